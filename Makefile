@@ -1,0 +1,90 @@
+# netsynth: one library (src/), one CLI (cli/), cmocka tests (tests/), libFuzzer targets (fuzz/).
+# `make` builds build/netsynth, build/libnetsynth.a and build/libnetsynth.so.
+# BUILD=dir puts every output elsewhere (the asan build uses build-asan).
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+CC      ?= cc
+VERSION := 0.1.0
+
+OPT      ?= -O2
+CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64
+CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -fopenmp $(SANITIZE)
+LDFLAGS  += -fopenmp $(SANITIZE)
+LDLIBS   += -lpcap -lpng -lz -ldl -lm
+
+LIB_SRC  := $(sort $(wildcard src/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+FUZZERS  := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+
+.SECONDARY:
+.PHONY: all test asan fuzz fuzz-run install uninstall clean bench demo
+all: $(BUILD)/netsynth $(BUILD)/libnetsynth.a $(BUILD)/libnetsynth.so $(TESTS)
+
+$(BUILD)/%.o: %.c $(wildcard include/netsynth/*.h src/*.h cli/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libnetsynth.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libnetsynth.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libnetsynth.so.0 $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/netsynth: $(CLI_OBJ) $(BUILD)/libnetsynth.a
+	$(CC) $(LDFLAGS) $(CLI_OBJ) $(BUILD)/libnetsynth.a -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(BUILD)/libnetsynth.a
+	$(CC) $(LDFLAGS) $< $(BUILD)/tests/testutil.o $(BUILD)/libnetsynth.a -o $@ $(LDLIBS) -lcmocka
+
+# The whole suite; tests/run.sh prints one line per test binary and a total.
+test: all
+	@NETSYNTH_BIN=$(BUILD)/netsynth sh tests/run.sh $(TESTS)
+
+# Sanitizer build: ASan + UBSan, the same suite.
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+# libFuzzer targets (clang); fuzz-run runs each for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=c11 -O1 -g -Iinclude -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -fsanitize=fuzzer,address,undefined -fopenmp
+fuzz: $(FUZZERS)
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(wildcard include/netsynth/*.h src/*.h)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) -o $@ $(LDLIBS)
+fuzz-run: fuzz
+	@for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p fuzz/corpus-$$n; \
+	  echo "== $$n for $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 fuzz/corpus-$$n fuzz/seeds/$${n#fuzz_} 2>&1 | tail -n 3 || exit 1; done
+
+bench: all
+	sh bench/run.sh
+
+demo: all
+	sh scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/netsynth \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/netsynth $(DESTDIR)$(PREFIX)/bin/netsynth
+	install -m 644 $(BUILD)/libnetsynth.a $(DESTDIR)$(PREFIX)/lib/libnetsynth.a
+	install -m 755 $(BUILD)/libnetsynth.so $(DESTDIR)$(PREFIX)/lib/libnetsynth.so.$(VERSION)
+	ln -sf libnetsynth.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnetsynth.so.0
+	ln -sf libnetsynth.so.0 $(DESTDIR)$(PREFIX)/lib/libnetsynth.so
+	install -m 644 include/netsynth/*.h $(DESTDIR)$(PREFIX)/include/netsynth/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' netsynth.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/netsynth.pc
+	install -m 644 man/netsynth.1 $(DESTDIR)$(PREFIX)/share/man/man1/netsynth.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/netsynth $(DESTDIR)$(PREFIX)/lib/libnetsynth.* \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/netsynth.pc $(DESTDIR)$(PREFIX)/share/man/man1/netsynth.1
+	rm -rf $(DESTDIR)$(PREFIX)/include/netsynth
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,20 @@
+/* cli.h: the verbs of `netsynth VERB`. Each takes its own argv (argv[0] is
+ * the verb), returns NS_OK or a negative NS_E* code with the message set
+ * (error.h), and never exits: only main() does. `--help` prints the verb's
+ * usage to stdout and returns NS_OK. */
+#ifndef NETSYNTH_CLI_H
+#define NETSYNTH_CLI_H
+
+int cmd_encode(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_unrender(int argc, char **argv);
+
+/* Shared by verbs: print "netsynth VERB: warning" lines to stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parse a decimal integer option in [lo, hi]; NS_EARG naming opt otherwise. */
+int cli_parse_long(const char *opt, const char *text, long lo, long hi, long *out);
+
+#endif

@@ -1,0 +1,79 @@
+/* main.c: `netsynth VERB [options]`, the only place that prints errors and exits. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "netsynth/error.h"
+
+#define NETSYNTH_VERSION "0.1.0"
+
+static const struct verb {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} verbs[] = {
+    {"encode", cmd_encode, "pcap/pcapng -> nPrint CSV, byte-identical to nPrint 1.2.1"},
+    {"decode", cmd_decode, "nPrint CSV -> pcap with real lengths, timestamps and checksums"},
+    {"dataset", cmd_dataset, "labelled captures -> one binary training file of flows"},
+    {"inspect", cmd_inspect, "summarise any netsynth file"},
+    {"render", cmd_render, "flows -> PNG images (1 red, 0 green, -1 grey)"},
+    {"unrender", cmd_unrender, "PNG images -> nPrint CSV"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: netsynth VERB [options]    (netsynth VERB --help for its options)\n\nverbs:\n");
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+    fprintf(out, "\n  --help     this text\n  --version  print the version\n");
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("netsynth: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_parse_long(const char *opt, const char *text, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi)
+        return ns_error(NS_EARG, "%s: expected an integer in [%ld, %ld], got '%s'", opt, lo, hi, text);
+    *out = v;
+    return NS_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("netsynth %s\n", NETSYNTH_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        if (strcmp(argv[1], verbs[i].name)) continue;
+        int rc = verbs[i].run(argc - 1, argv + 1);
+        if (rc == NS_OK) return 0;
+        fprintf(stderr, "netsynth %s: %s\n", verbs[i].name, ns_errmsg()[0] ? ns_errmsg() : ns_strerror(rc));
+        return rc == NS_EARG ? 2 : 1;
+    }
+    fprintf(stderr, "netsynth: unknown verb '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

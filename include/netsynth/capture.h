@@ -1,0 +1,42 @@
+/* capture.h: reading pcap/pcapng files (libpcap underneath) and writing pcap.
+ *
+ * The reader hands out frames one at a time, with the file's link type; the
+ * packet module (packet.h) decodes the link layer. A file that is not a
+ * capture is NS_EFORMAT with a message naming the file. A record cut short at
+ * the end of a file ends the capture and is counted in `truncated_records`
+ * rather than failing: the packets before it are still good. */
+#ifndef NETSYNTH_CAPTURE_H
+#define NETSYNTH_CAPTURE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct ns_capture ns_capture;
+
+typedef struct ns_frame {
+    const uint8_t *data;   /* valid until the next ns_capture_next() */
+    uint32_t caplen;       /* bytes captured, the only bytes that may be read */
+    uint32_t wirelen;      /* bytes on the wire */
+    int64_t ts_ns;         /* nanoseconds since the Unix epoch */
+} ns_frame;
+
+/* Open path ("-" is stdin) with an optional tcpdump-style BPF filter (NULL or "" for none). */
+int ns_capture_open(ns_capture **out, const char *path, const char *filter);
+/* 1: *f holds the next frame; 0: end of capture; <0: error (message set). */
+int ns_capture_next(ns_capture *c, ns_frame *f);
+int ns_capture_linktype(const ns_capture *c);      /* a DLT_* value */
+/* Records cut short at the end of the file (0 or 1 in practice). */
+uint64_t ns_capture_truncated_records(const ns_capture *c);
+void ns_capture_close(ns_capture *c);
+
+/* Classic pcap writer, microsecond or nanosecond timestamps. */
+typedef struct ns_pcap_writer {
+    FILE *fp;
+    int nanosecond;
+} ns_pcap_writer;
+
+/* Writes the file header to an open stream (see fileio.h for atomic files). */
+int ns_pcap_writer_begin(ns_pcap_writer *w, FILE *fp, int linktype, int nanosecond);
+int ns_pcap_write(ns_pcap_writer *w, int64_t ts_ns, const uint8_t *data, uint32_t caplen, uint32_t wirelen);
+
+#endif

@@ -1,0 +1,31 @@
+/* fileio.h: output files that are all or nothing, and small file helpers.
+ *
+ * Output goes to a temporary file beside the destination and is renamed over
+ * it only when every write, the flush and the close succeeded, so a full disk
+ * or an error half-way never leaves the user's old file overwritten half-way. */
+#ifndef NETSYNTH_FILEIO_H
+#define NETSYNTH_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct ns_outfile {
+    FILE *fp;
+    char *path;        /* destination; "-" means stdout (no rename) */
+    char *tmp_path;    /* NULL for stdout */
+} ns_outfile;
+
+int ns_outfile_open(ns_outfile *o, const char *path);
+/* Flush, fsync, close and rename; on any failure the temp file is removed. */
+int ns_outfile_commit(ns_outfile *o);
+/* Close and remove the temporary file; the destination is untouched. */
+void ns_outfile_abort(ns_outfile *o);
+
+/* Read a whole file into a malloc'd buffer (NUL-terminated for convenience). */
+int ns_read_file(const char *path, uint8_t **data, size_t *len);
+
+/* CRC-32 (zlib's polynomial), for file checksums. */
+uint32_t ns_crc32(uint32_t crc, const void *data, size_t len);
+
+#endif

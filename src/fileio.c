@@ -1,0 +1,140 @@
+/* fileio.c: atomic output files (temp + rename) and whole-file reads. */
+#include "netsynth/fileio.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "netsynth/error.h"
+
+int ns_outfile_open(ns_outfile *o, const char *path)
+{
+    memset(o, 0, sizeof *o);
+    if (!strcmp(path, "-")) {
+        o->fp = stdout;
+        o->path = strdup(path);
+        return o->path ? NS_OK : ns_error(NS_ENOMEM, "out of memory");
+    }
+    size_t n = strlen(path);
+    o->path = strdup(path);
+    o->tmp_path = malloc(n + 16);
+    if (!o->path || !o->tmp_path) {
+        free(o->path);
+        free(o->tmp_path);
+        return ns_error(NS_ENOMEM, "out of memory");
+    }
+    memcpy(o->tmp_path, path, n);
+    memcpy(o->tmp_path + n, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(o->tmp_path);
+    if (fd < 0 || !(o->fp = fdopen(fd, "wb"))) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(o->tmp_path);
+        }
+        free(o->path);
+        free(o->tmp_path);
+        memset(o, 0, sizeof *o);
+        return ns_error(NS_EIO, "%s: cannot create: %s", path, strerror(e));
+    }
+    /* mkstemp makes 0600; output files should get the usual umask mode. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    return NS_OK;
+}
+
+static void outfile_free(ns_outfile *o)
+{
+    free(o->path);
+    free(o->tmp_path);
+    memset(o, 0, sizeof *o);
+}
+
+int ns_outfile_commit(ns_outfile *o)
+{
+    if (!o->tmp_path) {
+        int bad = fflush(o->fp) != 0 || ferror(o->fp);
+        int e = errno;
+        int rc = bad ? ns_error(NS_EIO, "%s: write failed: %s", o->path, strerror(e)) : NS_OK;
+        outfile_free(o);
+        return rc;
+    }
+    int bad = fflush(o->fp) != 0 || ferror(o->fp) || fsync(fileno(o->fp)) != 0;
+    int e = errno;
+    if (fclose(o->fp) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad && rename(o->tmp_path, o->path) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        unlink(o->tmp_path);
+        int rc = ns_error(NS_EIO, "%s: write failed: %s (the previous file, if any, is untouched)",
+                          o->path, strerror(e));
+        outfile_free(o);
+        return rc;
+    }
+    outfile_free(o);
+    return NS_OK;
+}
+
+void ns_outfile_abort(ns_outfile *o)
+{
+    if (o->tmp_path) {
+        if (o->fp) fclose(o->fp);
+        unlink(o->tmp_path);
+    } else if (o->fp) {
+        fflush(o->fp);
+    }
+    outfile_free(o);
+}
+
+int ns_read_file(const char *path, uint8_t **data, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ns_error(NS_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap + 1);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, fp);
+        if (n < cap) break;
+        uint8_t *bigger = realloc(buf, cap * 2 + 1);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    int err = ferror(fp);
+    fclose(fp);
+    if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory reading file", path);
+    if (err) {
+        free(buf);
+        return ns_error(NS_EIO, "%s: read failed", path);
+    }
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return NS_OK;
+}
+
+uint32_t ns_crc32(uint32_t crc, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    /* zlib's crc32 takes a uInt length: feed it in pieces. */
+    while (len) {
+        uInt chunk = len > (1u << 30) ? (1u << 30) : (uInt)len;
+        crc = (uint32_t)crc32(crc, p, chunk);
+        p += chunk;
+        len -= chunk;
+    }
+    return crc;
+}

@@ -1,0 +1,90 @@
+/* testutil.c: see testutil.h. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *tu_shared_dir(void)
+{
+    static char dir[4096];
+    const char *env = getenv("NETSYNTH_SHARED");
+    const char *candidates[] = {env, "../shared", "../../shared"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        if (!candidates[i] || !candidates[i][0]) continue;
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s/data/iot-sentinel/labels.tsv", candidates[i]);
+        if (access(probe, R_OK) == 0) {
+            snprintf(dir, sizeof dir, "%s", candidates[i]);
+            return dir;
+        }
+    }
+    return NULL;
+}
+
+static char *made_dirs[256];
+static int n_made;
+
+const char *tu_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/netsynth-test-XXXXXX", base && *base ? base : "/tmp");
+    char *d = mkdtemp(tmpl);
+    if (!d) return NULL;
+    char *copy = strdup(d);
+    if (n_made < 256) made_dirs[n_made++] = copy;
+    return copy;
+}
+
+const char *tu_path(const char *dir, const char *name)
+{
+    static char bufs[8][4096];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, 4096, "%s/%s", dir, name);
+    return b;
+}
+
+int tu_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return -1;
+    size_t w = fwrite(data, 1, len, fp);
+    return (fclose(fp) == 0 && w == len) ? 0 : -1;
+}
+
+int tu_system(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    if (st == -1) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+const char *tu_netsynth_bin(void)
+{
+    const char *b = getenv("NETSYNTH_BIN");
+    return b && *b ? b : "build/netsynth";
+}
+
+int tu_have_program(const char *name)
+{
+    return tu_system("command -v %s >/dev/null 2>&1", name) == 0;
+}
+
+void tu_cleanup(void)
+{
+    for (int i = 0; i < n_made; i++) {
+        if (!getenv("NETSYNTH_KEEP_TMP")) tu_system("rm -rf '%s'", made_dirs[i]);
+        free(made_dirs[i]);
+    }
+    n_made = 0;
+}

@@ -1,0 +1,40 @@
+/* testutil.h: helpers shared by the cmocka tests. */
+#ifndef NETSYNTH_TESTUTIL_H
+#define NETSYNTH_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Path of ../shared (or $NETSYNTH_SHARED), or NULL when it is absent. */
+const char *tu_shared_dir(void);
+/* Skip the current test with a message when ../shared is absent; returns the dir. */
+#define TU_REQUIRE_SHARED()                                                          \
+    ({                                                                               \
+        const char *tu_dir_ = tu_shared_dir();                                       \
+        if (!tu_dir_) {                                                              \
+            print_message("SKIP %s: ../shared is absent (set NETSYNTH_SHARED)\n",    \
+                          __func__);                                                 \
+            skip();                                                                  \
+        }                                                                            \
+        tu_dir_;                                                                     \
+    })
+
+/* A fresh empty directory under $TMPDIR for this test (removed by tu_cleanup). */
+const char *tu_tmpdir(void);
+/* "dir/name" in a static rotating buffer. */
+const char *tu_path(const char *dir, const char *name);
+/* Write bytes to a file; returns 0 on success. */
+int tu_write_file(const char *path, const void *data, size_t len);
+/* Run a shell command, return its exit status (-1 if it could not run). */
+int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The netsynth binary under test ($NETSYNTH_BIN or build/netsynth). */
+const char *tu_netsynth_bin(void);
+/* Whether a program is on PATH. */
+int tu_have_program(const char *name);
+/* Remove every directory tu_tmpdir() made (call at the end of main). */
+void tu_cleanup(void);
+
+#endif
