@@ -25,9 +25,13 @@ int ns_capture_open(ns_capture **out, const char *path, const char *filter);
 /* 1: *f holds the next frame; 0: end of capture; <0: error (message set). */
 int ns_capture_next(ns_capture *c, ns_frame *f);
 int ns_capture_linktype(const ns_capture *c);      /* a DLT_* value */
-/* Records cut short at the end of the file (0 or 1 in practice). */
+/* Records cut short or garbled (libpcap cannot resynchronise, so the
+ * capture ends at the first one: 0 or 1). */
 uint64_t ns_capture_truncated_records(const ns_capture *c);
 void ns_capture_close(ns_capture *c);
+
+/* Link types as written in pcap file headers (LINKTYPE_*, not DLT_*). */
+enum { NS_LINKTYPE_ETHERNET = 1, NS_LINKTYPE_RAW = 101, NS_LINKTYPE_IPV4 = 228 };
 
 /* Classic pcap writer, microsecond or nanosecond timestamps. */
 typedef struct ns_pcap_writer {
@@ -35,7 +39,8 @@ typedef struct ns_pcap_writer {
     int nanosecond;
 } ns_pcap_writer;
 
-/* Writes the file header to an open stream (see fileio.h for atomic files). */
+/* Writes the file header (linktype: a LINKTYPE_* value) to an open stream
+ * (see fileio.h for atomic files). */
 int ns_pcap_writer_begin(ns_pcap_writer *w, FILE *fp, int linktype, int nanosecond);
 int ns_pcap_write(ns_pcap_writer *w, int64_t ts_ns, const uint8_t *data, uint32_t caplen, uint32_t wirelen);
 

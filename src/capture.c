@@ -1,0 +1,136 @@
+/* capture.c: pcap/pcapng reading through libpcap, classic pcap writing. */
+#include "netsynth/capture.h"
+
+#include <pcap/pcap.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/error.h"
+
+struct ns_capture {
+    pcap_t *pcap;
+    char *path;
+    uint64_t truncated_records;
+};
+
+/* libpcap says "truncated dump file" or "unknown file format" in its own
+ * words; turn the common ones into a message a user can act on. */
+static int open_error(const char *path, const char *why)
+{
+    if (strstr(why, "unknown file format") || strstr(why, "bad dump file format"))
+        return ns_error(NS_EFORMAT, "%s: not a pcap or pcapng capture", path);
+    if (strstr(why, "truncated dump file") || strstr(why, "file header bytes, only got"))
+        return ns_error(NS_ETRUNC, "%s: empty, or truncated inside the capture file header", path);
+    if (strstr(why, "No such file") || strstr(why, "Permission denied") || strstr(why, "Is a directory"))
+        return ns_error(NS_EIO, "%s: %s", path, why);
+    return ns_error(NS_EFORMAT, "%s: cannot read as a capture: %s", path, why);
+}
+
+int ns_capture_open(ns_capture **out, const char *path, const char *filter)
+{
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    *out = NULL;
+    pcap_t *p;
+    if (!strcmp(path, "-"))
+        p = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    else
+        p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    if (!p) return open_error(path, errbuf);
+
+    if (filter && *filter) {
+        struct bpf_program prog;
+        if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            int rc = ns_error(NS_EARG, "%s: bad filter '%s': %s", path, filter, pcap_geterr(p));
+            pcap_close(p);
+            return rc;
+        }
+        int set = pcap_setfilter(p, &prog);
+        pcap_freecode(&prog);
+        if (set != 0) {
+            int rc = ns_error(NS_EARG, "%s: cannot apply filter '%s': %s", path, filter, pcap_geterr(p));
+            pcap_close(p);
+            return rc;
+        }
+    }
+    ns_capture *c = calloc(1, sizeof *c);
+    if (!c || !(c->path = strdup(path))) {
+        free(c);
+        pcap_close(p);
+        return ns_error(NS_ENOMEM, "%s: out of memory", path);
+    }
+    c->pcap = p;
+    *out = c;
+    return NS_OK;
+}
+
+int ns_capture_next(ns_capture *c, ns_frame *f)
+{
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int r = pcap_next_ex(c->pcap, &h, &data);
+    if (r == 1) {
+        f->data = data;
+        f->caplen = h->caplen;
+        f->wirelen = h->len;
+        f->ts_ns = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec; /* tv_usec holds ns here */
+        return 1;
+    }
+    if (r == PCAP_ERROR_BREAK) return 0; /* end of file */
+    /* A record cut short or garbled: libpcap cannot resynchronise inside a
+     * file, so the capture ends here; the packets before it are good. */
+    c->truncated_records++;
+    return 0;
+}
+
+int ns_capture_linktype(const ns_capture *c) { return pcap_datalink(c->pcap); }
+
+uint64_t ns_capture_truncated_records(const ns_capture *c) { return c->truncated_records; }
+
+void ns_capture_close(ns_capture *c)
+{
+    if (!c) return;
+    pcap_close(c->pcap);
+    free(c->path);
+    free(c);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+enum { PCAP_SNAPLEN = 262144 };
+
+int ns_pcap_writer_begin(ns_pcap_writer *w, FILE *fp, int linktype, int nanosecond)
+{
+    uint8_t h[24];
+    put_le32(h, nanosecond ? 0xa1b23c4du : 0xa1b2c3d4u);
+    h[4] = 2, h[5] = 0, h[6] = 4, h[7] = 0; /* version 2.4 */
+    put_le32(h + 8, 0);                     /* thiszone */
+    put_le32(h + 12, 0);                    /* sigfigs */
+    put_le32(h + 16, PCAP_SNAPLEN);
+    put_le32(h + 20, (uint32_t)linktype);
+    w->fp = fp;
+    w->nanosecond = nanosecond;
+    if (fwrite(h, 1, sizeof h, fp) != sizeof h) return ns_error(NS_EIO, "write failed");
+    return NS_OK;
+}
+
+int ns_pcap_write(ns_pcap_writer *w, int64_t ts_ns, const uint8_t *data, uint32_t caplen, uint32_t wirelen)
+{
+    if (ts_ns < 0) return ns_error(NS_ERANGE, "negative packet timestamp");
+    int64_t sec = ts_ns / 1000000000, frac = ts_ns % 1000000000;
+    if (sec > UINT32_MAX) return ns_error(NS_ERANGE, "packet timestamp past 2106");
+    if (caplen > PCAP_SNAPLEN) return ns_error(NS_ERANGE, "packet of %u bytes exceeds the snapshot length", caplen);
+    uint8_t h[16];
+    put_le32(h, (uint32_t)sec);
+    put_le32(h + 4, (uint32_t)(w->nanosecond ? frac : frac / 1000));
+    put_le32(h + 8, caplen);
+    put_le32(h + 12, wirelen < caplen ? caplen : wirelen);
+    if (fwrite(h, 1, sizeof h, w->fp) != sizeof h || fwrite(data, 1, caplen, w->fp) != caplen)
+        return ns_error(NS_EIO, "write failed");
+    return NS_OK;
+}
