@@ -26,41 +26,52 @@ static int open_error(const char *path, const char *why)
     return ns_error(NS_EFORMAT, "%s: cannot read as a capture: %s", path, why);
 }
 
-int ns_capture_open(ns_capture **out, const char *path, const char *filter)
+/* Common to both openers: filter, then wrap. `p` is closed on failure. */
+static int capture_wrap(ns_capture **out, pcap_t *p, const char *name, const char *filter)
 {
-    char errbuf[PCAP_ERRBUF_SIZE] = "";
-    *out = NULL;
-    pcap_t *p;
-    if (!strcmp(path, "-"))
-        p = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-    else
-        p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-    if (!p) return open_error(path, errbuf);
-
     if (filter && *filter) {
         struct bpf_program prog;
         if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-            int rc = ns_error(NS_EARG, "%s: bad filter '%s': %s", path, filter, pcap_geterr(p));
+            int rc = ns_error(NS_EARG, "%s: bad filter '%s': %s", name, filter, pcap_geterr(p));
             pcap_close(p);
             return rc;
         }
         int set = pcap_setfilter(p, &prog);
         pcap_freecode(&prog);
         if (set != 0) {
-            int rc = ns_error(NS_EARG, "%s: cannot apply filter '%s': %s", path, filter, pcap_geterr(p));
+            int rc = ns_error(NS_EARG, "%s: cannot apply filter '%s': %s", name, filter, pcap_geterr(p));
             pcap_close(p);
             return rc;
         }
     }
     ns_capture *c = calloc(1, sizeof *c);
-    if (!c || !(c->path = strdup(path))) {
+    if (!c || !(c->path = strdup(name))) {
         free(c);
         pcap_close(p);
-        return ns_error(NS_ENOMEM, "%s: out of memory", path);
+        return ns_error(NS_ENOMEM, "%s: out of memory", name);
     }
     c->pcap = p;
     *out = c;
     return NS_OK;
+}
+
+int ns_capture_open(ns_capture **out, const char *path, const char *filter)
+{
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    *out = NULL;
+    if (!strcmp(path, "-")) return ns_capture_fopen(out, stdin, "stdin", filter);
+    pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    if (!p) return open_error(path, errbuf);
+    return capture_wrap(out, p, path, filter);
+}
+
+int ns_capture_fopen(ns_capture **out, FILE *fp, const char *name, const char *filter)
+{
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    *out = NULL;
+    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    if (!p) return open_error(name, errbuf);
+    return capture_wrap(out, p, name, filter);
 }
 
 int ns_capture_next(ns_capture *c, ns_frame *f)
@@ -89,7 +100,7 @@ uint64_t ns_capture_truncated_records(const ns_capture *c) { return c->truncated
 void ns_capture_close(ns_capture *c)
 {
     if (!c) return;
-    pcap_close(c->pcap);
+    pcap_close(c->pcap); /* also closes a stream given to ns_capture_fopen */
     free(c->path);
     free(c);
 }

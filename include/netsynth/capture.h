@@ -22,6 +22,8 @@ typedef struct ns_frame {
 
 /* Open path ("-" is stdin) with an optional tcpdump-style BPF filter (NULL or "" for none). */
 int ns_capture_open(ns_capture **out, const char *path, const char *filter);
+/* The same over an open stream (closed by ns_capture_close); name is for messages. */
+int ns_capture_fopen(ns_capture **out, FILE *fp, const char *name, const char *filter);
 /* 1: *f holds the next frame; 0: end of capture; <0: error (message set). */
 int ns_capture_next(ns_capture *c, ns_frame *f);
 int ns_capture_linktype(const ns_capture *c);      /* a DLT_* value */
