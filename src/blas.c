@@ -1,0 +1,262 @@
+/* blas.c: ns_sgemm on a dlopen()ed OpenBLAS with a kernel chosen from cpuid,
+ * or on a built-in blocked sgemm when no OpenBLAS is installed.
+ *
+ * Why dlopen: OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded. Linked
+ * with -lopenblas it would load before main() could set it; loading it here
+ * lets us set the kernel first (and run without it at all). */
+#include "netsynth/blas.h"
+#include "netsynth/error.h"
+
+#include <dlfcn.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The CBLAS enum values, so that no cblas.h is needed at build time. */
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+
+typedef void (*cblas_sgemm_fn)(int order, int transa, int transb, int m, int n, int k, float alpha,
+                               const float *a, int lda, const float *b, int ldb, float beta,
+                               float *c, int ldc);
+typedef void (*set_threads_fn)(int);
+typedef char *(*corename_fn)(void);
+
+/* Where Debian (and most distributions) put the threaded OpenBLAS builds. */
+static const char *const openblas_paths[] = {
+    "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+    "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0",
+    "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
+    "/usr/lib/aarch64-linux-gnu/openblas-openmp/libopenblas.so.0",
+    "libopenblas.so.0",
+    "libopenblas.so",
+};
+
+static struct {
+    void *lib;                /* NULL: built-in sgemm */
+    cblas_sgemm_fn sgemm;
+    set_threads_fn set_threads;
+    corename_fn corename;
+    char path[256];
+    char chosen[96];          /* how the kernel was chosen */
+    int threads;
+    char desc[512];
+} blas;
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The OpenBLAS kernel this CPU can run fastest, or NULL to let OpenBLAS
+ * decide. SkylakeX needs AVX-512 F/CD/BW/DQ/VL (and an OS that saves the
+ * zmm state, which __builtin_cpu_supports checks through xgetbv). */
+static const char *cpu_kernel(const char **why)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl")) {
+        *why = "chosen: avx512";
+        return "SkylakeX";
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        *why = "chosen: avx2+fma";
+        return "Haswell";
+    }
+#endif
+    *why = "OpenBLAS's own detection";
+    return NULL;
+}
+
+static void *open_with_kernel(const char *path, const char *kernel)
+{
+    if (!kernel) return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    setenv("OPENBLAS_CORETYPE", kernel, 1);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    unsetenv("OPENBLAS_CORETYPE"); /* leave the environment as we found it */
+    return h;
+}
+
+static void load(void)
+{
+    const char *force = getenv("NETSYNTH_BLAS");
+    if (force && strcmp(force, "builtin") == 0) {
+        snprintf(blas.chosen, sizeof blas.chosen, "NETSYNTH_BLAS=builtin");
+        return;
+    }
+
+    const char *kernel = NULL, *why = "";
+    const char *user = getenv("OPENBLAS_CORETYPE");
+    void *already = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_NOLOAD);
+    if (already) {
+        why = "already loaded: kernel as OpenBLAS detected it";
+    } else if (user && *user) {
+        why = "from OPENBLAS_CORETYPE";
+    } else {
+        kernel = cpu_kernel(&why);
+    }
+    snprintf(blas.chosen, sizeof blas.chosen, "%s", why);
+
+    const char *const *paths = openblas_paths;
+    size_t npaths = sizeof openblas_paths / sizeof *openblas_paths;
+    if (force && *force) { /* NETSYNTH_BLAS=/path/to/libopenblas.so */
+        paths = &force;
+        npaths = 1;
+    }
+    void *h = already;
+    const char *path = "libopenblas.so.0";
+    for (size_t i = 0; !h && i < npaths; i++)
+        if ((h = open_with_kernel(paths[i], kernel))) path = paths[i];
+    if (!h) {
+        fprintf(stderr, "netsynth: no OpenBLAS found (%s); using the built-in sgemm, which is "
+                        "much slower: install libopenblas0-pthread\n",
+                force && *force ? force : "libopenblas.so.0");
+        return;
+    }
+    blas.sgemm = (cblas_sgemm_fn)dlsym(h, "cblas_sgemm");
+    if (!blas.sgemm) {
+        fprintf(stderr, "netsynth: %s has no cblas_sgemm; using the built-in sgemm\n", path);
+        dlclose(h);
+        return;
+    }
+    blas.set_threads = (set_threads_fn)dlsym(h, "openblas_set_num_threads");
+    blas.corename = (corename_fn)dlsym(h, "openblas_get_corename");
+    snprintf(blas.path, sizeof blas.path, "%s", path);
+    blas.lib = h;
+}
+
+int ns_blas_init(int threads)
+{
+    pthread_once(&load_once, load);
+    if (threads <= 0) threads = omp_get_max_threads();
+    pthread_mutex_lock(&threads_lock);
+    if (threads != blas.threads) {
+        blas.threads = threads;
+        if (blas.set_threads) blas.set_threads(threads);
+    }
+    pthread_mutex_unlock(&threads_lock);
+    return NS_OK;
+}
+
+const char *ns_blas_describe(void)
+{
+    if (!blas.threads) ns_blas_init(0);
+    if (blas.lib)
+        snprintf(blas.desc, sizeof blas.desc, "openblas %s, kernel %s (%s), %d threads", blas.path,
+                 blas.corename ? blas.corename() : "?", blas.chosen, blas.threads);
+    else
+        snprintf(blas.desc, sizeof blas.desc, "builtin sgemm (%s), %d threads",
+                 *blas.chosen ? blas.chosen : "no OpenBLAS", blas.threads);
+    return blas.desc;
+}
+
+bool ns_blas_is_builtin(void)
+{
+    if (!blas.threads) ns_blas_init(0);
+    return blas.lib == NULL;
+}
+
+/* ---- built-in sgemm -------------------------------------------------------
+ * C is cut into MB x NB tiles, one per OpenMP task; for each KB slice of the
+ * inner dimension, the tile's A and B slices are packed (transposes and alpha
+ * resolved, zero-padded to whole MR x NR blocks) and an MR x NR register
+ * block of C is accumulated at a time. Compiled for AVX-512, AVX2 and plain
+ * x86-64, picked at load time. */
+enum { MB = 64, NB = 128, KB = 128, MR = 4, NR = 32 };
+
+static void pack_a(float *restrict ap, bool trans, const float *A, int lda, int i0, int mb, int k0,
+                   int kb, float alpha)
+{
+    /* ap: panels of MR rows, each k-major: ap[(p*KB + k)*MR + r] */
+    for (int i = 0; i < (mb + MR - 1) / MR * MR; i++) {
+        float *dst = ap + (i / MR) * KB * MR + i % MR;
+        for (int k = 0; k < kb; k++) {
+            float v = 0.0f;
+            if (i < mb) v = trans ? A[(size_t)(k0 + k) * lda + i0 + i] : A[(size_t)(i0 + i) * lda + k0 + k];
+            dst[k * MR] = alpha * v;
+        }
+    }
+}
+
+static void pack_b(float *restrict bp, bool trans, const float *B, int ldb, int k0, int kb, int j0,
+                   int nb)
+{
+    /* bp: row-major KB x NB, columns past nb are zero */
+    for (int k = 0; k < kb; k++) {
+        float *dst = bp + k * NB;
+        if (trans)
+            for (int j = 0; j < nb; j++) dst[j] = B[(size_t)(j0 + j) * ldb + k0 + k];
+        else
+            memcpy(dst, B + (size_t)(k0 + k) * ldb + j0, (size_t)nb * sizeof *dst);
+        for (int j = nb; j < (nb + NR - 1) / NR * NR; j++) dst[j] = 0.0f;
+    }
+}
+
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
+static void tile_kernel(float *restrict C, int ldc, const float *restrict ap,
+                        const float *restrict bp, int mb, int nb, int kb)
+{
+    for (int i0 = 0; i0 < mb; i0 += MR) {
+        const float *a = ap + (i0 / MR) * KB * MR;
+        for (int j0 = 0; j0 < nb; j0 += NR) {
+            float acc[MR][NR] = {{0}};
+            for (int k = 0; k < kb; k++) {
+                const float *b = bp + k * NB + j0;
+                for (int r = 0; r < MR; r++) {
+                    float av = a[k * MR + r];
+#pragma omp simd
+                    for (int j = 0; j < NR; j++) acc[r][j] += av * b[j];
+                }
+            }
+            int mr = mb - i0 < MR ? mb - i0 : MR, nr = nb - j0 < NR ? nb - j0 : NR;
+            for (int r = 0; r < mr; r++)
+                for (int j = 0; j < nr; j++) C[(size_t)(i0 + r) * ldc + j0 + j] += acc[r][j];
+        }
+    }
+}
+
+static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A,
+                          int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+#pragma omp parallel for num_threads(blas.threads) if ((double)M * N * K > 1e5)
+    for (int i = 0; i < M; i++) {
+        float *c = C + (size_t)i * ldc;
+        if (beta == 0.0f)
+            memset(c, 0, (size_t)N * sizeof *c);
+        else if (beta != 1.0f)
+            for (int j = 0; j < N; j++) c[j] *= beta;
+    }
+    if (K == 0 || alpha == 0.0f) return;
+
+    int mt = (M + MB - 1) / MB, nt = (N + NB - 1) / NB;
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(blas.threads) \
+    if ((double)M * N * K > 1e5)
+    for (int ti = 0; ti < mt; ti++) {
+        for (int tj = 0; tj < nt; tj++) {
+            float ap[MB * KB] __attribute__((aligned(64)));
+            float bp[KB * NB] __attribute__((aligned(64)));
+            int i0 = ti * MB, j0 = tj * NB;
+            int mb = M - i0 < MB ? M - i0 : MB, nb = N - j0 < NB ? N - j0 : NB;
+            for (int k0 = 0; k0 < K; k0 += KB) {
+                int kb = K - k0 < KB ? K - k0 : KB;
+                pack_a(ap, ta, A, lda, i0, mb, k0, kb, alpha);
+                pack_b(bp, tb, B, ldb, k0, kb, j0, nb);
+                tile_kernel(C + (size_t)i0 * ldc + j0, ldc, ap, bp, mb, nb, kb);
+            }
+        }
+    }
+}
+
+void ns_sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (!blas.threads) ns_blas_init(0);
+    if (blas.lib && K > 0)
+        blas.sgemm(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+                   transB ? CBLAS_TRANS : CBLAS_NO_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                   ldc);
+    else
+        builtin_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
