@@ -1,0 +1,25 @@
+/* rng.h: small, fast, reproducible random numbers (xoshiro256** seeded by
+ * splitmix64). Streams are derived from (seed, stream id) so parallel work
+ * gets the same numbers whatever the thread count: same seed, same output. */
+#ifndef NETSYNTH_RNG_H
+#define NETSYNTH_RNG_H
+
+#include <stdint.h>
+
+typedef struct ns_rng {
+    uint64_t s[4];
+} ns_rng;
+
+/* Independent stream `stream` of generator `seed`. */
+void ns_rng_seed(ns_rng *r, uint64_t seed, uint64_t stream);
+uint64_t ns_rng_u64(ns_rng *r);
+/* Uniform in [0, 1) with 24 bits (float) / 53 bits (double). */
+float ns_rng_float(ns_rng *r);
+double ns_rng_double(ns_rng *r);
+/* Uniform integer in [0, n), n > 0, without modulo bias. */
+uint64_t ns_rng_below(ns_rng *r, uint64_t n);
+/* Standard normal (Box-Muller; one value per call, so a stream position
+ * never depends on a cached spare). */
+float ns_rng_normal(ns_rng *r);
+
+#endif
