@@ -1,0 +1,459 @@
+/* test_image.c: ternary matrices <-> PNG, snapping, foreign PNG flavours, hostile files. */
+#include "testutil.h"
+
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/image.h"
+
+/* A small deterministic generator (xorshift32). */
+static uint32_t rng = 2463534242u;
+static uint32_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+static int8_t *random_matrix(int rows, int cols)
+{
+    int8_t *m = malloc((size_t)rows * cols);
+    assert_non_null(m);
+    for (size_t k = 0; k < (size_t)rows * cols; k++) m[k] = (int8_t)((int)(next_rand() % 3) - 1);
+    return m;
+}
+
+/* A PNG of any kind, written with libpng directly: rows[y] hold packed
+ * samples as the PNG stores them (16-bit samples big-endian). */
+struct raw_png {
+    int w, h, ctype, depth, interlace;
+    const png_color *palette;
+    int npalette;
+    const png_byte *trns;
+    int ntrns;
+};
+
+static void write_raw_png(const char *path, const struct raw_png *p, png_bytep *rows)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    assert_non_null(info);
+    if (setjmp(png_jmpbuf(png))) fail_msg("libpng could not write the test image %s", path);
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, (png_uint_32)p->w, (png_uint_32)p->h, p->depth, p->ctype, p->interlace,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (p->palette) png_set_PLTE(png, info, p->palette, p->npalette);
+    if (p->trns) png_set_tRNS(png, info, p->trns, p->ntrns, NULL);
+    png_write_info(png, info);
+    png_write_image(png, rows);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void read_ok(const char *path, int scale, int8_t **m, int *rows, int *cols)
+{
+    int rc = ns_image_read(path, scale, m, rows, cols);
+    if (rc != NS_OK) fail_msg("%s", ns_errmsg());
+}
+
+/* Reading fails with code, and the message names the file and contains what. */
+static void read_fails(const char *path, int code, const char *what)
+{
+    int8_t *m = (int8_t *)1;
+    int rows, cols;
+    int rc = ns_image_read(path, 0, &m, &rows, &cols);
+    if (rc != code) fail_msg("%s: expected %d, got %d (%s)", path, code, rc, ns_errmsg());
+    assert_null(m);
+    assert_non_null(strstr(ns_errmsg(), path));
+    if (!strstr(ns_errmsg(), what)) fail_msg("message '%s' lacks '%s'", ns_errmsg(), what);
+}
+
+static void test_round_trip_is_exact(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const int sizes[][3] = {{1, 1, 1}, {1, 1088, 1}, {37, 1088, 1}, {5, 3, 1}, {7, 13, 2},
+                            {16, 1520, 3}, {1024, 1088, 1}, {3, 4096, 1}, {2, 5, 8}};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        int rows = sizes[t][0], cols = sizes[t][1], scale = sizes[t][2];
+        int8_t *m = random_matrix(rows, cols);
+        const char *path = tu_path(dir, "rt.png");
+        assert_int_equal(ns_image_write(path, m, rows, cols, scale), NS_OK);
+        int8_t *back;
+        int r, c;
+        read_ok(path, 0, &back, &r, &c);   /* the scale comes from the file */
+        assert_int_equal(r, rows);
+        assert_int_equal(c, cols);
+        assert_memory_equal(back, m, (size_t)rows * cols);
+        free(back);
+        if (scale > 1 && cols * scale > NS_IMAGE_MAX_COLS) {
+            assert_int_equal(ns_image_read(path, 1, &back, &r, &c), NS_ERANGE);
+        } else if (scale > 1) {            /* forced scale 1: one value per pixel */
+            read_ok(path, 1, &back, &r, &c);
+            assert_int_equal(r, rows * scale);
+            assert_int_equal(c, cols * scale);
+            assert_int_equal(back[(size_t)(scale * rows - 1) * c + scale * cols - 1], m[(size_t)rows * cols - 1]);
+            free(back);
+        }
+        /* The same bytes read from memory. */
+        uint8_t *data;
+        size_t len;
+        assert_int_equal(ns_read_file(path, &data, &len), NS_OK);
+        assert_int_equal(ns_image_read_mem("mem", data, len, 0, &back, &r, &c), NS_OK);
+        assert_memory_equal(back, m, (size_t)rows * cols);
+        free(back);
+        free(data);
+        free(m);
+    }
+}
+
+static void test_paper_colours(void **state)
+{
+    (void)state;
+    /* The writer's pixels, as any reader sees them: read at the PNG level. */
+    const char *path = tu_path(tu_tmpdir(), "c.png");
+    const int8_t m[3] = {1, 0, -1};
+    assert_int_equal(ns_image_write(path, m, 1, 3, 1), NS_OK);
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    assert_true(png_image_begin_read_from_file(&img, path));
+    img.format = PNG_FORMAT_RGB;
+    uint8_t px[9];
+    assert_true(png_image_finish_read(&img, NULL, px, 0, NULL));
+    const uint8_t want[9] = {255, 0, 0, 0, 255, 0, 128, 128, 128};
+    assert_memory_equal(px, want, 9);
+}
+
+static void test_snap_to_nearest(void **state)
+{
+    (void)state;
+    assert_int_equal(ns_image_snap(255, 0, 0), 1);
+    assert_int_equal(ns_image_snap(0, 255, 0), 0);
+    assert_int_equal(ns_image_snap(128, 128, 128), -1);
+    assert_int_equal(ns_image_snap(200, 30, 20), 1);
+    assert_int_equal(ns_image_snap(40, 180, 60), 0);
+    assert_int_equal(ns_image_snap(100, 120, 110), -1);
+    assert_int_equal(ns_image_snap(0, 0, 0), -1);
+    assert_int_equal(ns_image_snap(255, 255, 255), -1);
+    /* Yellow is as far from red as from green, and nearer to grey. */
+    assert_int_equal(ns_image_snap(255, 255, 0), -1);
+}
+
+static void test_off_colours_in_rgb_file(void **state)
+{
+    (void)state;
+    const char *path = tu_path(tu_tmpdir(), "off.png");
+    uint8_t row[12] = {200, 30, 20, 10, 230, 40, 140, 120, 130, 250, 5, 5};
+    png_bytep rows[1] = {row};
+    struct raw_png p = {.w = 4, .h = 1, .ctype = PNG_COLOR_TYPE_RGB, .depth = 8};
+    write_raw_png(path, &p, rows);
+    int8_t *m;
+    int r, c;
+    read_ok(path, 0, &m, &r, &c);
+    assert_int_equal(r, 1);
+    assert_int_equal(c, 4);
+    const int8_t want[4] = {1, 0, -1, 1};
+    assert_memory_equal(m, want, 4);
+    free(m);
+}
+
+static void test_blurred_blocks_snap_by_mean(void **state)
+{
+    (void)state;
+    /* Two 4x4 blocks: 10 red pixels with 6 grey ones, 11 grey with 5 green. */
+    const char *path = tu_path(tu_tmpdir(), "blur.png");
+    uint8_t px[4][8 * 3];
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 8; x++) {
+            uint8_t *p = &px[y][x * 3];
+            int odd = (x + y) % 3 == 0;
+            if (x < 4) { p[0] = odd ? 128 : 240; p[1] = odd ? 128 : 10; p[2] = odd ? 128 : 10; }
+            else { p[0] = odd ? 0 : 128; p[1] = odd ? 255 : 128; p[2] = odd ? 0 : 128; }
+        }
+    png_bytep rows[4] = {px[0], px[1], px[2], px[3]};
+    struct raw_png p = {.w = 8, .h = 4, .ctype = PNG_COLOR_TYPE_RGB, .depth = 8};
+    write_raw_png(path, &p, rows);
+    int8_t *m;
+    int r, c;
+    read_ok(path, 4, &m, &r, &c);
+    assert_int_equal(r, 1);
+    assert_int_equal(c, 2);
+    assert_int_equal(m[0], 1);
+    assert_int_equal(m[1], -1);
+    free(m);
+    /* Forcing a scale that does not divide the image is an error. */
+    int8_t *none;
+    assert_int_equal(ns_image_read(path, 3, &none, &r, &c), NS_ERANGE);
+    assert_null(none);
+    assert_non_null(strstr(ns_errmsg(), "3x3 blocks"));
+}
+
+static void test_palette_file(void **state)
+{
+    (void)state;
+    /* 8-bit palette in another order, with unused entries and transparency. */
+    const char *path = tu_path(tu_tmpdir(), "pal.png");
+    const png_color pal[5] = {{0, 0, 0}, {130, 125, 128}, {250, 10, 0}, {0, 250, 10}, {255, 255, 255}};
+    const png_byte trns[3] = {0, 128, 255};
+    uint8_t row0[6] = {2, 3, 1, 2, 2, 3}, row1[6] = {1, 1, 3, 3, 2, 1};
+    png_bytep rows[2] = {row0, row1};
+    struct raw_png p = {.w = 6, .h = 2, .ctype = PNG_COLOR_TYPE_PALETTE, .depth = 8,
+                        .palette = pal, .npalette = 5, .trns = trns, .ntrns = 3};
+    write_raw_png(path, &p, rows);
+    int8_t *m;
+    int r, c;
+    read_ok(path, 0, &m, &r, &c);
+    assert_int_equal(r, 2);
+    assert_int_equal(c, 6);
+    const int8_t want[12] = {1, 0, -1, 1, 1, 0, -1, -1, 0, 0, 1, -1};
+    assert_memory_equal(m, want, 12);
+    free(m);
+}
+
+static void put16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void test_16_bit_rgba_interlaced_file(void **state)
+{
+    (void)state;
+    const char *path = tu_path(tu_tmpdir(), "deep.png");
+    enum { W = 9, H = 5 };
+    uint8_t px[H][W * 8];
+    int8_t want[H * W];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            int v = (x * 7 + y * 3) % 3 - 1;
+            want[y * W + x] = (int8_t)v;
+            unsigned r = v == 1 ? 0xF000 : v == 0 ? 0x0800 : 0x8080;
+            unsigned g = v == 1 ? 0x1000 : v == 0 ? 0xFF00 : 0x7F00;
+            unsigned b = v == 1 ? 0x0000 : v == 0 ? 0x0100 : 0x8000;
+            uint8_t *p = &px[y][x * 8];
+            put16(p, r);
+            put16(p + 2, g);
+            put16(p + 4, b);
+            put16(p + 6, (unsigned)(x * 7000));   /* alpha is ignored */
+        }
+    png_bytep rows[H];
+    for (int y = 0; y < H; y++) rows[y] = px[y];
+    struct raw_png p = {.w = W, .h = H, .ctype = PNG_COLOR_TYPE_RGB_ALPHA, .depth = 16,
+                        .interlace = PNG_INTERLACE_ADAM7};
+    write_raw_png(path, &p, rows);
+    int8_t *m;
+    int r, c;
+    read_ok(path, 0, &m, &r, &c);
+    assert_int_equal(r, H);
+    assert_int_equal(c, W);
+    assert_memory_equal(m, want, sizeof want);
+    free(m);
+}
+
+static void test_grey_files(void **state)
+{
+    (void)state;
+    /* Grey has no red or green: every pixel is nearest to grey, at any depth. */
+    const char *dir = tu_tmpdir();
+    const int depths[] = {1, 2, 4, 8, 16};
+    for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++) {
+        const char *path = tu_path(dir, "grey.png");
+        uint8_t row[16] = {0xA5, 0x5A, 0xFF, 0x00, 0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC, 0xDE, 0xF0};
+        png_bytep rows[2] = {row, row};
+        struct raw_png p = {.w = 4, .h = 2, .ctype = PNG_COLOR_TYPE_GRAY, .depth = depths[d]};
+        write_raw_png(path, &p, rows);
+        int8_t *m;
+        int r, c;
+        read_ok(path, 0, &m, &r, &c);
+        assert_int_equal(r * c, 8);
+        for (int k = 0; k < 8; k++) assert_int_equal(m[k], -1);
+        free(m);
+        p.ctype = PNG_COLOR_TYPE_GRAY_ALPHA;
+        if (depths[d] < 8) continue;
+        write_raw_png(path, &p, rows);
+        read_ok(path, 0, &m, &r, &c);
+        assert_int_equal(r * c, 8);
+        free(m);
+    }
+}
+
+static void test_truncated_files(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const char *path = tu_path(dir, "whole.png");
+    int8_t *m = random_matrix(20, 64);
+    assert_int_equal(ns_image_write(path, m, 20, 64, 1), NS_OK);
+    free(m);
+    uint8_t *data;
+    size_t len;
+    assert_int_equal(ns_read_file(path, &data, &len), NS_OK);
+    /* Every cut, IEND included, is "truncated", from memory and from a file. */
+    for (size_t n = 1; n < len; n++) {
+        int8_t *back = (int8_t *)1;
+        int r, c;
+        int rc = ns_image_read_mem("cut.png", data, n, 0, &back, &r, &c);
+        if (rc != NS_ETRUNC) fail_msg("cut at %zu of %zu: %d (%s)", n, len, rc, ns_errmsg());
+        assert_null(back);
+    }
+    const char *cut = tu_path(dir, "cut.png");
+    assert_int_equal(tu_write_file(cut, data, len / 2), 0);
+    read_fails(cut, NS_ETRUNC, "truncated");
+    assert_int_equal(tu_write_file(cut, data, 0), 0);
+    read_fails(cut, NS_EFORMAT, "not a PNG");
+    free(data);
+}
+
+static void test_not_png(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const char *path = tu_path(dir, "flows.csv");
+    const char *text = "src_ip,ipv4_ver_0,ipv4_ver_1\n10.0.0.1,0,1\n";
+    assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+    read_fails(path, NS_EFORMAT, "not a PNG");
+    read_fails(tu_path(dir, "absent.png"), NS_EIO, "cannot open");
+}
+
+static void test_corrupt_chunk(void **state)
+{
+    (void)state;
+    const char *path = tu_path(tu_tmpdir(), "crc.png");
+    int8_t *m = random_matrix(4, 40);
+    assert_int_equal(ns_image_write(path, m, 4, 40, 1), NS_OK);
+    free(m);
+    uint8_t *data;
+    size_t len;
+    assert_int_equal(ns_read_file(path, &data, &len), NS_OK);
+    data[19] ^= 0x01;      /* the IHDR width, 40 -> 41: its CRC no longer matches */
+    assert_int_equal(tu_write_file(path, data, len), 0);
+    free(data);
+    read_fails(path, NS_EFORMAT, "bad PNG");
+}
+
+/* A PNG's signature and IHDR claiming w x h, with a correct CRC. */
+static size_t fake_header(uint8_t *out, uint32_t w, uint32_t h)
+{
+    const uint8_t sig[8] = {137, 'P', 'N', 'G', 13, 10, 26, 10};
+    uint8_t ihdr[17] = {'I', 'H', 'D', 'R', (uint8_t)(w >> 24), (uint8_t)(w >> 16), (uint8_t)(w >> 8),
+                        (uint8_t)w, (uint8_t)(h >> 24), (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h,
+                        8, PNG_COLOR_TYPE_RGB, 0, 0, 0};
+    memcpy(out, sig, 8);
+    const uint8_t len[4] = {0, 0, 0, 13};
+    memcpy(out + 8, len, 4);
+    memcpy(out + 12, ihdr, 17);
+    uint32_t crc = ns_crc32(0, ihdr, 17);
+    const uint8_t c[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+    memcpy(out + 29, c, 4);
+    return 33;
+}
+
+static void test_over_limit(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    /* Claims refused from the header alone, before any allocation. */
+    const uint32_t claims[][2] = {{2147483647u, 2147483647u}, {40000, 1}, {1, 9000}, {8000, 8000}};
+    for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
+        uint8_t hdr[33];
+        size_t n = fake_header(hdr, claims[i][0], claims[i][1]);
+        const char *path = tu_path(dir, "huge.png");
+        assert_int_equal(tu_write_file(path, hdr, n), 0);
+        read_fails(path, NS_ERANGE, "over the limit");
+    }
+    /* A real image one row over the limit at scale 1. */
+    const char *path = tu_path(dir, "tall.png");
+    uint8_t row[3] = {255, 0, 0};
+    png_bytep *rows = malloc((NS_IMAGE_MAX_ROWS + 1) * sizeof *rows);
+    assert_non_null(rows);
+    for (int y = 0; y <= NS_IMAGE_MAX_ROWS; y++) rows[y] = row;
+    struct raw_png p = {.w = 1, .h = NS_IMAGE_MAX_ROWS + 1, .ctype = PNG_COLOR_TYPE_RGB, .depth = 8};
+    write_raw_png(path, &p, rows);
+    free(rows);
+    read_fails(path, NS_ERANGE, "1025 rows");
+    /* And the writer refuses what the reader would. */
+    int8_t *m = calloc((size_t)(NS_IMAGE_MAX_ROWS + 1) * 2, 1);
+    assert_non_null(m);
+    assert_int_equal(ns_image_write(tu_path(dir, "w.png"), m, NS_IMAGE_MAX_ROWS + 1, 2, 1), NS_ERANGE);
+    assert_int_equal(ns_image_write(tu_path(dir, "w.png"), m, 1, 2, NS_IMAGE_MAX_SCALE + 1), NS_ERANGE);
+    assert_int_equal(ns_image_write(tu_path(dir, "w.png"), m, 0, 2, 1), NS_ERANGE);
+    free(m);
+}
+
+static void test_write_errors(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const char *path = tu_path(dir, "bad.png");
+    const int8_t bad[4] = {1, 0, 2, -1};
+    assert_int_equal(ns_image_write(path, bad, 2, 2, 1), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "row 1, column 0"));
+    assert_int_equal(tu_system("test ! -e '%s'", path), 0);
+    const int8_t ok[2] = {1, 0};
+    assert_int_equal(ns_image_write("/nonexistent-dir/x.png", ok, 1, 2, 1), NS_EIO);
+    assert_non_null(strstr(ns_errmsg(), "/nonexistent-dir/x.png"));
+    /* Nothing but the destination is left behind. */
+    assert_int_equal(ns_image_write(path, ok, 1, 2, 1), NS_OK);
+    assert_int_equal(tu_system("test $(ls '%s' | wc -l) -eq 1", dir), 0);
+}
+
+static void test_bad_scale_text(void **state)
+{
+    (void)state;
+    /* A "netsynth scale" chunk that is not 1..8 is reported, not trusted. */
+    const char *path = tu_path(tu_tmpdir(), "scale.png");
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) fail();
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, 2, 2, 8, PNG_COLOR_TYPE_RGB, 0, 0, 0);
+    png_text t = {.compression = PNG_TEXT_COMPRESSION_NONE, .key = "netsynth scale", .text = "99"};
+    png_set_text(png, info, &t, 1);
+    png_write_info(png, info);
+    uint8_t row[6] = {0};
+    png_write_row(png, row);
+    png_write_row(png, row);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    fclose(fp);
+    read_fails(path, NS_EFORMAT, "'99'");
+    int8_t *m;
+    int r, c;
+    read_ok(path, 2, &m, &r, &c);     /* an explicit scale overrides it */
+    assert_int_equal(r * c, 1);
+    free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_is_exact),
+        cmocka_unit_test(test_paper_colours),
+        cmocka_unit_test(test_snap_to_nearest),
+        cmocka_unit_test(test_off_colours_in_rgb_file),
+        cmocka_unit_test(test_blurred_blocks_snap_by_mean),
+        cmocka_unit_test(test_palette_file),
+        cmocka_unit_test(test_16_bit_rgba_interlaced_file),
+        cmocka_unit_test(test_grey_files),
+        cmocka_unit_test(test_truncated_files),
+        cmocka_unit_test(test_not_png),
+        cmocka_unit_test(test_corrupt_chunk),
+        cmocka_unit_test(test_over_limit),
+        cmocka_unit_test(test_write_errors),
+        cmocka_unit_test(test_bad_scale_text),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_cleanup();
+    return rc;
+}
