@@ -1,0 +1,106 @@
+/* dataset.h: the binary training file: labelled flows as ternary nPrint
+ * matrices with per-packet inter-arrival times and directions.
+ *
+ * In memory a dataset is one struct of flat arrays: flow i's packets are
+ * [flows[i].first, flows[i].first + flows[i].n_packets) in iat_ns, dir and
+ * bits; its labels are labels[i * n_attrs + a], one token id per attribute
+ * (or -1), and tokens are grouped by attribute: attribute a owns the ids
+ * attr_first[a] .. attr_first[a + 1] - 1, sorted by value. A loaded file is
+ * one read into one buffer that the arrays point into.
+ *
+ * File (little-endian; dataset.c has the byte layout): a 128-byte header
+ * ("NSYNDATA", version, dimensions, counts, CRC-32 of the whole file with the
+ * CRC field zeroed), then 8-byte aligned sections: attribute name offsets,
+ * attr_first, token offsets, file offsets, the string pool, flows, labels,
+ * iat_ns, dir, and the rows packed 2 bits per value, each value's two's
+ * complement (00 = 0, 01 = 1, 11 = -1). Loading checks all of it. */
+#ifndef NETSYNTH_DATASET_H
+#define NETSYNTH_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netsynth/packet.h"
+
+#define NS_DATASET_MAGIC "NSYNDATA"
+#define NS_DATASET_VERSION 1
+
+enum { NS_DS_KEEP_ADDRESSES = 1u << 0 };  /* flags: IP address bits kept, not -1 */
+
+typedef struct ns_ds_flow {
+    uint64_t first;                     /* its first packet in the packet arrays */
+    int64_t start_ns;                   /* timestamp of its first packet */
+    uint32_t n_packets;                 /* rows kept, 1..max_packets */
+    uint32_t seen;                      /* packets seen in the capture (saturates) */
+    uint32_t file;                      /* index into files */
+    uint32_t client_ip, server_ip;      /* host byte order */
+    uint16_t client_port, server_port;  /* 0 for ICMP */
+    uint8_t proto;                      /* 1, 6 or 17 */
+    uint8_t pad_[7];
+} ns_ds_flow;
+
+typedef struct ns_dataset {
+    uint32_t width;          /* values per row: NS_NP_MODEL_WIDTH */
+    uint32_t row_bytes;      /* (width + 3) / 4 */
+    uint32_t max_packets;    /* the --packets it was built with */
+    uint32_t flags;          /* NS_DS_* */
+    int64_t idle_timeout_ns; /* the flow idle timeout it was built with, 0 none */
+    uint64_t n_flows, n_packets;
+    uint32_t n_attrs, n_tokens, n_files;
+
+    const char **attr_names; /* [n_attrs], e.g. "device", "service" */
+    const uint32_t *attr_first; /* [n_attrs + 1] */
+    const char **tokens;     /* [n_tokens], e.g. "device=HueBridge" */
+    const char **files;      /* [n_files] capture paths as the label table gives them */
+
+    const ns_ds_flow *flows; /* [n_flows] */
+    const int32_t *labels;   /* [n_flows * n_attrs] token id or -1 */
+    const int64_t *iat_ns;   /* [n_packets] since the flow's previous packet */
+    const uint8_t *dir;      /* [n_packets] 0 client->server, 1 server->client */
+    const uint8_t *bits;     /* [n_packets * row_bytes] packed rows */
+
+    void *mem_;              /* private: what ns_dataset_free releases */
+} ns_dataset;
+
+/* Read and validate a dataset file. */
+int ns_dataset_load(ns_dataset *ds, const char *path);
+/* The same from memory: takes over buf (malloc'd, freed also on failure). */
+int ns_dataset_parse(ns_dataset *ds, uint8_t *buf, size_t len, const char *name);
+void ns_dataset_free(ns_dataset *ds);
+/* Write ds (any arrays, e.g. filled by hand) to path through ns_outfile. */
+int ns_dataset_write(const ns_dataset *ds, const char *path);
+
+/* Unpack packet k's row into row[width] (values 1, 0, -1). */
+void ns_dataset_row(const ns_dataset *ds, uint64_t k, int8_t *row);
+/* Unpack flow i into m[n_packets * width]. */
+void ns_dataset_flow_matrix(const ns_dataset *ds, uint64_t i, int8_t *m);
+/* Pack row[width] into out[row_bytes]. */
+void ns_dataset_pack_row(const int8_t *row, uint32_t width, uint8_t *out);
+/* The id of token text ("device=HueBridge"), or -1. */
+int32_t ns_dataset_token(const ns_dataset *ds, const char *text);
+
+/* Building from labelled captures (`netsynth dataset`). */
+typedef struct ns_dataset_opts {
+    const char *labels_path;   /* table with a `path` column; paths relative to its dir */
+    const char *label_cols;    /* comma-separated columns, e.g. "device,device_type" */
+    const char *split;         /* keep rows whose `split` column equals this; NULL all */
+    const char *flows_path;    /* optional per-flow table (flow-services.tsv) */
+    const char *flow_label;    /* its column that becomes attribute "service" */
+    int full_service;          /* keep "TLS.AmazonAWS" whole rather than "TLS" */
+    int max_packets;           /* 1..NS_FLOW_MAX_PACKETS */
+    int64_t idle_timeout_ns;   /* 0 none */
+    int keep_addresses;
+} ns_dataset_opts;
+
+typedef struct ns_dataset_stats {
+    uint64_t files, flows, rows, packets_read, packets_in_flows;
+    uint64_t flows_without_service;  /* when a flow table was given */
+    uint64_t truncated_records;
+    ns_skips skips;                  /* packets left out, and why */
+} ns_dataset_stats;
+
+/* Set opts to the defaults (64 packets, NS_FLOW_DEFAULT_IDLE_NS). */
+void ns_dataset_opts_init(ns_dataset_opts *o);
+int ns_dataset_build(const ns_dataset_opts *o, const char *out_path, ns_dataset_stats *st);
+
+#endif

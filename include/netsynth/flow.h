@@ -1,0 +1,71 @@
+/* flow.h: bidirectional IPv4 flows with an idle timeout, first N packets each.
+ *
+ * A flow is one 5-tuple seen from both sides: TCP and UDP by addresses and
+ * ports, ICMP by the two addresses alone (ports 0, as nDPI keys it, so flow
+ * tables such as flow-services.tsv join exactly; the idle timeout separates
+ * one ping session from the next). The client is the side that sent the
+ * first packet, except that a TCP SYN-ACK or an ICMP echo reply seen first
+ * makes its receiver the client. A packet that arrives more than the idle
+ * timeout after its flow's previous packet closes that flow and starts a new
+ * one with the same 5-tuple.
+ *
+ * Per kept packet a flow holds its nPrint row (NS_NP_MODEL_LAYERS, 1088
+ * values), the time since the flow's previous packet (0 for the first; a
+ * timestamp that goes backwards counts as 0) and its direction. Packets past
+ * the first max_packets are counted, not kept. IPv6, non-IP and packets that
+ * did not decode are counted in the table's skips and left out. */
+#ifndef NETSYNTH_FLOW_H
+#define NETSYNTH_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netsynth/packet.h"
+
+#define NS_FLOW_MAX_PACKETS 1024
+#define NS_FLOW_DEFAULT_PACKETS 64
+/* 60 s: long enough that no TCP connection in the IoT Sentinel corpus is cut
+ * in two mid-way, short enough that periodic exchanges on a fixed 5-tuple
+ * (NTP 123<->123, SSDP and mDNS announcements, repeated pings) become one
+ * flow per exchange rather than one flow per capture. 0 turns it off. */
+#define NS_FLOW_DEFAULT_IDLE_NS (60 * INT64_C(1000000000))
+
+typedef struct ns_flow_tuple {
+    uint32_t client_ip, server_ip;      /* IPv4, host byte order */
+    uint16_t client_port, server_port;  /* 0 for ICMP */
+    uint8_t proto;                      /* 1 ICMP, 6 TCP, 17 UDP */
+} ns_flow_tuple;
+
+/* The same two words for both directions of a 5-tuple: for hashing and joins. */
+void ns_flow_tuple_key(const ns_flow_tuple *t, uint64_t key[2]);
+
+typedef struct ns_flow {
+    ns_flow_tuple tuple;
+    int64_t first_ns, last_ns;  /* timestamps of its first and latest packet */
+    uint64_t seen;              /* packets seen, also past the cap */
+    uint32_t n;                 /* packets kept: min(seen, max_packets) */
+    uint32_t cap_;              /* private: rows allocated */
+    int8_t *rows;               /* n x NS_NP_MODEL_WIDTH */
+    int64_t *iat_ns;            /* [n] */
+    uint8_t *dir;               /* [n]: 0 client->server, 1 server->client */
+} ns_flow;
+
+typedef struct ns_flow_table ns_flow_table;
+
+/* max_packets in [1, NS_FLOW_MAX_PACKETS]; idle_timeout_ns 0 for none. */
+int ns_flow_table_new(ns_flow_table **out, int max_packets, int64_t idle_timeout_ns);
+void ns_flow_table_free(ns_flow_table *t);
+
+/* Add one frame given its decode result (ns_packet_parse's return value). */
+int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parsed, int64_t ts_ns);
+/* Read every frame of a capture into the table (counts its truncated last
+ * record, if any, in *truncated when that is not NULL). */
+int ns_flow_table_add_capture(ns_flow_table *t, const char *path, uint64_t *truncated);
+
+/* Flows in the order of their first packet. */
+const ns_flow *ns_flow_table_flows(const ns_flow_table *t, size_t *count);
+/* Packets read / left out, and why. */
+uint64_t ns_flow_table_packets(const ns_flow_table *t);
+const ns_skips *ns_flow_table_skips(const ns_flow_table *t);
+
+#endif
