@@ -1,0 +1,256 @@
+/* nn.c: linear, layernorm, activations, adaLN modulate/gate, prompt
+ * embedding and timestep embedding (forward and backward). Attention is in
+ * nn_attention.c, losses and the optimiser in nn_train.c. */
+#include "netsynth/nn.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "netsynth/blas.h"
+
+/* Below this many floats of work a parallel region costs more than it saves. */
+#define PAR_MIN 32768
+
+/* ---- linear ------------------------------------------------------------- */
+
+void ns_linear_forward(float *out, const float *inp, const float *weight, const float *bias, int N,
+                       int C, int OC)
+{
+    ns_sgemm(false, true, N, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
+    if (!bias) return;
+#pragma omp parallel for if ((size_t)N * OC > PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        float *o = out + (size_t)n * OC;
+#pragma omp simd
+        for (int j = 0; j < OC; j++) o[j] += bias[j];
+    }
+}
+
+/* dst[C] += sum over n of src[n, :] (rows of C floats) */
+static void add_column_sums(float *dst, const float *src, int N, int C)
+{
+#pragma omp parallel for reduction(+ : dst[:C]) if ((size_t)N * C > PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        const float *s = src + (size_t)n * C;
+        for (int j = 0; j < C; j++) dst[j] += s[j];
+    }
+}
+
+void ns_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, int N, int C, int OC)
+{
+    if (dinp) ns_sgemm(false, false, N, C, OC, 1.0f, dout, OC, weight, C, 1.0f, dinp, C);
+    if (dweight) ns_sgemm(true, false, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C);
+    if (dbias) add_column_sums(dbias, dout, N, OC);
+}
+
+/* ---- layernorm ------------------------------------------------------------ */
+
+void ns_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                          const float *weight, const float *bias, int N, int C, float eps)
+{
+#pragma omp parallel for if ((size_t)N * C > PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        float m = 0.0f, v = 0.0f;
+        for (int i = 0; i < C; i++) m += x[i];
+        m /= C;
+        for (int i = 0; i < C; i++) v += (x[i] - m) * (x[i] - m);
+        float s = 1.0f / sqrtf(v / C + eps);
+        for (int i = 0; i < C; i++) {
+            float y = (x[i] - m) * s;
+            o[i] = weight ? y * weight[i] + (bias ? bias[i] : 0.0f) : y;
+        }
+        mean[n] = m;
+        rstd[n] = s;
+    }
+}
+
+void ns_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                           const float *inp, const float *weight, const float *mean,
+                           const float *rstd, int N, int C)
+{
+    if (dinp) {
+#pragma omp parallel for if ((size_t)N * C > PAR_MIN)
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
+            float *dx = dinp + (size_t)n * C;
+            float m = mean[n], s = rstd[n];
+            /* dxhat = g * w; dx = s * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
+            float sum_g = 0.0f, sum_gx = 0.0f;
+            for (int i = 0; i < C; i++) {
+                float dxhat = weight ? g[i] * weight[i] : g[i];
+                sum_g += dxhat;
+                sum_gx += dxhat * (x[i] - m) * s;
+            }
+            sum_g /= C;
+            sum_gx /= C;
+            for (int i = 0; i < C; i++) {
+                float dxhat = weight ? g[i] * weight[i] : g[i];
+                dx[i] += s * (dxhat - sum_g - (x[i] - m) * s * sum_gx);
+            }
+        }
+    }
+    if (dweight) {
+#pragma omp parallel for reduction(+ : dweight[:C]) if ((size_t)N * C > PAR_MIN)
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
+            for (int i = 0; i < C; i++) dweight[i] += g[i] * (x[i] - mean[n]) * rstd[n];
+        }
+    }
+    if (dbias) add_column_sums(dbias, dout, N, C);
+}
+
+/* ---- activations ---------------------------------------------------------- */
+
+#define GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
+
+void ns_gelu_forward(float *out, const float *inp, size_t n)
+{
+#pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+    }
+}
+
+void ns_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+#pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float th = tanhf(GELU_K * (x + 0.044715f * x * x * x));
+        float dth = (1.0f - th * th) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+        dinp[i] += dout[i] * (0.5f * (1.0f + th) + 0.5f * x * dth);
+    }
+}
+
+void ns_silu_forward(float *out, const float *inp, size_t n)
+{
+#pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] / (1.0f + expf(-inp[i]));
+}
+
+void ns_silu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+#pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float sig = 1.0f / (1.0f + expf(-inp[i]));
+        dinp[i] += dout[i] * sig * (1.0f + inp[i] * (1.0f - sig));
+    }
+}
+
+/* ---- adaLN modulate and gate ---------------------------------------------- */
+
+void ns_modulate_forward(float *out, const float *x, const float *shift, const float *scale, int B,
+                         int T, int C, int stride)
+{
+#pragma omp parallel for collapse(2) if ((size_t)B * T * C > PAR_MIN)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *sh = shift + (size_t)b * stride, *sc = scale + (size_t)b * stride;
+            size_t row = ((size_t)b * T + t) * C;
+#pragma omp simd
+            for (int i = 0; i < C; i++) out[row + i] = x[row + i] * (1.0f + sc[i]) + sh[i];
+        }
+}
+
+void ns_modulate_backward(float *dx, float *dshift, float *dscale, const float *dout,
+                          const float *x, const float *scale, int B, int T, int C, int stride)
+{
+#pragma omp parallel for if ((size_t)B * T * C > PAR_MIN)
+    for (int b = 0; b < B; b++) {
+        const float *sc = scale + (size_t)b * stride;
+        float *dsh = dshift ? dshift + (size_t)b * stride : NULL;
+        float *dsc = dscale ? dscale + (size_t)b * stride : NULL;
+        for (int t = 0; t < T; t++) {
+            size_t row = ((size_t)b * T + t) * C;
+            const float *g = dout + row, *xr = x + row;
+            if (dx)
+                for (int i = 0; i < C; i++) dx[row + i] += g[i] * (1.0f + sc[i]);
+            if (dsh)
+                for (int i = 0; i < C; i++) dsh[i] += g[i];
+            if (dsc)
+                for (int i = 0; i < C; i++) dsc[i] += g[i] * xr[i];
+        }
+    }
+}
+
+void ns_gate_forward(float *out, const float *res, const float *gate, const float *y, int B, int T,
+                     int C, int stride)
+{
+#pragma omp parallel for collapse(2) if ((size_t)B * T * C > PAR_MIN)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *g = gate + (size_t)b * stride;
+            size_t row = ((size_t)b * T + t) * C;
+#pragma omp simd
+            for (int i = 0; i < C; i++) out[row + i] = res[row + i] + g[i] * y[row + i];
+        }
+}
+
+void ns_gate_backward(float *dres, float *dgate, float *dy, const float *dout, const float *gate,
+                      const float *y, int B, int T, int C, int stride)
+{
+#pragma omp parallel for if ((size_t)B * T * C > PAR_MIN)
+    for (int b = 0; b < B; b++) {
+        const float *g = gate + (size_t)b * stride;
+        float *dg = dgate ? dgate + (size_t)b * stride : NULL;
+        for (int t = 0; t < T; t++) {
+            size_t row = ((size_t)b * T + t) * C;
+            const float *d = dout + row;
+            if (dres)
+                for (int i = 0; i < C; i++) dres[row + i] += d[i];
+            if (dy)
+                for (int i = 0; i < C; i++) dy[row + i] += d[i] * g[i];
+            if (dg)
+                for (int i = 0; i < C; i++) dg[i] += d[i] * y[row + i];
+        }
+    }
+}
+
+/* ---- prompt embedding ----------------------------------------------------- */
+
+void ns_embed_sum_forward(float *out, const int *ids, const float *table, int B, int P, int C)
+{
+    for (int b = 0; b < B; b++) {
+        float *o = out + (size_t)b * C;
+        memset(o, 0, (size_t)C * sizeof *o);
+        for (int p = 0; p < P; p++) {
+            int id = ids[(size_t)b * P + p];
+            if (id < 0) continue;
+            const float *e = table + (size_t)id * C;
+            for (int i = 0; i < C; i++) o[i] += e[i];
+        }
+    }
+}
+
+void ns_embed_sum_backward(float *dtable, const float *dout, const int *ids, int B, int P, int C)
+{
+    for (int b = 0; b < B; b++)
+        for (int p = 0; p < P; p++) {
+            int id = ids[(size_t)b * P + p];
+            if (id < 0) continue;
+            float *d = dtable + (size_t)id * C;
+            const float *g = dout + (size_t)b * C;
+            for (int i = 0; i < C; i++) d[i] += g[i];
+        }
+}
+
+/* ---- timestep embedding --------------------------------------------------- */
+
+void ns_timestep_embedding(float *out, const float *t, int B, int dim, float max_period)
+{
+    int half = dim / 2;
+    for (int b = 0; b < B; b++) {
+        float *o = out + (size_t)b * dim;
+        for (int i = 0; i < half; i++) {
+            double f = exp(-log((double)max_period) * i / half);
+            double a = (double)t[b] * f;
+            o[i] = (float)cos(a);
+            o[half + i] = (float)sin(a);
+        }
+        if (dim % 2) o[dim - 1] = 0.0f;
+    }
+}
