@@ -124,18 +124,30 @@ static int check_header(const struct io *io)
     return NS_OK;
 }
 
+/* The value of the tEXt chunk `key`, as (bytes, length), or NULL. libpng
+ * hands tEXt over as a raw chunk (see decode()): "key\0value". */
+static const char *text_value(const png_unknown_chunk *ch, const char *key, size_t *len)
+{
+    size_t klen = strlen(key);
+    if (memcmp(ch->name, "tEXt", 4) || ch->size <= klen || memcmp(ch->data, key, klen) || ch->data[klen])
+        return NULL;
+    *len = ch->size - klen - 1;
+    return (const char *)ch->data + klen + 1;
+}
+
 /* The scale recorded by ns_image_write(), 1 when there is none. */
 static int scale_from_text(const struct io *io, struct reader *r)
 {
-    png_textp text;
-    int n = png_get_text(r->png, r->info, &text, NULL);
+    png_unknown_chunkp chunks;
+    int n = png_get_unknown_chunks(r->png, r->info, &chunks);
     r->scale = 1;
     for (int i = 0; i < n; i++) {
-        if (strcmp(text[i].key, SCALE_KEY)) continue;
-        const char *t = text[i].text ? text[i].text : "";
-        if (strlen(t) != 1 || t[0] < '1' || t[0] > '0' + NS_IMAGE_MAX_SCALE)
-            return ns_error(NS_EFORMAT, "%s: bad '" SCALE_KEY "' text '%.20s' (expected 1 to %d)",
-                            io->name, t, NS_IMAGE_MAX_SCALE);
+        size_t len;
+        const char *t = text_value(&chunks[i], SCALE_KEY, &len);
+        if (!t) continue;
+        if (len != 1 || t[0] < '1' || t[0] > '0' + NS_IMAGE_MAX_SCALE)
+            return ns_error(NS_EFORMAT, "%s: bad '" SCALE_KEY "' text '%.*s' (expected 1 to %d)", io->name,
+                            (int)(len < 20 ? len : 20), t, NS_IMAGE_MAX_SCALE);
         r->scale = t[0] - '0';
     }
     return NS_OK;
@@ -161,8 +173,15 @@ static int decode(struct io *io, struct reader *r, int scale)
         return ns_error(NS_ENOMEM, "%s: out of memory", io->name);
     if (setjmp(png_jmpbuf(r->png))) return io_error(io, "read failed");
     png_set_user_limits(r->png, NS_IMAGE_MAX_COLS * NS_IMAGE_MAX_SCALE, NS_IMAGE_MAX_ROWS * NS_IMAGE_MAX_SCALE);
-    png_set_chunk_cache_max(r->png, 64);          /* ancillary chunks kept */
-    png_set_chunk_malloc_max(r->png, 1 << 20);    /* bytes per chunk, decompressed */
+    /* libpng allocates a known ancillary chunk's claimed length (up to 2 GiB)
+     * before reading it, and only warns that it is over the limit. So every
+     * ancillary chunk is skipped unread (colour management, zTXt, ...: none
+     * changes what a pixel means here) except tEXt, taken as a raw chunk,
+     * which libpng does cap at chunk_malloc_max. */
+    png_set_keep_unknown_chunks(r->png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+    png_set_keep_unknown_chunks(r->png, PNG_HANDLE_CHUNK_ALWAYS, (png_const_bytep) "tEXt", 1);
+    png_set_chunk_cache_max(r->png, 32);          /* tEXt chunks kept */
+    png_set_chunk_malloc_max(r->png, 1 << 16);    /* bytes per kept chunk */
     png_set_read_fn(r->png, io, on_read);
     png_read_info(r->png, r->info);
 

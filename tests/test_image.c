@@ -389,6 +389,52 @@ static void test_over_limit(void **state)
     free(m);
 }
 
+static void test_ancillary_chunks(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    /* Chunks that do not change a pixel's meaning are skipped, even compressed text. */
+    const char *path = tu_path(dir, "anc.png");
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) fail();
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, 2, 1, 8, PNG_COLOR_TYPE_RGB, 0, 0, 0);
+    png_set_gAMA(png, info, 1.0);
+    png_set_pHYs(png, info, 2835, 2835, PNG_RESOLUTION_METER);
+    png_text t[2] = {{.compression = PNG_TEXT_COMPRESSION_zTXt, .key = "Comment", .text = "a flow"},
+                     {.compression = PNG_TEXT_COMPRESSION_NONE, .key = "netsynth scale", .text = "2"}};
+    png_set_text(png, info, t, 2);
+    png_write_info(png, info);
+    uint8_t row[6] = {255, 0, 0, 0, 255, 0};
+    png_write_row(png, row);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    fclose(fp);
+    int8_t *m;
+    int r, c;
+    assert_int_equal(ns_image_read(path, 0, &m, &r, &c), NS_ERANGE);  /* 2x1 pixels at scale 2 */
+    assert_non_null(strstr(ns_errmsg(), "2x2 blocks"));
+    read_ok(path, 1, &m, &r, &c);
+    assert_int_equal(c, 2);
+    assert_int_equal(m[0], 1);
+    assert_int_equal(m[1], 0);
+    free(m);
+
+    /* A tEXt chunk claiming 2 GiB in a tiny file: libpng would allocate the
+     * claim before reading; the reader must not (the fuzzer found this). */
+    uint8_t hdr[33 + 12];
+    fake_header(hdr, 4, 4);
+    const uint8_t text[8] = {0x7f, 0xff, 0xff, 0xf0, 't', 'E', 'X', 't'};
+    memcpy(hdr + 33, text, 8);
+    memset(hdr + 41, 'x', 4);
+    const char *huge = tu_path(dir, "huge-text.png");
+    assert_int_equal(tu_write_file(huge, hdr, sizeof hdr), 0);
+    read_fails(huge, NS_ETRUNC, "truncated");
+}
+
 static void test_write_errors(void **state)
 {
     (void)state;
@@ -450,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_not_png),
         cmocka_unit_test(test_corrupt_chunk),
         cmocka_unit_test(test_over_limit),
+        cmocka_unit_test(test_ancillary_chunks),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_bad_scale_text),
     };
