@@ -510,12 +510,16 @@ static int span_cmp(const void *pa, const void *pb)
     return c ? c : (a->n > b->n) - (a->n < b->n);
 }
 
-/* A flow-table row's service value: nDPI's "MASTER.APP" keeps MASTER. */
+/* A flow-table row's service value: nDPI's "MASTER.APP" keeps MASTER; a dot
+ * before a digit is part of a name ("Z39.50"). */
 static span service_value(const char *cell, int full)
 {
     span v = {cell, strlen(cell)};
-    const char *dot = full ? NULL : strchr(cell, '.');
-    if (dot && dot > cell) v.n = (size_t)(dot - cell);
+    for (const char *dot = cell; !full && (dot = strchr(dot, '.')); dot++)
+        if (dot > cell && !(dot[1] >= '0' && dot[1] <= '9')) {
+            v.n = (size_t)(dot - cell);
+            break;
+        }
     return v;
 }
 
@@ -561,6 +565,7 @@ typedef struct builder {
     char **paths;                      /* resolved capture paths */
     const char **file_names;           /* as the table spells them */
     int32_t *file_tokens;              /* [n_files * n_label_attrs] */
+    int ftable_col[7];                 /* pcap, l4proto, src_ip, src_port, dst_ip, dst_port, label */
     svc_entry *svc;
     size_t n_svc;
     int ipv4_addr_col;                 /* first of 64 address values in a row */
@@ -674,12 +679,21 @@ static int add_attribute_values(builder *b, span *vals, size_t n, size_t *n_valu
     return NS_OK;
 }
 
+/* Whether a flow-table row is IPv4 TCP/UDP/ICMP (IPv6 and IGMP rows never
+ * match a flow, so their values make no tokens). */
+static int can_be_flow(const builder *b, size_t r)
+{
+    const char *proto = ns_labels_cell(&b->ftable, r, b->ftable_col[1]);
+    return (!strcmp(proto, "6") || !strcmp(proto, "17") || !strcmp(proto, "1")) &&
+           !strchr(ns_labels_cell(&b->ftable, r, b->ftable_col[2]), ':');
+}
+
 /* Tokens come from the whole tables, whatever --split selects, so a train and
  * a test file built from the same tables share token ids. */
 static int build_vocabulary(builder *b)
 {
     const ns_labels *t = &b->table, *ft = &b->ftable;
-    int svc_col = b->o->flows_path ? ns_labels_column(ft, b->o->flow_label) : -1;
+    int svc_col = b->o->flows_path ? b->ftable_col[6] : -1;
     size_t max_values = t->n_rows * b->n_label_attrs + (svc_col >= 0 ? ft->n_rows : 0);
     b->values = malloc((max_values ? max_values : 1) * sizeof *b->values);
     span *scratch = malloc((max_values ? max_values : 1) * sizeof *scratch);
@@ -700,7 +714,7 @@ static int build_vocabulary(builder *b)
         } else {
             for (size_t r = 0; r < ft->n_rows; r++) {
                 span v = service_value(ns_labels_cell(ft, r, svc_col), b->o->full_service);
-                if (v.n) scratch[n++] = v;
+                if (v.n && can_be_flow(b, r)) scratch[n++] = v;
             }
         }
         add_attribute_values(b, scratch, n, &n_values);
@@ -761,15 +775,22 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
     return 0;
 }
 
+static int find_flow_columns(builder *b)
+{
+    static const char *const need[] = {"pcap", "l4proto", "src_ip", "src_port", "dst_ip", "dst_port"};
+    for (int i = 0; i < 6; i++)
+        if ((b->ftable_col[i] = need_column(&b->ftable, need[i], b->o->flows_path, "", NS_EFORMAT)) < 0)
+            return b->ftable_col[i];
+    b->ftable_col[6] = need_column(&b->ftable, b->o->flow_label, b->o->flows_path, " for the flow label", NS_EARG);
+    return b->ftable_col[6] < 0 ? b->ftable_col[6] : NS_OK;
+}
+
 /* The per-flow table: (file, 5-tuple) -> service token, sorted. */
 static int load_services(builder *b)
 {
     const ns_labels *ft = &b->ftable;
     const char *fpath = b->o->flows_path;
-    static const char *const need[] = {"pcap", "l4proto", "src_ip", "src_port", "dst_ip", "dst_port"};
-    int col[6];
-    for (int i = 0; i < 6; i++)
-        if ((col[i] = need_column(ft, need[i], fpath, "", NS_EFORMAT)) < 0) return col[i];
+    const int *col = b->ftable_col;
 
     path_index *index = malloc(b->n_files * sizeof *index);
     b->svc = malloc((ft->n_rows ? ft->n_rows : 1) * sizeof *b->svc);
@@ -780,8 +801,7 @@ static int load_services(builder *b)
     for (uint32_t f = 0; f < b->n_files; f++) index[f] = (path_index){b->file_names[f], f};
     qsort(index, b->n_files, sizeof *index, path_cmp);
 
-    int svc_col = ns_labels_column(ft, b->o->flow_label);
-    int rc = NS_OK;
+    int svc_col = col[6], rc = NS_OK;
     for (size_t r = 0; r < ft->n_rows && !rc; r++) {
         const char *cell[6];
         for (int i = 0; i < 6; i++) cell[i] = ns_labels_cell(ft, r, col[i]);
@@ -795,7 +815,7 @@ static int load_services(builder *b)
         else if (inet_pton(AF_INET, cell[2], &src) != 1) bad = 2;
         else if (inet_pton(AF_INET, cell[4], &dst) != 1) bad = 4;
         if (bad >= 0) {
-            rc = ns_error(NS_EFORMAT, "%s:%u: bad %s '%s'", fpath, ft->lines[r], need[bad], cell[bad]);
+            rc = ns_error(NS_EFORMAT, "%s:%u: bad %s '%s'", fpath, ft->lines[r], ft->cols[col[bad]], cell[bad]);
             break;
         }
         path_index probe = {cell[0], 0};
@@ -984,8 +1004,7 @@ int ns_dataset_build(const ns_dataset_opts *o, const char *out_path, ns_dataset_
     if (!rc) rc = select_files(&b);
     if (!rc && o->flows_path) {
         rc = ns_labels_load(&b.ftable, o->flows_path);
-        if (!rc && ns_labels_column(&b.ftable, o->flow_label) < 0)
-            rc = need_column(&b.ftable, o->flow_label, o->flows_path, " for the flow label", NS_EARG);
+        if (!rc) rc = find_flow_columns(&b);
         if (!rc) b.attr_names[b.n_attrs++] = SERVICE_ATTR;
     }
     if (!rc) rc = build_vocabulary(&b);
