@@ -526,3 +526,138 @@ void ns_nprint_writer_free(ns_nprint_writer *w)
     free(w->out);
     free(w);
 }
+
+/* ---- rows -> packets ---------------------------------------------------------- */
+
+/* A layer's bits as bytes. Returns how many leading bytes are fully
+ * present (0/1 bits); *absent tells whether every bit is -1. A byte with
+ * some bits -1 and some not ends the present run. */
+static size_t layer_bytes(const int8_t *bits, size_t nbytes, uint8_t *out, int *absent)
+{
+    size_t present = 0;
+    int any = 0, gap = 0;
+    for (size_t i = 0; i < nbytes; i++) {
+        uint8_t v = 0;
+        int ok = 1;
+        for (int b = 0; b < 8; b++) {
+            int8_t x = bits[i * 8 + b];
+            if (x < 0) ok = 0;
+            else any = 1;
+            v = (uint8_t)(v << 1 | (x > 0));
+        }
+        out[i] = v;
+        if (ok && !gap) present = i + 1;
+        if (!ok) gap = 1;
+    }
+    *absent = !any;
+    return present;
+}
+
+static const int8_t *layer_bits(const int8_t *row, unsigned layers, unsigned layer)
+{
+    int off = ns_nprint_layer_offset(layers, layer);
+    return off < 0 ? NULL : row + off;
+}
+
+/* IPv6 upper-layer checksum (RFC 8200 8.1): pseudo-header of addresses,
+ * 32-bit length and next header, then the segment. */
+static uint16_t l4_checksum_ipv6(const uint8_t *ip6, uint8_t proto, uint8_t *l4, size_t len, size_t field)
+{
+    uint32_t sum = 0;
+    if (proto != PROTO_ICMP) {
+        sum = ns_inet_sum(0, ip6 + 8, 32);
+        sum += (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff) + proto;
+    }
+    l4[field] = l4[field + 1] = 0;
+    uint16_t c = (uint16_t)~ns_inet_fold(ns_inet_sum(sum, l4, len));
+    return proto == PROTO_UDP && c == 0 ? 0xffff : c;
+}
+
+int ns_nprint_row_to_packet(const int8_t *row, unsigned layers, int ethernet, uint8_t *buf, size_t *len)
+{
+    uint8_t hdr[60];
+    int absent;
+    size_t link = ethernet ? ETH_LEN : 0;
+    uint8_t *ip = buf + link;
+    size_t ip_hlen, total;
+    int v6 = 0, fragment = 0;
+    uint8_t proto;
+
+    /* IP: IPv4 when its bits are there, else IPv6. */
+    const int8_t *b4 = layer_bits(row, layers, NS_NP_IPV4), *b6 = layer_bits(row, layers, NS_NP_IPV6);
+    size_t have = b4 ? layer_bytes(b4, 60, hdr, &absent) : 0;
+    if (b4 && !absent) {
+        if (have < 20) return ns_error(NS_EFORMAT, "ipv4 bits absent inside the fixed header (byte %zu)", have);
+        if (hdr[0] >> 4 != 4) return ns_error(NS_EFORMAT, "ipv4 version is %d", hdr[0] >> 4);
+        ip_hlen = (size_t)(hdr[0] & 15) * 4;
+        if (ip_hlen < 20) return ns_error(NS_EFORMAT, "ipv4 header length %zu < 20", ip_hlen);
+        if (have < ip_hlen) return ns_error(NS_EFORMAT, "ipv4 option bits absent inside the %zu-byte header", ip_hlen);
+        total = (size_t)(hdr[2] << 8 | hdr[3]);
+        proto = hdr[9];
+        fragment = (hdr[6] & 0x3f) || hdr[7];   /* MF or an offset: the L4 checksum is not ours to make */
+        memcpy(ip, hdr, ip_hlen);
+    } else {
+        have = b6 ? layer_bytes(b6, 40, hdr, &absent) : 0;
+        if (!b6 || absent) return ns_error(NS_EFORMAT, "no IP header (ipv4 and ipv6 bits absent)");
+        if (have < 40) return ns_error(NS_EFORMAT, "ipv6 bits absent inside the header (byte %zu)", have);
+        if (hdr[0] >> 4 != 6) return ns_error(NS_EFORMAT, "ipv6 version is %d", hdr[0] >> 4);
+        v6 = 1;
+        ip_hlen = 40;
+        total = 40 + (size_t)(hdr[4] << 8 | hdr[5]);
+        proto = hdr[6];
+        memcpy(ip, hdr, 40);
+    }
+
+    /* Transport: the header the IP protocol names, when the row has it. */
+    unsigned l4layer = proto == PROTO_TCP ? NS_NP_TCP : proto == PROTO_UDP ? NS_NP_UDP : proto == PROTO_ICMP ? NS_NP_ICMP : 0;
+    const int8_t *bl4 = l4layer ? layer_bits(row, layers, l4layer) : NULL;
+    size_t l4_hlen = 0;
+    if (bl4) {
+        size_t max = l4layer == NS_NP_TCP ? 60 : 8;
+        have = layer_bytes(bl4, max, hdr, &absent);
+        if (absent)
+            return ns_error(NS_EFORMAT, "the IP protocol is %s but the %s bits are absent",
+                            ns_nprint_layer_name(l4layer), ns_nprint_layer_name(l4layer));
+        l4_hlen = max;
+        if (l4layer == NS_NP_TCP) {
+            if (have < 20) return ns_error(NS_EFORMAT, "tcp bits absent inside the fixed header (byte %zu)", have);
+            l4_hlen = (size_t)(hdr[12] >> 4) * 4;
+            if (l4_hlen < 20) return ns_error(NS_EFORMAT, "tcp data offset %zu < 5", l4_hlen / 4);
+        }
+        if (have < l4_hlen)
+            return ns_error(NS_EFORMAT, "%s bits absent inside the %zu-byte header", ns_nprint_layer_name(l4layer), l4_hlen);
+    }
+    if (total < ip_hlen + l4_hlen)
+        return ns_error(NS_EFORMAT, "IP length %zu is shorter than the headers (%zu bytes)", total, ip_hlen + l4_hlen);
+
+    /* Payload: zeros up to the IP length. */
+    memset(ip + ip_hlen, 0, total - ip_hlen);
+    memcpy(ip + ip_hlen, hdr, l4_hlen);
+    uint8_t *l4 = ip + ip_hlen;
+    size_t l4_len = total - ip_hlen;
+    if (!v6) {
+        uint16_t c = ns_ipv4_header_checksum(ip, ip_hlen);
+        ip[10] = (uint8_t)(c >> 8);
+        ip[11] = (uint8_t)c;
+    }
+    if (l4_hlen && !fragment) {
+        size_t field = l4layer == NS_NP_TCP ? 16 : l4layer == NS_NP_UDP ? 6 : 2;
+        uint16_t c = v6 ? l4_checksum_ipv6(ip, proto, l4, l4_len, field) : ns_l4_checksum_ipv4(ip, proto, l4, l4_len);
+        l4[field] = (uint8_t)(c >> 8);
+        l4[field + 1] = (uint8_t)c;
+    }
+
+    if (ethernet) {
+        const int8_t *be = layer_bits(row, layers, NS_NP_ETH);
+        if (be && layer_bytes(be, ETH_LEN, hdr, &absent) == ETH_LEN) {
+            memcpy(buf, hdr, ETH_LEN);
+        } else {
+            static const uint8_t macs[12] = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1};
+            memcpy(buf, macs, 12);
+            buf[12] = v6 ? 0x86 : 0x08;
+            buf[13] = v6 ? 0xdd : 0x00;
+        }
+    }
+    *len = link + total;
+    return NS_OK;
+}
