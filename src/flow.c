@@ -148,7 +148,6 @@ static int keep_packet(ns_flow_table *t, ns_flow *f, const ns_packet *p, int64_t
  * flow packet at all. */
 static ns_skip_reason packet_tuple(const ns_packet *p, ns_flow_tuple *pt, int *reversed_roles)
 {
-    if (p->ip_version == 6) return NS_SKIP_IPV6;
     if (p->ip_version != 4) return NS_SKIP_NON_IP;
     memset(pt, 0, sizeof *pt);
     pt->proto = p->l4_proto;
@@ -181,7 +180,10 @@ int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parse
     t->packets++;
     ns_flow_tuple pt;
     int reversed = 0;
-    ns_skip_reason why = parsed != NS_SKIP_NONE ? parsed : packet_tuple(p, &pt, &reversed);
+    /* Every IPv6 packet counts as "IPv6", unless its IPv6 header was bad. */
+    ns_skip_reason why = parsed;
+    if (p->ip_version == 6 && why != NS_SKIP_TRUNC_IPV6 && why != NS_SKIP_BAD_IPV6) why = NS_SKIP_IPV6;
+    else if (why == NS_SKIP_NONE) why = packet_tuple(p, &pt, &reversed);
     if (why != NS_SKIP_NONE) {
         ns_skips_add(&t->skips, why);
         return NS_OK;
