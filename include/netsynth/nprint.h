@@ -85,7 +85,9 @@ int ns_nprint_writer_frame(ns_nprint_writer *w, int dlt, const ns_frame *f);
 int ns_nprint_writer_finish(ns_nprint_writer *w, uint64_t *rows, ns_skips *skips);
 void ns_nprint_writer_free(ns_nprint_writer *w);
 
-/* One text row from an int8 row: "index,[rts,]bit,bit,...\n" (rts < 0: none). */
+/* CSV from int8 rows, in nPrint's format: the header line, then rows
+ * "index,[rts,]bit,bit,...\n" (rts < 0: no rts column, so every row of a
+ * file with rts needs rts >= 0). */
 int ns_nprint_csv_write_header(FILE *fp, const char *index_name, int rts, unsigned layers);
 int ns_nprint_csv_write_row(FILE *fp, const char *index, int64_t rts, const int8_t *row, unsigned layers);
 

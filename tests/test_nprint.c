@@ -1,0 +1,521 @@
+/* test_nprint.c: the nPrint codec: layout, byte-identical encode against
+ * nPrint 1.2.1's own output, the CSV reader on hostile input, and the way
+ * back to packets (checked field by field with tcpdump). */
+#include "testutil.h"
+
+#include <pcap/dlt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "netsynth/capture.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/nprint.h"
+#include "netsynth/packet.h"
+
+static const char *const devices[] = {"HueBridge", "D-LinkCam", "WeMoInsightSwitch", "EdnetCam1", "D-LinkHomeHub"};
+static const struct golden_kind {
+    const char *suffix, *flags;
+} kinds[] = {
+    {"4tui", "-4 -t -u -i -F -1 -O 4"},
+    {"e46tui-R", "-e -4 -6 -t -u -i -F -1 -O 4 -R"},
+};
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static uint8_t *gunzip_file(const char *path, size_t *len)
+{
+    gzFile gz = gzopen(path, "rb");
+    if (!gz) return NULL;
+    size_t cap = 1 << 20, n = 0;
+    uint8_t *buf = malloc(cap);
+    int got;
+    while (buf && (got = gzread(gz, buf + n, (unsigned)(cap - n))) > 0) {
+        n += (size_t)got;
+        if (n == cap) buf = realloc(buf, cap *= 2);
+    }
+    gzclose(gz);
+    *len = n;
+    return buf;
+}
+
+static int csv_from_text(const char *text, ns_nprint_csv *c)
+{
+    FILE *fp = fmemopen((void *)text, strlen(text), "r");
+    assert_non_null(fp);
+    int rc = ns_nprint_csv_read_stream(fp, "mem.csv", c);
+    fclose(fp);
+    return rc;
+}
+
+/* tcpdump -vv text, reduced to what a CSV round trip must keep: one line
+ * per packet with the link and IP headers and the transport header as far
+ * as tcpdump prints it before decoding the application (the payload comes
+ * back zero-filled). Checksum values and verdicts go (recomputed on the way
+ * back, and the original's may be wrong), and so does the frame length
+ * (Ethernet padding is not part of the IP packet). Everything else must
+ * match: times, MACs, ethertype, TOS, TTL, id, flags, offset, protocol, IP
+ * length, addresses, ports, TCP flags, seq, ack, window, urgent pointer,
+ * options, IPv6 flow label and hop limit, ICMP echo id and seq. */
+static const char norm_awk[] =
+    "function norm(s,   t, i) {\n"
+    "    gsub(/[ \\t]+/, \" \", s)\n"
+    "    sub(/, length [0-9]+: /, \": \", s)\n"
+    "    gsub(/, bad cksum [0-9a-f]+ \\(->[0-9a-f]+\\)!/, \"\", s)\n"
+    "    gsub(/cksum 0x[0-9a-f]+ \\((correct|incorrect[^)]*)\\)/, \"cksum\", s)\n"
+    "    gsub(/\\[(udp sum ok|bad udp cksum[^]]*|no cksum)\\] /, \"\", s)\n"
+    "    if (!match(s, /\\) [^ ]+ > [^ ]+: /)) return s\n"
+    "    i = RSTART + RLENGTH - 1\n"
+    "    t = substr(s, i + 1)\n"
+    "    if (t ~ /^Flags \\[/) {\n"
+    "        if (match(t, /, length [0-9]+/)) return substr(s, 1, i + RSTART + RLENGTH - 1)\n"
+    "        return s\n"
+    "    }\n"
+    "    if (match(t, /^ICMP echo (request|reply), id [0-9]+, seq [0-9]+, length [0-9]+/)) return substr(s, 1, i + RLENGTH)\n"
+    "    if (t ~ /^ICMP /) return substr(s, 1, i + 4)\n"
+    "    return substr(s, 1, i)\n"
+    "}\n"
+    "/^[0-9]/ { if (pkt != \"\") print norm(pkt); pkt = $0; next }\n"
+    "{ pkt = pkt \" \" $0 }\n"
+    "END { if (pkt != \"\") print norm(pkt) }\n";
+
+/* The packets nPrint (and so encode) keeps, as a tcpdump filter. */
+#define KEPT_FILTER "(ip and (tcp or udp or icmp)) or (ip6 and (ip6[6]==6 or ip6[6]==17 or ip6[6]==1))"
+
+/* Encode `pcap` with every layer and rts, decode it back starting at the
+ * first kept packet's time, and compare the normalised tcpdump views.
+ * `kept` is a tcpdump filter for the packets encode keeps. */
+static void roundtrip_with_tcpdump(const char *pcap, const char *kept)
+{
+    if (!tu_have_program("tcpdump") || !tu_have_program("awk")) {
+        print_message("SKIP %s: tcpdump or awk is not installed\n", __func__);
+        skip();
+    }
+    const char *dir = tu_tmpdir();
+    const char *bin = tu_netsynth_bin();
+    const char *awk = tu_path(dir, "norm.awk");
+    assert_int_equal(tu_write_file(awk, norm_awk, strlen(norm_awk)), 0);
+    char start[64] = "";
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "tcpdump -tt -nn -r '%s' '%s' 2>/dev/null | head -n 1 | cut -d' ' -f1", pcap, kept);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(start, sizeof start, p));
+    pclose(p);
+    start[strcspn(start, "\n")] = 0;
+    assert_int_equal(tu_system("%s encode -P '%s' -e -4 -6 -t -u -i -R -O 4 -W '%s/rt.csv' 2>/dev/null", bin, pcap, dir), 0);
+    assert_int_equal(tu_system("%s decode -i '%s/rt.csv' -o '%s/rt.pcap' --start %s", bin, dir, dir, start), 0);
+    assert_int_equal(tu_system("tcpdump -nn -vv -e -r '%s' '%s' 2>/dev/null | awk -f '%s' > '%s/a.txt'", pcap, kept, awk, dir), 0);
+    assert_int_equal(tu_system("tcpdump -nn -vv -e -r '%s/rt.pcap' 2>/dev/null | awk -f '%s' > '%s/b.txt'", dir, awk, dir), 0);
+    assert_int_equal(tu_system("test -s '%s/a.txt'", dir), 0);
+    int rc = tu_system("diff '%s/a.txt' '%s/b.txt' | head -n 20", dir, dir);
+    assert_int_equal(rc, 0);
+    assert_int_equal(tu_system("cmp -s '%s/a.txt' '%s/b.txt'", dir, dir), 0);
+}
+
+/* ---- a capture made here ------------------------------------------------------ */
+
+static size_t put_eth(uint8_t *b, uint16_t type)
+{
+    static const uint8_t macs[12] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb};
+    memcpy(b, macs, 12);
+    b[12] = (uint8_t)(type >> 8);
+    b[13] = (uint8_t)type;
+    return 14;
+}
+
+/* IPv4 header with ihl_words, total length, protocol; checksum filled. */
+static void put_ipv4(uint8_t *ip, int ihl_words, int total, int proto, uint16_t id)
+{
+    memset(ip, 0, (size_t)ihl_words * 4);
+    ip[0] = (uint8_t)(0x40 | ihl_words);
+    ip[1] = 0x10;
+    ip[2] = (uint8_t)(total >> 8), ip[3] = (uint8_t)total;
+    ip[4] = (uint8_t)(id >> 8), ip[5] = (uint8_t)id;
+    ip[6] = 0x40; /* DF */
+    ip[8] = 63;
+    ip[9] = (uint8_t)proto;
+    memcpy(ip + 12, (uint8_t[]){192, 168, 1, 10}, 4);
+    memcpy(ip + 16, (uint8_t[]){10, 0, 0, 7}, 4);
+    if (ihl_words > 5) ip[20] = 0x94, ip[21] = 4; /* router alert */
+    uint16_t c = ns_ipv4_header_checksum(ip, (size_t)ihl_words * 4);
+    ip[10] = (uint8_t)(c >> 8), ip[11] = (uint8_t)c;
+}
+
+static void write_frame(ns_pcap_writer *w, int64_t t, const uint8_t *f, size_t len, size_t caplen)
+{
+    assert_int_equal(ns_pcap_write(w, t, f, (uint32_t)caplen, (uint32_t)len), NS_OK);
+}
+
+/* TCP SYN with options, UDP under IPv4 options, ICMP echo, IPv6 UDP; and
+ * ARP, ICMPv6, IGMP and a cut-short TCP header, which are skipped. */
+static void make_capture(const char *path)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    ns_pcap_writer w;
+    assert_int_equal(ns_pcap_writer_begin(&w, fp, NS_LINKTYPE_ETHERNET, 0), NS_OK);
+    uint8_t f[256];
+    int64_t t = INT64_C(1600000000123456000);
+
+    /* TCP SYN, 20 bytes of options: mss, sackOK, timestamps, nop, wscale. */
+    size_t n = put_eth(f, 0x0800);
+    static const uint8_t syn[40] = {0xc3, 0x50, 0x01, 0xbb, 0x11, 0x22, 0x33, 0x44, 0, 0, 0, 0, 0xa0, 0x02, 0xfa, 0xf0,
+                                    0, 0, 0, 0, 2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 1, 2, 3, 0, 0, 0, 0, 1, 3, 3, 7};
+    put_ipv4(f + n, 5, 60, 6, 1);
+    memcpy(f + n + 20, syn, 40);
+    uint16_t c = ns_l4_checksum_ipv4(f + n, 6, f + n + 20, 40);
+    f[n + 36] = (uint8_t)(c >> 8), f[n + 37] = (uint8_t)c;
+    write_frame(&w, t, f, n + 60, n + 60);
+
+    /* UDP (DNS port) behind a router-alert IP option, 4 bytes of payload. */
+    n = put_eth(f, 0x0800);
+    put_ipv4(f + n, 6, 24 + 12, 17, 2);
+    static const uint8_t udp[12] = {0x30, 0x39, 0x00, 0x35, 0, 12, 0, 0, 'a', 'b', 'c', 'd'};
+    memcpy(f + n + 24, udp, 12);
+    c = ns_l4_checksum_ipv4(f + n, 17, f + n + 24, 12);
+    f[n + 30] = (uint8_t)(c >> 8), f[n + 31] = (uint8_t)c;
+    write_frame(&w, t + 1500000, f, n + 36, n + 36);
+
+    /* ICMP echo request, id 0x1234 seq 7, 8 bytes of data. */
+    n = put_eth(f, 0x0800);
+    put_ipv4(f + n, 5, 36, 1, 3);
+    static const uint8_t echo[16] = {8, 0, 0, 0, 0x12, 0x34, 0, 7, 1, 2, 3, 4, 5, 6, 7, 8};
+    memcpy(f + n + 20, echo, 16);
+    c = ns_l4_checksum_ipv4(f + n, 1, f + n + 20, 16);
+    f[n + 22] = (uint8_t)(c >> 8), f[n + 23] = (uint8_t)c;
+    write_frame(&w, t + 2000000, f, n + 36, n + 36);
+
+    /* ARP: skipped as non-IP. */
+    n = put_eth(f, 0x0806);
+    memset(f + n, 0, 28);
+    write_frame(&w, t + 3000000, f, n + 28, n + 28);
+
+    /* IPv6 UDP, flow label 0x12345, hop limit 255. */
+    n = put_eth(f, 0x86dd);
+    memset(f + n, 0, 40);
+    f[n] = 0x60, f[n + 1] = 0x01, f[n + 2] = 0x23, f[n + 3] = 0x45;
+    f[n + 5] = 10, f[n + 6] = 17, f[n + 7] = 255;
+    f[n + 8] = 0xfe, f[n + 9] = 0x80, f[n + 23] = 1;
+    f[n + 24] = 0xff, f[n + 25] = 0x02, f[n + 39] = 0xfb;
+    static const uint8_t udp6[10] = {0x14, 0xe9, 0x14, 0xe9, 0, 10, 0, 0, 0, 0};
+    memcpy(f + n + 40, udp6, 10);
+    write_frame(&w, t + 3500000, f, n + 50, n + 50);
+
+    /* ICMPv6 (next header 58): nPrint does not print it. */
+    f[n + 6] = 58;
+    write_frame(&w, t + 3600000, f, n + 50, n + 50);
+
+    /* IGMP: other transport. */
+    n = put_eth(f, 0x0800);
+    put_ipv4(f + n, 5, 28, 2, 4);
+    memset(f + n + 20, 0, 8);
+    write_frame(&w, t + 4000000, f, n + 28, n + 28);
+
+    /* TCP whose data offset claims options the capture cut off. */
+    n = put_eth(f, 0x0800);
+    put_ipv4(f + n, 5, 60, 6, 5);
+    memcpy(f + n + 20, syn, 40);
+    write_frame(&w, t + 5000000, f, n + 60, n + 30);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+static void test_layout(void **state)
+{
+    (void)state;
+    assert_int_equal(ns_nprint_width(NS_NP_MODEL_LAYERS), NS_NP_MODEL_WIDTH);
+    assert_int_equal(ns_nprint_width(NS_NP_ALL), NS_NP_MAX_WIDTH);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP), 480);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_ICMP), 1024);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_ETH), -1);
+    size_t nf;
+    const ns_nprint_field *f = ns_nprint_fields(&nf);
+    /* Fields tile each layer exactly, in order. */
+    int sum[64] = {0};
+    for (size_t i = 0; i < nf; i++) {
+        assert_int_equal(f[i].bit, sum[f[i].layer]);
+        sum[f[i].layer] += f[i].width;
+    }
+    for (unsigned l = 1; l <= NS_NP_ICMP; l <<= 1) assert_int_equal(sum[l], ns_nprint_width(l));
+}
+
+static void test_golden_byte_identical(void **state)
+{
+    (void)state;
+    const char *shared = TU_REQUIRE_SHARED();
+    const char *dir = tu_tmpdir();
+    for (size_t d = 0; d < sizeof devices / sizeof devices[0]; d++)
+        for (size_t k = 0; k < 2; k++) {
+            char gold[4096], out[4096];
+            snprintf(gold, sizeof gold, "%s/golden/nprint-1.2.1/%s.%s.csv.gz", shared, devices[d], kinds[k].suffix);
+            snprintf(out, sizeof out, "%s/%s.%s.csv", dir, devices[d], kinds[k].suffix);
+            assert_int_equal(tu_system("%s encode -P '%s/data/iot-sentinel/pcaps/%s/Setup-A-1-STA.pcap' %s -W '%s' 2>/dev/null",
+                                       tu_netsynth_bin(), shared, devices[d], kinds[k].flags, out), 0);
+            size_t glen = 0, olen = 0;
+            uint8_t *g = gunzip_file(gold, &glen), *o = NULL;
+            assert_non_null(g);
+            assert_int_equal(ns_read_file(out, &o, &olen), NS_OK);
+            if (glen != olen || memcmp(g, o, glen)) fail_msg("%s: differs from nPrint 1.2.1's %s", out, gold);
+            free(g);
+            free(o);
+        }
+}
+
+/* The reader takes nPrint's own files, including the row whose rts nPrint
+ * dropped (exactly -1, in D-LinkHomeHub). */
+static void test_read_golden(void **state)
+{
+    (void)state;
+    const char *shared = TU_REQUIRE_SHARED();
+    const char *dir = tu_tmpdir();
+    char gold[4096];
+    snprintf(gold, sizeof gold, "%s/golden/nprint-1.2.1/D-LinkHomeHub.e46tui-R.csv.gz", shared);
+    assert_int_equal(tu_system("zcat '%s' > '%s/g.csv'", gold, dir), 0);
+    ns_nprint_csv c;
+    assert_int_equal(ns_nprint_csv_read(tu_path(dir, "g.csv"), &c), NS_OK);
+    assert_string_equal(c.index_name, "flow");
+    assert_int_equal(c.layers, NS_NP_ALL);
+    assert_int_equal(c.width, NS_NP_MAX_WIDTH);
+    assert_true(c.has_rts);
+    assert_int_equal(c.rows, 692);
+    assert_int_equal(c.rts[0], 0);
+    assert_int_equal(c.rts[491], -1); /* line 493 */
+    assert_int_equal(c.rts[117], -29);
+    assert_string_equal(c.index_text + c.index_off[491], "10.10.10.87_54.231.176.42_34025_80_TCP");
+    ns_nprint_csv_free(&c);
+}
+
+static void test_crafted_capture(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const char *pcap = tu_path(dir, "made.pcap");
+    make_capture(pcap);
+    const char *bin = tu_netsynth_bin();
+    assert_int_equal(tu_system("%s encode -P '%s' -e -4 -6 -t -u -i -R -O 4 -W '%s/m.csv' 2>'%s/err'", bin, pcap, dir, dir), 0);
+    uint8_t *err;
+    size_t elen;
+    assert_int_equal(ns_read_file(tu_path(dir, "err"), &err, &elen), NS_OK);
+    assert_non_null(strstr((char *)err, "skipped 4 packets: 2 other transport, 1 non-IP, 1 truncated TCP"));
+    free(err);
+
+    ns_nprint_csv c;
+    assert_int_equal(ns_nprint_csv_read(tu_path(dir, "m.csv"), &c), NS_OK);
+    assert_int_equal(c.rows, 4);
+    assert_string_equal(c.index_text + c.index_off[0], "192.168.1.10_10.0.0.7_50000_443_TCP");
+    assert_string_equal(c.index_text + c.index_off[1], "192.168.1.10_10.0.0.7_12345_53_UDP");
+    assert_string_equal(c.index_text + c.index_off[2], "192.168.1.10_10.0.0.7_NULL_NULL_NULL");
+    assert_string_equal(c.index_text + c.index_off[3], "fe80::1_ff02::fb_5353_5353_UDP");
+    assert_int_equal(c.rts[1], 1500);
+    assert_int_equal(c.rts[3], 1500);
+
+    /* The library encoder (from ns_packet) agrees with the CSV for each row,
+     * and the TCP options are there: 40 header bytes, then fill. */
+    int tcp = ns_nprint_layer_offset(c.layers, NS_NP_TCP);
+    const int8_t *r0 = c.bits;
+    assert_int_equal(r0[tcp + 40 * 8 - 1], 1);      /* last bit of wscale 7 */
+    assert_int_equal(r0[tcp + 40 * 8], -1);         /* beyond doff */
+    int v4 = ns_nprint_layer_offset(c.layers, NS_NP_IPV4);
+    assert_int_equal(c.bits[c.width + v4 + 24 * 8 - 1], 0); /* the IP option's last byte */
+    assert_int_equal(c.bits[c.width + v4 + 24 * 8], -1);
+
+    ns_capture *cap;
+    assert_int_equal(ns_capture_open(&cap, pcap, NULL), NS_OK);
+    ns_frame fr;
+    size_t row = 0;
+    int8_t *mine = malloc(NS_NP_MAX_WIDTH);
+    while (ns_capture_next(cap, &fr) == 1) {
+        ns_packet p;
+        ns_skip_reason why = ns_packet_parse(&p, ns_capture_linktype(cap), fr.data, fr.caplen);
+        if (why != NS_SKIP_NONE || p.l4_proto == 58 || p.l4_proto == 2) continue;
+        ns_nprint_encode(&p, c.layers, mine);
+        assert_memory_equal(mine, c.bits + row * (size_t)c.width, (size_t)c.width);
+        row++;
+    }
+    assert_int_equal(row, 4);
+    free(mine);
+    ns_capture_close(cap);
+    ns_nprint_csv_free(&c);
+
+    /* All but the cut-short TCP packet (IP id 5). */
+    roundtrip_with_tcpdump(pcap, "(" KEPT_FILTER ") and not (ip and ip[4:2] = 5)");
+}
+
+static void test_roundtrip_real_capture(void **state)
+{
+    (void)state;
+    const char *shared = TU_REQUIRE_SHARED();
+    char pcap[4096];
+    /* Negative rts values and nPrint's dropped -1 are in this one. */
+    snprintf(pcap, sizeof pcap, "%s/data/iot-sentinel/pcaps/D-LinkHomeHub/Setup-A-1-STA.pcap", shared);
+    roundtrip_with_tcpdump(pcap, KEPT_FILTER);
+}
+
+/* Hostile CSV: each case must fail with NS_EFORMAT and a message that
+ * names the file, the line and the problem. */
+static void test_malformed_csv(void **state)
+{
+    (void)state;
+    char hdr[8192] = "flow,rts";
+    size_t nf;
+    const ns_nprint_field *f = ns_nprint_fields(&nf);
+    for (size_t i = 0; i < nf; i++)
+        if (f[i].layer == NS_NP_UDP)
+            for (int b = 0; b < f[i].width; b++) sprintf(hdr + strlen(hdr), ",%s_%d", f[i].name, b);
+    char good[256] = "", bits[200] = "";
+    for (int i = 0; i < 64; i++) strcat(bits, i ? ",1" : "0");
+    snprintf(good, sizeof good, "a_b_1_2_UDP,5,%s\n", bits);
+
+    static char big[1 << 21];
+    memset(big, '1', sizeof big - 1);
+
+    struct bad {
+        const char *text, *want;
+    } cases[12];
+    char b[12][12000];
+    int n = 0;
+    cases[n++] = (struct bad){"", "empty file"};
+    cases[n++] = (struct bad){"flow\nx\n", "line 1: no header bit columns"};
+    snprintf(b[n], sizeof b[n], "flow,udp_sport_0,udp_sport_2\n");
+    cases[n] = (struct bad){b[n], "line 1: column 3: expected 'udp_sport_1'"}, n++;
+    snprintf(b[n], sizeof b[n], "flow,ip_ver_0\n");
+    cases[n] = (struct bad){b[n], "line 1: column 2: unexpected name 'ip_ver_0'"}, n++;
+    snprintf(b[n], sizeof b[n], "%s\na_b,5,0,1\n", hdr);
+    cases[n] = (struct bad){b[n], "line 2: 4 columns, the header has 66"}, n++;
+    snprintf(b[n], sizeof b[n], "%s\n%sx,5,%s,1\n", hdr, good, bits);
+    cases[n] = (struct bad){b[n], "line 3: 67 columns, the header has 66"}, n++;
+    snprintf(b[n], sizeof b[n], "%s\nx,5,2%s\n", hdr, bits + 1);
+    cases[n] = (struct bad){b[n], "line 2: column 3: '2' is not -1, 0 or 1"}, n++;
+    snprintf(b[n], sizeof b[n], "%s\nx,5,1.0%s\n", hdr, bits + 1);
+    cases[n] = (struct bad){b[n], "line 2: column 3: '1.0' is not -1, 0 or 1"}, n++;
+    snprintf(b[n], sizeof b[n], "%s\nx,five,%s\n", hdr, bits);
+    cases[n] = (struct bad){b[n], "line 2: rts 'five' is not an integer"}, n++;
+    snprintf(b[n], sizeof b[n], "%s\n,5,%s\n", hdr, bits);
+    cases[n] = (struct bad){b[n], "line 2: empty index value"}, n++;
+    snprintf(b[n], sizeof b[n], "%s\n%s\n%s", hdr, good, good);
+    cases[n] = (struct bad){b[n], "line 3: empty line"}, n++;
+    for (int i = 0; i < n; i++) {
+        ns_nprint_csv c;
+        int rc = csv_from_text(cases[i].text, &c);
+        if (rc != NS_EFORMAT || !strstr(ns_errmsg(), cases[i].want) || strncmp(ns_errmsg(), "mem.csv: ", 9))
+            fail_msg("case %d: rc %d, message '%s', wanted '%s'", i, rc, ns_errmsg(), cases[i].want);
+        assert_null(c.bits);
+    }
+
+    /* A huge line: rejected by its length, without reading it all in. */
+    char *huge = malloc(strlen(hdr) + sizeof big + 8);
+    sprintf(huge, "%s\n%s\n", hdr, big);
+    ns_nprint_csv c;
+    assert_int_equal(csv_from_text(huge, &c), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "line 2: longer than"));
+    sprintf(huge, "%s\n", big);
+    assert_int_equal(csv_from_text(huge, &c), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "line 1: longer than"));
+    free(huge);
+
+    /* The good row alone reads; CRLF and a missing final newline are fine. */
+    char ok[12000];
+    snprintf(ok, sizeof ok, "%s\r\n%s", hdr, good);
+    ok[strlen(ok) - 1] = 0;
+    assert_int_equal(csv_from_text(ok, &c), NS_OK);
+    assert_int_equal(c.rows, 1);
+    assert_int_equal(c.layers, NS_NP_UDP);
+    assert_int_equal(c.rts[0], 5);
+    assert_int_equal(c.bits[0], 0);
+    assert_int_equal(c.bits[63], 1);
+    ns_nprint_csv_free(&c);
+}
+
+/* decode: timestamps from rts (a running sum from --start), or evenly
+ * spaced without; raw IP without eth columns; real lengths, good checksums. */
+static void test_decode_timestamps(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    /* One TCP row of the model's layers, written with and without rts. */
+    uint8_t frame[14 + 60];
+    size_t n = put_eth(frame, 0x0800);
+    put_ipv4(frame + n, 5, 40 + 100, 6, 9);
+    memset(frame + n + 20, 0, 20);
+    frame[n + 20 + 12] = 0x50;
+    frame[n + 20 + 13] = 0x18;
+    ns_packet p;
+    assert_int_equal(ns_packet_parse(&p, DLT_EN10MB, frame, n + 40), NS_SKIP_NONE);
+    int8_t row[NS_NP_MODEL_WIDTH];
+    ns_nprint_encode(&p, NS_NP_MODEL_LAYERS, row);
+
+    const int64_t rts[3] = {0, 250, 1000000};
+    for (int with_rts = 0; with_rts < 2; with_rts++) {
+        const char *csv = tu_path(dir, with_rts ? "r.csv" : "n.csv");
+        FILE *fp = fopen(csv, "w");
+        assert_int_equal(ns_nprint_csv_write_header(fp, "src_ip", with_rts, NS_NP_MODEL_LAYERS), NS_OK);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(ns_nprint_csv_write_row(fp, "192.168.1.10", with_rts ? rts[i] : -1, row, NS_NP_MODEL_LAYERS), NS_OK);
+        fclose(fp);
+        assert_int_equal(tu_system("%s decode -i '%s' -o '%s/out.pcap' --start 100.5 --interval 20", tu_netsynth_bin(), csv, dir), 0);
+        ns_capture *cap;
+        assert_int_equal(ns_capture_open(&cap, tu_path(dir, "out.pcap"), NULL), NS_OK);
+        assert_int_equal(ns_capture_linktype(cap), DLT_RAW);
+        int64_t want = INT64_C(100500000000);
+        for (int i = 0; i < 3; i++) {
+            ns_frame f;
+            assert_int_equal(ns_capture_next(cap, &f), 1);
+            want += with_rts ? rts[i] * 1000 : (i ? 20000 : 0);
+            assert_int_equal(f.ts_ns, want);
+            assert_int_equal(f.caplen, 140);
+            assert_int_equal(ns_ipv4_header_checksum(f.data, 20), f.data[10] << 8 | f.data[11]);
+            assert_int_equal(ns_l4_checksum_ipv4(f.data, 6, f.data + 20, 120), f.data[36] << 8 | f.data[37]);
+            assert_int_equal(f.data[139], 0);
+        }
+        ns_frame f;
+        assert_int_equal(ns_capture_next(cap, &f), 0);
+        ns_capture_close(cap);
+    }
+}
+
+static void test_row_to_packet_errors(void **state)
+{
+    (void)state;
+    int8_t row[NS_NP_MAX_WIDTH];
+    uint8_t *buf = malloc(NS_NP_MAX_PACKET);
+    size_t len;
+    memset(row, -1, sizeof row);
+    assert_int_equal(ns_nprint_row_to_packet(row, NS_NP_ALL, 1, buf, &len), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "no IP header"));
+
+    /* IPv4 saying TCP, 20 bytes, total length 20: shorter than IP + TCP. */
+    uint8_t ip[20] = {0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6};
+    for (int i = 0; i < 160; i++) row[i] = (int8_t)(ip[i / 8] >> (7 - i % 8) & 1);
+    memset(row + 480, 0, 160);
+    row[480 + 96] = 0, row[480 + 97] = 1, row[480 + 98] = 0, row[480 + 99] = 1; /* doff 5 */
+    assert_int_equal(ns_nprint_row_to_packet(row, NS_NP_MODEL_LAYERS, 0, buf, &len), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "shorter than the headers"));
+    ip[3] = 40;
+    for (int i = 0; i < 160; i++) row[i] = (int8_t)(ip[i / 8] >> (7 - i % 8) & 1);
+    assert_int_equal(ns_nprint_row_to_packet(row, NS_NP_MODEL_LAYERS, 0, buf, &len), NS_OK);
+    assert_int_equal(len, 40);
+    row[5] = -1; /* an absent bit inside the fixed IPv4 header */
+    assert_int_equal(ns_nprint_row_to_packet(row, NS_NP_MODEL_LAYERS, 0, buf, &len), NS_EFORMAT);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_golden_byte_identical),
+        cmocka_unit_test(test_read_golden),
+        cmocka_unit_test(test_crafted_capture),
+        cmocka_unit_test(test_roundtrip_real_capture),
+        cmocka_unit_test(test_malformed_csv),
+        cmocka_unit_test(test_decode_timestamps),
+        cmocka_unit_test(test_row_to_packet_errors),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_cleanup();
+    return rc;
+}
