@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
 #include "netsynth/image.h"
+#include "netsynth/nprint.h"
 
 /* A small deterministic generator (xorshift32). */
 static uint32_t rng = 2463534242u;
@@ -481,6 +483,136 @@ static void test_bad_scale_text(void **state)
     free(m);
 }
 
+/* ---- the render and unrender verbs ---- */
+
+/* An nPrint CSV of the model's layers: row i has index keys[i]. */
+static void write_csv(const char *path, const int8_t *m, int rows, const char *const *keys)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(ns_nprint_csv_write_header(fp, "flow", 0, NS_NP_MODEL_LAYERS), NS_OK);
+    for (int i = 0; i < rows; i++)
+        assert_int_equal(ns_nprint_csv_write_row(fp, keys[i], -1, m + (size_t)i * NS_NP_MODEL_WIDTH,
+                                                 NS_NP_MODEL_LAYERS), NS_OK);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void image_equals(const char *path, const int8_t *want, int rows, int cols)
+{
+    int8_t *m;
+    int r, c;
+    read_ok(path, 0, &m, &r, &c);
+    assert_int_equal(r, rows);
+    assert_int_equal(c, cols);
+    assert_memory_equal(m, want, (size_t)rows * cols);
+    free(m);
+}
+
+static void test_cli_csv_round_trip(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *bin = tu_netsynth_bin();
+    enum { ROWS = 5, W = NS_NP_MODEL_WIDTH };
+    int8_t *m = random_matrix(ROWS, W);
+    const char *keys[ROWS] = {"a", "b/x", "a", "b/x", "a"};
+    const char *csv = tu_path(dir, "in.csv");
+    write_csv(csv, m, ROWS, keys);
+
+    /* CSV -> PNG -> CSV: the same bits under the same column names. */
+    for (int scale = 1; scale <= 3; scale += 2) {
+        assert_int_equal(tu_system("%s render -i %s -o %s/all.png --scale %d", bin, csv, dir, scale), 0);
+        image_equals(tu_path(dir, "all.png"), m, ROWS, W);
+        assert_int_equal(tu_system("%s unrender %s/all.png -o %s/back.csv", bin, dir, dir), 0);
+        ns_nprint_csv back;
+        assert_int_equal(ns_nprint_csv_read(tu_path(dir, "back.csv"), &back), NS_OK);
+        assert_int_equal(back.layers, NS_NP_MODEL_LAYERS);
+        assert_int_equal(back.rows, ROWS);
+        assert_memory_equal(back.bits, m, sizeof(int8_t) * ROWS * W);
+        assert_string_equal(back.index_name, "src_ip");
+        ns_nprint_csv_free(&back);
+    }
+    assert_int_equal(tu_system("head -1 %s/back.csv | grep -q '^src_ip,ipv4_ver_0,ipv4_ver_1,'", dir), 0);
+
+    /* One image per index value, in order of first row, names made safe. */
+    assert_int_equal(tu_system("%s render -i %s --per-flow -o %s/flows 2>/dev/null", bin, csv, dir), 0);
+    int8_t *a = malloc(3 * W), *b = malloc(2 * W);
+    assert_non_null(a);
+    assert_non_null(b);
+    for (int i = 0; i < 3; i++) memcpy(a + i * W, m + (2 * i) * W, W);
+    for (int i = 0; i < 2; i++) memcpy(b + i * W, m + (2 * i + 1) * W, W);
+    image_equals(tu_path(dir, "flows/0_a.png"), a, 3, W);
+    image_equals(tu_path(dir, "flows/1_b-x.png"), b, 2, W);
+    assert_int_equal(tu_system("%s render -i %s --per-flow -n 1 -o %s/one 2>/dev/null && test $(ls %s/one | wc -l) -eq 1",
+                               bin, csv, dir, dir), 0);
+    free(a);
+    free(b);
+    free(m);
+
+    /* Other widths get generic names; --layers names them. */
+    int8_t narrow[2 * 64];
+    for (int k = 0; k < 128; k++) narrow[k] = (int8_t)(k % 3 - 1);
+    assert_int_equal(ns_image_write(tu_path(dir, "udp.png"), narrow, 2, 64, 1), NS_OK);
+    assert_int_equal(tu_system("%s unrender %s/udp.png | head -1 | grep -q '^src_ip,bit_0,bit_1,'", bin, dir), 0);
+    assert_int_equal(tu_system("%s unrender %s/udp.png --layers udp -o %s/udp.csv", bin, dir, dir), 0);
+    ns_nprint_csv back;
+    assert_int_equal(ns_nprint_csv_read(tu_path(dir, "udp.csv"), &back), NS_OK);
+    assert_int_equal(back.layers, NS_NP_UDP);
+    assert_memory_equal(back.bits, narrow, sizeof narrow);
+    ns_nprint_csv_free(&back);
+}
+
+static void test_cli_dataset(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *bin = tu_netsynth_bin();
+    /* Three flows of 2, 1 and 3 packets labelled A, B, A. */
+    enum { W = NS_NP_MODEL_WIDTH, RB = (W + 3) / 4, NP = 6 };
+    int8_t *m = random_matrix(NP, W);
+    uint8_t *bits = calloc(NP, RB);
+    assert_non_null(bits);
+    for (int k = 0; k < NP; k++) ns_dataset_pack_row(m + (size_t)k * W, W, bits + (size_t)k * RB);
+    const char *attrs[1] = {"device"}, *tokens[2] = {"device=A", "device=B"}, *files[1] = {"x.pcap"};
+    const uint32_t attr_first[2] = {0, 2};
+    ns_ds_flow flows[3] = {{.first = 0, .n_packets = 2, .seen = 2, .proto = 6},
+                           {.first = 2, .n_packets = 1, .seen = 5, .proto = 17},
+                           {.first = 3, .n_packets = 3, .seen = 3, .proto = 6}};
+    const int32_t labels[3] = {0, 1, 0};
+    const int64_t iat[NP] = {0};
+    const uint8_t dirs[NP] = {0};
+    ns_dataset ds = {.width = W, .row_bytes = RB, .max_packets = 4, .n_flows = 3, .n_packets = NP,
+                     .n_attrs = 1, .n_tokens = 2, .n_files = 1, .attr_names = attrs, .attr_first = attr_first,
+                     .tokens = tokens, .files = files, .flows = flows, .labels = labels, .iat_ns = iat,
+                     .dir = dirs, .bits = bits};
+    const char *path = tu_path(dir, "ds.bin");
+    if (ns_dataset_write(&ds, path) != NS_OK) fail_msg("%s", ns_errmsg());
+
+    assert_int_equal(tu_system("%s render --data %s -o %s/all 2>/dev/null", bin, path, dir), 0);
+    assert_int_equal(tu_system("test $(ls %s/all | wc -l) -eq 3", dir), 0);
+    image_equals(tu_path(dir, "all/0_A.png"), m, 2, W);
+    image_equals(tu_path(dir, "all/1_B.png"), m + 2 * W, 1, W);
+    image_equals(tu_path(dir, "all/2_A.png"), m + 3 * W, 3, W);
+
+    assert_int_equal(tu_system("%s render --data %s -o %s/a --label device=A -n 1 2>/dev/null", bin, path, dir), 0);
+    assert_int_equal(tu_system("test \"$(ls %s/a)\" = 0_A.png", dir), 0);
+    assert_int_equal(tu_system("%s render --data %s -o %s/z --label device=Z 2>/dev/null", bin, path, dir), 2);
+    free(bits);
+    free(m);
+}
+
+static void test_cli_usage(void **state)
+{
+    (void)state;
+    const char *bin = tu_netsynth_bin();
+    assert_int_equal(tu_system("%s render --help | grep -q -- --per-flow", bin), 0);
+    assert_int_equal(tu_system("%s unrender --help | grep -q -- --layers", bin), 0);
+    assert_int_equal(tu_system("%s render -o x.png 2>/dev/null", bin), 2);
+    assert_int_equal(tu_system("%s render -i a.csv --data b -o x 2>/dev/null", bin), 2);
+    assert_int_equal(tu_system("%s render -i a.csv -o x.png --scale 9 2>/dev/null", bin), 2);
+    assert_int_equal(tu_system("%s unrender 2>/dev/null", bin), 2);
+    /* Errors name the file. */
+    assert_int_equal(tu_system("%s unrender /nonexistent.png 2>&1 | grep -q '/nonexistent.png: cannot open'", bin), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +631,9 @@ int main(void)
         cmocka_unit_test(test_ancillary_chunks),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_bad_scale_text),
+        cmocka_unit_test(test_cli_csv_round_trip),
+        cmocka_unit_test(test_cli_dataset),
+        cmocka_unit_test(test_cli_usage),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();
