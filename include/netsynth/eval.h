@@ -1,0 +1,84 @@
+/* eval.h: fidelity of synthetic flows, judged by a classifier.
+ *
+ * For each label level (dataset attribute, e.g. device, device_type) and
+ * each feature kind (nPrint bits of the first packets; NetFlow-style
+ * statistics, features.h), a random forest is trained and tested three ways:
+ *   real  real-train -> real-test   (the ceiling)
+ *   TSTR  synth      -> real-test   (train synthetic, test real)
+ *   TRTS  real-train -> synth       (train real, test synthetic)
+ * Classes are the attribute's values, matched by name across the datasets
+ * (the union, sorted); a flow without a value for the attribute is left out
+ * of that level. With no real test set, the real set is split by capture
+ * file: every fifth file (file index % 5 == 4) is the test side. */
+#ifndef NETSYNTH_EVAL_H
+#define NETSYNTH_EVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "netsynth/dataset.h"
+
+typedef struct ns_eval_inputs {
+    const ns_dataset *real, *real_test, *synth; /* real_test, synth may be NULL */
+    const char *real_name, *real_test_name, *synth_name; /* for messages */
+} ns_eval_inputs;
+
+typedef struct ns_eval_opts {
+    const char *labels;  /* comma-separated attributes: "device,device_type" */
+    int packets;         /* first N packets per flow: 16 */
+    int trees;           /* 100 */
+    uint64_t seed;       /* 0 */
+    int threads;         /* 0: OpenMP's default */
+    int netflow;         /* 1: also on NetFlow features */
+} ns_eval_opts;
+
+void ns_eval_opts_init(ns_eval_opts *o);
+
+typedef enum ns_eval_run { NS_EVAL_REAL, NS_EVAL_TSTR, NS_EVAL_TRTS } ns_eval_run;
+typedef enum ns_eval_kind { NS_EVAL_NPRINT, NS_EVAL_NETFLOW } ns_eval_kind;
+
+typedef struct ns_eval_result {
+    int level;              /* index into the report's levels */
+    ns_eval_kind kind;
+    ns_eval_run run;
+    size_t n_train, n_test;
+    double accuracy, macro_f1;
+    uint64_t *confusion;    /* k x k: row = true class, column = predicted */
+    double train_s, test_s; /* seconds; train_s is shared by real and TRTS */
+} ns_eval_result;
+
+typedef struct ns_eval_level {
+    char *name;             /* "device" */
+    int n_classes;
+    char **classes;         /* [n_classes] values, "HueBridge", sorted */
+} ns_eval_level;
+
+typedef struct ns_eval_report {
+    ns_eval_opts opts;
+    size_t n_levels, n_results;
+    ns_eval_level *levels;
+    ns_eval_result *results;
+    double seconds;         /* the whole evaluation */
+} ns_eval_report;
+
+int ns_eval(ns_eval_report *r, const ns_eval_inputs *in, const ns_eval_opts *o);
+void ns_eval_report_free(ns_eval_report *r);
+/* A table, one line per label level and feature kind, runs side by side. */
+void ns_eval_print(const ns_eval_report *r, FILE *fp);
+/* Everything, confusion matrices included, as JSON (written atomically). */
+int ns_eval_write_json(const ns_eval_report *r, const char *path);
+
+/* Metrics of a k x k confusion matrix (row = true). Macro-F1 averages
+ * 2 tp / (true + predicted) over the classes that occur in either (as
+ * scikit-learn's f1_score(average="macro"): a class never predicted scores 0). */
+double ns_eval_accuracy(const uint64_t *confusion, int k);
+double ns_eval_macro_f1(const uint64_t *confusion, int k);
+
+/* Write the features and class ids eval would use for the real train and
+ * test sets as NumPy .npy files in dir (for outside tools): train_nprint
+ * (int8), train_netflow (float32), train_LABEL (int32, -1 when missing),
+ * the same for test, and LABEL_classes.txt (one class name a line). */
+int ns_eval_dump_features(const ns_eval_inputs *in, const ns_eval_opts *o, const char *dir);
+
+#endif

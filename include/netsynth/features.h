@@ -1,0 +1,38 @@
+/* features.h: flows of a dataset -> feature vectors for a classifier.
+ *
+ * Two kinds, both computed from a flow's first n_packets packets only, so
+ * real and synthetic flows are seen through the same window:
+ * - nPrint: the rows back to back (n_packets * 1088 int8 values), rows past
+ *   the flow's end all -1, and the IP address and port bits (ipv4_src,
+ *   ipv4_dst, tcp_sprt, tcp_dprt, udp_sport, udp_dport) set to -1 so a
+ *   classifier cannot key on them;
+ * - NetFlow: NS_FEATURES_NETFLOW_DIM floats (duration, packets and bytes per
+ *   direction, protocol, sizes and inter-arrival times, TCP flags seen),
+ *   from the rows' IPv4 and TCP fields, directions and inter-arrival times. A
+ *   row without IPv4 bits (a synthetic "absent" packet) does not count.
+ *
+ * The dataset's rows must be NS_NP_MODEL_LAYERS (IPv4+TCP+UDP+ICMP). Flows
+ * are taken in the order of idx[0..n) (idx NULL: every flow, in order). */
+#ifndef NETSYNTH_FEATURES_H
+#define NETSYNTH_FEATURES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netsynth/dataset.h"
+
+#define NS_FEATURES_NETFLOW_DIM 20
+
+/* Values per flow of the nPrint features: n_packets * NS_NP_MODEL_WIDTH. */
+size_t ns_features_nprint_dim(int n_packets);
+/* x[n * ns_features_nprint_dim(n_packets)] */
+int ns_features_nprint(const ns_dataset *ds, const uint64_t *idx, size_t n, int n_packets, int8_t *x);
+/* Set the address and port bits of one model-width row to -1. */
+void ns_features_blank_row(int8_t *row);
+
+/* x[n * NS_FEATURES_NETFLOW_DIM] */
+int ns_features_netflow(const ns_dataset *ds, const uint64_t *idx, size_t n, int n_packets, float *x);
+/* Name of NetFlow feature j, e.g. "bytes_fwd". */
+const char *ns_features_netflow_name(int j);
+
+#endif

@@ -1,0 +1,536 @@
+/* eval.c: train/test runs of the random forest on real and synthetic flows. */
+#include "netsynth/eval.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/error.h"
+#include "netsynth/features.h"
+#include "netsynth/fileio.h"
+#include "netsynth/forest.h"
+
+void ns_eval_opts_init(ns_eval_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->labels = "device,device_type";
+    o->packets = 16;
+    o->trees = 100;
+    o->netflow = 1;
+}
+
+/* ---- metrics -------------------------------------------------------------- */
+
+double ns_eval_accuracy(const uint64_t *cm, int k)
+{
+    uint64_t ok = 0, all = 0;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++) {
+            all += cm[(size_t)i * k + j];
+            if (i == j) ok += cm[(size_t)i * k + j];
+        }
+    return all ? (double)ok / (double)all : 0;
+}
+
+double ns_eval_macro_f1(const uint64_t *cm, int k)
+{
+    double sum = 0;
+    int classes = 0;
+    for (int c = 0; c < k; c++) {
+        uint64_t truth = 0, predicted = 0;
+        for (int j = 0; j < k; j++) {
+            truth += cm[(size_t)c * k + j];
+            predicted += cm[(size_t)j * k + c];
+        }
+        if (!truth && !predicted) continue;
+        sum += 2.0 * (double)cm[(size_t)c * k + c] / (double)(truth + predicted);
+        classes++;
+    }
+    return classes ? sum / classes : 0;
+}
+
+/* ---- flows and classes ------------------------------------------------------ */
+
+/* Some flows of one dataset. */
+typedef struct set {
+    const ns_dataset *ds;
+    const char *name;
+    uint64_t *idx;
+    size_t n;
+} set;
+
+enum { TRAIN, TEST, SYNTH, NSETS };
+static const char *const set_names[NSETS] = {"train", "test", "synth"};
+
+static void sets_free(set *s)
+{
+    for (int i = 0; i < NSETS; i++) free(s[i].idx);
+}
+
+/* Flows of ds whose file index taken modulo 5 is (test) or is not (train) 4;
+ * every flow when mod is 0. */
+static int set_init(set *s, const ns_dataset *ds, const char *name, int mod, int test)
+{
+    s->ds = ds;
+    s->name = name;
+    s->n = 0;
+    s->idx = malloc((ds->n_flows ? ds->n_flows : 1) * sizeof *s->idx);
+    if (!s->idx) return ns_error(NS_ENOMEM, "eval: %s: out of memory", name);
+    for (uint64_t i = 0; i < ds->n_flows; i++)
+        if (!mod || ((ds->flows[i].file % (uint32_t)mod == (uint32_t)mod - 1) == test)) s->idx[s->n++] = i;
+    return NS_OK;
+}
+
+static int sets_init(set *s, const ns_eval_inputs *in)
+{
+    memset(s, 0, NSETS * sizeof *s);
+    int rc;
+    if (in->real_test) {
+        rc = set_init(&s[TRAIN], in->real, in->real_name, 0, 0);
+        if (!rc) rc = set_init(&s[TEST], in->real_test, in->real_test_name, 0, 0);
+    } else {
+        rc = set_init(&s[TRAIN], in->real, in->real_name, 5, 0);
+        if (!rc) rc = set_init(&s[TEST], in->real, in->real_name, 5, 1);
+    }
+    if (!rc && in->synth) rc = set_init(&s[SYNTH], in->synth, in->synth_name, 0, 0);
+    for (int i = 0; !rc && i < NSETS; i++)
+        if (s[i].ds && !s[i].n) rc = ns_error(NS_EARG, "eval: %s: no flows for the %s side", s[i].name, set_names[i]);
+    if (rc) sets_free(s);
+    return rc;
+}
+
+static int attr_index(const ns_dataset *ds, const char *attr)
+{
+    for (uint32_t a = 0; a < ds->n_attrs; a++)
+        if (!strcmp(ds->attr_names[a], attr)) return (int)a;
+    return -1;
+}
+
+/* "device=HueBridge" -> "HueBridge" */
+static const char *token_value(const char *token)
+{
+    const char *eq = strchr(token, '=');
+    return eq ? eq + 1 : token;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void level_free(ns_eval_level *lv)
+{
+    for (int c = 0; c < lv->n_classes && lv->classes; c++) free(lv->classes[c]);
+    free(lv->classes);
+    free(lv->name);
+}
+
+/* The union of the attribute's values over the sets' datasets, sorted. */
+static int level_init(ns_eval_level *lv, const char *attr, size_t len, const set *s)
+{
+    memset(lv, 0, sizeof *lv);
+    if (!(lv->name = strndup(attr, len))) return ns_error(NS_ENOMEM, "eval: out of memory");
+    size_t cap = 0;
+    for (int i = 0; i < NSETS; i++) {
+        if (!s[i].ds) continue;
+        int a = attr_index(s[i].ds, lv->name);
+        if (a < 0) return ns_error(NS_EARG, "eval: %s: no attribute '%s'", s[i].name, lv->name);
+        cap += s[i].ds->attr_first[a + 1] - s[i].ds->attr_first[a];
+    }
+    if (!(lv->classes = calloc(cap ? cap : 1, sizeof *lv->classes))) return ns_error(NS_ENOMEM, "eval: out of memory");
+    for (int i = 0; i < NSETS; i++) {
+        if (!s[i].ds) continue;
+        int a = attr_index(s[i].ds, lv->name);
+        for (uint32_t t = s[i].ds->attr_first[a]; t < s[i].ds->attr_first[a + 1]; t++) {
+            const char *v = token_value(s[i].ds->tokens[t]);
+            int seen = 0;
+            for (int c = 0; c < lv->n_classes && !seen; c++) seen = !strcmp(lv->classes[c], v);
+            if (seen) continue;
+            if (!(lv->classes[lv->n_classes] = strdup(v))) return ns_error(NS_ENOMEM, "eval: out of memory");
+            lv->n_classes++;
+        }
+    }
+    if (!lv->n_classes) return ns_error(NS_EARG, "eval: attribute '%s' has no values", lv->name);
+    qsort(lv->classes, (size_t)lv->n_classes, sizeof *lv->classes, cmp_str);
+    return NS_OK;
+}
+
+static int levels_init(ns_eval_report *r, const char *labels, const set *s)
+{
+    size_t n = 1;
+    for (const char *p = labels; *p; p++) n += *p == ',';
+    if (!(r->levels = calloc(n, sizeof *r->levels))) return ns_error(NS_ENOMEM, "eval: out of memory");
+    for (const char *p = labels;;) {
+        size_t len = strcspn(p, ",");
+        if (!len) return ns_error(NS_EARG, "eval: empty name in label list '%s'", labels);
+        int rc = level_init(&r->levels[r->n_levels++], p, len, s);
+        if (rc) return rc;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    return NS_OK;
+}
+
+/* Class id of every flow of the set for the level, -1 where it has none. */
+static int set_classes(const set *s, const ns_eval_level *lv, int32_t *y)
+{
+    const ns_dataset *ds = s->ds;
+    int a = attr_index(ds, lv->name);
+    uint32_t n_tok = ds->attr_first[a + 1] - ds->attr_first[a];
+    int32_t *map = malloc((n_tok ? n_tok : 1) * sizeof *map);
+    if (!map) return ns_error(NS_ENOMEM, "eval: out of memory");
+    for (uint32_t t = 0; t < n_tok; t++) {
+        const char *v = token_value(ds->tokens[ds->attr_first[a] + t]);
+        char **hit = bsearch(&v, lv->classes, (size_t)lv->n_classes, sizeof *lv->classes, cmp_str);
+        map[t] = (int32_t)(hit - lv->classes);
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        int32_t tok = ds->labels[s->idx[i] * ds->n_attrs + (uint64_t)a];
+        y[i] = tok >= (int32_t)ds->attr_first[a] && tok < (int32_t)ds->attr_first[a + 1]
+                   ? map[tok - (int32_t)ds->attr_first[a]] : -1;
+    }
+    free(map);
+    return NS_OK;
+}
+
+/* ---- features --------------------------------------------------------------- */
+
+/* One set's features of one kind, with its class ids for one level; when
+ * some flows lack a class, x and y are compacted copies. */
+typedef struct fmat {
+    ns_forest_x x;
+    int32_t *y;
+    void *own;    /* a compacted copy of the features, or NULL */
+} fmat;
+
+static size_t kind_dim(ns_eval_kind kind, int packets)
+{
+    return kind == NS_EVAL_NPRINT ? ns_features_nprint_dim(packets) : NS_FEATURES_NETFLOW_DIM;
+}
+
+static int features_of(const set *s, ns_eval_kind kind, int packets, void **out)
+{
+    size_t dim = kind_dim(kind, packets), esz = kind == NS_EVAL_NPRINT ? 1 : sizeof(float);
+    *out = malloc(s->n * dim * esz);
+    if (!*out) return ns_error(NS_ENOMEM, "eval: %s: out of memory for %zu x %zu features", s->name, s->n, dim);
+    int rc = kind == NS_EVAL_NPRINT ? ns_features_nprint(s->ds, s->idx, s->n, packets, *out)
+                                    : ns_features_netflow(s->ds, s->idx, s->n, packets, *out);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void fmat_free(fmat *m)
+{
+    free(m->y);
+    free(m->own);
+    memset(m, 0, sizeof *m);
+}
+
+static int fmat_init(fmat *m, const set *s, const void *feat, ns_eval_kind kind, int packets,
+                     const ns_eval_level *lv)
+{
+    memset(m, 0, sizeof *m);
+    size_t dim = kind_dim(kind, packets), esz = kind == NS_EVAL_NPRINT ? 1 : sizeof(float);
+    if (!(m->y = malloc(s->n * sizeof *m->y))) return ns_error(NS_ENOMEM, "eval: out of memory");
+    int rc = set_classes(s, lv, m->y);
+    if (rc) return rc;
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n; i++) kept += m->y[i] >= 0;
+    if (!kept) return ns_error(NS_EARG, "eval: %s: no flow has a value for '%s'", s->name, lv->name);
+    const void *x = feat;
+    if (kept < s->n) {
+        uint8_t *c = malloc(kept * dim * esz);
+        if (!c) return ns_error(NS_ENOMEM, "eval: out of memory");
+        for (size_t i = 0, j = 0; i < s->n; i++) {
+            if (m->y[i] < 0) continue;
+            memcpy(c + j * dim * esz, (const uint8_t *)feat + i * dim * esz, dim * esz);
+            m->y[j++] = m->y[i];
+        }
+        m->own = c;
+        x = c;
+    }
+    m->x = (ns_forest_x){.n = kept, .d = dim};
+    if (kind == NS_EVAL_NPRINT) m->x.i8 = x;
+    else m->x.f32 = x;
+    return NS_OK;
+}
+
+/* ---- runs -------------------------------------------------------------------- */
+
+static int test_into(ns_eval_result *res, const ns_forest *f, const fmat *te, int k)
+{
+    int32_t *pred = malloc(te->x.n * sizeof *pred);
+    res->confusion = calloc((size_t)k * k, sizeof *res->confusion);
+    if (!pred || !res->confusion) {
+        free(pred);
+        return ns_error(NS_ENOMEM, "eval: out of memory");
+    }
+    double t0 = omp_get_wtime();
+    int rc = ns_forest_predict(f, &te->x, pred);
+    res->test_s = omp_get_wtime() - t0;
+    for (size_t i = 0; !rc && i < te->x.n; i++) res->confusion[(size_t)te->y[i] * k + pred[i]]++;
+    res->n_test = te->x.n;
+    res->accuracy = ns_eval_accuracy(res->confusion, k);
+    res->macro_f1 = ns_eval_macro_f1(res->confusion, k);
+    free(pred);
+    return rc;
+}
+
+static ns_eval_result *new_result(ns_eval_report *r, int level, ns_eval_kind kind, ns_eval_run run)
+{
+    ns_eval_result *res = &r->results[r->n_results++];
+    memset(res, 0, sizeof *res);
+    res->level = level;
+    res->kind = kind;
+    res->run = run;
+    return res;
+}
+
+/* real and TRTS from one forest trained on real-train; TSTR from another. */
+static int eval_level(ns_eval_report *r, int level, ns_eval_kind kind, void *const *feat, const set *s,
+                      const ns_eval_opts *o)
+{
+    const ns_eval_level *lv = &r->levels[level];
+    fmat m[NSETS];
+    memset(m, 0, sizeof m);
+    int rc = NS_OK;
+    for (int i = 0; !rc && i < NSETS; i++)
+        if (s[i].ds) rc = fmat_init(&m[i], &s[i], feat[i], kind, o->packets, lv);
+    ns_forest_opts fo;
+    ns_forest_opts_init(&fo);
+    fo.n_trees = o->trees;
+    fo.seed = o->seed;
+    fo.threads = o->threads;
+    static const int sides[2] = {TRAIN, SYNTH};
+    for (int t = 0; !rc && t < 2; t++) {
+        const int side = sides[t];
+        if (!s[side].ds) continue;
+        ns_forest *f = NULL;
+        double t0 = omp_get_wtime();
+        rc = ns_forest_train(&f, &m[side].x, m[side].y, lv->n_classes, &fo);
+        double train_s = omp_get_wtime() - t0;
+        if (rc) break;
+        ns_eval_result *res = new_result(r, level, kind, side == TRAIN ? NS_EVAL_REAL : NS_EVAL_TSTR);
+        res->n_train = m[side].x.n;
+        res->train_s = train_s;
+        rc = test_into(res, f, &m[TEST], lv->n_classes);
+        if (!rc && side == TRAIN && s[SYNTH].ds) {
+            res = new_result(r, level, kind, NS_EVAL_TRTS);
+            res->n_train = m[side].x.n;
+            res->train_s = train_s;
+            rc = test_into(res, f, &m[SYNTH], lv->n_classes);
+        }
+        ns_forest_free(f);
+    }
+    for (int i = 0; i < NSETS; i++) fmat_free(&m[i]);
+    return rc;
+}
+
+static int check_inputs(const ns_eval_inputs *in, const ns_eval_opts *o)
+{
+    if (!in->real) return ns_error(NS_EARG, "eval: no real dataset");
+    if (!o->labels || !*o->labels) return ns_error(NS_EARG, "eval: no label attribute given");
+    if (o->trees < 1 || o->packets < 1)
+        return ns_error(NS_EARG, "eval: need at least 1 tree and 1 packet (got %d, %d)", o->trees, o->packets);
+    return NS_OK;
+}
+
+int ns_eval(ns_eval_report *r, const ns_eval_inputs *in, const ns_eval_opts *o)
+{
+    memset(r, 0, sizeof *r);
+    r->opts = *o;
+    int rc = check_inputs(in, o);
+    if (rc) return rc;
+    double t0 = omp_get_wtime();
+    set s[NSETS];
+    if ((rc = sets_init(s, in))) return rc;
+    rc = levels_init(r, o->labels, s);
+    size_t max_results = r->n_levels * 2 * 3;
+    if (!rc && !(r->results = calloc(max_results, sizeof *r->results)))
+        rc = ns_error(NS_ENOMEM, "eval: out of memory");
+    for (int kind = NS_EVAL_NPRINT; !rc && kind <= (o->netflow ? NS_EVAL_NETFLOW : NS_EVAL_NPRINT); kind++) {
+        void *feat[NSETS] = {0};
+        for (int i = 0; !rc && i < NSETS; i++)
+            if (s[i].ds) rc = features_of(&s[i], (ns_eval_kind)kind, o->packets, &feat[i]);
+        for (size_t lv = 0; !rc && lv < r->n_levels; lv++) rc = eval_level(r, (int)lv, (ns_eval_kind)kind, feat, s, o);
+        for (int i = 0; i < NSETS; i++) free(feat[i]);
+    }
+    sets_free(s);
+    r->seconds = omp_get_wtime() - t0;
+    if (rc) ns_eval_report_free(r);
+    return rc;
+}
+
+void ns_eval_report_free(ns_eval_report *r)
+{
+    for (size_t i = 0; i < r->n_levels; i++) level_free(&r->levels[i]);
+    for (size_t i = 0; i < r->n_results; i++) free(r->results[i].confusion);
+    free(r->levels);
+    free(r->results);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- output -------------------------------------------------------------------- */
+
+static const char *const kind_names[] = {"nprint", "netflow"};
+static const char *const run_names[] = {"real", "TSTR", "TRTS"};
+
+static const ns_eval_result *find(const ns_eval_report *r, size_t level, int kind, int run)
+{
+    for (size_t i = 0; i < r->n_results; i++)
+        if (r->results[i].level == (int)level && (int)r->results[i].kind == kind && (int)r->results[i].run == run)
+            return &r->results[i];
+    return NULL;
+}
+
+void ns_eval_print(const ns_eval_report *r, FILE *fp)
+{
+    fprintf(fp, "random forest, %d trees, first %d packets, seed %llu (%.1f s)\n", r->opts.trees,
+            r->opts.packets, (unsigned long long)r->opts.seed, r->seconds);
+    fprintf(fp, "%-14s %-8s %7s   %-15s %-15s %-15s\n", "", "", "", "real->real", "TSTR", "TRTS");
+    fprintf(fp, "%-14s %-8s %7s   %-7s %-7s %-7s %-7s %-7s %-7s\n", "label", "features", "classes", "acc",
+            "F1", "acc", "F1", "acc", "F1");
+    for (size_t lv = 0; lv < r->n_levels; lv++)
+        for (int kind = 0; kind < 2; kind++) {
+            if (!find(r, lv, kind, NS_EVAL_REAL)) continue;
+            fprintf(fp, "%-14s %-8s %7d  ", r->levels[lv].name, kind_names[kind], r->levels[lv].n_classes);
+            for (int run = 0; run < 3; run++) {
+                const ns_eval_result *res = find(r, lv, kind, run);
+                if (res) fprintf(fp, " %-7.3f %-7.3f", res->accuracy, res->macro_f1);
+                else fprintf(fp, " %-7s %-7s", "-", "-");
+            }
+            fputc('\n', fp);
+        }
+}
+
+static void json_string(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(fp, "\\%c", c);
+        else if (c < 0x20) fprintf(fp, "\\u%04x", c);
+        else fputc(c, fp);
+    }
+    fputc('"', fp);
+}
+
+int ns_eval_write_json(const ns_eval_report *r, const char *path)
+{
+    ns_outfile out;
+    int rc = ns_outfile_open(&out, path);
+    if (rc) return rc;
+    FILE *fp = out.fp;
+    fprintf(fp, "{\n  \"classifier\": \"random forest\",\n  \"trees\": %d,\n  \"packets\": %d,\n  \"seed\": %llu,\n",
+            r->opts.trees, r->opts.packets, (unsigned long long)r->opts.seed);
+    fprintf(fp, "  \"seconds\": %.3f,\n  \"levels\": [\n", r->seconds);
+    for (size_t lv = 0; lv < r->n_levels; lv++) {
+        const ns_eval_level *L = &r->levels[lv];
+        fprintf(fp, "    {\"label\": ");
+        json_string(fp, L->name);
+        fprintf(fp, ", \"classes\": [");
+        for (int c = 0; c < L->n_classes; c++) {
+            if (c) fputs(", ", fp);
+            json_string(fp, L->classes[c]);
+        }
+        fprintf(fp, "],\n     \"results\": [");
+        int first = 1;
+        for (size_t i = 0; i < r->n_results; i++) {
+            const ns_eval_result *res = &r->results[i];
+            if (res->level != (int)lv) continue;
+            fprintf(fp, "%s\n       {\"features\": \"%s\", \"run\": \"%s\", \"n_train\": %zu, \"n_test\": %zu,"
+                        " \"accuracy\": %.6f, \"macro_f1\": %.6f, \"train_s\": %.3f, \"test_s\": %.3f,\n"
+                        "        \"confusion\": [",
+                    first ? "" : ",", kind_names[res->kind], run_names[res->run], res->n_train, res->n_test,
+                    res->accuracy, res->macro_f1, res->train_s, res->test_s);
+            first = 0;
+            for (int a = 0; a < L->n_classes; a++) {
+                fputs(a ? ", [" : "[", fp);
+                for (int b = 0; b < L->n_classes; b++)
+                    fprintf(fp, "%s%llu", b ? ", " : "",
+                            (unsigned long long)res->confusion[(size_t)a * L->n_classes + b]);
+                fputc(']', fp);
+            }
+            fputs("]}", fp);
+        }
+        fprintf(fp, "]}%s\n", lv + 1 < r->n_levels ? "," : "");
+    }
+    fprintf(fp, "  ]\n}\n");
+    if (ferror(fp)) {
+        ns_outfile_abort(&out);
+        return ns_error(NS_EIO, "%s: write failed", path);
+    }
+    return ns_outfile_commit(&out);
+}
+
+/* ---- feature export ------------------------------------------------------------ */
+
+/* A C-order .npy file (format 1.0) of an n x d (d 0: a vector) array. */
+static int write_npy(const char *path, const char *descr, size_t n, size_t d, const void *data, size_t esz)
+{
+    char hdr[128];
+    int len = d ? snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }", descr, n, d)
+                : snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }", descr, n);
+    int total = 10 + len + 1, pad = (64 - total % 64) % 64;
+    ns_outfile out;
+    int rc = ns_outfile_open(&out, path);
+    if (rc) return rc;
+    uint16_t hlen = (uint16_t)(len + pad + 1);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, out.fp);
+    fputc(hlen & 0xff, out.fp);
+    fputc(hlen >> 8, out.fp);
+    fprintf(out.fp, "%s%*s\n", hdr, pad, "");
+    fwrite(data, esz, n * (d ? d : 1), out.fp);
+    if (ferror(out.fp)) {
+        ns_outfile_abort(&out);
+        return ns_error(NS_EIO, "%s: write failed", path);
+    }
+    return ns_outfile_commit(&out);
+}
+
+static int dump_set(const set *s, const char *side, const ns_eval_report *r, const ns_eval_opts *o,
+                    const char *dir)
+{
+    char path[4096];
+    int rc = NS_OK;
+    for (int kind = NS_EVAL_NPRINT; !rc && kind <= NS_EVAL_NETFLOW; kind++) {
+        void *feat;
+        if ((rc = features_of(s, (ns_eval_kind)kind, o->packets, &feat))) break;
+        snprintf(path, sizeof path, "%s/%s_%s.npy", dir, side, kind_names[kind]);
+        rc = kind == NS_EVAL_NPRINT ? write_npy(path, "|i1", s->n, kind_dim(kind, o->packets), feat, 1)
+                                    : write_npy(path, "<f4", s->n, kind_dim(kind, o->packets), feat, sizeof(float));
+        free(feat);
+    }
+    int32_t *y = malloc(s->n * sizeof *y);
+    if (!rc && !y) rc = ns_error(NS_ENOMEM, "eval: out of memory");
+    for (size_t lv = 0; !rc && lv < r->n_levels; lv++) {
+        if ((rc = set_classes(s, &r->levels[lv], y))) break;
+        snprintf(path, sizeof path, "%s/%s_%s.npy", dir, side, r->levels[lv].name);
+        rc = write_npy(path, "<i4", s->n, 0, y, sizeof *y);
+    }
+    free(y);
+    return rc;
+}
+
+int ns_eval_dump_features(const ns_eval_inputs *in, const ns_eval_opts *o, const char *dir)
+{
+    int rc = check_inputs(in, o);
+    if (rc) return rc;
+    set s[NSETS];
+    if ((rc = sets_init(s, in))) return rc;
+    ns_eval_report r = {0};
+    rc = levels_init(&r, o->labels, s);
+    if (!rc) rc = dump_set(&s[TRAIN], "train", &r, o, dir);
+    if (!rc) rc = dump_set(&s[TEST], "test", &r, o, dir);
+    char path[4096];
+    for (size_t lv = 0; !rc && lv < r.n_levels; lv++) {
+        snprintf(path, sizeof path, "%s/%s_classes.txt", dir, r.levels[lv].name);
+        ns_outfile out;
+        if ((rc = ns_outfile_open(&out, path))) break;
+        for (int c = 0; c < r.levels[lv].n_classes; c++) fprintf(out.fp, "%s\n", r.levels[lv].classes[c]);
+        rc = ns_outfile_commit(&out);
+    }
+    ns_eval_report_free(&r);
+    sets_free(s);
+    return rc;
+}

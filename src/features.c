@@ -1,0 +1,184 @@
+/* features.c: nPrint and NetFlow-style feature vectors from dataset flows. */
+#include "netsynth/features.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/error.h"
+#include "netsynth/flow.h"
+#include "netsynth/nprint.h"
+
+/* A field's place in a model-width row. */
+typedef struct col {
+    int off, width;
+} col;
+
+static col field(const char *name)
+{
+    size_t nf;
+    const ns_nprint_field *f = ns_nprint_fields(&nf);
+    for (size_t i = 0; i < nf; i++)
+        if (!strcmp(f[i].name, name) && (NS_NP_MODEL_LAYERS & f[i].layer))
+            return (col){ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit, f[i].width};
+    return (col){-1, 0};
+}
+
+/* The field's value, or -1 when any of its bits is absent. */
+static long field_value(const int8_t *row, col c)
+{
+    long v = 0;
+    for (int b = 0; b < c.width; b++) {
+        if (row[c.off + b] < 0) return -1;
+        v = (v << 1) | row[c.off + b];
+    }
+    return v;
+}
+
+static const char *const blanked[] = {"ipv4_src", "ipv4_dst", "tcp_sprt", "tcp_dprt", "udp_sport", "udp_dport"};
+
+void ns_features_blank_row(int8_t *row)
+{
+    for (size_t i = 0; i < sizeof blanked / sizeof blanked[0]; i++) {
+        col c = field(blanked[i]);
+        memset(row + c.off, -1, (size_t)c.width);
+    }
+}
+
+static int check(const ns_dataset *ds, const uint64_t *idx, size_t n, int n_packets)
+{
+    if (ds->width != NS_NP_MODEL_WIDTH)
+        return ns_error(NS_EFORMAT, "features: dataset rows have %u values, expected %d (IPv4+TCP+UDP+ICMP)",
+                        ds->width, NS_NP_MODEL_WIDTH);
+    if (n_packets < 1 || n_packets > NS_FLOW_MAX_PACKETS)
+        return ns_error(NS_EARG, "features: %d packets per flow is outside [1, %d]", n_packets, NS_FLOW_MAX_PACKETS);
+    for (size_t i = 0; idx && i < n; i++)
+        if (idx[i] >= ds->n_flows)
+            return ns_error(NS_EARG, "features: flow %llu of a dataset of %llu", (unsigned long long)idx[i],
+                            (unsigned long long)ds->n_flows);
+    if (!idx && n > ds->n_flows)
+        return ns_error(NS_EARG, "features: %zu flows asked of a dataset of %llu", n, (unsigned long long)ds->n_flows);
+    return NS_OK;
+}
+
+size_t ns_features_nprint_dim(int n_packets) { return (size_t)n_packets * NS_NP_MODEL_WIDTH; }
+
+int ns_features_nprint(const ns_dataset *ds, const uint64_t *idx, size_t n, int n_packets, int8_t *x)
+{
+    int rc = check(ds, idx, n, n_packets);
+    if (rc) return rc;
+    col blank[sizeof blanked / sizeof blanked[0]];
+    for (size_t b = 0; b < sizeof blanked / sizeof blanked[0]; b++) blank[b] = field(blanked[b]);
+    const size_t dim = ns_features_nprint_dim(n_packets);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        const ns_ds_flow *f = &ds->flows[idx ? idx[i] : i];
+        int8_t *out = x + i * dim;
+        uint32_t k = f->n_packets < (uint32_t)n_packets ? f->n_packets : (uint32_t)n_packets;
+        for (uint32_t p = 0; p < k; p++) {
+            int8_t *row = out + (size_t)p * NS_NP_MODEL_WIDTH;
+            ns_dataset_row(ds, f->first + p, row);
+            for (size_t b = 0; b < sizeof blank / sizeof blank[0]; b++)
+                memset(row + blank[b].off, -1, (size_t)blank[b].width);
+        }
+        memset(out + (size_t)k * NS_NP_MODEL_WIDTH, -1, (size_t)(n_packets - (int)k) * NS_NP_MODEL_WIDTH);
+    }
+    return NS_OK;
+}
+
+/* ---- NetFlow ------------------------------------------------------------- */
+
+enum {
+    NF_PROTO, NF_DURATION, NF_PKTS_FWD, NF_PKTS_BWD, NF_BYTES_FWD, NF_BYTES_BWD,
+    NF_SIZE_MEAN, NF_SIZE_STD, NF_SIZE_MIN, NF_SIZE_MAX, NF_IAT_MEAN, NF_IAT_STD,
+    NF_FLAGS /* 8 TCP flags, cwr .. fin */
+};
+
+static const char *const nf_names[NS_FEATURES_NETFLOW_DIM] = {
+    "proto", "duration_s", "packets_fwd", "packets_bwd", "bytes_fwd", "bytes_bwd",
+    "size_mean", "size_std", "size_min", "size_max", "iat_mean_s", "iat_std_s",
+    "tcp_cwr_seen", "tcp_ece_seen", "tcp_urg_seen", "tcp_ack_seen",
+    "tcp_psh_seen", "tcp_rst_seen", "tcp_syn_seen", "tcp_fin_seen",
+};
+
+const char *ns_features_netflow_name(int j)
+{
+    return j >= 0 && j < NS_FEATURES_NETFLOW_DIM ? nf_names[j] : NULL;
+}
+
+typedef struct nf_cols {
+    col version, tl, proto, flags[8];
+} nf_cols;
+
+static void netflow_one(const ns_dataset *ds, const ns_ds_flow *f, int n_packets, const nf_cols *c,
+                        int8_t *row, float *out)
+{
+    double s_sum = 0, s_sq = 0, i_sum = 0, i_sq = 0, dur = 0;
+    double s_min = INFINITY, s_max = 0;
+    long proto = -1;
+    size_t present = 0, gaps = 0;
+    memset(out, 0, NS_FEATURES_NETFLOW_DIM * sizeof *out);
+    uint32_t k = f->n_packets < (uint32_t)n_packets ? f->n_packets : (uint32_t)n_packets;
+    for (uint32_t p = 0; p < k; p++) {
+        uint64_t g = f->first + p;
+        ns_dataset_row(ds, g, row);
+        if (field_value(row, c->version) < 0) continue; /* no IPv4 header */
+        long tl = field_value(row, c->tl);
+        double size = tl < 0 ? 0 : (double)tl;
+        int bwd = ds->dir[g] != 0;
+        out[NF_PKTS_FWD + bwd] += 1;
+        out[NF_BYTES_FWD + bwd] += (float)size;
+        s_sum += size;
+        s_sq += size * size;
+        s_min = size < s_min ? size : s_min;
+        s_max = size > s_max ? size : s_max;
+        if (proto < 0) proto = field_value(row, c->proto);
+        for (int b = 0; b < 8; b++)
+            if (row[c->flags[b].off] == 1) out[NF_FLAGS + b] = 1;
+        if (present++ > 0) { /* the first packet's gap is no gap */
+            double iat = (double)ds->iat_ns[g] * 1e-9;
+            dur += iat;
+            i_sum += iat;
+            i_sq += iat * iat;
+            gaps++;
+        }
+    }
+    out[NF_PROTO] = (float)(proto >= 0 ? proto : f->proto);
+    out[NF_DURATION] = (float)dur;
+    if (present) {
+        double m = s_sum / (double)present;
+        out[NF_SIZE_MEAN] = (float)m;
+        out[NF_SIZE_STD] = (float)sqrt(fmax(0, s_sq / (double)present - m * m));
+        out[NF_SIZE_MIN] = (float)s_min;
+        out[NF_SIZE_MAX] = (float)s_max;
+    }
+    if (gaps) {
+        double m = i_sum / (double)gaps;
+        out[NF_IAT_MEAN] = (float)m;
+        out[NF_IAT_STD] = (float)sqrt(fmax(0, i_sq / (double)gaps - m * m));
+    }
+}
+
+int ns_features_netflow(const ns_dataset *ds, const uint64_t *idx, size_t n, int n_packets, float *x)
+{
+    int rc = check(ds, idx, n, n_packets);
+    if (rc) return rc;
+    static const char *const flag_names[8] = {"tcp_cwr", "tcp_ece", "tcp_urg", "tcp_ackf",
+                                              "tcp_psh", "tcp_rst", "tcp_syn", "tcp_fin"};
+    nf_cols c = {field("ipv4_ver"), field("ipv4_tl"), field("ipv4_proto"), {{0}}};
+    for (int b = 0; b < 8; b++) c.flags[b] = field(flag_names[b]);
+    int failed = 0;
+#pragma omp parallel
+    {
+        int8_t *row = malloc(NS_NP_MODEL_WIDTH);
+        if (!row) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < n; i++)
+            if (row) netflow_one(ds, &ds->flows[idx ? idx[i] : i], n_packets, &c, row, x + i * NS_FEATURES_NETFLOW_DIM);
+        free(row);
+    }
+    return failed ? ns_error(NS_ENOMEM, "features: out of memory") : NS_OK;
+}
