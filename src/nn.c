@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "netsynth/blas.h"
+#include "nn_math.h"
 
 /* Below this many floats of work a parallel region costs more than it saves. */
 #define PAR_MIN 32768
@@ -54,8 +55,10 @@ void ns_layernorm_forward(float *out, float *mean, float *rstd, const float *inp
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
         float m = 0.0f, v = 0.0f;
+#pragma omp simd reduction(+ : m)
         for (int i = 0; i < C; i++) m += x[i];
         m /= C;
+#pragma omp simd reduction(+ : v)
         for (int i = 0; i < C; i++) v += (x[i] - m) * (x[i] - m);
         float s = 1.0f / sqrtf(v / C + eps);
         for (int i = 0; i < C; i++) {
@@ -79,6 +82,7 @@ void ns_layernorm_backward(float *dinp, float *dweight, float *dbias, const floa
             float m = mean[n], s = rstd[n];
             /* dxhat = g * w; dx = s * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
             float sum_g = 0.0f, sum_gx = 0.0f;
+#pragma omp simd reduction(+ : sum_g, sum_gx)
             for (int i = 0; i < C; i++) {
                 float dxhat = weight ? g[i] * weight[i] : g[i];
                 sum_g += dxhat;
@@ -102,43 +106,66 @@ void ns_layernorm_backward(float *dinp, float *dweight, float *dbias, const floa
     if (dbias) add_column_sums(dbias, dout, N, C);
 }
 
-/* ---- activations ---------------------------------------------------------- */
+/* ---- activations ----------------------------------------------------------
+ * Each runs a cloned (AVX-512 / AVX2 / baseline) chunk function per thread. */
 
 #define GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
 
-void ns_gelu_forward(float *out, const float *inp, size_t n)
+NS_CLONES static void gelu_fwd(float *restrict out, const float *restrict inp, size_t n)
 {
-#pragma omp parallel for if (n > PAR_MIN)
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+        out[i] = 0.5f * x * (1.0f + ns_tanhf(GELU_K * (x + 0.044715f * x * x * x)));
     }
 }
 
-void ns_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+NS_CLONES static void gelu_bwd(float *restrict dinp, const float *restrict dout,
+                               const float *restrict inp, size_t n)
 {
-#pragma omp parallel for if (n > PAR_MIN)
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
-        float th = tanhf(GELU_K * (x + 0.044715f * x * x * x));
+        float th = ns_tanhf(GELU_K * (x + 0.044715f * x * x * x));
         float dth = (1.0f - th * th) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] += dout[i] * (0.5f * (1.0f + th) + 0.5f * x * dth);
     }
 }
 
+NS_CLONES static void silu_fwd(float *restrict out, const float *restrict inp, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] / (1.0f + ns_expf(-inp[i]));
+}
+
+NS_CLONES static void silu_bwd(float *restrict dinp, const float *restrict dout,
+                               const float *restrict inp, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float sig = 1.0f / (1.0f + ns_expf(-inp[i]));
+        dinp[i] += dout[i] * sig * (1.0f + inp[i] * (1.0f - sig));
+    }
+}
+
+void ns_gelu_forward(float *out, const float *inp, size_t n)
+{
+    NS_PARALLEL_CHUNKS(n, gelu_fwd(out + lo, inp + lo, hi - lo));
+}
+
+void ns_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+    NS_PARALLEL_CHUNKS(n, gelu_bwd(dinp + lo, dout + lo, inp + lo, hi - lo));
+}
+
 void ns_silu_forward(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] / (1.0f + expf(-inp[i]));
+    NS_PARALLEL_CHUNKS(n, silu_fwd(out + lo, inp + lo, hi - lo));
 }
 
 void ns_silu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
-#pragma omp parallel for if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float sig = 1.0f / (1.0f + expf(-inp[i]));
-        dinp[i] += dout[i] * sig * (1.0f + inp[i] * (1.0f - sig));
-    }
+    NS_PARALLEL_CHUNKS(n, silu_bwd(dinp + lo, dout + lo, inp + lo, hi - lo));
 }
 
 /* ---- adaLN modulate and gate ---------------------------------------------- */

@@ -11,6 +11,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn_math.h"
+
 static inline float dot(const float *restrict a, const float *restrict b, int n)
 {
     float s = 0.0f;
@@ -52,7 +54,8 @@ void ns_attention_forward(float *out, float *att, const float *qkv, const int *l
                     if (a[t2] > mx) mx = a[t2];
                 }
                 float sum = 0.0f;
-                for (int t2 = 0; t2 < L; t2++) sum += (a[t2] = expf(a[t2] - mx));
+#pragma omp simd reduction(+ : sum)
+                for (int t2 = 0; t2 < L; t2++) sum += (a[t2] = ns_expf(a[t2] - mx));
                 float inv = 1.0f / sum;
                 for (int t2 = 0; t2 < L; t2++) {
                     a[t2] *= inv;

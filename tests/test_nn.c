@@ -338,6 +338,22 @@ static void test_activations(void **state)
     }
 }
 
+/* Far outside the fitted range the vectorised exp saturates cleanly. */
+static void test_activation_extremes(void **state)
+{
+    (void)state;
+    float x[8] = {-1000, -100, -88, -20, 20, 88, 100, 1000}, g[8], s[8];
+    ns_gelu_forward(g, x, 8);
+    ns_silu_forward(s, x, 8);
+    for (int i = 0; i < 8; i++) {
+        double sd = x[i] / (1 + exp(-(double)x[i]));
+        double gd = 0.5 * x[i] * (1 + tanh(sqrt(2 / M_PI) * (x[i] + 0.044715 * x[i] * x[i] * x[i])));
+        assert_true(isfinite(g[i]) && isfinite(s[i]));
+        assert_true(fabs(s[i] - sd) <= 1e-6 * fmax(1, fabs(sd)));
+        assert_true(fabs(g[i] - gd) <= 1e-6 * fmax(1, fabs(gd)));
+    }
+}
+
 /* ---- adaLN modulate and gate ---------------------------------------------- */
 /* mod[B, stride = 3C] holds shift at 0, scale at C, gate at 2C. */
 static void ref_modulate(Case *c)
@@ -580,6 +596,7 @@ int main(void)
         cmocka_unit_test_teardown(test_layernorm, teardown),
         cmocka_unit_test_teardown(test_attention, teardown),
         cmocka_unit_test_teardown(test_activations, teardown),
+        cmocka_unit_test(test_activation_extremes),
         cmocka_unit_test_teardown(test_adaln, teardown),
         cmocka_unit_test_teardown(test_embed_sum, teardown),
         cmocka_unit_test_teardown(test_timestep_embedding, teardown),
