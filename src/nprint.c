@@ -250,7 +250,7 @@ void ns_nprint_encode(const ns_packet *p, unsigned layers, int8_t *row)
 
 /* Rows wait in a batch so that their text can be made in parallel. Each
  * keeps a copy of just its header bytes (at most 14 + 60 + 60). */
-enum { BATCH = 4096, MAX_HDR = ETH_LEN + 60 + 60, MAX_INDEX = 112 };
+enum { BATCH = 1024, MAX_HDR = ETH_LEN + 60 + 60, MAX_INDEX = 112 };
 
 typedef struct pending_row {
     uint8_t bytes[MAX_HDR];
@@ -274,8 +274,10 @@ struct ns_nprint_writer {
     size_t fill_byte_len;                 /* text of one fill byte */
     pending_row *rows;
     size_t n;
-    char *out;
-    size_t out_cap;
+    /* Two text buffers: one batch is written while the next is formatted. */
+    char *out[2];
+    size_t out_cap[2], out_len[2];
+    int cur, waiting;                     /* waiting: out[cur ^ 1] is unwritten */
     int64_t last_us;                      /* nPrint's "mrt": the previous row's time */
     int have_last;
     uint64_t total_rows;
@@ -445,27 +447,44 @@ static void format_row(const ns_nprint_writer *w, const pending_row *r, char *p)
     else *p = '\n';
 }
 
+static int write_text(ns_nprint_writer *w, int buf)
+{
+    if (fwrite(w->out[buf], 1, w->out_len[buf], w->fp) != w->out_len[buf])
+        return ns_error(NS_EIO, "%s: write failed", w->name);
+    return NS_OK;
+}
+
+/* Format the batch into out[cur] in parallel while one thread writes the
+ * previous batch, so that with two cores the disk and the CPU overlap. */
 static int flush_batch(ns_nprint_writer *w)
 {
     if (!w->n) return NS_OK;
+    int cur = w->cur;
     size_t total = 0;
     for (size_t i = 0; i < w->n; i++) {
         w->rows[i].out_off = total;
         total += row_text_len(w, &w->rows[i]);
     }
-    if (total > w->out_cap) {
-        char *b = realloc(w->out, total);
+    if (total > w->out_cap[cur]) {
+        char *b = realloc(w->out[cur], total);
         if (!b) return ns_error(NS_ENOMEM, "out of memory");
-        w->out = b;
-        w->out_cap = total;
+        w->out[cur] = b;
+        w->out_cap[cur] = total;
     }
+    w->out_len[cur] = total;
     long n = (long)w->n;
-    int threads = w->o.threads;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads != 1)
-    for (long i = 0; i < n; i++) format_row(w, &w->rows[i], w->out + w->rows[i].out_off);
+    int threads = w->o.threads, rc = NS_OK;
+#pragma omp parallel num_threads(threads) if (threads != 1)
+    {
+#pragma omp single nowait
+        if (w->waiting) rc = write_text(w, cur ^ 1);
+#pragma omp for schedule(dynamic, 32)
+        for (long i = 0; i < n; i++) format_row(w, &w->rows[i], w->out[cur] + w->rows[i].out_off);
+    }
     w->n = 0;
-    if (fwrite(w->out, 1, total, w->fp) != total) return ns_error(NS_EIO, "%s: write failed", w->name);
-    return NS_OK;
+    w->waiting = 1;
+    w->cur = cur ^ 1;
+    return rc;
 }
 
 int ns_nprint_writer_frame(ns_nprint_writer *w, int dlt, const ns_frame *f)
@@ -512,6 +531,8 @@ int ns_nprint_writer_frame(ns_nprint_writer *w, int dlt, const ns_frame *f)
 int ns_nprint_writer_finish(ns_nprint_writer *w, uint64_t *rows, ns_skips *skips)
 {
     int rc = flush_batch(w);
+    if (rc == NS_OK && w->waiting) rc = write_text(w, w->cur ^ 1);
+    w->waiting = 0;
     if (rows) *rows = w->total_rows;
     if (skips) *skips = w->skips;
     return rc;
@@ -523,7 +544,8 @@ void ns_nprint_writer_free(ns_nprint_writer *w)
     free(w->name);
     free(w->rows);
     free(w->fill_text);
-    free(w->out);
+    free(w->out[0]);
+    free(w->out[1]);
     free(w);
 }
 
