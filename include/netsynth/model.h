@@ -1,0 +1,116 @@
+/* model.h: the denoiser, a DiT over packets, and its length head.
+ *
+ * A flow of T packets is T tokens. Each token is the analog encoding of one
+ * noisy row (repr.h: in_dim values), embedded by one linear map plus a
+ * learned position. The condition is the diffusion time (sinusoid -> MLP)
+ * plus the prompt (the sum of its attribute-token embeddings; an empty prompt
+ * is the unconditional model that classifier-free guidance needs). Each block
+ * is LN -> adaLN modulate -> multi-head attention (keys past the flow's
+ * length masked) -> gated residual, then the same with a GELU MLP; adaLN
+ * projections and the output layer start at zero (adaLN-Zero), so a fresh
+ * model is the identity on its residual stream and outputs 0.
+ *
+ * The flow's length is decided first, by its own head: p(length | prompt),
+ * a softmax over 1..max_packets from an MLP on the prompt embedding. The
+ * denoiser then fills exactly that many rows. (A prototype that let padding
+ * rows encode the length produced flows with present packets after absent
+ * ones in 40% of cases; see docs/model.md.)
+ *
+ * Layout: llm.c's pattern. All parameters live in one float array with named
+ * pointers into it (ns_model_params), and so do their gradients; the
+ * activations of a forward pass live in one ns_model_acts block sized for a
+ * maximum batch. Hooks for later add-ons: `control` adds a per-block residual
+ * (a ControlNet-style branch), and LoRA adapters merge into the weights at
+ * load, so the forward needs no change for them. */
+#ifndef NETSYNTH_MODEL_H
+#define NETSYNTH_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ns_model_config {
+    int32_t d;            /* width of the residual stream */
+    int32_t n_layer;      /* DiT blocks */
+    int32_t n_head;       /* attention heads (d % n_head == 0) */
+    int32_t mlp_ratio;    /* MLP hidden = mlp_ratio * d */
+    int32_t max_packets;  /* T max: positions, and length classes 1..T */
+    int32_t in_dim;       /* per token in (repr.h) */
+    int32_t out_dim;      /* per token out */
+    int32_t n_bits;       /* modelled values per row: out_dim = 3 n_bits + 2 */
+    int32_t vocab;        /* prompt tokens */
+} ns_model_config;
+
+/* Named configs: "tiny" (tests), "small", "base" (the default). Sets the
+ * architecture fields only; the data fields come from the dataset. */
+int ns_model_config_named(ns_model_config *c, const char *name);
+
+/* Parameters, each a slice of one array; [l] is per block. Weights are
+ * [out, in] as nn.h's linear wants them. */
+#define NS_MODEL_MAX_LAYERS 32
+typedef struct ns_model_params {
+    float *in_w, *in_b;        /* [d, in_dim], [d] */
+    float *pos;                /* [max_packets, d] */
+    float *t1_w, *t1_b;        /* [d, d], [d]: timestep MLP */
+    float *t2_w, *t2_b;        /* [d, d], [d] */
+    float *prompt;             /* [vocab, d] */
+    float *ada_w[NS_MODEL_MAX_LAYERS], *ada_b[NS_MODEL_MAX_LAYERS];   /* [6d, d], [6d] */
+    float *qkv_w[NS_MODEL_MAX_LAYERS], *qkv_b[NS_MODEL_MAX_LAYERS];   /* [3d, d], [3d] */
+    float *proj_w[NS_MODEL_MAX_LAYERS], *proj_b[NS_MODEL_MAX_LAYERS]; /* [d, d], [d] */
+    float *fc_w[NS_MODEL_MAX_LAYERS], *fc_b[NS_MODEL_MAX_LAYERS];     /* [h, d], [h] */
+    float *fc2_w[NS_MODEL_MAX_LAYERS], *fc2_b[NS_MODEL_MAX_LAYERS];   /* [d, h], [d] */
+    float *fada_w, *fada_b;    /* [2d, d], [2d]: final adaLN */
+    float *out_w, *out_b;      /* [out_dim, d], [out_dim] */
+    float *len1_w, *len1_b;    /* [d, d], [d]: length head */
+    float *len2_w, *len2_b;    /* [max_packets, d], [max_packets] */
+} ns_model_params;
+
+/* Point p's slices into mem (NULL: just count); returns the float count. */
+size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, float *mem);
+/* Initialise: small random weights (seeded), adaLN and output layers zero. */
+void ns_model_params_init(const ns_model_params *p, const ns_model_config *c, uint64_t seed);
+/* Whether float i of the array is a matrix weight that AdamW should decay
+ * (not a bias, position, or embedding). Fills mask[n_params] with 0/1. */
+void ns_model_decay_mask(const ns_model_config *c, uint8_t *mask);
+
+/* Activations of one forward pass, for at most max_b flows of max_t rows. */
+typedef struct ns_model_acts ns_model_acts;
+int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, int max_t);
+void ns_model_acts_free(ns_model_acts *a);
+
+/* One batch: B flows padded to T rows (T <= max_packets).
+ *   x_t[B, T, in_dim]  noisy rows (padding rows: anything finite)
+ *   t[B]               diffusion time in [0, 1]
+ *   prompt[B, P]       token ids, -1 pads (all -1: unconditional)
+ *   len[B]             rows that belong to each flow, 1..T
+ *   control            NULL, or n_layer pointers to [B, T, d] residuals added
+ *                      after each block (NULL entries skip a block)
+ * Writes out[B, T, out_dim], which stays valid inside acts until the next
+ * forward. */
+void ns_model_forward(float *out, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
+                      const float *x_t, const float *t, const int *prompt, int P, const int *len, int B, int T,
+                      const float *const *control);
+
+/* The loss of the last forward against the clean flow:
+ *   cls[B, T, n_bits]  class per modelled value (0 absent, 1 zero, 2 one)
+ *   iat[B, T]          standardised log inter-arrival time
+ *   dir[B, T]          0/1
+ * averaged over the valid rows; weights: bits 1, timing w_iat, direction w_dir.
+ * The length head's cross-entropy on len[] is added with weight w_len.
+ * Fills losses[4] = {bits, iat, dir, length} (unweighted means) when not NULL. */
+typedef struct ns_model_loss_weights {
+    float w_iat, w_dir, w_len;
+} ns_model_loss_weights;
+
+float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *cls, const float *iat,
+                    const uint8_t *dir, const ns_model_loss_weights *w, float losses[4]);
+
+/* Backward of the last forward + loss: ACCUMULATES into grads (zero them
+ * first). dcontrol: NULL, or like control, receives d loss / d residual. */
+void ns_model_backward(ns_model_params *grads, ns_model_acts *a, const ns_model_params *p,
+                       const ns_model_config *c, float *const *dcontrol);
+
+/* The length head alone: logits[B, max_packets] for lengths 1..max_packets. */
+void ns_model_length_logits(float *logits, ns_model_acts *a, const ns_model_params *p,
+                            const ns_model_config *c, const int *prompt, int P, int B);
+
+#endif

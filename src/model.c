@@ -1,0 +1,474 @@
+/* model.c: the DiT denoiser over packets and its length head (see model.h).
+ *
+ * Forward, per batch of B flows of T rows (N = B*T tokens), what is kept for
+ * the backward is named after the formula it holds:
+ *   temb0 = sinusoid(1000 t)      th1 = t1(temb0)   tha = silu(th1)
+ *   temb  = t2(tha)               yemb = sum of prompt embeddings
+ *   c     = temb + yemb           sc = silu(c)
+ *   res[0] = in(x_t) + pos
+ *   block l:  mod = ada(sc) = [shift1 scale1 gate1 shift2 scale2 gate2]
+ *             ln1 = LN(res[l])      m1 = ln1 (1 + scale1) + shift1
+ *             qkv = qkv(m1)         ao = attention(qkv, len)   po = proj(ao)
+ *             mid = res[l] + gate1 po
+ *             ln2 = LN(mid)         m2 = ln2 (1 + scale2) + shift2
+ *             fc = fc(m2)           ge = gelu(fc)   f2 = fc2(ge)
+ *             res[l+1] = mid + gate2 f2 (+ control[l])
+ *   final:    fmod = fada(sc) = [shift scale]   lnf = LN(res[L])
+ *             mf = lnf (1 + scale) + shift      out = out(mf)
+ *   length:   lh = silu(len1(yemb))   llog = len2(lh)                          */
+#include "netsynth/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/error.h"
+#include "netsynth/nn.h"
+#include "netsynth/rng.h"
+
+int ns_model_config_named(ns_model_config *c, const char *name)
+{
+    static const struct {
+        const char *name;
+        int d, n_layer, n_head, mlp_ratio;
+    } named[] = {
+        {"tiny", 32, 2, 2, 2},
+        {"small", 128, 4, 4, 4},
+        {"base", 256, 6, 8, 4},
+    };
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        if (strcmp(name, named[i].name)) continue;
+        c->d = named[i].d;
+        c->n_layer = named[i].n_layer;
+        c->n_head = named[i].n_head;
+        c->mlp_ratio = named[i].mlp_ratio;
+        return NS_OK;
+    }
+    return ns_error(NS_EARG, "unknown model config '%s' (known: tiny, small, base)", name);
+}
+
+size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, float *mem)
+{
+    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio, n = 0;
+    ns_model_params dummy;
+    if (!p) p = &dummy;
+#define TAKE(ptr, count)                    \
+    do {                                    \
+        (ptr) = mem ? mem + n : NULL;       \
+        n += (size_t)(count);               \
+    } while (0)
+    TAKE(p->in_w, d * (size_t)c->in_dim);
+    TAKE(p->in_b, d);
+    TAKE(p->pos, (size_t)c->max_packets * d);
+    TAKE(p->t1_w, d * d);
+    TAKE(p->t1_b, d);
+    TAKE(p->t2_w, d * d);
+    TAKE(p->t2_b, d);
+    TAKE(p->prompt, (size_t)c->vocab * d);
+    for (int l = 0; l < c->n_layer; l++) {
+        TAKE(p->ada_w[l], 6 * d * d);
+        TAKE(p->ada_b[l], 6 * d);
+        TAKE(p->qkv_w[l], 3 * d * d);
+        TAKE(p->qkv_b[l], 3 * d);
+        TAKE(p->proj_w[l], d * d);
+        TAKE(p->proj_b[l], d);
+        TAKE(p->fc_w[l], h * d);
+        TAKE(p->fc_b[l], h);
+        TAKE(p->fc2_w[l], d * h);
+        TAKE(p->fc2_b[l], d);
+    }
+    TAKE(p->fada_w, 2 * d * d);
+    TAKE(p->fada_b, 2 * d);
+    TAKE(p->out_w, (size_t)c->out_dim * d);
+    TAKE(p->out_b, (size_t)c->out_dim);
+    TAKE(p->len1_w, d * d);
+    TAKE(p->len1_b, d);
+    TAKE(p->len2_w, (size_t)c->max_packets * d);
+    TAKE(p->len2_b, (size_t)c->max_packets);
+#undef TAKE
+    return n;
+}
+
+/* Xavier-uniform [rows, cols]; the bias after it stays 0. */
+static void xavier(float *w, size_t rows, size_t cols, ns_rng *rng)
+{
+    float bound = sqrtf(6.0f / (float)(rows + cols));
+    for (size_t i = 0; i < rows * cols; i++) w[i] = (2 * ns_rng_float(rng) - 1) * bound;
+}
+
+static void normal(float *w, size_t n, float sd, ns_rng *rng)
+{
+    for (size_t i = 0; i < n; i++) w[i] = sd * ns_rng_normal(rng);
+}
+
+void ns_model_params_init(const ns_model_params *p, const ns_model_config *c, uint64_t seed)
+{
+    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
+    size_t n = ns_model_params_layout(NULL, c, NULL);
+    memset(p->in_w, 0, n * sizeof(float)); /* in_w is the start of the array */
+    ns_rng rng;
+    ns_rng_seed(&rng, seed, 0x1417);
+    xavier(p->in_w, d, (size_t)c->in_dim, &rng);
+    normal(p->pos, (size_t)c->max_packets * d, 0.02f, &rng);
+    normal(p->t1_w, d * d, 0.02f, &rng);
+    normal(p->t2_w, d * d, 0.02f, &rng);
+    normal(p->prompt, (size_t)c->vocab * d, 0.02f, &rng);
+    for (int l = 0; l < c->n_layer; l++) {
+        /* ada_w stays 0: adaLN-Zero, every block starts as the identity. */
+        xavier(p->qkv_w[l], 3 * d, d, &rng);
+        xavier(p->proj_w[l], d, d, &rng);
+        xavier(p->fc_w[l], h, d, &rng);
+        xavier(p->fc2_w[l], d, h, &rng);
+    }
+    /* fada and out stay 0: the fresh model predicts x_0 = "all classes equal". */
+    xavier(p->len1_w, d, d, &rng);
+    /* len2 stays 0: a uniform length distribution to start from. */
+}
+
+void ns_model_decay_mask(const ns_model_config *c, uint8_t *mask)
+{
+    ns_model_params p;
+    float *base = (float *)(uintptr_t)sizeof(float); /* fake non-NULL base: offsets only */
+    size_t n = ns_model_params_layout(&p, c, base);
+    memset(mask, 0, n);
+    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
+#define DECAY(ptr, count) memset(mask + ((ptr) - base), 1, (size_t)(count))
+    DECAY(p.in_w, d * (size_t)c->in_dim);
+    DECAY(p.t1_w, d * d);
+    DECAY(p.t2_w, d * d);
+    for (int l = 0; l < c->n_layer; l++) {
+        DECAY(p.ada_w[l], 6 * d * d);
+        DECAY(p.qkv_w[l], 3 * d * d);
+        DECAY(p.proj_w[l], d * d);
+        DECAY(p.fc_w[l], h * d);
+        DECAY(p.fc2_w[l], d * h);
+    }
+    DECAY(p.fada_w, 2 * d * d);
+    DECAY(p.out_w, (size_t)c->out_dim * d);
+    DECAY(p.len1_w, d * d);
+    DECAY(p.len2_w, (size_t)c->max_packets * d);
+#undef DECAY
+}
+
+/* ---- activations ---------------------------------------------------------- */
+
+typedef struct layer_acts {
+    float *mod;                  /* [B, 6d] */
+    float *ln1, *mean1, *rstd1;  /* [N, d], [N], [N] */
+    float *m1, *qkv, *att, *ao, *po, *mid;
+    float *ln2, *mean2, *rstd2, *m2, *fc, *ge, *f2;
+} layer_acts;
+
+struct ns_model_acts {
+    ns_model_config c;
+    int max_b, max_t;
+    int B, T, P;                 /* shape of the last forward */
+    const int *prompt, *len;     /* of the last forward (caller-owned) */
+    const float *x_t;
+    float *temb0, *th1, *tha, *temb, *yemb, *cvec, *sc;   /* [B, d] */
+    float **res;                 /* [n_layer + 1] of [N, d] */
+    layer_acts *layer;
+    float *fmod, *lnf, *meanf, *rstdf, *mf, *out;         /* final */
+    float *lh1, *lh, *llog, *lprob;                       /* length head */
+    float *probs;                /* [N, n_bits, 3] softmax, for the loss backward */
+    float *dout;                 /* [N, out_dim] d loss / d out */
+    float *dllog;                /* [B, max_packets] */
+    /* backward scratch */
+    float *d_res, *d_res2, *d_mid, *d_a, *d_b, *d_qkv, *d_h, *d_h2, *d_mod, *d_sc, *d_c, *d_y, *d_t;
+    float *mem;
+};
+
+int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, int max_t)
+{
+    *out = NULL;
+    if (c->n_layer > NS_MODEL_MAX_LAYERS || c->d % c->n_head)
+        return ns_error(NS_EARG, "model config: %d layers (at most %d), width %d not divisible by %d heads",
+                        c->n_layer, NS_MODEL_MAX_LAYERS, c->d, c->n_head);
+    ns_model_acts *a = calloc(1, sizeof *a);
+    if (!a) return ns_error(NS_ENOMEM, "out of memory for activations");
+    a->c = *c;
+    a->max_b = max_b, a->max_t = max_t;
+    size_t B = (size_t)max_b, N = B * (size_t)max_t, d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
+    size_t NH = (size_t)c->n_head, T = (size_t)max_t, L = (size_t)c->n_layer, K = (size_t)c->n_bits;
+    size_t od = (size_t)c->out_dim, MT = (size_t)c->max_packets;
+    a->res = calloc(L + 1, sizeof *a->res);
+    a->layer = calloc(L ? L : 1, sizeof *a->layer);
+    /* Two passes over the same list: count, then carve. */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = 0;
+        float *m = pass ? a->mem : NULL;
+#define A(ptr, count)                 \
+    do {                              \
+        if (pass) (ptr) = m + n;      \
+        n += (size_t)(count);         \
+    } while (0)
+        A(a->temb0, B * d); A(a->th1, B * d); A(a->tha, B * d); A(a->temb, B * d); A(a->yemb, B * d);
+        A(a->cvec, B * d); A(a->sc, B * d);
+        for (size_t l = 0; l <= L; l++) A(a->res[l], N * d);
+        for (size_t l = 0; l < L; l++) {
+            layer_acts *y = &a->layer[l];
+            A(y->mod, B * 6 * d); A(y->ln1, N * d); A(y->mean1, N); A(y->rstd1, N); A(y->m1, N * d);
+            A(y->qkv, N * 3 * d); A(y->att, B * NH * T * T); A(y->ao, N * d); A(y->po, N * d); A(y->mid, N * d);
+            A(y->ln2, N * d); A(y->mean2, N); A(y->rstd2, N); A(y->m2, N * d); A(y->fc, N * h); A(y->ge, N * h);
+            A(y->f2, N * d);
+        }
+        A(a->fmod, B * 2 * d); A(a->lnf, N * d); A(a->meanf, N); A(a->rstdf, N); A(a->mf, N * d);
+        A(a->out, N * od);
+        A(a->lh1, B * d); A(a->lh, B * d); A(a->llog, B * MT); A(a->lprob, B * MT);
+        A(a->probs, N * K * 3); A(a->dout, N * od); A(a->dllog, B * MT);
+        A(a->d_res, N * d); A(a->d_res2, N * d); A(a->d_mid, N * d); A(a->d_a, N * d); A(a->d_b, N * d);
+        A(a->d_qkv, N * 3 * d); A(a->d_h, N * h); A(a->d_h2, N * h); A(a->d_mod, B * 6 * d);
+        A(a->d_sc, B * d); A(a->d_c, B * d); A(a->d_y, B * d); A(a->d_t, B * d);
+#undef A
+        if (!pass) {
+            a->mem = (!a->res || !a->layer) ? NULL : malloc(n * sizeof(float));
+            if (!a->mem) {
+                ns_model_acts_free(a);
+                return ns_error(NS_ENOMEM, "out of memory for activations (%zu MB)", n * sizeof(float) >> 20);
+            }
+        }
+    }
+    *out = a;
+    return NS_OK;
+}
+
+void ns_model_acts_free(ns_model_acts *a)
+{
+    if (!a) return;
+    free(a->mem);
+    free(a->res);
+    free(a->layer);
+    free(a);
+}
+
+/* ---- forward ---------------------------------------------------------- */
+
+static void add_inplace(float *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* The condition vectors shared by the denoiser and the length head. */
+static void prompt_forward(ns_model_acts *a, const ns_model_params *p, const ns_model_config *c, const int *prompt,
+                           int P, int B)
+{
+    ns_embed_sum_forward(a->yemb, prompt, p->prompt, B, P, c->d);
+}
+
+static void length_forward(ns_model_acts *a, const ns_model_params *p, const ns_model_config *c, int B)
+{
+    int d = c->d;
+    ns_linear_forward(a->lh1, a->yemb, p->len1_w, p->len1_b, B, d, d);
+    ns_silu_forward(a->lh, a->lh1, (size_t)B * d);
+    ns_linear_forward(a->llog, a->lh, p->len2_w, p->len2_b, B, d, c->max_packets);
+}
+
+void ns_model_length_logits(float *logits, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
+                            const int *prompt, int P, int B)
+{
+    prompt_forward(a, p, c, prompt, P, B);
+    length_forward(a, p, c, B);
+    memcpy(logits, a->llog, (size_t)B * c->max_packets * sizeof(float));
+}
+
+void ns_model_forward(float *out, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
+                      const float *x_t, const float *t, const int *prompt, int P, const int *len, int B, int T,
+                      const float *const *control)
+{
+    int d = c->d, h = d * c->mlp_ratio, N = B * T;
+    a->B = B, a->T = T, a->P = P, a->prompt = prompt, a->len = len, a->x_t = x_t;
+
+    float tt[B];
+    for (int b = 0; b < B; b++) tt[b] = 1000.0f * t[b];
+    ns_timestep_embedding(a->temb0, tt, B, d, 10000.0f);
+    ns_linear_forward(a->th1, a->temb0, p->t1_w, p->t1_b, B, d, d);
+    ns_silu_forward(a->tha, a->th1, (size_t)B * d);
+    ns_linear_forward(a->temb, a->tha, p->t2_w, p->t2_b, B, d, d);
+    prompt_forward(a, p, c, prompt, P, B);
+    for (size_t i = 0; i < (size_t)B * d; i++) a->cvec[i] = a->temb[i] + a->yemb[i];
+    ns_silu_forward(a->sc, a->cvec, (size_t)B * d);
+    length_forward(a, p, c, B);
+
+    float *x = a->res[0];
+    ns_linear_forward(x, x_t, p->in_w, p->in_b, N, c->in_dim, d);
+    for (int b = 0; b < B; b++)
+        for (int r = 0; r < T; r++) add_inplace(x + ((size_t)b * T + r) * d, p->pos + (size_t)r * d, (size_t)d);
+
+    for (int l = 0; l < c->n_layer; l++) {
+        layer_acts *y = &a->layer[l];
+        const float *in = a->res[l];
+        float *mod = y->mod;
+        int s6 = 6 * d;
+        ns_linear_forward(mod, a->sc, p->ada_w[l], p->ada_b[l], B, d, 6 * d);
+        ns_layernorm_forward(y->ln1, y->mean1, y->rstd1, in, NULL, NULL, N, d, 1e-6f);
+        ns_modulate_forward(y->m1, y->ln1, mod, mod + d, B, T, d, s6);
+        ns_linear_forward(y->qkv, y->m1, p->qkv_w[l], p->qkv_b[l], N, d, 3 * d);
+        ns_attention_forward(y->ao, y->att, y->qkv, len, B, T, d, c->n_head);
+        ns_linear_forward(y->po, y->ao, p->proj_w[l], p->proj_b[l], N, d, d);
+        ns_gate_forward(y->mid, in, mod + 2 * d, y->po, B, T, d, s6);
+        ns_layernorm_forward(y->ln2, y->mean2, y->rstd2, y->mid, NULL, NULL, N, d, 1e-6f);
+        ns_modulate_forward(y->m2, y->ln2, mod + 3 * d, mod + 4 * d, B, T, d, s6);
+        ns_linear_forward(y->fc, y->m2, p->fc_w[l], p->fc_b[l], N, d, h);
+        ns_gelu_forward(y->ge, y->fc, (size_t)N * h);
+        ns_linear_forward(y->f2, y->ge, p->fc2_w[l], p->fc2_b[l], N, h, d);
+        ns_gate_forward(a->res[l + 1], y->mid, mod + 5 * d, y->f2, B, T, d, s6);
+        if (control && control[l]) add_inplace(a->res[l + 1], control[l], (size_t)N * d);
+    }
+    ns_linear_forward(a->fmod, a->sc, p->fada_w, p->fada_b, B, d, 2 * d);
+    ns_layernorm_forward(a->lnf, a->meanf, a->rstdf, a->res[c->n_layer], NULL, NULL, N, d, 1e-6f);
+    ns_modulate_forward(a->mf, a->lnf, a->fmod, a->fmod + d, B, T, d, 2 * d);
+    ns_linear_forward(a->out, a->mf, p->out_w, p->out_b, N, d, c->out_dim);
+    if (out && out != a->out) memcpy(out, a->out, (size_t)N * c->out_dim * sizeof(float));
+}
+
+/* ---- loss ---------------------------------------------------------- */
+
+float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *cls, const float *iat,
+                    const uint8_t *dir, const ns_model_loss_weights *w, float losses[4])
+{
+    int B = a->B, T = a->T, K = c->n_bits, od = c->out_dim, MT = c->max_packets;
+    size_t N = (size_t)B * T;
+    size_t valid = 0;
+    for (int b = 0; b < B; b++) valid += (size_t)a->len[b];
+    memset(a->dout, 0, N * od * sizeof(float));
+    double *row_loss = calloc(N * 3, sizeof(double)); /* bits, iat, dir per row: summed in order below */
+    if (!row_loss || !valid) {
+        free(row_loss);
+        if (losses) memset(losses, 0, 4 * sizeof(float));
+        return 0;
+    }
+    float nb = (float)(valid * (size_t)K), nr = (float)valid;
+
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < N; r++) {
+        int b = (int)(r / (size_t)T), t = (int)(r % (size_t)T);
+        if (t >= a->len[b]) continue;
+        const float *o = a->out + r * od;
+        float *g = a->dout + r * od, *pr = a->probs + r * K * 3;
+        double lb = 0;
+        for (int j = 0; j < K; j++) {
+            const float *l = o + 3 * j;
+            float m = fmaxf(l[0], fmaxf(l[1], l[2]));
+            float e0 = expf(l[0] - m), e1 = expf(l[1] - m), e2 = expf(l[2] - m), s = e0 + e1 + e2;
+            float *q = pr + 3 * j;
+            q[0] = e0 / s, q[1] = e1 / s, q[2] = e2 / s;
+            int y = cls[r * K + j];
+            lb += -log((double)q[y] + 1e-30);
+            for (int k = 0; k < 3; k++) g[3 * j + k] = (q[k] - (k == y)) / nb;
+        }
+        /* Timing: squared error on the standardised log inter-arrival time. */
+        float e = o[3 * K] - iat[r];
+        g[3 * K] = w->w_iat * 2 * e / nr;
+        /* Direction: logistic loss on one logit. */
+        float z = o[3 * K + 1], yd = dir[r] ? 1.0f : 0.0f;
+        float sig = 1 / (1 + expf(-z));
+        double ld = fmaxf(z, 0) - z * yd + log1pf(expf(-fabsf(z)));
+        g[3 * K + 1] = w->w_dir * (sig - yd) / nr;
+        row_loss[3 * r] = lb, row_loss[3 * r + 1] = (double)e * e, row_loss[3 * r + 2] = ld;
+    }
+    double sb = 0, si = 0, sd = 0;
+    for (size_t r = 0; r < N; r++) sb += row_loss[3 * r], si += row_loss[3 * r + 1], sd += row_loss[3 * r + 2];
+    free(row_loss);
+
+    /* Length head: softmax cross-entropy over 1..max_packets, mean over flows. */
+    double sl = 0;
+    for (int b = 0; b < B; b++) {
+        const float *l = a->llog + (size_t)b * MT;
+        float *q = a->lprob + (size_t)b * MT, *g = a->dllog + (size_t)b * MT, m = l[0], s = 0;
+        for (int k = 1; k < MT; k++) m = fmaxf(m, l[k]);
+        for (int k = 0; k < MT; k++) s += (q[k] = expf(l[k] - m));
+        int y = a->len[b] - 1;
+        for (int k = 0; k < MT; k++) {
+            q[k] /= s;
+            g[k] = w->w_len * (q[k] - (k == y)) / (float)B;
+        }
+        sl += -log((double)q[y] + 1e-30);
+    }
+    float lbits = (float)(sb / nb), liat = (float)(si / nr), ldir = (float)(sd / nr), llen = (float)(sl / B);
+    if (losses) losses[0] = lbits, losses[1] = liat, losses[2] = ldir, losses[3] = llen;
+    return lbits + w->w_iat * liat + w->w_dir * ldir + w->w_len * llen;
+}
+
+/* ---- backward ---------------------------------------------------------- */
+
+void ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
+                       float *const *dcontrol)
+{
+    int B = a->B, T = a->T, d = c->d, h = d * c->mlp_ratio, N = B * T, L = c->n_layer;
+    size_t Nd = (size_t)N * d, Bd = (size_t)B * d;
+    memset(a->d_sc, 0, Bd * sizeof(float));
+    memset(a->d_y, 0, Bd * sizeof(float));
+
+    /* Length head -> yemb. */
+    memset(a->d_a, 0, Bd * sizeof(float));
+    ns_linear_backward(a->d_a, g->len2_w, g->len2_b, a->dllog, a->lh, p->len2_w, B, d, c->max_packets);
+    memset(a->d_b, 0, Bd * sizeof(float));
+    ns_silu_backward(a->d_b, a->d_a, a->lh1, Bd);
+    ns_linear_backward(a->d_y, g->len1_w, g->len1_b, a->d_b, a->yemb, p->len1_w, B, d, d);
+
+    /* Output layer and final adaLN. */
+    float *dres = a->d_res, *dnext = a->d_res2;
+    memset(a->d_a, 0, Nd * sizeof(float));
+    ns_linear_backward(a->d_a, g->out_w, g->out_b, a->dout, a->mf, p->out_w, N, d, c->out_dim);
+    memset(a->d_mod, 0, (size_t)B * 2 * d * sizeof(float));
+    memset(a->d_b, 0, Nd * sizeof(float));
+    ns_modulate_backward(a->d_b, a->d_mod, a->d_mod + d, a->d_a, a->lnf, a->fmod + d, B, T, d, 2 * d);
+    memset(dres, 0, Nd * sizeof(float));
+    ns_layernorm_backward(dres, NULL, NULL, a->d_b, a->res[L], NULL, a->meanf, a->rstdf, N, d);
+    ns_linear_backward(a->d_sc, g->fada_w, g->fada_b, a->d_mod, a->sc, p->fada_w, B, d, 2 * d);
+
+    for (int l = L - 1; l >= 0; l--) {
+        layer_acts *y = &a->layer[l];
+        const float *mod = y->mod;
+        int s6 = 6 * d;
+        if (dcontrol && dcontrol[l]) memcpy(dcontrol[l], dres, Nd * sizeof(float));
+        memset(a->d_mod, 0, (size_t)B * s6 * sizeof(float));
+        float *dmod = a->d_mod;
+        /* res[l+1] = mid + gate2 f2 */
+        memset(a->d_mid, 0, Nd * sizeof(float));
+        memset(a->d_a, 0, Nd * sizeof(float));
+        ns_gate_backward(a->d_mid, dmod + 5 * d, a->d_a, dres, mod + 5 * d, y->f2, B, T, d, s6);
+        memset(a->d_h, 0, (size_t)N * h * sizeof(float));
+        ns_linear_backward(a->d_h, g->fc2_w[l], g->fc2_b[l], a->d_a, y->ge, p->fc2_w[l], N, h, d);
+        memset(a->d_h2, 0, (size_t)N * h * sizeof(float));
+        ns_gelu_backward(a->d_h2, a->d_h, y->fc, (size_t)N * h);
+        memset(a->d_b, 0, Nd * sizeof(float));
+        ns_linear_backward(a->d_b, g->fc_w[l], g->fc_b[l], a->d_h2, y->m2, p->fc_w[l], N, d, h);
+        memset(a->d_a, 0, Nd * sizeof(float));
+        ns_modulate_backward(a->d_a, dmod + 3 * d, dmod + 4 * d, a->d_b, y->ln2, mod + 4 * d, B, T, d, s6);
+        ns_layernorm_backward(a->d_mid, NULL, NULL, a->d_a, y->mid, NULL, y->mean2, y->rstd2, N, d);
+        /* mid = res[l] + gate1 po */
+        memset(dnext, 0, Nd * sizeof(float));
+        memset(a->d_a, 0, Nd * sizeof(float));
+        ns_gate_backward(dnext, dmod + 2 * d, a->d_a, a->d_mid, mod + 2 * d, y->po, B, T, d, s6);
+        memset(a->d_b, 0, Nd * sizeof(float));
+        ns_linear_backward(a->d_b, g->proj_w[l], g->proj_b[l], a->d_a, y->ao, p->proj_w[l], N, d, d);
+        memset(a->d_qkv, 0, Nd * 3 * sizeof(float));
+        ns_attention_backward(a->d_qkv, a->d_b, y->qkv, y->att, a->len, B, T, d, c->n_head);
+        memset(a->d_a, 0, Nd * sizeof(float));
+        ns_linear_backward(a->d_a, g->qkv_w[l], g->qkv_b[l], a->d_qkv, y->m1, p->qkv_w[l], N, d, 3 * d);
+        memset(a->d_b, 0, Nd * sizeof(float));
+        ns_modulate_backward(a->d_b, dmod, dmod + d, a->d_a, y->ln1, mod + d, B, T, d, s6);
+        ns_layernorm_backward(dnext, NULL, NULL, a->d_b, a->res[l], NULL, y->mean1, y->rstd1, N, d);
+        ns_linear_backward(a->d_sc, g->ada_w[l], g->ada_b[l], dmod, a->sc, p->ada_w[l], B, d, s6);
+        float *swap = dres;
+        dres = dnext;
+        dnext = swap;
+    }
+
+    /* Input embedding and positions. */
+    for (int b = 0; b < B; b++)
+        for (int r = 0; r < T; r++) add_inplace(g->pos + (size_t)r * d, dres + ((size_t)b * T + r) * d, (size_t)d);
+    ns_linear_backward(NULL, g->in_w, g->in_b, dres, a->x_t, p->in_w, N, c->in_dim, d);
+
+    /* Condition: sc = silu(c), c = temb + yemb. */
+    memset(a->d_c, 0, Bd * sizeof(float));
+    ns_silu_backward(a->d_c, a->d_sc, a->cvec, Bd);
+    add_inplace(a->d_y, a->d_c, Bd);
+    ns_embed_sum_backward(g->prompt, a->d_y, a->prompt, B, a->P, d);
+    memset(a->d_t, 0, Bd * sizeof(float));
+    ns_linear_backward(a->d_t, g->t2_w, g->t2_b, a->d_c, a->tha, p->t2_w, B, d, d);
+    memset(a->d_a, 0, Bd * sizeof(float));
+    ns_silu_backward(a->d_a, a->d_t, a->th1, Bd);
+    ns_linear_backward(NULL, g->t1_w, g->t1_b, a->d_a, a->temb0, p->t1_w, B, d, d);
+}

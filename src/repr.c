@@ -1,0 +1,115 @@
+/* repr.c: flows <-> the model's analog rows (see repr.h). */
+#include "netsynth/repr.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/error.h"
+
+int ns_repr_fit(ns_repr *r, const ns_dataset *ds)
+{
+    memset(r, 0, sizeof *r);
+    if (ds->width != NS_NP_MODEL_WIDTH)
+        return ns_error(NS_EFORMAT, "dataset rows have %u values, the model needs %d", ds->width,
+                        NS_NP_MODEL_WIDTH);
+    if (!ds->n_packets) return ns_error(NS_EARG, "dataset has no packets to learn from");
+    r->width = NS_NP_MODEL_WIDTH;
+
+    /* A column is modelled when it takes two or more values anywhere. */
+    enum { W = NS_NP_MODEL_WIDTH };
+    uint8_t seen[W] = {0}; /* bit v+1 set when value v occurs */
+    int8_t *row = malloc(W);
+    if (!row) return ns_error(NS_ENOMEM, "out of memory");
+    double sum = 0, sum2 = 0;
+    for (uint64_t k = 0; k < ds->n_packets; k++) {
+        ns_dataset_row(ds, k, row);
+        for (int c = 0; c < W; c++) seen[c] |= (uint8_t)(1u << (row[c] + 1));
+        double l = log((double)ds->iat_ns[k] * 1e-9 + NS_REPR_IAT_FLOOR);
+        sum += l, sum2 += l * l;
+    }
+    free(row);
+    for (int c = 0; c < W; c++) {
+        int kinds = (seen[c] & 1) + (seen[c] >> 1 & 1) + (seen[c] >> 2 & 1);
+        if (kinds > 1) r->cols[r->n_bits++] = (uint16_t)c;
+        else r->fixed[c] = (int8_t)(seen[c] == 4 ? 1 : seen[c] == 2 ? 0 : -1);
+    }
+    double n = (double)ds->n_packets, mean = sum / n, var = sum2 / n - mean * mean;
+    r->iat_mean = (float)mean;
+    r->iat_std = (float)(var > 1e-12 ? sqrt(var) : 1.0);
+    return NS_OK;
+}
+
+int ns_repr_encode(const ns_repr *r, const ns_dataset *ds, uint64_t flow, int T, float *x0, uint8_t *cls,
+                   uint8_t *dir, float *iat)
+{
+    const ns_ds_flow *f = &ds->flows[flow];
+    int n = (int)f->n_packets < T ? (int)f->n_packets : T;
+    int K = r->n_bits, in = ns_repr_in_dim(r);
+    int8_t row[NS_NP_MODEL_WIDTH];
+    for (int t = 0; t < n; t++) {
+        uint64_t k = f->first + (uint64_t)t;
+        ns_dataset_row(ds, k, row);
+        float z = (float)((log((double)ds->iat_ns[k] * 1e-9 + NS_REPR_IAT_FLOOR) - r->iat_mean) / r->iat_std);
+        uint8_t d = ds->dir[k];
+        if (cls)
+            for (int j = 0; j < K; j++) cls[(size_t)t * K + j] = (uint8_t)(row[r->cols[j]] + 1);
+        if (dir) dir[t] = d;
+        if (iat) iat[t] = z;
+        if (x0) {
+            float *x = x0 + (size_t)t * in;
+            for (int j = 0; j < K; j++) {
+                int v = row[r->cols[j]];
+                x[2 * j] = v >= 0 ? 1.0f : -1.0f;
+                x[2 * j + 1] = v == 1 ? 1.0f : v == 0 ? -1.0f : 0.0f;
+            }
+            x[2 * K] = z;
+            x[2 * K + 1] = d ? 1.0f : -1.0f;
+        }
+    }
+    return n;
+}
+
+/* Softmax of three logits. */
+static void softmax3(const float *l, float *p)
+{
+    float m = l[0] > l[1] ? l[0] : l[1];
+    if (l[2] > m) m = l[2];
+    float e0 = expf(l[0] - m), e1 = expf(l[1] - m), e2 = expf(l[2] - m), s = e0 + e1 + e2;
+    p[0] = e0 / s, p[1] = e1 / s, p[2] = e2 / s;
+}
+
+void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows)
+{
+    int K = r->n_bits, in = ns_repr_in_dim(r), od = ns_repr_out_dim(r);
+#pragma omp parallel for schedule(static)
+    for (size_t t = 0; t < rows; t++) {
+        const float *o = out + t * od;
+        float *x = x0 + t * in;
+        for (int j = 0; j < K; j++) {
+            float p[3];
+            softmax3(o + 3 * j, p);
+            x[2 * j] = p[1] + p[2] - p[0];
+            x[2 * j + 1] = p[2] - p[1];
+        }
+        x[2 * K] = o[3 * K];
+        x[2 * K + 1] = tanhf(0.5f * o[3 * K + 1]); /* 2 sigmoid(l) - 1 */
+    }
+}
+
+void ns_repr_decode_row(const ns_repr *r, const float *out, int8_t *row, uint8_t *dir, int64_t *iat_ns)
+{
+    int K = r->n_bits;
+    memcpy(row, r->fixed, (size_t)r->width);
+    for (int j = 0; j < K; j++) {
+        const float *l = out + 3 * j;
+        int best = l[1] > l[0] ? 1 : 0;
+        if (l[2] > l[best]) best = 2;
+        row[r->cols[j]] = (int8_t)(best - 1);
+    }
+    *dir = out[3 * K + 1] > 0;
+    double secs = exp((double)out[3 * K] * r->iat_std + r->iat_mean) - NS_REPR_IAT_FLOOR;
+    if (!(secs > 0)) secs = 0;    /* also catches NaN */
+    if (secs > 86400) secs = 86400; /* a day: more is no inter-arrival time of one flow */
+    *iat_ns = (int64_t)llround(secs * 1e9);
+}

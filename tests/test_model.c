@@ -1,0 +1,207 @@
+/* test_model.c: the denoiser's backward against central finite differences
+ * on every parameter tensor, its control hook, and the parameter layout. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/model.h"
+#include "netsynth/rng.h"
+
+enum { B = 3, T = 5, P = 2, K = 3 };
+
+typedef struct fixture {
+    ns_model_config c;
+    ns_model_params p, g;
+    float *mem, *gmem;
+    size_t n;
+    ns_model_acts *a;
+    float x[B * T * (2 * K + 2)], t[B], iat[B * T];
+    int prompt[B * P], len[B];
+    uint8_t cls[B * T * K], dir[B * T];
+    float *control[2], *dcontrol[2];
+} fixture;
+
+static const ns_model_loss_weights W = {0.7f, 0.3f, 0.2f};
+
+static double loss_of(fixture *f)
+{
+    ns_model_forward(NULL, f->a, &f->p, &f->c, f->x, f->t, f->prompt, P, f->len, B, T,
+                     (const float *const *)f->control);
+    return ns_model_loss(f->a, &f->c, f->cls, f->iat, f->dir, &W, NULL);
+}
+
+static void setup(fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    assert_int_equal(ns_model_config_named(&f->c, "tiny"), 0);
+    f->c.d = 8, f->c.n_head = 2, f->c.n_layer = 2, f->c.mlp_ratio = 2;
+    f->c.max_packets = T, f->c.n_bits = K, f->c.in_dim = 2 * K + 2, f->c.out_dim = 3 * K + 2, f->c.vocab = 4;
+    f->n = ns_model_params_layout(NULL, &f->c, NULL);
+    f->mem = malloc(f->n * sizeof(float));
+    f->gmem = calloc(f->n, sizeof(float));
+    ns_model_params_layout(&f->p, &f->c, f->mem);
+    ns_model_params_layout(&f->g, &f->c, f->gmem);
+    /* Random everywhere (not adaLN-Zero), so that every path carries gradient. */
+    ns_rng r;
+    ns_rng_seed(&r, 11, 0);
+    for (size_t i = 0; i < f->n; i++) f->mem[i] = 0.3f * ns_rng_normal(&r);
+    for (size_t i = 0; i < sizeof f->x / sizeof f->x[0]; i++) f->x[i] = ns_rng_normal(&r);
+    for (int b = 0; b < B; b++) f->t[b] = 0.2f + 0.3f * b;
+    int lens[B] = {5, 3, 1};
+    memcpy(f->len, lens, sizeof lens);
+    int prompts[B * P] = {0, 2, 1, -1, -1, -1};
+    memcpy(f->prompt, prompts, sizeof prompts);
+    for (int i = 0; i < B * T * K; i++) f->cls[i] = (uint8_t)ns_rng_below(&r, 3);
+    for (int i = 0; i < B * T; i++) f->iat[i] = ns_rng_normal(&r), f->dir[i] = (uint8_t)ns_rng_below(&r, 2);
+    assert_int_equal(ns_model_acts_new(&f->a, &f->c, B, T), 0);
+}
+
+static void teardown(fixture *f)
+{
+    ns_model_acts_free(f->a);
+    free(f->mem);
+    free(f->gmem);
+    for (int l = 0; l < 2; l++) free(f->control[l]), free(f->dcontrol[l]);
+}
+
+/* Compare analytic and numeric gradients of `count` entries from `offset`. */
+static void check_slice(fixture *f, const char *name, float *param, float *grad, size_t count)
+{
+    double worst = 0;
+    size_t stride = count > 40 ? count / 40 : 1; /* a spread of entries per tensor */
+    for (size_t i = 0; i < count; i += stride) {
+        float keep = param[i];
+        const float h = 1e-2f;
+        param[i] = keep + h;
+        double lp = loss_of(f);
+        param[i] = keep - h;
+        double lm = loss_of(f);
+        param[i] = keep;
+        double num = (lp - lm) / (2 * h), ana = grad[i];
+        double err = fabs(num - ana) / fmax(1e-2, fabs(num) + fabs(ana));
+        if (err > worst) worst = err;
+        if (err > 0.05) print_message("%s[%zu]: analytic %.6g numeric %.6g\n", name, i, ana, num);
+    }
+    assert_true(worst < 0.05);
+}
+
+static void test_backward_matches_finite_differences(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    loss_of(&f);
+    ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL);
+    size_t d = (size_t)f.c.d, h = d * (size_t)f.c.mlp_ratio;
+    check_slice(&f, "in_w", f.p.in_w, f.g.in_w, d * (size_t)f.c.in_dim);
+    check_slice(&f, "in_b", f.p.in_b, f.g.in_b, d);
+    check_slice(&f, "pos", f.p.pos, f.g.pos, (size_t)T * d);
+    check_slice(&f, "t1_w", f.p.t1_w, f.g.t1_w, d * d);
+    check_slice(&f, "t2_b", f.p.t2_b, f.g.t2_b, d);
+    check_slice(&f, "prompt", f.p.prompt, f.g.prompt, 4 * d);
+    for (int l = 0; l < f.c.n_layer; l++) {
+        check_slice(&f, "ada_w", f.p.ada_w[l], f.g.ada_w[l], 6 * d * d);
+        check_slice(&f, "ada_b", f.p.ada_b[l], f.g.ada_b[l], 6 * d);
+        check_slice(&f, "qkv_w", f.p.qkv_w[l], f.g.qkv_w[l], 3 * d * d);
+        check_slice(&f, "proj_w", f.p.proj_w[l], f.g.proj_w[l], d * d);
+        check_slice(&f, "fc_w", f.p.fc_w[l], f.g.fc_w[l], h * d);
+        check_slice(&f, "fc2_b", f.p.fc2_b[l], f.g.fc2_b[l], d);
+    }
+    check_slice(&f, "fada_w", f.p.fada_w, f.g.fada_w, 2 * d * d);
+    check_slice(&f, "out_w", f.p.out_w, f.g.out_w, (size_t)f.c.out_dim * d);
+    check_slice(&f, "out_b", f.p.out_b, f.g.out_b, (size_t)f.c.out_dim);
+    check_slice(&f, "len1_w", f.p.len1_w, f.g.len1_w, d * d);
+    check_slice(&f, "len2_b", f.p.len2_b, f.g.len2_b, T);
+    teardown(&f);
+}
+
+static void test_control_gradient(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    size_t Nd = (size_t)B * T * f.c.d;
+    for (int l = 0; l < 2; l++) {
+        f.control[l] = calloc(Nd, sizeof(float));
+        f.dcontrol[l] = calloc(Nd, sizeof(float));
+    }
+    double base = loss_of(&f);
+    ns_model_backward(&f.g, f.a, &f.p, &f.c, f.dcontrol);
+    /* A control residual changes the output; its gradient matches differences. */
+    f.control[0][3] = 0.5f;
+    assert_true(fabs(loss_of(&f) - base) > 1e-6);
+    f.control[0][3] = 0;
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < Nd; i += 7) {
+            const float h = 1e-2f;
+            f.control[l][i] = h;
+            double lp = loss_of(&f);
+            f.control[l][i] = -h;
+            double lm = loss_of(&f);
+            f.control[l][i] = 0;
+            double num = (lp - lm) / (2 * h);
+            assert_true(fabs(num - f.dcontrol[l][i]) <= 0.05 * fmax(1e-2, fabs(num) + fabs(f.dcontrol[l][i])));
+        }
+    teardown(&f);
+}
+
+static void test_fresh_model_is_neutral(void **state)
+{
+    (void)state;
+    /* adaLN-Zero: with the real initialisation every output is 0, so each
+     * bit's three classes are equally likely, and every length too. */
+    fixture f;
+    setup(&f);
+    ns_model_params_init(&f.p, &f.c, 5);
+    float out[B * T * (3 * K + 2)], loss[4];
+    ns_model_forward(out, f.a, &f.p, &f.c, f.x, f.t, f.prompt, P, f.len, B, T, NULL);
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) assert_true(out[i] == 0);
+    ns_model_loss(f.a, &f.c, f.cls, f.iat, f.dir, &W, loss);
+    assert_float_equal(loss[0], log(3.0), 1e-5);
+    assert_float_equal(loss[2], log(2.0), 1e-5);
+    assert_float_equal(loss[3], log((double)T), 1e-5);
+    float logits[B * T];
+    ns_model_length_logits(logits, f.a, &f.p, &f.c, f.prompt, P, B);
+    for (int i = 0; i < B * T; i++) assert_true(logits[i] == 0);
+    teardown(&f);
+}
+
+static void test_layout_and_decay_mask(void **state)
+{
+    (void)state;
+    ns_model_config c;
+    assert_int_equal(ns_model_config_named(&c, "base"), 0);
+    assert_int_equal(ns_model_config_named(&c, "huge"), -6);
+    c.max_packets = 64, c.n_bits = 544, c.in_dim = 2 * 544 + 2, c.out_dim = 3 * 544 + 2, c.vocab = 40;
+    size_t n = ns_model_params_layout(NULL, &c, NULL);
+    float *mem = calloc(n, sizeof(float));
+    ns_model_params p;
+    assert_int_equal(ns_model_params_layout(&p, &c, mem), n);
+    /* The slices tile the array: the last one ends at n. */
+    assert_true(p.len2_b + c.max_packets == mem + n);
+    uint8_t *mask = malloc(n);
+    ns_model_decay_mask(&c, mask);
+    assert_int_equal(mask[p.in_w - mem], 1);
+    assert_int_equal(mask[p.in_b - mem], 0);
+    assert_int_equal(mask[p.pos - mem], 0);
+    assert_int_equal(mask[p.prompt - mem], 0);
+    assert_int_equal(mask[p.qkv_w[3] - mem], 1);
+    assert_int_equal(mask[p.qkv_b[3] - mem], 0);
+    free(mask);
+    free(mem);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backward_matches_finite_differences),
+        cmocka_unit_test(test_control_gradient),
+        cmocka_unit_test(test_fresh_model_is_neutral),
+        cmocka_unit_test(test_layout_and_decay_mask),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_cleanup();
+    return rc;
+}
