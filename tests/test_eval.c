@@ -1,0 +1,388 @@
+/* test_eval.c: metrics on hand-computed confusion matrices, features of
+ * hand-made flows, real/TSTR/TRTS runs on in-memory datasets, the CLI. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/eval.h"
+#include "netsynth/features.h"
+#include "netsynth/nprint.h"
+#include "netsynth/rng.h"
+
+/* ---- metrics ---------------------------------------------------------------- */
+
+static void test_metrics_by_hand(void **state)
+{
+    (void)state;
+    /* true 0: 2 right, 1 as class 1; true 1: 3 right; true 2: 1 as class 0. */
+    uint64_t cm[9] = {2, 1, 0, 0, 3, 0, 1, 0, 0};
+    assert_float_equal(ns_eval_accuracy(cm, 3), 5.0 / 7, 1e-12);
+    /* F1: class 0 = 2*2/(3+3), class 1 = 2*3/(3+4), class 2 never predicted = 0. */
+    assert_float_equal(ns_eval_macro_f1(cm, 3), (4.0 / 6 + 6.0 / 7 + 0) / 3, 1e-12);
+    /* A class in neither truth nor predictions does not count. */
+    uint64_t cm4[16] = {2, 1, 0, 0, 0, 3, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+    assert_float_equal(ns_eval_macro_f1(cm4, 4), (4.0 / 6 + 6.0 / 7 + 0) / 3, 1e-12);
+    /* Predicted but never true: also 0 for that class. */
+    uint64_t cm2[4] = {3, 1, 0, 0};
+    assert_float_equal(ns_eval_accuracy(cm2, 2), 0.75, 1e-12);
+    assert_float_equal(ns_eval_macro_f1(cm2, 2), (6.0 / 7 + 0) / 2, 1e-12);
+    uint64_t perfect[4] = {5, 0, 0, 7}, empty[4] = {0};
+    assert_float_equal(ns_eval_macro_f1(perfect, 2), 1.0, 1e-12);
+    assert_float_equal(ns_eval_accuracy(empty, 2), 0.0, 1e-12);
+    assert_float_equal(ns_eval_macro_f1(empty, 2), 0.0, 1e-12);
+}
+
+/* ---- hand-made datasets ----------------------------------------------------- */
+
+static void set_field(int8_t *row, const char *name, uint64_t v)
+{
+    size_t nf;
+    const ns_nprint_field *f = ns_nprint_fields(&nf);
+    for (size_t i = 0; i < nf; i++) {
+        if (strcmp(f[i].name, name)) continue;
+        int off = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
+        for (int b = 0; b < f[i].width; b++) row[off + b] = (int8_t)((v >> (f[i].width - 1 - b)) & 1);
+        return;
+    }
+    fail_msg("no field %s", name);
+}
+
+static int field_col(const char *name)
+{
+    size_t nf;
+    const ns_nprint_field *f = ns_nprint_fields(&nf);
+    for (size_t i = 0; i < nf; i++)
+        if (!strcmp(f[i].name, name)) return ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
+    return -1;
+}
+
+/* A dataset in memory (what ns_dataset_load would give), with its storage. */
+typedef struct hand_ds {
+    ns_dataset ds;
+    ns_ds_flow *flows;
+    int32_t *labels;
+    int64_t *iat;
+    uint8_t *dir, *bits;
+    const char *attr_names[2];
+    uint32_t attr_first[3];
+    const char *tokens[8];
+    const char *files[5];
+} hand_ds;
+
+/* n flows of 1..5 TCP packets; device d = i % 3 (type: d == 2), tokens in
+ * `order` (0: device=a,b,c; 1: reversed ids, as another file could have).
+ * signal: 0 the device sets the TTL; 1 only the address bits tell it. */
+static void hand_make(hand_ds *h, size_t n, uint64_t seed, int order, int signal)
+{
+    memset(h, 0, sizeof *h);
+    ns_rng r;
+    ns_rng_seed(&r, seed, 0);
+    static const char *const toks[2][5] = {
+        {"device=a", "device=b", "device=c", "type=hub", "type=plug"},
+        {"device=c", "device=b", "device=a", "type=plug", "type=hub"},
+    };
+    for (int t = 0; t < 5; t++) h->tokens[t] = toks[order][t];
+    h->attr_names[0] = "device";
+    h->attr_names[1] = "type";
+    h->attr_first[0] = 0, h->attr_first[1] = 3, h->attr_first[2] = 5;
+    for (int f = 0; f < 5; f++) h->files[f] = "capture.pcap";
+    h->flows = calloc(n, sizeof *h->flows);
+    h->labels = malloc(2 * n * sizeof *h->labels);
+    size_t cap = 5 * n, np = 0;
+    h->iat = malloc(cap * sizeof *h->iat);
+    h->dir = malloc(cap);
+    h->bits = malloc(cap * ((NS_NP_MODEL_WIDTH + 3) / 4));
+    int8_t row[NS_NP_MODEL_WIDTH];
+    for (size_t i = 0; i < n; i++) {
+        int dev = (int)(i % 3);
+        ns_ds_flow *f = &h->flows[i];
+        f->first = np;
+        f->n_packets = 1 + (uint32_t)ns_rng_below(&r, 5);
+        f->seen = f->n_packets;
+        f->file = (uint32_t)(i % 5);
+        f->proto = 6;
+        h->labels[2 * i] = order ? 2 - dev : dev;
+        h->labels[2 * i + 1] = (dev == 2) != (order == 1) ? 4 : 3;
+        for (uint32_t p = 0; p < f->n_packets; p++, np++) {
+            memset(row, -1, sizeof row);
+            memset(row, 0, 160); /* IPv4 without options */
+            memset(row + 480, 0, 160); /* TCP without options */
+            set_field(row, "ipv4_ver", 4);
+            set_field(row, "ipv4_hl", 5);
+            set_field(row, "ipv4_tl", 40 + 10 * p);
+            set_field(row, "ipv4_proto", 6);
+            set_field(row, "ipv4_ttl", signal == 0 ? 32u << dev : 64);
+            uint64_t noise = ns_rng_u64(&r);
+            set_field(row, "ipv4_src", signal == 1 ? (uint32_t)(0x0a000000u | (uint32_t)dev) : (uint32_t)noise);
+            set_field(row, "ipv4_dst", noise >> 32);
+            set_field(row, "tcp_sprt", signal == 1 ? 1000u + (uint32_t)dev : noise & 0xffff);
+            set_field(row, "tcp_dprt", 443);
+            set_field(row, "tcp_syn", p == 0);
+            set_field(row, "tcp_ackf", p > 0);
+            h->dir[np] = p & 1;
+            h->iat[np] = p ? 1000000 * (int64_t)p : 0;
+            ns_dataset_pack_row(row, NS_NP_MODEL_WIDTH, h->bits + np * ((NS_NP_MODEL_WIDTH + 3) / 4));
+        }
+    }
+    ns_dataset *ds = &h->ds;
+    ds->width = NS_NP_MODEL_WIDTH;
+    ds->row_bytes = (NS_NP_MODEL_WIDTH + 3) / 4;
+    ds->max_packets = 16;
+    ds->n_flows = n;
+    ds->n_packets = np;
+    ds->n_attrs = 2, ds->n_tokens = 5, ds->n_files = 5;
+    ds->attr_names = h->attr_names;
+    ds->attr_first = h->attr_first;
+    ds->tokens = h->tokens;
+    ds->files = h->files;
+    ds->flows = h->flows;
+    ds->labels = h->labels;
+    ds->iat_ns = h->iat;
+    ds->dir = h->dir;
+    ds->bits = h->bits;
+}
+
+static void hand_free(hand_ds *h)
+{
+    free(h->flows);
+    free(h->labels);
+    free(h->iat);
+    free(h->dir);
+    free(h->bits);
+}
+
+/* ---- features -------------------------------------------------------------- */
+
+static void test_nprint_features_blank_and_pad(void **state)
+{
+    (void)state;
+    hand_ds h;
+    hand_make(&h, 6, 1, 0, 0);
+    int np = 4;
+    size_t dim = ns_features_nprint_dim(np);
+    assert_int_equal(dim, 4 * 1088);
+    int8_t *x = malloc(6 * dim);
+    uint64_t idx[2] = {5, 0};
+    assert_int_equal(ns_features_nprint(&h.ds, idx, 2, np, x), NS_OK);
+    int8_t row[NS_NP_MODEL_WIDTH];
+    for (int k = 0; k < 2; k++) {
+        const ns_ds_flow *f = &h.ds.flows[idx[k]];
+        for (int p = 0; p < np; p++) {
+            const int8_t *got = x + k * dim + (size_t)p * NS_NP_MODEL_WIDTH;
+            if ((uint32_t)p >= f->n_packets) { /* padding */
+                for (int j = 0; j < NS_NP_MODEL_WIDTH; j++) assert_int_equal(got[j], -1);
+                continue;
+            }
+            ns_dataset_row(&h.ds, f->first + (uint64_t)p, row);
+            ns_features_blank_row(row);
+            assert_memory_equal(got, row, sizeof row);
+            for (int b = 0; b < 32; b++) {
+                assert_int_equal(got[field_col("ipv4_src") + b], -1);
+                assert_int_equal(got[field_col("ipv4_dst") + b], -1);
+            }
+            for (int b = 0; b < 16; b++) {
+                assert_int_equal(got[field_col("tcp_sprt") + b], -1);
+                assert_int_equal(got[field_col("tcp_dprt") + b], -1);
+                assert_int_equal(got[field_col("udp_sport") + b], -1);
+            }
+            assert_int_equal(got[field_col("ipv4_ttl") + 1], (32 << (idx[k] % 3)) >> 6 & 1);
+        }
+    }
+    uint64_t bad = 6;
+    assert_int_equal(ns_features_nprint(&h.ds, &bad, 1, np, x), NS_EARG);
+    free(x);
+    hand_free(&h);
+}
+
+static void test_netflow_features(void **state)
+{
+    (void)state;
+    hand_ds h;
+    hand_make(&h, 40, 2, 0, 0);
+    size_t i = 0;
+    while (h.ds.flows[i].n_packets < 4) i++; /* a flow of 4 or 5 packets */
+    uint32_t n = h.ds.flows[i].n_packets;
+    float x[NS_FEATURES_NETFLOW_DIM];
+    uint64_t idx = i;
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 16, x), NS_OK);
+    double fwd = 0, bwd = 0, nf = 0, nb = 0, sum = 0, sq = 0, dur = 0;
+    for (uint32_t p = 0; p < n; p++) {
+        double s = 40 + 10 * p;
+        if (p & 1) nb++, bwd += s;
+        else nf++, fwd += s;
+        sum += s, sq += s * s, dur += p * 1e-3;
+    }
+    const char *names[] = {"proto", "duration_s", "packets_fwd", "packets_bwd", "bytes_fwd", "bytes_bwd",
+                           "size_mean", "size_std", "size_min", "size_max", "tcp_syn_seen", "tcp_ack_seen",
+                           "tcp_fin_seen"};
+    double want[] = {6, dur, nf, nb, fwd, bwd, sum / n, sqrt(sq / n - (sum / n) * (sum / n)), 40, 40 + 10 * (n - 1),
+                     1, 1, 0};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        int j = 0;
+        while (strcmp(ns_features_netflow_name(j), names[k])) j++;
+        assert_float_equal(x[j], want[k], 1e-4 * (1 + fabs(want[k])));
+    }
+    assert_null(ns_features_netflow_name(NS_FEATURES_NETFLOW_DIM));
+    /* Only the first 2 packets: 2 packets, one each way. */
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 2, x), NS_OK);
+    assert_float_equal(x[2], 1, 0);
+    assert_float_equal(x[3], 1, 0);
+    hand_free(&h);
+}
+
+/* ---- runs ------------------------------------------------------------------ */
+
+static const ns_eval_result *result(const ns_eval_report *r, const char *level, ns_eval_kind k, ns_eval_run run)
+{
+    for (size_t i = 0; i < r->n_results; i++) {
+        const ns_eval_result *x = &r->results[i];
+        if (!strcmp(r->levels[x->level].name, level) && x->kind == k && x->run == run) return x;
+    }
+    fail_msg("no result %s %d %d", level, k, run);
+    return NULL;
+}
+
+static void opts(ns_eval_opts *o)
+{
+    ns_eval_opts_init(o);
+    o->labels = "device,type";
+    o->trees = 20;
+    o->packets = 4;
+}
+
+/* Synthetic data identical to the real training set: TSTR is real-on-real. */
+static void test_tstr_on_identical_sets_is_real(void **state)
+{
+    (void)state;
+    hand_ds tr, te, sy;
+    hand_make(&tr, 300, 3, 0, 0);
+    hand_make(&te, 150, 4, 0, 0);
+    hand_make(&sy, 300, 3, 1, 0); /* the same flows, token ids in another order */
+    ns_eval_inputs in = {&tr.ds, &te.ds, &sy.ds, "train", "test", "synth"};
+    ns_eval_opts o;
+    opts(&o);
+    ns_eval_report r;
+    assert_int_equal(ns_eval(&r, &in, &o), NS_OK);
+    assert_int_equal(r.n_levels, 2);
+    assert_int_equal(r.n_results, 12);
+    assert_string_equal(r.levels[0].classes[0], "a");
+    assert_string_equal(r.levels[1].classes[1], "plug");
+    for (int lv = 0; lv < 2; lv++)
+        for (int k = 0; k < 2; k++) {
+            const char *name = lv ? "type" : "device";
+            const ns_eval_result *real = result(&r, name, (ns_eval_kind)k, NS_EVAL_REAL);
+            const ns_eval_result *tstr = result(&r, name, (ns_eval_kind)k, NS_EVAL_TSTR);
+            int c = r.levels[lv].n_classes;
+            assert_memory_equal(real->confusion, tstr->confusion, (size_t)c * c * sizeof(uint64_t));
+            assert_true(real->accuracy == tstr->accuracy && real->macro_f1 == tstr->macro_f1);
+            assert_int_equal(result(&r, name, (ns_eval_kind)k, NS_EVAL_TRTS)->n_test, 300);
+        }
+    /* The TTL tells the device: both feature kinds... nPrint sees it. */
+    assert_true(result(&r, "device", NS_EVAL_NPRINT, NS_EVAL_REAL)->accuracy > 0.99);
+    assert_true(result(&r, "type", NS_EVAL_NPRINT, NS_EVAL_TRTS)->accuracy > 0.99);
+
+    const char *json = tu_path(tu_tmpdir(), "eval.json");
+    assert_int_equal(ns_eval_write_json(&r, json), NS_OK);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "grep -q '\"confusion\": \\[\\[' %s && grep -q '\"run\": \"TSTR\"' %s", json, json);
+    assert_int_equal(tu_system("%s", cmd), 0);
+    if (tu_have_program("python3"))
+        assert_int_equal(tu_system("python3 -c 'import json,sys; json.load(open(sys.argv[1]))' %s", json), 0);
+    ns_eval_report_free(&r);
+    hand_free(&tr), hand_free(&te), hand_free(&sy);
+}
+
+/* When only the addresses and ports tell the classes apart, blanking them
+ * leaves the forest at chance. */
+static void test_addresses_do_not_leak(void **state)
+{
+    (void)state;
+    hand_ds tr, te;
+    hand_make(&tr, 300, 5, 0, 1);
+    hand_make(&te, 300, 6, 0, 1);
+    ns_eval_inputs in = {&tr.ds, &te.ds, NULL, "train", "test", NULL};
+    ns_eval_opts o;
+    opts(&o);
+    o.labels = "device";
+    o.netflow = 0;
+    ns_eval_report r;
+    assert_int_equal(ns_eval(&r, &in, &o), NS_OK);
+    assert_int_equal(r.n_results, 1);
+    double acc = r.results[0].accuracy;
+    print_message("addresses only: accuracy %.3f (chance 0.33)\n", acc);
+    assert_true(acc < 0.45);
+    ns_eval_report_free(&r);
+    hand_free(&tr), hand_free(&te);
+}
+
+/* With no test set, every fifth capture file is the test side; seeds repeat. */
+static void test_split_by_file_and_seed(void **state)
+{
+    (void)state;
+    hand_ds tr;
+    hand_make(&tr, 300, 7, 0, 0);
+    ns_eval_inputs in = {&tr.ds, NULL, NULL, "real", NULL, NULL};
+    ns_eval_opts o;
+    opts(&o);
+    o.seed = 3;
+    ns_eval_report a, b;
+    assert_int_equal(ns_eval(&a, &in, &o), NS_OK);
+    assert_int_equal(a.results[0].n_train, 240);
+    assert_int_equal(a.results[0].n_test, 60);
+    assert_int_equal(ns_eval(&b, &in, &o), NS_OK);
+    for (size_t i = 0; i < a.n_results; i++) {
+        int c = a.levels[a.results[i].level].n_classes;
+        assert_memory_equal(a.results[i].confusion, b.results[i].confusion, (size_t)c * c * sizeof(uint64_t));
+    }
+    ns_eval_report_free(&a);
+    ns_eval_report_free(&b);
+    o.labels = "device,colour";
+    assert_int_equal(ns_eval(&a, &in, &o), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "real: no attribute 'colour'"));
+    o.labels = "device,";
+    assert_int_equal(ns_eval(&a, &in, &o), NS_EARG);
+    hand_free(&tr);
+}
+
+/* The verb on the corpus: dataset files, eval with a synthetic stand-in. */
+static void test_cli_on_corpus(void **state)
+{
+    (void)state;
+    const char *shared = TU_REQUIRE_SHARED();
+    const char *dir = tu_tmpdir(), *bin = tu_netsynth_bin();
+    char labels[4096];
+    snprintf(labels, sizeof labels, "%s/data/iot-sentinel/labels.tsv", shared);
+    assert_int_equal(tu_system("%s dataset --labels %s --label device,device_type --split test --packets 8 -o %s >/dev/null",
+                               bin, labels, tu_path(dir, "test.ds")), 0);
+    /* Test split only, cut by file: real train/test; itself as "synthetic". */
+    assert_int_equal(tu_system("%s eval --real %s --synth %s --packets 8 --trees 10 --json %s > %s", bin,
+                               tu_path(dir, "test.ds"), tu_path(dir, "test.ds"), tu_path(dir, "e.json"),
+                               tu_path(dir, "table.txt")), 0);
+    assert_int_equal(tu_system("grep -q '^device_type  *nprint  *5 ' %s", tu_path(dir, "table.txt")), 0);
+    assert_int_equal(tu_system("grep -q '\"label\": \"device\"' %s", tu_path(dir, "e.json")), 0);
+    assert_int_equal(tu_system("%s eval --real %s --dump-features %s --packets 8", bin, tu_path(dir, "test.ds"), dir), 0);
+    assert_int_equal(tu_system("test -s %s && test -s %s && test -s %s", tu_path(dir, "train_nprint.npy"),
+                               tu_path(dir, "test_device.npy"), tu_path(dir, "device_classes.txt")), 0);
+    assert_int_equal(tu_system("%s eval --real %s --trees 0 2>/dev/null", bin, tu_path(dir, "test.ds")), 2);
+    assert_int_equal(tu_system("%s eval --real %s 2>/dev/null", bin, tu_path(dir, "missing.ds")), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metrics_by_hand),
+        cmocka_unit_test(test_nprint_features_blank_and_pad),
+        cmocka_unit_test(test_netflow_features),
+        cmocka_unit_test(test_tstr_on_identical_sets_is_real),
+        cmocka_unit_test(test_addresses_do_not_leak),
+        cmocka_unit_test(test_split_by_file_and_seed),
+        cmocka_unit_test(test_cli_on_corpus),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_cleanup();
+    return rc;
+}
