@@ -74,6 +74,10 @@ typedef struct line_reader {
 static int next_line(line_reader *r, size_t max, char **line, size_t *len)
 {
     size_t scanned = 0;
+    if (!r->buf) {
+        r->cap = 4 * CHUNK;
+        if (!(r->buf = malloc(r->cap))) return ns_error(NS_ENOMEM, "out of memory");
+    }
     for (;;) {
         char *nl = memchr(r->buf + r->pos + scanned, '\n', r->end - r->pos - scanned);
         if (nl || (r->eof && r->end > r->pos)) {

@@ -408,6 +408,7 @@ static void test_malformed_csv(void **state)
 
     /* A huge line: rejected by its length, without reading it all in. */
     char *huge = malloc(strlen(hdr) + sizeof big + 8);
+    assert_non_null(huge);
     sprintf(huge, "%s\n%s\n", hdr, big);
     ns_nprint_csv c;
     assert_int_equal(csv_from_text(huge, &c), NS_EFORMAT);
