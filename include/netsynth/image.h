@@ -5,10 +5,11 @@
  * pixel per bit, optionally drawn as a scale x scale block for viewing:
  *     1 red (255,0,0)   0 green (0,255,0)   -1 grey (128,128,128)
  * Images are written as 2-bit palette PNGs (exact colours, small files) with
- * a "netsynth scale" text chunk when the scale is not 1.
+ * the scale in a "netsynth scale" tEXt chunk before the image data.
  *
  * Reading accepts any PNG libpng decodes: palette, grey, grey+alpha, RGB,
- * RGBA, 1 to 16 bits, interlaced or not. Alpha is ignored; each pixel (each
+ * RGBA, 1 to 16 bits, interlaced or not. Alpha, gamma, colour profiles and
+ * every other ancillary chunk but tEXt are ignored; each pixel (each
  * block's mean colour when scaled) snaps to the nearest of the three colours
  * (Euclidean distance in RGB; ties go to 1, then 0), so a blurred or
  * re-encoded image still reads back.
