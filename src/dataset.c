@@ -228,7 +228,8 @@ static int check_flows(const ns_dataset *ds, const char *name)
         const ns_ds_flow *f = &ds->flows[i];
         const char *bad = NULL;
         if (f->first != next) bad = "does not start where the previous flow ends";
-        else if (!f->n_packets || f->n_packets > ds->max_packets) bad = "has a bad packet count";
+        else if (!f->n_packets || f->n_packets > ds->max_packets || f->seen < f->n_packets)
+            bad = "has a bad packet count";
         else if (f->n_packets > ds->n_packets - next) bad = "runs past the last packet";
         else if (f->file >= ds->n_files) bad = "names a file out of range";
         else if (f->proto != 1 && f->proto != 6 && f->proto != 17) bad = "has a protocol other than TCP/UDP/ICMP";
@@ -258,7 +259,6 @@ static int check_packets(const ns_dataset *ds, const char *name)
             return ns_error(NS_ECORRUPT, "%s: packet %" PRIu64 ": direction %u", name, k, ds->dir[k]);
     }
     /* Code 10 never occurs, nor bits past the width in a row's last byte. */
-    uint8_t tail_mask = (uint8_t)(ds->width & 3 ? 0xffu << 2 * (ds->width & 3) : 0);
     const uint8_t *b = ds->bits;
     uint64_t n = ds->n_packets * ds->row_bytes, i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -266,11 +266,11 @@ static int check_packets(const ns_dataset *ds, const char *name)
         memcpy(&w, b + i, 8);
         if (w >> 1 & ~w & UINT64_C(0x5555555555555555)) break;
     }
-    for (; i < n; i++) {
-        unsigned byte = b[i];
-        if (byte >> 1 & ~byte & 0x55u) break;
-        if (tail_mask && i % ds->row_bytes == ds->row_bytes - 1u && (byte & tail_mask)) break;
-    }
+    for (; i < n; i++)
+        if (b[i] >> 1 & ~b[i] & 0x55u) break;
+    uint8_t tail_mask = (uint8_t)(ds->width & 3 ? 0xffu << 2 * (ds->width & 3) : 0);
+    for (uint64_t k = 0; tail_mask && k < ds->n_packets && i == n; k++)
+        if (b[k * ds->row_bytes + ds->row_bytes - 1] & tail_mask) i = k * ds->row_bytes;
     if (i < n)
         return ns_error(NS_ECORRUPT, "%s: packet %" PRIu64 ": invalid packed value", name, i / ds->row_bytes);
     return NS_OK;
@@ -605,13 +605,13 @@ static int parse_label_columns(builder *b)
 {
     const char *list = b->o->label_cols ? b->o->label_cols : "";
     const char *path = b->o->labels_path;
-    while (*list) {
-        const char *comma = strchr(list, ',');
-        size_t n = comma ? (size_t)(comma - list) : strlen(list);
+    for (const char *s = list; *list;) {
+        const char *comma = strchr(s, ',');
+        size_t n = comma ? (size_t)(comma - s) : strlen(s);
         char name[256];
         if (!n || n >= sizeof name)
-            return ns_error(NS_EARG, "label columns '%s': empty or over-long name", b->o->label_cols);
-        memcpy(name, list, n);
+            return ns_error(NS_EARG, "label columns '%s': empty or over-long name", list);
+        memcpy(name, s, n);
         name[n] = 0;
         int c = ns_labels_column(&b->table, name);
         if (c < 0) return need_column(&b->table, name, path, " for a label", NS_EARG);
@@ -622,7 +622,8 @@ static int parse_label_columns(builder *b)
         if (b->n_label_attrs == MAX_ATTRS) return ns_error(NS_EARG, "more than %d label columns", MAX_ATTRS);
         b->label_col[b->n_label_attrs] = c;
         b->attr_names[b->n_label_attrs++] = b->table.cols[c];
-        list += n + (comma != NULL);
+        if (!comma) break;
+        s = comma + 1;
     }
     b->n_attrs = b->n_label_attrs;
     return NS_OK;

@@ -1,0 +1,665 @@
+/* test_dataset.c: label tables, building datasets from captures crafted here,
+ * the file's round trip and its rejection of damaged or foreign files, and
+ * the totals of the real corpus. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/capture.h"
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/flow.h"
+#include "netsynth/labels.h"
+#include "netsynth/nprint.h"
+
+#define IP(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
+static const uint32_t A = IP(10, 0, 0, 1), B = IP(192, 0, 2, 7);
+
+/* ---- crafting captures ------------------------------------------------------ */
+
+static void put32(uint8_t *p, uint32_t v) { p[0] = v >> 24, p[1] = v >> 16 & 255, p[2] = v >> 8 & 255, p[3] = v & 255; }
+static void put16(uint8_t *p, uint16_t v) { p[0] = v >> 8, p[1] = v & 255; }
+
+typedef struct frame {
+    uint8_t b[80];
+    size_t len;
+} frame;
+
+/* Ethernet + IPv4 + TCP (x = flags) / UDP / ICMP (x = type). */
+static frame ipv4(uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint8_t x)
+{
+    frame f;
+    memset(&f, 0, sizeof f);
+    f.b[12] = 0x08;
+    uint8_t *ip = f.b + 14, *t = ip + 20;
+    size_t l4 = proto == 6 ? 20 : 8;
+    ip[0] = 0x45, ip[8] = 64, ip[9] = proto;
+    put16(ip + 2, (uint16_t)(20 + l4));
+    put32(ip + 12, src);
+    put32(ip + 16, dst);
+    if (proto == 6) put16(t, sport), put16(t + 2, dport), t[12] = 5 << 4, t[13] = x;
+    if (proto == 17) put16(t, sport), put16(t + 2, dport), put16(t + 4, 8);
+    if (proto == 1) t[0] = x;
+    f.len = 14 + 20 + l4;
+    return f;
+}
+
+static frame arp(void)
+{
+    frame f;
+    memset(&f, 0, sizeof f);
+    f.b[12] = 0x08, f.b[13] = 0x06;
+    f.len = 42;
+    return f;
+}
+
+static frame ipv6_udp(void)
+{
+    frame f;
+    memset(&f, 0, sizeof f);
+    f.b[12] = 0x86, f.b[13] = 0xdd;
+    uint8_t *ip = f.b + 14;
+    ip[0] = 0x60, ip[5] = 8, ip[6] = 17, ip[7] = 64;
+    ip[43] = 53, ip[45] = 8;
+    f.len = 14 + 48;
+    return f;
+}
+
+static void write_pcap(const char *path, const frame *frames, int n)
+{
+    ns_outfile o;
+    assert_int_equal(ns_outfile_open(&o, path), NS_OK);
+    ns_pcap_writer w;
+    assert_int_equal(ns_pcap_writer_begin(&w, o.fp, 1, 0), NS_OK);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(ns_pcap_write(&w, 1700000000000000000LL + i * 1000000LL, frames[i].b,
+                                       (uint32_t)frames[i].len, (uint32_t)frames[i].len), NS_OK);
+    assert_int_equal(ns_outfile_commit(&o), NS_OK);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+}
+
+static const char *LABELS = "path\tdevice\tdevice_type\tsplit\n"
+                            "pcaps/a.pcap\tCam\tcamera\ttrain\n"
+                            "pcaps/b.pcap\tPlug\tplug-switch\ttest\n"
+                            "pcaps/c.pcap\tCam\tcamera\ttrain\n";
+static const char *FLOWS = "class\tpcap\tl4proto\tsrc_ip\tsrc_port\tdst_ip\tdst_port\tndpi_proto\n"
+                           "Cam\tpcaps/a.pcap\t6\t192.0.2.7\t443\t10.0.0.1\t40000\tTLS.AmazonAWS\n"
+                           "Cam\tpcaps/a.pcap\t17\t10.0.0.1\t5353\t192.0.2.7\t53\tDNS\n"
+                           "Plug\tpcaps/b.pcap\t1\t10.0.0.1\t0\t192.0.2.7\t0\tICMP\n"
+                           "Cam\tpcaps/a.pcap\t58\tfe80::1\t0\tff02::1\t0\tICMPV6\n"
+                           "Cam\tpcaps/a.pcap\t2\t10.0.0.1\t0\t224.0.0.1\t0\tIGMP\n";
+
+/* A folder with three captures, labels.tsv and flows.tsv. */
+static const char *make_corpus(void)
+{
+    const char *dir = tu_tmpdir();
+    assert_int_equal(tu_system("mkdir '%s/pcaps'", dir), 0);
+    const frame a[] = {ipv4(6, A, 40000, B, 443, 0x02), arp(), ipv4(6, B, 443, A, 40000, 0x12),
+                       ipv4(17, A, 5353, B, 53, 0), ipv6_udp(), ipv4(6, A, 40000, B, 443, 0x10),
+                       ipv4(17, B, 53, A, 5353, 0)};
+    const frame b[] = {ipv4(1, A, 0, B, 0, 8), ipv4(1, B, 0, A, 0, 0)};
+    const frame c[] = {ipv4(17, A, 123, B, 123, 0)};
+    write_pcap(tu_path(dir, "pcaps/a.pcap"), a, 7);
+    write_pcap(tu_path(dir, "pcaps/b.pcap"), b, 2);
+    write_pcap(tu_path(dir, "pcaps/c.pcap"), c, 1);
+    write_text(tu_path(dir, "labels.tsv"), LABELS);
+    write_text(tu_path(dir, "flows.tsv"), FLOWS);
+    return dir;
+}
+
+static ns_dataset_opts corpus_opts(const char *dir)
+{
+    ns_dataset_opts o;
+    ns_dataset_opts_init(&o);
+    o.labels_path = strdup(tu_path(dir, "labels.tsv"));
+    o.flows_path = strdup(tu_path(dir, "flows.tsv"));
+    o.label_cols = "device,device_type";
+    o.flow_label = "ndpi_proto";
+    return o;
+}
+
+static void free_opts(ns_dataset_opts *o)
+{
+    free((char *)o->labels_path);
+    free((char *)o->flows_path);
+}
+
+/* ---- label tables ------------------------------------------------------------ */
+
+static int parse(ns_labels *t, const char *text)
+{
+    size_t n = strlen(text);
+    char *copy = malloc(n + 1);
+    memcpy(copy, text, n + 1);
+    return ns_labels_parse(t, copy, n, "t.tsv");
+}
+
+static void test_table_parses(void **state)
+{
+    (void)state;
+    ns_labels t;
+    assert_int_equal(parse(&t, "\xEF\xBB\xBFpath\tdevice\r\n\r\na.pcap\tCam\r\n\nb.pcap\t\r\nc.pcap\tX"), NS_OK);
+    assert_int_equal(t.n_cols, 2);
+    assert_int_equal(t.n_rows, 3);
+    assert_string_equal(t.cols[0], "path");
+    assert_int_equal(ns_labels_column(&t, "device"), 1);
+    assert_int_equal(ns_labels_column(&t, "split"), -1);
+    assert_string_equal(ns_labels_cell(&t, 0, 1), "Cam");
+    assert_string_equal(ns_labels_cell(&t, 1, 1), "");
+    assert_string_equal(ns_labels_cell(&t, 2, 0), "c.pcap");
+    assert_int_equal(t.lines[2], 6);
+    ns_labels_free(&t);
+}
+
+static void test_table_errors(void **state)
+{
+    (void)state;
+    ns_labels t;
+    assert_int_equal(parse(&t, ""), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "t.tsv: empty table"));
+    assert_int_equal(parse(&t, "\n\r\n"), NS_EFORMAT);
+    assert_int_equal(parse(&t, "a\tb\n1\t2\n3\n"), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "t.tsv:3: 1 fields, the header has 2"));
+    assert_int_equal(parse(&t, "a\tb\n1\t2\t3\n"), NS_EFORMAT);
+    assert_int_equal(parse(&t, "a\ta\n"), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "repeated column"));
+    assert_int_equal(parse(&t, "a\t\tb\n"), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "empty column name"));
+    char *nul = malloc(8);
+    memcpy(nul, "a\nb\0c\n", 7);
+    assert_int_equal(ns_labels_parse(&t, nul, 6, "t.tsv"), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "NUL"));
+    assert_int_equal(ns_labels_load(&t, "/nonexistent/labels.tsv"), NS_EIO);
+    assert_non_null(strstr(ns_errmsg(), "/nonexistent/labels.tsv"));
+}
+
+/* ---- building ---------------------------------------------------------------- */
+
+static void test_build_from_captures(void **state)
+{
+    (void)state;
+    const char *dir = make_corpus();
+    ns_dataset_opts o = corpus_opts(dir);
+    const char *out = strdup(tu_path(dir, "ds.bin"));
+    ns_dataset_stats st;
+    assert_int_equal(ns_dataset_build(&o, out, &st), NS_OK);
+    assert_int_equal(st.files, 3);
+    assert_int_equal(st.flows, 4);
+    assert_int_equal(st.rows, 8);
+    assert_int_equal(st.packets_read, 10);
+    assert_int_equal(st.packets_in_flows, 8);
+    assert_int_equal(st.flows_without_service, 1);
+    assert_int_equal(st.skips.n[NS_SKIP_IPV6], 1);
+    assert_int_equal(st.skips.n[NS_SKIP_NON_IP], 1);
+
+    ns_dataset ds;
+    assert_int_equal(ns_dataset_load(&ds, out), NS_OK);
+    assert_int_equal(ds.width, NS_NP_MODEL_WIDTH);
+    assert_int_equal(ds.n_flows, 4);
+    assert_int_equal(ds.n_packets, 8);
+    assert_int_equal(ds.n_files, 3);
+    assert_int_equal(ds.max_packets, NS_FLOW_DEFAULT_PACKETS);
+    assert_int_equal(ds.idle_timeout_ns, NS_FLOW_DEFAULT_IDLE_NS);
+    assert_int_equal(ds.n_attrs, 3);
+    assert_string_equal(ds.attr_names[0], "device");
+    assert_string_equal(ds.attr_names[1], "device_type");
+    assert_string_equal(ds.attr_names[2], "service");
+    /* Sorted within each attribute; no tokens from rows that are never flows. */
+    static const char *tokens[] = {"device=Cam", "device=Plug", "device_type=camera", "device_type=plug-switch",
+                                   "service=DNS", "service=ICMP", "service=TLS"};
+    assert_int_equal(ds.n_tokens, 7);
+    for (int i = 0; i < 7; i++) assert_string_equal(ds.tokens[i], tokens[i]);
+    assert_int_equal(ds.attr_first[1], 2);
+    assert_int_equal(ds.attr_first[2], 4);
+    assert_int_equal(ns_dataset_token(&ds, "service=TLS"), 6);
+    assert_int_equal(ns_dataset_token(&ds, "service=HTTP"), -1);
+    assert_string_equal(ds.files[1], "pcaps/b.pcap");
+
+    /* Flow 0: the TCP connection, joined although the table lists it reversed. */
+    const ns_ds_flow *f = &ds.flows[0];
+    assert_int_equal(f->client_ip, A);
+    assert_int_equal(f->client_port, 40000);
+    assert_int_equal(f->server_port, 443);
+    assert_int_equal(f->proto, 6);
+    assert_int_equal(f->n_packets, 3);
+    assert_int_equal(f->file, 0);
+    assert_int_equal(ds.labels[0], 0);
+    assert_int_equal(ds.labels[1], 2);
+    assert_int_equal(ds.labels[2], 6);
+    assert_int_equal(ds.iat_ns[0], 0);
+    assert_int_equal(ds.iat_ns[1], 2000000);
+    assert_int_equal(ds.dir[1], 1);
+    /* Flow 1: DNS; flow 2: ICMP in b.pcap; flow 3: NTP with no service. */
+    assert_int_equal(ds.labels[3 + 2], 4);
+    assert_int_equal(ds.flows[2].proto, 1);
+    assert_int_equal(ds.flows[2].file, 1);
+    assert_int_equal(ds.labels[6 + 0], 1);
+    assert_int_equal(ds.labels[6 + 2], 5);
+    assert_int_equal(ds.labels[9 + 2], -1);
+
+    /* Address bits are blanked, the rest is the packet's encoding. */
+    int8_t m[3 * NS_NP_MODEL_WIDTH];
+    ns_dataset_flow_matrix(&ds, 0, m);
+    int ip4 = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
+    int tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
+    for (int i = 96; i < 160; i++) assert_int_equal(m[ip4 + i], -1);
+    assert_int_equal(m[ip4 + 0], 0);   /* version 4 = 0100 */
+    assert_int_equal(m[ip4 + 1], 1);
+    for (int i = 0; i < 16; i++) assert_int_equal(m[tcp + 16 + i], (443 >> (15 - i)) & 1);
+    ns_dataset_free(&ds);
+
+    /* --keep-addresses keeps them; --split selects rows but keeps the vocabulary. */
+    o.keep_addresses = 1;
+    o.split = "train";
+    assert_int_equal(ns_dataset_build(&o, out, &st), NS_OK);
+    assert_int_equal(st.files, 2);
+    assert_int_equal(ns_dataset_load(&ds, out), NS_OK);
+    assert_int_equal(ds.n_flows, 3);
+    assert_int_equal(ds.n_tokens, 7);
+    assert_int_equal(ds.flags, NS_DS_KEEP_ADDRESSES);
+    ns_dataset_flow_matrix(&ds, 0, m);
+    for (int i = 0; i < 32; i++) assert_int_equal(m[ip4 + 96 + i], (int)(A >> (31 - i) & 1));
+    ns_dataset_free(&ds);
+
+    /* No flow table: no service attribute; --packets caps flows. */
+    o.flows_path = NULL;
+    o.max_packets = 1;
+    assert_int_equal(ns_dataset_build(&o, out, &st), NS_OK);
+    assert_int_equal(ns_dataset_load(&ds, out), NS_OK);
+    assert_int_equal(ds.n_attrs, 2);
+    assert_int_equal(ds.n_packets, 3);
+    assert_int_equal(ds.flows[0].seen, 3);
+    ns_dataset_free(&ds);
+    o.flows_path = strdup(tu_path(dir, "flows.tsv"));
+    free_opts(&o);
+    free((char *)out);
+}
+
+/* Build with a replaced labels.tsv / flows.tsv; returns the code. */
+static int build_with(const char *dir, const char *labels, const char *flows, const char *label_cols,
+                      const char *flow_label, const char *split)
+{
+    if (labels) write_text(tu_path(dir, "labels.tsv"), labels);
+    if (flows) write_text(tu_path(dir, "flows.tsv"), flows);
+    ns_dataset_opts o = corpus_opts(dir);
+    o.label_cols = label_cols;
+    o.flow_label = flow_label;
+    o.split = split;
+    ns_dataset_stats st;
+    int rc = ns_dataset_build(&o, tu_path(dir, "ds.bin"), &st);
+    free_opts(&o);
+    return rc;
+}
+
+static void test_build_errors(void **state)
+{
+    (void)state;
+    const char *dir = make_corpus();
+    /* Missing path column. */
+    assert_int_equal(build_with(dir, "file\tdevice\npcaps/a.pcap\tCam\n", NULL, "device", "ndpi_proto", NULL),
+                     NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "labels.tsv: no column 'path' (its columns: file, device)"));
+    /* A capture that is not there: the table's line and the path. */
+    assert_int_equal(build_with(dir, "path\tdevice\npcaps/a.pcap\tCam\npcaps/gone.pcap\tCam\n", NULL, "device",
+                                "ndpi_proto", NULL), NS_EIO);
+    assert_non_null(strstr(ns_errmsg(), "labels.tsv:3: capture"));
+    assert_non_null(strstr(ns_errmsg(), "gone.pcap"));
+    /* Unknown, repeated and reserved label columns. */
+    assert_int_equal(build_with(dir, LABELS, NULL, "device,colour", "ndpi_proto", NULL), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "no column 'colour' for a label"));
+    assert_int_equal(build_with(dir, NULL, NULL, "device,device", "ndpi_proto", NULL), NS_EARG);
+    assert_int_equal(build_with(dir, NULL, NULL, "device,", "ndpi_proto", NULL), NS_EARG);
+    assert_int_equal(build_with(dir, NULL, NULL, "path", "ndpi_proto", NULL), NS_EARG);
+    /* Empty tables, or no rows in the split. */
+    assert_int_equal(build_with(dir, "", NULL, "device", "ndpi_proto", NULL), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "empty table"));
+    assert_int_equal(build_with(dir, "path\tdevice\tsplit\n", NULL, "device", "ndpi_proto", NULL), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "labels.tsv: no rows"));
+    assert_int_equal(build_with(dir, LABELS, NULL, "device", "ndpi_proto", "validation"), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "no rows with split 'validation'"));
+    assert_int_equal(build_with(dir, "path\tdevice\npcaps/a.pcap\tCam\n", NULL, "device", "ndpi_proto", "train"),
+                     NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "no column 'split'"));
+    /* The flow table: unknown label column, missing column, bad values. */
+    assert_int_equal(build_with(dir, LABELS, FLOWS, "device", "service_name", NULL), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "flows.tsv: no column 'service_name' for the flow label"));
+    assert_int_equal(build_with(dir, NULL, "pcap\tndpi_proto\npcaps/a.pcap\tDNS\n", "device", "ndpi_proto", NULL),
+                     NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "no column 'l4proto'"));
+    assert_int_equal(build_with(dir, NULL,
+                                "pcap\tl4proto\tsrc_ip\tsrc_port\tdst_ip\tdst_port\tndpi_proto\n"
+                                "pcaps/a.pcap\t6\t10.0.0.1\t70000\t192.0.2.7\t53\tDNS\n",
+                                "device", "ndpi_proto", NULL), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "flows.tsv:2: bad src_port '70000'"));
+    assert_int_equal(build_with(dir, NULL,
+                                "pcap\tl4proto\tsrc_ip\tsrc_port\tdst_ip\tdst_port\tndpi_proto\n"
+                                "pcaps/a.pcap\t6\t10.0.0\t1\t192.0.2.7\t53\tDNS\n",
+                                "device", "ndpi_proto", NULL), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "bad src_ip '10.0.0'"));
+    /* A file that is not a capture names the file. */
+    write_text(tu_path(dir, "pcaps/a.pcap"), "not a capture at all, just text\n");
+    assert_int_equal(build_with(dir, LABELS, FLOWS, "device", "ndpi_proto", NULL) < 0, 1);
+    assert_non_null(strstr(ns_errmsg(), "a.pcap"));
+    /* Bad options. */
+    ns_dataset_opts o;
+    ns_dataset_opts_init(&o);
+    o.max_packets = 0;
+    ns_dataset_stats st;
+    assert_int_equal(ns_dataset_build(&o, "x", &st), NS_EARG);
+}
+
+/* ---- the file: round trip and rejection ---------------------------------------- */
+
+enum { W = 10, RB = 3 };   /* a width that does not fill its last byte */
+
+typedef struct handmade {
+    ns_dataset ds;
+    const char *attr_names[2], *tokens[5], *files[2];
+    uint32_t attr_first[3];
+    ns_ds_flow flows[3];
+    int32_t labels[6];
+    int64_t iat[6];
+    uint8_t dir[6], bits[6 * RB];
+    int8_t rows[6][W];
+} handmade;
+
+static void make_handmade(handmade *h)
+{
+    memset(h, 0, sizeof *h);
+    h->attr_names[0] = "device", h->attr_names[1] = "service";
+    h->tokens[0] = "device=A", h->tokens[1] = "device=B", h->tokens[2] = "device=C";
+    h->tokens[3] = "service=DNS", h->tokens[4] = "service=HTTP";
+    h->attr_first[0] = 0, h->attr_first[1] = 3, h->attr_first[2] = 5;
+    h->files[0] = "x.pcap", h->files[1] = "dir/y.pcap";
+    static const uint32_t n[3] = {2, 1, 3};
+    uint64_t first = 0;
+    for (int i = 0; i < 3; i++) {
+        ns_ds_flow *f = &h->flows[i];
+        f->first = first, f->n_packets = n[i], f->seen = n[i] + (uint32_t)i, f->file = (uint32_t)i & 1;
+        f->start_ns = 1000 * i, f->client_ip = A + (uint32_t)i, f->server_ip = B;
+        f->client_port = (uint16_t)(1000 + i), f->server_port = 80, f->proto = i == 2 ? 17 : 6;
+        first += n[i];
+    }
+    static const int32_t labels[6] = {0, 3, 2, -1, 1, 4};
+    memcpy(h->labels, labels, sizeof labels);
+    for (int k = 0; k < 6; k++) {
+        h->iat[k] = k * 12345;
+        h->dir[k] = k & 1;
+        for (int j = 0; j < W; j++) h->rows[k][j] = (int8_t)((k + j) % 3 - 1);
+        ns_dataset_pack_row(h->rows[k], W, h->bits + k * RB);
+    }
+    h->ds = (ns_dataset){.width = W, .row_bytes = RB, .max_packets = 4, .idle_timeout_ns = 7,
+                         .n_flows = 3, .n_packets = 6, .n_attrs = 2, .n_tokens = 5, .n_files = 2,
+                         .attr_names = h->attr_names, .attr_first = h->attr_first, .tokens = h->tokens,
+                         .files = h->files, .flows = h->flows, .labels = h->labels, .iat_ns = h->iat,
+                         .dir = h->dir, .bits = h->bits};
+}
+
+static const char *write_handmade(handmade *h)
+{
+    make_handmade(h);
+    const char *path = strdup(tu_path(tu_tmpdir(), "hand.ds"));
+    assert_int_equal(ns_dataset_write(&h->ds, path), NS_OK);
+    return path;
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    handmade h;
+    const char *path = write_handmade(&h);
+    ns_dataset ds;
+    assert_int_equal(ns_dataset_load(&ds, path), NS_OK);
+    assert_int_equal(ds.width, W);
+    assert_int_equal(ds.row_bytes, RB);
+    assert_int_equal(ds.max_packets, 4);
+    assert_int_equal(ds.idle_timeout_ns, 7);
+    assert_int_equal(ds.n_flows, 3);
+    assert_int_equal(ds.n_packets, 6);
+    for (int i = 0; i < 2; i++) assert_string_equal(ds.attr_names[i], h.attr_names[i]);
+    for (int i = 0; i < 5; i++) assert_string_equal(ds.tokens[i], h.tokens[i]);
+    for (int i = 0; i < 2; i++) assert_string_equal(ds.files[i], h.files[i]);
+    assert_memory_equal(ds.attr_first, h.attr_first, sizeof h.attr_first);
+    assert_memory_equal(ds.flows, h.flows, sizeof h.flows);
+    assert_memory_equal(ds.labels, h.labels, sizeof h.labels);
+    assert_memory_equal(ds.iat_ns, h.iat, sizeof h.iat);
+    assert_memory_equal(ds.dir, h.dir, sizeof h.dir);
+    int8_t m[3 * W];
+    ns_dataset_flow_matrix(&ds, 2, m);
+    assert_memory_equal(m, h.rows[3], 3 * W);
+    int8_t row[W];
+    for (int k = 0; k < 6; k++) {
+        ns_dataset_row(&ds, (uint64_t)k, row);
+        assert_memory_equal(row, h.rows[k], W);
+    }
+    assert_int_equal(ns_dataset_token(&ds, "service=HTTP"), 4);
+    ns_dataset_free(&ds);
+
+    /* An empty dataset is a valid file too. */
+    ns_dataset empty = {.width = 1088, .row_bytes = 272, .max_packets = 64};
+    assert_int_equal(ns_dataset_write(&empty, path), NS_OK);
+    assert_int_equal(ns_dataset_load(&ds, path), NS_OK);
+    assert_int_equal(ds.n_flows, 0);
+    ns_dataset_free(&ds);
+    free((char *)path);
+}
+
+static uint8_t *read_all(const char *path, size_t *len)
+{
+    uint8_t *data;
+    assert_int_equal(ns_read_file(path, &data, len), NS_OK);
+    return data;
+}
+
+/* Recompute the CRC at offset 16 so that only the change under test remains. */
+static void fix_crc(uint8_t *data, size_t len)
+{
+    memset(data + 16, 0, 4);
+    uint32_t crc = ns_crc32(0, data, len);
+    for (int i = 0; i < 4; i++) data[16 + i] = (uint8_t)(crc >> 8 * i);
+}
+
+/* Load data as a file; expect code and a message naming the file and saying what. */
+static void expect_rejected(const uint8_t *data, size_t len, int code, const char *what)
+{
+    const char *path = tu_path(tu_tmpdir(), "bad.ds");
+    assert_int_equal(tu_write_file(path, data, len), 0);
+    ns_dataset ds;
+    int rc = ns_dataset_load(&ds, path);
+    if (rc != code || !strstr(ns_errmsg(), path) || !strstr(ns_errmsg(), what))
+        fail_msg("expected %d '%s', got %d: %s", code, what, rc, ns_errmsg());
+}
+
+static void test_rejects_damage(void **state)
+{
+    (void)state;
+    handmade h;
+    const char *path = write_handmade(&h);
+    size_t len;
+    uint8_t *good = read_all(path, &len), *bad = malloc(len);
+
+    /* Every single flipped byte is caught (most by the checksum). */
+    const char *p = tu_path(tu_tmpdir(), "flip.ds");
+    for (size_t i = 0; i < len; i++) {
+        memcpy(bad, good, len);
+        bad[i] ^= 0x20;
+        assert_int_equal(tu_write_file(p, bad, len), 0);
+        ns_dataset ds;
+        assert_true(ns_dataset_load(&ds, p) < 0);
+    }
+    memcpy(bad, good, len);
+    bad[len - 5] ^= 1;
+    expect_rejected(bad, len, NS_ECORRUPT, "checksum mismatch");
+    /* Truncated anywhere. */
+    expect_rejected(good, len - 1, NS_ETRUNC, "truncated");
+    expect_rejected(good, 100, NS_ETRUNC, "truncated");
+    expect_rejected(good, 4, NS_ETRUNC, "truncated");
+    expect_rejected(good, 0, NS_ETRUNC, "truncated");
+    /* Trailing bytes. */
+    uint8_t *longer = calloc(len + 8, 1);
+    memcpy(longer, good, len);
+    expect_rejected(longer, len + 8, NS_ECORRUPT, "trailing");
+    free(longer);
+    /* Foreign files. */
+    expect_rejected((const uint8_t *)"path\tdevice\nx.pcap\tA\n", 21, NS_EFORMAT, "not a netsynth dataset");
+    static const uint8_t pcap[24] = {0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0};
+    expect_rejected(pcap, sizeof pcap, NS_EFORMAT, "bad magic");
+    /* Another version. */
+    memcpy(bad, good, len);
+    bad[8] = 2;
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_EVERSION, "version 2");
+
+    /* Damage with a valid checksum: the content checks catch it. */
+    size_t labels_off = 0, bits_off = len - ((6 * RB + 7) & ~(size_t)7);   /* the last section */
+    for (size_t i = 128; i + 4 <= len; i += 4) {   /* find the labels section by its contents */
+        if (!memcmp(good + i, h.labels, sizeof h.labels)) {
+            labels_off = i;
+            break;
+        }
+    }
+    assert_true(labels_off > 0);
+    memcpy(bad, good, len);
+    bad[labels_off + 4] = 1;   /* flow 0's service: a device token */
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_ECORRUPT, "label id 1 out of range for attribute 'service'");
+    memcpy(bad, good, len);
+    bad[bits_off] = 0x02;      /* packed code 10 */
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_ECORRUPT, "invalid packed value");
+    memcpy(bad, good, len);
+    bad[bits_off + 2] |= 0x40; /* a value past the width of 10 */
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_ECORRUPT, "invalid packed value");
+    memcpy(bad, good, len);
+    bad[40] = 4;               /* n_flows 4: the file size no longer adds up */
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_ECORRUPT, "its counts give");
+    free(bad);
+    free(good);
+    free((char *)path);
+}
+
+static void test_write_rejects_bad_struct(void **state)
+{
+    (void)state;
+    handmade h;
+    make_handmade(&h);
+    h.ds.row_bytes = 2;
+    assert_int_equal(ns_dataset_write(&h.ds, tu_path(tu_tmpdir(), "x.ds")), NS_EARG);
+}
+
+/* ---- the CLI ------------------------------------------------------------------- */
+
+static void test_cli(void **state)
+{
+    (void)state;
+    const char *dir = make_corpus();
+    const char *bin = tu_netsynth_bin();
+    assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --label device,device_type --flows %s/flows.tsv "
+                               "--flow-label ndpi_proto --packets 2 --idle-timeout 0.5 -o %s/ds >%s/out 2>&1",
+                               bin, dir, dir, dir, dir), 0);
+    assert_int_equal(tu_system("grep -q '4 flows, 7 packets kept of 8 in flows, from 3 captures (10 packets read); "
+                               "1 flows without a service; skipped 2 packets' %s/out", dir), 0);
+    assert_int_equal(tu_system("%s inspect %s/ds >%s/inspect", bin, dir, dir), 0);
+    assert_int_equal(tu_system("grep -q 'plug-switch' %s/inspect && grep -q 'idle timeout 0.5 s' %s/inspect", dir, dir),
+                     0);
+    assert_int_equal(tu_system("%s inspect %s/labels.tsv 2>/dev/null", bin, dir), 1);
+    assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --label nope -o %s/ds 2>/dev/null", bin, dir, dir), 2);
+    assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --packets 2000 -o %s/ds 2>/dev/null", bin, dir, dir),
+                     2);
+}
+
+/* ---- the real corpus ----------------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_real_corpus(void **state)
+{
+    (void)state;
+    const char *shared = TU_REQUIRE_SHARED();
+    char labels[4200], flows[4200];
+    snprintf(labels, sizeof labels, "%s/data/iot-sentinel/labels.tsv", shared);
+    snprintf(flows, sizeof flows, "%s/data/iot-sentinel/flow-services.tsv", shared);
+    const char *out = strdup(tu_path(tu_tmpdir(), "corpus.ds"));
+    ns_dataset_opts o;
+    ns_dataset_opts_init(&o);
+    o.labels_path = labels, o.flows_path = flows, o.label_cols = "device,device_type", o.flow_label = "ndpi_proto";
+    o.idle_timeout_ns = 0;
+    o.max_packets = 1024;
+    ns_dataset_stats st;
+    assert_int_equal(ns_dataset_build(&o, out, &st), NS_OK);
+    /* README: 550 captures, 193,421 packets, 96% IPv4, 76% TCP, 19% UDP, <1% ICMP. */
+    assert_int_equal(st.files, 550);
+    assert_int_equal(st.packets_read, 193421);
+    double ipv4 = (double)(st.packets_in_flows + st.skips.n[NS_SKIP_OTHER_L4]) / 193421;
+    assert_true(ipv4 > 0.955 && ipv4 < 0.965);
+    assert_true(st.skips.n[NS_SKIP_IPV6] > 0 && st.skips.n[NS_SKIP_NON_IP] > 0);
+    /* "About 16,200 flows" counts IPv6 and IGMP too; its IPv4 TCP/UDP/ICMP
+     * rows are 15,284, and every one of them joins one of ours. */
+    assert_int_equal(st.flows, 15284);
+    assert_int_equal(st.flows_without_service, 0);
+
+    ns_dataset ds;
+    assert_int_equal(ns_dataset_load(&ds, out), NS_OK);
+    uint64_t by_proto[18] = {0};
+    uint32_t *len = malloc(ds.n_flows * sizeof *len);
+    for (uint64_t i = 0; i < ds.n_flows; i++) {
+        len[i] = ds.flows[i].seen;
+        by_proto[ds.flows[i].proto] += ds.flows[i].n_packets;
+        assert_int_equal(ds.flows[i].n_packets, ds.flows[i].seen);   /* nothing past 1024 */
+    }
+    assert_int_equal(ds.n_packets, st.packets_in_flows);
+    double tcp = (double)by_proto[6] / 193421, udp = (double)by_proto[17] / 193421;
+    double icmp = (double)by_proto[1] / 193421;
+    assert_true(tcp > 0.755 && tcp < 0.765);
+    assert_true(udp > 0.15 && udp < 0.20);
+    assert_true(icmp < 0.01);
+    /* README: flow length median 10, 90th percentile 21, longest 297. */
+    qsort(len, ds.n_flows, sizeof *len, cmp_u32);
+    assert_int_equal(len[ds.n_flows / 2], 10);
+    assert_int_equal(len[ds.n_flows * 9 / 10], 21);
+    assert_int_equal(len[ds.n_flows - 1], 297);
+    /* 31 devices, 5 device types. */
+    assert_int_equal(ds.attr_first[1] - ds.attr_first[0], 31);
+    assert_int_equal(ds.attr_first[2] - ds.attr_first[1], 5);
+    free(len);
+    ns_dataset_free(&ds);
+
+    /* The train split: 442 captures, same vocabulary. */
+    o.split = "train";
+    o.idle_timeout_ns = NS_FLOW_DEFAULT_IDLE_NS;
+    o.max_packets = 64;
+    assert_int_equal(ns_dataset_build(&o, out, &st), NS_OK);
+    assert_int_equal(st.files, 442);
+    free((char *)out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table_parses),
+        cmocka_unit_test(test_table_errors),
+        cmocka_unit_test(test_build_from_captures),
+        cmocka_unit_test(test_build_errors),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_rejects_damage),
+        cmocka_unit_test(test_write_rejects_bad_struct),
+        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_real_corpus),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_cleanup();
+    return rc;
+}
