@@ -126,22 +126,35 @@ static void load(void)
     blas.lib = h;
 }
 
-int ns_blas_init(int threads)
+static void set_threads(int threads)
 {
-    pthread_once(&load_once, load);
-    if (threads <= 0) threads = omp_get_max_threads();
     pthread_mutex_lock(&threads_lock);
     if (threads != blas.threads) {
         blas.threads = threads;
         if (blas.set_threads) blas.set_threads(threads);
     }
     pthread_mutex_unlock(&threads_lock);
+}
+
+/* Load on first use, with the OpenMP default thread count. */
+static void load_default(void)
+{
+    load();
+    set_threads(omp_get_max_threads());
+}
+
+static inline void ensure_loaded(void) { pthread_once(&load_once, load_default); }
+
+int ns_blas_init(int threads)
+{
+    ensure_loaded();
+    if (threads > 0) set_threads(threads);
     return NS_OK;
 }
 
 const char *ns_blas_describe(void)
 {
-    if (!blas.threads) ns_blas_init(0);
+    ensure_loaded();
     if (blas.lib)
         snprintf(blas.desc, sizeof blas.desc, "openblas %s, kernel %s (%s), %d threads", blas.path,
                  blas.corename ? blas.corename() : "?", blas.chosen, blas.threads);
@@ -153,7 +166,7 @@ const char *ns_blas_describe(void)
 
 bool ns_blas_is_builtin(void)
 {
-    if (!blas.threads) ns_blas_init(0);
+    ensure_loaded();
     return blas.lib == NULL;
 }
 
@@ -217,9 +230,11 @@ static void tile_kernel(float *restrict C, int ldc, const float *restrict ap,
 }
 
 static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A,
-                          int lda, const float *B, int ldb, float beta, float *C, int ldc)
+                          int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                          bool parallel)
 {
-#pragma omp parallel for num_threads(blas.threads) if ((double)M * N * K > 1e5)
+    parallel = parallel && (double)M * N * K > 1e5;
+#pragma omp parallel for num_threads(blas.threads) if (parallel)
     for (int i = 0; i < M; i++) {
         float *c = C + (size_t)i * ldc;
         if (beta == 0.0f)
@@ -230,8 +245,7 @@ static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, co
     if (K == 0 || alpha == 0.0f) return;
 
     int mt = (M + MB - 1) / MB, nt = (N + NB - 1) / NB;
-#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(blas.threads) \
-    if ((double)M * N * K > 1e5)
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(blas.threads) if (parallel)
     for (int ti = 0; ti < mt; ti++) {
         for (int tj = 0; tj < nt; tj++) {
             float ap[MB * KB] __attribute__((aligned(64)));
@@ -252,11 +266,28 @@ void ns_sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const 
               const float *B, int ldb, float beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    if (!blas.threads) ns_blas_init(0);
+    ensure_loaded();
     if (blas.lib && K > 0)
         blas.sgemm(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
                    transB ? CBLAS_TRANS : CBLAS_NO_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C,
                    ldc);
     else
-        builtin_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        builtin_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, true);
+}
+
+/* OpenBLAS runs a product of up to this many multiply-adds on the calling
+ * thread (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD in its interface/gemm.c). */
+#define OPENBLAS_SERIAL_MNK 262144.0
+
+void ns_sgemm_serial(bool transA, bool transB, int M, int N, int K, float alpha, const float *A,
+                     int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    ensure_loaded();
+    if (blas.lib && K > 0 && (double)M * N * K <= OPENBLAS_SERIAL_MNK)
+        blas.sgemm(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+                   transB ? CBLAS_TRANS : CBLAS_NO_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                   ldc);
+    else
+        builtin_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
 }

@@ -117,6 +117,37 @@ static void test_larger_threaded(void **state)
     assert_true(check_one(true, false, 129, 255, 300, 1.0f, 0.0f, false) < 2.0);
 }
 
+/* ns_sgemm_serial from inside an OpenMP loop: many products at once, small
+ * (OpenBLAS on the calling thread) and large (the built-in kernel). */
+static void test_serial_inside_parallel(void **state)
+{
+    (void)state;
+    enum { JOBS = 16 };
+    static const int shape[2][3] = {{64, 32, 64}, {100, 90, 80}};
+    float *A[JOBS], *B[JOBS], *C[JOBS];
+    for (int j = 0; j < JOBS; j++) {
+        const int *s = shape[j % 2];
+        A[j] = malloc(sizeof(float) * s[0] * s[2]);
+        B[j] = malloc(sizeof(float) * s[2] * s[1]);
+        C[j] = malloc(sizeof(float) * s[0] * s[1]);
+        for (int i = 0; i < s[0] * s[2]; i++) A[j][i] = frand();
+        for (int i = 0; i < s[2] * s[1]; i++) B[j][i] = frand();
+    }
+#pragma omp parallel for schedule(dynamic)
+    for (int j = 0; j < JOBS; j++) {
+        const int *s = shape[j % 2];
+        ns_sgemm_serial(false, false, s[0], s[1], s[2], 1.0f, A[j], s[2], B[j], s[1], 0.0f, C[j], s[1]);
+    }
+    for (int j = 0; j < JOBS; j++) {
+        const int *s = shape[j % 2];
+        double *R = malloc(sizeof(double) * s[0] * s[1]);
+        naive(false, false, s[0], s[1], s[2], 1.0f, A[j], s[2], B[j], s[1], 0.0f, R, s[1]);
+        for (int i = 0; i < s[0] * s[1]; i++)
+            assert_true(fabs(C[j][i] - R[i]) <= 2.0 * s[2] * FLT_EPSILON);
+        free(R), free(A[j]), free(B[j]), free(C[j]);
+    }
+}
+
 static void test_describe(void **state)
 {
     (void)state;
@@ -151,6 +182,7 @@ static int run_group(const char *name)
         cmocka_unit_test(test_beta_zero_ignores_nan),
         cmocka_unit_test(test_k_zero_scales_c),
         cmocka_unit_test(test_larger_threaded),
+        cmocka_unit_test(test_serial_inside_parallel),
     };
     return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof *tests, NULL, NULL);
 }

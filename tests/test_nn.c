@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netsynth/error.h"
 #include "netsynth/nn.h"
 
 #define G0 0.125f   /* what gradient buffers hold before a backward */
@@ -288,7 +289,7 @@ static void run_attention(int B, int T, int C, int NH, const int *len, size_t sa
     }
 
     float *dqkv = gradbuf(c.len[0]);
-    ns_attention_backward(dqkv, fcopy(c.R, c.nout), qkv, att, len, B, T, C, NH);
+    assert_int_equal(ns_attention_backward(dqkv, fcopy(c.R, c.nout), qkv, att, len, B, T, C, NH), NS_OK);
     check_grad(name, &c, 0, dqkv, sample);
     /* Masked keys and values get exactly nothing. */
     for (int b = 0; b < B && len; b++)

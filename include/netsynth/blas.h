@@ -13,8 +13,8 @@
 
 #include <stdbool.h>
 
-/* Load the backend if not done yet and use `threads` threads in it
- * (<= 0: the OpenMP default). Thread-safe; later calls only change threads.
+/* Load the backend if not done yet (with the OpenMP default thread count)
+ * and then use `threads` threads in it (<= 0: leave it). Thread-safe.
  * Returns NS_OK; failing to find OpenBLAS is not an error (built-in is used). */
 int ns_blas_init(int threads);
 
@@ -25,6 +25,13 @@ int ns_blas_init(int threads);
  * OpenMP parallel region. */
 void ns_sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The same product on the calling thread only, for many small products
+ * spread over an OpenMP loop (e.g. one per attention head): it may be called
+ * from inside a parallel region. Small products go to OpenBLAS (which runs
+ * them on the calling thread anyway), larger ones to the built-in kernel. */
+void ns_sgemm_serial(bool transA, bool transB, int M, int N, int K, float alpha, const float *A,
+                     int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* One line: backend, library path, kernel and how it was chosen, threads.
  * e.g. "openblas /usr/lib/.../libopenblas.so.0, kernel SkylakeX (chosen: avx512), 2 threads" */

@@ -38,10 +38,12 @@ void ns_layernorm_backward(float *dinp, float *dweight, float *dbias, const floa
  * A sequence with len 0 has no key to attend to: its rows of out and att
  * are 0 and nothing flows back through them.
  * att[B,NH,T,T]: softmax probabilities (0 at masked keys), kept for backward.
- * out[B,T,C]: heads side by side. Scores are scaled by 1/sqrt(C/NH). */
+ * out[B,T,C]: heads side by side. Scores are scaled by 1/sqrt(C/NH).
+ * The backward needs T*T floats of scratch per thread, which it allocates:
+ * it returns NS_OK or NS_ENOMEM. */
 void ns_attention_forward(float *out, float *att, const float *qkv, const int *len, int B, int T,
                           int C, int NH);
-void ns_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+int ns_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                            const int *len, int B, int T, int C, int NH);
 
 /* ---- activations, elementwise over n: GELU (tanh approximation), SiLU */
