@@ -1,9 +1,9 @@
 /* forest.h: a random forest classifier (Breiman; scikit-learn's defaults).
  *
- * Gini impurity, bootstrap samples, sqrt(d) features tried per node (a
- * feature that turns out constant in a node does not count, as in
- * scikit-learn), trees grown to purity (one sample per leaf at least) up to
- * a depth safeguard; a prediction averages the trees' leaf class
+ * Gini impurity, bootstrap samples, sqrt(d) features drawn per node (those
+ * constant in the node count; more are drawn only when none of them varies,
+ * as in scikit-learn), trees grown to purity (one sample per leaf at least)
+ * up to a depth safeguard; a prediction averages the trees' leaf class
  * distributions. Built for wide, few-valued features such as nPrint bits
  * (int8: 1, 0, -1): every feature is split from a histogram of its values in
  * the node, so the best split of a feature costs one pass over the node's
