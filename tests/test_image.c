@@ -561,6 +561,32 @@ static void test_cli_csv_round_trip(void **state)
     ns_nprint_csv_free(&back);
 }
 
+static void test_cli_real_capture(void **state)
+{
+    (void)state;
+    const char *shared = TU_REQUIRE_SHARED();
+    const char *dir = tu_tmpdir(), *bin = tu_netsynth_bin();
+    assert_int_equal(tu_system("%s encode -P %s/data/iot-sentinel/pcaps/HueBridge/Setup-A-1-STA.pcap -4 -t -u -i "
+                               "-W %s/real.csv 2>/dev/null", bin, shared, dir), 0);
+    assert_int_equal(tu_system("%s render -i %s/real.csv -o %s/real.png 2>/dev/null", bin, dir, dir), 0);
+    assert_int_equal(tu_system("%s unrender %s/real.png -o %s/back.csv", bin, dir, dir), 0);
+    ns_nprint_csv a, b;
+    assert_int_equal(ns_nprint_csv_read(tu_path(dir, "real.csv"), &a), NS_OK);
+    assert_int_equal(ns_nprint_csv_read(tu_path(dir, "back.csv"), &b), NS_OK);
+    size_t rows = a.rows < NS_IMAGE_MAX_ROWS ? a.rows : NS_IMAGE_MAX_ROWS;
+    assert_true(rows > 100);
+    assert_int_equal(b.rows, rows);
+    assert_int_equal(b.layers, a.layers);
+    assert_memory_equal(b.bits, a.bits, rows * (size_t)a.width);
+    /* nPrint's own src_ip column comes back for every IPv4 row. */
+    for (size_t i = 0; i < rows; i++) {
+        const char *want = a.index_text + a.index_off[i], *got = b.index_text + b.index_off[i];
+        if (!strchr(want, ':')) assert_string_equal(got, want);
+    }
+    ns_nprint_csv_free(&a);
+    ns_nprint_csv_free(&b);
+}
+
 static void test_cli_dataset(void **state)
 {
     (void)state;
@@ -632,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_bad_scale_text),
         cmocka_unit_test(test_cli_csv_round_trip),
+        cmocka_unit_test(test_cli_real_capture),
         cmocka_unit_test(test_cli_dataset),
         cmocka_unit_test(test_cli_usage),
     };
