@@ -47,6 +47,33 @@ static inline float ns_expf(float x)
     return y * scale;
 }
 
+/* Natural log for normal positive x (Cephes' logf, ~1 ulp); the losses
+ * only take it of a softmax's denominator, in [1, 3]. */
+static inline float ns_logf(float x)
+{
+    int32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    float e = (float)(((bits >> 23) & 0xff) - 126);
+    bits = (bits & 0x807fffff) | 0x3f000000; /* mantissa in [0.5, 1) */
+    float m;
+    memcpy(&m, &bits, sizeof m);
+    int small = m < 0.707106781186547524f;
+    e = small ? e - 1.0f : e;
+    float r = small ? m + m - 1.0f : m - 1.0f;
+    float z = r * r;
+    float y = 7.0376836292e-2f;
+    y = y * r - 1.1514610310e-1f;
+    y = y * r + 1.1676998740e-1f;
+    y = y * r - 1.2420140846e-1f;
+    y = y * r + 1.4249322787e-1f;
+    y = y * r - 1.6668057665e-1f;
+    y = y * r + 2.0000714765e-1f;
+    y = y * r - 2.4999993993e-1f;
+    y = y * r + 3.3333331174e-1f;
+    y = y * r * z - 2.12194440e-4f * e - 0.5f * z;
+    return r + y + 0.693359375f * e;
+}
+
 static inline float ns_tanhf(float x)
 {
     return 1.0f - 2.0f / (ns_expf(2.0f * x) + 1.0f);

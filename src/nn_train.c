@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "nn_math.h"
+
 #define PAR_MIN 32768
 
 /* The divisor of a weighted loss: norm, or the sum of the weights. */
@@ -17,20 +19,44 @@ static double loss_norm(const float *weight, size_t n, float norm)
     return s;
 }
 
+/* Softmax of one position's 3 logits into p; returns its cross-entropy. */
+static inline float ce3_one(float *restrict p, const float *restrict l, uint8_t target)
+{
+    float mx = l[0] > l[1] ? l[0] : l[1];
+    mx = mx > l[2] ? mx : l[2];
+    float e0 = ns_expf(l[0] - mx), e1 = ns_expf(l[1] - mx), e2 = ns_expf(l[2] - mx);
+    float sum = e0 + e1 + e2, inv = 1.0f / sum;
+    p[0] = e0 * inv, p[1] = e1 * inv, p[2] = e2 * inv;
+    return ns_logf(sum) + mx - l[target];
+}
+
+/* Positions [0, n): probs, and the sum of (weighted) cross-entropies. The
+ * sum is in float within a chunk (NS_CHUNK positions), in double across. */
+NS_CLONES static float ce3_chunk(float *restrict probs, const float *restrict logits,
+                                 const uint8_t *restrict target, const float *restrict weight,
+                                 size_t n)
+{
+    float total = 0.0f;
+    if (weight) {
+#pragma omp simd reduction(+ : total)
+        for (size_t i = 0; i < n; i++) total += weight[i] * ce3_one(probs + 3 * i, logits + 3 * i, target[i]);
+    } else {
+#pragma omp simd reduction(+ : total)
+        for (size_t i = 0; i < n; i++) total += ce3_one(probs + 3 * i, logits + 3 * i, target[i]);
+    }
+    return total;
+}
+
 float ns_ce3_forward(float *probs, const float *logits, const uint8_t *target, const float *weight,
                      size_t N, float norm)
 {
     double total = 0.0;
-#pragma omp parallel for reduction(+ : total) if (N > PAR_MIN / 4)
-    for (size_t i = 0; i < N; i++) {
-        const float *l = logits + 3 * i;
-        float *p = probs + 3 * i;
-        float mx = fmaxf(l[0], fmaxf(l[1], l[2]));
-        float e0 = expf(l[0] - mx), e1 = expf(l[1] - mx), e2 = expf(l[2] - mx);
-        float sum = e0 + e1 + e2;
-        p[0] = e0 / sum, p[1] = e1 / sum, p[2] = e2 / sum;
-        float w = weight ? weight[i] : 1.0f;
-        if (w != 0.0f) total += w * ((double)logf(sum) + mx - l[target[i]]);
+    size_t chunks = (N + NS_CHUNK - 1) / NS_CHUNK;
+#pragma omp parallel for reduction(+ : total) if (chunks > 1)
+    for (size_t c = 0; c < chunks; c++) {
+        size_t lo = c * NS_CHUNK, hi = lo + NS_CHUNK < N ? lo + NS_CHUNK : N;
+        total += ce3_chunk(probs + 3 * lo, logits + 3 * lo, target + lo, weight ? weight + lo : NULL,
+                           hi - lo);
     }
     double d = loss_norm(weight, N, norm);
     return d > 0.0 ? (float)(total / d) : 0.0f;
