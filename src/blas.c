@@ -85,6 +85,12 @@ static void load(void)
         snprintf(blas.chosen, sizeof blas.chosen, "NETSYNTH_BLAS=builtin");
         return;
     }
+    if (force && !strchr(force, '/')) {
+        if (*force && strcmp(force, "openblas") != 0)
+            fprintf(stderr, "netsynth: NETSYNTH_BLAS=%s: expected builtin, openblas or a path; "
+                            "looking for OpenBLAS\n", force);
+        force = NULL;
+    }
 
     const char *kernel = NULL, *why = "";
     const char *user = getenv("OPENBLAS_CORETYPE");
@@ -100,7 +106,7 @@ static void load(void)
 
     const char *const *paths = openblas_paths;
     size_t npaths = sizeof openblas_paths / sizeof *openblas_paths;
-    if (force && *force) { /* NETSYNTH_BLAS=/path/to/libopenblas.so */
+    if (force) { /* NETSYNTH_BLAS=/path/to/libopenblas.so */
         paths = &force;
         npaths = 1;
     }
@@ -111,7 +117,8 @@ static void load(void)
     if (!h) {
         fprintf(stderr, "netsynth: no OpenBLAS found (%s); using the built-in sgemm, which is "
                         "much slower: install libopenblas0-pthread\n",
-                force && *force ? force : "libopenblas.so.0");
+                force ? force : "libopenblas.so.0");
+        snprintf(blas.chosen, sizeof blas.chosen, "no OpenBLAS found");
         return;
     }
     blas.sgemm = (cblas_sgemm_fn)dlsym(h, "cblas_sgemm");

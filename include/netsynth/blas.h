@@ -7,7 +7,7 @@
  *     Sapphire Rapids for a "Prescott" and runs 4-5x slower by itself.)
  *   - else a built-in blocked C sgemm (OpenMP), with one note on stderr.
  * NETSYNTH_BLAS=builtin forces the built-in one; NETSYNTH_BLAS=/path/lib.so
- * loads that library instead of searching. All matrices are row-major. */
+ * loads that library instead of searching (=openblas: the default search). All matrices are row-major. */
 #ifndef NETSYNTH_BLAS_H
 #define NETSYNTH_BLAS_H
 
