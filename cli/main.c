@@ -21,6 +21,8 @@ static const struct verb {
     {"inspect", cmd_inspect, "summarise any netsynth file"},
     {"render", cmd_render, "flows -> PNG images (1 red, 0 green, -1 grey)"},
     {"unrender", cmd_unrender, "PNG images -> nPrint CSV"},
+    {"train", cmd_train, "dataset -> a prompted diffusion model of flows"},
+    {"generate", cmd_generate, "model + prompt -> synthetic flows"},
     {"eval", cmd_eval, "classifier fidelity: real, TSTR and TRTS accuracy and macro-F1"},
 };
 

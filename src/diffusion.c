@@ -49,10 +49,12 @@ void ns_schedule_alpha_sigma(const ns_schedule *s, double t, float *alpha, float
 void ns_diffusion_noise(float *x_t, float *eps_out, const float *x0, size_t n, float alpha, float sigma,
                         ns_rng *rng)
 {
-    for (size_t i = 0; i < n; i++) {
-        float e = ns_rng_normal(rng);
-        if (eps_out) eps_out[i] = e;
-        x_t[i] = alpha * x0[i] + sigma * e;
+    float e[256];
+    for (size_t at = 0; at < n; at += 256) {
+        size_t m = n - at < 256 ? n - at : 256;
+        ns_rng_normals(rng, e, m);
+        for (size_t i = 0; i < m; i++) x_t[at + i] = alpha * x0[at + i] + sigma * e[i];
+        if (eps_out) memcpy(eps_out + at, e, m * sizeof *e);
     }
 }
 

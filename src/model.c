@@ -353,7 +353,7 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
             float *q = pr + 3 * j;
             q[0] = e0 / s, q[1] = e1 / s, q[2] = e2 / s;
             int y = cls[r * K + j];
-            lb += -log((double)q[y] + 1e-30);
+            lb += (double)(m + logf(s) - l[y]); /* -log softmax(l)[y] */
             for (int k = 0; k < 3; k++) g[3 * j + k] = (q[k] - (k == y)) / nb;
         }
         /* Timing: squared error on the standardised log inter-arrival time. */

@@ -63,3 +63,15 @@ float ns_rng_normal(ns_rng *r)
     if (u1 < 1e-300) u1 = 1e-300;
     return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
 }
+
+void ns_rng_normals(ns_rng *r, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i += 2) {
+        /* u1 in (0, 1]: 24 random bits plus one half-step, never 0. */
+        float u1 = ((float)(ns_rng_u64(r) >> 40) + 0.5f) * 0x1.0p-24f;
+        float u2 = (float)(ns_rng_u64(r) >> 40) * 0x1.0p-24f;
+        float rad = sqrtf(-2.0f * logf(u1)), angle = 6.2831853f * u2;
+        out[i] = rad * cosf(angle);
+        if (i + 1 < n) out[i + 1] = rad * sinf(angle);
+    }
+}

@@ -1,0 +1,358 @@
+/* cmd_generate.c: `netsynth generate`, synthetic flows from a trained model.
+ *
+ * Three ways to ask: one prompt (-n flows into one file), every value of a
+ * label (--per-class N), or like-for-like with a dataset (--like DS: as many
+ * flows per label combination as DS has). The directory forms write one pcap
+ * per class, labels.tsv in the shared corpus's layout, and synthetic.ds with
+ * every flow and its labels (for netsynth eval). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/blas.h"
+#include "netsynth/generate.h"
+#include <omp.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: netsynth generate --model M --prompt TEXT -n N -o OUT [options]\n"
+            "       netsynth generate --model M --per-class N [--label NAME] -o DIR [options]\n"
+            "       netsynth generate --model M --like DATASET -o DIR [options]\n"
+            "\n"
+            "OUT's extension picks the format: .pcap (Ethernet), .csv (nPrint CSV with rts),\n"
+            "anything else a netsynth dataset file. DIR gets one pcap per class, labels.tsv\n"
+            "(path and one column per label attribute) and synthetic.ds (all flows).\n"
+            "\n"
+            "  --model M          the model file (netsynth train)\n"
+            "  --prompt TEXT      attribute tokens, e.g. \"device=HueBridge service=TLS\" (default: none,\n"
+            "                     the unconditional model)\n"
+            "  -n N               flows to generate (default 100)\n"
+            "  --per-class N      N flows for every value of --label (default: the first attribute)\n"
+            "  --label NAME       the attribute --per-class goes through\n"
+            "  --like DATASET     as many flows per label combination as DATASET has\n"
+            "  -o OUT|DIR         where to write (required)\n"
+            "  --sampler NAME     dpm++ (DPM-Solver++(2M), default) or ddim\n"
+            "  --steps K          network evaluations per flow (default 20)\n"
+            "  --fast             8 steps of dpm++: the few-step mode\n"
+            "  --eta X            ddim only: fresh noise per step, 0 (default) to 1\n"
+            "  --guidance G       classifier-free guidance scale (default 2; 1 = none)\n"
+            "  --seed S           (default 1): the same seed gives the same flows\n"
+            "  --batch B          flows denoised together (default 64)\n"
+            "  --threads T        threads (default: all cores)\n"
+            "  -q, --quiet        no summary\n"
+            "  --help             this text\n");
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* One file for one prompt: the format from the extension. */
+static int write_one(const ns_gen_flows *g, const ns_modelfile *m, const char *model_path, const char *out,
+                     uint64_t *skipped)
+{
+    uint64_t written;
+    *skipped = 0;
+    if (ends_with(out, ".pcap")) return ns_gen_write_pcap(g, 0, g->n_flows, 1700000000LL * 1000000000LL, out, &written, skipped);
+    if (ends_with(out, ".csv")) return ns_gen_write_csv(g, out);
+    return ns_gen_write_dataset(g, m, model_path, out);
+}
+
+/* A value as a file name: letters, digits, '-', '.', '+'; the rest '_'. */
+static void file_name_of(char *dst, size_t size, const char *value)
+{
+    size_t k = 0;
+    for (const char *p = value; *p && k + 1 < size; p++)
+        dst[k++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                                  *p == '-' || *p == '.' || *p == '+'
+                              ? *p
+                              : '_');
+    dst[k] = 0;
+    if (!k || dst[0] == '.') snprintf(dst, size, "_%s", value[0] ? "" : "none");
+}
+
+/* What a directory run asks for: prompts and counts. */
+typedef struct request {
+    int32_t *ids;        /* [n_attrs] prompt */
+    int32_t *label_ids;  /* [n_attrs] the labels written for it */
+    size_t n;
+    char name[256];
+} request;
+
+static const char *value_of(const ns_modelfile *m, int32_t id)
+{
+    const char *eq = strchr(m->tokens[id], '=');
+    return eq ? eq + 1 : m->tokens[id];
+}
+
+static int plan_per_class(const ns_modelfile *m, const char *label, size_t n, request **out, size_t *count)
+{
+    int a = 0;
+    if (label) {
+        for (a = 0; a < (int)m->n_attrs && strcmp(m->attr_names[a], label); a++) {}
+        if (a == (int)m->n_attrs) return ns_error(NS_EARG, "--label %s: the model has no such attribute", label);
+    }
+    if (!m->n_attrs) return ns_error(NS_EARG, "the model was trained without labels: use --prompt and -n");
+    uint32_t lo = m->attr_first[a], hi = m->attr_first[a + 1], A = m->n_attrs;
+    request *r = calloc(hi - lo + 1, sizeof *r);
+    if (!r) return ns_error(NS_ENOMEM, "out of memory");
+    for (uint32_t id = lo; id < hi; id++) {
+        request *q = &r[id - lo];
+        q->ids = malloc(A * sizeof(int32_t));
+        q->label_ids = malloc(A * sizeof(int32_t));
+        if (!q->ids || !q->label_ids) return ns_error(NS_ENOMEM, "out of memory");
+        for (uint32_t b = 0; b < A; b++) q->ids[b] = q->label_ids[b] = -1;
+        q->ids[a] = q->label_ids[a] = (int32_t)id;
+        q->n = n;
+        file_name_of(q->name, sizeof q->name, value_of(m, (int32_t)id));
+        /* Other attributes this value always comes with in training (device -> device_type). */
+        for (uint32_t b = 0; b < A; b++) {
+            if ((int)b == a) continue;
+            int32_t seen = -2;
+            for (uint32_t c = 0; c < m->n_combos; c++) {
+                if (m->combo_ids[c * A + a] != (int32_t)id) continue;
+                int32_t v = m->combo_ids[c * A + b];
+                seen = seen == -2 || seen == v ? v : -1;
+            }
+            if (seen >= 0) q->label_ids[b] = seen;
+        }
+    }
+    *out = r;
+    *count = hi - lo;
+    return NS_OK;
+}
+
+static int plan_like(const ns_modelfile *m, const char *path, request **out, size_t *count)
+{
+    ns_dataset ds;
+    int rc = ns_dataset_load(&ds, path);
+    if (rc) return rc;
+    uint32_t A = m->n_attrs;
+    /* Map the dataset's attributes onto the model's by name. */
+    int *map = malloc((ds.n_attrs + 1) * sizeof *map);
+    request *r = calloc(ds.n_flows + 1, sizeof *r);
+    size_t n = 0;
+    if (!map || !r) rc = ns_error(NS_ENOMEM, "out of memory");
+    for (uint32_t a = 0; !rc && a < ds.n_attrs; a++) {
+        map[a] = -1;
+        for (uint32_t b = 0; b < A; b++)
+            if (!strcmp(ds.attr_names[a], m->attr_names[b])) map[a] = (int)b;
+        if (map[a] < 0) rc = ns_error(NS_EARG, "%s: attribute '%s' is not one the model knows", path, ds.attr_names[a]);
+    }
+    int32_t *ids = malloc((A ? A : 1) * sizeof *ids);
+    if (!ids && !rc) rc = ns_error(NS_ENOMEM, "out of memory");
+    for (uint64_t f = 0; !rc && f < ds.n_flows; f++) {
+        for (uint32_t b = 0; b < A; b++) ids[b] = -1;
+        for (uint32_t a = 0; !rc && a < ds.n_attrs; a++) {
+            int32_t t = ds.labels[f * ds.n_attrs + a];
+            if (t < 0) continue;
+            int32_t id = ns_modelfile_token(m, ds.tokens[t]);
+            if (id < 0) rc = ns_error(NS_EARG, "%s: label '%s' is not in the model's vocabulary", path, ds.tokens[t]);
+            else ids[map[a]] = id;
+        }
+        if (rc) break;
+        size_t k = 0;
+        while (k < n && memcmp(r[k].ids, ids, A * sizeof *ids)) k++;
+        if (k == n) {
+            r[n].ids = malloc((A ? A : 1) * sizeof *ids);
+            r[n].label_ids = malloc((A ? A : 1) * sizeof *ids);
+            if (!r[n].ids || !r[n].label_ids) {
+                rc = ns_error(NS_ENOMEM, "out of memory");
+                break;
+            }
+            memcpy(r[n].ids, ids, A * sizeof *ids);
+            memcpy(r[n].label_ids, ids, A * sizeof *ids);
+            size_t at = 0;
+            for (uint32_t b = 0; b < A; b++) {
+                char part[128];
+                file_name_of(part, sizeof part, ids[b] >= 0 ? value_of(m, ids[b]) : "none");
+                at += (size_t)snprintf(r[n].name + at, at < sizeof r[n].name ? sizeof r[n].name - at : 0, "%s%s",
+                                       b ? "_" : "", part);
+                if (at >= sizeof r[n].name) at = sizeof r[n].name - 1;
+            }
+            n++;
+        }
+        r[k].n++;
+    }
+    free(ids);
+    free(map);
+    ns_dataset_free(&ds);
+    *out = r;
+    *count = n;
+    return rc;
+}
+
+static void free_requests(request *r, size_t n)
+{
+    for (size_t i = 0; r && i < n; i++) free(r[i].ids), free(r[i].label_ids);
+    free(r);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* 2023-11-14 22:13:20 UTC: generated captures start at a fixed, plausible time. */
+#define START_NS (1700000000LL * 1000000000LL)
+
+static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_opts *o, request *req, size_t n_req,
+                   const char *dir, int quiet)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return ns_error(NS_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/labels.tsv", dir);
+    ns_outfile tsv;
+    int rc = ns_outfile_open(&tsv, path);
+    if (rc) return rc;
+    fputs("path", tsv.fp);
+    for (uint32_t a = 0; a < m->n_attrs; a++) fprintf(tsv.fp, "\t%s", m->attr_names[a]);
+    fputc('\n', tsv.fp);
+    ns_gen_flows all = {0};
+    uint64_t flows = 0, packets = 0, skipped_total = 0;
+    double t0 = now_s();
+    for (size_t k = 0; k < n_req && !rc; k++) {
+        size_t first = all.n_flows;
+        if ((rc = ns_generate(m, o, req[k].ids, req[k].n, (uint64_t)k << 32, &all))) break;
+        for (size_t f = first; f < all.n_flows; f++)
+            memcpy(all.labels + f * m->n_attrs, req[k].label_ids, m->n_attrs * sizeof(int32_t));
+        snprintf(path, sizeof path, "%s/%s.pcap", dir, req[k].name);
+        uint64_t written, skipped;
+        if ((rc = ns_gen_write_pcap(&all, first, req[k].n, START_NS, path, &written, &skipped))) break;
+        fprintf(tsv.fp, "%s.pcap", req[k].name);
+        for (uint32_t a = 0; a < m->n_attrs; a++)
+            fprintf(tsv.fp, "\t%s", req[k].label_ids[a] >= 0 ? value_of(m, req[k].label_ids[a]) : "");
+        fputc('\n', tsv.fp);
+        flows += req[k].n, packets += written, skipped_total += skipped;
+        if (!quiet)
+            fprintf(stderr, "%s: %zu flows, %llu packets (%.0f flows/s so far)\n", path, req[k].n,
+                    (unsigned long long)written, (double)flows / (now_s() - t0));
+    }
+    if (rc) {
+        ns_outfile_abort(&tsv);
+        ns_gen_flows_free(&all);
+        return rc;
+    }
+    if ((rc = ns_outfile_commit(&tsv))) {
+        ns_gen_flows_free(&all);
+        return rc;
+    }
+    snprintf(path, sizeof path, "%s/synthetic.ds", dir);
+    rc = ns_gen_write_dataset(&all, m, model_path, path);
+    ns_gen_flows_free(&all);
+    if (!rc && !quiet) {
+        fprintf(stderr, "wrote %llu flows, %llu packets in %zu captures to %s (+ labels.tsv, synthetic.ds) in %.1f s\n",
+                (unsigned long long)flows, (unsigned long long)packets, n_req, dir, now_s() - t0);
+        if (skipped_total)
+            fprintf(stderr, "left out %llu generated rows that are not packets yet (no IP header or two transports)\n",
+                    (unsigned long long)skipped_total);
+    }
+    return rc;
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE,
+           O_SEED, O_BATCH, O_THREADS, O_HELP };
+    static const struct option opts[] = {
+        {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
+        {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
+        {"fast", 0, 0, O_FAST}, {"eta", 1, 0, O_ETA}, {"guidance", 1, 0, O_GUIDANCE}, {"seed", 1, 0, O_SEED},
+        {"batch", 1, 0, O_BATCH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
+        {0, 0, 0, 0}};
+    ns_gen_opts o;
+    ns_gen_opts_init(&o);
+    const char *model_path = NULL, *prompt = "", *label = NULL, *like = NULL, *out = NULL;
+    long n = 100, per_class = 0, v;
+    int quiet = 0, threads = 0, rc = NS_OK, c;
+    optind = 1;
+    opterr = 0;
+    while (rc == NS_OK && (c = getopt_long(argc, argv, "n:o:q", opts, NULL)) != -1) {
+        switch (c) {
+        case O_MODEL: model_path = optarg; break;
+        case O_PROMPT: prompt = optarg; break;
+        case 'n': rc = cli_parse_long("-n", optarg, 1, 100000000, &n); break;
+        case 'o': out = optarg; break;
+        case 'q': quiet = 1; break;
+        case O_PERCLASS: rc = cli_parse_long("--per-class", optarg, 1, 100000000, &per_class); break;
+        case O_LABEL: label = optarg; break;
+        case O_LIKE: like = optarg; break;
+        case O_SAMPLER:
+            if (!strcmp(optarg, "ddim")) o.sampler.kind = NS_SAMPLER_DDIM;
+            else if (!strcmp(optarg, "dpm++") || !strcmp(optarg, "dpmpp")) o.sampler.kind = NS_SAMPLER_DPMPP_2M;
+            else rc = ns_error(NS_EARG, "--sampler: expected ddim or dpm++, got '%s'", optarg);
+            break;
+        case O_STEPS: rc = cli_parse_long("--steps", optarg, 1, 1000, &v), o.sampler.steps = (int)v; break;
+        case O_FAST: o.sampler.kind = NS_SAMPLER_DPMPP_2M, o.sampler.steps = 8; break;
+        case O_ETA: o.sampler.eta = strtof(optarg, NULL); break;
+        case O_GUIDANCE: {
+            char *end;
+            o.guidance = strtof(optarg, &end);
+            if (end == optarg || *end || !(o.guidance >= 0 && o.guidance <= 50))
+                rc = ns_error(NS_EARG, "--guidance: expected a number in [0, 50], got '%s'", optarg);
+            break;
+        }
+        case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.seed = (uint64_t)v; break;
+        case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.batch = (int)v; break;
+        case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), threads = (int)v; break;
+        case O_HELP: usage(stdout); return NS_OK;
+        default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",
+                                 argv[optind - 1]);
+        }
+    }
+    if (rc) return rc;
+    if (optind < argc) return ns_error(NS_EARG, "unexpected argument '%s'", argv[optind]);
+    if (!model_path || !out) return ns_error(NS_EARG, "--model and -o are required (see netsynth generate --help)");
+    if (per_class && like) return ns_error(NS_EARG, "--per-class and --like do not go together");
+    if (o.sampler.eta < 0 || o.sampler.eta > 1) return ns_error(NS_EARG, "--eta must be in [0, 1]");
+    if (threads) {
+        omp_set_num_threads(threads);
+        ns_blas_init(threads);
+    }
+
+    ns_modelfile m;
+    if ((rc = ns_modelfile_load(&m, model_path))) return rc;
+    if (per_class || like) {
+        request *req = NULL;
+        size_t n_req = 0;
+        rc = per_class ? plan_per_class(&m, label, (size_t)per_class, &req, &n_req) : plan_like(&m, like, &req, &n_req);
+        if (!rc) rc = run_dir(&m, model_path, &o, req, n_req, out, quiet);
+        free_requests(req, n_req);
+        ns_modelfile_free(&m);
+        return rc;
+    }
+    int32_t *ids = malloc((m.n_attrs + 1) * sizeof *ids);
+    ns_gen_flows g = {0};
+    if (!ids) rc = ns_error(NS_ENOMEM, "out of memory");
+    if (!rc) rc = ns_gen_parse_prompt(&m, prompt, ids);
+    double t0 = now_s();
+    if (!rc) rc = ns_generate(&m, &o, ids, (size_t)n, 0, &g);
+    double secs = now_s() - t0;
+    uint64_t skipped = 0;
+    if (!rc) rc = write_one(&g, &m, model_path, out, &skipped);
+    if (!rc && !quiet) {
+        fprintf(stderr, "generated %zu flows (%zu packets) in %.2f s, %.0f flows/s: wrote %s\n", g.n_flows, g.n_rows,
+                secs, (double)g.n_flows / secs, out);
+        if (skipped)
+            fprintf(stderr, "left out %llu generated rows that are not packets yet (no IP header or two transports)\n",
+                    (unsigned long long)skipped);
+    }
+    free(ids);
+    ns_gen_flows_free(&g);
+    ns_modelfile_free(&m);
+    return rc;
+}

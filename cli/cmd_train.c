@@ -1,0 +1,150 @@
+/* cmd_train.c: `netsynth train`, a prompted diffusion model from a dataset file. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/train.h"
+
+static volatile int stop_requested;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: netsynth train --data DS -o MODEL [options]\n"
+            "\n"
+            "Trains the flow generator on a dataset file (netsynth dataset) and writes\n"
+            "MODEL (EMA weights, for generate) and MODEL.ckpt (with training state, for\n"
+            "--resume). Ctrl-C writes the checkpoint and stops.\n"
+            "\n"
+            "  --data DS          the dataset file (required)\n"
+            "  -o MODEL           the model file to write (required)\n"
+            "  --config NAME      tiny, small or base (default base)\n"
+            "  --d N, --layers N, --heads N   override the config's width, depth, heads\n"
+            "  --packets N        packets per flow modelled (default: the dataset's)\n"
+            "  --steps N          optimizer steps (default 6000)\n"
+            "  --batch B          flows per step (default 64)\n"
+            "  --lr X             peak learning rate (default 1e-3)\n"
+            "  --warmup N         linear warm-up steps, then cosine decay (default 200)\n"
+            "  --weight-decay X   AdamW decay of matrix weights (default 0.01)\n"
+            "  --clip X           gradient-norm clip (default 1)\n"
+            "  --ema X            EMA decay of the sampling weights (default 0.999)\n"
+            "  --p-uncond X       share of flows trained without prompt (default 0.1)\n"
+            "  --p-token-drop X   share of prompt tokens dropped one by one (default 0.15)\n"
+            "  --balance X        sample flows by (first label's count)^-X (default 0.5)\n"
+            "  --logsnr-shift X   shift of the noise schedule's log-SNR (default 0)\n"
+            "  --val-frac X       flows held back for the validation loss (default 0.05, at most 512)\n"
+            "  --seed S           (default 1)\n"
+            "  --threads T        threads (default: all cores); keep it fixed for identical runs\n"
+            "  --resume CKPT      continue a checkpoint (its options; --steps may extend it)\n"
+            "  --checkpoint PATH  where the checkpoint goes (default MODEL.ckpt)\n"
+            "  --log-every N, --eval-every N, --ckpt-every N   (defaults 50, 500, 500)\n"
+            "  -q, --quiet        no progress lines\n"
+            "  --help             this text\n");
+}
+
+static int parse_float(const char *opt, const char *text, float lo, float hi, float *out)
+{
+    char *end;
+    float v = strtof(text, &end);
+    if (end == text || *end || !(v >= lo && v <= hi))
+        return ns_error(NS_EARG, "%s: expected a number in [%g, %g], got '%s'", opt, lo, hi, text);
+    *out = v;
+    return NS_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    enum { O_DATA = 256, O_CONFIG, O_D, O_LAYERS, O_HEADS, O_PACKETS, O_STEPS, O_BATCH, O_LR, O_WARMUP, O_WD,
+           O_CLIP, O_EMA, O_PUNCOND, O_PDROP, O_BALANCE, O_SHIFT, O_VAL, O_SEED, O_THREADS, O_RESUME, O_CKPT,
+           O_LOG, O_EVAL, O_CKPTN, O_HELP };
+    static const struct option opts[] = {
+        {"data", 1, 0, O_DATA}, {"config", 1, 0, O_CONFIG}, {"d", 1, 0, O_D}, {"layers", 1, 0, O_LAYERS},
+        {"heads", 1, 0, O_HEADS}, {"packets", 1, 0, O_PACKETS}, {"steps", 1, 0, O_STEPS},
+        {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR}, {"warmup", 1, 0, O_WARMUP},
+        {"weight-decay", 1, 0, O_WD}, {"clip", 1, 0, O_CLIP}, {"ema", 1, 0, O_EMA},
+        {"p-uncond", 1, 0, O_PUNCOND}, {"p-token-drop", 1, 0, O_PDROP}, {"balance", 1, 0, O_BALANCE},
+        {"logsnr-shift", 1, 0, O_SHIFT}, {"val-frac", 1, 0, O_VAL}, {"seed", 1, 0, O_SEED},
+        {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME}, {"checkpoint", 1, 0, O_CKPT},
+        {"log-every", 1, 0, O_LOG}, {"eval-every", 1, 0, O_EVAL}, {"ckpt-every", 1, 0, O_CKPTN},
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+    ns_train_opts o;
+    ns_train_opts_init(&o);
+    o.progress = stderr;
+    const char *data = NULL;
+    long v;
+    int rc = NS_OK, c;
+    optind = 1;
+    opterr = 0;
+    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:q", opts, NULL)) != -1) {
+        switch (c) {
+        case O_DATA: data = optarg; break;
+        case 'o': o.out_path = optarg; break;
+        case 'q': o.progress = NULL; break;
+        case O_CONFIG: o.config = optarg; break;
+        case O_D: rc = cli_parse_long("--d", optarg, 8, 4096, &v), o.d = (int)v; break;
+        case O_LAYERS: rc = cli_parse_long("--layers", optarg, 1, 32, &v), o.n_layer = (int)v; break;
+        case O_HEADS: rc = cli_parse_long("--heads", optarg, 1, 256, &v), o.n_head = (int)v; break;
+        case O_PACKETS: rc = cli_parse_long("--packets", optarg, 1, 1024, &v), o.max_packets = (int)v; break;
+        case O_STEPS: rc = cli_parse_long("--steps", optarg, 1, 100000000, &v), o.st.steps = v; break;
+        case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.st.batch = (int)v; break;
+        case O_LR: rc = parse_float("--lr", optarg, 0, 1, &o.st.lr); break;
+        case O_WARMUP: rc = cli_parse_long("--warmup", optarg, 1, 100000000, &v), o.st.warmup = (int)v; break;
+        case O_WD: rc = parse_float("--weight-decay", optarg, 0, 1, &o.st.weight_decay); break;
+        case O_CLIP: rc = parse_float("--clip", optarg, 0, 1e6f, &o.st.clip); break;
+        case O_EMA: rc = parse_float("--ema", optarg, 0, 1, &o.st.ema_decay); break;
+        case O_PUNCOND: rc = parse_float("--p-uncond", optarg, 0, 1, &o.st.p_uncond); break;
+        case O_PDROP: rc = parse_float("--p-token-drop", optarg, 0, 1, &o.st.p_token_drop); break;
+        case O_BALANCE: rc = parse_float("--balance", optarg, 0, 2, &o.st.balance); break;
+        case O_SHIFT: rc = parse_float("--logsnr-shift", optarg, -20, 20, &o.logsnr_shift); break;
+        case O_VAL: rc = parse_float("--val-frac", optarg, 0, 0.5f, &o.st.val_frac); break;
+        case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.st.seed = v; break;
+        case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;
+        case O_RESUME: o.resume_path = optarg; break;
+        case O_CKPT: o.ckpt_path = optarg; break;
+        case O_LOG: rc = cli_parse_long("--log-every", optarg, 0, 100000000, &v), o.st.log_every = (int)v; break;
+        case O_EVAL: rc = cli_parse_long("--eval-every", optarg, 0, 100000000, &v), o.st.eval_every = (int)v; break;
+        case O_CKPTN: rc = cli_parse_long("--ckpt-every", optarg, 0, 100000000, &v), o.st.ckpt_every = (int)v; break;
+        case O_HELP: usage(stdout); return NS_OK;
+        default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth train --help)",
+                                 argv[optind - 1]);
+        }
+    }
+    if (rc) return rc;
+    if (optind < argc) return ns_error(NS_EARG, "unexpected argument '%s'", argv[optind]);
+    if (!data || !o.out_path) return ns_error(NS_EARG, "--data and -o are required (see netsynth train --help)");
+    char ckpt[4096];
+    if (!o.ckpt_path) {
+        snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
+        o.ckpt_path = ckpt;
+    }
+    ns_dataset ds;
+    if ((rc = ns_dataset_load(&ds, data))) return rc;
+    o.stop = &stop_requested;
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
+    ns_train_result res;
+    rc = ns_train(&ds, &o, &res);
+    sigaction(SIGINT, &old, NULL);
+    ns_dataset_free(&ds);
+    if (rc) return rc;
+    if (res.interrupted)
+        fprintf(stderr, "interrupted at step %lld: checkpoint written to %s (continue with --resume %s)\n",
+                (long long)res.steps_done, o.ckpt_path, o.ckpt_path);
+    else
+        fprintf(stderr, "trained %lld steps in %.0f s (%.0f flows/s), final loss %.4f, validation %.4f: wrote %s and %s\n",
+                (long long)res.steps_done, res.seconds, res.flows_per_s, res.last_loss, res.val_loss, o.out_path,
+                o.ckpt_path);
+    return NS_OK;
+}

@@ -1,0 +1,80 @@
+/* modelfile.h: a trained generator on disk and in memory.
+ *
+ * One file holds everything `generate` needs: the network's config and its
+ * EMA weights, the flow representation (repr.h), the prompt vocabulary
+ * grouped by attribute, and the label combinations seen in training with
+ * their flow counts. A checkpoint adds the training state (raw weights,
+ * AdamW moments, step, options) so that `train --resume` continues exactly.
+ *
+ * File (little-endian): a 256-byte header ("NSYNMODL", version, config,
+ * counts, section offsets, CRC-32 of the whole file with its CRC field
+ * zeroed), then 8-byte aligned sections. Loading checks magic, version,
+ * sizes against the file length, every count against its section, the CRC,
+ * and that the config is one this build can run; a truncated, foreign or
+ * corrupted file is a clear error naming the file. */
+#ifndef NETSYNTH_MODELFILE_H
+#define NETSYNTH_MODELFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netsynth/diffusion.h"
+#include "netsynth/model.h"
+#include "netsynth/repr.h"
+
+#define NS_MODEL_MAGIC "NSYNMODL"
+#define NS_MODEL_VERSION 1
+
+/* What a checkpoint remembers of training besides the weights. Options are
+ * kept so that --resume needs no flags repeated. */
+typedef struct ns_train_state {
+    int64_t step;             /* optimizer steps done */
+    int64_t steps;            /* the run's total */
+    int64_t seed;
+    int32_t batch, warmup, eval_every, ckpt_every, log_every;
+    float lr, min_lr_frac, weight_decay, clip, ema_decay;
+    float p_uncond, p_token_drop, balance, val_frac;
+    float w_iat, w_dir, w_len;
+    double elapsed_s;         /* training time so far, for the progress line */
+} ns_train_state;
+
+typedef struct ns_modelfile {
+    ns_model_config cfg;
+    ns_schedule sched;
+    ns_repr repr;
+    /* prompt vocabulary: attribute a owns tokens attr_first[a] .. attr_first[a+1]-1 */
+    uint32_t n_attrs, n_tokens;
+    char **attr_names;        /* [n_attrs] */
+    uint32_t *attr_first;     /* [n_attrs + 1] */
+    char **tokens;            /* [n_tokens], "attr=value" */
+    /* label combinations of the training flows: ids[n_combos * n_attrs] (-1
+     * where a flow had no value for that attribute) and their flow counts */
+    uint32_t n_combos;
+    int32_t *combo_ids;
+    uint32_t *combo_count;
+    uint32_t data_max_packets; /* the dataset's --packets */
+    size_t n_params;
+    float *weights;           /* [n_params] for sampling (the EMA) */
+    ns_model_params p;        /* named slices of weights */
+    /* training state: present in checkpoints only */
+    int has_state;
+    float *train_w, *adam_m, *adam_v; /* [n_params] each */
+    ns_train_state st;
+} ns_modelfile;
+
+/* Allocate weights (and the training state when with_state) for m->cfg,
+ * which must be complete; vocabulary and combos are set by the caller
+ * (ns_modelfile_set_vocab). */
+int ns_modelfile_alloc(ns_modelfile *m, int with_state);
+/* Copy the vocabulary and the label combinations of a dataset. */
+int ns_modelfile_set_vocab(ns_modelfile *m, const ns_dataset *ds);
+int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state);
+int ns_modelfile_load(ns_modelfile *m, const char *path);
+void ns_modelfile_free(ns_modelfile *m);
+
+/* The id of "attr=value" in the vocabulary, or -1. */
+int32_t ns_modelfile_token(const ns_modelfile *m, const char *text);
+/* The attribute index of a token id. */
+int ns_modelfile_token_attr(const ns_modelfile *m, int32_t id);
+
+#endif

@@ -1,0 +1,49 @@
+/* train.h: training the generator on a dataset file.
+ *
+ * A step: draw a batch of flows (class-balanced, see `balance`, from one
+ * length bucket so padding stays small), encode them (repr.h), noise them at
+ * random times (diffusion.h), drop prompts for classifier-free guidance,
+ * forward, loss, backward, clip, AdamW with warmup then cosine decay, EMA.
+ * Everything random in step s comes from stream s of the seed, so a run
+ * resumed from a checkpoint takes the same steps as one never interrupted
+ * (with the same thread count: the BLAS partitions sums by threads). */
+#ifndef NETSYNTH_TRAIN_H
+#define NETSYNTH_TRAIN_H
+
+#include <stdio.h>
+
+#include "netsynth/dataset.h"
+#include "netsynth/modelfile.h"
+
+typedef struct ns_train_opts {
+    const char *config;       /* "tiny", "small", "base" */
+    int d, n_layer, n_head;   /* overrides when > 0 */
+    int max_packets;          /* rows per flow modelled (<= the dataset's) */
+    ns_train_state st;        /* steps, batch, lr, ... (modelfile.h) */
+    float logsnr_shift;
+    int threads;              /* 0: OpenMP's default */
+    const char *out_path;     /* the model (EMA weights) */
+    const char *ckpt_path;    /* the checkpoint, with training state */
+    const char *resume_path;  /* NULL, or a checkpoint to continue */
+    FILE *progress;           /* progress lines, or NULL */
+    volatile int *stop;       /* set asynchronously (SIGINT): checkpoint and return */
+} ns_train_opts;
+
+/* Defaults for everything (config "base"). */
+void ns_train_opts_init(ns_train_opts *o);
+
+typedef struct ns_train_result {
+    int64_t steps_done;
+    int interrupted;          /* stopped by *stop before the last step */
+    float last_loss, val_loss;
+    double flows_per_s, seconds;
+} ns_train_result;
+
+int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res);
+
+/* The validation loss of a model on `count` flows of ds starting at `first`
+ * in a fixed order, at fixed times and noise (comparable across runs). */
+int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_t *flows, size_t count,
+                      float *loss);
+
+#endif

@@ -1,0 +1,399 @@
+/* modelfile.c: the model file (see modelfile.h).
+ *
+ * Byte layout, version 1, little-endian (x86 and ARM both are, so floats and
+ * integers are written as they lie in memory):
+ *
+ *   0   char[8] "NSYNMODL"      8  u32 version      12 u32 flags (1: training state)
+ *   16  i32[9]  config: d, n_layer, n_head, mlp_ratio, max_packets, in_dim, out_dim, n_bits, vocab
+ *   52  f32     schedule log-SNR shift
+ *   56  u32     n_attrs, n_tokens, n_combos, data_max_packets
+ *   72  u64     n_params
+ *   80  u64     strings offset, strings length (attr names then tokens, each NUL-ended)
+ *   96  u64     attr_first offset (u32[n_attrs + 1])
+ *   104 u64     repr offset: i32 width, i32 n_bits, u16 cols[1088], i8 fixed[1088], f32 iat mean, std
+ *   112 u64     combos offset: i32 ids[n_combos * n_attrs], u32 counts[n_combos]
+ *   120 u64     weights offset: f32[n_params]
+ *   128 u64     state offset (0 when none): 256-byte ns_train_state block, then
+ *               f32 train weights, AdamW m, AdamW v, n_params each
+ *   136 u64     file size        144 u32 CRC-32 of the file with these 4 bytes zero
+ *   148..255    zero
+ * Sections start on 8-byte boundaries. */
+#include "netsynth/modelfile.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+
+enum { HEADER = 256, STATE_BLOCK = 256, REPR_BYTES = 4 + 4 + 2 * NS_NP_MODEL_WIDTH + NS_NP_MODEL_WIDTH + 8 };
+
+static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+/* ---- allocation ---------------------------------------------------------- */
+
+int ns_modelfile_alloc(ns_modelfile *m, int with_state)
+{
+    m->n_params = ns_model_params_layout(NULL, &m->cfg, NULL);
+    size_t n = m->n_params;
+    m->weights = calloc(n, sizeof(float));
+    m->has_state = with_state;
+    if (with_state) {
+        m->train_w = calloc(n, sizeof(float));
+        m->adam_m = calloc(n, sizeof(float));
+        m->adam_v = calloc(n, sizeof(float));
+    }
+    if (!m->weights || (with_state && (!m->train_w || !m->adam_m || !m->adam_v)))
+        return ns_error(NS_ENOMEM, "out of memory for %zu model parameters", n);
+    ns_model_params_layout(&m->p, &m->cfg, m->weights);
+    return NS_OK;
+}
+
+static char *dup_or_null(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+int ns_modelfile_set_vocab(ns_modelfile *m, const ns_dataset *ds)
+{
+    m->n_attrs = ds->n_attrs;
+    m->n_tokens = ds->n_tokens;
+    m->attr_names = calloc(ds->n_attrs + 1, sizeof *m->attr_names);
+    m->attr_first = calloc(ds->n_attrs + 1, sizeof *m->attr_first);
+    m->tokens = calloc(ds->n_tokens + 1, sizeof *m->tokens);
+    if (!m->attr_names || !m->attr_first || !m->tokens) return ns_error(NS_ENOMEM, "out of memory");
+    for (uint32_t a = 0; a < ds->n_attrs; a++)
+        if (!(m->attr_names[a] = dup_or_null(ds->attr_names[a]))) return ns_error(NS_ENOMEM, "out of memory");
+    memcpy(m->attr_first, ds->attr_first, (ds->n_attrs + 1) * sizeof *m->attr_first);
+    for (uint32_t i = 0; i < ds->n_tokens; i++)
+        if (!(m->tokens[i] = dup_or_null(ds->tokens[i]))) return ns_error(NS_ENOMEM, "out of memory");
+
+    /* Distinct label combinations and their counts (quadratic in combos,
+     * which number in the hundreds at most for real label tables). */
+    size_t A = ds->n_attrs, cap = 64;
+    m->combo_ids = malloc(cap * (A ? A : 1) * sizeof(int32_t));
+    m->combo_count = malloc(cap * sizeof(uint32_t));
+    m->n_combos = 0;
+    for (uint64_t f = 0; f < ds->n_flows; f++) {
+        const int32_t *lab = ds->labels + f * A;
+        uint32_t c = 0;
+        while (c < m->n_combos && memcmp(m->combo_ids + c * A, lab, A * sizeof(int32_t))) c++;
+        if (c == m->n_combos) {
+            if (c == cap) {
+                cap *= 2;
+                int32_t *ids = realloc(m->combo_ids, cap * (A ? A : 1) * sizeof(int32_t));
+                if (ids) m->combo_ids = ids;
+                uint32_t *cnt = realloc(m->combo_count, cap * sizeof(uint32_t));
+                if (cnt) m->combo_count = cnt;
+                if (!ids || !cnt) return ns_error(NS_ENOMEM, "out of memory");
+            }
+            if (!m->combo_ids || !m->combo_count) return ns_error(NS_ENOMEM, "out of memory");
+            memcpy(m->combo_ids + c * A, lab, A * sizeof(int32_t));
+            m->combo_count[c] = 0;
+            m->n_combos++;
+        }
+        m->combo_count[c]++;
+    }
+    m->data_max_packets = ds->max_packets;
+    return NS_OK;
+}
+
+void ns_modelfile_free(ns_modelfile *m)
+{
+    for (uint32_t a = 0; m->attr_names && a < m->n_attrs; a++) free(m->attr_names[a]);
+    for (uint32_t i = 0; m->tokens && i < m->n_tokens; i++) free(m->tokens[i]);
+    free(m->attr_names);
+    free(m->attr_first);
+    free(m->tokens);
+    free(m->combo_ids);
+    free(m->combo_count);
+    free(m->weights);
+    free(m->train_w);
+    free(m->adam_m);
+    free(m->adam_v);
+    memset(m, 0, sizeof *m);
+}
+
+int32_t ns_modelfile_token(const ns_modelfile *m, const char *text)
+{
+    for (uint32_t i = 0; i < m->n_tokens; i++)
+        if (!strcmp(m->tokens[i], text)) return (int32_t)i;
+    return -1;
+}
+
+int ns_modelfile_token_attr(const ns_modelfile *m, int32_t id)
+{
+    for (uint32_t a = 0; a < m->n_attrs; a++)
+        if ((uint32_t)id >= m->attr_first[a] && (uint32_t)id < m->attr_first[a + 1]) return (int)a;
+    return -1;
+}
+
+/* ---- the training state block: fixed slots, 8 bytes each ---------------- */
+
+#define STATE_FIELDS(X)                                                                                  \
+    X(i, step) X(i, steps) X(i, seed) X(i, batch) X(i, warmup) X(i, eval_every) X(i, ckpt_every)      \
+    X(i, log_every) X(f, lr) X(f, min_lr_frac) X(f, weight_decay) X(f, clip) X(f, ema_decay)           \
+    X(f, p_uncond) X(f, p_token_drop) X(f, balance) X(f, val_frac) X(f, w_iat) X(f, w_dir) X(f, w_len) \
+    X(f, elapsed_s)
+
+static void state_pack(const ns_train_state *s, uint8_t *out)
+{
+    size_t at = 0;
+    memset(out, 0, STATE_BLOCK);
+#define PUT(kind, name)                                          \
+    {                                                            \
+        if (#kind[0] == 'i') {                                   \
+            int64_t v = (int64_t)s->name;                        \
+            memcpy(out + at, &v, 8);                             \
+        } else {                                                 \
+            double v = (double)s->name;                          \
+            memcpy(out + at, &v, 8);                             \
+        }                                                        \
+        at += 8;                                                 \
+    }
+    STATE_FIELDS(PUT)
+#undef PUT
+}
+
+static void state_unpack(ns_train_state *s, const uint8_t *in)
+{
+    size_t at = 0;
+#define GET(kind, name)                                          \
+    {                                                            \
+        if (#kind[0] == 'i') {                                   \
+            int64_t v;                                           \
+            memcpy(&v, in + at, 8);                              \
+            s->name = (__typeof__(s->name))v;                    \
+        } else {                                                 \
+            double v;                                            \
+            memcpy(&v, in + at, 8);                              \
+            s->name = (__typeof__(s->name))v;                    \
+        }                                                        \
+        at += 8;                                                 \
+    }
+    STATE_FIELDS(GET)
+#undef GET
+}
+
+/* ---- save ---------------------------------------------------------- */
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
+{
+    if (with_state && !m->has_state) return ns_error(NS_EARG, "%s: no training state to save", path);
+    size_t A = m->n_attrs, n = m->n_params;
+    size_t strings_len = 0;
+    for (uint32_t a = 0; a < m->n_attrs; a++) strings_len += strlen(m->attr_names[a]) + 1;
+    for (uint32_t i = 0; i < m->n_tokens; i++) strings_len += strlen(m->tokens[i]) + 1;
+    size_t off_strings = HEADER, off_first = align8(off_strings + strings_len);
+    size_t off_repr = align8(off_first + (A + 1) * 4);
+    size_t off_combos = align8(off_repr + REPR_BYTES);
+    size_t off_weights = align8(off_combos + (size_t)m->n_combos * (A * 4 + 4));
+    size_t off_state = with_state ? align8(off_weights + n * 4) : 0;
+    size_t size = with_state ? off_state + STATE_BLOCK + 3 * n * 4 : off_weights + n * 4;
+
+    uint8_t *buf = calloc(1, size);
+    if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory (%zu MB)", path, size >> 20);
+    memcpy(buf, NS_MODEL_MAGIC, 8);
+    put32(buf + 8, NS_MODEL_VERSION);
+    put32(buf + 12, with_state ? 1 : 0);
+    const int32_t cfg[9] = {m->cfg.d,      m->cfg.n_layer, m->cfg.n_head, m->cfg.mlp_ratio, m->cfg.max_packets,
+                            m->cfg.in_dim, m->cfg.out_dim, m->cfg.n_bits, m->cfg.vocab};
+    memcpy(buf + 16, cfg, sizeof cfg);
+    memcpy(buf + 52, &m->sched.logsnr_shift, 4);
+    put32(buf + 56, m->n_attrs), put32(buf + 60, m->n_tokens), put32(buf + 64, m->n_combos);
+    put32(buf + 68, m->data_max_packets);
+    put64(buf + 72, n);
+    put64(buf + 80, off_strings), put64(buf + 88, strings_len), put64(buf + 96, off_first);
+    put64(buf + 104, off_repr), put64(buf + 112, off_combos), put64(buf + 120, off_weights);
+    put64(buf + 128, off_state), put64(buf + 136, size);
+
+    uint8_t *s = buf + off_strings;
+    for (uint32_t a = 0; a < m->n_attrs; a++) s = (uint8_t *)stpcpy((char *)s, m->attr_names[a]) + 1;
+    for (uint32_t i = 0; i < m->n_tokens; i++) s = (uint8_t *)stpcpy((char *)s, m->tokens[i]) + 1;
+    memcpy(buf + off_first, m->attr_first, (A + 1) * 4);
+    uint8_t *r = buf + off_repr;
+    memcpy(r, &m->repr.width, 4), memcpy(r + 4, &m->repr.n_bits, 4);
+    memcpy(r + 8, m->repr.cols, 2 * NS_NP_MODEL_WIDTH);
+    memcpy(r + 8 + 2 * NS_NP_MODEL_WIDTH, m->repr.fixed, NS_NP_MODEL_WIDTH);
+    memcpy(r + 8 + 3 * NS_NP_MODEL_WIDTH, &m->repr.iat_mean, 4);
+    memcpy(r + 12 + 3 * NS_NP_MODEL_WIDTH, &m->repr.iat_std, 4);
+    memcpy(buf + off_combos, m->combo_ids, (size_t)m->n_combos * A * 4);
+    memcpy(buf + off_combos + (size_t)m->n_combos * A * 4, m->combo_count, (size_t)m->n_combos * 4);
+    memcpy(buf + off_weights, m->weights, n * 4);
+    if (with_state) {
+        state_pack(&m->st, buf + off_state);
+        memcpy(buf + off_state + STATE_BLOCK, m->train_w, n * 4);
+        memcpy(buf + off_state + STATE_BLOCK + n * 4, m->adam_m, n * 4);
+        memcpy(buf + off_state + STATE_BLOCK + 2 * n * 4, m->adam_v, n * 4);
+    }
+    put32(buf + 144, ns_crc32(0, buf, size));
+
+    ns_outfile o;
+    int rc = ns_outfile_open(&o, path);
+    if (rc == NS_OK) {
+        if (fwrite(buf, 1, size, o.fp) != size) {
+            ns_outfile_abort(&o);
+            rc = ns_error(NS_EIO, "%s: write failed (disk full?); the previous file, if any, is untouched", path);
+        } else {
+            rc = ns_outfile_commit(&o);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- load ---------------------------------------------------------- */
+
+static uint32_t get32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* A section [off, off + len) that must lie inside the file, 8-byte aligned. */
+static int section_ok(uint64_t off, uint64_t len, uint64_t size)
+{
+    return off % 8 == 0 && off >= HEADER && off <= size && len <= size - off;
+}
+
+static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *path)
+{
+    if (size < HEADER || memcmp(buf, NS_MODEL_MAGIC, 8)) {
+        if (size >= 8 && !memcmp(buf, "NSYNDATA", 8))
+            return ns_error(NS_EFORMAT, "%s: is a dataset file, not a model (train one with netsynth train)", path);
+        return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth model file", path);
+    }
+    uint32_t version = get32(buf + 8), flags = get32(buf + 12);
+    if (version != NS_MODEL_VERSION)
+        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads version %d", path, version,
+                        NS_MODEL_VERSION);
+    uint64_t fsize = get64(buf + 136);
+    if (fsize != size)
+        return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: file is %zu bytes, its header says %llu%s",
+                        path, size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
+    uint8_t *copy = malloc(HEADER);
+    if (!copy) return ns_error(NS_ENOMEM, "out of memory");
+    memcpy(copy, buf, HEADER);
+    put32(copy + 144, 0);
+    uint32_t crc = ns_crc32(ns_crc32(0, copy, HEADER), buf + HEADER, size - HEADER);
+    free(copy);
+    if (crc != get32(buf + 144)) return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", path);
+
+    int32_t cfg[9];
+    memcpy(cfg, buf + 16, sizeof cfg);
+    ns_model_config c = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6], cfg[7], cfg[8]};
+    if (c.d < 1 || c.d > 4096 || c.n_layer < 1 || c.n_layer > NS_MODEL_MAX_LAYERS || c.n_head < 1 ||
+        c.d % c.n_head || c.mlp_ratio < 1 || c.mlp_ratio > 16 || c.max_packets < 1 || c.max_packets > 1024 ||
+        c.n_bits < 1 || c.n_bits > NS_NP_MODEL_WIDTH || c.in_dim != 2 * c.n_bits + 2 ||
+        c.out_dim != 3 * c.n_bits + 2 || c.vocab < 0)
+        return ns_error(NS_ECORRUPT, "%s: impossible model config in header", path);
+    m->cfg = c;
+    memcpy(&m->sched.logsnr_shift, buf + 52, 4);
+    m->sched.t_min = ns_schedule_default().t_min, m->sched.t_max = ns_schedule_default().t_max;
+    if (!isfinite(m->sched.logsnr_shift)) return ns_error(NS_ECORRUPT, "%s: bad schedule in header", path);
+    m->n_attrs = get32(buf + 56), m->n_tokens = get32(buf + 60), m->n_combos = get32(buf + 64);
+    m->data_max_packets = get32(buf + 68);
+    uint64_t n = get64(buf + 72);
+    if ((uint64_t)c.vocab != m->n_tokens || m->n_attrs > 64 || m->n_tokens > (1u << 20) ||
+        n != ns_model_params_layout(NULL, &c, NULL))
+        return ns_error(NS_ECORRUPT, "%s: header counts do not match the config", path);
+    size_t A = m->n_attrs;
+    uint64_t off_strings = get64(buf + 80), strings_len = get64(buf + 88), off_first = get64(buf + 96);
+    uint64_t off_repr = get64(buf + 104), off_combos = get64(buf + 112), off_weights = get64(buf + 120);
+    uint64_t off_state = get64(buf + 128);
+    if (!section_ok(off_strings, strings_len, size) || !section_ok(off_first, (A + 1) * 4, size) ||
+        !section_ok(off_repr, REPR_BYTES, size) ||
+        !section_ok(off_combos, (uint64_t)m->n_combos * (A * 4 + 4), size) ||
+        !section_ok(off_weights, n * 4, size) ||
+        ((flags & 1) && !section_ok(off_state, STATE_BLOCK + 3 * n * 4, size)) || (flags & ~1u))
+        return ns_error(NS_ECORRUPT, "%s: a section lies outside the file", path);
+
+    /* Strings: exactly n_attrs + n_tokens NUL-terminated names. */
+    m->attr_names = calloc(A + 1, sizeof *m->attr_names);
+    m->tokens = calloc((size_t)m->n_tokens + 1, sizeof *m->tokens);
+    m->attr_first = malloc((A + 1) * 4);
+    if (!m->attr_names || !m->tokens || !m->attr_first) return ns_error(NS_ENOMEM, "out of memory");
+    const char *s = (const char *)buf + off_strings, *end = s + strings_len;
+    for (size_t i = 0; i < A + m->n_tokens; i++) {
+        const char *z = memchr(s, 0, (size_t)(end - s));
+        if (!z) return ns_error(NS_ECORRUPT, "%s: vocabulary strings are cut short", path);
+        char *d = dup_or_null(s);
+        if (!d) return ns_error(NS_ENOMEM, "out of memory");
+        if (i < A) m->attr_names[i] = d;
+        else m->tokens[i - A] = d;
+        s = z + 1;
+    }
+    memcpy(m->attr_first, buf + off_first, (A + 1) * 4);
+    if (m->attr_first[0] != 0 || m->attr_first[A] != m->n_tokens)
+        return ns_error(NS_ECORRUPT, "%s: vocabulary groups do not cover the tokens", path);
+    for (size_t a = 0; a < A; a++)
+        if (m->attr_first[a] > m->attr_first[a + 1])
+            return ns_error(NS_ECORRUPT, "%s: vocabulary groups out of order", path);
+
+    const uint8_t *r = buf + off_repr;
+    memcpy(&m->repr.width, r, 4), memcpy(&m->repr.n_bits, r + 4, 4);
+    memcpy(m->repr.cols, r + 8, 2 * NS_NP_MODEL_WIDTH);
+    memcpy(m->repr.fixed, r + 8 + 2 * NS_NP_MODEL_WIDTH, NS_NP_MODEL_WIDTH);
+    memcpy(&m->repr.iat_mean, r + 8 + 3 * NS_NP_MODEL_WIDTH, 4);
+    memcpy(&m->repr.iat_std, r + 12 + 3 * NS_NP_MODEL_WIDTH, 4);
+    if (m->repr.width != NS_NP_MODEL_WIDTH || m->repr.n_bits != c.n_bits || !isfinite(m->repr.iat_mean) ||
+        !(m->repr.iat_std > 0) || !isfinite(m->repr.iat_std))
+        return ns_error(NS_ECORRUPT, "%s: bad flow representation section", path);
+    for (int j = 0; j < c.n_bits; j++)
+        if (m->repr.cols[j] >= NS_NP_MODEL_WIDTH || (j && m->repr.cols[j] <= m->repr.cols[j - 1]))
+            return ns_error(NS_ECORRUPT, "%s: bad column list", path);
+    for (int k = 0; k < NS_NP_MODEL_WIDTH; k++)
+        if (m->repr.fixed[k] < -1 || m->repr.fixed[k] > 1) return ns_error(NS_ECORRUPT, "%s: bad constant", path);
+
+    m->combo_ids = malloc((size_t)m->n_combos * (A ? A : 1) * 4 + 4);
+    m->combo_count = malloc((size_t)m->n_combos * 4 + 4);
+    if (!m->combo_ids || !m->combo_count) return ns_error(NS_ENOMEM, "out of memory");
+    memcpy(m->combo_ids, buf + off_combos, (size_t)m->n_combos * A * 4);
+    memcpy(m->combo_count, buf + off_combos + (size_t)m->n_combos * A * 4, (size_t)m->n_combos * 4);
+    for (size_t i = 0; i < (size_t)m->n_combos * A; i++) {
+        int32_t id = m->combo_ids[i];
+        if (id < -1 || id >= (int32_t)m->n_tokens || (id >= 0 && ns_modelfile_token_attr(m, id) != (int)(i % A)))
+            return ns_error(NS_ECORRUPT, "%s: bad label combination", path);
+    }
+
+    int rc = ns_modelfile_alloc(m, (int)(flags & 1));
+    if (rc) return rc;
+    memcpy(m->weights, buf + off_weights, n * 4);
+    if (flags & 1) {
+        state_unpack(&m->st, buf + off_state);
+        memcpy(m->train_w, buf + off_state + STATE_BLOCK, n * 4);
+        memcpy(m->adam_m, buf + off_state + STATE_BLOCK + n * 4, n * 4);
+        memcpy(m->adam_v, buf + off_state + STATE_BLOCK + 2 * n * 4, n * 4);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(m->weights[i])) return ns_error(NS_ECORRUPT, "%s: weight %zu is not a number", path, i);
+    return NS_OK;
+}
+
+int ns_modelfile_load(ns_modelfile *m, const char *path)
+{
+    memset(m, 0, sizeof *m);
+    uint8_t *buf;
+    size_t size;
+    int rc = ns_read_file(path, &buf, &size);
+    if (rc) return rc;
+    rc = parse(m, buf, size, path);
+    free(buf);
+    if (rc) ns_modelfile_free(m);
+    return rc;
+}
