@@ -225,14 +225,20 @@ static int bin_f32(binned *b, const ns_forest_x *x)
 
 /* ---- one tree ------------------------------------------------------------- */
 
+/* A sample in a node, with its class and bootstrap weight beside it so the
+ * histogram pass reads them in order rather than by sample id. */
+typedef struct item {
+    uint32_t s, y, w;
+} item;
+
 typedef struct work {
     const binned *b;
     const ns_forest_opts *o;
     int max_features;
     ns_rng rng;
     uint32_t *w;         /* [n] bootstrap weight per sample */
-    uint32_t *samples;   /* [n] in-bag samples, each node a sorted range */
-    uint32_t *tmp;       /* [n] partition scratch */
+    item *samples;       /* [n] in-bag samples, each node a range sorted by id */
+    item *tmp;           /* [n] partition scratch */
     uint32_t *F, *CF;    /* [d] kept-feature ids with a known-constant prefix, and
                             its saved copy; ids >= m stand for globally constant ones */
     uint64_t *hist;      /* [max_bins * C] weighted class counts per bin */
@@ -300,9 +306,9 @@ static int try_feature(work *wk, size_t col, const record *r, uint64_t wn, split
     const uint8_t *codes = b->codes + col * b->n;
     int lo = MAX_BINS, hi = -1;
     for (size_t p = r->start; p < r->end; p++) {
-        uint32_t s = wk->samples[p];
-        int k = codes[s];
-        wk->hist[(size_t)k * C + b->y[s]] += wk->w[s];
+        const item it = wk->samples[p];
+        int k = codes[it.s];
+        wk->hist[(size_t)k * C + it.y] += it.w;
         wk->cnt[k]++;
         lo = k < lo ? k : lo;
         hi = k > hi ? k : hi;
@@ -396,8 +402,8 @@ static size_t partition(work *wk, const record *r, const split *s)
     const uint8_t *codes = wk->b->codes + s->col * wk->b->n;
     size_t nl = r->start, nr = 0;
     for (size_t p = r->start; p < r->end; p++) {
-        uint32_t x = wk->samples[p];
-        if (codes[x] <= s->lo_bin) wk->samples[nl++] = x;
+        item x = wk->samples[p];
+        if (codes[x.s] <= s->lo_bin) wk->samples[nl++] = x;
         else wk->tmp[nr++] = x;
     }
     memcpy(wk->samples + nl, wk->tmp, nr * sizeof *wk->tmp);
@@ -419,7 +425,7 @@ static int grow_tree(work *wk, tree *t, int tree_index)
         for (size_t i = 0; i < n; i++) wk->w[i] = 1;
     size_t n_in = 0;
     for (size_t i = 0; i < n; i++)
-        if (wk->w[i]) wk->samples[n_in++] = (uint32_t)i;
+        if (wk->w[i]) wk->samples[n_in++] = (item){(uint32_t)i, (uint32_t)b->y[i], wk->w[i]};
     const size_t n_global_constant = b->d - b->m;
     for (size_t j = 0; j < b->d; j++)
         wk->F[j] = wk->CF[j] = (uint32_t)(j < n_global_constant ? b->m + j : j - n_global_constant);
@@ -442,9 +448,8 @@ static int grow_tree(work *wk, tree *t, int tree_index)
         memset(wk->cc, 0, (size_t)C * sizeof *wk->cc);
         uint64_t wn = 0;
         for (size_t p = r.start; p < r.end; p++) {
-            uint32_t s = wk->samples[p];
-            wk->cc[b->y[s]] += wk->w[s];
-            wn += wk->w[s];
+            wk->cc[wk->samples[p].y] += wk->samples[p].w;
+            wn += wk->samples[p].w;
         }
         int classes = 0;
         for (int c = 0; c < C; c++) classes += wk->cc[c] != 0;
