@@ -214,13 +214,15 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
     }
     qsort(order, n, sizeof *order, cmp_len);
 
-    for (size_t at = 0; at < n; at += (size_t)Bmax) {
-        int B = n - at < (size_t)Bmax ? (int)(n - at) : Bmax;
-        int Tb = order[at + (size_t)B - 1].len; /* sorted: the last is the longest */
-        c.B = B, c.T = Tb;
-        for (int b = 0; b < B; b++) {
-            c.len[b] = c.len[B + b] = order[at + (size_t)b].len;
-            for (int a = 0; a < P; a++) c.prompt[b * P + a] = ids[a], c.prompt[(B + b) * P + a] = -1;
+    /* Batches of up to Bmax flows whose lengths are within a factor of two
+     * (sorted, so the last is the longest): little padding to compute. */
+    for (size_t at = 0, B; at < n; at += B) {
+        for (B = 1; B < (size_t)Bmax && at + B < n && order[at + B].len <= 2 * order[at].len; B++) {}
+        int Tb = order[at + B - 1].len;
+        c.B = (int)B, c.T = Tb;
+        for (int b = 0; b < (int)B; b++) {
+            c.len[b] = c.len[B + (size_t)b] = order[at + (size_t)b].len;
+            for (int a = 0; a < P; a++) c.prompt[b * P + a] = ids[a], c.prompt[((int)B + b) * P + a] = -1;
             ns_rng *r = &rngs[order[at + (size_t)b].index];
             float *xb = x + (size_t)b * Tb * in;
             size_t valid = (size_t)c.len[b] * in;
@@ -228,9 +230,9 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
             memset(xb + valid, 0, ((size_t)Tb * in - valid) * sizeof(float));
         }
         ns_rng batch_rng = rngs[order[at].index]; /* only for eta > 0 */
-        rc = ns_diffusion_sample(&m->sched, &o->sampler, denoise, &c, x, (size_t)B * Tb * in, scratch, &batch_rng);
+        rc = ns_diffusion_sample(&m->sched, &o->sampler, denoise, &c, x, B * (size_t)Tb * in, scratch, &batch_rng);
         if (rc) goto done;
-        for (int b = 0; b < B; b++) {
+        for (int b = 0; b < (int)B; b++) {
             size_t i = order[at + (size_t)b].index, row = out->first[f0 + i];
             for (int r = 0; r < c.len[b]; r++, row++)
                 ns_repr_decode_row(&m->repr, c.out + ((size_t)b * Tb + r) * od, out->rows + row * W, &out->dir[row],

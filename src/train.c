@@ -424,7 +424,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
     double loss_acc = 0, parts_acc[4] = {0};
     int64_t log_n = 0, flows_since = 0;
     while (st->step < st->steps) {
-        if (o->stop && *o->stop) {
+        if ((o->stop && *o->stop) || (o->stop_at_step > 0 && st->step >= o->stop_at_step)) {
             res->interrupted = 1;
             break;
         }

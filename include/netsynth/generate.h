@@ -5,8 +5,10 @@
  * guidance (guided = uncond + g (cond - uncond), on the network's outputs),
  * and each value is the argmax of the last step's guided class probabilities.
  * Flows are batched by length so that little is padded. Flow i of a call
- * takes everything random from stream i of the seed: same seed, same flows,
- * whatever the batch size or thread count. */
+ * takes everything random from stream i of the seed: the same seed and
+ * options give the same flows. (Another batch size changes which matrix
+ * shapes the BLAS sees, and so the last bits of a sum: the odd timing may
+ * then differ by a nanosecond.) */
 #ifndef NETSYNTH_GENERATE_H
 #define NETSYNTH_GENERATE_H
 

@@ -27,6 +27,7 @@ typedef struct ns_train_opts {
     const char *resume_path;  /* NULL, or a checkpoint to continue */
     FILE *progress;           /* progress lines, or NULL */
     volatile int *stop;       /* set asynchronously (SIGINT): checkpoint and return */
+    int64_t stop_at_step;     /* > 0: checkpoint and return after this step, as if stopped */
 } ns_train_opts;
 
 /* Defaults for everything (config "base"). */

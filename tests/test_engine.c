@@ -1,0 +1,292 @@
+/* test_engine.c: training and sampling end to end on a small dataset made
+ * here: a tiny model overfits it until its samples reproduce the flows of
+ * each class; model files round-trip and refuse corruption; a resumed run
+ * equals an uninterrupted one; the same seed gives the same flows. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/generate.h"
+#include "netsynth/modelfile.h"
+#include "netsynth/nprint.h"
+#include "netsynth/train.h"
+
+enum { W = NS_NP_MODEL_WIDTH, FLOWS = 16, LEN = 3 };
+
+static void put_bits(int8_t *row, int col, int width, uint32_t v)
+{
+    for (int k = 0; k < width; k++) row[col + k] = (int8_t)(v >> (width - 1 - k) & 1);
+}
+
+/* Class "kind=web": TCP to port 443, 3 packets (SYN, SYN-ACK, ACK) with TTL 64;
+ * class "kind=dns": UDP to port 53, 3 packets, TTL 128. */
+static void make_row(int8_t *row, int web, int k, int flow)
+{
+    int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
+    int tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
+    int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
+    memset(row, -1, W);
+    put_bits(row, ip, 4, 4), put_bits(row, ip + 4, 4, 5), put_bits(row, ip + 8, 8, 0);
+    put_bits(row, ip + 16, 16, web ? 40 : 28 + 4 * (uint32_t)k);
+    put_bits(row, ip + 32, 16, (uint32_t)(flow * 7 + k)); /* id: varies, so it is modelled */
+    put_bits(row, ip + 48, 3, 2), put_bits(row, ip + 51, 13, 0);
+    put_bits(row, ip + 64, 8, web ? 64 : 128), put_bits(row, ip + 72, 8, web ? 6 : 17);
+    put_bits(row, ip + 80, 16, 0);
+    if (web) {
+        int back = k == 1;
+        put_bits(row, tcp, 16, back ? 443 : 50000), put_bits(row, tcp + 16, 16, back ? 50000 : 443);
+        put_bits(row, tcp + 32, 32, 1000), put_bits(row, tcp + 64, 32, k ? 1 : 0);
+        put_bits(row, tcp + 96, 4, 5), put_bits(row, tcp + 100, 3, 0);
+        put_bits(row, tcp + 103, 9, k == 0 ? 0x002 : k == 1 ? 0x012 : 0x010);
+        put_bits(row, tcp + 112, 16, 65535), put_bits(row, tcp + 128, 16, 0), put_bits(row, tcp + 144, 16, 0);
+    } else {
+        int back = k == 1;
+        put_bits(row, udp, 16, back ? 53 : 40000), put_bits(row, udp + 16, 16, back ? 40000 : 53);
+        put_bits(row, udp + 32, 16, 8 + 4 * (uint32_t)k), put_bits(row, udp + 48, 16, 0);
+    }
+}
+
+static const char *make_dataset(const char *dir)
+{
+    static const char *attr_names[] = {"kind"};
+    static const uint32_t attr_first[] = {0, 2};
+    static const char *tokens[] = {"kind=dns", "kind=web"};
+    static const char *files[] = {"made-in-test"};
+    ns_ds_flow flows[FLOWS];
+    int32_t labels[FLOWS];
+    int64_t iat[FLOWS * LEN];
+    uint8_t dir_[FLOWS * LEN], bits[FLOWS * LEN * ((W + 3) / 4)];
+    int8_t row[W];
+    memset(flows, 0, sizeof flows);
+    for (int f = 0; f < FLOWS; f++) {
+        int web = f % 2;
+        flows[f].first = (uint64_t)f * LEN;
+        flows[f].n_packets = flows[f].seen = LEN;
+        flows[f].proto = web ? 6 : 17;
+        labels[f] = web ? 1 : 0;
+        for (int k = 0; k < LEN; k++) {
+            make_row(row, web, k, f);
+            ns_dataset_pack_row(row, W, bits + (size_t)(f * LEN + k) * ((W + 3) / 4));
+            iat[f * LEN + k] = k ? (web ? 20000000 : 1000000) : 0;
+            dir_[f * LEN + k] = k == 1;
+        }
+    }
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = 8, .n_flows = FLOWS,
+                     .n_packets = FLOWS * LEN, .n_attrs = 1, .n_tokens = 2, .n_files = 1,
+                     .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files,
+                     .flows = flows, .labels = labels, .iat_ns = iat, .dir = dir_, .bits = bits};
+    const char *path = strdup(tu_path(dir, "tiny.ds"));
+    assert_int_equal(ns_dataset_write(&ds, path), NS_OK);
+    return path;
+}
+
+static void tiny_opts(ns_train_opts *o, const char *dir, int steps)
+{
+    ns_train_opts_init(o);
+    o->config = "tiny";
+    o->st.steps = steps;
+    o->st.batch = 16;
+    o->st.lr = 3e-3f;
+    o->st.warmup = 20;
+    o->st.eval_every = 0;
+    o->st.ckpt_every = 0;
+    o->st.val_frac = 0;
+    o->st.ema_decay = 0.99f;
+    o->threads = 1;
+    o->out_path = strdup(tu_path(dir, "m.model"));
+    o->ckpt_path = strdup(tu_path(dir, "m.ckpt"));
+}
+
+/* Share of generated rows equal to the class's real row at the same position. */
+static double match_rate(const ns_gen_flows *g, int web)
+{
+    int8_t want[W];
+    size_t same = 0, rows = 0;
+    for (size_t f = 0; f < g->n_flows; f++)
+        for (uint32_t k = 0; k < g->len[f] && k < LEN; k++, rows++) {
+            make_row(want, web, (int)k, 0);
+            const int8_t *got = g->rows + (g->first[f] + k) * W;
+            int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
+            memcpy(want + ip + 32, got + ip + 32, 16); /* the id field varies by design */
+            same += !memcmp(want, got, W);
+            if (getenv("NETSYNTH_TEST_VERBOSE"))
+                for (int c = 0; c < W; c++)
+                    if (want[c] != got[c]) print_message("flow %zu row %u col %d want %d got %d\n", f, k, c, want[c], got[c]);
+        }
+    return rows ? (double)same / rows : 0;
+}
+
+static void test_overfit_reproduces_flows(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    assert_int_equal(ns_dataset_load(&ds, make_dataset(dir)), NS_OK);
+    ns_train_opts o;
+    tiny_opts(&o, dir, 1000);
+    ns_train_result res;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    assert_int_equal(res.steps_done, 1000);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    for (int web = 0; web < 2; web++) {
+        int32_t ids[1];
+        assert_int_equal(ns_gen_parse_prompt(&m, web ? "kind=web" : "kind=dns", ids), NS_OK);
+        ns_gen_flows g = {0};
+        assert_int_equal(ns_generate(&m, &go, ids, 20, 0, &g), NS_OK);
+        size_t right_len = 0;
+        for (size_t f = 0; f < g.n_flows; f++) right_len += g.len[f] == LEN;
+        double rate = match_rate(&g, web);
+        print_message("kind=%s: %zu/20 flows of length %d, %.0f%% rows exact\n", web ? "web" : "dns", right_len, LEN,
+                      100 * rate);
+        assert_true(right_len >= 18);
+        assert_true(rate >= 0.9);
+        /* Directions and timing follow the class too. */
+        assert_int_equal(g.dir[g.first[0] + 1], 1);
+        double iat = (double)g.iat_ns[g.first[0] + 2];
+        assert_true(iat > (web ? 5e6 : 2e5) && iat < (web ? 8e7 : 4e6));
+        ns_gen_flows_free(&g);
+    }
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
+}
+
+static void test_resume_equals_uninterrupted(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    assert_int_equal(ns_dataset_load(&ds, make_dataset(dir)), NS_OK);
+    ns_train_opts a, b;
+    ns_train_result res;
+    tiny_opts(&a, dir, 40);
+    a.out_path = strdup(tu_path(dir, "a.model")), a.ckpt_path = strdup(tu_path(dir, "a.ckpt"));
+    assert_int_equal(ns_train(&ds, &a, &res), NS_OK);
+    tiny_opts(&b, dir, 40);
+    b.out_path = strdup(tu_path(dir, "b.model")), b.ckpt_path = strdup(tu_path(dir, "b.ckpt"));
+    b.stop_at_step = 17;
+    assert_int_equal(ns_train(&ds, &b, &res), NS_OK);
+    assert_true(res.interrupted);
+    assert_int_equal(res.steps_done, 17);
+    b.stop_at_step = 0;
+    b.resume_path = b.ckpt_path;
+    assert_int_equal(ns_train(&ds, &b, &res), NS_OK);
+    assert_int_equal(res.steps_done, 40);
+    ns_modelfile ma, mb;
+    assert_int_equal(ns_modelfile_load(&ma, a.ckpt_path), NS_OK);
+    assert_int_equal(ns_modelfile_load(&mb, b.ckpt_path), NS_OK);
+    assert_int_equal(ma.n_params, mb.n_params);
+    assert_memory_equal(ma.weights, mb.weights, ma.n_params * sizeof(float));
+    assert_memory_equal(ma.train_w, mb.train_w, ma.n_params * sizeof(float));
+    assert_memory_equal(ma.adam_v, mb.adam_v, ma.n_params * sizeof(float));
+    ns_modelfile_free(&ma);
+    ns_modelfile_free(&mb);
+    ns_dataset_free(&ds);
+}
+
+static void test_model_file_round_trip_and_corruption(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    assert_int_equal(ns_dataset_load(&ds, make_dataset(dir)), NS_OK);
+    ns_train_opts o;
+    ns_train_result res;
+    tiny_opts(&o, dir, 5);
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.ckpt_path), NS_OK);
+    assert_true(m.has_state);
+    assert_int_equal(m.st.step, 5);
+    assert_int_equal(m.n_tokens, 2);
+    assert_string_equal(m.tokens[1], "kind=web");
+    assert_string_equal(m.attr_names[0], "kind");
+    assert_int_equal(m.n_combos, 2);
+    assert_int_equal(m.combo_count[0] + m.combo_count[1], FLOWS);
+    /* Save again: byte-identical file. */
+    const char *again = tu_path(dir, "again.ckpt");
+    assert_int_equal(ns_modelfile_save(&m, again, 1), NS_OK);
+    assert_int_equal(tu_system("cmp -s '%s' '%s'", o.ckpt_path, again), 0);
+    ns_modelfile_free(&m);
+
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(ns_read_file(o.out_path, &buf, &len), NS_OK);
+    const char *bad = tu_path(dir, "bad.model");
+    /* One flipped byte anywhere: a checksum error, never a crash. */
+    for (size_t at = 0; at < len; at += len / 37 + 1) {
+        buf[at] ^= 0x40;
+        assert_int_equal(tu_write_file(bad, buf, len), 0);
+        int rc = ns_modelfile_load(&m, bad);
+        assert_true(rc == NS_ECORRUPT || rc == NS_EFORMAT || rc == NS_EVERSION || rc == NS_ETRUNC);
+        assert_non_null(strstr(ns_errmsg(), "bad.model"));
+        buf[at] ^= 0x40;
+    }
+    /* Truncated at every size class. */
+    for (size_t cut = 0; cut < len; cut += len / 23 + 1) {
+        assert_int_equal(tu_write_file(bad, buf, cut), 0);
+        assert_true(ns_modelfile_load(&m, bad) < 0);
+    }
+    /* A dataset is not a model, and says so. */
+    assert_int_equal(ns_modelfile_load(&m, tu_path(dir, "tiny.ds")), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "dataset"));
+    free(buf);
+    ns_dataset_free(&ds);
+}
+
+static void test_same_seed_same_flows(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    assert_int_equal(ns_dataset_load(&ds, make_dataset(dir)), NS_OK);
+    ns_train_opts o;
+    ns_train_result res;
+    tiny_opts(&o, dir, 30);
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    int32_t ids[1];
+    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    ns_gen_flows g1 = {0}, g2 = {0}, g3 = {0};
+    assert_int_equal(ns_generate(&m, &go, ids, 12, 0, &g1), NS_OK);
+    assert_int_equal(ns_generate(&m, &go, ids, 12, 0, &g2), NS_OK);
+    assert_int_equal(g1.n_rows, g2.n_rows);
+    assert_memory_equal(g1.rows, g2.rows, g1.n_rows * W);
+    assert_memory_equal(g1.iat_ns, g2.iat_ns, g1.n_rows * sizeof(int64_t));
+    go.seed = 2;
+    assert_int_equal(ns_generate(&m, &go, ids, 12, 0, &g3), NS_OK);
+    assert_true(g1.n_rows != g3.n_rows || memcmp(g1.iat_ns, g3.iat_ns, g1.n_rows * sizeof(int64_t)));
+    /* Prompt errors. */
+    assert_int_equal(ns_gen_parse_prompt(&m, "kind=ftp", ids), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "kind=dns kind=web"));
+    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web,kind=dns", ids), NS_EARG);
+    assert_int_equal(ns_gen_parse_prompt(&m, "", ids), NS_OK);
+    assert_int_equal(ids[0], -1);
+    ns_gen_flows_free(&g1), ns_gen_flows_free(&g2), ns_gen_flows_free(&g3);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_overfit_reproduces_flows),
+        cmocka_unit_test(test_resume_equals_uninterrupted),
+        cmocka_unit_test(test_model_file_round_trip_and_corruption),
+        cmocka_unit_test(test_same_seed_same_flows),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_cleanup();
+    return rc;
+}
