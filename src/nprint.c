@@ -250,7 +250,7 @@ void ns_nprint_encode(const ns_packet *p, unsigned layers, int8_t *row)
 
 /* Rows wait in a batch so that their text can be made in parallel. Each
  * keeps a copy of just its header bytes (at most 14 + 60 + 60). */
-enum { BATCH = 1024, MAX_HDR = ETH_LEN + 60 + 60, MAX_INDEX = 112 };
+enum { BATCH = 4096, MAX_HDR = ETH_LEN + 60 + 60, MAX_INDEX = 112 };
 
 typedef struct pending_row {
     uint8_t bytes[MAX_HDR];

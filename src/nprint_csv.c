@@ -173,7 +173,7 @@ static int parse_header(ns_nprint_csv *c, const char *name, const char *line, si
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) {
             describe(what, sizeof what, s, n);
-            return ns_error(NS_EFORMAT, "%s: line 1: index column name '%s' has a character that is not printable ASCII", name, what);
+            return ns_error(NS_EFORMAT, "%s: line 1: index column name '%s' has a space or a byte that is not printable ASCII", name, what);
         }
     memcpy(c->index_name, s, n);
     c->index_name[n] = 0;
