@@ -114,6 +114,10 @@ int cmd_eval(int argc, char **argv)
         in.real = &ds[0];
         in.real_test = names[1] ? &ds[1] : NULL;
         in.synth = names[2] ? &ds[2] : NULL;
+        for (int i = 0; i < 3; i++)
+            if (names[i] && (uint32_t)o.packets > ds[i].max_packets)
+                cli_warn("eval: %s keeps at most %u packets per flow; --packets %d pads the rest with -1",
+                         names[i], ds[i].max_packets, o.packets);
         if (dump) {
             rc = ns_eval_dump_features(&in, &o, dump);
         } else {
