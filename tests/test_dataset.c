@@ -269,6 +269,7 @@ static void test_build_from_captures(void **state)
     ns_dataset_free(&ds);
 
     /* No flow table: no service attribute; --packets caps flows. */
+    const char *flows_path = o.flows_path;
     o.flows_path = NULL;
     o.max_packets = 1;
     assert_int_equal(ns_dataset_build(&o, out, &st), NS_OK);
@@ -277,7 +278,7 @@ static void test_build_from_captures(void **state)
     assert_int_equal(ds.n_packets, 3);
     assert_int_equal(ds.flows[0].seen, 3);
     ns_dataset_free(&ds);
-    o.flows_path = strdup(tu_path(dir, "flows.tsv"));
+    o.flows_path = flows_path;
     free_opts(&o);
     free((char *)out);
 }

@@ -74,7 +74,7 @@ int ns_dataset_write(const ns_dataset *ds, const char *path);
 void ns_dataset_row(const ns_dataset *ds, uint64_t k, int8_t *row);
 /* Unpack flow i into m[n_packets * width]. */
 void ns_dataset_flow_matrix(const ns_dataset *ds, uint64_t i, int8_t *m);
-/* Pack row[width] into out[row_bytes]. */
+/* Pack row[width] (values -1, 0, 1 only) into out[row_bytes]. */
 void ns_dataset_pack_row(const int8_t *row, uint32_t width, uint8_t *out);
 /* The id of token text ("device=HueBridge"), or -1. */
 int32_t ns_dataset_token(const ns_dataset *ds, const char *text);
