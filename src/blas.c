@@ -124,6 +124,7 @@ static void load(void)
     blas.sgemm = (cblas_sgemm_fn)dlsym(h, "cblas_sgemm");
     if (!blas.sgemm) {
         fprintf(stderr, "netsynth: %s has no cblas_sgemm; using the built-in sgemm\n", path);
+        snprintf(blas.chosen, sizeof blas.chosen, "%s has no cblas_sgemm", path);
         dlclose(h);
         return;
     }
