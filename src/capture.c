@@ -21,8 +21,12 @@ static int open_error(const char *path, const char *why)
         return ns_error(NS_EFORMAT, "%s: not a pcap or pcapng capture", path);
     if (strstr(why, "truncated dump file") || strstr(why, "file header bytes, only got"))
         return ns_error(NS_ETRUNC, "%s: empty, or truncated inside the capture file header", path);
-    if (strstr(why, "No such file") || strstr(why, "Permission denied") || strstr(why, "Is a directory"))
+    if (strstr(why, "No such file") || strstr(why, "Permission denied") || strstr(why, "Is a directory")) {
+        /* libpcap's text already starts with the path ("x.pcap: No such file ..."). */
+        size_t n = strlen(path);
+        if (!strncmp(why, path, n) && why[n] == ':') return ns_error(NS_EIO, "%s", why);
         return ns_error(NS_EIO, "%s: %s", path, why);
+    }
     return ns_error(NS_EFORMAT, "%s: cannot read as a capture: %s", path, why);
 }
 

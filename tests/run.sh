@@ -3,7 +3,7 @@
 # "N passed, N failed". A binary's own cmocka output is kept in its log and
 # shown when it fails. Tests run from the repository root.
 pass=0; fail=0; failed=""
-logdir=${TMPDIR:-/tmp}/netsynth-test-logs; mkdir -p "$logdir"
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/netsynth-test-logs.XXXXXX")
 for t in "$@"; do
     name=$(basename "$t")
     start=$(date +%s)
@@ -18,5 +18,6 @@ for t in "$@"; do
     grep '^SKIP ' "$logdir/$name.log" | sed 's/^/    /'
     [ "$status" = FAIL ] && sed 's/^/    | /' "$logdir/$name.log" | tail -n 40
 done
+[ "$fail" -eq 0 ] && rm -rf "$logdir"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
