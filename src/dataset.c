@@ -103,26 +103,22 @@ void ns_dataset_pack_row(const int8_t *row, uint32_t width, uint8_t *out)
     for (; i < width; i++) out[i / 4] |= (uint8_t)((row[i] & 3) << 2 * (i & 3));
 }
 
-/* unpack_table[b] holds byte b's four values as int8, in memory order. */
-static uint32_t unpack_table[256];
-
-static void init_unpack_table(void)
-{
-    static const int8_t value[4] = {0, 1, 0, -1};
-    for (int b = 0; b < 256; b++) {
-        int8_t v[4];
-        for (int k = 0; k < 4; k++) v[k] = value[b >> 2 * k & 3];
-        memcpy(&unpack_table[b], v, 4);
-    }
-}
+/* unpack_table[b]: byte b's four values as int8 in memory order (code 11 is
+ * -1 = 0xff; code 10 never passes the reader). */
+#define V(c) ((uint32_t)((c) == 3 ? 0xff : (c)))
+#define E(b) (V((b) & 3) | V((b) >> 2 & 3) << 8 | V((b) >> 4 & 3) << 16 | V((b) >> 6 & 3) << 24)
+#define E4(b) E(b), E((b) + 1), E((b) + 2), E((b) + 3)
+#define E16(b) E4(b), E4((b) + 4), E4((b) + 8), E4((b) + 12)
+#define E64(b) E16(b), E16((b) + 16), E16((b) + 32), E16((b) + 48)
+static const uint32_t unpack_table[256] = {E64(0), E64(64), E64(128), E64(192)};
+#undef V
+#undef E
+#undef E4
+#undef E16
+#undef E64
 
 static void unpack_row(const uint8_t *packed, uint32_t width, int8_t *row)
 {
-    static int ready;   /* the table is the same whoever fills it first */
-    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
-        init_unpack_table();
-        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
-    }
     uint32_t full = width / 4;
     for (uint32_t j = 0; j < full; j++) memcpy(row + 4 * j, &unpack_table[packed[j]], 4);
     if (width & 3) {
@@ -402,6 +398,21 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
         ds->n_packets > MAX_PACKETS)
         return ns_error(NS_ERANGE, "%s: too many attributes, tokens, files or packets", path);
 
+    static const uint32_t no_tokens = 0;
+    ns_dataset d = *ds;
+    if (!d.attr_first && !d.n_attrs) d.attr_first = &no_tokens;   /* an empty vocabulary */
+    ds = &d;
+
+    /* Never write what the reader would refuse. */
+    int rc = check_vocabulary(ds, path);
+    if (!rc) rc = check_flows(ds, path);
+    if (!rc) rc = check_packets(ds, path);
+    if (rc) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", ns_errmsg());
+        return ns_error(NS_EARG, "%s (not written)", why);
+    }
+
     /* String pool: attribute names, tokens, files. */
     uint32_t n_names = ds->n_attrs + ds->n_tokens + ds->n_files;
     uint32_t *off = malloc(((size_t)n_names + 1) * sizeof *off);
@@ -445,10 +456,9 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
     compute_layout(&h, &l);
     h.file_bytes = l.end;
 
-    static const uint32_t no_first = 0;
     const chunk chunks[] = {
         {off, l.attr_names, 4 * (uint64_t)ds->n_attrs},
-        {ds->attr_first ? (const void *)ds->attr_first : &no_first, l.attr_first, 4 * ((uint64_t)ds->n_attrs + 1)},
+        {ds->attr_first, l.attr_first, 4 * ((uint64_t)ds->n_attrs + 1)},
         {off + ds->n_attrs, l.tokens, 4 * (uint64_t)ds->n_tokens},
         {off + ds->n_attrs + ds->n_tokens, l.files, 4 * (uint64_t)ds->n_files},
         {pool, l.strings, pool_len},
@@ -473,7 +483,7 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
     h.crc = crc;
 
     ns_outfile o;
-    int rc = ns_outfile_open(&o, path);
+    rc = ns_outfile_open(&o, path);
     if (rc == NS_OK) {
         int ok = fwrite(&h, sizeof h, 1, o.fp) == 1;
         at = sizeof h;

@@ -553,8 +553,22 @@ static void test_write_rejects_bad_struct(void **state)
     (void)state;
     handmade h;
     make_handmade(&h);
+    const char *path = strdup(tu_path(tu_tmpdir(), "x.ds"));
     h.ds.row_bytes = 2;
-    assert_int_equal(ns_dataset_write(&h.ds, tu_path(tu_tmpdir(), "x.ds")), NS_EARG);
+    assert_int_equal(ns_dataset_write(&h.ds, path), NS_EARG);
+    /* Contents the reader would refuse are not written either. */
+    make_handmade(&h);
+    h.labels[0] = 4;
+    assert_int_equal(ns_dataset_write(&h.ds, path), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "label id 4 out of range for attribute 'device' (not written)"));
+    make_handmade(&h);
+    h.flows[1].first = 0;
+    assert_int_equal(ns_dataset_write(&h.ds, path), NS_EARG);
+    make_handmade(&h);
+    h.tokens[3] = "device=Z";
+    assert_int_equal(ns_dataset_write(&h.ds, path), NS_EARG);
+    assert_int_equal(tu_system("test ! -e '%s'", path), 0);
+    free((char *)path);
 }
 
 /* ---- the CLI ------------------------------------------------------------------- */
