@@ -1,6 +1,6 @@
 /* cmd_inspect.c: `netsynth inspect FILE`, a summary of any netsynth file.
- * The first 8 bytes (the magic) pick the summariser; add model files to
- * `kinds` below when they exist. */
+ * The first 8 bytes (the magic) pick the summariser from `kinds` below:
+ * datasets and models (checkpoints are models with training state). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,8 +10,15 @@
 #include "cli.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
+#include "netsynth/modelfile.h"
 
 static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (double)part / (double)whole : 0.0; }
+
+/* One value of an attribute and its flows, as a share of all flows. */
+static void print_value(const char *value, uint64_t flows, uint64_t total)
+{
+    printf("  %-24s %8" PRIu64 " flows %5.1f%%\n", value, flows, pct(flows, total));
+}
 
 static void print_attribute(const ns_dataset *ds, uint32_t a, uint64_t *count)
 {
@@ -25,8 +32,7 @@ static void print_attribute(const ns_dataset *ds, uint32_t a, uint64_t *count)
     printf("%s: %u values\n", ds->attr_names[a], n);
     for (uint32_t v = 0; v <= n; v++) {
         if (v == n && !count[n]) break;
-        const char *value = v < n ? ds->tokens[first + v] + name_len : "(none)";
-        printf("  %-24s %8" PRIu64 " flows %5.1f%%\n", value, count[v], pct(count[v], ds->n_flows));
+        print_value(v < n ? ds->tokens[first + v] + name_len : "(none)", count[v], ds->n_flows);
     }
 }
 
@@ -94,19 +100,106 @@ static int inspect_dataset(const char *path)
     return NS_OK;
 }
 
+/* The named config (model.h) with c's architecture, or NULL. */
+static const char *config_name(const ns_model_config *c)
+{
+    static const char *const names[] = {"tiny", "small", "base"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        ns_model_config k = {0};
+        ns_model_config_named(&k, names[i]);
+        if (k.d == c->d && k.n_layer == c->n_layer && k.n_head == c->n_head && k.mlp_ratio == c->mlp_ratio)
+            return names[i];
+    }
+    return NULL;
+}
+
+static void format_duration(char *buf, size_t size, double s)
+{
+    if (s < 60) snprintf(buf, size, "%.1f s", s);
+    else if (s < 3600) snprintf(buf, size, "%d min %02d s", (int)(s / 60), (int)s % 60);
+    else snprintf(buf, size, "%d h %02d min", (int)(s / 3600), (int)s % 3600 / 60);
+}
+
+static void print_training_state(const ns_train_state *st)
+{
+    char took[32];
+    format_duration(took, sizeof took, st->elapsed_s);
+    printf("training: step %" PRId64 " of %" PRId64 ", batch %d, lr %g (warm-up %d), seed %" PRId64
+           ", %s of training\n",
+           st->step, st->steps, st->batch, st->lr, st->warmup, st->seed, took);
+    printf("  weight decay %g, clip %g, EMA %g, p-uncond %g, p-token-drop %g, balance %g, val-frac %g\n",
+           st->weight_decay, st->clip, st->ema_decay, st->p_uncond, st->p_token_drop, st->balance, st->val_frac);
+}
+
+/* Attribute a's values with the training flows of each, summed over the
+ * label combinations; count has room for every value and "none". */
+static void print_model_attribute(const ns_modelfile *m, uint32_t a, uint64_t *count, uint64_t flows)
+{
+    uint32_t first = m->attr_first[a], n = m->attr_first[a + 1] - first;
+    memset(count, 0, ((size_t)n + 1) * sizeof *count);
+    for (uint32_t c = 0; c < m->n_combos; c++) {
+        int32_t t = m->combo_ids[(size_t)c * m->n_attrs + a];
+        count[t < 0 ? n : (uint32_t)t - first] += m->combo_count[c];
+    }
+    size_t name_len = strlen(m->attr_names[a]) + 1;
+    printf("%s: %u values\n", m->attr_names[a], n);
+    for (uint32_t v = 0; v <= n; v++) {
+        if (v == n && !count[n]) break;
+        print_value(v < n ? m->tokens[first + v] + name_len : "(none)", count[v], flows);
+    }
+}
+
+static int inspect_model(const char *path)
+{
+    ns_modelfile m;
+    int rc = ns_modelfile_load(&m, path);
+    if (rc) return rc;
+    const ns_model_config *c = &m.cfg;
+    const char *named = config_name(c);
+    printf("%s: netsynth model%s, version %d\n", path, m.has_state ? " checkpoint" : "", NS_MODEL_VERSION);
+    printf("network: config %s (d %d, %d layers, %d heads, MLP ratio %d)\n", named ? named : "custom", c->d,
+           c->n_layer, c->n_head, c->mlp_ratio);
+    printf("flows: up to %d packets (the dataset kept up to %u), %d of %d bits per packet modelled\n",
+           c->max_packets, m.data_max_packets, c->n_bits, m.repr.width);
+    printf("parameters: %zu (%.2f MB as float32)\n", m.n_params, (double)m.n_params * sizeof(float) / 1e6);
+    printf("noise schedule: cosine, log-SNR shift %g\n", m.sched.logsnr_shift);
+    if (m.has_state) print_training_state(&m.st);
+    else printf("training state: none (generate needs none; train --resume takes the .ckpt beside it)\n");
+
+    uint64_t flows = 0;
+    for (uint32_t k = 0; k < m.n_combos; k++) flows += m.combo_count[k];
+    printf("\nvocabulary: %u tokens in %u attributes, with the training flows of each value\n", m.n_tokens,
+           m.n_attrs);
+    uint64_t *count = malloc(((size_t)m.n_tokens + 1) * sizeof *count);
+    if (!count) {
+        ns_modelfile_free(&m);
+        return ns_error(NS_ENOMEM, "out of memory");
+    }
+    for (uint32_t a = 0; a < m.n_attrs; a++) {
+        printf("\n");
+        print_model_attribute(&m, a, count, flows);
+    }
+    free(count);
+    printf("\nlabel combinations: %u (%" PRIu64 " training flows)\n", m.n_combos, flows);
+    ns_modelfile_free(&m);
+    return NS_OK;
+}
+
 static const struct kind {
     const char magic[8];
     const char *what;
     int (*inspect)(const char *path);
 } kinds[] = {
     {NS_DATASET_MAGIC, "dataset", inspect_dataset},
+    {NS_MODEL_MAGIC, "model", inspect_model},
 };
 
 int cmd_inspect(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: netsynth inspect FILE\n\nSummarises a netsynth file; it knows:");
-        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) printf(" %s", kinds[i].what);
+        size_t n = sizeof kinds / sizeof kinds[0];
+        printf("usage: netsynth inspect FILE\n\nSummarises a netsynth file; it knows");
+        for (size_t i = 0; i < n; i++) printf("%s%s", i == 0 ? " " : i + 1 < n ? ", " : " and ", kinds[i].what);
         printf(" files.\n");
         return NS_OK;
     }
