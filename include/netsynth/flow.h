@@ -13,7 +13,8 @@
  * values), the time since the flow's previous packet (0 for the first; a
  * timestamp that goes backwards counts as 0) and its direction. Packets past
  * the first max_packets are counted, not kept. IPv6, non-IP and packets that
- * did not decode are counted in the table's skips and left out. */
+ * did not decode are counted in the table's skips and left out. Tables are
+ * independent: one per thread (or per capture) needs no locking. */
 #ifndef NETSYNTH_FLOW_H
 #define NETSYNTH_FLOW_H
 
@@ -64,7 +65,7 @@ int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parse
  * record, if any, in *truncated when that is not NULL). */
 int ns_flow_table_add_capture(ns_flow_table *t, const char *path, uint64_t *truncated);
 
-/* Flows in the order of their first packet. */
+/* Flows in the order of their first packet; valid until the next add. */
 const ns_flow *ns_flow_table_flows(const ns_flow_table *t, size_t *count);
 /* Packets read / left out, and why. */
 uint64_t ns_flow_table_packets(const ns_flow_table *t);
