@@ -69,21 +69,27 @@ bench: all
 demo: all
 	sh scripts/demo.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/netsynth \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/man/man1
+# install: what `make` builds (the program and both libraries; no tests),
+# the headers, netsynth.pc and the man page, under $(DESTDIR)$(PREFIX).
+# uninstall removes exactly those files. tests/test_install.c checks both.
+SONAME    := libnetsynth.so.0
+INSTALLED := bin/netsynth lib/libnetsynth.a lib/libnetsynth.so lib/$(SONAME) lib/libnetsynth.so.$(VERSION) \
+             lib/pkgconfig/netsynth.pc share/man/man1/netsynth.1
+install: $(BUILD)/netsynth $(BUILD)/libnetsynth.a $(BUILD)/libnetsynth.so netsynth.pc.in man/netsynth.1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/netsynth \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/netsynth $(DESTDIR)$(PREFIX)/bin/netsynth
 	install -m 644 $(BUILD)/libnetsynth.a $(DESTDIR)$(PREFIX)/lib/libnetsynth.a
 	install -m 755 $(BUILD)/libnetsynth.so $(DESTDIR)$(PREFIX)/lib/libnetsynth.so.$(VERSION)
-	ln -sf libnetsynth.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnetsynth.so.0
-	ln -sf libnetsynth.so.0 $(DESTDIR)$(PREFIX)/lib/libnetsynth.so
+	ln -sf libnetsynth.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libnetsynth.so
 	install -m 644 include/netsynth/*.h $(DESTDIR)$(PREFIX)/include/netsynth/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' netsynth.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/netsynth.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' netsynth.pc.in > $(BUILD)/netsynth.pc
+	install -m 644 $(BUILD)/netsynth.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/netsynth.pc
 	install -m 644 man/netsynth.1 $(DESTDIR)$(PREFIX)/share/man/man1/netsynth.1
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/netsynth $(DESTDIR)$(PREFIX)/lib/libnetsynth.* \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/netsynth.pc $(DESTDIR)$(PREFIX)/share/man/man1/netsynth.1
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
 	rm -rf $(DESTDIR)$(PREFIX)/include/netsynth
 
 clean:
