@@ -25,6 +25,7 @@
 #include "netsynth/error.h"
 #include "netsynth/nn.h"
 #include "netsynth/rng.h"
+#include "nn_math.h"
 
 int ns_model_config_named(ns_model_config *c, const char *name)
 {
@@ -323,6 +324,29 @@ void ns_model_forward(float *out, ns_model_acts *a, const ns_model_params *p, co
 
 /* ---- loss ---------------------------------------------------------- */
 
+/* One row's K three-class cross-entropies: softmax into probs[K, 3], the
+ * gradient (p - onehot) * scale into g[K, 3], and the summed loss. ns_expf
+ * and ns_logf (nn_math.h) keep this loop vectorised: libm's are calls. */
+NS_CLONES static double bits_row_loss(float *g, float *probs, const float *logits, const uint8_t *cls, int K,
+                                      float scale)
+{
+    float sum = 0;
+    for (int j = 0; j < K; j++) {
+        const float *l = logits + 3 * j;
+        float m = fmaxf(l[0], fmaxf(l[1], l[2]));
+        float e0 = ns_expf(l[0] - m), e1 = ns_expf(l[1] - m), e2 = ns_expf(l[2] - m), s = e0 + e1 + e2;
+        float inv = 1.0f / s, q0 = e0 * inv, q1 = e1 * inv, q2 = e2 * inv;
+        int y = cls[j];
+        float ly = y == 0 ? l[0] : y == 1 ? l[1] : l[2];
+        sum += m + ns_logf(s) - ly; /* -log softmax(l)[y] */
+        probs[3 * j] = q0, probs[3 * j + 1] = q1, probs[3 * j + 2] = q2;
+        g[3 * j] = (q0 - (y == 0)) * scale;
+        g[3 * j + 1] = (q1 - (y == 1)) * scale;
+        g[3 * j + 2] = (q2 - (y == 2)) * scale;
+    }
+    return sum;
+}
+
 float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *cls, const float *iat,
                     const uint8_t *dir, const ns_model_loss_weights *w, float losses[4])
 {
@@ -344,27 +368,17 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
         int b = (int)(r / (size_t)T), t = (int)(r % (size_t)T);
         if (t >= a->len[b]) continue;
         const float *o = a->out + r * od;
-        float *g = a->dout + r * od, *pr = a->probs + r * K * 3;
-        double lb = 0;
-        for (int j = 0; j < K; j++) {
-            const float *l = o + 3 * j;
-            float m = fmaxf(l[0], fmaxf(l[1], l[2]));
-            float e0 = expf(l[0] - m), e1 = expf(l[1] - m), e2 = expf(l[2] - m), s = e0 + e1 + e2;
-            float *q = pr + 3 * j;
-            q[0] = e0 / s, q[1] = e1 / s, q[2] = e2 / s;
-            int y = cls[r * K + j];
-            lb += (double)(m + logf(s) - l[y]); /* -log softmax(l)[y] */
-            for (int k = 0; k < 3; k++) g[3 * j + k] = (q[k] - (k == y)) / nb;
-        }
+        float *g = a->dout + r * od;
+        row_loss[3 * r] = bits_row_loss(g, a->probs + r * K * 3, o, cls + r * K, K, 1.0f / nb);
         /* Timing: squared error on the standardised log inter-arrival time. */
         float e = o[3 * K] - iat[r];
         g[3 * K] = w->w_iat * 2 * e / nr;
         /* Direction: logistic loss on one logit. */
         float z = o[3 * K + 1], yd = dir[r] ? 1.0f : 0.0f;
         float sig = 1 / (1 + expf(-z));
-        double ld = fmaxf(z, 0) - z * yd + log1pf(expf(-fabsf(z)));
         g[3 * K + 1] = w->w_dir * (sig - yd) / nr;
-        row_loss[3 * r] = lb, row_loss[3 * r + 1] = (double)e * e, row_loss[3 * r + 2] = ld;
+        row_loss[3 * r + 1] = (double)e * e;
+        row_loss[3 * r + 2] = fmaxf(z, 0) - z * yd + log1pf(expf(-fabsf(z)));
     }
     double sb = 0, si = 0, sd = 0;
     for (size_t r = 0; r < N; r++) sb += row_loss[3 * r], si += row_loss[3 * r + 1], sd += row_loss[3 * r + 2];
@@ -391,8 +405,8 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
 
 /* ---- backward ---------------------------------------------------------- */
 
-void ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
-                       float *const *dcontrol)
+int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
+                      float *const *dcontrol)
 {
     int B = a->B, T = a->T, d = c->d, h = d * c->mlp_ratio, N = B * T, L = c->n_layer;
     size_t Nd = (size_t)N * d, Bd = (size_t)B * d;
@@ -444,7 +458,8 @@ void ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_para
         memset(a->d_b, 0, Nd * sizeof(float));
         ns_linear_backward(a->d_b, g->proj_w[l], g->proj_b[l], a->d_a, y->ao, p->proj_w[l], N, d, d);
         memset(a->d_qkv, 0, Nd * 3 * sizeof(float));
-        ns_attention_backward(a->d_qkv, a->d_b, y->qkv, y->att, a->len, B, T, d, c->n_head);
+        if (ns_attention_backward(a->d_qkv, a->d_b, y->qkv, y->att, a->len, B, T, d, c->n_head))
+            return ns_error(NS_ENOMEM, "out of memory in the attention backward");
         memset(a->d_a, 0, Nd * sizeof(float));
         ns_linear_backward(a->d_a, g->qkv_w[l], g->qkv_b[l], a->d_qkv, y->m1, p->qkv_w[l], N, d, 3 * d);
         memset(a->d_b, 0, Nd * sizeof(float));
@@ -471,4 +486,5 @@ void ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_para
     memset(a->d_a, 0, Bd * sizeof(float));
     ns_silu_backward(a->d_a, a->d_t, a->th1, Bd);
     ns_linear_backward(NULL, g->t1_w, g->t1_b, a->d_a, a->temb0, p->t1_w, B, d, d);
+    return NS_OK;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "netsynth/error.h"
+#include "nn_math.h"
 
 int ns_repr_fit(ns_repr *r, const ns_dataset *ds)
 {
@@ -70,13 +71,18 @@ int ns_repr_encode(const ns_repr *r, const ns_dataset *ds, uint64_t flow, int T,
     return n;
 }
 
-/* Softmax of three logits. */
-static void softmax3(const float *l, float *p)
+/* One row's values: expected (present, bit) under the softmax of each
+ * value's three logits. ns_expf keeps the loop vectorised. */
+NS_CLONES static void expect_row(float *x, const float *o, int K)
 {
-    float m = l[0] > l[1] ? l[0] : l[1];
-    if (l[2] > m) m = l[2];
-    float e0 = expf(l[0] - m), e1 = expf(l[1] - m), e2 = expf(l[2] - m), s = e0 + e1 + e2;
-    p[0] = e0 / s, p[1] = e1 / s, p[2] = e2 / s;
+    for (int j = 0; j < K; j++) {
+        const float *l = o + 3 * j;
+        float m = fmaxf(l[0], fmaxf(l[1], l[2]));
+        float e0 = ns_expf(l[0] - m), e1 = ns_expf(l[1] - m), e2 = ns_expf(l[2] - m);
+        float inv = 1.0f / (e0 + e1 + e2);
+        x[2 * j] = (e1 + e2 - e0) * inv;
+        x[2 * j + 1] = (e2 - e1) * inv;
+    }
 }
 
 void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows)
@@ -86,12 +92,7 @@ void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows)
     for (size_t t = 0; t < rows; t++) {
         const float *o = out + t * od;
         float *x = x0 + t * in;
-        for (int j = 0; j < K; j++) {
-            float p[3];
-            softmax3(o + 3 * j, p);
-            x[2 * j] = p[1] + p[2] - p[0];
-            x[2 * j + 1] = p[2] - p[1];
-        }
+        expect_row(x, o, K);
         x[2 * K] = o[3 * K];
         x[2 * K + 1] = tanhf(0.5f * o[3 * K + 1]); /* 2 sigmoid(l) - 1 */
     }

@@ -438,7 +438,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
         float parts[4];
         float loss = ns_model_loss(acts, &m.cfg, bt.cls, bt.iat, bt.dir, &lw, parts);
         memset(grad, 0, m.n_params * sizeof(float));
-        ns_model_backward(&gp, acts, &tp, &m.cfg, NULL);
+        if ((rc = ns_model_backward(&gp, acts, &tp, &m.cfg, NULL))) goto done;
         ns_grad_clip(grad, m.n_params, st->clip);
         ns_adamw_cfg ac = {lr_at(st, s), 0.9f, 0.999f, 1e-8f, 0};
         for (size_t k = 0; k < n_runs; k++) {

@@ -93,7 +93,7 @@ static void test_backward_matches_finite_differences(void **state)
     fixture f;
     setup(&f);
     loss_of(&f);
-    ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL);
+    assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL), 0);
     size_t d = (size_t)f.c.d, h = d * (size_t)f.c.mlp_ratio;
     check_slice(&f, "in_w", f.p.in_w, f.g.in_w, d * (size_t)f.c.in_dim);
     check_slice(&f, "in_b", f.p.in_b, f.g.in_b, d);
@@ -128,7 +128,7 @@ static void test_control_gradient(void **state)
         f.dcontrol[l] = calloc(Nd, sizeof(float));
     }
     double base = loss_of(&f);
-    ns_model_backward(&f.g, f.a, &f.p, &f.c, f.dcontrol);
+    assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, f.dcontrol), 0);
     /* A control residual changes the output; its gradient matches differences. */
     f.control[0][3] = 0.5f;
     assert_true(fabs(loss_of(&f) - base) > 1e-6);

@@ -105,9 +105,10 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
                     const uint8_t *dir, const ns_model_loss_weights *w, float losses[4]);
 
 /* Backward of the last forward + loss: ACCUMULATES into grads (zero them
- * first). dcontrol: NULL, or like control, receives d loss / d residual. */
-void ns_model_backward(ns_model_params *grads, ns_model_acts *a, const ns_model_params *p,
-                       const ns_model_config *c, float *const *dcontrol);
+ * first). dcontrol: NULL, or like control, receives d loss / d residual.
+ * NS_ENOMEM is the one failure (attention scratch). */
+int ns_model_backward(ns_model_params *grads, ns_model_acts *a, const ns_model_params *p,
+                      const ns_model_config *c, float *const *dcontrol);
 
 /* The length head alone: logits[B, max_packets] for lengths 1..max_packets. */
 void ns_model_length_logits(float *logits, ns_model_acts *a, const ns_model_params *p,
