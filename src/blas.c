@@ -134,12 +134,17 @@ static void load(void)
     blas.lib = h;
 }
 
+/* OpenBLAS itself always runs on one thread: ns_sgemm splits a product
+ * across OpenMP's threads instead. Two thread pools on two cores fought:
+ * OpenMP's workers spin-wait between parallel regions while OpenBLAS's
+ * threads want the same cores (measured: 60% of a training step's CPU time
+ * was libgomp spinning). One pool does all the work now. */
 static void set_threads(int threads)
 {
     pthread_mutex_lock(&threads_lock);
     if (threads != blas.threads) {
         blas.threads = threads;
-        if (blas.set_threads) blas.set_threads(threads);
+        if (blas.set_threads) blas.set_threads(1);
     }
     pthread_mutex_unlock(&threads_lock);
 }
@@ -270,32 +275,53 @@ static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, co
     }
 }
 
+static void openblas_sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float *A, int lda,
+                           const float *B, int ldb, float beta, float *C, int ldc)
+{
+    blas.sgemm(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS, transB ? CBLAS_TRANS : CBLAS_NO_TRANS, M, N,
+               K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* Below this many multiply-adds a product is not worth splitting. */
+#define SPLIT_MIN_MNK (1 << 20)
+
 void ns_sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
     ensure_loaded();
-    if (blas.lib && K > 0)
-        blas.sgemm(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
-                   transB ? CBLAS_TRANS : CBLAS_NO_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                   ldc);
-    else
+    if (!blas.lib || K <= 0) {
         builtin_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, true);
+        return;
+    }
+    int nt = blas.threads;
+    if (nt <= 1 || (double)M * N * K < SPLIT_MIN_MNK || omp_in_parallel()) {
+        openblas_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    /* Cut C into nt blocks of whole 16-row (or 16-column) strips along its
+     * longer side; each thread runs single-threaded OpenBLAS on its block. */
+    int along_m = M >= N, len = along_m ? M : N, step = ((len + nt - 1) / nt + 15) / 16 * 16;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int p = 0; p < nt; p++) {
+        int lo = p * step, n = len - lo < step ? len - lo : step;
+        if (n <= 0) continue;
+        if (along_m)
+            openblas_sgemm(transA, transB, n, N, K, alpha, transA ? A + lo : A + (size_t)lo * lda, lda, B, ldb, beta,
+                           C + (size_t)lo * ldc, ldc);
+        else
+            openblas_sgemm(transA, transB, M, n, K, alpha, A, lda, transB ? B + (size_t)lo * ldb : B + lo, ldb, beta,
+                           C + lo, ldc);
+    }
 }
-
-/* OpenBLAS runs a product of up to this many multiply-adds on the calling
- * thread (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD in its interface/gemm.c). */
-#define OPENBLAS_SERIAL_MNK 262144.0
 
 void ns_sgemm_serial(bool transA, bool transB, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
     ensure_loaded();
-    if (blas.lib && K > 0 && (double)M * N * K <= OPENBLAS_SERIAL_MNK)
-        blas.sgemm(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
-                   transB ? CBLAS_TRANS : CBLAS_NO_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                   ldc);
+    if (blas.lib && K > 0)
+        openblas_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
         builtin_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
 }

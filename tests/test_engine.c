@@ -52,6 +52,7 @@ static void make_row(int8_t *row, int web, int k, int flow)
     }
 }
 
+/* The dataset's path (a static buffer, valid until the next call). */
 static const char *make_dataset(const char *dir)
 {
     static const char *attr_names[] = {"kind"};
@@ -81,7 +82,8 @@ static const char *make_dataset(const char *dir)
                      .n_packets = FLOWS * LEN, .n_attrs = 1, .n_tokens = 2, .n_files = 1,
                      .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files,
                      .flows = flows, .labels = labels, .iat_ns = iat, .dir = dir_, .bits = bits};
-    const char *path = strdup(tu_path(dir, "tiny.ds"));
+    static char path[4096];
+    snprintf(path, sizeof path, "%s", tu_path(dir, "tiny.ds"));
     assert_int_equal(ns_dataset_write(&ds, path), NS_OK);
     return path;
 }
@@ -99,8 +101,11 @@ static void tiny_opts(ns_train_opts *o, const char *dir, int steps)
     o->st.val_frac = 0;
     o->st.ema_decay = 0.99f;
     o->threads = 1;
-    o->out_path = strdup(tu_path(dir, "m.model"));
-    o->ckpt_path = strdup(tu_path(dir, "m.ckpt"));
+    static char out[4096], ckpt[4096];
+    snprintf(out, sizeof out, "%s", tu_path(dir, "m.model"));
+    snprintf(ckpt, sizeof ckpt, "%s", tu_path(dir, "m.ckpt"));
+    o->out_path = out;
+    o->ckpt_path = ckpt;
 }
 
 /* Share of generated rows equal to the class's real row at the same position. */
@@ -167,11 +172,16 @@ static void test_resume_equals_uninterrupted(void **state)
     assert_int_equal(ns_dataset_load(&ds, make_dataset(dir)), NS_OK);
     ns_train_opts a, b;
     ns_train_result res;
+    char a_out[4096], a_ckpt[4096], b_out[4096], b_ckpt[4096];
+    snprintf(a_out, sizeof a_out, "%s", tu_path(dir, "a.model"));
+    snprintf(a_ckpt, sizeof a_ckpt, "%s", tu_path(dir, "a.ckpt"));
+    snprintf(b_out, sizeof b_out, "%s", tu_path(dir, "b.model"));
+    snprintf(b_ckpt, sizeof b_ckpt, "%s", tu_path(dir, "b.ckpt"));
     tiny_opts(&a, dir, 40);
-    a.out_path = strdup(tu_path(dir, "a.model")), a.ckpt_path = strdup(tu_path(dir, "a.ckpt"));
+    a.out_path = a_out, a.ckpt_path = a_ckpt;
     assert_int_equal(ns_train(&ds, &a, &res), NS_OK);
     tiny_opts(&b, dir, 40);
-    b.out_path = strdup(tu_path(dir, "b.model")), b.ckpt_path = strdup(tu_path(dir, "b.ckpt"));
+    b.out_path = b_out, b.ckpt_path = b_ckpt;
     b.stop_at_step = 17;
     assert_int_equal(ns_train(&ds, &b, &res), NS_OK);
     assert_true(res.interrupted);
