@@ -36,6 +36,13 @@ sed 's/^[^:]*: //' "$tmp/summary"
 echo "file: $(du -k "$tmp/ds" | cut -f1) KiB, $(nproc) cores"
 t0=$(now); "$BIN" inspect "$tmp/ds" >/dev/null; t1=$(now)
 printf 'load + validate + summarise (inspect): %.3f s\n' "$(echo "$t1 - $t0" | bc -l)"
+if [ -x /usr/bin/time ]; then   # CPU time does not grow with other processes' load
+    /usr/bin/time -f '%U %S' -o "$tmp/cpu" "$BIN" dataset --labels "$DATA/labels.tsv" --label device,device_type \
+        --flows "$DATA/flow-services.tsv" --flow-label ndpi_proto -o "$tmp/ds" >/dev/null
+    read -r user sys <"$tmp/cpu"
+    printf 'CPU time of one 2-thread build: %.2f s user + %.2f s system; load average now %s\n' "$user" "$sys" \
+        "$(cut -d' ' -f1 /proc/loadavg)"
+fi
 printf '1 thread:  median %.3f s\n' "$one"
 printf '2 threads: median %.3f s  (%.2fx the 1-thread time)  bar %.1f s: %s (%.2fx under)\n' "$two" \
     "$(echo "$one / $two" | bc -l)" "$BAR" "$(echo "$two < $BAR" | bc | sed 's/1/PASS/;s/0/FAIL/')" \
