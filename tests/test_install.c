@@ -129,7 +129,7 @@ static void test_every_header_compiles_alone(void **state)
     sh("cd '%s/include' && for h in netsynth/*.h; do printf '#include <%%s>\\n#include <%%s>\\n' $h $h; done "
        "> '%s/headers.c' && echo 'int main(void) { return 0; }' >> '%s/headers.c'",
        inst.prefix, inst.work, inst.work);
-    sh("cc -std=c11 -Wall -Wextra -Werror -pedantic -I'%s/include' -c '%s/headers.c' -o '%s/headers.o'",
+    sh("${CC:-cc} -std=c11 -Wall -Wextra -Werror -pedantic -I'%s/include' -c '%s/headers.c' -o '%s/headers.o'",
        inst.prefix, inst.work, inst.work);
 }
 
@@ -161,7 +161,7 @@ static void test_links_statically(void **state)
     build_user_program();
     /* The whole archive goes in, so every library it needs must be in
      * netsynth.pc's Libs.private, not only those of the two functions. */
-    sh("export PKG_CONFIG_PATH='%s/lib/pkgconfig' && cc -std=c11 -Wall -Wextra -Werror %s '%s/user.c' "
+    sh("export PKG_CONFIG_PATH='%s/lib/pkgconfig' && ${CC:-cc} -std=c11 -Wall -Wextra -Werror %s '%s/user.c' "
        "$(pkg-config --static --cflags netsynth) "
        "$(pkg-config --static --libs netsynth | sed 's/-lnetsynth /-Wl,--whole-archive -l:libnetsynth.a "
        "-Wl,--no-whole-archive /') -o '%s/user-static'",
@@ -175,7 +175,7 @@ static void test_links_shared(void **state)
     (void)state;
     require_program("pkg-config");
     build_user_program();
-    sh("export PKG_CONFIG_PATH='%s/lib/pkgconfig' && cc -std=c11 -Wall -Wextra -Werror %s '%s/user.c' "
+    sh("export PKG_CONFIG_PATH='%s/lib/pkgconfig' && ${CC:-cc} -std=c11 -Wall -Wextra -Werror %s '%s/user.c' "
        "$(pkg-config --cflags --libs netsynth) -Wl,-rpath,'%s/lib' -o '%s/user-shared'",
        inst.prefix, inst.sanitize, inst.work, inst.prefix, inst.work);
     sh("'%s/user-shared'", inst.work);
