@@ -47,6 +47,7 @@ static void usage(FILE *out)
             "  --guidance G       classifier-free guidance scale (default 2; 1 = none)\n"
             "  --seed S           (default 1): the same seed gives the same flows\n"
             "  --batch B          flows denoised together (default 64)\n"
+            "  --length N         every flow N packets long (default: as the model's length head draws)\n"
             "  --threads T        threads (default: all cores)\n"
             "  -q, --quiet        no summary\n"
             "  --help             this text\n");
@@ -267,12 +268,12 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
 int cmd_generate(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE,
-           O_SEED, O_BATCH, O_THREADS, O_HELP };
+           O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
         {"fast", 0, 0, O_FAST}, {"eta", 1, 0, O_ETA}, {"guidance", 1, 0, O_GUIDANCE}, {"seed", 1, 0, O_SEED},
-        {"batch", 1, 0, O_BATCH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
+        {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
         {0, 0, 0, 0}};
     ns_gen_opts o;
     ns_gen_opts_init(&o);
@@ -309,6 +310,7 @@ int cmd_generate(int argc, char **argv)
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.seed = (uint64_t)v; break;
         case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.batch = (int)v; break;
         case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), threads = (int)v; break;
+        case O_LENGTH: rc = cli_parse_long("--length", optarg, 1, 1024, &v), o.length = (int)v; break;
         case O_HELP: usage(stdout); return NS_OK;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",
                                  argv[optind - 1]);

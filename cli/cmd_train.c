@@ -29,7 +29,7 @@ static void usage(FILE *out)
             "\n"
             "  --data DS          the dataset file (required)\n"
             "  -o MODEL           the model file to write (required)\n"
-            "  --config NAME      tiny, small or base (default base)\n"
+            "  --config NAME      tiny, small or base (default small)\n"
             "  --d N, --layers N, --heads N   override the config's width, depth, heads\n"
             "  --packets N        packets per flow modelled (default: the dataset's)\n"
             "  --steps N          optimizer steps (default 6000)\n"
@@ -143,8 +143,10 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "interrupted at step %lld: checkpoint written to %s (continue with --resume %s)\n",
                 (long long)res.steps_done, o.ckpt_path, o.ckpt_path);
     else
-        fprintf(stderr, "trained %lld steps in %.0f s (%.0f flows/s), final loss %.4f, validation %.4f: wrote %s and %s\n",
-                (long long)res.steps_done, res.seconds, res.flows_per_s, res.last_loss, res.val_loss, o.out_path,
-                o.ckpt_path);
+        fprintf(stderr,
+                "trained %lld steps in %.0f s (%.0f flows/s, %.1f GFLOP/s in matrix products), final loss %.4f, "
+                "validation %.4f: wrote %s and %s\n",
+                (long long)res.steps_done, res.seconds, res.flows_per_s, res.gflops, res.last_loss, res.val_loss,
+                o.out_path, o.ckpt_path);
     return NS_OK;
 }

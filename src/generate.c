@@ -22,6 +22,7 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->guidance = 2.0f;
     o->seed = 1;
     o->batch = 64;
+    o->length = 0;
 }
 
 void ns_gen_flows_free(ns_gen_flows *g)
@@ -200,7 +201,8 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
     size_t total_rows = 0;
     for (size_t i = 0; i < n; i++) {
         ns_rng_seed(&rngs[i], o->seed, stream0 + i);
-        order[i].len = draw_length(logits, T, ns_rng_double(&rngs[i]));
+        double u = ns_rng_double(&rngs[i]); /* drawn always, so --length leaves the noise as it was */
+        order[i].len = o->length > 0 ? (o->length < T ? o->length : T) : draw_length(logits, T, u);
         order[i].index = i;
         total_rows += (size_t)order[i].len;
     }

@@ -488,3 +488,12 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
     ns_linear_backward(NULL, g->t1_w, g->t1_b, a->d_a, a->temb0, p->t1_w, B, d, d);
     return NS_OK;
 }
+
+double ns_model_step_flops(const ns_model_config *c, int B, int T)
+{
+    double d = c->d, h = d * c->mlp_ratio, N = (double)B * T, L = c->n_layer;
+    double per_token = c->in_dim * d + L * (4 * d * d + 2 * h * d + 2 * T * d) + d * c->out_dim;
+    double per_flow = 2 * d * d + L * 6 * d * d + 2 * d * d + d * d + d * c->max_packets;
+    /* 2 flops a multiply-add; the backward does two products per forward one. */
+    return 2.0 * 3.0 * (N * per_token + B * per_flow);
+}

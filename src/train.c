@@ -15,7 +15,7 @@
 void ns_train_opts_init(ns_train_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->config = "base";
+    o->config = "small";
     o->max_packets = 0; /* the dataset's */
     ns_train_state *s = &o->st;
     s->steps = 6000;
@@ -421,7 +421,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
                 o->resume_path ? "(resumed)" : o->config, m.cfg.d, m.cfg.n_layer, m.cfg.n_head, m.n_params,
                 m.cfg.n_bits, m.cfg.max_packets, (unsigned long long)ds->n_flows, smp.n_val, ns_blas_describe());
     double t0 = now_s(), elapsed0 = st->elapsed_s, log_t = t0;
-    double loss_acc = 0, parts_acc[4] = {0};
+    double loss_acc = 0, parts_acc[4] = {0}, flops = 0;
     int64_t log_n = 0, flows_since = 0;
     while (st->step < st->steps) {
         if ((o->stop && *o->stop) || (o->stop_at_step > 0 && st->step >= o->stop_at_step)) {
@@ -450,6 +450,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
         ns_ema_update(m.weights, m.train_w, m.n_params, decay);
         st->step = s + 1;
         st->elapsed_s = elapsed0 + (now_s() - t0);
+        flops += ns_model_step_flops(&m.cfg, bt.B, bt.T);
         res->last_loss = loss;
         loss_acc += loss, log_n++, flows_since += bt.B;
         for (int k = 0; k < 4; k++) parts_acc[k] += parts[k];
@@ -480,6 +481,8 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
     res->steps_done = st->step;
     res->seconds = st->elapsed_s;
     res->flows_per_s = st->elapsed_s > 0 ? (double)st->step * st->batch / st->elapsed_s : 0;
+    double run_s = st->elapsed_s - elapsed0;
+    res->gflops = run_s > 0 ? flops / run_s * 1e-9 : 0;
     if (o->ckpt_path && (rc = ns_modelfile_save(&m, o->ckpt_path, 1))) goto done;
     if (o->out_path && (rc = ns_modelfile_save(&m, o->out_path, 0))) goto done;
 

@@ -24,6 +24,7 @@ typedef struct ns_gen_opts {
     float guidance;         /* 1: conditional only; > 1 pushes toward the prompt */
     uint64_t seed;
     int batch;              /* flows denoised together */
+    int length;             /* > 0: every flow has this many packets (else the length head decides) */
 } ns_gen_opts;
 
 void ns_gen_opts_init(ns_gen_opts *o);

@@ -110,6 +110,11 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
 int ns_model_backward(ns_model_params *grads, ns_model_acts *a, const ns_model_params *p,
                       const ns_model_config *c, float *const *dcontrol);
 
+/* Floating-point operations of the matrix products in one training step
+ * (forward and backward) on B flows padded to T rows: what GFLOP/s figures
+ * count. The elementwise work is left out, as is customary. */
+double ns_model_step_flops(const ns_model_config *c, int B, int T);
+
 /* The length head alone: logits[B, max_packets] for lengths 1..max_packets. */
 void ns_model_length_logits(float *logits, ns_model_acts *a, const ns_model_params *p,
                             const ns_model_config *c, const int *prompt, int P, int B);

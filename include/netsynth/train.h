@@ -30,7 +30,7 @@ typedef struct ns_train_opts {
     int64_t stop_at_step;     /* > 0: checkpoint and return after this step, as if stopped */
 } ns_train_opts;
 
-/* Defaults for everything (config "base"). */
+/* Defaults for everything (config "small"). */
 void ns_train_opts_init(ns_train_opts *o);
 
 typedef struct ns_train_result {
@@ -38,6 +38,7 @@ typedef struct ns_train_result {
     int interrupted;          /* stopped by *stop before the last step */
     float last_loss, val_loss;
     double flows_per_s, seconds;
+    double gflops;            /* matrix-product GFLOP/s of this run's steps (ns_model_step_flops) */
 } ns_train_result;
 
 int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res);
