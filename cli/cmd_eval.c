@@ -27,9 +27,14 @@ static void usage(FILE *out)
             "reporting accuracy and macro-F1 in a table, and everything with the\n"
             "confusion matrices as JSON.\n"
             "\n"
-            "  --real FILE          real training flows (a dataset file)\n"
-            "  --real-test FILE     real test flows; without it, REAL is split by capture\n"
-            "                       file (every fifth file tests)\n"
+            "REAL, TEST and SYNTH are dataset files or labels.tsv tables of captures (a\n"
+            "path column and label columns, as `netsynth generate -o DIR` writes); a\n"
+            "table with a split column trains on its \"train\" rows, tests on \"test\".\n"
+            "\n"
+            "  --real FILE          real training flows\n"
+            "  --real-test FILE     real test flows; without it (and without a split\n"
+            "                       column), REAL is split by capture file (every fifth\n"
+            "                       file tests)\n"
             "  --synth FILE         synthetic flows; without it only real->real runs\n"
             "  --label ATTRS        comma-separated attributes (default device,device_type)\n"
             "  --packets N          first N packets of each flow (default 16)\n"
@@ -105,19 +110,24 @@ int cmd_eval(int argc, char **argv)
     if (optind < argc) return ns_error(NS_EARG, "unexpected argument '%s'", argv[optind]);
     if (!in.real_name) return ns_error(NS_EARG, "no real dataset given (--real FILE)");
 
-    ns_dataset ds[3] = {{0}};
+    ns_eval_source src[3];
+    memset(src, 0, sizeof src);
     const char *names[3] = {in.real_name, in.real_test_name, in.synth_name};
+    int table_packets = o.packets > 64 ? o.packets : 64;
     rc = NS_OK;
     for (int i = 0; i < 3 && !rc; i++)
-        if (names[i]) rc = ns_dataset_load(&ds[i], names[i]);
+        if (names[i]) rc = ns_eval_source_load(&src[i], names[i], o.labels, table_packets, i < 2);
     if (!rc) {
-        in.real = &ds[0];
-        in.real_test = names[1] ? &ds[1] : NULL;
-        in.synth = names[2] ? &ds[2] : NULL;
+        in.real = &src[0].train;
+        in.real_test = names[1] ? (src[1].has_test ? &src[1].test : &src[1].train) : src[0].has_test ? &src[0].test : NULL;
+        if (!names[1] && src[0].has_test) in.real_test_name = names[0];
+        in.synth = names[2] ? &src[2].train : NULL;
+        const ns_dataset *used[3] = {in.real, in.real_test, in.synth};
+        const char *used_names[3] = {in.real_name, in.real_test_name, in.synth_name};
         for (int i = 0; i < 3; i++)
-            if (names[i] && (uint32_t)o.packets > ds[i].max_packets)
+            if (used[i] && (uint32_t)o.packets > used[i]->max_packets)
                 cli_warn("eval: %s keeps at most %u packets per flow; --packets %d pads the rest with -1",
-                         names[i], ds[i].max_packets, o.packets);
+                         used_names[i], used[i]->max_packets, o.packets);
         if (dump) {
             rc = ns_eval_dump_features(&in, &o, dump);
         } else {
@@ -131,7 +141,6 @@ int cmd_eval(int argc, char **argv)
             }
         }
     }
-    for (int i = 0; i < 3; i++)
-        if (names[i]) ns_dataset_free(&ds[i]);
+    for (int i = 0; i < 3; i++) ns_eval_source_free(&src[i]);
     return rc;
 }

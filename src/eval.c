@@ -1,14 +1,17 @@
 /* eval.c: train/test runs of the random forest on real and synthetic flows. */
 #include "netsynth/eval.h"
 
+#include <errno.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "netsynth/error.h"
 #include "netsynth/features.h"
 #include "netsynth/fileio.h"
 #include "netsynth/forest.h"
+#include "netsynth/labels.h"
 
 void ns_eval_opts_init(ns_eval_opts *o)
 {
@@ -418,13 +421,9 @@ static void json_string(FILE *fp, const char *s)
     fputc('"', fp);
 }
 
-int ns_eval_write_json(const ns_eval_report *r, const char *path)
+void ns_eval_json_members(const ns_eval_report *r, FILE *fp)
 {
-    ns_outfile out;
-    int rc = ns_outfile_open(&out, path);
-    if (rc) return rc;
-    FILE *fp = out.fp;
-    fprintf(fp, "{\n  \"classifier\": \"random forest\",\n  \"trees\": %d,\n  \"packets\": %d,\n  \"seed\": %llu,\n",
+    fprintf(fp, "  \"classifier\": \"random forest\",\n  \"trees\": %d,\n  \"packets\": %d,\n  \"seed\": %llu,\n",
             r->opts.trees, r->opts.packets, (unsigned long long)r->opts.seed);
     fprintf(fp, "  \"seconds\": %.3f,\n  \"levels\": [\n", r->seconds);
     for (size_t lv = 0; lv < r->n_levels; lv++) {
@@ -458,8 +457,18 @@ int ns_eval_write_json(const ns_eval_report *r, const char *path)
         }
         fprintf(fp, "]}%s\n", lv + 1 < r->n_levels ? "," : "");
     }
-    fprintf(fp, "  ]\n}\n");
-    if (ferror(fp)) {
+    fprintf(fp, "  ]");
+}
+
+int ns_eval_write_json(const ns_eval_report *r, const char *path)
+{
+    ns_outfile out;
+    int rc = ns_outfile_open(&out, path);
+    if (rc) return rc;
+    fputs("{\n", out.fp);
+    ns_eval_json_members(r, out.fp);
+    fputs("\n}\n", out.fp);
+    if (ferror(out.fp)) {
         ns_outfile_abort(&out);
         return ns_error(NS_EIO, "%s: write failed", path);
     }
@@ -535,5 +544,99 @@ int ns_eval_dump_features(const ns_eval_inputs *in, const ns_eval_opts *o, const
     }
     ns_eval_report_free(&r);
     sets_free(s);
+    return rc;
+}
+
+/* ---- inputs -------------------------------------------------------------------- */
+
+void ns_eval_source_free(ns_eval_source *s)
+{
+    ns_dataset_free(&s->train);
+    ns_dataset_free(&s->test);
+    for (size_t i = 0; i < s->n_captures; i++) free(s->captures[i]);
+    free(s->captures);
+    memset(s, 0, sizeof *s);
+}
+
+static int is_dataset_file(const char *path, int *yes)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ns_error(NS_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char magic[8] = {0};
+    size_t got = fread(magic, 1, sizeof magic, fp);
+    fclose(fp);
+    *yes = got == sizeof magic && !memcmp(magic, NS_DATASET_MAGIC, sizeof magic);
+    return NS_OK;
+}
+
+/* Build the table's rows of `split` (NULL: all) into ds through a temporary file. */
+static int build_from_table(ns_dataset *ds, const char *path, const char *labels, int max_packets, const char *split,
+                            uint64_t *packets)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s/netsynth-eval-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkstemp(tmp);
+    if (fd < 0) return ns_error(NS_EIO, "%s: cannot create a temporary dataset %s: %s", path, tmp, strerror(errno));
+    close(fd);
+    ns_dataset_opts o;
+    ns_dataset_opts_init(&o);
+    o.labels_path = path;
+    o.label_cols = labels;
+    o.split = split;
+    o.max_packets = max_packets;
+    ns_dataset_stats st;
+    int rc = ns_dataset_build(&o, tmp, &st);
+    if (!rc) rc = ns_dataset_load(ds, tmp);
+    if (!rc) *packets += st.packets_read;
+    unlink(tmp);
+    return rc;
+}
+
+/* Every row's capture path, resolved against the table's folder. */
+static int table_captures(ns_eval_source *s, const char *path)
+{
+    ns_labels t = {0};
+    int rc = ns_labels_load(&t, path);
+    if (rc) return rc;
+    int col = ns_labels_column(&t, "path");
+    if (col < 0) rc = ns_error(NS_EFORMAT, "%s: no 'path' column", path);
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) + 1 : 0;
+    if (!rc && !(s->captures = calloc(t.n_rows + 1, sizeof *s->captures))) rc = ns_error(NS_ENOMEM, "%s: out of memory", path);
+    for (size_t r = 0; !rc && r < t.n_rows; r++) {
+        const char *p = ns_labels_cell(&t, r, col);
+        size_t len = strlen(p) + (size_t)dir_len + 1;
+        if (!(s->captures[r] = malloc(len))) rc = ns_error(NS_ENOMEM, "%s: out of memory", path);
+        else snprintf(s->captures[r], len, "%.*s%s", p[0] == '/' ? 0 : dir_len, path, p);
+        s->n_captures = r + 1;
+    }
+    ns_labels_free(&t);
+    return rc;
+}
+
+int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels, int max_packets, int use_split)
+{
+    memset(s, 0, sizeof *s);
+    int rc = is_dataset_file(path, &s->is_table);
+    if (rc) return rc;
+    s->is_table = !s->is_table;
+    if (!s->is_table) return ns_dataset_load(&s->train, path);
+    if ((rc = table_captures(s, path))) {
+        ns_eval_source_free(s);
+        return rc;
+    }
+    int split = 0;
+    if (use_split) {
+        ns_labels t = {0};
+        if (!(rc = ns_labels_load(&t, path))) split = ns_labels_column(&t, "split") >= 0;
+        ns_labels_free(&t);
+    }
+    if (!rc) rc = build_from_table(&s->train, path, labels, max_packets, split ? "train" : NULL, &s->packets_read);
+    if (!rc && split) {
+        rc = build_from_table(&s->test, path, labels, max_packets, "test", &s->packets_read);
+        s->has_test = !rc;
+    }
+    if (rc) ns_eval_source_free(s);
     return rc;
 }

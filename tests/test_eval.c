@@ -371,6 +371,39 @@ static void test_cli_on_corpus(void **state)
     assert_int_equal(tu_system("%s eval --real %s 2>/dev/null", bin, tu_path(dir, "missing.ds")), 1);
 }
 
+/* Tables of captures: the corpus's labels.tsv (split column) gives what the
+ * two dataset files of its splits give; a table without split is all train. */
+static void test_cli_tables_equal_datasets(void **state)
+{
+    (void)state;
+    const char *shared = TU_REQUIRE_SHARED();
+    const char *dir = tu_tmpdir(), *bin = tu_netsynth_bin();
+    char labels[4096];
+    snprintf(labels, sizeof labels, "%s/data/iot-sentinel/labels.tsv", shared);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(tu_system("%s dataset --labels %s --label device,device_type --split %s -o %s >/dev/null", bin,
+                                   labels, i ? "test" : "train", tu_path(dir, i ? "test.ds" : "train.ds")), 0);
+    /* The test rows as a table of their own (absolute paths), as "synthetic". */
+    assert_int_equal(tu_system("d=$(cd %s/data/iot-sentinel && pwd) && (printf 'path\\tdevice\\tdevice_type\\n';"
+                               " awk -F'\\t' -v d=\"$d\" 'NR > 1 && $4 == \"test\" {print d \"/\" $1 \"\\t\" $2 \"\\t\" $3}'"
+                               " %s) > %s", shared, labels, tu_path(dir, "synth.tsv")), 0);
+    const char *common = "--packets 8 --trees 8 --no-netflow --label device_type";
+    assert_int_equal(tu_system("%s eval --real %s --synth %s %s > %s", bin, labels, tu_path(dir, "synth.tsv"), common,
+                               tu_path(dir, "a.txt")), 0);
+    assert_int_equal(tu_system("%s eval --real %s --real-test %s --synth %s %s > %s", bin, tu_path(dir, "train.ds"),
+                               tu_path(dir, "test.ds"), tu_path(dir, "test.ds"), common, tu_path(dir, "b.txt")), 0);
+    assert_int_equal(tu_system("tail -n +2 %s > %s.t && tail -n +2 %s > %s.t && cmp -s %s.t %s.t", tu_path(dir, "a.txt"),
+                               tu_path(dir, "a.txt"), tu_path(dir, "b.txt"), tu_path(dir, "b.txt"),
+                               tu_path(dir, "a.txt"), tu_path(dir, "b.txt")), 0);
+    /* Synthetic = test: TSTR trains on what it tests on. */
+    assert_int_equal(tu_system("grep -q '^device_type  *nprint  *5 ' %s", tu_path(dir, "a.txt")), 0);
+    /* A table naming a missing capture: the error names the table and the capture. */
+    assert_int_equal(tu_system("printf 'path\\tdevice_type\\nnone.pcap\\tx\\n' > %s", tu_path(dir, "bad.tsv")), 0);
+    assert_int_equal(tu_system("%s eval --real %s --synth %s %s 2> %s", bin, labels, tu_path(dir, "bad.tsv"), common,
+                               tu_path(dir, "err.txt")), 1);
+    assert_int_equal(tu_system("grep -q 'bad.tsv:2: capture .*none.pcap' %s", tu_path(dir, "err.txt")), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_addresses_do_not_leak),
         cmocka_unit_test(test_split_by_file_and_seed),
         cmocka_unit_test(test_cli_on_corpus),
+        cmocka_unit_test(test_cli_tables_equal_datasets),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

@@ -81,4 +81,27 @@ double ns_eval_macro_f1(const uint64_t *confusion, int k);
  * the same for test, and LABEL_classes.txt (one class name a line). */
 int ns_eval_dump_features(const ns_eval_inputs *in, const ns_eval_opts *o, const char *dir);
 
+/* The JSON members of the report (no braces), each line indented two spaces;
+ * ns_eval_write_json and the fidelity report (report.h) share it. */
+void ns_eval_json_members(const ns_eval_report *r, FILE *fp);
+
+/* ---- inputs: dataset files or tables of captures -------------------------------
+ * REAL or SYNTH as given on the command line: a dataset file, or a labels.tsv
+ * table of captures (a `path` column, label columns; the layout `netsynth
+ * generate --per-class/--like DIR` writes and the corpus uses), built into
+ * datasets in memory. With use_split and a `split` column, rows "train" make
+ * train and rows "test" make test; otherwise every row makes train. */
+typedef struct ns_eval_source {
+    ns_dataset train, test;
+    int has_test;          /* test holds the table's split "test" */
+    int is_table;
+    size_t n_captures;     /* a table's captures (every row), paths resolved */
+    char **captures;
+    uint64_t packets_read; /* packets read from them (both splits) */
+} ns_eval_source;
+
+/* labels: the comma-separated columns to keep; max_packets per flow. */
+int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels, int max_packets, int use_split);
+void ns_eval_source_free(ns_eval_source *s);
+
 #endif
