@@ -6,6 +6,7 @@
  * per class, labels.tsv in the shared corpus's layout, and synthetic.ds with
  * every flow and its labels (for netsynth eval). */
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "netsynth/fileio.h"
 #include "netsynth/blas.h"
 #include "netsynth/generate.h"
+#include "netsynth/repair.h"
 #include <omp.h>
 
 static void usage(FILE *out)
@@ -28,9 +30,11 @@ static void usage(FILE *out)
             "       netsynth generate --model M --per-class N [--label NAME] -o DIR [options]\n"
             "       netsynth generate --model M --like DATASET -o DIR [options]\n"
             "\n"
-            "OUT's extension picks the format: .pcap (Ethernet), .csv (nPrint CSV with rts),\n"
-            "anything else a netsynth dataset file. DIR gets one pcap per class, labels.tsv\n"
-            "(path and one column per label attribute) and synthetic.ds (all flows).\n"
+            "OUT's extension picks the format: .pcap (repaired packets), .csv (nPrint CSV with\n"
+            "rts), anything else a netsynth dataset file. DIR gets one pcap per class, labels.tsv\n"
+            "(path and one column per label attribute) and synthetic.ds (all flows). Pcaps hold\n"
+            "valid packets: generated rows repaired to consistent lengths, options, checksums\n"
+            "and TCP state, changing as few generated bits as possible (see netsynth(1)).\n"
             "\n"
             "  --model M          the model file (netsynth train)\n"
             "  --prompt TEXT      attribute tokens, e.g. \"device=HueBridge service=TLS\" (default: none,\n"
@@ -48,6 +52,16 @@ static void usage(FILE *out)
             "  --seed S           (default 1): the same seed gives the same flows\n"
             "  --batch B          flows denoised together (default 64)\n"
             "  --length N         every flow N packets long (default: as the model's length head draws)\n"
+            "  --fix FIELD=VALUE  a value every generated packet has, held while sampling, e.g.\n"
+            "                     tcp_dprt=443, ipv4_ttl=64, proto=udp (repeatable; ports name the server's)\n"
+            "  --client-net NET   client addresses (default 10.0.0.0/24)\n"
+            "  --server-net NET   server addresses (default 198.51.100.0/24)\n"
+            "  --start T          the first packet's time, seconds since 1970 (default 1700000000)\n"
+            "  --payload KIND     payload bytes: zeros (default) or random\n"
+            "  --link KIND        ethernet (default; MACs from the addresses) or raw (IPv4)\n"
+            "  --per-flow         one pcap per flow (OUT-0.pcap, OUT-1.pcap, ...) instead of flows\n"
+            "                     merged by time\n"
+            "  --repair-report F  what repair changed, per field, as JSON\n"
             "  --threads T        threads (default: all cores)\n"
             "  -q, --quiet        no summary\n"
             "  --help             this text\n");
@@ -59,15 +73,33 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
+/* How pcaps are written. */
+typedef struct pcap_out {
+    ns_repair_opts repair;
+    int per_flow;
+    ns_repair_stats stats;
+    const char *report;       /* --repair-report, or NULL */
+} pcap_out;
+
 /* One file for one prompt: the format from the extension. */
 static int write_one(const ns_gen_flows *g, const ns_modelfile *m, const char *model_path, const char *out,
-                     uint64_t *skipped)
+                     pcap_out *po, uint64_t *written)
 {
-    uint64_t written;
-    *skipped = 0;
-    if (ends_with(out, ".pcap")) return ns_gen_write_pcap(g, 0, g->n_flows, 1700000000LL * 1000000000LL, out, &written, skipped);
+    *written = 0;
+    if (ends_with(out, ".pcap")) return ns_gen_write_pcap(g, 0, g->n_flows, &po->repair, po->per_flow, out, written, &po->stats);
     if (ends_with(out, ".csv")) return ns_gen_write_csv(g, out);
     return ns_gen_write_dataset(g, m, model_path, out);
+}
+
+/* The repair summary line and the JSON report, once pcaps were written. */
+static int report_repair(const pcap_out *po, int quiet)
+{
+    if (!quiet && po->stats.rows) {
+        char line[1024];
+        ns_repair_summary(&po->stats, 5, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+    }
+    return po->report ? ns_repair_write_report(&po->stats, po->report) : NS_OK;
 }
 
 /* A value as a file name: letters, digits, '-', '.', '+'; the rest '_'. */
@@ -207,11 +239,8 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* 2023-11-14 22:13:20 UTC: generated captures start at a fixed, plausible time. */
-#define START_NS (1700000000LL * 1000000000LL)
-
 static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_opts *o, request *req, size_t n_req,
-                   const char *dir, int quiet)
+                   const char *dir, pcap_out *po, int quiet)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return ns_error(NS_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
@@ -224,7 +253,7 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     for (uint32_t a = 0; a < m->n_attrs; a++) fprintf(tsv.fp, "\t%s", m->attr_names[a]);
     fputc('\n', tsv.fp);
     ns_gen_flows all = {0};
-    uint64_t flows = 0, packets = 0, skipped_total = 0;
+    uint64_t flows = 0, packets = 0;
     double t0 = now_s();
     for (size_t k = 0; k < n_req && !rc; k++) {
         size_t first = all.n_flows;
@@ -232,13 +261,20 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
         for (size_t f = first; f < all.n_flows; f++)
             memcpy(all.labels + f * m->n_attrs, req[k].label_ids, m->n_attrs * sizeof(int32_t));
         snprintf(path, sizeof path, "%s/%s.pcap", dir, req[k].name);
-        uint64_t written, skipped;
-        if ((rc = ns_gen_write_pcap(&all, first, req[k].n, START_NS, path, &written, &skipped))) break;
-        fprintf(tsv.fp, "%s.pcap", req[k].name);
-        for (uint32_t a = 0; a < m->n_attrs; a++)
-            fprintf(tsv.fp, "\t%s", req[k].label_ids[a] >= 0 ? value_of(m, req[k].label_ids[a]) : "");
-        fputc('\n', tsv.fp);
-        flows += req[k].n, packets += written, skipped_total += skipped;
+        uint64_t written;
+        if ((rc = ns_gen_write_pcap(&all, first, req[k].n, &po->repair, po->per_flow, path, &written, &po->stats)))
+            break;
+        snprintf(path, sizeof path, "%s.pcap", req[k].name);
+        for (size_t f = 0; f < (po->per_flow ? req[k].n : 1); f++) {
+            char name[512];
+            if (po->per_flow) ns_gen_flow_path(name, sizeof name, path, f);
+            fprintf(tsv.fp, "%s", po->per_flow ? name : path);
+            for (uint32_t a = 0; a < m->n_attrs; a++)
+                fprintf(tsv.fp, "\t%s", req[k].label_ids[a] >= 0 ? value_of(m, req[k].label_ids[a]) : "");
+            fputc('\n', tsv.fp);
+        }
+        snprintf(path, sizeof path, "%s/%s.pcap", dir, req[k].name);
+        flows += req[k].n, packets += written;
         if (!quiet)
             fprintf(stderr, "%s: %zu flows, %llu packets (%.0f flows/s so far)\n", path, req[k].n,
                     (unsigned long long)written, (double)flows / (now_s() - t0));
@@ -255,28 +291,35 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     snprintf(path, sizeof path, "%s/synthetic.ds", dir);
     rc = ns_gen_write_dataset(&all, m, model_path, path);
     ns_gen_flows_free(&all);
-    if (!rc && !quiet) {
+    if (!rc && !quiet)
         fprintf(stderr, "wrote %llu flows, %llu packets in %zu captures to %s (+ labels.tsv, synthetic.ds) in %.1f s\n",
                 (unsigned long long)flows, (unsigned long long)packets, n_req, dir, now_s() - t0);
-        if (skipped_total)
-            fprintf(stderr, "left out %llu generated rows that are not packets yet (no IP header or two transports)\n",
-                    (unsigned long long)skipped_total);
-    }
+    if (!rc) rc = report_repair(po, quiet);
     return rc;
 }
 
 int cmd_generate(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE,
-           O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_HELP };
+           O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
+           O_PER_FLOW, O_REPORT, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
         {"fast", 0, 0, O_FAST}, {"eta", 1, 0, O_ETA}, {"guidance", 1, 0, O_GUIDANCE}, {"seed", 1, 0, O_SEED},
         {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
+        {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
+        {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
+        {"repair-report", 1, 0, O_REPORT},
         {0, 0, 0, 0}};
     ns_gen_opts o;
     ns_gen_opts_init(&o);
+    ns_gen_fix fix;
+    ns_gen_fix_init(&fix);
+    o.fix = &fix;
+    pcap_out po;
+    memset(&po, 0, sizeof po);
+    ns_repair_opts_init(&po.repair);
     const char *model_path = NULL, *prompt = "", *label = NULL, *like = NULL, *out = NULL;
     long n = 100, per_class = 0, v;
     int quiet = 0, threads = 0, rc = NS_OK, c;
@@ -311,6 +354,29 @@ int cmd_generate(int argc, char **argv)
         case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.batch = (int)v; break;
         case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), threads = (int)v; break;
         case O_LENGTH: rc = cli_parse_long("--length", optarg, 1, 1024, &v), o.length = (int)v; break;
+        case O_FIX: rc = ns_gen_fix_add(&fix, optarg); break;
+        case O_CLIENT_NET: rc = ns_repair_parse_net(optarg, "--client-net", &po.repair.client_net, &po.repair.client_prefix); break;
+        case O_SERVER_NET: rc = ns_repair_parse_net(optarg, "--server-net", &po.repair.server_net, &po.repair.server_prefix); break;
+        case O_START: {
+            char *end;
+            double t = strtod(optarg, &end);
+            if (end == optarg || *end || !(t >= 0 && t < 9e9))
+                rc = ns_error(NS_EARG, "--start: expected seconds since 1970, e.g. 1700000000.5, got '%s'", optarg);
+            po.repair.start_ns = (int64_t)llround(t * 1e9);
+            break;
+        }
+        case O_PAYLOAD:
+            if (!strcmp(optarg, "zeros")) po.repair.payload = NS_REPAIR_PAYLOAD_ZEROS;
+            else if (!strcmp(optarg, "random")) po.repair.payload = NS_REPAIR_PAYLOAD_RANDOM;
+            else rc = ns_error(NS_EARG, "--payload: expected zeros or random, got '%s'", optarg);
+            break;
+        case O_LINK:
+            if (!strcmp(optarg, "ethernet")) po.repair.linktype = NS_LINKTYPE_ETHERNET;
+            else if (!strcmp(optarg, "raw")) po.repair.linktype = NS_LINKTYPE_RAW;
+            else rc = ns_error(NS_EARG, "--link: expected ethernet or raw, got '%s'", optarg);
+            break;
+        case O_PER_FLOW: po.per_flow = 1; break;
+        case O_REPORT: po.report = optarg; break;
         case O_HELP: usage(stdout); return NS_OK;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",
                                  argv[optind - 1]);
@@ -321,6 +387,10 @@ int cmd_generate(int argc, char **argv)
     if (!model_path || !out) return ns_error(NS_EARG, "--model and -o are required (see netsynth generate --help)");
     if (per_class && like) return ns_error(NS_EARG, "--per-class and --like do not go together");
     if (o.sampler.eta < 0 || o.sampler.eta > 1) return ns_error(NS_EARG, "--eta must be in [0, 1]");
+    if ((rc = ns_repair_check_opts(&po.repair))) return rc;
+    if (po.report && !per_class && !like && !ends_with(out, ".pcap"))
+        return ns_error(NS_EARG, "--repair-report: only pcap output is repaired (-o ends in .pcap, or a directory)");
+    po.repair.seed = o.seed;
     if (threads) {
         omp_set_num_threads(threads);
         ns_blas_init(threads);
@@ -332,7 +402,7 @@ int cmd_generate(int argc, char **argv)
         request *req = NULL;
         size_t n_req = 0;
         rc = per_class ? plan_per_class(&m, label, (size_t)per_class, &req, &n_req) : plan_like(&m, like, &req, &n_req);
-        if (!rc) rc = run_dir(&m, model_path, &o, req, n_req, out, quiet);
+        if (!rc) rc = run_dir(&m, model_path, &o, req, n_req, out, &po, quiet);
         free_requests(req, n_req);
         ns_modelfile_free(&m);
         return rc;
@@ -344,15 +414,12 @@ int cmd_generate(int argc, char **argv)
     double t0 = now_s();
     if (!rc) rc = ns_generate(&m, &o, ids, (size_t)n, 0, &g);
     double secs = now_s() - t0;
-    uint64_t skipped = 0;
-    if (!rc) rc = write_one(&g, &m, model_path, out, &skipped);
-    if (!rc && !quiet) {
+    uint64_t written = 0;
+    if (!rc) rc = write_one(&g, &m, model_path, out, &po, &written);
+    if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.2f s, %.0f flows/s: wrote %s\n", g.n_flows, g.n_rows,
                 secs, (double)g.n_flows / secs, out);
-        if (skipped)
-            fprintf(stderr, "left out %llu generated rows that are not packets yet (no IP header or two transports)\n",
-                    (unsigned long long)skipped);
-    }
+    if (!rc) rc = report_repair(&po, quiet);
     free(ids);
     ns_gen_flows_free(&g);
     ns_modelfile_free(&m);

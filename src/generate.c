@@ -1,6 +1,7 @@
 /* generate.c: prompted sampling and writing the results (see generate.h). */
 #include "netsynth/generate.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->seed = 1;
     o->batch = 64;
     o->length = 0;
+    o->fix = NULL;
 }
 
 void ns_gen_flows_free(ns_gen_flows *g)
@@ -102,6 +104,158 @@ int ns_gen_parse_prompt(const ns_modelfile *m, const char *text, int32_t *ids)
     return rc;
 }
 
+/* ---- constraints -------------------------------------------------------- */
+
+void ns_gen_fix_init(ns_gen_fix *f)
+{
+    f->n = 0;
+    memset(f->col, NS_GEN_FREE, sizeof f->col);
+}
+
+/* Column c of direction d takes v, when it agrees with what is there. */
+static int fix_put(ns_gen_fix *f, int d, int c, int v)
+{
+    int8_t *at = &f->col[d][c];
+    if (*at == NS_GEN_FREE || *at == v || (*at == NS_GEN_PRESENT && v >= 0)) *at = (int8_t)v;
+    else if (!(v == NS_GEN_PRESENT && *at >= 0)) return 0;
+    return 1;
+}
+
+/* The same value v in width columns from c, both directions; 0 on a contradiction. */
+static int fix_span(ns_gen_fix *f, int c, int width, int v)
+{
+    int ok = 1;
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < width; k++) ok &= fix_put(f, d, c + k, v);
+    return ok;
+}
+
+/* The number `value` in width columns from c (most significant first) of direction d. */
+static int fix_number(ns_gen_fix *f, int d, int c, int width, uint64_t value)
+{
+    int ok = 1;
+    for (int k = 0; k < width; k++) {
+        int shift = width - 1 - k;
+        ok &= fix_put(f, d, c + k, shift < 64 ? (int)(value >> shift & 1) : 0);
+    }
+    return ok;
+}
+
+/* IPv4 with this transport: its fixed header present, the others absent. */
+static int fix_proto(ns_gen_fix *f, int proto)
+{
+    static const struct { unsigned layer; int proto, fixed_bits; } l4[3] = {
+        {NS_NP_TCP, 6, 160}, {NS_NP_UDP, 17, 64}, {NS_NP_ICMP, 1, 64}};
+    int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
+    int ok = fix_span(f, ip, 160, NS_GEN_PRESENT);
+    for (int d = 0; d < 2; d++) ok &= fix_number(f, d, ip + 72, 8, (uint64_t)proto);
+    for (int i = 0; i < 3; i++) {
+        int at = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, l4[i].layer);
+        if (l4[i].proto == proto) ok &= fix_span(f, at, l4[i].fixed_bits, NS_GEN_PRESENT);
+        else ok &= fix_span(f, at, ns_nprint_width(l4[i].layer), -1);
+    }
+    return ok;
+}
+
+static int parse_proto(const char *v)
+{
+    return !strcmp(v, "tcp") || !strcmp(v, "6") ? 6 : !strcmp(v, "udp") || !strcmp(v, "17") ? 17
+           : !strcmp(v, "icmp") || !strcmp(v, "1") ? 1 : -1;
+}
+
+int ns_gen_fix_add(ns_gen_fix *f, const char *text)
+{
+    static const char *const by_repair[] = {"ipv4_src", "ipv4_dst", "ipv4_cksum", "tcp_cksum", "udp_cksum",
+                                            "icmp_cksum", "tcp_sprt", "udp_sport"};
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text || !eq[1])
+        return ns_error(NS_EARG, "--fix %s: expected FIELD=VALUE, e.g. tcp_dprt=443 or proto=udp", text);
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(eq - text) < 63 ? (int)(eq - text) : 63, text);
+    const char *value = eq + 1;
+    ns_gen_fix next = *f;
+    int ok;
+    if (!strcmp(name, "proto")) {
+        int proto = parse_proto(value);
+        if (proto < 0) return ns_error(NS_EARG, "--fix %s: proto is tcp, udp or icmp", text);
+        ok = fix_proto(&next, proto);
+    } else {
+        size_t n;
+        const ns_nprint_field *fields = ns_nprint_fields(&n), *fd = NULL;
+        for (size_t i = 0; i < n && !fd; i++)
+            if (!strcmp(fields[i].name, name) && (fields[i].layer & NS_NP_MODEL_LAYERS)) fd = &fields[i];
+        if (!fd) return ns_error(NS_EARG, "--fix %s: no field '%s' in the model's rows (ipv4, tcp, udp, icmp)", text, name);
+        for (size_t i = 0; i < sizeof by_repair / sizeof by_repair[0]; i++)
+            if (!strcmp(name, by_repair[i]))
+                return ns_error(NS_EARG, "--fix %s: repair sets %s itself (addresses from --client-net/--server-net, "
+                                         "checksums, the client's ephemeral port)", text, name);
+        char *end;
+        errno = 0;
+        int hex = value[0] == '0' && (value[1] == 'x' || value[1] == 'X');
+        unsigned long long v = strtoull(value, &end, hex ? 16 : 10);
+        if (end == value || *end || errno || value[0] == '-')
+            return ns_error(NS_EARG, "--fix %s: '%s' is not a number", text, value);
+        if (fd->width < 64 && v >> fd->width)
+            return ns_error(NS_EARG, "--fix %s: %llu does not fit %s's %d bits", text, v, name, fd->width);
+        if (!strcmp(name, "ipv4_ttl") && !v) return ns_error(NS_EARG, "--fix %s: a packet with TTL 0 is never sent", text);
+        if (!strcmp(name, "ipv4_ver") && v != 4) return ns_error(NS_EARG, "--fix %s: the model's rows are IPv4", text);
+        ok = fd->layer == NS_NP_TCP ? fix_proto(&next, 6) : fd->layer == NS_NP_UDP ? fix_proto(&next, 17)
+             : fd->layer == NS_NP_ICMP ? fix_proto(&next, 1) : fix_span(&next, 0, 160, NS_GEN_PRESENT);
+        int col = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, fd->layer) + fd->bit;
+        /* A server->client row has the server's port as its source. */
+        int back = col, tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
+        int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
+        if (col == tcp + 16 || col == udp + 16) back = col - 16;
+        ok &= fix_number(&next, 0, col, fd->width, v) & fix_number(&next, 1, back, fd->width, v);
+    }
+    if (!ok) return ns_error(NS_EARG, "--fix %s contradicts an earlier --fix", text);
+    next.n++;
+    *f = next;
+    return NS_OK;
+}
+
+/* The modelled values a constraint clamps, per direction. */
+typedef struct clamp {
+    int n[2];
+    int j[2][NS_NP_MODEL_WIDTH];     /* value index (repr cols) */
+    int8_t v[2][NS_NP_MODEL_WIDTH];
+    int jof[NS_NP_MODEL_WIDTH];      /* column -> value index, or -1 when constant */
+} clamp;
+
+static void clamp_init(clamp *cl, const ns_gen_fix *fix, const ns_repr *r)
+{
+    for (int c = 0; c < NS_NP_MODEL_WIDTH; c++) cl->jof[c] = -1;
+    for (int j = 0; j < r->n_bits; j++) cl->jof[r->cols[j]] = j;
+    for (int d = 0; d < 2; d++) {
+        cl->n[d] = 0;
+        for (int c = 0; fix && c < NS_NP_MODEL_WIDTH; c++)
+            if (fix->col[d][c] != NS_GEN_FREE && cl->jof[c] >= 0)
+                cl->j[d][cl->n[d]] = cl->jof[c], cl->v[d][cl->n[d]++] = fix->col[d][c];
+    }
+}
+
+/* Inpainting: the clamped values of an x_0 estimate row (direction from its own channel) set to their encodings. */
+static void clamp_x0(const clamp *cl, int K, float *x)
+{
+    int d = x[2 * K + 1] > 0;
+    for (int i = 0; i < cl->n[d]; i++) {
+        int j = cl->j[d][i], v = cl->v[d][i];
+        x[2 * j] = v == -1 ? -1.0f : 1.0f;
+        if (v != NS_GEN_PRESENT) x[2 * j + 1] = v == 1 ? 1.0f : v == 0 ? -1.0f : 0.0f;
+    }
+}
+
+/* The constraints on a decoded row; a "present" value decoded absent takes its likelier bit. */
+static void clamp_row(const clamp *cl, const ns_gen_fix *fix, const float *out, int8_t *row, int d)
+{
+    for (int c = 0; c < NS_NP_MODEL_WIDTH; c++) {
+        int v = fix->col[d][c], j = cl->jof[c];
+        if (v == NS_GEN_FREE || (v == NS_GEN_PRESENT && row[c] >= 0)) continue;
+        if (v == NS_GEN_PRESENT) row[c] = (int8_t)(j >= 0 && out[3 * j + 2] > out[3 * j + 1]);
+        else row[c] = (int8_t)v;
+    }
+}
+
 /* ---- sampling ---------------------------------------------------------- */
 
 typedef struct denoise_ctx {
@@ -115,6 +269,7 @@ typedef struct denoise_ctx {
     float *x_in;          /* [2B, T, in] */
     float *raw;           /* [2B, T, out] the network's outputs */
     float *out;           /* [B, T, out] guided outputs of the latest call */
+    const clamp *cl;      /* NULL, or values to hold */
 } denoise_ctx;
 
 /* The sampler's network: x_t -> guided outputs -> expected x_0. */
@@ -136,6 +291,9 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
         memcpy(c->out, c->raw, per * sizeof(float));
     }
     ns_repr_expect(&c->m->repr, x0, c->out, rows);
+    if (c->cl)
+        for (int b = 0; b < B; b++)
+            for (int r = 0; r < c->len[b]; r++) clamp_x0(c->cl, c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);
     for (int b = 0; b < B; b++) /* rows past a flow's end stay empty */
         memset(x0 + ((size_t)b * T + c->len[b]) * in, 0, (size_t)(T - c->len[b]) * in * sizeof(float));
     return NS_OK;
@@ -176,7 +334,10 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
     out->n_attrs = m->n_attrs;
     if (!n) return NS_OK;
 
-    denoise_ctx c = {m, NULL, 0, 0, P, guided, o->guidance, NULL, NULL, NULL, NULL, NULL, NULL};
+    denoise_ctx c = {m, NULL, 0, 0, P, guided, o->guidance, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    clamp *cl = o->fix && o->fix->n ? malloc(sizeof *cl) : NULL;
+    if (cl) clamp_init(cl, o->fix, &m->repr);
+    c.cl = cl;
     by_len *order = malloc(n * sizeof *order);
     ns_rng *rngs = malloc(n * sizeof *rngs);
     float *logits = malloc((size_t)T * sizeof *logits);
@@ -189,7 +350,7 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
     c.out = malloc(N * od * sizeof(float));
     float *x = malloc(N * in * sizeof(float)), *scratch = malloc(3 * N * in * sizeof(float));
     int rc = NS_OK;
-    if (!order || !rngs || !logits || !c.prompt || !c.len || !c.t || !c.x_in || !c.raw || !c.out || !x || !scratch) {
+    if ((o->fix && o->fix->n && !cl) || !order || !rngs || !logits || !c.prompt || !c.len || !c.t || !c.x_in || !c.raw || !c.out || !x || !scratch) {
         rc = ns_error(NS_ENOMEM, "out of memory for sampling");
         goto done;
     }
@@ -236,9 +397,11 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
         if (rc) goto done;
         for (int b = 0; b < (int)B; b++) {
             size_t i = order[at + (size_t)b].index, row = out->first[f0 + i];
-            for (int r = 0; r < c.len[b]; r++, row++)
-                ns_repr_decode_row(&m->repr, c.out + ((size_t)b * Tb + r) * od, out->rows + row * W, &out->dir[row],
-                                   &out->iat_ns[row]);
+            for (int r = 0; r < c.len[b]; r++, row++) {
+                const float *o_r = c.out + ((size_t)b * Tb + r) * od;
+                ns_repr_decode_row(&m->repr, o_r, out->rows + row * W, &out->dir[row], &out->iat_ns[row]);
+                if (cl) clamp_row(cl, o->fix, o_r, out->rows + row * W, out->dir[row]);
+            }
             out->iat_ns[out->first[f0 + i]] = 0; /* a flow's first packet has no predecessor */
         }
     }
@@ -247,6 +410,7 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
 
 done:
     ns_model_acts_free(c.acts);
+    free(cl);
     free(order), free(rngs), free(logits), free(c.prompt), free(c.len), free(c.t), free(c.x_in), free(c.raw);
     free(c.out), free(x), free(scratch);
     return rc;
@@ -331,67 +495,25 @@ int ns_gen_write_csv(const ns_gen_flows *g, const char *path)
     return ns_outfile_commit(&o);
 }
 
-/* Set `width` bits of row at col to value, most significant first. */
-static void put_bits(int8_t *row, int col, int width, uint32_t value)
+void ns_gen_flow_path(char *buf, size_t size, const char *path, size_t i)
 {
-    for (int k = 0; k < width; k++) row[col + k] = (int8_t)(value >> (width - 1 - k) & 1);
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path, *dot = strrchr(base, '.');
+    if (!dot || dot == base) snprintf(buf, size, "%s-%zu", path, i);
+    else snprintf(buf, size, "%.*s-%zu%s", (int)(dot - path), path, i, dot);
 }
 
-static uint32_t get_bits(const int8_t *row, int col, int width)
+/* Repaired packets, in the order given, as a pcap. */
+static int write_frames(const ns_repair_out *r, int linktype, const char *path)
 {
-    uint32_t v = 0;
-    for (int k = 0; k < width; k++) v = v << 1 | (row[col + k] == 1);
-    return v;
-}
-
-int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, int64_t start_ns, const char *path,
-                      uint64_t *written, uint64_t *skipped)
-{
-    const int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
-    const int tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
-    const int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
-    *written = *skipped = 0;
     ns_outfile o;
     int rc = ns_outfile_open(&o, path);
     if (rc) return rc;
     ns_pcap_writer w;
-    rc = ns_pcap_writer_begin(&w, o.fp, NS_LINKTYPE_ETHERNET, 0);
-    uint8_t *pkt = malloc(NS_NP_MAX_PACKET);
-    int8_t row[W];
-    if (!pkt) rc = ns_error(NS_ENOMEM, "out of memory");
-    int64_t clock = start_ns;
-    for (size_t f = first; f < first + count && !rc; f++) {
-        size_t id = f - first;
-        uint32_t client = 0x0A000000u | (uint32_t)(1 + id / 16384 % 254);   /* 10.0.0.x */
-        uint32_t server = 0xC6336400u | (uint32_t)(1 + id % 254);           /* 198.51.100.x */
-        uint32_t cport = 49152 + (uint32_t)(id % 16384);
-        const int8_t *r0 = g->rows + g->first[f] * W;
-        int l4 = r0[tcp] >= 0 ? tcp : r0[udp] >= 0 ? udp : -1;
-        uint32_t sport = l4 >= 0 ? get_bits(r0, l4 + (g->dir[g->first[f]] ? 0 : 16), 16) : 0;
-        for (uint32_t k = 0; k < g->len[f] && !rc; k++) {
-            size_t at = g->first[f] + k;
-            int back = g->dir[at];
-            memcpy(row, g->rows + at * W, W);
-            if (row[ip] >= 0) {
-                put_bits(row, ip + 96, 32, back ? server : client);
-                put_bits(row, ip + 128, 32, back ? client : server);
-            }
-            int l = row[tcp] >= 0 ? tcp : row[udp] >= 0 ? udp : -1;
-            if (l >= 0) {
-                put_bits(row, l, 16, back ? sport : cport);
-                put_bits(row, l + 16, 16, back ? cport : sport);
-            }
-            clock += k ? (g->iat_ns[at] > 1000 ? g->iat_ns[at] : 1000) : 1000000; /* strictly increasing */
-            size_t len;
-            if (ns_nprint_row_to_packet(row, NS_NP_MODEL_LAYERS, 1, pkt, &len) != NS_OK) {
-                (*skipped)++;
-                continue;
-            }
-            rc = ns_pcap_write(&w, clock, pkt, (uint32_t)len, (uint32_t)len);
-            (*written)++;
-        }
+    rc = ns_pcap_writer_begin(&w, o.fp, linktype, 0);
+    for (size_t i = 0; i < r->n_pkts && !rc; i++) {
+        const ns_repair_pkt *p = &r->pkts[i];
+        rc = ns_pcap_write(&w, p->ts_ns, r->bytes + p->off, p->len, p->len);
     }
-    free(pkt);
     if (rc) {
         char why[512];
         snprintf(why, sizeof why, "%s", ns_errmsg());
@@ -399,4 +521,33 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, int64_t
         return ns_error(rc, "%s: write failed: %s", path, why);
     }
     return ns_outfile_commit(&o);
+}
+
+int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const ns_repair_opts *ro, int per_flow,
+                      const char *path, uint64_t *written, ns_repair_stats *st)
+{
+    *written = 0;
+    int rc = ns_repair_check_opts(ro);
+    if (rc) return rc;
+    ns_repair_out r = {0};
+    char name[4096];
+    for (size_t i = 0; i < count && !rc; i++) {
+        size_t f = first + i, at = g->first[f];
+        rc = ns_repair_flow(ro, i, g->rows + at * W, g->dir + at, g->iat_ns + at, g->len[f], &r, st);
+        if (rc) {
+            snprintf(name, sizeof name, "%s", ns_errmsg());
+            rc = ns_error(rc, "%s: %s", path, name);
+        }
+        if (rc || !per_flow) continue;
+        ns_gen_flow_path(name, sizeof name, path, i);
+        rc = write_frames(&r, ro->linktype, name);
+        *written += r.n_pkts;
+        ns_repair_out_clear(&r);
+    }
+    if (!rc && !per_flow && !(rc = ns_repair_merge(&r))) {
+        rc = write_frames(&r, ro->linktype, path);
+        *written = r.n_pkts;
+    }
+    ns_repair_out_free(&r);
+    return rc;
 }

@@ -18,6 +18,29 @@
 #include "netsynth/dataset.h"
 #include "netsynth/diffusion.h"
 #include "netsynth/modelfile.h"
+#include "netsynth/nprint.h"
+#include "netsynth/repair.h"
+
+/* Hard constraints (--fix): values every generated row holds, clamped at
+ * every denoising step (the x_0 estimate's analog values of those columns
+ * are set to their encodings, inpainting style) and set again at decode,
+ * also in the columns the model keeps constant. One value per column for
+ * a client->server row and one for a server->client row: a port field names
+ * the server's port, so tcp_dprt=443 is the destination port of the client's
+ * packets and the source port of the server's. */
+enum { NS_GEN_FREE = -2, NS_GEN_PRESENT = 2 };   /* besides -1, 0, 1 */
+typedef struct ns_gen_fix {
+    int n;                                       /* constraints added */
+    int8_t col[2][NS_NP_MODEL_WIDTH];            /* [direction][column] */
+} ns_gen_fix;
+
+void ns_gen_fix_init(ns_gen_fix *f);
+/* Add "FIELD=VALUE" (an nPrint field of the model's layers, ns_nprint_fields,
+ * VALUE decimal or 0x hex; a transport's field implies that transport) or
+ * "proto=tcp|udp|icmp". NS_EARG for an unknown field, a value too wide for
+ * it, a field repair always sets (addresses, checksums, the client port) or
+ * one that contradicts what was added before; f is then unchanged. */
+int ns_gen_fix_add(ns_gen_fix *f, const char *text);
 
 typedef struct ns_gen_opts {
     ns_sampler sampler;     /* kind and steps */
@@ -25,6 +48,7 @@ typedef struct ns_gen_opts {
     uint64_t seed;
     int batch;              /* flows denoised together */
     int length;             /* > 0: every flow has this many packets (else the length head decides) */
+    const ns_gen_fix *fix;  /* NULL, or constraints every row holds */
 } ns_gen_opts;
 
 void ns_gen_opts_init(ns_gen_opts *o);
@@ -64,14 +88,14 @@ int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const cha
  * "flow" = the flow's number, with rts = microseconds since the previous row. */
 int ns_gen_write_csv(const ns_gen_flows *g, const char *path);
 
-/* Write generated flows first..first+count-1 as an Ethernet pcap, for now
- * with the minimum that makes rows packets: each flow gets one 5-tuple (its
- * generated server port, client 10.0.0.0/24 and ephemeral ports, server
- * 198.51.100.0/24), lengths and checksums are recomputed, and flows follow
- * one another in time from start_ns. Rows that are still no packet (no IP
- * header, two transports) are left out and counted in *skipped. The full
- * repair of headers and TCP state is the compliance module's job. */
-int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, int64_t start_ns, const char *path,
-                      uint64_t *written, uint64_t *skipped);
+/* Write generated flows first..first+count-1 as a pcap of packets repaired
+ * by repair.h (flow first+i is the file's flow i: its addresses, ports and
+ * start time), all flows merged by time; with per_flow, one file per flow
+ * instead, named by ns_gen_flow_path. *written gets the packets written; st
+ * (NULL or zeroed by the caller) adds up what repair changed. */
+int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const ns_repair_opts *ro, int per_flow,
+                      const char *path, uint64_t *written, ns_repair_stats *st);
+/* "dir/x.pcap" and flow i -> "dir/x-i.pcap" (no extension: "-i" appended). */
+void ns_gen_flow_path(char *buf, size_t size, const char *path, size_t i);
 
 #endif

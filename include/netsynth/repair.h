@@ -1,0 +1,134 @@
+/* repair.h: generated flows -> valid, replayable packets, changing as few
+ * generated bits as possible.
+ *
+ * A flow is rows of NS_NP_MODEL_WIDTH ternary values, a direction per row
+ * (0 client->server, 1 server->client) and an inter-arrival time per row.
+ * Length fields follow the data they describe, never the other way round:
+ *
+ *   transport  one per flow: the one most rows show (ties: TCP, UDP, ICMP;
+ *              none at all: UDP). Rows showing another transport, or none,
+ *              or no IPv4 header, are converted (their header built from the
+ *              flow's state and defaults), never dropped, so that a flow keeps
+ *              its length and timing; each counts in `converted`.
+ *   payload    generated total length - generated IPv4 header - generated
+ *              transport header (by the row's own IHL and data offset, or the
+ *              option bytes present when those are < 5), clamped to >= 0 and
+ *              to what fits the MTU. An inconsistent total length (shorter
+ *              than the headers) means no payload; a UDP length that disagrees
+ *              with the IPv4 one is overruled by it.
+ *   IPv4       version 4; options kept: NOP, EOL (ends them), router alert,
+ *              the rest dropped; IHL and total length recomputed; reserved
+ *              bit, MF and fragment offset cleared (packets are whole); TTL 0
+ *              becomes 64; protocol = the flow's; addresses from the plan;
+ *              header checksum.
+ *   TCP        server port = the one most rows name, client port ephemeral;
+ *              options kept: MSS, window scale (shift at most 14) and
+ *              SACK-permitted on SYNs only, timestamps (TSval never going back,
+ *              TSecr echoing the peer's latest; after a handshake only when
+ *              both SYNs carried them), NOP; SACK blocks and unknown or
+ *              malformed options dropped (the flows written have no holes to
+ *              report), data offset recomputed. When any row has SYN, the first
+ *              three rows become SYN, SYN-ACK, ACK (client, server, client,
+ *              without payload on the SYNs); later SYNs are cleared. Sequence
+ *              numbers start at the generated ones (the SYN's, else each
+ *              direction's first) and advance by payload, SYN and FIN; ACK is
+ *              set on every segment but the first SYN and RSTs (which keep the
+ *              generated one), and the acknowledgement is the peer's next
+ *              sequence number (0 without ACK). RST carries no data, no FIN
+ *              nor PSH, and ends the flow (later rows are dropped, counted in
+ *              `dropped`). After its FIN a direction sends only empty ACKs.
+ *              URG only with 0 < urgent pointer <= payload, else both cleared.
+ *              Reserved bits cleared; window as generated (a converted row
+ *              reuses its direction's last one, else 65535).
+ *   UDP        ports as for TCP, length, checksum.
+ *   ICMP       echo request / reply kept (code 0); every other type becomes
+ *              echo request (client) or reply (server): errors would need the
+ *              packet they quote; rest-of-header as generated; checksum.
+ *   time       flow k starts at start_ns + k * flow_gap_ns; each packet follows
+ *              by its inter-arrival time, at least 1 us; timestamps are whole
+ *              microseconds (pcap's). Merged flows (ns_repair_merge) are
+ *              strictly increasing too: a tie moves 1 us later.
+ *   addresses  flow k: client host k mod Hc of the client net, server host
+ *              (k / Hc) mod Hs of the server net, client port 49152 +
+ *              (k / (Hc Hs)) mod 16384 (Hc, Hs: usable hosts of each net), so
+ *              the 5-tuples of up to Hc Hs 16384 flows are distinct; Ethernet
+ *              MACs are 02:00 followed by the IPv4 address. */
+#ifndef NETSYNTH_REPAIR_H
+#define NETSYNTH_REPAIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { NS_REPAIR_PAYLOAD_ZEROS = 0, NS_REPAIR_PAYLOAD_RANDOM = 1 };
+
+typedef struct ns_repair_opts {
+    uint32_t client_net, server_net;   /* host byte order, e.g. 0x0A000000 */
+    int client_prefix, server_prefix;  /* 0..32 */
+    int64_t start_ns;                  /* the first flow's first packet */
+    int64_t flow_gap_ns;               /* between flow starts (default 10 ms) */
+    int payload;                       /* NS_REPAIR_PAYLOAD_* */
+    int linktype;                      /* NS_LINKTYPE_ETHERNET (default) or NS_LINKTYPE_RAW */
+    int mtu;                           /* largest IPv4 total length (default 1500) */
+    uint64_t seed;                     /* random payload: stream k of it for flow k */
+} ns_repair_opts;
+
+/* 10.0.0.0/24 clients, 198.51.100.0/24 servers, zeros, Ethernet, MTU 1500,
+ * 2023-11-14 22:13:20 UTC. */
+void ns_repair_opts_init(ns_repair_opts *o);
+/* "a.b.c.d/n" -> *net (host bits cleared) and *prefix; `what` names it in
+ * the message (NS_EARG). */
+int ns_repair_parse_net(const char *text, const char *what, uint32_t *net, int *prefix);
+/* NS_EARG when the nets overlap or have no usable host. */
+int ns_repair_check_opts(const ns_repair_opts *o);
+
+/* How much repair changed, per nPrint field (ns_nprint_fields() order):
+ * bits[f] generated values of field f seen, changed[f] of them that differ
+ * in the packets written (a dropped row counts as all absent). */
+#define NS_REPAIR_MAX_FIELDS 64
+typedef struct ns_repair_stats {
+    uint64_t flows, rows, packets;
+    uint64_t converted;      /* rows made into the flow's transport */
+    uint64_t dropped;        /* rows after an RST */
+    uint64_t redirected;     /* handshake rows whose direction was turned */
+    uint64_t bits[NS_REPAIR_MAX_FIELDS], changed[NS_REPAIR_MAX_FIELDS];
+} ns_repair_stats;
+
+/* Whether repair always sets field f itself (addresses, checksums), so that
+ * its share says nothing about the model. */
+int ns_repair_field_assigned(size_t f);
+/* "repair changed 4.1% of generated bits (ipv4_tl 31%, tcp_seq 22%, ...)":
+ * the `top` fields changed most, leaving out assigned ones. */
+int ns_repair_summary(const ns_repair_stats *st, int top, char *buf, size_t size);
+/* The whole table as JSON, written atomically to path. */
+int ns_repair_write_report(const ns_repair_stats *st, const char *path);
+
+/* Repaired packets: frames back to back in `bytes`, described by `pkts`. */
+typedef struct ns_repair_pkt {
+    int64_t ts_ns;
+    size_t off;              /* into bytes */
+    uint32_t len;
+    uint32_t flow;           /* the flow index given to ns_repair_flow */
+} ns_repair_pkt;
+
+typedef struct ns_repair_out {
+    uint8_t *bytes;
+    size_t n_bytes, cap_bytes_;
+    ns_repair_pkt *pkts;
+    size_t n_pkts, cap_pkts_;
+} ns_repair_out;
+
+void ns_repair_out_clear(ns_repair_out *out);   /* empty, memory kept */
+void ns_repair_out_free(ns_repair_out *out);
+
+/* Repair flow number `k` of a file (its addresses, ports and start time come
+ * from k): n rows[n * NS_NP_MODEL_WIDTH], dir[n], iat_ns[n] (the first
+ * ignored). Appends its packets to out and adds to st (either may be NULL).
+ * NS_ERANGE when k is past the distinct 5-tuples of the plan. */
+int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, const uint8_t *dir, const int64_t *iat_ns,
+                   size_t n, ns_repair_out *out, ns_repair_stats *st);
+
+/* Order out's packets by time (ties: flow, then order of appending) and make
+ * the timestamps strictly increasing. */
+int ns_repair_merge(ns_repair_out *out);
+
+#endif

@@ -1,0 +1,673 @@
+/* repair.c: generated flows -> valid, replayable packets (see repair.h).
+ *
+ * A flow is repaired in three passes: read what every row generated (gen),
+ * decide what belongs to the flow as a whole (transport, server port,
+ * handshake, initial sequence numbers), then walk the rows with the TCP
+ * state of both directions and write each packet. Every packet written is
+ * parsed back (packet.h) and encoded (nprint.h) to count, per field, the
+ * generated values that repair changed. */
+#include "netsynth/repair.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <pcap/dlt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/bytes.h"
+#include "netsynth/capture.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/nprint.h"
+#include "netsynth/packet.h"
+#include "netsynth/rng.h"
+
+enum {
+    W = NS_NP_MODEL_WIDTH,
+    L_IP = 0, L_TCP = 480, L_UDP = 960, L_ICMP = 1024,  /* layer columns of a model row (nprint.h) */
+    P_ICMP = 1, P_TCP = 6, P_UDP = 17,
+    ETH_LEN = 14, IP_LEN = 20, TCP_LEN = 20, UDP_LEN = 8, ICMP_LEN = 8,
+    F_FIN = 0x01, F_SYN = 0x02, F_RST = 0x04, F_PSH = 0x08, F_ACK = 0x10, F_URG = 0x20,
+    CLIENT_PORT0 = 49152, CLIENT_PORTS = 16384,
+    US = 1000,                                           /* ns per microsecond */
+};
+
+void ns_repair_opts_init(ns_repair_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->client_net = 0x0A000000u, o->client_prefix = 24;   /* 10.0.0.0/24 */
+    o->server_net = 0xC6336400u, o->server_prefix = 24;   /* 198.51.100.0/24 */
+    o->start_ns = 1700000000LL * 1000000000LL;
+    o->flow_gap_ns = 10 * 1000 * 1000;
+    o->payload = NS_REPAIR_PAYLOAD_ZEROS;
+    o->linktype = NS_LINKTYPE_ETHERNET;
+    o->mtu = 1500;
+    o->seed = 1;
+}
+
+/* ---- the address plan -------------------------------------------------------- */
+
+int ns_repair_parse_net(const char *text, const char *what, uint32_t *net, int *prefix)
+{
+    unsigned a, b, c, d, p;
+    char end;
+    if (sscanf(text, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &p, &end) != 5 || a > 255 || b > 255 || c > 255 ||
+        d > 255 || p > 32)
+        return ns_error(NS_EARG, "%s: expected an IPv4 network such as 10.0.0.0/24, got '%s'", what, text);
+    uint32_t mask = p ? ~0u << (32 - p) : 0;
+    *net = (a << 24 | b << 16 | c << 8 | d) & mask;
+    *prefix = (int)p;
+    return NS_OK;
+}
+
+/* Usable hosts of a net: all but the network and broadcast addresses, except in /31 and /32. */
+static uint64_t hosts(int prefix) { return prefix >= 31 ? 1ull << (32 - prefix) : (1ull << (32 - prefix)) - 2; }
+static uint32_t host(uint32_t net, int prefix, uint64_t i) { return net + (uint32_t)i + (prefix >= 31 ? 0 : 1); }
+
+int ns_repair_check_opts(const ns_repair_opts *o)
+{
+    if (o->client_prefix < 0 || o->client_prefix > 32 || o->server_prefix < 0 || o->server_prefix > 32)
+        return ns_error(NS_EARG, "address plan: prefix lengths must be 0..32");
+    int p = o->client_prefix < o->server_prefix ? o->client_prefix : o->server_prefix;
+    uint32_t mask = p ? ~0u << (32 - p) : 0;
+    if ((o->client_net & mask) == (o->server_net & mask))
+        return ns_error(NS_EARG, "address plan: the client and server nets overlap");
+    if (o->mtu < 68 || o->mtu > 65535) return ns_error(NS_EARG, "MTU %d: expected 68..65535", o->mtu);
+    if (o->linktype != NS_LINKTYPE_ETHERNET && o->linktype != NS_LINKTYPE_RAW)
+        return ns_error(NS_EARG, "link type %d: expected Ethernet or raw IP", o->linktype);
+    return NS_OK;
+}
+
+/* ---- reading generated rows ------------------------------------------------- */
+
+/* `width` bits at col, most significant first; absent bits read as 0. */
+static uint32_t bits_at(const int8_t *row, int col, int width)
+{
+    uint32_t v = 0;
+    for (int k = 0; k < width; k++) v = v << 1 | (row[col + k] == 1);
+    return v;
+}
+
+static int present(const int8_t *row, int col, int width)
+{
+    int n = 0;
+    for (int k = 0; k < width; k++) n += row[col + k] >= 0;
+    return n;
+}
+
+/* The whole bytes present from col on (at most max), into out. */
+static int present_bytes(const int8_t *row, int col, int max, uint8_t *out)
+{
+    int n = 0;
+    while (n < max && present(row, col + 8 * n, 8) == 8) {
+        out[n] = (uint8_t)bits_at(row, col + 8 * n, 8);
+        n++;
+    }
+    return n;
+}
+
+/* What one row generated. */
+typedef struct gen {
+    int ip;                     /* the IPv4 fixed header is (mostly) there */
+    int shows;                  /* the transport whose header is there: P_* or 0 */
+    uint8_t tos, df, ttl, proto;
+    uint16_t id, tl;
+    uint8_t ipopt[40], tcpopt[40];
+    int n_ipopt, n_tcpopt;
+    uint16_t sport, dport, win, urp;
+    uint32_t seq, ack, roh;
+    uint8_t flags, ns, type;
+    int payload;                /* total length - generated headers, >= 0 */
+} gen;
+
+static void read_gen(const int8_t *row, gen *g)
+{
+    memset(g, 0, sizeof *g);
+    g->ip = present(row, L_IP, 160) > 80;
+    g->tos = (uint8_t)bits_at(row, L_IP + 8, 8);
+    g->tl = (uint16_t)bits_at(row, L_IP + 16, 16);
+    g->id = (uint16_t)bits_at(row, L_IP + 32, 16);
+    g->df = (uint8_t)bits_at(row, L_IP + 49, 1);
+    g->ttl = (uint8_t)bits_at(row, L_IP + 64, 8);
+    g->proto = (uint8_t)bits_at(row, L_IP + 72, 8);
+    g->n_ipopt = present_bytes(row, L_IP + 160, 40, g->ipopt);
+    int ihl = (int)bits_at(row, L_IP + 4, 4);
+    int ip_hlen = ihl >= 5 ? 4 * ihl : IP_LEN + g->n_ipopt;
+
+    /* The transport: the header most of whose bits are there; several, the IP protocol's or the fullest. */
+    static const struct { int proto, col, bits; } l4[3] = {{P_TCP, L_TCP, 160}, {P_UDP, L_UDP, 64}, {P_ICMP, L_ICMP, 64}};
+    double best = 0;
+    for (int i = 0; i < 3; i++) {
+        double share = (double)present(row, l4[i].col, l4[i].bits) / l4[i].bits;
+        if (share <= 0.5) continue;
+        if (share > best || (g->ip && g->proto == l4[i].proto && g->shows != g->proto)) best = share, g->shows = l4[i].proto;
+    }
+    int l4_hlen = 0;
+    if (g->shows == P_TCP) {
+        g->sport = (uint16_t)bits_at(row, L_TCP, 16);
+        g->dport = (uint16_t)bits_at(row, L_TCP + 16, 16);
+        g->seq = bits_at(row, L_TCP + 32, 32);
+        g->ack = bits_at(row, L_TCP + 64, 32);
+        g->ns = (uint8_t)bits_at(row, L_TCP + 103, 1);
+        g->flags = (uint8_t)bits_at(row, L_TCP + 104, 8);
+        g->win = (uint16_t)bits_at(row, L_TCP + 112, 16);
+        g->urp = (uint16_t)bits_at(row, L_TCP + 144, 16);
+        g->n_tcpopt = present_bytes(row, L_TCP + 160, 40, g->tcpopt);
+        int doff = (int)bits_at(row, L_TCP + 96, 4);
+        l4_hlen = doff >= 5 ? 4 * doff : TCP_LEN + g->n_tcpopt;
+    } else if (g->shows == P_UDP) {
+        g->sport = (uint16_t)bits_at(row, L_UDP, 16);
+        g->dport = (uint16_t)bits_at(row, L_UDP + 16, 16);
+        l4_hlen = UDP_LEN;
+    } else if (g->shows == P_ICMP) {
+        g->type = (uint8_t)bits_at(row, L_ICMP, 8);
+        g->roh = bits_at(row, L_ICMP + 32, 32);
+        l4_hlen = ICMP_LEN;
+    }
+    int payload = g->ip ? (int)g->tl - ip_hlen - l4_hlen : 0;
+    g->payload = payload > 0 ? payload : 0;
+}
+
+/* ---- options ------------------------------------------------------------------ */
+
+static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, v >> 16), put16(p + 2, v); }
+
+/* IPv4 options kept: NOP, router alert; EOL ends them; padded with EOL. */
+static int ipv4_options(const uint8_t *in, int n, uint8_t *out)
+{
+    ns_bytes b = ns_bytes_make(in, (size_t)n);
+    ns_bytes opt;
+    int k = 0;
+    uint8_t kind, len;
+    for (size_t i = 0; ns_get_u8(b, i, &kind) && kind != 0;) {
+        if (kind == 1) {
+            out[k++] = kind, i++;
+            continue;
+        }
+        if (!ns_get_u8(b, i + 1, &len) || len < 2 || !ns_bytes_sub(b, i, len, &opt)) break; /* malformed: the rest goes */
+        if (kind == 148 && len == 4) memcpy(out + k, opt.data, 4), k += 4;
+        i += len;
+    }
+    while (k % 4) out[k++] = 0;
+    return k;
+}
+
+enum { O_MSS = 1, O_WS = 2, O_SACKOK = 4, O_TS = 8 };
+
+/* TCP options kept, as `allow` (O_* bits) lets; timestamps rewritten by
+ * ts[0] (TSval floor, updated) and ts[1] (TSecr). *had gets the O_* written.
+ * Padded with EOL. */
+static int tcp_options(const uint8_t *in, int n, unsigned allow, uint32_t *tsval_floor, int have_floor, uint32_t tsecr,
+                       uint8_t *out, unsigned *had)
+{
+    static const struct { uint8_t kind, len; unsigned bit; } known[] = {
+        {2, 4, O_MSS}, {3, 3, O_WS}, {4, 2, O_SACKOK}, {8, 10, O_TS}};
+    ns_bytes b = ns_bytes_make(in, (size_t)n);
+    ns_bytes opt;
+    int k = 0;
+    uint8_t kind, len;
+    *had = 0;
+    for (size_t i = 0; ns_get_u8(b, i, &kind) && kind != 0;) {
+        if (kind == 1) {
+            out[k++] = kind, i++;
+            continue;
+        }
+        if (!ns_get_u8(b, i + 1, &len) || len < 2 || !ns_bytes_sub(b, i, len, &opt)) break;
+        for (size_t j = 0; j < sizeof known / sizeof known[0]; j++) {
+            if (kind != known[j].kind || len != known[j].len || !(allow & known[j].bit) || (*had & known[j].bit))
+                continue;
+            memcpy(out + k, opt.data, len);
+            if (known[j].bit == O_WS && out[k + 2] > 14) out[k + 2] = 14;
+            uint32_t v;
+            if (known[j].bit == O_TS && ns_get_be32(opt, 2, &v)) {
+                if (have_floor && (int32_t)(v - *tsval_floor) < 0) v = *tsval_floor;
+                *tsval_floor = v;
+                put32(out + k + 2, v);
+                put32(out + k + 6, tsecr);
+            }
+            *had |= known[j].bit;
+            k += len;
+        }
+        i += len;
+    }
+    while (k % 4) out[k++] = 0;
+    return k;
+}
+
+/* ---- writing packets ------------------------------------------------------------ */
+
+/* One packet to write, every field decided. */
+typedef struct spec {
+    uint32_t src, dst;
+    uint8_t tos, df, ttl, proto, flags, ns, type;
+    uint16_t id, sport, dport, win, urp;
+    uint32_t seq, ack, roh;
+    uint8_t ipopt[40], tcpopt[40];
+    int n_ipopt, n_tcpopt;
+    int payload;
+} spec;
+
+
+static void put_mac(uint8_t *p, uint32_t ip)
+{
+    p[0] = 0x02, p[1] = 0;
+    put32(p + 2, ip);
+}
+
+/* The frame for s into buf (room for ETH_LEN + 120 + the MTU); returns its length. */
+static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, uint8_t *buf)
+{
+    size_t link = o->linktype == NS_LINKTYPE_ETHERNET ? ETH_LEN : 0;
+    if (link) {
+        put_mac(buf, s->dst);
+        put_mac(buf + 6, s->src);
+        put16(buf + 12, 0x0800);
+    }
+    uint8_t *ip = buf + link;
+    size_t ihl = IP_LEN + (size_t)s->n_ipopt;
+    size_t l4h = s->proto == P_TCP ? TCP_LEN + (size_t)s->n_tcpopt : s->proto == P_UDP ? UDP_LEN : ICMP_LEN;
+    size_t total = ihl + l4h + (size_t)s->payload;
+    memset(ip, 0, ihl + l4h);
+    ip[0] = (uint8_t)(0x40 | ihl / 4);
+    ip[1] = s->tos;
+    put16(ip + 2, (uint32_t)total);
+    put16(ip + 4, s->id);
+    ip[6] = (uint8_t)(s->df << 6);
+    ip[8] = s->ttl;
+    ip[9] = s->proto;
+    put32(ip + 12, s->src);
+    put32(ip + 16, s->dst);
+    memcpy(ip + IP_LEN, s->ipopt, (size_t)s->n_ipopt);
+    put16(ip + 10, ns_ipv4_header_checksum(ip, ihl));
+
+    uint8_t *l4 = ip + ihl, *data = l4 + l4h;
+    if (o->payload == NS_REPAIR_PAYLOAD_RANDOM) {
+        for (int i = 0; i < s->payload; i += 8) {
+            uint64_t r = ns_rng_u64(rng);
+            for (int b = 0; b < 8 && i + b < s->payload; b++) data[i + b] = (uint8_t)(r >> 8 * b);
+        }
+    } else {
+        memset(data, 0, (size_t)s->payload);
+    }
+    if (s->proto == P_TCP) {
+        put16(l4, s->sport);
+        put16(l4 + 2, s->dport);
+        put32(l4 + 4, s->seq);
+        put32(l4 + 8, s->ack);
+        l4[12] = (uint8_t)(l4h / 4 << 4 | s->ns);
+        l4[13] = s->flags;
+        put16(l4 + 14, s->win);
+        put16(l4 + 18, s->urp);
+        memcpy(l4 + TCP_LEN, s->tcpopt, (size_t)s->n_tcpopt);
+    } else if (s->proto == P_UDP) {
+        put16(l4, s->sport);
+        put16(l4 + 2, s->dport);
+        put16(l4 + 4, (uint32_t)(UDP_LEN + s->payload));
+    } else {
+        l4[0] = s->type;
+        put32(l4 + 4, s->roh);
+    }
+    uint16_t c = ns_l4_checksum_ipv4(ip, s->proto, l4, l4h + (size_t)s->payload);
+    put16(l4 + (s->proto == P_TCP ? 16 : s->proto == P_UDP ? 6 : 2), c);
+    return link + total;
+}
+
+/* ---- statistics ----------------------------------------------------------------- */
+
+typedef struct field_cols {
+    size_t n;
+    int col[NS_REPAIR_MAX_FIELDS], width[NS_REPAIR_MAX_FIELDS];   /* col -1: not in a model row */
+} field_cols;
+
+static void model_fields(field_cols *fc)
+{
+    const ns_nprint_field *f = ns_nprint_fields(&fc->n);
+    if (fc->n > NS_REPAIR_MAX_FIELDS) fc->n = NS_REPAIR_MAX_FIELDS;
+    for (size_t i = 0; i < fc->n; i++) {
+        int off = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer);
+        fc->col[i] = off < 0 ? -1 : off + f[i].bit;
+        fc->width[i] = f[i].width;
+    }
+}
+
+static void count_changes(ns_repair_stats *st, const field_cols *fc, const int8_t *generated, const int8_t *written)
+{
+    for (size_t i = 0; i < fc->n; i++) {
+        if (fc->col[i] < 0) continue;
+        uint64_t diff = 0;
+        for (int k = 0; k < fc->width[i]; k++) diff += generated[fc->col[i] + k] != written[fc->col[i] + k];
+        st->bits[i] += (uint64_t)fc->width[i];
+        st->changed[i] += diff;
+    }
+}
+
+int ns_repair_field_assigned(size_t f)
+{
+    static const char *const assigned[] = {"ipv4_src", "ipv4_dst", "ipv4_cksum", "tcp_cksum", "udp_cksum", "icmp_cksum"};
+    size_t n;
+    const ns_nprint_field *fields = ns_nprint_fields(&n);
+    if (f >= n) return 0;
+    for (size_t i = 0; i < sizeof assigned / sizeof assigned[0]; i++)
+        if (!strcmp(fields[f].name, assigned[i])) return 1;
+    return 0;
+}
+
+static double share(uint64_t part, uint64_t whole) { return whole ? (double)part / (double)whole : 0; }
+
+/* snprintf at buf + *at, never past size; *at counts what would have been written. */
+static void append(char *buf, size_t size, int *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t size, int *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t used = (size_t)*at;
+    int w = vsnprintf(used < size ? buf + used : NULL, used < size ? size - used : 0, fmt, ap);
+    va_end(ap);
+    if (w > 0) *at += w;
+}
+
+int ns_repair_summary(const ns_repair_stats *st, int top, char *buf, size_t size)
+{
+    size_t n;
+    const ns_nprint_field *fields = ns_nprint_fields(&n);
+    if (n > NS_REPAIR_MAX_FIELDS) n = NS_REPAIR_MAX_FIELDS;
+    uint64_t bits = 0, changed = 0;
+    for (size_t i = 0; i < n; i++) bits += st->bits[i], changed += st->changed[i];
+    int at = 0, used[NS_REPAIR_MAX_FIELDS] = {0};
+    if (size) buf[0] = 0;
+    append(buf, size, &at, "repair changed %.1f%% of generated bits", 100 * share(changed, bits));
+    int shown = 0;
+    for (; shown < top; shown++) {
+        int best = -1;
+        for (size_t i = 0; i < n; i++)
+            if (!used[i] && st->changed[i] && !ns_repair_field_assigned(i) &&
+                (best < 0 || share(st->changed[i], st->bits[i]) > share(st->changed[best], st->bits[best])))
+                best = (int)i;
+        if (best < 0) break;
+        used[best] = 1;
+        append(buf, size, &at, "%s%s %.1f%%", shown ? ", " : " (most: ", fields[best].name,
+               100 * share(st->changed[best], st->bits[best]));
+    }
+    append(buf, size, &at, "%s; %" PRIu64 " of %" PRIu64 " rows converted to their flow's transport, %" PRIu64
+           " dropped after an RST", shown ? ")" : "", st->converted, st->rows, st->dropped);
+    return at;
+}
+
+int ns_repair_write_report(const ns_repair_stats *st, const char *path)
+{
+    size_t n;
+    const ns_nprint_field *fields = ns_nprint_fields(&n);
+    if (n > NS_REPAIR_MAX_FIELDS) n = NS_REPAIR_MAX_FIELDS;
+    ns_outfile o;
+    int rc = ns_outfile_open(&o, path);
+    if (rc) return rc;
+    uint64_t bits = 0, changed = 0;
+    for (size_t i = 0; i < n; i++) bits += st->bits[i], changed += st->changed[i];
+    fprintf(o.fp,
+            "{\n  \"flows\": %" PRIu64 ",\n  \"rows\": %" PRIu64 ",\n  \"packets\": %" PRIu64
+            ",\n  \"converted_rows\": %" PRIu64 ",\n  \"dropped_rows\": %" PRIu64 ",\n  \"redirected_rows\": %" PRIu64
+            ",\n  \"bits\": %" PRIu64 ",\n  \"changed\": %" PRIu64 ",\n  \"share\": %.6f,\n  \"fields\": [",
+            st->flows, st->rows, st->packets, st->converted, st->dropped, st->redirected, bits, changed,
+            share(changed, bits));
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!st->bits[i]) continue;
+        fprintf(o.fp, "%s\n    {\"field\": \"%s\", \"bits\": %" PRIu64 ", \"changed\": %" PRIu64
+                      ", \"share\": %.6f, \"assigned\": %s}",
+                first ? "" : ",", fields[i].name, st->bits[i], st->changed[i], share(st->changed[i], st->bits[i]),
+                ns_repair_field_assigned(i) ? "true" : "false");
+        first = 0;
+    }
+    fprintf(o.fp, "\n  ]\n}\n");
+    if (ferror(o.fp)) {
+        ns_outfile_abort(&o);
+        return ns_error(NS_EIO, "%s: write failed", path);
+    }
+    return ns_outfile_commit(&o);
+}
+
+/* ---- output buffers --------------------------------------------------------------- */
+
+void ns_repair_out_clear(ns_repair_out *out) { out->n_bytes = out->n_pkts = 0; }
+
+void ns_repair_out_free(ns_repair_out *out)
+{
+    free(out->bytes);
+    free(out->pkts);
+    memset(out, 0, sizeof *out);
+}
+
+/* Room for one more packet of up to `bytes` bytes. */
+static int reserve(ns_repair_out *out, size_t bytes)
+{
+    if (out->n_bytes + bytes > out->cap_bytes_) {
+        size_t cap = (out->n_bytes + bytes) * 2;
+        uint8_t *b = realloc(out->bytes, cap);
+        if (!b) return ns_error(NS_ENOMEM, "out of memory for repaired packets");
+        out->bytes = b, out->cap_bytes_ = cap;
+    }
+    if (out->n_pkts + 1 > out->cap_pkts_) {
+        size_t cap = (out->n_pkts + 1) * 2;
+        ns_repair_pkt *p = realloc(out->pkts, cap * sizeof *p);
+        if (!p) return ns_error(NS_ENOMEM, "out of memory for repaired packets");
+        out->pkts = p, out->cap_pkts_ = cap;
+    }
+    return NS_OK;
+}
+
+/* ---- one flow --------------------------------------------------------------------- */
+
+/* The transport most rows show (ties: TCP, UDP, ICMP); none: the IP protocol most name; else UDP. */
+static uint8_t flow_transport(const gen *g, size_t n)
+{
+    static const uint8_t order[3] = {P_TCP, P_UDP, P_ICMP};
+    size_t shows[3] = {0}, named[3] = {0};
+    for (size_t i = 0; i < n; i++)
+        for (int t = 0; t < 3; t++) shows[t] += g[i].shows == order[t], named[t] += g[i].ip && g[i].proto == order[t];
+    int best = 0, by_name = 0;
+    for (int t = 1; t < 3; t++) best = shows[t] > shows[best] ? t : best, by_name = named[t] > named[by_name] ? t : by_name;
+    if (shows[best]) return order[best];
+    return named[by_name] ? order[by_name] : P_UDP;
+}
+
+/* The server port most rows of the transport name (non-zero; 9, discard, when none does). */
+static uint16_t server_port(const gen *g, const uint8_t *dir, size_t n, uint8_t proto)
+{
+    uint16_t best = 9;
+    size_t best_n = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (g[i].shows != proto) continue;
+        uint16_t p = dir[i] ? g[i].sport : g[i].dport;
+        if (!p) continue;
+        size_t c = 0;
+        for (size_t j = i; j < n; j++) c += g[j].shows == proto && (dir[j] ? g[j].sport : g[j].dport) == p;
+        if (c > best_n) best = p, best_n = c;
+    }
+    return best;
+}
+
+/* A direction's initial sequence number: its first segment's, else what the peer first acknowledged. */
+static uint32_t initial_seq(const gen *g, const uint8_t *dir, size_t n, int d)
+{
+    for (size_t i = 0; i < n; i++)
+        if (g[i].shows == P_TCP && dir[i] == d) return g[i].seq;
+    for (size_t i = 0; i < n; i++)
+        if (g[i].shows == P_TCP && dir[i] != d && (g[i].flags & F_ACK)) return g[i].ack;
+    return 0;
+}
+
+/* TCP state of a flow. */
+typedef struct tcp_state {
+    int handshake;
+    uint32_t nxt[2];
+    int fin[2], has_ts[2];
+    uint32_t tsval[2];
+    uint16_t win[2];
+    unsigned syn_opts;        /* options of the SYN, after repair */
+    int ts_ok;                /* both SYNs carried timestamps (or there was no handshake) */
+} tcp_state;
+
+/* The TCP fields of row i (direction d) into s, advancing the state; returns 1 when it is an RST. */
+static int tcp_segment(tcp_state *t, const gen *g, size_t i, int d, int mtu_room, spec *s)
+{
+    int conv = g->shows != P_TCP;
+    uint8_t fl = conv ? 0 : g->flags;
+    int payload = g->payload;
+    unsigned allow;
+    if (t->handshake && i == 0) {
+        fl = F_SYN, payload = 0, allow = O_MSS | O_WS | O_SACKOK | O_TS;
+    } else if (t->handshake && i == 1) {
+        fl = F_SYN | F_ACK, payload = 0, allow = O_MSS | (t->syn_opts & (O_WS | O_SACKOK | O_TS));
+    } else {
+        fl &= (uint8_t)~F_SYN;
+        if (fl & F_RST) fl &= (uint8_t)~(F_FIN | F_PSH | F_URG), payload = 0;
+        else fl |= F_ACK;
+        if (t->fin[d]) fl &= (uint8_t)~(F_FIN | F_PSH | F_URG), payload = 0;
+        allow = t->ts_ok ? O_TS : 0;
+    }
+    uint32_t tsecr = (fl & F_ACK) && t->has_ts[!d] ? t->tsval[!d] : 0;
+    unsigned had = 0;
+    s->n_tcpopt = conv ? 0 : tcp_options(g->tcpopt, g->n_tcpopt, allow, &t->tsval[d], t->has_ts[d], tsecr, s->tcpopt, &had);
+    if (had & O_TS) t->has_ts[d] = 1;
+    if (t->handshake && i == 0) t->syn_opts = had;
+    if (t->handshake && i == 1) t->ts_ok = (t->syn_opts & had & O_TS) != 0;
+    int room = mtu_room - TCP_LEN - s->n_tcpopt;
+    if (payload > room) payload = room > 0 ? room : 0;
+    if ((fl & F_URG) && !(payload > 0 && g->urp > 0 && g->urp <= payload)) fl &= (uint8_t)~F_URG;
+    s->urp = fl & F_URG ? g->urp : 0;
+    s->flags = fl;
+    s->ns = conv ? 0 : g->ns;
+    s->seq = t->nxt[d];
+    s->ack = fl & F_ACK ? t->nxt[!d] : 0;
+    s->win = conv ? t->win[d] : g->win;
+    t->win[d] = s->win;
+    s->payload = payload;
+    t->nxt[d] += (uint32_t)payload + !!(fl & F_SYN) + !!(fl & F_FIN);
+    if (fl & F_FIN) t->fin[d] = 1;
+    return (fl & F_RST) != 0;
+}
+
+int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, const uint8_t *dir, const int64_t *iat_ns,
+                   size_t n, ns_repair_out *out, ns_repair_stats *st)
+{
+    uint64_t hc = hosts(o->client_prefix), hs = hosts(o->server_prefix);
+    uint64_t slot = k / hc / hs;
+    if (slot >= CLIENT_PORTS)
+        return ns_error(NS_ERANGE, "flow %" PRIu64 ": the address plan has distinct 5-tuples for %" PRIu64
+                        " flows only (widen --client-net or --server-net)", k, hc * hs * CLIENT_PORTS);
+    if (!n) return NS_OK;
+    uint32_t client = host(o->client_net, o->client_prefix, k % hc);
+    uint32_t server = host(o->server_net, o->server_prefix, k / hc % hs);
+    uint16_t cport = (uint16_t)(CLIENT_PORT0 + slot);
+
+    gen *g = malloc(n * sizeof *g);
+    uint8_t *d = malloc(n);
+    int8_t *written = malloc(W);
+    if (!g || !d || !written) {
+        free(g), free(d), free(written);
+        return ns_error(NS_ENOMEM, "out of memory repairing flow %" PRIu64, k);
+    }
+    for (size_t i = 0; i < n; i++) read_gen(rows + i * W, &g[i]), d[i] = dir[i] ? 1 : 0;
+    uint8_t proto = flow_transport(g, n);
+    uint16_t sport = proto == P_ICMP ? 0 : server_port(g, d, n, proto);
+
+    tcp_state t;
+    memset(&t, 0, sizeof t);
+    t.win[0] = t.win[1] = 65535;
+    t.ts_ok = 1;
+    for (size_t i = 0; proto == P_TCP && i < n && !t.handshake; i++) t.handshake = g[i].shows == P_TCP && (g[i].flags & F_SYN);
+    uint64_t redirected = 0;
+    for (size_t i = 0; t.handshake && i < 3 && i < n; i++) {
+        uint8_t want = i == 1;
+        redirected += d[i] != want;
+        d[i] = want;
+    }
+    t.nxt[0] = initial_seq(g, d, n, 0);
+    t.nxt[1] = initial_seq(g, d, n, 1);
+
+    field_cols fc;
+    if (st) model_fields(&fc), st->flows++, st->rows += n, st->redirected += redirected;
+    ns_rng rng;
+    ns_rng_seed(&rng, o->seed, k);
+    int64_t ts = (o->start_ns + (int64_t)k * o->flow_gap_ns + US - 1) / US * US;
+    uint32_t roh = 0;
+    int rc = NS_OK;
+    size_t i = 0;
+    for (; i < n; i++) {
+        const gen *r = &g[i];
+        int dd = d[i];
+        if (i) ts += iat_ns[i] > US ? (iat_ns[i] + US - 1) / US * US : US;
+        spec s;
+        memset(&s, 0, sizeof s);
+        s.src = dd ? server : client, s.dst = dd ? client : server;
+        s.sport = dd ? sport : cport, s.dport = dd ? cport : sport;
+        s.proto = proto;
+        if (r->ip) {
+            s.tos = r->tos, s.id = r->id, s.df = r->df, s.ttl = r->ttl ? r->ttl : 64;
+            s.n_ipopt = ipv4_options(r->ipopt, r->n_ipopt, s.ipopt);
+        } else {
+            s.df = 1, s.ttl = 64;
+        }
+        int room = o->mtu - IP_LEN - s.n_ipopt, rst = 0;
+        if (st) st->converted += !r->ip || r->shows != proto;
+        if (proto == P_TCP) {
+            rst = tcp_segment(&t, r, i, dd, room, &s);
+        } else {
+            s.payload = r->payload < room - UDP_LEN ? r->payload : room - UDP_LEN;
+            if (proto == P_ICMP) {
+                int echo = r->shows == P_ICMP && (r->type == 0 || r->type == 8);
+                s.type = echo ? r->type : dd ? 0 : 8;
+                roh = s.roh = r->shows == P_ICMP ? r->roh : roh;
+            }
+        }
+        if ((rc = reserve(out, ETH_LEN + 120 + (size_t)o->mtu))) break; /* headers may pass a tiny MTU */
+        uint8_t *frame = out->bytes + out->n_bytes;
+        size_t len = write_packet(o, &s, &rng, frame);
+        ns_repair_pkt *p = &out->pkts[out->n_pkts++];
+        p->ts_ns = ts, p->off = out->n_bytes, p->len = (uint32_t)len, p->flow = (uint32_t)k;
+        out->n_bytes += len;
+        if (st) {
+            ns_packet pk;
+            int dlt = o->linktype == NS_LINKTYPE_ETHERNET ? DLT_EN10MB : DLT_RAW;
+            if (ns_packet_parse(&pk, dlt, frame, len) != NS_SKIP_NONE) {
+                rc = ns_error(NS_ECORRUPT, "flow %" PRIu64 " row %zu: the repaired packet does not parse", k, i);
+                break;
+            }
+            ns_nprint_encode(&pk, NS_NP_MODEL_LAYERS, written);
+            count_changes(st, &fc, rows + i * W, written);
+            st->packets++;
+        }
+        if (rst) {
+            i++;
+            break;
+        }
+    }
+    if (st && !rc) {
+        st->dropped += n - i;
+        memset(written, -1, W);
+        for (; i < n; i++) count_changes(st, &fc, rows + i * W, written);
+    }
+    free(g), free(d), free(written);
+    return rc;
+}
+
+/* ---- merging ------------------------------------------------------------------------ */
+
+static int by_time(const void *a, const void *b)
+{
+    const ns_repair_pkt *x = a, *y = b;
+    if (x->ts_ns != y->ts_ns) return x->ts_ns < y->ts_ns ? -1 : 1;
+    if (x->flow != y->flow) return x->flow < y->flow ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+int ns_repair_merge(ns_repair_out *out)
+{
+    if (!out->n_pkts) return NS_OK;
+    qsort(out->pkts, out->n_pkts, sizeof *out->pkts, by_time);
+    for (size_t i = 1; i < out->n_pkts; i++)
+        if (out->pkts[i].ts_ns <= out->pkts[i - 1].ts_ns) out->pkts[i].ts_ns = out->pkts[i - 1].ts_ns + US;
+    return NS_OK;
+}

@@ -1,0 +1,963 @@
+/* test_repair.c: generated rows -> valid packets (repair.h), and the hard
+ * constraints of generate (--fix).
+ *
+ * Rows are built here with one kind of inconsistency each, repaired, and
+ * the packets parsed back (packet.h) and checked: lengths, checksums,
+ * options, the 5-tuple and address plan, TCP state (handshake, sequence and
+ * acknowledgement numbers, flags, nothing after RST) and time. A property
+ * test repairs 2000 random ternary matrices (a fixed seed) and checks every
+ * packet the same way. A tiny model trained here shows that --fix values
+ * hold in every generated row and packet. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/bytes.h"
+#include "netsynth/capture.h"
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/generate.h"
+#include "netsynth/modelfile.h"
+#include "netsynth/nprint.h"
+#include "netsynth/packet.h"
+#include "netsynth/repair.h"
+#include "netsynth/rng.h"
+#include "netsynth/train.h"
+
+#include <pcap/dlt.h>
+
+enum {
+    W = NS_NP_MODEL_WIDTH, IP = 0, TCP = 480, UDP = 960, ICMP = 1024, MAXR = 64,
+    FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10, URG = 0x20,
+};
+
+/* ------------------------------------------------------------------ rows */
+
+static void put(int8_t *row, int col, int width, uint64_t v)
+{
+    for (int k = 0; k < width; k++) row[col + k] = (int8_t)(v >> (width - 1 - k) & 1);
+}
+
+static uint32_t get(const int8_t *row, int col, int width)
+{
+    uint32_t v = 0;
+    for (int k = 0; k < width; k++) v = v << 1 | (row[col + k] == 1);
+    return v;
+}
+
+/* An IPv4 row with no options: version 4, IHL 5, total length tl, DF, TTL 64,
+ * a wrong checksum; every transport absent. */
+static void ip_row(int8_t *row, int proto, int tl)
+{
+    memset(row, -1, W);
+    put(row, IP, 4, 4), put(row, IP + 4, 4, 5), put(row, IP + 8, 8, 0), put(row, IP + 16, 16, (uint64_t)tl);
+    put(row, IP + 32, 16, 0x1234), put(row, IP + 48, 3, 2), put(row, IP + 51, 13, 0);
+    put(row, IP + 64, 8, 64), put(row, IP + 72, 8, (uint64_t)proto), put(row, IP + 80, 16, 0xdead);
+    put(row, IP + 96, 64, 0);
+}
+
+static void ip_options(int8_t *row, const uint8_t *opt, int n)
+{
+    for (int i = 0; i < n; i++) put(row, IP + 160 + 8 * i, 8, opt[i]);
+    put(row, IP + 4, 4, (uint64_t)(5 + (n + 3) / 4));
+}
+
+/* TCP with data offset 5 and no options; payload bytes follow from the IP length. */
+static void tcp_row(int8_t *row, int payload, uint16_t sp, uint16_t dp, uint32_t seq, uint32_t ack, int flags)
+{
+    ip_row(row, 6, 40 + payload);
+    put(row, TCP, 16, sp), put(row, TCP + 16, 16, dp), put(row, TCP + 32, 32, seq), put(row, TCP + 64, 32, ack);
+    put(row, TCP + 96, 4, 5), put(row, TCP + 100, 3, 0), put(row, TCP + 103, 9, (uint64_t)flags);
+    put(row, TCP + 112, 16, 29200), put(row, TCP + 128, 16, 0xbeef), put(row, TCP + 144, 16, 0);
+}
+
+static void tcp_options(int8_t *row, const uint8_t *opt, int n)
+{
+    for (int i = 0; i < n; i++) put(row, TCP + 160 + 8 * i, 8, opt[i]);
+    int doff = 5 + (n + 3) / 4;
+    put(row, TCP + 96, 4, (uint64_t)doff);
+    put(row, IP + 16, 16, get(row, IP + 16, 16) + (uint32_t)(doff - 5) * 4);
+}
+
+static void udp_row(int8_t *row, int payload, uint16_t sp, uint16_t dp)
+{
+    ip_row(row, 17, 28 + payload);
+    put(row, UDP, 16, sp), put(row, UDP + 16, 16, dp), put(row, UDP + 32, 16, (uint64_t)(8 + payload));
+    put(row, UDP + 48, 16, 0x1111);
+}
+
+static void icmp_row(int8_t *row, int payload, int type, uint32_t roh)
+{
+    ip_row(row, 1, 28 + payload);
+    put(row, ICMP, 8, (uint64_t)type), put(row, ICMP + 8, 8, 0), put(row, ICMP + 16, 16, 0x2222);
+    put(row, ICMP + 32, 32, roh);
+}
+
+/* A flow under construction. */
+typedef struct tflow {
+    size_t n;
+    int8_t rows[MAXR * W];
+    uint8_t dir[MAXR];
+    int64_t iat[MAXR];
+} tflow;
+
+static int8_t *add(tflow *f, int dir, int64_t iat_ns)
+{
+    assert_true(f->n < MAXR);
+    f->dir[f->n] = (uint8_t)dir;
+    f->iat[f->n] = iat_ns;
+    return f->rows + W * f->n++;
+}
+
+/* -------------------------------------------------------------- checking */
+
+/* One repaired packet as parsed back. */
+typedef struct pk {
+    ns_packet p;
+    int64_t ts;
+    uint32_t flow;
+    uint32_t src, dst, seq, ack, tsval, tsecr;
+    uint16_t sport, dport, win, urp, total;
+    uint8_t ttl, proto, flags, doff, type;
+    size_t payload;
+    unsigned opts;          /* 1 << kind of each TCP option */
+    uint8_t ipopts;         /* IPv4 option bytes */
+} pk;
+
+static uint16_t be16(ns_bytes b, size_t off)
+{
+    uint16_t v = 0;
+    assert_true(ns_get_be16(b, off, &v));
+    return v;
+}
+
+static uint32_t be32(ns_bytes b, size_t off)
+{
+    uint32_t v = 0;
+    assert_true(ns_get_be32(b, off, &v));
+    return v;
+}
+
+static uint8_t u8(ns_bytes b, size_t off)
+{
+    uint8_t v = 0;
+    assert_true(ns_get_u8(b, off, &v));
+    return v;
+}
+
+/* Parse packet i of out and check everything a single packet must be. */
+static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v)
+{
+    const ns_repair_pkt *r = &out->pkts[i];
+    memset(v, 0, sizeof *v);
+    v->ts = r->ts_ns, v->flow = r->flow;
+    int dlt = linktype == NS_LINKTYPE_ETHERNET ? DLT_EN10MB : DLT_RAW;
+    assert_int_equal(ns_packet_parse(&v->p, dlt, out->bytes + r->off, r->len), NS_SKIP_NONE);
+    const ns_packet *p = &v->p;
+    assert_int_equal(p->ip_version, 4);
+    ns_bytes ip = p->ip, l4 = p->l4;
+    size_t ihl = (size_t)(u8(ip, 0) & 15) * 4;
+    assert_int_equal(u8(ip, 0) >> 4, 4);
+    assert_int_equal(ihl, ip.len);
+    v->total = be16(ip, 2);
+    assert_int_equal(v->total, p->net.len);                 /* the whole packet, nothing more */
+    assert_int_equal(be16(ip, 10), ns_ipv4_header_checksum(ip.data, ihl));
+    assert_int_equal(be16(ip, 6) & 0xbfff, 0);             /* no reserved bit, MF, offset */
+    v->ttl = u8(ip, 8), v->proto = u8(ip, 9);
+    assert_true(v->ttl > 0);
+    v->src = be32(ip, 12), v->dst = be32(ip, 16);
+    v->ipopts = (uint8_t)(ihl - 20);
+    for (size_t k = 20; k < ihl;) { /* only NOP, EOL, router alert */
+        uint8_t kind = u8(ip, k);
+        if (kind == 0) break;
+        if (kind == 1) { k++; continue; }
+        assert_int_equal(kind, 148);
+        assert_int_equal(u8(ip, k + 1), 4);
+        k += 4;
+    }
+    size_t l4_len = v->total - ihl;
+    assert_int_equal(ns_l4_checksum_ipv4(ip.data, v->proto, l4.data, l4_len),
+                     be16(l4, v->proto == 6 ? 16 : v->proto == 17 ? 6 : 2));
+    v->payload = p->payload.len;
+    assert_int_equal(l4.len + v->payload, l4_len);
+    if (v->proto == 6) {
+        v->sport = be16(l4, 0), v->dport = be16(l4, 2), v->seq = be32(l4, 4), v->ack = be32(l4, 8);
+        v->doff = u8(l4, 12) >> 4, v->flags = u8(l4, 13), v->win = be16(l4, 14), v->urp = be16(l4, 18);
+        assert_int_equal(v->doff * 4u, l4.len);
+        assert_int_equal(u8(l4, 12) & 0x0e, 0);             /* reserved bits */
+        for (size_t k = 20; k < l4.len;) {
+            uint8_t kind = u8(l4, k);
+            if (kind == 0) break;
+            v->opts |= 1u << kind;
+            if (kind == 1) { k++; continue; }
+            uint8_t len = u8(l4, k + 1);
+            assert_true(kind == 2 || kind == 3 || kind == 4 || kind == 8);
+            assert_int_equal(len, kind == 2 ? 4 : kind == 3 ? 3 : kind == 4 ? 2 : 10);
+            assert_true(k + len <= l4.len);
+            if (kind == 3) assert_true(u8(l4, k + 2) <= 14);
+            if (kind == 8) v->tsval = be32(l4, k + 2), v->tsecr = be32(l4, k + 6);
+            if (kind != 8) assert_true(v->flags & SYN);     /* MSS, WS, SACK-permitted only on SYNs */
+            k += len;
+        }
+        int f = v->flags;
+        assert_false((f & SYN) && (f & (FIN | RST)));
+        assert_false((f & RST) && (f & (FIN | PSH | URG)));
+        if (!(f & ACK)) assert_int_equal(v->ack, 0);
+        if (!(f & URG)) assert_int_equal(v->urp, 0);
+        else assert_true(v->urp > 0 && v->urp <= v->payload);
+        if (f & (SYN | RST)) assert_int_equal(v->payload, 0);
+    } else if (v->proto == 17) {
+        v->sport = be16(l4, 0), v->dport = be16(l4, 2);
+        assert_int_equal(be16(l4, 4), l4_len);
+    } else {
+        assert_int_equal(v->proto, 1);
+        v->type = u8(l4, 0);
+        assert_true(v->type == 0 || v->type == 8);
+        assert_int_equal(u8(l4, 1), 0);
+    }
+    if (linktype == NS_LINKTYPE_ETHERNET) { /* MACs 02:00 + the address */
+        assert_int_equal(be16(p->eth, 0), 0x0200), assert_int_equal(be32(p->eth, 2), v->dst);
+        assert_int_equal(be16(p->eth, 6), 0x0200), assert_int_equal(be32(p->eth, 8), v->src);
+    }
+}
+
+/* Per direction, what a flow's packets must continue from. */
+typedef struct flow_check {
+    int n, proto, fin[2], seen[2], known[2], rst;
+    uint32_t client, server, nxt[2], tsval[2];
+    uint16_t cport, sport;
+    int has_ts[2];
+    int64_t last_ts;
+} flow_check;
+
+/* Check packet v as the next of its flow. */
+static void check_in_flow(flow_check *c, const pk *v, const ns_repair_opts *o)
+{
+    assert_false(c->rst); /* nothing after RST */
+    if (!c->n) {
+        c->proto = v->proto;
+        uint32_t mask = o->client_prefix ? ~0u << (32 - o->client_prefix) : 0;
+        int back = (v->src & mask) != o->client_net;
+        c->client = back ? v->dst : v->src, c->server = back ? v->src : v->dst;
+        c->cport = back ? v->dport : v->sport, c->sport = back ? v->sport : v->dport;
+    } else {
+        assert_true(v->ts > c->last_ts);
+    }
+    c->last_ts = v->ts;
+    assert_int_equal(v->proto, c->proto);
+    int d = v->src == c->server;
+    assert_int_equal(d ? v->dst : v->src, c->client);
+    assert_int_equal(d ? v->src : v->dst, c->server);
+    if (v->proto != 1) {
+        assert_int_equal(d ? v->dport : v->sport, c->cport);
+        assert_int_equal(d ? v->sport : v->dport, c->sport);
+        assert_true(c->cport >= 49152);
+    }
+    if (v->proto == 6) {
+        if ((v->flags & SYN) && !(v->flags & ACK)) assert_int_equal(c->n, 0);  /* a SYN opens the flow */
+        if (c->n == 1 && c->seen[0] && !c->seen[1] && (v->flags & SYN)) assert_int_equal(d, 1);
+        if (!c->known[d]) c->nxt[d] = v->seq, c->known[d] = 1;
+        assert_int_equal(v->seq, c->nxt[d]);
+        if (v->flags & ACK) {
+            if (c->known[!d]) assert_int_equal(v->ack, c->nxt[!d]);
+            else c->nxt[!d] = v->ack, c->known[!d] = 1;
+        } else {
+            assert_true((v->flags & RST) || (c->n == 0 && (v->flags & SYN)));
+        }
+        if (c->fin[d]) assert_int_equal(v->payload, 0), assert_false(v->flags & FIN);
+        if (v->opts & 1u << 8) {
+            if (c->has_ts[d]) assert_true((int32_t)(v->tsval - c->tsval[d]) >= 0);
+            assert_int_equal(v->tsecr, (v->flags & ACK) && c->has_ts[!d] ? c->tsval[!d] : 0);
+            c->tsval[d] = v->tsval, c->has_ts[d] = 1;
+        }
+        c->nxt[d] += (uint32_t)v->payload + !!(v->flags & SYN) + !!(v->flags & FIN);
+        c->fin[d] |= !!(v->flags & FIN);
+        c->rst = !!(v->flags & RST);
+        c->seen[d] = 1;
+    }
+    c->n++;
+}
+
+/* Check every packet of out: each alone, and per flow in time order. */
+static void check_all(const ns_repair_out *out, const ns_repair_opts *o, uint32_t n_flows)
+{
+    int linktype = o->linktype;
+    flow_check *c = calloc(n_flows, sizeof *c);
+    assert_non_null(c);
+    pk v;
+    for (size_t i = 0; i < out->n_pkts; i++) {
+        check_packet(out, i, linktype, &v);
+        assert_true(v.flow < n_flows);
+        check_in_flow(&c[v.flow], &v, o);
+    }
+    free(c);
+}
+
+static void repair(const tflow *f, uint64_t k, ns_repair_out *out, ns_repair_stats *st)
+{
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    assert_int_equal(ns_repair_flow(&o, k, f->rows, f->dir, f->iat, f->n, out, st), NS_OK);
+}
+
+static void view(const ns_repair_out *out, size_t i, pk *v) { check_packet(out, i, NS_LINKTYPE_ETHERNET, v); }
+
+/* check_all with the default plan. */
+static void check_default(const ns_repair_out *out, uint32_t n_flows)
+{
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    check_all(out, &o, n_flows);
+}
+
+static size_t field_index(const char *name)
+{
+    size_t n;
+    const ns_nprint_field *f = ns_nprint_fields(&n);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(f[i].name, name)) return i;
+    fail_msg("no field %s", name);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_layout_is_the_model_rows(void **state)
+{
+    (void)state;
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4), IP);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP), TCP);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP), UDP);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_ICMP), ICMP);
+    size_t n;
+    ns_nprint_fields(&n);
+    assert_true(n <= NS_REPAIR_MAX_FIELDS);
+}
+
+static void test_ipv4_header_fields(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    int8_t *r = add(&f, 0, 0);
+    udp_row(r, 100, 40000, 53);
+    put(r, IP, 4, 6);              /* version 6 */
+    put(r, IP + 4, 4, 5);
+    put(r, IP + 64, 8, 0);         /* TTL 0 */
+    put(r, IP + 48, 3, 5);         /* reserved bit and MF */
+    put(r, IP + 51, 13, 77);       /* fragment offset */
+    r = add(&f, 1, 1000);
+    udp_row(r, 10, 53, 40000);
+    put(r, IP + 16, 16, 12);       /* total length shorter than the headers */
+    put(r, IP + 4, 4, 15);         /* IHL 15 with no options */
+    put(r, IP + 64, 8, 3);
+    r = add(&f, 0, 1000);
+    udp_row(r, 30, 40000, 53);
+    put(r, UDP + 32, 16, 500);     /* UDP length disagrees: the IP length wins */
+    ns_repair_out out = {0};
+    repair(&f, 0, &out, NULL);
+    assert_int_equal(out.n_pkts, 3);
+    check_default(&out, 1);
+    pk v;
+    view(&out, 0, &v);
+    assert_int_equal(v.ttl, 64);
+    assert_int_equal(v.payload, 100);
+    assert_int_equal(v.total, 128);
+    assert_int_equal(be16(v.p.ip, 4), 0x1234);   /* id kept */
+    assert_int_equal(be16(v.p.ip, 6), 0x0000);   /* DF was not generated here (flags 5 = R|MF): all clear */
+    view(&out, 1, &v);
+    assert_int_equal(v.payload, 0);              /* inconsistent total length: no payload */
+    assert_int_equal(v.ttl, 3);
+    assert_int_equal(v.p.ip.len, 20);
+    view(&out, 2, &v);
+    assert_int_equal(v.payload, 30);
+    ns_repair_out_free(&out);
+}
+
+static void test_ipv4_options(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    int8_t *r = add(&f, 0, 0);
+    static const uint8_t opt[] = {1, 148, 4, 0, 0, 7, 200, 1}; /* NOP, router alert, record route too long */
+    udp_row(r, 8, 40000, 53);
+    ip_options(r, opt, sizeof opt);
+    put(r, IP + 16, 16, 20 + 8 + 8 + 8);
+    r = add(&f, 0, 1000);
+    static const uint8_t rr[] = {7, 7, 4, 0, 0, 0, 0, 0};      /* record route: dropped, the rest kept */
+    udp_row(r, 4, 40000, 53);
+    ip_options(r, rr, sizeof rr);
+    put(r, IP + 16, 16, 20 + 8 + 8 + 4);
+    put(r, IP + 4, 4, 5);                                      /* IHL says none: the option bytes win */
+    ns_repair_out out = {0};
+    repair(&f, 0, &out, NULL);
+    check_default(&out, 1);
+    pk v;
+    view(&out, 0, &v);
+    assert_int_equal(v.ipopts, 8);                             /* NOP + RA, padded */
+    assert_int_equal(u8(v.p.ip, 20), 1), assert_int_equal(u8(v.p.ip, 21), 148);
+    assert_int_equal(v.payload, 8);
+    view(&out, 1, &v);
+    assert_int_equal(v.ipopts, 0);
+    assert_int_equal(v.payload, 12);                           /* 40 - 20 - 8: the generated IHL said 5 */
+    ns_repair_out_free(&out);
+}
+
+static void test_tcp_options(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    /* MSS, WS 20, SACK-permitted, timestamps, SACK block, unknown kind 30, then a malformed one. */
+    static const uint8_t syn_opt[] = {2, 4, 5, 180, 3, 3, 20, 4, 2, 8, 10, 0, 0, 0, 100, 0, 0, 0, 9,
+                                      5, 10, 0, 0, 0, 1, 0, 0, 0, 2, 30, 3, 1, 1, 9, 40};
+    int8_t *r = add(&f, 0, 0);
+    tcp_row(r, 0, 50000, 443, 1000, 0, SYN);
+    tcp_options(r, syn_opt, sizeof syn_opt);
+    static const uint8_t synack_opt[] = {2, 4, 5, 100, 1, 3, 3, 7, 8, 10, 0, 0, 0, 50, 0, 0, 0, 0};
+    r = add(&f, 1, 1000);
+    tcp_row(r, 0, 443, 50000, 7000, 1001, SYN | ACK);
+    tcp_options(r, synack_opt, sizeof synack_opt);
+    static const uint8_t data_opt[] = {1, 1, 8, 10, 0, 0, 0, 90, 0, 0, 0, 0, 2, 4, 1, 1}; /* TSval goes back; MSS */
+    r = add(&f, 0, 1000);
+    tcp_row(r, 10, 50000, 443, 5, 5, ACK | PSH);
+    tcp_options(r, data_opt, sizeof data_opt);
+    ns_repair_out out = {0};
+    repair(&f, 0, &out, NULL);
+    assert_int_equal(out.n_pkts, 3);
+    check_default(&out, 1);
+    pk v;
+    view(&out, 0, &v);
+    assert_int_equal(v.opts, 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 8); /* SACK, 30 gone; 9 malformed */
+    assert_int_equal(v.doff, 5 + 5);        /* 4 + 3 + 2 + 10 + 1 = 20 bytes */
+    assert_int_equal(u8(v.p.l4, 20 + 4 + 2), 14); /* window scale 20 -> 14 */
+    assert_int_equal(v.tsval, 100), assert_int_equal(v.tsecr, 0);
+    view(&out, 1, &v);
+    assert_int_equal(v.opts, 1u << 1 | 1u << 2 | 1u << 3 | 1u << 8);
+    assert_int_equal(v.tsval, 50), assert_int_equal(v.tsecr, 100);
+    view(&out, 2, &v);
+    assert_int_equal(v.opts, 1u << 1 | 1u << 8);  /* MSS dropped off the SYN */
+    assert_int_equal(v.tsval, 100), assert_int_equal(v.tsecr, 50);
+    assert_int_equal(v.payload, 10);              /* the generated payload, whatever the options became */
+    ns_repair_out_free(&out);
+}
+
+static void test_tcp_handshake_and_sequence(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    /* The SYN comes second and the SYN-ACK's direction is wrong; numbers are garbage. */
+    tcp_row(add(&f, 0, 0), 0, 50000, 443, 111, 999, ACK);
+    tcp_row(add(&f, 0, 2000), 0, 50000, 443, 5000, 0, SYN);
+    tcp_row(add(&f, 0, 3000), 0, 50000, 443, 1, 2, ACK);
+    tcp_row(add(&f, 0, 4000), 100, 50000, 443, 1, 2, ACK | PSH);
+    tcp_row(add(&f, 1, 5000), 50, 443, 50000, 9, 9, ACK | PSH | SYN);
+    tcp_row(add(&f, 0, 6000), 0, 50000, 443, 9, 9, ACK | FIN);
+    tcp_row(add(&f, 0, 7000), 20, 50000, 443, 9, 9, ACK | FIN | PSH); /* data after FIN */
+    tcp_row(add(&f, 1, 8000), 0, 443, 50000, 9, 9, ACK | FIN);
+    ns_repair_out out = {0};
+    ns_repair_stats st = {0};
+    repair(&f, 0, &out, &st);
+    assert_int_equal(out.n_pkts, 8);
+    check_default(&out, 1);
+    assert_int_equal(st.redirected, 1);
+    pk v[8];
+    for (int i = 0; i < 8; i++) view(&out, (size_t)i, &v[i]);
+    assert_int_equal(v[0].flags, SYN), assert_int_equal(v[0].seq, 111);       /* the first row's ISN */
+    assert_int_equal(v[1].flags, SYN | ACK), assert_int_equal(v[1].seq, 5000), assert_int_equal(v[1].ack, 112);
+    assert_int_equal(v[1].src >> 24, 198);                                     /* from the server */
+    assert_int_equal(v[2].flags, ACK), assert_int_equal(v[2].seq, 112), assert_int_equal(v[2].ack, 5001);
+    assert_int_equal(v[3].seq, 112), assert_int_equal(v[3].payload, 100);
+    assert_int_equal(v[4].flags, ACK | PSH), assert_int_equal(v[4].seq, 5001), assert_int_equal(v[4].ack, 212);
+    assert_int_equal(v[5].flags, ACK | FIN), assert_int_equal(v[5].seq, 212);
+    assert_int_equal(v[6].flags, ACK), assert_int_equal(v[6].payload, 0), assert_int_equal(v[6].seq, 213);
+    assert_int_equal(v[7].flags, ACK | FIN), assert_int_equal(v[7].ack, 213), assert_int_equal(v[7].seq, 5051);
+    /* Timestamps: start time, then the inter-arrival times. */
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    assert_true(v[0].ts == o.start_ns);
+    for (int i = 1; i < 8; i++) assert_true(v[i].ts - v[i - 1].ts == 1000 * (i + 1));
+    ns_repair_out_free(&out);
+}
+
+static void test_tcp_flags_and_rst(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    /* No SYN anywhere: no handshake, numbers from the first segments. */
+    tcp_row(add(&f, 1, 0), 10, 443, 50000, 7777, 1234, PSH);                 /* no ACK: set */
+    int8_t *r = add(&f, 0, 0);                                               /* zero gap: 1 us */
+    tcp_row(r, 5, 50000, 443, 1, 1, ACK | URG);                              /* URG, pointer 0 */
+    r = add(&f, 0, 500);
+    tcp_row(r, 5, 50000, 443, 1, 1, ACK | URG);
+    put(r, TCP + 144, 16, 3);                                                /* a fine URG */
+    tcp_row(add(&f, 1, 1000), 30, 443, 50000, 1, 1, RST | FIN | PSH | URG);  /* impossible set */
+    tcp_row(add(&f, 0, 1000), 0, 50000, 443, 1, 1, ACK);                     /* after the RST */
+    tcp_row(add(&f, 1, 1000), 0, 443, 50000, 1, 1, ACK);
+    ns_repair_out out = {0};
+    ns_repair_stats st = {0};
+    repair(&f, 3, &out, &st);
+    assert_int_equal(out.n_pkts, 4);
+    assert_int_equal(st.dropped, 2);
+    assert_int_equal(st.rows, 6), assert_int_equal(st.packets, 4);
+    check_default(&out, 4);
+    pk v[4];
+    for (int i = 0; i < 4; i++) view(&out, (size_t)i, &v[i]);
+    assert_int_equal(v[0].flags, PSH | ACK), assert_int_equal(v[0].seq, 7777), assert_int_equal(v[0].ack, 1);
+    assert_int_equal(v[1].flags, ACK), assert_int_equal(v[1].urp, 0), assert_int_equal(v[1].seq, 1);
+    assert_int_equal(v[1].ts - v[0].ts, 1000);
+    assert_int_equal(v[2].flags, ACK | URG), assert_int_equal(v[2].urp, 3);
+    assert_int_equal(v[3].flags, RST), assert_int_equal(v[3].payload, 0), assert_int_equal(v[3].seq, 7787);
+    /* Flow 3 of the plan: 4th client host, first server host. */
+    assert_int_equal(v[0].dst, 0x0A000004), assert_int_equal(v[0].src, 0xC6336401);
+    ns_repair_out_free(&out);
+}
+
+static void test_one_transport_per_flow(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    tcp_row(add(&f, 0, 0), 0, 50000, 8080, 1, 0, ACK);
+    udp_row(add(&f, 1, 100), 20, 8080, 50000);
+    tcp_row(add(&f, 1, 100), 0, 8080, 50000, 1, 0, ACK);
+    memset(add(&f, 0, 100), -1, W);                       /* no IP header at all */
+    icmp_row(add(&f, 0, 100), 0, 8, 1);
+    tcp_row(add(&f, 0, 100), 7, 50000, 8080, 1, 0, ACK);
+    int8_t *r = add(&f, 1, 100);                          /* TCP and UDP bits both: the IP protocol says TCP */
+    tcp_row(r, 0, 8080, 50000, 1, 0, ACK);
+    put(r, UDP, 64, 0);
+    ns_repair_out out = {0};
+    ns_repair_stats st = {0};
+    repair(&f, 0, &out, &st);
+    assert_int_equal(out.n_pkts, 7);
+    assert_int_equal(st.converted, 3);
+    check_default(&out, 1);
+    pk v;
+    view(&out, 1, &v);
+    assert_int_equal(v.proto, 6);
+    assert_int_equal(v.payload, 20);                      /* the UDP row's payload, now TCP */
+    assert_int_equal(v.win, 65535);                       /* no window generated for that direction yet */
+    assert_int_equal(v.sport, 8080);
+    view(&out, 3, &v);
+    assert_int_equal(v.payload, 0), assert_int_equal(v.ttl, 64);
+    ns_repair_out_free(&out);
+
+    /* Mostly UDP: UDP wins, the server port is the one most rows name. */
+    f.n = 0;
+    udp_row(add(&f, 0, 0), 4, 1000, 53);
+    udp_row(add(&f, 1, 100), 40, 53, 1000);
+    udp_row(add(&f, 0, 100), 4, 1000, 5353);
+    tcp_row(add(&f, 0, 100), 0, 1000, 53, 0, 0, SYN);
+    repair(&f, 0, &out, NULL);
+    check_default(&out, 1);
+    for (size_t i = 0; i < out.n_pkts; i++) {
+        view(&out, i, &v);
+        assert_int_equal(v.proto, 17);
+        assert_int_equal(f.dir[i] ? v.sport : v.dport, 53);
+    }
+    ns_repair_out_free(&out);
+}
+
+static void test_icmp(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    icmp_row(add(&f, 0, 0), 56, 8, 0x00010001);
+    icmp_row(add(&f, 1, 100), 56, 0, 0x00010001);
+    icmp_row(add(&f, 1, 100), 0, 3, 0);         /* destination unreachable: no packet to quote */
+    icmp_row(add(&f, 0, 100), 0, 200, 0);
+    ns_repair_out out = {0};
+    repair(&f, 0, &out, NULL);
+    check_default(&out, 1);
+    pk v;
+    static const int want[4] = {8, 0, 0, 8};
+    for (int i = 0; i < 4; i++) view(&out, (size_t)i, &v), assert_int_equal(v.type, want[i]);
+    view(&out, 0, &v);
+    assert_int_equal(v.payload, 56);
+    assert_int_equal(be32(v.p.l4, 4), 0x00010001);
+    ns_repair_out_free(&out);
+}
+
+static void test_address_plan(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    udp_row(add(&f, 0, 0), 0, 1, 53);
+    udp_row(add(&f, 1, 0), 0, 53, 1);
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    assert_int_equal(ns_repair_parse_net("192.0.2.77/28", "--client-net", &o.client_net, &o.client_prefix), NS_OK);
+    assert_int_equal(o.client_net, 0xC0000240), assert_int_equal(o.client_prefix, 28);
+    assert_int_equal(ns_repair_check_opts(&o), NS_OK);
+    ns_repair_out out = {0};
+    enum { N = 14 * 254 + 30 };                      /* more flows than address pairs: ports differ */
+    for (uint64_t k = 0; k < N; k++)
+        assert_int_equal(ns_repair_flow(&o, k, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+    assert_int_equal(ns_repair_merge(&out), NS_OK);
+    check_all(&out, &o, N);
+    /* Distinct 5-tuples: (client, client port) pairs are unique per flow. */
+    uint64_t *keys = calloc(N, sizeof *keys);
+    assert_non_null(keys);
+    pk v;
+    for (size_t i = 0; i < out.n_pkts; i++) {
+        view(&out, i, &v);
+        uint32_t client = v.src >> 24 == 192 ? v.src : v.dst;
+        uint64_t key = (uint64_t)client << 32 | (uint64_t)(v.src >> 24 == 192 ? v.sport : v.dport) << 16 |
+                       (v.src >> 24 == 192 ? v.dst : v.src) % 256;
+        assert_true(client > 0xC0000240 && client < 0xC000024F);          /* hosts of the /28 */
+        if (keys[v.flow]) assert_true(keys[v.flow] == key);
+        keys[v.flow] = key;
+        if (i) assert_true(out.pkts[i].ts_ns > out.pkts[i - 1].ts_ns);     /* merged: strictly increasing */
+    }
+    for (size_t a = 0; a < N; a++)
+        for (size_t b = a + 1; b < N; b++) assert_true(keys[a] != keys[b]);
+    free(keys);
+    ns_repair_out_free(&out);
+
+    /* Too many flows for the plan, overlapping nets, bad text. */
+    assert_int_equal(ns_repair_parse_net("10.9.9.9/32", "--client-net", &o.client_net, &o.client_prefix), NS_OK);
+    assert_int_equal(ns_repair_parse_net("10.9.9.8/32", "--server-net", &o.server_net, &o.server_prefix), NS_OK);
+    assert_int_equal(ns_repair_flow(&o, 16383, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+    assert_int_equal(ns_repair_flow(&o, 16384, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_ERANGE);
+    assert_non_null(strstr(ns_errmsg(), "--client-net"));
+    assert_int_equal(ns_repair_parse_net("10.9.0.0/16", "--server-net", &o.server_net, &o.server_prefix), NS_OK);
+    assert_int_equal(ns_repair_check_opts(&o), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "overlap"));
+    assert_int_equal(ns_repair_parse_net("10.0.0/24", "--client-net", &o.client_net, &o.client_prefix), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "--client-net"));
+    assert_int_equal(ns_repair_parse_net("10.0.0.0/33", "--client-net", &o.client_net, &o.client_prefix), NS_EARG);
+    ns_repair_out_free(&out);
+}
+
+static void test_raw_link_random_payload_and_mtu(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    udp_row(add(&f, 0, 0), 3000, 1000, 9999);       /* more than the MTU */
+    udp_row(add(&f, 1, 0), 64, 9999, 1000);
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    o.linktype = NS_LINKTYPE_RAW, o.payload = NS_REPAIR_PAYLOAD_RANDOM, o.start_ns = 5000000123;
+    ns_repair_out out = {0};
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+    check_all(&out, &o, 1);
+    pk v;
+    check_packet(&out, 0, NS_LINKTYPE_RAW, &v);
+    assert_int_equal(v.total, 1500);
+    assert_true(v.ts == 5000001000);                 /* whole microseconds */
+    check_packet(&out, 1, NS_LINKTYPE_RAW, &v);
+    size_t zeros = 0;
+    for (size_t i = 0; i < v.payload; i++) zeros += u8(v.p.payload, i) == 0;
+    assert_true(zeros < 8);
+    ns_repair_out_free(&out);
+}
+
+static void test_stats_and_report(void **state)
+{
+    (void)state;
+    /* Rows encoded from valid packets change only in what repair assigns. */
+    static tflow f;
+    f.n = 0;
+    tcp_row(add(&f, 0, 0), 0, 49152, 443, 100, 0, SYN);
+    tcp_row(add(&f, 1, 1000), 0, 443, 49152, 900, 101, SYN | ACK);
+    tcp_row(add(&f, 0, 1000), 0, 49152, 443, 101, 901, ACK);
+    ns_repair_out out = {0};
+    ns_repair_stats st = {0};
+    repair(&f, 0, &out, &st);
+    assert_int_equal(st.flows, 1), assert_int_equal(st.rows, 3), assert_int_equal(st.packets, 3);
+    size_t n;
+    ns_nprint_fields(&n);
+    for (size_t i = 0; i < n; i++)
+        if (!ns_repair_field_assigned(i)) assert_int_equal(st.changed[i], 0);
+    assert_int_equal(st.bits[field_index("tcp_seq")], 3 * 32);
+    assert_true(st.changed[field_index("ipv4_cksum")] > 0);
+    assert_true(ns_repair_field_assigned(field_index("ipv4_src")));
+    /* One bad length: only ipv4_tl (and what repair assigns) changes. */
+    put(f.rows + W * 2, IP + 16, 16, 8);
+    memset(&st, 0, sizeof st);
+    repair(&f, 0, &out, &st);
+    size_t tl = field_index("ipv4_tl");
+    for (size_t i = 0; i < n; i++)
+        if (!ns_repair_field_assigned(i) && i != tl) assert_int_equal(st.changed[i], 0);
+    assert_int_equal(st.changed[tl], 1);             /* 8 -> 40: one bit differs */
+    char line[512];
+    ns_repair_summary(&st, 3, line, sizeof line);
+    assert_non_null(strstr(line, "ipv4_tl 2.1%"));
+    assert_null(strstr(line, "ipv4_cksum"));
+    const char *path = tu_path(tu_tmpdir(), "report.json");
+    assert_int_equal(ns_repair_write_report(&st, path), NS_OK);
+    uint8_t *json;
+    size_t len;
+    assert_int_equal(ns_read_file(path, &json, &len), NS_OK);
+    assert_non_null(strstr((char *)json, "\"field\": \"ipv4_tl\", \"bits\": 48, \"changed\": 1"));
+    assert_non_null(strstr((char *)json, "\"field\": \"ipv4_src\", \"bits\": 96"));
+    assert_non_null(strstr((char *)json, "\"assigned\": true"));
+    assert_null(strstr((char *)json, "ipv6"));
+    free(json);
+    /* A tiny buffer is never overrun. */
+    assert_true(ns_repair_summary(&st, 3, line, 10) > 10);
+    assert_int_equal(strlen(line), 9);
+    ns_repair_out_free(&out);
+}
+
+/* Random ternary matrices: uniform, or valid rows with bits flipped. */
+static void test_random_matrices_come_out_compliant(void **state)
+{
+    (void)state;
+    enum { FLOWS = 2000 };
+    static tflow f;
+    ns_rng rng;
+    ns_rng_seed(&rng, 20261128, 0);
+    ns_repair_out out = {0};
+    ns_repair_stats st = {0};
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    for (uint64_t k = 0; k < FLOWS; k++) {
+        f.n = 0;
+        size_t n = 1 + ns_rng_below(&rng, 24);
+        int mode = (int)(k % 4);   /* 0: uniform, 1-3: valid rows of TCP / UDP / ICMP with flips */
+        double flip = ns_rng_double(&rng) * 0.2;
+        for (size_t i = 0; i < n; i++) {
+            int8_t *r = add(&f, (int)ns_rng_below(&rng, 2), (int64_t)ns_rng_below(&rng, 3000000));
+            if (mode == 0) {
+                for (int c = 0; c < W; c++) r[c] = (int8_t)((int)ns_rng_below(&rng, 3) - 1);
+                continue;
+            }
+            int payload = (int)ns_rng_below(&rng, 1600);
+            if (mode == 1) {
+                tcp_row(r, payload, 1, 2, (uint32_t)ns_rng_u64(&rng), (uint32_t)ns_rng_u64(&rng),
+                        (int)ns_rng_below(&rng, 512));
+                uint8_t opt[40];
+                int len = (int)ns_rng_below(&rng, 41);
+                for (int b = 0; b < len; b++) opt[b] = (uint8_t)(b % 3 == 0 ? ns_rng_below(&rng, 10) : ns_rng_below(&rng, 12));
+                tcp_options(r, opt, len);
+            } else if (mode == 2) {
+                udp_row(r, payload, 3, 4);
+            } else {
+                icmp_row(r, payload, (int)ns_rng_below(&rng, 20), (uint32_t)ns_rng_u64(&rng));
+            }
+            for (int c = 0; c < W; c++)
+                if (ns_rng_double(&rng) < flip) r[c] = (int8_t)((int)ns_rng_below(&rng, 3) - 1);
+        }
+        o.payload = (int)(k % 2);
+        assert_int_equal(ns_repair_flow(&o, k, f.rows, f.dir, f.iat, f.n, &out, &st), NS_OK);
+    }
+    assert_int_equal(ns_repair_merge(&out), NS_OK);
+    check_all(&out, &o, FLOWS);
+    assert_int_equal(st.flows, FLOWS);
+    assert_int_equal(st.packets, out.n_pkts);
+    assert_int_equal(st.packets + st.dropped, st.rows);
+    char line[512];
+    ns_repair_summary(&st, 5, line, sizeof line);
+    print_message("%zu packets from %llu rows: %s\n", out.n_pkts, (unsigned long long)st.rows, line);
+    ns_repair_out_free(&out);
+}
+
+/* ------------------------------------------------------------ constraints */
+
+static void test_fix_parsing(void **state)
+{
+    (void)state;
+    ns_gen_fix fx;
+    ns_gen_fix_init(&fx);
+    assert_int_equal(ns_gen_fix_add(&fx, "tcp_dprt=443"), NS_OK);
+    assert_int_equal(ns_gen_fix_add(&fx, "ipv4_ttl=0x40"), NS_OK);
+    assert_int_equal(ns_gen_fix_add(&fx, "proto=tcp"), NS_OK);
+    assert_int_equal(fx.n, 3);
+    assert_int_equal(get(fx.col[0], TCP + 16, 16), 443);         /* client->server: destination */
+    assert_int_equal(get(fx.col[1], TCP, 16), 443);              /* server->client: source */
+    assert_int_equal(fx.col[0][TCP], NS_GEN_PRESENT);            /* the client port is free to be anything */
+    assert_int_equal(get(fx.col[1], IP + 64, 8), 64);
+    assert_int_equal(get(fx.col[0], IP + 72, 8), 6);
+    assert_int_equal(fx.col[0][UDP], -1), assert_int_equal(fx.col[1][ICMP + 63], -1);
+    assert_int_equal(fx.col[0][TCP + 200], NS_GEN_FREE);         /* options are the model's */
+    ns_gen_fix before = fx;
+    static const char *const bad[] = {"proto=udp", "udp_dport=53", "ipv4_ttl=65", "ipv4_ttl=256", "ipv4_ttl=0",
+                                      "ipv4_src=1", "tcp_cksum=0", "tcp_sprt=1", "nope=1", "tcp_dprt",
+                                      "tcp_dprt=x", "tcp_dprt=-1", "proto=sctp", "ipv6_hl=1", "ipv4_ver=6"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(ns_gen_fix_add(&fx, bad[i]), NS_EARG);
+        assert_non_null(strstr(ns_errmsg(), bad[i]));
+        assert_memory_equal(&fx, &before, sizeof fx);            /* unchanged */
+    }
+    assert_int_equal(ns_gen_fix_add(&fx, "proto=udp"), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "contradicts"));
+    assert_int_equal(ns_gen_fix_add(&fx, "ipv4_ttl=256"), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "8 bits"));
+    assert_int_equal(ns_gen_fix_add(&fx, "tcp_dprt=443"), NS_OK); /* the same again is fine */
+}
+
+/* A tiny model of TCP and UDP flows; returns its path. */
+static const char *tiny_model(const char *dir)
+{
+    enum { FLOWS = 16, LEN = 3 };
+    static const char *attr_names[] = {"kind"};
+    static const uint32_t attr_first[] = {0, 2};
+    static const char *tokens[] = {"kind=dns", "kind=web"};
+    static const char *files[] = {"made-in-test"};
+    static ns_ds_flow flows[FLOWS];
+    static int32_t labels[FLOWS];
+    static int64_t iat[FLOWS * LEN];
+    static uint8_t dirs[FLOWS * LEN], bits[FLOWS * LEN * ((W + 3) / 4)];
+    int8_t row[W];
+    for (int fl = 0; fl < FLOWS; fl++) {
+        int web = fl % 2;
+        flows[fl].first = (uint64_t)fl * LEN;
+        flows[fl].n_packets = flows[fl].seen = LEN;
+        flows[fl].proto = web ? 6 : 17;
+        labels[fl] = web;
+        for (int k = 0; k < LEN; k++) {
+            int back = k == 1;
+            if (web)
+                tcp_row(row, 0, back ? 443 : (uint16_t)(50000 + fl), back ? (uint16_t)(50000 + fl) : 443,
+                        (uint32_t)(1000 * fl), 0, k == 0 ? SYN : k == 1 ? SYN | ACK : ACK);
+            else
+                udp_row(row, 4 * k, back ? 53 : (uint16_t)(40000 + fl), back ? (uint16_t)(40000 + fl) : 53);
+            put(row, IP + 32, 16, (uint64_t)(fl * 7 + k));
+            put(row, IP + 64, 8, web ? 64 : (uint64_t)(100 + fl));
+            ns_dataset_pack_row(row, W, bits + (size_t)(fl * LEN + k) * ((W + 3) / 4));
+            iat[fl * LEN + k] = k ? 1000000 : 0;
+            dirs[fl * LEN + k] = (uint8_t)back;
+        }
+    }
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = 8, .n_flows = FLOWS,
+                     .n_packets = FLOWS * LEN, .n_attrs = 1, .n_tokens = 2, .n_files = 1,
+                     .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files,
+                     .flows = flows, .labels = labels, .iat_ns = iat, .dir = dirs, .bits = bits};
+    static char ds_path[4096], out[4096], ckpt[4096];
+    snprintf(ds_path, sizeof ds_path, "%s", tu_path(dir, "tiny.ds"));
+    snprintf(out, sizeof out, "%s", tu_path(dir, "tiny.model"));
+    snprintf(ckpt, sizeof ckpt, "%s", tu_path(dir, "tiny.ckpt"));
+    assert_int_equal(ns_dataset_write(&ds, ds_path), NS_OK);
+    ns_dataset loaded;
+    assert_int_equal(ns_dataset_load(&loaded, ds_path), NS_OK);
+    ns_train_opts o;
+    ns_train_opts_init(&o);
+    o.config = "tiny";
+    o.st.steps = 30, o.st.batch = 8, o.st.lr = 3e-3f, o.st.warmup = 5;
+    o.st.eval_every = 0, o.st.ckpt_every = 0, o.st.val_frac = 0;
+    o.threads = 1;
+    o.out_path = out, o.ckpt_path = ckpt;
+    ns_train_result res;
+    assert_int_equal(ns_train(&loaded, &o, &res), NS_OK);
+    ns_dataset_free(&loaded);
+    return out;
+}
+
+static void test_fix_holds_in_every_row_and_packet(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, tiny_model(dir)), NS_OK);
+    int32_t ids[1] = {-1};
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    go.sampler.steps = 6;
+    ns_gen_flows free_run = {0}, tcp = {0}, udp = {0};
+    assert_int_equal(ns_generate(&m, &go, ids, 24, 0, &free_run), NS_OK);
+
+    ns_gen_fix fx;
+    ns_gen_fix_init(&fx);
+    assert_int_equal(ns_gen_fix_add(&fx, "tcp_dprt=8443"), NS_OK);
+    assert_int_equal(ns_gen_fix_add(&fx, "ipv4_ttl=64"), NS_OK);
+    go.fix = &fx;
+    assert_int_equal(ns_generate(&m, &go, ids, 24, 0, &tcp), NS_OK);
+    for (size_t i = 0; i < tcp.n_rows; i++) {
+        const int8_t *r = tcp.rows + i * W;
+        assert_int_equal(get(r, tcp.dir[i] ? TCP : TCP + 16, 16), 8443);
+        assert_int_equal(get(r, IP + 64, 8), 64);
+        assert_int_equal(get(r, IP + 72, 8), 6);
+        assert_true(r[TCP] >= 0 && r[UDP] == -1 && r[ICMP] == -1);
+    }
+    /* Clamped while sampling, not only patched: columns not fixed come out differently too. */
+    size_t differ = 0;
+    for (size_t i = 0; i < tcp.n_rows && i < free_run.n_rows; i++)
+        differ += memcmp(tcp.rows + i * W + IP + 32, free_run.rows + i * W + IP + 32, 16) != 0;
+    assert_true(differ > 0);
+
+    ns_gen_fix_init(&fx);
+    assert_int_equal(ns_gen_fix_add(&fx, "proto=udp"), NS_OK);
+    assert_int_equal(ns_gen_fix_add(&fx, "udp_dport=5353"), NS_OK);
+    assert_int_equal(ns_generate(&m, &go, ids, 24, 0, &udp), NS_OK);
+
+    /* Repaired and written, every packet keeps them. */
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    const ns_gen_flows *gens[2] = {&tcp, &udp};
+    for (int g = 0; g < 2; g++) {
+        const char *path = tu_path(dir, g ? "udp.pcap" : "tcp.pcap");
+        uint64_t written;
+        ns_repair_stats st = {0};
+        assert_int_equal(ns_gen_write_pcap(gens[g], 0, gens[g]->n_flows, &ro, 0, path, &written, &st), NS_OK);
+        assert_int_equal(written, st.packets);
+        assert_true(written > 0);
+        ns_capture *c;
+        ns_frame fr;
+        assert_int_equal(ns_capture_open(&c, path, NULL), NS_OK);
+        uint64_t seen = 0;
+        int64_t last = 0;
+        while (ns_capture_next(c, &fr) == 1) {
+            ns_packet p;
+            assert_int_equal(ns_packet_parse(&p, ns_capture_linktype(c), fr.data, fr.caplen), NS_SKIP_NONE);
+            assert_int_equal(p.l4_proto, g ? 17 : 6);
+            uint32_t client = 0;
+            assert_true(ns_get_be32(p.ip, 12, &client));
+            int back = client >> 24 != 10;
+            assert_int_equal(be16(p.l4, back ? 0 : 2), g ? 5353 : 8443);
+            if (!g) assert_int_equal(u8(p.ip, 8), 64);
+            assert_true(fr.ts_ns > last);
+            last = fr.ts_ns;
+            seen++;
+        }
+        ns_capture_close(c);
+        assert_int_equal(seen, written);
+    }
+    /* One file per flow. */
+    uint64_t written;
+    const char *base = tu_path(dir, "per.pcap");
+    assert_int_equal(ns_gen_write_pcap(&udp, 0, 3, &ro, 1, base, &written, NULL), NS_OK);
+    char name[4096];
+    ns_gen_flow_path(name, sizeof name, base, 2);
+    assert_non_null(strstr(name, "per-2.pcap"));
+    ns_capture *c;
+    assert_int_equal(ns_capture_open(&c, name, NULL), NS_OK);
+    ns_capture_close(c);
+    ns_gen_flow_path(name, sizeof name, "a.b/noext", 7);
+    assert_string_equal(name, "a.b/noext-7");
+    ns_gen_flows_free(&free_run), ns_gen_flows_free(&tcp), ns_gen_flows_free(&udp);
+    ns_modelfile_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout_is_the_model_rows),
+        cmocka_unit_test(test_ipv4_header_fields),
+        cmocka_unit_test(test_ipv4_options),
+        cmocka_unit_test(test_tcp_options),
+        cmocka_unit_test(test_tcp_handshake_and_sequence),
+        cmocka_unit_test(test_tcp_flags_and_rst),
+        cmocka_unit_test(test_one_transport_per_flow),
+        cmocka_unit_test(test_icmp),
+        cmocka_unit_test(test_address_plan),
+        cmocka_unit_test(test_raw_link_random_payload_and_mtu),
+        cmocka_unit_test(test_stats_and_report),
+        cmocka_unit_test(test_random_matrices_come_out_compliant),
+        cmocka_unit_test(test_fix_parsing),
+        cmocka_unit_test(test_fix_holds_in_every_row_and_packet),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_cleanup();
+    return rc;
+}
