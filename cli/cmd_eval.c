@@ -10,22 +10,28 @@
 #include "netsynth/error.h"
 #include "netsynth/eval.h"
 #include "netsynth/flow.h"
+#include "netsynth/report.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: netsynth eval --real REAL [--real-test TEST] [--synth SYNTH]\n"
             "                     [--label ATTRS] [--packets N] [--trees N] [--seed S]\n"
-            "                     [--threads N] [--no-netflow] [--json FILE]\n"
-            "                     [--dump-features DIR]\n"
+            "                     [--threads N] [--no-netflow] [--like] [--no-compliance]\n"
+            "                     [--json FILE] [--html FILE] [--dump-features DIR]\n"
             "\n"
             "Judges synthetic flows by a random forest (first N packets as nPrint bits,\n"
             "addresses and ports blanked; and NetFlow-style statistics), per label:\n"
             "  real  train on REAL, test on TEST (the ceiling)\n"
             "  TSTR  train on SYNTH, test on TEST\n"
             "  TRTS  train on REAL, test on SYNTH\n"
-            "reporting accuracy and macro-F1 in a table, and everything with the\n"
-            "confusion matrices as JSON.\n"
+            "reporting accuracy and macro-F1. With SYNTH, also: per-field distances of\n"
+            "real train vs synthetic (JSD, total variation, Hellinger, EMD; worst first),\n"
+            "memorisation (Hamming distance to the nearest real training flow, against\n"
+            "the real test flows'), coverage (flows per class) and, when REAL and SYNTH\n"
+            "are capture tables, compliance (tshark's malformed packets, bad checksums,\n"
+            "expert errors and warnings). A table on stdout; everything as JSON and as\n"
+            "one self-contained HTML page.\n"
             "\n"
             "REAL, TEST and SYNTH are dataset files or labels.tsv tables of captures (a\n"
             "path column and label columns, as `netsynth generate -o DIR` writes); a\n"
@@ -42,7 +48,11 @@ static void usage(FILE *out)
             "  --seed S             forest seed (default 0); a seed repeats exactly\n"
             "  --threads N          OpenMP threads (default: all)\n"
             "  --no-netflow         nPrint features only\n"
+            "  --like               SYNTH was generated --like REAL: coverage compares with\n"
+            "                       REAL's flows per class as the request\n"
+            "  --no-compliance      do not run tshark on capture tables\n"
             "  --json FILE          write the report as JSON (\"-\": stdout)\n"
+            "  --html FILE          write the report as one self-contained HTML page\n"
             "  --dump-features DIR  write the real train/test features and classes as\n"
             "                       NumPy .npy files into DIR (for outside tools) and stop\n"
             "  --help               this text\n");
@@ -59,21 +69,37 @@ static int parse_seed(const char *text, uint64_t *seed)
     return NS_OK;
 }
 
+/* "netsynth eval --real ..." as typed (words with spaces quoted). */
+static char *join_args(int argc, char **argv)
+{
+    size_t len = 16;
+    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 3;
+    char *s = malloc(len);
+    if (!s) return NULL;
+    size_t at = (size_t)snprintf(s, len, "netsynth");
+    for (int i = 0; i < argc; i++)
+        at += (size_t)snprintf(s + at, len - at, strpbrk(argv[i], " \t'\"") ? " '%s'" : " %s", argv[i]);
+    return s;
+}
+
 int cmd_eval(int argc, char **argv)
 {
-    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP };
+    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP };
     static const struct option longopts[] = {
         {"real", required_argument, NULL, O_REAL},       {"real-test", required_argument, NULL, O_TEST},
         {"synth", required_argument, NULL, O_SYNTH},     {"label", required_argument, NULL, O_LABEL},
         {"packets", required_argument, NULL, O_PACKETS}, {"trees", required_argument, NULL, O_TREES},
         {"seed", required_argument, NULL, O_SEED},       {"threads", required_argument, NULL, O_THREADS},
         {"no-netflow", no_argument, NULL, O_NONF},       {"json", required_argument, NULL, O_JSON},
-        {"dump-features", required_argument, NULL, O_DUMP}, {"help", no_argument, NULL, 'h'},
+        {"dump-features", required_argument, NULL, O_DUMP}, {"html", required_argument, NULL, O_HTML},
+        {"like", no_argument, NULL, O_LIKE},             {"no-compliance", no_argument, NULL, O_NOCOMP},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     ns_eval_opts o;
     ns_eval_opts_init(&o);
     ns_eval_inputs in = {0};
-    const char *json = NULL, *dump = NULL;
+    const char *json = NULL, *dump = NULL, *html = NULL;
+    int like = 0, comp = 1;
     long v;
     int c, rc;
     optind = 1;
@@ -102,6 +128,9 @@ int cmd_eval(int argc, char **argv)
         case O_NONF: o.netflow = 0; break;
         case O_JSON: json = optarg; break;
         case O_DUMP: dump = optarg; break;
+        case O_HTML: html = optarg; break;
+        case O_LIKE: like = 1; break;
+        case O_NOCOMP: comp = 0; break;
         case 'h': usage(stdout); return NS_OK;
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth eval --help)", argv[optind - 1]);
@@ -131,14 +160,22 @@ int cmd_eval(int argc, char **argv)
         if (dump) {
             rc = ns_eval_dump_features(&in, &o, dump);
         } else {
-            ns_eval_report r;
-            rc = ns_eval(&r, &in, &o);
+            char *command = join_args(argc, argv);
+            ns_report_inputs ri = {.eval = in, .like = like, .compliance = comp, .command = command};
+            if (src[0].is_table && names[2] && src[2].is_table) {
+                ri.real_captures = src[0].captures, ri.n_real_captures = src[0].n_captures;
+                ri.synth_captures = src[2].captures, ri.n_synth_captures = src[2].n_captures;
+            }
+            ns_report r;
+            rc = ns_report_run(&r, &ri, &o);
             if (!rc) {
                 FILE *table = json && !strcmp(json, "-") ? stderr : stdout;
-                ns_eval_print(&r, table);
-                if (json) rc = ns_eval_write_json(&r, json);
-                ns_eval_report_free(&r);
+                ns_report_print(&r, table);
+                if (json) rc = ns_report_write_json(&r, json);
+                if (!rc && html) rc = ns_report_write_html(&r, html);
+                ns_report_free(&r);
             }
+            free(command);
         }
     }
     for (int i = 0; i < 3; i++) ns_eval_source_free(&src[i]);

@@ -547,6 +547,38 @@ int ns_eval_dump_features(const ns_eval_inputs *in, const ns_eval_opts *o, const
     return rc;
 }
 
+/* ---- sides, for the other measures ------------------------------------------------- */
+
+int ns_eval_sides(ns_eval_side *sides, const ns_eval_report *r, const ns_eval_inputs *in)
+{
+    memset(sides, 0, NS_EVAL_SIDES * sizeof *sides);
+    set s[NSETS];
+    int rc = sets_init(s, in);
+    if (rc) return rc;
+    for (int i = 0; i < NSETS; i++) {
+        sides[i] = (ns_eval_side){s[i].ds, s[i].name, s[i].idx, s[i].n, NULL};
+        if (!s[i].ds) continue;
+        if (!(sides[i].cls = calloc(r->n_levels + 1, sizeof *sides[i].cls))) rc = ns_error(NS_ENOMEM, "eval: out of memory");
+        for (size_t lv = 0; !rc && lv < r->n_levels; lv++) {
+            if (!(sides[i].cls[lv] = malloc((s[i].n + 1) * sizeof **sides[i].cls)))
+                rc = ns_error(NS_ENOMEM, "eval: out of memory");
+            else rc = set_classes(&s[i], &r->levels[lv], sides[i].cls[lv]);
+        }
+    }
+    if (rc) ns_eval_sides_free(sides, r->n_levels);
+    return rc;
+}
+
+void ns_eval_sides_free(ns_eval_side *sides, size_t n_levels)
+{
+    for (int i = 0; i < NS_EVAL_SIDES; i++) {
+        for (size_t lv = 0; sides[i].cls && lv < n_levels; lv++) free(sides[i].cls[lv]);
+        free(sides[i].cls);
+        free(sides[i].idx);
+    }
+    memset(sides, 0, NS_EVAL_SIDES * sizeof *sides);
+}
+
 /* ---- inputs -------------------------------------------------------------------- */
 
 void ns_eval_source_free(ns_eval_source *s)

@@ -81,6 +81,21 @@ double ns_eval_macro_f1(const uint64_t *confusion, int k);
  * the same for test, and LABEL_classes.txt (one class name a line). */
 int ns_eval_dump_features(const ns_eval_inputs *in, const ns_eval_opts *o, const char *dir);
 
+/* The flows of each side an evaluation uses (the real train and test sets as
+ * ns_eval splits them, the synthetic set) with their class ids per level of
+ * r (cls[level][i], -1: none); ds NULL for a side that is not there. */
+enum { NS_EVAL_TRAIN, NS_EVAL_TEST, NS_EVAL_SYNTH, NS_EVAL_SIDES };
+typedef struct ns_eval_side {
+    const ns_dataset *ds;
+    const char *name;
+    uint64_t *idx;
+    size_t n;
+    int32_t **cls;
+} ns_eval_side;
+
+int ns_eval_sides(ns_eval_side *sides, const ns_eval_report *r, const ns_eval_inputs *in);
+void ns_eval_sides_free(ns_eval_side *sides, size_t n_levels);
+
 /* The JSON members of the report (no braces), each line indented two spaces;
  * ns_eval_write_json and the fidelity report (report.h) share it. */
 void ns_eval_json_members(const ns_eval_report *r, FILE *fp);

@@ -1,0 +1,60 @@
+/* report.h: the whole fidelity report of `netsynth eval`.
+ *
+ * One run gathers: the classifier runs (eval.h); with synthetic flows, the
+ * per-field distances and memorisation (distance.h, real train vs synthetic,
+ * classes of the first label level) and the coverage (flows per class of
+ * every level: real train, synthetic, and the flows requested when SYNTH was
+ * generated --like REAL, i.e. REAL's counts); with capture tables on both
+ * sides, compliance: tshark's counts over each side's captures (concatenated
+ * with mergecap; IP, TCP and UDP checksum checks on) of malformed packets,
+ * bad checksums, expert errors and warnings. It prints as a table, writes as
+ * JSON (every number) and as one self-contained HTML page (inline CSS, PNG
+ * flow images and SVG histograms inline, no network). */
+#ifndef NETSYNTH_REPORT_H
+#define NETSYNTH_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "netsynth/distance.h"
+#include "netsynth/eval.h"
+
+typedef struct ns_compliance {
+    uint64_t packets, malformed, bad_checksums, errors, warnings;
+} ns_compliance;
+
+/* tshark over captures[n]; NS_EIO when tshark or mergecap cannot run. */
+int ns_compliance_tshark(ns_compliance *c, char *const *captures, size_t n, const char *name);
+
+typedef struct ns_report_inputs {
+    ns_eval_inputs eval;
+    char *const *real_captures, *const *synth_captures; /* NULL: not tables */
+    size_t n_real_captures, n_synth_captures;
+    int like;              /* SYNTH was generated --like REAL */
+    int compliance;        /* run tshark when both sides are tables */
+    const char *command;   /* what produced the report, shown in it */
+} ns_report_inputs;
+
+typedef struct ns_report {
+    ns_report_inputs in;   /* the datasets must outlive the report */
+    ns_eval_report eval;
+    ns_eval_side sides[NS_EVAL_SIDES];
+    int has_synth;
+    ns_dist_report dist;
+    ns_memo_report memo;
+    uint64_t **cov_real, **cov_synth; /* [level][class]: flows of the real train and synthetic sides */
+    int has_compliance;
+    ns_compliance comp_real, comp_synth;
+    char compliance_note[256];        /* why there is none */
+    double eval_s, dist_s, memo_s, compliance_s;
+} ns_report;
+
+int ns_report_run(ns_report *r, const ns_report_inputs *in, const ns_eval_opts *o);
+void ns_report_free(ns_report *r);
+
+/* The classifier table, then the other measures (the 10 worst fields). */
+void ns_report_print(const ns_report *r, FILE *fp);
+int ns_report_write_json(const ns_report *r, const char *path);
+int ns_report_write_html(const ns_report *r, const char *path);
+
+#endif

@@ -1,0 +1,256 @@
+/* test_report.c: the whole fidelity report on hand-made flows with a known
+ * answer (synthetic = real training flows: nothing apart, everything
+ * copied), its table, JSON and HTML; the HTML rendered by headless Chromium
+ * (screenshot kept in tests/artifacts/); compliance from tshark. */
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/nprint.h"
+#include "netsynth/report.h"
+
+#define W NS_NP_MODEL_WIDTH
+#define RB ((W + 3) / 4)
+
+static void set_field(int8_t *row, const char *name, uint64_t v)
+{
+    size_t nf;
+    const ns_nprint_field *f = ns_nprint_fields(&nf);
+    for (size_t i = 0; i < nf; i++) {
+        if (strcmp(f[i].name, name)) continue;
+        int off = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
+        for (int b = 0; b < f[i].width; b++) row[off + b] = (int8_t)((v >> (f[i].width - 1 - b)) & 1);
+        return;
+    }
+    fail_msg("no field %s", name);
+}
+
+/* n flows of 1..4 TCP packets, device i % 2 ("a": TTL 64, "b": TTL 128), 5 files. */
+typedef struct hand {
+    ns_dataset ds;
+    ns_ds_flow *flow;
+    int32_t *labels;
+    int64_t *iat;
+    uint8_t *dir, *bits;
+    const char *attr_names[1], *tokens[2], *files[5];
+    uint32_t attr_first[2];
+} hand;
+
+static void make(hand *h, size_t n, int ttl_shift)
+{
+    memset(h, 0, sizeof *h);
+    h->flow = calloc(n, sizeof *h->flow);
+    h->labels = malloc(n * sizeof *h->labels);
+    h->iat = calloc(4 * n, sizeof *h->iat);
+    h->dir = calloc(4 * n, 1);
+    h->bits = calloc(4 * n, RB);
+    h->attr_names[0] = "device";
+    h->tokens[0] = "device=a", h->tokens[1] = "device=b";
+    h->attr_first[0] = 0, h->attr_first[1] = 2;
+    for (int f = 0; f < 5; f++) h->files[f] = "capture.pcap";
+    int8_t row[W];
+    uint64_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        ns_ds_flow *f = &h->flow[i];
+        f->first = np;
+        f->n_packets = f->seen = 1 + (uint32_t)(i / 2 % 4);
+        f->file = (uint32_t)(i % 5);
+        f->proto = 6;
+        h->labels[i] = (int32_t)(i % 2);
+        for (uint32_t p = 0; p < f->n_packets; p++, np++) {
+            memset(row, -1, sizeof row);
+            memset(row, 0, 160);
+            memset(row + 480, 0, 160);
+            set_field(row, "ipv4_ver", 4);
+            set_field(row, "ipv4_hl", 5);
+            set_field(row, "ipv4_tl", 40 + 20 * p);
+            set_field(row, "ipv4_proto", 6);
+            set_field(row, "ipv4_ttl", (i % 2 ? 128 : 64) + (uint64_t)ttl_shift);
+            set_field(row, "tcp_doff", 5);
+            set_field(row, "tcp_syn", p == 0);
+            set_field(row, "tcp_ackf", p > 0);
+            set_field(row, "tcp_wsize", 1000 + 7 * (i % 3));
+            h->iat[np] = p ? 2000000 : 0;
+            h->dir[np] = p & 1;
+            ns_dataset_pack_row(row, W, h->bits + np * RB);
+        }
+    }
+    ns_dataset *ds = &h->ds;
+    ds->width = W, ds->row_bytes = RB, ds->max_packets = 16;
+    ds->n_flows = n, ds->n_packets = np, ds->n_attrs = 1, ds->n_tokens = 2, ds->n_files = 5;
+    ds->attr_names = h->attr_names, ds->attr_first = h->attr_first, ds->tokens = h->tokens, ds->files = h->files;
+    ds->flows = h->flow, ds->labels = h->labels, ds->iat_ns = h->iat, ds->dir = h->dir, ds->bits = h->bits;
+}
+
+static void drop(hand *h)
+{
+    free(h->flow), free(h->labels), free(h->iat), free(h->dir), free(h->bits);
+}
+
+static void opts(ns_eval_opts *o)
+{
+    ns_eval_opts_init(o);
+    o->labels = "device";
+    o->trees = 10;
+    o->packets = 4;
+}
+
+/* Share of non-white pixels and whether red flow pixels show, from a PNG. */
+static void png_check(const char *path, double *ink, int *red)
+{
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    assert_true(png_image_begin_read_from_file(&im, path));
+    im.format = PNG_FORMAT_RGB;
+    size_t n = (size_t)im.width * im.height;
+    uint8_t *px = malloc(3 * n);
+    assert_non_null(px);
+    assert_true(png_image_finish_read(&im, NULL, px, 0, NULL));
+    size_t dark = 0;
+    *red = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = px + 3 * i;
+        dark += p[0] < 240 || p[1] < 240 || p[2] < 240;
+        *red |= p[0] > 200 && p[1] < 60 && p[2] < 60;
+    }
+    *ink = (double)dark / (double)n;
+    free(px);
+}
+
+/* Synthetic = the real training flows: distances 0, every flow copied. */
+static void test_identical_report(void **state)
+{
+    (void)state;
+    hand tr, te, sy;
+    make(&tr, 200, 0);
+    make(&te, 100, 0);
+    make(&sy, 200, 0);
+    ns_report_inputs in = {.eval = {&tr.ds, &te.ds, &sy.ds, "real", "test", "synth"}, .like = 1, .compliance = 1,
+                           .command = "netsynth eval <test>"};
+    ns_eval_opts o;
+    opts(&o);
+    ns_report r;
+    assert_int_equal(ns_report_run(&r, &in, &o), NS_OK);
+    assert_true(r.has_synth);
+    for (size_t i = 0; i < r.dist.n_fields; i++) assert_float_equal(r.dist.fields[i].all.tv, 0, 1e-12);
+    assert_int_equal(r.memo.n_train, 200);
+    assert_float_equal(r.memo.synth_copied, 1, 0);
+    assert_float_equal(r.memo.test_copied, 1, 0);
+    assert_int_equal(r.cov_real[0][0] + r.cov_real[0][1], 200);
+    assert_int_equal(r.cov_synth[0][0], 100);
+    assert_false(r.has_compliance);
+    assert_non_null(strstr(r.compliance_note, "capture tables"));
+
+    const char *dir = tu_tmpdir();
+    FILE *fp = fopen(tu_path(dir, "table.txt"), "w");
+    ns_report_print(&r, fp);
+    fclose(fp);
+    assert_int_equal(tu_system("grep -q '^  synthetic  *200 *1.0000 *0 *0' %s", tu_path(dir, "table.txt")), 0);
+    assert_int_equal(ns_report_write_json(&r, tu_path(dir, "r.json")), NS_OK);
+    if (tu_have_program("python3"))
+        assert_int_equal(tu_system("python3 -c 'import json,sys; d = json.load(open(sys.argv[1]));"
+                                   " assert d[\"memorisation\"][\"synthetic\"][\"identical\"] == 1;"
+                                   " assert d[\"coverage\"][\"levels\"][0][\"classes\"][0][\"requested\"] == 100;"
+                                   " assert all(f[\"all\"][\"tv\"] == 0 for f in d[\"distances\"][\"fields\"]);"
+                                   " assert d[\"levels\"][0][\"label\"] == \"device\"' %s",
+                                   tu_path(dir, "r.json")),
+                         0);
+    ns_report_free(&r);
+    drop(&tr), drop(&te), drop(&sy);
+}
+
+/* A shifted TTL: ipv4_ttl first, and the report renders in a browser. */
+static void test_html_renders(void **state)
+{
+    (void)state;
+    hand tr, te, sy;
+    make(&tr, 300, 0);
+    make(&te, 100, 0);
+    make(&sy, 300, 30);
+    ns_report_inputs in = {.eval = {&tr.ds, &te.ds, &sy.ds, "real", "test", "synth"},
+                           .command = "netsynth eval --real a.ds --synth b.ds --html <x>"};
+    ns_eval_opts o;
+    opts(&o);
+    ns_report r;
+    assert_int_equal(ns_report_run(&r, &in, &o), NS_OK);
+    assert_string_equal(r.dist.fields[0].name, "ipv4_ttl");
+    assert_float_equal(r.dist.fields[0].all.emd, 30, 1e-9);
+    assert_float_equal(r.memo.synth_copied, 0, 0);
+    assert_true(r.memo.synth_median > 0);
+    assert_float_equal(r.memo.test_copied, 1, 0);
+
+    const char *dir = tu_tmpdir(), *html = tu_path(dir, "report.html");
+    assert_int_equal(ns_report_write_html(&r, html), NS_OK);
+    ns_report_free(&r);
+    drop(&tr), drop(&te), drop(&sy);
+    /* Self-contained: images inline, nothing fetched. */
+    assert_int_equal(tu_system("grep -q 'src=\"data:image/png;base64,' %s && grep -q '<svg' %s", html, html), 0);
+    assert_int_equal(tu_system("grep -Eq '(src|href)=\"(https?:)?//' %s", html), 1);
+    assert_int_equal(tu_system("grep -q '&lt;x&gt;' %s", html), 0);
+    assert_int_equal(tu_system("test -f %s.flow.png", html), 1);
+
+    if (!tu_have_program("chromium")) {
+        print_message("SKIP %s: chromium is absent (apt-get install -y chromium)\n", __func__);
+        skip();
+    }
+    mkdir("tests/artifacts", 0777);
+    const char *shot = "tests/artifacts/report.png";
+    remove(shot);
+    assert_int_equal(tu_system("timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+                               " --disable-background-networking --disable-component-update --disable-sync"
+                               " --user-data-dir=%s --screenshot=%s --window-size=1200,2000 'file://%s' >%s 2>&1",
+                               tu_path(dir, "chromium-profile"), shot, html, tu_path(dir, "chromium.log")),
+                     0);
+    double ink;
+    int red;
+    png_check(shot, &ink, &red);
+    print_message("screenshot %s: %.1f%% of pixels not white, flow images %s\n", shot, 100 * ink,
+                  red ? "seen" : "not seen");
+    assert_true(ink > 0.02);
+    assert_true(red);
+}
+
+/* Capture tables on both sides: tshark's counts (the corpus against its own test split). */
+static void test_compliance_on_corpus(void **state)
+{
+    (void)state;
+    const char *shared = TU_REQUIRE_SHARED();
+    if (!tu_have_program("tshark") || !tu_have_program("mergecap")) {
+        print_message("SKIP %s: tshark or mergecap is absent\n", __func__);
+        skip();
+    }
+    char dir[4096], path[2][4200];
+    snprintf(dir, sizeof dir, "%s/data/iot-sentinel/pcaps/Aria", shared);
+    snprintf(path[0], sizeof path[0], "%s/Setup-A-1-STA.pcap", dir);
+    snprintf(path[1], sizeof path[1], "%s/Setup-A-2-STA.pcap", dir);
+    char *caps[2] = {path[0], path[1]};
+    ns_compliance c;
+    assert_int_equal(ns_compliance_tshark(&c, caps, 2, "Aria"), NS_OK);
+    /* Known: these two captures hold 92 packets, 8 with a bad UDP checksum. */
+    assert_int_equal(c.packets, 92);
+    assert_int_equal(c.bad_checksums, 8);
+    assert_int_equal(c.errors, 8);
+    assert_int_equal(c.malformed, 0);
+    char *missing[1] = {(char *)"/nonexistent/x.pcap"};
+    assert_int_equal(ns_compliance_tshark(&c, missing, 1, "missing"), NS_EIO);
+    assert_non_null(strstr(ns_errmsg(), "missing: tshark"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identical_report),
+        cmocka_unit_test(test_html_renders),
+        cmocka_unit_test(test_compliance_on_corpus),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_cleanup();
+    return rc;
+}
