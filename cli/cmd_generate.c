@@ -255,10 +255,20 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     ns_gen_flows all = {0};
     uint64_t flows = 0, packets = 0;
     double t0 = now_s();
-    for (size_t k = 0; k < n_req && !rc; k++) {
-        size_t first = all.n_flows;
-        if ((rc = ns_generate(m, o, req[k].ids, req[k].n, (uint64_t)k << 32, &all))) break;
-        for (size_t f = first; f < all.n_flows; f++)
+    /* Every request in one call, so that flows of all classes share batches. */
+    size_t total = 0, A = m->n_attrs ? m->n_attrs : 1;
+    for (size_t k = 0; k < n_req; k++) total += req[k].n;
+    int32_t *ids = malloc(total * A * sizeof *ids + 1);
+    if (!ids) rc = ns_error(NS_ENOMEM, "out of memory for %zu prompts", total);
+    for (size_t k = 0, at = 0; !rc && k < n_req; k++)
+        for (size_t f = 0; f < req[k].n; f++, at++) memcpy(ids + at * A, req[k].ids, m->n_attrs * sizeof *ids);
+    if (!rc) rc = ns_generate_many(m, o, ids, total, 0, &all);
+    free(ids);
+    if (!rc && !quiet)
+        fprintf(stderr, "generated %zu flows (%zu packets) in %.1f s, %.0f flows/s\n", all.n_flows, all.n_rows,
+                now_s() - t0, (double)all.n_flows / (now_s() - t0));
+    for (size_t k = 0, first = 0; k < n_req && !rc; first += req[k].n, k++) {
+        for (size_t f = first; f < first + req[k].n; f++)
             memcpy(all.labels + f * m->n_attrs, req[k].label_ids, m->n_attrs * sizeof(int32_t));
         snprintf(path, sizeof path, "%s/%s.pcap", dir, req[k].name);
         uint64_t written;
@@ -276,8 +286,7 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
         snprintf(path, sizeof path, "%s/%s.pcap", dir, req[k].name);
         flows += req[k].n, packets += written;
         if (!quiet)
-            fprintf(stderr, "%s: %zu flows, %llu packets (%.0f flows/s so far)\n", path, req[k].n,
-                    (unsigned long long)written, (double)flows / (now_s() - t0));
+            fprintf(stderr, "%s: %zu flows, %llu packets\n", path, req[k].n, (unsigned long long)written);
     }
     if (rc) {
         ns_outfile_abort(&tsv);

@@ -328,6 +328,18 @@ static int cmp_len(const void *a, const void *b)
 int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
                 ns_gen_flows *out)
 {
+    size_t P = m->n_attrs ? m->n_attrs : 1;
+    int32_t *each = malloc(n * P * sizeof *each + 1);
+    if (!each) return ns_error(NS_ENOMEM, "out of memory for %zu prompts", n);
+    for (size_t i = 0; i < n; i++) memcpy(each + i * P, ids, m->n_attrs * sizeof *ids);
+    int rc = ns_generate_many(m, o, each, n, stream0, out);
+    free(each);
+    return rc;
+}
+
+int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
+                     ns_gen_flows *out)
+{
     const ns_model_config *cfg = &m->cfg;
     int Bmax = o->batch > 0 ? o->batch : 64, T = cfg->max_packets, P = (int)m->n_attrs;
     int in = cfg->in_dim, od = cfg->out_dim, guided = o->guidance != 1.0f;
@@ -340,7 +352,7 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
     c.cl = cl;
     by_len *order = malloc(n * sizeof *order);
     ns_rng *rngs = malloc(n * sizeof *rngs);
-    float *logits = malloc((size_t)T * sizeof *logits);
+    float *logits = malloc(n * (size_t)T * sizeof *logits);
     size_t N = (size_t)Bmax * T;
     c.prompt = malloc((size_t)2 * Bmax * (P ? P : 1) * sizeof(int));
     c.len = malloc((size_t)2 * Bmax * sizeof(int));
@@ -356,14 +368,18 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
     }
     if ((rc = ns_model_acts_new(&c.acts, cfg, 2 * Bmax, T))) goto done;
 
-    /* Lengths, from the conditional length head. */
-    for (int a = 0; a < P; a++) c.prompt[a] = ids[a];
-    ns_model_length_logits(logits, c.acts, &m->p, cfg, c.prompt, P, 1);
+    /* Lengths, from the conditional length head, 2 Bmax prompts at a time. */
+    for (size_t at = 0; at < n; at += 2 * (size_t)Bmax) {
+        int B = n - at < 2 * (size_t)Bmax ? (int)(n - at) : 2 * Bmax;
+        for (int b = 0; b < B; b++)
+            for (int a = 0; a < P; a++) c.prompt[b * P + a] = ids[(at + (size_t)b) * P + a];
+        ns_model_length_logits(logits + at * T, c.acts, &m->p, cfg, c.prompt, P, B);
+    }
     size_t total_rows = 0;
     for (size_t i = 0; i < n; i++) {
         ns_rng_seed(&rngs[i], o->seed, stream0 + i);
         double u = ns_rng_double(&rngs[i]); /* drawn always, so --length leaves the noise as it was */
-        order[i].len = o->length > 0 ? (o->length < T ? o->length : T) : draw_length(logits, T, u);
+        order[i].len = o->length > 0 ? (o->length < T ? o->length : T) : draw_length(logits + i * T, T, u);
         order[i].index = i;
         total_rows += (size_t)order[i].len;
     }
@@ -372,7 +388,7 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
     for (size_t i = 0, row = r0; i < n; i++) {
         out->first[f0 + i] = row;
         out->len[f0 + i] = (uint32_t)order[i].len;
-        for (int a = 0; a < P; a++) out->labels[(f0 + i) * P + a] = ids[a];
+        for (int a = 0; a < P; a++) out->labels[(f0 + i) * P + a] = ids[i * P + a];
         row += (size_t)order[i].len;
     }
     qsort(order, n, sizeof *order, cmp_len);
@@ -385,8 +401,9 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
         c.B = (int)B, c.T = Tb;
         for (int b = 0; b < (int)B; b++) {
             c.len[b] = c.len[B + (size_t)b] = order[at + (size_t)b].len;
-            for (int a = 0; a < P; a++) c.prompt[b * P + a] = ids[a], c.prompt[((int)B + b) * P + a] = -1;
-            ns_rng *r = &rngs[order[at + (size_t)b].index];
+            size_t i = order[at + (size_t)b].index;
+            for (int a = 0; a < P; a++) c.prompt[b * P + a] = ids[i * P + a], c.prompt[((int)B + b) * P + a] = -1;
+            ns_rng *r = &rngs[i];
             float *xb = x + (size_t)b * Tb * in;
             size_t valid = (size_t)c.len[b] * in;
             ns_rng_normals(r, xb, valid);

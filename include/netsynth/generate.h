@@ -80,6 +80,12 @@ int ns_gen_parse_prompt(const ns_modelfile *m, const char *text, int32_t *ids);
  * differ); progress, when not NULL, is called after every batch. */
 int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
                 ns_gen_flows *out);
+/* The same with a prompt per flow, ids[n * n_attrs]: flows of every prompt
+ * share batches, which keeps the matrix products large when each prompt
+ * asks for few flows (generate --like, --per-class). Flow i still takes
+ * stream stream0 + i. */
+int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
+                     ns_gen_flows *out);
 
 /* Write generated flows as a dataset file (addresses blank, ports as
  * generated, files[0] = `source`, a note of where they came from). */
