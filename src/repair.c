@@ -236,6 +236,66 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, uint32_t *tsval
     return k;
 }
 
+/* ---- application payloads --------------------------------------------------------- */
+
+/* Servers whose dissectors reject a payload of zeros (a DNS message needs its
+ * header, NTP 48 bytes, DHCP its magic cookie): their payload starts with
+ * the smallest valid message, and a shorter (non-empty) one grows to it.
+ * Other ports get zeros (or random bytes): most dissectors take them, a few
+ * (RIP, OpenVPN, SNMP, ...) would call them malformed. */
+enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP };
+typedef struct app {
+    uint8_t proto;
+    uint16_t port, min;
+    int kind;
+} app;
+
+static const app apps[] = {
+    {P_UDP, 53, 12, APP_DNS},   {P_UDP, 5353, 12, APP_DNS}, {P_UDP, 5355, 12, APP_DNS}, {P_UDP, 137, 12, APP_DNS},
+    {P_TCP, 53, 14, APP_DNS_TCP}, {P_TCP, 5353, 14, APP_DNS_TCP}, {P_TCP, 5355, 14, APP_DNS_TCP},
+    {P_UDP, 123, 48, APP_NTP},  {P_TCP, 123, 48, APP_NTP},  {P_UDP, 67, 244, APP_DHCP}, {P_UDP, 68, 244, APP_DHCP},
+    {P_UDP, 5683, 4, APP_COAP},
+};
+
+static const app *app_of(uint8_t proto, uint16_t server_port)
+{
+    for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++)
+        if (apps[i].proto == proto && apps[i].port == server_port) return &apps[i];
+    return NULL;
+}
+
+/* A payload of len (0 stays 0) grown to the application's smallest message. */
+static int app_len(const app *a, int len) { return a && len > 0 && len < a->min ? a->min : len; }
+
+static void put16(uint8_t *p, uint32_t v);
+
+/* The application's header over the first bytes of a payload of len >= a->min. */
+static void app_fill(const app *a, uint8_t *p, int len, int from_server)
+{
+    switch (a->kind) {
+    case APP_DNS:
+        memset(p, 0, 12), p[2] = from_server ? 0x80 : 0;                    /* QR; no records */
+        break;
+    case APP_COAP:
+        p[0] = 0x40, p[1] = from_server ? 0x45 : 0x01, p[2] = p[3] = 0;      /* 2.05 Content / GET */
+        if (len > 4) p[4] = 0xff;                                           /* the rest is payload */
+        break;
+    case APP_DNS_TCP:
+        put16(p, (uint32_t)(len - 2));
+        memset(p + 2, 0, 12), p[4] = from_server ? 0x80 : 0;
+        break;
+    case APP_NTP:
+        memset(p, 0, 48), p[0] = from_server ? 0x24 : 0x23;                  /* version 4, client / server */
+        break;
+    case APP_DHCP:
+        memset(p, 0, 244);
+        p[0] = from_server ? 2 : 1, p[1] = 1, p[2] = 6;                      /* reply / request, Ethernet */
+        p[236] = 99, p[237] = 130, p[238] = 83, p[239] = 99;               /* magic cookie */
+        p[240] = 53, p[241] = 1, p[242] = from_server ? 2 : 1, p[243] = 255; /* offer / discover, end */
+        break;
+    }
+}
+
 /* ---- writing packets ------------------------------------------------------------ */
 
 /* One packet to write, every field decided. */
@@ -247,6 +307,8 @@ typedef struct spec {
     uint8_t ipopt[40], tcpopt[40];
     int n_ipopt, n_tcpopt;
     int payload;
+    const app *app;          /* the server's application, when it needs a header */
+    int from_server;
 } spec;
 
 
@@ -291,6 +353,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
     } else {
         memset(data, 0, (size_t)s->payload);
     }
+    if (s->app && s->payload >= s->app->min) app_fill(s->app, data, s->payload, s->from_server);
     if (s->proto == P_TCP) {
         put16(l4, s->sport);
         put16(l4 + 2, s->dport);
@@ -534,6 +597,7 @@ static int tcp_segment(tcp_state *t, const gen *g, size_t i, int d, int mtu_room
     if (t->handshake && i == 0) t->syn_opts = had;
     if (t->handshake && i == 1) t->ts_ok = (t->syn_opts & had & O_TS) != 0;
     int room = mtu_room - TCP_LEN - s->n_tcpopt;
+    payload = app_len(s->app, payload);
     if (payload > room) payload = room > 0 ? room : 0;
     if ((fl & F_URG) && !(payload > 0 && g->urp > 0 && g->urp <= payload)) fl &= (uint8_t)~F_URG;
     s->urp = fl & F_URG ? g->urp : 0;
@@ -604,6 +668,7 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
         s.src = dd ? server : client, s.dst = dd ? client : server;
         s.sport = dd ? sport : cport, s.dport = dd ? cport : sport;
         s.proto = proto;
+        s.app = app_of(proto, sport), s.from_server = dd;
         if (r->ip) {
             s.tos = r->tos, s.id = r->id, s.df = r->df, s.ttl = r->ttl ? r->ttl : 64;
             s.n_ipopt = ipv4_options(r->ipopt, r->n_ipopt, s.ipopt);
@@ -615,7 +680,8 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
         if (proto == P_TCP) {
             rst = tcp_segment(&t, r, i, dd, room, &s);
         } else {
-            s.payload = r->payload < room - UDP_LEN ? r->payload : room - UDP_LEN;
+            s.payload = app_len(s.app, r->payload);
+            if (s.payload > room - UDP_LEN) s.payload = room - UDP_LEN;
             if (proto == P_ICMP) {
                 int echo = r->shows == P_ICMP && (r->type == 0 || r->type == 8);
                 s.type = echo ? r->type : dd ? 0 : 8;

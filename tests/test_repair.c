@@ -384,12 +384,12 @@ static void test_ipv4_options(void **state)
     f.n = 0;
     int8_t *r = add(&f, 0, 0);
     static const uint8_t opt[] = {1, 148, 4, 0, 0, 7, 200, 1}; /* NOP, router alert, record route too long */
-    udp_row(r, 8, 40000, 53);
+    udp_row(r, 8, 40000, 9);
     ip_options(r, opt, sizeof opt);
     put(r, IP + 16, 16, 20 + 8 + 8 + 8);
     r = add(&f, 0, 1000);
     static const uint8_t rr[] = {7, 7, 4, 0, 0, 0, 0, 0};      /* record route: dropped, the rest kept */
-    udp_row(r, 4, 40000, 53);
+    udp_row(r, 4, 40000, 9);
     ip_options(r, rr, sizeof rr);
     put(r, IP + 16, 16, 20 + 8 + 8 + 4);
     put(r, IP + 4, 4, 5);                                      /* IHL says none: the option bytes win */
@@ -710,6 +710,50 @@ static void test_stats_and_report(void **state)
     ns_repair_out_free(&out);
 }
 
+static void test_application_payloads(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    udp_row(add(&f, 0, 0), 5, 40000, 53);      /* shorter than a DNS header: grown */
+    udp_row(add(&f, 1, 0), 0, 53, 40000);      /* empty stays empty */
+    udp_row(add(&f, 1, 0), 40, 53, 40000);
+    ns_repair_out out = {0};
+    repair(&f, 0, &out, NULL);
+    check_default(&out, 1);
+    pk v;
+    view(&out, 0, &v);
+    assert_int_equal(v.payload, 12), assert_int_equal(u8(v.p.payload, 2), 0);
+    view(&out, 1, &v);
+    assert_int_equal(v.payload, 0);
+    view(&out, 2, &v);
+    assert_int_equal(v.payload, 40), assert_int_equal(u8(v.p.payload, 2), 0x80);   /* a response */
+    ns_repair_out_free(&out);
+
+    f.n = 0;
+    udp_row(add(&f, 0, 0), 10, 40000, 123);
+    udp_row(add(&f, 0, 0), 300, 40000, 67);
+    repair(&f, 0, &out, NULL);
+    view(&out, 0, &v);
+    assert_int_equal(v.payload, 48), assert_int_equal(u8(v.p.payload, 0), 0x23);   /* NTP v4 client */
+    view(&out, 1, &v);
+    assert_int_equal(v.proto, 17), assert_int_equal(v.dport, 123);                  /* 123 is the flow's port */
+    ns_repair_out_free(&out);
+
+    f.n = 0;
+    tcp_row(add(&f, 0, 0), 0, 50000, 53, 10, 0, SYN);
+    tcp_row(add(&f, 1, 0), 0, 53, 50000, 90, 11, SYN | ACK);
+    tcp_row(add(&f, 0, 0), 3, 50000, 53, 11, 91, ACK | PSH);   /* DNS over TCP: 14 bytes at least */
+    tcp_row(add(&f, 1, 0), 0, 53, 50000, 91, 14, ACK);
+    repair(&f, 0, &out, NULL);
+    check_default(&out, 1);
+    view(&out, 2, &v);
+    assert_int_equal(v.payload, 14), assert_int_equal(be16(v.p.payload, 0), 12);
+    view(&out, 3, &v);
+    assert_int_equal(v.ack, 11 + 14);
+    ns_repair_out_free(&out);
+}
+
 /* Random ternary matrices: uniform, or valid rows with bits flipped. */
 static void test_random_matrices_come_out_compliant(void **state)
 {
@@ -953,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_address_plan),
         cmocka_unit_test(test_raw_link_random_payload_and_mtu),
         cmocka_unit_test(test_stats_and_report),
+        cmocka_unit_test(test_application_payloads),
         cmocka_unit_test(test_random_matrices_come_out_compliant),
         cmocka_unit_test(test_fix_parsing),
         cmocka_unit_test(test_fix_holds_in_every_row_and_packet),

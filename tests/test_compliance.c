@@ -1,0 +1,346 @@
+/* test_compliance.c: repaired captures as other tools see them.
+ *
+ * tshark (skipped with a message when absent) reads captures of crafted and
+ * of random flows, written by ns_gen_write_pcap, with checksum validation on:
+ * no malformed packet, no bad checksum, no expert error; its conversation
+ * statistics count the flows written. The same through `netsynth generate`
+ * with a tiny model trained here (--fix, --link raw, --per-flow,
+ * --repair-report). And a replay: tcpreplay sends a capture over a veth pair
+ * between two network namespaces made here, and tcpdump on the far side
+ * receives every packet (needs root, `ip netns`, tcpreplay and tcpdump;
+ * skipped with a message otherwise). */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "netsynth/capture.h"
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/generate.h"
+#include "netsynth/nprint.h"
+#include "netsynth/repair.h"
+#include "netsynth/rng.h"
+#include "netsynth/train.h"
+
+enum {
+    W = NS_NP_MODEL_WIDTH, IP = 0, TCP = 480, UDP = 960, ICMP = 1024,
+    FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10,
+};
+
+#define SKIP_WITHOUT(prog)                                                             \
+    do {                                                                               \
+        if (!tu_have_program(prog)) {                                                  \
+            print_message("SKIP %s: %s is not installed\n", __func__, prog);           \
+            skip();                                                                    \
+        }                                                                              \
+    } while (0)
+
+/* ------------------------------------------------------------------ flows */
+
+static void put(int8_t *row, int col, int width, uint64_t v)
+{
+    for (int k = 0; k < width; k++) row[col + k] = (int8_t)(v >> (width - 1 - k) & 1);
+}
+
+/* Generated flows built by hand: rows appended one flow at a time. */
+typedef struct flows {
+    ns_gen_flows g;
+    size_t cap;
+} flows;
+
+static int8_t *add_row(flows *f, int dir, int64_t iat)
+{
+    ns_gen_flows *g = &f->g;
+    if (g->n_rows == f->cap) {
+        f->cap = f->cap ? 2 * f->cap : 256;
+        g->rows = realloc(g->rows, f->cap * W);
+        g->dir = realloc(g->dir, f->cap);
+        g->iat_ns = realloc(g->iat_ns, f->cap * sizeof *g->iat_ns);
+        assert_true(g->rows && g->dir && g->iat_ns);
+    }
+    g->dir[g->n_rows] = (uint8_t)dir;
+    g->iat_ns[g->n_rows] = iat;
+    g->len[g->n_flows - 1]++;
+    return g->rows + W * g->n_rows++;
+}
+
+static void new_flow(flows *f)
+{
+    ns_gen_flows *g = &f->g;
+    g->len = realloc(g->len, (g->n_flows + 1) * sizeof *g->len);
+    g->first = realloc(g->first, (g->n_flows + 1) * sizeof *g->first);
+    assert_true(g->len && g->first);
+    g->first[g->n_flows] = g->n_rows;
+    g->len[g->n_flows++] = 0;
+}
+
+static void ip_row(int8_t *row, int proto, int tl)
+{
+    memset(row, -1, W);
+    put(row, IP, 4, 4), put(row, IP + 4, 4, 5), put(row, IP + 8, 8, 0), put(row, IP + 16, 16, (uint64_t)tl);
+    put(row, IP + 32, 16, 0x4321), put(row, IP + 48, 3, 2), put(row, IP + 51, 13, 0);
+    put(row, IP + 64, 8, 64), put(row, IP + 72, 8, (uint64_t)proto), put(row, IP + 80, 16, 0), put(row, IP + 96, 64, 0);
+}
+
+static void tcp_row(int8_t *row, int payload, int back, uint16_t port, uint32_t seq, int flags)
+{
+    static const uint8_t opts[] = {2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 1, 0, 0, 0, 0, 0, 1, 3, 3, 7};
+    int syn = flags & SYN, n = syn ? (int)sizeof opts : 0;
+    ip_row(row, 6, 40 + n + payload);
+    put(row, TCP, 16, back ? port : 50000), put(row, TCP + 16, 16, back ? 50000 : port);
+    put(row, TCP + 32, 32, seq), put(row, TCP + 64, 32, 0), put(row, TCP + 96, 4, (uint64_t)(5 + n / 4));
+    put(row, TCP + 100, 3, 0), put(row, TCP + 103, 9, (uint64_t)flags), put(row, TCP + 112, 16, 64240);
+    put(row, TCP + 128, 32, 0);
+    for (int i = 0; i < n; i++) put(row, TCP + 160 + 8 * i, 8, opts[i]);
+}
+
+static void udp_row(int8_t *row, int payload, int back, uint16_t port)
+{
+    ip_row(row, 17, 28 + payload);
+    put(row, UDP, 16, back ? port : 40000), put(row, UDP + 16, 16, back ? 40000 : port);
+    put(row, UDP + 32, 16, (uint64_t)(8 + payload)), put(row, UDP + 48, 16, 0);
+}
+
+/* Crafted flows, each a kind of inconsistency, and random ternary ones. */
+static void make_flows(flows *f, size_t n_random, uint64_t seed)
+{
+    memset(f, 0, sizeof *f);
+    /* A TCP connection on an unassigned port: handshake, data both ways, FIN both ways. */
+    new_flow(f);
+    tcp_row(add_row(f, 0, 0), 0, 0, 7, 1000, SYN);
+    tcp_row(add_row(f, 1, 20000), 0, 1, 7, 5000, SYN | ACK);
+    tcp_row(add_row(f, 0, 100), 0, 0, 7, 0, ACK);
+    tcp_row(add_row(f, 0, 100), 300, 0, 7, 0, ACK | PSH);
+    tcp_row(add_row(f, 1, 30000), 1200, 1, 7, 0, ACK | PSH);
+    tcp_row(add_row(f, 0, 100), 0, 0, 7, 0, ACK | FIN);
+    tcp_row(add_row(f, 1, 100), 0, 1, 7, 0, ACK | FIN);
+    tcp_row(add_row(f, 0, 100), 0, 0, 7, 0, ACK);
+    /* Garbage numbers, the SYN-ACK from the wrong side, a SYN+FIN, a reset, rows after it. */
+    new_flow(f);
+    tcp_row(add_row(f, 1, 0), 0, 1, 9, 77, SYN | ACK);
+    tcp_row(add_row(f, 1, 100), 0, 1, 9, 1, SYN | ACK);
+    tcp_row(add_row(f, 1, 100), 50, 1, 9, 1, SYN | FIN | PSH);
+    tcp_row(add_row(f, 0, 100), 0, 0, 9, 1, RST | ACK);
+    tcp_row(add_row(f, 0, 100), 10, 0, 9, 1, ACK);
+    /* UDP with lengths that disagree, and a row without IP. */
+    new_flow(f);
+    udp_row(add_row(f, 0, 0), 20, 0, 9);
+    int8_t *r = add_row(f, 1, 1000);
+    udp_row(r, 30, 1, 9);
+    put(r, UDP + 32, 16, 3);
+    memset(add_row(f, 0, 1000), -1, W);
+    /* ICMP: echo, and an unreachable without the packet it quotes. */
+    new_flow(f);
+    r = add_row(f, 0, 0);
+    ip_row(r, 1, 28 + 56);
+    put(r, ICMP, 32, 0x08000000), put(r, ICMP + 32, 32, 0x00070001);
+    r = add_row(f, 1, 500);
+    ip_row(r, 1, 28);
+    put(r, ICMP, 32, 0x03030000), put(r, ICMP + 32, 32, 0);
+    /* Well-known ports with payloads of every size, as a model of real traffic writes them. */
+    static const uint16_t ports[] = {53, 67, 68, 80, 123, 137, 443, 1883, 1900, 5353, 5355, 5683, 8080, 8883, 554,
+                                     5222, 8000, 8443, 49153, 9999, 23, 21, 25};
+    static const int sizes[] = {0, 1, 5, 13, 48, 100, 300, 1400};
+    for (size_t p = 0; p < sizeof ports / sizeof ports[0]; p++) {
+        new_flow(f);
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+            udp_row(add_row(f, (int)k & 1, 1000), sizes[k], (int)k & 1, ports[p]);
+        new_flow(f);
+        tcp_row(add_row(f, 0, 0), 0, 0, ports[p], 1000, SYN);
+        tcp_row(add_row(f, 1, 1000), 0, 1, ports[p], 5000, SYN | ACK);
+        tcp_row(add_row(f, 0, 1000), 0, 0, ports[p], 0, ACK);
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+            tcp_row(add_row(f, (int)k & 1, 1000), sizes[k], (int)k & 1, ports[p], 0, ACK | PSH);
+    }
+    /* Random ternary matrices. */
+    ns_rng rng;
+    ns_rng_seed(&rng, seed, 0);
+    for (size_t k = 0; k < n_random; k++) {
+        new_flow(f);
+        size_t n = 1 + ns_rng_below(&rng, 20);
+        for (size_t i = 0; i < n; i++) {
+            r = add_row(f, (int)ns_rng_below(&rng, 2), (int64_t)ns_rng_below(&rng, 50000000));
+            for (int c = 0; c < W; c++) r[c] = (int8_t)((int)ns_rng_below(&rng, 3) - 1);
+        }
+    }
+}
+
+static void free_flows(flows *f) { ns_gen_flows_free(&f->g); }
+
+/* ----------------------------------------------------------------- tshark */
+
+/* What tshark's expert and conversation statistics say about a capture. */
+typedef struct verdict {
+    long errors, warnings, malformed, bad_checksums, frames;
+    long header_errors;     /* errors of Ethernet, IPv4, TCP, UDP, ICMP: ours */
+    long tcp_convs, udp_convs;
+    char text[16384];       /* the expert table, for messages */
+} verdict;
+
+/* The number in "Errors (12)" style headings; 0 when the heading is absent. */
+static long heading_count(const char *text, const char *heading)
+{
+    const char *s = strstr(text, heading);
+    return s ? strtol(s + strlen(heading), NULL, 10) : 0;
+}
+
+/* Lines of a conversation table, from its title to the closing "====" line. */
+static long conversations(const char *text, const char *title)
+{
+    const char *s = strstr(text, title);
+    if (!s) return -1;
+    long n = 0;
+    const char *end = strstr(s, "\n====");
+    for (const char *l = s; (l = strstr(l, "<->")) && (!end || l < end); l += 3) n++;
+    return n;
+}
+
+static char *run_capture(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t len = 0, cap = 1 << 16;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    for (size_t got; (got = fread(out + len, 1, cap - len - 1, p)) > 0;) {
+        len += got;
+        if (cap - len < 2) {
+            out = realloc(out, cap *= 2);
+            assert_non_null(out);
+        }
+    }
+    out[len] = 0;
+    pclose(p);
+    return out;
+}
+
+static void tshark(const char *path, verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "tshark -n -r '%s' -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE "
+             "-z expert -q 2>&1", path);
+    char *out = run_capture(cmd);
+    snprintf(v->text, sizeof v->text, "%s", out);
+    v->errors = heading_count(out, "Errors (");
+    v->warnings = heading_count(out, "Warns (");
+    int errors_section = 0;
+    for (const char *l = out; *l;) {
+        const char *eol = strchr(l, '\n');
+        size_t len = eol ? (size_t)(eol - l) : strlen(l);
+        char line[512], group[64], proto[64];
+        snprintf(line, sizeof line, "%.*s", (int)(len < 511 ? len : 511), l);
+        if (strchr("EWNC", line[0]) && strstr(line, " (")) errors_section = !strncmp(line, "Errors (", 8);
+        long freq;
+        if (sscanf(line, " %ld %63s %63s", &freq, group, proto) == 3) {
+            if (!strcmp(group, "Malformed") && errors_section) v->malformed += freq;
+            if (!strcmp(group, "Checksum")) v->bad_checksums += freq;
+            static const char *const ours[] = {"Ethernet", "IPv4", "TCP", "UDP", "ICMP"};
+            for (size_t i = 0; errors_section && i < sizeof ours / sizeof ours[0]; i++)
+                if (!strcmp(proto, ours[i])) v->header_errors += freq;
+        }
+        l += len + (eol != NULL);
+    }
+    free(out);
+    snprintf(cmd, sizeof cmd, "tshark -n -r '%s' -q -z conv,tcp -z conv,udp -z io,stat,0 2>&1", path);
+    out = run_capture(cmd);
+    v->tcp_convs = conversations(out, "TCP Conversations");
+    v->udp_convs = conversations(out, "UDP Conversations");
+    const char *frames = strstr(out, "| Frames");
+    const char *span = frames ? strstr(frames, "<>") : NULL;    /* "|  0.0 <> 12.3 |   1234 | ..." */
+    const char *bar = span ? strchr(span, '|') : NULL;
+    if (bar) v->frames = strtol(bar + 1, NULL, 10);
+    free(out);
+}
+
+/* Flows per transport as repair decides them: the packets written, read back. */
+static void count_flows(const char *path, long *tcp, long *udp, long *packets)
+{
+    ns_capture *c;
+    ns_frame fr;
+    assert_int_equal(ns_capture_open(&c, path, NULL), NS_OK);
+    enum { MAXF = 4096 };
+    static uint8_t proto_of[MAXF];
+    memset(proto_of, 0, sizeof proto_of);
+    *tcp = *udp = *packets = 0;
+    while (ns_capture_next(c, &fr) == 1) {
+        ns_packet p;
+        assert_int_equal(ns_packet_parse(&p, ns_capture_linktype(c), fr.data, fr.caplen), NS_SKIP_NONE);
+        uint32_t src = 0, dst = 0;
+        assert_true(ns_get_be32(p.ip, 12, &src) && ns_get_be32(p.ip, 16, &dst));
+        uint16_t sp = 0, dp = 0;
+        if (p.l4_proto != 1) assert_true(ns_get_be16(p.l4, 0, &sp) && ns_get_be16(p.l4, 2, &dp));
+        /* The flow number back from the plan: client host + 254 (server host) + ... */
+        uint32_t client = src >> 24 == 10 ? src : dst, server = src >> 24 == 10 ? dst : src;
+        size_t k = (client & 255) - 1 + 254 * ((server & 255) - 1);
+        assert_true(k < MAXF);
+        proto_of[k] = p.l4_proto;
+        (*packets)++;
+    }
+    ns_capture_close(c);
+    for (size_t k = 0; k < MAXF; k++) *tcp += proto_of[k] == 6, *udp += proto_of[k] == 17;
+}
+
+/* headers_only: random payload bytes may be malformed for an application's
+ * dissector (RTCP's heuristics take any UDP); the headers still may not. */
+static void assert_clean(const char *path, const verdict *v, int headers_only)
+{
+    int bad = v->header_errors || v->bad_checksums || (!headers_only && (v->errors || v->malformed));
+    if (bad) print_message("%s: tshark says\n%s\n", path, v->text);
+    assert_int_equal(v->header_errors, 0);
+    assert_int_equal(v->bad_checksums, 0);
+    if (headers_only) return;
+    assert_int_equal(v->malformed, 0);
+    assert_int_equal(v->errors, 0);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_tshark_finds_nothing_wrong(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT("tshark");
+    const char *dir = tu_tmpdir();
+    flows f;
+    make_flows(&f, 400, 7);
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    for (int variant = 0; variant < 3; variant++) {
+        o.payload = variant == 1 ? NS_REPAIR_PAYLOAD_RANDOM : NS_REPAIR_PAYLOAD_ZEROS;
+        o.linktype = variant == 2 ? NS_LINKTYPE_RAW : NS_LINKTYPE_ETHERNET;
+        const char *path = tu_path(dir, variant == 0 ? "zeros.pcap" : variant == 1 ? "random.pcap" : "raw.pcap");
+        uint64_t written;
+        ns_repair_stats st = {0};
+        assert_int_equal(ns_gen_write_pcap(&f.g, 0, f.g.n_flows, &o, 0, path, &written, &st), NS_OK);
+        verdict v;
+        tshark(path, &v);
+        long tcp, udp, packets;
+        count_flows(path, &tcp, &udp, &packets);
+        print_message("%s: %llu packets of %zu flows; tshark: %ld frames, %ld errors, %ld warnings, %ld malformed, "
+                      "%ld bad checksums, %ld header errors, %ld TCP and %ld UDP conversations (%ld and %ld written)\n",
+                      path, (unsigned long long)written, f.g.n_flows, v.frames, v.errors, v.warnings, v.malformed,
+                      v.bad_checksums, v.header_errors, v.tcp_convs, v.udp_convs, tcp, udp);
+        if (getenv("NETSYNTH_TEST_VERBOSE")) print_message("%s\n", v.text);
+        assert_clean(path, &v, o.payload == NS_REPAIR_PAYLOAD_RANDOM);
+        assert_int_equal(v.frames, (long)written);
+        assert_int_equal(v.tcp_convs, tcp);
+        assert_int_equal(v.udp_convs, udp);
+        assert_true(tcp > 100 && udp > 100);
+    }
+    free_flows(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tshark_finds_nothing_wrong),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_cleanup();
+    return rc;
+}
