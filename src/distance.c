@@ -399,7 +399,8 @@ void ns_dist_report_free(ns_dist_report *r)
 
 /* Flows as bit planes. Packing first gives per flow `words` words of "is 1"
  * then `words` of "is -1"; compact() keeps only the 64-value groups that vary
- * in some flow and lays them out in blocks of 8 groups: 8 words of "is 1",
+ * in some flow, those that differ most often first, and lays them out in
+ * blocks of 8 groups: 8 words of "is 1",
  * then the 8 matching words of "is -1" (zero-padded), the unit the distance
  * kernels take. */
 typedef struct packed {
@@ -443,17 +444,31 @@ static int pack_flows(packed *p, const ns_dist_flows *fl, int packets)
     return NS_OK;
 }
 
-/* OR into vary[words] the groups where some flow of p differs from ref. */
+/* Count into vary[words], per 64-value group, the values of p's flows that
+ * differ there from ref. */
 static void find_varying(const packed *p, const uint64_t *ref, uint64_t *vary)
 {
     for (size_t i = 0; i < p->n; i++) {
         const uint64_t *w = p->bits + i * 2 * p->words;
-        for (size_t k = 0; k < p->words; k++) vary[k] |= (w[k] ^ ref[k]) | (w[p->words + k] ^ ref[p->words + k]);
+        for (size_t k = 0; k < p->words; k++)
+            vary[k] += (uint64_t)__builtin_popcountll((w[k] ^ ref[k]) | (w[p->words + k] ^ ref[p->words + k]));
     }
 }
 
-/* Keep groups keep[0..nk) in the block layout. */
-static int compact(packed *p, const size_t *keep, size_t nk)
+typedef struct group {
+    uint64_t vary;
+    size_t k;
+} group;
+
+static int cmp_group(const void *pa, const void *pb)
+{
+    const group *a = pa, *b = pb;
+    return a->vary > b->vary ? -1 : a->vary < b->vary ? 1 : (a->k > b->k) - (a->k < b->k);
+}
+
+/* Keep groups keep[0..nk) in the block layout; ones[i] and absent[i] get
+ * flow i's count of values 1 and -1 there. */
+static int compact(packed *p, const size_t *keep, size_t nk, uint32_t *ones, uint32_t *absent)
 {
     size_t blocks = (nk + 7) / 8;
     uint64_t *out = calloc(p->n * blocks * 16 + 1, sizeof *out);
@@ -461,9 +476,12 @@ static int compact(packed *p, const size_t *keep, size_t nk)
     for (size_t i = 0; i < p->n; i++) {
         const uint64_t *w = p->bits + i * 2 * p->words;
         uint64_t *o = out + i * blocks * 16;
+        ones[i] = absent[i] = 0;
         for (size_t k = 0; k < nk; k++) {
             o[k / 8 * 16 + k % 8] = w[keep[k]];
             o[k / 8 * 16 + 8 + k % 8] = w[p->words + keep[k]];
+            ones[i] += (uint32_t)__builtin_popcountll(w[keep[k]]);
+            absent[i] += (uint32_t)__builtin_popcountll(w[p->words + keep[k]]);
         }
     }
     free(p->bits);
@@ -472,52 +490,162 @@ static int compact(packed *p, const size_t *keep, size_t nk)
     return NS_OK;
 }
 
-/* The smallest distance from q to a flow of base (blocks of 16 words each);
- * a candidate is dropped once its partial distance reaches the best. */
-static uint32_t nearest_generic(const uint64_t *q, const uint64_t *base, size_t n, size_t blocks)
+/* The training flows for the search: sorted by their count of absent values,
+ * with both counts, and by a hash of their bits (to find twins at once). */
+typedef struct index {
+    size_t n, blocks;
+    uint64_t *bits;       /* [n * 16 * blocks] in absent order */
+    uint32_t *ones, *absent;
+    uint64_t *hash;       /* [n] sorted; twin[i] the flow with hash[i] */
+    size_t *twin;
+} index_t;
+
+static uint64_t flow_hash(const uint64_t *w, size_t n)
 {
-    uint32_t best = UINT32_MAX;
-    for (size_t t = 0; t < n && best; t++) {
-        const uint64_t *y = base + t * 16 * blocks;
-        uint32_t d = 0;
-        for (size_t b = 0; b < blocks && d < best; b++)
-            for (int k = 0; k < 8; k++)
-                d += (uint32_t)__builtin_popcountll((q[16 * b + k] ^ y[16 * b + k]) |
-                                                    (q[16 * b + 8 + k] ^ y[16 * b + 8 + k]));
-        if (d < best) best = d;
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (size_t k = 0; k < n; k++) h = (h ^ w[k]) * 0xff51afd7ed558ccdull, h ^= h >> 29;
+    return h;
+}
+
+typedef struct keyed {
+    uint64_t key;
+    size_t i;
+} keyed;
+
+static int cmp_keyed(const void *pa, const void *pb)
+{
+    const keyed *a = pa, *b = pb;
+    return a->key < b->key ? -1 : a->key > b->key ? 1 : (a->i > b->i) - (a->i < b->i);
+}
+
+static void index_free(index_t *x)
+{
+    free(x->bits), free(x->ones), free(x->absent), free(x->hash), free(x->twin);
+    memset(x, 0, sizeof *x);
+}
+
+static int index_build(index_t *x, const packed *p, const uint32_t *ones, const uint32_t *absent)
+{
+    size_t n = p->n, len = 16 * p->words;
+    memset(x, 0, sizeof *x);
+    x->n = n, x->blocks = p->words;
+    keyed *k = malloc((n + 1) * sizeof *k);
+    x->bits = malloc((n * len + 1) * sizeof *x->bits);
+    x->ones = malloc((n + 1) * sizeof *x->ones);
+    x->absent = malloc((n + 1) * sizeof *x->absent);
+    x->hash = malloc((n + 1) * sizeof *x->hash);
+    x->twin = malloc((n + 1) * sizeof *x->twin);
+    if (!k || !x->bits || !x->ones || !x->absent || !x->hash || !x->twin) {
+        free(k);
+        index_free(x);
+        return ns_error(NS_ENOMEM, "memorisation: out of memory");
     }
+    for (size_t i = 0; i < n; i++) k[i] = (keyed){absent[i], i};
+    qsort(k, n, sizeof *k, cmp_keyed);
+    for (size_t j = 0; j < n; j++) {
+        memcpy(x->bits + j * len, p->bits + k[j].i * len, len * sizeof *x->bits);
+        x->ones[j] = ones[k[j].i];
+        x->absent[j] = absent[k[j].i];
+    }
+    for (size_t j = 0; j < n; j++) k[j] = (keyed){flow_hash(x->bits + j * len, len), j};
+    qsort(k, n, sizeof *k, cmp_keyed);
+    for (size_t j = 0; j < n; j++) x->hash[j] = k[j].key, x->twin[j] = k[j].i;
+    free(k);
+    return NS_OK;
+}
+
+static int has_twin(const index_t *x, const uint64_t *q)
+{
+    size_t len = 16 * x->blocks, lo = 0, hi = x->n;
+    uint64_t h = flow_hash(q, len);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x->hash[mid] < h) lo = mid + 1;
+        else hi = mid;
+    }
+    for (; lo < x->n && x->hash[lo] == h; lo++)
+        if (!memcmp(x->bits + x->twin[lo] * len, q, len * sizeof *q)) return 1;
+    return 0;
+}
+
+/* The distance from q to y, or any value >= bound once it is clear that it
+ * reaches bound (checked after every block of 512 values). */
+static inline uint32_t dist_generic(const uint64_t *q, const uint64_t *y, size_t blocks, uint32_t bound)
+{
+    uint32_t d = 0;
+    for (size_t b = 0; b < blocks && d < bound; b++)
+        for (int k = 0; k < 8; k++)
+            d += (uint32_t)__builtin_popcountll((q[16 * b + k] ^ y[16 * b + k]) | (q[16 * b + 8 + k] ^ y[16 * b + 8 + k]));
+    return d;
+}
+
+/* Nearest training flow to q (absent count qa, ones qo): candidates in order
+ * of |absent - qa| outwards from the query's place, a lower bound of the
+ * distance (the values -1 that differ), so the walk stops once it reaches the
+ * best; a candidate whose |ones - qo| reaches it is skipped unseen. */
+#define NEAREST_BODY(DIST)                                                                  \
+    size_t lo = 0, hi = x->n;                                                               \
+    while (lo < hi) {                                                                       \
+        size_t mid = lo + (hi - lo) / 2;                                                    \
+        if (x->absent[mid] < qa) lo = mid + 1;                                              \
+        else hi = mid;                                                                      \
+    }                                                                                       \
+    hi = lo;                                                                                \
+    uint32_t best = UINT32_MAX;                                                             \
+    while (best && (lo > 0 || hi < x->n)) {                                                 \
+        uint32_t dl = lo > 0 ? qa - x->absent[lo - 1] : UINT32_MAX;                         \
+        uint32_t dh = hi < x->n ? x->absent[hi] - qa : UINT32_MAX;                          \
+        if ((dl < dh ? dl : dh) >= best) break;                                             \
+        size_t t = dl < dh ? --lo : hi++;                                                   \
+        uint32_t od = x->ones[t] > qo ? x->ones[t] - qo : qo - x->ones[t];                  \
+        if (od >= best) continue;                                                           \
+        uint32_t d = DIST(q, x->bits + t * 16 * x->blocks, x->blocks, best);                \
+        if (d < best) best = d;                                                             \
+    }                                                                                       \
     return best;
+
+static uint32_t nearest_generic(const index_t *x, const uint64_t *q, uint32_t qa, uint32_t qo)
+{
+    NEAREST_BODY(dist_generic)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 #define HAVE_AVX512_KERNEL 1
-__attribute__((target("avx512f,avx512vpopcntdq"))) static uint32_t nearest_avx512(const uint64_t *q,
-                                                                                  const uint64_t *base, size_t n,
-                                                                                  size_t blocks)
+__attribute__((target("avx512f,avx512vpopcntdq"))) static inline uint32_t dist_avx512(const uint64_t *q,
+                                                                                     const uint64_t *y, size_t blocks,
+                                                                                     uint32_t bound)
 {
-    uint32_t best = UINT32_MAX;
-    for (size_t t = 0; t < n && best; t++) {
-        const uint64_t *y = base + t * 16 * blocks;
-        uint32_t d = 0;
-        for (size_t b = 0; b < blocks && d < best; b++) {
-            __m512i a = _mm512_xor_si512(_mm512_loadu_si512(q + 16 * b), _mm512_loadu_si512(y + 16 * b));
-            __m512i m = _mm512_xor_si512(_mm512_loadu_si512(q + 16 * b + 8), _mm512_loadu_si512(y + 16 * b + 8));
-            d += (uint32_t)_mm512_reduce_add_epi64(_mm512_popcnt_epi64(_mm512_or_si512(a, m)));
-        }
-        if (d < best) best = d;
+    uint32_t d = 0;
+    for (size_t b = 0; b < blocks && d < bound; b++) {
+        __m512i a = _mm512_xor_si512(_mm512_loadu_si512(q + 16 * b), _mm512_loadu_si512(y + 16 * b));
+        __m512i m = _mm512_xor_si512(_mm512_loadu_si512(q + 16 * b + 8), _mm512_loadu_si512(y + 16 * b + 8));
+        d += (uint32_t)_mm512_reduce_add_epi64(_mm512_popcnt_epi64(_mm512_or_si512(a, m)));
     }
-    return best;
+    return d;
 }
 
-__attribute__((target("popcnt"))) static uint32_t nearest_popcnt(const uint64_t *q, const uint64_t *base, size_t n,
-                                                                 size_t blocks)
+__attribute__((target("avx512f,avx512vpopcntdq"))) static uint32_t nearest_avx512(const index_t *x,
+                                                                                  const uint64_t *q, uint32_t qa,
+                                                                                  uint32_t qo)
 {
-    return nearest_generic(q, base, n, blocks);
+    NEAREST_BODY(dist_avx512)
+}
+
+__attribute__((target("popcnt"))) static inline uint32_t dist_popcnt(const uint64_t *q, const uint64_t *y,
+                                                                     size_t blocks, uint32_t bound)
+{
+    return dist_generic(q, y, blocks, bound);
+}
+
+__attribute__((target("popcnt"))) static uint32_t nearest_popcnt(const index_t *x, const uint64_t *q, uint32_t qa,
+                                                                 uint32_t qo)
+{
+    NEAREST_BODY(dist_popcnt)
 }
 #endif
 
-typedef uint32_t (*nearest_fn)(const uint64_t *, const uint64_t *, size_t, size_t);
+typedef uint32_t (*nearest_fn)(const index_t *, const uint64_t *, uint32_t, uint32_t);
 
 static nearest_fn pick_kernel(void)
 {
@@ -537,8 +665,8 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* Nearest distances of every query flow; share at 0, median, 5th percentile. */
-static int nearest_all(const packed *train, const packed *q, const char *name, int threads, uint32_t **out,
-                       double *copied, double *median, double *p5)
+static int nearest_all(const index_t *x, const packed *q, const uint32_t *ones, const uint32_t *absent,
+                       const char *name, int threads, uint32_t **out, double *copied, double *median, double *p5)
 {
     uint32_t *d = malloc((q->n + 1) * sizeof *d), *sorted = malloc((q->n + 1) * sizeof *sorted);
     if (!d || !sorted) {
@@ -547,7 +675,10 @@ static int nearest_all(const packed *train, const packed *q, const char *name, i
     }
     nearest_fn kernel = pick_kernel();
     #pragma omp parallel for schedule(dynamic, 16) num_threads(threads > 0 ? threads : omp_get_max_threads())
-    for (size_t i = 0; i < q->n; i++) d[i] = kernel(q->bits + i * 16 * q->words, train->bits, train->n, train->words);
+    for (size_t i = 0; i < q->n; i++) {
+        const uint64_t *f = q->bits + i * 16 * q->words;
+        d[i] = has_twin(x, f) ? 0 : kernel(x, f, absent[i], ones[i]);
+    }
     memcpy(sorted, d, q->n * sizeof *d);
     qsort(sorted, q->n, sizeof *sorted, cmp_u32);
     size_t zeros = 0;
@@ -574,34 +705,44 @@ int ns_memo_compare(ns_memo_report *m, const ns_dist_flows *train, const ns_dist
     m->n_test = test ? test->n : 0;
     const ns_dist_flows *fl[3] = {train, synth, test};
     packed p[3];
+    uint32_t *ones[3] = {0}, *absent[3] = {0};
     memset(p, 0, sizeof p);
     int rc = NS_OK;
     for (int s = 0; s < 3 && !rc; s++)
         if (fl[s]) rc = pack_flows(&p[s], fl[s], packets);
     size_t words = p[0].words, nk = 0;
     uint64_t *vary = rc ? NULL : calloc(words + 1, sizeof *vary);
+    group *g = rc ? NULL : malloc((words + 1) * sizeof *g);
     size_t *keep = rc ? NULL : malloc((words + 1) * sizeof *keep);
-    if (!rc && (!vary || !keep)) rc = ns_error(NS_ENOMEM, "memorisation: out of memory");
+    if (!rc && (!vary || !keep || !g)) rc = ns_error(NS_ENOMEM, "memorisation: out of memory");
     if (!rc) {
-        uint64_t *ref = malloc(2 * words * sizeof *ref);
-        if (!ref) rc = ns_error(NS_ENOMEM, "memorisation: out of memory");
-        else memcpy(ref, p[0].bits, 2 * words * sizeof *ref);
-        for (int s = 0; s < 3 && !rc; s++)
-            if (fl[s]) find_varying(&p[s], ref, vary);
-        free(ref);
+        for (int s = 0; s < 3; s++)
+            if (fl[s]) find_varying(&p[s], p[0].bits, vary);
+        /* Groups equal in every flow drop out; those that differ most come
+         * first, so that a candidate's partial distance passes the best soonest. */
         for (size_t k = 0; k < words; k++)
-            if (vary[k]) keep[nk++] = k;
+            if (vary[k]) g[nk++] = (group){vary[k], k};
+        qsort(g, nk, sizeof *g, cmp_group);
+        for (size_t k = 0; k < nk; k++) keep[k] = g[k].k;
     }
-    for (int s = 0; s < 3 && !rc; s++)
-        if (fl[s]) rc = compact(&p[s], keep, nk);
+    for (int s = 0; s < 3 && !rc; s++) {
+        if (!fl[s]) continue;
+        ones[s] = malloc((p[s].n + 1) * sizeof *ones[s]);
+        absent[s] = malloc((p[s].n + 1) * sizeof *absent[s]);
+        rc = ones[s] && absent[s] ? compact(&p[s], keep, nk, ones[s], absent[s])
+                                  : ns_error(NS_ENOMEM, "memorisation: out of memory");
+    }
+    index_t x = {0};
+    if (!rc) rc = index_build(&x, &p[0], ones[0], absent[0]);
     if (!rc)
-        rc = nearest_all(&p[0], &p[1], synth->name, threads, &m->synth_nearest, &m->synth_copied, &m->synth_median,
-                         &m->synth_p5);
+        rc = nearest_all(&x, &p[1], ones[1], absent[1], synth->name, threads, &m->synth_nearest, &m->synth_copied,
+                         &m->synth_median, &m->synth_p5);
     if (!rc && test)
-        rc = nearest_all(&p[0], &p[2], test->name, threads, &m->test_nearest, &m->test_copied, &m->test_median,
-                         &m->test_p5);
-    for (int s = 0; s < 3; s++) free(p[s].bits);
-    free(vary), free(keep);
+        rc = nearest_all(&x, &p[2], ones[2], absent[2], test->name, threads, &m->test_nearest, &m->test_copied,
+                         &m->test_median, &m->test_p5);
+    index_free(&x);
+    for (int s = 0; s < 3; s++) free(p[s].bits), free(ones[s]), free(absent[s]);
+    free(vary), free(g), free(keep);
     if (rc) ns_memo_report_free(m);
     return rc;
 }
