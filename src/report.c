@@ -41,15 +41,13 @@ static int quote_into(char **cmd, size_t *len, size_t *cap, const char *s)
 }
 
 /* One line of tshark's -z expert and -z io,stat output. */
-static void parse_tshark_line(ns_compliance *c, const char *line, int *section)
+static void parse_tshark_line(ns_compliance *c, const char *line)
 {
     unsigned long long v;
-    if (!strncmp(line, "Errors (", 8)) *section = 1;
-    else if (!strncmp(line, "Warnings (", 10)) *section = 2;
-    else if (!strncmp(line, "Notes (", 7) || !strncmp(line, "Chats (", 7) || !strncmp(line, "Comments (", 10))
-        *section = 3;
-    if (*section == 1 && !strncmp(line, "Errors (", 8) && sscanf(line + 8, "%llu", &v) == 1) c->errors = v;
-    if (*section == 2 && !strncmp(line, "Warnings (", 10) && sscanf(line + 10, "%llu", &v) == 1) c->warnings = v;
+    /* Section heads: "Errors (N)", "Warns (N)" (tshark 4; "Warnings" before), "Notes", "Chats", "Comments". */
+    if (!strncmp(line, "Errors (", 8) && sscanf(line + 8, "%llu", &v) == 1) c->errors = v;
+    if (!strncmp(line, "Warns (", 7) && sscanf(line + 7, "%llu", &v) == 1) c->warnings = v;
+    if (!strncmp(line, "Warnings (", 10) && sscanf(line + 10, "%llu", &v) == 1) c->warnings = v;
     char group[64];
     if (sscanf(line, " %llu %63s", &v, group) == 2) {
         if (!strcmp(group, "Malformed")) c->malformed += v;
@@ -81,8 +79,7 @@ int ns_compliance_tshark(ns_compliance *c, char *const *captures, size_t n, cons
     free(cmd);
     if (!p) return ns_error(NS_EIO, "%s: cannot run tshark: %s", name, strerror(errno));
     char line[4096];
-    int section = 0;
-    while (fgets(line, sizeof line, p)) parse_tshark_line(c, line, &section);
+    while (fgets(line, sizeof line, p)) parse_tshark_line(c, line);
     int st = pclose(p);
     if (st != 0 || !c->packets)
         return ns_error(NS_EIO, "%s: tshark over %zu captures failed (exit status %d, %llu packets read)", name, n,
@@ -207,12 +204,25 @@ void ns_report_print(const ns_report *r, FILE *fp)
     ns_eval_print(&r->eval, fp);
     if (!r->has_synth) return;
     const ns_eval_level *lv0 = &r->eval.levels[0];
-    fprintf(fp, "\ncoverage (%s): class, real train flows, synthetic flows%s\n", lv0->name,
-            r->in.like ? " (requested: the real train counts, --like)" : "");
-    for (int c = 0; c < lv0->n_classes; c++)
-        fprintf(fp, "  %-24s %7llu %7llu%s\n", lv0->classes[c], (unsigned long long)r->cov_real[0][c],
-                (unsigned long long)r->cov_synth[0][c],
-                r->in.like && r->cov_real[0][c] != r->cov_synth[0][c] ? "  (short of the request)" : "");
+    uint64_t real = 0, synth = 0;
+    int differ = 0;
+    for (int c = 0; c < lv0->n_classes; c++) {
+        real += r->cov_real[0][c], synth += r->cov_synth[0][c];
+        differ += r->cov_real[0][c] != r->cov_synth[0][c];
+    }
+    if (r->in.like && !differ) {
+        fprintf(fp, "\ncoverage (%s): every class as requested (--like), %llu flows\n", lv0->name,
+                (unsigned long long)synth);
+    } else {
+        fprintf(fp, "\ncoverage (%s): class, real train flows (share), synthetic flows (share)%s\n", lv0->name,
+                r->in.like ? "; requested: the real train counts (--like)" : "");
+        for (int c = 0; c < lv0->n_classes; c++) {
+            uint64_t a = r->cov_real[0][c], b = r->cov_synth[0][c];
+            fprintf(fp, "  %-24s %7llu %6.3f %7llu %6.3f%s\n", lv0->classes[c], (unsigned long long)a,
+                    real ? (double)a / (double)real : 0, (unsigned long long)b, synth ? (double)b / (double)synth : 0,
+                    !r->in.like || a == b ? "" : b < a ? "  short of the request" : "  over the request");
+        }
+    }
     fprintf(fp, "\ndistances, real train vs synthetic, first %d packets (%.1f s); the 10 worst of %zu:\n",
             r->dist.packets, r->dist_s, r->dist.n_fields);
     fprintf(fp, "  %-14s %9s %9s %9s %9s\n", "field", "JSD", "TV", "Hellinger", "EMD");
