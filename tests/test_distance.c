@@ -11,6 +11,8 @@
 #include "netsynth/dataset.h"
 #include "netsynth/distance.h"
 #include "netsynth/error.h"
+#include "netsynth/features.h"
+#include "netsynth/rng.h"
 #include "netsynth/nprint.h"
 
 #define W NS_NP_MODEL_WIDTH
@@ -282,6 +284,87 @@ static void test_memorisation(void **state)
     drop(&tr), drop(&same), drop(&far);
 }
 
+/* Random flows: 1..6 packets, TCP or UDP, random TTL, length, window. */
+static void make_random(flows *h, size_t n, uint64_t seed)
+{
+    memset(h, 0, sizeof *h);
+    ns_rng r;
+    ns_rng_seed(&r, seed, 0);
+    h->flow = calloc(n, sizeof *h->flow);
+    h->iat = calloc(6 * n, sizeof *h->iat);
+    h->dir = calloc(6 * n, 1);
+    h->bits = calloc(6 * n, RB);
+    h->cls = calloc(n, sizeof *h->cls);
+    h->files[0] = "random";
+    int8_t row[W];
+    uint64_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        int udp = ns_rng_below(&r, 3) == 0;
+        h->flow[i].first = np;
+        h->flow[i].n_packets = h->flow[i].seen = 1 + (uint32_t)ns_rng_below(&r, 6);
+        h->flow[i].proto = udp ? 17 : 6;
+        for (uint32_t p = 0; p < h->flow[i].n_packets; p++, np++) {
+            memset(row, -1, sizeof row);
+            memset(row, 0, 160);
+            set_field(row, "ipv4_ver", 4);
+            set_field(row, "ipv4_hl", 5);
+            set_field(row, "ipv4_tl", 40 + ns_rng_below(&r, 8));
+            set_field(row, "ipv4_ttl", ns_rng_below(&r, 4) ? 64 : 128);
+            if (udp) {
+                memset(row + 960, 0, 64);
+                set_field(row, "udp_len", 8 + ns_rng_below(&r, 4));
+            } else {
+                memset(row + 480, 0, 160);
+                set_field(row, "tcp_wsize", ns_rng_below(&r, 16));
+                set_field(row, "tcp_ackf", ns_rng_below(&r, 2));
+            }
+            ns_dataset_pack_row(row, W, h->bits + np * RB);
+        }
+    }
+    ns_dataset *ds = &h->ds;
+    ds->width = W, ds->row_bytes = RB, ds->max_packets = 64;
+    ds->n_flows = n, ds->n_packets = np, ds->n_files = 1;
+    ds->files = h->files;
+    ds->flows = h->flow, ds->iat_ns = h->iat, ds->dir = h->dir, ds->bits = h->bits;
+}
+
+/* The pruned search finds what comparing with every training flow finds. */
+static void test_memorisation_against_brute_force(void **state)
+{
+    (void)state;
+    flows tr, q;
+    make_random(&tr, 300, 11);
+    make_random(&q, 80, 12);
+    int packets = 4;
+    size_t dim = ns_features_nprint_dim(packets);
+    int8_t *a = malloc(300 * dim), *b = malloc(80 * dim);
+    assert_int_equal(ns_features_nprint(&tr.ds, NULL, 300, packets, a), NS_OK);
+    assert_int_equal(ns_features_nprint(&q.ds, NULL, 80, packets, b), NS_OK);
+    ns_dist_flows t = all_of(&tr, "train"), s = all_of(&q, "queries");
+    for (int generic = 0; generic < 2; generic++) {
+        if (generic) setenv("NETSYNTH_NO_AVX512", "1", 1);
+        ns_memo_report m;
+        assert_int_equal(ns_memo_compare(&m, &t, &s, &s, packets, 0), NS_OK);
+        unsetenv("NETSYNTH_NO_AVX512");
+        size_t zeros = 0;
+        for (size_t i = 0; i < 80; i++) {
+            uint32_t best = UINT32_MAX;
+            for (size_t j = 0; j < 300; j++) {
+                uint32_t d = 0;
+                for (size_t k = 0; k < dim; k++) d += b[i * dim + k] != a[j * dim + k];
+                if (d < best) best = d;
+            }
+            assert_int_equal(m.synth_nearest[i], best);
+            assert_int_equal(m.test_nearest[i], best);
+            zeros += !best;
+        }
+        assert_float_equal(m.synth_copied, zeros / 80.0, 1e-12);
+        ns_memo_report_free(&m);
+    }
+    free(a), free(b);
+    drop(&tr), drop(&q);
+}
+
 /* 12k x 12k flows of 16 packets, each synthetic flow 128 values from its
  * twin and more from the rest (little to prune): prints the time. */
 static void test_memorisation_speed(void **state)
@@ -308,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_shifted_field_ranks_worst),
         cmocka_unit_test(test_per_class),
         cmocka_unit_test(test_memorisation),
+        cmocka_unit_test(test_memorisation_against_brute_force),
         cmocka_unit_test(test_memorisation_speed),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

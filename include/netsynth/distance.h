@@ -23,10 +23,14 @@
  * synthetic flows at distance 0 well above the real test flows' share says
  * the generator copies; distances well under the test flows' say it stays
  * close to what it saw. Flows are bit-packed (two bit planes: value 1, value
- * -1; 64-value groups equal in every flow dropped) and compared with
- * popcount (AVX-512 VPOPCNTQ where the CPU has it, unless NETSYNTH_NO_AVX512
- * is set), each candidate dropped as soon as it is no nearer than the best so
- * far, queries in parallel. */
+ * -1; 64-value groups equal in every flow dropped, the most varied first) and
+ * compared with popcount (AVX-512 VPOPCNTQ where the CPU has it, unless
+ * NETSYNTH_NO_AVX512 is set). A query with a twin is answered by hash; else
+ * the training flows are walked outward from the query's count of -1 values
+ * (the difference of the counts is a lower bound of the distance) until that
+ * bound reaches the best so far, and each candidate is dropped as soon as
+ * its partial distance does. Queries run in parallel.
+ */
 #ifndef NETSYNTH_DISTANCE_H
 #define NETSYNTH_DISTANCE_H
 
