@@ -200,7 +200,8 @@ int ns_gen_fix_add(ns_gen_fix *f, const char *text)
         if (!strcmp(name, "ipv4_ttl") && !v) return ns_error(NS_EARG, "--fix %s: a packet with TTL 0 is never sent", text);
         if (!strcmp(name, "ipv4_ver") && v != 4) return ns_error(NS_EARG, "--fix %s: the model's rows are IPv4", text);
         ok = fd->layer == NS_NP_TCP ? fix_proto(&next, 6) : fd->layer == NS_NP_UDP ? fix_proto(&next, 17)
-             : fd->layer == NS_NP_ICMP ? fix_proto(&next, 1) : fix_span(&next, 0, 160, NS_GEN_PRESENT);
+             : fd->layer == NS_NP_ICMP ? fix_proto(&next, 1)
+             : fix_span(&next, ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4), 160, NS_GEN_PRESENT);
         int col = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, fd->layer) + fd->bit;
         /* A server->client row has the server's port as its source. */
         int back = col, tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);

@@ -138,11 +138,14 @@ static void read_gen(const int8_t *row, gen *g)
     /* The transport: the header most of whose bits are there; several, the IP protocol's or the fullest. */
     static const struct { int proto, col, bits; } l4[3] = {{P_TCP, L_TCP, 160}, {P_UDP, L_UDP, 64}, {P_ICMP, L_ICMP, 64}};
     double best = 0;
+    int fullest = 0, named = 0;
     for (int i = 0; i < 3; i++) {
         double share = (double)present(row, l4[i].col, l4[i].bits) / l4[i].bits;
         if (share <= 0.5) continue;
-        if (share > best || (g->ip && g->proto == l4[i].proto && g->shows != g->proto)) best = share, g->shows = l4[i].proto;
+        if (share > best) best = share, fullest = l4[i].proto;
+        if (g->ip && g->proto == l4[i].proto) named = l4[i].proto;
     }
+    g->shows = named ? named : fullest;
     int l4_hlen = 0;
     if (g->shows == P_TCP) {
         g->sport = (uint16_t)bits_at(row, L_TCP, 16);

@@ -27,6 +27,7 @@
 #include "netsynth/train.h"
 
 enum {
+    ETH_FRAME_MAX = 14 + 65535,
     W = NS_NP_MODEL_WIDTH, IP = 0, TCP = 480, UDP = 960, ICMP = 1024,
     FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10,
 };
@@ -335,10 +336,239 @@ static void test_tshark_finds_nothing_wrong(void **state)
     free_flows(&f);
 }
 
+/* ------------------------------------------------------------ the CLI */
+
+/* A tiny model of TCP (kind=web, port 443) and UDP (kind=dns, port 53) flows; returns its path. */
+static const char *tiny_model(const char *dir)
+{
+    enum { FLOWS = 16, LEN = 4 };
+    static const char *attr_names[] = {"kind"};
+    static const uint32_t attr_first[] = {0, 2};
+    static const char *tokens[] = {"kind=dns", "kind=web"};
+    static const char *files[] = {"made-in-test"};
+    static ns_ds_flow fl[FLOWS];
+    static int32_t labels[FLOWS];
+    static int64_t iat[FLOWS * LEN];
+    static uint8_t dirs[FLOWS * LEN], bits[FLOWS * LEN * ((W + 3) / 4)];
+    int8_t row[W];
+    for (int i = 0; i < FLOWS; i++) {
+        int web = i % 2;
+        fl[i].first = (uint64_t)i * LEN;
+        fl[i].n_packets = fl[i].seen = LEN;
+        fl[i].proto = web ? 6 : 17;
+        labels[i] = web;
+        for (int k = 0; k < LEN; k++) {
+            int back = k % 2;
+            if (web) tcp_row(row, k == 3 ? 200 : 0, back, 443, (uint32_t)(1000 * i), k == 0 ? SYN : k == 1 ? SYN | ACK : ACK);
+            else udp_row(row, 30 + 10 * k, back, 53);
+            put(row, IP + 32, 16, (uint64_t)(i * 7 + k));
+            ns_dataset_pack_row(row, W, bits + (size_t)(i * LEN + k) * ((W + 3) / 4));
+            iat[i * LEN + k] = k ? 2000000 : 0;
+            dirs[i * LEN + k] = (uint8_t)back;
+        }
+    }
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = 8, .n_flows = FLOWS,
+                     .n_packets = FLOWS * LEN, .n_attrs = 1, .n_tokens = 2, .n_files = 1,
+                     .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files,
+                     .flows = fl, .labels = labels, .iat_ns = iat, .dir = dirs, .bits = bits};
+    static char ds_path[4096], out[4096], ckpt[4096];
+    snprintf(ds_path, sizeof ds_path, "%s", tu_path(dir, "tiny.ds"));
+    snprintf(out, sizeof out, "%s", tu_path(dir, "tiny.model"));
+    snprintf(ckpt, sizeof ckpt, "%s", tu_path(dir, "tiny.ckpt"));
+    assert_int_equal(ns_dataset_write(&ds, ds_path), NS_OK);
+    ns_dataset loaded;
+    assert_int_equal(ns_dataset_load(&loaded, ds_path), NS_OK);
+    ns_train_opts o;
+    ns_train_opts_init(&o);
+    o.config = "tiny";
+    o.st.steps = 60, o.st.batch = 8, o.st.lr = 3e-3f, o.st.warmup = 5;
+    o.st.eval_every = 0, o.st.ckpt_every = 0, o.st.val_frac = 0;
+    o.threads = 1;
+    o.out_path = out, o.ckpt_path = ckpt;
+    ns_train_result res;
+    assert_int_equal(ns_train(&loaded, &o, &res), NS_OK);
+    ns_dataset_free(&loaded);
+    return out;
+}
+
+/* `netsynth generate ARGS` with its standard error in `err`; the exit status. */
+static int generate(const char *err, const char *model, const char *args)
+{
+    return tu_system("'%s' generate --model '%s' --threads 1 --steps 6 %s 2>'%s'", tu_netsynth_bin(), model, args, err);
+}
+
+static char *slurp(const char *path)
+{
+    uint8_t *text = NULL;
+    size_t len;
+    assert_int_equal(ns_read_file(path, &text, &len), NS_OK);
+    return (char *)text;
+}
+
+static void test_generate_writes_compliant_captures(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char model[4096], err[4096], out[4096], report[4096], args[16384];
+    snprintf(model, sizeof model, "%s", tiny_model(dir));
+    snprintf(err, sizeof err, "%s", tu_path(dir, "stderr.txt"));
+    snprintf(out, sizeof out, "%s", tu_path(dir, "fixed.pcap"));
+    snprintf(report, sizeof report, "%s", tu_path(dir, "repair.json"));
+
+    /* Constraints hold; the summary and the report say what repair changed. */
+    snprintf(args, sizeof args, "-n 40 --seed 2 --fix tcp_dprt=8443 --fix ipv4_ttl=64 -o '%s' --repair-report '%s'",
+             out, report);
+    assert_int_equal(generate(err, model, args), 0);
+    char *text = slurp(err);
+    assert_non_null(strstr(text, "repair changed"));
+    free(text);
+    text = slurp(report);
+    assert_non_null(strstr(text, "\"field\": \"tcp_dprt\""));
+    assert_non_null(strstr(text, "\"flows\": 40"));
+    free(text);
+    long tcp, udp, packets;
+    count_flows(out, &tcp, &udp, &packets);
+    assert_int_equal(tcp, 40);
+    if (tu_have_program("tshark")) {
+        verdict v;
+        tshark(out, &v);
+        print_message("generate --fix: %ld packets, tshark: %ld errors, %ld warnings, %ld TCP conversations\n",
+                      packets, v.errors, v.warnings, v.tcp_convs);
+        assert_clean(out, &v, 0);
+        assert_int_equal(v.tcp_convs, 40);
+        assert_int_equal(v.frames, packets);
+    }
+
+    /* Raw IP, random payload, another plan and start. */
+    snprintf(out, sizeof out, "%s", tu_path(dir, "raw.pcap"));
+    snprintf(args, sizeof args, "--prompt kind=dns -n 20 -o '%s' --link raw --payload random --client-net 192.0.2.0/24 "
+             "--server-net 203.0.113.0/24 --start 1600000000.5 -q", out);
+    assert_int_equal(generate(err, model, args), 0);
+    ns_capture *c;
+    ns_frame fr;
+    assert_int_equal(ns_capture_open(&c, out, NULL), NS_OK);
+    assert_int_equal(ns_capture_linktype(c), 12 /* DLT_RAW */);
+    assert_int_equal(ns_capture_next(c, &fr), 1);
+    assert_true(fr.ts_ns == 1600000000500000000LL);
+    ns_capture_close(c);
+    if (tu_have_program("tshark")) {
+        verdict v;
+        tshark(out, &v);
+        assert_clean(out, &v, 1);
+    }
+
+    /* A directory, one file per flow. */
+    snprintf(out, sizeof out, "%s", tu_path(dir, "classes"));
+    snprintf(args, sizeof args, "--per-class 3 --per-flow -o '%s' -q", out);
+    assert_int_equal(generate(err, model, args), 0);
+    char path[8192];
+    snprintf(path, sizeof path, "%s/labels.tsv", out);
+    text = slurp(path);
+    assert_non_null(strstr(text, "dns-2.pcap\tdns\n"));
+    assert_non_null(strstr(text, "web-0.pcap\tweb\n"));
+    free(text);
+    snprintf(path, sizeof path, "%s/web-2.pcap", out);
+    assert_int_equal(access(path, R_OK), 0);
+
+    /* Contradictions and misuse are errors that say why. */
+    snprintf(args, sizeof args, "-n 2 -o '%s' --fix tcp_dprt=443 --fix proto=udp", tu_path(dir, "x.pcap"));
+    assert_int_not_equal(generate(err, model, args), 0);
+    text = slurp(err);
+    assert_non_null(strstr(text, "contradicts"));
+    free(text);
+    snprintf(args, sizeof args, "-n 2 -o '%s' --repair-report '%s'", tu_path(dir, "x.csv"), report);
+    assert_int_not_equal(generate(err, model, args), 0);
+    snprintf(args, sizeof args, "-n 2 -o '%s' --client-net 10.0.0.0/8 --server-net 10.1.0.0/16", tu_path(dir, "x.pcap"));
+    assert_int_not_equal(generate(err, model, args), 0);
+    text = slurp(err);
+    assert_non_null(strstr(text, "overlap"));
+    free(text);
+}
+
+/* Every frame of `got` equals the frame of `sent` at the same place; returns how many. */
+static long same_frames(const char *sent, const char *got)
+{
+    ns_capture *a, *b;
+    ns_frame fa, fb;
+    assert_int_equal(ns_capture_open(&a, sent, NULL), NS_OK);
+    assert_int_equal(ns_capture_open(&b, got, NULL), NS_OK);
+    long n = 0;
+    int ra, rb;
+    while ((ra = ns_capture_next(a, &fa)) == 1) {
+        uint8_t copy[ETH_FRAME_MAX];
+        assert_true(fa.caplen <= sizeof copy);
+        memcpy(copy, fa.data, fa.caplen);
+        uint32_t len = fa.caplen;
+        rb = ns_capture_next(b, &fb);
+        if (rb != 1) break;
+        assert_int_equal(fb.caplen, len);
+        assert_memory_equal(fb.data, copy, len);
+        n++;
+    }
+    ns_capture_close(a);
+    ns_capture_close(b);
+    return n;
+}
+
+static void test_replay_over_veth(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("SKIP %s: needs root (network namespaces)\n", __func__);
+        skip();
+    }
+    SKIP_WITHOUT("ip");
+    SKIP_WITHOUT("tcpreplay");
+    SKIP_WITHOUT("tcpdump");
+    const char *dir = tu_tmpdir();
+    flows f;
+    make_flows(&f, 60, 11);
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    char sent[4096], got[4096], log[4096];
+    snprintf(sent, sizeof sent, "%s", tu_path(dir, "sent.pcap"));
+    snprintf(got, sizeof got, "%s", tu_path(dir, "got.pcap"));
+    snprintf(log, sizeof log, "%s", tu_path(dir, "replay.log"));
+    uint64_t written;
+    assert_int_equal(ns_gen_write_pcap(&f.g, 0, f.g.n_flows, &o, 0, sent, &written, NULL), NS_OK);
+    free_flows(&f);
+    /* Two namespaces joined by a veth pair; tcpdump on the far end, tcpreplay on the near one. */
+    int id = (int)getpid() % 100000;
+    if (tu_system("ip netns add nsa%d 2>/dev/null && ip netns add nsb%d", id, id) != 0) {
+        tu_system("ip netns del nsa%d 2>/dev/null", id);
+        print_message("SKIP %s: cannot create network namespaces here\n", __func__);
+        skip();
+    }
+    int rc = tu_system(
+        "set -e; exec >'%s' 2>&1; ip link add va%d type veth peer name vb%d; ip link set va%d netns nsa%d; "
+        "ip link set vb%d netns nsb%d; ip -n nsa%d link set va%d up; ip -n nsb%d link set vb%d up; "
+        "for i in $(seq 50); do ip -n nsa%d link show va%d | grep -q 'state UP' && "
+        "ip -n nsb%d link show vb%d | grep -q 'state UP' && break; sleep 0.1; done; "
+        "ip netns exec nsb%d tcpdump -i vb%d -n -U --immediate-mode -B 8192 -w '%s' ip & td=$!; "
+        "for i in $(seq 50); do grep -q listening '%s' && break; sleep 0.1; done; sleep 0.3; "
+        "ip netns exec nsa%d tcpreplay -i va%d --pps=4000 '%s'; sleep 1; kill -INT $td; wait $td",
+        log, id, id, id, id, id, id, id, id, id, id, id, id, id, id, id, id, got, log, id, id, sent);
+    tu_system("ip netns del nsa%d; ip netns del nsb%d", id, id);
+    uint8_t *text;
+    size_t len;
+    if (rc != 0 && ns_read_file(log, &text, &len) == NS_OK) print_message("replay failed:\n%s\n", text), free(text);
+    assert_int_equal(rc, 0);
+    long tcp, udp, received;
+    count_flows(got, &tcp, &udp, &received);
+    if (received != (long)written) print_message("sent %llu packets, received %ld\n", (unsigned long long)written, received);
+    assert_int_equal(received, (long)written);
+    long n = same_frames(sent, got);
+    print_message("tcpreplay sent %llu packets over a veth pair; tcpdump received %ld, byte for byte\n",
+                  (unsigned long long)written, n);
+    assert_int_equal(n, (long)written);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tshark_finds_nothing_wrong),
+        cmocka_unit_test(test_replay_over_veth),
+        cmocka_unit_test(test_generate_writes_compliant_captures),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

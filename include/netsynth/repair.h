@@ -41,6 +41,10 @@
  *              Reserved bits cleared; window as generated (a converted row
  *              reuses its direction's last one, else 65535).
  *   UDP        ports as for TCP, length, checksum.
+ *   payload    zeros or random bytes; for servers whose dissectors reject
+ *              zeros (DNS, mDNS, LLMNR, NBNS, DNS over TCP, NTP, DHCP, CoAP)
+ *              it starts with the smallest valid message, and a shorter
+ *              non-empty payload grows to that message's length.
  *   ICMP       echo request / reply kept (code 0); every other type becomes
  *              echo request (client) or reply (server): errors would need the
  *              packet they quote; rest-of-header as generated; checksum.
