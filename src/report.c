@@ -199,6 +199,21 @@ static void print_value(FILE *fp, double v)
     else fprintf(fp, " %9.4f", v);
 }
 
+/* Class c's mean JSD over the fields that have one, and its worst field. */
+static double class_summary(const ns_dist_report *d, int c, const ns_dist_field **worst)
+{
+    double sum = 0;
+    int n = 0;
+    *worst = NULL;
+    for (size_t i = 0; i < d->n_fields; i++) {
+        double v = d->fields[i].per_class[c].jsd;
+        if (isnan(v)) continue;
+        sum += v, n++;
+        if (!*worst || v > (*worst)->per_class[c].jsd) *worst = &d->fields[i];
+    }
+    return n ? sum / n : NAN;
+}
+
 void ns_report_print(const ns_report *r, FILE *fp)
 {
     ns_eval_print(&r->eval, fp);
@@ -232,6 +247,14 @@ void ns_report_print(const ns_report *r, FILE *fp)
         print_value(fp, f->all.jsd), print_value(fp, f->all.tv), print_value(fp, f->all.hellinger);
         print_value(fp, f->all.emd);
         fprintf(fp, "%s%s\n", f->unit ? " " : "", f->unit ? f->unit : "");
+    }
+    if (r->dist.n_classes) {
+        fprintf(fp, "\nper %s: mean JSD over the fields, the worst field and its JSD\n", lv0->name);
+        for (int c = 0; c < r->dist.n_classes; c++) {
+            const ns_dist_field *w;
+            double mean = class_summary(&r->dist, c, &w);
+            if (w) fprintf(fp, "  %-24s %7.4f  %-14s %7.4f\n", lv0->classes[c], mean, w->name, w->per_class[c].jsd);
+        }
     }
     const ns_memo_report *m = &r->memo;
     fprintf(fp, "\nmemorisation, first %d packets, Hamming distance to the nearest real training flow (%.1f s):\n",
@@ -621,7 +644,40 @@ static void html_distances(FILE *fp, const ns_report *r)
         fprintf(fp, "<td>%s</td><td>%s</td><td>%s</td><td class=l>%s</td></tr>\n", v[1], v[2], v[3],
                 f->unit ? f->unit : "");
     }
-    fputs("</table><p class=key><span style=\"background:#3572b0\"></span>real<span style=\"background:#e8853d\">"
+    fputs("</table>\n", fp);
+    if (r->dist.n_classes) {
+        fputs("<p>Per class: the mean JSD over the fields and the three worst fields.</p><table><tr><th class=l>", fp);
+        html_text(fp, r->eval.levels[0].name);
+        fputs("</th><th>mean JSD</th><th class=l>worst fields (JSD)</th></tr>\n", fp);
+        for (int c = 0; c < r->dist.n_classes; c++) {
+            const ns_dist_field *w;
+            double mean = class_summary(&r->dist, c, &w);
+            if (!w) continue;
+            char t[32];
+            snprintf(t, sizeof t, "%.4f", mean);
+            fputs("<tr><td class=l>", fp);
+            html_text(fp, r->eval.levels[0].classes[c]);
+            fputs("</td>", fp);
+            html_shaded(fp, mean, t);
+            fputs("<td class=l>", fp);
+            /* the three highest, by selection */
+            const ns_dist_field *shown[3] = {0};
+            for (int k = 0; k < 3; k++) {
+                const ns_dist_field *best = NULL;
+                for (size_t i = 0; i < r->dist.n_fields; i++) {
+                    const ns_dist_field *f = &r->dist.fields[i];
+                    if (isnan(f->per_class[c].jsd) || f == shown[0] || f == shown[1]) continue;
+                    if (!best || f->per_class[c].jsd > best->per_class[c].jsd) best = f;
+                }
+                if (!best) break;
+                shown[k] = best;
+                fprintf(fp, "%s%s (%.3f)", k ? ", " : "", best->name, best->per_class[c].jsd);
+            }
+            fputs("</td></tr>\n", fp);
+        }
+        fputs("</table>\n", fp);
+    }
+    fputs("<p class=key><span style=\"background:#3572b0\"></span>real<span style=\"background:#e8853d\">"
           "</span>synthetic</p>\n",
           fp);
     /* Histograms of the 12 worst fields that differ at all, and always of

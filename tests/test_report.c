@@ -194,6 +194,7 @@ static void test_html_renders(void **state)
     assert_int_equal(tu_system("grep -q 'src=\"data:image/png;base64,' %s && grep -q '<svg' %s", html, html), 0);
     assert_int_equal(tu_system("grep -Eq '(src|href)=\"(https?:)?//' %s", html), 1);
     assert_int_equal(tu_system("grep -q '&lt;x&gt;' %s", html), 0);
+    assert_int_equal(tu_system("grep -q '<td class=l>ipv4_ttl (1.000)' %s", html), 0); /* per class, worst first */
     assert_int_equal(tu_system("test -f %s.flow.png", html), 1);
 
     if (!tu_have_program("chromium")) {
