@@ -904,6 +904,9 @@ static void test_fix_holds_in_every_row_and_packet(void **state)
     const char *dir = tu_tmpdir();
     ns_modelfile m;
     assert_int_equal(ns_modelfile_load(&m, tiny_model(dir)), NS_OK);
+    int tos_modelled = 0;
+    for (int j = 0; j < m.repr.n_bits; j++) tos_modelled |= m.repr.cols[j] >= IP + 8 && m.repr.cols[j] < IP + 16;
+    assert_false(tos_modelled);
     int32_t ids[1] = {-1};
     ns_gen_opts go;
     ns_gen_opts_init(&go);
@@ -915,12 +918,14 @@ static void test_fix_holds_in_every_row_and_packet(void **state)
     ns_gen_fix_init(&fx);
     assert_int_equal(ns_gen_fix_add(&fx, "tcp_dprt=8443"), NS_OK);
     assert_int_equal(ns_gen_fix_add(&fx, "ipv4_ttl=64"), NS_OK);
+    assert_int_equal(ns_gen_fix_add(&fx, "ipv4_tos=0x10"), NS_OK);   /* constant 0 in training: set at decode */
     go.fix = &fx;
     assert_int_equal(ns_generate(&m, &go, ids, 24, 0, &tcp), NS_OK);
     for (size_t i = 0; i < tcp.n_rows; i++) {
         const int8_t *r = tcp.rows + i * W;
         assert_int_equal(get(r, tcp.dir[i] ? TCP : TCP + 16, 16), 8443);
         assert_int_equal(get(r, IP + 64, 8), 64);
+        assert_int_equal(get(r, IP + 8, 8), 0x10);
         assert_int_equal(get(r, IP + 72, 8), 6);
         assert_true(r[TCP] >= 0 && r[UDP] == -1 && r[ICMP] == -1);
     }
@@ -959,7 +964,7 @@ static void test_fix_holds_in_every_row_and_packet(void **state)
             assert_true(ns_get_be32(p.ip, 12, &client));
             int back = client >> 24 != 10;
             assert_int_equal(be16(p.l4, back ? 0 : 2), g ? 5353 : 8443);
-            if (!g) assert_int_equal(u8(p.ip, 8), 64);
+            if (!g) assert_int_equal(u8(p.ip, 8), 64), assert_int_equal(u8(p.ip, 1), 0x10);
             assert_true(fr.ts_ns > last);
             last = fr.ts_ns;
             seen++;

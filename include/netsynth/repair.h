@@ -21,7 +21,8 @@
  *              bit, MF and fragment offset cleared (packets are whole); TTL 0
  *              becomes 64; protocol = the flow's; addresses from the plan;
  *              header checksum.
- *   TCP        server port = the one most rows name, client port ephemeral;
+ *   TCP        server port = the one most rows name (9 when none does),
+ *              client port ephemeral;
  *              options kept: MSS, window scale (shift at most 14) and
  *              SACK-permitted on SYNs only, timestamps (TSval never going back,
  *              TSecr echoing the peer's latest; after a handshake only when
