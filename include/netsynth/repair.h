@@ -22,27 +22,26 @@
  *              becomes 64; protocol = the flow's; addresses from the plan;
  *              header checksum.
  *   TCP        server port = the one most rows name (9 when none does),
- *              client port ephemeral;
- *              options kept: MSS, window scale (shift at most 14) and
- *              SACK-permitted on SYNs only, timestamps (TSval never going back,
- *              TSecr echoing the peer's latest; after a handshake only when
- *              both SYNs carried them), NOP; SACK blocks and unknown or
- *              malformed options dropped (the flows written have no holes to
- *              report), data offset recomputed. When any row has SYN, the first
- *              three rows become SYN, SYN-ACK, ACK (client, server, client,
- *              without payload on the SYNs); later SYNs are cleared. Sequence
- *              numbers start at the generated ones (the SYN's, else each
- *              direction's first) and advance by payload, SYN and FIN; ACK is
- *              set on every segment but the first SYN and RSTs (which keep the
- *              generated one), and the acknowledgement is the peer's next
- *              sequence number (0 without ACK). RST carries no data, no FIN
- *              nor PSH, and ends the flow (later rows are dropped, counted in
- *              `dropped`). After its FIN a direction sends only empty ACKs.
- *              URG only with 0 < urgent pointer <= payload, else both cleared.
- *              Reserved bits cleared; window as generated (a converted row
- *              reuses its direction's last one, else 65535).
+ *              client port ephemeral; options kept: MSS, window scale (shift
+ *              at most 14) and SACK-permitted on SYNs only, timestamps (TSval
+ *              never going back, TSecr echoing the peer's latest; after a
+ *              handshake only when both SYNs carried them), NOP; SACK blocks
+ *              and unknown or malformed options dropped (the flows written
+ *              have no holes to report), data offset recomputed. When any row
+ *              has SYN, the first three rows become SYN, SYN-ACK, ACK (client,
+ *              server, client, without payload on the SYNs); later SYNs are
+ *              cleared. Sequence numbers start at the generated ones (the
+ *              SYN's, else each direction's first) and advance by payload, SYN
+ *              and FIN; ACK is set on every segment but the first SYN and RSTs
+ *              (which keep the generated one), and the acknowledgement is the
+ *              peer's next sequence number (0 without ACK). RST carries no
+ *              data, no FIN nor PSH, and ends the flow (later rows are dropped,
+ *              counted in `dropped`). After its FIN a direction sends only
+ *              empty ACKs. URG only with 0 < urgent pointer <= payload, else
+ *              both cleared. Reserved bits cleared; window as generated (a
+ *              converted row reuses its direction's last one, else 65535).
  *   UDP        ports as for TCP, length, checksum.
- *   payload    zeros or random bytes; for servers whose dissectors reject
+ *   bytes      payloads are zeros or random; for servers whose dissectors reject
  *              zeros (DNS, mDNS, LLMNR, NBNS, DNS over TCP, NTP, DHCP, CoAP)
  *              it starts with the smallest valid message, and a shorter
  *              non-empty payload grows to that message's length.
@@ -55,9 +54,9 @@
  *              strictly increasing too: a tie moves 1 us later.
  *   addresses  flow k: client host k mod Hc of the client net, server host
  *              (k / Hc) mod Hs of the server net, client port 49152 +
- *              (k / (Hc Hs)) mod 16384 (Hc, Hs: usable hosts of each net), so
- *              the 5-tuples of up to Hc Hs 16384 flows are distinct; Ethernet
- *              MACs are 02:00 followed by the IPv4 address. */
+ *              k / (Hc Hs) (Hc, Hs: usable hosts of each net), so the 5-tuples
+ *              of up to Hc Hs 16384 flows are distinct (more is NS_ERANGE);
+ *              Ethernet MACs are 02:00 followed by the IPv4 address. */
 #ifndef NETSYNTH_REPAIR_H
 #define NETSYNTH_REPAIR_H
 
