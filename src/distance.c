@@ -135,7 +135,7 @@ typedef struct side_rows {
     int32_t *cls;        /* [n] */
 } side_rows;
 
-static int collect(side_rows *s, const ns_dist_flows *fl, const feature *ft, size_t nft, int packets)
+static int collect(side_rows *s, const ns_dist_flows *fl, const feature *ft, size_t nft, int packets, int threads)
 {
     const ns_dataset *ds = fl->ds;
     if (ds->width != NS_NP_MODEL_WIDTH)
@@ -159,7 +159,7 @@ static int collect(side_rows *s, const ns_dist_flows *fl, const feature *ft, siz
         free(first);
         return ns_error(NS_ENOMEM, "%s: out of memory for %zu rows", fl->name, s->n);
     }
-    #pragma omp parallel
+    #pragma omp parallel num_threads(threads)
     {
         int8_t row[NS_NP_MODEL_WIDTH];
         #pragma omp for schedule(static)
@@ -340,7 +340,7 @@ static int cmp_field(const void *pa, const void *pb)
 }
 
 int ns_dist_compare(ns_dist_report *r, const ns_dist_flows *real, const ns_dist_flows *synth, int n_classes,
-                    int packets)
+                    int packets, int threads)
 {
     memset(r, 0, sizeof *r);
     if (packets < 1) return ns_error(NS_EARG, "distance: need at least 1 packet per flow");
@@ -352,13 +352,14 @@ int ns_dist_compare(ns_dist_report *r, const ns_dist_flows *real, const ns_dist_
     side_rows sd[2];
     memset(sd, 0, sizeof sd);
     int rc = ft ? NS_OK : ns_error(NS_ENOMEM, "distance: out of memory");
-    if (!rc) rc = collect(&sd[0], real, ft, nft, packets);
-    if (!rc) rc = collect(&sd[1], synth, ft, nft, packets);
+    int nt = threads > 0 ? threads : omp_get_max_threads();
+    if (!rc) rc = collect(&sd[0], real, ft, nft, packets, nt);
+    if (!rc) rc = collect(&sd[1], synth, ft, nft, packets, nt);
     if (!rc && !(r->fields = calloc(nft, sizeof *r->fields))) rc = ns_error(NS_ENOMEM, "distance: out of memory");
     if (!rc) {
         r->n_fields = nft;
         int failed = 0;
-        #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+        #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed) num_threads(nt)
         for (size_t j = 0; j < nft; j++) {
             ns_dist_field *out = &r->fields[j];
             snprintf(out->name, sizeof out->name, "%s", ft[j].name);
@@ -408,7 +409,7 @@ typedef struct packed {
     uint64_t *bits;
 } packed;
 
-static int pack_flows(packed *p, const ns_dist_flows *fl, int packets)
+static int pack_flows(packed *p, const ns_dist_flows *fl, int packets, int threads)
 {
     size_t dim = ns_features_nprint_dim(packets);
     p->n = fl->n;
@@ -417,7 +418,7 @@ static int pack_flows(packed *p, const ns_dist_flows *fl, int packets)
     if (!p->bits) return ns_error(NS_ENOMEM, "%s: out of memory for %zu packed flows", fl->name, fl->n);
     int rc = NS_OK;
     char msg[256] = "";
-    #pragma omp parallel
+    #pragma omp parallel num_threads(threads)
     {
         int8_t *x = malloc(dim);
         #pragma omp for schedule(static)
@@ -674,7 +675,7 @@ static int nearest_all(const index_t *x, const packed *q, const uint32_t *ones, 
         return ns_error(NS_ENOMEM, "%s: out of memory", name);
     }
     nearest_fn kernel = pick_kernel();
-    #pragma omp parallel for schedule(dynamic, 16) num_threads(threads > 0 ? threads : omp_get_max_threads())
+    #pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
     for (size_t i = 0; i < q->n; i++) {
         const uint64_t *f = q->bits + i * 16 * q->words;
         d[i] = has_twin(x, f) ? 0 : kernel(x, f, absent[i], ones[i]);
@@ -704,12 +705,13 @@ int ns_memo_compare(ns_memo_report *m, const ns_dist_flows *train, const ns_dist
     m->n_synth = synth->n;
     m->n_test = test ? test->n : 0;
     const ns_dist_flows *fl[3] = {train, synth, test};
+    int nt = threads > 0 ? threads : omp_get_max_threads();
     packed p[3];
     uint32_t *ones[3] = {0}, *absent[3] = {0};
     memset(p, 0, sizeof p);
     int rc = NS_OK;
     for (int s = 0; s < 3 && !rc; s++)
-        if (fl[s]) rc = pack_flows(&p[s], fl[s], packets);
+        if (fl[s]) rc = pack_flows(&p[s], fl[s], packets, nt);
     size_t words = p[0].words, nk = 0;
     uint64_t *vary = rc ? NULL : calloc(words + 1, sizeof *vary);
     group *g = rc ? NULL : malloc((words + 1) * sizeof *g);
@@ -735,10 +737,10 @@ int ns_memo_compare(ns_memo_report *m, const ns_dist_flows *train, const ns_dist
     index_t x = {0};
     if (!rc) rc = index_build(&x, &p[0], ones[0], absent[0]);
     if (!rc)
-        rc = nearest_all(&x, &p[1], ones[1], absent[1], synth->name, threads, &m->synth_nearest, &m->synth_copied,
+        rc = nearest_all(&x, &p[1], ones[1], absent[1], synth->name, nt, &m->synth_nearest, &m->synth_copied,
                          &m->synth_median, &m->synth_p5);
     if (!rc && test)
-        rc = nearest_all(&x, &p[2], ones[2], absent[2], test->name, threads, &m->test_nearest, &m->test_copied,
+        rc = nearest_all(&x, &p[2], ones[2], absent[2], test->name, nt, &m->test_nearest, &m->test_copied,
                          &m->test_median, &m->test_p5);
     index_free(&x);
     for (int s = 0; s < 3; s++) free(p[s].bits), free(ones[s]), free(absent[s]);

@@ -659,9 +659,16 @@ int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels,
         return rc;
     }
     int split = 0;
-    if (use_split) {
+    if (use_split) { /* a split column with both "train" and "test" rows */
         ns_labels t = {0};
-        if (!(rc = ns_labels_load(&t, path))) split = ns_labels_column(&t, "split") >= 0;
+        if (!(rc = ns_labels_load(&t, path))) {
+            int col = ns_labels_column(&t, "split"), train = 0, test = 0;
+            for (size_t r = 0; col >= 0 && r < t.n_rows; r++) {
+                train |= !strcmp(ns_labels_cell(&t, r, col), "train");
+                test |= !strcmp(ns_labels_cell(&t, r, col), "test");
+            }
+            split = train && test;
+        }
         ns_labels_free(&t);
     }
     if (!rc) rc = build_from_table(&s->train, path, labels, max_packets, split ? "train" : NULL, &s->packets_read);

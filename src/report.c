@@ -165,7 +165,7 @@ int ns_report_run(ns_report *r, const ns_report_inputs *in, const ns_eval_opts *
         ns_dist_flows real = side_flows(&r->sides[NS_EVAL_TRAIN], 0), synth = side_flows(&r->sides[NS_EVAL_SYNTH], 0);
         ns_dist_flows test = side_flows(&r->sides[NS_EVAL_TEST], 0);
         t0 = omp_get_wtime();
-        rc = ns_dist_compare(&r->dist, &real, &synth, r->eval.levels[0].n_classes, o->packets);
+        rc = ns_dist_compare(&r->dist, &real, &synth, r->eval.levels[0].n_classes, o->packets, o->threads);
         r->dist_s = omp_get_wtime() - t0;
         t0 = omp_get_wtime();
         if (!rc) rc = ns_memo_compare(&r->memo, &real, &test, &synth, o->packets, o->threads);

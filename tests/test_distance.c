@@ -163,7 +163,7 @@ static void test_identical_sets_are_zero(void **state)
     make(&b, (spec){.n = 200, .len = 3, .odd_longer = 1, .wsize = 512});
     ns_dist_flows ra = all_of(&a, "real"), sb = all_of(&b, "synth");
     ns_dist_report r;
-    assert_int_equal(ns_dist_compare(&r, &ra, &sb, 2, 16), NS_OK);
+    assert_int_equal(ns_dist_compare(&r, &ra, &sb, 2, 16, 0), NS_OK);
     assert_int_equal(r.n_classes, 2);
     for (size_t i = 0; i < r.n_fields; i++) {
         const ns_dist_field *f = &r.fields[i];
@@ -201,7 +201,7 @@ static void test_shifted_field_ranks_worst(void **state)
     make(&b, (spec){.n = 200, .len = 4, .ttl_shift = 100, .wsize = 512});
     ns_dist_flows ra = all_of(&a, "real"), sb = all_of(&b, "synth");
     ns_dist_report r;
-    assert_int_equal(ns_dist_compare(&r, &ra, &sb, 2, 16), NS_OK);
+    assert_int_equal(ns_dist_compare(&r, &ra, &sb, 2, 16, 0), NS_OK);
     /* TTL 64..113 against 164..213: disjoint, worst, moved by 100 hops; and the
      * flows one packet longer: flow_packets disjoint too, EMD 1 packet. */
     assert_true(!strcmp(r.fields[0].name, "ipv4_ttl") || !strcmp(r.fields[0].name, "flow_packets"));
@@ -226,7 +226,7 @@ static void test_per_class(void **state)
     make(&b, (spec){.n = 200, .len = 2, .ttl_shift = 100, .shift_class1 = 1, .wsize = 512});
     ns_dist_flows ra = all_of(&a, "real"), sb = all_of(&b, "synth");
     ns_dist_report r;
-    assert_int_equal(ns_dist_compare(&r, &ra, &sb, 2, 16), NS_OK);
+    assert_int_equal(ns_dist_compare(&r, &ra, &sb, 2, 16, 0), NS_OK);
     assert_string_equal(r.fields[0].name, "ipv4_ttl");
     const ns_dist_field *ttl = &r.fields[0];
     assert_float_equal(ttl->per_class[0].jsd, 0, 1e-12);
@@ -237,7 +237,7 @@ static void test_per_class(void **state)
     /* Without classes on one side: overall only. */
     sb.cls = NULL;
     ns_dist_report_free(&r);
-    assert_int_equal(ns_dist_compare(&r, &ra, &sb, 2, 16), NS_OK);
+    assert_int_equal(ns_dist_compare(&r, &ra, &sb, 2, 16, 1), NS_OK);
     assert_int_equal(r.n_classes, 0);
     ns_dist_report_free(&r);
     drop(&a), drop(&b);

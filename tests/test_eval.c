@@ -405,6 +405,13 @@ static void test_cli_tables_equal_datasets(void **state)
                                tu_path(dir, "a.txt"), tu_path(dir, "b.txt")), 0);
     /* Synthetic = test: TSTR trains on what it tests on. */
     assert_int_equal(tu_system("grep -q '^device_type  *nprint  *5 ' %s", tu_path(dir, "a.txt")), 0);
+    /* A split column with only "test" rows: no split, REAL is cut by file. */
+    assert_int_equal(tu_system("d=$(cd %s/data/iot-sentinel && pwd) && awk -F'\\t' -v d=\"$d\" 'NR == 1 || $4 == \"test\""
+                               " {print (NR == 1 ? $1 : d \"/\" $1) \"\\t\" $2 \"\\t\" $3 \"\\t\" $4}' %s > %s",
+                               shared, labels, tu_path(dir, "only-test.tsv")), 0);
+    assert_int_equal(tu_system("%s eval --real %s %s > %s", bin, tu_path(dir, "only-test.tsv"), common,
+                               tu_path(dir, "c.txt")), 0);
+    assert_int_equal(tu_system("grep -q '^device_type  *nprint  *5 ' %s", tu_path(dir, "c.txt")), 0);
     /* A table naming a missing capture: the error names the table and the capture. */
     assert_int_equal(tu_system("printf 'path\\tdevice_type\\nnone.pcap\\tx\\n' > %s", tu_path(dir, "bad.tsv")), 0);
     assert_int_equal(tu_system("%s eval --real %s --synth %s %s 2> %s", bin, labels, tu_path(dir, "bad.tsv"), common,

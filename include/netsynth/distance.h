@@ -77,9 +77,9 @@ typedef struct ns_dist_report {
 } ns_dist_report;
 
 /* Compare the first `packets` rows of real and synthetic flows; per class
- * when both give classes. */
+ * when both give classes. threads 0: OpenMP's default. */
 int ns_dist_compare(ns_dist_report *r, const ns_dist_flows *real, const ns_dist_flows *synth, int n_classes,
-                    int packets);
+                    int packets, int threads);
 void ns_dist_report_free(ns_dist_report *r);
 
 /* The four measures of two histograms of counts p[k], q[k] (normalised

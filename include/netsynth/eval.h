@@ -104,8 +104,9 @@ void ns_eval_json_members(const ns_eval_report *r, FILE *fp);
  * REAL or SYNTH as given on the command line: a dataset file, or a labels.tsv
  * table of captures (a `path` column, label columns; the layout `netsynth
  * generate --per-class/--like DIR` writes and the corpus uses), built into
- * datasets in memory. With use_split and a `split` column, rows "train" make
- * train and rows "test" make test; otherwise every row makes train. */
+ * datasets in memory. With use_split and a `split` column that has both,
+ * rows "train" make train and rows "test" make test; otherwise every row
+ * makes train. */
 typedef struct ns_eval_source {
     ns_dataset train, test;
     int has_test;          /* test holds the table's split "test" */
