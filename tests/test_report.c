@@ -163,6 +163,22 @@ static void test_identical_report(void **state)
                                    tu_path(dir, "r.json")),
                          0);
     ns_report_free(&r);
+
+    /* Capture lists on both sides but no tshark on PATH: a note, no failure. */
+    char *caps[1] = {(char *)"x.pcap"};
+    in.real_captures = in.synth_captures = caps;
+    in.n_real_captures = in.n_synth_captures = 1;
+    const char *path = getenv("PATH");
+    char *saved = path ? strdup(path) : NULL;
+    setenv("PATH", tu_tmpdir(), 1);
+    o.netflow = 0;
+    int rc = ns_report_run(&r, &in, &o);
+    if (saved) setenv("PATH", saved, 1);
+    free(saved);
+    assert_int_equal(rc, NS_OK);
+    assert_false(r.has_compliance);
+    assert_string_equal(r.compliance_note, "compliance skipped: tshark or mergecap is not installed");
+    ns_report_free(&r);
     drop(&tr), drop(&te), drop(&sy);
 }
 
