@@ -246,7 +246,7 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, uint32_t *tsval
  * the smallest valid message, and a shorter (non-empty) one grows to it.
  * Other ports get zeros (or random bytes): most dissectors take them, a few
  * (RIP, OpenVPN, SNMP, ...) would call them malformed. */
-enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP };
+enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP };
 typedef struct app {
     uint8_t proto;
     uint16_t port, min;
@@ -257,7 +257,7 @@ static const app apps[] = {
     {P_UDP, 53, 12, APP_DNS},   {P_UDP, 5353, 12, APP_DNS}, {P_UDP, 5355, 12, APP_DNS}, {P_UDP, 137, 12, APP_DNS},
     {P_TCP, 53, 14, APP_DNS_TCP}, {P_TCP, 5353, 14, APP_DNS_TCP}, {P_TCP, 5355, 14, APP_DNS_TCP},
     {P_UDP, 123, 48, APP_NTP},  {P_TCP, 123, 48, APP_NTP},  {P_UDP, 67, 244, APP_DHCP}, {P_UDP, 68, 244, APP_DHCP},
-    {P_UDP, 5683, 4, APP_COAP},
+    {P_UDP, 5683, 4, APP_COAP}, {P_UDP, 69, 4, APP_TFTP},
 };
 
 static const app *app_of(uint8_t proto, uint16_t server_port)
@@ -286,6 +286,9 @@ static void app_fill(const app *a, uint8_t *p, int len, int from_server)
     case APP_DNS_TCP:
         put16(p, (uint32_t)(len - 2));
         memset(p + 2, 0, 12), p[4] = from_server ? 0x80 : 0;
+        break;
+    case APP_TFTP:
+        p[0] = 0, p[1] = 3, p[2] = 0, p[3] = 1;                               /* DATA, block 1 */
         break;
     case APP_NTP:
         memset(p, 0, 48), p[0] = from_server ? 0x24 : 0x23;                  /* version 4, client / server */

@@ -8,7 +8,8 @@
  * --repair-report). And a replay: tcpreplay sends a capture over a veth pair
  * between two network namespaces made here, and tcpdump on the far side
  * receives every packet (needs root, `ip netns`, tcpreplay and tcpdump;
- * skipped with a message otherwise). */
+ * skipped with a message otherwise). NETSYNTH_TEST_KEEP=FILE keeps a copy of
+ * the last capture tshark read; NETSYNTH_TEST_VERBOSE=1 prints its verdicts. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -144,7 +145,7 @@ static void make_flows(flows *f, size_t n_random, uint64_t seed)
     put(r, ICMP, 32, 0x03030000), put(r, ICMP + 32, 32, 0);
     /* Well-known ports with payloads of every size, as a model of real traffic writes them. */
     static const uint16_t ports[] = {53, 67, 68, 80, 123, 137, 443, 1883, 1900, 5353, 5355, 5683, 8080, 8883, 554,
-                                     5222, 8000, 8443, 49153, 9999, 23, 21, 25};
+                                     5222, 8000, 8443, 49153, 9999, 23, 21, 25, 69};
     static const int sizes[] = {0, 1, 5, 13, 48, 100, 300, 1400};
     for (size_t p = 0; p < sizeof ports / sizeof ports[0]; p++) {
         new_flow(f);
@@ -318,6 +319,7 @@ static void test_tshark_finds_nothing_wrong(void **state)
         uint64_t written;
         ns_repair_stats st = {0};
         assert_int_equal(ns_gen_write_pcap(&f.g, 0, f.g.n_flows, &o, 0, path, &written, &st), NS_OK);
+        if (getenv("NETSYNTH_TEST_KEEP")) tu_system("cp '%s' '%s'", path, getenv("NETSYNTH_TEST_KEEP"));
         verdict v;
         tshark(path, &v);
         long tcp, udp, packets;

@@ -42,7 +42,8 @@
  *              converted row reuses its direction's last one, else 65535).
  *   UDP        ports as for TCP, length, checksum.
  *   bytes      payloads are zeros or random; for servers whose dissectors reject
- *              zeros (DNS, mDNS, LLMNR, NBNS, DNS over TCP, NTP, DHCP, CoAP)
+ *              zeros (DNS, mDNS, LLMNR, NBNS, DNS over TCP, NTP, DHCP, CoAP,
+ *              TFTP)
  *              it starts with the smallest valid message, and a shorter
  *              non-empty payload grows to that message's length.
  *   ICMP       echo request / reply kept (code 0); every other type becomes
