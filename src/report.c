@@ -103,9 +103,10 @@ static int have_program(const char *prog)
 
 /* ---- gathering ------------------------------------------------------------------------ */
 
-static ns_dist_flows side_flows(const ns_eval_side *s, int level)
+/* A side's flows with their classes of the first label level. */
+static ns_dist_flows side_flows(const ns_eval_side *s)
 {
-    return (ns_dist_flows){s->ds, s->name, s->idx, s->n, s->cls && level >= 0 ? s->cls[level] : NULL};
+    return (ns_dist_flows){s->ds, s->name, s->idx, s->n, s->cls ? s->cls[0] : NULL};
 }
 
 static int coverage(ns_report *r)
@@ -162,8 +163,8 @@ int ns_report_run(ns_report *r, const ns_report_inputs *in, const ns_eval_opts *
     r->has_synth = in->eval.synth != NULL;
     rc = coverage(r);
     if (!rc && r->has_synth) {
-        ns_dist_flows real = side_flows(&r->sides[NS_EVAL_TRAIN], 0), synth = side_flows(&r->sides[NS_EVAL_SYNTH], 0);
-        ns_dist_flows test = side_flows(&r->sides[NS_EVAL_TEST], 0);
+        ns_dist_flows real = side_flows(&r->sides[NS_EVAL_TRAIN]), synth = side_flows(&r->sides[NS_EVAL_SYNTH]);
+        ns_dist_flows test = side_flows(&r->sides[NS_EVAL_TEST]);
         t0 = omp_get_wtime();
         rc = ns_dist_compare(&r->dist, &real, &synth, r->eval.levels[0].n_classes, o->packets, o->threads);
         r->dist_s = omp_get_wtime() - t0;
