@@ -611,8 +611,8 @@ static int tcp_segment(tcp_state *t, const gen *g, size_t i, int d, int mtu_room
     s->ns = conv ? 0 : g->ns;
     s->seq = t->nxt[d];
     s->ack = fl & F_ACK ? t->nxt[!d] : 0;
-    s->win = conv ? t->win[d] : g->win;
-    t->win[d] = s->win;
+    s->win = conv || (!g->win && !(fl & F_RST)) ? t->win[d] : g->win;  /* a zero window would stall the peer */
+    if (s->win) t->win[d] = s->win;
     s->payload = payload;
     t->nxt[d] += (uint32_t)payload + !!(fl & F_SYN) + !!(fl & F_FIN);
     if (fl & F_FIN) t->fin[d] = 1;

@@ -209,6 +209,7 @@ static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v
         if (!(f & URG)) assert_int_equal(v->urp, 0);
         else assert_true(v->urp > 0 && v->urp <= v->payload);
         if (f & (SYN | RST)) assert_int_equal(v->payload, 0);
+        if (!(f & RST)) assert_int_not_equal(v->win, 0);
     } else if (v->proto == 17) {
         v->sport = be16(l4, 0), v->dport = be16(l4, 2);
         assert_int_equal(be16(l4, 4), l4_len);
@@ -497,6 +498,7 @@ static void test_tcp_flags_and_rst(void **state)
     r = add(&f, 0, 500);
     tcp_row(r, 5, 50000, 443, 1, 1, ACK | URG);
     put(r, TCP + 144, 16, 3);                                                /* a fine URG */
+    put(r, TCP + 112, 16, 0);                                                /* a zero window */
     tcp_row(add(&f, 1, 1000), 30, 443, 50000, 1, 1, RST | FIN | PSH | URG);  /* impossible set */
     tcp_row(add(&f, 0, 1000), 0, 50000, 443, 1, 1, ACK);                     /* after the RST */
     tcp_row(add(&f, 1, 1000), 0, 443, 50000, 1, 1, ACK);
@@ -513,6 +515,7 @@ static void test_tcp_flags_and_rst(void **state)
     assert_int_equal(v[1].flags, ACK), assert_int_equal(v[1].urp, 0), assert_int_equal(v[1].seq, 1);
     assert_int_equal(v[1].ts - v[0].ts, 1000);
     assert_int_equal(v[2].flags, ACK | URG), assert_int_equal(v[2].urp, 3);
+    assert_int_equal(v[2].win, 29200);                                       /* the direction's last window */
     assert_int_equal(v[3].flags, RST), assert_int_equal(v[3].payload, 0), assert_int_equal(v[3].seq, 7787);
     /* Flow 3 of the plan: 4th client host, first server host. */
     assert_int_equal(v[0].dst, 0x0A000004), assert_int_equal(v[0].src, 0xC6336401);

@@ -38,8 +38,10 @@
  *              data, no FIN nor PSH, and ends the flow (later rows are dropped,
  *              counted in `dropped`). After its FIN a direction sends only
  *              empty ACKs. URG only with 0 < urgent pointer <= payload, else
- *              both cleared. Reserved bits cleared; window as generated (a
- *              converted row reuses its direction's last one, else 65535).
+ *              both cleared. Reserved bits cleared; window as generated,
+ *              except that a converted row, and a zero window but on an RST
+ *              (the peer could send nothing more), take the direction's last
+ *              window (65535 at first).
  *   UDP        ports as for TCP, length, checksum.
  *   bytes      payloads are zeros or random; for servers whose dissectors reject
  *              zeros (DNS, mDNS, LLMNR, NBNS, DNS over TCP, NTP, DHCP, CoAP,
