@@ -619,6 +619,30 @@ static int tcp_segment(tcp_state *t, const gen *g, size_t i, int d, int mtu_room
     return (fl & F_RST) != 0;
 }
 
+/* The IPv4 fields of row r into s (defaults when the row has no IPv4 header). */
+static void ipv4_fields(spec *s, const gen *r)
+{
+    if (!r->ip) {
+        s->df = 1, s->ttl = 64;
+        return;
+    }
+    s->tos = r->tos, s->id = r->id, s->df = r->df, s->ttl = r->ttl ? r->ttl : 64;
+    s->n_ipopt = ipv4_options(r->ipopt, r->n_ipopt, s->ipopt);
+}
+
+/* A written packet parsed back and encoded (into written[W]) against the row it came from. */
+static int count_packet(ns_repair_stats *st, const field_cols *fc, int linktype, const uint8_t *frame, size_t len,
+                        const int8_t *row, int8_t *written)
+{
+    ns_packet p;
+    if (ns_packet_parse(&p, linktype == NS_LINKTYPE_ETHERNET ? DLT_EN10MB : DLT_RAW, frame, len) != NS_SKIP_NONE)
+        return NS_ECORRUPT;
+    ns_nprint_encode(&p, NS_NP_MODEL_LAYERS, written);
+    count_changes(st, fc, row, written);
+    st->packets++;
+    return NS_OK;
+}
+
 int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, const uint8_t *dir, const int64_t *iat_ns,
                    size_t n, ns_repair_out *out, ns_repair_stats *st)
 {
@@ -675,12 +699,7 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
         s.sport = dd ? sport : cport, s.dport = dd ? cport : sport;
         s.proto = proto;
         s.app = app_of(proto, sport), s.from_server = dd;
-        if (r->ip) {
-            s.tos = r->tos, s.id = r->id, s.df = r->df, s.ttl = r->ttl ? r->ttl : 64;
-            s.n_ipopt = ipv4_options(r->ipopt, r->n_ipopt, s.ipopt);
-        } else {
-            s.df = 1, s.ttl = 64;
-        }
+        ipv4_fields(&s, r);
         int room = o->mtu - IP_LEN - s.n_ipopt, rst = 0;
         if (st) st->converted += !r->ip || r->shows != proto;
         if (proto == P_TCP) {
@@ -700,16 +719,9 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
         ns_repair_pkt *p = &out->pkts[out->n_pkts++];
         p->ts_ns = ts, p->off = out->n_bytes, p->len = (uint32_t)len, p->flow = (uint32_t)k;
         out->n_bytes += len;
-        if (st) {
-            ns_packet pk;
-            int dlt = o->linktype == NS_LINKTYPE_ETHERNET ? DLT_EN10MB : DLT_RAW;
-            if (ns_packet_parse(&pk, dlt, frame, len) != NS_SKIP_NONE) {
-                rc = ns_error(NS_ECORRUPT, "flow %" PRIu64 " row %zu: the repaired packet does not parse", k, i);
-                break;
-            }
-            ns_nprint_encode(&pk, NS_NP_MODEL_LAYERS, written);
-            count_changes(st, &fc, rows + i * W, written);
-            st->packets++;
+        if (st && (rc = count_packet(st, &fc, o->linktype, frame, len, rows + i * W, written))) {
+            rc = ns_error(rc, "flow %" PRIu64 " row %zu: the repaired packet does not parse", k, i);
+            break;
         }
         if (rst) {
             i++;
