@@ -91,7 +91,7 @@ static void check_tcp(const ns_packet *p)
 static void roundtrip_link(int linktype, int expect_dlt, const uint8_t *hdr, size_t hlen)
 {
     uint8_t frame[256], copy[256];
-    memcpy(frame, hdr, hlen);
+    if (hlen) memcpy(frame, hdr, hlen);
     size_t n = hlen + make_ipv4_tcp(frame + hlen);
     const uint8_t *frames[] = {frame};
     const char *path = write_pcap(linktype, frames, &n, 1);
