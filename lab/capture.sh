@@ -62,6 +62,9 @@ done
 
 die() { echo "capture.sh: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root (it creates network namespaces)"
+# ssh reads -F /dev/null as its configuration: a /dev/null that some program replaced
+# with a regular file (a rename over it) breaks every ssh and scp of the run.
+[ -c /dev/null ] || die "/dev/null is not the null device (restore it: rm /dev/null; mknod -m 666 /dev/null c 1 3)"
 for s in $services; do
     case " web download https ssh dns ntp ping iperf-tcp iperf-udp mqtt " in
     *" $s "*) ;;
