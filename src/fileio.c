@@ -18,6 +18,21 @@ int ns_outfile_open(ns_outfile *o, const char *path)
         o->path = strdup(path);
         return o->path ? NS_OK : ns_error(NS_ENOMEM, "out of memory");
     }
+    /* A device or a pipe (/dev/null, /dev/stdout, a FIFO) is written in
+     * place: renaming a temporary file over it would replace the device. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) return ns_error(NS_EIO, "%s: is a directory", path);
+        o->path = strdup(path);
+        if (!o->path) return ns_error(NS_ENOMEM, "out of memory");
+        if (!(o->fp = fopen(path, "wb"))) {
+            int e = errno;
+            free(o->path);
+            o->path = NULL;
+            return ns_error(NS_EIO, "%s: cannot open: %s", path, strerror(e));
+        }
+        return NS_OK;
+    }
     size_t n = strlen(path);
     o->path = strdup(path);
     o->tmp_path = malloc(n + 16);
@@ -56,9 +71,10 @@ static void outfile_free(ns_outfile *o)
 
 int ns_outfile_commit(ns_outfile *o)
 {
-    if (!o->tmp_path) {
+    if (!o->tmp_path) { /* stdout, a device or a pipe: written in place */
         int bad = fflush(o->fp) != 0 || ferror(o->fp);
         int e = errno;
+        if (o->fp != stdout && fclose(o->fp) != 0 && !bad) bad = 1, e = errno;
         int rc = bad ? ns_error(NS_EIO, "%s: write failed: %s", o->path, strerror(e)) : NS_OK;
         outfile_free(o);
         return rc;
@@ -90,7 +106,8 @@ void ns_outfile_abort(ns_outfile *o)
         if (o->fp) fclose(o->fp);
         unlink(o->tmp_path);
     } else if (o->fp) {
-        fflush(o->fp);
+        if (o->fp == stdout) fflush(o->fp);
+        else fclose(o->fp);
     }
     outfile_free(o);
 }

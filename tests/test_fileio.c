@@ -55,15 +55,13 @@ static void test_full_disk_is_an_error(void **state)
     (void)state;
     struct stat st;
     if (stat("/dev/full", &st) != 0) skip();
-    /* A directory whose files all land on /dev/full is not possible, so check
-     * the stream path instead: writes to /dev/full fail at flush. */
-    FILE *fp = fopen("/dev/full", "wb");
-    assert_non_null(fp);
-    ns_outfile o = {fp, strdup("/dev/full"), NULL};
+    /* /dev/full takes the open and fails every write: the error surfaces at
+     * commit (the flush), naming the file. */
+    ns_outfile o;
+    assert_int_equal(ns_outfile_open(&o, "/dev/full"), NS_OK);
     for (int i = 0; i < 10000; i++) fputs("0123456789", o.fp);
     assert_int_equal(ns_outfile_commit(&o), NS_EIO);
     assert_non_null(strstr(ns_errmsg(), "/dev/full"));
-    fclose(fp);
 }
 
 static void test_missing_directory(void **state)
@@ -75,6 +73,28 @@ static void test_missing_directory(void **state)
     uint8_t *data;
     size_t len;
     assert_int_equal(ns_read_file("/nonexistent-dir/x.bin", &data, &len), NS_EIO);
+}
+
+static void test_devices_are_written_in_place(void **state)
+{
+    (void)state;
+    /* Regression: renaming a temporary file over /dev/null replaced the device. */
+    struct stat st;
+    if (stat("/dev/null", &st) != 0 || !S_ISCHR(st.st_mode)) skip();
+    ns_outfile o;
+    assert_int_equal(ns_outfile_open(&o, "/dev/null"), NS_OK);
+    fputs("discarded", o.fp);
+    assert_int_equal(ns_outfile_commit(&o), NS_OK);
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    assert_int_equal(ns_outfile_open(&o, "/dev/null"), NS_OK);
+    ns_outfile_abort(&o);
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    /* A directory is refused, naming it. */
+    const char *dir = tu_tmpdir();
+    assert_int_equal(ns_outfile_open(&o, dir), NS_EIO);
+    assert_non_null(strstr(ns_errmsg(), "directory"));
 }
 
 static void test_crc32_known_value(void **state)
@@ -91,6 +111,7 @@ int main(void)
         cmocka_unit_test(test_abort_keeps_old_file),
         cmocka_unit_test(test_full_disk_is_an_error),
         cmocka_unit_test(test_missing_directory),
+        cmocka_unit_test(test_devices_are_written_in_place),
         cmocka_unit_test(test_crc32_known_value),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

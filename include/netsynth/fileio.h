@@ -2,7 +2,9 @@
  *
  * Output goes to a temporary file beside the destination and is renamed over
  * it only when every write, the flush and the close succeeded, so a full disk
- * or an error half-way never leaves the user's old file overwritten half-way. */
+ * or an error half-way never leaves the user's old file overwritten half-way.
+ * "-" is stdout; an existing device or pipe (/dev/null, a FIFO) is written
+ * in place, since renaming over it would replace the device with a file. */
 #ifndef NETSYNTH_FILEIO_H
 #define NETSYNTH_FILEIO_H
 
@@ -13,7 +15,7 @@
 typedef struct ns_outfile {
     FILE *fp;
     char *path;        /* destination; "-" means stdout (no rename) */
-    char *tmp_path;    /* NULL for stdout */
+    char *tmp_path;    /* NULL for stdout, devices and pipes (written in place) */
 } ns_outfile;
 
 int ns_outfile_open(ns_outfile *o, const char *path);
