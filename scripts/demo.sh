@@ -1,20 +1,14 @@
 #!/bin/sh
 # make demo: dataset -> train -> generate like-for-like -> evaluate, in a few minutes on 2 cores.
-# NETSYNTH_DATA: a corpus folder with labels.tsv. Default: the IoT Sentinel corpus at
-#   ../shared/data/iot-sentinel when it is there, else the lab corpus that ships with the
-#   project (lab/corpus, made by lab/capture.sh), so a fresh clone needs nothing else.
+# NETSYNTH_DATA: a corpus folder with labels.tsv. Default: the lab corpus that ships with
+#   the project (lab/corpus, made by lab/capture.sh), so a fresh clone needs nothing else;
+#   NETSYNTH_DATA=../shared/data/iot-sentinel runs it on the IoT Sentinel corpus.
 # DEMO_LABELS: comma-separated label columns (default: every column of the table but
 #   path and split: device,device_type for IoT Sentinel, app,rtt,loss for the lab corpus).
 # DEMO_STEPS: training steps (default 1500). DEMO_OUT: where results go (default demo-out).
 set -eu
 bin=${NETSYNTH_BIN:-build/netsynth}
-if [ -n "${NETSYNTH_DATA:-}" ]; then
-    data=$NETSYNTH_DATA
-elif [ -f ../shared/data/iot-sentinel/labels.tsv ]; then
-    data=../shared/data/iot-sentinel
-else
-    data=lab/corpus
-fi
+data=${NETSYNTH_DATA:-lab/corpus}
 out=${DEMO_OUT:-demo-out}
 steps=${DEMO_STEPS:-1500}
 if [ ! -f "$data/labels.tsv" ]; then
@@ -38,7 +32,7 @@ echo "== 2/4 train a small model for $steps steps"
     --ckpt-every 0 -o "$out/model.nsm"
 echo "== 3/4 generate as many flows per class as the real training split has"
 "$bin" generate --model "$out/model.nsm" --like "$out/train.ds" -o "$out/synth" -q
-echo "== 4/4 evaluate: random forest, real vs synthetic (TSTR: train synthetic, test real)"
-"$bin" eval --real "$out/train.ds" --real-test "$out/test.ds" --synth "$out/synth/synthetic.ds" \
-    --label "$labels" --trees 50 --json "$out/report.json"
-echo "demo: done in $(( $(date +%s) - start )) s; synthetic captures in $out/synth/, report in $out/report.json"
+echo "== 4/4 evaluate the synthetic captures against the real ones (TSTR: train synthetic, test real)"
+"$bin" eval --real "$data/labels.tsv" --synth "$out/synth/labels.tsv" --label "$labels" --like --trees 50 \
+    --json "$out/report.json" --html "$out/report.html"
+echo "demo: done in $(( $(date +%s) - start )) s; synthetic captures in $out/synth/, report in $out/report.html"

@@ -246,7 +246,7 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, uint32_t *tsval
  * the smallest valid message, and a shorter (non-empty) one grows to it.
  * Other ports get zeros (or random bytes): most dissectors take them, a few
  * (RIP, OpenVPN, SNMP, ...) would call them malformed. */
-enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP };
+enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP, APP_SSH };
 typedef struct app {
     uint8_t proto;
     uint16_t port, min;
@@ -258,6 +258,7 @@ static const app apps[] = {
     {P_TCP, 53, 14, APP_DNS_TCP}, {P_TCP, 5353, 14, APP_DNS_TCP}, {P_TCP, 5355, 14, APP_DNS_TCP},
     {P_UDP, 123, 48, APP_NTP},  {P_TCP, 123, 48, APP_NTP},  {P_UDP, 67, 244, APP_DHCP}, {P_UDP, 68, 244, APP_DHCP},
     {P_UDP, 5683, 4, APP_COAP}, {P_UDP, 69, 4, APP_TFTP},
+    {P_TCP, 22, 16, APP_SSH}, /* tshark calls a 1-byte "encrypted packet" malformed */
 };
 
 static const app *app_of(uint8_t proto, uint16_t server_port)
@@ -289,6 +290,10 @@ static void app_fill(const app *a, uint8_t *p, int len, int from_server)
         break;
     case APP_TFTP:
         p[0] = 0, p[1] = 3, p[2] = 0, p[3] = 1;                               /* DATA, block 1 */
+        break;
+    case APP_SSH: /* a binary packet: length of the rest, 4 bytes of padding */
+        p[0] = (uint8_t)((len - 4) >> 24), p[1] = (uint8_t)((len - 4) >> 16);
+        p[2] = (uint8_t)((len - 4) >> 8), p[3] = (uint8_t)(len - 4), p[4] = 4;
         break;
     case APP_NTP:
         memset(p, 0, 48), p[0] = from_server ? 0x24 : 0x23;                  /* version 4, client / server */
