@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
@@ -561,20 +562,19 @@ static void test_cli_csv_round_trip(void **state)
     ns_nprint_csv_free(&back);
 }
 
-static void test_cli_real_capture(void **state)
+/* A real capture through encode -> render -> unrender comes back bit for bit
+ * (its first 1024 rows), src_ip included. */
+static void render_round_trip(const char *pcap, size_t min_rows)
 {
-    (void)state;
-    const char *shared = TU_REQUIRE_SHARED();
     const char *dir = tu_tmpdir(), *bin = tu_netsynth_bin();
-    assert_int_equal(tu_system("%s encode -P %s/data/iot-sentinel/pcaps/HueBridge/Setup-A-1-STA.pcap -4 -t -u -i "
-                               "-W %s/real.csv 2>/dev/null", bin, shared, dir), 0);
+    assert_int_equal(tu_system("%s encode -P %s -4 -t -u -i -W %s/real.csv 2>/dev/null", bin, pcap, dir), 0);
     assert_int_equal(tu_system("%s render -i %s/real.csv -o %s/real.png 2>/dev/null", bin, dir, dir), 0);
     assert_int_equal(tu_system("%s unrender %s/real.png -o %s/back.csv", bin, dir, dir), 0);
     ns_nprint_csv a, b;
     assert_int_equal(ns_nprint_csv_read(tu_path(dir, "real.csv"), &a), NS_OK);
     assert_int_equal(ns_nprint_csv_read(tu_path(dir, "back.csv"), &b), NS_OK);
     size_t rows = a.rows < NS_IMAGE_MAX_ROWS ? a.rows : NS_IMAGE_MAX_ROWS;
-    assert_true(rows > 100);
+    assert_true(rows > min_rows);
     assert_int_equal(b.rows, rows);
     assert_int_equal(b.layers, a.layers);
     assert_memory_equal(b.bits, a.bits, rows * (size_t)a.width);
@@ -585,6 +585,27 @@ static void test_cli_real_capture(void **state)
     }
     ns_nprint_csv_free(&a);
     ns_nprint_csv_free(&b);
+}
+
+static void test_cli_real_capture(void **state)
+{
+    (void)state;
+    const char *shared = TU_REQUIRE_SHARED();
+    char pcap[4096];
+    snprintf(pcap, sizeof pcap, "%s/data/iot-sentinel/pcaps/HueBridge/Setup-A-1-STA.pcap", shared);
+    render_round_trip(pcap, 100);
+}
+
+/* The same on a capture of the lab corpus that ships with the project. */
+static void test_cli_lab_capture(void **state)
+{
+    (void)state;
+    const char *pcap = "lab/corpus/pcaps/ssh/ssh-rtt10ms-loss1-5.pcap";
+    if (access(pcap, R_OK) != 0) {
+        print_message("SKIP %s: %s is absent\n", __func__, pcap);
+        skip();
+    }
+    render_round_trip(pcap, 100);
 }
 
 static void test_cli_dataset(void **state)
@@ -659,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_bad_scale_text),
         cmocka_unit_test(test_cli_csv_round_trip),
         cmocka_unit_test(test_cli_real_capture),
+        cmocka_unit_test(test_cli_lab_capture),
         cmocka_unit_test(test_cli_dataset),
         cmocka_unit_test(test_cli_usage),
     };

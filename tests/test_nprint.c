@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "netsynth/capture.h"
@@ -65,6 +66,9 @@ static const char norm_awk[] =
     "    sub(/, length [0-9]+: /, \": \", s)\n"
     "    gsub(/, bad cksum [0-9a-f]+ \\(->[0-9a-f]+\\)!/, \"\", s)\n"
     "    gsub(/cksum 0x[0-9a-f]+ \\((correct|incorrect[^)]*)\\)/, \"cksum\", s)\n"
+    /* A capture snapped short (the lab corpus keeps 96 bytes) has no checksum
+     * tcpdump can verify, so it prints none: drop the token on both sides. */
+    "    gsub(/ cksum,/, \"\", s)\n"
     "    gsub(/\\[(udp sum ok|bad udp cksum[^]]*|no cksum)\\] /, \"\", s)\n"
     "    if (!match(s, /\\) [^ ]+ > [^ ]+: /)) return s\n"
     "    i = RSTART + RLENGTH - 1\n"
@@ -355,6 +359,25 @@ static void test_roundtrip_real_capture(void **state)
     roundtrip_with_tcpdump(pcap, KEPT_FILTER);
 }
 
+/* The same on captures of the lab corpus that ships with the project, so the
+ * round trip of real software's packets is tested without ../shared too. */
+static void test_roundtrip_lab_captures(void **state)
+{
+    (void)state;
+    static const char *const lab[] = {
+        "lab/corpus/pcaps/ssh/ssh-rtt10ms-loss1-5.pcap",  "lab/corpus/pcaps/dns/dns-rtt50ms-loss0-1.pcap",
+        "lab/corpus/pcaps/ping/ping-rtt50ms-loss0-1.pcap", "lab/corpus/pcaps/ntp/ntp-rtt50ms-loss0-1.pcap",
+        "lab/corpus/pcaps/https/https-rtt50ms-loss0-1.pcap",
+    };
+    for (size_t i = 0; i < sizeof lab / sizeof lab[0]; i++) {
+        if (access(lab[i], R_OK) != 0) {
+            print_message("SKIP %s: %s is absent\n", __func__, lab[i]);
+            skip();
+        }
+        roundtrip_with_tcpdump(lab[i], KEPT_FILTER);
+    }
+}
+
 /* Hostile CSV: each case must fail with NS_EFORMAT and a message that
  * names the file, the line and the problem. */
 static void test_malformed_csv(void **state)
@@ -512,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_read_golden),
         cmocka_unit_test(test_crafted_capture),
         cmocka_unit_test(test_roundtrip_real_capture),
+        cmocka_unit_test(test_roundtrip_lab_captures),
         cmocka_unit_test(test_malformed_csv),
         cmocka_unit_test(test_decode_timestamps),
         cmocka_unit_test(test_row_to_packet_errors),
