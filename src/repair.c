@@ -246,7 +246,7 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, uint32_t *tsval
  * the smallest valid message, and a shorter (non-empty) one grows to it.
  * Other ports get zeros (or random bytes): most dissectors take them, a few
  * (RIP, OpenVPN, SNMP, ...) would call them malformed. */
-enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP, APP_SSH };
+enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP, APP_SSH, APP_A21 };
 typedef struct app {
     uint8_t proto;
     uint16_t port, min;
@@ -259,6 +259,7 @@ static const app apps[] = {
     {P_UDP, 123, 48, APP_NTP},  {P_TCP, 123, 48, APP_NTP},  {P_UDP, 67, 244, APP_DHCP}, {P_UDP, 68, 244, APP_DHCP},
     {P_UDP, 5683, 4, APP_COAP}, {P_UDP, 69, 4, APP_TFTP},
     {P_TCP, 22, 16, APP_SSH}, /* tshark calls a 1-byte "encrypted packet" malformed */
+    {P_UDP, 23272, 9, APP_A21}, /* tshark reads this port (eQ-3 MAX!'s) as 3GPP2 A21 */
 };
 
 static const app *app_of(uint8_t proto, uint16_t server_port)
@@ -290,6 +291,15 @@ static void app_fill(const app *a, uint8_t *p, int len, int from_server)
         break;
     case APP_TFTP:
         p[0] = 0, p[1] = 3, p[2] = 0, p[3] = 1;                               /* DATA, block 1 */
+        break;
+    case APP_A21: /* message type 0, a correlation id, then elements that cover the rest exactly */
+        memset(p, 0, 7);
+        for (int at = 7; at < len;) {
+            int rest = len - at - 2, n = rest > 255 ? 255 : rest;
+            if (rest - n == 1) n--; /* never leave one byte: no element fits it */
+            p[at] = 0, p[at + 1] = (uint8_t)n;
+            at += 2 + n;
+        }
         break;
     case APP_SSH: /* a binary packet: length of the rest, 4 bytes of padding */
         p[0] = (uint8_t)((len - 4) >> 24), p[1] = (uint8_t)((len - 4) >> 16);

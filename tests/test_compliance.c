@@ -145,8 +145,8 @@ static void make_flows(flows *f, size_t n_random, uint64_t seed)
     put(r, ICMP, 32, 0x03030000), put(r, ICMP + 32, 32, 0);
     /* Well-known ports with payloads of every size, as a model of real traffic writes them. */
     static const uint16_t ports[] = {53, 67, 68, 80, 123, 137, 443, 1883, 1900, 5353, 5355, 5683, 8080, 8883, 554,
-                                     5222, 8000, 8443, 49153, 9999, 23, 21, 25, 69};
-    static const int sizes[] = {0, 1, 5, 13, 48, 100, 300, 1400};
+                                     5222, 8000, 8443, 49153, 9999, 23, 21, 25, 69, 22, 23272};
+    static const int sizes[] = {0, 1, 5, 13, 48, 100, 265, 300, 1400};
     for (size_t p = 0; p < sizeof ports / sizeof ports[0]; p++) {
         new_flow(f);
         for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
