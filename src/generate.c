@@ -551,7 +551,10 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const n
     char name[4096];
     for (size_t i = 0; i < count && !rc; i++) {
         size_t f = first + i, at = g->first[f];
-        rc = ns_repair_flow(ro, i, g->rows + at * W, g->dir + at, g->iat_ns + at, g->len[f], &r, st);
+        /* The plan index is the flow's index in g, not in this file: the files
+         * of one --per-class/--like directory never share a 5-tuple, so they
+         * can be merged (eval's compliance does) without colliding. */
+        rc = ns_repair_flow(ro, f, g->rows + at * W, g->dir + at, g->iat_ns + at, g->len[f], &r, st);
         if (rc) {
             snprintf(name, sizeof name, "%s", ns_errmsg());
             rc = ns_error(rc, "%s: %s", path, name);

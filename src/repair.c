@@ -274,12 +274,15 @@ static int app_len(const app *a, int len) { return a && len > 0 && len < a->min 
 
 static void put16(uint8_t *p, uint32_t v);
 
-/* The application's header over the first bytes of a payload of len >= a->min. */
-static void app_fill(const app *a, uint8_t *p, int len, int from_server)
+/* The application's header over the first bytes of a payload of len >= a->min.
+ * id is the DNS transaction id (a fresh one per query, the query's in its
+ * answer): with one id for every message tshark took each for a retransmission. */
+static void app_fill(const app *a, uint8_t *p, int len, int from_server, uint16_t id)
 {
     switch (a->kind) {
     case APP_DNS:
         memset(p, 0, 12), p[2] = from_server ? 0x80 : 0;                    /* QR; no records */
+        p[0] = (uint8_t)(id >> 8), p[1] = (uint8_t)id;
         break;
     case APP_COAP:
         p[0] = 0x40, p[1] = from_server ? 0x45 : 0x01, p[2] = p[3] = 0;      /* 2.05 Content / GET */
@@ -288,6 +291,7 @@ static void app_fill(const app *a, uint8_t *p, int len, int from_server)
     case APP_DNS_TCP:
         put16(p, (uint32_t)(len - 2));
         memset(p + 2, 0, 12), p[4] = from_server ? 0x80 : 0;
+        p[2] = (uint8_t)(id >> 8), p[3] = (uint8_t)id;
         break;
     case APP_TFTP:
         p[0] = 0, p[1] = 3, p[2] = 0, p[3] = 1;                               /* DATA, block 1 */
@@ -330,6 +334,7 @@ typedef struct spec {
     int payload;
     const app *app;          /* the server's application, when it needs a header */
     int from_server;
+    uint16_t app_id;         /* DNS transaction id */
 } spec;
 
 
@@ -374,7 +379,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
     } else {
         memset(data, 0, (size_t)s->payload);
     }
-    if (s->app && s->payload >= s->app->min) app_fill(s->app, data, s->payload, s->from_server);
+    if (s->app && s->payload >= s->app->min) app_fill(s->app, data, s->payload, s->from_server, s->app_id);
     if (s->proto == P_TCP) {
         put16(l4, s->sport);
         put16(l4 + 2, s->dport);
@@ -702,6 +707,7 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
     ns_rng_seed(&rng, o->seed, k);
     int64_t ts = (o->start_ns + (int64_t)k * o->flow_gap_ns + US - 1) / US * US;
     uint32_t roh = 0;
+    uint16_t query_id = 0; /* the DNS id of the flow's latest query */
     int rc = NS_OK;
     size_t i = 0;
     for (; i < n; i++) {
@@ -714,6 +720,12 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
         s.sport = dd ? sport : cport, s.dport = dd ? cport : sport;
         s.proto = proto;
         s.app = app_of(proto, sport), s.from_server = dd;
+        if (!dd || !i) { /* a fresh id: a 64-bit mix of flow and row, never 0 */
+            uint64_t h = (k + 1) * 0x9e3779b97f4a7c15ull ^ (i + 1) * 0xc2b2ae3d27d4eb4full;
+            h ^= h >> 31, h *= 0xbf58476d1ce4e5b9ull, h ^= h >> 29;
+            query_id = (uint16_t)(h | 1);
+        }
+        s.app_id = query_id;
         ipv4_fields(&s, r);
         int room = o->mtu - IP_LEN - s.n_ipopt, rst = 0;
         if (st) st->converted += !r->ip || r->shows != proto;
