@@ -385,6 +385,14 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
     return NS_OK;
 }
 
+int ns_modelfile_parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *name)
+{
+    memset(m, 0, sizeof *m);
+    int rc = parse(m, buf, size, name);
+    if (rc) ns_modelfile_free(m);
+    return rc;
+}
+
 int ns_modelfile_load(ns_modelfile *m, const char *path)
 {
     memset(m, 0, sizeof *m);
@@ -392,8 +400,7 @@ int ns_modelfile_load(ns_modelfile *m, const char *path)
     size_t size;
     int rc = ns_read_file(path, &buf, &size);
     if (rc) return rc;
-    rc = parse(m, buf, size, path);
+    rc = ns_modelfile_parse(m, buf, size, path);
     free(buf);
-    if (rc) ns_modelfile_free(m);
     return rc;
 }

@@ -70,6 +70,8 @@ int ns_modelfile_alloc(ns_modelfile *m, int with_state);
 int ns_modelfile_set_vocab(ns_modelfile *m, const ns_dataset *ds);
 int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state);
 int ns_modelfile_load(ns_modelfile *m, const char *path);
+/* The same from memory (buf is not kept); `name` names it in messages. */
+int ns_modelfile_parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *name);
 void ns_modelfile_free(ns_modelfile *m);
 
 /* The id of "attr=value" in the vocabulary, or -1. */
