@@ -881,24 +881,7 @@ static const char *tiny_model(const char *dir)
                      .n_packets = FLOWS * LEN, .n_attrs = 1, .n_tokens = 2, .n_files = 1,
                      .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files,
                      .flows = flows, .labels = labels, .iat_ns = iat, .dir = dirs, .bits = bits};
-    static char ds_path[4096], out[4096], ckpt[4096];
-    snprintf(ds_path, sizeof ds_path, "%s", tu_path(dir, "tiny.ds"));
-    snprintf(out, sizeof out, "%s", tu_path(dir, "tiny.model"));
-    snprintf(ckpt, sizeof ckpt, "%s", tu_path(dir, "tiny.ckpt"));
-    assert_int_equal(ns_dataset_write(&ds, ds_path), NS_OK);
-    ns_dataset loaded;
-    assert_int_equal(ns_dataset_load(&loaded, ds_path), NS_OK);
-    ns_train_opts o;
-    ns_train_opts_init(&o);
-    o.config = "tiny";
-    o.st.steps = 30, o.st.batch = 8, o.st.lr = 3e-3f, o.st.warmup = 5;
-    o.st.eval_every = 0, o.st.ckpt_every = 0, o.st.val_frac = 0;
-    o.threads = 1;
-    o.out_path = out, o.ckpt_path = ckpt;
-    ns_train_result res;
-    assert_int_equal(ns_train(&loaded, &o, &res), NS_OK);
-    ns_dataset_free(&loaded);
-    return out;
+    return tu_train_tiny(&ds, dir, 30);
 }
 
 static void test_fix_holds_in_every_row_and_packet(void **state)

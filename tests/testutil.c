@@ -1,6 +1,9 @@
 /* testutil.c: see testutil.h. */
 #include "testutil.h"
 
+#include "netsynth/dataset.h"
+#include "netsynth/train.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,4 +90,26 @@ void tu_cleanup(void)
         free(made_dirs[i]);
     }
     n_made = 0;
+}
+
+const char *tu_train_tiny(const struct ns_dataset *ds, const char *dir, int steps)
+{
+    static char ds_path[4096], out[4096], ckpt[4096];
+    snprintf(ds_path, sizeof ds_path, "%s", tu_path(dir, "tiny.ds"));
+    snprintf(out, sizeof out, "%s", tu_path(dir, "tiny.model"));
+    snprintf(ckpt, sizeof ckpt, "%s", tu_path(dir, "tiny.ckpt"));
+    assert_int_equal(ns_dataset_write(ds, ds_path), 0);
+    ns_dataset loaded;
+    assert_int_equal(ns_dataset_load(&loaded, ds_path), 0);
+    ns_train_opts o;
+    ns_train_opts_init(&o);
+    o.config = "tiny";
+    o.st.steps = steps, o.st.batch = 8, o.st.lr = 3e-3f, o.st.warmup = 5;
+    o.st.eval_every = 0, o.st.ckpt_every = 0, o.st.val_frac = 0;
+    o.threads = 1;
+    o.out_path = out, o.ckpt_path = ckpt;
+    ns_train_result res;
+    assert_int_equal(ns_train(&loaded, &o, &res), 0);
+    ns_dataset_free(&loaded);
+    return out;
 }

@@ -34,6 +34,12 @@ int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *tu_netsynth_bin(void);
 /* Whether a program is on PATH. */
 int tu_have_program(const char *name);
+/* Write ds (arrays filled by the test) to dir/tiny.ds, train the "tiny"
+ * model on it for `steps` steps (batch 8, lr 3e-3, one thread, no
+ * validation) and return the model's path (a static buffer). */
+struct ns_dataset;
+const char *tu_train_tiny(const struct ns_dataset *ds, const char *dir, int steps);
+
 /* Remove every directory tu_tmpdir() made (call at the end of main). */
 void tu_cleanup(void);
 
