@@ -267,8 +267,7 @@ typedef struct denoise_ctx {
     int *prompt;          /* [2B, P]: conditional rows, then unconditional (all -1) */
     int *len;             /* [2B] */
     float *t;             /* [2B] */
-    float *x_in;          /* [2B, T, in] */
-    float *raw;           /* [2B, T, out] the network's outputs */
+    float *x_in;          /* [2B, T, in]: the sampler's state, then its copy */
     float *out;           /* [B, T, out] guided outputs of the latest call */
     const clamp *cl;      /* NULL, or values to hold */
 } denoise_ctx;
@@ -280,16 +279,19 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     const ns_model_config *cfg = &c->m->cfg;
     int B = c->B, T = c->T, in = cfg->in_dim, od = cfg->out_dim, BB = c->guided ? 2 * B : B;
     size_t rows = (size_t)B * T, per = rows * od;
-    memcpy(c->x_in, x_t, n * sizeof(float));
+    /* The sampler's state lives in the first half of x_in (see ns_generate_many),
+     * so only the unconditional half needs a copy. */
+    if (x_t != c->x_in) memcpy(c->x_in, x_t, n * sizeof(float));
     if (c->guided) memcpy(c->x_in + n, x_t, n * sizeof(float));
     for (int b = 0; b < BB; b++) c->t[b] = (float)t;
-    ns_model_forward(c->raw, c->acts, &c->m->p, cfg, c->x_in, c->t, c->prompt, c->P, c->len, BB, T, NULL);
+    ns_model_forward(NULL, c->acts, &c->m->p, cfg, c->x_in, c->t, c->prompt, c->P, c->len, BB, T, NULL);
+    const float *raw = ns_model_output(c->acts);
     if (c->guided) {
-        const float *cond = c->raw, *uncond = c->raw + per;
+        const float *cond = raw, *uncond = raw + per;
         float g = c->guidance;
         for (size_t i = 0; i < per; i++) c->out[i] = uncond[i] + g * (cond[i] - uncond[i]);
     } else {
-        memcpy(c->out, c->raw, per * sizeof(float));
+        memcpy(c->out, raw, per * sizeof(float));
     }
     ns_repr_expect(&c->m->repr, x0, c->out, rows);
     if (c->cl)
@@ -347,7 +349,7 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     out->n_attrs = m->n_attrs;
     if (!n) return NS_OK;
 
-    denoise_ctx c = {m, NULL, 0, 0, P, guided, o->guidance, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    denoise_ctx c = {.m = m, .P = P, .guided = guided, .guidance = o->guidance};
     clamp *cl = o->fix && o->fix->n ? malloc(sizeof *cl) : NULL;
     if (cl) clamp_init(cl, o->fix, &m->repr);
     c.cl = cl;
@@ -359,11 +361,10 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     c.len = malloc((size_t)2 * Bmax * sizeof(int));
     c.t = malloc((size_t)2 * Bmax * sizeof(float));
     c.x_in = malloc(2 * N * in * sizeof(float));
-    c.raw = malloc(2 * N * od * sizeof(float));
     c.out = malloc(N * od * sizeof(float));
-    float *x = malloc(N * in * sizeof(float)), *scratch = malloc(3 * N * in * sizeof(float));
+    float *x = c.x_in, *scratch = malloc(3 * N * in * sizeof(float)); /* x: the first half of x_in */
     int rc = NS_OK;
-    if ((o->fix && o->fix->n && !cl) || !order || !rngs || !logits || !c.prompt || !c.len || !c.t || !c.x_in || !c.raw || !c.out || !x || !scratch) {
+    if ((o->fix && o->fix->n && !cl) || !order || !rngs || !logits || !c.prompt || !c.len || !c.t || !c.x_in || !c.out || !scratch) {
         rc = ns_error(NS_ENOMEM, "out of memory for sampling");
         goto done;
     }
@@ -429,8 +430,8 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
 done:
     ns_model_acts_free(c.acts);
     free(cl);
-    free(order), free(rngs), free(logits), free(c.prompt), free(c.len), free(c.t), free(c.x_in), free(c.raw);
-    free(c.out), free(x), free(scratch);
+    free(order), free(rngs), free(logits), free(c.prompt), free(c.len), free(c.t), free(c.x_in);
+    free(c.out), free(scratch);
     return rc;
 }
 

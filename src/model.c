@@ -322,6 +322,8 @@ void ns_model_forward(float *out, ns_model_acts *a, const ns_model_params *p, co
     if (out && out != a->out) memcpy(out, a->out, (size_t)N * c->out_dim * sizeof(float));
 }
 
+const float *ns_model_output(const ns_model_acts *a) { return a->out; }
+
 /* ---- loss ---------------------------------------------------------- */
 
 /* One row's K three-class cross-entropies: softmax into probs[K, 3], the

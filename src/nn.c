@@ -17,14 +17,16 @@
 void ns_linear_forward(float *out, const float *inp, const float *weight, const float *bias, int N,
                        int C, int OC)
 {
-    ns_sgemm(false, true, N, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
-    if (!bias) return;
-#pragma omp parallel for if ((size_t)N * OC > PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        float *o = out + (size_t)n * OC;
-#pragma omp simd
-        for (int j = 0; j < OC; j++) o[j] += bias[j];
+    if (!bias) {
+        ns_sgemm(false, true, N, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
+        return;
     }
+    /* Bias first, then the product added onto it (beta 1): with beta 0
+     * OpenBLAS clears C in a pass of its own, and the bias took another
+     * (together 11% of a sampling run's time). */
+#pragma omp parallel for if ((size_t)N * OC > PAR_MIN)
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof *out);
+    ns_sgemm(false, true, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC);
 }
 
 /* dst[C] += sum over n of src[n, :] (rows of C floats) */

@@ -90,6 +90,9 @@ void ns_model_forward(float *out, ns_model_acts *a, const ns_model_params *p, co
                       const float *x_t, const float *t, const int *prompt, int P, const int *len, int B, int T,
                       const float *const *control);
 
+/* The last forward's out[B, T, out_dim], inside acts (no copy). */
+const float *ns_model_output(const ns_model_acts *a);
+
 /* The loss of the last forward against the clean flow:
  *   cls[B, T, n_bits]  class per modelled value (0 absent, 1 zero, 2 one)
  *   iat[B, T]          standardised log inter-arrival time
