@@ -5,12 +5,12 @@
 #   NETSYNTH_DATA=../shared/data/iot-sentinel runs it on the IoT Sentinel corpus.
 # DEMO_LABELS: comma-separated label columns (default: every column of the table but
 #   path and split: device,device_type for IoT Sentinel, app,rtt,loss for the lab corpus).
-# DEMO_STEPS: training steps (default 1500). DEMO_OUT: where results go (default demo-out).
+# DEMO_STEPS: training steps (default 3000). DEMO_OUT: where results go (default demo-out).
 set -eu
 bin=${NETSYNTH_BIN:-build/netsynth}
 data=${NETSYNTH_DATA:-lab/corpus}
 out=${DEMO_OUT:-demo-out}
-steps=${DEMO_STEPS:-1500}
+steps=${DEMO_STEPS:-3000}
 if [ ! -f "$data/labels.tsv" ]; then
     echo "demo: no corpus at $data (no labels.tsv). Point NETSYNTH_DATA at a folder with labels.tsv" >&2
     echo "demo: and captures, or leave it unset for the lab corpus in lab/corpus." >&2
