@@ -145,7 +145,7 @@ static int fix_number(ns_gen_fix *f, int d, int c, int width, uint64_t value)
 static int fix_proto(ns_gen_fix *f, int proto)
 {
     static const struct { unsigned layer; int proto, fixed_bits; } l4[3] = {
-        {NS_NP_TCP, 6, 160}, {NS_NP_UDP, 17, 64}, {NS_NP_ICMP, 1, 64}};
+        {NS_NP_TCP, NS_PROTO_TCP, 160}, {NS_NP_UDP, NS_PROTO_UDP, 64}, {NS_NP_ICMP, NS_PROTO_ICMP, 64}};
     int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
     int ok = fix_span(f, ip, 160, NS_GEN_PRESENT);
     for (int d = 0; d < 2; d++) ok &= fix_number(f, d, ip + 72, 8, (uint64_t)proto);
@@ -199,8 +199,8 @@ int ns_gen_fix_add(ns_gen_fix *f, const char *text)
             return ns_error(NS_EARG, "--fix %s: %llu does not fit %s's %d bits", text, v, name, fd->width);
         if (!strcmp(name, "ipv4_ttl") && !v) return ns_error(NS_EARG, "--fix %s: a packet with TTL 0 is never sent", text);
         if (!strcmp(name, "ipv4_ver") && v != 4) return ns_error(NS_EARG, "--fix %s: the model's rows are IPv4", text);
-        ok = fd->layer == NS_NP_TCP ? fix_proto(&next, 6) : fd->layer == NS_NP_UDP ? fix_proto(&next, 17)
-             : fd->layer == NS_NP_ICMP ? fix_proto(&next, 1)
+        ok = fd->layer == NS_NP_TCP ? fix_proto(&next, NS_PROTO_TCP) : fd->layer == NS_NP_UDP ? fix_proto(&next, NS_PROTO_UDP)
+             : fd->layer == NS_NP_ICMP ? fix_proto(&next, NS_PROTO_ICMP)
              : fix_span(&next, ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4), 160, NS_GEN_PRESENT);
         int col = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, fd->layer) + fd->bit;
         /* A server->client row has the server's port as its source. */
@@ -471,7 +471,7 @@ int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const cha
         int tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
         int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
         int l4 = row[tcp] >= 0 ? tcp : row[udp] >= 0 ? udp : -1;
-        f->proto = l4 == tcp ? 6 : l4 == udp ? 17 : 1;
+        f->proto = l4 == tcp ? NS_PROTO_TCP : l4 == udp ? NS_PROTO_UDP : NS_PROTO_ICMP;
         if (l4 >= 0) {
             uint32_t sp = 0, dp = 0;
             for (int k = 0; k < 16; k++) sp = sp << 1 | (row[l4 + k] == 1), dp = dp << 1 | (row[l4 + 16 + k] == 1);

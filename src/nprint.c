@@ -29,11 +29,6 @@
 #include "netsynth/error.h"
 
 enum {
-    ETHERTYPE_IPV4 = 0x0800,
-    ETHERTYPE_IPV6 = 0x86DD,
-    PROTO_ICMP = 1,
-    PROTO_TCP = 6,
-    PROTO_UDP = 17,
     ETH_LEN = 14,
     IPV6_LEN = 40,
     NLAYERS = 6,
@@ -140,7 +135,7 @@ static ns_skip_reason view_l4(np_view *v, ns_bytes ip, size_t off, uint8_t proto
 {
     ns_bytes l4 = ns_bytes_tail(ip, off);
     switch (proto) {
-    case PROTO_TCP: {
+    case NS_PROTO_TCP: {
         uint8_t doff;
         if (!ns_get_u8(l4, 12, &doff)) return NS_SKIP_TRUNC_TCP;
         /* nPrint prints doff*4 bytes even when doff < 5, and always reads the ports. */
@@ -150,12 +145,12 @@ static ns_skip_reason view_l4(np_view *v, ns_bytes ip, size_t off, uint8_t proto
         v->len[L_TCP] = n;
         return NS_SKIP_NONE;
     }
-    case PROTO_UDP:
+    case NS_PROTO_UDP:
         if (!ns_bytes_has(l4, 0, 8)) return NS_SKIP_TRUNC_UDP;
         v->hdr[L_UDP] = l4.data;
         v->len[L_UDP] = 8;
         return NS_SKIP_NONE;
-    case PROTO_ICMP:
+    case NS_PROTO_ICMP:
         if (!ns_bytes_has(l4, 0, 8)) return NS_SKIP_TRUNC_ICMP;
         v->hdr[L_ICMP] = l4.data;
         v->len[L_ICMP] = 8;
@@ -197,10 +192,10 @@ static ns_skip_reason view_frame(np_view *v, int dlt, const uint8_t *data, size_
     if (dlt == DLT_EN10MB) {
         uint16_t type;
         if (!ns_get_be16(frame, 12, &type)) return NS_SKIP_TRUNC_LINK;
-        if (type != ETHERTYPE_IPV4 && type != ETHERTYPE_IPV6) return NS_SKIP_NON_IP;
+        if (type != NS_ETHERTYPE_IPV4 && type != NS_ETHERTYPE_IPV6) return NS_SKIP_NON_IP;
         v->hdr[L_ETH] = data;
         v->len[L_ETH] = ETH_LEN;
-        return view_ip(v, ns_bytes_tail(frame, ETH_LEN), type == ETHERTYPE_IPV6 ? NS_SKIP_BAD_IPV6 : NS_SKIP_BAD_IPV4);
+        return view_ip(v, ns_bytes_tail(frame, ETH_LEN), type == NS_ETHERTYPE_IPV6 ? NS_SKIP_BAD_IPV6 : NS_SKIP_BAD_IPV4);
     }
     /* Other link layers: let the packet module find where IP starts. */
     ns_packet p;
@@ -237,8 +232,8 @@ void ns_nprint_encode(const ns_packet *p, unsigned layers, int8_t *row)
         v.hdr[l3] = p->ip.data;
         v.len[l3] = p->ip.len > (size_t)layers_info[l3].bytes ? (size_t)layers_info[l3].bytes : p->ip.len;
     }
-    int l4 = p->l4_proto == PROTO_TCP ? L_TCP : p->l4_proto == PROTO_UDP ? L_UDP
-           : p->l4_proto == PROTO_ICMP ? L_ICMP : -1;
+    int l4 = p->l4_proto == NS_PROTO_TCP ? L_TCP : p->l4_proto == NS_PROTO_UDP ? L_UDP
+           : p->l4_proto == NS_PROTO_ICMP ? L_ICMP : -1;
     if (l3 >= 0 && l4 >= 0 && p->l4.len) {
         v.hdr[l4] = p->l4.data;
         v.len[l4] = p->l4.len > (size_t)layers_info[l4].bytes ? (size_t)layers_info[l4].bytes : p->l4.len;
@@ -586,13 +581,13 @@ static const int8_t *layer_bits(const int8_t *row, unsigned layers, unsigned lay
 static uint16_t l4_checksum_ipv6(const uint8_t *ip6, uint8_t proto, uint8_t *l4, size_t len, size_t field)
 {
     uint32_t sum = 0;
-    if (proto != PROTO_ICMP) {
+    if (proto != NS_PROTO_ICMP) {
         sum = ns_inet_sum(0, ip6 + 8, 32);
         sum += (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff) + proto;
     }
     l4[field] = l4[field + 1] = 0;
     uint16_t c = (uint16_t)~ns_inet_fold(ns_inet_sum(sum, l4, len));
-    return proto == PROTO_UDP && c == 0 ? 0xffff : c;
+    return proto == NS_PROTO_UDP && c == 0 ? 0xffff : c;
 }
 
 int ns_nprint_row_to_packet(const int8_t *row, unsigned layers, int ethernet, uint8_t *buf, size_t *len)
@@ -631,7 +626,7 @@ int ns_nprint_row_to_packet(const int8_t *row, unsigned layers, int ethernet, ui
     }
 
     /* Transport: the header the IP protocol names, when the row has it. */
-    unsigned l4layer = proto == PROTO_TCP ? NS_NP_TCP : proto == PROTO_UDP ? NS_NP_UDP : proto == PROTO_ICMP ? NS_NP_ICMP : 0;
+    unsigned l4layer = proto == NS_PROTO_TCP ? NS_NP_TCP : proto == NS_PROTO_UDP ? NS_NP_UDP : proto == NS_PROTO_ICMP ? NS_NP_ICMP : 0;
     const int8_t *bl4 = l4layer ? layer_bits(row, layers, l4layer) : NULL;
     size_t l4_hlen = 0;
     if (bl4) {

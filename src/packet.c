@@ -6,16 +6,10 @@
 #include <string.h>
 
 enum {
-    ETHERTYPE_IPV4 = 0x0800,
-    ETHERTYPE_IPV6 = 0x86DD,
     ETHERTYPE_VLAN = 0x8100,
     ETHERTYPE_QINQ = 0x88A8,
     ETHERTYPE_QINQ_OLD = 0x9100,
     MAX_VLAN_TAGS = 8,
-    IPPROTO_ICMP_ = 1,
-    IPPROTO_TCP_ = 6,
-    IPPROTO_UDP_ = 17,
-    IPPROTO_ICMPV6_ = 58,
 };
 
 static const char *const skip_names[NS_SKIP_COUNT] = {
@@ -79,7 +73,7 @@ static ns_skip_reason parse_l4(ns_packet *p, ns_bytes net)
 {
     size_t hdr;
     switch (p->l4_proto) {
-    case IPPROTO_TCP_: {
+    case NS_PROTO_TCP: {
         uint8_t off;
         if (!ns_get_u8(net, 12, &off) || net.len < 20) return NS_SKIP_TRUNC_TCP;
         hdr = (size_t)(off >> 4) * 4;
@@ -87,12 +81,12 @@ static ns_skip_reason parse_l4(ns_packet *p, ns_bytes net)
         if (!ns_bytes_has(net, 0, hdr)) return NS_SKIP_TRUNC_TCP;
         break;
     }
-    case IPPROTO_UDP_:
+    case NS_PROTO_UDP:
         hdr = 8;
         if (!ns_bytes_has(net, 0, hdr)) return NS_SKIP_TRUNC_UDP;
         break;
-    case IPPROTO_ICMP_:
-    case IPPROTO_ICMPV6_:
+    case NS_PROTO_ICMP:
+    case NS_PROTO_ICMPV6:
         hdr = 8;
         if (!ns_bytes_has(net, 0, hdr)) return NS_SKIP_TRUNC_ICMP;
         break;
@@ -193,11 +187,11 @@ ns_skip_reason ns_packet_parse_ip(ns_packet *p, const uint8_t *data, size_t len)
 static ns_skip_reason by_ethertype(ns_packet *p, uint16_t type, ns_bytes net)
 {
     p->ethertype = type;
-    if (type == ETHERTYPE_IPV4) {
+    if (type == NS_ETHERTYPE_IPV4) {
         p->net = net;
         return parse_ipv4(p, net);
     }
-    if (type == ETHERTYPE_IPV6) {
+    if (type == NS_ETHERTYPE_IPV6) {
         p->net = net;
         return parse_ipv6(p, net);
     }
@@ -226,10 +220,10 @@ static ns_skip_reason parse_loopback(ns_packet *p, ns_bytes f, int network_order
     if (!ns_get_le32(f, 0, &le) || !ns_get_be32(f, 0, &be)) return NS_SKIP_TRUNC_LINK;
     uint32_t family = network_order ? be : (le < 256 ? le : be);
     ns_bytes net = ns_bytes_tail(f, 4);
-    if (family == 2) return by_ethertype(p, ETHERTYPE_IPV4, net);
+    if (family == 2) return by_ethertype(p, NS_ETHERTYPE_IPV4, net);
     /* AF_INET6 is 10 on Linux, 24 on NetBSD/OpenBSD, 28 on FreeBSD, 30 on macOS. */
     if (family == 10 || family == 24 || family == 28 || family == 30)
-        return by_ethertype(p, ETHERTYPE_IPV6, net);
+        return by_ethertype(p, NS_ETHERTYPE_IPV6, net);
     return NS_SKIP_NON_IP;
 }
 
@@ -298,9 +292,9 @@ uint16_t ns_ipv4_header_checksum(const uint8_t *ip, size_t ihl_bytes)
 
 uint16_t ns_l4_checksum_ipv4(const uint8_t *ip, uint8_t proto, const uint8_t *l4, size_t l4_len)
 {
-    size_t field = proto == IPPROTO_TCP_ ? 16 : proto == IPPROTO_UDP_ ? 6 : 2;
+    size_t field = proto == NS_PROTO_TCP ? 16 : proto == NS_PROTO_UDP ? 6 : 2;
     uint32_t sum = 0;
-    if (proto != IPPROTO_ICMP_) { /* ICMP has no pseudo-header */
+    if (proto != NS_PROTO_ICMP) { /* ICMP has no pseudo-header */
         sum = ns_inet_sum(0, ip + 12, 8); /* source and destination addresses */
         sum += proto;
         sum += (uint32_t)l4_len;
@@ -308,5 +302,5 @@ uint16_t ns_l4_checksum_ipv4(const uint8_t *ip, uint8_t proto, const uint8_t *l4
     if (l4_len < field + 2) return 0;
     uint16_t c = (uint16_t)~ns_inet_fold(sum_without_field(sum, l4, l4_len, field));
     /* UDP sends 0xffff for a computed zero: zero means "no checksum". */
-    return (proto == IPPROTO_UDP_ && c == 0) ? 0xffff : c;
+    return (proto == NS_PROTO_UDP && c == 0) ? 0xffff : c;
 }

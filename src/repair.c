@@ -26,7 +26,6 @@
 enum {
     W = NS_NP_MODEL_WIDTH,
     L_IP = 0, L_TCP = 480, L_UDP = 960, L_ICMP = 1024,  /* layer columns of a model row (nprint.h) */
-    P_ICMP = 1, P_TCP = 6, P_UDP = 17,
     ETH_LEN = 14, IP_LEN = 20, TCP_LEN = 20, UDP_LEN = 8, ICMP_LEN = 8,
     F_FIN = 0x01, F_SYN = 0x02, F_RST = 0x04, F_PSH = 0x08, F_ACK = 0x10, F_URG = 0x20,
     CLIENT_PORT0 = 49152, CLIENT_PORTS = 16384,
@@ -136,7 +135,7 @@ static void read_gen(const int8_t *row, gen *g)
     int ip_hlen = ihl >= 5 ? 4 * ihl : IP_LEN + g->n_ipopt;
 
     /* The transport: the header most of whose bits are there; several, the IP protocol's or the fullest. */
-    static const struct { int proto, col, bits; } l4[3] = {{P_TCP, L_TCP, 160}, {P_UDP, L_UDP, 64}, {P_ICMP, L_ICMP, 64}};
+    static const struct { int proto, col, bits; } l4[3] = {{NS_PROTO_TCP, L_TCP, 160}, {NS_PROTO_UDP, L_UDP, 64}, {NS_PROTO_ICMP, L_ICMP, 64}};
     double best = 0;
     int fullest = 0, named = 0;
     for (int i = 0; i < 3; i++) {
@@ -147,7 +146,7 @@ static void read_gen(const int8_t *row, gen *g)
     }
     g->shows = named ? named : fullest;
     int l4_hlen = 0;
-    if (g->shows == P_TCP) {
+    if (g->shows == NS_PROTO_TCP) {
         g->sport = (uint16_t)bits_at(row, L_TCP, 16);
         g->dport = (uint16_t)bits_at(row, L_TCP + 16, 16);
         g->seq = bits_at(row, L_TCP + 32, 32);
@@ -159,11 +158,11 @@ static void read_gen(const int8_t *row, gen *g)
         g->n_tcpopt = present_bytes(row, L_TCP + 160, 40, g->tcpopt);
         int doff = (int)bits_at(row, L_TCP + 96, 4);
         l4_hlen = doff >= 5 ? 4 * doff : TCP_LEN + g->n_tcpopt;
-    } else if (g->shows == P_UDP) {
+    } else if (g->shows == NS_PROTO_UDP) {
         g->sport = (uint16_t)bits_at(row, L_UDP, 16);
         g->dport = (uint16_t)bits_at(row, L_UDP + 16, 16);
         l4_hlen = UDP_LEN;
-    } else if (g->shows == P_ICMP) {
+    } else if (g->shows == NS_PROTO_ICMP) {
         g->type = (uint8_t)bits_at(row, L_ICMP, 8);
         g->roh = bits_at(row, L_ICMP + 32, 32);
         l4_hlen = ICMP_LEN;
@@ -254,12 +253,12 @@ typedef struct app {
 } app;
 
 static const app apps[] = {
-    {P_UDP, 53, 12, APP_DNS},   {P_UDP, 5353, 12, APP_DNS}, {P_UDP, 5355, 12, APP_DNS}, {P_UDP, 137, 12, APP_DNS},
-    {P_TCP, 53, 14, APP_DNS_TCP}, {P_TCP, 5353, 14, APP_DNS_TCP}, {P_TCP, 5355, 14, APP_DNS_TCP},
-    {P_UDP, 123, 48, APP_NTP},  {P_TCP, 123, 48, APP_NTP},  {P_UDP, 67, 244, APP_DHCP}, {P_UDP, 68, 244, APP_DHCP},
-    {P_UDP, 5683, 4, APP_COAP}, {P_UDP, 69, 4, APP_TFTP},
-    {P_TCP, 22, 16, APP_SSH}, /* tshark calls a 1-byte "encrypted packet" malformed */
-    {P_UDP, 23272, 9, APP_A21}, /* tshark reads this port (eQ-3 MAX!'s) as 3GPP2 A21 */
+    {NS_PROTO_UDP, 53, 12, APP_DNS},   {NS_PROTO_UDP, 5353, 12, APP_DNS}, {NS_PROTO_UDP, 5355, 12, APP_DNS}, {NS_PROTO_UDP, 137, 12, APP_DNS},
+    {NS_PROTO_TCP, 53, 14, APP_DNS_TCP}, {NS_PROTO_TCP, 5353, 14, APP_DNS_TCP}, {NS_PROTO_TCP, 5355, 14, APP_DNS_TCP},
+    {NS_PROTO_UDP, 123, 48, APP_NTP},  {NS_PROTO_TCP, 123, 48, APP_NTP},  {NS_PROTO_UDP, 67, 244, APP_DHCP}, {NS_PROTO_UDP, 68, 244, APP_DHCP},
+    {NS_PROTO_UDP, 5683, 4, APP_COAP}, {NS_PROTO_UDP, 69, 4, APP_TFTP},
+    {NS_PROTO_TCP, 22, 16, APP_SSH}, /* tshark calls a 1-byte "encrypted packet" malformed */
+    {NS_PROTO_UDP, 23272, 9, APP_A21}, /* tshark reads this port (eQ-3 MAX!'s) as 3GPP2 A21 */
 };
 
 static const app *app_of(uint8_t proto, uint16_t server_port)
@@ -355,7 +354,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
     }
     uint8_t *ip = buf + link;
     size_t ihl = IP_LEN + (size_t)s->n_ipopt;
-    size_t l4h = s->proto == P_TCP ? TCP_LEN + (size_t)s->n_tcpopt : s->proto == P_UDP ? UDP_LEN : ICMP_LEN;
+    size_t l4h = s->proto == NS_PROTO_TCP ? TCP_LEN + (size_t)s->n_tcpopt : s->proto == NS_PROTO_UDP ? UDP_LEN : ICMP_LEN;
     size_t total = ihl + l4h + (size_t)s->payload;
     memset(ip, 0, ihl + l4h);
     ip[0] = (uint8_t)(0x40 | ihl / 4);
@@ -380,7 +379,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
         memset(data, 0, (size_t)s->payload);
     }
     if (s->app && s->payload >= s->app->min) app_fill(s->app, data, s->payload, s->from_server, s->app_id);
-    if (s->proto == P_TCP) {
+    if (s->proto == NS_PROTO_TCP) {
         put16(l4, s->sport);
         put16(l4 + 2, s->dport);
         put32(l4 + 4, s->seq);
@@ -390,7 +389,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
         put16(l4 + 14, s->win);
         put16(l4 + 18, s->urp);
         memcpy(l4 + TCP_LEN, s->tcpopt, (size_t)s->n_tcpopt);
-    } else if (s->proto == P_UDP) {
+    } else if (s->proto == NS_PROTO_UDP) {
         put16(l4, s->sport);
         put16(l4 + 2, s->dport);
         put16(l4 + 4, (uint32_t)(UDP_LEN + s->payload));
@@ -399,7 +398,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
         put32(l4 + 4, s->roh);
     }
     uint16_t c = ns_l4_checksum_ipv4(ip, s->proto, l4, l4h + (size_t)s->payload);
-    put16(l4 + (s->proto == P_TCP ? 16 : s->proto == P_UDP ? 6 : 2), c);
+    put16(l4 + (s->proto == NS_PROTO_TCP ? 16 : s->proto == NS_PROTO_UDP ? 6 : 2), c);
     return link + total;
 }
 
@@ -551,14 +550,14 @@ static int reserve(ns_repair_out *out, size_t bytes)
 /* The transport most rows show (ties: TCP, UDP, ICMP); none: the IP protocol most name; else UDP. */
 static uint8_t flow_transport(const gen *g, size_t n)
 {
-    static const uint8_t order[3] = {P_TCP, P_UDP, P_ICMP};
+    static const uint8_t order[3] = {NS_PROTO_TCP, NS_PROTO_UDP, NS_PROTO_ICMP};
     size_t shows[3] = {0}, named[3] = {0};
     for (size_t i = 0; i < n; i++)
         for (int t = 0; t < 3; t++) shows[t] += g[i].shows == order[t], named[t] += g[i].ip && g[i].proto == order[t];
     int best = 0, by_name = 0;
     for (int t = 1; t < 3; t++) best = shows[t] > shows[best] ? t : best, by_name = named[t] > named[by_name] ? t : by_name;
     if (shows[best]) return order[best];
-    return named[by_name] ? order[by_name] : P_UDP;
+    return named[by_name] ? order[by_name] : NS_PROTO_UDP;
 }
 
 /* The server port most rows of the transport name (non-zero; 9, discard, when none does). */
@@ -581,9 +580,9 @@ static uint16_t server_port(const gen *g, const uint8_t *dir, size_t n, uint8_t 
 static uint32_t initial_seq(const gen *g, const uint8_t *dir, size_t n, int d)
 {
     for (size_t i = 0; i < n; i++)
-        if (g[i].shows == P_TCP && dir[i] == d) return g[i].seq;
+        if (g[i].shows == NS_PROTO_TCP && dir[i] == d) return g[i].seq;
     for (size_t i = 0; i < n; i++)
-        if (g[i].shows == P_TCP && dir[i] != d && (g[i].flags & F_ACK)) return g[i].ack;
+        if (g[i].shows == NS_PROTO_TCP && dir[i] != d && (g[i].flags & F_ACK)) return g[i].ack;
     return 0;
 }
 
@@ -601,7 +600,7 @@ typedef struct tcp_state {
 /* The TCP fields of row i (direction d) into s, advancing the state; returns 1 when it is an RST. */
 static int tcp_segment(tcp_state *t, const gen *g, size_t i, int d, int mtu_room, spec *s)
 {
-    int conv = g->shows != P_TCP;
+    int conv = g->shows != NS_PROTO_TCP;
     uint8_t fl = conv ? 0 : g->flags;
     int payload = g->payload;
     unsigned allow;
@@ -685,13 +684,13 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
     }
     for (size_t i = 0; i < n; i++) read_gen(rows + i * W, &g[i]), d[i] = dir[i] ? 1 : 0;
     uint8_t proto = flow_transport(g, n);
-    uint16_t sport = proto == P_ICMP ? 0 : server_port(g, d, n, proto);
+    uint16_t sport = proto == NS_PROTO_ICMP ? 0 : server_port(g, d, n, proto);
 
     tcp_state t;
     memset(&t, 0, sizeof t);
     t.win[0] = t.win[1] = 65535;
     t.ts_ok = 1;
-    for (size_t i = 0; proto == P_TCP && i < n && !t.handshake; i++) t.handshake = g[i].shows == P_TCP && (g[i].flags & F_SYN);
+    for (size_t i = 0; proto == NS_PROTO_TCP && i < n && !t.handshake; i++) t.handshake = g[i].shows == NS_PROTO_TCP && (g[i].flags & F_SYN);
     uint64_t redirected = 0;
     for (size_t i = 0; t.handshake && i < 3 && i < n; i++) {
         uint8_t want = i == 1;
@@ -729,15 +728,15 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
         ipv4_fields(&s, r);
         int room = o->mtu - IP_LEN - s.n_ipopt, rst = 0;
         if (st) st->converted += !r->ip || r->shows != proto;
-        if (proto == P_TCP) {
+        if (proto == NS_PROTO_TCP) {
             rst = tcp_segment(&t, r, i, dd, room, &s);
         } else {
             s.payload = app_len(s.app, r->payload);
             if (s.payload > room - UDP_LEN) s.payload = room - UDP_LEN;
-            if (proto == P_ICMP) {
-                int echo = r->shows == P_ICMP && (r->type == 0 || r->type == 8);
+            if (proto == NS_PROTO_ICMP) {
+                int echo = r->shows == NS_PROTO_ICMP && (r->type == 0 || r->type == 8);
                 s.type = echo ? r->type : dd ? 0 : 8;
-                roh = s.roh = r->shows == P_ICMP ? r->roh : roh;
+                roh = s.roh = r->shows == NS_PROTO_ICMP ? r->roh : roh;
             }
         }
         if ((rc = reserve(out, ETH_LEN + 120 + (size_t)o->mtu))) break; /* headers may pass a tiny MTU */

@@ -13,6 +13,16 @@
 
 #include "netsynth/bytes.h"
 
+/* Numbers from the wire that several modules name. */
+enum {
+    NS_ETHERTYPE_IPV4 = 0x0800,
+    NS_ETHERTYPE_IPV6 = 0x86DD,
+    NS_PROTO_ICMP = 1,
+    NS_PROTO_TCP = 6,
+    NS_PROTO_UDP = 17,
+    NS_PROTO_ICMPV6 = 58,
+};
+
 /* Why a packet was not (fully) decoded; NS_SKIP_NONE when it was. */
 typedef enum ns_skip_reason {
     NS_SKIP_NONE = 0,
