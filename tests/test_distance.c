@@ -32,18 +32,6 @@ static double now_s(void)
 #define SPEED_FLOWS 12000
 #endif
 
-static void set_field(int8_t *row, const char *name, uint64_t v)
-{
-    size_t nf;
-    const ns_nprint_field *f = ns_nprint_fields(&nf);
-    for (size_t i = 0; i < nf; i++) {
-        if (strcmp(f[i].name, name)) continue;
-        int off = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
-        for (int b = 0; b < f[i].width; b++) row[off + b] = (int8_t)((v >> (f[i].width - 1 - b)) & 1);
-        return;
-    }
-    fail_msg("no field %s", name);
-}
 
 /* Flows of TCP packets: flow i has `len` packets (len + 1 for odd i when
  * odd_longer), TTL ttl0 + i % 50 (+ ttl_shift for class-1 flows when
@@ -86,14 +74,14 @@ static void make(flows *h, spec s)
             memset(row, -1, sizeof row);
             memset(row, 0, 160);
             memset(row + 480, 0, 160);
-            set_field(row, "ipv4_ver", 4);
-            set_field(row, "ipv4_hl", 5);
-            set_field(row, "ipv4_tl", 40);
-            set_field(row, "ipv4_proto", 6);
-            set_field(row, "ipv4_ttl", 64 + i % 50 + (uint64_t)shift);
-            set_field(row, "tcp_doff", 5);
-            set_field(row, "tcp_wsize", s.wsize);
-            set_field(row, "tcp_sprt", 1000 + i); /* ports are blanked for memorisation */
+            tu_set_field(row, "ipv4_ver", 4);
+            tu_set_field(row, "ipv4_hl", 5);
+            tu_set_field(row, "ipv4_tl", 40);
+            tu_set_field(row, "ipv4_proto", 6);
+            tu_set_field(row, "ipv4_ttl", 64 + i % 50 + (uint64_t)shift);
+            tu_set_field(row, "tcp_doff", 5);
+            tu_set_field(row, "tcp_wsize", s.wsize);
+            tu_set_field(row, "tcp_sprt", 1000 + i); /* ports are blanked for memorisation */
             h->iat[np] = p ? 1000000 : 0;
             h->dir[np] = p & 1;
             ns_dataset_pack_row(row, W, h->bits + np * RB);
@@ -306,17 +294,17 @@ static void make_random(flows *h, size_t n, uint64_t seed)
         for (uint32_t p = 0; p < h->flow[i].n_packets; p++, np++) {
             memset(row, -1, sizeof row);
             memset(row, 0, 160);
-            set_field(row, "ipv4_ver", 4);
-            set_field(row, "ipv4_hl", 5);
-            set_field(row, "ipv4_tl", 40 + ns_rng_below(&r, 8));
-            set_field(row, "ipv4_ttl", ns_rng_below(&r, 4) ? 64 : 128);
+            tu_set_field(row, "ipv4_ver", 4);
+            tu_set_field(row, "ipv4_hl", 5);
+            tu_set_field(row, "ipv4_tl", 40 + ns_rng_below(&r, 8));
+            tu_set_field(row, "ipv4_ttl", ns_rng_below(&r, 4) ? 64 : 128);
             if (udp) {
                 memset(row + 960, 0, 64);
-                set_field(row, "udp_len", 8 + ns_rng_below(&r, 4));
+                tu_set_field(row, "udp_len", 8 + ns_rng_below(&r, 4));
             } else {
                 memset(row + 480, 0, 160);
-                set_field(row, "tcp_wsize", ns_rng_below(&r, 16));
-                set_field(row, "tcp_ackf", ns_rng_below(&r, 2));
+                tu_set_field(row, "tcp_wsize", ns_rng_below(&r, 16));
+                tu_set_field(row, "tcp_ackf", ns_rng_below(&r, 2));
             }
             ns_dataset_pack_row(row, W, h->bits + np * RB);
         }

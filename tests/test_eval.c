@@ -38,18 +38,6 @@ static void test_metrics_by_hand(void **state)
 
 /* ---- hand-made datasets ----------------------------------------------------- */
 
-static void set_field(int8_t *row, const char *name, uint64_t v)
-{
-    size_t nf;
-    const ns_nprint_field *f = ns_nprint_fields(&nf);
-    for (size_t i = 0; i < nf; i++) {
-        if (strcmp(f[i].name, name)) continue;
-        int off = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
-        for (int b = 0; b < f[i].width; b++) row[off + b] = (int8_t)((v >> (f[i].width - 1 - b)) & 1);
-        return;
-    }
-    fail_msg("no field %s", name);
-}
 
 static int field_col(const char *name)
 {
@@ -111,18 +99,18 @@ static void hand_make(hand_ds *h, size_t n, uint64_t seed, int order, int signal
             memset(row, -1, sizeof row);
             memset(row, 0, 160); /* IPv4 without options */
             memset(row + 480, 0, 160); /* TCP without options */
-            set_field(row, "ipv4_ver", 4);
-            set_field(row, "ipv4_hl", 5);
-            set_field(row, "ipv4_tl", 40 + 10 * p);
-            set_field(row, "ipv4_proto", 6);
-            set_field(row, "ipv4_ttl", signal == 0 ? 32u << dev : 64);
+            tu_set_field(row, "ipv4_ver", 4);
+            tu_set_field(row, "ipv4_hl", 5);
+            tu_set_field(row, "ipv4_tl", 40 + 10 * p);
+            tu_set_field(row, "ipv4_proto", 6);
+            tu_set_field(row, "ipv4_ttl", signal == 0 ? 32u << dev : 64);
             uint64_t noise = ns_rng_u64(&r);
-            set_field(row, "ipv4_src", signal == 1 ? (uint32_t)(0x0a000000u | (uint32_t)dev) : (uint32_t)noise);
-            set_field(row, "ipv4_dst", noise >> 32);
-            set_field(row, "tcp_sprt", signal == 1 ? 1000u + (uint32_t)dev : noise & 0xffff);
-            set_field(row, "tcp_dprt", 443);
-            set_field(row, "tcp_syn", p == 0);
-            set_field(row, "tcp_ackf", p > 0);
+            tu_set_field(row, "ipv4_src", signal == 1 ? (uint32_t)(0x0a000000u | (uint32_t)dev) : (uint32_t)noise);
+            tu_set_field(row, "ipv4_dst", noise >> 32);
+            tu_set_field(row, "tcp_sprt", signal == 1 ? 1000u + (uint32_t)dev : noise & 0xffff);
+            tu_set_field(row, "tcp_dprt", 443);
+            tu_set_field(row, "tcp_syn", p == 0);
+            tu_set_field(row, "tcp_ackf", p > 0);
             h->dir[np] = p & 1;
             h->iat[np] = p ? 1000000 * (int64_t)p : 0;
             ns_dataset_pack_row(row, NS_NP_MODEL_WIDTH, h->bits + np * ((NS_NP_MODEL_WIDTH + 3) / 4));

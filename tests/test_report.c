@@ -18,18 +18,6 @@
 #define W NS_NP_MODEL_WIDTH
 #define RB ((W + 3) / 4)
 
-static void set_field(int8_t *row, const char *name, uint64_t v)
-{
-    size_t nf;
-    const ns_nprint_field *f = ns_nprint_fields(&nf);
-    for (size_t i = 0; i < nf; i++) {
-        if (strcmp(f[i].name, name)) continue;
-        int off = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
-        for (int b = 0; b < f[i].width; b++) row[off + b] = (int8_t)((v >> (f[i].width - 1 - b)) & 1);
-        return;
-    }
-    fail_msg("no field %s", name);
-}
 
 /* n flows of 1..4 TCP packets, device i % 2 ("a": TTL 64, "b": TTL 128), 5 files. */
 typedef struct hand {
@@ -67,15 +55,15 @@ static void make(hand *h, size_t n, int ttl_shift)
             memset(row, -1, sizeof row);
             memset(row, 0, 160);
             memset(row + 480, 0, 160);
-            set_field(row, "ipv4_ver", 4);
-            set_field(row, "ipv4_hl", 5);
-            set_field(row, "ipv4_tl", 40 + 20 * p);
-            set_field(row, "ipv4_proto", 6);
-            set_field(row, "ipv4_ttl", (i % 2 ? 128 : 64) + (uint64_t)ttl_shift);
-            set_field(row, "tcp_doff", 5);
-            set_field(row, "tcp_syn", p == 0);
-            set_field(row, "tcp_ackf", p > 0);
-            set_field(row, "tcp_wsize", 1000 + 7 * (i % 3));
+            tu_set_field(row, "ipv4_ver", 4);
+            tu_set_field(row, "ipv4_hl", 5);
+            tu_set_field(row, "ipv4_tl", 40 + 20 * p);
+            tu_set_field(row, "ipv4_proto", 6);
+            tu_set_field(row, "ipv4_ttl", (i % 2 ? 128 : 64) + (uint64_t)ttl_shift);
+            tu_set_field(row, "tcp_doff", 5);
+            tu_set_field(row, "tcp_syn", p == 0);
+            tu_set_field(row, "tcp_ackf", p > 0);
+            tu_set_field(row, "tcp_wsize", 1000 + 7 * (i % 3));
             h->iat[np] = p ? 2000000 : 0;
             h->dir[np] = p & 1;
             ns_dataset_pack_row(row, W, h->bits + np * RB);

@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include "netsynth/dataset.h"
+#include "netsynth/nprint.h"
 #include "netsynth/train.h"
 
 #include <stdio.h>
@@ -112,4 +113,17 @@ const char *tu_train_tiny(const struct ns_dataset *ds, const char *dir, int step
     assert_int_equal(ns_train(&loaded, &o, &res), 0);
     ns_dataset_free(&loaded);
     return out;
+}
+
+void tu_set_field(int8_t *row, const char *name, uint64_t v)
+{
+    size_t nf;
+    const ns_nprint_field *f = ns_nprint_fields(&nf);
+    for (size_t i = 0; i < nf; i++) {
+        if (strcmp(f[i].name, name)) continue;
+        int off = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
+        for (int b = 0; b < f[i].width; b++) row[off + b] = (int8_t)((v >> (f[i].width - 1 - b)) & 1);
+        return;
+    }
+    fail_msg("no field %s", name);
 }
