@@ -633,8 +633,11 @@ static int parse_label_columns(builder *b)
         name[n] = 0;
         int c = ns_labels_column(&b->table, name);
         if (c < 0) return need_column(&b->table, name, path, " for a label", NS_EARG);
-        if (!strcmp(name, "path") || !strcmp(name, SERVICE_ATTR))
-            return ns_error(NS_EARG, "label column '%s' is reserved", name);
+        /* "service" is the flow table's attribute: a label column may take the
+         * name only when no flow table is given. */
+        if (!strcmp(name, "path") || (b->o->flows_path && !strcmp(name, SERVICE_ATTR)))
+            return ns_error(NS_EARG, "label column '%s' is reserved%s", name,
+                            strcmp(name, "path") ? " (--flows makes the attribute 'service')" : "");
         for (uint32_t a = 0; a < b->n_label_attrs; a++)
             if (b->label_col[a] == c) return ns_error(NS_EARG, "label column '%s' given twice", name);
         if (b->n_label_attrs == MAX_ATTRS) return ns_error(NS_EARG, "more than %d label columns", MAX_ATTRS);

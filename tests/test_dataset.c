@@ -318,6 +318,24 @@ static void test_build_errors(void **state)
     assert_int_equal(build_with(dir, NULL, NULL, "device,device", "ndpi_proto", NULL), NS_EARG);
     assert_int_equal(build_with(dir, NULL, NULL, "device,", "ndpi_proto", NULL), NS_EARG);
     assert_int_equal(build_with(dir, NULL, NULL, "path", "ndpi_proto", NULL), NS_EARG);
+    /* "service" is the flow table's attribute: reserved with --flows, a label column's name without. */
+    assert_int_equal(build_with(dir, "path\tservice\npcaps/a.pcap\tweb\n", NULL, "service", "ndpi_proto", NULL),
+                     NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "'service' is reserved (--flows"));
+    {
+        ns_dataset_opts o = corpus_opts(dir);
+        free((char *)o.flows_path);
+        o.flows_path = NULL, o.flow_label = NULL, o.label_cols = "service";
+        ns_dataset_stats st;
+        assert_int_equal(ns_dataset_build(&o, tu_path(dir, "ds.bin"), &st), NS_OK);
+        free_opts(&o);
+        ns_dataset ds;
+        assert_int_equal(ns_dataset_load(&ds, tu_path(dir, "ds.bin")), NS_OK);
+        assert_int_equal(ds.n_attrs, 1);
+        assert_string_equal(ds.attr_names[0], "service");
+        assert_int_equal(ns_dataset_token(&ds, "service=web") >= 0, 1);
+        ns_dataset_free(&ds);
+    }
     /* Empty tables, or no rows in the split. */
     assert_int_equal(build_with(dir, "", NULL, "device", "ndpi_proto", NULL), NS_EFORMAT);
     assert_non_null(strstr(ns_errmsg(), "empty table"));
