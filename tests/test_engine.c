@@ -108,6 +108,17 @@ static void tiny_opts(ns_train_opts *o, const char *dir, int steps)
     o->ckpt_path = ckpt;
 }
 
+/* Make the test dataset in dir, load it into *ds and train the tiny model
+ * on it for `steps` steps with the options tiny_opts gives (kept in *o). */
+static ns_train_result train_tiny(const char *dir, int steps, ns_dataset *ds, ns_train_opts *o)
+{
+    assert_int_equal(ns_dataset_load(ds, make_dataset(dir)), NS_OK);
+    tiny_opts(o, dir, steps);
+    ns_train_result res;
+    assert_int_equal(ns_train(ds, o, &res), NS_OK);
+    return res;
+}
+
 /* Share of generated rows equal to the class's real row at the same position. */
 static double match_rate(const ns_gen_flows *g, int web)
 {
@@ -132,11 +143,8 @@ static void test_overfit_reproduces_flows(void **state)
     (void)state;
     const char *dir = tu_tmpdir();
     ns_dataset ds;
-    assert_int_equal(ns_dataset_load(&ds, make_dataset(dir)), NS_OK);
     ns_train_opts o;
-    tiny_opts(&o, dir, 1000);
-    ns_train_result res;
-    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    ns_train_result res = train_tiny(dir, 1000, &ds, &o);
     assert_int_equal(res.steps_done, 1000);
     ns_modelfile m;
     assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
@@ -207,11 +215,8 @@ static void test_model_file_round_trip_and_corruption(void **state)
     (void)state;
     const char *dir = tu_tmpdir();
     ns_dataset ds;
-    assert_int_equal(ns_dataset_load(&ds, make_dataset(dir)), NS_OK);
     ns_train_opts o;
-    ns_train_result res;
-    tiny_opts(&o, dir, 5);
-    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    train_tiny(dir, 5, &ds, &o);
     ns_modelfile m;
     assert_int_equal(ns_modelfile_load(&m, o.ckpt_path), NS_OK);
     assert_true(m.has_state);
@@ -257,11 +262,8 @@ static void test_same_seed_same_flows(void **state)
     (void)state;
     const char *dir = tu_tmpdir();
     ns_dataset ds;
-    assert_int_equal(ns_dataset_load(&ds, make_dataset(dir)), NS_OK);
     ns_train_opts o;
-    ns_train_result res;
-    tiny_opts(&o, dir, 30);
-    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    train_tiny(dir, 30, &ds, &o);
     ns_modelfile m;
     assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
     ns_gen_opts go;
