@@ -176,22 +176,27 @@ static void read_gen(const int8_t *row, gen *g)
 static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
 static void put32(uint8_t *p, uint32_t v) { put16(p, v >> 16), put16(p + 2, v); }
 
+/* The next option of an IPv4 or TCP option list (the same kind-length
+ * layout) at *at: its kind and its bytes, header included (NOP is one byte).
+ * 0 at EOL, at the end, or at a malformed option: the rest goes. */
+static int next_option(ns_bytes b, size_t *at, uint8_t *kind, ns_bytes *opt)
+{
+    uint8_t len = 1;
+    if (!ns_get_u8(b, *at, kind) || *kind == 0) return 0;
+    if (*kind != 1 && (!ns_get_u8(b, *at + 1, &len) || len < 2)) return 0;
+    if (!ns_bytes_sub(b, *at, len, opt)) return 0;
+    *at += len;
+    return 1;
+}
+
 /* IPv4 options kept: NOP, router alert; EOL ends them; padded with EOL. */
 static int ipv4_options(const uint8_t *in, int n, uint8_t *out)
 {
-    ns_bytes b = ns_bytes_make(in, (size_t)n);
-    ns_bytes opt;
+    ns_bytes b = ns_bytes_make(in, (size_t)n), opt;
     int k = 0;
-    uint8_t kind, len;
-    for (size_t i = 0; ns_get_u8(b, i, &kind) && kind != 0;) {
-        if (kind == 1) {
-            out[k++] = kind, i++;
-            continue;
-        }
-        if (!ns_get_u8(b, i + 1, &len) || len < 2 || !ns_bytes_sub(b, i, len, &opt)) break; /* malformed: the rest goes */
-        if (kind == 148 && len == 4) memcpy(out + k, opt.data, 4), k += 4;
-        i += len;
-    }
+    uint8_t kind;
+    for (size_t i = 0; next_option(b, &i, &kind, &opt);)
+        if (kind == 1 || (kind == 148 && opt.len == 4)) memcpy(out + k, opt.data, opt.len), k += (int)opt.len;
     while (k % 4) out[k++] = 0;
     return k;
 }
@@ -206,17 +211,16 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, uint32_t *tsval
 {
     static const struct { uint8_t kind, len; unsigned bit; } known[] = {
         {2, 4, O_MSS}, {3, 3, O_WS}, {4, 2, O_SACKOK}, {8, 10, O_TS}};
-    ns_bytes b = ns_bytes_make(in, (size_t)n);
-    ns_bytes opt;
+    ns_bytes b = ns_bytes_make(in, (size_t)n), opt;
     int k = 0;
-    uint8_t kind, len;
+    uint8_t kind;
     *had = 0;
-    for (size_t i = 0; ns_get_u8(b, i, &kind) && kind != 0;) {
+    for (size_t i = 0; next_option(b, &i, &kind, &opt);) {
         if (kind == 1) {
-            out[k++] = kind, i++;
+            out[k++] = kind;
             continue;
         }
-        if (!ns_get_u8(b, i + 1, &len) || len < 2 || !ns_bytes_sub(b, i, len, &opt)) break;
+        uint8_t len = (uint8_t)opt.len;
         for (size_t j = 0; j < sizeof known / sizeof known[0]; j++) {
             if (kind != known[j].kind || len != known[j].len || !(allow & known[j].bit) || (*had & known[j].bit))
                 continue;
@@ -232,7 +236,6 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, uint32_t *tsval
             *had |= known[j].bit;
             k += len;
         }
-        i += len;
     }
     while (k % 4) out[k++] = 0;
     return k;
