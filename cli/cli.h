@@ -8,6 +8,7 @@
 int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+int cmd_subset(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_unrender(int argc, char **argv);

@@ -19,6 +19,7 @@ static const struct verb {
     {"encode", cmd_encode, "pcap/pcapng -> nPrint CSV, byte-identical to nPrint 1.2.1"},
     {"decode", cmd_decode, "nPrint CSV -> pcap with real lengths, timestamps and checksums"},
     {"dataset", cmd_dataset, "labelled captures -> one binary training file of flows"},
+    {"subset", cmd_subset, "some of a dataset's flows (by label tokens, per class) -> a dataset"},
     {"inspect", cmd_inspect, "summarise any netsynth file"},
     {"render", cmd_render, "flows -> PNG images (1 red, 0 green, -1 grey)"},
     {"unrender", cmd_unrender, "PNG images -> nPrint CSV"},

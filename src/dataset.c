@@ -505,6 +505,42 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
     return rc;
 }
 
+int ns_dataset_write_subset(const ns_dataset *ds, const uint8_t *keep, const char *path)
+{
+    uint64_t n_flows = 0, n_packets = 0;
+    for (uint64_t i = 0; i < ds->n_flows; i++)
+        if (keep[i]) n_flows++, n_packets += ds->flows[i].n_packets;
+    ns_ds_flow *flows = malloc((n_flows + 1) * sizeof *flows);
+    int32_t *labels = malloc((n_flows * ds->n_attrs + 1) * sizeof *labels);
+    int64_t *iat = malloc((n_packets + 1) * sizeof *iat);
+    uint8_t *dir = malloc(n_packets + 1), *bits = malloc(n_packets * ds->row_bytes + 1);
+    int rc = NS_OK;
+    if (!flows || !labels || !iat || !dir || !bits) {
+        rc = ns_error(NS_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    uint64_t f = 0, k = 0;
+    for (uint64_t i = 0; i < ds->n_flows; i++) {
+        if (!keep[i]) continue;
+        const ns_ds_flow *src = &ds->flows[i];
+        uint64_t n = src->n_packets;
+        flows[f] = *src;
+        flows[f].first = k;
+        memcpy(labels + f * ds->n_attrs, ds->labels + i * ds->n_attrs, ds->n_attrs * sizeof *labels);
+        memcpy(iat + k, ds->iat_ns + src->first, n * sizeof *iat);
+        memcpy(dir + k, ds->dir + src->first, n);
+        memcpy(bits + k * ds->row_bytes, ds->bits + src->first * ds->row_bytes, n * ds->row_bytes);
+        f++, k += n;
+    }
+    ns_dataset out = *ds;
+    out.n_flows = n_flows, out.n_packets = n_packets;
+    out.flows = flows, out.labels = labels, out.iat_ns = iat, out.dir = dir, out.bits = bits;
+    rc = ns_dataset_write(&out, path);
+done:
+    free(flows), free(labels), free(iat), free(dir), free(bits);
+    return rc;
+}
+
 /* ---- building from labelled captures --------------------------------------- */
 
 void ns_dataset_opts_init(ns_dataset_opts *o)

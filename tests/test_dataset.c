@@ -610,6 +610,88 @@ static void test_cli(void **state)
                      2);
 }
 
+/* `netsynth subset`: token filters and the even per-class cap. */
+static void expect_flows(const char *path, int n, const int *from)
+{
+    handmade h;
+    make_handmade(&h);
+    ns_dataset ds;
+    assert_int_equal(ns_dataset_load(&ds, path), NS_OK);
+    assert_int_equal(ds.n_flows, n);
+    assert_int_equal(ds.n_tokens, 5); /* the vocabulary stays whole */
+    uint64_t packets = 0;
+    for (int i = 0; i < n; i++) {
+        const ns_ds_flow *f = &ds.flows[i];
+        assert_int_equal(f->client_port, h.flows[from[i]].client_port);
+        assert_int_equal(f->first, packets);
+        assert_memory_equal(ds.labels + 2 * i, h.labels + 2 * from[i], 2 * sizeof(int32_t));
+        int8_t m[4 * W];
+        ns_dataset_flow_matrix(&ds, (uint64_t)i, m);
+        assert_memory_equal(m, h.rows[h.flows[from[i]].first], f->n_packets * W);
+        assert_memory_equal(ds.iat_ns + f->first, h.iat + h.flows[from[i]].first, f->n_packets * sizeof(int64_t));
+        packets += f->n_packets;
+    }
+    assert_int_equal(ds.n_packets, packets);
+    ns_dataset_free(&ds);
+}
+
+static void test_subset(void **state)
+{
+    (void)state;
+    handmade h;
+    const char *in = write_handmade(&h), *dir = tu_tmpdir(), *bin = tu_netsynth_bin();
+    const char *out = strdup(tu_path(dir, "out.ds"));
+    assert_int_equal(tu_system("%s subset -q --data %s -o %s --exclude 'device=A service=DNS'", bin, in, out), 0);
+    expect_flows(out, 2, (const int[]){1, 2});
+    assert_int_equal(tu_system("%s subset -q --data %s -o %s --only service=HTTP --only device=A", bin, in, out), 0);
+    expect_flows(out, 2, (const int[]){0, 2});
+    assert_int_equal(tu_system("%s subset -q --data %s -o %s --exclude 'device=A,service=HTTP'", bin, in, out), 0);
+    expect_flows(out, 3, (const int[]){0, 1, 2});
+    assert_int_equal(tu_system("%s subset -q --data %s -o %s --per-class 1 --label service", bin, in, out), 0);
+    expect_flows(out, 3, (const int[]){0, 1, 2});
+
+    /* Errors name the problem and write nothing. */
+    assert_int_equal(tu_system("rm %s", out), 0);
+    assert_int_equal(tu_system("%s subset --data %s -o %s --exclude device=Z 2>%s/err", bin, in, out, dir), 2);
+    assert_int_equal(tu_system("grep -q \"no token 'device=Z'\" %s/err", dir), 0);
+    assert_int_equal(tu_system("%s subset --data %s -o %s --only device=C --exclude device=C 2>%s/err", bin, in, out,
+                               dir), 2);
+    assert_int_equal(tu_system("grep -q 'keep no flow' %s/err", dir), 0);
+    assert_int_equal(tu_system("%s subset --data %s -o %s --per-class 1 --label nope 2>/dev/null", bin, in, out), 2);
+    assert_int_equal(tu_system("test ! -e %s", out), 0);
+
+    /* Ten flows of one class capped to 4 keep an even spread: 2, 4, 7, 9 (the
+     * j-th stays when floor(4 (j + 1) / 10) steps past floor(4 j / 10)). */
+    enum { F = 10 };
+    ns_ds_flow flows[F];
+    int32_t labels[2 * F];
+    int64_t iat[F];
+    uint8_t dirs[F], bits[F * RB];
+    memset(flows, 0, sizeof flows);
+    for (int i = 0; i < F; i++) {
+        flows[i] = h.flows[0];
+        flows[i].first = (uint64_t)i, flows[i].n_packets = 1, flows[i].seen = 1, flows[i].client_port = (uint16_t)i;
+        labels[2 * i] = 0, labels[2 * i + 1] = -1;
+        iat[i] = i, dirs[i] = 0;
+        memcpy(bits + i * RB, h.bits, RB);
+    }
+    ns_dataset ten = h.ds;
+    ten.n_flows = F, ten.n_packets = F, ten.flows = flows, ten.labels = labels, ten.iat_ns = iat, ten.dir = dirs;
+    ten.bits = bits;
+    const char *ten_path = strdup(tu_path(dir, "ten.ds"));
+    assert_int_equal(ns_dataset_write(&ten, ten_path), NS_OK);
+    assert_int_equal(tu_system("%s subset -q --data %s -o %s --per-class 4", bin, ten_path, out), 0);
+    ns_dataset ds;
+    assert_int_equal(ns_dataset_load(&ds, out), NS_OK);
+    assert_int_equal(ds.n_flows, 4);
+    static const int kept[4] = {2, 4, 7, 9};
+    for (int i = 0; i < 4; i++) assert_int_equal(ds.flows[i].client_port, kept[i]);
+    ns_dataset_free(&ds);
+    free((char *)ten_path);
+    free((char *)out);
+    free((char *)in);
+}
+
 /* ---- the real corpus ----------------------------------------------------------- */
 
 static int cmp_u32(const void *a, const void *b)
@@ -690,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_rejects_damage),
         cmocka_unit_test(test_write_rejects_bad_struct),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_subset),
         cmocka_unit_test(test_real_corpus),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,6 +70,10 @@ void ns_dataset_free(ns_dataset *ds);
 /* Write ds (any arrays, e.g. filled by hand) to path through ns_outfile. */
 int ns_dataset_write(const ns_dataset *ds, const char *path);
 
+/* Write the flows i of ds with keep[i] != 0 (vocabulary and files kept
+ * whole, so token ids stay comparable) to path through ns_outfile. */
+int ns_dataset_write_subset(const ns_dataset *ds, const uint8_t *keep, const char *path);
+
 /* Unpack packet k's row into row[width] (values 1, 0, -1). */
 void ns_dataset_row(const ns_dataset *ds, uint64_t k, int8_t *row);
 /* Unpack flow i into m[n_packets * width]. */
