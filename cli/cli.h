@@ -14,6 +14,7 @@ int cmd_render(int argc, char **argv);
 int cmd_unrender(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 
 /* Shared by verbs: print "netsynth VERB: warning" lines to stderr. */

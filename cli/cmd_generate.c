@@ -20,6 +20,7 @@
 #include "netsynth/fileio.h"
 #include "netsynth/blas.h"
 #include "netsynth/generate.h"
+#include "netsynth/lora.h"
 #include "netsynth/repair.h"
 #include <omp.h>
 
@@ -37,6 +38,8 @@ static void usage(FILE *out)
             "and TCP state, changing as few generated bits as possible (see netsynth(1)).\n"
             "\n"
             "  --model M          the model file (netsynth train)\n"
+            "  --lora ADAPTER     merge an adapter of M (netsynth finetune) that teaches it new\n"
+            "                     classes (repeatable: adapters of one base add up)\n"
             "  --prompt TEXT      attribute tokens, e.g. \"device=HueBridge service=TLS\" (default: none,\n"
             "                     the unconditional model)\n"
             "  -n N               flows to generate (default 100)\n"
@@ -307,11 +310,33 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     return rc;
 }
 
+enum { MAX_LORA = 16 };
+
+/* The model, with the adapters merged into it (lora.h). */
+static int load_model(ns_modelfile *m, const char *path, const char *const *lora, int n_lora)
+{
+    ns_modelfile base;
+    int rc = ns_modelfile_load(n_lora ? &base : m, path);
+    if (rc || !n_lora) return rc;
+    ns_lora a[MAX_LORA];
+    const ns_lora *ap[MAX_LORA];
+    int loaded = 0;
+    for (; !rc && loaded < n_lora; loaded++) {
+        rc = ns_lora_load(&a[loaded], lora[loaded]);
+        ap[loaded] = &a[loaded];
+        if (rc) break;
+    }
+    if (!rc) rc = ns_lora_merge(m, &base, ap, lora, n_lora);
+    for (int k = 0; k < loaded; k++) ns_lora_free(&a[k]);
+    ns_modelfile_free(&base);
+    return rc;
+}
+
 int cmd_generate(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE,
            O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
-           O_PER_FLOW, O_REPORT, O_HELP };
+           O_PER_FLOW, O_REPORT, O_LORA, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
@@ -319,7 +344,7 @@ int cmd_generate(int argc, char **argv)
         {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
         {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
         {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
-        {"repair-report", 1, 0, O_REPORT},
+        {"repair-report", 1, 0, O_REPORT}, {"lora", 1, 0, O_LORA},
         {0, 0, 0, 0}};
     ns_gen_opts o;
     ns_gen_opts_init(&o);
@@ -329,9 +354,9 @@ int cmd_generate(int argc, char **argv)
     pcap_out po;
     memset(&po, 0, sizeof po);
     ns_repair_opts_init(&po.repair);
-    const char *model_path = NULL, *prompt = "", *label = NULL, *like = NULL, *out = NULL;
+    const char *model_path = NULL, *prompt = "", *label = NULL, *like = NULL, *out = NULL, *lora[MAX_LORA];
     long n = 100, per_class = 0, v;
-    int quiet = 0, threads = 0, rc = NS_OK, c;
+    int quiet = 0, threads = 0, rc = NS_OK, c, n_lora = 0;
     optind = 1;
     opterr = 0;
     while (rc == NS_OK && (c = getopt_long(argc, argv, "n:o:q", opts, NULL)) != -1) {
@@ -386,6 +411,10 @@ int cmd_generate(int argc, char **argv)
             break;
         case O_PER_FLOW: po.per_flow = 1; break;
         case O_REPORT: po.report = optarg; break;
+        case O_LORA:
+            if (n_lora == MAX_LORA) return ns_error(NS_EARG, "--lora: at most %d adapters", MAX_LORA);
+            lora[n_lora++] = optarg;
+            break;
         case O_HELP: usage(stdout); return NS_OK;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",
                                  argv[optind - 1]);
@@ -406,7 +435,7 @@ int cmd_generate(int argc, char **argv)
     }
 
     ns_modelfile m;
-    if ((rc = ns_modelfile_load(&m, model_path))) return rc;
+    if ((rc = load_model(&m, model_path, lora, n_lora))) return rc;
     if (per_class || like) {
         request *req = NULL;
         size_t n_req = 0;

@@ -24,6 +24,7 @@ static const struct verb {
     {"render", cmd_render, "flows -> PNG images (1 red, 0 green, -1 grey)"},
     {"unrender", cmd_unrender, "PNG images -> nPrint CSV"},
     {"train", cmd_train, "dataset -> a prompted diffusion model of flows"},
+    {"finetune", cmd_finetune, "model + a few flows of new classes -> a LoRA adapter"},
     {"generate", cmd_generate, "model + prompt -> synthetic flows"},
     {"eval", cmd_eval, "classifier fidelity: real, TSTR and TRTS accuracy and macro-F1"},
 };

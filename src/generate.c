@@ -92,6 +92,11 @@ int ns_gen_parse_prompt(const ns_modelfile *m, const char *text, int32_t *ids)
             rc = unknown_token(m, "unknown", tok);
             break;
         }
+        if (!ns_modelfile_token_trained(m, id)) {
+            rc = ns_error(NS_EARG, "prompt token '%s' was never trained (no training flow had it): fine-tune an "
+                                   "adapter for it (netsynth finetune) and load it with --lora", tok);
+            break;
+        }
         int a = ns_modelfile_token_attr(m, id);
         if (ids[a] >= 0 && ids[a] != id) {
             rc = ns_error(NS_EARG, "prompt gives two values of '%s': %s and %s", m->attr_names[a],

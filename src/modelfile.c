@@ -126,6 +126,13 @@ int32_t ns_modelfile_token(const ns_modelfile *m, const char *text)
     return -1;
 }
 
+int ns_modelfile_token_trained(const ns_modelfile *m, int32_t id)
+{
+    for (size_t i = 0; i < (size_t)m->n_combos * m->n_attrs; i++)
+        if (m->combo_ids[i] == id) return 1;
+    return 0;
+}
+
 int ns_modelfile_token_attr(const ns_modelfile *m, int32_t id)
 {
     for (uint32_t a = 0; a < m->n_attrs; a++)

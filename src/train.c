@@ -199,9 +199,12 @@ static void batch_free(batch *b)
 }
 
 /* Fill the batch with flows[0..B): encodings, times, noise and prompts.
- * t_fixed >= 0 (validation) replaces the random times; drop = 0 keeps prompts. */
+ * t_fixed >= 0 (validation) replaces the random times; drop = 0 keeps prompts.
+ * token_map (NULL: the same ids) turns the dataset's token ids into the
+ * model's, for a model whose vocabulary is not the dataset's (fine-tuning). */
 static void batch_fill(batch *bt, const ns_modelfile *m, const ns_dataset *ds, const uint64_t *flows, int B,
-                       uint64_t seed, uint64_t stream, float p_uncond, float p_drop, const float *t_fixed)
+                       uint64_t seed, uint64_t stream, float p_uncond, float p_drop, const float *t_fixed,
+                       const int32_t *token_map)
 {
     const ns_model_config *c = &m->cfg;
     int T = 1, in = c->in_dim, K = c->n_bits, P = (int)ds->n_attrs;
@@ -229,6 +232,7 @@ static void batch_fill(batch *bt, const ns_modelfile *m, const ns_dataset *ds, c
         int uncond = ns_rng_float(&r) < p_uncond;
         for (int a = 0; a < P; a++) {
             int32_t id = ds->labels[flows[b] * (uint64_t)P + a];
+            if (id >= 0 && token_map) id = token_map[id];
             int drop = uncond || ns_rng_float(&r) < p_drop;
             bt->prompt[b * P + a] = drop ? -1 : id;
         }
@@ -259,7 +263,7 @@ int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_
         int n = count - at < (size_t)B ? (int)(count - at) : B;
         float t_fixed[64];
         for (int i = 0; i < n; i++) t_fixed[i] = (float)(((at + (size_t)i) * 0.618034) - floor((at + i) * 0.618034));
-        batch_fill(&bt, m, ds, flows + at, n, 0x5eed, at, 0, 0, t_fixed);
+        batch_fill(&bt, m, ds, flows + at, n, 0x5eed, at, 0, 0, t_fixed, NULL);
         ns_model_forward(NULL, acts, &m->p, &m->cfg, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, n, bt.T, NULL);
         sum += (double)ns_model_loss(acts, &m->cfg, bt.cls, bt.iat, bt.dir, weights_of(&m->st, &w), NULL) * n;
     }
@@ -320,6 +324,34 @@ static void format_duration(char *buf, size_t size, double s)
     long t = (long)(s + 0.5);
     if (t >= 3600) snprintf(buf, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
     else snprintf(buf, size, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* Losses summed between two progress lines. */
+typedef struct loss_log {
+    double loss, parts[4], t;
+    int64_t n, flows;
+} loss_log;
+
+static void loss_log_add(loss_log *lg, float loss, const float parts[4], int flows)
+{
+    lg->loss += loss, lg->n++, lg->flows += flows;
+    for (int k = 0; k < 4; k++) lg->parts[k] += parts[k];
+}
+
+/* "step s/S  loss ... flows/s  elapsed, eta", then start a new sum. */
+static void progress_line(FILE *out, const ns_train_state *st, loss_log *lg, float lr)
+{
+    double t = now_s(), rate = lg->flows / (t - lg->t), n = lg->n ? (double)lg->n : 1;
+    char el[32], eta[32];
+    format_duration(el, sizeof el, st->elapsed_s);
+    format_duration(eta, sizeof eta, (double)(st->steps - st->step) * st->batch / (rate > 0 ? rate : 1));
+    fprintf(out,
+            "step %lld/%lld  loss %.4f (bits %.4f iat %.3f dir %.3f len %.3f)  lr %.2e  %.0f flows/s  "
+            "%s elapsed, eta %s\n",
+            (long long)st->step, (long long)st->steps, lg->loss / n, lg->parts[0] / n, lg->parts[1] / n,
+            lg->parts[2] / n, lg->parts[3] / n, (double)lr, rate, el, eta);
+    fflush(out);
+    *lg = (loss_log){.t = t};
 }
 
 static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opts *o)
@@ -420,9 +452,8 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
                 "%llu flows (%zu held back), %s\n",
                 o->resume_path ? "(resumed)" : o->config, m.cfg.d, m.cfg.n_layer, m.cfg.n_head, m.n_params,
                 m.cfg.n_bits, m.cfg.max_packets, (unsigned long long)ds->n_flows, smp.n_val, ns_blas_describe());
-    double t0 = now_s(), elapsed0 = st->elapsed_s, log_t = t0;
-    double loss_acc = 0, parts_acc[4] = {0}, flops = 0;
-    int64_t log_n = 0, flows_since = 0;
+    double t0 = now_s(), elapsed0 = st->elapsed_s, flops = 0;
+    loss_log lg = {.t = t0};
     while (st->step < st->steps) {
         if ((o->stop && *o->stop) || (o->stop_at_step > 0 && st->step >= o->stop_at_step)) {
             res->interrupted = 1;
@@ -433,7 +464,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
         ns_rng_seed(&r, (uint64_t)st->seed, (uint64_t)s + 1);
         sampler_draw(&smp, &r, st->batch, chosen);
         batch_fill(&bt, &m, ds, chosen, st->batch, (uint64_t)st->seed, (uint64_t)s + 1, st->p_uncond,
-                   st->p_token_drop, NULL);
+                   st->p_token_drop, NULL, NULL);
         ns_model_forward(NULL, acts, &tp, &m.cfg, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, bt.B, bt.T, NULL);
         float parts[4];
         float loss = ns_model_loss(acts, &m.cfg, bt.cls, bt.iat, bt.dir, &lw, parts);
@@ -452,8 +483,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
         st->elapsed_s = elapsed0 + (now_s() - t0);
         flops += ns_model_step_flops(&m.cfg, bt.B, bt.T);
         res->last_loss = loss;
-        loss_acc += loss, log_n++, flows_since += bt.B;
-        for (int k = 0; k < 4; k++) parts_acc[k] += parts[k];
+        loss_log_add(&lg, loss, parts, bt.B);
 
         int last = st->step == st->steps;
         if (st->eval_every > 0 && (st->step % st->eval_every == 0 || last) && smp.n_val) {
@@ -461,20 +491,8 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
             if (o->progress) fprintf(o->progress, "step %lld: validation loss %.4f (EMA weights)\n",
                                      (long long)st->step, res->val_loss);
         }
-        if (o->progress && st->log_every > 0 && (st->step % st->log_every == 0 || last)) {
-            double t = now_s(), rate = flows_since / (t - log_t);
-            char el[32], eta[32];
-            format_duration(el, sizeof el, st->elapsed_s);
-            format_duration(eta, sizeof eta, (double)(st->steps - st->step) * st->batch / (rate > 0 ? rate : 1));
-            fprintf(o->progress,
-                    "step %lld/%lld  loss %.4f (bits %.4f iat %.3f dir %.3f len %.3f)  lr %.2e  %.0f flows/s  "
-                    "%s elapsed, eta %s\n",
-                    (long long)st->step, (long long)st->steps, loss_acc / log_n, parts_acc[0] / log_n,
-                    parts_acc[1] / log_n, parts_acc[2] / log_n, parts_acc[3] / log_n, (double)ac.lr, rate, el, eta);
-            fflush(o->progress);
-            loss_acc = 0, log_n = 0, flows_since = 0, log_t = t;
-            memset(parts_acc, 0, sizeof parts_acc);
-        }
+        if (o->progress && st->log_every > 0 && (st->step % st->log_every == 0 || last))
+            progress_line(o->progress, st, &lg, ac.lr);
         if (o->ckpt_path && st->ckpt_every > 0 && st->step % st->ckpt_every == 0 && !last)
             if ((rc = ns_modelfile_save(&m, o->ckpt_path, 1))) goto done;
     }
@@ -494,5 +512,130 @@ done:
     batch_free(&bt);
     sampler_free(&smp);
     ns_modelfile_free(&m);
+    return rc;
+}
+
+/* ---- fine-tuning an adapter ------------------------------------------------ */
+
+void ns_finetune_opts_init(ns_finetune_opts *o)
+{
+    ns_train_opts t;
+    ns_train_opts_init(&t);
+    memset(o, 0, sizeof *o);
+    o->st = t.st;
+    o->st.steps = 1500;
+    o->st.lr = 2e-3f;
+    o->st.warmup = 100;
+    o->st.weight_decay = 0;
+    o->st.val_frac = 0;
+    o->rank = 8;
+    o->alpha = 8;
+}
+
+int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetune_opts *o, ns_train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (o->threads > 0) omp_set_num_threads(o->threads);
+    ns_blas_init(o->threads);
+    const ns_train_state *st = &o->st;
+    if (!ds->n_flows) return ns_error(NS_EARG, "the fine-tune data has no flows");
+    if (st->batch < 1 || st->steps < 1 || st->warmup < 1)
+        return ns_error(NS_EARG, "batch, steps and warmup must be positive");
+
+    ns_lora a = {0};
+    ns_modelfile m = {0};
+    sampler smp = {0};
+    batch bt = {0};
+    ns_model_acts *acts = NULL;
+    float *w0 = NULL, *grad = NULL, *ga = NULL, *am = NULL, *av = NULL;
+    int32_t *token_map = NULL, *emb_row = NULL;
+    uint64_t *chosen = NULL;
+    int rc = ns_lora_init(&a, base, ds, o->rank, o->alpha, (uint64_t)st->seed);
+    const ns_lora *one = &a;
+    if (!rc) rc = ns_lora_merge(&m, base, &one, NULL, 1); /* B = 0: the base, with the new tokens */
+    if (!rc) rc = sampler_build(&smp, ds, m.cfg.max_packets, 0, st->balance, (uint64_t)st->seed);
+    if (!rc) rc = batch_alloc(&bt, &m.cfg, st->batch, (int)ds->n_attrs);
+    if (!rc) rc = ns_model_acts_new(&acts, &m.cfg, st->batch, m.cfg.max_packets);
+    if (rc) goto done;
+    w0 = malloc(m.n_params * sizeof *w0);
+    grad = malloc(m.n_params * sizeof *grad);
+    ga = malloc(a.n_params * sizeof *ga);
+    am = calloc(a.n_params, sizeof *am);
+    av = calloc(a.n_params, sizeof *av);
+    token_map = malloc(((size_t)ds->n_tokens + 1) * sizeof *token_map);
+    emb_row = malloc(((size_t)a.n_emb + 1) * sizeof *emb_row);
+    chosen = malloc(sizeof *chosen * (size_t)st->batch);
+    if (!w0 || !grad || !ga || !am || !av || !token_map || !emb_row || !chosen) {
+        rc = ns_error(NS_ENOMEM, "out of memory for fine-tuning");
+        goto done;
+    }
+    memcpy(w0, m.weights, m.n_params * sizeof *w0);
+    for (uint32_t i = 0; i < ds->n_tokens; i++) token_map[i] = ns_modelfile_token(&m, ds->tokens[i]);
+    for (uint32_t t = 0, e = 0; t < a.n_tokens; t++)
+        if (a.has_emb[t]) emb_row[e++] = ns_modelfile_token(&m, a.tokens[t]);
+    ns_model_params w0p, gp;
+    ns_lora_params gap;
+    ns_model_params_layout(&w0p, &m.cfg, w0);
+    ns_model_params_layout(&gp, &m.cfg, grad);
+    ns_lora_layout(&gap, &a, ga);
+    ns_model_loss_weights lw;
+    weights_of(st, &lw);
+    size_t d = (size_t)m.cfg.d;
+
+    if (o->progress) {
+        fprintf(o->progress, "fine-tuning %s: rank %d, alpha %g, %zu adapter parameters (%.1f%% of the base's), "
+                             "%u new tokens:", o->base_name ? o->base_name : "the model", a.rank, (double)a.alpha,
+                a.n_params, 100.0 * (double)a.n_params / (double)base->n_params, a.n_emb);
+        for (uint32_t t = 0; t < a.n_tokens; t++)
+            if (a.has_emb[t]) fprintf(o->progress, " %s", a.tokens[t]);
+        fprintf(o->progress, "; %llu flows\n", (unsigned long long)ds->n_flows);
+    }
+    double t0 = now_s();
+    loss_log lg = {.t = t0};
+    ns_train_state prog = *st;
+    for (int64_t s = 0; s < st->steps; s++) {
+        if (o->stop && *o->stop) {
+            res->interrupted = 1;
+            break;
+        }
+        ns_rng r;
+        ns_rng_seed(&r, (uint64_t)st->seed, (uint64_t)s + 1);
+        sampler_draw(&smp, &r, st->batch, chosen);
+        batch_fill(&bt, &m, ds, chosen, st->batch, (uint64_t)st->seed, (uint64_t)s + 1, st->p_uncond,
+                   st->p_token_drop, NULL, token_map);
+        /* The adapted model: W0 + s B A, and the new tokens' rows. */
+        ns_lora_forward(&m.p, &w0p, &m.cfg, &a);
+        for (uint32_t e = 0; e < a.n_emb; e++)
+            memcpy(m.p.prompt + (size_t)emb_row[e] * d, a.p.emb + e * d, d * sizeof(float));
+        ns_model_forward(NULL, acts, &m.p, &m.cfg, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, bt.B, bt.T, NULL);
+        float parts[4];
+        float loss = ns_model_loss(acts, &m.cfg, bt.cls, bt.iat, bt.dir, &lw, parts);
+        memset(grad, 0, m.n_params * sizeof *grad);
+        if ((rc = ns_model_backward(&gp, acts, &m.p, &m.cfg, NULL))) goto done;
+        memset(ga, 0, a.n_params * sizeof *ga);
+        ns_lora_backward(&gap, &gp, &m.cfg, &a);
+        for (uint32_t e = 0; e < a.n_emb; e++)
+            memcpy(gap.emb + e * d, gp.prompt + (size_t)emb_row[e] * d, d * sizeof(float));
+        ns_grad_clip(ga, a.n_params, st->clip);
+        ns_adamw_cfg ac = {lr_at(st, s), 0.9f, 0.999f, 1e-8f, 0};
+        ns_adamw_update(a.w, am, av, ga, a.n_params, &ac, (long)s + 1);
+        res->last_loss = loss;
+        res->steps_done = s + 1;
+        loss_log_add(&lg, loss, parts, bt.B);
+        prog.step = s + 1, prog.elapsed_s = now_s() - t0;
+        if (o->progress && st->log_every > 0 && ((s + 1) % st->log_every == 0 || s + 1 == st->steps))
+            progress_line(o->progress, &prog, &lg, ac.lr);
+    }
+    res->seconds = now_s() - t0;
+    res->flows_per_s = res->seconds > 0 ? (double)res->steps_done * st->batch / res->seconds : 0;
+    if (o->out_path) rc = ns_lora_save(&a, o->out_path);
+
+done:
+    free(w0), free(grad), free(ga), free(am), free(av), free(token_map), free(emb_row), free(chosen);
+    ns_model_acts_free(acts);
+    batch_free(&bt);
+    sampler_free(&smp);
+    ns_modelfile_free(&m);
+    ns_lora_free(&a);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
 #include "netsynth/generate.h"
+#include "netsynth/lora.h"
 #include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
 #include "netsynth/train.h"
@@ -24,10 +25,13 @@ static void put_bits(int8_t *row, int col, int width, uint32_t v)
     for (int k = 0; k < width; k++) row[col + k] = (int8_t)(v >> (width - 1 - k) & 1);
 }
 
-/* Class "kind=web": TCP to port 443, 3 packets (SYN, SYN-ACK, ACK) with TTL 64;
- * class "kind=dns": UDP to port 53, 3 packets, TTL 128. */
-static void make_row(int8_t *row, int web, int k, int flow)
+/* Class "kind=web" (kind 1): TCP to port 443, 3 packets (SYN, SYN-ACK, ACK)
+ * with TTL 64; class "kind=dns" (kind 0): UDP to port 53, 3 packets, TTL 128;
+ * and for the adapter test, "kind=ssh" (kind 2): web's packets to port 22
+ * with dns's TTL, a combination the other two never show. */
+static void make_row(int8_t *row, int kind, int k, int flow)
 {
+    int web = kind != 0, port = kind == 2 ? 22 : 443, ttl = kind == 1 ? 64 : 128;
     int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
     int tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
     int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
@@ -36,11 +40,11 @@ static void make_row(int8_t *row, int web, int k, int flow)
     put_bits(row, ip + 16, 16, web ? 40 : 28 + 4 * (uint32_t)k);
     put_bits(row, ip + 32, 16, (uint32_t)(flow * 7 + k)); /* id: varies, so it is modelled */
     put_bits(row, ip + 48, 3, 2), put_bits(row, ip + 51, 13, 0);
-    put_bits(row, ip + 64, 8, web ? 64 : 128), put_bits(row, ip + 72, 8, web ? 6 : 17);
+    put_bits(row, ip + 64, 8, (uint32_t)ttl), put_bits(row, ip + 72, 8, web ? 6 : 17);
     put_bits(row, ip + 80, 16, 0);
     if (web) {
         int back = k == 1;
-        put_bits(row, tcp, 16, back ? 443 : 50000), put_bits(row, tcp + 16, 16, back ? 50000 : 443);
+        put_bits(row, tcp, 16, back ? (uint32_t)port : 50000), put_bits(row, tcp + 16, 16, back ? 50000 : (uint32_t)port);
         put_bits(row, tcp + 32, 32, 1000), put_bits(row, tcp + 64, 32, k ? 1 : 0);
         put_bits(row, tcp + 96, 4, 5), put_bits(row, tcp + 100, 3, 0);
         put_bits(row, tcp + 103, 9, k == 0 ? 0x002 : k == 1 ? 0x012 : 0x010);
@@ -52,34 +56,36 @@ static void make_row(int8_t *row, int web, int k, int flow)
     }
 }
 
-/* The dataset's path (a static buffer, valid until the next call). */
-static const char *make_dataset(const char *dir)
+/* A dataset of `n` flows, flow f of kind f % kinds, labelled by token id =
+ * kind (dns 0, web 1, ssh 2, so the vocabulary is sorted); its path (a
+ * static buffer, valid until the next call). */
+static const char *make_kinds(const char *dir, int kinds, int n)
 {
     static const char *attr_names[] = {"kind"};
-    static const uint32_t attr_first[] = {0, 2};
-    static const char *tokens[] = {"kind=dns", "kind=web"};
+    const uint32_t attr_first[] = {0, (uint32_t)kinds};
+    static const char *tokens[] = {"kind=dns", "kind=web", "kind=ssh"};
     static const char *files[] = {"made-in-test"};
-    ns_ds_flow flows[FLOWS];
-    int32_t labels[FLOWS];
-    int64_t iat[FLOWS * LEN];
-    uint8_t dir_[FLOWS * LEN], bits[FLOWS * LEN * ((W + 3) / 4)];
+    ns_ds_flow flows[n];
+    int32_t labels[n];
+    int64_t iat[n * LEN];
+    uint8_t dir_[n * LEN], bits[n * LEN * ((W + 3) / 4)];
     int8_t row[W];
     memset(flows, 0, sizeof flows);
-    for (int f = 0; f < FLOWS; f++) {
-        int web = f % 2;
+    for (int f = 0; f < n; f++) {
+        int kind = f % kinds, web = kind != 0;
         flows[f].first = (uint64_t)f * LEN;
         flows[f].n_packets = flows[f].seen = LEN;
         flows[f].proto = web ? 6 : 17;
-        labels[f] = web ? 1 : 0;
+        labels[f] = kind;
         for (int k = 0; k < LEN; k++) {
-            make_row(row, web, k, f);
+            make_row(row, kind, k, f);
             ns_dataset_pack_row(row, W, bits + (size_t)(f * LEN + k) * ((W + 3) / 4));
             iat[f * LEN + k] = k ? (web ? 20000000 : 1000000) : 0;
             dir_[f * LEN + k] = k == 1;
         }
     }
-    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = 8, .n_flows = FLOWS,
-                     .n_packets = FLOWS * LEN, .n_attrs = 1, .n_tokens = 2, .n_files = 1,
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = 8, .n_flows = (uint64_t)n,
+                     .n_packets = (uint64_t)n * LEN, .n_attrs = 1, .n_tokens = (uint32_t)kinds, .n_files = 1,
                      .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files,
                      .flows = flows, .labels = labels, .iat_ns = iat, .dir = dir_, .bits = bits};
     static char path[4096];
@@ -87,6 +93,8 @@ static const char *make_dataset(const char *dir)
     assert_int_equal(ns_dataset_write(&ds, path), NS_OK);
     return path;
 }
+
+static const char *make_dataset(const char *dir) { return make_kinds(dir, 2, FLOWS); }
 
 static void tiny_opts(ns_train_opts *o, const char *dir, int steps)
 {
@@ -120,13 +128,13 @@ static ns_train_result train_tiny(const char *dir, int steps, ns_dataset *ds, ns
 }
 
 /* Share of generated rows equal to the class's real row at the same position. */
-static double match_rate(const ns_gen_flows *g, int web)
+static double match_rate(const ns_gen_flows *g, int kind)
 {
     int8_t want[W];
     size_t same = 0, rows = 0;
     for (size_t f = 0; f < g->n_flows; f++)
         for (uint32_t k = 0; k < g->len[f] && k < LEN; k++, rows++) {
-            make_row(want, web, (int)k, 0);
+            make_row(want, kind, (int)k, 0);
             const int8_t *got = g->rows + (g->first[f] + k) * W;
             int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
             memcpy(want + ip + 32, got + ip + 32, 16); /* the id field varies by design */
@@ -290,6 +298,83 @@ static void test_same_seed_same_flows(void **state)
     ns_dataset_free(&ds);
 }
 
+/* Fine-tune an adapter of base on ds (1500 steps), merge it, and return the
+ * share of exact rows generated for each of the three kinds. */
+static void adapter_rates(const ns_modelfile *base, const ns_dataset *ds, const char *path, double rate[3])
+{
+    ns_finetune_opts fo;
+    ns_finetune_opts_init(&fo);
+    fo.st.steps = 1500, fo.st.batch = 16, fo.st.lr = 3e-3f, fo.st.warmup = 20, fo.st.log_every = 0;
+    fo.threads = 1;
+    fo.out_path = path;
+    ns_train_result res;
+    assert_int_equal(ns_finetune(base, ds, &fo, &res), NS_OK);
+    assert_int_equal(res.steps_done, 1500);
+    ns_lora a;
+    ns_modelfile merged;
+    assert_int_equal(ns_lora_load(&a, path), NS_OK);
+    const ns_lora *one = &a;
+    assert_int_equal(ns_lora_merge(&merged, base, &one, &path, 1), NS_OK);
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    for (int kind = 0; kind < 3; kind++) {
+        static const char *prompt[3] = {"kind=dns", "kind=web", "kind=ssh"};
+        int32_t ids[1];
+        ns_gen_flows g = {0};
+        assert_int_equal(ns_gen_parse_prompt(&merged, prompt[kind], ids), NS_OK);
+        assert_int_equal(ns_generate(&merged, &go, ids, 20, 0, &g), NS_OK);
+        rate[kind] = match_rate(&g, kind);
+        ns_gen_flows_free(&g);
+    }
+    ns_lora_free(&a);
+    ns_modelfile_free(&merged);
+}
+
+/* A base that never saw kind=ssh learns it from an adapter, and the base
+ * alone refuses the prompt. An adapter trained on the new class alone
+ * pulls the other classes toward it (it changes weights they share);
+ * fine-tuning on a few flows of the old classes as well keeps them. */
+static void test_lora_teaches_a_new_class(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset all, old, ssh;
+    assert_int_equal(ns_dataset_load(&all, make_kinds(dir, 3, 24)), NS_OK);
+    uint8_t keep[24];
+    const char *old_path = strdup(tu_path(dir, "old.ds")), *ssh_path = strdup(tu_path(dir, "ssh.ds"));
+    const char *lora_path = strdup(tu_path(dir, "ssh.lora"));
+    for (int f = 0; f < 24; f++) keep[f] = all.labels[f] != 2;
+    assert_int_equal(ns_dataset_write_subset(&all, keep, old_path), NS_OK);
+    for (int f = 0; f < 24; f++) keep[f] = !keep[f];
+    assert_int_equal(ns_dataset_write_subset(&all, keep, ssh_path), NS_OK);
+    assert_int_equal(ns_dataset_load(&old, old_path), NS_OK);
+    assert_int_equal(ns_dataset_load(&ssh, ssh_path), NS_OK);
+
+    ns_train_opts o;
+    tiny_opts(&o, dir, 600);
+    ns_train_result res;
+    assert_int_equal(ns_train(&old, &o, &res), NS_OK);
+    ns_modelfile base;
+    assert_int_equal(ns_modelfile_load(&base, o.out_path), NS_OK);
+    int32_t ids[1];
+    assert_int_equal(ns_gen_parse_prompt(&base, "kind=ssh", ids), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "'kind=ssh' was never trained"));
+
+    double only[3], mixed[3];
+    adapter_rates(&base, &ssh, lora_path, only);
+    adapter_rates(&base, &all, lora_path, mixed);
+    print_message("exact rows dns/web/ssh: adapter on ssh alone %.0f/%.0f/%.0f%%, on all three %.0f/%.0f/%.0f%%\n",
+                  100 * only[0], 100 * only[1], 100 * only[2], 100 * mixed[0], 100 * mixed[1], 100 * mixed[2]);
+    assert_true(only[2] >= 0.8 && mixed[2] >= 0.8);
+    assert_true(mixed[0] >= 0.5 && mixed[1] >= 0.5 && mixed[0] + mixed[1] > only[0] + only[1] + 0.5);
+
+    ns_modelfile_free(&base);
+    ns_dataset_free(&ssh);
+    ns_dataset_free(&old);
+    ns_dataset_free(&all);
+    free((char *)old_path), free((char *)ssh_path), free((char *)lora_path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_model_file_round_trip_and_corruption),
         cmocka_unit_test(test_same_seed_same_flows),
+        cmocka_unit_test(test_lora_teaches_a_new_class),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

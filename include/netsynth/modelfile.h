@@ -76,6 +76,9 @@ void ns_modelfile_free(ns_modelfile *m);
 
 /* The id of "attr=value" in the vocabulary, or -1. */
 int32_t ns_modelfile_token(const ns_modelfile *m, const char *text);
+/* Whether token id is in a label combination the model was trained on
+ * (a token of the vocabulary whose flows were all left out is not). */
+int ns_modelfile_token_trained(const ns_modelfile *m, int32_t id);
 /* The attribute index of a token id. */
 int ns_modelfile_token_attr(const ns_modelfile *m, int32_t id);
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "netsynth/dataset.h"
+#include "netsynth/lora.h"
 #include "netsynth/modelfile.h"
 
 typedef struct ns_train_opts {
@@ -47,5 +48,25 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
  * in a fixed order, at fixed times and noise (comparable across runs). */
 int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_t *flows, size_t count,
                       float *loss);
+
+/* Fine-tuning (lora.h): a new adapter of the frozen base learns ds. st's
+ * steps, batch, lr, warmup, min_lr_frac, clip, seed, prompt dropout, balance,
+ * loss weights and log_every apply (weight decay 0, no validation, no EMA:
+ * the adapter's last weights are written). */
+typedef struct ns_finetune_opts {
+    int rank;
+    float alpha;              /* the update is (alpha / rank) B A */
+    ns_train_state st;
+    int threads;
+    const char *out_path;     /* the adapter */
+    const char *base_name;    /* the base's path, for messages */
+    FILE *progress;
+    volatile int *stop;       /* set asynchronously: write the adapter as it is and return */
+} ns_finetune_opts;
+
+/* Defaults: rank 8, alpha 8, 1500 steps, lr 2e-3, the rest as training's. */
+void ns_finetune_opts_init(ns_finetune_opts *o);
+
+int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetune_opts *o, ns_train_result *res);
 
 #endif

@@ -1,0 +1,518 @@
+/* lora.c: low-rank adapters (see lora.h). */
+#include "netsynth/lora.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/blas.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/rng.h"
+
+enum { HEADER = 128, MAX_RANK = 256, MAX_ATTRS = 64, MAX_TOKENS = 1 << 20 };
+
+static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+/* ---- layout and the adapted matrices ---------------------------------------- */
+
+/* One adapted matrix: W [out, in] and its A [r, in], B [out, r]. */
+typedef struct adapted {
+    float *w, *a, *b;
+    int out, in;
+} adapted;
+
+enum { MAX_ADAPTED = 4 * NS_MODEL_MAX_LAYERS + 1 };
+
+/* The adapted matrices of model slices w and adapter slices p: four per
+ * block, then the output layer; returns their count. */
+static int adapted_of(adapted *m, const ns_model_params *w, const ns_lora_params *p, const ns_model_config *c)
+{
+    int d = c->d, h = d * c->mlp_ratio, n = 0;
+    for (int l = 0; l < c->n_layer; l++) {
+        m[n++] = (adapted){w->qkv_w[l], p->qkv_a[l], p->qkv_b[l], 3 * d, d};
+        m[n++] = (adapted){w->proj_w[l], p->proj_a[l], p->proj_b[l], d, d};
+        m[n++] = (adapted){w->fc_w[l], p->fc_a[l], p->fc_b[l], h, d};
+        m[n++] = (adapted){w->fc2_w[l], p->fc2_a[l], p->fc2_b[l], d, h};
+    }
+    m[n++] = (adapted){w->out_w, p->out_a, p->out_b, c->out_dim, d};
+    return n;
+}
+
+size_t ns_lora_layout(ns_lora_params *p, const ns_lora *a, float *mem)
+{
+    size_t r = (size_t)a->rank, d = (size_t)a->d, h = d * (size_t)a->mlp_ratio, n = 0;
+    ns_lora_params dummy;
+    if (!p) p = &dummy;
+#define TAKE(ptr, count)              \
+    do {                              \
+        (ptr) = mem ? mem + n : NULL; \
+        n += (size_t)(count);         \
+    } while (0)
+    for (int l = 0; l < a->n_layer; l++) {
+        TAKE(p->qkv_a[l], r * d);
+        TAKE(p->qkv_b[l], 3 * d * r);
+        TAKE(p->proj_a[l], r * d);
+        TAKE(p->proj_b[l], d * r);
+        TAKE(p->fc_a[l], r * d);
+        TAKE(p->fc_b[l], h * r);
+        TAKE(p->fc2_a[l], r * h);
+        TAKE(p->fc2_b[l], d * r);
+    }
+    TAKE(p->out_a, r * d);
+    TAKE(p->out_b, (size_t)a->out_dim * r);
+    TAKE(p->emb, (size_t)a->n_emb * d);
+#undef TAKE
+    return n;
+}
+
+/* The adapter's shape as a model config (what adapted_of needs). */
+static ns_model_config shape_of(const ns_lora *a)
+{
+    ns_model_config c = {0};
+    c.d = a->d, c.n_layer = a->n_layer, c.mlp_ratio = a->mlp_ratio, c.out_dim = a->out_dim;
+    return c;
+}
+
+void ns_lora_forward(ns_model_params *w, const ns_model_params *w0, const ns_model_config *c, const ns_lora *a)
+{
+    adapted m[MAX_ADAPTED], m0[MAX_ADAPTED];
+    int n = adapted_of(m, w, &a->p, c);
+    adapted_of(m0, w0, &a->p, c);
+    for (int k = 0; k < n; k++) {
+        if (m[k].w != m0[k].w) memcpy(m[k].w, m0[k].w, (size_t)m[k].out * m[k].in * sizeof(float));
+        /* W[out, in] += s B[out, r] A[r, in] */
+        ns_sgemm(false, false, m[k].out, m[k].in, a->rank, a->alpha / (float)a->rank, m[k].b, a->rank, m[k].a,
+                 m[k].in, 1.0f, m[k].w, m[k].in);
+    }
+}
+
+void ns_lora_backward(ns_lora_params *g, const ns_model_params *dw, const ns_model_config *c, const ns_lora *a)
+{
+    float s = a->alpha / (float)a->rank;
+    int r = a->rank;
+    adapted m[MAX_ADAPTED], gm[MAX_ADAPTED];
+    int n = adapted_of(m, dw, &a->p, c); /* m[k].w is dW, m[k].a/b the adapter's A and B */
+    adapted_of(gm, dw, g, c);            /* gm[k].a/b their gradients */
+    for (int k = 0; k < n; k++) {
+        int out = m[k].out, in = m[k].in;
+        /* dB[out, r] += s dW[out, in] A^T;  dA[r, in] += s B^T dW */
+        ns_sgemm(false, true, out, r, in, s, m[k].w, in, m[k].a, in, 1.0f, gm[k].b, r);
+        ns_sgemm(true, false, r, in, out, s, m[k].b, r, m[k].w, in, 1.0f, gm[k].a, in);
+    }
+}
+
+uint32_t ns_lora_base_crc(const ns_modelfile *base)
+{
+    return ns_crc32(0, base->weights, base->n_params * sizeof(float));
+}
+
+/* ---- building ------------------------------------------------------------------ */
+
+void ns_lora_free(ns_lora *a)
+{
+    for (uint32_t i = 0; a->attr_names && i < a->n_attrs; i++) free(a->attr_names[i]);
+    for (uint32_t i = 0; a->tokens && i < a->n_tokens; i++) free(a->tokens[i]);
+    free(a->attr_names), free(a->tokens), free(a->has_emb), free(a->combo_tok), free(a->combo_count), free(a->w);
+    memset(a, 0, sizeof *a);
+}
+
+/* Allocate the arrays of a (counts set) and point the weight slices. */
+static int alloc_arrays(ns_lora *a)
+{
+    size_t A = a->n_attrs ? a->n_attrs : 1;
+    a->attr_names = calloc(A, sizeof *a->attr_names);
+    a->tokens = calloc((size_t)a->n_tokens + 1, sizeof *a->tokens);
+    a->has_emb = calloc((size_t)a->n_tokens + 1, 1);
+    a->combo_tok = malloc(((size_t)a->n_combos + 1) * A * sizeof *a->combo_tok);
+    a->combo_count = calloc((size_t)a->n_combos + 1, sizeof *a->combo_count);
+    a->n_params = ns_lora_layout(NULL, a, NULL);
+    a->w = calloc(a->n_params + 1, sizeof(float));
+    if (!a->attr_names || !a->tokens || !a->has_emb || !a->combo_tok || !a->combo_count || !a->w)
+        return ns_error(NS_ENOMEM, "out of memory for an adapter");
+    ns_lora_layout(&a->p, a, a->w);
+    return NS_OK;
+}
+
+int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int rank, float alpha, uint64_t seed)
+{
+    memset(a, 0, sizeof *a);
+    if (rank < 1 || rank > MAX_RANK || !(alpha > 0))
+        return ns_error(NS_EARG, "adapter rank must be 1..%d and alpha positive", MAX_RANK);
+    /* The data's attributes by the base's index. */
+    int amap[MAX_ATTRS];
+    if (ds->n_attrs > MAX_ATTRS) return ns_error(NS_EARG, "the fine-tune data has too many attributes");
+    for (uint32_t k = 0; k < ds->n_attrs; k++) {
+        amap[k] = -1;
+        for (uint32_t b = 0; b < base->n_attrs; b++)
+            if (!strcmp(ds->attr_names[k], base->attr_names[b])) amap[k] = (int)b;
+        if (amap[k] < 0)
+            return ns_error(NS_EARG, "the fine-tune data's attribute '%s' is not one of the model's",
+                            ds->attr_names[k]);
+    }
+    /* The tokens the data uses, in the data's id order. */
+    int32_t *idx = malloc(((size_t)ds->n_tokens + 1) * sizeof *idx);
+    if (!idx) return ns_error(NS_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < ds->n_tokens; i++) idx[i] = -1;
+    for (uint64_t i = 0; i < ds->n_flows * ds->n_attrs; i++)
+        if (ds->labels[i] >= 0) idx[ds->labels[i]] = 0;
+    for (uint32_t i = 0; i < ds->n_tokens; i++)
+        if (!idx[i]) {
+            idx[i] = (int32_t)a->n_tokens++;
+            int32_t b = ns_modelfile_token(base, ds->tokens[i]);
+            a->n_emb += b < 0 || !ns_modelfile_token_trained(base, b);
+        }
+    /* Label combinations, in the base's attribute order (quadratic in
+     * combinations, which number in the tens for a fine-tune set). */
+    size_t A = base->n_attrs;
+    int32_t *combo = malloc((ds->n_flows + 1) * (A ? A : 1) * sizeof *combo);
+    uint32_t *count = calloc(ds->n_flows + 1, sizeof *count);
+    if (!combo || !count) {
+        free(idx), free(combo), free(count);
+        return ns_error(NS_ENOMEM, "out of memory");
+    }
+    uint32_t n_combos = 0;
+    for (uint64_t f = 0; f < ds->n_flows; f++) {
+        int32_t *row = combo + (size_t)n_combos * A;
+        for (size_t b = 0; b < A; b++) row[b] = -1;
+        for (uint32_t k = 0; k < ds->n_attrs; k++) {
+            int32_t t = ds->labels[f * ds->n_attrs + k];
+            row[amap[k]] = t < 0 ? -1 : idx[t];
+        }
+        uint32_t c = 0;
+        while (c < n_combos && memcmp(combo + (size_t)c * A, row, A * sizeof *row)) c++;
+        if (c == n_combos) n_combos++;
+        count[c]++;
+    }
+    a->rank = rank, a->alpha = alpha;
+    a->d = base->cfg.d, a->n_layer = base->cfg.n_layer, a->mlp_ratio = base->cfg.mlp_ratio;
+    a->out_dim = base->cfg.out_dim;
+    a->base_crc = ns_lora_base_crc(base);
+    a->n_attrs = base->n_attrs;
+    a->n_combos = n_combos;
+    int rc = alloc_arrays(a);
+    for (uint32_t i = 0; !rc && i < base->n_attrs; i++)
+        if (!(a->attr_names[i] = strdup(base->attr_names[i]))) rc = ns_error(NS_ENOMEM, "out of memory");
+    uint32_t e = 0;
+    for (uint32_t i = 0; !rc && i < ds->n_tokens; i++) {
+        if (idx[i] < 0) continue;
+        if (!(a->tokens[idx[i]] = strdup(ds->tokens[i]))) {
+            rc = ns_error(NS_ENOMEM, "out of memory");
+            break;
+        }
+        int32_t b = ns_modelfile_token(base, ds->tokens[i]);
+        if (b >= 0 && ns_modelfile_token_trained(base, b)) continue;
+        a->has_emb[idx[i]] = 1;
+        /* Start where an average value of its attribute sits. */
+        int attr = amap[0];
+        for (uint32_t k = 0; k < ds->n_attrs; k++)
+            if (i >= ds->attr_first[k] && i < ds->attr_first[k + 1]) attr = amap[k];
+        float *row = a->p.emb + (size_t)e++ * a->d;
+        int n = 0;
+        for (uint32_t t = base->attr_first[attr]; t < base->attr_first[attr + 1]; t++) {
+            if (!ns_modelfile_token_trained(base, (int32_t)t)) continue;
+            for (int j = 0; j < a->d; j++) row[j] += base->p.prompt[(size_t)t * a->d + j];
+            n++;
+        }
+        for (int j = 0; n && j < a->d; j++) row[j] /= (float)n;
+    }
+    if (!rc) {
+        memcpy(a->combo_tok, combo, (size_t)n_combos * A * sizeof *combo);
+        memcpy(a->combo_count, count, n_combos * sizeof *count);
+        /* A: uniform in +-1/sqrt(in) (fan-in scaled); B stays 0. */
+        ns_rng r;
+        ns_rng_seed(&r, seed, 0x10ba);
+        ns_model_config c = shape_of(a);
+        adapted m[MAX_ADAPTED];
+        int n = adapted_of(m, &base->p, &a->p, &c);
+        for (int k = 0; k < n; k++) {
+            float bound = 1.0f / sqrtf((float)m[k].in);
+            for (size_t j = 0; j < (size_t)rank * m[k].in; j++) m[k].a[j] = (2 * ns_rng_float(&r) - 1) * bound;
+        }
+    }
+    free(idx), free(combo), free(count);
+    if (rc) ns_lora_free(a);
+    return rc;
+}
+
+/* ---- merging ------------------------------------------------------------------- */
+
+/* The attribute of "attr=value" among names[n], or -1. */
+static int attr_of_token(char *const *names, uint32_t n, const char *token)
+{
+    const char *eq = strchr(token, '=');
+    for (uint32_t a = 0; eq && a < n; a++)
+        if (strlen(names[a]) == (size_t)(eq - token) && !strncmp(names[a], token, (size_t)(eq - token)))
+            return (int)a;
+    return -1;
+}
+
+static int check_belongs(const ns_lora *a, const ns_modelfile *base, uint32_t crc, const char *name)
+{
+    if (a->d != base->cfg.d || a->n_layer != base->cfg.n_layer || a->mlp_ratio != base->cfg.mlp_ratio ||
+        a->out_dim != base->cfg.out_dim ||
+        a->n_attrs != base->n_attrs)
+        return ns_error(NS_EARG, "%s: an adapter for a model of another shape (d=%d, %d layers)", name, a->d,
+                        a->n_layer);
+    for (uint32_t i = 0; i < a->n_attrs; i++)
+        if (strcmp(a->attr_names[i], base->attr_names[i]))
+            return ns_error(NS_EARG, "%s: an adapter for a model with other attributes ('%s')", name,
+                            a->attr_names[i]);
+    if (a->base_crc != crc)
+        return ns_error(NS_EARG, "%s: an adapter for another base model (its base's weights have CRC %08x, this "
+                                 "model's %08x)", name, a->base_crc, crc);
+    return NS_OK;
+}
+
+int ns_lora_merge(ns_modelfile *out, const ns_modelfile *base, const ns_lora *const *a, const char *const *names,
+                  int n)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t crc = ns_lora_base_crc(base), A = base->n_attrs, n_new = 0;
+    for (int k = 0; k < n; k++) {
+        int rc = check_belongs(a[k], base, crc, names ? names[k] : "adapter");
+        if (rc) return rc;
+        for (uint32_t t = 0; t < a[k]->n_tokens; t++) {
+            if (!a[k]->has_emb[t]) continue;
+            for (int j = 0; j < k; j++)
+                for (uint32_t u = 0; u < a[j]->n_tokens; u++)
+                    if (a[j]->has_emb[u] && !strcmp(a[j]->tokens[u], a[k]->tokens[t]))
+                        return ns_error(NS_EARG, "%s and %s both teach '%s'; load one of them",
+                                        names ? names[j] : "an adapter", names ? names[k] : "another",
+                                        a[k]->tokens[t]);
+            n_new += ns_modelfile_token(base, a[k]->tokens[t]) < 0;
+        }
+    }
+    out->cfg = base->cfg;
+    out->cfg.vocab = (int32_t)(base->n_tokens + n_new);
+    out->sched = base->sched, out->repr = base->repr, out->data_max_packets = base->data_max_packets;
+    out->n_attrs = A, out->n_tokens = base->n_tokens + n_new;
+    int rc = ns_modelfile_alloc(out, 0);
+    out->attr_names = calloc(A + 1, sizeof *out->attr_names);
+    out->attr_first = calloc(A + 1, sizeof *out->attr_first);
+    out->tokens = calloc((size_t)out->n_tokens + 1, sizeof *out->tokens);
+    int32_t *remap = malloc(((size_t)base->n_tokens + 1) * sizeof *remap);
+    if (!rc && (!out->attr_names || !out->attr_first || !out->tokens || !remap))
+        rc = ns_error(NS_ENOMEM, "out of memory");
+
+    /* Vocabulary: each attribute's base tokens, then the new ones. */
+    uint32_t id = 0;
+    for (uint32_t at = 0; !rc && at < A; at++) {
+        out->attr_first[at] = id;
+        if (!(out->attr_names[at] = strdup(base->attr_names[at]))) rc = ns_error(NS_ENOMEM, "out of memory");
+        for (uint32_t t = base->attr_first[at]; !rc && t < base->attr_first[at + 1]; t++) {
+            remap[t] = (int32_t)id;
+            if (!(out->tokens[id++] = strdup(base->tokens[t]))) rc = ns_error(NS_ENOMEM, "out of memory");
+        }
+        for (int k = 0; !rc && k < n; k++)
+            for (uint32_t t = 0; !rc && t < a[k]->n_tokens; t++)
+                if (a[k]->has_emb[t] && ns_modelfile_token(base, a[k]->tokens[t]) < 0 &&
+                    attr_of_token(base->attr_names, A, a[k]->tokens[t]) == (int)at)
+                    if (!(out->tokens[id++] = strdup(a[k]->tokens[t]))) rc = ns_error(NS_ENOMEM, "out of memory");
+    }
+    if (!rc) out->attr_first[A] = id;
+
+    /* Weights: everything but the prompt table is where it was. */
+    if (!rc) {
+        size_t d = (size_t)base->cfg.d, pre = (size_t)(base->p.prompt - base->weights);
+        size_t after_base = pre + base->n_tokens * d, after_out = pre + out->n_tokens * d;
+        memcpy(out->weights, base->weights, pre * sizeof(float));
+        memcpy(out->weights + after_out, base->weights + after_base, (base->n_params - after_base) * sizeof(float));
+        for (uint32_t t = 0; t < base->n_tokens; t++)
+            memcpy(out->p.prompt + (size_t)remap[t] * d, base->p.prompt + t * d, d * sizeof(float));
+        for (int k = 0; k < n; k++) {
+            for (uint32_t t = 0, e = 0; t < a[k]->n_tokens; t++)
+                if (a[k]->has_emb[t])
+                    memcpy(out->p.prompt + (size_t)ns_modelfile_token(out, a[k]->tokens[t]) * d,
+                           a[k]->p.emb + (size_t)e++ * d, d * sizeof(float));
+            ns_lora_forward(&out->p, &out->p, &out->cfg, a[k]);
+        }
+    }
+
+    /* Label combinations: the base's, then each adapter's. */
+    uint32_t n_combos = base->n_combos;
+    for (int k = 0; k < n; k++) n_combos += a[k]->n_combos;
+    out->combo_ids = malloc(((size_t)n_combos + 1) * (A ? A : 1) * sizeof *out->combo_ids);
+    out->combo_count = malloc(((size_t)n_combos + 1) * sizeof *out->combo_count);
+    if (!rc && (!out->combo_ids || !out->combo_count)) rc = ns_error(NS_ENOMEM, "out of memory");
+    if (!rc) {
+        for (size_t i = 0; i < (size_t)base->n_combos * A; i++)
+            out->combo_ids[i] = base->combo_ids[i] < 0 ? -1 : remap[base->combo_ids[i]];
+        memcpy(out->combo_count, base->combo_count, base->n_combos * sizeof *out->combo_count);
+        out->n_combos = base->n_combos;
+        for (int k = 0; k < n; k++)
+            for (uint32_t c = 0; c < a[k]->n_combos; c++, out->n_combos++) {
+                for (uint32_t at = 0; at < A; at++) {
+                    int32_t t = a[k]->combo_tok[(size_t)c * A + at];
+                    out->combo_ids[(size_t)out->n_combos * A + at] =
+                        t < 0 ? -1 : ns_modelfile_token(out, a[k]->tokens[t]);
+                }
+                out->combo_count[out->n_combos] = a[k]->combo_count[c];
+            }
+    }
+    free(remap);
+    if (rc) ns_modelfile_free(out);
+    return rc;
+}
+
+/* ---- the file ------------------------------------------------------------------ */
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+int ns_lora_save(const ns_lora *a, const char *path)
+{
+    size_t A = a->n_attrs, strings_len = 0;
+    for (uint32_t i = 0; i < a->n_attrs; i++) strings_len += strlen(a->attr_names[i]) + 1;
+    for (uint32_t i = 0; i < a->n_tokens; i++) strings_len += strlen(a->tokens[i]) + 1;
+    size_t off_strings = HEADER, off_flags = align8(off_strings + strings_len);
+    size_t off_combos = align8(off_flags + a->n_tokens);
+    size_t off_weights = align8(off_combos + (size_t)a->n_combos * (A + 1) * 4);
+    size_t size = off_weights + a->n_params * 4;
+    uint8_t *buf = calloc(1, size);
+    if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory", path);
+    memcpy(buf, NS_LORA_MAGIC, 8);
+    put32(buf + 8, NS_LORA_VERSION);
+    const int32_t shape[5] = {a->rank, a->d, a->n_layer, a->mlp_ratio, a->out_dim};
+    memcpy(buf + 12, shape, sizeof shape);
+    memcpy(buf + 52, &a->alpha, 4);
+    put32(buf + 32, a->base_crc);
+    put32(buf + 36, a->n_attrs), put32(buf + 40, a->n_tokens), put32(buf + 44, a->n_emb);
+    put32(buf + 48, a->n_combos);
+    put64(buf + 56, a->n_params), put64(buf + 64, off_strings), put64(buf + 72, strings_len);
+    put64(buf + 80, off_flags), put64(buf + 88, off_combos), put64(buf + 96, off_weights), put64(buf + 104, size);
+    char *s = (char *)buf + off_strings;
+    for (uint32_t i = 0; i < a->n_attrs; i++) s = stpcpy(s, a->attr_names[i]) + 1;
+    for (uint32_t i = 0; i < a->n_tokens; i++) s = stpcpy(s, a->tokens[i]) + 1;
+    memcpy(buf + off_flags, a->has_emb, a->n_tokens);
+    memcpy(buf + off_combos, a->combo_tok, (size_t)a->n_combos * A * 4);
+    memcpy(buf + off_combos + (size_t)a->n_combos * A * 4, a->combo_count, (size_t)a->n_combos * 4);
+    memcpy(buf + off_weights, a->w, a->n_params * 4);
+    put32(buf + 112, ns_crc32(0, buf, size));
+
+    ns_outfile o;
+    int rc = ns_outfile_open(&o, path);
+    if (rc == NS_OK) {
+        if (fwrite(buf, 1, size, o.fp) != size) {
+            ns_outfile_abort(&o);
+            rc = ns_error(NS_EIO, "%s: write failed (disk full?); the previous file, if any, is untouched", path);
+        } else {
+            rc = ns_outfile_commit(&o);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static int section_ok(uint64_t off, uint64_t len, uint64_t size)
+{
+    return off % 8 == 0 && off >= HEADER && off <= size && len <= size - off;
+}
+
+static int parse(ns_lora *a, const uint8_t *buf, size_t size, const char *name)
+{
+    if (size < HEADER || memcmp(buf, NS_LORA_MAGIC, 8)) {
+        if (size >= 8 && !memcmp(buf, "NSYNMODL", 8))
+            return ns_error(NS_EFORMAT, "%s: is a model file, not an adapter (netsynth finetune makes those)", name);
+        return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth adapter file", name);
+    }
+    if (get32(buf + 8) != NS_LORA_VERSION)
+        return ns_error(NS_EVERSION, "%s: adapter file version %u, this build reads version %d", name,
+                        get32(buf + 8), NS_LORA_VERSION);
+    uint64_t fsize = get64(buf + 104);
+    if (fsize != size)
+        return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: file is %zu bytes, its header says %llu%s",
+                        name, size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
+    uint8_t head[HEADER];
+    memcpy(head, buf, HEADER);
+    put32(head + 112, 0);
+    if (ns_crc32(ns_crc32(0, head, HEADER), buf + HEADER, size - HEADER) != get32(buf + 112))
+        return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", name);
+
+    int32_t shape[5];
+    memcpy(shape, buf + 12, sizeof shape);
+    a->rank = shape[0], a->d = shape[1], a->n_layer = shape[2], a->mlp_ratio = shape[3], a->out_dim = shape[4];
+    memcpy(&a->alpha, buf + 52, 4);
+    a->base_crc = get32(buf + 32);
+    a->n_attrs = get32(buf + 36), a->n_tokens = get32(buf + 40), a->n_emb = get32(buf + 44);
+    a->n_combos = get32(buf + 48);
+    if (a->rank < 1 || a->rank > MAX_RANK || a->d < 1 || a->d > 4096 || a->n_layer < 1 ||
+        a->n_layer > NS_MODEL_MAX_LAYERS || a->mlp_ratio < 1 || a->mlp_ratio > 16 || a->out_dim < 1 ||
+        a->out_dim > 4 * NS_NP_MODEL_WIDTH || !isfinite(a->alpha) ||
+        !(a->alpha > 0) || a->n_attrs > MAX_ATTRS || a->n_tokens > MAX_TOKENS || a->n_emb > a->n_tokens ||
+        a->n_combos > MAX_TOKENS || get64(buf + 56) != ns_lora_layout(NULL, a, NULL))
+        return ns_error(NS_ECORRUPT, "%s: impossible adapter shape or counts in header", name);
+    size_t A = a->n_attrs;
+    uint64_t off_strings = get64(buf + 64), strings_len = get64(buf + 72), off_flags = get64(buf + 80);
+    uint64_t off_combos = get64(buf + 88), off_weights = get64(buf + 96);
+    uint64_t n = get64(buf + 56);
+    if (!section_ok(off_strings, strings_len, size) || !section_ok(off_flags, a->n_tokens, size) ||
+        !section_ok(off_combos, (uint64_t)a->n_combos * (A + 1) * 4, size) || !section_ok(off_weights, n * 4, size))
+        return ns_error(NS_ECORRUPT, "%s: a section lies outside the file", name);
+    int rc = alloc_arrays(a);
+    if (rc) return rc;
+
+    const char *s = (const char *)buf + off_strings, *end = s + strings_len;
+    for (size_t i = 0; i < A + a->n_tokens; i++) {
+        const char *z = memchr(s, 0, (size_t)(end - s));
+        if (!z) return ns_error(NS_ECORRUPT, "%s: strings are cut short", name);
+        char *copy = strdup(s);
+        if (!copy) return ns_error(NS_ENOMEM, "out of memory");
+        if (i < A) a->attr_names[i] = copy;
+        else a->tokens[i - A] = copy;
+        s = z + 1;
+    }
+    uint32_t n_emb = 0;
+    for (uint32_t t = 0; t < a->n_tokens; t++) {
+        if (attr_of_token(a->attr_names, a->n_attrs, a->tokens[t]) < 0)
+            return ns_error(NS_ECORRUPT, "%s: token '%s' belongs to no attribute", name, a->tokens[t]);
+        a->has_emb[t] = buf[off_flags + t];
+        if (a->has_emb[t] > 1) return ns_error(NS_ECORRUPT, "%s: bad token flag", name);
+        n_emb += a->has_emb[t];
+    }
+    if (n_emb != a->n_emb) return ns_error(NS_ECORRUPT, "%s: token flags do not match the header", name);
+    memcpy(a->combo_tok, buf + off_combos, (size_t)a->n_combos * A * 4);
+    memcpy(a->combo_count, buf + off_combos + (size_t)a->n_combos * A * 4, (size_t)a->n_combos * 4);
+    for (size_t i = 0; i < (size_t)a->n_combos * A; i++) {
+        int32_t t = a->combo_tok[i];
+        if (t < -1 || t >= (int32_t)a->n_tokens ||
+            (t >= 0 && attr_of_token(a->attr_names, a->n_attrs, a->tokens[t]) != (int)(i % A)))
+            return ns_error(NS_ECORRUPT, "%s: bad label combination", name);
+    }
+    memcpy(a->w, buf + off_weights, n * 4);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(a->w[i])) return ns_error(NS_ECORRUPT, "%s: weight %zu is not a number", name, i);
+    return NS_OK;
+}
+
+int ns_lora_parse(ns_lora *a, const uint8_t *buf, size_t size, const char *name)
+{
+    memset(a, 0, sizeof *a);
+    int rc = parse(a, buf, size, name);
+    if (rc) ns_lora_free(a);
+    return rc;
+}
+
+int ns_lora_load(ns_lora *a, const char *path)
+{
+    memset(a, 0, sizeof *a);
+    uint8_t *buf;
+    size_t size;
+    int rc = ns_read_file(path, &buf, &size);
+    if (rc) return rc;
+    rc = ns_lora_parse(a, buf, size, path);
+    free(buf);
+    return rc;
+}
