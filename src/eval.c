@@ -263,7 +263,8 @@ static int fmat_init(fmat *m, const set *s, const void *feat, ns_eval_kind kind,
 
 /* ---- runs -------------------------------------------------------------------- */
 
-static int test_into(ns_eval_result *res, const ns_forest *f, const fmat *te, int k)
+/* right: NULL, or one flag per tested flow, cleared where this level errs. */
+static int test_into(ns_eval_result *res, const ns_forest *f, const fmat *te, int k, uint8_t *right)
 {
     int32_t *pred = malloc(te->x.n * sizeof *pred);
     res->confusion = calloc((size_t)k * k, sizeof *res->confusion);
@@ -274,7 +275,10 @@ static int test_into(ns_eval_result *res, const ns_forest *f, const fmat *te, in
     double t0 = omp_get_wtime();
     int rc = ns_forest_predict(f, &te->x, pred);
     res->test_s = omp_get_wtime() - t0;
-    for (size_t i = 0; !rc && i < te->x.n; i++) res->confusion[(size_t)te->y[i] * k + pred[i]]++;
+    for (size_t i = 0; !rc && i < te->x.n; i++) {
+        res->confusion[(size_t)te->y[i] * k + pred[i]]++;
+        if (right) right[i] &= pred[i] == te->y[i];
+    }
     res->n_test = te->x.n;
     res->accuracy = ns_eval_accuracy(res->confusion, k);
     res->macro_f1 = ns_eval_macro_f1(res->confusion, k);
@@ -292,9 +296,10 @@ static ns_eval_result *new_result(ns_eval_report *r, int level, ns_eval_kind kin
     return res;
 }
 
-/* real and TRTS from one forest trained on real-train; TSTR from another. */
+/* real and TRTS from one forest trained on real-train; TSTR from another.
+ * right[run] are the flags test_into keeps per tested flow. */
 static int eval_level(ns_eval_report *r, int level, ns_eval_kind kind, void *const *feat, const set *s,
-                      const ns_eval_opts *o)
+                      const ns_eval_opts *o, uint8_t *const right[3])
 {
     const ns_eval_level *lv = &r->levels[level];
     fmat m[NSETS];
@@ -319,17 +324,25 @@ static int eval_level(ns_eval_report *r, int level, ns_eval_kind kind, void *con
         ns_eval_result *res = new_result(r, level, kind, side == TRAIN ? NS_EVAL_REAL : NS_EVAL_TSTR);
         res->n_train = m[side].x.n;
         res->train_s = train_s;
-        rc = test_into(res, f, &m[TEST], lv->n_classes);
+        rc = test_into(res, f, &m[TEST], lv->n_classes, right[res->run]);
         if (!rc && side == TRAIN && s[SYNTH].ds) {
             res = new_result(r, level, kind, NS_EVAL_TRTS);
             res->n_train = m[side].x.n;
             res->train_s = train_s;
-            rc = test_into(res, f, &m[SYNTH], lv->n_classes);
+            rc = test_into(res, f, &m[SYNTH], lv->n_classes, right[NS_EVAL_TRTS]);
         }
         ns_forest_free(f);
     }
     for (int i = 0; i < NSETS; i++) fmat_free(&m[i]);
     return rc;
+}
+
+static const ns_eval_result *find_result(const ns_eval_report *r, size_t level, int kind, int run)
+{
+    for (size_t i = 0; i < r->n_results; i++)
+        if (r->results[i].level == (int)level && (int)r->results[i].kind == kind && (int)r->results[i].run == run)
+            return &r->results[i];
+    return NULL;
 }
 
 static int check_inputs(const ns_eval_inputs *in, const ns_eval_opts *o)
@@ -354,11 +367,27 @@ int ns_eval(ns_eval_report *r, const ns_eval_inputs *in, const ns_eval_opts *o)
     size_t max_results = r->n_levels * 2 * 3;
     if (!rc && !(r->results = calloc(max_results, sizeof *r->results)))
         rc = ns_error(NS_ENOMEM, "eval: out of memory");
+    for (int kind = 0; kind < 2; kind++)
+        for (int run = 0; run < 3; run++) r->joint_accuracy[kind][run] = -1;
     for (int kind = NS_EVAL_NPRINT; !rc && kind <= (o->netflow ? NS_EVAL_NETFLOW : NS_EVAL_NPRINT); kind++) {
         void *feat[NSETS] = {0};
+        /* Real and TSTR test on the test side, TRTS on the synthetic one. */
+        size_t tested[3] = {s[TEST].n, s[TEST].n, s[SYNTH].ds ? s[SYNTH].n : 0};
+        uint8_t *right[3] = {0};
+        for (int run = 0; !rc && run < 3; run++)
+            if (!(right[run] = malloc(tested[run] + 1))) rc = ns_error(NS_ENOMEM, "eval: out of memory");
+            else memset(right[run], 1, tested[run]);
         for (int i = 0; !rc && i < NSETS; i++)
             if (s[i].ds) rc = features_of(&s[i], (ns_eval_kind)kind, o->packets, &feat[i]);
-        for (size_t lv = 0; !rc && lv < r->n_levels; lv++) rc = eval_level(r, (int)lv, (ns_eval_kind)kind, feat, s, o);
+        for (size_t lv = 0; !rc && lv < r->n_levels; lv++)
+            rc = eval_level(r, (int)lv, (ns_eval_kind)kind, feat, s, o, right);
+        for (int run = 0; !rc && run < 3; run++) {
+            if (!find_result(r, 0, kind, run)) continue;
+            size_t ok = 0;
+            for (size_t i = 0; i < tested[run]; i++) ok += right[run][i];
+            r->joint_accuracy[kind][run] = tested[run] ? (double)ok / (double)tested[run] : 0;
+        }
+        for (int run = 0; run < 3; run++) free(right[run]);
         for (int i = 0; i < NSETS; i++) free(feat[i]);
     }
     sets_free(s);
@@ -381,13 +410,6 @@ void ns_eval_report_free(ns_eval_report *r)
 static const char *const kind_names[] = {"nprint", "netflow"};
 static const char *const run_names[] = {"real", "TSTR", "TRTS"};
 
-static const ns_eval_result *find(const ns_eval_report *r, size_t level, int kind, int run)
-{
-    for (size_t i = 0; i < r->n_results; i++)
-        if (r->results[i].level == (int)level && (int)r->results[i].kind == kind && (int)r->results[i].run == run)
-            return &r->results[i];
-    return NULL;
-}
 
 void ns_eval_print(const ns_eval_report *r, FILE *fp)
 {
@@ -398,15 +420,24 @@ void ns_eval_print(const ns_eval_report *r, FILE *fp)
             "F1", "acc", "F1", "acc", "F1");
     for (size_t lv = 0; lv < r->n_levels; lv++)
         for (int kind = 0; kind < 2; kind++) {
-            if (!find(r, lv, kind, NS_EVAL_REAL)) continue;
+            if (!find_result(r, lv, kind, NS_EVAL_REAL)) continue;
             fprintf(fp, "%-14s %-8s %7d  ", r->levels[lv].name, kind_names[kind], r->levels[lv].n_classes);
             for (int run = 0; run < 3; run++) {
-                const ns_eval_result *res = find(r, lv, kind, run);
+                const ns_eval_result *res = find_result(r, lv, kind, run);
                 if (res) fprintf(fp, " %-7.3f %-7.3f", res->accuracy, res->macro_f1);
                 else fprintf(fp, " %-7s %-7s", "-", "-");
             }
             fputc('\n', fp);
         }
+    /* With several levels: how often every one of them was right at once. */
+    for (int kind = 0; kind < 2 && r->n_levels > 1; kind++) {
+        if (r->joint_accuracy[kind][NS_EVAL_REAL] < 0) continue;
+        fprintf(fp, "%-14s %-8s %7s  ", "all at once", kind_names[kind], "");
+        for (int run = 0; run < 3; run++)
+            if (r->joint_accuracy[kind][run] >= 0) fprintf(fp, " %-7.3f %-7s", r->joint_accuracy[kind][run], "");
+            else fprintf(fp, " %-7s %-7s", "-", "");
+        fputc('\n', fp);
+    }
 }
 
 static void json_string(FILE *fp, const char *s)
@@ -457,7 +488,15 @@ void ns_eval_json_members(const ns_eval_report *r, FILE *fp)
         }
         fprintf(fp, "]}%s\n", lv + 1 < r->n_levels ? "," : "");
     }
-    fprintf(fp, "  ]");
+    fprintf(fp, "  ],\n  \"all_levels_accuracy\": {");
+    for (int kind = 0, first = 1; kind < 2; kind++)
+        for (int run = 0; run < 3; run++) {
+            if (r->joint_accuracy[kind][run] < 0) continue;
+            fprintf(fp, "%s\"%s %s\": %.6f", first ? "" : ", ", kind_names[kind], run_names[run],
+                    r->joint_accuracy[kind][run]);
+            first = 0;
+        }
+    fprintf(fp, "}");
 }
 
 int ns_eval_write_json(const ns_eval_report *r, const char *path)

@@ -269,6 +269,16 @@ static void test_tstr_on_identical_sets_is_real(void **state)
             assert_true(real->accuracy == tstr->accuracy && real->macro_f1 == tstr->macro_f1);
             assert_int_equal(result(&r, name, (ns_eval_kind)k, NS_EVAL_TRTS)->n_test, 300);
         }
+    /* Both levels right at once: between the Frechet bounds of the two, and
+     * the same for TSTR as for real on identical sets. */
+    for (int k = 0; k < 2; k++)
+        for (int run = 0; run < 3; run++) {
+            double a = result(&r, "device", (ns_eval_kind)k, (ns_eval_run)run)->accuracy;
+            double b = result(&r, "type", (ns_eval_kind)k, (ns_eval_run)run)->accuracy;
+            double j = r.joint_accuracy[k][run];
+            assert_true(j <= fmin(a, b) + 1e-12 && j >= a + b - 1 - 1e-12);
+        }
+    assert_true(r.joint_accuracy[0][NS_EVAL_TSTR] == r.joint_accuracy[0][NS_EVAL_REAL]);
     /* The TTL tells the device: both feature kinds... nPrint sees it. */
     assert_true(result(&r, "device", NS_EVAL_NPRINT, NS_EVAL_REAL)->accuracy > 0.99);
     assert_true(result(&r, "type", NS_EVAL_NPRINT, NS_EVAL_TRTS)->accuracy > 0.99);
@@ -276,7 +286,8 @@ static void test_tstr_on_identical_sets_is_real(void **state)
     const char *json = tu_path(tu_tmpdir(), "eval.json");
     assert_int_equal(ns_eval_write_json(&r, json), NS_OK);
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "grep -q '\"confusion\": \\[\\[' %s && grep -q '\"run\": \"TSTR\"' %s", json, json);
+    snprintf(cmd, sizeof cmd, "grep -q '\"confusion\": \\[\\[' %s && grep -q '\"run\": \"TSTR\"' %s && grep -q "
+                           "'\"all_levels_accuracy\": {\"nprint real\": ' %s", json, json, json);
     assert_int_equal(tu_system("%s", cmd), 0);
     if (tu_have_program("python3"))
         assert_int_equal(tu_system("python3 -c 'import json,sys; json.load(open(sys.argv[1]))' %s", json), 0);

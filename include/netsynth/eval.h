@@ -59,6 +59,9 @@ typedef struct ns_eval_report {
     size_t n_levels, n_results;
     ns_eval_level *levels;
     ns_eval_result *results;
+    /* [kind][run]: the share of tested flows whose every level was predicted
+     * right ("recognised on all attributes"); -1 where not run. */
+    double joint_accuracy[2][3];
     double seconds;         /* the whole evaluation */
 } ns_eval_report;
 
