@@ -528,8 +528,8 @@ void ns_finetune_opts_init(ns_finetune_opts *o)
     o->st.warmup = 100;
     o->st.weight_decay = 0;
     o->st.val_frac = 0;
-    o->rank = 8;
-    o->alpha = 8;
+    o->rank = 4;
+    o->alpha = 4;
 }
 
 int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetune_opts *o, ns_train_result *res)

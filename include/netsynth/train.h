@@ -64,7 +64,7 @@ typedef struct ns_finetune_opts {
     volatile int *stop;       /* set asynchronously: write the adapter as it is and return */
 } ns_finetune_opts;
 
-/* Defaults: rank 8, alpha 8, 1500 steps, lr 2e-3, the rest as training's. */
+/* Defaults: rank 4, alpha 4, 1500 steps, lr 2e-3, the rest as training's. */
 void ns_finetune_opts_init(ns_finetune_opts *o);
 
 int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetune_opts *o, ns_train_result *res);
