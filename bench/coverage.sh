@@ -54,7 +54,7 @@ for d in $NEW; do
     "$N" subset -q --data svc-train.ds --only device=$d -o like-$d.ds
     start=$(date +%s)
     "$N" finetune -q --model base.nsm --data ft-$d.ds -o $d.lora --steps "$FT_STEPS" --threads "$T"
-    echo "finetune $d: $(( $(date +%s) - start )) s, adapter $(stat -c %s $d.lora) bytes, base $(stat -c %s base.nsm) bytes"
+    echo "finetune $d: $(( $(date +%s) - start )) s, adapter $(stat -L -c %s $d.lora) bytes, base $(stat -L -c %s base.nsm) bytes"
     rm -rf synth-$d
     "$N" generate -q --model base.nsm --lora $d.lora --like like-$d.ds -o synth-$d --threads "$T"
     tail -n +2 synth-$d/labels.tsv | sed "s|^|synth-$d/|" >>lora-synth.tsv
