@@ -52,6 +52,9 @@ static void usage(FILE *out)
             "  --fast             4 steps of dpm++: the few-step mode\n"
             "  --eta X            ddim only: fresh noise per step, 0 (default) to 1\n"
             "  --guidance G       classifier-free guidance scale (default 2; 1 = none)\n"
+            "  --compose          guide by each attribute of the prompt on its own and add\n"
+            "                     the pushes (composable diffusion; one more network pass\n"
+            "                     per attribute): for attribute pairs never seen together\n"
             "  --seed S           (default 1): the same seed gives the same flows\n"
             "  --batch B          flows denoised together (default 64)\n"
             "  --length N         every flow N packets long (default: as the model's length head draws)\n"
@@ -336,7 +339,7 @@ int cmd_generate(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE,
            O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
-           O_PER_FLOW, O_REPORT, O_LORA, O_HELP };
+           O_PER_FLOW, O_REPORT, O_LORA, O_COMPOSE, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
@@ -344,7 +347,7 @@ int cmd_generate(int argc, char **argv)
         {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
         {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
         {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
-        {"repair-report", 1, 0, O_REPORT}, {"lora", 1, 0, O_LORA},
+        {"repair-report", 1, 0, O_REPORT}, {"lora", 1, 0, O_LORA}, {"compose", 0, 0, O_COMPOSE},
         {0, 0, 0, 0}};
     ns_gen_opts o;
     ns_gen_opts_init(&o);
@@ -411,6 +414,7 @@ int cmd_generate(int argc, char **argv)
             break;
         case O_PER_FLOW: po.per_flow = 1; break;
         case O_REPORT: po.report = optarg; break;
+        case O_COMPOSE: o.compose = 1; break;
         case O_LORA:
             if (n_lora == MAX_LORA) return ns_error(NS_EARG, "--lora: at most %d adapters", MAX_LORA);
             lora[n_lora++] = optarg;

@@ -268,11 +268,12 @@ typedef struct denoise_ctx {
     const ns_modelfile *m;
     ns_model_acts *acts;
     int B, T, P, guided;
+    int groups;           /* conditional passes: 1, or one per attribute (compose) */
     float guidance;
-    int *prompt;          /* [2B, P]: conditional rows, then unconditional (all -1) */
-    int *len;             /* [2B] */
-    float *t;             /* [2B] */
-    float *x_in;          /* [2B, T, in]: the sampler's state, then its copy */
+    int *prompt;          /* [(groups + 1) B, P]: each group's conditional rows, then unconditional (all -1) */
+    int *len;             /* [(groups + 1) B] */
+    float *t;             /* [(groups + 1) B] */
+    float *x_in;          /* [(groups + 1) B, T, in]: the sampler's state, then its copies */
     float *out;           /* [B, T, out] guided outputs of the latest call */
     const clamp *cl;      /* NULL, or values to hold */
 } denoise_ctx;
@@ -282,19 +283,29 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
 {
     denoise_ctx *c = vctx;
     const ns_model_config *cfg = &c->m->cfg;
-    int B = c->B, T = c->T, in = cfg->in_dim, od = cfg->out_dim, BB = c->guided ? 2 * B : B;
+    int B = c->B, T = c->T, in = cfg->in_dim, od = cfg->out_dim, G = c->groups;
+    int BB = c->guided ? (G + 1) * B : B;
     size_t rows = (size_t)B * T, per = rows * od;
-    /* The sampler's state lives in the first half of x_in (see ns_generate_many),
-     * so only the unconditional half needs a copy. */
+    /* The sampler's state lives in the first part of x_in (see ns_generate_many),
+     * so only the other passes need a copy. */
     if (x_t != c->x_in) memcpy(c->x_in, x_t, n * sizeof(float));
-    if (c->guided) memcpy(c->x_in + n, x_t, n * sizeof(float));
+    for (int k = 1; c->guided && k <= G; k++) memcpy(c->x_in + k * n, x_t, n * sizeof(float));
     for (int b = 0; b < BB; b++) c->t[b] = (float)t;
     ns_model_forward(NULL, c->acts, &c->m->p, cfg, c->x_in, c->t, c->prompt, c->P, c->len, BB, T, NULL);
     const float *raw = ns_model_output(c->acts);
-    if (c->guided) {
+    if (c->guided && G == 1) {
         const float *cond = raw, *uncond = raw + per;
         float g = c->guidance;
         for (size_t i = 0; i < per; i++) c->out[i] = uncond[i] + g * (cond[i] - uncond[i]);
+    } else if (c->guided) {
+        /* Composed: uncond + g sum_k (cond_k - uncond), a product of experts. */
+        const float *uncond = raw + (size_t)G * per;
+        float g = c->guidance;
+        for (size_t i = 0; i < per; i++) {
+            float sum = 0;
+            for (int k = 0; k < G; k++) sum += raw[(size_t)k * per + i] - uncond[i];
+            c->out[i] = uncond[i] + g * sum;
+        }
     } else {
         memcpy(c->out, raw, per * sizeof(float));
     }
@@ -354,7 +365,8 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     out->n_attrs = m->n_attrs;
     if (!n) return NS_OK;
 
-    denoise_ctx c = {.m = m, .P = P, .guided = guided, .guidance = o->guidance};
+    int G = o->compose && P > 1 ? P : 1, parts = G + 1;
+    denoise_ctx c = {.m = m, .P = P, .guided = guided, .groups = G, .guidance = o->guidance};
     clamp *cl = o->fix && o->fix->n ? malloc(sizeof *cl) : NULL;
     if (cl) clamp_init(cl, o->fix, &m->repr);
     c.cl = cl;
@@ -362,10 +374,10 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     ns_rng *rngs = malloc(n * sizeof *rngs);
     float *logits = malloc(n * (size_t)T * sizeof *logits);
     size_t N = (size_t)Bmax * T;
-    c.prompt = malloc((size_t)2 * Bmax * (P ? P : 1) * sizeof(int));
-    c.len = malloc((size_t)2 * Bmax * sizeof(int));
-    c.t = malloc((size_t)2 * Bmax * sizeof(float));
-    c.x_in = malloc(2 * N * in * sizeof(float));
+    c.prompt = malloc((size_t)parts * Bmax * (P ? P : 1) * sizeof(int));
+    c.len = malloc((size_t)parts * Bmax * sizeof(int));
+    c.t = malloc((size_t)parts * Bmax * sizeof(float));
+    c.x_in = malloc(parts * N * in * sizeof(float));
     c.out = malloc(N * od * sizeof(float));
     float *x = c.x_in, *scratch = malloc(3 * N * in * sizeof(float)); /* x: the first half of x_in */
     int rc = NS_OK;
@@ -373,7 +385,7 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
         rc = ns_error(NS_ENOMEM, "out of memory for sampling");
         goto done;
     }
-    if ((rc = ns_model_acts_new(&c.acts, cfg, 2 * Bmax, T))) goto done;
+    if ((rc = ns_model_acts_new(&c.acts, cfg, parts * Bmax, T))) goto done;
 
     /* Lengths, from the conditional length head, 2 Bmax prompts at a time. */
     for (size_t at = 0; at < n; at += 2 * (size_t)Bmax) {
@@ -407,9 +419,14 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
         int Tb = order[at + B - 1].len;
         c.B = (int)B, c.T = Tb;
         for (int b = 0; b < (int)B; b++) {
-            c.len[b] = c.len[B + (size_t)b] = order[at + (size_t)b].len;
             size_t i = order[at + (size_t)b].index;
-            for (int a = 0; a < P; a++) c.prompt[b * P + a] = ids[i * P + a], c.prompt[((int)B + b) * P + a] = -1;
+            /* Part k < G: the prompt (composed: its attribute k alone); part G: none. */
+            for (int k = 0; k < parts; k++) {
+                int row = k * (int)B + b;
+                c.len[row] = order[at + (size_t)b].len;
+                for (int a = 0; a < P; a++)
+                    c.prompt[row * P + a] = k < G && (G == 1 || a == k) ? ids[i * P + a] : -1;
+            }
             ns_rng *r = &rngs[i];
             float *xb = x + (size_t)b * Tb * in;
             size_t valid = (size_t)c.len[b] * in;

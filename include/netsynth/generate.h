@@ -45,6 +45,8 @@ int ns_gen_fix_add(ns_gen_fix *f, const char *text);
 typedef struct ns_gen_opts {
     ns_sampler sampler;     /* kind and steps */
     float guidance;         /* 1: conditional only; > 1 pushes toward the prompt */
+    int compose;            /* guide by each attribute of the prompt separately:
+                             * uncond + g sum_a (cond_a - uncond), one pass per attribute */
     uint64_t seed;
     int batch;              /* flows denoised together */
     int length;             /* > 0: every flow has this many packets (else the length head decides) */
