@@ -24,6 +24,7 @@ static const struct verb {
     {"unrender", cmd_unrender, "PNG images -> nPrint CSV"},
     {"train", cmd_train, "dataset -> a prompted diffusion model of flows"},
     {"generate", cmd_generate, "model + prompt -> synthetic flows"},
+    {"train-control", cmd_train_control, "model + dataset -> a control branch (generate --controlnet)"},
     {"eval", cmd_eval, "classifier fidelity: real, TSTR and TRTS accuracy and macro-F1"},
 };
 
