@@ -243,8 +243,8 @@ int ns_control_maps_parse_csv(ns_control_maps *m, const char *text, size_t len, 
             continue;
         }
         if (k != n_fields) {
-            rc = ns_error(NS_EFORMAT, "%s:%zu: %d fields, the header has %d", name, line, k > N_COLS ? N_COLS + 1 : k,
-                          n_fields);
+            rc = k > N_COLS ? ns_error(NS_EFORMAT, "%s:%zu: more than %d fields, the header has %d", name, line, N_COLS, n_fields)
+                            : ns_error(NS_EFORMAT, "%s:%zu: %d fields, the header has %d", name, line, k, n_fields);
             break;
         }
         /* A new flow value closes the map so far. */
