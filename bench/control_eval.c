@@ -1,12 +1,16 @@
 /* control_eval.c: how well generated flows follow their control maps, and
  * how much the fields the map does not fix still vary (bench/control.sh).
  *
- * usage: control_eval MAPS MAX_PACKETS GEN.ds [GEN.pcap-prefix N] -- NAME=SET.ds ...
+ * usage: control_eval MAPS MAX_PACKETS GEN.ds [GEN.pcap-prefix N] [--ceiling REAL.ds TMPDIR] -- NAME=SET.ds ...
  *   MAPS          what --control was given (pcap, dataset or CSV template)
  *   GEN.ds        the generated flows before repair (generate -o x.ds), flow i
  *                 following map i mod maps
  *   GEN.pcap-prefix N   the same flows written with --per-flow (prefix-i.pcap):
  *                 what the user gets after repair, read back as flows
+ *   --ceiling     the maps' own flows (REAL.ds, the same as MAPS) through
+ *                 repair into TMPDIR and read back: how much repair alone
+ *                 changes (its TCP rules: a handshake first, nothing after an
+ *                 RST), the most any generator can reach after repair
  *   NAME=SET.ds   datasets whose diversity is printed side by side
  * Prints per source the share of packets whose protocol, direction, both,
  * size bucket and TCP flags equal the map's, then per set the distinct values
@@ -20,7 +24,9 @@
 #include "netsynth/control.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
+#include "netsynth/generate.h"
 #include "netsynth/nprint.h"
+#include "netsynth/repair.h"
 
 enum { W = NS_NP_MODEL_WIDTH };
 
@@ -74,6 +80,42 @@ static int cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* Read flow i's pcap back as control rows (all its flows, in order) and compare. */
+static int read_back(agree *a, const char *path, const ns_control_row *want, size_t n_want, size_t *split)
+{
+    ns_control_maps back = {0};
+    if (ns_control_maps_from_pcap(&back, path, 1024)) return -1;
+    *split += back.n_maps > 1;
+    compare(a, want, n_want, back.rows, back.n_rows);
+    ns_control_maps_free(&back);
+    return 0;
+}
+
+/* The real flows of ds, repaired as generate repairs, then read back. */
+static int ceiling(agree *a, const ns_dataset *ds, const ns_control_maps *maps, const char *dir)
+{
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    size_t split = 0;
+    for (uint64_t i = 0; i < ds->n_flows && i < maps->n_maps; i++) {
+        const ns_ds_flow *f = &ds->flows[i];
+        uint32_t len = maps->len[i];
+        int8_t *rows = malloc((size_t)len * W);
+        for (uint32_t r = 0; r < len; r++) ns_dataset_row(ds, f->first + r, rows + (size_t)r * W);
+        size_t first = 0;
+        ns_gen_flows g = {.n_flows = 1, .n_rows = len, .len = &len, .first = &first, .rows = rows,
+                          .dir = (uint8_t *)ds->dir + f->first, .iat_ns = (int64_t *)ds->iat_ns + f->first};
+        char path[4096];
+        snprintf(path, sizeof path, "%s/real-%llu.pcap", dir, (unsigned long long)i);
+        uint64_t written;
+        int rc = ns_gen_write_pcap(&g, 0, 1, &ro, 0, path, &written, NULL);
+        free(rows);
+        if (rc || read_back(a, path, maps->rows + maps->first[i], maps->len[i], &split)) return -1;
+        remove(path);
+    }
+    return 0;
 }
 
 /* Distinct values and entropy (bits) of vals[n]. */
@@ -174,26 +216,33 @@ int main(int argc, char **argv)
     }
     print_agree("generated rows (before repair)", &before);
     int at = 4;
-    if (argc > 5 && strcmp(argv[4], "--")) {
+    if (argc > 5 && strncmp(argv[4], "--", 2)) {
         agree after = {0};
         size_t n = (size_t)atol(argv[5]), split = 0;
         for (size_t i = 0; i < n; i++) {
             char path[4096];
             snprintf(path, sizeof path, "%s-%zu.pcap", argv[4], i);
-            ns_control_maps back = {0};
-            if (ns_control_maps_from_pcap(&back, path, 1024)) {
+            size_t m = i % maps.n_maps;
+            /* A file that reads back as several flows: its packets in flow order. */
+            if (read_back(&after, path, maps.rows + maps.first[m], maps.len[m], &split)) {
                 fprintf(stderr, "%s\n", ns_errmsg());
                 return 1;
             }
-            split += back.n_maps > 1;
-            size_t m = i % maps.n_maps;
-            /* A file that reads back as several flows: its packets in flow order. */
-            compare(&after, maps.rows + maps.first[m], maps.len[m], back.rows, back.n_rows);
-            ns_control_maps_free(&back);
         }
         print_agree("written pcap (after repair)", &after);
         printf("(%zu of %zu flows read back from their pcap as more than one flow)\n", split, n);
         at = 6;
+    }
+    if (at + 2 < argc && !strcmp(argv[at], "--ceiling")) {
+        ns_dataset real;
+        agree top = {0};
+        if (ns_dataset_load(&real, argv[at + 1]) || ceiling(&top, &real, &maps, argv[at + 2])) {
+            fprintf(stderr, "%s\n", ns_errmsg());
+            return 1;
+        }
+        print_agree("the maps' own flows, repaired", &top);
+        ns_dataset_free(&real);
+        at += 3;
     }
     if (at < argc && !strcmp(argv[at], "--")) at++;
     printf("diversity: distinct values / entropy in bits per field; mean entropy of the columns the map does not fix\n");
