@@ -32,9 +32,10 @@ enum { HEADER = 128, F = NS_CONTROL_FEATURES };
 
 size_t ns_controlnet_params_layout(ns_controlnet_params *p, const ns_model_config *c, int K, float *mem)
 {
-    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio, n = 0;
+    size_t d = (size_t)c->d, n = 0;
     ns_controlnet_params dummy;
     if (!p) p = &dummy;
+    memset(&p->blk, 0, sizeof p->blk);
 #define TAKE(ptr, count)                    \
     do {                                    \
         (ptr) = mem ? mem + n : NULL;       \
@@ -43,16 +44,7 @@ size_t ns_controlnet_params_layout(ns_controlnet_params *p, const ns_model_confi
     TAKE(p->cin_w, d * F);
     TAKE(p->cin_b, d);
     for (int k = 0; k < K; k++) {
-        TAKE(p->ada_w[k], 6 * d * d);
-        TAKE(p->ada_b[k], 6 * d);
-        TAKE(p->qkv_w[k], 3 * d * d);
-        TAKE(p->qkv_b[k], 3 * d);
-        TAKE(p->proj_w[k], d * d);
-        TAKE(p->proj_b[k], d);
-        TAKE(p->fc_w[k], h * d);
-        TAKE(p->fc_b[k], h);
-        TAKE(p->fc2_w[k], d * h);
-        TAKE(p->fc2_b[k], d);
+        model_block_take(&p->blk, k, c, mem, &n);
         TAKE(p->zero_w[k], d * d);
         TAKE(p->zero_b[k], d);
     }
@@ -60,31 +52,18 @@ size_t ns_controlnet_params_layout(ns_controlnet_params *p, const ns_model_confi
     return n;
 }
 
-static model_block_w block_of(const ns_controlnet_params *p, int k)
-{
-    model_block_w w = {p->ada_w[k], p->ada_b[k], p->qkv_w[k], p->qkv_b[k], p->proj_w[k],
-                       p->proj_b[k], p->fc_w[k], p->fc_b[k], p->fc2_w[k], p->fc2_b[k]};
-    return w;
-}
-
 void ns_controlnet_decay_mask(const ns_model_config *c, int K, uint8_t *mask)
 {
     ns_controlnet_params p;
     float *base = (float *)(uintptr_t)sizeof(float); /* fake non-NULL base: offsets only */
     size_t n = ns_controlnet_params_layout(&p, c, K, base);
-    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
+    size_t d = (size_t)c->d;
     memset(mask, 0, n);
-#define DECAY(ptr, count) memset(mask + ((ptr) - base), 1, (size_t)(count))
-    DECAY(p.cin_w, d * F);
+    memset(mask + (p.cin_w - base), 1, d * F);
     for (int k = 0; k < K; k++) {
-        DECAY(p.ada_w[k], 6 * d * d);
-        DECAY(p.qkv_w[k], 3 * d * d);
-        DECAY(p.proj_w[k], d * d);
-        DECAY(p.fc_w[k], h * d);
-        DECAY(p.fc2_w[k], d * h);
-        DECAY(p.zero_w[k], d * d);
+        model_block_decay(&p.blk, k, c, base, mask);
+        memset(mask + (p.zero_w[k] - base), 1, d * d);
     }
-#undef DECAY
 }
 
 static int alloc(ns_controlnet *ctl, const ns_model_config *c, int K)
@@ -112,22 +91,12 @@ int ns_controlnet_init(ns_controlnet *ctl, const ns_modelfile *base, int K)
     int rc = alloc(ctl, &base->cfg, K);
     if (rc) return rc;
     ctl->base_crc = ns_controlnet_base_crc(base);
-    size_t d = (size_t)base->cfg.d, h = d * (size_t)base->cfg.mlp_ratio;
-    /* The blocks start as the base's own: the branch begins where the base
-     * is, and cin / zero (calloc'd) keep its first outputs at exactly 0. */
-    for (int k = 0; k < K; k++) {
-        const ns_model_params *b = &base->p;
-        memcpy(ctl->p.ada_w[k], b->ada_w[k], 6 * d * d * sizeof(float));
-        memcpy(ctl->p.ada_b[k], b->ada_b[k], 6 * d * sizeof(float));
-        memcpy(ctl->p.qkv_w[k], b->qkv_w[k], 3 * d * d * sizeof(float));
-        memcpy(ctl->p.qkv_b[k], b->qkv_b[k], 3 * d * sizeof(float));
-        memcpy(ctl->p.proj_w[k], b->proj_w[k], d * d * sizeof(float));
-        memcpy(ctl->p.proj_b[k], b->proj_b[k], d * sizeof(float));
-        memcpy(ctl->p.fc_w[k], b->fc_w[k], h * d * sizeof(float));
-        memcpy(ctl->p.fc_b[k], b->fc_b[k], h * sizeof(float));
-        memcpy(ctl->p.fc2_w[k], b->fc2_w[k], d * h * sizeof(float));
-        memcpy(ctl->p.fc2_b[k], b->fc2_b[k], d * sizeof(float));
-    }
+    /* The blocks start as the base's own (each one contiguous span in both
+     * layouts, model_block_take): the branch begins where the base is, and
+     * cin / zero (calloc'd) keep its first outputs at exactly 0. */
+    size_t span = 0;
+    model_block_take(&(ns_model_params){0}, 0, &base->cfg, NULL, &span);
+    for (int k = 0; k < K; k++) memcpy(ctl->p.blk.ada_w[k], base->p.ada_w[k], span * sizeof(float));
     return NS_OK;
 }
 
@@ -194,16 +163,7 @@ int ns_controlnet_save(const ns_controlnet *ctl, const char *path)
     put64(buf + 64, ctl->n_params), put64(buf + 72, HEADER), put64(buf + 80, size);
     memcpy(buf + HEADER, ctl->weights, ctl->n_params * 4);
     put32(buf + 88, ns_crc32(0, buf, size));
-    ns_outfile o;
-    int rc = ns_outfile_open(&o, path);
-    if (rc == NS_OK) {
-        if (fwrite(buf, 1, size, o.fp) != size) {
-            ns_outfile_abort(&o);
-            rc = ns_error(NS_EIO, "%s: write failed (disk full?); the previous file, if any, is untouched", path);
-        } else {
-            rc = ns_outfile_commit(&o);
-        }
-    }
+    int rc = ns_write_file(path, buf, size);
     free(buf);
     return rc;
 }
@@ -234,10 +194,7 @@ static int parse(ns_controlnet *ctl, const uint8_t *buf, size_t size, const char
     memcpy(v, buf + 16, sizeof v);
     ns_model_config c = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
     int32_t K = (int32_t)get32(buf + 56), nf = (int32_t)get32(buf + 60);
-    if (c.d < 1 || c.d > 4096 || c.n_layer < 1 || c.n_layer > NS_MODEL_MAX_LAYERS || c.n_head < 1 ||
-        c.d % c.n_head || c.mlp_ratio < 1 || c.mlp_ratio > 16 || c.max_packets < 1 || c.max_packets > 1024 ||
-        c.n_bits < 1 || c.n_bits > 1088 || c.in_dim != 2 * c.n_bits + 2 || c.out_dim != 3 * c.n_bits + 2 ||
-        c.vocab < 0 || K < 1 || K > c.n_layer)
+    if (!ns_model_config_valid(&c) || K < 1 || K > c.n_layer)
         return ns_error(NS_ECORRUPT, "%s: impossible config in header", path);
     if (nf != F)
         return ns_error(NS_EVERSION, "%s: %d control features per packet, this build has %d", path, nf, F);
@@ -342,7 +299,7 @@ const float *const *ns_controlnet_forward(ns_controlnet_acts *ca, const ns_contr
     const float *tokens = ns_model_tokens(base);
     for (size_t i = 0; i < Nd; i++) ca->h[0][i] += tokens[i];
     for (int k = 0; k < K; k++) {
-        model_block_w w = block_of(p, k);
+        model_block_w w = model_block_of(&p->blk, k);
         model_block_forward(ca->h[k + 1], &ca->layer[k], ca->h[k], ca->sc, &w, c, len, B, T);
         ns_linear_forward(ca->ctl[k], ca->h[k + 1], p->zero_w[k], p->zero_b[k], (int)N, c->d, c->d);
         if (scale != 1.0f)
@@ -366,7 +323,7 @@ int ns_controlnet_backward(ns_controlnet_params *g, ns_controlnet_acts *ca, cons
             dz = ca->dz;
         }
         ns_linear_backward(dh, g->zero_w[k], g->zero_b[k], dz, ca->h[k + 1], p->zero_w[k], N, d, d);
-        model_block_w w = block_of(p, k), gw = block_of(g, k);
+        model_block_w w = model_block_of(&p->blk, k), gw = model_block_of(&g->blk, k);
         memset(ca->d_sc, 0, (size_t)B * d * sizeof(float)); /* the condition is the frozen base's */
         int rc = model_block_backward(dnext, ca->d_sc, &gw, &ca->bs, dh, &ca->layer[k], ca->h[k], ca->sc, &w, c,
                                       ca->len, B, T);

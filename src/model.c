@@ -24,6 +24,7 @@
 
 #include "netsynth/error.h"
 #include "netsynth/nn.h"
+#include "netsynth/nprint.h"
 #include "netsynth/rng.h"
 #include "model_block.h"
 #include "nn_math.h"
@@ -49,9 +50,49 @@ int ns_model_config_named(ns_model_config *c, const char *name)
     return ns_error(NS_EARG, "unknown model config '%s' (known: tiny, small, base)", name);
 }
 
+int ns_model_config_valid(const ns_model_config *c)
+{
+    return c->d >= 1 && c->d <= 4096 && c->n_layer >= 1 && c->n_layer <= NS_MODEL_MAX_LAYERS && c->n_head >= 1 &&
+           c->d % c->n_head == 0 && c->mlp_ratio >= 1 && c->mlp_ratio <= 16 && c->max_packets >= 1 &&
+           c->max_packets <= 1024 && c->n_bits >= 1 && c->n_bits <= NS_NP_MODEL_WIDTH && c->in_dim == 2 * c->n_bits + 2 &&
+           c->out_dim == 3 * c->n_bits + 2 && c->vocab >= 0;
+}
+
+void model_block_take(ns_model_params *p, int l, const ns_model_config *c, float *mem, size_t *at)
+{
+    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio, n = *at;
+#define TAKE(ptr, count)                    \
+    do {                                    \
+        (ptr) = mem ? mem + n : NULL;       \
+        n += (size_t)(count);               \
+    } while (0)
+    TAKE(p->ada_w[l], 6 * d * d);
+    TAKE(p->ada_b[l], 6 * d);
+    TAKE(p->qkv_w[l], 3 * d * d);
+    TAKE(p->qkv_b[l], 3 * d);
+    TAKE(p->proj_w[l], d * d);
+    TAKE(p->proj_b[l], d);
+    TAKE(p->fc_w[l], h * d);
+    TAKE(p->fc_b[l], h);
+    TAKE(p->fc2_w[l], d * h);
+    TAKE(p->fc2_b[l], d);
+#undef TAKE
+    *at = n;
+}
+
+void model_block_decay(const ns_model_params *p, int l, const ns_model_config *c, const float *base, uint8_t *mask)
+{
+    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
+    memset(mask + (p->ada_w[l] - base), 1, 6 * d * d);
+    memset(mask + (p->qkv_w[l] - base), 1, 3 * d * d);
+    memset(mask + (p->proj_w[l] - base), 1, d * d);
+    memset(mask + (p->fc_w[l] - base), 1, h * d);
+    memset(mask + (p->fc2_w[l] - base), 1, d * h);
+}
+
 size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, float *mem)
 {
-    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio, n = 0;
+    size_t d = (size_t)c->d, n = 0;
     ns_model_params dummy;
     if (!p) p = &dummy;
 #define TAKE(ptr, count)                    \
@@ -67,18 +108,7 @@ size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, floa
     TAKE(p->t2_w, d * d);
     TAKE(p->t2_b, d);
     TAKE(p->prompt, (size_t)c->vocab * d);
-    for (int l = 0; l < c->n_layer; l++) {
-        TAKE(p->ada_w[l], 6 * d * d);
-        TAKE(p->ada_b[l], 6 * d);
-        TAKE(p->qkv_w[l], 3 * d * d);
-        TAKE(p->qkv_b[l], 3 * d);
-        TAKE(p->proj_w[l], d * d);
-        TAKE(p->proj_b[l], d);
-        TAKE(p->fc_w[l], h * d);
-        TAKE(p->fc_b[l], h);
-        TAKE(p->fc2_w[l], d * h);
-        TAKE(p->fc2_b[l], d);
-    }
+    for (int l = 0; l < c->n_layer; l++) model_block_take(p, l, c, mem, &n);
     TAKE(p->fada_w, 2 * d * d);
     TAKE(p->fada_b, 2 * d);
     TAKE(p->out_w, (size_t)c->out_dim * d);
@@ -133,18 +163,12 @@ void ns_model_decay_mask(const ns_model_config *c, uint8_t *mask)
     float *base = (float *)(uintptr_t)sizeof(float); /* fake non-NULL base: offsets only */
     size_t n = ns_model_params_layout(&p, c, base);
     memset(mask, 0, n);
-    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
+    size_t d = (size_t)c->d;
 #define DECAY(ptr, count) memset(mask + ((ptr) - base), 1, (size_t)(count))
     DECAY(p.in_w, d * (size_t)c->in_dim);
     DECAY(p.t1_w, d * d);
     DECAY(p.t2_w, d * d);
-    for (int l = 0; l < c->n_layer; l++) {
-        DECAY(p.ada_w[l], 6 * d * d);
-        DECAY(p.qkv_w[l], 3 * d * d);
-        DECAY(p.proj_w[l], d * d);
-        DECAY(p.fc_w[l], h * d);
-        DECAY(p.fc2_w[l], d * h);
-    }
+    for (int l = 0; l < c->n_layer; l++) model_block_decay(&p, l, c, base, mask);
     DECAY(p.fada_w, 2 * d * d);
     DECAY(p.out_w, (size_t)c->out_dim * d);
     DECAY(p.len1_w, d * d);

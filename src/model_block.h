@@ -14,6 +14,7 @@
 #define NETSYNTH_MODEL_BLOCK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "netsynth/model.h"
 
@@ -29,6 +30,12 @@ static inline model_block_w model_block_of(const ns_model_params *p, int l)
                        p->proj_b[l], p->fc_w[l], p->fc_b[l], p->fc2_w[l], p->fc2_b[l]};
     return w;
 }
+
+/* Lay out block l's ten tensors in p from mem at *n floats (mem NULL:
+ * count only), advancing *n: one contiguous span, in the model file's order. */
+void model_block_take(ns_model_params *p, int l, const ns_model_config *c, float *mem, size_t *n);
+/* Set the AdamW decay flags of block l's matrices; mask[i] is float base + i. */
+void model_block_decay(const ns_model_params *p, int l, const ns_model_config *c, const float *base, uint8_t *mask);
 
 /* What one block's forward keeps for its backward. */
 typedef struct model_block_acts {

@@ -34,11 +34,7 @@
  * ns_model_params. */
 typedef struct ns_controlnet_params {
     float *cin_w, *cin_b;      /* [d, NS_CONTROL_FEATURES], [d]: zero at start */
-    float *ada_w[NS_MODEL_MAX_LAYERS], *ada_b[NS_MODEL_MAX_LAYERS];
-    float *qkv_w[NS_MODEL_MAX_LAYERS], *qkv_b[NS_MODEL_MAX_LAYERS];
-    float *proj_w[NS_MODEL_MAX_LAYERS], *proj_b[NS_MODEL_MAX_LAYERS];
-    float *fc_w[NS_MODEL_MAX_LAYERS], *fc_b[NS_MODEL_MAX_LAYERS];
-    float *fc2_w[NS_MODEL_MAX_LAYERS], *fc2_b[NS_MODEL_MAX_LAYERS];
+    ns_model_params blk;       /* only the per-block slices (ada_w[k] .. fc2_b[k]), k < K */
     float *zero_w[NS_MODEL_MAX_LAYERS], *zero_b[NS_MODEL_MAX_LAYERS]; /* [d, d], [d]: zero at start */
 } ns_controlnet_params;
 

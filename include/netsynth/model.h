@@ -44,6 +44,10 @@ typedef struct ns_model_config {
  * architecture fields only; the data fields come from the dataset. */
 int ns_model_config_named(ns_model_config *c, const char *name);
 
+/* Whether a config (e.g. read from a file) is one this build can run:
+ * sizes in range, heads dividing the width, in/out widths matching n_bits. */
+int ns_model_config_valid(const ns_model_config *c);
+
 /* Parameters, each a slice of one array; [l] is per block. Weights are
  * [out, in] as nn.h's linear wants them. */
 #define NS_MODEL_MAX_LAYERS 32
