@@ -59,8 +59,8 @@ static void usage(FILE *out)
             "                     (proto,dir,size,flags; see netsynth(1)); flow i follows map i mod maps\n"
             "                     and has its length; -n defaults to the number of maps\n"
             "  --control-scale S  weight of the branch (default 1)\n"
-            "  --control-hard     also hold each packet's protocol, direction and TCP flags to its map\n"
-            "                     while sampling, as --fix does\n"
+            "  --control-soft     let the branch alone steer protocol, direction and TCP flags (by\n"
+            "                     default they are also held to the map exactly, as --fix holds values)\n"
             "  --client-net NET   client addresses (default 10.0.0.0/24)\n"
             "  --server-net NET   server addresses (default 198.51.100.0/24)\n"
             "  --start T          the first packet's time, seconds since 1970 (default 1700000000)\n"
@@ -318,7 +318,7 @@ int cmd_generate(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE,
            O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
-           O_PER_FLOW, O_REPORT, O_CONTROLNET, O_CONTROL, O_CONTROL_SCALE, O_CONTROL_HARD, O_HELP };
+           O_PER_FLOW, O_REPORT, O_CONTROLNET, O_CONTROL, O_CONTROL_SCALE, O_CONTROL_SOFT, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
@@ -327,7 +327,7 @@ int cmd_generate(int argc, char **argv)
         {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
         {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
         {"repair-report", 1, 0, O_REPORT}, {"controlnet", 1, 0, O_CONTROLNET}, {"control", 1, 0, O_CONTROL},
-        {"control-scale", 1, 0, O_CONTROL_SCALE}, {"control-hard", 0, 0, O_CONTROL_HARD},
+        {"control-scale", 1, 0, O_CONTROL_SCALE}, {"control-soft", 0, 0, O_CONTROL_SOFT},
         {0, 0, 0, 0}};
     ns_gen_opts o;
     ns_gen_opts_init(&o);
@@ -404,7 +404,7 @@ int cmd_generate(int argc, char **argv)
                 rc = ns_error(NS_EARG, "--control-scale: expected a number in [0, 10], got '%s'", optarg);
             break;
         }
-        case O_CONTROL_HARD: o.control_hard = 1; break;
+        case O_CONTROL_SOFT: o.control_hard = 0; break;
         case O_HELP: usage(stdout); return NS_OK;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",
                                  argv[optind - 1]);

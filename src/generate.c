@@ -28,7 +28,7 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->controlnet = NULL;
     o->control = NULL;
     o->control_scale = 1.0f;
-    o->control_hard = 0;
+    o->control_hard = 1;
 }
 
 void ns_gen_flows_free(ns_gen_flows *g)

@@ -221,11 +221,12 @@ static void test_branch_makes_directions_follow_the_map(void **state)
 
     ns_control_maps maps = {0};
     assert_int_equal(ns_control_maps_from_dataset(&maps, &loaded, 0, FLOWS, base.cfg.max_packets), NS_OK);
-    double rate[2];
-    for (int t = 0; t < 2; t++) {
+    double rate[3];
+    for (int t = 0; t < 3; t++) {
         ns_gen_opts go;
         ns_gen_opts_init(&go);
-        go.controlnet = t ? &trained : &fresh;
+        go.controlnet = t == 1 ? &trained : &fresh;
+        go.control_hard = t == 2; /* 0, 1: the branch alone; 2: the base held to the map by the clamp */
         go.control = &maps;
         int32_t ids[1] = {-1};
         ns_gen_flows g = {0};
@@ -233,14 +234,22 @@ static void test_branch_makes_directions_follow_the_map(void **state)
         size_t same = 0, rows = 0;
         for (size_t f = 0; f < g.n_flows; f++) {
             assert_int_equal(g.len[f], maps.len[f]); /* the map decides the length */
-            for (uint32_t k = 1; k < g.len[f]; k++, rows++) same += g.dir[g.first[f] + k] == maps.rows[maps.first[f] + k].dir;
+            for (uint32_t k = 1; k < g.len[f]; k++, rows++) {
+                ns_control_row got;
+                ns_control_row_of(g.rows + (g.first[f] + k) * W, g.dir[g.first[f] + k], &got);
+                const ns_control_row *want = &maps.rows[maps.first[f] + k];
+                same += got.dir == want->dir;
+                if (t == 2) assert_true(got.proto == want->proto && got.flags == want->flags);
+            }
         }
         rate[t] = (double)same / (double)rows;
         ns_gen_flows_free(&g);
     }
-    print_message("directions that follow the map: base alone %.2f, with the trained branch %.2f\n", rate[0], rate[1]);
+    print_message("directions that follow the map: base alone %.2f, with the trained branch %.2f, base + clamp %.2f\n",
+                  rate[0], rate[1], rate[2]);
     assert_true(rate[1] >= 0.85);
     assert_true(rate[1] >= rate[0] + 0.2);
+    assert_true(rate[2] == 1.0);
     ns_controlnet_free(&trained), ns_controlnet_free(&fresh);
     ns_control_maps_free(&maps);
     ns_dataset_free(&loaded);

@@ -56,8 +56,9 @@ typedef struct ns_gen_opts {
     const ns_controlnet *controlnet;
     const ns_control_maps *control;
     float control_scale;    /* multiplies the branch's residuals (default 1) */
-    int control_hard;       /* also hold each row's protocol, direction and TCP flags to its map row while
-                             * sampling (inpainting, as --fix) and at decode */
+    int control_hard;       /* 1 (default): also hold each row's protocol, direction and TCP flags to its
+                             * map row exactly while sampling (inpainting, as --fix) and at decode; 0: the
+                             * branch alone steers them */
 } ns_gen_opts;
 
 void ns_gen_opts_init(ns_gen_opts *o);
