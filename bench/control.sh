@@ -4,8 +4,10 @@
 # that flow's control map, and prints the share of packets whose protocol and
 # direction (and size bucket, TCP flags) match the map: in the generated rows
 # (before repair) and in the written pcaps read back as flows (after repair,
-# what the user gets), by the branch alone, at --control-scale 2, and with
-# --control-hard; then the same for the maps' own real flows through repair
+# what the user gets), by the branch alone (--control-soft), at
+# --control-scale 2, and as generate runs by default (the branch plus the
+# exact clamp of protocol, direction and flags), and by the clamp without the
+# branch; then the same for the maps' own real flows through repair
 # (the most repair lets any generator reach), and the diversity of the fields
 # the map does not fix against unconditioned samples of the same prompt.
 #
@@ -55,26 +57,30 @@ gen_pcap() { # name, extra options...
     $NS generate --model "$MODEL" --prompt "$PROMPT" --threads 1 -q --per-flow "$@" -o "$OUT/$name-pcap/f.pcap"
 }
 C="--controlnet $CTL --control $TEST"
-gen branch $C
-gen_pcap branch $C
-gen scale2 $C --control-scale 2
-gen_pcap scale2 $C --control-scale 2
-gen hard $C --control-hard
-gen_pcap hard $C --control-hard
-gen base-alone $C --control-scale 0
+gen branch $C --control-soft
+gen_pcap branch $C --control-soft
+gen scale2 $C --control-soft --control-scale 2
+gen_pcap scale2 $C --control-soft --control-scale 2
+gen hard $C
+gen_pcap hard $C
+gen clamp-only $C --control-scale 0
+gen base-alone $C --control-soft --control-scale 0
 gen unconditioned -n "$N"
 
 E="$BUILD/bench/control_eval $TEST 64"
-echo "== the branch alone (--control-scale 1)"
+echo "== the branch alone (--control-soft)"
 $E "$OUT/branch.ds" "$OUT/branch-pcap/f" "$N"
-echo "== the branch at --control-scale 2"
+echo "== the branch alone at --control-scale 2"
 $E "$OUT/scale2.ds" "$OUT/scale2-pcap/f" "$N"
-echo "== the branch with --control-hard (protocol, direction, flags clamped)"
+echo "== the default: the branch, protocol, direction and flags also clamped"
 $E "$OUT/hard.ds" "$OUT/hard-pcap/f" "$N"
-echo "== the base alone (--control-scale 0: the maps' lengths only)"
+echo "== the clamp without the branch (--control-scale 0)"
+$E "$OUT/clamp-only.ds"
+echo "== the base alone (--control-soft --control-scale 0: the maps' lengths only)"
 $E "$OUT/base-alone.ds"
 echo "== the ceiling after repair"
 mkdir -p "$OUT/ceiling"
 $E "$OUT/hard.ds" --ceiling "$TEST" "$OUT/ceiling" -- real-test="$TEST" branch="$OUT/branch.ds" \
-    scale2="$OUT/scale2.ds" hard="$OUT/hard.ds" base-alone="$OUT/base-alone.ds" unconditioned="$OUT/unconditioned.ds" |
+    scale2="$OUT/scale2.ds" hard="$OUT/hard.ds" clamp-only="$OUT/clamp-only.ds" base-alone="$OUT/base-alone.ds" \
+    unconditioned="$OUT/unconditioned.ds" |
     sed 1d
