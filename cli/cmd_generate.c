@@ -425,6 +425,7 @@ int cmd_generate(int argc, char **argv)
     }
 
     if (!ctl_path != !control_path) return ns_error(NS_EARG, "--controlnet and --control go together");
+    if (control_path && o.length) return ns_error(NS_EARG, "--length and --control do not go together: a map gives its flow's length");
     ns_modelfile m;
     if ((rc = ns_modelfile_load(&m, model_path))) return rc;
     ns_controlnet ctl = {0};
