@@ -214,6 +214,11 @@ static void test_branch_makes_directions_follow_the_map(void **state)
     ns_train_control_result res;
     assert_int_equal(ns_train_control(&base, &loaded, &o, ctl_path, &res), NS_OK);
     print_message("branch loss %.4f -> %.4f in %.1f s\n", res.first_loss, res.last_loss, res.seconds);
+    /* inspect summarises the file. */
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' inspect '%s' | grep -q 'copies of the first 2 of the model.s 2 blocks'",
+             tu_netsynth_bin(), ctl_path);
+    assert_int_equal(tu_system("%s", cmd), 0);
     ns_controlnet trained, fresh;
     assert_int_equal(ns_controlnet_load(&trained, ctl_path), NS_OK);
     assert_int_equal(ns_controlnet_check_base(&trained, ctl_path, &base, model_path), NS_OK);

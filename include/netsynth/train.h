@@ -66,8 +66,8 @@ typedef struct ns_train_control_result {
     double seconds, flows_per_s;
 } ns_train_control_result;
 
-/* Train a branch for `base` (model_path names it in messages) on ds and
- * write it to out_path. */
+/* Train a branch for `base` on ds (whose vocabulary must be the base's) and
+ * write it to out_path (controlnet.h's file). */
 int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_train_control_opts *o,
                      const char *out_path, ns_train_control_result *res);
 
