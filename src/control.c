@@ -56,6 +56,7 @@ void ns_control_row_of(const int8_t *row, uint8_t dir, ns_control_row *out)
 
 int ns_control_maps_add(ns_control_maps *m, const ns_control_row *rows, size_t n)
 {
+    if (!n || n > NS_CONTROL_MAX_ROWS) return ns_error(NS_EARG, "a control map of %zu rows (1 to %d)", n, NS_CONTROL_MAX_ROWS);
     if (m->n_maps == m->cap_maps_) {
         size_t cap = m->cap_maps_ ? 2 * m->cap_maps_ : 64;
         uint32_t *len = realloc(m->len, cap * sizeof *len);

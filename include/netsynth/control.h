@@ -52,7 +52,8 @@ typedef struct ns_control_maps {
 int ns_control_size_bucket(unsigned ip_len);
 /* One nPrint row of NS_NP_MODEL_LAYERS and its direction -> its control row. */
 void ns_control_row_of(const int8_t *row, uint8_t dir, ns_control_row *out);
-/* Append one map of n rows. */
+/* Append one map of n rows, 1 <= n <= NS_CONTROL_MAX_ROWS (a flow's most). */
+enum { NS_CONTROL_MAX_ROWS = 1024 };
 int ns_control_maps_add(ns_control_maps *m, const ns_control_row *rows, size_t n);
 /* Flows first .. first + count - 1 of a dataset, each cut to max_packets rows. */
 int ns_control_maps_from_dataset(ns_control_maps *m, const ns_dataset *ds, uint64_t first, uint64_t count,
