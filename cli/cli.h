@@ -16,6 +16,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_train_control(int argc, char **argv);
 
 /* Shared by verbs: print "netsynth VERB: warning" lines to stderr. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -42,7 +42,7 @@ static void usage(FILE *out)
             "                     classes (repeatable: adapters of one base add up)\n"
             "  --prompt TEXT      attribute tokens, e.g. \"device=HueBridge service=TLS\" (default: none,\n"
             "                     the unconditional model)\n"
-            "  -n N               flows to generate (default 100)\n"
+            "  -n N               flows to generate (default 100, or one per --control map)\n"
             "  --per-class N      N flows for every value of --label (default: the first attribute)\n"
             "  --label NAME       the attribute --per-class goes through\n"
             "  --like DATASET     as many flows per label combination as DATASET has\n"
@@ -60,6 +60,13 @@ static void usage(FILE *out)
             "  --length N         every flow N packets long (default: as the model's length head draws)\n"
             "  --fix FIELD=VALUE  a value every generated packet has, held while sampling, e.g.\n"
             "                     tcp_dprt=443, ipv4_ttl=64, proto=udp (repeatable; ports name the server's)\n"
+            "  --controlnet CTL   a control branch for the model (netsynth train-control)\n"
+            "  --control MAP      control maps: a pcap (each flow is one), a dataset, or a CSV template\n"
+            "                     (proto,dir,size,flags; see netsynth(1)); flow i follows map i mod maps\n"
+            "                     and has its length; -n defaults to the number of maps\n"
+            "  --control-scale S  weight of the branch (default 1)\n"
+            "  --control-soft     let the branch alone steer protocol, direction and TCP flags (by\n"
+            "                     default they are also held to the map exactly, as --fix holds values)\n"
             "  --client-net NET   client addresses (default 10.0.0.0/24)\n"
             "  --server-net NET   server addresses (default 198.51.100.0/24)\n"
             "  --start T          the first packet's time, seconds since 1970 (default 1700000000)\n"
@@ -339,7 +346,8 @@ int cmd_generate(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE,
            O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
-           O_PER_FLOW, O_REPORT, O_LORA, O_COMPOSE, O_HELP };
+           O_PER_FLOW, O_REPORT, O_LORA, O_COMPOSE, O_CONTROLNET, O_CONTROL, O_CONTROL_SCALE, O_CONTROL_SOFT,
+           O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
@@ -348,6 +356,8 @@ int cmd_generate(int argc, char **argv)
         {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
         {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
         {"repair-report", 1, 0, O_REPORT}, {"lora", 1, 0, O_LORA}, {"compose", 0, 0, O_COMPOSE},
+        {"controlnet", 1, 0, O_CONTROLNET}, {"control", 1, 0, O_CONTROL},
+        {"control-scale", 1, 0, O_CONTROL_SCALE}, {"control-soft", 0, 0, O_CONTROL_SOFT},
         {0, 0, 0, 0}};
     ns_gen_opts o;
     ns_gen_opts_init(&o);
@@ -358,7 +368,8 @@ int cmd_generate(int argc, char **argv)
     memset(&po, 0, sizeof po);
     ns_repair_opts_init(&po.repair);
     const char *model_path = NULL, *prompt = "", *label = NULL, *like = NULL, *out = NULL, *lora[MAX_LORA];
-    long n = 100, per_class = 0, v;
+    const char *ctl_path = NULL, *control_path = NULL;
+    long n = 0, per_class = 0, v;
     int quiet = 0, threads = 0, rc = NS_OK, c, n_lora = 0;
     optind = 1;
     opterr = 0;
@@ -419,6 +430,16 @@ int cmd_generate(int argc, char **argv)
             if (n_lora == MAX_LORA) return ns_error(NS_EARG, "--lora: at most %d adapters", MAX_LORA);
             lora[n_lora++] = optarg;
             break;
+        case O_CONTROLNET: ctl_path = optarg; break;
+        case O_CONTROL: control_path = optarg; break;
+        case O_CONTROL_SCALE: {
+            char *end;
+            o.control_scale = strtof(optarg, &end);
+            if (end == optarg || *end || !(o.control_scale >= 0 && o.control_scale <= 10))
+                rc = ns_error(NS_EARG, "--control-scale: expected a number in [0, 10], got '%s'", optarg);
+            break;
+        }
+        case O_CONTROL_SOFT: o.control_hard = 0; break;
         case O_HELP: usage(stdout); return NS_OK;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",
                                  argv[optind - 1]);
@@ -438,14 +459,33 @@ int cmd_generate(int argc, char **argv)
         ns_blas_init(threads);
     }
 
+    if (!ctl_path != !control_path) return ns_error(NS_EARG, "--controlnet and --control go together");
+    if (ctl_path && n_lora) return ns_error(NS_EARG, "--controlnet and --lora do not go together (a branch belongs to its base's weights)");
+    if (control_path && o.length) return ns_error(NS_EARG, "--length and --control do not go together: a map gives its flow's length");
     ns_modelfile m;
     if ((rc = load_model(&m, model_path, lora, n_lora))) return rc;
+    ns_controlnet ctl = {0};
+    ns_control_maps maps = {0};
+    if (ctl_path) {
+        if (!(rc = ns_controlnet_load(&ctl, ctl_path)) && !(rc = ns_controlnet_check_base(&ctl, ctl_path, &m, model_path)))
+            rc = ns_control_maps_load(&maps, control_path, m.cfg.max_packets);
+        if (rc) {
+            ns_controlnet_free(&ctl);
+            ns_control_maps_free(&maps);
+            ns_modelfile_free(&m);
+            return rc;
+        }
+        o.controlnet = &ctl, o.control = &maps;
+    }
+    if (!n) n = maps.n_maps ? (long)maps.n_maps : 100;
     if (per_class || like) {
         request *req = NULL;
         size_t n_req = 0;
         rc = per_class ? plan_per_class(&m, label, (size_t)per_class, &req, &n_req) : plan_like(&m, like, &req, &n_req);
         if (!rc) rc = run_dir(&m, model_path, &o, req, n_req, out, &po, quiet);
         free_requests(req, n_req);
+        ns_controlnet_free(&ctl);
+        ns_control_maps_free(&maps);
         ns_modelfile_free(&m);
         return rc;
     }
@@ -464,6 +504,8 @@ int cmd_generate(int argc, char **argv)
     if (!rc) rc = report_repair(&po, quiet);
     free(ids);
     ns_gen_flows_free(&g);
+    ns_controlnet_free(&ctl);
+    ns_control_maps_free(&maps);
     ns_modelfile_free(&m);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* cmd_inspect.c: `netsynth inspect FILE`, a summary of any netsynth file.
  * The first 8 bytes (the magic) pick the summariser from `kinds` below:
- * datasets and models (checkpoints are models with training state). */
+ * datasets, models (checkpoints are models with training state) and
+ * control branches. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "netsynth/controlnet.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/modelfile.h"
@@ -185,6 +187,24 @@ static int inspect_model(const char *path)
     return NS_OK;
 }
 
+static int inspect_control(const char *path)
+{
+    ns_controlnet ctl;
+    int rc = ns_controlnet_load(&ctl, path);
+    if (rc) return rc;
+    const ns_model_config *c = &ctl.cfg;
+    const char *named = config_name(c);
+    printf("%s: netsynth control branch, version %d\n", path, NS_CONTROL_VERSION);
+    printf("branch: copies of the first %d of the model's %d blocks, %d control features per packet\n",
+           ctl.n_blocks, c->n_layer, NS_CONTROL_FEATURES);
+    printf("parameters: %zu (%.2f MB as float32)\n", ctl.n_params, (double)ctl.n_params * sizeof(float) / 1e6);
+    printf("for the model: config %s (d %d, %d layers, %d heads), %d packets, %d bits, %d tokens; weights CRC-32 "
+           "%08x\n",
+           named ? named : "custom", c->d, c->n_layer, c->n_head, c->max_packets, c->n_bits, c->vocab, ctl.base_crc);
+    ns_controlnet_free(&ctl);
+    return NS_OK;
+}
+
 static const struct kind {
     const char magic[8];
     const char *what;
@@ -192,6 +212,7 @@ static const struct kind {
 } kinds[] = {
     {NS_DATASET_MAGIC, "dataset", inspect_dataset},
     {NS_MODEL_MAGIC, "model", inspect_model},
+    {NS_CONTROL_MAGIC, "control branch", inspect_control},
 };
 
 int cmd_inspect(int argc, char **argv)

@@ -26,6 +26,7 @@ static const struct verb {
     {"train", cmd_train, "dataset -> a prompted diffusion model of flows"},
     {"finetune", cmd_finetune, "model + a few flows of new classes -> a LoRA adapter"},
     {"generate", cmd_generate, "model + prompt -> synthetic flows"},
+    {"train-control", cmd_train_control, "model + dataset -> a control branch (generate --controlnet)"},
     {"eval", cmd_eval, "classifier fidelity: real, TSTR and TRTS accuracy and macro-F1"},
 };
 

@@ -112,6 +112,18 @@ void ns_outfile_abort(ns_outfile *o)
     outfile_free(o);
 }
 
+int ns_write_file(const char *path, const void *data, size_t len)
+{
+    ns_outfile o;
+    int rc = ns_outfile_open(&o, path);
+    if (rc) return rc;
+    if (fwrite(data, 1, len, o.fp) != len) {
+        ns_outfile_abort(&o);
+        return ns_error(NS_EIO, "%s: write failed (disk full?); the previous file, if any, is untouched", path);
+    }
+    return ns_outfile_commit(&o);
+}
+
 int ns_read_file(const char *path, uint8_t **data, size_t *len)
 {
     FILE *fp = fopen(path, "rb");

@@ -25,6 +25,10 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->batch = 64;
     o->length = 0;
     o->fix = NULL;
+    o->controlnet = NULL;
+    o->control = NULL;
+    o->control_scale = 1.0f;
+    o->control_hard = 1;
 }
 
 void ns_gen_flows_free(ns_gen_flows *g)
@@ -262,6 +266,50 @@ static void clamp_row(const clamp *cl, const ns_gen_fix *fix, const float *out, 
     }
 }
 
+/* Holding rows to their control maps (ns_gen_opts.control_hard): a clamp
+ * per transport, and the TCP flag columns' value indices. */
+typedef struct hard_ctl {
+    ns_gen_fix fix[3];               /* tcp, udp, icmp */
+    clamp cl[3];
+    int flag_col;                    /* tcp_cwr's column; FIN is 7 later */
+} hard_ctl;
+
+static void hard_init(hard_ctl *h, const ns_repr *r)
+{
+    static const int protos[3] = {NS_PROTO_TCP, NS_PROTO_UDP, NS_PROTO_ICMP};
+    for (int i = 0; i < 3; i++) {
+        ns_gen_fix_init(&h->fix[i]);
+        fix_proto(&h->fix[i], protos[i]);
+        clamp_init(&h->cl[i], &h->fix[i], r);
+    }
+    h->flag_col = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP) + 104;
+}
+
+static int hard_index(const ns_control_row *m) { return m->proto == 6 ? 0 : m->proto == 17 ? 1 : m->proto == 1 ? 2 : -1; }
+
+/* The x_0 estimate of one row held to its map row. */
+static void hard_x0(const hard_ctl *h, const ns_control_row *m, int K, float *x)
+{
+    x[2 * K + 1] = m->dir ? 1.0f : -1.0f;
+    int i = hard_index(m);
+    if (i < 0) return;
+    clamp_x0(&h->cl[i], K, x);
+    for (int k = 0; i == 0 && k < 8; k++) {
+        int j = h->cl[0].jof[h->flag_col + k];
+        if (j >= 0) x[2 * j] = 1.0f, x[2 * j + 1] = m->flags >> (7 - k) & 1 ? 1.0f : -1.0f;
+    }
+}
+
+/* A decoded row held to its map row. */
+static void hard_row(const hard_ctl *h, const ns_control_row *m, const float *out, int8_t *row, uint8_t *dir)
+{
+    *dir = m->dir;
+    int i = hard_index(m);
+    if (i < 0) return;
+    clamp_row(&h->cl[i], &h->fix[i], out, row, m->dir);
+    for (int k = 0; i == 0 && k < 8; k++) row[h->flag_col + k] = (int8_t)(m->flags >> (7 - k) & 1);
+}
+
 /* ---- sampling ---------------------------------------------------------- */
 
 typedef struct denoise_ctx {
@@ -276,6 +324,12 @@ typedef struct denoise_ctx {
     float *x_in;          /* [(groups + 1) B, T, in]: the sampler's state, then its copies */
     float *out;           /* [B, T, out] guided outputs of the latest call */
     const clamp *cl;      /* NULL, or values to hold */
+    const ns_controlnet *ctl;     /* NULL, or a control branch: */
+    ns_controlnet_acts *cacts;
+    float *feat;                  /* [2B, T, NS_CONTROL_FEATURES] */
+    float scale;
+    const hard_ctl *hard;         /* NULL, or rows held to: */
+    const ns_control_row **map;   /* [B] each flow's map rows */
 } denoise_ctx;
 
 /* The sampler's network: x_t -> guided outputs -> expected x_0. */
@@ -291,7 +345,11 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     if (x_t != c->x_in) memcpy(c->x_in, x_t, n * sizeof(float));
     for (int k = 1; c->guided && k <= G; k++) memcpy(c->x_in + k * n, x_t, n * sizeof(float));
     for (int b = 0; b < BB; b++) c->t[b] = (float)t;
-    ns_model_forward(NULL, c->acts, &c->m->p, cfg, c->x_in, c->t, c->prompt, c->P, c->len, BB, T, NULL);
+    if (c->ctl)
+        ns_controlnet_model_forward(NULL, c->acts, c->cacts, c->m, c->ctl, c->x_in, c->t, c->prompt, c->P, c->len, BB,
+                                    T, c->feat, c->scale);
+    else
+        ns_model_forward(NULL, c->acts, &c->m->p, cfg, c->x_in, c->t, c->prompt, c->P, c->len, BB, T, NULL);
     const float *raw = ns_model_output(c->acts);
     if (c->guided && G == 1) {
         const float *cond = raw, *uncond = raw + per;
@@ -313,6 +371,9 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     if (c->cl)
         for (int b = 0; b < B; b++)
             for (int r = 0; r < c->len[b]; r++) clamp_x0(c->cl, c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);
+    if (c->hard)
+        for (int b = 0; b < B; b++)
+            for (int r = 0; r < c->len[b]; r++) hard_x0(c->hard, &c->map[b][r], c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);
     for (int b = 0; b < B; b++) /* rows past a flow's end stay empty */
         memset(x0 + ((size_t)b * T + c->len[b]) * in, 0, (size_t)(T - c->len[b]) * in * sizeof(float));
     return NS_OK;
@@ -366,7 +427,12 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     if (!n) return NS_OK;
 
     int G = o->compose && P > 1 ? P : 1, parts = G + 1;
-    denoise_ctx c = {.m = m, .P = P, .guided = guided, .groups = G, .guidance = o->guidance};
+    denoise_ctx c = {.m = m, .P = P, .guided = guided, .groups = G, .guidance = o->guidance, .scale = o->control_scale};
+    const ns_control_maps *maps = o->controlnet && o->control && o->control->n_maps ? o->control : NULL;
+    if (maps && G > 1) return ns_error(NS_EARG, "composed guidance and a control branch do not go together");
+    hard_ctl *hard = maps && o->control_hard ? malloc(sizeof *hard) : NULL;
+    if (hard) hard_init(hard, &m->repr);
+    c.hard = hard;
     clamp *cl = o->fix && o->fix->n ? malloc(sizeof *cl) : NULL;
     if (cl) clamp_init(cl, o->fix, &m->repr);
     c.cl = cl;
@@ -380,12 +446,18 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     c.x_in = malloc(parts * N * in * sizeof(float));
     c.out = malloc(N * od * sizeof(float));
     float *x = c.x_in, *scratch = malloc(3 * N * in * sizeof(float)); /* x: the first half of x_in */
+    if (maps) {
+        c.ctl = o->controlnet;
+        c.feat = malloc(2 * N * NS_CONTROL_FEATURES * sizeof(float));
+        c.map = malloc((size_t)Bmax * sizeof *c.map);
+    }
     int rc = NS_OK;
-    if ((o->fix && o->fix->n && !cl) || !order || !rngs || !logits || !c.prompt || !c.len || !c.t || !c.x_in || !c.out || !scratch) {
+    if ((maps && (!c.feat || !c.map || (o->control_hard && !hard))) || (o->fix && o->fix->n && !cl) || !order || !rngs || !logits || !c.prompt || !c.len || !c.t || !c.x_in || !c.out || !scratch) {
         rc = ns_error(NS_ENOMEM, "out of memory for sampling");
         goto done;
     }
     if ((rc = ns_model_acts_new(&c.acts, cfg, parts * Bmax, T))) goto done;
+    if (maps && (rc = ns_controlnet_acts_new(&c.cacts, cfg, o->controlnet->n_blocks, 2 * Bmax, T))) goto done;
 
     /* Lengths, from the conditional length head, 2 Bmax prompts at a time. */
     for (size_t at = 0; at < n; at += 2 * (size_t)Bmax) {
@@ -399,6 +471,8 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
         ns_rng_seed(&rngs[i], o->seed, stream0 + i);
         double u = ns_rng_double(&rngs[i]); /* drawn always, so --length leaves the noise as it was */
         order[i].len = o->length > 0 ? (o->length < T ? o->length : T) : draw_length(logits + i * T, T, u);
+        if (maps) /* the map decides the length */
+            order[i].len = (int)maps->len[i % maps->n_maps] < T ? (int)maps->len[i % maps->n_maps] : T;
         order[i].index = i;
         total_rows += (size_t)order[i].len;
     }
@@ -427,6 +501,14 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
                 for (int a = 0; a < P; a++)
                     c.prompt[row * P + a] = k < G && (G == 1 || a == k) ? ids[i * P + a] : -1;
             }
+            if (maps) {
+                const ns_control_row *mr = maps->rows + maps->first[i % maps->n_maps];
+                float *fb = c.feat + (size_t)b * Tb * NS_CONTROL_FEATURES;
+                ns_control_features(mr, c.len[b], Tb, fb);
+                memcpy(c.feat + ((size_t)B + b) * Tb * NS_CONTROL_FEATURES, fb,
+                       (size_t)Tb * NS_CONTROL_FEATURES * sizeof(float));
+                c.map[b] = mr;
+            }
             ns_rng *r = &rngs[i];
             float *xb = x + (size_t)b * Tb * in;
             size_t valid = (size_t)c.len[b] * in;
@@ -442,6 +524,7 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
                 const float *o_r = c.out + ((size_t)b * Tb + r) * od;
                 ns_repr_decode_row(&m->repr, o_r, out->rows + row * W, &out->dir[row], &out->iat_ns[row]);
                 if (cl) clamp_row(cl, o->fix, o_r, out->rows + row * W, out->dir[row]);
+                if (hard) hard_row(hard, &c.map[b][r], o_r, out->rows + row * W, &out->dir[row]);
             }
             out->iat_ns[out->first[f0 + i]] = 0; /* a flow's first packet has no predecessor */
         }
@@ -451,6 +534,8 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
 
 done:
     ns_model_acts_free(c.acts);
+    ns_controlnet_acts_free(c.cacts);
+    free(c.feat), free(c.map), free(hard);
     free(cl);
     free(order), free(rngs), free(logits), free(c.prompt), free(c.len), free(c.t), free(c.x_in);
     free(c.out), free(scratch);

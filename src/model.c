@@ -24,7 +24,9 @@
 
 #include "netsynth/error.h"
 #include "netsynth/nn.h"
+#include "netsynth/nprint.h"
 #include "netsynth/rng.h"
+#include "model_block.h"
 #include "nn_math.h"
 
 int ns_model_config_named(ns_model_config *c, const char *name)
@@ -48,9 +50,49 @@ int ns_model_config_named(ns_model_config *c, const char *name)
     return ns_error(NS_EARG, "unknown model config '%s' (known: tiny, small, base)", name);
 }
 
+int ns_model_config_valid(const ns_model_config *c)
+{
+    return c->d >= 1 && c->d <= 4096 && c->n_layer >= 1 && c->n_layer <= NS_MODEL_MAX_LAYERS && c->n_head >= 1 &&
+           c->d % c->n_head == 0 && c->mlp_ratio >= 1 && c->mlp_ratio <= 16 && c->max_packets >= 1 &&
+           c->max_packets <= 1024 && c->n_bits >= 1 && c->n_bits <= NS_NP_MODEL_WIDTH && c->in_dim == 2 * c->n_bits + 2 &&
+           c->out_dim == 3 * c->n_bits + 2 && c->vocab >= 0;
+}
+
+void model_block_take(ns_model_params *p, int l, const ns_model_config *c, float *mem, size_t *at)
+{
+    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio, n = *at;
+#define TAKE(ptr, count)                    \
+    do {                                    \
+        (ptr) = mem ? mem + n : NULL;       \
+        n += (size_t)(count);               \
+    } while (0)
+    TAKE(p->ada_w[l], 6 * d * d);
+    TAKE(p->ada_b[l], 6 * d);
+    TAKE(p->qkv_w[l], 3 * d * d);
+    TAKE(p->qkv_b[l], 3 * d);
+    TAKE(p->proj_w[l], d * d);
+    TAKE(p->proj_b[l], d);
+    TAKE(p->fc_w[l], h * d);
+    TAKE(p->fc_b[l], h);
+    TAKE(p->fc2_w[l], d * h);
+    TAKE(p->fc2_b[l], d);
+#undef TAKE
+    *at = n;
+}
+
+void model_block_decay(const ns_model_params *p, int l, const ns_model_config *c, const float *base, uint8_t *mask)
+{
+    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
+    memset(mask + (p->ada_w[l] - base), 1, 6 * d * d);
+    memset(mask + (p->qkv_w[l] - base), 1, 3 * d * d);
+    memset(mask + (p->proj_w[l] - base), 1, d * d);
+    memset(mask + (p->fc_w[l] - base), 1, h * d);
+    memset(mask + (p->fc2_w[l] - base), 1, d * h);
+}
+
 size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, float *mem)
 {
-    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio, n = 0;
+    size_t d = (size_t)c->d, n = 0;
     ns_model_params dummy;
     if (!p) p = &dummy;
 #define TAKE(ptr, count)                    \
@@ -66,18 +108,7 @@ size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, floa
     TAKE(p->t2_w, d * d);
     TAKE(p->t2_b, d);
     TAKE(p->prompt, (size_t)c->vocab * d);
-    for (int l = 0; l < c->n_layer; l++) {
-        TAKE(p->ada_w[l], 6 * d * d);
-        TAKE(p->ada_b[l], 6 * d);
-        TAKE(p->qkv_w[l], 3 * d * d);
-        TAKE(p->qkv_b[l], 3 * d);
-        TAKE(p->proj_w[l], d * d);
-        TAKE(p->proj_b[l], d);
-        TAKE(p->fc_w[l], h * d);
-        TAKE(p->fc_b[l], h);
-        TAKE(p->fc2_w[l], d * h);
-        TAKE(p->fc2_b[l], d);
-    }
+    for (int l = 0; l < c->n_layer; l++) model_block_take(p, l, c, mem, &n);
     TAKE(p->fada_w, 2 * d * d);
     TAKE(p->fada_b, 2 * d);
     TAKE(p->out_w, (size_t)c->out_dim * d);
@@ -132,18 +163,12 @@ void ns_model_decay_mask(const ns_model_config *c, uint8_t *mask)
     float *base = (float *)(uintptr_t)sizeof(float); /* fake non-NULL base: offsets only */
     size_t n = ns_model_params_layout(&p, c, base);
     memset(mask, 0, n);
-    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
+    size_t d = (size_t)c->d;
 #define DECAY(ptr, count) memset(mask + ((ptr) - base), 1, (size_t)(count))
     DECAY(p.in_w, d * (size_t)c->in_dim);
     DECAY(p.t1_w, d * d);
     DECAY(p.t2_w, d * d);
-    for (int l = 0; l < c->n_layer; l++) {
-        DECAY(p.ada_w[l], 6 * d * d);
-        DECAY(p.qkv_w[l], 3 * d * d);
-        DECAY(p.proj_w[l], d * d);
-        DECAY(p.fc_w[l], h * d);
-        DECAY(p.fc2_w[l], d * h);
-    }
+    for (int l = 0; l < c->n_layer; l++) model_block_decay(&p, l, c, base, mask);
     DECAY(p.fada_w, 2 * d * d);
     DECAY(p.out_w, (size_t)c->out_dim * d);
     DECAY(p.len1_w, d * d);
@@ -153,12 +178,26 @@ void ns_model_decay_mask(const ns_model_config *c, uint8_t *mask)
 
 /* ---- activations ---------------------------------------------------------- */
 
-typedef struct layer_acts {
-    float *mod;                  /* [B, 6d] */
-    float *ln1, *mean1, *rstd1;  /* [N, d], [N], [N] */
-    float *m1, *qkv, *att, *ao, *po, *mid;
-    float *ln2, *mean2, *rstd2, *m2, *fc, *ge, *f2;
-} layer_acts;
+void model_block_acts_carve(model_block_acts *y, model_block_scratch *s, float *mem, size_t *n,
+                            const ns_model_config *c, int max_b, int max_t)
+{
+    size_t B = (size_t)max_b, N = B * (size_t)max_t, d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
+    size_t NH = (size_t)c->n_head, T = (size_t)max_t;
+#define A(ptr, count)                    \
+    do {                                 \
+        if (mem) (ptr) = mem + *n;       \
+        *n += (size_t)(count);           \
+    } while (0)
+    A(y->mod, B * 6 * d); A(y->ln1, N * d); A(y->mean1, N); A(y->rstd1, N); A(y->m1, N * d);
+    A(y->qkv, N * 3 * d); A(y->att, B * NH * T * T); A(y->ao, N * d); A(y->po, N * d); A(y->mid, N * d);
+    A(y->ln2, N * d); A(y->mean2, N); A(y->rstd2, N); A(y->m2, N * d); A(y->fc, N * h); A(y->ge, N * h);
+    A(y->f2, N * d);
+    if (s) {
+        A(s->d_mid, N * d); A(s->d_a, N * d); A(s->d_b, N * d); A(s->d_qkv, N * 3 * d); A(s->d_h, N * h);
+        A(s->d_h2, N * h); A(s->d_mod, B * 6 * d);
+    }
+#undef A
+}
 
 struct ns_model_acts {
     ns_model_config c;
@@ -168,14 +207,15 @@ struct ns_model_acts {
     const float *x_t;
     float *temb0, *th1, *tha, *temb, *yemb, *cvec, *sc;   /* [B, d] */
     float **res;                 /* [n_layer + 1] of [N, d] */
-    layer_acts *layer;
+    model_block_acts *layer;
     float *fmod, *lnf, *meanf, *rstdf, *mf, *out;         /* final */
     float *lh1, *lh, *llog, *lprob;                       /* length head */
     float *probs;                /* [N, n_bits, 3] softmax, for the loss backward */
     float *dout;                 /* [N, out_dim] d loss / d out */
     float *dllog;                /* [B, max_packets] */
-    /* backward scratch */
-    float *d_res, *d_res2, *d_mid, *d_a, *d_b, *d_qkv, *d_h, *d_h2, *d_mod, *d_sc, *d_c, *d_y, *d_t;
+    /* backward scratch (the blocks' own, then the rest) */
+    model_block_scratch bs;
+    float *d_res, *d_res2, *d_sc, *d_c, *d_y, *d_t;
     float *mem;
 };
 
@@ -189,8 +229,8 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
     if (!a) return ns_error(NS_ENOMEM, "out of memory for activations");
     a->c = *c;
     a->max_b = max_b, a->max_t = max_t;
-    size_t B = (size_t)max_b, N = B * (size_t)max_t, d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
-    size_t NH = (size_t)c->n_head, T = (size_t)max_t, L = (size_t)c->n_layer, K = (size_t)c->n_bits;
+    size_t B = (size_t)max_b, N = B * (size_t)max_t, d = (size_t)c->d;
+    size_t L = (size_t)c->n_layer, K = (size_t)c->n_bits;
     size_t od = (size_t)c->out_dim, MT = (size_t)c->max_packets;
     a->res = calloc(L + 1, sizeof *a->res);
     a->layer = calloc(L ? L : 1, sizeof *a->layer);
@@ -206,19 +246,12 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
         A(a->temb0, B * d); A(a->th1, B * d); A(a->tha, B * d); A(a->temb, B * d); A(a->yemb, B * d);
         A(a->cvec, B * d); A(a->sc, B * d);
         for (size_t l = 0; l <= L; l++) A(a->res[l], N * d);
-        for (size_t l = 0; l < L; l++) {
-            layer_acts *y = &a->layer[l];
-            A(y->mod, B * 6 * d); A(y->ln1, N * d); A(y->mean1, N); A(y->rstd1, N); A(y->m1, N * d);
-            A(y->qkv, N * 3 * d); A(y->att, B * NH * T * T); A(y->ao, N * d); A(y->po, N * d); A(y->mid, N * d);
-            A(y->ln2, N * d); A(y->mean2, N); A(y->rstd2, N); A(y->m2, N * d); A(y->fc, N * h); A(y->ge, N * h);
-            A(y->f2, N * d);
-        }
+        for (size_t l = 0; l < L; l++) model_block_acts_carve(&a->layer[l], l ? NULL : &a->bs, m, &n, c, max_b, max_t);
         A(a->fmod, B * 2 * d); A(a->lnf, N * d); A(a->meanf, N); A(a->rstdf, N); A(a->mf, N * d);
         A(a->out, N * od);
         A(a->lh1, B * d); A(a->lh, B * d); A(a->llog, B * MT); A(a->lprob, B * MT);
         A(a->probs, N * K * 3); A(a->dout, N * od); A(a->dllog, B * MT);
-        A(a->d_res, N * d); A(a->d_res2, N * d); A(a->d_mid, N * d); A(a->d_a, N * d); A(a->d_b, N * d);
-        A(a->d_qkv, N * 3 * d); A(a->d_h, N * h); A(a->d_h2, N * h); A(a->d_mod, B * 6 * d);
+        A(a->d_res, N * d); A(a->d_res2, N * d);
         A(a->d_sc, B * d); A(a->d_c, B * d); A(a->d_y, B * d); A(a->d_t, B * d);
 #undef A
         if (!pass) {
@@ -272,11 +305,30 @@ void ns_model_length_logits(float *logits, ns_model_acts *a, const ns_model_para
     memcpy(logits, a->llog, (size_t)B * c->max_packets * sizeof(float));
 }
 
-void ns_model_forward(float *out, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
-                      const float *x_t, const float *t, const int *prompt, int P, const int *len, int B, int T,
-                      const float *const *control)
+void model_block_forward(float *out, model_block_acts *y, const float *in, const float *sc, const model_block_w *w,
+                         const ns_model_config *c, const int *len, int B, int T)
 {
-    int d = c->d, h = d * c->mlp_ratio, N = B * T;
+    int d = c->d, h = d * c->mlp_ratio, N = B * T, s6 = 6 * d;
+    float *mod = y->mod;
+    ns_linear_forward(mod, sc, w->ada_w, w->ada_b, B, d, 6 * d);
+    ns_layernorm_forward(y->ln1, y->mean1, y->rstd1, in, NULL, NULL, N, d, 1e-6f);
+    ns_modulate_forward(y->m1, y->ln1, mod, mod + d, B, T, d, s6);
+    ns_linear_forward(y->qkv, y->m1, w->qkv_w, w->qkv_b, N, d, 3 * d);
+    ns_attention_forward(y->ao, y->att, y->qkv, len, B, T, d, c->n_head);
+    ns_linear_forward(y->po, y->ao, w->proj_w, w->proj_b, N, d, d);
+    ns_gate_forward(y->mid, in, mod + 2 * d, y->po, B, T, d, s6);
+    ns_layernorm_forward(y->ln2, y->mean2, y->rstd2, y->mid, NULL, NULL, N, d, 1e-6f);
+    ns_modulate_forward(y->m2, y->ln2, mod + 3 * d, mod + 4 * d, B, T, d, s6);
+    ns_linear_forward(y->fc, y->m2, w->fc_w, w->fc_b, N, d, h);
+    ns_gelu_forward(y->ge, y->fc, (size_t)N * h);
+    ns_linear_forward(y->f2, y->ge, w->fc2_w, w->fc2_b, N, h, d);
+    ns_gate_forward(out, y->mid, mod + 5 * d, y->f2, B, T, d, s6);
+}
+
+void ns_model_embed(ns_model_acts *a, const ns_model_params *p, const ns_model_config *c, const float *x_t,
+                    const float *t, const int *prompt, int P, const int *len, int B, int T)
+{
+    int d = c->d, N = B * T;
     a->B = B, a->T = T, a->P = P, a->prompt = prompt, a->len = len, a->x_t = x_t;
 
     float tt[B];
@@ -294,25 +346,18 @@ void ns_model_forward(float *out, ns_model_acts *a, const ns_model_params *p, co
     ns_linear_forward(x, x_t, p->in_w, p->in_b, N, c->in_dim, d);
     for (int b = 0; b < B; b++)
         for (int r = 0; r < T; r++) add_inplace(x + ((size_t)b * T + r) * d, p->pos + (size_t)r * d, (size_t)d);
+}
 
+const float *ns_model_tokens(const ns_model_acts *a) { return a->res[0]; }
+const float *ns_model_condition(const ns_model_acts *a) { return a->sc; }
+
+void ns_model_run_blocks(float *out, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
+                         const float *const *control)
+{
+    int d = c->d, B = a->B, T = a->T, N = B * T;
     for (int l = 0; l < c->n_layer; l++) {
-        layer_acts *y = &a->layer[l];
-        const float *in = a->res[l];
-        float *mod = y->mod;
-        int s6 = 6 * d;
-        ns_linear_forward(mod, a->sc, p->ada_w[l], p->ada_b[l], B, d, 6 * d);
-        ns_layernorm_forward(y->ln1, y->mean1, y->rstd1, in, NULL, NULL, N, d, 1e-6f);
-        ns_modulate_forward(y->m1, y->ln1, mod, mod + d, B, T, d, s6);
-        ns_linear_forward(y->qkv, y->m1, p->qkv_w[l], p->qkv_b[l], N, d, 3 * d);
-        ns_attention_forward(y->ao, y->att, y->qkv, len, B, T, d, c->n_head);
-        ns_linear_forward(y->po, y->ao, p->proj_w[l], p->proj_b[l], N, d, d);
-        ns_gate_forward(y->mid, in, mod + 2 * d, y->po, B, T, d, s6);
-        ns_layernorm_forward(y->ln2, y->mean2, y->rstd2, y->mid, NULL, NULL, N, d, 1e-6f);
-        ns_modulate_forward(y->m2, y->ln2, mod + 3 * d, mod + 4 * d, B, T, d, s6);
-        ns_linear_forward(y->fc, y->m2, p->fc_w[l], p->fc_b[l], N, d, h);
-        ns_gelu_forward(y->ge, y->fc, (size_t)N * h);
-        ns_linear_forward(y->f2, y->ge, p->fc2_w[l], p->fc2_b[l], N, h, d);
-        ns_gate_forward(a->res[l + 1], y->mid, mod + 5 * d, y->f2, B, T, d, s6);
+        model_block_w w = model_block_of(p, l);
+        model_block_forward(a->res[l + 1], &a->layer[l], a->res[l], a->sc, &w, c, a->len, B, T);
         if (control && control[l]) add_inplace(a->res[l + 1], control[l], (size_t)N * d);
     }
     ns_linear_forward(a->fmod, a->sc, p->fada_w, p->fada_b, B, d, 2 * d);
@@ -320,6 +365,14 @@ void ns_model_forward(float *out, ns_model_acts *a, const ns_model_params *p, co
     ns_modulate_forward(a->mf, a->lnf, a->fmod, a->fmod + d, B, T, d, 2 * d);
     ns_linear_forward(a->out, a->mf, p->out_w, p->out_b, N, d, c->out_dim);
     if (out && out != a->out) memcpy(out, a->out, (size_t)N * c->out_dim * sizeof(float));
+}
+
+void ns_model_forward(float *out, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
+                      const float *x_t, const float *t, const int *prompt, int P, const int *len, int B, int T,
+                      const float *const *control)
+{
+    ns_model_embed(a, p, c, x_t, t, prompt, P, len, B, T);
+    ns_model_run_blocks(out, a, p, c, control);
 }
 
 const float *ns_model_output(const ns_model_acts *a) { return a->out; }
@@ -407,71 +460,97 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
 
 /* ---- backward ---------------------------------------------------------- */
 
+int model_block_backward(float *din, float *d_sc, const model_block_w *g, const model_block_scratch *s,
+                         const float *dout, const model_block_acts *y, const float *in, const float *sc,
+                         const model_block_w *w, const ns_model_config *c, const int *len, int B, int T)
+{
+    int d = c->d, h = d * c->mlp_ratio, N = B * T, s6 = 6 * d;
+    size_t Nd = (size_t)N * d;
+    const float *mod = y->mod;
+    float *dmod = s->d_mod;
+    memset(dmod, 0, (size_t)B * s6 * sizeof(float));
+    /* out = mid + gate2 f2 */
+    memset(s->d_mid, 0, Nd * sizeof(float));
+    memset(s->d_a, 0, Nd * sizeof(float));
+    ns_gate_backward(s->d_mid, dmod + 5 * d, s->d_a, dout, mod + 5 * d, y->f2, B, T, d, s6);
+    memset(s->d_h, 0, (size_t)N * h * sizeof(float));
+    ns_linear_backward(s->d_h, g->fc2_w, g->fc2_b, s->d_a, y->ge, w->fc2_w, N, h, d);
+    memset(s->d_h2, 0, (size_t)N * h * sizeof(float));
+    ns_gelu_backward(s->d_h2, s->d_h, y->fc, (size_t)N * h);
+    memset(s->d_b, 0, Nd * sizeof(float));
+    ns_linear_backward(s->d_b, g->fc_w, g->fc_b, s->d_h2, y->m2, w->fc_w, N, d, h);
+    memset(s->d_a, 0, Nd * sizeof(float));
+    ns_modulate_backward(s->d_a, dmod + 3 * d, dmod + 4 * d, s->d_b, y->ln2, mod + 4 * d, B, T, d, s6);
+    ns_layernorm_backward(s->d_mid, NULL, NULL, s->d_a, y->mid, NULL, y->mean2, y->rstd2, N, d);
+    /* mid = in + gate1 po */
+    memset(din, 0, Nd * sizeof(float));
+    memset(s->d_a, 0, Nd * sizeof(float));
+    ns_gate_backward(din, dmod + 2 * d, s->d_a, s->d_mid, mod + 2 * d, y->po, B, T, d, s6);
+    memset(s->d_b, 0, Nd * sizeof(float));
+    ns_linear_backward(s->d_b, g->proj_w, g->proj_b, s->d_a, y->ao, w->proj_w, N, d, d);
+    memset(s->d_qkv, 0, Nd * 3 * sizeof(float));
+    if (ns_attention_backward(s->d_qkv, s->d_b, y->qkv, y->att, len, B, T, d, c->n_head))
+        return ns_error(NS_ENOMEM, "out of memory in the attention backward");
+    memset(s->d_a, 0, Nd * sizeof(float));
+    ns_linear_backward(s->d_a, g->qkv_w, g->qkv_b, s->d_qkv, y->m1, w->qkv_w, N, d, 3 * d);
+    memset(s->d_b, 0, Nd * sizeof(float));
+    ns_modulate_backward(s->d_b, dmod, dmod + d, s->d_a, y->ln1, mod + d, B, T, d, s6);
+    ns_layernorm_backward(din, NULL, NULL, s->d_b, in, NULL, y->mean1, y->rstd1, N, d);
+    ns_linear_backward(d_sc, g->ada_w, g->ada_b, dmod, sc, w->ada_w, B, d, s6);
+    return NS_OK;
+}
+
 int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
                       float *const *dcontrol)
 {
-    int B = a->B, T = a->T, d = c->d, h = d * c->mlp_ratio, N = B * T, L = c->n_layer;
+    int B = a->B, T = a->T, d = c->d, N = B * T, L = c->n_layer;
     size_t Nd = (size_t)N * d, Bd = (size_t)B * d;
+    /* g NULL: only dcontrol is wanted (a frozen base under a control
+     * branch), so no weight gradient is computed and the pass stops at the
+     * lowest block that has a control residual. */
+    ns_model_params none;
+    int lowest = 0;
+    if (!g) {
+        memset(&none, 0, sizeof none);
+        g = &none;
+        lowest = L;
+        for (int l = L - 1; l >= 0; l--)
+            if (dcontrol && dcontrol[l]) lowest = l;
+    }
+    float *d_a = a->bs.d_a, *d_b = a->bs.d_b, *d_mod = a->bs.d_mod;
     memset(a->d_sc, 0, Bd * sizeof(float));
     memset(a->d_y, 0, Bd * sizeof(float));
 
     /* Length head -> yemb. */
-    memset(a->d_a, 0, Bd * sizeof(float));
-    ns_linear_backward(a->d_a, g->len2_w, g->len2_b, a->dllog, a->lh, p->len2_w, B, d, c->max_packets);
-    memset(a->d_b, 0, Bd * sizeof(float));
-    ns_silu_backward(a->d_b, a->d_a, a->lh1, Bd);
-    ns_linear_backward(a->d_y, g->len1_w, g->len1_b, a->d_b, a->yemb, p->len1_w, B, d, d);
+    memset(d_a, 0, Bd * sizeof(float));
+    ns_linear_backward(d_a, g->len2_w, g->len2_b, a->dllog, a->lh, p->len2_w, B, d, c->max_packets);
+    memset(d_b, 0, Bd * sizeof(float));
+    ns_silu_backward(d_b, d_a, a->lh1, Bd);
+    ns_linear_backward(a->d_y, g->len1_w, g->len1_b, d_b, a->yemb, p->len1_w, B, d, d);
 
     /* Output layer and final adaLN. */
     float *dres = a->d_res, *dnext = a->d_res2;
-    memset(a->d_a, 0, Nd * sizeof(float));
-    ns_linear_backward(a->d_a, g->out_w, g->out_b, a->dout, a->mf, p->out_w, N, d, c->out_dim);
-    memset(a->d_mod, 0, (size_t)B * 2 * d * sizeof(float));
-    memset(a->d_b, 0, Nd * sizeof(float));
-    ns_modulate_backward(a->d_b, a->d_mod, a->d_mod + d, a->d_a, a->lnf, a->fmod + d, B, T, d, 2 * d);
+    memset(d_a, 0, Nd * sizeof(float));
+    ns_linear_backward(d_a, g->out_w, g->out_b, a->dout, a->mf, p->out_w, N, d, c->out_dim);
+    memset(d_mod, 0, (size_t)B * 2 * d * sizeof(float));
+    memset(d_b, 0, Nd * sizeof(float));
+    ns_modulate_backward(d_b, d_mod, d_mod + d, d_a, a->lnf, a->fmod + d, B, T, d, 2 * d);
     memset(dres, 0, Nd * sizeof(float));
-    ns_layernorm_backward(dres, NULL, NULL, a->d_b, a->res[L], NULL, a->meanf, a->rstdf, N, d);
-    ns_linear_backward(a->d_sc, g->fada_w, g->fada_b, a->d_mod, a->sc, p->fada_w, B, d, 2 * d);
+    ns_layernorm_backward(dres, NULL, NULL, d_b, a->res[L], NULL, a->meanf, a->rstdf, N, d);
+    ns_linear_backward(a->d_sc, g->fada_w, g->fada_b, d_mod, a->sc, p->fada_w, B, d, 2 * d);
 
     for (int l = L - 1; l >= 0; l--) {
-        layer_acts *y = &a->layer[l];
-        const float *mod = y->mod;
-        int s6 = 6 * d;
         if (dcontrol && dcontrol[l]) memcpy(dcontrol[l], dres, Nd * sizeof(float));
-        memset(a->d_mod, 0, (size_t)B * s6 * sizeof(float));
-        float *dmod = a->d_mod;
-        /* res[l+1] = mid + gate2 f2 */
-        memset(a->d_mid, 0, Nd * sizeof(float));
-        memset(a->d_a, 0, Nd * sizeof(float));
-        ns_gate_backward(a->d_mid, dmod + 5 * d, a->d_a, dres, mod + 5 * d, y->f2, B, T, d, s6);
-        memset(a->d_h, 0, (size_t)N * h * sizeof(float));
-        ns_linear_backward(a->d_h, g->fc2_w[l], g->fc2_b[l], a->d_a, y->ge, p->fc2_w[l], N, h, d);
-        memset(a->d_h2, 0, (size_t)N * h * sizeof(float));
-        ns_gelu_backward(a->d_h2, a->d_h, y->fc, (size_t)N * h);
-        memset(a->d_b, 0, Nd * sizeof(float));
-        ns_linear_backward(a->d_b, g->fc_w[l], g->fc_b[l], a->d_h2, y->m2, p->fc_w[l], N, d, h);
-        memset(a->d_a, 0, Nd * sizeof(float));
-        ns_modulate_backward(a->d_a, dmod + 3 * d, dmod + 4 * d, a->d_b, y->ln2, mod + 4 * d, B, T, d, s6);
-        ns_layernorm_backward(a->d_mid, NULL, NULL, a->d_a, y->mid, NULL, y->mean2, y->rstd2, N, d);
-        /* mid = res[l] + gate1 po */
-        memset(dnext, 0, Nd * sizeof(float));
-        memset(a->d_a, 0, Nd * sizeof(float));
-        ns_gate_backward(dnext, dmod + 2 * d, a->d_a, a->d_mid, mod + 2 * d, y->po, B, T, d, s6);
-        memset(a->d_b, 0, Nd * sizeof(float));
-        ns_linear_backward(a->d_b, g->proj_w[l], g->proj_b[l], a->d_a, y->ao, p->proj_w[l], N, d, d);
-        memset(a->d_qkv, 0, Nd * 3 * sizeof(float));
-        if (ns_attention_backward(a->d_qkv, a->d_b, y->qkv, y->att, a->len, B, T, d, c->n_head))
-            return ns_error(NS_ENOMEM, "out of memory in the attention backward");
-        memset(a->d_a, 0, Nd * sizeof(float));
-        ns_linear_backward(a->d_a, g->qkv_w[l], g->qkv_b[l], a->d_qkv, y->m1, p->qkv_w[l], N, d, 3 * d);
-        memset(a->d_b, 0, Nd * sizeof(float));
-        ns_modulate_backward(a->d_b, dmod, dmod + d, a->d_a, y->ln1, mod + d, B, T, d, s6);
-        ns_layernorm_backward(dnext, NULL, NULL, a->d_b, a->res[l], NULL, y->mean1, y->rstd1, N, d);
-        ns_linear_backward(a->d_sc, g->ada_w[l], g->ada_b[l], dmod, a->sc, p->ada_w[l], B, d, s6);
+        if (l < lowest || (g == &none && l == lowest)) return NS_OK;
+        model_block_w w = model_block_of(p, l), gw = model_block_of(g, l);
+        int rc = model_block_backward(dnext, a->d_sc, &gw, &a->bs, dres, &a->layer[l], a->res[l], a->sc, &w, c,
+                                      a->len, B, T);
+        if (rc) return rc;
         float *swap = dres;
         dres = dnext;
         dnext = swap;
     }
+    if (g == &none) return NS_OK;
 
     /* Input embedding and positions. */
     for (int b = 0; b < B; b++)
@@ -485,9 +564,9 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
     ns_embed_sum_backward(g->prompt, a->d_y, a->prompt, B, a->P, d);
     memset(a->d_t, 0, Bd * sizeof(float));
     ns_linear_backward(a->d_t, g->t2_w, g->t2_b, a->d_c, a->tha, p->t2_w, B, d, d);
-    memset(a->d_a, 0, Bd * sizeof(float));
-    ns_silu_backward(a->d_a, a->d_t, a->th1, Bd);
-    ns_linear_backward(NULL, g->t1_w, g->t1_b, a->d_a, a->temb0, p->t1_w, B, d, d);
+    memset(d_a, 0, Bd * sizeof(float));
+    ns_silu_backward(d_a, a->d_t, a->th1, Bd);
+    ns_linear_backward(NULL, g->t1_w, g->t1_b, d_a, a->temb0, p->t1_w, B, d, d);
     return NS_OK;
 }
 

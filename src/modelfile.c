@@ -243,16 +243,7 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
     }
     put32(buf + 144, ns_crc32(0, buf, size));
 
-    ns_outfile o;
-    int rc = ns_outfile_open(&o, path);
-    if (rc == NS_OK) {
-        if (fwrite(buf, 1, size, o.fp) != size) {
-            ns_outfile_abort(&o);
-            rc = ns_error(NS_EIO, "%s: write failed (disk full?); the previous file, if any, is untouched", path);
-        } else {
-            rc = ns_outfile_commit(&o);
-        }
-    }
+    int rc = ns_write_file(path, buf, size);
     free(buf);
     return rc;
 }
@@ -304,10 +295,7 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
     int32_t cfg[9];
     memcpy(cfg, buf + 16, sizeof cfg);
     ns_model_config c = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6], cfg[7], cfg[8]};
-    if (c.d < 1 || c.d > 4096 || c.n_layer < 1 || c.n_layer > NS_MODEL_MAX_LAYERS || c.n_head < 1 ||
-        c.d % c.n_head || c.mlp_ratio < 1 || c.mlp_ratio > 16 || c.max_packets < 1 || c.max_packets > 1024 ||
-        c.n_bits < 1 || c.n_bits > NS_NP_MODEL_WIDTH || c.in_dim != 2 * c.n_bits + 2 ||
-        c.out_dim != 3 * c.n_bits + 2 || c.vocab < 0)
+    if (!ns_model_config_valid(&c))
         return ns_error(NS_ECORRUPT, "%s: impossible model config in header", path);
     m->cfg = c;
     memcpy(&m->sched.logsnr_shift, buf + 52, 4);

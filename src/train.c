@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "netsynth/blas.h"
+#include "netsynth/control.h"
+#include "netsynth/controlnet.h"
 #include "netsynth/error.h"
 #include "netsynth/nn.h"
 #include "netsynth/rng.h"
@@ -637,5 +639,134 @@ done:
     sampler_free(&smp);
     ns_modelfile_free(&m);
     ns_lora_free(&a);
+    return rc;
+}
+
+/* ---- control branch ---------------------------------------------------------- */
+
+void ns_train_control_opts_init(ns_train_control_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->blocks = 2;
+    o->steps = 1000;
+    o->batch = 32;
+    o->lr = 1e-3f;
+    o->seed = 1;
+    o->log_every = 25;
+}
+
+int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_train_control_opts *o,
+                     const char *out_path, ns_train_control_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (o->threads > 0) omp_set_num_threads(o->threads);
+    ns_blas_init(o->threads);
+    if (!ds->n_flows) return ns_error(NS_EARG, "dataset has no flows");
+    if (o->batch < 1 || o->steps < 1) return ns_error(NS_EARG, "batch and steps must be positive");
+    if (ds->n_attrs != base->n_attrs) return ns_error(NS_EARG, "the dataset's labels are not the model's");
+    for (uint32_t i = 0; i < ds->n_tokens; i++)
+        if (i >= base->n_tokens || strcmp(base->tokens[i], ds->tokens[i]))
+            return ns_error(NS_EARG, "the dataset's vocabulary is not the model's (token %u: '%s')", i, ds->tokens[i]);
+    const ns_model_config *c = &base->cfg;
+    int T = c->max_packets, B = o->batch;
+    ns_controlnet ctl;
+    sampler smp = {0};
+    batch bt = {0};
+    ns_model_acts *acts = NULL;
+    ns_controlnet_acts *cacts = NULL;
+    float *grad = NULL, *adam_m = NULL, *adam_v = NULL, *feat = NULL;
+    uint64_t *chosen = NULL;
+    ns_control_row *crow = NULL;
+    uint8_t *mask = NULL;
+    int rc = ns_controlnet_init(&ctl, base, o->blocks);
+    if (rc) return rc;
+    size_t n = ctl.n_params;
+    grad = calloc(n, sizeof(float)), adam_m = calloc(n, sizeof(float)), adam_v = calloc(n, sizeof(float));
+    feat = malloc((size_t)B * T * NS_CONTROL_FEATURES * sizeof(float));
+    chosen = malloc((size_t)B * sizeof *chosen);
+    crow = malloc((ds->n_packets + 1) * sizeof *crow);
+    mask = malloc(n);
+    int8_t *row = malloc(ds->width);
+    if (!grad || !adam_m || !adam_v || !feat || !chosen || !crow || !mask || !row) {
+        free(row);
+        rc = ns_error(NS_ENOMEM, "out of memory for the branch's training");
+        goto done;
+    }
+    /* Every packet's control row, once: the maps are the flows' own. */
+    for (uint64_t k = 0; k < ds->n_packets; k++) {
+        ns_dataset_row(ds, k, row);
+        ns_control_row_of(row, ds->dir[k], &crow[k]);
+    }
+    free(row);
+    ns_controlnet_decay_mask(c, o->blocks, mask);
+    if ((rc = sampler_build(&smp, ds, T, 0, base->st.balance > 0 ? base->st.balance : 0.5f, (uint64_t)o->seed)))
+        goto done;
+    if ((rc = batch_alloc(&bt, c, B, (int)ds->n_attrs))) goto done;
+    if ((rc = ns_model_acts_new(&acts, c, B, T))) goto done;
+    if ((rc = ns_controlnet_acts_new(&cacts, c, o->blocks, B, T))) goto done;
+    ns_controlnet_params gp;
+    ns_controlnet_params_layout(&gp, c, o->blocks, grad);
+    ns_model_loss_weights lw = {base->st.w_iat, base->st.w_dir, base->st.w_len};
+    if (!(lw.w_dir > 0)) lw = (ns_model_loss_weights){0.1f, 0.2f, 0.05f}; /* a model saved without its options */
+    ns_train_state sched = {.steps = o->steps, .warmup = o->steps < 500 ? (int32_t)(o->steps / 10 + 1) : 50,
+                            .lr = o->lr, .min_lr_frac = 0.05f};
+    if (o->progress)
+        fprintf(o->progress, "training a control branch: %d of %d blocks, %zu parameters, %llu flows, batch %d, %s\n",
+                o->blocks, c->n_layer, n, (unsigned long long)ds->n_flows, B, ns_blas_describe());
+    double t0 = now_s(), log_t = t0, acc = 0;
+    int64_t acc_n = 0, flows_since = 0;
+    for (int64_t s = 0; s < o->steps; s++) {
+        ns_rng r;
+        ns_rng_seed(&r, (uint64_t)o->seed, (uint64_t)s + 1);
+        sampler_draw(&smp, &r, B, chosen);
+        /* Prompts dropped as in base training: the guidance's unconditional half runs with the map too. */
+        batch_fill(&bt, base, ds, chosen, B, (uint64_t)o->seed, (uint64_t)s + 1, 0.1f, 0.15f, NULL, NULL);
+        for (int b = 0; b < B; b++)
+            ns_control_features(crow + ds->flows[chosen[b]].first, bt.len[b], bt.T,
+                                feat + (size_t)b * bt.T * NS_CONTROL_FEATURES);
+        ns_controlnet_model_forward(NULL, acts, cacts, base, &ctl, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, B, bt.T,
+                                    feat, 1.0f);
+        float loss = ns_model_loss(acts, c, bt.cls, bt.iat, bt.dir, &lw, NULL);
+        memset(grad, 0, n * sizeof(float));
+        if ((rc = ns_model_backward(NULL, acts, &base->p, c, ns_controlnet_dcontrol(cacts)))) goto done;
+        if ((rc = ns_controlnet_backward(&gp, cacts, &ctl.p, c, o->blocks))) goto done;
+        ns_grad_clip(grad, n, 1.0f);
+        ns_adamw_cfg ac = {lr_at(&sched, s), 0.9f, 0.999f, 1e-8f, 0};
+        for (size_t i = 0; i < n;) { /* runs of equal decay flags */
+            size_t j = i;
+            while (j < n && mask[j] == mask[i]) j++;
+            ac.weight_decay = mask[i] ? 0.01f : 0;
+            ns_adamw_update(ctl.weights + i, adam_m + i, adam_v + i, grad + i, j - i, &ac, (long)s + 1);
+            i = j;
+        }
+        acc += loss, acc_n++, flows_since += B;
+        int last = s + 1 == o->steps;
+        if ((o->log_every > 0 && (s + 1) % o->log_every == 0) || last) {
+            if (!res->first_loss) res->first_loss = (float)(acc / acc_n);
+            res->last_loss = (float)(acc / acc_n);
+            double t = now_s(), rate = flows_since / (t - log_t);
+            char el[32], eta[32];
+            format_duration(el, sizeof el, t - t0);
+            format_duration(eta, sizeof eta, (double)(o->steps - s - 1) * B / (rate > 0 ? rate : 1));
+            if (o->progress) {
+                fprintf(o->progress, "step %lld/%lld  loss %.4f  lr %.2e  %.0f flows/s  %s elapsed, eta %s\n",
+                        (long long)(s + 1), (long long)o->steps, acc / acc_n, (double)ac.lr, rate, el, eta);
+                fflush(o->progress);
+            }
+            acc = 0, acc_n = 0, flows_since = 0, log_t = t;
+        }
+        res->steps_done = s + 1;
+    }
+    res->seconds = now_s() - t0;
+    res->flows_per_s = res->seconds > 0 ? (double)res->steps_done * B / res->seconds : 0;
+    rc = ns_controlnet_save(&ctl, out_path);
+
+done:
+    free(grad), free(adam_m), free(adam_v), free(feat), free(chosen), free(crow), free(mask);
+    ns_controlnet_acts_free(cacts);
+    ns_model_acts_free(acts);
+    batch_free(&bt);
+    sampler_free(&smp);
+    ns_controlnet_free(&ctl);
     return rc;
 }

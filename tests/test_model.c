@@ -66,25 +66,11 @@ static void teardown(fixture *f)
     for (int l = 0; l < 2; l++) free(f->control[l]), free(f->dcontrol[l]);
 }
 
-/* Compare analytic and numeric gradients of `count` entries from `offset`. */
+static double loss_ctx(void *f) { return loss_of(f); }
+
 static void check_slice(fixture *f, const char *name, float *param, float *grad, size_t count)
 {
-    double worst = 0;
-    size_t stride = count > 40 ? count / 40 : 1; /* a spread of entries per tensor */
-    for (size_t i = 0; i < count; i += stride) {
-        float keep = param[i];
-        const float h = 1e-2f;
-        param[i] = keep + h;
-        double lp = loss_of(f);
-        param[i] = keep - h;
-        double lm = loss_of(f);
-        param[i] = keep;
-        double num = (lp - lm) / (2 * h), ana = grad[i];
-        double err = fabs(num - ana) / fmax(1e-2, fabs(num) + fabs(ana));
-        if (err > worst) worst = err;
-        if (err > 0.05) print_message("%s[%zu]: analytic %.6g numeric %.6g\n", name, i, ana, num);
-    }
-    assert_true(worst < 0.05);
+    tu_check_gradient(name, param, grad, count, loss_ctx, f);
 }
 
 static void test_backward_matches_finite_differences(void **state)

@@ -1,6 +1,8 @@
 /* testutil.c: see testutil.h. */
 #include "testutil.h"
 
+#include <math.h>
+
 #include "netsynth/dataset.h"
 #include "netsynth/nprint.h"
 #include "netsynth/train.h"
@@ -126,4 +128,26 @@ void tu_set_field(int8_t *row, const char *name, uint64_t v)
         return;
     }
     fail_msg("no field %s", name);
+}
+
+double tu_check_gradient(const char *name, float *param, const float *grad, size_t count, double (*loss)(void *),
+                         void *ctx)
+{
+    double worst = 0;
+    size_t stride = count > 40 ? count / 40 : 1; /* a spread of entries per tensor */
+    for (size_t i = 0; i < count; i += stride) {
+        float keep = param[i];
+        const float h = 1e-2f;
+        param[i] = keep + h;
+        double lp = loss(ctx);
+        param[i] = keep - h;
+        double lm = loss(ctx);
+        param[i] = keep;
+        double num = (lp - lm) / (2 * h), ana = grad[i];
+        double err = fabs(num - ana) / fmax(1e-2, fabs(num) + fabs(ana));
+        if (err > worst) worst = err;
+        if (err > 0.05) print_message("%s[%zu]: analytic %.6g numeric %.6g\n", name, i, ana, num);
+    }
+    assert_true(worst < 0.05);
+    return worst;
 }

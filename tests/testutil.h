@@ -45,6 +45,12 @@ const char *tu_train_tiny(const struct ns_dataset *ds, const char *dir, int step
  * when there is no such field. */
 void tu_set_field(int8_t *row, const char *name, uint64_t v);
 
+/* Check grad[0..count) against central differences (h = 1e-2) of loss(ctx)
+ * in param, on a spread of about 40 entries; fails the test when the worst
+ * relative error reaches 0.05, and returns it. */
+double tu_check_gradient(const char *name, float *param, const float *grad, size_t count, double (*loss)(void *),
+                         void *ctx);
+
 /* Remove every directory tu_tmpdir() made (call at the end of main). */
 void tu_cleanup(void);
 

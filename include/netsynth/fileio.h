@@ -24,6 +24,9 @@ int ns_outfile_commit(ns_outfile *o);
 /* Close and remove the temporary file; the destination is untouched. */
 void ns_outfile_abort(ns_outfile *o);
 
+/* Write len bytes as the whole of path, through ns_outfile (all or nothing). */
+int ns_write_file(const char *path, const void *data, size_t len);
+
 /* Read a whole file into a malloc'd buffer (NUL-terminated for convenience). */
 int ns_read_file(const char *path, uint8_t **data, size_t *len);
 

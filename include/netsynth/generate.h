@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netsynth/control.h"
+#include "netsynth/controlnet.h"
 #include "netsynth/dataset.h"
 #include "netsynth/diffusion.h"
 #include "netsynth/modelfile.h"
@@ -51,6 +53,14 @@ typedef struct ns_gen_opts {
     int batch;              /* flows denoised together */
     int length;             /* > 0: every flow has this many packets (else the length head decides) */
     const ns_gen_fix *fix;  /* NULL, or constraints every row holds */
+    /* A control branch (controlnet.h) and its maps: flow i follows map
+     * i mod n_maps, whose length it takes; both guidance halves see the map. */
+    const ns_controlnet *controlnet;
+    const ns_control_maps *control;
+    float control_scale;    /* multiplies the branch's residuals (default 1) */
+    int control_hard;       /* 1 (default): also hold each row's protocol, direction and TCP flags to its
+                             * map row exactly while sampling (inpainting, as --fix) and at decode; 0: the
+                             * branch alone steers them */
 } ns_gen_opts;
 
 void ns_gen_opts_init(ns_gen_opts *o);

@@ -44,6 +44,10 @@ typedef struct ns_model_config {
  * architecture fields only; the data fields come from the dataset. */
 int ns_model_config_named(ns_model_config *c, const char *name);
 
+/* Whether a config (e.g. read from a file) is one this build can run:
+ * sizes in range, heads dividing the width, in/out widths matching n_bits. */
+int ns_model_config_valid(const ns_model_config *c);
+
 /* Parameters, each a slice of one array; [l] is per block. Weights are
  * [out, in] as nn.h's linear wants them. */
 #define NS_MODEL_MAX_LAYERS 32
@@ -90,6 +94,20 @@ void ns_model_forward(float *out, ns_model_acts *a, const ns_model_params *p, co
                       const float *x_t, const float *t, const int *prompt, int P, const int *len, int B, int T,
                       const float *const *control);
 
+/* ns_model_forward in two halves, for a control branch (controlnet.h) that
+ * reads the embedded tokens and the condition before the blocks run:
+ * ns_model_embed computes the condition and res[0] = in(x_t) + pos (same
+ * arguments as the forward); ns_model_run_blocks the blocks (with control)
+ * and the output layer. Together they are ns_model_forward, bit for bit. */
+void ns_model_embed(ns_model_acts *a, const ns_model_params *p, const ns_model_config *c, const float *x_t,
+                    const float *t, const int *prompt, int P, const int *len, int B, int T);
+void ns_model_run_blocks(float *out, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
+                         const float *const *control);
+/* After ns_model_embed: the tokens res[0][B, T, d] and the condition
+ * silu(time + prompt)[B, d] that every block's adaLN reads. */
+const float *ns_model_tokens(const ns_model_acts *a);
+const float *ns_model_condition(const ns_model_acts *a);
+
 /* The last forward's out[B, T, out_dim], inside acts (no copy). */
 const float *ns_model_output(const ns_model_acts *a);
 
@@ -109,7 +127,9 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
 
 /* Backward of the last forward + loss: ACCUMULATES into grads (zero them
  * first). dcontrol: NULL, or like control, receives d loss / d residual.
- * NS_ENOMEM is the one failure (attention scratch). */
+ * grads NULL: the parameters are frozen and only dcontrol is wanted, so no
+ * weight gradient is computed and the pass stops at the lowest block with a
+ * dcontrol pointer. NS_ENOMEM is the one failure (attention scratch). */
 int ns_model_backward(ns_model_params *grads, ns_model_acts *a, const ns_model_params *p,
                       const ns_model_config *c, float *const *dcontrol);
 

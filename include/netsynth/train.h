@@ -44,6 +44,34 @@ typedef struct ns_train_result {
 
 int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res);
 
+/* Training a control branch (controlnet.h) for a frozen base
+ * (`netsynth train-control`): batches as above, with the control maps of the
+ * training flows themselves; the loss is the base's; AdamW with a short
+ * warm-up and cosine decay; the raw weights are saved (runs are short). */
+typedef struct ns_train_control_opts {
+    int blocks;               /* K, branch blocks (default 2) */
+    int64_t steps;            /* default 1000 */
+    int batch;                /* default 32 */
+    float lr;                 /* peak (default 1e-3) */
+    int64_t seed;             /* default 1 */
+    int threads;              /* 0: OpenMP's default */
+    int log_every;            /* default 25 */
+    FILE *progress;           /* progress lines, or NULL */
+} ns_train_control_opts;
+
+void ns_train_control_opts_init(ns_train_control_opts *o);
+
+typedef struct ns_train_control_result {
+    int64_t steps_done;
+    float first_loss, last_loss; /* means over the first and the last log_every steps */
+    double seconds, flows_per_s;
+} ns_train_control_result;
+
+/* Train a branch for `base` on ds (whose vocabulary must be the base's) and
+ * write it to out_path (controlnet.h's file). */
+int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_train_control_opts *o,
+                     const char *out_path, ns_train_control_result *res);
+
 /* The validation loss of a model on `count` flows of ds starting at `first`
  * in a fixed order, at fixed times and noise (comparable across runs). */
 int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_t *flows, size_t count,
