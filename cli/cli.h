@@ -22,5 +22,7 @@ int cmd_train_control(int argc, char **argv);
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parse a decimal integer option in [lo, hi]; NS_EARG naming opt otherwise. */
 int cli_parse_long(const char *opt, const char *text, long lo, long hi, long *out);
+/* The same for a number in [lo, hi]. */
+int cli_parse_float(const char *opt, const char *text, float lo, float hi, float *out);
 
 #endif

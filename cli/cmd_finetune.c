@@ -53,16 +53,6 @@ static void usage(FILE *out)
             (long long)d.st.seed, d.st.log_every);
 }
 
-static int parse_float(const char *opt, const char *text, float lo, float hi, float *out)
-{
-    char *end;
-    float v = strtof(text, &end);
-    if (end == text || *end || !(v >= lo && v <= hi))
-        return ns_error(NS_EARG, "%s: expected a number in [%g, %g], got '%s'", opt, lo, hi, text);
-    *out = v;
-    return NS_OK;
-}
-
 int cmd_finetune(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_DATA, O_RANK, O_ALPHA, O_STEPS, O_BATCH, O_LR, O_WARMUP, O_SEED, O_THREADS, O_LOG };
@@ -85,10 +75,10 @@ int cmd_finetune(int argc, char **argv)
         case O_DATA: data = optarg; break;
         case 'o': o.out_path = optarg; break;
         case O_RANK: rc = cli_parse_long("--rank", optarg, 1, 256, &v), o.rank = (int)v; break;
-        case O_ALPHA: rc = parse_float("--alpha", optarg, 1e-3f, 1e4f, &o.alpha); break;
+        case O_ALPHA: rc = cli_parse_float("--alpha", optarg, 1e-3f, 1e4f, &o.alpha); break;
         case O_STEPS: rc = cli_parse_long("--steps", optarg, 1, 100000000, &v), o.st.steps = v; break;
         case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.st.batch = (int)v; break;
-        case O_LR: rc = parse_float("--lr", optarg, 0, 1, &o.st.lr); break;
+        case O_LR: rc = cli_parse_float("--lr", optarg, 0, 1, &o.st.lr); break;
         case O_WARMUP: rc = cli_parse_long("--warmup", optarg, 1, 100000000, &v), o.st.warmup = (int)v; break;
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.st.seed = v; break;
         case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;

@@ -53,16 +53,6 @@ static void usage(FILE *out)
             "  --help             this text\n");
 }
 
-static int parse_float(const char *opt, const char *text, float lo, float hi, float *out)
-{
-    char *end;
-    float v = strtof(text, &end);
-    if (end == text || *end || !(v >= lo && v <= hi))
-        return ns_error(NS_EARG, "%s: expected a number in [%g, %g], got '%s'", opt, lo, hi, text);
-    *out = v;
-    return NS_OK;
-}
-
 int cmd_train(int argc, char **argv)
 {
     enum { O_DATA = 256, O_CONFIG, O_D, O_LAYERS, O_HEADS, O_PACKETS, O_STEPS, O_BATCH, O_LR, O_WARMUP, O_WD,
@@ -98,16 +88,16 @@ int cmd_train(int argc, char **argv)
         case O_PACKETS: rc = cli_parse_long("--packets", optarg, 1, 1024, &v), o.max_packets = (int)v; break;
         case O_STEPS: rc = cli_parse_long("--steps", optarg, 1, 100000000, &v), o.st.steps = v; break;
         case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.st.batch = (int)v; break;
-        case O_LR: rc = parse_float("--lr", optarg, 0, 1, &o.st.lr); break;
+        case O_LR: rc = cli_parse_float("--lr", optarg, 0, 1, &o.st.lr); break;
         case O_WARMUP: rc = cli_parse_long("--warmup", optarg, 1, 100000000, &v), o.st.warmup = (int)v; break;
-        case O_WD: rc = parse_float("--weight-decay", optarg, 0, 1, &o.st.weight_decay); break;
-        case O_CLIP: rc = parse_float("--clip", optarg, 0, 1e6f, &o.st.clip); break;
-        case O_EMA: rc = parse_float("--ema", optarg, 0, 1, &o.st.ema_decay); break;
-        case O_PUNCOND: rc = parse_float("--p-uncond", optarg, 0, 1, &o.st.p_uncond); break;
-        case O_PDROP: rc = parse_float("--p-token-drop", optarg, 0, 1, &o.st.p_token_drop); break;
-        case O_BALANCE: rc = parse_float("--balance", optarg, 0, 2, &o.st.balance); break;
-        case O_SHIFT: rc = parse_float("--logsnr-shift", optarg, -20, 20, &o.logsnr_shift); break;
-        case O_VAL: rc = parse_float("--val-frac", optarg, 0, 0.5f, &o.st.val_frac); break;
+        case O_WD: rc = cli_parse_float("--weight-decay", optarg, 0, 1, &o.st.weight_decay); break;
+        case O_CLIP: rc = cli_parse_float("--clip", optarg, 0, 1e6f, &o.st.clip); break;
+        case O_EMA: rc = cli_parse_float("--ema", optarg, 0, 1, &o.st.ema_decay); break;
+        case O_PUNCOND: rc = cli_parse_float("--p-uncond", optarg, 0, 1, &o.st.p_uncond); break;
+        case O_PDROP: rc = cli_parse_float("--p-token-drop", optarg, 0, 1, &o.st.p_token_drop); break;
+        case O_BALANCE: rc = cli_parse_float("--balance", optarg, 0, 2, &o.st.balance); break;
+        case O_SHIFT: rc = cli_parse_float("--logsnr-shift", optarg, -20, 20, &o.logsnr_shift); break;
+        case O_VAL: rc = cli_parse_float("--val-frac", optarg, 0, 0.5f, &o.st.val_frac); break;
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.st.seed = v; break;
         case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;
         case O_RESUME: o.resume_path = optarg; break;

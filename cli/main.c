@@ -59,6 +59,16 @@ int cli_parse_long(const char *opt, const char *text, long lo, long hi, long *ou
     return NS_OK;
 }
 
+int cli_parse_float(const char *opt, const char *text, float lo, float hi, float *out)
+{
+    char *end;
+    float v = strtof(text, &end);
+    if (end == text || *end || !(v >= lo && v <= hi))
+        return ns_error(NS_EARG, "%s: expected a number in [%g, %g], got '%s'", opt, lo, hi, text);
+    *out = v;
+    return NS_OK;
+}
+
 /* OpenMP's worker threads spin between parallel regions by default. On a
  * machine whose cores are busy with anything else, the spinning thread holds
  * a core the working one needs: a training step ran 6x slower (34 vs 220

@@ -204,10 +204,7 @@ static int parse(ns_controlnet *ctl, const uint8_t *buf, size_t size, const char
     int rc = alloc(ctl, &c, K);
     if (rc) return rc;
     ctl->base_crc = get32(buf + 52);
-    memcpy(ctl->weights, buf + HEADER, n * 4);
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(ctl->weights[i])) return ns_error(NS_ECORRUPT, "%s: weight %zu is not a number", path, i);
-    return NS_OK;
+    return ns_read_weights(ctl->weights, buf + HEADER, n, path);
 }
 
 int ns_controlnet_parse(ns_controlnet *ctl, const uint8_t *buf, size_t size, const char *name)

@@ -2,6 +2,7 @@
 #include "netsynth/fileio.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -110,6 +111,14 @@ void ns_outfile_abort(ns_outfile *o)
         else fclose(o->fp);
     }
     outfile_free(o);
+}
+
+int ns_read_weights(float *w, const uint8_t *src, size_t n, const char *name)
+{
+    memcpy(w, src, n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(w[i])) return ns_error(NS_ECORRUPT, "%s: weight %zu is not a number", name, i);
+    return NS_OK;
 }
 
 int ns_write_file(const char *path, const void *data, size_t len)

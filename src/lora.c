@@ -401,17 +401,7 @@ int ns_lora_save(const ns_lora *a, const char *path)
     memcpy(buf + off_combos + (size_t)a->n_combos * A * 4, a->combo_count, (size_t)a->n_combos * 4);
     memcpy(buf + off_weights, a->w, a->n_params * 4);
     put32(buf + 112, ns_crc32(0, buf, size));
-
-    ns_outfile o;
-    int rc = ns_outfile_open(&o, path);
-    if (rc == NS_OK) {
-        if (fwrite(buf, 1, size, o.fp) != size) {
-            ns_outfile_abort(&o);
-            rc = ns_error(NS_EIO, "%s: write failed (disk full?); the previous file, if any, is untouched", path);
-        } else {
-            rc = ns_outfile_commit(&o);
-        }
-    }
+    int rc = ns_write_file(path, buf, size);
     free(buf);
     return rc;
 }
@@ -491,10 +481,7 @@ static int parse(ns_lora *a, const uint8_t *buf, size_t size, const char *name)
             (t >= 0 && attr_of_token(a->attr_names, a->n_attrs, a->tokens[t]) != (int)(i % A)))
             return ns_error(NS_ECORRUPT, "%s: bad label combination", name);
     }
-    memcpy(a->w, buf + off_weights, n * 4);
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(a->w[i])) return ns_error(NS_ECORRUPT, "%s: weight %zu is not a number", name, i);
-    return NS_OK;
+    return ns_read_weights(a->w, buf + off_weights, n, name);
 }
 
 int ns_lora_parse(ns_lora *a, const uint8_t *buf, size_t size, const char *name)

@@ -368,16 +368,13 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
 
     int rc = ns_modelfile_alloc(m, (int)(flags & 1));
     if (rc) return rc;
-    memcpy(m->weights, buf + off_weights, n * 4);
     if (flags & 1) {
         state_unpack(&m->st, buf + off_state);
         memcpy(m->train_w, buf + off_state + STATE_BLOCK, n * 4);
         memcpy(m->adam_m, buf + off_state + STATE_BLOCK + n * 4, n * 4);
         memcpy(m->adam_v, buf + off_state + STATE_BLOCK + 2 * n * 4, n * 4);
     }
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(m->weights[i])) return ns_error(NS_ECORRUPT, "%s: weight %zu is not a number", path, i);
-    return NS_OK;
+    return ns_read_weights(m->weights, buf + off_weights, n, path);
 }
 
 int ns_modelfile_parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *name)

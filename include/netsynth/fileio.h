@@ -27,6 +27,10 @@ void ns_outfile_abort(ns_outfile *o);
 /* Write len bytes as the whole of path, through ns_outfile (all or nothing). */
 int ns_write_file(const char *path, const void *data, size_t len);
 
+/* Copy n little-endian floats from a file's bytes into w; NS_ECORRUPT naming
+ * `name` when one is not a finite number (weights of a model file). */
+int ns_read_weights(float *w, const uint8_t *src, size_t n, const char *name);
+
 /* Read a whole file into a malloc'd buffer (NUL-terminated for convenience). */
 int ns_read_file(const char *path, uint8_t **data, size_t *len);
 
