@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netsynth/blas.h"
 #include "netsynth/capture.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
@@ -340,6 +341,42 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
     return rc;
 }
 
+/* The per-token products of the forward (rows = flows x packets: nearly all
+ * of its work), packed for the inference kernel while sampling runs (blas.h:
+ * AMX bf16 where there is one; nothing changes elsewhere). The per-flow
+ * products (conditioning, length head) are too small to gain. Returns NS_OK
+ * or NS_ENOMEM, with nothing left packed. */
+typedef struct weight_shape {
+    const float *w;
+    int N, K;
+} weight_shape;
+
+static int pack_weights(const ns_model_params *p, const ns_model_config *c, int pack)
+{
+    int d = c->d, h = d * c->mlp_ratio, n = 0;
+    weight_shape w[2 + 4 * NS_MODEL_MAX_LAYERS];
+    w[n++] = (weight_shape){p->in_w, d, c->in_dim};
+    for (int l = 0; l < c->n_layer; l++) {
+        w[n++] = (weight_shape){p->qkv_w[l], 3 * d, d};
+        w[n++] = (weight_shape){p->proj_w[l], d, d};
+        w[n++] = (weight_shape){p->fc_w[l], h, d};
+        w[n++] = (weight_shape){p->fc2_w[l], d, h};
+    }
+    w[n++] = (weight_shape){p->out_w, c->out_dim, d};
+    if (!pack) {
+        for (int i = 0; i < n; i++) ns_blas_unpack_weight(w[i].w);
+        return NS_OK;
+    }
+    for (int i = 0; i < n; i++) {
+        int rc = ns_blas_pack_weight(w[i].w, w[i].N, w[i].K);
+        if (rc) {
+            while (i--) ns_blas_unpack_weight(w[i].w);
+            return rc;
+        }
+    }
+    return NS_OK;
+}
+
 int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
                      ns_gen_flows *out)
 {
@@ -363,12 +400,14 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     c.x_in = malloc(2 * N * in * sizeof(float));
     c.out = malloc(N * od * sizeof(float));
     float *x = c.x_in, *scratch = malloc(3 * N * in * sizeof(float)); /* x: the first half of x_in */
-    int rc = NS_OK;
+    int rc = NS_OK, packed = 0;
     if ((o->fix && o->fix->n && !cl) || !order || !rngs || !logits || !c.prompt || !c.len || !c.t || !c.x_in || !c.out || !scratch) {
         rc = ns_error(NS_ENOMEM, "out of memory for sampling");
         goto done;
     }
     if ((rc = ns_model_acts_new(&c.acts, cfg, 2 * Bmax, T))) goto done;
+    if ((rc = pack_weights(&m->p, cfg, 1))) goto done;
+    packed = 1;
 
     /* Lengths, from the conditional length head, 2 Bmax prompts at a time. */
     for (size_t at = 0; at < n; at += 2 * (size_t)Bmax) {
@@ -428,6 +467,7 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     out->n_rows += total_rows;
 
 done:
+    if (packed) pack_weights(&m->p, cfg, 0);
     ns_model_acts_free(c.acts);
     free(cl);
     free(order), free(rngs), free(logits), free(c.prompt), free(c.len), free(c.t), free(c.x_in);
