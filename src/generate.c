@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->sampler.eta = 0;
     o->guidance = 2.0f;
     o->seed = 1;
-    o->batch = 64;
+    o->batch = NS_GEN_BATCH;
     o->length = 0;
     o->fix = NULL;
 }
@@ -287,14 +288,8 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     for (int b = 0; b < BB; b++) c->t[b] = (float)t;
     ns_model_forward(NULL, c->acts, &c->m->p, cfg, c->x_in, c->t, c->prompt, c->P, c->len, BB, T, NULL);
     const float *raw = ns_model_output(c->acts);
-    if (c->guided) {
-        const float *cond = raw, *uncond = raw + per;
-        float g = c->guidance;
-        for (size_t i = 0; i < per; i++) c->out[i] = uncond[i] + g * (cond[i] - uncond[i]);
-    } else {
-        memcpy(c->out, raw, per * sizeof(float));
-    }
-    ns_repr_expect(&c->m->repr, x0, c->out, rows);
+    /* Guidance and the expectation in one pass over the outputs. */
+    ns_repr_expect_guided(&c->m->repr, x0, c->out, raw, c->guided ? raw + per : NULL, c->guidance, rows);
     if (c->cl)
         for (int b = 0; b < B; b++)
             for (int r = 0; r < c->len[b]; r++) clamp_x0(c->cl, c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);
@@ -377,44 +372,107 @@ static int pack_weights(const ns_model_params *p, const ns_model_config *c, int 
     return NS_OK;
 }
 
+/* One sampling thread's buffers, for batches of up to Bmax flows of T rows. */
+typedef struct worker {
+    denoise_ctx c;
+    float *scratch;       /* the sampler's: x0, its predecessor, the extrapolation */
+} worker;
+
+static void worker_free(worker *w)
+{
+    ns_model_acts_free(w->c.acts);
+    free(w->c.prompt), free(w->c.len), free(w->c.t), free(w->c.x_in), free(w->c.out), free(w->scratch);
+    memset(w, 0, sizeof *w);
+}
+
+static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, const clamp *cl, int Bmax)
+{
+    const ns_model_config *cfg = &m->cfg;
+    int P = (int)m->n_attrs, in = cfg->in_dim, od = cfg->out_dim;
+    size_t N = (size_t)Bmax * cfg->max_packets;
+    memset(w, 0, sizeof *w);
+    denoise_ctx *c = &w->c;
+    *c = (denoise_ctx){.m = m, .P = P, .guided = o->guidance != 1.0f, .guidance = o->guidance, .cl = cl};
+    c->prompt = malloc((size_t)2 * Bmax * (P ? P : 1) * sizeof(int));
+    c->len = malloc((size_t)2 * Bmax * sizeof(int));
+    c->t = malloc((size_t)2 * Bmax * sizeof(float));
+    c->x_in = malloc(2 * N * in * sizeof(float));
+    c->out = malloc(N * od * sizeof(float));
+    w->scratch = malloc(3 * N * in * sizeof(float));
+    if (!c->prompt || !c->len || !c->t || !c->x_in || !c->out || !w->scratch) {
+        worker_free(w);
+        return ns_error(NS_ENOMEM, "out of memory for sampling");
+    }
+    int rc = ns_model_acts_new(&c->acts, cfg, 2 * Bmax, cfg->max_packets);
+    if (rc) worker_free(w);
+    return rc;
+}
+
+/* Denoise the B flows order[at..at+B) and decode them into out's rows. */
+static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, const by_len *order, size_t at,
+                        size_t B, ns_rng *rngs, ns_gen_flows *out, size_t f0)
+{
+    denoise_ctx *c = &w->c;
+    const ns_modelfile *m = c->m;
+    int P = c->P, in = m->cfg.in_dim, od = m->cfg.out_dim, Tb = order[at + B - 1].len;
+    float *x = c->x_in; /* the sampler's state: the first half of x_in */
+    c->B = (int)B, c->T = Tb;
+    for (int b = 0; b < (int)B; b++) {
+        c->len[b] = c->len[B + (size_t)b] = order[at + (size_t)b].len;
+        size_t i = order[at + (size_t)b].index;
+        for (int a = 0; a < P; a++) c->prompt[b * P + a] = ids[i * P + a], c->prompt[((int)B + b) * P + a] = -1;
+        float *xb = x + (size_t)b * Tb * in;
+        size_t valid = (size_t)c->len[b] * in;
+        ns_rng_normals(&rngs[i], xb, valid);
+        memset(xb + valid, 0, ((size_t)Tb * in - valid) * sizeof(float));
+    }
+    ns_rng batch_rng = rngs[order[at].index]; /* only for eta > 0 */
+    int rc = ns_diffusion_sample(&m->sched, &o->sampler, denoise, c, x, B * (size_t)Tb * in, w->scratch, &batch_rng);
+    if (rc) return rc;
+    for (int b = 0; b < (int)B; b++) {
+        size_t i = order[at + (size_t)b].index, row = out->first[f0 + i];
+        for (int r = 0; r < c->len[b]; r++, row++) {
+            const float *o_r = c->out + ((size_t)b * Tb + r) * od;
+            ns_repr_decode_row(&m->repr, o_r, out->rows + row * W, &out->dir[row], &out->iat_ns[row]);
+            if (c->cl) clamp_row(c->cl, o->fix, o_r, out->rows + row * W, out->dir[row]);
+        }
+        out->iat_ns[out->first[f0 + i]] = 0; /* a flow's first packet has no predecessor */
+    }
+    return NS_OK;
+}
+
 int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
                      ns_gen_flows *out)
 {
     const ns_model_config *cfg = &m->cfg;
-    int Bmax = o->batch > 0 ? o->batch : 64, T = cfg->max_packets, P = (int)m->n_attrs;
-    int in = cfg->in_dim, od = cfg->out_dim, guided = o->guidance != 1.0f;
+    int Bmax = o->batch > 0 ? o->batch : NS_GEN_BATCH, T = cfg->max_packets, P = (int)m->n_attrs;
     out->n_attrs = m->n_attrs;
     if (!n) return NS_OK;
 
-    denoise_ctx c = {.m = m, .P = P, .guided = guided, .guidance = o->guidance};
     clamp *cl = o->fix && o->fix->n ? malloc(sizeof *cl) : NULL;
     if (cl) clamp_init(cl, o->fix, &m->repr);
-    c.cl = cl;
     by_len *order = malloc(n * sizeof *order);
     ns_rng *rngs = malloc(n * sizeof *rngs);
     float *logits = malloc(n * (size_t)T * sizeof *logits);
-    size_t N = (size_t)Bmax * T;
-    c.prompt = malloc((size_t)2 * Bmax * (P ? P : 1) * sizeof(int));
-    c.len = malloc((size_t)2 * Bmax * sizeof(int));
-    c.t = malloc((size_t)2 * Bmax * sizeof(float));
-    c.x_in = malloc(2 * N * in * sizeof(float));
-    c.out = malloc(N * od * sizeof(float));
-    float *x = c.x_in, *scratch = malloc(3 * N * in * sizeof(float)); /* x: the first half of x_in */
+    size_t *batch_at = malloc((n + 1) * sizeof *batch_at);
+    int threads = omp_get_max_threads(), n_workers = 1;
+    worker *workers = calloc((size_t)threads, sizeof *workers);
     int rc = NS_OK, packed = 0;
-    if ((o->fix && o->fix->n && !cl) || !order || !rngs || !logits || !c.prompt || !c.len || !c.t || !c.x_in || !c.out || !scratch) {
+    if ((o->fix && o->fix->n && !cl) || !order || !rngs || !logits || !batch_at || !workers) {
         rc = ns_error(NS_ENOMEM, "out of memory for sampling");
         goto done;
     }
-    if ((rc = ns_model_acts_new(&c.acts, cfg, 2 * Bmax, T))) goto done;
+    if ((rc = worker_new(&workers[0], m, o, cl, Bmax))) goto done;
     if ((rc = pack_weights(&m->p, cfg, 1))) goto done;
     packed = 1;
 
     /* Lengths, from the conditional length head, 2 Bmax prompts at a time. */
+    denoise_ctx *c0 = &workers[0].c;
     for (size_t at = 0; at < n; at += 2 * (size_t)Bmax) {
         int B = n - at < 2 * (size_t)Bmax ? (int)(n - at) : 2 * Bmax;
         for (int b = 0; b < B; b++)
-            for (int a = 0; a < P; a++) c.prompt[b * P + a] = ids[(at + (size_t)b) * P + a];
-        ns_model_length_logits(logits + at * T, c.acts, &m->p, cfg, c.prompt, P, B);
+            for (int a = 0; a < P; a++) c0->prompt[b * P + a] = ids[(at + (size_t)b) * P + a];
+        ns_model_length_logits(logits + at * T, c0->acts, &m->p, cfg, c0->prompt, P, B);
     }
     size_t total_rows = 0;
     for (size_t i = 0; i < n; i++) {
@@ -436,42 +494,53 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
 
     /* Batches of up to Bmax flows whose lengths are within a factor of two
      * (sorted, so the last is the longest): little padding to compute. */
+    size_t n_batches = 0;
     for (size_t at = 0, B; at < n; at += B) {
         for (B = 1; B < (size_t)Bmax && at + B < n && order[at + B].len <= 2 * order[at].len; B++) {}
-        int Tb = order[at + B - 1].len;
-        c.B = (int)B, c.T = Tb;
-        for (int b = 0; b < (int)B; b++) {
-            c.len[b] = c.len[B + (size_t)b] = order[at + (size_t)b].len;
-            size_t i = order[at + (size_t)b].index;
-            for (int a = 0; a < P; a++) c.prompt[b * P + a] = ids[i * P + a], c.prompt[((int)B + b) * P + a] = -1;
-            ns_rng *r = &rngs[i];
-            float *xb = x + (size_t)b * Tb * in;
-            size_t valid = (size_t)c.len[b] * in;
-            ns_rng_normals(r, xb, valid);
-            memset(xb + valid, 0, ((size_t)Tb * in - valid) * sizeof(float));
-        }
-        ns_rng batch_rng = rngs[order[at].index]; /* only for eta > 0 */
-        rc = ns_diffusion_sample(&m->sched, &o->sampler, denoise, &c, x, B * (size_t)Tb * in, scratch, &batch_rng);
-        if (rc) goto done;
-        for (int b = 0; b < (int)B; b++) {
-            size_t i = order[at + (size_t)b].index, row = out->first[f0 + i];
-            for (int r = 0; r < c.len[b]; r++, row++) {
-                const float *o_r = c.out + ((size_t)b * Tb + r) * od;
-                ns_repr_decode_row(&m->repr, o_r, out->rows + row * W, &out->dir[row], &out->iat_ns[row]);
-                if (cl) clamp_row(cl, o->fix, o_r, out->rows + row * W, out->dir[row]);
+        batch_at[n_batches++] = at;
+    }
+    batch_at[n_batches] = n;
+
+    /* Small batches, one per thread at a time: a batch's activations then
+     * stay in the core's cache, where the products of one large batch
+     * split over the threads went to memory and back (measured: 1.5x).
+     * A batch gives the same flows whichever thread takes it. With fewer
+     * batches than threads, one at a time, each product split instead. */
+    if (n_batches >= (size_t)threads && threads > 1) {
+        for (n_workers = 1; n_workers < threads; n_workers++)
+            if ((rc = worker_new(&workers[n_workers], m, o, cl, Bmax))) goto done;
+    }
+    char why[1024] = "";
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_workers) if (n_workers > 1)
+    for (size_t k = 0; k < n_batches; k++) {
+        int brc;
+#pragma omp atomic read
+        brc = rc;
+        if (brc) continue;
+        worker *w = &workers[n_workers > 1 ? omp_get_thread_num() : 0];
+        brc = sample_batch(w, o, ids, order, batch_at[k], batch_at[k + 1] - batch_at[k], rngs, out, f0);
+        if (brc) {
+#pragma omp critical(generate_error)
+            if (!rc) {
+                snprintf(why, sizeof why, "%s", ns_errmsg());
+#pragma omp atomic write
+                rc = brc;
             }
-            out->iat_ns[out->first[f0 + i]] = 0; /* a flow's first packet has no predecessor */
         }
+    }
+    if (rc) {
+        rc = ns_error(rc, "%s", why); /* the message, on the calling thread */
+        goto done;
     }
     out->n_flows += n;
     out->n_rows += total_rows;
 
 done:
     if (packed) pack_weights(&m->p, cfg, 0);
-    ns_model_acts_free(c.acts);
+    for (int t = 0; workers && t < threads; t++) worker_free(&workers[t]);
+    free(workers);
     free(cl);
-    free(order), free(rngs), free(logits), free(c.prompt), free(c.len), free(c.t), free(c.x_in);
-    free(c.out), free(scratch);
+    free(order), free(rngs), free(logits), free(batch_at);
     return rc;
 }
 
