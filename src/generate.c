@@ -336,11 +336,13 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
     return rc;
 }
 
-/* The per-token products of the forward (rows = flows x packets: nearly all
- * of its work), packed for the inference kernel while sampling runs (blas.h:
- * AMX bf16 where there is one; nothing changes elsewhere). The per-flow
- * products (conditioning, length head) are too small to gain. Returns NS_OK
- * or NS_ENOMEM, with nothing left packed. */
+/* The denoiser's weights, packed for the inference kernel while sampling
+ * runs (blas.h: AMX bf16 where there is one; nothing changes elsewhere):
+ * the per-token products (rows = flows x packets: nearly all of the work)
+ * and the per-flow conditioning ones, whose float products on a few rows
+ * spent most of their time packing the weight (5% of a run). The length
+ * head stays in float: it is run once per flow. Returns NS_OK or NS_ENOMEM,
+ * with nothing left packed. */
 typedef struct weight_shape {
     const float *w;
     int N, K;
@@ -349,9 +351,13 @@ typedef struct weight_shape {
 static int pack_weights(const ns_model_params *p, const ns_model_config *c, int pack)
 {
     int d = c->d, h = d * c->mlp_ratio, n = 0;
-    weight_shape w[2 + 4 * NS_MODEL_MAX_LAYERS];
+    weight_shape w[5 + 5 * NS_MODEL_MAX_LAYERS];
     w[n++] = (weight_shape){p->in_w, d, c->in_dim};
+    w[n++] = (weight_shape){p->t1_w, d, d};
+    w[n++] = (weight_shape){p->t2_w, d, d};
+    w[n++] = (weight_shape){p->fada_w, 2 * d, d};
     for (int l = 0; l < c->n_layer; l++) {
+        w[n++] = (weight_shape){p->ada_w[l], 6 * d, d};
         w[n++] = (weight_shape){p->qkv_w[l], 3 * d, d};
         w[n++] = (weight_shape){p->proj_w[l], d, d};
         w[n++] = (weight_shape){p->fc_w[l], h, d};

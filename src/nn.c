@@ -123,6 +123,28 @@ NS_CLONES static void gelu_fwd(float *restrict out, const float *restrict inp, s
     }
 }
 
+#ifdef NS_HAVE_AVX512_KERNELS
+/* The same as x * sigmoid(2 z): 0.5 (1 + tanh z) = 1 / (1 + e^-2z), with
+ * the reciprocal by ns_rcp16: GELU over the MLP's hidden units was 10% of a
+ * sampling run, most of it waiting on divisions. */
+__attribute__((target("avx512f"))) static void gelu_fwd_avx512(float *out, const float *inp, size_t n)
+{
+    const __m512 k = _mm512_set1_ps(-2.0f * GELU_K), c = _mm512_set1_ps(0.044715f), one = _mm512_set1_ps(1.0f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(inp + i);
+        __m512 z = _mm512_mul_ps(k, _mm512_fmadd_ps(_mm512_mul_ps(c, x), _mm512_mul_ps(x, x), x));
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(x, ns_rcp16(_mm512_add_ps(one, ns_exp16(z)))));
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(m, inp + i);
+        __m512 z = _mm512_mul_ps(k, _mm512_fmadd_ps(_mm512_mul_ps(c, x), _mm512_mul_ps(x, x), x));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(x, ns_rcp16(_mm512_add_ps(one, ns_exp16(z)))));
+    }
+}
+#endif
+
 NS_CLONES static void gelu_bwd(float *restrict dinp, const float *restrict dout,
                                const float *restrict inp, size_t n)
 {
@@ -153,6 +175,12 @@ NS_CLONES static void silu_bwd(float *restrict dinp, const float *restrict dout,
 
 void ns_gelu_forward(float *out, const float *inp, size_t n)
 {
+#ifdef NS_HAVE_AVX512_KERNELS
+    if (ns_have_avx512()) {
+        NS_PARALLEL_CHUNKS(n, gelu_fwd_avx512(out + lo, inp + lo, hi - lo));
+        return;
+    }
+#endif
     NS_PARALLEL_CHUNKS(n, gelu_fwd(out + lo, inp + lo, hi - lo));
 }
 

@@ -55,32 +55,13 @@ NS_CLONES static void softmax_backward_rows(float *dp, const float *p, int T, in
 
 /* The direct forward below handles heads of 16, 32, 48 or 64 channels and
  * sequences of at most 64 tokens (the model's), on AVX-512. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#include <immintrin.h>
+#ifdef NS_HAVE_AVX512_KERNELS
 #define HAVE_DIRECT 1
 
 static bool direct_ok(int T, int hs)
 {
     __builtin_cpu_init();
     return T <= 64 && hs % 16 == 0 && hs <= 64 && __builtin_cpu_supports("avx512f");
-}
-
-/* exp of the 16 lanes (ns_expf's method, nn_math.h). */
-__attribute__((target("avx512f"))) static inline __m512 exp16(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3365447504f)), _mm512_set1_ps(88.3762626647949f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-    __m512 y = _mm512_set1_ps(1.9875691500e-4f);
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
-    y = _mm512_fmadd_ps(_mm512_mul_ps(y, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(y, n);
 }
 
 /* o[nb * 16] = sum over j < L of p[j] v[j, :]: nb (a constant where it is
@@ -145,10 +126,10 @@ __attribute__((target("avx512f"))) static void attend_direct(float *o, float *a,
         s2 = _mm512_mask_mov_ps(ninf, valid[2], s2), s3 = _mm512_mask_mov_ps(ninf, valid[3], s3);
         __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(s0, s1), _mm512_max_ps(s2, s3))));
         /* masked lanes: exp(-inf) -> the clamp gives a tiny value; zero them */
-        s0 = _mm512_maskz_mov_ps(valid[0], exp16(_mm512_sub_ps(s0, m)));
-        s1 = _mm512_maskz_mov_ps(valid[1], exp16(_mm512_sub_ps(s1, m)));
-        s2 = _mm512_maskz_mov_ps(valid[2], exp16(_mm512_sub_ps(s2, m)));
-        s3 = _mm512_maskz_mov_ps(valid[3], exp16(_mm512_sub_ps(s3, m)));
+        s0 = _mm512_maskz_mov_ps(valid[0], ns_exp16(_mm512_sub_ps(s0, m)));
+        s1 = _mm512_maskz_mov_ps(valid[1], ns_exp16(_mm512_sub_ps(s1, m)));
+        s2 = _mm512_maskz_mov_ps(valid[2], ns_exp16(_mm512_sub_ps(s2, m)));
+        s3 = _mm512_maskz_mov_ps(valid[3], ns_exp16(_mm512_sub_ps(s3, m)));
         __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1),
                                                                                _mm512_add_ps(s2, s3))));
         _mm512_store_ps(p, _mm512_mul_ps(s0, inv));
