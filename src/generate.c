@@ -24,7 +24,7 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->sampler.eta = 0;
     o->guidance = 2.0f;
     o->seed = 1;
-    o->batch = NS_GEN_BATCH;
+    o->batch = 0;
     o->length = 0;
     o->fix = NULL;
 }
@@ -451,7 +451,7 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
                      ns_gen_flows *out)
 {
     const ns_model_config *cfg = &m->cfg;
-    int Bmax = o->batch > 0 ? o->batch : NS_GEN_BATCH, T = cfg->max_packets, P = (int)m->n_attrs;
+    int T = cfg->max_packets, P = (int)m->n_attrs, Bmax = o->batch > 0 ? o->batch : 64;
     out->n_attrs = m->n_attrs;
     if (!n) return NS_OK;
 
@@ -498,11 +498,13 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     }
     qsort(order, n, sizeof *order, cmp_len);
 
-    /* Batches of up to Bmax flows whose lengths are within a factor of two
-     * (sorted, so the last is the longest): little padding to compute. */
+    /* Batches of up to Bmax flows (by default: up to NS_GEN_BATCH_ROWS rows)
+     * whose lengths are within a factor of two (sorted, so the last is the
+     * longest): little padding to compute. */
     size_t n_batches = 0;
     for (size_t at = 0, B; at < n; at += B) {
-        for (B = 1; B < (size_t)Bmax && at + B < n && order[at + B].len <= 2 * order[at].len; B++) {}
+        for (B = 1; B < (size_t)Bmax && at + B < n && order[at + B].len <= 2 * order[at].len; B++)
+            if (o->batch <= 0 && (B + 1) * (size_t)order[at + B].len > NS_GEN_BATCH_ROWS) break;
         batch_at[n_batches++] = at;
     }
     batch_at[n_batches] = n;
