@@ -50,27 +50,34 @@ void ns_linear_backward(float *dinp, float *dweight, float *dbias, const float *
 
 /* ---- layernorm ------------------------------------------------------------ */
 
+/* One row, cloned for the SIMD widths (the loops were scalar SSE code). */
+NS_CLONES static void layernorm_row(float *restrict o, float *mean, float *rstd, const float *restrict x,
+                                    const float *weight, const float *bias, int C, float eps)
+{
+    float m = 0.0f, v = 0.0f;
+#pragma omp simd reduction(+ : m)
+    for (int i = 0; i < C; i++) m += x[i];
+    m /= C;
+#pragma omp simd reduction(+ : v)
+    for (int i = 0; i < C; i++) v += (x[i] - m) * (x[i] - m);
+    float s = 1.0f / sqrtf(v / C + eps);
+    if (!weight) {
+#pragma omp simd
+        for (int i = 0; i < C; i++) o[i] = (x[i] - m) * s;
+    } else {
+#pragma omp simd
+        for (int i = 0; i < C; i++) o[i] = (x[i] - m) * s * weight[i] + (bias ? bias[i] : 0.0f);
+    }
+    *mean = m;
+    *rstd = s;
+}
+
 void ns_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                           const float *weight, const float *bias, int N, int C, float eps)
 {
 #pragma omp parallel for if ((size_t)N * C > PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        const float *x = inp + (size_t)n * C;
-        float *o = out + (size_t)n * C;
-        float m = 0.0f, v = 0.0f;
-#pragma omp simd reduction(+ : m)
-        for (int i = 0; i < C; i++) m += x[i];
-        m /= C;
-#pragma omp simd reduction(+ : v)
-        for (int i = 0; i < C; i++) v += (x[i] - m) * (x[i] - m);
-        float s = 1.0f / sqrtf(v / C + eps);
-        for (int i = 0; i < C; i++) {
-            float y = (x[i] - m) * s;
-            o[i] = weight ? y * weight[i] + (bias ? bias[i] : 0.0f) : y;
-        }
-        mean[n] = m;
-        rstd[n] = s;
-    }
+    for (int n = 0; n < N; n++)
+        layernorm_row(out + (size_t)n * C, &mean[n], &rstd[n], inp + (size_t)n * C, weight, bias, C, eps);
 }
 
 void ns_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
@@ -201,16 +208,21 @@ void ns_silu_backward(float *dinp, const float *dout, const float *inp, size_t n
 
 /* ---- adaLN modulate and gate ---------------------------------------------- */
 
+NS_CLONES static void modulate_row(float *restrict o, const float *restrict x, const float *sh, const float *sc,
+                                   int C)
+{
+#pragma omp simd
+    for (int i = 0; i < C; i++) o[i] = x[i] * (1.0f + sc[i]) + sh[i];
+}
+
 void ns_modulate_forward(float *out, const float *x, const float *shift, const float *scale, int B,
                          int T, int C, int stride)
 {
 #pragma omp parallel for collapse(2) if ((size_t)B * T * C > PAR_MIN)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
-            const float *sh = shift + (size_t)b * stride, *sc = scale + (size_t)b * stride;
             size_t row = ((size_t)b * T + t) * C;
-#pragma omp simd
-            for (int i = 0; i < C; i++) out[row + i] = x[row + i] * (1.0f + sc[i]) + sh[i];
+            modulate_row(out + row, x + row, shift + (size_t)b * stride, scale + (size_t)b * stride, C);
         }
 }
 
@@ -235,16 +247,21 @@ void ns_modulate_backward(float *dx, float *dshift, float *dscale, const float *
     }
 }
 
+/* out may be res: no restrict on those two. */
+NS_CLONES static void gate_row(float *o, const float *r, const float *g, const float *restrict y, int C)
+{
+#pragma omp simd
+    for (int i = 0; i < C; i++) o[i] = r[i] + g[i] * y[i];
+}
+
 void ns_gate_forward(float *out, const float *res, const float *gate, const float *y, int B, int T,
                      int C, int stride)
 {
 #pragma omp parallel for collapse(2) if ((size_t)B * T * C > PAR_MIN)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
-            const float *g = gate + (size_t)b * stride;
             size_t row = ((size_t)b * T + t) * C;
-#pragma omp simd
-            for (int i = 0; i < C; i++) out[row + i] = res[row + i] + g[i] * y[row + i];
+            gate_row(out + row, res + row, gate + (size_t)b * stride, y + row, C);
         }
 }
 
