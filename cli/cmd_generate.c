@@ -49,6 +49,8 @@ static void usage(FILE *out)
             "  --fast             4 steps of dpm++: the few-step mode\n"
             "  --eta X            ddim only: fresh noise per step, 0 (default) to 1\n"
             "  --guidance G       classifier-free guidance scale (default 2; 1 = none)\n"
+            "  --guided-steps K   guidance at the last K steps only (default: all); the\n"
+            "                     steps before take one network pass instead of two\n"
             "  --seed S           (default 1): the same seed gives the same flows\n"
             "  --batch B          flows denoised together, per thread (default: as many as\n"
             "                     make 256 packets, at most 64)\n"
@@ -310,13 +312,13 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
 
 int cmd_generate(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE,
+    enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE, O_GUIDED_STEPS,
            O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
            O_PER_FLOW, O_REPORT, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
-        {"fast", 0, 0, O_FAST}, {"eta", 1, 0, O_ETA}, {"guidance", 1, 0, O_GUIDANCE}, {"seed", 1, 0, O_SEED},
+        {"fast", 0, 0, O_FAST}, {"eta", 1, 0, O_ETA}, {"guidance", 1, 0, O_GUIDANCE}, {"guided-steps", 1, 0, O_GUIDED_STEPS}, {"seed", 1, 0, O_SEED},
         {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
         {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
         {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
@@ -353,6 +355,7 @@ int cmd_generate(int argc, char **argv)
         case O_STEPS: rc = cli_parse_long("--steps", optarg, 1, 1000, &v), o.sampler.steps = (int)v; break;
         case O_FAST: o.sampler.kind = NS_SAMPLER_DPMPP_2M, o.sampler.steps = 4; break;
         case O_ETA: o.sampler.eta = strtof(optarg, NULL); break;
+        case O_GUIDED_STEPS: rc = cli_parse_long("--guided-steps", optarg, 1, 1000, &v), o.guided_steps = (int)v; break;
         case O_GUIDANCE: {
             char *end;
             o.guidance = strtof(optarg, &end);

@@ -23,6 +23,7 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->sampler.steps = 8; /* as good as 20 on the IoT corpus (BENCHMARK.md, Fidelity) */
     o->sampler.eta = 0;
     o->guidance = 2.0f;
+    o->guided_steps = 0;
     o->seed = 1;
     o->batch = 0;
     o->length = 0;
@@ -265,6 +266,7 @@ typedef struct denoise_ctx {
     const ns_modelfile *m;
     ns_model_acts *acts;
     int B, T, P, guided;
+    int step, steps, guided_steps; /* this batch's network call; guidance from steps - guided_steps */
     float guidance;
     int *prompt;          /* [2B, P]: conditional rows, then unconditional (all -1) */
     int *len;             /* [2B] */
@@ -279,17 +281,20 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
 {
     denoise_ctx *c = vctx;
     const ns_model_config *cfg = &c->m->cfg;
-    int B = c->B, T = c->T, in = cfg->in_dim, od = cfg->out_dim, BB = c->guided ? 2 * B : B;
-    size_t rows = (size_t)B * T, per = rows * od;
+    /* Unguided steps (before the last guided_steps) run the conditional half alone. */
+    int guided = c->guided && (c->guided_steps <= 0 || c->step >= c->steps - c->guided_steps);
+    c->step++;
+    int B = c->B, T = c->T, in = cfg->in_dim, BB = guided ? 2 * B : B;
+    size_t rows = (size_t)B * T, per = rows * (size_t)cfg->out_dim;
     /* The sampler's state lives in the first half of x_in (see ns_generate_many),
      * so only the unconditional half needs a copy. */
     if (x_t != c->x_in) memcpy(c->x_in, x_t, n * sizeof(float));
-    if (c->guided) memcpy(c->x_in + n, x_t, n * sizeof(float));
+    if (guided) memcpy(c->x_in + n, x_t, n * sizeof(float));
     for (int b = 0; b < BB; b++) c->t[b] = (float)t;
     ns_model_forward(NULL, c->acts, &c->m->p, cfg, c->x_in, c->t, c->prompt, c->P, c->len, BB, T, NULL);
     const float *raw = ns_model_output(c->acts);
     /* Guidance and the expectation in one pass over the outputs. */
-    ns_repr_expect_guided(&c->m->repr, x0, c->out, raw, c->guided ? raw + per : NULL, c->guidance, rows);
+    ns_repr_expect_guided(&c->m->repr, x0, c->out, raw, guided ? raw + per : NULL, c->guidance, rows);
     if (c->cl)
         for (int b = 0; b < B; b++)
             for (int r = 0; r < c->len[b]; r++) clamp_x0(c->cl, c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);
@@ -398,7 +403,8 @@ static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, co
     size_t N = (size_t)Bmax * cfg->max_packets;
     memset(w, 0, sizeof *w);
     denoise_ctx *c = &w->c;
-    *c = (denoise_ctx){.m = m, .P = P, .guided = o->guidance != 1.0f, .guidance = o->guidance, .cl = cl};
+    *c = (denoise_ctx){.m = m, .P = P, .guided = o->guidance != 1.0f, .guidance = o->guidance, .cl = cl,
+                       .steps = o->sampler.steps, .guided_steps = o->guided_steps};
     c->prompt = malloc((size_t)2 * Bmax * (P ? P : 1) * sizeof(int));
     c->len = malloc((size_t)2 * Bmax * sizeof(int));
     c->t = malloc((size_t)2 * Bmax * sizeof(float));
@@ -433,6 +439,7 @@ static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, con
         memset(xb + valid, 0, ((size_t)Tb * in - valid) * sizeof(float));
     }
     ns_rng batch_rng = rngs[order[at].index]; /* only for eta > 0 */
+    c->step = 0;
     int rc = ns_diffusion_sample(&m->sched, &o->sampler, denoise, c, x, B * (size_t)Tb * in, w->scratch, &batch_rng);
     if (rc) return rc;
     for (int b = 0; b < (int)B; b++) {

@@ -50,6 +50,9 @@ int ns_gen_fix_add(ns_gen_fix *f, const char *text);
 typedef struct ns_gen_opts {
     ns_sampler sampler;     /* kind and steps */
     float guidance;         /* 1: conditional only; > 1 pushes toward the prompt */
+    int guided_steps;       /* 0: guidance at every step; k > 0: at the last k only, the
+                             * steps before run the conditional model alone (one network
+                             * pass instead of two) */
     uint64_t seed;
     int batch;              /* flows denoised together (per thread); 0: by rows, see above */
     int length;             /* > 0: every flow has this many packets (else the length head decides) */
