@@ -271,7 +271,7 @@ typedef struct denoise_ctx {
     int *prompt;          /* [2B, P]: conditional rows, then unconditional (all -1) */
     int *len;             /* [2B] */
     float *t;             /* [2B] */
-    float *x_in;          /* [2B, T, in]: the sampler's state, then its copy */
+    float *x_in;          /* [B, T, in]: the sampler's state, the network's input for both halves */
     float *out;           /* [B, T, out] guided outputs of the latest call */
     const clamp *cl;      /* NULL, or values to hold */
 } denoise_ctx;
@@ -286,10 +286,11 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     c->step++;
     int B = c->B, T = c->T, in = cfg->in_dim, BB = guided ? 2 * B : B;
     size_t rows = (size_t)B * T, per = rows * (size_t)cfg->out_dim;
-    /* The sampler's state lives in the first half of x_in (see ns_generate_many),
-     * so only the unconditional half needs a copy. */
+    /* The sampler's state lives in x_in (see sample_batch); the unconditional
+     * half's rows are the same, and the forward takes them from the first
+     * half (ns_model_acts_share_input): no copy, one input projection. */
     if (x_t != c->x_in) memcpy(c->x_in, x_t, n * sizeof(float));
-    if (guided) memcpy(c->x_in + n, x_t, n * sizeof(float));
+    ns_model_acts_share_input(c->acts, guided);
     for (int b = 0; b < BB; b++) c->t[b] = (float)t;
     ns_model_forward(NULL, c->acts, &c->m->p, cfg, c->x_in, c->t, c->prompt, c->P, c->len, BB, T, NULL);
     const float *raw = ns_model_output(c->acts);
@@ -408,7 +409,7 @@ static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, co
     c->prompt = malloc((size_t)2 * Bmax * (P ? P : 1) * sizeof(int));
     c->len = malloc((size_t)2 * Bmax * sizeof(int));
     c->t = malloc((size_t)2 * Bmax * sizeof(float));
-    c->x_in = malloc(2 * N * in * sizeof(float));
+    c->x_in = malloc(N * in * sizeof(float));
     c->out = malloc(N * od * sizeof(float));
     w->scratch = malloc(3 * N * in * sizeof(float));
     if (!c->prompt || !c->len || !c->t || !c->x_in || !c->out || !w->scratch) {
@@ -427,7 +428,7 @@ static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, con
     denoise_ctx *c = &w->c;
     const ns_modelfile *m = c->m;
     int P = c->P, in = m->cfg.in_dim, od = m->cfg.out_dim, Tb = order[at + B - 1].len;
-    float *x = c->x_in; /* the sampler's state: the first half of x_in */
+    float *x = c->x_in; /* the sampler's state */
     c->B = (int)B, c->T = Tb;
     for (int b = 0; b < (int)B; b++) {
         c->len[b] = c->len[B + (size_t)b] = order[at + (size_t)b].len;
