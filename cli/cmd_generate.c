@@ -49,14 +49,15 @@ static void usage(FILE *out)
             "  -o OUT|DIR         where to write (required)\n"
             "  --sampler NAME     dpm++ (DPM-Solver++(2M), default) or ddim\n"
             "  --steps K          denoising steps (default 8; twice the network passes with guidance)\n"
-            "  --fast             4 steps of dpm++: the few-step mode\n"
+            "  --fast             the few-step mode: 4 steps of dpm++, guidance at the last 2\n"
+            "                     (6 network passes instead of the default's 16)\n"
             "  --eta X            ddim only: fresh noise per step, 0 (default) to 1\n"
             "  --guidance G       classifier-free guidance scale (default 2; 1 = none)\n"
-            "  --compose          guide by each attribute of the prompt on its own and add\n"
-            "                     the pushes (composable diffusion; one more network pass\n"
-            "                     per attribute): for attribute pairs never seen together\n"
+            "  --guided-steps K   guidance at the last K steps only (default: all); the\n"
+            "                     steps before take one network pass instead of two\n"
             "  --seed S           (default 1): the same seed gives the same flows\n"
-            "  --batch B          flows denoised together (default 64)\n"
+            "  --batch B          flows denoised together, per thread (default: as many as\n"
+            "                     make 256 packets, at most 64)\n"
             "  --length N         every flow N packets long (default: as the model's length head draws)\n"
             "  --fix FIELD=VALUE  a value every generated packet has, held while sampling, e.g.\n"
             "                     tcp_dprt=443, ipv4_ttl=64, proto=udp (repeatable; ports name the server's)\n"
@@ -344,18 +345,18 @@ static int load_model(ns_modelfile *m, const char *path, const char *const *lora
 
 int cmd_generate(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE,
+    enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE, O_GUIDED_STEPS,
            O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
-           O_PER_FLOW, O_REPORT, O_LORA, O_COMPOSE, O_CONTROLNET, O_CONTROL, O_CONTROL_SCALE, O_CONTROL_SOFT,
+           O_PER_FLOW, O_REPORT, O_LORA, O_CONTROLNET, O_CONTROL, O_CONTROL_SCALE, O_CONTROL_SOFT,
            O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
-        {"fast", 0, 0, O_FAST}, {"eta", 1, 0, O_ETA}, {"guidance", 1, 0, O_GUIDANCE}, {"seed", 1, 0, O_SEED},
+        {"fast", 0, 0, O_FAST}, {"eta", 1, 0, O_ETA}, {"guidance", 1, 0, O_GUIDANCE}, {"guided-steps", 1, 0, O_GUIDED_STEPS}, {"seed", 1, 0, O_SEED},
         {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
         {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
         {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
-        {"repair-report", 1, 0, O_REPORT}, {"lora", 1, 0, O_LORA}, {"compose", 0, 0, O_COMPOSE},
+        {"repair-report", 1, 0, O_REPORT}, {"lora", 1, 0, O_LORA},
         {"controlnet", 1, 0, O_CONTROLNET}, {"control", 1, 0, O_CONTROL},
         {"control-scale", 1, 0, O_CONTROL_SCALE}, {"control-soft", 0, 0, O_CONTROL_SOFT},
         {0, 0, 0, 0}};
@@ -389,8 +390,11 @@ int cmd_generate(int argc, char **argv)
             else rc = ns_error(NS_EARG, "--sampler: expected ddim or dpm++, got '%s'", optarg);
             break;
         case O_STEPS: rc = cli_parse_long("--steps", optarg, 1, 1000, &v), o.sampler.steps = (int)v; break;
-        case O_FAST: o.sampler.kind = NS_SAMPLER_DPMPP_2M, o.sampler.steps = 4; break;
+        case O_FAST: /* BENCHMARK.md, Fidelity: as close to the default as 4 fully guided steps, 1.33x faster */
+            o.sampler.kind = NS_SAMPLER_DPMPP_2M, o.sampler.steps = 4, o.guided_steps = 2;
+            break;
         case O_ETA: o.sampler.eta = strtof(optarg, NULL); break;
+        case O_GUIDED_STEPS: rc = cli_parse_long("--guided-steps", optarg, 1, 1000, &v), o.guided_steps = (int)v; break;
         case O_GUIDANCE: {
             char *end;
             o.guidance = strtof(optarg, &end);
@@ -425,7 +429,6 @@ int cmd_generate(int argc, char **argv)
             break;
         case O_PER_FLOW: po.per_flow = 1; break;
         case O_REPORT: po.report = optarg; break;
-        case O_COMPOSE: o.compose = 1; break;
         case O_LORA:
             if (n_lora == MAX_LORA) return ns_error(NS_EARG, "--lora: at most %d adapters", MAX_LORA);
             lora[n_lora++] = optarg;

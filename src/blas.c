@@ -6,10 +6,12 @@
  * lets us set the kernel first (and run without it at all). */
 #include "netsynth/blas.h"
 #include "netsynth/error.h"
+#include "gemm_amx.h"
 
 #include <dlfcn.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,12 +170,13 @@ int ns_blas_init(int threads)
 const char *ns_blas_describe(void)
 {
     ensure_loaded();
+    const char *amx = ns_amx_available() ? "; AMX bf16 for packed weights" : "";
     if (blas.lib)
-        snprintf(blas.desc, sizeof blas.desc, "openblas %s, kernel %s (%s), %d threads", blas.path,
-                 blas.corename ? blas.corename() : "?", blas.chosen, blas.threads);
+        snprintf(blas.desc, sizeof blas.desc, "openblas %s, kernel %s (%s), %d threads%s", blas.path,
+                 blas.corename ? blas.corename() : "?", blas.chosen, blas.threads, amx);
     else
-        snprintf(blas.desc, sizeof blas.desc, "builtin sgemm (%s), %d threads",
-                 *blas.chosen ? blas.chosen : "no OpenBLAS", blas.threads);
+        snprintf(blas.desc, sizeof blas.desc, "builtin sgemm (%s), %d threads%s",
+                 *blas.chosen ? blas.chosen : "no OpenBLAS", blas.threads, amx);
     return blas.desc;
 }
 
@@ -282,6 +285,89 @@ static void openblas_sgemm(bool transA, bool transB, int M, int N, int K, float 
                K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* ---- packed weights -------------------------------------------------------
+ * A short list, searched on every product whose B could be one (a few per
+ * layer, against a product of ~1e7 multiply-adds). `n_packed` lets the
+ * common case, nothing packed (training), skip the lock. */
+typedef struct packed {
+    const float *W;
+    int N, K, refs;
+    ns_amx_weight *amx;
+} packed;
+
+static packed *packs;
+static int n_packs, cap_packs;
+static atomic_int n_packed;
+static pthread_mutex_t packs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool ns_blas_has_amx(void) { return ns_amx_available(); }
+
+int ns_blas_pack_weight(const float *W, int N, int K)
+{
+    if (!ns_amx_available() || N <= 0 || K <= 0) return NS_OK;
+    int rc = NS_OK;
+    pthread_mutex_lock(&packs_lock);
+    for (int i = 0; i < n_packs; i++)
+        if (packs[i].W == W && packs[i].N == N && packs[i].K == K) {
+            packs[i].refs++;
+            goto done;
+        }
+    if (n_packs == cap_packs) {
+        int cap = cap_packs ? 2 * cap_packs : 64;
+        packed *more = realloc(packs, (size_t)cap * sizeof *more);
+        if (!more) {
+            rc = ns_error(NS_ENOMEM, "out of memory for packed weights");
+            goto done;
+        }
+        packs = more, cap_packs = cap;
+    }
+    packed *p = &packs[n_packs];
+    if ((rc = ns_amx_pack(&p->amx, W, N, K))) goto done;
+    p->W = W, p->N = N, p->K = K, p->refs = 1;
+    n_packs++;
+    atomic_store(&n_packed, n_packs);
+done:
+    pthread_mutex_unlock(&packs_lock);
+    return rc;
+}
+
+void ns_blas_unpack_weight(const float *W)
+{
+    pthread_mutex_lock(&packs_lock);
+    for (int i = 0; i < n_packs; i++) {
+        if (packs[i].W != W) continue;
+        if (--packs[i].refs == 0) {
+            ns_amx_free(packs[i].amx);
+            packs[i] = packs[--n_packs];
+            atomic_store(&n_packed, n_packs);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&packs_lock);
+}
+
+/* The AMX form of B when this product can use it, else NULL. */
+static const ns_amx_weight *packed_for(bool transA, bool transB, int N, int K, float alpha, const float *B,
+                                       int ldb, float beta)
+{
+    if (atomic_load_explicit(&n_packed, memory_order_relaxed) == 0) return NULL;
+    if (transA || !transB || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || ldb != K) return NULL;
+    const ns_amx_weight *w = NULL;
+    pthread_mutex_lock(&packs_lock);
+    for (int i = 0; i < n_packs && !w; i++)
+        if (packs[i].W == B && packs[i].N == N && packs[i].K == K) w = packs[i].amx;
+    pthread_mutex_unlock(&packs_lock);
+    return w;
+}
+
+bool ns_blas_linear_packed(float *out, const float *A, const float *W, const float *bias, int M, int K, int N)
+{
+    if (M <= 0 || N <= 0 || K <= 0) return false;
+    ensure_loaded();
+    const ns_amx_weight *amx = packed_for(false, true, N, K, 1.0f, W, K, 0.0f);
+    return amx && ns_amx_gemm(amx, M, A, K, out, N, bias, false, omp_in_parallel() ? 1 : blas.threads) == NS_OK;
+}
+
 /* Below this many multiply-adds a product is not worth splitting. */
 #define SPLIT_MIN_MNK (1 << 20)
 
@@ -290,6 +376,9 @@ void ns_sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const 
 {
     if (M <= 0 || N <= 0) return;
     ensure_loaded();
+    const ns_amx_weight *amx = K > 0 ? packed_for(transA, transB, N, K, alpha, B, ldb, beta) : NULL;
+    if (amx && ns_amx_gemm(amx, M, A, lda, C, ldc, NULL, beta == 1.0f, omp_in_parallel() ? 1 : blas.threads) == NS_OK)
+        return;
     if (!blas.lib || K <= 0) {
         builtin_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, true);
         return;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "netsynth/error.h"
+#include "nn_math.h"
 
 ns_schedule ns_schedule_default(void)
 {
@@ -77,6 +78,24 @@ void ns_diffusion_timesteps(const ns_schedule *s, int steps, double *t_out)
     t_out[steps] = 0;
 }
 
+/* x = cx x + cd D, D = x0 or (with a previous prediction) c1 x0 - c0 x0_prev:
+ * one pass, cloned for the SIMD widths (as three loops and a copy it was 4%
+ * of a sampling run). The same arithmetic, in the same order, as before. */
+NS_CLONES static void dpm_update(float *restrict x, const float *restrict x0, const float *restrict x0_prev,
+                                 size_t n, float c1, float c0, float cx, float cd)
+{
+    if (!x0_prev) {
+#pragma omp simd
+        for (size_t k = 0; k < n; k++) x[k] = cx * x[k] + cd * x0[k];
+        return;
+    }
+#pragma omp simd
+    for (size_t k = 0; k < n; k++) {
+        float d = c1 * x0[k] - c0 * x0_prev[k];
+        x[k] = cx * x[k] + cd * d;
+    }
+}
+
 int ns_diffusion_sample(const ns_schedule *s, const ns_sampler *sp, ns_denoise_fn fn, void *ctx, float *x,
                         size_t n, float *scratch, ns_rng *rng)
 {
@@ -85,7 +104,7 @@ int ns_diffusion_sample(const ns_schedule *s, const ns_sampler *sp, ns_denoise_f
         return ns_error(NS_EARG, "sampler steps must be in [1, %d], got %d", MAX_STEPS, sp->steps);
     double t[MAX_STEPS + 1];
     ns_diffusion_timesteps(s, sp->steps, t);
-    float *x0 = scratch, *x0_prev = scratch + n, *d = scratch + 2 * n;
+    float *x0 = scratch, *x0_prev = scratch + n;
     double h_prev = 0;
 
     for (int i = 0; i < sp->steps; i++) {
@@ -105,16 +124,17 @@ int ns_diffusion_sample(const ns_schedule *s, const ns_sampler *sp, ns_denoise_f
             /* x_next = (s_next / s_now) x - a_next (e^-h - 1) D, where D is the
              * x_0 prediction, extrapolated linearly in lambda from the previous
              * step when there is one (Lu et al. 2022, Algorithm 2). */
-            const float *use = x0;
+            float c1 = 1, c0 = 0;
             if (i > 0) {
                 double r = h_prev / h;
-                float c1 = (float)(1 + 1 / (2 * r)), c0 = (float)(1 / (2 * r));
-                for (size_t k = 0; k < n; k++) d[k] = c1 * x0[k] - c0 * x0_prev[k];
-                use = d;
+                c1 = (float)(1 + 1 / (2 * r)), c0 = (float)(1 / (2 * r));
             }
             float cx = (float)(s_next / s_now), cd = (float)(-a_next * expm1(-h));
-            for (size_t k = 0; k < n; k++) x[k] = cx * x[k] + cd * use[k];
-            memcpy(x0_prev, x0, n * sizeof *x0);
+            dpm_update(x, x0, i > 0 ? x0_prev : NULL, n, c1, c0, cx, cd);
+            /* This step's prediction is the next one's previous: swap, no copy. */
+            float *swap = x0_prev;
+            x0_prev = x0;
+            x0 = swap;
             h_prev = h;
         } else {
             /* DDIM with eta: the implied noise eps = (x - a x0) / s, then

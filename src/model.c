@@ -205,6 +205,7 @@ struct ns_model_acts {
     int B, T, P;                 /* shape of the last forward */
     const int *prompt, *len;     /* of the last forward (caller-owned) */
     const float *x_t;
+    int share_input;             /* ns_model_acts_share_input */
     float *temb0, *th1, *tha, *temb, *yemb, *cvec, *sc;   /* [B, d] */
     float **res;                 /* [n_layer + 1] of [N, d] */
     model_block_acts *layer;
@@ -265,6 +266,8 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
     *out = a;
     return NS_OK;
 }
+
+void ns_model_acts_share_input(ns_model_acts *a, int on) { a->share_input = on; }
 
 void ns_model_acts_free(ns_model_acts *a)
 {
@@ -343,7 +346,9 @@ void ns_model_embed(ns_model_acts *a, const ns_model_params *p, const ns_model_c
     length_forward(a, p, c, B);
 
     float *x = a->res[0];
-    ns_linear_forward(x, x_t, p->in_w, p->in_b, N, c->in_dim, d);
+    int n_in = a->share_input && B % 2 == 0 ? N / 2 : N; /* the second half's rows equal the first's */
+    ns_linear_forward(x, x_t, p->in_w, p->in_b, n_in, c->in_dim, d);
+    if (n_in < N) memcpy(x + (size_t)n_in * d, x, (size_t)n_in * d * sizeof(float));
     for (int b = 0; b < B; b++)
         for (int r = 0; r < T; r++) add_inplace(x + ((size_t)b * T + r) * d, p->pos + (size_t)r * d, (size_t)d);
 }

@@ -71,31 +71,57 @@ int ns_repr_encode(const ns_repr *r, const ns_dataset *ds, uint64_t flow, int T,
     return n;
 }
 
-/* One row's values: expected (present, bit) under the softmax of each
- * value's three logits. ns_expf keeps the loop vectorised. */
-NS_CLONES static void expect_row(float *x, const float *o, int K)
+/* One row: the guided logits o = u + g (c - u) (u NULL: o = c, a copy
+ * unless o is c), then each value's expected (present, bit) under the softmax
+ * of its three logits. The softmax is taken relative to the "absent" logit
+ * (e0 = 1), the differences clamped to +-80 so that the sum cannot overflow:
+ * two exponentials a value instead of three and no max, and no libm call,
+ * so that the loop vectorises (it is the sampler's largest elementwise pass:
+ * 3 K logits a row). */
+NS_CLONES static void expect_row(float *restrict x, float *o, const float *c, const float *restrict u, float g,
+                                 int K)
 {
+    const float *l = c;
+    if (u) {
+#pragma omp simd
+        for (int j = 0; j < 3 * K; j++) o[j] = u[j] + g * (c[j] - u[j]);
+        l = o;
+    } else if (o != c) {
+        memcpy(o, c, (size_t)3 * K * sizeof *o);
+    }
+#pragma omp simd
     for (int j = 0; j < K; j++) {
-        const float *l = o + 3 * j;
-        float m = fmaxf(l[0], fmaxf(l[1], l[2]));
-        float e0 = ns_expf(l[0] - m), e1 = ns_expf(l[1] - m), e2 = ns_expf(l[2] - m);
-        float inv = 1.0f / (e0 + e1 + e2);
-        x[2 * j] = (e1 + e2 - e0) * inv;
+        float a = l[3 * j + 1] - l[3 * j], b = l[3 * j + 2] - l[3 * j];
+        a = a > 80.0f ? 80.0f : a < -80.0f ? -80.0f : a;
+        b = b > 80.0f ? 80.0f : b < -80.0f ? -80.0f : b;
+        float e1 = ns_expf(a), e2 = ns_expf(b), inv = 1.0f / (1.0f + e1 + e2);
+        x[2 * j] = (e1 + e2 - 1.0f) * inv;
         x[2 * j + 1] = (e2 - e1) * inv;
+    }
+}
+
+void ns_repr_expect_guided(const ns_repr *r, float *x0, float *out, const float *cond, const float *uncond, float g,
+                           size_t rows)
+{
+    int K = r->n_bits, in = ns_repr_in_dim(r), od = ns_repr_out_dim(r);
+#pragma omp parallel for schedule(static)
+    for (size_t t = 0; t < rows; t++) {
+        float *o = out + t * od;
+        const float *c = cond + t * od, *u = uncond ? uncond + t * od : NULL;
+        float *x = x0 + t * in;
+        expect_row(x, o, c, u, g, K);
+        if (u) /* timing and direction, past the values */
+            for (int j = 3 * K; j < od; j++) o[j] = u[j] + g * (c[j] - u[j]);
+        else if (o != c)
+            memcpy(o + 3 * K, c + 3 * K, (size_t)(od - 3 * K) * sizeof *o);
+        x[2 * K] = o[3 * K];
+        x[2 * K + 1] = tanhf(0.5f * o[3 * K + 1]); /* 2 sigmoid(l) - 1 */
     }
 }
 
 void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows)
 {
-    int K = r->n_bits, in = ns_repr_in_dim(r), od = ns_repr_out_dim(r);
-#pragma omp parallel for schedule(static)
-    for (size_t t = 0; t < rows; t++) {
-        const float *o = out + t * od;
-        float *x = x0 + t * in;
-        expect_row(x, o, K);
-        x[2 * K] = o[3 * K];
-        x[2 * K + 1] = tanhf(0.5f * o[3 * K + 1]); /* 2 sigmoid(l) - 1 */
-    }
+    ns_repr_expect_guided(r, x0, (float *)out, out, NULL, 1.0f, rows);
 }
 
 void ns_repr_decode_row(const ns_repr *r, const float *out, int8_t *row, uint8_t *dir, int64_t *iat_ns)

@@ -174,6 +174,87 @@ static void test_describe(void **state)
     }
 }
 
+/* Packed weights (blas.h): C = A W^T (+ C) within bf16's rounding where
+ * the CPU has AMX, within float's otherwise; the same bits whatever the
+ * thread count; the float product again once unpacked. */
+static void packed_one(int M, int N, int K, bool accumulate)
+{
+    int lda = K + 3, ldc = N + 5;
+    float *A = malloc(sizeof(float) * (size_t)M * lda), *W = malloc(sizeof(float) * (size_t)N * K);
+    float *C = malloc(sizeof(float) * (size_t)M * ldc), *C1 = malloc(sizeof(float) * (size_t)M * ldc);
+    float *C0 = malloc(sizeof(float) * (size_t)M * ldc);
+    double *R = malloc(sizeof(double) * (size_t)M * ldc), *S = malloc(sizeof(double) * (size_t)M * N);
+    for (int i = 0; i < M * lda; i++) A[i] = frand();
+    for (int i = 0; i < N * K; i++) W[i] = frand();
+    for (int i = 0; i < M * ldc; i++) C[i] = accumulate ? frand() : NAN;
+    memcpy(C1, C, sizeof(float) * (size_t)M * ldc);
+    memcpy(C0, C, sizeof(float) * (size_t)M * ldc);
+    float beta = accumulate ? 1.0f : 0.0f;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double r = 0, a = 0;
+            for (int k = 0; k < K; k++) {
+                r += (double)A[i * lda + k] * W[j * K + k];
+                a += fabs((double)A[i * lda + k] * W[j * K + k]);
+            }
+            R[i * ldc + j] = r + (accumulate ? C[i * ldc + j] : 0.0);
+            S[i * N + j] = a;
+        }
+    bool amx = ns_blas_has_amx();
+    assert_int_equal(ns_blas_pack_weight(W, N, K), NS_OK);
+    assert_int_equal(ns_blas_pack_weight(W, N, K), NS_OK); /* twice: two unpacks below */
+    assert_int_equal(ns_blas_init(2), NS_OK);
+    ns_sgemm(false, true, M, N, K, 1.0f, A, lda, W, K, beta, C, ldc);
+    assert_int_equal(ns_blas_init(1), NS_OK);
+    ns_sgemm(false, true, M, N, K, 1.0f, A, lda, W, K, beta, C1, ldc);
+    double worst = 0;
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++) {
+            size_t at = (size_t)i * ldc + j;
+            /* bf16: each factor within 2^-9 relative, so each product 2^-8. */
+            double tol = (amx ? S[i * N + j] / 256 : 0) + 2.0 * (K + 1) * FLT_EPSILON * (S[i * N + j] + 1);
+            double e = fabs(C[at] - R[at]);
+            if (!(e <= tol)) fail_msg("M=%d N=%d K=%d acc=%d at %d,%d: %g vs %g (tol %g)", M, N, K, accumulate, i,
+                                      j, C[at], R[at], tol);
+            if (e / (S[i * N + j] + 1e-30) > worst) worst = e / (S[i * N + j] + 1e-30);
+            assert_true(memcmp(&C[at], &C1[at], sizeof(float)) == 0); /* 1 or 2 threads: one sum */
+        }
+        for (int j = N; j < ldc; j++) assert_true(memcmp(&C[(size_t)i * ldc + j], &C1[(size_t)i * ldc + j], 4) == 0);
+    }
+    if (M * N * K > 100000) print_message("packed %dx%dx%d (%s): worst error %.2g of sum |a w|\n", M, N, K,
+                                          amx ? "amx bf16" : "float", worst);
+    ns_blas_unpack_weight(W);
+    ns_sgemm(false, true, M, N, K, 1.0f, A, lda, W, K, beta, C, ldc); /* still packed once */
+    ns_blas_unpack_weight(W);
+    /* Unpacked: the float product again, onto C = 0.5 (R holds the original C). */
+    for (int i = 0; i < M * ldc; i++) C[i] = accumulate ? 0.5f : NAN;
+    ns_sgemm(false, true, M, N, K, 1.0f, A, lda, W, K, beta, C, ldc);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            size_t at = (size_t)i * ldc + j;
+            double want = R[at] - (accumulate ? C0[at] - 0.5 : 0.0);
+            assert_true(fabs(C[at] - want) <= 2.0 * (K + 1) * FLT_EPSILON * (S[i * N + j] + 1));
+        }
+    free(A), free(W), free(C), free(C0), free(C1), free(R), free(S);
+}
+
+static void test_packed_weights(void **state)
+{
+    (void)state;
+    static const int sizes[][3] = {{1, 1, 1},   {5, 17, 33},   {33, 31, 65},   {16, 16, 32},
+                                   {70, 1628, 128}, {100, 128, 1086}, {64, 512, 128}, {130, 40, 257}};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (int acc = 0; acc < 2; acc++) packed_one(sizes[s][0], sizes[s][1], sizes[s][2], acc);
+    /* Only the exact shape and form packed: another use of W is a float product. */
+    float W[6] = {1, 2, 3, 4, 5, 6}, A[3] = {1, 1, 1}, C[2];
+    assert_int_equal(ns_blas_pack_weight(W, 2, 3), NS_OK);
+    ns_sgemm(false, false, 1, 2, 3, 1.0f, A, 3, W, 2, 0.0f, C, 2); /* W as a [3, 2] B, not transposed */
+    assert_true(C[0] == 9.0f && C[1] == 12.0f);
+    ns_sgemm(false, true, 1, 2, 3, 2.0f, A, 3, W, 3, 0.0f, C, 2);  /* alpha 2 */
+    assert_true(C[0] == 12.0f && C[1] == 30.0f);
+    ns_blas_unpack_weight(W);
+}
+
 static int run_group(const char *name)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +264,7 @@ static int run_group(const char *name)
         cmocka_unit_test(test_k_zero_scales_c),
         cmocka_unit_test(test_larger_threaded),
         cmocka_unit_test(test_serial_inside_parallel),
+        cmocka_unit_test(test_packed_weights),
     };
     return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof *tests, NULL, NULL);
 }
@@ -209,6 +291,7 @@ int main(void)
     rc |= run_in_child("sgemm_builtin", "NETSYNTH_BLAS", "builtin");
     if (!getenv("OPENBLAS_CORETYPE"))
         rc |= run_in_child("sgemm_user_coretype", "OPENBLAS_CORETYPE", "Haswell");
+    rc |= run_in_child("sgemm_no_amx", "NETSYNTH_NO_AMX", "1");
     rc |= run_group("sgemm_default");
     tu_cleanup();
     return rc;

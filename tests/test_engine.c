@@ -4,6 +4,8 @@
  * equals an uninterrupted one; the same seed gives the same flows. */
 #include "testutil.h"
 
+#include <omp.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,6 +286,29 @@ static void test_same_seed_same_flows(void **state)
     assert_int_equal(g1.n_rows, g2.n_rows);
     assert_memory_equal(g1.rows, g2.rows, g1.n_rows * W);
     assert_memory_equal(g1.iat_ns, g2.iat_ns, g1.n_rows * sizeof(int64_t));
+    /* Batches of 2 flows spread over 1 or 2 threads: the same flows. */
+    ns_gen_flows gt[2] = {{0}};
+    go.batch = 2;
+    for (int th = 1; th <= 2; th++) {
+        omp_set_num_threads(th);
+        assert_int_equal(ns_generate(&m, &go, ids, 12, 0, &gt[th - 1]), NS_OK);
+    }
+    omp_set_num_threads(omp_get_num_procs());
+    assert_int_equal(gt[0].n_rows, gt[1].n_rows);
+    assert_memory_equal(gt[0].rows, gt[1].rows, gt[0].n_rows * W);
+    assert_memory_equal(gt[0].iat_ns, gt[1].iat_ns, gt[0].n_rows * sizeof(int64_t));
+    ns_gen_flows_free(&gt[0]), ns_gen_flows_free(&gt[1]);
+    /* Guidance at the last `steps` steps is guidance at every step. */
+    go.batch = 0;
+    go.guided_steps = go.sampler.steps;
+    assert_int_equal(ns_generate(&m, &go, ids, 12, 0, &gt[0]), NS_OK);
+    assert_int_equal(gt[0].n_rows, g1.n_rows);
+    assert_memory_equal(gt[0].rows, g1.rows, g1.n_rows * W);
+    go.guided_steps = 1; /* fewer passes: runs, gives flows of the same lengths */
+    assert_int_equal(ns_generate(&m, &go, ids, 12, 0, &gt[1]), NS_OK);
+    assert_int_equal(gt[1].n_rows, g1.n_rows);
+    ns_gen_flows_free(&gt[0]), ns_gen_flows_free(&gt[1]);
+    go.guided_steps = 0;
     go.seed = 2;
     assert_int_equal(ns_generate(&m, &go, ids, 12, 0, &g3), NS_OK);
     assert_true(g1.n_rows != g3.n_rows || memcmp(g1.iat_ns, g3.iat_ns, g1.n_rows * sizeof(int64_t)));

@@ -154,6 +154,28 @@ static void test_fresh_model_is_neutral(void **state)
     teardown(&f);
 }
 
+/* Guidance's shared input: a forward of 2 flows whose x_t rows are equal
+ * gives the same outputs with the input projection computed once, without
+ * reading the second flow's rows. */
+static void test_shared_input(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    enum { ROW = T * (2 * K + 2), OUT = T * (3 * K + 2) };
+    float x[2 * ROW], t[2] = {0.4f, 0.4f}, want[2 * OUT], got[2 * OUT];
+    int prompt[2 * P] = {0, 2, -1, -1}, len[2] = {4, 4};
+    memcpy(x, f.x, sizeof(float) * ROW);
+    memcpy(x + ROW, f.x, sizeof(float) * ROW);
+    ns_model_forward(want, f.a, &f.p, &f.c, x, t, prompt, P, len, 2, T, NULL);
+    for (int i = 0; i < ROW; i++) x[ROW + i] = NAN; /* not read */
+    ns_model_acts_share_input(f.a, 1);
+    ns_model_forward(got, f.a, &f.p, &f.c, x, t, prompt, P, len, 2, T, NULL);
+    ns_model_acts_share_input(f.a, 0);
+    assert_memory_equal(want, got, sizeof want);
+    teardown(&f);
+}
+
 static void test_layout_and_decay_mask(void **state)
 {
     (void)state;
@@ -186,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_control_gradient),
         cmocka_unit_test(test_fresh_model_is_neutral),
         cmocka_unit_test(test_layout_and_decay_mask),
+        cmocka_unit_test(test_shared_input),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

@@ -306,6 +306,10 @@ static void test_attention(void **state)
     run_attention(5, 5, 8, 2, len, 0);
     static const int len_big[] = {64, 17, 1, 40};
     run_attention(4, 64, 32, 4, len_big, 300); /* big enough for the parallel paths */
+    /* Heads of 16 and 32 channels, T <= 64: the direct AVX-512 path. */
+    run_attention(4, 64, 64, 2, len_big, 300);
+    static const int len_odd[] = {33, 1, 0};
+    run_attention(3, 37, 48, 3, len_odd, 200);
 }
 
 /* ---- activations ---------------------------------------------------------- */

@@ -33,6 +33,26 @@ void ns_sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const 
 void ns_sgemm_serial(bool transA, bool transB, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* Inference on weights that stay constant for a while (generation).
+ * ns_blas_pack_weight(W, N, K) says that W[N, K] (row stride K) will not
+ * change until the matching ns_blas_unpack_weight(W). Meanwhile
+ *     ns_sgemm(false, true, M, N, K, 1, A, lda, W, K, beta 0 or 1, C, ldc)
+ * (ns_linear_forward's product) runs on Intel AMX tiles where the CPU has
+ * them: A and W rounded to bfloat16 (8 significant bits), the sums in float,
+ * so a result differs from the float product by ~0.3% of sum |a w|. W is
+ * converted once, here. Elsewhere (or with NETSYNTH_NO_AMX=1) packing does
+ * nothing and the product is unchanged. Packing one W twice needs two
+ * unpacks. Thread-safe. NS_OK, or NS_ENOMEM (nothing packed). */
+int ns_blas_pack_weight(const float *W, int N, int K);
+void ns_blas_unpack_weight(const float *W);
+/* out[M, N] = A[M, K] W^T + bias[N] (bias NULL: none), all rows packed
+ * (strides K and N), when W is packed and runs on AMX: returns true. Else
+ * false, nothing done: the caller makes the float product itself. (The
+ * bias goes in with the product, not in a pass over out of its own.) */
+bool ns_blas_linear_packed(float *out, const float *A, const float *W, const float *bias, int M, int K, int N);
+/* Whether packed weights run on AMX (the CPU, the kernel and NETSYNTH_NO_AMX allow it). */
+bool ns_blas_has_amx(void);
+
 /* One line: backend, library path, kernel and how it was chosen, threads.
  * e.g. "openblas /usr/lib/.../libopenblas.so.0, kernel SkylakeX (chosen: avx512), 2 threads" */
 const char *ns_blas_describe(void);

@@ -44,13 +44,19 @@ void ns_gen_fix_init(ns_gen_fix *f);
  * one that contradicts what was added before; f is then unchanged. */
 int ns_gen_fix_add(ns_gen_fix *f, const char *text);
 
+/* batch 0 (the default): as many flows as fill NS_GEN_BATCH_ROWS rows (at
+ * least one, at most 64): a batch small enough that its activations stay in
+ * a core's cache, the threads taking batches in parallel (BENCHMARK.md). */
+#define NS_GEN_BATCH_ROWS 256
+
 typedef struct ns_gen_opts {
     ns_sampler sampler;     /* kind and steps */
     float guidance;         /* 1: conditional only; > 1 pushes toward the prompt */
-    int compose;            /* guide by each attribute of the prompt separately:
-                             * uncond + g sum_a (cond_a - uncond), one pass per attribute */
+    int guided_steps;       /* 0: guidance at every step; k > 0: at the last k only, the
+                             * steps before run the conditional model alone (one network
+                             * pass instead of two) */
     uint64_t seed;
-    int batch;              /* flows denoised together */
+    int batch;              /* flows denoised together (per thread); 0: by rows, see above */
     int length;             /* > 0: every flow has this many packets (else the length head decides) */
     const ns_gen_fix *fix;  /* NULL, or constraints every row holds */
     /* A control branch (controlnet.h) and its maps: flow i follows map

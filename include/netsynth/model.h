@@ -80,6 +80,11 @@ void ns_model_decay_mask(const ns_model_config *c, uint8_t *mask);
 typedef struct ns_model_acts ns_model_acts;
 int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, int max_t);
 void ns_model_acts_free(ns_model_acts *a);
+/* Classifier-free guidance runs each flow with and without its prompt on
+ * the same noisy rows. With `on`, a forward of an even B takes flows
+ * B/2..B-1's x_t to equal flows 0..B/2-1's (it does not read them) and
+ * computes their input projection once. Off after ns_model_acts_new. */
+void ns_model_acts_share_input(ns_model_acts *a, int on);
 
 /* One batch: B flows padded to T rows (T <= max_packets).
  *   x_t[B, T, in_dim]  noisy rows (padding rows: anything finite)

@@ -48,6 +48,11 @@ int ns_repr_encode(const ns_repr *r, const ns_dataset *ds, uint64_t flow, int T,
 
 /* Network outputs out[rows, out_dim] -> the expected x0[rows, in_dim]. */
 void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows);
+/* The same from classifier-free guidance's two outputs in one pass:
+ * out = uncond + g (cond - uncond) (uncond NULL: out = cond; out may be
+ * cond then), and x0 the expectation under out. */
+void ns_repr_expect_guided(const ns_repr *r, float *x0, float *out, const float *cond, const float *uncond, float g,
+                           size_t rows);
 
 /* One output row -> an nPrint row[width] (argmax per value, constants put
  * back), its direction and inter-arrival time in nanoseconds. */
