@@ -154,8 +154,10 @@ static int plan_per_class(const ns_modelfile *m, const char *label, size_t n, re
     uint32_t lo = m->attr_first[a], hi = m->attr_first[a + 1], A = m->n_attrs;
     request *r = calloc(hi - lo + 1, sizeof *r);
     if (!r) return ns_error(NS_ENOMEM, "out of memory");
+    size_t k = 0;
     for (uint32_t id = lo; id < hi; id++) {
-        request *q = &r[id - lo];
+        if (!ns_modelfile_token_trained(m, (int32_t)id)) continue; /* left out of training: no class to ask for */
+        request *q = &r[k++];
         q->ids = malloc(A * sizeof(int32_t));
         q->label_ids = malloc(A * sizeof(int32_t));
         if (!q->ids || !q->label_ids) return ns_error(NS_ENOMEM, "out of memory");
@@ -176,7 +178,7 @@ static int plan_per_class(const ns_modelfile *m, const char *label, size_t n, re
         }
     }
     *out = r;
-    *count = hi - lo;
+    *count = k;
     return NS_OK;
 }
 

@@ -391,6 +391,14 @@ static void test_lora_teaches_a_new_class(void **state)
     print_message("exact rows dns/web/ssh: adapter on ssh alone %.0f/%.0f/%.0f%%, on all three %.0f/%.0f/%.0f%%\n",
                   100 * only[0], 100 * only[1], 100 * only[2], 100 * mixed[0], 100 * mixed[1], 100 * mixed[2]);
     assert_true(only[2] >= 0.8 && mixed[2] >= 0.8);
+    /* --per-class goes through the classes a model learned: the base's two,
+     * and the adapter's third with --lora. */
+    const char *bin = tu_netsynth_bin();
+    assert_int_equal(tu_system("%s generate -q --model %s --per-class 2 -o %s/pc >/dev/null 2>&1 && ls %s/pc/*.pcap | wc -l "
+                               "| grep -qx 2", bin, o.out_path, dir, dir), 0);
+    assert_int_equal(tu_system("%s generate -q --model %s --lora %s --per-class 2 -o %s/pc2 >/dev/null 2>&1 && "
+                               "test -f %s/pc2/ssh.pcap && ls %s/pc2/*.pcap | wc -l | grep -qx 3", bin, o.out_path,
+                               lora_path, dir, dir, dir), 0);
     assert_true(mixed[0] >= 0.5 && mixed[1] >= 0.5 && mixed[0] + mixed[1] > only[0] + only[1] + 0.5);
 
     ns_modelfile_free(&base);
