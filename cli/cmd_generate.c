@@ -44,6 +44,7 @@ static void usage(FILE *out)
             "                     the unconditional model)\n"
             "  -n N               flows to generate (default 100, or one per --control map)\n"
             "  --per-class N      N flows for every value of --label (default: the first attribute)\n"
+            "                     that the model (or an adapter) learned\n"
             "  --label NAME       the attribute --per-class goes through\n"
             "  --like DATASET     as many flows per label combination as DATASET has\n"
             "  -o OUT|DIR         where to write (required)\n"
