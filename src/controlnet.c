@@ -133,20 +133,6 @@ int ns_controlnet_check_base(const ns_controlnet *ctl, const char *ctl_name, con
 
 /* ---- file ---------------------------------------------------------- */
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 int ns_controlnet_save(const ns_controlnet *ctl, const char *path)
 {
@@ -154,15 +140,15 @@ int ns_controlnet_save(const ns_controlnet *ctl, const char *path)
     uint8_t *buf = calloc(1, size);
     if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory", path);
     memcpy(buf, NS_CONTROL_MAGIC, 8);
-    put32(buf + 8, NS_CONTROL_VERSION);
+    ns_store_le32(buf + 8, NS_CONTROL_VERSION);
     int32_t cfg[9];
     config_ints(&ctl->cfg, cfg);
     memcpy(buf + 16, cfg, sizeof cfg);
-    put32(buf + 52, ctl->base_crc);
-    put32(buf + 56, (uint32_t)ctl->n_blocks), put32(buf + 60, F);
-    put64(buf + 64, ctl->n_params), put64(buf + 72, HEADER), put64(buf + 80, size);
+    ns_store_le32(buf + 52, ctl->base_crc);
+    ns_store_le32(buf + 56, (uint32_t)ctl->n_blocks), ns_store_le32(buf + 60, F);
+    ns_store_le64(buf + 64, ctl->n_params), ns_store_le64(buf + 72, HEADER), ns_store_le64(buf + 80, size);
     memcpy(buf + HEADER, ctl->weights, ctl->n_params * 4);
-    put32(buf + 88, ns_crc32(0, buf, size));
+    ns_store_le32(buf + 88, ns_crc32(0, buf, size));
     int rc = ns_write_file(path, buf, size);
     free(buf);
     return rc;
@@ -177,33 +163,33 @@ static int parse(ns_controlnet *ctl, const uint8_t *buf, size_t size, const char
         return ns_error(size < HEADER && (size < 8 || !memcmp(buf, NS_CONTROL_MAGIC, 8)) ? NS_ETRUNC : NS_EFORMAT,
                         "%s: not a netsynth control branch file", path);
     }
-    uint32_t version = get32(buf + 8);
+    uint32_t version = ns_load_le32(buf + 8);
     if (version != NS_CONTROL_VERSION)
         return ns_error(NS_EVERSION, "%s: control file version %u, this build reads version %d", path, version,
                         NS_CONTROL_VERSION);
-    uint64_t fsize = get64(buf + 80);
+    uint64_t fsize = ns_load_le64(buf + 80);
     if (fsize != size)
         return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: file is %zu bytes, its header says %llu%s", path,
                         size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
     uint8_t head[HEADER];
     memcpy(head, buf, HEADER);
-    put32(head + 88, 0);
-    if (ns_crc32(ns_crc32(0, head, HEADER), buf + HEADER, size - HEADER) != get32(buf + 88))
+    ns_store_le32(head + 88, 0);
+    if (ns_crc32(ns_crc32(0, head, HEADER), buf + HEADER, size - HEADER) != ns_load_le32(buf + 88))
         return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", path);
     int32_t v[9];
     memcpy(v, buf + 16, sizeof v);
     ns_model_config c = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
-    int32_t K = (int32_t)get32(buf + 56), nf = (int32_t)get32(buf + 60);
+    int32_t K = (int32_t)ns_load_le32(buf + 56), nf = (int32_t)ns_load_le32(buf + 60);
     if (!ns_model_config_valid(&c) || K < 1 || K > c.n_layer)
         return ns_error(NS_ECORRUPT, "%s: impossible config in header", path);
     if (nf != F)
         return ns_error(NS_EVERSION, "%s: %d control features per packet, this build has %d", path, nf, F);
-    uint64_t n = get64(buf + 64);
-    if (n != ns_controlnet_params_layout(NULL, &c, K, NULL) || get64(buf + 72) != HEADER || size - HEADER != n * 4)
+    uint64_t n = ns_load_le64(buf + 64);
+    if (n != ns_controlnet_params_layout(NULL, &c, K, NULL) || ns_load_le64(buf + 72) != HEADER || size - HEADER != n * 4)
         return ns_error(NS_ECORRUPT, "%s: header counts do not match the config", path);
     int rc = alloc(ctl, &c, K);
     if (rc) return rc;
-    ctl->base_crc = get32(buf + 52);
+    ctl->base_crc = ns_load_le32(buf + 52);
     return ns_read_weights(ctl->weights, buf + HEADER, n, path);
 }
 

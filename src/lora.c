@@ -357,20 +357,6 @@ int ns_lora_merge(ns_modelfile *out, const ns_modelfile *base, const ns_lora *co
 
 /* ---- the file ------------------------------------------------------------------ */
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 int ns_lora_save(const ns_lora *a, const char *path)
 {
@@ -384,15 +370,15 @@ int ns_lora_save(const ns_lora *a, const char *path)
     uint8_t *buf = calloc(1, size);
     if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory", path);
     memcpy(buf, NS_LORA_MAGIC, 8);
-    put32(buf + 8, NS_LORA_VERSION);
+    ns_store_le32(buf + 8, NS_LORA_VERSION);
     const int32_t shape[5] = {a->rank, a->d, a->n_layer, a->mlp_ratio, a->out_dim};
     memcpy(buf + 12, shape, sizeof shape);
     memcpy(buf + 52, &a->alpha, 4);
-    put32(buf + 32, a->base_crc);
-    put32(buf + 36, a->n_attrs), put32(buf + 40, a->n_tokens), put32(buf + 44, a->n_emb);
-    put32(buf + 48, a->n_combos);
-    put64(buf + 56, a->n_params), put64(buf + 64, off_strings), put64(buf + 72, strings_len);
-    put64(buf + 80, off_flags), put64(buf + 88, off_combos), put64(buf + 96, off_weights), put64(buf + 104, size);
+    ns_store_le32(buf + 32, a->base_crc);
+    ns_store_le32(buf + 36, a->n_attrs), ns_store_le32(buf + 40, a->n_tokens), ns_store_le32(buf + 44, a->n_emb);
+    ns_store_le32(buf + 48, a->n_combos);
+    ns_store_le64(buf + 56, a->n_params), ns_store_le64(buf + 64, off_strings), ns_store_le64(buf + 72, strings_len);
+    ns_store_le64(buf + 80, off_flags), ns_store_le64(buf + 88, off_combos), ns_store_le64(buf + 96, off_weights), ns_store_le64(buf + 104, size);
     char *s = (char *)buf + off_strings;
     for (uint32_t i = 0; i < a->n_attrs; i++) s = stpcpy(s, a->attr_names[i]) + 1;
     for (uint32_t i = 0; i < a->n_tokens; i++) s = stpcpy(s, a->tokens[i]) + 1;
@@ -400,7 +386,7 @@ int ns_lora_save(const ns_lora *a, const char *path)
     memcpy(buf + off_combos, a->combo_tok, (size_t)a->n_combos * A * 4);
     memcpy(buf + off_combos + (size_t)a->n_combos * A * 4, a->combo_count, (size_t)a->n_combos * 4);
     memcpy(buf + off_weights, a->w, a->n_params * 4);
-    put32(buf + 112, ns_crc32(0, buf, size));
+    ns_store_le32(buf + 112, ns_crc32(0, buf, size));
     int rc = ns_write_file(path, buf, size);
     free(buf);
     return rc;
@@ -418,36 +404,36 @@ static int parse(ns_lora *a, const uint8_t *buf, size_t size, const char *name)
             return ns_error(NS_EFORMAT, "%s: is a model file, not an adapter (netsynth finetune makes those)", name);
         return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth adapter file", name);
     }
-    if (get32(buf + 8) != NS_LORA_VERSION)
+    if (ns_load_le32(buf + 8) != NS_LORA_VERSION)
         return ns_error(NS_EVERSION, "%s: adapter file version %u, this build reads version %d", name,
-                        get32(buf + 8), NS_LORA_VERSION);
-    uint64_t fsize = get64(buf + 104);
+                        ns_load_le32(buf + 8), NS_LORA_VERSION);
+    uint64_t fsize = ns_load_le64(buf + 104);
     if (fsize != size)
         return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: file is %zu bytes, its header says %llu%s",
                         name, size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
     uint8_t head[HEADER];
     memcpy(head, buf, HEADER);
-    put32(head + 112, 0);
-    if (ns_crc32(ns_crc32(0, head, HEADER), buf + HEADER, size - HEADER) != get32(buf + 112))
+    ns_store_le32(head + 112, 0);
+    if (ns_crc32(ns_crc32(0, head, HEADER), buf + HEADER, size - HEADER) != ns_load_le32(buf + 112))
         return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", name);
 
     int32_t shape[5];
     memcpy(shape, buf + 12, sizeof shape);
     a->rank = shape[0], a->d = shape[1], a->n_layer = shape[2], a->mlp_ratio = shape[3], a->out_dim = shape[4];
     memcpy(&a->alpha, buf + 52, 4);
-    a->base_crc = get32(buf + 32);
-    a->n_attrs = get32(buf + 36), a->n_tokens = get32(buf + 40), a->n_emb = get32(buf + 44);
-    a->n_combos = get32(buf + 48);
+    a->base_crc = ns_load_le32(buf + 32);
+    a->n_attrs = ns_load_le32(buf + 36), a->n_tokens = ns_load_le32(buf + 40), a->n_emb = ns_load_le32(buf + 44);
+    a->n_combos = ns_load_le32(buf + 48);
     if (a->rank < 1 || a->rank > MAX_RANK || a->d < 1 || a->d > 4096 || a->n_layer < 1 ||
         a->n_layer > NS_MODEL_MAX_LAYERS || a->mlp_ratio < 1 || a->mlp_ratio > 16 || a->out_dim < 1 ||
         a->out_dim > 4 * NS_NP_MODEL_WIDTH || !isfinite(a->alpha) ||
         !(a->alpha > 0) || a->n_attrs > MAX_ATTRS || a->n_tokens > MAX_TOKENS || a->n_emb > a->n_tokens ||
-        a->n_combos > MAX_TOKENS || get64(buf + 56) != ns_lora_layout(NULL, a, NULL))
+        a->n_combos > MAX_TOKENS || ns_load_le64(buf + 56) != ns_lora_layout(NULL, a, NULL))
         return ns_error(NS_ECORRUPT, "%s: impossible adapter shape or counts in header", name);
     size_t A = a->n_attrs;
-    uint64_t off_strings = get64(buf + 64), strings_len = get64(buf + 72), off_flags = get64(buf + 80);
-    uint64_t off_combos = get64(buf + 88), off_weights = get64(buf + 96);
-    uint64_t n = get64(buf + 56);
+    uint64_t off_strings = ns_load_le64(buf + 64), strings_len = ns_load_le64(buf + 72), off_flags = ns_load_le64(buf + 80);
+    uint64_t off_combos = ns_load_le64(buf + 88), off_weights = ns_load_le64(buf + 96);
+    uint64_t n = ns_load_le64(buf + 56);
     if (!section_ok(off_strings, strings_len, size) || !section_ok(off_flags, a->n_tokens, size) ||
         !section_ok(off_combos, (uint64_t)a->n_combos * (A + 1) * 4, size) || !section_ok(off_weights, n * 4, size))
         return ns_error(NS_ECORRUPT, "%s: a section lies outside the file", name);

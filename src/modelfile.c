@@ -189,8 +189,6 @@ static void state_unpack(ns_train_state *s, const uint8_t *in)
 
 /* ---- save ---------------------------------------------------------- */
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
 {
@@ -209,18 +207,18 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
     uint8_t *buf = calloc(1, size);
     if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory (%zu MB)", path, size >> 20);
     memcpy(buf, NS_MODEL_MAGIC, 8);
-    put32(buf + 8, NS_MODEL_VERSION);
-    put32(buf + 12, with_state ? 1 : 0);
+    ns_store_le32(buf + 8, NS_MODEL_VERSION);
+    ns_store_le32(buf + 12, with_state ? 1 : 0);
     const int32_t cfg[9] = {m->cfg.d,      m->cfg.n_layer, m->cfg.n_head, m->cfg.mlp_ratio, m->cfg.max_packets,
                             m->cfg.in_dim, m->cfg.out_dim, m->cfg.n_bits, m->cfg.vocab};
     memcpy(buf + 16, cfg, sizeof cfg);
     memcpy(buf + 52, &m->sched.logsnr_shift, 4);
-    put32(buf + 56, m->n_attrs), put32(buf + 60, m->n_tokens), put32(buf + 64, m->n_combos);
-    put32(buf + 68, m->data_max_packets);
-    put64(buf + 72, n);
-    put64(buf + 80, off_strings), put64(buf + 88, strings_len), put64(buf + 96, off_first);
-    put64(buf + 104, off_repr), put64(buf + 112, off_combos), put64(buf + 120, off_weights);
-    put64(buf + 128, off_state), put64(buf + 136, size);
+    ns_store_le32(buf + 56, m->n_attrs), ns_store_le32(buf + 60, m->n_tokens), ns_store_le32(buf + 64, m->n_combos);
+    ns_store_le32(buf + 68, m->data_max_packets);
+    ns_store_le64(buf + 72, n);
+    ns_store_le64(buf + 80, off_strings), ns_store_le64(buf + 88, strings_len), ns_store_le64(buf + 96, off_first);
+    ns_store_le64(buf + 104, off_repr), ns_store_le64(buf + 112, off_combos), ns_store_le64(buf + 120, off_weights);
+    ns_store_le64(buf + 128, off_state), ns_store_le64(buf + 136, size);
 
     uint8_t *s = buf + off_strings;
     for (uint32_t a = 0; a < m->n_attrs; a++) s = (uint8_t *)stpcpy((char *)s, m->attr_names[a]) + 1;
@@ -241,7 +239,7 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
         memcpy(buf + off_state + STATE_BLOCK + n * 4, m->adam_m, n * 4);
         memcpy(buf + off_state + STATE_BLOCK + 2 * n * 4, m->adam_v, n * 4);
     }
-    put32(buf + 144, ns_crc32(0, buf, size));
+    ns_store_le32(buf + 144, ns_crc32(0, buf, size));
 
     int rc = ns_write_file(path, buf, size);
     free(buf);
@@ -250,18 +248,6 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
 
 /* ---- load ---------------------------------------------------------- */
 
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 /* A section [off, off + len) that must lie inside the file, 8-byte aligned. */
 static int section_ok(uint64_t off, uint64_t len, uint64_t size)
@@ -276,21 +262,21 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
             return ns_error(NS_EFORMAT, "%s: is a dataset file, not a model (train one with netsynth train)", path);
         return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth model file", path);
     }
-    uint32_t version = get32(buf + 8), flags = get32(buf + 12);
+    uint32_t version = ns_load_le32(buf + 8), flags = ns_load_le32(buf + 12);
     if (version != NS_MODEL_VERSION)
         return ns_error(NS_EVERSION, "%s: model file version %u, this build reads version %d", path, version,
                         NS_MODEL_VERSION);
-    uint64_t fsize = get64(buf + 136);
+    uint64_t fsize = ns_load_le64(buf + 136);
     if (fsize != size)
         return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: file is %zu bytes, its header says %llu%s",
                         path, size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
     uint8_t *copy = malloc(HEADER);
     if (!copy) return ns_error(NS_ENOMEM, "out of memory");
     memcpy(copy, buf, HEADER);
-    put32(copy + 144, 0);
+    ns_store_le32(copy + 144, 0);
     uint32_t crc = ns_crc32(ns_crc32(0, copy, HEADER), buf + HEADER, size - HEADER);
     free(copy);
-    if (crc != get32(buf + 144)) return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", path);
+    if (crc != ns_load_le32(buf + 144)) return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", path);
 
     int32_t cfg[9];
     memcpy(cfg, buf + 16, sizeof cfg);
@@ -301,16 +287,16 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
     memcpy(&m->sched.logsnr_shift, buf + 52, 4);
     m->sched.t_min = ns_schedule_default().t_min, m->sched.t_max = ns_schedule_default().t_max;
     if (!isfinite(m->sched.logsnr_shift)) return ns_error(NS_ECORRUPT, "%s: bad schedule in header", path);
-    m->n_attrs = get32(buf + 56), m->n_tokens = get32(buf + 60), m->n_combos = get32(buf + 64);
-    m->data_max_packets = get32(buf + 68);
-    uint64_t n = get64(buf + 72);
+    m->n_attrs = ns_load_le32(buf + 56), m->n_tokens = ns_load_le32(buf + 60), m->n_combos = ns_load_le32(buf + 64);
+    m->data_max_packets = ns_load_le32(buf + 68);
+    uint64_t n = ns_load_le64(buf + 72);
     if ((uint64_t)c.vocab != m->n_tokens || m->n_attrs > 64 || m->n_tokens > (1u << 20) ||
         n != ns_model_params_layout(NULL, &c, NULL))
         return ns_error(NS_ECORRUPT, "%s: header counts do not match the config", path);
     size_t A = m->n_attrs;
-    uint64_t off_strings = get64(buf + 80), strings_len = get64(buf + 88), off_first = get64(buf + 96);
-    uint64_t off_repr = get64(buf + 104), off_combos = get64(buf + 112), off_weights = get64(buf + 120);
-    uint64_t off_state = get64(buf + 128);
+    uint64_t off_strings = ns_load_le64(buf + 80), strings_len = ns_load_le64(buf + 88), off_first = ns_load_le64(buf + 96);
+    uint64_t off_repr = ns_load_le64(buf + 104), off_combos = ns_load_le64(buf + 112), off_weights = ns_load_le64(buf + 120);
+    uint64_t off_state = ns_load_le64(buf + 128);
     if (!section_ok(off_strings, strings_len, size) || !section_ok(off_first, (A + 1) * 4, size) ||
         !section_ok(off_repr, REPR_BYTES, size) ||
         !section_ok(off_combos, (uint64_t)m->n_combos * (A * 4 + 4), size) ||

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdio.h>
 
 typedef struct ns_outfile {
@@ -33,6 +34,23 @@ int ns_read_weights(float *w, const uint8_t *src, size_t n, const char *name);
 
 /* Read a whole file into a malloc'd buffer (NUL-terminated for convenience). */
 int ns_read_file(const char *path, uint8_t **data, size_t *len);
+
+/* Fields of netsynth's file headers, which are little-endian (as the
+ * machines this runs on: a big-endian port would swap here). */
+static inline void ns_store_le32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void ns_store_le64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint32_t ns_load_le32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline uint64_t ns_load_le64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
 
 /* CRC-32 (zlib's polynomial), for file checksums. */
 uint32_t ns_crc32(uint32_t crc, const void *data, size_t len);
