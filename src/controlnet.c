@@ -36,11 +36,7 @@ size_t ns_controlnet_params_layout(ns_controlnet_params *p, const ns_model_confi
     ns_controlnet_params dummy;
     if (!p) p = &dummy;
     memset(&p->blk, 0, sizeof p->blk);
-#define TAKE(ptr, count)                    \
-    do {                                    \
-        (ptr) = mem ? mem + n : NULL;       \
-        n += (size_t)(count);               \
-    } while (0)
+#define TAKE(ptr, count) NS_CARVE(ptr, mem, n, count)
     TAKE(p->cin_w, d * F);
     TAKE(p->cin_b, d);
     for (int k = 0; k < K; k++) {
@@ -239,11 +235,7 @@ int ns_controlnet_acts_new(ns_controlnet_acts **out, const ns_model_config *c, i
     for (int pass = 0; pass < 2; pass++) {
         size_t n = 0;
         float *m = pass ? a->mem : NULL;
-#define A(ptr, count)                 \
-    do {                              \
-        if (pass) (ptr) = m + n;      \
-        n += (size_t)(count);         \
-    } while (0)
+#define A(ptr, count) NS_CARVE(ptr, m, n, count)
         for (int k = 0; k <= K; k++) A(a->h[k], Nd);
         for (int k = 0; k < K; k++) {
             model_block_acts_carve(&a->layer[k], k ? NULL : &a->bs, m, &n, c, max_b, max_t);

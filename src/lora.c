@@ -9,6 +9,7 @@
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
 #include "netsynth/rng.h"
+#include "model_block.h"
 
 enum { HEADER = 128, MAX_RANK = 256, MAX_ATTRS = 64, MAX_TOKENS = 1 << 20 };
 
@@ -44,11 +45,7 @@ size_t ns_lora_layout(ns_lora_params *p, const ns_lora *a, float *mem)
     size_t r = (size_t)a->rank, d = (size_t)a->d, h = d * (size_t)a->mlp_ratio, n = 0;
     ns_lora_params dummy;
     if (!p) p = &dummy;
-#define TAKE(ptr, count)              \
-    do {                              \
-        (ptr) = mem ? mem + n : NULL; \
-        n += (size_t)(count);         \
-    } while (0)
+#define TAKE(ptr, count) NS_CARVE(ptr, mem, n, count)
     for (int l = 0; l < a->n_layer; l++) {
         TAKE(p->qkv_a[l], r * d);
         TAKE(p->qkv_b[l], 3 * d * r);

@@ -61,11 +61,7 @@ int ns_model_config_valid(const ns_model_config *c)
 void model_block_take(ns_model_params *p, int l, const ns_model_config *c, float *mem, size_t *at)
 {
     size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio, n = *at;
-#define TAKE(ptr, count)                    \
-    do {                                    \
-        (ptr) = mem ? mem + n : NULL;       \
-        n += (size_t)(count);               \
-    } while (0)
+#define TAKE(ptr, count) NS_CARVE(ptr, mem, n, count)
     TAKE(p->ada_w[l], 6 * d * d);
     TAKE(p->ada_b[l], 6 * d);
     TAKE(p->qkv_w[l], 3 * d * d);
@@ -95,11 +91,7 @@ size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, floa
     size_t d = (size_t)c->d, n = 0;
     ns_model_params dummy;
     if (!p) p = &dummy;
-#define TAKE(ptr, count)                    \
-    do {                                    \
-        (ptr) = mem ? mem + n : NULL;       \
-        n += (size_t)(count);               \
-    } while (0)
+#define TAKE(ptr, count) NS_CARVE(ptr, mem, n, count)
     TAKE(p->in_w, d * (size_t)c->in_dim);
     TAKE(p->in_b, d);
     TAKE(p->pos, (size_t)c->max_packets * d);
@@ -183,11 +175,7 @@ void model_block_acts_carve(model_block_acts *y, model_block_scratch *s, float *
 {
     size_t B = (size_t)max_b, N = B * (size_t)max_t, d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
     size_t NH = (size_t)c->n_head, T = (size_t)max_t;
-#define A(ptr, count)                    \
-    do {                                 \
-        if (mem) (ptr) = mem + *n;       \
-        *n += (size_t)(count);           \
-    } while (0)
+#define A(ptr, count) NS_CARVE(ptr, mem, *n, count)
     A(y->mod, B * 6 * d); A(y->ln1, N * d); A(y->mean1, N); A(y->rstd1, N); A(y->m1, N * d);
     A(y->qkv, N * 3 * d); A(y->att, B * NH * T * T); A(y->ao, N * d); A(y->po, N * d); A(y->mid, N * d);
     A(y->ln2, N * d); A(y->mean2, N); A(y->rstd2, N); A(y->m2, N * d); A(y->fc, N * h); A(y->ge, N * h);
@@ -239,11 +227,7 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
     for (int pass = 0; pass < 2; pass++) {
         size_t n = 0;
         float *m = pass ? a->mem : NULL;
-#define A(ptr, count)                 \
-    do {                              \
-        if (pass) (ptr) = m + n;      \
-        n += (size_t)(count);         \
-    } while (0)
+#define A(ptr, count) NS_CARVE(ptr, m, n, count)
         A(a->temb0, B * d); A(a->th1, B * d); A(a->tha, B * d); A(a->temb, B * d); A(a->yemb, B * d);
         A(a->cvec, B * d); A(a->sc, B * d);
         for (size_t l = 0; l <= L; l++) A(a->res[l], N * d);

@@ -18,6 +18,16 @@
 
 #include "netsynth/model.h"
 
+/* Carving one float allocation into named slices, llm.c style: ptr gets the
+ * `count` floats at offset n of base (NULL while base is NULL: a counting
+ * pass), and n moves past them. Every parameter layout and activation block
+ * (model, control branch, adapters) is carved with it. */
+#define NS_CARVE(ptr, base, n, count)              \
+    do {                                           \
+        (ptr) = (base) ? (base) + (n) : NULL;      \
+        (n) += (size_t)(count);                    \
+    } while (0)
+
 /* One block's weights (or their gradients: NULL entries are skipped). */
 typedef struct model_block_w {
     float *ada_w, *ada_b, *qkv_w, *qkv_b, *proj_w, *proj_b, *fc_w, *fc_b, *fc2_w, *fc2_b;
