@@ -45,13 +45,6 @@ typedef struct token_set {
     int32_t attr[MAX_SET_TOKENS], id[MAX_SET_TOKENS];
 } token_set;
 
-static int attr_of(const ns_dataset *ds, int32_t id)
-{
-    uint32_t a = 0;
-    while (a + 1 < ds->n_attrs && (uint32_t)id >= ds->attr_first[a + 1]) a++;
-    return (int)a;
-}
-
 static int parse_set(const ns_dataset *ds, const char *opt, const char *text, token_set *set)
 {
     char buf[1024];
@@ -63,7 +56,7 @@ static int parse_set(const ns_dataset *ds, const char *opt, const char *text, to
         if (id < 0)
             return ns_error(NS_EARG, "%s: the dataset has no token '%s' (netsynth inspect lists them)", opt, tok);
         if (set->n == MAX_SET_TOKENS) return ns_error(NS_EARG, "%s: more than %d tokens", opt, MAX_SET_TOKENS);
-        set->attr[set->n] = attr_of(ds, id);
+        set->attr[set->n] = ns_dataset_token_attr(ds, id);
         set->id[set->n++] = id;
     }
     if (!set->n) return ns_error(NS_EARG, "%s: no tokens in '%s'", opt, text);
@@ -75,13 +68,6 @@ static int matches(const ns_dataset *ds, uint64_t flow, const token_set *set)
     for (int k = 0; k < set->n; k++)
         if (ds->labels[flow * ds->n_attrs + (uint32_t)set->attr[k]] != set->id[k]) return 0;
     return 1;
-}
-
-static int find_attr(const ns_dataset *ds, const char *name)
-{
-    for (uint32_t a = 0; a < ds->n_attrs; a++)
-        if (!strcmp(ds->attr_names[a], name)) return (int)a;
-    return -1;
 }
 
 /* Keep at most n flows of each class: the j-th of a class's c flows stays
@@ -156,7 +142,7 @@ int cmd_subset(int argc, char **argv)
     int attr = 0;
     for (int k = 0; !rc && k < n_only; k++) rc = parse_set(&ds, "--only", only_text[k], &only[k]);
     for (int k = 0; !rc && k < n_excl; k++) rc = parse_set(&ds, "--exclude", excl_text[k], &excl[k]);
-    if (!rc && per_class && (attr = label ? find_attr(&ds, label) : (ds.n_attrs ? 0 : -1)) < 0)
+    if (!rc && per_class && (attr = label ? ns_dataset_attr(&ds, label) : (ds.n_attrs ? 0 : -1)) < 0)
         rc = ns_error(NS_EARG, "%s: no attribute '%s' to count classes by", data, label ? label : "(none)");
     if (!rc && !(keep = malloc(ds.n_flows + 1))) rc = ns_error(NS_ENOMEM, "out of memory");
     if (rc) goto done;

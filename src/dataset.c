@@ -146,6 +146,20 @@ int32_t ns_dataset_token(const ns_dataset *ds, const char *text)
     return -1;
 }
 
+int ns_dataset_attr(const ns_dataset *ds, const char *name)
+{
+    for (uint32_t a = 0; a < ds->n_attrs; a++)
+        if (!strcmp(ds->attr_names[a], name)) return (int)a;
+    return -1;
+}
+
+int ns_dataset_token_attr(const ns_dataset *ds, int32_t id)
+{
+    uint32_t a = 0;
+    while (a + 1 < ds->n_attrs && (uint32_t)id >= ds->attr_first[a + 1]) a++;
+    return (int)a;
+}
+
 /* ---- reading -------------------------------------------------------------- */
 
 void ns_dataset_free(ns_dataset *ds)

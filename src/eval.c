@@ -102,13 +102,6 @@ static int sets_init(set *s, const ns_eval_inputs *in)
     return rc;
 }
 
-static int attr_index(const ns_dataset *ds, const char *attr)
-{
-    for (uint32_t a = 0; a < ds->n_attrs; a++)
-        if (!strcmp(ds->attr_names[a], attr)) return (int)a;
-    return -1;
-}
-
 /* "device=HueBridge" -> "HueBridge" */
 static const char *token_value(const char *token)
 {
@@ -133,14 +126,14 @@ static int level_init(ns_eval_level *lv, const char *attr, size_t len, const set
     size_t cap = 0;
     for (int i = 0; i < NSETS; i++) {
         if (!s[i].ds) continue;
-        int a = attr_index(s[i].ds, lv->name);
+        int a = ns_dataset_attr(s[i].ds, lv->name);
         if (a < 0) return ns_error(NS_EARG, "eval: %s: no attribute '%s'", s[i].name, lv->name);
         cap += s[i].ds->attr_first[a + 1] - s[i].ds->attr_first[a];
     }
     if (!(lv->classes = calloc(cap ? cap : 1, sizeof *lv->classes))) return ns_error(NS_ENOMEM, "eval: out of memory");
     for (int i = 0; i < NSETS; i++) {
         if (!s[i].ds) continue;
-        int a = attr_index(s[i].ds, lv->name);
+        int a = ns_dataset_attr(s[i].ds, lv->name);
         for (uint32_t t = s[i].ds->attr_first[a]; t < s[i].ds->attr_first[a + 1]; t++) {
             const char *v = token_value(s[i].ds->tokens[t]);
             int seen = 0;
@@ -175,7 +168,7 @@ static int levels_init(ns_eval_report *r, const char *labels, const set *s)
 static int set_classes(const set *s, const ns_eval_level *lv, int32_t *y)
 {
     const ns_dataset *ds = s->ds;
-    int a = attr_index(ds, lv->name);
+    int a = ns_dataset_attr(ds, lv->name);
     uint32_t n_tok = ds->attr_first[a + 1] - ds->attr_first[a];
     int32_t *map = malloc((n_tok ? n_tok : 1) * sizeof *map);
     if (!map) return ns_error(NS_ENOMEM, "eval: out of memory");
@@ -440,7 +433,7 @@ void ns_eval_print(const ns_eval_report *r, FILE *fp)
     }
 }
 
-static void json_string(FILE *fp, const char *s)
+void ns_json_string(FILE *fp, const char *s)
 {
     fputc('"', fp);
     for (; *s; s++) {
@@ -460,11 +453,11 @@ void ns_eval_json_members(const ns_eval_report *r, FILE *fp)
     for (size_t lv = 0; lv < r->n_levels; lv++) {
         const ns_eval_level *L = &r->levels[lv];
         fprintf(fp, "    {\"label\": ");
-        json_string(fp, L->name);
+        ns_json_string(fp, L->name);
         fprintf(fp, ", \"classes\": [");
         for (int c = 0; c < L->n_classes; c++) {
             if (c) fputs(", ", fp);
-            json_string(fp, L->classes[c]);
+            ns_json_string(fp, L->classes[c]);
         }
         fprintf(fp, "],\n     \"results\": [");
         int first = 1;

@@ -201,9 +201,7 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
         if (b >= 0 && ns_modelfile_token_trained(base, b)) continue;
         a->has_emb[idx[i]] = 1;
         /* Start where an average value of its attribute sits. */
-        int attr = amap[0];
-        for (uint32_t k = 0; k < ds->n_attrs; k++)
-            if (i >= ds->attr_first[k] && i < ds->attr_first[k + 1]) attr = amap[k];
+        int attr = amap[ns_dataset_token_attr(ds, (int32_t)i)];
         float *row = a->p.emb + (size_t)e++ * a->d;
         int n = 0;
         for (uint32_t t = base->attr_first[attr]; t < base->attr_first[attr + 1]; t++) {

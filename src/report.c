@@ -288,18 +288,6 @@ static void json_num(FILE *fp, double v)
     else fprintf(fp, "%.6g", v);
 }
 
-static void json_str(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(fp, "\\%c", c);
-        else if (c < 0x20) fprintf(fp, "\\u%04x", c);
-        else fputc(c, fp);
-    }
-    fputc('"', fp);
-}
-
 static void json_value(FILE *fp, const ns_dist_value *v)
 {
     fputs("{\"jsd\": ", fp), json_num(fp, v->jsd);
@@ -313,14 +301,14 @@ static void json_distances(const ns_report *r, FILE *fp)
 {
     const ns_eval_level *lv0 = &r->eval.levels[0];
     fprintf(fp, ",\n  \"distances\": {\"packets\": %d, \"label\": ", r->dist.packets);
-    json_str(fp, lv0->name);
+    ns_json_string(fp, lv0->name);
     fputs(", \"fields\": [", fp);
     for (size_t i = 0; i < r->dist.n_fields; i++) {
         const ns_dist_field *f = &r->dist.fields[i];
         fprintf(fp, "%s\n    {\"field\": ", i ? "," : "");
-        json_str(fp, f->name);
+        ns_json_string(fp, f->name);
         fputs(", \"unit\": ", fp);
-        if (f->unit) json_str(fp, f->unit);
+        if (f->unit) ns_json_string(fp, f->unit);
         else fputs("null", fp);
         fprintf(fp, ", \"n_real\": %llu, \"n_synth\": %llu, \"all\": ", (unsigned long long)f->n_real,
                 (unsigned long long)f->n_synth);
@@ -328,14 +316,14 @@ static void json_distances(const ns_report *r, FILE *fp)
         fputs(",\n     \"per_class\": {", fp);
         for (int c = 0; c < r->dist.n_classes; c++) {
             fputs(c ? ", " : "", fp);
-            json_str(fp, lv0->classes[c]);
+            ns_json_string(fp, lv0->classes[c]);
             fputs(": ", fp);
             json_value(fp, &f->per_class[c]);
         }
         fputs("},\n     \"histogram\": [", fp);
         for (int k = 0; k < f->hist.n; k++) {
             fputs(k ? ", {\"bin\": " : "{\"bin\": ", fp);
-            json_str(fp, f->hist.label[k]);
+            ns_json_string(fp, f->hist.label[k]);
             fputs(", \"real\": ", fp), json_num(fp, f->hist.real[k]);
             fputs(", \"synth\": ", fp), json_num(fp, f->hist.synth[k]);
             fputc('}', fp);
@@ -360,11 +348,11 @@ static void json_rest(const ns_report *r, FILE *fp)
     for (size_t lv = 0; lv < r->eval.n_levels; lv++) {
         const ns_eval_level *L = &r->eval.levels[lv];
         fprintf(fp, "%s\n    {\"label\": ", lv ? "," : "");
-        json_str(fp, L->name);
+        ns_json_string(fp, L->name);
         fputs(", \"classes\": [", fp);
         for (int c = 0; c < L->n_classes; c++) {
             fputs(c ? ", {\"class\": " : "{\"class\": ", fp);
-            json_str(fp, L->classes[c]);
+            ns_json_string(fp, L->classes[c]);
             fprintf(fp, ", \"real\": %llu, \"synth\": %llu", (unsigned long long)r->cov_real[lv][c],
                     (unsigned long long)r->cov_synth[lv][c]);
             if (r->in.like) fprintf(fp, ", \"requested\": %llu", (unsigned long long)r->cov_real[lv][c]);
@@ -375,7 +363,7 @@ static void json_rest(const ns_report *r, FILE *fp)
     fputs("]},\n  \"compliance\": ", fp);
     if (!r->has_compliance) {
         fputs("{\"note\": ", fp);
-        json_str(fp, r->compliance_note);
+        ns_json_string(fp, r->compliance_note);
         fputc('}', fp);
     } else {
         const ns_compliance *c[2] = {&r->comp_real, &r->comp_synth};
@@ -401,7 +389,7 @@ int ns_report_write_json(const ns_report *r, const char *path)
     fputs("{\n", fp);
     if (r->in.command) {
         fputs("  \"command\": ", fp);
-        json_str(fp, r->in.command);
+        ns_json_string(fp, r->in.command);
         fputs(",\n", fp);
     }
     ns_eval_json_members(&r->eval, fp);

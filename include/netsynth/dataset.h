@@ -82,6 +82,10 @@ void ns_dataset_flow_matrix(const ns_dataset *ds, uint64_t i, int8_t *m);
 void ns_dataset_pack_row(const int8_t *row, uint32_t width, uint8_t *out);
 /* The id of token text ("device=HueBridge"), or -1. */
 int32_t ns_dataset_token(const ns_dataset *ds, const char *text);
+/* The index of attribute `name`, or -1. */
+int ns_dataset_attr(const ns_dataset *ds, const char *name);
+/* The attribute a token id (0..n_tokens-1) belongs to. */
+int ns_dataset_token_attr(const ns_dataset *ds, int32_t id);
 
 /* Building from labelled captures (`netsynth dataset`). */
 typedef struct ns_dataset_opts {

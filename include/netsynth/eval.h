@@ -69,6 +69,8 @@ int ns_eval(ns_eval_report *r, const ns_eval_inputs *in, const ns_eval_opts *o);
 void ns_eval_report_free(ns_eval_report *r);
 /* A table, one line per label level and feature kind, runs side by side. */
 void ns_eval_print(const ns_eval_report *r, FILE *fp);
+/* s as a JSON string literal, quoted and escaped (also report.h's writer). */
+void ns_json_string(FILE *fp, const char *s);
 /* Everything, confusion matrices included, as JSON (written atomically). */
 int ns_eval_write_json(const ns_eval_report *r, const char *path);
 
