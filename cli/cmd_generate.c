@@ -335,10 +335,9 @@ static int load_model(ns_modelfile *m, const char *path, const char *const *lora
     ns_lora a[MAX_LORA];
     const ns_lora *ap[MAX_LORA];
     int loaded = 0;
-    for (; !rc && loaded < n_lora; loaded++) {
-        rc = ns_lora_load(&a[loaded], lora[loaded]);
+    while (loaded < n_lora && !(rc = ns_lora_load(&a[loaded], lora[loaded]))) {
         ap[loaded] = &a[loaded];
-        if (rc) break;
+        loaded++;
     }
     if (!rc) rc = ns_lora_merge(m, &base, ap, lora, n_lora);
     for (int k = 0; k < loaded; k++) ns_lora_free(&a[k]);
