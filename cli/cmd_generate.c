@@ -209,7 +209,12 @@ static int plan_like(const ns_modelfile *m, const char *path, request **out, siz
             if (t < 0) continue;
             int32_t id = ns_modelfile_token(m, ds.tokens[t]);
             if (id < 0) rc = ns_error(NS_EARG, "%s: label '%s' is not in the model's vocabulary", path, ds.tokens[t]);
-            else ids[map[a]] = id;
+            else if ((rc = ns_gen_require_trained(m, id))) {
+                char why[512];
+                snprintf(why, sizeof why, "%s", ns_errmsg());
+                rc = ns_error(rc, "%s: %s", path, why);
+            } else
+                ids[map[a]] = id;
         }
         if (rc) break;
         size_t k = 0;

@@ -86,6 +86,13 @@ static int unknown_token(const ns_modelfile *m, const char *what, const char *to
     return ns_error(NS_EARG, "%s prompt token '%s'; the model knows: %s", what, tok, m->n_tokens ? list : "(nothing)");
 }
 
+int ns_gen_require_trained(const ns_modelfile *m, int32_t id)
+{
+    if (ns_modelfile_token_trained(m, id)) return NS_OK;
+    return ns_error(NS_EARG, "prompt token '%s' was never trained (no training flow had it): fine-tune an adapter "
+                             "for it (netsynth finetune) and load it with --lora", m->tokens[id]);
+}
+
 int ns_gen_parse_prompt(const ns_modelfile *m, const char *text, int32_t *ids)
 {
     for (uint32_t a = 0; a < m->n_attrs; a++) ids[a] = -1;
@@ -99,11 +106,7 @@ int ns_gen_parse_prompt(const ns_modelfile *m, const char *text, int32_t *ids)
             rc = unknown_token(m, "unknown", tok);
             break;
         }
-        if (!ns_modelfile_token_trained(m, id)) {
-            rc = ns_error(NS_EARG, "prompt token '%s' was never trained (no training flow had it): fine-tune an "
-                                   "adapter for it (netsynth finetune) and load it with --lora", tok);
-            break;
-        }
+        if ((rc = ns_gen_require_trained(m, id))) break;
         int a = ns_modelfile_token_attr(m, id);
         if (ids[a] >= 0 && ids[a] != id) {
             rc = ns_error(NS_EARG, "prompt gives two values of '%s': %s and %s", m->attr_names[a],

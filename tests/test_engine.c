@@ -399,6 +399,11 @@ static void test_lora_teaches_a_new_class(void **state)
     assert_int_equal(tu_system("%s generate -q --model %s --lora %s --per-class 2 -o %s/pc2 >/dev/null 2>&1 && "
                                "test -f %s/pc2/ssh.pcap && ls %s/pc2/*.pcap | wc -l | grep -qx 3", bin, o.out_path,
                                lora_path, dir, dir, dir), 0);
+    /* --like refuses a class the model never learned, as --prompt does, and takes it from the adapter. */
+    assert_int_equal(tu_system("%s generate -q --model %s --like %s -o %s/lk 2>&1 | grep -q \"'kind=ssh' was never "
+                               "trained\" && test ! -e %s/lk", bin, o.out_path, ssh_path, dir, dir), 0);
+    assert_int_equal(tu_system("%s generate -q --model %s --lora %s --like %s -o %s/lk >/dev/null 2>&1 && test -f "
+                               "%s/lk/ssh.pcap", bin, o.out_path, lora_path, ssh_path, dir, dir), 0);
     assert_true(mixed[0] >= 0.5 && mixed[1] >= 0.5 && mixed[0] + mixed[1] > only[0] + only[1] + 0.5);
 
     ns_modelfile_free(&base);

@@ -92,6 +92,9 @@ void ns_gen_flows_free(ns_gen_flows *g);
  * nothing). An unknown token, or two values of one attribute, is NS_EARG
  * with a message that lists the vocabulary. */
 int ns_gen_parse_prompt(const ns_modelfile *m, const char *text, int32_t *ids);
+/* NS_OK if the model (or a merged adapter) learned token id; otherwise
+ * NS_EARG saying so: sampling an untrained embedding would give noise. */
+int ns_gen_require_trained(const ns_modelfile *m, int32_t id);
 
 /* Generate n flows for the prompt ids[n_attrs] and append them to out.
  * `stream0` offsets the seed's streams (so that successive prompts of one run
