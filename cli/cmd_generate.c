@@ -62,7 +62,8 @@ static void usage(FILE *out)
             "  --length N         every flow N packets long (default: as the model's length head draws)\n"
             "  --fix FIELD=VALUE  a value every generated packet has, held while sampling, e.g.\n"
             "                     tcp_dprt=443, ipv4_ttl=64, proto=udp (repeatable; ports name the server's)\n"
-            "  --controlnet CTL   a control branch for the model (netsynth train-control)\n"
+            "  --controlnet CTL   a control branch for the model (netsynth train-control); with --lora\n"
+            "                     it steers the model with the adapters merged in\n"
             "  --control MAP      control maps: a pcap (each flow is one), a dataset, or a CSV template\n"
             "                     (proto,dir,size,flags; see netsynth(1)); flow i follows map i mod maps\n"
             "                     and has its length; -n defaults to the number of maps\n"
@@ -331,23 +332,24 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
 
 enum { MAX_LORA = 16 };
 
-/* The model, with the adapters merged into it (lora.h). */
-static int load_model(ns_modelfile *m, const char *path, const char *const *lora, int n_lora)
+/* Merge the adapters (lora.h) into m, which becomes the merged model. */
+static int merge_adapters(ns_modelfile *m, const char *const *lora, int n_lora)
 {
-    ns_modelfile base;
-    int rc = ns_modelfile_load(n_lora ? &base : m, path);
-    if (rc || !n_lora) return rc;
+    if (!n_lora) return NS_OK;
     ns_lora a[MAX_LORA];
     const ns_lora *ap[MAX_LORA];
-    int loaded = 0;
+    int loaded = 0, rc = NS_OK;
     while (loaded < n_lora && !(rc = ns_lora_load(&a[loaded], lora[loaded]))) {
         ap[loaded] = &a[loaded];
         loaded++;
     }
-    if (!rc) rc = ns_lora_merge(m, &base, ap, lora, n_lora);
+    ns_modelfile merged;
+    if (!rc) rc = ns_lora_merge(&merged, m, ap, lora, n_lora);
     for (int k = 0; k < loaded; k++) ns_lora_free(&a[k]);
-    ns_modelfile_free(&base);
-    return rc;
+    if (rc) return rc;
+    ns_modelfile_free(m);
+    *m = merged;
+    return NS_OK;
 }
 
 int cmd_generate(int argc, char **argv)
@@ -470,23 +472,25 @@ int cmd_generate(int argc, char **argv)
     }
 
     if (!ctl_path != !control_path) return ns_error(NS_EARG, "--controlnet and --control go together");
-    if (ctl_path && n_lora) return ns_error(NS_EARG, "--controlnet and --lora do not go together (a branch belongs to its base's weights)");
     if (control_path && o.length) return ns_error(NS_EARG, "--length and --control do not go together: a map gives its flow's length");
     ns_modelfile m;
-    if ((rc = load_model(&m, model_path, lora, n_lora))) return rc;
+    if ((rc = ns_modelfile_load(&m, model_path))) return rc;
     ns_controlnet ctl = {0};
     ns_control_maps maps = {0};
-    if (ctl_path) {
-        if (!(rc = ns_controlnet_load(&ctl, ctl_path)) && !(rc = ns_controlnet_check_base(&ctl, ctl_path, &m, model_path)))
-            rc = ns_control_maps_load(&maps, control_path, m.cfg.max_packets);
-        if (rc) {
-            ns_controlnet_free(&ctl);
-            ns_control_maps_free(&maps);
-            ns_modelfile_free(&m);
-            return rc;
-        }
-        o.controlnet = &ctl, o.control = &maps;
+    /* A branch is checked against the base it was trained for, before the
+     * adapters change the weights: it then steers the merged model too, as
+     * a ControlNet steers fine-tunes of its base. */
+    if (ctl_path && !(rc = ns_controlnet_load(&ctl, ctl_path)) &&
+        !(rc = ns_controlnet_check_base(&ctl, ctl_path, &m, model_path)))
+        rc = ns_control_maps_load(&maps, control_path, m.cfg.max_packets);
+    if (!rc) rc = merge_adapters(&m, lora, n_lora);
+    if (rc) {
+        ns_controlnet_free(&ctl);
+        ns_control_maps_free(&maps);
+        ns_modelfile_free(&m);
+        return rc;
     }
+    if (ctl_path) o.controlnet = &ctl, o.control = &maps;
     if (!n) n = maps.n_maps ? (long)maps.n_maps : 100;
     if (per_class || like) {
         request *req = NULL;

@@ -255,6 +255,27 @@ static void test_branch_makes_directions_follow_the_map(void **state)
     assert_true(rate[1] >= 0.85);
     assert_true(rate[1] >= rate[0] + 0.2);
     assert_true(rate[2] == 1.0);
+
+    /* The branch steers a base with an adapter merged in (checked against the
+     * base it was trained for): the CLI generates through both. */
+    const char *bin = tu_netsynth_bin(), *ds_path = tu_path(dir, "tiny.ds");
+    const char *lora_path = strdup(tu_path(dir, "tiny.lora")), *out_path = strdup(tu_path(dir, "both.ds"));
+    assert_int_equal(tu_system("'%s' finetune -q --model '%s' --data '%s' -o '%s' --steps 30 --batch 8 --threads 1",
+                               bin, model_path, ds_path, lora_path), 0);
+    assert_int_equal(tu_system("'%s' generate -q --model '%s' --lora '%s' --controlnet '%s' --control '%s' "
+                               "--control-soft -o '%s' --threads 1", bin, model_path, lora_path, ctl_path, ds_path,
+                               out_path), 0);
+    ns_dataset both;
+    assert_int_equal(ns_dataset_load(&both, out_path), NS_OK);
+    assert_int_equal(both.n_flows, maps.n_maps);
+    size_t same = 0, rows = 0;
+    for (uint64_t f = 0; f < both.n_flows; f++)
+        for (uint32_t k = 1; k < both.flows[f].n_packets; k++, rows++)
+            same += both.dir[both.flows[f].first + k] == maps.rows[maps.first[f] + k].dir;
+    print_message("with an adapter merged in, directions that follow the map: %.2f\n", (double)same / (double)rows);
+    assert_true((double)same / (double)rows >= 0.85);
+    ns_dataset_free(&both);
+    free((char *)lora_path), free((char *)out_path);
     ns_controlnet_free(&trained), ns_controlnet_free(&fresh);
     ns_control_maps_free(&maps);
     ns_dataset_free(&loaded);
