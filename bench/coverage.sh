@@ -81,3 +81,12 @@ echo "== held-out pairs: real forests on real test flows of seen pairs (real) an
     --no-netflow --json pairs-eval.json | sed -n 1,6p
 echo "== the same forests on real test flows of the held-out pairs"
 "$N" eval --real svc-train.ds --real-test pairs-test.ds --label device,service --no-netflow | sed -n 1,6p
+# How much of a held-out pair's device shows in traits the device has in its
+# other services: forests trained on real flows without the pairs (what the
+# base saw of them), on the real and the generated flows of the pairs.
+pairs_out=""
+for p in $PAIRS; do pairs_out="$pairs_out --exclude $p"; done
+"$N" subset -q --data svc-train.ds $pairs_out -o nopairs-train.ds
+echo "== forests trained without the pairs: real test flows of the pairs (real), generated pairs (TRTS)"
+"$N" eval --real nopairs-train.ds --real-test pairs-test.ds --synth pairs-synth/synthetic.ds --label device,service \
+    --no-netflow | sed -n 1,6p

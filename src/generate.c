@@ -27,6 +27,7 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->seed = 1;
     o->batch = 0;
     o->length = 0;
+    o->length_guidance = 1.0f;
     o->fix = NULL;
     o->controlnet = NULL;
     o->control = NULL;
@@ -583,6 +584,14 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
         for (int b = 0; b < B; b++)
             for (int a = 0; a < P; a++) c0->prompt[b * P + a] = ids[(at + (size_t)b) * P + a];
         ns_model_length_logits(logits + at * T, c0->acts, &m->p, cfg, c0->prompt, P, B);
+    }
+    if (o->length_guidance != 1.0f) {
+        float uncond[T];
+        for (int a = 0; a < P; a++) c0->prompt[a] = -1;
+        ns_model_length_logits(uncond, c0->acts, &m->p, cfg, c0->prompt, P, 1);
+        for (size_t i = 0; i < n; i++)
+            for (int k = 0; k < T; k++)
+                logits[i * T + k] = uncond[k] + o->length_guidance * (logits[i * T + k] - uncond[k]);
     }
     size_t total_rows = 0;
     for (size_t i = 0; i < n; i++) {

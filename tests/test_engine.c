@@ -312,6 +312,21 @@ static void test_same_seed_same_flows(void **state)
     go.seed = 2;
     assert_int_equal(ns_generate(&m, &go, ids, 12, 0, &g3), NS_OK);
     assert_true(g1.n_rows != g3.n_rows || memcmp(g1.iat_ns, g3.iat_ns, g1.n_rows * sizeof(int64_t)));
+    /* Length guidance 0 draws every length from the unconditional head, 1
+     * from the prompt's. A large prompt embedding makes the two differ. */
+    go.seed = 1;
+    for (int k = 0; k < m.cfg.d; k++) m.p.prompt[(size_t)ids[0] * m.cfg.d + k] += k % 2 ? 4.0f : -4.0f;
+    int32_t none[1] = {-1};
+    size_t lens[3][64];
+    for (int run = 0; run < 3; run++) {
+        ns_gen_flows gl = {0};
+        go.length_guidance = run == 1 ? 0.0f : 1.0f;
+        assert_int_equal(ns_generate(&m, &go, run == 2 ? none : ids, 64, 0, &gl), NS_OK);
+        for (int f = 0; f < 64; f++) lens[run][f] = gl.len[f];
+        ns_gen_flows_free(&gl);
+    }
+    assert_memory_equal(lens[1], lens[2], sizeof lens[1]);
+    assert_memory_not_equal(lens[0], lens[2], sizeof lens[0]);
     /* Prompt errors. */
     assert_int_equal(ns_gen_parse_prompt(&m, "kind=ftp", ids), NS_EARG);
     assert_non_null(strstr(ns_errmsg(), "kind=dns kind=web"));

@@ -1,7 +1,7 @@
 /* generate.h: sampling flows from a trained model for a prompt.
  *
  * Per flow: its length is drawn from the model's length head for the
- * prompt; then its rows are denoised from Gaussian noise with classifier-free
+ * prompt (optionally guided, as the rows are); then its rows are denoised from Gaussian noise with classifier-free
  * guidance (guided = uncond + g (cond - uncond), on the network's outputs),
  * and each value is the argmax of the last step's guided class probabilities.
  * Flows are batched by length so that little is padded. Flow i of a call
@@ -58,6 +58,9 @@ typedef struct ns_gen_opts {
     uint64_t seed;
     int batch;              /* flows denoised together (per thread); 0: by rows, see above */
     int length;             /* > 0: every flow has this many packets (else the length head decides) */
+    float length_guidance;  /* guidance of the length head's logits, uncond + g (cond - uncond):
+                             * 1 (default) draws from the head as trained; > 1 sharpens toward
+                             * the lengths the prompt makes likelier than no prompt does */
     const ns_gen_fix *fix;  /* NULL, or constraints every row holds */
     /* A control branch (controlnet.h) and its maps: flow i follows map
      * i mod n_maps, whose length it takes; both guidance halves see the map. */
