@@ -391,6 +391,66 @@ static int draw_length(const float *logits, int T, double u)
     return T;
 }
 
+/* The longest prefix q[0..k) of a prompt's attributes that some training
+ * combination has (an unset attribute matches any): P for a trained one. */
+static int trained_prefix(const ns_modelfile *m, const int32_t *q, int P)
+{
+    for (int k = P; k > 0; k--)
+        for (uint32_t c = 0; c < m->n_combos; c++) {
+            int a = 0;
+            while (a < k && (q[a] < 0 || m->combo_ids[c * (size_t)P + a] == q[a])) a++;
+            if (a == k) return k;
+        }
+    return 0;
+}
+
+/* The length head's logits[n][T] for the prompts ids[n][P], at most `room`
+ * prompts per pass. For a combination the model never trained (a held-out
+ * pair), the head's joint guess is broad, and a product of experts of what
+ * it did train takes its place: log p(L | q[0..k)) + log p(L | q[k..P)) -
+ * log p(L), q[0..k) the longest trained prefix (BENCHMARK.md, Coverage).
+ * Then guidance, uncond + g (cond - uncond). */
+static void length_logits(float *logits, ns_model_acts *acts, int *prompt, int room, const ns_modelfile *m,
+                          const ns_gen_opts *o, const int32_t *ids, size_t n)
+{
+    const ns_model_config *cfg = &m->cfg;
+    int T = cfg->max_packets, P = (int)m->n_attrs;
+    for (size_t at = 0; at < n; at += (size_t)room) {
+        int B = n - at < (size_t)room ? (int)(n - at) : room;
+        memcpy(prompt, ids + at * P, (size_t)B * P * sizeof *ids);
+        ns_model_length_logits(logits + at * T, acts, &m->p, cfg, prompt, P, B);
+    }
+    float uncond[T], parts[2 * T];
+    for (int a = 0; a < P; a++) prompt[a] = -1;
+    ns_model_length_logits(uncond, acts, &m->p, cfg, prompt, P, 1);
+    for (size_t i = 0; i < n; i++) {
+        const int32_t *q = ids + i * P;
+        int k = trained_prefix(m, q, P);
+        if (k == 0 || k == P) continue; /* trained, or nothing of it was */
+        if (i == 0 || memcmp(q, q - P, (size_t)P * sizeof *q)) {
+            for (int a = 0; a < P; a++) prompt[a] = a < k ? q[a] : -1, prompt[P + a] = a < k ? -1 : q[a];
+            ns_model_length_logits(parts, acts, &m->p, cfg, prompt, P, 2);
+        }
+        for (int t = 0; t < T; t++) logits[i * T + t] = parts[t] + parts[T + t] - uncond[t];
+    }
+    if (o->length_guidance != 1.0f)
+        for (size_t i = 0; i < n; i++)
+            for (int t = 0; t < T; t++) logits[i * T + t] = uncond[t] + o->length_guidance * (logits[i * T + t] - uncond[t]);
+}
+
+int ns_gen_length_logits(float *logits, const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n)
+{
+    enum { ROOM = 64 };
+    int P = (int)m->n_attrs;
+    ns_model_acts *acts = NULL;
+    int *prompt = malloc((size_t)ROOM * (P ? P : 1) * sizeof *prompt);
+    int rc = prompt ? ns_model_acts_new(&acts, &m->cfg, ROOM, 1) : ns_error(NS_ENOMEM, "out of memory");
+    if (!rc) length_logits(logits, acts, prompt, ROOM, m, o, ids, n);
+    ns_model_acts_free(acts);
+    free(prompt);
+    return rc;
+}
+
 typedef struct by_len {
     int len;
     size_t index;
@@ -577,22 +637,7 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     if ((rc = pack_weights(&m->p, cfg, 1))) goto done;
     packed = 1;
 
-    /* Lengths, from the conditional length head, 2 Bmax prompts at a time. */
-    denoise_ctx *c0 = &workers[0].c;
-    for (size_t at = 0; at < n; at += 2 * (size_t)Bmax) {
-        int B = n - at < 2 * (size_t)Bmax ? (int)(n - at) : 2 * Bmax;
-        for (int b = 0; b < B; b++)
-            for (int a = 0; a < P; a++) c0->prompt[b * P + a] = ids[(at + (size_t)b) * P + a];
-        ns_model_length_logits(logits + at * T, c0->acts, &m->p, cfg, c0->prompt, P, B);
-    }
-    if (o->length_guidance != 1.0f) {
-        float uncond[T];
-        for (int a = 0; a < P; a++) c0->prompt[a] = -1;
-        ns_model_length_logits(uncond, c0->acts, &m->p, cfg, c0->prompt, P, 1);
-        for (size_t i = 0; i < n; i++)
-            for (int k = 0; k < T; k++)
-                logits[i * T + k] = uncond[k] + o->length_guidance * (logits[i * T + k] - uncond[k]);
-    }
+    length_logits(logits, workers[0].c.acts, workers[0].c.prompt, 2 * Bmax, m, o, ids, n);
     size_t total_rows = 0;
     for (size_t i = 0; i < n; i++) {
         ns_rng_seed(&rngs[i], o->seed, stream0 + i);

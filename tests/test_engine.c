@@ -16,6 +16,7 @@
 #include "netsynth/fileio.h"
 #include "netsynth/generate.h"
 #include "netsynth/lora.h"
+#include "netsynth/model.h"
 #include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
 #include "netsynth/train.h"
@@ -428,6 +429,78 @@ static void test_lora_teaches_a_new_class(void **state)
     free((char *)old_path), free((char *)ssh_path), free((char *)lora_path);
 }
 
+/* The lengths of a held-out pair: a tiny model trained on (dns, h1),
+ * (web, h1) and (dns, h2), never on (web, h2). For that prompt the length
+ * logits are the product of experts L(web) + L(h2) - L(); for a trained
+ * one the head's own; length guidance g makes them L() + g (that - L()). */
+static void test_length_logits_of_a_held_out_pair(void **state)
+{
+    (void)state;
+    enum { N = 24 };
+    static const char *attr_names[] = {"kind", "host"};
+    static const uint32_t attr_first[] = {0, 2, 4};
+    static const char *tokens[] = {"kind=dns", "kind=web", "host=h1", "host=h2"};
+    static const char *files[] = {"made-in-test"};
+    static const int combos[3][2] = {{0, 2}, {1, 2}, {0, 3}};
+    ns_ds_flow flows[N];
+    int32_t labels[2 * N];
+    int64_t iat[N * LEN];
+    uint8_t dirs[N * LEN], bits[N * LEN * ((W + 3) / 4)];
+    int8_t row[W];
+    memset(flows, 0, sizeof flows);
+    uint64_t at = 0;
+    for (int f = 0; f < N; f++) {
+        const int *c = combos[f % 3];
+        uint32_t len = c[1] == 2 ? 2 : 3; /* the host decides the length */
+        flows[f].first = at, flows[f].n_packets = flows[f].seen = len, flows[f].proto = c[0] ? 6 : 17;
+        labels[2 * f] = c[0], labels[2 * f + 1] = c[1];
+        for (uint32_t k = 0; k < len; k++, at++) {
+            make_row(row, c[0], (int)k, f);
+            ns_dataset_pack_row(row, W, bits + at * ((W + 3) / 4));
+            iat[at] = k ? 1000000 : 0, dirs[at] = k == 1;
+        }
+    }
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = 8, .n_flows = N, .n_packets = at,
+                     .n_attrs = 2, .n_tokens = 4, .n_files = 1, .attr_names = attr_names, .attr_first = attr_first,
+                     .tokens = tokens, .files = files, .flows = flows, .labels = labels, .iat_ns = iat, .dir = dirs,
+                     .bits = bits};
+    const char *dir = tu_tmpdir();
+    ns_train_opts o;
+    tiny_opts(&o, dir, 300);
+    ns_train_result res;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    int T = m.cfg.max_packets;
+
+    /* The head itself, on every prompt the rule can ask for. */
+    enum { PAIR, TRAINED, WEB, H2, NONE, K };
+    const int32_t asked[K][2] = {{1, 3}, {1, 2}, {1, -1}, {-1, 3}, {-1, -1}};
+    float head[K * 8], got[2 * 8], want[2 * 8];
+    ns_model_acts *acts;
+    assert_int_equal(ns_model_acts_new(&acts, &m.cfg, K, 1), NS_OK);
+    ns_model_length_logits(head, acts, &m.p, &m.cfg, &asked[0][0], 2, K);
+    ns_model_acts_free(acts);
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    for (int g = 1; g <= 2; g++) {
+        go.length_guidance = (float)g;
+        assert_int_equal(ns_gen_length_logits(got, &m, &go, &asked[0][0], 2), NS_OK);
+        for (int t = 0; t < T; t++) {
+            const float *u = head + NONE * T;
+            want[t] = u[t] + g * (head[WEB * T + t] + head[H2 * T + t] - 2 * u[t]);
+            want[T + t] = u[t] + g * (head[TRAINED * T + t] - u[t]);
+        }
+        for (int i = 0; i < 2 * T; i++) assert_float_equal(got[i], want[i], 1e-4);
+    }
+    /* The held-out pair's logits are not the head's own guess for it. */
+    float diff = 0;
+    for (int t = 0; t < T; t++) diff += fabsf(head[PAIR * T + t] - (head[WEB * T + t] + head[H2 * T + t] - head[NONE * T + t]));
+    print_message("held-out pair: |joint - product of experts| summed over lengths %.3f\n", diff);
+    assert_true(diff > 0.05);
+    ns_modelfile_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_model_file_round_trip_and_corruption),
         cmocka_unit_test(test_same_seed_same_flows),
         cmocka_unit_test(test_lora_teaches_a_new_class),
+        cmocka_unit_test(test_length_logits_of_a_held_out_pair),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

@@ -74,6 +74,15 @@ typedef struct ns_gen_opts {
 
 void ns_gen_opts_init(ns_gen_opts *o);
 
+/* The logits[n][max_packets] that lengths are drawn from (softmax; entry
+ * k is length k + 1) for the prompts ids[n][n_attrs]: the length head's,
+ * except that a combination of attributes the model never trained (a
+ * held-out pair) gets log p(L | q[0..k)) + log p(L | q[k..)) - log p(L),
+ * q[0..k) the longest prefix of it that a training combination has (a
+ * product of experts: the head's own guess for it is broad); then
+ * o->length_guidance, uncond + g (cond - uncond). */
+int ns_gen_length_logits(float *logits, const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n);
+
 /* Generated flows, growing as prompts are added; rows are nPrint rows of
  * NS_NP_MODEL_WIDTH values. */
 typedef struct ns_gen_flows {
