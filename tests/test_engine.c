@@ -130,6 +130,15 @@ static ns_train_result train_tiny(const char *dir, int steps, ns_dataset *ds, ns
     return res;
 }
 
+/* Train the tiny model on ds for `steps` steps (options in *o) and load it into *m. */
+static void train_and_load(const ns_dataset *ds, const char *dir, int steps, ns_train_opts *o, ns_modelfile *m)
+{
+    tiny_opts(o, dir, steps);
+    ns_train_result res;
+    assert_int_equal(ns_train(ds, o, &res), NS_OK);
+    assert_int_equal(ns_modelfile_load(m, o->out_path), NS_OK);
+}
+
 /* Share of generated rows equal to the class's real row at the same position. */
 static double match_rate(const ns_gen_flows *g, int kind)
 {
@@ -392,11 +401,8 @@ static void test_lora_teaches_a_new_class(void **state)
     assert_int_equal(ns_dataset_load(&ssh, ssh_path), NS_OK);
 
     ns_train_opts o;
-    tiny_opts(&o, dir, 600);
-    ns_train_result res;
-    assert_int_equal(ns_train(&old, &o, &res), NS_OK);
     ns_modelfile base;
-    assert_int_equal(ns_modelfile_load(&base, o.out_path), NS_OK);
+    train_and_load(&old, dir, 600, &o, &base);
     int32_t ids[1];
     assert_int_equal(ns_gen_parse_prompt(&base, "kind=ssh", ids), NS_EARG);
     assert_non_null(strstr(ns_errmsg(), "'kind=ssh' was never trained"));
@@ -466,11 +472,8 @@ static void test_length_logits_of_a_held_out_pair(void **state)
                      .bits = bits};
     const char *dir = tu_tmpdir();
     ns_train_opts o;
-    tiny_opts(&o, dir, 300);
-    ns_train_result res;
-    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
     ns_modelfile m;
-    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    train_and_load(&ds, dir, 300, &o, &m);
     int T = m.cfg.max_packets;
 
     /* The head itself, on every prompt the rule can ask for. */
