@@ -14,7 +14,8 @@
 # usage: sh bench/control.sh
 #   MODEL (default /tmp/ns/run1/small.nsm), TRAIN (/tmp/ns/train.ds),
 #   TEST (/tmp/ns/test.ds), OUT (/tmp/control/bench), STEPS (4000), BATCH (32),
-#   CTL (a trained branch: skip training), PROMPT (""), BUILD (build)
+#   CTL (a trained branch: skip training), PROMPT (""), LORA (an adapter of
+#   MODEL to merge while generating), BUILD (build)
 set -e
 BUILD=${BUILD:-build}
 MODEL=${MODEL:-/tmp/ns/run1/small.nsm}
@@ -24,6 +25,7 @@ OUT=${OUT:-/tmp/control/bench}
 STEPS=${STEPS:-4000}
 BATCH=${BATCH:-32}
 PROMPT=${PROMPT:-}
+LORA=${LORA:-}
 NS="nice -n 5 $BUILD/netsynth"
 [ -x "$BUILD/netsynth" ] && [ -f "$BUILD/libnetsynth.a" ] || make BUILD="$BUILD" "$BUILD/netsynth" "$BUILD/libnetsynth.a"
 mkdir -p "$BUILD/bench" "$OUT"
@@ -46,7 +48,7 @@ gen() { # name, extra options...
     name=$1
     shift
     t0=$(date +%s)
-    $NS generate --model "$MODEL" --prompt "$PROMPT" --threads 1 -q "$@" -o "$OUT/$name.ds"
+    $NS generate --model "$MODEL" ${LORA:+--lora "$LORA"} --prompt "$PROMPT" --threads 1 -q "$@" -o "$OUT/$name.ds"
     echo "generate $name: $N flows in $(($(date +%s) - t0)) s wall"
 }
 gen_pcap() { # name, extra options...
@@ -54,7 +56,7 @@ gen_pcap() { # name, extra options...
     shift
     rm -rf "$OUT/$name-pcap"
     mkdir -p "$OUT/$name-pcap"
-    $NS generate --model "$MODEL" --prompt "$PROMPT" --threads 1 -q --per-flow "$@" -o "$OUT/$name-pcap/f.pcap"
+    $NS generate --model "$MODEL" ${LORA:+--lora "$LORA"} --prompt "$PROMPT" --threads 1 -q --per-flow "$@" -o "$OUT/$name-pcap/f.pcap"
 }
 C="--controlnet $CTL --control $TEST"
 gen branch $C --control-soft

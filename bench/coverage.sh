@@ -47,11 +47,15 @@ for p in $PAIRS; do leave_out="$leave_out --exclude $p"; only_pairs="$only_pairs
     --log-every 500 2>base-train.log
 
 # 1. LoRA: an adapter per left-out device from 100 of its training flows,
-# then as many flows as the real train split has of it.
+# then as many flows as the real train split has of it, of the services
+# those 100 have (a service none of them has is a token neither the base nor
+# the adapter learned, and generate refuses it).
 printf 'path\tdevice\tdevice_type\tservice\n' >lora-synth.tsv
 for d in $NEW; do
     "$N" subset -q --data svc-train.ds --only device=$d --per-class 100 -o ft-$d.ds
-    "$N" subset -q --data svc-train.ds --only device=$d -o like-$d.ds
+    learned=$("$N" inspect ft-$d.ds | sed -n '/^service:/,/^[^ ]/p' |
+        awk -v d=$d 'NF >= 3 && $3 == "flows" && $2 > 0 { printf " --only device=%s,service=%s", d, $1 }')
+    "$N" subset -q --data svc-train.ds $learned -o like-$d.ds
     start=$(date +%s)
     "$N" finetune -q --model base.nsm --data ft-$d.ds -o $d.lora --steps "$FT_STEPS" --threads "$T"
     echo "finetune $d: $(( $(date +%s) - start )) s, adapter $(stat -L -c %s $d.lora) bytes, base $(stat -L -c %s base.nsm) bytes"
