@@ -99,7 +99,6 @@ cat pairs-eval-?-?.txt | awk '
     $1 == "service" && $2 == "nprint" { v += $8 }
     $1 == "all" && $3 == "once" { n++; r = $7 / $5; sum += r; if (n == 1 || r < lo) lo = r; if (r > hi) hi = r }
     END { printf "over %d runs (3 generation x 3 forest seeds): device %.3f, service %.3f; both at once %.3f of the real rate (%.3f to %.3f; bar 0.70)\n", n, d / n, v / n, sum / n, lo, hi }'
-rm -rf pairs-synth && cp -r pairs-synth1 pairs-synth
 echo "== the same forests on real test flows of the held-out pairs"
 "$N" eval --real svc-train.ds --real-test pairs-test.ds --label device,service --no-netflow | sed -n 1,6p
 # How much of a held-out pair's device shows in traits the device has in its
@@ -109,5 +108,5 @@ pairs_out=""
 for p in $PAIRS; do pairs_out="$pairs_out --exclude $p"; done
 "$N" subset -q --data svc-train.ds $pairs_out -o nopairs-train.ds
 echo "== forests trained without the pairs: real test flows of the pairs (real), generated pairs (TRTS)"
-"$N" eval --real nopairs-train.ds --real-test pairs-test.ds --synth pairs-synth/synthetic.ds --label device,service \
+"$N" eval --real nopairs-train.ds --real-test pairs-test.ds --synth pairs-synth1/synthetic.ds --label device,service \
     --no-netflow | sed -n 1,6p

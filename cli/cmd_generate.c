@@ -408,13 +408,7 @@ int cmd_generate(int argc, char **argv)
             break;
         case O_ETA: o.sampler.eta = strtof(optarg, NULL); break;
         case O_GUIDED_STEPS: rc = cli_parse_long("--guided-steps", optarg, 1, 1000, &v), o.guided_steps = (int)v; break;
-        case O_GUIDANCE: {
-            char *end;
-            o.guidance = strtof(optarg, &end);
-            if (end == optarg || *end || !(o.guidance >= 0 && o.guidance <= 50))
-                rc = ns_error(NS_EARG, "--guidance: expected a number in [0, 50], got '%s'", optarg);
-            break;
-        }
+        case O_GUIDANCE: rc = cli_parse_float("--guidance", optarg, 0, 50, &o.guidance); break;
         case O_LENGTH_GUIDANCE: rc = cli_parse_float("--length-guidance", optarg, 0, 50, &o.length_guidance); break;
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.seed = (uint64_t)v; break;
         case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.batch = (int)v; break;
@@ -449,13 +443,7 @@ int cmd_generate(int argc, char **argv)
             break;
         case O_CONTROLNET: ctl_path = optarg; break;
         case O_CONTROL: control_path = optarg; break;
-        case O_CONTROL_SCALE: {
-            char *end;
-            o.control_scale = strtof(optarg, &end);
-            if (end == optarg || *end || !(o.control_scale >= 0 && o.control_scale <= 10))
-                rc = ns_error(NS_EARG, "--control-scale: expected a number in [0, 10], got '%s'", optarg);
-            break;
-        }
+        case O_CONTROL_SCALE: rc = cli_parse_float("--control-scale", optarg, 0, 10, &o.control_scale); break;
         case O_CONTROL_SOFT: o.control_hard = 0; break;
         case O_HELP: usage(stdout); return NS_OK;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",

@@ -423,14 +423,16 @@ static void length_logits(float *logits, ns_model_acts *acts, int *prompt, int r
     float uncond[T], parts[2 * T];
     for (int a = 0; a < P; a++) prompt[a] = -1;
     ns_model_length_logits(uncond, acts, &m->p, cfg, prompt, P, 1);
+    int k = P; /* of the prompt last seen: flows of one request share it */
     for (size_t i = 0; i < n; i++) {
         const int32_t *q = ids + i * P;
-        int k = trained_prefix(m, q, P);
-        if (k == 0 || k == P) continue; /* trained, or nothing of it was */
         if (i == 0 || memcmp(q, q - P, (size_t)P * sizeof *q)) {
+            k = trained_prefix(m, q, P);
+            if (k == 0 || k == P) continue; /* trained, or nothing of it was */
             for (int a = 0; a < P; a++) prompt[a] = a < k ? q[a] : -1, prompt[P + a] = a < k ? -1 : q[a];
             ns_model_length_logits(parts, acts, &m->p, cfg, prompt, P, 2);
         }
+        if (k == 0 || k == P) continue;
         for (int t = 0; t < T; t++) logits[i * T + t] = parts[t] + parts[T + t] - uncond[t];
     }
     if (o->length_guidance != 1.0f)
