@@ -8,8 +8,7 @@
 
 #include "cli.h"
 #include "netsynth/error.h"
-
-#define NETSYNTH_VERSION "0.1.0"
+#include "netsynth/netsynth.h"
 
 static const struct verb {
     const char *name;
@@ -94,7 +93,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("netsynth %s\n", NETSYNTH_VERSION);
+        printf("netsynth %s\n", ns_version());
         return 0;
     }
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {

@@ -10,6 +10,10 @@
  * loads that library instead of searching (=openblas: the default search). All matrices are row-major. */
 #ifndef NETSYNTH_BLAS_H
 #define NETSYNTH_BLAS_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stdbool.h>
 
@@ -59,5 +63,10 @@ const char *ns_blas_describe(void);
 
 /* Whether the built-in sgemm is the backend in use (after init). */
 bool ns_blas_is_builtin(void);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

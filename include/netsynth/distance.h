@@ -33,6 +33,10 @@
  */
 #ifndef NETSYNTH_DISTANCE_H
 #define NETSYNTH_DISTANCE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -100,5 +104,10 @@ typedef struct ns_memo_report {
 int ns_memo_compare(ns_memo_report *m, const ns_dist_flows *train, const ns_dist_flows *test,
                     const ns_dist_flows *synth, int packets, int threads);
 void ns_memo_report_free(ns_memo_report *m);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

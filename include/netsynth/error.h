@@ -5,6 +5,10 @@
  * and the problem. Only the CLI's main() prints it and exits. */
 #ifndef NETSYNTH_ERROR_H
 #define NETSYNTH_ERROR_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 enum {
     NS_OK = 0,
@@ -24,5 +28,10 @@ int ns_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 const char *ns_errmsg(void);
 /* A short name for a code ("I/O error", "corrupt file", ...). */
 const char *ns_strerror(int code);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
  * file: every fifth file (file index % 5 == 4) is the test side. */
 #ifndef NETSYNTH_EVAL_H
 #define NETSYNTH_EVAL_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -124,5 +128,10 @@ typedef struct ns_eval_source {
 /* labels: the comma-separated columns to keep; max_packets per flow. */
 int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels, int max_packets, int use_split);
 void ns_eval_source_free(ns_eval_source *s);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

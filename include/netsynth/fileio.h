@@ -7,6 +7,10 @@
  * in place, since renaming over it would replace the device with a file. */
 #ifndef NETSYNTH_FILEIO_H
 #define NETSYNTH_FILEIO_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -54,5 +58,10 @@ static inline uint64_t ns_load_le64(const uint8_t *p)
 
 /* CRC-32 (zlib's polynomial), for file checksums. */
 uint32_t ns_crc32(uint32_t crc, const void *data, size_t len);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
  * then differ by a nanosecond.) */
 #ifndef NETSYNTH_GENERATE_H
 #define NETSYNTH_GENERATE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -110,7 +114,7 @@ int ns_gen_require_trained(const ns_modelfile *m, int32_t id);
 
 /* Generate n flows for the prompt ids[n_attrs] and append them to out.
  * `stream0` offsets the seed's streams (so that successive prompts of one run
- * differ); progress, when not NULL, is called after every batch. */
+ * differ). */
 int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
                 ns_gen_flows *out);
 /* The same with a prompt per flow, ids[n * n_attrs]: flows of every prompt
@@ -136,5 +140,10 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const n
                       const char *path, uint64_t *written, ns_repair_stats *st);
 /* "dir/x.pcap" and flow i -> "dir/x-i.pcap" (no extension: "-i" appended). */
 void ns_gen_flow_path(char *buf, size_t size, const char *path, size_t i);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

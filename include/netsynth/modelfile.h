@@ -14,6 +14,10 @@
  * corrupted file is a clear error naming the file. */
 #ifndef NETSYNTH_MODELFILE_H
 #define NETSYNTH_MODELFILE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -81,5 +85,10 @@ int32_t ns_modelfile_token(const ns_modelfile *m, const char *text);
 int ns_modelfile_token_trained(const ns_modelfile *m, int32_t id);
 /* The attribute index of a token id. */
 int ns_modelfile_token_attr(const ns_modelfile *m, int32_t id);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

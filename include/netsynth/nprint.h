@@ -10,6 +10,10 @@
  * reader, row -> packet bytes). */
 #ifndef NETSYNTH_NPRINT_H
 #define NETSYNTH_NPRINT_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -127,5 +131,10 @@ void ns_nprint_csv_free(ns_nprint_csv *c);
  * do not add up). */
 #define NS_NP_MAX_PACKET (14 + 40 + 65535)
 int ns_nprint_row_to_packet(const int8_t *row, unsigned layers, int ethernet, uint8_t *buf, size_t *len);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

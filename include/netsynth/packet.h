@@ -7,6 +7,10 @@
  * before it stay filled in, so a caller may still use them. */
 #ifndef NETSYNTH_PACKET_H
 #define NETSYNTH_PACKET_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -87,5 +91,10 @@ uint16_t ns_inet_fold(uint32_t sum);
  * field inside the bytes is treated as zero. */
 uint16_t ns_ipv4_header_checksum(const uint8_t *ip, size_t ihl_bytes);
 uint16_t ns_l4_checksum_ipv4(const uint8_t *ip, uint8_t proto, const uint8_t *l4, size_t l4_len);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

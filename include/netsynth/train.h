@@ -4,11 +4,15 @@
  * length bucket so padding stays small), encode them (repr.h), noise them at
  * random times (diffusion.h), drop prompts for classifier-free guidance,
  * forward, loss, backward, clip, AdamW with warmup then cosine decay, EMA.
- * Everything random in step s comes from stream s of the seed, so a run
+ * Everything random in step s comes from stream s + 1 of the seed, so a run
  * resumed from a checkpoint takes the same steps as one never interrupted
  * (with the same thread count: the BLAS partitions sums by threads). */
 #ifndef NETSYNTH_TRAIN_H
 #define NETSYNTH_TRAIN_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stdio.h>
 
@@ -96,5 +100,10 @@ typedef struct ns_finetune_opts {
 void ns_finetune_opts_init(ns_finetune_opts *o);
 
 int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetune_opts *o, ns_train_result *res);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif
