@@ -82,8 +82,9 @@ ns_skip_reason ns_packet_parse(ns_packet *p, int linktype, const uint8_t *data, 
 /* Decode starting at an IP header (version taken from the first nibble). */
 ns_skip_reason ns_packet_parse_ip(ns_packet *p, const uint8_t *data, size_t len);
 
-/* Internet checksum (RFC 1071) over data, folded, not complemented; start
- * with 0 or a pseudo-header sum. ns_inet_checksum() complements the result. */
+/* Internet checksum (RFC 1071): ns_inet_sum adds data's 16-bit words to sum
+ * (start with 0 or a pseudo-header sum) in 32 bits; ns_inet_fold folds that
+ * to 16 bits, not complemented: the checksum field is ~ns_inet_fold(sum). */
 uint32_t ns_inet_sum(uint32_t sum, const uint8_t *data, size_t len);
 uint16_t ns_inet_fold(uint32_t sum);
 /* The complete checksum field value for an IPv4 header / a TCP or UDP or ICMP
