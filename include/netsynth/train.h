@@ -4,7 +4,7 @@
  * length bucket so padding stays small), encode them (repr.h), noise them at
  * random times (diffusion.h), drop prompts for classifier-free guidance,
  * forward, loss, backward, clip, AdamW with warmup then cosine decay, EMA.
- * Everything random in step s comes from stream s + 1 of the seed, so a run
+ * Everything random in step s comes from stream s of the seed, so a run
  * resumed from a checkpoint takes the same steps as one never interrupted
  * (with the same thread count: the BLAS partitions sums by threads). */
 #ifndef NETSYNTH_TRAIN_H
