@@ -141,6 +141,12 @@ void ns_nprint_put(int8_t *row, ns_nprint_field_id f, uint64_t value)
     ns_nprint_bits_put(row, model_col[f], fields[f].width, value);
 }
 
+void ns_nprint_clear(int8_t *row, ns_nprint_field_id f)
+{
+    if ((unsigned)f >= NS_NPF_COUNT || model_col[f] < 0) return;
+    memset(row + model_col[f], -1, (size_t)fields[f].width);
+}
+
 int ns_nprint_has(const int8_t *row, ns_nprint_field_id f)
 {
     if ((unsigned)f >= NS_NPF_COUNT || model_col[f] < 0) return 0;

@@ -119,6 +119,8 @@ enum {
     NS_NP_FIELD_TABLE(NS_NP__FCOL)
 #undef NS_NP__FCOL
 };
+/* TCP's flag byte, CWR to FIN, read as one number (from NS_NP_COL_TCP_CWR). */
+enum { NS_NP_BITS_TCP_FLAGS = NS_NP_COL_TCP_FIN + NS_NP_BITS_TCP_FIN - NS_NP_COL_TCP_CWR };
 
 /* Bits in a row for these layers. */
 int ns_nprint_width(unsigned layers);
@@ -151,6 +153,8 @@ uint64_t ns_nprint_get(const int8_t *row, ns_nprint_field_id f);
 void ns_nprint_put(int8_t *row, ns_nprint_field_id f, uint64_t value);
 /* Whether every bit of the field is present (0 or 1). */
 int ns_nprint_has(const int8_t *row, ns_nprint_field_id f);
+/* Mark the field absent (-1), as a row without it has it. */
+void ns_nprint_clear(int8_t *row, ns_nprint_field_id f);
 /* The same for `width` (1..64) bits from column col, e.g. one option byte. */
 uint64_t ns_nprint_bits_get(const int8_t *row, int col, int width);
 void ns_nprint_bits_put(int8_t *row, int col, int width, uint64_t value);
