@@ -28,10 +28,14 @@
 #include "netsynth/bytes.h"
 #include "netsynth/error.h"
 
+/* L_ETH, L_IPV4, ...: a layer's index in layers_info (and np_view). */
+#define LAYER_INDEX(id, name, bits, model) L_##id,
+enum { NS_NP_LAYER_TABLE(LAYER_INDEX) NLAYERS };
+#undef LAYER_INDEX
+
 enum {
     ETH_LEN = 14,
     IPV6_LEN = 40,
-    NLAYERS = 6,
 };
 
 /* ---- layout ----------------------------------------------------------------- */
@@ -56,15 +60,11 @@ static const ns_nprint_field fields[NS_NPF_COUNT] = {
  * column order, and a layer's fields tile it, each starting where the one
  * before it in the table ends (FIELD_AT_<id>, counted through a row of
  * every layer, as ALL_AT_<layer> counts the layers). */
-#define LAYER_BIT(id, name, bits, model) LI_##id,
-enum { NS_NP_LAYER_TABLE(LAYER_BIT) N_LAYERS_ };
-#undef LAYER_BIT
 #define LAYER_CHECK(id, name, bits, model)                                         \
-    _Static_assert(NS_NP_##id == 1u << LI_##id, "layer bits in column order"); \
+    _Static_assert(NS_NP_##id == 1u << L_##id, "layer bits in column order"); \
     _Static_assert((bits) % 8 == 0, "layers are whole bytes");
 NS_NP_LAYER_TABLE(LAYER_CHECK)
 #undef LAYER_CHECK
-_Static_assert((int)N_LAYERS_ == (int)NLAYERS, "NLAYERS counts the layer table");
 _Static_assert(NS_NP_ALL == (1u << NLAYERS) - 1, "NS_NP_ALL is every layer");
 #define ALL_AT(id, name, bits, model) ALL_AT_##id, ALL_END_##id = ALL_AT_##id + (bits) - 1,
 enum { ALL_START_ = -1, NS_NP_LAYER_TABLE(ALL_AT) ALL_END };
@@ -191,8 +191,6 @@ typedef struct np_view {
     const uint8_t *hdr[NLAYERS];   /* indexed like layers_info; NULL = absent */
     size_t len[NLAYERS];
 } np_view;
-
-enum { L_ETH, L_IPV4, L_IPV6, L_TCP, L_UDP, L_ICMP };
 
 /* The transport header at `off` of an IP packet, as nPrint finds it. */
 static ns_skip_reason view_l4(np_view *v, ns_bytes ip, size_t off, uint8_t proto)

@@ -265,6 +265,7 @@ static void test_model_columns(void **state)
     assert_int_equal(NS_NP_COL_TCP_DPRT, 496), assert_int_equal(NS_NP_COL_TCP_CWR, 584);
     assert_int_equal(NS_NP_COL_TCP_OPT, 640), assert_int_equal(NS_NP_COL_UDP_DPORT, 976);
     assert_int_equal(NS_NP_COL_ICMP_ROH, 1056), assert_int_equal(NS_NP_BITS_ICMP_ROH, 32);
+    assert_int_equal(NS_NP_BITS_TCP_FLAGS, 8);
     assert_int_equal(NS_NP_COL_ETH_DHOST, -1), assert_int_equal(NS_NP_COL_IPV6_SRC, -1);
 
     /* Every field: its id, its name, its constants and the runtime lookups agree. */
