@@ -89,7 +89,7 @@ typedef enum ns_nprint_field_id {
 } ns_nprint_field_id;
 
 /* What the model learns: the layers marked so (IPv4, TCP, UDP, ICMP). */
-#define NS_NP__IN_MODEL(id, name, bits, model) | ((model) ? NS_NP_##id : 0u)
+#define NS_NP__IN_MODEL(id, name, bits, model) | ((model) ? (unsigned)NS_NP_##id : 0u)
 #define NS_NP_MODEL_LAYERS (0u NS_NP_LAYER_TABLE(NS_NP__IN_MODEL))
 
 /* Columns of a model row: where a layer starts (-1 when the model does not
