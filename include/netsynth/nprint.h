@@ -37,8 +37,10 @@ enum {
  * model row (NS_NP_COL_*), the widths (NS_NP_BITS_*) and NS_NP_MODEL_WIDTH all
  * come from these two lists, and nothing outside nprint.c writes a column as
  * a number. A new layer (IPv6 or payload in the model) is its NS_NP_* bit
- * above, one line of NS_NP_LAYER_TABLE and its fields in NS_NP_FIELD_TABLE;
- * nprint.c checks at compile time that a layer's fields tile its width. */
+ * above (and NS_NP_ALL), one line of NS_NP_LAYER_TABLE and its fields in
+ * NS_NP_FIELD_TABLE; nprint.c checks at compile time that the bits follow the
+ * table and that a layer's fields tile its width. NS_NPI_* are the tables'
+ * workings, not for use. */
 
 /* X(ID, "name", bits, in the model row); NS_NP_<ID> is the layer's bit. */
 #define NS_NP_LAYER_TABLE(X)  \
@@ -82,42 +84,42 @@ enum {
 
 /* Field ids: indexes into ns_nprint_fields(), in column order. */
 typedef enum ns_nprint_field_id {
-#define NS_NP__ID(id, name, layer, bit, bits) NS_NPF_##id,
-    NS_NP_FIELD_TABLE(NS_NP__ID)
-#undef NS_NP__ID
+#define NS_NPI_ID(id, name, layer, bit, bits) NS_NPF_##id,
+    NS_NP_FIELD_TABLE(NS_NPI_ID)
+#undef NS_NPI_ID
     NS_NPF_COUNT
 } ns_nprint_field_id;
 
 /* What the model learns: the layers marked so (IPv4, TCP, UDP, ICMP). */
-#define NS_NP__IN_MODEL(id, name, bits, model) | ((model) ? (unsigned)NS_NP_##id : 0u)
-#define NS_NP_MODEL_LAYERS (0u NS_NP_LAYER_TABLE(NS_NP__IN_MODEL))
+#define NS_NPI_IN_MODEL(id, name, bits, model) | ((model) ? (unsigned)NS_NP_##id : 0u)
+#define NS_NP_MODEL_LAYERS (0u NS_NP_LAYER_TABLE(NS_NPI_IN_MODEL))
 
 /* Columns of a model row: where a layer starts (-1 when the model does not
- * learn it), then its width. NS_NP__AT_<ID> runs along the layers: each is one
+ * learn it), then its width. NS_NPI_AT_<ID> runs along the layers: each is one
  * past the end of the model layer before it. */
 enum {
-    NS_NP__AT_START = -1,
-#define NS_NP__AT(id, name, bits, model) NS_NP__AT_##id, NS_NP__END_##id = NS_NP__AT_##id + ((model) ? (bits) : 0) - 1,
-    NS_NP_LAYER_TABLE(NS_NP__AT)
-#undef NS_NP__AT
-    NS_NP__MODEL_END,
-#define NS_NP__COL(id, name, bits, model) NS_NP_COL_##id = (model) ? NS_NP__AT_##id : -1, NS_NP_BITS_##id = (bits),
-    NS_NP_LAYER_TABLE(NS_NP__COL)
-#undef NS_NP__COL
+    NS_NPI_AT_START = -1,
+#define NS_NPI_AT(id, name, bits, model) NS_NPI_AT_##id, NS_NPI_END_##id = NS_NPI_AT_##id + ((model) ? (bits) : 0) - 1,
+    NS_NP_LAYER_TABLE(NS_NPI_AT)
+#undef NS_NPI_AT
+    NS_NPI_MODEL_END,
+#define NS_NPI_COL(id, name, bits, model) NS_NP_COL_##id = (model) ? NS_NPI_AT_##id : -1, NS_NP_BITS_##id = (bits),
+    NS_NP_LAYER_TABLE(NS_NPI_COL)
+#undef NS_NPI_COL
 };
 /* A model row: 1088 bits. */
-#define NS_NP_MODEL_WIDTH ((int)NS_NP__MODEL_END)
+#define NS_NP_MODEL_WIDTH ((int)NS_NPI_MODEL_END)
 /* The widest row (every layer): 1520 bits. */
-#define NS_NP__ALL_BITS(id, name, bits, model) + (bits)
-#define NS_NP_MAX_WIDTH (0 NS_NP_LAYER_TABLE(NS_NP__ALL_BITS))
+#define NS_NPI_ALL_BITS(id, name, bits, model) + (bits)
+#define NS_NP_MAX_WIDTH (0 NS_NP_LAYER_TABLE(NS_NPI_ALL_BITS))
 
 /* Columns of a field in a model row (-1 when the model does not learn its
  * layer) and its width: NS_NP_COL_TCP_DPRT, NS_NP_BITS_TCP_DPRT. */
 enum {
-#define NS_NP__FCOL(id, name, layer, bit, bits) \
+#define NS_NPI_FCOL(id, name, layer, bit, bits) \
     NS_NP_COL_##id = NS_NP_COL_##layer < 0 ? -1 : NS_NP_COL_##layer + (bit), NS_NP_BITS_##id = (bits),
-    NS_NP_FIELD_TABLE(NS_NP__FCOL)
-#undef NS_NP__FCOL
+    NS_NP_FIELD_TABLE(NS_NPI_FCOL)
+#undef NS_NPI_FCOL
 };
 /* TCP's flag byte, CWR to FIN, read as one number (from NS_NP_COL_TCP_CWR). */
 enum { NS_NP_BITS_TCP_FLAGS = NS_NP_COL_TCP_FIN + NS_NP_BITS_TCP_FIN - NS_NP_COL_TCP_CWR };
