@@ -160,15 +160,15 @@ static int fix_number(ns_gen_fix *f, int d, int c, int width, uint64_t value)
 /* IPv4 with this transport: its fixed header present, the others absent. */
 static int fix_proto(ns_gen_fix *f, int proto)
 {
-    static const struct { unsigned layer; int proto, fixed_bits; } l4[3] = {
-        {NS_NP_TCP, NS_PROTO_TCP, 160}, {NS_NP_UDP, NS_PROTO_UDP, 64}, {NS_NP_ICMP, NS_PROTO_ICMP, 64}};
-    int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
-    int ok = fix_span(f, ip, 160, NS_GEN_PRESENT);
-    for (int d = 0; d < 2; d++) ok &= fix_number(f, d, ip + 72, 8, (uint64_t)proto);
+    static const struct { int col, bits, proto, fixed_bits; } l4[3] = {
+        {NS_NP_COL_TCP, NS_NP_BITS_TCP, NS_PROTO_TCP, NS_NP_COL_TCP_OPT - NS_NP_COL_TCP},
+        {NS_NP_COL_UDP, NS_NP_BITS_UDP, NS_PROTO_UDP, NS_NP_BITS_UDP},
+        {NS_NP_COL_ICMP, NS_NP_BITS_ICMP, NS_PROTO_ICMP, NS_NP_BITS_ICMP}};
+    int ok = fix_span(f, NS_NP_COL_IPV4, NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4, NS_GEN_PRESENT);
+    for (int d = 0; d < 2; d++) ok &= fix_number(f, d, NS_NP_COL_IPV4_PROTO, NS_NP_BITS_IPV4_PROTO, (uint64_t)proto);
     for (int i = 0; i < 3; i++) {
-        int at = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, l4[i].layer);
-        if (l4[i].proto == proto) ok &= fix_span(f, at, l4[i].fixed_bits, NS_GEN_PRESENT);
-        else ok &= fix_span(f, at, ns_nprint_width(l4[i].layer), -1);
+        if (l4[i].proto == proto) ok &= fix_span(f, l4[i].col, l4[i].fixed_bits, NS_GEN_PRESENT);
+        else ok &= fix_span(f, l4[i].col, l4[i].bits, -1);
     }
     return ok;
 }
@@ -181,8 +181,9 @@ static int parse_proto(const char *v)
 
 int ns_gen_fix_add(ns_gen_fix *f, const char *text)
 {
-    static const char *const by_repair[] = {"ipv4_src", "ipv4_dst", "ipv4_cksum", "tcp_cksum", "udp_cksum",
-                                            "icmp_cksum", "tcp_sprt", "udp_sport"};
+    static const ns_nprint_field_id by_repair[] = {NS_NPF_IPV4_SRC,   NS_NPF_IPV4_DST,  NS_NPF_IPV4_CKSUM,
+                                                   NS_NPF_TCP_CKSUM,  NS_NPF_UDP_CKSUM, NS_NPF_ICMP_CKSUM,
+                                                   NS_NPF_TCP_SPRT,   NS_NPF_UDP_SPORT};
     const char *eq = strchr(text, '=');
     if (!eq || eq == text || !eq[1])
         return ns_error(NS_EARG, "--fix %s: expected FIELD=VALUE, e.g. tcp_dprt=443 or proto=udp", text);
@@ -196,13 +197,13 @@ int ns_gen_fix_add(ns_gen_fix *f, const char *text)
         if (proto < 0) return ns_error(NS_EARG, "--fix %s: proto is tcp, udp or icmp", text);
         ok = fix_proto(&next, proto);
     } else {
+        int id = ns_nprint_field_find(name);
+        int col = id < 0 ? -1 : ns_nprint_field_col(NS_NP_MODEL_LAYERS, id);
+        if (col < 0) return ns_error(NS_EARG, "--fix %s: no field '%s' in the model's rows (ipv4, tcp, udp, icmp)", text, name);
         size_t n;
-        const ns_nprint_field *fields = ns_nprint_fields(&n), *fd = NULL;
-        for (size_t i = 0; i < n && !fd; i++)
-            if (!strcmp(fields[i].name, name) && (fields[i].layer & NS_NP_MODEL_LAYERS)) fd = &fields[i];
-        if (!fd) return ns_error(NS_EARG, "--fix %s: no field '%s' in the model's rows (ipv4, tcp, udp, icmp)", text, name);
+        const ns_nprint_field *fd = &ns_nprint_fields(&n)[id];
         for (size_t i = 0; i < sizeof by_repair / sizeof by_repair[0]; i++)
-            if (!strcmp(name, by_repair[i]))
+            if (id == (int)by_repair[i])
                 return ns_error(NS_EARG, "--fix %s: repair sets %s itself (addresses from --client-net/--server-net, "
                                          "checksums, the client's ephemeral port)", text, name);
         char *end;
@@ -213,16 +214,13 @@ int ns_gen_fix_add(ns_gen_fix *f, const char *text)
             return ns_error(NS_EARG, "--fix %s: '%s' is not a number", text, value);
         if (fd->width < 64 && v >> fd->width)
             return ns_error(NS_EARG, "--fix %s: %llu does not fit %s's %d bits", text, v, name, fd->width);
-        if (!strcmp(name, "ipv4_ttl") && !v) return ns_error(NS_EARG, "--fix %s: a packet with TTL 0 is never sent", text);
-        if (!strcmp(name, "ipv4_ver") && v != 4) return ns_error(NS_EARG, "--fix %s: the model's rows are IPv4", text);
+        if (id == NS_NPF_IPV4_TTL && !v) return ns_error(NS_EARG, "--fix %s: a packet with TTL 0 is never sent", text);
+        if (id == NS_NPF_IPV4_VER && v != 4) return ns_error(NS_EARG, "--fix %s: the model's rows are IPv4", text);
         ok = fd->layer == NS_NP_TCP ? fix_proto(&next, NS_PROTO_TCP) : fd->layer == NS_NP_UDP ? fix_proto(&next, NS_PROTO_UDP)
              : fd->layer == NS_NP_ICMP ? fix_proto(&next, NS_PROTO_ICMP)
-             : fix_span(&next, ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4), 160, NS_GEN_PRESENT);
-        int col = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, fd->layer) + fd->bit;
+             : fix_span(&next, NS_NP_COL_IPV4, NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4, NS_GEN_PRESENT);
         /* A server->client row has the server's port as its source. */
-        int back = col, tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
-        int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
-        if (col == tcp + 16 || col == udp + 16) back = col - 16;
+        int back = id == NS_NPF_TCP_DPRT ? NS_NP_COL_TCP_SPRT : id == NS_NPF_UDP_DPORT ? NS_NP_COL_UDP_SPORT : col;
         ok &= fix_number(&next, 0, col, fd->width, v) & fix_number(&next, 1, back, fd->width, v);
     }
     if (!ok) return ns_error(NS_EARG, "--fix %s contradicts an earlier --fix", text);
@@ -289,7 +287,7 @@ static void hard_init(hard_ctl *h, const ns_repr *r)
         fix_proto(&h->fix[i], protos[i]);
         clamp_init(&h->cl[i], &h->fix[i], r);
     }
-    h->flag_col = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP) + 104;
+    h->flag_col = NS_NP_COL_TCP_CWR;
 }
 
 static int hard_index(const ns_control_row *m) { return m->proto == 6 ? 0 : m->proto == 17 ? 1 : m->proto == 1 ? 2 : -1; }
@@ -747,13 +745,11 @@ int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const cha
         clock += 1000000000; /* flows one second apart: they are independent draws */
         /* The protocol and ports as the first row says (blank when it has none). */
         const int8_t *row = g->rows + g->first[i] * W;
-        int tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
-        int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
-        int l4 = row[tcp] >= 0 ? tcp : row[udp] >= 0 ? udp : -1;
-        f->proto = l4 == tcp ? NS_PROTO_TCP : l4 == udp ? NS_PROTO_UDP : NS_PROTO_ICMP;
-        if (l4 >= 0) {
-            uint32_t sp = 0, dp = 0;
-            for (int k = 0; k < 16; k++) sp = sp << 1 | (row[l4 + k] == 1), dp = dp << 1 | (row[l4 + 16 + k] == 1);
+        int tcp = row[NS_NP_COL_TCP_SPRT] >= 0, udp = !tcp && row[NS_NP_COL_UDP_SPORT] >= 0;
+        f->proto = tcp ? NS_PROTO_TCP : udp ? NS_PROTO_UDP : NS_PROTO_ICMP;
+        if (tcp || udp) {
+            uint32_t sp = (uint32_t)ns_nprint_get(row, tcp ? NS_NPF_TCP_SPRT : NS_NPF_UDP_SPORT);
+            uint32_t dp = (uint32_t)ns_nprint_get(row, tcp ? NS_NPF_TCP_DPRT : NS_NPF_UDP_DPORT);
             int from_server = g->dir[g->first[i]];
             f->client_port = (uint16_t)(from_server ? dp : sp);
             f->server_port = (uint16_t)(from_server ? sp : dp);

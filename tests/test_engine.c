@@ -23,11 +23,6 @@
 
 enum { W = NS_NP_MODEL_WIDTH, FLOWS = 16, LEN = 3 };
 
-static void put_bits(int8_t *row, int col, int width, uint32_t v)
-{
-    for (int k = 0; k < width; k++) row[col + k] = (int8_t)(v >> (width - 1 - k) & 1);
-}
-
 /* Class "kind=web" (kind 1): TCP to port 443, 3 packets (SYN, SYN-ACK, ACK)
  * with TTL 64; class "kind=dns" (kind 0): UDP to port 53, 3 packets, TTL 128;
  * and for the adapter test, "kind=ssh" (kind 2): web's packets to port 22
@@ -35,27 +30,26 @@ static void put_bits(int8_t *row, int col, int width, uint32_t v)
 static void make_row(int8_t *row, int kind, int k, int flow)
 {
     int web = kind != 0, port = kind == 2 ? 22 : 443, ttl = kind == 1 ? 64 : 128;
-    int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
-    int tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
-    int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
     memset(row, -1, W);
-    put_bits(row, ip, 4, 4), put_bits(row, ip + 4, 4, 5), put_bits(row, ip + 8, 8, 0);
-    put_bits(row, ip + 16, 16, web ? 40 : 28 + 4 * (uint32_t)k);
-    put_bits(row, ip + 32, 16, (uint32_t)(flow * 7 + k)); /* id: varies, so it is modelled */
-    put_bits(row, ip + 48, 3, 2), put_bits(row, ip + 51, 13, 0);
-    put_bits(row, ip + 64, 8, (uint32_t)ttl), put_bits(row, ip + 72, 8, web ? 6 : 17);
-    put_bits(row, ip + 80, 16, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_VER, 4), ns_nprint_put(row, NS_NPF_IPV4_HL, 5), ns_nprint_put(row, NS_NPF_IPV4_TOS, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_TL, web ? 40 : 28 + 4 * (uint32_t)k);
+    ns_nprint_put(row, NS_NPF_IPV4_ID, (uint32_t)(flow * 7 + k)); /* id: varies, so it is modelled */
+    ns_nprint_bits_put(row, NS_NP_COL_IPV4_RBIT, 3, 2), ns_nprint_put(row, NS_NPF_IPV4_FOFF, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_TTL, (uint32_t)ttl), ns_nprint_put(row, NS_NPF_IPV4_PROTO, web ? 6 : 17);
+    ns_nprint_put(row, NS_NPF_IPV4_CKSUM, 0);
     if (web) {
         int back = k == 1;
-        put_bits(row, tcp, 16, back ? (uint32_t)port : 50000), put_bits(row, tcp + 16, 16, back ? 50000 : (uint32_t)port);
-        put_bits(row, tcp + 32, 32, 1000), put_bits(row, tcp + 64, 32, k ? 1 : 0);
-        put_bits(row, tcp + 96, 4, 5), put_bits(row, tcp + 100, 3, 0);
-        put_bits(row, tcp + 103, 9, k == 0 ? 0x002 : k == 1 ? 0x012 : 0x010);
-        put_bits(row, tcp + 112, 16, 65535), put_bits(row, tcp + 128, 16, 0), put_bits(row, tcp + 144, 16, 0);
+        ns_nprint_put(row, NS_NPF_TCP_SPRT, back ? (uint32_t)port : 50000);
+        ns_nprint_put(row, NS_NPF_TCP_DPRT, back ? 50000 : (uint32_t)port);
+        ns_nprint_put(row, NS_NPF_TCP_SEQ, 1000), ns_nprint_put(row, NS_NPF_TCP_ACKN, k ? 1 : 0);
+        ns_nprint_put(row, NS_NPF_TCP_DOFF, 5), ns_nprint_put(row, NS_NPF_TCP_RES, 0);
+        ns_nprint_bits_put(row, NS_NP_COL_TCP_NS, 9, k == 0 ? 0x002 : k == 1 ? 0x012 : 0x010); /* NS and the flag byte */
+        ns_nprint_put(row, NS_NPF_TCP_WSIZE, 65535), ns_nprint_put(row, NS_NPF_TCP_CKSUM, 0);
+        ns_nprint_put(row, NS_NPF_TCP_URP, 0);
     } else {
         int back = k == 1;
-        put_bits(row, udp, 16, back ? 53 : 40000), put_bits(row, udp + 16, 16, back ? 40000 : 53);
-        put_bits(row, udp + 32, 16, 8 + 4 * (uint32_t)k), put_bits(row, udp + 48, 16, 0);
+        ns_nprint_put(row, NS_NPF_UDP_SPORT, back ? 53 : 40000), ns_nprint_put(row, NS_NPF_UDP_DPORT, back ? 40000 : 53);
+        ns_nprint_put(row, NS_NPF_UDP_LEN, 8 + 4 * (uint32_t)k), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
     }
 }
 
@@ -148,8 +142,8 @@ static double match_rate(const ns_gen_flows *g, int kind)
         for (uint32_t k = 0; k < g->len[f] && k < LEN; k++, rows++) {
             make_row(want, kind, (int)k, 0);
             const int8_t *got = g->rows + (g->first[f] + k) * W;
-            int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
-            memcpy(want + ip + 32, got + ip + 32, 16); /* the id field varies by design */
+            /* the id field varies by design */
+            memcpy(want + NS_NP_COL_IPV4_ID, got + NS_NP_COL_IPV4_ID, NS_NP_BITS_IPV4_ID);
             same += !memcmp(want, got, W);
             if (getenv("NETSYNTH_TEST_VERBOSE"))
                 for (int c = 0; c < W; c++)
