@@ -202,7 +202,7 @@ static int plan_like(const ns_modelfile *m, const char *path, request **out, siz
         map[a] = -1;
         for (uint32_t b = 0; b < A; b++)
             if (!strcmp(ds.attr_names[a], m->attr_names[b])) map[a] = (int)b;
-        if (map[a] < 0) rc = ns_error(NS_EARG, "%s: attribute '%s' is not one the model knows", path, ds.attr_names[a]);
+        if (map[a] < 0) rc = ns_error(NS_EMISMATCH, "%s: attribute '%s' is not one the model knows", path, ds.attr_names[a]);
     }
     int32_t *ids = malloc((A ? A : 1) * sizeof *ids);
     if (!ids && !rc) rc = ns_error(NS_ENOMEM, "out of memory");
@@ -212,12 +212,10 @@ static int plan_like(const ns_modelfile *m, const char *path, request **out, siz
             int32_t t = ds.labels[f * ds.n_attrs + a];
             if (t < 0) continue;
             int32_t id = ns_modelfile_token(m, ds.tokens[t]);
-            if (id < 0) rc = ns_error(NS_EARG, "%s: label '%s' is not in the model's vocabulary", path, ds.tokens[t]);
-            else if ((rc = ns_gen_require_trained(m, id))) {
-                char why[512];
-                snprintf(why, sizeof why, "%s", ns_errmsg());
-                rc = ns_error(rc, "%s: %s", path, why);
-            } else
+            if (id < 0) rc = ns_error(NS_EMISMATCH, "%s: label '%s' is not in the model's vocabulary", path, ds.tokens[t]);
+            else if (ns_gen_require_trained(m, id))
+                rc = ns_error_wrap(NS_EMISMATCH, "%s", path);
+            else
                 ids[map[a]] = id;
         }
         if (rc) break;

@@ -209,11 +209,9 @@ static int features_of(const set *s, ns_eval_kind kind, int packets, void **out)
     int rc = kind == NS_EVAL_NPRINT ? ns_features_nprint(s->ds, s->idx, s->n, packets, *out)
                                     : ns_features_netflow(s->ds, s->idx, s->n, packets, *out);
     if (rc) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", ns_errmsg());
         free(*out);
         *out = NULL;
-        rc = ns_error(rc, "%s: %s", s->name, msg);
+        rc = ns_error_wrap(rc, "%s", s->name);
     }
     return rc;
 }

@@ -788,7 +788,7 @@ int ns_gen_write_csv(const ns_gen_flows *g, const char *path)
     }
     if (rc) {
         ns_outfile_abort(&o);
-        return ns_error(rc, "%s: write failed", path);
+        return ns_error_wrap(rc, "%s", path);
     }
     return ns_outfile_commit(&o);
 }
@@ -813,10 +813,8 @@ static int write_frames(const ns_repair_out *r, int linktype, const char *path)
         rc = ns_pcap_write(&w, p->ts_ns, r->bytes + p->off, p->len, p->len);
     }
     if (rc) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", ns_errmsg());
         ns_outfile_abort(&o);
-        return ns_error(rc, "%s: write failed: %s", path, why);
+        return ns_error_wrap(rc, "%s", path);
     }
     return ns_outfile_commit(&o);
 }
@@ -835,10 +833,7 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const n
          * of one --per-class/--like directory never share a 5-tuple, so they
          * can be merged (eval's compliance does) without colliding. */
         rc = ns_repair_flow(ro, f, g->rows + at * W, g->dir + at, g->iat_ns + at, g->len[f], &r, st);
-        if (rc) {
-            snprintf(name, sizeof name, "%s", ns_errmsg());
-            rc = ns_error(rc, "%s: %s", path, name);
-        }
+        if (rc) rc = ns_error_wrap(rc, "%s", path);
         if (rc || !per_flow) continue;
         ns_gen_flow_path(name, sizeof name, path, i);
         rc = write_frames(&r, ro->linktype, name);

@@ -663,10 +663,10 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     ns_blas_init(o->threads);
     if (!ds->n_flows) return ns_error(NS_EARG, "dataset has no flows");
     if (o->batch < 1 || o->steps < 1) return ns_error(NS_EARG, "batch and steps must be positive");
-    if (ds->n_attrs != base->n_attrs) return ns_error(NS_EARG, "the dataset's labels are not the model's");
+    if (ds->n_attrs != base->n_attrs) return ns_error(NS_EMISMATCH, "the dataset's labels are not the model's");
     for (uint32_t i = 0; i < ds->n_tokens; i++)
         if (i >= base->n_tokens || strcmp(base->tokens[i], ds->tokens[i]))
-            return ns_error(NS_EARG, "the dataset's vocabulary is not the model's (token %u: '%s')", i, ds->tokens[i]);
+            return ns_error(NS_EMISMATCH, "the dataset's vocabulary is not the model's (token %u: '%s')", i, ds->tokens[i]);
     const ns_model_config *c = &base->cfg;
     int T = c->max_packets, B = o->batch;
     ns_controlnet ctl;
