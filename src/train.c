@@ -99,6 +99,10 @@ static int sampler_build(sampler *s, const ns_dataset *ds, int max_t, float val_
     if (n_val > 512) n_val = 512;
     if (n_val >= n) n_val = n > 1 ? n / 2 : 0;
     s->val = malloc((n_val + 1) * sizeof *s->val);
+    if (!s->val) {
+        free(perm), free(class_count), free(is_val);
+        return ns_error(NS_ENOMEM, "out of memory for %zu validation flows", n_val);
+    }
     s->n_val = n_val;
     for (size_t i = 0; i < n_val; i++) s->val[i] = perm[i], is_val[perm[i]] = 1;
     free(perm);
