@@ -263,16 +263,21 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The directory's files are staged (ns_gen_stage): a full disk or any error
+ * leaves no part of the set in DIR. */
 static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_opts *o, request *req, size_t n_req,
                    const char *dir, pcap_out *po, int quiet)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return ns_error(NS_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
-    char path[4096];
-    snprintf(path, sizeof path, "%s/labels.tsv", dir);
-    ns_outfile tsv;
-    int rc = ns_outfile_open(&tsv, path);
+    ns_gen_stage stage;
+    int rc = ns_gen_stage_open(&stage, dir, NULL, 1);
     if (rc) return rc;
+    char path[4096], name[512];
+    ns_gen_stage_path(&stage, "labels.tsv", path, sizeof path);
+    ns_outfile tsv;
+    if ((rc = ns_outfile_open(&tsv, path))) {
+        ns_gen_stage_abort(&stage);
+        return rc;
+    }
     fputs("path", tsv.fp);
     for (uint32_t a = 0; a < m->n_attrs; a++) fprintf(tsv.fp, "\t%s", m->attr_names[a]);
     fputc('\n', tsv.fp);
@@ -294,15 +299,15 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     for (size_t k = 0, first = 0; k < n_req && !rc; first += req[k].n, k++) {
         for (size_t f = first; f < first + req[k].n; f++)
             memcpy(all.labels + f * m->n_attrs, req[k].label_ids, m->n_attrs * sizeof(int32_t));
-        snprintf(path, sizeof path, "%s/%s.pcap", dir, req[k].name);
+        snprintf(name, sizeof name, "%s.pcap", req[k].name);
+        ns_gen_stage_path(&stage, name, path, sizeof path);
         uint64_t written;
         if ((rc = ns_gen_write_pcap(&all, first, req[k].n, &po->repair, po->per_flow, path, &written, &po->stats)))
             break;
-        snprintf(path, sizeof path, "%s.pcap", req[k].name);
         for (size_t f = 0; f < (po->per_flow ? req[k].n : 1); f++) {
-            char name[512];
-            if (po->per_flow) ns_gen_flow_path(name, sizeof name, path, f);
-            fprintf(tsv.fp, "%s", po->per_flow ? name : path);
+            char flow[600];
+            if (po->per_flow) ns_gen_flow_path(flow, sizeof flow, name, f);
+            fprintf(tsv.fp, "%s", po->per_flow ? flow : name);
             for (uint32_t a = 0; a < m->n_attrs; a++)
                 fprintf(tsv.fp, "\t%s", req[k].label_ids[a] >= 0 ? value_of(m, req[k].label_ids[a]) : "");
             fputc('\n', tsv.fp);
@@ -312,19 +317,17 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
         if (!quiet)
             fprintf(stderr, "%s: %zu flows, %llu packets\n", path, req[k].n, (unsigned long long)written);
     }
-    if (rc) {
-        ns_outfile_abort(&tsv);
-        ns_gen_flows_free(&all);
-        return rc;
-    }
-    if ((rc = ns_outfile_commit(&tsv))) {
-        ns_gen_flows_free(&all);
-        return rc;
-    }
-    snprintf(path, sizeof path, "%s/synthetic.ds", dir);
-    rc = ns_gen_write_dataset(&all, m, model_path, path);
+    if (rc) ns_outfile_abort(&tsv);
+    else rc = ns_outfile_commit(&tsv);
+    ns_gen_stage_path(&stage, "synthetic.ds", path, sizeof path);
+    if (!rc) rc = ns_gen_write_dataset(&all, m, model_path, path);
     ns_gen_flows_free(&all);
-    if (!rc && !quiet)
+    if (rc) {
+        ns_gen_stage_abort(&stage);
+        return ns_error_wrap(rc, "%s: nothing written", dir);
+    }
+    if ((rc = ns_gen_stage_commit(&stage))) return rc;
+    if (!quiet)
         fprintf(stderr, "wrote %llu flows, %llu packets in %zu captures to %s (+ labels.tsv, synthetic.ds) in %.1f s\n",
                 (unsigned long long)flows, (unsigned long long)packets, n_req, dir, now_s() - t0);
     if (!rc) rc = report_repair(po, quiet);
