@@ -57,7 +57,11 @@ static void usage(FILE *out)
             "  --guidance G       classifier-free guidance scale (default 2; 1 = none)\n"
             "  --guided-steps K   guidance at the last K steps only (default: all); the\n"
             "                     steps before take one network pass instead of two\n"
-            "  --seed S           (default 1): the same seed gives the same flows\n"
+            "  --seed S           (default 1): the same seed gives the same flows on one CPU; the\n"
+            "                     bytes depend on its kind (AMX, AVX-512, OpenBLAS's kernel)\n"
+            "  --deterministic    the same bytes for a seed on every x86-64 CPU: the model's\n"
+            "                     arithmetic without AMX, OpenBLAS or vector-width-dependent sums\n"
+            "                     (slower; also NETSYNTH_DETERMINISTIC=1)\n"
             "  --batch B          flows denoised together, per thread (default: as many as\n"
             "                     make 256 packets, at most 64)\n"
             "  --length N         every flow N packets long (default: as the model's length head draws)\n"
@@ -362,7 +366,7 @@ int cmd_generate(int argc, char **argv)
     enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE, O_GUIDED_STEPS, O_LENGTH_GUIDANCE,
            O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
            O_PER_FLOW, O_REPORT, O_LORA, O_CONTROLNET, O_CONTROL, O_CONTROL_SCALE, O_CONTROL_SOFT,
-           O_HELP };
+           O_DETERMINISTIC, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
@@ -374,7 +378,7 @@ int cmd_generate(int argc, char **argv)
         {"repair-report", 1, 0, O_REPORT}, {"lora", 1, 0, O_LORA},
         {"controlnet", 1, 0, O_CONTROLNET}, {"control", 1, 0, O_CONTROL},
         {"control-scale", 1, 0, O_CONTROL_SCALE}, {"control-soft", 0, 0, O_CONTROL_SOFT},
-        {0, 0, 0, 0}};
+        {"deterministic", 0, 0, O_DETERMINISTIC}, {0, 0, 0, 0}};
     ns_gen_opts o;
     ns_gen_opts_init(&o);
     ns_gen_fix fix;
@@ -447,6 +451,7 @@ int cmd_generate(int argc, char **argv)
         case O_CONTROL: control_path = optarg; break;
         case O_CONTROL_SCALE: rc = cli_parse_float("--control-scale", optarg, 0, 10, &o.control_scale); break;
         case O_CONTROL_SOFT: o.control_hard = 0; break;
+        case O_DETERMINISTIC: ns_blas_set_deterministic(true); break;
         case O_HELP: usage(stdout); return NS_OK;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",
                                  argv[optind - 1]);
