@@ -273,9 +273,14 @@ static void tile_kernel(float *restrict C, int ldc, const float *restrict ap,
     tile_body(C, ldc, ap, bp, mb, nb, kb);
 }
 
-/* The same for deterministic mode, for baseline x86-64 only: no FMA to fuse
- * a multiply and an add into one rounding, whatever the compiler's
- * contraction default (GCC's C11 mode does not fuse; clang's does). */
+/* The same for deterministic mode: never an FMA, which would fuse a multiply
+ * and an add into one rounding. The vector width does not change any sum
+ * (each runs along k in one lane), so GCC may clone it for wider vectors
+ * with contraction off; elsewhere (clang contracts by default) it is
+ * baseline x86-64 only, which has no FMA. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=off")))
+#endif
 static void tile_kernel_fixed(float *restrict C, int ldc, const float *restrict ap,
                               const float *restrict bp, int mb, int nb, int kb)
 {

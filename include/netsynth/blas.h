@@ -60,9 +60,9 @@ bool ns_blas_has_amx(void);
  * (ns_blas_pack_weight), OpenBLAS kernels chosen per CPU, AVX-512 code for
  * GELU and attention, and SIMD sums whose order depends on the vector width;
  * the same seed then gives other bytes on another CPU. Deterministic mode uses
- * none of those: every product runs on the built-in kernel compiled for
- * baseline x86-64 (C[i,j] = the sum of alpha a b over K in slices of 128,
- * each slice in k order, the slices added in order), and the layernorm and
+ * none of those: every product runs on the built-in kernel without FMA
+ * (C[i,j] = the sum of alpha a b over K in slices of 128, each slice in k
+ * order, the slices added in order: the same for any vector width), and the layernorm and
  * softmax sums run in index order. ns_blas_set_deterministic overrides the
  * environment; call it before the work whose bits should not vary. */
 void ns_blas_set_deterministic(bool on);
