@@ -257,6 +257,14 @@ static void test_full_disk(void **state)
         ERR_HAS("No space left on device");
         assert_int_equal(tu_system("test -z \"$(ls -A '%s')\"", full), 0);
     }
+    /* render's directories too (a tmpfs file takes a 4 KiB page: 16 fill it). */
+    const char *renders[] = {"render --data train.ds -o full/img", "render -i big.csv --per-flow -o full/img"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(run(renders[i]), 1);
+        ERR_HAS("full/img: nothing written");
+        ERR_HAS("No space left on device");
+        assert_int_equal(tu_system("test -z \"$(ls -A '%s')\"", full), 0);
+    }
     /* A directory with the user's files: they stay, and so do the files of
      * an earlier run when this one fails. */
     assert_int_equal(tu_system("mkdir '%s/mine' && echo keep > '%s/mine/notes.txt'", full, full), 0);
