@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -833,9 +834,52 @@ static void sync_dir(const char *dir)
     }
 }
 
+/* Remove path: a file, or a directory with everything under it (staging
+ * directories hold files, and --per-flow's staging directories of their own). */
+static void remove_tree(const char *path, int depth)
+{
+    DIR *d = depth < 4 ? opendir(path) : NULL;
+    if (!d) {
+        if (unlink(path) != 0 && errno == EISDIR) rmdir(path);
+        return;
+    }
+    char sub[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        remove_tree(sub, depth + 1);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* A run holds an flock on its staging directory until it ends, so one that
+ * can be locked was left by a run that died (kill -9, a crash, power loss):
+ * remove those of this stem, and only those ("STEM.tmp." + 6 characters). */
+static void remove_stale_stages(const char *base)
+{
+    char dir[4096];
+    dir_of(dir, sizeof dir, base);
+    const char *slash = strrchr(base, '/'), *name = slash ? slash + 1 : base;
+    size_t n = strlen(name);
+    DIR *d = opendir(dir);
+    char path[4096 + 258];
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, name, n) || strncmp(e->d_name + n, ".tmp.", 5) || strlen(e->d_name + n + 5) != 6)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) remove_tree(path, 0);
+        close(fd);
+    }
+    if (d) closedir(d);
+}
+
 int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int whole)
 {
     memset(s, 0, sizeof *s);
+    s->fd = -1;
     struct stat st;
     int there = stat(dest, &st) == 0;
     if (there && !S_ISDIR(st.st_mode)) return ns_error(NS_EIO, "%s: exists and is not a directory", dest);
@@ -850,6 +894,7 @@ int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int w
         memset(s, 0, sizeof *s);
         return ns_error(NS_ENOMEM, "%s: out of memory", dest);
     }
+    remove_stale_stages(base);
     snprintf(s->tmp, n, "%s.tmp.XXXXXX", base);
     free(base);
     if (!mkdtemp(s->tmp)) {
@@ -858,6 +903,8 @@ int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int w
         memset(s, 0, sizeof *s);
         return rc;
     }
+    s->fd = open(s->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->fd >= 0) flock(s->fd, LOCK_EX);
     /* mkdtemp makes it 0700; when renamed into place it is the user's
      * directory, so it gets the mode mkdir would have given it. */
     mode_t mask = umask(0);
@@ -873,35 +920,33 @@ void ns_gen_stage_path(const ns_gen_stage *s, const char *name, char *buf, size_
 
 static void stage_free(ns_gen_stage *s)
 {
+    if (s->fd >= 0) close(s->fd); /* and with it the lock */
     free(s->dest), free(s->tmp);
     memset(s, 0, sizeof *s);
+    s->fd = -1;
 }
 
 void ns_gen_stage_abort(ns_gen_stage *s)
 {
     if (!s->tmp) return;
-    DIR *d = opendir(s->tmp);
-    char path[4096];
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        ns_gen_stage_path(s, e->d_name, path, sizeof path);
-        unlink(path);
-    }
-    if (d) closedir(d);
-    rmdir(s->tmp);
+    remove_tree(s->tmp, 0);
     stage_free(s);
 }
 
 int ns_gen_stage_commit(ns_gen_stage *s)
 {
-    if (s->whole && rename(s->tmp, s->dest) == 0) {
+    /* One rename when dest is absent or an empty directory of its own (not
+     * a link to one: rename would replace the link). */
+    struct stat st;
+    int whole = s->whole && (lstat(s->dest, &st) != 0 || S_ISDIR(st.st_mode));
+    if (whole && rename(s->tmp, s->dest) == 0) {
         char parent[4096];
         dir_of(parent, sizeof parent, s->dest);
         sync_dir(parent);
         stage_free(s);
         return NS_OK;
     }
-    if (s->whole && errno != ENOTEMPTY && errno != EEXIST && errno != EBUSY && errno != EINVAL) {
+    if (whole && errno != ENOTEMPTY && errno != EEXIST && errno != EBUSY && errno != EINVAL) {
         int rc = ns_error(NS_EIO, "%s: cannot rename %s to it: %s", s->dest, s->tmp, strerror(errno));
         ns_gen_stage_abort(s);
         return rc;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -299,6 +301,21 @@ static void test_directory_output(void **state)
     assert_string_equal(text_of("fresh/notes.txt"), "keep\n");
     assert_int_equal(tu_system("test -s '%s/fresh/a-0.pcap'", dir), 0);
     assert_non_null(strstr(text_of("fresh/labels.tsv"), "a-0.pcap\ta"));
+    /* A killed run's staging directory goes with the next run of the same
+     * output; one that a live run holds (its flock) stays. */
+    assert_int_equal(tu_system("cd '%s' && mkdir fresh.tmp.Dead01 live.tmp.x && touch fresh.tmp.Dead01/a.pcap && "
+                               "mkdir fresh.tmp.Live01",
+                               dir),
+                     0);
+    int held = open(tu_path(dir, "fresh.tmp.Live01"), O_RDONLY | O_DIRECTORY);
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_EX), 0);
+    snprintf(args, sizeof args, "generate --model '%s' --per-class 1 -o fresh -q --threads 1", model);
+    assert_int_equal(run(args), 0);
+    assert_int_not_equal(access(tu_path(dir, "fresh.tmp.Dead01"), F_OK), 0);
+    assert_int_equal(access(tu_path(dir, "fresh.tmp.Live01"), F_OK), 0);
+    assert_int_equal(access(tu_path(dir, "live.tmp.x"), F_OK), 0);
+    close(held);
     /* A file where the directory should be is refused before any work. */
     assert_int_equal(tu_write_file(tu_path(dir, "plain"), "x", 1), 0);
     snprintf(args, sizeof args, "generate --model '%s' --per-class 1 -o plain -q --threads 1", model);

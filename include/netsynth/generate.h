@@ -154,10 +154,13 @@ typedef struct ns_gen_stage {
     char *dest;   /* the destination directory */
     char *tmp;    /* the staging directory */
     int whole;
+    int fd;       /* tmp, flock()ed while the set is written */
 } ns_gen_stage;
 
-/* Make the staging directory. NS_EIO when dest exists and is not a
- * directory, or the staging directory cannot be made. */
+/* Make the staging directory, first removing this stem's staging
+ * directories that no live run holds (a killed run's: each run holds an
+ * flock on its own). NS_EIO when dest exists and is not a directory, or the
+ * staging directory cannot be made. */
 int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int whole);
 /* The staged path of the file `name` (a name without '/') in buf. */
 void ns_gen_stage_path(const ns_gen_stage *s, const char *name, char *buf, size_t size);
