@@ -84,8 +84,7 @@ int cmd_train_control(int argc, char **argv)
     }
     ns_train_control_result res;
     rc = ns_train_control(&m, &ds, &o, out, &res);
-    if (rc == NS_EARG && strstr(ns_errmsg(), "vocabulary"))
-        rc = ns_error(NS_EARG, "%s and %s: %s", model, data, ns_errmsg());
+    if (rc == NS_EMISMATCH) rc = ns_error_wrap(rc, "%s and %s", model, data);
     ns_dataset_free(&ds);
     ns_modelfile_free(&m);
     if (rc) return rc;

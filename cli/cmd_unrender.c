@@ -144,10 +144,12 @@ int cmd_unrender(int argc, char **argv)
     ns_outfile of;
     if (!rc && !(rc = ns_outfile_open(&of, out))) {
         rc = layers ? write_named(of.fp, m, rows, layers) : write_generic(of.fp, m, rows, cols);
-        if (rc)
+        if (rc) {
             ns_outfile_abort(&of);
-        else
+            rc = ns_error_wrap(rc, "%s", out);
+        } else {
             rc = ns_outfile_commit(&of);
+        }
     }
     free(m);
     return rc;

@@ -421,11 +421,7 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
     int rc = check_vocabulary(ds, path);
     if (!rc) rc = check_flows(ds, path);
     if (!rc) rc = check_packets(ds, path);
-    if (rc) {
-        char why[1024];
-        snprintf(why, sizeof why, "%s", ns_errmsg());
-        return ns_error(NS_EARG, "%s (not written)", why);
-    }
+    if (rc) return ns_error(NS_EARG, "%s (not written)", ns_errmsg());
 
     /* String pool: attribute names, tokens, files. */
     uint32_t n_names = ds->n_attrs + ds->n_tokens + ds->n_files;

@@ -1,12 +1,17 @@
 /* generate.c: prompted sampling and writing the results (see generate.h). */
 #include "netsynth/generate.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "netsynth/blas.h"
 #include "netsynth/capture.h"
@@ -784,7 +789,7 @@ int ns_gen_write_csv(const ns_gen_flows *g, const char *path)
     }
     if (rc) {
         ns_outfile_abort(&o);
-        return ns_error(rc, "%s: write failed", path);
+        return ns_error_wrap(rc, "%s", path);
     }
     return ns_outfile_commit(&o);
 }
@@ -794,6 +799,174 @@ void ns_gen_flow_path(char *buf, size_t size, const char *path, size_t i)
     const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path, *dot = strrchr(base, '.');
     if (!dot || dot == base) snprintf(buf, size, "%s-%zu", path, i);
     else snprintf(buf, size, "%.*s-%zu%s", (int)(dot - path), path, i, dot);
+}
+
+/* ---- sets of files, staged ------------------------------------------------ */
+
+/* p without trailing slashes ("/" stays "/"), malloc'd. */
+static char *without_slashes(const char *p)
+{
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/') n--;
+    return strndup(p, n);
+}
+
+/* The directory part of path ("." for a bare name), in buf. */
+static void dir_of(char *buf, size_t size, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(buf, size, ".");
+    else if (slash == path) snprintf(buf, size, "/");
+    else snprintf(buf, size, "%.*s", (int)(slash - path), path);
+}
+
+/* Make a rename in dir durable (as ns_outfile does for a file). */
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Remove path: a file, or a directory with everything under it (staging
+ * directories hold files, and --per-flow's staging directories of their own). */
+static void remove_tree(const char *path, int depth)
+{
+    DIR *d = depth < 4 ? opendir(path) : NULL;
+    if (!d) {
+        if (unlink(path) != 0 && errno == EISDIR) rmdir(path);
+        return;
+    }
+    char sub[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        remove_tree(sub, depth + 1);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* A run holds an flock on its staging directory until it ends, so one that
+ * can be locked was left by a run that died (kill -9, a crash, power loss):
+ * remove those of this stem, and only those ("STEM.tmp." + 6 characters). */
+static void remove_stale_stages(const char *base)
+{
+    char dir[4096];
+    dir_of(dir, sizeof dir, base);
+    const char *slash = strrchr(base, '/'), *name = slash ? slash + 1 : base;
+    size_t n = strlen(name);
+    DIR *d = opendir(dir);
+    char path[4096 + 258];
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, name, n) || strncmp(e->d_name + n, ".tmp.", 5) || strlen(e->d_name + n + 5) != 6)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) remove_tree(path, 0);
+        close(fd);
+    }
+    if (d) closedir(d);
+}
+
+int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int whole)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    struct stat st;
+    int there = stat(dest, &st) == 0;
+    if (there && !S_ISDIR(st.st_mode)) return ns_error(NS_EIO, "%s: exists and is not a directory", dest);
+    if (!there && !whole) return ns_error(NS_EIO, "%s: no such directory", dest);
+    char *base = without_slashes(stem ? stem : dest);
+    size_t n = base ? strlen(base) + 16 : 0;
+    s->dest = without_slashes(dest);
+    s->tmp = base ? malloc(n) : NULL;
+    s->whole = whole;
+    if (!s->dest || !s->tmp) {
+        free(base), free(s->dest), free(s->tmp);
+        memset(s, 0, sizeof *s);
+        return ns_error(NS_ENOMEM, "%s: out of memory", dest);
+    }
+    remove_stale_stages(base);
+    snprintf(s->tmp, n, "%s.tmp.XXXXXX", base);
+    free(base);
+    if (!mkdtemp(s->tmp)) {
+        int rc = ns_error(NS_EIO, "%s: cannot create the staging directory %s: %s", dest, s->tmp, strerror(errno));
+        free(s->dest), free(s->tmp);
+        memset(s, 0, sizeof *s);
+        return rc;
+    }
+    s->fd = open(s->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->fd >= 0) flock(s->fd, LOCK_EX);
+    /* mkdtemp makes it 0700; when renamed into place it is the user's
+     * directory, so it gets the mode mkdir would have given it. */
+    mode_t mask = umask(0);
+    umask(mask);
+    chmod(s->tmp, 0777 & ~mask);
+    return NS_OK;
+}
+
+void ns_gen_stage_path(const ns_gen_stage *s, const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", s->tmp, name);
+}
+
+static void stage_free(ns_gen_stage *s)
+{
+    if (s->fd >= 0) close(s->fd); /* and with it the lock */
+    free(s->dest), free(s->tmp);
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+}
+
+void ns_gen_stage_abort(ns_gen_stage *s)
+{
+    if (!s->tmp) return;
+    remove_tree(s->tmp, 0);
+    stage_free(s);
+}
+
+int ns_gen_stage_commit(ns_gen_stage *s)
+{
+    /* One rename when dest is absent or an empty directory of its own (not
+     * a link to one: rename would replace the link). */
+    struct stat st;
+    int whole = s->whole && (lstat(s->dest, &st) != 0 || S_ISDIR(st.st_mode));
+    if (whole && rename(s->tmp, s->dest) == 0) {
+        char parent[4096];
+        dir_of(parent, sizeof parent, s->dest);
+        sync_dir(parent);
+        stage_free(s);
+        return NS_OK;
+    }
+    if (whole && errno != ENOTEMPTY && errno != EEXIST && errno != EBUSY && errno != EINVAL) {
+        int rc = ns_error(NS_EIO, "%s: cannot rename %s to it: %s", s->dest, s->tmp, strerror(errno));
+        ns_gen_stage_abort(s);
+        return rc;
+    }
+    /* dest holds other files: ours go in one by one. */
+    DIR *d = opendir(s->tmp);
+    if (!d) {
+        int rc = ns_error(NS_EIO, "%s: cannot read: %s", s->tmp, strerror(errno));
+        ns_gen_stage_abort(s);
+        return rc;
+    }
+    int rc = NS_OK;
+    char from[4096], to[4096];
+    for (struct dirent *e; !rc && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        ns_gen_stage_path(s, e->d_name, from, sizeof from);
+        snprintf(to, sizeof to, "%s/%s", s->dest, e->d_name);
+        if (rename(from, to))
+            rc = ns_error(NS_EIO, "%s: cannot move %s into place: %s", to, from, strerror(errno));
+    }
+    closedir(d);
+    sync_dir(s->dest);
+    ns_gen_stage_abort(s); /* removes what a failed move left, and the directory */
+    return rc;
 }
 
 /* Repaired packets, in the order given, as a pcap. */
@@ -809,10 +982,8 @@ static int write_frames(const ns_repair_out *r, int linktype, const char *path)
         rc = ns_pcap_write(&w, p->ts_ns, r->bytes + p->off, p->len, p->len);
     }
     if (rc) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", ns_errmsg());
         ns_outfile_abort(&o);
-        return ns_error(rc, "%s: write failed: %s", path, why);
+        return ns_error_wrap(rc, "%s", path);
     }
     return ns_outfile_commit(&o);
 }
@@ -824,20 +995,26 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const n
     int rc = ns_repair_check_opts(ro);
     if (rc) return rc;
     ns_repair_out r = {0};
-    char name[4096];
+    char name[4096], staged[4096];
+    /* One file per flow: all of them or none (see ns_gen_stage). */
+    ns_gen_stage stage = {0};
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    if (per_flow) {
+        char dir[4096];
+        dir_of(dir, sizeof dir, path);
+        if ((rc = ns_gen_stage_open(&stage, dir, path, 0))) return ns_error_wrap(rc, "%s", path);
+    }
     for (size_t i = 0; i < count && !rc; i++) {
         size_t f = first + i, at = g->first[f];
         /* The plan index is the flow's index in g, not in this file: the files
          * of one --per-class/--like directory never share a 5-tuple, so they
          * can be merged (eval's compliance does) without colliding. */
         rc = ns_repair_flow(ro, f, g->rows + at * W, g->dir + at, g->iat_ns + at, g->len[f], &r, st);
-        if (rc) {
-            snprintf(name, sizeof name, "%s", ns_errmsg());
-            rc = ns_error(rc, "%s: %s", path, name);
-        }
+        if (rc) rc = ns_error_wrap(rc, "%s", path);
         if (rc || !per_flow) continue;
-        ns_gen_flow_path(name, sizeof name, path, i);
-        rc = write_frames(&r, ro->linktype, name);
+        ns_gen_flow_path(name, sizeof name, base, i);
+        ns_gen_stage_path(&stage, name, staged, sizeof staged);
+        rc = write_frames(&r, ro->linktype, staged);
         *written += r.n_pkts;
         ns_repair_out_clear(&r);
     }
@@ -846,5 +1023,7 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const n
         *written = r.n_pkts;
     }
     ns_repair_out_free(&r);
+    if (per_flow && rc) ns_gen_stage_abort(&stage);
+    else if (per_flow) rc = ns_gen_stage_commit(&stage);
     return rc;
 }

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "netsynth/blas.h"
+
 /* The clamps in ns_expf are compares; with -ftrapping-math (GCC's default)
  * GCC will not turn them into branch-free SIMD code. Nothing here relies on
  * floating-point exceptions, so the files that include this header opt out. */
@@ -112,10 +114,11 @@ __attribute__((target("avx512f"))) static inline __m512 ns_rcp16(__m512 d)
     return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 
+/* Deterministic mode (blas.h) keeps to code whose bits do not depend on the CPU. */
 static inline int ns_have_avx512(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
+    return __builtin_cpu_supports("avx512f") && !ns_blas_deterministic();
 }
 #endif
 

@@ -99,6 +99,10 @@ static int sampler_build(sampler *s, const ns_dataset *ds, int max_t, float val_
     if (n_val > 512) n_val = 512;
     if (n_val >= n) n_val = n > 1 ? n / 2 : 0;
     s->val = malloc((n_val + 1) * sizeof *s->val);
+    if (!s->val) {
+        free(perm), free(class_count), free(is_val);
+        return ns_error(NS_ENOMEM, "out of memory for %zu validation flows", n_val);
+    }
     s->n_val = n_val;
     for (size_t i = 0; i < n_val; i++) s->val[i] = perm[i], is_val[perm[i]] = 1;
     free(perm);
@@ -663,10 +667,10 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     ns_blas_init(o->threads);
     if (!ds->n_flows) return ns_error(NS_EARG, "dataset has no flows");
     if (o->batch < 1 || o->steps < 1) return ns_error(NS_EARG, "batch and steps must be positive");
-    if (ds->n_attrs != base->n_attrs) return ns_error(NS_EARG, "the dataset's labels are not the model's");
+    if (ds->n_attrs != base->n_attrs) return ns_error(NS_EMISMATCH, "the dataset's labels are not the model's");
     for (uint32_t i = 0; i < ds->n_tokens; i++)
         if (i >= base->n_tokens || strcmp(base->tokens[i], ds->tokens[i]))
-            return ns_error(NS_EARG, "the dataset's vocabulary is not the model's (token %u: '%s')", i, ds->tokens[i]);
+            return ns_error(NS_EMISMATCH, "the dataset's vocabulary is not the model's (token %u: '%s')", i, ds->tokens[i]);
     const ns_model_config *c = &base->cfg;
     int T = c->max_packets, B = o->batch;
     ns_controlnet ctl;
