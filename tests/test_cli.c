@@ -49,14 +49,14 @@ static void write_dataset(const char *path, const char *const kinds[3])
         for (int k = 0; k < LEN; k++) {
             int back = k % 2;
             memset(row, -1, sizeof row);
-            tu_set_field(row, "ipv4_ver", 4);
-            tu_set_field(row, "ipv4_hl", 5);
-            tu_set_field(row, "ipv4_tl", 28 + 10 * (uint64_t)k);
-            tu_set_field(row, "ipv4_ttl", 64);
-            tu_set_field(row, "ipv4_proto", 17);
-            tu_set_field(row, "udp_sport", back ? (uint64_t)ports[kind] : 40000 + (uint64_t)i);
-            tu_set_field(row, "udp_dport", back ? 40000 + (uint64_t)i : (uint64_t)ports[kind]);
-            tu_set_field(row, "udp_len", 8 + 10 * (uint64_t)k);
+            ns_nprint_put(row, NS_NPF_IPV4_VER, 4);
+            ns_nprint_put(row, NS_NPF_IPV4_HL, 5);
+            ns_nprint_put(row, NS_NPF_IPV4_TL, 28 + 10 * (uint64_t)k);
+            ns_nprint_put(row, NS_NPF_IPV4_TTL, 64);
+            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 17);
+            ns_nprint_put(row, NS_NPF_UDP_SPORT, back ? (uint64_t)ports[kind] : 40000 + (uint64_t)i);
+            ns_nprint_put(row, NS_NPF_UDP_DPORT, back ? 40000 + (uint64_t)i : (uint64_t)ports[kind]);
+            ns_nprint_put(row, NS_NPF_UDP_LEN, 8 + 10 * (uint64_t)k);
             ns_dataset_pack_row(row, W, bits + (size_t)(i * LEN + k) * ((W + 3) / 4));
             iat[i * LEN + k] = k ? 1000000 : 0;
             dirs[i * LEN + k] = (uint8_t)back;
