@@ -136,50 +136,37 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
     memset(a, 0, sizeof *a);
     if (rank < 1 || rank > MAX_RANK || !(alpha > 0))
         return ns_error(NS_EARG, "adapter rank must be 1..%d and alpha positive", MAX_RANK);
-    /* The data's attributes by the base's index. */
-    int amap[MAX_ATTRS];
+    /* The data's attributes by the base's index, its tokens by the base's id. */
     if (ds->n_attrs > MAX_ATTRS) return ns_error(NS_EARG, "the fine-tune data has too many attributes");
-    for (uint32_t k = 0; k < ds->n_attrs; k++) {
-        amap[k] = -1;
-        for (uint32_t b = 0; b < base->n_attrs; b++)
-            if (!strcmp(ds->attr_names[k], base->attr_names[b])) amap[k] = (int)b;
-        if (amap[k] < 0)
-            return ns_error(NS_EARG, "the fine-tune data's attribute '%s' is not one of the model's",
-                            ds->attr_names[k]);
+    int32_t amap[MAX_ATTRS + 1];
+    int32_t *base_id = malloc(((size_t)ds->n_tokens + 1) * sizeof *base_id);
+    if (!base_id) return ns_error(NS_ENOMEM, "out of memory");
+    int rc = ns_modelfile_map_vocab(base, ds, amap, base_id);
+    if (rc) {
+        free(base_id);
+        return ns_error_wrap(NS_EARG, "the fine-tune data");
     }
     /* The tokens the data uses, in the data's id order. */
     int32_t *idx = malloc(((size_t)ds->n_tokens + 1) * sizeof *idx);
-    if (!idx) return ns_error(NS_ENOMEM, "out of memory");
+    if (!idx) {
+        free(base_id);
+        return ns_error(NS_ENOMEM, "out of memory");
+    }
     for (uint32_t i = 0; i < ds->n_tokens; i++) idx[i] = -1;
     for (uint64_t i = 0; i < ds->n_flows * ds->n_attrs; i++)
         if (ds->labels[i] >= 0) idx[ds->labels[i]] = 0;
     for (uint32_t i = 0; i < ds->n_tokens; i++)
         if (!idx[i]) {
             idx[i] = (int32_t)a->n_tokens++;
-            int32_t b = ns_modelfile_token(base, ds->tokens[i]);
-            a->n_emb += b < 0 || !ns_modelfile_token_trained(base, b);
+            a->n_emb += base_id[i] < 0 || !ns_modelfile_token_trained(base, base_id[i]);
         }
-    /* Label combinations, in the base's attribute order (quadratic in
-     * combinations, which number in the tens for a fine-tune set). */
+    /* Label combinations, in the base's attribute order and the adapter's token ids. */
     size_t A = base->n_attrs;
-    int32_t *combo = malloc((ds->n_flows + 1) * (A ? A : 1) * sizeof *combo);
-    uint32_t *count = calloc(ds->n_flows + 1, sizeof *count);
-    if (!combo || !count) {
-        free(idx), free(combo), free(count);
-        return ns_error(NS_ENOMEM, "out of memory");
-    }
-    uint32_t n_combos = 0;
-    for (uint64_t f = 0; f < ds->n_flows; f++) {
-        int32_t *row = combo + (size_t)n_combos * A;
-        for (size_t b = 0; b < A; b++) row[b] = -1;
-        for (uint32_t k = 0; k < ds->n_attrs; k++) {
-            int32_t t = ds->labels[f * ds->n_attrs + k];
-            row[amap[k]] = t < 0 ? -1 : idx[t];
-        }
-        uint32_t c = 0;
-        while (c < n_combos && memcmp(combo + (size_t)c * A, row, A * sizeof *row)) c++;
-        if (c == n_combos) n_combos++;
-        count[c]++;
+    int32_t *combo = NULL;
+    uint32_t *count = NULL, n_combos = 0;
+    if ((rc = ns_dataset_combos(ds, amap, idx, base->n_attrs, &combo, &count, &n_combos))) {
+        free(idx), free(base_id);
+        return rc;
     }
     a->rank = rank, a->alpha = alpha;
     a->d = base->cfg.d, a->n_layer = base->cfg.n_layer, a->mlp_ratio = base->cfg.mlp_ratio;
@@ -187,7 +174,7 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
     a->base_crc = ns_lora_base_crc(base);
     a->n_attrs = base->n_attrs;
     a->n_combos = n_combos;
-    int rc = alloc_arrays(a);
+    rc = alloc_arrays(a);
     for (uint32_t i = 0; !rc && i < base->n_attrs; i++)
         if (!(a->attr_names[i] = strdup(base->attr_names[i]))) rc = ns_error(NS_ENOMEM, "out of memory");
     uint32_t e = 0;
@@ -197,8 +184,7 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
             rc = ns_error(NS_ENOMEM, "out of memory");
             break;
         }
-        int32_t b = ns_modelfile_token(base, ds->tokens[i]);
-        if (b >= 0 && ns_modelfile_token_trained(base, b)) continue;
+        if (base_id[i] >= 0 && ns_modelfile_token_trained(base, base_id[i])) continue;
         a->has_emb[idx[i]] = 1;
         /* Start where an average value of its attribute sits. */
         int attr = amap[ns_dataset_token_attr(ds, (int32_t)i)];
@@ -225,7 +211,7 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
             for (size_t j = 0; j < (size_t)rank * m[k].in; j++) m[k].a[j] = (2 * ns_rng_float(&r) - 1) * bound;
         }
     }
-    free(idx), free(combo), free(count);
+    free(idx), free(base_id), free(combo), free(count);
     if (rc) ns_lora_free(a);
     return rc;
 }
