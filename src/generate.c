@@ -285,35 +285,18 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
  * spent most of their time packing the weight (5% of a run). The length
  * head stays in float: it is run once per flow. Returns NS_OK or NS_ENOMEM,
  * with nothing left packed. */
-typedef struct weight_shape {
-    const float *w;
-    int N, K;
-} weight_shape;
-
 static int pack_weights(const ns_model_params *p, const ns_model_config *c, int pack)
 {
-    int d = c->d, h = d * c->mlp_ratio, n = 0;
-    weight_shape w[5 + 5 * NS_MODEL_MAX_LAYERS];
-    w[n++] = (weight_shape){p->in_w, d, c->in_dim};
-    w[n++] = (weight_shape){p->t1_w, d, d};
-    w[n++] = (weight_shape){p->t2_w, d, d};
-    w[n++] = (weight_shape){p->fada_w, 2 * d, d};
-    for (int l = 0; l < c->n_layer; l++) {
-        w[n++] = (weight_shape){p->ada_w[l], 6 * d, d};
-        w[n++] = (weight_shape){p->qkv_w[l], 3 * d, d};
-        w[n++] = (weight_shape){p->proj_w[l], d, d};
-        w[n++] = (weight_shape){p->fc_w[l], h, d};
-        w[n++] = (weight_shape){p->fc2_w[l], d, h};
-    }
-    w[n++] = (weight_shape){p->out_w, c->out_dim, d};
-    if (!pack) {
-        for (int i = 0; i < n; i++) ns_blas_unpack_weight(w[i].w);
-        return NS_OK;
-    }
+    ns_model_matrix m[NS_MODEL_MAX_MATRICES];
+    int n = ns_model_matrices(c, m);
     for (int i = 0; i < n; i++) {
-        int rc = ns_blas_pack_weight(w[i].w, w[i].N, w[i].K);
+        if (m[i].flags & NS_MODEL_MAT_LENGTH) continue;
+        const float *w = ns_model_matrix_of(p, &m[i]);
+        int rc = pack ? ns_blas_pack_weight(w, m[i].rows, m[i].cols) : NS_OK;
+        if (!pack) ns_blas_unpack_weight(w);
         if (rc) {
-            while (i--) ns_blas_unpack_weight(w[i].w);
+            while (i--)
+                if (!(m[i].flags & NS_MODEL_MAT_LENGTH)) ns_blas_unpack_weight(ns_model_matrix_of(p, &m[i]));
             return rc;
         }
     }

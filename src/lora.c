@@ -23,47 +23,22 @@ typedef struct adapted {
     int out, in;
 } adapted;
 
-enum { MAX_ADAPTED = 4 * NS_MODEL_MAX_LAYERS + 1 };
-
-/* The adapted matrices of model slices w and adapter slices p: four per
- * block, then the output layer; returns their count. */
+/* The adapted matrices of model slices w (of config c) and adapter slices
+ * p; returns their count. */
 static int adapted_of(adapted *m, const ns_model_params *w, const ns_lora_params *p, const ns_model_config *c)
 {
-    int d = c->d, h = d * c->mlp_ratio, n = 0;
-    for (int l = 0; l < c->n_layer; l++) {
-        m[n++] = (adapted){w->qkv_w[l], p->qkv_a[l], p->qkv_b[l], 3 * d, d};
-        m[n++] = (adapted){w->proj_w[l], p->proj_a[l], p->proj_b[l], d, d};
-        m[n++] = (adapted){w->fc_w[l], p->fc_a[l], p->fc_b[l], h, d};
-        m[n++] = (adapted){w->fc2_w[l], p->fc2_a[l], p->fc2_b[l], d, h};
-    }
-    m[n++] = (adapted){w->out_w, p->out_a, p->out_b, c->out_dim, d};
+    ns_model_matrix mat[NS_MODEL_MAX_MATRICES];
+    int all = ns_model_matrices(c, mat), n = 0;
+    for (int k = 0; k < all; k++)
+        if (mat[k].flags & NS_MODEL_MAT_LORA) {
+            m[n] = (adapted){ns_model_matrix_of(w, &mat[k]), p->a[n], p->b[n], mat[k].rows, mat[k].cols};
+            n++;
+        }
     return n;
 }
 
-size_t ns_lora_layout(ns_lora_params *p, const ns_lora *a, float *mem)
-{
-    size_t r = (size_t)a->rank, d = (size_t)a->d, h = d * (size_t)a->mlp_ratio, n = 0;
-    ns_lora_params dummy;
-    if (!p) p = &dummy;
-#define TAKE(ptr, count) NS_CARVE(ptr, mem, n, count)
-    for (int l = 0; l < a->n_layer; l++) {
-        TAKE(p->qkv_a[l], r * d);
-        TAKE(p->qkv_b[l], 3 * d * r);
-        TAKE(p->proj_a[l], r * d);
-        TAKE(p->proj_b[l], d * r);
-        TAKE(p->fc_a[l], r * d);
-        TAKE(p->fc_b[l], h * r);
-        TAKE(p->fc2_a[l], r * h);
-        TAKE(p->fc2_b[l], d * r);
-    }
-    TAKE(p->out_a, r * d);
-    TAKE(p->out_b, (size_t)a->out_dim * r);
-    TAKE(p->emb, (size_t)a->n_emb * d);
-#undef TAKE
-    return n;
-}
-
-/* The adapter's shape as a model config (what adapted_of needs). */
+/* The adapter's shape as a model config: enough for the adapted matrices'
+ * shapes (not for their places in a model's array). */
 static ns_model_config shape_of(const ns_lora *a)
 {
     ns_model_config c = {0};
@@ -71,9 +46,28 @@ static ns_model_config shape_of(const ns_lora *a)
     return c;
 }
 
+size_t ns_lora_layout(ns_lora_params *p, const ns_lora *a, float *mem)
+{
+    size_t r = (size_t)a->rank, n = 0;
+    ns_lora_params dummy;
+    if (!p) p = &dummy;
+    ns_model_config c = shape_of(a);
+    ns_model_matrix mat[NS_MODEL_MAX_MATRICES];
+    int all = ns_model_matrices(&c, mat);
+    p->n_adapted = 0;
+    for (int k = 0; k < all; k++)
+        if (mat[k].flags & NS_MODEL_MAT_LORA) {
+            NS_CARVE(p->a[p->n_adapted], mem, n, r * (size_t)mat[k].cols);
+            NS_CARVE(p->b[p->n_adapted], mem, n, (size_t)mat[k].rows * r);
+            p->n_adapted++;
+        }
+    NS_CARVE(p->emb, mem, n, (size_t)a->n_emb * (size_t)a->d);
+    return n;
+}
+
 void ns_lora_forward(ns_model_params *w, const ns_model_params *w0, const ns_model_config *c, const ns_lora *a)
 {
-    adapted m[MAX_ADAPTED], m0[MAX_ADAPTED];
+    adapted m[NS_LORA_MAX_ADAPTED], m0[NS_LORA_MAX_ADAPTED];
     int n = adapted_of(m, w, &a->p, c);
     adapted_of(m0, w0, &a->p, c);
     for (int k = 0; k < n; k++) {
@@ -88,7 +82,7 @@ void ns_lora_backward(ns_lora_params *g, const ns_model_params *dw, const ns_mod
 {
     float s = a->alpha / (float)a->rank;
     int r = a->rank;
-    adapted m[MAX_ADAPTED], gm[MAX_ADAPTED];
+    adapted m[NS_LORA_MAX_ADAPTED], gm[NS_LORA_MAX_ADAPTED];
     int n = adapted_of(m, dw, &a->p, c); /* m[k].w is dW, m[k].a/b the adapter's A and B */
     adapted_of(gm, dw, g, c);            /* gm[k].a/b their gradients */
     for (int k = 0; k < n; k++) {
@@ -203,9 +197,8 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
         /* A: uniform in +-1/sqrt(in) (fan-in scaled); B stays 0. */
         ns_rng r;
         ns_rng_seed(&r, seed, 0x10ba);
-        ns_model_config c = shape_of(a);
-        adapted m[MAX_ADAPTED];
-        int n = adapted_of(m, &base->p, &a->p, &c);
+        adapted m[NS_LORA_MAX_ADAPTED];
+        int n = adapted_of(m, &base->p, &a->p, &base->cfg);
         for (int k = 0; k < n; k++) {
             float bound = 1.0f / sqrtf((float)m[k].in);
             for (size_t j = 0; j < (size_t)rank * m[k].in; j++) m[k].a[j] = (2 * ns_rng_float(&r) - 1) * bound;
