@@ -708,6 +708,18 @@ done:
     return rc;
 }
 
+/* An adapter or a branch must see batches as its base saw them: the base's
+ * prompt dropout, class balance and loss weights when its file keeps them (a
+ * checkpoint); a model file does not, so the options' (training's defaults)
+ * stand in. */
+static void batches_of_base(ns_train_state *st, const ns_modelfile *base)
+{
+    if (!base->has_state) return;
+    st->p_uncond = base->st.p_uncond, st->p_token_drop = base->st.p_token_drop;
+    st->balance = base->st.balance;
+    st->w_iat = base->st.w_iat, st->w_dir = base->st.w_dir, st->w_len = base->st.w_len;
+}
+
 /* ---- fine-tuning an adapter ------------------------------------------------ */
 
 void ns_finetune_opts_init(ns_finetune_opts *o)
@@ -768,6 +780,7 @@ int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetun
     ns_blas_init(o->threads);
     ns_train_state st = o->st;
     st.step = 0, st.elapsed_s = 0;
+    batches_of_base(&st, base);
     if (!ds->n_flows) return ns_error(NS_EARG, "the fine-tune data has no flows");
     int rc = ns_train_state_check(&st, NULL);
     if (!rc) rc = check_out_dir(o->out_path, "adapter");
@@ -909,15 +922,7 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     ns_train_state st = o->st;
     st.step = 0, st.elapsed_s = 0, st.ckpt_every = 0, st.eval_every = 0;
     if (st.warmup <= 0) st.warmup = st.steps < 500 ? (int32_t)(st.steps / 10 + 1) : 50;
-    /* The branch must see batches as the base saw them: the base's prompt
-     * dropout, class balance and loss weights when its file keeps them (a
-     * checkpoint); a model file does not, so the options' (training's
-     * defaults) stand in. */
-    if (base->has_state) {
-        st.p_uncond = base->st.p_uncond, st.p_token_drop = base->st.p_token_drop;
-        st.balance = base->st.balance;
-        st.w_iat = base->st.w_iat, st.w_dir = base->st.w_dir, st.w_len = base->st.w_len;
-    }
+    batches_of_base(&st, base);
     int rc = ns_train_state_check(&st, NULL);
     if (!rc) rc = check_out_dir(out_path, "control branch");
     if (!rc) rc = check_out_dir(o->ckpt_path, "partial control branch");

@@ -582,6 +582,20 @@ static void test_checkpoint_state_is_validated(void **state)
     ns_train_result res;
     assert_int_equal(ns_train(&ds, &o, &res), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "balance"));
+    /* Such options given to the library are refused as well (a balance of 1e6
+     * left no flow a weight and freed the sampler twice, in train and finetune). */
+    ns_train_opts fresh;
+    tiny_opts(&fresh, dir, 5);
+    fresh.st.balance = 1e6f;
+    assert_int_equal(ns_train(&ds, &fresh, &res), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "training options: balance"));
+    ns_modelfile base;
+    assert_int_equal(ns_modelfile_load(&base, tu_path(dir, "m.model")) /* no state: the options count */, NS_OK);
+    ns_finetune_opts fo;
+    ns_finetune_opts_init(&fo);
+    fo.st.balance = 1e6f, fo.threads = 1;
+    assert_int_equal(ns_finetune(&base, &ds, &fo, &res), NS_EARG);
+    ns_modelfile_free(&base);
     /* The file as written still loads. */
     ns_modelfile m;
     assert_int_equal(ns_modelfile_load(&m, o.ckpt_path), NS_OK);
@@ -814,6 +828,13 @@ static void test_stop_writes_partial_work_only(void **state)
     assert_int_equal(res.steps_done, 0);
     assert_int_equal(tu_system("test ! -e '%s'", fo.out_path), 0);
 
+    /* Their outputs' directories are checked before the first step too. */
+    char under[4096];
+    snprintf(under, sizeof under, "%s/x", o.ckpt_path);
+    fo.out_path = under;
+    assert_int_equal(ns_finetune(&m, &ds, &fo, &res), NS_EIO);
+    fo.out_path = tu_path(dir, "a.lora");
+
     ns_train_control_opts co;
     ns_train_control_opts_init(&co);
     co.st.steps = 20, co.st.batch = 8, co.threads = 1;
@@ -825,6 +846,7 @@ static void test_stop_writes_partial_work_only(void **state)
     assert_true(cres.interrupted);
     assert_int_equal(cres.steps_done, 4);
     assert_int_equal(tu_system("test ! -e '%s' && test -s '%s'", ctl, co.ckpt_path), 0);
+    assert_int_equal(ns_train_control(&m, &ds, &co, under, &cres), NS_EIO);
     co.stop_at_step = 0, co.stop = &stop;
     assert_int_equal(ns_train_control(&m, &ds, &co, ctl, &cres), NS_OK);
     assert_true(cres.interrupted);

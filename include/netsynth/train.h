@@ -99,7 +99,8 @@ int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_
  * steps, batch, lr, warmup, min_lr_frac, clip, seed, prompt dropout, balance,
  * loss weights, weight decay (of the low-rank factors; default 0) and
  * log_every apply (no validation, no EMA: the adapter's last weights are
- * written). */
+ * written); prompt dropout, balance and loss weights are the base's own when
+ * its file keeps its training state (a checkpoint). */
 typedef struct ns_finetune_opts {
     int rank;
     float alpha;              /* the update is (alpha / rank) B A */
