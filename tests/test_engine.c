@@ -129,7 +129,9 @@ static ns_train_result train_tiny(const char *dir, int steps, ns_dataset *ds, ns
     assert_int_equal(ns_dataset_load(ds, make_dataset(dir)), NS_OK);
     tiny_opts(o, dir, steps);
     ns_train_result res;
-    assert_int_equal(ns_train(ds, o, &res), NS_OK);
+    int rc = ns_train(ds, o, &res);
+    if (rc) print_message("%s\n", ns_errmsg());
+    assert_int_equal(rc, NS_OK);
     return res;
 }
 
