@@ -97,11 +97,11 @@ int cmd_train_control(int argc, char **argv)
     cli_catch_stop(&stop_requested);
     ns_train_control_result res;
     rc = ns_train_control(&m, &ds, &o, out, &res);
-    cli_release_stop();
     if (rc == NS_EARG && strstr(ns_errmsg(), "vocabulary"))
         rc = ns_error(NS_EARG, "%s and %s: %s", model, data, ns_errmsg());
     ns_dataset_free(&ds);
     ns_modelfile_free(&m);
+    cli_release_stop();
     if (rc) return rc;
     if (res.interrupted) {
         fprintf(stderr,
