@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netsynth/controlnet.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
@@ -903,6 +904,41 @@ static void test_signals_stop_the_cli(void **state)
     assert_int_equal(tu_system("test ! -e '%s/c.ctl' && test -s '%s/c.ctl.partial'", dir, dir), 0);
 }
 
+/* train-control's hyper-parameters are its options' or its base's, not
+ * literals: the weight decay option changes the branch, and so does the
+ * prompt dropout of a base whose file keeps its training state. */
+static void test_control_hyper_parameters_from_options_and_base(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    train_tiny(dir, 5, &ds, &o);
+    ns_modelfile base;
+    assert_int_equal(ns_modelfile_load(&base, o.ckpt_path), NS_OK);
+    assert_true(base.has_state);
+    float *w[3];
+    for (int run = 0; run < 3; run++) {
+        ns_train_control_opts co;
+        ns_train_control_opts_init(&co);
+        co.st.steps = 10, co.st.batch = 8, co.threads = 1;
+        if (run == 1) co.st.weight_decay = 0.5f;
+        base.st.p_uncond = run == 2 ? 1.0f : o.st.p_uncond;
+        const char *path = tu_path(dir, "run.nsc");
+        ns_train_control_result res;
+        assert_int_equal(ns_train_control(&base, &ds, &co, path, &res), NS_OK);
+        ns_controlnet ctl;
+        assert_int_equal(ns_controlnet_load(&ctl, path), NS_OK);
+        w[run] = ctl.weights;
+        ctl.weights = NULL;
+        if (run) assert_memory_not_equal(w[0], w[run], ctl.n_params * sizeof(float));
+        ns_controlnet_free(&ctl);
+    }
+    for (int run = 0; run < 3; run++) free(w[run]);
+    ns_modelfile_free(&base);
+    ns_dataset_free(&ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -919,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_output_paths_and_failed_checkpoints),
         cmocka_unit_test(test_stop_writes_partial_work_only),
         cmocka_unit_test(test_signals_stop_the_cli),
+        cmocka_unit_test(test_control_hyper_parameters_from_options_and_base),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();
