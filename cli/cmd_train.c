@@ -73,7 +73,12 @@ int cmd_train(int argc, char **argv)
     int rc = NS_OK, c;
     optind = 1;
     opterr = 0;
-    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:q", opts, NULL)) != -1) {
+    const char *ignored = NULL; /* a training option --resume overrides with the checkpoint's */
+    int li = -1;
+    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:q", opts, &li)) != -1) {
+        if (li >= 0 && c != O_STEPS && ((c >= O_CONFIG && c <= O_SEED) || c == O_LOG || c == O_EVAL || c == O_CKPTN))
+            ignored = opts[li].name;
+        li = -1;
         switch (c) {
         case O_DATA: data = optarg; break;
         case 'o': o.out_path = optarg; break;
@@ -111,6 +116,9 @@ int cmd_train(int argc, char **argv)
     if (rc) return rc;
     if (optind < argc) return ns_error(NS_EARG, "unexpected argument '%s'", argv[optind]);
     if (!data || !o.out_path) return ns_error(NS_EARG, "--data and -o are required (see netsynth train --help)");
+    if (o.resume_path && ignored)
+        cli_warn("train: --%s is ignored with --resume: the checkpoint's options apply (only --steps changes)",
+                 ignored);
     char ckpt[4096];
     if (!o.ckpt_path) {
         snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);

@@ -893,6 +893,13 @@ static void test_signals_stop_the_cli(void **state)
     ns_modelfile m;
     assert_int_equal(ns_modelfile_load(&m, tu_path(dir, "t.model.ckpt")), NS_OK);
     assert_true(m.st.step > 0 && m.st.step < m.st.steps);
+    /* The printed command continues it (here to a nearer end); options the
+     * checkpoint overrides are named as ignored. */
+    assert_int_equal(tu_system("%s train --data '%s' -o '%s/t.model' --resume '%s/t.model.ckpt' --steps %lld "
+                               "--lr 0.5 --threads 1 -q 2>'%s/log2' && grep -q -- '--lr is ignored' '%s/log2' && "
+                               "test -s '%s/t.model'",
+                               bin, data, dir, dir, (long long)m.st.step + 2, dir, dir, dir),
+                     0);
     ns_modelfile_free(&m);
 
     snprintf(script, sizeof script, wait_and_kill, dir, "INT", dir);
