@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         if (strcmp(argv[1], verbs[i].name)) continue;
         int rc = verbs[i].run(argc - 1, argv + 1);
-        if (rc == NS_OK) return 0;
+        if (rc == NS_OK) return cli_exit_status;
         fprintf(stderr, "netsynth %s: %s\n", verbs[i].name, ns_errmsg()[0] ? ns_errmsg() : ns_strerror(rc));
         return rc == NS_EARG ? 2 : 1;
     }

@@ -35,7 +35,9 @@ static inline float ns_expf(float x)
     float n = t - 12582912.0f;
     int32_t bits;
     memcpy(&bits, &t, sizeof bits);
-    bits = (bits - 0x4B400000 + 127) << 23; /* 2^n, n in [-126, 127] */
+    /* 2^n, n in [-126, 127]; shifted unsigned, as a NaN x (a diverged run)
+     * leaves a negative n whose signed shift would be undefined */
+    bits = (int32_t)((uint32_t)(bits - 0x4B400000 + 127) << 23);
     float r = x - n * 0.693359375f + n * 2.12194440e-4f; /* x - n ln 2, in two parts */
     float y = 1.9875691500e-4f;
     y = y * r + 1.3981999507e-3f;

@@ -208,7 +208,7 @@ static void test_branch_makes_directions_follow_the_map(void **state)
 
     ns_train_control_opts o;
     ns_train_control_opts_init(&o);
-    o.steps = 300, o.batch = 16, o.lr = 3e-3f, o.threads = 1;
+    o.st.steps = 300, o.st.batch = 16, o.st.lr = 3e-3f, o.threads = 1;
     const char *ctl_path = tu_path(dir, "tiny.nsc");
     ns_train_control_result res;
     assert_int_equal(ns_train_control(&base, &loaded, &o, ctl_path, &res), NS_OK);
