@@ -65,6 +65,22 @@ size_t ns_lora_layout(ns_lora_params *p, const ns_lora *a, float *mem)
     return n;
 }
 
+void ns_lora_decay_mask(const ns_lora *a, const ns_model_config *c, uint8_t *mask)
+{
+    memset(mask, 0, a->n_params);
+    ns_model_matrix mat[NS_MODEL_MAX_MATRICES];
+    int all = ns_model_matrices(c, mat), k = 0;
+    size_t r = (size_t)a->rank;
+    for (int i = 0; i < all; i++) {
+        if (!(mat[i].flags & NS_MODEL_MAT_LORA)) continue;
+        if (mat[i].flags & NS_MODEL_MAT_DECAY) {
+            memset(mask + (a->p.a[k] - a->w), 1, r * (size_t)mat[i].cols);
+            memset(mask + (a->p.b[k] - a->w), 1, (size_t)mat[i].rows * r);
+        }
+        k++;
+    }
+}
+
 void ns_lora_forward(ns_model_params *w, const ns_model_params *w0, const ns_model_config *c, const ns_lora *a)
 {
     adapted m[NS_LORA_MAX_ADAPTED], m0[NS_LORA_MAX_ADAPTED];

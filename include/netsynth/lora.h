@@ -72,6 +72,11 @@ typedef struct ns_lora {
 /* Point p's slices into mem (NULL: just count); returns the float count. */
 size_t ns_lora_layout(ns_lora_params *p, const ns_lora *a, float *mem);
 
+/* Whether float i of the adapter's array is one AdamW decays (mask[n_params],
+ * 0/1): the low-rank factors of a matrix the model decays (ns_model_matrices,
+ * with c the base's config), not the new embeddings (the base's are not). */
+void ns_lora_decay_mask(const ns_lora *a, const ns_model_config *c, uint8_t *mask);
+
 /* The base's fingerprint: CRC-32 of its sampling weights. */
 uint32_t ns_lora_base_crc(const ns_modelfile *base);
 
