@@ -75,6 +75,17 @@ static void test_map_vocab_and_combos(void **state)
     assert_memory_equal(ids, theirs, sizeof theirs);
     free(ids), free(count);
 
+    /* The model's own ids (all of them, or the first of them) are its own. */
+    const char *own_attrs[] = {"type", "device"};
+    const uint32_t own_first[] = {0, 2, 3};
+    const char *own_tokens[] = {"type=hub", "type=power", "device=lamp", "device=sofa"};
+    ns_dataset same = dataset(labels, 0);
+    same.attr_names = own_attrs, same.attr_first = own_first, same.tokens = own_tokens, same.n_tokens = 3;
+    assert_int_equal(ns_modelfile_check_vocab(&m, &same), NS_OK);
+    same.n_tokens = 4; /* and one the model lacks */
+    assert_int_equal(ns_modelfile_check_vocab(&m, &same), NS_EMISMATCH);
+    assert_non_null(strstr(ns_errmsg(), "(token 3: 'device=sofa')"));
+
     /* An attribute the model lacks. */
     const char *other[] = {"device", "colour"};
     ds.attr_names = other;

@@ -86,6 +86,19 @@ static void test_gradients_match_finite_differences(void **state)
     float want = p0.fc2_w[1][5];
     for (int k = 0; k < 3; k++) want += 2.0f * a.p.b[4 + 3][0 * 3 + k] * a.p.a[4 + 3][k * 16 + 5];
     assert_float_equal(p.fc2_w[1][5], want, 1e-4);
+    /* The factors decay (their matrices do), the new embeddings do not. */
+    a.n_emb = 2;
+    a.n_params = ns_lora_layout(NULL, &a, NULL);
+    uint8_t *mask = malloc(a.n_params);
+    float *wa = realloc(a.w, a.n_params * sizeof(float));
+    assert_non_null(wa), assert_non_null(mask);
+    a.w = wa;
+    ns_lora_layout(&a.p, &a, a.w);
+    ns_lora_decay_mask(&a, &c, mask);
+    assert_int_equal(a.p.n_adapted, 4 * 2 + 1);
+    size_t emb = (size_t)(a.p.emb - a.w);
+    for (size_t i = 0; i < a.n_params; i++) assert_int_equal(mask[i], i < emb);
+    free(mask);
     free(w0), free(w), free(g), free(ga), free(a.w);
 }
 
