@@ -137,10 +137,12 @@ static double now_s(void)
 static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_opts *o, const ns_gen_plan *plan,
                    const char *dir, pcap_out *po, int quiet)
 {
+    int rc = ns_gen_stage_check(dir, 1); /* before the work, not after */
+    if (rc) return rc;
     ns_gen_flows all = {0};
     double t0 = now_s();
     uint64_t *written = calloc(plan->n + 1, sizeof *written), flows = 0, packets = 0;
-    int rc = written ? ns_generate_plan(m, o, plan, 0, &all) : ns_error(NS_ENOMEM, "out of memory");
+    rc = written ? ns_generate_plan(m, o, plan, 0, &all) : ns_error(NS_ENOMEM, "out of memory");
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.1f s, %.0f flows/s\n", all.n_flows, all.n_rows,
                 now_s() - t0, (double)all.n_flows / (now_s() - t0));

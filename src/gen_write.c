@@ -172,14 +172,21 @@ static void remove_stale_stages(const char *base)
     if (d) closedir(d);
 }
 
-int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int whole)
+int ns_gen_stage_check(const char *dest, int whole)
 {
-    memset(s, 0, sizeof *s);
-    s->fd = -1;
     struct stat st;
     int there = stat(dest, &st) == 0;
     if (there && !S_ISDIR(st.st_mode)) return ns_error(NS_EIO, "%s: exists and is not a directory", dest);
     if (!there && !whole) return ns_error(NS_EIO, "%s: no such directory", dest);
+    return NS_OK;
+}
+
+int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int whole)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    int rc = ns_gen_stage_check(dest, whole);
+    if (rc) return rc;
     char *base = without_slashes(stem ? stem : dest);
     size_t n = base ? strlen(base) + 16 : 0;
     s->dest = without_slashes(dest);
@@ -194,7 +201,7 @@ int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int w
     snprintf(s->tmp, n, "%s.tmp.XXXXXX", base);
     free(base);
     if (!mkdtemp(s->tmp)) {
-        int rc = ns_error(NS_EIO, "%s: cannot create the staging directory %s: %s", dest, s->tmp, strerror(errno));
+        rc = ns_error(NS_EIO, "%s: cannot create the staging directory %s: %s", dest, s->tmp, strerror(errno));
         free(s->dest), free(s->tmp);
         memset(s, 0, sizeof *s);
         return rc;

@@ -53,6 +53,10 @@ typedef struct ns_gen_stage {
     int fd;       /* tmp, flock()ed while the set is written */
 } ns_gen_stage;
 
+/* NS_OK when dest can take a set (see above), else NS_EIO: what
+ * ns_gen_stage_open checks first, for a caller that checks before the work
+ * that makes the set. */
+int ns_gen_stage_check(const char *dest, int whole);
 /* Make the staging directory, first removing this stem's staging
  * directories that no live run holds (a killed run's: each run holds an
  * flock on its own). NS_EIO when dest exists and is not a directory, or the
