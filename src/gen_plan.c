@@ -19,13 +19,6 @@ static void file_name_of(char *dst, size_t size, const char *value)
     if (!k || dst[0] == '.') snprintf(dst, size, "_%s", value[0] ? "" : "none");
 }
 
-/* "value" of the token "attr=value". */
-static const char *value_of(const ns_modelfile *m, int32_t id)
-{
-    const char *eq = strchr(m->tokens[id], '=');
-    return eq ? eq + 1 : m->tokens[id];
-}
-
 void ns_gen_plan_free(ns_gen_plan *p)
 {
     for (size_t i = 0; p->req && i < p->n; i++) free(p->req[i].ids), free(p->req[i].labels);
@@ -97,7 +90,7 @@ int ns_gen_plan_per_class(ns_gen_plan *p, const ns_modelfile *m, const char *lab
         ns_gen_request *q = &p->req[p->n - 1];
         q->ids[a] = (int32_t)id;
         ns_gen_implied_labels(m, q->ids, q->labels);
-        file_name_of(q->name, sizeof q->name, value_of(m, (int32_t)id));
+        file_name_of(q->name, sizeof q->name, ns_modelfile_token_value(m, (int32_t)id));
     }
     if (rc) ns_gen_plan_free(p);
     return rc;
@@ -135,7 +128,7 @@ int ns_gen_plan_like(ns_gen_plan *p, const ns_modelfile *m, const ns_dataset *ds
         size_t at = 0;
         for (uint32_t b = 0; !rc && b < A; b++) {
             char part[128];
-            file_name_of(part, sizeof part, q->ids[b] >= 0 ? value_of(m, q->ids[b]) : "none");
+            file_name_of(part, sizeof part, q->ids[b] >= 0 ? ns_modelfile_token_value(m, q->ids[b]) : "none");
             at += (size_t)snprintf(q->name + at, at < sizeof q->name ? sizeof q->name - at : 0, "%s%s", b ? "_" : "",
                                    part);
             if (at >= sizeof q->name) at = sizeof q->name - 1;

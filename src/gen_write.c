@@ -337,13 +337,6 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const n
 
 /* ---- a plan's directory ------------------------------------------------------ */
 
-/* "value" of the token "attr=value". */
-static const char *value_of(const ns_modelfile *m, int32_t id)
-{
-    const char *eq = strchr(m->tokens[id], '=');
-    return eq ? eq + 1 : m->tokens[id];
-}
-
 int ns_gen_write_dir(const ns_gen_flows *g, const ns_modelfile *m, const ns_gen_plan *p, const char *source,
                      const ns_repair_opts *ro, int per_flow, const char *dir, uint64_t *written, ns_repair_stats *st)
 {
@@ -372,7 +365,7 @@ int ns_gen_write_dir(const ns_gen_flows *g, const ns_modelfile *m, const ns_gen_
             if (per_flow) ns_gen_flow_path(flow, sizeof flow, name, f);
             fprintf(tsv.fp, "%s", per_flow ? flow : name);
             for (uint32_t a = 0; a < m->n_attrs; a++)
-                fprintf(tsv.fp, "\t%s", q->labels[a] >= 0 ? value_of(m, q->labels[a]) : "");
+                fprintf(tsv.fp, "\t%s", q->labels[a] >= 0 ? ns_modelfile_token_value(m, q->labels[a]) : "");
             fputc('\n', tsv.fp);
         }
     }

@@ -139,6 +139,12 @@ int ns_modelfile_token_trained(const ns_modelfile *m, int32_t id)
     return 0;
 }
 
+const char *ns_modelfile_token_value(const ns_modelfile *m, int32_t id)
+{
+    const char *eq = strchr(m->tokens[id], '=');
+    return eq ? eq + 1 : m->tokens[id];
+}
+
 int ns_modelfile_token_attr(const ns_modelfile *m, int32_t id)
 {
     for (uint32_t a = 0; a < m->n_attrs; a++)

@@ -101,6 +101,8 @@ int32_t ns_modelfile_token(const ns_modelfile *m, const char *text);
 int ns_modelfile_token_trained(const ns_modelfile *m, int32_t id);
 /* The attribute index of a token id. */
 int ns_modelfile_token_attr(const ns_modelfile *m, int32_t id);
+/* The value of token id: "HueBridge" of "device=HueBridge". */
+const char *ns_modelfile_token_value(const ns_modelfile *m, int32_t id);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus
