@@ -18,7 +18,11 @@
  *               field added at the end reads as 0 from older checkpoints), then
  *               f32 train weights, AdamW m, AdamW v, n_params each
  *   136 u64     file size        144 u32 CRC-32 of the file with these 4 bytes zero
- *   148..255    zero
+ *   148..167    zero
+ *   168 i32     timing bins (config timing_bins), 172 f32 bin_lo, 176 f32 bin_hi
+ *               (repr.h); all zero: the regressed timing of the files before the
+ *               bins, which load and sample as they did
+ *   180..255    zero
  * Sections start on 8-byte boundaries. */
 #include "netsynth/modelfile.h"
 
@@ -267,6 +271,8 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
                             m->cfg.in_dim, m->cfg.out_dim, m->cfg.n_bits, m->cfg.vocab};
     memcpy(buf + 16, cfg, sizeof cfg);
     memcpy(buf + 52, &m->sched.logsnr_shift, 4);
+    ns_store_le32(buf + 168, (uint32_t)m->cfg.timing_bins);
+    memcpy(buf + 172, &m->repr.bin_lo, 4), memcpy(buf + 176, &m->repr.bin_hi, 4);
     ns_store_le32(buf + 56, m->n_attrs), ns_store_le32(buf + 60, m->n_tokens), ns_store_le32(buf + 64, m->n_combos);
     ns_store_le32(buf + 68, m->data_max_packets);
     ns_store_le64(buf + 72, n);
@@ -334,7 +340,8 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
 
     int32_t cfg[9];
     memcpy(cfg, buf + 16, sizeof cfg);
-    ns_model_config c = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6], cfg[7], cfg[8]};
+    ns_model_config c = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6], cfg[7], cfg[8],
+                         (int32_t)ns_load_le32(buf + 168)};
     if (!ns_model_config_valid(&c))
         return ns_error(NS_ECORRUPT, "%s: impossible model config in header", path);
     m->cfg = c;
@@ -389,6 +396,11 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
     if (m->repr.width != NS_NP_MODEL_WIDTH || m->repr.n_bits != c.n_bits || !isfinite(m->repr.iat_mean) ||
         !(m->repr.iat_std > 0) || !isfinite(m->repr.iat_std))
         return ns_error(NS_ECORRUPT, "%s: bad flow representation section", path);
+    m->repr.timing_bins = c.timing_bins;
+    memcpy(&m->repr.bin_lo, buf + 172, 4), memcpy(&m->repr.bin_hi, buf + 176, 4);
+    if (c.timing_bins ? !(isfinite(m->repr.bin_lo) && isfinite(m->repr.bin_hi) && m->repr.bin_hi > m->repr.bin_lo)
+                      : m->repr.bin_lo != 0 || m->repr.bin_hi != 0)
+        return ns_error(NS_ECORRUPT, "%s: bad timing bins in header", path);
     for (int j = 0; j < c.n_bits; j++)
         if (m->repr.cols[j] >= NS_NP_MODEL_WIDTH || (j && m->repr.cols[j] <= m->repr.cols[j - 1]))
             return ns_error(NS_ECORRUPT, "%s: bad column list", path);
