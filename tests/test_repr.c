@@ -122,6 +122,12 @@ static void test_guidance_stays_in_the_class_bins(void **state)
     ns_repr_expect_guided(&r, x0, out, cond, uncond, 8.0f, 8.0f, 1);
     assert_true(x0[2] >= r.bin_lo && x0[2] <= r.bin_hi);
     assert_float_equal(x0[2], centre6, 1e-3);
+    /* The bins' own scale: g_time 1 is cond's distribution, whatever g. */
+    cond[3 + 1] = 0;
+    ns_repr_expect_guided(&r, x0, out, cond, uncond, 2.0f, 1.0f, 1);
+    assert_float_equal(out[3 + 1], 0, 1e-6);
+    assert_float_equal(out[OD - 1], 5, 1e-5);
+    cond[3 + 1] = -20;
     /* Unguided: the expectation under cond itself. */
     ns_repr_expect(&r, x0, cond, 1);
     assert_float_equal(x0[2], centre6, 1e-3);
