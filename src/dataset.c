@@ -58,7 +58,7 @@ _Static_assert(sizeof(ds_header) == 128, "header is 128 bytes");
 _Static_assert(sizeof(ns_ds_flow) == 48, "flow record is 48 bytes");
 
 /* Limits that keep every size computation below far from overflow. */
-enum { MAX_ATTRS = 1 << 10, MAX_NAMES = 1 << 24, MAX_WIDTH = 1 << 16 };
+enum { MAX_ATTRS = 1 << 10, MAX_NAMES = 1 << 24 };
 #define MAX_PACKETS (UINT64_C(1) << 40)
 #define MAX_STRING_BYTES (UINT64_C(1) << 32)
 
@@ -176,8 +176,16 @@ static int check_header(const ds_header *h, size_t len, const char *name)
         return ns_error(NS_ECORRUPT, "%s: header size %u, expected %zu", name, h->header_bytes, sizeof *h);
     for (size_t i = 0; i < sizeof h->zero; i++)
         if (h->zero[i]) return ns_error(NS_ECORRUPT, "%s: reserved header bytes are not zero", name);
-    if (!h->width || h->width > MAX_WIDTH || h->row_bytes != (h->width + 3) / 4)
-        return ns_error(NS_ECORRUPT, "%s: bad row width %u (%u bytes)", name, h->width, h->row_bytes);
+    /* Every user of a dataset (the model's encoder, control maps, features)
+     * reads rows of exactly NS_NP_MODEL_WIDTH values, many into fixed-size
+     * buffers: a file that says another width, however consistent, is
+     * refused here rather than trusted there. */
+    if (h->width != NS_NP_MODEL_WIDTH)
+        return ns_error(NS_ECORRUPT, "%s: row width %u, this build's rows are %d values", name, h->width,
+                        NS_NP_MODEL_WIDTH);
+    if (h->row_bytes != (h->width + 3) / 4)
+        return ns_error(NS_ECORRUPT, "%s: row bytes %u, a row of %u values packs into %u", name, h->row_bytes,
+                        h->width, (h->width + 3) / 4);
     if (!h->max_packets || h->max_packets > NS_FLOW_MAX_PACKETS)
         return ns_error(NS_ECORRUPT, "%s: bad packets per flow %u", name, h->max_packets);
     if (h->flags & ~(uint32_t)NS_DS_KEEP_ADDRESSES)
@@ -406,8 +414,9 @@ typedef struct chunk {
 
 int ns_dataset_write(const ns_dataset *ds, const char *path)
 {
-    if (ds->row_bytes != (ds->width + 3) / 4 || !ds->width || ds->width > MAX_WIDTH)
-        return ns_error(NS_EARG, "%s: bad row width %u (%u bytes)", path, ds->width, ds->row_bytes);
+    if (ds->width != NS_NP_MODEL_WIDTH || ds->row_bytes != (ds->width + 3) / 4)
+        return ns_error(NS_EARG, "%s: row width %u (%u bytes), this build's rows are %d values (not written)", path,
+                        ds->width, ds->row_bytes, NS_NP_MODEL_WIDTH);
     if (ds->n_attrs > MAX_ATTRS || ds->n_tokens > MAX_NAMES || ds->n_files > MAX_NAMES ||
         ds->n_packets > MAX_PACKETS)
         return ns_error(NS_ERANGE, "%s: too many attributes, tokens, files or packets", path);

@@ -376,7 +376,7 @@ static void test_build_errors(void **state)
 
 /* ---- the file: round trip and rejection ---------------------------------------- */
 
-enum { W = 10, RB = 3 };   /* a width that does not fill its last byte */
+enum { W = NS_NP_MODEL_WIDTH, RB = (W + 3) / 4 };   /* the only width the reader takes */
 
 typedef struct handmade {
     ns_dataset ds;
@@ -554,14 +554,78 @@ static void test_rejects_damage(void **state)
     fix_crc(bad, len);
     expect_rejected(bad, len, NS_ECORRUPT, "invalid packed value");
     memcpy(bad, good, len);
-    bad[bits_off + 2] |= 0x40; /* a value past the width of 10 */
-    fix_crc(bad, len);
-    expect_rejected(bad, len, NS_ECORRUPT, "invalid packed value");
-    memcpy(bad, good, len);
     bad[40] = 4;               /* n_flows 4: the file size no longer adds up */
     fix_crc(bad, len);
     expect_rejected(bad, len, NS_ECORRUPT, "its counts give");
     free(bad);
+    free(good);
+    free((char *)path);
+}
+
+/* A file consistent in itself (sizes, offsets, checksum) whose rows are not
+ * the model's width: the bits section, the last, resized to the new width. */
+static uint8_t *with_width(const uint8_t *good, size_t len, uint32_t width, size_t *out_len)
+{
+    size_t old_bits = (6 * (size_t)RB + 7) & ~(size_t)7, bits_off = len - old_bits;
+    uint32_t rb = (width + 3) / 4;
+    size_t n = bits_off + ((6 * (size_t)rb + 7) & ~(size_t)7);
+    uint8_t *d = calloc(n, 1);   /* every packed value 0: valid codes */
+    memcpy(d, good, bits_off);
+    memcpy(d + 20, &width, 4);
+    memcpy(d + 68, &rb, 4);
+    uint64_t file_bytes = n;
+    memcpy(d + 80, &file_bytes, 8);
+    fix_crc(d, n);
+    *out_len = n;
+    return d;
+}
+
+/* Issue 12 defect 1: a width of 2000 or 16 with a right checksum overflowed
+ * the encoder's row[NS_NP_MODEL_WIDTH] or read past control.c's rows. */
+static void test_rejects_other_widths(void **state)
+{
+    (void)state;
+    handmade h;
+    const char *path = write_handmade(&h);
+    size_t len;
+    uint8_t *good = read_all(path, &len);
+    size_t same_len;
+    uint8_t *same = with_width(good, len, W, &same_len);   /* the helper alone makes a good file */
+    assert_int_equal(same_len, len);
+    ns_dataset ok;
+    assert_int_equal(ns_dataset_parse(&ok, same, same_len, "same.ds"), NS_OK);
+    ns_dataset_free(&ok);
+    static const uint32_t widths[] = {2000, 16, 1087, 1092};
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+        size_t n;
+        uint8_t *bad = with_width(good, len, widths[i], &n);
+        char what[64];
+        snprintf(what, sizeof what, "row width %u, this build's rows are %d values", widths[i], W);
+        expect_rejected(bad, n, NS_ECORRUPT, what);
+        /* The other readers of dataset bytes go through the same check. */
+        ns_dataset ds;
+        assert_int_equal(ns_dataset_parse(&ds, bad, n, "mem.ds"), NS_ECORRUPT);   /* takes bad */
+        assert_non_null(strstr(ns_errmsg(), "mem.ds: row width"));
+    }
+    /* Row bytes that do not match the width, all else consistent. */
+    uint8_t *bad = malloc(len);
+    memcpy(bad, good, len);
+    bad[68] ^= 1;
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_ECORRUPT, "row bytes");
+    free(bad);
+    /* Through the CLI: a clear error, exit 1, for each verb that reads one. */
+    size_t n;
+    bad = with_width(good, len, 16, &n);
+    const char *dir = tu_tmpdir(), *bin = tu_netsynth_bin();
+    const char *w16 = strdup(tu_path(dir, "w16.ds"));
+    assert_int_equal(tu_write_file(w16, bad, n), 0);
+    assert_int_equal(tu_system("%s inspect %s >/dev/null 2>%s/err", bin, w16, dir), 1);
+    assert_int_equal(tu_system("grep -q 'w16.ds: row width 16' %s/err", dir), 0);
+    assert_int_equal(tu_system("%s subset --data %s -o %s/o.ds --per-class 1 2>%s/err", bin, w16, dir, dir), 1);
+    assert_int_equal(tu_system("grep -q 'w16.ds: row width 16' %s/err", dir), 0);
+    free(bad);
+    free((char *)w16);
     free(good);
     free((char *)path);
 }
@@ -574,6 +638,10 @@ static void test_write_rejects_bad_struct(void **state)
     const char *path = strdup(tu_path(tu_tmpdir(), "x.ds"));
     h.ds.row_bytes = 2;
     assert_int_equal(ns_dataset_write(&h.ds, path), NS_EARG);
+    make_handmade(&h);
+    h.ds.width = 16, h.ds.row_bytes = 4;
+    assert_int_equal(ns_dataset_write(&h.ds, path), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "row width 16"));
     /* Contents the reader would refuse are not written either. */
     make_handmade(&h);
     h.labels[0] = 4;
@@ -770,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_rejects_damage),
+        cmocka_unit_test(test_rejects_other_widths),
         cmocka_unit_test(test_write_rejects_bad_struct),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_subset),
