@@ -709,6 +709,48 @@ static int parse_label_columns(builder *b)
     return NS_OK;
 }
 
+typedef struct real_path {
+    char *real;
+    uint32_t file;
+} real_path;
+
+static int real_cmp(const void *pa, const void *pb)
+{
+    const real_path *a = pa, *b = pb;
+    int c = strcmp(a->real, b->real);
+    return c ? c : (a->file > b->file) - (a->file < b->file);
+}
+
+/* Two selected rows naming one capture, however spelled ("a.pcap",
+ * "./x/../a.pcap", a symlink): its flows would be learned under both rows'
+ * labels. realpath() is the normal form; sorting finds the pairs. */
+static int check_duplicates(const builder *b)
+{
+    const char *lpath = b->o->labels_path;
+    const ns_labels *t = &b->table;
+    real_path *r = calloc(b->n_files, sizeof *r);
+    if (!r) return ns_error(NS_ENOMEM, "%s: out of memory", lpath);
+    int rc = NS_OK;
+    for (uint32_t f = 0; f < b->n_files && !rc; f++) {
+        r[f].file = f;
+        if (!(r[f].real = realpath(b->paths[f], NULL)))
+            rc = ns_error(NS_EIO, "%s:%u: capture '%s': %s", lpath, t->lines[b->file_row[f]], b->paths[f],
+                          strerror(errno));
+    }
+    if (!rc) qsort(r, b->n_files, sizeof *r, real_cmp);
+    for (uint32_t i = 1; i < b->n_files && !rc; i++) {
+        if (strcmp(r[i - 1].real, r[i].real)) continue;
+        uint32_t x = r[i - 1].file, y = r[i].file;
+        rc = ns_error(NS_EFORMAT, "%s: lines %u and %u name the same capture %s ('%s', '%s'): its flows would be "
+                      "learned under both rows' labels (--allow-duplicate-captures keeps both)", lpath,
+                      t->lines[b->file_row[x]], t->lines[b->file_row[y]], r[i].real, b->file_names[x],
+                      b->file_names[y]);
+    }
+    for (uint32_t f = 0; f < b->n_files; f++) free(r[f].real);
+    free(r);
+    return rc;
+}
+
 /* Selected rows, their resolved paths (checked readable), names as spelled. */
 static int select_files(builder *b)
 {
@@ -745,7 +787,7 @@ static int select_files(builder *b)
             return ns_error(NS_EARG, "%s: no rows with split '%s'", lpath, b->o->split);
         return ns_error(NS_EFORMAT, "%s: no rows", lpath);
     }
-    return NS_OK;
+    return b->o->allow_duplicate_captures ? NS_OK : check_duplicates(b);
 }
 
 /* Sorted distinct values of one attribute, appended to b->values. */
@@ -942,7 +984,8 @@ typedef struct file_out {
     int32_t *service;
     int64_t *iat;
     uint8_t *dir, *bits;
-    uint64_t n_flows, n_packets, packets_read, packets_in_flows, truncated;
+    uint64_t n_flows, n_packets, packets_read, packets_in_flows;
+    ns_capture_cut cut;
     ns_skips skips;
 } file_out;
 
@@ -961,7 +1004,7 @@ static int process_file(const builder *b, uint32_t file, file_out *out)
     ns_flow_table *t;
     int rc = ns_flow_table_new(&t, o->max_packets, o->idle_timeout_ns);
     if (rc) return rc;
-    if ((rc = ns_flow_table_add_capture(t, b->paths[file], &out->truncated))) {
+    if ((rc = ns_flow_table_add_capture(t, b->paths[file], &out->cut))) {
         ns_flow_table_free(t);
         return rc;
     }
@@ -1044,7 +1087,12 @@ static int merge_and_write(builder *b, file_out *outs, const char *out_path, ns_
         k += o->n_packets;
         st->packets_read += o->packets_read;
         st->packets_in_flows += o->packets_in_flows;
-        st->truncated_records += o->truncated;
+        if (o->cut.records) {
+            st->truncated_records++;
+            char msg[1024];
+            ns_capture_cut_format(b->paths[f], &o->cut, msg, sizeof msg);
+            if (b->o->warn) b->o->warn(b->o->warn_ctx, msg);
+        }
         for (int r = 0; r < NS_SKIP_COUNT; r++) st->skips.n[r] += o->skips.n[r];
     }
     st->files = b->n_files, st->flows = n_flows, st->rows = n_packets;
