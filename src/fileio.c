@@ -2,6 +2,7 @@
 #include "netsynth/fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,35 +134,72 @@ int ns_write_file(const char *path, const void *data, size_t len)
     return ns_outfile_commit(&o);
 }
 
-int ns_read_file(const char *path, uint8_t **data, size_t *len)
+static int too_big(const char *path, size_t max)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ns_error(NS_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, fp);
-        if (n < cap) break;
-        uint8_t *bigger = realloc(buf, cap * 2 + 1);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
+    return ns_error(NS_ERANGE, "%s: more than %zu bytes (%zu MiB), the limit for this kind of file", path, max,
+                    max >> 20);
+}
+
+int ns_read_file_max(const char *path, size_t max, uint8_t **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return ns_error(NS_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return ns_error(NS_EIO, "%s: cannot stat: %s", path, strerror(e));
     }
-    int err = ferror(fp);
-    fclose(fp);
-    if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory reading file", path);
-    if (err) {
+    /* A device may never end (/dev/zero) and a directory has no bytes: only
+     * regular files, whose size is known, and pipes, read up to max. */
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+        close(fd);
+        return ns_error(NS_EIO, "%s: not a regular file or a pipe (%s)", path,
+                        S_ISDIR(st.st_mode) ? "a directory" : "a device, which may never end");
+    }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+        close(fd);
+        return too_big(path, max);
+    }
+    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap + 1);
+    int rc = buf ? NS_OK : ns_error(NS_ENOMEM, "%s: out of memory reading file", path);
+    while (!rc) {
+        if (n == cap) {   /* a pipe, or a file that grew: up to max + 1 bytes, to tell "over" */
+            if (n > max) {
+                rc = too_big(path, max);
+                break;
+            }
+            size_t want = cap > max / 2 ? max + 1 : cap * 2;
+            uint8_t *bigger = realloc(buf, want + 1);
+            if (!bigger) {
+                rc = ns_error(NS_ENOMEM, "%s: out of memory reading file", path);
+                break;
+            }
+            buf = bigger;
+            cap = want;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) rc = ns_error(NS_EIO, "%s: read failed: %s", path, strerror(errno));
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (!rc && n > max) rc = too_big(path, max);
+    if (rc) {
         free(buf);
-        return ns_error(NS_EIO, "%s: read failed", path);
+        return rc;
     }
     buf[n] = 0;
     *data = buf;
     *len = n;
     return NS_OK;
+}
+
+int ns_read_file(const char *path, uint8_t **data, size_t *len)
+{
+    return ns_read_file_max(path, NS_READ_FILE_MAX, data, len);
 }
 
 uint32_t ns_crc32(uint32_t crc, const void *data, size_t len)

@@ -8,6 +8,7 @@
 
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
+#include "netsynth/labels.h"
 
 static void test_commit_replaces_file(void **state)
 {
@@ -104,6 +105,55 @@ static void test_crc32_known_value(void **state)
     assert_int_equal(ns_crc32(0, "123456789", 9), 0xCBF43926u);
 }
 
+/* Issue 12 defect 10: `dataset --labels /dev/zero` read until memory ran
+ * out. Devices and directories are refused at once, sizes are capped. */
+static void test_reads_are_bounded(void **state)
+{
+    (void)state;
+    uint8_t *data = NULL;
+    size_t len;
+    assert_int_equal(ns_read_file("/dev/zero", &data, &len), NS_EIO);
+    assert_non_null(strstr(ns_errmsg(), "/dev/zero: not a regular file or a pipe (a device"));
+    const char *dir = tu_tmpdir();
+    assert_int_equal(ns_read_file(dir, &data, &len), NS_EIO);
+    assert_non_null(strstr(ns_errmsg(), "a directory"));
+    /* A regular file: up to the limit exactly, not a byte more. */
+    const char *path = strdup(tu_path(dir, "f"));
+    assert_int_equal(tu_write_file(path, "0123456789", 10), 0);
+    assert_int_equal(ns_read_file_max(path, 10, &data, &len), NS_OK);
+    assert_int_equal(len, 10);
+    assert_int_equal(data[10], 0);
+    free(data);
+    assert_int_equal(ns_read_file_max(path, 9, &data, &len), NS_ERANGE);
+    assert_non_null(strstr(ns_errmsg(), "more than 9 bytes"));
+    /* A pipe: read up to the limit, whatever the writer still has. */
+    const char *fifo = strdup(tu_path(dir, "fifo"));
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(tu_system("head -c 300000 /dev/zero >'%s' 2>/dev/null &", fifo), 0);
+    assert_int_equal(ns_read_file_max(fifo, 100000, &data, &len), NS_ERANGE);
+    assert_non_null(strstr(ns_errmsg(), "fifo: more than 100000 bytes"));
+    assert_int_equal(tu_system("printf 'a\tb\n' >'%s' &", fifo), 0);
+    assert_int_equal(ns_read_file_max(fifo, 100000, &data, &len), NS_OK);
+    assert_int_equal(len, 4);
+    free(data);
+    /* Label tables: a clear error for a device, and a column limit. */
+    ns_labels t;
+    assert_int_equal(ns_labels_load(&t, "/dev/zero"), NS_EIO);
+    size_t n = NS_LABELS_MAX_COLS + 1;
+    char *wide = malloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++) wide[2 * i] = 'c', wide[2 * i + 1] = i + 1 < n ? '\t' : '\n';
+    assert_int_equal(tu_write_file(path, wide, 2 * n), 0);
+    free(wide);
+    assert_int_equal(ns_labels_load(&t, path), NS_ERANGE);
+    assert_non_null(strstr(ns_errmsg(), "4097 columns, more than the limit of 4096"));
+    /* The CLI gives up at once with that message. */
+    assert_int_equal(tu_system("timeout 30 %s dataset --labels /dev/zero -o %s/x.ds 2>%s/err", tu_netsynth_bin(), dir,
+                               dir), 1);
+    assert_int_equal(tu_system("grep -q '/dev/zero: not a regular file or a pipe' %s/err", dir), 0);
+    free((char *)fifo);
+    free((char *)path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_missing_directory),
         cmocka_unit_test(test_devices_are_written_in_place),
         cmocka_unit_test(test_crc32_known_value),
+        cmocka_unit_test(test_reads_are_bounded),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

@@ -32,8 +32,14 @@ int ns_write_file(const char *path, const void *data, size_t len);
  * `name` when one is not a finite number (weights of a model file). */
 int ns_read_weights(float *w, const uint8_t *src, size_t n, const char *name);
 
-/* Read a whole file into a malloc'd buffer (NUL-terminated for convenience). */
+/* Read a whole file into a malloc'd buffer (NUL-terminated for convenience).
+ * Only a regular file or a pipe/socket is read: a device (/dev/zero,
+ * /dev/urandom) or a directory is NS_EIO at once, since it has no end or no
+ * bytes. A file (or a pipe's stream) longer than `max` bytes is NS_ERANGE
+ * naming the file and the limit; ns_read_file's is NS_READ_FILE_MAX. */
+#define NS_READ_FILE_MAX ((size_t)8 << 30)
 int ns_read_file(const char *path, uint8_t **data, size_t *len);
+int ns_read_file_max(const char *path, size_t max, uint8_t **data, size_t *len);
 
 /* Fields of netsynth's file headers, which are little-endian (as the
  * machines this runs on: a big-endian port would swap here). */
