@@ -1,16 +1,83 @@
 /* fileio.c: atomic output files (temp + rename) and whole-file reads. */
 #include "netsynth/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "netsynth/error.h"
+
+/* mkstemp's six characters. */
+static int is_mkstemp_suffix(const char *s)
+{
+    for (int i = 0; i < 6; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))) return 0;
+    return s[6] == 0;
+}
+
+/* Temporary files of path's dead writers (see fileio.h for the rule). A
+ * failure here only leaves a file behind, as before: it is not an error. */
+static void remove_stale_temps(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t base_len = strlen(base);
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else return;
+    if (!base_len) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, base_len) || strncmp(name + base_len, ".tmp.", 5)) continue;
+        const char *rest = name + base_len + 5;
+        int stale = 0, legacy = is_mkstemp_suffix(rest);
+        if (!legacy && rest[0] >= '1' && rest[0] <= '9') {   /* "PID.XXXXXX" */
+            char *end;
+            errno = 0;
+            long pid = strtol(rest, &end, 10);
+            stale = !errno && *end == '.' && is_mkstemp_suffix(end + 1) && pid <= INT_MAX && pid != (long)getpid() &&
+                    kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        }
+        struct stat st;
+        if ((!stale && !legacy) || fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (legacy && !(now - st.st_mtime > NS_OUTFILE_LEGACY_STALE_S)) continue;
+        unlinkat(dirfd(d), name, 0);
+    }
+    closedir(d);
+}
+
+/* The rename is durable only once the folder's entry is on disk. Some file
+ * systems cannot fsync a folder (EINVAL): nothing more can be done there. */
+static int sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else return 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return 0;
+    int rc = fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP ? errno : 0;
+    close(fd);
+    return rc;
+}
 
 int ns_outfile_open(ns_outfile *o, const char *path)
 {
@@ -35,16 +102,16 @@ int ns_outfile_open(ns_outfile *o, const char *path)
         }
         return NS_OK;
     }
+    remove_stale_temps(path);
     size_t n = strlen(path);
     o->path = strdup(path);
-    o->tmp_path = malloc(n + 16);
+    o->tmp_path = malloc(n + 40);
     if (!o->path || !o->tmp_path) {
         free(o->path);
         free(o->tmp_path);
         return ns_error(NS_ENOMEM, "out of memory");
     }
-    memcpy(o->tmp_path, path, n);
-    memcpy(o->tmp_path + n, ".tmp.XXXXXX", 12);
+    snprintf(o->tmp_path, n + 40, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
     int fd = mkstemp(o->tmp_path);
     if (fd < 0 || !(o->fp = fdopen(fd, "wb"))) {
         int e = errno;
@@ -98,8 +165,11 @@ int ns_outfile_commit(ns_outfile *o)
         outfile_free(o);
         return rc;
     }
+    int rc = NS_OK;
+    if ((e = sync_dir(o->path)))
+        rc = ns_error(NS_EIO, "%s: written, but its folder could not be synced to disk: %s", o->path, strerror(e));
     outfile_free(o);
-    return NS_OK;
+    return rc;
 }
 
 void ns_outfile_abort(ns_outfile *o)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
@@ -154,6 +156,64 @@ static void test_reads_are_bounded(void **state)
     free((char *)path);
 }
 
+/* Issue 12 defect 7: kill -9 during a write left DEST.tmp.XXXXXX behind for
+ * good. The next write of DEST removes its dead writers' temp files, and
+ * nothing else. */
+static void test_stale_temp_files_removed(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    assert_true(dead > 0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    struct { const char *name; int stale; } f[] = {
+        {"m.nsm.tmp.%ld.Ab12xZ", 1},      /* a dead writer */
+        {"m.nsm.tmp.%ld.Qq0000", 0},      /* a live one: this process */
+        {"m.nsm.tmp.k3Jd9a", 1},          /* an old version's, 2 hours old */
+        {"m.nsm.tmp.fresh1", 0},          /* an old version's, just written: maybe still writing */
+        {"m.nsm.tmp.%ld.Ab12x", 0},       /* not mkstemp's six characters */
+        {"m.nsm.tmp.%ld.Ab12xZ.bak", 0},  /* another suffix */
+        {"other.nsm.tmp.%ld.Ab12xZ", 0},  /* another output */
+        {"m.nsm.tmpx", 0},
+    };
+    enum { N = sizeof f / sizeof f[0] };
+    char names[N][128];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], f[i].name, i == 1 ? (long)getpid() : (long)dead);
+        assert_int_equal(tu_write_file(tu_path(dir, names[i]), "x", 1), 0);
+    }
+    assert_int_equal(tu_system("touch -d '2 hours ago' '%s/m.nsm.tmp.k3Jd9a'", dir), 0);
+    /* A folder with a temp file's name is never removed. */
+    assert_int_equal(tu_system("mkdir '%s/m.nsm.tmp.%ld.Dir000'", dir, (long)dead), 0);
+
+    const char *out = strdup(tu_path(dir, "m.nsm"));
+    assert_int_equal(ns_write_file(out, "model", 5), NS_OK);
+    for (int i = 0; i < N; i++) {
+        struct stat st;
+        int exists = stat(tu_path(dir, names[i]), &st) == 0;
+        if (exists != !f[i].stale) fail_msg("%s: %s", names[i], exists ? "still there" : "removed");
+    }
+    assert_int_equal(tu_system("test -d '%s/m.nsm.tmp.%ld.Dir000'", dir, (long)dead), 0);
+    /* And our own temp file is DEST.tmp.PID.XXXXXX while it is open. */
+    ns_outfile o;
+    assert_int_equal(ns_outfile_open(&o, out), NS_OK);
+    char want[64];
+    snprintf(want, sizeof want, "m.nsm.tmp.%ld.", (long)getpid());
+    assert_non_null(strstr(o.tmp_path, want));
+    ns_outfile_abort(&o);
+    /* A relative path cleans the current folder. */
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    snprintf(names[0], sizeof names[0], "rel.out.tmp.%ld.Zz9Zz9", (long)dead);
+    assert_int_equal(tu_write_file(names[0], "x", 1), 0);
+    assert_int_equal(ns_write_file("rel.out", "y", 1), NS_OK);
+    assert_int_equal(access(names[0], F_OK), -1);
+    assert_int_equal(chdir(cwd), 0);
+    free((char *)out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_devices_are_written_in_place),
         cmocka_unit_test(test_crc32_known_value),
         cmocka_unit_test(test_reads_are_bounded),
+        cmocka_unit_test(test_stale_temp_files_removed),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

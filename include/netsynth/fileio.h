@@ -4,7 +4,23 @@
  * it only when every write, the flush and the close succeeded, so a full disk
  * or an error half-way never leaves the user's old file overwritten half-way.
  * "-" is stdout; an existing device or pipe (/dev/null, a FIFO) is written
- * in place, since renaming over it would replace the device with a file. */
+ * in place, since renaming over it would replace the device with a file.
+ * After the rename the folder is fsynced, so the new name survives a crash.
+ *
+ * The temporary file is "DEST.tmp.PID.XXXXXX" (PID: the writer's process id,
+ * XXXXXX: mkstemp's). A writer killed outright (kill -9, out of memory, power
+ * loss) cannot remove its own, so ns_outfile_open(DEST) removes the stale
+ * ones of the same DEST, and only those:
+ *   - "DEST.tmp.PID.XXXXXX", a regular file, whose PID is not a running
+ *     process on this machine (kill(PID, 0) says ESRCH). A live writer's,
+ *     ours included, is left alone; a PID reused since errs on the side of
+ *     keeping. (Two machines writing one DEST over a shared folder would see
+ *     each other's PIDs as dead: one output, one machine at a time.)
+ *   - "DEST.tmp.XXXXXX" (no PID: written by older versions), a regular file
+ *     last modified more than NS_OUTFILE_LEGACY_STALE_S seconds ago.
+ * Other names (another DEST, other suffixes, folders, links) are never
+ * touched. */
+#define NS_OUTFILE_LEGACY_STALE_S 3600
 #ifndef NETSYNTH_FILEIO_H
 #define NETSYNTH_FILEIO_H
 
