@@ -71,10 +71,10 @@ fuzz-run: fuzz
 	  log=build-fuzz/logs/$$n.log; echo "== $$n for $(FUZZ_SECONDS) s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -artifact_prefix=build-fuzz/$$n- \
 	    fuzz/corpus-$$n fuzz/seeds/$${n#fuzz_} >$$log 2>&1; rc=$$?; \
-	  grep -E '^#[0-9]+ +DONE' $$log | tail -n 1; \
+	  grep -E '^#[0-9]+[[:space:]]+DONE' $$log | tail -n 1; \
 	  if [ $$rc -ne 0 ] || grep -qE 'runtime error|ERROR: [A-Za-z]*Sanitizer|ERROR: libFuzzer|^SUMMARY: ' $$log; then \
 	    echo "FAILED: $$n exited $$rc; from $$log:"; \
-	    grep -E -m 3 -A 12 'runtime error|ERROR: [A-Za-z]*Sanitizer|ERROR: libFuzzer|^SUMMARY: ' $$log; \
+	    grep -E -m 3 -A 12 'runtime error|ERROR: [A-Za-z]*Sanitizer|ERROR: libFuzzer|^SUMMARY: ' $$log || tail -n 5 $$log; \
 	    fail="$$fail $$n"; fi; done; \
 	  if [ -n "$$fail" ]; then echo "fuzz-run: failed:$$fail"; exit 1; fi; echo "fuzz-run: every fuzzer clean"
 
