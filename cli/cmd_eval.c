@@ -151,7 +151,8 @@ int cmd_eval(int argc, char **argv)
     int table_packets = o.packets > 64 ? o.packets : 64;
     rc = NS_OK;
     for (int i = 0; i < 3 && !rc; i++) {
-        if (names[i]) rc = ns_eval_source_load(&src[i], names[i], o.labels, table_packets, (i < 2 ? NS_EVAL_SPLIT : 0) | dup);
+        if (names[i])
+            rc = ns_eval_source_load(&src[i], names[i], o.labels, table_packets, (i < 2 ? NS_EVAL_SPLIT : 0) | dup);
         for (size_t w = 0; w < src[i].n_warnings; w++) cli_warn("warning: %s", src[i].warnings[w]);
     }
     if (!rc) {

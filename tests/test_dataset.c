@@ -390,7 +390,8 @@ static void test_duplicate_captures(void **state)
     for (int i = 0; i < 2; i++) {
         assert_int_equal(build_with(dir, twice[i], FLOWS, "device", "ndpi_proto", NULL), NS_EFORMAT);
         const char *msg = ns_errmsg();
-        if (!strstr(msg, "labels.tsv: lines 2 and 4 name the same capture") || !strstr(msg, "/pcaps/a.pcap ('pcaps/a.pcap', '") ||
+        if (!strstr(msg, "labels.tsv: lines 2 and 4 name the same capture") ||
+            !strstr(msg, "/pcaps/a.pcap ('pcaps/a.pcap', '") ||
             !strstr(msg, "--allow-duplicate-captures"))
             fail_msg("unexpected: %s", msg);
     }

@@ -61,7 +61,8 @@ static const char *make_dataset(const char *dir)
             put_bits(row, ip + 80, 16, 0);
             if (web) {
                 put_bits(row, tcp, 16, k == 1 ? 443 : 50000), put_bits(row, tcp + 16, 16, k == 1 ? 50000 : 443);
-                put_bits(row, tcp + 32, 64, 0), put_bits(row, tcp + 96, 4, 5), put_bits(row, tcp + 100, 3, 0);
+                put_bits(row, tcp + 32, 32, 0), put_bits(row, tcp + 64, 32, 0);
+                put_bits(row, tcp + 96, 4, 5), put_bits(row, tcp + 100, 3, 0);
                 put_bits(row, tcp + 103, 9, k == 0 ? 0x002 : k == 1 ? 0x012 : 0x010);
                 put_bits(row, tcp + 112, 16, 65535), put_bits(row, tcp + 128, 32, 0);
             } else {

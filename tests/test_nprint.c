@@ -491,7 +491,8 @@ static void test_decode_huge_rts(void **state)
         fprintf(fp, "%s%" PRId64 "%s", line, second[k], bits);
         free(rest);
         fclose(fp);
-        int rc = tu_system("%s decode -i '%s' -o '%s/out.pcap' --start 100 2>'%s/err'", tu_netsynth_bin(), csv, dir, dir);
+        int rc = tu_system("%s decode -i '%s' -o '%s/out.pcap' --start 100 2>'%s/err'", tu_netsynth_bin(), csv, dir,
+                           dir);
         if (rc != 1 || tu_system("grep -q 'r.csv: line 3: the rts puts the packet.s time outside' '%s/err'", dir) ||
             tu_system("test ! -e '%s/out.pcap'", dir))
             fail_msg("rts %" PRId64 ": exit %d", second[k], rc);
