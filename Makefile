@@ -9,7 +9,9 @@ VERSION := 0.1.0
 
 OPT      ?= -O2
 CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64
-CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -fopenmp $(SANITIZE)
+# Hidden by default: the shared library exports only what the public headers
+# declare (each wraps itself in `#pragma GCC visibility push(default)`).
+CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -fvisibility=hidden -fopenmp $(SANITIZE)
 LDFLAGS  += -fopenmp $(SANITIZE)
 LDLIBS   += -lpcap -lpng -lz -ldl -lm
 
@@ -30,12 +32,16 @@ $(BUILD)/%.o: %.c $(wildcard include/netsynth/*.h src/*.h cli/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+# VERSION in three numbers, which src/version.c checks against netsynth.h's.
+$(BUILD)/src/version.o: CPPFLAGS += $(join -DNS_MAKE_VERSION_MAJOR= -DNS_MAKE_VERSION_MINOR= -DNS_MAKE_VERSION_PATCH=,$(subst ., ,$(VERSION)))
+$(BUILD)/src/version.o: Makefile
+
 $(BUILD)/libnetsynth.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libnetsynth.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libnetsynth.so.0 $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/libnetsynth.so: $(LIB_OBJ) src/libnetsynth.map
+	$(CC) -shared -Wl,-soname,libnetsynth.so.0 -Wl,--version-script=src/libnetsynth.map $(LDFLAGS) $(LIB_OBJ) -o $@ $(LDLIBS)
 
 $(BUILD)/netsynth: $(CLI_OBJ) $(BUILD)/libnetsynth.a
 	$(CC) $(LDFLAGS) $(CLI_OBJ) $(BUILD)/libnetsynth.a -o $@ $(LDLIBS)

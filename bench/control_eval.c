@@ -56,24 +56,10 @@ static void print_agree(const char *what, const agree *a)
            a->tcp_rows ? (double)a->flags / a->tcp_rows : 0, a->missing ? "  (some packets missing)" : "");
 }
 
-static int field(const char *name, int *width)
+/* A field's value, or -1 when its first bit is absent (no such header). */
+static int64_t value(const int8_t *row, ns_nprint_field_id f)
 {
-    size_t n;
-    const ns_nprint_field *f = ns_nprint_fields(&n);
-    for (size_t i = 0; i < n; i++)
-        if ((f[i].layer & NS_NP_MODEL_LAYERS) && !strcmp(f[i].name, name)) {
-            *width = f[i].width;
-            return ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
-        }
-    return -1;
-}
-
-static int64_t value(const int8_t *row, int col, int width)
-{
-    if (row[col] < 0) return -1;
-    int64_t v = 0;
-    for (int k = 0; k < width; k++) v = v << 1 | (row[col + k] == 1);
-    return v;
+    return row[ns_nprint_field_col(NS_NP_MODEL_LAYERS, f)] < 0 ? -1 : (int64_t)ns_nprint_get(row, f);
 }
 
 static int cmp64(const void *a, const void *b)
@@ -135,7 +121,10 @@ static void stats(int64_t *vals, size_t n, size_t *distinct, double *entropy)
 
 static void diversity(const char *name, const ns_dataset *ds)
 {
-    static const char *fields[] = {"ipv4_ttl", "tcp_wsize", "ipv4_id", "port", "log2_iat"};
+    /* Fields by id; -1: the server's port, -2: log2 of the gap before a packet. */
+    static const struct { const char *name; int id; } fields[] = {
+        {"ipv4_ttl", NS_NPF_IPV4_TTL}, {"tcp_wsize", NS_NPF_TCP_WSIZE}, {"ipv4_id", NS_NPF_IPV4_ID},
+        {"port", -1}, {"log2_iat", -2}};
     size_t N = ds->n_packets;
     int64_t *vals = malloc((N + 1) * sizeof *vals);
     int8_t *rows = malloc(N * W + 1);
@@ -144,33 +133,35 @@ static void diversity(const char *name, const ns_dataset *ds)
     for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
         size_t n = 0, distinct;
         double h;
-        int w, col = field(fields[f], &w), tw, tcp_sport = field("tcp_sprt", &tw), uw, udp_sport = field("udp_sport", &uw);
         for (uint64_t i = 0; i < ds->n_flows; i++)
             for (uint32_t r = 0; r < ds->flows[i].n_packets; r++) {
                 size_t k = ds->flows[i].first + r;
                 const int8_t *row = rows + k * W;
                 int64_t v;
-                if (!strcmp(fields[f], "port")) { /* the server's: the source of a server->client packet */
-                    int sp = row[tcp_sport] >= 0 ? tcp_sport : row[udp_sport] >= 0 ? udp_sport : -1;
-                    if (sp < 0) continue;
-                    v = value(row, ds->dir[k] ? sp : sp + 16, 16);
-                } else if (!strcmp(fields[f], "log2_iat")) {
+                if (fields[f].id == -1) { /* the server's: the source of a server->client packet */
+                    int tcp = row[NS_NP_COL_TCP_SPRT] >= 0, udp = !tcp && row[NS_NP_COL_UDP_SPORT] >= 0;
+                    if (!tcp && !udp) continue;
+                    v = value(row, tcp ? (ds->dir[k] ? NS_NPF_TCP_SPRT : NS_NPF_TCP_DPRT)
+                                       : (ds->dir[k] ? NS_NPF_UDP_SPORT : NS_NPF_UDP_DPORT));
+                } else if (fields[f].id == -2) {
                     if (!r) continue;
                     v = ds->iat_ns[k] > 0 ? (int64_t)floor(log2((double)ds->iat_ns[k])) : -1;
                 } else {
-                    if ((v = value(row, col, w)) < 0) continue;
+                    if ((v = value(row, (ns_nprint_field_id)fields[f].id)) < 0) continue;
                 }
                 vals[n++] = v;
             }
         stats(vals, n, &distinct, &h);
-        printf("  %s %zu/%.2f", fields[f], distinct, h);
+        printf("  %s %zu/%.2f", fields[f].name, distinct, h);
     }
     /* Every column the map does not fix: not the protocol, length or TCP flags, nor presence (it follows the protocol). */
-    int pw, proto = field("ipv4_proto", &pw), lw, len = field("ipv4_tl", &lw), fw, flags = field("tcp_cwr", &fw);
+    const int proto = NS_NP_COL_IPV4_PROTO, len = NS_NP_COL_IPV4_TL, flags = NS_NP_COL_TCP_CWR;
     double sum = 0;
     int cols = 0;
     for (int c = 0; c < W; c++) {
-        if ((c >= proto && c < proto + 8) || (c >= len && c < len + 16) || (c >= flags && c < flags + 8)) continue;
+        if ((c >= proto && c < proto + NS_NP_BITS_IPV4_PROTO) || (c >= len && c < len + NS_NP_BITS_IPV4_TL) ||
+            (c >= flags && c < flags + NS_NP_BITS_TCP_FLAGS))
+            continue;
         size_t cnt[2] = {0, 0};
         for (size_t k = 0; k < N; k++)
             if (rows[k * W + c] >= 0) cnt[rows[k * W + c]]++;

@@ -25,4 +25,12 @@ int cli_parse_long(const char *opt, const char *text, long lo, long hi, long *ou
 /* The same for a number in [lo, hi]. */
 int cli_parse_float(const char *opt, const char *text, float lo, float hi, float *out);
 
+/* Training verbs: SIGINT and SIGTERM set *stop to the signal's number until
+ * cli_release_stop (stop.c). A verb that stopped on one sets cli_exit_status
+ * to 128 + it and returns NS_OK; main exits with cli_exit_status. */
+extern int cli_exit_status;
+void cli_catch_stop(volatile int *stop);
+void cli_release_stop(void);
+const char *cli_signal_name(int sig);
+
 #endif

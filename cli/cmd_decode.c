@@ -145,7 +145,7 @@ int cmd_decode(int argc, char **argv)
     ns_nprint_csv_free(&csv);
     if (rc) {
         ns_outfile_abort(&of);
-        return rc;
+        return ns_error_wrap(rc, "%s", out);
     }
     if ((rc = ns_outfile_commit(&of))) return rc;
     if (skipped)

@@ -1,7 +1,6 @@
 /* cmd_finetune.c: `netsynth finetune`, a LoRA adapter that teaches a trained
  * model new classes (lora.h). */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +11,6 @@
 #include "netsynth/train.h"
 
 static volatile int stop_requested;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -48,7 +41,9 @@ static void usage(FILE *out)
             "  -q, --quiet        no progress lines\n"
             "  --help             this text\n"
             "\n"
-            "Ctrl-C writes the adapter as it is and stops.\n",
+            "Ctrl-C (SIGINT) or SIGTERM stops: the adapter so far goes to ADAPTER.partial\n"
+            "(not ADAPTER), and the exit status is 130 or 143. Adapters do not resume: run\n"
+            "finetune again to train one fully.\n",
             d.rank, (double)d.alpha, (long long)d.st.steps, d.st.batch, (double)d.st.lr, d.st.warmup,
             (long long)d.st.seed, d.st.log_every);
 }
@@ -102,18 +97,27 @@ int cmd_finetune(int argc, char **argv)
         ns_modelfile_free(&base);
         return rc;
     }
+    char partial[4096];
+    snprintf(partial, sizeof partial, "%s.partial", o.out_path);
+    o.ckpt_path = partial;
     o.stop = &stop_requested;
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, &old);
+    cli_catch_stop(&stop_requested);
     ns_train_result res;
     rc = ns_finetune(&base, &ds, &o, &res);
-    sigaction(SIGINT, &old, NULL);
+    cli_release_stop();
     ns_dataset_free(&ds);
     ns_modelfile_free(&base);
     if (rc) return rc;
-    fprintf(stderr, "%s %lld steps in %.0f s (%.0f flows/s), final loss %.4f: wrote %s\n",
-            res.interrupted ? "interrupted after" : "fine-tuned", (long long)res.steps_done, res.seconds,
-            res.flows_per_s, res.last_loss, o.out_path);
+    if (res.interrupted) {
+        fprintf(stderr,
+                "netsynth finetune: stopped by %s after step %lld of %lld: wrote the adapter so far to %s (not %s); "
+                "adapters do not resume: run netsynth finetune again for the whole %lld steps\n",
+                cli_signal_name(stop_requested), (long long)res.steps_done, (long long)res.steps, partial, o.out_path,
+                (long long)res.steps);
+        cli_exit_status = 128 + stop_requested;
+        return NS_OK;
+    }
+    fprintf(stderr, "fine-tuned %lld steps in %.0f s (%.0f flows/s), final loss %.4f: wrote %s\n",
+            (long long)res.steps_done, res.seconds, res.flows_per_s, res.last_loss, o.out_path);
     return NS_OK;
 }

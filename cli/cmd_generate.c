@@ -33,9 +33,10 @@ static void usage(FILE *out)
             "\n"
             "OUT's extension picks the format: .pcap (repaired packets), .csv (nPrint CSV with\n"
             "rts), anything else a netsynth dataset file. DIR gets one pcap per class, labels.tsv\n"
-            "(path and one column per label attribute) and synthetic.ds (all flows). Pcaps hold\n"
-            "valid packets: generated rows repaired to consistent lengths, options, checksums\n"
-            "and TCP state, changing as few generated bits as possible (see netsynth(1)).\n"
+            "(path and one column per label attribute) and synthetic.ds (all flows), all or\n"
+            "nothing: staged in DIR.tmp.XXXXXX and moved in at the end (other files in DIR stay).\n"
+            "Pcaps hold valid packets: generated rows repaired to consistent lengths, options,\n"
+            "checksums and TCP state, changing as few generated bits as possible (see netsynth(1)).\n"
             "\n"
             "  --model M          the model file (netsynth train)\n"
             "  --lora ADAPTER     merge an adapter of M (netsynth finetune) that teaches it new\n"
@@ -56,7 +57,11 @@ static void usage(FILE *out)
             "  --guidance G       classifier-free guidance scale (default 2; 1 = none)\n"
             "  --guided-steps K   guidance at the last K steps only (default: all); the\n"
             "                     steps before take one network pass instead of two\n"
-            "  --seed S           (default 1): the same seed gives the same flows\n"
+            "  --seed S           (default 1): the same seed gives the same flows on one CPU; the\n"
+            "                     bytes depend on its kind (AMX, AVX-512, OpenBLAS's kernel)\n"
+            "  --deterministic    the same bytes for a seed on every x86-64 CPU: the model's\n"
+            "                     arithmetic without AMX, OpenBLAS or vector-width-dependent sums\n"
+            "                     (slower; also NETSYNTH_DETERMINISTIC=1)\n"
             "  --batch B          flows denoised together, per thread (default: as many as\n"
             "                     make 256 packets, at most 64)\n"
             "  --length N         every flow N packets long (default: as the model's length head draws)\n"
@@ -202,7 +207,7 @@ static int plan_like(const ns_modelfile *m, const char *path, request **out, siz
         map[a] = -1;
         for (uint32_t b = 0; b < A; b++)
             if (!strcmp(ds.attr_names[a], m->attr_names[b])) map[a] = (int)b;
-        if (map[a] < 0) rc = ns_error(NS_EARG, "%s: attribute '%s' is not one the model knows", path, ds.attr_names[a]);
+        if (map[a] < 0) rc = ns_error(NS_EMISMATCH, "%s: attribute '%s' is not one the model knows", path, ds.attr_names[a]);
     }
     int32_t *ids = malloc((A ? A : 1) * sizeof *ids);
     if (!ids && !rc) rc = ns_error(NS_ENOMEM, "out of memory");
@@ -212,12 +217,10 @@ static int plan_like(const ns_modelfile *m, const char *path, request **out, siz
             int32_t t = ds.labels[f * ds.n_attrs + a];
             if (t < 0) continue;
             int32_t id = ns_modelfile_token(m, ds.tokens[t]);
-            if (id < 0) rc = ns_error(NS_EARG, "%s: label '%s' is not in the model's vocabulary", path, ds.tokens[t]);
-            else if ((rc = ns_gen_require_trained(m, id))) {
-                char why[512];
-                snprintf(why, sizeof why, "%s", ns_errmsg());
-                rc = ns_error(rc, "%s: %s", path, why);
-            } else
+            if (id < 0) rc = ns_error(NS_EMISMATCH, "%s: label '%s' is not in the model's vocabulary", path, ds.tokens[t]);
+            else if (ns_gen_require_trained(m, id))
+                rc = ns_error_wrap(NS_EMISMATCH, "%s", path);
+            else
                 ids[map[a]] = id;
         }
         if (rc) break;
@@ -265,16 +268,21 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The directory's files are staged (ns_gen_stage): a full disk or any error
+ * leaves no part of the set in DIR. */
 static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_opts *o, request *req, size_t n_req,
                    const char *dir, pcap_out *po, int quiet)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return ns_error(NS_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
-    char path[4096];
-    snprintf(path, sizeof path, "%s/labels.tsv", dir);
-    ns_outfile tsv;
-    int rc = ns_outfile_open(&tsv, path);
+    ns_gen_stage stage;
+    int rc = ns_gen_stage_open(&stage, dir, NULL, 1);
     if (rc) return rc;
+    char path[4096], name[512];
+    ns_gen_stage_path(&stage, "labels.tsv", path, sizeof path);
+    ns_outfile tsv;
+    if ((rc = ns_outfile_open(&tsv, path))) {
+        ns_gen_stage_abort(&stage);
+        return rc;
+    }
     fputs("path", tsv.fp);
     for (uint32_t a = 0; a < m->n_attrs; a++) fprintf(tsv.fp, "\t%s", m->attr_names[a]);
     fputc('\n', tsv.fp);
@@ -296,15 +304,15 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     for (size_t k = 0, first = 0; k < n_req && !rc; first += req[k].n, k++) {
         for (size_t f = first; f < first + req[k].n; f++)
             memcpy(all.labels + f * m->n_attrs, req[k].label_ids, m->n_attrs * sizeof(int32_t));
-        snprintf(path, sizeof path, "%s/%s.pcap", dir, req[k].name);
+        snprintf(name, sizeof name, "%s.pcap", req[k].name);
+        ns_gen_stage_path(&stage, name, path, sizeof path);
         uint64_t written;
         if ((rc = ns_gen_write_pcap(&all, first, req[k].n, &po->repair, po->per_flow, path, &written, &po->stats)))
             break;
-        snprintf(path, sizeof path, "%s.pcap", req[k].name);
         for (size_t f = 0; f < (po->per_flow ? req[k].n : 1); f++) {
-            char name[512];
-            if (po->per_flow) ns_gen_flow_path(name, sizeof name, path, f);
-            fprintf(tsv.fp, "%s", po->per_flow ? name : path);
+            char flow[600];
+            if (po->per_flow) ns_gen_flow_path(flow, sizeof flow, name, f);
+            fprintf(tsv.fp, "%s", po->per_flow ? flow : name);
             for (uint32_t a = 0; a < m->n_attrs; a++)
                 fprintf(tsv.fp, "\t%s", req[k].label_ids[a] >= 0 ? value_of(m, req[k].label_ids[a]) : "");
             fputc('\n', tsv.fp);
@@ -314,19 +322,17 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
         if (!quiet)
             fprintf(stderr, "%s: %zu flows, %llu packets\n", path, req[k].n, (unsigned long long)written);
     }
-    if (rc) {
-        ns_outfile_abort(&tsv);
-        ns_gen_flows_free(&all);
-        return rc;
-    }
-    if ((rc = ns_outfile_commit(&tsv))) {
-        ns_gen_flows_free(&all);
-        return rc;
-    }
-    snprintf(path, sizeof path, "%s/synthetic.ds", dir);
-    rc = ns_gen_write_dataset(&all, m, model_path, path);
+    if (rc) ns_outfile_abort(&tsv);
+    else rc = ns_outfile_commit(&tsv);
+    ns_gen_stage_path(&stage, "synthetic.ds", path, sizeof path);
+    if (!rc) rc = ns_gen_write_dataset(&all, m, model_path, path);
     ns_gen_flows_free(&all);
-    if (!rc && !quiet)
+    if (rc) {
+        ns_gen_stage_abort(&stage);
+        return ns_error_wrap(rc, "%s: nothing written", dir);
+    }
+    if ((rc = ns_gen_stage_commit(&stage))) return rc;
+    if (!quiet)
         fprintf(stderr, "wrote %llu flows, %llu packets in %zu captures to %s (+ labels.tsv, synthetic.ds) in %.1f s\n",
                 (unsigned long long)flows, (unsigned long long)packets, n_req, dir, now_s() - t0);
     if (!rc) rc = report_repair(po, quiet);
@@ -360,7 +366,7 @@ int cmd_generate(int argc, char **argv)
     enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE, O_GUIDED_STEPS, O_LENGTH_GUIDANCE,
            O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
            O_PER_FLOW, O_REPORT, O_LORA, O_CONTROLNET, O_CONTROL, O_CONTROL_SCALE, O_CONTROL_SOFT,
-           O_HELP };
+           O_DETERMINISTIC, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
@@ -372,7 +378,7 @@ int cmd_generate(int argc, char **argv)
         {"repair-report", 1, 0, O_REPORT}, {"lora", 1, 0, O_LORA},
         {"controlnet", 1, 0, O_CONTROLNET}, {"control", 1, 0, O_CONTROL},
         {"control-scale", 1, 0, O_CONTROL_SCALE}, {"control-soft", 0, 0, O_CONTROL_SOFT},
-        {0, 0, 0, 0}};
+        {"deterministic", 0, 0, O_DETERMINISTIC}, {0, 0, 0, 0}};
     ns_gen_opts o;
     ns_gen_opts_init(&o);
     ns_gen_fix fix;
@@ -445,6 +451,7 @@ int cmd_generate(int argc, char **argv)
         case O_CONTROL: control_path = optarg; break;
         case O_CONTROL_SCALE: rc = cli_parse_float("--control-scale", optarg, 0, 10, &o.control_scale); break;
         case O_CONTROL_SOFT: o.control_hard = 0; break;
+        case O_DETERMINISTIC: ns_blas_set_deterministic(true); break;
         case O_HELP: usage(stdout); return NS_OK;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",
                                  argv[optind - 1]);

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
+#include "netsynth/generate.h"
 #include "netsynth/image.h"
 #include "netsynth/nprint.h"
 
@@ -30,7 +31,8 @@ static void usage(FILE *out)
             "  --per-flow          with -i: one image per distinct value of the CSV's first\n"
             "                      (index) column, DIR/<n>_<value>.png in order of first row\n"
             "  -o PATH             output: a directory (created if absent) for --data and\n"
-            "                      --per-flow, else the PNG file; files are written atomically\n"
+            "                      --per-flow, else the PNG file; written atomically (a directory's\n"
+            "                      images all or none: staged in DIR.tmp.XXXXXX, other files stay)\n"
             "  -n N                only the first N flows (after --label)\n"
             "  --label ATTR=VALUE  with --data: only flows with this label, e.g. device=HueBridge\n"
             "  --scale S           draw each bit as an SxS block, for viewing (1..%d, default 1);\n"
@@ -271,7 +273,21 @@ int cmd_render(int argc, char **argv)
     if (per_flow && !csv) return ns_error(NS_EARG, "--per-flow splits a CSV: it needs -i");
     if (r.max_flows && csv && !per_flow) return ns_error(NS_EARG, "-n counts flows: it needs --data or --per-flow");
 
+    /* A directory of images is all or nothing, as generate's (ns_gen_stage):
+     * drawn into DIR.tmp.XXXXXX, moved into DIR at the end. */
+    ns_gen_stage stage;
+    const char *dir = r.out;
+    if ((data || per_flow) && (rc = ns_gen_stage_open(&stage, dir, NULL, 1))) return rc;
+    if (data || per_flow) r.out = stage.tmp;
     rc = data ? render_dataset(&r, data, label) : render_csv(&r, csv, per_flow);
+    if (data || per_flow) {
+        r.out = dir;
+        if (rc) {
+            ns_gen_stage_abort(&stage);
+            return ns_error_wrap(rc, "%s: nothing written", dir);
+        }
+        rc = ns_gen_stage_commit(&stage);
+    }
     if (rc) return rc;
     if (r.cut)
         cli_warn("%" PRIu64 " flow%s longer than %d packets: kept the first %d", r.cut, r.cut == 1 ? "" : "s",

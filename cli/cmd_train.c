@@ -1,6 +1,5 @@
 /* cmd_train.c: `netsynth train`, a prompted diffusion model from a dataset file. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +11,6 @@
 
 static volatile int stop_requested;
 
-static void on_sigint(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -25,7 +18,8 @@ static void usage(FILE *out)
             "\n"
             "Trains the flow generator on a dataset file (netsynth dataset) and writes\n"
             "MODEL (EMA weights, for generate) and MODEL.ckpt (with training state, for\n"
-            "--resume). Ctrl-C writes the checkpoint and stops.\n"
+            "--resume). Ctrl-C (SIGINT) or SIGTERM writes the checkpoint, not MODEL, says\n"
+            "how to continue, and exits 130 or 143.\n"
             "\n"
             "  --data DS          the dataset file (required)\n"
             "  -o MODEL           the model file to write (required)\n"
@@ -46,7 +40,10 @@ static void usage(FILE *out)
             "  --val-frac X       flows held back for the validation loss (default 0.05, at most 512)\n"
             "  --seed S           (default 1)\n"
             "  --threads T        threads (default: all cores); keep it fixed for identical runs\n"
-            "  --resume CKPT      continue a checkpoint (its options; --steps may extend it)\n"
+            "  --resume CKPT      continue a checkpoint with its own options and steps, the\n"
+            "                     same as if never interrupted; --steps N changes the total\n"
+            "                     (and so the schedule); other options are ignored\n"
+            "  --resume-on-other-data  resume although DS is not the checkpoint's dataset\n"
             "  --checkpoint PATH  where the checkpoint goes (default MODEL.ckpt)\n"
             "  --log-every N, --eval-every N, --ckpt-every N   (defaults 50, 500, 500)\n"
             "  -q, --quiet        no progress lines\n"
@@ -57,7 +54,7 @@ int cmd_train(int argc, char **argv)
 {
     enum { O_DATA = 256, O_CONFIG, O_D, O_LAYERS, O_HEADS, O_PACKETS, O_STEPS, O_BATCH, O_LR, O_WARMUP, O_WD,
            O_CLIP, O_EMA, O_PUNCOND, O_PDROP, O_BALANCE, O_SHIFT, O_VAL, O_SEED, O_THREADS, O_RESUME, O_CKPT,
-           O_LOG, O_EVAL, O_CKPTN, O_HELP };
+           O_LOG, O_EVAL, O_CKPTN, O_OTHER, O_HELP };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA}, {"config", 1, 0, O_CONFIG}, {"d", 1, 0, O_D}, {"layers", 1, 0, O_LAYERS},
         {"heads", 1, 0, O_HEADS}, {"packets", 1, 0, O_PACKETS}, {"steps", 1, 0, O_STEPS},
@@ -66,7 +63,7 @@ int cmd_train(int argc, char **argv)
         {"p-uncond", 1, 0, O_PUNCOND}, {"p-token-drop", 1, 0, O_PDROP}, {"balance", 1, 0, O_BALANCE},
         {"logsnr-shift", 1, 0, O_SHIFT}, {"val-frac", 1, 0, O_VAL}, {"seed", 1, 0, O_SEED},
         {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME}, {"checkpoint", 1, 0, O_CKPT},
-        {"log-every", 1, 0, O_LOG}, {"eval-every", 1, 0, O_EVAL}, {"ckpt-every", 1, 0, O_CKPTN},
+        {"resume-on-other-data", 0, 0, O_OTHER}, {"log-every", 1, 0, O_LOG}, {"eval-every", 1, 0, O_EVAL}, {"ckpt-every", 1, 0, O_CKPTN},
         {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
     ns_train_opts o;
     ns_train_opts_init(&o);
@@ -76,7 +73,12 @@ int cmd_train(int argc, char **argv)
     int rc = NS_OK, c;
     optind = 1;
     opterr = 0;
-    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:q", opts, NULL)) != -1) {
+    const char *ignored = NULL; /* a training option --resume overrides with the checkpoint's */
+    int li = -1;
+    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:q", opts, &li)) != -1) {
+        if (li >= 0 && c != O_STEPS && ((c >= O_CONFIG && c <= O_SEED) || c == O_LOG || c == O_EVAL || c == O_CKPTN))
+            ignored = opts[li].name;
+        li = -1;
         switch (c) {
         case O_DATA: data = optarg; break;
         case 'o': o.out_path = optarg; break;
@@ -86,7 +88,7 @@ int cmd_train(int argc, char **argv)
         case O_LAYERS: rc = cli_parse_long("--layers", optarg, 1, 32, &v), o.n_layer = (int)v; break;
         case O_HEADS: rc = cli_parse_long("--heads", optarg, 1, 256, &v), o.n_head = (int)v; break;
         case O_PACKETS: rc = cli_parse_long("--packets", optarg, 1, 1024, &v), o.max_packets = (int)v; break;
-        case O_STEPS: rc = cli_parse_long("--steps", optarg, 1, 100000000, &v), o.st.steps = v; break;
+        case O_STEPS: rc = cli_parse_long("--steps", optarg, 1, 100000000, &v), o.st.steps = o.resume_steps = v; break;
         case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.st.batch = (int)v; break;
         case O_LR: rc = cli_parse_float("--lr", optarg, 0, 1, &o.st.lr); break;
         case O_WARMUP: rc = cli_parse_long("--warmup", optarg, 1, 100000000, &v), o.st.warmup = (int)v; break;
@@ -101,6 +103,7 @@ int cmd_train(int argc, char **argv)
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.st.seed = v; break;
         case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;
         case O_RESUME: o.resume_path = optarg; break;
+        case O_OTHER: o.resume_other_data = 1; break;
         case O_CKPT: o.ckpt_path = optarg; break;
         case O_LOG: rc = cli_parse_long("--log-every", optarg, 0, 100000000, &v), o.st.log_every = (int)v; break;
         case O_EVAL: rc = cli_parse_long("--eval-every", optarg, 0, 100000000, &v), o.st.eval_every = (int)v; break;
@@ -113,6 +116,9 @@ int cmd_train(int argc, char **argv)
     if (rc) return rc;
     if (optind < argc) return ns_error(NS_EARG, "unexpected argument '%s'", argv[optind]);
     if (!data || !o.out_path) return ns_error(NS_EARG, "--data and -o are required (see netsynth train --help)");
+    if (o.resume_path && ignored)
+        cli_warn("train: --%s is ignored with --resume: the checkpoint's options apply (only --steps changes)",
+                 ignored);
     char ckpt[4096];
     if (!o.ckpt_path) {
         snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
@@ -121,22 +127,26 @@ int cmd_train(int argc, char **argv)
     ns_dataset ds;
     if ((rc = ns_dataset_load(&ds, data))) return rc;
     o.stop = &stop_requested;
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, &old);
+    cli_catch_stop(&stop_requested);
     ns_train_result res;
     rc = ns_train(&ds, &o, &res);
-    sigaction(SIGINT, &old, NULL);
+    cli_release_stop();
     ns_dataset_free(&ds);
     if (rc) return rc;
-    if (res.interrupted)
-        fprintf(stderr, "interrupted at step %lld: checkpoint written to %s (continue with --resume %s)\n",
-                (long long)res.steps_done, o.ckpt_path, o.ckpt_path);
-    else
+    if (res.interrupted) {
         fprintf(stderr,
-                "trained %lld steps in %.0f s (%.0f flows/s, %.1f GFLOP/s in matrix products), final loss %.4f, "
-                "validation %.4f: wrote %s and %s\n",
-                (long long)res.steps_done, res.seconds, res.flows_per_s, res.gflops, res.last_loss, res.val_loss,
-                o.out_path, o.ckpt_path);
+                "netsynth train: stopped by %s after step %lld of %lld: wrote the checkpoint %s (not %s); "
+                "continue with: netsynth train --data %s -o %s --resume %s%s%s\n",
+                cli_signal_name(stop_requested), (long long)res.steps_done, (long long)res.steps, o.ckpt_path,
+                o.out_path, data, o.out_path, o.ckpt_path, o.ckpt_path == ckpt ? "" : " --checkpoint ",
+                o.ckpt_path == ckpt ? "" : o.ckpt_path);
+        cli_exit_status = 128 + stop_requested;
+        return NS_OK;
+    }
+    fprintf(stderr,
+            "trained %lld steps in %.0f s (%.0f flows/s, %.1f GFLOP/s in matrix products), final loss %.4f, "
+            "validation %.4f: wrote %s and %s\n",
+            (long long)res.steps_done, res.seconds, res.flows_per_s, res.gflops, res.last_loss, res.val_loss,
+            o.out_path, o.ckpt_path);
     return NS_OK;
 }

@@ -10,6 +10,8 @@
 #include "netsynth/modelfile.h"
 #include "netsynth/train.h"
 
+static volatile int stop_requested;
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -30,7 +32,13 @@ static void usage(FILE *out)
             "  --seed S           (default 1)\n"
             "  --threads T        threads (default: all cores)\n"
             "  -q, --quiet        no progress lines\n"
-            "  --help             this text\n");
+            "  --help             this text\n"
+            "\n"
+            "Prompt dropout, class balance and loss weights are the base's when BASE is a\n"
+            "checkpoint (it keeps its training options), otherwise train's defaults.\n"
+            "Ctrl-C (SIGINT) or SIGTERM stops: the branch so far goes to CTL.partial (not\n"
+            "CTL), and the exit status is 130 or 143. Branches do not resume: run\n"
+            "train-control again to train one fully.\n");
 }
 
 int cmd_train_control(int argc, char **argv)
@@ -55,16 +63,16 @@ int cmd_train_control(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'q': o.progress = NULL; break;
         case O_BLOCKS: rc = cli_parse_long("--blocks", optarg, 1, 32, &v), o.blocks = (int)v; break;
-        case O_STEPS: rc = cli_parse_long("--steps", optarg, 1, 100000000, &v), o.steps = v; break;
-        case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.batch = (int)v; break;
+        case O_STEPS: rc = cli_parse_long("--steps", optarg, 1, 100000000, &v), o.st.steps = v; break;
+        case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.st.batch = (int)v; break;
         case O_LR: {
             char *end;
-            o.lr = strtof(optarg, &end);
-            if (end == optarg || *end || !(o.lr > 0 && o.lr <= 1))
+            o.st.lr = strtof(optarg, &end);
+            if (end == optarg || *end || !(o.st.lr > 0 && o.st.lr <= 1))
                 rc = ns_error(NS_EARG, "--lr: expected a number in (0, 1], got '%s'", optarg);
             break;
         }
-        case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.seed = v; break;
+        case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.st.seed = v; break;
         case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;
         case O_HELP: usage(stdout); return NS_OK;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth train-control --help)",
@@ -82,13 +90,27 @@ int cmd_train_control(int argc, char **argv)
         ns_modelfile_free(&m);
         return rc;
     }
+    char partial[4096];
+    snprintf(partial, sizeof partial, "%s.partial", out);
+    o.ckpt_path = partial;
+    o.stop = &stop_requested;
+    cli_catch_stop(&stop_requested);
     ns_train_control_result res;
     rc = ns_train_control(&m, &ds, &o, out, &res);
-    if (rc == NS_EARG && strstr(ns_errmsg(), "vocabulary"))
-        rc = ns_error(NS_EARG, "%s and %s: %s", model, data, ns_errmsg());
+    if (rc == NS_EMISMATCH) rc = ns_error_wrap(rc, "%s and %s", model, data);
     ns_dataset_free(&ds);
     ns_modelfile_free(&m);
+    cli_release_stop();
     if (rc) return rc;
+    if (res.interrupted) {
+        fprintf(stderr,
+                "netsynth train-control: stopped by %s after step %lld of %lld: wrote the branch so far to %s "
+                "(not %s); branches do not resume: run netsynth train-control again for the whole %lld steps\n",
+                cli_signal_name(stop_requested), (long long)res.steps_done, (long long)res.steps, partial, out,
+                (long long)res.steps);
+        cli_exit_status = 128 + stop_requested;
+        return NS_OK;
+    }
     fprintf(stderr, "trained %lld steps in %.0f s (%.0f flows/s), loss %.4f -> %.4f: wrote %s\n",
             (long long)res.steps_done, res.seconds, res.flows_per_s, res.first_loss, res.last_loss, out);
     return NS_OK;

@@ -57,13 +57,13 @@ static void src_ip(const int8_t *row, unsigned layers, char *buf, size_t size)
 {
     int bits = 0, off = -1;
     if (layers & NS_NP_IPV4) {
-        bits = 32;
-        off = ns_nprint_layer_offset(layers, NS_NP_IPV4) + 96;
-        if (row[off - 96] == -1 && layers & NS_NP_IPV6) off = -1;  /* no IPv4 header here */
+        bits = NS_NP_BITS_IPV4_SRC;
+        off = ns_nprint_field_col(layers, NS_NPF_IPV4_SRC);
+        if (row[ns_nprint_layer_offset(layers, NS_NP_IPV4)] == -1 && layers & NS_NP_IPV6) off = -1;  /* no IPv4 header here */
     }
     if (off < 0 && layers & NS_NP_IPV6) {
-        bits = 128;
-        off = ns_nprint_layer_offset(layers, NS_NP_IPV6) + 64;
+        bits = NS_NP_BITS_IPV6_SRC;
+        off = ns_nprint_field_col(layers, NS_NPF_IPV6_SRC);
     }
     uint8_t addr[16] = {0};
     for (int i = 0; off >= 0 && i < bits; i++) {
@@ -144,10 +144,12 @@ int cmd_unrender(int argc, char **argv)
     ns_outfile of;
     if (!rc && !(rc = ns_outfile_open(&of, out))) {
         rc = layers ? write_named(of.fp, m, rows, layers) : write_generic(of.fp, m, rows, cols);
-        if (rc)
+        if (rc) {
             ns_outfile_abort(&of);
-        else
+            rc = ns_error_wrap(rc, "%s", out);
+        } else {
             rc = ns_outfile_commit(&of);
+        }
     }
     free(m);
     return rc;

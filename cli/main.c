@@ -8,8 +8,7 @@
 
 #include "cli.h"
 #include "netsynth/error.h"
-
-#define NETSYNTH_VERSION "0.1.0"
+#include "netsynth/netsynth.h"
 
 static const struct verb {
     const char *name;
@@ -94,13 +93,13 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("netsynth %s\n", NETSYNTH_VERSION);
+        printf("netsynth %s\n", ns_version());
         return 0;
     }
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         if (strcmp(argv[1], verbs[i].name)) continue;
         int rc = verbs[i].run(argc - 1, argv + 1);
-        if (rc == NS_OK) return 0;
+        if (rc == NS_OK) return cli_exit_status;
         fprintf(stderr, "netsynth %s: %s\n", verbs[i].name, ns_errmsg()[0] ? ns_errmsg() : ns_strerror(rc));
         return rc == NS_EARG ? 2 : 1;
     }

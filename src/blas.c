@@ -46,6 +46,24 @@ static struct {
     char desc[512];
 } blas;
 
+/* -1: not decided yet (NETSYNTH_DETERMINISTIC is read on first use). */
+static atomic_int deterministic = -1;
+
+void ns_blas_set_deterministic(bool on) { atomic_store(&deterministic, on ? 1 : 0); }
+
+bool ns_blas_deterministic(void)
+{
+    int d = atomic_load_explicit(&deterministic, memory_order_relaxed);
+    if (d < 0) {
+        const char *e = getenv("NETSYNTH_DETERMINISTIC");
+        int want = e && *e && strcmp(e, "0") != 0;
+        int expected = -1;
+        atomic_compare_exchange_strong(&deterministic, &expected, want);
+        d = atomic_load(&deterministic);
+    }
+    return d == 1;
+}
+
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -170,7 +188,9 @@ int ns_blas_init(int threads)
 const char *ns_blas_describe(void)
 {
     ensure_loaded();
-    const char *amx = ns_amx_available() ? "; AMX bf16 for packed weights" : "";
+    const char *amx = ns_blas_deterministic() ? "; deterministic: built-in kernel for every product"
+                      : ns_amx_available()    ? "; AMX bf16 for packed weights"
+                                              : "";
     if (blas.lib)
         snprintf(blas.desc, sizeof blas.desc, "openblas %s, kernel %s (%s), %d threads%s", blas.path,
                  blas.corename ? blas.corename() : "?", blas.chosen, blas.threads, amx);
@@ -222,9 +242,10 @@ static void pack_b(float *restrict bp, bool trans, const float *B, int ldb, int 
     }
 }
 
-__attribute__((target_clones("avx512f", "arch=haswell", "default")))
-static void tile_kernel(float *restrict C, int ldc, const float *restrict ap,
-                        const float *restrict bp, int mb, int nb, int kb)
+/* Each C[i, j] gets the sum over the slice in k order (vectorised across j,
+ * which does not change any one sum), added to C after the slice. */
+static inline __attribute__((always_inline)) void tile_body(float *restrict C, int ldc, const float *restrict ap,
+                                                            const float *restrict bp, int mb, int nb, int kb)
 {
     for (int i0 = 0; i0 < mb; i0 += MR) {
         const float *a = ap + (i0 / MR) * KB * MR;
@@ -245,6 +266,27 @@ static void tile_kernel(float *restrict C, int ldc, const float *restrict ap,
     }
 }
 
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
+static void tile_kernel(float *restrict C, int ldc, const float *restrict ap,
+                        const float *restrict bp, int mb, int nb, int kb)
+{
+    tile_body(C, ldc, ap, bp, mb, nb, kb);
+}
+
+/* The same for deterministic mode: never an FMA, which would fuse a multiply
+ * and an add into one rounding. The vector width does not change any sum
+ * (each runs along k in one lane), so GCC may clone it for wider vectors
+ * with contraction off; elsewhere (clang contracts by default) it is
+ * baseline x86-64 only, which has no FMA. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=off")))
+#endif
+static void tile_kernel_fixed(float *restrict C, int ldc, const float *restrict ap,
+                              const float *restrict bp, int mb, int nb, int kb)
+{
+    tile_body(C, ldc, ap, bp, mb, nb, kb);
+}
+
 static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A,
                           int lda, const float *B, int ldb, float beta, float *C, int ldc,
                           bool parallel)
@@ -260,6 +302,7 @@ static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, co
     }
     if (K == 0 || alpha == 0.0f) return;
 
+    bool fixed = ns_blas_deterministic();
     int mt = (M + MB - 1) / MB, nt = (N + NB - 1) / NB;
 #pragma omp parallel for collapse(2) schedule(dynamic) num_threads(blas.threads) if (parallel)
     for (int ti = 0; ti < mt; ti++) {
@@ -272,7 +315,8 @@ static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, co
                 int kb = K - k0 < KB ? K - k0 : KB;
                 pack_a(ap, ta, A, lda, i0, mb, k0, kb, alpha);
                 pack_b(bp, tb, B, ldb, k0, kb, j0, nb);
-                tile_kernel(C + (size_t)i0 * ldc + j0, ldc, ap, bp, mb, nb, kb);
+                if (fixed) tile_kernel_fixed(C + (size_t)i0 * ldc + j0, ldc, ap, bp, mb, nb, kb);
+                else tile_kernel(C + (size_t)i0 * ldc + j0, ldc, ap, bp, mb, nb, kb);
             }
         }
     }
@@ -300,11 +344,11 @@ static int n_packs, cap_packs;
 static atomic_int n_packed;
 static pthread_mutex_t packs_lock = PTHREAD_MUTEX_INITIALIZER;
 
-bool ns_blas_has_amx(void) { return ns_amx_available(); }
+bool ns_blas_has_amx(void) { return !ns_blas_deterministic() && ns_amx_available(); }
 
 int ns_blas_pack_weight(const float *W, int N, int K)
 {
-    if (!ns_amx_available() || N <= 0 || K <= 0) return NS_OK;
+    if (!ns_blas_has_amx() || N <= 0 || K <= 0) return NS_OK;
     int rc = NS_OK;
     pthread_mutex_lock(&packs_lock);
     for (int i = 0; i < n_packs; i++)
@@ -350,7 +394,7 @@ void ns_blas_unpack_weight(const float *W)
 static const ns_amx_weight *packed_for(bool transA, bool transB, int N, int K, float alpha, const float *B,
                                        int ldb, float beta)
 {
-    if (atomic_load_explicit(&n_packed, memory_order_relaxed) == 0) return NULL;
+    if (atomic_load_explicit(&n_packed, memory_order_relaxed) == 0 || ns_blas_deterministic()) return NULL;
     if (transA || !transB || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || ldb != K) return NULL;
     const ns_amx_weight *w = NULL;
     pthread_mutex_lock(&packs_lock);
@@ -379,7 +423,7 @@ void ns_sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const 
     const ns_amx_weight *amx = K > 0 ? packed_for(transA, transB, N, K, alpha, B, ldb, beta) : NULL;
     if (amx && ns_amx_gemm(amx, M, A, lda, C, ldc, NULL, beta == 1.0f, omp_in_parallel() ? 1 : blas.threads) == NS_OK)
         return;
-    if (!blas.lib || K <= 0) {
+    if (!blas.lib || K <= 0 || ns_blas_deterministic()) {
         builtin_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, true);
         return;
     }
@@ -409,7 +453,7 @@ void ns_sgemm_serial(bool transA, bool transB, int M, int N, int K, float alpha,
 {
     if (M <= 0 || N <= 0) return;
     ensure_loaded();
-    if (blas.lib && K > 0)
+    if (blas.lib && K > 0 && !ns_blas_deterministic())
         openblas_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
         builtin_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);

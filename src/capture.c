@@ -1,6 +1,7 @@
 /* capture.c: pcap/pcapng reading through libpcap, classic pcap writing. */
 #include "netsynth/capture.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
@@ -191,7 +192,7 @@ int ns_pcap_writer_begin(ns_pcap_writer *w, FILE *fp, int linktype, int nanoseco
     put_le32(h + 20, (uint32_t)linktype);
     w->fp = fp;
     w->nanosecond = nanosecond;
-    if (fwrite(h, 1, sizeof h, fp) != sizeof h) return ns_error(NS_EIO, "write failed");
+    if (fwrite(h, 1, sizeof h, fp) != sizeof h) return ns_error(NS_EIO, "write failed: %s", strerror(errno));
     return NS_OK;
 }
 
@@ -207,6 +208,6 @@ int ns_pcap_write(ns_pcap_writer *w, int64_t ts_ns, const uint8_t *data, uint32_
     put_le32(h + 8, caplen);
     put_le32(h + 12, wirelen < caplen ? caplen : wirelen);
     if (fwrite(h, 1, sizeof h, w->fp) != sizeof h || fwrite(data, 1, caplen, w->fp) != caplen)
-        return ns_error(NS_EIO, "write failed");
+        return ns_error(NS_EIO, "write failed: %s", strerror(errno));
     return NS_OK;
 }

@@ -20,36 +20,16 @@ int ns_control_size_bucket(unsigned ip_len)
     return b;
 }
 
-/* Column of a model-row field, from the nPrint field table (so that no
- * offset is written twice); -1 if unknown. */
-static int field_col(const char *name)
-{
-    size_t n;
-    const ns_nprint_field *f = ns_nprint_fields(&n);
-    for (size_t i = 0; i < n; i++)
-        if ((f[i].layer & NS_NP_MODEL_LAYERS) && !strcmp(f[i].name, name))
-            return ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
-    return -1;
-}
-
-/* A field's value, absent bits read as 0. */
-static unsigned field_value(const int8_t *row, int col, int width)
-{
-    unsigned v = 0;
-    for (int k = 0; k < width; k++) v = v << 1 | (row[col + k] == 1);
-    return v;
-}
-
 void ns_control_row_of(const int8_t *row, uint8_t dir, ns_control_row *out)
 {
-    int len_col = field_col("ipv4_tl"), proto_col = field_col("ipv4_proto"), cwr_col = field_col("tcp_cwr");
     memset(out, 0, sizeof *out);
     out->dir = dir ? 1 : 0;
-    if (row[len_col] < 0) return; /* no IPv4 header: nothing but the direction */
-    unsigned proto = field_value(row, proto_col, 8);
+    if (row[NS_NP_COL_IPV4_TL] < 0) return; /* no IPv4 header: nothing but the direction */
+    unsigned proto = (unsigned)ns_nprint_get(row, NS_NPF_IPV4_PROTO);
     out->proto = proto == 6 || proto == 17 || proto == 1 ? (uint8_t)proto : 0;
-    out->size = (uint8_t)ns_control_size_bucket(field_value(row, len_col, 16));
-    if (out->proto == 6 && row[cwr_col] >= 0) out->flags = (uint8_t)field_value(row, cwr_col, 8);
+    out->size = (uint8_t)ns_control_size_bucket((unsigned)ns_nprint_get(row, NS_NPF_IPV4_TL));
+    if (out->proto == 6 && row[NS_NP_COL_TCP_CWR] >= 0)
+        out->flags = (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_CWR, NS_NP_BITS_TCP_FLAGS);
 }
 
 /* ---- the map list ---------------------------------------------------------- */

@@ -430,11 +430,7 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
     int rc = check_vocabulary(ds, path);
     if (!rc) rc = check_flows(ds, path);
     if (!rc) rc = check_packets(ds, path);
-    if (rc) {
-        char why[1024];
-        snprintf(why, sizeof why, "%s", ns_errmsg());
-        return ns_error(NS_EARG, "%s (not written)", why);
-    }
+    if (rc) return ns_error(NS_EARG, "%s (not written)", ns_errmsg());
 
     /* String pool: attribute names, tokens, files. */
     uint32_t n_names = ds->n_attrs + ds->n_tokens + ds->n_files;
@@ -645,7 +641,6 @@ typedef struct builder {
     int ftable_col[7];                 /* pcap, l4proto, src_ip, src_port, dst_ip, dst_port, label */
     svc_entry *svc;
     size_t n_svc;
-    int ipv4_addr_col;                 /* first of 64 address values in a row */
 } builder;
 
 static void builder_free(builder *b)
@@ -998,6 +993,11 @@ static void file_out_free(file_out *o)
     free(o->bits);
 }
 
+/* The address values blanked in a packed row (4 to a byte): whole bytes, back to back. */
+enum { ADDR_BITS = NS_NP_BITS_IPV4_SRC + NS_NP_BITS_IPV4_DST };
+_Static_assert(NS_NP_COL_IPV4_SRC % 4 == 0 && ADDR_BITS % 4 == 0 && NS_NP_COL_IPV4_DST == NS_NP_COL_IPV4_SRC + NS_NP_BITS_IPV4_SRC,
+               "the IPv4 addresses are whole bytes of a packed row");
+
 static int process_file(const builder *b, uint32_t file, file_out *out)
 {
     const ns_dataset_opts *o = b->o;
@@ -1040,8 +1040,8 @@ static int process_file(const builder *b, uint32_t file, file_out *out)
         for (uint32_t j = 0; j < f->n; j++, k++) {
             uint8_t *packed = out->bits + k * rb;
             ns_dataset_pack_row(f->rows + (size_t)j * NS_NP_MODEL_WIDTH, NS_NP_MODEL_WIDTH, packed);
-            if (!o->keep_addresses)   /* 64 address values, starting on a byte */
-                memset(packed + b->ipv4_addr_col / 4, 0xff, 64 / 4);
+            if (!o->keep_addresses)   /* source and destination, 4 values a byte */
+                memset(packed + NS_NP_COL_IPV4_SRC / 4, 0xff, ADDR_BITS / 4);
         }
         out->packets_in_flows += f->seen;
     }
@@ -1127,7 +1127,6 @@ int ns_dataset_build(const ns_dataset_opts *o, const char *out_path, ns_dataset_
     builder b;
     memset(&b, 0, sizeof b);
     b.o = o;
-    b.ipv4_addr_col = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4) + 96;
     int rc = ns_labels_load(&b.table, o->labels_path);
     if (!rc) rc = parse_label_columns(&b);
     if (!rc) rc = select_files(&b);

@@ -67,10 +67,11 @@ typedef struct feature {
 } feature;
 
 static const struct {
-    const char *name, *unit;
+    ns_nprint_field_id field;
+    const char *unit;
 } numeric_fields[] = {
-    {"ipv4_hl", "words"}, {"ipv4_tl", "bytes"}, {"ipv4_ttl", "hops"},
-    {"tcp_doff", "words"}, {"tcp_wsize", "bytes"}, {"udp_len", "bytes"},
+    {NS_NPF_IPV4_HL, "words"}, {NS_NPF_IPV4_TL, "bytes"}, {NS_NPF_IPV4_TTL, "hops"},
+    {NS_NPF_TCP_DOFF, "words"}, {NS_NPF_TCP_WSIZE, "bytes"}, {NS_NPF_UDP_LEN, "bytes"},
 };
 
 /* The model layers' fields, then iat and flow length; *n set. */
@@ -82,15 +83,16 @@ static feature *features_list(size_t *n)
     if (!ft) return NULL;
     *n = 0;
     for (size_t i = 0; i < nf; i++) {
-        if (!(f[i].layer & NS_NP_MODEL_LAYERS)) continue;
+        int col = ns_nprint_field_col(NS_NP_MODEL_LAYERS, (ns_nprint_field_id)i);
+        if (col < 0) continue;
         feature *x = &ft[(*n)++];
         x->name = f[i].name;
         x->kind = K_FIELD;
-        x->col = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
+        x->col = col;
         x->width = f[i].width;
         x->scale = 1;
         for (size_t k = 0; k < sizeof numeric_fields / sizeof numeric_fields[0]; k++)
-            if (!strcmp(numeric_fields[k].name, f[i].name)) x->unit = numeric_fields[k].unit;
+            if (numeric_fields[k].field == i) x->unit = numeric_fields[k].unit;
     }
     ft[(*n)++] = (feature){"iat", "octaves", K_IAT, 0, 0, 0.25};
     ft[(*n)++] = (feature){"flow_packets", "packets", K_FLOWLEN, 0, 0, 1};
@@ -101,14 +103,7 @@ static feature *features_list(size_t *n)
  * (FNV-1a over the values, top bit set), absent only when every bit is. */
 static uint64_t field_key(const int8_t *row, int col, int width)
 {
-    if (width <= 32) {
-        uint64_t v = 0;
-        for (int b = 0; b < width; b++) {
-            if (row[col + b] < 0) return ABSENT;
-            v = v << 1 | (uint64_t)row[col + b];
-        }
-        return v;
-    }
+    if (width <= 32) return ns_nprint_bits_present(row, col, width) < width ? ABSENT : ns_nprint_bits_get(row, col, width);
     uint64_t h = 1469598103934665603ull;
     int any = 0;
     for (int b = 0; b < width; b++) {

@@ -78,7 +78,7 @@ static int set_init(set *s, const ns_dataset *ds, const char *name, int mod, int
     s->name = name;
     s->n = 0;
     s->idx = malloc((ds->n_flows ? ds->n_flows : 1) * sizeof *s->idx);
-    if (!s->idx) return ns_error(NS_ENOMEM, "eval: %s: out of memory", name);
+    if (!s->idx) return ns_error(NS_ENOMEM, "%s: out of memory", name);
     for (uint64_t i = 0; i < ds->n_flows; i++)
         if (!mod || ((ds->flows[i].file % (uint32_t)mod == (uint32_t)mod - 1) == test)) s->idx[s->n++] = i;
     return NS_OK;
@@ -97,7 +97,7 @@ static int sets_init(set *s, const ns_eval_inputs *in)
     }
     if (!rc && in->synth) rc = set_init(&s[SYNTH], in->synth, in->synth_name, 0, 0);
     for (int i = 0; !rc && i < NSETS; i++)
-        if (s[i].ds && !s[i].n) rc = ns_error(NS_EARG, "eval: %s: no flows for the %s side", s[i].name, set_names[i]);
+        if (s[i].ds && !s[i].n) rc = ns_error(NS_EARG, "%s: no flows for the %s side", s[i].name, set_names[i]);
     if (rc) sets_free(s);
     return rc;
 }
@@ -122,15 +122,15 @@ static void level_free(ns_eval_level *lv)
 static int level_init(ns_eval_level *lv, const char *attr, size_t len, const set *s)
 {
     memset(lv, 0, sizeof *lv);
-    if (!(lv->name = strndup(attr, len))) return ns_error(NS_ENOMEM, "eval: out of memory");
+    if (!(lv->name = strndup(attr, len))) return ns_error(NS_ENOMEM, "out of memory");
     size_t cap = 0;
     for (int i = 0; i < NSETS; i++) {
         if (!s[i].ds) continue;
         int a = ns_dataset_attr(s[i].ds, lv->name);
-        if (a < 0) return ns_error(NS_EARG, "eval: %s: no attribute '%s'", s[i].name, lv->name);
+        if (a < 0) return ns_error(NS_EARG, "%s: no attribute '%s'", s[i].name, lv->name);
         cap += s[i].ds->attr_first[a + 1] - s[i].ds->attr_first[a];
     }
-    if (!(lv->classes = calloc(cap ? cap : 1, sizeof *lv->classes))) return ns_error(NS_ENOMEM, "eval: out of memory");
+    if (!(lv->classes = calloc(cap ? cap : 1, sizeof *lv->classes))) return ns_error(NS_ENOMEM, "out of memory");
     for (int i = 0; i < NSETS; i++) {
         if (!s[i].ds) continue;
         int a = ns_dataset_attr(s[i].ds, lv->name);
@@ -139,11 +139,11 @@ static int level_init(ns_eval_level *lv, const char *attr, size_t len, const set
             int seen = 0;
             for (int c = 0; c < lv->n_classes && !seen; c++) seen = !strcmp(lv->classes[c], v);
             if (seen) continue;
-            if (!(lv->classes[lv->n_classes] = strdup(v))) return ns_error(NS_ENOMEM, "eval: out of memory");
+            if (!(lv->classes[lv->n_classes] = strdup(v))) return ns_error(NS_ENOMEM, "out of memory");
             lv->n_classes++;
         }
     }
-    if (!lv->n_classes) return ns_error(NS_EARG, "eval: attribute '%s' has no values", lv->name);
+    if (!lv->n_classes) return ns_error(NS_EARG, "attribute '%s' has no values", lv->name);
     qsort(lv->classes, (size_t)lv->n_classes, sizeof *lv->classes, cmp_str);
     return NS_OK;
 }
@@ -152,10 +152,10 @@ static int levels_init(ns_eval_report *r, const char *labels, const set *s)
 {
     size_t n = 1;
     for (const char *p = labels; *p; p++) n += *p == ',';
-    if (!(r->levels = calloc(n, sizeof *r->levels))) return ns_error(NS_ENOMEM, "eval: out of memory");
+    if (!(r->levels = calloc(n, sizeof *r->levels))) return ns_error(NS_ENOMEM, "out of memory");
     for (const char *p = labels;;) {
         size_t len = strcspn(p, ",");
-        if (!len) return ns_error(NS_EARG, "eval: empty name in label list '%s'", labels);
+        if (!len) return ns_error(NS_EARG, "empty name in label list '%s'", labels);
         int rc = level_init(&r->levels[r->n_levels++], p, len, s);
         if (rc) return rc;
         if (!p[len]) break;
@@ -171,7 +171,7 @@ static int set_classes(const set *s, const ns_eval_level *lv, int32_t *y)
     int a = ns_dataset_attr(ds, lv->name);
     uint32_t n_tok = ds->attr_first[a + 1] - ds->attr_first[a];
     int32_t *map = malloc((n_tok ? n_tok : 1) * sizeof *map);
-    if (!map) return ns_error(NS_ENOMEM, "eval: out of memory");
+    if (!map) return ns_error(NS_ENOMEM, "out of memory");
     for (uint32_t t = 0; t < n_tok; t++) {
         const char *v = token_value(ds->tokens[ds->attr_first[a] + t]);
         char **hit = bsearch(&v, lv->classes, (size_t)lv->n_classes, sizeof *lv->classes, cmp_str);
@@ -205,15 +205,13 @@ static int features_of(const set *s, ns_eval_kind kind, int packets, void **out)
 {
     size_t dim = kind_dim(kind, packets), esz = kind == NS_EVAL_NPRINT ? 1 : sizeof(float);
     *out = malloc(s->n * dim * esz);
-    if (!*out) return ns_error(NS_ENOMEM, "eval: %s: out of memory for %zu x %zu features", s->name, s->n, dim);
+    if (!*out) return ns_error(NS_ENOMEM, "%s: out of memory for %zu x %zu features", s->name, s->n, dim);
     int rc = kind == NS_EVAL_NPRINT ? ns_features_nprint(s->ds, s->idx, s->n, packets, *out)
                                     : ns_features_netflow(s->ds, s->idx, s->n, packets, *out);
     if (rc) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", ns_errmsg());
         free(*out);
         *out = NULL;
-        rc = ns_error(rc, "%s: %s", s->name, msg);
+        rc = ns_error_wrap(rc, "%s", s->name);
     }
     return rc;
 }
@@ -230,16 +228,16 @@ static int fmat_init(fmat *m, const set *s, const void *feat, ns_eval_kind kind,
 {
     memset(m, 0, sizeof *m);
     size_t dim = kind_dim(kind, packets), esz = kind == NS_EVAL_NPRINT ? 1 : sizeof(float);
-    if (!(m->y = malloc(s->n * sizeof *m->y))) return ns_error(NS_ENOMEM, "eval: out of memory");
+    if (!(m->y = malloc(s->n * sizeof *m->y))) return ns_error(NS_ENOMEM, "out of memory");
     int rc = set_classes(s, lv, m->y);
     if (rc) return rc;
     size_t kept = 0;
     for (size_t i = 0; i < s->n; i++) kept += m->y[i] >= 0;
-    if (!kept) return ns_error(NS_EARG, "eval: %s: no flow has a value for '%s'", s->name, lv->name);
+    if (!kept) return ns_error(NS_EARG, "%s: no flow has a value for '%s'", s->name, lv->name);
     const void *x = feat;
     if (kept < s->n) {
         uint8_t *c = malloc(kept * dim * esz);
-        if (!c) return ns_error(NS_ENOMEM, "eval: out of memory");
+        if (!c) return ns_error(NS_ENOMEM, "out of memory");
         for (size_t i = 0, j = 0; i < s->n; i++) {
             if (m->y[i] < 0) continue;
             memcpy(c + j * dim * esz, (const uint8_t *)feat + i * dim * esz, dim * esz);
@@ -263,7 +261,7 @@ static int test_into(ns_eval_result *res, const ns_forest *f, const fmat *te, in
     res->confusion = calloc((size_t)k * k, sizeof *res->confusion);
     if (!pred || !res->confusion) {
         free(pred);
-        return ns_error(NS_ENOMEM, "eval: out of memory");
+        return ns_error(NS_ENOMEM, "out of memory");
     }
     double t0 = omp_get_wtime();
     int rc = ns_forest_predict(f, &te->x, pred);
@@ -340,10 +338,10 @@ static const ns_eval_result *find_result(const ns_eval_report *r, size_t level, 
 
 static int check_inputs(const ns_eval_inputs *in, const ns_eval_opts *o)
 {
-    if (!in->real) return ns_error(NS_EARG, "eval: no real dataset");
-    if (!o->labels || !*o->labels) return ns_error(NS_EARG, "eval: no label attribute given");
+    if (!in->real) return ns_error(NS_EARG, "no real dataset");
+    if (!o->labels || !*o->labels) return ns_error(NS_EARG, "no label attribute given");
     if (o->trees < 1 || o->packets < 1)
-        return ns_error(NS_EARG, "eval: need at least 1 tree and 1 packet (got %d, %d)", o->trees, o->packets);
+        return ns_error(NS_EARG, "need at least 1 tree and 1 packet (got %d, %d)", o->trees, o->packets);
     return NS_OK;
 }
 
@@ -359,7 +357,7 @@ int ns_eval(ns_eval_report *r, const ns_eval_inputs *in, const ns_eval_opts *o)
     rc = levels_init(r, o->labels, s);
     size_t max_results = r->n_levels * 2 * 3;
     if (!rc && !(r->results = calloc(max_results, sizeof *r->results)))
-        rc = ns_error(NS_ENOMEM, "eval: out of memory");
+        rc = ns_error(NS_ENOMEM, "out of memory");
     for (int kind = 0; kind < 2; kind++)
         for (int run = 0; run < 3; run++) r->joint_accuracy[kind][run] = -1;
     for (int kind = NS_EVAL_NPRINT; !rc && kind <= (o->netflow ? NS_EVAL_NETFLOW : NS_EVAL_NPRINT); kind++) {
@@ -368,7 +366,7 @@ int ns_eval(ns_eval_report *r, const ns_eval_inputs *in, const ns_eval_opts *o)
         size_t tested[3] = {s[TEST].n, s[TEST].n, s[SYNTH].ds ? s[SYNTH].n : 0};
         uint8_t *right[3] = {0};
         for (int run = 0; !rc && run < 3; run++)
-            if (!(right[run] = malloc(tested[run] + 1))) rc = ns_error(NS_ENOMEM, "eval: out of memory");
+            if (!(right[run] = malloc(tested[run] + 1))) rc = ns_error(NS_ENOMEM, "out of memory");
             else memset(right[run], 1, tested[run]);
         for (int i = 0; !rc && i < NSETS; i++)
             if (s[i].ds) rc = features_of(&s[i], (ns_eval_kind)kind, o->packets, &feat[i]);
@@ -546,7 +544,7 @@ static int dump_set(const set *s, const char *side, const ns_eval_report *r, con
         free(feat);
     }
     int32_t *y = malloc(s->n * sizeof *y);
-    if (!rc && !y) rc = ns_error(NS_ENOMEM, "eval: out of memory");
+    if (!rc && !y) rc = ns_error(NS_ENOMEM, "out of memory");
     for (size_t lv = 0; !rc && lv < r->n_levels; lv++) {
         if ((rc = set_classes(s, &r->levels[lv], y))) break;
         snprintf(path, sizeof path, "%s/%s_%s.npy", dir, side, r->levels[lv].name);
@@ -590,10 +588,10 @@ int ns_eval_sides(ns_eval_side *sides, const ns_eval_report *r, const ns_eval_in
     for (int i = 0; i < NSETS; i++) {
         sides[i] = (ns_eval_side){s[i].ds, s[i].name, s[i].idx, s[i].n, NULL};
         if (!s[i].ds) continue;
-        if (!(sides[i].cls = calloc(r->n_levels + 1, sizeof *sides[i].cls))) rc = ns_error(NS_ENOMEM, "eval: out of memory");
+        if (!(sides[i].cls = calloc(r->n_levels + 1, sizeof *sides[i].cls))) rc = ns_error(NS_ENOMEM, "out of memory");
         for (size_t lv = 0; !rc && lv < r->n_levels; lv++) {
             if (!(sides[i].cls[lv] = malloc((s[i].n + 1) * sizeof **sides[i].cls)))
-                rc = ns_error(NS_ENOMEM, "eval: out of memory");
+                rc = ns_error(NS_ENOMEM, "out of memory");
             else rc = set_classes(&s[i], &r->levels[lv], sides[i].cls[lv]);
         }
     }
@@ -631,7 +629,10 @@ static int is_dataset_file(const char *path, int *yes)
     char magic[8] = {0};
     size_t got = fread(magic, 1, sizeof magic, fp);
     fclose(fp);
-    *yes = got == sizeof magic && !memcmp(magic, NS_DATASET_MAGIC, sizeof magic);
+    /* Any netsynth file ("NSYN..."), or one cut inside the magic, goes to the
+     * dataset reader, which says what it is (truncated, a model): read as a
+     * table it would only lack a 'path' column. */
+    *yes = got > 0 && !memcmp(magic, NS_DATASET_MAGIC, got < 4 ? got : 4);
     return NS_OK;
 }
 

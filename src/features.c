@@ -9,40 +9,18 @@
 #include "netsynth/flow.h"
 #include "netsynth/nprint.h"
 
-/* A field's place in a model-width row. */
-typedef struct col {
-    int off, width;
-} col;
-
-static col field(const char *name)
-{
-    size_t nf;
-    const ns_nprint_field *f = ns_nprint_fields(&nf);
-    for (size_t i = 0; i < nf; i++)
-        if (!strcmp(f[i].name, name) && (NS_NP_MODEL_LAYERS & f[i].layer))
-            return (col){ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit, f[i].width};
-    return (col){-1, 0};
-}
-
 /* The field's value, or -1 when any of its bits is absent. */
-static long field_value(const int8_t *row, col c)
+static long field_value(const int8_t *row, ns_nprint_field_id f)
 {
-    long v = 0;
-    for (int b = 0; b < c.width; b++) {
-        if (row[c.off + b] < 0) return -1;
-        v = (v << 1) | row[c.off + b];
-    }
-    return v;
+    return ns_nprint_has(row, f) ? (long)ns_nprint_get(row, f) : -1;
 }
 
-static const char *const blanked[] = {"ipv4_src", "ipv4_dst", "tcp_sprt", "tcp_dprt", "udp_sport", "udp_dport"};
+static const ns_nprint_field_id blanked[] = {NS_NPF_IPV4_SRC, NS_NPF_IPV4_DST,  NS_NPF_TCP_SPRT,
+                                             NS_NPF_TCP_DPRT, NS_NPF_UDP_SPORT, NS_NPF_UDP_DPORT};
 
 void ns_features_blank_row(int8_t *row)
 {
-    for (size_t i = 0; i < sizeof blanked / sizeof blanked[0]; i++) {
-        col c = field(blanked[i]);
-        memset(row + c.off, -1, (size_t)c.width);
-    }
+    for (size_t i = 0; i < sizeof blanked / sizeof blanked[0]; i++) ns_nprint_clear(row, blanked[i]);
 }
 
 static int check(const ns_dataset *ds, const uint64_t *idx, size_t n, int n_packets)
@@ -67,8 +45,6 @@ int ns_features_nprint(const ns_dataset *ds, const uint64_t *idx, size_t n, int 
 {
     int rc = check(ds, idx, n, n_packets);
     if (rc) return rc;
-    col blank[sizeof blanked / sizeof blanked[0]];
-    for (size_t b = 0; b < sizeof blanked / sizeof blanked[0]; b++) blank[b] = field(blanked[b]);
     const size_t dim = ns_features_nprint_dim(n_packets);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
@@ -78,8 +54,7 @@ int ns_features_nprint(const ns_dataset *ds, const uint64_t *idx, size_t n, int 
         for (uint32_t p = 0; p < k; p++) {
             int8_t *row = out + (size_t)p * NS_NP_MODEL_WIDTH;
             ns_dataset_row(ds, f->first + p, row);
-            for (size_t b = 0; b < sizeof blank / sizeof blank[0]; b++)
-                memset(row + blank[b].off, -1, (size_t)blank[b].width);
+            ns_features_blank_row(row);
         }
         memset(out + (size_t)k * NS_NP_MODEL_WIDTH, -1, (size_t)(n_packets - (int)k) * NS_NP_MODEL_WIDTH);
     }
@@ -93,6 +68,7 @@ enum {
     NF_SIZE_MEAN, NF_SIZE_STD, NF_SIZE_MIN, NF_SIZE_MAX, NF_IAT_MEAN, NF_IAT_STD,
     NF_FLAGS /* 8 TCP flags, cwr .. fin */
 };
+_Static_assert(NS_NPF_TCP_FIN == NS_NPF_TCP_CWR + 7, "the 8 TCP flags are fields back to back, cwr .. fin");
 
 static const char *const nf_names[NS_FEATURES_NETFLOW_DIM] = {
     "proto", "duration_s", "packets_fwd", "packets_bwd", "bytes_fwd", "bytes_bwd",
@@ -106,12 +82,7 @@ const char *ns_features_netflow_name(int j)
     return j >= 0 && j < NS_FEATURES_NETFLOW_DIM ? nf_names[j] : NULL;
 }
 
-typedef struct nf_cols {
-    col version, tl, proto, flags[8];
-} nf_cols;
-
-static void netflow_one(const ns_dataset *ds, const ns_ds_flow *f, int n_packets, const nf_cols *c,
-                        int8_t *row, float *out)
+static void netflow_one(const ns_dataset *ds, const ns_ds_flow *f, int n_packets, int8_t *row, float *out)
 {
     double s_sum = 0, s_sq = 0, i_sum = 0, i_sq = 0, dur = 0;
     double s_min = INFINITY, s_max = 0;
@@ -122,8 +93,8 @@ static void netflow_one(const ns_dataset *ds, const ns_ds_flow *f, int n_packets
     for (uint32_t p = 0; p < k; p++) {
         uint64_t g = f->first + p;
         ns_dataset_row(ds, g, row);
-        if (field_value(row, c->version) < 0) continue; /* no IPv4 header */
-        long tl = field_value(row, c->tl);
+        if (field_value(row, NS_NPF_IPV4_VER) < 0) continue; /* no IPv4 header */
+        long tl = field_value(row, NS_NPF_IPV4_TL);
         double size = tl < 0 ? 0 : (double)tl;
         int bwd = ds->dir[g] != 0;
         out[NF_PKTS_FWD + bwd] += 1;
@@ -132,9 +103,9 @@ static void netflow_one(const ns_dataset *ds, const ns_ds_flow *f, int n_packets
         s_sq += size * size;
         s_min = size < s_min ? size : s_min;
         s_max = size > s_max ? size : s_max;
-        if (proto < 0) proto = field_value(row, c->proto);
+        if (proto < 0) proto = field_value(row, NS_NPF_IPV4_PROTO);
         for (int b = 0; b < 8; b++)
-            if (row[c->flags[b].off] == 1) out[NF_FLAGS + b] = 1;
+            if (ns_nprint_get(row, NS_NPF_TCP_CWR + b)) out[NF_FLAGS + b] = 1;
         if (present++ > 0) { /* the first packet's gap is no gap */
             double iat = (double)ds->iat_ns[g] * 1e-9;
             dur += iat;
@@ -163,10 +134,6 @@ int ns_features_netflow(const ns_dataset *ds, const uint64_t *idx, size_t n, int
 {
     int rc = check(ds, idx, n, n_packets);
     if (rc) return rc;
-    static const char *const flag_names[8] = {"tcp_cwr", "tcp_ece", "tcp_urg", "tcp_ackf",
-                                              "tcp_psh", "tcp_rst", "tcp_syn", "tcp_fin"};
-    nf_cols c = {field("ipv4_ver"), field("ipv4_tl"), field("ipv4_proto"), {{0}}};
-    for (int b = 0; b < 8; b++) c.flags[b] = field(flag_names[b]);
     int failed = 0;
 #pragma omp parallel
     {
@@ -177,7 +144,7 @@ int ns_features_netflow(const ns_dataset *ds, const uint64_t *idx, size_t n, int
         }
 #pragma omp for schedule(static)
         for (size_t i = 0; i < n; i++)
-            if (row) netflow_one(ds, &ds->flows[idx ? idx[i] : i], n_packets, &c, row, x + i * NS_FEATURES_NETFLOW_DIM);
+            if (row) netflow_one(ds, &ds->flows[idx ? idx[i] : i], n_packets, row, x + i * NS_FEATURES_NETFLOW_DIM);
         free(row);
     }
     return failed ? ns_error(NS_ENOMEM, "features: out of memory") : NS_OK;

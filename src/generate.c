@@ -1,12 +1,17 @@
 /* generate.c: prompted sampling and writing the results (see generate.h). */
 #include "netsynth/generate.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "netsynth/blas.h"
 #include "netsynth/capture.h"
@@ -160,15 +165,15 @@ static int fix_number(ns_gen_fix *f, int d, int c, int width, uint64_t value)
 /* IPv4 with this transport: its fixed header present, the others absent. */
 static int fix_proto(ns_gen_fix *f, int proto)
 {
-    static const struct { unsigned layer; int proto, fixed_bits; } l4[3] = {
-        {NS_NP_TCP, NS_PROTO_TCP, 160}, {NS_NP_UDP, NS_PROTO_UDP, 64}, {NS_NP_ICMP, NS_PROTO_ICMP, 64}};
-    int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
-    int ok = fix_span(f, ip, 160, NS_GEN_PRESENT);
-    for (int d = 0; d < 2; d++) ok &= fix_number(f, d, ip + 72, 8, (uint64_t)proto);
+    static const struct { int col, bits, proto, fixed_bits; } l4[3] = {
+        {NS_NP_COL_TCP, NS_NP_BITS_TCP, NS_PROTO_TCP, NS_NP_COL_TCP_OPT - NS_NP_COL_TCP},
+        {NS_NP_COL_UDP, NS_NP_BITS_UDP, NS_PROTO_UDP, NS_NP_BITS_UDP},
+        {NS_NP_COL_ICMP, NS_NP_BITS_ICMP, NS_PROTO_ICMP, NS_NP_BITS_ICMP}};
+    int ok = fix_span(f, NS_NP_COL_IPV4, NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4, NS_GEN_PRESENT);
+    for (int d = 0; d < 2; d++) ok &= fix_number(f, d, NS_NP_COL_IPV4_PROTO, NS_NP_BITS_IPV4_PROTO, (uint64_t)proto);
     for (int i = 0; i < 3; i++) {
-        int at = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, l4[i].layer);
-        if (l4[i].proto == proto) ok &= fix_span(f, at, l4[i].fixed_bits, NS_GEN_PRESENT);
-        else ok &= fix_span(f, at, ns_nprint_width(l4[i].layer), -1);
+        if (l4[i].proto == proto) ok &= fix_span(f, l4[i].col, l4[i].fixed_bits, NS_GEN_PRESENT);
+        else ok &= fix_span(f, l4[i].col, l4[i].bits, -1);
     }
     return ok;
 }
@@ -181,8 +186,9 @@ static int parse_proto(const char *v)
 
 int ns_gen_fix_add(ns_gen_fix *f, const char *text)
 {
-    static const char *const by_repair[] = {"ipv4_src", "ipv4_dst", "ipv4_cksum", "tcp_cksum", "udp_cksum",
-                                            "icmp_cksum", "tcp_sprt", "udp_sport"};
+    static const ns_nprint_field_id by_repair[] = {NS_NPF_IPV4_SRC,   NS_NPF_IPV4_DST,  NS_NPF_IPV4_CKSUM,
+                                                   NS_NPF_TCP_CKSUM,  NS_NPF_UDP_CKSUM, NS_NPF_ICMP_CKSUM,
+                                                   NS_NPF_TCP_SPRT,   NS_NPF_UDP_SPORT};
     const char *eq = strchr(text, '=');
     if (!eq || eq == text || !eq[1])
         return ns_error(NS_EARG, "--fix %s: expected FIELD=VALUE, e.g. tcp_dprt=443 or proto=udp", text);
@@ -196,13 +202,13 @@ int ns_gen_fix_add(ns_gen_fix *f, const char *text)
         if (proto < 0) return ns_error(NS_EARG, "--fix %s: proto is tcp, udp or icmp", text);
         ok = fix_proto(&next, proto);
     } else {
+        int id = ns_nprint_field_find(name);
+        int col = id < 0 ? -1 : ns_nprint_field_col(NS_NP_MODEL_LAYERS, id);
+        if (col < 0) return ns_error(NS_EARG, "--fix %s: no field '%s' in the model's rows (ipv4, tcp, udp, icmp)", text, name);
         size_t n;
-        const ns_nprint_field *fields = ns_nprint_fields(&n), *fd = NULL;
-        for (size_t i = 0; i < n && !fd; i++)
-            if (!strcmp(fields[i].name, name) && (fields[i].layer & NS_NP_MODEL_LAYERS)) fd = &fields[i];
-        if (!fd) return ns_error(NS_EARG, "--fix %s: no field '%s' in the model's rows (ipv4, tcp, udp, icmp)", text, name);
+        const ns_nprint_field *fd = &ns_nprint_fields(&n)[id];
         for (size_t i = 0; i < sizeof by_repair / sizeof by_repair[0]; i++)
-            if (!strcmp(name, by_repair[i]))
+            if (id == (int)by_repair[i])
                 return ns_error(NS_EARG, "--fix %s: repair sets %s itself (addresses from --client-net/--server-net, "
                                          "checksums, the client's ephemeral port)", text, name);
         char *end;
@@ -213,16 +219,13 @@ int ns_gen_fix_add(ns_gen_fix *f, const char *text)
             return ns_error(NS_EARG, "--fix %s: '%s' is not a number", text, value);
         if (fd->width < 64 && v >> fd->width)
             return ns_error(NS_EARG, "--fix %s: %llu does not fit %s's %d bits", text, v, name, fd->width);
-        if (!strcmp(name, "ipv4_ttl") && !v) return ns_error(NS_EARG, "--fix %s: a packet with TTL 0 is never sent", text);
-        if (!strcmp(name, "ipv4_ver") && v != 4) return ns_error(NS_EARG, "--fix %s: the model's rows are IPv4", text);
+        if (id == NS_NPF_IPV4_TTL && !v) return ns_error(NS_EARG, "--fix %s: a packet with TTL 0 is never sent", text);
+        if (id == NS_NPF_IPV4_VER && v != 4) return ns_error(NS_EARG, "--fix %s: the model's rows are IPv4", text);
         ok = fd->layer == NS_NP_TCP ? fix_proto(&next, NS_PROTO_TCP) : fd->layer == NS_NP_UDP ? fix_proto(&next, NS_PROTO_UDP)
              : fd->layer == NS_NP_ICMP ? fix_proto(&next, NS_PROTO_ICMP)
-             : fix_span(&next, ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4), 160, NS_GEN_PRESENT);
-        int col = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, fd->layer) + fd->bit;
+             : fix_span(&next, NS_NP_COL_IPV4, NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4, NS_GEN_PRESENT);
         /* A server->client row has the server's port as its source. */
-        int back = col, tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
-        int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
-        if (col == tcp + 16 || col == udp + 16) back = col - 16;
+        int back = id == NS_NPF_TCP_DPRT ? NS_NP_COL_TCP_SPRT : id == NS_NPF_UDP_DPORT ? NS_NP_COL_UDP_SPORT : col;
         ok &= fix_number(&next, 0, col, fd->width, v) & fix_number(&next, 1, back, fd->width, v);
     }
     if (!ok) return ns_error(NS_EARG, "--fix %s contradicts an earlier --fix", text);
@@ -289,7 +292,7 @@ static void hard_init(hard_ctl *h, const ns_repr *r)
         fix_proto(&h->fix[i], protos[i]);
         clamp_init(&h->cl[i], &h->fix[i], r);
     }
-    h->flag_col = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP) + 104;
+    h->flag_col = NS_NP_COL_TCP_CWR;
 }
 
 static int hard_index(const ns_control_row *m) { return m->proto == 6 ? 0 : m->proto == 17 ? 1 : m->proto == 1 ? 2 : -1; }
@@ -747,13 +750,11 @@ int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const cha
         clock += 1000000000; /* flows one second apart: they are independent draws */
         /* The protocol and ports as the first row says (blank when it has none). */
         const int8_t *row = g->rows + g->first[i] * W;
-        int tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
-        int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
-        int l4 = row[tcp] >= 0 ? tcp : row[udp] >= 0 ? udp : -1;
-        f->proto = l4 == tcp ? NS_PROTO_TCP : l4 == udp ? NS_PROTO_UDP : NS_PROTO_ICMP;
-        if (l4 >= 0) {
-            uint32_t sp = 0, dp = 0;
-            for (int k = 0; k < 16; k++) sp = sp << 1 | (row[l4 + k] == 1), dp = dp << 1 | (row[l4 + 16 + k] == 1);
+        int tcp = row[NS_NP_COL_TCP_SPRT] >= 0, udp = !tcp && row[NS_NP_COL_UDP_SPORT] >= 0;
+        f->proto = tcp ? NS_PROTO_TCP : udp ? NS_PROTO_UDP : NS_PROTO_ICMP;
+        if (tcp || udp) {
+            uint32_t sp = (uint32_t)ns_nprint_get(row, tcp ? NS_NPF_TCP_SPRT : NS_NPF_UDP_SPORT);
+            uint32_t dp = (uint32_t)ns_nprint_get(row, tcp ? NS_NPF_TCP_DPRT : NS_NPF_UDP_DPORT);
             int from_server = g->dir[g->first[i]];
             f->client_port = (uint16_t)(from_server ? dp : sp);
             f->server_port = (uint16_t)(from_server ? sp : dp);
@@ -788,7 +789,7 @@ int ns_gen_write_csv(const ns_gen_flows *g, const char *path)
     }
     if (rc) {
         ns_outfile_abort(&o);
-        return ns_error(rc, "%s: write failed", path);
+        return ns_error_wrap(rc, "%s", path);
     }
     return ns_outfile_commit(&o);
 }
@@ -798,6 +799,174 @@ void ns_gen_flow_path(char *buf, size_t size, const char *path, size_t i)
     const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path, *dot = strrchr(base, '.');
     if (!dot || dot == base) snprintf(buf, size, "%s-%zu", path, i);
     else snprintf(buf, size, "%.*s-%zu%s", (int)(dot - path), path, i, dot);
+}
+
+/* ---- sets of files, staged ------------------------------------------------ */
+
+/* p without trailing slashes ("/" stays "/"), malloc'd. */
+static char *without_slashes(const char *p)
+{
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/') n--;
+    return strndup(p, n);
+}
+
+/* The directory part of path ("." for a bare name), in buf. */
+static void dir_of(char *buf, size_t size, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(buf, size, ".");
+    else if (slash == path) snprintf(buf, size, "/");
+    else snprintf(buf, size, "%.*s", (int)(slash - path), path);
+}
+
+/* Make a rename in dir durable (as ns_outfile does for a file). */
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Remove path: a file, or a directory with everything under it (staging
+ * directories hold files, and --per-flow's staging directories of their own). */
+static void remove_tree(const char *path, int depth)
+{
+    DIR *d = depth < 4 ? opendir(path) : NULL;
+    if (!d) {
+        if (unlink(path) != 0 && errno == EISDIR) rmdir(path);
+        return;
+    }
+    char sub[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        remove_tree(sub, depth + 1);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* A run holds an flock on its staging directory until it ends, so one that
+ * can be locked was left by a run that died (kill -9, a crash, power loss):
+ * remove those of this stem, and only those ("STEM.tmp." + 6 characters). */
+static void remove_stale_stages(const char *base)
+{
+    char dir[4096];
+    dir_of(dir, sizeof dir, base);
+    const char *slash = strrchr(base, '/'), *name = slash ? slash + 1 : base;
+    size_t n = strlen(name);
+    DIR *d = opendir(dir);
+    char path[4096 + 258];
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, name, n) || strncmp(e->d_name + n, ".tmp.", 5) || strlen(e->d_name + n + 5) != 6)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) remove_tree(path, 0);
+        close(fd);
+    }
+    if (d) closedir(d);
+}
+
+int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int whole)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    struct stat st;
+    int there = stat(dest, &st) == 0;
+    if (there && !S_ISDIR(st.st_mode)) return ns_error(NS_EIO, "%s: exists and is not a directory", dest);
+    if (!there && !whole) return ns_error(NS_EIO, "%s: no such directory", dest);
+    char *base = without_slashes(stem ? stem : dest);
+    size_t n = base ? strlen(base) + 16 : 0;
+    s->dest = without_slashes(dest);
+    s->tmp = base ? malloc(n) : NULL;
+    s->whole = whole;
+    if (!s->dest || !s->tmp) {
+        free(base), free(s->dest), free(s->tmp);
+        memset(s, 0, sizeof *s);
+        return ns_error(NS_ENOMEM, "%s: out of memory", dest);
+    }
+    remove_stale_stages(base);
+    snprintf(s->tmp, n, "%s.tmp.XXXXXX", base);
+    free(base);
+    if (!mkdtemp(s->tmp)) {
+        int rc = ns_error(NS_EIO, "%s: cannot create the staging directory %s: %s", dest, s->tmp, strerror(errno));
+        free(s->dest), free(s->tmp);
+        memset(s, 0, sizeof *s);
+        return rc;
+    }
+    s->fd = open(s->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->fd >= 0) flock(s->fd, LOCK_EX);
+    /* mkdtemp makes it 0700; when renamed into place it is the user's
+     * directory, so it gets the mode mkdir would have given it. */
+    mode_t mask = umask(0);
+    umask(mask);
+    chmod(s->tmp, 0777 & ~mask);
+    return NS_OK;
+}
+
+void ns_gen_stage_path(const ns_gen_stage *s, const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", s->tmp, name);
+}
+
+static void stage_free(ns_gen_stage *s)
+{
+    if (s->fd >= 0) close(s->fd); /* and with it the lock */
+    free(s->dest), free(s->tmp);
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+}
+
+void ns_gen_stage_abort(ns_gen_stage *s)
+{
+    if (!s->tmp) return;
+    remove_tree(s->tmp, 0);
+    stage_free(s);
+}
+
+int ns_gen_stage_commit(ns_gen_stage *s)
+{
+    /* One rename when dest is absent or an empty directory of its own (not
+     * a link to one: rename would replace the link). */
+    struct stat st;
+    int whole = s->whole && (lstat(s->dest, &st) != 0 || S_ISDIR(st.st_mode));
+    if (whole && rename(s->tmp, s->dest) == 0) {
+        char parent[4096];
+        dir_of(parent, sizeof parent, s->dest);
+        sync_dir(parent);
+        stage_free(s);
+        return NS_OK;
+    }
+    if (whole && errno != ENOTEMPTY && errno != EEXIST && errno != EBUSY && errno != EINVAL) {
+        int rc = ns_error(NS_EIO, "%s: cannot rename %s to it: %s", s->dest, s->tmp, strerror(errno));
+        ns_gen_stage_abort(s);
+        return rc;
+    }
+    /* dest holds other files: ours go in one by one. */
+    DIR *d = opendir(s->tmp);
+    if (!d) {
+        int rc = ns_error(NS_EIO, "%s: cannot read: %s", s->tmp, strerror(errno));
+        ns_gen_stage_abort(s);
+        return rc;
+    }
+    int rc = NS_OK;
+    char from[4096], to[4096];
+    for (struct dirent *e; !rc && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        ns_gen_stage_path(s, e->d_name, from, sizeof from);
+        snprintf(to, sizeof to, "%s/%s", s->dest, e->d_name);
+        if (rename(from, to))
+            rc = ns_error(NS_EIO, "%s: cannot move %s into place: %s", to, from, strerror(errno));
+    }
+    closedir(d);
+    sync_dir(s->dest);
+    ns_gen_stage_abort(s); /* removes what a failed move left, and the directory */
+    return rc;
 }
 
 /* Repaired packets, in the order given, as a pcap. */
@@ -813,10 +982,8 @@ static int write_frames(const ns_repair_out *r, int linktype, const char *path)
         rc = ns_pcap_write(&w, p->ts_ns, r->bytes + p->off, p->len, p->len);
     }
     if (rc) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", ns_errmsg());
         ns_outfile_abort(&o);
-        return ns_error(rc, "%s: write failed: %s", path, why);
+        return ns_error_wrap(rc, "%s", path);
     }
     return ns_outfile_commit(&o);
 }
@@ -828,20 +995,26 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const n
     int rc = ns_repair_check_opts(ro);
     if (rc) return rc;
     ns_repair_out r = {0};
-    char name[4096];
+    char name[4096], staged[4096];
+    /* One file per flow: all of them or none (see ns_gen_stage). */
+    ns_gen_stage stage = {0};
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    if (per_flow) {
+        char dir[4096];
+        dir_of(dir, sizeof dir, path);
+        if ((rc = ns_gen_stage_open(&stage, dir, path, 0))) return ns_error_wrap(rc, "%s", path);
+    }
     for (size_t i = 0; i < count && !rc; i++) {
         size_t f = first + i, at = g->first[f];
         /* The plan index is the flow's index in g, not in this file: the files
          * of one --per-class/--like directory never share a 5-tuple, so they
          * can be merged (eval's compliance does) without colliding. */
         rc = ns_repair_flow(ro, f, g->rows + at * W, g->dir + at, g->iat_ns + at, g->len[f], &r, st);
-        if (rc) {
-            snprintf(name, sizeof name, "%s", ns_errmsg());
-            rc = ns_error(rc, "%s: %s", path, name);
-        }
+        if (rc) rc = ns_error_wrap(rc, "%s", path);
         if (rc || !per_flow) continue;
-        ns_gen_flow_path(name, sizeof name, path, i);
-        rc = write_frames(&r, ro->linktype, name);
+        ns_gen_flow_path(name, sizeof name, base, i);
+        ns_gen_stage_path(&stage, name, staged, sizeof staged);
+        rc = write_frames(&r, ro->linktype, staged);
         *written += r.n_pkts;
         ns_repair_out_clear(&r);
     }
@@ -850,5 +1023,7 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const n
         *written = r.n_pkts;
     }
     ns_repair_out_free(&r);
+    if (per_flow && rc) ns_gen_stage_abort(&stage);
+    else if (per_flow) rc = ns_gen_stage_commit(&stage);
     return rc;
 }

@@ -200,6 +200,7 @@ struct ns_model_acts {
     float *fmod, *lnf, *meanf, *rstdf, *mf, *out;         /* final */
     float *lh1, *lh, *llog, *lprob;                       /* length head */
     float *probs;                /* [N, n_bits, 3] softmax, for the loss backward */
+    double *row_loss;            /* [N, 3] the loss's per-row sums: allocated here, so the loss cannot fail */
     float *dout;                 /* [N, out_dim] d loss / d out */
     float *dllog;                /* [B, max_packets] */
     /* backward scratch (the blocks' own, then the rest) */
@@ -223,6 +224,7 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
     size_t od = (size_t)c->out_dim, MT = (size_t)c->max_packets;
     a->res = calloc(L + 1, sizeof *a->res);
     a->layer = calloc(L ? L : 1, sizeof *a->layer);
+    a->row_loss = malloc(N * 3 * sizeof *a->row_loss + 1);
     /* Two passes over the same list: count, then carve. */
     for (int pass = 0; pass < 2; pass++) {
         size_t n = 0;
@@ -240,7 +242,7 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
         A(a->d_sc, B * d); A(a->d_c, B * d); A(a->d_y, B * d); A(a->d_t, B * d);
 #undef A
         if (!pass) {
-            a->mem = (!a->res || !a->layer) ? NULL : malloc(n * sizeof(float));
+            a->mem = (!a->res || !a->layer || !a->row_loss) ? NULL : malloc(n * sizeof(float));
             if (!a->mem) {
                 ns_model_acts_free(a);
                 return ns_error(NS_ENOMEM, "out of memory for activations (%zu MB)", n * sizeof(float) >> 20);
@@ -257,6 +259,7 @@ void ns_model_acts_free(ns_model_acts *a)
 {
     if (!a) return;
     free(a->mem);
+    free(a->row_loss);
     free(a->res);
     free(a->layer);
     free(a);
@@ -399,9 +402,9 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
     size_t valid = 0;
     for (int b = 0; b < B; b++) valid += (size_t)a->len[b];
     memset(a->dout, 0, N * od * sizeof(float));
-    double *row_loss = calloc(N * 3, sizeof(double)); /* bits, iat, dir per row: summed in order below */
-    if (!row_loss || !valid) {
-        free(row_loss);
+    double *row_loss = a->row_loss; /* bits, iat, dir per row: summed in order below */
+    memset(row_loss, 0, N * 3 * sizeof *row_loss);
+    if (!valid) {
         if (losses) memset(losses, 0, 4 * sizeof(float));
         return 0;
     }
@@ -426,7 +429,6 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
     }
     double sb = 0, si = 0, sd = 0;
     for (size_t r = 0; r < N; r++) sb += row_loss[3 * r], si += row_loss[3 * r + 1], sd += row_loss[3 * r + 2];
-    free(row_loss);
 
     /* Length head: softmax cross-entropy over 1..max_packets, mean over flows. */
     double sl = 0;

@@ -13,7 +13,9 @@
  *   104 u64     repr offset: i32 width, i32 n_bits, u16 cols[1088], i8 fixed[1088], f32 iat mean, std
  *   112 u64     combos offset: i32 ids[n_combos * n_attrs], u32 counts[n_combos]
  *   120 u64     weights offset: f32[n_params]
- *   128 u64     state offset (0 when none): 256-byte ns_train_state block, then
+ *   128 u64     state offset (0 when none): 256-byte ns_train_state block (8-byte
+ *               slots in STATE_FIELDS order; slots past the last field are zero, so a
+ *               field added at the end reads as 0 from older checkpoints), then
  *               f32 train weights, AdamW m, AdamW v, n_params each
  *   136 u64     file size        144 u32 CRC-32 of the file with these 4 bytes zero
  *   148..255    zero
@@ -146,7 +148,7 @@ int ns_modelfile_token_attr(const ns_modelfile *m, int32_t id)
     X(i, step) X(i, steps) X(i, seed) X(i, batch) X(i, warmup) X(i, eval_every) X(i, ckpt_every)      \
     X(i, log_every) X(f, lr) X(f, min_lr_frac) X(f, weight_decay) X(f, clip) X(f, ema_decay)           \
     X(f, p_uncond) X(f, p_token_drop) X(f, balance) X(f, val_frac) X(f, w_iat) X(f, w_dir) X(f, w_len) \
-    X(f, elapsed_s)
+    X(f, elapsed_s) X(i, data_sum)
 
 static void state_pack(const ns_train_state *s, uint8_t *out)
 {
@@ -185,6 +187,48 @@ static void state_unpack(ns_train_state *s, const uint8_t *in)
     }
     STATE_FIELDS(GET)
 #undef GET
+}
+
+/* A checkpoint is internally consistent when its CRC matches, but its
+ * options could still say something training cannot do (a step past the end,
+ * a NaN rate, a balance that leaves no flow a weight): each would crash or
+ * train garbage far from the cause, so every field is checked here. */
+int ns_train_state_check(const ns_train_state *s, const char *name)
+{
+    int code = name ? NS_ECORRUPT : NS_EARG;
+    const char *who = name ? name : "training options", *sep = name ? ": training state" : "";
+#define BAD(field, fmt, ...) ns_error(code, "%s%s: " field " " fmt, who, sep, __VA_ARGS__)
+    if (s->steps < 1 || s->steps > 1000000000) return BAD("steps", "%lld is outside [1, 1e9]", (long long)s->steps);
+    if (s->step < 0 || s->step > s->steps)
+        return BAD("step", "%lld is outside [0, steps = %lld]", (long long)s->step, (long long)s->steps);
+    if (s->seed < 0) return BAD("seed", "%lld is negative", (long long)s->seed);
+    if (s->batch < 1 || s->batch > 65536) return BAD("batch", "%d is outside [1, 65536]", s->batch);
+    if (s->warmup < 1) return BAD("warmup", "%d is not positive", s->warmup);
+    if (s->eval_every < 0 || s->ckpt_every < 0 || s->log_every < 0)
+        return BAD("eval/ckpt/log interval", "is negative (%d, %d, %d)", s->eval_every, s->ckpt_every, s->log_every);
+    struct {
+        const char *field;
+        double v, lo, hi;
+        int hi_open;
+    } r[] = {{"lr", s->lr, 0, 1, 0},
+             {"min_lr_frac", s->min_lr_frac, 0, 1, 0},
+             {"weight_decay", s->weight_decay, 0, 1e6, 0},
+             {"clip", s->clip, 0, 1e30, 0},
+             {"ema_decay", s->ema_decay, 0, 1, 0},
+             {"p_uncond", s->p_uncond, 0, 1, 0},
+             {"p_token_drop", s->p_token_drop, 0, 1, 0},
+             {"balance", s->balance, 0, 2, 0},
+             {"val_frac", s->val_frac, 0, 1, 1},
+             {"w_iat", s->w_iat, 0, 1e6, 0},
+             {"w_dir", s->w_dir, 0, 1e6, 0},
+             {"w_len", s->w_len, 0, 1e6, 0},
+             {"elapsed_s", s->elapsed_s, 0, 1e12, 0}};
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+        if (!isfinite(r[i].v) || r[i].v < r[i].lo || r[i].v > r[i].hi || (r[i].hi_open && r[i].v == r[i].hi))
+            return BAD("%s", "%g is outside [%g, %g%s", r[i].field, r[i].v, r[i].lo, r[i].hi, r[i].hi_open ? ")" : "]");
+    if (!(s->lr > 0)) return BAD("lr", "%g is not positive", (double)s->lr);
+#undef BAD
+    return NS_OK;
 }
 
 /* ---- save ---------------------------------------------------------- */
@@ -354,13 +398,22 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
 
     int rc = ns_modelfile_alloc(m, (int)(flags & 1));
     if (rc) return rc;
+    if ((rc = ns_read_weights(m->weights, buf + off_weights, n, path))) return rc;
     if (flags & 1) {
         state_unpack(&m->st, buf + off_state);
-        memcpy(m->train_w, buf + off_state + STATE_BLOCK, n * 4);
-        memcpy(m->adam_m, buf + off_state + STATE_BLOCK + n * 4, n * 4);
-        memcpy(m->adam_v, buf + off_state + STATE_BLOCK + 2 * n * 4, n * 4);
+        if ((rc = ns_train_state_check(&m->st, path))) return rc;
+        const uint8_t *w = buf + off_state + STATE_BLOCK;
+        float *dst[3] = {m->train_w, m->adam_m, m->adam_v};
+        static const char *what[3] = {"raw training weight", "AdamW first moment", "AdamW second moment"};
+        for (int k = 0; k < 3; k++) {
+            memcpy(dst[k], w + (size_t)k * n * 4, n * 4);
+            for (size_t i = 0; i < n; i++)
+                if (!isfinite(dst[k][i]) || (k == 2 && dst[k][i] < 0))
+                    return ns_error(NS_ECORRUPT, "%s: %s %zu is %g (the checkpoint is corrupt)", path, what[k], i,
+                                    (double)dst[k][i]);
+        }
     }
-    return ns_read_weights(m->weights, buf + off_weights, n, path);
+    return NS_OK;
 }
 
 int ns_modelfile_parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *name)

@@ -72,12 +72,29 @@ NS_CLONES static void layernorm_row(float *restrict o, float *mean, float *rstd,
     *rstd = s;
 }
 
+/* The same with the sums in index order, for deterministic mode (blas.h): a
+ * SIMD reduction's order follows the vector width of the clone that runs. */
+static void layernorm_row_fixed(float *restrict o, float *mean, float *rstd, const float *restrict x,
+                                const float *weight, const float *bias, int C, float eps)
+{
+    float m = 0.0f, v = 0.0f;
+    for (int i = 0; i < C; i++) m += x[i];
+    m /= C;
+    for (int i = 0; i < C; i++) v += (x[i] - m) * (x[i] - m);
+    float s = 1.0f / sqrtf(v / C + eps);
+    for (int i = 0; i < C; i++) o[i] = weight ? (x[i] - m) * s * weight[i] + (bias ? bias[i] : 0.0f) : (x[i] - m) * s;
+    *mean = m;
+    *rstd = s;
+}
+
 void ns_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                           const float *weight, const float *bias, int N, int C, float eps)
 {
+    bool fixed = ns_blas_deterministic();
 #pragma omp parallel for if ((size_t)N * C > PAR_MIN)
     for (int n = 0; n < N; n++)
-        layernorm_row(out + (size_t)n * C, &mean[n], &rstd[n], inp + (size_t)n * C, weight, bias, C, eps);
+        (fixed ? layernorm_row_fixed : layernorm_row)(out + (size_t)n * C, &mean[n], &rstd[n], inp + (size_t)n * C,
+                                                      weight, bias, C, eps);
 }
 
 void ns_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,

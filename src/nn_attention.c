@@ -39,6 +39,22 @@ NS_CLONES static void softmax_rows(float *a, int T, int L)
     }
 }
 
+/* The same with each row's sum in index order, for deterministic mode
+ * (blas.h): a SIMD reduction's order follows the vector width, so the
+ * cloned function's bits differ between AVX-512, AVX2 and SSE CPUs. */
+static void softmax_rows_fixed(float *a, int T, int L)
+{
+    for (int t = 0; t < T; t++) {
+        float *r = a + (size_t)t * T;
+        float mx = -INFINITY, sum = 0.0f;
+        for (int j = 0; j < L; j++) mx = r[j] > mx ? r[j] : mx;
+        for (int j = 0; j < L; j++) sum += (r[j] = ns_expf(r[j] - mx));
+        float inv = 1.0f / sum;
+        for (int j = 0; j < L; j++) r[j] *= inv;
+        memset(r + L, 0, (size_t)(T - L) * sizeof *r);
+    }
+}
+
 /* In place: dp = p * (dp - sum_j p_j dp_j) * scale, per row, first L columns. */
 NS_CLONES static void softmax_backward_rows(float *dp, const float *p, int T, int L, float scale)
 {
@@ -60,8 +76,7 @@ NS_CLONES static void softmax_backward_rows(float *dp, const float *p, int T, in
 
 static bool direct_ok(int T, int hs)
 {
-    __builtin_cpu_init();
-    return T <= 64 && hs % 16 == 0 && hs <= 64 && __builtin_cpu_supports("avx512f");
+    return T <= 64 && hs % 16 == 0 && hs <= 64 && ns_have_avx512();
 }
 
 /* o0, o1[nb * 16] = sum over j < L of p0[j] v[j, :], p1[j] v[j, :]: two
@@ -206,7 +221,8 @@ void ns_attention_forward(float *out, float *att, const float *qkv, const int *l
             }
 #endif
             ns_sgemm_serial(false, true, T, L, hs, scale, q, C3, k, C3, 0.0f, a, T); /* S = Q K^T */
-            softmax_rows(a, T, L);
+            if (ns_blas_deterministic()) softmax_rows_fixed(a, T, L);
+            else softmax_rows(a, T, L);
             ns_sgemm_serial(false, false, T, hs, L, 1.0f, a, T, v, C3, 0.0f, o, C); /* O = P V */
         }
 }

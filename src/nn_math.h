@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "netsynth/blas.h"
+
 /* The clamps in ns_expf are compares; with -ftrapping-math (GCC's default)
  * GCC will not turn them into branch-free SIMD code. Nothing here relies on
  * floating-point exceptions, so the files that include this header opt out. */
@@ -33,7 +35,9 @@ static inline float ns_expf(float x)
     float n = t - 12582912.0f;
     int32_t bits;
     memcpy(&bits, &t, sizeof bits);
-    bits = (bits - 0x4B400000 + 127) << 23; /* 2^n, n in [-126, 127] */
+    /* 2^n, n in [-126, 127]; shifted unsigned, as a NaN x (a diverged run)
+     * leaves a negative n whose signed shift would be undefined */
+    bits = (int32_t)((uint32_t)(bits - 0x4B400000 + 127) << 23);
     float r = x - n * 0.693359375f + n * 2.12194440e-4f; /* x - n ln 2, in two parts */
     float y = 1.9875691500e-4f;
     y = y * r + 1.3981999507e-3f;
@@ -112,10 +116,11 @@ __attribute__((target("avx512f"))) static inline __m512 ns_rcp16(__m512 d)
     return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 
+/* Deterministic mode (blas.h) keeps to code whose bits do not depend on the CPU. */
 static inline int ns_have_avx512(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
+    return __builtin_cpu_supports("avx512f") && !ns_blas_deterministic();
 }
 #endif
 

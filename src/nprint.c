@@ -28,10 +28,14 @@
 #include "netsynth/bytes.h"
 #include "netsynth/error.h"
 
+/* L_ETH, L_IPV4, ...: a layer's index in layers_info (and np_view). */
+#define LAYER_INDEX(id, name, bits, model) L_##id,
+enum { NS_NP_LAYER_TABLE(LAYER_INDEX) NLAYERS };
+#undef LAYER_INDEX
+
 enum {
     ETH_LEN = 14,
     IPV6_LEN = 40,
-    NLAYERS = 6,
 };
 
 /* ---- layout ----------------------------------------------------------------- */
@@ -41,52 +45,112 @@ static const struct layer_info {
     const char *name;
     int bytes;             /* width / 8 */
 } layers_info[NLAYERS] = {
-    {NS_NP_ETH, "eth", 14},  {NS_NP_IPV4, "ipv4", 60}, {NS_NP_IPV6, "ipv6", 40},
-    {NS_NP_TCP, "tcp", 60},  {NS_NP_UDP, "udp", 8},    {NS_NP_ICMP, "icmp", 8},
+#define LAYER(id, name, bits, model) {NS_NP_##id, name, (bits) / 8},
+    NS_NP_LAYER_TABLE(LAYER)
+#undef LAYER
 };
 
-#define F(name, layer, bit, width) {name, layer, bit, width}
-static const ns_nprint_field fields[] = {
-    F("eth_dhost", NS_NP_ETH, 0, 48), F("eth_shost", NS_NP_ETH, 48, 48),
-    F("eth_ethertype", NS_NP_ETH, 96, 16),
-
-    F("ipv4_ver", NS_NP_IPV4, 0, 4), F("ipv4_hl", NS_NP_IPV4, 4, 4),
-    F("ipv4_tos", NS_NP_IPV4, 8, 8), F("ipv4_tl", NS_NP_IPV4, 16, 16),
-    F("ipv4_id", NS_NP_IPV4, 32, 16), F("ipv4_rbit", NS_NP_IPV4, 48, 1),
-    F("ipv4_dfbit", NS_NP_IPV4, 49, 1), F("ipv4_mfbit", NS_NP_IPV4, 50, 1),
-    F("ipv4_foff", NS_NP_IPV4, 51, 13), F("ipv4_ttl", NS_NP_IPV4, 64, 8),
-    F("ipv4_proto", NS_NP_IPV4, 72, 8), F("ipv4_cksum", NS_NP_IPV4, 80, 16),
-    F("ipv4_src", NS_NP_IPV4, 96, 32), F("ipv4_dst", NS_NP_IPV4, 128, 32),
-    F("ipv4_opt", NS_NP_IPV4, 160, 320),
-
-    F("ipv6_ver", NS_NP_IPV6, 0, 4), F("ipv6_tc", NS_NP_IPV6, 4, 8),
-    F("ipv6_fl", NS_NP_IPV6, 12, 20), F("ipv6_len", NS_NP_IPV6, 32, 16),
-    F("ipv6_nh", NS_NP_IPV6, 48, 8), F("ipv6_hl", NS_NP_IPV6, 56, 8),
-    F("ipv6_src", NS_NP_IPV6, 64, 128), F("ipv6_dst", NS_NP_IPV6, 192, 128),
-
-    F("tcp_sprt", NS_NP_TCP, 0, 16), F("tcp_dprt", NS_NP_TCP, 16, 16),
-    F("tcp_seq", NS_NP_TCP, 32, 32), F("tcp_ackn", NS_NP_TCP, 64, 32),
-    F("tcp_doff", NS_NP_TCP, 96, 4), F("tcp_res", NS_NP_TCP, 100, 3),
-    F("tcp_ns", NS_NP_TCP, 103, 1), F("tcp_cwr", NS_NP_TCP, 104, 1),
-    F("tcp_ece", NS_NP_TCP, 105, 1), F("tcp_urg", NS_NP_TCP, 106, 1),
-    F("tcp_ackf", NS_NP_TCP, 107, 1), F("tcp_psh", NS_NP_TCP, 108, 1),
-    F("tcp_rst", NS_NP_TCP, 109, 1), F("tcp_syn", NS_NP_TCP, 110, 1),
-    F("tcp_fin", NS_NP_TCP, 111, 1), F("tcp_wsize", NS_NP_TCP, 112, 16),
-    F("tcp_cksum", NS_NP_TCP, 128, 16), F("tcp_urp", NS_NP_TCP, 144, 16),
-    F("tcp_opt", NS_NP_TCP, 160, 320),
-
-    F("udp_sport", NS_NP_UDP, 0, 16), F("udp_dport", NS_NP_UDP, 16, 16),
-    F("udp_len", NS_NP_UDP, 32, 16), F("udp_cksum", NS_NP_UDP, 48, 16),
-
-    F("icmp_type", NS_NP_ICMP, 0, 8), F("icmp_code", NS_NP_ICMP, 8, 8),
-    F("icmp_cksum", NS_NP_ICMP, 16, 16), F("icmp_roh", NS_NP_ICMP, 32, 32),
+static const ns_nprint_field fields[NS_NPF_COUNT] = {
+#define FIELD(id, name, layer, bit, bits) {name, NS_NP_##layer, bit, bits},
+    NS_NP_FIELD_TABLE(FIELD)
+#undef FIELD
 };
-#undef F
+
+/* The tables agree with themselves: the layers' bits are NS_NP_ETH, ... in
+ * column order, and a layer's fields tile it, each starting where the one
+ * before it in the table ends (FIELD_AT_<id>, counted through a row of
+ * every layer, as ALL_AT_<layer> counts the layers). */
+#define LAYER_CHECK(id, name, bits, model)                                         \
+    _Static_assert(NS_NP_##id == 1u << L_##id, "layer bits in column order"); \
+    _Static_assert((bits) % 8 == 0, "layers are whole bytes");
+NS_NP_LAYER_TABLE(LAYER_CHECK)
+#undef LAYER_CHECK
+_Static_assert(NS_NP_ALL == (1u << NLAYERS) - 1, "NS_NP_ALL is every layer");
+#define ALL_AT(id, name, bits, model) ALL_AT_##id, ALL_END_##id = ALL_AT_##id + (bits) - 1,
+enum { ALL_START_ = -1, NS_NP_LAYER_TABLE(ALL_AT) ALL_END };
+#undef ALL_AT
+_Static_assert(ALL_END == NS_NP_MAX_WIDTH, "layer widths add up");
+#define FIELD_AT(id, name, layer, bit, bits) FIELD_AT_##id, FIELD_END_##id = FIELD_AT_##id + (bits) - 1,
+enum { FIELD_START_ = -1, NS_NP_FIELD_TABLE(FIELD_AT) FIELD_END };
+#undef FIELD_AT
+#define FIELD_CHECK(id, name, layer, bit, bits)                                                   \
+    _Static_assert((int)FIELD_AT_##id == (int)ALL_AT_##layer + (bit), name " starts where the field before it ends"); \
+    _Static_assert((bit) + (bits) <= NS_NP_BITS_##layer, name " lies inside its layer");
+NS_NP_FIELD_TABLE(FIELD_CHECK)
+#undef FIELD_CHECK
+_Static_assert(FIELD_END == NS_NP_MAX_WIDTH, "the fields cover every column");
 
 const ns_nprint_field *ns_nprint_fields(size_t *count)
 {
-    *count = sizeof fields / sizeof fields[0];
+    *count = NS_NPF_COUNT;
     return fields;
+}
+
+int ns_nprint_field_find(const char *name)
+{
+    for (int i = 0; i < NS_NPF_COUNT; i++)
+        if (!strcmp(fields[i].name, name)) return i;
+    return -1;
+}
+
+int ns_nprint_field_col(unsigned layers, ns_nprint_field_id f)
+{
+    if ((unsigned)f >= NS_NPF_COUNT) return -1;
+    int off = ns_nprint_layer_offset(layers, fields[f].layer);
+    return off < 0 ? -1 : off + fields[f].bit;
+}
+
+/* Model-row columns by field id, from the header's constants. */
+static const short model_col[NS_NPF_COUNT] = {
+#define MODEL_COL(id, name, layer, bit, bits) NS_NP_COL_##id,
+    NS_NP_FIELD_TABLE(MODEL_COL)
+#undef MODEL_COL
+};
+
+uint64_t ns_nprint_bits_get(const int8_t *row, int col, int width)
+{
+    uint64_t v = 0;
+    for (int k = 0; k < width; k++) v = v << 1 | (row[col + k] == 1);
+    return v;
+}
+
+void ns_nprint_bits_put(int8_t *row, int col, int width, uint64_t value)
+{
+    for (int k = 0; k < width; k++) {
+        int shift = width - 1 - k;
+        row[col + k] = (int8_t)(shift < 64 ? value >> shift & 1 : 0);
+    }
+}
+
+int ns_nprint_bits_present(const int8_t *row, int col, int width)
+{
+    int n = 0;
+    for (int k = 0; k < width; k++) n += row[col + k] >= 0;
+    return n;
+}
+
+uint64_t ns_nprint_get(const int8_t *row, ns_nprint_field_id f)
+{
+    if ((unsigned)f >= NS_NPF_COUNT || model_col[f] < 0) return 0;
+    return ns_nprint_bits_get(row, model_col[f], fields[f].width);
+}
+
+void ns_nprint_put(int8_t *row, ns_nprint_field_id f, uint64_t value)
+{
+    if ((unsigned)f >= NS_NPF_COUNT || model_col[f] < 0) return;
+    ns_nprint_bits_put(row, model_col[f], fields[f].width, value);
+}
+
+void ns_nprint_clear(int8_t *row, ns_nprint_field_id f)
+{
+    if ((unsigned)f >= NS_NPF_COUNT || model_col[f] < 0) return;
+    memset(row + model_col[f], -1, (size_t)fields[f].width);
+}
+
+int ns_nprint_has(const int8_t *row, ns_nprint_field_id f)
+{
+    if ((unsigned)f >= NS_NPF_COUNT || model_col[f] < 0) return 0;
+    return ns_nprint_bits_present(row, model_col[f], fields[f].width) == fields[f].width;
 }
 
 int ns_nprint_width(unsigned layers)
@@ -127,8 +191,6 @@ typedef struct np_view {
     const uint8_t *hdr[NLAYERS];   /* indexed like layers_info; NULL = absent */
     size_t len[NLAYERS];
 } np_view;
-
-enum { L_ETH, L_IPV4, L_IPV6, L_TCP, L_UDP, L_ICMP };
 
 /* The transport header at `off` of an IP packet, as nPrint finds it. */
 static ns_skip_reason view_l4(np_view *v, ns_bytes ip, size_t off, uint8_t proto)

@@ -384,6 +384,17 @@ void ns_nprint_csv_free(ns_nprint_csv *c)
     memset(c, 0, sizeof *c);
 }
 
+/* The offset of the first byte in s[0, n) that no text file has (NUL,
+ * controls but tab, CR and LF, DEL), or n. */
+static size_t first_binary_byte(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if ((b < 0x20 && b != '\t' && b != '\r' && b != '\n') || b == 0x7f) return i;
+    }
+    return n;
+}
+
 int ns_nprint_csv_read_stream(FILE *fp, const char *name, ns_nprint_csv *c)
 {
     memset(c, 0, sizeof *c);
@@ -391,6 +402,13 @@ int ns_nprint_csv_read_stream(FILE *fp, const char *name, ns_nprint_csv *c)
     char *line;
     size_t len;
     int rc = next_line(&r, HEADER_MAX, &line, &len);
+    /* A pcap or any other binary file would otherwise be reported by the
+     * first header rule it breaks ("index column name ..."), which does not
+     * say what is wrong: the file is not CSV at all. */
+    size_t head = r.end < 4096 ? r.end : 4096, bad = r.buf ? first_binary_byte(r.buf, head) : head;
+    if (bad < head && (rc >= 0 || rc == NS_EFORMAT))
+        rc = ns_error(NS_EFORMAT, "%s: not an nPrint CSV: binary data (byte 0x%02x at offset %zu)", name,
+                      (unsigned char)r.buf[bad], bad);
     if (rc == 0) rc = ns_error(NS_EFORMAT, "%s: empty file (no header line)", name);
     if (rc > 0) rc = parse_header(c, name, line, len);
     /* The longest row the header allows: index, rts, tv_sec, tv_usec, "-1," per bit. */

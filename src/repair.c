@@ -25,7 +25,8 @@
 
 enum {
     W = NS_NP_MODEL_WIDTH,
-    L_IP = 0, L_TCP = 480, L_UDP = 960, L_ICMP = 1024,  /* layer columns of a model row (nprint.h) */
+    /* Bits of the headers' fixed parts in a model row: what says a header is there. */
+    IP_FIXED = NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4, TCP_FIXED = NS_NP_COL_TCP_OPT - NS_NP_COL_TCP,
     ETH_LEN = 14, IP_LEN = 20, TCP_LEN = 20, UDP_LEN = 8, ICMP_LEN = 8,
     F_FIN = 0x01, F_SYN = 0x02, F_RST = 0x04, F_PSH = 0x08, F_ACK = 0x10, F_URG = 0x20,
     CLIENT_PORT0 = 49152, CLIENT_PORTS = 16384,
@@ -80,27 +81,12 @@ int ns_repair_check_opts(const ns_repair_opts *o)
 
 /* ---- reading generated rows ------------------------------------------------- */
 
-/* `width` bits at col, most significant first; absent bits read as 0. */
-static uint32_t bits_at(const int8_t *row, int col, int width)
-{
-    uint32_t v = 0;
-    for (int k = 0; k < width; k++) v = v << 1 | (row[col + k] == 1);
-    return v;
-}
-
-static int present(const int8_t *row, int col, int width)
-{
-    int n = 0;
-    for (int k = 0; k < width; k++) n += row[col + k] >= 0;
-    return n;
-}
-
 /* The whole bytes present from col on (at most max), into out. */
 static int present_bytes(const int8_t *row, int col, int max, uint8_t *out)
 {
     int n = 0;
-    while (n < max && present(row, col + 8 * n, 8) == 8) {
-        out[n] = (uint8_t)bits_at(row, col + 8 * n, 8);
+    while (n < max && ns_nprint_bits_present(row, col + 8 * n, 8) == 8) {
+        out[n] = (uint8_t)ns_nprint_bits_get(row, col + 8 * n, 8);
         n++;
     }
     return n;
@@ -123,23 +109,25 @@ typedef struct gen {
 static void read_gen(const int8_t *row, gen *g)
 {
     memset(g, 0, sizeof *g);
-    g->ip = present(row, L_IP, 160) > 80;
-    g->tos = (uint8_t)bits_at(row, L_IP + 8, 8);
-    g->tl = (uint16_t)bits_at(row, L_IP + 16, 16);
-    g->id = (uint16_t)bits_at(row, L_IP + 32, 16);
-    g->df = (uint8_t)bits_at(row, L_IP + 49, 1);
-    g->ttl = (uint8_t)bits_at(row, L_IP + 64, 8);
-    g->proto = (uint8_t)bits_at(row, L_IP + 72, 8);
-    g->n_ipopt = present_bytes(row, L_IP + 160, 40, g->ipopt);
-    int ihl = (int)bits_at(row, L_IP + 4, 4);
+    g->ip = ns_nprint_bits_present(row, NS_NP_COL_IPV4, IP_FIXED) > IP_FIXED / 2;
+    g->tos = (uint8_t)ns_nprint_get(row, NS_NPF_IPV4_TOS);
+    g->tl = (uint16_t)ns_nprint_get(row, NS_NPF_IPV4_TL);
+    g->id = (uint16_t)ns_nprint_get(row, NS_NPF_IPV4_ID);
+    g->df = (uint8_t)ns_nprint_get(row, NS_NPF_IPV4_DFBIT);
+    g->ttl = (uint8_t)ns_nprint_get(row, NS_NPF_IPV4_TTL);
+    g->proto = (uint8_t)ns_nprint_get(row, NS_NPF_IPV4_PROTO);
+    g->n_ipopt = present_bytes(row, NS_NP_COL_IPV4_OPT, NS_NP_BITS_IPV4_OPT / 8, g->ipopt);
+    int ihl = (int)ns_nprint_get(row, NS_NPF_IPV4_HL);
     int ip_hlen = ihl >= 5 ? 4 * ihl : IP_LEN + g->n_ipopt;
 
     /* The transport: the header most of whose bits are there; several, the IP protocol's or the fullest. */
-    static const struct { int proto, col, bits; } l4[3] = {{NS_PROTO_TCP, L_TCP, 160}, {NS_PROTO_UDP, L_UDP, 64}, {NS_PROTO_ICMP, L_ICMP, 64}};
+    static const struct { int proto, col, bits; } l4[3] = {
+        {NS_PROTO_TCP, NS_NP_COL_TCP, TCP_FIXED}, {NS_PROTO_UDP, NS_NP_COL_UDP, NS_NP_BITS_UDP},
+        {NS_PROTO_ICMP, NS_NP_COL_ICMP, NS_NP_BITS_ICMP}};
     double best = 0;
     int fullest = 0, named = 0;
     for (int i = 0; i < 3; i++) {
-        double share = (double)present(row, l4[i].col, l4[i].bits) / l4[i].bits;
+        double share = (double)ns_nprint_bits_present(row, l4[i].col, l4[i].bits) / l4[i].bits;
         if (share <= 0.5) continue;
         if (share > best) best = share, fullest = l4[i].proto;
         if (g->ip && g->proto == l4[i].proto) named = l4[i].proto;
@@ -147,24 +135,24 @@ static void read_gen(const int8_t *row, gen *g)
     g->shows = named ? named : fullest;
     int l4_hlen = 0;
     if (g->shows == NS_PROTO_TCP) {
-        g->sport = (uint16_t)bits_at(row, L_TCP, 16);
-        g->dport = (uint16_t)bits_at(row, L_TCP + 16, 16);
-        g->seq = bits_at(row, L_TCP + 32, 32);
-        g->ack = bits_at(row, L_TCP + 64, 32);
-        g->ns = (uint8_t)bits_at(row, L_TCP + 103, 1);
-        g->flags = (uint8_t)bits_at(row, L_TCP + 104, 8);
-        g->win = (uint16_t)bits_at(row, L_TCP + 112, 16);
-        g->urp = (uint16_t)bits_at(row, L_TCP + 144, 16);
-        g->n_tcpopt = present_bytes(row, L_TCP + 160, 40, g->tcpopt);
-        int doff = (int)bits_at(row, L_TCP + 96, 4);
+        g->sport = (uint16_t)ns_nprint_get(row, NS_NPF_TCP_SPRT);
+        g->dport = (uint16_t)ns_nprint_get(row, NS_NPF_TCP_DPRT);
+        g->seq = (uint32_t)ns_nprint_get(row, NS_NPF_TCP_SEQ);
+        g->ack = (uint32_t)ns_nprint_get(row, NS_NPF_TCP_ACKN);
+        g->ns = (uint8_t)ns_nprint_get(row, NS_NPF_TCP_NS);
+        g->flags = (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_CWR, NS_NP_BITS_TCP_FLAGS);
+        g->win = (uint16_t)ns_nprint_get(row, NS_NPF_TCP_WSIZE);
+        g->urp = (uint16_t)ns_nprint_get(row, NS_NPF_TCP_URP);
+        g->n_tcpopt = present_bytes(row, NS_NP_COL_TCP_OPT, NS_NP_BITS_TCP_OPT / 8, g->tcpopt);
+        int doff = (int)ns_nprint_get(row, NS_NPF_TCP_DOFF);
         l4_hlen = doff >= 5 ? 4 * doff : TCP_LEN + g->n_tcpopt;
     } else if (g->shows == NS_PROTO_UDP) {
-        g->sport = (uint16_t)bits_at(row, L_UDP, 16);
-        g->dport = (uint16_t)bits_at(row, L_UDP + 16, 16);
+        g->sport = (uint16_t)ns_nprint_get(row, NS_NPF_UDP_SPORT);
+        g->dport = (uint16_t)ns_nprint_get(row, NS_NPF_UDP_DPORT);
         l4_hlen = UDP_LEN;
     } else if (g->shows == NS_PROTO_ICMP) {
-        g->type = (uint8_t)bits_at(row, L_ICMP, 8);
-        g->roh = bits_at(row, L_ICMP + 32, 32);
+        g->type = (uint8_t)ns_nprint_get(row, NS_NPF_ICMP_TYPE);
+        g->roh = (uint32_t)ns_nprint_get(row, NS_NPF_ICMP_ROH);
         l4_hlen = ICMP_LEN;
     }
     int payload = g->ip ? (int)g->tl - ip_hlen - l4_hlen : 0;
@@ -417,8 +405,7 @@ static void model_fields(field_cols *fc)
     const ns_nprint_field *f = ns_nprint_fields(&fc->n);
     if (fc->n > NS_REPAIR_MAX_FIELDS) fc->n = NS_REPAIR_MAX_FIELDS;
     for (size_t i = 0; i < fc->n; i++) {
-        int off = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer);
-        fc->col[i] = off < 0 ? -1 : off + f[i].bit;
+        fc->col[i] = ns_nprint_field_col(NS_NP_MODEL_LAYERS, (ns_nprint_field_id)i);
         fc->width[i] = f[i].width;
     }
 }
@@ -436,12 +423,10 @@ static void count_changes(ns_repair_stats *st, const field_cols *fc, const int8_
 
 int ns_repair_field_assigned(size_t f)
 {
-    static const char *const assigned[] = {"ipv4_src", "ipv4_dst", "ipv4_cksum", "tcp_cksum", "udp_cksum", "icmp_cksum"};
-    size_t n;
-    const ns_nprint_field *fields = ns_nprint_fields(&n);
-    if (f >= n) return 0;
+    static const ns_nprint_field_id assigned[] = {NS_NPF_IPV4_SRC,  NS_NPF_IPV4_DST,  NS_NPF_IPV4_CKSUM,
+                                                  NS_NPF_TCP_CKSUM, NS_NPF_UDP_CKSUM, NS_NPF_ICMP_CKSUM};
     for (size_t i = 0; i < sizeof assigned / sizeof assigned[0]; i++)
-        if (!strcmp(fields[f].name, assigned[i])) return 1;
+        if (f == (size_t)assigned[i]) return 1;
     return 0;
 }
 

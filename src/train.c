@@ -1,16 +1,20 @@
 /* train.c: the training loop (see train.h). */
 #include "netsynth/train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "netsynth/blas.h"
 #include "netsynth/control.h"
 #include "netsynth/controlnet.h"
 #include "netsynth/error.h"
+#include "netsynth/fileio.h"
 #include "netsynth/nn.h"
 #include "netsynth/rng.h"
 
@@ -69,10 +73,13 @@ typedef struct sampler {
     size_t n_val;
 } sampler;
 
+/* Leaves s empty, so that a second call (sampler_build's failure path, then
+ * its caller's cleanup) frees nothing twice. */
 static void sampler_free(sampler *s)
 {
     for (int b = 0; b < MAX_BUCKETS; b++) free(s->flows[b]), free(s->cum[b]);
     free(s->val);
+    memset(s, 0, sizeof *s);
 }
 
 /* Hold back val_frac of the flows (at most 512, a seeded choice), bucket the
@@ -99,6 +106,10 @@ static int sampler_build(sampler *s, const ns_dataset *ds, int max_t, float val_
     if (n_val > 512) n_val = 512;
     if (n_val >= n) n_val = n > 1 ? n / 2 : 0;
     s->val = malloc((n_val + 1) * sizeof *s->val);
+    if (!s->val) {
+        free(perm), free(class_count), free(is_val);
+        return ns_error(NS_ENOMEM, "out of memory for %zu validation flows", n_val);
+    }
     s->n_val = n_val;
     for (size_t i = 0; i < n_val; i++) s->val[i] = perm[i], is_val[perm[i]] = 1;
     free(perm);
@@ -275,7 +286,7 @@ int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_
     return rc;
 }
 
-/* ---- the loop ---------------------------------------------------------- */
+/* ---- the training step ---------------------------------------------------- */
 
 static float lr_at(const ns_train_state *s, int64_t step)
 {
@@ -292,16 +303,15 @@ typedef struct decay_run {
     int decay;
 } decay_run;
 
-static decay_run *decay_runs(const ns_model_config *c, size_t n, size_t *count)
+/* The runs of mask[n] (taken over and freed). */
+static decay_run *decay_runs(uint8_t *mask, size_t n, size_t *count)
 {
-    uint8_t *mask = malloc(n);
     decay_run *runs = malloc(sizeof *runs * 256);
     size_t k = 0, cap = 256;
     if (!mask || !runs) {
         free(mask), free(runs);
         return NULL;
     }
-    ns_model_decay_mask(c, mask);
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && mask[j] == mask[i]) j++;
@@ -334,10 +344,96 @@ typedef struct loss_log {
     int64_t n, flows;
 } loss_log;
 
-static void loss_log_add(loss_log *lg, float loss, const float parts[4], int flows)
+/* What differs between training a model, an adapter and a control branch is
+ * how a batch becomes a gradient and what is written; the rest of a step (the
+ * batch, the all-reduce, clipping, AdamW with its decay mask, the schedule,
+ * the EMA, progress lines, validation and checkpoints) is trainer_run's. */
+typedef struct trainer trainer;
+struct trainer {
+    /* set by the caller */
+    const ns_dataset *ds;
+    const ns_modelfile *enc;      /* encodes batches: its repr, schedule and config */
+    const int32_t *token_map;     /* the dataset's token ids as enc's (NULL: the same) */
+    ns_train_state *st;           /* options, and the step and time done so far */
+    float *w, *adam_m, *adam_v, *grad; /* the trained parameters, their moments and gradient [n] */
+    size_t n;
+    decay_run *runs;              /* AdamW decays runs[k] when runs[k].decay */
+    size_t n_runs;
+    float *ema;                   /* [n] the EMA of w, NULL: none */
+    /* Forward and backward of t->bt: zero and fill t->grad, set the loss and its parts. */
+    int (*backward)(trainer *t, float *loss, float parts[4]);
+    /* Sum t->grad over the processes of a distributed run; NULL: one process. */
+    int (*allreduce)(float *grad, size_t n, void *ctx);
+    void *allreduce_ctx;
+    /* Write what is trained so far to path: every ckpt_every steps and on a stop. */
+    int (*save)(trainer *t, const char *path);
+    const char *ckpt_path;        /* NULL: no checkpoints */
+    const ns_modelfile *val_model; /* validation every eval_every steps (NULL: none) */
+    void *ctx;                    /* the caller's */
+    FILE *progress;
+    volatile int *stop;
+    int64_t stop_at_step;
+    /* owned */
+    sampler smp;
+    batch bt;
+    uint64_t *chosen;
+    /* results */
+    int interrupted, ckpt_failed;
+    float last_loss, val_loss, first_window, last_window;
+    double flops, run_s;
+};
+
+static int trainer_alloc(trainer *t, float val_frac, float balance)
 {
-    lg->loss += loss, lg->n++, lg->flows += flows;
-    for (int k = 0; k < 4; k++) lg->parts[k] += parts[k];
+    const ns_model_config *c = &t->enc->cfg;
+    int rc = sampler_build(&t->smp, t->ds, c->max_packets, val_frac, balance, (uint64_t)t->st->seed);
+    if (!rc) rc = batch_alloc(&t->bt, c, t->st->batch, (int)t->ds->n_attrs);
+    if (!rc && !(t->chosen = malloc(sizeof *t->chosen * (size_t)t->st->batch)))
+        rc = ns_error(NS_ENOMEM, "out of memory for a batch");
+    return rc;
+}
+
+static void trainer_free(trainer *t)
+{
+    sampler_free(&t->smp);
+    batch_free(&t->bt);
+    free(t->chosen);
+    free(t->runs);
+    t->chosen = NULL, t->runs = NULL;
+}
+
+/* Step st->step: everything random in it comes from stream step + 1 of the seed. */
+static int trainer_step(trainer *t, float *loss, float parts[4], float *lr)
+{
+    ns_train_state *st = t->st;
+    int64_t s = st->step;
+    ns_rng r;
+    ns_rng_seed(&r, (uint64_t)st->seed, (uint64_t)s + 1);
+    sampler_draw(&t->smp, &r, st->batch, t->chosen);
+    batch_fill(&t->bt, t->enc, t->ds, t->chosen, st->batch, (uint64_t)st->seed, (uint64_t)s + 1, st->p_uncond,
+               st->p_token_drop, NULL, t->token_map);
+    int rc = t->backward(t, loss, parts);
+    if (rc) return rc;
+    /* Caught before the update: one NaN would spread to every weight and the
+     * run would end "successfully" with a model every verb refuses. */
+    if (!isfinite(*loss))
+        return ns_error(NS_ERANGE, "step %lld of %lld: the loss is %g; training stopped (the weights or the data "
+                                   "hold values training cannot use)",
+                        (long long)s + 1, (long long)st->steps, (double)*loss);
+    if (t->allreduce && (rc = t->allreduce(t->grad, t->n, t->allreduce_ctx))) return rc;
+    ns_grad_clip(t->grad, t->n, st->clip);
+    ns_adamw_cfg ac = {lr_at(st, s), 0.9f, 0.999f, 1e-8f, 0};
+    for (size_t k = 0; k < t->n_runs; k++) {
+        ac.weight_decay = t->runs[k].decay ? st->weight_decay : 0;
+        ns_adamw_update(t->w + t->runs[k].off, t->adam_m + t->runs[k].off, t->adam_v + t->runs[k].off,
+                        t->grad + t->runs[k].off, t->runs[k].n, &ac, (long)s + 1);
+    }
+    if (t->ema) ns_ema_update(t->ema, t->w, t->n, fminf(st->ema_decay, (1.0f + (float)s) / (10.0f + (float)s)));
+    st->step = s + 1;
+    t->flops += ns_model_step_flops(&t->enc->cfg, t->bt.B, t->bt.T);
+    t->last_loss = *loss;
+    *lr = ac.lr;
+    return NS_OK;
 }
 
 /* "step s/S  loss ... flows/s  elapsed, eta", then start a new sum. */
@@ -353,7 +449,92 @@ static void progress_line(FILE *out, const ns_train_state *st, loss_log *lg, flo
             (long long)st->step, (long long)st->steps, lg->loss / n, lg->parts[0] / n, lg->parts[1] / n,
             lg->parts[2] / n, lg->parts[3] / n, (double)lr, rate, el, eta);
     fflush(out);
-    *lg = (loss_log){.t = t};
+}
+
+/* Steps until st->steps, a stop request (t->stop, t->stop_at_step: then the
+ * work so far goes to the checkpoint path and t->interrupted is set) or a
+ * failed checkpoint (t->ckpt_failed, the error recorded: the caller still
+ * writes what it has). */
+static int trainer_run(trainer *t)
+{
+    ns_train_state *st = t->st;
+    double t0 = now_s(), elapsed0 = st->elapsed_s;
+    loss_log lg = {.t = t0};
+    int rc = NS_OK, windows = 0;
+    while (st->step < st->steps) {
+        if ((t->stop && *t->stop) || (t->stop_at_step > 0 && st->step >= t->stop_at_step)) {
+            t->interrupted = 1;
+            break;
+        }
+        float loss, parts[4], lr = 0;
+        if ((rc = trainer_step(t, &loss, parts, &lr))) break;
+        st->elapsed_s = elapsed0 + (now_s() - t0);
+        lg.loss += loss, lg.n++, lg.flows += t->bt.B;
+        for (int k = 0; k < 4; k++) lg.parts[k] += parts[k];
+
+        int last = st->step == st->steps;
+        if (t->val_model && st->eval_every > 0 && (st->step % st->eval_every == 0 || last) && t->smp.n_val) {
+            if ((rc = ns_train_validate(t->val_model, t->ds, t->smp.val, t->smp.n_val, &t->val_loss))) break;
+            if (t->progress) fprintf(t->progress, "step %lld: validation loss %.4f (EMA weights)\n",
+                                     (long long)st->step, t->val_loss);
+        }
+        if ((st->log_every > 0 && st->step % st->log_every == 0) || last) {
+            t->last_window = (float)(lg.loss / (double)lg.n);
+            if (!windows++) t->first_window = t->last_window;
+            if (t->progress) progress_line(t->progress, st, &lg, lr);
+            lg = (loss_log){.t = now_s()};
+        }
+        if (t->save && t->ckpt_path && st->ckpt_every > 0 && st->step % st->ckpt_every == 0 && !last &&
+            (rc = t->save(t, t->ckpt_path))) {
+            t->ckpt_failed = 1;
+            break;
+        }
+    }
+    t->run_s = st->elapsed_s - elapsed0;
+    if (!rc && t->interrupted && t->save && t->ckpt_path && (rc = t->save(t, t->ckpt_path))) t->ckpt_failed = 1;
+    return rc;
+}
+
+/* An output's directory must exist and take files before hours of training
+ * go into what would be written there. */
+static int check_out_dir(const char *path, const char *what)
+{
+    if (!path) return NS_OK;
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof dir) return ns_error(NS_EARG, "%s: path too long", path);
+    if (slash && !n) n = 1; /* "/x" */
+    memcpy(dir, slash ? path : ".", slash ? n : 1);
+    dir[slash ? n : 1] = 0;
+    struct stat sb;
+    if (stat(dir, &sb)) return ns_error(NS_EIO, "%s: cannot write the %s: %s: %s", path, what, dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return ns_error(NS_EIO, "%s: cannot write the %s: %s is not a directory", path, what, dir);
+    if (access(dir, W_OK | X_OK))
+        return ns_error(NS_EIO, "%s: cannot write the %s: %s: %s", path, what, dir, strerror(errno));
+    struct stat fb;
+    if (!stat(path, &fb) && S_ISDIR(fb.st_mode))
+        return ns_error(NS_EIO, "%s: cannot write the %s: it is a directory", path, what);
+    return NS_OK;
+}
+
+/* ---- training a model -------------------------------------------------------- */
+
+uint64_t ns_train_data_sum(const ns_dataset *ds)
+{
+    uint32_t crc = ns_crc32(0, &ds->width, sizeof ds->width);
+    crc = ns_crc32(crc, &ds->max_packets, sizeof ds->max_packets);
+    for (uint64_t i = 0; i < ds->n_flows; i++) {
+        crc = ns_crc32(crc, &ds->flows[i].first, sizeof ds->flows[i].first);
+        crc = ns_crc32(crc, &ds->flows[i].n_packets, sizeof ds->flows[i].n_packets);
+    }
+    for (uint32_t i = 0; i < ds->n_tokens; i++) crc = ns_crc32(crc, ds->tokens[i], strlen(ds->tokens[i]) + 1);
+    crc = ns_crc32(crc, ds->labels, ds->n_flows * ds->n_attrs * sizeof *ds->labels);
+    crc = ns_crc32(crc, ds->iat_ns, ds->n_packets * sizeof *ds->iat_ns);
+    crc = ns_crc32(crc, ds->dir, ds->n_packets);
+    crc = ns_crc32(crc, ds->bits, ds->n_packets * ds->row_bytes);
+    return 1ull << 32 | crc;
 }
 
 static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opts *o)
@@ -365,12 +546,24 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
             return ns_error(NS_EARG, "%s: a model without training state; resume from the .ckpt file",
                             o->resume_path);
         if (m->n_tokens != ds->n_tokens || m->n_attrs != ds->n_attrs)
-            return ns_error(NS_EARG, "%s: trained on a dataset with another vocabulary", o->resume_path);
+            return ns_error(NS_EMISMATCH, "%s: trained on a dataset with another vocabulary", o->resume_path);
         for (uint32_t i = 0; i < ds->n_tokens; i++)
             if (strcmp(m->tokens[i], ds->tokens[i]))
-                return ns_error(NS_EARG, "%s: trained on a dataset with another vocabulary ('%s' vs '%s')",
+                return ns_error(NS_EMISMATCH, "%s: trained on a dataset with another vocabulary ('%s' vs '%s')",
                                 o->resume_path, m->tokens[i], ds->tokens[i]);
-        if (o->st.steps > m->st.steps) m->st.steps = o->st.steps; /* a longer run may be asked for */
+        uint64_t sum = ns_train_data_sum(ds);
+        if (m->st.data_sum && (uint64_t)m->st.data_sum != sum && !o->resume_other_data)
+            return ns_error(NS_EARG,
+                            "%s: trained on other data than this dataset (checksum %08x, the dataset's %08x); "
+                            "--resume-on-other-data continues on it anyway",
+                            o->resume_path, (unsigned)m->st.data_sum, (unsigned)sum);
+        m->st.data_sum = (int64_t)sum;
+        if (o->resume_steps > 0) {
+            if (o->resume_steps < m->st.step)
+                return ns_error(NS_EARG, "%s: --steps %lld is fewer than the %lld steps already done", o->resume_path,
+                                (long long)o->resume_steps, (long long)m->st.step);
+            m->st.steps = o->resume_steps;
+        }
         ns_model_params_layout(&m->p, &m->cfg, m->weights);
         return NS_OK;
     }
@@ -396,6 +589,8 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
     m->st = o->st;
     m->st.step = 0;
     m->st.elapsed_s = 0;
+    m->st.data_sum = (int64_t)ns_train_data_sum(ds);
+    if ((rc = ns_train_state_check(&m->st, NULL))) return rc;
     ns_model_params tp;
     ns_model_params_layout(&tp, &m->cfg, m->train_w);
     ns_model_params_init(&tp, &m->cfg, (uint64_t)m->st.seed);
@@ -410,111 +605,119 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
     return NS_OK;
 }
 
+typedef struct model_run {
+    ns_modelfile m;
+    ns_model_acts *acts;
+    ns_model_params tp, gp;
+    ns_model_loss_weights lw;
+} model_run;
+
+static int model_backward(trainer *t, float *loss, float parts[4])
+{
+    model_run *mr = t->ctx;
+    const batch *bt = &t->bt;
+    ns_model_forward(NULL, mr->acts, &mr->tp, &mr->m.cfg, bt->x_t, bt->t, bt->prompt, bt->P, bt->len, bt->B, bt->T,
+                     NULL);
+    *loss = ns_model_loss(mr->acts, &mr->m.cfg, bt->cls, bt->iat, bt->dir, &mr->lw, parts);
+    memset(t->grad, 0, t->n * sizeof(float));
+    return ns_model_backward(&mr->gp, mr->acts, &mr->tp, &mr->m.cfg, NULL);
+}
+
+static int model_save(trainer *t, const char *path)
+{
+    return ns_modelfile_save(&((model_run *)t->ctx)->m, path, 1);
+}
+
+/* Keep the message of a failed write while another file is written. */
+static void keep_message(char *buf, size_t size) { snprintf(buf, size, "%s", ns_errmsg()); }
+
 int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
 {
     memset(res, 0, sizeof *res);
     if (o->threads > 0) omp_set_num_threads(o->threads);
     ns_blas_init(o->threads);
     if (!ds->n_flows) return ns_error(NS_EARG, "dataset has no flows");
+    int rc = check_out_dir(o->out_path, "model");
+    if (!rc) rc = check_out_dir(o->ckpt_path, "checkpoint");
+    if (rc) return rc;
 
-    ns_modelfile m;
-    sampler smp = {0};
-    batch bt = {0};
-    ns_model_acts *acts = NULL;
-    float *grad = NULL;
-    uint64_t *chosen = NULL;
-    decay_run *runs = NULL;
-    size_t n_runs = 0;
-    int rc = setup_model(&m, ds, o);
-    if (rc) goto done;
-    ns_train_state *st = &m.st;
-    if (st->batch < 1 || st->steps < 1 || st->warmup < 1) {
-        rc = ns_error(NS_EARG, "batch, steps and warmup must be positive");
-        goto done;
-    }
-    if ((rc = sampler_build(&smp, ds, m.cfg.max_packets, st->val_frac, st->balance, (uint64_t)st->seed))) goto done;
-    if ((rc = batch_alloc(&bt, &m.cfg, st->batch, (int)ds->n_attrs))) goto done;
-    if ((rc = ns_model_acts_new(&acts, &m.cfg, st->batch, m.cfg.max_packets))) goto done;
-    grad = malloc(m.n_params * sizeof(float));
-    chosen = malloc(sizeof *chosen * (size_t)st->batch);
-    runs = decay_runs(&m.cfg, m.n_params, &n_runs);
-    if (!grad || !chosen || !runs) {
+    model_run mr = {0};
+    trainer t = {0};
+    ns_modelfile *m = &mr.m;
+    if ((rc = setup_model(m, ds, o))) goto done;
+    ns_train_state *st = &m->st;
+    t.ds = ds, t.enc = m, t.st = st;
+    t.w = m->train_w, t.adam_m = m->adam_m, t.adam_v = m->adam_v, t.n = m->n_params, t.ema = m->weights;
+    t.backward = model_backward, t.save = model_save, t.ctx = &mr;
+    t.ckpt_path = o->ckpt_path, t.val_model = m, t.progress = o->progress;
+    t.stop = o->stop, t.stop_at_step = o->stop_at_step;
+    if ((rc = trainer_alloc(&t, st->val_frac, st->balance))) goto done;
+    if ((rc = ns_model_acts_new(&mr.acts, &m->cfg, st->batch, m->cfg.max_packets))) goto done;
+    uint8_t *mask = malloc(m->n_params);
+    if (mask) ns_model_decay_mask(&m->cfg, mask);
+    t.grad = malloc(m->n_params * sizeof(float));
+    t.runs = decay_runs(mask, m->n_params, &t.n_runs);
+    if (!t.grad || !t.runs) {
         rc = ns_error(NS_ENOMEM, "out of memory for gradients");
         goto done;
     }
-    ns_model_params tp, gp;
-    ns_model_params_layout(&tp, &m.cfg, m.train_w);
-    ns_model_params_layout(&gp, &m.cfg, grad);
-    ns_model_loss_weights lw;
-    weights_of(st, &lw);
+    ns_model_params_layout(&mr.tp, &m->cfg, m->train_w);
+    ns_model_params_layout(&mr.gp, &m->cfg, t.grad);
+    weights_of(st, &mr.lw);
 
     if (o->progress)
         fprintf(o->progress,
                 "training %s: d=%d layers=%d heads=%d, %zu parameters, %d modelled bits, %d packets/flow, "
                 "%llu flows (%zu held back), %s\n",
-                o->resume_path ? "(resumed)" : o->config, m.cfg.d, m.cfg.n_layer, m.cfg.n_head, m.n_params,
-                m.cfg.n_bits, m.cfg.max_packets, (unsigned long long)ds->n_flows, smp.n_val, ns_blas_describe());
-    double t0 = now_s(), elapsed0 = st->elapsed_s, flops = 0;
-    loss_log lg = {.t = t0};
-    while (st->step < st->steps) {
-        if ((o->stop && *o->stop) || (o->stop_at_step > 0 && st->step >= o->stop_at_step)) {
-            res->interrupted = 1;
-            break;
-        }
-        int64_t s = st->step;
-        ns_rng r;
-        ns_rng_seed(&r, (uint64_t)st->seed, (uint64_t)s + 1);
-        sampler_draw(&smp, &r, st->batch, chosen);
-        batch_fill(&bt, &m, ds, chosen, st->batch, (uint64_t)st->seed, (uint64_t)s + 1, st->p_uncond,
-                   st->p_token_drop, NULL, NULL);
-        ns_model_forward(NULL, acts, &tp, &m.cfg, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, bt.B, bt.T, NULL);
-        float parts[4];
-        float loss = ns_model_loss(acts, &m.cfg, bt.cls, bt.iat, bt.dir, &lw, parts);
-        memset(grad, 0, m.n_params * sizeof(float));
-        if ((rc = ns_model_backward(&gp, acts, &tp, &m.cfg, NULL))) goto done;
-        ns_grad_clip(grad, m.n_params, st->clip);
-        ns_adamw_cfg ac = {lr_at(st, s), 0.9f, 0.999f, 1e-8f, 0};
-        for (size_t k = 0; k < n_runs; k++) {
-            ac.weight_decay = runs[k].decay ? st->weight_decay : 0;
-            ns_adamw_update(m.train_w + runs[k].off, m.adam_m + runs[k].off, m.adam_v + runs[k].off,
-                            grad + runs[k].off, runs[k].n, &ac, (long)s + 1);
-        }
-        float decay = fminf(st->ema_decay, (1.0f + (float)s) / (10.0f + (float)s));
-        ns_ema_update(m.weights, m.train_w, m.n_params, decay);
-        st->step = s + 1;
-        st->elapsed_s = elapsed0 + (now_s() - t0);
-        flops += ns_model_step_flops(&m.cfg, bt.B, bt.T);
-        res->last_loss = loss;
-        loss_log_add(&lg, loss, parts, bt.B);
-
-        int last = st->step == st->steps;
-        if (st->eval_every > 0 && (st->step % st->eval_every == 0 || last) && smp.n_val) {
-            if ((rc = ns_train_validate(&m, ds, smp.val, smp.n_val, &res->val_loss))) goto done;
-            if (o->progress) fprintf(o->progress, "step %lld: validation loss %.4f (EMA weights)\n",
-                                     (long long)st->step, res->val_loss);
-        }
-        if (o->progress && st->log_every > 0 && (st->step % st->log_every == 0 || last))
-            progress_line(o->progress, st, &lg, ac.lr);
-        if (o->ckpt_path && st->ckpt_every > 0 && st->step % st->ckpt_every == 0 && !last)
-            if ((rc = ns_modelfile_save(&m, o->ckpt_path, 1))) goto done;
-    }
+                o->resume_path ? "(resumed)" : o->config, m->cfg.d, m->cfg.n_layer, m->cfg.n_head, m->n_params,
+                m->cfg.n_bits, m->cfg.max_packets, (unsigned long long)ds->n_flows, t.smp.n_val, ns_blas_describe());
+    rc = trainer_run(&t);
+    res->interrupted = t.interrupted;
     res->steps_done = st->step;
+    res->steps = st->steps;
+    res->last_loss = t.last_loss, res->val_loss = t.val_loss;
     res->seconds = st->elapsed_s;
     res->flows_per_s = st->elapsed_s > 0 ? (double)st->step * st->batch / st->elapsed_s : 0;
-    double run_s = st->elapsed_s - elapsed0;
-    res->gflops = run_s > 0 ? flops / run_s * 1e-9 : 0;
-    if (o->ckpt_path && (rc = ns_modelfile_save(&m, o->ckpt_path, 1))) goto done;
-    if (o->out_path && (rc = ns_modelfile_save(&m, o->out_path, 0))) goto done;
+    res->gflops = t.run_s > 0 ? t.flops / t.run_s * 1e-9 : 0;
+    if (t.ckpt_failed) {
+        /* The weights are good even though their checkpoint could not be
+         * written: keep them, and fail so that scripts notice. */
+        char why[1024];
+        keep_message(why, sizeof why);
+        if (o->out_path && !(rc = ns_modelfile_save(m, o->out_path, 0))) {
+            res->model_written = 1;
+            rc = ns_error(NS_EIO, "%s; stopped at step %lld of %lld and wrote the model so far to %s", why,
+                          (long long)st->step, (long long)st->steps, o->out_path);
+        }
+        goto done;
+    }
+    if (rc || t.interrupted) goto done; /* a stopped run's weights are in the checkpoint only */
+    if (o->out_path && (rc = ns_modelfile_save(m, o->out_path, 0))) goto done;
+    res->model_written = o->out_path != NULL;
+    if (o->ckpt_path && (rc = ns_modelfile_save(m, o->ckpt_path, 1))) {
+        char why[1024];
+        keep_message(why, sizeof why);
+        rc = ns_error(rc, "%s; the model itself was written to %s", why, o->out_path ? o->out_path : "(nowhere)");
+    }
 
 done:
-    free(grad);
-    free(runs);
-    free(chosen);
-    ns_model_acts_free(acts);
-    batch_free(&bt);
-    sampler_free(&smp);
-    ns_modelfile_free(&m);
+    free(t.grad);
+    trainer_free(&t);
+    ns_model_acts_free(mr.acts);
+    ns_modelfile_free(m);
     return rc;
+}
+
+/* An adapter or a branch must see batches as its base saw them: the base's
+ * prompt dropout, class balance and loss weights when its file keeps them (a
+ * checkpoint); a model file does not, so the options' (training's defaults)
+ * stand in. */
+static void batches_of_base(ns_train_state *st, const ns_modelfile *base)
+{
+    if (!base->has_state) return;
+    st->p_uncond = base->st.p_uncond, st->p_token_drop = base->st.p_token_drop;
+    st->balance = base->st.balance;
+    st->w_iat = base->st.w_iat, st->w_dir = base->st.w_dir, st->w_len = base->st.w_len;
 }
 
 /* ---- fine-tuning an adapter ------------------------------------------------ */
@@ -534,111 +737,121 @@ void ns_finetune_opts_init(ns_finetune_opts *o)
     o->alpha = 4;
 }
 
+typedef struct lora_run {
+    ns_lora a;
+    ns_modelfile m;               /* the base with the adapter applied, and the new tokens */
+    ns_model_acts *acts;
+    float *w0, *grad;             /* the base's weights; the gradient of the adapted model's */
+    int32_t *emb_row;             /* the model's row of each new token's embedding */
+    ns_model_params w0p, gp;
+    ns_lora_params gap;
+    ns_model_loss_weights lw;
+} lora_run;
+
+static int lora_backward(trainer *t, float *loss, float parts[4])
+{
+    lora_run *lr = t->ctx;
+    ns_lora *a = &lr->a;
+    const batch *bt = &t->bt;
+    size_t d = (size_t)lr->m.cfg.d;
+    /* The adapted model: W0 + s B A, and the new tokens' rows. */
+    ns_lora_forward(&lr->m.p, &lr->w0p, &lr->m.cfg, a);
+    for (uint32_t e = 0; e < a->n_emb; e++)
+        memcpy(lr->m.p.prompt + (size_t)lr->emb_row[e] * d, a->p.emb + e * d, d * sizeof(float));
+    ns_model_forward(NULL, lr->acts, &lr->m.p, &lr->m.cfg, bt->x_t, bt->t, bt->prompt, bt->P, bt->len, bt->B, bt->T,
+                     NULL);
+    *loss = ns_model_loss(lr->acts, &lr->m.cfg, bt->cls, bt->iat, bt->dir, &lr->lw, parts);
+    memset(lr->grad, 0, lr->m.n_params * sizeof *lr->grad);
+    int rc = ns_model_backward(&lr->gp, lr->acts, &lr->m.p, &lr->m.cfg, NULL);
+    if (rc) return rc;
+    memset(t->grad, 0, t->n * sizeof *t->grad);
+    ns_lora_backward(&lr->gap, &lr->gp, &lr->m.cfg, a);
+    for (uint32_t e = 0; e < a->n_emb; e++)
+        memcpy(lr->gap.emb + e * d, lr->gp.prompt + (size_t)lr->emb_row[e] * d, d * sizeof(float));
+    return NS_OK;
+}
+
+static int lora_save(trainer *t, const char *path) { return ns_lora_save(&((lora_run *)t->ctx)->a, path); }
+
 int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetune_opts *o, ns_train_result *res)
 {
     memset(res, 0, sizeof *res);
     if (o->threads > 0) omp_set_num_threads(o->threads);
     ns_blas_init(o->threads);
-    const ns_train_state *st = &o->st;
+    ns_train_state st = o->st;
+    st.step = 0, st.elapsed_s = 0;
+    batches_of_base(&st, base);
     if (!ds->n_flows) return ns_error(NS_EARG, "the fine-tune data has no flows");
-    if (st->batch < 1 || st->steps < 1 || st->warmup < 1)
-        return ns_error(NS_EARG, "batch, steps and warmup must be positive");
+    int rc = ns_train_state_check(&st, NULL);
+    if (!rc) rc = check_out_dir(o->out_path, "adapter");
+    if (!rc) rc = check_out_dir(o->ckpt_path, "partial adapter");
+    if (rc) return rc;
 
-    ns_lora a = {0};
-    ns_modelfile m = {0};
-    sampler smp = {0};
-    batch bt = {0};
-    ns_model_acts *acts = NULL;
-    float *w0 = NULL, *grad = NULL, *ga = NULL, *am = NULL, *av = NULL;
-    int32_t *token_map = NULL, *emb_row = NULL;
-    uint64_t *chosen = NULL;
-    int rc = ns_lora_init(&a, base, ds, o->rank, o->alpha, (uint64_t)st->seed);
-    const ns_lora *one = &a;
-    if (!rc) rc = ns_lora_merge(&m, base, &one, NULL, 1); /* B = 0: the base, with the new tokens */
-    if (!rc) rc = sampler_build(&smp, ds, m.cfg.max_packets, 0, st->balance, (uint64_t)st->seed);
-    if (!rc) rc = batch_alloc(&bt, &m.cfg, st->batch, (int)ds->n_attrs);
-    if (!rc) rc = ns_model_acts_new(&acts, &m.cfg, st->batch, m.cfg.max_packets);
+    lora_run lr = {0};
+    trainer t = {0};
+    int32_t *token_map = NULL;
+    ns_lora *a = &lr.a;
+    ns_modelfile *m = &lr.m;
+    rc = ns_lora_init(a, base, ds, o->rank, o->alpha, (uint64_t)st.seed);
+    const ns_lora *one = a;
+    if (!rc) rc = ns_lora_merge(m, base, &one, NULL, 1); /* B = 0: the base, with the new tokens */
     if (rc) goto done;
-    w0 = malloc(m.n_params * sizeof *w0);
-    grad = malloc(m.n_params * sizeof *grad);
-    ga = malloc(a.n_params * sizeof *ga);
-    am = calloc(a.n_params, sizeof *am);
-    av = calloc(a.n_params, sizeof *av);
+    t.ds = ds, t.enc = m, t.st = &st;
+    t.w = a->w, t.n = a->n_params;
+    t.backward = lora_backward, t.save = lora_save, t.ctx = &lr;
+    t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
+    st.ckpt_every = 0; /* an adapter is written at the end, or on a stop */
+    if ((rc = trainer_alloc(&t, 0, st.balance))) goto done;
+    if ((rc = ns_model_acts_new(&lr.acts, &m->cfg, st.batch, m->cfg.max_packets))) goto done;
+    lr.w0 = malloc(m->n_params * sizeof *lr.w0);
+    lr.grad = malloc(m->n_params * sizeof *lr.grad);
+    t.grad = malloc(a->n_params * sizeof *t.grad);
+    t.adam_m = calloc(a->n_params, sizeof *t.adam_m);
+    t.adam_v = calloc(a->n_params, sizeof *t.adam_v);
     token_map = malloc(((size_t)ds->n_tokens + 1) * sizeof *token_map);
-    emb_row = malloc(((size_t)a.n_emb + 1) * sizeof *emb_row);
-    chosen = malloc(sizeof *chosen * (size_t)st->batch);
-    if (!w0 || !grad || !ga || !am || !av || !token_map || !emb_row || !chosen) {
+    lr.emb_row = malloc(((size_t)a->n_emb + 1) * sizeof *lr.emb_row);
+    /* The low-rank factors decay like the matrices they adapt; the new
+     * embeddings, like the base's, do not. */
+    uint8_t *mask = malloc(a->n_params + 1);
+    size_t emb_off = (size_t)(a->p.emb - a->w);
+    if (mask) memset(mask, 1, emb_off), memset(mask + emb_off, 0, a->n_params - emb_off);
+    t.runs = decay_runs(mask, a->n_params, &t.n_runs);
+    if (!lr.w0 || !lr.grad || !t.grad || !t.adam_m || !t.adam_v || !token_map || !lr.emb_row || !t.runs) {
         rc = ns_error(NS_ENOMEM, "out of memory for fine-tuning");
         goto done;
     }
-    memcpy(w0, m.weights, m.n_params * sizeof *w0);
-    for (uint32_t i = 0; i < ds->n_tokens; i++) token_map[i] = ns_modelfile_token(&m, ds->tokens[i]);
-    for (uint32_t t = 0, e = 0; t < a.n_tokens; t++)
-        if (a.has_emb[t]) emb_row[e++] = ns_modelfile_token(&m, a.tokens[t]);
-    ns_model_params w0p, gp;
-    ns_lora_params gap;
-    ns_model_params_layout(&w0p, &m.cfg, w0);
-    ns_model_params_layout(&gp, &m.cfg, grad);
-    ns_lora_layout(&gap, &a, ga);
-    ns_model_loss_weights lw;
-    weights_of(st, &lw);
-    size_t d = (size_t)m.cfg.d;
+    t.token_map = token_map;
+    memcpy(lr.w0, m->weights, m->n_params * sizeof *lr.w0);
+    for (uint32_t i = 0; i < ds->n_tokens; i++) token_map[i] = ns_modelfile_token(m, ds->tokens[i]);
+    for (uint32_t k = 0, e = 0; k < a->n_tokens; k++)
+        if (a->has_emb[k]) lr.emb_row[e++] = ns_modelfile_token(m, a->tokens[k]);
+    ns_model_params_layout(&lr.w0p, &m->cfg, lr.w0);
+    ns_model_params_layout(&lr.gp, &m->cfg, lr.grad);
+    ns_lora_layout(&lr.gap, a, t.grad);
+    weights_of(&st, &lr.lw);
 
     if (o->progress) {
         fprintf(o->progress, "fine-tuning %s: rank %d, alpha %g, %zu adapter parameters (%.1f%% of the base's), "
-                             "%u new tokens:", o->base_name ? o->base_name : "the model", a.rank, (double)a.alpha,
-                a.n_params, 100.0 * (double)a.n_params / (double)base->n_params, a.n_emb);
-        for (uint32_t t = 0; t < a.n_tokens; t++)
-            if (a.has_emb[t]) fprintf(o->progress, " %s", a.tokens[t]);
+                             "%u new tokens:", o->base_name ? o->base_name : "the model", a->rank, (double)a->alpha,
+                a->n_params, 100.0 * (double)a->n_params / (double)base->n_params, a->n_emb);
+        for (uint32_t k = 0; k < a->n_tokens; k++)
+            if (a->has_emb[k]) fprintf(o->progress, " %s", a->tokens[k]);
         fprintf(o->progress, "; %llu flows\n", (unsigned long long)ds->n_flows);
     }
-    double t0 = now_s();
-    loss_log lg = {.t = t0};
-    ns_train_state prog = *st;
-    for (int64_t s = 0; s < st->steps; s++) {
-        if (o->stop && *o->stop) {
-            res->interrupted = 1;
-            break;
-        }
-        ns_rng r;
-        ns_rng_seed(&r, (uint64_t)st->seed, (uint64_t)s + 1);
-        sampler_draw(&smp, &r, st->batch, chosen);
-        batch_fill(&bt, &m, ds, chosen, st->batch, (uint64_t)st->seed, (uint64_t)s + 1, st->p_uncond,
-                   st->p_token_drop, NULL, token_map);
-        /* The adapted model: W0 + s B A, and the new tokens' rows. */
-        ns_lora_forward(&m.p, &w0p, &m.cfg, &a);
-        for (uint32_t e = 0; e < a.n_emb; e++)
-            memcpy(m.p.prompt + (size_t)emb_row[e] * d, a.p.emb + e * d, d * sizeof(float));
-        ns_model_forward(NULL, acts, &m.p, &m.cfg, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, bt.B, bt.T, NULL);
-        float parts[4];
-        float loss = ns_model_loss(acts, &m.cfg, bt.cls, bt.iat, bt.dir, &lw, parts);
-        memset(grad, 0, m.n_params * sizeof *grad);
-        if ((rc = ns_model_backward(&gp, acts, &m.p, &m.cfg, NULL))) goto done;
-        memset(ga, 0, a.n_params * sizeof *ga);
-        ns_lora_backward(&gap, &gp, &m.cfg, &a);
-        for (uint32_t e = 0; e < a.n_emb; e++)
-            memcpy(gap.emb + e * d, gp.prompt + (size_t)emb_row[e] * d, d * sizeof(float));
-        ns_grad_clip(ga, a.n_params, st->clip);
-        ns_adamw_cfg ac = {lr_at(st, s), 0.9f, 0.999f, 1e-8f, 0};
-        ns_adamw_update(a.w, am, av, ga, a.n_params, &ac, (long)s + 1);
-        res->last_loss = loss;
-        res->steps_done = s + 1;
-        loss_log_add(&lg, loss, parts, bt.B);
-        prog.step = s + 1, prog.elapsed_s = now_s() - t0;
-        if (o->progress && st->log_every > 0 && ((s + 1) % st->log_every == 0 || s + 1 == st->steps))
-            progress_line(o->progress, &prog, &lg, ac.lr);
-    }
-    res->seconds = now_s() - t0;
-    res->flows_per_s = res->seconds > 0 ? (double)res->steps_done * st->batch / res->seconds : 0;
-    if (o->out_path) rc = ns_lora_save(&a, o->out_path);
+    rc = trainer_run(&t);
+    res->interrupted = t.interrupted;
+    res->steps_done = st.step, res->steps = st.steps;
+    res->last_loss = t.last_loss;
+    res->seconds = st.elapsed_s;
+    res->flows_per_s = res->seconds > 0 ? (double)res->steps_done * st.batch / res->seconds : 0;
+    if (!rc && !t.interrupted && o->out_path && !(rc = ns_lora_save(a, o->out_path))) res->model_written = 1;
 
 done:
-    free(w0), free(grad), free(ga), free(am), free(av), free(token_map), free(emb_row), free(chosen);
-    ns_model_acts_free(acts);
-    batch_free(&bt);
-    sampler_free(&smp);
-    ns_modelfile_free(&m);
-    ns_lora_free(&a);
+    free(lr.w0), free(lr.grad), free(t.grad), free(t.adam_m), free(t.adam_v), free(token_map), free(lr.emb_row);
+    trainer_free(&t);
+    ns_model_acts_free(lr.acts);
+    ns_modelfile_free(m);
+    ns_lora_free(a);
     return rc;
 }
 
@@ -646,13 +859,53 @@ done:
 
 void ns_train_control_opts_init(ns_train_control_opts *o)
 {
+    ns_train_opts t;
+    ns_train_opts_init(&t);
     memset(o, 0, sizeof *o);
     o->blocks = 2;
-    o->steps = 1000;
-    o->batch = 32;
-    o->lr = 1e-3f;
-    o->seed = 1;
-    o->log_every = 25;
+    o->st = t.st;
+    o->st.steps = 1000;
+    o->st.batch = 32;
+    o->st.lr = 1e-3f;
+    o->st.seed = 1;
+    o->st.log_every = 25;
+    o->st.warmup = 0; /* steps / 10 + 1 below 500 steps, else 50 */
+    o->st.val_frac = 0;
+    o->st.ema_decay = 0;
+}
+
+typedef struct control_run {
+    const ns_modelfile *base;
+    ns_controlnet ctl;
+    ns_model_acts *acts;
+    ns_controlnet_acts *cacts;
+    ns_control_row *crow;         /* every packet's control row */
+    float *feat;
+    ns_controlnet_params gp;
+    ns_model_loss_weights lw;
+    int blocks;
+} control_run;
+
+static int control_backward(trainer *t, float *loss, float parts[4])
+{
+    control_run *cr = t->ctx;
+    const batch *bt = &t->bt;
+    const ns_model_config *c = &cr->base->cfg;
+    for (int b = 0; b < bt->B; b++)
+        ns_control_features(cr->crow + t->ds->flows[t->chosen[b]].first, bt->len[b], bt->T,
+                            cr->feat + (size_t)b * bt->T * NS_CONTROL_FEATURES);
+    ns_controlnet_model_forward(NULL, cr->acts, cr->cacts, cr->base, &cr->ctl, bt->x_t, bt->t, bt->prompt, bt->P,
+                                bt->len, bt->B, bt->T, cr->feat, 1.0f);
+    *loss = ns_model_loss(cr->acts, c, bt->cls, bt->iat, bt->dir, &cr->lw, parts);
+    memset(t->grad, 0, t->n * sizeof(float));
+    int rc = ns_model_backward(NULL, cr->acts, &cr->base->p, c, ns_controlnet_dcontrol(cr->cacts));
+    if (!rc) rc = ns_controlnet_backward(&cr->gp, cr->cacts, &cr->ctl.p, c, cr->blocks);
+    return rc;
+}
+
+static int control_save(trainer *t, const char *path)
+{
+    return ns_controlnet_save(&((control_run *)t->ctx)->ctl, path);
 }
 
 int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_train_control_opts *o,
@@ -662,32 +915,37 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     if (o->threads > 0) omp_set_num_threads(o->threads);
     ns_blas_init(o->threads);
     if (!ds->n_flows) return ns_error(NS_EARG, "dataset has no flows");
-    if (o->batch < 1 || o->steps < 1) return ns_error(NS_EARG, "batch and steps must be positive");
-    if (ds->n_attrs != base->n_attrs) return ns_error(NS_EARG, "the dataset's labels are not the model's");
+    if (ds->n_attrs != base->n_attrs) return ns_error(NS_EMISMATCH, "the dataset's labels are not the model's");
     for (uint32_t i = 0; i < ds->n_tokens; i++)
         if (i >= base->n_tokens || strcmp(base->tokens[i], ds->tokens[i]))
-            return ns_error(NS_EARG, "the dataset's vocabulary is not the model's (token %u: '%s')", i, ds->tokens[i]);
-    const ns_model_config *c = &base->cfg;
-    int T = c->max_packets, B = o->batch;
-    ns_controlnet ctl;
-    sampler smp = {0};
-    batch bt = {0};
-    ns_model_acts *acts = NULL;
-    ns_controlnet_acts *cacts = NULL;
-    float *grad = NULL, *adam_m = NULL, *adam_v = NULL, *feat = NULL;
-    uint64_t *chosen = NULL;
-    ns_control_row *crow = NULL;
-    uint8_t *mask = NULL;
-    int rc = ns_controlnet_init(&ctl, base, o->blocks);
+            return ns_error(NS_EMISMATCH, "the dataset's vocabulary is not the model's (token %u: '%s')", i, ds->tokens[i]);
+    ns_train_state st = o->st;
+    st.step = 0, st.elapsed_s = 0, st.ckpt_every = 0, st.eval_every = 0;
+    if (st.warmup <= 0) st.warmup = st.steps < 500 ? (int32_t)(st.steps / 10 + 1) : 50;
+    batches_of_base(&st, base);
+    int rc = ns_train_state_check(&st, NULL);
+    if (!rc) rc = check_out_dir(out_path, "control branch");
+    if (!rc) rc = check_out_dir(o->ckpt_path, "partial control branch");
     if (rc) return rc;
-    size_t n = ctl.n_params;
-    grad = calloc(n, sizeof(float)), adam_m = calloc(n, sizeof(float)), adam_v = calloc(n, sizeof(float));
-    feat = malloc((size_t)B * T * NS_CONTROL_FEATURES * sizeof(float));
-    chosen = malloc((size_t)B * sizeof *chosen);
-    crow = malloc((ds->n_packets + 1) * sizeof *crow);
-    mask = malloc(n);
+
+    const ns_model_config *c = &base->cfg;
+    int T = c->max_packets, B = st.batch;
+    control_run cr = {.base = base, .blocks = o->blocks};
+    trainer t = {0};
+    if ((rc = ns_controlnet_init(&cr.ctl, base, o->blocks))) return rc;
+    size_t n = cr.ctl.n_params;
+    t.ds = ds, t.enc = base, t.st = &st;
+    t.w = cr.ctl.weights, t.n = n;
+    t.backward = control_backward, t.save = control_save, t.ctx = &cr;
+    t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
+    t.grad = calloc(n, sizeof(float)), t.adam_m = calloc(n, sizeof(float)), t.adam_v = calloc(n, sizeof(float));
+    cr.feat = malloc((size_t)B * T * NS_CONTROL_FEATURES * sizeof(float));
+    cr.crow = malloc((ds->n_packets + 1) * sizeof *cr.crow);
+    uint8_t *mask = malloc(n);
+    if (mask) ns_controlnet_decay_mask(c, o->blocks, mask);
+    t.runs = decay_runs(mask, n, &t.n_runs);
     int8_t *row = malloc(ds->width);
-    if (!grad || !adam_m || !adam_v || !feat || !chosen || !crow || !mask || !row) {
+    if (!t.grad || !t.adam_m || !t.adam_v || !cr.feat || !cr.crow || !t.runs || !row) {
         free(row);
         rc = ns_error(NS_ENOMEM, "out of memory for the branch's training");
         goto done;
@@ -695,78 +953,30 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     /* Every packet's control row, once: the maps are the flows' own. */
     for (uint64_t k = 0; k < ds->n_packets; k++) {
         ns_dataset_row(ds, k, row);
-        ns_control_row_of(row, ds->dir[k], &crow[k]);
+        ns_control_row_of(row, ds->dir[k], &cr.crow[k]);
     }
     free(row);
-    ns_controlnet_decay_mask(c, o->blocks, mask);
-    if ((rc = sampler_build(&smp, ds, T, 0, base->st.balance > 0 ? base->st.balance : 0.5f, (uint64_t)o->seed)))
-        goto done;
-    if ((rc = batch_alloc(&bt, c, B, (int)ds->n_attrs))) goto done;
-    if ((rc = ns_model_acts_new(&acts, c, B, T))) goto done;
-    if ((rc = ns_controlnet_acts_new(&cacts, c, o->blocks, B, T))) goto done;
-    ns_controlnet_params gp;
-    ns_controlnet_params_layout(&gp, c, o->blocks, grad);
-    ns_model_loss_weights lw = {base->st.w_iat, base->st.w_dir, base->st.w_len};
-    if (!(lw.w_dir > 0)) lw = (ns_model_loss_weights){0.1f, 0.2f, 0.05f}; /* a model saved without its options */
-    ns_train_state sched = {.steps = o->steps, .warmup = o->steps < 500 ? (int32_t)(o->steps / 10 + 1) : 50,
-                            .lr = o->lr, .min_lr_frac = 0.05f};
+    if ((rc = trainer_alloc(&t, 0, st.balance))) goto done;
+    if ((rc = ns_model_acts_new(&cr.acts, c, B, T))) goto done;
+    if ((rc = ns_controlnet_acts_new(&cr.cacts, c, o->blocks, B, T))) goto done;
+    ns_controlnet_params_layout(&cr.gp, c, o->blocks, t.grad);
+    weights_of(&st, &cr.lw);
     if (o->progress)
         fprintf(o->progress, "training a control branch: %d of %d blocks, %zu parameters, %llu flows, batch %d, %s\n",
                 o->blocks, c->n_layer, n, (unsigned long long)ds->n_flows, B, ns_blas_describe());
-    double t0 = now_s(), log_t = t0, acc = 0;
-    int64_t acc_n = 0, flows_since = 0;
-    for (int64_t s = 0; s < o->steps; s++) {
-        ns_rng r;
-        ns_rng_seed(&r, (uint64_t)o->seed, (uint64_t)s + 1);
-        sampler_draw(&smp, &r, B, chosen);
-        /* Prompts dropped as in base training: the guidance's unconditional half runs with the map too. */
-        batch_fill(&bt, base, ds, chosen, B, (uint64_t)o->seed, (uint64_t)s + 1, 0.1f, 0.15f, NULL, NULL);
-        for (int b = 0; b < B; b++)
-            ns_control_features(crow + ds->flows[chosen[b]].first, bt.len[b], bt.T,
-                                feat + (size_t)b * bt.T * NS_CONTROL_FEATURES);
-        ns_controlnet_model_forward(NULL, acts, cacts, base, &ctl, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, B, bt.T,
-                                    feat, 1.0f);
-        float loss = ns_model_loss(acts, c, bt.cls, bt.iat, bt.dir, &lw, NULL);
-        memset(grad, 0, n * sizeof(float));
-        if ((rc = ns_model_backward(NULL, acts, &base->p, c, ns_controlnet_dcontrol(cacts)))) goto done;
-        if ((rc = ns_controlnet_backward(&gp, cacts, &ctl.p, c, o->blocks))) goto done;
-        ns_grad_clip(grad, n, 1.0f);
-        ns_adamw_cfg ac = {lr_at(&sched, s), 0.9f, 0.999f, 1e-8f, 0};
-        for (size_t i = 0; i < n;) { /* runs of equal decay flags */
-            size_t j = i;
-            while (j < n && mask[j] == mask[i]) j++;
-            ac.weight_decay = mask[i] ? 0.01f : 0;
-            ns_adamw_update(ctl.weights + i, adam_m + i, adam_v + i, grad + i, j - i, &ac, (long)s + 1);
-            i = j;
-        }
-        acc += loss, acc_n++, flows_since += B;
-        int last = s + 1 == o->steps;
-        if ((o->log_every > 0 && (s + 1) % o->log_every == 0) || last) {
-            if (!res->first_loss) res->first_loss = (float)(acc / acc_n);
-            res->last_loss = (float)(acc / acc_n);
-            double t = now_s(), rate = flows_since / (t - log_t);
-            char el[32], eta[32];
-            format_duration(el, sizeof el, t - t0);
-            format_duration(eta, sizeof eta, (double)(o->steps - s - 1) * B / (rate > 0 ? rate : 1));
-            if (o->progress) {
-                fprintf(o->progress, "step %lld/%lld  loss %.4f  lr %.2e  %.0f flows/s  %s elapsed, eta %s\n",
-                        (long long)(s + 1), (long long)o->steps, acc / acc_n, (double)ac.lr, rate, el, eta);
-                fflush(o->progress);
-            }
-            acc = 0, acc_n = 0, flows_since = 0, log_t = t;
-        }
-        res->steps_done = s + 1;
-    }
-    res->seconds = now_s() - t0;
+    rc = trainer_run(&t);
+    res->interrupted = t.interrupted;
+    res->steps_done = st.step, res->steps = st.steps;
+    res->first_loss = t.first_window, res->last_loss = t.last_window;
+    res->seconds = st.elapsed_s;
     res->flows_per_s = res->seconds > 0 ? (double)res->steps_done * B / res->seconds : 0;
-    rc = ns_controlnet_save(&ctl, out_path);
+    if (!rc && !t.interrupted) rc = ns_controlnet_save(&cr.ctl, out_path);
 
 done:
-    free(grad), free(adam_m), free(adam_v), free(feat), free(chosen), free(crow), free(mask);
-    ns_controlnet_acts_free(cacts);
-    ns_model_acts_free(acts);
-    batch_free(&bt);
-    sampler_free(&smp);
-    ns_controlnet_free(&ctl);
+    free(t.grad), free(t.adam_m), free(t.adam_v), free(cr.feat), free(cr.crow);
+    trainer_free(&t);
+    ns_controlnet_acts_free(cr.cacts);
+    ns_model_acts_free(cr.acts);
+    ns_controlnet_free(&cr.ctl);
     return rc;
 }

@@ -16,6 +16,7 @@
 
 #include "netsynth/blas.h"
 #include "netsynth/error.h"
+#include "netsynth/nn.h"
 
 static unsigned rng = 12345;
 static float frand(void)
@@ -238,6 +239,87 @@ static void packed_one(int M, int N, int K, bool accumulate)
     free(A), free(W), free(C), free(C0), free(C1), free(R), free(S);
 }
 
+/* Deterministic mode's documented order (blas.h), in float: C[i,j] = beta C
+ * plus, slice by slice of 128 along K, a sum in k order of (alpha a) b. */
+static void fixed_order(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                        int ldb, float beta, float *C, int ldc)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float c = beta == 0.0f ? 0.0f : beta == 1.0f ? C[(size_t)i * ldc + j] : beta * C[(size_t)i * ldc + j];
+            for (int k0 = 0; k0 < K; k0 += 128) {
+                float acc = 0.0f;
+                for (int k = k0; k < K && k < k0 + 128; k++) {
+                    float a = alpha * (ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
+                    acc += a * (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+                }
+                c += acc;
+            }
+            C[(size_t)i * ldc + j] = c;
+        }
+}
+
+/* Deterministic mode gives exactly that order's bits, whatever the backend
+ * (OpenBLAS, AMX with a packed weight) and the thread count; and layernorm
+ * its sums in index order. Bit-for-bit equality is what makes the same
+ * seed give the same bytes on every CPU (issue 12, defect 14). */
+static void test_deterministic_order(void **state)
+{
+    (void)state;
+    ns_blas_set_deterministic(true);
+    assert_true(ns_blas_deterministic());
+    assert_false(ns_blas_has_amx());
+    assert_non_null(strstr(ns_blas_describe(), "deterministic"));
+    const int M = 70, N = 150, K = 300;
+    float *A = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K);
+    float *C = malloc(sizeof(float) * M * N), *R = malloc(sizeof(float) * M * N);
+    assert_true(A && W && C && R);
+    for (int i = 0; i < M * K; i++) A[i] = frand();
+    for (int i = 0; i < N * K; i++) W[i] = frand();
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        for (int i = 0; i < M * N; i++) C[i] = R[i] = frand();
+        float beta = t == 3 ? 1.0f : t == 2 ? 0.5f : 0.0f;
+        ns_sgemm(ta, tb, M, N, K, 0.75f, A, ta ? M : K, W, tb ? K : N, beta, C, N);
+        fixed_order(ta, tb, M, N, K, 0.75f, A, ta ? M : K, W, tb ? K : N, beta, R, N);
+        assert_memory_equal(C, R, sizeof(float) * M * N);
+        ns_sgemm_serial(ta, tb, M, N, K, 0.75f, A, ta ? M : K, W, tb ? K : N, 0.0f, C, N);
+        fixed_order(ta, tb, M, N, K, 0.75f, A, ta ? M : K, W, tb ? K : N, 0.0f, R, N);
+        assert_memory_equal(C, R, sizeof(float) * M * N);
+    }
+    /* A packed weight (AMX where the CPU has it) is not used. */
+    assert_int_equal(ns_blas_pack_weight(W, N, K), NS_OK);
+    ns_sgemm(false, true, M, N, K, 1.0f, A, K, W, K, 0.0f, C, N);
+    fixed_order(false, true, M, N, K, 1.0f, A, K, W, K, 0.0f, R, N);
+    assert_memory_equal(C, R, sizeof(float) * M * N);
+    assert_false(ns_blas_linear_packed(C, A, W, NULL, M, K, N));
+    ns_blas_unpack_weight(W);
+
+    /* Layernorm of rows of 200 (the vector widths' sums would differ). */
+    const int C2 = 200, rows = 3;
+    float x[3 * 200], w[200], b[200], out[3 * 200], mean[3], rstd[3];
+    for (int i = 0; i < rows * C2; i++) x[i] = 3 * frand() + 1;
+    for (int i = 0; i < C2; i++) w[i] = frand(), b[i] = frand();
+    ns_layernorm_forward(out, mean, rstd, x, w, b, rows, C2, 1e-5f);
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + r * C2;
+        float m = 0.0f, v = 0.0f;
+        for (int i = 0; i < C2; i++) m += xr[i];
+        m /= C2;
+        for (int i = 0; i < C2; i++) v += (xr[i] - m) * (xr[i] - m);
+        float s = 1.0f / sqrtf(v / C2 + 1e-5f);
+        assert_memory_equal(&mean[r], &m, sizeof m);
+        assert_memory_equal(&rstd[r], &s, sizeof s);
+        for (int i = 0; i < C2; i++) {
+            float o = (xr[i] - m) * s * w[i] + b[i];
+            assert_memory_equal(&out[r * C2 + i], &o, sizeof o);
+        }
+    }
+    ns_blas_set_deterministic(false);
+    assert_false(ns_blas_deterministic());
+    free(A), free(W), free(C), free(R);
+}
+
 static void test_packed_weights(void **state)
 {
     (void)state;
@@ -265,6 +347,7 @@ static int run_group(const char *name)
         cmocka_unit_test(test_larger_threaded),
         cmocka_unit_test(test_serial_inside_parallel),
         cmocka_unit_test(test_packed_weights),
+        cmocka_unit_test(test_deterministic_order),
     };
     return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof *tests, NULL, NULL);
 }

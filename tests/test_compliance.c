@@ -29,7 +29,7 @@
 
 enum {
     ETH_FRAME_MAX = 14 + 65535,
-    W = NS_NP_MODEL_WIDTH, IP = 0, TCP = 480, UDP = 960, ICMP = 1024,
+    W = NS_NP_MODEL_WIDTH,
     FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10,
 };
 
@@ -42,11 +42,6 @@ enum {
     } while (0)
 
 /* ------------------------------------------------------------------ flows */
-
-static void put(int8_t *row, int col, int width, uint64_t v)
-{
-    for (int k = 0; k < width; k++) row[col + k] = (int8_t)(v >> (width - 1 - k) & 1);
-}
 
 /* Generated flows built by hand: rows appended one flow at a time. */
 typedef struct flows {
@@ -83,9 +78,12 @@ static void new_flow(flows *f)
 static void ip_row(int8_t *row, int proto, int tl)
 {
     memset(row, -1, W);
-    put(row, IP, 4, 4), put(row, IP + 4, 4, 5), put(row, IP + 8, 8, 0), put(row, IP + 16, 16, (uint64_t)tl);
-    put(row, IP + 32, 16, 0x4321), put(row, IP + 48, 3, 2), put(row, IP + 51, 13, 0);
-    put(row, IP + 64, 8, 64), put(row, IP + 72, 8, (uint64_t)proto), put(row, IP + 80, 16, 0), put(row, IP + 96, 64, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_VER, 4), ns_nprint_put(row, NS_NPF_IPV4_HL, 5);
+    ns_nprint_put(row, NS_NPF_IPV4_TOS, 0), ns_nprint_put(row, NS_NPF_IPV4_TL, (uint64_t)tl);
+    ns_nprint_put(row, NS_NPF_IPV4_ID, 0x4321), ns_nprint_bits_put(row, NS_NP_COL_IPV4_RBIT, 3, 2);
+    ns_nprint_put(row, NS_NPF_IPV4_FOFF, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_TTL, 64), ns_nprint_put(row, NS_NPF_IPV4_PROTO, (uint64_t)proto);
+    ns_nprint_put(row, NS_NPF_IPV4_CKSUM, 0), ns_nprint_bits_put(row, NS_NP_COL_IPV4_SRC, 64, 0);
 }
 
 static void tcp_row(int8_t *row, int payload, int back, uint16_t port, uint32_t seq, int flags)
@@ -93,18 +91,21 @@ static void tcp_row(int8_t *row, int payload, int back, uint16_t port, uint32_t 
     static const uint8_t opts[] = {2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 1, 0, 0, 0, 0, 0, 1, 3, 3, 7};
     int syn = flags & SYN, n = syn ? (int)sizeof opts : 0;
     ip_row(row, 6, 40 + n + payload);
-    put(row, TCP, 16, back ? port : 50000), put(row, TCP + 16, 16, back ? 50000 : port);
-    put(row, TCP + 32, 32, seq), put(row, TCP + 64, 32, 0), put(row, TCP + 96, 4, (uint64_t)(5 + n / 4));
-    put(row, TCP + 100, 3, 0), put(row, TCP + 103, 9, (uint64_t)flags), put(row, TCP + 112, 16, 64240);
-    put(row, TCP + 128, 32, 0);
-    for (int i = 0; i < n; i++) put(row, TCP + 160 + 8 * i, 8, opts[i]);
+    ns_nprint_put(row, NS_NPF_TCP_SPRT, back ? port : 50000), ns_nprint_put(row, NS_NPF_TCP_DPRT, back ? 50000 : port);
+    ns_nprint_put(row, NS_NPF_TCP_SEQ, seq), ns_nprint_put(row, NS_NPF_TCP_ACKN, 0);
+    ns_nprint_put(row, NS_NPF_TCP_DOFF, (uint64_t)(5 + n / 4));
+    ns_nprint_put(row, NS_NPF_TCP_RES, 0), ns_nprint_bits_put(row, NS_NP_COL_TCP_NS, 9, (uint64_t)flags);   /* NS and the flag byte */
+    ns_nprint_put(row, NS_NPF_TCP_WSIZE, 64240);
+    ns_nprint_bits_put(row, NS_NP_COL_TCP_CKSUM, 32, 0);
+    for (int i = 0; i < n; i++) ns_nprint_bits_put(row, NS_NP_COL_TCP_OPT + 8 * i, 8, opts[i]);
 }
 
 static void udp_row(int8_t *row, int payload, int back, uint16_t port)
 {
     ip_row(row, 17, 28 + payload);
-    put(row, UDP, 16, back ? port : 40000), put(row, UDP + 16, 16, back ? 40000 : port);
-    put(row, UDP + 32, 16, (uint64_t)(8 + payload)), put(row, UDP + 48, 16, 0);
+    ns_nprint_put(row, NS_NPF_UDP_SPORT, back ? port : 40000);
+    ns_nprint_put(row, NS_NPF_UDP_DPORT, back ? 40000 : port);
+    ns_nprint_put(row, NS_NPF_UDP_LEN, (uint64_t)(8 + payload)), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
 }
 
 /* Crafted flows, each a kind of inconsistency, and random ternary ones. */
@@ -133,16 +134,18 @@ static void make_flows(flows *f, size_t n_random, uint64_t seed)
     udp_row(add_row(f, 0, 0), 20, 0, 9);
     int8_t *r = add_row(f, 1, 1000);
     udp_row(r, 30, 1, 9);
-    put(r, UDP + 32, 16, 3);
+    ns_nprint_put(r, NS_NPF_UDP_LEN, 3);
     memset(add_row(f, 0, 1000), -1, W);
     /* ICMP: echo, and an unreachable without the packet it quotes. */
     new_flow(f);
     r = add_row(f, 0, 0);
     ip_row(r, 1, 28 + 56);
-    put(r, ICMP, 32, 0x08000000), put(r, ICMP + 32, 32, 0x00070001);
+    ns_nprint_put(r, NS_NPF_ICMP_TYPE, 8), ns_nprint_put(r, NS_NPF_ICMP_CODE, 0), ns_nprint_put(r, NS_NPF_ICMP_CKSUM, 0);
+    ns_nprint_put(r, NS_NPF_ICMP_ROH, 0x00070001);
     r = add_row(f, 1, 500);
     ip_row(r, 1, 28);
-    put(r, ICMP, 32, 0x03030000), put(r, ICMP + 32, 32, 0);
+    ns_nprint_put(r, NS_NPF_ICMP_TYPE, 3), ns_nprint_put(r, NS_NPF_ICMP_CODE, 3), ns_nprint_put(r, NS_NPF_ICMP_CKSUM, 0);
+    ns_nprint_put(r, NS_NPF_ICMP_ROH, 0);
     /* Well-known ports with payloads of every size, as a model of real traffic writes them. */
     static const uint16_t ports[] = {53, 67, 68, 80, 123, 137, 443, 1883, 1900, 5353, 5355, 5683, 8080, 8883, 554,
                                      5222, 8000, 8443, 49153, 9999, 23, 21, 25, 69, 22, 23272};
@@ -363,7 +366,7 @@ static const char *tiny_model(const char *dir)
             int back = k % 2;
             if (web) tcp_row(row, k == 3 ? 200 : 0, back, 443, (uint32_t)(1000 * i), k == 0 ? SYN : k == 1 ? SYN | ACK : ACK);
             else udp_row(row, 30 + 10 * k, back, 53);
-            put(row, IP + 32, 16, (uint64_t)(i * 7 + k));
+            ns_nprint_put(row, NS_NPF_IPV4_ID, (uint64_t)(i * 7 + k));
             ns_dataset_pack_row(row, W, bits + (size_t)(i * LEN + k) * ((W + 3) / 4));
             iat[i * LEN + k] = k ? 2000000 : 0;
             dirs[i * LEN + k] = (uint8_t)back;

@@ -111,26 +111,25 @@ static void test_csv_errors(void **state)
 static void make_row(int8_t *row, int tcp, int dir, unsigned flags, unsigned payload)
 {
     memset(row, -1, W);
-    tu_set_field(row, "ipv4_ver", 4), tu_set_field(row, "ipv4_hl", 5), tu_set_field(row, "ipv4_tos", 0);
-    tu_set_field(row, "ipv4_tl", (tcp ? 40 : 28) + payload);
-    tu_set_field(row, "ipv4_id", 1), tu_set_field(row, "ipv4_rbit", 0), tu_set_field(row, "ipv4_dfbit", 0);
-    tu_set_field(row, "ipv4_mfbit", 0), tu_set_field(row, "ipv4_foff", 0), tu_set_field(row, "ipv4_ttl", 64);
-    tu_set_field(row, "ipv4_proto", tcp ? 6 : 17), tu_set_field(row, "ipv4_cksum", 0);
-    tu_set_field(row, "ipv4_src", dir ? 0xc0000207 : 0x0a000001);
-    tu_set_field(row, "ipv4_dst", dir ? 0x0a000001 : 0xc0000207);
+    ns_nprint_put(row, NS_NPF_IPV4_VER, 4), ns_nprint_put(row, NS_NPF_IPV4_HL, 5), ns_nprint_put(row, NS_NPF_IPV4_TOS, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_TL, (tcp ? 40 : 28) + payload);
+    ns_nprint_put(row, NS_NPF_IPV4_ID, 1), ns_nprint_put(row, NS_NPF_IPV4_RBIT, 0), ns_nprint_put(row, NS_NPF_IPV4_DFBIT, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_MFBIT, 0), ns_nprint_put(row, NS_NPF_IPV4_FOFF, 0), ns_nprint_put(row, NS_NPF_IPV4_TTL, 64);
+    ns_nprint_put(row, NS_NPF_IPV4_PROTO, tcp ? 6 : 17), ns_nprint_put(row, NS_NPF_IPV4_CKSUM, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_SRC, dir ? 0xc0000207 : 0x0a000001);
+    ns_nprint_put(row, NS_NPF_IPV4_DST, dir ? 0x0a000001 : 0xc0000207);
     unsigned server = tcp ? 443 : 53;
     if (tcp) {
-        tu_set_field(row, "tcp_sprt", dir ? server : 40000), tu_set_field(row, "tcp_dprt", dir ? 40000 : server);
-        tu_set_field(row, "tcp_seq", 7), tu_set_field(row, "tcp_ackn", 0), tu_set_field(row, "tcp_doff", 5);
-        tu_set_field(row, "tcp_res", 0), tu_set_field(row, "tcp_ns", 0);
-        for (int k = 0; k < 8; k++) {
-            static const char *names[8] = {"tcp_cwr", "tcp_ece", "tcp_urg", "tcp_ackf", "tcp_psh", "tcp_rst", "tcp_syn", "tcp_fin"};
-            tu_set_field(row, names[k], flags >> (7 - k) & 1);
-        }
-        tu_set_field(row, "tcp_wsize", 1000), tu_set_field(row, "tcp_cksum", 0), tu_set_field(row, "tcp_urp", 0);
+        ns_nprint_put(row, NS_NPF_TCP_SPRT, dir ? server : 40000), ns_nprint_put(row, NS_NPF_TCP_DPRT, dir ? 40000 : server);
+        ns_nprint_put(row, NS_NPF_TCP_SEQ, 7), ns_nprint_put(row, NS_NPF_TCP_ACKN, 0), ns_nprint_put(row, NS_NPF_TCP_DOFF, 5);
+        ns_nprint_put(row, NS_NPF_TCP_RES, 0), ns_nprint_put(row, NS_NPF_TCP_NS, 0);
+        static const ns_nprint_field_id flag[8] = {NS_NPF_TCP_CWR, NS_NPF_TCP_ECE, NS_NPF_TCP_URG, NS_NPF_TCP_ACKF,
+                                                   NS_NPF_TCP_PSH, NS_NPF_TCP_RST, NS_NPF_TCP_SYN, NS_NPF_TCP_FIN};
+        for (int k = 0; k < 8; k++) ns_nprint_put(row, flag[k], flags >> (7 - k) & 1);
+        ns_nprint_put(row, NS_NPF_TCP_WSIZE, 1000), ns_nprint_put(row, NS_NPF_TCP_CKSUM, 0), ns_nprint_put(row, NS_NPF_TCP_URP, 0);
     } else {
-        tu_set_field(row, "udp_sport", dir ? server : 40000), tu_set_field(row, "udp_dport", dir ? 40000 : server);
-        tu_set_field(row, "udp_len", 8 + payload), tu_set_field(row, "udp_cksum", 0);
+        ns_nprint_put(row, NS_NPF_UDP_SPORT, dir ? server : 40000), ns_nprint_put(row, NS_NPF_UDP_DPORT, dir ? 40000 : server);
+        ns_nprint_put(row, NS_NPF_UDP_LEN, 8 + payload), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
     }
 }
 
@@ -192,7 +191,7 @@ static void test_branch_makes_directions_follow_the_map(void **state)
         for (int k = 0; k < LEN; k++) {
             int d = dir_of(f, k);
             make_row(row, 1, d, k ? 0x10 : 0x02, d ? 100 : 0);
-            tu_set_field(row, "ipv4_id", (uint64_t)(f * LEN + k));
+            ns_nprint_put(row, NS_NPF_IPV4_ID, (uint64_t)(f * LEN + k));
             ns_dataset_pack_row(row, W, bits + (size_t)(f * LEN + k) * ((W + 3) / 4));
             iat[f * LEN + k] = k ? 1000000 : 0;
             dirs[f * LEN + k] = (uint8_t)d;
@@ -209,7 +208,7 @@ static void test_branch_makes_directions_follow_the_map(void **state)
 
     ns_train_control_opts o;
     ns_train_control_opts_init(&o);
-    o.steps = 300, o.batch = 16, o.lr = 3e-3f, o.threads = 1;
+    o.st.steps = 300, o.st.batch = 16, o.st.lr = 3e-3f, o.threads = 1;
     const char *ctl_path = tu_path(dir, "tiny.nsc");
     ns_train_control_result res;
     assert_int_equal(ns_train_control(&base, &loaded, &o, ctl_path, &res), NS_OK);

@@ -72,16 +72,16 @@ static void make(flows *h, spec s)
         int shift = s.shift_class1 ? (i % 2 ? s.ttl_shift : 0) : s.ttl_shift;
         for (uint32_t p = 0; p < h->flow[i].n_packets; p++, np++) {
             memset(row, -1, sizeof row);
-            memset(row, 0, 160);
-            memset(row + 480, 0, 160);
-            tu_set_field(row, "ipv4_ver", 4);
-            tu_set_field(row, "ipv4_hl", 5);
-            tu_set_field(row, "ipv4_tl", 40);
-            tu_set_field(row, "ipv4_proto", 6);
-            tu_set_field(row, "ipv4_ttl", 64 + i % 50 + (uint64_t)shift);
-            tu_set_field(row, "tcp_doff", 5);
-            tu_set_field(row, "tcp_wsize", s.wsize);
-            tu_set_field(row, "tcp_sprt", 1000 + i); /* ports are blanked for memorisation */
+            memset(row + NS_NP_COL_IPV4, 0, NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4);
+            memset(row + NS_NP_COL_TCP, 0, NS_NP_COL_TCP_OPT - NS_NP_COL_TCP);
+            ns_nprint_put(row, NS_NPF_IPV4_VER, 4);
+            ns_nprint_put(row, NS_NPF_IPV4_HL, 5);
+            ns_nprint_put(row, NS_NPF_IPV4_TL, 40);
+            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 6);
+            ns_nprint_put(row, NS_NPF_IPV4_TTL, 64 + i % 50 + (uint64_t)shift);
+            ns_nprint_put(row, NS_NPF_TCP_DOFF, 5);
+            ns_nprint_put(row, NS_NPF_TCP_WSIZE, s.wsize);
+            ns_nprint_put(row, NS_NPF_TCP_SPRT, 1000 + i); /* ports are blanked for memorisation */
             h->iat[np] = p ? 1000000 : 0;
             h->dir[np] = p & 1;
             ns_dataset_pack_row(row, W, h->bits + np * RB);
@@ -293,18 +293,18 @@ static void make_random(flows *h, size_t n, uint64_t seed)
         h->flow[i].proto = udp ? 17 : 6;
         for (uint32_t p = 0; p < h->flow[i].n_packets; p++, np++) {
             memset(row, -1, sizeof row);
-            memset(row, 0, 160);
-            tu_set_field(row, "ipv4_ver", 4);
-            tu_set_field(row, "ipv4_hl", 5);
-            tu_set_field(row, "ipv4_tl", 40 + ns_rng_below(&r, 8));
-            tu_set_field(row, "ipv4_ttl", ns_rng_below(&r, 4) ? 64 : 128);
+            memset(row + NS_NP_COL_IPV4, 0, NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4);
+            ns_nprint_put(row, NS_NPF_IPV4_VER, 4);
+            ns_nprint_put(row, NS_NPF_IPV4_HL, 5);
+            ns_nprint_put(row, NS_NPF_IPV4_TL, 40 + ns_rng_below(&r, 8));
+            ns_nprint_put(row, NS_NPF_IPV4_TTL, ns_rng_below(&r, 4) ? 64 : 128);
             if (udp) {
-                memset(row + 960, 0, 64);
-                tu_set_field(row, "udp_len", 8 + ns_rng_below(&r, 4));
+                memset(row + NS_NP_COL_UDP, 0, NS_NP_BITS_UDP);
+                ns_nprint_put(row, NS_NPF_UDP_LEN, 8 + ns_rng_below(&r, 4));
             } else {
-                memset(row + 480, 0, 160);
-                tu_set_field(row, "tcp_wsize", ns_rng_below(&r, 16));
-                tu_set_field(row, "tcp_ackf", ns_rng_below(&r, 2));
+                memset(row + NS_NP_COL_TCP, 0, NS_NP_COL_TCP_OPT - NS_NP_COL_TCP);
+                ns_nprint_put(row, NS_NPF_TCP_WSIZE, ns_rng_below(&r, 16));
+                ns_nprint_put(row, NS_NPF_TCP_ACKF, ns_rng_below(&r, 2));
             }
             ns_dataset_pack_row(row, W, h->bits + np * RB);
         }

@@ -343,11 +343,6 @@ static void test_man_page_renders_cleanly(void **state)
 
 enum { W = NS_NP_MODEL_WIDTH, FLOWS = 8, LEN = 2 };
 
-static void put_bits(int8_t *row, int col, int width, uint32_t v)
-{
-    for (int k = 0; k < width; k++) row[col + k] = (int8_t)(v >> (width - 1 - k) & 1);
-}
-
 /* Eight flows of two packets under two attributes: kind (dns, web) and site
  * (a, b, c). Label combinations and their flows: dns/a 4, web/a 2, web/b 1,
  * web/(none) 1; site=c is in the vocabulary but has no flow. */
@@ -362,7 +357,6 @@ static const char *make_dataset(const char *dir)
     int64_t iat[FLOWS * LEN];
     uint8_t dirs[FLOWS * LEN], bits[FLOWS * LEN * ((W + 3) / 4)];
     int8_t row[W];
-    int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
     for (int f = 0; f < FLOWS; f++) {
         int web = labels[2 * f] == 1;
         flows[f].first = (uint64_t)f * LEN;
@@ -370,9 +364,9 @@ static const char *make_dataset(const char *dir)
         flows[f].proto = web ? 6 : 17;
         for (int k = 0; k < LEN; k++) {
             memset(row, -1, W);
-            put_bits(row, ip, 4, 4), put_bits(row, ip + 4, 4, 5);
-            put_bits(row, ip + 32, 16, (uint32_t)(f * 7 + k));
-            put_bits(row, ip + 64, 8, web ? 64 : 128), put_bits(row, ip + 72, 8, flows[f].proto);
+            ns_nprint_put(row, NS_NPF_IPV4_VER, 4), ns_nprint_put(row, NS_NPF_IPV4_HL, 5);
+            ns_nprint_put(row, NS_NPF_IPV4_ID, (uint32_t)(f * 7 + k));
+            ns_nprint_put(row, NS_NPF_IPV4_TTL, web ? 64 : 128), ns_nprint_put(row, NS_NPF_IPV4_PROTO, flows[f].proto);
             ns_dataset_pack_row(row, W, bits + (size_t)(f * LEN + k) * ((W + 3) / 4));
             iat[f * LEN + k] = k ? 1000000 : 0;
             dirs[f * LEN + k] = (uint8_t)k;

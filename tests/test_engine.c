@@ -1,7 +1,10 @@
 /* test_engine.c: training and sampling end to end on a small dataset made
  * here: a tiny model overfits it until its samples reproduce the flows of
  * each class; model files round-trip and refuse corruption; a resumed run
- * equals an uninterrupted one; the same seed gives the same flows. */
+ * equals an uninterrupted one; the same seed gives the same flows; checkpoints
+ * that pass their CRC but hold impossible state are refused; stops, signals
+ * and failed writes leave the work where it can be found. */
+#define _GNU_SOURCE /* fopencookie */
 #include "testutil.h"
 
 #include <omp.h>
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netsynth/controlnet.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
@@ -23,11 +27,6 @@
 
 enum { W = NS_NP_MODEL_WIDTH, FLOWS = 16, LEN = 3 };
 
-static void put_bits(int8_t *row, int col, int width, uint32_t v)
-{
-    for (int k = 0; k < width; k++) row[col + k] = (int8_t)(v >> (width - 1 - k) & 1);
-}
-
 /* Class "kind=web" (kind 1): TCP to port 443, 3 packets (SYN, SYN-ACK, ACK)
  * with TTL 64; class "kind=dns" (kind 0): UDP to port 53, 3 packets, TTL 128;
  * and for the adapter test, "kind=ssh" (kind 2): web's packets to port 22
@@ -35,27 +34,26 @@ static void put_bits(int8_t *row, int col, int width, uint32_t v)
 static void make_row(int8_t *row, int kind, int k, int flow)
 {
     int web = kind != 0, port = kind == 2 ? 22 : 443, ttl = kind == 1 ? 64 : 128;
-    int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
-    int tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
-    int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
     memset(row, -1, W);
-    put_bits(row, ip, 4, 4), put_bits(row, ip + 4, 4, 5), put_bits(row, ip + 8, 8, 0);
-    put_bits(row, ip + 16, 16, web ? 40 : 28 + 4 * (uint32_t)k);
-    put_bits(row, ip + 32, 16, (uint32_t)(flow * 7 + k)); /* id: varies, so it is modelled */
-    put_bits(row, ip + 48, 3, 2), put_bits(row, ip + 51, 13, 0);
-    put_bits(row, ip + 64, 8, (uint32_t)ttl), put_bits(row, ip + 72, 8, web ? 6 : 17);
-    put_bits(row, ip + 80, 16, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_VER, 4), ns_nprint_put(row, NS_NPF_IPV4_HL, 5), ns_nprint_put(row, NS_NPF_IPV4_TOS, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_TL, web ? 40 : 28 + 4 * (uint32_t)k);
+    ns_nprint_put(row, NS_NPF_IPV4_ID, (uint32_t)(flow * 7 + k)); /* id: varies, so it is modelled */
+    ns_nprint_bits_put(row, NS_NP_COL_IPV4_RBIT, 3, 2), ns_nprint_put(row, NS_NPF_IPV4_FOFF, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_TTL, (uint32_t)ttl), ns_nprint_put(row, NS_NPF_IPV4_PROTO, web ? 6 : 17);
+    ns_nprint_put(row, NS_NPF_IPV4_CKSUM, 0);
     if (web) {
         int back = k == 1;
-        put_bits(row, tcp, 16, back ? (uint32_t)port : 50000), put_bits(row, tcp + 16, 16, back ? 50000 : (uint32_t)port);
-        put_bits(row, tcp + 32, 32, 1000), put_bits(row, tcp + 64, 32, k ? 1 : 0);
-        put_bits(row, tcp + 96, 4, 5), put_bits(row, tcp + 100, 3, 0);
-        put_bits(row, tcp + 103, 9, k == 0 ? 0x002 : k == 1 ? 0x012 : 0x010);
-        put_bits(row, tcp + 112, 16, 65535), put_bits(row, tcp + 128, 16, 0), put_bits(row, tcp + 144, 16, 0);
+        ns_nprint_put(row, NS_NPF_TCP_SPRT, back ? (uint32_t)port : 50000);
+        ns_nprint_put(row, NS_NPF_TCP_DPRT, back ? 50000 : (uint32_t)port);
+        ns_nprint_put(row, NS_NPF_TCP_SEQ, 1000), ns_nprint_put(row, NS_NPF_TCP_ACKN, k ? 1 : 0);
+        ns_nprint_put(row, NS_NPF_TCP_DOFF, 5), ns_nprint_put(row, NS_NPF_TCP_RES, 0);
+        ns_nprint_bits_put(row, NS_NP_COL_TCP_NS, 9, k == 0 ? 0x002 : k == 1 ? 0x012 : 0x010); /* NS and the flag byte */
+        ns_nprint_put(row, NS_NPF_TCP_WSIZE, 65535), ns_nprint_put(row, NS_NPF_TCP_CKSUM, 0);
+        ns_nprint_put(row, NS_NPF_TCP_URP, 0);
     } else {
         int back = k == 1;
-        put_bits(row, udp, 16, back ? 53 : 40000), put_bits(row, udp + 16, 16, back ? 40000 : 53);
-        put_bits(row, udp + 32, 16, 8 + 4 * (uint32_t)k), put_bits(row, udp + 48, 16, 0);
+        ns_nprint_put(row, NS_NPF_UDP_SPORT, back ? 53 : 40000), ns_nprint_put(row, NS_NPF_UDP_DPORT, back ? 40000 : 53);
+        ns_nprint_put(row, NS_NPF_UDP_LEN, 8 + 4 * (uint32_t)k), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
     }
 }
 
@@ -126,7 +124,9 @@ static ns_train_result train_tiny(const char *dir, int steps, ns_dataset *ds, ns
     assert_int_equal(ns_dataset_load(ds, make_dataset(dir)), NS_OK);
     tiny_opts(o, dir, steps);
     ns_train_result res;
-    assert_int_equal(ns_train(ds, o, &res), NS_OK);
+    int rc = ns_train(ds, o, &res);
+    if (rc) print_message("%s\n", ns_errmsg());
+    assert_int_equal(rc, NS_OK);
     return res;
 }
 
@@ -148,8 +148,8 @@ static double match_rate(const ns_gen_flows *g, int kind)
         for (uint32_t k = 0; k < g->len[f] && k < LEN; k++, rows++) {
             make_row(want, kind, (int)k, 0);
             const int8_t *got = g->rows + (g->first[f] + k) * W;
-            int ip = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4);
-            memcpy(want + ip + 32, got + ip + 32, 16); /* the id field varies by design */
+            /* the id field varies by design */
+            memcpy(want + NS_NP_COL_IPV4_ID, got + NS_NP_COL_IPV4_ID, NS_NP_BITS_IPV4_ID);
             same += !memcmp(want, got, W);
             if (getenv("NETSYNTH_TEST_VERBOSE"))
                 for (int c = 0; c < W; c++)
@@ -504,6 +504,442 @@ static void test_length_logits_of_a_held_out_pair(void **state)
     ns_modelfile_free(&m);
 }
 
+/* ---- checkpoints that pass their CRC but say something impossible ---------- */
+
+/* Write src's bytes to dst with state slot `slot` (8 bytes, see modelfile.c's
+ * STATE_FIELDS) set to v, or with float `index` of the raw weights, first
+ * moments or second moments (part 0, 1, 2) set to f; the CRC recomputed, so
+ * only the validation of what the fields say can refuse it. */
+static void patch_ckpt(const char *src, const char *dst, int slot, const void *v, int part, size_t index, float f)
+{
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_read_file(src, &buf, &size), NS_OK);
+    uint64_t off = ns_load_le64(buf + 128), n = ns_load_le64(buf + 72);
+    assert_true(off > 0);
+    if (slot >= 0) memcpy(buf + off + 8 * (size_t)slot, v, 8);
+    else memcpy(buf + off + 256 + (size_t)part * n * 4 + index * 4, &f, 4);
+    ns_store_le32(buf + 144, 0);
+    ns_store_le32(buf + 144, ns_crc32(0, buf, size));
+    assert_int_equal(tu_write_file(dst, buf, size), 0);
+    free(buf);
+}
+
+static void test_checkpoint_state_is_validated(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    train_tiny(dir, 5, &ds, &o);
+    enum { STEP, STEPS, SEED, BATCH, WARMUP, EVAL, CKPT, LOG, LR, MIN_LR, WD, CLIP, EMA, PUNCOND, PDROP, BALANCE, VAL,
+           W_IAT, W_DIR, W_LEN, ELAPSED };
+    const struct {
+        int slot, is_int;
+        double v;
+        const char *field;
+    } bad[] = {{STEP, 1, -100, "step"},         {STEP, 1, 6, "step"},           {STEPS, 1, 0, "steps"},
+               {BATCH, 1, 0, "batch"},          {WARMUP, 1, 0, "warmup"},       {LOG, 1, -1, "interval"},
+               {LR, 0, NAN, "lr"},              {LR, 0, -1, "lr"},              {LR, 0, 0, "lr"},
+               {MIN_LR, 0, NAN, "min_lr_frac"}, {WD, 0, INFINITY, "weight_decay"}, {CLIP, 0, -1, "clip"},
+               {EMA, 0, 2, "ema_decay"},        {PUNCOND, 0, NAN, "p_uncond"},  {PDROP, 0, 1.5, "p_token_drop"},
+               {BALANCE, 0, 1e6, "balance"},    {BALANCE, 0, NAN, "balance"},   {VAL, 0, -1, "val_frac"},
+               {VAL, 0, 1, "val_frac"},         {W_IAT, 0, NAN, "w_iat"},       {W_DIR, 0, -1, "w_dir"},
+               {W_LEN, 0, INFINITY, "w_len"},   {ELAPSED, 0, NAN, "elapsed_s"}};
+    const char *bad_path = tu_path(dir, "bad.ckpt");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t iv = (int64_t)bad[i].v;
+        double dv = bad[i].v;
+        patch_ckpt(o.ckpt_path, bad_path, bad[i].slot, bad[i].is_int ? (const void *)&iv : (const void *)&dv, 0, 0, 0);
+        ns_modelfile m;
+        int rc = ns_modelfile_load(&m, bad_path);
+        print_message("%s = %g: %s\n", bad[i].field, bad[i].v, ns_errmsg());
+        assert_int_equal(rc, NS_ECORRUPT);
+        assert_non_null(strstr(ns_errmsg(), bad_path));
+        assert_non_null(strstr(ns_errmsg(), bad[i].field));
+    }
+    /* Non-finite raw weights or moments, and a negative second moment. */
+    const struct {
+        int part;
+        float f;
+        const char *what;
+    } badw[] = {{0, NAN, "raw training weight"}, {1, INFINITY, "first moment"}, {2, -1, "second moment"}};
+    for (size_t i = 0; i < sizeof badw / sizeof badw[0]; i++) {
+        patch_ckpt(o.ckpt_path, bad_path, -1, NULL, badw[i].part, 7, badw[i].f);
+        ns_modelfile m;
+        assert_int_equal(ns_modelfile_load(&m, bad_path), NS_ECORRUPT);
+        print_message("%s: %s\n", badw[i].what, ns_errmsg());
+        assert_non_null(strstr(ns_errmsg(), badw[i].what));
+    }
+    /* Resuming one of them is the same clear error (balance 1e6 was a double free). */
+    double huge = 1e6;
+    patch_ckpt(o.ckpt_path, bad_path, BALANCE, &huge, 0, 0, 0);
+    o.resume_path = bad_path;
+    o.out_path = tu_path(dir, "resumed.model");
+    ns_train_result res;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "balance"));
+    /* Such options given to the library are refused as well (a balance of 1e6
+     * left no flow a weight and freed the sampler twice, in train and finetune). */
+    ns_train_opts fresh;
+    tiny_opts(&fresh, dir, 5);
+    fresh.st.balance = 1e6f;
+    assert_int_equal(ns_train(&ds, &fresh, &res), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "training options: balance"));
+    ns_modelfile base;
+    assert_int_equal(ns_modelfile_load(&base, tu_path(dir, "m.model")) /* no state: the options count */, NS_OK);
+    ns_finetune_opts fo;
+    ns_finetune_opts_init(&fo);
+    fo.st.balance = 1e6f, fo.threads = 1;
+    assert_int_equal(ns_finetune(&base, &ds, &fo, &res), NS_EARG);
+    ns_modelfile_free(&base);
+    /* The file as written still loads. */
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.ckpt_path), NS_OK);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
+}
+
+/* Weights that are finite but overflow the forward pass: the loss is not a
+ * number, and training stops there with an error rather than writing a
+ * model of NaNs with exit 0. */
+static void test_non_finite_loss_stops_training(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    train_tiny(dir, 5, &ds, &o);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.ckpt_path), NS_OK);
+    for (size_t i = 0; i < m.n_params; i++) m.train_w[i] = 1e30f;
+    m.st.steps = 10;
+    const char *huge = tu_path(dir, "huge.ckpt");
+    assert_int_equal(ns_modelfile_save(&m, huge, 1), NS_OK);
+    ns_modelfile_free(&m);
+    o.resume_path = huge;
+    o.ckpt_path = tu_path(dir, "after.ckpt");
+    o.out_path = tu_path(dir, "after.model");
+    ns_train_result res;
+    int rc = ns_train(&ds, &o, &res);
+    print_message("%s\n", ns_errmsg());
+    assert_int_equal(rc, NS_ERANGE);
+    assert_non_null(strstr(ns_errmsg(), "step 6 of 10"));
+    assert_int_equal(tu_system("test ! -e '%s'", o.out_path), 0);
+    ns_dataset_free(&ds);
+}
+
+/* --resume without --steps: the checkpoint's total (the CLI's default 6000
+ * for a fresh run must not stretch the schedule), so the result equals the
+ * run never interrupted. */
+static void test_resume_keeps_the_checkpoints_steps(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts a, b;
+    ns_train_result res = train_tiny(dir, 30, &ds, &a);
+    char a_model[4096];
+    snprintf(a_model, sizeof a_model, "%s", a.out_path);
+    tiny_opts(&b, dir, 30);
+    b.out_path = tu_path(dir, "b.model"), b.ckpt_path = tu_path(dir, "b.ckpt");
+    char b_out[4096], b_ckpt[4096];
+    snprintf(b_out, sizeof b_out, "%s", b.out_path), snprintf(b_ckpt, sizeof b_ckpt, "%s", b.ckpt_path);
+    b.out_path = b_out, b.ckpt_path = b_ckpt;
+    b.stop_at_step = 11;
+    assert_int_equal(ns_train(&ds, &b, &res), NS_OK);
+    assert_true(res.interrupted);
+    b.stop_at_step = 0;
+    b.resume_path = b_ckpt;
+    b.st.steps = 6000; /* what `train` without --steps would pass */
+    assert_int_equal(ns_train(&ds, &b, &res), NS_OK);
+    assert_int_equal(res.steps_done, 30);
+    uint8_t *x, *y;
+    size_t nx, ny;
+    assert_int_equal(ns_read_file(a_model, &x, &nx), NS_OK);
+    assert_int_equal(ns_read_file(b_out, &y, &ny), NS_OK);
+    assert_int_equal(nx, ny);
+    assert_memory_equal(x, y, nx);
+    free(x), free(y);
+    /* An explicit total: more steps, and never fewer than those done. */
+    b.resume_path = b_ckpt, b.resume_steps = 35;
+    assert_int_equal(ns_train(&ds, &b, &res), NS_OK);
+    assert_int_equal(res.steps_done, 35);
+    b.resume_steps = 20;
+    assert_int_equal(ns_train(&ds, &b, &res), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "fewer than the 35 steps"));
+    ns_dataset_free(&ds);
+}
+
+/* A checkpoint knows its dataset: resuming on other flows (same vocabulary)
+ * is an error unless asked for; a checkpoint of an older version (no
+ * checksum recorded) still resumes. */
+static void test_resume_refuses_other_data(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *dir2 = tu_tmpdir();
+    ns_dataset ds, other;
+    ns_train_opts o;
+    train_tiny(dir, 10, &ds, &o);
+    assert_int_equal(ns_dataset_load(&other, make_kinds(dir2, 2, 24)), NS_OK);
+    assert_true(ns_train_data_sum(&ds) != ns_train_data_sum(&other));
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s", o.ckpt_path);
+    o.resume_path = ckpt, o.resume_steps = 12;
+    o.ckpt_path = tu_path(dir2, "c.ckpt"), o.out_path = tu_path(dir2, "c.model");
+    ns_train_result res;
+    assert_int_equal(ns_train(&other, &o, &res), NS_EARG);
+    print_message("%s\n", ns_errmsg());
+    assert_non_null(strstr(ns_errmsg(), "other data"));
+    assert_non_null(strstr(ns_errmsg(), "--resume-on-other-data"));
+    o.resume_other_data = 1;
+    assert_int_equal(ns_train(&other, &o, &res), NS_OK);
+    assert_int_equal(res.steps_done, 12);
+    /* The same data resumes; so does an older checkpoint without a checksum. */
+    o.resume_other_data = 0;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    int64_t zero = 0;
+    const char *old = tu_path(dir, "old.ckpt");
+    patch_ckpt(ckpt, old, 21, &zero, 0, 0, 0);
+    o.resume_path = old;
+    assert_int_equal(ns_train(&other, &o, &res), NS_OK);
+    ns_dataset_free(&other);
+    ns_dataset_free(&ds);
+}
+
+/* Writes the checkpoint path's directory into the way (a non-empty directory
+ * where the checkpoint goes) at the first progress line: the checkpoint write
+ * after it fails as on a full disk. */
+static ssize_t block_ckpt(void *cookie, const char *buf, size_t size)
+{
+    const char *path = cookie;
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/x'", path);
+    if (system(cmd)) return -1;
+    return (ssize_t)size;
+}
+
+static void test_output_paths_and_failed_checkpoints(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    train_tiny(dir, 2, &ds, &o);
+    /* An output under a regular file: refused before the first step. */
+    const char *file = tu_path(dir, "plain");
+    assert_int_equal(tu_write_file(file, "x", 1), 0);
+    char under[4096], out[4096], ckpt[4096];
+    snprintf(under, sizeof under, "%s/x.ckpt", file);
+    snprintf(out, sizeof out, "%s", tu_path(dir, "ok.model"));
+    tiny_opts(&o, dir, 20);
+    o.out_path = out, o.ckpt_path = under;
+    ns_train_result res;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_EIO);
+    print_message("%s\n", ns_errmsg());
+    assert_non_null(strstr(ns_errmsg(), "not a directory"));
+    assert_int_equal(res.steps_done, 0);
+    o.ckpt_path = tu_path(dir, "nosuchdir/x.ckpt");
+    assert_int_equal(ns_train(&ds, &o, &res), NS_EIO);
+    assert_int_equal(res.steps_done, 0);
+    o.out_path = under, o.ckpt_path = NULL;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_EIO);
+    assert_int_equal(tu_system("test ! -e '%s'", out), 0);
+
+    /* The final checkpoint fails: the finished model is written anyway. */
+    snprintf(ckpt, sizeof ckpt, "%s", tu_path(dir, "late.ckpt"));
+    o.out_path = out, o.ckpt_path = ckpt;
+    o.st.log_every = 5;
+    FILE *progress = fopencookie(ckpt, "w", (cookie_io_functions_t){.write = block_ckpt});
+    assert_non_null(progress);
+    setvbuf(progress, NULL, _IONBF, 0);
+    o.progress = progress;
+    int rc = ns_train(&ds, &o, &res);
+    print_message("%s\n", ns_errmsg());
+    assert_int_equal(rc, NS_EIO);
+    assert_true(res.model_written);
+    assert_int_equal(res.steps_done, 20);
+    assert_non_null(strstr(ns_errmsg(), ckpt));
+    assert_non_null(strstr(ns_errmsg(), out));
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, out), NS_OK);
+    ns_modelfile_free(&m);
+
+    /* A checkpoint fails on the way: training stops there, the model so far is written. */
+    assert_int_equal(tu_system("rm -rf '%s' '%s'", ckpt, out), 0);
+    o.st.ckpt_every = 10;
+    rc = ns_train(&ds, &o, &res);
+    fclose(progress);
+    print_message("%s\n", ns_errmsg());
+    assert_int_equal(rc, NS_EIO);
+    assert_int_equal(res.steps_done, 10);
+    assert_true(res.model_written);
+    assert_non_null(strstr(ns_errmsg(), "stopped at step 10 of 20"));
+    assert_int_equal(ns_modelfile_load(&m, out), NS_OK);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
+}
+
+/* A stop request (a signal in the CLI) writes the work so far where it can be
+ * found, never the final output: a partial model must not pass for a finished one. */
+static void test_stop_writes_partial_work_only(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    train_tiny(dir, 2, &ds, &o);
+    assert_int_equal(tu_system("rm -f '%s' '%s'", o.out_path, o.ckpt_path), 0);
+    tiny_opts(&o, dir, 20);
+    o.stop_at_step = 7;
+    ns_train_result res;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    assert_true(res.interrupted);
+    assert_false(res.model_written);
+    assert_int_equal(tu_system("test ! -e '%s'", o.out_path), 0);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.ckpt_path), NS_OK);
+    assert_int_equal(m.st.step, 7);
+    assert_int_equal(m.st.steps, 20);
+    ns_modelfile_free(&m);
+
+    /* The adapter and the branch: to their partial paths. */
+    assert_int_equal(ns_modelfile_load(&m, o.ckpt_path), NS_OK);
+    volatile int stop = 0;
+    ns_finetune_opts fo;
+    ns_finetune_opts_init(&fo);
+    fo.st.steps = 20, fo.st.batch = 8, fo.st.log_every = 0, fo.threads = 1;
+    fo.out_path = tu_path(dir, "a.lora"), fo.ckpt_path = tu_path(dir, "a.lora.partial");
+    fo.stop_at_step = 3;
+    assert_int_equal(ns_finetune(&m, &ds, &fo, &res), NS_OK);
+    assert_true(res.interrupted);
+    assert_int_equal(res.steps_done, 3);
+    assert_int_equal(tu_system("test ! -e '%s' && test -s '%s'", fo.out_path, fo.ckpt_path), 0);
+    ns_lora a;
+    assert_int_equal(ns_lora_load(&a, fo.ckpt_path), NS_OK);
+    ns_lora_free(&a);
+    stop = 1; /* as the signal handler sets it */
+    fo.stop = &stop, fo.stop_at_step = 0;
+    assert_int_equal(ns_finetune(&m, &ds, &fo, &res), NS_OK);
+    assert_true(res.interrupted);
+    assert_int_equal(res.steps_done, 0);
+    assert_int_equal(tu_system("test ! -e '%s'", fo.out_path), 0);
+
+    /* Their outputs' directories are checked before the first step too. */
+    char under[4096];
+    snprintf(under, sizeof under, "%s/x", o.ckpt_path);
+    fo.out_path = under;
+    assert_int_equal(ns_finetune(&m, &ds, &fo, &res), NS_EIO);
+    fo.out_path = tu_path(dir, "a.lora");
+
+    ns_train_control_opts co;
+    ns_train_control_opts_init(&co);
+    co.st.steps = 20, co.st.batch = 8, co.threads = 1;
+    co.ckpt_path = tu_path(dir, "c.ctl.partial");
+    co.stop_at_step = 4;
+    const char *ctl = tu_path(dir, "c.ctl");
+    ns_train_control_result cres;
+    assert_int_equal(ns_train_control(&m, &ds, &co, ctl, &cres), NS_OK);
+    assert_true(cres.interrupted);
+    assert_int_equal(cres.steps_done, 4);
+    assert_int_equal(tu_system("test ! -e '%s' && test -s '%s'", ctl, co.ckpt_path), 0);
+    assert_int_equal(ns_train_control(&m, &ds, &co, under, &cres), NS_EIO);
+    co.stop_at_step = 0, co.stop = &stop;
+    assert_int_equal(ns_train_control(&m, &ds, &co, ctl, &cres), NS_OK);
+    assert_true(cres.interrupted);
+    assert_int_equal(tu_system("test ! -e '%s'", ctl), 0);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
+}
+
+/* The CLI: SIGTERM (what `timeout` and schedulers send) during training
+ * writes the checkpoint, exits 143 and says how to continue; SIGINT to
+ * train-control in the background (where a shell leaves SIGINT ignored)
+ * writes the partial branch and exits 130. */
+static void test_signals_stop_the_cli(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *bin = tu_netsynth_bin();
+    ns_dataset ds;
+    ns_train_opts o;
+    train_tiny(dir, 20, &ds, &o);
+    ns_dataset_free(&ds);
+    const char *data = tu_path(dir, "tiny.ds");
+    char model[4096];
+    snprintf(model, sizeof model, "%s", o.out_path);
+    /* Waits for the first progress line, so the signal comes during training
+     * (and gives up on a run that ignores the signal after 2 minutes). */
+    static const char *wait_and_kill =
+        "i=0; while ! grep -q '^step ' '%s/log' && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
+        "kill -%s $pid; i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; "
+        "kill -9 $pid 2>/dev/null; wait $pid; echo $? >'%s/status'";
+    char script[8192];
+    snprintf(script, sizeof script, wait_and_kill, dir, "TERM", dir);
+    assert_int_equal(tu_system("%s train --data '%s' -o '%s/t.model' --config tiny --steps 1000000 --batch 8 "
+                               "--threads 1 --log-every 1 --ckpt-every 0 --eval-every 0 2>'%s/log' & pid=$!; %s",
+                               bin, data, dir, dir, script),
+                     0);
+    assert_int_equal(tu_system("cat '%s/log' | tail -n 2 >&2; test \"$(cat '%s/status')\" = 143", dir, dir), 0);
+    assert_int_equal(tu_system("grep -q 'stopped by SIGTERM' '%s/log' && grep -q -- '--resume %s/t.model.ckpt' '%s/log'",
+                               dir, dir, dir),
+                     0);
+    assert_int_equal(tu_system("test ! -e '%s/t.model'", dir), 0);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, tu_path(dir, "t.model.ckpt")), NS_OK);
+    assert_true(m.st.step > 0 && m.st.step < m.st.steps);
+    /* The printed command continues it (here to a nearer end); options the
+     * checkpoint overrides are named as ignored. */
+    assert_int_equal(tu_system("%s train --data '%s' -o '%s/t.model' --resume '%s/t.model.ckpt' --steps %lld "
+                               "--lr 0.5 --threads 1 -q 2>'%s/log2' && grep -q -- '--lr is ignored' '%s/log2' && "
+                               "test -s '%s/t.model'",
+                               bin, data, dir, dir, (long long)m.st.step + 2, dir, dir, dir),
+                     0);
+    ns_modelfile_free(&m);
+
+    snprintf(script, sizeof script, wait_and_kill, dir, "INT", dir);
+    assert_int_equal(tu_system("rm -f '%s/log'; %s train-control --model '%s' --data '%s' -o '%s/c.ctl' "
+                               "--steps 1000000 --batch 4 --threads 1 2>'%s/log' & pid=$!; %s",
+                               dir, bin, model, data, dir, dir, script),
+                     0);
+    assert_int_equal(tu_system("tail -n 1 '%s/log' >&2; test \"$(cat '%s/status')\" = 130", dir, dir), 0);
+    assert_int_equal(tu_system("test ! -e '%s/c.ctl' && test -s '%s/c.ctl.partial'", dir, dir), 0);
+}
+
+/* train-control's hyper-parameters are its options' or its base's, not
+ * literals: the weight decay option changes the branch, and so does the
+ * prompt dropout of a base whose file keeps its training state. */
+static void test_control_hyper_parameters_from_options_and_base(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    train_tiny(dir, 5, &ds, &o);
+    ns_modelfile base;
+    assert_int_equal(ns_modelfile_load(&base, o.ckpt_path), NS_OK);
+    assert_true(base.has_state);
+    float *w[3];
+    for (int run = 0; run < 3; run++) {
+        ns_train_control_opts co;
+        ns_train_control_opts_init(&co);
+        co.st.steps = 10, co.st.batch = 8, co.threads = 1;
+        if (run == 1) co.st.weight_decay = 0.5f;
+        base.st.p_uncond = run == 2 ? 1.0f : o.st.p_uncond;
+        const char *path = tu_path(dir, "run.nsc");
+        ns_train_control_result res;
+        assert_int_equal(ns_train_control(&base, &ds, &co, path, &res), NS_OK);
+        ns_controlnet ctl;
+        assert_int_equal(ns_controlnet_load(&ctl, path), NS_OK);
+        w[run] = ctl.weights;
+        ctl.weights = NULL;
+        if (run) assert_memory_not_equal(w[0], w[run], ctl.n_params * sizeof(float));
+        ns_controlnet_free(&ctl);
+    }
+    for (int run = 0; run < 3; run++) free(w[run]);
+    ns_modelfile_free(&base);
+    ns_dataset_free(&ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +949,14 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_flows),
         cmocka_unit_test(test_lora_teaches_a_new_class),
         cmocka_unit_test(test_length_logits_of_a_held_out_pair),
+        cmocka_unit_test(test_checkpoint_state_is_validated),
+        cmocka_unit_test(test_non_finite_loss_stops_training),
+        cmocka_unit_test(test_resume_keeps_the_checkpoints_steps),
+        cmocka_unit_test(test_resume_refuses_other_data),
+        cmocka_unit_test(test_output_paths_and_failed_checkpoints),
+        cmocka_unit_test(test_stop_writes_partial_work_only),
+        cmocka_unit_test(test_signals_stop_the_cli),
+        cmocka_unit_test(test_control_hyper_parameters_from_options_and_base),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

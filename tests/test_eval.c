@@ -39,15 +39,6 @@ static void test_metrics_by_hand(void **state)
 /* ---- hand-made datasets ----------------------------------------------------- */
 
 
-static int field_col(const char *name)
-{
-    size_t nf;
-    const ns_nprint_field *f = ns_nprint_fields(&nf);
-    for (size_t i = 0; i < nf; i++)
-        if (!strcmp(f[i].name, name)) return ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
-    return -1;
-}
-
 /* A dataset in memory (what ns_dataset_load would give), with its storage. */
 typedef struct hand_ds {
     ns_dataset ds;
@@ -97,20 +88,20 @@ static void hand_make(hand_ds *h, size_t n, uint64_t seed, int order, int signal
         h->labels[2 * i + 1] = (dev == 2) != (order == 1) ? 4 : 3;
         for (uint32_t p = 0; p < f->n_packets; p++, np++) {
             memset(row, -1, sizeof row);
-            memset(row, 0, 160); /* IPv4 without options */
-            memset(row + 480, 0, 160); /* TCP without options */
-            tu_set_field(row, "ipv4_ver", 4);
-            tu_set_field(row, "ipv4_hl", 5);
-            tu_set_field(row, "ipv4_tl", 40 + 10 * p);
-            tu_set_field(row, "ipv4_proto", 6);
-            tu_set_field(row, "ipv4_ttl", signal == 0 ? 32u << dev : 64);
+            memset(row + NS_NP_COL_IPV4, 0, NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4); /* IPv4 without options */
+            memset(row + NS_NP_COL_TCP, 0, NS_NP_COL_TCP_OPT - NS_NP_COL_TCP); /* TCP without options */
+            ns_nprint_put(row, NS_NPF_IPV4_VER, 4);
+            ns_nprint_put(row, NS_NPF_IPV4_HL, 5);
+            ns_nprint_put(row, NS_NPF_IPV4_TL, 40 + 10 * p);
+            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 6);
+            ns_nprint_put(row, NS_NPF_IPV4_TTL, signal == 0 ? 32u << dev : 64);
             uint64_t noise = ns_rng_u64(&r);
-            tu_set_field(row, "ipv4_src", signal == 1 ? (uint32_t)(0x0a000000u | (uint32_t)dev) : (uint32_t)noise);
-            tu_set_field(row, "ipv4_dst", noise >> 32);
-            tu_set_field(row, "tcp_sprt", signal == 1 ? 1000u + (uint32_t)dev : noise & 0xffff);
-            tu_set_field(row, "tcp_dprt", 443);
-            tu_set_field(row, "tcp_syn", p == 0);
-            tu_set_field(row, "tcp_ackf", p > 0);
+            ns_nprint_put(row, NS_NPF_IPV4_SRC, signal == 1 ? (uint32_t)(0x0a000000u | (uint32_t)dev) : (uint32_t)noise);
+            ns_nprint_put(row, NS_NPF_IPV4_DST, noise >> 32);
+            ns_nprint_put(row, NS_NPF_TCP_SPRT, signal == 1 ? 1000u + (uint32_t)dev : noise & 0xffff);
+            ns_nprint_put(row, NS_NPF_TCP_DPRT, 443);
+            ns_nprint_put(row, NS_NPF_TCP_SYN, p == 0);
+            ns_nprint_put(row, NS_NPF_TCP_ACKF, p > 0);
             h->dir[np] = p & 1;
             h->iat[np] = p ? 1000000 * (int64_t)p : 0;
             ns_dataset_pack_row(row, NS_NP_MODEL_WIDTH, h->bits + np * ((NS_NP_MODEL_WIDTH + 3) / 4));
@@ -169,15 +160,15 @@ static void test_nprint_features_blank_and_pad(void **state)
             ns_features_blank_row(row);
             assert_memory_equal(got, row, sizeof row);
             for (int b = 0; b < 32; b++) {
-                assert_int_equal(got[field_col("ipv4_src") + b], -1);
-                assert_int_equal(got[field_col("ipv4_dst") + b], -1);
+                assert_int_equal(got[NS_NP_COL_IPV4_SRC + b], -1);
+                assert_int_equal(got[NS_NP_COL_IPV4_DST + b], -1);
             }
             for (int b = 0; b < 16; b++) {
-                assert_int_equal(got[field_col("tcp_sprt") + b], -1);
-                assert_int_equal(got[field_col("tcp_dprt") + b], -1);
-                assert_int_equal(got[field_col("udp_sport") + b], -1);
+                assert_int_equal(got[NS_NP_COL_TCP_SPRT + b], -1);
+                assert_int_equal(got[NS_NP_COL_TCP_DPRT + b], -1);
+                assert_int_equal(got[NS_NP_COL_UDP_SPORT + b], -1);
             }
-            assert_int_equal(got[field_col("ipv4_ttl") + 1], (32 << (idx[k] % 3)) >> 6 & 1);
+            assert_int_equal(got[NS_NP_COL_IPV4_TTL + 1], (32 << (idx[k] % 3)) >> 6 & 1);
         }
     }
     uint64_t bad = 6;

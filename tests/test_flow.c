@@ -116,10 +116,10 @@ static void test_rows_are_the_nprint_encoding(void **state)
     const ns_flow *f = flows(t, 1);
     assert_memory_equal(f[0].rows, row, NS_NP_MODEL_WIDTH);
     /* The TCP destination port (443) is in the row; UDP and ICMP are absent. */
-    int tcp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP);
-    int udp = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP);
-    for (int i = 0; i < 16; i++) assert_int_equal(f[0].rows[tcp + 16 + i], (443 >> (15 - i)) & 1);
-    for (int i = 0; i < 64; i++) assert_int_equal(f[0].rows[udp + i], -1);
+    assert_true(ns_nprint_has(f[0].rows, NS_NPF_TCP_DPRT));
+    assert_int_equal(ns_nprint_get(f[0].rows, NS_NPF_TCP_DPRT), 443);
+    assert_int_equal(ns_nprint_bits_present(f[0].rows, NS_NP_COL_UDP, NS_NP_BITS_UDP), 0);
+    assert_int_equal(ns_nprint_bits_present(f[0].rows, NS_NP_COL_ICMP, NS_NP_BITS_ICMP), 0);
     ns_flow_table_free(t);
 }
 

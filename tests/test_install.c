@@ -1,9 +1,12 @@
 /* test_install.c: `make install` into a temporary prefix installs what the
  * suite built (BUILD is the folder of $NETSYNTH_BIN) and it can be used: the
- * program runs, the headers compile, pkg-config describes the library, and a
- * small program links against it both statically (pkg-config --static) and
- * as a shared library (with an rpath) and runs. `make uninstall` removes
- * every file; DESTDIR stages an install without changing what it says. */
+ * program runs, the headers compile (as C and as C++), pkg-config describes
+ * the library, and a small program links against it both statically
+ * (pkg-config --static) and as a shared library (with an rpath) and runs; so
+ * does a C++ program that reaches every exported function through netsynth.h.
+ * The shared library exports the public headers' functions and nothing else.
+ * `make uninstall` removes every file; DESTDIR stages an install without
+ * changing what it says. */
 #include "testutil.h"
 
 #include <libgen.h>
@@ -131,6 +134,61 @@ static void test_every_header_compiles_alone(void **state)
        inst.prefix, inst.work, inst.work);
     sh("${CC:-cc} -std=c11 -Wall -Wextra -Werror -pedantic -I'%s/include' -c '%s/headers.c' -o '%s/headers.o'",
        inst.prefix, inst.work, inst.work);
+    /* and in C++, the oldest standard a user may still build with */
+    require_program("c++");
+    sh("cp '%s/headers.c' '%s/headers.cc' && ${CXX:-c++} -std=c++11 -Wall -Wextra -Werror -pedantic -I'%s/include' "
+       "-c '%s/headers.cc' -o '%s/headers-cc.o'",
+       inst.work, inst.work, inst.prefix, inst.work, inst.work);
+}
+
+/* Each header by itself gives C linkage to every library function it
+ * declares (those of the headers it includes too): a C++ file that includes
+ * it alone and takes their addresses refers to no mangled name. (Through
+ * netsynth.h alone a header's own extern "C" would go unnoticed.) */
+static void test_every_header_gives_c_linkage(void **state)
+{
+    (void)state;
+    require_program("c++");
+    const char *w = inst.work, *p = inst.prefix;
+    sh("nm --defined-only '%s/lib/libnetsynth.a' | awk '$2 == \"T\" {print $3}' | LC_ALL=C sort -u > '%s/functions'",
+       p, w);
+    sh("cd '%s/include' && for h in netsynth/*.h; do "
+       "  { echo \"#include <$h>\"; echo 'typedef void (*fn)();'; echo 'void every_function(volatile fn *f) { (void)f;'; "
+       "    ${CC:-cc} -E -P -I. $h | grep -o 'ns_[A-Za-z0-9_]* *(' | tr -d ' (' | LC_ALL=C sort -u | "
+       "    LC_ALL=C comm -12 - '%s/functions' | sed 's/.*/*f = reinterpret_cast<fn>(\\&&);/'; echo '}'; "
+       "  } > '%s/one.cc' && ${CXX:-c++} -std=c++11 -Wall -Wextra -Werror -I. -c '%s/one.cc' -o '%s/one.o' || exit 1; "
+       "  if nm -u '%s/one.o' | grep ' _Z'; then echo \"$h: C++ linkage\"; exit 1; fi; "
+       "done",
+       p, w, w, w, w, w);
+    /* the loop saw functions: error.h declares ns_error */
+    sh("grep -qx ns_error '%s/functions'", w);
+}
+
+/* The shared library's dynamic symbols are the functions the public headers
+ * declare, all of them and nothing else: no src/ private header's (ns_amx_*,
+ * model_block_*), nothing the compiler makes global by itself. */
+static void test_exports_only_the_public_headers(void **state)
+{
+    (void)state;
+    const char *w = inst.work, *p = inst.prefix;
+    sh("nm -D --defined-only '%s/lib/libnetsynth.so' | awk '{print $NF}' | sort -u > '%s/exported'", p, w);
+    /* every name the installed headers declare or call, as the compiler sees them */
+    sh("${CC:-cc} -E -P -I'%s/include' '%s/include/netsynth/netsynth.h' | grep -o 'ns_[A-Za-z0-9_]* *(' | "
+       "tr -d ' (' | sort -u > '%s/declared'",
+       p, p, w);
+    /* the library's global functions, hidden or not */
+    sh("nm --defined-only '%s/lib/libnetsynth.a' | awk '$2 == \"T\" {print $3}' | sort -u > '%s/defined'", p, w);
+    int status = tu_system("test -s '%s/exported' && test -z \"$(comm -23 '%s/exported' '%s/declared')\"", w, w, w);
+    if (status != 0) tu_system("echo 'exported, not in the public headers:'; comm -23 '%s/exported' '%s/declared'", w, w);
+    assert_int_equal(status, 0);
+    status = tu_system("test -z \"$(comm -12 '%s/declared' '%s/defined' | comm -23 - '%s/exported')\"", w, w, w);
+    if (status != 0)
+        tu_system("echo 'declared in a public header, defined, not exported:'; "
+                  "comm -12 '%s/declared' '%s/defined' | comm -23 - '%s/exported'",
+                  w, w, w);
+    assert_int_equal(status, 0);
+    /* what the private headers declare is defined, and hidden */
+    sh("grep -qx ns_amx_gemm '%s/defined' && ! grep -q '^ns_amx_\\|^model_block_' '%s/exported'", w, w);
 }
 
 /* A user's program: the check value of CRC-32 and an error's text. */
@@ -182,6 +240,49 @@ static void test_links_shared(void **state)
     sh("ldd '%s/user-shared' | grep -q 'libnetsynth.so.0 => %s/lib/libnetsynth.so.0'", inst.work, inst.prefix);
 }
 
+/* A C++ user's program, through netsynth.h alone: ns_version() is NS_VERSION
+ * and the program's --version, and the address of every exported function
+ * links (the headers give them C linkage). */
+static const char cxx_head[] =
+    "#include <netsynth/netsynth.h>\n"
+    "#include <cstdio>\n"
+    "#include <cstring>\n"
+    "typedef void (*fn)();\n"
+    "static void every_function(volatile fn *f)\n"
+    "{\n";
+static const char cxx_tail[] =
+    "}\n"
+    "int main()\n"
+    "{\n"
+    "    volatile fn f = 0;\n"
+    "    every_function(&f);\n"
+    "    uint32_t crc = ns_crc32(0, \"123456789\", 9);\n"
+    "    std::printf(\"netsynth %s\\n\", ns_version());\n"
+    "    return f && crc == 0xcbf43926u && std::strcmp(ns_version(), NS_VERSION) == 0 ? 0 : 1;\n"
+    "}\n";
+
+static void test_cxx_program_links_shared(void **state)
+{
+    (void)state;
+    require_program("pkg-config");
+    require_program("c++");
+    const char *w = inst.work, *p = inst.prefix;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/user.cc", w);
+    assert_int_equal(tu_write_file(path, cxx_head, sizeof cxx_head - 1), 0);
+    sh("nm -D --defined-only '%s/lib/libnetsynth.so' | awk '$2 == \"T\" {print \"    *f = reinterpret_cast<fn>(&\" $3 \");\"}' "
+       ">> '%s'",
+       p, path);
+    FILE *fp = fopen(path, "a");
+    assert_non_null(fp);
+    assert_int_equal(fputs(cxx_tail, fp) >= 0 && fclose(fp) == 0, 1);
+    sh("export PKG_CONFIG_PATH='%s/lib/pkgconfig' && ${CXX:-c++} -std=c++11 -Wall -Wextra -Werror %s '%s' "
+       "$(pkg-config --cflags --libs netsynth) -Wl,-rpath,'%s/lib' -o '%s/user-cxx'",
+       p, inst.sanitize, path, p, w);
+    sh("test \"$('%s/user-cxx')\" = \"$('%s/bin/netsynth' --version)\"", w, p);
+    sh("ldd '%s/user-cxx' | grep -q 'libnetsynth.so.0 => %s/lib/libnetsynth.so.0'", w, p);
+}
+
 static void test_destdir_stages_the_same_install(void **state)
 {
     (void)state;
@@ -211,8 +312,11 @@ int main(void)
         cmocka_unit_test(test_installed_program_runs),
         cmocka_unit_test(test_pkg_config),
         cmocka_unit_test(test_every_header_compiles_alone),
+        cmocka_unit_test(test_every_header_gives_c_linkage),
         cmocka_unit_test(test_links_statically),
         cmocka_unit_test(test_links_shared),
+        cmocka_unit_test(test_exports_only_the_public_headers),
+        cmocka_unit_test(test_cxx_program_links_shared),
         cmocka_unit_test(test_destdir_stages_the_same_install),
         cmocka_unit_test(test_uninstall_removes_everything),
     };

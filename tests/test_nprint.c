@@ -248,6 +248,100 @@ static void test_layout(void **state)
     for (unsigned l = 1; l <= NS_NP_ICMP; l <<= 1) assert_int_equal(sum[l], ns_nprint_width(l));
 }
 
+/* The model row's columns as nPrint 1.2.1 lays them out for -4 -t -u -i: the
+ * one place outside nprint.h where they are written as numbers, to pin the
+ * table's derived constants. */
+static void test_model_columns(void **state)
+{
+    (void)state;
+    assert_int_equal(NS_NP_MODEL_LAYERS, NS_NP_IPV4 | NS_NP_TCP | NS_NP_UDP | NS_NP_ICMP);
+    assert_int_equal(NS_NP_MODEL_WIDTH, 1088);
+    assert_int_equal(NS_NP_MAX_WIDTH, 1520);
+    assert_int_equal(NS_NP_COL_ETH, -1), assert_int_equal(NS_NP_COL_IPV6, -1);
+    assert_int_equal(NS_NP_COL_IPV4, 0), assert_int_equal(NS_NP_COL_TCP, 480);
+    assert_int_equal(NS_NP_COL_UDP, 960), assert_int_equal(NS_NP_COL_ICMP, 1024);
+    assert_int_equal(NS_NP_BITS_TCP, 480), assert_int_equal(NS_NP_BITS_UDP, 64);
+    assert_int_equal(NS_NP_COL_IPV4_TL, 16), assert_int_equal(NS_NP_COL_IPV4_PROTO, 72);
+    assert_int_equal(NS_NP_COL_IPV4_SRC, 96), assert_int_equal(NS_NP_COL_IPV4_OPT, 160);
+    assert_int_equal(NS_NP_COL_TCP_DPRT, 496), assert_int_equal(NS_NP_COL_TCP_CWR, 584);
+    assert_int_equal(NS_NP_COL_TCP_OPT, 640), assert_int_equal(NS_NP_COL_UDP_DPORT, 976);
+    assert_int_equal(NS_NP_COL_ICMP_ROH, 1056), assert_int_equal(NS_NP_BITS_ICMP_ROH, 32);
+    assert_int_equal(NS_NP_BITS_TCP_FLAGS, 8);
+    assert_int_equal(NS_NP_COL_ETH_DHOST, -1), assert_int_equal(NS_NP_COL_IPV6_SRC, -1);
+
+    /* Every field: its id, its name, its constants and the runtime lookups agree. */
+    static const int cols[] = {
+#define COL(id, name, layer, bit, bits) NS_NP_COL_##id,
+        NS_NP_FIELD_TABLE(COL)
+#undef COL
+    };
+    size_t nf;
+    const ns_nprint_field *f = ns_nprint_fields(&nf);
+    assert_int_equal(nf, NS_NPF_COUNT);
+    assert_int_equal(sizeof cols / sizeof cols[0], NS_NPF_COUNT);
+    for (size_t i = 0; i < nf; i++) {
+        assert_int_equal(ns_nprint_field_find(f[i].name), (int)i);
+        int off = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer);
+        assert_int_equal(cols[i], off < 0 ? -1 : off + f[i].bit);
+        assert_int_equal(ns_nprint_field_col(NS_NP_MODEL_LAYERS, (ns_nprint_field_id)i), cols[i]);
+        assert_int_equal(ns_nprint_field_col(NS_NP_ALL, (ns_nprint_field_id)i),
+                         ns_nprint_layer_offset(NS_NP_ALL, f[i].layer) + f[i].bit);
+    }
+    assert_int_equal(ns_nprint_field_find("tcp_dprt"), NS_NPF_TCP_DPRT);
+    assert_int_equal(ns_nprint_field_find("tcp_dport"), -1);
+    assert_int_equal(ns_nprint_field_col(NS_NP_IPV4 | NS_NP_UDP, NS_NPF_UDP_DPORT), 480 + 16);
+    assert_int_equal(ns_nprint_field_col(NS_NP_IPV4 | NS_NP_UDP, NS_NPF_TCP_DPRT), -1);
+    assert_int_equal(ns_nprint_field_col(NS_NP_ALL, NS_NPF_IPV6_SRC), 112 + 480 + 64);
+}
+
+static void test_field_access(void **state)
+{
+    (void)state;
+    int8_t row[NS_NP_MODEL_WIDTH], before[NS_NP_MODEL_WIDTH];
+    memset(row, -1, sizeof row);
+    assert_int_equal(ns_nprint_get(row, NS_NPF_TCP_DPRT), 0); /* absent bits read as 0 */
+    assert_false(ns_nprint_has(row, NS_NPF_TCP_DPRT));
+    ns_nprint_put(row, NS_NPF_TCP_DPRT, 443);
+    assert_int_equal(ns_nprint_get(row, NS_NPF_TCP_DPRT), 443);
+    assert_true(ns_nprint_has(row, NS_NPF_TCP_DPRT));
+    for (int c = 0; c < NS_NP_MODEL_WIDTH; c++)
+        if (c < 496 || c >= 512) assert_int_equal(row[c], -1);  /* only its 16 columns */
+    assert_int_equal(row[496 + 7], 1), assert_int_equal(row[496 + 8], 1), assert_int_equal(row[496], 0);
+
+    row[500] = -1;   /* an absent bit where 443 (0x01bb) has a 0 */
+    assert_false(ns_nprint_has(row, NS_NPF_TCP_DPRT));
+    assert_int_equal(ns_nprint_get(row, NS_NPF_TCP_DPRT), 443);
+    row[504] = -1;   /* the 0x80 bit of 443 (0x01bb) */
+    assert_int_equal(ns_nprint_get(row, NS_NPF_TCP_DPRT), 443 - 0x80);
+
+    /* Values are cut to the field's width; a 1-bit flag. */
+    ns_nprint_put(row, NS_NPF_IPV4_TTL, 0x1ff);
+    assert_int_equal(ns_nprint_get(row, NS_NPF_IPV4_TTL), 0xff);
+    ns_nprint_put(row, NS_NPF_TCP_SYN, 1);
+    assert_int_equal(row[480 + 110], 1);
+    /* A field wider than 64 bits: its last 64, the rest 0. */
+    ns_nprint_put(row, NS_NPF_TCP_OPT, 0x0102030405060708ull);
+    assert_int_equal(ns_nprint_get(row, NS_NPF_TCP_OPT), 0x0102030405060708ull);
+    assert_int_equal(ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT, 64), 0);
+    assert_int_equal(ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT + 320 - 8, 8), 8);
+    assert_int_equal(ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT, 320), 320);
+
+    /* A field of a layer the model does not learn: nothing read or written. */
+    memcpy(before, row, sizeof row);
+    ns_nprint_put(row, NS_NPF_IPV6_NH, 6);
+    ns_nprint_put(row, NS_NPF_ETH_ETHERTYPE, 0x0800);
+    assert_memory_equal(row, before, sizeof row);
+    assert_int_equal(ns_nprint_get(row, NS_NPF_IPV6_NH), 0);
+    assert_false(ns_nprint_has(row, NS_NPF_IPV6_NH));
+
+    /* Spans: what the field accessors are made of. */
+    ns_nprint_bits_put(row, 10, 3, 5);
+    assert_int_equal(row[10], 1), assert_int_equal(row[11], 0), assert_int_equal(row[12], 1);
+    assert_int_equal(ns_nprint_bits_get(row, 10, 3), 5);
+    row[11] = -1;
+    assert_int_equal(ns_nprint_bits_present(row, 10, 3), 2);
+}
+
 static void test_golden_byte_identical(void **state)
 {
     (void)state;
@@ -559,8 +653,8 @@ static void test_row_to_packet_errors(void **state)
     /* IPv4 saying TCP, 20 bytes, total length 20: shorter than IP + TCP. */
     uint8_t ip[20] = {0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6};
     for (int i = 0; i < 160; i++) row[i] = (int8_t)(ip[i / 8] >> (7 - i % 8) & 1);
-    memset(row + 480, 0, 160);
-    row[480 + 96] = 0, row[480 + 97] = 1, row[480 + 98] = 0, row[480 + 99] = 1; /* doff 5 */
+    memset(row + NS_NP_COL_TCP, 0, NS_NP_COL_TCP_OPT - NS_NP_COL_TCP);
+    ns_nprint_put(row, NS_NPF_TCP_DOFF, 5);
     assert_int_equal(ns_nprint_row_to_packet(row, NS_NP_MODEL_LAYERS, 0, buf, &len), NS_EFORMAT);
     assert_non_null(strstr(ns_errmsg(), "shorter than the headers"));
     ip[3] = 40;
@@ -576,6 +670,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_model_columns),
+        cmocka_unit_test(test_field_access),
         cmocka_unit_test(test_golden_byte_identical),
         cmocka_unit_test(test_read_golden),
         cmocka_unit_test(test_crafted_capture),

@@ -30,70 +30,66 @@
 #include <pcap/dlt.h>
 
 enum {
-    W = NS_NP_MODEL_WIDTH, IP = 0, TCP = 480, UDP = 960, ICMP = 1024, MAXR = 64,
+    W = NS_NP_MODEL_WIDTH, MAXR = 64,
     FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10, URG = 0x20,
 };
 
 /* ------------------------------------------------------------------ rows */
-
-static void put(int8_t *row, int col, int width, uint64_t v)
-{
-    for (int k = 0; k < width; k++) row[col + k] = (int8_t)(v >> (width - 1 - k) & 1);
-}
-
-static uint32_t get(const int8_t *row, int col, int width)
-{
-    uint32_t v = 0;
-    for (int k = 0; k < width; k++) v = v << 1 | (row[col + k] == 1);
-    return v;
-}
 
 /* An IPv4 row with no options: version 4, IHL 5, total length tl, DF, TTL 64,
  * a wrong checksum; every transport absent. */
 static void ip_row(int8_t *row, int proto, int tl)
 {
     memset(row, -1, W);
-    put(row, IP, 4, 4), put(row, IP + 4, 4, 5), put(row, IP + 8, 8, 0), put(row, IP + 16, 16, (uint64_t)tl);
-    put(row, IP + 32, 16, 0x1234), put(row, IP + 48, 3, 2), put(row, IP + 51, 13, 0);
-    put(row, IP + 64, 8, 64), put(row, IP + 72, 8, (uint64_t)proto), put(row, IP + 80, 16, 0xdead);
-    put(row, IP + 96, 64, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_VER, 4), ns_nprint_put(row, NS_NPF_IPV4_HL, 5);
+    ns_nprint_put(row, NS_NPF_IPV4_TOS, 0), ns_nprint_put(row, NS_NPF_IPV4_TL, (uint64_t)tl);
+    ns_nprint_put(row, NS_NPF_IPV4_ID, 0x1234), ns_nprint_bits_put(row, NS_NP_COL_IPV4_RBIT, 3, 2);
+    ns_nprint_put(row, NS_NPF_IPV4_FOFF, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_TTL, 64), ns_nprint_put(row, NS_NPF_IPV4_PROTO, (uint64_t)proto);
+    ns_nprint_put(row, NS_NPF_IPV4_CKSUM, 0xdead);
+    ns_nprint_bits_put(row, NS_NP_COL_IPV4_SRC, 64, 0);
 }
 
 static void ip_options(int8_t *row, const uint8_t *opt, int n)
 {
-    for (int i = 0; i < n; i++) put(row, IP + 160 + 8 * i, 8, opt[i]);
-    put(row, IP + 4, 4, (uint64_t)(5 + (n + 3) / 4));
+    for (int i = 0; i < n; i++) ns_nprint_bits_put(row, NS_NP_COL_IPV4_OPT + 8 * i, 8, opt[i]);
+    ns_nprint_put(row, NS_NPF_IPV4_HL, (uint64_t)(5 + (n + 3) / 4));
 }
 
 /* TCP with data offset 5 and no options; payload bytes follow from the IP length. */
 static void tcp_row(int8_t *row, int payload, uint16_t sp, uint16_t dp, uint32_t seq, uint32_t ack, int flags)
 {
     ip_row(row, 6, 40 + payload);
-    put(row, TCP, 16, sp), put(row, TCP + 16, 16, dp), put(row, TCP + 32, 32, seq), put(row, TCP + 64, 32, ack);
-    put(row, TCP + 96, 4, 5), put(row, TCP + 100, 3, 0), put(row, TCP + 103, 9, (uint64_t)flags);
-    put(row, TCP + 112, 16, 29200), put(row, TCP + 128, 16, 0xbeef), put(row, TCP + 144, 16, 0);
+    ns_nprint_put(row, NS_NPF_TCP_SPRT, sp), ns_nprint_put(row, NS_NPF_TCP_DPRT, dp);
+    ns_nprint_put(row, NS_NPF_TCP_SEQ, seq), ns_nprint_put(row, NS_NPF_TCP_ACKN, ack);
+    ns_nprint_put(row, NS_NPF_TCP_DOFF, 5), ns_nprint_put(row, NS_NPF_TCP_RES, 0);
+    ns_nprint_bits_put(row, NS_NP_COL_TCP_NS, 9, (uint64_t)flags);   /* NS and the flag byte */
+    ns_nprint_put(row, NS_NPF_TCP_WSIZE, 29200), ns_nprint_put(row, NS_NPF_TCP_CKSUM, 0xbeef);
+    ns_nprint_put(row, NS_NPF_TCP_URP, 0);
 }
 
 static void tcp_options(int8_t *row, const uint8_t *opt, int n)
 {
-    for (int i = 0; i < n; i++) put(row, TCP + 160 + 8 * i, 8, opt[i]);
+    for (int i = 0; i < n; i++) ns_nprint_bits_put(row, NS_NP_COL_TCP_OPT + 8 * i, 8, opt[i]);
     int doff = 5 + (n + 3) / 4;
-    put(row, TCP + 96, 4, (uint64_t)doff);
-    put(row, IP + 16, 16, get(row, IP + 16, 16) + (uint32_t)(doff - 5) * 4);
+    ns_nprint_put(row, NS_NPF_TCP_DOFF, (uint64_t)doff);
+    ns_nprint_put(row, NS_NPF_IPV4_TL, ns_nprint_get(row, NS_NPF_IPV4_TL) + (uint32_t)(doff - 5) * 4);
 }
 
 static void udp_row(int8_t *row, int payload, uint16_t sp, uint16_t dp)
 {
     ip_row(row, 17, 28 + payload);
-    put(row, UDP, 16, sp), put(row, UDP + 16, 16, dp), put(row, UDP + 32, 16, (uint64_t)(8 + payload));
-    put(row, UDP + 48, 16, 0x1111);
+    ns_nprint_put(row, NS_NPF_UDP_SPORT, sp), ns_nprint_put(row, NS_NPF_UDP_DPORT, dp);
+    ns_nprint_put(row, NS_NPF_UDP_LEN, (uint64_t)(8 + payload));
+    ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0x1111);
 }
 
 static void icmp_row(int8_t *row, int payload, int type, uint32_t roh)
 {
     ip_row(row, 1, 28 + payload);
-    put(row, ICMP, 8, (uint64_t)type), put(row, ICMP + 8, 8, 0), put(row, ICMP + 16, 16, 0x2222);
-    put(row, ICMP + 32, 32, roh);
+    ns_nprint_put(row, NS_NPF_ICMP_TYPE, (uint64_t)type), ns_nprint_put(row, NS_NPF_ICMP_CODE, 0);
+    ns_nprint_put(row, NS_NPF_ICMP_CKSUM, 0x2222);
+    ns_nprint_put(row, NS_NPF_ICMP_ROH, roh);
 }
 
 /* A flow under construction. */
@@ -314,25 +310,15 @@ static void check_default(const ns_repair_out *out, uint32_t n_flows)
     check_all(out, &o, n_flows);
 }
 
-static size_t field_index(const char *name)
-{
-    size_t n;
-    const ns_nprint_field *f = ns_nprint_fields(&n);
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(f[i].name, name)) return i;
-    fail_msg("no field %s", name);
-    return 0;
-}
-
 /* ------------------------------------------------------------------ tests */
 
 static void test_layout_is_the_model_rows(void **state)
 {
     (void)state;
-    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4), IP);
-    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP), TCP);
-    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP), UDP);
-    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_ICMP), ICMP);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV4), NS_NP_COL_IPV4);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP), NS_NP_COL_TCP);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_UDP), NS_NP_COL_UDP);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_ICMP), NS_NP_COL_ICMP);
     size_t n;
     ns_nprint_fields(&n);
     assert_true(n <= NS_REPAIR_MAX_FIELDS);
@@ -345,19 +331,19 @@ static void test_ipv4_header_fields(void **state)
     f.n = 0;
     int8_t *r = add(&f, 0, 0);
     udp_row(r, 100, 40000, 53);
-    put(r, IP, 4, 6);              /* version 6 */
-    put(r, IP + 4, 4, 5);
-    put(r, IP + 64, 8, 0);         /* TTL 0 */
-    put(r, IP + 48, 3, 5);         /* reserved bit and MF */
-    put(r, IP + 51, 13, 77);       /* fragment offset */
+    ns_nprint_put(r, NS_NPF_IPV4_VER, 6);       /* version 6 */
+    ns_nprint_put(r, NS_NPF_IPV4_HL, 5);
+    ns_nprint_put(r, NS_NPF_IPV4_TTL, 0);       /* TTL 0 */
+    ns_nprint_bits_put(r, NS_NP_COL_IPV4_RBIT, 3, 5);  /* reserved bit and MF */
+    ns_nprint_put(r, NS_NPF_IPV4_FOFF, 77);     /* fragment offset */
     r = add(&f, 1, 1000);
     udp_row(r, 10, 53, 40000);
-    put(r, IP + 16, 16, 12);       /* total length shorter than the headers */
-    put(r, IP + 4, 4, 15);         /* IHL 15 with no options */
-    put(r, IP + 64, 8, 3);
+    ns_nprint_put(r, NS_NPF_IPV4_TL, 12);       /* total length shorter than the headers */
+    ns_nprint_put(r, NS_NPF_IPV4_HL, 15);       /* IHL 15 with no options */
+    ns_nprint_put(r, NS_NPF_IPV4_TTL, 3);
     r = add(&f, 0, 1000);
     udp_row(r, 30, 40000, 53);
-    put(r, UDP + 32, 16, 500);     /* UDP length disagrees: the IP length wins */
+    ns_nprint_put(r, NS_NPF_UDP_LEN, 500);      /* UDP length disagrees: the IP length wins */
     ns_repair_out out = {0};
     repair(&f, 0, &out, NULL);
     assert_int_equal(out.n_pkts, 3);
@@ -387,13 +373,13 @@ static void test_ipv4_options(void **state)
     static const uint8_t opt[] = {1, 148, 4, 0, 0, 7, 200, 1}; /* NOP, router alert, record route too long */
     udp_row(r, 8, 40000, 9);
     ip_options(r, opt, sizeof opt);
-    put(r, IP + 16, 16, 20 + 8 + 8 + 8);
+    ns_nprint_put(r, NS_NPF_IPV4_TL, 20 + 8 + 8 + 8);
     r = add(&f, 0, 1000);
     static const uint8_t rr[] = {7, 7, 4, 0, 0, 0, 0, 0};      /* record route: dropped, the rest kept */
     udp_row(r, 4, 40000, 9);
     ip_options(r, rr, sizeof rr);
-    put(r, IP + 16, 16, 20 + 8 + 8 + 4);
-    put(r, IP + 4, 4, 5);                                      /* IHL says none: the option bytes win */
+    ns_nprint_put(r, NS_NPF_IPV4_TL, 20 + 8 + 8 + 4);
+    ns_nprint_put(r, NS_NPF_IPV4_HL, 5);        /* IHL says none: the option bytes win */
     ns_repair_out out = {0};
     repair(&f, 0, &out, NULL);
     check_default(&out, 1);
@@ -497,8 +483,8 @@ static void test_tcp_flags_and_rst(void **state)
     tcp_row(r, 5, 50000, 443, 1, 1, ACK | URG);                              /* URG, pointer 0 */
     r = add(&f, 0, 500);
     tcp_row(r, 5, 50000, 443, 1, 1, ACK | URG);
-    put(r, TCP + 144, 16, 3);                                                /* a fine URG */
-    put(r, TCP + 112, 16, 0);                                                /* a zero window */
+    ns_nprint_put(r, NS_NPF_TCP_URP, 3);        /* a fine URG */
+    ns_nprint_put(r, NS_NPF_TCP_WSIZE, 0);      /* a zero window */
     tcp_row(add(&f, 1, 1000), 30, 443, 50000, 1, 1, RST | FIN | PSH | URG);  /* impossible set */
     tcp_row(add(&f, 0, 1000), 0, 50000, 443, 1, 1, ACK);                     /* after the RST */
     tcp_row(add(&f, 1, 1000), 0, 443, 50000, 1, 1, ACK);
@@ -535,7 +521,7 @@ static void test_one_transport_per_flow(void **state)
     tcp_row(add(&f, 0, 100), 7, 50000, 8080, 1, 0, ACK);
     int8_t *r = add(&f, 1, 100);                          /* TCP and UDP bits both: the IP protocol says TCP */
     tcp_row(r, 0, 8080, 50000, 1, 0, ACK);
-    put(r, UDP, 64, 0);
+    ns_nprint_bits_put(r, NS_NP_COL_UDP_SPORT, 64, 0);
     ns_repair_out out = {0};
     ns_repair_stats st = {0};
     repair(&f, 0, &out, &st);
@@ -682,14 +668,14 @@ static void test_stats_and_report(void **state)
     ns_nprint_fields(&n);
     for (size_t i = 0; i < n; i++)
         if (!ns_repair_field_assigned(i)) assert_int_equal(st.changed[i], 0);
-    assert_int_equal(st.bits[field_index("tcp_seq")], 3 * 32);
-    assert_true(st.changed[field_index("ipv4_cksum")] > 0);
-    assert_true(ns_repair_field_assigned(field_index("ipv4_src")));
+    assert_int_equal(st.bits[NS_NPF_TCP_SEQ], 3 * 32);
+    assert_true(st.changed[NS_NPF_IPV4_CKSUM] > 0);
+    assert_true(ns_repair_field_assigned(NS_NPF_IPV4_SRC));
     /* One bad length: only ipv4_tl (and what repair assigns) changes. */
-    put(f.rows + W * 2, IP + 16, 16, 8);
+    ns_nprint_put(f.rows + W * 2, NS_NPF_IPV4_TL, 8);
     memset(&st, 0, sizeof st);
     repair(&f, 0, &out, &st);
-    size_t tl = field_index("ipv4_tl");
+    size_t tl = NS_NPF_IPV4_TL;
     for (size_t i = 0; i < n; i++)
         if (!ns_repair_field_assigned(i) && i != tl) assert_int_equal(st.changed[i], 0);
     assert_int_equal(st.changed[tl], 1);             /* 8 -> 40: one bit differs */
@@ -821,13 +807,14 @@ static void test_fix_parsing(void **state)
     assert_int_equal(ns_gen_fix_add(&fx, "ipv4_ttl=0x40"), NS_OK);
     assert_int_equal(ns_gen_fix_add(&fx, "proto=tcp"), NS_OK);
     assert_int_equal(fx.n, 3);
-    assert_int_equal(get(fx.col[0], TCP + 16, 16), 443);         /* client->server: destination */
-    assert_int_equal(get(fx.col[1], TCP, 16), 443);              /* server->client: source */
-    assert_int_equal(fx.col[0][TCP], NS_GEN_PRESENT);            /* the client port is free to be anything */
-    assert_int_equal(get(fx.col[1], IP + 64, 8), 64);
-    assert_int_equal(get(fx.col[0], IP + 72, 8), 6);
-    assert_int_equal(fx.col[0][UDP], -1), assert_int_equal(fx.col[1][ICMP + 63], -1);
-    assert_int_equal(fx.col[0][TCP + 200], NS_GEN_FREE);         /* options are the model's */
+    assert_int_equal(ns_nprint_get(fx.col[0], NS_NPF_TCP_DPRT), 443);         /* client->server: destination */
+    assert_int_equal(ns_nprint_get(fx.col[1], NS_NPF_TCP_SPRT), 443);              /* server->client: source */
+    assert_int_equal(fx.col[0][NS_NP_COL_TCP_SPRT], NS_GEN_PRESENT);   /* the client port is free to be anything */
+    assert_int_equal(ns_nprint_get(fx.col[1], NS_NPF_IPV4_TTL), 64);
+    assert_int_equal(ns_nprint_get(fx.col[0], NS_NPF_IPV4_PROTO), 6);
+    assert_int_equal(fx.col[0][NS_NP_COL_UDP], -1);
+    assert_int_equal(fx.col[1][NS_NP_COL_ICMP + NS_NP_BITS_ICMP - 1], -1);
+    assert_int_equal(fx.col[0][NS_NP_COL_TCP_OPT + 5 * 8], NS_GEN_FREE);   /* options are the model's */
     ns_gen_fix before = fx;
     static const char *const bad[] = {"proto=udp", "udp_dport=53", "ipv4_ttl=65", "ipv4_ttl=256", "ipv4_ttl=0",
                                       "ipv4_src=1", "tcp_cksum=0", "tcp_sprt=1", "nope=1", "tcp_dprt",
@@ -870,8 +857,8 @@ static const char *tiny_model(const char *dir)
                         (uint32_t)(1000 * fl), 0, k == 0 ? SYN : k == 1 ? SYN | ACK : ACK);
             else
                 udp_row(row, 4 * k, back ? 53 : (uint16_t)(40000 + fl), back ? (uint16_t)(40000 + fl) : 53);
-            put(row, IP + 32, 16, (uint64_t)(fl * 7 + k));
-            put(row, IP + 64, 8, web ? 64 : (uint64_t)(100 + fl));
+            ns_nprint_put(row, NS_NPF_IPV4_ID, (uint64_t)(fl * 7 + k));
+            ns_nprint_put(row, NS_NPF_IPV4_TTL, web ? 64 : (uint64_t)(100 + fl));
             ns_dataset_pack_row(row, W, bits + (size_t)(fl * LEN + k) * ((W + 3) / 4));
             iat[fl * LEN + k] = k ? 1000000 : 0;
             dirs[fl * LEN + k] = (uint8_t)back;
@@ -891,7 +878,8 @@ static void test_fix_holds_in_every_row_and_packet(void **state)
     ns_modelfile m;
     assert_int_equal(ns_modelfile_load(&m, tiny_model(dir)), NS_OK);
     int tos_modelled = 0;
-    for (int j = 0; j < m.repr.n_bits; j++) tos_modelled |= m.repr.cols[j] >= IP + 8 && m.repr.cols[j] < IP + 16;
+    for (int j = 0; j < m.repr.n_bits; j++)
+        tos_modelled |= m.repr.cols[j] >= NS_NP_COL_IPV4_TOS && m.repr.cols[j] < NS_NP_COL_IPV4_TL;
     assert_false(tos_modelled);
     int32_t ids[1] = {-1};
     ns_gen_opts go;
@@ -909,16 +897,17 @@ static void test_fix_holds_in_every_row_and_packet(void **state)
     assert_int_equal(ns_generate(&m, &go, ids, 24, 0, &tcp), NS_OK);
     for (size_t i = 0; i < tcp.n_rows; i++) {
         const int8_t *r = tcp.rows + i * W;
-        assert_int_equal(get(r, tcp.dir[i] ? TCP : TCP + 16, 16), 8443);
-        assert_int_equal(get(r, IP + 64, 8), 64);
-        assert_int_equal(get(r, IP + 8, 8), 0x10);
-        assert_int_equal(get(r, IP + 72, 8), 6);
-        assert_true(r[TCP] >= 0 && r[UDP] == -1 && r[ICMP] == -1);
+        assert_int_equal(ns_nprint_get(r, tcp.dir[i] ? NS_NPF_TCP_SPRT : NS_NPF_TCP_DPRT), 8443);
+        assert_int_equal(ns_nprint_get(r, NS_NPF_IPV4_TTL), 64);
+        assert_int_equal(ns_nprint_get(r, NS_NPF_IPV4_TOS), 0x10);
+        assert_int_equal(ns_nprint_get(r, NS_NPF_IPV4_PROTO), 6);
+        assert_true(r[NS_NP_COL_TCP] >= 0 && r[NS_NP_COL_UDP] == -1 && r[NS_NP_COL_ICMP] == -1);
     }
     /* Clamped while sampling, not only patched: columns not fixed come out differently too. */
     size_t differ = 0;
     for (size_t i = 0; i < tcp.n_rows && i < free_run.n_rows; i++)
-        differ += memcmp(tcp.rows + i * W + IP + 32, free_run.rows + i * W + IP + 32, 16) != 0;
+        differ += memcmp(tcp.rows + i * W + NS_NP_COL_IPV4_ID, free_run.rows + i * W + NS_NP_COL_IPV4_ID,
+                         NS_NP_BITS_IPV4_ID) != 0;
     assert_true(differ > 0);
 
     ns_gen_fix_init(&fx);

@@ -53,17 +53,17 @@ static void make(hand *h, size_t n, int ttl_shift)
         h->labels[i] = (int32_t)(i % 2);
         for (uint32_t p = 0; p < f->n_packets; p++, np++) {
             memset(row, -1, sizeof row);
-            memset(row, 0, 160);
-            memset(row + 480, 0, 160);
-            tu_set_field(row, "ipv4_ver", 4);
-            tu_set_field(row, "ipv4_hl", 5);
-            tu_set_field(row, "ipv4_tl", 40 + 20 * p);
-            tu_set_field(row, "ipv4_proto", 6);
-            tu_set_field(row, "ipv4_ttl", (i % 2 ? 128 : 64) + (uint64_t)ttl_shift);
-            tu_set_field(row, "tcp_doff", 5);
-            tu_set_field(row, "tcp_syn", p == 0);
-            tu_set_field(row, "tcp_ackf", p > 0);
-            tu_set_field(row, "tcp_wsize", 1000 + 7 * (i % 3));
+            memset(row + NS_NP_COL_IPV4, 0, NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4);
+            memset(row + NS_NP_COL_TCP, 0, NS_NP_COL_TCP_OPT - NS_NP_COL_TCP);
+            ns_nprint_put(row, NS_NPF_IPV4_VER, 4);
+            ns_nprint_put(row, NS_NPF_IPV4_HL, 5);
+            ns_nprint_put(row, NS_NPF_IPV4_TL, 40 + 20 * p);
+            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 6);
+            ns_nprint_put(row, NS_NPF_IPV4_TTL, (i % 2 ? 128 : 64) + (uint64_t)ttl_shift);
+            ns_nprint_put(row, NS_NPF_TCP_DOFF, 5);
+            ns_nprint_put(row, NS_NPF_TCP_SYN, p == 0);
+            ns_nprint_put(row, NS_NPF_TCP_ACKF, p > 0);
+            ns_nprint_put(row, NS_NPF_TCP_WSIZE, 1000 + 7 * (i % 3));
             h->iat[np] = p ? 2000000 : 0;
             h->dir[np] = p & 1;
             ns_dataset_pack_row(row, W, h->bits + np * RB);

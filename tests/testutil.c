@@ -117,19 +117,6 @@ const char *tu_train_tiny(const struct ns_dataset *ds, const char *dir, int step
     return out;
 }
 
-void tu_set_field(int8_t *row, const char *name, uint64_t v)
-{
-    size_t nf;
-    const ns_nprint_field *f = ns_nprint_fields(&nf);
-    for (size_t i = 0; i < nf; i++) {
-        if (strcmp(f[i].name, name)) continue;
-        int off = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, f[i].layer) + f[i].bit;
-        for (int b = 0; b < f[i].width; b++) row[off + b] = (int8_t)((v >> (f[i].width - 1 - b)) & 1);
-        return;
-    }
-    fail_msg("no field %s", name);
-}
-
 double tu_check_gradient(const char *name, float *param, const float *grad, size_t count, double (*loss)(void *),
                          void *ctx)
 {

@@ -40,11 +40,6 @@ int tu_have_program(const char *name);
 struct ns_dataset;
 const char *tu_train_tiny(const struct ns_dataset *ds, const char *dir, int steps);
 
-/* Set the nPrint field `name` (e.g. "ipv4_ttl") of a model row
- * (NS_NP_MODEL_LAYERS) to v, most significant bit first; fails the test
- * when there is no such field. */
-void tu_set_field(int8_t *row, const char *name, uint64_t v);
-
 /* Check grad[0..count) against central differences (h = 1e-2) of loss(ctx)
  * in param, on a spread of about 40 entries; fails the test when the worst
  * relative error reaches 0.05, and returns it. */

@@ -10,6 +10,10 @@
  * loads that library instead of searching (=openblas: the default search). All matrices are row-major. */
 #ifndef NETSYNTH_BLAS_H
 #define NETSYNTH_BLAS_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stdbool.h>
 
@@ -53,11 +57,31 @@ bool ns_blas_linear_packed(float *out, const float *A, const float *W, const flo
 /* Whether packed weights run on AMX (the CPU, the kernel and NETSYNTH_NO_AMX allow it). */
 bool ns_blas_has_amx(void);
 
+/* Deterministic arithmetic: the same bits from the same inputs on every
+ * x86-64 CPU, at some cost in speed (generate --deterministic, or
+ * NETSYNTH_DETERMINISTIC=1 in the environment, read at the first call). By
+ * default the arithmetic follows the CPU: AMX bf16 products where it has AMX
+ * (ns_blas_pack_weight), OpenBLAS kernels chosen per CPU, AVX-512 code for
+ * GELU and attention, and SIMD sums whose order depends on the vector width;
+ * the same seed then gives other bytes on another CPU. Deterministic mode uses
+ * none of those: every product runs on the built-in kernel without FMA
+ * (C[i,j] = the sum of alpha a b over K in slices of 128, each slice in k
+ * order, the slices added in order: the same for any vector width), and the layernorm and
+ * softmax sums run in index order. ns_blas_set_deterministic overrides the
+ * environment; call it before the work whose bits should not vary. */
+void ns_blas_set_deterministic(bool on);
+bool ns_blas_deterministic(void);
+
 /* One line: backend, library path, kernel and how it was chosen, threads.
  * e.g. "openblas /usr/lib/.../libopenblas.so.0, kernel SkylakeX (chosen: avx512), 2 threads" */
 const char *ns_blas_describe(void);
 
 /* Whether the built-in sgemm is the backend in use (after init). */
 bool ns_blas_is_builtin(void);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
  * returns false and leaves the output untouched; nothing reads beyond len. */
 #ifndef NETSYNTH_BYTES_H
 #define NETSYNTH_BYTES_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -73,5 +77,10 @@ static inline ns_bytes ns_bytes_tail(ns_bytes b, size_t off)
     ns_bytes t = {b.data + (off < b.len ? off : b.len), off < b.len ? b.len - off : 0};
     return t;
 }
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
  * rather than failing: the packets before it are still good. */
 #ifndef NETSYNTH_CAPTURE_H
 #define NETSYNTH_CAPTURE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stdint.h>
 #include <stdio.h>
@@ -62,5 +66,10 @@ typedef struct ns_pcap_writer {
  * (see fileio.h for atomic files). */
 int ns_pcap_writer_begin(ns_pcap_writer *w, FILE *fp, int linktype, int nanosecond);
 int ns_pcap_write(ns_pcap_writer *w, int64_t ts_ns, const uint8_t *data, uint32_t caplen, uint32_t wirelen);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

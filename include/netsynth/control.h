@@ -20,6 +20,10 @@
  * (ns_control_features). */
 #ifndef NETSYNTH_CONTROL_H
 #define NETSYNTH_CONTROL_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -75,5 +79,10 @@ void ns_control_features(const ns_control_row *rows, int n, int T, float *feat);
 
 /* "S", "SA", "PA", ... for a flag byte (buf of 9), "-" for none. */
 void ns_control_flags_text(uint8_t flags, char *buf);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
  * Training: ns_train_control (train.h). */
 #ifndef NETSYNTH_CONTROLNET_H
 #define NETSYNTH_CONTROLNET_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -90,5 +94,10 @@ int ns_controlnet_backward(ns_controlnet_params *g, ns_controlnet_acts *ca, cons
 void ns_controlnet_model_forward(float *out, ns_model_acts *a, ns_controlnet_acts *ca, const ns_modelfile *base,
                                  const ns_controlnet *ctl, const float *x_t, const float *t, const int *prompt, int P,
                                  const int *len, int B, int T, const float *feat, float scale);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

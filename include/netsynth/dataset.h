@@ -18,6 +18,10 @@
  * flow longer than NS_FLOW_MAX_PACKETS. */
 #ifndef NETSYNTH_DATASET_H
 #define NETSYNTH_DATASET_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -122,5 +126,10 @@ typedef struct ns_dataset_stats {
 /* Set opts to the defaults (64 packets, NS_FLOW_DEFAULT_IDLE_NS). */
 void ns_dataset_opts_init(ns_dataset_opts *o);
 int ns_dataset_build(const ns_dataset_opts *o, const char *out_path, ns_dataset_stats *st);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

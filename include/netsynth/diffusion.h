@@ -11,6 +11,10 @@
  * bits through a softmax and hand back the expected value. */
 #ifndef NETSYNTH_DIFFUSION_H
 #define NETSYNTH_DIFFUSION_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 
@@ -56,5 +60,10 @@ int ns_diffusion_sample(const ns_schedule *s, const ns_sampler *sp, ns_denoise_f
 /* The time grid of a sampler run (steps + 1 values from t_max down to 0),
  * uniform in log-SNR, which spends steps evenly in "information". */
 void ns_diffusion_timesteps(const ns_schedule *s, int steps, double *t_out);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,11 +3,11 @@
  * Distributions, field by field. Each header field of the model's layers
  * (nprint.h) takes, in every row of a flow's first n packets, the value of
  * its bits as an integer; "absent" (a bit -1) is a value of its own, and the
- * 320-bit option fields are hashed. Three more: inter-arrival time
- * ("iat", rows after a flow's first, in quarter-octave bins of microseconds:
- * bin 0 is under 1 us, bin b >= 1 starts at 2^((b - 1) / 4) us), flow
- * length ("flow_packets", rows kept per flow) and, as a field, packet
- * length (ipv4_tl). Between the real and the synthetic distributions:
+ * 320-bit option fields are hashed (packet length is one of these fields,
+ * ipv4_tl). Two more: inter-arrival time ("iat", rows after a flow's first,
+ * in quarter-octave bins of microseconds: bin 0 is under 1 us, bin b >= 1
+ * starts at 2^((b - 1) / 4) us) and flow length ("flow_packets", rows kept
+ * per flow). Between the real and the synthetic distributions:
  *   JSD        Jensen-Shannon divergence, base 2: 0 identical, 1 disjoint
  *   TV         total variation, half the L1 distance: 0..1
  *   Hellinger  sqrt(1 - sum sqrt(p q)): 0..1
@@ -33,6 +33,10 @@
  */
 #ifndef NETSYNTH_DISTANCE_H
 #define NETSYNTH_DISTANCE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -100,5 +104,10 @@ typedef struct ns_memo_report {
 int ns_memo_compare(ns_memo_report *m, const ns_dist_flows *train, const ns_dist_flows *test,
                     const ns_dist_flows *synth, int packets, int threads);
 void ns_memo_report_free(ns_memo_report *m);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

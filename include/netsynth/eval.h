@@ -12,6 +12,10 @@
  * file: every fifth file (file index % 5 == 4) is the test side. */
 #ifndef NETSYNTH_EVAL_H
 #define NETSYNTH_EVAL_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -130,5 +134,10 @@ typedef struct ns_eval_source {
  * flags: NS_EVAL_*. */
 int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels, int max_packets, int flags);
 void ns_eval_source_free(ns_eval_source *s);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
  * are taken in the order of idx[0..n) (idx NULL: every flow, in order). */
 #ifndef NETSYNTH_FEATURES_H
 #define NETSYNTH_FEATURES_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,5 +38,10 @@ void ns_features_blank_row(int8_t *row);
 int ns_features_netflow(const ns_dataset *ds, const uint64_t *idx, size_t n, int n_packets, float *x);
 /* Name of NetFlow feature j, e.g. "bytes_fwd". */
 const char *ns_features_netflow_name(int j);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -23,6 +23,10 @@
 #define NS_OUTFILE_LEGACY_STALE_S 3600
 #ifndef NETSYNTH_FILEIO_H
 #define NETSYNTH_FILEIO_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -76,5 +80,10 @@ static inline uint64_t ns_load_le64(const uint8_t *p)
 
 /* CRC-32 (zlib's polynomial), for file checksums. */
 uint32_t ns_crc32(uint32_t crc, const void *data, size_t len);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

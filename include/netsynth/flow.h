@@ -17,6 +17,10 @@
  * independent: one per thread (or per capture) needs no locking. */
 #ifndef NETSYNTH_FLOW_H
 #define NETSYNTH_FLOW_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -72,5 +76,10 @@ const ns_flow *ns_flow_table_flows(const ns_flow_table *t, size_t *count);
 /* Packets read / left out, and why. */
 uint64_t ns_flow_table_packets(const ns_flow_table *t);
 const ns_skips *ns_flow_table_skips(const ns_flow_table *t);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
  * (seed, tree index): a seed gives the same forest whatever the thread count. */
 #ifndef NETSYNTH_FOREST_H
 #define NETSYNTH_FOREST_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -59,5 +63,10 @@ int ns_forest_n_classes(const ns_forest *f);
 /* Nodes in all trees, and the deepest leaf's depth (root = 0). */
 size_t ns_forest_n_nodes(const ns_forest *f);
 int ns_forest_depth(const ns_forest *f);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
  * then differ by a nanosecond.) */
 #ifndef NETSYNTH_GENERATE_H
 #define NETSYNTH_GENERATE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -110,7 +114,7 @@ int ns_gen_require_trained(const ns_modelfile *m, int32_t id);
 
 /* Generate n flows for the prompt ids[n_attrs] and append them to out.
  * `stream0` offsets the seed's streams (so that successive prompts of one run
- * differ); progress, when not NULL, is called after every batch. */
+ * differ). */
 int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
                 ns_gen_flows *out);
 /* The same with a prompt per flow, ids[n * n_attrs]: flows of every prompt
@@ -136,5 +140,42 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const n
                       const char *path, uint64_t *written, ns_repair_stats *st);
 /* "dir/x.pcap" and flow i -> "dir/x-i.pcap" (no extension: "-i" appended). */
 void ns_gen_flow_path(char *buf, size_t size, const char *path, size_t i);
+
+/* A set of files written together (generate --per-class/--like DIR, and
+ * --per-flow): each goes into a staging directory beside its destination and
+ * the set is moved into place only when every file was written, so a full
+ * disk or any error half-way leaves nothing of the set behind (and no file of
+ * the destination changed). The staging directory is STEM.tmp.XXXXXX, STEM
+ * being `stem` (or `dest`) without trailing slashes, in STEM's directory.
+ *   whole: dest is the set's own directory. When it does not exist or is
+ *          empty, the staging directory is renamed to it (one step). When it
+ *          holds files, the set's files are moved in one by one (renames,
+ *          which need no disk space), replacing files of the same names and
+ *          leaving the others alone.
+ *   else:  dest is an existing directory shared with other files (stem names
+ *          the staging directory); the set's files are moved in one by one. */
+typedef struct ns_gen_stage {
+    char *dest;   /* the destination directory */
+    char *tmp;    /* the staging directory */
+    int whole;
+    int fd;       /* tmp, flock()ed while the set is written */
+} ns_gen_stage;
+
+/* Make the staging directory, first removing this stem's staging
+ * directories that no live run holds (a killed run's: each run holds an
+ * flock on its own). NS_EIO when dest exists and is not a directory, or the
+ * staging directory cannot be made. */
+int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int whole);
+/* The staged path of the file `name` (a name without '/') in buf. */
+void ns_gen_stage_path(const ns_gen_stage *s, const char *name, char *buf, size_t size);
+/* Move the set into place (see above) and remove the staging directory. */
+int ns_gen_stage_commit(ns_gen_stage *s);
+/* Remove the staging directory and every file in it; dest is untouched. */
+void ns_gen_stage_abort(ns_gen_stage *s);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -27,6 +27,10 @@
  * limit, or not a whole number of scale blocks), NS_EIO, NS_ENOMEM, NS_EARG. */
 #ifndef NETSYNTH_IMAGE_H
 #define NETSYNTH_IMAGE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -52,5 +56,10 @@ int ns_image_read_mem(const char *name, const uint8_t *data, size_t len, int sca
 
 /* The value whose colour is nearest to (r, g, b). */
 int8_t ns_image_snap(uint8_t r, uint8_t g, uint8_t b);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

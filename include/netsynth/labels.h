@@ -10,6 +10,10 @@
  * out. */
 #ifndef NETSYNTH_LABELS_H
 #define NETSYNTH_LABELS_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,5 +42,10 @@ static inline const char *ns_labels_cell(const ns_labels *t, size_t row, int col
 {
     return t->cells[row * t->n_cols + (size_t)col];
 }
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
  * combinations (token indices, -1 none) and their flow counts, the weights. */
 #ifndef NETSYNTH_LORA_H
 #define NETSYNTH_LORA_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -96,5 +100,10 @@ int ns_lora_load(ns_lora *a, const char *path);
 /* The same from memory (buf is not kept); `name` names it in messages. */
 int ns_lora_parse(ns_lora *a, const uint8_t *buf, size_t size, const char *name);
 void ns_lora_free(ns_lora *a);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
  * load, so the forward needs no change for them. */
 #ifndef NETSYNTH_MODEL_H
 #define NETSYNTH_MODEL_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -146,5 +150,10 @@ double ns_model_step_flops(const ns_model_config *c, int B, int T);
 /* The length head alone: logits[B, max_packets] for lengths 1..max_packets. */
 void ns_model_length_logits(float *logits, ns_model_acts *a, const ns_model_params *p,
                             const ns_model_config *c, const int *prompt, int P, int B);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -14,6 +14,10 @@
  * corrupted file is a clear error naming the file. */
 #ifndef NETSYNTH_MODELFILE_H
 #define NETSYNTH_MODELFILE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,7 +40,14 @@ typedef struct ns_train_state {
     float p_uncond, p_token_drop, balance, val_frac;
     float w_iat, w_dir, w_len;
     double elapsed_s;         /* training time so far, for the progress line */
+    int64_t data_sum;         /* the dataset trained on: 1 << 32 | CRC-32 of what training
+                               * reads of it (ns_train_data_sum); 0: not recorded (older files) */
 } ns_train_state;
+
+/* NS_OK when every field of s is one training can run with (counts in range,
+ * step <= steps, rates finite and within their bounds); otherwise NS_ECORRUPT
+ * (NS_EARG when name is NULL: options, not a file) naming `name` and the field. */
+int ns_train_state_check(const ns_train_state *s, const char *name);
 
 typedef struct ns_modelfile {
     ns_model_config cfg;
@@ -81,5 +92,10 @@ int32_t ns_modelfile_token(const ns_modelfile *m, const char *text);
 int ns_modelfile_token_trained(const ns_modelfile *m, int32_t id);
 /* The attribute index of a token id. */
 int ns_modelfile_token_attr(const ns_modelfile *m, int32_t id);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

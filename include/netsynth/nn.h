@@ -11,6 +11,10 @@
  *     none may be called from inside an OpenMP parallel region. */
 #ifndef NETSYNTH_NN_H
 #define NETSYNTH_NN_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -109,5 +113,10 @@ void ns_adamw_update(float *param, float *m, float *v, const float *grad, size_t
 float ns_grad_clip(float *grad, size_t n, float max_norm);
 /* ema = decay * ema + (1 - decay) * param */
 void ns_ema_update(float *ema, const float *param, size_t n, float decay);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
  * reader, row -> packet bytes). */
 #ifndef NETSYNTH_NPRINT_H
 #define NETSYNTH_NPRINT_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -27,11 +31,102 @@ enum {
     NS_NP_ICMP = 1u << 5,
     NS_NP_ALL = 0x3f
 };
-/* What the model learns: IPv4, TCP, UDP, ICMP = 1088 bits. */
-#define NS_NP_MODEL_LAYERS (NS_NP_IPV4 | NS_NP_TCP | NS_NP_UDP | NS_NP_ICMP)
-#define NS_NP_MODEL_WIDTH 1088
+
+/* ---- the row layout: one table ----------------------------------------------
+ *
+ * Every column of a row is written down once, here: the layers in column
+ * order with their widths and whether the model learns them, and every field
+ * of every layer (nPrint's name, first bit within its layer, width). The
+ * field table (ns_nprint_fields), the field ids (NS_NPF_*), the columns of a
+ * model row (NS_NP_COL_*), the widths (NS_NP_BITS_*) and NS_NP_MODEL_WIDTH all
+ * come from these two lists, and nothing outside nprint.c writes a column as
+ * a number. A new layer (IPv6 or payload in the model) is its NS_NP_* bit
+ * above (and NS_NP_ALL), one line of NS_NP_LAYER_TABLE and its fields in
+ * NS_NP_FIELD_TABLE; nprint.c checks at compile time that the bits follow the
+ * table and that a layer's fields tile its width. NS_NPI_* are the tables'
+ * workings, not for use. */
+
+/* X(ID, "name", bits, in the model row); NS_NP_<ID> is the layer's bit. */
+#define NS_NP_LAYER_TABLE(X)  \
+    X(ETH, "eth", 112, 0)     \
+    X(IPV4, "ipv4", 480, 1)   \
+    X(IPV6, "ipv6", 320, 0)   \
+    X(TCP, "tcp", 480, 1)     \
+    X(UDP, "udp", 64, 1)      \
+    X(ICMP, "icmp", 64, 1)
+
+/* X(ID, "name", LAYER, first bit within the layer, bits), in column order. */
+#define NS_NP_FIELD_TABLE(X)                                                                      \
+    X(ETH_DHOST, "eth_dhost", ETH, 0, 48) X(ETH_SHOST, "eth_shost", ETH, 48, 48)                 \
+    X(ETH_ETHERTYPE, "eth_ethertype", ETH, 96, 16)                                                \
+    X(IPV4_VER, "ipv4_ver", IPV4, 0, 4) X(IPV4_HL, "ipv4_hl", IPV4, 4, 4)                        \
+    X(IPV4_TOS, "ipv4_tos", IPV4, 8, 8) X(IPV4_TL, "ipv4_tl", IPV4, 16, 16)                      \
+    X(IPV4_ID, "ipv4_id", IPV4, 32, 16) X(IPV4_RBIT, "ipv4_rbit", IPV4, 48, 1)                   \
+    X(IPV4_DFBIT, "ipv4_dfbit", IPV4, 49, 1) X(IPV4_MFBIT, "ipv4_mfbit", IPV4, 50, 1)            \
+    X(IPV4_FOFF, "ipv4_foff", IPV4, 51, 13) X(IPV4_TTL, "ipv4_ttl", IPV4, 64, 8)                 \
+    X(IPV4_PROTO, "ipv4_proto", IPV4, 72, 8) X(IPV4_CKSUM, "ipv4_cksum", IPV4, 80, 16)           \
+    X(IPV4_SRC, "ipv4_src", IPV4, 96, 32) X(IPV4_DST, "ipv4_dst", IPV4, 128, 32)                 \
+    X(IPV4_OPT, "ipv4_opt", IPV4, 160, 320)                                                       \
+    X(IPV6_VER, "ipv6_ver", IPV6, 0, 4) X(IPV6_TC, "ipv6_tc", IPV6, 4, 8)                        \
+    X(IPV6_FL, "ipv6_fl", IPV6, 12, 20) X(IPV6_LEN, "ipv6_len", IPV6, 32, 16)                    \
+    X(IPV6_NH, "ipv6_nh", IPV6, 48, 8) X(IPV6_HL, "ipv6_hl", IPV6, 56, 8)                        \
+    X(IPV6_SRC, "ipv6_src", IPV6, 64, 128) X(IPV6_DST, "ipv6_dst", IPV6, 192, 128)               \
+    X(TCP_SPRT, "tcp_sprt", TCP, 0, 16) X(TCP_DPRT, "tcp_dprt", TCP, 16, 16)                     \
+    X(TCP_SEQ, "tcp_seq", TCP, 32, 32) X(TCP_ACKN, "tcp_ackn", TCP, 64, 32)                      \
+    X(TCP_DOFF, "tcp_doff", TCP, 96, 4) X(TCP_RES, "tcp_res", TCP, 100, 3)                       \
+    X(TCP_NS, "tcp_ns", TCP, 103, 1) X(TCP_CWR, "tcp_cwr", TCP, 104, 1)                          \
+    X(TCP_ECE, "tcp_ece", TCP, 105, 1) X(TCP_URG, "tcp_urg", TCP, 106, 1)                        \
+    X(TCP_ACKF, "tcp_ackf", TCP, 107, 1) X(TCP_PSH, "tcp_psh", TCP, 108, 1)                      \
+    X(TCP_RST, "tcp_rst", TCP, 109, 1) X(TCP_SYN, "tcp_syn", TCP, 110, 1)                        \
+    X(TCP_FIN, "tcp_fin", TCP, 111, 1) X(TCP_WSIZE, "tcp_wsize", TCP, 112, 16)                   \
+    X(TCP_CKSUM, "tcp_cksum", TCP, 128, 16) X(TCP_URP, "tcp_urp", TCP, 144, 16)                  \
+    X(TCP_OPT, "tcp_opt", TCP, 160, 320)                                                          \
+    X(UDP_SPORT, "udp_sport", UDP, 0, 16) X(UDP_DPORT, "udp_dport", UDP, 16, 16)                 \
+    X(UDP_LEN, "udp_len", UDP, 32, 16) X(UDP_CKSUM, "udp_cksum", UDP, 48, 16)                    \
+    X(ICMP_TYPE, "icmp_type", ICMP, 0, 8) X(ICMP_CODE, "icmp_code", ICMP, 8, 8)                  \
+    X(ICMP_CKSUM, "icmp_cksum", ICMP, 16, 16) X(ICMP_ROH, "icmp_roh", ICMP, 32, 32)
+
+/* Field ids: indexes into ns_nprint_fields(), in column order. */
+typedef enum ns_nprint_field_id {
+#define NS_NPI_ID(id, name, layer, bit, bits) NS_NPF_##id,
+    NS_NP_FIELD_TABLE(NS_NPI_ID)
+#undef NS_NPI_ID
+    NS_NPF_COUNT
+} ns_nprint_field_id;
+
+/* What the model learns: the layers marked so (IPv4, TCP, UDP, ICMP). */
+#define NS_NPI_IN_MODEL(id, name, bits, model) | ((model) ? (unsigned)NS_NP_##id : 0u)
+#define NS_NP_MODEL_LAYERS (0u NS_NP_LAYER_TABLE(NS_NPI_IN_MODEL))
+
+/* Columns of a model row: where a layer starts (-1 when the model does not
+ * learn it), then its width. NS_NPI_AT_<ID> runs along the layers: each is one
+ * past the end of the model layer before it. */
+enum {
+    NS_NPI_AT_START = -1,
+#define NS_NPI_AT(id, name, bits, model) NS_NPI_AT_##id, NS_NPI_END_##id = NS_NPI_AT_##id + ((model) ? (bits) : 0) - 1,
+    NS_NP_LAYER_TABLE(NS_NPI_AT)
+#undef NS_NPI_AT
+    NS_NPI_MODEL_END,
+#define NS_NPI_COL(id, name, bits, model) NS_NP_COL_##id = (model) ? NS_NPI_AT_##id : -1, NS_NP_BITS_##id = (bits),
+    NS_NP_LAYER_TABLE(NS_NPI_COL)
+#undef NS_NPI_COL
+};
+/* A model row: 1088 bits. */
+#define NS_NP_MODEL_WIDTH ((int)NS_NPI_MODEL_END)
 /* The widest row (every layer): 1520 bits. */
-#define NS_NP_MAX_WIDTH 1520
+#define NS_NPI_ALL_BITS(id, name, bits, model) + (bits)
+#define NS_NP_MAX_WIDTH (0 NS_NP_LAYER_TABLE(NS_NPI_ALL_BITS))
+
+/* Columns of a field in a model row (-1 when the model does not learn its
+ * layer) and its width: NS_NP_COL_TCP_DPRT, NS_NP_BITS_TCP_DPRT. */
+enum {
+#define NS_NPI_FCOL(id, name, layer, bit, bits) \
+    NS_NP_COL_##id = NS_NP_COL_##layer < 0 ? -1 : NS_NP_COL_##layer + (bit), NS_NP_BITS_##id = (bits),
+    NS_NP_FIELD_TABLE(NS_NPI_FCOL)
+#undef NS_NPI_FCOL
+};
+/* TCP's flag byte, CWR to FIN, read as one number (from NS_NP_COL_TCP_CWR). */
+enum { NS_NP_BITS_TCP_FLAGS = NS_NP_COL_TCP_FIN + NS_NP_BITS_TCP_FIN - NS_NP_COL_TCP_CWR };
 
 /* Bits in a row for these layers. */
 int ns_nprint_width(unsigned layers);
@@ -47,8 +142,30 @@ typedef struct ns_nprint_field {
     int bit;               /* first bit within its layer */
     int width;             /* bits */
 } ns_nprint_field;
-/* Every field of every layer, in column order. */
+/* Every field of every layer, in column order (NS_NP_FIELD_TABLE; index = field id). */
 const ns_nprint_field *ns_nprint_fields(size_t *count);
+
+/* The field called `name` ("tcp_dprt"), or -1. */
+int ns_nprint_field_find(const char *name);
+/* A field's column in a row of `layers`, or -1 when the row lacks its layer. */
+int ns_nprint_field_col(unsigned layers, ns_nprint_field_id f);
+
+/* Values in a model row (NS_NP_MODEL_LAYERS), most significant bit first.
+ * Reading, absent bits (-1) count as 0: a generated row is read as repair
+ * and the control maps have always read it. Values are at most 64 bits: of
+ * a wider field (options, IPv6 addresses) get/put see the last 64. A field
+ * of a layer the model does not learn reads as 0 and is not written. */
+uint64_t ns_nprint_get(const int8_t *row, ns_nprint_field_id f);
+void ns_nprint_put(int8_t *row, ns_nprint_field_id f, uint64_t value);
+/* Whether every bit of the field is present (0 or 1). */
+int ns_nprint_has(const int8_t *row, ns_nprint_field_id f);
+/* Mark the field absent (-1), as a row without it has it. */
+void ns_nprint_clear(int8_t *row, ns_nprint_field_id f);
+/* The same for `width` (1..64) bits from column col, e.g. one option byte. */
+uint64_t ns_nprint_bits_get(const int8_t *row, int col, int width);
+void ns_nprint_bits_put(int8_t *row, int col, int width, uint64_t value);
+/* How many of the `width` bits from col are present. */
+int ns_nprint_bits_present(const int8_t *row, int col, int width);
 
 /* Encode a decoded packet's headers into row[ns_nprint_width(layers)]:
  * Ethernet from p->eth, IPv4 (with options) or IPv6 from p->ip, and TCP
@@ -127,5 +244,10 @@ void ns_nprint_csv_free(ns_nprint_csv *c);
  * do not add up). */
 #define NS_NP_MAX_PACKET (14 + 40 + 65535)
 int ns_nprint_row_to_packet(const int8_t *row, unsigned layers, int ethernet, uint8_t *buf, size_t *len);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
  * before it stay filled in, so a caller may still use them. */
 #ifndef NETSYNTH_PACKET_H
 #define NETSYNTH_PACKET_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -78,8 +82,9 @@ ns_skip_reason ns_packet_parse(ns_packet *p, int linktype, const uint8_t *data, 
 /* Decode starting at an IP header (version taken from the first nibble). */
 ns_skip_reason ns_packet_parse_ip(ns_packet *p, const uint8_t *data, size_t len);
 
-/* Internet checksum (RFC 1071) over data, folded, not complemented; start
- * with 0 or a pseudo-header sum. ns_inet_checksum() complements the result. */
+/* Internet checksum (RFC 1071): ns_inet_sum adds data's 16-bit words to sum
+ * (start with 0 or a pseudo-header sum) in 32 bits; ns_inet_fold folds that
+ * to 16 bits, not complemented: the checksum field is ~ns_inet_fold(sum). */
 uint32_t ns_inet_sum(uint32_t sum, const uint8_t *data, size_t len);
 uint16_t ns_inet_fold(uint32_t sum);
 /* The complete checksum field value for an IPv4 header / a TCP or UDP or ICMP
@@ -87,5 +92,10 @@ uint16_t ns_inet_fold(uint32_t sum);
  * field inside the bytes is treated as zero. */
 uint16_t ns_ipv4_header_checksum(const uint8_t *ip, size_t ihl_bytes);
 uint16_t ns_l4_checksum_ipv4(const uint8_t *ip, uint8_t proto, const uint8_t *l4, size_t l4_len);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -62,6 +62,10 @@
  *              Ethernet MACs are 02:00 followed by the IPv4 address. */
 #ifndef NETSYNTH_REPAIR_H
 #define NETSYNTH_REPAIR_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -137,5 +141,10 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
 /* Order out's packets by time (ties: flow, then order of appending) and make
  * the timestamps strictly increasing. */
 int ns_repair_merge(ns_repair_out *out);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

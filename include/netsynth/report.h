@@ -12,6 +12,10 @@
  * flow images and SVG histograms inline, no network). */
 #ifndef NETSYNTH_REPORT_H
 #define NETSYNTH_REPORT_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stdint.h>
 #include <stdio.h>
@@ -56,5 +60,10 @@ void ns_report_free(ns_report *r);
 void ns_report_print(const ns_report *r, FILE *fp);
 int ns_report_write_json(const ns_report *r, const char *path);
 int ns_report_write_html(const ns_report *r, const char *path);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

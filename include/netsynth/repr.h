@@ -15,6 +15,10 @@
  * probabilities, and the final rows are their argmax. */
 #ifndef NETSYNTH_REPR_H
 #define NETSYNTH_REPR_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -57,5 +61,10 @@ void ns_repr_expect_guided(const ns_repr *r, float *x0, float *out, const float 
 /* One output row -> an nPrint row[width] (argmax per value, constants put
  * back), its direction and inter-arrival time in nanoseconds. */
 void ns_repr_decode_row(const ns_repr *r, const float *out, int8_t *row, uint8_t *dir, int64_t *iat_ns);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,6 +3,10 @@
  * gets the same numbers whatever the thread count: same seed, same output. */
 #ifndef NETSYNTH_RNG_H
 #define NETSYNTH_RNG_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,5 +29,10 @@ float ns_rng_normal(ns_rng *r);
 /* n standard normals at once, twice as fast per value (both Box-Muller
  * values used, in float). A different sequence from ns_rng_normal's. */
 void ns_rng_normals(ns_rng *r, float *out, size_t n);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

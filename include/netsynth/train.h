@@ -9,6 +9,10 @@
  * (with the same thread count: the BLAS partitions sums by threads). */
 #ifndef NETSYNTH_TRAIN_H
 #define NETSYNTH_TRAIN_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
 
 #include <stdio.h>
 
@@ -25,18 +29,27 @@ typedef struct ns_train_opts {
     int threads;              /* 0: OpenMP's default */
     const char *out_path;     /* the model (EMA weights) */
     const char *ckpt_path;    /* the checkpoint, with training state */
-    const char *resume_path;  /* NULL, or a checkpoint to continue */
+    const char *resume_path;  /* NULL, or a checkpoint to continue: its options apply, st's do not */
+    int64_t resume_steps;     /* with resume_path, > 0: the run's new total (>= the steps done); 0: the
+                               * checkpoint's, so the run is the one that was interrupted */
+    int resume_other_data;    /* with resume_path: continue on a dataset other than the checkpoint's */
     FILE *progress;           /* progress lines, or NULL */
-    volatile int *stop;       /* set asynchronously (SIGINT): checkpoint and return */
+    volatile int *stop;       /* set asynchronously (a signal): checkpoint and return */
     int64_t stop_at_step;     /* > 0: checkpoint and return after this step, as if stopped */
 } ns_train_opts;
 
 /* Defaults for everything (config "small"). */
 void ns_train_opts_init(ns_train_opts *o);
 
+/* A stopped run (*stop, stop_at_step) writes its checkpoint only, never the
+ * model, and sets `interrupted`. A checkpoint that cannot be written stops
+ * the run with that error, after writing the model as it is (model_written).
+ * The output directories are checked before the first step. A non-finite
+ * loss stops the run with an error naming the step. */
 typedef struct ns_train_result {
-    int64_t steps_done;
-    int interrupted;          /* stopped by *stop before the last step */
+    int64_t steps_done, steps; /* steps done of the run's total */
+    int interrupted;          /* stopped by *stop or stop_at_step before the last step */
+    int model_written;        /* the model (or adapter) was written to out_path */
     float last_loss, val_loss;
     double flows_per_s, seconds;
     double gflops;            /* matrix-product GFLOP/s of this run's steps (ns_model_step_flops) */
@@ -44,25 +57,34 @@ typedef struct ns_train_result {
 
 int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res);
 
+/* What a checkpoint records of its dataset: 1 << 32 | CRC-32 of everything
+ * training reads of it (flows' packet counts, labels, vocabulary, rows,
+ * directions, times), so that a resume on other data is noticed. */
+uint64_t ns_train_data_sum(const ns_dataset *ds);
+
 /* Training a control branch (controlnet.h) for a frozen base
  * (`netsynth train-control`): batches as above, with the control maps of the
  * training flows themselves; the loss is the base's; AdamW with a short
  * warm-up and cosine decay; the raw weights are saved (runs are short). */
 typedef struct ns_train_control_opts {
     int blocks;               /* K, branch blocks (default 2) */
-    int64_t steps;            /* default 1000 */
-    int batch;                /* default 32 */
-    float lr;                 /* peak (default 1e-3) */
-    int64_t seed;             /* default 1 */
+    /* steps 1000, batch 32, lr 1e-3, seed 1, log_every 25, warmup 0 (steps / 10 + 1
+     * below 500 steps, else 50), no EMA or validation, the rest training's
+     * defaults. Prompt dropout, balance and loss weights are the base's own
+     * when its file keeps its training state (a checkpoint). */
+    ns_train_state st;
     int threads;              /* 0: OpenMP's default */
-    int log_every;            /* default 25 */
     FILE *progress;           /* progress lines, or NULL */
+    const char *ckpt_path;    /* where a stopped run writes the branch so far (NULL: nowhere) */
+    volatile int *stop;       /* set asynchronously (a signal): write ckpt_path and return */
+    int64_t stop_at_step;     /* > 0: stop after this step, as if *stop were set */
 } ns_train_control_opts;
 
 void ns_train_control_opts_init(ns_train_control_opts *o);
 
 typedef struct ns_train_control_result {
-    int64_t steps_done;
+    int64_t steps_done, steps;
+    int interrupted;          /* stopped before the last step: the branch went to ckpt_path, not out_path */
     float first_loss, last_loss; /* means over the first and the last log_every steps */
     double seconds, flows_per_s;
 } ns_train_control_result;
@@ -79,22 +101,31 @@ int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_
 
 /* Fine-tuning (lora.h): a new adapter of the frozen base learns ds. st's
  * steps, batch, lr, warmup, min_lr_frac, clip, seed, prompt dropout, balance,
- * loss weights and log_every apply (weight decay 0, no validation, no EMA:
- * the adapter's last weights are written). */
+ * loss weights, weight decay (of the low-rank factors; default 0) and
+ * log_every apply (no validation, no EMA: the adapter's last weights are
+ * written); prompt dropout, balance and loss weights are the base's own when
+ * its file keeps its training state (a checkpoint). */
 typedef struct ns_finetune_opts {
     int rank;
     float alpha;              /* the update is (alpha / rank) B A */
     ns_train_state st;
     int threads;
     const char *out_path;     /* the adapter */
+    const char *ckpt_path;    /* where a stopped run writes the adapter so far (NULL: nowhere) */
     const char *base_name;    /* the base's path, for messages */
     FILE *progress;
-    volatile int *stop;       /* set asynchronously: write the adapter as it is and return */
+    volatile int *stop;       /* set asynchronously (a signal): write ckpt_path and return */
+    int64_t stop_at_step;     /* > 0: stop after this step, as if *stop were set */
 } ns_finetune_opts;
 
 /* Defaults: rank 4, alpha 4, 1500 steps, lr 2e-3, the rest as training's. */
 void ns_finetune_opts_init(ns_finetune_opts *o);
 
 int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetune_opts *o, ns_train_result *res);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
 
 #endif

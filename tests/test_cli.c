@@ -1,0 +1,364 @@
+/* test_cli.c: what the netsynth program says and leaves behind when things
+ * go wrong (issue 12, defects 11, 13 and 14): each message names the file
+ * and the real problem, a full disk leaves no partial set of files, and
+ * --deterministic gives the same bytes with and without AMX and OpenBLAS.
+ * Runs build/netsynth (or $NETSYNTH_BIN) on a tiny model trained here. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/nprint.h"
+
+enum { W = NS_NP_MODEL_WIDTH, FLOWS = 24, LEN = 4 };
+
+static const char *dir;      /* this run's files */
+static char bin[1024];       /* the program, as an absolute path (commands run in dir) */
+static char model[1024];     /* the tiny model */
+static char data[1024];      /* its training dataset */
+static char full[1024];      /* dir/full, while a small tmpfs is mounted there */
+
+/* UDP flows of three kinds (kind=a, b, c: server ports 53, 123, 5353),
+ * written as `path`; kinds[] are the token names (another vocabulary for
+ * the mismatch tests). */
+static void write_dataset(const char *path, const char *const kinds[3])
+{
+    static const char *attr_names[] = {"kind"};
+    static const uint32_t attr_first[] = {0, 3};
+    static const char *files[] = {"made-in-test"};
+    static ns_ds_flow fl[FLOWS];
+    static int32_t labels[FLOWS];
+    static int64_t iat[FLOWS * LEN];
+    static uint8_t dirs[FLOWS * LEN], bits[FLOWS * LEN * ((W + 3) / 4)];
+    static const int ports[3] = {53, 123, 5353};
+    int8_t row[W];
+    for (int i = 0; i < FLOWS; i++) {
+        int kind = i % 3;
+        fl[i].first = (uint64_t)i * LEN;
+        fl[i].n_packets = fl[i].seen = LEN;
+        fl[i].proto = 17;
+        labels[i] = kind;
+        for (int k = 0; k < LEN; k++) {
+            int back = k % 2;
+            memset(row, -1, sizeof row);
+            ns_nprint_put(row, NS_NPF_IPV4_VER, 4);
+            ns_nprint_put(row, NS_NPF_IPV4_HL, 5);
+            ns_nprint_put(row, NS_NPF_IPV4_TL, 28 + 10 * (uint64_t)k);
+            ns_nprint_put(row, NS_NPF_IPV4_TTL, 64);
+            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 17);
+            ns_nprint_put(row, NS_NPF_UDP_SPORT, back ? (uint64_t)ports[kind] : 40000 + (uint64_t)i);
+            ns_nprint_put(row, NS_NPF_UDP_DPORT, back ? 40000 + (uint64_t)i : (uint64_t)ports[kind]);
+            ns_nprint_put(row, NS_NPF_UDP_LEN, 8 + 10 * (uint64_t)k);
+            ns_dataset_pack_row(row, W, bits + (size_t)(i * LEN + k) * ((W + 3) / 4));
+            iat[i * LEN + k] = k ? 1000000 : 0;
+            dirs[i * LEN + k] = (uint8_t)back;
+        }
+    }
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = 8, .n_flows = FLOWS,
+                     .n_packets = FLOWS * LEN, .n_attrs = 1, .n_tokens = 3, .n_files = 1,
+                     .attr_names = attr_names, .attr_first = attr_first, .tokens = (const char **)kinds,
+                     .files = files, .flows = fl, .labels = labels, .iat_ns = iat, .dir = dirs, .bits = bits};
+    assert_int_equal(ns_dataset_write(&ds, path), NS_OK);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    if (!realpath(tu_netsynth_bin(), bin)) return -1;
+    static const char *const kinds[3] = {"kind=a", "kind=b", "kind=c"};
+    /* Trained through the program, as a user would. */
+    snprintf(data, sizeof data, "%s", tu_path(dir, "train.ds"));
+    write_dataset(data, kinds);
+    snprintf(model, sizeof model, "%s", tu_path(dir, "m.nsm"));
+    int rc = tu_system("'%s' train --data '%s' -o '%s' --config tiny --steps 30 --batch 8 --val-frac 0 --threads 1 "
+                       "-q 2>/dev/null",
+                       bin, data, model);
+    return rc;
+}
+
+/* Run `netsynth ARGS` with stdout and stderr in files; the exit status. */
+static int run(const char *args)
+{
+    return tu_system("cd '%s' && '%s' %s >out.txt 2>err.txt", dir, bin, args);
+}
+
+/* The text of dir/name (a static buffer, "" when absent). */
+static const char *text_of(const char *name)
+{
+    static char buf[1 << 16];
+    buf[0] = 0;
+    FILE *fp = fopen(tu_path(dir, name), "rb");
+    if (!fp) return buf;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    buf[n] = 0;
+    fclose(fp);
+    return buf;
+}
+
+#define ERR_HAS(s)                                                                        \
+    do {                                                                                  \
+        const char *e_ = text_of("err.txt");                                              \
+        if (!strstr(e_, (s))) fail_msg("stderr lacks \"%s\": %s", (s), e_);              \
+    } while (0)
+#define ERR_LACKS(s)                                                                      \
+    do {                                                                                  \
+        const char *e_ = text_of("err.txt");                                              \
+        if (strstr(e_, (s))) fail_msg("stderr has \"%s\": %s", (s), e_);                 \
+    } while (0)
+
+/* ------------------------------------------------------------------ inspect */
+
+static void test_inspect_adapter_and_branch(void **state)
+{
+    (void)state;
+    char args[8192];
+    snprintf(args, sizeof args, "finetune --model '%s' --data '%s' -o a.lora --steps 3 --batch 4 --threads 1 -q", model,
+             data);
+    assert_int_equal(run(args), 0);
+    assert_int_equal(run("inspect a.lora"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "a.lora: netsynth LoRA adapter"));
+    assert_non_null(strstr(text_of("out.txt"), "kind=b"));
+    snprintf(args, sizeof args, "train-control --model '%s' --data '%s' -o c.nsc --steps 2 --batch 4 --threads 1",
+             model, data);
+    assert_int_equal(run(args), 0);
+    assert_int_equal(run("inspect c.nsc"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "c.nsc: netsynth control branch"));
+    /* A file cut inside the magic is truncated, not "unknown". */
+    assert_int_equal(tu_write_file(tu_path(dir, "cut.nsm"), "NSYNM", 5), 0);
+    assert_int_equal(run("inspect cut.nsm"), 1);
+    ERR_HAS("cut.nsm: truncated");
+    assert_int_equal(run("inspect --help"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "LoRA adapter"));
+}
+
+/* ------------------------------------------------------------------ decode */
+
+static void test_decode_binary_file(void **state)
+{
+    (void)state;
+    uint8_t junk[600];
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)(i * 37 + 11);
+    assert_int_equal(tu_write_file(tu_path(dir, "junk.csv"), junk, sizeof junk), 0);
+    assert_int_equal(run("decode -i junk.csv -o junk.pcap"), 1);
+    ERR_HAS("junk.csv: not an nPrint CSV");
+    ERR_LACKS("index column");
+    assert_int_not_equal(access(tu_path(dir, "junk.pcap"), F_OK), 0);
+}
+
+/* ------------------------------------------------------------------ eval */
+
+static void test_eval_messages(void **state)
+{
+    (void)state;
+    uint8_t *bytes;
+    size_t len;
+    assert_int_equal(ns_read_file(data, &bytes, &len), NS_OK);
+    /* Cut inside the magic and inside the header: both "truncated". */
+    size_t cuts[] = {5, 100};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(tu_write_file(tu_path(dir, "cut.ds"), bytes, cuts[i]), 0);
+        char args[8192];
+        snprintf(args, sizeof args, "eval --real cut.ds --synth '%s' --label kind --trees 2", data);
+        assert_int_equal(run(args), 1);
+        ERR_HAS("cut.ds: truncated");
+        ERR_LACKS("path' column");
+    }
+    free(bytes);
+    /* An error of the library is not prefixed twice. */
+    char args[8192];
+    snprintf(args, sizeof args, "eval --real '%s' --real-test '%s' --label nosuch --trees 2", data, data);
+    assert_int_not_equal(run(args), 0);
+    ERR_HAS("no attribute 'nosuch'");
+    ERR_LACKS("eval: eval:");
+}
+
+/* -------------------------------------------------- another model's data */
+
+static void test_mismatched_data(void **state)
+{
+    (void)state;
+    static const char *const other[3] = {"kind=a", "kind=x", "kind=y"};
+    write_dataset(tu_path(dir, "other.ds"), other);
+    char args[8192];
+    /* --like with labels the model never learned: a data error (1), not usage (2). */
+    snprintf(args, sizeof args, "generate --model '%s' --like other.ds -o like-out -q --threads 1", model);
+    assert_int_equal(run(args), 1);
+    ERR_HAS("other.ds: label 'kind=x' is not in the model's vocabulary");
+    assert_int_not_equal(access(tu_path(dir, "like-out"), F_OK), 0);
+    /* train-control names both files once, from the error code (no text match). */
+    snprintf(args, sizeof args, "train-control --model '%s' --data other.ds -o x.nsc --steps 2", model);
+    assert_int_equal(run(args), 1);
+    char want[8192];
+    snprintf(want, sizeof want, "train-control: %s and other.ds: the dataset's vocabulary is not the model's", model);
+    ERR_HAS(want);
+}
+
+/* ------------------------------------------------------------- full disk */
+
+/* A 64 KiB tmpfs at dir/full, or NULL (with a message) where mounting is
+ * not allowed (not root, no CAP_SYS_ADMIN, a container without it). */
+static const char *small_disk(void)
+{
+    snprintf(full, sizeof full, "%s", tu_path(dir, "full"));
+    if (tu_system("mkdir -p '%s'", full) != 0) return NULL;
+    if (mount("tmpfs", full, "tmpfs", 0, "size=64k") != 0) {
+        print_message("SKIP %s: cannot mount a small tmpfs (needs root)\n", __func__);
+        full[0] = 0;
+        return NULL;
+    }
+    return full;
+}
+
+/* Also the group's teardown, so that a failed test leaves no mount. */
+static int release_disk(void **state)
+{
+    (void)state;
+    if (full[0]) umount(full);
+    full[0] = 0;
+    return 0;
+}
+
+static void test_full_disk(void **state)
+{
+    (void)state;
+    if (!small_disk()) skip();
+    char args[8192];
+    /* Sources big enough to fill 64 KiB: nPrint CSV of (repaired) packets and its picture. */
+    snprintf(args, sizeof args, "generate --model '%s' -n 1000 --seed 2 -o big.pcap -q --threads 1", model);
+    assert_int_equal(run(args), 0);
+    assert_int_equal(run("encode -P big.pcap -4 -u -W big.csv"), 0);
+    assert_int_equal(run("render -i big.csv -o big.png"), 0);
+
+    assert_int_equal(run("decode -i big.csv -o full/back.pcap"), 1);
+    ERR_HAS("full/back.pcap: write failed: No space left on device");
+    assert_int_equal(run("unrender big.png -o full/back.csv"), 1);
+    ERR_HAS("full/back.csv: write failed: No space left on device");
+    snprintf(args, sizeof args, "generate --model '%s' -n 2000 -o full/g.pcap -q --threads 1", model);
+    assert_int_equal(run(args), 1);
+    ERR_HAS("full/g.pcap: write failed: No space left on device");
+    ERR_LACKS("write failed: write failed");
+
+    /* Sets of files: nothing of them stays, no staging directory either.
+     * (--like needs a dataset of many labelled flows: a directory's.) */
+    snprintf(args, sizeof args, "generate --model '%s' --per-class 300 -o many -q --threads 1", model);
+    assert_int_equal(run(args), 0);
+    const char *sets[] = {"--per-class 200 -o full/dir", "--like many/synthetic.ds -o full/like",
+                          "-n 300 --per-flow -o full/f.pcap"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "generate --model '%s' %s -q --threads 1", model, sets[i]);
+        assert_int_equal(run(args), 1);
+        ERR_HAS("No space left on device");
+        assert_int_equal(tu_system("test -z \"$(ls -A '%s')\"", full), 0);
+    }
+    /* render's directories too (a tmpfs file takes a 4 KiB page: 16 fill it). */
+    const char *renders[] = {"render --data train.ds -o full/img", "render --data many/synthetic.ds -o full/img"};
+    for (size_t i = 0; i < 2; i++) {
+        int st = run(renders[i]);
+        ERR_HAS("full/img: nothing written");
+        assert_int_equal(st, 1);
+        ERR_HAS("No space left on device");
+        assert_int_equal(tu_system("test -z \"$(ls -A '%s')\"", full), 0);
+    }
+    /* A directory with the user's files: they stay, and so do the files of
+     * an earlier run when this one fails. */
+    assert_int_equal(tu_system("mkdir '%s/mine' && echo keep > '%s/mine/notes.txt'", full, full), 0);
+    snprintf(args, sizeof args, "generate --model '%s' --per-class 1 -o full/mine -q --threads 1", model);
+    assert_int_equal(run(args), 0);
+    assert_string_equal(text_of("full/mine/notes.txt"), "keep\n");
+    assert_int_equal(tu_system("test -s '%s/mine/labels.tsv' && test -s '%s/mine/a.pcap'", full, full), 0);
+    assert_int_equal(tu_system("cp '%s/mine/labels.tsv' '%s/labels.before'", full, dir), 0);
+    snprintf(args, sizeof args, "generate --model '%s' --per-class 200 -o full/mine -q --threads 1", model);
+    assert_int_equal(run(args), 1);
+    assert_int_equal(tu_system("cmp -s '%s/mine/labels.tsv' '%s/labels.before'", full, dir), 0);
+    assert_int_equal(tu_system("test \"$(ls -A '%s')\" = mine", full), 0);
+    release_disk(NULL);
+}
+
+/* The directory forms on a disk with room: DIR created whole, or filled
+ * beside the user's files, which stay. */
+static void test_directory_output(void **state)
+{
+    (void)state;
+    char args[8192];
+    snprintf(args, sizeof args, "generate --model '%s' --per-class 2 -o fresh -q --threads 1", model);
+    assert_int_equal(run(args), 0);
+    assert_int_equal(tu_system("cd '%s/fresh' && test -s a.pcap && test -s b.pcap && test -s c.pcap && "
+                               "test -s labels.tsv && test -s synthetic.ds", dir),
+                     0);
+    assert_int_equal(tu_system("test -z \"$(ls -d '%s'/fresh.tmp.* 2>/dev/null)\"", dir), 0);
+    assert_int_equal(tu_system("echo keep > '%s/fresh/notes.txt'", dir), 0);
+    snprintf(args, sizeof args, "generate --model '%s' --per-class 1 --per-flow -o fresh/ -q --threads 1", model);
+    assert_int_equal(run(args), 0);
+    assert_string_equal(text_of("fresh/notes.txt"), "keep\n");
+    assert_int_equal(tu_system("test -s '%s/fresh/a-0.pcap'", dir), 0);
+    assert_non_null(strstr(text_of("fresh/labels.tsv"), "a-0.pcap\ta"));
+    /* A killed run's staging directory goes with the next run of the same
+     * output; one that a live run holds (its flock) stays. */
+    assert_int_equal(tu_system("cd '%s' && mkdir fresh.tmp.Dead01 live.tmp.x && touch fresh.tmp.Dead01/a.pcap && "
+                               "mkdir fresh.tmp.Live01",
+                               dir),
+                     0);
+    int held = open(tu_path(dir, "fresh.tmp.Live01"), O_RDONLY | O_DIRECTORY);
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_EX), 0);
+    snprintf(args, sizeof args, "generate --model '%s' --per-class 1 -o fresh -q --threads 1", model);
+    assert_int_equal(run(args), 0);
+    assert_int_not_equal(access(tu_path(dir, "fresh.tmp.Dead01"), F_OK), 0);
+    assert_int_equal(access(tu_path(dir, "fresh.tmp.Live01"), F_OK), 0);
+    assert_int_equal(access(tu_path(dir, "live.tmp.x"), F_OK), 0);
+    close(held);
+    /* A file where the directory should be is refused before any work. */
+    assert_int_equal(tu_write_file(tu_path(dir, "plain"), "x", 1), 0);
+    snprintf(args, sizeof args, "generate --model '%s' --per-class 1 -o plain -q --threads 1", model);
+    assert_int_equal(run(args), 1);
+    ERR_HAS("plain: exists and is not a directory");
+}
+
+/* ------------------------------------------------------- --deterministic */
+
+static void test_deterministic_bytes(void **state)
+{
+    (void)state;
+    static const char *const envs[] = {"", "NETSYNTH_NO_AMX=1", "NETSYNTH_BLAS=builtin",
+                                       "NETSYNTH_NO_AMX=1 NETSYNTH_BLAS=builtin OMP_NUM_THREADS=2"};
+    char args[8192];
+    for (size_t i = 0; i < sizeof envs / sizeof *envs; i++) {
+        snprintf(args, sizeof args,
+                 "cd '%s' && env %s '%s' generate --model '%s' --prompt kind=b -n 60 --seed 9 --deterministic "
+                 "-o det%zu.csv -q 2>/dev/null",
+                 dir, envs[i], bin, model, i);
+        assert_int_equal(tu_system("%s", args), 0);
+        if (i) assert_int_equal(tu_system("cmp '%s/det0.csv' '%s/det%zu.csv'", dir, dir, i), 0);
+    }
+    /* The environment variable is the same switch. */
+    snprintf(args, sizeof args,
+             "cd '%s' && NETSYNTH_DETERMINISTIC=1 NETSYNTH_NO_AMX=1 '%s' generate --model '%s' --prompt kind=b -n 60 "
+             "--seed 9 -o env.csv -q 2>/dev/null && cmp det0.csv env.csv",
+             dir, bin, model);
+    assert_int_equal(tu_system("%s", args), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_inspect_adapter_and_branch),
+        cmocka_unit_test(test_decode_binary_file),
+        cmocka_unit_test(test_eval_messages),
+        cmocka_unit_test(test_mismatched_data),
+        cmocka_unit_test(test_full_disk),
+        cmocka_unit_test(test_directory_output),
+        cmocka_unit_test(test_deterministic_bytes),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, release_disk);
+    tu_cleanup();
+    return rc;
+}
