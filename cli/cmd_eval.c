@@ -52,6 +52,9 @@ static void usage(FILE *out)
             "  --like               SYNTH was generated --like REAL: coverage compares with\n"
             "                       REAL's flows per class as the request\n"
             "  --no-compliance      do not run tshark on capture tables\n"
+            "  --allow-duplicate-captures\n"
+            "                       let two rows of a capture table name the same capture\n"
+            "                       (an error naming both rows otherwise)\n"
             "  --json FILE          write the report as JSON (\"-\": stdout)\n"
             "  --html FILE          write the report as one self-contained HTML page\n"
             "  --dump-features DIR  write the real train/test features and classes as\n"
@@ -85,7 +88,7 @@ static char *join_args(int argc, char **argv)
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP };
+    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP, O_DUP };
     static const struct option longopts[] = {
         {"real", required_argument, NULL, O_REAL},       {"real-test", required_argument, NULL, O_TEST},
         {"synth", required_argument, NULL, O_SYNTH},     {"label", required_argument, NULL, O_LABEL},
@@ -94,13 +97,14 @@ int cmd_eval(int argc, char **argv)
         {"no-netflow", no_argument, NULL, O_NONF},       {"json", required_argument, NULL, O_JSON},
         {"dump-features", required_argument, NULL, O_DUMP}, {"html", required_argument, NULL, O_HTML},
         {"like", no_argument, NULL, O_LIKE},             {"no-compliance", no_argument, NULL, O_NOCOMP},
+        {"allow-duplicate-captures", no_argument, NULL, O_DUP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     ns_eval_opts o;
     ns_eval_opts_init(&o);
     ns_eval_inputs in = {0};
     const char *json = NULL, *dump = NULL, *html = NULL;
-    int like = 0, comp = 1;
+    int like = 0, comp = 1, dup = 0;
     long v;
     int c, rc;
     optind = 1;
@@ -132,6 +136,7 @@ int cmd_eval(int argc, char **argv)
         case O_HTML: html = optarg; break;
         case O_LIKE: like = 1; break;
         case O_NOCOMP: comp = 0; break;
+        case O_DUP: dup = NS_EVAL_ALLOW_DUPLICATES; break;
         case 'h': usage(stdout); return NS_OK;
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth eval --help)", argv[optind - 1]);
@@ -145,8 +150,11 @@ int cmd_eval(int argc, char **argv)
     const char *names[3] = {in.real_name, in.real_test_name, in.synth_name};
     int table_packets = o.packets > 64 ? o.packets : 64;
     rc = NS_OK;
-    for (int i = 0; i < 3 && !rc; i++)
-        if (names[i]) rc = ns_eval_source_load(&src[i], names[i], o.labels, table_packets, i < 2);
+    for (int i = 0; i < 3 && !rc; i++) {
+        if (names[i])
+            rc = ns_eval_source_load(&src[i], names[i], o.labels, table_packets, (i < 2 ? NS_EVAL_SPLIT : 0) | dup);
+        for (size_t w = 0; w < src[i].n_warnings; w++) cli_warn("warning: %s", src[i].warnings[w]);
+    }
     if (!rc) {
         in.real = &src[0].train;
         in.real_test = names[1] ? (src[1].has_test ? &src[1].test : &src[1].train) : src[0].has_test ? &src[0].test : NULL;

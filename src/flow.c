@@ -222,7 +222,7 @@ int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parse
     return keep_packet(t, f, p, iat, dir);
 }
 
-int ns_flow_table_add_capture(ns_flow_table *t, const char *path, uint64_t *truncated)
+int ns_flow_table_add_capture(ns_flow_table *t, const char *path, ns_capture_cut *cut)
 {
     ns_capture *c;
     int rc = ns_capture_open(&c, path, NULL);
@@ -234,7 +234,7 @@ int ns_flow_table_add_capture(ns_flow_table *t, const char *path, uint64_t *trun
         ns_skip_reason why = ns_packet_parse(&p, linktype, fr.data, fr.caplen);
         if ((rc = ns_flow_table_add(t, &p, why, fr.ts_ns))) break;
     }
-    if (truncated) *truncated += ns_capture_truncated_records(c);
+    if (cut) ns_capture_cut_info(c, cut);
     ns_capture_close(c);
     return rc < 0 ? rc : NS_OK;
 }
