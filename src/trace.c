@@ -82,7 +82,7 @@ typedef struct flow_state {
     int64_t syn_ns;        /* the client's latest SYN */
     uint64_t n;            /* packets so far */
     uint8_t has_syn, has_rtt, has_ts[2];
-    uint32_t tsval[2];     /* per sender: the last good TSval and when it was seen */
+    uint32_t tsval[2];     /* per sender: the latest TSval and when it was seen */
     int64_t ts_ns[2];
 } flow_state;
 
@@ -110,15 +110,10 @@ static void check_tsval(ns_trace_capture *m, flow_state *st, int dir, uint32_t v
     if (st->has_ts[dir]) {
         double step = (double)(int32_t)(v - st->tsval[dir]);
         double dt = ts > st->ts_ns[dir] ? (double)(ts - st->ts_ns[dir]) / 1e9 : 0;
-        if (step < 0) {
-            m->ts_backwards++;
-            return;
-        }
-        if (step > NS_TRACE_TS_MAX_HZ * (dt + NS_TRACE_TS_QUEUE_S) + 1 ||
-            step < NS_TRACE_TS_MIN_HZ * (dt - NS_TRACE_TS_QUEUE_S) - 1) {
+        if (step < 0) m->ts_backwards++;
+        else if (step > NS_TRACE_TS_MAX_HZ * (dt + NS_TRACE_TS_QUEUE_S) + 1 ||
+                 step < NS_TRACE_TS_MIN_HZ * (dt - NS_TRACE_TS_QUEUE_S) - 1)
             m->ts_jumps++;
-            return;
-        }
     }
     st->has_ts[dir] = 1;
     st->tsval[dir] = v;
@@ -599,21 +594,25 @@ void ns_trace_print(const ns_trace_report *r, FILE *fp)
             r->seconds, r->opts.window);
     for (size_t lv = 0; lv < r->n_levels; lv++) {
         const ns_trace_level *L = &r->levels[lv];
-        fprintf(fp, "  %-14s %-5s %5s %7s %8s %8s %7s %7s %7s %5s %7s %8s %8s %8s %7s %7s %6s\n", L->name, "side",
+        int w = (int)strlen(L->name); /* the whole class name: some differ only at the end */
+        for (int c = 0; c < L->n_classes; c++)
+            if ((int)strlen(L->classes[c]) > w) w = (int)strlen(L->classes[c]);
+        if (w < 14) w = 14;
+        fprintf(fp, "  %-*s %-5s %5s %7s %8s %8s %7s %7s %7s %5s %7s %8s %8s %8s %7s %7s %6s\n", w, L->name, "side",
                 "capt", "flows", "flows/s", "gap s", "clients", "servers", "fl/cli", "max", "ports", "RTT ms",
                 "IAT ms", "dur s", "TS bad", "PSH0", "KS");
         for (int c = 0; c < L->n_classes; c++)
             for (int s = 0; s < NS_EVAL_SIDES; s++) {
                 const ns_trace_class *k = L->side[s] ? &L->side[s][c] : NULL;
                 if (!k || !k->captures) continue;
-                fprintf(fp, "  %-14.14s %-5s %5zu %7llu", s == NS_EVAL_TRAIN || !L->side[NS_EVAL_TRAIN][c].captures ? L->classes[c] : "",
+                fprintf(fp, "  %-*s %-5s %5zu %7llu", w, s == NS_EVAL_TRAIN || !L->side[NS_EVAL_TRAIN][c].captures ? L->classes[c] : "",
                         side_names[s], k->captures, (unsigned long long)k->flows);
                 print_num(fp, 8, 2, k->flow_rate);
                 print_num(fp, 8, 3, k->pooled_median[NS_TRACE_GAP]);
                 print_num(fp, 7, 1, k->client_hosts);
                 print_num(fp, 7, 1, k->server_hosts);
                 print_num(fp, 7, 1, k->flows_per_client_median);
-                print_num(fp, 5, 0, k->flows_per_client_max);
+                print_num(fp, 5, 1, k->flows_per_client_max);
                 print_num(fp, 7, 2, k->client_ports_per_client);
                 print_num(fp, 8, 1, k->pooled_median[NS_TRACE_RTT] * 1e3);
                 print_num(fp, 8, 3, k->pooled_median[NS_TRACE_IAT] * 1e3);
@@ -789,7 +788,7 @@ void ns_trace_html(const ns_trace_report *r, const char *note, FILE *fp)
                 html_num(fp, 1, k->client_hosts);
                 html_num(fp, 1, k->server_hosts);
                 html_num(fp, 1, k->flows_per_client_median);
-                html_num(fp, 0, k->flows_per_client_max);
+                html_num(fp, 1, k->flows_per_client_max);
                 html_num(fp, 2, k->client_ports_per_client);
                 html_num(fp, 1, k->pooled_median[NS_TRACE_RTT] * 1e3);
                 html_num(fp, 3, k->pooled_median[NS_TRACE_IAT] * 1e3);

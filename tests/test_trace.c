@@ -81,8 +81,9 @@ static void udp(cap *c, int64_t ts, uint32_t src, uint16_t sport, uint32_t dst, 
 /* One client, n flows to port 80, one every `period`, client ports 40000,
  * 40001, ...; each flow: SYN, SYN/ACK after 10 ms, ACK at 11 ms, PSH+data at
  * 20 ms, the server's ACK at 50 ms, every packet with a 1 kHz TSval. Flow 1's
- * data goes back in time (TSval - 100), flow 3's ACK jumps (+1,000,000),
- * flow 2's server ACK carries PSH without data. */
+ * data goes back in time (TSval - 100), flow 3's ACK jumps (+1,000,000) and
+ * its data comes back to the clock (backwards from the jump), flow 2's
+ * server ACK carries PSH without data. */
 static const char *periodic(const char *dir, const char *name, int n, int64_t period)
 {
     const char *path = tu_path(dir, name);
@@ -167,7 +168,7 @@ static void test_periodic_flows(void **state)
     assert_sample(&m.s[NS_TRACE_DURATION], dur, 4);
     assert_int_equal(m.tcp_packets, 20);
     assert_int_equal(m.ts_packets, 20);
-    assert_int_equal(m.ts_backwards, 1);
+    assert_int_equal(m.ts_backwards, 2);
     assert_int_equal(m.ts_jumps, 1);
     assert_int_equal(m.psh_empty, 1);
     ns_trace_capture_free(&m);
@@ -191,11 +192,11 @@ static void test_tsval_bounds(void **state)
     tcp(&c, t, CLIENT, 40000, SERVER, 443, ACK, 10, 1, v);
     tcp(&c, t + 100 * MS, CLIENT, 40000, SERVER, 443, ACK, 10, 1, v + 1101);        /* 10000 (0.1 + 0.01) + 1: good */
     tcp(&c, t + 200 * MS, CLIENT, 40000, SERVER, 443, ACK, 10, 1, v + 1101 + 1102); /* one tick more: a jump */
-    tcp(&c, t + 5100 * MS, CLIENT, 40000, SERVER, 443, ACK, 10, 1, v + 1101 + 4);   /* 5 s after the last good: >= 3.99 */
-    tcp(&c, t + 15100 * MS, CLIENT, 40000, SERVER, 443, ACK, 10, 1, v + 1101 + 12); /* 10 s, 8 ticks: < 8.99, stalled */
-    tcp(&c, t + 15200 * MS, CLIENT, 40000, SERVER, 443, ACK, 10, 0, 0);             /* no option: not counted */
-    tcp(&c, t + 15300 * MS, SERVER, 443, CLIENT, 40000, ACK, 0, 1, 7);              /* the other side's own clock */
-    tcp(&c, t + 15400 * MS, SERVER, 443, CLIENT, 40000, ACK, 0, 1, 6);              /* backwards */
+    tcp(&c, t + 5200 * MS, CLIENT, 40000, SERVER, 443, ACK, 10, 1, v + 2203 + 4);   /* 5 s on, 4 ticks: >= 3.99 */
+    tcp(&c, t + 15200 * MS, CLIENT, 40000, SERVER, 443, ACK, 10, 1, v + 2207 + 8);  /* 10 s, 8 ticks: < 8.99, stalled */
+    tcp(&c, t + 15300 * MS, CLIENT, 40000, SERVER, 443, ACK, 10, 0, 0);             /* no option: not counted */
+    tcp(&c, t + 15400 * MS, SERVER, 443, CLIENT, 40000, ACK, 0, 1, 7);              /* the other side's own clock */
+    tcp(&c, t + 15500 * MS, SERVER, 443, CLIENT, 40000, ACK, 0, 1, 6);              /* backwards */
     cap_close(&c);
     ns_trace_capture m;
     measure(&m, path, 16);
@@ -342,7 +343,7 @@ static void test_report(void **state)
     assert_double_equal(web->pooled_median[NS_TRACE_GAP], 5, 1e-9);
     assert_double_equal(web->capture_median[NS_TRACE_GAP], 3.5, 1e-9);
     assert_double_equal(web->pooled_median[NS_TRACE_RTT], 0.010, 1e-9);
-    assert_int_equal(web->ts_backwards, 2);
+    assert_int_equal(web->ts_backwards, 3);
     assert_int_equal(web->ts_jumps, 1);
     assert_int_equal(web->psh_empty, 2);
     assert_int_equal(web->tcp_packets, 35);

@@ -17,9 +17,10 @@
  *                  capped length compare like for like)
  *   flow duration  first to last packet of each flow, all its packets
  *   TSval          TCP packets with a timestamp option. Each is compared with
- *                  the last good TSval of the same sender in the same flow
- *                  (good: neither of the following), step = TSval - that
- *                  (mod 2^32, RFC 1982 serial arithmetic), dt = the capture
+ *                  the previous one of the same sender in the same flow,
+ *                  step = TSval - its TSval (mod 2^32, RFC 1982 serial
+ *                  arithmetic; so one outlier counts twice, going and
+ *                  coming back, and a clock reset once), dt = the capture
  *                  time between the two packets: "backwards" when step < 0;
  *                  a "jump" when the step implies a clock outside
  *                  [1 Hz, 10 kHz] (RFC 7323's 1 ms..1 s per tick, with
