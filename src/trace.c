@@ -62,6 +62,19 @@ static double median_of(double *v, size_t n)
     return ns_trace_median(v, k);
 }
 
+/* The median of a sample in the order met (a sorted copy); NaN when empty
+ * or out of memory. */
+static double sample_median(const ns_trace_sample *s)
+{
+    if (!s->n) return NAN;
+    double *sorted = malloc(s->n * sizeof *sorted);
+    if (!sorted) return NAN;
+    memcpy(sorted, s->v, s->n * sizeof *sorted);
+    double m = median_of(sorted, s->n);
+    free(sorted);
+    return m;
+}
+
 static int sample_push(ns_trace_sample *s, size_t *cap, double x)
 {
     if (s->n == *cap) {
@@ -441,14 +454,7 @@ static int aggregate(ns_trace_class *k, const ns_trace_report *r, int side, cons
         per[FPC_MAX][at] = m->flows ? m->flows_per_client_max : NAN;
         per[PORTS][at] = m->client_ports_per_client;
         for (int s = 0; !rc && s < NS_TRACE_SAMPLES; s++) {
-            double *sorted = malloc((m->s[s].n + 1) * sizeof *sorted);
-            if (!sorted) {
-                rc = ns_error(NS_ENOMEM, "trace: out of memory");
-                break;
-            }
-            memcpy(sorted, m->s[s].v, m->s[s].n * sizeof *sorted);
-            per[N_PER + s][at] = median_of(sorted, m->s[s].n);
-            free(sorted);
+            per[N_PER + s][at] = sample_median(&m->s[s]);
             rc = pool(&k->pooled[s], &m->s[s]);
         }
     }
@@ -458,7 +464,7 @@ static int aggregate(ns_trace_class *k, const ns_trace_report *r, int side, cons
         for (int j = 0; j < N_PER; j++) *out[j] = median_of(per[j], k->captures);
         for (int s = 0; s < NS_TRACE_SAMPLES; s++) {
             k->capture_median[s] = median_of(per[N_PER + s], k->captures);
-            qsort(k->pooled[s].v, k->pooled[s].n, sizeof *k->pooled[s].v, cmp_double);
+            if (k->pooled[s].n) qsort(k->pooled[s].v, k->pooled[s].n, sizeof *k->pooled[s].v, cmp_double);
             k->pooled_median[s] = ns_trace_median(k->pooled[s].v, k->pooled[s].n);
         }
     }
@@ -717,15 +723,8 @@ void ns_trace_json_member(const ns_trace_report *r, const char *note, FILE *fp)
                 (unsigned long long)m->ts_backwards, (unsigned long long)m->ts_jumps,
                 (unsigned long long)m->psh_empty);
         for (int s = 0; s < NS_TRACE_SAMPLES; s++) {
-            double *sorted = malloc((m->s[s].n + 1) * sizeof *sorted);
-            double med = NAN;
-            if (sorted) {
-                memcpy(sorted, m->s[s].v, m->s[s].n * sizeof *sorted);
-                med = median_of(sorted, m->s[s].n);
-                free(sorted);
-            }
             fprintf(fp, ", \"%s_median\": ", sample_names[s]);
-            json_num(fp, med);
+            json_num(fp, sample_median(&m->s[s]));
         }
         fputc('}', fp);
     }
