@@ -148,6 +148,23 @@ static void compliance(ns_report *r)
     else r->has_compliance = 1;
 }
 
+static int trace(ns_report *r, const ns_eval_opts *o)
+{
+    const ns_report_inputs *in = &r->in;
+    if (!in->trace || !in->trace_src[NS_EVAL_TRAIN].table) {
+        snprintf(r->trace_note, sizeof r->trace_note, "traces skipped: %s",
+                 !in->trace ? "not asked for" : "needs a table of captures (labels.tsv) for the real side");
+        return NS_OK;
+    }
+    ns_trace_opts to;
+    ns_trace_opts_init(&to);
+    to.window = o->packets;
+    to.threads = o->threads;
+    int rc = ns_trace_run(&r->trace, in->trace_src, o->labels, &to);
+    r->has_trace = !rc;
+    return rc;
+}
+
 int ns_report_run(ns_report *r, const ns_report_inputs *in, const ns_eval_opts *o)
 {
     memset(r, 0, sizeof *r);
@@ -162,6 +179,7 @@ int ns_report_run(ns_report *r, const ns_report_inputs *in, const ns_eval_opts *
     }
     r->has_synth = in->eval.synth != NULL;
     rc = coverage(r);
+    if (!rc) rc = trace(r, o);
     if (!rc && r->has_synth) {
         ns_dist_flows real = side_flows(&r->sides[NS_EVAL_TRAIN]), synth = side_flows(&r->sides[NS_EVAL_SYNTH]);
         ns_dist_flows test = side_flows(&r->sides[NS_EVAL_TEST]);
@@ -188,6 +206,7 @@ void ns_report_free(ns_report *r)
     ns_eval_sides_free(r->sides, r->eval.n_levels);
     ns_dist_report_free(&r->dist);
     ns_memo_report_free(&r->memo);
+    if (r->has_trace) ns_trace_report_free(&r->trace);
     ns_eval_report_free(&r->eval);
     memset(r, 0, sizeof *r);
 }
@@ -218,6 +237,8 @@ static double class_summary(const ns_dist_report *d, int c, const ns_dist_field 
 void ns_report_print(const ns_report *r, FILE *fp)
 {
     ns_eval_print(&r->eval, fp);
+    if (r->has_trace) ns_trace_print(&r->trace, fp);
+    else fprintf(fp, "\n%s\n", r->trace_note);
     if (!r->has_synth) return;
     const ns_eval_level *lv0 = &r->eval.levels[0];
     uint64_t real = 0, synth = 0;
@@ -376,8 +397,8 @@ static void json_rest(const ns_report *r, FILE *fp)
         fputc('}', fp);
     }
     fprintf(fp, ",\n  \"seconds_by_part\": {\"classifier\": %.3f, \"distances\": %.3f, \"memorisation\": %.3f,"
-                " \"compliance\": %.3f}",
-            r->eval_s, r->dist_s, r->memo_s, r->compliance_s);
+                " \"compliance\": %.3f, \"trace\": %.3f}",
+            r->eval_s, r->dist_s, r->memo_s, r->compliance_s, r->has_trace ? r->trace.seconds : 0);
 }
 
 int ns_report_write_json(const ns_report *r, const char *path)
@@ -393,6 +414,8 @@ int ns_report_write_json(const ns_report *r, const char *path)
         fputs(",\n", fp);
     }
     ns_eval_json_members(&r->eval, fp);
+    fputs(",\n", fp);
+    ns_trace_json_member(r->has_trace ? &r->trace : NULL, r->trace_note, fp);
     if (r->has_synth) {
         json_distances(r, fp);
         json_rest(r, fp);
@@ -721,6 +744,7 @@ int ns_report_write_html(const ns_report *r, const char *path)
         fputs("</pre>\n", fp);
     }
     html_table2(fp, r);
+    ns_trace_html(r->has_trace ? &r->trace : NULL, r->trace_note, fp);
     if (r->has_synth) {
         html_memo_compliance(fp, r);
         rc = html_images(fp, r, tmp);

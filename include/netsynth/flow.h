@@ -73,6 +73,10 @@ int ns_flow_table_add_capture(ns_flow_table *t, const char *path, ns_capture_cut
 
 /* Flows in the order of their first packet; valid until the next add. */
 const ns_flow *ns_flow_table_flows(const ns_flow_table *t, size_t *count);
+/* The index (into ns_flow_table_flows) of the flow that the latest added
+ * packet joined or started, -1 when it was left out: for callers that keep
+ * their own state per flow and packet (trace.h), past the kept packets too. */
+int64_t ns_flow_table_last(const ns_flow_table *t);
 /* Packets read / left out, and why. */
 uint64_t ns_flow_table_packets(const ns_flow_table *t);
 const ns_skips *ns_flow_table_skips(const ns_flow_table *t);
