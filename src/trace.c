@@ -12,6 +12,8 @@
 #include "netsynth/labels.h"
 #include "netsynth/packet.h"
 
+#include "html.h"
+
 enum { TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_PSH = 0x08, TCP_ACK = 0x10, TCPOPT_EOL = 0, TCPOPT_NOP = 1, TCPOPT_TS = 8 };
 
 void ns_trace_opts_init(ns_trace_opts *o)
@@ -731,17 +733,6 @@ void ns_trace_json_member(const ns_trace_report *r, const char *note, FILE *fp)
     fputs("]}", fp);
 }
 
-static void html_text(FILE *fp, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '<') fputs("&lt;", fp);
-        else if (*s == '>') fputs("&gt;", fp);
-        else if (*s == '&') fputs("&amp;", fp);
-        else if (*s == '"') fputs("&quot;", fp);
-        else fputc(*s, fp);
-    }
-}
-
 static void html_num(FILE *fp, int prec, double v)
 {
     if (isnan(v)) fputs("<td>-</td>", fp);
@@ -753,7 +744,7 @@ void ns_trace_html(const ns_trace_report *r, const char *note, FILE *fp)
     fputs("<h2>Traces</h2>", fp);
     if (!r) {
         fputs("<p>", fp);
-        html_text(fp, note ? note : "");
+        ns_html_text(fp, note ? note : "");
         fputs("</p>\n", fp);
         return;
     }
@@ -768,7 +759,7 @@ void ns_trace_html(const ns_trace_report *r, const char *note, FILE *fp)
     for (size_t lv = 0; lv < r->n_levels; lv++) {
         const ns_trace_level *L = &r->levels[lv];
         fputs("<div class=wide><table><tr><th class=l>", fp);
-        html_text(fp, L->name);
+        ns_html_text(fp, L->name);
         fputs("</th><th class=l>side</th><th>captures</th><th>flows</th><th>flow starts/s</th><th>start gap s</th>"
               "<th>client hosts</th><th>server hosts</th><th>flows/client</th><th>max</th><th>ports/client</th>"
               "<th>RTT ms</th><th>IAT ms</th><th>flow duration s</th><th>TSval bad</th><th>PSH no data</th>"
@@ -779,7 +770,7 @@ void ns_trace_html(const ns_trace_report *r, const char *note, FILE *fp)
                 const ns_trace_class *k = L->side[s] ? &L->side[s][c] : NULL;
                 if (!k || !k->captures) continue;
                 fputs("<tr><td class=l>", fp);
-                html_text(fp, L->classes[c]);
+                ns_html_text(fp, L->classes[c]);
                 fprintf(fp, "</td><td class=l>%s</td><td>%zu</td><td>%llu</td>", side_names[s], k->captures,
                         (unsigned long long)k->flows);
                 html_num(fp, 2, k->flow_rate);
