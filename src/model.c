@@ -420,8 +420,8 @@ NS_CLONES static double bits_row_loss(float *g, float *probs, const float *logit
     return sum;
 }
 
-/* One row's timing bins: the cross-entropy of bin `y` under the softmax of
- * logits[n], its gradient (p - onehot) * scale into g[n]. */
+/* One row's timing bins (or sub-bins): the cross-entropy of bin `y` under
+ * the softmax of logits[n], its gradient (p - onehot) * scale into g[n]. */
 static double bins_row_loss(float *g, const float *logits, int y, int n, float scale)
 {
     float m = logits[0];
@@ -456,10 +456,14 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
         const float *o = a->out + r * od;
         float *g = a->dout + r * od;
         row_loss[3 * r] = bits_row_loss(g, a->probs + r * K * 3, o, cls + r * K, K, 1.0f / nb);
-        if (NB) { /* Timing: cross-entropy of its bin. */
-            int y = (int)iat[r];
-            y = y < 0 ? 0 : y >= NB ? NB - 1 : y;
-            row_loss[3 * r + 1] = bins_row_loss(g + 3 * K, o + 3 * K, y, NB, w->w_iat / nr);
+        if (NB) { /* Timing: cross-entropies of its bin and of its sub-bin. */
+            float u = iat[r] > 0 ? iat[r] : 0;
+            int y = (int)u, s;
+            y = y >= NB ? NB - 1 : y;
+            s = (int)((u - (float)y) * NS_MODEL_TIMING_SUB);
+            s = s < 0 ? 0 : s >= NS_MODEL_TIMING_SUB ? NS_MODEL_TIMING_SUB - 1 : s;
+            row_loss[3 * r + 1] = bins_row_loss(g + 3 * K, o + 3 * K, y, NB, w->w_iat / nr) +
+                                  bins_row_loss(g + 3 * K + NB, o + 3 * K + NB, s, NS_MODEL_TIMING_SUB, w->w_iat / nr);
         } else { /* Timing: squared error on the standardised log inter-arrival time. */
             float e = o[3 * K] - iat[r];
             g[3 * K] = w->w_iat * 2 * e / nr;

@@ -19,9 +19,10 @@
  *               f32 train weights, AdamW m, AdamW v, n_params each
  *   136 u64     file size        144 u32 CRC-32 of the file with these 4 bytes zero
  *   148..167    zero
- *   168 i32     timing bins (config timing_bins), 172 f32 bin_lo, 176 f32 bin_hi
- *               (repr.h); all zero: the regressed timing of the files before the
- *               bins, which load and sample as they did
+ *   168 i32     timing bins (config timing_bins; the 16 sub-bins of each are
+ *               implied), 172 f32 bin_lo, 176 f32 bin_hi (repr.h); all zero: the
+ *               regressed timing of the files before the bins, which load and
+ *               sample as they did
  *   180..255    zero
  * Sections start on 8-byte boundaries. */
 #include "netsynth/modelfile.h"

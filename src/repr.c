@@ -126,18 +126,25 @@ NS_CLONES static void expect_row(float *restrict x, float *o, const float *c, co
     }
 }
 
-/* The expected bin centre (standardised log time) under softmax(l[NB]). */
-static float expect_bins(const ns_repr *r, const float *l)
+/* The expected index under softmax(l[n]). */
+static double expect_index(const float *l, int n)
 {
-    int NB = r->timing_bins;
     float m = l[0];
-    for (int k = 1; k < NB; k++) m = fmaxf(m, l[k]);
+    for (int k = 1; k < n; k++) m = fmaxf(m, l[k]);
     double s = 0, sk = 0;
-    for (int k = 0; k < NB; k++) {
+    for (int k = 0; k < n; k++) {
         double e = exp((double)(l[k] - m));
         s += e, sk += e * k;
     }
-    return bin_z(r, sk / s + 0.5);
+    return sk / s;
+}
+
+/* The expected standardised log time: the expected bin plus the expected
+ * position within a bin (its sub-bin's centre). */
+static float expect_bins(const ns_repr *r, const float *l)
+{
+    int NB = r->timing_bins, S = NS_MODEL_TIMING_SUB;
+    return bin_z(r, expect_index(l, NB) + (expect_index(l + NB, S) + 0.5) / S);
 }
 
 void ns_repr_expect_guided(const ns_repr *r, float *x0, float *out, const float *cond, const float *uncond, float g,
@@ -171,21 +178,29 @@ void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows)
     ns_repr_expect_guided(r, x0, (float *)out, out, NULL, 1.0f, 1.0f, rows);
 }
 
-/* A bin of softmax(l[NB]): drawn with rng, or the most likely; then the
- * standardised log time of a position in it (drawn, or its centre). */
-static float decode_bins(const ns_repr *r, const float *l, ns_rng *rng)
+/* An index of softmax(l[n]): drawn with rng, or the most likely. */
+static int pick(const float *l, int n, ns_rng *rng)
 {
-    int NB = r->timing_bins, best = 0;
-    for (int k = 1; k < NB; k++)
+    int best = 0;
+    for (int k = 1; k < n; k++)
         if (l[k] > l[best]) best = k;
-    if (!rng) return bin_z(r, best + 0.5);
+    if (!rng) return best;
     double s = 0, acc = 0;
-    for (int k = 0; k < NB; k++) s += exp((double)(l[k] - l[best]));
+    for (int k = 0; k < n; k++) s += exp((double)(l[k] - l[best]));
     double u = ns_rng_double(rng) * s;
     int k = 0;
-    for (; k < NB - 1; k++)
+    for (; k < n - 1; k++)
         if (u < (acc += exp((double)(l[k] - l[best])))) break;
-    return bin_z(r, k + ns_rng_double(rng));
+    return k;
+}
+
+/* A bin and a sub-bin (drawn with rng, or the most likely), then the
+ * standardised log time of a position in the sub-bin (drawn, or its centre). */
+static float decode_bins(const ns_repr *r, const float *l, ns_rng *rng)
+{
+    int NB = r->timing_bins, S = NS_MODEL_TIMING_SUB;
+    int k = pick(l, NB, rng), s = pick(l + NB, S, rng);
+    return bin_z(r, k + (s + (rng ? ns_rng_double(rng) : 0.5)) / S);
 }
 
 void ns_repr_decode_row(const ns_repr *r, const float *out, int8_t *row, uint8_t *dir, int64_t *iat_ns, ns_rng *rng)

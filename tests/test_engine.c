@@ -636,7 +636,7 @@ static void test_timing_bins_in_the_model_file(void **state)
     assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
     assert_int_equal(m.cfg.timing_bins, NS_REPR_TIMING_BINS);
     assert_int_equal(m.repr.timing_bins, NS_REPR_TIMING_BINS);
-    assert_int_equal(m.cfg.out_dim, 3 * m.cfg.n_bits + 1 + NS_REPR_TIMING_BINS);
+    assert_int_equal(m.cfg.out_dim, 3 * m.cfg.n_bits + 1 + NS_REPR_TIMING_BINS + NS_MODEL_TIMING_SUB);
     assert_true(m.repr.bin_lo < m.repr.bin_hi);
     ns_modelfile_free(&m);
 

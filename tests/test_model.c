@@ -40,7 +40,7 @@ static void setup_bins(fixture *f, int bins)
     assert_int_equal(ns_model_config_named(&f->c, "tiny"), 0);
     f->c.d = 8, f->c.n_head = 2, f->c.n_layer = 2, f->c.mlp_ratio = 2;
     f->c.max_packets = T, f->c.n_bits = K, f->c.in_dim = 2 * K + 2, f->c.vocab = 4;
-    f->c.timing_bins = bins, f->c.out_dim = 3 * K + 1 + (bins ? bins : 1);
+    f->c.timing_bins = bins, f->c.out_dim = 3 * K + 1 + (bins ? bins + NS_MODEL_TIMING_SUB : 1);
     assert_true(ns_model_config_valid(&f->c));
     f->n = ns_model_params_layout(NULL, &f->c, NULL);
     f->mem = malloc(f->n * sizeof(float));
@@ -111,10 +111,11 @@ static void test_backward_matches_finite_differences(void **state)
     teardown(&f);
 }
 
-/* The timing bins' cross-entropy: every output of the head (out_b has one
- * entry per bin, out_w a spread) and the layers below it against finite
- * differences; a fresh model's timing loss is log(bins), every bin equally
- * likely; the config's output width follows the bins. */
+/* The timing bins' and sub-bins' cross-entropies: every output of the head
+ * (out_b has one entry per bin and sub-bin, out_w a spread) and the layers
+ * below it against finite differences; a fresh model's timing loss is
+ * log(bins) + log(sub-bins), every bin equally likely; the config's output
+ * width follows the bins. */
 static void test_timing_bins_backward(void **state)
 {
     (void)state;
@@ -135,21 +136,21 @@ static void test_timing_bins_backward(void **state)
     ns_model_params_init(&f.p, &f.c, 5);
     loss_of(&f);
     ns_model_loss(f.a, &f.c, f.cls, f.iat, f.dir, &W, parts);
-    assert_float_equal(parts[1], log((double)NB), 1e-5);
+    assert_float_equal(parts[1], log((double)NB) + log((double)NS_MODEL_TIMING_SUB), 1e-5);
     f.p.out_b[3 * K + 2] = 1.0f; /* bin 2 more likely everywhere */
     loss_of(&f);
     ns_model_loss(f.a, &f.c, f.cls, f.iat, f.dir, &W, parts);
     double in2 = 0, rows = 0;
     for (int b = 0; b < B; b++)
         for (int t = 0; t < f.len[b]; t++) in2 += (int)f.iat[b * T + t] == 2, rows++;
-    double z = log(NB - 1 + M_E), want = z - in2 / rows;
+    double z = log(NB - 1 + M_E), want = z - in2 / rows + log((double)NS_MODEL_TIMING_SUB);
     assert_float_equal(parts[1], want, 1e-5);
     ns_model_config c = f.c;
     c.out_dim--;
     assert_false(ns_model_config_valid(&c));
     c.out_dim++, c.timing_bins = 1;
     assert_false(ns_model_config_valid(&c));
-    c.timing_bins = NS_MODEL_MAX_TIMING_BINS + 1, c.out_dim = 3 * K + 1 + c.timing_bins;
+    c.timing_bins = NS_MODEL_MAX_TIMING_BINS + 1, c.out_dim = 3 * K + 1 + ns_model_timing_outputs(&c);
     assert_false(ns_model_config_valid(&c));
     teardown(&f);
 }

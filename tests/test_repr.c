@@ -2,7 +2,7 @@
  * inter-arrival time: the target positions, guidance that stays inside the
  * bins a class uses (where the regressed timing of older models is
  * extrapolated, as it always was), and decoded times drawn within the
- * chosen bin, not at its centre. */
+ * chosen bin and sub-bin, not at a centre. */
 #include "testutil.h"
 
 #include <math.h>
@@ -70,7 +70,7 @@ static void test_bins_cover_the_data(void **state)
     float z[N], pos[N];
     ns_repr_encode(&r, &t.ds, 0, N, NULL, NULL, NULL, z);
     assert_int_equal(ns_repr_fit(&r, &t.ds, 64), NS_OK);
-    assert_int_equal(ns_repr_out_dim(&r), 3 * r.n_bits + 1 + 64);
+    assert_int_equal(ns_repr_out_dim(&r), 3 * r.n_bits + 1 + 64 + NS_MODEL_TIMING_SUB);
     assert_float_equal(r.bin_lo, z_of(&r, 0), 1e-5);
     assert_float_equal(r.bin_hi, z_of(&r, 1000000000), 1e-5);
     float x0[N * (2 * 1 + 2) + 64];
@@ -105,7 +105,7 @@ static ns_repr small_repr(int bins)
 static void test_guidance_stays_in_the_class_bins(void **state)
 {
     (void)state;
-    enum { NB = 8, OD = 3 + NB + 1 };
+    enum { NB = 8, S = NS_MODEL_TIMING_SUB, OD = 3 + NB + S + 1 };
     ns_repr r = small_repr(NB);
     assert_int_equal(ns_repr_out_dim(&r), OD);
     float cond[OD] = {0}, uncond[OD] = {0}, out[OD], x0[4];
@@ -131,6 +131,10 @@ static void test_guidance_stays_in_the_class_bins(void **state)
     /* Unguided: the expectation under cond itself. */
     ns_repr_expect(&r, x0, cond, 1);
     assert_float_equal(x0[2], centre6, 1e-3);
+    /* The expected position within the bin is the sub-bins': the last sixteenth. */
+    for (int s = 0; s < S; s++) cond[3 + NB + s] = s == S - 1 ? 30 : 0;
+    ns_repr_expect(&r, x0, cond, 1);
+    assert_float_equal(x0[2], -2 + (6 + (S - 0.5) / S) * 4.0 / NB, 1e-3);
 
     /* Regressed timing: cond 1.0, uncond 0.2, g 2: 1.8, past the class. */
     ns_repr old = small_repr(0);
@@ -146,7 +150,7 @@ static void test_guidance_stays_in_the_class_bins(void **state)
 static void test_decode_draws_within_the_bin(void **state)
 {
     (void)state;
-    enum { NB = 8, OD = 3 + NB + 1 };
+    enum { NB = 8, S = NS_MODEL_TIMING_SUB, OD = 3 + NB + S + 1 };
     ns_repr r = small_repr(NB);
     float out[OD] = {0};
     for (int k = 0; k < NB; k++) out[3 + k] = -30;
@@ -156,8 +160,8 @@ static void test_decode_draws_within_the_bin(void **state)
     uint8_t dir;
     int64_t ns;
     double w = 4.0 / NB;
-    ns_repr_decode_row(&r, out, row, &dir, &ns, NULL);
-    double want = exp((-2 + 5.5 * w) * r.iat_std + r.iat_mean) - NS_REPR_IAT_FLOOR;
+    ns_repr_decode_row(&r, out, row, &dir, &ns, NULL); /* sub-bins all alike: the first, its centre */
+    double want = exp((-2 + (5 + 0.5 / S) * w) * r.iat_std + r.iat_mean) - NS_REPR_IAT_FLOOR;
     assert_float_equal((double)ns, want * 1e9, 2);
 
     ns_rng a, b;
@@ -178,6 +182,15 @@ static void test_decode_draws_within_the_bin(void **state)
     }
     assert_true(in[2] > 1800 && in[5] > 1800);
     for (int k = 2; k <= 5; k += 3) assert_true(lo[k] < 0.01 && hi[k] > 0.99);
+
+    /* A spike: sub-bin 9 of 16 holds the time, which stays inside it. */
+    for (int s = 0; s < S; s++) out[3 + NB + s] = s == 9 ? 0 : -30;
+    for (int i = 0; i < 1000; i++) {
+        ns_repr_decode_row(&r, out, row, &dir, &ns, &a);
+        double z = (log((double)ns * 1e-9 + NS_REPR_IAT_FLOOR) - r.iat_mean) / r.iat_std, u = (z + 2) / w;
+        double in_bin = u - floor(u);
+        assert_true(in_bin > 9.0 / S - 1e-6 && in_bin < 10.0 / S + 1e-6);
+    }
 }
 
 int main(void)

@@ -16,15 +16,18 @@
  *
  * The timing is either (timing_bins > 0) logits over timing_bins bins of
  * equal width that cover the training data's standardised log inter-arrival
- * times [bin_lo, bin_hi], trained with cross-entropy like the values, or
- * (timing_bins = 0, models before the bins) the standardised log time itself,
- * regressed. The reason is guidance: uncond + g (cond - uncond) on logits
- * sharpens a class's own distribution and cannot leave the bins the class
- * uses, where on a regressed value it extrapolates past the class's times
- * (with g = 2 the 200 ms class came out 5x too slow). The x_0 estimate is
- * then the expected bin centre; the decoded time a bin drawn from the last
- * guided probabilities and a position drawn uniformly within it, so that
- * times are not quantised to bin centres. */
+ * times [bin_lo, bin_hi], then NS_MODEL_TIMING_SUB logits of the position
+ * within the bin (its sixteenths), both trained with cross-entropy like the
+ * values, or (timing_bins = 0, models before the bins) the standardised log
+ * time itself, regressed. The reason is guidance: uncond + g (cond - uncond)
+ * on logits sharpens a class's own distribution and cannot leave the bins
+ * the class uses, where on a regressed value it extrapolates past the
+ * class's times (with g = 2 the 200 ms class came out 5x too slow). The x_0
+ * estimate is the expected bin plus the expected position within it; the
+ * decoded time a bin and a sub-bin drawn from the last guided probabilities
+ * and a position drawn uniformly within the sub-bin: times are not quantised
+ * to bin centres, and a timer's spike (a sender every 16.0 ms) stays as
+ * narrow as a sixteenth of a bin instead of spreading over the bin. */
 #ifndef NETSYNTH_REPR_H
 #define NETSYNTH_REPR_H
 #ifdef __cplusplus
@@ -36,6 +39,7 @@ extern "C" {
 #include <stdint.h>
 
 #include "netsynth/dataset.h"
+#include "netsynth/model.h"
 #include "netsynth/nprint.h"
 #include "netsynth/rng.h"
 
@@ -53,7 +57,10 @@ typedef struct ns_repr {
 #define NS_REPR_TIMING_BINS 256          /* train's default (BENCHMARK.md, Timing) */
 /* Analog values in / network outputs out, per row. */
 static inline int ns_repr_in_dim(const ns_repr *r) { return 2 * r->n_bits + 2; }
-static inline int ns_repr_out_dim(const ns_repr *r) { return 3 * r->n_bits + 2 + (r->timing_bins ? r->timing_bins - 1 : 0); }
+static inline int ns_repr_out_dim(const ns_repr *r)
+{
+    return 3 * r->n_bits + 2 + (r->timing_bins ? r->timing_bins + NS_MODEL_TIMING_SUB - 1 : 0);
+}
 
 /* Choose the modelled columns and the timing statistics from a dataset:
  * timing_bins bins over the data's range of standardised log times (0: the
@@ -81,8 +88,9 @@ void ns_repr_expect_guided(const ns_repr *r, float *x0, float *out, const float 
 
 /* One output row -> an nPrint row[width] (argmax per value, constants put
  * back), its direction and inter-arrival time in nanoseconds. With timing
- * bins, rng draws the bin from the row's probabilities and the position in
- * it (rng NULL: the most likely bin's centre). */
+ * bins, rng draws the bin and the sub-bin from the row's probabilities and
+ * the position in the sub-bin (rng NULL: the centre of the most likely
+ * sub-bin of the most likely bin). */
 void ns_repr_decode_row(const ns_repr *r, const float *out, int8_t *row, uint8_t *dir, int64_t *iat_ns, ns_rng *rng);
 
 #pragma GCC visibility pop
