@@ -1,7 +1,8 @@
 /* cli.h: the verbs of `netsynth VERB`. Each takes its own argv (argv[0] is
  * the verb), returns NS_OK or a negative NS_E* code with the message set
- * (error.h), and never exits: only main() does. `--help` prints the verb's
- * usage to stdout and returns NS_OK. */
+ * (error.h), and never exits: only main() does. Every verb takes -h/--help
+ * (its usage on stdout, NS_OK) and -V/--version; those with a summary or
+ * progress take -q/--quiet, those with threads -j/--threads. */
 #ifndef NETSYNTH_CLI_H
 #define NETSYNTH_CLI_H
 
@@ -17,6 +18,9 @@ int cmd_train(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_train_control(int argc, char **argv);
+
+/* -V/--version of every verb: prints "netsynth VERSION" to stdout, NS_OK. */
+int cli_version(void);
 
 /* Shared by verbs: print "netsynth VERB: warning" lines to stderr. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "cli.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
@@ -42,7 +44,10 @@ static void usage(FILE *out)
             "                    let two rows name the same capture (after resolving the\n"
             "                    paths); without it that is an error naming both rows\n"
             "  -o FILE           output, written atomically\n"
-            "  --help            this text\n"
+            "  -j, --threads N   threads reading captures (default: all cores)\n"
+            "  -q, --quiet       no summary\n"
+            "  -V, --version     print the version\n"
+            "  -h, --help        this text\n"
             "\n"
             "Token ids come from the whole tables, not only the selected split, so train\n"
             "and test files built from the same tables share their vocabulary.\n"
@@ -79,15 +84,17 @@ int cmd_dataset(int argc, char **argv)
         {"packets", required_argument, NULL, O_PACKETS}, {"idle-timeout", required_argument, NULL, O_IDLE},
         {"keep-addresses", no_argument, NULL, O_KEEP},   {"output", required_argument, NULL, 'o'},
         {"allow-duplicate-captures", no_argument, NULL, O_DUP},
-        {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},                {"threads", required_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},               {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
     ns_dataset_opts o;
     ns_dataset_opts_init(&o);
     const char *out = NULL;
     long v;
-    int c, rc;
+    int c, rc, quiet = 0;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:hj:qV", longopts, NULL)) != -1) {
         switch (c) {
         case O_LABELS: o.labels_path = optarg; break;
         case O_LABEL: o.label_cols = optarg; break;
@@ -105,7 +112,13 @@ int cmd_dataset(int argc, char **argv)
         case O_KEEP: o.keep_addresses = 1; break;
         case O_DUP: o.allow_duplicate_captures = 1; break;
         case 'o': out = optarg; break;
+        case 'j':
+            if ((rc = cli_parse_long("--threads", optarg, 1, 1024, &v))) return rc;
+            omp_set_num_threads((int)v);
+            break;
+        case 'q': quiet = 1; break;
         case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth dataset --help)", argv[optind - 1]);
         }
@@ -120,6 +133,7 @@ int cmd_dataset(int argc, char **argv)
     o.warn = warn;
     if ((rc = ns_dataset_build(&o, out, &st))) return rc;
 
+    if (quiet) return NS_OK;
     FILE *info = strcmp(out, "-") ? stdout : stderr;
     fprintf(info, "%s: %" PRIu64 " flows, %" PRIu64 " packets kept of %" PRIu64 " in flows, from %" PRIu64
             " captures (%" PRIu64 " packets read)", out, st.flows, st.rows, st.packets_in_flows, st.files,

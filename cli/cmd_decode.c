@@ -11,13 +11,15 @@
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
 #include "netsynth/nprint.h"
+#include "netsynth/packet.h"
+#include "netsynth/repair.h"
 
 /* 2020-01-01T00:00:00Z: a fixed start keeps the output reproducible. */
 #define DEFAULT_START_NS INT64_C(1577836800000000000)
 
 static void usage(FILE *out)
 {
-    fputs("usage: netsynth decode -i in.csv -o out.pcap [--start SECONDS] [--interval USEC]\n"
+    fputs("usage: netsynth decode -i in.csv -o out.pcap [--start SECONDS] [--interval USEC] [options]\n"
           "\n"
           "Turns nPrint CSV (from netsynth encode or nPrint itself) back into packets:\n"
           "headers from the bits, the payload zero-filled up to the IP length, every\n"
@@ -35,11 +37,89 @@ static void usage(FILE *out)
           "  --start SECONDS   time of the first packet, e.g. 1466332731.099077\n"
           "                    (default 1577836800, 2020-01-01T00:00:00Z)\n"
           "  --interval USEC   spacing of rows when there is no time column (default 1000)\n"
-          "  --help            this text\n"
+          "  --client-net NET  addresses of blank rows' clients (default 10.0.0.0/24)\n"
+          "  --server-net NET  and servers (default 198.51.100.0/24)\n"
+          "  -q, --quiet       no note of skipped rows\n"
+          "  -V, --version     print the version\n"
+          "  -h, --help        this text\n"
           "\n"
-          "Rows that are not packets (no IP header, lengths that do not add up) are\n"
-          "skipped and reported.\n",
+          "Rows whose IPv4 addresses are blank (-1, as datasets, generate's CSV and\n"
+          "rendered images have them) get addresses as generate gives them: the rows\n"
+          "of one index value are a flow, its first row the client's; flow k (in order\n"
+          "of appearance) has host k of the client net and host k / hosts of the\n"
+          "server net. Rows that are not packets (no IP header, lengths that do not\n"
+          "add up) are skipped and reported; a CSV of no packet at all is an error.\n",
           out);
+}
+
+/* A flow of the CSV: rows sharing an index value (generate's "flow" column,
+ * unrender's source address). */
+typedef struct flow_slot {
+    size_t row1;        /* first row + 1; 0: an empty slot */
+    uint64_t k;         /* flows in order of first appearance */
+    uint64_t cport;     /* the first row's source port: that row is the client's */
+} flow_slot;
+
+static uint64_t bits_of(const int8_t *row, unsigned layers, ns_nprint_field_id f, int *present)
+{
+    size_t n;
+    int col = ns_nprint_field_col(layers, f), w = ns_nprint_fields(&n)[f].width;
+    *present = col >= 0 && ns_nprint_bits_present(row, col, w) == w;
+    return *present ? ns_nprint_bits_get(row, col, w) : 0;
+}
+
+/* Whether the row is from the server: its source port is the client's
+ * destination (the flow's first row is the client's, as generated flows
+ * start), or it is an ICMP echo reply. */
+static int from_server(const int8_t *row, unsigned layers, uint64_t cport, int first)
+{
+    int ok;
+    uint64_t proto = bits_of(row, layers, NS_NPF_IPV4_PROTO, &ok);
+    if (proto == NS_PROTO_ICMP) return bits_of(row, layers, NS_NPF_ICMP_TYPE, &ok) == 0 && ok;
+    ns_nprint_field_id sf = proto == NS_PROTO_TCP ? NS_NPF_TCP_SPRT : NS_NPF_UDP_SPORT;
+    ns_nprint_field_id df = proto == NS_PROTO_TCP ? NS_NPF_TCP_DPRT : NS_NPF_UDP_DPORT;
+    uint64_t sport = bits_of(row, layers, sf, &ok);
+    if (first || !ok || sport == cport) return 0;
+    return bits_of(row, layers, df, &ok) == cport && ok;
+}
+
+/* Rows whose IPv4 addresses are blank (-1: datasets, generate's CSV and
+ * PNGs leave them so) get the addresses of the generate address plan
+ * (repair.h), flow by index value, so that they decode to packets. */
+static int fill_blank_addresses(ns_nprint_csv *csv, const ns_repair_opts *ro, size_t *filled)
+{
+    *filled = 0;
+    int src = ns_nprint_field_col(csv->layers, NS_NPF_IPV4_SRC), dst = ns_nprint_field_col(csv->layers, NS_NPF_IPV4_DST);
+    if (src < 0 || dst < 0 || !csv->rows) return NS_OK;
+    size_t cap = 16;
+    while (cap < 2 * csv->rows) cap *= 2;
+    flow_slot *t = calloc(cap, sizeof *t);
+    if (!t) return ns_error(NS_ENOMEM, "out of memory");
+    uint64_t flows = 0;
+    for (size_t i = 0; i < csv->rows; i++) {
+        int8_t *row = csv->bits + i * (size_t)csv->width;
+        if (ns_nprint_bits_present(row, src, 32) || ns_nprint_bits_present(row, dst, 32)) continue;
+        const char *key = csv->index_text + csv->index_off[i];
+        uint64_t h = 1469598103934665603ull;
+        for (const char *p = key; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
+        size_t j = (size_t)h & (cap - 1);
+        while (t[j].row1 && strcmp(csv->index_text + csv->index_off[t[j].row1 - 1], key)) j = (j + 1) & (cap - 1);
+        int first = !t[j].row1;
+        if (first) {
+            int ok;
+            uint64_t proto = bits_of(row, csv->layers, NS_NPF_IPV4_PROTO, &ok);
+            t[j].row1 = i + 1, t[j].k = flows++;
+            t[j].cport = bits_of(row, csv->layers, proto == NS_PROTO_TCP ? NS_NPF_TCP_SPRT : NS_NPF_UDP_SPORT, &ok);
+        }
+        uint32_t client, server;
+        ns_repair_flow_hosts(ro, t[j].k, &client, &server);
+        int back = from_server(row, csv->layers, t[j].cport, first);
+        ns_nprint_bits_put(row, src, 32, back ? server : client);
+        ns_nprint_bits_put(row, dst, 32, back ? client : server);
+        ++*filled;
+    }
+    free(t);
+    return NS_OK;
 }
 
 /* "SECONDS[.FRACTION]" -> nanoseconds, exactly (no floating point). */
@@ -72,15 +152,21 @@ int cmd_decode(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"start", required_argument, NULL, 's'},
         {"interval", required_argument, NULL, 'n'},
+        {"client-net", required_argument, NULL, 'C'},
+        {"server-net", required_argument, NULL, 'S'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *in = NULL, *out = NULL;
     int64_t start = DEFAULT_START_NS;
     long interval_us = 1000;
-    int c, rc;
+    int c, rc, quiet = 0;
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:o:hqV", longopts, NULL)) != -1) {
         switch (c) {
         case 'i': in = optarg; break;
         case 'o': out = optarg; break;
@@ -90,7 +176,15 @@ int cmd_decode(int argc, char **argv)
         case 'n':
             if ((rc = cli_parse_long("--interval", optarg, 0, 1000000000L, &interval_us))) return rc;
             break;
+        case 'C':
+            if ((rc = ns_repair_parse_net(optarg, "--client-net", &ro.client_net, &ro.client_prefix))) return rc;
+            break;
+        case 'S':
+            if ((rc = ns_repair_parse_net(optarg, "--server-net", &ro.server_net, &ro.server_prefix))) return rc;
+            break;
+        case 'q': quiet = 1; break;
         case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth decode --help)", argv[optind - 1]);
         }
@@ -98,8 +192,14 @@ int cmd_decode(int argc, char **argv)
     if (optind < argc) return ns_error(NS_EARG, "unexpected argument '%s'", argv[optind]);
     if (!in || !out) return ns_error(NS_EARG, "both -i in.csv and -o out.pcap are needed");
 
+    if ((rc = ns_repair_check_opts(&ro))) return rc;
     ns_nprint_csv csv;
     if ((rc = ns_nprint_csv_read(in, &csv))) return rc;
+    size_t filled;
+    if ((rc = fill_blank_addresses(&csv, &ro, &filled))) {
+        ns_nprint_csv_free(&csv);
+        return rc;
+    }
     int ethernet = (csv.layers & NS_NP_ETH) != 0;
     uint8_t *pkt = malloc(NS_NP_MAX_PACKET);
     ns_outfile of;
@@ -147,8 +247,14 @@ int cmd_decode(int argc, char **argv)
         ns_outfile_abort(&of);
         return ns_error_wrap(rc, "%s", out);
     }
+    /* An empty pcap looks like success to whatever reads it next. */
+    if (skipped == rows) {
+        ns_outfile_abort(&of);
+        return ns_error(NS_EFORMAT, "%s: none of its %zu rows is a packet, nothing written (first: line %zu: %s)", in,
+                        rows, first_bad_line, first_bad);
+    }
     if ((rc = ns_outfile_commit(&of))) return rc;
-    if (skipped)
+    if (skipped && !quiet)
         cli_warn("skipped %zu of %zu rows that are not packets (first: %s line %zu: %s)", skipped, rows, in,
                  first_bad_line, first_bad);
     return NS_OK;

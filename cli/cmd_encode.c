@@ -13,7 +13,7 @@
 static void usage(FILE *out)
 {
     fputs("usage: netsynth encode -P capture [-e] [-4] [-6] [-t] [-u] [-i] [-R] [-F fill]\n"
-          "                       [-O 0..4] [-c count] [-f filter] [-W out.csv] [-j threads]\n"
+          "                       [-O 0..4] [-c count] [-f filter] [-W out.csv] [-j threads] [-q]\n"
           "\n"
           "Writes one nPrint row per IP packet, the same bytes nPrint 1.2.1 writes\n"
           "for the same flags. Packets nPrint would not print are skipped and counted\n"
@@ -30,21 +30,27 @@ static void usage(FILE *out)
           "  -c COUNT    read only the first COUNT packets of the capture\n"
           "  -f FILTER   BPF filter, tcpdump syntax\n"
           "  -W FILE     output (default stdout); written atomically\n"
-          "  -j N        threads formatting rows (default: all cores)\n"
-          "  --help      this text\n",
+          "  -j, --threads N\n"
+          "              threads formatting rows (default: all cores)\n"
+          "  -q, --quiet no summary of skipped packets\n"
+          "  -V, --version\n"
+          "              print the version\n"
+          "  -h, --help  this text\n",
           out);
 }
 
 int cmd_encode(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {"threads", required_argument, NULL, 'j'},
+                                             {"quiet", no_argument, NULL, 'q'}, {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
     const char *in = NULL, *out = "-", *filter = NULL;
     ns_nprint_opts o = {.layers = 0, .fill = -1, .index = NS_NP_INDEX_SRC_IP, .rts = 0, .threads = 0};
     long count = 0, v;
-    int c, rc;
+    int c, rc, quiet = 0;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "P:W:f:c:F:O:j:e46tuiRh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "P:W:f:c:F:O:j:e46tuiRhqV", longopts, NULL)) != -1) {
         switch (c) {
         case 'P': in = optarg; break;
         case 'W': out = optarg; break;
@@ -71,7 +77,9 @@ int cmd_encode(int argc, char **argv)
         case 'u': o.layers |= NS_NP_UDP; break;
         case 'i': o.layers |= NS_NP_ICMP; break;
         case 'R': o.rts = 1; break;
+        case 'q': quiet = 1; break;
         case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth encode --help)", argv[optind - 1]);
         }
@@ -113,7 +121,7 @@ int cmd_encode(int argc, char **argv)
     }
     if ((rc = ns_outfile_commit(&of))) return rc;
     char summary[512];
-    if (ns_skips_format(&skips, summary, sizeof summary) > 0) cli_warn("%s", summary);
+    if (!quiet && ns_skips_format(&skips, summary, sizeof summary) > 0) cli_warn("%s", summary);
     if (cut.records) {
         char msg[1024];
         ns_capture_cut_format(in, &cut, msg, sizeof msg);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "netsynth/dataset.h"
@@ -17,7 +18,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: netsynth eval --real REAL [--real-test TEST] [--synth SYNTH]\n"
             "                     [--label ATTRS] [--packets N] [--trees N] [--seed S]\n"
-            "                     [--threads N] [--no-netflow] [--like] [--no-compliance]\n"
+            "                     [-j N] [--no-netflow] [--like] [--no-compliance] [-q]\n"
             "                     [--no-trace]\n"
             "                     [--json FILE] [--html FILE] [--dump-features DIR]\n"
             "\n"
@@ -53,7 +54,7 @@ static void usage(FILE *out)
             "  --packets N          first N packets of each flow (default 16)\n"
             "  --trees N            trees per forest (default 100)\n"
             "  --seed S             forest seed (default 0); a seed repeats exactly\n"
-            "  --threads N          OpenMP threads (default: all)\n"
+            "  -j, --threads N      OpenMP threads (default: all)\n"
             "  --no-netflow         nPrint features only\n"
             "  --like               SYNTH was generated --like REAL: coverage compares with\n"
             "                       REAL's flows per class as the request\n"
@@ -65,8 +66,11 @@ static void usage(FILE *out)
             "  --json FILE          write the report as JSON (\"-\": stdout)\n"
             "  --html FILE          write the report as one self-contained HTML page\n"
             "  --dump-features DIR  write the real train/test features and classes as\n"
-            "                       NumPy .npy files into DIR (for outside tools) and stop\n"
-            "  --help               this text\n");
+            "                       NumPy .npy files into DIR (made if absent: for outside\n"
+            "                       tools) and stop\n"
+            "  -q, --quiet          no table on stdout (--json and --html are still written)\n"
+            "  -V, --version        print the version\n"
+            "  -h, --help           this text\n");
 }
 
 static int parse_seed(const char *text, uint64_t *seed)
@@ -100,24 +104,25 @@ int cmd_eval(int argc, char **argv)
         {"real", required_argument, NULL, O_REAL},       {"real-test", required_argument, NULL, O_TEST},
         {"synth", required_argument, NULL, O_SYNTH},     {"label", required_argument, NULL, O_LABEL},
         {"packets", required_argument, NULL, O_PACKETS}, {"trees", required_argument, NULL, O_TREES},
-        {"seed", required_argument, NULL, O_SEED},       {"threads", required_argument, NULL, O_THREADS},
+        {"seed", required_argument, NULL, O_SEED},       {"threads", required_argument, NULL, 'j'},
         {"no-netflow", no_argument, NULL, O_NONF},       {"json", required_argument, NULL, O_JSON},
         {"dump-features", required_argument, NULL, O_DUMP}, {"html", required_argument, NULL, O_HTML},
         {"like", no_argument, NULL, O_LIKE},             {"no-compliance", no_argument, NULL, O_NOCOMP},
         {"allow-duplicate-captures", no_argument, NULL, O_DUP},
         {"no-trace", no_argument, NULL, O_NOTRACE},
-        {"help", no_argument, NULL, 'h'},
+        {"help", no_argument, NULL, 'h'},               {"quiet", no_argument, NULL, 'q'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     ns_eval_opts o;
     ns_eval_opts_init(&o);
     ns_eval_inputs in = {0};
     const char *json = NULL, *dump = NULL, *html = NULL;
-    int like = 0, comp = 1, dup = 0, trace = 1;
+    int like = 0, comp = 1, dup = 0, trace = 1, quiet = 0;
     long v;
     int c, rc;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hj:qV", longopts, NULL)) != -1) {
         switch (c) {
         case O_REAL: in.real_name = optarg; break;
         case O_TEST: in.real_test_name = optarg; break;
@@ -134,7 +139,7 @@ int cmd_eval(int argc, char **argv)
         case O_SEED:
             if ((rc = parse_seed(optarg, &o.seed))) return rc;
             break;
-        case O_THREADS:
+        case 'j':
             if ((rc = cli_parse_long("--threads", optarg, 1, 1024, &v))) return rc;
             o.threads = (int)v;
             break;
@@ -146,7 +151,9 @@ int cmd_eval(int argc, char **argv)
         case O_NOCOMP: comp = 0; break;
         case O_DUP: dup = NS_EVAL_ALLOW_DUPLICATES; break;
         case O_NOTRACE: trace = 0; break;
+        case 'q': quiet = 1; break;
         case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth eval --help)", argv[optind - 1]);
         }
@@ -176,7 +183,9 @@ int cmd_eval(int argc, char **argv)
                 cli_warn("eval: %s keeps at most %u packets per flow; --packets %d pads the rest with -1",
                          used_names[i], used[i]->max_packets, o.packets);
         if (dump) {
-            rc = ns_eval_dump_features(&in, &o, dump);
+            if (mkdir(dump, 0777) && errno != EEXIST)
+                rc = ns_error(NS_EIO, "%s: cannot create the directory: %s", dump, strerror(errno));
+            if (!rc) rc = ns_eval_dump_features(&in, &o, dump);
         } else {
             char *command = join_args(argc, argv);
             ns_report_inputs ri = {.eval = in, .like = like, .compliance = comp, .command = command, .trace = trace};
@@ -193,7 +202,7 @@ int cmd_eval(int argc, char **argv)
             rc = ns_report_run(&r, &ri, &o);
             if (!rc) {
                 FILE *table = json && !strcmp(json, "-") ? stderr : stdout;
-                ns_report_print(&r, table);
+                if (!quiet) ns_report_print(&r, table);
                 if (json) rc = ns_report_write_json(&r, json);
                 if (!rc && html) rc = ns_report_write_html(&r, html);
                 ns_report_free(&r);

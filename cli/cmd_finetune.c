@@ -36,10 +36,11 @@ static void usage(FILE *out)
             "  --lr X             peak learning rate (default %g)\n"
             "  --warmup N         linear warm-up steps, then cosine decay (default %d)\n"
             "  --seed S           (default %lld)\n"
-            "  --threads T        threads (default: all cores)\n"
+            "  -j, --threads T    threads (default: all cores)\n"
             "  --log-every N      progress line every N steps (default %d)\n"
             "  -q, --quiet        no progress lines\n"
-            "  --help             this text\n"
+            "  -V, --version      print the version\n"
+            "  -h, --help         this text\n"
             "\n"
             "Ctrl-C (SIGINT) or SIGTERM stops: the adapter so far goes to ADAPTER.partial\n"
             "(not ADAPTER), and the exit status is 130 or 143. Adapters do not resume: run\n"
@@ -54,8 +55,9 @@ int cmd_finetune(int argc, char **argv)
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL},     {"data", 1, 0, O_DATA},   {"output", 1, 0, 'o'},      {"rank", 1, 0, O_RANK},
         {"alpha", 1, 0, O_ALPHA},     {"steps", 1, 0, O_STEPS}, {"batch", 1, 0, O_BATCH},   {"lr", 1, 0, O_LR},
-        {"warmup", 1, 0, O_WARMUP},   {"seed", 1, 0, O_SEED},   {"threads", 1, 0, O_THREADS},
-        {"log-every", 1, 0, O_LOG},   {"quiet", 0, 0, 'q'},     {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+        {"warmup", 1, 0, O_WARMUP},   {"seed", 1, 0, O_SEED},   {"threads", 1, 0, 'j'},
+        {"log-every", 1, 0, O_LOG},   {"quiet", 0, 0, 'q'},     {"help", 0, 0, 'h'},        {"version", 0, 0, 'V'},
+        {0, 0, 0, 0}};
     ns_finetune_opts o;
     ns_finetune_opts_init(&o);
     o.progress = stderr;
@@ -64,7 +66,7 @@ int cmd_finetune(int argc, char **argv)
     int c, rc = NS_OK;
     optind = 1;
     opterr = 0;
-    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:qj:hV", opts, NULL)) != -1) {
         switch (c) {
         case O_MODEL: model_path = optarg; break;
         case O_DATA: data = optarg; break;
@@ -76,10 +78,11 @@ int cmd_finetune(int argc, char **argv)
         case O_LR: rc = cli_parse_float("--lr", optarg, 0, 1, &o.st.lr); break;
         case O_WARMUP: rc = cli_parse_long("--warmup", optarg, 1, 100000000, &v), o.st.warmup = (int)v; break;
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.st.seed = v; break;
-        case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;
+        case 'j': rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;
         case O_LOG: rc = cli_parse_long("--log-every", optarg, 0, 100000000, &v), o.st.log_every = (int)v; break;
         case 'q': o.progress = NULL; break;
         case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth finetune --help)",
                             argv[optind - 1]);

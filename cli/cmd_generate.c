@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cli.h"
@@ -30,8 +31,10 @@ static void usage(FILE *out)
             "       netsynth generate --model M --per-class N [--label NAME] -o DIR [options]\n"
             "       netsynth generate --model M --like DATASET -o DIR [options]\n"
             "\n"
-            "OUT's extension picks the format: .pcap (repaired packets), .csv (nPrint CSV with\n"
-            "rts), anything else a netsynth dataset file. DIR gets one pcap per class, labels.tsv\n"
+            "-F or OUT's extension (any case) picks the format: pcap (.pcap, .cap: repaired\n"
+            "packets), pcapng (.pcapng: the same packets), csv (.csv: nPrint CSV with rts) or ds\n"
+            "(.ds: a netsynth dataset file); another extension is an error. -o - writes pcap (or\n"
+            "-F's format) to standard output, e.g. for tcpdump -r -. DIR gets one pcap per class, labels.tsv\n"
             "(path and one column per label attribute) and synthetic.ds (all flows), all or\n"
             "nothing: staged in DIR.tmp.XXXXXX and moved in at the end (other files in DIR stay).\n"
             "Pcaps hold valid packets: generated rows repaired to consistent lengths, options,\n"
@@ -48,6 +51,8 @@ static void usage(FILE *out)
             "  --label NAME       the attribute --per-class goes through\n"
             "  --like DATASET     as many flows per label combination as DATASET has\n"
             "  -o OUT|DIR         where to write (required)\n"
+            "  -F, --format FMT   pcap, pcapng, csv or ds (default: from OUT's extension; a\n"
+            "                     directory gets pcaps)\n"
             "  --sampler NAME     dpm++ (DPM-Solver++(2M), default) or ddim\n"
             "  --steps K          denoising steps (default 8; twice the network passes with guidance)\n"
             "  --fast             the few-step mode: 4 steps of dpm++, guidance at the last 2\n"
@@ -87,15 +92,35 @@ static void usage(FILE *out)
             "  --per-flow         one pcap per flow (OUT-0.pcap, OUT-1.pcap, ...) instead of flows\n"
             "                     merged by time\n"
             "  --repair-report F  what repair changed, per field, as JSON\n"
-            "  --threads T        threads (default: all cores)\n"
+            "  -j, --threads T    threads (default: all cores)\n"
             "  -q, --quiet        no summary\n"
-            "  --help             this text\n");
+            "  -V, --version      print the version\n"
+            "  -h, --help         this text\n");
 }
 
-static int ends_with(const char *s, const char *suffix)
+enum { OUT_PCAP, OUT_PCAPNG, OUT_CSV, OUT_DS };
+static const struct { const char *name, *ext; int fmt; } out_kinds[] = {
+    {"pcap", ".pcap", OUT_PCAP}, {"pcap", ".cap", OUT_PCAP}, {"pcapng", ".pcapng", OUT_PCAPNG},
+    {"csv", ".csv", OUT_CSV},    {"ds", ".ds", OUT_DS},
+};
+
+/* -F's format, else OUT's extension (any case: OUT.PCAP is a pcap); an
+ * unknown one is an error, since a typo once became a dataset file that
+ * tcpdump refused. Standard output gets pcap. */
+static int out_format(const char *name, const char *out, int *fmt)
 {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcmp(s + n - k, suffix);
+    size_t n = sizeof out_kinds / sizeof out_kinds[0];
+    if (name) {
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(name, out_kinds[i].name)) return *fmt = out_kinds[i].fmt, NS_OK;
+        return ns_error(NS_EARG, "-F: expected pcap, pcapng, csv or ds, got '%s'", name);
+    }
+    if (!strcmp(out, "-")) return *fmt = OUT_PCAP, NS_OK;
+    const char *slash = strrchr(out, '/'), *dot = strrchr(slash ? slash + 1 : out, '.');
+    for (size_t i = 0; dot && i < n; i++)
+        if (!strcasecmp(dot, out_kinds[i].ext)) return *fmt = out_kinds[i].fmt, NS_OK;
+    if (!dot) return ns_error(NS_EARG, "%s: no extension to pick the format by (.pcap, .cap, .pcapng, .csv or .ds; or -F)", out);
+    return ns_error(NS_EARG, "%s: unknown output extension '%s' (.pcap, .cap, .pcapng, .csv or .ds; or -F)", out, dot);
 }
 
 /* How pcaps are written. */
@@ -106,13 +131,15 @@ typedef struct pcap_out {
     const char *report;       /* --repair-report, or NULL */
 } pcap_out;
 
-/* One file for one prompt: the format from the extension. */
-static int write_one(const ns_gen_flows *g, const ns_modelfile *m, const char *model_path, const char *out,
+/* One file for one prompt, in format fmt (out_format). */
+static int write_one(const ns_gen_flows *g, const ns_modelfile *m, const char *model_path, const char *out, int fmt,
                      pcap_out *po, uint64_t *written)
 {
     *written = 0;
-    if (ends_with(out, ".pcap")) return ns_gen_write_pcap(g, 0, g->n_flows, &po->repair, po->per_flow, out, written, &po->stats);
-    if (ends_with(out, ".csv")) return ns_gen_write_csv(g, out);
+    if (fmt == OUT_PCAP || fmt == OUT_PCAPNG)
+        return ns_gen_write_capture(g, 0, g->n_flows, &po->repair, po->per_flow,
+                                    fmt == OUT_PCAPNG ? NS_GEN_PCAPNG : NS_GEN_PCAP, out, written, &po->stats);
+    if (fmt == OUT_CSV) return ns_gen_write_csv(g, out);
     return ns_gen_write_dataset(g, m, model_path, out);
 }
 
@@ -197,7 +224,8 @@ int cmd_generate(int argc, char **argv)
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
         {"fast", 0, 0, O_FAST}, {"eta", 1, 0, O_ETA}, {"guidance", 1, 0, O_GUIDANCE}, {"guided-steps", 1, 0, O_GUIDED_STEPS},
         {"length-guidance", 1, 0, O_LENGTH_GUIDANCE}, {"timing-guidance", 1, 0, O_TIMING_GUIDANCE}, {"seed", 1, 0, O_SEED},
-        {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
+        {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, 'j'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+        {"version", 0, 0, 'V'}, {"format", 1, 0, 'F'},
         {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
         {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
         {"repair-report", 1, 0, O_REPORT}, {"lora", 1, 0, O_LORA},
@@ -213,12 +241,12 @@ int cmd_generate(int argc, char **argv)
     memset(&po, 0, sizeof po);
     ns_repair_opts_init(&po.repair);
     const char *model_path = NULL, *prompt = "", *label = NULL, *like = NULL, *out = NULL, *lora[MAX_LORA];
-    const char *ctl_path = NULL, *control_path = NULL;
+    const char *ctl_path = NULL, *control_path = NULL, *format = NULL;
     long n = 0, per_class = 0, v;
     int quiet = 0, threads = 0, rc = NS_OK, c, n_lora = 0;
     optind = 1;
     opterr = 0;
-    while (rc == NS_OK && (c = getopt_long(argc, argv, "n:o:q", opts, NULL)) != -1) {
+    while (rc == NS_OK && (c = getopt_long(argc, argv, "n:o:qj:hVF:", opts, NULL)) != -1) {
         switch (c) {
         case O_MODEL: model_path = optarg; break;
         case O_PROMPT: prompt = optarg; break;
@@ -244,7 +272,8 @@ int cmd_generate(int argc, char **argv)
         case O_TIMING_GUIDANCE: rc = cli_parse_float("--timing-guidance", optarg, 0, 50, &o.timing_guidance); break;
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.seed = (uint64_t)v; break;
         case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.batch = (int)v; break;
-        case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), threads = (int)v; break;
+        case 'j': rc = cli_parse_long("--threads", optarg, 1, 1024, &v), threads = (int)v; break;
+        case 'F': format = optarg; break;
         case O_LENGTH: rc = cli_parse_long("--length", optarg, 1, 1024, &v), o.length = (int)v; break;
         case O_FIX: rc = ns_gen_fix_add(&fix, optarg); break;
         case O_CLIENT_NET: rc = ns_repair_parse_net(optarg, "--client-net", &po.repair.client_net, &po.repair.client_prefix); break;
@@ -278,7 +307,8 @@ int cmd_generate(int argc, char **argv)
         case O_CONTROL_SCALE: rc = cli_parse_float("--control-scale", optarg, 0, 10, &o.control_scale); break;
         case O_CONTROL_SOFT: o.control_hard = 0; break;
         case O_DETERMINISTIC: ns_blas_set_deterministic(true); break;
-        case O_HELP: usage(stdout); return NS_OK;
+        case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",
                                  argv[optind - 1]);
         }
@@ -289,8 +319,17 @@ int cmd_generate(int argc, char **argv)
     if (per_class && like) return ns_error(NS_EARG, "--per-class and --like do not go together");
     if (o.sampler.eta < 0 || o.sampler.eta > 1) return ns_error(NS_EARG, "--eta must be in [0, 1]");
     if ((rc = ns_repair_check_opts(&po.repair))) return rc;
-    if (po.report && !per_class && !like && !ends_with(out, ".pcap"))
-        return ns_error(NS_EARG, "--repair-report: only pcap output is repaired (-o ends in .pcap, or a directory)");
+    int fmt = OUT_PCAP;
+    if (per_class || like) {
+        if (format && strcmp(format, "pcap"))
+            return ns_error(NS_EARG, "-F %s: a directory (--per-class, --like) gets pcaps", format);
+    } else if ((rc = out_format(format, out, &fmt))) {
+        return rc;
+    }
+    if (po.report && fmt != OUT_PCAP && fmt != OUT_PCAPNG)
+        return ns_error(NS_EARG, "--repair-report: only pcap and pcapng output is repaired (not csv or ds)");
+    if (po.per_flow && fmt != OUT_PCAP && fmt != OUT_PCAPNG)
+        return ns_error(NS_EARG, "--per-flow: one file per flow is pcap or pcapng only");
     po.repair.seed = o.seed;
     if (threads) {
         omp_set_num_threads(threads);
@@ -341,7 +380,7 @@ int cmd_generate(int argc, char **argv)
     if (!rc) rc = ns_generate(&m, &o, ids, (size_t)n, 0, &g);
     double secs = now_s() - t0;
     uint64_t written = 0;
-    if (!rc) rc = write_one(&g, &m, model_path, out, &po, &written);
+    if (!rc) rc = write_one(&g, &m, model_path, out, fmt, &po, &written);
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.2f s, %.0f flows/s: wrote %s\n", g.n_flows, g.n_rows,
                 secs, (double)g.n_flows / secs, out);

@@ -257,9 +257,10 @@ int cmd_inspect(int argc, char **argv)
         size_t n = sizeof kinds / sizeof kinds[0];
         printf("usage: netsynth inspect FILE\n\nSummarises a netsynth file; it knows");
         for (size_t i = 0; i < n; i++) printf("%s%s", i == 0 ? " " : i + 1 < n ? ", " : " and ", kinds[i].what);
-        printf(" files.\n");
+        printf(" files.\n\n  -V, --version  print the version\n  -h, --help     this text\n");
         return NS_OK;
     }
+    if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) return cli_version();
     if (argc != 2) return ns_error(NS_EARG, "expected one FILE (netsynth inspect --help)");
     const char *path = argv[1];
     FILE *fp = fopen(path, "rb");

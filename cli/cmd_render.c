@@ -37,7 +37,9 @@ static void usage(FILE *out)
             "  --label ATTR=VALUE  with --data: only flows with this label, e.g. device=HueBridge\n"
             "  --scale S           draw each bit as an SxS block, for viewing (1..%d, default 1);\n"
             "                      the image records it and unrender reads it back\n"
-            "  --help              this text\n"
+            "  -q, --quiet         no summary\n"
+            "  -V, --version       print the version\n"
+            "  -h, --help          this text\n"
             "\n"
             "An image holds at most %d rows: longer flows keep their first %d packets\n"
             "(with a warning).\n",
@@ -142,7 +144,9 @@ static int render_dataset(struct render *r, const char *path, const char *label)
         ns_dataset_flow_matrix(&ds, i, m);
         rc = draw(r, out, m, ds.flows[i].n_packets, (int)ds.width);
     }
-    if (!rc && r->written == 0) cli_warn("%s: no flow%s%s to draw", path, label ? " labelled " : "", label ? label : "");
+    /* An empty directory would pass for a rendering. */
+    if (!rc && r->written == 0)
+        rc = ns_error(NS_EFORMAT, "%s: no flow%s%s to draw", path, label ? " labelled " : "", label ? label : "");
     free(m);
     ns_dataset_free(&ds);
     return rc;
@@ -240,14 +244,15 @@ int cmd_render(int argc, char **argv)
         {"data", required_argument, NULL, O_DATA},   {"label", required_argument, NULL, O_LABEL},
         {"per-flow", no_argument, NULL, O_PER_FLOW}, {"scale", required_argument, NULL, O_SCALE},
         {"output", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
+        {"quiet", no_argument, NULL, 'q'},           {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     struct render r = {.scale = 1};
     const char *data = NULL, *csv = NULL, *label = NULL;
-    int per_flow = 0, c, rc;
+    int per_flow = 0, quiet = 0, c, rc;
     long v;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "i:o:n:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:o:n:hqV", longopts, NULL)) != -1) {
         switch (c) {
         case O_DATA: data = optarg; break;
         case 'i': csv = optarg; break;
@@ -261,7 +266,9 @@ int cmd_render(int argc, char **argv)
             if ((rc = cli_parse_long("--scale", optarg, 1, NS_IMAGE_MAX_SCALE, &v))) return rc;
             r.scale = (int)v;
             break;
+        case 'q': quiet = 1; break;
         case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth render --help)", argv[optind - 1]);
         }
@@ -288,7 +295,7 @@ int cmd_render(int argc, char **argv)
         }
         rc = ns_gen_stage_commit(&stage);
     }
-    if (rc) return rc;
+    if (rc || quiet) return rc;
     if (r.cut)
         cli_warn("%" PRIu64 " flow%s longer than %d packets: kept the first %d", r.cut, r.cut == 1 ? "" : "s",
                  NS_IMAGE_MAX_ROWS, NS_IMAGE_MAX_ROWS);

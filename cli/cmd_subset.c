@@ -34,7 +34,8 @@ static void usage(FILE *out)
             "                     over that class's flows in file order\n"
             "  --label NAME       the attribute --per-class counts by (default: the first)\n"
             "  -q, --quiet        no summary\n"
-            "  --help             this text\n");
+            "  -V, --version      print the version\n"
+            "  -h, --help         this text\n");
 }
 
 enum { MAX_SETS = 64, MAX_SET_TOKENS = 8 };
@@ -104,13 +105,13 @@ int cmd_subset(int argc, char **argv)
         {"only", required_argument, NULL, O_ONLY},       {"exclude", required_argument, NULL, O_EXCLUDE},
         {"per-class", required_argument, NULL, O_PER_CLASS}, {"label", required_argument, NULL, O_LABEL},
         {"quiet", no_argument, NULL, 'q'},               {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},             {NULL, 0, NULL, 0}};
     const char *data = NULL, *out = NULL, *label = NULL, *only_text[MAX_SETS], *excl_text[MAX_SETS];
     int n_only = 0, n_excl = 0, quiet = 0, c, rc = NS_OK;
     long per_class = 0;
     optind = 1;
     opterr = 0;
-    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:qhV", longopts, NULL)) != -1) {
         switch (c) {
         case O_DATA: data = optarg; break;
         case 'o': out = optarg; break;
@@ -125,6 +126,7 @@ int cmd_subset(int argc, char **argv)
         case O_LABEL: label = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth subset --help)",
                             argv[optind - 1]);

@@ -41,7 +41,7 @@ static void usage(FILE *out)
             "                     (default 256); 0: one regressed value, as models before\n"
             "  --val-frac X       flows held back for the validation loss (default 0.05, at most 512)\n"
             "  --seed S           (default 1)\n"
-            "  --threads T        threads (default: all cores); keep it fixed for identical runs\n"
+            "  -j, --threads T    threads (default: all cores); keep it fixed for identical runs\n"
             "  --resume CKPT      continue a checkpoint with its own options and steps, the\n"
             "                     same as if never interrupted; --steps N changes the total\n"
             "                     (and so the schedule); other options are ignored\n"
@@ -49,7 +49,8 @@ static void usage(FILE *out)
             "  --checkpoint PATH  where the checkpoint goes (default MODEL.ckpt)\n"
             "  --log-every N, --eval-every N, --ckpt-every N   (defaults 50, 500, 500)\n"
             "  -q, --quiet        no progress lines\n"
-            "  --help             this text\n");
+            "  -V, --version      print the version\n"
+            "  -h, --help         this text\n");
 }
 
 int cmd_train(int argc, char **argv)
@@ -64,9 +65,9 @@ int cmd_train(int argc, char **argv)
         {"weight-decay", 1, 0, O_WD}, {"clip", 1, 0, O_CLIP}, {"ema", 1, 0, O_EMA},
         {"p-uncond", 1, 0, O_PUNCOND}, {"p-token-drop", 1, 0, O_PDROP}, {"balance", 1, 0, O_BALANCE},
         {"logsnr-shift", 1, 0, O_SHIFT}, {"timing-bins", 1, 0, O_BINS}, {"val-frac", 1, 0, O_VAL}, {"seed", 1, 0, O_SEED},
-        {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME}, {"checkpoint", 1, 0, O_CKPT},
+        {"threads", 1, 0, 'j'}, {"resume", 1, 0, O_RESUME}, {"checkpoint", 1, 0, O_CKPT},
         {"resume-on-other-data", 0, 0, O_OTHER}, {"log-every", 1, 0, O_LOG}, {"eval-every", 1, 0, O_EVAL}, {"ckpt-every", 1, 0, O_CKPTN},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
     ns_train_opts o;
     ns_train_opts_init(&o);
     o.progress = stderr;
@@ -77,7 +78,7 @@ int cmd_train(int argc, char **argv)
     opterr = 0;
     const char *ignored = NULL; /* a training option --resume overrides with the checkpoint's */
     int li = -1;
-    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:q", opts, &li)) != -1) {
+    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:qj:hV", opts, &li)) != -1) {
         if (li >= 0 && c != O_STEPS && ((c >= O_CONFIG && c <= O_SEED) || c == O_LOG || c == O_EVAL || c == O_CKPTN))
             ignored = opts[li].name;
         li = -1;
@@ -108,14 +109,15 @@ int cmd_train(int argc, char **argv)
             break;
         case O_VAL: rc = cli_parse_float("--val-frac", optarg, 0, 0.5f, &o.st.val_frac); break;
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.st.seed = v; break;
-        case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;
+        case 'j': rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;
         case O_RESUME: o.resume_path = optarg; break;
         case O_OTHER: o.resume_other_data = 1; break;
         case O_CKPT: o.ckpt_path = optarg; break;
         case O_LOG: rc = cli_parse_long("--log-every", optarg, 0, 100000000, &v), o.st.log_every = (int)v; break;
         case O_EVAL: rc = cli_parse_long("--eval-every", optarg, 0, 100000000, &v), o.st.eval_every = (int)v; break;
         case O_CKPTN: rc = cli_parse_long("--ckpt-every", optarg, 0, 100000000, &v), o.st.ckpt_every = (int)v; break;
-        case O_HELP: usage(stdout); return NS_OK;
+        case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth train --help)",
                                  argv[optind - 1]);
         }

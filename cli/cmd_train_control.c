@@ -30,9 +30,10 @@ static void usage(FILE *out)
             "  --batch B          flows per step (default 32)\n"
             "  --lr X             peak learning rate (default 1e-3)\n"
             "  --seed S           (default 1)\n"
-            "  --threads T        threads (default: all cores)\n"
+            "  -j, --threads T    threads (default: all cores)\n"
             "  -q, --quiet        no progress lines\n"
-            "  --help             this text\n"
+            "  -V, --version      print the version\n"
+            "  -h, --help         this text\n"
             "\n"
             "Prompt dropout, class balance and loss weights are the base's when BASE is a\n"
             "checkpoint (it keeps its training options), otherwise train's defaults.\n"
@@ -46,8 +47,8 @@ int cmd_train_control(int argc, char **argv)
     enum { O_MODEL = 256, O_DATA, O_BLOCKS, O_STEPS, O_BATCH, O_LR, O_SEED, O_THREADS, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"data", 1, 0, O_DATA}, {"blocks", 1, 0, O_BLOCKS}, {"steps", 1, 0, O_STEPS},
-        {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR}, {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+        {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR}, {"seed", 1, 0, O_SEED}, {"threads", 1, 0, 'j'},
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
     ns_train_control_opts o;
     ns_train_control_opts_init(&o);
     o.progress = stderr;
@@ -56,7 +57,7 @@ int cmd_train_control(int argc, char **argv)
     int rc = NS_OK, c;
     optind = 1;
     opterr = 0;
-    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:q", opts, NULL)) != -1) {
+    while (rc == NS_OK && (c = getopt_long(argc, argv, "o:qj:hV", opts, NULL)) != -1) {
         switch (c) {
         case O_MODEL: model = optarg; break;
         case O_DATA: data = optarg; break;
@@ -73,8 +74,9 @@ int cmd_train_control(int argc, char **argv)
             break;
         }
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.st.seed = v; break;
-        case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;
-        case O_HELP: usage(stdout); return NS_OK;
+        case 'j': rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;
+        case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth train-control --help)",
                                  argv[optind - 1]);
         }

@@ -29,7 +29,9 @@ static void usage(FILE *out)
             "  --layers LIST  name the columns for these layers instead, e.g. ipv4,udp\n"
             "                 (comma-separated from eth ipv4 ipv6 tcp udp icmp; their\n"
             "                 width must match the image's)\n"
-            "  --help         this text\n",
+            "  -q, --quiet    accepted as every verb does (unrender prints only errors)\n"
+            "  -V, --version  print the version\n"
+            "  -h, --help     this text\n",
             NS_NP_MODEL_WIDTH, NS_NP_MAX_WIDTH, NS_IMAGE_MAX_SCALE);
 }
 
@@ -109,6 +111,7 @@ int cmd_unrender(int argc, char **argv)
     static const struct option longopts[] = {
         {"scale", required_argument, NULL, O_SCALE}, {"layers", required_argument, NULL, O_LAYERS},
         {"output", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
+        {"quiet", no_argument, NULL, 'q'},           {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     const char *out = "-";
     unsigned layers = 0;
@@ -116,7 +119,7 @@ int cmd_unrender(int argc, char **argv)
     long v;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:hqV", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case O_SCALE:
@@ -126,7 +129,9 @@ int cmd_unrender(int argc, char **argv)
         case O_LAYERS:
             if ((rc = parse_layers(optarg, &layers))) return rc;
             break;
+        case 'q': break;
         case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth unrender --help)", argv[optind - 1]);
         }

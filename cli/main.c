@@ -34,7 +34,13 @@ static void usage(FILE *out)
     fprintf(out, "usage: netsynth VERB [options]    (netsynth VERB --help for its options)\n\nverbs:\n");
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
-    fprintf(out, "\n  --help     this text\n  --version  print the version\n");
+    fprintf(out, "\n  -h, --help     this text\n  -V, --version  print the version\n");
+}
+
+int cli_version(void)
+{
+    printf("netsynth %s\n", ns_version());
+    return NS_OK;
 }
 
 void cli_warn(const char *fmt, ...)
@@ -92,7 +98,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("netsynth %s\n", ns_version());
         return 0;
     }

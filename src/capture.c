@@ -192,7 +192,72 @@ int ns_pcap_writer_begin(ns_pcap_writer *w, FILE *fp, int linktype, int nanoseco
     put_le32(h + 20, (uint32_t)linktype);
     w->fp = fp;
     w->nanosecond = nanosecond;
+    w->pcapng = 0;
     if (fwrite(h, 1, sizeof h, fp) != sizeof h) return ns_error(NS_EIO, "write failed: %s", strerror(errno));
+    return NS_OK;
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* pcapng (draft-ietf-opsawg-pcapng) in little-endian, as we write pcap. */
+enum { PCAPNG_SHB = 0x0a0d0d0a, PCAPNG_IDB = 1, PCAPNG_EPB = 6, PCAPNG_BOM = 0x1a2b3c4d };
+
+int ns_pcapng_writer_begin(ns_pcap_writer *w, FILE *fp, int linktype, int nanosecond)
+{
+    /* SHB: type, length, byte-order magic, version 1.0, section length
+     * unknown (-1), length again. */
+    uint8_t shb[28];
+    put_le32(shb, PCAPNG_SHB);
+    put_le32(shb + 4, sizeof shb);
+    put_le32(shb + 8, PCAPNG_BOM);
+    put_le16(shb + 12, 1), put_le16(shb + 14, 0);
+    put_le32(shb + 16, 0xffffffffu), put_le32(shb + 20, 0xffffffffu);
+    put_le32(shb + 24, sizeof shb);
+    /* IDB: link type, snaplen, then if_tsresol (option 9, one byte: 10^-9)
+     * when nanosecond, and opt_endofopt. */
+    uint8_t idb[32];
+    size_t n = nanosecond ? 32 : 20;
+    memset(idb, 0, sizeof idb);
+    put_le32(idb, PCAPNG_IDB);
+    put_le32(idb + 4, (uint32_t)n);
+    put_le16(idb + 8, (uint16_t)linktype);
+    put_le32(idb + 12, PCAP_SNAPLEN);
+    if (nanosecond) {
+        put_le16(idb + 16, 9), put_le16(idb + 18, 1), idb[20] = 9;
+        put_le16(idb + 24, 0), put_le16(idb + 26, 0); /* opt_endofopt */
+    }
+    put_le32(idb + n - 4, (uint32_t)n);
+    w->fp = fp;
+    w->nanosecond = nanosecond;
+    w->pcapng = 1;
+    if (fwrite(shb, 1, sizeof shb, fp) != sizeof shb || fwrite(idb, 1, n, fp) != n)
+        return ns_error(NS_EIO, "write failed: %s", strerror(errno));
+    return NS_OK;
+}
+
+/* An enhanced packet block: interface 0, the time in the interface's units
+ * as two 32-bit halves, the data padded to 32 bits. */
+static int pcapng_write(ns_pcap_writer *w, int64_t ts_ns, const uint8_t *data, uint32_t caplen, uint32_t wirelen)
+{
+    static const uint8_t pad[4];
+    uint64_t t = (uint64_t)(w->nanosecond ? ts_ns : ts_ns / 1000);
+    uint32_t padded = (caplen + 3) & ~3u, total = 28 + padded + 4;
+    uint8_t h[28], tail[4];
+    put_le32(h, PCAPNG_EPB);
+    put_le32(h + 4, total);
+    put_le32(h + 8, 0);
+    put_le32(h + 12, (uint32_t)(t >> 32));
+    put_le32(h + 16, (uint32_t)t);
+    put_le32(h + 20, caplen);
+    put_le32(h + 24, wirelen < caplen ? caplen : wirelen);
+    put_le32(tail, total);
+    if (fwrite(h, 1, sizeof h, w->fp) != sizeof h || fwrite(data, 1, caplen, w->fp) != caplen ||
+        fwrite(pad, 1, padded - caplen, w->fp) != padded - caplen || fwrite(tail, 1, 4, w->fp) != 4)
+        return ns_error(NS_EIO, "write failed: %s", strerror(errno));
     return NS_OK;
 }
 
@@ -202,6 +267,7 @@ int ns_pcap_write(ns_pcap_writer *w, int64_t ts_ns, const uint8_t *data, uint32_
     int64_t sec = ts_ns / 1000000000, frac = ts_ns % 1000000000;
     if (sec > UINT32_MAX) return ns_error(NS_ERANGE, "packet timestamp past 2106");
     if (caplen > PCAP_SNAPLEN) return ns_error(NS_ERANGE, "packet of %u bytes exceeds the snapshot length", caplen);
+    if (w->pcapng) return pcapng_write(w, ts_ns, data, caplen, wirelen);
     uint8_t h[16];
     put_le32(h, (uint32_t)sec);
     put_le32(h + 4, (uint32_t)(w->nanosecond ? frac : frac / 1000));

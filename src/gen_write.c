@@ -276,14 +276,15 @@ int ns_gen_stage_commit(ns_gen_stage *s)
     return rc;
 }
 
-/* Repaired packets, in the order given, as a pcap. */
-static int write_frames(const ns_repair_out *r, int linktype, const char *path)
+/* Repaired packets, in the order given, as a pcap or pcapng. */
+static int write_frames(const ns_repair_out *r, int linktype, int format, const char *path)
 {
     ns_outfile o;
     int rc = ns_outfile_open(&o, path);
     if (rc) return rc;
     ns_pcap_writer w;
-    rc = ns_pcap_writer_begin(&w, o.fp, linktype, 0);
+    rc = format == NS_GEN_PCAPNG ? ns_pcapng_writer_begin(&w, o.fp, linktype, 0)
+                                 : ns_pcap_writer_begin(&w, o.fp, linktype, 0);
     for (size_t i = 0; i < r->n_pkts && !rc; i++) {
         const ns_repair_pkt *p = &r->pkts[i];
         rc = ns_pcap_write(&w, p->ts_ns, r->bytes + p->off, p->len, p->len);
@@ -298,7 +299,15 @@ static int write_frames(const ns_repair_out *r, int linktype, const char *path)
 int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const ns_repair_opts *ro, int per_flow,
                       const char *path, uint64_t *written, ns_repair_stats *st)
 {
+    return ns_gen_write_capture(g, first, count, ro, per_flow, NS_GEN_PCAP, path, written, st);
+}
+
+int ns_gen_write_capture(const ns_gen_flows *g, size_t first, size_t count, const ns_repair_opts *ro, int per_flow,
+                         int format, const char *path, uint64_t *written, ns_repair_stats *st)
+{
     *written = 0;
+    if (per_flow && !strcmp(path, "-"))
+        return ns_error(NS_EARG, "-: one file per flow cannot go to standard output");
     int rc = ns_repair_check_opts(ro);
     if (rc) return rc;
     ns_repair_out r = {0};
@@ -321,12 +330,12 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const n
         if (rc || !per_flow) continue;
         ns_gen_flow_path(name, sizeof name, base, i);
         ns_gen_stage_path(&stage, name, staged, sizeof staged);
-        rc = write_frames(&r, ro->linktype, staged);
+        rc = write_frames(&r, ro->linktype, format, staged);
         *written += r.n_pkts;
         ns_repair_out_clear(&r);
     }
     if (!rc && !per_flow && !(rc = ns_repair_merge(&r))) {
-        rc = write_frames(&r, ro->linktype, path);
+        rc = write_frames(&r, ro->linktype, format, path);
         *written = r.n_pkts;
     }
     ns_repair_out_free(&r);

@@ -65,6 +65,13 @@ int ns_repair_parse_net(const char *text, const char *what, uint32_t *net, int *
 static uint64_t hosts(int prefix) { return prefix >= 31 ? 1ull << (32 - prefix) : (1ull << (32 - prefix)) - 2; }
 static uint32_t host(uint32_t net, int prefix, uint64_t i) { return net + (uint32_t)i + (prefix >= 31 ? 0 : 1); }
 
+void ns_repair_flow_hosts(const ns_repair_opts *o, uint64_t k, uint32_t *client, uint32_t *server)
+{
+    uint64_t hc = hosts(o->client_prefix), hs = hosts(o->server_prefix);
+    *client = host(o->client_net, o->client_prefix, k % hc);
+    *server = host(o->server_net, o->server_prefix, k / hc % hs);
+}
+
 int ns_repair_check_opts(const ns_repair_opts *o)
 {
     if (o->client_prefix < 0 || o->client_prefix > 32 || o->server_prefix < 0 || o->server_prefix > 32)

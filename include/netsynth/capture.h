@@ -56,15 +56,21 @@ void ns_capture_close(ns_capture *c);
 /* Link types as written in pcap file headers (LINKTYPE_*, not DLT_*). */
 enum { NS_LINKTYPE_ETHERNET = 1, NS_LINKTYPE_RAW = 101, NS_LINKTYPE_IPV4 = 228 };
 
-/* Classic pcap writer, microsecond or nanosecond timestamps. */
+/* Capture writer: classic pcap (microsecond or nanosecond timestamps) or
+ * pcapng (one section, one interface, enhanced packet blocks). */
 typedef struct ns_pcap_writer {
     FILE *fp;
     int nanosecond;
+    int pcapng;
 } ns_pcap_writer;
 
 /* Writes the file header (linktype: a LINKTYPE_* value) to an open stream
  * (see fileio.h for atomic files). */
 int ns_pcap_writer_begin(ns_pcap_writer *w, FILE *fp, int linktype, int nanosecond);
+/* The same as pcapng: a section header block and an interface description
+ * block (if_tsresol 9 with nanosecond, else the default microseconds).
+ * libpcap 1.10 reads pcapng but cannot write it, hence our own writer. */
+int ns_pcapng_writer_begin(ns_pcap_writer *w, FILE *fp, int linktype, int nanosecond);
 int ns_pcap_write(ns_pcap_writer *w, int64_t ts_ns, const uint8_t *data, uint32_t caplen, uint32_t wirelen);
 
 #pragma GCC visibility pop

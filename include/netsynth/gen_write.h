@@ -30,6 +30,11 @@ int ns_gen_write_csv(const ns_gen_flows *g, const char *path);
  * (NULL or zeroed by the caller) adds up what repair changed. */
 int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const ns_repair_opts *ro, int per_flow,
                       const char *path, uint64_t *written, ns_repair_stats *st);
+/* The same as a pcap (NS_GEN_PCAP, as ns_gen_write_pcap) or pcapng
+ * (NS_GEN_PCAPNG); path "-" is stdout (not with per_flow: NS_EARG). */
+enum { NS_GEN_PCAP = 0, NS_GEN_PCAPNG = 1 };
+int ns_gen_write_capture(const ns_gen_flows *g, size_t first, size_t count, const ns_repair_opts *ro, int per_flow,
+                         int format, const char *path, uint64_t *written, ns_repair_stats *st);
 /* "dir/x.pcap" and flow i -> "dir/x-i.pcap" (no extension: "-i" appended). */
 void ns_gen_flow_path(char *buf, size_t size, const char *path, size_t i);
 

@@ -113,6 +113,10 @@ int ns_repair_summary(const ns_repair_stats *st, int top, char *buf, size_t size
 /* The whole table as JSON, written atomically to path. */
 int ns_repair_write_report(const ns_repair_stats *st, const char *path);
 
+/* Flow k's client and server addresses in the plan above (host byte
+ * order): what decode gives rows whose address bits are blank. */
+void ns_repair_flow_hosts(const ns_repair_opts *o, uint64_t k, uint32_t *client, uint32_t *server);
+
 /* Repaired packets: frames back to back in `bytes`, described by `pkts`. */
 typedef struct ns_repair_pkt {
     int64_t ts_ns;
