@@ -7,10 +7,13 @@
  * option column) is named in that subsection; and every option the
  * subsection defines (its .TP tags) is one the verb still has. Adding an
  * option without documenting it, or removing one and leaving it documented,
- * fails here. */
+ * fails here. The options every verb shares are spelled the same on every
+ * verb (issue 19), and the README's command lines use only options their
+ * verbs have. */
 #include "testutil.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +228,23 @@ static int help_verbs(const char *help, char verbs[][32], int max)
     return n;
 }
 
+/* The options every verb takes (cli.h); the page documents them once, in
+ * its OPTIONS section. */
+static int is_common(const char *opt)
+{
+    return !strcmp(opt, "-h") || !strcmp(opt, "--help") || !strcmp(opt, "-V") || !strcmp(opt, "--version");
+}
+
+static int common_documented(const char *man, const char *opt)
+{
+    const char *start = strstr(man, "\n.SH OPTIONS\n"), *end = start ? strstr(start + 1, "\n.SH ") : NULL;
+    if (!start || !end) return 0;
+    char *section = strndup(start, (size_t)(end - start));
+    int ok = names_option(section, opt) && strstr(section, "Every verb also takes");
+    free(section);
+    return ok;
+}
+
 /* ------------------------------------------------------------ manual page */
 
 static void test_every_verb_has_a_subsection(void **state)
@@ -263,6 +283,8 @@ static void test_every_option_is_in_its_subsection(void **state)
         help_options(&opts, verb_help);
         for (int i = 0; section && i < opts.n; i++, checked++) {
             if (names_option(section, opts.name[i])) continue;
+            /* -h, --help, -V, --version: every verb's, documented once, in OPTIONS */
+            if (is_common(opts.name[i]) && common_documented(man, opts.name[i])) continue;
             print_message("%s: netsynth %s %s is not in its subsection\n", MAN_PAGE, verbs[v], opts.name[i]);
             missing++;
         }
@@ -337,6 +359,155 @@ static void test_man_page_renders_cleanly(void **state)
     char *out = capture(&status, "groff -man -Tutf8 -ww -z %s 2>&1", MAN_PAGE);
     if (status != 0 || out[0]) fail_msg("groff -ww on %s (status %d):\n%s", MAN_PAGE, status, out);
     free(out);
+}
+
+/* Alternating-font macros (.BI, .IR, ...) join their arguments without
+ * spaces: an unquoted argument that returns to roman (\fR) and is followed by
+ * more arguments glues prose together, as "OUT-1.pcap,...(andalabels.tsv..."
+ * once rendered. groff does not warn about it. */
+static void test_man_no_glued_prose(void **state)
+{
+    (void)state;
+    FILE *fp = fopen(MAN_PAGE, "rb");
+    assert_non_null(fp);
+    char line[4096];
+    int n = 0, bad = 0;
+    while (fgets(line, sizeof line, fp)) {
+        n++;
+        static const char *const macros[] = {".BI ", ".IB ", ".BR ", ".RB ", ".IR ", ".RI "};
+        int alt = 0;
+        for (size_t m = 0; m < sizeof macros / sizeof *macros; m++) alt |= !strncmp(line, macros[m], 4);
+        if (!alt) continue;
+        /* Split into arguments as troff does: spaces separate, "..." quotes. */
+        char *p = line + 4;
+        while (*p && *p != '\n') {
+            while (*p == ' ') p++;
+            if (!*p || *p == '\n') break;
+            int quoted = *p == '"', roman = 0;
+            char *a = p + quoted;
+            while (*a && *a != '\n' && (quoted ? *a != '"' : *a != ' ')) {
+                if (a[0] == '\\' && a[1] == 'f' && a[2] == 'R') roman = 1;
+                a += a[0] == '\\' && a[1] ? 2 : 1;
+            }
+            if (quoted && *a == '"') a++;
+            p = a;
+            while (*p == ' ') p++;
+            if (!quoted && roman && *p && *p != '\n') {
+                print_message("%s:%d: an unquoted argument ends in roman and more follow: %s", MAN_PAGE, n, line);
+                bad++;
+                break;
+            }
+        }
+    }
+    fclose(fp);
+    assert_int_equal(bad, 0);
+}
+
+/* ------------------------------------------------------- shared conventions */
+
+/* Every verb: -h is --help, -V and --version print the version; -q/--quiet
+ * on every verb but inspect (whose output is its point); -j/--threads on
+ * those with threads, spelled as a pair. */
+static void test_every_verb_shares_the_conventions(void **state)
+{
+    (void)state;
+    char *help = netsynth("--help"), verbs[32][32], *version = netsynth("--version");
+    int n = help_verbs(help, verbs, 32), bad = 0;
+    assert_true(n >= 12);
+    assert_non_null(strstr(version, "netsynth "));
+    static const char *const threaded[] = {"encode", "dataset", "train", "finetune", "generate", "train-control", "eval"};
+    for (int v = 0; v < n; v++) {
+        char args[64];
+        snprintf(args, sizeof args, "%.32s --help", verbs[v]);
+        char *long_help = netsynth(args);
+        snprintf(args, sizeof args, "%.32s -h", verbs[v]);
+        char *short_help = netsynth(args);
+        if (strcmp(long_help, short_help)) print_message("netsynth %s: -h is not --help\n", verbs[v]), bad++;
+        for (int k = 0; k < 2; k++) {
+            snprintf(args, sizeof args, "%.32s %s", verbs[v], k ? "--version" : "-V");
+            char *out = netsynth(args);
+            if (strcmp(out, version)) print_message("netsynth %s: %s prints '%s'\n", args, k ? "--version" : "-V", out), bad++;
+            free(out);
+        }
+        if (strcmp(verbs[v], "inspect") && !strstr(long_help, "-q, --quiet"))
+            print_message("netsynth %s --help: no \"-q, --quiet\"\n", verbs[v]), bad++;
+        int threads = 0;
+        for (size_t t = 0; t < sizeof threaded / sizeof *threaded; t++) threads |= !strcmp(verbs[v], threaded[t]);
+        if (threads != (strstr(long_help, "-j, --threads") != NULL))
+            print_message("netsynth %s --help: %s \"-j, --threads\"\n", verbs[v], threads ? "lacks" : "has"), bad++;
+        if (names_option(long_help, "--threads") && !strstr(long_help, "-j, --threads"))
+            print_message("netsynth %s --help: --threads without -j\n", verbs[v]), bad++;
+        free(long_help), free(short_help);
+    }
+    free(help), free(version);
+    assert_int_equal(bad, 0);
+}
+
+/* ------------------------------------------------------------------ README */
+
+/* Every `netsynth VERB ...` command in README.md's shell blocks (lines
+ * joined at a trailing backslash) names a verb that exists and only options
+ * that the verb's --help names. */
+static void test_readme_commands_use_real_options(void **state)
+{
+    (void)state;
+    FILE *fp = fopen("README.md", "rb");
+    if (!fp) fail_msg("README.md: cannot open (tests run from the repository root)");
+    char *help = netsynth("--help"), verbs[32][32], line[8192], cmd[16384];
+    int n_verbs = help_verbs(help, verbs, 32), in_block = 0, commands = 0, bad = 0;
+    cmd[0] = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (!strncmp(line, "```", 3)) {
+            in_block = !in_block;
+            continue;
+        }
+        if (!in_block || line[0] == '#') continue;
+        line[strcspn(line, "\n")] = 0;
+        size_t len = strlen(line);
+        int more = len && line[len - 1] == '\\';
+        if (more) line[len - 1] = 0;
+        strncat(cmd, line, sizeof cmd - strlen(cmd) - 1);
+        if (more) continue;
+        for (char *at = cmd; (at = strstr(at, "netsynth ")); at++) {
+            if (at != cmd && at[-1] != ' ' && at[-1] != '/') continue;
+            char *verb = at + 9, *end = verb + strcspn(verb, " |;&");
+            char name[32];
+            snprintf(name, sizeof name, "%.*s", (int)(end - verb < 31 ? end - verb : 31), verb);
+            int known = 0;
+            for (int v = 0; v < n_verbs; v++) known |= !strcmp(verbs[v], name);
+            if (!known) {
+                if (name[0] != '-') print_message("README.md: netsynth %s: no such verb\n", name), bad++;
+                continue;
+            }
+            char args[64];
+            snprintf(args, sizeof args, "%s --help", name);
+            char *verb_help = netsynth(args);
+            commands++;
+            /* The words up to the end of this command. */
+            size_t span = strcspn(end, "|;&");
+            for (char *w = end; w < end + span;) {
+                w += strspn(w, " ");
+                size_t wl = strcspn(w, " |;&");
+                if ((ptrdiff_t)wl > end + span - w) wl = (size_t)(end + span - w);
+                if (w[0] == '-' && wl > 1 && !isdigit((unsigned char)w[1])) {
+                    char opt[64];
+                    size_t ol = strcspn(w, " =|;&");
+                    snprintf(opt, sizeof opt, "%.*s", (int)(ol < wl ? ol : wl), w);
+                    if (!names_option(verb_help, opt) && !is_common(opt))
+                        print_message("README.md: netsynth %s %s: not an option of %s\n", name, opt, name), bad++;
+                }
+                if (!wl) break;
+                w += wl;
+            }
+            free(verb_help);
+        }
+        cmd[0] = 0;
+    }
+    fclose(fp);
+    free(help);
+    print_message("%d README commands checked\n", commands);
+    assert_true(commands >= 10);
+    assert_int_equal(bad, 0);
 }
 
 /* ------------------------------------------------------ inspect on a model */
@@ -465,6 +636,9 @@ int main(void)
         cmocka_unit_test(test_every_option_is_in_its_subsection),
         cmocka_unit_test(test_no_option_documented_that_is_gone),
         cmocka_unit_test(test_man_page_renders_cleanly),
+        cmocka_unit_test(test_man_no_glued_prose),
+        cmocka_unit_test(test_every_verb_shares_the_conventions),
+        cmocka_unit_test(test_readme_commands_use_real_options),
         cmocka_unit_test(test_inspect_model_and_checkpoint),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
