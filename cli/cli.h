@@ -6,6 +6,8 @@
 #ifndef NETSYNTH_CLI_H
 #define NETSYNTH_CLI_H
 
+#include <stdint.h>
+
 int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
@@ -28,6 +30,19 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_parse_long(const char *opt, const char *text, long lo, long hi, long *out);
 /* The same for a number in [lo, hi]. */
 int cli_parse_float(const char *opt, const char *text, float lo, float hi, float *out);
+
+/* Progress of long work on stderr (progress.c): on a terminal one line
+ * updated in place (count, rate, ETA), else a plain line every
+ * NETSYNTH_PROGRESS_S seconds (default 10); nothing when quiet. Call
+ * cli_progress_end before printing anything else to stderr. */
+typedef struct cli_progress {
+    const char *what, *unit;
+    int on, tty, drawn;
+    double t0, last, every;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *what, const char *unit, int quiet);
+void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total);
+void cli_progress_end(cli_progress *p);
 
 /* Training verbs: SIGINT and SIGTERM set *stop to the signal's number until
  * cli_release_stop (stop.c). A verb that stopped on one sets cli_exit_status

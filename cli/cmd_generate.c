@@ -93,7 +93,8 @@ static void usage(FILE *out)
             "                     merged by time\n"
             "  --repair-report F  what repair changed, per field, as JSON\n"
             "  -j, --threads T    threads (default: all cores)\n"
-            "  -q, --quiet        no summary\n"
+            "  -q, --quiet        no progress (on a terminal one line updated in place, else a\n"
+            "                     line every NETSYNTH_PROGRESS_S seconds, default 10) nor summary\n"
             "  -V, --version      print the version\n"
             "  -h, --help         this text\n");
 }
@@ -154,6 +155,8 @@ static int report_repair(const pcap_out *po, int quiet)
     return po->report ? ns_repair_write_report(&po->stats, po->report) : NS_OK;
 }
 
+static void gen_progress(void *ctx, size_t done, size_t total) { cli_progress_update(ctx, done, total); }
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -172,6 +175,7 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     double t0 = now_s();
     uint64_t *written = calloc(plan->n + 1, sizeof *written), flows = 0, packets = 0;
     rc = written ? ns_generate_plan(m, o, plan, 0, &all) : ns_error(NS_ENOMEM, "out of memory");
+    if (o->progress_ctx) cli_progress_end(o->progress_ctx);
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.1f s, %.0f flows/s\n", all.n_flows, all.n_rows,
                 now_s() - t0, (double)all.n_flows / (now_s() - t0));
@@ -356,6 +360,9 @@ int cmd_generate(int argc, char **argv)
         return rc;
     }
     if (ctl_path) o.controlnet = &ctl, o.control = &maps;
+    cli_progress prog;
+    cli_progress_start(&prog, "generate", "flows", quiet);
+    o.progress = gen_progress, o.progress_ctx = &prog;
     if (!n) n = maps.n_maps ? (long)maps.n_maps : 100;
     if (per_class || like) {
         ns_gen_plan plan = {0};
@@ -378,6 +385,7 @@ int cmd_generate(int argc, char **argv)
     if (!rc) rc = ns_gen_parse_prompt(&m, prompt, ids);
     double t0 = now_s();
     if (!rc) rc = ns_generate(&m, &o, ids, (size_t)n, 0, &g);
+    cli_progress_end(&prog);
     double secs = now_s() - t0;
     uint64_t written = 0;
     if (!rc) rc = write_one(&g, &m, model_path, out, fmt, &po, &written);

@@ -1,4 +1,5 @@
 /* cmd_train.c: `netsynth train`, a prompted diffusion model from a dataset file. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,10 @@ static void usage(FILE *out)
             "  --resume-on-other-data  resume although DS is not the checkpoint's dataset\n"
             "  --checkpoint PATH  where the checkpoint goes (default MODEL.ckpt)\n"
             "  --log-every N, --eval-every N, --ckpt-every N   (defaults 50, 500, 500)\n"
-            "  -q, --quiet        no progress lines\n"
+            "  --log FILE         JSON lines, one per progress line (step, steps, loss and its\n"
+            "                     parts bits/iat/dir/len, lr, flows_per_s, elapsed_s) and per\n"
+            "                     validation (step, val_loss), for plotting; with -q too\n"
+            "  -q, --quiet        no progress lines nor summary\n"
             "  -V, --version      print the version\n"
             "  -h, --help         this text\n");
 }
@@ -67,11 +71,12 @@ int cmd_train(int argc, char **argv)
         {"logsnr-shift", 1, 0, O_SHIFT}, {"timing-bins", 1, 0, O_BINS}, {"val-frac", 1, 0, O_VAL}, {"seed", 1, 0, O_SEED},
         {"threads", 1, 0, 'j'}, {"resume", 1, 0, O_RESUME}, {"checkpoint", 1, 0, O_CKPT},
         {"resume-on-other-data", 0, 0, O_OTHER}, {"log-every", 1, 0, O_LOG}, {"eval-every", 1, 0, O_EVAL}, {"ckpt-every", 1, 0, O_CKPTN},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'},
+        {"log", 1, 0, 'L'}, {0, 0, 0, 0}};
     ns_train_opts o;
     ns_train_opts_init(&o);
     o.progress = stderr;
-    const char *data = NULL;
+    const char *data = NULL, *log_path = NULL;
     long v;
     int rc = NS_OK, c;
     optind = 1;
@@ -116,6 +121,7 @@ int cmd_train(int argc, char **argv)
         case O_LOG: rc = cli_parse_long("--log-every", optarg, 0, 100000000, &v), o.st.log_every = (int)v; break;
         case O_EVAL: rc = cli_parse_long("--eval-every", optarg, 0, 100000000, &v), o.st.eval_every = (int)v; break;
         case O_CKPTN: rc = cli_parse_long("--ckpt-every", optarg, 0, 100000000, &v), o.st.ckpt_every = (int)v; break;
+        case 'L': log_path = optarg; break;
         case 'h': usage(stdout); return NS_OK;
         case 'V': return cli_version();
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth train --help)",
@@ -135,12 +141,20 @@ int cmd_train(int argc, char **argv)
     }
     ns_dataset ds;
     if ((rc = ns_dataset_load(&ds, data))) return rc;
+    /* The log is read while training runs (tail -f, a plot), so it is
+     * written in place, line by line, not through a temporary file. */
+    if (log_path && !(o.log = fopen(log_path, o.resume_path ? "a" : "w"))) {
+        ns_dataset_free(&ds);
+        return ns_error(NS_EIO, "%s: cannot write the log: %s", log_path, strerror(errno));
+    }
     o.stop = &stop_requested;
     cli_catch_stop(&stop_requested);
     ns_train_result res;
     rc = ns_train(&ds, &o, &res);
     cli_release_stop();
     ns_dataset_free(&ds);
+    if (o.log && (ferror(o.log) | fclose(o.log)) && !rc)
+        rc = ns_error(NS_EIO, "%s: writing the log failed", log_path);
     if (rc) return rc;
     if (res.interrupted) {
         fprintf(stderr,
@@ -152,6 +166,7 @@ int cmd_train(int argc, char **argv)
         cli_exit_status = 128 + stop_requested;
         return NS_OK;
     }
+    if (!o.progress) return NS_OK; /* -q */
     fprintf(stderr,
             "trained %lld steps in %.0f s (%.0f flows/s, %.1f GFLOP/s in matrix products), final loss %.4f, "
             "validation %.4f: wrote %s and %s\n",

@@ -32,6 +32,8 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->control = NULL;
     o->control_scale = 1.0f;
     o->control_hard = 1;
+    o->progress = NULL;
+    o->progress_ctx = NULL;
 }
 
 void ns_gen_flows_free(ns_gen_flows *g)
@@ -470,6 +472,7 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
             if ((rc = worker_new(&workers[n_workers], m, o, cl, hard, Bmax))) goto done;
     }
     char why[1024] = "";
+    size_t flows_done = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_workers) if (n_workers > 1)
     for (size_t k = 0; k < n_batches; k++) {
         int brc;
@@ -478,6 +481,13 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
         if (brc) continue;
         worker *w = &workers[n_workers > 1 ? omp_get_thread_num() : 0];
         brc = sample_batch(w, o, ids, order, batch_at[k], batch_at[k + 1] - batch_at[k], rngs, out, f0);
+        if (!brc && o->progress) {
+#pragma omp critical(generate_progress)
+            {
+                flows_done += batch_at[k + 1] - batch_at[k];
+                o->progress(o->progress_ctx, flows_done, n);
+            }
+        }
         if (brc) {
 #pragma omp critical(generate_error)
             if (!rc) {

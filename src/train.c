@@ -372,6 +372,7 @@ struct trainer {
     const ns_modelfile *val_model; /* validation every eval_every steps (NULL: none) */
     void *ctx;                    /* the caller's */
     FILE *progress;
+    FILE *log;                    /* JSON lines (ns_train_opts.log) */
     volatile int *stop;
     int64_t stop_at_step;
     /* owned */
@@ -452,6 +453,18 @@ static void progress_line(FILE *out, const ns_train_state *st, loss_log *lg, flo
     fflush(out);
 }
 
+/* The JSON line of a progress line (ns_train_opts.log). */
+static void log_line(FILE *out, const ns_train_state *st, const loss_log *lg, float lr)
+{
+    double rate = lg->flows / (now_s() - lg->t), n = lg->n ? (double)lg->n : 1;
+    fprintf(out,
+            "{\"step\": %lld, \"steps\": %lld, \"loss\": %.6g, \"bits\": %.6g, \"iat\": %.6g, \"dir\": %.6g, "
+            "\"len\": %.6g, \"lr\": %.6g, \"flows_per_s\": %.1f, \"elapsed_s\": %.3f}\n",
+            (long long)st->step, (long long)st->steps, lg->loss / n, lg->parts[0] / n, lg->parts[1] / n,
+            lg->parts[2] / n, lg->parts[3] / n, (double)lr, rate, st->elapsed_s);
+    fflush(out);
+}
+
 /* Steps until st->steps, a stop request (t->stop, t->stop_at_step: then the
  * work so far goes to the checkpoint path and t->interrupted is set) or a
  * failed checkpoint (t->ckpt_failed, the error recorded: the caller still
@@ -478,10 +491,15 @@ static int trainer_run(trainer *t)
             if ((rc = ns_train_validate(t->val_model, t->ds, t->smp.val, t->smp.n_val, &t->val_loss))) break;
             if (t->progress) fprintf(t->progress, "step %lld: validation loss %.4f (EMA weights)\n",
                                      (long long)st->step, t->val_loss);
+            if (t->log) {
+                fprintf(t->log, "{\"step\": %lld, \"val_loss\": %.6g}\n", (long long)st->step, t->val_loss);
+                fflush(t->log);
+            }
         }
         if ((st->log_every > 0 && st->step % st->log_every == 0) || last) {
             t->last_window = (float)(lg.loss / (double)lg.n);
             if (!windows++) t->first_window = t->last_window;
+            if (t->log) log_line(t->log, st, &lg, lr);
             if (t->progress) progress_line(t->progress, st, &lg, lr);
             lg = (loss_log){.t = now_s()};
         }
@@ -649,7 +667,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
     t.ds = ds, t.enc = m, t.st = st;
     t.w = m->train_w, t.adam_m = m->adam_m, t.adam_v = m->adam_v, t.n = m->n_params, t.ema = m->weights;
     t.backward = model_backward, t.save = model_save, t.ctx = &mr;
-    t.ckpt_path = o->ckpt_path, t.val_model = m, t.progress = o->progress;
+    t.ckpt_path = o->ckpt_path, t.val_model = m, t.progress = o->progress, t.log = o->log;
     t.stop = o->stop, t.stop_at_step = o->stop_at_step;
     if ((rc = trainer_alloc(&t, st->val_frac, st->balance))) goto done;
     if ((rc = ns_model_acts_new(&mr.acts, &m->cfg, st->batch, m->cfg.max_packets))) goto done;

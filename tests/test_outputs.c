@@ -286,6 +286,73 @@ static void test_render_unrender_decode(void **state)
     ns_dataset_free(&ds);
 }
 
+/* ------------------------------------------------------------ progress */
+
+/* Lines of text that contain `needle`. */
+static int count_lines(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *line = text; *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
+        n += strstr(buf, needle) != NULL;
+        line += len + (eol != NULL);
+    }
+    return n;
+}
+
+static void test_generate_progress(void **state)
+{
+    (void)state;
+    /* Not a terminal: plain lines, here after every batch. Before: nothing
+     * until the end. */
+    assert_int_equal(tu_system("cd '%s' && NETSYNTH_PROGRESS_S=0 '%s' generate --model m.nsm -n 64 --batch 4 "
+                               "--threads 1 -o p1.pcap >out.txt 2>err.txt",
+                               dir, bin),
+                     0);
+    const char *err = text_of("err.txt");
+    assert_true(count_lines(err, "generate: ") >= 5);
+    assert_non_null(strstr(err, "/64 flows ("));
+    assert_non_null(strstr(err, "flows/s, eta "));
+    assert_null(strchr(err, '\r'));
+    /* -q: nothing at all, and the same flows. */
+    assert_int_equal(tu_system("cd '%s' && NETSYNTH_PROGRESS_S=0 '%s' generate --model m.nsm -n 64 --batch 4 "
+                               "--threads 1 -q -o p2.pcap >out.txt 2>err.txt && cmp -s p1.pcap p2.pcap",
+                               dir, bin),
+                     0);
+    assert_string_equal(text_of("err.txt"), "");
+}
+
+static void test_train_log(void **state)
+{
+    (void)state;
+    /* Before: --log was an unknown option. */
+    assert_int_equal(run("train --data lab.ds -o l.nsm --config tiny --steps 6 --batch 4 --log-every 2 "
+                         "--eval-every 3 --threads 1 -q --log train.jsonl"),
+                     0);
+    assert_string_equal(text_of("err.txt"), ""); /* -q: no progress, no summary */
+    const char *log = text_of("train.jsonl");
+    assert_int_equal(count_lines(log, "{\"step\": "), 5);
+    assert_int_equal(count_lines(log, "\"loss\": "), 3);
+    assert_int_equal(count_lines(log, "\"val_loss\": "), 2);
+    assert_non_null(strstr(log, "{\"step\": 6, \"steps\": 6, \"loss\": "));
+    assert_non_null(strstr(log, "\"lr\": "));
+    assert_non_null(strstr(log, "\"flows_per_s\": "));
+    if (tu_have_program("python3"))
+        assert_int_equal(tu_system("cd '%s' && python3 -c 'import json,sys; [json.loads(l) for l in "
+                                   "open(\"train.jsonl\")]'",
+                                   dir),
+                         0);
+    /* A log that cannot be written is an error naming it, before training. */
+    assert_int_equal(run("train --data lab.ds -o l2.nsm --config tiny --steps 2 --batch 4 --threads 1 -q "
+                         "--log no/such/dir/t.jsonl"),
+                     1);
+    assert_non_null(strstr(text_of("err.txt"), "no/such/dir/t.jsonl: cannot write the log"));
+    assert_false(exists("l2.nsm"));
+}
+
 /* ------------------------------------------------------------ eval */
 
 static void test_eval_dump_features_makes_dir(void **state)
@@ -305,6 +372,8 @@ int main(void)
         cmocka_unit_test(test_decode_generated_csv),
         cmocka_unit_test(test_render_unrender_decode),
         cmocka_unit_test(test_eval_dump_features_makes_dir),
+        cmocka_unit_test(test_generate_progress),
+        cmocka_unit_test(test_train_log),
     };
     int rc = cmocka_run_group_tests(tests, setup, NULL);
     tu_cleanup();

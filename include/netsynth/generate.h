@@ -58,6 +58,10 @@ typedef struct ns_gen_opts {
     int control_hard;       /* 1 (default): also hold each row's protocol, direction and TCP flags to its
                              * map row exactly while sampling (inpainting, as --fix) and at decode; 0: the
                              * branch alone steers them */
+    /* NULL, or called after each batch with the flows sampled so far of the
+     * call's total, one call at a time (from whichever thread sampled it). */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
 } ns_gen_opts;
 
 void ns_gen_opts_init(ns_gen_opts *o);

@@ -37,6 +37,12 @@ typedef struct ns_train_opts {
     FILE *progress;           /* progress lines, or NULL */
     volatile int *stop;       /* set asynchronously (a signal): checkpoint and return */
     int64_t stop_at_step;     /* > 0: checkpoint and return after this step, as if stopped */
+    /* JSON lines, or NULL: with each progress line (every log_every steps and
+     * the last) {"step", "steps", "loss", "bits", "iat", "dir", "len" (the
+     * mean losses since the line before), "lr", "flows_per_s", "elapsed_s"};
+     * with each validation {"step", "val_loss"}. Written whether or not
+     * `progress` is set, flushed line by line (it is read while training). */
+    FILE *log;
 } ns_train_opts;
 
 /* Defaults for everything (config "small"). */
