@@ -98,7 +98,11 @@ static int fill_blank_addresses(ns_nprint_csv *csv, const ns_repair_opts *ro, si
     uint64_t flows = 0;
     for (size_t i = 0; i < csv->rows; i++) {
         int8_t *row = csv->bits + i * (size_t)csv->width;
-        if (ns_nprint_bits_present(row, src, 32) || ns_nprint_bits_present(row, dst, 32)) continue;
+        int v4;
+        /* Only an IPv4 header otherwise there (an IPv6 row has no IPv4 bits at all). */
+        if (ns_nprint_bits_present(row, src, 32) || ns_nprint_bits_present(row, dst, 32) ||
+            bits_of(row, csv->layers, NS_NPF_IPV4_VER, &v4) != 4 || !v4)
+            continue;
         const char *key = csv->index_text + csv->index_off[i];
         uint64_t h = 1469598103934665603ull;
         for (const char *p = key; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;

@@ -17,7 +17,8 @@ static void usage(FILE *out)
           "\n"
           "Writes one nPrint row per IP packet, the same bytes nPrint 1.2.1 writes\n"
           "for the same flags. Packets nPrint would not print are skipped and counted\n"
-          "(a summary goes to stderr).\n"
+          "(a summary goes to stderr); a capture with none to print is an error and\n"
+          "nothing is written.\n"
           "\n"
           "  -P FILE     capture to read (pcap or pcapng; - for stdin)\n"
           "  -e -4 -6 -t -u -i\n"
@@ -110,17 +111,23 @@ int cmd_encode(int argc, char **argv)
         rc = ns_nprint_writer_frame(w, dlt, &f);
     }
     ns_skips skips;
-    if (rc == NS_OK) rc = ns_nprint_writer_finish(w, NULL, &skips);
+    uint64_t rows = 0;
+    if (rc == NS_OK) rc = ns_nprint_writer_finish(w, &rows, &skips);
     ns_capture_cut cut;
     ns_capture_cut_info(cap, &cut);
     ns_nprint_writer_free(w);
     ns_capture_close(cap);
+    char summary[512];
+    /* A header without rows passes for a capture's encoding downstream. */
+    if (!rc && !rows) {
+        ns_skips_format(&skips, summary, sizeof summary);
+        rc = ns_error(NS_EFORMAT, "%s: no packet to write, nothing written%s%s", in, summary[0] ? ": " : "", summary);
+    }
     if (rc) {
         ns_outfile_abort(&of);
         return rc;
     }
     if ((rc = ns_outfile_commit(&of))) return rc;
-    char summary[512];
     if (!quiet && ns_skips_format(&skips, summary, sizeof summary) > 0) cli_warn("%s", summary);
     if (cut.records) {
         char msg[1024];

@@ -353,6 +353,22 @@ static void test_train_log(void **state)
     assert_false(exists("l2.nsm"));
 }
 
+static void test_encode_of_nothing_fails(void **state)
+{
+    (void)state;
+    char pcap[1200];
+    const char *d = getenv("NETSYNTH_LAB");
+    snprintf(pcap, sizeof pcap, "%s/pcaps/web/web-rtt10ms-loss0-1.pcap", d && *d ? d : "lab/corpus");
+    char abs[1200];
+    assert_non_null(realpath(pcap, abs));
+    /* Before: exit 0 and a CSV of its header alone. */
+    assert_int_equal(run("encode -P '%s' -4 -f 'udp port 9' -W none.csv", abs), 1);
+    assert_non_null(strstr(text_of("err.txt"), "no packet to write, nothing written"));
+    assert_false(exists("none.csv"));
+    assert_int_equal(run("encode -P '%s' -4 -t -c 3 -W three.csv", abs), 0);
+    assert_true(exists("three.csv"));
+}
+
 /* ------------------------------------------------------------ eval */
 
 static void test_eval_dump_features_makes_dir(void **state)
@@ -372,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_decode_generated_csv),
         cmocka_unit_test(test_render_unrender_decode),
         cmocka_unit_test(test_eval_dump_features_makes_dir),
+        cmocka_unit_test(test_encode_of_nothing_fails),
         cmocka_unit_test(test_generate_progress),
         cmocka_unit_test(test_train_log),
     };
