@@ -42,6 +42,8 @@ typedef struct cli_progress {
 } cli_progress;
 void cli_progress_start(cli_progress *p, const char *what, const char *unit, int quiet);
 void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total);
+/* The same for work known by stages: "eval: forests 2/4, 1m05s elapsed". */
+void cli_progress_stage(cli_progress *p, const char *stage, uint64_t done, uint64_t total);
 void cli_progress_end(cli_progress *p);
 
 /* Training verbs: SIGINT and SIGTERM set *stop to the signal's number until

@@ -68,7 +68,9 @@ static void usage(FILE *out)
             "  --dump-features DIR  write the real train/test features and classes as\n"
             "                       NumPy .npy files into DIR (made if absent: for outside\n"
             "                       tools) and stop\n"
-            "  -q, --quiet          no table on stdout (--json and --html are still written)\n"
+            "  -q, --quiet          no progress on stderr (on a terminal one line updated in\n"
+            "                       place, else a line at most every NETSYNTH_PROGRESS_S\n"
+            "                       seconds) nor table on stdout (--json, --html still written)\n"
             "  -V, --version        print the version\n"
             "  -h, --help           this text\n");
 }
@@ -82,6 +84,11 @@ static int parse_seed(const char *text, uint64_t *seed)
         return ns_error(NS_EARG, "--seed: expected a non-negative integer, got '%s'", text);
     *seed = v;
     return NS_OK;
+}
+
+static void eval_progress(void *ctx, const char *stage, size_t done, size_t total)
+{
+    cli_progress_stage(ctx, stage, done, total);
 }
 
 /* "netsynth eval --real ..." as typed (words with spaces quoted). */
@@ -161,6 +168,9 @@ int cmd_eval(int argc, char **argv)
     if (optind < argc) return ns_error(NS_EARG, "unexpected argument '%s'", argv[optind]);
     if (!in.real_name) return ns_error(NS_EARG, "no real dataset given (--real FILE)");
 
+    cli_progress prog;
+    cli_progress_start(&prog, "eval", "", quiet);
+    o.progress = eval_progress, o.progress_ctx = &prog;
     ns_eval_source src[3];
     memset(src, 0, sizeof src);
     const char *names[3] = {in.real_name, in.real_test_name, in.synth_name};
@@ -200,6 +210,7 @@ int cmd_eval(int argc, char **argv)
             }
             ns_report r;
             rc = ns_report_run(&r, &ri, &o);
+            cli_progress_end(&prog);
             if (!rc) {
                 FILE *table = json && !strcmp(json, "-") ? stderr : stdout;
                 if (!quiet) ns_report_print(&r, table);

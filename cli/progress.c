@@ -49,6 +49,19 @@ void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total)
     p->drawn = p->tty;
 }
 
+void cli_progress_stage(cli_progress *p, const char *stage, uint64_t done, uint64_t total)
+{
+    double t = now_s();
+    if (!p->on || t - p->last < p->every) return;
+    p->last = t;
+    char count[64] = "", el[32];
+    if (total > 1) snprintf(count, sizeof count, " %llu/%llu", (unsigned long long)done, (unsigned long long)total);
+    format_eta(el, sizeof el, t - p->t0);
+    fprintf(stderr, "%s%s: %s%s, %s elapsed%s", p->tty ? "\r" : "", p->what, stage, count, el, p->tty ? "\033[K" : "\n");
+    fflush(stderr);
+    p->drawn = p->tty;
+}
+
 void cli_progress_end(cli_progress *p)
 {
     if (p->drawn) fputs("\r\033[K", stderr);

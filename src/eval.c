@@ -370,8 +370,11 @@ int ns_eval(ns_eval_report *r, const ns_eval_inputs *in, const ns_eval_opts *o)
             else memset(right[run], 1, tested[run]);
         for (int i = 0; !rc && i < NSETS; i++)
             if (s[i].ds) rc = features_of(&s[i], (ns_eval_kind)kind, o->packets, &feat[i]);
-        for (size_t lv = 0; !rc && lv < r->n_levels; lv++)
+        size_t kinds = o->netflow ? 2 : 1;
+        for (size_t lv = 0; !rc && lv < r->n_levels; lv++) {
+            if (o->progress) o->progress(o->progress_ctx, "forests", kind * r->n_levels + lv, kinds * r->n_levels);
             rc = eval_level(r, (int)lv, (ns_eval_kind)kind, feat, s, o, right);
+        }
         for (int run = 0; !rc && run < 3; run++) {
             if (!find_result(r, 0, kind, run)) continue;
             size_t ok = 0;

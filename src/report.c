@@ -181,16 +181,22 @@ int ns_report_run(ns_report *r, const ns_report_inputs *in, const ns_eval_opts *
     }
     r->has_synth = in->eval.synth != NULL;
     rc = coverage(r);
+    if (!rc && o->progress && in->trace && in->trace_src[NS_EVAL_TRAIN].table)
+        o->progress(o->progress_ctx, "traces", 0, 1);
     if (!rc) rc = trace(r, o);
     if (!rc && r->has_synth) {
         ns_dist_flows real = side_flows(&r->sides[NS_EVAL_TRAIN]), synth = side_flows(&r->sides[NS_EVAL_SYNTH]);
         ns_dist_flows test = side_flows(&r->sides[NS_EVAL_TEST]);
         t0 = omp_get_wtime();
+        if (o->progress) o->progress(o->progress_ctx, "distances", 0, 1);
         rc = ns_dist_compare(&r->dist, &real, &synth, r->eval.levels[0].n_classes, o->packets, o->threads);
         r->dist_s = omp_get_wtime() - t0;
         t0 = omp_get_wtime();
+        if (!rc && o->progress) o->progress(o->progress_ctx, "memorisation", 0, 1);
         if (!rc) rc = ns_memo_compare(&r->memo, &real, &test, &synth, o->packets, o->threads);
         r->memo_s = omp_get_wtime() - t0;
+        if (!rc && o->progress && in->compliance && in->real_captures && in->synth_captures)
+            o->progress(o->progress_ctx, "compliance", 0, 1);
         compliance(r);
     }
     if (rc) ns_report_free(r);

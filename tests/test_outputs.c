@@ -325,6 +325,27 @@ static void test_generate_progress(void **state)
     assert_string_equal(text_of("err.txt"), "");
 }
 
+static void test_eval_progress(void **state)
+{
+    (void)state;
+    /* Before: nothing on stderr until the table. */
+    assert_int_equal(tu_system("cd '%s' && NETSYNTH_PROGRESS_S=0 '%s' eval --real lab.ds --synth lab.ds --label app "
+                               "--trees 5 --threads 1 >out.txt 2>err.txt",
+                               dir, bin),
+                     0);
+    assert_non_null(strstr(text_of("err.txt"), "eval: forests 0/2, "));
+    assert_non_null(strstr(text_of("err.txt"), "eval: distances, "));
+    assert_non_null(strstr(text_of("out.txt"), "TSTR"));
+    /* -q: neither progress nor table; --json is still written. */
+    assert_int_equal(tu_system("cd '%s' && NETSYNTH_PROGRESS_S=0 '%s' eval --real lab.ds --synth lab.ds --label app "
+                               "--trees 5 --threads 1 -q --json e.json >out.txt 2>err.txt",
+                               dir, bin),
+                     0);
+    assert_string_equal(text_of("err.txt"), "");
+    assert_string_equal(text_of("out.txt"), "");
+    assert_true(exists("e.json"));
+}
+
 static void test_train_log(void **state)
 {
     (void)state;
@@ -390,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_eval_dump_features_makes_dir),
         cmocka_unit_test(test_encode_of_nothing_fails),
         cmocka_unit_test(test_generate_progress),
+        cmocka_unit_test(test_eval_progress),
         cmocka_unit_test(test_train_log),
     };
     int rc = cmocka_run_group_tests(tests, setup, NULL);

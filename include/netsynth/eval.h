@@ -35,6 +35,11 @@ typedef struct ns_eval_opts {
     uint64_t seed;       /* 0 */
     int threads;         /* 0: OpenMP's default */
     int netflow;         /* 1: also on NetFlow features */
+    /* NULL, or told what is being done: stage "forests" with the (label,
+     * feature kind) pairs done of all, then ns_report_run's stages ("traces",
+     * "distances", "memorisation", "compliance") with done 0 of total 1. */
+    void (*progress)(void *ctx, const char *stage, size_t done, size_t total);
+    void *progress_ctx;
 } ns_eval_opts;
 
 void ns_eval_opts_init(ns_eval_opts *o);
