@@ -38,7 +38,7 @@ static void usage(FILE *out)
             "  --seed S           (default %lld)\n"
             "  -j, --threads T    threads (default: all cores)\n"
             "  --log-every N      progress line every N steps (default %d)\n"
-            "  -q, --quiet        no progress lines\n"
+            "  -q, --quiet        no progress lines nor summary\n"
             "  -V, --version      print the version\n"
             "  -h, --help         this text\n"
             "\n"
@@ -120,6 +120,7 @@ int cmd_finetune(int argc, char **argv)
         cli_exit_status = 128 + stop_requested;
         return NS_OK;
     }
+    if (!o.progress) return NS_OK; /* -q */
     fprintf(stderr, "fine-tuned %lld steps in %.0f s (%.0f flows/s), final loss %.4f: wrote %s\n",
             (long long)res.steps_done, res.seconds, res.flows_per_s, res.last_loss, o.out_path);
     return NS_OK;

@@ -31,7 +31,7 @@ static void usage(FILE *out)
             "  --lr X             peak learning rate (default 1e-3)\n"
             "  --seed S           (default 1)\n"
             "  -j, --threads T    threads (default: all cores)\n"
-            "  -q, --quiet        no progress lines\n"
+            "  -q, --quiet        no progress lines nor summary\n"
             "  -V, --version      print the version\n"
             "  -h, --help         this text\n"
             "\n"
@@ -113,6 +113,7 @@ int cmd_train_control(int argc, char **argv)
         cli_exit_status = 128 + stop_requested;
         return NS_OK;
     }
+    if (!o.progress) return NS_OK; /* -q */
     fprintf(stderr, "trained %lld steps in %.0f s (%.0f flows/s), loss %.4f -> %.4f: wrote %s\n",
             (long long)res.steps_done, res.seconds, res.flows_per_s, res.first_loss, res.last_loss, out);
     return NS_OK;

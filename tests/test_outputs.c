@@ -390,6 +390,32 @@ static void test_encode_of_nothing_fails(void **state)
     assert_true(exists("three.csv"));
 }
 
+/* -q: nothing on stderr, on every verb that prints a summary or progress.
+ * Before: dataset and render had no -q; finetune and train-control printed
+ * their summary with it. */
+static void test_quiet_is_quiet(void **state)
+{
+    (void)state;
+    char lab[1200];
+    const char *d = getenv("NETSYNTH_LAB");
+    assert_non_null(realpath(d && *d ? d : "lab/corpus", lab));
+    const char *cmds[] = {
+        "dataset --labels '%s/labels.tsv' --label app -o q.ds -q",
+        "finetune --model m.nsm --data lab.ds -o q.lora --steps 2 --batch 4 --threads 1 -q",
+        "train-control --model m.nsm --data lab.ds -o q.nsc --steps 2 --batch 4 --threads 1 -q",
+        "generate --model m.nsm -n 3 -o q.pcap --threads 1 -q",
+        "render --data lab.ds -n 2 -o qimg -q",
+        "subset --data lab.ds --only app=dns -o q-sub.ds -q",
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        char args[2048];
+        snprintf(args, sizeof args, cmds[i], lab);
+        if (run("%s", args) != 0) fail_msg("netsynth %s failed: %s", args, text_of("err.txt"));
+        if (text_of("err.txt")[0]) fail_msg("netsynth %s printed: %s", args, text_of("err.txt"));
+        if (i == 0 && text_of("out.txt")[0]) fail_msg("netsynth %s printed: %s", args, text_of("out.txt"));
+    }
+}
+
 /* ------------------------------------------------------------ eval */
 
 static void test_eval_dump_features_makes_dir(void **state)
@@ -413,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_generate_progress),
         cmocka_unit_test(test_eval_progress),
         cmocka_unit_test(test_train_log),
+        cmocka_unit_test(test_quiet_is_quiet),
     };
     int rc = cmocka_run_group_tests(tests, setup, NULL);
     tu_cleanup();
