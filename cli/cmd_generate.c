@@ -99,6 +99,13 @@ static void usage(FILE *out)
             "  -h, --help         this text\n");
 }
 
+/* Whether s ends in suffix, in any case (OUT.PCAP is a pcap). */
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcasecmp(s + n - k, suffix);
+}
+
 enum { OUT_PCAP, OUT_PCAPNG, OUT_CSV, OUT_DS };
 static const struct { const char *name, *ext; int fmt; } out_kinds[] = {
     {"pcap", ".pcap", OUT_PCAP}, {"pcap", ".cap", OUT_PCAP}, {"pcapng", ".pcapng", OUT_PCAPNG},
@@ -117,9 +124,9 @@ static int out_format(const char *name, const char *out, int *fmt)
         return ns_error(NS_EARG, "-F: expected pcap, pcapng, csv or ds, got '%s'", name);
     }
     if (!strcmp(out, "-")) return *fmt = OUT_PCAP, NS_OK;
+    for (size_t i = 0; i < n; i++)
+        if (ends_with(out, out_kinds[i].ext)) return *fmt = out_kinds[i].fmt, NS_OK;
     const char *slash = strrchr(out, '/'), *dot = strrchr(slash ? slash + 1 : out, '.');
-    for (size_t i = 0; dot && i < n; i++)
-        if (!strcasecmp(dot, out_kinds[i].ext)) return *fmt = out_kinds[i].fmt, NS_OK;
     if (!dot) return ns_error(NS_EARG, "%s: no extension to pick the format by (.pcap, .cap, .pcapng, .csv or .ds; or -F)", out);
     return ns_error(NS_EARG, "%s: unknown output extension '%s' (.pcap, .cap, .pcapng, .csv or .ds; or -F)", out, dot);
 }
@@ -130,13 +137,15 @@ typedef struct pcap_out {
     int per_flow;
     ns_repair_stats stats;
     const char *report;       /* --repair-report, or NULL */
+    int fmt;                  /* OUT_* of a single file (out_format) */
 } pcap_out;
 
-/* One file for one prompt, in format fmt (out_format). */
-static int write_one(const ns_gen_flows *g, const ns_modelfile *m, const char *model_path, const char *out, int fmt,
+/* One file for one prompt, in format po->fmt (out_format). */
+static int write_one(const ns_gen_flows *g, const ns_modelfile *m, const char *model_path, const char *out,
                      pcap_out *po, uint64_t *written)
 {
     *written = 0;
+    int fmt = po->fmt;
     if (fmt == OUT_PCAP || fmt == OUT_PCAPNG)
         return ns_gen_write_capture(g, 0, g->n_flows, &po->repair, po->per_flow,
                                     fmt == OUT_PCAPNG ? NS_GEN_PCAPNG : NS_GEN_PCAP, out, written, &po->stats);
@@ -228,7 +237,7 @@ int cmd_generate(int argc, char **argv)
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
         {"fast", 0, 0, O_FAST}, {"eta", 1, 0, O_ETA}, {"guidance", 1, 0, O_GUIDANCE}, {"guided-steps", 1, 0, O_GUIDED_STEPS},
         {"length-guidance", 1, 0, O_LENGTH_GUIDANCE}, {"timing-guidance", 1, 0, O_TIMING_GUIDANCE}, {"seed", 1, 0, O_SEED},
-        {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, 'j'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+        {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, 'j'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
         {"version", 0, 0, 'V'}, {"format", 1, 0, 'F'},
         {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
         {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
@@ -257,6 +266,8 @@ int cmd_generate(int argc, char **argv)
         case 'n': rc = cli_parse_long("-n", optarg, 1, 100000000, &n); break;
         case 'o': out = optarg; break;
         case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return NS_OK;
+        case 'V': return cli_version();
         case O_PERCLASS: rc = cli_parse_long("--per-class", optarg, 1, 100000000, &per_class); break;
         case O_LABEL: label = optarg; break;
         case O_LIKE: like = optarg; break;
@@ -311,8 +322,7 @@ int cmd_generate(int argc, char **argv)
         case O_CONTROL_SCALE: rc = cli_parse_float("--control-scale", optarg, 0, 10, &o.control_scale); break;
         case O_CONTROL_SOFT: o.control_hard = 0; break;
         case O_DETERMINISTIC: ns_blas_set_deterministic(true); break;
-        case 'h': usage(stdout); return NS_OK;
-        case 'V': return cli_version();
+        case O_HELP: usage(stdout); return NS_OK;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",
                                  argv[optind - 1]);
         }
@@ -323,18 +333,21 @@ int cmd_generate(int argc, char **argv)
     if (per_class && like) return ns_error(NS_EARG, "--per-class and --like do not go together");
     if (o.sampler.eta < 0 || o.sampler.eta > 1) return ns_error(NS_EARG, "--eta must be in [0, 1]");
     if ((rc = ns_repair_check_opts(&po.repair))) return rc;
-    int fmt = OUT_PCAP;
+    po.fmt = OUT_PCAP;
     if (per_class || like) {
         if (format && strcmp(format, "pcap"))
             return ns_error(NS_EARG, "-F %s: a directory (--per-class, --like) gets pcaps", format);
-    } else if ((rc = out_format(format, out, &fmt))) {
+    } else if ((rc = out_format(format, out, &po.fmt))) {
         return rc;
     }
-    if (po.report && fmt != OUT_PCAP && fmt != OUT_PCAPNG)
+    if (po.report && po.fmt != OUT_PCAP && po.fmt != OUT_PCAPNG)
         return ns_error(NS_EARG, "--repair-report: only pcap and pcapng output is repaired (not csv or ds)");
-    if (po.per_flow && fmt != OUT_PCAP && fmt != OUT_PCAPNG)
+    if (po.per_flow && po.fmt != OUT_PCAP && po.fmt != OUT_PCAPNG)
         return ns_error(NS_EARG, "--per-flow: one file per flow is pcap or pcapng only");
     po.repair.seed = o.seed;
+    cli_progress prog;
+    cli_progress_start(&prog, "generate", "flows", quiet);
+    o.progress = gen_progress, o.progress_ctx = &prog;
     if (threads) {
         omp_set_num_threads(threads);
         ns_blas_init(threads);
@@ -360,9 +373,6 @@ int cmd_generate(int argc, char **argv)
         return rc;
     }
     if (ctl_path) o.controlnet = &ctl, o.control = &maps;
-    cli_progress prog;
-    cli_progress_start(&prog, "generate", "flows", quiet);
-    o.progress = gen_progress, o.progress_ctx = &prog;
     if (!n) n = maps.n_maps ? (long)maps.n_maps : 100;
     if (per_class || like) {
         ns_gen_plan plan = {0};
@@ -385,10 +395,10 @@ int cmd_generate(int argc, char **argv)
     if (!rc) rc = ns_gen_parse_prompt(&m, prompt, ids);
     double t0 = now_s();
     if (!rc) rc = ns_generate(&m, &o, ids, (size_t)n, 0, &g);
-    cli_progress_end(&prog);
     double secs = now_s() - t0;
+    cli_progress_end(&prog);
     uint64_t written = 0;
-    if (!rc) rc = write_one(&g, &m, model_path, out, fmt, &po, &written);
+    if (!rc) rc = write_one(&g, &m, model_path, out, &po, &written);
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.2f s, %.0f flows/s: wrote %s\n", g.n_flows, g.n_rows,
                 secs, (double)g.n_flows / secs, out);
