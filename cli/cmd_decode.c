@@ -19,7 +19,7 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: netsynth decode -i in.csv -o out.pcap [--start SECONDS] [--interval USEC] [options]\n"
+    fputs("usage: netsynth decode -i in.csv -o out.pcap [--start SECONDS] [--interval USEC]\n"
           "\n"
           "Turns nPrint CSV (from netsynth encode or nPrint itself) back into packets:\n"
           "headers from the bits, the payload zero-filled up to the IP length, every\n"
@@ -37,11 +37,11 @@ static void usage(FILE *out)
           "  --start SECONDS   time of the first packet, e.g. 1466332731.099077\n"
           "                    (default 1577836800, 2020-01-01T00:00:00Z)\n"
           "  --interval USEC   spacing of rows when there is no time column (default 1000)\n"
+          "  --help            this text\n"
+          "  -V, --version     print the version\n"
+          "  -q, --quiet       no note of skipped rows\n"
           "  --client-net NET  addresses of blank rows' clients (default 10.0.0.0/24)\n"
           "  --server-net NET  and servers (default 198.51.100.0/24)\n"
-          "  -q, --quiet       no note of skipped rows\n"
-          "  -V, --version     print the version\n"
-          "  -h, --help        this text\n"
           "\n"
           "Rows whose IPv4 addresses are blank (-1, as datasets, generate's CSV and\n"
           "rendered images have them) get addresses as generate gives them: the rows\n"
@@ -153,21 +153,22 @@ bad:
 int cmd_decode(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"start", required_argument, NULL, 's'},
-        {"interval", required_argument, NULL, 'n'},
         {"client-net", required_argument, NULL, 'C'},
         {"server-net", required_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {"start", required_argument, NULL, 's'},
+        {"interval", required_argument, NULL, 'n'},
         {NULL, 0, NULL, 0},
     };
     const char *in = NULL, *out = NULL;
-    int64_t start = DEFAULT_START_NS;
-    long interval_us = 1000;
-    int c, rc, quiet = 0;
+    int quiet = 0;
     ns_repair_opts ro;
     ns_repair_opts_init(&ro);
+    int64_t start = DEFAULT_START_NS;
+    long interval_us = 1000;
+    int c, rc;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "i:o:hqV", longopts, NULL)) != -1) {
@@ -180,6 +181,7 @@ int cmd_decode(int argc, char **argv)
         case 'n':
             if ((rc = cli_parse_long("--interval", optarg, 0, 1000000000L, &interval_us))) return rc;
             break;
+        case 'h': usage(stdout); return NS_OK;
         case 'C':
             if ((rc = ns_repair_parse_net(optarg, "--client-net", &ro.client_net, &ro.client_prefix))) return rc;
             break;
@@ -187,7 +189,6 @@ int cmd_decode(int argc, char **argv)
             if ((rc = ns_repair_parse_net(optarg, "--server-net", &ro.server_net, &ro.server_prefix))) return rc;
             break;
         case 'q': quiet = 1; break;
-        case 'h': usage(stdout); return NS_OK;
         case 'V': return cli_version();
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth decode --help)", argv[optind - 1]);

@@ -13,7 +13,7 @@
 static void usage(FILE *out)
 {
     fputs("usage: netsynth encode -P capture [-e] [-4] [-6] [-t] [-u] [-i] [-R] [-F fill]\n"
-          "                       [-O 0..4] [-c count] [-f filter] [-W out.csv] [-j threads] [-q]\n"
+          "                       [-O 0..4] [-c count] [-f filter] [-W out.csv] [-j threads]\n"
           "\n"
           "Writes one nPrint row per IP packet, the same bytes nPrint 1.2.1 writes\n"
           "for the same flags. Packets nPrint would not print are skipped and counted\n"
@@ -78,8 +78,8 @@ int cmd_encode(int argc, char **argv)
         case 'u': o.layers |= NS_NP_UDP; break;
         case 'i': o.layers |= NS_NP_ICMP; break;
         case 'R': o.rts = 1; break;
-        case 'q': quiet = 1; break;
         case 'h': usage(stdout); return NS_OK;
+        case 'q': quiet = 1; break;
         case 'V': return cli_version();
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth encode --help)", argv[optind - 1]);
