@@ -86,9 +86,8 @@ static int from_server(const int8_t *row, unsigned layers, uint64_t cport, int f
 /* Rows whose IPv4 addresses are blank (-1: datasets, generate's CSV and
  * PNGs leave them so) get the addresses of the generate address plan
  * (repair.h), flow by index value, so that they decode to packets. */
-static int fill_blank_addresses(ns_nprint_csv *csv, const ns_repair_opts *ro, size_t *filled)
+static int fill_blank_addresses(ns_nprint_csv *csv, const ns_repair_opts *ro)
 {
-    *filled = 0;
     int src = ns_nprint_field_col(csv->layers, NS_NPF_IPV4_SRC), dst = ns_nprint_field_col(csv->layers, NS_NPF_IPV4_DST);
     if (src < 0 || dst < 0 || !csv->rows) return NS_OK;
     size_t cap = 16;
@@ -120,7 +119,6 @@ static int fill_blank_addresses(ns_nprint_csv *csv, const ns_repair_opts *ro, si
         int back = from_server(row, csv->layers, t[j].cport, first);
         ns_nprint_bits_put(row, src, 32, back ? server : client);
         ns_nprint_bits_put(row, dst, 32, back ? client : server);
-        ++*filled;
     }
     free(t);
     return NS_OK;
@@ -200,8 +198,7 @@ int cmd_decode(int argc, char **argv)
     if ((rc = ns_repair_check_opts(&ro))) return rc;
     ns_nprint_csv csv;
     if ((rc = ns_nprint_csv_read(in, &csv))) return rc;
-    size_t filled;
-    if ((rc = fill_blank_addresses(&csv, &ro, &filled))) {
+    if ((rc = fill_blank_addresses(&csv, &ro))) {
         ns_nprint_csv_free(&csv);
         return rc;
     }
