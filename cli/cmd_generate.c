@@ -337,6 +337,7 @@ int cmd_generate(int argc, char **argv)
     if (per_class || like) {
         if (format && strcmp(format, "pcap"))
             return ns_error(NS_EARG, "-F %s: a directory (--per-class, --like) gets pcaps", format);
+        if (!strcmp(out, "-")) return ns_error(NS_EARG, "-o -: --per-class and --like write a directory, not a stream");
     } else if ((rc = out_format(format, out, &po.fmt))) {
         return rc;
     }

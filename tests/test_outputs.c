@@ -158,6 +158,8 @@ static void test_generate_formats(void **state)
     assert_int_equal(run("%s -F pcapng -o -", gen), 0);
     assert_memory_equal(head_of("out.txt", 4), PCAPNG_MAGIC, 4);
     assert_int_equal(run("%s --per-flow -o -", gen), 2);
+    assert_int_equal(run("generate --model m.nsm --per-class 1 -q --threads 1 -o -"), 2);
+    assert_false(exists("-"));
     if (tu_have_program("tcpdump"))
         assert_int_equal(tu_system("cd '%s' && '%s' %s -o - | tcpdump -r - >/dev/null 2>&1", dir, bin, gen), 0);
     else
