@@ -481,19 +481,19 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
         if (brc) continue;
         worker *w = &workers[n_workers > 1 ? omp_get_thread_num() : 0];
         brc = sample_batch(w, o, ids, order, batch_at[k], batch_at[k + 1] - batch_at[k], rngs, out, f0);
-        if (!brc && o->progress) {
-#pragma omp critical(generate_progress)
-            {
-                flows_done += batch_at[k + 1] - batch_at[k];
-                o->progress(o->progress_ctx, flows_done, n);
-            }
-        }
         if (brc) {
 #pragma omp critical(generate_error)
             if (!rc) {
                 snprintf(why, sizeof why, "%s", ns_errmsg());
 #pragma omp atomic write
                 rc = brc;
+            }
+        }
+        if (!brc && o->progress) {
+#pragma omp critical(generate_progress)
+            {
+                flows_done += batch_at[k + 1] - batch_at[k];
+                o->progress(o->progress_ctx, flows_done, n);
             }
         }
     }
