@@ -237,7 +237,7 @@ int cmd_generate(int argc, char **argv)
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
         {"fast", 0, 0, O_FAST}, {"eta", 1, 0, O_ETA}, {"guidance", 1, 0, O_GUIDANCE}, {"guided-steps", 1, 0, O_GUIDED_STEPS},
         {"length-guidance", 1, 0, O_LENGTH_GUIDANCE}, {"timing-guidance", 1, 0, O_TIMING_GUIDANCE}, {"seed", 1, 0, O_SEED},
-        {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, 'j'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
+        {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
         {"version", 0, 0, 'V'}, {"format", 1, 0, 'F'},
         {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
         {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
@@ -268,6 +268,7 @@ int cmd_generate(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return NS_OK;
         case 'V': return cli_version();
+        case 'F': format = optarg; break;
         case O_PERCLASS: rc = cli_parse_long("--per-class", optarg, 1, 100000000, &per_class); break;
         case O_LABEL: label = optarg; break;
         case O_LIKE: like = optarg; break;
@@ -287,8 +288,8 @@ int cmd_generate(int argc, char **argv)
         case O_TIMING_GUIDANCE: rc = cli_parse_float("--timing-guidance", optarg, 0, 50, &o.timing_guidance); break;
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.seed = (uint64_t)v; break;
         case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.batch = (int)v; break;
-        case 'j': rc = cli_parse_long("--threads", optarg, 1, 1024, &v), threads = (int)v; break;
-        case 'F': format = optarg; break;
+        case 'j':
+        case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), threads = (int)v; break;
         case O_LENGTH: rc = cli_parse_long("--length", optarg, 1, 1024, &v), o.length = (int)v; break;
         case O_FIX: rc = ns_gen_fix_add(&fix, optarg); break;
         case O_CLIENT_NET: rc = ns_repair_parse_net(optarg, "--client-net", &po.repair.client_net, &po.repair.client_prefix); break;
