@@ -7,6 +7,7 @@
 #define NETSYNTH_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
@@ -45,6 +46,12 @@ void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total);
 /* The same for work known by stages: "eval: forests 2/4, 1m05s elapsed". */
 void cli_progress_stage(cli_progress *p, const char *stage, uint64_t done, uint64_t total);
 void cli_progress_end(cli_progress *p);
+
+/* --log FILE of the training verbs (JSON lines, train.h): opened before the
+ * work (appended to when append: a resumed run), closed with a check that
+ * every line was written (rc: the work's result, returned unless NS_OK). */
+int cli_log_open(const char *path, int append, FILE **fp);
+int cli_log_close(FILE *fp, const char *path, int rc);
 
 /* Training verbs: SIGINT and SIGTERM set *stop to the signal's number until
  * cli_release_stop (stop.c). A verb that stopped on one sets cli_exit_status

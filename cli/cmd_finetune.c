@@ -38,6 +38,7 @@ static void usage(FILE *out)
             "  --seed S           (default %lld)\n"
             "  -j, --threads T    threads (default: all cores)\n"
             "  --log-every N      progress line every N steps (default %d)\n"
+            "  --log FILE         JSON lines, one per progress line (as train --log)\n"
             "  -q, --quiet        no progress lines nor summary\n"
             "  -V, --version      print the version\n"
             "  -h, --help         this text\n"
@@ -57,11 +58,11 @@ int cmd_finetune(int argc, char **argv)
         {"alpha", 1, 0, O_ALPHA},     {"steps", 1, 0, O_STEPS}, {"batch", 1, 0, O_BATCH},   {"lr", 1, 0, O_LR},
         {"warmup", 1, 0, O_WARMUP},   {"seed", 1, 0, O_SEED},   {"threads", 1, 0, 'j'},
         {"log-every", 1, 0, O_LOG},   {"quiet", 0, 0, 'q'},     {"help", 0, 0, 'h'},        {"version", 0, 0, 'V'},
-        {0, 0, 0, 0}};
+        {"log", 1, 0, 'L'},           {0, 0, 0, 0}};
     ns_finetune_opts o;
     ns_finetune_opts_init(&o);
     o.progress = stderr;
-    const char *model_path = NULL, *data = NULL;
+    const char *model_path = NULL, *data = NULL, *log_path = NULL;
     long v;
     int c, rc = NS_OK;
     optind = 1;
@@ -83,6 +84,7 @@ int cmd_finetune(int argc, char **argv)
         case 'q': o.progress = NULL; break;
         case 'h': usage(stdout); return NS_OK;
         case 'V': return cli_version();
+        case 'L': log_path = optarg; break;
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth finetune --help)",
                             argv[optind - 1]);
@@ -100,6 +102,11 @@ int cmd_finetune(int argc, char **argv)
         ns_modelfile_free(&base);
         return rc;
     }
+    if ((rc = cli_log_open(log_path, 0, &o.log))) {
+        ns_dataset_free(&ds);
+        ns_modelfile_free(&base);
+        return rc;
+    }
     char partial[4096];
     snprintf(partial, sizeof partial, "%s.partial", o.out_path);
     o.ckpt_path = partial;
@@ -108,6 +115,7 @@ int cmd_finetune(int argc, char **argv)
     ns_train_result res;
     rc = ns_finetune(&base, &ds, &o, &res);
     cli_release_stop();
+    rc = cli_log_close(o.log, log_path, rc);
     ns_dataset_free(&ds);
     ns_modelfile_free(&base);
     if (rc) return rc;

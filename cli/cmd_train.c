@@ -1,5 +1,4 @@
 /* cmd_train.c: `netsynth train`, a prompted diffusion model from a dataset file. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,11 +140,9 @@ int cmd_train(int argc, char **argv)
     }
     ns_dataset ds;
     if ((rc = ns_dataset_load(&ds, data))) return rc;
-    /* The log is read while training runs (tail -f, a plot), so it is
-     * written in place, line by line, not through a temporary file. */
-    if (log_path && !(o.log = fopen(log_path, o.resume_path ? "a" : "w"))) {
+    if ((rc = cli_log_open(log_path, o.resume_path != NULL, &o.log))) {
         ns_dataset_free(&ds);
-        return ns_error(NS_EIO, "%s: cannot write the log: %s", log_path, strerror(errno));
+        return rc;
     }
     o.stop = &stop_requested;
     cli_catch_stop(&stop_requested);
@@ -153,9 +150,7 @@ int cmd_train(int argc, char **argv)
     rc = ns_train(&ds, &o, &res);
     cli_release_stop();
     ns_dataset_free(&ds);
-    if (o.log && (ferror(o.log) | fclose(o.log)) && !rc)
-        rc = ns_error(NS_EIO, "%s: writing the log failed", log_path);
-    if (rc) return rc;
+    if ((rc = cli_log_close(o.log, log_path, rc))) return rc;
     if (res.interrupted) {
         fprintf(stderr,
                 "netsynth train: stopped by %s after step %lld of %lld: wrote the checkpoint %s (not %s); "

@@ -31,6 +31,7 @@ static void usage(FILE *out)
             "  --lr X             peak learning rate (default 1e-3)\n"
             "  --seed S           (default 1)\n"
             "  -j, --threads T    threads (default: all cores)\n"
+            "  --log FILE         JSON lines, one per progress line (as train --log)\n"
             "  -q, --quiet        no progress lines nor summary\n"
             "  -V, --version      print the version\n"
             "  -h, --help         this text\n"
@@ -48,11 +49,12 @@ int cmd_train_control(int argc, char **argv)
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"data", 1, 0, O_DATA}, {"blocks", 1, 0, O_BLOCKS}, {"steps", 1, 0, O_STEPS},
         {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR}, {"seed", 1, 0, O_SEED}, {"threads", 1, 0, 'j'},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'},
+        {"log", 1, 0, 'L'}, {0, 0, 0, 0}};
     ns_train_control_opts o;
     ns_train_control_opts_init(&o);
     o.progress = stderr;
-    const char *model = NULL, *data = NULL, *out = NULL;
+    const char *model = NULL, *data = NULL, *out = NULL, *log_path = NULL;
     long v;
     int rc = NS_OK, c;
     optind = 1;
@@ -77,6 +79,7 @@ int cmd_train_control(int argc, char **argv)
         case 'j': rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;
         case 'h': usage(stdout); return NS_OK;
         case 'V': return cli_version();
+        case 'L': log_path = optarg; break;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth train-control --help)",
                                  argv[optind - 1]);
         }
@@ -92,6 +95,11 @@ int cmd_train_control(int argc, char **argv)
         ns_modelfile_free(&m);
         return rc;
     }
+    if ((rc = cli_log_open(log_path, 0, &o.log))) {
+        ns_dataset_free(&ds);
+        ns_modelfile_free(&m);
+        return rc;
+    }
     char partial[4096];
     snprintf(partial, sizeof partial, "%s.partial", out);
     o.ckpt_path = partial;
@@ -103,7 +111,7 @@ int cmd_train_control(int argc, char **argv)
     ns_dataset_free(&ds);
     ns_modelfile_free(&m);
     cli_release_stop();
-    if (rc) return rc;
+    if ((rc = cli_log_close(o.log, log_path, rc))) return rc;
     if (res.interrupted) {
         fprintf(stderr,
                 "netsynth train-control: stopped by %s after step %lld of %lld: wrote the branch so far to %s "

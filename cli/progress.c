@@ -2,12 +2,15 @@
  * line rewritten in place a few times a second; otherwise (a log, a pipe)
  * a plain line every NETSYNTH_PROGRESS_S seconds (default 10), since
  * carriage returns make a mess of log files. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "netsynth/error.h"
 
 static double now_s(void)
 {
@@ -60,6 +63,22 @@ void cli_progress_stage(cli_progress *p, const char *stage, uint64_t done, uint6
     fprintf(stderr, "%s%s: %s%s, %s elapsed%s", p->tty ? "\r" : "", p->what, stage, count, el, p->tty ? "\033[K" : "\n");
     fflush(stderr);
     p->drawn = p->tty;
+}
+
+/* The log is read while training runs (tail -f, a plot), so it is written
+ * in place, line by line, not through a temporary file as outputs are. */
+int cli_log_open(const char *path, int append, FILE **fp)
+{
+    *fp = NULL;
+    if (path && !(*fp = fopen(path, append ? "a" : "w")))
+        return ns_error(NS_EIO, "%s: cannot write the log: %s", path, strerror(errno));
+    return NS_OK;
+}
+
+int cli_log_close(FILE *fp, const char *path, int rc)
+{
+    if (fp && (ferror(fp) | fclose(fp)) && !rc) rc = ns_error(NS_EIO, "%s: writing the log failed", path);
+    return rc;
 }
 
 void cli_progress_end(cli_progress *p)

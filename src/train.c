@@ -818,6 +818,7 @@ int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetun
     t.w = a->w, t.n = a->n_params;
     t.backward = lora_backward, t.save = lora_save, t.ctx = &lr;
     t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
+    t.log = o->log;
     st.ckpt_every = 0; /* an adapter is written at the end, or on a stop */
     if ((rc = trainer_alloc(&t, 0, st.balance))) goto done;
     if ((rc = ns_model_acts_new(&lr.acts, &m->cfg, st.batch, m->cfg.max_packets))) goto done;
@@ -953,6 +954,7 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     t.w = cr.ctl.weights, t.n = n;
     t.backward = control_backward, t.save = control_save, t.ctx = &cr;
     t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
+    t.log = o->log;
     t.grad = calloc(n, sizeof(float)), t.adam_m = calloc(n, sizeof(float)), t.adam_v = calloc(n, sizeof(float));
     cr.feat = malloc((size_t)B * T * NS_CONTROL_FEATURES * sizeof(float));
     cr.crow = malloc((ds->n_packets + 1) * sizeof *cr.crow);

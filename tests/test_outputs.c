@@ -374,6 +374,17 @@ static void test_train_log(void **state)
                      1);
     assert_non_null(strstr(text_of("err.txt"), "no/such/dir/t.jsonl: cannot write the log"));
     assert_false(exists("l2.nsm"));
+    /* The adapter's and the branch's training, the same way. */
+    assert_int_equal(run("finetune --model m.nsm --data lab.ds -o l.lora --steps 4 --batch 4 --log-every 2 "
+                         "--threads 1 -q --log ft.jsonl"),
+                     0);
+    assert_int_equal(count_lines(text_of("ft.jsonl"), "\"loss\": "), 2);
+    assert_non_null(strstr(text_of("ft.jsonl"), "{\"step\": 4, \"steps\": 4, "));
+    assert_int_equal(run("train-control --model m.nsm --data lab.ds -o l.nsc --steps 3 --batch 4 --threads 1 -q "
+                         "--log tc.jsonl"),
+                     0);
+    assert_int_equal(count_lines(text_of("tc.jsonl"), "\"loss\": "), 1);
+    assert_non_null(strstr(text_of("tc.jsonl"), "{\"step\": 3, \"steps\": 3, "));
 }
 
 static void test_encode_of_nothing_fails(void **state)

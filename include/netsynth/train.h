@@ -82,6 +82,7 @@ typedef struct ns_train_control_opts {
     ns_train_state st;
     int threads;              /* 0: OpenMP's default */
     FILE *progress;           /* progress lines, or NULL */
+    FILE *log;                /* JSON lines, or NULL: as ns_train_opts.log, without validation */
     const char *ckpt_path;    /* where a stopped run writes the branch so far (NULL: nowhere) */
     volatile int *stop;       /* set asynchronously (a signal): write ckpt_path and return */
     int64_t stop_at_step;     /* > 0: stop after this step, as if *stop were set */
@@ -121,6 +122,7 @@ typedef struct ns_finetune_opts {
     const char *ckpt_path;    /* where a stopped run writes the adapter so far (NULL: nowhere) */
     const char *base_name;    /* the base's path, for messages */
     FILE *progress;
+    FILE *log;                /* JSON lines, or NULL: as ns_train_opts.log, without validation */
     volatile int *stop;       /* set asynchronously (a signal): write ckpt_path and return */
     int64_t stop_at_step;     /* > 0: stop after this step, as if *stop were set */
 } ns_finetune_opts;
