@@ -746,9 +746,14 @@ int ns_nprint_row_to_packet_ex(const int8_t *row, unsigned layers, const int8_t 
     int v6 = 0, fragment = 0;
     uint8_t proto;
 
-    /* IP: IPv4 when its bits are there, else IPv6. */
+    /* IP: IPv4 when its bits are there, else IPv6. With fill 0 (-F 0) an
+     * IPv6 packet's ipv4 bits are there too, all zeros: a version that is
+     * not 4 beside ipv6 bits saying 6 is such a row. */
     const int8_t *b4 = layer_bits(row, layers, NS_NP_IPV4), *b6 = layer_bits(row, layers, NS_NP_IPV6);
     size_t have = b4 ? layer_bytes(b4, 60, hdr, &absent) : 0;
+    if (b4 && !absent && hdr[0] >> 4 != 4 && b6 && ns_nprint_bits_get(b6, 0, 4) == 6 &&
+        ns_nprint_bits_present(b6, 0, 4) == 4)
+        absent = 1;
     if (b4 && !absent) {
         if (have < 20) return ns_error(NS_EFORMAT, "ipv4 bits absent inside the fixed header (byte %zu)", have);
         if (hdr[0] >> 4 != 4) return ns_error(NS_EFORMAT, "ipv4 version is %d", hdr[0] >> 4);
