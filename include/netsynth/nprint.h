@@ -6,8 +6,11 @@
  * Widths: eth 112, ipv4 480, ipv6 320, tcp 480, udp 64, icmp 64 bits.
  *
  * Three parts: the bit layout (fields, widths), the CSV writer that turns
- * frames into text byte-identical to `nprint` 1.2.1, and the way back (CSV
- * reader, row -> packet bytes). */
+ * frames into text byte-identical to `nprint` 1.2.1 (with its -R, -A and -p
+ * columns), and the way back (CSV reader, row -> packet bytes, with the
+ * payload bits when the CSV has them). Payload columns (-p) are not a layer
+ * of the layout: they follow the header columns in a CSV and are kept
+ * apart from the header bits everywhere. */
 #ifndef NETSYNTH_NPRINT_H
 #define NETSYNTH_NPRINT_H
 #ifdef __cplusplus
