@@ -867,6 +867,8 @@ static void test_payload_past_n(void **state)
     const char *pcap = tu_path(dir, "pay.pcap");
     make_payload_capture(pcap);
     const char *bin = tu_netsynth_bin();
+    assert_int_equal(tu_system("%s encode -P '%s' -4 -t -p 65536 2>/dev/null >&2", bin, pcap), 2);
+    assert_int_equal(tu_system("%s encode -P '%s' -4 -t -p -1 2>/dev/null >&2", bin, pcap), 2);
     assert_int_equal(tu_system("%s encode -P '%s' -e -4 -6 -t -u -i -p 8 -A -W '%s/p8.csv'", bin, pcap, dir), 0);
     assert_int_equal(tu_system("%s decode -i '%s/p8.csv' -o '%s/p8.pcap'", bin, dir, dir), 0);
     /* UDP "abcd", ICMP's 8 bytes, the SYN's none: whole. */
