@@ -735,10 +735,19 @@ static size_t put_tcp_data(uint8_t *f, uint16_t id, size_t n, int bad)
     return e + 40 + n;
 }
 
+/* The TCP checksum of an IPv6 packet (RFC 8200 8.1) at ip6 with tcp_len bytes of TCP. */
+static uint16_t tcp6_checksum(const uint8_t *ip6, const uint8_t *tcp, size_t tcp_len)
+{
+    uint32_t sum = ns_inet_sum(0, ip6 + 8, 32) + (uint32_t)tcp_len + 6;
+    return (uint16_t)~ns_inet_fold(ns_inet_sum(sum, tcp, tcp_len));
+}
+
 /* Packets with payload: TCP with 100 bytes (checksum right, then the same
  * segment with a wrong one), UDP with 4 bytes in a padded 60-byte frame,
- * ICMP echo with 8 bytes, IPv6 UDP with 6, a TCP SYN without payload; then
- * a TCP segment the capture cut inside its payload (after 10 of 100 bytes). */
+ * ICMP echo with 8 bytes, IPv6 UDP with 6, IPv6 TCP with 30 (where nPrint
+ * reads 20 times the TCP header length too far), a TCP SYN without payload;
+ * then a TCP segment the capture cut inside its payload (after 10 of 100
+ * bytes). */
 static void make_payload_capture(const char *path)
 {
     FILE *fp = fopen(path, "wb");
@@ -778,6 +787,15 @@ static void make_payload_capture(const char *path)
     memcpy(f + n + 40, udp6, 14);
     write_frame(&w, t + 4000000, f, n + 54, n + 54);
 
+    f[n + 5] = 20 + 30, f[n + 6] = 6;
+    uint8_t *t6 = f + n + 40;
+    memset(t6, 0, 20);
+    t6[0] = 0xc3, t6[1] = 0x53, t6[3] = 80, t6[7] = 1, t6[12] = 0x50, t6[13] = 0x18, t6[14] = 0x10;
+    for (int i = 0; i < 30; i++) t6[20 + i] = (uint8_t)(0xa0 + i);
+    c = tcp6_checksum(f + n, t6, 50);
+    t6[16] = (uint8_t)(c >> 8), t6[17] = (uint8_t)c;
+    write_frame(&w, t + 4500000, f, n + 90, n + 90);
+
     n = put_eth(f, 0x0800);
     put_ipv4(f + n, 5, 40, 6, 15);
     memcpy(f + n + 20, (uint8_t[]){0xc3, 0x52, 0, 80, 0, 0, 0, 9, 0, 0, 0, 0, 0x50, 0x02, 0xfa, 0xf0}, 16);
@@ -811,7 +829,7 @@ static void test_payload_roundtrip(void **state)
                                    pcap, fill, dir), 0);
         ns_nprint_csv c;
         assert_int_equal(ns_nprint_csv_read(tu_path(dir, "p.csv"), &c), NS_OK);
-        assert_int_equal(c.rows, 7);
+        assert_int_equal(c.rows, 8);
         assert_int_equal(c.payload_bytes, 128);
         assert_int_equal(c.width, NS_NP_MAX_WIDTH);
         assert_true(c.has_abs && c.has_rts);
@@ -820,13 +838,16 @@ static void test_payload_roundtrip(void **state)
         const int8_t *udp = c.payload + 2 * 8 * 128;
         assert_int_equal(ns_nprint_bits_get(udp, 0, 32), 0x61626364);   /* "abcd" */
         for (int i = 32; i < 8 * 128; i++) assert_int_equal(udp[i], fill);   /* not the 0xee padding */
-        const int8_t *cut = c.payload + 6 * 8 * 128;
+        const int8_t *tcp6 = c.payload + 5 * 8 * 128;   /* right after the TCP header */
+        for (int i = 0; i < 30; i++) assert_int_equal(ns_nprint_bits_get(tcp6, 8 * i, 8), 0xa0 + i);
+        assert_int_equal(tcp6[8 * 30], fill);
+        const int8_t *cut = c.payload + 7 * 8 * 128;
         assert_int_equal(ns_nprint_bits_get(cut, 0, 8), 'G');
         for (int i = 80; i < 8 * 128; i++) assert_int_equal(cut[i], fill);   /* past the 10 captured bytes */
         ns_nprint_csv_free(&c);
 
         assert_int_equal(tu_system("%s decode -i '%s/p.csv' -o '%s/p.pcap'", bin, dir, dir), 0);
-        assert_int_equal(compare_packets(pcap, WHOLE_FILTER, tu_path(dir, "p.pcap")), 6);
+        assert_int_equal(compare_packets(pcap, WHOLE_FILTER, tu_path(dir, "p.pcap")), 7);
     }
 
     /* The cut-short packet (-F -1): its 10 bytes, zeros after, checksum
@@ -872,7 +893,7 @@ static void test_payload_past_n(void **state)
     assert_int_equal(tu_system("%s encode -P '%s' -e -4 -6 -t -u -i -p 8 -A -W '%s/p8.csv'", bin, pcap, dir), 0);
     assert_int_equal(tu_system("%s decode -i '%s/p8.csv' -o '%s/p8.pcap'", bin, dir, dir), 0);
     /* UDP "abcd", ICMP's 8 bytes, the SYN's none: whole. */
-    assert_int_equal(compare_packets(pcap, "(udp and ip) or icmp or tcp[13] = 2", tu_path(dir, "p8.pcap")), 3);
+    assert_int_equal(compare_packets(pcap, "(udp and ip) or icmp or (ip and tcp[13] = 2)", tu_path(dir, "p8.pcap")), 3);
     ns_capture *cap;
     ns_frame f;
     assert_int_equal(ns_capture_open(&cap, tu_path(dir, "p8.pcap"), "ip[4:2] = 12"), NS_OK);
@@ -888,6 +909,13 @@ static void test_payload_past_n(void **state)
     assert_int_equal(f.caplen, 14 + 54);
     static const uint8_t tail6[8] = {0xab, 0xcd, 'q', 'u', 'e', 'r', 'y', '!'};
     assert_memory_equal(f.data + 14 + 46, tail6, 8);
+    /* IPv6 TCP: 8 of its 30 bytes, zeros after, the checksum recomputed. */
+    assert_int_equal(ns_capture_next(cap, &f), 1);
+    assert_int_equal(f.caplen, 14 + 90);
+    assert_int_equal(f.data[14 + 60], 0xa0);
+    assert_int_equal(f.data[14 + 60 + 7], 0xa7);
+    assert_int_equal(f.data[14 + 60 + 8], 0);
+    assert_int_equal(tcp6_checksum(f.data + 14, f.data + 54, 50), 0);   /* with the field: sums to all ones */
     ns_capture_close(cap);
 }
 
