@@ -729,7 +729,8 @@ static size_t put_tcp_data(uint8_t *f, uint16_t id, size_t n, int bad)
     uint8_t *t = f + e + 20;
     static const uint8_t hdr[20] = {0xc3, 0x51, 0x00, 0x50, 0, 0, 1, 0, 0, 0, 2, 0, 0x50, 0x18, 0x01, 0xf6};
     memcpy(t, hdr, 20);
-    for (size_t i = 0; i < n; i++) t[20 + i] = (uint8_t)("GET /index.html HTTP/1.1\r\nHost: x\r\n"[i % 37] ^ (i / 37));
+    static const char req[] = "GET /index.html HTTP/1.1\r\nHost: x\r\n";
+    for (size_t i = 0; i < n; i++) t[20 + i] = (uint8_t)(req[i % (sizeof req - 1)] ^ i / (sizeof req - 1));
     uint16_t c = bad ? 0x1234 : ns_l4_checksum_ipv4(f + e, 6, t, 20 + n);
     t[16] = (uint8_t)(c >> 8), t[17] = (uint8_t)c;
     return e + 40 + n;
