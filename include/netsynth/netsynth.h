@@ -52,6 +52,7 @@ const char *ns_version(void);
 #include "netsynth/train.h"
 #include "netsynth/generate.h"
 #include "netsynth/repair.h"
+#include "netsynth/tmodel.h"
 #include "netsynth/features.h"
 #include "netsynth/forest.h"
 #include "netsynth/distance.h"
