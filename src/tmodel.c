@@ -789,9 +789,9 @@ int ns_tmodel_count(const ns_tmodel *tm, const char *key, int64_t duration_ns, u
 {
     arrivals a;
     arrivals_init(&a, tm, key, seed, capture);
-    double t = 0, end = (double)duration_ns * 1e-9;
+    int64_t t = 0; /* whole nanoseconds, as the plan adds them up */
     size_t k = 1;
-    while (k < max && (t += next_gap(&a)) < end) k++;
+    while (k < max && (t += llround(next_gap(&a) * 1e9)) < duration_ns) k++;
     *n = k;
     return NS_OK;
 }
@@ -884,14 +884,14 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     uint16_t lo = pcl ? pcl->port_lo : 32768, hi = pcl ? pcl->port_hi : 60999;
     uint32_t n_cl = 0, n_sv = 0;
     int32_t prev = -1;
-    double t = 0;
+    int64_t t = 0;
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
         const flow_info *fi = &info[k];
         ns_repair_plan *p = &plan[k];
         memset(p, 0, sizeof *p);
-        if (j) t += next_gap(&a);
-        p->start_ns = ro->start_ns + (int64_t)llround(t * 1e9);
+        if (j) t += llround(next_gap(&a) * 1e9);
+        p->start_ns = ro->start_ns + t;
 
         /* The client: new, the previous flow's, or another seen (by its flows). */
         int32_t c = -1, s = -1;
@@ -969,7 +969,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                 x->ipid_next = (uint16_t)(p->ipid_first[d] + fi->sent[d]);
             }
             p->ts_hz[d] = x->ts_hz;
-            p->ts_first[d] = x->ts_runs_on ? x->ts_offset + (uint32_t)(uint64_t)(t * x->ts_hz) : (uint32_t)ns_rng_u64(&r);
+            p->ts_first[d] = x->ts_runs_on ? x->ts_offset + (uint32_t)(uint64_t)((double)t * 1e-9 * x->ts_hz) : (uint32_t)ns_rng_u64(&r);
             x->flows++;
         }
         cl[c].last_server = s;
@@ -1017,11 +1017,16 @@ int ns_tmodel_parse_duration(const char *text, const char *what, int64_t *ns)
 {
     static const struct { const char *unit; double s; } units[] = {
         {"", 1}, {"s", 1}, {"ms", 1e-3}, {"m", 60}, {"min", 60}, {"h", 3600}, {"d", 86400}};
-    const char *p = text;
-    if (!(*p >= '0' && *p <= '9') && !(*p == '.' && p[1] >= '0' && p[1] <= '9'))
+    /* Digits and one point, then the unit: strtod alone would take hex, exponents and "inf". */
+    size_t num = strspn(text, "0123456789."), digits = strspn(text, "0123456789");
+    const char *point = memchr(text, '.', num);
+    char buf[64];
+    if (!num || num >= sizeof buf || (point && memchr(point + 1, '.', num - (size_t)(point + 1 - text))) ||
+        (num == 1 && !digits))
         return ns_error(NS_EARG, "%s: expected a duration such as 90s, 10m, 1.5h or 500ms, got '%s'", what, text);
-    char *end;
-    double v = strtod(p, &end);
+    memcpy(buf, text, num), buf[num] = 0;
+    double v = strtod(buf, NULL);
+    const char *end = text + num;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (!strcmp(end, units[i].unit)) {
             double s = v * units[i].s;
