@@ -24,6 +24,7 @@
 #include "netsynth/control.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
+#include "netsynth/gen_write.h"
 #include "netsynth/generate.h"
 #include "netsynth/nprint.h"
 #include "netsynth/repair.h"

@@ -5,20 +5,19 @@
  * flows per label combination as DS has). The directory forms write one pcap
  * per class, labels.tsv in the shared corpus's layout, and synthetic.ds with
  * every flow and its labels (for netsynth eval). */
-#include <errno.h>
 #include <math.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
-#include "netsynth/fileio.h"
 #include "netsynth/blas.h"
+#include "netsynth/gen_plan.h"
+#include "netsynth/gen_write.h"
 #include "netsynth/generate.h"
 #include "netsynth/lora.h"
 #include "netsynth/repair.h"
@@ -126,141 +125,6 @@ static int report_repair(const pcap_out *po, int quiet)
     return po->report ? ns_repair_write_report(&po->stats, po->report) : NS_OK;
 }
 
-/* A value as a file name: letters, digits, '-', '.', '+'; the rest '_'. */
-static void file_name_of(char *dst, size_t size, const char *value)
-{
-    size_t k = 0;
-    for (const char *p = value; *p && k + 1 < size; p++)
-        dst[k++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                                  *p == '-' || *p == '.' || *p == '+'
-                              ? *p
-                              : '_');
-    dst[k] = 0;
-    if (!k || dst[0] == '.') snprintf(dst, size, "_%s", value[0] ? "" : "none");
-}
-
-/* What a directory run asks for: prompts and counts. */
-typedef struct request {
-    int32_t *ids;        /* [n_attrs] prompt */
-    int32_t *label_ids;  /* [n_attrs] the labels written for it */
-    size_t n;
-    char name[256];
-} request;
-
-static const char *value_of(const ns_modelfile *m, int32_t id)
-{
-    const char *eq = strchr(m->tokens[id], '=');
-    return eq ? eq + 1 : m->tokens[id];
-}
-
-static int plan_per_class(const ns_modelfile *m, const char *label, size_t n, request **out, size_t *count)
-{
-    int a = 0;
-    if (label) {
-        for (a = 0; a < (int)m->n_attrs && strcmp(m->attr_names[a], label); a++) {}
-        if (a == (int)m->n_attrs) return ns_error(NS_EARG, "--label %s: the model has no such attribute", label);
-    }
-    if (!m->n_attrs) return ns_error(NS_EARG, "the model was trained without labels: use --prompt and -n");
-    uint32_t lo = m->attr_first[a], hi = m->attr_first[a + 1], A = m->n_attrs;
-    request *r = calloc(hi - lo + 1, sizeof *r);
-    if (!r) return ns_error(NS_ENOMEM, "out of memory");
-    size_t k = 0;
-    for (uint32_t id = lo; id < hi; id++) {
-        if (!ns_modelfile_token_trained(m, (int32_t)id)) continue; /* left out of training: no class to ask for */
-        request *q = &r[k++];
-        q->ids = malloc(A * sizeof(int32_t));
-        q->label_ids = malloc(A * sizeof(int32_t));
-        if (!q->ids || !q->label_ids) return ns_error(NS_ENOMEM, "out of memory");
-        for (uint32_t b = 0; b < A; b++) q->ids[b] = q->label_ids[b] = -1;
-        q->ids[a] = q->label_ids[a] = (int32_t)id;
-        q->n = n;
-        file_name_of(q->name, sizeof q->name, value_of(m, (int32_t)id));
-        /* Other attributes this value always comes with in training (device -> device_type). */
-        for (uint32_t b = 0; b < A; b++) {
-            if ((int)b == a) continue;
-            int32_t seen = -2;
-            for (uint32_t c = 0; c < m->n_combos; c++) {
-                if (m->combo_ids[c * A + a] != (int32_t)id) continue;
-                int32_t v = m->combo_ids[c * A + b];
-                seen = seen == -2 || seen == v ? v : -1;
-            }
-            if (seen >= 0) q->label_ids[b] = seen;
-        }
-    }
-    *out = r;
-    *count = k;
-    return NS_OK;
-}
-
-static int plan_like(const ns_modelfile *m, const char *path, request **out, size_t *count)
-{
-    ns_dataset ds;
-    int rc = ns_dataset_load(&ds, path);
-    if (rc) return rc;
-    uint32_t A = m->n_attrs;
-    /* Map the dataset's attributes onto the model's by name. */
-    int *map = malloc((ds.n_attrs + 1) * sizeof *map);
-    request *r = calloc(ds.n_flows + 1, sizeof *r);
-    size_t n = 0;
-    if (!map || !r) rc = ns_error(NS_ENOMEM, "out of memory");
-    for (uint32_t a = 0; !rc && a < ds.n_attrs; a++) {
-        map[a] = -1;
-        for (uint32_t b = 0; b < A; b++)
-            if (!strcmp(ds.attr_names[a], m->attr_names[b])) map[a] = (int)b;
-        if (map[a] < 0) rc = ns_error(NS_EMISMATCH, "%s: attribute '%s' is not one the model knows", path, ds.attr_names[a]);
-    }
-    int32_t *ids = malloc((A ? A : 1) * sizeof *ids);
-    if (!ids && !rc) rc = ns_error(NS_ENOMEM, "out of memory");
-    for (uint64_t f = 0; !rc && f < ds.n_flows; f++) {
-        for (uint32_t b = 0; b < A; b++) ids[b] = -1;
-        for (uint32_t a = 0; !rc && a < ds.n_attrs; a++) {
-            int32_t t = ds.labels[f * ds.n_attrs + a];
-            if (t < 0) continue;
-            int32_t id = ns_modelfile_token(m, ds.tokens[t]);
-            if (id < 0) rc = ns_error(NS_EMISMATCH, "%s: label '%s' is not in the model's vocabulary", path, ds.tokens[t]);
-            else if (ns_gen_require_trained(m, id))
-                rc = ns_error_wrap(NS_EMISMATCH, "%s", path);
-            else
-                ids[map[a]] = id;
-        }
-        if (rc) break;
-        size_t k = 0;
-        while (k < n && memcmp(r[k].ids, ids, A * sizeof *ids)) k++;
-        if (k == n) {
-            r[n].ids = malloc((A ? A : 1) * sizeof *ids);
-            r[n].label_ids = malloc((A ? A : 1) * sizeof *ids);
-            if (!r[n].ids || !r[n].label_ids) {
-                rc = ns_error(NS_ENOMEM, "out of memory");
-                break;
-            }
-            memcpy(r[n].ids, ids, A * sizeof *ids);
-            memcpy(r[n].label_ids, ids, A * sizeof *ids);
-            size_t at = 0;
-            for (uint32_t b = 0; b < A; b++) {
-                char part[128];
-                file_name_of(part, sizeof part, ids[b] >= 0 ? value_of(m, ids[b]) : "none");
-                at += (size_t)snprintf(r[n].name + at, at < sizeof r[n].name ? sizeof r[n].name - at : 0, "%s%s",
-                                       b ? "_" : "", part);
-                if (at >= sizeof r[n].name) at = sizeof r[n].name - 1;
-            }
-            n++;
-        }
-        r[k].n++;
-    }
-    free(ids);
-    free(map);
-    ns_dataset_free(&ds);
-    *out = r;
-    *count = n;
-    return rc;
-}
-
-static void free_requests(request *r, size_t n)
-{
-    for (size_t i = 0; r && i < n; i++) free(r[i].ids), free(r[i].label_ids);
-    free(r);
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -268,75 +132,34 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* The directory's files are staged (ns_gen_stage): a full disk or any error
- * leaves no part of the set in DIR. */
-static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_opts *o, request *req, size_t n_req,
+/* A plan's flows, generated together (flows of all classes share batches),
+ * then written as the directory's files (ns_gen_write_dir: all or nothing). */
+static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_opts *o, const ns_gen_plan *plan,
                    const char *dir, pcap_out *po, int quiet)
 {
-    ns_gen_stage stage;
-    int rc = ns_gen_stage_open(&stage, dir, NULL, 1);
+    int rc = ns_gen_stage_check(dir, 1); /* before the work, not after */
     if (rc) return rc;
-    char path[4096], name[512];
-    ns_gen_stage_path(&stage, "labels.tsv", path, sizeof path);
-    ns_outfile tsv;
-    if ((rc = ns_outfile_open(&tsv, path))) {
-        ns_gen_stage_abort(&stage);
-        return rc;
-    }
-    fputs("path", tsv.fp);
-    for (uint32_t a = 0; a < m->n_attrs; a++) fprintf(tsv.fp, "\t%s", m->attr_names[a]);
-    fputc('\n', tsv.fp);
     ns_gen_flows all = {0};
-    uint64_t flows = 0, packets = 0;
     double t0 = now_s();
-    /* Every request in one call, so that flows of all classes share batches. */
-    size_t total = 0, A = m->n_attrs ? m->n_attrs : 1;
-    for (size_t k = 0; k < n_req; k++) total += req[k].n;
-    int32_t *ids = malloc(total * A * sizeof *ids + 1);
-    if (!ids) rc = ns_error(NS_ENOMEM, "out of memory for %zu prompts", total);
-    for (size_t k = 0, at = 0; !rc && k < n_req; k++)
-        for (size_t f = 0; f < req[k].n; f++, at++) memcpy(ids + at * A, req[k].ids, m->n_attrs * sizeof *ids);
-    if (!rc) rc = ns_generate_many(m, o, ids, total, 0, &all);
-    free(ids);
+    uint64_t *written = calloc(plan->n + 1, sizeof *written), flows = 0, packets = 0;
+    rc = written ? ns_generate_plan(m, o, plan, 0, &all) : ns_error(NS_ENOMEM, "out of memory");
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.1f s, %.0f flows/s\n", all.n_flows, all.n_rows,
                 now_s() - t0, (double)all.n_flows / (now_s() - t0));
-    for (size_t k = 0, first = 0; k < n_req && !rc; first += req[k].n, k++) {
-        for (size_t f = first; f < first + req[k].n; f++)
-            memcpy(all.labels + f * m->n_attrs, req[k].label_ids, m->n_attrs * sizeof(int32_t));
-        snprintf(name, sizeof name, "%s.pcap", req[k].name);
-        ns_gen_stage_path(&stage, name, path, sizeof path);
-        uint64_t written;
-        if ((rc = ns_gen_write_pcap(&all, first, req[k].n, &po->repair, po->per_flow, path, &written, &po->stats)))
-            break;
-        for (size_t f = 0; f < (po->per_flow ? req[k].n : 1); f++) {
-            char flow[600];
-            if (po->per_flow) ns_gen_flow_path(flow, sizeof flow, name, f);
-            fprintf(tsv.fp, "%s", po->per_flow ? flow : name);
-            for (uint32_t a = 0; a < m->n_attrs; a++)
-                fprintf(tsv.fp, "\t%s", req[k].label_ids[a] >= 0 ? value_of(m, req[k].label_ids[a]) : "");
-            fputc('\n', tsv.fp);
-        }
-        snprintf(path, sizeof path, "%s/%s.pcap", dir, req[k].name);
-        flows += req[k].n, packets += written;
+    if (!rc) rc = ns_gen_write_dir(&all, m, plan, model_path, &po->repair, po->per_flow, dir, written, &po->stats);
+    for (size_t k = 0; !rc && k < plan->n; k++) {
+        flows += plan->req[k].n, packets += written[k];
         if (!quiet)
-            fprintf(stderr, "%s: %zu flows, %llu packets\n", path, req[k].n, (unsigned long long)written);
+            fprintf(stderr, "%s/%s.pcap: %zu flows, %llu packets\n", dir, plan->req[k].name, plan->req[k].n,
+                    (unsigned long long)written[k]);
     }
-    if (rc) ns_outfile_abort(&tsv);
-    else rc = ns_outfile_commit(&tsv);
-    ns_gen_stage_path(&stage, "synthetic.ds", path, sizeof path);
-    if (!rc) rc = ns_gen_write_dataset(&all, m, model_path, path);
     ns_gen_flows_free(&all);
-    if (rc) {
-        ns_gen_stage_abort(&stage);
-        return ns_error_wrap(rc, "%s: nothing written", dir);
-    }
-    if ((rc = ns_gen_stage_commit(&stage))) return rc;
+    free(written);
+    if (rc) return rc;
     if (!quiet)
         fprintf(stderr, "wrote %llu flows, %llu packets in %zu captures to %s (+ labels.tsv, synthetic.ds) in %.1f s\n",
-                (unsigned long long)flows, (unsigned long long)packets, n_req, dir, now_s() - t0);
-    if (!rc) rc = report_repair(po, quiet);
-    return rc;
+                (unsigned long long)flows, (unsigned long long)packets, plan->n, dir, now_s() - t0);
+    return report_repair(po, quiet);
 }
 
 enum { MAX_LORA = 16 };
@@ -493,11 +316,15 @@ int cmd_generate(int argc, char **argv)
     if (ctl_path) o.controlnet = &ctl, o.control = &maps;
     if (!n) n = maps.n_maps ? (long)maps.n_maps : 100;
     if (per_class || like) {
-        request *req = NULL;
-        size_t n_req = 0;
-        rc = per_class ? plan_per_class(&m, label, (size_t)per_class, &req, &n_req) : plan_like(&m, like, &req, &n_req);
-        if (!rc) rc = run_dir(&m, model_path, &o, req, n_req, out, &po, quiet);
-        free_requests(req, n_req);
+        ns_gen_plan plan = {0};
+        ns_dataset ds;
+        if (per_class) rc = ns_gen_plan_per_class(&plan, &m, label, (size_t)per_class);
+        else if (!(rc = ns_dataset_load(&ds, like))) {
+            rc = ns_gen_plan_like(&plan, &m, &ds, like);
+            ns_dataset_free(&ds);
+        }
+        if (!rc) rc = run_dir(&m, model_path, &o, &plan, out, &po, quiet);
+        ns_gen_plan_free(&plan);
         ns_controlnet_free(&ctl);
         ns_control_maps_free(&maps);
         ns_modelfile_free(&m);

@@ -11,7 +11,7 @@
 #include "cli.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
-#include "netsynth/generate.h"
+#include "netsynth/gen_write.h"
 #include "netsynth/image.h"
 #include "netsynth/nprint.h"
 

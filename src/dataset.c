@@ -1105,3 +1105,45 @@ int ns_dataset_build(const ns_dataset_opts *o, const char *out_path, ns_dataset_
     builder_free(&b);
     return rc;
 }
+
+int ns_dataset_combos(const ns_dataset *ds, const int32_t *attr, const int32_t *tok, uint32_t n_attrs, int32_t **ids,
+                      uint32_t **count, uint32_t *n)
+{
+    /* Quadratic in combinations, which number in the hundreds at most for
+     * real label tables. */
+    size_t A = n_attrs, cap = 64;
+    int32_t *combo = malloc(cap * (A ? A : 1) * sizeof *combo), *row = malloc((A ? A : 1) * sizeof *row);
+    uint32_t *cnt = malloc(cap * sizeof *cnt), k = 0;
+    int ok = combo && row && cnt;
+    for (uint64_t f = 0; ok && f < ds->n_flows; f++) {
+        const int32_t *lab = ds->labels + f * ds->n_attrs;
+        for (size_t b = 0; attr && b < A; b++) row[b] = -1;
+        for (uint32_t a = 0; a < ds->n_attrs; a++) {
+            int32_t t = lab[a] >= 0 && tok ? tok[lab[a]] : lab[a];
+            row[attr ? (size_t)attr[a] : a] = t < 0 ? -1 : t;
+        }
+        uint32_t c = 0;
+        while (c < k && memcmp(combo + c * A, row, A * sizeof *row)) c++;
+        if (c == k && k == cap) {
+            cap *= 2;
+            int32_t *more = realloc(combo, cap * (A ? A : 1) * sizeof *combo);
+            if (more) combo = more;
+            uint32_t *more_cnt = realloc(cnt, cap * sizeof *cnt);
+            if (more_cnt) cnt = more_cnt;
+            ok = more && more_cnt;
+        }
+        if (ok && c == k) {
+            memcpy(combo + c * A, row, A * sizeof *row);
+            cnt[k++] = 0;
+        }
+        if (ok) cnt[c]++;
+    }
+    free(row);
+    if (!ok) {
+        free(combo), free(cnt);
+        *ids = NULL, *count = NULL, *n = 0;
+        return ns_error(NS_ENOMEM, "out of memory for label combinations");
+    }
+    *ids = combo, *count = cnt, *n = k;
+    return NS_OK;
+}

@@ -1,24 +1,17 @@
-/* generate.c: prompted sampling and writing the results (see generate.h). */
+/* generate.c: prompts, the length head and sampling (see generate.h). */
 #include "netsynth/generate.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "netsynth/blas.h"
-#include "netsynth/capture.h"
 #include "netsynth/error.h"
-#include "netsynth/fileio.h"
 #include "netsynth/nprint.h"
 #include "netsynth/rng.h"
+#include "gen_clamp.h"
 
 enum { W = NS_NP_MODEL_WIDTH };
 
@@ -125,201 +118,6 @@ int ns_gen_parse_prompt(const ns_modelfile *m, const char *text, int32_t *ids)
     return rc;
 }
 
-/* ---- constraints -------------------------------------------------------- */
-
-void ns_gen_fix_init(ns_gen_fix *f)
-{
-    f->n = 0;
-    memset(f->col, NS_GEN_FREE, sizeof f->col);
-}
-
-/* Column c of direction d takes v, when it agrees with what is there. */
-static int fix_put(ns_gen_fix *f, int d, int c, int v)
-{
-    int8_t *at = &f->col[d][c];
-    if (*at == NS_GEN_FREE || *at == v || (*at == NS_GEN_PRESENT && v >= 0)) *at = (int8_t)v;
-    else if (!(v == NS_GEN_PRESENT && *at >= 0)) return 0;
-    return 1;
-}
-
-/* The same value v in width columns from c, both directions; 0 on a contradiction. */
-static int fix_span(ns_gen_fix *f, int c, int width, int v)
-{
-    int ok = 1;
-    for (int d = 0; d < 2; d++)
-        for (int k = 0; k < width; k++) ok &= fix_put(f, d, c + k, v);
-    return ok;
-}
-
-/* The number `value` in width columns from c (most significant first) of direction d. */
-static int fix_number(ns_gen_fix *f, int d, int c, int width, uint64_t value)
-{
-    int ok = 1;
-    for (int k = 0; k < width; k++) {
-        int shift = width - 1 - k;
-        ok &= fix_put(f, d, c + k, shift < 64 ? (int)(value >> shift & 1) : 0);
-    }
-    return ok;
-}
-
-/* IPv4 with this transport: its fixed header present, the others absent. */
-static int fix_proto(ns_gen_fix *f, int proto)
-{
-    static const struct { int col, bits, proto, fixed_bits; } l4[3] = {
-        {NS_NP_COL_TCP, NS_NP_BITS_TCP, NS_PROTO_TCP, NS_NP_COL_TCP_OPT - NS_NP_COL_TCP},
-        {NS_NP_COL_UDP, NS_NP_BITS_UDP, NS_PROTO_UDP, NS_NP_BITS_UDP},
-        {NS_NP_COL_ICMP, NS_NP_BITS_ICMP, NS_PROTO_ICMP, NS_NP_BITS_ICMP}};
-    int ok = fix_span(f, NS_NP_COL_IPV4, NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4, NS_GEN_PRESENT);
-    for (int d = 0; d < 2; d++) ok &= fix_number(f, d, NS_NP_COL_IPV4_PROTO, NS_NP_BITS_IPV4_PROTO, (uint64_t)proto);
-    for (int i = 0; i < 3; i++) {
-        if (l4[i].proto == proto) ok &= fix_span(f, l4[i].col, l4[i].fixed_bits, NS_GEN_PRESENT);
-        else ok &= fix_span(f, l4[i].col, l4[i].bits, -1);
-    }
-    return ok;
-}
-
-static int parse_proto(const char *v)
-{
-    return !strcmp(v, "tcp") || !strcmp(v, "6") ? 6 : !strcmp(v, "udp") || !strcmp(v, "17") ? 17
-           : !strcmp(v, "icmp") || !strcmp(v, "1") ? 1 : -1;
-}
-
-int ns_gen_fix_add(ns_gen_fix *f, const char *text)
-{
-    static const ns_nprint_field_id by_repair[] = {NS_NPF_IPV4_SRC,   NS_NPF_IPV4_DST,  NS_NPF_IPV4_CKSUM,
-                                                   NS_NPF_TCP_CKSUM,  NS_NPF_UDP_CKSUM, NS_NPF_ICMP_CKSUM,
-                                                   NS_NPF_TCP_SPRT,   NS_NPF_UDP_SPORT};
-    const char *eq = strchr(text, '=');
-    if (!eq || eq == text || !eq[1])
-        return ns_error(NS_EARG, "--fix %s: expected FIELD=VALUE, e.g. tcp_dprt=443 or proto=udp", text);
-    char name[64];
-    snprintf(name, sizeof name, "%.*s", (int)(eq - text) < 63 ? (int)(eq - text) : 63, text);
-    const char *value = eq + 1;
-    ns_gen_fix next = *f;
-    int ok;
-    if (!strcmp(name, "proto")) {
-        int proto = parse_proto(value);
-        if (proto < 0) return ns_error(NS_EARG, "--fix %s: proto is tcp, udp or icmp", text);
-        ok = fix_proto(&next, proto);
-    } else {
-        int id = ns_nprint_field_find(name);
-        int col = id < 0 ? -1 : ns_nprint_field_col(NS_NP_MODEL_LAYERS, id);
-        if (col < 0) return ns_error(NS_EARG, "--fix %s: no field '%s' in the model's rows (ipv4, tcp, udp, icmp)", text, name);
-        size_t n;
-        const ns_nprint_field *fd = &ns_nprint_fields(&n)[id];
-        for (size_t i = 0; i < sizeof by_repair / sizeof by_repair[0]; i++)
-            if (id == (int)by_repair[i])
-                return ns_error(NS_EARG, "--fix %s: repair sets %s itself (addresses from --client-net/--server-net, "
-                                         "checksums, the client's ephemeral port)", text, name);
-        char *end;
-        errno = 0;
-        int hex = value[0] == '0' && (value[1] == 'x' || value[1] == 'X');
-        unsigned long long v = strtoull(value, &end, hex ? 16 : 10);
-        if (end == value || *end || errno || value[0] == '-')
-            return ns_error(NS_EARG, "--fix %s: '%s' is not a number", text, value);
-        if (fd->width < 64 && v >> fd->width)
-            return ns_error(NS_EARG, "--fix %s: %llu does not fit %s's %d bits", text, v, name, fd->width);
-        if (id == NS_NPF_IPV4_TTL && !v) return ns_error(NS_EARG, "--fix %s: a packet with TTL 0 is never sent", text);
-        if (id == NS_NPF_IPV4_VER && v != 4) return ns_error(NS_EARG, "--fix %s: the model's rows are IPv4", text);
-        ok = fd->layer == NS_NP_TCP ? fix_proto(&next, NS_PROTO_TCP) : fd->layer == NS_NP_UDP ? fix_proto(&next, NS_PROTO_UDP)
-             : fd->layer == NS_NP_ICMP ? fix_proto(&next, NS_PROTO_ICMP)
-             : fix_span(&next, NS_NP_COL_IPV4, NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4, NS_GEN_PRESENT);
-        /* A server->client row has the server's port as its source. */
-        int back = id == NS_NPF_TCP_DPRT ? NS_NP_COL_TCP_SPRT : id == NS_NPF_UDP_DPORT ? NS_NP_COL_UDP_SPORT : col;
-        ok &= fix_number(&next, 0, col, fd->width, v) & fix_number(&next, 1, back, fd->width, v);
-    }
-    if (!ok) return ns_error(NS_EARG, "--fix %s contradicts an earlier --fix", text);
-    next.n++;
-    *f = next;
-    return NS_OK;
-}
-
-/* The modelled values a constraint clamps, per direction. */
-typedef struct clamp {
-    int n[2];
-    int j[2][NS_NP_MODEL_WIDTH];     /* value index (repr cols) */
-    int8_t v[2][NS_NP_MODEL_WIDTH];
-    int jof[NS_NP_MODEL_WIDTH];      /* column -> value index, or -1 when constant */
-} clamp;
-
-static void clamp_init(clamp *cl, const ns_gen_fix *fix, const ns_repr *r)
-{
-    for (int c = 0; c < NS_NP_MODEL_WIDTH; c++) cl->jof[c] = -1;
-    for (int j = 0; j < r->n_bits; j++) cl->jof[r->cols[j]] = j;
-    for (int d = 0; d < 2; d++) {
-        cl->n[d] = 0;
-        for (int c = 0; fix && c < NS_NP_MODEL_WIDTH; c++)
-            if (fix->col[d][c] != NS_GEN_FREE && cl->jof[c] >= 0)
-                cl->j[d][cl->n[d]] = cl->jof[c], cl->v[d][cl->n[d]++] = fix->col[d][c];
-    }
-}
-
-/* Inpainting: the clamped values of an x_0 estimate row (direction from its own channel) set to their encodings. */
-static void clamp_x0(const clamp *cl, int K, float *x)
-{
-    int d = x[2 * K + 1] > 0;
-    for (int i = 0; i < cl->n[d]; i++) {
-        int j = cl->j[d][i], v = cl->v[d][i];
-        x[2 * j] = v == -1 ? -1.0f : 1.0f;
-        if (v != NS_GEN_PRESENT) x[2 * j + 1] = v == 1 ? 1.0f : v == 0 ? -1.0f : 0.0f;
-    }
-}
-
-/* The constraints on a decoded row; a "present" value decoded absent takes its likelier bit. */
-static void clamp_row(const clamp *cl, const ns_gen_fix *fix, const float *out, int8_t *row, int d)
-{
-    for (int c = 0; c < NS_NP_MODEL_WIDTH; c++) {
-        int v = fix->col[d][c], j = cl->jof[c];
-        if (v == NS_GEN_FREE || (v == NS_GEN_PRESENT && row[c] >= 0)) continue;
-        if (v == NS_GEN_PRESENT) row[c] = (int8_t)(j >= 0 && out[3 * j + 2] > out[3 * j + 1]);
-        else row[c] = (int8_t)v;
-    }
-}
-
-/* Holding rows to their control maps (ns_gen_opts.control_hard): a clamp
- * per transport, and the TCP flag columns' value indices. */
-typedef struct hard_ctl {
-    ns_gen_fix fix[3];               /* tcp, udp, icmp */
-    clamp cl[3];
-    int flag_col;                    /* tcp_cwr's column; FIN is 7 later */
-} hard_ctl;
-
-static void hard_init(hard_ctl *h, const ns_repr *r)
-{
-    static const int protos[3] = {NS_PROTO_TCP, NS_PROTO_UDP, NS_PROTO_ICMP};
-    for (int i = 0; i < 3; i++) {
-        ns_gen_fix_init(&h->fix[i]);
-        fix_proto(&h->fix[i], protos[i]);
-        clamp_init(&h->cl[i], &h->fix[i], r);
-    }
-    h->flag_col = NS_NP_COL_TCP_CWR;
-}
-
-static int hard_index(const ns_control_row *m) { return m->proto == 6 ? 0 : m->proto == 17 ? 1 : m->proto == 1 ? 2 : -1; }
-
-/* The x_0 estimate of one row held to its map row. */
-static void hard_x0(const hard_ctl *h, const ns_control_row *m, int K, float *x)
-{
-    x[2 * K + 1] = m->dir ? 1.0f : -1.0f;
-    int i = hard_index(m);
-    if (i < 0) return;
-    clamp_x0(&h->cl[i], K, x);
-    for (int k = 0; i == 0 && k < 8; k++) {
-        int j = h->cl[0].jof[h->flag_col + k];
-        if (j >= 0) x[2 * j] = 1.0f, x[2 * j + 1] = m->flags >> (7 - k) & 1 ? 1.0f : -1.0f;
-    }
-}
-
-/* A decoded row held to its map row. */
-static void hard_row(const hard_ctl *h, const ns_control_row *m, const float *out, int8_t *row, uint8_t *dir)
-{
-    *dir = m->dir;
-    int i = hard_index(m);
-    if (i < 0) return;
-    clamp_row(&h->cl[i], &h->fix[i], out, row, m->dir);
-    for (int k = 0; i == 0 && k < 8; k++) row[h->flag_col + k] = (int8_t)(m->flags >> (7 - k) & 1);
-}
-
 /* ---- sampling ---------------------------------------------------------- */
 
 typedef struct denoise_ctx {
@@ -334,12 +132,12 @@ typedef struct denoise_ctx {
     float *x_in;          /* [B, T, in]: the sampler's state, the network's input for both halves
                            * ([2B, T, in] with a control branch, whose input is not shared) */
     float *out;           /* [B, T, out] guided outputs of the latest call */
-    const clamp *cl;      /* NULL, or values to hold */
+    const gen_clamp *cl;      /* NULL, or values to hold */
     const ns_controlnet *ctl;     /* NULL, or a control branch: */
     ns_controlnet_acts *cacts;
     float *feat;                  /* [2B, T, NS_CONTROL_FEATURES] */
     float scale;
-    const hard_ctl *hard;         /* NULL, or rows held to: */
+    const gen_hard *hard;         /* NULL, or rows held to: */
     const ns_control_row **map;   /* [B] each flow's map rows */
 } denoise_ctx;
 
@@ -371,10 +169,10 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     ns_repr_expect_guided(&c->m->repr, x0, c->out, raw, guided ? raw + per : NULL, c->guidance, rows);
     if (c->cl)
         for (int b = 0; b < B; b++)
-            for (int r = 0; r < c->len[b]; r++) clamp_x0(c->cl, c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);
+            for (int r = 0; r < c->len[b]; r++) gen_clamp_x0(c->cl, c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);
     if (c->hard)
         for (int b = 0; b < B; b++)
-            for (int r = 0; r < c->len[b]; r++) hard_x0(c->hard, &c->map[b][r], c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);
+            for (int r = 0; r < c->len[b]; r++) gen_hard_x0(c->hard, &c->map[b][r], c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);
     for (int b = 0; b < B; b++) /* rows past a flow's end stay empty */
         memset(x0 + ((size_t)b * T + c->len[b]) * in, 0, (size_t)(T - c->len[b]) * in * sizeof(float));
     return NS_OK;
@@ -487,35 +285,18 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
  * spent most of their time packing the weight (5% of a run). The length
  * head stays in float: it is run once per flow. Returns NS_OK or NS_ENOMEM,
  * with nothing left packed. */
-typedef struct weight_shape {
-    const float *w;
-    int N, K;
-} weight_shape;
-
 static int pack_weights(const ns_model_params *p, const ns_model_config *c, int pack)
 {
-    int d = c->d, h = d * c->mlp_ratio, n = 0;
-    weight_shape w[5 + 5 * NS_MODEL_MAX_LAYERS];
-    w[n++] = (weight_shape){p->in_w, d, c->in_dim};
-    w[n++] = (weight_shape){p->t1_w, d, d};
-    w[n++] = (weight_shape){p->t2_w, d, d};
-    w[n++] = (weight_shape){p->fada_w, 2 * d, d};
-    for (int l = 0; l < c->n_layer; l++) {
-        w[n++] = (weight_shape){p->ada_w[l], 6 * d, d};
-        w[n++] = (weight_shape){p->qkv_w[l], 3 * d, d};
-        w[n++] = (weight_shape){p->proj_w[l], d, d};
-        w[n++] = (weight_shape){p->fc_w[l], h, d};
-        w[n++] = (weight_shape){p->fc2_w[l], d, h};
-    }
-    w[n++] = (weight_shape){p->out_w, c->out_dim, d};
-    if (!pack) {
-        for (int i = 0; i < n; i++) ns_blas_unpack_weight(w[i].w);
-        return NS_OK;
-    }
+    ns_model_matrix m[NS_MODEL_MAX_MATRICES];
+    int n = ns_model_matrices(c, m);
     for (int i = 0; i < n; i++) {
-        int rc = ns_blas_pack_weight(w[i].w, w[i].N, w[i].K);
+        if (m[i].flags & NS_MODEL_MAT_LENGTH) continue;
+        const float *w = ns_model_matrix_of(p, &m[i]);
+        int rc = pack ? ns_blas_pack_weight(w, m[i].rows, m[i].cols) : NS_OK;
+        if (!pack) ns_blas_unpack_weight(w);
         if (rc) {
-            while (i--) ns_blas_unpack_weight(w[i].w);
+            while (i--)
+                if (!(m[i].flags & NS_MODEL_MAT_LENGTH)) ns_blas_unpack_weight(ns_model_matrix_of(p, &m[i]));
             return rc;
         }
     }
@@ -537,7 +318,7 @@ static void worker_free(worker *w)
     memset(w, 0, sizeof *w);
 }
 
-static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, const clamp *cl, const hard_ctl *hard,
+static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, const gen_clamp *cl, const gen_hard *hard,
                       int Bmax)
 {
     const ns_model_config *cfg = &m->cfg;
@@ -606,8 +387,8 @@ static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, con
         for (int r = 0; r < c->len[b]; r++, row++) {
             const float *o_r = c->out + ((size_t)b * Tb + r) * od;
             ns_repr_decode_row(&m->repr, o_r, out->rows + row * W, &out->dir[row], &out->iat_ns[row]);
-            if (c->cl) clamp_row(c->cl, o->fix, o_r, out->rows + row * W, out->dir[row]);
-            if (c->hard) hard_row(c->hard, &c->map[b][r], o_r, out->rows + row * W, &out->dir[row]);
+            if (c->cl) gen_clamp_row(c->cl, o->fix, o_r, out->rows + row * W, out->dir[row]);
+            if (c->hard) gen_hard_row(c->hard, &c->map[b][r], o_r, out->rows + row * W, &out->dir[row]);
         }
         out->iat_ns[out->first[f0 + i]] = 0; /* a flow's first packet has no predecessor */
     }
@@ -622,11 +403,11 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     out->n_attrs = m->n_attrs;
     if (!n) return NS_OK;
 
-    clamp *cl = o->fix && o->fix->n ? malloc(sizeof *cl) : NULL;
-    if (cl) clamp_init(cl, o->fix, &m->repr);
+    gen_clamp *cl = o->fix && o->fix->n ? malloc(sizeof *cl) : NULL;
+    if (cl) gen_clamp_init(cl, o->fix, &m->repr);
     const ns_control_maps *maps = o->controlnet && o->control && o->control->n_maps ? o->control : NULL;
-    hard_ctl *hard = maps && o->control_hard ? malloc(sizeof *hard) : NULL;
-    if (hard) hard_init(hard, &m->repr);
+    gen_hard *hard = maps && o->control_hard ? malloc(sizeof *hard) : NULL;
+    if (hard) gen_hard_init(hard, &m->repr);
     by_len *order = malloc(n * sizeof *order);
     ns_rng *rngs = malloc(n * sizeof *rngs);
     float *logits = malloc(n * (size_t)T * sizeof *logits);
@@ -717,313 +498,3 @@ done:
     return rc;
 }
 
-/* ---- writing ---------------------------------------------------------- */
-
-int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const char *source, const char *path)
-{
-    ns_dataset ds = {0};
-    ds.width = W;
-    ds.row_bytes = (W + 3) / 4;
-    ds.max_packets = (uint32_t)m->cfg.max_packets;
-    ds.n_flows = g->n_flows;
-    ds.n_packets = g->n_rows;
-    ds.n_attrs = m->n_attrs;
-    ds.n_tokens = m->n_tokens;
-    ds.n_files = 1;
-    ds.attr_names = (const char **)m->attr_names;
-    ds.attr_first = m->attr_first;
-    ds.tokens = (const char **)m->tokens;
-    ds.files = &source;
-    ns_ds_flow *flows = calloc(g->n_flows + 1, sizeof *flows);
-    uint8_t *bits = malloc(g->n_rows * ds.row_bytes + 1);
-    int rc = NS_OK;
-    if (!flows || !bits) {
-        rc = ns_error(NS_ENOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    int64_t clock = 0;
-    for (size_t i = 0; i < g->n_flows; i++) {
-        ns_ds_flow *f = &flows[i];
-        f->first = g->first[i];
-        f->n_packets = f->seen = g->len[i];
-        f->start_ns = clock;
-        clock += 1000000000; /* flows one second apart: they are independent draws */
-        /* The protocol and ports as the first row says (blank when it has none). */
-        const int8_t *row = g->rows + g->first[i] * W;
-        int tcp = row[NS_NP_COL_TCP_SPRT] >= 0, udp = !tcp && row[NS_NP_COL_UDP_SPORT] >= 0;
-        f->proto = tcp ? NS_PROTO_TCP : udp ? NS_PROTO_UDP : NS_PROTO_ICMP;
-        if (tcp || udp) {
-            uint32_t sp = (uint32_t)ns_nprint_get(row, tcp ? NS_NPF_TCP_SPRT : NS_NPF_UDP_SPORT);
-            uint32_t dp = (uint32_t)ns_nprint_get(row, tcp ? NS_NPF_TCP_DPRT : NS_NPF_UDP_DPORT);
-            int from_server = g->dir[g->first[i]];
-            f->client_port = (uint16_t)(from_server ? dp : sp);
-            f->server_port = (uint16_t)(from_server ? sp : dp);
-        }
-    }
-    for (size_t k = 0; k < g->n_rows; k++) ns_dataset_pack_row(g->rows + k * W, W, bits + k * ds.row_bytes);
-    ds.flows = flows;
-    ds.labels = g->labels;
-    ds.iat_ns = g->iat_ns;
-    ds.dir = g->dir;
-    ds.bits = bits;
-    rc = ns_dataset_write(&ds, path);
-done:
-    free(flows);
-    free(bits);
-    return rc;
-}
-
-int ns_gen_write_csv(const ns_gen_flows *g, const char *path)
-{
-    ns_outfile o;
-    int rc = ns_outfile_open(&o, path);
-    if (rc) return rc;
-    rc = ns_nprint_csv_write_header(o.fp, "flow", 1, NS_NP_MODEL_LAYERS);
-    char index[32];
-    for (size_t i = 0; i < g->n_flows && !rc; i++) {
-        snprintf(index, sizeof index, "%zu", i);
-        for (uint32_t r = 0; r < g->len[i] && !rc; r++) {
-            size_t k = g->first[i] + r;
-            rc = ns_nprint_csv_write_row(o.fp, index, g->iat_ns[k] / 1000, g->rows + k * W, NS_NP_MODEL_LAYERS);
-        }
-    }
-    if (rc) {
-        ns_outfile_abort(&o);
-        return ns_error_wrap(rc, "%s", path);
-    }
-    return ns_outfile_commit(&o);
-}
-
-void ns_gen_flow_path(char *buf, size_t size, const char *path, size_t i)
-{
-    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path, *dot = strrchr(base, '.');
-    if (!dot || dot == base) snprintf(buf, size, "%s-%zu", path, i);
-    else snprintf(buf, size, "%.*s-%zu%s", (int)(dot - path), path, i, dot);
-}
-
-/* ---- sets of files, staged ------------------------------------------------ */
-
-/* p without trailing slashes ("/" stays "/"), malloc'd. */
-static char *without_slashes(const char *p)
-{
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/') n--;
-    return strndup(p, n);
-}
-
-/* The directory part of path ("." for a bare name), in buf. */
-static void dir_of(char *buf, size_t size, const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(buf, size, ".");
-    else if (slash == path) snprintf(buf, size, "/");
-    else snprintf(buf, size, "%.*s", (int)(slash - path), path);
-}
-
-/* Make a rename in dir durable (as ns_outfile does for a file). */
-static void sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
-/* Remove path: a file, or a directory with everything under it (staging
- * directories hold files, and --per-flow's staging directories of their own). */
-static void remove_tree(const char *path, int depth)
-{
-    DIR *d = depth < 4 ? opendir(path) : NULL;
-    if (!d) {
-        if (unlink(path) != 0 && errno == EISDIR) rmdir(path);
-        return;
-    }
-    char sub[4096];
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-        remove_tree(sub, depth + 1);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
-/* A run holds an flock on its staging directory until it ends, so one that
- * can be locked was left by a run that died (kill -9, a crash, power loss):
- * remove those of this stem, and only those ("STEM.tmp." + 6 characters). */
-static void remove_stale_stages(const char *base)
-{
-    char dir[4096];
-    dir_of(dir, sizeof dir, base);
-    const char *slash = strrchr(base, '/'), *name = slash ? slash + 1 : base;
-    size_t n = strlen(name);
-    DIR *d = opendir(dir);
-    char path[4096 + 258];
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (strncmp(e->d_name, name, n) || strncmp(e->d_name + n, ".tmp.", 5) || strlen(e->d_name + n + 5) != 6)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) continue;
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) remove_tree(path, 0);
-        close(fd);
-    }
-    if (d) closedir(d);
-}
-
-int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int whole)
-{
-    memset(s, 0, sizeof *s);
-    s->fd = -1;
-    struct stat st;
-    int there = stat(dest, &st) == 0;
-    if (there && !S_ISDIR(st.st_mode)) return ns_error(NS_EIO, "%s: exists and is not a directory", dest);
-    if (!there && !whole) return ns_error(NS_EIO, "%s: no such directory", dest);
-    char *base = without_slashes(stem ? stem : dest);
-    size_t n = base ? strlen(base) + 16 : 0;
-    s->dest = without_slashes(dest);
-    s->tmp = base ? malloc(n) : NULL;
-    s->whole = whole;
-    if (!s->dest || !s->tmp) {
-        free(base), free(s->dest), free(s->tmp);
-        memset(s, 0, sizeof *s);
-        return ns_error(NS_ENOMEM, "%s: out of memory", dest);
-    }
-    remove_stale_stages(base);
-    snprintf(s->tmp, n, "%s.tmp.XXXXXX", base);
-    free(base);
-    if (!mkdtemp(s->tmp)) {
-        int rc = ns_error(NS_EIO, "%s: cannot create the staging directory %s: %s", dest, s->tmp, strerror(errno));
-        free(s->dest), free(s->tmp);
-        memset(s, 0, sizeof *s);
-        return rc;
-    }
-    s->fd = open(s->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (s->fd >= 0) flock(s->fd, LOCK_EX);
-    /* mkdtemp makes it 0700; when renamed into place it is the user's
-     * directory, so it gets the mode mkdir would have given it. */
-    mode_t mask = umask(0);
-    umask(mask);
-    chmod(s->tmp, 0777 & ~mask);
-    return NS_OK;
-}
-
-void ns_gen_stage_path(const ns_gen_stage *s, const char *name, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s/%s", s->tmp, name);
-}
-
-static void stage_free(ns_gen_stage *s)
-{
-    if (s->fd >= 0) close(s->fd); /* and with it the lock */
-    free(s->dest), free(s->tmp);
-    memset(s, 0, sizeof *s);
-    s->fd = -1;
-}
-
-void ns_gen_stage_abort(ns_gen_stage *s)
-{
-    if (!s->tmp) return;
-    remove_tree(s->tmp, 0);
-    stage_free(s);
-}
-
-int ns_gen_stage_commit(ns_gen_stage *s)
-{
-    /* One rename when dest is absent or an empty directory of its own (not
-     * a link to one: rename would replace the link). */
-    struct stat st;
-    int whole = s->whole && (lstat(s->dest, &st) != 0 || S_ISDIR(st.st_mode));
-    if (whole && rename(s->tmp, s->dest) == 0) {
-        char parent[4096];
-        dir_of(parent, sizeof parent, s->dest);
-        sync_dir(parent);
-        stage_free(s);
-        return NS_OK;
-    }
-    if (whole && errno != ENOTEMPTY && errno != EEXIST && errno != EBUSY && errno != EINVAL) {
-        int rc = ns_error(NS_EIO, "%s: cannot rename %s to it: %s", s->dest, s->tmp, strerror(errno));
-        ns_gen_stage_abort(s);
-        return rc;
-    }
-    /* dest holds other files: ours go in one by one. */
-    DIR *d = opendir(s->tmp);
-    if (!d) {
-        int rc = ns_error(NS_EIO, "%s: cannot read: %s", s->tmp, strerror(errno));
-        ns_gen_stage_abort(s);
-        return rc;
-    }
-    int rc = NS_OK;
-    char from[4096], to[4096];
-    for (struct dirent *e; !rc && (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        ns_gen_stage_path(s, e->d_name, from, sizeof from);
-        snprintf(to, sizeof to, "%s/%s", s->dest, e->d_name);
-        if (rename(from, to))
-            rc = ns_error(NS_EIO, "%s: cannot move %s into place: %s", to, from, strerror(errno));
-    }
-    closedir(d);
-    sync_dir(s->dest);
-    ns_gen_stage_abort(s); /* removes what a failed move left, and the directory */
-    return rc;
-}
-
-/* Repaired packets, in the order given, as a pcap. */
-static int write_frames(const ns_repair_out *r, int linktype, const char *path)
-{
-    ns_outfile o;
-    int rc = ns_outfile_open(&o, path);
-    if (rc) return rc;
-    ns_pcap_writer w;
-    rc = ns_pcap_writer_begin(&w, o.fp, linktype, 0);
-    for (size_t i = 0; i < r->n_pkts && !rc; i++) {
-        const ns_repair_pkt *p = &r->pkts[i];
-        rc = ns_pcap_write(&w, p->ts_ns, r->bytes + p->off, p->len, p->len);
-    }
-    if (rc) {
-        ns_outfile_abort(&o);
-        return ns_error_wrap(rc, "%s", path);
-    }
-    return ns_outfile_commit(&o);
-}
-
-int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const ns_repair_opts *ro, int per_flow,
-                      const char *path, uint64_t *written, ns_repair_stats *st)
-{
-    *written = 0;
-    int rc = ns_repair_check_opts(ro);
-    if (rc) return rc;
-    ns_repair_out r = {0};
-    char name[4096], staged[4096];
-    /* One file per flow: all of them or none (see ns_gen_stage). */
-    ns_gen_stage stage = {0};
-    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
-    if (per_flow) {
-        char dir[4096];
-        dir_of(dir, sizeof dir, path);
-        if ((rc = ns_gen_stage_open(&stage, dir, path, 0))) return ns_error_wrap(rc, "%s", path);
-    }
-    for (size_t i = 0; i < count && !rc; i++) {
-        size_t f = first + i, at = g->first[f];
-        /* The plan index is the flow's index in g, not in this file: the files
-         * of one --per-class/--like directory never share a 5-tuple, so they
-         * can be merged (eval's compliance does) without colliding. */
-        rc = ns_repair_flow(ro, f, g->rows + at * W, g->dir + at, g->iat_ns + at, g->len[f], &r, st);
-        if (rc) rc = ns_error_wrap(rc, "%s", path);
-        if (rc || !per_flow) continue;
-        ns_gen_flow_path(name, sizeof name, base, i);
-        ns_gen_stage_path(&stage, name, staged, sizeof staged);
-        rc = write_frames(&r, ro->linktype, staged);
-        *written += r.n_pkts;
-        ns_repair_out_clear(&r);
-    }
-    if (!rc && !per_flow && !(rc = ns_repair_merge(&r))) {
-        rc = write_frames(&r, ro->linktype, path);
-        *written = r.n_pkts;
-    }
-    ns_repair_out_free(&r);
-    if (per_flow && rc) ns_gen_stage_abort(&stage);
-    else if (per_flow) rc = ns_gen_stage_commit(&stage);
-    return rc;
-}

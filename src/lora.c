@@ -23,47 +23,22 @@ typedef struct adapted {
     int out, in;
 } adapted;
 
-enum { MAX_ADAPTED = 4 * NS_MODEL_MAX_LAYERS + 1 };
-
-/* The adapted matrices of model slices w and adapter slices p: four per
- * block, then the output layer; returns their count. */
+/* The adapted matrices of model slices w (of config c) and adapter slices
+ * p; returns their count. */
 static int adapted_of(adapted *m, const ns_model_params *w, const ns_lora_params *p, const ns_model_config *c)
 {
-    int d = c->d, h = d * c->mlp_ratio, n = 0;
-    for (int l = 0; l < c->n_layer; l++) {
-        m[n++] = (adapted){w->qkv_w[l], p->qkv_a[l], p->qkv_b[l], 3 * d, d};
-        m[n++] = (adapted){w->proj_w[l], p->proj_a[l], p->proj_b[l], d, d};
-        m[n++] = (adapted){w->fc_w[l], p->fc_a[l], p->fc_b[l], h, d};
-        m[n++] = (adapted){w->fc2_w[l], p->fc2_a[l], p->fc2_b[l], d, h};
-    }
-    m[n++] = (adapted){w->out_w, p->out_a, p->out_b, c->out_dim, d};
+    ns_model_matrix mat[NS_MODEL_MAX_MATRICES];
+    int all = ns_model_matrices(c, mat), n = 0;
+    for (int k = 0; k < all; k++)
+        if (mat[k].flags & NS_MODEL_MAT_LORA) {
+            m[n] = (adapted){ns_model_matrix_of(w, &mat[k]), p->a[n], p->b[n], mat[k].rows, mat[k].cols};
+            n++;
+        }
     return n;
 }
 
-size_t ns_lora_layout(ns_lora_params *p, const ns_lora *a, float *mem)
-{
-    size_t r = (size_t)a->rank, d = (size_t)a->d, h = d * (size_t)a->mlp_ratio, n = 0;
-    ns_lora_params dummy;
-    if (!p) p = &dummy;
-#define TAKE(ptr, count) NS_CARVE(ptr, mem, n, count)
-    for (int l = 0; l < a->n_layer; l++) {
-        TAKE(p->qkv_a[l], r * d);
-        TAKE(p->qkv_b[l], 3 * d * r);
-        TAKE(p->proj_a[l], r * d);
-        TAKE(p->proj_b[l], d * r);
-        TAKE(p->fc_a[l], r * d);
-        TAKE(p->fc_b[l], h * r);
-        TAKE(p->fc2_a[l], r * h);
-        TAKE(p->fc2_b[l], d * r);
-    }
-    TAKE(p->out_a, r * d);
-    TAKE(p->out_b, (size_t)a->out_dim * r);
-    TAKE(p->emb, (size_t)a->n_emb * d);
-#undef TAKE
-    return n;
-}
-
-/* The adapter's shape as a model config (what adapted_of needs). */
+/* The adapter's shape as a model config: enough for the adapted matrices'
+ * shapes (not for their places in a model's array). */
 static ns_model_config shape_of(const ns_lora *a)
 {
     ns_model_config c = {0};
@@ -71,9 +46,44 @@ static ns_model_config shape_of(const ns_lora *a)
     return c;
 }
 
+size_t ns_lora_layout(ns_lora_params *p, const ns_lora *a, float *mem)
+{
+    size_t r = (size_t)a->rank, n = 0;
+    ns_lora_params dummy;
+    if (!p) p = &dummy;
+    ns_model_config c = shape_of(a);
+    ns_model_matrix mat[NS_MODEL_MAX_MATRICES];
+    int all = ns_model_matrices(&c, mat);
+    p->n_adapted = 0;
+    for (int k = 0; k < all; k++)
+        if (mat[k].flags & NS_MODEL_MAT_LORA) {
+            NS_CARVE(p->a[p->n_adapted], mem, n, r * (size_t)mat[k].cols);
+            NS_CARVE(p->b[p->n_adapted], mem, n, (size_t)mat[k].rows * r);
+            p->n_adapted++;
+        }
+    NS_CARVE(p->emb, mem, n, (size_t)a->n_emb * (size_t)a->d);
+    return n;
+}
+
+void ns_lora_decay_mask(const ns_lora *a, const ns_model_config *c, uint8_t *mask)
+{
+    memset(mask, 0, a->n_params);
+    ns_model_matrix mat[NS_MODEL_MAX_MATRICES];
+    int all = ns_model_matrices(c, mat), k = 0;
+    size_t r = (size_t)a->rank;
+    for (int i = 0; i < all; i++) {
+        if (!(mat[i].flags & NS_MODEL_MAT_LORA)) continue;
+        if (mat[i].flags & NS_MODEL_MAT_DECAY) {
+            memset(mask + (a->p.a[k] - a->w), 1, r * (size_t)mat[i].cols);
+            memset(mask + (a->p.b[k] - a->w), 1, (size_t)mat[i].rows * r);
+        }
+        k++;
+    }
+}
+
 void ns_lora_forward(ns_model_params *w, const ns_model_params *w0, const ns_model_config *c, const ns_lora *a)
 {
-    adapted m[MAX_ADAPTED], m0[MAX_ADAPTED];
+    adapted m[NS_LORA_MAX_ADAPTED], m0[NS_LORA_MAX_ADAPTED];
     int n = adapted_of(m, w, &a->p, c);
     adapted_of(m0, w0, &a->p, c);
     for (int k = 0; k < n; k++) {
@@ -88,7 +98,7 @@ void ns_lora_backward(ns_lora_params *g, const ns_model_params *dw, const ns_mod
 {
     float s = a->alpha / (float)a->rank;
     int r = a->rank;
-    adapted m[MAX_ADAPTED], gm[MAX_ADAPTED];
+    adapted m[NS_LORA_MAX_ADAPTED], gm[NS_LORA_MAX_ADAPTED];
     int n = adapted_of(m, dw, &a->p, c); /* m[k].w is dW, m[k].a/b the adapter's A and B */
     adapted_of(gm, dw, g, c);            /* gm[k].a/b their gradients */
     for (int k = 0; k < n; k++) {
@@ -136,50 +146,37 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
     memset(a, 0, sizeof *a);
     if (rank < 1 || rank > MAX_RANK || !(alpha > 0))
         return ns_error(NS_EARG, "adapter rank must be 1..%d and alpha positive", MAX_RANK);
-    /* The data's attributes by the base's index. */
-    int amap[MAX_ATTRS];
+    /* The data's attributes by the base's index, its tokens by the base's id. */
     if (ds->n_attrs > MAX_ATTRS) return ns_error(NS_EARG, "the fine-tune data has too many attributes");
-    for (uint32_t k = 0; k < ds->n_attrs; k++) {
-        amap[k] = -1;
-        for (uint32_t b = 0; b < base->n_attrs; b++)
-            if (!strcmp(ds->attr_names[k], base->attr_names[b])) amap[k] = (int)b;
-        if (amap[k] < 0)
-            return ns_error(NS_EARG, "the fine-tune data's attribute '%s' is not one of the model's",
-                            ds->attr_names[k]);
+    int32_t amap[MAX_ATTRS + 1];
+    int32_t *base_id = malloc(((size_t)ds->n_tokens + 1) * sizeof *base_id);
+    if (!base_id) return ns_error(NS_ENOMEM, "out of memory");
+    int rc = ns_modelfile_map_vocab(base, ds, amap, base_id);
+    if (rc) {
+        free(base_id);
+        return ns_error_wrap(NS_EARG, "the fine-tune data");
     }
     /* The tokens the data uses, in the data's id order. */
     int32_t *idx = malloc(((size_t)ds->n_tokens + 1) * sizeof *idx);
-    if (!idx) return ns_error(NS_ENOMEM, "out of memory");
+    if (!idx) {
+        free(base_id);
+        return ns_error(NS_ENOMEM, "out of memory");
+    }
     for (uint32_t i = 0; i < ds->n_tokens; i++) idx[i] = -1;
     for (uint64_t i = 0; i < ds->n_flows * ds->n_attrs; i++)
         if (ds->labels[i] >= 0) idx[ds->labels[i]] = 0;
     for (uint32_t i = 0; i < ds->n_tokens; i++)
         if (!idx[i]) {
             idx[i] = (int32_t)a->n_tokens++;
-            int32_t b = ns_modelfile_token(base, ds->tokens[i]);
-            a->n_emb += b < 0 || !ns_modelfile_token_trained(base, b);
+            a->n_emb += base_id[i] < 0 || !ns_modelfile_token_trained(base, base_id[i]);
         }
-    /* Label combinations, in the base's attribute order (quadratic in
-     * combinations, which number in the tens for a fine-tune set). */
+    /* Label combinations, in the base's attribute order and the adapter's token ids. */
     size_t A = base->n_attrs;
-    int32_t *combo = malloc((ds->n_flows + 1) * (A ? A : 1) * sizeof *combo);
-    uint32_t *count = calloc(ds->n_flows + 1, sizeof *count);
-    if (!combo || !count) {
-        free(idx), free(combo), free(count);
-        return ns_error(NS_ENOMEM, "out of memory");
-    }
-    uint32_t n_combos = 0;
-    for (uint64_t f = 0; f < ds->n_flows; f++) {
-        int32_t *row = combo + (size_t)n_combos * A;
-        for (size_t b = 0; b < A; b++) row[b] = -1;
-        for (uint32_t k = 0; k < ds->n_attrs; k++) {
-            int32_t t = ds->labels[f * ds->n_attrs + k];
-            row[amap[k]] = t < 0 ? -1 : idx[t];
-        }
-        uint32_t c = 0;
-        while (c < n_combos && memcmp(combo + (size_t)c * A, row, A * sizeof *row)) c++;
-        if (c == n_combos) n_combos++;
-        count[c]++;
+    int32_t *combo = NULL;
+    uint32_t *count = NULL, n_combos = 0;
+    if ((rc = ns_dataset_combos(ds, amap, idx, base->n_attrs, &combo, &count, &n_combos))) {
+        free(idx), free(base_id);
+        return rc;
     }
     a->rank = rank, a->alpha = alpha;
     a->d = base->cfg.d, a->n_layer = base->cfg.n_layer, a->mlp_ratio = base->cfg.mlp_ratio;
@@ -187,7 +184,7 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
     a->base_crc = ns_lora_base_crc(base);
     a->n_attrs = base->n_attrs;
     a->n_combos = n_combos;
-    int rc = alloc_arrays(a);
+    rc = alloc_arrays(a);
     for (uint32_t i = 0; !rc && i < base->n_attrs; i++)
         if (!(a->attr_names[i] = strdup(base->attr_names[i]))) rc = ns_error(NS_ENOMEM, "out of memory");
     uint32_t e = 0;
@@ -197,8 +194,7 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
             rc = ns_error(NS_ENOMEM, "out of memory");
             break;
         }
-        int32_t b = ns_modelfile_token(base, ds->tokens[i]);
-        if (b >= 0 && ns_modelfile_token_trained(base, b)) continue;
+        if (base_id[i] >= 0 && ns_modelfile_token_trained(base, base_id[i])) continue;
         a->has_emb[idx[i]] = 1;
         /* Start where an average value of its attribute sits. */
         int attr = amap[ns_dataset_token_attr(ds, (int32_t)i)];
@@ -217,15 +213,14 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
         /* A: uniform in +-1/sqrt(in) (fan-in scaled); B stays 0. */
         ns_rng r;
         ns_rng_seed(&r, seed, 0x10ba);
-        ns_model_config c = shape_of(a);
-        adapted m[MAX_ADAPTED];
-        int n = adapted_of(m, &base->p, &a->p, &c);
+        adapted m[NS_LORA_MAX_ADAPTED];
+        int n = adapted_of(m, &base->p, &a->p, &base->cfg);
         for (int k = 0; k < n; k++) {
             float bound = 1.0f / sqrtf((float)m[k].in);
             for (size_t j = 0; j < (size_t)rank * m[k].in; j++) m[k].a[j] = (2 * ns_rng_float(&r) - 1) * bound;
         }
     }
-    free(idx), free(combo), free(count);
+    free(idx), free(base_id), free(combo), free(count);
     if (rc) ns_lora_free(a);
     return rc;
 }

@@ -78,12 +78,16 @@ void model_block_take(ns_model_params *p, int l, const ns_model_config *c, float
 
 void model_block_decay(const ns_model_params *p, int l, const ns_model_config *c, const float *base, uint8_t *mask)
 {
-    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
-    memset(mask + (p->ada_w[l] - base), 1, 6 * d * d);
-    memset(mask + (p->qkv_w[l] - base), 1, 3 * d * d);
-    memset(mask + (p->proj_w[l] - base), 1, d * d);
-    memset(mask + (p->fc_w[l] - base), 1, h * d);
-    memset(mask + (p->fc2_w[l] - base), 1, d * h);
+    /* Block 0's matrices of the model, moved to where block l of p starts
+     * (the control branch's blocks are carved the same way, model_block_take). */
+    ns_model_matrix m[NS_MODEL_MAX_MATRICES];
+    int n = ns_model_matrices(c, m);
+    size_t at = (size_t)(p->ada_w[l] - base), first = 0;
+    for (int k = n - 1; k >= 0; k--)
+        if (m[k].layer == 0) first = m[k].off;
+    for (int k = 0; k < n; k++)
+        if (m[k].layer == 0 && (m[k].flags & NS_MODEL_MAT_DECAY))
+            memset(mask + at + (m[k].off - first), 1, (size_t)m[k].rows * m[k].cols);
 }
 
 size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, float *mem)
@@ -149,23 +153,44 @@ void ns_model_params_init(const ns_model_params *p, const ns_model_config *c, ui
     /* len2 stays 0: a uniform length distribution to start from. */
 }
 
-void ns_model_decay_mask(const ns_model_config *c, uint8_t *mask)
+int ns_model_matrices(const ns_model_config *c, ns_model_matrix *m)
 {
     ns_model_params p;
     float *base = (float *)(uintptr_t)sizeof(float); /* fake non-NULL base: offsets only */
-    size_t n = ns_model_params_layout(&p, c, base);
-    memset(mask, 0, n);
-    size_t d = (size_t)c->d;
-#define DECAY(ptr, count) memset(mask + ((ptr) - base), 1, (size_t)(count))
-    DECAY(p.in_w, d * (size_t)c->in_dim);
-    DECAY(p.t1_w, d * d);
-    DECAY(p.t2_w, d * d);
-    for (int l = 0; l < c->n_layer; l++) model_block_decay(&p, l, c, base, mask);
-    DECAY(p.fada_w, 2 * d * d);
-    DECAY(p.out_w, (size_t)c->out_dim * d);
-    DECAY(p.len1_w, d * d);
-    DECAY(p.len2_w, (size_t)c->max_packets * d);
-#undef DECAY
+    ns_model_params_layout(&p, c, base);
+    int d = c->d, h = d * c->mlp_ratio, n = 0;
+    enum { DECAY = NS_MODEL_MAT_DECAY, LORA = NS_MODEL_MAT_LORA, TOKEN = NS_MODEL_MAT_TOKEN, LENGTH = NS_MODEL_MAT_LENGTH };
+#define MAT(ptr, r, k, l, f) m[n++] = (ns_model_matrix){(size_t)((ptr) - base), (r), (k), (l), (f)}
+    MAT(p.in_w, d, c->in_dim, -1, DECAY | TOKEN);
+    MAT(p.t1_w, d, d, -1, DECAY);
+    MAT(p.t2_w, d, d, -1, DECAY);
+    for (int l = 0; l < c->n_layer; l++) {
+        MAT(p.ada_w[l], 6 * d, d, l, DECAY);
+        MAT(p.qkv_w[l], 3 * d, d, l, DECAY | LORA | TOKEN);
+        MAT(p.proj_w[l], d, d, l, DECAY | LORA | TOKEN);
+        MAT(p.fc_w[l], h, d, l, DECAY | LORA | TOKEN);
+        MAT(p.fc2_w[l], d, h, l, DECAY | LORA | TOKEN);
+    }
+    MAT(p.fada_w, 2 * d, d, -1, DECAY);
+    MAT(p.out_w, c->out_dim, d, -1, DECAY | LORA | TOKEN);
+    MAT(p.len1_w, d, d, -1, DECAY | LENGTH);
+    MAT(p.len2_w, c->max_packets, d, -1, DECAY | LENGTH);
+#undef MAT
+    return n;
+}
+
+float *ns_model_matrix_of(const ns_model_params *p, const ns_model_matrix *m)
+{
+    return p->in_w + m->off; /* in_w is the start of the array */
+}
+
+void ns_model_decay_mask(const ns_model_config *c, uint8_t *mask)
+{
+    memset(mask, 0, ns_model_params_layout(NULL, c, NULL));
+    ns_model_matrix m[NS_MODEL_MAX_MATRICES];
+    int n = ns_model_matrices(c, m);
+    for (int k = 0; k < n; k++)
+        if (m[k].flags & NS_MODEL_MAT_DECAY) memset(mask + m[k].off, 1, (size_t)m[k].rows * m[k].cols);
 }
 
 /* ---- activations ---------------------------------------------------------- */
@@ -563,9 +588,15 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
 
 double ns_model_step_flops(const ns_model_config *c, int B, int T)
 {
-    double d = c->d, h = d * c->mlp_ratio, N = (double)B * T, L = c->n_layer;
-    double per_token = c->in_dim * d + L * (4 * d * d + 2 * h * d + 2 * T * d) + d * c->out_dim;
-    double per_flow = 2 * d * d + L * 6 * d * d + 2 * d * d + d * d + d * c->max_packets;
+    ns_model_matrix m[NS_MODEL_MAX_MATRICES];
+    int n = ns_model_matrices(c, m);
+    /* Attention's two products (scores, weighted values) per block, then the weights'. */
+    double per_token = (double)c->n_layer * 2 * T * c->d, per_flow = 0, N = (double)B * T;
+    for (int k = 0; k < n; k++) {
+        double mac = (double)m[k].rows * m[k].cols;
+        if (m[k].flags & NS_MODEL_MAT_TOKEN) per_token += mac;
+        else per_flow += mac;
+    }
     /* 2 flops a multiply-add; the backward does two products per forward one. */
     return 2.0 * 3.0 * (N * per_token + B * per_flow);
 }

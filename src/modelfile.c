@@ -80,32 +80,8 @@ int ns_modelfile_set_vocab(ns_modelfile *m, const ns_dataset *ds)
     for (uint32_t i = 0; i < ds->n_tokens; i++)
         if (!(m->tokens[i] = dup_or_null(ds->tokens[i]))) return ns_error(NS_ENOMEM, "out of memory");
 
-    /* Distinct label combinations and their counts (quadratic in combos,
-     * which number in the hundreds at most for real label tables). */
-    size_t A = ds->n_attrs, cap = 64;
-    m->combo_ids = malloc(cap * (A ? A : 1) * sizeof(int32_t));
-    m->combo_count = malloc(cap * sizeof(uint32_t));
-    m->n_combos = 0;
-    for (uint64_t f = 0; f < ds->n_flows; f++) {
-        const int32_t *lab = ds->labels + f * A;
-        uint32_t c = 0;
-        while (c < m->n_combos && memcmp(m->combo_ids + c * A, lab, A * sizeof(int32_t))) c++;
-        if (c == m->n_combos) {
-            if (c == cap) {
-                cap *= 2;
-                int32_t *ids = realloc(m->combo_ids, cap * (A ? A : 1) * sizeof(int32_t));
-                if (ids) m->combo_ids = ids;
-                uint32_t *cnt = realloc(m->combo_count, cap * sizeof(uint32_t));
-                if (cnt) m->combo_count = cnt;
-                if (!ids || !cnt) return ns_error(NS_ENOMEM, "out of memory");
-            }
-            if (!m->combo_ids || !m->combo_count) return ns_error(NS_ENOMEM, "out of memory");
-            memcpy(m->combo_ids + c * A, lab, A * sizeof(int32_t));
-            m->combo_count[c] = 0;
-            m->n_combos++;
-        }
-        m->combo_count[c]++;
-    }
+    int rc = ns_dataset_combos(ds, NULL, NULL, ds->n_attrs, &m->combo_ids, &m->combo_count, &m->n_combos);
+    if (rc) return rc;
     m->data_max_packets = ds->max_packets;
     return NS_OK;
 }
@@ -128,6 +104,34 @@ void ns_modelfile_free(ns_modelfile *m)
     memset(m, 0, sizeof *m);
 }
 
+int ns_modelfile_map_vocab(const ns_modelfile *m, const ns_dataset *ds, int32_t *attr, int32_t *tok)
+{
+    for (uint32_t a = 0; attr && a < ds->n_attrs; a++) {
+        attr[a] = -1;
+        for (uint32_t b = 0; b < m->n_attrs && attr[a] < 0; b++)
+            if (!strcmp(ds->attr_names[a], m->attr_names[b])) attr[a] = (int32_t)b;
+        if (attr[a] < 0)
+            return ns_error(NS_EMISMATCH, "attribute '%s' is not one of the model's", ds->attr_names[a]);
+    }
+    for (uint32_t i = 0; tok && i < ds->n_tokens; i++) tok[i] = ns_modelfile_token(m, ds->tokens[i]);
+    return NS_OK;
+}
+
+int ns_modelfile_check_vocab(const ns_modelfile *m, const ns_dataset *ds)
+{
+    if (ds->n_attrs != m->n_attrs) return ns_error(NS_EMISMATCH, "the dataset's labels are not the model's");
+    int32_t *attr = malloc((ds->n_attrs + 1) * sizeof *attr), *tok = malloc(((size_t)ds->n_tokens + 1) * sizeof *tok);
+    int rc = attr && tok ? ns_modelfile_map_vocab(m, ds, attr, tok) : ns_error(NS_ENOMEM, "out of memory");
+    for (uint32_t a = 0; !rc && a < ds->n_attrs; a++)
+        if (attr[a] != (int32_t)a) rc = ns_error(NS_EMISMATCH, "the dataset's labels are not the model's");
+    for (uint32_t i = 0; !rc && i < ds->n_tokens; i++)
+        if (tok[i] != (int32_t)i)
+            rc = ns_error(NS_EMISMATCH, "the dataset's vocabulary is not the model's (token %u: '%s')", i,
+                          ds->tokens[i]);
+    free(attr), free(tok);
+    return rc;
+}
+
 int32_t ns_modelfile_token(const ns_modelfile *m, const char *text)
 {
     for (uint32_t i = 0; i < m->n_tokens; i++)
@@ -140,6 +144,12 @@ int ns_modelfile_token_trained(const ns_modelfile *m, int32_t id)
     for (size_t i = 0; i < (size_t)m->n_combos * m->n_attrs; i++)
         if (m->combo_ids[i] == id) return 1;
     return 0;
+}
+
+const char *ns_modelfile_token_value(const ns_modelfile *m, int32_t id)
+{
+    const char *eq = strchr(m->tokens[id], '=');
+    return eq ? eq + 1 : m->tokens[id];
 }
 
 int ns_modelfile_token_attr(const ns_modelfile *m, int32_t id)

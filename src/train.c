@@ -547,10 +547,8 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
                             o->resume_path);
         if (m->n_tokens != ds->n_tokens || m->n_attrs != ds->n_attrs)
             return ns_error(NS_EMISMATCH, "%s: trained on a dataset with another vocabulary", o->resume_path);
-        for (uint32_t i = 0; i < ds->n_tokens; i++)
-            if (strcmp(m->tokens[i], ds->tokens[i]))
-                return ns_error(NS_EMISMATCH, "%s: trained on a dataset with another vocabulary ('%s' vs '%s')",
-                                o->resume_path, m->tokens[i], ds->tokens[i]);
+        if ((rc = ns_modelfile_check_vocab(m, ds)))
+            return ns_error_wrap(rc, "%s", o->resume_path);
         uint64_t sum = ns_train_data_sum(ds);
         if (m->st.data_sum && (uint64_t)m->st.data_sum != sum && !o->resume_other_data)
             return ns_error(NS_EARG,
@@ -819,8 +817,7 @@ int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetun
     /* The low-rank factors decay like the matrices they adapt; the new
      * embeddings, like the base's, do not. */
     uint8_t *mask = malloc(a->n_params + 1);
-    size_t emb_off = (size_t)(a->p.emb - a->w);
-    if (mask) memset(mask, 1, emb_off), memset(mask + emb_off, 0, a->n_params - emb_off);
+    if (mask) ns_lora_decay_mask(a, &m->cfg, mask);
     t.runs = decay_runs(mask, a->n_params, &t.n_runs);
     if (!lr.w0 || !lr.grad || !t.grad || !t.adam_m || !t.adam_v || !token_map || !lr.emb_row || !t.runs) {
         rc = ns_error(NS_ENOMEM, "out of memory for fine-tuning");
@@ -828,7 +825,7 @@ int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetun
     }
     t.token_map = token_map;
     memcpy(lr.w0, m->weights, m->n_params * sizeof *lr.w0);
-    for (uint32_t i = 0; i < ds->n_tokens; i++) token_map[i] = ns_modelfile_token(m, ds->tokens[i]);
+    ns_modelfile_map_vocab(m, ds, NULL, token_map); /* ns_lora_init checked the attributes */
     for (uint32_t k = 0, e = 0; k < a->n_tokens; k++)
         if (a->has_emb[k]) lr.emb_row[e++] = ns_modelfile_token(m, a->tokens[k]);
     ns_model_params_layout(&lr.w0p, &m->cfg, lr.w0);
@@ -921,15 +918,13 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     if (o->threads > 0) omp_set_num_threads(o->threads);
     ns_blas_init(o->threads);
     if (!ds->n_flows) return ns_error(NS_EARG, "dataset has no flows");
-    if (ds->n_attrs != base->n_attrs) return ns_error(NS_EMISMATCH, "the dataset's labels are not the model's");
-    for (uint32_t i = 0; i < ds->n_tokens; i++)
-        if (i >= base->n_tokens || strcmp(base->tokens[i], ds->tokens[i]))
-            return ns_error(NS_EMISMATCH, "the dataset's vocabulary is not the model's (token %u: '%s')", i, ds->tokens[i]);
+    int rc = ns_modelfile_check_vocab(base, ds);
+    if (rc) return rc;
     ns_train_state st = o->st;
     st.step = 0, st.elapsed_s = 0, st.ckpt_every = 0, st.eval_every = 0;
     if (st.warmup <= 0) st.warmup = st.steps < 500 ? (int32_t)(st.steps / 10 + 1) : 50;
     batches_of_base(&st, base);
-    int rc = ns_train_state_check(&st, NULL);
+    rc = ns_train_state_check(&st, NULL);
     if (!rc) rc = check_out_dir(out_path, "control branch");
     if (!rc) rc = check_out_dir(o->ckpt_path, "partial control branch");
     if (rc) return rc;

@@ -316,11 +316,13 @@ static void test_directory_output(void **state)
     assert_int_equal(access(tu_path(dir, "fresh.tmp.Live01"), F_OK), 0);
     assert_int_equal(access(tu_path(dir, "live.tmp.x"), F_OK), 0);
     close(held);
-    /* A file where the directory should be is refused before any work. */
+    /* A file where the directory should be is refused before any work (no
+     * "generated ..." line first). */
     assert_int_equal(tu_write_file(tu_path(dir, "plain"), "x", 1), 0);
-    snprintf(args, sizeof args, "generate --model '%s' --per-class 1 -o plain -q --threads 1", model);
+    snprintf(args, sizeof args, "generate --model '%s' --per-class 1 -o plain --threads 1", model);
     assert_int_equal(run(args), 1);
     ERR_HAS("plain: exists and is not a directory");
+    ERR_LACKS("generated");
 }
 
 /* ------------------------------------------------------- --deterministic */

@@ -21,6 +21,7 @@
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
+#include "netsynth/gen_write.h"
 #include "netsynth/generate.h"
 #include "netsynth/nprint.h"
 #include "netsynth/repair.h"

@@ -18,6 +18,7 @@
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
+#include "netsynth/gen_plan.h"
 #include "netsynth/generate.h"
 #include "netsynth/lora.h"
 #include "netsynth/model.h"
@@ -322,6 +323,26 @@ static void test_same_seed_same_flows(void **state)
     go.seed = 2;
     assert_int_equal(ns_generate(&m, &go, ids, 12, 0, &g3), NS_OK);
     assert_true(g1.n_rows != g3.n_rows || memcmp(g1.iat_ns, g3.iat_ns, g1.n_rows * sizeof(int64_t)));
+    /* Like-for-like with the training set: a request per class, in the
+     * order the classes first appear, generated as ns_generate_many would
+     * and labelled as planned. */
+    go.seed = 1;
+    ns_gen_plan plan;
+    assert_int_equal(ns_gen_plan_like(&plan, &m, &ds, "tiny.ds"), NS_OK);
+    assert_int_equal(plan.n, 2);
+    assert_string_equal(plan.req[0].name, "dns"), assert_int_equal(plan.req[0].n, FLOWS / 2);
+    assert_string_equal(plan.req[1].name, "web"), assert_int_equal(plan.req[1].n, FLOWS / 2);
+    ns_gen_flows gp = {0}, gm = {0};
+    int32_t each[FLOWS];
+    for (int f = 0; f < FLOWS; f++) each[f] = f < FLOWS / 2 ? 0 : 1;
+    assert_int_equal(ns_generate_plan(&m, &go, &plan, 0, &gp), NS_OK);
+    assert_int_equal(ns_generate_many(&m, &go, each, FLOWS, 0, &gm), NS_OK);
+    assert_int_equal(gp.n_flows, FLOWS);
+    assert_int_equal(gp.n_rows, gm.n_rows);
+    assert_memory_equal(gp.rows, gm.rows, gm.n_rows * W);
+    assert_memory_equal(gp.labels, each, sizeof each);
+    ns_gen_flows_free(&gp), ns_gen_flows_free(&gm);
+    ns_gen_plan_free(&plan);
     /* Length guidance 0 draws every length from the unconditional head, 1
      * from the prompt's. A large prompt embedding makes the two differ. */
     go.seed = 1;

@@ -75,7 +75,7 @@ static void test_gradients_match_finite_differences(void **state)
     assert_true(worst < 2e-3);
 
     /* B = 0 leaves the weights as they were; in place adds. */
-    memset(a.p.qkv_b[0], 0, sizeof(float) * 3 * 8 * 3);
+    memset(a.p.b[0], 0, sizeof(float) * 3 * 8 * 3);
     ns_model_params p0, p;
     ns_model_params_layout(&p0, &c, w0);
     ns_model_params_layout(&p, &c, w);
@@ -84,8 +84,21 @@ static void test_gradients_match_finite_differences(void **state)
     memcpy(w, w0, n * sizeof(float));
     ns_lora_forward(&p, &p, &c, &a);
     float want = p0.fc2_w[1][5];
-    for (int k = 0; k < 3; k++) want += 2.0f * a.p.fc2_b[1][0 * 3 + k] * a.p.fc2_a[1][k * 16 + 5];
+    for (int k = 0; k < 3; k++) want += 2.0f * a.p.b[4 + 3][0 * 3 + k] * a.p.a[4 + 3][k * 16 + 5];
     assert_float_equal(p.fc2_w[1][5], want, 1e-4);
+    /* The factors decay (their matrices do), the new embeddings do not. */
+    a.n_emb = 2;
+    a.n_params = ns_lora_layout(NULL, &a, NULL);
+    uint8_t *mask = malloc(a.n_params);
+    float *wa = realloc(a.w, a.n_params * sizeof(float));
+    assert_non_null(wa), assert_non_null(mask);
+    a.w = wa;
+    ns_lora_layout(&a.p, &a, a.w);
+    ns_lora_decay_mask(&a, &c, mask);
+    assert_int_equal(a.p.n_adapted, 4 * 2 + 1);
+    size_t emb = (size_t)(a.p.emb - a.w);
+    for (size_t i = 0; i < a.n_params; i++) assert_int_equal(mask[i], i < emb);
+    free(mask);
     free(w0), free(w), free(g), free(ga), free(a.w);
 }
 
@@ -177,7 +190,7 @@ static void test_init_and_merge(void **state)
     const ns_lora *one = &a;
     ns_rng r;
     ns_rng_seed(&r, 9, 0);
-    fill_random(a.p.qkv_b[1], (size_t)3 * d * 4, &r, 0.1f);
+    fill_random(a.p.b[4], (size_t)3 * d * 4, &r, 0.1f);
     fill_random(a.p.emb, 2 * d, &r, 1.0f);
     assert_int_equal(ns_lora_merge(&merged, &base, &one, NULL, 1), NS_OK);
     assert_int_equal(merged.n_tokens, 4);
@@ -190,7 +203,7 @@ static void test_init_and_merge(void **state)
     assert_memory_equal(merged.p.qkv_w[0], base.p.qkv_w[0], 3 * d * d * sizeof(float)); /* B = 0 there */
     assert_memory_equal(merged.p.out_w, base.p.out_w, (size_t)base.cfg.out_dim * d * sizeof(float));
     float want = base.p.qkv_w[1][7];
-    for (int k = 0; k < 4; k++) want += 2.0f * a.p.qkv_b[1][k] * a.p.qkv_a[1][k * d + 7];
+    for (int k = 0; k < 4; k++) want += 2.0f * a.p.b[4][k] * a.p.a[4][k * d + 7];
     assert_float_equal(merged.p.qkv_w[1][7], want, 1e-5);
     assert_int_equal(merged.n_combos, base.n_combos + 3);
     assert_true(ns_modelfile_token_trained(&merged, 2) && ns_modelfile_token_trained(&merged, 3));

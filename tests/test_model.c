@@ -197,6 +197,28 @@ static void test_layout_and_decay_mask(void **state)
     assert_int_equal(mask[p.prompt - mem], 0);
     assert_int_equal(mask[p.qkv_w[3] - mem], 1);
     assert_int_equal(mask[p.qkv_b[3] - mem], 0);
+
+    /* The list of matrices: where the slices are, the mask's decayed floats
+     * exactly, 4 adapted per block and the output layer, and the FLOP count
+     * as it was written out by hand. */
+    ns_model_matrix mat[NS_MODEL_MAX_MATRICES];
+    int k = ns_model_matrices(&c, mat), lora = 0;
+    assert_int_equal(k, 7 + 5 * c.n_layer);
+    assert_ptr_equal(ns_model_matrix_of(&p, &mat[0]), p.in_w);
+    assert_int_equal(mat[k - 1].off, p.len2_w - mem);
+    size_t decayed = 0, marked = 0;
+    for (int i = 0; i < k; i++) {
+        decayed += (size_t)mat[i].rows * mat[i].cols;
+        lora += !!(mat[i].flags & NS_MODEL_MAT_LORA);
+        if (mat[i].layer == 3 && mat[i].rows == 3 * c.d) assert_ptr_equal(ns_model_matrix_of(&p, &mat[i]), p.qkv_w[3]);
+    }
+    for (size_t i = 0; i < n; i++) marked += mask[i];
+    assert_int_equal(decayed, marked);
+    assert_int_equal(lora, 4 * c.n_layer + 1);
+    double d = c.d, h = d * c.mlp_ratio, L = c.n_layer, rows = 50, flows = 7;
+    double per_token = c.in_dim * d + L * (4 * d * d + 2 * h * d + 2 * rows * d) + d * c.out_dim;
+    double per_flow = 2 * d * d + L * 6 * d * d + 2 * d * d + d * d + d * c.max_packets;
+    assert_true(ns_model_step_flops(&c, (int)flows, (int)rows) == 6.0 * (flows * rows * per_token + flows * per_flow));
     free(mask);
     free(mem);
 }

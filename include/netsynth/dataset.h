@@ -90,6 +90,14 @@ int32_t ns_dataset_token(const ns_dataset *ds, const char *text);
 int ns_dataset_attr(const ns_dataset *ds, const char *name);
 /* The attribute a token id (0..n_tokens-1) belongs to. */
 int ns_dataset_token_attr(const ns_dataset *ds, int32_t id);
+/* The distinct label combinations of ds's flows, in the order first seen,
+ * and how many flows have each: *ids = [*n * n_attrs] token ids (-1: none)
+ * and *count = [*n], malloc'd (the caller frees both). attr and tok (NULL:
+ * as they are) translate them into another vocabulary, a model's
+ * (ns_modelfile_map_vocab): the dataset's attribute a goes to attr[a] of a
+ * combination of n_attrs, its token t is tok[t] (-1: none). */
+int ns_dataset_combos(const ns_dataset *ds, const int32_t *attr, const int32_t *tok, uint32_t n_attrs, int32_t **ids,
+                      uint32_t **count, uint32_t *n);
 
 /* Building from labelled captures (`netsynth dataset`). */
 typedef struct ns_dataset_opts {

@@ -1,5 +1,8 @@
 /* generate.h: sampling flows from a trained model for a prompt.
  *
+ * (Constraints on the rows: gen_fix.h; plans per class: gen_plan.h; writing
+ * the flows out: gen_write.h.)
+ *
  * Per flow: its length is drawn from the model's length head for the
  * prompt (optionally guided, as the rows are); then its rows are denoised from Gaussian noise with classifier-free
  * guidance (guided = uncond + g (cond - uncond), on the network's outputs),
@@ -21,32 +24,10 @@ extern "C" {
 
 #include "netsynth/control.h"
 #include "netsynth/controlnet.h"
-#include "netsynth/dataset.h"
 #include "netsynth/diffusion.h"
+#include "netsynth/gen_fix.h"
 #include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
-#include "netsynth/repair.h"
-
-/* Hard constraints (--fix): values every generated row holds, clamped at
- * every denoising step (the x_0 estimate's analog values of those columns
- * are set to their encodings, inpainting style) and set again at decode,
- * also in the columns the model keeps constant. One value per column for
- * a client->server row and one for a server->client row: a port field names
- * the server's port, so tcp_dprt=443 is the destination port of the client's
- * packets and the source port of the server's. */
-enum { NS_GEN_FREE = -2, NS_GEN_PRESENT = 2 };   /* besides -1, 0, 1 */
-typedef struct ns_gen_fix {
-    int n;                                       /* constraints added */
-    int8_t col[2][NS_NP_MODEL_WIDTH];            /* [direction][column] */
-} ns_gen_fix;
-
-void ns_gen_fix_init(ns_gen_fix *f);
-/* Add "FIELD=VALUE" (an nPrint field of the model's layers, ns_nprint_fields,
- * VALUE decimal or 0x hex; a transport's field implies that transport) or
- * "proto=tcp|udp|icmp". NS_EARG for an unknown field, a value too wide for
- * it, a field repair always sets (addresses, checksums, the client port) or
- * one that contradicts what was added before; f is then unchanged. */
-int ns_gen_fix_add(ns_gen_fix *f, const char *text);
 
 /* batch 0 (the default): as many flows as fill NS_GEN_BATCH_ROWS rows (at
  * least one, at most 64): a batch small enough that its activations stay in
@@ -123,55 +104,6 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
  * stream stream0 + i. */
 int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
                      ns_gen_flows *out);
-
-/* Write generated flows as a dataset file (addresses blank, ports as
- * generated, files[0] = `source`, a note of where they came from). */
-int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const char *source, const char *path);
-/* Write generated flows as nPrint CSV (IPv4, TCP, UDP, ICMP), index column
- * "flow" = the flow's number, with rts = microseconds since the previous row. */
-int ns_gen_write_csv(const ns_gen_flows *g, const char *path);
-
-/* Write generated flows first..first+count-1 as a pcap of packets repaired
- * by repair.h (flow first+i is the file's flow i: its addresses, ports and
- * start time), all flows merged by time; with per_flow, one file per flow
- * instead, named by ns_gen_flow_path. *written gets the packets written; st
- * (NULL or zeroed by the caller) adds up what repair changed. */
-int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const ns_repair_opts *ro, int per_flow,
-                      const char *path, uint64_t *written, ns_repair_stats *st);
-/* "dir/x.pcap" and flow i -> "dir/x-i.pcap" (no extension: "-i" appended). */
-void ns_gen_flow_path(char *buf, size_t size, const char *path, size_t i);
-
-/* A set of files written together (generate --per-class/--like DIR, and
- * --per-flow): each goes into a staging directory beside its destination and
- * the set is moved into place only when every file was written, so a full
- * disk or any error half-way leaves nothing of the set behind (and no file of
- * the destination changed). The staging directory is STEM.tmp.XXXXXX, STEM
- * being `stem` (or `dest`) without trailing slashes, in STEM's directory.
- *   whole: dest is the set's own directory. When it does not exist or is
- *          empty, the staging directory is renamed to it (one step). When it
- *          holds files, the set's files are moved in one by one (renames,
- *          which need no disk space), replacing files of the same names and
- *          leaving the others alone.
- *   else:  dest is an existing directory shared with other files (stem names
- *          the staging directory); the set's files are moved in one by one. */
-typedef struct ns_gen_stage {
-    char *dest;   /* the destination directory */
-    char *tmp;    /* the staging directory */
-    int whole;
-    int fd;       /* tmp, flock()ed while the set is written */
-} ns_gen_stage;
-
-/* Make the staging directory, first removing this stem's staging
- * directories that no live run holds (a killed run's: each run holds an
- * flock on its own). NS_EIO when dest exists and is not a directory, or the
- * staging directory cannot be made. */
-int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int whole);
-/* The staged path of the file `name` (a name without '/') in buf. */
-void ns_gen_stage_path(const ns_gen_stage *s, const char *name, char *buf, size_t size);
-/* Move the set into place (see above) and remove the staging directory. */
-int ns_gen_stage_commit(ns_gen_stage *s);
-/* Remove the staging directory and every file in it; dest is untouched. */
-void ns_gen_stage_abort(ns_gen_stage *s);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

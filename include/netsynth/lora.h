@@ -39,15 +39,15 @@ extern "C" {
 #define NS_LORA_MAGIC "NSYNLORA"
 #define NS_LORA_VERSION 1
 
-/* Slices of the adapter's one float array; [l] is per block. A is [r, in],
- * B is [out, r], as W is [out, in]. */
+/* Slices of the adapter's one float array. The adapted matrices are the
+ * model's with NS_MODEL_MAT_LORA (ns_model_matrices, in that order: each
+ * block's qkv, proj, fc, fc2, then the output layer); the k-th, W [out, in],
+ * gets A = a[k] [r, in] and B = b[k] [out, r]. */
+#define NS_LORA_MAX_ADAPTED (4 * NS_MODEL_MAX_LAYERS + 1)
 typedef struct ns_lora_params {
-    float *qkv_a[NS_MODEL_MAX_LAYERS], *qkv_b[NS_MODEL_MAX_LAYERS];   /* [r, d], [3d, r] */
-    float *proj_a[NS_MODEL_MAX_LAYERS], *proj_b[NS_MODEL_MAX_LAYERS]; /* [r, d], [d, r] */
-    float *fc_a[NS_MODEL_MAX_LAYERS], *fc_b[NS_MODEL_MAX_LAYERS];     /* [r, d], [h, r] */
-    float *fc2_a[NS_MODEL_MAX_LAYERS], *fc2_b[NS_MODEL_MAX_LAYERS];   /* [r, h], [d, r] */
-    float *out_a, *out_b;                                             /* [r, d], [out_dim, r] */
-    float *emb;                                                       /* [n_emb, d] */
+    float *a[NS_LORA_MAX_ADAPTED], *b[NS_LORA_MAX_ADAPTED];
+    int n_adapted;
+    float *emb;                /* [n_emb, d] */
 } ns_lora_params;
 
 typedef struct ns_lora {
@@ -71,6 +71,11 @@ typedef struct ns_lora {
 
 /* Point p's slices into mem (NULL: just count); returns the float count. */
 size_t ns_lora_layout(ns_lora_params *p, const ns_lora *a, float *mem);
+
+/* Whether float i of the adapter's array is one AdamW decays (mask[n_params],
+ * 0/1): the low-rank factors of a matrix the model decays (ns_model_matrices,
+ * with c the base's config), not the new embeddings (the base's are not). */
+void ns_lora_decay_mask(const ns_lora *a, const ns_model_config *c, uint8_t *mask);
 
 /* The base's fingerprint: CRC-32 of its sampling weights. */
 uint32_t ns_lora_base_crc(const ns_modelfile *base);

@@ -80,6 +80,27 @@ void ns_model_params_init(const ns_model_params *p, const ns_model_config *c, ui
  * (not a bias, position, or embedding). Fills mask[n_params] with 0/1. */
 void ns_model_decay_mask(const ns_model_config *c, uint8_t *mask);
 
+/* The weight matrices, one list for everything that goes through them in
+ * turn: AdamW's decay, LoRA's adapted weights, the inference kernel's packed
+ * weights, the FLOP count. In the order of the parameter array. */
+enum {
+    NS_MODEL_MAT_DECAY = 1,   /* AdamW decays it (ns_model_decay_mask) */
+    NS_MODEL_MAT_LORA = 2,    /* an adapter adapts it (lora.h) */
+    NS_MODEL_MAT_TOKEN = 4,   /* applied to every token (row of a flow); else once per flow */
+    NS_MODEL_MAT_LENGTH = 8,  /* the length head's (run once per flow, before sampling) */
+};
+typedef struct ns_model_matrix {
+    size_t off;               /* its first float in the parameter array */
+    int rows, cols;           /* [out, in] */
+    int layer;                /* its block, or -1 */
+    int flags;                /* NS_MODEL_MAT_* */
+} ns_model_matrix;
+#define NS_MODEL_MAX_MATRICES (8 + 5 * NS_MODEL_MAX_LAYERS)
+/* Fills m[NS_MODEL_MAX_MATRICES] with the matrices of config c; returns their count. */
+int ns_model_matrices(const ns_model_config *c, ns_model_matrix *m);
+/* A matrix's weights in the parameter slices p (any of one config's: weights, gradients). */
+float *ns_model_matrix_of(const ns_model_params *p, const ns_model_matrix *m);
+
 /* Activations of one forward pass, for at most max_b flows of max_t rows. */
 typedef struct ns_model_acts ns_model_acts;
 int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, int max_t);

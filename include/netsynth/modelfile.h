@@ -88,6 +88,15 @@ int ns_modelfile_load(ns_modelfile *m, const char *path);
 int ns_modelfile_parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *name);
 void ns_modelfile_free(ns_modelfile *m);
 
+/* A dataset's vocabulary in the model's ids, by name: attr[ds->n_attrs]
+ * gets the model's index of each attribute of ds, tok[ds->n_tokens] the
+ * model's id of each token of ds, or -1 where the model lacks it (either
+ * may be NULL). NS_EMISMATCH when ds has an attribute the model does not. */
+int ns_modelfile_map_vocab(const ns_modelfile *m, const ns_dataset *ds, int32_t *attr, int32_t *tok);
+/* NS_OK when ds's ids are the model's own (its attributes in the model's
+ * order, its token i the model's token i), as training on it requires;
+ * else NS_EMISMATCH saying which differs. */
+int ns_modelfile_check_vocab(const ns_modelfile *m, const ns_dataset *ds);
 /* The id of "attr=value" in the vocabulary, or -1. */
 int32_t ns_modelfile_token(const ns_modelfile *m, const char *text);
 /* Whether token id is in a label combination the model was trained on
@@ -95,6 +104,8 @@ int32_t ns_modelfile_token(const ns_modelfile *m, const char *text);
 int ns_modelfile_token_trained(const ns_modelfile *m, int32_t id);
 /* The attribute index of a token id. */
 int ns_modelfile_token_attr(const ns_modelfile *m, int32_t id);
+/* The value of token id: "HueBridge" of "device=HueBridge". */
+const char *ns_modelfile_token_value(const ns_modelfile *m, int32_t id);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -1,0 +1,69 @@
+/* gen_plan.h: what to generate for a set of classes, and generating it.
+ *
+ * A plan is a list of requests, each a prompt, the labels its flows are
+ * written with, a count and a file name: N flows for every trained value of
+ * one attribute (generate --per-class), or as many flows per label
+ * combination as a dataset has (generate --like, a like-for-like synthetic
+ * copy for eval). Library users and benchmarks make the same plans as the
+ * CLI; ns_gen_write_dir (gen_write.h) writes a plan's flows as a directory. */
+#ifndef NETSYNTH_GEN_PLAN_H
+#define NETSYNTH_GEN_PLAN_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netsynth/dataset.h"
+#include "netsynth/generate.h"
+#include "netsynth/modelfile.h"
+
+typedef struct ns_gen_request {
+    int32_t *ids;        /* [n_attrs] the prompt: a token id per attribute, or -1 */
+    int32_t *labels;     /* [n_attrs] the labels its flows are written with */
+    size_t n;            /* flows */
+    char name[256];      /* the class as a file name: its values joined by '_', letters, digits
+                          * and "-.+" kept, anything else '_' */
+} ns_gen_request;
+
+typedef struct ns_gen_plan {
+    uint32_t n_attrs;    /* the model's */
+    size_t n;            /* requests */
+    ns_gen_request *req; /* [n] */
+} ns_gen_plan;
+
+/* n flows for each value of the attribute `label` (NULL: the first) that
+ * the model learned (a value whose flows were all left out of training is
+ * skipped: there is no class to ask for). A request's labels are its value
+ * and what it implies (ns_gen_implied_labels). NS_EARG for an unknown
+ * attribute or a model without labels. */
+int ns_gen_plan_per_class(ns_gen_plan *p, const ns_modelfile *m, const char *label, size_t n);
+/* As many flows per label combination of ds as it has flows, in the order
+ * the combinations first appear; a request's labels are its prompt. `name`
+ * names ds in messages. NS_EMISMATCH when ds has an attribute or a label the
+ * model does not know, or one it never trained. */
+int ns_gen_plan_like(ns_gen_plan *p, const ns_modelfile *m, const ns_dataset *ds, const char *name);
+void ns_gen_plan_free(ns_gen_plan *p);
+/* Flows planned, summed over the requests. */
+size_t ns_gen_plan_flows(const ns_gen_plan *p);
+
+/* labels[n_attrs]: ids[n_attrs], and in each attribute ids leave unset the
+ * value that every training combination agreeing with ids has, if there is
+ * one (device=HueBridge implies device_type=hub-gateway); else -1. */
+void ns_gen_implied_labels(const ns_modelfile *m, const int32_t *ids, int32_t *labels);
+
+/* Generate every request's flows and append them to out, request k's after
+ * request k-1's, each flow labelled with its request's labels: one call of
+ * ns_generate_many, so flows of every class share batches. Flow i takes
+ * stream stream0 + i. */
+int ns_generate_plan(const ns_modelfile *m, const ns_gen_opts *o, const ns_gen_plan *p, uint64_t stream0,
+                     ns_gen_flows *out);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,381 @@
+/* gen_write.c: generated flows to files (see gen_write.h). */
+#include "netsynth/gen_write.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "netsynth/capture.h"
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/nprint.h"
+
+enum { W = NS_NP_MODEL_WIDTH };
+
+int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const char *source, const char *path)
+{
+    ns_dataset ds = {0};
+    ds.width = W;
+    ds.row_bytes = (W + 3) / 4;
+    ds.max_packets = (uint32_t)m->cfg.max_packets;
+    ds.n_flows = g->n_flows;
+    ds.n_packets = g->n_rows;
+    ds.n_attrs = m->n_attrs;
+    ds.n_tokens = m->n_tokens;
+    ds.n_files = 1;
+    ds.attr_names = (const char **)m->attr_names;
+    ds.attr_first = m->attr_first;
+    ds.tokens = (const char **)m->tokens;
+    ds.files = &source;
+    ns_ds_flow *flows = calloc(g->n_flows + 1, sizeof *flows);
+    uint8_t *bits = malloc(g->n_rows * ds.row_bytes + 1);
+    int rc = NS_OK;
+    if (!flows || !bits) {
+        rc = ns_error(NS_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    int64_t clock = 0;
+    for (size_t i = 0; i < g->n_flows; i++) {
+        ns_ds_flow *f = &flows[i];
+        f->first = g->first[i];
+        f->n_packets = f->seen = g->len[i];
+        f->start_ns = clock;
+        clock += 1000000000; /* flows one second apart: they are independent draws */
+        /* The protocol and ports as the first row says (blank when it has none). */
+        const int8_t *row = g->rows + g->first[i] * W;
+        int tcp = row[NS_NP_COL_TCP_SPRT] >= 0, udp = !tcp && row[NS_NP_COL_UDP_SPORT] >= 0;
+        f->proto = tcp ? NS_PROTO_TCP : udp ? NS_PROTO_UDP : NS_PROTO_ICMP;
+        if (tcp || udp) {
+            uint32_t sp = (uint32_t)ns_nprint_get(row, tcp ? NS_NPF_TCP_SPRT : NS_NPF_UDP_SPORT);
+            uint32_t dp = (uint32_t)ns_nprint_get(row, tcp ? NS_NPF_TCP_DPRT : NS_NPF_UDP_DPORT);
+            int from_server = g->dir[g->first[i]];
+            f->client_port = (uint16_t)(from_server ? dp : sp);
+            f->server_port = (uint16_t)(from_server ? sp : dp);
+        }
+    }
+    for (size_t k = 0; k < g->n_rows; k++) ns_dataset_pack_row(g->rows + k * W, W, bits + k * ds.row_bytes);
+    ds.flows = flows;
+    ds.labels = g->labels;
+    ds.iat_ns = g->iat_ns;
+    ds.dir = g->dir;
+    ds.bits = bits;
+    rc = ns_dataset_write(&ds, path);
+done:
+    free(flows);
+    free(bits);
+    return rc;
+}
+
+int ns_gen_write_csv(const ns_gen_flows *g, const char *path)
+{
+    ns_outfile o;
+    int rc = ns_outfile_open(&o, path);
+    if (rc) return rc;
+    rc = ns_nprint_csv_write_header(o.fp, "flow", 1, NS_NP_MODEL_LAYERS);
+    char index[32];
+    for (size_t i = 0; i < g->n_flows && !rc; i++) {
+        snprintf(index, sizeof index, "%zu", i);
+        for (uint32_t r = 0; r < g->len[i] && !rc; r++) {
+            size_t k = g->first[i] + r;
+            rc = ns_nprint_csv_write_row(o.fp, index, g->iat_ns[k] / 1000, g->rows + k * W, NS_NP_MODEL_LAYERS);
+        }
+    }
+    if (rc) {
+        ns_outfile_abort(&o);
+        return ns_error_wrap(rc, "%s", path);
+    }
+    return ns_outfile_commit(&o);
+}
+
+void ns_gen_flow_path(char *buf, size_t size, const char *path, size_t i)
+{
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path, *dot = strrchr(base, '.');
+    if (!dot || dot == base) snprintf(buf, size, "%s-%zu", path, i);
+    else snprintf(buf, size, "%.*s-%zu%s", (int)(dot - path), path, i, dot);
+}
+
+/* ---- sets of files, staged ------------------------------------------------ */
+
+/* p without trailing slashes ("/" stays "/"), malloc'd. */
+static char *without_slashes(const char *p)
+{
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/') n--;
+    return strndup(p, n);
+}
+
+/* The directory part of path ("." for a bare name), in buf. */
+static void dir_of(char *buf, size_t size, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(buf, size, ".");
+    else if (slash == path) snprintf(buf, size, "/");
+    else snprintf(buf, size, "%.*s", (int)(slash - path), path);
+}
+
+/* Make a rename in dir durable (as ns_outfile does for a file). */
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Remove path: a file, or a directory with everything under it (staging
+ * directories hold files, and --per-flow's staging directories of their own). */
+static void remove_tree(const char *path, int depth)
+{
+    DIR *d = depth < 4 ? opendir(path) : NULL;
+    if (!d) {
+        if (unlink(path) != 0 && errno == EISDIR) rmdir(path);
+        return;
+    }
+    char sub[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        remove_tree(sub, depth + 1);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* A run holds an flock on its staging directory until it ends, so one that
+ * can be locked was left by a run that died (kill -9, a crash, power loss):
+ * remove those of this stem, and only those ("STEM.tmp." + 6 characters). */
+static void remove_stale_stages(const char *base)
+{
+    char dir[4096];
+    dir_of(dir, sizeof dir, base);
+    const char *slash = strrchr(base, '/'), *name = slash ? slash + 1 : base;
+    size_t n = strlen(name);
+    DIR *d = opendir(dir);
+    char path[4096 + 258];
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, name, n) || strncmp(e->d_name + n, ".tmp.", 5) || strlen(e->d_name + n + 5) != 6)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) remove_tree(path, 0);
+        close(fd);
+    }
+    if (d) closedir(d);
+}
+
+int ns_gen_stage_check(const char *dest, int whole)
+{
+    struct stat st;
+    int there = stat(dest, &st) == 0;
+    if (there && !S_ISDIR(st.st_mode)) return ns_error(NS_EIO, "%s: exists and is not a directory", dest);
+    if (!there && !whole) return ns_error(NS_EIO, "%s: no such directory", dest);
+    return NS_OK;
+}
+
+int ns_gen_stage_open(ns_gen_stage *s, const char *dest, const char *stem, int whole)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    int rc = ns_gen_stage_check(dest, whole);
+    if (rc) return rc;
+    char *base = without_slashes(stem ? stem : dest);
+    size_t n = base ? strlen(base) + 16 : 0;
+    s->dest = without_slashes(dest);
+    s->tmp = base ? malloc(n) : NULL;
+    s->whole = whole;
+    if (!s->dest || !s->tmp) {
+        free(base), free(s->dest), free(s->tmp);
+        memset(s, 0, sizeof *s);
+        return ns_error(NS_ENOMEM, "%s: out of memory", dest);
+    }
+    remove_stale_stages(base);
+    snprintf(s->tmp, n, "%s.tmp.XXXXXX", base);
+    free(base);
+    if (!mkdtemp(s->tmp)) {
+        rc = ns_error(NS_EIO, "%s: cannot create the staging directory %s: %s", dest, s->tmp, strerror(errno));
+        free(s->dest), free(s->tmp);
+        memset(s, 0, sizeof *s);
+        return rc;
+    }
+    s->fd = open(s->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->fd >= 0) flock(s->fd, LOCK_EX);
+    /* mkdtemp makes it 0700; when renamed into place it is the user's
+     * directory, so it gets the mode mkdir would have given it. */
+    mode_t mask = umask(0);
+    umask(mask);
+    chmod(s->tmp, 0777 & ~mask);
+    return NS_OK;
+}
+
+void ns_gen_stage_path(const ns_gen_stage *s, const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", s->tmp, name);
+}
+
+static void stage_free(ns_gen_stage *s)
+{
+    if (s->fd >= 0) close(s->fd); /* and with it the lock */
+    free(s->dest), free(s->tmp);
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+}
+
+void ns_gen_stage_abort(ns_gen_stage *s)
+{
+    if (!s->tmp) return;
+    remove_tree(s->tmp, 0);
+    stage_free(s);
+}
+
+int ns_gen_stage_commit(ns_gen_stage *s)
+{
+    /* One rename when dest is absent or an empty directory of its own (not
+     * a link to one: rename would replace the link). */
+    struct stat st;
+    int whole = s->whole && (lstat(s->dest, &st) != 0 || S_ISDIR(st.st_mode));
+    if (whole && rename(s->tmp, s->dest) == 0) {
+        char parent[4096];
+        dir_of(parent, sizeof parent, s->dest);
+        sync_dir(parent);
+        stage_free(s);
+        return NS_OK;
+    }
+    if (whole && errno != ENOTEMPTY && errno != EEXIST && errno != EBUSY && errno != EINVAL) {
+        int rc = ns_error(NS_EIO, "%s: cannot rename %s to it: %s", s->dest, s->tmp, strerror(errno));
+        ns_gen_stage_abort(s);
+        return rc;
+    }
+    /* dest holds other files: ours go in one by one. */
+    DIR *d = opendir(s->tmp);
+    if (!d) {
+        int rc = ns_error(NS_EIO, "%s: cannot read: %s", s->tmp, strerror(errno));
+        ns_gen_stage_abort(s);
+        return rc;
+    }
+    int rc = NS_OK;
+    char from[4096], to[4096];
+    for (struct dirent *e; !rc && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        ns_gen_stage_path(s, e->d_name, from, sizeof from);
+        snprintf(to, sizeof to, "%s/%s", s->dest, e->d_name);
+        if (rename(from, to))
+            rc = ns_error(NS_EIO, "%s: cannot move %s into place: %s", to, from, strerror(errno));
+    }
+    closedir(d);
+    sync_dir(s->dest);
+    ns_gen_stage_abort(s); /* removes what a failed move left, and the directory */
+    return rc;
+}
+
+/* Repaired packets, in the order given, as a pcap. */
+static int write_frames(const ns_repair_out *r, int linktype, const char *path)
+{
+    ns_outfile o;
+    int rc = ns_outfile_open(&o, path);
+    if (rc) return rc;
+    ns_pcap_writer w;
+    rc = ns_pcap_writer_begin(&w, o.fp, linktype, 0);
+    for (size_t i = 0; i < r->n_pkts && !rc; i++) {
+        const ns_repair_pkt *p = &r->pkts[i];
+        rc = ns_pcap_write(&w, p->ts_ns, r->bytes + p->off, p->len, p->len);
+    }
+    if (rc) {
+        ns_outfile_abort(&o);
+        return ns_error_wrap(rc, "%s", path);
+    }
+    return ns_outfile_commit(&o);
+}
+
+int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const ns_repair_opts *ro, int per_flow,
+                      const char *path, uint64_t *written, ns_repair_stats *st)
+{
+    *written = 0;
+    int rc = ns_repair_check_opts(ro);
+    if (rc) return rc;
+    ns_repair_out r = {0};
+    char name[4096], staged[4096];
+    /* One file per flow: all of them or none (see ns_gen_stage). */
+    ns_gen_stage stage = {0};
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    if (per_flow) {
+        char dir[4096];
+        dir_of(dir, sizeof dir, path);
+        if ((rc = ns_gen_stage_open(&stage, dir, path, 0))) return ns_error_wrap(rc, "%s", path);
+    }
+    for (size_t i = 0; i < count && !rc; i++) {
+        size_t f = first + i, at = g->first[f];
+        /* The plan index is the flow's index in g, not in this file: the files
+         * of one --per-class/--like directory never share a 5-tuple, so they
+         * can be merged (eval's compliance does) without colliding. */
+        rc = ns_repair_flow(ro, f, g->rows + at * W, g->dir + at, g->iat_ns + at, g->len[f], &r, st);
+        if (rc) rc = ns_error_wrap(rc, "%s", path);
+        if (rc || !per_flow) continue;
+        ns_gen_flow_path(name, sizeof name, base, i);
+        ns_gen_stage_path(&stage, name, staged, sizeof staged);
+        rc = write_frames(&r, ro->linktype, staged);
+        *written += r.n_pkts;
+        ns_repair_out_clear(&r);
+    }
+    if (!rc && !per_flow && !(rc = ns_repair_merge(&r))) {
+        rc = write_frames(&r, ro->linktype, path);
+        *written = r.n_pkts;
+    }
+    ns_repair_out_free(&r);
+    if (per_flow && rc) ns_gen_stage_abort(&stage);
+    else if (per_flow) rc = ns_gen_stage_commit(&stage);
+    return rc;
+}
+
+/* ---- a plan's directory ------------------------------------------------------ */
+
+int ns_gen_write_dir(const ns_gen_flows *g, const ns_modelfile *m, const ns_gen_plan *p, const char *source,
+                     const ns_repair_opts *ro, int per_flow, const char *dir, uint64_t *written, ns_repair_stats *st)
+{
+    ns_gen_stage stage;
+    int rc = ns_gen_stage_open(&stage, dir, NULL, 1);
+    if (rc) return rc;
+    char path[4096], name[512];
+    ns_gen_stage_path(&stage, "labels.tsv", path, sizeof path);
+    ns_outfile tsv;
+    if ((rc = ns_outfile_open(&tsv, path))) {
+        ns_gen_stage_abort(&stage);
+        return rc;
+    }
+    fputs("path", tsv.fp);
+    for (uint32_t a = 0; a < m->n_attrs; a++) fprintf(tsv.fp, "\t%s", m->attr_names[a]);
+    fputc('\n', tsv.fp);
+    for (size_t k = 0, first = 0; k < p->n && !rc; first += p->req[k].n, k++) {
+        const ns_gen_request *q = &p->req[k];
+        snprintf(name, sizeof name, "%s.pcap", q->name);
+        ns_gen_stage_path(&stage, name, path, sizeof path);
+        uint64_t n_pkts;
+        if ((rc = ns_gen_write_pcap(g, first, q->n, ro, per_flow, path, &n_pkts, st))) break;
+        if (written) written[k] = n_pkts;
+        for (size_t f = 0; f < (per_flow ? q->n : 1); f++) {
+            char flow[600];
+            if (per_flow) ns_gen_flow_path(flow, sizeof flow, name, f);
+            fprintf(tsv.fp, "%s", per_flow ? flow : name);
+            for (uint32_t a = 0; a < m->n_attrs; a++)
+                fprintf(tsv.fp, "\t%s", q->labels[a] >= 0 ? ns_modelfile_token_value(m, q->labels[a]) : "");
+            fputc('\n', tsv.fp);
+        }
+    }
+    if (rc) ns_outfile_abort(&tsv);
+    else rc = ns_outfile_commit(&tsv);
+    ns_gen_stage_path(&stage, "synthetic.ds", path, sizeof path);
+    if (!rc) rc = ns_gen_write_dataset(g, m, source, path);
+    if (rc) {
+        ns_gen_stage_abort(&stage);
+        return ns_error_wrap(rc, "%s: nothing written", dir);
+    }
+    return ns_gen_stage_commit(&stage);
+}
