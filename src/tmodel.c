@@ -18,6 +18,7 @@
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
+#include "netsynth/gen_plan.h"
 #include "netsynth/generate.h"
 #include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
@@ -1008,6 +1009,39 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     for (size_t i = 0; !rc && i < n_caps; i++)
         rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, plan);
     free(used.t), free(info), free(cl), free(sv);
+    return rc;
+}
+
+int ns_tmodel_plan_requests(const ns_tmodel *tm, const ns_modelfile *m, const ns_gen_plan *p, const ns_gen_flows *g,
+                            const ns_repair_opts *ro, uint64_t seed, ns_repair_plan **plan)
+{
+    size_t n_caps = 0, flows = 0;
+    for (size_t k = 0; k < p->n; k++) n_caps += p->req[k].n_caps ? p->req[k].n_caps : 1, flows += p->req[k].n;
+    if (flows != g->n_flows)
+        return ns_error(NS_EARG, "trace plan: %zu flows generated for a plan of %zu", g->n_flows, flows);
+    ns_tmodel_capture *caps = calloc(n_caps + 1, sizeof *caps);
+    char **keys = calloc(p->n + 1, sizeof *keys);
+    *plan = calloc(g->n_flows + 1, sizeof **plan);
+    int rc = caps && keys && *plan ? NS_OK : ns_error(NS_ENOMEM, "out of memory planning %zu flows", flows);
+    size_t c = 0, at = 0;
+    for (size_t k = 0; !rc && k < p->n; k++) {
+        const ns_gen_request *q = &p->req[k];
+        char key[4096];
+        if ((rc = ns_tmodel_key(m, q->labels, key, sizeof key)) || !(keys[k] = strdup(key))) {
+            if (!rc) rc = ns_error(NS_ENOMEM, "out of memory");
+            break;
+        }
+        size_t sum = 0;
+        for (size_t i = 0; i < (q->n_caps ? q->n_caps : 1); i++, c++) {
+            caps[c] = (ns_tmodel_capture){at, q->n_caps ? q->caps[i] : q->n, keys[k]};
+            at += caps[c].n, sum += caps[c].n;
+        }
+        if (sum != q->n) rc = ns_error(NS_EARG, "trace plan: request %s has %zu flows in captures of %zu", q->name, q->n, sum);
+    }
+    if (!rc) rc = ns_tmodel_plan(tm, g, caps, n_caps, ro, seed, *plan);
+    for (size_t k = 0; keys && k < p->n; k++) free(keys[k]);
+    free(keys), free(caps);
+    if (rc) free(*plan), *plan = NULL;
     return rc;
 }
 

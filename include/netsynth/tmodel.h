@@ -106,6 +106,7 @@ typedef struct ns_tmodel {
 struct ns_dataset;
 struct ns_modelfile;
 struct ns_gen_flows;
+struct ns_gen_plan;
 
 /* Learn from every flow of ds (its start times, files, client and server
  * addresses and ports, and the rows' IP IDs, TTLs and TCP timestamps). */
@@ -139,6 +140,14 @@ int ns_tmodel_count(const ns_tmodel *tm, const char *key, int64_t duration_ns, u
  * capture its own, while the nets last), distinct 5-tuples. */
 int ns_tmodel_plan(const ns_tmodel *tm, const struct ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
                    const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan);
+
+/* The plan of every flow of a generation plan (gen_plan.h) generated into g
+ * (request k's flows after request k-1's): each request's captures (its
+ * caps, or all its flows as one) of the class of its labels. *plan is
+ * malloc'd, [g->n_flows]. */
+int ns_tmodel_plan_requests(const ns_tmodel *tm, const struct ns_modelfile *m, const struct ns_gen_plan *p,
+                            const struct ns_gen_flows *g, const ns_repair_opts *ro, uint64_t seed,
+                            ns_repair_plan **plan);
 
 /* "10m", "90s", "1.5h", "500ms", "2d" (a bare number is seconds) -> *ns, in
  * (0, 30 days]; anything else is NS_EARG naming `what`. */
