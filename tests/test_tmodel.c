@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "netsynth/bytes.h"
+#include "netsynth/capture.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
@@ -474,6 +475,75 @@ static void test_bytes_refused_when_damaged(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* Flow starts of a pcap: the first packet of each client (address, port), in order. */
+static size_t flow_starts(const char *path, int64_t *start, size_t max)
+{
+    ns_capture *c;
+    assert_int_equal(ns_capture_open(&c, path, NULL), NS_OK);
+    ns_frame fr;
+    uint64_t seen[512];
+    size_t n = 0;
+    while (ns_capture_next(c, &fr) == 1) {
+        view v;
+        view_of(&v, fr.data, fr.caplen);
+        int to_server = (v.ip_src >> 24) == 10; /* the client net, 10.0.0.0/24 */
+        uint64_t key = (uint64_t)(to_server ? v.ip_src : v.ip_dst) << 16 | (to_server ? v.sport : v.dport);
+        size_t i = 0;
+        while (i < n && seen[i] != key) i++;
+        if (i == n && n < max && n < 512) seen[n] = key, start[n++] = fr.ts_ns;
+    }
+    ns_capture_close(c);
+    return n;
+}
+
+/* The command line: the trace model by default, --no-trace, --duration and its errors. */
+static void test_generate_command(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds = beacon_dataset();
+    char model[4096];
+    snprintf(model, sizeof model, "%s", tu_train_tiny(&ds, dir, 3));
+    const char *bin = tu_netsynth_bin();
+    char pcap[4096];
+    snprintf(pcap, sizeof pcap, "%s", tu_path(dir, "beacon.pcap"));
+    int64_t start[64];
+    /* One minute of the beacon class: 12 flows, 5 s apart, one client whose ports go up by 1. */
+    assert_int_equal(tu_system("%s generate --model %s --prompt app=beacon --duration 1m -o %s -q --threads 1", bin,
+                               model, pcap), 0);
+    assert_int_equal(flow_starts(pcap, start, 64), 12);
+    for (int i = 1; i < 12; i++) assert_true(llabs(start[i] - start[i - 1] - PERIOD_NS) < 1000000); /* to 1 ms */
+    /* -n: as many flows, still on the beacon's clock; --no-trace: the fixed plan's 10 ms. */
+    assert_int_equal(tu_system("%s generate --model %s --prompt app=beacon -n 4 -o %s -q --threads 1", bin, model, pcap), 0);
+    assert_int_equal(flow_starts(pcap, start, 64), 4);
+    assert_true(llabs(start[3] - start[0] - 3 * PERIOD_NS) < 3000000);
+    assert_int_equal(tu_system("%s generate --model %s --prompt app=beacon -n 4 --no-trace -o %s -q --threads 1", bin,
+                               model, pcap), 0);
+    assert_int_equal(flow_starts(pcap, start, 64), 4);
+    assert_true(llabs(start[3] - start[0] - 30000000) < 3000000);
+    /* Bad durations and combinations: clear errors, nothing written. */
+    static const char *bad[][2] = {
+        {"--duration 0", "--duration: '0' is outside"},
+        {"--duration 10x", "--duration: unknown unit in '10x'"},
+        {"--duration -5m", "--duration: expected a duration"},
+        {"--duration 40d", "outside (0, 30 days]"},
+        {"--duration 1m -n 5", "--duration and -n do not go together"},
+        {"--duration 1m --no-trace", "--duration needs the trace model"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *err = tu_path(dir, "err.txt");
+        assert_int_not_equal(tu_system("%s generate --model %s --prompt app=beacon %s -o %s.bad.pcap 2>%s", bin, model,
+                                       bad[i][0], pcap, err), 0);
+        uint8_t *text;
+        size_t len;
+        assert_int_equal(ns_read_file(err, &text, &len), NS_OK);
+        text = realloc(text, len + 1), text[len] = 0;
+        if (!strstr((char *)text, bad[i][1])) print_message("%s: %s\n", bad[i][0], (char *)text);
+        assert_non_null(strstr((char *)text, bad[i][1]));
+        free(text);
+    }
+}
+
 static void test_durations(void **state)
 {
     (void)state;
@@ -506,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_model_file_section),
         cmocka_unit_test(test_bytes_refused_when_damaged),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_generate_command),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();
