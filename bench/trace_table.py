@@ -8,7 +8,8 @@ Each table is a labels.tsv (a `path` column relative to the table, label
 columns; REAL_SPLIT keeps the rows whose `split` column has that value).
 Packets are read with tshark. A flow is the packets of one 5-tuple (ICMP:
 addresses and protocol), either direction; its client sent its first packet.
-Per capture: flows / (last packet - first packet) as flow starts per second,
+Per capture: the median gap between flow starts, flows / (last packet - first
+packet) as flow starts per second,
 distinct client and server addresses, flows per client host (median over the
 capture's clients, and the largest), distinct client ports per client host
 (TCP and UDP flows). Per class: the median over its captures. Python's
@@ -27,6 +28,7 @@ def capture_stats(path):
          "-e", "ip.dst", "-e", "ip.proto", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "udp.srcport",
          "-e", "udp.dstport"], capture_output=True, text=True, check=True).stdout
     flows = {}
+    starts = []
     first = last = None
     for line in out.splitlines():
         f = line.split("\t")
@@ -39,6 +41,7 @@ def capture_stats(path):
         key = (proto,) + (tuple(sorted([a, b])) if sp else tuple(sorted([src, dst])))
         if key not in flows:
             flows[key] = (src, sp if sp else None, dst)
+            starts.append(t)
         first = t if first is None else min(first, t)
         last = t if last is None else max(last, t)
     if not flows:
@@ -52,7 +55,10 @@ def capture_stats(path):
             ports.setdefault(client, set()).add(port)
         servers.add(server)
     dur = last - first
+    starts.sort()
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
     return {
+        "gap": statistics.median(gaps) if gaps else float("nan"),
         "rate": len(flows) / dur if dur > 0 else float("nan"),
         "clients": len(per_client),
         "servers": len(servers),
@@ -94,7 +100,7 @@ def main():
     sides = [("real", per_class(read_table(real, label, split)))]
     for i, t in enumerate(sys.argv[4:]):
         sides.append((os.path.basename(os.path.dirname(os.path.abspath(t))), per_class(read_table(t, label, None))))
-    keys = [("rate", "flow starts/s"), ("clients", "client hosts"), ("servers", "server hosts"),
+    keys = [("gap", "start gap s (median)"), ("rate", "flow starts/s"), ("clients", "client hosts"), ("servers", "server hosts"),
             ("fpc_med", "flows/client (median)"), ("fpc_max", "flows/client (max)"), ("ports", "ports/client")]
     print("| %s | %s |" % (label, " | ".join("%s: %s" % (k[1], s[0]) for k in keys for s in sides)))
     print("| --- |" + " ---: |" * (len(keys) * len(sides)))

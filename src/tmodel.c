@@ -97,11 +97,12 @@ static void flow_features(const ns_dataset *ds, uint64_t f, int8_t *row, side_fe
         ns_dataset_row(ds, k, row);
         side_feat *s = &sf[d];
         if (ns_nprint_has(row, NS_NPF_IPV4_ID)) {
+            /* Zeros do not break a counter: Linux sends its SYN-ACK with ID 0, then counts from a random start. */
             uint16_t id = (uint16_t)ns_nprint_get(row, NS_NPF_IPV4_ID);
-            if (!s->n) s->id_first = id, s->ttl = (int)ns_nprint_get(row, NS_NPF_IPV4_TTL);
-            else if ((uint16_t)(id - s->id_last) > ID_STEP_MAX) counter[d] = 0;
-            if (id) zero[d] = 0;
-            s->id_last = id;
+            if (!s->n) s->ttl = (int)ns_nprint_get(row, NS_NPF_IPV4_TTL);
+            if (id && zero[d]) s->id_first = id;
+            else if (id && (uint16_t)(id - s->id_last) > ID_STEP_MAX) counter[d] = 0;
+            if (id) zero[d] = 0, s->id_last = id;
             s->n++;
         }
         uint32_t v;

@@ -21,7 +21,8 @@
  *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
  *              1024-5000, else 1024-65535).
  *   per host   (client and server apart) the IP ID of a flow's packets from
- *              it: all zero, a counter (steps of 0..256), or random; whether
+ *              it: all zero, a counter (steps of 0..256 between its non-zero
+ *              IDs: a Linux SYN-ACK has ID 0), or random; whether
  *              a counter runs on into the host's next flow; the TCP timestamp
  *              clock (median rate of flows timed over >= 50 ms, snapped to
  *              1, 10, 100, 250 or 1000 Hz within 10%) and whether a host's
