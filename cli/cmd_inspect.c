@@ -166,6 +166,12 @@ static int inspect_model(const char *path)
            c->max_packets, m.data_max_packets, c->n_bits, m.repr.width);
     printf("parameters: %zu (%.2f MB as float32)\n", m.n_params, (double)m.n_params * sizeof(float) / 1e6);
     printf("noise schedule: cosine, log-SNR shift %g\n", m.sched.logsnr_shift);
+    const ns_tmodel_class *every = m.trace ? ns_tmodel_find(m.trace, "") : NULL;
+    if (every)
+        printf("trace model: %u classes, learned from %u captures and %u flows (hosts, ports, arrivals)\n",
+               m.trace->n_classes, every->captures, every->flows);
+    else
+        printf("trace model: none (a version 1 file): generate lays flows out by the fixed plan\n");
     if (m.has_state) print_training_state(&m.st);
     else printf("training state: none (generate needs none; train --resume takes the .ckpt beside it)\n");
 
