@@ -57,17 +57,32 @@ test: all
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
-# libFuzzer targets (clang); fuzz-run runs each for FUZZ_SECONDS.
+# libFuzzer targets (clang), ASan + UBSan with every report fatal; the
+# library is compiled once for all of them. fuzz-run runs each for
+# FUZZ_SECONDS, prints its execution count, and fails (after running them
+# all) when any fuzzer crashed, leaked, timed out or a sanitizer reported:
+# logs in build-fuzz/logs/, reproducers in build-fuzz/.
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS := -std=c11 -O1 -g -Iinclude -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -fsanitize=fuzzer,address,undefined -fopenmp
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=c11 -O1 -g -Iinclude -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -fopenmp $(FUZZ_SAN)
+FUZZ_OBJ    := $(LIB_SRC:src/%.c=build-fuzz/obj/%.o)
 fuzz: $(FUZZERS)
-build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(wildcard include/netsynth/*.h src/*.h)
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) -o $@ $(LDLIBS)
+build-fuzz/obj/%.o: src/%.c $(wildcard include/netsynth/*.h src/*.h)
+	@mkdir -p build-fuzz/obj
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ $(LDLIBS)
 fuzz-run: fuzz
-	@for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p fuzz/corpus-$$n; \
-	  echo "== $$n for $(FUZZ_SECONDS) s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 fuzz/corpus-$$n fuzz/seeds/$${n#fuzz_} 2>&1 | tail -n 3 || exit 1; done
+	@mkdir -p build-fuzz/logs; fail=""; for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p fuzz/corpus-$$n; \
+	  log=build-fuzz/logs/$$n.log; echo "== $$n for $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -artifact_prefix=build-fuzz/$$n- \
+	    fuzz/corpus-$$n fuzz/seeds/$${n#fuzz_} >$$log 2>&1; rc=$$?; \
+	  grep -E '^#[0-9]+[[:space:]]+DONE' $$log | tail -n 1; \
+	  if [ $$rc -ne 0 ] || grep -qE 'runtime error|ERROR: [A-Za-z]*Sanitizer|ERROR: libFuzzer|^SUMMARY: ' $$log; then \
+	    echo "FAILED: $$n exited $$rc; from $$log:"; \
+	    grep -E -m 3 -A 12 'runtime error|ERROR: [A-Za-z]*Sanitizer|ERROR: libFuzzer|^SUMMARY: ' $$log || tail -n 5 $$log; \
+	    fail="$$fail $$n"; fi; done; \
+	  if [ -n "$$fail" ]; then echo "fuzz-run: failed:$$fail"; exit 1; fi; echo "fuzz-run: every fuzzer clean"
 
 bench: all
 	sh bench/run.sh

@@ -17,7 +17,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: netsynth dataset --labels TABLE [--label COLS] [--split NAME]\n"
             "                        [--flows TABLE --flow-label COLUMN [--full-service]]\n"
-            "                        [--packets N] [--idle-timeout S] [--keep-addresses] -o FILE\n"
+            "                        [--packets N] [--idle-timeout S] [--keep-addresses]\n"
+            "                        [--allow-duplicate-captures] -o FILE\n"
             "\n"
             "Reads every capture a label table lists, cuts it into bidirectional IPv4\n"
             "TCP/UDP/ICMP flows and writes them, labelled, as one binary training file\n"
@@ -37,11 +38,17 @@ static void usage(FILE *out)
             "  --packets N       first N packets of each flow (default %d, at most %d)\n"
             "  --idle-timeout S  seconds of silence that end a flow (default %g; 0: never)\n"
             "  --keep-addresses  keep the IP address bits (default: blanked to -1)\n"
+            "  --allow-duplicate-captures\n"
+            "                    let two rows name the same capture (after resolving the\n"
+            "                    paths); without it that is an error naming both rows\n"
             "  -o FILE           output, written atomically\n"
             "  --help            this text\n"
             "\n"
             "Token ids come from the whole tables, not only the selected split, so train\n"
-            "and test files built from the same tables share their vocabulary.\n",
+            "and test files built from the same tables share their vocabulary.\n"
+            "A capture that ends in a cut-short record (a capture stopped mid-write) is\n"
+            "a warning naming the file and the packets and bytes lost; the packets\n"
+            "before the cut are used and the exit status stays 0.\n",
             NS_FLOW_DEFAULT_PACKETS, NS_FLOW_MAX_PACKETS, NS_FLOW_DEFAULT_IDLE_NS / 1e9);
 }
 
@@ -56,15 +63,22 @@ static int parse_seconds(const char *text, int64_t *ns)
     return NS_OK;
 }
 
+static void warn(void *ctx, const char *msg)
+{
+    (void)ctx;
+    cli_warn("warning: %s", msg);
+}
+
 int cmd_dataset(int argc, char **argv)
 {
-    enum { O_LABELS = 256, O_LABEL, O_SPLIT, O_FLOWS, O_FLOW_LABEL, O_FULL, O_PACKETS, O_IDLE, O_KEEP };
+    enum { O_LABELS = 256, O_LABEL, O_SPLIT, O_FLOWS, O_FLOW_LABEL, O_FULL, O_PACKETS, O_IDLE, O_KEEP, O_DUP };
     static const struct option longopts[] = {
         {"labels", required_argument, NULL, O_LABELS},   {"label", required_argument, NULL, O_LABEL},
         {"split", required_argument, NULL, O_SPLIT},     {"flows", required_argument, NULL, O_FLOWS},
         {"flow-label", required_argument, NULL, O_FLOW_LABEL}, {"full-service", no_argument, NULL, O_FULL},
         {"packets", required_argument, NULL, O_PACKETS}, {"idle-timeout", required_argument, NULL, O_IDLE},
         {"keep-addresses", no_argument, NULL, O_KEEP},   {"output", required_argument, NULL, 'o'},
+        {"allow-duplicate-captures", no_argument, NULL, O_DUP},
         {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0}};
     ns_dataset_opts o;
     ns_dataset_opts_init(&o);
@@ -89,6 +103,7 @@ int cmd_dataset(int argc, char **argv)
             if ((rc = parse_seconds(optarg, &o.idle_timeout_ns))) return rc;
             break;
         case O_KEEP: o.keep_addresses = 1; break;
+        case O_DUP: o.allow_duplicate_captures = 1; break;
         case 'o': out = optarg; break;
         case 'h': usage(stdout); return NS_OK;
         default:
@@ -102,6 +117,7 @@ int cmd_dataset(int argc, char **argv)
     if (o.flows_path && !o.flow_label) return ns_error(NS_EARG, "--flows needs --flow-label COLUMN");
 
     ns_dataset_stats st;
+    o.warn = warn;
     if ((rc = ns_dataset_build(&o, out, &st))) return rc;
 
     FILE *info = strcmp(out, "-") ? stdout : stderr;
@@ -109,7 +125,7 @@ int cmd_dataset(int argc, char **argv)
             " captures (%" PRIu64 " packets read)", out, st.flows, st.rows, st.packets_in_flows, st.files,
             st.packets_read);
     if (o.flows_path) fprintf(info, "; %" PRIu64 " flows without a service", st.flows_without_service);
-    if (st.truncated_records) fprintf(info, "; %" PRIu64 " truncated last records", st.truncated_records);
+    if (st.truncated_records) fprintf(info, "; %" PRIu64 " truncated captures", st.truncated_records);
     char skips[512];
     ns_skips_format(&st.skips, skips, sizeof skips);
     fprintf(info, "%s%s\n", skips[0] ? "; " : "", skips);

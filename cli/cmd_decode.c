@@ -119,9 +119,16 @@ int cmd_decode(int argc, char **argv)
     char first_bad[256] = "";
     int64_t t = start;
     for (size_t i = 0; rc == NS_OK && i < csv.rows; i++) {
-        if (csv.has_abs) t = csv.abs_us[i] * 1000;
-        else if (csv.has_rts) t += csv.rts[i] * 1000;
-        else if (i) t += (int64_t)interval_us * 1000;
+        /* Any int64 rts or tv_sec parses: the running time in nanoseconds
+         * is computed without overflow and kept to what a pcap can hold. */
+        int64_t step = csv.has_abs ? csv.abs_us[i] : csv.has_rts ? csv.rts[i] : i ? (int64_t)interval_us : 0;
+        if (__builtin_mul_overflow(step, INT64_C(1000), &step) ||
+            (csv.has_abs ? (t = step, 0) : __builtin_add_overflow(t, step, &t)) || t < 0 ||
+            t / 1000000000 > (int64_t)UINT32_MAX) {
+            rc = ns_error(NS_ERANGE, "%s: line %zu: %s puts the packet's time outside what a pcap holds (1970 to "
+                          "2106)", in, i + 2, csv.has_abs ? "tv_sec,tv_usec" : csv.has_rts ? "the rts" : "--interval");
+            break;
+        }
         size_t len;
         int r = ns_nprint_row_to_packet(csv.bits + i * (size_t)csv.width, csv.layers, ethernet, pkt, &len);
         if (r != NS_OK) {

@@ -103,7 +103,8 @@ int cmd_encode(int argc, char **argv)
     }
     ns_skips skips;
     if (rc == NS_OK) rc = ns_nprint_writer_finish(w, NULL, &skips);
-    uint64_t cut = ns_capture_truncated_records(cap);
+    ns_capture_cut cut;
+    ns_capture_cut_info(cap, &cut);
     ns_nprint_writer_free(w);
     ns_capture_close(cap);
     if (rc) {
@@ -113,6 +114,10 @@ int cmd_encode(int argc, char **argv)
     if ((rc = ns_outfile_commit(&of))) return rc;
     char summary[512];
     if (ns_skips_format(&skips, summary, sizeof summary) > 0) cli_warn("%s", summary);
-    if (cut) cli_warn("%s: the capture ends in a cut-short record (the packets before it were encoded)", in);
+    if (cut.records) {
+        char msg[1024];
+        ns_capture_cut_format(in, &cut, msg, sizeof msg);
+        cli_warn("warning: %s", msg);
+    }
     return NS_OK;
 }

@@ -18,6 +18,7 @@ static void usage(FILE *out)
             "usage: netsynth eval --real REAL [--real-test TEST] [--synth SYNTH]\n"
             "                     [--label ATTRS] [--packets N] [--trees N] [--seed S]\n"
             "                     [--threads N] [--no-netflow] [--like] [--no-compliance]\n"
+            "                     [--no-trace]\n"
             "                     [--json FILE] [--html FILE] [--dump-features DIR]\n"
             "\n"
             "Judges synthetic flows by a random forest (first N packets as nPrint bits,\n"
@@ -31,8 +32,13 @@ static void usage(FILE *out)
             "memorisation (Hamming distance to the nearest real training flow, against\n"
             "the real test flows'), coverage (flows per class) and, when REAL and SYNTH\n"
             "are capture tables, compliance (tshark's malformed packets, bad checksums,\n"
-            "expert errors and warnings). A table on stdout; everything as JSON and as\n"
-            "one self-contained HTML page.\n"
+            "expert errors and warnings). When REAL is a capture table, the traces too:\n"
+            "per class and side (real train, real test, synthetic: those given as tables),\n"
+            "flow starts per second, client and server hosts, flows and ports per client\n"
+            "host, TCP handshake RTT, inter-arrival times within flows (KS distance against\n"
+            "real train), flow duration, TCP timestamps going backwards or jumping, PSH\n"
+            "without payload. A table on stdout; everything as JSON and as one\n"
+            "self-contained HTML page.\n"
             "\n"
             "REAL, TEST and SYNTH are dataset files or labels.tsv tables of captures (a\n"
             "path column and label columns, as `netsynth generate -o DIR` writes); a\n"
@@ -52,6 +58,10 @@ static void usage(FILE *out)
             "  --like               SYNTH was generated --like REAL: coverage compares with\n"
             "                       REAL's flows per class as the request\n"
             "  --no-compliance      do not run tshark on capture tables\n"
+            "  --allow-duplicate-captures\n"
+            "                       let two rows of a capture table name the same capture\n"
+            "                       (an error naming both rows otherwise)\n"
+            "  --no-trace           do not measure the traces of capture tables\n"
             "  --json FILE          write the report as JSON (\"-\": stdout)\n"
             "  --html FILE          write the report as one self-contained HTML page\n"
             "  --dump-features DIR  write the real train/test features and classes as\n"
@@ -85,7 +95,7 @@ static char *join_args(int argc, char **argv)
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP };
+    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP, O_DUP, O_NOTRACE };
     static const struct option longopts[] = {
         {"real", required_argument, NULL, O_REAL},       {"real-test", required_argument, NULL, O_TEST},
         {"synth", required_argument, NULL, O_SYNTH},     {"label", required_argument, NULL, O_LABEL},
@@ -94,13 +104,15 @@ int cmd_eval(int argc, char **argv)
         {"no-netflow", no_argument, NULL, O_NONF},       {"json", required_argument, NULL, O_JSON},
         {"dump-features", required_argument, NULL, O_DUMP}, {"html", required_argument, NULL, O_HTML},
         {"like", no_argument, NULL, O_LIKE},             {"no-compliance", no_argument, NULL, O_NOCOMP},
+        {"allow-duplicate-captures", no_argument, NULL, O_DUP},
+        {"no-trace", no_argument, NULL, O_NOTRACE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     ns_eval_opts o;
     ns_eval_opts_init(&o);
     ns_eval_inputs in = {0};
     const char *json = NULL, *dump = NULL, *html = NULL;
-    int like = 0, comp = 1;
+    int like = 0, comp = 1, dup = 0, trace = 1;
     long v;
     int c, rc;
     optind = 1;
@@ -132,6 +144,8 @@ int cmd_eval(int argc, char **argv)
         case O_HTML: html = optarg; break;
         case O_LIKE: like = 1; break;
         case O_NOCOMP: comp = 0; break;
+        case O_DUP: dup = NS_EVAL_ALLOW_DUPLICATES; break;
+        case O_NOTRACE: trace = 0; break;
         case 'h': usage(stdout); return NS_OK;
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth eval --help)", argv[optind - 1]);
@@ -145,8 +159,11 @@ int cmd_eval(int argc, char **argv)
     const char *names[3] = {in.real_name, in.real_test_name, in.synth_name};
     int table_packets = o.packets > 64 ? o.packets : 64;
     rc = NS_OK;
-    for (int i = 0; i < 3 && !rc; i++)
-        if (names[i]) rc = ns_eval_source_load(&src[i], names[i], o.labels, table_packets, i < 2);
+    for (int i = 0; i < 3 && !rc; i++) {
+        if (names[i])
+            rc = ns_eval_source_load(&src[i], names[i], o.labels, table_packets, (i < 2 ? NS_EVAL_SPLIT : 0) | dup);
+        for (size_t w = 0; w < src[i].n_warnings; w++) cli_warn("warning: %s", src[i].warnings[w]);
+    }
     if (!rc) {
         in.real = &src[0].train;
         in.real_test = names[1] ? (src[1].has_test ? &src[1].test : &src[1].train) : src[0].has_test ? &src[0].test : NULL;
@@ -162,7 +179,12 @@ int cmd_eval(int argc, char **argv)
             rc = ns_eval_dump_features(&in, &o, dump);
         } else {
             char *command = join_args(argc, argv);
-            ns_report_inputs ri = {.eval = in, .like = like, .compliance = comp, .command = command};
+            ns_report_inputs ri = {.eval = in, .like = like, .compliance = comp, .command = command, .trace = trace};
+            /* the traces read the same rows of the same tables as the datasets above */
+            if (src[0].is_table) ri.trace_src[NS_EVAL_TRAIN] = (ns_trace_source){names[0], src[0].has_test ? "train" : NULL};
+            if (names[1] && src[1].is_table) ri.trace_src[NS_EVAL_TEST] = (ns_trace_source){names[1], src[1].has_test ? "test" : NULL};
+            else if (!names[1] && src[0].has_test) ri.trace_src[NS_EVAL_TEST] = (ns_trace_source){names[0], "test"};
+            if (names[2] && src[2].is_table) ri.trace_src[NS_EVAL_SYNTH] = (ns_trace_source){names[2], NULL};
             if (src[0].is_table && names[2] && src[2].is_table) {
                 ri.real_captures = src[0].captures, ri.n_real_captures = src[0].n_captures;
                 ri.synth_captures = src[2].captures, ri.n_synth_captures = src[2].n_captures;

@@ -1,12 +1,14 @@
 /* fuzz_capture.c: libFuzzer target for the capture reader and packet decoder.
  * The input is a whole capture file (pcap or pcapng); every frame is decoded
  * with the file's link type and, to reach the other decoders, with each of
- * the link types netsynth knows. */
+ * the link types netsynth knows; frames go through a flow table (times of
+ * any size meet its arithmetic), and a cut capture's warning is formatted. */
 #include <pcap/dlt.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "netsynth/capture.h"
+#include "netsynth/flow.h"
 #include "netsynth/packet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -21,14 +23,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     ns_frame f;
     ns_skips skips = {{0}};
+    ns_flow_table *t = NULL;
+    if (ns_flow_table_new(&t, 4, NS_FLOW_DEFAULT_IDLE_NS) != 0) t = NULL;
     while (ns_capture_next(c, &f) == 1) {
         ns_packet p;
-        ns_skips_add(&skips, ns_packet_parse(&p, ns_capture_linktype(c), f.data, f.caplen));
+        ns_skip_reason why = ns_packet_parse(&p, ns_capture_linktype(c), f.data, f.caplen);
+        ns_skips_add(&skips, why);
+        if (t) ns_flow_table_add(t, &p, why, f.ts_ns);
         for (size_t i = 0; i < sizeof linktypes / sizeof linktypes[0]; i++)
             ns_packet_parse(&p, linktypes[i], f.data, f.caplen);
     }
     char line[256];
     ns_skips_format(&skips, line, sizeof line);
+    ns_capture_cut cut;
+    ns_capture_cut_info(c, &cut);
+    ns_capture_cut_format("fuzz", &cut, line, sizeof line);
+    ns_flow_table_free(t);
     ns_capture_close(c);
     return 0;
 }

@@ -1,34 +1,45 @@
 /* fuzz_dataset.c: libFuzzer target for the dataset reader. The input is a
- * whole dataset file; whatever the reader accepts is then walked the way a
- * trainer would (every row unpacked, every label and name looked at), so a
- * check the reader forgot shows up as an out-of-bounds read here. Each input
- * is tried as given and with its checksum made right. */
+ * whole dataset file; whatever the reader accepts is then walked the way the
+ * model and the control branch read it (rows into NS_NP_MODEL_WIDTH buffers,
+ * control rows at their fixed columns, every label and name looked at), so a
+ * check the reader forgot shows up as an out-of-bounds access here.
+ *
+ * Each input is tried three ways: as given; with its checksum made right; and
+ * reshaped: header dimensions (row width, packets per flow, flags) taken from
+ * the input's last bytes, the rows section resized to match, the file size
+ * and checksum recomputed, so that a file consistent in everything but what
+ * it claims reaches the checks behind the CRC. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "netsynth/control.h"
 #include "netsynth/dataset.h"
 #include "netsynth/fileio.h"
+#include "netsynth/nprint.h"
 
-static void walk(const uint8_t *data, size_t size, int fix_crc)
+static void fix_crc(uint8_t *buf, size_t size)
 {
-    uint8_t *buf = malloc(size ? size : 1);
-    if (!buf) return;
-    memcpy(buf, data, size);
-    if (fix_crc && size >= 20) {   /* the CRC at offset 16, computed with itself zero */
-        memset(buf + 16, 0, 4);
-        uint32_t crc = ns_crc32(0, buf, size);
-        for (int i = 0; i < 4; i++) buf[16 + i] = (uint8_t)(crc >> 8 * i);
-    }
+    memset(buf + 16, 0, 4);   /* the CRC at offset 16, computed with itself zero */
+    uint32_t crc = ns_crc32(0, buf, size);
+    for (int i = 0; i < 4; i++) buf[16 + i] = (uint8_t)(crc >> 8 * i);
+}
+
+static void walk(uint8_t *buf, size_t size)
+{
     ns_dataset ds;
-    if (ns_dataset_parse(&ds, buf, size, "fuzz") != 0) return;
-    int8_t *m = malloc((size_t)ds.max_packets * ds.width);
+    if (ns_dataset_parse(&ds, buf, size, "fuzz") != 0) return;   /* takes buf */
+    int8_t row[NS_NP_MODEL_WIDTH];   /* as ns_repr_encode does */
+    ns_control_row cr;
     volatile uint64_t sink = 0;
-    for (uint64_t i = 0; i < ds.n_flows && m; i++) {
+    for (uint64_t i = 0; i < ds.n_flows; i++) {
         const ns_ds_flow *f = &ds.flows[i];
-        ns_dataset_flow_matrix(&ds, i, m);
-        for (uint32_t k = 0; k < f->n_packets; k++)
-            sink += (uint64_t)ds.iat_ns[f->first + k] + ds.dir[f->first + k] + (uint8_t)m[k * ds.width];
+        for (uint32_t k = 0; k < f->n_packets; k++) {
+            uint64_t p = f->first + k;
+            ns_dataset_row(&ds, p, row);
+            ns_control_row_of(row, ds.dir[p], &cr);
+            sink += (uint64_t)ds.iat_ns[p] + ds.dir[p] + (uint8_t)row[NS_NP_MODEL_WIDTH - 1] + cr.size;
+        }
         sink += strlen(ds.files[f->file]);
         for (uint32_t a = 0; a < ds.n_attrs; a++) {
             int32_t t = ds.labels[i * ds.n_attrs + a];
@@ -36,13 +47,68 @@ static void walk(const uint8_t *data, size_t size, int fix_crc)
         }
     }
     for (uint32_t a = 0; a < ds.n_attrs; a++) sink += strlen(ds.attr_names[a]) + ds.attr_first[a + 1];
-    free(m);
     ns_dataset_free(&ds);
+}
+
+static uint64_t pad8(uint64_t n) { return (n + 7) & ~UINT64_C(7); }
+
+/* The offset of the rows section (the last) for the header's counts, as
+ * dataset.c lays a file out; 0 when the counts are absurd. */
+static uint64_t bits_offset(const uint8_t *h)
+{
+    uint64_t n_flows = ns_load_le64(h + 40), n_packets = ns_load_le64(h + 48), strings = ns_load_le64(h + 72);
+    uint64_t n_attrs = ns_load_le32(h + 56), n_tokens = ns_load_le32(h + 60), n_files = ns_load_le32(h + 64);
+    if (n_flows > (1u << 20) || n_packets > (1u << 20) || strings > (1u << 24) || n_attrs > 1024 ||
+        n_tokens > (1u << 20) || n_files > (1u << 20))
+        return 0;
+    uint64_t o = 128;
+    o = pad8(o + 4 * n_attrs);
+    o = pad8(o + 4 * (n_attrs + 1));
+    o = pad8(o + 4 * n_tokens);
+    o = pad8(o + 4 * n_files);
+    o = pad8(o + strings);
+    o = pad8(o + 48 * n_flows);
+    o = pad8(o + 4 * n_flows * n_attrs);
+    o = pad8(o + 8 * n_packets);
+    o = pad8(o + n_packets);
+    return o;
+}
+
+static void reshape(const uint8_t *data, size_t size)
+{
+    if (size < 128 + 12) return;
+    const uint8_t *tail = data + size - 12;   /* width, max_packets, flags */
+    uint64_t bits_off = bits_offset(data);
+    if (!bits_off || bits_off > size) return;
+    uint32_t width = ns_load_le32(tail) % 4096;
+    uint32_t rb = (width + 3) / 4;
+    uint64_t n_packets = ns_load_le64(data + 48);
+    uint64_t n = bits_off + pad8(n_packets * rb);
+    if (n > (1u << 24)) return;
+    uint8_t *buf = calloc(n, 1);
+    if (!buf) return;
+    memcpy(buf, data, bits_off);
+    /* The rows from whatever of the input follows, the rest code 00. */
+    uint64_t have = size - 12 - (bits_off < size - 12 ? bits_off : size - 12);
+    memcpy(buf + bits_off, data + bits_off, have < n - bits_off ? have : n - bits_off);
+    ns_store_le32(buf + 20, width);
+    ns_store_le32(buf + 68, rb);
+    if (tail[4] & 1) ns_store_le32(buf + 24, ns_load_le32(tail + 4) >> 1);
+    if (tail[8] & 1) ns_store_le32(buf + 28, ns_load_le32(tail + 8) >> 1);
+    ns_store_le64(buf + 80, n);
+    fix_crc(buf, n);
+    walk(buf, n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    walk(data, size, 0);
-    walk(data, size, 1);
+    for (int fix = 0; fix < 2; fix++) {
+        uint8_t *buf = malloc(size ? size : 1);
+        if (!buf) return 0;
+        memcpy(buf, data, size);
+        if (fix && size >= 20) fix_crc(buf, size);
+        walk(buf, size);
+    }
+    reshape(data, size);
     return 0;
 }

@@ -2,9 +2,11 @@
 #include "netsynth/capture.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "netsynth/error.h"
 
@@ -12,6 +14,10 @@ struct ns_capture {
     pcap_t *pcap;
     char *path;
     uint64_t truncated_records;
+    uint64_t packets;        /* records read whole */
+    int64_t good_end;        /* file offset after the last whole record; -1 unknown */
+    int64_t lost_bytes;      /* from good_end to the end of the file, at a cut; -1 unknown */
+    int garbled;             /* the cut record's header made no sense (not merely short) */
 };
 
 /* libpcap says "truncated dump file" or "unknown file format" in its own
@@ -29,6 +35,14 @@ static int open_error(const char *path, const char *why)
         return ns_error(NS_EIO, "%s: %s", path, why);
     }
     return ns_error(NS_EFORMAT, "%s: cannot read as a capture: %s", path, why);
+}
+
+/* Where libpcap's stream stands: the end of the last record it read. */
+static int64_t stream_offset(const ns_capture *c)
+{
+    FILE *fp = pcap_file(c->pcap);
+    long at = fp ? ftell(fp) : -1;
+    return at >= 0 ? (int64_t)at : -1;
 }
 
 /* Common to both openers: filter, then wrap. `p` is closed on failure. */
@@ -56,6 +70,8 @@ static int capture_wrap(ns_capture **out, pcap_t *p, const char *name, const cha
         return ns_error(NS_ENOMEM, "%s: out of memory", name);
     }
     c->pcap = p;
+    c->lost_bytes = -1;
+    c->good_end = stream_offset(c);   /* after the file header libpcap has read */
     *out = c;
     return NS_OK;
 }
@@ -79,23 +95,68 @@ int ns_capture_fopen(ns_capture **out, FILE *fp, const char *name, const char *f
     return capture_wrap(out, p, name, filter);
 }
 
+/* Nanoseconds since 1970 kept within +-2^62 (the years 1823 to 2116, which
+ * hold every classic pcap time), so that the difference of any two, which
+ * flows and nPrint's rts take, cannot overflow either. */
+#define TS_LIMIT_NS (INT64_C(1) << 62)
+
 int ns_capture_next(ns_capture *c, ns_frame *f)
 {
     struct pcap_pkthdr *h;
     const u_char *data;
     int r = pcap_next_ex(c->pcap, &h, &data);
     if (r == 1) {
+        /* pcapng holds 64-bit times in any unit: tv_sec can be anything. */
+        int64_t sec = (int64_t)h->ts.tv_sec, frac = (int64_t)h->ts.tv_usec, ns; /* tv_usec holds ns here */
+        if (__builtin_mul_overflow(sec, INT64_C(1000000000), &ns) || __builtin_add_overflow(ns, frac, &ns) ||
+            ns > TS_LIMIT_NS || ns < -TS_LIMIT_NS)
+            return ns_error(NS_ERANGE, "%s: packet %" PRIu64 ": timestamp %" PRId64 " s is outside the years "
+                            "1823 to 2116 that netsynth handles", c->path, c->packets + 1, sec);
         f->data = data;
         f->caplen = h->caplen;
         f->wirelen = h->len;
-        f->ts_ns = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec; /* tv_usec holds ns here */
+        f->ts_ns = ns;
+        c->packets++;
+        c->good_end = stream_offset(c);
         return 1;
     }
     if (r == PCAP_ERROR_BREAK) return 0; /* end of file */
     /* A record cut short or garbled: libpcap cannot resynchronise inside a
-     * file, so the capture ends here; the packets before it are good. */
+     * file, so the capture ends here; the packets before it are good. What
+     * was lost: the rest of the file, when it is a file. */
+    if (!c->truncated_records) {
+        const char *why = pcap_geterr(c->pcap);
+        c->garbled = !strstr(why, "truncated");
+        FILE *fp = pcap_file(c->pcap);
+        struct stat st;
+        if (fp && c->good_end >= 0 && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) &&
+            st.st_size >= c->good_end)
+            c->lost_bytes = (int64_t)st.st_size - c->good_end;
+    }
     c->truncated_records++;
     return 0;
+}
+
+void ns_capture_cut_info(const ns_capture *c, ns_capture_cut *cut)
+{
+    cut->records = c->truncated_records;
+    cut->packets = c->packets;
+    cut->bytes_lost = c->truncated_records ? c->lost_bytes : 0;
+    cut->garbled = c->truncated_records && c->garbled;
+}
+
+int ns_capture_cut_format(const char *path, const ns_capture_cut *cut, char *buf, size_t size)
+{
+    if (!cut->records) return size ? (buf[0] = 0) : 0;
+    char bytes[64];
+    if (cut->bytes_lost >= 0) snprintf(bytes, sizeof bytes, "%" PRId64 " bytes", cut->bytes_lost);
+    else snprintf(bytes, sizeof bytes, "the rest of the stream");
+    if (cut->garbled)
+        return snprintf(buf, size, "%s: truncated capture: a garbled record after packet %" PRIu64 " ends it; %s "
+                        "(an unknown number of packets) not read, the %" PRIu64 " packets before it used",
+                        path, cut->packets, bytes, cut->packets);
+    return snprintf(buf, size, "%s: truncated capture: the last record (packet %" PRIu64 ") is cut short; 1 packet "
+                    "(%s) lost, the %" PRIu64 " before it used", path, cut->packets + 1, bytes, cut->packets);
 }
 
 int ns_capture_linktype(const ns_capture *c) { return pcap_datalink(c->pcap); }

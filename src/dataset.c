@@ -58,7 +58,7 @@ _Static_assert(sizeof(ds_header) == 128, "header is 128 bytes");
 _Static_assert(sizeof(ns_ds_flow) == 48, "flow record is 48 bytes");
 
 /* Limits that keep every size computation below far from overflow. */
-enum { MAX_ATTRS = 1 << 10, MAX_NAMES = 1 << 24, MAX_WIDTH = 1 << 16 };
+enum { MAX_ATTRS = 1 << 10, MAX_NAMES = 1 << 24 };
 #define MAX_PACKETS (UINT64_C(1) << 40)
 #define MAX_STRING_BYTES (UINT64_C(1) << 32)
 
@@ -176,8 +176,16 @@ static int check_header(const ds_header *h, size_t len, const char *name)
         return ns_error(NS_ECORRUPT, "%s: header size %u, expected %zu", name, h->header_bytes, sizeof *h);
     for (size_t i = 0; i < sizeof h->zero; i++)
         if (h->zero[i]) return ns_error(NS_ECORRUPT, "%s: reserved header bytes are not zero", name);
-    if (!h->width || h->width > MAX_WIDTH || h->row_bytes != (h->width + 3) / 4)
-        return ns_error(NS_ECORRUPT, "%s: bad row width %u (%u bytes)", name, h->width, h->row_bytes);
+    /* Every user of a dataset (the model's encoder, control maps, features)
+     * reads rows of exactly NS_NP_MODEL_WIDTH values, many into fixed-size
+     * buffers: a file that says another width, however consistent, is
+     * refused here rather than trusted there. */
+    if (h->width != NS_NP_MODEL_WIDTH)
+        return ns_error(NS_ECORRUPT, "%s: row width %u, this build's rows are %d values", name, h->width,
+                        NS_NP_MODEL_WIDTH);
+    if (h->row_bytes != (h->width + 3) / 4)
+        return ns_error(NS_ECORRUPT, "%s: row bytes %u, a row of %u values packs into %u", name, h->row_bytes,
+                        h->width, (h->width + 3) / 4);
     if (!h->max_packets || h->max_packets > NS_FLOW_MAX_PACKETS)
         return ns_error(NS_ECORRUPT, "%s: bad packets per flow %u", name, h->max_packets);
     if (h->flags & ~(uint32_t)NS_DS_KEEP_ADDRESSES)
@@ -406,8 +414,9 @@ typedef struct chunk {
 
 int ns_dataset_write(const ns_dataset *ds, const char *path)
 {
-    if (ds->row_bytes != (ds->width + 3) / 4 || !ds->width || ds->width > MAX_WIDTH)
-        return ns_error(NS_EARG, "%s: bad row width %u (%u bytes)", path, ds->width, ds->row_bytes);
+    if (ds->width != NS_NP_MODEL_WIDTH || ds->row_bytes != (ds->width + 3) / 4)
+        return ns_error(NS_EARG, "%s: row width %u (%u bytes), this build's rows are %d values (not written)", path,
+                        ds->width, ds->row_bytes, NS_NP_MODEL_WIDTH);
     if (ds->n_attrs > MAX_ATTRS || ds->n_tokens > MAX_NAMES || ds->n_files > MAX_NAMES ||
         ds->n_packets > MAX_PACKETS)
         return ns_error(NS_ERANGE, "%s: too many attributes, tokens, files or packets", path);
@@ -695,6 +704,48 @@ static int parse_label_columns(builder *b)
     return NS_OK;
 }
 
+typedef struct real_path {
+    char *real;
+    uint32_t file;
+} real_path;
+
+static int real_cmp(const void *pa, const void *pb)
+{
+    const real_path *a = pa, *b = pb;
+    int c = strcmp(a->real, b->real);
+    return c ? c : (a->file > b->file) - (a->file < b->file);
+}
+
+/* Two selected rows naming one capture, however spelled ("a.pcap",
+ * "./x/../a.pcap", a symlink): its flows would be learned under both rows'
+ * labels. realpath() is the normal form; sorting finds the pairs. */
+static int check_duplicates(const builder *b)
+{
+    const char *lpath = b->o->labels_path;
+    const ns_labels *t = &b->table;
+    real_path *r = calloc(b->n_files, sizeof *r);
+    if (!r) return ns_error(NS_ENOMEM, "%s: out of memory", lpath);
+    int rc = NS_OK;
+    for (uint32_t f = 0; f < b->n_files && !rc; f++) {
+        r[f].file = f;
+        if (!(r[f].real = realpath(b->paths[f], NULL)))
+            rc = ns_error(NS_EIO, "%s:%u: capture '%s': %s", lpath, t->lines[b->file_row[f]], b->paths[f],
+                          strerror(errno));
+    }
+    if (!rc) qsort(r, b->n_files, sizeof *r, real_cmp);
+    for (uint32_t i = 1; i < b->n_files && !rc; i++) {
+        if (strcmp(r[i - 1].real, r[i].real)) continue;
+        uint32_t x = r[i - 1].file, y = r[i].file;
+        rc = ns_error(NS_EFORMAT, "%s: lines %u and %u name the same capture %s ('%s', '%s'): its flows would be "
+                      "learned under both rows' labels (--allow-duplicate-captures keeps both)", lpath,
+                      t->lines[b->file_row[x]], t->lines[b->file_row[y]], r[i].real, b->file_names[x],
+                      b->file_names[y]);
+    }
+    for (uint32_t f = 0; f < b->n_files; f++) free(r[f].real);
+    free(r);
+    return rc;
+}
+
 /* Selected rows, their resolved paths (checked readable), names as spelled. */
 static int select_files(builder *b)
 {
@@ -731,7 +782,7 @@ static int select_files(builder *b)
             return ns_error(NS_EARG, "%s: no rows with split '%s'", lpath, b->o->split);
         return ns_error(NS_EFORMAT, "%s: no rows", lpath);
     }
-    return NS_OK;
+    return b->o->allow_duplicate_captures ? NS_OK : check_duplicates(b);
 }
 
 /* Sorted distinct values of one attribute, appended to b->values. */
@@ -928,7 +979,8 @@ typedef struct file_out {
     int32_t *service;
     int64_t *iat;
     uint8_t *dir, *bits;
-    uint64_t n_flows, n_packets, packets_read, packets_in_flows, truncated;
+    uint64_t n_flows, n_packets, packets_read, packets_in_flows;
+    ns_capture_cut cut;
     ns_skips skips;
 } file_out;
 
@@ -952,7 +1004,7 @@ static int process_file(const builder *b, uint32_t file, file_out *out)
     ns_flow_table *t;
     int rc = ns_flow_table_new(&t, o->max_packets, o->idle_timeout_ns);
     if (rc) return rc;
-    if ((rc = ns_flow_table_add_capture(t, b->paths[file], &out->truncated))) {
+    if ((rc = ns_flow_table_add_capture(t, b->paths[file], &out->cut))) {
         ns_flow_table_free(t);
         return rc;
     }
@@ -1035,7 +1087,12 @@ static int merge_and_write(builder *b, file_out *outs, const char *out_path, ns_
         k += o->n_packets;
         st->packets_read += o->packets_read;
         st->packets_in_flows += o->packets_in_flows;
-        st->truncated_records += o->truncated;
+        if (o->cut.records) {
+            st->truncated_records++;
+            char msg[1024];
+            ns_capture_cut_format(b->paths[f], &o->cut, msg, sizeof msg);
+            if (b->o->warn) b->o->warn(b->o->warn_ctx, msg);
+        }
         for (int r = 0; r < NS_SKIP_COUNT; r++) st->skips.n[r] += o->skips.n[r];
     }
     st->files = b->n_files, st->flows = n_flows, st->rows = n_packets;

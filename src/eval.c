@@ -617,6 +617,8 @@ void ns_eval_source_free(ns_eval_source *s)
     ns_dataset_free(&s->test);
     for (size_t i = 0; i < s->n_captures; i++) free(s->captures[i]);
     free(s->captures);
+    for (size_t i = 0; i < s->n_warnings; i++) free(s->warnings[i]);
+    free(s->warnings);
     memset(s, 0, sizeof *s);
 }
 
@@ -634,9 +636,19 @@ static int is_dataset_file(const char *path, int *yes)
     return NS_OK;
 }
 
+/* A truncated capture's message, kept for the caller to print. */
+static void keep_warning(void *ctx, const char *msg)
+{
+    ns_eval_source *s = ctx;
+    char **more = realloc(s->warnings, (s->n_warnings + 1) * sizeof *more);
+    if (!more) return;   /* out of memory: the warning is lost, not the evaluation */
+    s->warnings = more;
+    if ((more[s->n_warnings] = strdup(msg))) s->n_warnings++;
+}
+
 /* Build the table's rows of `split` (NULL: all) into ds through a temporary file. */
-static int build_from_table(ns_dataset *ds, const char *path, const char *labels, int max_packets, const char *split,
-                            uint64_t *packets)
+static int build_from_table(ns_eval_source *s, ns_dataset *ds, const char *path, const char *labels, int max_packets,
+                            const char *split, int flags)
 {
     const char *tmpdir = getenv("TMPDIR");
     char tmp[4096];
@@ -650,10 +662,13 @@ static int build_from_table(ns_dataset *ds, const char *path, const char *labels
     o.label_cols = labels;
     o.split = split;
     o.max_packets = max_packets;
+    o.allow_duplicate_captures = (flags & NS_EVAL_ALLOW_DUPLICATES) != 0;
+    o.warn = keep_warning;
+    o.warn_ctx = s;
     ns_dataset_stats st;
     int rc = ns_dataset_build(&o, tmp, &st);
     if (!rc) rc = ns_dataset_load(ds, tmp);
-    if (!rc) *packets += st.packets_read;
+    if (!rc) s->packets_read += st.packets_read;
     unlink(tmp);
     return rc;
 }
@@ -680,7 +695,7 @@ static int table_captures(ns_eval_source *s, const char *path)
     return rc;
 }
 
-int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels, int max_packets, int use_split)
+int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels, int max_packets, int flags)
 {
     memset(s, 0, sizeof *s);
     int rc = is_dataset_file(path, &s->is_table);
@@ -692,7 +707,7 @@ int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels,
         return rc;
     }
     int split = 0;
-    if (use_split) { /* a split column with both "train" and "test" rows */
+    if (flags & NS_EVAL_SPLIT) { /* a split column with both "train" and "test" rows */
         ns_labels t = {0};
         if (!(rc = ns_labels_load(&t, path))) {
             int col = ns_labels_column(&t, "split"), train = 0, test = 0;
@@ -704,9 +719,9 @@ int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels,
         }
         ns_labels_free(&t);
     }
-    if (!rc) rc = build_from_table(&s->train, path, labels, max_packets, split ? "train" : NULL, &s->packets_read);
+    if (!rc) rc = build_from_table(s, &s->train, path, labels, max_packets, split ? "train" : NULL, flags);
     if (!rc && split) {
-        rc = build_from_table(&s->test, path, labels, max_packets, "test", &s->packets_read);
+        rc = build_from_table(s, &s->test, path, labels, max_packets, "test", flags);
         s->has_test = !rc;
     }
     if (rc) ns_eval_source_free(s);

@@ -28,6 +28,7 @@ struct ns_flow_table {
     size_t used;
     uint64_t packets;
     ns_skips skips;
+    int64_t last;      /* the flow the latest packet joined, -1: left out */
 };
 
 enum { TCP_SYN = 0x02, TCP_ACK = 0x10, ICMP_ECHO_REPLY = 0 };
@@ -43,6 +44,7 @@ int ns_flow_table_new(ns_flow_table **out, int max_packets, int64_t idle_timeout
     if (!t) return ns_error(NS_ENOMEM, "out of memory for a flow table");
     t->max_packets = max_packets;
     t->idle_ns = idle_timeout_ns;
+    t->last = -1;
     t->n_slots = 1024;
     t->slots = calloc(t->n_slots, sizeof *t->slots);
     if (!t->slots) {
@@ -178,6 +180,7 @@ static ns_skip_reason packet_tuple(const ns_packet *p, ns_flow_tuple *pt, int *r
 int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parsed, int64_t ts_ns)
 {
     t->packets++;
+    t->last = -1;
     ns_flow_tuple pt;
     int reversed = 0;
     /* Every IPv6 packet counts as "IPv6", unless its IPv6 header was bad. */
@@ -214,6 +217,7 @@ int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parse
         f = &t->flows[index];
     }
 
+    t->last = f - t->flows;
     int64_t iat = f->seen && ts_ns > f->last_ns ? ts_ns - f->last_ns : 0;
     if (ts_ns > f->last_ns) f->last_ns = ts_ns;
     f->seen++;
@@ -222,7 +226,7 @@ int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parse
     return keep_packet(t, f, p, iat, dir);
 }
 
-int ns_flow_table_add_capture(ns_flow_table *t, const char *path, uint64_t *truncated)
+int ns_flow_table_add_capture(ns_flow_table *t, const char *path, ns_capture_cut *cut)
 {
     ns_capture *c;
     int rc = ns_capture_open(&c, path, NULL);
@@ -234,7 +238,7 @@ int ns_flow_table_add_capture(ns_flow_table *t, const char *path, uint64_t *trun
         ns_skip_reason why = ns_packet_parse(&p, linktype, fr.data, fr.caplen);
         if ((rc = ns_flow_table_add(t, &p, why, fr.ts_ns))) break;
     }
-    if (truncated) *truncated += ns_capture_truncated_records(c);
+    if (cut) ns_capture_cut_info(c, cut);
     ns_capture_close(c);
     return rc < 0 ? rc : NS_OK;
 }
@@ -246,5 +250,7 @@ const ns_flow *ns_flow_table_flows(const ns_flow_table *t, size_t *count)
 }
 
 uint64_t ns_flow_table_packets(const ns_flow_table *t) { return t->packets; }
+
+int64_t ns_flow_table_last(const ns_flow_table *t) { return t->last; }
 
 const ns_skips *ns_flow_table_skips(const ns_flow_table *t) { return &t->skips; }

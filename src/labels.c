@@ -12,7 +12,7 @@ int ns_labels_load(ns_labels *t, const char *path)
     memset(t, 0, sizeof *t);
     uint8_t *data;
     size_t len;
-    int rc = ns_read_file(path, &data, &len);
+    int rc = ns_read_file_max(path, NS_LABELS_MAX_BYTES, &data, &len);
     if (rc) return rc;
     return ns_labels_parse(t, (char *)data, len, path);
 }
@@ -77,9 +77,18 @@ int ns_labels_parse(ns_labels *t, char *text, size_t len, const char *name)
     }
     size_t n_cols = 1;
     for (char *c = line; c < end; c++) n_cols += *c == '\t';
+    if (n_cols > NS_LABELS_MAX_COLS) {
+        ns_labels_free(t);
+        return ns_error(NS_ERANGE, "%s:%u: %zu columns, more than the limit of %d", name, lineno, n_cols,
+                        NS_LABELS_MAX_COLS);
+    }
+    /* A row of n_cols fields takes at least n_cols bytes (tabs and its
+     * newline): that bounds the rows better than the newlines when blank
+     * lines abound. */
     size_t max_rows = 0;
     for (char *c = pos; c < limit; c++) max_rows += *c == '\n';
     max_rows++;
+    if (max_rows > (size_t)(limit - pos) / n_cols + 1) max_rows = (size_t)(limit - pos) / n_cols + 1;
     t->cols = malloc(n_cols * sizeof *t->cols);
     t->cells = malloc(max_rows * n_cols * sizeof *t->cells);
     t->lines = malloc(max_rows * sizeof *t->lines);

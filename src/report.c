@@ -13,6 +13,8 @@
 #include "netsynth/image.h"
 #include "netsynth/nprint.h"
 
+#include "html.h"
+
 /* ---- compliance -------------------------------------------------------------------- */
 
 /* Append s to the command in single quotes. */
@@ -148,6 +150,23 @@ static void compliance(ns_report *r)
     else r->has_compliance = 1;
 }
 
+static int trace(ns_report *r, const ns_eval_opts *o)
+{
+    const ns_report_inputs *in = &r->in;
+    if (!in->trace || !in->trace_src[NS_EVAL_TRAIN].table) {
+        snprintf(r->trace_note, sizeof r->trace_note, "traces skipped: %s",
+                 !in->trace ? "not asked for" : "needs a table of captures (labels.tsv) for the real side");
+        return NS_OK;
+    }
+    ns_trace_opts to;
+    ns_trace_opts_init(&to);
+    to.window = o->packets;
+    to.threads = o->threads;
+    int rc = ns_trace_run(&r->trace, in->trace_src, o->labels, &to);
+    r->has_trace = !rc;
+    return rc;
+}
+
 int ns_report_run(ns_report *r, const ns_report_inputs *in, const ns_eval_opts *o)
 {
     memset(r, 0, sizeof *r);
@@ -162,6 +181,7 @@ int ns_report_run(ns_report *r, const ns_report_inputs *in, const ns_eval_opts *
     }
     r->has_synth = in->eval.synth != NULL;
     rc = coverage(r);
+    if (!rc) rc = trace(r, o);
     if (!rc && r->has_synth) {
         ns_dist_flows real = side_flows(&r->sides[NS_EVAL_TRAIN]), synth = side_flows(&r->sides[NS_EVAL_SYNTH]);
         ns_dist_flows test = side_flows(&r->sides[NS_EVAL_TEST]);
@@ -188,6 +208,7 @@ void ns_report_free(ns_report *r)
     ns_eval_sides_free(r->sides, r->eval.n_levels);
     ns_dist_report_free(&r->dist);
     ns_memo_report_free(&r->memo);
+    if (r->has_trace) ns_trace_report_free(&r->trace);
     ns_eval_report_free(&r->eval);
     memset(r, 0, sizeof *r);
 }
@@ -218,6 +239,8 @@ static double class_summary(const ns_dist_report *d, int c, const ns_dist_field 
 void ns_report_print(const ns_report *r, FILE *fp)
 {
     ns_eval_print(&r->eval, fp);
+    if (r->has_trace) ns_trace_print(&r->trace, fp);
+    else fprintf(fp, "\n%s\n", r->trace_note);
     if (!r->has_synth) return;
     const ns_eval_level *lv0 = &r->eval.levels[0];
     uint64_t real = 0, synth = 0;
@@ -376,8 +399,8 @@ static void json_rest(const ns_report *r, FILE *fp)
         fputc('}', fp);
     }
     fprintf(fp, ",\n  \"seconds_by_part\": {\"classifier\": %.3f, \"distances\": %.3f, \"memorisation\": %.3f,"
-                " \"compliance\": %.3f}",
-            r->eval_s, r->dist_s, r->memo_s, r->compliance_s);
+                " \"compliance\": %.3f, \"trace\": %.3f}",
+            r->eval_s, r->dist_s, r->memo_s, r->compliance_s, r->has_trace ? r->trace.seconds : 0);
 }
 
 int ns_report_write_json(const ns_report *r, const char *path)
@@ -393,6 +416,8 @@ int ns_report_write_json(const ns_report *r, const char *path)
         fputs(",\n", fp);
     }
     ns_eval_json_members(&r->eval, fp);
+    fputs(",\n", fp);
+    ns_trace_json_member(r->has_trace ? &r->trace : NULL, r->trace_note, fp);
     if (r->has_synth) {
         json_distances(r, fp);
         json_rest(r, fp);
@@ -407,7 +432,7 @@ int ns_report_write_json(const ns_report *r, const char *path)
 
 /* ---- HTML ----------------------------------------------------------------------------- */
 
-static void html_text(FILE *fp, const char *s)
+void ns_html_text(FILE *fp, const char *s)
 {
     for (; *s; s++) {
         if (*s == '<') fputs("&lt;", fp);
@@ -476,7 +501,7 @@ static void html_confusion(FILE *fp, const ns_eval_level *L, const ns_eval_resul
     fputs("<table class=cm><tr><th>true \\ predicted</th>", fp);
     for (int b = 0; b < L->n_classes; b++) {
         fputs("<th class=v>", fp);
-        html_text(fp, L->classes[b]);
+        ns_html_text(fp, L->classes[b]);
         fputs("</th>", fp);
     }
     fputs("</tr>\n", fp);
@@ -484,7 +509,7 @@ static void html_confusion(FILE *fp, const ns_eval_level *L, const ns_eval_resul
         uint64_t row = 0;
         for (int b = 0; b < L->n_classes; b++) row += res->confusion[(size_t)a * L->n_classes + b];
         fputs("<tr><th>", fp);
-        html_text(fp, L->classes[a]);
+        ns_html_text(fp, L->classes[a]);
         fputs("</th>", fp);
         for (int b = 0; b < L->n_classes; b++) {
             uint64_t v = res->confusion[(size_t)a * L->n_classes + b];
@@ -517,7 +542,7 @@ static void html_histogram(FILE *fp, const ns_dist_field *f)
                 x + 9, H - hs, hs, h->synth[k]);
         fprintf(fp, "<text x=\"%.0f\" y=\"%d\" font-size=\"9\" transform=\"rotate(60 %.0f %d)\">", x + 4, H + 10, x + 4,
                 H + 10);
-        html_text(fp, h->label[k]);
+        ns_html_text(fp, h->label[k]);
         fputs("</text>", fp);
     }
     fputs("</svg></figure>\n", fp);
@@ -554,7 +579,7 @@ static void html_table2(FILE *fp, const ns_report *r)
         for (int k = 0; k < 2; k++) {
             if (!find_result(&r->eval, lv, k, NS_EVAL_REAL)) continue;
             fputs("<tr><td class=l>", fp);
-            html_text(fp, r->eval.levels[lv].name);
+            ns_html_text(fp, r->eval.levels[lv].name);
             fprintf(fp, "</td><td class=l>%s</td><td>%d</td>", kind_label[k], r->eval.levels[lv].n_classes);
             for (int run = 0; run < 3; run++) {
                 const ns_eval_result *res = find_result(&r->eval, lv, k, run);
@@ -572,12 +597,12 @@ static void html_coverage(FILE *fp, const ns_report *r)
 {
     const ns_eval_level *lv0 = &r->eval.levels[0];
     fputs("<h2>Coverage</h2><table><tr><th class=l>", fp);
-    html_text(fp, lv0->name);
+    ns_html_text(fp, lv0->name);
     fprintf(fp, "</th><th>real train flows</th><th>synthetic flows</th>%s</tr>\n",
             r->in.like ? "<th>requested</th>" : "");
     for (int c = 0; c < lv0->n_classes; c++) {
         fputs("<tr><td class=l>", fp);
-        html_text(fp, lv0->classes[c]);
+        ns_html_text(fp, lv0->classes[c]);
         fprintf(fp, "</td><td>%llu</td><td>%llu</td>", (unsigned long long)r->cov_real[0][c],
                 (unsigned long long)r->cov_synth[0][c]);
         if (r->in.like) fprintf(fp, "<td>%llu</td>", (unsigned long long)r->cov_real[0][c]);
@@ -612,7 +637,7 @@ static void html_memo_compliance(FILE *fp, const ns_report *r)
         fputs("</table><p>tshark with IP, TCP and UDP checksum checks on.</p>\n", fp);
     } else {
         fputs("<p>", fp);
-        html_text(fp, r->compliance_note);
+        ns_html_text(fp, r->compliance_note);
         fputs("</p>\n", fp);
     }
 }
@@ -636,7 +661,7 @@ static void html_distances(FILE *fp, const ns_report *r)
     fputs("</table>\n", fp);
     if (r->dist.n_classes) {
         fputs("<p>Per class: the mean JSD over the fields and the three worst fields.</p><table><tr><th class=l>", fp);
-        html_text(fp, r->eval.levels[0].name);
+        ns_html_text(fp, r->eval.levels[0].name);
         fputs("</th><th>mean JSD</th><th class=l>worst fields (JSD)</th></tr>\n", fp);
         for (int c = 0; c < r->dist.n_classes; c++) {
             const ns_dist_field *w;
@@ -645,7 +670,7 @@ static void html_distances(FILE *fp, const ns_report *r)
             char t[32];
             snprintf(t, sizeof t, "%.4f", mean);
             fputs("<tr><td class=l>", fp);
-            html_text(fp, r->eval.levels[0].classes[c]);
+            ns_html_text(fp, r->eval.levels[0].classes[c]);
             fputs("</td>", fp);
             html_shaded(fp, mean, t);
             fputs("<td class=l>", fp);
@@ -693,7 +718,7 @@ static int html_images(FILE *fp, const ns_report *r, const char *tmp)
     int rc = NS_OK;
     for (int c = 0; c < lv0->n_classes && !rc; c++) {
         fputs("<tr><td class=l>", fp);
-        html_text(fp, lv0->classes[c]);
+        ns_html_text(fp, lv0->classes[c]);
         fputs("</td><td>", fp);
         rc = flow_image(fp, &r->sides[NS_EVAL_TRAIN], c, packets, tmp);
         fputs("</td><td>", fp);
@@ -717,10 +742,11 @@ int ns_report_write_html(const ns_report *r, const char *path)
             css);
     if (r->in.command) {
         fputs("<pre>", fp);
-        html_text(fp, r->in.command);
+        ns_html_text(fp, r->in.command);
         fputs("</pre>\n", fp);
     }
     html_table2(fp, r);
+    ns_trace_html(r->has_trace ? &r->trace : NULL, r->trace_note, fp);
     if (r->has_synth) {
         html_memo_compliance(fp, r);
         rc = html_images(fp, r, tmp);
@@ -733,7 +759,7 @@ int ns_report_write_html(const ns_report *r, const char *path)
         const ns_eval_result *res = &r->eval.results[i];
         static const char *const runs[] = {"real &rarr; real", "TSTR", "TRTS"};
         fputs("<h3>", fp);
-        html_text(fp, r->eval.levels[res->level].name);
+        ns_html_text(fp, r->eval.levels[res->level].name);
         fprintf(fp, ", %s features, %s: accuracy %.3f, macro-F1 %.3f</h3>\n", kind_label[res->kind], runs[res->run],
                 res->accuracy, res->macro_f1);
         fputs("<div class=wide>", fp);

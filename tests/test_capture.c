@@ -257,16 +257,55 @@ static void test_truncated_last_record(void **state)
         assert_int_equal(ns_capture_next(c, &f), 1);
         assert_int_equal(ns_capture_next(c, &f), 0);
         assert_int_equal(ns_capture_truncated_records(c), 1);
+        /* What was lost: one packet and the bytes after the second record. */
+        ns_capture_cut info;
+        ns_capture_cut_info(c, &info);
+        assert_int_equal(info.records, 1);
+        assert_int_equal(info.packets, 2);
+        assert_int_equal(info.bytes_lost, (int64_t)(16 + n - cut));
+        assert_int_equal(info.garbled, 0);
+        char msg[512], want[512];
+        ns_capture_cut_format("x.pcap", &info, msg, sizeof msg);
+        snprintf(want, sizeof want, "x.pcap: truncated capture: the last record (packet 3) is cut short; 1 packet "
+                 "(%zu bytes) lost, the 2 before it used", 16 + n - cut);
+        assert_string_equal(msg, want);
         ns_capture_close(c);
     }
+    /* A garbled record header (a length past any snapshot) ends the capture too. */
+    memcpy(data + len - 16 - n + 8, "\xff\xff\xff\x7f", 4);
+    assert_int_equal(tu_write_file(path, data, len), 0);
+    ns_capture *c;
+    ns_frame f;
+    assert_int_equal(ns_capture_open(&c, path, NULL), NS_OK);
+    assert_int_equal(ns_capture_next(c, &f), 1);
+    assert_int_equal(ns_capture_next(c, &f), 1);
+    assert_int_equal(ns_capture_next(c, &f), 0);
+    ns_capture_cut cut;
+    ns_capture_cut_info(c, &cut);
+    assert_int_equal(cut.records, 1);
+    assert_int_equal(cut.garbled, 1);
+    assert_int_equal(cut.bytes_lost, (int64_t)(16 + n));
+    ns_capture_close(c);
+    /* A whole capture: nothing to say. */
+    assert_int_equal(tu_write_file(path, data, len - 16 - n), 0);
+    assert_int_equal(ns_capture_open(&c, path, NULL), NS_OK);
+    while (ns_capture_next(c, &f) == 1) {}
+    ns_capture_cut_info(c, &cut);
+    assert_int_equal(cut.records, 0);
+    assert_int_equal(cut.packets, 2);
+    char msg[8];
+    assert_int_equal(ns_capture_cut_format("x.pcap", &cut, msg, sizeof msg), 0);
+    assert_string_equal(msg, "");
+    ns_capture_close(c);
     free(data);
 }
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); } /* pcapng in host order */
 
-static void test_pcapng(void **state)
+/* A pcapng of one raw IPv4 packet at ts (in microseconds, the default
+ * resolution); returns its path. */
+static const char *write_pcapng(uint64_t ts)
 {
-    (void)state;
     uint8_t pkt[64];
     size_t n = make_ipv4_tcp(pkt);
     uint8_t file[256] = {0};
@@ -283,7 +322,6 @@ static void test_pcapng(void **state)
     at += 20;
     /* Enhanced packet block. */
     size_t padded = (n + 3) & ~(size_t)3, blen = 32 + padded;
-    uint64_t ts = 1700000000000000ULL; /* microseconds */
     put32(file + at, 6), put32(file + at + 4, (uint32_t)blen), put32(file + at + 8, 0);
     put32(file + at + 12, (uint32_t)(ts >> 32)), put32(file + at + 16, (uint32_t)ts);
     put32(file + at + 20, (uint32_t)n), put32(file + at + 24, (uint32_t)n);
@@ -292,11 +330,52 @@ static void test_pcapng(void **state)
     at += blen;
     const char *path = tu_path(tu_tmpdir(), "in.pcapng");
     assert_int_equal(tu_write_file(path, file, at), 0);
+    return path;
+}
+
+static void test_pcapng(void **state)
+{
+    (void)state;
+    const char *path = write_pcapng(1700000000000000ULL);
     ns_packet p;
     uint8_t copy[256];
     int dlt;
     assert_int_equal(read_one(path, &p, copy, &dlt), NS_SKIP_NONE);
     check_tcp(&p);
+}
+
+/* Issue 12 defect 8: pcapng times are 64-bit in any unit; tv_sec * 1e9
+ * overflowed (UBSan) and wrapped ts_ns in a release build. Times within
+ * +-2^62 ns of 1970 pass, others are a clear error naming file and packet. */
+static void test_pcapng_huge_timestamp(void **state)
+{
+    (void)state;
+    static const uint64_t bad[] = {UINT64_MAX, UINT64_MAX / 2, 9223372036854775ULL + 1, 4611686018427388ULL};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *path = write_pcapng(bad[i]);
+        ns_capture *c;
+        ns_frame f;
+        assert_int_equal(ns_capture_open(&c, path, NULL), NS_OK);
+        assert_int_equal(ns_capture_next(c, &f), NS_ERANGE);
+        if (!strstr(ns_errmsg(), path) || !strstr(ns_errmsg(), "packet 1: timestamp"))
+            fail_msg("%llu us: %s", (unsigned long long)bad[i], ns_errmsg());
+        ns_capture_close(c);
+    }
+    /* The last microsecond below 2^62 ns, and the year 2106 of classic pcap, still read. */
+    static const uint64_t good[] = {4611686018427387ULL, 4294967295000000ULL};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ns_capture *c;
+        ns_frame f;
+        assert_int_equal(ns_capture_open(&c, write_pcapng(good[i]), NULL), NS_OK);
+        assert_int_equal(ns_capture_next(c, &f), 1);
+        assert_int_equal(f.ts_ns, (int64_t)good[i] * 1000);
+        ns_capture_close(c);
+    }
+    /* The CLI: exit 1 with that message, no output file. */
+    const char *path = write_pcapng(UINT64_MAX), *dir = tu_tmpdir();
+    assert_int_equal(tu_system("%s encode -P %s -W %s/o.csv 2>%s/err", tu_netsynth_bin(), path, dir, dir), 1);
+    assert_int_equal(tu_system("grep -q 'packet 1: timestamp .* outside the years 1823 to 2116' %s/err && "
+                               "test ! -e %s/o.csv", dir, dir), 0);
 }
 
 static void test_bpf_filter(void **state)
@@ -375,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_not_a_capture),
         cmocka_unit_test(test_truncated_last_record),
         cmocka_unit_test(test_pcapng),
+        cmocka_unit_test(test_pcapng_huge_timestamp),
         cmocka_unit_test(test_bpf_filter),
         cmocka_unit_test(test_skip_summary),
         cmocka_unit_test(test_checksums),

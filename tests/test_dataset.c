@@ -10,6 +10,7 @@
 #include "netsynth/capture.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
+#include "netsynth/eval.h"
 #include "netsynth/fileio.h"
 #include "netsynth/flow.h"
 #include "netsynth/labels.h"
@@ -374,9 +375,110 @@ static void test_build_errors(void **state)
     assert_int_equal(ns_dataset_build(&o, "x", &st), NS_EARG);
 }
 
+/* Issue 12 defect 9: one capture named by two rows gave its flows under both
+ * labels, exit 0. Now an error naming both rows, however the path is spelled,
+ * unless allowed. */
+static void test_duplicate_captures(void **state)
+{
+    (void)state;
+    const char *dir = make_corpus(), *bin = tu_netsynth_bin();
+    assert_int_equal(tu_system("ln -s a.pcap '%s/pcaps/link.pcap'", dir), 0);
+    static const char *const twice[] = {
+        "path\tdevice\npcaps/a.pcap\tCam\npcaps/b.pcap\tPlug\n./pcaps/../pcaps/a.pcap\tPlug\n",
+        "path\tdevice\npcaps/a.pcap\tCam\npcaps/b.pcap\tPlug\npcaps/link.pcap\tPlug\n",
+    };
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(build_with(dir, twice[i], FLOWS, "device", "ndpi_proto", NULL), NS_EFORMAT);
+        const char *msg = ns_errmsg();
+        if (!strstr(msg, "labels.tsv: lines 2 and 4 name the same capture") ||
+            !strstr(msg, "/pcaps/a.pcap ('pcaps/a.pcap', '") ||
+            !strstr(msg, "--allow-duplicate-captures"))
+            fail_msg("unexpected: %s", msg);
+    }
+    /* Allowed: both rows' flows, under both labels. */
+    ns_dataset_opts o = corpus_opts(dir);
+    o.label_cols = "device";
+    o.allow_duplicate_captures = 1;
+    ns_dataset_stats st;
+    assert_int_equal(ns_dataset_build(&o, tu_path(dir, "ds.bin"), &st), NS_OK);
+    assert_int_equal(st.files, 3);
+    assert_int_equal(st.flows, 2 + 1 + 2);   /* a.pcap holds 2 flows, b.pcap 1 */
+    free_opts(&o);
+    /* The CLI: exit 1 naming both rows; the option lets it through. */
+    assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --label device -o %s/o.ds 2>%s/err", bin, dir, dir,
+                               dir), 1);
+    assert_int_equal(tu_system("grep -q 'lines 2 and 4 name the same capture' %s/err", dir), 0);
+    assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --label device --allow-duplicate-captures "
+                               "-o %s/o.ds >/dev/null", bin, dir, dir), 0);
+    /* eval's capture tables: the same rule, the same way out. */
+    ns_eval_source src;
+    const char *labels = strdup(tu_path(dir, "labels.tsv"));
+    assert_int_equal(ns_eval_source_load(&src, labels, "device", 16, NS_EVAL_SPLIT), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "name the same capture"));
+    assert_int_equal(ns_eval_source_load(&src, labels, "device", 16, NS_EVAL_SPLIT | NS_EVAL_ALLOW_DUPLICATES), NS_OK);
+    assert_int_equal(src.train.n_flows, 5);
+    ns_eval_source_free(&src);
+    /* Distinct captures with the same name in other folders are not duplicates. */
+    assert_int_equal(tu_system("mkdir %s/other && cp %s/pcaps/c.pcap %s/other/a.pcap", dir, dir, dir), 0);
+    assert_int_equal(build_with(dir, "path\tdevice\npcaps/a.pcap\tCam\nother/a.pcap\tPlug\n", FLOWS, "device",
+                                "ndpi_proto", NULL), NS_OK);
+    free((char *)labels);
+}
+
+static void collect(void *ctx, const char *msg)
+{
+    char *buf = ctx;
+    snprintf(buf + strlen(buf), 2048 - strlen(buf), "%s\n", msg);
+}
+
+/* Issue 12 defect 12: a truncated capture is a warning naming the file and
+ * what was lost, exit 0 (README, man page); before, the CLI printed only a
+ * count without the file. */
+static void test_truncated_capture_warns(void **state)
+{
+    (void)state;
+    const char *dir = make_corpus(), *bin = tu_netsynth_bin();
+    /* a.pcap's last record is 16 + 42 bytes: cut 5 off, 53 of its bytes are lost. */
+    assert_int_equal(tu_system("truncate -s -5 %s/pcaps/a.pcap", dir), 0);
+    ns_dataset_opts o = corpus_opts(dir);
+    char msgs[2048] = "";
+    o.warn = collect;
+    o.warn_ctx = msgs;
+    ns_dataset_stats st;
+    assert_int_equal(ns_dataset_build(&o, tu_path(dir, "ds.bin"), &st), NS_OK);
+    free_opts(&o);
+    assert_int_equal(st.truncated_records, 1);
+    assert_int_equal(st.packets_read, 9);
+    char want[4200];
+    snprintf(want, sizeof want, "%s/pcaps/a.pcap: truncated capture: the last record (packet 7) is cut short; "
+             "1 packet (53 bytes) lost, the 6 before it used\n", dir);
+    assert_string_equal(msgs, want);
+
+    assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --label device -o %s/o.ds >%s/out 2>%s/err", bin,
+                               dir, dir, dir, dir), 0);
+    assert_int_equal(tu_system("grep -qF 'warning: %s/pcaps/a.pcap: truncated capture: the last record (packet 7) "
+                               "is cut short; 1 packet (53 bytes) lost' %s/err", dir, dir), 0);
+    assert_int_equal(tu_system("grep -q '1 truncated captures' %s/out", dir), 0);
+    assert_int_equal(tu_system("%s inspect %s/o.ds >/dev/null", bin, dir), 0);
+
+    /* eval keeps the message for its caller to print. */
+    ns_eval_source src;
+    const char *labels = strdup(tu_path(dir, "labels.tsv"));
+    assert_int_equal(ns_eval_source_load(&src, labels, "device", 16, 0), NS_OK);
+    assert_int_equal(src.n_warnings, 1);
+    assert_non_null(strstr(src.warnings[0], "a.pcap: truncated capture"));
+    ns_eval_source_free(&src);
+    free((char *)labels);
+
+    /* encode says the same. */
+    assert_int_equal(tu_system("%s encode -P %s/pcaps/a.pcap -W %s/a.csv 2>%s/err", bin, dir, dir, dir), 0);
+    assert_int_equal(tu_system("grep -qF 'a.pcap: truncated capture: the last record (packet 7) is cut short' %s/err",
+                               dir), 0);
+}
+
 /* ---- the file: round trip and rejection ---------------------------------------- */
 
-enum { W = 10, RB = 3 };   /* a width that does not fill its last byte */
+enum { W = NS_NP_MODEL_WIDTH, RB = (W + 3) / 4 };   /* the only width the reader takes */
 
 typedef struct handmade {
     ns_dataset ds;
@@ -554,14 +656,78 @@ static void test_rejects_damage(void **state)
     fix_crc(bad, len);
     expect_rejected(bad, len, NS_ECORRUPT, "invalid packed value");
     memcpy(bad, good, len);
-    bad[bits_off + 2] |= 0x40; /* a value past the width of 10 */
-    fix_crc(bad, len);
-    expect_rejected(bad, len, NS_ECORRUPT, "invalid packed value");
-    memcpy(bad, good, len);
     bad[40] = 4;               /* n_flows 4: the file size no longer adds up */
     fix_crc(bad, len);
     expect_rejected(bad, len, NS_ECORRUPT, "its counts give");
     free(bad);
+    free(good);
+    free((char *)path);
+}
+
+/* A file consistent in itself (sizes, offsets, checksum) whose rows are not
+ * the model's width: the bits section, the last, resized to the new width. */
+static uint8_t *with_width(const uint8_t *good, size_t len, uint32_t width, size_t *out_len)
+{
+    size_t old_bits = (6 * (size_t)RB + 7) & ~(size_t)7, bits_off = len - old_bits;
+    uint32_t rb = (width + 3) / 4;
+    size_t n = bits_off + ((6 * (size_t)rb + 7) & ~(size_t)7);
+    uint8_t *d = calloc(n, 1);   /* every packed value 0: valid codes */
+    memcpy(d, good, bits_off);
+    memcpy(d + 20, &width, 4);
+    memcpy(d + 68, &rb, 4);
+    uint64_t file_bytes = n;
+    memcpy(d + 80, &file_bytes, 8);
+    fix_crc(d, n);
+    *out_len = n;
+    return d;
+}
+
+/* Issue 12 defect 1: a width of 2000 or 16 with a right checksum overflowed
+ * the encoder's row[NS_NP_MODEL_WIDTH] or read past control.c's rows. */
+static void test_rejects_other_widths(void **state)
+{
+    (void)state;
+    handmade h;
+    const char *path = write_handmade(&h);
+    size_t len;
+    uint8_t *good = read_all(path, &len);
+    size_t same_len;
+    uint8_t *same = with_width(good, len, W, &same_len);   /* the helper alone makes a good file */
+    assert_int_equal(same_len, len);
+    ns_dataset ok;
+    assert_int_equal(ns_dataset_parse(&ok, same, same_len, "same.ds"), NS_OK);
+    ns_dataset_free(&ok);
+    static const uint32_t widths[] = {2000, 16, 1087, 1092};
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+        size_t n;
+        uint8_t *bad = with_width(good, len, widths[i], &n);
+        char what[64];
+        snprintf(what, sizeof what, "row width %u, this build's rows are %d values", widths[i], W);
+        expect_rejected(bad, n, NS_ECORRUPT, what);
+        /* The other readers of dataset bytes go through the same check. */
+        ns_dataset ds;
+        assert_int_equal(ns_dataset_parse(&ds, bad, n, "mem.ds"), NS_ECORRUPT);   /* takes bad */
+        assert_non_null(strstr(ns_errmsg(), "mem.ds: row width"));
+    }
+    /* Row bytes that do not match the width, all else consistent. */
+    uint8_t *bad = malloc(len);
+    memcpy(bad, good, len);
+    bad[68] ^= 1;
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_ECORRUPT, "row bytes");
+    free(bad);
+    /* Through the CLI: a clear error, exit 1, for each verb that reads one. */
+    size_t n;
+    bad = with_width(good, len, 16, &n);
+    const char *dir = tu_tmpdir(), *bin = tu_netsynth_bin();
+    const char *w16 = strdup(tu_path(dir, "w16.ds"));
+    assert_int_equal(tu_write_file(w16, bad, n), 0);
+    assert_int_equal(tu_system("%s inspect %s >/dev/null 2>%s/err", bin, w16, dir), 1);
+    assert_int_equal(tu_system("grep -q 'w16.ds: row width 16' %s/err", dir), 0);
+    assert_int_equal(tu_system("%s subset --data %s -o %s/o.ds --per-class 1 2>%s/err", bin, w16, dir, dir), 1);
+    assert_int_equal(tu_system("grep -q 'w16.ds: row width 16' %s/err", dir), 0);
+    free(bad);
+    free((char *)w16);
     free(good);
     free((char *)path);
 }
@@ -574,6 +740,10 @@ static void test_write_rejects_bad_struct(void **state)
     const char *path = strdup(tu_path(tu_tmpdir(), "x.ds"));
     h.ds.row_bytes = 2;
     assert_int_equal(ns_dataset_write(&h.ds, path), NS_EARG);
+    make_handmade(&h);
+    h.ds.width = 16, h.ds.row_bytes = 4;
+    assert_int_equal(ns_dataset_write(&h.ds, path), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "row width 16"));
     /* Contents the reader would refuse are not written either. */
     make_handmade(&h);
     h.labels[0] = 4;
@@ -768,8 +938,11 @@ int main(void)
         cmocka_unit_test(test_table_errors),
         cmocka_unit_test(test_build_from_captures),
         cmocka_unit_test(test_build_errors),
+        cmocka_unit_test(test_duplicate_captures),
+        cmocka_unit_test(test_truncated_capture_warns),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_rejects_damage),
+        cmocka_unit_test(test_rejects_other_widths),
         cmocka_unit_test(test_write_rejects_bad_struct),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_subset),

@@ -237,6 +237,25 @@ static void test_backwards_time_is_zero_gap(void **state)
     ns_flow_table_free(t);
 }
 
+/* The flow each packet joined, past the cap and across a timeout too; -1 for a skip. */
+static void test_last_names_the_flow(void **state)
+{
+    (void)state;
+    ns_flow_table *t = table(1, 60 * SEC);
+    assert_int_equal(ns_flow_table_last(t), -1);
+    add(t, 6, A, 40000, B, 443, SYN, 0);
+    assert_int_equal(ns_flow_table_last(t), 0);
+    add(t, 17, A, 5353, B, 53, 0, SEC);
+    assert_int_equal(ns_flow_table_last(t), 1);
+    add(t, 6, B, 443, A, 40000, SYN | ACK, 2 * SEC); /* past the cap of 1 */
+    assert_int_equal(ns_flow_table_last(t), 0);
+    add(t, 6, A, 40000, B, 443, ACK, 100 * SEC);     /* after the timeout: a new flow */
+    assert_int_equal(ns_flow_table_last(t), 2);
+    add(t, 47, A, 0, B, 0, 0, 101 * SEC);           /* GRE: left out */
+    assert_int_equal(ns_flow_table_last(t), -1);
+    ns_flow_table_free(t);
+}
+
 static void test_skips(void **state)
 {
     (void)state;
@@ -317,6 +336,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_both_directions_one_flow),
+        cmocka_unit_test(test_last_names_the_flow),
         cmocka_unit_test(test_rows_are_the_nprint_encoding),
         cmocka_unit_test(test_syn_ack_first_makes_receiver_client),
         cmocka_unit_test(test_icmp_keyed_by_addresses),

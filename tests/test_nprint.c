@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <pcap/dlt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,6 +549,50 @@ static void test_malformed_csv(void **state)
     ns_nprint_csv_free(&c);
 }
 
+/* Issue 12 defect 8: decode summed rts * 1000 in int64 without a check:
+ * rts = INT64_MAX overflowed (UBSan) or wrapped. Now a clear error naming
+ * the file and line, nothing written. */
+static void test_decode_huge_rts(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    uint8_t frame[14 + 60];
+    size_t n = put_eth(frame, 0x0800);
+    put_ipv4(frame + n, 5, 40, 6, 9);
+    memset(frame + n + 20, 0, 20);
+    frame[n + 20 + 12] = 0x50;
+    ns_packet p;
+    assert_int_equal(ns_packet_parse(&p, DLT_EN10MB, frame, n + 40), NS_SKIP_NONE);
+    int8_t row[NS_NP_MODEL_WIDTH];
+    ns_nprint_encode(&p, NS_NP_MODEL_LAYERS, row);
+    /* rts of row 2 (line 3) overflows at once, or the sum past 2106, or before 1970. */
+    static const int64_t second[] = {INT64_MAX, INT64_MAX / 1000, 4300000000000000, INT64_MIN + 1, -200000000};
+    for (size_t k = 0; k < sizeof second / sizeof second[0]; k++) {
+        const char *csv = tu_path(dir, "r.csv");
+        FILE *fp = fopen(csv, "w");
+        assert_int_equal(ns_nprint_csv_write_header(fp, "src_ip", 1, NS_NP_MODEL_LAYERS), NS_OK);
+        assert_int_equal(ns_nprint_csv_write_row(fp, "192.168.1.10", 0, row, NS_NP_MODEL_LAYERS), NS_OK);
+        fclose(fp);
+        fp = fopen(csv, "a");   /* the writer leaves out negative rts (nPrint's sentinel): write it by hand */
+        char line[16];
+        snprintf(line, sizeof line, "192.168.1.10,");
+        char *rest = NULL;
+        size_t cap = 0;
+        FILE *in = fopen(csv, "r");
+        assert_true(getline(&rest, &cap, in) > 0 && getline(&rest, &cap, in) > 0);   /* the first row */
+        fclose(in);
+        char *bits = strchr(strchr(rest, ',') + 1, ',');   /* past index and rts */
+        fprintf(fp, "%s%" PRId64 "%s", line, second[k], bits);
+        free(rest);
+        fclose(fp);
+        int rc = tu_system("%s decode -i '%s' -o '%s/out.pcap' --start 100 2>'%s/err'", tu_netsynth_bin(), csv, dir,
+                           dir);
+        if (rc != 1 || tu_system("grep -q 'r.csv: line 3: the rts puts the packet.s time outside' '%s/err'", dir) ||
+            tu_system("test ! -e '%s/out.pcap'", dir))
+            fail_msg("rts %" PRId64 ": exit %d", second[k], rc);
+    }
+}
+
 /* decode: timestamps from rts (a running sum from --start), or evenly
  * spaced without; raw IP without eth columns; real lengths, good checksums. */
 static void test_decode_timestamps(void **state)
@@ -634,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_lab_captures),
         cmocka_unit_test(test_malformed_csv),
         cmocka_unit_test(test_decode_timestamps),
+        cmocka_unit_test(test_decode_huge_rts),
         cmocka_unit_test(test_row_to_packet_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,12 +28,29 @@ typedef struct ns_frame {
 int ns_capture_open(ns_capture **out, const char *path, const char *filter);
 /* The same over an open stream (closed by ns_capture_close); name is for messages. */
 int ns_capture_fopen(ns_capture **out, FILE *fp, const char *name, const char *filter);
-/* 1: *f holds the next frame; 0: end of capture; <0: error (message set). */
+/* 1: *f holds the next frame; 0: end of capture; <0: error (message set),
+ * e.g. NS_ERANGE for a timestamp outside the years 1823 to 2116 (pcapng
+ * can say any 64-bit time; netsynth keeps nanoseconds in 64 bits). */
 int ns_capture_next(ns_capture *c, ns_frame *f);
 int ns_capture_linktype(const ns_capture *c);      /* a DLT_* value */
 /* Records cut short or garbled (libpcap cannot resynchronise, so the
  * capture ends at the first one: 0 or 1). */
 uint64_t ns_capture_truncated_records(const ns_capture *c);
+
+/* What a capture's cut-short or garbled record cost, once ns_capture_next
+ * has returned 0. */
+typedef struct ns_capture_cut {
+    uint64_t records;     /* records cut short or garbled: 0 or 1 */
+    uint64_t packets;     /* whole packets read (and used) before it */
+    int64_t bytes_lost;   /* from the end of the last whole record to the end of the file; -1 unknown (a pipe) */
+    int garbled;          /* 1: a record header that makes no sense, the rest of the file (packets unknown)
+                           * is lost; 0: the last record ends early, one packet is lost */
+} ns_capture_cut;
+void ns_capture_cut_info(const ns_capture *c, ns_capture_cut *cut);
+/* The warning for a cut (snprintf's contract; "" when cut->records is 0):
+ * "PATH: truncated capture: the last record (packet 13) is cut short;
+ * 1 packet (37 bytes) lost, the 12 before it used". */
+int ns_capture_cut_format(const char *path, const ns_capture_cut *cut, char *buf, size_t size);
 void ns_capture_close(ns_capture *c);
 
 /* Link types as written in pcap file headers (LINKTYPE_*, not DLT_*). */

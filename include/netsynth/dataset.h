@@ -13,7 +13,9 @@
  * CRC field zeroed), then 8-byte aligned sections: attribute name offsets,
  * attr_first, token offsets, file offsets, the string pool, flows, labels,
  * iat_ns, dir, and the rows packed 2 bits per value, each value's two's
- * complement (00 = 0, 01 = 1, 11 = -1). Loading checks all of it. */
+ * complement (00 = 0, 01 = 1, 11 = -1). Loading checks all of it, down to
+ * every dimension a reader relies on: rows are NS_NP_MODEL_WIDTH values, no
+ * flow longer than NS_FLOW_MAX_PACKETS. */
 #ifndef NETSYNTH_DATASET_H
 #define NETSYNTH_DATASET_H
 #ifdef __cplusplus
@@ -110,12 +112,22 @@ typedef struct ns_dataset_opts {
     int max_packets;           /* 1..NS_FLOW_MAX_PACKETS */
     int64_t idle_timeout_ns;   /* 0 none */
     int keep_addresses;
+    /* A capture named by two rows (same file after resolving the paths:
+     * "./a.pcap", "x/../a.pcap", a symlink) would give the same flows under
+     * both rows' labels: an error naming both rows, unless this is set. */
+    int allow_duplicate_captures;
+    /* Called for each capture that ends in a cut-short or garbled record
+     * (from the calling thread, in table order) with a message naming the
+     * file and the packets and bytes lost; the build goes on (a warning, as
+     * tcpdump does). NULL: only counted in ns_dataset_stats. */
+    void (*warn)(void *ctx, const char *msg);
+    void *warn_ctx;
 } ns_dataset_opts;
 
 typedef struct ns_dataset_stats {
     uint64_t files, flows, rows, packets_read, packets_in_flows;
     uint64_t flows_without_service;  /* when a flow table was given */
-    uint64_t truncated_records;
+    uint64_t truncated_records;      /* captures that end in a cut-short record */
     ns_skips skips;                  /* packets left out, and why */
 } ns_dataset_stats;
 

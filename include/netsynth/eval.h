@@ -113,9 +113,12 @@ void ns_eval_json_members(const ns_eval_report *r, FILE *fp);
  * REAL or SYNTH as given on the command line: a dataset file, or a labels.tsv
  * table of captures (a `path` column, label columns; the layout `netsynth
  * generate --per-class/--like DIR` writes and the corpus uses), built into
- * datasets in memory. With use_split and a `split` column that has both,
- * rows "train" make train and rows "test" make test; otherwise every row
- * makes train. */
+ * datasets in memory. With NS_EVAL_SPLIT and a `split` column that has
+ * both, rows "train" make train and rows "test" make test; otherwise every
+ * row makes train. Two rows naming the same capture are an error unless
+ * NS_EVAL_ALLOW_DUPLICATES (see ns_dataset_opts); a capture that ends in a
+ * cut-short record is used up to the cut and leaves a message in warnings. */
+enum { NS_EVAL_SPLIT = 1, NS_EVAL_ALLOW_DUPLICATES = 2 };
 typedef struct ns_eval_source {
     ns_dataset train, test;
     int has_test;          /* test holds the table's split "test" */
@@ -123,10 +126,13 @@ typedef struct ns_eval_source {
     size_t n_captures;     /* a table's captures (every row), paths resolved */
     char **captures;
     uint64_t packets_read; /* packets read from them (both splits) */
+    size_t n_warnings;     /* truncated captures, one message each naming the file */
+    char **warnings;
 } ns_eval_source;
 
-/* labels: the comma-separated columns to keep; max_packets per flow. */
-int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels, int max_packets, int use_split);
+/* labels: the comma-separated columns to keep; max_packets per flow;
+ * flags: NS_EVAL_*. */
+int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels, int max_packets, int flags);
 void ns_eval_source_free(ns_eval_source *s);
 
 #pragma GCC visibility pop

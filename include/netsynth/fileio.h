@@ -4,7 +4,23 @@
  * it only when every write, the flush and the close succeeded, so a full disk
  * or an error half-way never leaves the user's old file overwritten half-way.
  * "-" is stdout; an existing device or pipe (/dev/null, a FIFO) is written
- * in place, since renaming over it would replace the device with a file. */
+ * in place, since renaming over it would replace the device with a file.
+ * After the rename the folder is fsynced, so the new name survives a crash.
+ *
+ * The temporary file is "DEST.tmp.PID.XXXXXX" (PID: the writer's process id,
+ * XXXXXX: mkstemp's). A writer killed outright (kill -9, out of memory, power
+ * loss) cannot remove its own, so ns_outfile_open(DEST) removes the stale
+ * ones of the same DEST, and only those:
+ *   - "DEST.tmp.PID.XXXXXX", a regular file, whose PID is not a running
+ *     process on this machine (kill(PID, 0) says ESRCH). A live writer's,
+ *     ours included, is left alone; a PID reused since errs on the side of
+ *     keeping. (Two machines writing one DEST over a shared folder would see
+ *     each other's PIDs as dead: one output, one machine at a time.)
+ *   - "DEST.tmp.XXXXXX" (no PID: written by older versions), a regular file
+ *     last modified more than NS_OUTFILE_LEGACY_STALE_S seconds ago.
+ * Other names (another DEST, other suffixes, folders, links) are never
+ * touched. */
+#define NS_OUTFILE_LEGACY_STALE_S 3600
 #ifndef NETSYNTH_FILEIO_H
 #define NETSYNTH_FILEIO_H
 #ifdef __cplusplus
@@ -36,8 +52,14 @@ int ns_write_file(const char *path, const void *data, size_t len);
  * `name` when one is not a finite number (weights of a model file). */
 int ns_read_weights(float *w, const uint8_t *src, size_t n, const char *name);
 
-/* Read a whole file into a malloc'd buffer (NUL-terminated for convenience). */
+/* Read a whole file into a malloc'd buffer (NUL-terminated for convenience).
+ * Only a regular file or a pipe/socket is read: a device (/dev/zero,
+ * /dev/urandom) or a directory is NS_EIO at once, since it has no end or no
+ * bytes. A file (or a pipe's stream) longer than `max` bytes is NS_ERANGE
+ * naming the file and the limit; ns_read_file's is NS_READ_FILE_MAX. */
+#define NS_READ_FILE_MAX ((size_t)8 << 30)
 int ns_read_file(const char *path, uint8_t **data, size_t *len);
+int ns_read_file_max(const char *path, size_t max, uint8_t **data, size_t *len);
 
 /* Fields of netsynth's file headers, which are little-endian (as the
  * machines this runs on: a big-endian port would swap here). */

@@ -25,6 +25,7 @@ extern "C" {
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netsynth/capture.h"
 #include "netsynth/packet.h"
 
 #define NS_FLOW_MAX_PACKETS 1024
@@ -65,12 +66,17 @@ void ns_flow_table_free(ns_flow_table *t);
 
 /* Add one frame given its decode result (ns_packet_parse's return value). */
 int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parsed, int64_t ts_ns);
-/* Read every frame of a capture into the table (counts its truncated last
- * record, if any, in *truncated when that is not NULL). */
-int ns_flow_table_add_capture(ns_flow_table *t, const char *path, uint64_t *truncated);
+/* Read every frame of a capture into the table; when cut is not NULL it
+ * says whether the capture ends in a cut-short or garbled record, and what
+ * that lost (see capture.h). */
+int ns_flow_table_add_capture(ns_flow_table *t, const char *path, ns_capture_cut *cut);
 
 /* Flows in the order of their first packet; valid until the next add. */
 const ns_flow *ns_flow_table_flows(const ns_flow_table *t, size_t *count);
+/* The index (into ns_flow_table_flows) of the flow that the latest added
+ * packet joined or started, -1 when it was left out: for callers that keep
+ * their own state per flow and packet (trace.h), past the kept packets too. */
+int64_t ns_flow_table_last(const ns_flow_table *t);
 /* Packets read / left out, and why. */
 uint64_t ns_flow_table_packets(const ns_flow_table *t);
 const ns_skips *ns_flow_table_skips(const ns_flow_table *t);

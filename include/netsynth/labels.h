@@ -3,7 +3,11 @@
  * One record per line, fields split on tabs, no quoting; "\r\n" line ends, a
  * UTF-8 byte-order mark and blank lines are accepted. Every row has as many
  * fields as the header, header names are non-empty and distinct, and the text
- * holds no NUL byte: anything else is NS_EFORMAT naming the file and line. */
+ * holds no NUL byte: anything else is NS_EFORMAT naming the file and line.
+ * A table is at most NS_LABELS_MAX_BYTES and NS_LABELS_MAX_COLS columns
+ * (NS_ERANGE naming the file and the limit), and only a regular file or a
+ * pipe: `--labels /dev/zero` is refused rather than read until memory runs
+ * out. */
 #ifndef NETSYNTH_LABELS_H
 #define NETSYNTH_LABELS_H
 #ifdef __cplusplus
@@ -13,6 +17,9 @@ extern "C" {
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define NS_LABELS_MAX_BYTES ((size_t)1 << 30)
+#define NS_LABELS_MAX_COLS 4096
 
 typedef struct ns_labels {
     size_t n_rows, n_cols;

@@ -60,6 +60,7 @@ const char *ns_version(void);
 #include "netsynth/forest.h"
 #include "netsynth/distance.h"
 #include "netsynth/eval.h"
+#include "netsynth/trace.h"
 #include "netsynth/report.h"
 
 #pragma GCC visibility pop

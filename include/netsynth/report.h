@@ -9,7 +9,9 @@
  * with mergecap; IP, TCP and UDP checksum checks on) of malformed packets,
  * bad checksums, expert errors and warnings. It prints as a table, writes as
  * JSON (every number) and as one self-contained HTML page (inline CSS, PNG
- * flow images and SVG histograms inline, no network). */
+ * flow images and SVG histograms inline, no network). With REAL as a capture
+ * table, the traces too (trace.h: flow starts, hosts, ports, handshake RTT,
+ * inter-arrival times, TCP timestamps, per class, each side that is a table). */
 #ifndef NETSYNTH_REPORT_H
 #define NETSYNTH_REPORT_H
 #ifdef __cplusplus
@@ -22,6 +24,7 @@ extern "C" {
 
 #include "netsynth/distance.h"
 #include "netsynth/eval.h"
+#include "netsynth/trace.h"
 
 typedef struct ns_compliance {
     uint64_t packets, malformed, bad_checksums, errors, warnings;
@@ -37,6 +40,8 @@ typedef struct ns_report_inputs {
     int like;              /* SYNTH was generated --like REAL */
     int compliance;        /* run tshark when both sides are tables */
     const char *command;   /* what produced the report, shown in it */
+    int trace;             /* measure the traces (trace.h) of the sides given as tables */
+    ns_trace_source trace_src[NS_EVAL_SIDES];
 } ns_report_inputs;
 
 typedef struct ns_report {
@@ -50,6 +55,9 @@ typedef struct ns_report {
     int has_compliance;
     ns_compliance comp_real, comp_synth;
     char compliance_note[256];        /* why there is none */
+    int has_trace;
+    ns_trace_report trace;
+    char trace_note[256];             /* why there is none */
     double eval_s, dist_s, memo_s, compliance_s;
 } ns_report;
 
