@@ -578,13 +578,17 @@ static const char *class_problem(const ns_tmodel_class *c)
     if (c->gaps != c->flows - c->captures) return "gap count is not flows - captures";
     for (int i = 0; i < NS_TM_GAP_BINS; i++) s += c->gap_bin[i];
     if (s > c->gaps) return "more binned gaps than gaps";
-    uint64_t chain = 0;
-    for (int i = 0; i < NS_TM_DECADES; i++)
-        for (int j = 0; j < NS_TM_DECADES; j++) chain += c->gap_next[i][j];
-    if (chain > s) return "more gap transitions than gaps";
+    for (int j = 0; j < NS_TM_DECADES; j++) { /* transitions into a decade are gaps in it */
+        uint64_t into = 0, in = 0;
+        for (int i = 0; i < NS_TM_DECADES; i++) into += c->gap_next[i][j];
+        for (int i = 0; i < NS_TM_GAP_PER_DECADE; i++) in += c->gap_bin[j * NS_TM_GAP_PER_DECADE + i];
+        if (into > in) return "more gap transitions than gaps";
+    }
     if (!fin(c->period_s, 0, 1e7) || !fin(c->period_jitter, 0, 10) || !fin(c->period_share, 0, 1) ||
         (c->period_s == 0 && c->period_share != 0))
         return "bad period";
+    /* Each gap is binned or periodic. */
+    if (fabs((double)s + c->period_share * c->gaps - c->gaps) > 0.5) return "binned and periodic gaps do not add up";
     if ((uint64_t)c->client_new + c->client_prev + c->client_other != c->gaps ||
         (uint64_t)c->server_new + c->server_same + c->server_other != c->gaps)
         return "host counts do not add up to the flows";
@@ -769,6 +773,7 @@ static double next_gap(arrivals *a)
     if (!c) return 0.01; /* no class ever had two flows in a capture: the fixed plan's 10 ms */
     double marg[NS_TM_DECADES] = {0}, w[NS_TM_DECADES], total = 0;
     for (int b = 0; b < NS_TM_GAP_BINS; b++) marg[b / NS_TM_GAP_PER_DECADE] += c->gap_bin[b], total += c->gap_bin[b];
+    if (total == 0 && !(c->period_s > 0)) return 0.01;
     if (c->period_s > 0 && (total == 0 || ns_rng_double(&a->rng) < c->period_share)) {
         double g = c->period_s * (1 + c->period_jitter * ns_rng_normal(&a->rng));
         a->prev = -1;
@@ -779,9 +784,11 @@ static double next_gap(arrivals *a)
     for (int d = 0; a->prev >= 0 && d < NS_TM_DECADES; d++) row += c->gap_next[a->prev][d];
     for (int d = 0; d < NS_TM_DECADES; d++) w[d] = (row > 0 ? c->gap_next[a->prev][d] : 0) + marg[d] / total;
     int d = draw(&a->rng, w, NS_TM_DECADES);
+    if (d < 0) return 0.01; /* cannot happen for a parsed model (class_problem): no weight anywhere */
     double wb[NS_TM_GAP_PER_DECADE];
     for (int i = 0; i < NS_TM_GAP_PER_DECADE; i++) wb[i] = c->gap_bin[d * NS_TM_GAP_PER_DECADE + i];
-    int b = d * NS_TM_GAP_PER_DECADE + draw(&a->rng, wb, NS_TM_GAP_PER_DECADE);
+    int in = draw(&a->rng, wb, NS_TM_GAP_PER_DECADE);
+    int b = d * NS_TM_GAP_PER_DECADE + (in < 0 ? NS_TM_GAP_PER_DECADE / 2 : in);
     a->prev = d;
     return pow(10, ((double)b + ns_rng_double(&a->rng)) / NS_TM_GAP_PER_DECADE - 6);
 }

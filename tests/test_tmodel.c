@@ -428,6 +428,8 @@ static void test_bytes_refused_when_damaged(void **state)
         {"counts", NS_ECORRUPT, "host counts"},      {"period", NS_ECORRUPT, "bad period"},
         {"no empty", NS_ECORRUPT, "class of every flow"}, {"classes", NS_ECORRUPT, "sizes"},
         {"tail", NS_ECORRUPT, "unknown fields"},     {"short", NS_ETRUNC, "not a netsynth"},
+        /* Gaps neither binned nor periodic: the arrivals would draw from nothing (found by fuzz_tmodel). */
+        {"gaps", NS_ECORRUPT, "do not add up"},
     };
     size_t rec = size - 2 * NS_TMODEL_RECORD; /* the first record */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -460,6 +462,11 @@ static void test_bytes_refused_when_damaged(void **state)
         case 7: ns_store_le32(b + 12, 3), FIXCRC(); break;
         case 8: b[rec + NS_TMODEL_RECORD - 1] = 1, FIXCRC(); break;
         case 9: n = 5; break;
+        case 10: { /* period_s and period_share of the first class (the beacon: every gap periodic) to 0 */
+            size_t at = rec + 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES;
+            memset(b + at, 0, 8), memset(b + at + 16, 0, 8), FIXCRC();
+            break;
+        }
         }
         ns_tmodel t2;
         int rc = ns_tmodel_parse(&t2, b, n, "trace");
