@@ -6,7 +6,7 @@
  *   u32 captures, flows, gaps, gap_bin[96], gap_next[12][12]
  *   f64 period_s, period_jitter, period_share
  *   u32 client_new, client_prev, client_other, server_new, server_same, server_other
- *   u32 port_step[17], port_random; u16 port_lo, port_hi
+ *   u32 port_step[17], port_random; u16 port_lo, port_hi, port_server
  *   u32 ipid[2][3], ipid_runs_on[2][2]; f64 ts_hz[2]; u32 ts_runs_on[2][2]
  *   u8 ttl[2][4]; u32 ttl_count[2][4] */
 #include "netsynth/tmodel.h"
@@ -128,6 +128,7 @@ typedef struct acc {
     size_t n_rate[2], cap_rate[2];
     uint64_t ttl[2][256];
     uint32_t port_min, port_max;
+    uint32_t *server_port;  /* [65536] flows per server port: one array, cleared per class */
 } acc;
 
 static int push(double **v, size_t *n, size_t *cap, double x)
@@ -224,6 +225,7 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
                 else c->port_random++;
             }
             h->has_port = 1, h->port = f->client_port;
+            a->server_port[f->server_port]++;
             if (f->client_port && f->client_port < a->port_min) a->port_min = f->client_port;
             if (f->client_port > a->port_max) a->port_max = f->client_port;
         }
@@ -312,6 +314,10 @@ static void finish_ports(acc *a)
             return;
         }
     a->c->port_lo = (uint16_t)a->port_min, a->c->port_hi = (uint16_t)a->port_max; /* fixed ports: NTP's 123 */
+    uint32_t best = 0;
+    for (uint32_t p = 1; p < 65536; p++)
+        if (a->server_port[p] > a->server_port[best]) best = p;
+    a->c->port_server = (uint16_t)best;
 }
 
 static void finish_ttl(acc *a)
@@ -370,10 +376,11 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     int8_t *row = malloc(NS_NP_MODEL_WIDTH);
     lhost *cl = malloc((F + 1) * sizeof *cl), *sv = malloc((F + 1) * sizeof *sv);
     uint64_t *seq = malloc((F + 1) * sizeof *seq);
+    uint32_t *server_port = malloc(65536 * sizeof *server_port);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
-    if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq) {
+    if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -441,6 +448,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         acc *a = &accs[i];
         a->c = &tm->classes[i];
         a->port_min = 65536, a->port_max = 0;
+        a->server_port = server_port;
+        memset(server_port, 0, 65536 * sizeof *server_port);
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;
@@ -471,6 +480,7 @@ done:
         free(accs[i].gap), free(accs[i].cont), free(accs[i].rate[0]), free(accs[i].rate[1]);
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
+    free(server_port);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }
@@ -512,7 +522,7 @@ static double rf(cursor *c)
     D(period_s) D(period_jitter) D(period_share);                                                                 \
     W(client_new) W(client_prev) W(client_other) W(server_new) W(server_same) W(server_other);                    \
     for (int i_ = 0; i_ <= NS_TM_PORT_STEPS; i_++) W(port_step[i_]);                                              \
-    W(port_random) H(port_lo) H(port_hi);                                                                         \
+    W(port_random) H(port_lo) H(port_hi) H(port_server);                                                          \
     for (int s_ = 0; s_ < 2; s_++) {                                                                              \
         for (int i_ = 0; i_ < NS_TM_IPID_KINDS; i_++) W(ipid[s_][i_]);                                            \
         W(ipid_runs_on[s_][0]) W(ipid_runs_on[s_][1]) D(ts_hz[s_]) W(ts_runs_on[s_][0]) W(ts_runs_on[s_][1]);     \
@@ -890,7 +900,6 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     ns_rng r;
     ns_rng_seed(&r, seed ^ 0x74726163656d6f64ull, 2 * ci + 1);
     const ns_tmodel_class *hcl = pick(&ch, has_hosts, 0), *pcl = pick(&ch, has_ports, 0);
-    uint16_t lo = pcl ? pcl->port_lo : 32768, hi = pcl ? pcl->port_hi : 60999;
     uint32_t n_cl = 0, n_sv = 0;
     int32_t prev = -1;
     int64_t t = 0;
@@ -932,7 +941,10 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         }
         if (s < 0) s = (int32_t)n_sv, new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r);
 
-        /* The client port: the first from the range, then steps as learned. */
+        /* The client port: the first from the range, then steps as learned. A
+         * range of fixed ports only with the server port it goes with. */
+        uint16_t lo = pcl ? pcl->port_lo : 32768, hi = pcl ? pcl->port_hi : 60999;
+        if (pcl && pcl->port_server && fi->sport != pcl->port_server) lo = 32768, hi = 60999;
         phost *h = &cl[c];
         uint32_t span = (uint32_t)hi - lo + 1, port;
         if (!h->has_port || !pcl) {

@@ -305,6 +305,14 @@ static void test_plan_is_deterministic_and_tuples_distinct(void **state)
         for (int j = 0; j < i; j++)
             assert_false(a[i].client == a[j].client && a[i].server == a[j].server && a[i].client_port == a[j].client_port);
     assert_int_equal(a[0].client_port, 123);
+    /* Fixed ports go with their server port; a flow to another keeps to the ephemeral range,
+     * where a dissector will not take it for the fixed port's service. */
+    tm.classes[0].port_server = 443; /* the beacon's */
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &one, 1, &ro, 1, a), NS_OK);
+    assert_int_equal(a[0].client_port, 123);
+    tm.classes[0].port_server = 67;
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &one, 1, &ro, 1, a), NS_OK);
+    for (int i = 0; i < N; i++) assert_true(a[i].client_port >= 32768 && a[i].client_port <= 60999);
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
 }

@@ -19,7 +19,10 @@
  *   ports      steps between a client's consecutive ports: same, +1..+16,
  *              or anything else (random), and the ephemeral range the first
  *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
- *              1024-5000, else 1024-65535).
+ *              1024-5000, else 1024-65535; else the ports seen, such as
+ *              DHCP's 68, kept for the server port most of the class's
+ *              flows have: other flows take 32768-60999, since a client
+ *              port of a known service would make dissectors misread them).
  *   per host   (client and server apart) the IP ID of a flow's packets from
  *              it: all zero, a counter (steps of 0..256 between its non-zero
  *              IDs: a Linux SYN-ACK has ID 0), or random; whether
@@ -88,6 +91,8 @@ typedef struct ns_tmodel_class {
     uint32_t port_step[NS_TM_PORT_STEPS + 1];  /* [0] same port, [k] +k */
     uint32_t port_random;
     uint16_t port_lo, port_hi;
+    uint16_t port_server;                      /* a range of fixed ports (not an ephemeral one): the
+                                                * server port they go with (DHCP's 67); 0 none */
     /* per host: [0] clients, [1] servers */
     uint32_t ipid[2][NS_TM_IPID_KINDS];        /* flows whose packets from that side were as kind */
     uint32_t ipid_runs_on[2][2];               /* consecutive counter flows of a host: [0] ran on, [1] restarted */
