@@ -422,6 +422,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         }
         defs[n_def] = (cdef){.combo = c, .token = -1};
         tm->classes[n_def++].key = k;
+        tm->n_classes = (uint32_t)n_def; /* so that a failure frees the keys so far */
     }
     for (uint32_t t = 0; t < ds->n_tokens; t++) {
         if (!token_used[t]) continue;
@@ -436,6 +437,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         strcpy(k, ds->tokens[t]);
         defs[n_def] = (cdef){.combo = -1, .token = (int32_t)t};
         tm->classes[n_def++].key = k;
+        tm->n_classes = (uint32_t)n_def;
     }
     defs[n_def] = (cdef){.combo = -1, .token = -1};
     if (!(tm->classes[n_def++].key = calloc(1, 1))) {
