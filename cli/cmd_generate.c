@@ -65,6 +65,8 @@ static void usage(FILE *out)
             "  --guidance G       classifier-free guidance scale (default 2; 1 = none)\n"
             "  --guided-steps K   guidance at the last K steps only (default: all); the\n"
             "                     steps before take one network pass instead of two\n"
+            "  --timing-guidance G  guidance of the timing bins (default 1: each class's own\n"
+            "                     inter-arrival times); models from before the bins use --guidance\n"
             "  --seed S           (default 1): the same seed gives the same flows on one CPU; the\n"
             "                     bytes depend on its kind (AMX, AVX-512, OpenBLAS's kernel)\n"
             "  --deterministic    the same bytes for a seed on every x86-64 CPU: the model's\n"
@@ -203,7 +205,7 @@ static int merge_adapters(ns_modelfile *m, const char *const *lora, int n_lora)
 
 int cmd_generate(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE, O_GUIDED_STEPS, O_LENGTH_GUIDANCE,
+    enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE, O_GUIDED_STEPS, O_LENGTH_GUIDANCE, O_TIMING_GUIDANCE,
            O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
            O_PER_FLOW, O_REPORT, O_LORA, O_CONTROLNET, O_CONTROL, O_CONTROL_SCALE, O_CONTROL_SOFT,
            O_DETERMINISTIC, O_DURATION, O_NO_TRACE, O_HELP };
@@ -211,7 +213,7 @@ int cmd_generate(int argc, char **argv)
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
         {"fast", 0, 0, O_FAST}, {"eta", 1, 0, O_ETA}, {"guidance", 1, 0, O_GUIDANCE}, {"guided-steps", 1, 0, O_GUIDED_STEPS},
-        {"length-guidance", 1, 0, O_LENGTH_GUIDANCE}, {"seed", 1, 0, O_SEED},
+        {"length-guidance", 1, 0, O_LENGTH_GUIDANCE}, {"timing-guidance", 1, 0, O_TIMING_GUIDANCE}, {"seed", 1, 0, O_SEED},
         {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
         {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
         {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
@@ -258,6 +260,7 @@ int cmd_generate(int argc, char **argv)
         case O_GUIDED_STEPS: rc = cli_parse_long("--guided-steps", optarg, 1, 1000, &v), o.guided_steps = (int)v; break;
         case O_GUIDANCE: rc = cli_parse_float("--guidance", optarg, 0, 50, &o.guidance); break;
         case O_LENGTH_GUIDANCE: rc = cli_parse_float("--length-guidance", optarg, 0, 50, &o.length_guidance); break;
+        case O_TIMING_GUIDANCE: rc = cli_parse_float("--timing-guidance", optarg, 0, 50, &o.timing_guidance); break;
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.seed = (uint64_t)v; break;
         case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.batch = (int)v; break;
         case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), threads = (int)v; break;

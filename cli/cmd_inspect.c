@@ -4,6 +4,7 @@
  * adapters and control branches. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,14 @@ static int inspect_model(const char *path)
            c->max_packets, m.data_max_packets, c->n_bits, m.repr.width);
     printf("parameters: %zu (%.2f MB as float32)\n", m.n_params, (double)m.n_params * sizeof(float) / 1e6);
     printf("noise schedule: cosine, log-SNR shift %g\n", m.sched.logsnr_shift);
+    if (c->timing_bins) {
+        /* The bins' range as inter-arrival times (repr.h's inverse of the standardised log). */
+        double lo = exp(m.repr.bin_lo * m.repr.iat_std + m.repr.iat_mean) - NS_REPR_IAT_FLOOR;
+        double hi = exp(m.repr.bin_hi * m.repr.iat_std + m.repr.iat_mean) - NS_REPR_IAT_FLOOR;
+        printf("timing: %d bins of log inter-arrival time, %.3g s to %.3g s\n", c->timing_bins, lo > 0 ? lo : 0, hi);
+    } else {
+        printf("timing: one regressed value (a model from before the timing bins)\n");
+    }
     const ns_tmodel_class *every = m.trace ? ns_tmodel_find(m.trace, "") : NULL;
     if (every)
         printf("trace model: %u classes, learned from %u captures and %u flows (hosts, ports, arrivals)\n",

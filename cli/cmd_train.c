@@ -37,6 +37,8 @@ static void usage(FILE *out)
             "  --p-token-drop X   share of prompt tokens dropped one by one (default 0.15)\n"
             "  --balance X        sample flows by (first label's count)^-X (default 0.5)\n"
             "  --logsnr-shift X   shift of the noise schedule's log-SNR (default 0)\n"
+            "  --timing-bins N    bins of log inter-arrival time the timing head predicts\n"
+            "                     (default 256); 0: one regressed value, as models before\n"
             "  --val-frac X       flows held back for the validation loss (default 0.05, at most 512)\n"
             "  --seed S           (default 1)\n"
             "  --threads T        threads (default: all cores); keep it fixed for identical runs\n"
@@ -53,7 +55,7 @@ static void usage(FILE *out)
 int cmd_train(int argc, char **argv)
 {
     enum { O_DATA = 256, O_CONFIG, O_D, O_LAYERS, O_HEADS, O_PACKETS, O_STEPS, O_BATCH, O_LR, O_WARMUP, O_WD,
-           O_CLIP, O_EMA, O_PUNCOND, O_PDROP, O_BALANCE, O_SHIFT, O_VAL, O_SEED, O_THREADS, O_RESUME, O_CKPT,
+           O_CLIP, O_EMA, O_PUNCOND, O_PDROP, O_BALANCE, O_SHIFT, O_BINS, O_VAL, O_SEED, O_THREADS, O_RESUME, O_CKPT,
            O_LOG, O_EVAL, O_CKPTN, O_OTHER, O_HELP };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA}, {"config", 1, 0, O_CONFIG}, {"d", 1, 0, O_D}, {"layers", 1, 0, O_LAYERS},
@@ -61,7 +63,7 @@ int cmd_train(int argc, char **argv)
         {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR}, {"warmup", 1, 0, O_WARMUP},
         {"weight-decay", 1, 0, O_WD}, {"clip", 1, 0, O_CLIP}, {"ema", 1, 0, O_EMA},
         {"p-uncond", 1, 0, O_PUNCOND}, {"p-token-drop", 1, 0, O_PDROP}, {"balance", 1, 0, O_BALANCE},
-        {"logsnr-shift", 1, 0, O_SHIFT}, {"val-frac", 1, 0, O_VAL}, {"seed", 1, 0, O_SEED},
+        {"logsnr-shift", 1, 0, O_SHIFT}, {"timing-bins", 1, 0, O_BINS}, {"val-frac", 1, 0, O_VAL}, {"seed", 1, 0, O_SEED},
         {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME}, {"checkpoint", 1, 0, O_CKPT},
         {"resume-on-other-data", 0, 0, O_OTHER}, {"log-every", 1, 0, O_LOG}, {"eval-every", 1, 0, O_EVAL}, {"ckpt-every", 1, 0, O_CKPTN},
         {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
@@ -99,6 +101,11 @@ int cmd_train(int argc, char **argv)
         case O_PDROP: rc = cli_parse_float("--p-token-drop", optarg, 0, 1, &o.st.p_token_drop); break;
         case O_BALANCE: rc = cli_parse_float("--balance", optarg, 0, 2, &o.st.balance); break;
         case O_SHIFT: rc = cli_parse_float("--logsnr-shift", optarg, -20, 20, &o.logsnr_shift); break;
+        case O_BINS:
+            rc = cli_parse_long("--timing-bins", optarg, 0, NS_MODEL_MAX_TIMING_BINS, &v), o.timing_bins = (int)v;
+            if (!rc && v == 1) rc = ns_error(NS_EARG, "--timing-bins 1: give 0 (regressed timing) or 2 to %d bins",
+                                             NS_MODEL_MAX_TIMING_BINS);
+            break;
         case O_VAL: rc = cli_parse_float("--val-frac", optarg, 0, 0.5f, &o.st.val_frac); break;
         case O_SEED: rc = cli_parse_long("--seed", optarg, 0, 0x7fffffffL, &v), o.st.seed = v; break;
         case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), o.threads = (int)v; break;

@@ -26,6 +26,7 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->batch = 0;
     o->length = 0;
     o->length_guidance = 1.0f;
+    o->timing_guidance = 1.0f; /* the class's own times: guidance sharpened them (BENCHMARK.md, Timing) */
     o->fix = NULL;
     o->controlnet = NULL;
     o->control = NULL;
@@ -125,7 +126,7 @@ typedef struct denoise_ctx {
     ns_model_acts *acts;
     int B, T, P, guided;
     int step, steps, guided_steps; /* this batch's network call; guidance from steps - guided_steps */
-    float guidance;
+    float guidance, timing_guidance;
     int *prompt;          /* [2B, P]: conditional rows, then unconditional (all -1) */
     int *len;             /* [2B] */
     float *t;             /* [2B] */
@@ -166,7 +167,8 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     }
     const float *raw = ns_model_output(c->acts);
     /* Guidance and the expectation in one pass over the outputs. */
-    ns_repr_expect_guided(&c->m->repr, x0, c->out, raw, guided ? raw + per : NULL, c->guidance, rows);
+    ns_repr_expect_guided(&c->m->repr, x0, c->out, raw, guided ? raw + per : NULL, c->guidance, c->timing_guidance,
+                          rows);
     if (c->cl)
         for (int b = 0; b < B; b++)
             for (int r = 0; r < c->len[b]; r++) gen_clamp_x0(c->cl, c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);
@@ -326,7 +328,8 @@ static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, co
     size_t N = (size_t)Bmax * cfg->max_packets;
     memset(w, 0, sizeof *w);
     denoise_ctx *c = &w->c;
-    *c = (denoise_ctx){.m = m, .P = P, .guided = o->guidance != 1.0f, .guidance = o->guidance, .cl = cl,
+    *c = (denoise_ctx){.m = m, .P = P, .guided = o->guidance != 1.0f || (o->timing_guidance != 1.0f && m->cfg.timing_bins),
+                       .guidance = o->guidance, .timing_guidance = o->timing_guidance, .cl = cl,
                        .steps = o->sampler.steps, .guided_steps = o->guided_steps, .hard = hard,
                        .scale = o->control_scale};
     int ctl = o->controlnet && o->control && o->control->n_maps;
@@ -382,11 +385,13 @@ static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, con
     c->step = 0;
     int rc = ns_diffusion_sample(&m->sched, &o->sampler, denoise, c, x, B * (size_t)Tb * in, w->scratch, &batch_rng);
     if (rc) return rc;
+    /* Each flow's timing draws come from its own stream, after its noise:
+     * the same flows whichever batch or thread it falls in. */
     for (int b = 0; b < (int)B; b++) {
         size_t i = order[at + (size_t)b].index, row = out->first[f0 + i];
         for (int r = 0; r < c->len[b]; r++, row++) {
             const float *o_r = c->out + ((size_t)b * Tb + r) * od;
-            ns_repr_decode_row(&m->repr, o_r, out->rows + row * W, &out->dir[row], &out->iat_ns[row]);
+            ns_repr_decode_row(&m->repr, o_r, out->rows + row * W, &out->dir[row], &out->iat_ns[row], &rngs[i]);
             if (c->cl) gen_clamp_row(c->cl, o->fix, o_r, out->rows + row * W, out->dir[row]);
             if (c->hard) gen_hard_row(c->hard, &c->map[b][r], o_r, out->rows + row * W, &out->dir[row]);
         }

@@ -55,7 +55,8 @@ int ns_model_config_valid(const ns_model_config *c)
     return c->d >= 1 && c->d <= 4096 && c->n_layer >= 1 && c->n_layer <= NS_MODEL_MAX_LAYERS && c->n_head >= 1 &&
            c->d % c->n_head == 0 && c->mlp_ratio >= 1 && c->mlp_ratio <= 16 && c->max_packets >= 1 &&
            c->max_packets <= 1024 && c->n_bits >= 1 && c->n_bits <= NS_NP_MODEL_WIDTH && c->in_dim == 2 * c->n_bits + 2 &&
-           c->out_dim == 3 * c->n_bits + 2 && c->vocab >= 0;
+           (c->timing_bins == 0 || (c->timing_bins >= 2 && c->timing_bins <= NS_MODEL_MAX_TIMING_BINS)) &&
+           c->out_dim == 3 * c->n_bits + 1 + ns_model_timing_outputs(c) && c->vocab >= 0;
 }
 
 void model_block_take(ns_model_params *p, int l, const ns_model_config *c, float *mem, size_t *at)
@@ -419,10 +420,23 @@ NS_CLONES static double bits_row_loss(float *g, float *probs, const float *logit
     return sum;
 }
 
+/* One row's timing bins (or sub-bins): the cross-entropy of bin `y` under
+ * the softmax of logits[n], its gradient (p - onehot) * scale into g[n]. */
+static double bins_row_loss(float *g, const float *logits, int y, int n, float scale)
+{
+    float m = logits[0];
+    for (int k = 1; k < n; k++) m = fmaxf(m, logits[k]);
+    double s = 0;
+    for (int k = 0; k < n; k++) s += (double)(g[k] = expf(logits[k] - m));
+    float inv = (float)(1.0 / s);
+    for (int k = 0; k < n; k++) g[k] = (g[k] * inv - (k == y)) * scale;
+    return (double)m + log(s) - (double)logits[y];
+}
+
 float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *cls, const float *iat,
                     const uint8_t *dir, const ns_model_loss_weights *w, float losses[4])
 {
-    int B = a->B, T = a->T, K = c->n_bits, od = c->out_dim, MT = c->max_packets;
+    int B = a->B, T = a->T, K = c->n_bits, od = c->out_dim, MT = c->max_packets, NB = c->timing_bins;
     size_t N = (size_t)B * T;
     size_t valid = 0;
     for (int b = 0; b < B; b++) valid += (size_t)a->len[b];
@@ -442,14 +456,23 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
         const float *o = a->out + r * od;
         float *g = a->dout + r * od;
         row_loss[3 * r] = bits_row_loss(g, a->probs + r * K * 3, o, cls + r * K, K, 1.0f / nb);
-        /* Timing: squared error on the standardised log inter-arrival time. */
-        float e = o[3 * K] - iat[r];
-        g[3 * K] = w->w_iat * 2 * e / nr;
-        /* Direction: logistic loss on one logit. */
-        float z = o[3 * K + 1], yd = dir[r] ? 1.0f : 0.0f;
+        if (NB) { /* Timing: cross-entropies of its bin and of its sub-bin. */
+            float u = iat[r] > 0 ? iat[r] : 0;
+            int y = (int)u, s;
+            y = y >= NB ? NB - 1 : y;
+            s = (int)((u - (float)y) * NS_MODEL_TIMING_SUB);
+            s = s < 0 ? 0 : s >= NS_MODEL_TIMING_SUB ? NS_MODEL_TIMING_SUB - 1 : s;
+            row_loss[3 * r + 1] = bins_row_loss(g + 3 * K, o + 3 * K, y, NB, w->w_iat / nr) +
+                                  bins_row_loss(g + 3 * K + NB, o + 3 * K + NB, s, NS_MODEL_TIMING_SUB, w->w_iat / nr);
+        } else { /* Timing: squared error on the standardised log inter-arrival time. */
+            float e = o[3 * K] - iat[r];
+            g[3 * K] = w->w_iat * 2 * e / nr;
+            row_loss[3 * r + 1] = (double)e * e;
+        }
+        /* Direction: logistic loss on one logit, after the timing. */
+        float z = o[od - 1], yd = dir[r] ? 1.0f : 0.0f;
         float sig = 1 / (1 + expf(-z));
-        g[3 * K + 1] = w->w_dir * (sig - yd) / nr;
-        row_loss[3 * r + 1] = (double)e * e;
+        g[od - 1] = w->w_dir * (sig - yd) / nr;
         row_loss[3 * r + 2] = fmaxf(z, 0) - z * yd + log1pf(expf(-fabsf(z)));
     }
     double sb = 0, si = 0, sd = 0;

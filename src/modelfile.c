@@ -21,7 +21,11 @@
  *   148 u32     zero
  *   152 u64     trace offset, 160 u64 trace length (both 0: none): the trace
  *               model's own bytes (tmodel.h: magic, CRC, classes), version 2 on
- *   168..255    zero
+ *   168 i32     timing bins (config timing_bins; the 16 sub-bins of each are
+ *               implied), 172 f32 bin_lo, 176 f32 bin_hi (repr.h); all zero: the
+ *               regressed timing of the files before the bins, which load and
+ *               sample as they did
+ *   180..255    zero
  * Version 1 is the same without the trace section (its bytes 152..167 are
  * zero): it loads, and generation keeps repair's fixed plan.
  * Sections start on 8-byte boundaries. */
@@ -287,6 +291,8 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
                             m->cfg.in_dim, m->cfg.out_dim, m->cfg.n_bits, m->cfg.vocab};
     memcpy(buf + 16, cfg, sizeof cfg);
     memcpy(buf + 52, &m->sched.logsnr_shift, 4);
+    ns_store_le32(buf + 168, (uint32_t)m->cfg.timing_bins);
+    memcpy(buf + 172, &m->repr.bin_lo, 4), memcpy(buf + 176, &m->repr.bin_hi, 4);
     ns_store_le32(buf + 56, m->n_attrs), ns_store_le32(buf + 60, m->n_tokens), ns_store_le32(buf + 64, m->n_combos);
     ns_store_le32(buf + 68, m->data_max_packets);
     ns_store_le64(buf + 72, n);
@@ -338,7 +344,7 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
     }
     uint32_t version = ns_load_le32(buf + 8), flags = ns_load_le32(buf + 12);
     if (version < 1 || version > NS_MODEL_VERSION)
-        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads version %d", path, version,
+        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads versions 1 to %d", path, version,
                         NS_MODEL_VERSION);
     uint64_t fsize = ns_load_le64(buf + 136);
     if (fsize != size)
@@ -354,7 +360,8 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
 
     int32_t cfg[9];
     memcpy(cfg, buf + 16, sizeof cfg);
-    ns_model_config c = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6], cfg[7], cfg[8]};
+    ns_model_config c = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6], cfg[7], cfg[8],
+                         (int32_t)ns_load_le32(buf + 168)};
     if (!ns_model_config_valid(&c))
         return ns_error(NS_ECORRUPT, "%s: impossible model config in header", path);
     m->cfg = c;
@@ -420,6 +427,11 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
     if (m->repr.width != NS_NP_MODEL_WIDTH || m->repr.n_bits != c.n_bits || !isfinite(m->repr.iat_mean) ||
         !(m->repr.iat_std > 0) || !isfinite(m->repr.iat_std))
         return ns_error(NS_ECORRUPT, "%s: bad flow representation section", path);
+    m->repr.timing_bins = c.timing_bins;
+    memcpy(&m->repr.bin_lo, buf + 172, 4), memcpy(&m->repr.bin_hi, buf + 176, 4);
+    if (c.timing_bins ? !(isfinite(m->repr.bin_lo) && isfinite(m->repr.bin_hi) && m->repr.bin_hi > m->repr.bin_lo)
+                      : m->repr.bin_lo != 0 || m->repr.bin_hi != 0)
+        return ns_error(NS_ECORRUPT, "%s: bad timing bins in header", path);
     for (int j = 0; j < c.n_bits; j++)
         if (m->repr.cols[j] >= NS_NP_MODEL_WIDTH || (j && m->repr.cols[j] <= m->repr.cols[j - 1]))
             return ns_error(NS_ECORRUPT, "%s: bad column list", path);

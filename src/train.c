@@ -44,6 +44,7 @@ void ns_train_opts_init(ns_train_opts *o)
     s->w_dir = 0.2f;
     s->w_len = 0.05f;
     o->logsnr_shift = 0.0f;
+    o->timing_bins = NS_REPR_TIMING_BINS;
 }
 
 static double now_s(void)
@@ -573,13 +574,14 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
     if (m->cfg.d % m->cfg.n_head || m->cfg.n_layer > NS_MODEL_MAX_LAYERS)
         return ns_error(NS_EARG, "width %d must be a multiple of the %d heads, at most %d layers", m->cfg.d,
                         m->cfg.n_head, NS_MODEL_MAX_LAYERS);
-    if ((rc = ns_repr_fit(&m->repr, ds))) return rc;
+    if ((rc = ns_repr_fit(&m->repr, ds, o->timing_bins))) return rc;
     int T = (int)ds->max_packets;
     if (o->max_packets > 0 && o->max_packets < T) T = o->max_packets;
     m->cfg.max_packets = T;
     m->cfg.n_bits = m->repr.n_bits;
     m->cfg.in_dim = ns_repr_in_dim(&m->repr);
     m->cfg.out_dim = ns_repr_out_dim(&m->repr);
+    m->cfg.timing_bins = m->repr.timing_bins;
     m->cfg.vocab = (int32_t)ds->n_tokens;
     m->sched = ns_schedule_default();
     m->sched.logsnr_shift = o->logsnr_shift;

@@ -621,6 +621,72 @@ static void test_checkpoint_state_is_validated(void **state)
     ns_dataset_free(&ds);
 }
 
+/* The timing head's bins in the header (bytes 168..179): a model trained
+ * with bins keeps them, one trained with --timing-bins 0 has those bytes
+ * zero as every file before the bins did, loads with the regressed timing
+ * (out_dim 3 K + 2) and samples; impossible bins are refused. */
+static void test_timing_bins_in_the_model_file(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    train_tiny(dir, 5, &ds, &o);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    assert_int_equal(m.cfg.timing_bins, NS_REPR_TIMING_BINS);
+    assert_int_equal(m.repr.timing_bins, NS_REPR_TIMING_BINS);
+    assert_int_equal(m.cfg.out_dim, 3 * m.cfg.n_bits + 1 + NS_REPR_TIMING_BINS + NS_MODEL_TIMING_SUB);
+    assert_true(m.repr.bin_lo < m.repr.bin_hi);
+    ns_modelfile_free(&m);
+
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_read_file(o.out_path, &buf, &size), NS_OK);
+    const char *bad = tu_path(dir, "bad.model");
+    uint32_t lo = ns_load_le32(buf + 172), nan = 0x7fc00000u;
+    /* bins 0 (the outputs are the bins'), 1, too many; bin_hi = bin_lo; bin_hi NaN */
+    const struct {
+        size_t at;
+        uint32_t v;
+    } patch[] = {{168, 0}, {168, 1}, {168, NS_MODEL_MAX_TIMING_BINS + 1}, {176, lo}, {176, nan}};
+    for (size_t i = 0; i < sizeof patch / sizeof patch[0]; i++) {
+        uint8_t keep[4];
+        memcpy(keep, buf + patch[i].at, 4);
+        ns_store_le32(buf + patch[i].at, patch[i].v);
+        ns_store_le32(buf + 144, 0);
+        ns_store_le32(buf + 144, ns_crc32(0, buf, size));
+        assert_int_equal(tu_write_file(bad, buf, size), 0);
+        assert_int_equal(ns_modelfile_load(&m, bad), NS_ECORRUPT);
+        print_message("%s\n", ns_errmsg());
+        memcpy(buf + patch[i].at, keep, 4);
+    }
+    free(buf);
+
+    /* The regressed timing of older models. */
+    tiny_opts(&o, dir, 30);
+    o.timing_bins = 0;
+    ns_train_result res;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    assert_int_equal(ns_read_file(o.out_path, &buf, &size), NS_OK);
+    for (int k = 148; k < 256; k++) assert_int_equal(buf[k], 0);
+    free(buf);
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    assert_int_equal(m.cfg.timing_bins, 0);
+    assert_int_equal(m.cfg.out_dim, 3 * m.cfg.n_bits + 2);
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    int32_t ids[1];
+    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    ns_gen_flows g = {0};
+    assert_int_equal(ns_generate(&m, &go, ids, 4, 0, &g), NS_OK);
+    assert_int_equal(g.n_flows, 4);
+    for (size_t r = 0; r < g.n_rows; r++) assert_true(g.iat_ns[r] >= 0);
+    ns_gen_flows_free(&g);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
+}
+
 /* Weights that are finite but overflow the forward pass: the loss is not a
  * number, and training stops there with an error rather than writing a
  * model of NaNs with exit 0. */
@@ -971,6 +1037,7 @@ int main(void)
         cmocka_unit_test(test_lora_teaches_a_new_class),
         cmocka_unit_test(test_length_logits_of_a_held_out_pair),
         cmocka_unit_test(test_checkpoint_state_is_validated),
+        cmocka_unit_test(test_timing_bins_in_the_model_file),
         cmocka_unit_test(test_non_finite_loss_stops_training),
         cmocka_unit_test(test_resume_keeps_the_checkpoints_steps),
         cmocka_unit_test(test_resume_refuses_other_data),

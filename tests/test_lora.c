@@ -151,7 +151,7 @@ static void make_base(ns_modelfile *m)
     make_toy(&t, abc, 3, (const int[]){0, 1, 0, 1}, 4, "kind");
     memset(m, 0, sizeof *m);
     assert_int_equal(ns_model_config_named(&m->cfg, "tiny"), NS_OK);
-    assert_int_equal(ns_repr_fit(&m->repr, &t.ds), NS_OK);
+    assert_int_equal(ns_repr_fit(&m->repr, &t.ds, 0), NS_OK);
     m->cfg.max_packets = 2, m->cfg.n_bits = m->repr.n_bits, m->cfg.vocab = 3;
     m->cfg.in_dim = ns_repr_in_dim(&m->repr), m->cfg.out_dim = ns_repr_out_dim(&m->repr);
     m->sched = ns_schedule_default();

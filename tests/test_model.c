@@ -32,12 +32,16 @@ static double loss_of(fixture *f)
     return ns_model_loss(f->a, &f->c, f->cls, f->iat, f->dir, &W, NULL);
 }
 
-static void setup(fixture *f)
+/* bins > 0: the timing head is logits over that many bins, and iat[] holds
+ * bin positions; 0: the regressed timing. */
+static void setup_bins(fixture *f, int bins)
 {
     memset(f, 0, sizeof *f);
     assert_int_equal(ns_model_config_named(&f->c, "tiny"), 0);
     f->c.d = 8, f->c.n_head = 2, f->c.n_layer = 2, f->c.mlp_ratio = 2;
-    f->c.max_packets = T, f->c.n_bits = K, f->c.in_dim = 2 * K + 2, f->c.out_dim = 3 * K + 2, f->c.vocab = 4;
+    f->c.max_packets = T, f->c.n_bits = K, f->c.in_dim = 2 * K + 2, f->c.vocab = 4;
+    f->c.timing_bins = bins, f->c.out_dim = 3 * K + 1 + (bins ? bins + NS_MODEL_TIMING_SUB : 1);
+    assert_true(ns_model_config_valid(&f->c));
     f->n = ns_model_params_layout(NULL, &f->c, NULL);
     f->mem = malloc(f->n * sizeof(float));
     f->gmem = calloc(f->n, sizeof(float));
@@ -55,8 +59,12 @@ static void setup(fixture *f)
     memcpy(f->prompt, prompts, sizeof prompts);
     for (int i = 0; i < B * T * K; i++) f->cls[i] = (uint8_t)ns_rng_below(&r, 3);
     for (int i = 0; i < B * T; i++) f->iat[i] = ns_rng_normal(&r), f->dir[i] = (uint8_t)ns_rng_below(&r, 2);
+    if (bins)
+        for (int i = 0; i < B * T; i++) f->iat[i] = (float)ns_rng_below(&r, (uint64_t)bins) + ns_rng_float(&r);
     assert_int_equal(ns_model_acts_new(&f->a, &f->c, B, T), 0);
 }
+
+static void setup(fixture *f) { setup_bins(f, 0); }
 
 static void teardown(fixture *f)
 {
@@ -100,6 +108,50 @@ static void test_backward_matches_finite_differences(void **state)
     check_slice(&f, "out_b", f.p.out_b, f.g.out_b, (size_t)f.c.out_dim);
     check_slice(&f, "len1_w", f.p.len1_w, f.g.len1_w, d * d);
     check_slice(&f, "len2_b", f.p.len2_b, f.g.len2_b, T);
+    teardown(&f);
+}
+
+/* The timing bins' and sub-bins' cross-entropies: every output of the head
+ * (out_b has one entry per bin and sub-bin, out_w a spread) and the layers
+ * below it against finite differences; a fresh model's timing loss is
+ * log(bins) + log(sub-bins), every bin equally likely; the config's output
+ * width follows the bins. */
+static void test_timing_bins_backward(void **state)
+{
+    (void)state;
+    enum { NB = 6 };
+    fixture f;
+    setup_bins(&f, NB);
+    loss_of(&f);
+    assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL), 0);
+    size_t d = (size_t)f.c.d;
+    check_slice(&f, "out_w", f.p.out_w, f.g.out_w, (size_t)f.c.out_dim * d);
+    check_slice(&f, "out_b", f.p.out_b, f.g.out_b, (size_t)f.c.out_dim);
+    check_slice(&f, "fada_w", f.p.fada_w, f.g.fada_w, 2 * d * d);
+    check_slice(&f, "fc2_b", f.p.fc2_b[1], f.g.fc2_b[1], d);
+    check_slice(&f, "in_w", f.p.in_w, f.g.in_w, d * (size_t)f.c.in_dim);
+    /* The loss is the bins' cross-entropy: a row's timing part moves with
+     * the logit of its own bin only as -d/dl log softmax. */
+    float parts[4];
+    ns_model_params_init(&f.p, &f.c, 5);
+    loss_of(&f);
+    ns_model_loss(f.a, &f.c, f.cls, f.iat, f.dir, &W, parts);
+    assert_float_equal(parts[1], log((double)NB) + log((double)NS_MODEL_TIMING_SUB), 1e-5);
+    f.p.out_b[3 * K + 2] = 1.0f; /* bin 2 more likely everywhere */
+    loss_of(&f);
+    ns_model_loss(f.a, &f.c, f.cls, f.iat, f.dir, &W, parts);
+    double in2 = 0, rows = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < f.len[b]; t++) in2 += (int)f.iat[b * T + t] == 2, rows++;
+    double z = log(NB - 1 + M_E), want = z - in2 / rows + log((double)NS_MODEL_TIMING_SUB);
+    assert_float_equal(parts[1], want, 1e-5);
+    ns_model_config c = f.c;
+    c.out_dim--;
+    assert_false(ns_model_config_valid(&c));
+    c.out_dim++, c.timing_bins = 1;
+    assert_false(ns_model_config_valid(&c));
+    c.timing_bins = NS_MODEL_MAX_TIMING_BINS + 1, c.out_dim = 3 * K + 1 + ns_model_timing_outputs(&c);
+    assert_false(ns_model_config_valid(&c));
     teardown(&f);
 }
 
@@ -227,6 +279,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backward_matches_finite_differences),
+        cmocka_unit_test(test_timing_bins_backward),
         cmocka_unit_test(test_control_gradient),
         cmocka_unit_test(test_fresh_model_is_neutral),
         cmocka_unit_test(test_layout_and_decay_mask),

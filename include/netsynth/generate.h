@@ -37,6 +37,9 @@ extern "C" {
 typedef struct ns_gen_opts {
     ns_sampler sampler;     /* kind and steps */
     float guidance;         /* 1: conditional only; > 1 pushes toward the prompt */
+    float timing_guidance;  /* the same for the timing bins (repr.h), on their logits; default 1. A
+                             * model with a regressed timing (before the bins) guides it with
+                             * `guidance`, as it always did */
     int guided_steps;       /* 0: guidance at every step; k > 0: at the last k only, the
                              * steps before run the conditional model alone (one network
                              * pass instead of two) */

@@ -40,9 +40,20 @@ typedef struct ns_model_config {
     int32_t max_packets;  /* T max: positions, and length classes 1..T */
     int32_t in_dim;       /* per token in (repr.h) */
     int32_t out_dim;      /* per token out */
-    int32_t n_bits;       /* modelled values per row: out_dim = 3 n_bits + 2 */
+    int32_t n_bits;       /* modelled values per row: out_dim = 3 n_bits + 1 + the timing's outputs */
     int32_t vocab;        /* prompt tokens */
+    int32_t timing_bins;  /* 0: the timing is one regressed output (squared error; files before the bins);
+                           * 2..NS_MODEL_MAX_TIMING_BINS: logits over bins of log inter-arrival time,
+                           * then NS_MODEL_TIMING_SUB logits of the position within the bin (repr.h) */
 } ns_model_config;
+#define NS_MODEL_MAX_TIMING_BINS 1024
+#define NS_MODEL_TIMING_SUB 16
+
+/* Outputs per row that carry the timing: 1 (regressed) or the bins' and sub-bins' logits. */
+static inline int ns_model_timing_outputs(const ns_model_config *c)
+{
+    return c->timing_bins ? c->timing_bins + NS_MODEL_TIMING_SUB : 1;
+}
 
 /* Named configs: "tiny" (tests), "small", "base" (the default). Sets the
  * architecture fields only; the data fields come from the dataset. */
@@ -143,7 +154,11 @@ const float *ns_model_output(const ns_model_acts *a);
 
 /* The loss of the last forward against the clean flow:
  *   cls[B, T, n_bits]  class per modelled value (0 absent, 1 zero, 2 one)
- *   iat[B, T]          standardised log inter-arrival time
+ *   iat[B, T]          timing_bins 0: the standardised log inter-arrival time
+ *                      (squared error); otherwise its position in bin units,
+ *                      [0, timing_bins), whose integer part is the bin and
+ *                      whose fraction the sub-bin (the cross-entropies of
+ *                      both, summed): ns_repr_encode's
  *   dir[B, T]          0/1
  * averaged over the valid rows; weights: bits 1, timing w_iat, direction w_dir.
  * The length head's cross-entropy on len[] is added with weight w_len.

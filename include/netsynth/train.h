@@ -26,6 +26,7 @@ typedef struct ns_train_opts {
     int max_packets;          /* rows per flow modelled (<= the dataset's) */
     ns_train_state st;        /* steps, batch, lr, ... (modelfile.h) */
     float logsnr_shift;
+    int timing_bins;          /* bins of the timing head (repr.h); 0: the regressed timing of older models */
     int threads;              /* 0: OpenMP's default */
     const char *out_path;     /* the model (EMA weights) */
     const char *ckpt_path;    /* the checkpoint, with training state */
