@@ -8,7 +8,8 @@
  *   u32 client_new, client_prev, client_other, server_new, server_same, server_other
  *   u32 port_step[17], port_random; u16 port_lo, port_hi, port_server
  *   u32 ipid[2][3], ipid_runs_on[2][2]; f64 ts_hz[2]; u32 ts_runs_on[2][2]
- *   u8 ttl[2][4]; u32 ttl_count[2][4] */
+ *   u8 ttl[2][4]; u32 ttl_count[2][4] (per side: ipid..ttl_count)
+ *   u32 client_busiest, server_busiest */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -189,6 +190,14 @@ static int host_side(acc *a, int s, lhost *h, const side_feat *sf)
     return NS_OK;
 }
 
+/* Whether host i has the most flows of h[0..n). */
+static int busiest(const lhost *h, size_t n, int32_t i)
+{
+    for (size_t k = 0; k < n; k++)
+        if (h[k].flows > h[i].flows) return 0;
+    return 1;
+}
+
 /* One capture's flows of the class, idx[0..m) in start order. */
 static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, size_t m, const side_feat *feat,
                           lhost *cl, lhost *sv)
@@ -210,10 +219,10 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
             c->gaps++;
             if (ci < 0) c->client_new++;
             else if (ci == prev_client) c->client_prev++;
-            else c->client_other++;
+            else c->client_other++, c->client_busiest += (uint32_t)busiest(cl, n_cl, ci);
             if (si < 0) c->server_new++;
             else if (ci >= 0 && cl[ci].last_server == si) c->server_same++;
-            else c->server_other++;
+            else c->server_other++, c->server_busiest += (uint32_t)busiest(sv, n_sv, si);
         }
         if (ci < 0) ci = (int32_t)n_cl, cl[n_cl++] = (lhost){.ip = f->client_ip, .last_server = -1};
         if (si < 0) si = (int32_t)n_sv, sv[n_sv++] = (lhost){.ip = f->server_ip, .last_server = -1};
@@ -529,7 +538,8 @@ static double rf(cursor *c)
         for (int i_ = 0; i_ < NS_TM_IPID_KINDS; i_++) W(ipid[s_][i_]);                                            \
         W(ipid_runs_on[s_][0]) W(ipid_runs_on[s_][1]) D(ts_hz[s_]) W(ts_runs_on[s_][0]) W(ts_runs_on[s_][1]);     \
         for (int i_ = 0; i_ < NS_TM_TTLS; i_++) { B(ttl[s_][i_]) W(ttl_count[s_][i_]) }                          \
-    }
+    }                                                                                                             \
+    W(client_busiest) W(server_busiest);
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -604,6 +614,8 @@ static const char *class_problem(const ns_tmodel_class *c)
     if ((uint64_t)c->client_new + c->client_prev + c->client_other != c->gaps ||
         (uint64_t)c->server_new + c->server_same + c->server_other != c->gaps)
         return "host counts do not add up to the flows";
+    if (c->client_busiest > c->client_other || c->server_busiest > c->server_other)
+        return "more busiest hosts than other hosts";
     s = c->port_random;
     for (int i = 0; i <= NS_TM_PORT_STEPS; i++) s += c->port_step[i];
     if (s > c->flows) return "more port steps than flows";
@@ -857,6 +869,27 @@ static void new_host(phost *h, uint32_t num, const chain *ch, int s, ns_rng *r)
     h->ts_offset = (uint32_t)ns_rng_u64(r);
 }
 
+/* Another seen host of h[0..n) (n >= 1): the busiest with probability
+ * busy / other, else one of the rest by flow count. */
+static int32_t other_host(const phost *h, uint32_t n, uint32_t busy, uint32_t other, ns_rng *r)
+{
+    uint32_t top = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (h[i].flows > h[top].flows) top = i;
+    if (n == 1 || ns_rng_double(r) * other < busy) return (int32_t)top;
+    uint64_t sum = 0, u;
+    for (uint32_t i = 0; i < n; i++) sum += i == top ? 0 : h[i].flows;
+    if (!sum) return (int32_t)top;
+    u = ns_rng_below(r, sum);
+    uint32_t i = 0;
+    for (;; i++) {
+        uint64_t f = i == top ? 0 : h[i].flows;
+        if (u < f) break;
+        u -= f;
+    }
+    return (int32_t)i;
+}
+
 /* 5-tuples in use: open addressing over a power-of-two table. */
 typedef struct tuple {
     uint32_t client, server;
@@ -919,12 +952,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
             double w[3] = {hcl->client_new, hcl->client_prev, hcl->client_other};
             int how = draw(&r, w, 3);
             if (how == 1 || (how == 2 && n_cl == 1)) c = prev;
-            else if (how == 2) {
-                uint64_t sum = 0, u;
-                for (uint32_t i = 0; i < n_cl; i++) sum += cl[i].flows;
-                u = ns_rng_below(&r, sum);
-                for (c = 0; u >= cl[c].flows; c++) u -= cl[c].flows;
-            }
+            else if (how == 2) c = other_host(cl, n_cl, hcl->client_busiest, hcl->client_other, &r);
         }
         int new_client = c < 0;
         if (new_client) c = (int32_t)n_cl, new_host(&cl[n_cl++], *client_base + (uint32_t)c, &ch, 0, &r);
@@ -934,12 +962,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                            hcl->server_other + (new_client ? hcl->server_same : 0)};
             int how = draw(&r, w, 3);
             if (how == 1 && cl[c].last_server >= 0) s = cl[c].last_server;
-            else if (how >= 1) {
-                uint64_t sum = 0, u;
-                for (uint32_t i = 0; i < n_sv; i++) sum += sv[i].flows;
-                u = ns_rng_below(&r, sum);
-                for (s = 0; u >= sv[s].flows; s++) u -= sv[s].flows;
-            }
+            else if (how >= 1) s = other_host(sv, n_sv, hcl->server_busiest, hcl->server_other, &r);
         }
         if (s < 0) s = (int32_t)n_sv, new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r);
 

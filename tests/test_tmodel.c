@@ -317,6 +317,50 @@ static void test_plan_is_deterministic_and_tuples_distinct(void **state)
     ns_tmodel_free(&tm);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A busy host and hosts that come once (a gateway and the phones that ask
+ * it one thing): the flows between return to the busy one, and the plan's
+ * hosts do so too (median one flow a host, not a spread of several each). */
+static void test_busy_host_and_one_off_hosts(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    static ns_ds_flow flows[FLOWS];
+    memcpy(flows, ds.flows, sizeof flows);
+    for (int f = 0; f < FLOWS; f++) flows[f].client_ip = f % 2 ? 0x0A000100u + (uint32_t)f : 0x0A000002u;
+    ds.flows = flows;
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->client_new, FLOWS / 2);
+    assert_int_equal(c->client_other, FLOWS / 2 - 1);
+    assert_int_equal(c->client_busiest, FLOWS / 2 - 1);
+    assert_int_equal(c->client_prev, 0);
+    enum { N = 41 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon"};
+    ns_repair_plan plan[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 3, plan), NS_OK);
+    uint32_t count[N] = {0}, n_hosts = 0;
+    for (int k = 0; k < N; k++) count[plan[k].client]++;
+    for (int k = 0; k < N; k++) n_hosts += count[k] > 0;
+    qsort(count, N, sizeof *count, cmp_u32);
+    /* The busy host takes a large share (learned: about every other flow); every other host comes once. */
+    assert_true(count[N - 1] >= N / 3);
+    assert_int_equal(count[N - 2], 1);
+    assert_int_equal(n_hosts, N - count[N - 1] + 1);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* Without a plan, the fixed one: client k, server 0, port 49152, start k x 10 ms. */
 static void test_fixed_plan_without_trace(void **state)
 {
@@ -587,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_learns_the_beacon),
         cmocka_unit_test(test_plan_reproduces_the_beacon),
         cmocka_unit_test(test_plan_is_deterministic_and_tuples_distinct),
+        cmocka_unit_test(test_busy_host_and_one_off_hosts),
         cmocka_unit_test(test_fixed_plan_without_trace),
         cmocka_unit_test(test_model_file_section),
         cmocka_unit_test(test_bytes_refused_when_damaged),

@@ -13,9 +13,10 @@
  *              period when at least 30% of the gaps (and 3) lie within 5% of
  *              one value (beacons); periodic gaps are left out of the chain.
  *   hosts      for each flow after a capture's first: its client is new, the
- *              previous flow's, or another seen before (then drawn by its
- *              flow count); its server is the one its client used last,
- *              another seen, or new.
+ *              previous flow's, or another seen before (how often that was
+ *              the busiest so far; else drawn by flow count); its server is
+ *              the one its client used last, another seen (the busiest, or
+ *              by flow count), or new.
  *   ports      steps between a client's consecutive ports: same, +1..+16,
  *              or anything else (random), and the ephemeral range the first
  *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
@@ -100,6 +101,8 @@ typedef struct ns_tmodel_class {
     uint32_t ts_runs_on[2][2];                 /* consecutive flows with timestamps: [0] one clock, [1] not */
     uint8_t ttl[2][NS_TM_TTLS];                /* commonest first */
     uint32_t ttl_count[2][NS_TM_TTLS];
+    uint32_t client_busiest, server_busiest;   /* of client_other, server_other: the busiest seen
+                                                * (most flows so far) was the one */
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
