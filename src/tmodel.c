@@ -9,7 +9,7 @@
  *   u32 port_step[17], port_random; u16 port_lo, port_hi, port_server
  *   u32 ipid[2][3], ipid_runs_on[2][2]; f64 ts_hz[2]; u32 ts_runs_on[2][2]
  *   u8 ttl[2][4]; u32 ttl_count[2][4] (per side: ipid..ttl_count)
- *   u32 client_busiest, server_busiest */
+ *   u32 client_busiest, server_busiest, client_after_busy[3] */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -190,11 +190,11 @@ static int host_side(acc *a, int s, lhost *h, const side_feat *sf)
     return NS_OK;
 }
 
-/* Whether host i has the most flows of h[0..n). */
+/* Whether host i has the most flows of h[0..n) (ties: the first seen, as the plan has it). */
 static int busiest(const lhost *h, size_t n, int32_t i)
 {
     for (size_t k = 0; k < n; k++)
-        if (h[k].flows > h[i].flows) return 0;
+        if (h[k].flows > h[i].flows || (h[k].flows == h[i].flows && k < (size_t)i)) return 0;
     return 1;
 }
 
@@ -217,9 +217,11 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
                 (rc = push(&a->cont, &a->n_cont, &a->cap_cont, j > 1)))
                 break;
             c->gaps++;
-            if (ci < 0) c->client_new++;
-            else if (ci == prev_client) c->client_prev++;
+            int kind = ci < 0 ? 0 : ci == prev_client ? 1 : 2;
+            if (kind == 0) c->client_new++;
+            else if (kind == 1) c->client_prev++;
             else c->client_other++, c->client_busiest += (uint32_t)busiest(cl, n_cl, ci);
+            if (busiest(cl, n_cl, prev_client)) c->client_after_busy[kind]++;
             if (si < 0) c->server_new++;
             else if (ci >= 0 && cl[ci].last_server == si) c->server_same++;
             else c->server_other++, c->server_busiest += (uint32_t)busiest(sv, n_sv, si);
@@ -539,7 +541,8 @@ static double rf(cursor *c)
         W(ipid_runs_on[s_][0]) W(ipid_runs_on[s_][1]) D(ts_hz[s_]) W(ts_runs_on[s_][0]) W(ts_runs_on[s_][1]);     \
         for (int i_ = 0; i_ < NS_TM_TTLS; i_++) { B(ttl[s_][i_]) W(ttl_count[s_][i_]) }                          \
     }                                                                                                             \
-    W(client_busiest) W(server_busiest);
+    W(client_busiest) W(server_busiest);                                                                          \
+    for (int i_ = 0; i_ < 3; i_++) W(client_after_busy[i_]);
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -614,7 +617,9 @@ static const char *class_problem(const ns_tmodel_class *c)
     if ((uint64_t)c->client_new + c->client_prev + c->client_other != c->gaps ||
         (uint64_t)c->server_new + c->server_same + c->server_other != c->gaps)
         return "host counts do not add up to the flows";
-    if (c->client_busiest > c->client_other || c->server_busiest > c->server_other)
+    if (c->client_busiest > c->client_other || c->server_busiest > c->server_other ||
+        c->client_after_busy[0] > c->client_new || c->client_after_busy[1] > c->client_prev ||
+        c->client_after_busy[2] > c->client_other)
         return "more busiest hosts than other hosts";
     s = c->port_random;
     for (int i = 0; i <= NS_TM_PORT_STEPS; i++) s += c->port_step[i];
@@ -949,7 +954,15 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         /* The client: new, the previous flow's, or another seen (by its flows). */
         int32_t c = -1, s = -1;
         if (j && hcl) {
-            double w[3] = {hcl->client_new, hcl->client_prev, hcl->client_other};
+            /* The row of the previous flow's client: the busiest so far, or another. */
+            const uint32_t all[3] = {hcl->client_new, hcl->client_prev, hcl->client_other};
+            int busy = 1;
+            for (uint32_t i = 0; i < n_cl; i++) /* ties: the first seen, as learning has it */
+                busy &= cl[i].flows < cl[prev].flows || (cl[i].flows == cl[prev].flows && i >= (uint32_t)prev);
+            double w[3], sum = 0;
+            for (int i = 0; i < 3; i++) sum += w[i] = busy ? hcl->client_after_busy[i] : all[i] - hcl->client_after_busy[i];
+            if (!(sum > 0))
+                for (int i = 0; i < 3; i++) w[i] = all[i];
             int how = draw(&r, w, 3);
             if (how == 1 || (how == 2 && n_cl == 1)) c = prev;
             else if (how == 2) c = other_host(cl, n_cl, hcl->client_busiest, hcl->client_other, &r);

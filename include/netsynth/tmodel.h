@@ -14,7 +14,8 @@
  *              one value (beacons); periodic gaps are left out of the chain.
  *   hosts      for each flow after a capture's first: its client is new, the
  *              previous flow's, or another seen before (how often that was
- *              the busiest so far; else drawn by flow count); its server is
+ *              the busiest so far; else drawn by flow count), counted apart
+ *              for flows after one of the busiest client; its server is
  *              the one its client used last, another seen (the busiest, or
  *              by flow count), or new.
  *   ports      steps between a client's consecutive ports: same, +1..+16,
@@ -103,6 +104,8 @@ typedef struct ns_tmodel_class {
     uint32_t ttl_count[2][NS_TM_TTLS];
     uint32_t client_busiest, server_busiest;   /* of client_other, server_other: the busiest seen
                                                 * (most flows so far) was the one */
+    uint32_t client_after_busy[3];             /* of client_new, _prev, _other: those after a flow
+                                                * of the busiest client */
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
