@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench/encode.sh: speed of `netsynth encode -4 -t -u -i -F -1 -O 4` on all
 # 550 IoT Sentinel captures merged into one pcap, 1 and 2 threads, median of
-# 3 runs each, against nPrint's 20,000 packets/s (single-threaded).
+# 3 runs each, against nPrint's 20,000 packets/s (single-threaded); then the
+# same with -p 32 (256 payload bit columns more per row) against the run
+# without, measured here, as a ratio of times and of output sizes.
 #
 # nPrint itself is not installed here, so its figure is the reference number,
 # not a measurement of this run. Each run writes a fresh file in /tmp through
@@ -12,6 +14,7 @@ set -eu
 BIN=${NETSYNTH_BIN:-build/netsynth}
 SHARED=${NETSYNTH_SHARED:-../shared}
 NPRINT_PPS=20000
+FLAGS="-4 -t -u -i -F -1 -O 4"
 tmp=$(mktemp -d /tmp/netsynth-bench-encode.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
@@ -23,16 +26,18 @@ echo "nPrint reference: $NPRINT_PPS packets/s single-threaded (nPrint is not ins
 now() { date +%s.%N; }
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 
-run() { # threads out
+# run threads out label extra-flags: prints a line, leaves the median in $m
+run() {
     times=""
     for i in 1 2 3; do
         rm -f "$2"
         sync
         t0=$(now)
+        # shellcheck disable=SC2086
         if [ "$2" = /dev/null ]; then
-            "$BIN" encode -P "$tmp/all.pcap" -4 -t -u -i -F -1 -O 4 -j "$1" >/dev/null 2>&1
+            "$BIN" encode -P "$tmp/all.pcap" $FLAGS $4 -j "$1" >/dev/null 2>&1
         else
-            "$BIN" encode -P "$tmp/all.pcap" -4 -t -u -i -F -1 -O 4 -j "$1" -W "$2" 2>/dev/null
+            "$BIN" encode -P "$tmp/all.pcap" $FLAGS $4 -j "$1" -W "$2" 2>/dev/null
         fi
         t1=$(now)
         times="$times $(echo "$t1 - $t0" | bc -l)"
@@ -41,11 +46,20 @@ run() { # threads out
     m=$(median3 $times)
     pps=$(echo "$packets / $m" | bc)
     ratio=$(echo "scale=1; $pps / $NPRINT_PPS" | bc)
-    printf '%d thread(s), %-22s median %6.3f s  %9d packets/s  %5sx nPrint\n' "$1" "$3" "$m" "$pps" "$ratio"
+    printf '%d thread(s), %-8s %-22s median %6.3f s  %9d packets/s  %5sx nPrint\n' "$1" "$4" "$3" "$m" "$pps" "$ratio"
 }
 
 for threads in 1 2; do
-    run "$threads" "$tmp/out.csv" "to a file in /tmp:"
-    run "$threads" /dev/null "to /dev/null:"
+    run "$threads" "$tmp/out.csv" "to a file in /tmp:" ""
+    base_file=$m
+    size=$(du -m "$tmp/out.csv" | cut -f1)
+    run "$threads" /dev/null "to /dev/null:" ""
+    base_null=$m
+    run "$threads" "$tmp/p32.csv" "to a file in /tmp:" "-p 32"
+    p32_file=$m
+    size32=$(du -m "$tmp/p32.csv" | cut -f1)
+    run "$threads" /dev/null "to /dev/null:" "-p 32"
+    p32_null=$m
+    printf '%d thread(s), -p 32 / without: time %s to a file, %s to /dev/null; output %s MB / %s MB\n' "$threads" \
+        "$(echo "scale=2; $p32_file / $base_file" | bc)" "$(echo "scale=2; $p32_null / $base_null" | bc)" "$size32" "$size"
 done
-echo "output: $(du -m "$tmp/out.csv" 2>/dev/null | cut -f1 || echo '?') MB of CSV"

@@ -18,10 +18,16 @@
 static void usage(FILE *out)
 {
     fputs("usage: netsynth decode -i in.csv -o out.pcap [--start SECONDS] [--interval USEC]\n"
+          "                       [--recompute-checksums]\n"
           "\n"
           "Turns nPrint CSV (from netsynth encode or nPrint itself) back into packets:\n"
-          "headers from the bits, the payload zero-filled up to the IP length, every\n"
-          "checksum recomputed (not the TCP/UDP one of a fragment).\n"
+          "headers from the bits; the transport payload from the payload_bit columns\n"
+          "(-p) where the row has them, as far as their bits are present (not -1)\n"
+          "and the IP length reaches, the rest zero-filled up to the IP length.\n"
+          "A row whose bits hold the whole packet (headers and every payload byte)\n"
+          "comes back as it was captured, checksums as they were, right or wrong;\n"
+          "any other row has every checksum recomputed (not the TCP/UDP one of a\n"
+          "fragment). With -F 0, payload fill reads as zero bytes.\n"
           "\n"
           "Link type: Ethernet when the CSV has eth columns (MACs and ethertype from\n"
           "the bits; a row without them gets 02:00:00:00:00:01 -> 02:00:00:00:00:02),\n"
@@ -35,6 +41,10 @@ static void usage(FILE *out)
           "  --start SECONDS   time of the first packet, e.g. 1466332731.099077\n"
           "                    (default 1577836800, 2020-01-01T00:00:00Z)\n"
           "  --interval USEC   spacing of rows when there is no time column (default 1000)\n"
+          "  --recompute-checksums\n"
+          "                    recompute every checksum, also of rows that hold the\n"
+          "                    whole packet (a capture of checksum offload then\n"
+          "                    comes back with valid ones)\n"
           "  --help            this text\n"
           "\n"
           "Rows that are not packets (no IP header, lengths that do not add up) are\n"
@@ -72,12 +82,13 @@ int cmd_decode(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"start", required_argument, NULL, 's'},
         {"interval", required_argument, NULL, 'n'},
+        {"recompute-checksums", no_argument, NULL, 'k'},
         {NULL, 0, NULL, 0},
     };
     const char *in = NULL, *out = NULL;
     int64_t start = DEFAULT_START_NS;
     long interval_us = 1000;
-    int c, rc;
+    int c, rc, recompute = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1) {
@@ -90,6 +101,7 @@ int cmd_decode(int argc, char **argv)
         case 'n':
             if ((rc = cli_parse_long("--interval", optarg, 0, 1000000000L, &interval_us))) return rc;
             break;
+        case 'k': recompute = 1; break;
         case 'h': usage(stdout); return NS_OK;
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth decode --help)", argv[optind - 1]);
@@ -130,7 +142,9 @@ int cmd_decode(int argc, char **argv)
             break;
         }
         size_t len;
-        int r = ns_nprint_row_to_packet(csv.bits + i * (size_t)csv.width, csv.layers, ethernet, pkt, &len);
+        const int8_t *pay = csv.payload ? csv.payload + i * 8 * (size_t)csv.payload_bytes : NULL;
+        int r = ns_nprint_row_to_packet_ex(csv.bits + i * (size_t)csv.width, csv.layers, pay, csv.payload_bytes,
+                                           ethernet, recompute, pkt, &len, NULL);
         if (r != NS_OK) {
             if (!skipped++) {
                 first_bad_line = i + 2;

@@ -12,8 +12,9 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: netsynth encode -P capture [-e] [-4] [-6] [-t] [-u] [-i] [-R] [-F fill]\n"
-          "                       [-O 0..4] [-c count] [-f filter] [-W out.csv] [-j threads]\n"
+    fputs("usage: netsynth encode -P capture [-e] [-4] [-6] [-t] [-u] [-i] [-p bytes] [-R] [-A]\n"
+          "                       [-F fill] [-O 0..4] [-c count] [-f filter] [-W out.csv]\n"
+          "                       [-j threads]\n"
           "\n"
           "Writes one nPrint row per IP packet, the same bytes nPrint 1.2.1 writes\n"
           "for the same flags. Packets nPrint would not print are skipped and counted\n"
@@ -23,7 +24,13 @@ static void usage(FILE *out)
           "  -e -4 -6 -t -u -i\n"
           "              headers to include: Ethernet, IPv4, IPv6, TCP, UDP, ICMP\n"
           "              (columns always come in that order)\n"
+          "  -p N        the first N bytes of the transport payload as 8N columns\n"
+          "              payload_bit_<i> after the headers; bits past the payload's\n"
+          "              end (or past what the capture kept) take the fill value\n"
+          "              (N up to 65535)\n"
           "  -R          add rts: microseconds since the previous row\n"
+          "  -A          add tv_sec,tv_usec: the packet's capture time, after the\n"
+          "              index (and rts)\n"
           "  -F FILL     value for bits a packet does not have (default -1)\n"
           "  -O N        first column: 0 source IP (default), 1 destination IP,\n"
           "              2 source port, 3 destination port, 4 flow (5-tuple)\n"
@@ -44,7 +51,7 @@ int cmd_encode(int argc, char **argv)
     int c, rc;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "P:W:f:c:F:O:j:e46tuiRh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "P:W:f:c:F:O:j:p:e46tuiRAh", longopts, NULL)) != -1) {
         switch (c) {
         case 'P': in = optarg; break;
         case 'W': out = optarg; break;
@@ -71,6 +78,11 @@ int cmd_encode(int argc, char **argv)
         case 'u': o.layers |= NS_NP_UDP; break;
         case 'i': o.layers |= NS_NP_ICMP; break;
         case 'R': o.rts = 1; break;
+        case 'A': o.abs_time = 1; break;
+        case 'p':
+            if ((rc = cli_parse_long("-p", optarg, 0, NS_NP_MAX_PAYLOAD, &v))) return rc;
+            o.payload = (int)v;
+            break;
         case 'h': usage(stdout); return NS_OK;
         default:
             return ns_error(NS_EARG, "unknown or incomplete option '%s' (netsynth encode --help)", argv[optind - 1]);

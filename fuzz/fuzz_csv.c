@@ -1,7 +1,9 @@
 /* fuzz_csv.c: libFuzzer target for the nPrint CSV reader, and behind it the
  * way back to packets and the encoder. The input is a whole CSV file. Every
- * row it accepts is turned into a packet (with and without Ethernet), and
- * every packet is encoded again, so hostile bits reach all three. */
+ * row it accepts is written again (with its time and payload columns),
+ * turned into a packet (with and without Ethernet, with its payload bits,
+ * checksums kept or recomputed), and every packet is encoded again with
+ * payload and time columns, so hostile bits reach all of them. */
 #include <pcap/dlt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,17 +28,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ns_errmsg()[0] != 'f' && rc != NS_ENOMEM) abort();
         return 0;
     }
-    ns_nprint_opts o = {.layers = NS_NP_ALL, .fill = -1, .index = NS_NP_INDEX_FLOW, .rts = 1, .threads = 1};
+    ns_nprint_opts o = {.layers = NS_NP_ALL, .fill = -1, .index = NS_NP_INDEX_FLOW, .rts = 1, .threads = 1,
+                        .payload = c.payload_bytes ? c.payload_bytes : 4, .abs_time = 1};
     ns_nprint_writer *w;
     if (ns_nprint_writer_open(&w, sink, "sink", &o) != NS_OK) abort();
     for (size_t i = 0; i < c.rows && i < 64; i++) {
         const int8_t *row = c.bits + i * (size_t)c.width;
-        ns_nprint_csv_write_row(sink, c.index_text + c.index_off[i], c.has_rts ? c.rts[i] : -1, row, c.layers);
+        const int8_t *pay = c.payload ? c.payload + i * 8 * (size_t)c.payload_bytes : NULL;
+        ns_nprint_csv_write_row_ex(sink, c.index_text + c.index_off[i], c.has_rts ? c.rts[i] : -1,
+                                   c.has_abs ? c.abs_us[i] : -1, row, c.layers, pay, c.payload_bytes);
         for (int eth = 0; eth < 2; eth++) {
             size_t len;
-            if (ns_nprint_row_to_packet(row, c.layers, eth, pkt, &len) != NS_OK) continue;
-            if (len > NS_NP_MAX_PACKET) abort();
-            ns_frame f = {pkt, (uint32_t)len, (uint32_t)len, (int64_t)i * 1000};
+            int whole;
+            if (ns_nprint_row_to_packet_ex(row, c.layers, pay, c.payload_bytes, eth, eth, pkt, &len, &whole) != NS_OK)
+                continue;
+            if (len > NS_NP_MAX_PACKET || (whole && !pay)) abort();
+            ns_frame f = {pkt, (uint32_t)len, (uint32_t)len, c.has_abs ? c.abs_us[i] * 1000 : (int64_t)i * 1000};
             ns_nprint_writer_frame(w, eth ? DLT_EN10MB : DLT_RAW, &f);
         }
     }

@@ -190,7 +190,29 @@ const char *ns_nprint_index_name(ns_nprint_index ix)
 typedef struct np_view {
     const uint8_t *hdr[NLAYERS];   /* indexed like layers_info; NULL = absent */
     size_t len[NLAYERS];
+    const uint8_t *pay;            /* the transport payload (-p), pay_len bytes */
+    size_t pay_len;
 } np_view;
+
+/* The transport payload as nPrint's -p sees it: from the end of the
+ * transport header (IPv4: IHL*4 + its length; IPv6: 40 + its length) for the
+ * IP length less those headers. nPrint does that arithmetic unsigned and
+ * reads without bounds: a length field shorter than the headers, or a
+ * capture cut short, has it print whatever memory follows, and for IPv6 TCP
+ * it starts 20 times the TCP header length further on (pointer arithmetic on
+ * a struct tcphdr *). Here the payload is the bytes that are there, the rest
+ * is fill; the golden files have none of those cases, so the bytes agree. */
+static void view_payload(np_view *v, ns_bytes net, size_t ip_hlen, size_t ip_total)
+{
+    size_t l4_hlen = 0;
+    for (int l = L_TCP; l <= L_ICMP; l++)
+        if (v->hdr[l]) l4_hlen = v->len[l];
+    size_t start = ip_hlen + l4_hlen;
+    ns_bytes pay = ns_bytes_tail(net, start);
+    size_t want = ip_total > start ? ip_total - start : 0;
+    v->pay = pay.data;
+    v->pay_len = want < pay.len ? want : pay.len;
+}
 
 /* The transport header at `off` of an IP packet, as nPrint finds it. */
 static ns_skip_reason view_l4(np_view *v, ns_bytes ip, size_t off, uint8_t proto)
@@ -236,13 +258,21 @@ static ns_skip_reason view_ip(np_view *v, ns_bytes net, ns_skip_reason bad)
         if (!ns_bytes_has(net, 0, ihl)) return NS_SKIP_TRUNC_IPV4;
         v->hdr[L_IPV4] = net.data;
         v->len[L_IPV4] = ihl;
-        return view_l4(v, net, ihl, proto);
+        ns_skip_reason r = view_l4(v, net, ihl, proto);
+        uint16_t total = 0;
+        ns_get_be16(net, 2, &total);
+        if (r == NS_SKIP_NONE) view_payload(v, net, ihl, total);
+        return r;
     }
     if (vhl >> 4 == 6) {
         if (!ns_bytes_has(net, 0, IPV6_LEN)) return NS_SKIP_TRUNC_IPV6;
         v->hdr[L_IPV6] = net.data;
         v->len[L_IPV6] = IPV6_LEN;
-        return view_l4(v, net, IPV6_LEN, net.data[6]);
+        ns_skip_reason r = view_l4(v, net, IPV6_LEN, net.data[6]);
+        uint16_t plen = 0;
+        ns_get_be16(net, 4, &plen);
+        if (r == NS_SKIP_NONE) view_payload(v, net, IPV6_LEN, IPV6_LEN + (size_t)plen);
+        return r;
     }
     return bad;
 }
@@ -306,8 +336,11 @@ void ns_nprint_encode(const ns_packet *p, unsigned layers, int8_t *row)
 /* ---- frames -> text ---------------------------------------------------------- */
 
 /* Rows wait in a batch so that their text can be made in parallel. Each
- * keeps a copy of just its header bytes (at most 14 + 60 + 60). */
-enum { BATCH = 4096, MAX_HDR = ETH_LEN + 60 + 60, MAX_INDEX = 112 };
+ * keeps a copy of just its header bytes (at most 14 + 60 + 60) and, with
+ * -p N, of its first N payload bytes (in the writer's `pay`). A batch holds
+ * up to BATCH rows, fewer when -p makes rows long: its text stays near
+ * BATCH_TEXT bytes. */
+enum { BATCH = 4096, BATCH_TEXT = 64 << 20, MAX_HDR = ETH_LEN + 60 + 60, MAX_INDEX = 112 };
 
 typedef struct pending_row {
     uint8_t bytes[MAX_HDR];
@@ -317,6 +350,9 @@ typedef struct pending_row {
     char index[MAX_INDEX];
     int64_t rts;
     uint8_t has_rts;
+    int64_t tv_sec;                       /* -A */
+    uint32_t tv_usec;
+    uint32_t pay_len;                     /* payload bytes kept, <= -p */
     size_t out_off;
 } pending_row;
 
@@ -326,11 +362,14 @@ struct ns_nprint_writer {
     ns_nprint_opts o;
     /* Text of each byte's 8 bits, "b,b,b,b,b,b,b,b," (16 chars). */
     char byte_text[256][16];
-    /* Text of fill for a whole layer: 60 bytes * 8 bits * "fill,". */
+    /* Text of fill for a whole layer, or for the whole payload when -p
+     * is longer: fill_bytes bytes * 8 bits * "fill,". */
     char *fill_text;
     size_t fill_byte_len;                 /* text of one fill byte */
     pending_row *rows;
-    size_t n;
+    uint8_t *pay;                         /* batch * o.payload bytes */
+    size_t n, batch;
+    int bits;                             /* bit columns: headers and payload */
     /* Two text buffers: one batch is written while the next is formatted. */
     char *out[2];
     size_t out_cap[2], out_len[2];
@@ -344,16 +383,9 @@ struct ns_nprint_writer {
 static int write_header(ns_nprint_writer *w)
 {
     FILE *fp = w->fp;
-    fputs(ns_nprint_index_name(w->o.index), fp);
-    if (w->o.rts) fputs(",rts", fp);
-    size_t nf;
-    const ns_nprint_field *f = ns_nprint_fields(&nf);
-    for (size_t i = 0; i < nf; i++) {
-        if (!(w->o.layers & f[i].layer)) continue;
-        for (int b = 0; b < f[i].width; b++) fprintf(fp, ",%s_%d", f[i].name, b);
-    }
-    fputc('\n', fp);
-    return ferror(fp) ? ns_error(NS_EIO, "%s: write failed", w->name) : NS_OK;
+    int rc = ns_nprint_csv_write_header_ex(fp, ns_nprint_index_name(w->o.index), w->o.rts, w->o.abs_time,
+                                           w->o.layers, w->o.payload);
+    return rc ? ns_error(NS_EIO, "%s: write failed", w->name) : NS_OK;
 }
 
 int ns_nprint_writer_open(ns_nprint_writer **out, FILE *fp, const char *name, const ns_nprint_opts *o)
@@ -361,22 +393,31 @@ int ns_nprint_writer_open(ns_nprint_writer **out, FILE *fp, const char *name, co
     *out = NULL;
     if (o->fill < -128 || o->fill > 127) return ns_error(NS_EARG, "fill value %d is outside -128..127", o->fill);
     if ((unsigned)o->index > NS_NP_INDEX_FLOW) return ns_error(NS_EARG, "index option %d is outside 0..4", (int)o->index);
+    if (o->payload < 0 || o->payload > NS_NP_MAX_PAYLOAD)
+        return ns_error(NS_EARG, "payload bytes %d are outside 0..%d", o->payload, NS_NP_MAX_PAYLOAD);
     ns_nprint_writer *w = calloc(1, sizeof *w);
     if (!w) return ns_error(NS_ENOMEM, "out of memory");
     w->fp = fp;
     w->o = *o;
     w->o.layers &= NS_NP_ALL;
+    w->bits = ns_nprint_width(w->o.layers) + 8 * o->payload;
+    /* The longest row: every bit "-128," and the columns before them. */
+    size_t row_max = (size_t)w->bits * 5 + MAX_INDEX + 64;
+    w->batch = BATCH_TEXT / row_max;
+    w->batch = w->batch < 16 ? 16 : w->batch > BATCH ? BATCH : w->batch;
     w->name = strdup(name ? name : "-");
-    w->rows = malloc(BATCH * sizeof *w->rows);
+    w->rows = malloc(w->batch * sizeof *w->rows);
+    w->pay = malloc(w->batch * (size_t)o->payload + 1);
     char cell[8];
     int cl = snprintf(cell, sizeof cell, "%d,", o->fill);
+    size_t fill_bytes = o->payload > 60 ? (size_t)o->payload : 60;
     w->fill_byte_len = 8 * (size_t)cl;
-    w->fill_text = malloc(60 * w->fill_byte_len);
-    if (!w->name || !w->rows || !w->fill_text) {
+    w->fill_text = malloc(fill_bytes * w->fill_byte_len);
+    if (!w->name || !w->rows || !w->pay || !w->fill_text) {
         ns_nprint_writer_free(w);
         return ns_error(NS_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < 60 * 8; i++) memcpy(w->fill_text + i * (size_t)cl, cell, (size_t)cl);
+    for (size_t i = 0; i < fill_bytes * 8; i++) memcpy(w->fill_text + i * (size_t)cl, cell, (size_t)cl);
     for (int v = 0; v < 256; v++)
         for (int b = 0; b < 8; b++) {
             w->byte_text[v][2 * b] = (char)('0' + (v >> (7 - b) & 1));
@@ -467,19 +508,19 @@ static size_t format_index(char *p, const np_view *v, ns_nprint_index ix)
 static size_t row_text_len(const ns_nprint_writer *w, const pending_row *r)
 {
     size_t n = r->index_len + 1;
-    if (r->has_rts) {
-        char tmp[24];
-        n += put_i(tmp, r->rts) + 1;
-    }
+    char tmp[24];
+    if (r->has_rts) n += put_i(tmp, r->rts) + 1;
+    if (w->o.abs_time) n += put_i(tmp, r->tv_sec) + 1 + put_u(tmp, r->tv_usec) + 1;
     for (int l = 0; l < NLAYERS; l++) {
         if (!(w->o.layers & layers_info[l].layer)) continue;
         size_t have = (r->present >> l & 1) ? r->len[l] : 0;
         n += have * 16 + ((size_t)layers_info[l].bytes - have) * w->fill_byte_len;
     }
-    return n + (ns_nprint_width(w->o.layers) ? 0 : 1);   /* the last ',' becomes '\n' */
+    n += (size_t)r->pay_len * 16 + ((size_t)w->o.payload - r->pay_len) * w->fill_byte_len;
+    return n + (w->bits ? 0 : 1);   /* the last ',' becomes '\n' */
 }
 
-static void format_row(const ns_nprint_writer *w, const pending_row *r, char *p)
+static void format_row(const ns_nprint_writer *w, const pending_row *r, const uint8_t *pay, char *p)
 {
     char *start = p;
     memcpy(p, r->index, r->index_len);
@@ -487,6 +528,12 @@ static void format_row(const ns_nprint_writer *w, const pending_row *r, char *p)
     *p++ = ',';
     if (r->has_rts) {
         p += put_i(p, r->rts);
+        *p++ = ',';
+    }
+    if (w->o.abs_time) {
+        p += put_i(p, r->tv_sec);
+        *p++ = ',';
+        p += put_u(p, r->tv_usec);
         *p++ = ',';
     }
     for (int l = 0; l < NLAYERS; l++) {
@@ -498,9 +545,13 @@ static void format_row(const ns_nprint_writer *w, const pending_row *r, char *p)
         memcpy(p, w->fill_text, fill);
         p += fill;
     }
+    for (size_t i = 0; i < r->pay_len; i++, p += 16) memcpy(p, w->byte_text[pay[i]], 16);
+    size_t fill = ((size_t)w->o.payload - r->pay_len) * w->fill_byte_len;
+    memcpy(p, w->fill_text, fill);
+    p += fill;
     /* nPrint ends a row with a newline in place of the last separator; with
      * no bit columns at all the index keeps its trailing comma. */
-    if (p > start && p[-1] == ',' && ns_nprint_width(w->o.layers)) p[-1] = '\n';
+    if (p > start && p[-1] == ',' && w->bits) p[-1] = '\n';
     else *p = '\n';
 }
 
@@ -536,7 +587,8 @@ static int flush_batch(ns_nprint_writer *w)
 #pragma omp single nowait
         if (w->waiting) rc = write_text(w, cur ^ 1);
 #pragma omp for schedule(dynamic, 32)
-        for (long i = 0; i < n; i++) format_row(w, &w->rows[i], w->out[cur] + w->rows[i].out_off);
+        for (long i = 0; i < n; i++)
+            format_row(w, &w->rows[i], w->pay + (size_t)i * (size_t)w->o.payload, w->out[cur] + w->rows[i].out_off);
     }
     w->n = 0;
     w->waiting = 1;
@@ -564,7 +616,15 @@ int ns_nprint_writer_frame(ns_nprint_writer *w, int dlt, const ns_frame *f)
         memcpy(p->bytes + off, v.hdr[l], v.len[l]);
         off += v.len[l];
     }
+    p->pay_len = (uint32_t)(v.pay_len < (size_t)w->o.payload ? v.pay_len : (size_t)w->o.payload);
+    if (p->pay_len) memcpy(w->pay + w->n * (size_t)w->o.payload, v.pay, p->pay_len);
     p->index_len = (uint8_t)format_index(p->index, &v, w->o.index);
+    /* nPrint reads the capture at microsecond precision: libpcap truncates
+     * finer stamps. */
+    int64_t sec = f->ts_ns / 1000000000, sub = f->ts_ns % 1000000000;
+    if (sub < 0) sec--, sub += 1000000000;
+    p->tv_sec = sec;
+    p->tv_usec = (uint32_t)(sub / 1000);
     p->has_rts = (uint8_t)(w->o.rts != 0);
     if (w->o.rts) {
         /* nPrint reads microseconds and measures from the previous row it
@@ -581,7 +641,7 @@ int ns_nprint_writer_frame(ns_nprint_writer *w, int dlt, const ns_frame *f)
         if (p->rts == -1) p->has_rts = 0;
     }
     w->total_rows++;
-    if (++w->n == BATCH) return flush_batch(w);
+    if (++w->n == w->batch) return flush_batch(w);
     return NS_OK;
 }
 
@@ -600,6 +660,7 @@ void ns_nprint_writer_free(ns_nprint_writer *w)
     if (!w) return;
     free(w->name);
     free(w->rows);
+    free(w->pay);
     free(w->fill_text);
     free(w->out[0]);
     free(w->out[1]);
@@ -652,7 +713,30 @@ static uint16_t l4_checksum_ipv6(const uint8_t *ip6, uint8_t proto, uint8_t *l4,
     return proto == NS_PROTO_UDP && c == 0 ? 0xffff : c;
 }
 
+/* The leading payload bytes whose bits are all present, at most max of
+ * them, written to out; how many. */
+static size_t payload_bytes_present(const int8_t *bits, size_t nbytes, size_t max, uint8_t *out)
+{
+    size_t i = 0;
+    for (; i < nbytes && i < max; i++) {
+        uint8_t v = 0;
+        for (int b = 0; b < 8; b++) {
+            int8_t x = bits[i * 8 + b];
+            if (x < 0) return i;
+            v = (uint8_t)(v << 1 | (x > 0));
+        }
+        out[i] = v;
+    }
+    return i;
+}
+
 int ns_nprint_row_to_packet(const int8_t *row, unsigned layers, int ethernet, uint8_t *buf, size_t *len)
+{
+    return ns_nprint_row_to_packet_ex(row, layers, NULL, 0, ethernet, 1, buf, len, NULL);
+}
+
+int ns_nprint_row_to_packet_ex(const int8_t *row, unsigned layers, const int8_t *payload, int payload_bytes,
+                               int ethernet, int recompute, uint8_t *buf, size_t *len, int *whole)
 {
     uint8_t hdr[60];
     int absent;
@@ -662,9 +746,14 @@ int ns_nprint_row_to_packet(const int8_t *row, unsigned layers, int ethernet, ui
     int v6 = 0, fragment = 0;
     uint8_t proto;
 
-    /* IP: IPv4 when its bits are there, else IPv6. */
+    /* IP: IPv4 when its bits are there, else IPv6. With fill 0 (-F 0) an
+     * IPv6 packet's ipv4 bits are there too, all zeros: a version that is
+     * not 4 beside ipv6 bits saying 6 is such a row. */
     const int8_t *b4 = layer_bits(row, layers, NS_NP_IPV4), *b6 = layer_bits(row, layers, NS_NP_IPV6);
     size_t have = b4 ? layer_bytes(b4, 60, hdr, &absent) : 0;
+    if (b4 && !absent && hdr[0] >> 4 != 4 && b6 && ns_nprint_bits_get(b6, 0, 4) == 6 &&
+        ns_nprint_bits_present(b6, 0, 4) == 4)
+        absent = 1;
     if (b4 && !absent) {
         if (have < 20) return ns_error(NS_EFORMAT, "ipv4 bits absent inside the fixed header (byte %zu)", have);
         if (hdr[0] >> 4 != 4) return ns_error(NS_EFORMAT, "ipv4 version is %d", hdr[0] >> 4);
@@ -709,12 +798,22 @@ int ns_nprint_row_to_packet(const int8_t *row, unsigned layers, int ethernet, ui
     if (total < ip_hlen + l4_hlen)
         return ns_error(NS_EFORMAT, "IP length %zu is shorter than the headers (%zu bytes)", total, ip_hlen + l4_hlen);
 
-    /* Payload: zeros up to the IP length. */
+    /* Payload: the bytes the row has (-p, after the transport header, so
+     * only where the row has that header), then zeros up to the IP length. */
     memset(ip + ip_hlen, 0, total - ip_hlen);
     memcpy(ip + ip_hlen, hdr, l4_hlen);
     uint8_t *l4 = ip + ip_hlen;
-    size_t l4_len = total - ip_hlen;
-    if (!v6) {
+    size_t l4_len = total - ip_hlen, pay_len = l4_len - l4_hlen, pay_have = 0;
+    if (bl4 && payload && payload_bytes > 0)
+        pay_have = payload_bytes_present(payload, (size_t)payload_bytes, pay_len, l4 + l4_hlen);
+    /* Every byte of the packet came from the row's bits, payload columns
+     * included: it is the packet that was encoded, checksums and all. A row
+     * without payload columns is never taken so (a generated header-only
+     * row's checksum bits are not to be trusted). */
+    int verbatim = bl4 && payload && payload_bytes > 0 && pay_have == pay_len;
+    if (whole) *whole = verbatim;
+    if (verbatim && !recompute) l4_hlen = 0;
+    if (!v6 && !(verbatim && !recompute)) {
         uint16_t c = ns_ipv4_header_checksum(ip, ip_hlen);
         ip[10] = (uint8_t)(c >> 8);
         ip[11] = (uint8_t)c;

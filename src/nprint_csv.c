@@ -4,7 +4,7 @@
  * derived from the header, every cell is checked, and every error names the
  * file, the line and the problem. It accepts what nPrint 1.2.1 writes (any
  * -O index column, -R's rts, -A's tv_sec,tv_usec, any subset of
- * -e -4 -6 -t -u -i) and what the writer below writes. */
+ * -e -4 -6 -t -u -i, -p's payload_bit_<i>) and what the writer below writes. */
 #include "netsynth/nprint.h"
 
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include "netsynth/error.h"
 
 enum {
-    HEADER_MAX = 1 << 20,      /* bytes in the header line */
+    HEADER_MAX = 16 << 20,     /* bytes in the header line: room for -p NS_NP_MAX_PAYLOAD */
     INDEX_MAX = 255,           /* bytes in one index value */
     NUM_MAX = 20,              /* bytes in one integer cell */
     CHUNK = 1 << 16,
@@ -23,28 +23,32 @@ enum {
 
 /* ---- writing ----------------------------------------------------------------- */
 
-int ns_nprint_csv_write_header(FILE *fp, const char *index_name, int rts, unsigned layers)
+int ns_nprint_csv_write_header_ex(FILE *fp, const char *index_name, int rts, int abs_time, unsigned layers,
+                                  int payload_bytes)
 {
     fputs(index_name, fp);
     if (rts) fputs(",rts", fp);
+    if (abs_time) fputs(",tv_sec,tv_usec", fp);
     size_t nf;
     const ns_nprint_field *f = ns_nprint_fields(&nf);
     for (size_t i = 0; i < nf; i++)
         if (layers & f[i].layer)
             for (int b = 0; b < f[i].width; b++) fprintf(fp, ",%s_%d", f[i].name, b);
+    for (int b = 0; b < 8 * payload_bytes; b++) fprintf(fp, ",payload_bit_%d", b);
     fputc('\n', fp);
     return ferror(fp) ? ns_error(NS_EIO, "write failed: %s", strerror(errno)) : NS_OK;
 }
 
-int ns_nprint_csv_write_row(FILE *fp, const char *index, int64_t rts, const int8_t *row, unsigned layers)
+int ns_nprint_csv_write_header(FILE *fp, const char *index_name, int rts, unsigned layers)
 {
-    int width = ns_nprint_width(layers);
-    char *line = malloc(strlen(index) + 32 + (size_t)width * 5);
-    if (!line) return ns_error(NS_ENOMEM, "out of memory");
-    size_t n = (size_t)sprintf(line, "%s,", index);
-    if (rts >= 0) n += (size_t)sprintf(line + n, "%" PRId64 ",", rts);
-    for (int i = 0; i < width; i++) {
-        int v = row[i];
+    return ns_nprint_csv_write_header_ex(fp, index_name, rts, 0, layers, 0);
+}
+
+static size_t put_bits(char *line, const int8_t *bits, size_t count)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        int v = bits[i];
         if (v == 0 || v == 1) {
             line[n++] = (char)('0' + v);
             line[n++] = ',';
@@ -52,10 +56,29 @@ int ns_nprint_csv_write_row(FILE *fp, const char *index, int64_t rts, const int8
             n += (size_t)sprintf(line + n, "%d,", v);
         }
     }
-    line[width ? n - 1 : n++] = '\n';
+    return n;
+}
+
+int ns_nprint_csv_write_row_ex(FILE *fp, const char *index, int64_t rts, int64_t abs_us, const int8_t *row,
+                               unsigned layers, const int8_t *payload, int payload_bytes)
+{
+    size_t width = (size_t)ns_nprint_width(layers), pbits = payload_bytes > 0 ? 8 * (size_t)payload_bytes : 0;
+    char *line = malloc(strlen(index) + 64 + (width + pbits) * 5);
+    if (!line) return ns_error(NS_ENOMEM, "out of memory");
+    size_t n = (size_t)sprintf(line, "%s,", index);
+    if (rts >= 0) n += (size_t)sprintf(line + n, "%" PRId64 ",", rts);
+    if (abs_us >= 0) n += (size_t)sprintf(line + n, "%" PRId64 ",%" PRId64 ",", abs_us / 1000000, abs_us % 1000000);
+    n += put_bits(line + n, row, width);
+    if (pbits) n += put_bits(line + n, payload, pbits);
+    line[width + pbits ? n - 1 : n++] = '\n';
     size_t w = fwrite(line, 1, n, fp);
     free(line);
     return w == n ? NS_OK : ns_error(NS_EIO, "write failed: %s", strerror(errno));
+}
+
+int ns_nprint_csv_write_row(FILE *fp, const char *index, int64_t rts, const int8_t *row, unsigned layers)
+{
+    return ns_nprint_csv_write_row_ex(fp, index, rts, -1, row, layers, NULL, 0);
 }
 
 /* ---- reading lines ---------------------------------------------------------- */
@@ -206,10 +229,9 @@ static int parse_header(ns_nprint_csv *c, const char *name, const char *line, si
             unsigned layer = f[fi].layer;
             while (fi < nf && f[fi].layer == layer) fi++;
         }
+        if (fi == nf && cell_is(s, n, "payload_bit_0")) break;
         if (fi == nf) {
             describe(what, sizeof what, s, n);
-            if (n > 8 && !memcmp(s, "payload_", 8))
-                return ns_error(NS_EFORMAT, "%s: line 1: column %zu: payload columns ('%s') are not supported", name, col, what);
             return ns_error(NS_EFORMAT,
                             "%s: line 1: column %zu: unexpected name '%s' (expected the next bit of a layer, or the "
                             "first bit of a later one of eth, ipv4, ipv6, tcp, udp, icmp)",
@@ -231,6 +253,22 @@ static int parse_header(ns_nprint_csv *c, const char *name, const char *line, si
                 col++;
             }
     }
+    /* -p's columns come last: payload_bit_0 .. payload_bit_<8 N - 1>. */
+    long pbits = 0;
+    for (; have; pbits++) {
+        if (pbits == 8L * NS_NP_MAX_PAYLOAD)
+            return ns_error(NS_EFORMAT, "%s: line 1: more than %d bytes of payload columns", name, NS_NP_MAX_PAYLOAD);
+        if (!cell_is_bit(s, n, "payload_bit", (int)pbits)) {
+            describe(what, sizeof what, s, n);
+            return ns_error(NS_EFORMAT, "%s: line 1: column %zu: expected 'payload_bit_%ld' (payload columns come after "
+                            "every header column), found '%s'", name, col, pbits, what);
+        }
+        have = cell_next(&it, &s, &n);
+        col++;
+    }
+    if (pbits % 8)
+        return ns_error(NS_EFORMAT, "%s: line 1: %ld payload bit columns, not whole bytes", name, pbits);
+    c->payload_bytes = (int)(pbits / 8);
     if (!c->layers)
         return ns_error(NS_EFORMAT, "%s: line 1: no header bit columns (eth_*, ipv4_*, ipv6_*, tcp_*, udp_*, icmp_*)", name);
     c->width = ns_nprint_width(c->layers);
@@ -276,6 +314,12 @@ static int grow(ns_nprint_csv *c, size_t *cap, size_t index_bytes, size_t *text_
             if (!a) return ns_error(NS_ENOMEM, "out of memory");
             c->abs_us = a;
         }
+        if (c->payload_bytes) {
+            if (ncap > SIZE_MAX / (8 * (size_t)c->payload_bytes)) return ns_error(NS_ENOMEM, "out of memory");
+            int8_t *pb = realloc(c->payload, ncap * 8 * (size_t)c->payload_bytes);
+            if (!pb) return ns_error(NS_ENOMEM, "out of memory");
+            c->payload = pb;
+        }
         *cap = ncap;
     }
     if (text_len + index_bytes + 1 > *text_cap) {
@@ -297,7 +341,7 @@ static int parse_row(ns_nprint_csv *c, const char *name, size_t lineno, const ch
      * exactly -1 (its "no value" sentinel), so such a row is one short. */
     size_t cells = 1;
     for (const char *q = line; (q = memchr(q, ',', (size_t)(line + len - q))); q++) cells++;
-    size_t want = 1 + (size_t)c->has_rts + 2 * (size_t)c->has_abs + (size_t)c->width;
+    size_t want = 1 + (size_t)c->has_rts + 2 * (size_t)c->has_abs + (size_t)c->width + 8 * (size_t)c->payload_bytes;
     int rts_dropped = 0;
     if (cells != want) {
         if (!(c->has_rts && cells + 1 == want))
@@ -342,10 +386,12 @@ static int parse_row(ns_nprint_csv *c, const char *name, size_t lineno, const ch
     }
 
     /* The bits: "0", "1" or "-1", comma-separated, exactly width of them
-     * (the count was checked above, so only the cells themselves remain). */
-    int8_t *out = c->bits + r * (size_t)c->width;
+     * and then the payload's (the count was checked above, so only the cells
+     * themselves remain). */
+    size_t pbits = 8 * (size_t)c->payload_bytes, first = 1 + (size_t)c->has_rts - (size_t)rts_dropped + 2 * (size_t)c->has_abs;
     const char *p = it.p, *end = it.end;
-    for (int i = 0; i < c->width; i++) {
+    for (size_t i = 0; i < (size_t)c->width + pbits; i++) {
+        int8_t *out = i < (size_t)c->width ? c->bits + r * (size_t)c->width + i : c->payload + r * pbits + (i - (size_t)c->width);
         const char *b = p;
         int v;
         size_t k;
@@ -363,10 +409,10 @@ static int parse_row(ns_nprint_csv *c, const char *name, size_t lineno, const ch
             cell_iter bad = {b, end, 0};
             cell_next(&bad, &s, &n);
             describe(what, sizeof what, s, n);
-            return ns_error(NS_EFORMAT, "%s: line %zu: column %zu: '%s' is not -1, 0 or 1", name, lineno,
-                            1 + (size_t)c->has_rts - (size_t)rts_dropped + 2 * (size_t)c->has_abs + (size_t)i + 1, what);
+            return ns_error(NS_EFORMAT, "%s: line %zu: column %zu: '%s' is not -1, 0 or 1", name, lineno, first + i + 1,
+                            what);
         }
-        out[i] = (int8_t)v;
+        *out = (int8_t)v;
         p = b + k + 1;
     }
     *text_len += index_len + 1;
@@ -379,6 +425,7 @@ void ns_nprint_csv_free(ns_nprint_csv *c)
     free(c->bits);
     free(c->rts);
     free(c->abs_us);
+    free(c->payload);
     free(c->index_text);
     free(c->index_off);
     memset(c, 0, sizeof *c);
@@ -412,7 +459,7 @@ int ns_nprint_csv_read_stream(FILE *fp, const char *name, ns_nprint_csv *c)
     if (rc == 0) rc = ns_error(NS_EFORMAT, "%s: empty file (no header line)", name);
     if (rc > 0) rc = parse_header(c, name, line, len);
     /* The longest row the header allows: index, rts, tv_sec, tv_usec, "-1," per bit. */
-    size_t max = INDEX_MAX + 3 * (NUM_MAX + 1) + (size_t)c->width * 3;
+    size_t max = INDEX_MAX + 3 * (NUM_MAX + 1) + ((size_t)c->width + 8 * (size_t)c->payload_bytes) * 3;
     size_t cap = 0, text_cap = 0, text_len = 0;
     while (rc == NS_OK) {
         rc = next_line(&r, max, &line, &len);

@@ -23,6 +23,8 @@ static const struct golden_kind {
 } kinds[] = {
     {"4tui", "-4 -t -u -i -F -1 -O 4"},
     {"e46tui-R", "-e -4 -6 -t -u -i -F -1 -O 4 -R"},
+    {"4tu-p32", "-4 -t -u -p 32 -F -1 -O 4"},
+    {"46tui-p16-A-F0", "-4 -6 -t -u -i -p 16 -A -F 0 -O 0"},
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -348,7 +350,7 @@ static void test_golden_byte_identical(void **state)
     const char *shared = TU_REQUIRE_SHARED();
     const char *dir = tu_tmpdir();
     for (size_t d = 0; d < sizeof devices / sizeof devices[0]; d++)
-        for (size_t k = 0; k < 2; k++) {
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
             char gold[4096], out[4096];
             snprintf(gold, sizeof gold, "%s/golden/nprint-1.2.1/%s.%s.csv.gz", shared, devices[d], kinds[k].suffix);
             snprintf(out, sizeof out, "%s/%s.%s.csv", dir, devices[d], kinds[k].suffix);
@@ -488,13 +490,13 @@ static void test_malformed_csv(void **state)
     for (int i = 0; i < 64; i++) strcat(bits, i ? ",1" : "0");
     snprintf(good, sizeof good, "a_b_1_2_UDP,5,%s\n", bits);
 
-    static char big[1 << 21];
+    static char big[1 << 25];   /* past the header limit, which leaves room for -p 65535 */
     memset(big, '1', sizeof big - 1);
 
     struct bad {
         const char *text, *want;
-    } cases[12];
-    char b[12][12000];
+    } cases[18];
+    char b[18][12000];
     int n = 0;
     cases[n++] = (struct bad){"", "empty file"};
     cases[n++] = (struct bad){"flow\nx\n", "line 1: no header bit columns"};
@@ -516,6 +518,21 @@ static void test_malformed_csv(void **state)
     cases[n] = (struct bad){b[n], "line 2: empty index value"}, n++;
     snprintf(b[n], sizeof b[n], "%s\n%s\n%s", hdr, good, good);
     cases[n] = (struct bad){b[n], "line 3: empty line"}, n++;
+    /* Payload columns (-p): whole bytes, in order, after every header column. */
+    char pay8[256] = "";
+    for (int i = 0; i < 8; i++) sprintf(pay8 + strlen(pay8), ",payload_bit_%d", i);
+    snprintf(b[n], sizeof b[n], "%s,payload_bit_0,payload_bit_2\n", hdr);
+    cases[n] = (struct bad){b[n], "line 1: column 68: expected 'payload_bit_1'"}, n++;
+    snprintf(b[n], sizeof b[n], "%s%.*s\n", hdr, (int)(strrchr(pay8, ',') - pay8), pay8);
+    cases[n] = (struct bad){b[n], "line 1: 7 payload bit columns, not whole bytes"}, n++;
+    snprintf(b[n], sizeof b[n], "flow%s,udp_sport_0\n", pay8);
+    cases[n] = (struct bad){b[n], "line 1: column 10: expected 'payload_bit_8' (payload columns come after every header column), found 'udp_sport_0'"}, n++;
+    snprintf(b[n], sizeof b[n], "flow%s\n", pay8);
+    cases[n] = (struct bad){b[n], "line 1: no header bit columns"}, n++;
+    snprintf(b[n], sizeof b[n], "%s%s\na_b_1_2_UDP,5,%s,0,1,-1,-1,2,0,0,0\n", hdr, pay8, bits);
+    cases[n] = (struct bad){b[n], "line 2: column 71: '2' is not -1, 0 or 1"}, n++;
+    snprintf(b[n], sizeof b[n], "%s%s\na_b_1_2_UDP,5,%s,0,1\n", hdr, pay8, bits);
+    cases[n] = (struct bad){b[n], "line 2: 68 columns, the header has 74"}, n++;
     for (int i = 0; i < n; i++) {
         ns_nprint_csv c;
         int rc = csv_from_text(cases[i].text, &c);
@@ -666,6 +683,310 @@ static void test_row_to_packet_errors(void **state)
     free(buf);
 }
 
+/* ---- payload columns (-p) and capture times (-A) ------------------------------ */
+
+/* The IP packet's length in an Ethernet frame (its padding is not part of it). */
+static size_t frame_ip_len(const uint8_t *f, size_t caplen)
+{
+    assert_true(caplen >= 14 + 20);
+    if (f[12] == 0x86 && f[13] == 0xdd) return 40 + (size_t)(f[18] << 8 | f[19]);
+    return (size_t)(f[16] << 8 | f[17]);
+}
+
+/* The packets `kept` selects of `orig` and of `back` are the same byte for
+ * byte (Ethernet header and IP packet, checksums as they were) at the same
+ * microsecond. Returns how many packets were compared. */
+static size_t compare_packets(const char *orig, const char *kept, const char *back)
+{
+    ns_capture *a, *b;
+    assert_int_equal(ns_capture_open(&a, orig, kept), NS_OK);
+    assert_int_equal(ns_capture_open(&b, back, kept), NS_OK);
+    assert_int_equal(ns_capture_linktype(b), DLT_EN10MB);
+    size_t n = 0;
+    ns_frame fa, fb;
+    while (ns_capture_next(a, &fa) == 1) {
+        if (ns_capture_next(b, &fb) != 1) fail_msg("%s: packet %zu is missing from %s", orig, n + 1, back);
+        size_t len = 14 + frame_ip_len(fa.data, fa.caplen);
+        if (len > fa.caplen) fail_msg("%s: packet %zu was cut short by the capture", orig, n + 1);
+        if (fb.caplen != len || memcmp(fa.data, fb.data, len))
+            fail_msg("%s: packet %zu (%u bytes) differs from the original (%zu bytes)", back, n + 1, fb.caplen, len);
+        if (fb.ts_ns != fa.ts_ns / 1000 * 1000) fail_msg("%s: packet %zu has another time", back, n + 1);
+        n++;
+    }
+    assert_int_equal(ns_capture_next(b, &fb), 0);
+    ns_capture_close(a);
+    ns_capture_close(b);
+    return n;
+}
+
+/* A TCP segment with `n` payload bytes; a deliberately wrong TCP checksum
+ * when `bad` (what a capture on the sending host has under checksum
+ * offload). Returns the frame length. */
+static size_t put_tcp_data(uint8_t *f, uint16_t id, size_t n, int bad)
+{
+    size_t e = put_eth(f, 0x0800);
+    put_ipv4(f + e, 5, (int)(20 + 20 + n), 6, id);
+    uint8_t *t = f + e + 20;
+    static const uint8_t hdr[20] = {0xc3, 0x51, 0x00, 0x50, 0, 0, 1, 0, 0, 0, 2, 0, 0x50, 0x18, 0x01, 0xf6};
+    memcpy(t, hdr, 20);
+    static const char req[] = "GET /index.html HTTP/1.1\r\nHost: x\r\n";
+    for (size_t i = 0; i < n; i++) t[20 + i] = (uint8_t)(req[i % (sizeof req - 1)] ^ i / (sizeof req - 1));
+    uint16_t c = bad ? 0x1234 : ns_l4_checksum_ipv4(f + e, 6, t, 20 + n);
+    t[16] = (uint8_t)(c >> 8), t[17] = (uint8_t)c;
+    return e + 40 + n;
+}
+
+/* The TCP checksum of an IPv6 packet (RFC 8200 8.1) at ip6 with tcp_len bytes of TCP. */
+static uint16_t tcp6_checksum(const uint8_t *ip6, const uint8_t *tcp, size_t tcp_len)
+{
+    uint32_t sum = ns_inet_sum(0, ip6 + 8, 32) + (uint32_t)tcp_len + 6;
+    return (uint16_t)~ns_inet_fold(ns_inet_sum(sum, tcp, tcp_len));
+}
+
+/* Packets with payload: TCP with 100 bytes (checksum right, then the same
+ * segment with a wrong one), UDP with 4 bytes in a padded 60-byte frame,
+ * ICMP echo with 8 bytes, IPv6 UDP with 6, IPv6 TCP with 30 (where nPrint
+ * reads 20 times the TCP header length too far), a TCP SYN without payload;
+ * then a TCP segment the capture cut inside its payload (after 10 of 100
+ * bytes). */
+static void make_payload_capture(const char *path)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    ns_pcap_writer w;
+    assert_int_equal(ns_pcap_writer_begin(&w, fp, NS_LINKTYPE_ETHERNET, 0), NS_OK);
+    uint8_t f[256];
+    int64_t t = INT64_C(1600000000123456789);   /* nanoseconds: -A writes microseconds */
+    size_t n = put_tcp_data(f, 11, 100, 0);
+    write_frame(&w, t, f, n, n);
+    n = put_tcp_data(f, 12, 100, 1);
+    write_frame(&w, t + 1000, f, n, n);
+
+    n = put_eth(f, 0x0800);
+    put_ipv4(f + n, 5, 20 + 12, 17, 13);
+    static const uint8_t udp[12] = {0x30, 0x39, 0x00, 0x35, 0, 12, 0, 0, 'a', 'b', 'c', 'd'};
+    memcpy(f + n + 20, udp, 12);
+    uint16_t c = ns_l4_checksum_ipv4(f + n, 17, f + n + 20, 12);
+    f[n + 26] = (uint8_t)(c >> 8), f[n + 27] = (uint8_t)c;
+    memset(f + n + 32, 0xee, 60 - (n + 32));   /* Ethernet padding, not payload */
+    write_frame(&w, t + 2000000, f, 60, 60);
+
+    n = put_eth(f, 0x0800);
+    put_ipv4(f + n, 5, 36, 1, 14);
+    static const uint8_t echo[16] = {8, 0, 0, 0, 0x12, 0x34, 0, 7, 1, 2, 3, 4, 5, 6, 7, 8};
+    memcpy(f + n + 20, echo, 16);
+    c = ns_l4_checksum_ipv4(f + n, 1, f + n + 20, 16);
+    f[n + 22] = (uint8_t)(c >> 8), f[n + 23] = (uint8_t)c;
+    write_frame(&w, t + 3000000, f, n + 36, n + 36);
+
+    n = put_eth(f, 0x86dd);
+    memset(f + n, 0, 40);
+    f[n] = 0x60, f[n + 5] = 14, f[n + 6] = 17, f[n + 7] = 64;
+    f[n + 8] = 0xfe, f[n + 9] = 0x80, f[n + 23] = 1;
+    f[n + 24] = 0xfe, f[n + 25] = 0x80, f[n + 39] = 2;
+    static const uint8_t udp6[14] = {0x14, 0xe9, 0x14, 0xe9, 0, 14, 0xab, 0xcd, 'q', 'u', 'e', 'r', 'y', '!'};
+    memcpy(f + n + 40, udp6, 14);
+    write_frame(&w, t + 4000000, f, n + 54, n + 54);
+
+    f[n + 5] = 20 + 30, f[n + 6] = 6;
+    uint8_t *t6 = f + n + 40;
+    memset(t6, 0, 20);
+    t6[0] = 0xc3, t6[1] = 0x53, t6[3] = 80, t6[7] = 1, t6[12] = 0x50, t6[13] = 0x18, t6[14] = 0x10;
+    for (int i = 0; i < 30; i++) t6[20 + i] = (uint8_t)(0xa0 + i);
+    c = tcp6_checksum(f + n, t6, 50);
+    t6[16] = (uint8_t)(c >> 8), t6[17] = (uint8_t)c;
+    write_frame(&w, t + 4500000, f, n + 90, n + 90);
+
+    n = put_eth(f, 0x0800);
+    put_ipv4(f + n, 5, 40, 6, 15);
+    memcpy(f + n + 20, (uint8_t[]){0xc3, 0x52, 0, 80, 0, 0, 0, 9, 0, 0, 0, 0, 0x50, 0x02, 0xfa, 0xf0}, 16);
+    memset(f + n + 36, 0, 4);
+    c = ns_l4_checksum_ipv4(f + n, 6, f + n + 20, 20);
+    f[n + 36] = (uint8_t)(c >> 8), f[n + 37] = (uint8_t)c;
+    write_frame(&w, t + 5000000, f, n + 40, n + 40);
+
+    n = put_tcp_data(f, 16, 100, 0);
+    write_frame(&w, t + 6000000, f, n, 14 + 40 + 10);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* The packets of make_payload_capture that come back whole: all but the
+ * one cut short (IP id 16). */
+#define WHOLE_FILTER "not (ip and ip[4:2] = 16)"
+
+/* -p and -A from a capture made here: the CSV holds the payload bytes and
+ * then fill (never bytes past what was captured, nor the Ethernet padding),
+ * and decode gives back every packet the row holds whole, byte for byte,
+ * checksums as they were (the wrong one too), at the same microsecond. */
+static void test_payload_roundtrip(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const char *pcap = tu_path(dir, "pay.pcap");
+    make_payload_capture(pcap);
+    const char *bin = tu_netsynth_bin();
+    for (int fill = -1; fill <= 0; fill++) {
+        assert_int_equal(tu_system("%s encode -P '%s' -e -4 -6 -t -u -i -p 128 -A -R -F %d -O 4 -W '%s/p.csv'", bin,
+                                   pcap, fill, dir), 0);
+        ns_nprint_csv c;
+        assert_int_equal(ns_nprint_csv_read(tu_path(dir, "p.csv"), &c), NS_OK);
+        assert_int_equal(c.rows, 8);
+        assert_int_equal(c.payload_bytes, 128);
+        assert_int_equal(c.width, NS_NP_MAX_WIDTH);
+        assert_true(c.has_abs && c.has_rts);
+        assert_int_equal(c.abs_us[0], INT64_C(1600000000123456));
+        assert_int_equal(c.abs_us[1], INT64_C(1600000000123457));
+        const int8_t *udp = c.payload + 2 * 8 * 128;
+        assert_int_equal(ns_nprint_bits_get(udp, 0, 32), 0x61626364);   /* "abcd" */
+        for (int i = 32; i < 8 * 128; i++) assert_int_equal(udp[i], fill);   /* not the 0xee padding */
+        const int8_t *tcp6 = c.payload + 5 * 8 * 128;   /* right after the TCP header */
+        for (int i = 0; i < 30; i++) assert_int_equal(ns_nprint_bits_get(tcp6, 8 * i, 8), 0xa0 + i);
+        assert_int_equal(tcp6[8 * 30], fill);
+        const int8_t *cut = c.payload + 7 * 8 * 128;
+        assert_int_equal(ns_nprint_bits_get(cut, 0, 8), 'G');
+        for (int i = 80; i < 8 * 128; i++) assert_int_equal(cut[i], fill);   /* past the 10 captured bytes */
+        ns_nprint_csv_free(&c);
+
+        assert_int_equal(tu_system("%s decode -i '%s/p.csv' -o '%s/p.pcap'", bin, dir, dir), 0);
+        assert_int_equal(compare_packets(pcap, WHOLE_FILTER, tu_path(dir, "p.pcap")), 7);
+    }
+
+    /* The cut-short packet (-F -1): its 10 bytes, zeros after, checksum
+     * recomputed over what was written. */
+    assert_int_equal(tu_system("%s encode -P '%s' -e -4 -t -p 128 -W '%s/p.csv' 2>/dev/null", bin, pcap, dir), 0);
+    assert_int_equal(tu_system("%s decode -i '%s/p.csv' -o '%s/p.pcap'", bin, dir, dir), 0);
+    ns_capture *cap;
+    ns_frame f;
+    assert_int_equal(ns_capture_open(&cap, tu_path(dir, "p.pcap"), "ip[4:2] = 16"), NS_OK);
+    assert_int_equal(ns_capture_next(cap, &f), 1);
+    assert_int_equal(f.caplen, 14 + 140);
+    assert_int_equal(f.data[14 + 40], 'G');
+    assert_int_equal(f.data[14 + 40 + 10], 0);
+    assert_int_equal(ns_l4_checksum_ipv4(f.data + 14, 6, f.data + 34, 120), f.data[50] << 8 | f.data[51]);
+    ns_capture_close(cap);
+
+    /* --recompute-checksums: the wrong TCP checksum (IP id 12) becomes the
+     * right one, which is that of the same segment with a right one (id 11). */
+    assert_int_equal(tu_system("%s decode -i '%s/p.csv' -o '%s/r.pcap' --recompute-checksums", bin, dir, dir), 0);
+    assert_int_equal(ns_capture_open(&cap, tu_path(dir, "r.pcap"), "tcp"), NS_OK);
+    uint8_t sum[2][2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ns_capture_next(cap, &f), 1);
+        assert_int_equal(f.data[19], 11 + i);
+        memcpy(sum[i], f.data + 50, 2);
+    }
+    assert_memory_equal(sum[0], sum[1], 2);
+    ns_capture_close(cap);
+}
+
+/* Payload past -p N: the first N bytes come back, the rest is zero-filled up
+ * to the IP length and every checksum is recomputed, as for a row without
+ * payload columns. A payload of at most N bytes still comes back whole. */
+static void test_payload_past_n(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const char *pcap = tu_path(dir, "pay.pcap");
+    make_payload_capture(pcap);
+    const char *bin = tu_netsynth_bin();
+    assert_int_equal(tu_system("%s encode -P '%s' -4 -t -p 65536 2>/dev/null >&2", bin, pcap), 2);
+    assert_int_equal(tu_system("%s encode -P '%s' -4 -t -p -1 2>/dev/null >&2", bin, pcap), 2);
+    assert_int_equal(tu_system("%s encode -P '%s' -e -4 -6 -t -u -i -p 8 -A -W '%s/p8.csv'", bin, pcap, dir), 0);
+    assert_int_equal(tu_system("%s decode -i '%s/p8.csv' -o '%s/p8.pcap'", bin, dir, dir), 0);
+    /* UDP "abcd", ICMP's 8 bytes, the SYN's none: whole. */
+    assert_int_equal(compare_packets(pcap, "(udp and ip) or icmp or (ip and tcp[13] = 2)", tu_path(dir, "p8.pcap")), 3);
+    ns_capture *cap;
+    ns_frame f;
+    assert_int_equal(ns_capture_open(&cap, tu_path(dir, "p8.pcap"), "ip[4:2] = 12"), NS_OK);
+    assert_int_equal(ns_capture_next(cap, &f), 1);
+    assert_int_equal(f.caplen, 14 + 140);
+    assert_memory_equal(f.data + 54, "GET /ind", 8);
+    for (int i = 8; i < 100; i++) assert_int_equal(f.data[54 + i], 0);
+    assert_int_equal(ns_l4_checksum_ipv4(f.data + 14, 6, f.data + 34, 120), f.data[50] << 8 | f.data[51]);
+    ns_capture_close(cap);
+    /* IPv6 UDP "query!" is 6 bytes: whole too, checksum as it was. */
+    assert_int_equal(ns_capture_open(&cap, tu_path(dir, "p8.pcap"), "ip6"), NS_OK);
+    assert_int_equal(ns_capture_next(cap, &f), 1);
+    assert_int_equal(f.caplen, 14 + 54);
+    static const uint8_t tail6[8] = {0xab, 0xcd, 'q', 'u', 'e', 'r', 'y', '!'};
+    assert_memory_equal(f.data + 14 + 46, tail6, 8);
+    /* IPv6 TCP: 8 of its 30 bytes, zeros after, the checksum recomputed. */
+    assert_int_equal(ns_capture_next(cap, &f), 1);
+    assert_int_equal(f.caplen, 14 + 90);
+    assert_int_equal(f.data[14 + 60], 0xa0);
+    assert_int_equal(f.data[14 + 60 + 7], 0xa7);
+    assert_int_equal(f.data[14 + 60 + 8], 0);
+    assert_int_equal(tcp6_checksum(f.data + 14, f.data + 54, 50), 0);   /* with the field: sums to all ones */
+    ns_capture_close(cap);
+}
+
+/* nPrint's own -p -A files read back: the payload and times are there, and
+ * the packets whose payload fits in 16 bytes come back whole. */
+static void test_read_golden_payload(void **state)
+{
+    (void)state;
+    const char *shared = TU_REQUIRE_SHARED();
+    const char *dir = tu_tmpdir();
+    char pcap[4096];
+    snprintf(pcap, sizeof pcap, "%s/data/iot-sentinel/pcaps/HueBridge/Setup-A-1-STA.pcap", shared);
+    assert_int_equal(tu_system("zcat '%s/golden/nprint-1.2.1/HueBridge.46tui-p16-A-F0.csv.gz' > '%s/g.csv'", shared, dir), 0);
+    ns_nprint_csv c;
+    assert_int_equal(ns_nprint_csv_read(tu_path(dir, "g.csv"), &c), NS_OK);
+    assert_string_equal(c.index_name, "src_ip");
+    assert_int_equal(c.layers, NS_NP_IPV4 | NS_NP_IPV6 | NS_NP_TCP | NS_NP_UDP | NS_NP_ICMP);
+    assert_int_equal(c.payload_bytes, 16);
+    assert_true(c.has_abs && !c.has_rts);
+    ns_capture *cap;
+    ns_frame f;
+    assert_int_equal(ns_capture_open(&cap, pcap, KEPT_FILTER), NS_OK);
+    for (size_t i = 0; i < c.rows; i++) {
+        assert_int_equal(ns_capture_next(cap, &f), 1);
+        assert_int_equal(c.abs_us[i], f.ts_ns / 1000);
+    }
+    assert_int_equal(ns_capture_next(cap, &f), 0);
+    ns_capture_close(cap);
+
+    /* Every row decodes, the IPv6 ones too (-F 0 makes their ipv4 bits
+     * zeros, not absent), at its capture time. */
+    assert_int_equal(tu_system("%s decode -i '%s/g.csv' -o '%s/g.pcap' 2>'%s/err'", tu_netsynth_bin(), dir, dir, dir), 0);
+    assert_int_equal(tu_system("test ! -s '%s/err'", dir), 0);
+    assert_int_equal(ns_capture_open(&cap, tu_path(dir, "g.pcap"), NULL), NS_OK);
+    size_t v6 = 0;
+    for (size_t i = 0; i < c.rows; i++) {
+        assert_int_equal(ns_capture_next(cap, &f), 1);
+        assert_int_equal(f.ts_ns, c.abs_us[i] * 1000);
+        v6 += f.data[0] >> 4 == 6;
+    }
+    assert_int_equal(v6, 12);
+    ns_capture_close(cap);
+    ns_nprint_csv_free(&c);
+
+    /* The -p 32 file: 32 bytes of payload columns after the tcp and udp ones. */
+    assert_int_equal(tu_system("zcat '%s/golden/nprint-1.2.1/HueBridge.4tu-p32.csv.gz' > '%s/g.csv'", shared, dir), 0);
+    assert_int_equal(ns_nprint_csv_read(tu_path(dir, "g.csv"), &c), NS_OK);
+    assert_int_equal(c.payload_bytes, 32);
+    assert_int_equal(c.layers, NS_NP_IPV4 | NS_NP_TCP | NS_NP_UDP);
+    assert_false(c.has_abs || c.has_rts);
+    ns_nprint_csv_free(&c);
+}
+
+/* A real capture through CSV and back with every payload byte: the same
+ * packets byte for byte, its checksums as captured (HueBridge's gateway
+ * packets carry wrong ones, from checksum offload), at the same microsecond. */
+static void test_payload_roundtrip_real_capture(void **state)
+{
+    (void)state;
+    const char *shared = TU_REQUIRE_SHARED();
+    const char *dir = tu_tmpdir();
+    char pcap[4096];
+    snprintf(pcap, sizeof pcap, "%s/data/iot-sentinel/pcaps/HueBridge/Setup-A-1-STA.pcap", shared);
+    const char *bin = tu_netsynth_bin();
+    assert_int_equal(tu_system("%s encode -P '%s' -e -4 -6 -t -u -i -p 1480 -A -O 4 -W '%s/h.csv' 2>/dev/null", bin,
+                               pcap, dir), 0);
+    assert_int_equal(tu_system("%s decode -i '%s/h.csv' -o '%s/h.pcap'", bin, dir, dir), 0);
+    assert_int_equal(compare_packets(pcap, KEPT_FILTER, tu_path(dir, "h.pcap")), 1475);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -681,6 +1002,10 @@ int main(void)
         cmocka_unit_test(test_decode_timestamps),
         cmocka_unit_test(test_decode_huge_rts),
         cmocka_unit_test(test_row_to_packet_errors),
+        cmocka_unit_test(test_payload_roundtrip),
+        cmocka_unit_test(test_payload_past_n),
+        cmocka_unit_test(test_read_golden_payload),
+        cmocka_unit_test(test_payload_roundtrip_real_capture),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

@@ -6,8 +6,11 @@
  * Widths: eth 112, ipv4 480, ipv6 320, tcp 480, udp 64, icmp 64 bits.
  *
  * Three parts: the bit layout (fields, widths), the CSV writer that turns
- * frames into text byte-identical to `nprint` 1.2.1, and the way back (CSV
- * reader, row -> packet bytes). */
+ * frames into text byte-identical to `nprint` 1.2.1 (with its -R, -A and -p
+ * columns), and the way back (CSV reader, row -> packet bytes, with the
+ * payload bits when the CSV has them). Payload columns (-p) are not a layer
+ * of the layout: they follow the header columns in a CSV and are kept
+ * apart from the header bits everywhere. */
 #ifndef NETSYNTH_NPRINT_H
 #define NETSYNTH_NPRINT_H
 #ifdef __cplusplus
@@ -190,7 +193,12 @@ typedef struct ns_nprint_opts {
     ns_nprint_index index; /* -O */
     int rts;               /* -R: microseconds since the previous row */
     int threads;           /* rows are formatted in parallel; 0 = OpenMP's default */
+    int payload;           /* -p: the first N bytes of the transport payload as 8 N
+                              payload_bit_<i> columns after the headers; 0 = none */
+    int abs_time;          /* -A: tv_sec,tv_usec columns after the index (and rts) */
 } ns_nprint_opts;
+/* The most -p allows: no IP packet carries more payload. */
+#define NS_NP_MAX_PAYLOAD 65535
 
 /* Writes the header line at open, then one line per frame nPrint would
  * emit; frames it would not are counted in ns_skips instead. */
@@ -207,11 +215,21 @@ void ns_nprint_writer_free(ns_nprint_writer *w);
  * file with rts needs rts >= 0). */
 int ns_nprint_csv_write_header(FILE *fp, const char *index_name, int rts, unsigned layers);
 int ns_nprint_csv_write_row(FILE *fp, const char *index, int64_t rts, const int8_t *row, unsigned layers);
+/* The same with nPrint's -A and -p columns: tv_sec,tv_usec after rts when
+ * abs_time (abs_us is then the row's time in microseconds, >= 0), and
+ * 8 * payload_bytes payload_bit_<i> columns after the headers (payload holds
+ * that many values, -1, 0 or 1; NULL when payload_bytes is 0). */
+int ns_nprint_csv_write_header_ex(FILE *fp, const char *index_name, int rts, int abs_time, unsigned layers,
+                                  int payload_bytes);
+int ns_nprint_csv_write_row_ex(FILE *fp, const char *index, int64_t rts, int64_t abs_us, const int8_t *row,
+                               unsigned layers, const int8_t *payload, int payload_bytes);
 
 /* ---- CSV -> rows ------------------------------------------------------------ */
 
 /* A whole nPrint CSV: ours or nPrint's, any index column, with or without
- * rts (and nPrint's -A columns tv_sec,tv_usec), any subset of layers. */
+ * rts (and nPrint's -A columns tv_sec,tv_usec), any subset of layers, with
+ * or without -p's payload_bit_<i> columns (kept apart from the header bits,
+ * so that `bits` and `width` are the same with or without them). */
 typedef struct ns_nprint_csv {
     char index_name[64];   /* header of the first column */
     unsigned layers;       /* detected from the header names */
@@ -221,6 +239,8 @@ typedef struct ns_nprint_csv {
     int8_t *bits;          /* rows * width values, each -1, 0 or 1 */
     int64_t *rts;          /* rows values when has_rts, else NULL */
     int64_t *abs_us;       /* rows values (microseconds) when has_abs, else NULL */
+    int payload_bytes;     /* N of -p N: 8 N payload bit columns; 0 = none */
+    int8_t *payload;       /* rows * 8 * payload_bytes values, each -1, 0 or 1 */
     char *index_text;      /* rows NUL-terminated index values, back to back */
     size_t *index_off;     /* rows offsets into index_text */
 } ns_nprint_csv;
@@ -244,6 +264,19 @@ void ns_nprint_csv_free(ns_nprint_csv *c);
  * do not add up). */
 #define NS_NP_MAX_PACKET (14 + 40 + 65535)
 int ns_nprint_row_to_packet(const int8_t *row, unsigned layers, int ethernet, uint8_t *buf, size_t *len);
+
+/* The same with a row's payload bits (8 * payload_bytes values, as -p
+ * writes them after the headers). The transport payload starts with the
+ * leading bytes whose bits are all present (0 or 1), as many as fit in the
+ * IP length; what lies past them is zero-filled as above. A row whose bits
+ * hold the whole packet (every payload byte the IP length asks for) is the
+ * packet as it was captured: its checksums are kept as the bits say (right
+ * or wrong, as a capture of checksum offload has them) unless `recompute`.
+ * Any other row has every checksum recomputed, as ns_nprint_row_to_packet
+ * does; *whole (may be NULL) tells which it was. A row without payload
+ * columns (payload NULL or payload_bytes 0) is never whole. */
+int ns_nprint_row_to_packet_ex(const int8_t *row, unsigned layers, const int8_t *payload, int payload_bytes,
+                               int ethernet, int recompute, uint8_t *buf, size_t *len, int *whole);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus
