@@ -22,6 +22,7 @@
 #include "netsynth/generate.h"
 #include "netsynth/lora.h"
 #include "netsynth/repair.h"
+#include "netsynth/tmodel.h"
 #include <omp.h>
 
 static void usage(FILE *out)
@@ -39,6 +40,10 @@ static void usage(FILE *out)
             "nothing: staged in DIR.tmp.XXXXXX and moved in at the end (other files in DIR stay).\n"
             "Pcaps hold valid packets: generated rows repaired to consistent lengths, options,\n"
             "checksums and TCP state, changing as few generated bits as possible (see netsynth(1)).\n"
+            "Their flows are laid out as traces by the model's trace section (learned by train):\n"
+            "flow starts, client and server hosts, client ports, TTLs, IP IDs and TCP timestamp\n"
+            "clocks as the class's captures have them; --like writes one pcap per capture of\n"
+            "DATASET it stands in for (NAME-i.pcap when a class has several).\n"
             "\n"
             "  --model M          the model file (netsynth train)\n"
             "  --lora ADAPTER     merge an adapter of M (netsynth finetune) that teaches it new\n"
@@ -46,6 +51,10 @@ static void usage(FILE *out)
             "  --prompt TEXT      attribute tokens, e.g. \"device=HueBridge service=TLS\" (default: none,\n"
             "                     the unconditional model)\n"
             "  -n N               flows to generate (default 100, or one per --control map)\n"
+            "  --duration D       instead of -n: a trace of length D (90s, 10m, 1.5h, 500ms; at most\n"
+            "                     30 days) whose flows start as the trace model's arrivals do\n"
+            "  --no-trace         the fixed plan instead of the trace model: flow k from client host\n"
+            "                     k to server 0.., port 49152 + .., starting k x 10 ms; one pcap per class\n"
             "  --per-class N      N flows for every value of --label (default: the first attribute)\n"
             "                     that the model (or an adapter) learned\n"
             "  --label NAME       the attribute --per-class goes through\n"
@@ -174,9 +183,10 @@ static double now_s(void)
 }
 
 /* A plan's flows, generated together (flows of all classes share batches),
- * then written as the directory's files (ns_gen_write_dir: all or nothing). */
+ * laid out by the trace model tm (NULL: the fixed plan), then written as the
+ * directory's files (ns_gen_write_dir: all or nothing). */
 static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_opts *o, const ns_gen_plan *plan,
-                   const char *dir, pcap_out *po, int quiet)
+                   const ns_tmodel *tm, const char *dir, pcap_out *po, int quiet)
 {
     int rc = ns_gen_stage_check(dir, 1); /* before the work, not after */
     if (rc) return rc;
@@ -188,19 +198,26 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.1f s, %.0f flows/s\n", all.n_flows, all.n_rows,
                 now_s() - t0, (double)all.n_flows / (now_s() - t0));
+    ns_repair_plan *trace = NULL;
+    if (!rc && tm && !(rc = ns_tmodel_plan_requests(tm, m, plan, &all, &po->repair, o->seed, &trace)))
+        po->repair.plan = trace, po->repair.n_plan = all.n_flows;
     if (!rc) rc = ns_gen_write_dir(&all, m, plan, model_path, &po->repair, po->per_flow, dir, written, &po->stats);
+    po->repair.plan = NULL, po->repair.n_plan = 0;
+    free(trace);
+    size_t files = 0;
     for (size_t k = 0; !rc && k < plan->n; k++) {
-        flows += plan->req[k].n, packets += written[k];
+        size_t caps = plan->req[k].n_caps > 1 ? plan->req[k].n_caps : 1;
+        flows += plan->req[k].n, packets += written[k], files += caps;
         if (!quiet)
-            fprintf(stderr, "%s/%s.pcap: %zu flows, %llu packets\n", dir, plan->req[k].name, plan->req[k].n,
-                    (unsigned long long)written[k]);
+            fprintf(stderr, "%s/%s%s.pcap: %zu flows, %llu packets\n", dir, plan->req[k].name, caps > 1 ? "-*" : "",
+                    plan->req[k].n, (unsigned long long)written[k]);
     }
     ns_gen_flows_free(&all);
     free(written);
     if (rc) return rc;
     if (!quiet)
         fprintf(stderr, "wrote %llu flows, %llu packets in %zu captures to %s (+ labels.tsv, synthetic.ds) in %.1f s\n",
-                (unsigned long long)flows, (unsigned long long)packets, plan->n, dir, now_s() - t0);
+                (unsigned long long)flows, (unsigned long long)packets, files, dir, now_s() - t0);
     return report_repair(po, quiet);
 }
 
@@ -231,7 +248,7 @@ int cmd_generate(int argc, char **argv)
     enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE, O_GUIDED_STEPS, O_LENGTH_GUIDANCE, O_TIMING_GUIDANCE,
            O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
            O_PER_FLOW, O_REPORT, O_LORA, O_CONTROLNET, O_CONTROL, O_CONTROL_SCALE, O_CONTROL_SOFT,
-           O_DETERMINISTIC, O_HELP };
+           O_DETERMINISTIC, O_DURATION, O_NO_TRACE, O_HELP };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"prompt", 1, 0, O_PROMPT}, {"per-class", 1, 0, O_PERCLASS},
         {"label", 1, 0, O_LABEL}, {"like", 1, 0, O_LIKE}, {"sampler", 1, 0, O_SAMPLER}, {"steps", 1, 0, O_STEPS},
@@ -244,7 +261,8 @@ int cmd_generate(int argc, char **argv)
         {"repair-report", 1, 0, O_REPORT}, {"lora", 1, 0, O_LORA},
         {"controlnet", 1, 0, O_CONTROLNET}, {"control", 1, 0, O_CONTROL},
         {"control-scale", 1, 0, O_CONTROL_SCALE}, {"control-soft", 0, 0, O_CONTROL_SOFT},
-        {"deterministic", 0, 0, O_DETERMINISTIC}, {0, 0, 0, 0}};
+        {"deterministic", 0, 0, O_DETERMINISTIC}, {"duration", 1, 0, O_DURATION}, {"no-trace", 0, 0, O_NO_TRACE},
+        {0, 0, 0, 0}};
     ns_gen_opts o;
     ns_gen_opts_init(&o);
     ns_gen_fix fix;
@@ -256,7 +274,8 @@ int cmd_generate(int argc, char **argv)
     const char *model_path = NULL, *prompt = "", *label = NULL, *like = NULL, *out = NULL, *lora[MAX_LORA];
     const char *ctl_path = NULL, *control_path = NULL, *format = NULL;
     long n = 0, per_class = 0, v;
-    int quiet = 0, threads = 0, rc = NS_OK, c, n_lora = 0;
+    int quiet = 0, threads = 0, rc = NS_OK, c, n_lora = 0, no_trace = 0;
+    int64_t duration_ns = 0;
     optind = 1;
     opterr = 0;
     while (rc == NS_OK && (c = getopt_long(argc, argv, "n:o:qj:hVF:", opts, NULL)) != -1) {
@@ -323,6 +342,8 @@ int cmd_generate(int argc, char **argv)
         case O_CONTROL_SCALE: rc = cli_parse_float("--control-scale", optarg, 0, 10, &o.control_scale); break;
         case O_CONTROL_SOFT: o.control_hard = 0; break;
         case O_DETERMINISTIC: ns_blas_set_deterministic(true); break;
+        case O_DURATION: rc = ns_tmodel_parse_duration(optarg, "--duration", &duration_ns); break;
+        case O_NO_TRACE: no_trace = 1; break;
         case O_HELP: usage(stdout); return NS_OK;
         default: return ns_error(NS_EARG, "unknown or incomplete option '%s' (see netsynth generate --help)",
                                  argv[optind - 1]);
@@ -332,6 +353,10 @@ int cmd_generate(int argc, char **argv)
     if (optind < argc) return ns_error(NS_EARG, "unexpected argument '%s'", argv[optind]);
     if (!model_path || !out) return ns_error(NS_EARG, "--model and -o are required (see netsynth generate --help)");
     if (per_class && like) return ns_error(NS_EARG, "--per-class and --like do not go together");
+    if (duration_ns && (per_class || like))
+        return ns_error(NS_EARG, "--duration makes one trace of a prompt; --per-class and --like take their flow counts");
+    if (duration_ns && n) return ns_error(NS_EARG, "--duration and -n do not go together: the arrivals decide how many");
+    if (duration_ns && no_trace) return ns_error(NS_EARG, "--duration needs the trace model: leave out --no-trace");
     if (o.sampler.eta < 0 || o.sampler.eta > 1) return ns_error(NS_EARG, "--eta must be in [0, 1]");
     if ((rc = ns_repair_check_opts(&po.repair))) return rc;
     po.fmt = OUT_PCAP;
@@ -375,6 +400,11 @@ int cmd_generate(int argc, char **argv)
         return rc;
     }
     if (ctl_path) o.controlnet = &ctl, o.control = &maps;
+    const ns_tmodel *tm = no_trace ? NULL : m.trace;
+    if (!m.trace && duration_ns) rc = ns_error(NS_EARG, "%s: no trace section (a model file of version 1): --duration needs one; "
+                                               "train the model again", model_path);
+    else if (!m.trace && !no_trace && !quiet)
+        fprintf(stderr, "%s: no trace section (a model file of version 1): flows laid out by the fixed plan\n", model_path);
     if (!n) n = maps.n_maps ? (long)maps.n_maps : 100;
     if (per_class || like) {
         ns_gen_plan plan = {0};
@@ -384,7 +414,8 @@ int cmd_generate(int argc, char **argv)
             rc = ns_gen_plan_like(&plan, &m, &ds, like);
             ns_dataset_free(&ds);
         }
-        if (!rc) rc = run_dir(&m, model_path, &o, &plan, out, &po, quiet);
+        if (!rc && !tm) ns_gen_plan_one_capture(&plan); /* the fixed plan: one pcap per class */
+        if (!rc) rc = run_dir(&m, model_path, &o, &plan, tm, out, &po, quiet);
         ns_gen_plan_free(&plan);
         ns_controlnet_free(&ctl);
         ns_control_maps_free(&maps);
@@ -395,12 +426,28 @@ int cmd_generate(int argc, char **argv)
     ns_gen_flows g = {0};
     if (!ids) rc = ns_error(NS_ENOMEM, "out of memory");
     if (!rc) rc = ns_gen_parse_prompt(&m, prompt, ids);
+    /* One trace: the prompt's class (with the labels it implies) names the trace model's class. */
+    char key[4096] = "";
+    int32_t *labels = malloc((m.n_attrs + 1) * sizeof *labels);
+    if (!rc && !labels) rc = ns_error(NS_ENOMEM, "out of memory");
+    if (!rc) ns_gen_implied_labels(&m, ids, labels);
+    if (!rc && tm) rc = ns_tmodel_key(&m, labels, key, sizeof key);
+    size_t count = (size_t)n;
+    if (!rc && duration_ns) rc = ns_tmodel_count(tm, key, duration_ns, o.seed, 0, 100000000, &count);
     double t0 = now_s();
-    if (!rc) rc = ns_generate(&m, &o, ids, (size_t)n, 0, &g);
+    if (!rc) rc = ns_generate(&m, &o, ids, count, 0, &g);
     double secs = now_s() - t0;
     cli_progress_end(&prog);
     uint64_t written = 0;
+    ns_repair_plan *trace = NULL;
+    if (!rc && tm && ends_with(out, ".pcap")) {
+        ns_tmodel_capture cap = {0, g.n_flows, key};
+        if (!(trace = calloc(g.n_flows + 1, sizeof *trace))) rc = ns_error(NS_ENOMEM, "out of memory");
+        else if (!(rc = ns_tmodel_plan(tm, &g, &cap, 1, &po.repair, o.seed, trace)))
+            po.repair.plan = trace, po.repair.n_plan = g.n_flows;
+    }
     if (!rc) rc = write_one(&g, &m, model_path, out, &po, &written);
+    free(trace), free(labels);
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.2f s, %.0f flows/s: wrote %s\n", g.n_flows, g.n_rows,
                 secs, (double)g.n_flows / secs, out);

@@ -175,6 +175,12 @@ static int inspect_model(const char *path)
     } else {
         printf("timing: one regressed value (a model from before the timing bins)\n");
     }
+    const ns_tmodel_class *every = m.trace ? ns_tmodel_find(m.trace, "") : NULL;
+    if (every)
+        printf("trace model: %u classes, learned from %u captures and %u flows (hosts, ports, arrivals)\n",
+               m.trace->n_classes, every->captures, every->flows);
+    else
+        printf("trace model: none (a version 1 file): generate lays flows out by the fixed plan\n");
     if (m.has_state) print_training_state(&m.st);
     else printf("training state: none (generate needs none; train --resume takes the .ckpt beside it)\n");
 

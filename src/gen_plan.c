@@ -21,9 +21,38 @@ static void file_name_of(char *dst, size_t size, const char *value)
 
 void ns_gen_plan_free(ns_gen_plan *p)
 {
-    for (size_t i = 0; p->req && i < p->n; i++) free(p->req[i].ids), free(p->req[i].labels);
+    for (size_t i = 0; p->req && i < p->n; i++) free(p->req[i].ids), free(p->req[i].labels), free(p->req[i].caps);
     free(p->req);
     memset(p, 0, sizeof *p);
+}
+
+void ns_gen_plan_one_capture(ns_gen_plan *p)
+{
+    for (size_t i = 0; i < p->n; i++) free(p->req[i].caps), p->req[i].caps = NULL, p->req[i].n_caps = 0;
+}
+
+/* Request c's captures: its combination's flows in each file of ds that has
+ * some, in file order (combo: the combinations as ns_dataset_combos gave them). */
+static int like_captures(ns_gen_plan *p, const ns_dataset *ds, const int32_t *combo, uint32_t n_combos)
+{
+    size_t DA = ds->n_attrs, F = ds->n_files ? ds->n_files : 1;
+    if (!ds->flows) return NS_OK; /* labels without flows (made by hand): one capture each */
+    uint32_t *count = calloc((size_t)n_combos * F + 1, sizeof *count);
+    if (!count) return ns_error(NS_ENOMEM, "out of memory for a generation plan");
+    for (uint64_t f = 0; f < ds->n_flows; f++) {
+        uint32_t c = 0;
+        while (c < n_combos && memcmp(combo + (size_t)c * DA, ds->labels + f * DA, DA * sizeof *combo)) c++;
+        if (c < n_combos && ds->flows[f].file < F) count[(size_t)c * F + ds->flows[f].file]++;
+    }
+    int rc = NS_OK;
+    for (uint32_t c = 0; c < n_combos && c < p->n && !rc; c++) {
+        ns_gen_request *q = &p->req[c];
+        if (!(q->caps = malloc(F * sizeof *q->caps))) rc = ns_error(NS_ENOMEM, "out of memory for a generation plan");
+        for (size_t file = 0; !rc && file < F; file++)
+            if (count[(size_t)c * F + file]) q->caps[q->n_caps++] = count[(size_t)c * F + file];
+    }
+    free(count);
+    return rc;
 }
 
 size_t ns_gen_plan_flows(const ns_gen_plan *p)
@@ -134,6 +163,7 @@ int ns_gen_plan_like(ns_gen_plan *p, const ns_modelfile *m, const ns_dataset *ds
             if (at >= sizeof q->name) at = sizeof q->name - 1;
         }
     }
+    if (!rc) rc = like_captures(p, ds, combo, n_combos);
     free(attr), free(tok), free(combo), free(count);
     if (rc) ns_gen_plan_free(p);
     return rc;

@@ -364,18 +364,30 @@ int ns_gen_write_dir(const ns_gen_flows *g, const ns_modelfile *m, const ns_gen_
     fputc('\n', tsv.fp);
     for (size_t k = 0, first = 0; k < p->n && !rc; first += p->req[k].n, k++) {
         const ns_gen_request *q = &p->req[k];
-        snprintf(name, sizeof name, "%s.pcap", q->name);
-        ns_gen_stage_path(&stage, name, path, sizeof path);
-        uint64_t n_pkts;
-        if ((rc = ns_gen_write_pcap(g, first, q->n, ro, per_flow, path, &n_pkts, st))) break;
-        if (written) written[k] = n_pkts;
-        for (size_t f = 0; f < (per_flow ? q->n : 1); f++) {
-            char flow[600];
-            if (per_flow) ns_gen_flow_path(flow, sizeof flow, name, f);
-            fprintf(tsv.fp, "%s", per_flow ? flow : name);
-            for (uint32_t a = 0; a < m->n_attrs; a++)
-                fprintf(tsv.fp, "\t%s", q->labels[a] >= 0 ? ns_modelfile_token_value(m, q->labels[a]) : "");
-            fputc('\n', tsv.fp);
+        /* A request of several captures (tmodel.h lays them out): NAME-i.pcap each. */
+        size_t caps = per_flow || q->n_caps < 2 ? 1 : q->n_caps, at = first;
+        if (written) written[k] = 0;
+        for (size_t c = 0; c < caps && !rc; c++) {
+            size_t n = caps == 1 ? q->n : q->caps[c];
+            snprintf(name, sizeof name, "%s.pcap", q->name);
+            if (caps > 1) {
+                char base[512];
+                snprintf(base, sizeof base, "%s", name);
+                ns_gen_flow_path(name, sizeof name, base, c);
+            }
+            ns_gen_stage_path(&stage, name, path, sizeof path);
+            uint64_t n_pkts;
+            if ((rc = ns_gen_write_pcap(g, at, n, ro, per_flow, path, &n_pkts, st))) break;
+            if (written) written[k] += n_pkts;
+            at += n;
+            for (size_t f = 0; f < (per_flow ? n : 1); f++) {
+                char flow[600];
+                if (per_flow) ns_gen_flow_path(flow, sizeof flow, name, f);
+                fprintf(tsv.fp, "%s", per_flow ? flow : name);
+                for (uint32_t a = 0; a < m->n_attrs; a++)
+                    fprintf(tsv.fp, "\t%s", q->labels[a] >= 0 ? ns_modelfile_token_value(m, q->labels[a]) : "");
+                fputc('\n', tsv.fp);
+            }
         }
     }
     if (rc) ns_outfile_abort(&tsv);

@@ -341,6 +341,11 @@ int ns_lora_merge(ns_modelfile *out, const ns_modelfile *base, const ns_lora *co
             }
     }
     free(remap);
+    /* The base's trace model: an adapter's new classes take its broader classes. */
+    if (!rc && base->trace && (!(out->trace = calloc(1, sizeof *out->trace)) || (rc = ns_tmodel_copy(out->trace, base->trace)))) {
+        free(out->trace), out->trace = NULL;
+        if (!rc) rc = ns_error(NS_ENOMEM, "out of memory");
+    }
     if (rc) ns_modelfile_free(out);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* modelfile.c: the model file (see modelfile.h).
  *
- * Byte layout, version 1, little-endian (x86 and ARM both are, so floats and
+ * Byte layout, version 2, little-endian (x86 and ARM both are, so floats and
  * integers are written as they lie in memory):
  *
  *   0   char[8] "NSYNMODL"      8  u32 version      12 u32 flags (1: training state)
@@ -18,12 +18,16 @@
  *               field added at the end reads as 0 from older checkpoints), then
  *               f32 train weights, AdamW m, AdamW v, n_params each
  *   136 u64     file size        144 u32 CRC-32 of the file with these 4 bytes zero
- *   148..167    zero
+ *   148 u32     zero
+ *   152 u64     trace offset, 160 u64 trace length (both 0: none): the trace
+ *               model's own bytes (tmodel.h: magic, CRC, classes), version 2 on
  *   168 i32     timing bins (config timing_bins; the 16 sub-bins of each are
  *               implied), 172 f32 bin_lo, 176 f32 bin_hi (repr.h); all zero: the
  *               regressed timing of the files before the bins, which load and
  *               sample as they did
  *   180..255    zero
+ * Version 1 is the same without the trace section (its bytes 152..167 are
+ * zero): it loads, and generation keeps repair's fixed plan.
  * Sections start on 8-byte boundaries. */
 #include "netsynth/modelfile.h"
 
@@ -99,6 +103,8 @@ void ns_modelfile_free(ns_modelfile *m)
     free(m->train_w);
     free(m->adam_m);
     free(m->adam_v);
+    if (m->trace) ns_tmodel_free(m->trace);
+    free(m->trace);
     memset(m, 0, sizeof *m);
 }
 
@@ -262,9 +268,22 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
     size_t off_weights = align8(off_combos + (size_t)m->n_combos * (A * 4 + 4));
     size_t off_state = with_state ? align8(off_weights + n * 4) : 0;
     size_t size = with_state ? off_state + STATE_BLOCK + 3 * n * 4 : off_weights + n * 4;
+    uint8_t *trace = NULL;
+    size_t trace_len = 0, off_trace = 0;
+    if (m->trace) {
+        int rc = ns_tmodel_encode(m->trace, &trace, &trace_len);
+        if (rc) return ns_error_wrap(rc, "%s", path);
+        off_trace = align8(size), size = off_trace + trace_len;
+    }
 
     uint8_t *buf = calloc(1, size);
-    if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory (%zu MB)", path, size >> 20);
+    if (!buf) {
+        free(trace);
+        return ns_error(NS_ENOMEM, "%s: out of memory (%zu MB)", path, size >> 20);
+    }
+    if (trace) memcpy(buf + off_trace, trace, trace_len);
+    free(trace);
+    ns_store_le64(buf + 152, off_trace), ns_store_le64(buf + 160, trace_len);
     memcpy(buf, NS_MODEL_MAGIC, 8);
     ns_store_le32(buf + 8, NS_MODEL_VERSION);
     ns_store_le32(buf + 12, with_state ? 1 : 0);
@@ -324,8 +343,8 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
         return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth model file", path);
     }
     uint32_t version = ns_load_le32(buf + 8), flags = ns_load_le32(buf + 12);
-    if (version != NS_MODEL_VERSION)
-        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads version %d", path, version,
+    if (version < 1 || version > NS_MODEL_VERSION)
+        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads versions 1 to %d", path, version,
                         NS_MODEL_VERSION);
     uint64_t fsize = ns_load_le64(buf + 136);
     if (fsize != size)
@@ -365,6 +384,17 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
         !section_ok(off_weights, n * 4, size) ||
         ((flags & 1) && !section_ok(off_state, STATE_BLOCK + 3 * n * 4, size)) || (flags & ~1u))
         return ns_error(NS_ECORRUPT, "%s: a section lies outside the file", path);
+    uint64_t off_trace = ns_load_le64(buf + 152), trace_len = ns_load_le64(buf + 160);
+    if ((off_trace || trace_len) && (version < 2 || !trace_len || !section_ok(off_trace, trace_len, size)))
+        return ns_error(NS_ECORRUPT, "%s: the trace section lies outside the file", path);
+    if (trace_len) {
+        if (!(m->trace = calloc(1, sizeof *m->trace))) return ns_error(NS_ENOMEM, "out of memory");
+        int rc = ns_tmodel_parse(m->trace, buf + off_trace, trace_len, path);
+        if (rc) {
+            free(m->trace), m->trace = NULL;
+            return rc;
+        }
+    }
 
     /* Strings: exactly n_attrs + n_tokens NUL-terminated names. */
     m->attr_names = calloc(A + 1, sizeof *m->attr_names);

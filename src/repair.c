@@ -198,11 +198,12 @@ static int ipv4_options(const uint8_t *in, int n, uint8_t *out)
 
 enum { O_MSS = 1, O_WS = 2, O_SACKOK = 4, O_TS = 8 };
 
-/* TCP options kept, as `allow` (O_* bits) lets; timestamps rewritten by
- * ts[0] (TSval floor, updated) and ts[1] (TSecr). *had gets the O_* written.
- * Padded with EOL. */
+/* TCP options kept, as `allow` (O_* bits) lets; a timestamp's TSval is
+ * *clock when given (the host's clock), else the generated one raised to the
+ * floor; *tsval_floor gets the TSval written; TSecr is tsecr. *had gets the
+ * O_* written. Padded with EOL. */
 static int tcp_options(const uint8_t *in, int n, unsigned allow, uint32_t *tsval_floor, int have_floor, uint32_t tsecr,
-                       uint8_t *out, unsigned *had)
+                       const uint32_t *clock, uint8_t *out, unsigned *had)
 {
     static const struct { uint8_t kind, len; unsigned bit; } known[] = {
         {2, 4, O_MSS}, {3, 3, O_WS}, {4, 2, O_SACKOK}, {8, 10, O_TS}};
@@ -223,7 +224,8 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, uint32_t *tsval
             if (known[j].bit == O_WS && out[k + 2] > 14) out[k + 2] = 14;
             uint32_t v;
             if (known[j].bit == O_TS && ns_get_be32(opt, 2, &v)) {
-                if (have_floor && (int32_t)(v - *tsval_floor) < 0) v = *tsval_floor;
+                if (clock) v = *clock;
+                else if (have_floor && (int32_t)(v - *tsval_floor) < 0) v = *tsval_floor;
                 *tsval_floor = v;
                 put32(out + k + 2, v);
                 put32(out + k + 6, tsecr);
@@ -592,8 +594,9 @@ typedef struct tcp_state {
     int ts_ok;                /* both SYNs carried timestamps (or there was no handshake) */
 } tcp_state;
 
-/* The TCP fields of row i (direction d) into s, advancing the state; returns 1 when it is an RST. */
-static int tcp_segment(tcp_state *t, const gen *g, size_t i, int d, int mtu_room, spec *s)
+/* The TCP fields of row i (direction d) into s, advancing the state; clock:
+ * the sender's TSval now, or NULL. Returns 1 when it is an RST. */
+static int tcp_segment(tcp_state *t, const gen *g, size_t i, int d, int mtu_room, const uint32_t *clock, spec *s)
 {
     int conv = g->shows != NS_PROTO_TCP;
     uint8_t fl = conv ? 0 : g->flags;
@@ -612,7 +615,8 @@ static int tcp_segment(tcp_state *t, const gen *g, size_t i, int d, int mtu_room
     }
     uint32_t tsecr = (fl & F_ACK) && t->has_ts[!d] ? t->tsval[!d] : 0;
     unsigned had = 0;
-    s->n_tcpopt = conv ? 0 : tcp_options(g->tcpopt, g->n_tcpopt, allow, &t->tsval[d], t->has_ts[d], tsecr, s->tcpopt, &had);
+    s->n_tcpopt = conv ? 0 : tcp_options(g->tcpopt, g->n_tcpopt, allow, &t->tsval[d], t->has_ts[d], tsecr, clock,
+                                         s->tcpopt, &had);
     if (had & O_TS) t->has_ts[d] = 1;
     if (t->handshake && i == 0) t->syn_opts = had;
     if (t->handshake && i == 1) t->ts_ok = (t->syn_opts & had & O_TS) != 0;
@@ -620,6 +624,7 @@ static int tcp_segment(tcp_state *t, const gen *g, size_t i, int d, int mtu_room
     payload = app_len(s->app, payload);
     if (payload > room) payload = room > 0 ? room : 0;
     if ((fl & F_URG) && !(payload > 0 && g->urp > 0 && g->urp <= payload)) fl &= (uint8_t)~F_URG;
+    if (!payload) fl &= (uint8_t)~F_PSH; /* nothing to push: no stack sends it (issue 14: 7-14% of segments did) */
     s->urp = fl & F_URG ? g->urp : 0;
     s->flags = fl;
     s->ns = conv ? 0 : g->ns;
@@ -644,6 +649,33 @@ static void ipv4_fields(spec *s, const gen *r)
     s->n_ipopt = ipv4_options(r->ipopt, r->n_ipopt, s->ipopt);
 }
 
+/* What a plan says of the sender of a packet (direction d, its sent-th in the flow). */
+static void planned_ipv4(spec *s, const ns_repair_plan *p, int d, uint32_t sent, ns_rng *rng)
+{
+    if (p->ttl[d]) s->ttl = p->ttl[d];
+    switch (p->ipid[d]) {
+    case NS_REPAIR_IPID_ZERO: s->id = 0; break;
+    case NS_REPAIR_IPID_COUNTER: s->id = (uint16_t)(p->ipid_first[d] + sent); break;
+    case NS_REPAIR_IPID_RANDOM: s->id = (uint16_t)ns_rng_u64(rng); break;
+    default: break;
+    }
+}
+
+int ns_repair_flow_service(const int8_t *rows, const uint8_t *dir, size_t n, uint8_t *proto, uint16_t *server)
+{
+    gen *g = malloc((n ? n : 1) * sizeof *g);
+    uint8_t *d = malloc(n ? n : 1);
+    if (!g || !d) {
+        free(g), free(d);
+        return ns_error(NS_ENOMEM, "out of memory reading a flow of %zu rows", n);
+    }
+    for (size_t i = 0; i < n; i++) read_gen(rows + i * W, &g[i]), d[i] = dir[i] ? 1 : 0;
+    *proto = flow_transport(g, n);
+    *server = *proto == NS_PROTO_ICMP ? 0 : server_port(g, d, n, *proto);
+    free(g), free(d);
+    return NS_OK;
+}
+
 /* A written packet parsed back and encoded (into written[W]) against the row it came from. */
 static int count_packet(ns_repair_stats *st, const field_cols *fc, int linktype, const uint8_t *frame, size_t len,
                         const int8_t *row, int8_t *written)
@@ -662,13 +694,16 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
 {
     uint64_t hc = hosts(o->client_prefix), hs = hosts(o->server_prefix);
     uint64_t slot = k / hc / hs;
-    if (slot >= CLIENT_PORTS)
+    const ns_repair_plan *plan = o->plan ? &o->plan[k] : NULL;
+    if (o->plan && k >= o->n_plan)
+        return ns_error(NS_ERANGE, "flow %" PRIu64 ": the trace plan has %zu flows only", k, o->n_plan);
+    if (!plan && slot >= CLIENT_PORTS)
         return ns_error(NS_ERANGE, "flow %" PRIu64 ": the address plan has distinct 5-tuples for %" PRIu64
                         " flows only (widen --client-net or --server-net)", k, hc * hs * CLIENT_PORTS);
     if (!n) return NS_OK;
-    uint32_t client = host(o->client_net, o->client_prefix, k % hc);
-    uint32_t server = host(o->server_net, o->server_prefix, k / hc % hs);
-    uint16_t cport = (uint16_t)(CLIENT_PORT0 + slot);
+    uint32_t client = host(o->client_net, o->client_prefix, plan ? plan->client % hc : k % hc);
+    uint32_t server = host(o->server_net, o->server_prefix, plan ? plan->server % hs : k / hc % hs);
+    uint16_t cport = plan ? plan->client_port : (uint16_t)(CLIENT_PORT0 + slot);
 
     gen *g = malloc(n * sizeof *g);
     uint8_t *d = malloc(n);
@@ -699,7 +734,9 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
     if (st) model_fields(&fc), st->flows++, st->rows += n, st->redirected += redirected;
     ns_rng rng;
     ns_rng_seed(&rng, o->seed, k);
-    int64_t ts = (o->start_ns + (int64_t)k * o->flow_gap_ns + US - 1) / US * US;
+    int64_t start = plan ? plan->start_ns : o->start_ns + (int64_t)k * o->flow_gap_ns;
+    int64_t ts = (start + US - 1) / US * US;
+    uint32_t sent[2] = {0, 0};
     uint32_t roh = 0;
     uint16_t query_id = 0; /* the DNS id of the flow's latest query */
     int rc = NS_OK;
@@ -721,10 +758,15 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
         }
         s.app_id = query_id;
         ipv4_fields(&s, r);
+        if (plan) planned_ipv4(&s, plan, dd, sent[dd], &rng);
+        sent[dd]++;
         int room = o->mtu - IP_LEN - s.n_ipopt, rst = 0;
         if (st) st->converted += !r->ip || r->shows != proto;
         if (proto == NS_PROTO_TCP) {
-            rst = tcp_segment(&t, r, i, dd, room, &s);
+            uint32_t clock = 0;
+            int clocked = plan && plan->ts_hz[dd] > 0;
+            if (clocked) clock = plan->ts_first[dd] + (uint32_t)(uint64_t)((double)(ts - start) * 1e-9 * plan->ts_hz[dd]);
+            rst = tcp_segment(&t, r, i, dd, room, clocked ? &clock : NULL, &s);
         } else {
             s.payload = app_len(s.app, r->payload);
             if (s.payload > room - UDP_LEN) s.payload = room - UDP_LEN;

@@ -663,6 +663,12 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
     trainer t = {0};
     ns_modelfile *m = &mr.m;
     if ((rc = setup_model(m, ds, o))) goto done;
+    /* The trace model (tmodel.h) travels in the model file: learned once, kept on resume. */
+    if (!m->trace && (!(m->trace = calloc(1, sizeof *m->trace)) || (rc = ns_tmodel_learn(m->trace, ds)))) {
+        free(m->trace), m->trace = NULL;
+        if (!rc) rc = ns_error(NS_ENOMEM, "out of memory");
+        goto done;
+    }
     ns_train_state *st = &m->st;
     t.ds = ds, t.enc = m, t.st = st;
     t.w = m->train_w, t.adam_m = m->adam_m, t.adam_v = m->adam_v, t.n = m->n_params, t.ema = m->weights;

@@ -271,8 +271,10 @@ static void count_flows(const char *path, long *tcp, long *udp, long *packets)
     ns_frame fr;
     assert_int_equal(ns_capture_open(&c, path, NULL), NS_OK);
     enum { MAXF = 4096 };
-    static uint8_t proto_of[MAXF];
-    memset(proto_of, 0, sizeof proto_of);
+    /* Flows by their 5-tuple (client first: its address is in 10/8): the
+     * trace plan shares hosts between flows, only the tuple is the flow's own. */
+    static struct { uint32_t client, server; uint16_t cport, sport; uint8_t proto; } seen[MAXF];
+    size_t n = 0;
     *tcp = *udp = *packets = 0;
     while (ns_capture_next(c, &fr) == 1) {
         ns_packet p;
@@ -281,15 +283,22 @@ static void count_flows(const char *path, long *tcp, long *udp, long *packets)
         assert_true(ns_get_be32(p.ip, 12, &src) && ns_get_be32(p.ip, 16, &dst));
         uint16_t sp = 0, dp = 0;
         if (p.l4_proto != 1) assert_true(ns_get_be16(p.l4, 0, &sp) && ns_get_be16(p.l4, 2, &dp));
-        /* The flow number back from the plan: client host + 254 (server host) + ... */
-        uint32_t client = src >> 24 == 10 ? src : dst, server = src >> 24 == 10 ? dst : src;
-        size_t k = (client & 255) - 1 + 254 * ((server & 255) - 1);
-        assert_true(k < MAXF);
-        proto_of[k] = p.l4_proto;
+        int up = src >> 24 == 10;
+        uint32_t client = up ? src : dst, server = up ? dst : src;
+        uint16_t cport = up ? sp : dp, sport = up ? dp : sp;
+        size_t k = 0;
+        while (k < n && !(seen[k].client == client && seen[k].server == server && seen[k].cport == cport &&
+                          seen[k].sport == sport && seen[k].proto == p.l4_proto))
+            k++;
+        if (k == n) {
+            assert_true(n < MAXF);
+            seen[n].client = client, seen[n].server = server, seen[n].cport = cport, seen[n].sport = sport;
+            seen[n++].proto = p.l4_proto;
+            *tcp += p.l4_proto == 6, *udp += p.l4_proto == 17;
+        }
         (*packets)++;
     }
     ns_capture_close(c);
-    for (size_t k = 0; k < MAXF; k++) *tcp += proto_of[k] == 6, *udp += proto_of[k] == 17;
 }
 
 /* headers_only: random payload bytes may be malformed for an application's

@@ -669,7 +669,8 @@ static void test_timing_bins_in_the_model_file(void **state)
     ns_train_result res;
     assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
     assert_int_equal(ns_read_file(o.out_path, &buf, &size), NS_OK);
-    for (int k = 148; k < 256; k++) assert_int_equal(buf[k], 0);
+    for (int k = 148; k < 256; k++) /* 152..167 place the trace section (tmodel.h), which is not timing */
+        if (k < 152 || k >= 168) assert_int_equal(buf[k], 0);
     free(buf);
     assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
     assert_int_equal(m.cfg.timing_bins, 0);

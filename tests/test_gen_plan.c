@@ -117,6 +117,19 @@ static void test_like_plan(void **state)
     ns_gen_plan_free(&p);
     assert_null(p.req);
 
+    /* With flows in captures: each request's captures, as many flows each, in file order. */
+    ns_ds_flow flows[5] = {{.file = 1}, {.file = 0}, {.file = 0}, {.file = 1}, {.file = 1}};
+    ds.flows = flows, ds.n_files = 2;
+    assert_int_equal(ns_gen_plan_like(&p, &m, &ds, "like.ds"), NS_OK);
+    assert_int_equal(p.req[0].n_caps, 2);
+    assert_int_equal(p.req[0].caps[0], 1), assert_int_equal(p.req[0].caps[1], 2); /* file 0 then file 1 */
+    assert_int_equal(p.req[1].n_caps, 1), assert_int_equal(p.req[1].caps[0], 1);
+    ns_gen_plan_one_capture(&p);
+    assert_int_equal(p.req[0].n_caps, 0);
+    assert_null(p.req[0].caps);
+    ns_gen_plan_free(&p);
+    ds.flows = NULL, ds.n_files = 0;
+
     /* A label the model does not know, and one it never trained: no plan. */
     const char *unknown[] = {"device=cam", "device=toaster", "type=hub"};
     ds.tokens = unknown;

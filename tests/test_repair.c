@@ -184,6 +184,7 @@ static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v
         v->sport = be16(l4, 0), v->dport = be16(l4, 2), v->seq = be32(l4, 4), v->ack = be32(l4, 8);
         v->doff = u8(l4, 12) >> 4, v->flags = u8(l4, 13), v->win = be16(l4, 14), v->urp = be16(l4, 18);
         assert_int_equal(v->doff * 4u, l4.len);
+        if (v->flags & PSH) assert_true(v->payload > 0); /* nothing to push: no PSH (issue 14) */
         assert_int_equal(u8(l4, 12) & 0x0e, 0);             /* reserved bits */
         for (size_t k = 20; k < l4.len;) {
             uint8_t kind = u8(l4, k);

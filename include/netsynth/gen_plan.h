@@ -24,6 +24,11 @@ typedef struct ns_gen_request {
     int32_t *ids;        /* [n_attrs] the prompt: a token id per attribute, or -1 */
     int32_t *labels;     /* [n_attrs] the labels its flows are written with */
     size_t n;            /* flows */
+    size_t n_caps;       /* the captures they form (--like: one per capture of the dataset
+                          * with flows of the combination), caps[i] flows each, summing to
+                          * n; 0: one capture. Written one pcap each when the trace model
+                          * lays them out (tmodel.h); ns_gen_plan_one_capture undoes it. */
+    size_t *caps;
     char name[256];      /* the class as a file name: its values joined by '_', letters, digits
                           * and "-.+" kept, anything else '_' */
 } ns_gen_request;
@@ -46,6 +51,8 @@ int ns_gen_plan_per_class(ns_gen_plan *p, const ns_modelfile *m, const char *lab
  * model does not know, or one it never trained. */
 int ns_gen_plan_like(ns_gen_plan *p, const ns_modelfile *m, const ns_dataset *ds, const char *name);
 void ns_gen_plan_free(ns_gen_plan *p);
+/* Every request one capture (n_caps 0): the fixed plan's one pcap per class. */
+void ns_gen_plan_one_capture(ns_gen_plan *p);
 /* Flows planned, summed over the requests. */
 size_t ns_gen_plan_flows(const ns_gen_plan *p);
 

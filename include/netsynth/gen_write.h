@@ -75,8 +75,8 @@ int ns_gen_stage_commit(ns_gen_stage *s);
 void ns_gen_stage_abort(ns_gen_stage *s);
 
 /* A plan's flows (ns_generate_plan put request k's after request k-1's in
- * g) as the directory dir: NAME.pcap per request (with per_flow,
- * NAME-i.pcap per flow), labels.tsv (the column "path", then one per
+ * g) as the directory dir: NAME.pcap per request (NAME-i.pcap per capture
+ * when it has several, n_caps; with per_flow, NAME-i.pcap per flow), labels.tsv (the column "path", then one per
  * attribute: each file's labels) and synthetic.ds (every flow,
  * ns_gen_write_dataset with `source`), all or nothing (ns_gen_stage, whole).
  * written (NULL or [p->n]) gets each request's packets; st (NULL or zeroed

@@ -3,7 +3,8 @@
  * One file holds everything `generate` needs: the network's config and its
  * EMA weights, the flow representation (repr.h), the prompt vocabulary
  * grouped by attribute, and the label combinations seen in training with
- * their flow counts. A checkpoint adds the training state (raw weights,
+ * their flow counts, and (version 2) the trace model (tmodel.h) learned
+ * from the same dataset. A checkpoint adds the training state (raw weights,
  * AdamW moments, step, options) so that `train --resume` continues exactly.
  *
  * File (little-endian): a 256-byte header ("NSYNMODL", version, config,
@@ -25,9 +26,10 @@ extern "C" {
 #include "netsynth/diffusion.h"
 #include "netsynth/model.h"
 #include "netsynth/repr.h"
+#include "netsynth/tmodel.h"
 
 #define NS_MODEL_MAGIC "NSYNMODL"
-#define NS_MODEL_VERSION 1
+#define NS_MODEL_VERSION 2   /* 2 added the trace section; version 1 files still load, without it */
 
 /* What a checkpoint remembers of training besides the weights. Options are
  * kept so that --resume needs no flags repeated. */
@@ -64,6 +66,7 @@ typedef struct ns_modelfile {
     int32_t *combo_ids;
     uint32_t *combo_count;
     uint32_t data_max_packets; /* the dataset's --packets */
+    ns_tmodel *trace;         /* NULL: none (a version 1 file): generation keeps repair's fixed plan */
     size_t n_params;
     float *weights;           /* [n_params] for sampling (the EMA) */
     ns_model_params p;        /* named slices of weights */

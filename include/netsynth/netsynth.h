@@ -55,6 +55,7 @@ const char *ns_version(void);
 #include "netsynth/gen_plan.h"
 #include "netsynth/gen_write.h"
 #include "netsynth/repair.h"
+#include "netsynth/tmodel.h"
 #include "netsynth/features.h"
 #include "netsynth/forest.h"
 #include "netsynth/distance.h"

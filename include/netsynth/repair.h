@@ -51,6 +51,14 @@
  *   ICMP       echo request / reply kept (code 0); every other type becomes
  *              echo request (client) or reply (server): errors would need the
  *              packet they quote; rest-of-header as generated; checksum.
+ *   plan       with o->plan (tmodel.h makes one from the trace model), flow
+ *              k takes plan[k]: its start, client and server host, client
+ *              port, and per direction the sender's TTL, IP ID behaviour and
+ *              TCP timestamp clock (TSval = the flow's first + its clock's
+ *              ticks since the flow started, so monotone at the host's rate;
+ *              TSecr echoes the peer's latest). Keeping 5-tuples distinct is
+ *              the planner's job. Without a plan, the fixed plan below.
+ *   PSH        cleared on segments without payload (no stack sends it).
  *   time       flow k starts at start_ns + k * flow_gap_ns; each packet follows
  *              by its inter-arrival time, at least 1 us; timestamps are whole
  *              microseconds (pcap's). Merged flows (ns_repair_merge) are
@@ -72,6 +80,27 @@ extern "C" {
 
 enum { NS_REPAIR_PAYLOAD_ZEROS = 0, NS_REPAIR_PAYLOAD_RANDOM = 1 };
 
+/* How a host sets the IPv4 identification of the packets it sends. */
+enum {
+    NS_REPAIR_IPID_KEEP = 0,   /* as generated */
+    NS_REPAIR_IPID_ZERO,       /* always 0 */
+    NS_REPAIR_IPID_COUNTER,    /* ipid_first, then +1 per packet it sends in the flow */
+    NS_REPAIR_IPID_RANDOM,     /* a random value per packet */
+    NS_REPAIR_IPID_MODES
+};
+
+/* One flow's place in a trace. Index [0] is the client's packets, [1] the server's. */
+typedef struct ns_repair_plan {
+    int64_t start_ns;          /* the flow's first packet */
+    uint32_t client, server;   /* host numbers in the client and server nets (modulo their sizes) */
+    uint16_t client_port;      /* ignored for ICMP */
+    uint8_t ttl[2];            /* 0: as generated (0 becomes 64) */
+    uint8_t ipid[2];           /* NS_REPAIR_IPID_* */
+    uint16_t ipid_first[2];    /* NS_REPAIR_IPID_COUNTER: the first packet's */
+    uint32_t ts_first[2];      /* TSval at start_ns */
+    float ts_hz[2];            /* TCP timestamp clock; 0: TSvals as generated, never going back */
+} ns_repair_plan;
+
 typedef struct ns_repair_opts {
     uint32_t client_net, server_net;   /* host byte order, e.g. 0x0A000000 */
     int client_prefix, server_prefix;  /* 0..32 */
@@ -81,6 +110,8 @@ typedef struct ns_repair_opts {
     int linktype;                      /* NS_LINKTYPE_ETHERNET (default) or NS_LINKTYPE_RAW */
     int mtu;                           /* largest IPv4 total length (default 1500) */
     uint64_t seed;                     /* random payload: stream k of it for flow k */
+    const ns_repair_plan *plan;        /* NULL: the fixed plan; else flow k < n_plan takes plan[k] */
+    size_t n_plan;
 } ns_repair_opts;
 
 /* 10.0.0.0/24 clients, 198.51.100.0/24 servers, zeros, Ethernet, MTU 1500,
@@ -136,11 +167,17 @@ void ns_repair_out_clear(ns_repair_out *out);   /* empty, memory kept */
 void ns_repair_out_free(ns_repair_out *out);
 
 /* Repair flow number `k` of a file (its addresses, ports and start time come
- * from k): n rows[n * NS_NP_MODEL_WIDTH], dir[n], iat_ns[n] (the first
+ * from k, or from o->plan[k]): n rows[n * NS_NP_MODEL_WIDTH], dir[n], iat_ns[n] (the first
  * ignored). Appends its packets to out and adds to st (either may be NULL).
- * NS_ERANGE when k is past the distinct 5-tuples of the plan. */
+ * NS_ERANGE when k is past the distinct 5-tuples of the fixed plan, or past
+ * n_plan. */
 int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, const uint8_t *dir, const int64_t *iat_ns,
                    size_t n, ns_repair_out *out, ns_repair_stats *st);
+
+/* The transport (NS_PROTO_*) and server port (0 for ICMP) that
+ * ns_repair_flow will give these rows: what a planner needs to keep
+ * 5-tuples distinct. */
+int ns_repair_flow_service(const int8_t *rows, const uint8_t *dir, size_t n, uint8_t *proto, uint16_t *server_port);
 
 /* Order out's packets by time (ties: flow, then order of appending) and make
  * the timestamps strictly increasing. */

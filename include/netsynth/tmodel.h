@@ -1,0 +1,173 @@
+/* tmodel.h: the trace model: what lies above the flow (when flows start,
+ * between which hosts, from which client ports, with which host clocks),
+ * learned per class from a dataset's captures, and the per-flow plan
+ * (repair.h's ns_repair_plan) that lays generated flows out as traces.
+ *
+ * A class is a set of label tokens: every label combination of the training
+ * flows ("app=web rtt=10ms loss=0%", tokens in attribute order), every single
+ * token ("app=web"), and the empty key (every flow). A capture's flows of one
+ * class, in start order, are one sequence; per class the model counts:
+ *   arrivals   gaps between consecutive flow starts: a log10 histogram (8
+ *              bins a decade, 1 us to 1e6 s), the decade of a gap given the
+ *              previous gap's (a Markov chain: bursts, idle periods), and a
+ *              period when at least 30% of the gaps (and 3) lie within 5% of
+ *              one value (beacons); periodic gaps are left out of the chain.
+ *   hosts      for each flow after a capture's first: its client is new, the
+ *              previous flow's, or another seen before (how often that was
+ *              the busiest so far; else drawn by flow count), counted apart
+ *              for flows after one of the busiest client; its server is
+ *              the one its client used last, another seen (the busiest, or
+ *              by flow count), or new.
+ *   ports      steps between a client's consecutive ports: same, +1..+16,
+ *              or anything else (random), and the ephemeral range the first
+ *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
+ *              1024-5000, else 1024-65535; else the ports seen, such as
+ *              DHCP's 68, kept for the server port most of the class's
+ *              flows have: other flows take 32768-60999, since a client
+ *              port of a known service would make dissectors misread them).
+ *   per host   (client and server apart) the IP ID of a flow's packets from
+ *              it: all zero, a counter (steps of 0..256 between its non-zero
+ *              IDs: a Linux SYN-ACK has ID 0), or random; whether
+ *              a counter runs on into the host's next flow; the TCP timestamp
+ *              clock (median rate of flows timed over >= 50 ms, snapped to
+ *              1, 10, 100, 250 or 1000 Hz within 10%) and whether a host's
+ *              clock runs on across its flows (the next flow's first TSval
+ *              is what a 1 Hz..10 kHz clock could have reached) or starts at
+ *              a random offset per flow (Linux since 4.10); the TTL of its
+ *              packets, the 4 commonest.
+ * No address is kept: hosts are numbers within a capture; the plan maps
+ * them onto repair's client and server nets.
+ *
+ * Generation: a capture of class K takes, per part of the model, the first
+ * class with data for it among K itself, K's first token, and the empty key.
+ * Its flows start per the arrival process (with the seed's stream for that
+ * capture: a count for --duration and the plan then agree), hosts, ports
+ * and host state are drawn per flow in start order; 5-tuples (client,
+ * client port, server, server port, transport) are kept distinct over every
+ * capture of one plan by moving the client port on.
+ *
+ * Bytes (little-endian; the blob that the model file keeps as its trace
+ * section, see modelfile.c):
+ *   0  char[8] "NSYNTRCE"   8 u32 version   12 u32 n_classes
+ *   16 u64 size of the blob  24 u32 keys length  28 u32 CRC-32 of the blob with these 4 bytes zero
+ *   32 keys: n_classes NUL-ended strings, then zero padding to 8 bytes
+ *   then n_classes records of NS_TMODEL_RECORD bytes (tmodel.c lists the fields).
+ * Parsing checks all of it: sizes, CRC, distinct keys with the empty one
+ * present, counts that agree with each other, finite rates and shares. */
+#ifndef NETSYNTH_TMODEL_H
+#define NETSYNTH_TMODEL_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netsynth/repair.h"
+
+#define NS_TMODEL_MAGIC "NSYNTRCE"
+#define NS_TMODEL_VERSION 1
+
+enum {
+    NS_TM_GAP_PER_DECADE = 8,
+    NS_TM_DECADES = 12,                                  /* 1e-6 s .. 1e6 s */
+    NS_TM_GAP_BINS = NS_TM_GAP_PER_DECADE * NS_TM_DECADES,
+    NS_TM_PORT_STEPS = 16,                               /* +1 .. +16 counted one by one */
+    NS_TM_TTLS = 4,
+};
+enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
+
+typedef struct ns_tmodel_class {
+    char *key;                                 /* "" for every flow */
+    uint32_t captures, flows;                  /* training captures with flows of the class, and those flows */
+    /* arrivals */
+    uint32_t gaps;                             /* gaps between flow starts, all of them */
+    uint32_t gap_bin[NS_TM_GAP_BINS];          /* the non-periodic ones by log10 bin */
+    uint32_t gap_next[NS_TM_DECADES][NS_TM_DECADES]; /* decade of a non-periodic gap after one of [row] */
+    double period_s, period_jitter, period_share; /* period 0: none; jitter: relative std */
+    /* hosts, for flows after a capture's first */
+    uint32_t client_new, client_prev, client_other;
+    uint32_t server_new, server_same, server_other;
+    /* client ports */
+    uint32_t port_step[NS_TM_PORT_STEPS + 1];  /* [0] same port, [k] +k */
+    uint32_t port_random;
+    uint16_t port_lo, port_hi;
+    uint16_t port_server;                      /* a range of fixed ports (not an ephemeral one): the
+                                                * server port they go with (DHCP's 67); 0 none */
+    /* per host: [0] clients, [1] servers */
+    uint32_t ipid[2][NS_TM_IPID_KINDS];        /* flows whose packets from that side were as kind */
+    uint32_t ipid_runs_on[2][2];               /* consecutive counter flows of a host: [0] ran on, [1] restarted */
+    double ts_hz[2];                           /* 0: no timed flow seen */
+    uint32_t ts_runs_on[2][2];                 /* consecutive flows with timestamps: [0] one clock, [1] not */
+    uint8_t ttl[2][NS_TM_TTLS];                /* commonest first */
+    uint32_t ttl_count[2][NS_TM_TTLS];
+    uint32_t client_busiest, server_busiest;   /* of client_other, server_other: the busiest seen
+                                                * (most flows so far) was the one */
+    uint32_t client_after_busy[3];             /* of client_new, _prev, _other: those after a flow
+                                                * of the busiest client */
+} ns_tmodel_class;
+
+typedef struct ns_tmodel {
+    uint32_t n_classes;
+    ns_tmodel_class *classes;
+} ns_tmodel;
+
+#define NS_TMODEL_RECORD 2048
+
+struct ns_dataset;
+struct ns_modelfile;
+struct ns_gen_flows;
+struct ns_gen_plan;
+
+/* Learn from every flow of ds (its start times, files, client and server
+ * addresses and ports, and the rows' IP IDs, TTLs and TCP timestamps). */
+int ns_tmodel_learn(ns_tmodel *tm, const struct ns_dataset *ds);
+void ns_tmodel_free(ns_tmodel *tm);
+/* The class of key exactly, or NULL. */
+const ns_tmodel_class *ns_tmodel_find(const ns_tmodel *tm, const char *key);
+
+/* Serialise into a malloc'd buffer (*buf, *size). */
+int ns_tmodel_encode(const ns_tmodel *tm, uint8_t **buf, size_t *size);
+/* Parse and validate; `name` names the input in messages. */
+int ns_tmodel_parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *name);
+/* A deep copy (for a model merged with adapters). */
+int ns_tmodel_copy(ns_tmodel *dst, const ns_tmodel *src);
+
+/* The class key of a prompt ids[m->n_attrs] (token ids of m, -1 for none). */
+int ns_tmodel_key(const struct ns_modelfile *m, const int32_t *ids, char *buf, size_t size);
+
+/* A capture to lay out: flows [first, first + n) of the generated set, of class `key`. */
+typedef struct ns_tmodel_capture {
+    size_t first, n;
+    const char *key;
+} ns_tmodel_capture;
+
+/* How many flows of class key start before duration_ns in capture number
+ * `capture` of a plan with this seed (at most max; at least 1). */
+int ns_tmodel_count(const ns_tmodel *tm, const char *key, int64_t duration_ns, uint64_t seed, uint64_t capture,
+                    size_t max, size_t *n);
+/* Plan every flow of the captures (plan[g->n_flows], entries of flows in no
+ * capture untouched): starts from ro->start_ns, hosts of ro's nets (each
+ * capture its own, while the nets last), distinct 5-tuples. */
+int ns_tmodel_plan(const ns_tmodel *tm, const struct ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                   const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan);
+
+/* The plan of every flow of a generation plan (gen_plan.h) generated into g
+ * (request k's flows after request k-1's): each request's captures (its
+ * caps, or all its flows as one) of the class of its labels. *plan is
+ * malloc'd, [g->n_flows]. */
+int ns_tmodel_plan_requests(const ns_tmodel *tm, const struct ns_modelfile *m, const struct ns_gen_plan *p,
+                            const struct ns_gen_flows *g, const ns_repair_opts *ro, uint64_t seed,
+                            ns_repair_plan **plan);
+
+/* "10m", "90s", "1.5h", "500ms", "2d" (a bare number is seconds) -> *ns, in
+ * (0, 30 days]; anything else is NS_EARG naming `what`. */
+int ns_tmodel_parse_duration(const char *text, const char *what, int64_t *ns);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,1132 @@
+/* tmodel.c: the trace model (see tmodel.h): learning it from a dataset, its
+ * bytes, and planning traces with it.
+ *
+ * Record layout (NS_TMODEL_RECORD bytes per class, little-endian, the rest
+ * zero), in this order:
+ *   u32 captures, flows, gaps, gap_bin[96], gap_next[12][12]
+ *   f64 period_s, period_jitter, period_share
+ *   u32 client_new, client_prev, client_other, server_new, server_same, server_other
+ *   u32 port_step[17], port_random; u16 port_lo, port_hi, port_server
+ *   u32 ipid[2][3], ipid_runs_on[2][2]; f64 ts_hz[2]; u32 ts_runs_on[2][2]
+ *   u8 ttl[2][4]; u32 ttl_count[2][4] (per side: ipid..ttl_count)
+ *   u32 client_busiest, server_busiest, client_after_busy[3] */
+#include "netsynth/tmodel.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/gen_plan.h"
+#include "netsynth/generate.h"
+#include "netsynth/modelfile.h"
+#include "netsynth/nprint.h"
+#include "netsynth/packet.h"
+#include "netsynth/rng.h"
+
+enum { HEADER = 32, ID_STEP_MAX = 256, IPID_RUN_MAX = 4096 };
+#define TIMED_MIN_S 0.05   /* a flow's timestamps give its clock when they span this long */
+#define PERIOD_WIDTH 1.1   /* a period's gaps lie within [g, 1.1 g] */
+#define PERIOD_MIN_SHARE 0.3
+#define PERIOD_MIN_GAP_S 0.001
+
+static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+void ns_tmodel_free(ns_tmodel *tm)
+{
+    for (uint32_t c = 0; tm->classes && c < tm->n_classes; c++) free(tm->classes[c].key);
+    free(tm->classes);
+    memset(tm, 0, sizeof *tm);
+}
+
+const ns_tmodel_class *ns_tmodel_find(const ns_tmodel *tm, const char *key)
+{
+    for (uint32_t c = 0; c < tm->n_classes; c++)
+        if (!strcmp(tm->classes[c].key, key)) return &tm->classes[c];
+    return NULL;
+}
+
+/* ---- what one flow shows of its two hosts ---------------------------------------- */
+
+typedef struct side_feat {
+    uint32_t n;                 /* packets with an IPv4 ID */
+    int id_kind;                /* NS_TM_IPID_*, -1 unknown (fewer than 2 packets) */
+    uint16_t id_first, id_last;
+    int ttl;                    /* of the first packet, -1 none */
+    uint32_t ts_n, ts_first, ts_last;
+    int64_t t_first, t_last;    /* capture times of the first and last TSval */
+} side_feat;
+
+/* The TSval of a row's timestamp option, if it has one. */
+static int row_tsval(const int8_t *row, uint32_t *v)
+{
+    uint8_t opt[40];
+    int n = 0;
+    while (n < 40 && ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT + 8 * n, 8) == 8) {
+        opt[n] = (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT + 8 * n, 8);
+        n++;
+    }
+    for (int i = 0; i < n;) {
+        if (opt[i] == 0) break;
+        if (opt[i] == 1) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= n || opt[i + 1] < 2 || i + opt[i + 1] > n) break;
+        if (opt[i] == 8 && opt[i + 1] == 10) {
+            *v = (uint32_t)opt[i + 2] << 24 | (uint32_t)opt[i + 3] << 16 | (uint32_t)opt[i + 4] << 8 | opt[i + 5];
+            return 1;
+        }
+        i += opt[i + 1];
+    }
+    return 0;
+}
+
+static void flow_features(const ns_dataset *ds, uint64_t f, int8_t *row, side_feat sf[2])
+{
+    const ns_ds_flow *fl = &ds->flows[f];
+    int counter[2] = {1, 1}, zero[2] = {1, 1};
+    memset(sf, 0, 2 * sizeof *sf);
+    sf[0].ttl = sf[1].ttl = -1;
+    int64_t t = fl->start_ns;
+    for (uint32_t i = 0; i < fl->n_packets; i++) {
+        uint64_t k = fl->first + i;
+        if (i) t += ds->iat_ns[k];
+        int d = ds->dir[k] ? 1 : 0;
+        ns_dataset_row(ds, k, row);
+        side_feat *s = &sf[d];
+        if (ns_nprint_has(row, NS_NPF_IPV4_ID)) {
+            /* Zeros do not break a counter: Linux sends its SYN-ACK with ID 0, then counts from a random start. */
+            uint16_t id = (uint16_t)ns_nprint_get(row, NS_NPF_IPV4_ID);
+            if (!s->n) s->ttl = (int)ns_nprint_get(row, NS_NPF_IPV4_TTL);
+            if (id && zero[d]) s->id_first = id;
+            else if (id && (uint16_t)(id - s->id_last) > ID_STEP_MAX) counter[d] = 0;
+            if (id) zero[d] = 0, s->id_last = id;
+            s->n++;
+        }
+        uint32_t v;
+        if (ns_nprint_has(row, NS_NPF_TCP_SPRT) && row_tsval(row, &v)) {
+            if (!s->ts_n) s->ts_first = v, s->t_first = t;
+            s->ts_last = v, s->t_last = t;
+            s->ts_n++;
+        }
+    }
+    for (int d = 0; d < 2; d++)
+        sf[d].id_kind = sf[d].n < 2 ? -1 : zero[d] ? NS_TM_IPID_ZERO : counter[d] ? NS_TM_IPID_COUNTER : NS_TM_IPID_RANDOM;
+}
+
+/* ---- learning ------------------------------------------------------------------------ */
+
+/* A class while it is learned: its counts plus what is decided at the end. */
+typedef struct acc {
+    ns_tmodel_class *c;
+    double *gap;          /* every gap, in order */
+    double *cont;         /* 1: gap i follows gap i - 1 in the same sequence */
+    size_t n_gap, cap_gap, n_cont, cap_cont;
+    double *rate[2];      /* TS clock samples, Hz */
+    size_t n_rate[2], cap_rate[2];
+    uint64_t ttl[2][256];
+    uint32_t port_min, port_max;
+    uint32_t *server_port;  /* [65536] flows per server port: one array, cleared per class */
+} acc;
+
+static int push(double **v, size_t *n, size_t *cap, double x)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 64;
+        double *p = realloc(*v, c * sizeof *p);
+        if (!p) return ns_error(NS_ENOMEM, "out of memory learning the trace model");
+        *v = p, *cap = c;
+    }
+    (*v)[(*n)++] = x;
+    return NS_OK;
+}
+
+typedef struct lhost {
+    uint32_t ip, flows;
+    int32_t last_server;
+    int has_port;
+    uint16_t port;
+    side_feat last;
+    int has_last;
+} lhost;
+
+static int32_t find_host(const lhost *h, size_t n, uint32_t ip)
+{
+    for (size_t i = n; i-- > 0;) /* recent hosts first: they are the likeliest */
+        if (h[i].ip == ip) return (int32_t)i;
+    return -1;
+}
+
+/* Per host side s: what flow sf says of it, against its previous flow. */
+static int host_side(acc *a, int s, lhost *h, const side_feat *sf)
+{
+    ns_tmodel_class *c = a->c;
+    if (sf->id_kind >= 0) c->ipid[s][sf->id_kind]++;
+    if (sf->ttl >= 0) a->ttl[s][sf->ttl]++;
+    if (h && h->has_last) {
+        const side_feat *p = &h->last;
+        if (p->id_kind == NS_TM_IPID_COUNTER && sf->id_kind == NS_TM_IPID_COUNTER) {
+            uint16_t step = (uint16_t)(sf->id_first - p->id_last);
+            c->ipid_runs_on[s][step >= 1 && step <= IPID_RUN_MAX ? 0 : 1]++;
+        }
+        if (p->ts_n && sf->ts_n) {
+            /* One clock when the step is one a 1 Hz .. 10 kHz clock could take (trace.h's bounds). */
+            double step = (double)(int32_t)(sf->ts_first - p->ts_last), dt = (double)(sf->t_first - p->t_last) * 1e-9;
+            int one = step >= 0 && step <= 10000 * (dt + 0.01) + 1 && step >= (dt - 0.01) - 1;
+            c->ts_runs_on[s][one ? 0 : 1]++;
+        }
+    }
+    if (sf->ts_n >= 2 && sf->t_last - sf->t_first >= (int64_t)(TIMED_MIN_S * 1e9) && sf->ts_last != sf->ts_first) {
+        double ticks = (double)(uint32_t)(sf->ts_last - sf->ts_first);
+        if (ticks < 2147483648.0) {
+            int rc = push(&a->rate[s], &a->n_rate[s], &a->cap_rate[s], ticks / ((double)(sf->t_last - sf->t_first) * 1e-9));
+            if (rc) return rc;
+        }
+    }
+    if (h && (sf->n || sf->ts_n)) h->last = *sf, h->has_last = 1;
+    return NS_OK;
+}
+
+/* Whether host i has the most flows of h[0..n) (ties: the first seen, as the plan has it). */
+static int busiest(const lhost *h, size_t n, int32_t i)
+{
+    for (size_t k = 0; k < n; k++)
+        if (h[k].flows > h[i].flows || (h[k].flows == h[i].flows && k < (size_t)i)) return 0;
+    return 1;
+}
+
+/* One capture's flows of the class, idx[0..m) in start order. */
+static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, size_t m, const side_feat *feat,
+                          lhost *cl, lhost *sv)
+{
+    ns_tmodel_class *c = a->c;
+    size_t n_cl = 0, n_sv = 0;
+    int32_t prev_client = -1;
+    int rc = NS_OK;
+    c->captures++;
+    c->flows += (uint32_t)m;
+    for (size_t j = 0; j < m && !rc; j++) {
+        const ns_ds_flow *f = &ds->flows[idx[j]];
+        int32_t ci = find_host(cl, n_cl, f->client_ip), si = find_host(sv, n_sv, f->server_ip);
+        if (j) {
+            double gap = (double)(f->start_ns - ds->flows[idx[j - 1]].start_ns) * 1e-9;
+            if ((rc = push(&a->gap, &a->n_gap, &a->cap_gap, gap)) ||
+                (rc = push(&a->cont, &a->n_cont, &a->cap_cont, j > 1)))
+                break;
+            c->gaps++;
+            int kind = ci < 0 ? 0 : ci == prev_client ? 1 : 2;
+            if (kind == 0) c->client_new++;
+            else if (kind == 1) c->client_prev++;
+            else c->client_other++, c->client_busiest += (uint32_t)busiest(cl, n_cl, ci);
+            if (busiest(cl, n_cl, prev_client)) c->client_after_busy[kind]++;
+            if (si < 0) c->server_new++;
+            else if (ci >= 0 && cl[ci].last_server == si) c->server_same++;
+            else c->server_other++, c->server_busiest += (uint32_t)busiest(sv, n_sv, si);
+        }
+        if (ci < 0) ci = (int32_t)n_cl, cl[n_cl++] = (lhost){.ip = f->client_ip, .last_server = -1};
+        if (si < 0) si = (int32_t)n_sv, sv[n_sv++] = (lhost){.ip = f->server_ip, .last_server = -1};
+        lhost *h = &cl[ci];
+        if (f->proto != NS_PROTO_ICMP) {
+            if (h->has_port) {
+                uint16_t step = (uint16_t)(f->client_port - h->port);
+                if (step <= NS_TM_PORT_STEPS) c->port_step[step]++;
+                else c->port_random++;
+            }
+            h->has_port = 1, h->port = f->client_port;
+            a->server_port[f->server_port]++;
+            if (f->client_port && f->client_port < a->port_min) a->port_min = f->client_port;
+            if (f->client_port > a->port_max) a->port_max = f->client_port;
+        }
+        if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
+        if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
+        h->flows++, h->last_server = si;
+        sv[si].flows++;
+        prev_client = ci;
+    }
+    return rc;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static int gap_bin(double g)
+{
+    double x = (log10(g > 1e-6 ? g : 1e-6) + 6) * NS_TM_GAP_PER_DECADE;
+    int b = x >= NS_TM_GAP_BINS ? NS_TM_GAP_BINS - 1 : (int)x;
+    return b < 0 ? 0 : b;
+}
+
+/* The period, the histogram and the chain, once every gap is in. */
+static int finish_gaps(acc *a)
+{
+    ns_tmodel_class *c = a->c;
+    double lo = 0, hi = -1;
+    if (a->n_gap >= 3) {
+        double *s = malloc(a->n_gap * sizeof *s);
+        if (!s) return ns_error(NS_ENOMEM, "out of memory learning the trace model");
+        memcpy(s, a->gap, a->n_gap * sizeof *s);
+        qsort(s, a->n_gap, sizeof *s, cmp_double);
+        size_t best = 0, best_i = 0;
+        for (size_t i = 0, j = 0; i < a->n_gap; i++) {
+            if (s[i] < PERIOD_MIN_GAP_S) continue;
+            if (j < i) j = i;
+            while (j < a->n_gap && s[j] <= s[i] * PERIOD_WIDTH) j++;
+            if (j - i > best) best = j - i, best_i = i;
+        }
+        if (best >= 3 && best >= PERIOD_MIN_SHARE * (double)a->n_gap) {
+            lo = s[best_i], hi = s[best_i + best - 1];
+            double p = s[best_i + best / 2], var = 0;
+            for (size_t i = best_i; i < best_i + best; i++) var += (s[i] / p - 1) * (s[i] / p - 1);
+            c->period_s = p, c->period_jitter = sqrt(var / (double)best);
+            c->period_share = (double)best / (double)a->n_gap;
+        }
+        free(s);
+    }
+    int prev = -1;
+    for (size_t i = 0; i < a->n_gap; i++) {
+        double g = a->gap[i];
+        if (g >= lo && g <= hi) { /* periodic: drawn apart, and breaks the chain */
+            prev = -1;
+            continue;
+        }
+        int b = gap_bin(g), d = b / NS_TM_GAP_PER_DECADE;
+        c->gap_bin[b]++;
+        if (prev >= 0 && a->cont[i]) c->gap_next[prev][d]++;
+        prev = d;
+    }
+    return NS_OK;
+}
+
+/* A clock rate: the median sample, snapped to a usual rate within 10%. */
+static double finish_rate(double *v, size_t n)
+{
+    if (!n) return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    double m = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    static const double usual[] = {1, 10, 100, 250, 1000};
+    for (size_t i = 0; i < sizeof usual / sizeof usual[0]; i++)
+        if (fabs(m / usual[i] - 1) <= 0.1) return usual[i];
+    return m;
+}
+
+static void finish_ports(acc *a)
+{
+    static const uint16_t ranges[][2] = {{32768, 60999}, {49152, 65535}, {1024, 5000}, {1024, 65535}};
+    if (a->port_min > a->port_max) return;
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (a->port_min >= ranges[i][0] && a->port_max <= ranges[i][1]) {
+            a->c->port_lo = ranges[i][0], a->c->port_hi = ranges[i][1];
+            return;
+        }
+    a->c->port_lo = (uint16_t)a->port_min, a->c->port_hi = (uint16_t)a->port_max; /* fixed ports: NTP's 123 */
+    uint32_t best = 0;
+    for (uint32_t p = 1; p < 65536; p++)
+        if (a->server_port[p] > a->server_port[best]) best = p;
+    a->c->port_server = (uint16_t)best;
+}
+
+static void finish_ttl(acc *a)
+{
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < NS_TM_TTLS; k++) {
+            int best = -1;
+            for (int v = 0; v < 256; v++)
+                if (a->ttl[s][v] && (best < 0 || a->ttl[s][v] > a->ttl[s][best])) best = v;
+            if (best < 0) break;
+            a->c->ttl[s][k] = (uint8_t)best;
+            a->c->ttl_count[s][k] = a->ttl[s][best] > UINT32_MAX ? UINT32_MAX : (uint32_t)a->ttl[s][best];
+            a->ttl[s][best] = 0;
+        }
+}
+
+static __thread const ns_dataset *sort_ds; /* qsort has no context argument */
+
+static int by_file_start(const void *x, const void *y)
+{
+    const ns_ds_flow *a = &sort_ds->flows[*(const uint64_t *)x], *b = &sort_ds->flows[*(const uint64_t *)y];
+    if (a->file != b->file) return a->file < b->file ? -1 : 1;
+    if (a->start_ns != b->start_ns) return a->start_ns < b->start_ns ? -1 : 1;
+    return *(const uint64_t *)x < *(const uint64_t *)y ? -1 : 1;
+}
+
+/* Class c's flows: combination `combo` (>= 0), or token `token` (>= 0), or every flow. */
+typedef struct cdef {
+    int64_t combo;
+    int32_t token;
+} cdef;
+
+static char *key_of(const ns_dataset *ds, const int32_t *labels)
+{
+    size_t len = 1;
+    for (uint32_t a = 0; a < ds->n_attrs; a++)
+        if (labels[a] >= 0) len += strlen(ds->tokens[labels[a]]) + 1;
+    char *k = malloc(len);
+    if (!k) return NULL;
+    size_t at = 0;
+    for (uint32_t a = 0; a < ds->n_attrs; a++)
+        if (labels[a] >= 0) at += (size_t)sprintf(k + at, "%s%s", at ? " " : "", ds->tokens[labels[a]]);
+    k[at] = 0;
+    return k;
+}
+
+int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
+{
+    memset(tm, 0, sizeof *tm);
+    size_t A = ds->n_attrs, F = ds->n_flows;
+    uint64_t *order = malloc((F + 1) * sizeof *order);
+    uint32_t *combo = malloc((F + 1) * sizeof *combo);
+    uint64_t *combo_first = malloc((F + 1) * sizeof *combo_first); /* a flow of each combination */
+    side_feat *feat = malloc((2 * F + 1) * sizeof *feat);
+    uint8_t *token_used = calloc(ds->n_tokens + 1, 1);
+    int8_t *row = malloc(NS_NP_MODEL_WIDTH);
+    lhost *cl = malloc((F + 1) * sizeof *cl), *sv = malloc((F + 1) * sizeof *sv);
+    uint64_t *seq = malloc((F + 1) * sizeof *seq);
+    uint32_t *server_port = malloc(65536 * sizeof *server_port);
+    cdef *defs = NULL;
+    acc *accs = NULL;
+    int rc = NS_OK;
+    if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port) {
+        rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
+        goto done;
+    }
+    /* Label combinations (few: a linear search each), tokens in use, per-flow features. */
+    uint32_t n_combos = 0;
+    for (uint64_t f = 0; f < F; f++) {
+        const int32_t *lab = ds->labels + f * A;
+        uint32_t c = 0;
+        while (c < n_combos && memcmp(ds->labels + combo_first[c] * A, lab, A * sizeof *lab)) c++;
+        if (c == n_combos) combo_first[n_combos++] = f;
+        combo[f] = c;
+        for (size_t a = 0; a < A; a++)
+            if (lab[a] >= 0 && (uint32_t)lab[a] < ds->n_tokens) token_used[lab[a]] = 1;
+        flow_features(ds, f, row, &feat[2 * f]);
+        order[f] = f;
+    }
+    sort_ds = ds;
+    qsort(order, F, sizeof *order, by_file_start);
+
+    /* Classes: combinations with at least one label, used tokens (unless a
+     * combination has that one key already), and the empty key. */
+    size_t n_def = 0, cap_def = n_combos + ds->n_tokens + 1;
+    defs = calloc(cap_def, sizeof *defs);
+    tm->classes = calloc(cap_def, sizeof *tm->classes);
+    accs = calloc(cap_def, sizeof *accs);
+    if (!defs || !tm->classes || !accs) {
+        rc = ns_error(NS_ENOMEM, "out of memory learning the trace model");
+        goto done;
+    }
+    for (uint32_t c = 0; c < n_combos; c++) {
+        char *k = key_of(ds, ds->labels + combo_first[c] * A);
+        if (!k) {
+            rc = ns_error(NS_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (!*k) { /* no label at all: the empty key below covers it */
+            free(k);
+            continue;
+        }
+        defs[n_def] = (cdef){.combo = c, .token = -1};
+        tm->classes[n_def++].key = k;
+        tm->n_classes = (uint32_t)n_def; /* so that a failure frees the keys so far */
+    }
+    for (uint32_t t = 0; t < ds->n_tokens; t++) {
+        if (!token_used[t]) continue;
+        int dup = 0;
+        for (size_t i = 0; i < n_def && !dup; i++) dup = !strcmp(tm->classes[i].key, ds->tokens[t]);
+        if (dup) continue; /* a combination of this one token is the same class */
+        char *k = malloc(strlen(ds->tokens[t]) + 1);
+        if (!k) {
+            rc = ns_error(NS_ENOMEM, "out of memory");
+            goto done;
+        }
+        strcpy(k, ds->tokens[t]);
+        defs[n_def] = (cdef){.combo = -1, .token = (int32_t)t};
+        tm->classes[n_def++].key = k;
+        tm->n_classes = (uint32_t)n_def;
+    }
+    defs[n_def] = (cdef){.combo = -1, .token = -1};
+    if (!(tm->classes[n_def++].key = calloc(1, 1))) {
+        rc = ns_error(NS_ENOMEM, "out of memory");
+        goto done;
+    }
+    tm->n_classes = (uint32_t)n_def;
+
+    for (size_t i = 0; i < n_def && !rc; i++) {
+        acc *a = &accs[i];
+        a->c = &tm->classes[i];
+        a->port_min = 65536, a->port_max = 0;
+        a->server_port = server_port;
+        memset(server_port, 0, 65536 * sizeof *server_port);
+        size_t m = 0;
+        for (size_t j = 0; j <= F && !rc; j++) {
+            uint64_t f = j < F ? order[j] : 0;
+            int in = 0;
+            if (j < F) {
+                const cdef *d = &defs[i];
+                if (d->combo >= 0) in = combo[f] == (uint32_t)d->combo;
+                else if (d->token >= 0) {
+                    int t = ns_dataset_token_attr(ds, d->token);
+                    in = t >= 0 && ds->labels[f * A + (size_t)t] == d->token;
+                } else in = 1;
+            }
+            /* A sequence ends at another file or at the end. */
+            if (m && (j == F || ds->flows[f].file != ds->flows[seq[0]].file)) {
+                rc = learn_sequence(a, ds, seq, m, feat, cl, sv);
+                m = 0;
+            }
+            if (in) seq[m++] = f;
+        }
+        if (!rc) rc = finish_gaps(a);
+        for (int s = 0; s < 2; s++) a->c->ts_hz[s] = finish_rate(a->rate[s], a->n_rate[s]);
+        finish_ports(a);
+        finish_ttl(a);
+    }
+
+done:
+    for (size_t i = 0; accs && i < tm->n_classes; i++)
+        free(accs[i].gap), free(accs[i].cont), free(accs[i].rate[0]), free(accs[i].rate[1]);
+    free(accs), free(defs);
+    free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
+    free(server_port);
+    if (rc) ns_tmodel_free(tm);
+    return rc;
+}
+
+/* ---- bytes ---------------------------------------------------------------------------- */
+
+typedef struct cursor {
+    uint8_t *p;
+    const uint8_t *q;
+} cursor;
+
+static void w32(cursor *c, uint32_t v) { ns_store_le32(c->p, v), c->p += 4; }
+static void w16(cursor *c, uint16_t v) { c->p[0] = (uint8_t)v, c->p[1] = (uint8_t)(v >> 8), c->p += 2; }
+static void w8(cursor *c, uint8_t v) { *c->p++ = v; }
+static void wf(cursor *c, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    ns_store_le64(c->p, u), c->p += 8;
+}
+static uint32_t r32(cursor *c) { uint32_t v = ns_load_le32(c->q); c->q += 4; return v; }
+static uint16_t r16(cursor *c) { uint16_t v = (uint16_t)(c->q[0] | c->q[1] << 8); c->q += 2; return v; }
+static uint8_t r8(cursor *c) { return *c->q++; }
+static double rf(cursor *c)
+{
+    uint64_t u = ns_load_le64(c->q);
+    double v;
+    memcpy(&v, &u, 8);
+    c->q += 8;
+    return v;
+}
+
+/* Every field in record order, through the macros W (u32), H (u16), B (u8), D (f64). */
+#define RECORD_FIELDS(W, H, B, D)                                                                                 \
+    W(captures) W(flows) W(gaps);                                                                                 \
+    for (int i_ = 0; i_ < NS_TM_GAP_BINS; i_++) W(gap_bin[i_]);                                                   \
+    for (int i_ = 0; i_ < NS_TM_DECADES; i_++)                                                                    \
+        for (int j_ = 0; j_ < NS_TM_DECADES; j_++) W(gap_next[i_][j_]);                                           \
+    D(period_s) D(period_jitter) D(period_share);                                                                 \
+    W(client_new) W(client_prev) W(client_other) W(server_new) W(server_same) W(server_other);                    \
+    for (int i_ = 0; i_ <= NS_TM_PORT_STEPS; i_++) W(port_step[i_]);                                              \
+    W(port_random) H(port_lo) H(port_hi) H(port_server);                                                          \
+    for (int s_ = 0; s_ < 2; s_++) {                                                                              \
+        for (int i_ = 0; i_ < NS_TM_IPID_KINDS; i_++) W(ipid[s_][i_]);                                            \
+        W(ipid_runs_on[s_][0]) W(ipid_runs_on[s_][1]) D(ts_hz[s_]) W(ts_runs_on[s_][0]) W(ts_runs_on[s_][1]);     \
+        for (int i_ = 0; i_ < NS_TM_TTLS; i_++) { B(ttl[s_][i_]) W(ttl_count[s_][i_]) }                          \
+    }                                                                                                             \
+    W(client_busiest) W(server_busiest);                                                                          \
+    for (int i_ = 0; i_ < 3; i_++) W(client_after_busy[i_]);
+
+static void put_record(cursor *cu, const ns_tmodel_class *c)
+{
+#define PW(f) w32(cu, c->f);
+#define PH(f) w16(cu, c->f);
+#define PB(f) w8(cu, c->f);
+#define PD(f) wf(cu, c->f);
+    RECORD_FIELDS(PW, PH, PB, PD)
+#undef PW
+#undef PH
+#undef PB
+#undef PD
+}
+
+static void get_record(cursor *cu, ns_tmodel_class *c)
+{
+#define GW(f) c->f = r32(cu);
+#define GH(f) c->f = r16(cu);
+#define GB(f) c->f = r8(cu);
+#define GD(f) c->f = rf(cu);
+    RECORD_FIELDS(GW, GH, GB, GD)
+#undef GW
+#undef GH
+#undef GB
+#undef GD
+}
+
+int ns_tmodel_encode(const ns_tmodel *tm, uint8_t **out, size_t *out_size)
+{
+    size_t keys = 0;
+    for (uint32_t c = 0; c < tm->n_classes; c++) keys += strlen(tm->classes[c].key) + 1;
+    size_t off = align8(HEADER + keys), size = off + (size_t)tm->n_classes * NS_TMODEL_RECORD;
+    uint8_t *buf = calloc(1, size);
+    if (!buf) return ns_error(NS_ENOMEM, "out of memory for the trace model (%zu bytes)", size);
+    memcpy(buf, NS_TMODEL_MAGIC, 8);
+    ns_store_le32(buf + 8, NS_TMODEL_VERSION);
+    ns_store_le32(buf + 12, tm->n_classes);
+    ns_store_le64(buf + 16, size);
+    ns_store_le32(buf + 24, (uint32_t)keys);
+    char *k = (char *)buf + HEADER;
+    for (uint32_t c = 0; c < tm->n_classes; c++) k = stpcpy(k, tm->classes[c].key) + 1;
+    for (uint32_t c = 0; c < tm->n_classes; c++) {
+        cursor cu = {.p = buf + off + (size_t)c * NS_TMODEL_RECORD};
+        put_record(&cu, &tm->classes[c]);
+    }
+    ns_store_le32(buf + 28, ns_crc32(0, buf, size));
+    *out = buf, *out_size = size;
+    return NS_OK;
+}
+
+static int fin(double v, double lo, double hi) { return isfinite(v) && v >= lo && v <= hi; }
+
+/* What a class's counts must say of each other; NULL when they agree. */
+static const char *class_problem(const ns_tmodel_class *c)
+{
+    uint64_t s = 0;
+    if (c->flows < c->captures) return "fewer flows than captures";
+    if (c->gaps != c->flows - c->captures) return "gap count is not flows - captures";
+    for (int i = 0; i < NS_TM_GAP_BINS; i++) s += c->gap_bin[i];
+    if (s > c->gaps) return "more binned gaps than gaps";
+    for (int j = 0; j < NS_TM_DECADES; j++) { /* transitions into a decade are gaps in it */
+        uint64_t into = 0, in = 0;
+        for (int i = 0; i < NS_TM_DECADES; i++) into += c->gap_next[i][j];
+        for (int i = 0; i < NS_TM_GAP_PER_DECADE; i++) in += c->gap_bin[j * NS_TM_GAP_PER_DECADE + i];
+        if (into > in) return "more gap transitions than gaps";
+    }
+    if (!fin(c->period_s, 0, 1e7) || !fin(c->period_jitter, 0, 10) || !fin(c->period_share, 0, 1) ||
+        (c->period_s == 0 && c->period_share != 0))
+        return "bad period";
+    /* Each gap is binned or periodic. */
+    if (fabs((double)s + c->period_share * c->gaps - c->gaps) > 0.5) return "binned and periodic gaps do not add up";
+    if ((uint64_t)c->client_new + c->client_prev + c->client_other != c->gaps ||
+        (uint64_t)c->server_new + c->server_same + c->server_other != c->gaps)
+        return "host counts do not add up to the flows";
+    if (c->client_busiest > c->client_other || c->server_busiest > c->server_other ||
+        c->client_after_busy[0] > c->client_new || c->client_after_busy[1] > c->client_prev ||
+        c->client_after_busy[2] > c->client_other)
+        return "more busiest hosts than other hosts";
+    s = c->port_random;
+    for (int i = 0; i <= NS_TM_PORT_STEPS; i++) s += c->port_step[i];
+    if (s > c->flows) return "more port steps than flows";
+    if (c->port_lo > c->port_hi || (!c->port_lo && c->port_hi)) return "bad port range";
+    for (int h = 0; h < 2; h++) {
+        s = 0;
+        for (int i = 0; i < NS_TM_IPID_KINDS; i++) s += c->ipid[h][i];
+        if (s > c->flows || (uint64_t)c->ipid_runs_on[h][0] + c->ipid_runs_on[h][1] > c->flows ||
+            (uint64_t)c->ts_runs_on[h][0] + c->ts_runs_on[h][1] > c->flows)
+            return "more host observations than flows";
+        if (!fin(c->ts_hz[h], 0, 1e7)) return "bad timestamp clock";
+        s = 0;
+        for (int i = 0; i < NS_TM_TTLS; i++) {
+            s += c->ttl_count[h][i];
+            if ((i && c->ttl_count[h][i] > c->ttl_count[h][i - 1]) || (!c->ttl_count[h][i] && c->ttl[h][i]))
+                return "TTLs out of order";
+        }
+    }
+    return NULL;
+}
+
+static int parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *name)
+{
+    if (size < HEADER || memcmp(buf, NS_TMODEL_MAGIC, 8))
+        return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth trace model", name);
+    uint32_t version = ns_load_le32(buf + 8), n = ns_load_le32(buf + 12), keys = ns_load_le32(buf + 24);
+    uint64_t fsize = ns_load_le64(buf + 16);
+    if (version != NS_TMODEL_VERSION)
+        return ns_error(NS_EVERSION, "%s: trace model version %u, this build reads version %d", name, version,
+                        NS_TMODEL_VERSION);
+    if (fsize != size)
+        return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: trace model is %zu bytes, its header says %llu%s",
+                        name, size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
+    uint8_t head[HEADER];
+    memcpy(head, buf, HEADER);
+    ns_store_le32(head + 28, 0);
+    if (ns_crc32(ns_crc32(0, head, HEADER), buf + HEADER, size - HEADER) != ns_load_le32(buf + 28))
+        return ns_error(NS_ECORRUPT, "%s: trace model checksum mismatch: it is corrupted", name);
+    if (!n || n > (1u << 20) || keys > size - HEADER ||
+        (size - align8(HEADER + (size_t)keys)) != (uint64_t)n * NS_TMODEL_RECORD || size < align8(HEADER + (size_t)keys))
+        return ns_error(NS_ECORRUPT, "%s: trace model sizes do not match its %u classes", name, n);
+    if (!(tm->classes = calloc(n, sizeof *tm->classes))) return ns_error(NS_ENOMEM, "out of memory");
+    tm->n_classes = n;
+    const char *k = (const char *)buf + HEADER, *end = k + keys;
+    for (uint32_t c = 0; c < n; c++) {
+        const char *z = memchr(k, 0, (size_t)(end - k));
+        if (!z) return ns_error(NS_ECORRUPT, "%s: trace model class names are cut short", name);
+        if (!(tm->classes[c].key = malloc((size_t)(z - k) + 1))) return ns_error(NS_ENOMEM, "out of memory");
+        memcpy(tm->classes[c].key, k, (size_t)(z - k) + 1);
+        for (uint32_t d = 0; d < c; d++)
+            if (!strcmp(tm->classes[d].key, tm->classes[c].key))
+                return ns_error(NS_ECORRUPT, "%s: trace model class '%s' is there twice", name, tm->classes[c].key);
+        k = z + 1;
+    }
+    for (const uint8_t *p = (const uint8_t *)k; p < buf + align8(HEADER + (size_t)keys); p++)
+        if (*p) return ns_error(NS_ECORRUPT, "%s: trace model has bytes after its class names", name);
+    if (!ns_tmodel_find(tm, "")) return ns_error(NS_ECORRUPT, "%s: trace model lacks its class of every flow", name);
+    for (uint32_t c = 0; c < n; c++) {
+        const uint8_t *rec = buf + align8(HEADER + (size_t)keys) + (size_t)c * NS_TMODEL_RECORD;
+        cursor cu = {.q = rec};
+        get_record(&cu, &tm->classes[c]);
+        for (const uint8_t *p = cu.q; p < rec + NS_TMODEL_RECORD; p++)
+            if (*p) return ns_error(NS_ECORRUPT, "%s: trace model class '%s': unknown fields set", name, tm->classes[c].key);
+        const char *why = class_problem(&tm->classes[c]);
+        if (why) return ns_error(NS_ECORRUPT, "%s: trace model class '%s': %s", name, tm->classes[c].key, why);
+    }
+    return NS_OK;
+}
+
+int ns_tmodel_parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *name)
+{
+    memset(tm, 0, sizeof *tm);
+    int rc = parse(tm, buf, size, name);
+    if (rc) ns_tmodel_free(tm);
+    return rc;
+}
+
+int ns_tmodel_copy(ns_tmodel *dst, const ns_tmodel *src)
+{
+    memset(dst, 0, sizeof *dst);
+    if (!(dst->classes = calloc(src->n_classes + 1, sizeof *dst->classes))) return ns_error(NS_ENOMEM, "out of memory");
+    dst->n_classes = src->n_classes;
+    for (uint32_t c = 0; c < src->n_classes; c++) {
+        dst->classes[c] = src->classes[c];
+        if (!(dst->classes[c].key = strdup(src->classes[c].key))) {
+            ns_tmodel_free(dst);
+            return ns_error(NS_ENOMEM, "out of memory");
+        }
+    }
+    return NS_OK;
+}
+
+int ns_tmodel_key(const ns_modelfile *m, const int32_t *ids, char *buf, size_t size)
+{
+    size_t at = 0;
+    if (size) buf[0] = 0;
+    for (uint32_t a = 0; a < m->n_attrs; a++) {
+        if (ids[a] < 0 || (uint32_t)ids[a] >= m->n_tokens) continue;
+        int w = snprintf(buf + at, size - at, "%s%s", at ? " " : "", m->tokens[ids[a]]);
+        if (w < 0 || (size_t)w >= size - at) return ns_error(NS_ERANGE, "prompt too long for a trace class name");
+        at += (size_t)w;
+    }
+    return NS_OK;
+}
+
+/* ---- planning ---------------------------------------------------------------------------- */
+
+/* The classes a capture draws from, most specific first; the empty key last. */
+typedef struct chain {
+    const ns_tmodel_class *c[3];
+    int n;
+} chain;
+
+static void chain_of(const ns_tmodel *tm, const char *key, chain *ch)
+{
+    ch->n = 0;
+    const ns_tmodel_class *c = ns_tmodel_find(tm, key);
+    if (c && *key) ch->c[ch->n++] = c;
+    const char *sp = strchr(key, ' ');
+    if (sp) {
+        char first[512];
+        size_t len = (size_t)(sp - key) < sizeof first - 1 ? (size_t)(sp - key) : sizeof first - 1;
+        memcpy(first, key, len), first[len] = 0;
+        if ((c = ns_tmodel_find(tm, first))) ch->c[ch->n++] = c;
+    }
+    if ((c = ns_tmodel_find(tm, ""))) ch->c[ch->n++] = c;
+}
+
+static int has_gaps(const ns_tmodel_class *c, int s) { return c->gaps > 0; }
+static int has_hosts(const ns_tmodel_class *c, int s) { return c->gaps > 0; }
+static int has_ports(const ns_tmodel_class *c, int s) { return c->port_hi > 0; }
+static int has_ipid(const ns_tmodel_class *c, int s) { return c->ipid[s][0] + c->ipid[s][1] + c->ipid[s][2] > 0; }
+static int has_ipid_runs(const ns_tmodel_class *c, int s) { return c->ipid_runs_on[s][0] + c->ipid_runs_on[s][1] > 0; }
+static int has_ts(const ns_tmodel_class *c, int s) { return c->ts_hz[s] > 0; }
+static int has_ts_runs(const ns_tmodel_class *c, int s) { return c->ts_runs_on[s][0] + c->ts_runs_on[s][1] > 0; }
+static int has_ttl(const ns_tmodel_class *c, int s) { return c->ttl_count[s][0] > 0; }
+
+static const ns_tmodel_class *pick(const chain *ch, int (*has)(const ns_tmodel_class *, int), int s)
+{
+    for (int i = 0; i < ch->n; i++)
+        if (has(ch->c[i], s)) return ch->c[i];
+    return NULL;
+}
+
+/* An index drawn with probability w[i] / sum; -1 when every weight is 0. */
+static int draw(ns_rng *r, const double *w, int n)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += w[i];
+    if (!(sum > 0)) return -1;
+    double u = ns_rng_double(r) * sum;
+    for (int i = 0; i < n; i++) {
+        if (u < w[i]) return i;
+        u -= w[i];
+    }
+    for (int i = n; i-- > 0;)
+        if (w[i] > 0) return i;
+    return -1;
+}
+
+typedef struct arrivals {
+    const ns_tmodel_class *c;  /* NULL: the fixed plan's gap */
+    ns_rng rng;
+    int prev;                  /* decade of the previous non-periodic gap, -1 none */
+} arrivals;
+
+static void arrivals_init(arrivals *a, const ns_tmodel *tm, const char *key, uint64_t seed, uint64_t capture)
+{
+    chain ch;
+    chain_of(tm, key, &ch);
+    a->c = pick(&ch, has_gaps, 0);
+    a->prev = -1;
+    ns_rng_seed(&a->rng, seed ^ 0x74726163656d6f64ull, 2 * capture);
+}
+
+static double next_gap(arrivals *a)
+{
+    const ns_tmodel_class *c = a->c;
+    if (!c) return 0.01; /* no class ever had two flows in a capture: the fixed plan's 10 ms */
+    double marg[NS_TM_DECADES] = {0}, w[NS_TM_DECADES], total = 0;
+    for (int b = 0; b < NS_TM_GAP_BINS; b++) marg[b / NS_TM_GAP_PER_DECADE] += c->gap_bin[b], total += c->gap_bin[b];
+    if (total == 0 && !(c->period_s > 0)) return 0.01;
+    if (c->period_s > 0 && (total == 0 || ns_rng_double(&a->rng) < c->period_share)) {
+        double g = c->period_s * (1 + c->period_jitter * ns_rng_normal(&a->rng));
+        a->prev = -1;
+        return g > 1e-6 ? g : 1e-6;
+    }
+    /* The chain's row, with the marginal as one pseudo-count spread over it. */
+    double row = 0;
+    for (int d = 0; a->prev >= 0 && d < NS_TM_DECADES; d++) row += c->gap_next[a->prev][d];
+    for (int d = 0; d < NS_TM_DECADES; d++) w[d] = (row > 0 ? c->gap_next[a->prev][d] : 0) + marg[d] / total;
+    int d = draw(&a->rng, w, NS_TM_DECADES);
+    if (d < 0) return 0.01; /* cannot happen for a parsed model (class_problem): no weight anywhere */
+    double wb[NS_TM_GAP_PER_DECADE];
+    for (int i = 0; i < NS_TM_GAP_PER_DECADE; i++) wb[i] = c->gap_bin[d * NS_TM_GAP_PER_DECADE + i];
+    int in = draw(&a->rng, wb, NS_TM_GAP_PER_DECADE);
+    int b = d * NS_TM_GAP_PER_DECADE + (in < 0 ? NS_TM_GAP_PER_DECADE / 2 : in);
+    a->prev = d;
+    return pow(10, ((double)b + ns_rng_double(&a->rng)) / NS_TM_GAP_PER_DECADE - 6);
+}
+
+int ns_tmodel_count(const ns_tmodel *tm, const char *key, int64_t duration_ns, uint64_t seed, uint64_t capture,
+                    size_t max, size_t *n)
+{
+    arrivals a;
+    arrivals_init(&a, tm, key, seed, capture);
+    int64_t t = 0; /* whole nanoseconds, as the plan adds them up */
+    size_t k = 1;
+    while (k < max && (t += llround(next_gap(&a) * 1e9)) < duration_ns) k++;
+    *n = k;
+    return NS_OK;
+}
+
+/* A host while a capture is planned: [0] as a client, [1] as a server. */
+typedef struct phost {
+    uint32_t num, flows;
+    int32_t last_server;
+    int has_port;
+    uint16_t port;
+    uint8_t ttl, ipid;
+    int ipid_runs_on, ts_runs_on;
+    uint16_t ipid_next;
+    uint32_t ts_offset;
+    float ts_hz;
+} phost;
+
+static void new_host(phost *h, uint32_t num, const chain *ch, int s, ns_rng *r)
+{
+    memset(h, 0, sizeof *h);
+    h->num = num, h->last_server = -1;
+    const ns_tmodel_class *c;
+    if ((c = pick(ch, has_ttl, s))) {
+        double w[NS_TM_TTLS];
+        for (int i = 0; i < NS_TM_TTLS; i++) w[i] = c->ttl_count[s][i];
+        h->ttl = c->ttl[s][draw(r, w, NS_TM_TTLS)];
+    }
+    h->ipid = NS_REPAIR_IPID_KEEP;
+    if ((c = pick(ch, has_ipid, s))) {
+        double w[NS_TM_IPID_KINDS];
+        for (int i = 0; i < NS_TM_IPID_KINDS; i++) w[i] = c->ipid[s][i];
+        static const uint8_t mode[NS_TM_IPID_KINDS] = {NS_REPAIR_IPID_ZERO, NS_REPAIR_IPID_COUNTER, NS_REPAIR_IPID_RANDOM};
+        h->ipid = mode[draw(r, w, NS_TM_IPID_KINDS)];
+    }
+    if ((c = pick(ch, has_ipid_runs, s)))
+        h->ipid_runs_on = ns_rng_double(r) * (c->ipid_runs_on[s][0] + c->ipid_runs_on[s][1]) < c->ipid_runs_on[s][0];
+    h->ipid_next = (uint16_t)ns_rng_u64(r);
+    /* Without a timed flow the usual 1 kHz (Linux, the BSDs): a clock, never the generated jumps. */
+    h->ts_hz = (c = pick(ch, has_ts, s)) ? (float)c->ts_hz[s] : 1000.0f;
+    if ((c = pick(ch, has_ts_runs, s)))
+        h->ts_runs_on = ns_rng_double(r) * (c->ts_runs_on[s][0] + c->ts_runs_on[s][1]) < c->ts_runs_on[s][0];
+    h->ts_offset = (uint32_t)ns_rng_u64(r);
+}
+
+/* Another seen host of h[0..n) (n >= 1): the busiest with probability
+ * busy / other, else one of the rest by flow count. */
+static int32_t other_host(const phost *h, uint32_t n, uint32_t busy, uint32_t other, ns_rng *r)
+{
+    uint32_t top = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (h[i].flows > h[top].flows) top = i;
+    if (n == 1 || ns_rng_double(r) * other < busy) return (int32_t)top;
+    uint64_t sum = 0, u;
+    for (uint32_t i = 0; i < n; i++) sum += i == top ? 0 : h[i].flows;
+    if (!sum) return (int32_t)top;
+    u = ns_rng_below(r, sum);
+    uint32_t i = 0;
+    for (;; i++) {
+        uint64_t f = i == top ? 0 : h[i].flows;
+        if (u < f) break;
+        u -= f;
+    }
+    return (int32_t)i;
+}
+
+/* 5-tuples in use: open addressing over a power-of-two table. */
+typedef struct tuple {
+    uint32_t client, server;
+    uint16_t cport, sport;
+    uint8_t proto, used;
+} tuple;
+
+typedef struct tuples {
+    tuple *t;
+    size_t mask;
+} tuples;
+
+static size_t tuple_slot(const tuples *ts, const tuple *k)
+{
+    uint64_t h = (uint64_t)k->client * 0x9e3779b97f4a7c15ull ^ (uint64_t)k->server * 0xc2b2ae3d27d4eb4full ^
+                 ((uint64_t)k->cport << 24 | (uint64_t)k->sport << 8 | k->proto) * 0x165667b19e3779f9ull;
+    h ^= h >> 29;
+    size_t i = (size_t)h & ts->mask;
+    while (ts->t[i].used && (ts->t[i].client != k->client || ts->t[i].server != k->server ||
+                             ts->t[i].cport != k->cport || ts->t[i].sport != k->sport || ts->t[i].proto != k->proto))
+        i = (i + 1) & ts->mask;
+    return i;
+}
+
+static uint64_t net_hosts(int prefix) { return prefix >= 31 ? 1ull << (32 - prefix) : (1ull << (32 - prefix)) - 2; }
+
+typedef struct flow_info {
+    uint8_t proto;
+    uint16_t sport;
+    uint32_t sent[2];
+} flow_info;
+
+/* One capture's flows. */
+static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t ci, const flow_info *info,
+                        const ns_repair_opts *ro, uint64_t seed, uint32_t *client_base, uint32_t *server_base,
+                        tuples *used, phost *cl, phost *sv, ns_repair_plan *plan)
+{
+    uint64_t hc = net_hosts(ro->client_prefix), hs = net_hosts(ro->server_prefix);
+    chain ch;
+    chain_of(tm, cap->key, &ch);
+    arrivals a;
+    arrivals_init(&a, tm, cap->key, seed, ci);
+    ns_rng r;
+    ns_rng_seed(&r, seed ^ 0x74726163656d6f64ull, 2 * ci + 1);
+    const ns_tmodel_class *hcl = pick(&ch, has_hosts, 0), *pcl = pick(&ch, has_ports, 0);
+    uint32_t n_cl = 0, n_sv = 0;
+    int32_t prev = -1;
+    int64_t t = 0;
+    for (size_t j = 0; j < cap->n; j++) {
+        size_t k = cap->first + j;
+        const flow_info *fi = &info[k];
+        ns_repair_plan *p = &plan[k];
+        memset(p, 0, sizeof *p);
+        if (j) t += llround(next_gap(&a) * 1e9);
+        p->start_ns = ro->start_ns + t;
+
+        /* The client: new, the previous flow's, or another seen (by its flows). */
+        int32_t c = -1, s = -1;
+        if (j && hcl) {
+            /* The row of the previous flow's client: the busiest so far, or another. */
+            const uint32_t all[3] = {hcl->client_new, hcl->client_prev, hcl->client_other};
+            int busy = 1;
+            for (uint32_t i = 0; i < n_cl; i++) /* ties: the first seen, as learning has it */
+                busy &= cl[i].flows < cl[prev].flows || (cl[i].flows == cl[prev].flows && i >= (uint32_t)prev);
+            double w[3], sum = 0;
+            for (int i = 0; i < 3; i++) sum += w[i] = busy ? hcl->client_after_busy[i] : all[i] - hcl->client_after_busy[i];
+            if (!(sum > 0))
+                for (int i = 0; i < 3; i++) w[i] = all[i];
+            int how = draw(&r, w, 3);
+            if (how == 1 || (how == 2 && n_cl == 1)) c = prev;
+            else if (how == 2) c = other_host(cl, n_cl, hcl->client_busiest, hcl->client_other, &r);
+        }
+        int new_client = c < 0;
+        if (new_client) c = (int32_t)n_cl, new_host(&cl[n_cl++], *client_base + (uint32_t)c, &ch, 0, &r);
+        /* The server: the one this client used last, another seen, or new. */
+        if (j && hcl && n_sv) {
+            double w[3] = {hcl->server_new, new_client ? 0 : hcl->server_same,
+                           hcl->server_other + (new_client ? hcl->server_same : 0)};
+            int how = draw(&r, w, 3);
+            if (how == 1 && cl[c].last_server >= 0) s = cl[c].last_server;
+            else if (how >= 1) s = other_host(sv, n_sv, hcl->server_busiest, hcl->server_other, &r);
+        }
+        if (s < 0) s = (int32_t)n_sv, new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r);
+
+        /* The client port: the first from the range, then steps as learned. A
+         * range of fixed ports only with the server port it goes with. */
+        uint16_t lo = pcl ? pcl->port_lo : 32768, hi = pcl ? pcl->port_hi : 60999;
+        if (pcl && pcl->port_server && fi->sport != pcl->port_server) lo = 32768, hi = 60999;
+        phost *h = &cl[c];
+        uint32_t span = (uint32_t)hi - lo + 1, port;
+        if (!h->has_port || !pcl) {
+            port = lo + (uint32_t)ns_rng_below(&r, span);
+        } else {
+            double w[NS_TM_PORT_STEPS + 2];
+            for (int i = 0; i <= NS_TM_PORT_STEPS; i++) w[i] = pcl->port_step[i];
+            w[NS_TM_PORT_STEPS + 1] = pcl->port_random;
+            int step = draw(&r, w, NS_TM_PORT_STEPS + 2);
+            port = step < 0 || step > NS_TM_PORT_STEPS ? lo + (uint32_t)ns_rng_below(&r, span)
+                                                       : lo + ((uint32_t)h->port - lo + (uint32_t)step) % span;
+        }
+        if (fi->proto == NS_PROTO_ICMP) port = 0;
+        /* Distinct 5-tuples: the port moves on (ICMP, which has none: the server). */
+        tuple key = {(uint32_t)(cl[c].num % hc), (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1};
+        /* The port moves on within the range, then over every port above 1023; ICMP,
+         * which has none, and a client out of ports move to the next server address. */
+        size_t slot = tuple_slot(used, &key), tries = 0, ports = fi->proto == NS_PROTO_ICMP ? 0 : span;
+        size_t any = fi->proto == NS_PROTO_ICMP ? 0 : 64512;
+        while (used->t[slot].used) {
+            tries++;
+            if (tries < ports) key.cport = (uint16_t)(lo + ((uint32_t)key.cport - lo + 1) % span);
+            else if (tries < ports + any) key.cport = (uint16_t)(1024 + ((uint32_t)key.cport + 1 + 64512 - 1024) % 64512);
+            else if (tries < ports + any + hs) key.server = (uint32_t)((key.server + 1) % hs);
+            else
+                return ns_error(NS_ERANGE, "trace plan: no distinct 5-tuple left for flow %zu (widen --client-net "
+                                           "or --server-net)", k);
+            slot = tuple_slot(used, &key);
+        }
+        used->t[slot] = key;
+        port = key.cport;
+        if (fi->proto != NS_PROTO_ICMP) h->has_port = 1, h->port = (uint16_t)port;
+        p->client = key.client, p->server = key.server, p->client_port = (uint16_t)port;
+
+        /* Each side's TTL, IP IDs and timestamp clock, as its host does them. */
+        phost *side[2] = {&cl[c], &sv[s]};
+        for (int d = 0; d < 2; d++) {
+            phost *x = side[d];
+            p->ttl[d] = x->ttl;
+            p->ipid[d] = x->ipid;
+            if (x->ipid == NS_REPAIR_IPID_COUNTER) {
+                p->ipid_first[d] = x->ipid_runs_on ? x->ipid_next : (uint16_t)ns_rng_u64(&r);
+                x->ipid_next = (uint16_t)(p->ipid_first[d] + fi->sent[d]);
+            }
+            p->ts_hz[d] = x->ts_hz;
+            p->ts_first[d] = x->ts_runs_on ? x->ts_offset + (uint32_t)(uint64_t)((double)t * 1e-9 * x->ts_hz) : (uint32_t)ns_rng_u64(&r);
+            x->flows++;
+        }
+        cl[c].last_server = s;
+        prev = c;
+    }
+    *client_base += n_cl, *server_base += n_sv;
+    return NS_OK;
+}
+
+int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                   const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan)
+{
+    int rc = ns_repair_check_opts(ro);
+    if (rc) return rc;
+    size_t total = 0, most = 0;
+    for (size_t i = 0; i < n_caps; i++) {
+        if (caps[i].first > g->n_flows || caps[i].n > g->n_flows - caps[i].first)
+            return ns_error(NS_EARG, "trace plan: capture %zu lies outside the %zu flows", i, g->n_flows);
+        total += caps[i].n;
+        if (caps[i].n > most) most = caps[i].n;
+    }
+    size_t cap = 16;
+    while (cap < 2 * total + 16) cap *= 2;
+    tuples used = {calloc(cap, sizeof(tuple)), cap - 1};
+    flow_info *info = calloc(g->n_flows + 1, sizeof *info);
+    phost *cl = malloc((most + 1) * sizeof *cl), *sv = malloc((most + 1) * sizeof *sv);
+    if (!used.t || !info || !cl || !sv) rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
+    for (size_t i = 0; !rc && i < n_caps; i++)
+        for (size_t k = caps[i].first; !rc && k < caps[i].first + caps[i].n; k++) {
+            const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
+            const uint8_t *dir = g->dir + g->first[k];
+            rc = ns_repair_flow_service(rows, dir, g->len[k], &info[k].proto, &info[k].sport);
+            for (uint32_t r = 0; r < g->len[k]; r++) info[k].sent[dir[r] ? 1 : 0]++;
+        }
+    uint32_t client_base = 0, server_base = 0;
+    for (size_t i = 0; !rc && i < n_caps; i++)
+        rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, plan);
+    free(used.t), free(info), free(cl), free(sv);
+    return rc;
+}
+
+int ns_tmodel_plan_requests(const ns_tmodel *tm, const ns_modelfile *m, const ns_gen_plan *p, const ns_gen_flows *g,
+                            const ns_repair_opts *ro, uint64_t seed, ns_repair_plan **plan)
+{
+    size_t n_caps = 0, flows = 0;
+    for (size_t k = 0; k < p->n; k++) n_caps += p->req[k].n_caps ? p->req[k].n_caps : 1, flows += p->req[k].n;
+    if (flows != g->n_flows)
+        return ns_error(NS_EARG, "trace plan: %zu flows generated for a plan of %zu", g->n_flows, flows);
+    ns_tmodel_capture *caps = calloc(n_caps + 1, sizeof *caps);
+    char **keys = calloc(p->n + 1, sizeof *keys);
+    *plan = calloc(g->n_flows + 1, sizeof **plan);
+    int rc = caps && keys && *plan ? NS_OK : ns_error(NS_ENOMEM, "out of memory planning %zu flows", flows);
+    size_t c = 0, at = 0;
+    for (size_t k = 0; !rc && k < p->n; k++) {
+        const ns_gen_request *q = &p->req[k];
+        char key[4096];
+        if ((rc = ns_tmodel_key(m, q->labels, key, sizeof key)) || !(keys[k] = strdup(key))) {
+            if (!rc) rc = ns_error(NS_ENOMEM, "out of memory");
+            break;
+        }
+        size_t sum = 0;
+        for (size_t i = 0; i < (q->n_caps ? q->n_caps : 1); i++, c++) {
+            caps[c] = (ns_tmodel_capture){at, q->n_caps ? q->caps[i] : q->n, keys[k]};
+            at += caps[c].n, sum += caps[c].n;
+        }
+        if (sum != q->n) rc = ns_error(NS_EARG, "trace plan: request %s has %zu flows in captures of %zu", q->name, q->n, sum);
+    }
+    if (!rc) rc = ns_tmodel_plan(tm, g, caps, n_caps, ro, seed, *plan);
+    for (size_t k = 0; keys && k < p->n; k++) free(keys[k]);
+    free(keys), free(caps);
+    if (rc) free(*plan), *plan = NULL;
+    return rc;
+}
+
+/* ---- durations ------------------------------------------------------------------------------ */
+
+int ns_tmodel_parse_duration(const char *text, const char *what, int64_t *ns)
+{
+    static const struct { const char *unit; double s; } units[] = {
+        {"", 1}, {"s", 1}, {"ms", 1e-3}, {"m", 60}, {"min", 60}, {"h", 3600}, {"d", 86400}};
+    /* Digits and one point, then the unit: strtod alone would take hex, exponents and "inf". */
+    size_t num = strspn(text, "0123456789."), digits = strspn(text, "0123456789");
+    const char *point = memchr(text, '.', num);
+    char buf[64];
+    if (!num || num >= sizeof buf || (point && memchr(point + 1, '.', num - (size_t)(point + 1 - text))) ||
+        (num == 1 && !digits))
+        return ns_error(NS_EARG, "%s: expected a duration such as 90s, 10m, 1.5h or 500ms, got '%s'", what, text);
+    memcpy(buf, text, num), buf[num] = 0;
+    double v = strtod(buf, NULL);
+    const char *end = text + num;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcmp(end, units[i].unit)) {
+            double s = v * units[i].s;
+            if (!isfinite(s) || s <= 0 || s > 30 * 86400.0)
+                return ns_error(NS_EARG, "%s: '%s' is outside (0, 30 days]", what, text);
+            *ns = (int64_t)llround(s * 1e9);
+            if (*ns < 1000) return ns_error(NS_EARG, "%s: '%s' is shorter than a microsecond", what, text);
+            return NS_OK;
+        }
+    return ns_error(NS_EARG, "%s: unknown unit in '%s' (expected ms, s, m, h or d)", what, text);
+}

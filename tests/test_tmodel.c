@@ -1,0 +1,647 @@
+/* test_tmodel.c: the trace model (tmodel.h) and the per-flow plan repair
+ * takes from it (repair.h).
+ *
+ * A dataset with a known structure is built here (one capture, one client
+ * beaconing to one server every 5 s, its ports going up by 1, a 1000 Hz TCP
+ * timestamp clock and an IP ID counter running on across its flows, TTL 64
+ * and 50): the model learned from it must say so, and a plan drawn from it
+ * must reproduce it; repair must then write exactly that. Also: the same
+ * seed gives the same plan, 5-tuples stay distinct when the learned ports
+ * would collide, a model without a trace section keeps the fixed plan, and
+ * damaged bytes are refused with clear errors. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/bytes.h"
+#include "netsynth/capture.h"
+#include "netsynth/dataset.h"
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/generate.h"
+#include "netsynth/modelfile.h"
+#include "netsynth/nprint.h"
+#include "netsynth/packet.h"
+#include "netsynth/repair.h"
+#include "netsynth/tmodel.h"
+
+#include <pcap/dlt.h>
+
+enum { W = NS_NP_MODEL_WIDTH, FLOWS = 20, LEN = 4, SYN = 0x02, ACK = 0x10, PSH = 0x08 };
+#define PERIOD_NS 5000000000LL
+#define IAT_NS 100000000LL /* 100 ms between a flow's packets */
+
+/* A TCP row with a timestamp option (NOP NOP TS), IP ID id, TTL ttl. */
+static void ts_row(int8_t *row, int payload, int flags, uint32_t tsval, uint32_t tsecr, uint16_t id, int ttl,
+                   uint16_t sp, uint16_t dp)
+{
+    memset(row, -1, W);
+    ns_nprint_put(row, NS_NPF_IPV4_VER, 4), ns_nprint_put(row, NS_NPF_IPV4_HL, 5);
+    ns_nprint_put(row, NS_NPF_IPV4_TOS, 0), ns_nprint_put(row, NS_NPF_IPV4_TL, (uint64_t)(52 + payload));
+    ns_nprint_put(row, NS_NPF_IPV4_ID, id), ns_nprint_bits_put(row, NS_NP_COL_IPV4_RBIT, 3, 2);
+    ns_nprint_put(row, NS_NPF_IPV4_FOFF, 0);
+    ns_nprint_put(row, NS_NPF_IPV4_TTL, (uint64_t)ttl), ns_nprint_put(row, NS_NPF_IPV4_PROTO, 6);
+    ns_nprint_put(row, NS_NPF_IPV4_CKSUM, 0);
+    ns_nprint_put(row, NS_NPF_TCP_SPRT, sp), ns_nprint_put(row, NS_NPF_TCP_DPRT, dp);
+    ns_nprint_put(row, NS_NPF_TCP_SEQ, 1000), ns_nprint_put(row, NS_NPF_TCP_ACKN, 0);
+    ns_nprint_put(row, NS_NPF_TCP_DOFF, 8), ns_nprint_put(row, NS_NPF_TCP_RES, 0);
+    ns_nprint_bits_put(row, NS_NP_COL_TCP_NS, 9, (uint64_t)flags);
+    ns_nprint_put(row, NS_NPF_TCP_WSIZE, 29200), ns_nprint_put(row, NS_NPF_TCP_CKSUM, 0);
+    ns_nprint_put(row, NS_NPF_TCP_URP, 0);
+    uint8_t opt[12] = {1, 1, 8, 10};
+    for (int i = 0; i < 4; i++) opt[4 + i] = (uint8_t)(tsval >> (24 - 8 * i)), opt[8 + i] = (uint8_t)(tsecr >> (24 - 8 * i));
+    for (int i = 0; i < 12; i++) ns_nprint_bits_put(row, NS_NP_COL_TCP_OPT + 8 * i, 8, opt[i]);
+}
+
+/* The beacon dataset (static arrays: one at a time). */
+static ns_dataset beacon_dataset(void)
+{
+    static const char *attr_names[] = {"app"};
+    static const uint32_t attr_first[] = {0, 1};
+    static const char *tokens[] = {"app=beacon"};
+    static const char *files[] = {"beacon.pcap"};
+    static ns_ds_flow flows[FLOWS];
+    static int32_t labels[FLOWS];
+    static int64_t iat[FLOWS * LEN];
+    static uint8_t dirs[FLOWS * LEN], bits[FLOWS * LEN * ((W + 3) / 4)];
+    int8_t row[W];
+    uint16_t cid = 7000, sid = 30000;
+    for (int f = 0; f < FLOWS; f++) {
+        flows[f] = (ns_ds_flow){.first = (uint64_t)f * LEN, .start_ns = 1600000000000000000LL + f * PERIOD_NS,
+                                .n_packets = LEN, .seen = LEN, .file = 0, .client_ip = 0x0A000002,
+                                .server_ip = 0xC0A80001, .client_port = (uint16_t)(40000 + f), .server_port = 443,
+                                .proto = 6};
+        labels[f] = 0;
+        for (int k = 0; k < LEN; k++) {
+            int back = k == 1;
+            int64_t t_ms = (int64_t)f * 5000 + k * 100; /* the client's clock: 1 tick a millisecond, one clock */
+            uint32_t cts = 5000000u + (uint32_t)t_ms, sts = 900000u + (uint32_t)t_ms;
+            int flags = k == 0 ? SYN : k == 1 ? SYN | ACK : k == 2 ? ACK : ACK | PSH;
+            uint16_t cp = (uint16_t)(40000 + f);
+            if (back) ts_row(row, 0, flags, sts, cts, sid++, 50, 443, cp);
+            else ts_row(row, k == 3 ? 100 : 0, flags, cts, sts, cid++, 64, cp, 443);
+            ns_dataset_pack_row(row, W, bits + (size_t)(f * LEN + k) * ((W + 3) / 4));
+            iat[f * LEN + k] = k ? IAT_NS : 0;
+            dirs[f * LEN + k] = (uint8_t)back;
+        }
+    }
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = LEN, .n_flows = FLOWS,
+                     .n_packets = FLOWS * LEN, .n_attrs = 1, .n_tokens = 1, .n_files = 1,
+                     .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files,
+                     .flows = flows, .labels = labels, .iat_ns = iat, .dir = dirs, .bits = bits};
+    return ds;
+}
+
+/* Generated flows standing in for the model's: the dataset's own rows, n flows. */
+static void flows_like(ns_gen_flows *g, const ns_dataset *ds, size_t n)
+{
+    memset(g, 0, sizeof *g);
+    g->n_attrs = 1, g->n_flows = n, g->n_rows = n * LEN;
+    g->len = calloc(n, sizeof *g->len), g->first = calloc(n, sizeof *g->first);
+    g->labels = calloc(n, sizeof *g->labels), g->rows = malloc(n * LEN * W);
+    g->dir = malloc(n * LEN), g->iat_ns = malloc(n * LEN * sizeof *g->iat_ns);
+    assert_non_null(g->rows);
+    for (size_t f = 0; f < n; f++) {
+        g->len[f] = LEN, g->first[f] = f * LEN;
+        ns_dataset_flow_matrix(ds, f % ds->n_flows, g->rows + f * LEN * W);
+        memcpy(g->dir + f * LEN, ds->dir + (f % ds->n_flows) * LEN, LEN);
+        memcpy(g->iat_ns + f * LEN, ds->iat_ns + (f % ds->n_flows) * LEN, LEN * sizeof *g->iat_ns);
+    }
+}
+
+static void test_learns_the_beacon(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    assert_int_equal(tm.n_classes, 2); /* app=beacon and every flow */
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_non_null(c);
+    assert_non_null(ns_tmodel_find(&tm, ""));
+    assert_int_equal(c->captures, 1);
+    assert_int_equal(c->flows, FLOWS);
+    assert_int_equal(c->gaps, FLOWS - 1);
+    assert_true(fabs(c->period_s - 5.0) < 1e-9);
+    assert_true(c->period_jitter < 1e-9);
+    assert_true(fabs(c->period_share - 1) < 1e-12);
+    assert_int_equal(c->client_prev, FLOWS - 1);
+    assert_int_equal(c->client_new + c->client_other, 0);
+    assert_int_equal(c->server_same, FLOWS - 1);
+    assert_int_equal(c->port_step[1], FLOWS - 1);
+    assert_int_equal(c->port_lo, 32768);
+    assert_int_equal(c->port_hi, 60999);
+    assert_true(c->ts_hz[0] == 1000);
+    assert_true(c->ts_hz[1] == 0); /* one packet a flow: no clock to time */
+    assert_int_equal(c->ts_runs_on[0][0], FLOWS - 1);
+    assert_int_equal(c->ts_runs_on[0][1], 0);
+    assert_int_equal(c->ipid[0][NS_TM_IPID_COUNTER], FLOWS);
+    assert_int_equal(c->ipid_runs_on[0][0], FLOWS - 1);
+    assert_int_equal(c->ipid[1][0] + c->ipid[1][1] + c->ipid[1][2], 0); /* one packet a flow: unknown */
+    assert_int_equal(c->ttl[0][0], 64);
+    assert_int_equal(c->ttl[1][0], 50);
+    ns_tmodel_free(&tm);
+}
+
+/* What the checks read of a repaired packet. */
+typedef struct view {
+    uint32_t ip_src, ip_dst, tsval, tsecr;
+    uint16_t sport, dport, ip_id;
+    uint8_t ip_ttl, tcp_flags;
+    size_t payload_len;
+    int has_ts;
+} view;
+
+static void view_of(view *v, const uint8_t *frame, size_t len)
+{
+    ns_packet p;
+    memset(v, 0, sizeof *v);
+    assert_int_equal(ns_packet_parse(&p, DLT_EN10MB, frame, len), NS_SKIP_NONE);
+    assert_true(ns_get_be32(p.ip, 12, &v->ip_src) && ns_get_be32(p.ip, 16, &v->ip_dst));
+    assert_true(ns_get_be16(p.ip, 4, &v->ip_id) && ns_get_u8(p.ip, 8, &v->ip_ttl));
+    assert_true(ns_get_be16(p.l4, 0, &v->sport) && ns_get_be16(p.l4, 2, &v->dport));
+    v->payload_len = p.payload.len;
+    if (p.l4_proto != NS_PROTO_TCP) return;
+    assert_true(ns_get_u8(p.l4, 13, &v->tcp_flags));
+    for (size_t i = 20; i < p.l4.len;) {
+        uint8_t kind, olen;
+        if (!ns_get_u8(p.l4, i, &kind) || kind == 0) break;
+        if (kind == 1) {
+            i++;
+            continue;
+        }
+        if (!ns_get_u8(p.l4, i + 1, &olen) || olen < 2) break;
+        if (kind == 8 && olen == 10) {
+            v->has_ts = ns_get_be32(p.l4, i + 2, &v->tsval) && ns_get_be32(p.l4, i + 6, &v->tsecr);
+        }
+        i += olen;
+    }
+}
+
+/* Repair with a plan: the packets show what the plan says. */
+static void check_packets(const ns_repair_out *out, const ns_repair_plan *plan, size_t n_flows, const ns_repair_opts *ro)
+{
+    uint32_t last_ts[64][2] = {{0}}, last_id[64][2] = {{0}};
+    int seen[64][2] = {{0}};
+    int64_t first_ts[64];
+    for (size_t f = 0; f < n_flows; f++) first_ts[f] = -1;
+    for (size_t i = 0; i < out->n_pkts; i++) {
+        const ns_repair_pkt *p = &out->pkts[i];
+        view pk;
+        view_of(&pk, out->bytes + p->off, p->len);
+        uint32_t f = p->flow;
+        int d = pk.ip_src != ro->client_net + 1 + plan[f].client;
+        if (first_ts[f] < 0) {
+            first_ts[f] = p->ts_ns;
+            assert_true(p->ts_ns - plan[f].start_ns < 1000); /* the plan's start, to the microsecond */
+        }
+        assert_int_equal(d ? pk.ip_dst : pk.ip_src, ro->client_net + 1 + plan[f].client);
+        assert_int_equal(d ? pk.ip_src : pk.ip_dst, ro->server_net + 1 + plan[f].server);
+        assert_int_equal(d ? pk.dport : pk.sport, plan[f].client_port);
+        assert_int_equal(pk.ip_ttl, plan[f].ttl[d]);
+        /* TCP flags: no PSH without payload. */
+        if (pk.tcp_flags & PSH) assert_true(pk.payload_len > 0);
+        /* IP IDs count up per sender. */
+        if (plan[f].ipid[d] == NS_REPAIR_IPID_COUNTER && seen[f][d]) assert_int_equal((uint16_t)(pk.ip_id - last_id[f][d]), 1);
+        else if (plan[f].ipid[d] == NS_REPAIR_IPID_COUNTER) assert_int_equal(pk.ip_id, plan[f].ipid_first[d]);
+        last_id[f][d] = pk.ip_id;
+        /* TSval: the sender's clock since the flow started; TSecr: the peer's latest. */
+        assert_true(pk.has_ts);
+        uint32_t tsval = pk.tsval, tsecr = pk.tsecr;
+        uint32_t want = plan[f].ts_first[d] + (uint32_t)((double)(p->ts_ns - plan[f].start_ns) * 1e-9 * plan[f].ts_hz[d]);
+        assert_true((uint32_t)(tsval - want) <= 1 || (uint32_t)(want - tsval) <= 1);
+        if (seen[f][!d] && (pk.tcp_flags & ACK)) assert_int_equal(tsecr, last_ts[f][!d]);
+        last_ts[f][d] = tsval;
+        seen[f][d] = 1;
+    }
+}
+
+static void test_plan_reproduces_the_beacon(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    enum { N = 30 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon"};
+    ns_repair_plan plan[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, plan), NS_OK);
+    for (int k = 0; k < N; k++) {
+        assert_int_equal(plan[k].start_ns, ro.start_ns + k * PERIOD_NS);
+        assert_int_equal(plan[k].client, plan[0].client);
+        assert_int_equal(plan[k].server, plan[0].server);
+        assert_int_equal(plan[k].client_port, (uint16_t)(plan[0].client_port + k));
+        assert_true(plan[k].client_port >= 32768 && plan[k].client_port <= 60999 - N);
+        assert_true(plan[k].ts_hz[0] == 1000.0f);
+        assert_true(plan[k].ts_hz[1] == 1000.0f); /* untimed: the usual clock, never the generated jumps */
+        assert_int_equal(plan[k].ipid[1], NS_REPAIR_IPID_KEEP);
+        /* One clock for the client across its flows: 5000 ticks a flow. */
+        assert_int_equal(plan[k].ts_first[0], plan[0].ts_first[0] + 5000u * (uint32_t)k);
+        assert_int_equal(plan[k].ipid[0], NS_REPAIR_IPID_COUNTER);
+        if (k) assert_int_equal(plan[k].ipid_first[0], (uint16_t)(plan[k - 1].ipid_first[0] + 3)); /* 3 sent each */
+        assert_int_equal(plan[k].ttl[0], 64);
+        assert_int_equal(plan[k].ttl[1], 50);
+    }
+    /* Repair writes exactly that. */
+    ro.plan = plan, ro.n_plan = N;
+    ns_repair_out out = {0};
+    for (size_t k = 0; k < N; k++)
+        assert_int_equal(ns_repair_flow(&ro, k, g.rows + g.first[k] * W, g.dir + g.first[k], g.iat_ns + g.first[k],
+                                        g.len[k], &out, NULL),
+                         NS_OK);
+    assert_int_equal(ns_repair_merge(&out), NS_OK);
+    assert_int_equal(out.n_pkts, N * LEN);
+    check_packets(&out, plan, N, &ro);
+    /* A flow past the plan is an error, not the fixed plan in disguise. */
+    assert_int_equal(ns_repair_flow(&ro, N, g.rows, g.dir, g.iat_ns, LEN, &out, NULL), NS_ERANGE);
+    assert_non_null(strstr(ns_errmsg(), "trace plan"));
+
+    /* --duration: as many flows as start within it, the plan's own. */
+    size_t n;
+    assert_int_equal(ns_tmodel_count(&tm, "app=beacon", 60 * 1000000000LL, 7, 0, 1000, &n), NS_OK);
+    assert_int_equal(n, 12); /* 0, 5, ..., 55 s */
+    assert_int_equal(ns_tmodel_count(&tm, "app=beacon", 60 * 1000000000LL, 7, 0, 5, &n), NS_OK);
+    assert_int_equal(n, 5);
+    ns_repair_out_free(&out);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
+static void test_plan_is_deterministic_and_tuples_distinct(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    enum { N = 40 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture caps[2] = {{0, N / 2, "app=beacon"}, {N / 2, N / 2, "app=unknown"}};
+    ns_repair_plan a[N], b[N], c[N];
+    memset(a, 0, sizeof a), memset(b, 0, sizeof b), memset(c, 0, sizeof c);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, caps, 2, &ro, 1, a), NS_OK);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, caps, 2, &ro, 1, b), NS_OK);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, caps, 2, &ro, 2, c), NS_OK);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_not_equal(a, c, sizeof a);
+    /* Each capture its own hosts: the second (an unknown class: the every-flow class) starts after the first's. */
+    assert_true(a[N / 2].client != a[0].client);
+
+    /* Ports that always stay the same (an NTP client's 123) still give distinct 5-tuples. */
+    tm.classes[0].port_step[1] = 0, tm.classes[0].port_step[0] = FLOWS - 1;
+    tm.classes[0].port_lo = tm.classes[0].port_hi = 123;
+    ns_tmodel_capture one = {0, N, "app=beacon"};
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &one, 1, &ro, 1, a), NS_OK);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < i; j++)
+            assert_false(a[i].client == a[j].client && a[i].server == a[j].server && a[i].client_port == a[j].client_port);
+    assert_int_equal(a[0].client_port, 123);
+    /* Fixed ports go with their server port; a flow to another keeps to the ephemeral range,
+     * where a dissector will not take it for the fixed port's service. */
+    tm.classes[0].port_server = 443; /* the beacon's */
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &one, 1, &ro, 1, a), NS_OK);
+    assert_int_equal(a[0].client_port, 123);
+    tm.classes[0].port_server = 67;
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &one, 1, &ro, 1, a), NS_OK);
+    for (int i = 0; i < N; i++) assert_true(a[i].client_port >= 32768 && a[i].client_port <= 60999);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A busy host and hosts that come once (a gateway and the phones that ask
+ * it one thing): the flows between return to the busy one, and the plan's
+ * hosts do so too (median one flow a host, not a spread of several each). */
+static void test_busy_host_and_one_off_hosts(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    static ns_ds_flow flows[FLOWS];
+    memcpy(flows, ds.flows, sizeof flows);
+    for (int f = 0; f < FLOWS; f++) flows[f].client_ip = f % 2 ? 0x0A000100u + (uint32_t)f : 0x0A000002u;
+    ds.flows = flows;
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->client_new, FLOWS / 2);
+    assert_int_equal(c->client_other, FLOWS / 2 - 1);
+    assert_int_equal(c->client_busiest, FLOWS / 2 - 1);
+    assert_int_equal(c->client_prev, 0);
+    /* After the busy host a new one, after a new one the busy host again. */
+    assert_int_equal(c->client_after_busy[0], FLOWS / 2);
+    assert_int_equal(c->client_after_busy[1] + c->client_after_busy[2], 0);
+    enum { N = 41 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon"};
+    ns_repair_plan plan[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 3, plan), NS_OK);
+    uint32_t count[N] = {0}, n_hosts = 0;
+    for (int k = 0; k < N; k++) count[plan[k].client]++;
+    for (int k = 0; k < N; k++) n_hosts += count[k] > 0;
+    qsort(count, N, sizeof *count, cmp_u32);
+    /* Every other flow the busy host's, as learned; every other host comes once. */
+    assert_int_equal(count[N - 1], 21);
+    assert_int_equal(count[N - 2], 1);
+    assert_int_equal(n_hosts, 21);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
+/* Without a plan, the fixed one: client k, server 0, port 49152, start k x 10 ms. */
+static void test_fixed_plan_without_trace(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    ns_gen_flows g;
+    flows_like(&g, &ds, 3);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_repair_out out = {0};
+    for (size_t k = 0; k < 3; k++)
+        assert_int_equal(ns_repair_flow(&ro, k, g.rows + g.first[k] * W, g.dir + g.first[k], g.iat_ns + g.first[k],
+                                        g.len[k], &out, NULL),
+                         NS_OK);
+    for (size_t i = 0; i < out.n_pkts; i++) {
+        const ns_repair_pkt *p = &out.pkts[i];
+        view pk;
+        view_of(&pk, out.bytes + p->off, p->len);
+        if (i % LEN == 0) {
+            assert_int_equal(p->ts_ns, ro.start_ns + (int64_t)p->flow * 10000000);
+            assert_int_equal(pk.ip_src, ro.client_net + 1 + p->flow);
+            assert_int_equal(pk.ip_dst, ro.server_net + 1);
+            assert_int_equal(pk.sport, 49152);
+            assert_int_equal(pk.ip_ttl, 64); /* as generated */
+        }
+    }
+    ns_repair_out_free(&out);
+    ns_gen_flows_free(&g);
+}
+
+/* The model file keeps the trace section; a version 1 file (none) loads without it. */
+static void test_model_file_section(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds = beacon_dataset();
+    const char *model = tu_train_tiny(&ds, dir, 3);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, model), NS_OK);
+    assert_non_null(m.trace);
+    const ns_tmodel_class *c = ns_tmodel_find(m.trace, "app=beacon");
+    assert_non_null(c);
+    assert_true(fabs(c->period_s - 5) < 1e-9);
+    char key[64];
+    int32_t ids[1] = {0};
+    assert_int_equal(ns_tmodel_key(&m, ids, key, sizeof key), NS_OK);
+    assert_string_equal(key, "app=beacon");
+
+    /* The same model without the section, written as version 1 was. */
+    ns_tmodel *keep = m.trace;
+    m.trace = NULL;
+    const char *old = tu_path(dir, "v1.model");
+    assert_int_equal(ns_modelfile_save(&m, old, 0), NS_OK);
+    m.trace = keep;
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_read_file(old, &buf, &size), NS_OK);
+    assert_int_equal(ns_load_le64(buf + 152), 0);
+    ns_store_le32(buf + 8, 1);
+    ns_store_le32(buf + 144, 0);
+    ns_store_le32(buf + 144, ns_crc32(0, buf, size));
+    ns_modelfile v1;
+    assert_int_equal(ns_modelfile_parse(&v1, buf, size, "v1"), NS_OK);
+    assert_null(v1.trace);
+    ns_modelfile_free(&v1);
+    /* A version 1 file that claims a trace section is corrupt. */
+    ns_store_le64(buf + 152, 256), ns_store_le64(buf + 160, 64);
+    ns_store_le32(buf + 144, 0);
+    ns_store_le32(buf + 144, ns_crc32(0, buf, size));
+    assert_int_equal(ns_modelfile_parse(&v1, buf, size, "v1"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "trace section"));
+    free(buf);
+
+    /* A damaged trace section inside an intact model file: the section's own CRC catches it. */
+    assert_int_equal(ns_read_file(model, &buf, &size), NS_OK);
+    uint64_t off = ns_load_le64(buf + 152), len = ns_load_le64(buf + 160);
+    assert_true(off > 0 && len > 0 && off + len == size);
+    buf[off + len - 1] ^= 1;
+    ns_store_le32(buf + 144, 0);
+    ns_store_le32(buf + 144, ns_crc32(0, buf, size));
+    assert_int_equal(ns_modelfile_parse(&v1, buf, size, "m.nsm"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "m.nsm: trace model checksum"));
+    free(buf);
+    ns_modelfile_free(&m);
+}
+
+/* Bytes: a round trip, then every kind of damage refused with its own message. */
+static void test_bytes_refused_when_damaged(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    ns_tmodel tm, back;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&back, buf, size, "t"), NS_OK);
+    assert_int_equal(back.n_classes, tm.n_classes);
+    for (uint32_t c = 0; c < tm.n_classes; c++) {
+        assert_string_equal(back.classes[c].key, tm.classes[c].key);
+        char *k1 = tm.classes[c].key, *k2 = back.classes[c].key;
+        tm.classes[c].key = back.classes[c].key = NULL;
+        assert_memory_equal(&back.classes[c], &tm.classes[c], sizeof tm.classes[c]);
+        tm.classes[c].key = k1, back.classes[c].key = k2;
+    }
+    ns_tmodel_free(&back);
+
+    uint8_t *b = malloc(size);
+#define FIXCRC() (ns_store_le32(b + 28, 0), ns_store_le32(b + 28, ns_crc32(0, b, size)))
+    struct {
+        const char *what;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"truncated", NS_ETRUNC, "truncated"},       {"magic", NS_EFORMAT, "not a netsynth trace model"},
+        {"version", NS_EVERSION, "version 9"},       {"flipped", NS_ECORRUPT, "checksum"},
+        {"counts", NS_ECORRUPT, "host counts"},      {"period", NS_ECORRUPT, "bad period"},
+        {"no empty", NS_ECORRUPT, "class of every flow"}, {"classes", NS_ECORRUPT, "sizes"},
+        {"tail", NS_ECORRUPT, "unknown fields"},     {"short", NS_ETRUNC, "not a netsynth"},
+        /* Gaps neither binned nor periodic: the arrivals would draw from nothing (found by fuzz_tmodel). */
+        {"gaps", NS_ECORRUPT, "do not add up"},
+    };
+    size_t rec = size - 2 * NS_TMODEL_RECORD; /* the first record */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(b, buf, size);
+        size_t n = size;
+        switch (i) {
+        case 0: n = size - 1; break;
+        case 1: b[0] = 'X'; break;
+        case 2: ns_store_le32(b + 8, 9), FIXCRC(); break;
+        case 3: b[rec + 20] ^= 4; break;
+        case 4: ns_store_le32(b + rec + 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES + 24, 99), FIXCRC(); break;
+        case 5: {
+            double nan = NAN;
+            memcpy(b + rec + 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES, &nan, 8), FIXCRC();
+            break;
+        }
+        case 6: { /* the class of every flow under another name */
+            ns_tmodel_class *g = (ns_tmodel_class *)ns_tmodel_find(&tm, "");
+            char *empty = g->key;
+            g->key = "x";
+            uint8_t *other;
+            size_t other_size;
+            assert_int_equal(ns_tmodel_encode(&tm, &other, &other_size), NS_OK);
+            g->key = empty;
+            b = realloc(b, other_size > size ? other_size : size);
+            memcpy(b, other, other_size), n = other_size;
+            free(other);
+            break;
+        }
+        case 7: ns_store_le32(b + 12, 3), FIXCRC(); break;
+        case 8: b[rec + NS_TMODEL_RECORD - 1] = 1, FIXCRC(); break;
+        case 9: n = 5; break;
+        case 10: { /* period_s and period_share of the first class (the beacon: every gap periodic) to 0 */
+            size_t at = rec + 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES;
+            memset(b + at, 0, 8), memset(b + at + 16, 0, 8), FIXCRC();
+            break;
+        }
+        }
+        ns_tmodel t2;
+        int rc = ns_tmodel_parse(&t2, b, n, "trace");
+        if (rc != cases[i].rc || !strstr(ns_errmsg(), cases[i].msg))
+            print_message("case %s: %d '%s'\n", cases[i].what, rc, ns_errmsg());
+        assert_int_equal(rc, cases[i].rc);
+        assert_non_null(strstr(ns_errmsg(), cases[i].msg));
+        assert_non_null(strstr(ns_errmsg(), "trace"));
+    }
+#undef FIXCRC
+    free(b);
+    free(buf);
+    ns_tmodel_free(&tm);
+}
+
+/* Flow starts of a pcap: the first packet of each client (address, port), in order. */
+static size_t flow_starts(const char *path, int64_t *start, size_t max)
+{
+    ns_capture *c;
+    assert_int_equal(ns_capture_open(&c, path, NULL), NS_OK);
+    ns_frame fr;
+    uint64_t seen[512];
+    size_t n = 0;
+    while (ns_capture_next(c, &fr) == 1) {
+        view v;
+        view_of(&v, fr.data, fr.caplen);
+        int to_server = (v.ip_src >> 24) == 10; /* the client net, 10.0.0.0/24 */
+        uint64_t key = (uint64_t)(to_server ? v.ip_src : v.ip_dst) << 16 | (to_server ? v.sport : v.dport);
+        size_t i = 0;
+        while (i < n && seen[i] != key) i++;
+        if (i == n && n < max && n < 512) seen[n] = key, start[n++] = fr.ts_ns;
+    }
+    ns_capture_close(c);
+    return n;
+}
+
+/* The command line: the trace model by default, --no-trace, --duration and its errors. */
+static void test_generate_command(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds = beacon_dataset();
+    char model[4096];
+    snprintf(model, sizeof model, "%s", tu_train_tiny(&ds, dir, 3));
+    const char *bin = tu_netsynth_bin();
+    char pcap[4096];
+    snprintf(pcap, sizeof pcap, "%s", tu_path(dir, "beacon.pcap"));
+    int64_t start[64];
+    /* One minute of the beacon class: 12 flows, 5 s apart, one client whose ports go up by 1. */
+    assert_int_equal(tu_system("%s generate --model %s --prompt app=beacon --duration 1m -o %s -q --threads 1", bin,
+                               model, pcap), 0);
+    assert_int_equal(flow_starts(pcap, start, 64), 12);
+    for (int i = 1; i < 12; i++) assert_true(llabs(start[i] - start[i - 1] - PERIOD_NS) < 1000000); /* to 1 ms */
+    /* -n: as many flows, still on the beacon's clock; --no-trace: the fixed plan's 10 ms. */
+    assert_int_equal(tu_system("%s generate --model %s --prompt app=beacon -n 4 -o %s -q --threads 1", bin, model, pcap), 0);
+    assert_int_equal(flow_starts(pcap, start, 64), 4);
+    assert_true(llabs(start[3] - start[0] - 3 * PERIOD_NS) < 3000000);
+    assert_int_equal(tu_system("%s generate --model %s --prompt app=beacon -n 4 --no-trace -o %s -q --threads 1", bin,
+                               model, pcap), 0);
+    assert_int_equal(flow_starts(pcap, start, 64), 4);
+    assert_true(llabs(start[3] - start[0] - 30000000) < 3000000);
+    /* Bad durations and combinations: clear errors, nothing written. */
+    static const char *bad[][2] = {
+        {"--duration 0", "--duration: '0' is outside"},
+        {"--duration 10x", "--duration: unknown unit in '10x'"},
+        {"--duration -5m", "--duration: expected a duration"},
+        {"--duration 40d", "outside (0, 30 days]"},
+        {"--duration 1m -n 5", "--duration and -n do not go together"},
+        {"--duration 1m --no-trace", "--duration needs the trace model"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *err = tu_path(dir, "err.txt");
+        assert_int_not_equal(tu_system("%s generate --model %s --prompt app=beacon %s -o %s.bad.pcap 2>%s", bin, model,
+                                       bad[i][0], pcap, err), 0);
+        uint8_t *text;
+        size_t len;
+        assert_int_equal(ns_read_file(err, &text, &len), NS_OK);
+        text = realloc(text, len + 1), text[len] = 0;
+        if (!strstr((char *)text, bad[i][1])) print_message("%s: %s\n", bad[i][0], (char *)text);
+        assert_non_null(strstr((char *)text, bad[i][1]));
+        free(text);
+    }
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    int64_t ns;
+    struct {
+        const char *text;
+        int64_t ns;
+    } good[] = {{"10m", 600000000000LL}, {"90s", 90000000000LL}, {"1.5h", 5400000000000LL},
+                {"500ms", 500000000LL},  {"2", 2000000000LL},    {"1d", 86400000000000LL},
+                {".5s", 500000000LL},    {"3min", 180000000000LL}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(ns_tmodel_parse_duration(good[i].text, "--duration", &ns), NS_OK);
+        assert_int_equal(ns, good[i].ns);
+    }
+    static const char *bad[] = {"", "0", "-5m", "10x", "m", "1e400", "nan", "inf", "31d", " 5s", "5 s", "0x10",
+                                "0.0000001ms", "10mm"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(ns_tmodel_parse_duration(bad[i], "--duration", &ns), NS_EARG);
+        assert_non_null(strstr(ns_errmsg(), "--duration"));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_learns_the_beacon),
+        cmocka_unit_test(test_plan_reproduces_the_beacon),
+        cmocka_unit_test(test_plan_is_deterministic_and_tuples_distinct),
+        cmocka_unit_test(test_busy_host_and_one_off_hosts),
+        cmocka_unit_test(test_fixed_plan_without_trace),
+        cmocka_unit_test(test_model_file_section),
+        cmocka_unit_test(test_bytes_refused_when_damaged),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_generate_command),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_cleanup();
+    return rc;
+}
