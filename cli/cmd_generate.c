@@ -440,7 +440,7 @@ int cmd_generate(int argc, char **argv)
     cli_progress_end(&prog);
     uint64_t written = 0;
     ns_repair_plan *trace = NULL;
-    if (!rc && tm && ends_with(out, ".pcap")) {
+    if (!rc && tm && (po.fmt == OUT_PCAP || po.fmt == OUT_PCAPNG)) {
         ns_tmodel_capture cap = {0, g.n_flows, key};
         if (!(trace = calloc(g.n_flows + 1, sizeof *trace))) rc = ns_error(NS_ENOMEM, "out of memory");
         else if (!(rc = ns_tmodel_plan(tm, &g, &cap, 1, &po.repair, o.seed, trace)))
