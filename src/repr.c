@@ -9,7 +9,9 @@
 #include "netsynth/model.h"
 #include "nn_math.h"
 
-int ns_repr_fit(ns_repr *r, const ns_dataset *ds, int timing_bins)
+int ns_repr_fit(ns_repr *r, const ns_dataset *ds, int timing_bins) { return ns_repr_fit_window(r, ds, timing_bins, 0); }
+
+int ns_repr_fit_window(ns_repr *r, const ns_dataset *ds, int timing_bins, int window)
 {
     memset(r, 0, sizeof *r);
     if (timing_bins && (timing_bins < 2 || timing_bins > NS_MODEL_MAX_TIMING_BINS))
@@ -27,7 +29,13 @@ int ns_repr_fit(ns_repr *r, const ns_dataset *ds, int timing_bins)
     int8_t *row = malloc(W);
     if (!row) return ns_error(NS_ENOMEM, "out of memory");
     double sum = 0, sum2 = 0, lo = INFINITY, hi = -INFINITY;
-    for (uint64_t k = 0; k < ds->n_packets; k++) {
+    uint64_t rows = 0;
+    /* Flows are contiguous and in order: with the whole flows this is every
+     * packet in file order, the order the sums always had. */
+    for (uint64_t i = 0; i < ds->n_flows; i++)
+    for (uint64_t k = ds->flows[i].first, end = k + ds->flows[i].n_packets; k < end; k++) {
+        if (window > 0 && k - ds->flows[i].first >= (uint64_t)window) break;
+        rows++;
         ns_dataset_row(ds, k, row);
         for (int c = 0; c < W; c++) seen[c] |= (uint8_t)(1u << (row[c] + 1));
         double l = log((double)ds->iat_ns[k] * 1e-9 + NS_REPR_IAT_FLOOR);
@@ -40,7 +48,7 @@ int ns_repr_fit(ns_repr *r, const ns_dataset *ds, int timing_bins)
         if (kinds > 1) r->cols[r->n_bits++] = (uint16_t)c;
         else r->fixed[c] = (int8_t)(seen[c] == 4 ? 1 : seen[c] == 2 ? 0 : -1);
     }
-    double n = (double)ds->n_packets, mean = sum / n, var = sum2 / n - mean * mean;
+    double n = (double)rows, mean = sum / n, var = sum2 / n - mean * mean;
     r->iat_mean = (float)mean;
     r->iat_std = (float)(var > 1e-12 ? sqrt(var) : 1.0);
     if (timing_bins) {

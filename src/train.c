@@ -574,9 +574,16 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
     if (m->cfg.d % m->cfg.n_head || m->cfg.n_layer > NS_MODEL_MAX_LAYERS)
         return ns_error(NS_EARG, "width %d must be a multiple of the %d heads, at most %d layers", m->cfg.d,
                         m->cfg.n_head, NS_MODEL_MAX_LAYERS);
-    if ((rc = ns_repr_fit(&m->repr, ds, o->timing_bins))) return rc;
-    int T = (int)ds->max_packets;
-    if (o->max_packets > 0 && o->max_packets < T) T = o->max_packets;
+    /* The window: a version 1 file was cut to it; a whole-flow file keeps
+     * far more than a model's positions, and the window is its first
+     * NS_FLOW_DEFAULT_PACKETS rows unless asked otherwise. */
+    int T = ds->version == 1 || ds->max_packets <= NS_FLOW_DEFAULT_PACKETS ? (int)ds->max_packets
+                                                                             : NS_FLOW_DEFAULT_PACKETS;
+    if (o->max_packets > 0) T = o->max_packets < (int)ds->max_packets ? o->max_packets : (int)ds->max_packets;
+    /* The columns and timing statistics from the rows the model reads, so
+     * that a whole-flow file trains the model its flows cut to the window
+     * would; a version 1 file's every row, as always. */
+    if ((rc = ns_repr_fit_window(&m->repr, ds, o->timing_bins, ds->version == 1 ? 0 : T))) return rc;
     m->cfg.max_packets = T;
     m->cfg.n_bits = m->repr.n_bits;
     m->cfg.in_dim = ns_repr_in_dim(&m->repr);

@@ -159,6 +159,91 @@ static double match_rate(const ns_gen_flows *g, int kind)
     return rows ? (double)same / rows : 0;
 }
 
+/* Issue 15: a whole-flow dataset trains exactly the model that its flows cut
+ * to the window train (the sampler and the fitted columns read the first
+ * window rows alone), although the rows past the window have their own TOS
+ * and times. Fitting the columns on every row (before the fix) differs. */
+typedef struct long_flows {
+    ns_ds_flow flows[24];
+    ns_ds_totals totals[24];
+    int32_t labels[24];
+    int64_t iat[24 * 9];
+    uint8_t dir[24 * 9], bits[24 * 9 * ((W + 3) / 4)];
+} long_flows;
+
+static void make_long_flows(long_flows *l, ns_dataset *ds, uint32_t cap)
+{
+    static const char *attr_names[] = {"kind"}, *tokens[] = {"kind=dns", "kind=web"}, *files[] = {"made-in-test"};
+    static const uint32_t attr_first[] = {0, 2};
+    enum { RB = (W + 3) / 4 };
+    memset(l, 0, sizeof *l);
+    int8_t row[W];
+    uint64_t at = 0;
+    for (int f = 0; f < 24; f++) {
+        int kind = f & 1;
+        uint32_t len = 3 + (uint32_t)f % 7;   /* 3..9 packets */
+        uint32_t kept = len < cap ? len : cap;
+        ns_ds_flow *fl = &l->flows[f];
+        fl->first = at, fl->n_packets = kept, fl->seen = len, fl->proto = kind ? 6 : 17;
+        l->labels[f] = kind;
+        ns_ds_totals *t = &l->totals[f];
+        t->end = NS_DS_END_CAPTURE;
+        if (kind) t->tcp_flags[0] = t->tcp_flags[1] = 0x12;
+        for (uint32_t k = 0; k < len; k++) {
+            t->packets[k == 1]++, t->bytes[k == 1] += 40;
+            if (k >= kept) continue;
+            make_row(row, kind, (int)k, f);
+            ns_nprint_put(row, NS_NPF_IPV4_TOS, k >= 4 ? 0x10 : 0);   /* past a 4-row window only */
+            ns_dataset_pack_row(row, W, l->bits + (at + k) * RB);
+            l->iat[at + k] = k ? (k >= 4 ? 5000000000 : 1000000) : 0;
+            l->dir[at + k] = k == 1;
+        }
+        at += kept;
+    }
+    *ds = (ns_dataset){.width = W, .row_bytes = RB, .max_packets = cap, .idle_timeout_ns = 0, .n_flows = 24,
+                       .n_packets = at, .n_attrs = 1, .n_tokens = 2, .n_files = 1, .attr_names = attr_names,
+                       .attr_first = attr_first, .tokens = tokens, .files = files, .flows = l->flows,
+                       .totals = l->totals, .labels = l->labels, .iat_ns = l->iat, .dir = l->dir, .bits = l->bits};
+}
+
+static void test_whole_flows_train_as_their_window(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    long_flows *l = malloc(sizeof *l);
+    ns_dataset ds[2];
+    ns_modelfile m[2];
+    for (int i = 0; i < 2; i++) {
+        make_long_flows(l, &ds[i], i ? 4 : 100);   /* whole, then cut to the window */
+        const char *path = tu_path(dir, i ? "cut.ds" : "whole.ds");
+        assert_int_equal(ns_dataset_write(&ds[i], path), NS_OK);
+        assert_int_equal(ns_dataset_load(&ds[i], path), NS_OK);
+        assert_int_equal(ds[i].version, 2);
+        ns_train_opts o;
+        tiny_opts(&o, dir, 20);
+        o.max_packets = 4;
+        o.st.val_frac = 0.1f;
+        ns_train_result res;
+        assert_int_equal(ns_train(&ds[i], &o, &res), NS_OK);
+        assert_int_equal(ns_modelfile_load(&m[i], o.out_path), NS_OK);
+    }
+    assert_true(ds[0].n_packets > ds[1].n_packets);
+    assert_int_equal(m[0].cfg.max_packets, 4);
+    assert_memory_equal(&m[0].cfg, &m[1].cfg, sizeof m[0].cfg);
+    assert_memory_equal(&m[0].repr, &m[1].repr, sizeof m[0].repr);
+    assert_int_equal(m[0].n_params, m[1].n_params);
+    assert_memory_equal(m[0].weights, m[1].weights, m[0].n_params * sizeof(float));
+    /* Without --packets a whole-flow file's window is 64 packets or its cap. */
+    ns_train_opts o;
+    tiny_opts(&o, dir, 1);
+    ns_modelfile d;
+    train_and_load(&ds[0], dir, 1, &o, &d);
+    assert_int_equal(d.cfg.max_packets, 64);
+    ns_modelfile_free(&d);
+    for (int i = 0; i < 2; i++) ns_modelfile_free(&m[i]), ns_dataset_free(&ds[i]);
+    free(l);
+}
+
 static void test_overfit_reproduces_flows(void **state)
 {
     (void)state;
@@ -1031,6 +1116,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_overfit_reproduces_flows),
+        cmocka_unit_test(test_whole_flows_train_as_their_window),
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_model_file_round_trip_and_corruption),
         cmocka_unit_test(test_same_seed_same_flows),

@@ -66,6 +66,10 @@ static inline int ns_repr_out_dim(const ns_repr *r)
  * timing_bins bins over the data's range of standardised log times (0: the
  * regressed timing; otherwise 2..NS_MODEL_MAX_TIMING_BINS). */
 int ns_repr_fit(ns_repr *r, const ns_dataset *ds, int timing_bins);
+/* The same from the rows a model of that window reads: each flow's first
+ * window rows (0: all of them). A model trained on a whole-flow dataset
+ * then is the model trained on the same flows cut to its window. */
+int ns_repr_fit_window(ns_repr *r, const ns_dataset *ds, int timing_bins, int window);
 
 /* Flow `flow` of ds as the model sees it, its first n = min(n_packets, T)
  * rows (rows n..T-1 are left untouched):

@@ -23,7 +23,9 @@ extern "C" {
 typedef struct ns_train_opts {
     const char *config;       /* "tiny", "small", "base" */
     int d, n_layer, n_head;   /* overrides when > 0 */
-    int max_packets;          /* rows per flow modelled (<= the dataset's) */
+    int max_packets;          /* rows per flow modelled, the window (<= the dataset's cap); 0: 64
+                               * (NS_FLOW_DEFAULT_PACKETS) or the cap when smaller, a version 1
+                               * dataset's cap */
     ns_train_state st;        /* steps, batch, lr, ... (modelfile.h) */
     float logsnr_shift;
     int timing_bins;          /* bins of the timing head (repr.h); 0: the regressed timing of older models */
