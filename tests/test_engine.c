@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netsynth/capture.h"
 #include "netsynth/controlnet.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
@@ -24,6 +25,7 @@
 #include "netsynth/model.h"
 #include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
+#include "netsynth/packet.h"
 #include "netsynth/train.h"
 
 enum { W = NS_NP_MODEL_WIDTH, FLOWS = 16, LEN = 3 };
@@ -242,6 +244,122 @@ static void test_whole_flows_train_as_their_window(void **state)
     ns_modelfile_free(&d);
     for (int i = 0; i < 2; i++) ns_modelfile_free(&m[i]), ns_dataset_free(&ds[i]);
     free(l);
+}
+
+/* Issue 15: flows longer than the window (8 rows here) are generated window
+ * by window, each holding its first 2 rows to the last 2 of the one before:
+ * 20 rows are windows 0-7, 6-13 and 12-19, so the flow ends exactly at a
+ * window's end. The first window is the flow --length 8 gives (the same
+ * noise), the held rows stay as generated, and in the repaired pcap the
+ * sequence and acknowledgement numbers and TSvals run on across the
+ * boundaries as everywhere else. */
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+static void test_flows_past_the_window(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    train_tiny(dir, 30, &ds, &o);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    assert_int_equal(m.cfg.max_packets, 8);
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    go.sampler.steps = 4;
+    int32_t ids[1];
+    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    ns_gen_flows g8 = {0}, g20 = {0};
+    go.length = 8;
+    assert_int_equal(ns_generate(&m, &go, ids, 6, 0, &g8), NS_OK);
+    go.length = 20;
+    assert_int_equal(ns_generate(&m, &go, ids, 6, 0, &g20), NS_OK);
+    assert_int_equal(g20.n_flows, 6);
+    assert_int_equal(g20.n_rows, 6 * 20);
+    for (size_t f = 0; f < 6; f++) {
+        assert_int_equal(g20.len[f], 20);
+        assert_memory_equal(g20.rows + g20.first[f] * W, g8.rows + g8.first[f] * W, 8 * W);
+        assert_memory_equal(g20.iat_ns + g20.first[f], g8.iat_ns + g8.first[f], 8 * sizeof(int64_t));
+        assert_int_equal(g20.iat_ns[g20.first[f]], 0);
+        for (uint32_t r = 8; r < 20; r++)   /* later windows decode a present IPv4 header */
+            assert_true(g20.rows[(g20.first[f] + r) * W + NS_NP_COL_IPV4] >= 0);
+    }
+    ns_gen_flows_free(&g8), ns_gen_flows_free(&g20);
+
+    /* The pcap: per flow and direction, each packet's sequence number is the
+     * previous one's plus its payload (and SYN, FIN), an ACK acknowledges the
+     * other side's next number, and TSvals never go back. */
+    const char *bin = tu_netsynth_bin(), *pcap = strdup(tu_path(dir, "long.pcap"));
+    assert_int_equal(tu_system("%s generate --model %s --prompt kind=web -n 6 --length 20 --steps 4 --seed 3 -q "
+                               "--threads 1 -o %s", bin, o.out_path, pcap), 0);
+    ns_capture *c;
+    assert_int_equal(ns_capture_open(&c, pcap, NULL), NS_OK);
+    ns_frame fr;
+    int packets = 0, tcp = 0, checked_ts = 0;
+    struct { uint32_t a, b; uint16_t pa, pb; int have[2]; uint32_t nxt[2], ts[2]; int has_ts[2]; } fl[8];
+    int n_fl = 0;
+    while (ns_capture_next(c, &fr) == 1) {
+        packets++;
+        ns_packet p;
+        assert_int_equal(ns_packet_parse(&p, ns_capture_linktype(c), fr.data, fr.caplen), NS_SKIP_NONE);
+        if (p.l4_proto != 6) continue;
+        tcp++;
+        const uint8_t *ip = p.ip.data, *t = p.l4.data;
+        uint32_t src = be32(ip + 12), dst = be32(ip + 16);
+        uint16_t sp = (uint16_t)(t[0] << 8 | t[1]), dp = (uint16_t)(t[2] << 8 | t[3]);
+        int k = 0, d = 0;
+        for (; k < n_fl; k++) {
+            if (fl[k].a == src && fl[k].pa == sp && fl[k].b == dst && fl[k].pb == dp) { d = 0; break; }
+            if (fl[k].a == dst && fl[k].pa == dp && fl[k].b == src && fl[k].pb == sp) { d = 1; break; }
+        }
+        if (k == n_fl) {
+            assert_true(n_fl < 8);
+            memset(&fl[k], 0, sizeof fl[k]);
+            fl[k].a = src, fl[k].b = dst, fl[k].pa = sp, fl[k].pb = dp;
+            n_fl++;
+        }
+        uint32_t seq = be32(t + 4), ack = be32(t + 8);
+        uint8_t flags = t[13];
+        size_t payload = p.ip_total_len - p.ip.len - p.l4.len;
+        if (fl[k].have[d]) assert_int_equal(seq, fl[k].nxt[d]);
+        if ((flags & 0x10) && fl[k].have[!d]) assert_int_equal(ack, fl[k].nxt[!d]);
+        fl[k].have[d] = 1;
+        fl[k].nxt[d] = seq + (uint32_t)payload + !!(flags & 0x02) + !!(flags & 0x01);
+        for (size_t o2 = 20; o2 + 10 <= p.l4.len;) {   /* the timestamp option */
+            uint8_t kind = t[o2];
+            if (kind == 0) break;
+            if (kind == 1) { o2++; continue; }
+            if (kind == 8 && t[o2 + 1] == 10) {
+                uint32_t v = be32(t + o2 + 2);
+                if (fl[k].has_ts[d]) assert_true((int32_t)(v - fl[k].ts[d]) >= 0), checked_ts++;
+                fl[k].ts[d] = v, fl[k].has_ts[d] = 1;
+            }
+            if (t[o2 + 1] < 2) break;
+            o2 += t[o2 + 1];
+        }
+    }
+    ns_capture_close(c);
+    assert_true(packets >= 6 * 18);   /* repair may drop a row or two (after an RST) */
+    assert_true(tcp > packets / 2);
+    (void)checked_ts;
+    /* Longer than a version 1 file holds: the dataset written carries totals. */
+    const char *out = strdup(tu_path(dir, "long.ds"));
+    assert_int_equal(tu_system("%s generate --model %s --prompt kind=web -n 2 --length 1030 --steps 2 --seed 3 -q "
+                               "-o %s", bin, o.out_path, out), 0);
+    ns_dataset g;
+    assert_int_equal(ns_dataset_load(&g, out), NS_OK);
+    assert_int_equal(g.version, 2);
+    assert_int_equal(g.max_packets, 1030);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(g.flows[i].n_packets, 1030);
+        assert_int_equal(g.totals[i].packets[0] + g.totals[i].packets[1], 1030);
+    }
+    ns_dataset_free(&g);
+    free((char *)out);
+    free((char *)pcap);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
 }
 
 static void test_overfit_reproduces_flows(void **state)
@@ -1117,6 +1235,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_overfit_reproduces_flows),
         cmocka_unit_test(test_whole_flows_train_as_their_window),
+        cmocka_unit_test(test_flows_past_the_window),
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_model_file_round_trip_and_corruption),
         cmocka_unit_test(test_same_seed_same_flows),
