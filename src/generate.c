@@ -199,7 +199,7 @@ static void encode_row(const ns_repr *r, const int8_t *row, uint8_t dir, int64_t
     x[2 * K + 1] = dir ? 1.0f : -1.0f;
 }
 
-/* Draw a length 1..T from logits[T] with u in [0, 1). */
+/* Draw a length class 0..T-1 from logits[T] with u in [0, 1). */
 static int draw_length(const float *logits, int T, double u)
 {
     double m = logits[0], s = 0;
@@ -208,9 +208,21 @@ static int draw_length(const float *logits, int T, double u)
     double acc = 0;
     for (int k = 0; k < T; k++) {
         acc += exp(logits[k] - m) / s;
-        if (u < acc) return k + 1;
+        if (u < acc) return k;
     }
-    return T;
+    return T - 1;
+}
+
+/* The length of class k (ns_model_length_class): k + 1 within the window;
+ * past it, bin j = k - T holds (T 2^j, T 2^(j+1)], and the length is drawn
+ * log-uniformly within it from rng (only then: flows within the window draw
+ * what they always did). At most NS_FLOW_MAX_KEPT. */
+static int length_of_class(const ns_model_config *c, int k, ns_rng *rng)
+{
+    int T = c->max_packets;
+    if (k < T) return k + 1;
+    double lo = (double)T * (double)(1u << (k - T)), len = floor(lo * exp2(ns_rng_double(rng))) + 1;
+    return len < NS_FLOW_MAX_KEPT ? (int)len : NS_FLOW_MAX_KEPT;
 }
 
 /* The longest prefix q[0..k) of a prompt's attributes that some training
@@ -236,7 +248,7 @@ static void length_logits(float *logits, ns_model_acts *acts, int *prompt, int r
                           const ns_gen_opts *o, const int32_t *ids, size_t n)
 {
     const ns_model_config *cfg = &m->cfg;
-    int T = cfg->max_packets, P = (int)m->n_attrs;
+    int T = ns_model_length_classes(cfg), P = (int)m->n_attrs;
     for (size_t at = 0; at < n; at += (size_t)room) {
         int B = n - at < (size_t)room ? (int)(n - at) : room;
         memcpy(prompt, ids + at * P, (size_t)B * P * sizeof *ids);
@@ -515,7 +527,8 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     if (hard) gen_hard_init(hard, &m->repr);
     by_len *order = malloc(n * sizeof *order);
     ns_rng *rngs = malloc(n * sizeof *rngs);
-    float *logits = malloc(n * (size_t)T * sizeof *logits);
+    int NL = ns_model_length_classes(cfg);
+    float *logits = malloc(n * (size_t)NL * sizeof *logits);
     size_t *batch_at = malloc((n + 1) * sizeof *batch_at);
     uint32_t *whole = malloc(n * sizeof *whole), *start = malloc(n * sizeof *start);
     int threads = omp_get_max_threads();
@@ -538,7 +551,7 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
         ns_rng_seed(&rngs[i], o->seed, stream0 + i);
         double u = ns_rng_double(&rngs[i]); /* drawn always, so --length leaves the noise as it was */
         /* A length past the window (--length) is generated window by window. */
-        int len = o->length > 0 ? o->length : draw_length(logits + i * T, T, u);
+        int len = o->length > 0 ? o->length : length_of_class(cfg, draw_length(logits + i * NL, NL, u), &rngs[i]);
         if (maps) /* the map decides the length */
             len = (int)maps->len[i % maps->n_maps] < T ? (int)maps->len[i % maps->n_maps] : T;
         whole[i] = (uint32_t)len;

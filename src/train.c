@@ -56,6 +56,12 @@ static double now_s(void)
 
 /* ---- batches ---------------------------------------------------------- */
 
+uint64_t ns_train_whole_length(const ns_dataset *ds, uint64_t i)
+{
+    if (ds->totals) return ds->totals[i].packets[0] + ds->totals[i].packets[1];
+    return ds->flows[i].seen > ds->flows[i].n_packets ? ds->flows[i].seen : ds->flows[i].n_packets;
+}
+
 enum { MAX_BUCKETS = 12 }; /* lengths 1, 2, 3-4, ..., 513-1024 */
 
 static int bucket_of(int len)
@@ -189,6 +195,7 @@ typedef struct batch {
     float *x0, *x_t, *t, *iat;
     uint8_t *cls, *dir;
     int *len, *prompt;
+    int *len_class;    /* the length head's targets: each flow's whole length */
 } batch;
 
 static int batch_alloc(batch *b, const ns_model_config *c, int B, int P)
@@ -201,15 +208,17 @@ static int batch_alloc(batch *b, const ns_model_config *c, int B, int P)
     b->cls = calloc(N * c->n_bits, 1);
     b->dir = calloc(N, 1);
     b->len = calloc(B, sizeof(int));
+    b->len_class = calloc(B, sizeof(int));
     b->prompt = calloc((size_t)B * (P ? P : 1), sizeof(int));
-    if (!b->x0 || !b->x_t || !b->t || !b->iat || !b->cls || !b->dir || !b->len || !b->prompt)
+    if (!b->x0 || !b->x_t || !b->t || !b->iat || !b->cls || !b->dir || !b->len || !b->len_class || !b->prompt)
         return ns_error(NS_ENOMEM, "out of memory for a batch");
     return NS_OK;
 }
 
 static void batch_free(batch *b)
 {
-    free(b->x0), free(b->x_t), free(b->t), free(b->iat), free(b->cls), free(b->dir), free(b->len), free(b->prompt);
+    free(b->x0), free(b->x_t), free(b->t), free(b->iat), free(b->cls), free(b->dir), free(b->len), free(b->len_class);
+    free(b->prompt);
 }
 
 /* Fill the batch with flows[0..B): encodings, times, noise and prompts.
@@ -226,6 +235,7 @@ static void batch_fill(batch *bt, const ns_modelfile *m, const ns_dataset *ds, c
         int len = (int)ds->flows[flows[b]].n_packets;
         if (len > c->max_packets) len = c->max_packets;
         bt->len[b] = len;
+        bt->len_class[b] = ns_model_length_class(c, ns_train_whole_length(ds, flows[b]));
         if (len > T) T = len;
     }
     bt->B = B, bt->T = T, bt->P = P;
@@ -279,6 +289,7 @@ int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_
         for (int i = 0; i < n; i++) t_fixed[i] = (float)(((at + (size_t)i) * 0.618034) - floor((at + i) * 0.618034));
         batch_fill(&bt, m, ds, flows + at, n, 0x5eed, at, 0, 0, t_fixed, NULL);
         ns_model_forward(NULL, acts, &m->p, &m->cfg, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, n, bt.T, NULL);
+        ns_model_acts_length_target(acts, bt.len_class);
         sum += (double)ns_model_loss(acts, &m->cfg, bt.cls, bt.iat, bt.dir, weights_of(&m->st, &w), NULL) * n;
     }
     ns_model_acts_free(acts);
@@ -585,6 +596,15 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
      * would; a version 1 file's every row, as always. */
     if ((rc = ns_repr_fit_window(&m->repr, ds, o->timing_bins, ds->version == 1 ? 0 : T))) return rc;
     m->cfg.max_packets = T;
+    /* The whole length past the window, in log2 bins up to the longest
+     * training flow; none when every flow fits (the head of before). */
+    uint64_t longest = 0;
+    for (uint64_t i = 0; i < ds->n_flows; i++) {
+        uint64_t l = ns_train_whole_length(ds, i);
+        longest = l > longest ? l : longest;
+    }
+    m->cfg.len_bins = 0;
+    while (m->cfg.len_bins < NS_MODEL_MAX_LEN_BINS && longest > (uint64_t)T << m->cfg.len_bins) m->cfg.len_bins++;
     m->cfg.n_bits = m->repr.n_bits;
     m->cfg.in_dim = ns_repr_in_dim(&m->repr);
     m->cfg.out_dim = ns_repr_out_dim(&m->repr);
@@ -625,6 +645,7 @@ static int model_backward(trainer *t, float *loss, float parts[4])
     const batch *bt = &t->bt;
     ns_model_forward(NULL, mr->acts, &mr->tp, &mr->m.cfg, bt->x_t, bt->t, bt->prompt, bt->P, bt->len, bt->B, bt->T,
                      NULL);
+    ns_model_acts_length_target(mr->acts, bt->len_class);
     *loss = ns_model_loss(mr->acts, &mr->m.cfg, bt->cls, bt->iat, bt->dir, &mr->lw, parts);
     memset(t->grad, 0, t->n * sizeof(float));
     return ns_model_backward(&mr->gp, mr->acts, &mr->tp, &mr->m.cfg, NULL);
@@ -767,6 +788,7 @@ static int lora_backward(trainer *t, float *loss, float parts[4])
         memcpy(lr->m.p.prompt + (size_t)lr->emb_row[e] * d, a->p.emb + e * d, d * sizeof(float));
     ns_model_forward(NULL, lr->acts, &lr->m.p, &lr->m.cfg, bt->x_t, bt->t, bt->prompt, bt->P, bt->len, bt->B, bt->T,
                      NULL);
+    ns_model_acts_length_target(lr->acts, bt->len_class);
     *loss = ns_model_loss(lr->acts, &lr->m.cfg, bt->cls, bt->iat, bt->dir, &lr->lw, parts);
     memset(lr->grad, 0, lr->m.n_params * sizeof *lr->grad);
     int rc = ns_model_backward(&lr->gp, lr->acts, &lr->m.p, &lr->m.cfg, NULL);
@@ -902,6 +924,7 @@ static int control_backward(trainer *t, float *loss, float parts[4])
                             cr->feat + (size_t)b * bt->T * NS_CONTROL_FEATURES);
     ns_controlnet_model_forward(NULL, cr->acts, cr->cacts, cr->base, &cr->ctl, bt->x_t, bt->t, bt->prompt, bt->P,
                                 bt->len, bt->B, bt->T, cr->feat, 1.0f);
+    ns_model_acts_length_target(cr->acts, bt->len_class);
     *loss = ns_model_loss(cr->acts, c, bt->cls, bt->iat, bt->dir, &cr->lw, parts);
     memset(t->grad, 0, t->n * sizeof(float));
     int rc = ns_model_backward(NULL, cr->acts, &cr->base->p, c, ns_controlnet_dcontrol(cr->cacts));

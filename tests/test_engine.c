@@ -231,6 +231,7 @@ static void test_whole_flows_train_as_their_window(void **state)
     }
     assert_true(ds[0].n_packets > ds[1].n_packets);
     assert_int_equal(m[0].cfg.max_packets, 4);
+    assert_int_equal(m[0].cfg.len_bins, 2);   /* whole lengths up to 9: bins (4, 8], (8, 16] */
     assert_memory_equal(&m[0].cfg, &m[1].cfg, sizeof m[0].cfg);
     assert_memory_equal(&m[0].repr, &m[1].repr, sizeof m[0].repr);
     assert_int_equal(m[0].n_params, m[1].n_params);
@@ -360,6 +361,59 @@ static void test_flows_past_the_window(void **state)
     free((char *)pcap);
     ns_modelfile_free(&m);
     ns_dataset_free(&ds);
+}
+
+/* Issue 15: the length head learns whole lengths past the window in log2
+ * bins, and generation draws them: with a window of 2 rows and flows of 3
+ * to 9 packets, nearly every generated flow is longer than the window
+ * (generated window by window) and no longer than the last bin, 16. A model
+ * whose training flows all fit its window keeps the head of before. */
+static void test_whole_length_head(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    long_flows *l = malloc(sizeof *l);
+    ns_dataset ds;
+    make_long_flows(l, &ds, 100);
+    const char *path = tu_path(dir, "whole.ds");
+    assert_int_equal(ns_dataset_write(&ds, path), NS_OK);
+    assert_int_equal(ns_dataset_load(&ds, path), NS_OK);
+    ns_train_opts o;
+    tiny_opts(&o, dir, 300);
+    o.max_packets = 2;
+    o.st.w_len = 1.0f;
+    ns_train_result res;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    assert_int_equal(m.cfg.max_packets, 2);
+    assert_int_equal(m.cfg.len_bins, 3);   /* (2, 4], (4, 8], (8, 16] */
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    go.sampler.steps = 2;
+    int32_t ids[1];
+    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    ns_gen_flows g = {0};
+    assert_int_equal(ns_generate(&m, &go, ids, 40, 0, &g), NS_OK);
+    int past = 0;
+    for (size_t f = 0; f < g.n_flows; f++) {
+        assert_true(g.len[f] >= 1 && g.len[f] <= 16);
+        past += g.len[f] > 2;
+    }
+    print_message("%d of 40 flows past the 2-row window\n", past);
+    assert_true(past >= 36);
+    ns_gen_flows_free(&g);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
+    free(l);
+
+    /* Every flow within the window: no bins. */
+    ns_dataset short_ds;
+    train_tiny(dir, 1, &short_ds, &o);
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    assert_int_equal(m.cfg.len_bins, 0);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&short_ds);
 }
 
 static void test_overfit_reproduces_flows(void **state)
@@ -1236,6 +1290,7 @@ int main(void)
         cmocka_unit_test(test_overfit_reproduces_flows),
         cmocka_unit_test(test_whole_flows_train_as_their_window),
         cmocka_unit_test(test_flows_past_the_window),
+        cmocka_unit_test(test_whole_length_head),
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_model_file_round_trip_and_corruption),
         cmocka_unit_test(test_same_seed_same_flows),

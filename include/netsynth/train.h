@@ -59,6 +59,11 @@ typedef struct ns_train_result {
 } ns_train_result;
 
 int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res);
+/* Flow i's whole length, the length head's target: its totals' packets
+ * (version 2), else the packets the capture had (`seen`, counted past the
+ * cap in version 1 files too). With flows longer than the window the head
+ * learns it in log2 bins past the window (model.h, len_bins). */
+uint64_t ns_train_whole_length(const ns_dataset *ds, uint64_t i);
 
 /* What a checkpoint records of its dataset: 1 << 32 | CRC-32 of everything
  * training reads of it (flows' packet counts, labels, vocabulary, rows,
