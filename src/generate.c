@@ -142,6 +142,7 @@ typedef struct denoise_ctx {
     const ns_control_row **map;   /* [B] each flow's map rows */
     int hold;                     /* a continuation window: its first `hold` rows are known, */
     float *held;                  /* [B, hold, in] their encodings (inpainted at every step) */
+    uint8_t *cont;                /* [2B] all 1: told to the model (it trained on such windows) */
 } denoise_ctx;
 
 /* The sampler's network: x_t -> guided outputs -> expected x_0. */
@@ -347,7 +348,7 @@ static void worker_free(worker *w)
     ns_model_acts_free(w->c.acts);
     ns_controlnet_acts_free(w->c.cacts);
     free(w->c.feat), free(w->c.map);
-    free(w->c.prompt), free(w->c.len), free(w->c.t), free(w->c.x_in), free(w->c.out), free(w->c.held), free(w->scratch);
+    free(w->c.prompt), free(w->c.len), free(w->c.t), free(w->c.x_in), free(w->c.out), free(w->c.held), free(w->c.cont), free(w->scratch);
     memset(w, 0, sizeof *w);
 }
 
@@ -375,8 +376,10 @@ static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, co
     }
     c->out = malloc(N * od * sizeof(float));
     c->held = malloc(N * in * sizeof(float));
+    c->cont = malloc((size_t)2 * Bmax);
+    if (c->cont) memset(c->cont, 1, (size_t)2 * Bmax);
     w->scratch = malloc(3 * N * in * sizeof(float));
-    if (!c->prompt || !c->len || !c->t || !c->x_in || !c->out || !c->held || !w->scratch ||
+    if (!c->prompt || !c->len || !c->t || !c->x_in || !c->out || !c->held || !c->cont || !w->scratch ||
         (ctl && (!c->feat || !c->map))) {
         worker_free(w);
         return ns_error(NS_ENOMEM, "out of memory for sampling");
@@ -399,6 +402,7 @@ static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, con
     int P = c->P, in = m->cfg.in_dim, od = m->cfg.out_dim, Tb = order[at + B - 1].len;
     float *x = c->x_in; /* the sampler's state */
     c->B = (int)B, c->T = Tb, c->hold = start ? hold : 0;
+    ns_model_acts_continuation(c->acts, start ? c->cont : NULL);
     for (int b = 0; b < (int)B && c->hold; b++) {
         size_t i = order[at + (size_t)b].index, row = out->first[f0 + i] + start[i];
         for (int r = 0; r < hold; r++, row++)

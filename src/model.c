@@ -115,6 +115,7 @@ size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, floa
     TAKE(p->len1_b, d);
     TAKE(p->len2_w, (size_t)ns_model_length_classes(c) * d);
     TAKE(p->len2_b, (size_t)ns_model_length_classes(c));
+    TAKE(p->cont, c->len_bins ? d : 0);
 #undef TAKE
     return n;
 }
@@ -220,6 +221,7 @@ struct ns_model_acts {
     int B, T, P;                 /* shape of the last forward */
     const int *prompt, *len;     /* of the last forward (caller-owned) */
     const int *len_class;        /* the length head's targets (NULL: len - 1) */
+    const uint8_t *cont;         /* windows that do not start their flow (NULL: none) */
     const float *x_t;
     int share_input;             /* ns_model_acts_share_input */
     float *temb0, *th1, *tha, *temb, *yemb, *cvec, *sc;   /* [B, d] */
@@ -284,6 +286,8 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
 void ns_model_acts_share_input(ns_model_acts *a, int on) { a->share_input = on; }
 
 void ns_model_acts_length_target(ns_model_acts *a, const int *len_class) { a->len_class = len_class; }
+
+void ns_model_acts_continuation(ns_model_acts *a, const uint8_t *cont) { a->cont = cont; }
 
 void ns_model_acts_free(ns_model_acts *a)
 {
@@ -359,6 +363,8 @@ void ns_model_embed(ns_model_acts *a, const ns_model_params *p, const ns_model_c
     ns_linear_forward(a->temb, a->tha, p->t2_w, p->t2_b, B, d, d);
     prompt_forward(a, p, c, prompt, P, B);
     for (size_t i = 0; i < (size_t)B * d; i++) a->cvec[i] = a->temb[i] + a->yemb[i];
+    for (int b = 0; c->len_bins && a->cont && b < B; b++)
+        if (a->cont[b]) add_inplace(a->cvec + (size_t)b * d, p->cont, (size_t)d);
     ns_silu_forward(a->sc, a->cvec, (size_t)B * d);
     length_forward(a, p, c, B);
 
@@ -603,6 +609,8 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
     /* Condition: sc = silu(c), c = temb + yemb. */
     memset(a->d_c, 0, Bd * sizeof(float));
     ns_silu_backward(a->d_c, a->d_sc, a->cvec, Bd);
+    for (int b = 0; c->len_bins && a->cont && b < B; b++)
+        if (a->cont[b]) add_inplace(g->cont, a->d_c + (size_t)b * d, (size_t)d);
     add_inplace(a->d_y, a->d_c, Bd);
     ns_embed_sum_backward(g->prompt, a->d_y, a->prompt, B, a->P, d);
     memset(a->d_t, 0, Bd * sizeof(float));

@@ -9,9 +9,7 @@
 #include "netsynth/model.h"
 #include "nn_math.h"
 
-int ns_repr_fit(ns_repr *r, const ns_dataset *ds, int timing_bins) { return ns_repr_fit_window(r, ds, timing_bins, 0); }
-
-int ns_repr_fit_window(ns_repr *r, const ns_dataset *ds, int timing_bins, int window)
+int ns_repr_fit(ns_repr *r, const ns_dataset *ds, int timing_bins)
 {
     memset(r, 0, sizeof *r);
     if (timing_bins && (timing_bins < 2 || timing_bins > NS_MODEL_MAX_TIMING_BINS))
@@ -29,13 +27,7 @@ int ns_repr_fit_window(ns_repr *r, const ns_dataset *ds, int timing_bins, int wi
     int8_t *row = malloc(W);
     if (!row) return ns_error(NS_ENOMEM, "out of memory");
     double sum = 0, sum2 = 0, lo = INFINITY, hi = -INFINITY;
-    uint64_t rows = 0;
-    /* Flows are contiguous and in order: with the whole flows this is every
-     * packet in file order, the order the sums always had. */
-    for (uint64_t i = 0; i < ds->n_flows; i++)
-    for (uint64_t k = ds->flows[i].first, end = k + ds->flows[i].n_packets; k < end; k++) {
-        if (window > 0 && k - ds->flows[i].first >= (uint64_t)window) break;
-        rows++;
+    for (uint64_t k = 0; k < ds->n_packets; k++) {
         ns_dataset_row(ds, k, row);
         for (int c = 0; c < W; c++) seen[c] |= (uint8_t)(1u << (row[c] + 1));
         double l = log((double)ds->iat_ns[k] * 1e-9 + NS_REPR_IAT_FLOOR);
@@ -48,7 +40,7 @@ int ns_repr_fit_window(ns_repr *r, const ns_dataset *ds, int timing_bins, int wi
         if (kinds > 1) r->cols[r->n_bits++] = (uint16_t)c;
         else r->fixed[c] = (int8_t)(seen[c] == 4 ? 1 : seen[c] == 2 ? 0 : -1);
     }
-    double n = (double)rows, mean = sum / n, var = sum2 / n - mean * mean;
+    double n = (double)ds->n_packets, mean = sum / n, var = sum2 / n - mean * mean;
     r->iat_mean = (float)mean;
     r->iat_std = (float)(var > 1e-12 ? sqrt(var) : 1.0);
     if (timing_bins) {
@@ -78,12 +70,19 @@ static float bin_z(const ns_repr *r, double position)
 int ns_repr_encode(const ns_repr *r, const ns_dataset *ds, uint64_t flow, int T, float *x0, uint8_t *cls,
                    uint8_t *dir, float *iat)
 {
+    return ns_repr_encode_window(r, ds, flow, 0, T, x0, cls, dir, iat);
+}
+
+int ns_repr_encode_window(const ns_repr *r, const ns_dataset *ds, uint64_t flow, uint32_t start, int T, float *x0,
+                          uint8_t *cls, uint8_t *dir, float *iat)
+{
     const ns_ds_flow *f = &ds->flows[flow];
-    int n = (int)f->n_packets < T ? (int)f->n_packets : T;
+    uint32_t left = start < f->n_packets ? f->n_packets - start : 0;
+    int n = left < (uint32_t)T ? (int)left : T;
     int K = r->n_bits, in = ns_repr_in_dim(r);
     int8_t row[NS_NP_MODEL_WIDTH];
     for (int t = 0; t < n; t++) {
-        uint64_t k = f->first + (uint64_t)t;
+        uint64_t k = f->first + start + (uint64_t)t;
         ns_dataset_row(ds, k, row);
         float z = (float)((log((double)ds->iat_ns[k] * 1e-9 + NS_REPR_IAT_FLOOR) - r->iat_mean) / r->iat_std);
         uint8_t d = ds->dir[k];

@@ -146,7 +146,8 @@ static void test_length_bins(void **state)
     f.gmem = calloc(f.n, sizeof(float));
     ns_model_params_layout(&f.p, &f.c, f.mem);
     ns_model_params_layout(&f.g, &f.c, f.gmem);
-    assert_true(f.p.len2_b + T + 2 == f.mem + f.n);   /* the head's bias is the array's end */
+    assert_true(f.p.len2_b + T + 2 == f.p.cont);       /* then the continuation vector, the array's end */
+    assert_true(f.p.cont + f.c.d == f.mem + f.n);
     ns_rng r;
     ns_rng_seed(&r, 12, 0);
     for (size_t i = 0; i < f.n; i++) f.mem[i] = 0.3f * ns_rng_normal(&r);
@@ -161,6 +162,8 @@ static void test_length_bins(void **state)
     assert_int_equal(target[0], T + 0);
     assert_int_equal(target[2], T + 1);
     ns_model_acts_length_target(f.a, target);
+    static const uint8_t cont[B] = {1, 0, 1};   /* flows 0 and 2 are windows inside their flows */
+    ns_model_acts_continuation(f.a, cont);
     loss_of(&f);
     assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL), 0);
     size_t d = (size_t)f.c.d;
@@ -168,6 +171,7 @@ static void test_length_bins(void **state)
     check_slice(&f, "len2_b", f.p.len2_b, f.g.len2_b, T + 2);
     check_slice(&f, "len1_w", f.p.len1_w, f.g.len1_w, d * d);
     check_slice(&f, "prompt", f.p.prompt, f.g.prompt, 4 * d);
+    check_slice(&f, "cont", f.p.cont, f.g.cont, d);
     /* A fresh head (len2 zero): every class equally likely. */
     memset(f.p.len2_w, 0, (size_t)(T + 2) * d * sizeof(float));
     memset(f.p.len2_b, 0, (T + 2) * sizeof(float));

@@ -98,7 +98,9 @@ typedef struct ns_model_params {
     float *fada_w, *fada_b;    /* [2d, d], [2d]: final adaLN */
     float *out_w, *out_b;      /* [out_dim, d], [out_dim] */
     float *len1_w, *len1_b;    /* [d, d], [d]: length head */
-    float *len2_w, *len2_b;    /* [max_packets, d], [max_packets] */
+    float *len2_w, *len2_b;    /* [length classes, d], [length classes] */
+    float *cont;               /* [d] (len_bins > 0 only, else [0]): added to the condition of a
+                                * window that does not start its flow (ns_model_acts_continuation) */
 } ns_model_params;
 
 /* Point p's slices into mem (NULL: just count); returns the float count. */
@@ -143,6 +145,11 @@ void ns_model_acts_share_input(ns_model_acts *a, int on);
  * (ns_model_length_class of each flow's whole length; caller-owned), or
  * NULL: len[b] - 1, the rows in the window. */
 void ns_model_acts_length_target(ns_model_acts *a, const int *len_class);
+/* Which of the next forwards' B flows are windows that do not start their
+ * flow (cont[b] = 1; caller-owned; NULL: none): a model with len_bins > 0
+ * adds its `cont` vector to their condition (not to the length head's),
+ * so that it can tell a continuation from a flow's first packets. */
+void ns_model_acts_continuation(ns_model_acts *a, const uint8_t *cont);
 
 /* One batch: B flows padded to T rows (T <= max_packets).
  *   x_t[B, T, in_dim]  noisy rows (padding rows: anything finite)

@@ -66,10 +66,6 @@ static inline int ns_repr_out_dim(const ns_repr *r)
  * timing_bins bins over the data's range of standardised log times (0: the
  * regressed timing; otherwise 2..NS_MODEL_MAX_TIMING_BINS). */
 int ns_repr_fit(ns_repr *r, const ns_dataset *ds, int timing_bins);
-/* The same from the rows a model of that window reads: each flow's first
- * window rows (0: all of them). A model trained on a whole-flow dataset
- * then is the model trained on the same flows cut to its window. */
-int ns_repr_fit_window(ns_repr *r, const ns_dataset *ds, int timing_bins, int window);
 
 /* Flow `flow` of ds as the model sees it, its first n = min(n_packets, T)
  * rows (rows n..T-1 are left untouched):
@@ -80,6 +76,11 @@ int ns_repr_fit_window(ns_repr *r, const ns_dataset *ds, int timing_bins, int wi
  * Any output may be NULL. Returns n. */
 int ns_repr_encode(const ns_repr *r, const ns_dataset *ds, uint64_t flow, int T, float *x0, uint8_t *cls,
                    uint8_t *dir, float *iat);
+/* The same for the window of the flow's rows from `start` on (its first
+ * row keeps its inter-arrival time: a window inside a flow, as generation
+ * continues one). Returns min(n_packets - start, T). */
+int ns_repr_encode_window(const ns_repr *r, const ns_dataset *ds, uint64_t flow, uint32_t start, int T, float *x0,
+                          uint8_t *cls, uint8_t *dir, float *iat);
 
 /* Network outputs out[rows, out_dim] -> the expected x0[rows, in_dim]. */
 void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows);
