@@ -181,6 +181,9 @@ static int inspect_model(const char *path)
            c->n_layer, c->n_head, c->mlp_ratio);
     printf("flows: up to %d packets (the dataset kept up to %u), %d of %d bits per packet modelled\n",
            c->max_packets, m.data_max_packets, c->n_bits, m.repr.width);
+    if (c->len_bins)   /* the length head past the window */
+        printf("length: whole flows, in %d log2 bins past the window (up to %llu packets), generated window by "
+               "window\n", c->len_bins, (unsigned long long)c->max_packets << c->len_bins);
     printf("parameters: %zu (%.2f MB as float32)\n", m.n_params, (double)m.n_params * sizeof(float) / 1e6);
     printf("noise schedule: cosine, log-SNR shift %g\n", m.sched.logsnr_shift);
     if (c->timing_bins) {
