@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/dataset.sh: time to build the dataset file of the whole IoT Sentinel
-# corpus (550 captures, 193,421 packets) with the usual options, median of 3
+# corpus (550 captures, 193,421 packets; whole flows, the default since dataset
+# version 2) with the usual options, median of 3
 # runs, against the 2 s bar. Runs once with OMP_NUM_THREADS=1 as well, so the
 # parallel speed-up is measured in the same run. Loading the file back
 # (`netsynth inspect`, a single read plus full validation) is timed too.

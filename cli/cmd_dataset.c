@@ -37,7 +37,9 @@ static void usage(FILE *out)
             "  --flow-label COL  that table's column to use; it becomes attribute `service`\n"
             "                    (nDPI's MASTER.APP names keep MASTER: TLS.AmazonAWS -> TLS)\n"
             "  --full-service    keep the whole value instead (TLS.AmazonAWS)\n"
-            "  --packets N       first N packets of each flow (default %d, at most %d)\n"
+            "  --packets N       keep the first N packets of each flow (default and at most\n"
+            "                    %d: whole flows); every flow's packets and bytes per\n"
+            "                    direction and how it ended are kept whole either way\n"
             "  --idle-timeout S  seconds of silence that end a flow (default %g; 0: never)\n"
             "  --keep-addresses  keep the IP address bits (default: blanked to -1)\n"
             "  --allow-duplicate-captures\n"
@@ -54,7 +56,7 @@ static void usage(FILE *out)
             "A capture that ends in a cut-short record (a capture stopped mid-write) is\n"
             "a warning naming the file and the packets and bytes lost; the packets\n"
             "before the cut are used and the exit status stays 0.\n",
-            NS_FLOW_DEFAULT_PACKETS, NS_FLOW_MAX_PACKETS, NS_FLOW_DEFAULT_IDLE_NS / 1e9);
+            NS_FLOW_MAX_KEPT, NS_FLOW_DEFAULT_IDLE_NS / 1e9);
 }
 
 static int parse_seconds(const char *text, int64_t *ns)
@@ -103,7 +105,7 @@ int cmd_dataset(int argc, char **argv)
         case O_FLOW_LABEL: o.flow_label = optarg; break;
         case O_FULL: o.full_service = 1; break;
         case O_PACKETS:
-            if ((rc = cli_parse_long("--packets", optarg, 1, NS_FLOW_MAX_PACKETS, &v))) return rc;
+            if ((rc = cli_parse_long("--packets", optarg, 1, NS_FLOW_MAX_KEPT, &v))) return rc;
             o.max_packets = (int)v;
             break;
         case O_IDLE:

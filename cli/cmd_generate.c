@@ -79,7 +79,8 @@ static void usage(FILE *out)
             "                     (slower; also NETSYNTH_DETERMINISTIC=1)\n"
             "  --batch B          flows denoised together, per thread (default: as many as\n"
             "                     make 256 packets, at most 64)\n"
-            "  --length N         every flow N packets long (default: as the model's length head draws)\n"
+            "  --length N         every flow N packets long (default: as the model's length head draws);\n"
+            "                     past the model's window, generated window by window\n"
             "  --length-guidance G\n"
             "                     guidance of the length head (default 1: lengths as trained;\n"
             "                     3 helps prompts of attribute pairs never trained together)\n"
@@ -309,7 +310,7 @@ int cmd_generate(int argc, char **argv)
         case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.batch = (int)v; break;
         case 'j':
         case O_THREADS: rc = cli_parse_long("--threads", optarg, 1, 1024, &v), threads = (int)v; break;
-        case O_LENGTH: rc = cli_parse_long("--length", optarg, 1, 1024, &v), o.length = (int)v; break;
+        case O_LENGTH: rc = cli_parse_long("--length", optarg, 1, NS_FLOW_MAX_KEPT, &v), o.length = (int)v; break;
         case O_FIX: rc = ns_gen_fix_add(&fix, optarg); break;
         case O_CLIENT_NET: rc = ns_repair_parse_net(optarg, "--client-net", &po.repair.client_net, &po.repair.client_prefix); break;
         case O_SERVER_NET: rc = ns_repair_parse_net(optarg, "--server-net", &po.repair.server_net, &po.repair.server_prefix); break;

@@ -45,7 +45,7 @@ static int inspect_dataset(const char *path)
     ns_dataset ds;
     int rc = ns_dataset_load(&ds, path);
     if (rc) return rc;
-    printf("%s: netsynth dataset, version %d\n", path, NS_DATASET_VERSION);
+    printf("%s: netsynth dataset, version %u\n", path, ds.version);
     printf("flows %" PRIu64 ", packets %" PRIu64 ", captures %u; up to %u packets per flow, rows of %u values,\n"
            "IP addresses %s, idle timeout ", ds.n_flows, ds.n_packets, ds.n_files, ds.max_packets, ds.width,
            ds.flags & NS_DS_KEEP_ADDRESSES ? "kept" : "blanked");
@@ -63,8 +63,11 @@ static int inspect_dataset(const char *path)
     }
     free(count);
 
-    /* Flow lengths (packets kept) in power-of-two buckets: 1, 2, 3-4, 5-8, ... */
-    uint64_t hist[12] = {0}, seen_cut = 0;
+    /* Flow lengths (packets kept) in power-of-two buckets: 1, 2, 3-4, 5-8,
+     * ..., up to NS_FLOW_MAX_KEPT (under 2^17). */
+    enum { BUCKETS = 18 };
+    _Static_assert(NS_FLOW_MAX_KEPT <= 1u << (BUCKETS - 1), "a bucket for the longest flow");
+    uint64_t hist[BUCKETS] = {0}, seen_cut = 0;
     for (uint64_t i = 0; i < ds.n_flows; i++) {
         uint32_t n = ds.flows[i].n_packets, b = 0;
         while ((1u << b) < n) b++;
@@ -73,8 +76,8 @@ static int inspect_dataset(const char *path)
     }
     printf("\nflow length (packets kept)\n");
     uint64_t most = 1;
-    for (int b = 0; b < 12; b++) most = hist[b] > most ? hist[b] : most;
-    for (int b = 0; b < 12; b++) {
+    for (int b = 0; b < BUCKETS; b++) most = hist[b] > most ? hist[b] : most;
+    for (int b = 0; b < BUCKETS; b++) {
         if (!hist[b]) continue;
         char range[32];
         unsigned lo = b ? (1u << (b - 1)) + 1 : 1, hi = 1u << b;
@@ -86,6 +89,19 @@ static int inspect_dataset(const char *path)
     }
     printf("  %" PRIu64 " flows (%.1f%%) had more packets than the %u kept\n", seen_cut,
            pct(seen_cut, ds.n_flows), ds.max_packets);
+    if (ds.totals) {   /* whole flows: what they carried and how they ended */
+        uint64_t pk[2] = {0, 0}, by[2] = {0, 0}, ends[NS_DS_END_CAPTURE + 1] = {0}, tcp = 0;
+        for (uint64_t i = 0; i < ds.n_flows; i++) {
+            const ns_ds_totals *w = &ds.totals[i];
+            for (int d = 0; d < 2; d++) pk[d] += w->packets[d], by[d] += w->bytes[d];
+            if (ds.flows[i].proto == 6) tcp++, ends[w->end]++;
+        }
+        printf("  whole flows: %" PRIu64 " packets (%" PRIu64 " client->server, %" PRIu64 " server->client), %" PRIu64
+               " bytes (%" PRIu64 ", %" PRIu64 ")\n", pk[0] + pk[1], pk[0], pk[1], by[0] + by[1], by[0], by[1]);
+        printf("  TCP flows ended by FIN %.1f%%, RST %.1f%%, idle timeout %.1f%%, end of capture %.1f%%\n",
+               pct(ends[NS_DS_END_FIN], tcp), pct(ends[NS_DS_END_RST], tcp), pct(ends[NS_DS_END_IDLE], tcp),
+               pct(ends[NS_DS_END_CAPTURE], tcp));
+    }
 
     static const struct { uint8_t proto; const char *name; } protos[] = {{6, "TCP"}, {17, "UDP"}, {1, "ICMP"}};
     printf("\nprotocol        flows              packets\n");
@@ -165,6 +181,9 @@ static int inspect_model(const char *path)
            c->n_layer, c->n_head, c->mlp_ratio);
     printf("flows: up to %d packets (the dataset kept up to %u), %d of %d bits per packet modelled\n",
            c->max_packets, m.data_max_packets, c->n_bits, m.repr.width);
+    if (c->len_bins)   /* the length head past the window */
+        printf("length: whole flows, in %d log2 bins past the window (up to %llu packets), generated window by "
+               "window\n", c->len_bins, (unsigned long long)c->max_packets << c->len_bins);
     printf("parameters: %zu (%.2f MB as float32)\n", m.n_params, (double)m.n_params * sizeof(float) / 1e6);
     printf("noise schedule: cosine, log-SNR shift %g\n", m.sched.logsnr_shift);
     if (c->timing_bins) {

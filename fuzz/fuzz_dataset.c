@@ -1,16 +1,20 @@
 /* fuzz_dataset.c: libFuzzer target for the dataset reader. The input is a
  * whole dataset file; whatever the reader accepts is then walked the way the
  * model and the control branch read it (rows into NS_NP_MODEL_WIDTH buffers,
- * control rows at their fixed columns, every label and name looked at), so a
- * check the reader forgot shows up as an out-of-bounds access here.
+ * control rows at their fixed columns, every label and name looked at, a
+ * version 2 file's totals read per flow and each kept packet counted against
+ * its direction's total, as the whole-flow code reads them), so a check the
+ * reader forgot shows up as an out-of-bounds access or an abort here.
  *
  * Each input is tried three ways: as given; with its checksum made right; and
  * reshaped: header dimensions (row width, packets per flow, flags) taken from
  * the input's last bytes, the rows section resized to match, the file size
  * and checksum recomputed, so that a file consistent in everything but what
- * it claims reaches the checks behind the CRC. */
+ * it claims reaches the checks behind the CRC. The seeds hold version 1
+ * files and version 2 ones (whole flows: a totals section after the flows). */
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "netsynth/control.h"
@@ -34,10 +38,21 @@ static void walk(uint8_t *buf, size_t size)
     volatile uint64_t sink = 0;
     for (uint64_t i = 0; i < ds.n_flows; i++) {
         const ns_ds_flow *f = &ds.flows[i];
+        uint64_t left[2] = {UINT64_MAX, UINT64_MAX};
+        if (ds.totals) {
+            const ns_ds_totals *w = &ds.totals[i];
+            left[0] = w->packets[0], left[1] = w->packets[1];
+            /* What the reader promises about a version 2 flow. */
+            if (f->n_packets > ds.max_packets || w->end < NS_DS_END_FIN || w->end > NS_DS_END_CAPTURE ||
+                w->bytes[0] < 20 * w->packets[0] || w->bytes[1] < 20 * w->packets[1])
+                abort();
+            sink += w->bytes[0] + w->bytes[1] + w->tcp_flags[0] + w->tcp_flags[1];
+        }
         for (uint32_t k = 0; k < f->n_packets; k++) {
             uint64_t p = f->first + k;
             ns_dataset_row(&ds, p, row);
             ns_control_row_of(row, ds.dir[p], &cr);
+            if (!left[ds.dir[p]]--) abort();   /* more kept than its total */
             sink += (uint64_t)ds.iat_ns[p] + ds.dir[p] + (uint8_t)row[NS_NP_MODEL_WIDTH - 1] + cr.size;
         }
         sink += strlen(ds.files[f->file]);
@@ -58,6 +73,7 @@ static uint64_t bits_offset(const uint8_t *h)
 {
     uint64_t n_flows = ns_load_le64(h + 40), n_packets = ns_load_le64(h + 48), strings = ns_load_le64(h + 72);
     uint64_t n_attrs = ns_load_le32(h + 56), n_tokens = ns_load_le32(h + 60), n_files = ns_load_le32(h + 64);
+    uint32_t version = ns_load_le32(h + 8);
     if (n_flows > (1u << 20) || n_packets > (1u << 20) || strings > (1u << 24) || n_attrs > 1024 ||
         n_tokens > (1u << 20) || n_files > (1u << 20))
         return 0;
@@ -68,6 +84,7 @@ static uint64_t bits_offset(const uint8_t *h)
     o = pad8(o + 4 * n_files);
     o = pad8(o + strings);
     o = pad8(o + 48 * n_flows);
+    if (version >= 2) o = pad8(o + 40 * n_flows);   /* totals */
     o = pad8(o + 4 * n_flows * n_attrs);
     o = pad8(o + 8 * n_packets);
     o = pad8(o + n_packets);

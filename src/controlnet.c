@@ -174,7 +174,7 @@ static int parse(ns_controlnet *ctl, const uint8_t *buf, size_t size, const char
         return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", path);
     int32_t v[9];
     memcpy(v, buf + 16, sizeof v);
-    ns_model_config c = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0};
+    ns_model_config c = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0};
     int64_t nt = (int64_t)c.out_dim - 3 * (int64_t)c.n_bits - 1; /* the base's timing outputs */
     c.timing_bins = nt > 1 && nt <= NS_MODEL_MAX_TIMING_BINS + NS_MODEL_TIMING_SUB ? (int32_t)(nt - NS_MODEL_TIMING_SUB) : 0;
     int32_t K = (int32_t)ns_load_le32(buf + 56), nf = (int32_t)ns_load_le32(buf + 60);

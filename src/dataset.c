@@ -1,9 +1,9 @@
 /* dataset.c: the binary training file (see dataset.h).
  *
- * Byte layout, version 1, all integers little-endian:
+ * Byte layout, version 2, all integers little-endian:
  *
  *   0   char[8]  "NSYNDATA"
- *   8   u32      version (1)
+ *   8   u32      version (2; 1 has no totals section)
  *   12  u32      header bytes (128)
  *   16  u32      CRC-32 of the whole file, computed with these 4 bytes zero
  *   20  u32      width (values per row)        24  u32  max_packets
@@ -18,10 +18,15 @@
  *   u32 token_off[n_tokens]         u32 file_off[n_files]
  *   char strings[string bytes]      (NUL-terminated strings; offsets index it)
  *   ns_ds_flow flows[n_flows]       (48 bytes each, as in dataset.h)
+ *   ns_ds_totals totals[n_flows]    (40 bytes each; version 2 only)
  *   i32 labels[n_flows * n_attrs]   i64 iat_ns[n_packets]
  *   u8 dir[n_packets]               u8 bits[n_packets * row_bytes]
  *
- * A row packs value 4j+k into bits 2k..2k+1 of byte j. */
+ * A row packs value 4j+k into bits 2k..2k+1 of byte j.
+ *
+ * Version 1 capped flows at NS_FLOW_MAX_PACKETS (64 by default) and knew
+ * only how many packets each flow had in all (`seen`); version 2 keeps
+ * whole flows and their totals, the same sections otherwise. */
 #include "netsynth/dataset.h"
 
 #include <arpa/inet.h>
@@ -56,6 +61,7 @@ typedef struct ds_header {
 } ds_header;
 _Static_assert(sizeof(ds_header) == 128, "header is 128 bytes");
 _Static_assert(sizeof(ns_ds_flow) == 48, "flow record is 48 bytes");
+_Static_assert(sizeof(ns_ds_totals) == 40, "totals record is 40 bytes");
 
 /* Limits that keep every size computation below far from overflow. */
 enum { MAX_ATTRS = 1 << 10, MAX_NAMES = 1 << 24 };
@@ -63,7 +69,7 @@ enum { MAX_ATTRS = 1 << 10, MAX_NAMES = 1 << 24 };
 #define MAX_STRING_BYTES (UINT64_C(1) << 32)
 
 typedef struct layout {
-    uint64_t attr_names, attr_first, tokens, files, strings, flows, labels, iat, dir, bits, end;
+    uint64_t attr_names, attr_first, tokens, files, strings, flows, totals, labels, iat, dir, bits, end;
 } layout;
 
 static uint64_t pad8(uint64_t n) { return (n + 7) & ~UINT64_C(7); }
@@ -77,6 +83,7 @@ static void compute_layout(const ds_header *h, layout *l)
     l->files = o, o = pad8(o + 4 * (uint64_t)h->n_files);
     l->strings = o, o = pad8(o + h->string_bytes);
     l->flows = o, o = pad8(o + sizeof(ns_ds_flow) * h->n_flows);
+    l->totals = o, o = pad8(o + (h->version >= 2 ? sizeof(ns_ds_totals) * h->n_flows : 0));
     l->labels = o, o = pad8(o + 4 * h->n_flows * h->n_attrs);
     l->iat = o, o = pad8(o + 8 * h->n_packets);
     l->dir = o, o = pad8(o + h->n_packets);
@@ -186,8 +193,11 @@ static int check_header(const ds_header *h, size_t len, const char *name)
     if (h->row_bytes != (h->width + 3) / 4)
         return ns_error(NS_ECORRUPT, "%s: row bytes %u, a row of %u values packs into %u", name, h->row_bytes,
                         h->width, (h->width + 3) / 4);
-    if (!h->max_packets || h->max_packets > NS_FLOW_MAX_PACKETS)
-        return ns_error(NS_ECORRUPT, "%s: bad packets per flow %u", name, h->max_packets);
+    /* Version 1 files were cut to a model's window; version 2 keeps whole flows. */
+    uint32_t most = h->version == 1 ? NS_FLOW_MAX_PACKETS : NS_FLOW_MAX_KEPT;
+    if (!h->max_packets || h->max_packets > most)
+        return ns_error(NS_ECORRUPT, "%s: bad packets per flow %u (a version %u file keeps 1 to %u)", name,
+                        h->max_packets, h->version, most);
     if (h->flags & ~(uint32_t)NS_DS_KEEP_ADDRESSES)
         return ns_error(NS_ECORRUPT, "%s: unknown flags 0x%x", name, h->flags);
     if (h->idle_timeout_ns < 0) return ns_error(NS_ECORRUPT, "%s: negative idle timeout", name);
@@ -276,6 +286,44 @@ static int check_flows(const ns_dataset *ds, const char *name)
     return NS_OK;
 }
 
+enum { TCP_FIN = 0x01, TCP_RST = 0x04, IPV4_MIN_BYTES = 20, IPV4_MAX_BYTES = 65535 };
+
+/* A flow's totals against its kept packets (check_flows and check_packets
+ * first: the packets are in range and their directions 0 or 1). */
+static int check_totals(const ns_dataset *ds, const char *name)
+{
+    for (uint64_t i = 0; ds->totals && i < ds->n_flows; i++) {
+        const ns_ds_flow *f = &ds->flows[i];
+        const ns_ds_totals *w = &ds->totals[i];
+        uint64_t kept[2] = {0, 0};
+        for (uint32_t k = 0; k < f->n_packets; k++) kept[ds->dir[f->first + k]]++;
+        const char *bad = NULL;
+        uint8_t flags = w->tcp_flags[0] | w->tcp_flags[1];
+        /* Each count below 2^40 keeps the sums and products here exact. */
+        if (w->packets[0] >= MAX_PACKETS || w->packets[1] >= MAX_PACKETS) bad = "has an absurd packet total";
+        else if (kept[0] > w->packets[0] || kept[1] > w->packets[1])
+            bad = "keeps more packets in a direction than its totals count";
+        else if (f->n_packets != (w->packets[0] + w->packets[1] < ds->max_packets ? w->packets[0] + w->packets[1]
+                                                                                   : ds->max_packets))
+            bad = "keeps other than its first packets up to the cap";
+        else if (f->seen != (w->packets[0] + w->packets[1] < UINT32_MAX ? w->packets[0] + w->packets[1] : UINT32_MAX))
+            bad = "counts other packets in 'seen' than in its totals";
+        else if (w->bytes[0] < IPV4_MIN_BYTES * w->packets[0] || w->bytes[0] > IPV4_MAX_BYTES * w->packets[0] ||
+                 w->bytes[1] < IPV4_MIN_BYTES * w->packets[1] || w->bytes[1] > IPV4_MAX_BYTES * w->packets[1])
+            bad = "has bytes that no IPv4 packets of its count add up to";
+        else if (flags && f->proto != 6) bad = "has TCP flags but is not TCP";
+        else if (w->end < NS_DS_END_FIN || w->end > NS_DS_END_CAPTURE) bad = "has an unknown end";
+        else if ((w->end == NS_DS_END_RST) != !!(flags & TCP_RST) ||
+                 (w->end == NS_DS_END_FIN) != ((flags & (TCP_FIN | TCP_RST)) == TCP_FIN))
+            bad = "ends otherwise than its TCP flags say";
+        else if (w->end == NS_DS_END_IDLE && !ds->idle_timeout_ns) bad = "ends idle with no idle timeout";
+        for (int k = 0; k < 5 && !bad; k++)
+            if (w->pad_[k]) bad = "has non-zero padding in its totals";
+        if (bad) return ns_error(NS_ECORRUPT, "%s: flow %" PRIu64 " %s", name, i, bad);
+    }
+    return NS_OK;
+}
+
 static int check_packets(const ns_dataset *ds, const char *name)
 {
     for (uint64_t k = 0; k < ds->n_packets; k++) {
@@ -320,8 +368,8 @@ int ns_dataset_parse(ns_dataset *ds, uint8_t *buf, size_t len, const char *name)
         goto fail;
     }
     memcpy(&h, buf, sizeof h);
-    if (h.version != NS_DATASET_VERSION) {
-        rc = ns_error(NS_EVERSION, "%s: dataset version %u, this build reads version %d", name, h.version,
+    if (h.version < 1 || h.version > NS_DATASET_VERSION) {
+        rc = ns_error(NS_EVERSION, "%s: dataset version %u, this build reads versions 1 to %d", name, h.version,
                       NS_DATASET_VERSION);
         goto fail;
     }
@@ -334,12 +382,14 @@ int ns_dataset_parse(ns_dataset *ds, uint8_t *buf, size_t len, const char *name)
 
     layout l;
     compute_layout(&h, &l);
+    ds->version = h.version;
     ds->width = h.width, ds->row_bytes = h.row_bytes, ds->max_packets = h.max_packets, ds->flags = h.flags;
     ds->idle_timeout_ns = h.idle_timeout_ns;
     ds->n_flows = h.n_flows, ds->n_packets = h.n_packets;
     ds->n_attrs = h.n_attrs, ds->n_tokens = h.n_tokens, ds->n_files = h.n_files;
     ds->attr_first = (const uint32_t *)(buf + l.attr_first);
     ds->flows = (const ns_ds_flow *)(buf + l.flows);
+    ds->totals = h.version >= 2 ? (const ns_ds_totals *)(buf + l.totals) : NULL;
     ds->labels = (const int32_t *)(buf + l.labels);
     ds->iat_ns = (const int64_t *)(buf + l.iat);
     ds->dir = buf + l.dir;
@@ -365,7 +415,8 @@ int ns_dataset_parse(ns_dataset *ds, uint8_t *buf, size_t len, const char *name)
                             (const char **)ds->tokens, "token", name)) ||
         (rc = resolve_names(pool, h.string_bytes, (const uint32_t *)(buf + l.files), h.n_files,
                             (const char **)ds->files, "file", name)) ||
-        (rc = check_vocabulary(ds, name)) || (rc = check_flows(ds, name)) || (rc = check_packets(ds, name)))
+        (rc = check_vocabulary(ds, name)) || (rc = check_flows(ds, name)) || (rc = check_packets(ds, name)) ||
+        (rc = check_totals(ds, name)))
         goto fail;
     return NS_OK;
 fail:
@@ -421,6 +472,11 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
         ds->n_packets > MAX_PACKETS)
         return ns_error(NS_ERANGE, "%s: too many attributes, tokens, files or packets", path);
 
+    uint32_t version = ds->totals ? NS_DATASET_VERSION : 1;
+    uint32_t most = version == 1 ? NS_FLOW_MAX_PACKETS : NS_FLOW_MAX_KEPT;
+    if (!ds->max_packets || ds->max_packets > most)
+        return ns_error(NS_EARG, "%s: %u packets per flow: a version %u file keeps 1 to %u%s (not written)", path,
+                        ds->max_packets, version, most, version == 1 ? " (longer flows need totals)" : "");
     static const uint32_t no_tokens = 0;
     ns_dataset d = *ds;
     if (!d.attr_first && !d.n_attrs) d.attr_first = &no_tokens;   /* an empty vocabulary */
@@ -430,6 +486,7 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
     int rc = check_vocabulary(ds, path);
     if (!rc) rc = check_flows(ds, path);
     if (!rc) rc = check_packets(ds, path);
+    if (!rc) rc = check_totals(ds, path);
     if (rc) return ns_error(NS_EARG, "%s (not written)", ns_errmsg());
 
     /* String pool: attribute names, tokens, files. */
@@ -464,7 +521,7 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
     ds_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, NS_DATASET_MAGIC, 8);
-    h.version = NS_DATASET_VERSION;
+    h.version = version;
     h.header_bytes = sizeof h;
     h.width = ds->width, h.row_bytes = ds->row_bytes, h.max_packets = ds->max_packets, h.flags = ds->flags;
     h.idle_timeout_ns = ds->idle_timeout_ns;
@@ -482,6 +539,7 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
         {off + ds->n_attrs + ds->n_tokens, l.files, 4 * (uint64_t)ds->n_files},
         {pool, l.strings, pool_len},
         {ds->flows, l.flows, sizeof(ns_ds_flow) * ds->n_flows},
+        {ds->totals, l.totals, ds->totals ? sizeof(ns_ds_totals) * ds->n_flows : 0},
         {ds->labels, l.labels, 4 * ds->n_flows * ds->n_attrs},
         {ds->iat_ns, l.iat, 8 * ds->n_packets},
         {ds->dir, l.dir, ds->n_packets},
@@ -530,11 +588,12 @@ int ns_dataset_write_subset(const ns_dataset *ds, const uint8_t *keep, const cha
     for (uint64_t i = 0; i < ds->n_flows; i++)
         if (keep[i]) n_flows++, n_packets += ds->flows[i].n_packets;
     ns_ds_flow *flows = malloc((n_flows + 1) * sizeof *flows);
+    ns_ds_totals *totals = ds->totals ? malloc((n_flows + 1) * sizeof *totals) : NULL;
     int32_t *labels = malloc((n_flows * ds->n_attrs + 1) * sizeof *labels);
     int64_t *iat = malloc((n_packets + 1) * sizeof *iat);
     uint8_t *dir = malloc(n_packets + 1), *bits = malloc(n_packets * ds->row_bytes + 1);
     int rc = NS_OK;
-    if (!flows || !labels || !iat || !dir || !bits) {
+    if (!flows || (ds->totals && !totals) || !labels || !iat || !dir || !bits) {
         rc = ns_error(NS_ENOMEM, "%s: out of memory", path);
         goto done;
     }
@@ -545,6 +604,7 @@ int ns_dataset_write_subset(const ns_dataset *ds, const uint8_t *keep, const cha
         uint64_t n = src->n_packets;
         flows[f] = *src;
         flows[f].first = k;
+        if (totals) totals[f] = ds->totals[i];
         memcpy(labels + f * ds->n_attrs, ds->labels + i * ds->n_attrs, ds->n_attrs * sizeof *labels);
         memcpy(iat + k, ds->iat_ns + src->first, n * sizeof *iat);
         memcpy(dir + k, ds->dir + src->first, n);
@@ -553,10 +613,10 @@ int ns_dataset_write_subset(const ns_dataset *ds, const uint8_t *keep, const cha
     }
     ns_dataset out = *ds;
     out.n_flows = n_flows, out.n_packets = n_packets;
-    out.flows = flows, out.labels = labels, out.iat_ns = iat, out.dir = dir, out.bits = bits;
+    out.flows = flows, out.totals = totals, out.labels = labels, out.iat_ns = iat, out.dir = dir, out.bits = bits;
     rc = ns_dataset_write(&out, path);
 done:
-    free(flows), free(labels), free(iat), free(dir), free(bits);
+    free(flows), free(totals), free(labels), free(iat), free(dir), free(bits);
     return rc;
 }
 
@@ -565,7 +625,7 @@ done:
 void ns_dataset_opts_init(ns_dataset_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->max_packets = NS_FLOW_DEFAULT_PACKETS;
+    o->max_packets = NS_FLOW_MAX_KEPT;
     o->idle_timeout_ns = NS_FLOW_DEFAULT_IDLE_NS;
 }
 
@@ -976,6 +1036,7 @@ typedef struct file_out {
     int rc;
     char msg[512];
     ns_ds_flow *flows;
+    ns_ds_totals *totals;
     int32_t *service;
     int64_t *iat;
     uint8_t *dir, *bits;
@@ -987,6 +1048,7 @@ typedef struct file_out {
 static void file_out_free(file_out *o)
 {
     free(o->flows);
+    free(o->totals);
     free(o->service);
     free(o->iat);
     free(o->dir);
@@ -1011,14 +1073,19 @@ static int process_file(const builder *b, uint32_t file, file_out *out)
     size_t n;
     const ns_flow *flows = ns_flow_table_flows(t, &n);
     uint64_t rows = 0;
-    for (size_t i = 0; i < n; i++) rows += flows[i].n;
+    int64_t capture_end = INT64_MIN;   /* the last flow packet's time */
+    for (size_t i = 0; i < n; i++) {
+        rows += flows[i].n;
+        if (flows[i].last_ns > capture_end) capture_end = flows[i].last_ns;
+    }
     const uint32_t rb = (NS_NP_MODEL_WIDTH + 3) / 4;
     out->flows = calloc(n + 1, sizeof *out->flows);
+    out->totals = calloc(n + 1, sizeof *out->totals);
     out->service = malloc((n + 1) * sizeof *out->service);
     out->iat = malloc((rows + 1) * sizeof *out->iat);
     out->dir = malloc(rows + 1);
     out->bits = malloc((rows + 1) * rb);
-    if (!out->flows || !out->service || !out->iat || !out->dir || !out->bits) {
+    if (!out->flows || !out->totals || !out->service || !out->iat || !out->dir || !out->bits) {
         ns_flow_table_free(t);
         return ns_error(NS_ENOMEM, "%s: out of memory for %" PRIu64 " packets", b->paths[file], rows);
     }
@@ -1034,6 +1101,14 @@ static int process_file(const builder *b, uint32_t file, file_out *out)
         d->client_ip = f->tuple.client_ip, d->server_ip = f->tuple.server_ip;
         d->client_port = f->tuple.client_port, d->server_port = f->tuple.server_port;
         d->proto = f->tuple.proto;
+        ns_ds_totals *w = &out->totals[i];
+        for (int s = 0; s < 2; s++)
+            w->packets[s] = f->packets[s], w->bytes[s] = f->bytes[s], w->tcp_flags[s] = f->tcp_flags[s];
+        uint8_t flags = f->tcp_flags[0] | f->tcp_flags[1];
+        w->end = flags & TCP_RST ? NS_DS_END_RST
+                 : flags & TCP_FIN ? NS_DS_END_FIN
+                 : o->idle_timeout_ns && capture_end - f->last_ns > o->idle_timeout_ns ? NS_DS_END_IDLE
+                                                                                       : NS_DS_END_CAPTURE;
         out->service[i] = o->flows_path ? service_of(b, file, &f->tuple) : -1;
         memcpy(out->iat + k, f->iat_ns, f->n * sizeof *f->iat_ns);
         memcpy(out->dir + k, f->dir, f->n);
@@ -1060,11 +1135,12 @@ static int merge_and_write(builder *b, file_out *outs, const char *out_path, ns_
     for (uint32_t f = 0; f < b->n_files; f++) n_flows += outs[f].n_flows, n_packets += outs[f].n_packets;
     const uint32_t rb = (NS_NP_MODEL_WIDTH + 3) / 4;
     ns_ds_flow *flows = malloc((n_flows + 1) * sizeof *flows);
+    ns_ds_totals *totals = malloc((n_flows + 1) * sizeof *totals);
     int32_t *labels = malloc((n_flows * b->n_attrs + 1) * sizeof *labels);
     int64_t *iat = malloc((n_packets + 1) * sizeof *iat);
     uint8_t *dir = malloc(n_packets + 1), *bits = malloc((n_packets + 1) * rb);
     int rc = NS_OK;
-    if (!flows || !labels || !iat || !dir || !bits) {
+    if (!flows || !totals || !labels || !iat || !dir || !bits) {
         rc = ns_error(NS_ENOMEM, "%s: out of memory for %" PRIu64 " packets", out_path, n_packets);
         goto done;
     }
@@ -1074,6 +1150,7 @@ static int merge_and_write(builder *b, file_out *outs, const char *out_path, ns_
         for (uint64_t i = 0; i < o->n_flows; i++, fi++) {
             flows[fi] = o->flows[i];
             flows[fi].first += k;
+            totals[fi] = o->totals[i];
             int32_t *lab = labels + fi * b->n_attrs;
             memcpy(lab, b->file_tokens + (size_t)f * b->n_label_attrs, b->n_label_attrs * sizeof *lab);
             if (b->n_attrs > b->n_label_attrs) {
@@ -1103,11 +1180,12 @@ static int merge_and_write(builder *b, file_out *outs, const char *out_path, ns_
         .n_flows = n_flows, .n_packets = n_packets,
         .n_attrs = b->n_attrs, .n_tokens = b->attr_first[b->n_attrs], .n_files = b->n_files,
         .attr_names = b->attr_names, .attr_first = b->attr_first, .tokens = b->tokens,
-        .files = b->file_names, .flows = flows, .labels = labels, .iat_ns = iat, .dir = dir, .bits = bits,
+        .files = b->file_names, .flows = flows, .totals = totals, .labels = labels, .iat_ns = iat, .dir = dir, .bits = bits,
     };
     rc = ns_dataset_write(&ds, out_path);
 done:
     free(flows);
+    free(totals);
     free(labels);
     free(iat);
     free(dir);
@@ -1118,8 +1196,8 @@ done:
 int ns_dataset_build(const ns_dataset_opts *o, const char *out_path, ns_dataset_stats *st)
 {
     memset(st, 0, sizeof *st);
-    if (o->max_packets < 1 || o->max_packets > NS_FLOW_MAX_PACKETS)
-        return ns_error(NS_EARG, "packets per flow must be in [1, %d], got %d", NS_FLOW_MAX_PACKETS, o->max_packets);
+    if (o->max_packets < 1 || o->max_packets > NS_FLOW_MAX_KEPT)
+        return ns_error(NS_EARG, "packets per flow must be in [1, %d], got %d", NS_FLOW_MAX_KEPT, o->max_packets);
     if (o->idle_timeout_ns < 0) return ns_error(NS_EARG, "idle timeout must not be negative");
     if (o->flows_path && (!o->flow_label || !*o->flow_label))
         return ns_error(NS_EARG, "%s: a flow table needs the column to label flows with", o->flows_path);

@@ -36,8 +36,8 @@ enum { TCP_SYN = 0x02, TCP_ACK = 0x10, ICMP_ECHO_REPLY = 0 };
 int ns_flow_table_new(ns_flow_table **out, int max_packets, int64_t idle_timeout_ns)
 {
     *out = NULL;
-    if (max_packets < 1 || max_packets > NS_FLOW_MAX_PACKETS)
-        return ns_error(NS_EARG, "packets per flow must be in [1, %d], got %d", NS_FLOW_MAX_PACKETS, max_packets);
+    if (max_packets < 1 || max_packets > NS_FLOW_MAX_KEPT)
+        return ns_error(NS_EARG, "packets per flow must be in [1, %d], got %d", NS_FLOW_MAX_KEPT, max_packets);
     if (idle_timeout_ns < 0)
         return ns_error(NS_EARG, "idle timeout must not be negative");
     ns_flow_table *t = calloc(1, sizeof *t);
@@ -221,8 +221,12 @@ int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parse
     int64_t iat = f->seen && ts_ns > f->last_ns ? ts_ns - f->last_ns : 0;
     if (ts_ns > f->last_ns) f->last_ns = ts_ns;
     f->seen++;
-    if (f->n >= (uint32_t)t->max_packets) return NS_OK;
     uint8_t dir = !(pt.client_ip == f->tuple.client_ip && pt.client_port == f->tuple.client_port);
+    f->packets[dir]++;
+    f->bytes[dir] += p->ip_total_len;
+    uint8_t flags = 0;
+    if (pt.proto == 6 && ns_get_u8(p->l4, 13, &flags)) f->tcp_flags[dir] |= flags;
+    if (f->n >= (uint32_t)t->max_packets) return NS_OK;
     return keep_packet(t, f, p, iat, dir);
 }
 

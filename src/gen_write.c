@@ -24,7 +24,11 @@ int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const cha
     ns_dataset ds = {0};
     ds.width = W;
     ds.row_bytes = (W + 3) / 4;
+    /* Flows past the window (generated window by window) raise the cap; past
+     * what a version 1 file holds, the file gets totals (version 2). */
     ds.max_packets = (uint32_t)m->cfg.max_packets;
+    for (size_t i = 0; i < g->n_flows; i++)
+        if (g->len[i] > ds.max_packets) ds.max_packets = g->len[i];
     ds.n_flows = g->n_flows;
     ds.n_packets = g->n_rows;
     ds.n_attrs = m->n_attrs;
@@ -35,9 +39,10 @@ int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const cha
     ds.tokens = (const char **)m->tokens;
     ds.files = &source;
     ns_ds_flow *flows = calloc(g->n_flows + 1, sizeof *flows);
+    ns_ds_totals *totals = ds.max_packets > NS_FLOW_MAX_PACKETS ? calloc(g->n_flows + 1, sizeof *totals) : NULL;
     uint8_t *bits = malloc(g->n_rows * ds.row_bytes + 1);
     int rc = NS_OK;
-    if (!flows || !bits) {
+    if (!flows || !bits || (ds.max_packets > NS_FLOW_MAX_PACKETS && !totals)) {
         rc = ns_error(NS_ENOMEM, "%s: out of memory", path);
         goto done;
     }
@@ -59,7 +64,9 @@ int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const cha
             f->client_port = (uint16_t)(from_server ? dp : sp);
             f->server_port = (uint16_t)(from_server ? sp : dp);
         }
+        if (totals) ns_gen_flow_totals(g, i, f->proto, &totals[i]);
     }
+    ds.totals = totals;
     for (size_t k = 0; k < g->n_rows; k++) ns_dataset_pack_row(g->rows + k * W, W, bits + k * ds.row_bytes);
     ds.flows = flows;
     ds.labels = g->labels;
@@ -69,8 +76,26 @@ int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const cha
     rc = ns_dataset_write(&ds, path);
 done:
     free(flows);
+    free(totals);
     free(bits);
     return rc;
+}
+
+void ns_gen_flow_totals(const ns_gen_flows *g, size_t i, uint8_t proto, ns_ds_totals *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t k = g->first[i]; k < g->first[i] + g->len[i]; k++) {
+        const int8_t *row = g->rows + k * W;
+        int d = g->dir[k] != 0;
+        /* Unrepaired rows: a length no IPv4 packet has counts as the nearest one. */
+        uint64_t tl = row[NS_NP_COL_IPV4_TL] >= 0 ? ns_nprint_get(row, NS_NPF_IPV4_TL) : 20;
+        t->packets[d]++;
+        t->bytes[d] += tl < 20 ? 20 : tl > 65535 ? 65535 : tl;
+        if (proto == NS_PROTO_TCP && row[NS_NP_COL_TCP_CWR] >= 0)
+            t->tcp_flags[d] |= (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_CWR, 8);
+    }
+    uint8_t flags = t->tcp_flags[0] | t->tcp_flags[1];
+    t->end = flags & 0x04 ? NS_DS_END_RST : flags & 0x01 ? NS_DS_END_FIN : NS_DS_END_CAPTURE;
 }
 
 int ns_gen_write_csv(const ns_gen_flows *g, const char *path)

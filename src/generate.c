@@ -142,6 +142,9 @@ typedef struct denoise_ctx {
     float scale;
     const gen_hard *hard;         /* NULL, or rows held to: */
     const ns_control_row **map;   /* [B] each flow's map rows */
+    int hold;                     /* a continuation window: its first `hold` rows are known, */
+    float *held;                  /* [B, hold, in] their encodings (inpainted at every step) */
+    uint8_t *cont;                /* [2B] all 1: told to the model (it trained on such windows) */
 } denoise_ctx;
 
 /* The sampler's network: x_t -> guided outputs -> expected x_0. */
@@ -177,12 +180,29 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     if (c->hard)
         for (int b = 0; b < B; b++)
             for (int r = 0; r < c->len[b]; r++) gen_hard_x0(c->hard, &c->map[b][r], c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);
+    if (c->hold)
+        for (int b = 0; b < B; b++)
+            memcpy(x0 + (size_t)b * T * in, c->held + (size_t)b * c->hold * in, (size_t)c->hold * in * sizeof(float));
     for (int b = 0; b < B; b++) /* rows past a flow's end stay empty */
         memset(x0 + ((size_t)b * T + c->len[b]) * in, 0, (size_t)(T - c->len[b]) * in * sizeof(float));
     return NS_OK;
 }
 
-/* Draw a length 1..T from logits[T] with u in [0, 1). */
+/* A decoded row as the model's analog input (repr.h), as ns_repr_encode
+ * would encode it from a dataset. */
+static void encode_row(const ns_repr *r, const int8_t *row, uint8_t dir, int64_t iat_ns, float *x)
+{
+    int K = r->n_bits;
+    for (int j = 0; j < K; j++) {
+        int v = row[r->cols[j]];
+        x[2 * j] = v >= 0 ? 1.0f : -1.0f;
+        x[2 * j + 1] = v == 1 ? 1.0f : v == 0 ? -1.0f : 0.0f;
+    }
+    x[2 * K] = (float)((log((double)iat_ns * 1e-9 + NS_REPR_IAT_FLOOR) - r->iat_mean) / r->iat_std);
+    x[2 * K + 1] = dir ? 1.0f : -1.0f;
+}
+
+/* Draw a length class 0..T-1 from logits[T] with u in [0, 1). */
 static int draw_length(const float *logits, int T, double u)
 {
     double m = logits[0], s = 0;
@@ -191,9 +211,21 @@ static int draw_length(const float *logits, int T, double u)
     double acc = 0;
     for (int k = 0; k < T; k++) {
         acc += exp(logits[k] - m) / s;
-        if (u < acc) return k + 1;
+        if (u < acc) return k;
     }
-    return T;
+    return T - 1;
+}
+
+/* The length of class k (ns_model_length_class): k + 1 within the window;
+ * past it, bin j = k - T holds (T 2^j, T 2^(j+1)], and the length is drawn
+ * log-uniformly within it from rng (only then: flows within the window draw
+ * what they always did). At most NS_FLOW_MAX_KEPT. */
+static int length_of_class(const ns_model_config *c, int k, ns_rng *rng)
+{
+    int T = c->max_packets;
+    if (k < T) return k + 1;
+    double lo = (double)T * (double)(1u << (k - T)), len = floor(lo * exp2(ns_rng_double(rng))) + 1;
+    return len < NS_FLOW_MAX_KEPT ? (int)len : NS_FLOW_MAX_KEPT;
 }
 
 /* The longest prefix q[0..k) of a prompt's attributes that some training
@@ -219,7 +251,7 @@ static void length_logits(float *logits, ns_model_acts *acts, int *prompt, int r
                           const ns_gen_opts *o, const int32_t *ids, size_t n)
 {
     const ns_model_config *cfg = &m->cfg;
-    int T = cfg->max_packets, P = (int)m->n_attrs;
+    int T = ns_model_length_classes(cfg), P = (int)m->n_attrs;
     for (size_t at = 0; at < n; at += (size_t)room) {
         int B = n - at < (size_t)room ? (int)(n - at) : room;
         memcpy(prompt, ids + at * P, (size_t)B * P * sizeof *ids);
@@ -318,7 +350,7 @@ static void worker_free(worker *w)
     ns_model_acts_free(w->c.acts);
     ns_controlnet_acts_free(w->c.cacts);
     free(w->c.feat), free(w->c.map);
-    free(w->c.prompt), free(w->c.len), free(w->c.t), free(w->c.x_in), free(w->c.out), free(w->scratch);
+    free(w->c.prompt), free(w->c.len), free(w->c.t), free(w->c.x_in), free(w->c.out), free(w->c.held), free(w->c.cont), free(w->scratch);
     memset(w, 0, sizeof *w);
 }
 
@@ -345,8 +377,12 @@ static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, co
         c->map = malloc((size_t)Bmax * sizeof *c->map);
     }
     c->out = malloc(N * od * sizeof(float));
+    c->held = malloc(N * in * sizeof(float));
+    c->cont = malloc((size_t)2 * Bmax);
+    if (c->cont) memset(c->cont, 1, (size_t)2 * Bmax);
     w->scratch = malloc(3 * N * in * sizeof(float));
-    if (!c->prompt || !c->len || !c->t || !c->x_in || !c->out || !w->scratch || (ctl && (!c->feat || !c->map))) {
+    if (!c->prompt || !c->len || !c->t || !c->x_in || !c->out || !c->held || !c->cont || !w->scratch ||
+        (ctl && (!c->feat || !c->map))) {
         worker_free(w);
         return ns_error(NS_ENOMEM, "out of memory for sampling");
     }
@@ -356,15 +392,25 @@ static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, co
     return rc;
 }
 
-/* Denoise the B flows order[at..at+B) and decode them into out's rows. */
+/* Denoise the B windows order[at..at+B) and decode them into out's rows:
+ * flow i's window starts at its row start[i] (NULL: 0), and a window that
+ * does not start its flow holds its first `hold` rows to the rows already
+ * there (the end of the previous window). */
 static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, const by_len *order, size_t at,
-                        size_t B, ns_rng *rngs, ns_gen_flows *out, size_t f0)
+                        size_t B, ns_rng *rngs, ns_gen_flows *out, size_t f0, const uint32_t *start, int hold)
 {
     denoise_ctx *c = &w->c;
     const ns_modelfile *m = c->m;
     int P = c->P, in = m->cfg.in_dim, od = m->cfg.out_dim, Tb = order[at + B - 1].len;
     float *x = c->x_in; /* the sampler's state */
-    c->B = (int)B, c->T = Tb;
+    c->B = (int)B, c->T = Tb, c->hold = start ? hold : 0;
+    ns_model_acts_continuation(c->acts, start ? c->cont : NULL);
+    for (int b = 0; b < (int)B && c->hold; b++) {
+        size_t i = order[at + (size_t)b].index, row = out->first[f0 + i] + start[i];
+        for (int r = 0; r < hold; r++, row++)
+            encode_row(&m->repr, out->rows + row * W, out->dir[row], out->iat_ns[row],
+                       c->held + ((size_t)b * hold + r) * in);
+    }
     for (int b = 0; b < (int)B; b++) {
         c->len[b] = c->len[B + (size_t)b] = order[at + (size_t)b].len;
         size_t i = order[at + (size_t)b].index;
@@ -390,17 +436,95 @@ static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, con
     /* Each flow's timing draws come from its own stream, after its noise:
      * the same flows whichever batch or thread it falls in. */
     for (int b = 0; b < (int)B; b++) {
-        size_t i = order[at + (size_t)b].index, row = out->first[f0 + i];
-        for (int r = 0; r < c->len[b]; r++, row++) {
+        size_t i = order[at + (size_t)b].index, row = out->first[f0 + i] + (start ? start[i] : 0) + (size_t)c->hold;
+        for (int r = c->hold; r < c->len[b]; r++, row++) {
             const float *o_r = c->out + ((size_t)b * Tb + r) * od;
             ns_repr_decode_row(&m->repr, o_r, out->rows + row * W, &out->dir[row], &out->iat_ns[row], &rngs[i]);
             if (c->cl) gen_clamp_row(c->cl, o->fix, o_r, out->rows + row * W, out->dir[row]);
             if (c->hard) gen_hard_row(c->hard, &c->map[b][r], o_r, out->rows + row * W, &out->dir[row]);
         }
-        out->iat_ns[out->first[f0 + i]] = 0; /* a flow's first packet has no predecessor */
+        if (!start) out->iat_ns[out->first[f0 + i]] = 0; /* a flow's first packet has no predecessor */
     }
     return NS_OK;
 }
+
+/* The windows order[0..n) (sorted by length), in batches over the
+ * workers (more are started when there are batches enough for them):
+ * start and hold as in sample_batch. */
+typedef struct windows_run {
+    const ns_modelfile *m;
+    const ns_gen_opts *o;
+    const int32_t *ids;
+    const gen_clamp *cl;
+    const gen_hard *hard;
+    int Bmax, threads, n_workers;
+    worker *workers;
+    size_t *batch_at;
+    ns_rng *rngs;
+    ns_gen_flows *out;
+    size_t f0;
+    size_t done, total;   /* flows whose first window is sampled, for o->progress */
+} windows_run;
+
+static int run_windows(windows_run *wr, const by_len *order, size_t n, const uint32_t *start, int hold)
+{
+    const ns_gen_opts *o = wr->o;
+    size_t *batch_at = wr->batch_at;
+    /* Batches of up to Bmax flows (by default: up to NS_GEN_BATCH_ROWS rows)
+     * whose lengths are within a factor of two (sorted, so the last is the
+     * longest): little padding to compute. */
+    size_t n_batches = 0;
+    for (size_t at = 0, B; at < n; at += B) {
+        for (B = 1; B < (size_t)wr->Bmax && at + B < n && order[at + B].len <= 2 * order[at].len; B++)
+            if (o->batch <= 0 && (B + 1) * (size_t)order[at + B].len > NS_GEN_BATCH_ROWS) break;
+        batch_at[n_batches++] = at;
+    }
+    batch_at[n_batches] = n;
+
+    /* Small batches, one per thread at a time: a batch's activations then
+     * stay in the core's cache, where the products of one large batch
+     * split over the threads went to memory and back (measured: 1.5x).
+     * A batch gives the same flows whichever thread takes it. With fewer
+     * batches than threads, one at a time, each product split instead. */
+    int rc = NS_OK;
+    if (n_batches >= (size_t)wr->threads && wr->threads > 1) {
+        for (; wr->n_workers < wr->threads; wr->n_workers++)
+            if ((rc = worker_new(&wr->workers[wr->n_workers], wr->m, o, wr->cl, wr->hard, wr->Bmax))) return rc;
+    }
+    int n_workers = n_batches >= (size_t)wr->threads ? wr->n_workers : 1;
+    char why[1024] = "";
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_workers) if (n_workers > 1)
+    for (size_t k = 0; k < n_batches; k++) {
+        int brc;
+#pragma omp atomic read
+        brc = rc;
+        if (brc) continue;
+        worker *w = &wr->workers[n_workers > 1 ? omp_get_thread_num() : 0];
+        brc = sample_batch(w, o, wr->ids, order, batch_at[k], batch_at[k + 1] - batch_at[k], wr->rngs, wr->out,
+                           wr->f0, start, hold);
+        if (brc) {
+#pragma omp critical(generate_error)
+            if (!rc) {
+                snprintf(why, sizeof why, "%s", ns_errmsg());
+#pragma omp atomic write
+                rc = brc;
+            }
+        }
+        if (!brc && o->progress && !start) {
+#pragma omp critical(generate_progress)
+            {
+                wr->done += batch_at[k + 1] - batch_at[k];
+                o->progress(o->progress_ctx, wr->done, wr->total);
+            }
+        }
+    }
+    if (rc) rc = ns_error(rc, "%s", why); /* the message, on the calling thread */
+    return rc;
+}
+
+/* The rows a continuation window shares with the end of the previous one:
+ * a quarter of the window (none for windows of one row). */
+static int window_overlap(int T) { return T > 1 ? (T / 4 > 1 ? T / 4 : 1) : 0; }
 
 int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
                      ns_gen_flows *out)
@@ -417,12 +541,17 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     if (hard) gen_hard_init(hard, &m->repr);
     by_len *order = malloc(n * sizeof *order);
     ns_rng *rngs = malloc(n * sizeof *rngs);
-    float *logits = malloc(n * (size_t)T * sizeof *logits);
+    int NL = ns_model_length_classes(cfg);
+    float *logits = malloc(n * (size_t)NL * sizeof *logits);
     size_t *batch_at = malloc((n + 1) * sizeof *batch_at);
-    int threads = omp_get_max_threads(), n_workers = 1;
+    uint32_t *whole = malloc(n * sizeof *whole), *start = malloc(n * sizeof *start);
+    int threads = omp_get_max_threads();
     worker *workers = calloc((size_t)threads, sizeof *workers);
+    windows_run wr = {.m = m, .o = o, .ids = ids, .cl = cl, .hard = hard, .Bmax = Bmax, .threads = threads,
+                      .n_workers = 1, .workers = workers, .batch_at = batch_at, .rngs = rngs, .out = out};
     int rc = NS_OK, packed = 0;
-    if ((o->fix && o->fix->n && !cl) || (maps && o->control_hard && !hard) || !order || !rngs || !logits || !batch_at || !workers) {
+    if ((o->fix && o->fix->n && !cl) || (maps && o->control_hard && !hard) || !order || !rngs || !logits || !batch_at ||
+        !whole || !start || !workers) {
         rc = ns_error(NS_ENOMEM, "out of memory for sampling");
         goto done;
     }
@@ -435,71 +564,56 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     for (size_t i = 0; i < n; i++) {
         ns_rng_seed(&rngs[i], o->seed, stream0 + i);
         double u = ns_rng_double(&rngs[i]); /* drawn always, so --length leaves the noise as it was */
-        order[i].len = o->length > 0 ? (o->length < T ? o->length : T) : draw_length(logits + i * T, T, u);
+        /* A length past the window (--length) is generated window by window. */
+        int len = o->length > 0 ? o->length : length_of_class(cfg, draw_length(logits + i * NL, NL, u), &rngs[i]);
         if (maps) /* the map decides the length */
-            order[i].len = (int)maps->len[i % maps->n_maps] < T ? (int)maps->len[i % maps->n_maps] : T;
+            len = (int)maps->len[i % maps->n_maps] < T ? (int)maps->len[i % maps->n_maps] : T;
+        whole[i] = (uint32_t)len;
+        order[i].len = len < T ? len : T;
         order[i].index = i;
-        total_rows += (size_t)order[i].len;
+        total_rows += (size_t)len;
     }
     if ((rc = reserve(out, n, total_rows))) goto done;
     size_t f0 = out->n_flows, r0 = out->n_rows;
     for (size_t i = 0, row = r0; i < n; i++) {
         out->first[f0 + i] = row;
-        out->len[f0 + i] = (uint32_t)order[i].len;
+        out->len[f0 + i] = whole[i];
         for (int a = 0; a < P; a++) out->labels[(f0 + i) * P + a] = ids[i * P + a];
-        row += (size_t)order[i].len;
+        row += whole[i];
     }
     qsort(order, n, sizeof *order, cmp_len);
+    wr.f0 = f0, wr.total = n;
+    if ((rc = run_windows(&wr, order, n, NULL, 0))) goto done;
 
-    /* Batches of up to Bmax flows (by default: up to NS_GEN_BATCH_ROWS rows)
-     * whose lengths are within a factor of two (sorted, so the last is the
-     * longest): little padding to compute. */
-    size_t n_batches = 0;
-    for (size_t at = 0, B; at < n; at += B) {
-        for (B = 1; B < (size_t)Bmax && at + B < n && order[at + B].len <= 2 * order[at].len; B++)
-            if (o->batch <= 0 && (B + 1) * (size_t)order[at + B].len > NS_GEN_BATCH_ROWS) break;
-        batch_at[n_batches++] = at;
-    }
-    batch_at[n_batches] = n;
-
-    /* Small batches, one per thread at a time: a batch's activations then
-     * stay in the core's cache, where the products of one large batch
-     * split over the threads went to memory and back (measured: 1.5x).
-     * A batch gives the same flows whichever thread takes it. With fewer
-     * batches than threads, one at a time, each product split instead. */
-    if (n_batches >= (size_t)threads && threads > 1) {
-        for (n_workers = 1; n_workers < threads; n_workers++)
-            if ((rc = worker_new(&workers[n_workers], m, o, cl, hard, Bmax))) goto done;
-    }
-    char why[1024] = "";
-    size_t flows_done = 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_workers) if (n_workers > 1)
-    for (size_t k = 0; k < n_batches; k++) {
-        int brc;
-#pragma omp atomic read
-        brc = rc;
-        if (brc) continue;
-        worker *w = &workers[n_workers > 1 ? omp_get_thread_num() : 0];
-        brc = sample_batch(w, o, ids, order, batch_at[k], batch_at[k + 1] - batch_at[k], rngs, out, f0);
-        if (brc) {
-#pragma omp critical(generate_error)
-            if (!rc) {
-                snprintf(why, sizeof why, "%s", ns_errmsg());
-#pragma omp atomic write
-                rc = brc;
-            }
+    /* Flows longer than the window, window by window: each next window
+     * starts `hold` rows before the rows done so far and holds those rows
+     * (inpainting), so that it continues the previous one; repair then
+     * makes sequence numbers, timestamps and TCP state run on over the
+     * whole flow. Flow i's noise still comes from its own stream alone. */
+    int hold = window_overlap(T);
+    {
+        uint32_t *done_rows = malloc(n * sizeof *done_rows);
+        if (!done_rows) {
+            rc = ns_error(NS_ENOMEM, "out of memory for sampling");
+            goto done;
         }
-        if (!brc && o->progress) {
-#pragma omp critical(generate_progress)
-            {
-                flows_done += batch_at[k + 1] - batch_at[k];
-                o->progress(o->progress_ctx, flows_done, n);
+        for (size_t i = 0; i < n; i++) done_rows[i] = whole[i] < (uint32_t)T ? whole[i] : (uint32_t)T;
+        for (;;) {
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (whole[i] <= done_rows[i]) continue;
+                start[i] = done_rows[i] - (uint32_t)hold;
+                uint32_t left = whole[i] - start[i];
+                order[k].len = left < (uint32_t)T ? (int)left : T;
+                order[k++].index = i;
             }
+            if (!k) break;
+            qsort(order, k, sizeof *order, cmp_len);
+            if ((rc = run_windows(&wr, order, k, start, hold))) break;
+            for (size_t j = 0; j < k; j++) done_rows[order[j].index] = start[order[j].index] + (uint32_t)order[j].len;
         }
-    }
-    if (rc) {
-        rc = ns_error(rc, "%s", why); /* the message, on the calling thread */
-        goto done;
+        free(done_rows);
+        if (rc) goto done;
     }
     out->n_flows += n;
     out->n_rows += total_rows;
@@ -509,7 +623,7 @@ done:
     for (int t = 0; workers && t < threads; t++) worker_free(&workers[t]);
     free(workers);
     free(cl), free(hard);
-    free(order), free(rngs), free(logits), free(batch_at);
+    free(order), free(rngs), free(logits), free(batch_at), free(whole), free(start);
     return rc;
 }
 

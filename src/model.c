@@ -56,7 +56,8 @@ int ns_model_config_valid(const ns_model_config *c)
            c->d % c->n_head == 0 && c->mlp_ratio >= 1 && c->mlp_ratio <= 16 && c->max_packets >= 1 &&
            c->max_packets <= 1024 && c->n_bits >= 1 && c->n_bits <= NS_NP_MODEL_WIDTH && c->in_dim == 2 * c->n_bits + 2 &&
            (c->timing_bins == 0 || (c->timing_bins >= 2 && c->timing_bins <= NS_MODEL_MAX_TIMING_BINS)) &&
-           c->out_dim == 3 * c->n_bits + 1 + ns_model_timing_outputs(c) && c->vocab >= 0;
+           c->out_dim == 3 * c->n_bits + 1 + ns_model_timing_outputs(c) && c->vocab >= 0 && c->len_bins >= 0 &&
+           c->len_bins <= NS_MODEL_MAX_LEN_BINS;
 }
 
 void model_block_take(ns_model_params *p, int l, const ns_model_config *c, float *mem, size_t *at)
@@ -112,8 +113,9 @@ size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, floa
     TAKE(p->out_b, (size_t)c->out_dim);
     TAKE(p->len1_w, d * d);
     TAKE(p->len1_b, d);
-    TAKE(p->len2_w, (size_t)c->max_packets * d);
-    TAKE(p->len2_b, (size_t)c->max_packets);
+    TAKE(p->len2_w, (size_t)ns_model_length_classes(c) * d);
+    TAKE(p->len2_b, (size_t)ns_model_length_classes(c));
+    TAKE(p->cont, c->len_bins ? d : 0);
 #undef TAKE
     return n;
 }
@@ -175,7 +177,7 @@ int ns_model_matrices(const ns_model_config *c, ns_model_matrix *m)
     MAT(p.fada_w, 2 * d, d, -1, DECAY);
     MAT(p.out_w, c->out_dim, d, -1, DECAY | LORA | TOKEN);
     MAT(p.len1_w, d, d, -1, DECAY | LENGTH);
-    MAT(p.len2_w, c->max_packets, d, -1, DECAY | LENGTH);
+    MAT(p.len2_w, ns_model_length_classes(c), d, -1, DECAY | LENGTH);
 #undef MAT
     return n;
 }
@@ -218,6 +220,8 @@ struct ns_model_acts {
     int max_b, max_t;
     int B, T, P;                 /* shape of the last forward */
     const int *prompt, *len;     /* of the last forward (caller-owned) */
+    const int *len_class;        /* the length head's targets (NULL: len - 1) */
+    const uint8_t *cont;         /* windows that do not start their flow (NULL: none) */
     const float *x_t;
     int share_input;             /* ns_model_acts_share_input */
     float *temb0, *th1, *tha, *temb, *yemb, *cvec, *sc;   /* [B, d] */
@@ -228,7 +232,7 @@ struct ns_model_acts {
     float *probs;                /* [N, n_bits, 3] softmax, for the loss backward */
     double *row_loss;            /* [N, 3] the loss's per-row sums: allocated here, so the loss cannot fail */
     float *dout;                 /* [N, out_dim] d loss / d out */
-    float *dllog;                /* [B, max_packets] */
+    float *dllog;                /* [B, length classes] */
     /* backward scratch (the blocks' own, then the rest) */
     model_block_scratch bs;
     float *d_res, *d_res2, *d_sc, *d_c, *d_y, *d_t;
@@ -247,7 +251,7 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
     a->max_b = max_b, a->max_t = max_t;
     size_t B = (size_t)max_b, N = B * (size_t)max_t, d = (size_t)c->d;
     size_t L = (size_t)c->n_layer, K = (size_t)c->n_bits;
-    size_t od = (size_t)c->out_dim, MT = (size_t)c->max_packets;
+    size_t od = (size_t)c->out_dim, MT = (size_t)ns_model_length_classes(c);
     a->res = calloc(L + 1, sizeof *a->res);
     a->layer = calloc(L ? L : 1, sizeof *a->layer);
     a->row_loss = malloc(N * 3 * sizeof *a->row_loss + 1);
@@ -281,6 +285,10 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
 
 void ns_model_acts_share_input(ns_model_acts *a, int on) { a->share_input = on; }
 
+void ns_model_acts_length_target(ns_model_acts *a, const int *len_class) { a->len_class = len_class; }
+
+void ns_model_acts_continuation(ns_model_acts *a, const uint8_t *cont) { a->cont = cont; }
+
 void ns_model_acts_free(ns_model_acts *a)
 {
     if (!a) return;
@@ -310,7 +318,7 @@ static void length_forward(ns_model_acts *a, const ns_model_params *p, const ns_
     int d = c->d;
     ns_linear_forward(a->lh1, a->yemb, p->len1_w, p->len1_b, B, d, d);
     ns_silu_forward(a->lh, a->lh1, (size_t)B * d);
-    ns_linear_forward(a->llog, a->lh, p->len2_w, p->len2_b, B, d, c->max_packets);
+    ns_linear_forward(a->llog, a->lh, p->len2_w, p->len2_b, B, d, ns_model_length_classes(c));
 }
 
 void ns_model_length_logits(float *logits, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
@@ -318,7 +326,7 @@ void ns_model_length_logits(float *logits, ns_model_acts *a, const ns_model_para
 {
     prompt_forward(a, p, c, prompt, P, B);
     length_forward(a, p, c, B);
-    memcpy(logits, a->llog, (size_t)B * c->max_packets * sizeof(float));
+    memcpy(logits, a->llog, (size_t)B * ns_model_length_classes(c) * sizeof(float));
 }
 
 void model_block_forward(float *out, model_block_acts *y, const float *in, const float *sc, const model_block_w *w,
@@ -355,6 +363,8 @@ void ns_model_embed(ns_model_acts *a, const ns_model_params *p, const ns_model_c
     ns_linear_forward(a->temb, a->tha, p->t2_w, p->t2_b, B, d, d);
     prompt_forward(a, p, c, prompt, P, B);
     for (size_t i = 0; i < (size_t)B * d; i++) a->cvec[i] = a->temb[i] + a->yemb[i];
+    for (int b = 0; c->len_bins && a->cont && b < B; b++)
+        if (a->cont[b]) add_inplace(a->cvec + (size_t)b * d, p->cont, (size_t)d);
     ns_silu_forward(a->sc, a->cvec, (size_t)B * d);
     length_forward(a, p, c, B);
 
@@ -436,7 +446,7 @@ static double bins_row_loss(float *g, const float *logits, int y, int n, float s
 float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *cls, const float *iat,
                     const uint8_t *dir, const ns_model_loss_weights *w, float losses[4])
 {
-    int B = a->B, T = a->T, K = c->n_bits, od = c->out_dim, MT = c->max_packets, NB = c->timing_bins;
+    int B = a->B, T = a->T, K = c->n_bits, od = c->out_dim, MT = ns_model_length_classes(c), NB = c->timing_bins;
     size_t N = (size_t)B * T;
     size_t valid = 0;
     for (int b = 0; b < B; b++) valid += (size_t)a->len[b];
@@ -478,14 +488,14 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
     double sb = 0, si = 0, sd = 0;
     for (size_t r = 0; r < N; r++) sb += row_loss[3 * r], si += row_loss[3 * r + 1], sd += row_loss[3 * r + 2];
 
-    /* Length head: softmax cross-entropy over 1..max_packets, mean over flows. */
+    /* Length head: softmax cross-entropy over its classes, mean over flows. */
     double sl = 0;
     for (int b = 0; b < B; b++) {
         const float *l = a->llog + (size_t)b * MT;
         float *q = a->lprob + (size_t)b * MT, *g = a->dllog + (size_t)b * MT, m = l[0], s = 0;
         for (int k = 1; k < MT; k++) m = fmaxf(m, l[k]);
         for (int k = 0; k < MT; k++) s += (q[k] = expf(l[k] - m));
-        int y = a->len[b] - 1;
+        int y = a->len_class ? a->len_class[b] : a->len[b] - 1;
         for (int k = 0; k < MT; k++) {
             q[k] /= s;
             g[k] = w->w_len * (q[k] - (k == y)) / (float)B;
@@ -562,7 +572,7 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
 
     /* Length head -> yemb. */
     memset(d_a, 0, Bd * sizeof(float));
-    ns_linear_backward(d_a, g->len2_w, g->len2_b, a->dllog, a->lh, p->len2_w, B, d, c->max_packets);
+    ns_linear_backward(d_a, g->len2_w, g->len2_b, a->dllog, a->lh, p->len2_w, B, d, ns_model_length_classes(c));
     memset(d_b, 0, Bd * sizeof(float));
     ns_silu_backward(d_b, d_a, a->lh1, Bd);
     ns_linear_backward(a->d_y, g->len1_w, g->len1_b, d_b, a->yemb, p->len1_w, B, d, d);
@@ -599,6 +609,8 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
     /* Condition: sc = silu(c), c = temb + yemb. */
     memset(a->d_c, 0, Bd * sizeof(float));
     ns_silu_backward(a->d_c, a->d_sc, a->cvec, Bd);
+    for (int b = 0; c->len_bins && a->cont && b < B; b++)
+        if (a->cont[b]) add_inplace(g->cont, a->d_c + (size_t)b * d, (size_t)d);
     add_inplace(a->d_y, a->d_c, Bd);
     ns_embed_sum_backward(g->prompt, a->d_y, a->prompt, B, a->P, d);
     memset(a->d_t, 0, Bd * sizeof(float));

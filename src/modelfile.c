@@ -25,7 +25,10 @@
  *               implied), 172 f32 bin_lo, 176 f32 bin_hi (repr.h); all zero: the
  *               regressed timing of the files before the bins, which load and
  *               sample as they did
- *   180..255    zero
+ *   180..239    zero
+ *   240 i32     length bins past the window (config len_bins); zero in files
+ *               before them, whose length head covers 1..max_packets alone
+ *   244..255    zero
  * Version 1 is the same without the trace section (its bytes 152..167 are
  * zero): it loads, and generation keeps repair's fixed plan.
  * Sections start on 8-byte boundaries. */
@@ -292,6 +295,7 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
     memcpy(buf + 16, cfg, sizeof cfg);
     memcpy(buf + 52, &m->sched.logsnr_shift, 4);
     ns_store_le32(buf + 168, (uint32_t)m->cfg.timing_bins);
+    ns_store_le32(buf + 240, (uint32_t)m->cfg.len_bins);
     memcpy(buf + 172, &m->repr.bin_lo, 4), memcpy(buf + 176, &m->repr.bin_hi, 4);
     ns_store_le32(buf + 56, m->n_attrs), ns_store_le32(buf + 60, m->n_tokens), ns_store_le32(buf + 64, m->n_combos);
     ns_store_le32(buf + 68, m->data_max_packets);
@@ -361,7 +365,7 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
     int32_t cfg[9];
     memcpy(cfg, buf + 16, sizeof cfg);
     ns_model_config c = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6], cfg[7], cfg[8],
-                         (int32_t)ns_load_le32(buf + 168)};
+                         (int32_t)ns_load_le32(buf + 168), (int32_t)ns_load_le32(buf + 240)};
     if (!ns_model_config_valid(&c))
         return ns_error(NS_ECORRUPT, "%s: impossible model config in header", path);
     m->cfg = c;

@@ -70,12 +70,19 @@ static float bin_z(const ns_repr *r, double position)
 int ns_repr_encode(const ns_repr *r, const ns_dataset *ds, uint64_t flow, int T, float *x0, uint8_t *cls,
                    uint8_t *dir, float *iat)
 {
+    return ns_repr_encode_window(r, ds, flow, 0, T, x0, cls, dir, iat);
+}
+
+int ns_repr_encode_window(const ns_repr *r, const ns_dataset *ds, uint64_t flow, uint32_t start, int T, float *x0,
+                          uint8_t *cls, uint8_t *dir, float *iat)
+{
     const ns_ds_flow *f = &ds->flows[flow];
-    int n = (int)f->n_packets < T ? (int)f->n_packets : T;
+    uint32_t left = start < f->n_packets ? f->n_packets - start : 0;
+    int n = left < (uint32_t)T ? (int)left : T;
     int K = r->n_bits, in = ns_repr_in_dim(r);
     int8_t row[NS_NP_MODEL_WIDTH];
     for (int t = 0; t < n; t++) {
-        uint64_t k = f->first + (uint64_t)t;
+        uint64_t k = f->first + start + (uint64_t)t;
         ns_dataset_row(ds, k, row);
         float z = (float)((log((double)ds->iat_ns[k] * 1e-9 + NS_REPR_IAT_FLOOR) - r->iat_mean) / r->iat_std);
         uint8_t d = ds->dir[k];

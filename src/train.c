@@ -56,6 +56,12 @@ static double now_s(void)
 
 /* ---- batches ---------------------------------------------------------- */
 
+uint64_t ns_train_whole_length(const ns_dataset *ds, uint64_t i)
+{
+    if (ds->totals) return ds->totals[i].packets[0] + ds->totals[i].packets[1];
+    return ds->flows[i].seen > ds->flows[i].n_packets ? ds->flows[i].seen : ds->flows[i].n_packets;
+}
+
 enum { MAX_BUCKETS = 12 }; /* lengths 1, 2, 3-4, ..., 513-1024 */
 
 static int bucket_of(int len)
@@ -189,6 +195,9 @@ typedef struct batch {
     float *x0, *x_t, *t, *iat;
     uint8_t *cls, *dir;
     int *len, *prompt;
+    int *len_class;    /* the length head's targets: each flow's whole length */
+    uint32_t *start;   /* each flow's window: its first row */
+    uint8_t *cont;     /* start > 0: the window does not start its flow */
 } batch;
 
 static int batch_alloc(batch *b, const ns_model_config *c, int B, int P)
@@ -201,15 +210,20 @@ static int batch_alloc(batch *b, const ns_model_config *c, int B, int P)
     b->cls = calloc(N * c->n_bits, 1);
     b->dir = calloc(N, 1);
     b->len = calloc(B, sizeof(int));
+    b->len_class = calloc(B, sizeof(int));
+    b->start = calloc(B, sizeof(uint32_t));
+    b->cont = calloc(B, 1);
     b->prompt = calloc((size_t)B * (P ? P : 1), sizeof(int));
-    if (!b->x0 || !b->x_t || !b->t || !b->iat || !b->cls || !b->dir || !b->len || !b->prompt)
+    if (!b->x0 || !b->x_t || !b->t || !b->iat || !b->cls || !b->dir || !b->len || !b->len_class || !b->start || !b->cont ||
+        !b->prompt)
         return ns_error(NS_ENOMEM, "out of memory for a batch");
     return NS_OK;
 }
 
 static void batch_free(batch *b)
 {
-    free(b->x0), free(b->x_t), free(b->t), free(b->iat), free(b->cls), free(b->dir), free(b->len), free(b->prompt);
+    free(b->x0), free(b->x_t), free(b->t), free(b->iat), free(b->cls), free(b->dir), free(b->len), free(b->len_class);
+    free(b->start), free(b->cont), free(b->prompt);
 }
 
 /* Fill the batch with flows[0..B): encodings, times, noise and prompts.
@@ -218,7 +232,7 @@ static void batch_free(batch *b)
  * model's, for a model whose vocabulary is not the dataset's (fine-tuning). */
 static void batch_fill(batch *bt, const ns_modelfile *m, const ns_dataset *ds, const uint64_t *flows, int B,
                        uint64_t seed, uint64_t stream, float p_uncond, float p_drop, const float *t_fixed,
-                       const int32_t *token_map)
+                       const int32_t *token_map, int windows)
 {
     const ns_model_config *c = &m->cfg;
     int T = 1, in = c->in_dim, K = c->n_bits, P = (int)ds->n_attrs;
@@ -226,6 +240,20 @@ static void batch_fill(batch *bt, const ns_modelfile *m, const ns_dataset *ds, c
         int len = (int)ds->flows[flows[b]].n_packets;
         if (len > c->max_packets) len = c->max_packets;
         bt->len[b] = len;
+        bt->len_class[b] = ns_model_length_class(c, ns_train_whole_length(ds, flows[b]));
+        /* A model that generates past its window (len_bins > 0) trains on
+         * windows from anywhere in a longer flow: half of the draws take
+         * the flow's start, the rest a window wholly inside it (the last
+         * ending at the flow's end), marked as a continuation. From a
+         * stream of their own, so the other draws stay as they were. */
+        uint32_t n = ds->flows[flows[b]].n_packets;
+        bt->start[b] = 0;
+        if (windows && c->len_bins && !t_fixed && n > (uint32_t)c->max_packets) {
+            ns_rng wr;
+            ns_rng_seed(&wr, seed, (stream * 65536 + (uint64_t)b) | UINT64_C(1) << 63);
+            if (ns_rng_below(&wr, 2)) bt->start[b] = 1 + (uint32_t)ns_rng_below(&wr, n - (uint32_t)c->max_packets);
+        }
+        bt->cont[b] = bt->start[b] > 0;
         if (len > T) T = len;
     }
     bt->B = B, bt->T = T, bt->P = P;
@@ -236,7 +264,7 @@ static void batch_fill(batch *bt, const ns_modelfile *m, const ns_dataset *ds, c
         ns_rng r;
         ns_rng_seed(&r, seed, stream * 65536 + (uint64_t)b);
         size_t row0 = (size_t)b * T;
-        ns_repr_encode(&m->repr, ds, flows[b], T, bt->x0 + row0 * in, bt->cls + row0 * K, bt->dir + row0,
+        ns_repr_encode_window(&m->repr, ds, flows[b], bt->start[b], T, bt->x0 + row0 * in, bt->cls + row0 * K, bt->dir + row0,
                        bt->iat + row0);
         float t = t_fixed ? t_fixed[b] : ns_rng_float(&r), alpha, sigma;
         bt->t[b] = t;
@@ -277,8 +305,10 @@ int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_
         int n = count - at < (size_t)B ? (int)(count - at) : B;
         float t_fixed[64];
         for (int i = 0; i < n; i++) t_fixed[i] = (float)(((at + (size_t)i) * 0.618034) - floor((at + i) * 0.618034));
-        batch_fill(&bt, m, ds, flows + at, n, 0x5eed, at, 0, 0, t_fixed, NULL);
+        batch_fill(&bt, m, ds, flows + at, n, 0x5eed, at, 0, 0, t_fixed, NULL, 0);
+        ns_model_acts_continuation(acts, NULL);
         ns_model_forward(NULL, acts, &m->p, &m->cfg, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, n, bt.T, NULL);
+        ns_model_acts_length_target(acts, bt.len_class);
         sum += (double)ns_model_loss(acts, &m->cfg, bt.cls, bt.iat, bt.dir, weights_of(&m->st, &w), NULL) * n;
     }
     ns_model_acts_free(acts);
@@ -380,6 +410,7 @@ struct trainer {
     batch bt;
     uint64_t *chosen;
     /* results */
+    int windows;                  /* windows from anywhere in long flows (train, finetune) */
     int interrupted, ckpt_failed;
     float last_loss, val_loss, first_window, last_window;
     double flops, run_s;
@@ -413,7 +444,7 @@ static int trainer_step(trainer *t, float *loss, float parts[4], float *lr)
     ns_rng_seed(&r, (uint64_t)st->seed, (uint64_t)s + 1);
     sampler_draw(&t->smp, &r, st->batch, t->chosen);
     batch_fill(&t->bt, t->enc, t->ds, t->chosen, st->batch, (uint64_t)st->seed, (uint64_t)s + 1, st->p_uncond,
-               st->p_token_drop, NULL, t->token_map);
+               st->p_token_drop, NULL, t->token_map, t->windows);
     int rc = t->backward(t, loss, parts);
     if (rc) return rc;
     /* Caught before the update: one NaN would spread to every weight and the
@@ -592,10 +623,26 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
     if (m->cfg.d % m->cfg.n_head || m->cfg.n_layer > NS_MODEL_MAX_LAYERS)
         return ns_error(NS_EARG, "width %d must be a multiple of the %d heads, at most %d layers", m->cfg.d,
                         m->cfg.n_head, NS_MODEL_MAX_LAYERS);
+    /* The window: a version 1 file was cut to it; a whole-flow file keeps
+     * far more than a model's positions, and the window is its first
+     * NS_FLOW_DEFAULT_PACKETS rows unless asked otherwise. */
+    int T = ds->version == 1 || ds->max_packets <= NS_FLOW_DEFAULT_PACKETS ? (int)ds->max_packets
+                                                                             : NS_FLOW_DEFAULT_PACKETS;
+    if (o->max_packets > 0) T = o->max_packets < (int)ds->max_packets ? o->max_packets : (int)ds->max_packets;
+    /* The columns and timing statistics from every row: windows are drawn
+     * from anywhere in flows longer than the window (batch_fill), and when
+     * every flow fits, every row is a window's. */
     if ((rc = ns_repr_fit(&m->repr, ds, o->timing_bins))) return rc;
-    int T = (int)ds->max_packets;
-    if (o->max_packets > 0 && o->max_packets < T) T = o->max_packets;
     m->cfg.max_packets = T;
+    /* The whole length past the window, in log2 bins up to the longest
+     * training flow; none when every flow fits (the head of before). */
+    uint64_t longest = 0;
+    for (uint64_t i = 0; i < ds->n_flows; i++) {
+        uint64_t l = ns_train_whole_length(ds, i);
+        longest = l > longest ? l : longest;
+    }
+    m->cfg.len_bins = 0;
+    while (m->cfg.len_bins < NS_MODEL_MAX_LEN_BINS && longest > (uint64_t)T << m->cfg.len_bins) m->cfg.len_bins++;
     m->cfg.n_bits = m->repr.n_bits;
     m->cfg.in_dim = ns_repr_in_dim(&m->repr);
     m->cfg.out_dim = ns_repr_out_dim(&m->repr);
@@ -634,8 +681,10 @@ static int model_backward(trainer *t, float *loss, float parts[4])
 {
     model_run *mr = t->ctx;
     const batch *bt = &t->bt;
+    ns_model_acts_continuation(mr->acts, bt->cont);
     ns_model_forward(NULL, mr->acts, &mr->tp, &mr->m.cfg, bt->x_t, bt->t, bt->prompt, bt->P, bt->len, bt->B, bt->T,
                      NULL);
+    ns_model_acts_length_target(mr->acts, bt->len_class);
     *loss = ns_model_loss(mr->acts, &mr->m.cfg, bt->cls, bt->iat, bt->dir, &mr->lw, parts);
     memset(t->grad, 0, t->n * sizeof(float));
     return ns_model_backward(&mr->gp, mr->acts, &mr->tp, &mr->m.cfg, NULL);
@@ -670,7 +719,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
         goto done;
     }
     ns_train_state *st = &m->st;
-    t.ds = ds, t.enc = m, t.st = st;
+    t.ds = ds, t.enc = m, t.st = st, t.windows = 1;
     t.w = m->train_w, t.adam_m = m->adam_m, t.adam_v = m->adam_v, t.n = m->n_params, t.ema = m->weights;
     t.backward = model_backward, t.save = model_save, t.ctx = &mr;
     t.ckpt_path = o->ckpt_path, t.val_model = m, t.progress = o->progress, t.log = o->log;
@@ -782,8 +831,10 @@ static int lora_backward(trainer *t, float *loss, float parts[4])
     ns_lora_forward(&lr->m.p, &lr->w0p, &lr->m.cfg, a);
     for (uint32_t e = 0; e < a->n_emb; e++)
         memcpy(lr->m.p.prompt + (size_t)lr->emb_row[e] * d, a->p.emb + e * d, d * sizeof(float));
+    ns_model_acts_continuation(lr->acts, bt->cont);
     ns_model_forward(NULL, lr->acts, &lr->m.p, &lr->m.cfg, bt->x_t, bt->t, bt->prompt, bt->P, bt->len, bt->B, bt->T,
                      NULL);
+    ns_model_acts_length_target(lr->acts, bt->len_class);
     *loss = ns_model_loss(lr->acts, &lr->m.cfg, bt->cls, bt->iat, bt->dir, &lr->lw, parts);
     memset(lr->grad, 0, lr->m.n_params * sizeof *lr->grad);
     int rc = ns_model_backward(&lr->gp, lr->acts, &lr->m.p, &lr->m.cfg, NULL);
@@ -820,7 +871,7 @@ int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetun
     const ns_lora *one = a;
     if (!rc) rc = ns_lora_merge(m, base, &one, NULL, 1); /* B = 0: the base, with the new tokens */
     if (rc) goto done;
-    t.ds = ds, t.enc = m, t.st = &st;
+    t.ds = ds, t.enc = m, t.st = &st, t.windows = 1;
     t.w = a->w, t.n = a->n_params;
     t.backward = lora_backward, t.save = lora_save, t.ctx = &lr;
     t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
@@ -920,6 +971,7 @@ static int control_backward(trainer *t, float *loss, float parts[4])
                             cr->feat + (size_t)b * bt->T * NS_CONTROL_FEATURES);
     ns_controlnet_model_forward(NULL, cr->acts, cr->cacts, cr->base, &cr->ctl, bt->x_t, bt->t, bt->prompt, bt->P,
                                 bt->len, bt->B, bt->T, cr->feat, 1.0f);
+    ns_model_acts_length_target(cr->acts, bt->len_class);
     *loss = ns_model_loss(cr->acts, c, bt->cls, bt->iat, bt->dir, &cr->lw, parts);
     memset(t->grad, 0, t->n * sizeof(float));
     int rc = ns_model_backward(NULL, cr->acts, &cr->base->p, c, ns_controlnet_dcontrol(cr->cacts));

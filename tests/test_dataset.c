@@ -206,7 +206,8 @@ static void test_build_from_captures(void **state)
     assert_int_equal(ds.n_flows, 4);
     assert_int_equal(ds.n_packets, 8);
     assert_int_equal(ds.n_files, 3);
-    assert_int_equal(ds.max_packets, NS_FLOW_DEFAULT_PACKETS);
+    assert_int_equal(ds.version, 2);
+    assert_int_equal(ds.max_packets, NS_FLOW_MAX_KEPT);   /* whole flows by default */
     assert_int_equal(ds.idle_timeout_ns, NS_FLOW_DEFAULT_IDLE_NS);
     assert_int_equal(ds.n_attrs, 3);
     assert_string_equal(ds.attr_names[0], "device");
@@ -237,6 +238,18 @@ static void test_build_from_captures(void **state)
     assert_int_equal(ds.iat_ns[0], 0);
     assert_int_equal(ds.iat_ns[1], 2000000);
     assert_int_equal(ds.dir[1], 1);
+    /* Its totals: SYN and ACK out, SYN-ACK back, 40-byte packets, no close
+     * before the capture's end. */
+    const ns_ds_totals *w = &ds.totals[0];
+    assert_int_equal(w->packets[0], 2);
+    assert_int_equal(w->packets[1], 1);
+    assert_int_equal(w->bytes[0], 80);
+    assert_int_equal(w->bytes[1], 40);
+    assert_int_equal(w->tcp_flags[0], 0x12);
+    assert_int_equal(w->tcp_flags[1], 0x12);
+    assert_int_equal(w->end, NS_DS_END_CAPTURE);
+    assert_int_equal(ds.totals[1].bytes[1], 28);   /* the DNS answer */
+    assert_int_equal(ds.totals[1].tcp_flags[0], 0);
     /* Flow 1: DNS; flow 2: ICMP in b.pcap; flow 3: NTP with no service. */
     assert_int_equal(ds.labels[3 + 2], 4);
     assert_int_equal(ds.flows[2].proto, 1);
@@ -278,6 +291,8 @@ static void test_build_from_captures(void **state)
     assert_int_equal(ds.n_attrs, 2);
     assert_int_equal(ds.n_packets, 3);
     assert_int_equal(ds.flows[0].seen, 3);
+    assert_int_equal(ds.totals[0].packets[0] + ds.totals[0].packets[1], 3);   /* whole past the cap */
+    assert_int_equal(ds.totals[0].bytes[0], 80);
     ns_dataset_free(&ds);
     o.flows_path = flows_path;
     free_opts(&o);
@@ -634,9 +649,18 @@ static void test_rejects_damage(void **state)
     expect_rejected(pcap, sizeof pcap, NS_EFORMAT, "bad magic");
     /* Another version. */
     memcpy(bad, good, len);
-    bad[8] = 2;
+    bad[8] = 3;
     fix_crc(bad, len);
-    expect_rejected(bad, len, NS_EVERSION, "version 2");
+    expect_rejected(bad, len, NS_EVERSION, "version 3");
+    bad[8] = 0;
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_EVERSION, "version 0");
+    /* A version 1 file was cut to a model's window: more is no such file. */
+    memcpy(bad, good, len);
+    uint32_t many = NS_FLOW_MAX_PACKETS + 1;
+    memcpy(bad + 24, &many, 4);
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_ECORRUPT, "bad packets per flow 1025 (a version 1 file keeps 1 to 1024)");
 
     /* Damage with a valid checksum: the content checks catch it. */
     size_t labels_off = 0, bits_off = len - ((6 * RB + 7) & ~(size_t)7);   /* the last section */
@@ -759,6 +783,134 @@ static void test_write_rejects_bad_struct(void **state)
     free((char *)path);
 }
 
+/* ---- whole flows (version 2) ---------------------------------------------------- */
+
+typedef struct whole {
+    handmade h;
+    ns_ds_totals totals[3];
+} whole;
+
+/* The handmade flows as whole flows under a cap of 3: flow 0 (TCP) closed by
+ * a FIN, flow 1 (TCP) reset, flow 2 (UDP) keeps 3 of its 7 packets and went
+ * idle. Kept directions alternate 0, 1, 0, 1, 0, 1. */
+static void make_whole(whole *w)
+{
+    make_handmade(&w->h);
+    handmade *h = &w->h;
+    h->ds.max_packets = 3;
+    static const uint32_t seen[3] = {2, 1, 7};
+    for (int i = 0; i < 3; i++) h->flows[i].seen = seen[i];
+    memset(w->totals, 0, sizeof w->totals);
+    w->totals[0] = (ns_ds_totals){.packets = {1, 1}, .bytes = {40, 60}, .end = NS_DS_END_FIN, .tcp_flags = {0x02, 0x13}};
+    w->totals[1] = (ns_ds_totals){.packets = {1, 0}, .bytes = {40, 0}, .end = NS_DS_END_RST, .tcp_flags = {0x04, 0}};
+    w->totals[2] = (ns_ds_totals){.packets = {3, 4}, .bytes = {300, 800}, .end = NS_DS_END_IDLE};
+    h->ds.totals = w->totals;
+}
+
+static void test_whole_round_trip(void **state)
+{
+    (void)state;
+    whole w;
+    make_whole(&w);
+    const char *dir = tu_tmpdir();
+    const char *path = strdup(tu_path(dir, "whole.ds")), *sub = strdup(tu_path(dir, "sub.ds"));
+    assert_int_equal(ns_dataset_write(&w.h.ds, path), NS_OK);
+    ns_dataset ds;
+    assert_int_equal(ns_dataset_load(&ds, path), NS_OK);
+    assert_int_equal(ds.version, 2);
+    assert_int_equal(ds.max_packets, 3);
+    assert_memory_equal(ds.flows, w.h.flows, sizeof w.h.flows);
+    assert_non_null(ds.totals);
+    assert_memory_equal(ds.totals, w.totals, sizeof w.totals);
+    /* A subset keeps the totals of the flows it keeps. */
+    static const uint8_t keep[3] = {0, 0, 1};
+    assert_int_equal(ns_dataset_write_subset(&ds, keep, sub), NS_OK);
+    ns_dataset_free(&ds);
+    assert_int_equal(ns_dataset_load(&ds, sub), NS_OK);
+    assert_int_equal(ds.version, 2);
+    assert_int_equal(ds.n_flows, 1);
+    assert_memory_equal(&ds.totals[0], &w.totals[2], sizeof w.totals[2]);
+    ns_dataset_free(&ds);
+    /* Without totals a file is written as version 1, which keeps loading. */
+    make_handmade(&w.h);
+    assert_int_equal(ns_dataset_write(&w.h.ds, path), NS_OK);
+    assert_int_equal(ns_dataset_load(&ds, path), NS_OK);
+    assert_int_equal(ds.version, 1);
+    assert_null(ds.totals);
+    ns_dataset_free(&ds);
+    /* ... and cannot hold a flow longer than a model's window. */
+    w.h.ds.max_packets = NS_FLOW_MAX_PACKETS + 1;
+    assert_int_equal(ns_dataset_write(&w.h.ds, path), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "a version 1 file keeps 1 to 1024"));
+    free((char *)sub);
+    free((char *)path);
+}
+
+/* Totals that disagree with the kept packets or with themselves: the writer
+ * refuses them (the reader runs the same checks), each with its reason. */
+static void test_whole_rejects_inconsistent_totals(void **state)
+{
+    (void)state;
+    const char *path = strdup(tu_path(tu_tmpdir(), "x.ds"));
+    whole w;
+#define EXPECT(body, what)                                                                  \
+    do {                                                                                    \
+        make_whole(&w);                                                                     \
+        body;                                                                               \
+        assert_int_equal(ns_dataset_write(&w.h.ds, path), NS_EARG);                         \
+        if (!strstr(ns_errmsg(), what)) fail_msg("expected '%s', got: %s", what, ns_errmsg()); \
+    } while (0)
+    EXPECT(w.totals[0].packets[1] = 0, "flow 0 keeps more packets in a direction than its totals count");
+    EXPECT(w.totals[1].packets[0] = 2, "flow 1 keeps other than its first packets up to the cap");
+    EXPECT((w.totals[2].packets[0] = 0, w.h.flows[2].seen = 4), "flow 2 keeps more packets in a direction");
+    EXPECT(w.h.flows[2].seen = 8, "flow 2 counts other packets in 'seen' than in its totals");
+    EXPECT(w.totals[0].bytes[0] = 19, "flow 0 has bytes that no IPv4 packets of its count add up to");
+    EXPECT(w.totals[2].bytes[1] = 4 * 65535 + 1, "flow 2 has bytes that no IPv4 packets");
+    EXPECT(w.totals[1].bytes[1] = 20, "flow 1 has bytes that no IPv4 packets");
+    EXPECT(w.totals[2].packets[1] = UINT64_C(1) << 40, "flow 2 has an absurd packet total");
+    EXPECT(w.totals[2].tcp_flags[1] = 0x10, "flow 2 has TCP flags but is not TCP");
+    EXPECT(w.totals[0].end = 0, "flow 0 has an unknown end");
+    EXPECT(w.totals[2].end = NS_DS_END_CAPTURE + 1, "flow 2 has an unknown end");
+    EXPECT(w.totals[0].end = NS_DS_END_CAPTURE, "flow 0 ends otherwise than its TCP flags say");
+    EXPECT(w.totals[1].end = NS_DS_END_FIN, "flow 1 ends otherwise than its TCP flags say");
+    EXPECT(w.totals[2].end = NS_DS_END_FIN, "flow 2 ends otherwise than its TCP flags say");
+    EXPECT(w.totals[0].tcp_flags[0] |= 0x04, "flow 0 ends otherwise than its TCP flags say");
+    EXPECT(w.h.ds.idle_timeout_ns = 0, "flow 2 ends idle with no idle timeout");
+    EXPECT(w.totals[1].pad_[4] = 1, "flow 1 has non-zero padding in its totals");
+    EXPECT(w.h.ds.max_packets = NS_FLOW_MAX_KEPT + 1, "a version 2 file keeps 1 to 100000");
+#undef EXPECT
+    assert_int_equal(tu_system("test ! -e '%s'", path), 0);
+
+    /* The reader: a good file, then one byte of the totals changed under a
+     * right checksum; and every flipped byte caught. */
+    make_whole(&w);
+    assert_int_equal(ns_dataset_write(&w.h.ds, path), NS_OK);
+    size_t len, at = 0;
+    uint8_t *good = read_all(path, &len), *bad = malloc(len);
+    for (size_t i = 128; i + sizeof w.totals <= len && !at; i += 8)
+        if (!memcmp(good + i, w.totals, sizeof w.totals)) at = i;
+    assert_true(at > 0);
+    memcpy(bad, good, len);
+    bad[at + offsetof(ns_ds_totals, end)] = NS_DS_END_CAPTURE;
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_ECORRUPT, "flow 0 ends otherwise than its TCP flags say");
+    memcpy(bad, good, len);
+    bad[at + sizeof(ns_ds_totals) + offsetof(ns_ds_totals, packets)] = 5;
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_ECORRUPT, "flow 1 keeps other than its first packets up to the cap");
+    const char *p = tu_path(tu_tmpdir(), "flip.ds");
+    for (size_t i = 0; i < len; i++) {
+        memcpy(bad, good, len);
+        bad[i] ^= 0x20;
+        assert_int_equal(tu_write_file(p, bad, len), 0);
+        ns_dataset ds;
+        assert_true(ns_dataset_load(&ds, p) < 0);
+    }
+    free(bad);
+    free(good);
+    free((char *)path);
+}
+
 /* ---- the CLI ------------------------------------------------------------------- */
 
 static void test_cli(void **state)
@@ -776,8 +928,13 @@ static void test_cli(void **state)
                      0);
     assert_int_equal(tu_system("%s inspect %s/labels.tsv 2>/dev/null", bin, dir), 1);
     assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --label nope -o %s/ds 2>/dev/null", bin, dir, dir), 2);
-    assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --packets 2000 -o %s/ds 2>/dev/null", bin, dir, dir),
-                     2);
+    assert_int_equal(tu_system("grep -q 'TCP flows ended by FIN 0.0%%, RST 0.0%%, idle timeout 0.0%%, end of capture "
+                               "100.0%%' %s/inspect", dir), 0);
+    /* Whole flows up to 100,000 packets: --packets 2000 is a cap like any other. */
+    assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --packets 2000 -o %s/ds >/dev/null", bin, dir, dir),
+                     0);
+    assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --packets 100001 -o %s/ds 2>/dev/null", bin, dir,
+                               dir), 2);
 }
 
 /* `netsynth subset`: token filters and the even per-class cap. */
@@ -944,6 +1101,8 @@ int main(void)
         cmocka_unit_test(test_rejects_damage),
         cmocka_unit_test(test_rejects_other_widths),
         cmocka_unit_test(test_write_rejects_bad_struct),
+        cmocka_unit_test(test_whole_round_trip),
+        cmocka_unit_test(test_whole_rejects_inconsistent_totals),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_subset),
         cmocka_unit_test(test_real_corpus),

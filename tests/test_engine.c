@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netsynth/capture.h"
 #include "netsynth/controlnet.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
@@ -24,6 +25,7 @@
 #include "netsynth/model.h"
 #include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
+#include "netsynth/packet.h"
 #include "netsynth/train.h"
 
 enum { W = NS_NP_MODEL_WIDTH, FLOWS = 16, LEN = 3 };
@@ -157,6 +159,269 @@ static double match_rate(const ns_gen_flows *g, int kind)
                     if (want[c] != got[c]) print_message("flow %zu row %u col %d want %d got %d\n", f, k, c, want[c], got[c]);
         }
     return rows ? (double)same / rows : 0;
+}
+
+/* Issue 15: flows of 3 to 9 packets whose rows past the 4th have their own
+ * TOS and times, as whole flows and cut to 4 packets (the totals whole in
+ * both). A 4-row window then learns whole lengths in two bins past it in
+ * both; only the whole file has windows inside flows to train on: its
+ * model fits the TOS column and learns its continuation vector, while the
+ * cut file's stays exactly zero (no continuation window was ever drawn). */
+typedef struct long_flows {
+    ns_ds_flow flows[24];
+    ns_ds_totals totals[24];
+    int32_t labels[24];
+    int64_t iat[24 * 9];
+    uint8_t dir[24 * 9], bits[24 * 9 * ((W + 3) / 4)];
+} long_flows;
+
+static void make_long_flows(long_flows *l, ns_dataset *ds, uint32_t cap)
+{
+    static const char *attr_names[] = {"kind"}, *tokens[] = {"kind=dns", "kind=web"}, *files[] = {"made-in-test"};
+    static const uint32_t attr_first[] = {0, 2};
+    enum { RB = (W + 3) / 4 };
+    memset(l, 0, sizeof *l);
+    int8_t row[W];
+    uint64_t at = 0;
+    for (int f = 0; f < 24; f++) {
+        int kind = f & 1;
+        uint32_t len = 3 + (uint32_t)f % 7;   /* 3..9 packets */
+        uint32_t kept = len < cap ? len : cap;
+        ns_ds_flow *fl = &l->flows[f];
+        fl->first = at, fl->n_packets = kept, fl->seen = len, fl->proto = kind ? 6 : 17;
+        l->labels[f] = kind;
+        ns_ds_totals *t = &l->totals[f];
+        t->end = NS_DS_END_CAPTURE;
+        if (kind) t->tcp_flags[0] = t->tcp_flags[1] = 0x12;
+        for (uint32_t k = 0; k < len; k++) {
+            t->packets[k == 1]++, t->bytes[k == 1] += 40;
+            if (k >= kept) continue;
+            make_row(row, kind, (int)k, f);
+            ns_nprint_put(row, NS_NPF_IPV4_TOS, k >= 4 ? 0x10 : 0);   /* past a 4-row window only */
+            ns_dataset_pack_row(row, W, l->bits + (at + k) * RB);
+            l->iat[at + k] = k ? (k >= 4 ? 5000000000 : 1000000) : 0;
+            l->dir[at + k] = k == 1;
+        }
+        at += kept;
+    }
+    *ds = (ns_dataset){.width = W, .row_bytes = RB, .max_packets = cap, .idle_timeout_ns = 0, .n_flows = 24,
+                       .n_packets = at, .n_attrs = 1, .n_tokens = 2, .n_files = 1, .attr_names = attr_names,
+                       .attr_first = attr_first, .tokens = tokens, .files = files, .flows = l->flows,
+                       .totals = l->totals, .labels = l->labels, .iat_ns = l->iat, .dir = l->dir, .bits = l->bits};
+}
+
+static void test_whole_flows_train_as_their_window(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    long_flows *l = malloc(sizeof *l);
+    ns_dataset ds[2];
+    ns_modelfile m[2];
+    for (int i = 0; i < 2; i++) {
+        make_long_flows(l, &ds[i], i ? 4 : 100);   /* whole, then cut to the window */
+        const char *path = tu_path(dir, i ? "cut.ds" : "whole.ds");
+        assert_int_equal(ns_dataset_write(&ds[i], path), NS_OK);
+        assert_int_equal(ns_dataset_load(&ds[i], path), NS_OK);
+        assert_int_equal(ds[i].version, 2);
+        ns_train_opts o;
+        tiny_opts(&o, dir, 20);
+        o.max_packets = 4;
+        o.st.val_frac = 0.1f;
+        ns_train_result res;
+        assert_int_equal(ns_train(&ds[i], &o, &res), NS_OK);
+        assert_int_equal(ns_modelfile_load(&m[i], o.out_path), NS_OK);
+        assert_int_equal(m[i].cfg.max_packets, 4);
+        assert_int_equal(m[i].cfg.len_bins, 2);   /* whole lengths up to 9: bins (4, 8], (8, 16] */
+    }
+    assert_true(ds[0].n_packets > ds[1].n_packets);
+    int tos_whole = 0, tos_cut = 0;
+    for (int j = 0; j < m[0].repr.n_bits; j++) tos_whole |= m[0].repr.cols[j] == NS_NP_COL_IPV4_TOS + 3;
+    for (int j = 0; j < m[1].repr.n_bits; j++) tos_cut |= m[1].repr.cols[j] == NS_NP_COL_IPV4_TOS + 3;
+    assert_true(tos_whole && !tos_cut);
+    float norm[2] = {0, 0};
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < m[i].cfg.d; k++) norm[i] += fabsf(m[i].p.cont[k]);
+    assert_true(norm[0] > 0);
+    assert_true(norm[1] == 0);
+    /* Without --packets a whole-flow file's window is 64 packets or its cap. */
+    ns_train_opts o;
+    tiny_opts(&o, dir, 1);
+    ns_modelfile d;
+    train_and_load(&ds[0], dir, 1, &o, &d);
+    assert_int_equal(d.cfg.max_packets, 64);
+    assert_int_equal(d.cfg.len_bins, 0);   /* every flow fits 64 */
+    ns_modelfile_free(&d);
+    for (int i = 0; i < 2; i++) ns_modelfile_free(&m[i]), ns_dataset_free(&ds[i]);
+    free(l);
+}
+
+/* Issue 15: flows longer than the window (8 rows here) are generated window
+ * by window, each holding its first 2 rows to the last 2 of the one before:
+ * 20 rows are windows 0-7, 6-13 and 12-19, so the flow ends exactly at a
+ * window's end. The first window is the flow --length 8 gives (the same
+ * noise), the held rows stay as generated, and in the repaired pcap the
+ * sequence and acknowledgement numbers and TSvals run on across the
+ * boundaries as everywhere else. */
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+static void test_flows_past_the_window(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    train_tiny(dir, 30, &ds, &o);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    assert_int_equal(m.cfg.max_packets, 8);
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    go.sampler.steps = 4;
+    int32_t ids[1];
+    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    ns_gen_flows g8 = {0}, g20 = {0};
+    go.length = 8;
+    assert_int_equal(ns_generate(&m, &go, ids, 6, 0, &g8), NS_OK);
+    go.length = 20;
+    assert_int_equal(ns_generate(&m, &go, ids, 6, 0, &g20), NS_OK);
+    assert_int_equal(g20.n_flows, 6);
+    assert_int_equal(g20.n_rows, 6 * 20);
+    for (size_t f = 0; f < 6; f++) {
+        assert_int_equal(g20.len[f], 20);
+        assert_memory_equal(g20.rows + g20.first[f] * W, g8.rows + g8.first[f] * W, 8 * W);
+        assert_memory_equal(g20.iat_ns + g20.first[f], g8.iat_ns + g8.first[f], 8 * sizeof(int64_t));
+        assert_int_equal(g20.iat_ns[g20.first[f]], 0);
+        for (uint32_t r = 8; r < 20; r++)   /* later windows decode a present IPv4 header */
+            assert_true(g20.rows[(g20.first[f] + r) * W + NS_NP_COL_IPV4] >= 0);
+    }
+    ns_gen_flows_free(&g8), ns_gen_flows_free(&g20);
+
+    /* The pcap: per flow and direction, each packet's sequence number is the
+     * previous one's plus its payload (and SYN, FIN), an ACK acknowledges the
+     * other side's next number, and TSvals never go back. */
+    const char *bin = tu_netsynth_bin(), *pcap = strdup(tu_path(dir, "long.pcap"));
+    assert_int_equal(tu_system("%s generate --model %s --prompt kind=web -n 6 --length 20 --steps 4 --seed 3 -q "
+                               "--threads 1 -o %s", bin, o.out_path, pcap), 0);
+    ns_capture *c;
+    assert_int_equal(ns_capture_open(&c, pcap, NULL), NS_OK);
+    ns_frame fr;
+    int packets = 0, tcp = 0, checked_ts = 0;
+    struct { uint32_t a, b; uint16_t pa, pb; int have[2]; uint32_t nxt[2], ts[2]; int has_ts[2]; } fl[8];
+    int n_fl = 0;
+    while (ns_capture_next(c, &fr) == 1) {
+        packets++;
+        ns_packet p;
+        assert_int_equal(ns_packet_parse(&p, ns_capture_linktype(c), fr.data, fr.caplen), NS_SKIP_NONE);
+        if (p.l4_proto != 6) continue;
+        tcp++;
+        const uint8_t *ip = p.ip.data, *t = p.l4.data;
+        uint32_t src = be32(ip + 12), dst = be32(ip + 16);
+        uint16_t sp = (uint16_t)(t[0] << 8 | t[1]), dp = (uint16_t)(t[2] << 8 | t[3]);
+        int k = 0, d = 0;
+        for (; k < n_fl; k++) {
+            if (fl[k].a == src && fl[k].pa == sp && fl[k].b == dst && fl[k].pb == dp) { d = 0; break; }
+            if (fl[k].a == dst && fl[k].pa == dp && fl[k].b == src && fl[k].pb == sp) { d = 1; break; }
+        }
+        if (k == n_fl) {
+            assert_true(n_fl < 8);
+            memset(&fl[k], 0, sizeof fl[k]);
+            fl[k].a = src, fl[k].b = dst, fl[k].pa = sp, fl[k].pb = dp;
+            n_fl++;
+        }
+        uint32_t seq = be32(t + 4), ack = be32(t + 8);
+        uint8_t flags = t[13];
+        size_t payload = p.ip_total_len - p.ip.len - p.l4.len;
+        if (fl[k].have[d]) assert_int_equal(seq, fl[k].nxt[d]);
+        if ((flags & 0x10) && fl[k].have[!d]) assert_int_equal(ack, fl[k].nxt[!d]);
+        fl[k].have[d] = 1;
+        fl[k].nxt[d] = seq + (uint32_t)payload + !!(flags & 0x02) + !!(flags & 0x01);
+        for (size_t o2 = 20; o2 + 10 <= p.l4.len;) {   /* the timestamp option */
+            uint8_t kind = t[o2];
+            if (kind == 0) break;
+            if (kind == 1) { o2++; continue; }
+            if (kind == 8 && t[o2 + 1] == 10) {
+                uint32_t v = be32(t + o2 + 2);
+                if (fl[k].has_ts[d]) assert_true((int32_t)(v - fl[k].ts[d]) >= 0), checked_ts++;
+                fl[k].ts[d] = v, fl[k].has_ts[d] = 1;
+            }
+            if (t[o2 + 1] < 2) break;
+            o2 += t[o2 + 1];
+        }
+    }
+    ns_capture_close(c);
+    assert_true(packets >= 6 * 18);   /* repair may drop a row or two (after an RST) */
+    assert_true(tcp > packets / 2);
+    (void)checked_ts;
+    /* Longer than a version 1 file holds: the dataset written carries totals. */
+    const char *out = strdup(tu_path(dir, "long.ds"));
+    assert_int_equal(tu_system("%s generate --model %s --prompt kind=web -n 2 --length 1030 --steps 2 --seed 3 -q "
+                               "-o %s", bin, o.out_path, out), 0);
+    ns_dataset g;
+    assert_int_equal(ns_dataset_load(&g, out), NS_OK);
+    assert_int_equal(g.version, 2);
+    assert_int_equal(g.max_packets, 1030);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(g.flows[i].n_packets, 1030);
+        assert_int_equal(g.totals[i].packets[0] + g.totals[i].packets[1], 1030);
+    }
+    ns_dataset_free(&g);
+    free((char *)out);
+    free((char *)pcap);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
+}
+
+/* Issue 15: the length head learns whole lengths past the window in log2
+ * bins, and generation draws them: with a window of 2 rows and flows of 3
+ * to 9 packets, nearly every generated flow is longer than the window
+ * (generated window by window) and no longer than the last bin, 16. A model
+ * whose training flows all fit its window keeps the head of before. */
+static void test_whole_length_head(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    long_flows *l = malloc(sizeof *l);
+    ns_dataset ds;
+    make_long_flows(l, &ds, 100);
+    const char *path = tu_path(dir, "whole.ds");
+    assert_int_equal(ns_dataset_write(&ds, path), NS_OK);
+    assert_int_equal(ns_dataset_load(&ds, path), NS_OK);
+    ns_train_opts o;
+    tiny_opts(&o, dir, 300);
+    o.max_packets = 2;
+    o.st.w_len = 1.0f;
+    ns_train_result res;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    assert_int_equal(m.cfg.max_packets, 2);
+    assert_int_equal(m.cfg.len_bins, 3);   /* (2, 4], (4, 8], (8, 16] */
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    go.sampler.steps = 2;
+    int32_t ids[1];
+    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    ns_gen_flows g = {0};
+    assert_int_equal(ns_generate(&m, &go, ids, 40, 0, &g), NS_OK);
+    int past = 0;
+    for (size_t f = 0; f < g.n_flows; f++) {
+        assert_true(g.len[f] >= 1 && g.len[f] <= 16);
+        past += g.len[f] > 2;
+    }
+    print_message("%d of 40 flows past the 2-row window\n", past);
+    assert_true(past >= 36);
+    ns_gen_flows_free(&g);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
+    free(l);
+
+    /* Every flow within the window: no bins. */
+    ns_dataset short_ds;
+    train_tiny(dir, 1, &short_ds, &o);
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    assert_int_equal(m.cfg.len_bins, 0);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&short_ds);
 }
 
 static void test_overfit_reproduces_flows(void **state)
@@ -1032,6 +1297,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_overfit_reproduces_flows),
+        cmocka_unit_test(test_whole_flows_train_as_their_window),
+        cmocka_unit_test(test_flows_past_the_window),
+        cmocka_unit_test(test_whole_length_head),
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_model_file_round_trip_and_corruption),
         cmocka_unit_test(test_same_seed_same_flows),

@@ -214,6 +214,8 @@ static void test_packet_cap(void **state)
     assert_int_equal(f[0].n, 3);
     assert_int_equal(f[0].seen, 10);
     assert_int_equal(f[0].last_ns, 9);
+    assert_int_equal(f[0].packets[0], 10);   /* totals count past the cap */
+    assert_int_equal(f[0].bytes[0], 280);
     ns_flow_table_free(t);
 
     t = table(NS_FLOW_MAX_PACKETS, 0);
@@ -324,7 +326,7 @@ static void test_bad_arguments(void **state)
     ns_flow_table *t;
     assert_int_equal(ns_flow_table_new(&t, 0, 0), NS_EARG);
     assert_non_null(strstr(ns_errmsg(), "packets per flow"));
-    assert_int_equal(ns_flow_table_new(&t, NS_FLOW_MAX_PACKETS + 1, 0), NS_EARG);
+    assert_int_equal(ns_flow_table_new(&t, NS_FLOW_MAX_KEPT + 1, 0), NS_EARG);
     assert_int_equal(ns_flow_table_new(&t, 64, -1), NS_EARG);
     t = table(4, 0);
     assert_true(ns_flow_table_add_capture(t, "/nonexistent/x.pcap", NULL) < 0);

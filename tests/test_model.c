@@ -111,6 +111,78 @@ static void test_backward_matches_finite_differences(void **state)
     teardown(&f);
 }
 
+/* Issue 15: the length head past the window. Classes 1..T then log2 bins
+ * (T 2^j, T 2^(j+1)]; with whole-length targets in those bins its gradient
+ * matches finite differences, and a fresh head's length loss is the log of
+ * its class count. */
+static void test_length_bins(void **state)
+{
+    (void)state;
+    ns_model_config c = {.max_packets = 8, .len_bins = 3};
+    assert_int_equal(ns_model_length_classes(&c), 11);
+    assert_int_equal(ns_model_length_class(&c, 1), 0);
+    assert_int_equal(ns_model_length_class(&c, 8), 7);
+    assert_int_equal(ns_model_length_class(&c, 9), 8);
+    assert_int_equal(ns_model_length_class(&c, 16), 8);
+    assert_int_equal(ns_model_length_class(&c, 17), 9);
+    assert_int_equal(ns_model_length_class(&c, 33), 10);
+    assert_int_equal(ns_model_length_class(&c, 100000), 10);   /* the last bin takes the rest */
+    c.len_bins = 0;
+    assert_int_equal(ns_model_length_class(&c, 100000), 7);    /* no bins: the window's last */
+
+    fixture f;
+    memset(&f, 0, sizeof f);
+    /* setup()'s model with two bins past the window of T rows. */
+    assert_int_equal(ns_model_config_named(&f.c, "tiny"), 0);
+    f.c.d = 8, f.c.n_head = 2, f.c.n_layer = 2, f.c.mlp_ratio = 2;
+    f.c.max_packets = T, f.c.n_bits = K, f.c.in_dim = 2 * K + 2, f.c.vocab = 4, f.c.out_dim = 3 * K + 2;
+    f.c.len_bins = 2;
+    assert_true(ns_model_config_valid(&f.c));
+    f.c.len_bins = NS_MODEL_MAX_LEN_BINS + 1;
+    assert_false(ns_model_config_valid(&f.c));
+    f.c.len_bins = 2;
+    f.n = ns_model_params_layout(NULL, &f.c, NULL);
+    f.mem = malloc(f.n * sizeof(float));
+    f.gmem = calloc(f.n, sizeof(float));
+    ns_model_params_layout(&f.p, &f.c, f.mem);
+    ns_model_params_layout(&f.g, &f.c, f.gmem);
+    assert_true(f.p.len2_b + T + 2 == f.p.cont);       /* then the continuation vector, the array's end */
+    assert_true(f.p.cont + f.c.d == f.mem + f.n);
+    ns_rng r;
+    ns_rng_seed(&r, 12, 0);
+    for (size_t i = 0; i < f.n; i++) f.mem[i] = 0.3f * ns_rng_normal(&r);
+    for (size_t i = 0; i < sizeof f.x / sizeof f.x[0]; i++) f.x[i] = ns_rng_normal(&r);
+    for (int b = 0; b < B; b++) f.t[b] = 0.2f + 0.3f * b, f.len[b] = T - b;
+    for (int i = 0; i < B * P; i++) f.prompt[i] = i % 3 ? (int)(i % 4) : -1;
+    for (int i = 0; i < B * T * K; i++) f.cls[i] = (uint8_t)ns_rng_below(&r, 3);
+    for (int i = 0; i < B * T; i++) f.iat[i] = ns_rng_normal(&r), f.dir[i] = (uint8_t)ns_rng_below(&r, 2);
+    assert_int_equal(ns_model_acts_new(&f.a, &f.c, B, T), 0);
+    int target[B];
+    for (int b = 0; b < B; b++) target[b] = ns_model_length_class(&f.c, (uint64_t)(T * 2 + b * T));   /* past it */
+    assert_int_equal(target[0], T + 0);
+    assert_int_equal(target[2], T + 1);
+    ns_model_acts_length_target(f.a, target);
+    static const uint8_t cont[B] = {1, 0, 1};   /* flows 0 and 2 are windows inside their flows */
+    ns_model_acts_continuation(f.a, cont);
+    loss_of(&f);
+    assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL), 0);
+    size_t d = (size_t)f.c.d;
+    check_slice(&f, "len2_w", f.p.len2_w, f.g.len2_w, (size_t)(T + 2) * d);
+    check_slice(&f, "len2_b", f.p.len2_b, f.g.len2_b, T + 2);
+    check_slice(&f, "len1_w", f.p.len1_w, f.g.len1_w, d * d);
+    check_slice(&f, "prompt", f.p.prompt, f.g.prompt, 4 * d);
+    check_slice(&f, "cont", f.p.cont, f.g.cont, d);
+    /* A fresh head (len2 zero): every class equally likely. */
+    memset(f.p.len2_w, 0, (size_t)(T + 2) * d * sizeof(float));
+    memset(f.p.len2_b, 0, (T + 2) * sizeof(float));
+    ns_model_forward(NULL, f.a, &f.p, &f.c, f.x, f.t, f.prompt, P, f.len, B, T, NULL);
+    float parts[4];
+    ns_model_loss_weights w = {1, 1, 1};
+    ns_model_loss(f.a, &f.c, f.cls, f.iat, f.dir, &w, parts);
+    assert_true(fabsf(parts[3] - logf((float)(T + 2))) < 1e-4f);
+    teardown(&f);
+}
+
 /* The timing bins' and sub-bins' cross-entropies: every output of the head
  * (out_b has one entry per bin and sub-bin, out_w a spread) and the layers
  * below it against finite differences; a fresh model's timing loss is
@@ -280,6 +352,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backward_matches_finite_differences),
         cmocka_unit_test(test_timing_bins_backward),
+        cmocka_unit_test(test_length_bins),
         cmocka_unit_test(test_control_gradient),
         cmocka_unit_test(test_fresh_model_is_neutral),
         cmocka_unit_test(test_layout_and_decay_mask),

@@ -8,14 +8,24 @@
  * attr_first[a] .. attr_first[a + 1] - 1, sorted by value. A loaded file is
  * one read into one buffer that the arrays point into.
  *
+ * Whole flows (version 2): a flow keeps every packet up to max_packets
+ * (`dataset --packets`, by default and at most NS_FLOW_MAX_KEPT = 100,000),
+ * and its totals say what the whole flow was, also past the kept packets:
+ * packets and bytes (IPv4 total length) per direction, the TCP flags each
+ * side sent and how it ended. The model reads a window of the first rows
+ * (train --packets); the rest are there for what learns whole flows.
+ *
  * File (little-endian; dataset.c has the byte layout): a 128-byte header
  * ("NSYNDATA", version, dimensions, counts, CRC-32 of the whole file with the
  * CRC field zeroed), then 8-byte aligned sections: attribute name offsets,
- * attr_first, token offsets, file offsets, the string pool, flows, labels,
- * iat_ns, dir, and the rows packed 2 bits per value, each value's two's
- * complement (00 = 0, 01 = 1, 11 = -1). Loading checks all of it, down to
- * every dimension a reader relies on: rows are NS_NP_MODEL_WIDTH values, no
- * flow longer than NS_FLOW_MAX_PACKETS. */
+ * attr_first, token offsets, file offsets, the string pool, flows, totals
+ * (version 2), labels, iat_ns, dir, and the rows packed 2 bits per value,
+ * each value's two's complement (00 = 0, 01 = 1, 11 = -1). Loading checks
+ * all of it, down to every dimension a reader relies on: rows are
+ * NS_NP_MODEL_WIDTH values, no flow longer than the file's max_packets
+ * (at most NS_FLOW_MAX_KEPT; NS_FLOW_MAX_PACKETS in a version 1 file), and
+ * totals that agree with the kept packets. Version 1 files (no totals)
+ * still load, with totals NULL. */
 #ifndef NETSYNTH_DATASET_H
 #define NETSYNTH_DATASET_H
 #ifdef __cplusplus
@@ -26,10 +36,11 @@ extern "C" {
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netsynth/flow.h"
 #include "netsynth/packet.h"
 
 #define NS_DATASET_MAGIC "NSYNDATA"
-#define NS_DATASET_VERSION 1
+#define NS_DATASET_VERSION 2   /* written when a dataset has totals; 1 otherwise */
 
 enum { NS_DS_KEEP_ADDRESSES = 1u << 0 };  /* flags: IP address bits kept, not -1 */
 
@@ -45,10 +56,31 @@ typedef struct ns_ds_flow {
     uint8_t pad_[7];
 } ns_ds_flow;
 
+/* How a flow ended, judged on all its packets (the first that applies):
+ * RST: a TCP RST was sent (also after FINs: the connection was aborted);
+ * FIN: a TCP FIN was sent; IDLE: its last packet came more than the idle
+ * timeout before the capture's last flow packet (a packet of the same
+ * 5-tuple after that starts a new flow); CAPTURE: the capture ended first. */
+typedef enum ns_ds_end {
+    NS_DS_END_FIN = 1,
+    NS_DS_END_RST = 2,
+    NS_DS_END_IDLE = 3,
+    NS_DS_END_CAPTURE = 4,
+} ns_ds_end;
+
+typedef struct ns_ds_totals {
+    uint64_t packets[2];   /* per direction (0 client->server); sum >= n_packets */
+    uint64_t bytes[2];     /* IPv4 total lengths, per direction */
+    uint8_t end;           /* ns_ds_end */
+    uint8_t tcp_flags[2];  /* every TCP flag byte per direction ORed (0: not TCP) */
+    uint8_t pad_[5];
+} ns_ds_totals;
+
 typedef struct ns_dataset {
+    uint32_t version;        /* of the file it was read from (writing: chosen by totals) */
     uint32_t width;          /* values per row: NS_NP_MODEL_WIDTH */
     uint32_t row_bytes;      /* (width + 3) / 4 */
-    uint32_t max_packets;    /* the --packets it was built with */
+    uint32_t max_packets;    /* the --packets cap it was built with: no flow keeps more */
     uint32_t flags;          /* NS_DS_* */
     int64_t idle_timeout_ns; /* the flow idle timeout it was built with, 0 none */
     uint64_t n_flows, n_packets;
@@ -60,6 +92,7 @@ typedef struct ns_dataset {
     const char **files;      /* [n_files] capture paths as the label table gives them */
 
     const ns_ds_flow *flows; /* [n_flows] */
+    const ns_ds_totals *totals; /* [n_flows]; NULL: not known (a version 1 file) */
     const int32_t *labels;   /* [n_flows * n_attrs] token id or -1 */
     const int64_t *iat_ns;   /* [n_packets] since the flow's previous packet */
     const uint8_t *dir;      /* [n_packets] 0 client->server, 1 server->client */
@@ -73,7 +106,9 @@ int ns_dataset_load(ns_dataset *ds, const char *path);
 /* The same from memory: takes over buf (malloc'd, freed also on failure). */
 int ns_dataset_parse(ns_dataset *ds, uint8_t *buf, size_t len, const char *name);
 void ns_dataset_free(ns_dataset *ds);
-/* Write ds (any arrays, e.g. filled by hand) to path through ns_outfile. */
+/* Write ds (any arrays, e.g. filled by hand) to path through ns_outfile:
+ * version 2 with its totals, version 1 when totals is NULL (then
+ * max_packets is at most NS_FLOW_MAX_PACKETS). */
 int ns_dataset_write(const ns_dataset *ds, const char *path);
 
 /* Write the flows i of ds with keep[i] != 0 (vocabulary and files kept
@@ -109,7 +144,7 @@ typedef struct ns_dataset_opts {
     const char *flows_path;    /* optional per-flow table (flow-services.tsv) */
     const char *flow_label;    /* its column that becomes attribute "service" */
     int full_service;          /* keep "TLS.AmazonAWS" whole rather than "TLS" */
-    int max_packets;           /* 1..NS_FLOW_MAX_PACKETS */
+    int max_packets;           /* packets kept per flow: 1..NS_FLOW_MAX_KEPT */
     int64_t idle_timeout_ns;   /* 0 none */
     int keep_addresses;
     /* A capture named by two rows (same file after resolving the paths:
@@ -131,7 +166,7 @@ typedef struct ns_dataset_stats {
     ns_skips skips;                  /* packets left out, and why */
 } ns_dataset_stats;
 
-/* Set opts to the defaults (64 packets, NS_FLOW_DEFAULT_IDLE_NS). */
+/* Set opts to the defaults (whole flows: NS_FLOW_MAX_KEPT packets, NS_FLOW_DEFAULT_IDLE_NS). */
 void ns_dataset_opts_init(ns_dataset_opts *o);
 int ns_dataset_build(const ns_dataset_opts *o, const char *out_path, ns_dataset_stats *st);
 

@@ -12,7 +12,10 @@
  * Per kept packet a flow holds its nPrint row (NS_NP_MODEL_LAYERS, 1088
  * values), the time since the flow's previous packet (0 for the first; a
  * timestamp that goes backwards counts as 0) and its direction. Packets past
- * the first max_packets are counted, not kept. IPv6, non-IP and packets that
+ * the first max_packets are counted, not kept; every packet, kept or not,
+ * counts in the flow's packets and bytes (IPv4 total length, as NetFlow
+ * counts octets) per direction and ORs its TCP flags into its direction's.
+ * IPv6, non-IP and packets that
  * did not decode are counted in the table's skips and left out. Tables are
  * independent: one per thread (or per capture) needs no locking. */
 #ifndef NETSYNTH_FLOW_H
@@ -28,8 +31,12 @@ extern "C" {
 #include "netsynth/capture.h"
 #include "netsynth/packet.h"
 
+/* The model's largest window (and the eval/control views): packets a row block. */
 #define NS_FLOW_MAX_PACKETS 1024
 #define NS_FLOW_DEFAULT_PACKETS 64
+/* The most packets a flow table keeps of one flow: datasets keep whole flows
+ * up to it (at 272 packed bytes a row, 27 MB for one flow this long). */
+#define NS_FLOW_MAX_KEPT 100000
 /* 120 s: the shortest idle time after which RFC 4787 lets a NAT forget a UDP
  * mapping (and CICFlowMeter's flow timeout), so a packet after it starts a
  * new conversation in practice too. On the IoT Sentinel corpus it turns the
@@ -51,6 +58,8 @@ typedef struct ns_flow {
     ns_flow_tuple tuple;
     int64_t first_ns, last_ns;  /* timestamps of its first and latest packet */
     uint64_t seen;              /* packets seen, also past the cap */
+    uint64_t packets[2], bytes[2]; /* per direction (0 client->server), also past the cap */
+    uint8_t tcp_flags[2];       /* per direction: every TCP flag byte ORed */
     uint32_t n;                 /* packets kept: min(seen, max_packets) */
     uint32_t cap_;              /* private: rows allocated */
     int8_t *rows;               /* n x NS_NP_MODEL_WIDTH */
@@ -60,7 +69,7 @@ typedef struct ns_flow {
 
 typedef struct ns_flow_table ns_flow_table;
 
-/* max_packets in [1, NS_FLOW_MAX_PACKETS]; idle_timeout_ns 0 for none. */
+/* max_packets in [1, NS_FLOW_MAX_KEPT]; idle_timeout_ns 0 for none. */
 int ns_flow_table_new(ns_flow_table **out, int max_packets, int64_t idle_timeout_ns);
 void ns_flow_table_free(ns_flow_table *t);
 

@@ -19,6 +19,11 @@ extern "C" {
 /* Write generated flows as a dataset file (addresses blank, ports as
  * generated, files[0] = `source`, a note of where they came from). */
 int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const char *source, const char *path);
+/* Generated flow i's totals (dataset.h) as its rows say, before repair:
+ * packets and IPv4 total lengths (20..65535) per direction, TCP flags
+ * (proto 6 only), RST, FIN or else the end of the capture. A dataset of
+ * flows longer than a version 1 file holds carries them. */
+void ns_gen_flow_totals(const ns_gen_flows *g, size_t i, uint8_t proto, ns_ds_totals *t);
 /* Write generated flows as nPrint CSV (IPv4, TCP, UDP, ICMP), index column
  * "flow" = the flow's number, with rts = microseconds since the previous row. */
 int ns_gen_write_csv(const ns_gen_flows *g, const char *path);

@@ -7,7 +7,12 @@
  * prompt (optionally guided, as the rows are); then its rows are denoised from Gaussian noise with classifier-free
  * guidance (guided = uncond + g (cond - uncond), on the network's outputs),
  * and each value is the argmax of the last step's guided class probabilities.
- * Flows are batched by length so that little is padded. Flow i of a call
+ * Flows are batched by length so that little is padded. A flow longer than
+ * the model's window (`length` past max_packets) is generated window by
+ * window: each next window starts a quarter window before the rows done and
+ * holds those rows to them at every step (inpainting), so that it continues
+ * the flow; repair then carries sequence numbers, timestamps and TCP state
+ * over the whole flow. Flow i of a call
  * takes everything random from stream i of the seed: the same seed and
  * options give the same flows. (Another batch size changes which matrix
  * shapes the BLAS sees, and so the last bits of a sum: the odd timing may
@@ -45,7 +50,8 @@ typedef struct ns_gen_opts {
                              * pass instead of two) */
     uint64_t seed;
     int batch;              /* flows denoised together (per thread); 0: by rows, see above */
-    int length;             /* > 0: every flow has this many packets (else the length head decides) */
+    int length;             /* > 0: every flow has this many packets, past the window too
+                             * (else the length head decides, within the window) */
     float length_guidance;  /* guidance of the length head's logits, uncond + g (cond - uncond):
                              * 1 (default) draws from the head as trained; > 1 sharpens toward
                              * the lengths the prompt makes likelier than no prompt does */

@@ -11,7 +11,10 @@
  * model is the identity on its residual stream and outputs 0.
  *
  * The flow's length is decided first, by its own head: p(length | prompt),
- * a softmax over 1..max_packets from an MLP on the prompt embedding. The
+ * a softmax over 1..max_packets from an MLP on the prompt embedding, and,
+ * when the training flows were longer than the window (len_bins > 0), over
+ * the whole length past it too: len_bins more classes of log2 bins,
+ * (T 2^j, T 2^(j+1)] for j = 0..len_bins-1 (ns_model_length_class). The
  * denoiser then fills exactly that many rows. (A prototype that let padding
  * rows encode the length produced flows with present packets after absent
  * ones in 40% of cases; see docs/model.md.)
@@ -45,7 +48,22 @@ typedef struct ns_model_config {
     int32_t timing_bins;  /* 0: the timing is one regressed output (squared error; files before the bins);
                            * 2..NS_MODEL_MAX_TIMING_BINS: logits over bins of log inter-arrival time,
                            * then NS_MODEL_TIMING_SUB logits of the position within the bin (repr.h) */
+    int32_t len_bins;     /* length classes past the window: log2 bins (0: lengths 1..T only, as
+                           * models whose training flows all fit the window, and older files) */
 } ns_model_config;
+#define NS_MODEL_MAX_LEN_BINS 24
+
+/* The length head's classes: lengths 1..max_packets, then the log2 bins. */
+static inline int ns_model_length_classes(const ns_model_config *c) { return c->max_packets + c->len_bins; }
+/* The class of a whole flow length (>= 1): exact within the window, else
+ * its log2 bin past it (the last bin takes anything longer). */
+static inline int ns_model_length_class(const ns_model_config *c, uint64_t len)
+{
+    if (len <= (uint64_t)c->max_packets || !c->len_bins) return (int)(len <= (uint64_t)c->max_packets ? len : (uint64_t)c->max_packets) - 1;
+    int j = 0;
+    while (j + 1 < c->len_bins && len > (uint64_t)c->max_packets << (j + 1)) j++;
+    return c->max_packets + j;
+}
 #define NS_MODEL_MAX_TIMING_BINS 1024
 #define NS_MODEL_TIMING_SUB 16
 
@@ -80,7 +98,9 @@ typedef struct ns_model_params {
     float *fada_w, *fada_b;    /* [2d, d], [2d]: final adaLN */
     float *out_w, *out_b;      /* [out_dim, d], [out_dim] */
     float *len1_w, *len1_b;    /* [d, d], [d]: length head */
-    float *len2_w, *len2_b;    /* [max_packets, d], [max_packets] */
+    float *len2_w, *len2_b;    /* [length classes, d], [length classes] */
+    float *cont;               /* [d] (len_bins > 0 only, else [0]): added to the condition of a
+                                * window that does not start its flow (ns_model_acts_continuation) */
 } ns_model_params;
 
 /* Point p's slices into mem (NULL: just count); returns the float count. */
@@ -121,6 +141,15 @@ void ns_model_acts_free(ns_model_acts *a);
  * B/2..B-1's x_t to equal flows 0..B/2-1's (it does not read them) and
  * computes their input projection once. Off after ns_model_acts_new. */
 void ns_model_acts_share_input(ns_model_acts *a, int on);
+/* The length head's targets for the next losses, len_class[B] classes
+ * (ns_model_length_class of each flow's whole length; caller-owned), or
+ * NULL: len[b] - 1, the rows in the window. */
+void ns_model_acts_length_target(ns_model_acts *a, const int *len_class);
+/* Which of the next forwards' B flows are windows that do not start their
+ * flow (cont[b] = 1; caller-owned; NULL: none): a model with len_bins > 0
+ * adds its `cont` vector to their condition (not to the length head's),
+ * so that it can tell a continuation from a flow's first packets. */
+void ns_model_acts_continuation(ns_model_acts *a, const uint8_t *cont);
 
 /* One batch: B flows padded to T rows (T <= max_packets).
  *   x_t[B, T, in_dim]  noisy rows (padding rows: anything finite)
@@ -161,7 +190,9 @@ const float *ns_model_output(const ns_model_acts *a);
  *                      both, summed): ns_repr_encode's
  *   dir[B, T]          0/1
  * averaged over the valid rows; weights: bits 1, timing w_iat, direction w_dir.
- * The length head's cross-entropy on len[] is added with weight w_len.
+ * The length head's cross-entropy on len[] (or on the classes that
+ * ns_model_acts_length_target set: whole lengths past the window) is added
+ * with weight w_len.
  * Fills losses[4] = {bits, iat, dir, length} (unweighted means) when not NULL. */
 typedef struct ns_model_loss_weights {
     float w_iat, w_dir, w_len;
@@ -183,7 +214,8 @@ int ns_model_backward(ns_model_params *grads, ns_model_acts *a, const ns_model_p
  * count. The elementwise work is left out, as is customary. */
 double ns_model_step_flops(const ns_model_config *c, int B, int T);
 
-/* The length head alone: logits[B, max_packets] for lengths 1..max_packets. */
+/* The length head alone: logits[B, ns_model_length_classes] (lengths
+ * 1..max_packets, then the bins past the window). */
 void ns_model_length_logits(float *logits, ns_model_acts *a, const ns_model_params *p,
                             const ns_model_config *c, const int *prompt, int P, int B);
 

@@ -76,6 +76,11 @@ int ns_repr_fit(ns_repr *r, const ns_dataset *ds, int timing_bins);
  * Any output may be NULL. Returns n. */
 int ns_repr_encode(const ns_repr *r, const ns_dataset *ds, uint64_t flow, int T, float *x0, uint8_t *cls,
                    uint8_t *dir, float *iat);
+/* The same for the window of the flow's rows from `start` on (its first
+ * row keeps its inter-arrival time: a window inside a flow, as generation
+ * continues one). Returns min(n_packets - start, T). */
+int ns_repr_encode_window(const ns_repr *r, const ns_dataset *ds, uint64_t flow, uint32_t start, int T, float *x0,
+                          uint8_t *cls, uint8_t *dir, float *iat);
 
 /* Network outputs out[rows, out_dim] -> the expected x0[rows, in_dim]. */
 void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows);

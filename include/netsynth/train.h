@@ -23,7 +23,9 @@ extern "C" {
 typedef struct ns_train_opts {
     const char *config;       /* "tiny", "small", "base" */
     int d, n_layer, n_head;   /* overrides when > 0 */
-    int max_packets;          /* rows per flow modelled (<= the dataset's) */
+    int max_packets;          /* rows per flow modelled, the window (<= the dataset's cap); 0: 64
+                               * (NS_FLOW_DEFAULT_PACKETS) or the cap when smaller, a version 1
+                               * dataset's cap */
     ns_train_state st;        /* steps, batch, lr, ... (modelfile.h) */
     float logsnr_shift;
     int timing_bins;          /* bins of the timing head (repr.h); 0: the regressed timing of older models */
@@ -63,6 +65,11 @@ typedef struct ns_train_result {
 } ns_train_result;
 
 int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res);
+/* Flow i's whole length, the length head's target: its totals' packets
+ * (version 2), else the packets the capture had (`seen`, counted past the
+ * cap in version 1 files too). With flows longer than the window the head
+ * learns it in log2 bins past the window (model.h, len_bins). */
+uint64_t ns_train_whole_length(const ns_dataset *ds, uint64_t i);
 
 /* What a checkpoint records of its dataset: 1 << 32 | CRC-32 of everything
  * training reads of it (flows' packet counts, labels, vocabulary, rows,
