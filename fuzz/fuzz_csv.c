@@ -43,7 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (ns_nprint_row_to_packet_ex(row, c.layers, pay, c.payload_bytes, eth, eth, pkt, &len, &whole) != NS_OK)
                 continue;
             if (len > NS_NP_MAX_PACKET || (whole && !pay)) abort();
-            ns_frame f = {pkt, (uint32_t)len, (uint32_t)len, c.has_abs ? c.abs_us[i] * 1000 : (int64_t)i * 1000};
+            /* tv_sec parses up to INT64_MAX / 1e6: the nanoseconds may not fit (decode refuses those rows) */
+            int64_t ns = c.has_abs && c.abs_us[i] <= INT64_MAX / 1000 ? c.abs_us[i] * 1000 : (int64_t)i * 1000;
+            ns_frame f = {pkt, (uint32_t)len, (uint32_t)len, ns};
             ns_nprint_writer_frame(w, eth ? DLT_EN10MB : DLT_RAW, &f);
         }
     }
