@@ -1,6 +1,7 @@
 /* report.c: the fidelity report: gathering, table, JSON, HTML. */
 #include "netsynth/report.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -42,21 +43,77 @@ static int quote_into(char **cmd, size_t *len, size_t *cap, const char *s)
     return 1;
 }
 
-/* One line of tshark's -z expert and -z io,stat output. */
-static void parse_tshark_line(ns_compliance *c, const char *line)
+/* Add n packets of one expert message (a line of an Errors or Warns
+ * section: "  FREQUENCY  GROUP  PROTOCOL  SUMMARY") to its kind. Groups are
+ * one word but for tshark's "Response code" and "Request code"; protocols
+ * are one word; the summary loses a bracketed tail (values of one packet). */
+static void add_kind(ns_compliance *c, const char *severity, unsigned long long n, const char *rest)
+{
+    char group[24] = "", proto[24] = "", summary[96];
+    rest += strspn(rest, " ");
+    size_t len = !strncmp(rest, "Response code", 13) ? 13 : !strncmp(rest, "Request code", 12) ? 12 : strcspn(rest, " ");
+    snprintf(group, sizeof group, "%.*s", (int)len, rest);
+    rest += len;
+    rest += strspn(rest, " ");
+    len = strcspn(rest, " ");
+    snprintf(proto, sizeof proto, "%.*s", (int)len, rest);
+    rest += len;
+    rest += strspn(rest, " ");
+    len = strcspn(rest, "\r\n");
+    const char *cut = strstr(rest, " [");
+    if (cut && (size_t)(cut - rest) < len) len = (size_t)(cut - rest);
+    while (len && rest[len - 1] == ' ') len--;
+    snprintf(summary, sizeof summary, "%.*s", (int)len, rest);
+    for (size_t i = 0; i < c->n_kinds; i++) {
+        ns_compliance_kind *k = &c->kinds[i];
+        if (!strcmp(k->severity, severity) && !strcmp(k->group, group) && !strcmp(k->protocol, proto) &&
+            !strcmp(k->summary, summary)) {
+            k->count += n;
+            return;
+        }
+    }
+    if (c->n_kinds == NS_COMPLIANCE_KINDS) {
+        c->other_kinds += n;
+        return;
+    }
+    ns_compliance_kind *k = &c->kinds[c->n_kinds++];
+    snprintf(k->severity, sizeof k->severity, "%s", severity);
+    memcpy(k->group, group, sizeof group), memcpy(k->protocol, proto, sizeof proto);
+    memcpy(k->summary, summary, sizeof summary);
+    k->count = n;
+}
+
+/* One line of tshark's -z expert and -z io,stat output; *section is the
+ * severity of the section being read (NULL: one not kept, or none yet). */
+static void parse_tshark_line(ns_compliance *c, const char *line, const char **section)
 {
     unsigned long long v;
     /* Section heads: "Errors (N)", "Warns (N)" (tshark 4; "Warnings" before), "Notes", "Chats", "Comments". */
-    if (!strncmp(line, "Errors (", 8) && sscanf(line + 8, "%llu", &v) == 1) c->errors = v;
-    if (!strncmp(line, "Warns (", 7) && sscanf(line + 7, "%llu", &v) == 1) c->warnings = v;
-    if (!strncmp(line, "Warnings (", 10) && sscanf(line + 10, "%llu", &v) == 1) c->warnings = v;
+    if (isalpha((unsigned char)line[0])) *section = NULL;
+    if (!strncmp(line, "Errors (", 8) && sscanf(line + 8, "%llu", &v) == 1) c->errors = v, *section = "error";
+    if (!strncmp(line, "Warns (", 7) && sscanf(line + 7, "%llu", &v) == 1) c->warnings = v, *section = "warning";
+    if (!strncmp(line, "Warnings (", 10) && sscanf(line + 10, "%llu", &v) == 1) c->warnings = v, *section = "warning";
     char group[64];
-    if (sscanf(line, " %llu %63s", &v, group) == 2) {
+    int used = 0;
+    if (sscanf(line, " %llu %63s%n", &v, group, &used) == 2) {
         if (!strcmp(group, "Malformed")) c->malformed += v;
         else if (!strcmp(group, "Checksum")) c->bad_checksums += v;
+        if (*section) {
+            int at = 0;
+            sscanf(line, " %*u%n", &at);
+            add_kind(c, *section, v, line + at);
+        }
     }
     const char *io = strstr(line, "<>");
     if (io && line[0] == '|' && (io = strchr(io, '|')) && sscanf(io + 1, " %llu", &v) == 1) c->packets += v;
+}
+
+static int cmp_kind(const void *pa, const void *pb)
+{
+    const ns_compliance_kind *a = pa, *b = pb;
+    if (a->count != b->count) return a->count > b->count ? -1 : 1;
+    int d = strcmp(a->severity, b->severity);
+    return d ? d : strcmp(a->summary, b->summary);
 }
 
 int ns_compliance_tshark(ns_compliance *c, char *const *captures, size_t n, const char *name)
@@ -81,8 +138,10 @@ int ns_compliance_tshark(ns_compliance *c, char *const *captures, size_t n, cons
     free(cmd);
     if (!p) return ns_error(NS_EIO, "%s: cannot run tshark: %s", name, strerror(errno));
     char line[4096];
-    while (fgets(line, sizeof line, p)) parse_tshark_line(c, line);
+    const char *section = NULL;
+    while (fgets(line, sizeof line, p)) parse_tshark_line(c, line, &section);
     int st = pclose(p);
+    qsort(c->kinds, c->n_kinds, sizeof *c->kinds, cmp_kind);
     if (st != 0 || !c->packets)
         return ns_error(NS_EIO, "%s: tshark over %zu captures failed (exit status %d, %llu packets read)", name, n,
                         st, (unsigned long long)c->packets);
@@ -227,7 +286,8 @@ static void print_value(FILE *fp, double v)
     else fprintf(fp, " %9.4f", v);
 }
 
-/* Class c's mean JSD over the fields that have one, and its worst field. */
+/* Class c's mean JSD over the fields that have one, and its worst field;
+ * per-flow-random fields (distance.h) left out, as they differ by nature. */
 static double class_summary(const ns_dist_report *d, int c, const ns_dist_field **worst)
 {
     double sum = 0;
@@ -235,7 +295,7 @@ static double class_summary(const ns_dist_report *d, int c, const ns_dist_field 
     *worst = NULL;
     for (size_t i = 0; i < d->n_fields; i++) {
         double v = d->fields[i].per_class[c].jsd;
-        if (isnan(v)) continue;
+        if (isnan(v) || d->fields[i].per_flow_random) continue;
         sum += v, n++;
         if (!*worst || v > (*worst)->per_class[c].jsd) *worst = &d->fields[i];
     }
@@ -268,15 +328,32 @@ void ns_report_print(const ns_report *r, FILE *fp)
                     !r->in.like || a == b ? "" : b < a ? "  short of the request" : "  over the request");
         }
     }
-    fprintf(fp, "\ndistances, real train vs synthetic, first %d packets (%.1f s); the 10 worst of %zu:\n",
-            r->dist.packets, r->dist_s, r->dist.n_fields);
+    size_t n_random = 0;
+    for (size_t i = 0; i < r->dist.n_fields; i++) n_random += r->dist.fields[i].per_flow_random != 0;
+    fprintf(fp, "\ndistances, real train vs synthetic, first %d packets (%.1f s); the 10 worst of %zu"
+                " (per-flow-random fields apart, below):\n",
+            r->dist.packets, r->dist_s, r->dist.n_fields - n_random);
     fprintf(fp, "  %-14s %9s %9s %9s %9s\n", "field", "JSD", "TV", "Hellinger", "EMD");
     for (size_t i = 0; i < r->dist.n_fields && i < 10; i++) {
         const ns_dist_field *f = &r->dist.fields[i];
+        if (f->per_flow_random) break;
         fprintf(fp, "  %-14s", f->name);
         print_value(fp, f->all.jsd), print_value(fp, f->all.tv), print_value(fp, f->all.hellinger);
         print_value(fp, f->all.emd);
         fprintf(fp, "%s%s\n", f->unit ? " " : "", f->unit ? f->unit : "");
+    }
+    if (n_random) {
+        fprintf(fp, "\nper-flow-random fields (fresh per flow by nature): JSD, then real and synthetic"
+                    " distinct-value rate and within-flow change rate\n");
+        fprintf(fp, "  %-14s %9s %9s %9s %9s %9s\n", "field", "JSD", "distinct", "", "changes", "");
+        for (size_t i = 0; i < r->dist.n_fields; i++) {
+            const ns_dist_field *f = &r->dist.fields[i];
+            if (!f->per_flow_random || (!f->n_real && !f->n_synth)) continue;
+            fprintf(fp, "  %-14s", f->name);
+            print_value(fp, f->all.jsd), print_value(fp, f->distinct[0]), print_value(fp, f->distinct[1]);
+            print_value(fp, f->changes[0]), print_value(fp, f->changes[1]);
+            fputc('\n', fp);
+        }
     }
     if (r->dist.n_classes) {
         fprintf(fp, "\nper %s: mean JSD over the fields, the worst field and its JSD\n", lv0->name);
@@ -339,8 +416,12 @@ static void json_distances(const ns_report *r, FILE *fp)
         fputs(", \"unit\": ", fp);
         if (f->unit) ns_json_string(fp, f->unit);
         else fputs("null", fp);
-        fprintf(fp, ", \"n_real\": %llu, \"n_synth\": %llu, \"all\": ", (unsigned long long)f->n_real,
-                (unsigned long long)f->n_synth);
+        fprintf(fp, ", \"n_real\": %llu, \"n_synth\": %llu, \"per_flow_random\": %s, \"distinct_rate\": {\"real\": ",
+                (unsigned long long)f->n_real, (unsigned long long)f->n_synth, f->per_flow_random ? "true" : "false");
+        json_num(fp, f->distinct[0]), fputs(", \"synth\": ", fp), json_num(fp, f->distinct[1]);
+        fputs("}, \"within_flow_change_rate\": {\"real\": ", fp);
+        json_num(fp, f->changes[0]), fputs(", \"synth\": ", fp), json_num(fp, f->changes[1]);
+        fputs("},\n     \"all\": ", fp);
         json_value(fp, &f->all);
         fputs(",\n     \"per_class\": {", fp);
         for (int c = 0; c < r->dist.n_classes; c++) {
@@ -396,12 +477,23 @@ static void json_rest(const ns_report *r, FILE *fp)
         fputc('}', fp);
     } else {
         const ns_compliance *c[2] = {&r->comp_real, &r->comp_synth};
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 2; i++) {
             fprintf(fp, "%s\"%s\": {\"packets\": %llu, \"malformed\": %llu, \"bad_checksums\": %llu, \"errors\": %llu,"
-                        " \"warnings\": %llu}",
-                    i ? ", " : "{", i ? "synthetic" : "real", (unsigned long long)c[i]->packets,
+                        " \"warnings\": %llu, \"other_kinds\": %llu, \"kinds\": [",
+                    i ? ",\n    " : "{", i ? "synthetic" : "real", (unsigned long long)c[i]->packets,
                     (unsigned long long)c[i]->malformed, (unsigned long long)c[i]->bad_checksums,
-                    (unsigned long long)c[i]->errors, (unsigned long long)c[i]->warnings);
+                    (unsigned long long)c[i]->errors, (unsigned long long)c[i]->warnings,
+                    (unsigned long long)c[i]->other_kinds);
+            for (size_t k = 0; k < c[i]->n_kinds; k++) {
+                const ns_compliance_kind *x = &c[i]->kinds[k];
+                fprintf(fp, "%s{\"severity\": \"%s\", \"group\": ", k ? ", " : "", x->severity);
+                ns_json_string(fp, x->group);
+                fputs(", \"protocol\": ", fp), ns_json_string(fp, x->protocol);
+                fputs(", \"summary\": ", fp), ns_json_string(fp, x->summary);
+                fprintf(fp, ", \"count\": %llu}", (unsigned long long)x->count);
+            }
+            fputs("]}", fp);
+        }
         fputc('}', fp);
     }
     fprintf(fp, ",\n  \"seconds_by_part\": {\"classifier\": %.3f, \"distances\": %.3f, \"memorisation\": %.3f,"

@@ -26,8 +26,25 @@ extern "C" {
 #include "netsynth/eval.h"
 #include "netsynth/trace.h"
 
+/* One kind of tshark expert message: severity, group, protocol and summary
+ * with what varies per packet dropped (a bracketed tail such as
+ * "[should be 0xdc32]"), and how many packets got it. */
+typedef struct ns_compliance_kind {
+    char severity[8];   /* "error", "warning" */
+    char group[24];     /* "Checksum", "Malformed", "Sequence", ... */
+    char protocol[24];  /* "UDP" */
+    char summary[96];   /* "Bad checksum" */
+    uint64_t count;
+} ns_compliance_kind;
+
+#define NS_COMPLIANCE_KINDS 32
 typedef struct ns_compliance {
     uint64_t packets, malformed, bad_checksums, errors, warnings;
+    /* Errors and warnings by kind, most frequent first; past NS_COMPLIANCE_KINDS
+     * kinds the rest are counted in other_kinds. */
+    size_t n_kinds;
+    ns_compliance_kind kinds[NS_COMPLIANCE_KINDS];
+    uint64_t other_kinds;
 } ns_compliance;
 
 /* tshark over captures[n]; NS_EIO when tshark or mergecap cannot run. */
