@@ -46,7 +46,9 @@ static int quote_into(char **cmd, size_t *len, size_t *cap, const char *s)
 /* Add n packets of one expert message (a line of an Errors or Warns
  * section: "  FREQUENCY  GROUP  PROTOCOL  SUMMARY") to its kind. Groups are
  * one word but for tshark's "Response code" and "Request code"; protocols
- * are one word; the summary loses a bracketed tail (values of one packet). */
+ * are one word; the summary loses what belongs to one packet: a bracketed
+ * tail ("[should be 0xdc32]"), and each number becomes N ("in frame N",
+ * "(N.N.N.N)"), so that one kind is one line. */
 static void add_kind(ns_compliance *c, const char *severity, unsigned long long n, const char *rest)
 {
     char group[24] = "", proto[24] = "", summary[96];
@@ -63,7 +65,19 @@ static void add_kind(ns_compliance *c, const char *severity, unsigned long long 
     const char *cut = strstr(rest, " [");
     if (cut && (size_t)(cut - rest) < len) len = (size_t)(cut - rest);
     while (len && rest[len - 1] == ' ') len--;
-    snprintf(summary, sizeof summary, "%.*s", (int)len, rest);
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < sizeof summary;) {
+        if (isdigit((unsigned char)rest[i])) {
+            int hex = rest[i] == '0' && i + 2 < len && (rest[i + 1] == 'x' || rest[i + 1] == 'X') &&
+                      isxdigit((unsigned char)rest[i + 2]);
+            if (hex) i += 2;
+            while (i < len && (hex ? isxdigit((unsigned char)rest[i]) : isdigit((unsigned char)rest[i]))) i++;
+            summary[o++] = 'N';
+        } else {
+            summary[o++] = rest[i++];
+        }
+    }
+    summary[o] = '\0';
     for (size_t i = 0; i < c->n_kinds; i++) {
         ns_compliance_kind *k = &c->kinds[i];
         if (!strcmp(k->severity, severity) && !strcmp(k->group, group) && !strcmp(k->protocol, proto) &&
@@ -383,7 +397,7 @@ void ns_report_print(const ns_report *r, FILE *fp)
                     (unsigned long long)c[i]->warnings);
         for (int i = 0; i < 2; i++)
             for (size_t k = 0; k < c[i]->n_kinds; k++)
-                fprintf(fp, "  %-10s %-8s %-7s %-8s %-40s %9llu\n", i ? "synthetic" : "real", c[i]->kinds[k].severity,
+                fprintf(fp, "  %-10s %-8s %-9s %-9s %-56s %9llu\n", i ? "synthetic" : "real", c[i]->kinds[k].severity,
                         c[i]->kinds[k].protocol, c[i]->kinds[k].group, c[i]->kinds[k].summary,
                         (unsigned long long)c[i]->kinds[k].count);
     } else {
@@ -628,7 +642,8 @@ static void html_confusion(FILE *fp, const ns_eval_level *L, const ns_eval_resul
 /* A tick value as text: a share as a percentage, else %g. */
 static void tick_label(char *t, size_t n, double v, int percent)
 {
-    if (percent) snprintf(t, n, v >= 0.1 || v == 0 ? "%.0f%%" : "%.1f%%", 100 * v);
+    double pc = 100 * v;
+    if (percent) snprintf(t, n, fabs(pc - round(pc)) < 1e-9 ? "%.0f%%" : "%.1f%%", pc);
     else snprintf(t, n, "%g", v);
 }
 
@@ -740,10 +755,12 @@ static void html_cdf(FILE *fp, const char *xtitle, double *v[2], const size_t n[
     }
     fprintf(fp, "<text x=\"%d\" y=\"%d\" font-size=\"9\" text-anchor=\"middle\">%s</text>", L + PW / 2, T + PH + 28,
             xtitle);
+    /* The real line wider, so that it shows round a synthetic one on top of it. */
     static const char *const colour[2] = {"#3572b0", "#e8853d"};
     for (int sd = 0; sd < 2; sd++) {
         if (!n[sd]) continue;
-        fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"%.1f,%d", colour[sd],
+        fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" points=\"%.1f,%d", colour[sd],
+                sd ? "1.5" : "4",
                 L + PW * (v[sd][0] - lo) / (hi - lo), T + PH);
         /* At most ~200 steps: every value when few, else evenly spaced ranks. */
         size_t step = n[sd] / 200 + 1;

@@ -200,12 +200,32 @@ static void test_html_renders(void **state)
     assert_int_equal(tu_system("grep -q '&lt;x&gt;' %s", html), 0);
     assert_int_equal(tu_system("grep -q '<td class=l>ipv4_ttl (1.000)' %s", html), 0); /* per class, worst first */
     assert_int_equal(tu_system("test -f %s.flow.png", html), 1);
+    /* Issue 19: axes and counts on the histograms, a chance line, per-class
+     * precision/recall/F1, CDFs of sizes and inter-arrival times, the header
+     * bands over the flow images, the per-flow-random fields apart. */
+    assert_int_equal(tu_system("grep -q 'share of values' %s && grep -q '300 real, 300 synthetic values' %s"
+                               " && grep -q '<th>chance</th>' %s && grep -q '<th>precision</th><th>recall</th>' %s"
+                               " && grep -q 'Packet sizes and inter-arrival times' %s && grep -q '<polyline' %s"
+                               " && grep -q 'title=\"ipv4: columns 0-479\"' %s && grep -q 'Per-flow-random fields' %s",
+                               html, html, html, html, html, html, html, html),
+                     0);
+    mkdir("tests/artifacts", 0777);
+    assert_int_equal(tu_system("cp %s tests/artifacts/report.html", html), 0);
 
     if (!tu_have_program("chromium")) {
         print_message("SKIP %s: chromium is absent (apt-get install -y chromium)\n", __func__);
         skip();
     }
-    mkdir("tests/artifacts", 0777);
+    /* Loaded as a user would: no console error (the page has no script, so
+     * any is a bug of the markup or a blocked fetch). */
+    const char *dom = tu_path(dir, "dom.html"), *log = tu_path(dir, "console.log");
+    assert_int_equal(tu_system("timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+                               " --disable-background-networking --disable-component-update --disable-sync"
+                               " --enable-logging=stderr --v=0 --user-data-dir=%s --dump-dom 'file://%s' >%s 2>%s",
+                               tu_path(dir, "chromium-profile"), html, dom, log),
+                     0);
+    assert_int_equal(tu_system("grep -q 'Per-flow-random fields' %s", dom), 0);
+    if (tu_system("grep -E 'Uncaught|ERROR:CONSOLE|CONSOLE\\(' %s", log) == 0) fail_msg("console errors in %s", log);
     const char *shot = "tests/artifacts/report.png";
     remove(shot);
     assert_int_equal(tu_system("timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
@@ -243,6 +263,14 @@ static void test_compliance_on_corpus(void **state)
     assert_int_equal(c.bad_checksums, 8);
     assert_int_equal(c.errors, 8);
     assert_int_equal(c.malformed, 0);
+    /* By kind: the six "Bad checksum [should be 0x....]" lines are one kind. */
+    assert_int_equal(c.n_kinds, 1);
+    assert_string_equal(c.kinds[0].severity, "error");
+    assert_string_equal(c.kinds[0].group, "Checksum");
+    assert_string_equal(c.kinds[0].protocol, "UDP");
+    assert_string_equal(c.kinds[0].summary, "Bad checksum");
+    assert_int_equal(c.kinds[0].count, 8);
+    assert_int_equal(c.other_kinds, 0);
     char *missing[1] = {(char *)"/nonexistent/x.pcap"};
     assert_int_equal(ns_compliance_tshark(&c, missing, 1, "missing"), NS_EIO);
     assert_non_null(strstr(ns_errmsg(), "missing: tshark"));
