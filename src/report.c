@@ -639,6 +639,13 @@ static void html_confusion(FILE *fp, const ns_eval_level *L, const ns_eval_resul
     fputs("</table>\n", fp);
 }
 
+/* A round step near span / parts: 1, 2 or 5 times a power of ten. */
+static double nice_step(double span, int parts)
+{
+    double raw = span / parts, p = pow(10, floor(log10(raw))), f = raw / p;
+    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
 /* A tick value as text: a share as a percentage, else %g. */
 static void tick_label(char *t, size_t n, double v, int percent)
 {
@@ -694,7 +701,9 @@ static void html_histogram(FILE *fp, const ns_dist_field *f)
     double top = 0;
     for (int k = 0; k < h->n; k++) top = fmax(top, fmax(h->real[k], h->synth[k]));
     if (top <= 0) top = 1;
-    int bw = 22, H = 120, T = 8, L = 44, W = h->n * bw + L + 10;
+    double step = nice_step(top, 4);
+    top = fmin(1, ceil(top / step - 1e-9) * step); /* a round top tick */
+    int bw = 22, H = 120, T = 8, L = 50, W = h->n * bw + L + 40;
     fprintf(fp, "<figure><figcaption>%s: JSD %.3f; %llu real, %llu synthetic values</figcaption>"
                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\">",
             f->name, f->all.jsd, (unsigned long long)f->n_real, (unsigned long long)f->n_synth, W, T + H + 70);
@@ -726,7 +735,7 @@ static int cmp_double(const void *pa, const void *pb)
  * sorted here; the x axis logarithmic when logx (values clamped to 1e-6). */
 static void html_cdf(FILE *fp, const char *xtitle, double *v[2], const size_t n[2], int logx)
 {
-    enum { PW = 250, PH = 110, L = 40, T = 8 };
+    enum { PW = 250, PH = 110, L = 46, T = 8 };
     double lo = INFINITY, hi = -INFINITY;
     for (int sd = 0; sd < 2; sd++) {
         for (size_t i = 0; i < n[sd]; i++) {
@@ -736,19 +745,22 @@ static void html_cdf(FILE *fp, const char *xtitle, double *v[2], const size_t n[
         qsort(v[sd], n[sd], sizeof *v[sd], cmp_double);
     }
     if (!(lo <= hi)) lo = 0, hi = 1;
-    if (logx) lo = floor(lo), hi = ceil(hi);
     if (hi - lo < 1e-9) lo -= 1, hi += 1;
+    double step = logx ? 1 : nice_step(hi - lo, 4);
+    lo = floor(lo / step) * step, hi = ceil(hi / step - 1e-9) * step;
     fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\">", L + PW + 14,
             T + PH + 34);
     svg_y_axis(fp, L, T, PH, 1, 1, "share &#8804; x");
     fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", L, T + PH, L + PW, T + PH);
-    int ticks = logx ? (int)(hi - lo) : 4;
-    if (ticks > 8) ticks = 8;
-    for (int k = 0; k <= ticks; k++) {
-        double x = lo + (hi - lo) * k / ticks, px = L + PW * k / (double)ticks;
+    int ticks = (int)round((hi - lo) / step), skip = ticks > 8 ? 2 : 1;
+    for (int k = 0; k <= ticks; k += skip) {
+        double x = lo + step * k, px = L + PW * (x - lo) / (hi - lo);
         char t[32];
-        if (logx) snprintf(t, sizeof t, "%g", pow(10, x));
-        else snprintf(t, sizeof t, "%.0f", x);
+        int e = (int)round(x); /* log ticks are seconds, written with a unit */
+        if (!logx) snprintf(t, sizeof t, "%g", x);
+        else if (e < -3) snprintf(t, sizeof t, "%g &#181;s", pow(10, e + 6));
+        else if (e < 0) snprintf(t, sizeof t, "%g ms", pow(10, e + 3));
+        else snprintf(t, sizeof t, "%g s", pow(10, e));
         fprintf(fp, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#888\"/>"
                     "<text x=\"%.1f\" y=\"%d\" font-size=\"9\" text-anchor=\"middle\">%s</text>",
                 px, T + PH, px, T + PH + 3, px, T + PH + 13, t);
@@ -760,12 +772,12 @@ static void html_cdf(FILE *fp, const char *xtitle, double *v[2], const size_t n[
     for (int sd = 0; sd < 2; sd++) {
         if (!n[sd]) continue;
         fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" points=\"%.1f,%d", colour[sd],
-                sd ? "1.5" : "4",
+                sd ? "1.5" : "3",
                 L + PW * (v[sd][0] - lo) / (hi - lo), T + PH);
         /* At most ~200 steps: every value when few, else evenly spaced ranks. */
-        size_t step = n[sd] / 200 + 1;
-        for (size_t i = 0; i < n[sd]; i += step) {
-            size_t j = i + step - 1 < n[sd] ? i + step - 1 : n[sd] - 1;
+        size_t every = n[sd] / 200 + 1;
+        for (size_t i = 0; i < n[sd]; i += every) {
+            size_t j = i + every - 1 < n[sd] ? i + every - 1 : n[sd] - 1;
             double x = L + PW * (v[sd][j] - lo) / (hi - lo);
             double y0 = T + PH - PH * (double)i / (double)n[sd], y1 = T + PH - PH * (double)(j + 1) / (double)n[sd];
             fprintf(fp, " %.1f,%.1f %.1f,%.1f", x, y0, x, y1);
@@ -1077,10 +1089,12 @@ static int html_sizes(FILE *fp, const ns_report *r)
         if (!rc && (n_size[0] || n_size[1])) {
             fputs("<tr><td class=l>", fp);
             ns_html_text(fp, lv0->classes[c]);
+            if (!n_size[1]) fputs("<br><small>no synthetic flows</small>", fp);
+            else if (!n_size[0]) fputs("<br><small>no real flows</small>", fp);
             fputs("</td><td>", fp);
             html_cdf(fp, "bytes", size, n_size, 0);
             fputs("</td><td>", fp);
-            if (n_iat[0] || n_iat[1]) html_cdf(fp, "seconds (log scale)", iat, n_iat, 1);
+            if (n_iat[0] || n_iat[1]) html_cdf(fp, "log scale", iat, n_iat, 1);
             else fputs("no flow with a second packet", fp);
             fputs("</td></tr>\n", fp);
         }
