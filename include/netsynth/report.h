@@ -7,9 +7,12 @@
  * generated --like REAL, i.e. REAL's counts); with capture tables on both
  * sides, compliance: tshark's counts over each side's captures (concatenated
  * with mergecap; IP, TCP and UDP checksum checks on) of malformed packets,
- * bad checksums, expert errors and warnings. It prints as a table, writes as
- * JSON (every number) and as one self-contained HTML page (inline CSS, PNG
- * flow images and SVG histograms inline, no network). With REAL as a capture
+ * bad checksums, expert errors and warnings (and these by kind). It prints as
+ * a table, writes as JSON (every number) and as one self-contained HTML page
+ * (inline CSS, PNG flow images under a legend of header bands, SVG histograms
+ * and CDFs of packet size and inter-arrival time per class with axes and
+ * counts, chance beside every accuracy, per-class precision/recall/F1; no
+ * script, no network). With REAL as a capture
  * table, the traces too (trace.h: flow starts, hosts, ports, handshake RTT,
  * inter-arrival times, TCP timestamps, per class, each side that is a table). */
 #ifndef NETSYNTH_REPORT_H
