@@ -53,7 +53,9 @@ static void add_kind(ns_compliance *c, const char *severity, unsigned long long 
 {
     char group[24] = "", proto[24] = "", summary[96];
     rest += strspn(rest, " ");
-    size_t len = !strncmp(rest, "Response code", 13) ? 13 : !strncmp(rest, "Request code", 12) ? 12 : strcspn(rest, " ");
+    size_t len = !strncmp(rest, "Response code", 13) ? 13
+                 : !strncmp(rest, "Request code", 12)  ? 12
+                                                       : strcspn(rest, " ");
     snprintf(group, sizeof group, "%.*s", (int)len, rest);
     rest += len;
     rest += strspn(rest, " ");
@@ -850,7 +852,8 @@ static void html_table2(FILE *fp, const ns_report *r)
     fprintf(fp, "</table><p>Random forest, %d trees, first %d packets of each flow, seed %llu. TSTR: trained on "
                 "synthetic flows, tested on real ones; TRTS: the other way round. Chance: the accuracy of always "
                 "answering the most frequent class of the tested flows (and 1/k, of guessing uniformly among k "
-                "classes); an accuracy in <b style=\"color:#a00\">red</b> is within 0.05 of the higher of the two.</p>\n",
+                "classes); an accuracy in <b style=\"color:#a00\">red</b> is within 0.05 of the higher of the "
+                "two.</p>\n",
             r->eval.opts.trees, r->eval.opts.packets, (unsigned long long)r->eval.opts.seed);
 }
 
