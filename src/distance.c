@@ -62,7 +62,7 @@ enum { K_FIELD, K_IAT, K_FLOWLEN };
 
 typedef struct feature {
     const char *name, *unit; /* unit NULL: categorical */
-    int kind, col, width;
+    int kind, col, width, random;
     double scale;            /* numeric value of a key */
 } feature;
 
@@ -72,6 +72,14 @@ static const struct {
 } numeric_fields[] = {
     {NS_NPF_IPV4_HL, "words"}, {NS_NPF_IPV4_TL, "bytes"}, {NS_NPF_IPV4_TTL, "hops"},
     {NS_NPF_TCP_DOFF, "words"}, {NS_NPF_TCP_WSIZE, "bytes"}, {NS_NPF_UDP_LEN, "bytes"},
+};
+
+/* Fields whose value is drawn afresh per flow (or per packet) by the sender's
+ * stack or carries such values (TCP options: timestamps), so that two real
+ * captures differ in them as much as real and synthetic do. */
+static const ns_nprint_field_id random_fields[] = {
+    NS_NPF_IPV4_ID, NS_NPF_IPV4_CKSUM, NS_NPF_TCP_SEQ,   NS_NPF_TCP_ACKN,   NS_NPF_TCP_CKSUM,
+    NS_NPF_TCP_OPT, NS_NPF_UDP_CKSUM,  NS_NPF_ICMP_CKSUM, NS_NPF_ICMP_ROH,
 };
 
 /* The model layers' fields, then iat and flow length; *n set. */
@@ -93,9 +101,11 @@ static feature *features_list(size_t *n)
         x->scale = 1;
         for (size_t k = 0; k < sizeof numeric_fields / sizeof numeric_fields[0]; k++)
             if (numeric_fields[k].field == i) x->unit = numeric_fields[k].unit;
+        for (size_t k = 0; k < sizeof random_fields / sizeof random_fields[0]; k++)
+            x->random |= random_fields[k] == i;
     }
-    ft[(*n)++] = (feature){"iat", "octaves", K_IAT, 0, 0, 0.25};
-    ft[(*n)++] = (feature){"flow_packets", "packets", K_FLOWLEN, 0, 0, 1};
+    ft[(*n)++] = (feature){.name = "iat", .unit = "octaves", .kind = K_IAT, .scale = 0.25};
+    ft[(*n)++] = (feature){.name = "flow_packets", .unit = "packets", .kind = K_FLOWLEN, .scale = 1};
     return ft;
 }
 
@@ -279,7 +289,7 @@ static int compare_feature(ns_dist_field *out, entry *e, size_t n, const feature
         }
     }
     size_t nbars = 0;
-    double prev = 0;
+    double prev = 0, distinct[2] = {0, 0};
     for (size_t i = 0; i < n;) {
         uint64_t key = e[i].key;
         if (numeric && key != ABSENT) {
@@ -288,8 +298,9 @@ static int compare_feature(ns_dist_field *out, entry *e, size_t n, const feature
                 for (int s = 0; s < S; s++) a[s].emd += fabs(cdf[s] - cdf[S + s]) * (x - prev);
             prev = x;
         }
-        int nt = 0;
+        int nt = 0, seen[2] = {0, 0};
         for (; i < n && e[i].key == key; i++) {
+            seen[e[i].side] = 1;
             int sd = e[i].side;
             for (int s = e[i].slot >= 0 ? 0 : 1; s < 2; s++) {
                 int slot = s ? C : e[i].slot;
@@ -297,6 +308,7 @@ static int compare_feature(ns_dist_field *out, entry *e, size_t n, const feature
                 cnt[sd * S + slot]++;
             }
         }
+        distinct[0] += seen[0], distinct[1] += seen[1];
         for (int t = 0; t < nt; t++) {
             int s = touched[t];
             double p = tot[s] ? cnt[s] / tot[s] : 0, q = tot[S + s] ? cnt[S + s] / tot[S + s] : 0;
@@ -321,15 +333,31 @@ static int compare_feature(ns_dist_field *out, entry *e, size_t n, const feature
     }
     out->n_real = (uint64_t)tot[C];
     out->n_synth = (uint64_t)tot[S + C];
+    for (int sd = 0; sd < 2; sd++) out->distinct[sd] = tot[sd * S + C] ? distinct[sd] / tot[sd * S + C] : NAN;
     make_hist(&out->hist, bars, nbars, ft);
 done:
     free(tot), free(cnt), free(cdf), free(a), free(touched), free(bars);
     return rc;
 }
 
+/* Share of a flow's later rows whose key differs from the row before (keys
+ * of feature j; a flow starts where the flow-length feature, last, has a key). */
+static double change_rate(const side_rows *s, size_t j, size_t nft)
+{
+    const uint64_t *k = s->keys + j * s->n, *start = s->keys + (nft - 1) * s->n;
+    size_t later = 0, changed = 0;
+    for (size_t r = 1; r < s->n; r++) {
+        if (start[r] != SKIP || k[r] == SKIP || k[r - 1] == SKIP) continue;
+        later++;
+        changed += k[r] != k[r - 1];
+    }
+    return later ? (double)changed / (double)later : NAN;
+}
+
 static int cmp_field(const void *pa, const void *pb)
 {
     const ns_dist_field *a = pa, *b = pb;
+    if (a->per_flow_random != b->per_flow_random) return a->per_flow_random - b->per_flow_random;
     double x = isnan(a->all.jsd) ? -1 : a->all.jsd, y = isnan(b->all.jsd) ? -1 : b->all.jsd;
     return x > y ? -1 : x < y ? 1 : strcmp(a->name, b->name);
 }
@@ -359,6 +387,8 @@ int ns_dist_compare(ns_dist_report *r, const ns_dist_flows *real, const ns_dist_
             ns_dist_field *out = &r->fields[j];
             snprintf(out->name, sizeof out->name, "%s", ft[j].name);
             out->unit = ft[j].unit;
+            out->per_flow_random = ft[j].random;
+            for (int s = 0; s < 2; s++) out->changes[s] = change_rate(&sd[s], j, nft);
             entry *e = malloc((sd[0].n + sd[1].n + 1) * sizeof *e);
             if (!e) {
                 failed = 1;

@@ -2,6 +2,7 @@
 #include "netsynth/eval.h"
 
 #include <errno.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,32 @@ double ns_eval_macro_f1(const uint64_t *cm, int k)
         classes++;
     }
     return classes ? sum / classes : 0;
+}
+
+void ns_eval_class_metrics(const uint64_t *cm, int k, int c, double *precision, double *recall, double *f1,
+                           uint64_t *support)
+{
+    uint64_t truth = 0, predicted = 0, tp = cm[(size_t)c * k + c];
+    for (int j = 0; j < k; j++) {
+        truth += cm[(size_t)c * k + j];
+        predicted += cm[(size_t)j * k + c];
+    }
+    *precision = predicted ? (double)tp / (double)predicted : NAN;
+    *recall = truth ? (double)tp / (double)truth : NAN;
+    *f1 = truth + predicted ? 2.0 * (double)tp / (double)(truth + predicted) : NAN;
+    if (support) *support = truth;
+}
+
+double ns_eval_majority_rate(const uint64_t *cm, int k)
+{
+    uint64_t all = 0, top = 0;
+    for (int i = 0; i < k; i++) {
+        uint64_t row = 0;
+        for (int j = 0; j < k; j++) row += cm[(size_t)i * k + j];
+        all += row;
+        if (row > top) top = row;
+    }
+    return all ? (double)top / (double)all : 0;
 }
 
 /* ---- flows and classes ------------------------------------------------------ */
@@ -467,9 +494,11 @@ void ns_eval_json_members(const ns_eval_report *r, FILE *fp)
             if (res->level != (int)lv) continue;
             fprintf(fp, "%s\n       {\"features\": \"%s\", \"run\": \"%s\", \"n_train\": %zu, \"n_test\": %zu,"
                         " \"accuracy\": %.6f, \"macro_f1\": %.6f, \"train_s\": %.3f, \"test_s\": %.3f,\n"
+                        "        \"chance_majority\": %.6f, \"chance_uniform\": %.6f,\n"
                         "        \"confusion\": [",
                     first ? "" : ",", kind_names[res->kind], run_names[res->run], res->n_train, res->n_test,
-                    res->accuracy, res->macro_f1, res->train_s, res->test_s);
+                    res->accuracy, res->macro_f1, res->train_s, res->test_s,
+                    ns_eval_majority_rate(res->confusion, L->n_classes), L->n_classes ? 1.0 / L->n_classes : 0.0);
             first = 0;
             for (int a = 0; a < L->n_classes; a++) {
                 fputs(a ? ", [" : "[", fp);
@@ -477,6 +506,19 @@ void ns_eval_json_members(const ns_eval_report *r, FILE *fp)
                     fprintf(fp, "%s%llu", b ? ", " : "",
                             (unsigned long long)res->confusion[(size_t)a * L->n_classes + b]);
                 fputc(']', fp);
+            }
+            /* Per class, as scikit-learn's classification_report: null where undefined. */
+            fputs("],\n        \"per_class\": [", fp);
+            for (int c = 0; c < L->n_classes; c++) {
+                double m[3];
+                uint64_t support;
+                ns_eval_class_metrics(res->confusion, L->n_classes, c, &m[0], &m[1], &m[2], &support);
+                fprintf(fp, "%s{\"support\": %llu", c ? ", " : "", (unsigned long long)support);
+                static const char *const names[3] = {"precision", "recall", "f1"};
+                for (int q = 0; q < 3; q++)
+                    if (isnan(m[q])) fprintf(fp, ", \"%s\": null", names[q]);
+                    else fprintf(fp, ", \"%s\": %.6f", names[q], m[q]);
+                fputc('}', fp);
             }
             fputs("]}", fp);
         }

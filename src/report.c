@@ -1,6 +1,7 @@
 /* report.c: the fidelity report: gathering, table, JSON, HTML. */
 #include "netsynth/report.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -42,21 +43,93 @@ static int quote_into(char **cmd, size_t *len, size_t *cap, const char *s)
     return 1;
 }
 
-/* One line of tshark's -z expert and -z io,stat output. */
-static void parse_tshark_line(ns_compliance *c, const char *line)
+/* Add n packets of one expert message (a line of an Errors or Warns
+ * section: "  FREQUENCY  GROUP  PROTOCOL  SUMMARY") to its kind. Groups are
+ * one word but for tshark's "Response code" and "Request code"; protocols
+ * are one word; the summary loses what belongs to one packet: a bracketed
+ * tail ("[should be 0xdc32]"), and each number becomes N ("in frame N",
+ * "(N.N.N.N)"), so that one kind is one line. */
+static void add_kind(ns_compliance *c, const char *severity, unsigned long long n, const char *rest)
+{
+    char group[24] = "", proto[24] = "", summary[96];
+    rest += strspn(rest, " ");
+    size_t len = !strncmp(rest, "Response code", 13) ? 13
+                 : !strncmp(rest, "Request code", 12)  ? 12
+                                                       : strcspn(rest, " ");
+    snprintf(group, sizeof group, "%.*s", (int)len, rest);
+    rest += len;
+    rest += strspn(rest, " ");
+    len = strcspn(rest, " ");
+    snprintf(proto, sizeof proto, "%.*s", (int)len, rest);
+    rest += len;
+    rest += strspn(rest, " ");
+    len = strcspn(rest, "\r\n");
+    const char *cut = strstr(rest, " [");
+    if (cut && (size_t)(cut - rest) < len) len = (size_t)(cut - rest);
+    while (len && rest[len - 1] == ' ') len--;
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < sizeof summary;) {
+        if (isdigit((unsigned char)rest[i])) {
+            int hex = rest[i] == '0' && i + 2 < len && (rest[i + 1] == 'x' || rest[i + 1] == 'X') &&
+                      isxdigit((unsigned char)rest[i + 2]);
+            if (hex) i += 2;
+            while (i < len && (hex ? isxdigit((unsigned char)rest[i]) : isdigit((unsigned char)rest[i]))) i++;
+            summary[o++] = 'N';
+        } else {
+            summary[o++] = rest[i++];
+        }
+    }
+    summary[o] = '\0';
+    for (size_t i = 0; i < c->n_kinds; i++) {
+        ns_compliance_kind *k = &c->kinds[i];
+        if (!strcmp(k->severity, severity) && !strcmp(k->group, group) && !strcmp(k->protocol, proto) &&
+            !strcmp(k->summary, summary)) {
+            k->count += n;
+            return;
+        }
+    }
+    if (c->n_kinds == NS_COMPLIANCE_KINDS) {
+        c->other_kinds += n;
+        return;
+    }
+    ns_compliance_kind *k = &c->kinds[c->n_kinds++];
+    snprintf(k->severity, sizeof k->severity, "%s", severity);
+    memcpy(k->group, group, sizeof group), memcpy(k->protocol, proto, sizeof proto);
+    memcpy(k->summary, summary, sizeof summary);
+    k->count = n;
+}
+
+/* One line of tshark's -z expert and -z io,stat output; *section is the
+ * severity of the section being read (NULL: one not kept, or none yet). */
+static void parse_tshark_line(ns_compliance *c, const char *line, const char **section)
 {
     unsigned long long v;
     /* Section heads: "Errors (N)", "Warns (N)" (tshark 4; "Warnings" before), "Notes", "Chats", "Comments". */
-    if (!strncmp(line, "Errors (", 8) && sscanf(line + 8, "%llu", &v) == 1) c->errors = v;
-    if (!strncmp(line, "Warns (", 7) && sscanf(line + 7, "%llu", &v) == 1) c->warnings = v;
-    if (!strncmp(line, "Warnings (", 10) && sscanf(line + 10, "%llu", &v) == 1) c->warnings = v;
+    if (isalpha((unsigned char)line[0])) *section = NULL;
+    if (!strncmp(line, "Errors (", 8) && sscanf(line + 8, "%llu", &v) == 1) c->errors = v, *section = "error";
+    if (!strncmp(line, "Warns (", 7) && sscanf(line + 7, "%llu", &v) == 1) c->warnings = v, *section = "warning";
+    if (!strncmp(line, "Warnings (", 10) && sscanf(line + 10, "%llu", &v) == 1) c->warnings = v, *section = "warning";
     char group[64];
-    if (sscanf(line, " %llu %63s", &v, group) == 2) {
+    int used = 0;
+    if (sscanf(line, " %llu %63s%n", &v, group, &used) == 2) {
         if (!strcmp(group, "Malformed")) c->malformed += v;
         else if (!strcmp(group, "Checksum")) c->bad_checksums += v;
+        if (*section) {
+            int at = 0;
+            sscanf(line, " %*u%n", &at);
+            add_kind(c, *section, v, line + at);
+        }
     }
     const char *io = strstr(line, "<>");
     if (io && line[0] == '|' && (io = strchr(io, '|')) && sscanf(io + 1, " %llu", &v) == 1) c->packets += v;
+}
+
+static int cmp_kind(const void *pa, const void *pb)
+{
+    const ns_compliance_kind *a = pa, *b = pb;
+    if (a->count != b->count) return a->count > b->count ? -1 : 1;
+    int d = strcmp(a->severity, b->severity);
+    return d ? d : strcmp(a->summary, b->summary);
 }
 
 int ns_compliance_tshark(ns_compliance *c, char *const *captures, size_t n, const char *name)
@@ -81,8 +154,10 @@ int ns_compliance_tshark(ns_compliance *c, char *const *captures, size_t n, cons
     free(cmd);
     if (!p) return ns_error(NS_EIO, "%s: cannot run tshark: %s", name, strerror(errno));
     char line[4096];
-    while (fgets(line, sizeof line, p)) parse_tshark_line(c, line);
+    const char *section = NULL;
+    while (fgets(line, sizeof line, p)) parse_tshark_line(c, line, &section);
     int st = pclose(p);
+    qsort(c->kinds, c->n_kinds, sizeof *c->kinds, cmp_kind);
     if (st != 0 || !c->packets)
         return ns_error(NS_EIO, "%s: tshark over %zu captures failed (exit status %d, %llu packets read)", name, n,
                         st, (unsigned long long)c->packets);
@@ -227,7 +302,8 @@ static void print_value(FILE *fp, double v)
     else fprintf(fp, " %9.4f", v);
 }
 
-/* Class c's mean JSD over the fields that have one, and its worst field. */
+/* Class c's mean JSD over the fields that have one, and its worst field;
+ * per-flow-random fields (distance.h) left out, as they differ by nature. */
 static double class_summary(const ns_dist_report *d, int c, const ns_dist_field **worst)
 {
     double sum = 0;
@@ -235,7 +311,7 @@ static double class_summary(const ns_dist_report *d, int c, const ns_dist_field 
     *worst = NULL;
     for (size_t i = 0; i < d->n_fields; i++) {
         double v = d->fields[i].per_class[c].jsd;
-        if (isnan(v)) continue;
+        if (isnan(v) || d->fields[i].per_flow_random) continue;
         sum += v, n++;
         if (!*worst || v > (*worst)->per_class[c].jsd) *worst = &d->fields[i];
     }
@@ -268,15 +344,32 @@ void ns_report_print(const ns_report *r, FILE *fp)
                     !r->in.like || a == b ? "" : b < a ? "  short of the request" : "  over the request");
         }
     }
-    fprintf(fp, "\ndistances, real train vs synthetic, first %d packets (%.1f s); the 10 worst of %zu:\n",
-            r->dist.packets, r->dist_s, r->dist.n_fields);
+    size_t n_random = 0;
+    for (size_t i = 0; i < r->dist.n_fields; i++) n_random += r->dist.fields[i].per_flow_random != 0;
+    fprintf(fp, "\ndistances, real train vs synthetic, first %d packets (%.1f s); the 10 worst of %zu"
+                " (per-flow-random fields apart, below):\n",
+            r->dist.packets, r->dist_s, r->dist.n_fields - n_random);
     fprintf(fp, "  %-14s %9s %9s %9s %9s\n", "field", "JSD", "TV", "Hellinger", "EMD");
     for (size_t i = 0; i < r->dist.n_fields && i < 10; i++) {
         const ns_dist_field *f = &r->dist.fields[i];
+        if (f->per_flow_random) break;
         fprintf(fp, "  %-14s", f->name);
         print_value(fp, f->all.jsd), print_value(fp, f->all.tv), print_value(fp, f->all.hellinger);
         print_value(fp, f->all.emd);
         fprintf(fp, "%s%s\n", f->unit ? " " : "", f->unit ? f->unit : "");
+    }
+    if (n_random) {
+        fprintf(fp, "\nper-flow-random fields (fresh per flow by nature): JSD, then real and synthetic"
+                    " distinct-value rate and within-flow change rate\n");
+        fprintf(fp, "  %-14s %9s %9s %9s %9s %9s\n", "field", "JSD", "distinct", "", "changes", "");
+        for (size_t i = 0; i < r->dist.n_fields; i++) {
+            const ns_dist_field *f = &r->dist.fields[i];
+            if (!f->per_flow_random || (!f->n_real && !f->n_synth)) continue;
+            fprintf(fp, "  %-14s", f->name);
+            print_value(fp, f->all.jsd), print_value(fp, f->distinct[0]), print_value(fp, f->distinct[1]);
+            print_value(fp, f->changes[0]), print_value(fp, f->changes[1]);
+            fputc('\n', fp);
+        }
     }
     if (r->dist.n_classes) {
         fprintf(fp, "\nper %s: mean JSD over the fields, the worst field and its JSD\n", lv0->name);
@@ -304,6 +397,11 @@ void ns_report_print(const ns_report *r, FILE *fp)
                     (unsigned long long)c[i]->packets, (unsigned long long)c[i]->malformed,
                     (unsigned long long)c[i]->bad_checksums, (unsigned long long)c[i]->errors,
                     (unsigned long long)c[i]->warnings);
+        for (int i = 0; i < 2; i++)
+            for (size_t k = 0; k < c[i]->n_kinds; k++)
+                fprintf(fp, "  %-10s %-8s %-9s %-9s %-56s %9llu\n", i ? "synthetic" : "real", c[i]->kinds[k].severity,
+                        c[i]->kinds[k].protocol, c[i]->kinds[k].group, c[i]->kinds[k].summary,
+                        (unsigned long long)c[i]->kinds[k].count);
     } else {
         fprintf(fp, "\n%s\n", r->compliance_note);
     }
@@ -339,8 +437,12 @@ static void json_distances(const ns_report *r, FILE *fp)
         fputs(", \"unit\": ", fp);
         if (f->unit) ns_json_string(fp, f->unit);
         else fputs("null", fp);
-        fprintf(fp, ", \"n_real\": %llu, \"n_synth\": %llu, \"all\": ", (unsigned long long)f->n_real,
-                (unsigned long long)f->n_synth);
+        fprintf(fp, ", \"n_real\": %llu, \"n_synth\": %llu, \"per_flow_random\": %s, \"distinct_rate\": {\"real\": ",
+                (unsigned long long)f->n_real, (unsigned long long)f->n_synth, f->per_flow_random ? "true" : "false");
+        json_num(fp, f->distinct[0]), fputs(", \"synth\": ", fp), json_num(fp, f->distinct[1]);
+        fputs("}, \"within_flow_change_rate\": {\"real\": ", fp);
+        json_num(fp, f->changes[0]), fputs(", \"synth\": ", fp), json_num(fp, f->changes[1]);
+        fputs("},\n     \"all\": ", fp);
         json_value(fp, &f->all);
         fputs(",\n     \"per_class\": {", fp);
         for (int c = 0; c < r->dist.n_classes; c++) {
@@ -396,12 +498,23 @@ static void json_rest(const ns_report *r, FILE *fp)
         fputc('}', fp);
     } else {
         const ns_compliance *c[2] = {&r->comp_real, &r->comp_synth};
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 2; i++) {
             fprintf(fp, "%s\"%s\": {\"packets\": %llu, \"malformed\": %llu, \"bad_checksums\": %llu, \"errors\": %llu,"
-                        " \"warnings\": %llu}",
-                    i ? ", " : "{", i ? "synthetic" : "real", (unsigned long long)c[i]->packets,
+                        " \"warnings\": %llu, \"other_kinds\": %llu, \"kinds\": [",
+                    i ? ",\n    " : "{", i ? "synthetic" : "real", (unsigned long long)c[i]->packets,
                     (unsigned long long)c[i]->malformed, (unsigned long long)c[i]->bad_checksums,
-                    (unsigned long long)c[i]->errors, (unsigned long long)c[i]->warnings);
+                    (unsigned long long)c[i]->errors, (unsigned long long)c[i]->warnings,
+                    (unsigned long long)c[i]->other_kinds);
+            for (size_t k = 0; k < c[i]->n_kinds; k++) {
+                const ns_compliance_kind *x = &c[i]->kinds[k];
+                fprintf(fp, "%s{\"severity\": \"%s\", \"group\": ", k ? ", " : "", x->severity);
+                ns_json_string(fp, x->group);
+                fputs(", \"protocol\": ", fp), ns_json_string(fp, x->protocol);
+                fputs(", \"summary\": ", fp), ns_json_string(fp, x->summary);
+                fprintf(fp, ", \"count\": %llu}", (unsigned long long)x->count);
+            }
+            fputs("]}", fp);
+        }
         fputc('}', fp);
     }
     fprintf(fp, ",\n  \"seconds_by_part\": {\"classifier\": %.3f, \"distances\": %.3f, \"memorisation\": %.3f,"
@@ -528,30 +641,152 @@ static void html_confusion(FILE *fp, const ns_eval_level *L, const ns_eval_resul
     fputs("</table>\n", fp);
 }
 
-/* A bar chart of real (blue) and synthetic (orange) shares. */
+/* A round step near span / parts: 1, 2 or 5 times a power of ten. */
+static double nice_step(double span, int parts)
+{
+    double raw = span / parts, p = pow(10, floor(log10(raw))), f = raw / p;
+    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+/* A tick value as text: a share as a percentage, else %g. */
+static void tick_label(char *t, size_t n, double v, int percent)
+{
+    double pc = 100 * v;
+    if (percent) snprintf(t, n, fabs(pc - round(pc)) < 1e-9 ? "%.0f%%" : "%.1f%%", pc);
+    else snprintf(t, n, "%g", v);
+}
+
+/* A y axis at x = left from the plot's bottom to its top (height h), with
+ * ticks at 0, top / 2 and top, and a rotated title. */
+static void svg_y_axis(FILE *fp, int left, int top_y, int h, double top, int percent, const char *title)
+{
+    fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", left, top_y, left, top_y + h);
+    for (int k = 0; k <= 2; k++) {
+        char t[32];
+        double y = top_y + h - h * k / 2.0;
+        tick_label(t, sizeof t, top * k / 2, percent);
+        fprintf(fp, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#888\"/>"
+                    "<text x=\"%d\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">%s</text>",
+                left - 3, y, left, y, left - 5, y + 3, t);
+    }
+    fprintf(fp, "<text x=\"10\" y=\"%d\" font-size=\"9\" text-anchor=\"middle\" transform=\"rotate(-90 10 %d)\">%s"
+                "</text>",
+            top_y + h / 2, top_y + h / 2, title);
+}
+
+/* Per class: flows tested (support), precision, recall and F1. */
+static void html_prf(FILE *fp, const ns_eval_level *L, const ns_eval_result *res)
+{
+    fputs("<table><tr><th class=l>class</th><th>flows</th><th>precision</th><th>recall</th><th>F1</th></tr>\n", fp);
+    for (int c = 0; c < L->n_classes; c++) {
+        double m[3];
+        uint64_t support;
+        ns_eval_class_metrics(res->confusion, L->n_classes, c, &m[0], &m[1], &m[2], &support);
+        fputs("<tr><td class=l>", fp);
+        ns_html_text(fp, L->classes[c]);
+        fprintf(fp, "</td><td>%llu</td>", (unsigned long long)support);
+        for (int q = 0; q < 3; q++) {
+            char t[32];
+            snprintf(t, sizeof t, isnan(m[q]) ? "-" : "%.3f", m[q]);
+            html_shaded(fp, isnan(m[q]) ? 0 : m[q], t);
+        }
+        fputs("</tr>\n", fp);
+    }
+    fputs("</table>\n", fp);
+}
+
+/* A bar chart of real (blue) and synthetic (orange) shares of a field's
+ * values, with a y axis in percent and the counts behind the shares. */
 static void html_histogram(FILE *fp, const ns_dist_field *f)
 {
     const ns_dist_hist *h = &f->hist;
     double top = 0;
     for (int k = 0; k < h->n; k++) top = fmax(top, fmax(h->real[k], h->synth[k]));
     if (top <= 0) top = 1;
-    int bw = 22, H = 120, W = h->n * bw + 40;
-    fprintf(fp, "<figure><figcaption>%s: JSD %.3f</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-                "height=\"%d\" role=\"img\">",
-            f->name, f->all.jsd, W, H + 70);
-    fprintf(fp, "<line x1=\"30\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", H, W, H);
+    double step = nice_step(top, 4);
+    top = fmin(1, ceil(top / step - 1e-9) * step); /* a round top tick */
+    int bw = 22, H = 120, T = 8, L = 50, W = h->n * bw + L + 40;
+    fprintf(fp, "<figure><figcaption>%s: JSD %.3f; %llu real, %llu synthetic values</figcaption>"
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\">",
+            f->name, f->all.jsd, (unsigned long long)f->n_real, (unsigned long long)f->n_synth, W, T + H + 70);
+    svg_y_axis(fp, L - 2, T, H, top, 1, "share of values");
+    fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", L - 2, T + H, W, T + H);
     for (int k = 0; k < h->n; k++) {
-        double x = 32 + k * bw, hr = h->real[k] / top * (H - 10), hs = h->synth[k] / top * (H - 10);
-        fprintf(fp, "<rect x=\"%.0f\" y=\"%.1f\" width=\"9\" height=\"%.1f\" fill=\"#3572b0\"><title>real %.4f</title></rect>",
-                x, H - hr, hr, h->real[k]);
-        fprintf(fp, "<rect x=\"%.0f\" y=\"%.1f\" width=\"9\" height=\"%.1f\" fill=\"#e8853d\"><title>synthetic %.4f</title></rect>",
-                x + 9, H - hs, hs, h->synth[k]);
-        fprintf(fp, "<text x=\"%.0f\" y=\"%d\" font-size=\"9\" transform=\"rotate(60 %.0f %d)\">", x + 4, H + 10, x + 4,
-                H + 10);
+        double x = L + k * bw, hr = h->real[k] / top * H, hs = h->synth[k] / top * H;
+        fprintf(fp, "<rect x=\"%.0f\" y=\"%.1f\" width=\"9\" height=\"%.1f\" fill=\"#3572b0\"><title>real %.4f (%.0f)"
+                    "</title></rect>",
+                x, T + H - hr, hr, h->real[k], h->real[k] * (double)f->n_real);
+        fprintf(fp, "<rect x=\"%.0f\" y=\"%.1f\" width=\"9\" height=\"%.1f\" fill=\"#e8853d\"><title>synthetic %.4f "
+                    "(%.0f)</title></rect>",
+                x + 9, T + H - hs, hs, h->synth[k], h->synth[k] * (double)f->n_synth);
+        fprintf(fp, "<text x=\"%.0f\" y=\"%d\" font-size=\"9\" transform=\"rotate(60 %.0f %d)\">", x + 4, T + H + 10,
+                x + 4, T + H + 10);
         ns_html_text(fp, h->label[k]);
         fputs("</text>", fp);
     }
     fputs("</svg></figure>\n", fp);
+}
+
+static int cmp_double(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+/* Empirical CDFs of real (blue) and synthetic (orange) values v[side][n],
+ * sorted here; the x axis logarithmic when logx (values clamped to 1e-6). */
+static void html_cdf(FILE *fp, const char *xtitle, double *v[2], const size_t n[2], int logx)
+{
+    enum { PW = 250, PH = 110, L = 46, T = 8 };
+    double lo = INFINITY, hi = -INFINITY;
+    for (int sd = 0; sd < 2; sd++) {
+        for (size_t i = 0; i < n[sd]; i++) {
+            if (logx) v[sd][i] = log10(fmax(v[sd][i], 1e-6));
+            lo = fmin(lo, v[sd][i]), hi = fmax(hi, v[sd][i]);
+        }
+        qsort(v[sd], n[sd], sizeof *v[sd], cmp_double);
+    }
+    if (!(lo <= hi)) lo = 0, hi = 1;
+    if (hi - lo < 1e-9) lo -= 1, hi += 1;
+    double step = logx ? 1 : nice_step(hi - lo, 4);
+    lo = floor(lo / step) * step, hi = ceil(hi / step - 1e-9) * step;
+    fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\">", L + PW + 14,
+            T + PH + 34);
+    svg_y_axis(fp, L, T, PH, 1, 1, "share &#8804; x");
+    fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", L, T + PH, L + PW, T + PH);
+    int ticks = (int)round((hi - lo) / step), skip = ticks > 8 ? 2 : 1;
+    for (int k = 0; k <= ticks; k += skip) {
+        double x = lo + step * k, px = L + PW * (x - lo) / (hi - lo);
+        char t[32];
+        int e = (int)round(x); /* log ticks are seconds, written with a unit */
+        if (!logx) snprintf(t, sizeof t, "%g", x);
+        else if (e < -3) snprintf(t, sizeof t, "%g &#181;s", pow(10, e + 6));
+        else if (e < 0) snprintf(t, sizeof t, "%g ms", pow(10, e + 3));
+        else snprintf(t, sizeof t, "%g s", pow(10, e));
+        fprintf(fp, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#888\"/>"
+                    "<text x=\"%.1f\" y=\"%d\" font-size=\"9\" text-anchor=\"middle\">%s</text>",
+                px, T + PH, px, T + PH + 3, px, T + PH + 13, t);
+    }
+    fprintf(fp, "<text x=\"%d\" y=\"%d\" font-size=\"9\" text-anchor=\"middle\">%s</text>", L + PW / 2, T + PH + 28,
+            xtitle);
+    /* The real line wider, so that it shows round a synthetic one on top of it. */
+    static const char *const colour[2] = {"#3572b0", "#e8853d"};
+    for (int sd = 0; sd < 2; sd++) {
+        if (!n[sd]) continue;
+        fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" points=\"%.1f,%d", colour[sd],
+                sd ? "1.5" : "3",
+                L + PW * (v[sd][0] - lo) / (hi - lo), T + PH);
+        /* At most ~200 steps: every value when few, else evenly spaced ranks. */
+        size_t every = n[sd] / 200 + 1;
+        for (size_t i = 0; i < n[sd]; i += every) {
+            size_t j = i + every - 1 < n[sd] ? i + every - 1 : n[sd] - 1;
+            double x = L + PW * (v[sd][j] - lo) / (hi - lo);
+            double y0 = T + PH - PH * (double)i / (double)n[sd], y1 = T + PH - PH * (double)(j + 1) / (double)n[sd];
+            fprintf(fp, " %.1f,%.1f %.1f,%.1f", x, y0, x, y1);
+        }
+        fprintf(fp, " %d,%d\"><title>%s, %zu values</title></polyline>", L + PW, T, sd ? "synthetic" : "real", n[sd]);
+    }
+    fputs("</svg>", fp);
 }
 
 static const char *const css =
@@ -563,7 +798,11 @@ static const char *const css =
     "img.flow{image-rendering:pixelated;width:100%;max-width:500px;border:1px solid #ccc}"
     ".wide{overflow-x:auto}"
     "figure{display:inline-block;margin:6px}figcaption{font-size:12px}"
-    ".key span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}";
+    ".key span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}"
+    ".bands{display:flex;width:100%;max-width:500px;box-sizing:border-box;border:1px solid transparent;"
+    "font-size:10px;color:#fff;text-align:center}.bands span{overflow:hidden;white-space:nowrap}"
+    ".pair{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}"
+    "td.chance{color:#777}td.low{color:#a00;font-weight:bold}";
 
 static const char *const kind_label[] = {"nPrint", "NetFlow"};
 
@@ -575,27 +814,46 @@ static const ns_eval_result *find_result(const ns_eval_report *r, size_t lv, int
     return NULL;
 }
 
+/* An accuracy cell, marked when it does not beat chance (the majority rate
+ * of the tested flows or 1/k, whichever is higher) by 0.05. */
+static void html_accuracy(FILE *fp, double acc, double chance)
+{
+    fprintf(fp, "<td%s>%.3f</td>", acc < chance + 0.05 ? " class=low title=\"at chance\"" : "", acc);
+}
+
 static void html_table2(FILE *fp, const ns_report *r)
 {
     fputs("<h2>Classifier fidelity (Table 2)</h2><table><tr><th class=l>label</th><th class=l>features</th>"
-          "<th>classes</th><th colspan=2>real &rarr; real</th><th colspan=2>TSTR</th><th colspan=2>TRTS</th></tr>"
-          "<tr><th></th><th></th><th></th><th>acc</th><th>F1</th><th>acc</th><th>F1</th><th>acc</th><th>F1</th></tr>\n",
+          "<th>classes</th><th>1/k</th><th colspan=3>real &rarr; real</th><th colspan=3>TSTR</th>"
+          "<th colspan=3>TRTS</th></tr><tr><th></th><th></th><th></th><th></th>"
+          "<th>acc</th><th>F1</th><th>chance</th><th>acc</th><th>F1</th><th>chance</th>"
+          "<th>acc</th><th>F1</th><th>chance</th></tr>\n",
           fp);
     for (size_t lv = 0; lv < r->eval.n_levels; lv++)
         for (int k = 0; k < 2; k++) {
             if (!find_result(&r->eval, lv, k, NS_EVAL_REAL)) continue;
+            int nc = r->eval.levels[lv].n_classes;
             fputs("<tr><td class=l>", fp);
             ns_html_text(fp, r->eval.levels[lv].name);
-            fprintf(fp, "</td><td class=l>%s</td><td>%d</td>", kind_label[k], r->eval.levels[lv].n_classes);
+            fprintf(fp, "</td><td class=l>%s</td><td>%d</td><td class=chance>%.3f</td>", kind_label[k], nc,
+                    nc ? 1.0 / nc : 0.0);
             for (int run = 0; run < 3; run++) {
                 const ns_eval_result *res = find_result(&r->eval, lv, k, run);
-                if (res) fprintf(fp, "<td>%.3f</td><td>%.3f</td>", res->accuracy, res->macro_f1);
-                else fputs("<td>-</td><td>-</td>", fp);
+                if (!res) {
+                    fputs("<td>-</td><td>-</td><td>-</td>", fp);
+                    continue;
+                }
+                double major = ns_eval_majority_rate(res->confusion, nc);
+                html_accuracy(fp, res->accuracy, fmax(major, nc ? 1.0 / nc : 0));
+                fprintf(fp, "<td>%.3f</td><td class=chance>%.3f</td>", res->macro_f1, major);
             }
             fputs("</tr>\n", fp);
         }
     fprintf(fp, "</table><p>Random forest, %d trees, first %d packets of each flow, seed %llu. TSTR: trained on "
-                "synthetic flows, tested on real ones; TRTS: the other way round.</p>\n",
+                "synthetic flows, tested on real ones; TRTS: the other way round. Chance: the accuracy of always "
+                "answering the most frequent class of the tested flows (and 1/k, of guessing uniformly among k "
+                "classes); an accuracy in <b style=\"color:#a00\">red</b> is within 0.05 of the higher of the "
+                "two.</p>\n",
             r->eval.opts.trees, r->eval.opts.packets, (unsigned long long)r->eval.opts.seed);
 }
 
@@ -614,6 +872,47 @@ static void html_coverage(FILE *fp, const ns_report *r)
         if (r->in.like) fprintf(fp, "<td>%llu</td>", (unsigned long long)r->cov_real[0][c]);
         fputs("</tr>\n", fp);
     }
+    fputs("</table>\n", fp);
+}
+
+/* The expert errors and warnings by kind, both sides in one table. */
+static void html_compliance_kinds(FILE *fp, const ns_report *r)
+{
+    const ns_compliance *side[2] = {&r->comp_real, &r->comp_synth};
+    if (!side[0]->n_kinds && !side[1]->n_kinds) {
+        fputs("<p>No expert errors or warnings on either side.</p>\n", fp);
+        return;
+    }
+    fputs("<p>Expert errors and warnings by kind (the summary without its per-packet values).</p><table><tr>"
+          "<th class=l>severity</th><th class=l>group</th><th class=l>protocol</th><th class=l>message</th>"
+          "<th>real</th><th>synthetic</th></tr>\n",
+          fp);
+    for (int sd = 0; sd < 2; sd++)
+        for (size_t i = 0; i < side[sd]->n_kinds; i++) {
+            const ns_compliance_kind *k = &side[sd]->kinds[i];
+            uint64_t n[2] = {0, 0};
+            int before = 0;
+            for (int t = 0; t < 2; t++)
+                for (size_t j = 0; j < side[t]->n_kinds; j++) {
+                    const ns_compliance_kind *x = &side[t]->kinds[j];
+                    if (strcmp(x->severity, k->severity) || strcmp(x->group, k->group) ||
+                        strcmp(x->protocol, k->protocol) || strcmp(x->summary, k->summary))
+                        continue;
+                    n[t] += x->count;
+                    before |= t < sd; /* shown with the real side's kinds */
+                }
+            if (before) continue;
+            fprintf(fp, "<tr><td class=l>%s</td><td class=l>", k->severity);
+            ns_html_text(fp, k->group);
+            fputs("</td><td class=l>", fp);
+            ns_html_text(fp, k->protocol);
+            fputs("</td><td class=l>", fp);
+            ns_html_text(fp, k->summary);
+            fprintf(fp, "</td><td>%llu</td><td>%llu</td></tr>\n", (unsigned long long)n[0], (unsigned long long)n[1]);
+        }
+    if (side[0]->other_kinds || side[1]->other_kinds)
+        fprintf(fp, "<tr><td class=l colspan=4>other kinds</td><td>%llu</td><td>%llu</td></tr>\n",
+                (unsigned long long)side[0]->other_kinds, (unsigned long long)side[1]->other_kinds);
     fputs("</table>\n", fp);
 }
 
@@ -641,6 +940,7 @@ static void html_memo_compliance(FILE *fp, const ns_report *r)
                     (unsigned long long)c[i]->bad_checksums, (unsigned long long)c[i]->errors,
                     (unsigned long long)c[i]->warnings);
         fputs("</table><p>tshark with IP, TCP and UDP checksum checks on.</p>\n", fp);
+        html_compliance_kinds(fp, r);
     } else {
         fputs("<p>", fp);
         ns_html_text(fp, r->compliance_note);
@@ -648,14 +948,43 @@ static void html_memo_compliance(FILE *fp, const ns_report *r)
     }
 }
 
+/* The per-flow-random fields (distance.h), judged by what matters for them:
+ * as many distinct values as the real flows have, and the same changes (or
+ * constancy) from packet to packet within a flow. */
+static void html_random_fields(FILE *fp, const ns_report *r)
+{
+    fputs("<h3>Per-flow-random fields</h3><p>Fields that take a fresh value per flow by nature (IP ID, checksums, "
+          "TCP sequence and acknowledgement numbers, ICMP rest of header, TCP options with their timestamps): their "
+          "JSD against any other capture is high even for real flows, so they are judged by the distinct-value rate "
+          "(distinct values / values) and the within-flow change rate (share of a flow's later packets whose value "
+          "differs from the packet before), which should match the real ones.</p><table><tr><th class=l>field</th>"
+          "<th>JSD</th><th>distinct, real</th><th>distinct, synthetic</th><th>changes, real</th>"
+          "<th>changes, synthetic</th></tr>\n",
+          fp);
+    for (size_t i = 0; i < r->dist.n_fields; i++) {
+        const ns_dist_field *f = &r->dist.fields[i];
+        if (!f->per_flow_random) continue;
+        double x[5] = {f->all.jsd, f->distinct[0], f->distinct[1], f->changes[0], f->changes[1]};
+        fprintf(fp, "<tr><td class=l>%s</td>", f->name);
+        for (int k = 0; k < 5; k++) {
+            if (isnan(x[k])) fputs("<td>-</td>", fp);
+            else fprintf(fp, "<td>%.4f</td>", x[k]);
+        }
+        fputs("</tr>\n", fp);
+    }
+    fputs("</table>\n", fp);
+}
+
 static void html_distances(FILE *fp, const ns_report *r)
 {
     fprintf(fp, "<h2>Distributions</h2><p>Real training flows against synthetic ones, per field over the first %d "
-                "packets, worst first (JSD base 2; EMD in the field's unit).</p><table><tr><th class=l>field</th>"
+                "packets, worst first (JSD base 2; EMD in the field's unit). Fields that are random per flow by "
+                "nature are ranked apart, below.</p><table><tr><th class=l>field</th>"
                 "<th>JSD</th><th>TV</th><th>Hellinger</th><th>EMD</th><th class=l>unit</th></tr>\n",
             r->dist.packets);
     for (size_t i = 0; i < r->dist.n_fields && i < 20; i++) {
         const ns_dist_field *f = &r->dist.fields[i];
+        if (f->per_flow_random) break;
         char v[4][32];
         double x[4] = {f->all.jsd, f->all.tv, f->all.hellinger, f->all.emd};
         for (int k = 0; k < 4; k++) snprintf(v[k], sizeof v[k], isnan(x[k]) ? "-" : "%.4f", x[k]);
@@ -665,6 +994,7 @@ static void html_distances(FILE *fp, const ns_report *r)
                 f->unit ? f->unit : "");
     }
     fputs("</table>\n", fp);
+    html_random_fields(fp, r);
     if (r->dist.n_classes) {
         fputs("<p>Per class: the mean JSD over the fields and the three worst fields.</p><table><tr><th class=l>", fp);
         ns_html_text(fp, r->eval.levels[0].name);
@@ -686,7 +1016,7 @@ static void html_distances(FILE *fp, const ns_report *r)
                 const ns_dist_field *best = NULL;
                 for (size_t i = 0; i < r->dist.n_fields; i++) {
                     const ns_dist_field *f = &r->dist.fields[i];
-                    if (isnan(f->per_class[c].jsd) || f == shown[0] || f == shown[1]) continue;
+                    if (isnan(f->per_class[c].jsd) || f->per_flow_random || f == shown[0] || f == shown[1]) continue;
                     if (!best || f->per_class[c].jsd > best->per_class[c].jsd) best = f;
                 }
                 if (!best) break;
@@ -706,11 +1036,93 @@ static void html_distances(FILE *fp, const ns_report *r)
     for (size_t i = 0; i < r->dist.n_fields; i++) {
         const ns_dist_field *f = &r->dist.fields[i];
         int named = !strcmp(f->name, "ipv4_tl") || !strcmp(f->name, "iat") || !strcmp(f->name, "flow_packets");
-        if (named || (shown < 12 && f->all.jsd > 1e-9)) {
+        if (named || (shown < 12 && f->all.jsd > 1e-9 && !f->per_flow_random)) {
             html_histogram(fp, f);
             shown += !named;
         }
     }
+}
+
+/* Packet sizes (IPv4 total length) and inter-arrival times (seconds; rows
+ * after a flow's first) of class c's flows on a side, first `packets` rows. */
+static int class_values(const ns_eval_side *s, int c, int packets, double **size, size_t *n_size, double **iat,
+                        size_t *n_iat)
+{
+    size_t rows = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->cls[0][i] == c) {
+            uint32_t np = s->ds->flows[s->idx[i]].n_packets;
+            rows += np < (uint32_t)packets ? np : (uint32_t)packets;
+        }
+    *size = malloc((rows + 1) * sizeof **size);
+    *iat = malloc((rows + 1) * sizeof **iat);
+    if (!*size || !*iat) return ns_error(NS_ENOMEM, "report: out of memory");
+    *n_size = *n_iat = 0;
+    int8_t row[NS_NP_MODEL_WIDTH];
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->cls[0][i] != c) continue;
+        const ns_ds_flow *f = &s->ds->flows[s->idx[i]];
+        for (uint32_t p = 0; p < f->n_packets && p < (uint32_t)packets; p++) {
+            ns_dataset_row(s->ds, f->first + p, row);
+            if (ns_nprint_has(row, NS_NPF_IPV4_TL)) (*size)[(*n_size)++] = (double)ns_nprint_get(row, NS_NPF_IPV4_TL);
+            if (p) (*iat)[(*n_iat)++] = (double)s->ds->iat_ns[f->first + p] * 1e-9;
+        }
+    }
+    return NS_OK;
+}
+
+static int html_sizes(FILE *fp, const ns_report *r)
+{
+    const ns_eval_level *lv0 = &r->eval.levels[0];
+    int packets = r->eval.opts.packets;
+    fputs("<h2>Packet sizes and inter-arrival times</h2><p>Per ", fp);
+    ns_html_text(fp, lv0->name);
+    fprintf(fp, ", the empirical CDFs over the first %d packets of every flow: real training flows and synthetic ones "
+                "(hover a line for its count of values).</p><p class=key><span style=\"background:#3572b0\"></span>"
+                "real<span style=\"background:#e8853d\"></span>synthetic</p><table><tr><th class=l>class</th>"
+                "<th class=l>packet size (IPv4 total length)</th><th class=l>inter-arrival time</th></tr>\n",
+            packets);
+    int rc = NS_OK;
+    for (int c = 0; c < lv0->n_classes && !rc; c++) {
+        double *size[2] = {0}, *iat[2] = {0};
+        size_t n_size[2] = {0}, n_iat[2] = {0};
+        for (int sd = 0; sd < 2 && !rc; sd++)
+            rc = class_values(&r->sides[sd ? NS_EVAL_SYNTH : NS_EVAL_TRAIN], c, packets, &size[sd], &n_size[sd],
+                              &iat[sd], &n_iat[sd]);
+        if (!rc && (n_size[0] || n_size[1])) {
+            fputs("<tr><td class=l>", fp);
+            ns_html_text(fp, lv0->classes[c]);
+            if (!n_size[1]) fputs("<br><small>no synthetic flows</small>", fp);
+            else if (!n_size[0]) fputs("<br><small>no real flows</small>", fp);
+            fputs("</td><td>", fp);
+            html_cdf(fp, "bytes", size, n_size, 0);
+            fputs("</td><td>", fp);
+            if (n_iat[0] || n_iat[1]) html_cdf(fp, "log scale", iat, n_iat, 1);
+            else fputs("no flow with a second packet", fp);
+            fputs("</td></tr>\n", fp);
+        }
+        for (int sd = 0; sd < 2; sd++) free(size[sd]), free(iat[sd]);
+    }
+    fputs("</table>\n", fp);
+    return rc;
+}
+
+/* Which columns of a flow image are which header: the model row's layers
+ * (nprint.h's table) as bands as wide as their share of the row. */
+static void html_bands(FILE *fp)
+{
+    static const char *const colour[] = {"#555", "#3572b0", "#6a4c93", "#2a9d8f", "#e8853d", "#c0392b"};
+    fputs("<div class=bands>", fp);
+    for (int i = 0; i < 6; i++) {
+        unsigned layer = 1u << i;
+        int at = ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, layer);
+        if (at < 0) continue;
+        int bits = ns_nprint_width(layer);
+        fprintf(fp, "<span style=\"flex:0 0 %.3f%%;background:%s\" title=\"%s: columns %d-%d\">%s</span>",
+                100.0 * bits / NS_NP_MODEL_WIDTH, colour[i], ns_nprint_layer_name(layer), at, at + bits - 1,
+                ns_nprint_layer_name(layer));
+    }
+    fputs("</div>", fp);
 }
 
 static int html_images(FILE *fp, const ns_report *r, const char *tmp)
@@ -718,7 +1130,9 @@ static int html_images(FILE *fp, const ns_report *r, const char *tmp)
     const ns_eval_level *lv0 = &r->eval.levels[0];
     int packets = r->eval.opts.packets;
     fprintf(fp, "<h2>Flows as images</h2><p>The first %d flows of each %s, first %d packets each (a row per packet, "
-                "a column per header bit: 1 red, 0 green, absent grey).</p><table><tr><th class=l>class</th>"
+                "a column per header bit: 1 red, 0 green, absent grey; the band above each image names the header "
+                "of its columns).</p><p class=key><span style=\"background:#f00\"></span>1<span style=\"background:"
+                "#0f0\"></span>0<span style=\"background:#808080\"></span>absent</p><table><tr><th class=l>class</th>"
                 "<th class=l>real</th><th class=l>synthetic</th></tr>\n",
             IMG_FLOWS, lv0->name, packets);
     int rc = NS_OK;
@@ -726,8 +1140,10 @@ static int html_images(FILE *fp, const ns_report *r, const char *tmp)
         fputs("<tr><td class=l>", fp);
         ns_html_text(fp, lv0->classes[c]);
         fputs("</td><td>", fp);
+        html_bands(fp);
         rc = flow_image(fp, &r->sides[NS_EVAL_TRAIN], c, packets, tmp);
         fputs("</td><td>", fp);
+        html_bands(fp);
         if (!rc) rc = flow_image(fp, &r->sides[NS_EVAL_SYNTH], c, packets, tmp);
         fputs("</td></tr>\n", fp);
     }
@@ -758,6 +1174,7 @@ int ns_report_write_html(const ns_report *r, const char *path)
         rc = html_images(fp, r, tmp);
         unlink(tmp);
         html_distances(fp, r);
+        if (!rc) rc = html_sizes(fp, r);
         html_coverage(fp, r);
     }
     fputs("<h2>Confusion matrices</h2>\n", fp);
@@ -766,10 +1183,14 @@ int ns_report_write_html(const ns_report *r, const char *path)
         static const char *const runs[] = {"real &rarr; real", "TSTR", "TRTS"};
         fputs("<h3>", fp);
         ns_html_text(fp, r->eval.levels[res->level].name);
-        fprintf(fp, ", %s features, %s: accuracy %.3f, macro-F1 %.3f</h3>\n", kind_label[res->kind], runs[res->run],
-                res->accuracy, res->macro_f1);
-        fputs("<div class=wide>", fp);
+        int nc = r->eval.levels[res->level].n_classes;
+        fprintf(fp, ", %s features, %s: accuracy %.3f (chance %.3f, 1/k %.3f), macro-F1 %.3f</h3>\n",
+                kind_label[res->kind], runs[res->run], res->accuracy, ns_eval_majority_rate(res->confusion, nc),
+                nc ? 1.0 / nc : 0.0, res->macro_f1);
+        fputs("<div class=pair><div class=wide>", fp);
         html_confusion(fp, &r->eval.levels[res->level], res);
+        fputs("</div>", fp);
+        html_prf(fp, &r->eval.levels[res->level], res);
         fputs("</div>", fp);
     }
     fputs("</body></html>\n", fp);

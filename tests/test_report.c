@@ -30,6 +30,9 @@ typedef struct hand {
     uint32_t attr_first[2];
 } hand;
 
+/* When set, make() gives each flow IP IDs of its own, counting up per packet. */
+static int ip_ids;
+
 static void make(hand *h, size_t n, int ttl_shift)
 {
     memset(h, 0, sizeof *h);
@@ -64,6 +67,7 @@ static void make(hand *h, size_t n, int ttl_shift)
             ns_nprint_put(row, NS_NPF_TCP_SYN, p == 0);
             ns_nprint_put(row, NS_NPF_TCP_ACKF, p > 0);
             ns_nprint_put(row, NS_NPF_TCP_WSIZE, 1000 + 7 * (i % 3));
+            if (ip_ids) ns_nprint_put(row, NS_NPF_IPV4_ID, (i * 7919 + p) & 0xffff);
             h->iat[np] = p ? 2000000 : 0;
             h->dir[np] = p & 1;
             ns_dataset_pack_row(row, W, h->bits + np * RB);
@@ -200,12 +204,32 @@ static void test_html_renders(void **state)
     assert_int_equal(tu_system("grep -q '&lt;x&gt;' %s", html), 0);
     assert_int_equal(tu_system("grep -q '<td class=l>ipv4_ttl (1.000)' %s", html), 0); /* per class, worst first */
     assert_int_equal(tu_system("test -f %s.flow.png", html), 1);
+    /* Issue 19: axes and counts on the histograms, a chance line, per-class
+     * precision/recall/F1, CDFs of sizes and inter-arrival times, the header
+     * bands over the flow images, the per-flow-random fields apart. */
+    assert_int_equal(tu_system("grep -q 'share of values' %s && grep -q '300 real, 300 synthetic values' %s"
+                               " && grep -q '<th>chance</th>' %s && grep -q '<th>precision</th><th>recall</th>' %s"
+                               " && grep -q 'Packet sizes and inter-arrival times' %s && grep -q '<polyline' %s"
+                               " && grep -q 'title=\"ipv4: columns 0-479\"' %s && grep -q 'Per-flow-random fields' %s",
+                               html, html, html, html, html, html, html, html),
+                     0);
+    mkdir("tests/artifacts", 0777);
+    assert_int_equal(tu_system("cp %s tests/artifacts/report.html", html), 0);
 
     if (!tu_have_program("chromium")) {
         print_message("SKIP %s: chromium is absent (apt-get install -y chromium)\n", __func__);
         skip();
     }
-    mkdir("tests/artifacts", 0777);
+    /* Loaded as a user would: no console error (the page has no script, so
+     * any is a bug of the markup or a blocked fetch). */
+    const char *dom = tu_path(dir, "dom.html"), *log = tu_path(dir, "console.log");
+    assert_int_equal(tu_system("timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+                               " --disable-background-networking --disable-component-update --disable-sync"
+                               " --enable-logging=stderr --v=0 --user-data-dir=%s --dump-dom 'file://%s' >%s 2>%s",
+                               tu_path(dir, "chromium-profile"), html, dom, log),
+                     0);
+    assert_int_equal(tu_system("grep -q 'Per-flow-random fields' %s", dom), 0);
+    if (tu_system("grep -E 'Uncaught|ERROR:CONSOLE|CONSOLE\\(' %s", log) == 0) fail_msg("console errors in %s", log);
     const char *shot = "tests/artifacts/report.png";
     remove(shot);
     assert_int_equal(tu_system("timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
@@ -220,6 +244,65 @@ static void test_html_renders(void **state)
                   red ? "seen" : "not seen");
     assert_true(ink > 0.02);
     assert_true(red);
+}
+
+/* A field random per flow by nature (IP ID) differs wholly, the rest not at
+ * all: the ranking is still led by the others, and the IP ID is judged by
+ * its distinct-value and within-flow change rates (before issue 19 it led
+ * "worst fields first"). */
+static void test_random_fields_apart(void **state)
+{
+    (void)state;
+    hand tr, sy;
+    ip_ids = 1;
+    make(&tr, 200, 0);
+    ip_ids = 0;
+    make(&sy, 200, 0);
+    ns_dist_flows real = {&tr.ds, "real", NULL, 200, tr.labels}, synth = {&sy.ds, "synth", NULL, 200, sy.labels};
+    ns_dist_report d;
+    assert_int_equal(ns_dist_compare(&d, &real, &synth, 2, 4, 1), NS_OK);
+    const ns_dist_field *id = NULL;
+    int seen_random = 0;
+    for (size_t i = 0; i < d.n_fields; i++) {
+        const ns_dist_field *f = &d.fields[i];
+        if (f->per_flow_random) seen_random = 1;
+        else assert_false(seen_random); /* every other field before the random ones */
+        if (!strcmp(f->name, "ipv4_id")) id = f;
+        if (!strcmp(f->name, "ipv4_ttl") || !strcmp(f->name, "tcp_syn")) assert_false(f->per_flow_random);
+        if (!strcmp(f->name, "tcp_seq") || !strcmp(f->name, "ipv4_cksum")) assert_true(f->per_flow_random);
+    }
+    assert_non_null(id);
+    assert_true(id->per_flow_random);
+    assert_false(d.fields[0].per_flow_random);
+    assert_true(id->all.jsd > 0.9);
+    assert_float_equal(d.fields[0].all.jsd, 0, 1e-12);
+    /* 500 rows, every one its own ID on the real side; one value (0) on the synthetic side. */
+    assert_float_equal(id->distinct[0], 1, 1e-12);
+    assert_float_equal(id->distinct[1], 1.0 / 500, 1e-12);
+    assert_float_equal(id->changes[0], 1, 1e-12);
+    assert_float_equal(id->changes[1], 0, 1e-12);
+    ns_dist_report_free(&d);
+    drop(&tr), drop(&sy);
+}
+
+/* Chance and per-class metrics from a confusion matrix (row = true). */
+static void test_class_metrics(void **state)
+{
+    (void)state;
+    const uint64_t cm[9] = {3, 1, 0, 2, 4, 0, 0, 0, 0};
+    double p, r, f1;
+    uint64_t support;
+    assert_float_equal(ns_eval_majority_rate(cm, 3), 0.6, 1e-12);
+    ns_eval_class_metrics(cm, 3, 0, &p, &r, &f1, &support);
+    assert_float_equal(p, 3.0 / 5, 1e-12);
+    assert_float_equal(r, 3.0 / 4, 1e-12);
+    assert_float_equal(f1, 6.0 / 9, 1e-12);
+    assert_int_equal(support, 4);
+    ns_eval_class_metrics(cm, 3, 2, &p, &r, &f1, &support); /* never true, never predicted */
+    assert_true(isnan(p) && isnan(r) && isnan(f1));
+    assert_int_equal(support, 0);
+    const uint64_t none[4] = {0};
+    assert_float_equal(ns_eval_majority_rate(none, 2), 0, 0);
 }
 
 /* Capture tables on both sides: tshark's counts (the corpus against its own test split). */
@@ -243,6 +326,14 @@ static void test_compliance_on_corpus(void **state)
     assert_int_equal(c.bad_checksums, 8);
     assert_int_equal(c.errors, 8);
     assert_int_equal(c.malformed, 0);
+    /* By kind: the six "Bad checksum [should be 0x....]" lines are one kind. */
+    assert_int_equal(c.n_kinds, 1);
+    assert_string_equal(c.kinds[0].severity, "error");
+    assert_string_equal(c.kinds[0].group, "Checksum");
+    assert_string_equal(c.kinds[0].protocol, "UDP");
+    assert_string_equal(c.kinds[0].summary, "Bad checksum");
+    assert_int_equal(c.kinds[0].count, 8);
+    assert_int_equal(c.other_kinds, 0);
     char *missing[1] = {(char *)"/nonexistent/x.pcap"};
     assert_int_equal(ns_compliance_tshark(&c, missing, 1, "missing"), NS_EIO);
     assert_non_null(strstr(ns_errmsg(), "missing: tshark"));
@@ -253,6 +344,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identical_report),
         cmocka_unit_test(test_html_renders),
+        cmocka_unit_test(test_random_fields_apart),
+        cmocka_unit_test(test_class_metrics),
         cmocka_unit_test(test_compliance_on_corpus),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

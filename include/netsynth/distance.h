@@ -14,7 +14,18 @@
  *   EMD        earth mover's distance of the present values, numeric fields
  *              only (1-D: the area between the two CDFs), in the field's unit
  *              (bytes, hops, octaves of iat, packets); NaN otherwise.
- * Overall and per class; fields are listed worst (highest JSD) first.
+ * Overall and per class; fields are listed worst (highest JSD) first, the
+ * per-flow-random ones after all the others (see below).
+ *
+ * Per-flow-random fields take a fresh value in every flow by design (IP ID,
+ * IP/TCP/UDP/ICMP checksums, TCP sequence and acknowledgement numbers, ICMP's
+ * rest of header, TCP options, which carry timestamp values); the rule is a
+ * flag per field in distance.c's table, not a measurement. Their JSD against
+ * another capture is near 1 even for real flows of the same device, so they
+ * are ranked apart, and judged by what matters for them: the distinct-value
+ * rate (distinct values / values compared, per side) and the within-flow
+ * change rate (share of a flow's later rows whose value differs from the row
+ * before it, per side), which both measure for every field.
  *
  * Memorisation. A flow is its first n packets as nPrint rows, addresses and
  * ports blanked (features.h), timing aside; the distance of two flows is the
@@ -72,6 +83,9 @@ typedef struct ns_dist_field {
     ns_dist_value all;
     ns_dist_value *per_class; /* [n_classes] */
     ns_dist_hist hist;
+    int per_flow_random;      /* by nature (see above): ranked after the others */
+    double distinct[2];       /* [real, synth]: distinct values / values compared; NaN: none */
+    double changes[2];        /* [real, synth]: within-flow change rate; NaN: no later rows */
 } ns_dist_field;
 
 typedef struct ns_dist_report {

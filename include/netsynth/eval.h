@@ -88,6 +88,14 @@ int ns_eval_write_json(const ns_eval_report *r, const char *path);
  * scikit-learn's f1_score(average="macro"): a class never predicted scores 0). */
 double ns_eval_accuracy(const uint64_t *confusion, int k);
 double ns_eval_macro_f1(const uint64_t *confusion, int k);
+/* Class c's precision tp / predicted, recall tp / true and F1 2 tp / (true +
+ * predicted), each NaN when its denominator is 0; *support (may be NULL) the
+ * flows truly of class c. */
+void ns_eval_class_metrics(const uint64_t *confusion, int k, int c, double *precision, double *recall, double *f1,
+                           uint64_t *support);
+/* Chance: the accuracy of always answering the most frequent true class (the
+ * majority rate of the tested flows; 0 when none). 1/k is the other line. */
+double ns_eval_majority_rate(const uint64_t *confusion, int k);
 
 /* Write the features and class ids eval would use for the real train and
  * test sets as NumPy .npy files in dir (for outside tools): train_nprint

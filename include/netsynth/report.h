@@ -7,9 +7,12 @@
  * generated --like REAL, i.e. REAL's counts); with capture tables on both
  * sides, compliance: tshark's counts over each side's captures (concatenated
  * with mergecap; IP, TCP and UDP checksum checks on) of malformed packets,
- * bad checksums, expert errors and warnings. It prints as a table, writes as
- * JSON (every number) and as one self-contained HTML page (inline CSS, PNG
- * flow images and SVG histograms inline, no network). With REAL as a capture
+ * bad checksums, expert errors and warnings (and these by kind). It prints as
+ * a table, writes as JSON (every number) and as one self-contained HTML page
+ * (inline CSS, PNG flow images under a legend of header bands, SVG histograms
+ * and CDFs of packet size and inter-arrival time per class with axes and
+ * counts, chance beside every accuracy, per-class precision/recall/F1; no
+ * script, no network). With REAL as a capture
  * table, the traces too (trace.h: flow starts, hosts, ports, handshake RTT,
  * inter-arrival times, TCP timestamps, per class, each side that is a table). */
 #ifndef NETSYNTH_REPORT_H
@@ -26,8 +29,25 @@ extern "C" {
 #include "netsynth/eval.h"
 #include "netsynth/trace.h"
 
+/* One kind of tshark expert message: severity, group, protocol and summary
+ * with what varies per packet dropped (a bracketed tail such as
+ * "[should be 0xdc32]"), and how many packets got it. */
+typedef struct ns_compliance_kind {
+    char severity[8];   /* "error", "warning" */
+    char group[24];     /* "Checksum", "Malformed", "Sequence", ... */
+    char protocol[24];  /* "UDP" */
+    char summary[96];   /* "Bad checksum" */
+    uint64_t count;
+} ns_compliance_kind;
+
+#define NS_COMPLIANCE_KINDS 32
 typedef struct ns_compliance {
     uint64_t packets, malformed, bad_checksums, errors, warnings;
+    /* Errors and warnings by kind, most frequent first; past NS_COMPLIANCE_KINDS
+     * kinds the rest are counted in other_kinds. */
+    size_t n_kinds;
+    ns_compliance_kind kinds[NS_COMPLIANCE_KINDS];
+    uint64_t other_kinds;
 } ns_compliance;
 
 /* tshark over captures[n]; NS_EIO when tshark or mergecap cannot run. */
