@@ -101,7 +101,8 @@ static int setup(void **state)
     return 0;
 }
 
-/* Every struct the module mirrors: size and each field's offset. */
+/* Every struct the module mirrors: size, alignment, and each field's offset
+ * and size. */
 static void test_struct_layouts_agree(void **state)
 {
     (void)state;
@@ -110,8 +111,8 @@ static void test_struct_layouts_agree(void **state)
     snprintf(path, sizeof path, "%s/layout.txt", py.dir);
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
-#define SZ(S) fprintf(fp, "%s %zu\n", #S, sizeof(S))
-#define F(S, f) fprintf(fp, "%s.%s %zu\n", #S, #f, offsetof(S, f))
+#define SZ(S) fprintf(fp, "%s %zu %zu\n", #S, sizeof(S), _Alignof(S))
+#define F(S, f) fprintf(fp, "%s.%s %zu %zu\n", #S, #f, offsetof(S, f), sizeof(((S *)0)->f))
     SZ(ns_ds_flow);
     F(ns_ds_flow, first), F(ns_ds_flow, start_ns), F(ns_ds_flow, n_packets), F(ns_ds_flow, seen);
     F(ns_ds_flow, file), F(ns_ds_flow, client_ip), F(ns_ds_flow, server_ip), F(ns_ds_flow, client_port);

@@ -27,32 +27,30 @@ def expect(cond, msg):
 
 
 def layout(path):
+    import ctypes
     c = {}
     with open(path) as f:
         for line in f:
-            name, value = line.split()
-            c[name] = int(value)
+            name, off, size = line.split()
+            c[name] = (int(off), int(size))
     checked = 0
     for sname, cls in netsynth.STRUCTS.items():
         expect(sname in c, "%s: the C side did not list it" % sname)
-        expect(ctypes_sizeof(cls) == c[sname], "sizeof(%s): C %d, Python %d" % (sname, c[sname], ctypes_sizeof(cls)))
+        py = (ctypes.sizeof(cls), ctypes.alignment(cls))
+        expect(py == c[sname], "%s: C size %d align %d, Python %d %d" % ((sname,) + c[sname] + py))
         fields = [f[0] for f in cls._fields_]
         for fname in fields:
             key = sname + "." + fname
             expect(key in c, "%s: not listed by the C side (a field C does not have?)" % key)
-            off = getattr(cls, fname).offset
-            expect(off == c[key], "offsetof(%s): C %d, Python %d" % (key, c[key], off))
+            d = getattr(cls, fname)
+            expect((d.offset, d.size) == c[key], "%s: C offset %d size %d, Python %d %d"
+                   % ((key,) + c[key] + (d.offset, d.size)))
             checked += 1
         # and every field C has is mirrored
         for key in c:
             if key.startswith(sname + "."):
                 expect(key[len(sname) + 1:] in fields, "%s: not in the Python struct" % key)
     print("layout: %d structs, %d fields agree" % (len(netsynth.STRUCTS), checked))
-
-
-def ctypes_sizeof(cls):
-    import ctypes
-    return ctypes.sizeof(cls)
 
 
 def dataset(path, d):
