@@ -198,9 +198,10 @@ static void test_struct_layouts_agree(void **state)
 #undef F
     assert_int_equal(fclose(fp), 0);
     run("\"$PY\" \"$CHECK\" layout '%s'", path);
-    /* and the module refuses a library of another row width (its constant) */
-    run("\"$PY\" -c 'import netsynth; assert netsynth.WIDTH == %d and netsynth.version() == \"%s\"'",
-        NS_NP_MODEL_WIDTH, ns_version());
+    /* and its constants are the headers' */
+    run("\"$PY\" -c 'import netsynth; assert netsynth.WIDTH == %d and netsynth.NETFLOW_DIM == %d and "
+        "netsynth.version() == \"%s\"'",
+        NS_NP_MODEL_WIDTH, NS_FEATURES_NETFLOW_DIM, ns_version());
 }
 
 /* The dataset's arrays, read through C, against load_dataset's. */

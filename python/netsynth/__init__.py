@@ -26,9 +26,10 @@ import tempfile
 import numpy as np
 
 __all__ = ["NetsynthError", "Dataset", "Generated", "Model", "load_dataset", "evaluate", "load_eval",
-           "version", "library_path", "WIDTH"]
+           "netflow_names", "version", "library_path", "WIDTH", "NETFLOW_DIM"]
 
 WIDTH = 1088            # NS_NP_MODEL_WIDTH: values per nPrint row (IPv4, TCP, UDP, ICMP)
+NETFLOW_DIM = 20        # NS_FEATURES_NETFLOW_DIM
 _MAX_LAYERS = 32        # NS_MODEL_MAX_LAYERS
 
 # error.h's codes, for NetsynthError.code
@@ -412,12 +413,14 @@ class Dataset(_Flows):
         self._need()
         idx = np.arange(len(self), dtype=np.uint64) if flows is None else np.asarray(flows, np.uint64)
         idx = np.ascontiguousarray(idx)
+        if idx.size and int(idx.max()) >= len(self):
+            raise NetsynthError(-6, "%s: flow %d of %d flows" % (self.path, int(idx.max()), len(self)))
         pidx = idx.ctypes.data_as(P(c_u64))
         if kind == "nprint":
             x = np.empty((idx.shape[0], _feat_nprint_dim(packets)), np.int8)
             _check(_feat_nprint(ctypes.byref(self._ds), pidx, idx.shape[0], packets, x.ctypes.data_as(P(c_i8))))
         elif kind == "netflow":
-            x = np.empty((idx.shape[0], 20), np.float32)
+            x = np.empty((idx.shape[0], NETFLOW_DIM), np.float32)
             _check(_feat_netflow(ctypes.byref(self._ds), pidx, idx.shape[0], packets,
                                  x.ctypes.data_as(P(c_float))))
         else:
@@ -454,7 +457,7 @@ def load_dataset(path):
 
 def netflow_names():
     """The names of the 20 NetFlow features, in their column order."""
-    return [_s(_feat_netflow_name(j)) for j in range(20)]
+    return [_s(_feat_netflow_name(j)) for j in range(NETFLOW_DIM)]
 
 
 class Generated(_Flows):
@@ -483,6 +486,8 @@ class Generated(_Flows):
         Returns the packets written (captures) or flows (csv, ds)."""
         fmt = format or _format_of(os.fspath(path))
         p = _b(os.fspath(path))
+        if per_flow and fmt not in ("pcap", "pcapng"):
+            raise NetsynthError(-6, "%s: one file per flow is pcap or pcapng only" % os.fspath(path))
         if fmt == "ds":
             _check(_write_dataset(ctypes.byref(self._g), ctypes.byref(self.model._m), _b(self.model.path), p))
             return len(self)
@@ -582,6 +587,10 @@ class Model:
         of attribute label (default the first); or as many flows per label
         combination as the dataset file `like` has. fix: constraints
         ("tcp_dprt=443", ...). Returns Generated."""
+        if label is not None and per_class is None:
+            raise NetsynthError(-6, "generate: label goes with per_class")
+        if per_class is None and like is None and not 1 <= n <= 100000000:
+            raise NetsynthError(-6, "generate: n must be in 1..100000000, not %d" % n)
         o = GenOpts()
         _gen_opts_init(ctypes.byref(o))
         o.seed, o.batch = seed, batch

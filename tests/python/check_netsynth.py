@@ -141,6 +141,28 @@ def errors(model_path, ds_path):
         fail("an unknown extension did not fail")
     except netsynth.NetsynthError as e:
         expect(e.code == -6, "code %d" % e.code)
+    for kw in (dict(n=0), dict(per_class=1, like=ds_path), dict(label="app")):
+        try:
+            m.generate(**kw)
+            fail("generate(%s) did not fail" % kw)
+        except netsynth.NetsynthError as e:
+            expect(e.code == -6, "generate(%s): %s" % (kw, e))
+    try:
+        g.save("x.csv", per_flow=True)
+        fail("per_flow csv did not fail")
+    except netsynth.NetsynthError as e:
+        expect(e.code == -6, "per_flow csv: %s" % e)
+    ds = netsynth.load_dataset(ds_path)
+    try:
+        ds.features(4, flows=[len(ds)])
+        fail("features of a flow past the end did not fail")
+    except netsynth.NetsynthError as e:
+        expect(e.code == -6, "features: %s" % e)
+    try:
+        ds.features(4, kind="pixels")
+        fail("an unknown feature kind did not fail")
+    except netsynth.NetsynthError as e:
+        expect(e.code == -6, "features: %s" % e)
     try:
         netsynth.load_dataset("/nonexistent.ds")
         fail("a missing file loaded")
