@@ -10,7 +10,7 @@
  * the library's message; and the README's Python example runs as written
  * (its demo-out/ files stood in for by a tiny model).
  *
- * Needs a python3 with numpy ($PYTHON, python3 or /usr/bin/python3:
+ * Needs a python3 with numpy ($PYTHON alone when set, else python3 or /usr/bin/python3:
  * Debian's python3-numpy), and scikit-learn for the README example; skips
  * with a message without them, and under sanitizers (the library would need
  * the sanitizer runtime preloaded into python). */
@@ -52,8 +52,9 @@ static void run(const char *fmt, ...)
 
 static void require_python(void)
 {
+    static int said;
     if (py.ready) return;
-    print_message("SKIP python: %s\n", py.why);
+    if (!said++) print_message("SKIP every python test: %s\n", py.why);
     skip();
 }
 
@@ -70,9 +71,11 @@ static int setup(void **state)
         snprintf(py.why, sizeof py.why, "the library is built with sanitizers (python would need their runtime)");
         return 0;
     }
+    /* $PYTHON, when set, is the only one tried (PYTHON=none: skip) */
     const char *env_python = getenv("PYTHON");
-    const char *cands[] = {env_python && *env_python ? env_python : "python3", "python3", "/usr/bin/python3"};
-    for (size_t i = 0; i < sizeof cands / sizeof *cands && !py.python[0]; i++)
+    const char *cands[] = {env_python && *env_python ? env_python : "python3", "/usr/bin/python3"};
+    size_t n_cands = env_python && *env_python ? 1 : 2;
+    for (size_t i = 0; i < n_cands && !py.python[0]; i++)
         if (tu_system("'%s' -c 'import numpy' >/dev/null 2>&1", cands[i]) == 0)
             snprintf(py.python, sizeof py.python, "%s", cands[i]);
     if (!py.python[0]) {
