@@ -260,8 +260,9 @@ static void test_generate_matches_cli(void **state)
     run("\"$NS\" generate --model '%s' --per-class 2 --label app --seed 5 -q -o \"$W/cli-class\" && "
         "cmp \"$W/cli-class/synthetic.ds\" \"$W/py-class.ds\"",
         py.model);
-    /* the pcap is one tcpdump reads */
-    if (tu_have_program("tcpdump")) run("tcpdump -nr \"$W/py.pcap\" >/dev/null");
+    /* the pcaps are ones tcpdump reads */
+    if (tu_have_program("tcpdump"))
+        run("tcpdump -nr \"$W/py.pcap\" >/dev/null && tcpdump -nr \"$W/py-class.pcap\" >/dev/null");
 }
 
 static void test_errors_carry_the_library_message(void **state)

@@ -367,9 +367,10 @@ class Dataset(_Flows):
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        self._ds = DatasetStruct()
-        _check(_ds_load(ctypes.byref(self._ds), _b(self.path)))
-        d = self._ds
+        self._ds = None
+        d = DatasetStruct()
+        _check(_ds_load(ctypes.byref(d), _b(self.path)))  # on failure there is nothing to free
+        self._ds = d
         if d.width != WIDTH:
             w = d.width
             self.close()
@@ -571,9 +572,10 @@ class Model:
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        self._m = ModelFile()
-        _check(_mf_load(ctypes.byref(self._m), _b(self.path)))
-        m = self._m
+        self._m = None
+        m = ModelFile()
+        _check(_mf_load(ctypes.byref(m), _b(self.path)))  # on failure there is nothing to free
+        self._m = m
         self.attrs = [_s(m.attr_names[a]) for a in range(m.n_attrs)]
         self.tokens = [_s(m.tokens[t]) for t in range(m.n_tokens)]
         self.trained_tokens = [t for i, t in enumerate(self.tokens) if _mf_trained(ctypes.byref(m), i)]

@@ -104,6 +104,8 @@ def generate(model_path, ds_path, d):
     c = m.generate(per_class=2, label="app", seed=5)
     expect(len(c) == 2 * len([t for t in m.trained_tokens if t.startswith("app=")]), "per class: %d flows" % len(c))
     c.save(os.path.join(d, "py-class.ds"))
+    # one capture of every class's flows, laid out by the trace model's plan per request
+    expect(c.save(os.path.join(d, "py-class.pcap")) >= int(c.lengths.sum()) // 2, "per class: few packets written")
     like = m.generate(like=ds_path, seed=1)
     real = netsynth.load_dataset(ds_path)
     expect(len(like) == len(real), "like: %d flows for %d" % (len(like), len(real)))
@@ -123,7 +125,8 @@ def errors(model_path, ds_path):
     except netsynth.NetsynthError as e:
         expect(ds_path in str(e), "message without the path: %s" % e)
     m = netsynth.Model(model_path)
-    for kw, word in ((dict(prompt="app=no-such-app"), "app=no-such-app"), (dict(fix="no_such_field=1"), "no_such_field"),
+    for kw, word in ((dict(prompt="app=no-such-app"), "app=no-such-app"),
+                     (dict(fix="no_such_field=1"), "no_such_field"),
                      (dict(per_class=1, label="no_such_attr"), "no_such_attr")):
         try:
             m.generate(n=1, **kw)
@@ -186,7 +189,8 @@ def evaluate(ds_path, synth_path, json_path):
     for k in r:
         expect(k in c and r[k] == c[k], "evaluate()['%s'] = %s, netsynth eval --json has %s" % (k, r[k], c.get(k)))
     expect(len(r) >= 5, "evaluate() gave only %s" % list(r))
-    expect(r["levels"][0]["label"] == "app" and {x["run"] for x in r["levels"][0]["results"]} == {"real", "TSTR", "TRTS"},
+    runs = {x["run"] for x in r["levels"][0]["results"]}
+    expect(r["levels"][0]["label"] == "app" and runs == {"real", "TSTR", "TRTS"},
            "levels: %s" % r["levels"])
     print("evaluate: as netsynth eval --json")
 
