@@ -26,7 +26,7 @@ import tempfile
 import numpy as np
 
 __all__ = ["NetsynthError", "Dataset", "Generated", "Model", "load_dataset", "evaluate", "load_eval",
-           "netflow_names", "version", "library_path", "WIDTH", "NETFLOW_DIM"]
+           "netflow_names", "set_threads", "version", "library_path", "WIDTH", "NETFLOW_DIM"]
 
 WIDTH = 1088            # NS_NP_MODEL_WIDTH: values per nPrint row (IPv4, TCP, UDP, ICMP)
 NETFLOW_DIM = 20        # NS_FEATURES_NETFLOW_DIM
@@ -264,6 +264,7 @@ _eval_opts_init = _fn("ns_eval_opts_init", None, P(EvalOpts))
 _eval = _fn("ns_eval", c_int, P(EvalReport), P(EvalInputs), P(EvalOpts))
 _eval_free = _fn("ns_eval_report_free", None, P(EvalReport))
 _eval_write_json = _fn("ns_eval_write_json", c_int, P(EvalReport), _ccp)
+_blas_init = _fn("ns_blas_init", c_int, c_int)
 _libc_free = ctypes.CDLL(None).free
 _libc_free.argtypes, _libc_free.restype = [c_void_p], None
 
@@ -283,6 +284,17 @@ def _b(s):
 
 def _s(b):
     return b.decode("utf-8", "replace")
+
+
+def set_threads(n):
+    """Use n threads from now on, as the CLI's -j N: OpenMP's (the runtime
+    the library was built with, already loaded with it) and the BLAS's."""
+    if n < 1:
+        raise NetsynthError(-6, "set_threads: n must be at least 1, not %d" % n)
+    gomp = ctypes.CDLL("libgomp.so.1")  # the loader hands back the copy the library uses
+    gomp.omp_set_num_threads.argtypes, gomp.omp_set_num_threads.restype = [c_int], None
+    gomp.omp_set_num_threads(n)
+    _check(_blas_init(n))
 
 
 def version():

@@ -88,7 +88,11 @@ def dataset(path, d):
 
 def generate(model_path, ds_path, d):
     m = netsynth.Model(model_path)
+    netsynth.set_threads(1)
+    one = m.generate(prompt="app=web", n=10, seed=3)
+    netsynth.set_threads(2)
     g = m.generate(prompt="app=web", n=10, seed=3)
+    expect(np.array_equal(one.bits, g.bits) and np.array_equal(one.iat_ns, g.iat_ns), "1 and 2 threads differ")
     expect(len(g) == 10, "%d flows, not 10" % len(g))
     expect(g.bits.shape == (int(g.lengths.sum()), netsynth.WIDTH), "bits shape %s" % (g.bits.shape,))
     expect((g.label("app") == "web").all(), "labels %s" % g.label("app"))
