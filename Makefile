@@ -91,12 +91,21 @@ demo: all
 	sh scripts/demo.sh
 
 # install: what `make` builds (the program and both libraries; no tests),
-# the headers, netsynth.pc and the man page, under $(DESTDIR)$(PREFIX).
-# uninstall removes exactly those files. tests/test_install.c checks both.
+# the headers, netsynth.pc, the man page and the Python module, under
+# $(DESTDIR)$(PREFIX). uninstall removes exactly those files.
+# tests/test_install.c checks both.
 SONAME    := libnetsynth.so.0
 INSTALLED := bin/netsynth lib/libnetsynth.a lib/libnetsynth.so lib/$(SONAME) lib/libnetsynth.so.$(VERSION) \
              lib/pkgconfig/netsynth.pc share/man/man1/netsynth.1
-install: $(BUILD)/netsynth $(BUILD)/libnetsynth.a $(BUILD)/libnetsynth.so netsynth.pc.in man/netsynth.1
+# The Python module goes where Debian's python3 looks: /usr/lib/python3/dist-packages
+# for PREFIX=/usr (the packages' place), PREFIX/lib/python3.X/dist-packages for any
+# other prefix (/usr/local's is on Debian's sys.path). It finds the library in
+# PREFIX/lib, three folders up.
+PYTHON    ?= python3
+PYTHONDIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(shell \
+             $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)/dist-packages)
+install: $(BUILD)/netsynth $(BUILD)/libnetsynth.a $(BUILD)/libnetsynth.so netsynth.pc.in man/netsynth.1 \
+         python/netsynth/__init__.py
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/netsynth \
 	  $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/netsynth $(DESTDIR)$(PREFIX)/bin/netsynth
@@ -108,10 +117,13 @@ install: $(BUILD)/netsynth $(BUILD)/libnetsynth.a $(BUILD)/libnetsynth.so netsyn
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' netsynth.pc.in > $(BUILD)/netsynth.pc
 	install -m 644 $(BUILD)/netsynth.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/netsynth.pc
 	install -m 644 man/netsynth.1 $(DESTDIR)$(PREFIX)/share/man/man1/netsynth.1
+	install -d $(DESTDIR)$(PYTHONDIR)/netsynth
+	install -m 644 python/netsynth/__init__.py $(DESTDIR)$(PYTHONDIR)/netsynth/__init__.py
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
 	rm -rf $(DESTDIR)$(PREFIX)/include/netsynth
+	rm -rf $(DESTDIR)$(PYTHONDIR)/netsynth
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -5,8 +5,10 @@
  * (pkg-config --static) and as a shared library (with an rpath) and runs; so
  * does a C++ program that reaches every exported function through netsynth.h.
  * The shared library exports the public headers' functions and nothing else.
- * `make uninstall` removes every file; DESTDIR stages an install without
- * changing what it says. */
+ * The Python module lands in PREFIX/lib/python3.X/dist-packages and, imported
+ * from there, loads the installed library (when a python3 with numpy is
+ * there). `make uninstall` removes every file; DESTDIR stages an install
+ * without changing what it says. */
 #include "testutil.h"
 
 #include <libgen.h>
@@ -14,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "netsynth/netsynth.h"
 
 static struct {
     char prefix[4096];   /* the temporary PREFIX */
@@ -97,6 +101,32 @@ static void test_every_file_is_installed(void **state)
     sh("cmp man/netsynth.1 '%s/share/man/man1/netsynth.1'", inst.prefix);
     /* the shared library answers to its soname, through the symbolic links */
     sh("readelf -d '%s/lib/libnetsynth.so' | grep -q 'SONAME.*\\[libnetsynth.so.0\\]'", inst.prefix);
+}
+
+/* The Python module, where Debian's python3 looks for a prefix other than
+ * /usr, unchanged; imported from there it finds the installed library by
+ * itself (no NETSYNTH_LIB). */
+static void test_python_module_is_installed(void **state)
+{
+    (void)state;
+    const char *p = inst.prefix, *w = inst.work;
+    sh("ls -d '%s'/lib/python3.*/dist-packages/netsynth > '%s/pydir' && test $(wc -l < '%s/pydir') = 1", p, w, w);
+    sh("cmp python/netsynth/__init__.py \"$(cat '%s/pydir')/__init__.py\"", w);
+    if (inst.sanitize[0]) {
+        print_message("SKIP %s: import: the library is built with sanitizers\n", __func__);
+        return;
+    }
+    const char *python = NULL, *cands[] = {"python3", "/usr/bin/python3"};
+    for (size_t i = 0; i < 2 && !python; i++)
+        if (tu_system("'%s' -c 'import numpy' >/dev/null 2>&1", cands[i]) == 0) python = cands[i];
+    if (!python) {
+        print_message("SKIP %s: import: no python3 with numpy (apt-get install python3-numpy)\n", __func__);
+        return;
+    }
+    sh("cd '%s' && env -u NETSYNTH_LIB PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=\"$(dirname \"$(cat pydir)\")\" '%s' -c "
+       "'import netsynth; print(netsynth.library_path, netsynth.version())' > py.out && "
+       "test \"$(cat py.out)\" = '%s/lib/libnetsynth.so.0 %s'",
+       w, python, p, ns_version());
 }
 
 static void test_installed_program_runs(void **state)
@@ -309,6 +339,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_file_is_installed),
+        cmocka_unit_test(test_python_module_is_installed),
         cmocka_unit_test(test_installed_program_runs),
         cmocka_unit_test(test_pkg_config),
         cmocka_unit_test(test_every_header_compiles_alone),
