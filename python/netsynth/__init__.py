@@ -63,18 +63,23 @@ class DsFlow(ctypes.Structure):          # ns_ds_flow
                 ("proto", c_u8), ("pad_", c_u8 * 7)]
 
 
+class DsTotals(ctypes.Structure):        # ns_ds_totals
+    _fields_ = [("packets", c_u64 * 2), ("bytes", c_u64 * 2), ("end", c_u8), ("tcp_flags", c_u8 * 2),
+                ("pad_", c_u8 * 5)]
+
+
 class DatasetStruct(ctypes.Structure):   # ns_dataset
-    _fields_ = [("width", c_u32), ("row_bytes", c_u32), ("max_packets", c_u32), ("flags", c_u32),
+    _fields_ = [("version", c_u32), ("width", c_u32), ("row_bytes", c_u32), ("max_packets", c_u32), ("flags", c_u32),
                 ("idle_timeout_ns", c_i64), ("n_flows", c_u64), ("n_packets", c_u64),
                 ("n_attrs", c_u32), ("n_tokens", c_u32), ("n_files", c_u32),
                 ("attr_names", c_char_pp), ("attr_first", P(c_u32)), ("tokens", c_char_pp), ("files", c_char_pp),
-                ("flows", P(DsFlow)), ("labels", P(c_i32)), ("iat_ns", P(c_i64)), ("dir", P(c_u8)),
+                ("flows", P(DsFlow)), ("totals", P(DsTotals)), ("labels", P(c_i32)), ("iat_ns", P(c_i64)), ("dir", P(c_u8)),
                 ("bits", P(c_u8)), ("mem_", c_void_p)]
 
 
 class ModelConfig(ctypes.Structure):     # ns_model_config
     _fields_ = [(n, c_i32) for n in ("d", "n_layer", "n_head", "mlp_ratio", "max_packets", "in_dim", "out_dim",
-                                      "n_bits", "vocab", "timing_bins")]
+                                      "n_bits", "vocab", "timing_bins", "len_bins")]
 
 
 class Schedule(ctypes.Structure):        # ns_schedule
@@ -95,7 +100,7 @@ class ModelParams(ctypes.Structure):     # ns_model_params: named slices of the 
                 [(n, _pf * _MAX_LAYERS) for n in ("ada_w", "ada_b", "qkv_w", "qkv_b", "proj_w", "proj_b",
                                                   "fc_w", "fc_b", "fc2_w", "fc2_b")] +
                 [(n, _pf) for n in ("fada_w", "fada_b", "out_w", "out_b", "len1_w", "len1_b", "len2_w",
-                                    "len2_b")])
+                                    "len2_b", "cont")])
 
 
 class TrainState(ctypes.Structure):      # ns_train_state
@@ -181,7 +186,7 @@ class EvalReport(ctypes.Structure):      # ns_eval_report
 
 
 # Every mirrored struct by its C name, for the layout test (tests/test_python.c).
-STRUCTS = {"ns_ds_flow": DsFlow, "ns_dataset": DatasetStruct, "ns_model_config": ModelConfig,
+STRUCTS = {"ns_ds_flow": DsFlow, "ns_ds_totals": DsTotals, "ns_dataset": DatasetStruct, "ns_model_config": ModelConfig,
            "ns_schedule": Schedule, "ns_repr": Repr, "ns_model_params": ModelParams, "ns_train_state": TrainState,
            "ns_modelfile": ModelFile, "ns_sampler": Sampler, "ns_gen_fix": GenFix, "ns_gen_opts": GenOpts,
            "ns_gen_flows": GenFlows, "ns_gen_request": GenRequest, "ns_gen_plan": GenPlan,
@@ -379,13 +384,13 @@ class Dataset(_Flows):
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        self._ds = None
+        self._ds, self._bits = None, None
         d = DatasetStruct()
         _check(_ds_load(ctypes.byref(d), _b(self.path)))  # on failure there is nothing to free
         self._ds = d
         if d.width != WIDTH:
             w = d.width
-            self.close()
+            self._release()
             raise NetsynthError(-2, "%s: rows of %d values, not %d" % (self.path, w, WIDTH))
         self.max_packets, self.keep_addresses = int(d.max_packets), bool(d.flags & 1)
         self.attrs = [_s(d.attr_names[a]) for a in range(d.n_attrs)]
