@@ -50,6 +50,13 @@ void cli_progress_end(cli_progress *p);
 /* --log FILE of the training verbs (JSON lines, train.h): opened before the
  * work (appended to when append: a resumed run), closed with a check that
  * every line was written (rc: the work's result, returned unless NS_OK). */
+/* The command line as typed: "netsynth VERB ARGS" (argv[0] is the verb),
+ * words with spaces or quotes quoted; malloc'd, NULL when out of memory. */
+char *cli_command_line(int argc, char **argv);
+/* The provenance lines a model, adapter or branch records of its making that
+ * training cannot know (modelfile.h): the dataset's name and the command line. */
+int cli_provenance(char **text, const char *data_path, int argc, char **argv);
+
 int cli_log_open(const char *path, int append, FILE **fp);
 int cli_log_close(FILE *fp, const char *path, int rc);
 

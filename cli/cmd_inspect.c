@@ -153,6 +153,21 @@ static void print_training_state(const ns_train_state *st)
 
 /* Attribute a's values with the training flows of each, summed over the
  * label combinations; count has room for every value and "none". */
+/* The provenance lines, indented; the loader checked that they are printable. */
+static void print_provenance(const char *text)
+{
+    if (!text) {
+        printf("provenance: none recorded (a file from before provenance)\n");
+        return;
+    }
+    printf("provenance:\n");
+    for (const char *s = text; *s;) {
+        const char *nl = strchr(s, '\n');
+        printf("  %.*s\n", (int)(nl - s), s);
+        s = nl + 1;
+    }
+}
+
 static void print_model_attribute(const ns_modelfile *m, uint32_t a, uint64_t *count, uint64_t flows)
 {
     uint32_t first = m->attr_first[a], n = m->attr_first[a + 1] - first;
@@ -202,6 +217,7 @@ static int inspect_model(const char *path)
         printf("trace model: none (a version 1 file): generate lays flows out by the fixed plan\n");
     if (m.has_state) print_training_state(&m.st);
     else printf("training state: none (generate needs none; train --resume takes the .ckpt beside it)\n");
+    print_provenance(m.provenance);
 
     uint64_t flows = 0;
     for (uint32_t k = 0; k < m.n_combos; k++) flows += m.combo_count[k];

@@ -15,6 +15,7 @@
 #include "netsynth/controlnet.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
+#include "netsynth/netsynth.h"
 #include "netsynth/nn.h"
 #include "netsynth/rng.h"
 
@@ -695,6 +696,39 @@ static int model_save(trainer *t, const char *path)
     return ns_modelfile_save(&((model_run *)t->ctx)->m, path, 1);
 }
 
+/* How a file was made (modelfile.h's provenance): `extra` (the caller's
+ * lines: dataset name, command line) after what training knows. */
+static int provenance_of(char **text, const char *kind, const char *config, const ns_model_config *c,
+                         const ns_train_state *st, float loss, float val_loss, uint64_t data_sum, const char *extra)
+{
+    free(*text), *text = NULL;
+    char date[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    int rc = ns_prov_add(text, "made_by", "netsynth %s %s", ns_version(), kind);
+    if (!rc && config) rc = ns_prov_add(text, "config", "%s", config);
+    if (!rc && c)
+        rc = ns_prov_add(text, "shape", "d=%d layers=%d heads=%d packets=%d bits=%d timing_bins=%d len_bins=%d",
+                         c->d, c->n_layer, c->n_head, c->max_packets, c->n_bits, c->timing_bins, c->len_bins);
+    if (!rc)
+        rc = ns_prov_add(text, "steps", "%lld of %lld (batch %d, lr %g, seed %lld)", (long long)st->step,
+                         (long long)st->steps, st->batch, (double)st->lr, (long long)st->seed);
+    if (!rc) rc = ns_prov_add(text, "train_loss", "%.6g", (double)loss);
+    if (!rc && val_loss > 0) rc = ns_prov_add(text, "val_loss", "%.6g", (double)val_loss);
+    if (!rc) rc = ns_prov_add(text, "data_checksum", "%08x", (unsigned)data_sum);
+    if (!rc) rc = ns_prov_add(text, "train_seconds", "%.1f", st->elapsed_s);
+    if (!rc) rc = ns_prov_add(text, "date", "%s", date);
+    size_t n = extra ? strlen(extra) : 0;
+    if (!rc && n) {
+        if (ns_prov_check(extra, n, "provenance") != NS_OK) return ns_error(NS_EARG, "bad provenance lines: %s", ns_errmsg());
+        char *t = realloc(*text, strlen(*text) + n + 1);
+        if (!t) return ns_error(NS_ENOMEM, "out of memory");
+        strcat(t, extra), *text = t;
+    }
+    return rc;
+}
+
 /* Keep the message of a failed write while another file is written. */
 static void keep_message(char *buf, size_t size) { snprintf(buf, size, "%s", ns_errmsg()); }
 
@@ -765,6 +799,10 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
         goto done;
     }
     if (rc || t.interrupted) goto done; /* a stopped run's weights are in the checkpoint only */
+    if ((rc = provenance_of(&m->provenance, o->resume_path ? "train (resumed)" : "train",
+                            o->resume_path ? NULL : o->config, &m->cfg, st, t.last_loss, t.val_loss,
+                            ns_train_data_sum(ds), o->provenance)))
+        goto done;
     if (o->out_path && (rc = ns_modelfile_save(m, o->out_path, 0))) goto done;
     res->model_written = o->out_path != NULL;
     if (o->ckpt_path && (rc = ns_modelfile_save(m, o->ckpt_path, 1))) {

@@ -16,6 +16,7 @@
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
+#include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
 
 enum { W = NS_NP_MODEL_WIDTH, FLOWS = 24, LEN = 4 };
@@ -138,6 +139,83 @@ static void test_inspect_adapter_and_branch(void **state)
     ERR_HAS("cut.nsm: truncated");
     assert_int_equal(run("inspect --help"), 0);
     assert_non_null(strstr(text_of("out.txt"), "LoRA adapter"));
+}
+
+/* ------------------------------------------------------------------ provenance */
+
+/* Rewrite the model file's CRC after a byte of it was changed on purpose. */
+static void refresh_crc(uint8_t *buf, size_t size)
+{
+    ns_store_le32(buf + 144, 0);
+    ns_store_le32(buf + 144, ns_crc32(0, buf, size));
+}
+
+/* Issue 19: a model says how it was made, round trip and all, and a damaged
+ * record is refused naming the file rather than printed. */
+static void test_provenance(void **state)
+{
+    (void)state;
+    char args[4096];
+    snprintf(args, sizeof args, "inspect '%s'", model);
+    assert_int_equal(run(args), 0);
+    const char *out = text_of("out.txt");
+    char want[2048];
+    snprintf(want, sizeof want, "  dataset=%s\n", data);
+    const char *lines[] = {"provenance:\n", "  made_by=netsynth ", " train\n", "  config=tiny\n", "  steps=30 of 30 ",
+                           "  train_loss=", "  data_checksum=", "  date=20", "  command=netsynth train --data ", want};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
+        if (!strstr(out, lines[i])) fail_msg("inspect lacks \"%s\": %s", lines[i], out);
+
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, model), NS_OK);
+    assert_non_null(m.provenance);
+    free(m.provenance);
+    m.provenance = strdup("a=b \xc3\xa9\nkey=value=with equals\n");
+    const char *p = tu_path(dir, "p.nsm"), *n = tu_path(dir, "n.nsm");
+    assert_int_equal(ns_modelfile_save(&m, p, 0), NS_OK);
+    char *kept = m.provenance;
+    m.provenance = NULL; /* as files from before provenance are */
+    assert_int_equal(ns_modelfile_save(&m, n, 0), NS_OK);
+    m.provenance = strdup("no equals sign\n");
+    assert_int_equal(ns_modelfile_save(&m, tu_path(dir, "bad.nsm"), 0), NS_ECORRUPT);
+    assert_int_equal(access(tu_path(dir, "bad.nsm"), F_OK), -1); /* never written what the reader refuses */
+    ns_modelfile_free(&m);
+
+    assert_int_equal(ns_modelfile_load(&m, p), NS_OK);
+    assert_string_equal(m.provenance, kept);
+    ns_modelfile_free(&m);
+    free(kept);
+    assert_int_equal(ns_modelfile_load(&m, n), NS_OK);
+    assert_null(m.provenance);
+    ns_modelfile_free(&m);
+    assert_int_equal(run("inspect n.nsm"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "provenance: none recorded"));
+
+    /* Damage: a changed byte under a good file CRC fails the section's own
+     * CRC; a control byte under both CRCs fails the text check. */
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_read_file(p, &buf, &size), NS_OK);
+    uint64_t off = ns_load_le64(buf + 184), len = ns_load_le64(buf + 192);
+    assert_true(off >= 256 && len == 16 + strlen("a=b \xc3\xa9\nkey=value=with equals\n"));
+    buf[off + 16] = 'x';
+    refresh_crc(buf, size);
+    assert_int_equal(tu_write_file(tu_path(dir, "c1.nsm"), buf, size), 0);
+    assert_int_equal(run("inspect c1.nsm"), 1);
+    ERR_HAS("c1.nsm: provenance checksum mismatch");
+    buf[off + 16] = 0x1b; /* ESC: would move a terminal's cursor */
+    ns_store_le32(buf + off + 12, ns_crc32(0, buf + off + 16, len - 16));
+    refresh_crc(buf, size);
+    assert_int_equal(tu_write_file(tu_path(dir, "c2.nsm"), buf, size), 0);
+    assert_int_equal(run("inspect c2.nsm"), 1);
+    ERR_HAS("c2.nsm: provenance is not printable UTF-8 text");
+    buf[off + 16] = 'a';
+    ns_store_le64(buf + 192, size); /* a length past the end */
+    refresh_crc(buf, size);
+    assert_int_equal(tu_write_file(tu_path(dir, "c3.nsm"), buf, size), 0);
+    assert_int_equal(ns_modelfile_load(&m, tu_path(dir, "c3.nsm")), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "c3.nsm: the provenance section lies outside the file"));
+    free(buf);
 }
 
 /* ------------------------------------------------------------------ decode */
@@ -354,6 +432,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inspect_adapter_and_branch),
         cmocka_unit_test(test_decode_binary_file),
+        cmocka_unit_test(test_provenance),
         cmocka_unit_test(test_eval_messages),
         cmocka_unit_test(test_mismatched_data),
         cmocka_unit_test(test_full_disk),

@@ -45,6 +45,10 @@ typedef struct ns_train_opts {
      * with each validation {"step", "val_loss"}. Written whether or not
      * `progress` is set, flushed line by line (it is read while training). */
     FILE *log;
+    /* Provenance lines the caller knows and training does not ("dataset=NAME\n",
+     * "command=...\n"), or NULL; training adds the config, steps, losses, the
+     * dataset's checksum, the build version and the date (modelfile.h) */
+    const char *provenance;
 } ns_train_opts;
 
 /* Defaults for everything (config "small"). */
