@@ -110,10 +110,14 @@ int cmd_finetune(int argc, char **argv)
     char partial[4096];
     snprintf(partial, sizeof partial, "%s.partial", o.out_path);
     o.ckpt_path = partial;
+    char *prov = NULL;
+    rc = cli_provenance(&prov, data, argc, argv);
+    o.provenance = prov;
     o.stop = &stop_requested;
     cli_catch_stop(&stop_requested);
     ns_train_result res;
-    rc = ns_finetune(&base, &ds, &o, &res);
+    if (!rc) rc = ns_finetune(&base, &ds, &o, &res);
+    free(prov);
     cli_release_stop();
     rc = cli_log_close(o.log, log_path, rc);
     ns_dataset_free(&ds);

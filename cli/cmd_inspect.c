@@ -277,6 +277,7 @@ static int inspect_lora(const char *path)
         printf("  %-24s %8" PRIu64 " flows%s\n", a.tokens[t], n, a.has_emb[t] ? "  (new)" : "");
     }
     printf("\nlabel combinations: %u (%" PRIu64 " fine-tuning flows)\n", a.n_combos, flows);
+    print_provenance(a.provenance);
     ns_lora_free(&a);
     return NS_OK;
 }

@@ -957,6 +957,9 @@ int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetun
     res->last_loss = t.last_loss;
     res->seconds = st.elapsed_s;
     res->flows_per_s = res->seconds > 0 ? (double)res->steps_done * st.batch / res->seconds : 0;
+    if (!rc && !t.interrupted)
+        rc = provenance_of(&a->provenance, "finetune", NULL, NULL, &st, t.last_loss, 0, ns_train_data_sum(ds),
+                           o->provenance);
     if (!rc && !t.interrupted && o->out_path && !(rc = ns_lora_save(a, o->out_path))) res->model_written = 1;
 
 done:

@@ -16,6 +16,7 @@
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
+#include "netsynth/lora.h"
 #include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
 
@@ -128,6 +129,36 @@ static void test_inspect_adapter_and_branch(void **state)
     assert_int_equal(run("inspect a.lora"), 0);
     assert_non_null(strstr(text_of("out.txt"), "a.lora: netsynth LoRA adapter"));
     assert_non_null(strstr(text_of("out.txt"), "kind=b"));
+    /* its provenance (issue 19), which survives a load and save */
+    assert_non_null(strstr(text_of("out.txt"), "provenance:\n  made_by=netsynth "));
+    assert_non_null(strstr(text_of("out.txt"), " finetune\n"));
+    assert_non_null(strstr(text_of("out.txt"), "  command=netsynth finetune --model "));
+    ns_lora ad;
+    assert_int_equal(ns_lora_load(&ad, tu_path(dir, "a.lora")), NS_OK);
+    assert_non_null(ad.provenance);
+    char *was = strdup(ad.provenance);
+    assert_int_equal(ns_lora_save(&ad, tu_path(dir, "b.lora")), NS_OK);
+    free(ad.provenance), ad.provenance = NULL;
+    assert_int_equal(ns_lora_save(&ad, tu_path(dir, "none.lora")), NS_OK);
+    ns_lora_free(&ad);
+    assert_int_equal(ns_lora_load(&ad, tu_path(dir, "b.lora")), NS_OK);
+    assert_string_equal(ad.provenance, was);
+    ns_lora_free(&ad);
+    free(was);
+    assert_int_equal(run("inspect none.lora"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "provenance: none recorded"));
+    uint8_t *lb;
+    size_t ls;
+    assert_int_equal(ns_read_file(tu_path(dir, "b.lora"), &lb, &ls), NS_OK);
+    uint32_t loff = ns_load_le32(lb + 116);
+    assert_true(loff >= 128 && loff < ls);
+    lb[loff + 20] ^= 1;
+    ns_store_le32(lb + 112, 0);
+    ns_store_le32(lb + 112, ns_crc32(0, lb, ls));
+    assert_int_equal(tu_write_file(tu_path(dir, "bad.lora"), lb, ls), 0);
+    free(lb);
+    assert_int_equal(run("inspect bad.lora"), 1);
+    ERR_HAS("bad.lora: provenance checksum mismatch");
     snprintf(args, sizeof args, "train-control --model '%s' --data '%s' -o c.nsc --steps 2 --batch 4 --threads 1",
              model, data);
     assert_int_equal(run(args), 0);

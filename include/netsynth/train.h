@@ -136,6 +136,7 @@ typedef struct ns_finetune_opts {
     FILE *log;                /* JSON lines, or NULL: as ns_train_opts.log, without validation */
     volatile int *stop;       /* set asynchronously (a signal): write ckpt_path and return */
     int64_t stop_at_step;     /* > 0: stop after this step, as if *stop were set */
+    const char *provenance;   /* the caller's provenance lines, as ns_train_opts' */
 } ns_finetune_opts;
 
 /* Defaults: rank 4, alpha 4, 1500 steps, lr 2e-3, the rest as training's. */
