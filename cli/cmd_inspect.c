@@ -245,13 +245,14 @@ static int inspect_control(const char *path)
     if (rc) return rc;
     const ns_model_config *c = &ctl.cfg;
     const char *named = config_name(c);
-    printf("%s: netsynth control branch, version %d\n", path, NS_CONTROL_VERSION);
+    printf("%s: netsynth control branch, version %d\n", path, ctl.provenance ? 2 : 1);
     printf("branch: copies of the first %d of the model's %d blocks, %d control features per packet\n",
            ctl.n_blocks, c->n_layer, NS_CONTROL_FEATURES);
     printf("parameters: %zu (%.2f MB as float32)\n", ctl.n_params, (double)ctl.n_params * sizeof(float) / 1e6);
     printf("for the model: config %s (d %d, %d layers, %d heads), %d packets, %d bits, %d tokens; weights CRC-32 "
            "%08x\n",
            named ? named : "custom", c->d, c->n_layer, c->n_head, c->max_packets, c->n_bits, c->vocab, ctl.base_crc);
+    print_provenance(ctl.provenance);
     ns_controlnet_free(&ctl);
     return NS_OK;
 }

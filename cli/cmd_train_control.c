@@ -103,10 +103,14 @@ int cmd_train_control(int argc, char **argv)
     char partial[4096];
     snprintf(partial, sizeof partial, "%s.partial", out);
     o.ckpt_path = partial;
+    char *prov = NULL;
+    rc = cli_provenance(&prov, data, argc, argv);
+    o.provenance = prov;
     o.stop = &stop_requested;
     cli_catch_stop(&stop_requested);
     ns_train_control_result res;
-    rc = ns_train_control(&m, &ds, &o, out, &res);
+    if (!rc) rc = ns_train_control(&m, &ds, &o, out, &res);
+    free(prov);
     if (rc == NS_EMISMATCH) rc = ns_error_wrap(rc, "%s and %s", model, data);
     ns_dataset_free(&ds);
     ns_modelfile_free(&m);

@@ -1086,6 +1086,9 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     res->first_loss = t.first_window, res->last_loss = t.last_window;
     res->seconds = st.elapsed_s;
     res->flows_per_s = res->seconds > 0 ? (double)res->steps_done * B / res->seconds : 0;
+    if (!rc && !t.interrupted)
+        rc = provenance_of(&cr.ctl.provenance, "train-control", NULL, c, &st, t.last_window, 0,
+                           ns_train_data_sum(ds), o->provenance);
     if (!rc && !t.interrupted) rc = ns_controlnet_save(&cr.ctl, out_path);
 
 done:

@@ -16,6 +16,7 @@
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
+#include "netsynth/controlnet.h"
 #include "netsynth/lora.h"
 #include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
@@ -163,7 +164,38 @@ static void test_inspect_adapter_and_branch(void **state)
              model, data);
     assert_int_equal(run(args), 0);
     assert_int_equal(run("inspect c.nsc"), 0);
-    assert_non_null(strstr(text_of("out.txt"), "c.nsc: netsynth control branch"));
+    assert_non_null(strstr(text_of("out.txt"), "c.nsc: netsynth control branch, version 2"));
+    assert_non_null(strstr(text_of("out.txt"), "provenance:\n  made_by=netsynth "));
+    assert_non_null(strstr(text_of("out.txt"), "  command=netsynth train-control --model "));
+    ns_controlnet cn;
+    assert_int_equal(ns_controlnet_load(&cn, tu_path(dir, "c.nsc")), NS_OK);
+    assert_non_null(cn.provenance);
+    char *cwas = strdup(cn.provenance);
+    assert_int_equal(ns_controlnet_save(&cn, tu_path(dir, "d.nsc")), NS_OK);
+    free(cn.provenance), cn.provenance = NULL;
+    assert_int_equal(ns_controlnet_save(&cn, tu_path(dir, "old.nsc")), NS_OK);
+    ns_controlnet_free(&cn);
+    assert_int_equal(ns_controlnet_load(&cn, tu_path(dir, "d.nsc")), NS_OK);
+    assert_string_equal(cn.provenance, cwas);
+    ns_controlnet_free(&cn);
+    free(cwas);
+    /* without provenance a branch is written as version 1, which older builds read */
+    assert_int_equal(run("inspect old.nsc"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "old.nsc: netsynth control branch, version 1"));
+    assert_non_null(strstr(text_of("out.txt"), "provenance: none recorded"));
+    uint8_t *cb;
+    size_t cs;
+    assert_int_equal(ns_read_file(tu_path(dir, "d.nsc"), &cb, &cs), NS_OK);
+    uint64_t coff = ns_load_le64(cb + 96);
+    assert_true(coff >= 128 && coff + 16 < cs);
+    cb[coff + 16] = 0; /* a NUL inside the text, under good CRCs */
+    ns_store_le32(cb + coff + 12, ns_crc32(0, cb + coff + 16, cs - coff - 16));
+    ns_store_le32(cb + 88, 0);
+    ns_store_le32(cb + 88, ns_crc32(0, cb, cs));
+    assert_int_equal(tu_write_file(tu_path(dir, "bad.nsc"), cb, cs), 0);
+    free(cb);
+    assert_int_equal(run("inspect bad.nsc"), 1);
+    ERR_HAS("bad.nsc: provenance is not printable UTF-8 text");
     /* A file cut inside the magic is truncated, not "unknown". */
     assert_int_equal(tu_write_file(tu_path(dir, "cut.nsm"), "NSYNM", 5), 0);
     assert_int_equal(run("inspect cut.nsm"), 1);

@@ -97,6 +97,7 @@ typedef struct ns_train_control_opts {
     const char *ckpt_path;    /* where a stopped run writes the branch so far (NULL: nowhere) */
     volatile int *stop;       /* set asynchronously (a signal): write ckpt_path and return */
     int64_t stop_at_step;     /* > 0: stop after this step, as if *stop were set */
+    const char *provenance;   /* the caller's provenance lines, as ns_train_opts' */
 } ns_train_control_opts;
 
 void ns_train_control_opts_init(ns_train_control_opts *o);
