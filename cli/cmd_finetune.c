@@ -116,7 +116,12 @@ int cmd_finetune(int argc, char **argv)
     o.stop = &stop_requested;
     cli_catch_stop(&stop_requested);
     ns_train_result res;
+    cli_train_progress tp;
+    cli_train_progress_start(&tp, "finetune", !o.progress);
+    o.progress = tp.fp;
+    if (tp.own) o.on_step = cli_train_progress_step, o.step_ctx = &tp;
     if (!rc) rc = ns_finetune(&base, &ds, &o, &res);
+    cli_train_progress_end(&tp);
     free(prov);
     cli_release_stop();
     rc = cli_log_close(o.log, log_path, rc);

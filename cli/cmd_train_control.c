@@ -109,7 +109,12 @@ int cmd_train_control(int argc, char **argv)
     o.stop = &stop_requested;
     cli_catch_stop(&stop_requested);
     ns_train_control_result res;
+    cli_train_progress tp;
+    cli_train_progress_start(&tp, "train-control", !o.progress);
+    o.progress = tp.fp;
+    if (tp.own) o.on_step = cli_train_progress_step, o.step_ctx = &tp;
     if (!rc) rc = ns_train_control(&m, &ds, &o, out, &res);
+    cli_train_progress_end(&tp);
     free(prov);
     if (rc == NS_EMISMATCH) rc = ns_error_wrap(rc, "%s and %s", model, data);
     ns_dataset_free(&ds);

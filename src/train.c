@@ -406,6 +406,8 @@ struct trainer {
     FILE *log;                    /* JSON lines (ns_train_opts.log) */
     volatile int *stop;
     int64_t stop_at_step;
+    void (*on_step)(void *ctx, int64_t step, int64_t steps, float loss);
+    void *step_ctx;
     /* owned */
     sampler smp;
     batch bt;
@@ -535,6 +537,7 @@ static int trainer_run(trainer *t)
             if (t->progress) progress_line(t->progress, st, &lg, lr);
             lg = (loss_log){.t = now_s()};
         }
+        if (t->on_step) t->on_step(t->step_ctx, st->step, st->steps, loss);
         if (t->save && t->ckpt_path && st->ckpt_every > 0 && st->step % st->ckpt_every == 0 && !last &&
             (rc = t->save(t, t->ckpt_path))) {
             t->ckpt_failed = 1;
@@ -758,6 +761,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
     t.backward = model_backward, t.save = model_save, t.ctx = &mr;
     t.ckpt_path = o->ckpt_path, t.val_model = m, t.progress = o->progress, t.log = o->log;
     t.stop = o->stop, t.stop_at_step = o->stop_at_step;
+    t.on_step = o->on_step, t.step_ctx = o->step_ctx;
     if ((rc = trainer_alloc(&t, st->val_frac, st->balance))) goto done;
     if ((rc = ns_model_acts_new(&mr.acts, &m->cfg, st->batch, m->cfg.max_packets))) goto done;
     uint8_t *mask = malloc(m->n_params);
@@ -914,6 +918,7 @@ int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetun
     t.backward = lora_backward, t.save = lora_save, t.ctx = &lr;
     t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
     t.log = o->log;
+    t.on_step = o->on_step, t.step_ctx = o->step_ctx;
     st.ckpt_every = 0; /* an adapter is written at the end, or on a stop */
     if ((rc = trainer_alloc(&t, 0, st.balance))) goto done;
     if ((rc = ns_model_acts_new(&lr.acts, &m->cfg, st.batch, m->cfg.max_packets))) goto done;
@@ -1053,6 +1058,7 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     t.w = cr.ctl.weights, t.n = n;
     t.backward = control_backward, t.save = control_save, t.ctx = &cr;
     t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
+    t.on_step = o->on_step, t.step_ctx = o->step_ctx;
     t.log = o->log;
     t.grad = calloc(n, sizeof(float)), t.adam_m = calloc(n, sizeof(float)), t.adam_v = calloc(n, sizeof(float));
     cr.feat = malloc((size_t)B * T * NS_CONTROL_FEATURES * sizeof(float));

@@ -281,6 +281,48 @@ static void test_provenance(void **state)
     free(buf);
 }
 
+/* ------------------------------------------------------------------ progress */
+
+/* Issue 19: on a terminal the training verbs redraw one line in place (rate,
+ * ETA, loss) and clear it before each plain line; off one, plain lines
+ * only, no carriage return; with -q nothing. The terminal is script(1)'s. */
+static void test_training_progress(void **state)
+{
+    (void)state;
+    char args[8192];
+    snprintf(args, sizeof args, "train --data '%s' -o p1.nsm --config tiny --steps 40 --batch 4 --threads 1 --log-every 20",
+             data);
+    assert_int_equal(run(args), 0);
+    const char *e = text_of("err.txt");
+    assert_null(strchr(e, '\r'));
+    assert_non_null(strstr(e, "step 20/40  loss "));
+    assert_non_null(strstr(e, "trained 40 steps"));
+    snprintf(args, sizeof args, "train -q --data '%s' -o p2.nsm --config tiny --steps 40 --batch 4 --threads 1", data);
+    assert_int_equal(run(args), 0);
+    assert_string_equal(text_of("err.txt"), "");
+    if (!tu_have_program("script")) {
+        fprintf(stderr, "skipping the terminal half: no script(1)\n");
+        return;
+    }
+    static const char *const verbs[] = {"train --config tiny --batch 4 -o p3.nsm --steps 3000 --log-every 1500",
+                                        "finetune --model '%s' --batch 4 -o p3.lora --steps 3000 --log-every 1500",
+                                        "train-control --model '%s' --batch 4 -o p3.nsc --steps 2000"};
+    static const char *const names[] = {"\rtrain: ", "\rfinetune: ", "\rtrain-control: "};
+    for (int v = 0; v < 3; v++) {
+        char verb[4096];
+        snprintf(verb, sizeof verb, verbs[v], model);
+        assert_int_equal(tu_system("cd '%s' && script -qfec \"'%s' %s --data '%s' --threads 1\" /dev/null >tty.txt "
+                                   "2>&1 </dev/null",
+                                   dir, bin, verb, data),
+                         0);
+        const char *t = text_of("tty.txt");
+        if (!strstr(t, names[v]) || !strstr(t, " steps/s, eta ") || !strstr(t, ", loss ") || !strstr(t, "\033[K"))
+            fail_msg("%s: no line drawn in place: %s", verb, t);
+        /* the plain line after it starts on a cleared row */
+        if (!strstr(t, "\r\033[Kstep ")) fail_msg("%s: a plain line shares the in-place line's row: %s", verb, t);
+    }
+}
+
 /* ------------------------------------------------------------------ decode */
 
 static void test_decode_binary_file(void **state)
@@ -496,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_inspect_adapter_and_branch),
         cmocka_unit_test(test_decode_binary_file),
         cmocka_unit_test(test_provenance),
+        cmocka_unit_test(test_training_progress),
         cmocka_unit_test(test_eval_messages),
         cmocka_unit_test(test_mismatched_data),
         cmocka_unit_test(test_full_disk),

@@ -49,6 +49,10 @@ typedef struct ns_train_opts {
      * "command=...\n"), or NULL; training adds the config, steps, losses, the
      * dataset's checksum, the build version and the date (modelfile.h) */
     const char *provenance;
+    /* Called after every step (NULL: not), with the step done, the run's total
+     * and that step's loss: a terminal's line redrawn in place */
+    void (*on_step)(void *ctx, int64_t step, int64_t steps, float loss);
+    void *step_ctx;
 } ns_train_opts;
 
 /* Defaults for everything (config "small"). */
@@ -98,6 +102,8 @@ typedef struct ns_train_control_opts {
     volatile int *stop;       /* set asynchronously (a signal): write ckpt_path and return */
     int64_t stop_at_step;     /* > 0: stop after this step, as if *stop were set */
     const char *provenance;   /* the caller's provenance lines, as ns_train_opts' */
+    void (*on_step)(void *ctx, int64_t step, int64_t steps, float loss); /* as ns_train_opts' */
+    void *step_ctx;
 } ns_train_control_opts;
 
 void ns_train_control_opts_init(ns_train_control_opts *o);
@@ -138,6 +144,8 @@ typedef struct ns_finetune_opts {
     volatile int *stop;       /* set asynchronously (a signal): write ckpt_path and return */
     int64_t stop_at_step;     /* > 0: stop after this step, as if *stop were set */
     const char *provenance;   /* the caller's provenance lines, as ns_train_opts' */
+    void (*on_step)(void *ctx, int64_t step, int64_t steps, float loss); /* as ns_train_opts' */
+    void *step_ctx;
 } ns_finetune_opts;
 
 /* Defaults: rank 4, alpha 4, 1500 steps, lr 2e-3, the rest as training's. */
