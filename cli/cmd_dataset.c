@@ -47,7 +47,7 @@ static void usage(FILE *out)
             "                    paths); without it that is an error naming both rows\n"
             "  -o FILE           output, written atomically\n"
             "  -j, --threads N   threads reading captures (default: all cores)\n"
-            "  -q, --quiet       no summary\n"
+            "  -q, --quiet       no progress nor summary\n"
             "  -V, --version     print the version\n"
             "  -h, --help        this text\n"
             "\n"
