@@ -61,11 +61,17 @@ int ns_prov_check(const char *text, size_t len, const char *name)
 
 int ns_prov_add(char **text, const char *key, const char *fmt, ...)
 {
-    char value[1024];
+    char value[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(value, sizeof value, fmt, ap);
+    int full = vsnprintf(value, sizeof value, fmt, ap);
     va_end(ap);
+    if (full >= (int)sizeof value) {
+        /* cut at a character, not inside one, and say that it was cut */
+        size_t n = sizeof value - 4;
+        while (n && ((uint8_t)value[n] & 0xc0) == 0x80) n--;
+        memcpy(value + n, "...", 4);
+    }
     /* A value is one line of printable text: a newline or control byte (a
      * command line's argument can hold either) becomes a space. */
     for (char *v = value; *v; v++)
@@ -76,7 +82,6 @@ int ns_prov_add(char **text, const char *key, const char *fmt, ...)
     char *t = realloc(*text, old + add + 1);
     if (!t) return ns_error(NS_ENOMEM, "out of memory");
     snprintf(t + old, add + 1, "%s=%s\n", key, value);
-    /* vsnprintf may have cut a UTF-8 sequence at the buffer's end */
     if (!text_ok((uint8_t *)t + old, add)) {
         t[old] = 0;
         *text = t;
