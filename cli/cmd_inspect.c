@@ -300,7 +300,9 @@ int cmd_inspect(int argc, char **argv)
         size_t n = sizeof kinds / sizeof kinds[0];
         printf("usage: netsynth inspect FILE\n\nSummarises a netsynth file; it knows");
         for (size_t i = 0; i < n; i++) printf("%s%s", i == 0 ? " " : i + 1 < n ? ", " : " and ", kinds[i].what);
-        printf(" files.\n\n  -V, --version  print the version\n  -h, --help     this text\n");
+        printf(" files.\nA model, adapter or control branch also says how it was made (its provenance:\n"
+               "config, steps, losses, dataset and checksum, build, date, command line).\n\n"
+               "  -V, --version  print the version\n  -h, --help     this text\n");
         return NS_OK;
     }
     if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) return cli_version();
