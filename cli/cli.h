@@ -40,6 +40,7 @@ typedef struct cli_progress {
     const char *what, *unit;
     int on, tty, drawn;
     double t0, last, every;
+    char note[48];            /* shown after the ETA ("", or ", loss 0.4321") */
 } cli_progress;
 void cli_progress_start(cli_progress *p, const char *what, const char *unit, int quiet);
 void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total);
@@ -47,9 +48,29 @@ void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total);
 void cli_progress_stage(cli_progress *p, const char *stage, uint64_t done, uint64_t total);
 void cli_progress_end(cli_progress *p);
 
+/* train, finetune, train-control: `fp` takes the library's progress lines
+ * (NULL with quiet; stderr off a terminal; on one, a stream that clears the
+ * in-place line first), and cli_train_progress_step (the options' on_step,
+ * ctx tp, only when tp->p.tty) redraws "what: step/steps (pct), rate, eta,
+ * loss" in place. End it before printing the summary. */
+typedef struct cli_train_progress {
+    cli_progress p;
+    FILE *fp, *own;
+} cli_train_progress;
+int cli_train_progress_start(cli_train_progress *tp, const char *what, int quiet);
+void cli_train_progress_step(void *ctx, int64_t step, int64_t steps, float loss);
+void cli_train_progress_end(cli_train_progress *tp);
+
 /* --log FILE of the training verbs (JSON lines, train.h): opened before the
  * work (appended to when append: a resumed run), closed with a check that
  * every line was written (rc: the work's result, returned unless NS_OK). */
+/* The command line as typed: "netsynth VERB ARGS" (argv[0] is the verb),
+ * words with spaces or quotes quoted; malloc'd, NULL when out of memory. */
+char *cli_command_line(int argc, char **argv);
+/* The provenance lines a model, adapter or branch records of its making that
+ * training cannot know (modelfile.h): the dataset's name and the command line. */
+int cli_provenance(char **text, const char *data_path, int argc, char **argv);
+
 int cli_log_open(const char *path, int append, FILE **fp);
 int cli_log_close(FILE *fp, const char *path, int rc);
 

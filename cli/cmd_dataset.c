@@ -47,7 +47,7 @@ static void usage(FILE *out)
             "                    paths); without it that is an error naming both rows\n"
             "  -o FILE           output, written atomically\n"
             "  -j, --threads N   threads reading captures (default: all cores)\n"
-            "  -q, --quiet       no summary\n"
+            "  -q, --quiet       no progress nor summary\n"
             "  -V, --version     print the version\n"
             "  -h, --help        this text\n"
             "\n"
@@ -72,9 +72,11 @@ static int parse_seconds(const char *text, int64_t *ns)
 
 static void warn(void *ctx, const char *msg)
 {
-    (void)ctx;
+    cli_progress_end(ctx);
     cli_warn("warning: %s", msg);
 }
+
+static void read_progress(void *ctx, uint64_t done, uint64_t total) { cli_progress_update(ctx, done, total); }
 
 int cmd_dataset(int argc, char **argv)
 {
@@ -132,8 +134,13 @@ int cmd_dataset(int argc, char **argv)
     if (o.flows_path && !o.flow_label) return ns_error(NS_EARG, "--flows needs --flow-label COLUMN");
 
     ns_dataset_stats st;
-    o.warn = warn;
-    if ((rc = ns_dataset_build(&o, out, &st))) return rc;
+    cli_progress prog;
+    cli_progress_start(&prog, "dataset", "captures", quiet);
+    o.warn = warn, o.warn_ctx = &prog;
+    o.progress = read_progress, o.progress_ctx = &prog;
+    rc = ns_dataset_build(&o, out, &st);
+    cli_progress_end(&prog);
+    if (rc) return rc;
 
     if (quiet) return NS_OK;
     FILE *info = strcmp(out, "-") ? stdout : stderr;

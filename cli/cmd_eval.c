@@ -91,19 +91,6 @@ static void eval_progress(void *ctx, const char *stage, size_t done, size_t tota
     cli_progress_stage(ctx, stage, done, total);
 }
 
-/* "netsynth eval --real ..." as typed (words with spaces quoted). */
-static char *join_args(int argc, char **argv)
-{
-    size_t len = 16;
-    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 3;
-    char *s = malloc(len);
-    if (!s) return NULL;
-    size_t at = (size_t)snprintf(s, len, "netsynth");
-    for (int i = 0; i < argc; i++)
-        at += (size_t)snprintf(s + at, len - at, strpbrk(argv[i], " \t'\"") ? " '%s'" : " %s", argv[i]);
-    return s;
-}
-
 int cmd_eval(int argc, char **argv)
 {
     enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP, O_DUP, O_NOTRACE };
@@ -197,7 +184,7 @@ int cmd_eval(int argc, char **argv)
                 rc = ns_error(NS_EIO, "%s: cannot create the directory: %s", dump, strerror(errno));
             if (!rc) rc = ns_eval_dump_features(&in, &o, dump);
         } else {
-            char *command = join_args(argc, argv);
+            char *command = cli_command_line(argc, argv);
             ns_report_inputs ri = {.eval = in, .like = like, .compliance = comp, .command = command, .trace = trace};
             /* the traces read the same rows of the same tables as the datasets above */
             if (src[0].is_table) ri.trace_src[NS_EVAL_TRAIN] = (ns_trace_source){names[0], src[0].has_test ? "train" : NULL};

@@ -153,6 +153,21 @@ static void print_training_state(const ns_train_state *st)
 
 /* Attribute a's values with the training flows of each, summed over the
  * label combinations; count has room for every value and "none". */
+/* The provenance lines, indented; the loader checked that they are printable. */
+static void print_provenance(const char *text)
+{
+    if (!text) {
+        printf("provenance: none recorded (a file from before provenance)\n");
+        return;
+    }
+    printf("provenance:\n");
+    for (const char *s = text; *s;) {
+        const char *nl = strchr(s, '\n');
+        printf("  %.*s\n", (int)(nl - s), s);
+        s = nl + 1;
+    }
+}
+
 static void print_model_attribute(const ns_modelfile *m, uint32_t a, uint64_t *count, uint64_t flows)
 {
     uint32_t first = m->attr_first[a], n = m->attr_first[a + 1] - first;
@@ -202,6 +217,7 @@ static int inspect_model(const char *path)
         printf("trace model: none (a version 1 file): generate lays flows out by the fixed plan\n");
     if (m.has_state) print_training_state(&m.st);
     else printf("training state: none (generate needs none; train --resume takes the .ckpt beside it)\n");
+    print_provenance(m.provenance);
 
     uint64_t flows = 0;
     for (uint32_t k = 0; k < m.n_combos; k++) flows += m.combo_count[k];
@@ -229,13 +245,14 @@ static int inspect_control(const char *path)
     if (rc) return rc;
     const ns_model_config *c = &ctl.cfg;
     const char *named = config_name(c);
-    printf("%s: netsynth control branch, version %d\n", path, NS_CONTROL_VERSION);
+    printf("%s: netsynth control branch, version %d\n", path, ctl.provenance ? 2 : 1);
     printf("branch: copies of the first %d of the model's %d blocks, %d control features per packet\n",
            ctl.n_blocks, c->n_layer, NS_CONTROL_FEATURES);
     printf("parameters: %zu (%.2f MB as float32)\n", ctl.n_params, (double)ctl.n_params * sizeof(float) / 1e6);
     printf("for the model: config %s (d %d, %d layers, %d heads), %d packets, %d bits, %d tokens; weights CRC-32 "
            "%08x\n",
            named ? named : "custom", c->d, c->n_layer, c->n_head, c->max_packets, c->n_bits, c->vocab, ctl.base_crc);
+    print_provenance(ctl.provenance);
     ns_controlnet_free(&ctl);
     return NS_OK;
 }
@@ -261,6 +278,7 @@ static int inspect_lora(const char *path)
         printf("  %-24s %8" PRIu64 " flows%s\n", a.tokens[t], n, a.has_emb[t] ? "  (new)" : "");
     }
     printf("\nlabel combinations: %u (%" PRIu64 " fine-tuning flows)\n", a.n_combos, flows);
+    print_provenance(a.provenance);
     ns_lora_free(&a);
     return NS_OK;
 }
@@ -282,7 +300,9 @@ int cmd_inspect(int argc, char **argv)
         size_t n = sizeof kinds / sizeof kinds[0];
         printf("usage: netsynth inspect FILE\n\nSummarises a netsynth file; it knows");
         for (size_t i = 0; i < n; i++) printf("%s%s", i == 0 ? " " : i + 1 < n ? ", " : " and ", kinds[i].what);
-        printf(" files.\n\n  -V, --version  print the version\n  -h, --help     this text\n");
+        printf(" files.\nA model, adapter or control branch also says how it was made (its provenance:\n"
+               "config, steps, losses, dataset and checksum, build, date, command line).\n\n"
+               "  -V, --version  print the version\n  -h, --help     this text\n");
         return NS_OK;
     }
     if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) return cli_version();

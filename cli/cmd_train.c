@@ -145,10 +145,22 @@ int cmd_train(int argc, char **argv)
         ns_dataset_free(&ds);
         return rc;
     }
+    char *prov = NULL;
+    if ((rc = cli_provenance(&prov, data, argc, argv))) {
+        ns_dataset_free(&ds);
+        return cli_log_close(o.log, log_path, rc);
+    }
+    o.provenance = prov;
     o.stop = &stop_requested;
     cli_catch_stop(&stop_requested);
     ns_train_result res;
+    cli_train_progress tp;
+    cli_train_progress_start(&tp, "train", !o.progress);
+    o.progress = tp.fp;
+    if (tp.own) o.on_step = cli_train_progress_step, o.step_ctx = &tp;
     rc = ns_train(&ds, &o, &res);
+    cli_train_progress_end(&tp);
+    free(prov);
     cli_release_stop();
     ns_dataset_free(&ds);
     if ((rc = cli_log_close(o.log, log_path, rc))) return rc;

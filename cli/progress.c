@@ -26,6 +26,7 @@ void cli_progress_start(cli_progress *p, const char *what, const char *unit, int
     p->tty = isatty(STDERR_FILENO);
     p->t0 = p->last = now_s();
     p->drawn = 0;
+    p->note[0] = 0;
     const char *e = getenv("NETSYNTH_PROGRESS_S");
     p->every = p->tty ? 0.2 : e && *e ? atof(e) : 10;
 }
@@ -45,9 +46,9 @@ void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total)
     double rate = done / (t - p->t0 > 1e-9 ? t - p->t0 : 1e-9);
     char eta[32];
     format_eta(eta, sizeof eta, rate > 0 ? (double)(total - done) / rate : 0);
-    fprintf(stderr, "%s%s: %llu/%llu %s (%.0f%%), %.0f %s/s, eta %s%s", p->tty ? "\r" : "", p->what,
+    fprintf(stderr, "%s%s: %llu/%llu %s (%.0f%%), %.0f %s/s, eta %s%s%s", p->tty ? "\r" : "", p->what,
             (unsigned long long)done, (unsigned long long)total, p->unit, 100.0 * (double)done / (double)total, rate,
-            p->unit, eta, p->tty ? "\033[K" : "\n");
+            p->unit, eta, p->note, p->tty ? "\033[K" : "\n");
     fflush(stderr);
     p->drawn = p->tty;
 }

@@ -1,7 +1,9 @@
 /* fuzz_control.c: libFuzzer target for the two control inputs a user hands
  * to generate: the control branch file and the CSV template. Every input is
  * tried as both. The file's CRC stops most mutations early, so it is also
- * tried with its CRC recomputed, which reaches the header and count checks.
+ * tried with its CRC recomputed, which reaches the header and count checks,
+ * and where the header points at a provenance section (bytes 96..111) once
+ * more with that section's own CRC recomputed, to reach its text checks.
  * A template that parses must give maps within the length asked for, and
  * every template error must name the file. */
 #include <stdint.h>
@@ -37,6 +39,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t crc = ns_crc32(0, copy, size);
     memcpy(copy + 88, &crc, 4);
     if (ns_controlnet_parse(&c, copy, size, "fuzz") == 0) ns_controlnet_free(&c);
+    uint64_t off = ns_load_le64(copy + 96), len = ns_load_le64(copy + 104);
+    if (len >= 16 && off <= size && len <= size - off) {
+        crc = ns_crc32(0, copy + off + 16, (size_t)len - 16);
+        memcpy(copy + off + 12, &crc, 4);
+        memset(copy + 88, 0, 4);
+        crc = ns_crc32(0, copy, size);
+        memcpy(copy + 88, &crc, 4);
+        if (ns_controlnet_parse(&c, copy, size, "fuzz") == 0) ns_controlnet_free(&c);
+    }
     free(copy);
     return 0;
 }

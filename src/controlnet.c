@@ -8,13 +8,17 @@
  * through the projections and the blocks to cin. The base is frozen: nothing
  * flows into tokens or sc.
  *
- * File layout, version 1, little-endian:
+ * File layout, version 2, little-endian:
  *   0  char[8] "NSYNCTRL"   8  u32 version   12 u32 flags (0)
  *   16 i32[9] the base's config (as in the model file)
  *   52 u32 CRC-32 of the base's weights     56 i32 K     60 i32 features
  *   64 u64 n_params   72 u64 weights offset (128)   80 u64 file size
- *   88 u32 CRC-32 of the file with these 4 bytes zero    92..127 zero
- *   128 f32[n_params]                                                        */
+ *   88 u32 CRC-32 of the file with these 4 bytes zero    92 zero
+ *   96 u64 provenance offset, 104 u64 provenance length     112..127 zero
+ *   128 f32[n_params], then (8-byte aligned) the provenance section (modelfile.h)
+ * Version 1 is the same without provenance (96..111 zero, the file ends with
+ * the weights, which its readers insist on): a branch without provenance is
+ * still written as version 1, so that older builds read it. */
 #include "netsynth/controlnet.h"
 
 #include <math.h>
@@ -99,6 +103,7 @@ int ns_controlnet_init(ns_controlnet *ctl, const ns_modelfile *base, int K)
 void ns_controlnet_free(ns_controlnet *ctl)
 {
     free(ctl->weights);
+    free(ctl->provenance);
     memset(ctl, 0, sizeof *ctl);
 }
 
@@ -132,11 +137,18 @@ int ns_controlnet_check_base(const ns_controlnet *ctl, const char *ctl_name, con
 
 int ns_controlnet_save(const ns_controlnet *ctl, const char *path)
 {
-    size_t size = HEADER + ctl->n_params * 4;
+    size_t size = HEADER + ctl->n_params * 4, off_prov = 0, prov_len = ns_prov_section_size(ctl->provenance);
+    if (ctl->provenance) {
+        int rc = ns_prov_check(ctl->provenance, strlen(ctl->provenance), path);
+        if (rc) return rc;
+        off_prov = (size + 7) & ~(size_t)7, size = off_prov + prov_len;
+    }
     uint8_t *buf = calloc(1, size);
     if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory", path);
     memcpy(buf, NS_CONTROL_MAGIC, 8);
-    ns_store_le32(buf + 8, NS_CONTROL_VERSION);
+    ns_store_le32(buf + 8, ctl->provenance ? NS_CONTROL_VERSION : 1);
+    if (ctl->provenance) ns_prov_section_write(ctl->provenance, buf + off_prov);
+    ns_store_le64(buf + 96, off_prov), ns_store_le64(buf + 104, prov_len);
     int32_t cfg[9];
     config_ints(&ctl->cfg, cfg);
     memcpy(buf + 16, cfg, sizeof cfg);
@@ -160,8 +172,8 @@ static int parse(ns_controlnet *ctl, const uint8_t *buf, size_t size, const char
                         "%s: not a netsynth control branch file", path);
     }
     uint32_t version = ns_load_le32(buf + 8);
-    if (version != NS_CONTROL_VERSION)
-        return ns_error(NS_EVERSION, "%s: control file version %u, this build reads version %d", path, version,
+    if (version < 1 || version > NS_CONTROL_VERSION)
+        return ns_error(NS_EVERSION, "%s: control file version %u, this build reads versions 1 to %d", path, version,
                         NS_CONTROL_VERSION);
     uint64_t fsize = ns_load_le64(buf + 80);
     if (fsize != size)
@@ -183,8 +195,17 @@ static int parse(ns_controlnet *ctl, const uint8_t *buf, size_t size, const char
     if (nf != F)
         return ns_error(NS_EVERSION, "%s: %d control features per packet, this build has %d", path, nf, F);
     uint64_t n = ns_load_le64(buf + 64);
-    if (n != ns_controlnet_params_layout(NULL, &c, K, NULL) || ns_load_le64(buf + 72) != HEADER || size - HEADER != n * 4)
+    uint64_t off_prov = ns_load_le64(buf + 96), prov_len = ns_load_le64(buf + 104);
+    uint64_t end = version >= 2 && prov_len ? off_prov : size; /* where the weights end, or their padding */
+    if (n != ns_controlnet_params_layout(NULL, &c, K, NULL) || ns_load_le64(buf + 72) != HEADER || end < HEADER ||
+        end > size || n > (end - HEADER) / 4 || (end - HEADER) - n * 4 != (prov_len ? (8 - n * 4 % 8) % 8 : 0))
         return ns_error(NS_ECORRUPT, "%s: header counts do not match the config", path);
+    if (off_prov || prov_len) {
+        if (version < 2 || !prov_len || off_prov % 8 || prov_len != size - off_prov)
+            return ns_error(NS_ECORRUPT, "%s: the provenance section lies outside the file", path);
+        int rc = ns_prov_section_parse(buf + off_prov, prov_len, path, &ctl->provenance);
+        if (rc) return rc;
+    }
     int rc = alloc(ctl, &c, K);
     if (rc) return rc;
     ctl->base_crc = ns_load_le32(buf + 52);

@@ -1173,6 +1173,14 @@ static int merge_and_write(builder *b, file_out *outs, const char *out_path, ns_
         for (int r = 0; r < NS_SKIP_COUNT; r++) st->skips.n[r] += o->skips.n[r];
     }
     st->files = b->n_files, st->flows = n_flows, st->rows = n_packets;
+    if (!n_flows) {
+        /* An empty dataset only fails later, in train or eval, far from the cause. */
+        char skips[512];
+        ns_skips_format(&st->skips, skips, sizeof skips);
+        rc = ns_error(NS_EFORMAT, "%s: no flow in the %u selected captures (%" PRIu64 " packets read%s%s); %s not written",
+                      b->o->labels_path, b->n_files, st->packets_read, skips[0] ? "; " : "", skips, out_path);
+        goto done;
+    }
 
     ns_dataset ds = {
         .width = NS_NP_MODEL_WIDTH, .row_bytes = rb, .max_packets = (uint32_t)b->o->max_packets,
@@ -1226,11 +1234,16 @@ int ns_dataset_build(const ns_dataset_opts *o, const char *out_path, ns_dataset_
         builder_free(&b);
         return ns_error(NS_ENOMEM, "out of memory");
     }
+    uint64_t read = 0;
     #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t f = 0; f < (int64_t)b.n_files; f++) {
         file_out *out = &outs[f];
         if ((out->rc = process_file(&b, (uint32_t)f, out)))
             snprintf(out->msg, sizeof out->msg, "%s", ns_errmsg());
+        if (o->progress) {
+            #pragma omp critical(ns_dataset_progress)
+            o->progress(o->progress_ctx, ++read, b.n_files);
+        }
     }
     for (uint32_t f = 0; f < b.n_files && !rc; f++)
         if (outs[f].rc) rc = ns_error(outs[f].rc, "%s", outs[f].msg);

@@ -121,6 +121,7 @@ void ns_lora_free(ns_lora *a)
     for (uint32_t i = 0; a->attr_names && i < a->n_attrs; i++) free(a->attr_names[i]);
     for (uint32_t i = 0; a->tokens && i < a->n_tokens; i++) free(a->tokens[i]);
     free(a->attr_names), free(a->tokens), free(a->has_emb), free(a->combo_tok), free(a->combo_count), free(a->w);
+    free(a->provenance);
     memset(a, 0, sizeof *a);
 }
 
@@ -361,9 +362,17 @@ int ns_lora_save(const ns_lora *a, const char *path)
     size_t off_strings = HEADER, off_flags = align8(off_strings + strings_len);
     size_t off_combos = align8(off_flags + a->n_tokens);
     size_t off_weights = align8(off_combos + (size_t)a->n_combos * (A + 1) * 4);
-    size_t size = off_weights + a->n_params * 4;
+    size_t size = off_weights + a->n_params * 4, off_prov = 0, prov_len = ns_prov_section_size(a->provenance);
+    if (a->provenance) {
+        int rc = ns_prov_check(a->provenance, strlen(a->provenance), path);
+        if (rc) return rc;
+        off_prov = align8(size), size = off_prov + prov_len;
+        if (off_prov > UINT32_MAX) return ns_error(NS_EARG, "%s: an adapter this large keeps no provenance", path);
+    }
     uint8_t *buf = calloc(1, size);
     if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory", path);
+    if (a->provenance) ns_prov_section_write(a->provenance, buf + off_prov);
+    ns_store_le32(buf + 116, (uint32_t)off_prov), ns_store_le32(buf + 120, (uint32_t)prov_len);
     memcpy(buf, NS_LORA_MAGIC, 8);
     ns_store_le32(buf + 8, NS_LORA_VERSION);
     const int32_t shape[5] = {a->rank, a->d, a->n_layer, a->mlp_ratio, a->out_dim};
@@ -432,8 +441,12 @@ static int parse(ns_lora *a, const uint8_t *buf, size_t size, const char *name)
     if (!section_ok(off_strings, strings_len, size) || !section_ok(off_flags, a->n_tokens, size) ||
         !section_ok(off_combos, (uint64_t)a->n_combos * (A + 1) * 4, size) || !section_ok(off_weights, n * 4, size))
         return ns_error(NS_ECORRUPT, "%s: a section lies outside the file", name);
-    int rc = alloc_arrays(a);
+    uint32_t off_prov = ns_load_le32(buf + 116), prov_len = ns_load_le32(buf + 120);
+    if ((off_prov || prov_len) && (!prov_len || !section_ok(off_prov, prov_len, size)))
+        return ns_error(NS_ECORRUPT, "%s: the provenance section lies outside the file", name);
+    int rc = prov_len ? ns_prov_section_parse(buf + off_prov, prov_len, name, &a->provenance) : NS_OK;
     if (rc) return rc;
+    if ((rc = alloc_arrays(a))) return rc;
 
     const char *s = (const char *)buf + off_strings, *end = s + strings_len;
     for (size_t i = 0; i < A + a->n_tokens; i++) {

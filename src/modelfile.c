@@ -25,7 +25,11 @@
  *               implied), 172 f32 bin_lo, 176 f32 bin_hi (repr.h); all zero: the
  *               regressed timing of the files before the bins, which load and
  *               sample as they did
- *   180..239    zero
+ *   180 u32     zero
+ *   184 u64     provenance offset, 192 u64 provenance length (both 0: none):
+ *               the section of ns_prov_section_write (modelfile.h); readers
+ *               before it ignore these bytes, so the version stays 2
+ *   200..239    zero
  *   240 i32     length bins past the window (config len_bins); zero in files
  *               before them, whose length head covers 1..max_packets alone
  *   244..255    zero
@@ -108,6 +112,7 @@ void ns_modelfile_free(ns_modelfile *m)
     free(m->adam_v);
     if (m->trace) ns_tmodel_free(m->trace);
     free(m->trace);
+    free(m->provenance);
     memset(m, 0, sizeof *m);
 }
 
@@ -278,6 +283,15 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
         if (rc) return ns_error_wrap(rc, "%s", path);
         off_trace = align8(size), size = off_trace + trace_len;
     }
+    size_t prov_len = ns_prov_section_size(m->provenance), off_prov = 0;
+    if (m->provenance) {
+        int rc = ns_prov_check(m->provenance, strlen(m->provenance), path);
+        if (rc) {
+            free(trace);
+            return rc;
+        }
+        off_prov = align8(size), size = off_prov + prov_len;
+    }
 
     uint8_t *buf = calloc(1, size);
     if (!buf) {
@@ -287,6 +301,8 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
     if (trace) memcpy(buf + off_trace, trace, trace_len);
     free(trace);
     ns_store_le64(buf + 152, off_trace), ns_store_le64(buf + 160, trace_len);
+    if (m->provenance) ns_prov_section_write(m->provenance, buf + off_prov);
+    ns_store_le64(buf + 184, off_prov), ns_store_le64(buf + 192, prov_len);
     memcpy(buf, NS_MODEL_MAGIC, 8);
     ns_store_le32(buf + 8, NS_MODEL_VERSION);
     ns_store_le32(buf + 12, with_state ? 1 : 0);
@@ -398,6 +414,14 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
             free(m->trace), m->trace = NULL;
             return rc;
         }
+    }
+
+    uint64_t off_prov = ns_load_le64(buf + 184), prov_len = ns_load_le64(buf + 192);
+    if ((off_prov || prov_len) && (!prov_len || !section_ok(off_prov, prov_len, size)))
+        return ns_error(NS_ECORRUPT, "%s: the provenance section lies outside the file", path);
+    if (prov_len) {
+        int rc = ns_prov_section_parse(buf + off_prov, prov_len, path, &m->provenance);
+        if (rc) return rc;
     }
 
     /* Strings: exactly n_attrs + n_tokens NUL-terminated names. */

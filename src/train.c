@@ -15,6 +15,7 @@
 #include "netsynth/controlnet.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
+#include "netsynth/netsynth.h"
 #include "netsynth/nn.h"
 #include "netsynth/rng.h"
 
@@ -405,6 +406,8 @@ struct trainer {
     FILE *log;                    /* JSON lines (ns_train_opts.log) */
     volatile int *stop;
     int64_t stop_at_step;
+    void (*on_step)(void *ctx, int64_t step, int64_t steps, float loss);
+    void *step_ctx;
     /* owned */
     sampler smp;
     batch bt;
@@ -534,6 +537,7 @@ static int trainer_run(trainer *t)
             if (t->progress) progress_line(t->progress, st, &lg, lr);
             lg = (loss_log){.t = now_s()};
         }
+        if (t->on_step) t->on_step(t->step_ctx, st->step, st->steps, loss);
         if (t->save && t->ckpt_path && st->ckpt_every > 0 && st->step % st->ckpt_every == 0 && !last &&
             (rc = t->save(t, t->ckpt_path))) {
             t->ckpt_failed = 1;
@@ -670,8 +674,56 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
     return NS_OK;
 }
 
+/* How a file was made (modelfile.h's provenance): `extra` (the caller's
+ * lines: dataset name, command line) after what training knows. Nothing of
+ * the wall clock but the date, which SOURCE_DATE_EPOCH fixes (the
+ * reproducible-builds convention), so that a resumed run can still write
+ * the bytes of one never stopped. */
+static int provenance_of(char **text, const char *kind, const char *config, const ns_model_config *c,
+                         const ns_train_state *st, float loss, float val_loss, uint64_t data_sum, const char *extra)
+{
+    char *old = *text;
+    *text = NULL;
+    char date[32];
+    time_t now = time(NULL);
+    const char *epoch = getenv("SOURCE_DATE_EPOCH");
+    if (epoch && *epoch) {
+        char *end;
+        long long e = strtoll(epoch, &end, 10);
+        if (!*end && e >= 0 && e < 253402300800LL) now = (time_t)e;
+    }
+    struct tm tm;
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    int rc = ns_prov_add(text, "made_by", "netsynth %s %s", ns_version(), kind);
+    /* a resumed run keeps the config name its checkpoint recorded */
+    const char *was = old && !config ? strstr(old, "\nconfig=") : NULL;
+    if (!rc && config) rc = ns_prov_add(text, "config", "%s", config);
+    else if (!rc && was) rc = ns_prov_add(text, "config", "%.*s", (int)strcspn(was + 8, "\n"), was + 8);
+    free(old);
+    if (!rc && c)
+        rc = ns_prov_add(text, "shape", "d=%d layers=%d heads=%d packets=%d bits=%d timing_bins=%d len_bins=%d",
+                         c->d, c->n_layer, c->n_head, c->max_packets, c->n_bits, c->timing_bins, c->len_bins);
+    if (!rc)
+        rc = ns_prov_add(text, "steps", "%lld of %lld (batch %d, lr %g, seed %lld)", (long long)st->step,
+                         (long long)st->steps, st->batch, (double)st->lr, (long long)st->seed);
+    if (!rc) rc = ns_prov_add(text, "train_loss", "%.6g", (double)loss);
+    if (!rc && val_loss > 0) rc = ns_prov_add(text, "val_loss", "%.6g", (double)val_loss);
+    if (!rc) rc = ns_prov_add(text, "data_checksum", "%08x", (unsigned)data_sum);
+    if (!rc) rc = ns_prov_add(text, "date", "%s", date);
+    size_t n = extra ? strlen(extra) : 0;
+    if (!rc && n) {
+        if (ns_prov_check(extra, n, "provenance") != NS_OK) return ns_error(NS_EARG, "bad provenance lines: %s", ns_errmsg());
+        char *t = realloc(*text, strlen(*text) + n + 1);
+        if (!t) return ns_error(NS_ENOMEM, "out of memory");
+        strcat(t, extra), *text = t;
+    }
+    return rc;
+}
+
 typedef struct model_run {
     ns_modelfile m;
+    const char *config, *prov_extra; /* the provenance's (NULL config: the checkpoint's) */
+    uint64_t data_sum;
     ns_model_acts *acts;
     ns_model_params tp, gp;
     ns_model_loss_weights lw;
@@ -690,9 +742,18 @@ static int model_backward(trainer *t, float *loss, float parts[4])
     return ns_model_backward(&mr->gp, mr->acts, &mr->tp, &mr->m.cfg, NULL);
 }
 
+/* Checkpoints say how they were made too, as of their step. */
+static int model_provenance(model_run *mr, const trainer *t)
+{
+    return provenance_of(&mr->m.provenance, "train", mr->config, &mr->m.cfg, &mr->m.st, t->last_loss, t->val_loss,
+                         mr->data_sum, mr->prov_extra);
+}
+
 static int model_save(trainer *t, const char *path)
 {
-    return ns_modelfile_save(&((model_run *)t->ctx)->m, path, 1);
+    model_run *mr = t->ctx;
+    int rc = model_provenance(mr, t);
+    return rc ? rc : ns_modelfile_save(&mr->m, path, 1);
 }
 
 /* Keep the message of a failed write while another file is written. */
@@ -712,6 +773,8 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
     trainer t = {0};
     ns_modelfile *m = &mr.m;
     if ((rc = setup_model(m, ds, o))) goto done;
+    mr.config = o->resume_path ? NULL : o->config, mr.prov_extra = o->provenance;
+    mr.data_sum = ns_train_data_sum(ds);
     /* The trace model (tmodel.h) travels in the model file: learned once, kept on resume. */
     if (!m->trace && (!(m->trace = calloc(1, sizeof *m->trace)) || (rc = ns_tmodel_learn(m->trace, ds)))) {
         free(m->trace), m->trace = NULL;
@@ -724,6 +787,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
     t.backward = model_backward, t.save = model_save, t.ctx = &mr;
     t.ckpt_path = o->ckpt_path, t.val_model = m, t.progress = o->progress, t.log = o->log;
     t.stop = o->stop, t.stop_at_step = o->stop_at_step;
+    t.on_step = o->on_step, t.step_ctx = o->step_ctx;
     if ((rc = trainer_alloc(&t, st->val_frac, st->balance))) goto done;
     if ((rc = ns_model_acts_new(&mr.acts, &m->cfg, st->batch, m->cfg.max_packets))) goto done;
     uint8_t *mask = malloc(m->n_params);
@@ -765,6 +829,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
         goto done;
     }
     if (rc || t.interrupted) goto done; /* a stopped run's weights are in the checkpoint only */
+    if ((rc = model_provenance(&mr, &t))) goto done;
     if (o->out_path && (rc = ns_modelfile_save(m, o->out_path, 0))) goto done;
     res->model_written = o->out_path != NULL;
     if (o->ckpt_path && (rc = ns_modelfile_save(m, o->ckpt_path, 1))) {
@@ -876,6 +941,7 @@ int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetun
     t.backward = lora_backward, t.save = lora_save, t.ctx = &lr;
     t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
     t.log = o->log;
+    t.on_step = o->on_step, t.step_ctx = o->step_ctx;
     st.ckpt_every = 0; /* an adapter is written at the end, or on a stop */
     if ((rc = trainer_alloc(&t, 0, st.balance))) goto done;
     if ((rc = ns_model_acts_new(&lr.acts, &m->cfg, st.batch, m->cfg.max_packets))) goto done;
@@ -919,6 +985,9 @@ int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetun
     res->last_loss = t.last_loss;
     res->seconds = st.elapsed_s;
     res->flows_per_s = res->seconds > 0 ? (double)res->steps_done * st.batch / res->seconds : 0;
+    if (!rc && !t.interrupted)
+        rc = provenance_of(&a->provenance, "finetune", NULL, NULL, &st, t.last_loss, 0, ns_train_data_sum(ds),
+                           o->provenance);
     if (!rc && !t.interrupted && o->out_path && !(rc = ns_lora_save(a, o->out_path))) res->model_written = 1;
 
 done:
@@ -1012,6 +1081,7 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     t.w = cr.ctl.weights, t.n = n;
     t.backward = control_backward, t.save = control_save, t.ctx = &cr;
     t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
+    t.on_step = o->on_step, t.step_ctx = o->step_ctx;
     t.log = o->log;
     t.grad = calloc(n, sizeof(float)), t.adam_m = calloc(n, sizeof(float)), t.adam_v = calloc(n, sizeof(float));
     cr.feat = malloc((size_t)B * T * NS_CONTROL_FEATURES * sizeof(float));
@@ -1045,6 +1115,9 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     res->first_loss = t.first_window, res->last_loss = t.last_window;
     res->seconds = st.elapsed_s;
     res->flows_per_s = res->seconds > 0 ? (double)res->steps_done * B / res->seconds : 0;
+    if (!rc && !t.interrupted)
+        rc = provenance_of(&cr.ctl.provenance, "train-control", NULL, c, &st, t.last_window, 0,
+                           ns_train_data_sum(ds), o->provenance);
     if (!rc && !t.interrupted) rc = ns_controlnet_save(&cr.ctl, out_path);
 
 done:

@@ -16,6 +16,9 @@
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
+#include "netsynth/controlnet.h"
+#include "netsynth/lora.h"
+#include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
 
 enum { W = NS_NP_MODEL_WIDTH, FLOWS = 24, LEN = 4 };
@@ -127,17 +130,197 @@ static void test_inspect_adapter_and_branch(void **state)
     assert_int_equal(run("inspect a.lora"), 0);
     assert_non_null(strstr(text_of("out.txt"), "a.lora: netsynth LoRA adapter"));
     assert_non_null(strstr(text_of("out.txt"), "kind=b"));
+    /* its provenance (issue 19), which survives a load and save */
+    assert_non_null(strstr(text_of("out.txt"), "provenance:\n  made_by=netsynth "));
+    assert_non_null(strstr(text_of("out.txt"), " finetune\n"));
+    assert_non_null(strstr(text_of("out.txt"), "  command=netsynth finetune --model "));
+    ns_lora ad;
+    assert_int_equal(ns_lora_load(&ad, tu_path(dir, "a.lora")), NS_OK);
+    assert_non_null(ad.provenance);
+    char *was = strdup(ad.provenance);
+    assert_int_equal(ns_lora_save(&ad, tu_path(dir, "b.lora")), NS_OK);
+    free(ad.provenance), ad.provenance = NULL;
+    assert_int_equal(ns_lora_save(&ad, tu_path(dir, "none.lora")), NS_OK);
+    ns_lora_free(&ad);
+    assert_int_equal(ns_lora_load(&ad, tu_path(dir, "b.lora")), NS_OK);
+    assert_string_equal(ad.provenance, was);
+    ns_lora_free(&ad);
+    free(was);
+    assert_int_equal(run("inspect none.lora"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "provenance: none recorded"));
+    uint8_t *lb;
+    size_t ls;
+    assert_int_equal(ns_read_file(tu_path(dir, "b.lora"), &lb, &ls), NS_OK);
+    uint32_t loff = ns_load_le32(lb + 116);
+    assert_true(loff >= 128 && loff < ls);
+    lb[loff + 20] ^= 1;
+    ns_store_le32(lb + 112, 0);
+    ns_store_le32(lb + 112, ns_crc32(0, lb, ls));
+    assert_int_equal(tu_write_file(tu_path(dir, "bad.lora"), lb, ls), 0);
+    free(lb);
+    assert_int_equal(run("inspect bad.lora"), 1);
+    ERR_HAS("bad.lora: provenance checksum mismatch");
     snprintf(args, sizeof args, "train-control --model '%s' --data '%s' -o c.nsc --steps 2 --batch 4 --threads 1",
              model, data);
     assert_int_equal(run(args), 0);
     assert_int_equal(run("inspect c.nsc"), 0);
-    assert_non_null(strstr(text_of("out.txt"), "c.nsc: netsynth control branch"));
+    assert_non_null(strstr(text_of("out.txt"), "c.nsc: netsynth control branch, version 2"));
+    assert_non_null(strstr(text_of("out.txt"), "provenance:\n  made_by=netsynth "));
+    assert_non_null(strstr(text_of("out.txt"), "  command=netsynth train-control --model "));
+    ns_controlnet cn;
+    assert_int_equal(ns_controlnet_load(&cn, tu_path(dir, "c.nsc")), NS_OK);
+    assert_non_null(cn.provenance);
+    char *cwas = strdup(cn.provenance);
+    assert_int_equal(ns_controlnet_save(&cn, tu_path(dir, "d.nsc")), NS_OK);
+    free(cn.provenance), cn.provenance = NULL;
+    assert_int_equal(ns_controlnet_save(&cn, tu_path(dir, "old.nsc")), NS_OK);
+    ns_controlnet_free(&cn);
+    assert_int_equal(ns_controlnet_load(&cn, tu_path(dir, "d.nsc")), NS_OK);
+    assert_string_equal(cn.provenance, cwas);
+    ns_controlnet_free(&cn);
+    free(cwas);
+    /* without provenance a branch is written as version 1, which older builds read */
+    assert_int_equal(run("inspect old.nsc"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "old.nsc: netsynth control branch, version 1"));
+    assert_non_null(strstr(text_of("out.txt"), "provenance: none recorded"));
+    uint8_t *cb;
+    size_t cs;
+    assert_int_equal(ns_read_file(tu_path(dir, "d.nsc"), &cb, &cs), NS_OK);
+    uint64_t coff = ns_load_le64(cb + 96);
+    assert_true(coff >= 128 && coff + 16 < cs);
+    cb[coff + 16] = 0; /* a NUL inside the text, under good CRCs */
+    ns_store_le32(cb + coff + 12, ns_crc32(0, cb + coff + 16, cs - coff - 16));
+    ns_store_le32(cb + 88, 0);
+    ns_store_le32(cb + 88, ns_crc32(0, cb, cs));
+    assert_int_equal(tu_write_file(tu_path(dir, "bad.nsc"), cb, cs), 0);
+    free(cb);
+    assert_int_equal(run("inspect bad.nsc"), 1);
+    ERR_HAS("bad.nsc: provenance is not printable UTF-8 text");
     /* A file cut inside the magic is truncated, not "unknown". */
     assert_int_equal(tu_write_file(tu_path(dir, "cut.nsm"), "NSYNM", 5), 0);
     assert_int_equal(run("inspect cut.nsm"), 1);
     ERR_HAS("cut.nsm: truncated");
     assert_int_equal(run("inspect --help"), 0);
     assert_non_null(strstr(text_of("out.txt"), "LoRA adapter"));
+}
+
+/* ------------------------------------------------------------------ provenance */
+
+/* Rewrite the model file's CRC after a byte of it was changed on purpose. */
+static void refresh_crc(uint8_t *buf, size_t size)
+{
+    ns_store_le32(buf + 144, 0);
+    ns_store_le32(buf + 144, ns_crc32(0, buf, size));
+}
+
+/* Issue 19: a model says how it was made, round trip and all, and a damaged
+ * record is refused naming the file rather than printed. */
+static void test_provenance(void **state)
+{
+    (void)state;
+    char args[4096];
+    snprintf(args, sizeof args, "inspect '%s'", model);
+    assert_int_equal(run(args), 0);
+    const char *out = text_of("out.txt");
+    char want[2048];
+    snprintf(want, sizeof want, "  dataset=%s\n", data);
+    const char *lines[] = {"provenance:\n", "  made_by=netsynth ", " train\n", "  config=tiny\n", "  steps=30 of 30 ",
+                           "  train_loss=", "  data_checksum=", "  date=20", "  command=netsynth train --data ", want};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
+        if (!strstr(out, lines[i])) fail_msg("inspect lacks \"%s\": %s", lines[i], out);
+
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, model), NS_OK);
+    assert_non_null(m.provenance);
+    free(m.provenance);
+    m.provenance = strdup("a=b \xc3\xa9\nkey=value=with equals\n");
+    const char *p = tu_path(dir, "p.nsm"), *n = tu_path(dir, "n.nsm");
+    assert_int_equal(ns_modelfile_save(&m, p, 0), NS_OK);
+    char *kept = m.provenance;
+    m.provenance = NULL; /* as files from before provenance are */
+    assert_int_equal(ns_modelfile_save(&m, n, 0), NS_OK);
+    m.provenance = strdup("no equals sign\n");
+    assert_int_equal(ns_modelfile_save(&m, tu_path(dir, "bad.nsm"), 0), NS_ECORRUPT);
+    assert_int_equal(access(tu_path(dir, "bad.nsm"), F_OK), -1); /* never written what the reader refuses */
+    ns_modelfile_free(&m);
+
+    assert_int_equal(ns_modelfile_load(&m, p), NS_OK);
+    assert_string_equal(m.provenance, kept);
+    ns_modelfile_free(&m);
+    free(kept);
+    assert_int_equal(ns_modelfile_load(&m, n), NS_OK);
+    assert_null(m.provenance);
+    ns_modelfile_free(&m);
+    assert_int_equal(run("inspect n.nsm"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "provenance: none recorded"));
+
+    /* Damage: a changed byte under a good file CRC fails the section's own
+     * CRC; a control byte under both CRCs fails the text check. */
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_read_file(p, &buf, &size), NS_OK);
+    uint64_t off = ns_load_le64(buf + 184), len = ns_load_le64(buf + 192);
+    assert_true(off >= 256 && len == 16 + strlen("a=b \xc3\xa9\nkey=value=with equals\n"));
+    buf[off + 16] = 'x';
+    refresh_crc(buf, size);
+    assert_int_equal(tu_write_file(tu_path(dir, "c1.nsm"), buf, size), 0);
+    assert_int_equal(run("inspect c1.nsm"), 1);
+    ERR_HAS("c1.nsm: provenance checksum mismatch");
+    buf[off + 16] = 0x1b; /* ESC: would move a terminal's cursor */
+    ns_store_le32(buf + off + 12, ns_crc32(0, buf + off + 16, len - 16));
+    refresh_crc(buf, size);
+    assert_int_equal(tu_write_file(tu_path(dir, "c2.nsm"), buf, size), 0);
+    assert_int_equal(run("inspect c2.nsm"), 1);
+    ERR_HAS("c2.nsm: provenance is not printable UTF-8 text");
+    buf[off + 16] = 'a';
+    ns_store_le64(buf + 192, size); /* a length past the end */
+    refresh_crc(buf, size);
+    assert_int_equal(tu_write_file(tu_path(dir, "c3.nsm"), buf, size), 0);
+    assert_int_equal(ns_modelfile_load(&m, tu_path(dir, "c3.nsm")), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "c3.nsm: the provenance section lies outside the file"));
+    free(buf);
+}
+
+/* ------------------------------------------------------------------ progress */
+
+/* Issue 19: on a terminal the training verbs redraw one line in place (rate,
+ * ETA, loss) and clear it before each plain line; off one, plain lines
+ * only, no carriage return; with -q nothing. The terminal is script(1)'s. */
+static void test_training_progress(void **state)
+{
+    (void)state;
+    char args[8192];
+    snprintf(args, sizeof args, "train --data '%s' -o p1.nsm --config tiny --steps 40 --batch 4 --threads 1 --log-every 20",
+             data);
+    assert_int_equal(run(args), 0);
+    const char *e = text_of("err.txt");
+    assert_null(strchr(e, '\r'));
+    assert_non_null(strstr(e, "step 20/40  loss "));
+    assert_non_null(strstr(e, "trained 40 steps"));
+    snprintf(args, sizeof args, "train -q --data '%s' -o p2.nsm --config tiny --steps 40 --batch 4 --threads 1", data);
+    assert_int_equal(run(args), 0);
+    assert_string_equal(text_of("err.txt"), "");
+    if (!tu_have_program("script")) {
+        fprintf(stderr, "skipping the terminal half: no script(1)\n");
+        return;
+    }
+    static const char *const verbs[] = {"train --config tiny --batch 4 -o p3.nsm --steps 3000 --log-every 1500",
+                                        "finetune --model '%s' --batch 4 -o p3.lora --steps 3000 --log-every 1500",
+                                        "train-control --model '%s' --batch 4 -o p3.nsc --steps 2000"};
+    static const char *const names[] = {"\rtrain: ", "\rfinetune: ", "\rtrain-control: "};
+    for (int v = 0; v < 3; v++) {
+        char verb[4096];
+        snprintf(verb, sizeof verb, verbs[v], model);
+        assert_int_equal(tu_system("cd '%s' && script -qfec \"'%s' %s --data '%s' --threads 1\" /dev/null >tty.txt "
+                                   "2>&1 </dev/null",
+                                   dir, bin, verb, data),
+                         0);
+        const char *t = text_of("tty.txt");
+        if (!strstr(t, names[v]) || !strstr(t, " steps/s, eta ") || !strstr(t, ", loss ") || !strstr(t, "\033[K"))
+            fail_msg("%s: no line drawn in place: %s", verb, t);
+        /* the plain line after it starts on a cleared row */
+        if (!strstr(t, "\r\033[Kstep ")) fail_msg("%s: a plain line shares the in-place line's row: %s", verb, t);
+    }
 }
 
 /* ------------------------------------------------------------------ decode */
@@ -354,6 +537,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inspect_adapter_and_branch),
         cmocka_unit_test(test_decode_binary_file),
+        cmocka_unit_test(test_provenance),
+        cmocka_unit_test(test_training_progress),
         cmocka_unit_test(test_eval_messages),
         cmocka_unit_test(test_mismatched_data),
         cmocka_unit_test(test_full_disk),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "netsynth/capture.h"
 #include "netsynth/dataset.h"
@@ -913,6 +914,71 @@ static void test_whole_rejects_inconsistent_totals(void **state)
 
 /* ---- the CLI ------------------------------------------------------------------- */
 
+/* Issue 19: progress of a build, capture by capture. */
+typedef struct seen_progress {
+    uint64_t calls, last, total;
+    int ordered;
+} seen_progress;
+
+static void note_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    seen_progress *p = ctx;
+    p->ordered &= done == p->last + 1 && (!p->total || total == p->total);
+    p->calls++, p->last = done, p->total = total;
+}
+
+static void test_build_progress(void **state)
+{
+    (void)state;
+    const char *dir = make_corpus();
+    ns_dataset_opts o = corpus_opts(dir);
+    seen_progress p = {.ordered = 1};
+    o.progress = note_progress, o.progress_ctx = &p;
+    ns_dataset_stats st;
+    assert_int_equal(ns_dataset_build(&o, tu_path(dir, "ds.bin"), &st), NS_OK);
+    assert_int_equal(p.calls, 3);
+    assert_int_equal(p.last, 3);
+    assert_int_equal(p.total, 3);
+    assert_true(p.ordered);
+    free_opts(&o);
+    /* the CLI's plain lines off a terminal, none with -q */
+    const char *bin = tu_netsynth_bin();
+    assert_int_equal(tu_system("NETSYNTH_PROGRESS_S=0 %s dataset --labels %s/labels.tsv -o %s/ds -j 1 >/dev/null "
+                               "2>%s/err && grep -q '^dataset: 2/3 captures (67%%), .* captures/s, eta ' %s/err && "
+                               "! grep -q \"$(printf '\\r')\" %s/err",
+                               bin, dir, dir, dir, dir, dir),
+                     0);
+    assert_int_equal(tu_system("NETSYNTH_PROGRESS_S=0 %s dataset -q --labels %s/labels.tsv -o %s/ds 2>%s/err >&2 && "
+                               "test ! -s %s/err", bin, dir, dir, dir, dir),
+                     0);
+}
+
+/* Issue 19: captures that hold no flow give no (empty) dataset, but an
+ * error naming the table, and no file. */
+static void test_build_no_flow(void **state)
+{
+    (void)state;
+    const char *dir = make_corpus();
+    const frame none[] = {arp(), ipv6_udp()};
+    write_pcap(tu_path(dir, "pcaps/none.pcap"), none, 2);
+    const char *labels = strdup(tu_path(dir, "none.tsv"));
+    write_text(labels, "path\tdevice\npcaps/none.pcap\tCam\n");
+    ns_dataset_opts o;
+    ns_dataset_opts_init(&o);
+    o.labels_path = labels, o.label_cols = "device";
+    ns_dataset_stats st;
+    const char *out = strdup(tu_path(dir, "none.ds"));
+    assert_int_equal(ns_dataset_build(&o, out, &st), NS_EFORMAT);
+    if (!strstr(ns_errmsg(), "none.tsv: no flow in the 1 selected captures (2 packets read; skipped 2 packets"))
+        fail_msg("message: %s", ns_errmsg());
+    assert_int_equal(access(out, F_OK), -1);
+    const char *bin = tu_netsynth_bin();
+    assert_int_equal(tu_system("%s dataset --labels %s --label device -o %s 2>%s/err", bin, labels, out, dir), 1);
+    assert_int_equal(tu_system("grep -q 'no flow in the 1 selected captures' %s/err", dir), 0);
+    assert_int_equal(access(out, F_OK), -1);
+    free((char *)labels), free((char *)out);
+}
+
 static void test_cli(void **state)
 {
     (void)state;
@@ -1103,6 +1169,8 @@ int main(void)
         cmocka_unit_test(test_write_rejects_bad_struct),
         cmocka_unit_test(test_whole_round_trip),
         cmocka_unit_test(test_whole_rejects_inconsistent_totals),
+        cmocka_unit_test(test_build_progress),
+        cmocka_unit_test(test_build_no_flow),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_subset),
         cmocka_unit_test(test_real_corpus),

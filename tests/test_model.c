@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netsynth/error.h"
 #include "netsynth/model.h"
+#include "netsynth/modelfile.h"
 #include "netsynth/rng.h"
 
 enum { B = 3, T = 5, P = 2, K = 3 };
@@ -347,6 +349,48 @@ static void test_layout_and_decay_mask(void **state)
     free(mem);
 }
 
+/* Provenance text (issue 19): what ns_prov_add writes the reader takes;
+ * what could disturb a terminal or is not UTF-8 is refused. */
+static void test_provenance_text(void **state)
+{
+    (void)state;
+    char *t = NULL;
+    assert_int_equal(ns_prov_add(&t, "command", "netsynth train --data 'a\nb\x1b[2J'"), NS_OK);
+    assert_string_equal(t, "command=netsynth train --data 'a b [2J'\n");
+    char big[6000];
+    memset(big, 'x', sizeof big);
+    memcpy(big + 4091, "\xc3\xa9", 2); /* the cut at 4092 would fall inside it */
+    big[sizeof big - 1] = 0;
+    assert_int_equal(ns_prov_add(&t, "dataset", "%s", big), NS_OK);
+    assert_int_equal(ns_prov_check(t, strlen(t), "t"), NS_OK);
+    assert_non_null(strstr(t, "x...\n"));
+    assert_int_equal(ns_prov_add(&t, "a=b", "c"), NS_EARG);
+    free(t);
+    static const struct {
+        const char *text;
+        const char *why;
+    } bad[] = {{"a=b", "does not end its last line"},       {"novalue\n", "is not key=value"},
+               {"=v\n", "is not key=value"},                {"a=\x01\n", "not printable"},
+               {"a=\xc2\x9b\n", "not printable"},          /* C1 CSI */
+               {"a=\xc0\xaf\n", "not printable"},          /* overlong '/' */
+               {"a=\xed\xa0\x80\n", "not printable"},      /* a surrogate */
+               {"a=\xc3\n", "not printable"},              /* cut short */
+               {"a=\x7f\n", "not printable"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(ns_prov_check(bad[i].text, strlen(bad[i].text), "f.nsm"), NS_ECORRUPT);
+        if (!strstr(ns_errmsg(), "f.nsm: provenance") || !strstr(ns_errmsg(), bad[i].why))
+            fail_msg("%zu: %s", i, ns_errmsg());
+    }
+    assert_int_equal(ns_prov_check("a=b\0c\n", 6, "f.nsm"), NS_ECORRUPT); /* a NUL inside */
+    assert_int_equal(ns_prov_check("k=caf\xc3\xa9 \xf0\x9f\x98\x80\tok\n", 16, "f.nsm"), NS_OK);
+    char *long_text = malloc(NS_PROV_MAX + 2);
+    memset(long_text, 'a', NS_PROV_MAX + 1);
+    long_text[0] = 'k', long_text[1] = '=', long_text[NS_PROV_MAX] = '\n';
+    assert_int_equal(ns_prov_check(long_text, NS_PROV_MAX + 1, "f.nsm"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "at most"));
+    free(long_text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_fresh_model_is_neutral),
         cmocka_unit_test(test_layout_and_decay_mask),
         cmocka_unit_test(test_shared_input),
+        cmocka_unit_test(test_provenance_text),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

@@ -440,7 +440,7 @@ static void test_model_file_section(void **state)
     /* A damaged trace section inside an intact model file: the section's own CRC catches it. */
     assert_int_equal(ns_read_file(model, &buf, &size), NS_OK);
     uint64_t off = ns_load_le64(buf + 152), len = ns_load_le64(buf + 160);
-    assert_true(off > 0 && len > 0 && off + len == size);
+    assert_true(off > 0 && len > 0 && off + len <= size); /* the provenance may follow it */
     buf[off + len - 1] ^= 1;
     ns_store_le32(buf + 144, 0);
     ns_store_le32(buf + 144, ns_crc32(0, buf, size));

@@ -32,7 +32,8 @@ extern "C" {
 #include "netsynth/modelfile.h"
 
 #define NS_CONTROL_MAGIC "NSYNCTRL"
-#define NS_CONTROL_VERSION 1
+#define NS_CONTROL_VERSION 2   /* 2 added the provenance section; written only with one, so a branch
+                                 * without it stays version 1, which older builds read */
 
 /* Parameters, slices of one array; [k] per branch block, shapes as in
  * ns_model_params. */
@@ -49,6 +50,7 @@ typedef struct ns_controlnet {
     size_t n_params;
     float *weights;
     ns_controlnet_params p;
+    char *provenance;          /* how it was made (modelfile.h), or NULL */
 } ns_controlnet;
 
 /* Point p's slices into mem (NULL: just count); returns the float count. */

@@ -157,6 +157,10 @@ typedef struct ns_dataset_opts {
      * tcpdump does). NULL: only counted in ns_dataset_stats. */
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
+    /* Called as each capture has been read (one call at a time, from any of
+     * the reading threads): `done` of `total` captures. NULL: none. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
 } ns_dataset_opts;
 
 typedef struct ns_dataset_stats {
@@ -168,6 +172,9 @@ typedef struct ns_dataset_stats {
 
 /* Set opts to the defaults (whole flows: NS_FLOW_MAX_KEPT packets, NS_FLOW_DEFAULT_IDLE_NS). */
 void ns_dataset_opts_init(ns_dataset_opts *o);
+/* Read the captures the table selects into a dataset file at out_path. When
+ * they hold no flow at all (every packet skipped, empty captures) nothing is
+ * written: NS_EFORMAT naming the table and what was skipped. */
 int ns_dataset_build(const ns_dataset_opts *o, const char *out_path, ns_dataset_stats *st);
 
 #pragma GCC visibility pop

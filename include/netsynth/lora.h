@@ -21,7 +21,9 @@
  * shape, base CRC, counts, section offsets, CRC-32 of the whole file with its
  * CRC field zeroed), then 8-byte aligned sections: strings (attribute names,
  * then tokens), one byte per token (1: it has an embedding), the label
- * combinations (token indices, -1 none) and their flow counts, the weights. */
+ * combinations (token indices, -1 none) and their flow counts, the weights,
+ * and optionally the provenance (modelfile.h; u32 offset at header byte
+ * 116, u32 length at 120, both 0: none; readers before it ignore them). */
 #ifndef NETSYNTH_LORA_H
 #define NETSYNTH_LORA_H
 #ifdef __cplusplus
@@ -67,6 +69,7 @@ typedef struct ns_lora {
     size_t n_params;
     float *w;                      /* [n_params] */
     ns_lora_params p;
+    char *provenance;              /* how it was made (modelfile.h), or NULL */
 } ns_lora;
 
 /* Point p's slices into mem (NULL: just count); returns the float count. */

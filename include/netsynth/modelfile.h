@@ -4,7 +4,7 @@
  * EMA weights, the flow representation (repr.h), the prompt vocabulary
  * grouped by attribute, and the label combinations seen in training with
  * their flow counts, and (version 2) the trace model (tmodel.h) learned
- * from the same dataset. A checkpoint adds the training state (raw weights,
+ * from the same dataset, and (optional) its provenance. A checkpoint adds the training state (raw weights,
  * AdamW moments, step, options) so that `train --resume` continues exactly.
  *
  * File (little-endian): a 256-byte header ("NSYNMODL", version, config,
@@ -74,7 +74,27 @@ typedef struct ns_modelfile {
     int has_state;
     float *train_w, *adam_m, *adam_v; /* [n_params] each */
     ns_train_state st;
+    char *provenance;         /* how the file was made (ns_prov_*), or NULL: none recorded */
 } ns_modelfile;
+
+/* Provenance: how a file was made, as "key=value" lines each ended by '\n'
+ * (config, steps, losses, dataset and its checksum, build version, date,
+ * command line), in an optional section of model, adapter and control
+ * branch files. On disk: "NSPROV01", u32 text length, u32 CRC-32 of the
+ * text, the text; at most NS_PROV_MAX bytes of printable UTF-8, no NUL. */
+#define NS_PROV_MAGIC "NSPROV01"
+#define NS_PROV_MAX 65536
+/* Append "key=value\n" to *text (NULL: empty) with value printf-formatted;
+ * control bytes in the value become spaces; past NS_PROV_MAX the line is
+ * left out. */
+int ns_prov_add(char **text, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* NS_OK when text[0..len) is provenance a file may hold, else NS_ECORRUPT naming `name`. */
+int ns_prov_check(const char *text, size_t len, const char *name);
+/* The section's bytes for text: its size (0 for NULL), and writing them to out. */
+size_t ns_prov_section_size(const char *text);
+void ns_prov_section_write(const char *text, uint8_t *out);
+/* Check a section and copy its text out (*text malloc'd, NUL-ended). */
+int ns_prov_section_parse(const uint8_t *sec, size_t len, const char *name, char **text);
 
 /* Allocate weights (and the training state when with_state) for m->cfg,
  * which must be complete; vocabulary and combos are set by the caller

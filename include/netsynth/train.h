@@ -45,6 +45,14 @@ typedef struct ns_train_opts {
      * with each validation {"step", "val_loss"}. Written whether or not
      * `progress` is set, flushed line by line (it is read while training). */
     FILE *log;
+    /* Provenance lines the caller knows and training does not ("dataset=NAME\n",
+     * "command=...\n"), or NULL; training adds the config, steps, losses, the
+     * dataset's checksum, the build version and the date (modelfile.h) */
+    const char *provenance;
+    /* Called after every step (NULL: not), with the step done, the run's total
+     * and that step's loss: a terminal's line redrawn in place */
+    void (*on_step)(void *ctx, int64_t step, int64_t steps, float loss);
+    void *step_ctx;
 } ns_train_opts;
 
 /* Defaults for everything (config "small"). */
@@ -93,6 +101,9 @@ typedef struct ns_train_control_opts {
     const char *ckpt_path;    /* where a stopped run writes the branch so far (NULL: nowhere) */
     volatile int *stop;       /* set asynchronously (a signal): write ckpt_path and return */
     int64_t stop_at_step;     /* > 0: stop after this step, as if *stop were set */
+    const char *provenance;   /* the caller's provenance lines, as ns_train_opts' */
+    void (*on_step)(void *ctx, int64_t step, int64_t steps, float loss); /* as ns_train_opts' */
+    void *step_ctx;
 } ns_train_control_opts;
 
 void ns_train_control_opts_init(ns_train_control_opts *o);
@@ -132,6 +143,9 @@ typedef struct ns_finetune_opts {
     FILE *log;                /* JSON lines, or NULL: as ns_train_opts.log, without validation */
     volatile int *stop;       /* set asynchronously (a signal): write ckpt_path and return */
     int64_t stop_at_step;     /* > 0: stop after this step, as if *stop were set */
+    const char *provenance;   /* the caller's provenance lines, as ns_train_opts' */
+    void (*on_step)(void *ctx, int64_t step, int64_t steps, float loss); /* as ns_train_opts' */
+    void *step_ctx;
 } ns_finetune_opts;
 
 /* Defaults: rank 4, alpha 4, 1500 steps, lr 2e-3, the rest as training's. */
