@@ -161,7 +161,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_modelfile, n_combos), F(ns_modelfile, combo_ids), F(ns_modelfile, combo_count);
     F(ns_modelfile, data_max_packets), F(ns_modelfile, trace), F(ns_modelfile, n_params);
     F(ns_modelfile, weights), F(ns_modelfile, p), F(ns_modelfile, has_state), F(ns_modelfile, train_w);
-    F(ns_modelfile, adam_m), F(ns_modelfile, adam_v), F(ns_modelfile, st);
+    F(ns_modelfile, adam_m), F(ns_modelfile, adam_v), F(ns_modelfile, st), F(ns_modelfile, provenance);
     SZ(ns_sampler);
     F(ns_sampler, kind), F(ns_sampler, steps), F(ns_sampler, eta);
     SZ(ns_gen_fix);

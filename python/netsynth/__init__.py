@@ -117,7 +117,7 @@ class ModelFile(ctypes.Structure):       # ns_modelfile
                 ("n_combos", c_u32), ("combo_ids", P(c_i32)), ("combo_count", P(c_u32)),
                 ("data_max_packets", c_u32), ("trace", c_void_p), ("n_params", c_size), ("weights", _pf),
                 ("p", ModelParams), ("has_state", c_int), ("train_w", _pf), ("adam_m", _pf), ("adam_v", _pf),
-                ("st", TrainState)]
+                ("st", TrainState), ("provenance", ctypes.c_char_p)]
 
 
 class Sampler(ctypes.Structure):         # ns_sampler
