@@ -11,6 +11,7 @@
 #include "netsynth/error.h"
 #include "netsynth/eval.h"
 #include "netsynth/flow.h"
+#include "netsynth/modelfile.h"
 #include "netsynth/report.h"
 
 static void usage(FILE *out)
@@ -19,7 +20,7 @@ static void usage(FILE *out)
             "usage: netsynth eval --real REAL [--real-test TEST] [--synth SYNTH]\n"
             "                     [--label ATTRS] [--packets N] [--trees N] [--seed S]\n"
             "                     [-j N] [--no-netflow] [--like] [--no-compliance] [-q]\n"
-            "                     [--no-trace]\n"
+            "                     [--no-trace] [--model FILE]\n"
             "                     [--json FILE] [--html FILE] [--dump-features DIR]\n"
             "\n"
             "Judges synthetic flows by a random forest (first N packets as nPrint bits,\n"
@@ -63,6 +64,9 @@ static void usage(FILE *out)
             "                       let two rows of a capture table name the same capture\n"
             "                       (an error naming both rows otherwise)\n"
             "  --no-trace           do not measure the traces of capture tables\n"
+            "  --model FILE         the model file that made SYNTH: its path and provenance\n"
+            "                       (how it was trained, as `netsynth inspect` shows) head\n"
+            "                       the report\n"
             "  --json FILE          write the report as JSON (\"-\": stdout)\n"
             "  --html FILE          write the report as one self-contained HTML page\n"
             "  --dump-features DIR  write the real train/test features and classes as\n"
@@ -93,7 +97,7 @@ static void eval_progress(void *ctx, const char *stage, size_t done, size_t tota
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP, O_DUP, O_NOTRACE };
+    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP, O_DUP, O_NOTRACE, O_MODEL };
     static const struct option longopts[] = {
         {"real", required_argument, NULL, O_REAL},       {"real-test", required_argument, NULL, O_TEST},
         {"synth", required_argument, NULL, O_SYNTH},     {"label", required_argument, NULL, O_LABEL},
@@ -103,14 +107,14 @@ int cmd_eval(int argc, char **argv)
         {"dump-features", required_argument, NULL, O_DUMP}, {"html", required_argument, NULL, O_HTML},
         {"like", no_argument, NULL, O_LIKE},             {"no-compliance", no_argument, NULL, O_NOCOMP},
         {"allow-duplicate-captures", no_argument, NULL, O_DUP},
-        {"no-trace", no_argument, NULL, O_NOTRACE},
+        {"no-trace", no_argument, NULL, O_NOTRACE},     {"model", required_argument, NULL, O_MODEL},
         {"help", no_argument, NULL, 'h'},               {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     ns_eval_opts o;
     ns_eval_opts_init(&o);
     ns_eval_inputs in = {0};
-    const char *json = NULL, *dump = NULL, *html = NULL;
+    const char *json = NULL, *dump = NULL, *html = NULL, *model = NULL;
     int like = 0, comp = 1, dup = 0, trace = 1, quiet = 0;
     long v;
     int c, rc;
@@ -145,6 +149,7 @@ int cmd_eval(int argc, char **argv)
         case O_NOCOMP: comp = 0; break;
         case O_DUP: dup = NS_EVAL_ALLOW_DUPLICATES; break;
         case O_NOTRACE: trace = 0; break;
+        case O_MODEL: model = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return NS_OK;
         case 'V': return cli_version();
@@ -154,6 +159,16 @@ int cmd_eval(int argc, char **argv)
     }
     if (optind < argc) return ns_error(NS_EARG, "unexpected argument '%s'", argv[optind]);
     if (!in.real_name) return ns_error(NS_EARG, "no real dataset given (--real FILE)");
+
+    /* Read before the datasets so that a wrong path fails at once, not
+     * after minutes of loading; only the provenance is kept. */
+    char *provenance = NULL;
+    if (model) {
+        ns_modelfile m;
+        if ((rc = ns_modelfile_load(&m, model))) return rc;
+        provenance = m.provenance, m.provenance = NULL;
+        ns_modelfile_free(&m);
+    }
 
     cli_progress prog;
     cli_progress_start(&prog, "eval", "", quiet);
@@ -185,7 +200,8 @@ int cmd_eval(int argc, char **argv)
             if (!rc) rc = ns_eval_dump_features(&in, &o, dump);
         } else {
             char *command = cli_command_line(argc, argv);
-            ns_report_inputs ri = {.eval = in, .like = like, .compliance = comp, .command = command, .trace = trace};
+            ns_report_inputs ri = {.eval = in, .like = like, .compliance = comp, .command = command, .trace = trace,
+                                  .model_path = model, .model_provenance = provenance};
             /* the traces read the same rows of the same tables as the datasets above */
             if (src[0].is_table) ri.trace_src[NS_EVAL_TRAIN] = (ns_trace_source){names[0], src[0].has_test ? "train" : NULL};
             if (names[1] && src[1].is_table) ri.trace_src[NS_EVAL_TEST] = (ns_trace_source){names[1], src[1].has_test ? "test" : NULL};
@@ -209,5 +225,6 @@ int cmd_eval(int argc, char **argv)
         }
     }
     for (int i = 0; i < 3; i++) ns_eval_source_free(&src[i]);
+    free(provenance);
     return rc;
 }

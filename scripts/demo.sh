@@ -34,5 +34,5 @@ echo "== 3/4 generate as many flows per class as the real training split has"
 "$bin" generate --model "$out/model.nsm" --like "$out/train.ds" -o "$out/synth" -q
 echo "== 4/4 evaluate the synthetic captures against the real ones (TSTR: train synthetic, test real)"
 "$bin" eval --real "$data/labels.tsv" --synth "$out/synth/labels.tsv" --label "$labels" --like --trees 50 \
-    --json "$out/report.json" --html "$out/report.html"
+    --model "$out/model.nsm" --json "$out/report.json" --html "$out/report.html"
 echo "demo: done in $(( $(date +%s) - start )) s; synthetic captures in $out/synth/, report in $out/report.html"

@@ -12,6 +12,7 @@
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
 #include "netsynth/image.h"
+#include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
 
 #include "html.h"
@@ -318,8 +319,36 @@ static double class_summary(const ns_dist_report *d, int c, const ns_dist_field 
     return n ? sum / n : NAN;
 }
 
+/* One "key=value" line of provenance at s: the key's and the value's
+ * lengths and the value; returns the next line. The loader checked that
+ * every line ends in '\n'; a line without '=' is all key. */
+static const char *prov_line(const char *s, int *klen, const char **value, int *vlen)
+{
+    const char *nl = strchr(s, '\n'), *eq = memchr(s, '=', (size_t)(nl - s));
+    if (!eq) eq = nl;
+    *klen = (int)(eq - s);
+    *value = eq < nl ? eq + 1 : nl;
+    *vlen = (int)(nl - *value);
+    return nl + 1;
+}
+
+static void print_model(const ns_report *r, FILE *fp)
+{
+    fprintf(fp, "model: %s\n", r->in.model_path);
+    const char *s = r->in.model_provenance;
+    if (!s || !*s) fputs("  provenance: none recorded\n", fp);
+    while (s && *s) {
+        const char *key = s, *v;
+        int klen, vlen;
+        s = prov_line(s, &klen, &v, &vlen);
+        fprintf(fp, "  %.*s: %.*s\n", klen, key, vlen, v);
+    }
+    fputc('\n', fp);
+}
+
 void ns_report_print(const ns_report *r, FILE *fp)
 {
+    if (r->in.model_path) print_model(r, fp);
     ns_eval_print(&r->eval, fp);
     if (r->has_trace) ns_trace_print(&r->trace, fp);
     else fprintf(fp, "\n%s\n", r->trace_note);
@@ -522,6 +551,40 @@ static void json_rest(const ns_report *r, FILE *fp)
             r->eval_s, r->dist_s, r->memo_s, r->compliance_s, r->has_trace ? r->trace.seconds : 0);
 }
 
+/* Lengths from prov_line are bounded by NS_PROV_MAX; the pieces are copied
+ * out to be NUL-ended for ns_json_string. */
+static void json_piece(FILE *fp, const char *s, int len)
+{
+    char buf[NS_PROV_MAX + 1];
+    memcpy(buf, s, (size_t)len);
+    buf[len] = '\0';
+    ns_json_string(fp, buf);
+}
+
+/* "model": {"path": ..., "provenance": {key: value, ...} or null}. */
+static void json_model(const ns_report *r, FILE *fp)
+{
+    fputs("  \"model\": {\"path\": ", fp);
+    ns_json_string(fp, r->in.model_path);
+    fputs(", \"provenance\": ", fp);
+    const char *s = r->in.model_provenance;
+    if (!s || !*s) {
+        fputs("null},\n", fp);
+        return;
+    }
+    fputc('{', fp);
+    for (int first = 1; *s; first = 0) {
+        const char *key = s, *v;
+        int klen, vlen;
+        s = prov_line(s, &klen, &v, &vlen);
+        fputs(first ? "\n    " : ",\n    ", fp);
+        json_piece(fp, key, klen);
+        fputs(": ", fp);
+        json_piece(fp, v, vlen);
+    }
+    fputs("\n  }},\n", fp);
+}
+
 int ns_report_write_json(const ns_report *r, const char *path)
 {
     ns_outfile out;
@@ -534,6 +597,7 @@ int ns_report_write_json(const ns_report *r, const char *path)
         ns_json_string(fp, r->in.command);
         fputs(",\n", fp);
     }
+    if (r->in.model_path) json_model(r, fp);
     ns_eval_json_members(&r->eval, fp);
     fputs(",\n", fp);
     ns_trace_json_member(r->has_trace ? &r->trace : NULL, r->trace_note, fp);
@@ -1151,6 +1215,34 @@ static int html_images(FILE *fp, const ns_report *r, const char *tmp)
     return rc;
 }
 
+/* The model that made the synthetic side, and its provenance as a table. */
+static void html_model(FILE *fp, const ns_report *r)
+{
+    fputs("<h2>Model</h2>\n<p>", fp);
+    ns_html_text(fp, r->in.model_path);
+    fputs("</p>\n", fp);
+    const char *s = r->in.model_provenance;
+    if (!s || !*s) {
+        fputs("<p>provenance: none recorded</p>\n", fp);
+        return;
+    }
+    fputs("<table>\n", fp);
+    char buf[NS_PROV_MAX + 1];
+    while (*s) {
+        const char *key = s, *v;
+        int klen, vlen;
+        s = prov_line(s, &klen, &v, &vlen);
+        fputs("<tr><th class=l>", fp);
+        snprintf(buf, sizeof buf, "%.*s", klen, key);
+        ns_html_text(fp, buf);
+        fputs("</th><td class=l>", fp);
+        snprintf(buf, sizeof buf, "%.*s", vlen, v);
+        ns_html_text(fp, buf);
+        fputs("</td></tr>\n", fp);
+    }
+    fputs("</table>\n", fp);
+}
+
 int ns_report_write_html(const ns_report *r, const char *path)
 {
     char tmp[4096];
@@ -1167,6 +1259,7 @@ int ns_report_write_html(const ns_report *r, const char *path)
         ns_html_text(fp, r->in.command);
         fputs("</pre>\n", fp);
     }
+    if (r->in.model_path) html_model(fp, r);
     html_table2(fp, r);
     ns_trace_html(r->has_trace ? &r->trace : NULL, r->trace_note, fp);
     if (r->has_synth) {

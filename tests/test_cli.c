@@ -364,6 +364,75 @@ static void test_eval_messages(void **state)
     ERR_LACKS("eval: eval:");
 }
 
+/* The model that made the synthetic side heads the report with its
+ * provenance: printed, in JSON and in the (escaped) HTML. */
+static void test_eval_model(void **state)
+{
+    (void)state;
+    char args[8192];
+    snprintf(args, sizeof args,
+             "eval --real '%s' --real-test '%s' --synth '%s' --label kind --trees 2 --threads 1 --model '%s' "
+             "--json rm.json --html rm.html",
+             data, data, data, model);
+    assert_int_equal(run(args), 0);
+    char line[1200];
+    snprintf(line, sizeof line, "model: %s\n  made_by: netsynth ", model);
+    assert_non_null(strstr(text_of("out.txt"), line));
+    assert_non_null(strstr(text_of("out.txt"), "\n  steps: 30 of 30 "));
+    const char *j = text_of("rm.json");
+    assert_non_null(strstr(j, "\"model\": {\"path\": \""));
+    assert_non_null(strstr(j, "\"made_by\": \"netsynth "));
+    assert_non_null(strstr(j, "\"steps\": \"30 of 30 "));
+    const char *h = text_of("rm.html");
+    assert_non_null(strstr(h, "<h2>Model</h2>"));
+    assert_non_null(strstr(h, "<tr><th class=l>made_by</th><td class=l>netsynth "));
+    assert_non_null(strstr(h, "<tr><th class=l>steps</th><td class=l>30 of 30 "));
+
+    /* A value with markup is escaped; a model without provenance says so. */
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, model), NS_OK);
+    assert_int_equal(ns_prov_add(&m.provenance, "note", "<b>&\"x\"</b>"), NS_OK);
+    assert_int_equal(ns_modelfile_save(&m, tu_path(dir, "marked.nsm"), 0), NS_OK);
+    free(m.provenance), m.provenance = NULL;
+    assert_int_equal(ns_modelfile_save(&m, tu_path(dir, "bare.nsm"), 0), NS_OK);
+    ns_modelfile_free(&m);
+    snprintf(args, sizeof args,
+             "eval --real '%s' --real-test '%s' --synth '%s' --label kind --trees 2 --threads 1 --model marked.nsm "
+             "--json rm.json --html rm.html -q",
+             data, data, data);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(text_of("rm.html"), "<td class=l>&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;</td>"));
+    assert_null(strstr(text_of("rm.html"), "<b>&"));
+    assert_non_null(strstr(text_of("rm.json"), "\"note\": \"<b>&\\\"x\\\"</b>\""));
+    snprintf(args, sizeof args,
+             "eval --real '%s' --real-test '%s' --synth '%s' --label kind --trees 2 --threads 1 --model bare.nsm "
+             "--json rm.json --html rm.html",
+             data, data, data);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(text_of("out.txt"), "model: bare.nsm\n  provenance: none recorded\n"));
+    assert_non_null(strstr(text_of("rm.json"), "\"model\": {\"path\": \"bare.nsm\", \"provenance\": null}"));
+    assert_non_null(strstr(text_of("rm.html"), "provenance: none recorded"));
+
+    /* Without --model, no model block. */
+    snprintf(args, sizeof args, "eval --real '%s' --real-test '%s' --synth '%s' --label kind --trees 2 --threads 1 "
+             "--json rm.json", data, data, data);
+    assert_int_equal(run(args), 0);
+    assert_null(strstr(text_of("out.txt"), "model:"));
+    assert_null(strstr(text_of("rm.json"), "\"model\""));
+
+    /* A bad model path: a data error naming the file, and no report. */
+    unlink(tu_path(dir, "rm.json"));
+    snprintf(args, sizeof args,
+             "eval --real '%s' --synth '%s' --label kind --trees 2 --model nosuch.nsm --json rm.json", data, data);
+    assert_int_equal(run(args), 1);
+    ERR_HAS("nosuch.nsm");
+    assert_int_not_equal(access(tu_path(dir, "rm.json"), F_OK), 0);
+    /* and a file that is not a model */
+    snprintf(args, sizeof args, "eval --real '%s' --synth '%s' --label kind --trees 2 --model '%s'", data, data, data);
+    assert_int_equal(run(args), 1);
+    ERR_HAS("train.ds");
+}
+
 /* -------------------------------------------------- another model's data */
 
 static void test_mismatched_data(void **state)
@@ -540,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_provenance),
         cmocka_unit_test(test_training_progress),
         cmocka_unit_test(test_eval_messages),
+        cmocka_unit_test(test_eval_model),
         cmocka_unit_test(test_mismatched_data),
         cmocka_unit_test(test_full_disk),
         cmocka_unit_test(test_directory_output),

@@ -14,7 +14,8 @@
  * counts, chance beside every accuracy, per-class precision/recall/F1; no
  * script, no network). With REAL as a capture
  * table, the traces too (trace.h: flow starts, hosts, ports, handshake RTT,
- * inter-arrival times, TCP timestamps, per class, each side that is a table). */
+ * inter-arrival times, TCP timestamps, per class, each side that is a table).
+ * Given the model file that made SYNTH, its provenance heads the report. */
 #ifndef NETSYNTH_REPORT_H
 #define NETSYNTH_REPORT_H
 #ifdef __cplusplus
@@ -62,6 +63,9 @@ typedef struct ns_report_inputs {
     const char *command;   /* what produced the report, shown in it */
     int trace;             /* measure the traces (trace.h) of the sides given as tables */
     ns_trace_source trace_src[NS_EVAL_SIDES];
+    /* The model file that made SYNTH (NULL: not given) and its provenance
+     * lines (modelfile.h; NULL: none recorded), shown in the report. */
+    const char *model_path, *model_provenance;
 } ns_report_inputs;
 
 typedef struct ns_report {
