@@ -447,11 +447,9 @@ class Dataset(_Flows):
 
     def close(self):
         """Release the library's copy (the arrays stay)."""
-        if getattr(self, "_ds", None) is not None:
-            if self._bits is None and self._ds.n_packets:
-                self.bits  # unpack while the packed rows are still there
-            _ds_free(ctypes.byref(self._ds))
-            self._ds = None
+        if getattr(self, "_ds", None) is not None and self._bits is None and self._ds.n_packets:
+            self.bits  # unpack while the packed rows are still there
+        self._release()
 
     def _release(self):
         if getattr(self, "_ds", None) is not None:
