@@ -47,8 +47,8 @@ static int inspect_dataset(const char *path)
     if (rc) return rc;
     printf("%s: netsynth dataset, version %u\n", path, ds.version);
     printf("flows %" PRIu64 ", packets %" PRIu64 ", captures %u; up to %u packets per flow, rows of %u values,\n"
-           "IP addresses %s, idle timeout ", ds.n_flows, ds.n_packets, ds.n_files, ds.max_packets, ds.width,
-           ds.flags & NS_DS_KEEP_ADDRESSES ? "kept" : "blanked");
+           "payload bytes kept %d, IP addresses %s, idle timeout ", ds.n_flows, ds.n_packets, ds.n_files,
+           ds.max_packets, ds.width, ns_dataset_payload(&ds), ds.flags & NS_DS_KEEP_ADDRESSES ? "kept" : "blanked");
     if (ds.idle_timeout_ns) printf("%g s\n", (double)ds.idle_timeout_ns / 1e9);
     else printf("none\n");
 

@@ -19,7 +19,7 @@ static void usage(FILE *out)
             "Reads an image `netsynth render` drew (or any PNG in its colours, even a\n"
             "blurred one: each pixel snaps to the nearest of red 1, green 0, grey -1)\n"
             "and writes its rows as nPrint CSV. The columns are named after the layers\n"
-            "the width implies: %d = ipv4,tcp,udp,icmp; %d = eth,ipv4,ipv6,tcp,udp,icmp;\n"
+            "the width implies: %d = ipv4,tcp,udp,icmp,payload; %d = eth,ipv4,ipv6,tcp,udp,icmp;\n"
             "any other width gets bit_0, bit_1, ... The first column is src_ip, read\n"
             "from the row's own address bits (0.0.0.0 where they are -1).\n"
             "\n"
