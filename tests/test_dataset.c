@@ -1103,7 +1103,7 @@ static void test_payload_round_trip(void **state)
     /* Through a model: the bytes every training row has (the first 40) are
      * its constants, the rest it models; generate writes them into the
      * packets, and the model and its dataset output say how many it holds. */
-    assert_int_equal(tu_system("%1$s dataset -q --labels %2$s/labels.tsv --label device --keep-addresses -o %2$s/ds && "
+    assert_int_equal(tu_system("%1$s dataset -q --labels %2$s/labels.tsv --label device --keep-addresses --payload 64 -o %2$s/ds && "
                                "%1$s train -q --data %2$s/ds -o %2$s/m.nsm --config tiny --steps 10 -j 1 && "
                                "%1$s inspect %2$s/m.nsm | grep -q 'bits per packet modelled, payload bytes 64$' && "
                                "%1$s generate -q --model %2$s/m.nsm -n 8 -j 1 -o %2$s/g.pcap && "

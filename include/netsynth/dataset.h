@@ -50,7 +50,7 @@ enum { NS_DS_KEEP_ADDRESSES = 1u << 0, NS_DS_PAYLOAD_SHIFT = 8, NS_DS_PAYLOAD_MA
 /* The most --payload allows: the model row's payload layer. */
 #define NS_DS_MAX_PAYLOAD (NS_NP_BITS_PAY / 8)
 /* The default: see BENCHMARK.md "Payload" for the measurement behind it. */
-#define NS_DS_DEFAULT_PAYLOAD 64
+#define NS_DS_DEFAULT_PAYLOAD 32
 
 typedef struct ns_ds_flow {
     uint64_t first;                     /* its first packet in the packet arrays */
