@@ -30,7 +30,7 @@ STEPS=${STEPS:-1500}
 PACKETS=${PACKETS:-32}
 FLOWS=${FLOWS:-100}
 SERVICES=${SERVICES:-HTTP DNS TLS NTP DHCP SSDP MDNS}
-STAGES=${STAGES:-real model}
+STAGES=${STAGES:-real model}   # real: the cut captures; model: train, generate, compare
 mkdir -p "$W"
 for t in ndpiReader tshark python3; do
     command -v $t >/dev/null || { echo "dpi.sh: needs $t" >&2; exit 1; }
@@ -49,24 +49,26 @@ table() {
 }
 
 # tshark's view of one capture: packets, malformed, bad checksums, expert
-# errors, packets with transport payload, and of those the ones with an
-# application layer dissected.
-APP='http || dns || mdns || tls || mqtt || ssdp || dhcp || ntp || coap || llmnr || nbns'
+# errors, packets with transport payload, and of those the ones in which an
+# application message was dissected (an HTTP request method or response code, DNS,
+# a TLS record, MQTT, ...). That last count reads each segment alone (TCP
+# reassembly off): a generated payload is its first N bytes and fill, so an
+# HTTP header never completes, and reassembly would wait for it forever.
+APP='http.request.method || http.response.code || dns || mdns || tls.record || mqtt || ssdp || dhcp || ntp || coap || llmnr || nbns'
 tshark_counts() {
-    tshark -r "$1" -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -o ip.check_checksum:TRUE \
+    c=$(tshark -r "$1" -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -o ip.check_checksum:TRUE \
         -T fields -e frame.number -e _ws.malformed -e _ws.expert.severity -e ip.checksum.status \
-        -e tcp.checksum.status -e udp.checksum.status -e tcp.len -e udp.length -e frame.protocols 2>/dev/null |
-        awk -F'\t' -v app="$(echo "$APP" | tr -d ' ' | sed 's/||/|/g')" '
+        -e tcp.checksum.status -e udp.checksum.status -e tcp.len -e udp.length 2>/dev/null |
+        awk -F'\t' '
         { n++ }
         $2 != "" { mal++ }
         $3 ~ /8388608/ { err++ }
         $4 == "0" || $5 == "0" || $6 == "0" { bad++ }
-        ($7 != "" && $7 > 0) || ($8 != "" && $8 > 8) {
-            pay++
-            k = split($9, p, ":")
-            for (i = 1; i <= k; i++) if (p[i] ~ "^(" app ")$") { dis++; break }
-        }
-        END { printf "%d\t%d\t%d\t%d\t%d\t%d\n", n, mal, bad, err, pay, dis }'
+        ($7 != "" && $7 > 0) || ($8 != "" && $8 > 8) { pay++ }
+        END { printf "%d\t%d\t%d\t%d\t%d", n, mal, bad, err, pay }')
+    d=$(tshark -r "$1" -o tcp.desegment_tcp_streams:FALSE -Y "(tcp.len > 0 || udp.length > 8) && ($APP)" \
+        -T fields -e frame.number 2>/dev/null | wc -l)
+    printf '%s\t%d\n' "$c" "$d"
 }
 
 if echo "$STAGES" | grep -q real; then
@@ -138,6 +140,8 @@ if echo "$STAGES" | grep -q model; then
     printf 'captures\tpackets\tmalformed\tbad checksums\texpert errors\twith payload\tdissected\tshare\n'
     tot() { awk -F'\t' -v OFS='\t' -v n="$1" '{ for (i = 1; i <= 6; i++) s[i] += $i }
         END { print n, s[1], s[2], s[3], s[4], s[5], s[6], s[5] ? sprintf("%.2f", s[6] / s[5]) : "-" }'; }
-    while read -r p; do tshark_counts "$S/$p"; done <"$W/test.list" | tot "real test" | tee "$W/tshark.tsv"
-    for s in $SERVICES; do tshark_counts "$W/gen-$s.pcap"; done | tot "generated" | tee -a "$W/tshark.tsv"
+    [ -f "$W/tshark-real.tsv" ] || while read -r p; do tshark_counts "$S/$p"; done <"$W/test.list" |
+        tot "real test" >"$W/tshark-real.tsv"
+    cat "$W/tshark-real.tsv"
+    for s in $SERVICES; do tshark_counts "$W/gen-$s.pcap"; done | tot "generated" | tee "$W/tshark-gen.tsv"
 fi
