@@ -133,7 +133,7 @@ if echo "$STAGES" | grep -q model; then
         r=$(awk -F'\t' -v s="$s" '$1 == s { print $2 "\t" $4 }' "$W/real-full.tsv")
         g=$(awk -F'\t' -v s="$s" '$1 == s { print $2 "\t" $4 }' "$W/synth.tsv")
         printf '%s\t%s\t%s\n' "$s" "${r:-0	0}" "${g:-0	0}"
-    done | awk -F'\t' -v OFS='\t' '{ print $1, $2, $3, $4, $5, $3 > 0 ? sprintf("%.2f", $5 / $3) : "-" }' |
+    done | awk -F'\t' -v OFS='\t' '{ print $1, $2, $3, $4, $5, ($3 > 0 ? sprintf("%.2f", $5 / $3) : "-") }' |
         tee "$W/ndpi.tsv"
 
     echo "== tshark: packets, malformed, bad checksums, expert errors, with payload, app layer dissected"

@@ -805,6 +805,30 @@ static void test_generated_payload(void **state)
     assert_int_not_equal(be16(v0.p.payload, 0), 0xabcd);
     ns_repair_out_free(&out);
 
+    /* Bytes the application's dissectors would call malformed (a DNS message
+     * promising records it does not hold, an NTP version 0) give way to the
+     * fill's smallest message. */
+    f.n = 0;
+    static const uint8_t bad[] = {0xab, 0xcd, 1, 0, 0, 1, 0, 3, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1};
+    udp_row(add(&f, 0, 0), (int)sizeof bad, 40000, 53);
+    put_payload(f.rows, bad, (int)sizeof bad);
+    repair(&f, 0, &out, NULL);
+    check_default(&out, 1);
+    view(&out, 0, &v0);
+    for (size_t i = 2; i < sizeof bad; i++) assert_int_equal(v0.p.payload.data[i], 0);
+    ns_repair_out_free(&out);
+    f.n = 0;
+    static const uint8_t ntp0[] = {0x03, 1, 2, 3}, ntp4[] = {0x23, 1, 2, 3};
+    udp_row(add(&f, 0, 0), 48, 40000, 123);
+    put_payload(f.rows, ntp0, 4);
+    udp_row(add(&f, 0, 0), 48, 40000, 123);
+    put_payload(f.rows + W, ntp4, 4);
+    repair(&f, 0, &out, NULL);
+    view(&out, 0, &v0), view(&out, 1, &v1);
+    assert_int_equal(v0.p.payload.data[0], 0x23), assert_int_equal(v0.p.payload.data[1], 0);
+    assert_memory_equal(v1.p.payload.data, ntp4, 4);
+    ns_repair_out_free(&out);
+
     /* DNS over TCP: the length prefix is the segment's, whatever was generated. */
     f.n = 0;
     tcp_row(add(&f, 0, 0), 0, 50000, 53, 10, 0, SYN);
