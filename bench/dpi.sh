@@ -45,7 +45,10 @@ awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["split"] ==
 
 # Share per service: "service flows recognised share" for a real or synth list.
 table() {
-    python3 "$ROOT/bench/dpi_count.py" "$@" | awk -F'\t' '{ printf "%s\t%d\t%d\t%.2f\n", $1, $2, $3, $2 ? $3 / $2 : 0 }'
+    python3 "$ROOT/bench/dpi_count.py" "$@" | awk -F'\t' -v OFS='\t' '{
+        printf "%s\t%d\t%d\t%.2f", $1, $2, $3, $2 ? $3 / $2 : 0
+        if (NF > 3) printf "\t%d\t%d\t%s", $4, $5, $4 ? sprintf("%.2f", $5 / $4) : "-"
+        printf "\n" }'
 }
 
 # tshark's view of one capture: packets, malformed, bad checksums, expert
@@ -113,7 +116,8 @@ if echo "$STAGES" | grep -q model; then
     fi
     : >"$W/synth.list"
     for s in $SERVICES; do
-        nice "$NS" generate --model "$M" --prompt "service=$s" -n "$FLOWS" -o "$W/gen-$s.pcap" -j 1 -q
+        [ -f "$W/gen-$s.pcap" ] ||   # kept from an earlier run into WORK: remove them to generate again
+            nice "$NS" generate --model "$M" --prompt "service=$s" -n "$FLOWS" -o "$W/gen-$s.pcap" -j 1 -q
         ndpi "$W/gen-$s.pcap" "$W/gen-$s.ndpi"
         printf '%s\t%s\n' "$s" "$W/gen-$s.ndpi" >>"$W/synth.list"
     done
@@ -128,12 +132,12 @@ if echo "$STAGES" | grep -q model; then
         table real "$S/flow-services.tsv" "$W/real-full.list" >"$W/real-full.tsv"
     }
     echo "== nDPI recognition per service: real test flows vs generated (prompted) flows"
-    printf 'service\treal flows\treal\tgenerated flows\tgenerated\tratio\n'
+    printf 'service\treal flows\treal\tgenerated flows\tgenerated\tratio\ton its port\trecognised there\n'
     for s in $SERVICES; do
         r=$(awk -F'\t' -v s="$s" '$1 == s { print $2 "\t" $4 }' "$W/real-full.tsv")
-        g=$(awk -F'\t' -v s="$s" '$1 == s { print $2 "\t" $4 }' "$W/synth.tsv")
-        printf '%s\t%s\t%s\n' "$s" "${r:-0	0}" "${g:-0	0}"
-    done | awk -F'\t' -v OFS='\t' '{ print $1, $2, $3, $4, $5, ($3 > 0 ? sprintf("%.2f", $5 / $3) : "-") }' |
+        g=$(awk -F'\t' -v s="$s" '$1 == s { print $2 "\t" $4 "\t" $5 "\t" $7 }' "$W/synth.tsv")
+        printf '%s\t%s\t%s\n' "$s" "${r:-0	0}" "${g:-0	0	0	-}"
+    done | awk -F'\t' -v OFS='\t' '{ print $1, $2, $3, $4, $5, ($3 > 0 ? sprintf("%.2f", $5 / $3) : "-"), $6, $7 }' |
         tee "$W/ndpi.tsv"
 
     echo "== tshark: packets, malformed, bad checksums, expert errors, with payload, app layer dissected"

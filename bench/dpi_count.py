@@ -10,7 +10,11 @@ flows are the rows of FLOWS.tsv (flow-services.tsv) of the listed captures,
 joined to nDPI's flows by their 5-tuple in either direction, their service
 the master of ndpi_proto (as `netsynth dataset --flow-label` keeps it); a
 flow nDPI does not list is not recognised. Synthetic flows are every flow of
-an output, prompted for that service. Prints "service<TAB>flows<TAB>recognised".
+an output, prompted for that service. Prints "service<TAB>flows<TAB>recognised",
+and for synthetic flows two more columns: the flows on the service's usual
+server port (PORTS) and how many of those were recognised, which tells the
+bytes apart from the header bits (a flow on another port is the prompt's
+miss, not the payload's).
 """
 import collections
 import re
@@ -18,6 +22,8 @@ import sys
 
 LINE = re.compile(r"^\s+\d+\s+(\S+)\s+(\S+?)(?::(\d+))?\s+(?:<->|->)\s+(\S+?)(?::(\d+))?\s+\[proto: [^/\]]*/([^\]]+)\]")
 PROTOS = {"TCP": "6", "UDP": "17", "ICMP": "1"}
+PORTS = {"HTTP": {"80"}, "DNS": {"53"}, "TLS": {"443"}, "NTP": {"123"}, "DHCP": {"67", "68"}, "SSDP": {"1900"},
+         "MDNS": {"5353"}, "MQTT": {"1883"}}
 
 
 def ndpi_flows(path):
@@ -38,6 +44,7 @@ def ndpi_flows(path):
 
 def main():
     total, hit = collections.Counter(), collections.Counter()
+    on_port, on_port_hit = collections.Counter(), collections.Counter()
     if sys.argv[1] == "real":
         rows = collections.defaultdict(list)
         with open(sys.argv[2]) as f:
@@ -67,8 +74,12 @@ def main():
                     seen.add(canon)
                     total[service] += 1
                     hit[service] += service in names
+                    if {key[2], key[4]} & PORTS.get(service, set()):
+                        on_port[service] += 1
+                        on_port_hit[service] += service in names
     for s in sorted(total, key=lambda s: -total[s]):
-        print(f"{s}\t{total[s]}\t{hit[s]}")
+        extra = f"\t{on_port[s]}\t{on_port_hit[s]}" if sys.argv[1] == "synth" else ""
+        print(f"{s}\t{total[s]}\t{hit[s]}{extra}")
 
 
 if __name__ == "__main__":
