@@ -20,7 +20,7 @@ static void usage(FILE *out)
             "usage: netsynth dataset --labels TABLE [--label COLS] [--split NAME]\n"
             "                        [--flows TABLE --flow-label COLUMN [--full-service]]\n"
             "                        [--packets N] [--idle-timeout S] [--keep-addresses]\n"
-            "                        [--allow-duplicate-captures] -o FILE\n"
+            "                        [--payload N] [--allow-duplicate-captures] -o FILE\n"
             "\n"
             "Reads every capture a label table lists, cuts it into bidirectional IPv4\n"
             "TCP/UDP/ICMP flows and writes them, labelled, as one binary training file\n"
@@ -42,6 +42,8 @@ static void usage(FILE *out)
             "                    direction and how it ended are kept whole either way\n"
             "  --idle-timeout S  seconds of silence that end a flow (default %g; 0: never)\n"
             "  --keep-addresses  keep the IP address bits (default: blanked to -1)\n"
+            "  --payload N       keep the first N bytes of each packet's transport payload\n"
+            "                    for the model to learn (0..%d, default %d; 0: headers only)\n"
             "  --allow-duplicate-captures\n"
             "                    let two rows name the same capture (after resolving the\n"
             "                    paths); without it that is an error naming both rows\n"
@@ -56,7 +58,7 @@ static void usage(FILE *out)
             "A capture that ends in a cut-short record (a capture stopped mid-write) is\n"
             "a warning naming the file and the packets and bytes lost; the packets\n"
             "before the cut are used and the exit status stays 0.\n",
-            NS_FLOW_MAX_KEPT, NS_FLOW_DEFAULT_IDLE_NS / 1e9);
+            NS_FLOW_MAX_KEPT, NS_FLOW_DEFAULT_IDLE_NS / 1e9, NS_DS_MAX_PAYLOAD, NS_DS_DEFAULT_PAYLOAD);
 }
 
 static int parse_seconds(const char *text, int64_t *ns)
@@ -80,14 +82,14 @@ static void read_progress(void *ctx, uint64_t done, uint64_t total) { cli_progre
 
 int cmd_dataset(int argc, char **argv)
 {
-    enum { O_LABELS = 256, O_LABEL, O_SPLIT, O_FLOWS, O_FLOW_LABEL, O_FULL, O_PACKETS, O_IDLE, O_KEEP, O_DUP };
+    enum { O_LABELS = 256, O_LABEL, O_SPLIT, O_FLOWS, O_FLOW_LABEL, O_FULL, O_PACKETS, O_IDLE, O_KEEP, O_DUP, O_PAYLOAD };
     static const struct option longopts[] = {
         {"labels", required_argument, NULL, O_LABELS},   {"label", required_argument, NULL, O_LABEL},
         {"split", required_argument, NULL, O_SPLIT},     {"flows", required_argument, NULL, O_FLOWS},
         {"flow-label", required_argument, NULL, O_FLOW_LABEL}, {"full-service", no_argument, NULL, O_FULL},
         {"packets", required_argument, NULL, O_PACKETS}, {"idle-timeout", required_argument, NULL, O_IDLE},
         {"keep-addresses", no_argument, NULL, O_KEEP},   {"output", required_argument, NULL, 'o'},
-        {"allow-duplicate-captures", no_argument, NULL, O_DUP},
+        {"allow-duplicate-captures", no_argument, NULL, O_DUP}, {"payload", required_argument, NULL, O_PAYLOAD},
         {"help", no_argument, NULL, 'h'},                {"threads", required_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},               {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
@@ -114,6 +116,10 @@ int cmd_dataset(int argc, char **argv)
             if ((rc = parse_seconds(optarg, &o.idle_timeout_ns))) return rc;
             break;
         case O_KEEP: o.keep_addresses = 1; break;
+        case O_PAYLOAD:
+            if ((rc = cli_parse_long("--payload", optarg, 0, NS_DS_MAX_PAYLOAD, &v))) return rc;
+            o.payload_bytes = (int)v;
+            break;
         case O_DUP: o.allow_duplicate_captures = 1; break;
         case 'o': out = optarg; break;
         case 'j':

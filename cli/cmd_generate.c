@@ -97,7 +97,7 @@ static void usage(FILE *out)
             "  --client-net NET   client addresses (default 10.0.0.0/24)\n"
             "  --server-net NET   server addresses (default 198.51.100.0/24)\n"
             "  --start T          the first packet's time, seconds since 1970 (default 1700000000)\n"
-            "  --payload KIND     payload bytes: zeros (default) or random\n"
+            "  --payload KIND     payload bytes past the generated ones: zeros (default) or random\n"
             "  --link KIND        ethernet (default; MACs from the addresses) or raw (IPv4)\n"
             "  --per-flow         one pcap per flow (OUT-0.pcap, OUT-1.pcap, ...) instead of flows\n"
             "                     merged by time\n"

@@ -47,8 +47,8 @@ static int inspect_dataset(const char *path)
     if (rc) return rc;
     printf("%s: netsynth dataset, version %u\n", path, ds.version);
     printf("flows %" PRIu64 ", packets %" PRIu64 ", captures %u; up to %u packets per flow, rows of %u values,\n"
-           "IP addresses %s, idle timeout ", ds.n_flows, ds.n_packets, ds.n_files, ds.max_packets, ds.width,
-           ds.flags & NS_DS_KEEP_ADDRESSES ? "kept" : "blanked");
+           "payload bytes kept %d, IP addresses %s, idle timeout ", ds.n_flows, ds.n_packets, ds.n_files,
+           ds.max_packets, ds.width, ns_dataset_payload(&ds), ds.flags & NS_DS_KEEP_ADDRESSES ? "kept" : "blanked");
     if (ds.idle_timeout_ns) printf("%g s\n", (double)ds.idle_timeout_ns / 1e9);
     else printf("none\n");
 
@@ -194,8 +194,8 @@ static int inspect_model(const char *path)
     printf("%s: netsynth model%s, version %d\n", path, m.has_state ? " checkpoint" : "", NS_MODEL_VERSION);
     printf("network: config %s (d %d, %d layers, %d heads, MLP ratio %d)\n", named ? named : "custom", c->d,
            c->n_layer, c->n_head, c->mlp_ratio);
-    printf("flows: up to %d packets (the dataset kept up to %u), %d of %d bits per packet modelled\n",
-           c->max_packets, m.data_max_packets, c->n_bits, m.repr.width);
+    printf("flows: up to %d packets (the dataset kept up to %u), %d of %d bits per packet modelled, payload "
+           "bytes %d\n", c->max_packets, m.data_max_packets, c->n_bits, m.repr.width, ns_repr_payload_bytes(&m.repr));
     if (c->len_bins)   /* the length head past the window */
         printf("length: whole flows, in %d log2 bins past the window (up to %llu packets), generated window by "
                "window\n", c->len_bins, (unsigned long long)c->max_packets << c->len_bins);

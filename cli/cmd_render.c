@@ -27,7 +27,8 @@ static void usage(FILE *out)
             "\n"
             "  --data FILE         a dataset file (`netsynth dataset`): one image per flow,\n"
             "                      DIR/<flow index>_<label values>.png\n"
-            "  -i FILE.csv         an nPrint CSV: one image of all its rows\n"
+            "  -i FILE.csv         an nPrint CSV: one image of all its rows (payload\n"
+            "                      columns, -p, after the header bits)\n"
             "  --per-flow          with -i: one image per distinct value of the CSV's first\n"
             "                      (index) column, DIR/<n>_<value>.png in order of first row\n"
             "  -o PATH             output: a directory (created if absent) for --data and\n"
@@ -222,12 +223,32 @@ static int render_per_flow(struct render *r, const ns_nprint_csv *csv)
     return rc;
 }
 
+/* A CSV's -p columns drawn after its header bits, as a model row has its
+ * payload layer: the reader keeps them apart. */
+static int join_payload(ns_nprint_csv *c, const char *path)
+{
+    size_t pbits = 8 * (size_t)c->payload_bytes, w = (size_t)c->width + pbits;
+    int8_t *m = malloc(c->rows * w + 1);
+    if (!m) return ns_error(NS_ENOMEM, "%s: out of memory", path);
+    for (size_t i = 0; i < c->rows; i++) {
+        memcpy(m + i * w, c->bits + i * (size_t)c->width, (size_t)c->width);
+        memcpy(m + i * w + c->width, c->payload + i * pbits, pbits);
+    }
+    free(c->bits), free(c->payload);
+    c->bits = m, c->payload = NULL;
+    c->width = (int)w, c->payload_bytes = 0;
+    return NS_OK;
+}
+
 static int render_csv(struct render *r, const char *path, int per_flow)
 {
     ns_nprint_csv csv;
     int rc = ns_nprint_csv_read(path, &csv);
     if (rc) return rc;
-    if (csv.rows == 0)
+    if (csv.payload_bytes && csv.rows) rc = join_payload(&csv, path);
+    if (rc)
+        ;
+    else if (csv.rows == 0)
         rc = ns_error(NS_EFORMAT, "%s: no rows to draw", path);
     else if (per_flow)
         rc = render_per_flow(r, &csv);

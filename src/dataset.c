@@ -188,8 +188,8 @@ static int check_header(const ds_header *h, size_t len, const char *name)
      * buffers: a file that says another width, however consistent, is
      * refused here rather than trusted there. */
     if (h->width != NS_NP_MODEL_WIDTH)
-        return ns_error(NS_ECORRUPT, "%s: row width %u, this build's rows are %d values", name, h->width,
-                        NS_NP_MODEL_WIDTH);
+        return ns_error(NS_ECORRUPT, "%s: row width %u, this build's rows are %d values (a dataset of another "
+                        "netsynth version: rebuild it with `netsynth dataset`)", name, h->width, NS_NP_MODEL_WIDTH);
     if (h->row_bytes != (h->width + 3) / 4)
         return ns_error(NS_ECORRUPT, "%s: row bytes %u, a row of %u values packs into %u", name, h->row_bytes,
                         h->width, (h->width + 3) / 4);
@@ -198,8 +198,11 @@ static int check_header(const ds_header *h, size_t len, const char *name)
     if (!h->max_packets || h->max_packets > most)
         return ns_error(NS_ECORRUPT, "%s: bad packets per flow %u (a version %u file keeps 1 to %u)", name,
                         h->max_packets, h->version, most);
-    if (h->flags & ~(uint32_t)NS_DS_KEEP_ADDRESSES)
+    if (h->flags & ~(uint32_t)(NS_DS_KEEP_ADDRESSES | NS_DS_PAYLOAD_MASK))
         return ns_error(NS_ECORRUPT, "%s: unknown flags 0x%x", name, h->flags);
+    if ((h->flags & NS_DS_PAYLOAD_MASK) >> NS_DS_PAYLOAD_SHIFT > NS_DS_MAX_PAYLOAD)
+        return ns_error(NS_ECORRUPT, "%s: keeps %u payload bytes, rows hold at most %d", name,
+                        (h->flags & NS_DS_PAYLOAD_MASK) >> NS_DS_PAYLOAD_SHIFT, NS_DS_MAX_PAYLOAD);
     if (h->idle_timeout_ns < 0) return ns_error(NS_ECORRUPT, "%s: negative idle timeout", name);
     if (h->n_attrs > MAX_ATTRS || h->n_tokens > MAX_NAMES || h->n_files > MAX_NAMES ||
         h->n_packets > MAX_PACKETS || h->n_flows > h->n_packets || h->string_bytes >= MAX_STRING_BYTES)
@@ -627,7 +630,10 @@ void ns_dataset_opts_init(ns_dataset_opts *o)
     memset(o, 0, sizeof *o);
     o->max_packets = NS_FLOW_MAX_KEPT;
     o->idle_timeout_ns = NS_FLOW_DEFAULT_IDLE_NS;
+    o->payload_bytes = NS_DS_DEFAULT_PAYLOAD;
 }
+
+int ns_dataset_payload(const ns_dataset *ds) { return (int)((ds->flags & NS_DS_PAYLOAD_MASK) >> NS_DS_PAYLOAD_SHIFT); }
 
 #define SERVICE_ATTR "service"
 
@@ -1059,6 +1065,9 @@ static void file_out_free(file_out *o)
 enum { ADDR_BITS = NS_NP_BITS_IPV4_SRC + NS_NP_BITS_IPV4_DST };
 _Static_assert(NS_NP_COL_IPV4_SRC % 4 == 0 && ADDR_BITS % 4 == 0 && NS_NP_COL_IPV4_DST == NS_NP_COL_IPV4_SRC + NS_NP_BITS_IPV4_SRC,
                "the IPv4 addresses are whole bytes of a packed row");
+/* Payload bytes past --payload N are blanked the same way: 8 values a payload byte, 2 packed bytes. */
+_Static_assert(NS_NP_COL_PAY % 4 == 0 && NS_NP_COL_PAY + NS_NP_BITS_PAY == NS_NP_MODEL_WIDTH,
+               "the payload layer is whole bytes of a packed row, at its end");
 
 static int process_file(const builder *b, uint32_t file, file_out *out)
 {
@@ -1117,6 +1126,8 @@ static int process_file(const builder *b, uint32_t file, file_out *out)
             ns_dataset_pack_row(f->rows + (size_t)j * NS_NP_MODEL_WIDTH, NS_NP_MODEL_WIDTH, packed);
             if (!o->keep_addresses)   /* source and destination, 4 values a byte */
                 memset(packed + NS_NP_COL_IPV4_SRC / 4, 0xff, ADDR_BITS / 4);
+            memset(packed + (NS_NP_COL_PAY + 8 * o->payload_bytes) / 4, 0xff,
+                   (size_t)(NS_NP_BITS_PAY - 8 * o->payload_bytes) / 4);
         }
         out->packets_in_flows += f->seen;
     }
@@ -1184,7 +1195,8 @@ static int merge_and_write(builder *b, file_out *outs, const char *out_path, ns_
 
     ns_dataset ds = {
         .width = NS_NP_MODEL_WIDTH, .row_bytes = rb, .max_packets = (uint32_t)b->o->max_packets,
-        .flags = b->o->keep_addresses ? NS_DS_KEEP_ADDRESSES : 0, .idle_timeout_ns = b->o->idle_timeout_ns,
+        .flags = (b->o->keep_addresses ? NS_DS_KEEP_ADDRESSES : 0u) | (uint32_t)b->o->payload_bytes << NS_DS_PAYLOAD_SHIFT,
+        .idle_timeout_ns = b->o->idle_timeout_ns,
         .n_flows = n_flows, .n_packets = n_packets,
         .n_attrs = b->n_attrs, .n_tokens = b->attr_first[b->n_attrs], .n_files = b->n_files,
         .attr_names = b->attr_names, .attr_first = b->attr_first, .tokens = b->tokens,
@@ -1207,6 +1219,9 @@ int ns_dataset_build(const ns_dataset_opts *o, const char *out_path, ns_dataset_
     if (o->max_packets < 1 || o->max_packets > NS_FLOW_MAX_KEPT)
         return ns_error(NS_EARG, "packets per flow must be in [1, %d], got %d", NS_FLOW_MAX_KEPT, o->max_packets);
     if (o->idle_timeout_ns < 0) return ns_error(NS_EARG, "idle timeout must not be negative");
+    if (o->payload_bytes < 0 || o->payload_bytes > NS_DS_MAX_PAYLOAD)
+        return ns_error(NS_EARG, "payload bytes must be in [0, %d] (the model row's payload layer), got %d",
+                        NS_DS_MAX_PAYLOAD, o->payload_bytes);
     if (o->flows_path && (!o->flow_label || !*o->flow_label))
         return ns_error(NS_EARG, "%s: a flow table needs the column to label flows with", o->flows_path);
 

@@ -16,6 +16,7 @@
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
 #include "netsynth/nprint.h"
+#include "netsynth/repr.h"
 
 enum { W = NS_NP_MODEL_WIDTH };
 
@@ -24,6 +25,7 @@ int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const cha
     ns_dataset ds = {0};
     ds.width = W;
     ds.row_bytes = (W + 3) / 4;
+    ds.flags = (uint32_t)ns_repr_payload_bytes(&m->repr) << NS_DS_PAYLOAD_SHIFT;   /* the bytes its rows can hold */
     /* Flows past the window (generated window by window) raise the cap; past
      * what a version 1 file holds, the file gets totals (version 2). */
     ds.max_packets = (uint32_t)m->cfg.max_packets;

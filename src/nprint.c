@@ -65,11 +65,12 @@ static const ns_nprint_field fields[NS_NPF_COUNT] = {
     _Static_assert((bits) % 8 == 0, "layers are whole bytes");
 NS_NP_LAYER_TABLE(LAYER_CHECK)
 #undef LAYER_CHECK
-_Static_assert(NS_NP_ALL == (1u << NLAYERS) - 1, "NS_NP_ALL is every layer");
+_Static_assert(L_PAY == NLAYERS - 1 && (NS_NP_ALL | NS_NP_PAY) == (1u << NLAYERS) - 1,
+               "NS_NP_ALL is every header layer; the payload comes last, where -p puts it");
 #define ALL_AT(id, name, bits, model) ALL_AT_##id, ALL_END_##id = ALL_AT_##id + (bits) - 1,
 enum { ALL_START_ = -1, NS_NP_LAYER_TABLE(ALL_AT) ALL_END };
 #undef ALL_AT
-_Static_assert(ALL_END == NS_NP_MAX_WIDTH, "layer widths add up");
+_Static_assert(ALL_END == NS_NP_MAX_WIDTH + NS_NP_BITS_PAY, "layer widths add up");
 #define FIELD_AT(id, name, layer, bit, bits) FIELD_AT_##id, FIELD_END_##id = FIELD_AT_##id + (bits) - 1,
 enum { FIELD_START_ = -1, NS_NP_FIELD_TABLE(FIELD_AT) FIELD_END };
 #undef FIELD_AT
@@ -78,7 +79,7 @@ enum { FIELD_START_ = -1, NS_NP_FIELD_TABLE(FIELD_AT) FIELD_END };
     _Static_assert((bit) + (bits) <= NS_NP_BITS_##layer, name " lies inside its layer");
 NS_NP_FIELD_TABLE(FIELD_CHECK)
 #undef FIELD_CHECK
-_Static_assert(FIELD_END == NS_NP_MAX_WIDTH, "the fields cover every column");
+_Static_assert(FIELD_END == NS_NP_MAX_WIDTH + NS_NP_BITS_PAY, "the fields cover every column");
 
 const ns_nprint_field *ns_nprint_fields(size_t *count)
 {
@@ -329,6 +330,12 @@ void ns_nprint_encode(const ns_packet *p, unsigned layers, int8_t *row)
     if (l3 >= 0 && l4 >= 0 && p->l4.len) {
         v.hdr[l4] = p->l4.data;
         v.len[l4] = p->l4.len > (size_t)layers_info[l4].bytes ? (size_t)layers_info[l4].bytes : p->l4.len;
+        /* The payload layer is -p's bytes: only behind a transport header. */
+        if (p->payload.len) {
+            v.hdr[L_PAY] = p->payload.data;
+            v.len[L_PAY] = p->payload.len > (size_t)layers_info[L_PAY].bytes ? (size_t)layers_info[L_PAY].bytes
+                                                                              : p->payload.len;
+        }
     }
     view_to_row(&v, layers, -1, row);
 }
@@ -738,6 +745,11 @@ int ns_nprint_row_to_packet(const int8_t *row, unsigned layers, int ethernet, ui
 int ns_nprint_row_to_packet_ex(const int8_t *row, unsigned layers, const int8_t *payload, int payload_bytes,
                                int ethernet, int recompute, uint8_t *buf, size_t *len, int *whole)
 {
+    /* A row of the payload layer carries its own -p columns. */
+    if ((layers & NS_NP_PAY) && !payload) {
+        payload = row + ns_nprint_layer_offset(layers, NS_NP_PAY);
+        payload_bytes = NS_NP_BITS_PAY / 8;
+    }
     uint8_t hdr[60];
     int absent;
     size_t link = ethernet ? ETH_LEN : 0;

@@ -224,12 +224,13 @@ static int parse_header(ns_nprint_csv *c, const char *name, const char *line, si
     const ns_nprint_field *f = ns_nprint_fields(&nf);
     size_t fi = 0;
     while (have) {
+        /* -p's columns are read apart (any N), also where they are the payload layer. */
+        if (cell_is(s, n, "payload_bit_0")) break;
         while (fi < nf && !cell_is_bit(s, n, f[fi].name, 0)) {
             /* Skip to the first field of the next layer. */
             unsigned layer = f[fi].layer;
             while (fi < nf && f[fi].layer == layer) fi++;
         }
-        if (fi == nf && cell_is(s, n, "payload_bit_0")) break;
         if (fi == nf) {
             describe(what, sizeof what, s, n);
             return ns_error(NS_EFORMAT,

@@ -270,6 +270,7 @@ int ns_report_run(ns_report *r, const ns_report_inputs *in, const ns_eval_opts *
         t0 = omp_get_wtime();
         if (!rc && o->progress) o->progress(o->progress_ctx, "memorisation", 0, 1);
         if (!rc) rc = ns_memo_compare(&r->memo, &real, &test, &synth, o->packets, o->threads);
+        if (!rc) rc = ns_memo_payload_compare(&r->pmemo, &real, &test, &synth, o->packets, o->threads);
         r->memo_s = omp_get_wtime() - t0;
         if (!rc && o->progress && in->compliance && in->real_captures && in->synth_captures)
             o->progress(o->progress_ctx, "compliance", 0, 1);
@@ -296,6 +297,23 @@ void ns_report_free(ns_report *r)
 }
 
 /* ---- table --------------------------------------------------------------------------- */
+
+static void print_pmemo(FILE *fp, const ns_memo_payload *m)
+{
+    if (!m->bytes) {
+        fprintf(fp, "\npayload memorisation: none (the training data keeps no payload bytes)\n");
+        return;
+    }
+    fprintf(fp, "\npayload memorisation, first %d bytes of the first %d packets, against %zu training payloads "
+                "(%zu distinct):\n", m->bytes, m->packets, m->train_payloads, m->train_distinct);
+    fprintf(fp, "  %-10s %8s %9s %9s %22s\n", "", "payloads", "identical", "all one", "longest shared run:");
+    fprintf(fp, "  %-10s %8s %9s %9s %7s %7s %7s\n", "", "", "", "run", "median", "95th", "max");
+    const ns_memo_payload_side *s[2] = {&m->synth, &m->test};
+    for (int i = 0; i < 2; i++)
+        if (s[i]->payloads || !i)
+            fprintf(fp, "  %-10s %8zu %9.4f %9.4f %7.0f %7.0f %7d\n", i ? "real test" : "synthetic", s[i]->payloads,
+                    s[i]->identical, s[i]->run_whole, s[i]->run_median, s[i]->run_p95, s[i]->run_max);
+}
 
 static void print_value(FILE *fp, double v)
 {
@@ -417,6 +435,7 @@ void ns_report_print(const ns_report *r, FILE *fp)
     if (m->n_test)
         fprintf(fp, "  %-10s %7zu %9.4f %8.0f %8.0f\n", "real test", m->n_test, m->test_copied, m->test_median,
                 m->test_p5);
+    print_pmemo(fp, &r->pmemo);
     if (r->has_compliance) {
         fprintf(fp, "\ncompliance (tshark, %.1f s): %9s %9s %9s %9s %9s\n", r->compliance_s, "packets", "malformed",
                 "checksum", "errors", "warnings");
@@ -504,7 +523,19 @@ static void json_rest(const ns_report *r, FILE *fp)
     fprintf(fp, "},\n    \"real_test\": {\"flows\": %zu, \"identical\": ", m->n_test);
     json_num(fp, m->test_copied), fputs(", \"median\": ", fp), json_num(fp, m->test_median);
     fputs(", \"p5\": ", fp), json_num(fp, m->test_p5);
-    fprintf(fp, "}},\n  \"coverage\": {\"like\": %s, \"levels\": [", r->in.like ? "true" : "false");
+    fputs("}},\n  \"payload_memorisation\": {", fp);
+    const ns_memo_payload *pm = &r->pmemo;
+    fprintf(fp, "\"bytes\": %d, \"packets\": %d, \"train_payloads\": %zu, \"train_distinct\": %zu", pm->bytes,
+            pm->packets, pm->train_payloads, pm->train_distinct);
+    const ns_memo_payload_side *ps[2] = {&pm->synth, &pm->test};
+    for (int i = 0; i < 2; i++) {
+        fprintf(fp, ",\n    \"%s\": {\"payloads\": %zu, \"identical\": ", i ? "real_test" : "synthetic", ps[i]->payloads);
+        json_num(fp, ps[i]->identical), fputs(", \"all_one_run\": ", fp), json_num(fp, ps[i]->run_whole);
+        fputs(", \"run_median\": ", fp), json_num(fp, ps[i]->run_median);
+        fputs(", \"run_p95\": ", fp), json_num(fp, ps[i]->run_p95);
+        fprintf(fp, ", \"run_max\": %d}", ps[i]->run_max);
+    }
+    fprintf(fp, "},\n  \"coverage\": {\"like\": %s, \"levels\": [", r->in.like ? "true" : "false");
     for (size_t lv = 0; lv < r->eval.n_levels; lv++) {
         const ns_eval_level *L = &r->eval.levels[lv];
         fprintf(fp, "%s\n    {\"label\": ", lv ? "," : "");
@@ -992,7 +1023,27 @@ static void html_memo_compliance(FILE *fp, const ns_report *r)
     if (m->n_test)
         fprintf(fp, "<tr><td class=l>real test</td><td>%zu</td><td>%.4f</td><td>%.0f</td><td>%.0f</td></tr>", m->n_test,
                 m->test_copied, m->test_median, m->test_p5);
-    fputs("</table>\n<h2>Compliance</h2>", fp);
+    fputs("</table>\n", fp);
+    const ns_memo_payload *pm = &r->pmemo;
+    if (!pm->bytes) {
+        fputs("<p>Payload memorisation: none (the training data keeps no payload bytes).</p>\n", fp);
+    } else {
+        fprintf(fp, "<p>Payloads (the first %d bytes of the first %d packets' transport payloads) against the %zu of "
+                    "the training flows (%zu distinct): identical to one, every byte one run shared with one (payloads "
+                    "of 8 bytes or more), and the longest run of bytes shared with any. Protocol constants are shared "
+                    "by real flows too: the real test flows are the baseline.</p><table><tr><th class=l></th>"
+                    "<th>payloads</th><th>identical</th><th>all one run</th><th>longest run: median</th>"
+                    "<th>95th percentile</th><th>max</th></tr>",
+                pm->bytes, pm->packets, pm->train_payloads, pm->train_distinct);
+        const ns_memo_payload_side *ps[2] = {&pm->synth, &pm->test};
+        for (int i = 0; i < 2; i++)
+            if (ps[i]->payloads || !i)
+                fprintf(fp, "<tr><td class=l>%s</td><td>%zu</td><td>%.4f</td><td>%.4f</td><td>%.0f</td><td>%.0f</td>"
+                            "<td>%d</td></tr>", i ? "real test" : "synthetic", ps[i]->payloads, ps[i]->identical,
+                        ps[i]->run_whole, ps[i]->run_median, ps[i]->run_p95, ps[i]->run_max);
+        fputs("</table>\n", fp);
+    }
+    fputs("<h2>Compliance</h2>", fp);
     if (r->has_compliance) {
         fputs("<table><tr><th class=l>captures</th><th>packets</th><th>malformed</th><th>bad checksums</th>"
               "<th>expert errors</th><th>expert warnings</th></tr>\n",

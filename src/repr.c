@@ -227,3 +227,12 @@ void ns_repr_decode_row(const ns_repr *r, const float *out, int8_t *row, uint8_t
     if (secs > 86400) secs = 86400; /* a day: more is no inter-arrival time of one flow */
     *iat_ns = (int64_t)llround(secs * 1e9);
 }
+
+int ns_repr_payload_bytes(const ns_repr *r)
+{
+    /* A modelled column's constant is 0, a present constant 0 or 1: only a
+     * column absent in every training row is -1. */
+    for (int c = NS_NP_MODEL_WIDTH - 1; c >= NS_NP_COL_PAY; c--)
+        if (r->fixed[c] >= 0) return (c - NS_NP_COL_PAY) / 8 + 1;
+    return 0;
+}

@@ -277,7 +277,7 @@ static void test_build_from_captures(void **state)
     assert_int_equal(ns_dataset_load(&ds, out), NS_OK);
     assert_int_equal(ds.n_flows, 3);
     assert_int_equal(ds.n_tokens, 7);
-    assert_int_equal(ds.flags, NS_DS_KEEP_ADDRESSES);
+    assert_int_equal(ds.flags, NS_DS_KEEP_ADDRESSES | NS_DS_DEFAULT_PAYLOAD << NS_DS_PAYLOAD_SHIFT);
     ns_dataset_flow_matrix(&ds, 0, m);
     assert_true(ns_nprint_has(m, NS_NPF_IPV4_SRC));
     assert_int_equal(ns_nprint_get(m, NS_NPF_IPV4_SRC), A);
@@ -580,7 +580,7 @@ static void test_round_trip(void **state)
     ns_dataset_free(&ds);
 
     /* An empty dataset is a valid file too. */
-    ns_dataset empty = {.width = 1088, .row_bytes = 272, .max_packets = 64};
+    ns_dataset empty = {.width = NS_NP_MODEL_WIDTH, .row_bytes = (NS_NP_MODEL_WIDTH + 3) / 4, .max_packets = 64};
     assert_int_equal(ns_dataset_write(&empty, path), NS_OK);
     assert_int_equal(ns_dataset_load(&ds, path), NS_OK);
     assert_int_equal(ds.n_flows, 0);
@@ -1003,6 +1003,134 @@ static void test_cli(void **state)
                                dir), 2);
 }
 
+/* ---- payload bytes (dataset --payload N) -------------------------------------- */
+
+/* An Ethernet + IPv4 + UDP or TCP frame carrying `pay` (n bytes). */
+static size_t payload_frame(uint8_t *f, uint8_t proto, const uint8_t *pay, size_t n)
+{
+    memset(f, 0, 14 + 40);
+    f[12] = 0x08;
+    uint8_t *ip = f + 14, *t = ip + 20;
+    size_t l4 = proto == 6 ? 20 : 8;
+    ip[0] = 0x45, ip[8] = 64, ip[9] = proto;
+    put16(ip + 2, (uint16_t)(20 + l4 + n));
+    put32(ip + 12, A);
+    put32(ip + 16, B);
+    put16(t, 40001), put16(t + 2, proto == 6 ? 80 : 53);
+    if (proto == 6) t[12] = 5 << 4, t[13] = 0x18;
+    else put16(t + 4, (uint16_t)(8 + n));
+    memcpy(t + l4, pay, n);
+    return 14 + 20 + l4 + n;
+}
+
+/* The first payload bytes of a packet go into the row's payload layer (-1
+ * past them and past N), and come back out of the row into the packet. */
+static void test_payload_round_trip(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    assert_int_equal(tu_system("mkdir '%s/pcaps'", dir), 0);
+    uint8_t pay[100];
+    for (int i = 0; i < 100; i++) pay[i] = (uint8_t)(i * 37 + 11);
+    static uint8_t fr[2][200];
+    size_t len[2] = {payload_frame(fr[0], 17, pay, 40), payload_frame(fr[1], 6, pay, 100)};
+    ns_outfile of;
+    assert_int_equal(ns_outfile_open(&of, tu_path(dir, "pcaps/a.pcap")), NS_OK);
+    ns_pcap_writer pw;
+    assert_int_equal(ns_pcap_writer_begin(&pw, of.fp, 1, 0), NS_OK);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(ns_pcap_write(&pw, 1700000000000000000LL + i, fr[i], (uint32_t)len[i], (uint32_t)len[i]),
+                         NS_OK);
+    assert_int_equal(ns_outfile_commit(&of), NS_OK);
+    write_text(tu_path(dir, "labels.tsv"), "path\tdevice\npcaps/a.pcap\tCam\n");
+
+    const int ns[] = {NS_DS_DEFAULT_PAYLOAD, 64, 16, 0};
+    for (int t = 0; t < 4; t++) {
+        ns_dataset_opts o;
+        ns_dataset_opts_init(&o);
+        o.labels_path = tu_path(dir, "labels.tsv");
+        o.label_cols = "device";
+        o.keep_addresses = 1;
+        if (t) o.payload_bytes = ns[t];
+        ns_dataset_stats st;
+        char out[4096];
+        snprintf(out, sizeof out, "%s", tu_path(dir, "ds"));
+        assert_int_equal(ns_dataset_build(&o, out, &st), NS_OK);
+        ns_dataset ds;
+        assert_int_equal(ns_dataset_load(&ds, out), NS_OK);
+        assert_int_equal(ns_dataset_payload(&ds), ns[t]);
+        assert_int_equal(ds.n_packets, 2);
+        for (uint64_t k = 0; k < 2; k++) {
+            int8_t row[NS_NP_MODEL_WIDTH];
+            ns_dataset_row(&ds, k, row);
+            int udp = ns_nprint_has(row, NS_NPF_UDP_SPORT);
+            size_t n = udp ? 40 : 100, kept = n < (size_t)ns[t] ? n : (size_t)ns[t];
+            for (size_t i = 0; i < NS_NP_BITS_PAY / 8; i++)
+                if (i < kept)
+                    assert_int_equal(ns_nprint_bits_get(row, NS_NP_COL_PAY + 8 * (int)i, 8), pay[i]);
+                else
+                    assert_int_equal(ns_nprint_bits_present(row, NS_NP_COL_PAY + 8 * (int)i, 8), 0);
+            /* Back to a packet: the kept bytes, zeros after them, lengths and checksums whole. */
+            uint8_t buf[NS_NP_MAX_PACKET];
+            size_t plen;
+            assert_int_equal(ns_nprint_row_to_packet(row, NS_NP_MODEL_LAYERS, 1, buf, &plen), NS_OK);
+            const uint8_t *orig = fr[udp ? 0 : 1];
+            assert_int_equal(plen, len[udp ? 0 : 1]);
+            size_t hl = 14 + 20 + (udp ? 8 : 20);
+            assert_memory_equal(buf + hl, orig + hl, kept);
+            for (size_t i = kept; i < n; i++) assert_int_equal(buf[hl + i], 0);
+            assert_memory_equal(buf + 14, orig + 14, 10);   /* the IPv4 header up to its checksum */
+            uint8_t *ip = buf + 14;
+            assert_int_equal(ns_inet_fold(ns_inet_sum(0, ip, 20)), 0xffff);
+            uint16_t c = (uint16_t)(ip[20 + (udp ? 6 : 16)] << 8 | ip[20 + (udp ? 7 : 17)]);
+            assert_int_equal(c, ns_l4_checksum_ipv4(ip, udp ? 17 : 6, ip + 20, plen - 14 - 20));
+        }
+        ns_dataset_free(&ds);
+    }
+
+    /* Bounds: the payload layer holds NS_DS_MAX_PAYLOAD bytes. */
+    ns_dataset_opts o;
+    ns_dataset_opts_init(&o);
+    o.labels_path = tu_path(dir, "labels.tsv");
+    ns_dataset_stats st;
+    o.payload_bytes = NS_DS_MAX_PAYLOAD + 1;
+    assert_int_equal(ns_dataset_build(&o, "unused", &st), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "payload bytes must be in [0, 64]"));
+    o.payload_bytes = -1;
+    assert_int_equal(ns_dataset_build(&o, "unused", &st), NS_EARG);
+    const char *bin = tu_netsynth_bin();
+
+    /* Through a model: the bytes every training row has (the first 40) are
+     * its constants, the rest it models; generate writes them into the
+     * packets, and the model and its dataset output say how many it holds. */
+    assert_int_equal(tu_system("%1$s dataset -q --labels %2$s/labels.tsv --label device --keep-addresses --payload 64 -o %2$s/ds && "
+                               "%1$s train -q --data %2$s/ds -o %2$s/m.nsm --config tiny --steps 10 -j 1 && "
+                               "%1$s inspect %2$s/m.nsm | grep -q 'bits per packet modelled, payload bytes 64$' && "
+                               "%1$s generate -q --model %2$s/m.nsm -n 8 -j 1 -o %2$s/g.pcap && "
+                               "%1$s generate -q --model %2$s/m.nsm -n 2 -j 1 -o %2$s/g.ds && "
+                               "%1$s inspect %2$s/g.ds | grep -q 'payload bytes kept 64,'", bin, dir),
+                     0);
+    ns_capture *cap;
+    assert_int_equal(ns_capture_open(&cap, tu_path(dir, "g.pcap"), NULL), NS_OK);
+    ns_frame fr0;
+    int with_payload = 0;
+    while (ns_capture_next(cap, &fr0) == 1) {
+        ns_packet p;
+        assert_int_equal(ns_packet_parse(&p, ns_capture_linktype(cap), fr0.data, fr0.caplen), NS_SKIP_NONE);
+        if (!p.payload.len) continue;
+        assert_true(p.payload.len >= 40);   /* never cut inside the generated bytes */
+        assert_memory_equal(p.payload.data, pay, 40);
+        with_payload++;
+    }
+    ns_capture_close(cap);
+    assert_true(with_payload > 0);
+
+    assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --payload 65 -o %s/x 2>/dev/null", bin, dir, dir), 2);
+    assert_int_equal(tu_system("%s dataset --labels %s/labels.tsv --payload -1 -o %s/x 2>/dev/null", bin, dir, dir), 2);
+    assert_int_equal(tu_system("%s dataset -q --labels %s/labels.tsv --payload 12 -o %s/x && %s inspect %s/x | "
+                               "grep -q 'payload bytes kept 12,'", bin, dir, dir, bin, dir), 0);
+}
+
 /* `netsynth subset`: token filters and the even per-class cap. */
 static void expect_flows(const char *path, int n, const int *from)
 {
@@ -1172,6 +1300,7 @@ int main(void)
         cmocka_unit_test(test_build_progress),
         cmocka_unit_test(test_build_no_flow),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_payload_round_trip),
         cmocka_unit_test(test_subset),
         cmocka_unit_test(test_real_corpus),
     };

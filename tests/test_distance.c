@@ -247,7 +247,7 @@ static void test_memorisation(void **state)
     assert_float_equal(m.synth_copied, 1, 0);
     assert_float_equal(m.test_copied, 1, 0);
     assert_float_equal(m.synth_median, 0, 0);
-    assert_int_equal(m.values, 16 * 1088);
+    assert_int_equal(m.values, 16 * NS_NP_MODEL_WIDTH);
     ns_memo_report_free(&m);
     /* The window flipped in both packets: 32 values from its twin, more from any other. */
     assert_int_equal(ns_memo_compare(&m, &t, &s, &f, 16, 2), NS_OK);
@@ -371,6 +371,137 @@ static void test_memorisation_speed(void **state)
     drop(&tr), drop(&sy);
 }
 
+/* ---- payload memorisation ------------------------------------------------------ */
+
+/* One flow per payload (a UDP packet whose payload layer holds it; NULL: a
+ * packet without payload), in a dataset that keeps n_keep payload bytes. */
+static void make_payloads(flows *h, const char *const *pay, const size_t *len, size_t n, int n_keep)
+{
+    memset(h, 0, sizeof *h);
+    h->flow = calloc(n + 1, sizeof *h->flow);
+    h->iat = calloc(n + 1, sizeof *h->iat);
+    h->dir = calloc(n + 1, 1);
+    h->bits = calloc(n + 1, RB);
+    h->files[0] = "payloads";
+    int8_t row[W];
+    for (size_t i = 0; i < n; i++) {
+        h->flow[i].first = i;
+        h->flow[i].n_packets = h->flow[i].seen = 1;
+        h->flow[i].proto = 17;
+        memset(row, -1, sizeof row);
+        memset(row + NS_NP_COL_IPV4, 0, NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4);
+        memset(row + NS_NP_COL_UDP, 0, NS_NP_BITS_UDP);
+        size_t l = pay[i] ? len[i] : 0;
+        for (size_t k = 0; k < l && k < (size_t)n_keep; k++)
+            ns_nprint_bits_put(row, NS_NP_COL_PAY + 8 * (int)k, 8, (uint8_t)pay[i][k]);
+        ns_dataset_pack_row(row, W, h->bits + i * RB);
+    }
+    ns_dataset *ds = &h->ds;
+    ds->width = W, ds->row_bytes = RB, ds->max_packets = 64;
+    ds->flags = (uint32_t)n_keep << NS_DS_PAYLOAD_SHIFT;
+    ds->n_flows = n, ds->n_packets = n, ds->n_files = 1;
+    ds->files = h->files;
+    ds->flows = h->flow, ds->iat_ns = h->iat, ds->dir = h->dir, ds->bits = h->bits;
+}
+
+static void make_strings(flows *h, const char *const *pay, size_t n, int n_keep)
+{
+    size_t len[16];
+    for (size_t i = 0; i < n; i++) len[i] = pay[i] ? strlen(pay[i]) : 0;
+    make_payloads(h, pay, len, n, n_keep);
+}
+
+static void test_payload_memorisation(void **state)
+{
+    (void)state;
+    static const char *const train[] = {"GET /index.html HTTP/1.1", "cookie=abcdef123456", "cookie=abcdef123456",
+                                        NULL, "\x16\x03\x01"};
+    static const char *const synth[] = {"cookie=abcdef123456", "xxGET /index.yy", "zzzz", NULL, "HTTP/1.1"};
+    static const char *const test[] = {"HTTP/1.1 200", NULL};
+    flows t, sy, te;
+    make_strings(&t, train, 5, 64);
+    make_strings(&sy, synth, 5, 64);
+    make_strings(&te, test, 2, 64);
+    ns_dist_flows ft = all_of(&t, "train"), fs = all_of(&sy, "synth"), fe = all_of(&te, "test");
+    ns_memo_payload m;
+    assert_int_equal(ns_memo_payload_compare(&m, &ft, &fe, &fs, 16, 2), NS_OK);
+    assert_int_equal(m.bytes, 64);
+    assert_int_equal(m.train_payloads, 4);
+    assert_int_equal(m.train_distinct, 3);
+    assert_int_equal(m.synth.payloads, 4), assert_int_equal(m.synth.flows, 4);
+    assert_true(fabs(m.synth.identical - 0.25) < 1e-12);
+    /* runs: 19 (whole), 11 ("GET /index."), 0, 8 ("HTTP/1.1", whole) */
+    assert_int_equal(m.synth.run_max, 19);
+    assert_true(m.synth.run_median == 8);       /* sorted 0 8 11 19: index 1 */
+    assert_true(fabs(m.synth.run_whole - 2.0 / 3) < 1e-12);   /* of the three of 8 bytes or more */
+    assert_int_equal(m.test.payloads, 1);
+    assert_int_equal(m.test.run_max, 8);         /* "HTTP/1.1": the training one ends there */
+    assert_true(m.test.identical == 0);
+    drop(&sy), drop(&te);
+
+    /* Only the training set's N bytes count: with 4 kept, "cookie=abc..." is "cook". */
+    static const char *const cut[] = {"cookie=zzzz"};
+    make_strings(&sy, cut, 1, 64);
+    drop(&t);
+    make_strings(&t, train, 5, 4);
+    ft = all_of(&t, "train"), fs = all_of(&sy, "synth");
+    assert_int_equal(ns_memo_payload_compare(&m, &ft, NULL, &fs, 16, 1), NS_OK);
+    assert_int_equal(m.bytes, 4);
+    assert_true(m.synth.identical == 1);
+    assert_int_equal(m.synth.run_max, 4);
+    assert_int_equal(m.test.payloads, 0);
+    drop(&t);
+
+    /* No payload kept in training: nothing to compare, said so. */
+    make_strings(&t, train, 5, 0);
+    ft = all_of(&t, "train");
+    assert_int_equal(ns_memo_payload_compare(&m, &ft, NULL, &fs, 16, 1), NS_OK);
+    assert_int_equal(m.bytes, 0), assert_int_equal(m.synth.payloads, 0);
+    drop(&t), drop(&sy);
+}
+
+/* The suffix array finds the longest shared run that trying every pair of
+ * substrings finds (random payloads over a small alphabet: many near-misses). */
+static void test_payload_runs_against_brute_force(void **state)
+{
+    (void)state;
+    enum { NT = 40, NQ = 60 };
+    static char tb[NT][64], qb[64];
+    static const char *tp[NT];
+    static size_t tl[NT];
+    ns_rng r;
+    ns_rng_seed(&r, 7, 0);
+    for (int i = 0; i < NT; i++) {
+        tl[i] = 1 + ns_rng_below(&r, 64);
+        for (size_t k = 0; k < tl[i]; k++) tb[i][k] = (char)('a' + ns_rng_below(&r, 3));
+        tp[i] = tb[i];
+    }
+    flows t;
+    make_payloads(&t, tp, tl, NT, 64);
+    ns_dist_flows ft = all_of(&t, "train");
+    for (int q = 0; q < NQ; q++) {
+        size_t ql = 1 + ns_rng_below(&r, 64);
+        for (size_t k = 0; k < ql; k++) qb[k] = (char)('a' + ns_rng_below(&r, 3));
+        size_t want = 0;
+        for (int i = 0; i < NT; i++)
+            for (size_t a = 0; a < ql; a++)
+                for (size_t b = 0; b < tl[i]; b++) {
+                    size_t c = 0;
+                    while (a + c < ql && b + c < tl[i] && qb[a + c] == tb[i][b + c]) c++;
+                    if (c > want) want = c;
+                }
+        const char *qp[1] = {qb};
+        flows s;
+        make_payloads(&s, qp, &ql, 1, 64);
+        ns_dist_flows fs = all_of(&s, "synth");
+        ns_memo_payload m;
+        assert_int_equal(ns_memo_payload_compare(&m, &ft, NULL, &fs, 1, 1), NS_OK);
+        assert_int_equal(m.synth.run_max, (int)want);
+        drop(&s);
+    }
+    drop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +511,8 @@ int main(void)
         cmocka_unit_test(test_per_class),
         cmocka_unit_test(test_memorisation),
         cmocka_unit_test(test_memorisation_against_brute_force),
+        cmocka_unit_test(test_payload_memorisation),
+        cmocka_unit_test(test_payload_runs_against_brute_force),
         cmocka_unit_test(test_memorisation_speed),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -242,12 +242,15 @@ static void test_layout(void **state)
     size_t nf;
     const ns_nprint_field *f = ns_nprint_fields(&nf);
     /* Fields tile each layer exactly, in order. */
-    int sum[64] = {0};
+    int sum[NS_NP_PAY + 1] = {0};
     for (size_t i = 0; i < nf; i++) {
         assert_int_equal(f[i].bit, sum[f[i].layer]);
         sum[f[i].layer] += f[i].width;
     }
-    for (unsigned l = 1; l <= NS_NP_ICMP; l <<= 1) assert_int_equal(sum[l], ns_nprint_width(l));
+    for (unsigned l = 1; l <= NS_NP_PAY; l <<= 1) assert_int_equal(sum[l], ns_nprint_width(l));
+    /* The payload layer is no header: NS_NP_ALL (nPrint's header flags) leaves it out. */
+    assert_int_equal(NS_NP_ALL & NS_NP_PAY, 0);
+    assert_int_equal(ns_nprint_width(NS_NP_ALL | NS_NP_PAY), NS_NP_MAX_WIDTH + NS_NP_BITS_PAY);
 }
 
 /* The model row's columns as nPrint 1.2.1 lays them out for -4 -t -u -i: the
@@ -256,8 +259,10 @@ static void test_layout(void **state)
 static void test_model_columns(void **state)
 {
     (void)state;
-    assert_int_equal(NS_NP_MODEL_LAYERS, NS_NP_IPV4 | NS_NP_TCP | NS_NP_UDP | NS_NP_ICMP);
-    assert_int_equal(NS_NP_MODEL_WIDTH, 1088);
+    assert_int_equal(NS_NP_MODEL_LAYERS, NS_NP_IPV4 | NS_NP_TCP | NS_NP_UDP | NS_NP_ICMP | NS_NP_PAY);
+    assert_int_equal(NS_NP_MODEL_WIDTH, 1088 + 512);
+    assert_int_equal(NS_NP_COL_PAY, 1088), assert_int_equal(NS_NP_BITS_PAY, 512);
+    assert_int_equal(NS_NP_COL_PAY_BIT, 1088);
     assert_int_equal(NS_NP_MAX_WIDTH, 1520);
     assert_int_equal(NS_NP_COL_ETH, -1), assert_int_equal(NS_NP_COL_IPV6, -1);
     assert_int_equal(NS_NP_COL_IPV4, 0), assert_int_equal(NS_NP_COL_TCP, 480);
@@ -987,6 +992,32 @@ static void test_payload_roundtrip_real_capture(void **state)
     assert_int_equal(compare_packets(pcap, KEPT_FILTER, tu_path(dir, "h.pcap")), 1475);
 }
 
+/* A model row's payload layer goes to CSV as -p 64's columns and is read
+ * back apart from the header bits, as any -p CSV is. */
+static void test_model_row_payload_csv(void **state)
+{
+    (void)state;
+    int8_t row[NS_NP_MODEL_WIDTH];
+    memset(row, -1, sizeof row);
+    ns_nprint_put(row, NS_NPF_IPV4_VER, 4);
+    ns_nprint_put(row, NS_NPF_IPV4_TTL, 64);
+    for (int i = 0; i < 5; i++) ns_nprint_bits_put(row, NS_NP_COL_PAY + 8 * i, 8, (uint64_t)("GET /"[i]));
+    const char *path = tu_path(tu_tmpdir(), "m.csv");
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(ns_nprint_csv_write_header(fp, "flow", 1, NS_NP_MODEL_LAYERS), NS_OK);
+    assert_int_equal(ns_nprint_csv_write_row(fp, "f0", 0, row, NS_NP_MODEL_LAYERS), NS_OK);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(tu_system("head -1 '%s' | grep -q 'icmp_roh_31,payload_bit_0,.*,payload_bit_511$'", path), 0);
+    ns_nprint_csv c;
+    assert_int_equal(ns_nprint_csv_read(path, &c), NS_OK);
+    assert_int_equal(c.layers, NS_NP_MODEL_LAYERS & ~NS_NP_PAY);
+    assert_int_equal(c.payload_bytes, NS_NP_BITS_PAY / 8);
+    assert_memory_equal(c.bits, row, (size_t)NS_NP_COL_PAY);
+    assert_memory_equal(c.payload, row + NS_NP_COL_PAY, NS_NP_BITS_PAY);
+    ns_nprint_csv_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1006,6 +1037,7 @@ int main(void)
         cmocka_unit_test(test_payload_past_n),
         cmocka_unit_test(test_read_golden_payload),
         cmocka_unit_test(test_payload_roundtrip_real_capture),
+        cmocka_unit_test(test_model_row_payload_csv),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

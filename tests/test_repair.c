@@ -745,6 +745,107 @@ static void test_application_payloads(void **state)
     ns_repair_out_free(&out);
 }
 
+/* Generated payload bytes in a row's payload layer. */
+static void put_payload(int8_t *row, const void *bytes, int n)
+{
+    for (int i = 0; i < n; i++) ns_nprint_bits_put(row, NS_NP_COL_PAY + 8 * i, 8, ((const uint8_t *)bytes)[i]);
+}
+
+/* The learned bytes win over today's fill and come out with lengths and
+ * checksums whole (check_default); fill goes on past them; a DNS id is the
+ * flow's, not the generated one; a pure ACK stays empty. */
+static void test_generated_payload(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    static const char get[] = "GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n";
+    int ng = (int)sizeof get - 1;
+    tcp_row(add(&f, 0, 0), 0, 50000, 80, 10, 0, SYN);
+    tcp_row(add(&f, 1, 0), 0, 80, 50000, 90, 11, SYN | ACK);
+    tcp_row(add(&f, 0, 0), 0, 50000, 80, 11, 91, ACK);
+    put_payload(f.rows + 2 * W, get, 4);                                  /* an ACK: no payload for it */
+    int8_t *r = add(&f, 0, 0);
+    tcp_row(r, 10, 50000, 80, 11, 91, ACK | PSH);                          /* shorter than its bytes: grows */
+    put_payload(r, get, ng);
+    r = add(&f, 1, 0);
+    tcp_row(r, 200, 80, 50000, 91, 11 + ng, ACK | PSH);                    /* longer: bytes, then fill */
+    put_payload(r, "HTTP/1.1 200 OK\r\n", 17);
+    ns_repair_out out = {0};
+    repair(&f, 0, &out, NULL);
+    check_default(&out, 1);
+    pk v;
+    view(&out, 2, &v);
+    assert_int_equal(v.payload, 0);
+    view(&out, 3, &v);
+    assert_int_equal(v.payload, ng);
+    assert_memory_equal(v.p.payload.data, get, (size_t)ng);
+    view(&out, 4, &v);
+    assert_int_equal(v.payload, 200);
+    assert_memory_equal(v.p.payload.data, "HTTP/1.1 200 OK\r\n", 17);
+    for (size_t i = 17; i < 200; i++) assert_int_equal(v.p.payload.data[i], 0);
+    ns_repair_out_free(&out);
+
+    /* DNS: the generated query whole (id aside), its answer's id the query's. */
+    f.n = 0;
+    static const uint8_t q[] = {0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1};
+    static const uint8_t a[] = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1};
+    udp_row(add(&f, 0, 0), (int)sizeof q, 40000, 53);
+    put_payload(f.rows, q, (int)sizeof q);
+    udp_row(add(&f, 1, 0), (int)sizeof a + 16, 53, 40000);
+    put_payload(f.rows + W, a, (int)sizeof a);
+    repair(&f, 0, &out, NULL);
+    check_default(&out, 1);
+    pk v0, v1;
+    view(&out, 0, &v0), view(&out, 1, &v1);
+    assert_int_equal(v0.payload, sizeof q);
+    assert_memory_equal(v0.p.payload.data + 2, q + 2, sizeof q - 2);
+    assert_memory_equal(v1.p.payload.data + 2, a + 2, sizeof a - 2);
+    assert_int_equal(be16(v0.p.payload, 0), be16(v1.p.payload, 0));
+    assert_int_not_equal(be16(v0.p.payload, 0), 0xabcd);
+    ns_repair_out_free(&out);
+
+    /* Bytes the application's dissectors would call malformed (a DNS message
+     * promising records it does not hold, an NTP version 0) give way to the
+     * fill's smallest message. */
+    f.n = 0;
+    static const uint8_t bad[] = {0xab, 0xcd, 1, 0, 0, 1, 0, 3, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1};
+    udp_row(add(&f, 0, 0), (int)sizeof bad, 40000, 53);
+    put_payload(f.rows, bad, (int)sizeof bad);
+    repair(&f, 0, &out, NULL);
+    check_default(&out, 1);
+    view(&out, 0, &v0);
+    for (size_t i = 2; i < sizeof bad; i++) assert_int_equal(v0.p.payload.data[i], 0);
+    ns_repair_out_free(&out);
+    f.n = 0;
+    static const uint8_t ntp0[] = {0x03, 1, 2, 3}, ntp4[] = {0x23, 1, 2, 3};
+    udp_row(add(&f, 0, 0), 48, 40000, 123);
+    put_payload(f.rows, ntp0, 4);
+    udp_row(add(&f, 0, 0), 48, 40000, 123);
+    put_payload(f.rows + W, ntp4, 4);
+    repair(&f, 0, &out, NULL);
+    view(&out, 0, &v0), view(&out, 1, &v1);
+    assert_int_equal(v0.p.payload.data[0], 0x23), assert_int_equal(v0.p.payload.data[1], 0);
+    assert_memory_equal(v1.p.payload.data, ntp4, 4);
+    ns_repair_out_free(&out);
+
+    /* DNS over TCP: the length prefix is the segment's, whatever was generated. */
+    f.n = 0;
+    tcp_row(add(&f, 0, 0), 0, 50000, 53, 10, 0, SYN);
+    tcp_row(add(&f, 1, 0), 0, 53, 50000, 90, 11, SYN | ACK);
+    r = add(&f, 0, 0);
+    tcp_row(r, 30, 50000, 53, 11, 91, ACK | PSH);
+    static const uint8_t tq[] = {0x77, 0x77, 0xab, 0xcd, 1, 0, 0, 1};
+    put_payload(r, tq, (int)sizeof tq);
+    repair(&f, 0, &out, NULL);
+    check_default(&out, 1);
+    view(&out, 2, &v);
+    assert_int_equal(v.payload, 30);
+    assert_int_equal(be16(v.p.payload, 0), 28);
+    assert_memory_equal(v.p.payload.data + 4, tq + 4, sizeof tq - 4);
+    ns_repair_out_free(&out);
+}
+
 /* Random ternary matrices: uniform, or valid rows with bits flipped. */
 static void test_random_matrices_come_out_compliant(void **state)
 {
@@ -980,6 +1081,7 @@ int main(void)
         cmocka_unit_test(test_raw_link_random_payload_and_mtu),
         cmocka_unit_test(test_stats_and_report),
         cmocka_unit_test(test_application_payloads),
+        cmocka_unit_test(test_generated_payload),
         cmocka_unit_test(test_random_matrices_come_out_compliant),
         cmocka_unit_test(test_fix_parsing),
         cmocka_unit_test(test_fix_holds_in_every_row_and_packet),

@@ -37,12 +37,20 @@ extern "C" {
 #include <stdint.h>
 
 #include "netsynth/flow.h"
+#include "netsynth/nprint.h"
 #include "netsynth/packet.h"
 
 #define NS_DATASET_MAGIC "NSYNDATA"
 #define NS_DATASET_VERSION 2   /* written when a dataset has totals; 1 otherwise */
 
-enum { NS_DS_KEEP_ADDRESSES = 1u << 0 };  /* flags: IP address bits kept, not -1 */
+/* flags: IP address bits kept, not -1; bits 8..15: N of `dataset --payload N`,
+ * the leading transport payload bytes each row keeps (its payload layer is -1
+ * past them); 0 = headers only. */
+enum { NS_DS_KEEP_ADDRESSES = 1u << 0, NS_DS_PAYLOAD_SHIFT = 8, NS_DS_PAYLOAD_MASK = 0xffu << NS_DS_PAYLOAD_SHIFT };
+/* The most --payload allows: the model row's payload layer. */
+#define NS_DS_MAX_PAYLOAD (NS_NP_BITS_PAY / 8)
+/* The default: see BENCHMARK.md "Payload" for the measurement behind it. */
+#define NS_DS_DEFAULT_PAYLOAD 32
 
 typedef struct ns_ds_flow {
     uint64_t first;                     /* its first packet in the packet arrays */
@@ -101,6 +109,9 @@ typedef struct ns_dataset {
     void *mem_;              /* private: what ns_dataset_free releases */
 } ns_dataset;
 
+/* N of `dataset --payload N` (from flags): payload bytes its rows keep. */
+int ns_dataset_payload(const ns_dataset *ds);
+
 /* Read and validate a dataset file. */
 int ns_dataset_load(ns_dataset *ds, const char *path);
 /* The same from memory: takes over buf (malloc'd, freed also on failure). */
@@ -147,6 +158,7 @@ typedef struct ns_dataset_opts {
     int max_packets;           /* packets kept per flow: 1..NS_FLOW_MAX_KEPT */
     int64_t idle_timeout_ns;   /* 0 none */
     int keep_addresses;
+    int payload_bytes;         /* leading transport payload bytes kept: 0..NS_DS_MAX_PAYLOAD */
     /* A capture named by two rows (same file after resolving the paths:
      * "./a.pcap", "x/../a.pcap", a symlink) would give the same flows under
      * both rows' labels: an error naming both rows, unless this is set. */
@@ -170,7 +182,8 @@ typedef struct ns_dataset_stats {
     ns_skips skips;                  /* packets left out, and why */
 } ns_dataset_stats;
 
-/* Set opts to the defaults (whole flows: NS_FLOW_MAX_KEPT packets, NS_FLOW_DEFAULT_IDLE_NS). */
+/* Set opts to the defaults (whole flows: NS_FLOW_MAX_KEPT packets, NS_FLOW_DEFAULT_IDLE_NS,
+ * NS_DS_DEFAULT_PAYLOAD payload bytes). */
 void ns_dataset_opts_init(ns_dataset_opts *o);
 /* Read the captures the table selects into a dataset file at out_path. When
  * they hold no flow at all (every packet skipped, empty captures) nothing is

@@ -119,6 +119,35 @@ int ns_memo_compare(ns_memo_report *m, const ns_dist_flows *train, const ns_dist
                     const ns_dist_flows *synth, int packets, int threads);
 void ns_memo_report_free(ns_memo_report *m);
 
+/* Memorisation of payload bytes. A payload is the leading bytes of a row's
+ * payload layer whose bits are all present (what `dataset --payload N` kept,
+ * or what the model generated), in a flow's first `packets` rows, cut to the
+ * training set's N. For each synthetic payload and each real test payload:
+ * whether it is byte for byte (and length for length) a training payload,
+ * and the longest run of consecutive bytes it shares with any training
+ * payload. Protocol constants ("HTTP/1.1", a TLS record header, a DNS
+ * question) are shared by real flows too: the test side is the baseline
+ * that says what copying is not. Longest runs come from a suffix array of
+ * the distinct training payloads. */
+typedef struct ns_memo_payload_side {
+    size_t flows, payloads;          /* flows with a payload; payloads compared */
+    double identical;                /* share identical to a training payload (NaN: none) */
+    double run_median, run_p95;      /* longest shared run, bytes: nearest-rank percentiles */
+    int run_max;
+    double run_whole;                /* share whose every byte (at least 8) is one shared run */
+} ns_memo_payload_side;
+
+typedef struct ns_memo_payload {
+    int packets, bytes;              /* rows per flow; bytes compared (the training set's N) */
+    size_t train_payloads, train_distinct;
+    ns_memo_payload_side synth, test; /* test.payloads 0: no test side, or no payload in it */
+} ns_memo_payload;
+
+/* The payload memorisation of synth (and test, may be NULL) against train.
+ * With no payload bytes in train (N = 0), *m says so (bytes 0) and NS_OK. */
+int ns_memo_payload_compare(ns_memo_payload *m, const ns_dist_flows *train, const ns_dist_flows *test,
+                            const ns_dist_flows *synth, int packets, int threads);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

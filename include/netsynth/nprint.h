@@ -5,12 +5,18 @@
  * eth, ipv4, ipv6, tcp, udp, icmp, whichever of them `layers` selects.
  * Widths: eth 112, ipv4 480, ipv6 320, tcp 480, udp 64, icmp 64 bits.
  *
+ * After the headers a row may have the payload layer (NS_NP_PAY, in every
+ * model row): the first 64 bytes of the transport payload as 512 bits in
+ * nPrint's -p order (payload_bit_0 is the first byte's top bit), -1 past the
+ * payload's end (and past the bytes a dataset keeps, `dataset --payload N`).
+ * In a CSV it is written as -p 64 writes its columns.
+ *
  * Three parts: the bit layout (fields, widths), the CSV writer that turns
  * frames into text byte-identical to `nprint` 1.2.1 (with its -R, -A and -p
  * columns), and the way back (CSV reader, row -> packet bytes, with the
- * payload bits when the CSV has them). Payload columns (-p) are not a layer
- * of the layout: they follow the header columns in a CSV and are kept
- * apart from the header bits everywhere. */
+ * payload bits when the CSV has them). A CSV's -p columns (any N) are read
+ * apart from the header bits (ns_nprint_csv.payload), also when a model
+ * row's payload layer wrote them. */
 #ifndef NETSYNTH_NPRINT_H
 #define NETSYNTH_NPRINT_H
 #ifdef __cplusplus
@@ -32,7 +38,8 @@ enum {
     NS_NP_TCP = 1u << 3,
     NS_NP_UDP = 1u << 4,
     NS_NP_ICMP = 1u << 5,
-    NS_NP_ALL = 0x3f
+    NS_NP_PAY = 1u << 6,   /* leading transport payload bytes: a model layer, -p's columns in a CSV */
+    NS_NP_ALL = 0x3f       /* every header layer (nPrint's -e -4 -6 -t -u -i); not NS_NP_PAY */
 };
 
 /* ---- the row layout: one table ----------------------------------------------
@@ -56,7 +63,8 @@ enum {
     X(IPV6, "ipv6", 320, 0)   \
     X(TCP, "tcp", 480, 1)     \
     X(UDP, "udp", 64, 1)      \
-    X(ICMP, "icmp", 64, 1)
+    X(ICMP, "icmp", 64, 1)    \
+    X(PAY, "payload", 512, 1)
 
 /* X(ID, "name", LAYER, first bit within the layer, bits), in column order. */
 #define NS_NP_FIELD_TABLE(X)                                                                      \
@@ -87,7 +95,8 @@ enum {
     X(UDP_SPORT, "udp_sport", UDP, 0, 16) X(UDP_DPORT, "udp_dport", UDP, 16, 16)                 \
     X(UDP_LEN, "udp_len", UDP, 32, 16) X(UDP_CKSUM, "udp_cksum", UDP, 48, 16)                    \
     X(ICMP_TYPE, "icmp_type", ICMP, 0, 8) X(ICMP_CODE, "icmp_code", ICMP, 8, 8)                  \
-    X(ICMP_CKSUM, "icmp_cksum", ICMP, 16, 16) X(ICMP_ROH, "icmp_roh", ICMP, 32, 32)
+    X(ICMP_CKSUM, "icmp_cksum", ICMP, 16, 16) X(ICMP_ROH, "icmp_roh", ICMP, 32, 32)              \
+    X(PAY_BIT, "payload_bit", PAY, 0, 512)
 
 /* Field ids: indexes into ns_nprint_fields(), in column order. */
 typedef enum ns_nprint_field_id {
@@ -97,7 +106,7 @@ typedef enum ns_nprint_field_id {
     NS_NPF_COUNT
 } ns_nprint_field_id;
 
-/* What the model learns: the layers marked so (IPv4, TCP, UDP, ICMP). */
+/* What the model learns: the layers marked so (IPv4, TCP, UDP, ICMP, payload). */
 #define NS_NPI_IN_MODEL(id, name, bits, model) | ((model) ? (unsigned)NS_NP_##id : 0u)
 #define NS_NP_MODEL_LAYERS (0u NS_NP_LAYER_TABLE(NS_NPI_IN_MODEL))
 
@@ -114,10 +123,10 @@ enum {
     NS_NP_LAYER_TABLE(NS_NPI_COL)
 #undef NS_NPI_COL
 };
-/* A model row: 1088 bits. */
+/* A model row: 1600 values (1088 header bits, 512 payload bits). */
 #define NS_NP_MODEL_WIDTH ((int)NS_NPI_MODEL_END)
-/* The widest row (every layer): 1520 bits. */
-#define NS_NPI_ALL_BITS(id, name, bits, model) + (bits)
+/* The widest header row (NS_NP_ALL, every header layer): 1520 bits. */
+#define NS_NPI_ALL_BITS(id, name, bits, model) + ((NS_NP_##id & NS_NP_ALL) ? (bits) : 0)
 #define NS_NP_MAX_WIDTH (0 NS_NP_LAYER_TABLE(NS_NPI_ALL_BITS))
 
 /* Columns of a field in a model row (-1 when the model does not learn its

@@ -75,6 +75,7 @@ typedef struct ns_report {
     int has_synth;
     ns_dist_report dist;
     ns_memo_report memo;
+    ns_memo_payload pmemo;            /* payload bytes (bytes 0: the training data has none) */
     uint64_t **cov_real, **cov_synth; /* [level][class]: flows of the real train and synthetic sides */
     int has_compliance;
     ns_compliance comp_real, comp_synth;

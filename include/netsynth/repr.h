@@ -66,6 +66,10 @@ static inline int ns_repr_out_dim(const ns_repr *r)
  * timing_bins bins over the data's range of standardised log times (0: the
  * regressed timing; otherwise 2..NS_MODEL_MAX_TIMING_BINS). */
 int ns_repr_fit(ns_repr *r, const ns_dataset *ds, int timing_bins);
+/* The payload bytes a representation generates: up to the byte of its last
+ * payload column that is modelled or a present constant (0: headers only,
+ * as with `dataset --payload 0`). */
+int ns_repr_payload_bytes(const ns_repr *r);
 
 /* Flow `flow` of ds as the model sees it, its first n = min(n_packets, T)
  * rows (rows n..T-1 are left untouched):

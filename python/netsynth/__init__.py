@@ -28,7 +28,7 @@ import numpy as np
 __all__ = ["NetsynthError", "Dataset", "Generated", "Model", "load_dataset", "evaluate", "load_eval",
            "netflow_names", "set_threads", "version", "library_path", "WIDTH", "NETFLOW_DIM"]
 
-WIDTH = 1088            # NS_NP_MODEL_WIDTH: values per nPrint row (IPv4, TCP, UDP, ICMP)
+WIDTH = 1600            # NS_NP_MODEL_WIDTH: values per nPrint row (IPv4, TCP, UDP, ICMP, 64 payload bytes)
 NETFLOW_DIM = 20        # NS_FEATURES_NETFLOW_DIM
 _MAX_LAYERS = 32        # NS_MODEL_MAX_LAYERS
 
