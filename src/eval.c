@@ -10,6 +10,7 @@
 
 #include "netsynth/error.h"
 #include "netsynth/features.h"
+#include "netsynth/flow.h"
 #include "netsynth/fileio.h"
 #include "netsynth/forest.h"
 #include "netsynth/labels.h"
@@ -228,6 +229,7 @@ static size_t kind_dim(ns_eval_kind kind, int packets)
     return kind == NS_EVAL_NPRINT ? ns_features_nprint_dim(packets) : NS_FEATURES_NETFLOW_DIM;
 }
 
+/* packets: nPrint's first packets; NetFlow's (0: the whole flow) is o->netflow_packets, given here for it. */
 static int features_of(const set *s, ns_eval_kind kind, int packets, void **out)
 {
     size_t dim = kind_dim(kind, packets), esz = kind == NS_EVAL_NPRINT ? 1 : sizeof(float);
@@ -369,6 +371,9 @@ static int check_inputs(const ns_eval_inputs *in, const ns_eval_opts *o)
     if (!o->labels || !*o->labels) return ns_error(NS_EARG, "no label attribute given");
     if (o->trees < 1 || o->packets < 1)
         return ns_error(NS_EARG, "need at least 1 tree and 1 packet (got %d, %d)", o->trees, o->packets);
+    if (o->netflow_packets < 0 || o->netflow_packets > NS_FLOW_MAX_PACKETS)
+        return ns_error(NS_EARG, "NetFlow features over %d packets: expected 0 (whole flows) to %d", o->netflow_packets,
+                        NS_FLOW_MAX_PACKETS);
     return NS_OK;
 }
 
@@ -396,7 +401,8 @@ int ns_eval(ns_eval_report *r, const ns_eval_inputs *in, const ns_eval_opts *o)
             if (!(right[run] = malloc(tested[run] + 1))) rc = ns_error(NS_ENOMEM, "out of memory");
             else memset(right[run], 1, tested[run]);
         for (int i = 0; !rc && i < NSETS; i++)
-            if (s[i].ds) rc = features_of(&s[i], (ns_eval_kind)kind, o->packets, &feat[i]);
+            if (s[i].ds) rc = features_of(&s[i], (ns_eval_kind)kind, kind == NS_EVAL_NPRINT ? o->packets : o->netflow_packets,
+                                          &feat[i]);
         size_t kinds = o->netflow ? 2 : 1;
         for (size_t lv = 0; !rc && lv < r->n_levels; lv++) {
             if (o->progress) o->progress(o->progress_ctx, "forests", kind * r->n_levels + lv, kinds * r->n_levels);
@@ -434,8 +440,10 @@ static const char *const run_names[] = {"real", "TSTR", "TRTS"};
 
 void ns_eval_print(const ns_eval_report *r, FILE *fp)
 {
-    fprintf(fp, "random forest, %d trees, first %d packets, seed %llu (%.1f s)\n", r->opts.trees,
-            r->opts.packets, (unsigned long long)r->opts.seed, r->seconds);
+    char nf[64] = "whole flows";
+    if (r->opts.netflow_packets > 0) snprintf(nf, sizeof nf, "first %d packets", r->opts.netflow_packets);
+    fprintf(fp, "random forest, %d trees, first %d packets (NetFlow: %s), seed %llu (%.1f s)\n", r->opts.trees,
+            r->opts.packets, r->opts.netflow ? nf : "off", (unsigned long long)r->opts.seed, r->seconds);
     fprintf(fp, "%-14s %-8s %7s   %-15s %-15s %-15s\n", "", "", "", "real->real", "TSTR", "TRTS");
     fprintf(fp, "%-14s %-8s %7s   %-7s %-7s %-7s %-7s %-7s %-7s\n", "label", "features", "classes", "acc",
             "F1", "acc", "F1", "acc", "F1");
@@ -477,6 +485,7 @@ void ns_eval_json_members(const ns_eval_report *r, FILE *fp)
 {
     fprintf(fp, "  \"classifier\": \"random forest\",\n  \"trees\": %d,\n  \"packets\": %d,\n  \"seed\": %llu,\n",
             r->opts.trees, r->opts.packets, (unsigned long long)r->opts.seed);
+    fprintf(fp, "  \"netflow_packets\": %d,\n", r->opts.netflow_packets); /* 0: whole flows */
     fprintf(fp, "  \"seconds\": %.3f,\n  \"levels\": [\n", r->seconds);
     for (size_t lv = 0; lv < r->n_levels; lv++) {
         const ns_eval_level *L = &r->levels[lv];
@@ -582,7 +591,8 @@ static int dump_set(const set *s, const char *side, const ns_eval_report *r, con
     int rc = NS_OK;
     for (int kind = NS_EVAL_NPRINT; !rc && kind <= NS_EVAL_NETFLOW; kind++) {
         void *feat;
-        if ((rc = features_of(s, (ns_eval_kind)kind, o->packets, &feat))) break;
+        if ((rc = features_of(s, (ns_eval_kind)kind, kind == NS_EVAL_NPRINT ? o->packets : o->netflow_packets, &feat)))
+            break;
         snprintf(path, sizeof path, "%s/%s_%s.npy", dir, side, kind_names[kind]);
         rc = kind == NS_EVAL_NPRINT ? write_npy(path, "|i1", s->n, kind_dim(kind, o->packets), feat, 1)
                                     : write_npy(path, "<f4", s->n, kind_dim(kind, o->packets), feat, sizeof(float));

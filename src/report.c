@@ -913,12 +913,14 @@ static void html_table2(FILE *fp, const ns_report *r)
             }
             fputs("</tr>\n", fp);
         }
-    fprintf(fp, "</table><p>Random forest, %d trees, first %d packets of each flow, seed %llu. TSTR: trained on "
+    char nf[64] = "whole flows";
+    if (r->eval.opts.netflow_packets > 0) snprintf(nf, sizeof nf, "the first %d packets", r->eval.opts.netflow_packets);
+    fprintf(fp, "</table><p>Random forest, %d trees, first %d packets of each flow (NetFlow features: %s), seed %llu. TSTR: trained on "
                 "synthetic flows, tested on real ones; TRTS: the other way round. Chance: the accuracy of always "
                 "answering the most frequent class of the tested flows (and 1/k, of guessing uniformly among k "
                 "classes); an accuracy in <b style=\"color:#a00\">red</b> is within 0.05 of the higher of the "
                 "two.</p>\n",
-            r->eval.opts.trees, r->eval.opts.packets, (unsigned long long)r->eval.opts.seed);
+            r->eval.opts.trees, r->eval.opts.packets, nf, (unsigned long long)r->eval.opts.seed);
 }
 
 static void html_coverage(FILE *fp, const ns_report *r)

@@ -213,6 +213,69 @@ static void test_netflow_features(void **state)
     hand_free(&h);
 }
 
+static int nf_index(const char *name)
+{
+    int j = 0;
+    while (strcmp(ns_features_netflow_name(j), name)) j++;
+    return j;
+}
+
+/* Issue 15: NetFlow features over the whole flow (n_packets 0), as NetFlow
+ * sees it: every row kept; where the dataset cut the flow, its packets,
+ * bytes, mean size and TCP flags come from the flow's totals, the duration
+ * and gaps from the rows kept; the first-N view (eval --netflow-first) is
+ * as before. */
+static void test_netflow_features_of_whole_flows(void **state)
+{
+    (void)state;
+    hand_ds h;
+    hand_make(&h, 40, 2, 0, 0);
+    size_t i = 0;
+    while (h.ds.flows[i].n_packets < 4) i++;
+    uint32_t n = h.ds.flows[i].n_packets;
+    enum { D = NS_FEATURES_NETFLOW_DIM };
+    float whole[D], first[D], two[D], cut[D], cut16[D];
+    uint64_t idx = i;
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 0, whole), NS_OK);
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 16, first), NS_OK);
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 2, two), NS_OK);
+    assert_memory_equal(whole, first, sizeof whole); /* kept whole, within 16 packets */
+    assert_float_equal(whole[nf_index("packets_fwd")] + whole[nf_index("packets_bwd")], n, 0);
+    assert_float_equal(two[nf_index("packets_fwd")] + two[nf_index("packets_bwd")], 2, 0);
+
+    ns_ds_totals *t = calloc(h.ds.n_flows, sizeof *t);
+    for (size_t f = 0; f < h.ds.n_flows; f++) t[f].packets[0] = h.ds.flows[f].n_packets, t[f].end = NS_DS_END_CAPTURE;
+    t[i] = (ns_ds_totals){.packets = {600, 400}, .bytes = {60000, 200000}, .end = NS_DS_END_FIN,
+                          .tcp_flags = {0x13, 0x11}};
+    h.ds.totals = t;
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 0, cut), NS_OK);
+    assert_float_equal(cut[nf_index("packets_fwd")], 600, 0);
+    assert_float_equal(cut[nf_index("packets_bwd")], 400, 0);
+    assert_float_equal(cut[nf_index("bytes_fwd")], 60000, 0);
+    assert_float_equal(cut[nf_index("bytes_bwd")], 200000, 0);
+    assert_float_equal(cut[nf_index("size_mean")], 260, 1e-3);
+    assert_float_equal(cut[nf_index("tcp_fin_seen")], 1, 0);
+    assert_float_equal(cut[nf_index("tcp_syn_seen")], 1, 0);
+    assert_float_equal(cut[nf_index("tcp_ack_seen")], 1, 0);
+    assert_float_equal(cut[nf_index("tcp_rst_seen")], 0, 0);
+    assert_float_equal(cut[nf_index("duration_s")], whole[nf_index("duration_s")], 0);
+    assert_float_equal(cut[nf_index("size_max")], whole[nf_index("size_max")], 0);
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 16, cut16), NS_OK);
+    assert_memory_equal(cut16, first, sizeof first); /* the first-N view: the rows alone */
+
+    /* eval refuses a NetFlow window it cannot take. */
+    ns_eval_opts o;
+    ns_eval_opts_init(&o);
+    assert_int_equal(o.netflow_packets, 0);
+    o.labels = "device";
+    o.netflow_packets = -1;
+    ns_eval_inputs in = {.real = &h.ds, .real_name = "hand"};
+    ns_eval_report r;
+    assert_int_equal(ns_eval(&r, &in, &o), NS_EARG);
+    free(t);
+    hand_free(&h);
+}
+
 /* ---- runs ------------------------------------------------------------------ */
 
 static const ns_eval_result *result(const ns_eval_report *r, const char *level, ns_eval_kind k, ns_eval_run run)
@@ -415,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_metrics_by_hand),
         cmocka_unit_test(test_nprint_features_blank_and_pad),
         cmocka_unit_test(test_netflow_features),
+        cmocka_unit_test(test_netflow_features_of_whole_flows),
         cmocka_unit_test(test_tstr_on_identical_sets_is_real),
         cmocka_unit_test(test_addresses_do_not_leak),
         cmocka_unit_test(test_split_by_file_and_seed),

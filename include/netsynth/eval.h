@@ -2,7 +2,7 @@
  *
  * For each label level (dataset attribute, e.g. device, device_type) and
  * each feature kind (nPrint bits of the first packets; NetFlow-style
- * statistics, features.h), a random forest is trained and tested three ways:
+ * statistics of the whole flow, features.h), a random forest is trained and tested three ways:
  *   real  real-train -> real-test   (the ceiling)
  *   TSTR  synth      -> real-test   (train synthetic, test real)
  *   TRTS  real-train -> synth       (train real, test synthetic)
@@ -35,6 +35,8 @@ typedef struct ns_eval_opts {
     uint64_t seed;       /* 0 */
     int threads;         /* 0: OpenMP's default */
     int netflow;         /* 1: also on NetFlow features */
+    int netflow_packets; /* 0 (default): NetFlow features over the whole flow, as NetFlow
+                          * sees it (features.h); N > 0: its first N packets */
     /* NULL, or told what is being done: stage "forests" with the (label,
      * feature kind) pairs done of all, then ns_report_run's stages ("traces",
      * "distances", "memorisation", "compliance") with done 0 of total 1. */

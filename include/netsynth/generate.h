@@ -12,7 +12,8 @@
  * window: each next window starts a quarter window before the rows done and
  * holds those rows to them at every step (inpainting), so that it continues
  * the flow; repair then carries sequence numbers, timestamps and TCP state
- * over the whole flow. Flow i of a call
+ * over the whole flow (ns_generate_stream: in memory bounded by the
+ * window). Flow i of a call
  * takes everything random from stream i of the seed: the same seed and
  * options give the same flows. (Another batch size changes which matrix
  * shapes the BLAS sees, and so the last bits of a sum: the odd timing may
