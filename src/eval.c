@@ -14,6 +14,7 @@
 #include "netsynth/fileio.h"
 #include "netsynth/forest.h"
 #include "netsynth/labels.h"
+#include "netsynth/nprint.h"
 
 void ns_eval_opts_init(ns_eval_opts *o)
 {
@@ -781,4 +782,117 @@ int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels,
     }
     if (rc) ns_eval_source_free(s);
     return rc;
+}
+
+/* ---- whole flows ------------------------------------------------------------ */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+enum { LOG2_BINS = 20 }; /* 2^19 and up in the last: past the dataset cap */
+
+static int log2_bin(uint64_t n)
+{
+    int b = 0;
+    while (n > 1 && b < LOG2_BINS - 1) n >>= 1, b++;
+    return b;
+}
+
+static long field_value(const int8_t *row, ns_nprint_field_id f)
+{
+    return ns_nprint_has(row, f) ? (long)ns_nprint_get(row, f) : -1;
+}
+
+/* Flow f of ds: packets, bytes, and whether TCP, ended by FIN, by RST. */
+static void whole_flow(const ns_dataset *ds, uint64_t f, uint64_t *packets, uint64_t *bytes, int *tcp, int *fin,
+                       int *rst)
+{
+    const ns_ds_flow *fl = &ds->flows[f];
+    *tcp = fl->proto == 6;
+    if (ds->totals) {
+        const ns_ds_totals *t = &ds->totals[f];
+        *packets = t->packets[0] + t->packets[1], *bytes = t->bytes[0] + t->bytes[1];
+        *rst = t->end == NS_DS_END_RST, *fin = t->end == NS_DS_END_FIN;
+        return;
+    }
+    int8_t row[NS_NP_MODEL_WIDTH];
+    uint8_t flags = 0;
+    *packets = fl->n_packets, *bytes = 0;
+    for (uint32_t p = 0; p < fl->n_packets; p++) {
+        ns_dataset_row(ds, fl->first + p, row);
+        long tl = field_value(row, NS_NPF_IPV4_TL);
+        *bytes += tl > 0 ? (uint64_t)tl : 0;
+        if (row[NS_NP_COL_TCP_CWR] >= 0) flags |= (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_CWR, 8);
+    }
+    *rst = (flags & 0x04) != 0, *fin = !*rst && (flags & 0x01);
+}
+
+int ns_eval_whole_flows(ns_eval_whole *w, int n_classes, const ns_eval_side *real, const ns_eval_side *synth)
+{
+    size_t K = (size_t)n_classes + 1, most = real->n + (synth ? synth->n : 0);
+    memset(w, 0, K * sizeof *w);
+    uint64_t *len = malloc((most + 1) * sizeof *len);
+    double *hist = calloc(K * 2 * LOG2_BINS, sizeof *hist);
+    int *which = malloc((most + 1) * sizeof *which);
+    if (!len || !hist || !which) {
+        free(len), free(hist), free(which);
+        return ns_error(NS_ENOMEM, "whole flows: out of memory");
+    }
+    const ns_eval_side *sides[2] = {real, synth};
+    for (int s = 0; s < 2; s++) {
+        const ns_eval_side *e = sides[s];
+        if (!e || !e->ds) continue;
+        for (size_t i = 0; i < e->n; i++) {
+            uint64_t f = e->idx ? e->idx[i] : i, pk, by;
+            int tcp, fin, rst;
+            whole_flow(e->ds, f, &pk, &by, &tcp, &fin, &rst);
+            int c = e->cls ? e->cls[0][i] : -1;
+            len[i] = pk;
+            which[i] = c;
+            for (int k = 0; k < 2; k++) {
+                size_t at = k ? (size_t)n_classes : (size_t)c;
+                if (!k && c < 0) continue;
+                ns_eval_whole_side *x = &w[at].side[s];
+                x->flows++, x->packets += pk, x->bytes += by;
+                x->tcp += tcp, x->tcp_fin += tcp && fin, x->tcp_rst += tcp && rst;
+                hist[(at * 2 + (size_t)s) * LOG2_BINS + (size_t)log2_bin(pk)] += 1;
+            }
+        }
+        /* Percentiles per class: the side's lengths of each class, sorted. */
+        uint64_t *tmp = malloc((e->n + 1) * sizeof *tmp);
+        if (!tmp) {
+            free(len), free(hist), free(which);
+            return ns_error(NS_ENOMEM, "whole flows: out of memory");
+        }
+        for (size_t at = 0; at < K; at++) {
+            size_t m = 0;
+            for (size_t i = 0; i < e->n; i++)
+                if (at == (size_t)n_classes || which[i] == (int)at) tmp[m++] = len[i];
+            if (!m) continue;
+            qsort(tmp, m, sizeof *tmp, cmp_u64);
+            ns_eval_whole_side *x = &w[at].side[s];
+            x->p50 = tmp[(m * 50 + 99) / 100 - 1], x->p90 = tmp[(m * 90 + 99) / 100 - 1];
+            x->p99 = tmp[(m * 99 + 99) / 100 - 1], x->max = tmp[m - 1];
+        }
+        free(tmp);
+    }
+    for (size_t at = 0; at < K; at++) {
+        const double *a = hist + at * 2 * LOG2_BINS, *b = a + LOG2_BINS;
+        double na = (double)w[at].side[0].flows, nb = (double)w[at].side[1].flows, jsd = 0;
+        if (!na || !nb) {
+            w[at].jsd = NAN;
+            continue;
+        }
+        for (int k = 0; k < LOG2_BINS; k++) {
+            double p = a[k] / na, q = b[k] / nb, m = (p + q) / 2;
+            if (p > 0) jsd += 0.5 * p * log2(p / m);
+            if (q > 0) jsd += 0.5 * q * log2(q / m);
+        }
+        w[at].jsd = jsd;
+    }
+    free(len), free(hist), free(which);
+    return NS_OK;
 }
