@@ -522,10 +522,6 @@ static int run_windows(windows_run *wr, const by_len *order, size_t n, const uin
     return rc;
 }
 
-/* The rows a continuation window shares with the end of the previous one:
- * a quarter of the window (none for windows of one row). */
-static int window_overlap(int T) { return T > 1 ? (T / 4 > 1 ? T / 4 : 1) : 0; }
-
 int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
                        ns_gen_sink sink, void *ctx)
 {
@@ -600,7 +596,7 @@ int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_
      * makes sequence numbers, timestamps and TCP state run on over the
      * whole flow. Flow i's noise still comes from its own stream alone.
      * Only the end of each flow's last window is kept between rounds. */
-    int hold = window_overlap(T);
+    int hold = ns_model_window_hold(T);
     for (;;) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {

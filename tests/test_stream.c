@@ -20,6 +20,7 @@
 #include "netsynth/modelfile.h"
 #include "netsynth/nprint.h"
 #include "netsynth/repair.h"
+#include "netsynth/train.h"
 
 enum { W = NS_NP_MODEL_WIDTH, N = 40 };
 
@@ -323,12 +324,105 @@ static void test_long_flow_in_bounded_memory(void **state)
     ns_modelfile_free(&m);
 }
 
+/* Issue 15: a model trained on whole TCP flows longer than its window (12 to
+ * 35 packets, window 8) that all end FIN, FIN, ACK closes the flows it
+ * generates window by window: the window that ends a flow was drawn in
+ * training as generation draws it (shorter than the window), so the model
+ * learns where a flow ends. (When every continuation window it trained on
+ * was a full window, it never saw a flow end inside one: 0 of the flows
+ * ended with a FIN.) */
+static void test_long_flows_close_as_trained(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    static const char *attr_names[] = {"kind"}, *tokens[] = {"kind=web"}, *files[] = {"made-in-test"};
+    static const uint32_t attr_first[] = {0, 1};
+    enum { F = 48, MAXL = 35, RB = (W + 3) / 4 };
+    ns_ds_flow flows[F];
+    int32_t labels[F];
+    int64_t *iat = malloc(F * MAXL * sizeof *iat);
+    uint8_t *d = malloc(F * MAXL), *bits = calloc((size_t)F * MAXL, RB);
+    int8_t row[W];
+    memset(flows, 0, sizeof flows);
+    uint64_t at = 0;
+    for (int f = 0; f < F; f++) {
+        uint32_t n = 12 + (uint32_t)(f * 7) % 24;
+        flows[f].first = at, flows[f].n_packets = flows[f].seen = n, flows[f].proto = 6;
+        labels[f] = 0;
+        for (uint32_t k = 0; k < n; k++, at++) {
+            tcp_row(row, (int)k, -1);
+            int back = k == 1 || k == n - 2 || (k > 2 && k < n - 3 && k % 2);
+            int flags = k == 0 ? 0x002 : k == 1 ? 0x012 : k + 3 == n || k + 2 == n ? 0x011 : 0x010;
+            ns_nprint_bits_put(row, NS_NP_COL_TCP_NS, 9, (uint64_t)flags);
+            ns_dataset_pack_row(row, W, bits + at * RB);
+            iat[at] = k ? 3000000 : 0;
+            d[at] = (uint8_t)back;
+        }
+    }
+    ns_dataset ds = {.width = W, .row_bytes = RB, .max_packets = MAXL, .n_flows = F, .n_packets = at, .n_attrs = 1,
+                     .n_tokens = 1, .n_files = 1, .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens,
+                     .files = files, .flows = flows, .labels = labels, .iat_ns = iat, .dir = d, .bits = bits};
+    const char *ds_path = tu_path(dir, "long.ds");
+    assert_int_equal(ns_dataset_write(&ds, ds_path), NS_OK);
+    ns_dataset loaded;
+    assert_int_equal(ns_dataset_load(&loaded, ds_path), NS_OK);
+    ns_train_opts o;
+    ns_train_opts_init(&o);
+    o.config = "tiny", o.max_packets = 8, o.threads = 1;
+    o.st.steps = 1000, o.st.batch = 16, o.st.lr = 3e-3f, o.st.warmup = 20;
+    o.st.eval_every = 0, o.st.ckpt_every = 0, o.st.val_frac = 0;
+    char out[4096], ckpt[4096];
+    snprintf(out, sizeof out, "%s", tu_path(dir, "long.model"));
+    snprintf(ckpt, sizeof ckpt, "%s", tu_path(dir, "long.ckpt"));
+    o.out_path = out, o.ckpt_path = ckpt;
+    ns_train_result res;
+    assert_int_equal(ns_train(&loaded, &o, &res), NS_OK);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, out), NS_OK);
+    assert_true(m.cfg.len_bins > 0);
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    int32_t ids[1] = {0}, each[40];
+    for (int i = 0; i < 40; i++) each[i] = ids[0];
+    ns_gen_flows g = {0};
+    assert_int_equal(ns_generate_many(&m, &go, each, 40, 0, &g), NS_OK);
+    int long_flows = 0, closed = 0;
+    for (size_t f = 0; f < g.n_flows; f++) {
+        if (g.len[f] <= 8) continue;
+        long_flows++;
+        int fin = 0;
+        for (uint32_t k = g.len[f] > 3 ? g.len[f] - 3 : 0; k < g.len[f]; k++) {
+            const int8_t *r = g.rows + (g.first[f] + k) * W;
+            fin |= r[NS_NP_COL_TCP_FIN] == 1;
+        }
+        closed += fin;
+        if (getenv("NETSYNTH_TEST_VERBOSE")) {
+            print_message("flow %zu len %u:", f, g.len[f]);
+            for (uint32_t k = 0; k < g.len[f]; k++) {
+                const int8_t *r = g.rows + (g.first[f] + k) * W;
+                int fl = 0;
+                for (int b = 0; b < 8; b++) fl = fl << 1 | (r[NS_NP_COL_TCP_CWR + b] == 1);
+                print_message(" %02x%s", fl, g.dir[g.first[f] + k] ? "<" : ">");
+            }
+            print_message("\n");
+        }
+    }
+    print_message("%d of %d flows past the window end with a FIN in their last 3 rows\n", closed, long_flows);
+    assert_true(long_flows >= 20);
+    assert_true(closed * 4 >= long_flows);
+    ns_gen_flows_free(&g);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&loaded);
+    free(iat), free(d), free(bits);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repair_in_parts_equals_whole),
         cmocka_unit_test(test_stream_equals_memory),
         cmocka_unit_test(test_long_flow_in_bounded_memory),
+        cmocka_unit_test(test_long_flows_close_as_trained),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();
