@@ -557,11 +557,24 @@ static uint8_t flow_transport(const gen *g, size_t n)
     return named[by_name] ? order[by_name] : NS_PROTO_UDP;
 }
 
-/* The server port most rows of the transport name (non-zero; 9, discard, when none does). */
+/* The server port most rows of the transport name (non-zero; 9, discard, when none does); ties: the
+ * one named first. Past a few rows, counted by port in one pass: pair by pair, a flow of 100,000 rows
+ * took a minute. */
 static uint16_t server_port(const gen *g, const uint8_t *dir, size_t n, uint8_t proto)
 {
     uint16_t best = 9;
     size_t best_n = 0;
+    uint32_t *count = n > 64 ? calloc(65536, sizeof *count) : NULL;
+    if (count) {
+        for (size_t i = 0; i < n; i++)
+            if (g[i].shows == proto) count[dir[i] ? g[i].sport : g[i].dport]++;
+        for (size_t i = 0; i < n; i++) {
+            uint16_t p = dir[i] ? g[i].sport : g[i].dport;
+            if (g[i].shows == proto && p && count[p] > best_n) best = p, best_n = count[p];
+        }
+        free(count);
+        return best;
+    }
     for (size_t i = 0; i < n; i++) {
         if (g[i].shows != proto) continue;
         uint16_t p = dir[i] ? g[i].sport : g[i].dport;
