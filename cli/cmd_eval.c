@@ -19,12 +19,14 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: netsynth eval --real REAL [--real-test TEST] [--synth SYNTH]\n"
             "                     [--label ATTRS] [--packets N] [--trees N] [--seed S]\n"
-            "                     [-j N] [--no-netflow] [--like] [--no-compliance] [-q]\n"
+            "                     [-j N] [--no-netflow] [--netflow-first] [--like]\n"
+            "                     [--no-compliance] [-q]\n"
             "                     [--no-trace] [--model FILE]\n"
             "                     [--json FILE] [--html FILE] [--dump-features DIR]\n"
             "\n"
             "Judges synthetic flows by a random forest (first N packets as nPrint bits,\n"
-            "addresses and ports blanked; and NetFlow-style statistics), per label:\n"
+            "addresses and ports blanked; and NetFlow-style statistics of the whole flow),\n"
+            "per label:\n"
             "  real  train on REAL, test on TEST (the ceiling)\n"
             "  TSTR  train on SYNTH, test on TEST\n"
             "  TRTS  train on REAL, test on SYNTH\n"
@@ -59,6 +61,8 @@ static void usage(FILE *out)
             "  --seed S             forest seed (default 0); a seed repeats exactly\n"
             "  -j, --threads N      OpenMP threads (default: all)\n"
             "  --no-netflow         nPrint features only\n"
+            "  --netflow-first      NetFlow features of the first N packets (--packets), as\n"
+            "                       nPrint's, instead of the whole flow (as NetFlow sees it)\n"
             "  --like               SYNTH was generated --like REAL: coverage compares with\n"
             "                       REAL's flows per class as the request\n"
             "  --no-compliance      do not run tshark on capture tables\n"
@@ -99,13 +103,14 @@ static void eval_progress(void *ctx, const char *stage, size_t done, size_t tota
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP, O_DUP, O_NOTRACE, O_MODEL };
+    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP, O_DUP, O_NOTRACE, O_MODEL, O_NFFIRST };
     static const struct option longopts[] = {
         {"real", required_argument, NULL, O_REAL},       {"real-test", required_argument, NULL, O_TEST},
         {"synth", required_argument, NULL, O_SYNTH},     {"label", required_argument, NULL, O_LABEL},
         {"packets", required_argument, NULL, O_PACKETS}, {"trees", required_argument, NULL, O_TREES},
         {"seed", required_argument, NULL, O_SEED},       {"threads", required_argument, NULL, 'j'},
         {"no-netflow", no_argument, NULL, O_NONF},       {"json", required_argument, NULL, O_JSON},
+        {"netflow-first", no_argument, NULL, O_NFFIRST},
         {"dump-features", required_argument, NULL, O_DUMP}, {"html", required_argument, NULL, O_HTML},
         {"like", no_argument, NULL, O_LIKE},             {"no-compliance", no_argument, NULL, O_NOCOMP},
         {"allow-duplicate-captures", no_argument, NULL, O_DUP},
@@ -117,7 +122,7 @@ int cmd_eval(int argc, char **argv)
     ns_eval_opts_init(&o);
     ns_eval_inputs in = {0};
     const char *json = NULL, *dump = NULL, *html = NULL, *model = NULL;
-    int like = 0, comp = 1, dup = 0, trace = 1, quiet = 0;
+    int like = 0, comp = 1, dup = 0, trace = 1, quiet = 0, nf_first = 0;
     long v;
     int c, rc;
     optind = 1;
@@ -144,6 +149,7 @@ int cmd_eval(int argc, char **argv)
             o.threads = (int)v;
             break;
         case O_NONF: o.netflow = 0; break;
+        case O_NFFIRST: nf_first = 1; break;
         case O_JSON: json = optarg; break;
         case O_DUMP: dump = optarg; break;
         case O_HTML: html = optarg; break;
@@ -178,7 +184,9 @@ int cmd_eval(int argc, char **argv)
     ns_eval_source src[3];
     memset(src, 0, sizeof src);
     const char *names[3] = {in.real_name, in.real_test_name, in.synth_name};
-    int table_packets = o.packets > 64 ? o.packets : 64;
+    if (nf_first) o.netflow_packets = o.packets;
+    /* Capture tables keep whole flows when NetFlow features see them whole. */
+    int table_packets = o.netflow && !o.netflow_packets ? NS_FLOW_MAX_KEPT : o.packets > 64 ? o.packets : 64;
     rc = NS_OK;
     for (int i = 0; i < 3 && !rc; i++) {
         if (names[i])

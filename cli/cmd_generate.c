@@ -80,7 +80,9 @@ static void usage(FILE *out)
             "  --batch B          flows denoised together, per thread (default: as many as\n"
             "                     make 256 packets, at most 64)\n"
             "  --length N         every flow N packets long (default: as the model's length head draws);\n"
-            "                     past the model's window, generated window by window\n"
+            "                     past the model's window, generated window by window; a single\n"
+            "                     pcap/pcapng is written as it is generated, in memory bounded\n"
+            "                     by the window, not the flow\n"
             "  --length-guidance G\n"
             "                     guidance of the length head (default 1: lengths as trained;\n"
             "                     3 helps prompts of attribute pairs never trained together)\n"
@@ -175,6 +177,43 @@ static int report_repair(const pcap_out *po, int quiet)
 }
 
 static void gen_progress(void *ctx, size_t done, size_t total) { cli_progress_update(ctx, done, total); }
+
+/* The trace model's plan for one capture, made from the flows' first windows (gen_write.h). */
+typedef struct trace_hook {
+    const ns_tmodel *tm;
+    const char *key;
+    uint64_t seed;
+    ns_repair_plan *plan;
+} trace_hook;
+
+static int plan_trace(void *ctx, const ns_gen_flows *first, ns_repair_opts *ro)
+{
+    trace_hook *h = ctx;
+    ns_tmodel_capture cap = {0, first->n_flows, h->key};
+    if (!(h->plan = calloc(first->n_flows + 1, sizeof *h->plan))) return ns_error(NS_ENOMEM, "out of memory");
+    int rc = ns_tmodel_plan(h->tm, first, &cap, 1, ro, h->seed, h->plan);
+    if (!rc) ro->plan = h->plan, ro->n_plan = first->n_flows;
+    return rc;
+}
+
+/* n flows for the prompt ids, generated and written to one capture together (ns_gen_capture). */
+static int stream_one(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, trace_hook *th,
+                      const char *out, pcap_out *po, uint64_t *written, size_t *rows)
+{
+    size_t P = m->n_attrs ? m->n_attrs : 1;
+    int32_t *each = malloc(n * P * sizeof *each + 1);
+    if (!each) return ns_error(NS_ENOMEM, "out of memory for %zu prompts", n);
+    for (size_t i = 0; i < n; i++) memcpy(each + i * P, ids, m->n_attrs * sizeof *ids);
+    ns_gen_capture c = {.st = &po->stats, .plan = th ? plan_trace : NULL, .plan_ctx = th};
+    int rc = ns_gen_capture_open(&c, &po->repair, po->fmt == OUT_PCAPNG ? NS_GEN_PCAPNG : NS_GEN_PCAP, out);
+    if (!rc) {
+        rc = ns_generate_stream(m, o, each, n, 0, ns_gen_capture_round, &c);
+        rc = rc ? (ns_gen_capture_close(&c, 0), rc) : ns_gen_capture_close(&c, 1);
+    }
+    *written = c.written, *rows = (size_t)c.rows;
+    free(each);
+    return rc;
+}
 
 static double now_s(void)
 {
@@ -436,22 +475,31 @@ int cmd_generate(int argc, char **argv)
     size_t count = (size_t)n;
     if (!rc && duration_ns) rc = ns_tmodel_count(tm, key, duration_ns, o.seed, 0, 100000000, &count);
     double t0 = now_s();
-    if (!rc) rc = ns_generate(&m, &o, ids, count, 0, &g);
+    uint64_t written = 0;
+    size_t n_flows = 0, n_rows = 0;
+    ns_repair_plan *trace = NULL;
+    int streamed = (po.fmt == OUT_PCAP || po.fmt == OUT_PCAPNG) && !po.per_flow;
+    if (!rc && streamed) {
+        /* One capture: written as its flows are generated, in memory bounded by the window. */
+        trace_hook th = {tm, key, o.seed, NULL};
+        rc = stream_one(&m, &o, ids, count, tm ? &th : NULL, out, &po, &written, &n_rows);
+        trace = th.plan, n_flows = count;
+    } else if (!rc && !(rc = ns_generate(&m, &o, ids, count, 0, &g))) {
+        n_flows = g.n_flows, n_rows = g.n_rows;
+    }
     double secs = now_s() - t0;
     cli_progress_end(&prog);
-    uint64_t written = 0;
-    ns_repair_plan *trace = NULL;
-    if (!rc && tm && (po.fmt == OUT_PCAP || po.fmt == OUT_PCAPNG)) {
+    if (!rc && !streamed && tm && (po.fmt == OUT_PCAP || po.fmt == OUT_PCAPNG)) {
         ns_tmodel_capture cap = {0, g.n_flows, key};
         if (!(trace = calloc(g.n_flows + 1, sizeof *trace))) rc = ns_error(NS_ENOMEM, "out of memory");
         else if (!(rc = ns_tmodel_plan(tm, &g, &cap, 1, &po.repair, o.seed, trace)))
             po.repair.plan = trace, po.repair.n_plan = g.n_flows;
     }
-    if (!rc) rc = write_one(&g, &m, model_path, out, &po, &written);
+    if (!rc && !streamed) rc = write_one(&g, &m, model_path, out, &po, &written);
     free(trace), free(labels);
     if (!rc && !quiet)
-        fprintf(stderr, "generated %zu flows (%zu packets) in %.2f s, %.0f flows/s: wrote %s\n", g.n_flows, g.n_rows,
-                secs, (double)g.n_flows / secs, out);
+        fprintf(stderr, "generated %zu flows (%zu packets) in %.2f s, %.0f flows/s, %.0f packets/s: wrote %s\n",
+                n_flows, n_rows, secs, (double)n_flows / secs, (double)n_rows / secs, out);
     if (!rc) rc = report_repair(&po, quiet);
     free(ids);
     ns_gen_flows_free(&g);

@@ -10,9 +10,11 @@
 
 #include "netsynth/error.h"
 #include "netsynth/features.h"
+#include "netsynth/flow.h"
 #include "netsynth/fileio.h"
 #include "netsynth/forest.h"
 #include "netsynth/labels.h"
+#include "netsynth/nprint.h"
 
 void ns_eval_opts_init(ns_eval_opts *o)
 {
@@ -228,6 +230,7 @@ static size_t kind_dim(ns_eval_kind kind, int packets)
     return kind == NS_EVAL_NPRINT ? ns_features_nprint_dim(packets) : NS_FEATURES_NETFLOW_DIM;
 }
 
+/* packets: nPrint's first packets; NetFlow's (0: the whole flow) is o->netflow_packets, given here for it. */
 static int features_of(const set *s, ns_eval_kind kind, int packets, void **out)
 {
     size_t dim = kind_dim(kind, packets), esz = kind == NS_EVAL_NPRINT ? 1 : sizeof(float);
@@ -369,6 +372,9 @@ static int check_inputs(const ns_eval_inputs *in, const ns_eval_opts *o)
     if (!o->labels || !*o->labels) return ns_error(NS_EARG, "no label attribute given");
     if (o->trees < 1 || o->packets < 1)
         return ns_error(NS_EARG, "need at least 1 tree and 1 packet (got %d, %d)", o->trees, o->packets);
+    if (o->netflow_packets < 0 || o->netflow_packets > NS_FLOW_MAX_PACKETS)
+        return ns_error(NS_EARG, "NetFlow features over %d packets: expected 0 (whole flows) to %d", o->netflow_packets,
+                        NS_FLOW_MAX_PACKETS);
     return NS_OK;
 }
 
@@ -396,7 +402,8 @@ int ns_eval(ns_eval_report *r, const ns_eval_inputs *in, const ns_eval_opts *o)
             if (!(right[run] = malloc(tested[run] + 1))) rc = ns_error(NS_ENOMEM, "out of memory");
             else memset(right[run], 1, tested[run]);
         for (int i = 0; !rc && i < NSETS; i++)
-            if (s[i].ds) rc = features_of(&s[i], (ns_eval_kind)kind, o->packets, &feat[i]);
+            if (s[i].ds) rc = features_of(&s[i], (ns_eval_kind)kind, kind == NS_EVAL_NPRINT ? o->packets : o->netflow_packets,
+                                          &feat[i]);
         size_t kinds = o->netflow ? 2 : 1;
         for (size_t lv = 0; !rc && lv < r->n_levels; lv++) {
             if (o->progress) o->progress(o->progress_ctx, "forests", kind * r->n_levels + lv, kinds * r->n_levels);
@@ -434,8 +441,10 @@ static const char *const run_names[] = {"real", "TSTR", "TRTS"};
 
 void ns_eval_print(const ns_eval_report *r, FILE *fp)
 {
-    fprintf(fp, "random forest, %d trees, first %d packets, seed %llu (%.1f s)\n", r->opts.trees,
-            r->opts.packets, (unsigned long long)r->opts.seed, r->seconds);
+    char nf[64] = "whole flows";
+    if (r->opts.netflow_packets > 0) snprintf(nf, sizeof nf, "first %d packets", r->opts.netflow_packets);
+    fprintf(fp, "random forest, %d trees, first %d packets (NetFlow: %s), seed %llu (%.1f s)\n", r->opts.trees,
+            r->opts.packets, r->opts.netflow ? nf : "off", (unsigned long long)r->opts.seed, r->seconds);
     fprintf(fp, "%-14s %-8s %7s   %-15s %-15s %-15s\n", "", "", "", "real->real", "TSTR", "TRTS");
     fprintf(fp, "%-14s %-8s %7s   %-7s %-7s %-7s %-7s %-7s %-7s\n", "label", "features", "classes", "acc",
             "F1", "acc", "F1", "acc", "F1");
@@ -477,6 +486,7 @@ void ns_eval_json_members(const ns_eval_report *r, FILE *fp)
 {
     fprintf(fp, "  \"classifier\": \"random forest\",\n  \"trees\": %d,\n  \"packets\": %d,\n  \"seed\": %llu,\n",
             r->opts.trees, r->opts.packets, (unsigned long long)r->opts.seed);
+    fprintf(fp, "  \"netflow_packets\": %d,\n", r->opts.netflow_packets); /* 0: whole flows */
     fprintf(fp, "  \"seconds\": %.3f,\n  \"levels\": [\n", r->seconds);
     for (size_t lv = 0; lv < r->n_levels; lv++) {
         const ns_eval_level *L = &r->levels[lv];
@@ -582,7 +592,8 @@ static int dump_set(const set *s, const char *side, const ns_eval_report *r, con
     int rc = NS_OK;
     for (int kind = NS_EVAL_NPRINT; !rc && kind <= NS_EVAL_NETFLOW; kind++) {
         void *feat;
-        if ((rc = features_of(s, (ns_eval_kind)kind, o->packets, &feat))) break;
+        if ((rc = features_of(s, (ns_eval_kind)kind, kind == NS_EVAL_NPRINT ? o->packets : o->netflow_packets, &feat)))
+            break;
         snprintf(path, sizeof path, "%s/%s_%s.npy", dir, side, kind_names[kind]);
         rc = kind == NS_EVAL_NPRINT ? write_npy(path, "|i1", s->n, kind_dim(kind, o->packets), feat, 1)
                                     : write_npy(path, "<f4", s->n, kind_dim(kind, o->packets), feat, sizeof(float));
@@ -771,4 +782,117 @@ int ns_eval_source_load(ns_eval_source *s, const char *path, const char *labels,
     }
     if (rc) ns_eval_source_free(s);
     return rc;
+}
+
+/* ---- whole flows ------------------------------------------------------------ */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+enum { LOG2_BINS = 20 }; /* 2^19 and up in the last: past the dataset cap */
+
+static int log2_bin(uint64_t n)
+{
+    int b = 0;
+    while (n > 1 && b < LOG2_BINS - 1) n >>= 1, b++;
+    return b;
+}
+
+static long field_value(const int8_t *row, ns_nprint_field_id f)
+{
+    return ns_nprint_has(row, f) ? (long)ns_nprint_get(row, f) : -1;
+}
+
+/* Flow f of ds: packets, bytes, and whether TCP, ended by FIN, by RST. */
+static void whole_flow(const ns_dataset *ds, uint64_t f, uint64_t *packets, uint64_t *bytes, int *tcp, int *fin,
+                       int *rst)
+{
+    const ns_ds_flow *fl = &ds->flows[f];
+    *tcp = fl->proto == 6;
+    if (ds->totals) {
+        const ns_ds_totals *t = &ds->totals[f];
+        *packets = t->packets[0] + t->packets[1], *bytes = t->bytes[0] + t->bytes[1];
+        *rst = t->end == NS_DS_END_RST, *fin = t->end == NS_DS_END_FIN;
+        return;
+    }
+    int8_t row[NS_NP_MODEL_WIDTH];
+    uint8_t flags = 0;
+    *packets = fl->n_packets, *bytes = 0;
+    for (uint32_t p = 0; p < fl->n_packets; p++) {
+        ns_dataset_row(ds, fl->first + p, row);
+        long tl = field_value(row, NS_NPF_IPV4_TL);
+        *bytes += tl > 0 ? (uint64_t)tl : 0;
+        if (row[NS_NP_COL_TCP_CWR] >= 0) flags |= (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_CWR, 8);
+    }
+    *rst = (flags & 0x04) != 0, *fin = !*rst && (flags & 0x01);
+}
+
+int ns_eval_whole_flows(ns_eval_whole *w, int n_classes, const ns_eval_side *real, const ns_eval_side *synth)
+{
+    size_t K = (size_t)n_classes + 1, most = real->n + (synth ? synth->n : 0);
+    memset(w, 0, K * sizeof *w);
+    uint64_t *len = malloc((most + 1) * sizeof *len);
+    double *hist = calloc(K * 2 * LOG2_BINS, sizeof *hist);
+    int *which = malloc((most + 1) * sizeof *which);
+    if (!len || !hist || !which) {
+        free(len), free(hist), free(which);
+        return ns_error(NS_ENOMEM, "whole flows: out of memory");
+    }
+    const ns_eval_side *sides[2] = {real, synth};
+    for (int s = 0; s < 2; s++) {
+        const ns_eval_side *e = sides[s];
+        if (!e || !e->ds) continue;
+        for (size_t i = 0; i < e->n; i++) {
+            uint64_t f = e->idx ? e->idx[i] : i, pk, by;
+            int tcp, fin, rst;
+            whole_flow(e->ds, f, &pk, &by, &tcp, &fin, &rst);
+            int c = e->cls ? e->cls[0][i] : -1;
+            len[i] = pk;
+            which[i] = c;
+            for (int k = 0; k < 2; k++) {
+                size_t at = k ? (size_t)n_classes : (size_t)c;
+                if (!k && c < 0) continue;
+                ns_eval_whole_side *x = &w[at].side[s];
+                x->flows++, x->packets += pk, x->bytes += by;
+                x->tcp += tcp, x->tcp_fin += tcp && fin, x->tcp_rst += tcp && rst;
+                hist[(at * 2 + (size_t)s) * LOG2_BINS + (size_t)log2_bin(pk)] += 1;
+            }
+        }
+        /* Percentiles per class: the side's lengths of each class, sorted. */
+        uint64_t *tmp = malloc((e->n + 1) * sizeof *tmp);
+        if (!tmp) {
+            free(len), free(hist), free(which);
+            return ns_error(NS_ENOMEM, "whole flows: out of memory");
+        }
+        for (size_t at = 0; at < K; at++) {
+            size_t m = 0;
+            for (size_t i = 0; i < e->n; i++)
+                if (at == (size_t)n_classes || which[i] == (int)at) tmp[m++] = len[i];
+            if (!m) continue;
+            qsort(tmp, m, sizeof *tmp, cmp_u64);
+            ns_eval_whole_side *x = &w[at].side[s];
+            x->p50 = tmp[(m * 50 + 99) / 100 - 1], x->p90 = tmp[(m * 90 + 99) / 100 - 1];
+            x->p99 = tmp[(m * 99 + 99) / 100 - 1], x->max = tmp[m - 1];
+        }
+        free(tmp);
+    }
+    for (size_t at = 0; at < K; at++) {
+        const double *a = hist + at * 2 * LOG2_BINS, *b = a + LOG2_BINS;
+        double na = (double)w[at].side[0].flows, nb = (double)w[at].side[1].flows, jsd = 0;
+        if (!na || !nb) {
+            w[at].jsd = NAN;
+            continue;
+        }
+        for (int k = 0; k < LOG2_BINS; k++) {
+            double p = a[k] / na, q = b[k] / nb, m = (p + q) / 2;
+            if (p > 0) jsd += 0.5 * p * log2(p / m);
+            if (q > 0) jsd += 0.5 * q * log2(q / m);
+        }
+        w[at].jsd = jsd;
+    }
+    free(len), free(hist), free(which);
+    return NS_OK;
 }

@@ -82,14 +82,16 @@ const char *ns_features_netflow_name(int j)
     return j >= 0 && j < NS_FEATURES_NETFLOW_DIM ? nf_names[j] : NULL;
 }
 
-static void netflow_one(const ns_dataset *ds, const ns_ds_flow *f, int n_packets, int8_t *row, float *out)
+/* n_packets 0: the whole flow (features.h). */
+static void netflow_one(const ns_dataset *ds, const ns_ds_flow *f, const ns_ds_totals *t, int n_packets, int8_t *row,
+                        float *out)
 {
     double s_sum = 0, s_sq = 0, i_sum = 0, i_sq = 0, dur = 0;
     double s_min = INFINITY, s_max = 0;
     long proto = -1;
     size_t present = 0, gaps = 0;
     memset(out, 0, NS_FEATURES_NETFLOW_DIM * sizeof *out);
-    uint32_t k = f->n_packets < (uint32_t)n_packets ? f->n_packets : (uint32_t)n_packets;
+    uint32_t k = n_packets <= 0 || f->n_packets < (uint32_t)n_packets ? f->n_packets : (uint32_t)n_packets;
     for (uint32_t p = 0; p < k; p++) {
         uint64_t g = f->first + p;
         ns_dataset_row(ds, g, row);
@@ -128,11 +130,19 @@ static void netflow_one(const ns_dataset *ds, const ns_ds_flow *f, int n_packets
         out[NF_IAT_MEAN] = (float)m;
         out[NF_IAT_STD] = (float)sqrt(fmax(0, i_sq / (double)gaps - m * m));
     }
+    /* A flow the dataset cut: what NetFlow counts over the whole flow comes
+     * from its totals, which the dataset keeps whole. */
+    if (n_packets <= 0 && t && t->packets[0] + t->packets[1] > f->n_packets) {
+        for (int d = 0; d < 2; d++) out[NF_PKTS_FWD + d] = (float)t->packets[d], out[NF_BYTES_FWD + d] = (float)t->bytes[d];
+        out[NF_SIZE_MEAN] = (float)((double)(t->bytes[0] + t->bytes[1]) / (double)(t->packets[0] + t->packets[1]));
+        uint8_t fl = t->tcp_flags[0] | t->tcp_flags[1];
+        for (int b = 0; b < 8; b++) out[NF_FLAGS + b] = (float)((fl >> (7 - b)) & 1);
+    }
 }
 
 int ns_features_netflow(const ns_dataset *ds, const uint64_t *idx, size_t n, int n_packets, float *x)
 {
-    int rc = check(ds, idx, n, n_packets);
+    int rc = check(ds, idx, n, n_packets ? n_packets : 1);
     if (rc) return rc;
     int failed = 0;
 #pragma omp parallel
@@ -144,7 +154,11 @@ int ns_features_netflow(const ns_dataset *ds, const uint64_t *idx, size_t n, int
         }
 #pragma omp for schedule(static)
         for (size_t i = 0; i < n; i++)
-            if (row) netflow_one(ds, &ds->flows[idx ? idx[i] : i], n_packets, row, x + i * NS_FEATURES_NETFLOW_DIM);
+            if (row) {
+                uint64_t f = idx ? idx[i] : i;
+                netflow_one(ds, &ds->flows[f], ds->totals ? &ds->totals[f] : NULL, n_packets, row,
+                            x + i * NS_FEATURES_NETFLOW_DIM);
+            }
         free(row);
     }
     return failed ? ns_error(NS_ENOMEM, "features: out of memory") : NS_OK;

@@ -371,6 +371,126 @@ int ns_gen_write_capture(const ns_gen_flows *g, size_t first, size_t count, cons
     return rc;
 }
 
+/* ---- a capture written as its flows are generated ---------------------------- */
+
+int ns_gen_capture_open(ns_gen_capture *c, const ns_repair_opts *ro, int format, const char *path)
+{
+    c->written = c->rows = 0;
+    c->pending_max = 0;
+    c->ro_ = *ro;
+    c->format_ = format;
+    c->cont_ = NULL;
+    memset(&c->pend_, 0, sizeof c->pend_), memset(&c->keep_, 0, sizeof c->keep_);
+    c->last_ts_ = INT64_MIN;
+    c->open_ = 0;
+    int rc = ns_repair_check_opts(ro);
+    if (rc || (rc = ns_outfile_open(&c->out_, path))) return rc;
+    rc = format == NS_GEN_PCAPNG ? ns_pcapng_writer_begin(&c->w_, c->out_.fp, ro->linktype, 0)
+                                 : ns_pcap_writer_begin(&c->w_, c->out_.fp, ro->linktype, 0);
+    if (rc) {
+        ns_outfile_abort(&c->out_);
+        return ns_error_wrap(rc, "%s", path);
+    }
+    c->open_ = 1;
+    return NS_OK;
+}
+
+/* As ns_repair_merge orders packets: by time, then flow (a flow's own
+ * packets never share a time, so that is a total order). */
+static int by_time_flow(const void *a, const void *b)
+{
+    const ns_repair_pkt *x = a, *y = b;
+    if (x->ts_ns != y->ts_ns) return x->ts_ns < y->ts_ns ? -1 : 1;
+    if (x->flow != y->flow) return x->flow < y->flow ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Write the waiting packets earlier than `before` (all with `all`), in
+ * order, the timestamps made strictly increasing as ns_repair_merge makes
+ * them; the rest wait. Every packet still to come is later than `before`,
+ * so what is written is a prefix of the merged order of the whole file. */
+static int flush_due(ns_gen_capture *c, int64_t before, int all)
+{
+    ns_repair_out *p = &c->pend_;
+    if (p->n_pkts > c->pending_max) c->pending_max = p->n_pkts;
+    qsort(p->pkts, p->n_pkts, sizeof *p->pkts, by_time_flow);
+    size_t i = 0;
+    int rc = NS_OK;
+    for (; i < p->n_pkts && (all || p->pkts[i].ts_ns < before); i++) {
+        int64_t ts = p->pkts[i].ts_ns <= c->last_ts_ ? c->last_ts_ + 1000 : p->pkts[i].ts_ns;
+        if ((rc = ns_pcap_write(&c->w_, ts, p->bytes + p->pkts[i].off, p->pkts[i].len, p->pkts[i].len))) 
+            return ns_error_wrap(rc, "%s", c->out_.path);
+        c->last_ts_ = ts;
+        c->written++;
+    }
+    if (!i) return NS_OK;
+    /* The rest, packed into the spare buffer, which then takes turns. */
+    ns_repair_out *k = &c->keep_;
+    ns_repair_out_clear(k);
+    size_t bytes = 0;
+    for (size_t j = i; j < p->n_pkts; j++) bytes += p->pkts[j].len;
+    if (bytes > k->cap_bytes_) {
+        uint8_t *b = realloc(k->bytes, bytes);
+        if (!b) return ns_error(NS_ENOMEM, "%s: out of memory for waiting packets", c->out_.path);
+        k->bytes = b, k->cap_bytes_ = bytes;
+    }
+    if (p->n_pkts - i > k->cap_pkts_) {
+        ns_repair_pkt *q = realloc(k->pkts, (p->n_pkts - i) * sizeof *q);
+        if (!q) return ns_error(NS_ENOMEM, "%s: out of memory for waiting packets", c->out_.path);
+        k->pkts = q, k->cap_pkts_ = p->n_pkts - i;
+    }
+    for (size_t j = i; j < p->n_pkts; j++) {
+        ns_repair_pkt q = p->pkts[j];
+        memcpy(k->bytes + k->n_bytes, p->bytes + q.off, q.len);
+        q.off = k->n_bytes;
+        k->n_bytes += q.len;
+        k->pkts[k->n_pkts++] = q;
+    }
+    ns_repair_out t = *p;
+    *p = *k, *k = t;
+    return rc;
+}
+
+int ns_gen_capture_round(void *ctx, const ns_gen_round *r)
+{
+    ns_gen_capture *c = ctx;
+    const ns_gen_flows *v = r->win;
+    int rc = NS_OK;
+    if (!r->index) {
+        if (!(c->cont_ = calloc(r->n + 1, sizeof *c->cont_)))
+            return ns_error(NS_ENOMEM, "%s: out of memory for %zu flows", c->out_.path, r->n);
+        for (size_t i = 0; i < r->n; i++) c->rows += r->whole[i];
+        if (c->plan && (rc = c->plan(c->plan_ctx, v, &c->ro_))) return rc;
+    }
+    int64_t before = INT64_MAX;
+    int going = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!v->len[i]) continue;
+        size_t at = v->first[i];
+        rc = ns_repair_flow_part(&c->ro_, c->flow0 + i, v->rows + at * W, v->dir + at, v->iat_ns + at, v->len[i],
+                                 &c->cont_[i], &c->pend_, c->st);
+        if (rc) return ns_error_wrap(rc, "%s", c->out_.path);
+        /* A flow with rows to come holds back what is later than its latest packet. */
+        if (r->done[i] + v->len[i] < r->whole[i] && c->cont_[i].rows && !c->cont_[i].ended) {
+            going = 1;
+            if (c->cont_[i].ts_ns < before) before = c->cont_[i].ts_ns;
+        }
+    }
+    return flush_due(c, before, !going);
+}
+
+int ns_gen_capture_close(ns_gen_capture *c, int ok)
+{
+    int rc = NS_OK;
+    if (c->open_ && ok) rc = flush_due(c, INT64_MAX, 1);
+    if (c->open_ && ok && !rc) rc = ns_outfile_commit(&c->out_);
+    else if (c->open_) ns_outfile_abort(&c->out_);
+    c->open_ = 0;
+    free(c->cont_), c->cont_ = NULL;
+    ns_repair_out_free(&c->pend_), ns_repair_out_free(&c->keep_);
+    return rc;
+}
+
 /* ---- a plan's directory ------------------------------------------------------ */
 
 int ns_gen_write_dir(const ns_gen_flows *g, const ns_modelfile *m, const ns_gen_plan *p, const char *source,

@@ -522,16 +522,11 @@ static int run_windows(windows_run *wr, const by_len *order, size_t n, const uin
     return rc;
 }
 
-/* The rows a continuation window shares with the end of the previous one:
- * a quarter of the window (none for windows of one row). */
-static int window_overlap(int T) { return T > 1 ? (T / 4 > 1 ? T / 4 : 1) : 0; }
-
-int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
-                     ns_gen_flows *out)
+int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
+                       ns_gen_sink sink, void *ctx)
 {
     const ns_model_config *cfg = &m->cfg;
-    int T = cfg->max_packets, P = (int)m->n_attrs, Bmax = o->batch > 0 ? o->batch : 64;
-    out->n_attrs = m->n_attrs;
+    int T = cfg->max_packets, Bmax = o->batch > 0 ? o->batch : 64;
     if (!n) return NS_OK;
 
     gen_clamp *cl = o->fix && o->fix->n ? malloc(sizeof *cl) : NULL;
@@ -544,14 +539,20 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     int NL = ns_model_length_classes(cfg);
     float *logits = malloc(n * (size_t)NL * sizeof *logits);
     size_t *batch_at = malloc((n + 1) * sizeof *batch_at);
-    uint32_t *whole = malloc(n * sizeof *whole), *start = malloc(n * sizeof *start);
+    uint32_t *whole = malloc(n * sizeof *whole), *start = calloc(n, sizeof *start), *given = calloc(n, sizeof *given);
+    uint32_t *vlen = calloc(n, sizeof *vlen), *wlen = calloc(n, sizeof *wlen);
+    size_t *vfirst = calloc(n, sizeof *vfirst);
     int threads = omp_get_max_threads();
     worker *workers = calloc((size_t)threads, sizeof *workers);
+    /* One round's rows (sample_batch's out), flow i's window at buf.first[i]:
+     * the first windows back to back, then a window's room (T rows) per
+     * flow still going. */
+    ns_gen_flows buf = {.n_attrs = m->n_attrs};
     windows_run wr = {.m = m, .o = o, .ids = ids, .cl = cl, .hard = hard, .Bmax = Bmax, .threads = threads,
-                      .n_workers = 1, .workers = workers, .batch_at = batch_at, .rngs = rngs, .out = out};
+                      .n_workers = 1, .workers = workers, .batch_at = batch_at, .rngs = rngs, .out = &buf};
     int rc = NS_OK, packed = 0;
     if ((o->fix && o->fix->n && !cl) || (maps && o->control_hard && !hard) || !order || !rngs || !logits || !batch_at ||
-        !whole || !start || !workers) {
+        !whole || !start || !given || !vlen || !wlen || !vfirst || !workers) {
         rc = ns_error(NS_ENOMEM, "out of memory for sampling");
         goto done;
     }
@@ -560,7 +561,7 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
     packed = 1;
 
     length_logits(logits, workers[0].c.acts, workers[0].c.prompt, 2 * Bmax, m, o, ids, n);
-    size_t total_rows = 0;
+    size_t first_rows = 0, n_long = 0;
     for (size_t i = 0; i < n; i++) {
         ns_rng_seed(&rngs[i], o->seed, stream0 + i);
         double u = ns_rng_double(&rngs[i]); /* drawn always, so --length leaves the noise as it was */
@@ -571,59 +572,109 @@ int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t 
         whole[i] = (uint32_t)len;
         order[i].len = len < T ? len : T;
         order[i].index = i;
-        total_rows += (size_t)len;
+        first_rows += (size_t)order[i].len;
+        n_long += len > T;
     }
-    if ((rc = reserve(out, n, total_rows))) goto done;
-    size_t f0 = out->n_flows, r0 = out->n_rows;
-    for (size_t i = 0, row = r0; i < n; i++) {
-        out->first[f0 + i] = row;
-        out->len[f0 + i] = whole[i];
-        for (int a = 0; a < P; a++) out->labels[(f0 + i) * P + a] = ids[i * P + a];
-        row += whole[i];
+    if ((rc = reserve(&buf, n, first_rows > n_long * T ? first_rows : n_long * T))) goto done;
+    for (size_t i = 0, row = 0; i < n; i++) {
+        buf.first[i] = vfirst[i] = row;
+        vlen[i] = wlen[i] = (uint32_t)order[i].len;
+        row += (size_t)order[i].len;
     }
+    ns_gen_flows view = {.n_attrs = m->n_attrs, .n_flows = n, .n_rows = first_rows, .len = vlen, .first = vfirst,
+                         .labels = (int32_t *)ids, .rows = buf.rows, .dir = buf.dir, .iat_ns = buf.iat_ns};
+    ns_gen_round round = {.n = n, .win = &view, .done = given, .whole = whole, .index = 0};
     qsort(order, n, sizeof *order, cmp_len);
-    wr.f0 = f0, wr.total = n;
+    wr.total = n;
     if ((rc = run_windows(&wr, order, n, NULL, 0))) goto done;
+    if ((rc = sink(ctx, &round))) goto done;
+    for (size_t i = 0; i < n; i++) given[i] = vlen[i];
 
     /* Flows longer than the window, window by window: each next window
      * starts `hold` rows before the rows done so far and holds those rows
      * (inpainting), so that it continues the previous one; repair then
      * makes sequence numbers, timestamps and TCP state run on over the
-     * whole flow. Flow i's noise still comes from its own stream alone. */
-    int hold = window_overlap(T);
-    {
-        uint32_t *done_rows = malloc(n * sizeof *done_rows);
-        if (!done_rows) {
-            rc = ns_error(NS_ENOMEM, "out of memory for sampling");
-            goto done;
+     * whole flow. Flow i's noise still comes from its own stream alone.
+     * Only the end of each flow's last window is kept between rounds. */
+    int hold = ns_model_window_hold(T);
+    for (;;) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            vlen[i] = 0;
+            if (whole[i] <= given[i]) continue;
+            /* The window's last `hold` rows move to the start of the flow's
+             * room, k T: never forward, as a flow's room lies at or before
+             * its rows of the round before, past the rooms of the flows
+             * before it. */
+            size_t from = buf.first[i] + wlen[i] - (size_t)hold, to = k * (size_t)T;
+            memmove(buf.rows + to * W, buf.rows + from * W, (size_t)hold * W);
+            memmove(buf.dir + to, buf.dir + from, (size_t)hold);
+            memmove(buf.iat_ns + to, buf.iat_ns + from, (size_t)hold * sizeof *buf.iat_ns);
+            buf.first[i] = to;
+            uint32_t left = whole[i] - given[i] + (uint32_t)hold;
+            wlen[i] = left < (uint32_t)T ? left : (uint32_t)T;
+            vfirst[i] = to + (size_t)hold, vlen[i] = wlen[i] - (uint32_t)hold;
+            order[k].len = (int)wlen[i];
+            order[k++].index = i;
         }
-        for (size_t i = 0; i < n; i++) done_rows[i] = whole[i] < (uint32_t)T ? whole[i] : (uint32_t)T;
-        for (;;) {
-            size_t k = 0;
-            for (size_t i = 0; i < n; i++) {
-                if (whole[i] <= done_rows[i]) continue;
-                start[i] = done_rows[i] - (uint32_t)hold;
-                uint32_t left = whole[i] - start[i];
-                order[k].len = left < (uint32_t)T ? (int)left : T;
-                order[k++].index = i;
-            }
-            if (!k) break;
-            qsort(order, k, sizeof *order, cmp_len);
-            if ((rc = run_windows(&wr, order, k, start, hold))) break;
-            for (size_t j = 0; j < k; j++) done_rows[order[j].index] = start[order[j].index] + (uint32_t)order[j].len;
-        }
-        free(done_rows);
-        if (rc) goto done;
+        if (!k) break;
+        qsort(order, k, sizeof *order, cmp_len);
+        round.index++;
+        if ((rc = run_windows(&wr, order, k, start, hold))) break;
+        if ((rc = sink(ctx, &round))) break;
+        for (size_t i = 0; i < n; i++) given[i] += vlen[i];
     }
-    out->n_flows += n;
-    out->n_rows += total_rows;
 
 done:
     if (packed) pack_weights(&m->p, cfg, 0);
     for (int t = 0; workers && t < threads; t++) worker_free(&workers[t]);
     free(workers);
     free(cl), free(hard);
-    free(order), free(rngs), free(logits), free(batch_at), free(whole), free(start);
+    free(order), free(rngs), free(logits), free(batch_at), free(whole), free(start), free(given), free(vlen), free(wlen), free(vfirst);
+    ns_gen_flows_free(&buf);
     return rc;
 }
 
+/* ns_generate_many's sink: every round's rows into the flows of out. */
+typedef struct collect {
+    ns_gen_flows *out;
+    size_t f0, rows;
+} collect;
+
+static int collect_round(void *ctx, const ns_gen_round *r)
+{
+    collect *c = ctx;
+    ns_gen_flows *out = c->out;
+    const ns_gen_flows *v = r->win;
+    uint32_t P = out->n_attrs;
+    if (!r->index) {
+        c->rows = 0;
+        for (size_t i = 0; i < r->n; i++) c->rows += r->whole[i];
+        int rc = reserve(out, r->n, c->rows);
+        if (rc) return rc;
+        c->f0 = out->n_flows;
+        for (size_t i = 0, row = out->n_rows; i < r->n; i++) {
+            out->first[c->f0 + i] = row;
+            out->len[c->f0 + i] = r->whole[i];
+            for (uint32_t a = 0; a < P; a++) out->labels[(c->f0 + i) * P + a] = v->labels[i * P + a];
+            row += r->whole[i];
+        }
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        size_t to = out->first[c->f0 + i] + r->done[i], from = v->first[i], k = v->len[i];
+        memcpy(out->rows + to * W, v->rows + from * W, k * W);
+        memcpy(out->dir + to, v->dir + from, k);
+        memcpy(out->iat_ns + to, v->iat_ns + from, k * sizeof *out->iat_ns);
+    }
+    return NS_OK;
+}
+
+int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
+                     ns_gen_flows *out)
+{
+    out->n_attrs = m->n_attrs;
+    collect c = {.out = out};
+    int rc = ns_generate_stream(m, o, ids, n, stream0, collect_round, &c);
+    if (!rc && n) out->n_flows += n, out->n_rows += c.rows;
+    return rc;
+}

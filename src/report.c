@@ -257,6 +257,11 @@ int ns_report_run(ns_report *r, const ns_report_inputs *in, const ns_eval_opts *
     }
     r->has_synth = in->eval.synth != NULL;
     rc = coverage(r);
+    if (!rc && r->has_synth) {
+        int k = r->eval.levels[0].n_classes;
+        if (!(r->whole = calloc((size_t)k + 1, sizeof *r->whole))) rc = ns_error(NS_ENOMEM, "report: out of memory");
+        else rc = ns_eval_whole_flows(r->whole, k, &r->sides[NS_EVAL_TRAIN], &r->sides[NS_EVAL_SYNTH]);
+    }
     if (!rc && o->progress && in->trace && in->trace_src[NS_EVAL_TRAIN].table)
         o->progress(o->progress_ctx, "traces", 0, 1);
     if (!rc) rc = trace(r, o);
@@ -288,6 +293,7 @@ void ns_report_free(ns_report *r)
     }
     free(r->cov_real);
     free(r->cov_synth);
+    free(r->whole);
     ns_eval_sides_free(r->sides, r->eval.n_levels);
     ns_dist_report_free(&r->dist);
     ns_memo_report_free(&r->memo);
@@ -364,6 +370,34 @@ static void print_model(const ns_report *r, FILE *fp)
     fputc('\n', fp);
 }
 
+static double ratio(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : NAN; }
+static double pct(uint64_t a, uint64_t b) { return b ? 100.0 * (double)a / (double)b : NAN; }
+
+/* Whole flows per class of level 0 (eval.h), then all flows. */
+static void print_whole(const ns_report *r, FILE *fp)
+{
+    if (!r->whole) return;
+    const ns_eval_level *lv0 = &r->eval.levels[0];
+    fprintf(fp, "\nwhole flows per %s, real train / synthetic: packets and bytes (synthetic / real), packets per flow "
+                "(p50 p90 p99 max), its JSD over log2 bins, TCP flows ending with FIN or RST\n", lv0->name);
+    fprintf(fp, "  %-18s %9s %9s %5s %11s %5s  %-23s %-23s %6s %12s\n", "class", "packets", "synth", "ratio", "bytes",
+            "ratio", "real p50/p90/p99/max", "synth p50/p90/p99/max", "JSD", "FIN+RST %");
+    for (int c = 0; c <= lv0->n_classes; c++) {
+        const ns_eval_whole *w = &r->whole[c];
+        const ns_eval_whole_side *a = &w->side[0], *b = &w->side[1];
+        char pa[32], pb[32];
+        snprintf(pa, sizeof pa, "%llu/%llu/%llu/%llu", (unsigned long long)a->p50, (unsigned long long)a->p90,
+                 (unsigned long long)a->p99, (unsigned long long)a->max);
+        snprintf(pb, sizeof pb, "%llu/%llu/%llu/%llu", (unsigned long long)b->p50, (unsigned long long)b->p90,
+                 (unsigned long long)b->p99, (unsigned long long)b->max);
+        fprintf(fp, "  %-18.18s %9llu %9llu %5.2f %11llu %5.2f  %-23s %-23s %6.3f %5.1f %5.1f\n",
+                c < lv0->n_classes ? lv0->classes[c] : "(all)", (unsigned long long)a->packets,
+                (unsigned long long)b->packets, ratio(b->packets, a->packets), (unsigned long long)a->bytes,
+                ratio(b->bytes, a->bytes), pa, pb, w->jsd, pct(a->tcp_fin + a->tcp_rst, a->tcp),
+                pct(b->tcp_fin + b->tcp_rst, b->tcp));
+    }
+}
+
 void ns_report_print(const ns_report *r, FILE *fp)
 {
     if (r->in.model_path) print_model(r, fp);
@@ -391,6 +425,7 @@ void ns_report_print(const ns_report *r, FILE *fp)
                     !r->in.like || a == b ? "" : b < a ? "  short of the request" : "  over the request");
         }
     }
+    print_whole(r, fp);
     size_t n_random = 0;
     for (size_t i = 0; i < r->dist.n_fields; i++) n_random += r->dist.fields[i].per_flow_random != 0;
     fprintf(fp, "\ndistances, real train vs synthetic, first %d packets (%.1f s); the 10 worst of %zu"
@@ -512,6 +547,35 @@ static void json_distances(const ns_report *r, FILE *fp)
     fputs("]}", fp);
 }
 
+static void json_whole_side(FILE *fp, const ns_eval_whole_side *x)
+{
+    fprintf(fp, "{\"flows\": %llu, \"packets\": %llu, \"bytes\": %llu, \"tcp_flows\": %llu, \"tcp_fin\": %llu, "
+                "\"tcp_rst\": %llu, \"p50\": %llu, \"p90\": %llu, \"p99\": %llu, \"max\": %llu}",
+            (unsigned long long)x->flows, (unsigned long long)x->packets, (unsigned long long)x->bytes,
+            (unsigned long long)x->tcp, (unsigned long long)x->tcp_fin, (unsigned long long)x->tcp_rst,
+            (unsigned long long)x->p50, (unsigned long long)x->p90, (unsigned long long)x->p99,
+            (unsigned long long)x->max);
+}
+
+/* "whole_flows": per class of level 0 and "(all)" (eval.h). */
+static void json_whole(const ns_report *r, FILE *fp)
+{
+    const ns_eval_level *lv0 = &r->eval.levels[0];
+    fputs("  \"whole_flows\": {\"label\": ", fp);
+    ns_json_string(fp, lv0->name);
+    fputs(", \"classes\": [", fp);
+    for (int c = 0; c <= lv0->n_classes; c++) {
+        const ns_eval_whole *w = &r->whole[c];
+        fputs(c ? ",\n    {\"class\": " : "\n    {\"class\": ", fp);
+        ns_json_string(fp, c < lv0->n_classes ? lv0->classes[c] : "(all)");
+        fputs(", \"packets_jsd\": ", fp), json_num(fp, w->jsd);
+        fputs(", \"real\": ", fp), json_whole_side(fp, &w->side[0]);
+        fputs(", \"synth\": ", fp), json_whole_side(fp, &w->side[1]);
+        fputc('}', fp);
+    }
+    fputs("]},\n", fp);
+}
+
 static void json_rest(const ns_report *r, FILE *fp)
 {
     const ns_memo_report *m = &r->memo;
@@ -551,7 +615,9 @@ static void json_rest(const ns_report *r, FILE *fp)
         }
         fputs("]}", fp);
     }
-    fputs("]},\n  \"compliance\": ", fp);
+    fputs("]},\n", fp);
+    if (r->whole) json_whole(r, fp);
+    fputs("  \"compliance\": ", fp);
     if (!r->has_compliance) {
         fputs("{\"note\": ", fp);
         ns_json_string(fp, r->compliance_note);
@@ -944,12 +1010,14 @@ static void html_table2(FILE *fp, const ns_report *r)
             }
             fputs("</tr>\n", fp);
         }
-    fprintf(fp, "</table><p>Random forest, %d trees, first %d packets of each flow, seed %llu. TSTR: trained on "
+    char nf[64] = "whole flows";
+    if (r->eval.opts.netflow_packets > 0) snprintf(nf, sizeof nf, "the first %d packets", r->eval.opts.netflow_packets);
+    fprintf(fp, "</table><p>Random forest, %d trees, first %d packets of each flow (NetFlow features: %s), seed %llu. TSTR: trained on "
                 "synthetic flows, tested on real ones; TRTS: the other way round. Chance: the accuracy of always "
                 "answering the most frequent class of the tested flows (and 1/k, of guessing uniformly among k "
                 "classes); an accuracy in <b style=\"color:#a00\">red</b> is within 0.05 of the higher of the "
                 "two.</p>\n",
-            r->eval.opts.trees, r->eval.opts.packets, (unsigned long long)r->eval.opts.seed);
+            r->eval.opts.trees, r->eval.opts.packets, nf, (unsigned long long)r->eval.opts.seed);
 }
 
 static void html_coverage(FILE *fp, const ns_report *r)

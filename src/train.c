@@ -253,6 +253,15 @@ static void batch_fill(batch *bt, const ns_modelfile *m, const ns_dataset *ds, c
             ns_rng wr;
             ns_rng_seed(&wr, seed, (stream * 65536 + (uint64_t)b) | UINT64_C(1) << 63);
             if (ns_rng_below(&wr, 2)) bt->start[b] = 1 + (uint32_t)ns_rng_below(&wr, n - (uint32_t)c->max_packets);
+            /* A third of those: the window that ends the flow as generation
+             * draws it, shorter than the window when the flow ends inside
+             * it; full windows alone never show a flow ending (issue 15:
+             * generated flows past the window were never closed). Only a
+             * flow kept whole has its end to show. */
+            if (bt->start[b] && n == ns_train_whole_length(ds, flows[b]) && ns_rng_below(&wr, 2) == 0) {
+                uint32_t last = ns_model_last_window(c->max_packets, n);
+                bt->start[b] = n - last, bt->len[b] = len = (int)last;
+            }
         }
         bt->cont[b] = bt->start[b] > 0;
         if (len > T) T = len;

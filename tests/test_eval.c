@@ -213,6 +213,124 @@ static void test_netflow_features(void **state)
     hand_free(&h);
 }
 
+static int nf_index(const char *name)
+{
+    int j = 0;
+    while (strcmp(ns_features_netflow_name(j), name)) j++;
+    return j;
+}
+
+/* Issue 15: NetFlow features over the whole flow (n_packets 0), as NetFlow
+ * sees it: every row kept; where the dataset cut the flow, its packets,
+ * bytes, mean size and TCP flags come from the flow's totals, the duration
+ * and gaps from the rows kept; the first-N view (eval --netflow-first) is
+ * as before. */
+static void test_netflow_features_of_whole_flows(void **state)
+{
+    (void)state;
+    hand_ds h;
+    hand_make(&h, 40, 2, 0, 0);
+    size_t i = 0;
+    while (h.ds.flows[i].n_packets < 4) i++;
+    uint32_t n = h.ds.flows[i].n_packets;
+    enum { D = NS_FEATURES_NETFLOW_DIM };
+    float whole[D], first[D], two[D], cut[D], cut16[D];
+    uint64_t idx = i;
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 0, whole), NS_OK);
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 16, first), NS_OK);
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 2, two), NS_OK);
+    assert_memory_equal(whole, first, sizeof whole); /* kept whole, within 16 packets */
+    assert_float_equal(whole[nf_index("packets_fwd")] + whole[nf_index("packets_bwd")], n, 0);
+    assert_float_equal(two[nf_index("packets_fwd")] + two[nf_index("packets_bwd")], 2, 0);
+
+    ns_ds_totals *t = calloc(h.ds.n_flows, sizeof *t);
+    for (size_t f = 0; f < h.ds.n_flows; f++) t[f].packets[0] = h.ds.flows[f].n_packets, t[f].end = NS_DS_END_CAPTURE;
+    t[i] = (ns_ds_totals){.packets = {600, 400}, .bytes = {60000, 200000}, .end = NS_DS_END_FIN,
+                          .tcp_flags = {0x13, 0x11}};
+    h.ds.totals = t;
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 0, cut), NS_OK);
+    assert_float_equal(cut[nf_index("packets_fwd")], 600, 0);
+    assert_float_equal(cut[nf_index("packets_bwd")], 400, 0);
+    assert_float_equal(cut[nf_index("bytes_fwd")], 60000, 0);
+    assert_float_equal(cut[nf_index("bytes_bwd")], 200000, 0);
+    assert_float_equal(cut[nf_index("size_mean")], 260, 1e-3);
+    assert_float_equal(cut[nf_index("tcp_fin_seen")], 1, 0);
+    assert_float_equal(cut[nf_index("tcp_syn_seen")], 1, 0);
+    assert_float_equal(cut[nf_index("tcp_ack_seen")], 1, 0);
+    assert_float_equal(cut[nf_index("tcp_rst_seen")], 0, 0);
+    assert_float_equal(cut[nf_index("duration_s")], whole[nf_index("duration_s")], 0);
+    assert_float_equal(cut[nf_index("size_max")], whole[nf_index("size_max")], 0);
+    assert_int_equal(ns_features_netflow(&h.ds, &idx, 1, 16, cut16), NS_OK);
+    assert_memory_equal(cut16, first, sizeof first); /* the first-N view: the rows alone */
+
+    /* eval refuses a NetFlow window it cannot take. */
+    ns_eval_opts o;
+    ns_eval_opts_init(&o);
+    assert_int_equal(o.netflow_packets, 0);
+    o.labels = "device";
+    o.netflow_packets = -1;
+    ns_eval_inputs in = {.real = &h.ds, .real_name = "hand"};
+    ns_eval_report r;
+    assert_int_equal(ns_eval(&r, &in, &o), NS_EARG);
+    free(t);
+    hand_free(&h);
+}
+
+/* Issue 15: the whole-flow measures per class: packets and bytes summed
+ * (totals where the dataset has them, else the rows), packets per flow at
+ * p50/p90/p99/max, its JSD over log2 bins (0 against itself, 1 when no bin
+ * is shared), and the TCP flows that ended with FIN or RST. */
+static void test_whole_flow_measures(void **state)
+{
+    (void)state;
+    hand_ds h;
+    hand_make(&h, 30, 3, 0, 0);
+    size_t n = h.ds.n_flows;
+    int32_t *cls = malloc(n * sizeof *cls);
+    uint64_t want_packets[3] = {0}, want_bytes[3] = {0}, most[3] = {0};
+    for (size_t i = 0; i < n; i++) {
+        cls[i] = (int32_t)(i % 3);
+        want_packets[i % 3] += h.ds.flows[i].n_packets;
+        for (uint32_t p = 0; p < h.ds.flows[i].n_packets; p++) want_bytes[i % 3] += 40 + 10 * p;
+        if (h.ds.flows[i].n_packets > most[i % 3]) most[i % 3] = h.ds.flows[i].n_packets;
+    }
+    ns_eval_side a = {.ds = &h.ds, .name = "a", .n = n, .cls = &cls};
+    ns_eval_whole w[4];
+    assert_int_equal(ns_eval_whole_flows(w, 3, &a, &a), NS_OK);
+    for (int c = 0; c < 3; c++) {
+        assert_int_equal(w[c].side[0].flows, 10);
+        assert_int_equal(w[c].side[0].packets, want_packets[c]);
+        assert_int_equal(w[c].side[1].bytes, want_bytes[c]);
+        assert_int_equal(w[c].side[0].max, most[c]);
+        assert_true(w[c].side[0].p50 <= w[c].side[0].p90 && w[c].side[0].p90 <= w[c].side[0].p99);
+        assert_float_equal(w[c].jsd, 0, 1e-12);
+        assert_int_equal(w[c].side[0].tcp, 10);
+        assert_int_equal(w[c].side[0].tcp_fin + w[c].side[0].tcp_rst, 0); /* no FIN nor RST in the rows */
+    }
+    assert_int_equal(w[3].side[0].flows, n);
+
+    /* The synthetic side: totals of 1,000 packets each, half closed by FIN, a third by RST. */
+    ns_ds_totals *t = calloc(n, sizeof *t);
+    for (size_t i = 0; i < n; i++)
+        t[i] = (ns_ds_totals){.packets = {600, 400}, .bytes = {1000, 2000},
+                              .end = i % 2 ? NS_DS_END_FIN : i % 3 == 0 ? NS_DS_END_RST : NS_DS_END_IDLE};
+    hand_ds s;
+    hand_make(&s, 30, 3, 0, 0);
+    s.ds.totals = t;
+    ns_eval_side b = {.ds = &s.ds, .name = "b", .n = n, .cls = &cls};
+    assert_int_equal(ns_eval_whole_flows(w, 3, &a, &b), NS_OK);
+    uint64_t fin = 0, rst = 0;
+    for (size_t i = 0; i < n; i++) fin += i % 2 == 1, rst += i % 2 == 0 && i % 3 == 0;
+    assert_int_equal(w[3].side[1].packets, 1000 * n);
+    assert_int_equal(w[3].side[1].bytes, 3000 * n);
+    assert_int_equal(w[3].side[1].p50, 1000), assert_int_equal(w[3].side[1].max, 1000);
+    assert_int_equal(w[3].side[1].tcp_fin, fin);
+    assert_int_equal(w[3].side[1].tcp_rst, rst);
+    assert_float_equal(w[3].jsd, 1, 1e-12); /* 1..5 packets against 1,000: no bin shared */
+    free(t), free(cls);
+    hand_free(&s), hand_free(&h);
+}
+
 /* ---- runs ------------------------------------------------------------------ */
 
 static const ns_eval_result *result(const ns_eval_report *r, const char *level, ns_eval_kind k, ns_eval_run run)
@@ -415,6 +533,8 @@ int main(void)
         cmocka_unit_test(test_metrics_by_hand),
         cmocka_unit_test(test_nprint_features_blank_and_pad),
         cmocka_unit_test(test_netflow_features),
+        cmocka_unit_test(test_netflow_features_of_whole_flows),
+        cmocka_unit_test(test_whole_flow_measures),
         cmocka_unit_test(test_tstr_on_identical_sets_is_real),
         cmocka_unit_test(test_addresses_do_not_leak),
         cmocka_unit_test(test_split_by_file_and_seed),

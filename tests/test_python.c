@@ -197,7 +197,8 @@ static void test_struct_layouts_agree(void **state)
     F(ns_eval_inputs, real_test_name), F(ns_eval_inputs, synth_name);
     SZ(ns_eval_opts);
     F(ns_eval_opts, labels), F(ns_eval_opts, packets), F(ns_eval_opts, trees), F(ns_eval_opts, seed);
-    F(ns_eval_opts, threads), F(ns_eval_opts, netflow), F(ns_eval_opts, progress), F(ns_eval_opts, progress_ctx);
+    F(ns_eval_opts, threads), F(ns_eval_opts, netflow), F(ns_eval_opts, netflow_packets), F(ns_eval_opts, progress);
+    F(ns_eval_opts, progress_ctx);
     SZ(ns_eval_report);
     F(ns_eval_report, opts), F(ns_eval_report, n_levels), F(ns_eval_report, n_results), F(ns_eval_report, levels);
     F(ns_eval_report, results), F(ns_eval_report, joint_accuracy), F(ns_eval_report, seconds);

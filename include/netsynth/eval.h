@@ -2,7 +2,7 @@
  *
  * For each label level (dataset attribute, e.g. device, device_type) and
  * each feature kind (nPrint bits of the first packets; NetFlow-style
- * statistics, features.h), a random forest is trained and tested three ways:
+ * statistics of the whole flow, features.h), a random forest is trained and tested three ways:
  *   real  real-train -> real-test   (the ceiling)
  *   TSTR  synth      -> real-test   (train synthetic, test real)
  *   TRTS  real-train -> synth       (train real, test synthetic)
@@ -35,6 +35,8 @@ typedef struct ns_eval_opts {
     uint64_t seed;       /* 0 */
     int threads;         /* 0: OpenMP's default */
     int netflow;         /* 1: also on NetFlow features */
+    int netflow_packets; /* 0 (default): NetFlow features over the whole flow, as NetFlow
+                          * sees it (features.h); N > 0: its first N packets */
     /* NULL, or told what is being done: stage "forests" with the (label,
      * feature kind) pairs done of all, then ns_report_run's stages ("traces",
      * "distances", "memorisation", "compliance") with done 0 of total 1. */
@@ -117,6 +119,26 @@ typedef struct ns_eval_side {
 
 int ns_eval_sides(ns_eval_side *sides, const ns_eval_report *r, const ns_eval_inputs *in);
 void ns_eval_sides_free(ns_eval_side *sides, size_t n_levels);
+
+/* Whole flows per class (issue 15), real train against synthetic: what a
+ * synthetic trace carries and how its flows end. A flow's packets and
+ * bytes (IPv4 total lengths) are its totals (dataset.h), or its kept rows
+ * where a version 1 file has none; it ended with FIN or RST as its totals
+ * say (else as its rows' TCP flags say). */
+typedef struct ns_eval_whole_side {
+    uint64_t flows, packets, bytes;
+    uint64_t tcp, tcp_fin, tcp_rst;      /* TCP flows; of them ended by FIN (no RST), by RST */
+    uint64_t p50, p90, p99, max;         /* packets per flow (nearest rank) */
+} ns_eval_whole_side;
+
+typedef struct ns_eval_whole {
+    ns_eval_whole_side side[2];          /* real train, synthetic */
+    double jsd;                          /* packets per flow, over log2 bins (1, 2-3, 4-7, ...), base 2 */
+} ns_eval_whole;
+
+/* w[n_classes + 1]: class c of level 0 (sides' cls[0]), then every flow of
+ * either side. */
+int ns_eval_whole_flows(ns_eval_whole *w, int n_classes, const ns_eval_side *real, const ns_eval_side *synth);
 
 /* The JSON members of the report (no braces), each line indented two spaces;
  * ns_eval_write_json and the fidelity report (report.h) share it. */

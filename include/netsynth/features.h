@@ -1,7 +1,8 @@
 /* features.h: flows of a dataset -> feature vectors for a classifier.
  *
- * Two kinds, both computed from a flow's first n_packets packets only, so
- * real and synthetic flows are seen through the same window:
+ * Two kinds, computed from a flow's first n_packets packets, so that real
+ * and synthetic flows are seen through the same window (NetFlow features
+ * also from the whole flow, as NetFlow sees it):
  * - nPrint: the rows back to back (n_packets * 1088 int8 values), rows past
  *   the flow's end all -1, and the IP address and port bits (ipv4_src,
  *   ipv4_dst, tcp_sprt, tcp_dprt, udp_sport, udp_dport) set to -1 so a
@@ -10,6 +11,10 @@
  *   direction, protocol, sizes and inter-arrival times, TCP flags seen),
  *   from the rows' IPv4 and TCP fields, directions and inter-arrival times. A
  *   row without IPv4 bits (a synthetic "absent" packet) does not count.
+ *   n_packets 0: the whole flow, every row the dataset kept; where it cut
+ *   the flow (its totals count more packets than its rows), the packets,
+ *   bytes and TCP flags per direction and the mean size are the totals',
+ *   the duration, gaps and size spread the kept rows'.
  *
  * The dataset's rows must be NS_NP_MODEL_LAYERS (IPv4+TCP+UDP+ICMP). Flows
  * are taken in the order of idx[0..n) (idx NULL: every flow, in order). */
@@ -34,7 +39,7 @@ int ns_features_nprint(const ns_dataset *ds, const uint64_t *idx, size_t n, int 
 /* Set the address and port bits of one model-width row to -1. */
 void ns_features_blank_row(int8_t *row);
 
-/* x[n * NS_FEATURES_NETFLOW_DIM] */
+/* x[n * NS_FEATURES_NETFLOW_DIM]; n_packets 0: whole flows (above) */
 int ns_features_netflow(const ns_dataset *ds, const uint64_t *idx, size_t n, int n_packets, float *x);
 /* Name of NetFlow feature j, e.g. "bytes_fwd". */
 const char *ns_features_netflow_name(int j);

@@ -11,6 +11,8 @@ extern "C" {
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netsynth/capture.h"
+#include "netsynth/fileio.h"
 #include "netsynth/gen_plan.h"
 #include "netsynth/generate.h"
 #include "netsynth/modelfile.h"
@@ -40,6 +42,51 @@ int ns_gen_write_pcap(const ns_gen_flows *g, size_t first, size_t count, const n
 enum { NS_GEN_PCAP = 0, NS_GEN_PCAPNG = 1 };
 int ns_gen_write_capture(const ns_gen_flows *g, size_t first, size_t count, const ns_repair_opts *ro, int per_flow,
                          int format, const char *path, uint64_t *written, ns_repair_stats *st);
+/* A capture written while its flows are generated (ns_generate_stream's
+ * sink ns_gen_capture_round), so that memory stays bounded by the model's
+ * window, not by the flows' length: each round's rows are repaired at once
+ * (ns_repair_flow_part, each flow's state carried to its next window), and
+ * the packets earlier than the latest packet of every flow still going are
+ * written, in the order ns_repair_merge gives. The file is the one
+ * ns_gen_write_capture writes for the same flows (not per flow) when no
+ * flow is longer than the window; past it, repair decides a flow's
+ * transport, server port and handshake from its first window. Packets
+ * waiting to be written are at most those of the rounds since the flow
+ * that lags furthest behind in time began its window: a window per flow
+ * while flows keep pace (one long flow: a window). */
+typedef struct ns_gen_capture {
+    ns_repair_stats *st;   /* NULL, or adds up what repair changed */
+    uint64_t flow0;        /* flow i of the call is repair's flow flow0 + i (its addresses, ports) */
+    /* NULL, or called once with round 0's windows (every flow's first
+     * min(length, window) rows) before anything is repaired: it may set
+     * ro->plan (tmodel.h plans from these rows), which must live until
+     * ns_gen_capture_close. */
+    int (*plan)(void *ctx, const ns_gen_flows *first, ns_repair_opts *ro);
+    void *plan_ctx;
+    uint64_t written;      /* packets written so far */
+    uint64_t rows;         /* rows generated (the flows' lengths, summed) */
+    size_t pending_max;    /* the most packets held at once, waiting for their time */
+    /* repair's, private: */
+    ns_repair_opts ro_;
+    int format_;
+    ns_outfile out_;
+    ns_pcap_writer w_;
+    ns_repair_cont *cont_;
+    ns_repair_out pend_, keep_;
+    int64_t last_ts_;
+    int open_;
+} ns_gen_capture;
+
+/* Open path ("-": stdout) as a pcap or pcapng (NS_GEN_PCAP/PCAPNG) with
+ * repair options ro; st, flow0, plan as set in *c before (zero them for
+ * none). */
+int ns_gen_capture_open(ns_gen_capture *c, const ns_repair_opts *ro, int format, const char *path);
+/* The sink: repair round r's rows and write what is due. */
+int ns_gen_capture_round(void *c, const ns_gen_round *r);
+/* ok: write what is left and put the file in place; else (or on an error
+ * doing so) remove it. Frees c's memory either way. */
+int ns_gen_capture_close(ns_gen_capture *c, int ok);
+
 /* "dir/x.pcap" and flow i -> "dir/x-i.pcap" (no extension: "-i" appended). */
 void ns_gen_flow_path(char *buf, size_t size, const char *path, size_t i);
 

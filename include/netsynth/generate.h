@@ -12,7 +12,8 @@
  * window: each next window starts a quarter window before the rows done and
  * holds those rows to them at every step (inpainting), so that it continues
  * the flow; repair then carries sequence numbers, timestamps and TCP state
- * over the whole flow. Flow i of a call
+ * over the whole flow (ns_generate_stream: in memory bounded by the
+ * window). Flow i of a call
  * takes everything random from stream i of the seed: the same seed and
  * options give the same flows. (Another batch size changes which matrix
  * shapes the BLAS sees, and so the last bits of a sum: the odd timing may
@@ -117,6 +118,26 @@ int ns_generate(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids,
  * stream stream0 + i. */
 int ns_generate_many(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
                      ns_gen_flows *out);
+
+/* Generation as a stream, for flows of any length in memory bounded by the
+ * window (T = the model's max_packets), not the flow: the same flows as
+ * ns_generate_many, handed to `sink` round by round and then forgotten.
+ * Round 0 holds every flow's first window (its first min(length, T) rows);
+ * each next round the next window of each flow still going (the rows past
+ * the ones given). The sink sees a round once; an error it returns stops
+ * generation and is returned. */
+typedef struct ns_gen_round {
+    size_t index;             /* 0, 1, ... */
+    size_t n;                 /* flows of the call */
+    /* win->first[i], win->len[i]: flow i's rows new in this round (len 0:
+     * none); win->labels: the call's prompts (ids). */
+    const ns_gen_flows *win;
+    const uint32_t *done;     /* [n] rows of flow i given in rounds before */
+    const uint32_t *whole;    /* [n] flow i's length */
+} ns_gen_round;
+typedef int (*ns_gen_sink)(void *ctx, const ns_gen_round *r);
+int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_t *ids, size_t n, uint64_t stream0,
+                       ns_gen_sink sink, void *ctx);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -64,6 +64,20 @@ static inline int ns_model_length_class(const ns_model_config *c, uint64_t len)
     while (j + 1 < c->len_bins && len > (uint64_t)c->max_packets << (j + 1)) j++;
     return c->max_packets + j;
 }
+/* Rows a continuation window shares with the window before it when a flow
+ * is generated window by window (generate.h): a quarter of the window, at
+ * least 1 (none for a window of one row). */
+static inline int ns_model_window_hold(int T) { return T > 1 ? (T / 4 > 1 ? T / 4 : 1) : 0; }
+/* The rows of the window that ends a flow of n rows generated window by
+ * window: the held rows and the new ones, fewer than T when the flow ends
+ * inside it (training draws this window too, so that the model learns
+ * where flows end). */
+static inline uint32_t ns_model_last_window(int T, uint64_t n)
+{
+    if (n <= (uint64_t)T) return (uint32_t)n;
+    uint64_t step = (uint64_t)(T - ns_model_window_hold(T)), more = (n - (uint64_t)T) % step;
+    return (uint32_t)((uint64_t)ns_model_window_hold(T) + (more ? more : step));
+}
 #define NS_MODEL_MAX_TIMING_BINS 1024
 #define NS_MODEL_TIMING_SUB 16
 

@@ -184,6 +184,26 @@ void ns_repair_out_free(ns_repair_out *out);
 int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, const uint8_t *dir, const int64_t *iat_ns,
                    size_t n, ns_repair_out *out, ns_repair_stats *st);
 
+/* A flow repaired in parts, as generate repairs each window of a long flow
+ * as soon as it is sampled (memory then stays bounded by the window, not
+ * the flow): what one part leaves for the next. Zero it before the first
+ * part. The first part decides what ns_repair_flow decides from all rows
+ * (transport, server port, handshake, initial sequence numbers); the next
+ * parts carry on its sequence numbers, timestamps, TCP state, IP IDs and
+ * random stream. A flow given in one part is repaired as ns_repair_flow
+ * repairs it, byte for byte. */
+typedef struct ns_repair_cont {
+    uint64_t rows;           /* rows given so far */
+    int ended;               /* an RST ended the flow: later rows are dropped */
+    int64_t ts_ns;           /* the time of its latest packet */
+    uint64_t state_[24];     /* the rest: repair's own */
+} ns_repair_cont;
+
+/* ns_repair_flow for the next n rows of flow k (c as above; the same o and
+ * k for every part). */
+int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows, const uint8_t *dir,
+                        const int64_t *iat_ns, size_t n, ns_repair_cont *c, ns_repair_out *out, ns_repair_stats *st);
+
 /* The transport (NS_PROTO_*) and server port (0 for ICMP) that
  * ns_repair_flow will give these rows: what a planner needs to keep
  * 5-tuples distinct. */

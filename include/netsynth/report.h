@@ -77,6 +77,7 @@ typedef struct ns_report {
     ns_memo_report memo;
     ns_memo_payload pmemo;            /* payload bytes (bytes 0: the training data has none) */
     uint64_t **cov_real, **cov_synth; /* [level][class]: flows of the real train and synthetic sides */
+    ns_eval_whole *whole;             /* NULL, or [classes of level 0 + 1]: whole flows (eval.h) */
     int has_compliance;
     ns_compliance comp_real, comp_synth;
     char compliance_note[256];        /* why there is none */

@@ -177,7 +177,8 @@ class EvalInputs(ctypes.Structure):      # ns_eval_inputs
 
 class EvalOpts(ctypes.Structure):        # ns_eval_opts
     _fields_ = [("labels", ctypes.c_char_p), ("packets", c_int), ("trees", c_int), ("seed", c_u64),
-                ("threads", c_int), ("netflow", c_int), ("progress", c_void_p), ("progress_ctx", c_void_p)]
+                ("threads", c_int), ("netflow", c_int), ("netflow_packets", c_int), ("progress", c_void_p),
+                ("progress_ctx", c_void_p)]
 
 
 class EvalReport(ctypes.Structure):      # ns_eval_report
