@@ -1,0 +1,293 @@
+/* mpi.c: data-parallel training and sharded generation over MPI (mpi.h).
+ *
+ * Compiled with NETSYNTH_MPI (the Makefile's MPI=1) against any MPI-3
+ * library; without it, the functions at the end stand in for one process.
+ * MPI starts only when a launcher started us, so that a plain `netsynth`
+ * built with MPI neither needs nor contacts a runtime. */
+#include "mpi.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "netsynth/error.h"
+#include "netsynth/nprint.h"
+
+#ifdef NETSYNTH_MPI
+#include <mpi.h>
+#include <omp.h>
+#include <unistd.h>
+
+static int started, rank, size = 1;
+
+/* The variables that Open MPI's mpirun, MPICH's Hydra and Slurm's srun set
+ * in every process they start. */
+static int launched(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK", "MPI_LOCALNRANKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
+static int mpi_fail(int err, const char *what)
+{
+    char text[MPI_MAX_ERROR_STRING];
+    int n = 0;
+    MPI_Error_string(err, text, &n);
+    return ns_error(NS_EIO, "%s (rank %d of %d): %.*s", what, rank, size, n, text);
+}
+
+int cli_mpi_start(int *argc, char ***argv)
+{
+    if (!launched()) return NS_OK;
+    int err = MPI_Init(argc, argv);
+    if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Init");
+    started = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    /* Errors come back as codes, to be reported as the verb's error; the
+     * job is then aborted whole (cli_mpi_finish). */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    /* Ranks sharing a node share its cores: OpenMP's default of every core
+     * per rank would oversubscribe them (-j and OMP_NUM_THREADS still rule). */
+    MPI_Comm node;
+    int local = 1;
+    if (size > 1 && !getenv("OMP_NUM_THREADS") &&
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int threads = cores / local > 1 ? (int)(cores / local) : 1;
+        if (local > 1) omp_set_num_threads(threads);
+    }
+    return NS_OK;
+}
+
+int cli_mpi_rank(void) { return rank; }
+int cli_mpi_size(void) { return size; }
+
+void cli_mpi_finish(int failed, int status)
+{
+    if (!started) return;
+    if (failed && size > 1) {
+        fflush(stdout), fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, status);
+    }
+    MPI_Finalize();
+}
+
+int cli_mpi_alone(const char *verb)
+{
+    if (size <= 1) return NS_OK;
+    return ns_error(NS_EARG, "%s does not share its work over processes: run it without mpirun (or with -np 1); "
+                             "train, finetune, train-control, generate and dataset do", verb);
+}
+
+/* ---- training ---- */
+
+static volatile int pending;  /* this rank's signal, until an all-reduce agrees on it */
+
+typedef struct mpi_train {
+    ns_train_dist dist;
+    volatile int *stop;
+    size_t bucket;            /* floats per MPI_Iallreduce */
+    double reduce_s, first_t, last_t;
+    uint64_t grad_calls, grad_floats;
+    int buckets;
+} mpi_train;
+
+static mpi_train train;
+
+/* Sums buf over the ranks. A gradient goes in buckets, all in flight at
+ * once (MPI_Iallreduce), so that the library can pipeline them; the stop
+ * flag rides along on every call (MAX), so that every rank sees a signal at
+ * the same call. */
+static int train_allreduce(float *buf, size_t n, void *ctx)
+{
+    mpi_train *mt = ctx;
+    double t0 = MPI_Wtime();
+    enum { MAX_REQ = 256 };
+    MPI_Request req[MAX_REQ];
+    size_t bucket = mt->bucket;
+    if ((n + bucket - 1) / bucket > MAX_REQ) bucket = (n + MAX_REQ - 1) / MAX_REQ;
+    int k = 0, err = MPI_SUCCESS;
+    for (size_t at = 0; at < n && err == MPI_SUCCESS; at += bucket, k++) {
+        size_t c = n - at < bucket ? n - at : bucket;
+        err = MPI_Iallreduce(MPI_IN_PLACE, buf + at, (int)c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req[k]);
+    }
+    if (err == MPI_SUCCESS) err = MPI_Waitall(k, req, MPI_STATUSES_IGNORE);
+    if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Iallreduce of the gradient");
+    int mine = pending, agreed = 0;
+    if ((err = MPI_Allreduce(&mine, &agreed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD)) != MPI_SUCCESS)
+        return mpi_fail(err, "MPI_Allreduce of the stop flag");
+    if (agreed) *mt->stop = agreed;
+    double t1 = MPI_Wtime();
+    if (n > 64) { /* the gradient, not the step's losses */
+        if (!mt->grad_calls) mt->first_t = t0;
+        else mt->reduce_s += t1 - t0; /* the first waits for the slowest start: not counted */
+        mt->last_t = t0;
+        mt->grad_calls++, mt->grad_floats = n, mt->buckets = k;
+    }
+    return NS_OK;
+}
+
+static void on_stop(int sig) { pending = sig; }
+
+const ns_train_dist *cli_mpi_train_begin(volatile int *stop)
+{
+    if (size <= 1) {
+        cli_catch_stop(stop);
+        return NULL;
+    }
+    memset(&train, 0, sizeof train);
+    train.dist = (ns_train_dist){rank, size, train_allreduce, &train};
+    train.stop = stop;
+    /* 0 (default): the whole gradient in one bucket; BENCHMARK.md, MPI. */
+    const char *mb = getenv("NETSYNTH_MPI_BUCKET_MB");
+    double m = mb ? atof(mb) : 0;
+    train.bucket = m > 0 ? (size_t)(m * 1048576 / sizeof(float)) : (size_t)1 << 62;
+    if (!train.bucket) train.bucket = 1;
+    pending = 0;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &train.dist;
+}
+
+void cli_mpi_train_end(const char *verb, int quiet)
+{
+    if (size <= 1) {
+        cli_release_stop();
+        return;
+    }
+    signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL);
+    if (quiet || rank || train.grad_calls < 2) return;
+    double steps = (double)(train.grad_calls - 1), step_s = (train.last_t - train.first_t) / steps;
+    double red_s = train.reduce_s / steps, mb = (double)train.grad_floats * sizeof(float) / 1048576;
+    fprintf(stderr,
+            "%s: %d processes; all-reduce of %.2f MiB of gradient per step (%d bucket%s, ring traffic %.2f MiB "
+            "per rank): %.2f ms of a %.2f ms step (%.1f%%)\n",
+            verb, size, mb, train.buckets, train.buckets == 1 ? "" : "s", mb * 2 * (size - 1) / size, red_s * 1e3,
+            step_s * 1e3, step_s > 0 ? 100 * red_s / step_s : 0);
+}
+
+/* ---- sharded work ---- */
+
+static double gather_s;
+static uint64_t gather_bytes;
+
+void cli_mpi_gather_cost(double *seconds, uint64_t *bytes) { *seconds = gather_s, *bytes = gather_bytes; }
+
+int cli_mpi_sum(int64_t *v, int n)
+{
+    if (size <= 1) return NS_OK;
+    int err = MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+    return err == MPI_SUCCESS ? NS_OK : mpi_fail(err, "MPI_Allreduce");
+}
+
+/* Point to point in pieces under 1 GiB: MPI counts are ints. */
+static int xfer(void *p, size_t bytes, int peer, int send)
+{
+    for (size_t at = 0; at < bytes;) {
+        int c = bytes - at < (size_t)1 << 30 ? (int)(bytes - at) : 1 << 30;
+        int err = send ? MPI_Send((char *)p + at, c, MPI_BYTE, peer, 18, MPI_COMM_WORLD)
+                       : MPI_Recv((char *)p + at, c, MPI_BYTE, peer, 18, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (err != MPI_SUCCESS) return mpi_fail(err, send ? "MPI_Send of generated flows" : "MPI_Recv of generated flows");
+        at += (size_t)c;
+    }
+    return NS_OK;
+}
+
+/* g's arrays grown to hold `flows` flows and `rows` rows. */
+static int grow(ns_gen_flows *g, size_t flows, size_t rows)
+{
+    size_t A = g->n_attrs, W = NS_NP_MODEL_WIDTH;
+    if (flows > g->cap_flows_) {
+        uint32_t *len = realloc(g->len, flows * sizeof *len);
+        if (len) g->len = len;
+        size_t *first = realloc(g->first, flows * sizeof *first);
+        if (first) g->first = first;
+        int32_t *labels = realloc(g->labels, flows * (A ? A : 1) * sizeof *labels);
+        if (labels) g->labels = labels;
+        if (!len || !first || !labels) return ns_error(NS_ENOMEM, "out of memory for %zu gathered flows", flows);
+        g->cap_flows_ = flows;
+    }
+    if (rows > g->cap_rows_) {
+        int8_t *r = realloc(g->rows, rows * W);
+        if (r) g->rows = r;
+        uint8_t *dir = realloc(g->dir, rows);
+        if (dir) g->dir = dir;
+        int64_t *iat = realloc(g->iat_ns, rows * sizeof *iat);
+        if (iat) g->iat_ns = iat;
+        if (!r || !dir || !iat) return ns_error(NS_ENOMEM, "out of memory for %zu gathered rows", rows);
+        g->cap_rows_ = rows;
+    }
+    return NS_OK;
+}
+
+int cli_mpi_gather_flows(ns_gen_flows *g)
+{
+    gather_s = 0, gather_bytes = 0;
+    if (size <= 1) return NS_OK;
+    double t0 = MPI_Wtime();
+    size_t A = g->n_attrs, W = NS_NP_MODEL_WIDTH;
+    int rc = NS_OK;
+    if (rank) {
+        uint64_t n[2] = {g->n_flows, g->n_rows};
+        rc = xfer(n, sizeof n, 0, 1);
+        if (!rc) rc = xfer(g->len, g->n_flows * sizeof *g->len, 0, 1);
+        if (!rc) rc = xfer(g->labels, g->n_flows * A * sizeof *g->labels, 0, 1);
+        if (!rc) rc = xfer(g->rows, g->n_rows * W, 0, 1);
+        if (!rc) rc = xfer(g->dir, g->n_rows, 0, 1);
+        if (!rc) rc = xfer(g->iat_ns, g->n_rows * sizeof *g->iat_ns, 0, 1);
+        ns_gen_flows_free(g);
+        g->n_attrs = (uint32_t)A;
+    } else {
+        for (int r = 1; !rc && r < size; r++) {
+            uint64_t n[2];
+            if ((rc = xfer(n, sizeof n, r, 0)) || (rc = grow(g, g->n_flows + n[0], g->n_rows + n[1]))) break;
+            size_t f0 = g->n_flows, r0 = g->n_rows;
+            if (!rc) rc = xfer(g->len + f0, n[0] * sizeof *g->len, r, 0);
+            if (!rc) rc = xfer(g->labels + f0 * A, n[0] * A * sizeof *g->labels, r, 0);
+            if (!rc) rc = xfer(g->rows + r0 * W, n[1] * W, r, 0);
+            if (!rc) rc = xfer(g->dir + r0, n[1], r, 0);
+            if (!rc) rc = xfer(g->iat_ns + r0, n[1] * sizeof *g->iat_ns, r, 0);
+            for (size_t i = 0; !rc && i < n[0]; i++)
+                g->first[f0 + i] = (i ? g->first[f0 + i - 1] + g->len[f0 + i - 1] : r0);
+            g->n_flows += n[0], g->n_rows += n[1];
+            gather_bytes += n[0] * (sizeof *g->len + A * sizeof *g->labels) + n[1] * (W + 1 + sizeof *g->iat_ns);
+        }
+    }
+    gather_s = MPI_Wtime() - t0;
+    return rc;
+}
+
+#else /* no MPI: one process */
+
+int cli_mpi_start(int *argc, char ***argv) { return NS_OK; }
+int cli_mpi_rank(void) { return 0; }
+int cli_mpi_size(void) { return 1; }
+void cli_mpi_finish(int failed, int status) {}
+int cli_mpi_alone(const char *verb) { return NS_OK; }
+const ns_train_dist *cli_mpi_train_begin(volatile int *stop)
+{
+    cli_catch_stop(stop);
+    return NULL;
+}
+void cli_mpi_train_end(const char *verb, int quiet) { cli_release_stop(); }
+int cli_mpi_sum(int64_t *v, int n) { return NS_OK; }
+int cli_mpi_gather_flows(ns_gen_flows *g) { return NS_OK; }
+void cli_mpi_gather_cost(double *seconds, uint64_t *bytes) { *seconds = 0, *bytes = 0; }
+
+#endif
+
+void cli_mpi_share(size_t n, size_t *first, size_t *count)
+{
+    int r = cli_mpi_rank(), s = cli_mpi_size();
+    *first = n * (size_t)r / (size_t)s;
+    *count = n * (size_t)(r + 1) / (size_t)s - *first;
+}
