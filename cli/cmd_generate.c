@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "mpi.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/blas.h"
@@ -183,6 +184,29 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* ns_generate_plan under mpirun: each rank samples its share of the plan's
+ * flows, flow i from stream i as in one process, and rank 0 gathers them in
+ * order (the others end with none): the flows of one process, bit for bit
+ * (BENCHMARK.md, MPI, for gathering against writing parts). */
+static int generate_plan_shared(const ns_modelfile *m, const ns_gen_opts *o, const ns_gen_plan *p, ns_gen_flows *out)
+{
+    if (cli_mpi_size() <= 1) return ns_generate_plan(m, o, p, 0, out);
+    size_t total = ns_gen_plan_flows(p), A = m->n_attrs ? m->n_attrs : 1, first, count;
+    int32_t *ids = malloc(total * A * sizeof *ids + 1);
+    if (!ids) return ns_error(NS_ENOMEM, "out of memory for %zu prompts", total);
+    for (size_t k = 0, at = 0; k < p->n; k++)
+        for (size_t f = 0; f < p->req[k].n; f++, at++) memcpy(ids + at * A, p->req[k].ids, m->n_attrs * sizeof *ids);
+    cli_mpi_share(total, &first, &count);
+    out->n_attrs = m->n_attrs;
+    int rc = count ? ns_generate_many(m, o, ids + first * A, count, first, out) : NS_OK;
+    free(ids);
+    if (!rc) rc = cli_mpi_gather_flows(out);
+    for (size_t k = 0, f = 0; !rc && !cli_mpi_rank() && k < p->n; k++)
+        for (size_t i = 0; i < p->req[k].n; i++, f++)
+            memcpy(out->labels + f * m->n_attrs, p->req[k].labels, m->n_attrs * sizeof(int32_t));
+    return rc;
+}
+
 /* A plan's flows, generated together (flows of all classes share batches),
  * laid out by the trace model tm (NULL: the fixed plan), then written as the
  * directory's files (ns_gen_write_dir: all or nothing). */
@@ -194,8 +218,12 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     ns_gen_flows all = {0};
     double t0 = now_s();
     uint64_t *written = calloc(plan->n + 1, sizeof *written), flows = 0, packets = 0;
-    rc = written ? ns_generate_plan(m, o, plan, 0, &all) : ns_error(NS_ENOMEM, "out of memory");
+    rc = written ? generate_plan_shared(m, o, plan, &all) : ns_error(NS_ENOMEM, "out of memory");
     if (o->progress_ctx) cli_progress_end(o->progress_ctx);
+    if (!rc && cli_mpi_rank()) { /* rank 0 writes */
+        free(written);
+        return NS_OK;
+    }
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.1f s, %.0f flows/s\n", all.n_flows, all.n_rows,
                 now_s() - t0, (double)all.n_flows / (now_s() - t0));
@@ -373,6 +401,7 @@ int cmd_generate(int argc, char **argv)
     if (po.per_flow && po.fmt != OUT_PCAP && po.fmt != OUT_PCAPNG)
         return ns_error(NS_EARG, "--per-flow: one file per flow is pcap or pcapng only");
     po.repair.seed = o.seed;
+    if (cli_mpi_rank()) quiet = 1;
     cli_progress prog;
     cli_progress_start(&prog, "generate", "flows", quiet);
     o.progress = gen_progress, o.progress_ctx = &prog;
@@ -436,9 +465,16 @@ int cmd_generate(int argc, char **argv)
     size_t count = (size_t)n;
     if (!rc && duration_ns) rc = ns_tmodel_count(tm, key, duration_ns, o.seed, 0, 100000000, &count);
     double t0 = now_s();
-    if (!rc) rc = ns_generate(&m, &o, ids, count, 0, &g);
+    /* Under mpirun, each rank samples its share, flow i from stream i as in
+     * one process, and rank 0 gathers them in order and writes. */
+    size_t first = 0, share = count;
+    cli_mpi_share(count, &first, &share);
+    g.n_attrs = m.n_attrs;
+    if (!rc && share) rc = ns_generate(&m, &o, ids, share, first, &g);
+    if (!rc) rc = cli_mpi_gather_flows(&g);
     double secs = now_s() - t0;
     cli_progress_end(&prog);
+    if (!rc && cli_mpi_rank()) count = 0, po.fmt = -1; /* rank 0 writes */
     uint64_t written = 0;
     ns_repair_plan *trace = NULL;
     if (!rc && tm && (po.fmt == OUT_PCAP || po.fmt == OUT_PCAPNG)) {
@@ -447,8 +483,9 @@ int cmd_generate(int argc, char **argv)
         else if (!(rc = ns_tmodel_plan(tm, &g, &cap, 1, &po.repair, o.seed, trace)))
             po.repair.plan = trace, po.repair.n_plan = g.n_flows;
     }
-    if (!rc) rc = write_one(&g, &m, model_path, out, &po, &written);
+    if (!rc && po.fmt >= 0) rc = write_one(&g, &m, model_path, out, &po, &written);
     free(trace), free(labels);
+    if (!rc && po.fmt < 0) quiet = 1, po.report = NULL;
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.2f s, %.0f flows/s: wrote %s\n", g.n_flows, g.n_rows,
                 secs, (double)g.n_flows / secs, out);
