@@ -54,6 +54,9 @@ $(BUILD)/src/version.o: Makefile
 $(BUILD)/mpi-$(MPI).stamp:
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/mpi-*.stamp && touch $@
 $(BUILD)/cli/mpi.o: $(BUILD)/mpi-$(MPI).stamp
+# test_mpi skips with a message in a build without MPI.
+$(BUILD)/tests/test_mpi.o: CPPFLAGS += -DNETSYNTH_MPI_BUILT=$(MPI)
+$(BUILD)/tests/test_mpi.o: $(BUILD)/mpi-$(MPI).stamp
 
 $(BUILD)/libnetsynth.a: $(LIB_OBJ)
 	@rm -f $@

@@ -516,12 +516,14 @@ static void progress_line(FILE *out, const ns_train_state *st, loss_log *lg, flo
     fflush(out);
 }
 
-/* The JSON line of a progress line (ns_train_opts.log). */
+/* The JSON line of a progress line (ns_train_opts.log); the loss with a
+ * float's 9 digits, so that two runs (one process and several) compare to
+ * better than the printed lines' 4. */
 static void log_line(FILE *out, const ns_train_state *st, const loss_log *lg, float lr)
 {
     double rate = lg->flows / (now_s() - lg->t), n = lg->n ? (double)lg->n : 1;
     fprintf(out,
-            "{\"step\": %lld, \"steps\": %lld, \"loss\": %.6g, \"bits\": %.6g, \"iat\": %.6g, \"dir\": %.6g, "
+            "{\"step\": %lld, \"steps\": %lld, \"loss\": %.9g, \"bits\": %.6g, \"iat\": %.6g, \"dir\": %.6g, "
             "\"len\": %.6g, \"lr\": %.6g, \"flows_per_s\": %.1f, \"elapsed_s\": %.3f}\n",
             (long long)st->step, (long long)st->steps, lg->loss / n, lg->parts[0] / n, lg->parts[1] / n,
             lg->parts[2] / n, lg->parts[3] / n, (double)lr, rate, st->elapsed_s);
