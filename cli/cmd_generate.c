@@ -39,6 +39,8 @@ static void usage(FILE *out)
             "-F's format) to standard output, e.g. for tcpdump -r -. DIR gets one pcap per class, labels.tsv\n"
             "(path and one column per label attribute) and synthetic.ds (all flows), all or\n"
             "nothing: staged in DIR.tmp.XXXXXX and moved in at the end (other files in DIR stay).\n"
+            "Under mpirun or srun, the processes share the flows and rank 0 writes the bytes\n"
+            "of one process (man netsynth, MPI).\n"
             "Pcaps hold valid packets: generated rows repaired to consistent lengths, options,\n"
             "checksums and TCP state, changing as few generated bits as possible (see netsynth(1)).\n"
             "Their flows are laid out as traces by the model's trace section (learned by train):\n"
@@ -184,6 +186,17 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Under mpirun: what gathering the ranks' flows to rank 0 took. */
+static void gather_note(void)
+{
+    double wait, s;
+    uint64_t bytes;
+    cli_mpi_gather_cost(&wait, &s, &bytes);
+    if (cli_mpi_size() > 1)
+        fprintf(stderr, "generate: %d processes; rank 0 waited %.3f s for the slowest, then gathered %.2f MiB of "
+                        "flows from the others in %.3f s\n", cli_mpi_size(), wait, (double)bytes / 1048576, s);
+}
+
 /* ns_generate_plan under mpirun: each rank samples its share of the plan's
  * flows, flow i from stream i as in one process, and rank 0 gathers them in
  * order (the others end with none): the flows of one process, bit for bit
@@ -224,6 +237,7 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
         free(written);
         return NS_OK;
     }
+    if (!rc && !quiet) gather_note();
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.1f s, %.0f flows/s\n", all.n_flows, all.n_rows,
                 now_s() - t0, (double)all.n_flows / (now_s() - t0));
@@ -486,6 +500,7 @@ int cmd_generate(int argc, char **argv)
     if (!rc && po.fmt >= 0) rc = write_one(&g, &m, model_path, out, &po, &written);
     free(trace), free(labels);
     if (!rc && po.fmt < 0) quiet = 1, po.report = NULL;
+    if (!rc && !quiet) gather_note();
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.2f s, %.0f flows/s: wrote %s\n", g.n_flows, g.n_rows,
                 secs, (double)g.n_flows / secs, out);

@@ -177,16 +177,12 @@ void cli_mpi_train_end(const char *verb, int quiet)
 
 /* ---- sharded work ---- */
 
-static double gather_s;
+static double gather_s, wait_s;
 static uint64_t gather_bytes;
 
-void cli_mpi_gather_cost(double *seconds, uint64_t *bytes) { *seconds = gather_s, *bytes = gather_bytes; }
-
-int cli_mpi_sum(int64_t *v, int n)
+void cli_mpi_gather_cost(double *wait, double *seconds, uint64_t *bytes)
 {
-    if (size <= 1) return NS_OK;
-    int err = MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-    return err == MPI_SUCCESS ? NS_OK : mpi_fail(err, "MPI_Allreduce");
+    *wait = wait_s, *seconds = gather_s, *bytes = gather_bytes;
 }
 
 /* Point to point in pieces under 1 GiB: MPI counts are ints. */
@@ -231,9 +227,14 @@ static int grow(ns_gen_flows *g, size_t flows, size_t rows)
 
 int cli_mpi_gather_flows(ns_gen_flows *g)
 {
-    gather_s = 0, gather_bytes = 0;
+    gather_s = wait_s = 0, gather_bytes = 0;
     if (size <= 1) return NS_OK;
+    /* The wait for the slowest rank apart from the transfer itself. */
     double t0 = MPI_Wtime();
+    int err = MPI_Barrier(MPI_COMM_WORLD);
+    if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Barrier before gathering flows");
+    wait_s = MPI_Wtime() - t0;
+    t0 = MPI_Wtime();
     size_t A = g->n_attrs, W = NS_NP_MODEL_WIDTH;
     int rc = NS_OK;
     if (rank) {
@@ -279,9 +280,8 @@ const ns_train_dist *cli_mpi_train_begin(volatile int *stop)
     return NULL;
 }
 void cli_mpi_train_end(const char *verb, int quiet) { cli_release_stop(); }
-int cli_mpi_sum(int64_t *v, int n) { return NS_OK; }
 int cli_mpi_gather_flows(ns_gen_flows *g) { return NS_OK; }
-void cli_mpi_gather_cost(double *seconds, uint64_t *bytes) { *seconds = 0, *bytes = 0; }
+void cli_mpi_gather_cost(double *wait, double *seconds, uint64_t *bytes) { *wait = *seconds = 0, *bytes = 0; }
 
 #endif
 

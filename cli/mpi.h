@@ -41,9 +41,8 @@ void cli_mpi_share(size_t n, size_t *first, size_t *count);
 /* Every rank's flows appended in rank order to rank 0's g (others' g are
  * emptied): the flows of one process, in its order. */
 int cli_mpi_gather_flows(ns_gen_flows *g);
-/* The sum over ranks of v (an int64 each): a collective; v itself alone. */
-int cli_mpi_sum(int64_t *v, int n);
-/* Seconds spent in the last cli_mpi_gather_flows and the bytes it moved to rank 0. */
-void cli_mpi_gather_cost(double *seconds, uint64_t *bytes);
+/* The last cli_mpi_gather_flows on rank 0: seconds waiting for the slowest
+ * rank, seconds moving the flows, and their bytes. */
+void cli_mpi_gather_cost(double *wait, double *seconds, uint64_t *bytes);
 
 #endif

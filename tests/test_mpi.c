@@ -380,6 +380,34 @@ static void test_generate_sharded(void **state)
     assert_int_equal(tu_system("diff -r '%s' '%s'", tu_path(dir, "dir1"), tu_path(dir, "dir2")), 0);
 }
 
+/* finetune and train-control share their batches the same way. */
+static void test_other_training_verbs(void **state)
+{
+    (void)state;
+    REQUIRE_MPI();
+    assert_int_equal(run(0, TRAIN " --steps 30 -o base.nsm -q"), 0);
+    /* train-control logs every 25 steps, finetune every --log-every */
+    static const char *const verbs[] = {"finetune --model base.nsm --data train.ds -o %s.lora --steps 20 --log-every 1",
+                                        "train-control --model base.nsm --data train.ds -o %s.nsc --steps 50"};
+    static const int lines[] = {20, 2};
+    for (int v = 0; v < 2; v++) {
+        char cmd[512], one[600], two[600];
+        snprintf(cmd, sizeof cmd, verbs[v], v ? "c" : "f");
+        snprintf(one, sizeof one, "%s --batch 8 -j 1 --log one.jsonl -q", cmd);
+        snprintf(two, sizeof two, "%s --batch 8 -j 1 --log two.jsonl", cmd);
+        assert_int_equal(tu_system("rm -f '%s' '%s'", tu_path(dir, "one.jsonl"), tu_path(dir, "two.jsonl")), 0);
+        assert_int_equal(run(0, "%s", one), 0);
+        assert_int_equal(run(2, "%s", two), 0);
+        err_has(v ? "train-control: 2 processes; all-reduce" : "finetune: 2 processes; all-reduce");
+        double a[32], b[32], worst = 0;
+        assert_int_equal(losses("one.jsonl", a, 32), lines[v]);
+        assert_int_equal(losses("two.jsonl", b, 32), lines[v]);
+        for (int i = 0; i < lines[v]; i++) worst = fmax(worst, fabs(a[i] - b[i]) / fabs(a[i]));
+        print_message("%s: 2 ranks x 4 flows vs 1 x 8: losses within %.2g relative\n", v ? "train-control" : "finetune", worst);
+        assert_true(worst <= 1e-5);
+    }
+}
+
 /* A verb that does not share its work refuses to run on several. */
 static void test_unshared_verb(void **state)
 {
@@ -396,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_stop_resume),
         cmocka_unit_test(test_rank_killed),
         cmocka_unit_test(test_generate_sharded),
+        cmocka_unit_test(test_other_training_verbs),
         cmocka_unit_test(test_unshared_verb),
     };
     int rc = cmocka_run_group_tests(tests, setup, NULL);
