@@ -19,7 +19,7 @@ static const struct verb {
 } verbs[] = {
     {"encode", cmd_encode, "pcap/pcapng -> nPrint CSV, byte-identical to nPrint 1.2.1", 0},
     {"decode", cmd_decode, "nPrint CSV -> pcap with real lengths, timestamps and checksums", 0},
-    {"dataset", cmd_dataset, "labelled captures -> one binary training file of flows", 0},
+    {"dataset", cmd_dataset, "labelled captures -> one binary training file of flows", 1},
     {"subset", cmd_subset, "some of a dataset's flows (by label tokens, per class) -> a dataset", 0},
     {"inspect", cmd_inspect, "summarise any netsynth file", 0},
     {"render", cmd_render, "flows -> PNG images (1 red, 0 green, -1 grey)", 0},

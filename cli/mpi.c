@@ -192,9 +192,40 @@ static int xfer(void *p, size_t bytes, int peer, int send)
         int c = bytes - at < (size_t)1 << 30 ? (int)(bytes - at) : 1 << 30;
         int err = send ? MPI_Send((char *)p + at, c, MPI_BYTE, peer, 18, MPI_COMM_WORLD)
                        : MPI_Recv((char *)p + at, c, MPI_BYTE, peer, 18, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (err != MPI_SUCCESS) return mpi_fail(err, send ? "MPI_Send of generated flows" : "MPI_Recv of generated flows");
+        if (err != MPI_SUCCESS) return mpi_fail(err, send ? "MPI_Send to rank 0" : "MPI_Recv from a rank");
         at += (size_t)c;
     }
+    return NS_OK;
+}
+
+int cli_mpi_gather_bytes(void *ctx, const void *buf, size_t len, void **all, size_t *all_len)
+{
+    *all = NULL, *all_len = 0;
+    if (size <= 1) return NS_OK;
+    uint64_t n = len;
+    if (rank) {
+        int rc = xfer(&n, sizeof n, 0, 1);
+        return rc ? rc : xfer((void *)buf, len, 0, 1);
+    }
+    uint64_t *lens = malloc(sizeof *lens * (size_t)size);
+    if (!lens) return ns_error(NS_ENOMEM, "out of memory");
+    size_t total = 0;
+    int rc = NS_OK;
+    for (int r = 1; !rc && r < size; r++)
+        if (!(rc = xfer(&lens[r], sizeof lens[r], r, 0))) total += lens[r];
+    char *p = rc ? NULL : malloc(total + 1);
+    if (!rc && !p) rc = ns_error(NS_ENOMEM, "out of memory for %zu bytes from the other ranks", total);
+    size_t at = 0;
+    for (int r = 1; !rc && r < size; r++) {
+        rc = xfer(p + at, lens[r], r, 0);
+        at += lens[r];
+    }
+    free(lens);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    *all = p, *all_len = total;
     return NS_OK;
 }
 
@@ -281,6 +312,11 @@ const ns_train_dist *cli_mpi_train_begin(volatile int *stop)
 }
 void cli_mpi_train_end(const char *verb, int quiet) { cli_release_stop(); }
 int cli_mpi_gather_flows(ns_gen_flows *g) { return NS_OK; }
+int cli_mpi_gather_bytes(void *ctx, const void *buf, size_t len, void **all, size_t *all_len)
+{
+    *all = NULL, *all_len = 0;
+    return NS_OK;
+}
 void cli_mpi_gather_cost(double *wait, double *seconds, uint64_t *bytes) { *wait = *seconds = 0, *bytes = 0; }
 
 #endif

@@ -41,6 +41,9 @@ void cli_mpi_share(size_t n, size_t *first, size_t *count);
 /* Every rank's flows appended in rank order to rank 0's g (others' g are
  * emptied): the flows of one process, in its order. */
 int cli_mpi_gather_flows(ns_gen_flows *g);
+/* dataset's gather (ns_dataset_opts.gather): every rank's buf[len] to rank
+ * 0, in rank order, in *all (malloc'd; NULL, 0 on the others). */
+int cli_mpi_gather_bytes(void *ctx, const void *buf, size_t len, void **all, size_t *all_len);
 /* The last cli_mpi_gather_flows on rank 0: seconds waiting for the slowest
  * rank, seconds moving the flows, and their bytes. */
 void cli_mpi_gather_cost(double *wait, double *seconds, uint64_t *bytes);

@@ -10,7 +10,8 @@
  *     rank within summation-order tolerance;
  *   - rank 1 killed (-9): mpirun ends within seconds, non-zero, saying so,
  *     and the last checkpoint loads;
- *   - generate on 2 and 3 ranks: the bytes of one process. */
+ *   - generate and dataset on 2 and 3 ranks: the bytes of one process;
+ *   - finetune and train-control on 2 ranks: the losses of one. */
 #include "testutil.h"
 
 #include <errno.h>
@@ -380,6 +381,37 @@ static void test_generate_sharded(void **state)
     assert_int_equal(tu_system("diff -r '%s' '%s'", tu_path(dir, "dir1"), tu_path(dir, "dir2")), 0);
 }
 
+/* dataset spreads captures over ranks: the bytes of one process, and a
+ * capture that a rank other than 0 cannot read fails the job naming it. */
+static void test_dataset_sharded(void **state)
+{
+    (void)state;
+    REQUIRE_MPI();
+    assert_int_equal(run(0, TRAIN " --steps 20 -o cap.nsm -q"), 0);
+    FILE *fp = fopen(tu_path(dir, "labels.tsv"), "w");
+    assert_non_null(fp);
+    fprintf(fp, "path\tkind\n");
+    for (int k = 0; k < 7; k++) {
+        assert_int_equal(run(0, "generate --model cap.nsm -n %d --seed %d -j 1 -q -o cap%d.pcap", 2 + k, k, k), 0);
+        fprintf(fp, "cap%d.pcap\t%c\n", k, "abc"[k % 3]);
+    }
+    fclose(fp);
+    assert_int_equal(run(0, "dataset --labels labels.tsv --label kind -j 1 -o ds1.ds"), 0);
+    for (int ranks = 2; ranks <= 3; ranks++) {
+        assert_int_equal(run(ranks, "dataset --labels labels.tsv --label kind -j 1 -o ds%d.ds", ranks), 0);
+        char name[16];
+        snprintf(name, sizeof name, "ds%d.ds", ranks);
+        same_file("ds1.ds", name);
+    }
+    /* cap1.pcap is rank 1's (captures go round the ranks). */
+    assert_int_equal(tu_system("rm '%s'", tu_path(dir, "cap1.pcap")), 0);
+    assert_int_not_equal(run(0, "dataset --labels labels.tsv --label kind -j 1 -o bad1.ds"), 0);
+    err_has("cap1.pcap");
+    assert_int_not_equal(run(2, "dataset --labels labels.tsv --label kind -j 1 -o bad2.ds"), 0);
+    err_has("cap1.pcap");
+    assert_int_equal(access(tu_path(dir, "bad2.ds"), F_OK), -1);
+}
+
 /* finetune and train-control share their batches the same way. */
 static void test_other_training_verbs(void **state)
 {
@@ -413,7 +445,7 @@ static void test_unshared_verb(void **state)
 {
     (void)state;
     REQUIRE_MPI();
-    assert_int_not_equal(run(2, "inspect train.ds"), 0);
+    assert_int_equal(run(2, "inspect train.ds"), 2);
     err_has("inspect does not share its work over processes");
 }
 
@@ -425,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_rank_killed),
         cmocka_unit_test(test_generate_sharded),
         cmocka_unit_test(test_other_training_verbs),
+        cmocka_unit_test(test_dataset_sharded),
         cmocka_unit_test(test_unshared_verb),
     };
     int rc = cmocka_run_group_tests(tests, setup, NULL);
