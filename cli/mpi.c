@@ -94,42 +94,39 @@ typedef struct mpi_train {
     volatile int *stop;
     size_t bucket;            /* floats per MPI_Iallreduce */
     double reduce_s, first_t, last_t;
-    uint64_t grad_calls, grad_floats;
+    uint64_t calls, floats;
     int buckets;
 } mpi_train;
 
 static mpi_train train;
 
-/* Sums buf over the ranks. A gradient goes in buckets, all in flight at
- * once (MPI_Iallreduce), so that the library can pipeline them; the stop
- * flag rides along on every call (MAX), so that every rank sees a signal at
- * the same call. */
+/* Sums buf over the ranks: the gradient, in buckets, and the stop flag
+ * (MAX), all in flight at once (MPI_Iallreduce), so that the ranks meet once
+ * a step (on a busy machine each meeting waits for a descheduled rank) and
+ * every rank sees a signal after the same step. */
 static int train_allreduce(float *buf, size_t n, void *ctx)
 {
     mpi_train *mt = ctx;
     double t0 = MPI_Wtime();
     enum { MAX_REQ = 256 };
-    MPI_Request req[MAX_REQ];
+    MPI_Request req[MAX_REQ + 1];
     size_t bucket = mt->bucket;
     if ((n + bucket - 1) / bucket > MAX_REQ) bucket = (n + MAX_REQ - 1) / MAX_REQ;
-    int k = 0, err = MPI_SUCCESS;
-    for (size_t at = 0; at < n && err == MPI_SUCCESS; at += bucket, k++) {
+    static int mine, agreed;
+    mine = pending, agreed = 0;
+    int k = 0, err = MPI_Iallreduce(&mine, &agreed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req[k++]);
+    for (size_t at = 0; at < n && err == MPI_SUCCESS; at += bucket) {
         size_t c = n - at < bucket ? n - at : bucket;
-        err = MPI_Iallreduce(MPI_IN_PLACE, buf + at, (int)c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req[k]);
+        err = MPI_Iallreduce(MPI_IN_PLACE, buf + at, (int)c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req[k++]);
     }
     if (err == MPI_SUCCESS) err = MPI_Waitall(k, req, MPI_STATUSES_IGNORE);
     if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Iallreduce of the gradient");
-    int mine = pending, agreed = 0;
-    if ((err = MPI_Allreduce(&mine, &agreed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD)) != MPI_SUCCESS)
-        return mpi_fail(err, "MPI_Allreduce of the stop flag");
     if (agreed) *mt->stop = agreed;
     double t1 = MPI_Wtime();
-    if (n > 64) { /* the gradient, not the step's losses */
-        if (!mt->grad_calls) mt->first_t = t0;
-        else mt->reduce_s += t1 - t0; /* the first waits for the slowest start: not counted */
-        mt->last_t = t0;
-        mt->grad_calls++, mt->grad_floats = n, mt->buckets = k;
-    }
+    if (!mt->calls) mt->first_t = t0;
+    else mt->reduce_s += t1 - t0; /* the first waits for the slowest start: not counted */
+    mt->last_t = t0;
+    mt->calls++, mt->floats = n, mt->buckets = k - 1;
     return NS_OK;
 }
 
@@ -165,9 +162,9 @@ void cli_mpi_train_end(const char *verb, int quiet)
         return;
     }
     signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL);
-    if (quiet || rank || train.grad_calls < 2) return;
-    double steps = (double)(train.grad_calls - 1), step_s = (train.last_t - train.first_t) / steps;
-    double red_s = train.reduce_s / steps, mb = (double)train.grad_floats * sizeof(float) / 1048576;
+    if (quiet || rank || train.calls < 2) return;
+    double steps = (double)(train.calls - 1), step_s = (train.last_t - train.first_t) / steps;
+    double red_s = train.reduce_s / steps, mb = (double)train.floats * sizeof(float) / 1048576;
     fprintf(stderr,
             "%s: %d processes; all-reduce of %.2f MiB of gradient per step (%d bucket%s, ring traffic %.2f MiB "
             "per rank): %.2f ms of a %.2f ms step (%.1f%%)\n",

@@ -382,6 +382,10 @@ typedef struct loss_log {
  * how a batch becomes a gradient and what is written; the rest of a step (the
  * batch, the all-reduce, clipping, AdamW with its decay mask, the schedule,
  * the EMA, progress lines, validation and checkpoints) is trainer_run's. */
+/* Room after a gradient for the step's losses, all-reduced with it in one
+ * call (ns_train_dist): one synchronisation of the ranks per step. */
+enum { GRAD_EXTRA = 5 };
+
 typedef struct trainer trainer;
 struct trainer {
     /* set by the caller */
@@ -389,7 +393,8 @@ struct trainer {
     const ns_modelfile *enc;      /* encodes batches: its repr, schedule and config */
     const int32_t *token_map;     /* the dataset's token ids as enc's (NULL: the same) */
     ns_train_state *st;           /* options, and the step and time done so far */
-    float *w, *adam_m, *adam_v, *grad; /* the trained parameters, their moments and gradient [n] */
+    float *w, *adam_m, *adam_v, *grad; /* the trained parameters, their moments and gradient [n]
+                                   * (grad: [n + GRAD_EXTRA]) */
     size_t n;
     decay_run *runs;              /* AdamW decays runs[k] when runs[k].decay */
     size_t n_runs;
@@ -480,9 +485,9 @@ static int trainer_step(trainer *t, float *loss, float parts[4], float *lr)
                         (long long)s + 1, (long long)st->steps, (double)*loss);
     if (ranks > 1) {
         /* The shares' losses are parts of the whole batch's means: summed, they are its loss. */
-        float sums[5] = {*loss, parts[0], parts[1], parts[2], parts[3]};
-        if ((rc = t->dist->allreduce(t->grad, t->n, t->dist->ctx)) || (rc = t->dist->allreduce(sums, 5, t->dist->ctx)))
-            return rc;
+        float *sums = t->grad + t->n;
+        sums[0] = *loss, memcpy(sums + 1, parts, 4 * sizeof *parts);
+        if ((rc = t->dist->allreduce(t->grad, t->n + GRAD_EXTRA, t->dist->ctx))) return rc;
         *loss = sums[0];
         memcpy(parts, sums + 1, 4 * sizeof *parts);
     }
@@ -825,7 +830,7 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
     if ((rc = ns_model_acts_new(&mr.acts, &m->cfg, st->batch, m->cfg.max_packets))) goto done;
     uint8_t *mask = malloc(m->n_params);
     if (mask) ns_model_decay_mask(&m->cfg, mask);
-    t.grad = malloc(m->n_params * sizeof(float));
+    t.grad = malloc((m->n_params + GRAD_EXTRA) * sizeof(float));
     t.runs = decay_runs(mask, m->n_params, &t.n_runs);
     if (!t.grad || !t.runs) {
         rc = ns_error(NS_ENOMEM, "out of memory for gradients");
@@ -981,7 +986,7 @@ int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetun
     if ((rc = ns_model_acts_new(&lr.acts, &m->cfg, st.batch, m->cfg.max_packets))) goto done;
     lr.w0 = malloc(m->n_params * sizeof *lr.w0);
     lr.grad = malloc(m->n_params * sizeof *lr.grad);
-    t.grad = malloc(a->n_params * sizeof *t.grad);
+    t.grad = malloc((a->n_params + GRAD_EXTRA) * sizeof *t.grad);
     t.adam_m = calloc(a->n_params, sizeof *t.adam_m);
     t.adam_v = calloc(a->n_params, sizeof *t.adam_v);
     token_map = malloc(((size_t)ds->n_tokens + 1) * sizeof *token_map);
@@ -1118,7 +1123,7 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
     t.on_step = o->on_step, t.step_ctx = o->step_ctx, t.dist = o->dist;
     t.log = o->log;
-    t.grad = calloc(n, sizeof(float)), t.adam_m = calloc(n, sizeof(float)), t.adam_v = calloc(n, sizeof(float));
+    t.grad = calloc(n + GRAD_EXTRA, sizeof(float)), t.adam_m = calloc(n, sizeof(float)), t.adam_v = calloc(n, sizeof(float));
     cr.feat = malloc((size_t)B * T * NS_CONTROL_FEATURES * sizeof(float));
     cr.crow = malloc((ds->n_packets + 1) * sizeof *cr.crow);
     uint8_t *mask = malloc(n);

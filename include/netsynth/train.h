@@ -27,8 +27,9 @@ extern "C" {
  * losses are means over the whole batch (ns_model_acts_share), so summing
  * the ranks' gradients with `allreduce` gives the one-process gradient up to
  * summation order, and every rank takes the same AdamW step. `allreduce`
- * sums buf[n] over the ranks in place, the same result on every rank, and is
- * called collectively: the gradient, then the step's losses. A caller gives
+ * sums buf[n] over the ranks in place, the same result on every rank; it is
+ * called collectively once a step, on the gradient followed by the step's 5
+ * losses (the last floats of buf). A caller gives
  * the paths to write (model, checkpoint) and progress/log to rank 0 only and
  * keeps its stop flag the same on every rank (changed only inside allreduce),
  * so that all ranks stop after the same step. NULL, or n_ranks 1: alone. */
