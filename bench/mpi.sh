@@ -7,6 +7,10 @@
 # Per config (tiny, small; global batch 32): steps/s, the all-reduce's share of a
 # step and the gradient bytes per step, with one bucket and with 1 MiB buckets;
 # then generate -n 400 (tiny model): flows/s and what gathering to rank 0 cost.
+# Every netsynth process (the 1-rank baseline too) runs in a session of its own
+# (setsid -w): Linux's autogroup scheduling otherwise gives all the processes of
+# one session, however many, the CPU share of one on a busy machine, and N ranks
+# could not run faster than one process (BENCHMARK.md, MPI).
 set -eu
 BUILD=${BUILD:-build}
 steps=${1:-40}
@@ -23,6 +27,9 @@ if ! command -v ${mpirun%% *} >/dev/null 2>&1; then
 fi
 [ -x "$BUILD/netsynth" ] || make BUILD="$BUILD" "$BUILD/netsynth"
 bin=$(realpath "$BUILD/netsynth")
+own=""
+command -v setsid >/dev/null 2>&1 && own="setsid -w"
+echo "each process in its own session: ${own:-no (no setsid)}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -35,7 +42,7 @@ export OMP_WAIT_POLICY=passive
 train() {
     launch=""
     [ "$1" -gt 1 ] && launch="$mpirun -x NETSYNTH_MPI_BUCKET_MB -x OMP_WAIT_POLICY -np $1"
-    NETSYNTH_MPI_BUCKET_MB=$3 $launch "$bin" train --data "$tmp/train.ds" --config "$2" --steps "$steps" \
+    NETSYNTH_MPI_BUCKET_MB=$3 $launch $own "$bin" train --data "$tmp/train.ds" --config "$2" --steps "$steps" \
         --batch 32 --threads 1 --eval-every 0 --ckpt-every 0 --log-every "$steps" --log "$tmp/log.jsonl" \
         -o "$tmp/m-$2.nsm" >"$tmp/out" 2>&1 || { cat "$tmp/out"; exit 1; }
     elapsed=$(sed -n 's/.*"elapsed_s": \([0-9.]*\).*/\1/p' "$tmp/log.jsonl" | tail -n 1)
@@ -62,7 +69,7 @@ done
 gen() {
     launch=""
     [ "$1" -gt 1 ] && launch="$mpirun -x OMP_WAIT_POLICY -np $1"
-    $launch "$bin" generate --model "$tmp/m-tiny.nsm" -n 400 --seed 7 -j 1 -o "$tmp/g$1.pcap" >"$tmp/out" 2>&1 ||
+    $launch $own "$bin" generate --model "$tmp/m-tiny.nsm" -n 400 --seed 7 -j 1 -o "$tmp/g$1.pcap" >"$tmp/out" 2>&1 ||
         { cat "$tmp/out"; exit 1; }
 }
 t0=$(date +%s.%N); gen 1; t1=$(date +%s.%N); gen 2; t2=$(date +%s.%N)

@@ -17,6 +17,7 @@
 #ifdef NETSYNTH_MPI
 #include <mpi.h>
 #include <omp.h>
+#include <time.h>
 #include <unistd.h>
 
 static int started, rank, size = 1;
@@ -63,6 +64,20 @@ int cli_mpi_start(int *argc, char ***argv)
         if (local > 1) omp_set_num_threads(threads);
     }
     return NS_OK;
+}
+
+/* MPI_Waitall that sleeps: MPI spins while it waits, and on a node whose
+ * cores are busy (more ranks than cores, or other work) a spinning rank takes
+ * the core that the rank it waits for needs. Spin 100 us (a dedicated node's
+ * all-reduce is done by then), then test every 200 us, asleep in between. */
+static int wait_all(int n, MPI_Request *req)
+{
+    double t0 = MPI_Wtime();
+    for (;;) {
+        int done = 0, err = MPI_Testall(n, req, &done, MPI_STATUSES_IGNORE);
+        if (err != MPI_SUCCESS || done) return err;
+        if (MPI_Wtime() - t0 > 100e-6) nanosleep(&(struct timespec){0, 200000}, NULL);
+    }
 }
 
 int cli_mpi_rank(void) { return rank; }
@@ -119,7 +134,7 @@ static int train_allreduce(float *buf, size_t n, void *ctx)
         size_t c = n - at < bucket ? n - at : bucket;
         err = MPI_Iallreduce(MPI_IN_PLACE, buf + at, (int)c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req[k++]);
     }
-    if (err == MPI_SUCCESS) err = MPI_Waitall(k, req, MPI_STATUSES_IGNORE);
+    if (err == MPI_SUCCESS) err = wait_all(k, req);
     if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Iallreduce of the gradient");
     if (agreed) *mt->stop = agreed;
     double t1 = MPI_Wtime();
@@ -259,8 +274,10 @@ int cli_mpi_gather_flows(ns_gen_flows *g)
     if (size <= 1) return NS_OK;
     /* The wait for the slowest rank apart from the transfer itself. */
     double t0 = MPI_Wtime();
-    int err = MPI_Barrier(MPI_COMM_WORLD);
-    if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Barrier before gathering flows");
+    MPI_Request req;
+    int err = MPI_Ibarrier(MPI_COMM_WORLD, &req);
+    if (err == MPI_SUCCESS) err = wait_all(1, &req);
+    if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Ibarrier before gathering flows");
     wait_s = MPI_Wtime() - t0;
     t0 = MPI_Wtime();
     size_t A = g->n_attrs, W = NS_NP_MODEL_WIDTH;
