@@ -378,14 +378,14 @@ typedef struct loss_log {
     int64_t n, flows;
 } loss_log;
 
-/* What differs between training a model, an adapter and a control branch is
- * how a batch becomes a gradient and what is written; the rest of a step (the
- * batch, the all-reduce, clipping, AdamW with its decay mask, the schedule,
- * the EMA, progress lines, validation and checkpoints) is trainer_run's. */
 /* Room after a gradient for the step's losses, all-reduced with it in one
  * call (ns_train_dist): one synchronisation of the ranks per step. */
 enum { GRAD_EXTRA = 5 };
 
+/* What differs between training a model, an adapter and a control branch is
+ * how a batch becomes a gradient and what is written; the rest of a step (the
+ * batch, the all-reduce, clipping, AdamW with its decay mask, the schedule,
+ * the EMA, progress lines, validation and checkpoints) is trainer_run's. */
 typedef struct trainer trainer;
 struct trainer {
     /* set by the caller */
