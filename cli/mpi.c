@@ -6,6 +6,7 @@
  * built with MPI neither needs nor contacts a runtime. */
 #include "mpi.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,8 +136,8 @@ static int train_allreduce(float *buf, size_t n, void *ctx)
     MPI_Request req[MAX_REQ + 1];
     size_t bucket = mt->bucket;
     if ((n + bucket - 1) / bucket > MAX_REQ) bucket = (n + MAX_REQ - 1) / MAX_REQ;
-    static int mine, agreed;
-    mine = pending, agreed = 0;
+    if (bucket > INT_MAX) bucket = INT_MAX; /* MPI counts are ints */
+    int mine = pending, agreed = 0;
     int k = 0, err = MPI_Iallreduce(&mine, &agreed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req[k++]);
     for (size_t at = 0; at < n && err == MPI_SUCCESS; at += bucket) {
         size_t c = n - at < bucket ? n - at : bucket;
