@@ -5,7 +5,8 @@
 # usage: sh bench/mpi.sh [STEPS]   (BUILD=dir; NETSYNTH_SHARED=dir with data/iot-sentinel;
 #                                   MPIRUN="mpirun --allow-run-as-root --oversubscribe")
 # Per config (tiny, small; global batch 32): steps/s, the all-reduce's share of a
-# step and the gradient bytes per step, with one bucket and with 1 MiB buckets;
+# step and the gradient bytes per step: all summed after the backward pass, the
+# blocks' sums started during it (the default), and that in 1 MiB buckets;
 # then generate -n 400 (tiny model): flows/s and what gathering to rank 0 cost.
 # Every netsynth process (the 1-rank baseline too) runs in a session of its own
 # (setsid -w): Linux's autogroup scheduling otherwise gives all the processes of
@@ -38,11 +39,11 @@ echo "mpi: $(${mpirun%% *} --version 2>/dev/null | head -n 1)"
     -o "$tmp/train.ds" >/dev/null 2>&1
 export OMP_WAIT_POLICY=passive
 
-# train RANKS CONFIG BUCKET_MB: "steps/s share_pct mib_per_step" (share and bytes: - on 1 rank)
+# train RANKS CONFIG BUCKET_MB OVERLAP: "steps/s share_pct mib_per_step" (share and bytes: - on 1 rank)
 train() {
     launch=""
-    [ "$1" -gt 1 ] && launch="$mpirun -x NETSYNTH_MPI_BUCKET_MB -x OMP_WAIT_POLICY -np $1"
-    NETSYNTH_MPI_BUCKET_MB=$3 $launch $own "$bin" train --data "$tmp/train.ds" --config "$2" --steps "$steps" \
+    [ "$1" -gt 1 ] && launch="$mpirun -x NETSYNTH_MPI_BUCKET_MB -x NETSYNTH_MPI_OVERLAP -x OMP_WAIT_POLICY -np $1"
+    NETSYNTH_MPI_BUCKET_MB=$3 NETSYNTH_MPI_OVERLAP=$4 $launch $own "$bin" train --data "$tmp/train.ds" --config "$2" --steps "$steps" \
         --batch 32 --threads 1 --eval-every 0 --ckpt-every 0 --log-every "$steps" --log "$tmp/log.jsonl" \
         -o "$tmp/m-$2.nsm" >"$tmp/out" 2>&1 || { cat "$tmp/out"; exit 1; }
     elapsed=$(sed -n 's/.*"elapsed_s": \([0-9.]*\).*/\1/p' "$tmp/log.jsonl" | tail -n 1)
@@ -54,13 +55,14 @@ train() {
 }
 
 for config in tiny small; do
-    set -- $(train 1 $config 0); base=$1
-    printf '%-5s 1 rank                 : %7.2f steps/s (1.00x)\n' $config "$1"
-    for bucket in 0 1; do
-        set -- $(train 2 $config $bucket)
-        label=$([ $bucket = 0 ] && echo "one bucket" || echo "1 MiB buckets")
+    set -- $(train 1 $config 0 1); base=$1
+    printf '%-5s 1 rank                     : %7.2f steps/s (1.00x)\n' $config "$1"
+    for way in "0 0 after the backward" "0 1 overlapped" "1 1 overlapped, 1 MiB"; do
+        set -- $way
+        bucket=$1 overlap=$2; shift 2; label="$*"
+        set -- $(train 2 $config $bucket $overlap)
         awk -v c=$config -v l="$label" -v r="$1" -v b="$base" -v sh="$2" -v m="$3" 'BEGIN {
-            printf "%-5s 2 ranks, %-14s: %7.2f steps/s (%.2fx); all-reduce %s%% of a step, %s MiB of gradient per step\n",
+            printf "%-5s 2 ranks, %-18s: %7.2f steps/s (%.2fx); all-reduce %s%% of a step, %s MiB of gradient per step\n",
                    c, l, r, r / b, sh, m }'
     done
 done

@@ -113,44 +113,94 @@ int cli_mpi_alone(const char *verb)
 
 static volatile int pending;  /* this rank's signal, until an all-reduce agrees on it */
 
+enum { MAX_REQ = 512, MAX_SPANS = 2 * NS_MODEL_MAX_LAYERS + 8 };
+
 typedef struct mpi_train {
     ns_train_dist dist;
     volatile int *stop;
     size_t bucket;            /* floats per MPI_Iallreduce */
+    int overlap;              /* start slices during the backward pass (train_start) */
+    /* this step's sums in flight: requests, and the spans of buf they cover */
+    MPI_Request req[MAX_REQ + 1];
+    int n_req, n_spans;
+    size_t span_off[MAX_SPANS], span_n[MAX_SPANS];
     double reduce_s, first_t, last_t;
     uint64_t calls, floats;
-    int buckets;
+    int buckets, buckets_last;    /* this step's so far, the last step's */
+    size_t early, early_last;     /* floats started during the backward pass: the same */
 } mpi_train;
 
 static mpi_train train;
 
-/* Sums buf over the ranks: the gradient, in buckets, and the stop flag
- * (MAX), all in flight at once (MPI_Iallreduce), so that the ranks meet once
- * a step (on a busy machine each meeting waits for a descheduled rank) and
- * every rank sees a signal after the same step. */
+/* buf[off, off + n) summed over the ranks in place, in buckets, in flight. */
+static int sum_span(mpi_train *mt, float *buf, size_t off, size_t n)
+{
+    size_t bucket = mt->bucket, left = (size_t)(MAX_REQ - mt->n_req);
+    if (!left) return ns_error(NS_EIO, "more than %d all-reduces in flight", MAX_REQ);
+    if ((n + bucket - 1) / bucket > left) bucket = (n + left - 1) / left; /* fewer, larger buckets */
+    if (bucket > INT_MAX) bucket = INT_MAX; /* MPI counts are ints */
+    for (size_t at = off; at < off + n; at += bucket) {
+        size_t c = off + n - at < bucket ? off + n - at : bucket;
+        if (mt->n_req == MAX_REQ) return ns_error(NS_EIO, "more than %d all-reduces in flight", MAX_REQ);
+        int err = MPI_Iallreduce(MPI_IN_PLACE, buf + at, (int)c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                                 &mt->req[mt->n_req++]);
+        if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Iallreduce of the gradient");
+        mt->buckets++;
+    }
+    return NS_OK;
+}
+
+/* ns_train_dist.start: a final slice of the gradient, during the backward
+ * pass, starts its sum; a test of what is in flight lets MPI move it on
+ * (without a progress thread it moves only inside MPI calls). */
+static int train_start(float *buf, size_t off, size_t n, void *ctx)
+{
+    mpi_train *mt = ctx;
+    if (!mt->overlap || mt->n_spans == MAX_SPANS) return NS_OK; /* summed with the rest */
+    mt->span_off[mt->n_spans] = off, mt->span_n[mt->n_spans++] = n;
+    mt->early += n;
+    int rc = sum_span(mt, buf, off, n), done;
+    if (!rc && MPI_Testall(mt->n_req, mt->req, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
+        rc = ns_error(NS_EIO, "MPI_Testall of the gradient's sums");
+    return rc;
+}
+
+/* Sums buf over the ranks: what train_start did not start, in buckets, and
+ * the stop flag (MAX), all in flight at once, then waits for everything, so
+ * that the ranks meet once a step (on a busy machine each meeting waits for a
+ * descheduled rank) and every rank sees a signal after the same step. */
 static int train_allreduce(float *buf, size_t n, void *ctx)
 {
     mpi_train *mt = ctx;
     double t0 = MPI_Wtime();
-    enum { MAX_REQ = 256 };
-    MPI_Request req[MAX_REQ + 1];
-    size_t bucket = mt->bucket;
-    if ((n + bucket - 1) / bucket > MAX_REQ) bucket = (n + MAX_REQ - 1) / MAX_REQ;
-    if (bucket > INT_MAX) bucket = INT_MAX; /* MPI counts are ints */
-    int mine = pending, agreed = 0;
-    int k = 0, err = MPI_Iallreduce(&mine, &agreed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req[k++]);
-    for (size_t at = 0; at < n && err == MPI_SUCCESS; at += bucket) {
-        size_t c = n - at < bucket ? n - at : bucket;
-        err = MPI_Iallreduce(MPI_IN_PLACE, buf + at, (int)c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req[k++]);
+    /* The gaps between the started spans, in ascending order on every rank. */
+    for (int i = 1; i < mt->n_spans; i++)
+        for (int j = i; j > 0 && mt->span_off[j - 1] > mt->span_off[j]; j--) {
+            size_t o = mt->span_off[j], c = mt->span_n[j];
+            mt->span_off[j] = mt->span_off[j - 1], mt->span_n[j] = mt->span_n[j - 1];
+            mt->span_off[j - 1] = o, mt->span_n[j - 1] = c;
+        }
+    int rc = NS_OK;
+    size_t at = 0;
+    for (int i = 0; !rc && i <= mt->n_spans; i++) {
+        size_t end = i < mt->n_spans ? mt->span_off[i] : n;
+        if (end > at) rc = sum_span(mt, buf, at, end - at);
+        if (i < mt->n_spans) at = mt->span_off[i] + mt->span_n[i];
     }
-    if (err == MPI_SUCCESS) err = wait_all(k, req);
-    if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Iallreduce of the gradient");
+    int mine = pending, agreed = 0, err = MPI_SUCCESS;
+    if (!rc) err = MPI_Iallreduce(&mine, &agreed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &mt->req[mt->n_req++]);
+    if (!rc && err == MPI_SUCCESS) err = wait_all(mt->n_req, mt->req);
+    if (!rc && err != MPI_SUCCESS) rc = mpi_fail(err, "MPI_Iallreduce of the gradient");
+    int buckets = mt->buckets;
+    size_t early = mt->early;
+    mt->n_req = mt->n_spans = mt->buckets = mt->early = 0;
+    if (rc) return rc;
     if (agreed) *mt->stop = agreed;
     double t1 = MPI_Wtime();
     if (!mt->calls) mt->first_t = t0;
     else mt->reduce_s += t1 - t0; /* the first waits for the slowest start: not counted */
     mt->last_t = t0;
-    mt->calls++, mt->floats = n, mt->buckets = k - 1;
+    mt->calls++, mt->floats = n, mt->buckets_last = buckets, mt->early_last = early;
     return NS_OK;
 }
 
@@ -163,8 +213,13 @@ const ns_train_dist *cli_mpi_train_begin(volatile int *stop)
         return NULL;
     }
     memset(&train, 0, sizeof train);
-    train.dist = (ns_train_dist){rank, size, train_allreduce, &train};
+    train.dist = (ns_train_dist){.rank = rank, .n_ranks = size, .allreduce = train_allreduce, .start = train_start,
+                                 .ctx = &train};
     train.stop = stop;
+    /* 1 (default): the heads' and each block's gradient start their sums as
+     * the backward pass finishes them; 0: all after it (BENCHMARK.md, MPI). */
+    const char *ov = getenv("NETSYNTH_MPI_OVERLAP");
+    train.overlap = !ov || strcmp(ov, "0");
     /* 0 (default): the whole gradient in one bucket; BENCHMARK.md, MPI. */
     const char *mb = getenv("NETSYNTH_MPI_BUCKET_MB");
     double m = mb ? atof(mb) : 0;
@@ -190,10 +245,12 @@ void cli_mpi_train_end(const char *verb, int quiet)
     double steps = (double)(train.calls - 1), step_s = (train.last_t - train.first_t) / steps;
     double red_s = train.reduce_s / steps, mb = (double)train.floats * sizeof(float) / 1048576;
     fprintf(stderr,
-            "%s: %d processes; all-reduce of %.2f MiB of gradient per step (%d bucket%s, ring traffic %.2f MiB "
-            "per rank): %.2f ms of a %.2f ms step (%.1f%%)\n",
-            verb, size, mb, train.buckets, train.buckets == 1 ? "" : "s", mb * 2 * (size - 1) / size, red_s * 1e3,
-            step_s * 1e3, step_s > 0 ? 100 * red_s / step_s : 0);
+            "%s: %d processes; all-reduce of %.2f MiB of gradient per step (%d bucket%s, %.0f%% started during the "
+            "backward pass; ring traffic %.2f MiB per rank): %.2f ms of a %.2f ms step (%.1f%%) after the backward "
+            "pass\n",
+            verb, size, mb, train.buckets_last, train.buckets_last == 1 ? "" : "s",
+            train.floats ? 100.0 * train.early_last / (double)train.floats : 0, mb * 2 * (size - 1) / size,
+            red_s * 1e3, step_s * 1e3, step_s > 0 ? 100 * red_s / step_s : 0);
 }
 
 /* ---- sharded work ---- */

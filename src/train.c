@@ -420,6 +420,7 @@ struct trainer {
     int first;
     size_t share_rows;            /* the whole batch's valid rows and flows (ns_model_acts_share), */
     int share_flows;              /* 0, 0 alone */
+    int start_rc;                 /* the first failure of dist->start in this step's backward */
     /* results */
     int windows;                  /* windows from anywhere in long flows (train, finetune) */
     int interrupted, ckpt_failed;
@@ -472,10 +473,11 @@ static int trainer_step(trainer *t, float *loss, float parts[4], float *lr)
         }
         t->share_rows = rows, t->share_flows = st->batch;
     }
-    t->first = first;
+    t->first = first, t->start_rc = NS_OK;
     batch_fill(&t->bt, t->enc, t->ds, t->chosen + first, count, (uint64_t)st->seed, (uint64_t)s + 1, st->p_uncond,
                st->p_token_drop, NULL, t->token_map, t->windows, first);
     int rc = t->backward(t, loss, parts);
+    if (!rc) rc = t->start_rc;
     if (rc) return rc;
     /* Caught before the update: one NaN would spread to every weight and the
      * run would end "successfully" with a model every verb refuses. */
@@ -765,11 +767,19 @@ typedef struct model_run {
     ns_model_loss_weights lw;
 } model_run;
 
+/* ns_model_acts_on_grad's callback: a final slice of the gradient starts its sum over the ranks. */
+static void start_sum(void *ctx, size_t off, size_t n)
+{
+    trainer *t = ctx;
+    if (!t->start_rc) t->start_rc = t->dist->start(t->grad, off, n, t->dist->ctx);
+}
+
 static int model_backward(trainer *t, float *loss, float parts[4])
 {
     model_run *mr = t->ctx;
     const batch *bt = &t->bt;
     ns_model_acts_share(mr->acts, t->share_rows, t->share_flows);
+    ns_model_acts_on_grad(mr->acts, t->dist && t->dist->n_ranks > 1 && t->dist->start ? start_sum : NULL, t);
     ns_model_acts_continuation(mr->acts, bt->cont);
     ns_model_forward(NULL, mr->acts, &mr->tp, &mr->m.cfg, bt->x_t, bt->t, bt->prompt, bt->P, bt->len, bt->B, bt->T,
                      NULL);

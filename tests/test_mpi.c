@@ -207,6 +207,18 @@ static void test_train_ranks_equal(void **state)
      * the sum decides: a few hundredths of the lr, 1e-3. */
     assert_true(weight_diff("one.nsm.ckpt", "two.nsm.ckpt") <= 5e-5);
     assert_true(weight_diff("one.nsm", "two.nsm") <= 5e-5);
+    /* The blocks' sums started during the backward pass (the default) cover
+     * the gradient once: the bits of summing it all afterwards, in buckets or not. */
+    setenv("NETSYNTH_MPI_OVERLAP", "0", 1);
+    assert_int_equal(run(2, TRAIN " --steps 50 -q -o after.nsm"), 0);
+    setenv("NETSYNTH_MPI_BUCKET_MB", "0.01", 1);
+    assert_int_equal(run(2, TRAIN " --steps 50 -q -o small_buckets.nsm"), 0);
+    unsetenv("NETSYNTH_MPI_OVERLAP");
+    assert_int_equal(run(2, TRAIN " --steps 50 -q -o overlap_buckets.nsm"), 0);
+    unsetenv("NETSYNTH_MPI_BUCKET_MB");
+    assert_true(weight_diff("two.nsm.ckpt", "after.nsm.ckpt") == 0);
+    assert_true(weight_diff("two.nsm.ckpt", "small_buckets.nsm.ckpt") == 0);
+    assert_true(weight_diff("two.nsm.ckpt", "overlap_buckets.nsm.ckpt") == 0);
 }
 
 /* The pid of rank `rank`'s process: mpirun's child whose environment says so. */

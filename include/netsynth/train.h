@@ -36,6 +36,12 @@ extern "C" {
 typedef struct ns_train_dist {
     int rank, n_ranks;
     int (*allreduce)(float *buf, size_t n, void *ctx);
+    /* NULL, or called during a model's backward pass (train; finetune and
+     * train-control do not) each time buf[off, off + n) of the gradient is
+     * final (ns_model_acts_on_grad), so that its sum can start while the pass
+     * goes on; `allreduce` then sums the rest of buf and waits for all. The
+     * same calls in the same order on every rank. */
+    int (*start)(float *buf, size_t off, size_t n, void *ctx);
     void *ctx;
 } ns_train_dist;
 
