@@ -15,6 +15,20 @@ CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -fPI
 LDFLAGS  += -fopenmp $(SANITIZE)
 LDLIBS   += -lpcap -lpng -lz -ldl -lm
 
+# MPI, for the CLI only (cli/mpi.c; the library has none): MPI=1 where mpicc
+# is found (Open MPI's -showme, else MPICH's pkg-config), MPI=0 without; the
+# program is then what it was without MPI, cli/mpi.c standing in for one process.
+MPICC ?= mpicc
+MPI   ?= $(if $(shell command -v $(MPICC) 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS ?= $(shell $(MPICC) -showme:compile 2>/dev/null || pkg-config --cflags mpich 2>/dev/null)
+MPI_LIBS   ?= $(shell $(MPICC) -showme:link 2>/dev/null || pkg-config --libs mpich 2>/dev/null)
+ifeq ($(strip $(MPI_LIBS)),)
+$(error MPI=1 but neither `$(MPICC) -showme:link` nor pkg-config mpich says how to link MPI: install openmpi-bin libopenmpi-dev, or build with MPI=0)
+endif
+$(BUILD)/cli/mpi.o: CPPFLAGS += -DNETSYNTH_MPI $(MPI_CFLAGS)
+endif
+
 LIB_SRC  := $(sort $(wildcard src/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -36,6 +50,14 @@ $(BUILD)/%.o: %.c $(wildcard include/netsynth/*.h src/*.h cli/*.h tests/*.h)
 $(BUILD)/src/version.o: CPPFLAGS += $(join -DNS_MAKE_VERSION_MAJOR= -DNS_MAKE_VERSION_MINOR= -DNS_MAKE_VERSION_PATCH=,$(subst ., ,$(VERSION)))
 $(BUILD)/src/version.o: Makefile
 
+# cli/mpi.o and the program again when MPI=0/1 changes.
+$(BUILD)/mpi-$(MPI).stamp:
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/mpi-*.stamp && touch $@
+$(BUILD)/cli/mpi.o: $(BUILD)/mpi-$(MPI).stamp
+# test_mpi skips with a message in a build without MPI.
+$(BUILD)/tests/test_mpi.o: CPPFLAGS += -DNETSYNTH_MPI_BUILT=$(MPI)
+$(BUILD)/tests/test_mpi.o: $(BUILD)/mpi-$(MPI).stamp
+
 $(BUILD)/libnetsynth.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -44,7 +66,7 @@ $(BUILD)/libnetsynth.so: $(LIB_OBJ) src/libnetsynth.map
 	$(CC) -shared -Wl,-soname,libnetsynth.so.0 -Wl,--version-script=src/libnetsynth.map $(LDFLAGS) $(LIB_OBJ) -o $@ $(LDLIBS)
 
 $(BUILD)/netsynth: $(CLI_OBJ) $(BUILD)/libnetsynth.a
-	$(CC) $(LDFLAGS) $(CLI_OBJ) $(BUILD)/libnetsynth.a -o $@ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(CLI_OBJ) $(BUILD)/libnetsynth.a -o $@ $(LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(BUILD)/libnetsynth.a
 	$(CC) $(LDFLAGS) $< $(BUILD)/tests/testutil.o $(BUILD)/libnetsynth.a -o $@ $(LDLIBS) -lcmocka

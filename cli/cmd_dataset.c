@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include "cli.h"
+#include "mpi.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/flow.h"
@@ -24,7 +25,8 @@ static void usage(FILE *out)
             "\n"
             "Reads every capture a label table lists, cuts it into bidirectional IPv4\n"
             "TCP/UDP/ICMP flows and writes them, labelled, as one binary training file\n"
-            "(inspect it with `netsynth inspect FILE`). Captures are read in parallel.\n"
+            "(inspect it with `netsynth inspect FILE`). Captures are read in parallel;\n"
+            "under mpirun or srun, shared by the processes (man netsynth, MPI).\n"
             "\n"
             "  --labels TABLE    tab-separated, with a header: a `path` column (relative to\n"
             "                    the table's folder), label columns, optionally `split`\n"
@@ -139,6 +141,9 @@ int cmd_dataset(int argc, char **argv)
     if (o.flow_label && !o.flows_path) return ns_error(NS_EARG, "--flow-label needs --flows TABLE");
     if (o.flows_path && !o.flow_label) return ns_error(NS_EARG, "--flows needs --flow-label COLUMN");
 
+    /* Under mpirun, each rank reads its share of the captures and rank 0 writes. */
+    o.rank = cli_mpi_rank(), o.n_ranks = cli_mpi_size(), o.gather = cli_mpi_gather_bytes;
+    if (o.rank) quiet = 1;
     ns_dataset_stats st;
     cli_progress prog;
     cli_progress_start(&prog, "dataset", "captures", quiet);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpi.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/train.h"
@@ -24,7 +25,8 @@ static void usage(FILE *out)
             "and on the output layer (B starting at zero), and an embedding for each prompt\n"
             "token the base never trained on, are learned; `netsynth generate --model BASE\n"
             "--lora ADAPTER` loads it. A hundred flows of a new class are enough (subset\n"
-            "--only device=X --per-class 100 picks them).\n"
+            "--only device=X --per-class 100 picks them). Under mpirun or srun, the processes\n"
+            "share every batch and rank 0 writes (man netsynth, MPI).\n"
             "\n"
             "  --model BASE       the trained model (netsynth train)\n"
             "  --data DS          the flows to learn (a dataset file with the base's attributes)\n"
@@ -102,6 +104,9 @@ int cmd_finetune(int argc, char **argv)
         ns_modelfile_free(&base);
         return rc;
     }
+    /* Under mpirun, rank 0 alone writes the output, the log and the lines. */
+    int rank = cli_mpi_rank();
+    if (rank) o.progress = NULL, log_path = NULL;
     if ((rc = cli_log_open(log_path, 0, &o.log))) {
         ns_dataset_free(&ds);
         ns_modelfile_free(&base);
@@ -109,12 +114,13 @@ int cmd_finetune(int argc, char **argv)
     }
     char partial[4096];
     snprintf(partial, sizeof partial, "%s.partial", o.out_path);
-    o.ckpt_path = partial;
+    o.ckpt_path = rank ? NULL : partial;
+    if (rank) o.out_path = NULL;
     char *prov = NULL;
     rc = cli_provenance(&prov, data, argc, argv);
     o.provenance = prov;
     o.stop = &stop_requested;
-    cli_catch_stop(&stop_requested);
+    o.dist = cli_mpi_train_begin(&stop_requested);
     ns_train_result res;
     cli_train_progress tp;
     cli_train_progress_start(&tp, "finetune", !o.progress);
@@ -123,18 +129,19 @@ int cmd_finetune(int argc, char **argv)
     if (!rc) rc = ns_finetune(&base, &ds, &o, &res);
     cli_train_progress_end(&tp);
     free(prov);
-    cli_release_stop();
+    cli_mpi_train_end("finetune", !o.progress);
     rc = cli_log_close(o.log, log_path, rc);
     ns_dataset_free(&ds);
     ns_modelfile_free(&base);
     if (rc) return rc;
     if (res.interrupted) {
+        cli_exit_status = 128 + stop_requested;
+        if (rank) return NS_OK;
         fprintf(stderr,
                 "netsynth finetune: stopped by %s after step %lld of %lld: wrote the adapter so far to %s (not %s); "
                 "adapters do not resume: run netsynth finetune again for the whole %lld steps\n",
                 cli_signal_name(stop_requested), (long long)res.steps_done, (long long)res.steps, partial, o.out_path,
                 (long long)res.steps);
-        cli_exit_status = 128 + stop_requested;
         return NS_OK;
     }
     if (!o.progress) return NS_OK; /* -q */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "mpi.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/blas.h"
@@ -38,6 +39,8 @@ static void usage(FILE *out)
             "-F's format) to standard output, e.g. for tcpdump -r -. DIR gets one pcap per class, labels.tsv\n"
             "(path and one column per label attribute) and synthetic.ds (all flows), all or\n"
             "nothing: staged in DIR.tmp.XXXXXX and moved in at the end (other files in DIR stay).\n"
+            "Under mpirun or srun, the processes share the flows and rank 0 writes the bytes\n"
+            "of one process (man netsynth, MPI).\n"
             "Pcaps hold valid packets: generated rows repaired to consistent lengths, options,\n"
             "checksums and TCP state, changing as few generated bits as possible (see netsynth(1)).\n"
             "Their flows are laid out as traces by the model's trace section (learned by train):\n"
@@ -222,6 +225,40 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Under mpirun: what gathering the ranks' flows to rank 0 took. */
+static void gather_note(void)
+{
+    double wait, s;
+    uint64_t bytes;
+    cli_mpi_gather_cost(&wait, &s, &bytes);
+    if (cli_mpi_size() > 1)
+        fprintf(stderr, "generate: %d processes; rank 0 waited %.3f s for the slowest, then gathered %.2f MiB of "
+                        "flows from the others in %.3f s\n", cli_mpi_size(), wait, (double)bytes / 1048576, s);
+}
+
+/* ns_generate_plan under mpirun: each rank samples its share of the plan's
+ * flows, flow i from stream i as in one process, and rank 0 gathers them in
+ * order (the others end with none): the flows of one process, bit for bit
+ * (BENCHMARK.md, MPI, for gathering against writing parts). */
+static int generate_plan_shared(const ns_modelfile *m, const ns_gen_opts *o, const ns_gen_plan *p, ns_gen_flows *out)
+{
+    if (cli_mpi_size() <= 1) return ns_generate_plan(m, o, p, 0, out);
+    size_t total = ns_gen_plan_flows(p), A = m->n_attrs ? m->n_attrs : 1, first, count;
+    int32_t *ids = malloc(total * A * sizeof *ids + 1);
+    if (!ids) return ns_error(NS_ENOMEM, "out of memory for %zu prompts", total);
+    for (size_t k = 0, at = 0; k < p->n; k++)
+        for (size_t f = 0; f < p->req[k].n; f++, at++) memcpy(ids + at * A, p->req[k].ids, m->n_attrs * sizeof *ids);
+    cli_mpi_share(total, &first, &count);
+    out->n_attrs = m->n_attrs;
+    int rc = count ? ns_generate_many(m, o, ids + first * A, count, first, out) : NS_OK;
+    free(ids);
+    if (!rc) rc = cli_mpi_gather_flows(out);
+    for (size_t k = 0, f = 0; !rc && !cli_mpi_rank() && k < p->n; k++)
+        for (size_t i = 0; i < p->req[k].n; i++, f++)
+            memcpy(out->labels + f * m->n_attrs, p->req[k].labels, m->n_attrs * sizeof(int32_t));
+    return rc;
+}
+
 /* A plan's flows, generated together (flows of all classes share batches),
  * laid out by the trace model tm (NULL: the fixed plan), then written as the
  * directory's files (ns_gen_write_dir: all or nothing). */
@@ -233,8 +270,13 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     ns_gen_flows all = {0};
     double t0 = now_s();
     uint64_t *written = calloc(plan->n + 1, sizeof *written), flows = 0, packets = 0;
-    rc = written ? ns_generate_plan(m, o, plan, 0, &all) : ns_error(NS_ENOMEM, "out of memory");
+    rc = written ? generate_plan_shared(m, o, plan, &all) : ns_error(NS_ENOMEM, "out of memory");
     if (o->progress_ctx) cli_progress_end(o->progress_ctx);
+    if (!rc && cli_mpi_rank()) { /* rank 0 writes */
+        free(written);
+        return NS_OK;
+    }
+    if (!rc && !quiet) gather_note();
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.1f s, %.0f flows/s\n", all.n_flows, all.n_rows,
                 now_s() - t0, (double)all.n_flows / (now_s() - t0));
@@ -412,6 +454,7 @@ int cmd_generate(int argc, char **argv)
     if (po.per_flow && po.fmt != OUT_PCAP && po.fmt != OUT_PCAPNG)
         return ns_error(NS_EARG, "--per-flow: one file per flow is pcap or pcapng only");
     po.repair.seed = o.seed;
+    if (cli_mpi_rank()) quiet = 1;
     cli_progress prog;
     cli_progress_start(&prog, "generate", "flows", quiet);
     o.progress = gen_progress, o.progress_ctx = &prog;
@@ -478,25 +521,36 @@ int cmd_generate(int argc, char **argv)
     uint64_t written = 0;
     size_t n_flows = 0, n_rows = 0;
     ns_repair_plan *trace = NULL;
-    int streamed = (po.fmt == OUT_PCAP || po.fmt == OUT_PCAPNG) && !po.per_flow;
+    /* One capture from one process is written as its flows are generated, in
+     * memory bounded by the window. Under mpirun with several ranks, each rank
+     * samples its share, flow i from stream i as in one process, and rank 0
+     * gathers them in order and writes. */
+    int streamed = (po.fmt == OUT_PCAP || po.fmt == OUT_PCAPNG) && !po.per_flow && cli_mpi_size() == 1;
     if (!rc && streamed) {
-        /* One capture: written as its flows are generated, in memory bounded by the window. */
         trace_hook th = {tm, key, o.seed, NULL};
         rc = stream_one(&m, &o, ids, count, tm ? &th : NULL, out, &po, &written, &n_rows);
         trace = th.plan, n_flows = count;
-    } else if (!rc && !(rc = ns_generate(&m, &o, ids, count, 0, &g))) {
+    } else if (!rc) {
+        size_t first = 0, share = count;
+        cli_mpi_share(count, &first, &share);
+        g.n_attrs = m.n_attrs;
+        if (share) rc = ns_generate(&m, &o, ids, share, first, &g);
+        if (!rc) rc = cli_mpi_gather_flows(&g);
         n_flows = g.n_flows, n_rows = g.n_rows;
     }
     double secs = now_s() - t0;
     cli_progress_end(&prog);
+    if (!rc && cli_mpi_rank()) count = 0, po.fmt = -1; /* rank 0 writes */
     if (!rc && !streamed && tm && (po.fmt == OUT_PCAP || po.fmt == OUT_PCAPNG)) {
         ns_tmodel_capture cap = {0, g.n_flows, key};
         if (!(trace = calloc(g.n_flows + 1, sizeof *trace))) rc = ns_error(NS_ENOMEM, "out of memory");
         else if (!(rc = ns_tmodel_plan(tm, &g, &cap, 1, &po.repair, o.seed, trace)))
             po.repair.plan = trace, po.repair.n_plan = g.n_flows;
     }
-    if (!rc && !streamed) rc = write_one(&g, &m, model_path, out, &po, &written);
+    if (!rc && !streamed && po.fmt >= 0) rc = write_one(&g, &m, model_path, out, &po, &written);
     free(trace), free(labels);
+    if (!rc && po.fmt < 0) quiet = 1, po.report = NULL;
+    if (!rc && !quiet) gather_note();
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.2f s, %.0f flows/s, %.0f packets/s: wrote %s\n",
                 n_flows, n_rows, secs, (double)n_flows / secs, (double)n_rows / secs, out);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpi.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/train.h"
@@ -19,7 +20,8 @@ static void usage(FILE *out)
             "Trains the flow generator on a dataset file (netsynth dataset) and writes\n"
             "MODEL (EMA weights, for generate) and MODEL.ckpt (with training state, for\n"
             "--resume). Ctrl-C (SIGINT) or SIGTERM writes the checkpoint, not MODEL, says\n"
-            "how to continue, and exits 130 or 143.\n"
+            "how to continue, and exits 130 or 143. Under mpirun or srun, the processes\n"
+            "share every batch and rank 0 writes (man netsynth, MPI; docs/mpi.md).\n"
             "\n"
             "  --data DS          the dataset file (required)\n"
             "  -o MODEL           the model file to write (required)\n"
@@ -139,6 +141,9 @@ int cmd_train(int argc, char **argv)
         snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
         o.ckpt_path = ckpt;
     }
+    /* Under mpirun, rank 0 alone writes the model, the checkpoint, the log and the lines. */
+    int rank = cli_mpi_rank();
+    if (rank) o.progress = NULL, log_path = NULL;
     ns_dataset ds;
     if ((rc = ns_dataset_load(&ds, data))) return rc;
     if ((rc = cli_log_open(log_path, o.resume_path != NULL, &o.log))) {
@@ -152,26 +157,29 @@ int cmd_train(int argc, char **argv)
     }
     o.provenance = prov;
     o.stop = &stop_requested;
-    cli_catch_stop(&stop_requested);
+    o.dist = cli_mpi_train_begin(&stop_requested);
     ns_train_result res;
     cli_train_progress tp;
     cli_train_progress_start(&tp, "train", !o.progress);
     o.progress = tp.fp;
     if (tp.own) o.on_step = cli_train_progress_step, o.step_ctx = &tp;
-    rc = ns_train(&ds, &o, &res);
+    ns_train_opts mine = o;
+    if (rank) mine.out_path = NULL, mine.ckpt_path = NULL;
+    rc = ns_train(&ds, &mine, &res);
     cli_train_progress_end(&tp);
     free(prov);
-    cli_release_stop();
+    cli_mpi_train_end("train", !o.progress);
     ns_dataset_free(&ds);
     if ((rc = cli_log_close(o.log, log_path, rc))) return rc;
     if (res.interrupted) {
+        cli_exit_status = 128 + stop_requested;
+        if (rank) return NS_OK;
         fprintf(stderr,
                 "netsynth train: stopped by %s after step %lld of %lld: wrote the checkpoint %s (not %s); "
                 "continue with: netsynth train --data %s -o %s --resume %s%s%s\n",
                 cli_signal_name(stop_requested), (long long)res.steps_done, (long long)res.steps, o.ckpt_path,
                 o.out_path, data, o.out_path, o.ckpt_path, o.ckpt_path == ckpt ? "" : " --checkpoint ",
                 o.ckpt_path == ckpt ? "" : o.ckpt_path);
-        cli_exit_status = 128 + stop_requested;
         return NS_OK;
     }
     if (!o.progress) return NS_OK; /* -q */

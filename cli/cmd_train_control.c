@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpi.h"
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/modelfile.h"
@@ -20,7 +21,8 @@ static void usage(FILE *out)
             "Trains a control branch (a copy of the base's first blocks that reads a per-packet\n"
             "control map: protocol, direction, size bucket, TCP flags) with the base frozen, on\n"
             "the control maps of DS's own flows; with it, netsynth generate holds generated\n"
-            "flows to a map. CTL names the base it belongs to.\n"
+            "flows to a map. CTL names the base it belongs to. Under mpirun or srun, the\n"
+            "processes share every batch and rank 0 writes (man netsynth, MPI).\n"
             "\n"
             "  --model BASE       the trained model (netsynth train)\n"
             "  --data DS          a dataset with the base's labels (usually its training set)\n"
@@ -95,6 +97,9 @@ int cmd_train_control(int argc, char **argv)
         ns_modelfile_free(&m);
         return rc;
     }
+    /* Under mpirun, rank 0 alone writes the output, the log and the lines. */
+    int rank = cli_mpi_rank();
+    if (rank) o.progress = NULL, log_path = NULL;
     if ((rc = cli_log_open(log_path, 0, &o.log))) {
         ns_dataset_free(&ds);
         ns_modelfile_free(&m);
@@ -102,32 +107,33 @@ int cmd_train_control(int argc, char **argv)
     }
     char partial[4096];
     snprintf(partial, sizeof partial, "%s.partial", out);
-    o.ckpt_path = partial;
+    o.ckpt_path = rank ? NULL : partial;
     char *prov = NULL;
     rc = cli_provenance(&prov, data, argc, argv);
     o.provenance = prov;
     o.stop = &stop_requested;
-    cli_catch_stop(&stop_requested);
+    o.dist = cli_mpi_train_begin(&stop_requested);
     ns_train_control_result res;
     cli_train_progress tp;
     cli_train_progress_start(&tp, "train-control", !o.progress);
     o.progress = tp.fp;
     if (tp.own) o.on_step = cli_train_progress_step, o.step_ctx = &tp;
-    if (!rc) rc = ns_train_control(&m, &ds, &o, out, &res);
+    if (!rc) rc = ns_train_control(&m, &ds, &o, rank ? NULL : out, &res);
     cli_train_progress_end(&tp);
     free(prov);
     if (rc == NS_EMISMATCH) rc = ns_error_wrap(rc, "%s and %s", model, data);
     ns_dataset_free(&ds);
     ns_modelfile_free(&m);
-    cli_release_stop();
+    cli_mpi_train_end("train-control", !o.progress);
     if ((rc = cli_log_close(o.log, log_path, rc))) return rc;
     if (res.interrupted) {
+        cli_exit_status = 128 + stop_requested;
+        if (rank) return NS_OK;
         fprintf(stderr,
                 "netsynth train-control: stopped by %s after step %lld of %lld: wrote the branch so far to %s "
                 "(not %s); branches do not resume: run netsynth train-control again for the whole %lld steps\n",
                 cli_signal_name(stop_requested), (long long)res.steps_done, (long long)res.steps, partial, out,
                 (long long)res.steps);
-        cli_exit_status = 128 + stop_requested;
         return NS_OK;
     }
     if (!o.progress) return NS_OK; /* -q */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mpi.h"
 #include "netsynth/error.h"
 #include "netsynth/netsynth.h"
 
@@ -14,19 +15,20 @@ static const struct verb {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
+    int shared;   /* shares its work over MPI ranks (mpi.h); others refuse to run on several */
 } verbs[] = {
-    {"encode", cmd_encode, "pcap/pcapng -> nPrint CSV, byte-identical to nPrint 1.2.1"},
-    {"decode", cmd_decode, "nPrint CSV -> pcap with real lengths, timestamps and checksums"},
-    {"dataset", cmd_dataset, "labelled captures -> one binary training file of flows"},
-    {"subset", cmd_subset, "some of a dataset's flows (by label tokens, per class) -> a dataset"},
-    {"inspect", cmd_inspect, "summarise any netsynth file"},
-    {"render", cmd_render, "flows -> PNG images (1 red, 0 green, -1 grey)"},
-    {"unrender", cmd_unrender, "PNG images -> nPrint CSV"},
-    {"train", cmd_train, "dataset -> a prompted diffusion model of flows"},
-    {"finetune", cmd_finetune, "model + a few flows of new classes -> a LoRA adapter"},
-    {"generate", cmd_generate, "model + prompt -> synthetic flows"},
-    {"train-control", cmd_train_control, "model + dataset -> a control branch (generate --controlnet)"},
-    {"eval", cmd_eval, "classifier fidelity: real, TSTR and TRTS accuracy and macro-F1"},
+    {"encode", cmd_encode, "pcap/pcapng -> nPrint CSV, byte-identical to nPrint 1.2.1", 0},
+    {"decode", cmd_decode, "nPrint CSV -> pcap with real lengths, timestamps and checksums", 0},
+    {"dataset", cmd_dataset, "labelled captures -> one binary training file of flows", 1},
+    {"subset", cmd_subset, "some of a dataset's flows (by label tokens, per class) -> a dataset", 0},
+    {"inspect", cmd_inspect, "summarise any netsynth file", 0},
+    {"render", cmd_render, "flows -> PNG images (1 red, 0 green, -1 grey)", 0},
+    {"unrender", cmd_unrender, "PNG images -> nPrint CSV", 0},
+    {"train", cmd_train, "dataset -> a prompted diffusion model of flows", 1},
+    {"finetune", cmd_finetune, "model + a few flows of new classes -> a LoRA adapter", 1},
+    {"generate", cmd_generate, "model + prompt -> synthetic flows", 1},
+    {"train-control", cmd_train_control, "model + dataset -> a control branch (generate --controlnet)", 1},
+    {"eval", cmd_eval, "classifier fidelity: real, TSTR and TRTS accuracy and macro-F1", 0},
 };
 
 static void usage(FILE *out)
@@ -104,9 +106,19 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         if (strcmp(argv[1], verbs[i].name)) continue;
-        int rc = verbs[i].run(argc - 1, argv + 1);
-        if (rc == NS_OK) return cli_exit_status;
-        fprintf(stderr, "netsynth %s: %s\n", verbs[i].name, ns_errmsg()[0] ? ns_errmsg() : ns_strerror(rc));
+        int rc = cli_mpi_start(&argc, &argv);
+        if (!rc && !verbs[i].shared) rc = cli_mpi_alone(verbs[i].name);
+        if (!rc) rc = verbs[i].run(argc - 1, argv + 1);
+        if (rc == NS_OK) {
+            cli_mpi_finish(0, cli_exit_status);
+            return cli_exit_status;
+        }
+        if (cli_mpi_size() > 1)
+            fprintf(stderr, "netsynth %s (rank %d of %d): %s\n", verbs[i].name, cli_mpi_rank(), cli_mpi_size(),
+                    ns_errmsg()[0] ? ns_errmsg() : ns_strerror(rc));
+        else
+            fprintf(stderr, "netsynth %s: %s\n", verbs[i].name, ns_errmsg()[0] ? ns_errmsg() : ns_strerror(rc));
+        cli_mpi_finish(1, rc == NS_EARG ? 2 : 1);
         return rc == NS_EARG ? 2 : 1;
     }
     fprintf(stderr, "netsynth: unknown verb '%s'\n", argv[1]);

@@ -1038,6 +1038,8 @@ static int32_t service_of(const builder *b, uint32_t file, const ns_flow_tuple *
 }
 
 /* One capture's flows, packed. */
+/* What reading one capture gave. A field added here travels in
+ * pack_outs/unpack_outs too (reading shared over ranks). */
 typedef struct file_out {
     int rc;
     char msg[512];
@@ -1137,6 +1139,100 @@ static int process_file(const builder *b, uint32_t file, file_out *out)
     out->skips = *ns_flow_table_skips(t);
     ns_flow_table_free(t);
     return NS_OK;
+}
+
+/* ---- reading shared over ranks (ns_dataset_opts.gather) ---- */
+
+/* Rank `rank` of n reads captures f with f % n == rank: neighbours in a
+ * table (one device's captures) go to different ranks. */
+static int mine(const ns_dataset_opts *o, uint32_t f) { return o->n_ranks <= 1 || f % (uint32_t)o->n_ranks == (uint32_t)o->rank; }
+
+/* Bytes appended at *at (NULL buf: only counted). */
+static void put(uint8_t *buf, size_t *at, const void *p, size_t n)
+{
+    if (buf && n) memcpy(buf + *at, p, n);
+    *at += n;
+}
+
+/* This rank's captures, each as its index, file_out's counts and arrays,
+ * into one buffer for rank 0 (the same build on every rank reads it). */
+static int pack_outs(const builder *b, const file_out *outs, uint8_t **buf, size_t *len)
+{
+    const size_t rb = (NS_NP_MODEL_WIDTH + 3) / 4;
+    *buf = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t at = 0;
+        for (uint32_t f = 0; f < b->n_files; f++) {
+            if (!mine(b->o, f)) continue;
+            const file_out *o = &outs[f];
+            uint64_t nf = o->rc ? 0 : o->n_flows, np = o->rc ? 0 : o->n_packets;
+            put(*buf, &at, &f, sizeof f);
+            put(*buf, &at, &o->rc, sizeof o->rc);
+            put(*buf, &at, o->msg, sizeof o->msg);
+            put(*buf, &at, &nf, sizeof nf);
+            put(*buf, &at, &np, sizeof np);
+            put(*buf, &at, &o->packets_read, sizeof o->packets_read);
+            put(*buf, &at, &o->packets_in_flows, sizeof o->packets_in_flows);
+            put(*buf, &at, &o->cut, sizeof o->cut);
+            put(*buf, &at, &o->skips, sizeof o->skips);
+            put(*buf, &at, o->flows, nf * sizeof *o->flows);
+            put(*buf, &at, o->totals, nf * sizeof *o->totals);
+            put(*buf, &at, o->service, nf * sizeof *o->service);
+            put(*buf, &at, o->iat, np * sizeof *o->iat);
+            put(*buf, &at, o->dir, np);
+            put(*buf, &at, o->bits, np * rb);
+        }
+        *len = at;
+        if (!pass && !(*buf = malloc(at + 1))) return ns_error(NS_ENOMEM, "out of memory for %zu bytes of flows", at);
+    }
+    return NS_OK;
+}
+
+/* Bytes taken from buf[*at..len) into p (allocated when *p is NULL and n > 0). */
+static int take(const uint8_t *buf, size_t len, size_t *at, void *p, size_t n, int alloc)
+{
+    if (n > len - *at) return ns_error(NS_EFORMAT, "ranks' captures: %zu bytes cut short", len);
+    if (alloc) {
+        void **pp = p;
+        if (!(*pp = malloc(n + 1))) return ns_error(NS_ENOMEM, "out of memory for %zu bytes of flows", n);
+        p = *pp;
+    }
+    if (n) memcpy(p, buf + *at, n);
+    *at += n;
+    return NS_OK;
+}
+
+/* Rank 0: the other ranks' captures (pack_outs of each, concatenated) into outs. */
+static int unpack_outs(const builder *b, file_out *outs, const uint8_t *buf, size_t len)
+{
+    const size_t rb = (NS_NP_MODEL_WIDTH + 3) / 4;
+    size_t at = 0;
+    int rc = NS_OK;
+    while (!rc && at < len) {
+        uint32_t f = 0;
+        uint64_t nf = 0, np = 0;
+        if ((rc = take(buf, len, &at, &f, sizeof f, 0))) break;
+        if (f >= b->n_files) return ns_error(NS_EFORMAT, "ranks' captures: capture %u of %u", f, b->n_files);
+        file_out *o = &outs[f];
+        file_out_free(o);
+        memset(o, 0, sizeof *o);
+        if (!rc) rc = take(buf, len, &at, &o->rc, sizeof o->rc, 0);
+        if (!rc) rc = take(buf, len, &at, o->msg, sizeof o->msg, 0);
+        if (!rc) rc = take(buf, len, &at, &nf, sizeof nf, 0);
+        if (!rc) rc = take(buf, len, &at, &np, sizeof np, 0);
+        if (!rc) rc = take(buf, len, &at, &o->packets_read, sizeof o->packets_read, 0);
+        if (!rc) rc = take(buf, len, &at, &o->packets_in_flows, sizeof o->packets_in_flows, 0);
+        if (!rc) rc = take(buf, len, &at, &o->cut, sizeof o->cut, 0);
+        if (!rc) rc = take(buf, len, &at, &o->skips, sizeof o->skips, 0);
+        if (!rc) rc = take(buf, len, &at, &o->flows, nf * sizeof *o->flows, 1);
+        if (!rc) rc = take(buf, len, &at, &o->totals, nf * sizeof *o->totals, 1);
+        if (!rc) rc = take(buf, len, &at, &o->service, nf * sizeof *o->service, 1);
+        if (!rc) rc = take(buf, len, &at, &o->iat, np * sizeof *o->iat, 1);
+        if (!rc) rc = take(buf, len, &at, &o->dir, np, 1);
+        if (!rc) rc = take(buf, len, &at, &o->bits, np * rb, 1);
+        o->n_flows = nf, o->n_packets = np;
+    }
+    return rc;
 }
 
 /* Put the files' flows together into ds and write it. */
@@ -1249,15 +1345,34 @@ int ns_dataset_build(const ns_dataset_opts *o, const char *out_path, ns_dataset_
         builder_free(&b);
         return ns_error(NS_ENOMEM, "out of memory");
     }
-    uint64_t read = 0;
+    uint64_t read = 0, share = 0;
+    for (uint32_t f = 0; f < b.n_files; f++) share += (uint64_t)mine(o, f);
     #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t f = 0; f < (int64_t)b.n_files; f++) {
+        if (!mine(o, (uint32_t)f)) continue;
         file_out *out = &outs[f];
         if ((out->rc = process_file(&b, (uint32_t)f, out)))
             snprintf(out->msg, sizeof out->msg, "%s", ns_errmsg());
         if (o->progress) {
             #pragma omp critical(ns_dataset_progress)
-            o->progress(o->progress_ctx, ++read, b.n_files);
+            o->progress(o->progress_ctx, ++read, share);
+        }
+    }
+    if (o->n_ranks > 1) {
+        /* Every rank's captures to rank 0, which goes on as one process. */
+        uint8_t *buf = NULL;
+        void *all = NULL;
+        size_t len = 0, all_len = 0;
+        rc = o->rank ? pack_outs(&b, outs, &buf, &len) : NS_OK;
+        if (!rc) rc = o->gather(o->gather_ctx, buf, len, &all, &all_len);
+        free(buf);
+        if (!rc && !o->rank) rc = unpack_outs(&b, outs, all, all_len);
+        free(all);
+        if (!rc && o->rank) {
+            for (uint32_t f = 0; f < b.n_files; f++) file_out_free(&outs[f]);
+            free(outs);
+            builder_free(&b);
+            return NS_OK;
         }
     }
     for (uint32_t f = 0; f < b.n_files && !rc; f++)

@@ -222,6 +222,10 @@ struct ns_model_acts {
     const int *prompt, *len;     /* of the last forward (caller-owned) */
     const int *len_class;        /* the length head's targets (NULL: len - 1) */
     const uint8_t *cont;         /* windows that do not start their flow (NULL: none) */
+    size_t share_rows;           /* ns_model_acts_share: the global batch's valid rows (0: this batch's) */
+    int share_flows;             /* and its flows (0: B) */
+    void (*on_grad)(void *ctx, size_t off, size_t n); /* ns_model_acts_on_grad */
+    void *on_grad_ctx;
     const float *x_t;
     int share_input;             /* ns_model_acts_share_input */
     float *temb0, *th1, *tha, *temb, *yemb, *cvec, *sc;   /* [B, d] */
@@ -288,6 +292,19 @@ void ns_model_acts_share_input(ns_model_acts *a, int on) { a->share_input = on; 
 void ns_model_acts_length_target(ns_model_acts *a, const int *len_class) { a->len_class = len_class; }
 
 void ns_model_acts_continuation(ns_model_acts *a, const uint8_t *cont) { a->cont = cont; }
+
+void ns_model_acts_share(ns_model_acts *a, size_t rows, int flows) { a->share_rows = rows, a->share_flows = flows; }
+
+void ns_model_acts_on_grad(ns_model_acts *a, void (*ready)(void *ctx, size_t off, size_t n), void *ctx)
+{
+    a->on_grad = ready, a->on_grad_ctx = ctx;
+}
+
+/* grads[from, to) is final: tell ns_model_acts_on_grad's callback. */
+static void grad_ready(const ns_model_acts *a, const ns_model_params *g, const float *from, const float *to)
+{
+    if (a->on_grad && to > from) a->on_grad(a->on_grad_ctx, (size_t)(from - g->in_w), (size_t)(to - from));
+}
 
 void ns_model_acts_free(ns_model_acts *a)
 {
@@ -457,7 +474,11 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
         if (losses) memset(losses, 0, 4 * sizeof(float));
         return 0;
     }
-    float nb = (float)(valid * (size_t)K), nr = (float)valid;
+    /* A share of a data-parallel batch divides by the whole batch's counts,
+     * so that the ranks' losses and gradients add up to its means. */
+    size_t all_rows = a->share_rows ? a->share_rows : valid;
+    int all_flows = a->share_flows ? a->share_flows : B;
+    float nb = (float)(all_rows * (size_t)K), nr = (float)all_rows;
 
 #pragma omp parallel for schedule(static)
     for (size_t r = 0; r < N; r++) {
@@ -498,11 +519,11 @@ float ns_model_loss(ns_model_acts *a, const ns_model_config *c, const uint8_t *c
         int y = a->len_class ? a->len_class[b] : a->len[b] - 1;
         for (int k = 0; k < MT; k++) {
             q[k] /= s;
-            g[k] = w->w_len * (q[k] - (k == y)) / (float)B;
+            g[k] = w->w_len * (q[k] - (k == y)) / (float)all_flows;
         }
         sl += -log((double)q[y] + 1e-30);
     }
-    float lbits = (float)(sb / nb), liat = (float)(si / nr), ldir = (float)(sd / nr), llen = (float)(sl / B);
+    float lbits = (float)(sb / nb), liat = (float)(si / nr), ldir = (float)(sd / nr), llen = (float)(sl / all_flows);
     if (losses) losses[0] = lbits, losses[1] = liat, losses[2] = ldir, losses[3] = llen;
     return lbits + w->w_iat * liat + w->w_dir * ldir + w->w_len * llen;
 }
@@ -587,6 +608,7 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
     memset(dres, 0, Nd * sizeof(float));
     ns_layernorm_backward(dres, NULL, NULL, d_b, a->res[L], NULL, a->meanf, a->rstdf, N, d);
     ns_linear_backward(a->d_sc, g->fada_w, g->fada_b, d_mod, a->sc, p->fada_w, B, d, 2 * d);
+    if (g != &none) grad_ready(a, g, g->fada_w, g->len2_b + ns_model_length_classes(c));
 
     for (int l = L - 1; l >= 0; l--) {
         if (dcontrol && dcontrol[l]) memcpy(dcontrol[l], dres, Nd * sizeof(float));
@@ -595,6 +617,7 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
         int rc = model_block_backward(dnext, a->d_sc, &gw, &a->bs, dres, &a->layer[l], a->res[l], a->sc, &w, c,
                                       a->len, B, T);
         if (rc) return rc;
+        if (g != &none) grad_ready(a, g, g->ada_w[l], l + 1 < L ? g->ada_w[l + 1] : g->fada_w);
         float *swap = dres;
         dres = dnext;
         dnext = swap;

@@ -230,10 +230,12 @@ static void batch_free(batch *b)
 /* Fill the batch with flows[0..B): encodings, times, noise and prompts.
  * t_fixed >= 0 (validation) replaces the random times; drop = 0 keeps prompts.
  * token_map (NULL: the same ids) turns the dataset's token ids into the
- * model's, for a model whose vocabulary is not the dataset's (fine-tuning). */
+ * model's, for a model whose vocabulary is not the dataset's (fine-tuning).
+ * flows[0] is flow b0 of the step's batch (a rank's share of it: train.h,
+ * ns_train_dist), whose random streams it takes. */
 static void batch_fill(batch *bt, const ns_modelfile *m, const ns_dataset *ds, const uint64_t *flows, int B,
                        uint64_t seed, uint64_t stream, float p_uncond, float p_drop, const float *t_fixed,
-                       const int32_t *token_map, int windows)
+                       const int32_t *token_map, int windows, int b0)
 {
     const ns_model_config *c = &m->cfg;
     int T = 1, in = c->in_dim, K = c->n_bits, P = (int)ds->n_attrs;
@@ -251,7 +253,7 @@ static void batch_fill(batch *bt, const ns_modelfile *m, const ns_dataset *ds, c
         bt->start[b] = 0;
         if (windows && c->len_bins && !t_fixed && n > (uint32_t)c->max_packets) {
             ns_rng wr;
-            ns_rng_seed(&wr, seed, (stream * 65536 + (uint64_t)b) | UINT64_C(1) << 63);
+            ns_rng_seed(&wr, seed, (stream * 65536 + (uint64_t)(b0 + b)) | UINT64_C(1) << 63);
             if (ns_rng_below(&wr, 2)) bt->start[b] = 1 + (uint32_t)ns_rng_below(&wr, n - (uint32_t)c->max_packets);
             /* A third of those: the window that ends the flow as generation
              * draws it, shorter than the window when the flow ends inside
@@ -272,7 +274,7 @@ static void batch_fill(batch *bt, const ns_modelfile *m, const ns_dataset *ds, c
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
         ns_rng r;
-        ns_rng_seed(&r, seed, stream * 65536 + (uint64_t)b);
+        ns_rng_seed(&r, seed, stream * 65536 + (uint64_t)(b0 + b));
         size_t row0 = (size_t)b * T;
         ns_repr_encode_window(&m->repr, ds, flows[b], bt->start[b], T, bt->x0 + row0 * in, bt->cls + row0 * K, bt->dir + row0,
                        bt->iat + row0);
@@ -315,7 +317,7 @@ int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_
         int n = count - at < (size_t)B ? (int)(count - at) : B;
         float t_fixed[64];
         for (int i = 0; i < n; i++) t_fixed[i] = (float)(((at + (size_t)i) * 0.618034) - floor((at + i) * 0.618034));
-        batch_fill(&bt, m, ds, flows + at, n, 0x5eed, at, 0, 0, t_fixed, NULL, 0);
+        batch_fill(&bt, m, ds, flows + at, n, 0x5eed, at, 0, 0, t_fixed, NULL, 0, 0);
         ns_model_acts_continuation(acts, NULL);
         ns_model_forward(NULL, acts, &m->p, &m->cfg, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, n, bt.T, NULL);
         ns_model_acts_length_target(acts, bt.len_class);
@@ -385,6 +387,10 @@ typedef struct loss_log {
     int64_t n, flows;
 } loss_log;
 
+/* Room after a gradient for the step's losses, all-reduced with it in one
+ * call (ns_train_dist): one synchronisation of the ranks per step. */
+enum { GRAD_EXTRA = 5 };
+
 /* What differs between training a model, an adapter and a control branch is
  * how a batch becomes a gradient and what is written; the rest of a step (the
  * batch, the all-reduce, clipping, AdamW with its decay mask, the schedule,
@@ -396,16 +402,15 @@ struct trainer {
     const ns_modelfile *enc;      /* encodes batches: its repr, schedule and config */
     const int32_t *token_map;     /* the dataset's token ids as enc's (NULL: the same) */
     ns_train_state *st;           /* options, and the step and time done so far */
-    float *w, *adam_m, *adam_v, *grad; /* the trained parameters, their moments and gradient [n] */
+    float *w, *adam_m, *adam_v, *grad; /* the trained parameters, their moments and gradient [n]
+                                   * (grad: [n + GRAD_EXTRA]) */
     size_t n;
     decay_run *runs;              /* AdamW decays runs[k] when runs[k].decay */
     size_t n_runs;
     float *ema;                   /* [n] the EMA of w, NULL: none */
     /* Forward and backward of t->bt: zero and fill t->grad, set the loss and its parts. */
     int (*backward)(trainer *t, float *loss, float parts[4]);
-    /* Sum t->grad over the processes of a distributed run; NULL: one process. */
-    int (*allreduce)(float *grad, size_t n, void *ctx);
-    void *allreduce_ctx;
+    const ns_train_dist *dist;    /* a data-parallel run's ranks (train.h); NULL: one process */
     /* Write what is trained so far to path: every ckpt_every steps and on a stop. */
     int (*save)(trainer *t, const char *path);
     const char *ckpt_path;        /* NULL: no checkpoints */
@@ -420,7 +425,11 @@ struct trainer {
     /* owned */
     sampler smp;
     batch bt;
-    uint64_t *chosen;
+    uint64_t *chosen;             /* the step's whole batch; this rank's share from chosen[first] */
+    int first;
+    size_t share_rows;            /* the whole batch's valid rows and flows (ns_model_acts_share), */
+    int share_flows;              /* 0, 0 alone */
+    int start_rc;                 /* the first failure of dist->start in this step's backward */
     /* results */
     int windows;                  /* windows from anywhere in long flows (train, finetune) */
     int interrupted, ckpt_failed;
@@ -431,6 +440,12 @@ struct trainer {
 static int trainer_alloc(trainer *t, float val_frac, float balance)
 {
     const ns_model_config *c = &t->enc->cfg;
+    if (t->dist && (t->dist->n_ranks < 1 || t->dist->rank < 0 || t->dist->rank >= t->dist->n_ranks ||
+                    (t->dist->n_ranks > 1 && !t->dist->allreduce)))
+        return ns_error(NS_EARG, "rank %d of %d processes: not a rank of them", t->dist->rank, t->dist->n_ranks);
+    if (t->dist && t->dist->n_ranks > t->st->batch)
+        return ns_error(NS_EARG, "a batch of %d flows cannot be shared by %d processes: give --batch %d or more",
+                        t->st->batch, t->dist->n_ranks, t->dist->n_ranks);
     int rc = sampler_build(&t->smp, t->ds, c->max_packets, val_frac, balance, (uint64_t)t->st->seed);
     if (!rc) rc = batch_alloc(&t->bt, c, t->st->batch, (int)t->ds->n_attrs);
     if (!rc && !(t->chosen = malloc(sizeof *t->chosen * (size_t)t->st->batch)))
@@ -455,9 +470,23 @@ static int trainer_step(trainer *t, float *loss, float parts[4], float *lr)
     ns_rng r;
     ns_rng_seed(&r, (uint64_t)st->seed, (uint64_t)s + 1);
     sampler_draw(&t->smp, &r, st->batch, t->chosen);
-    batch_fill(&t->bt, t->enc, t->ds, t->chosen, st->batch, (uint64_t)st->seed, (uint64_t)s + 1, st->p_uncond,
-               st->p_token_drop, NULL, t->token_map, t->windows);
+    int ranks = t->dist ? t->dist->n_ranks : 1, first = 0, count = st->batch;
+    if (ranks > 1) {
+        int rank = t->dist->rank;
+        first = (int)((int64_t)st->batch * rank / ranks);
+        count = (int)((int64_t)st->batch * (rank + 1) / ranks) - first;
+        size_t rows = 0;
+        for (int b = 0; b < st->batch; b++) {
+            uint32_t n = t->ds->flows[t->chosen[b]].n_packets;
+            rows += n < (uint32_t)t->enc->cfg.max_packets ? n : (uint32_t)t->enc->cfg.max_packets;
+        }
+        t->share_rows = rows, t->share_flows = st->batch;
+    }
+    t->first = first, t->start_rc = NS_OK;
+    batch_fill(&t->bt, t->enc, t->ds, t->chosen + first, count, (uint64_t)st->seed, (uint64_t)s + 1, st->p_uncond,
+               st->p_token_drop, NULL, t->token_map, t->windows, first);
     int rc = t->backward(t, loss, parts);
+    if (!rc) rc = t->start_rc;
     if (rc) return rc;
     /* Caught before the update: one NaN would spread to every weight and the
      * run would end "successfully" with a model every verb refuses. */
@@ -465,7 +494,14 @@ static int trainer_step(trainer *t, float *loss, float parts[4], float *lr)
         return ns_error(NS_ERANGE, "step %lld of %lld: the loss is %g; training stopped (the weights or the data "
                                    "hold values training cannot use)",
                         (long long)s + 1, (long long)st->steps, (double)*loss);
-    if (t->allreduce && (rc = t->allreduce(t->grad, t->n, t->allreduce_ctx))) return rc;
+    if (ranks > 1) {
+        /* The shares' losses are parts of the whole batch's means: summed, they are its loss. */
+        float *sums = t->grad + t->n;
+        sums[0] = *loss, memcpy(sums + 1, parts, 4 * sizeof *parts);
+        if ((rc = t->dist->allreduce(t->grad, t->n + GRAD_EXTRA, t->dist->ctx))) return rc;
+        *loss = sums[0];
+        memcpy(parts, sums + 1, 4 * sizeof *parts);
+    }
     ns_grad_clip(t->grad, t->n, st->clip);
     ns_adamw_cfg ac = {lr_at(st, s), 0.9f, 0.999f, 1e-8f, 0};
     for (size_t k = 0; k < t->n_runs; k++) {
@@ -496,12 +532,14 @@ static void progress_line(FILE *out, const ns_train_state *st, loss_log *lg, flo
     fflush(out);
 }
 
-/* The JSON line of a progress line (ns_train_opts.log). */
+/* The JSON line of a progress line (ns_train_opts.log); the loss with a
+ * float's 9 digits, so that two runs (one process and several) compare to
+ * better than the printed lines' 4. */
 static void log_line(FILE *out, const ns_train_state *st, const loss_log *lg, float lr)
 {
     double rate = lg->flows / (now_s() - lg->t), n = lg->n ? (double)lg->n : 1;
     fprintf(out,
-            "{\"step\": %lld, \"steps\": %lld, \"loss\": %.6g, \"bits\": %.6g, \"iat\": %.6g, \"dir\": %.6g, "
+            "{\"step\": %lld, \"steps\": %lld, \"loss\": %.9g, \"bits\": %.6g, \"iat\": %.6g, \"dir\": %.6g, "
             "\"len\": %.6g, \"lr\": %.6g, \"flows_per_s\": %.1f, \"elapsed_s\": %.3f}\n",
             (long long)st->step, (long long)st->steps, lg->loss / n, lg->parts[0] / n, lg->parts[1] / n,
             lg->parts[2] / n, lg->parts[3] / n, (double)lr, rate, st->elapsed_s);
@@ -526,7 +564,7 @@ static int trainer_run(trainer *t)
         float loss, parts[4], lr = 0;
         if ((rc = trainer_step(t, &loss, parts, &lr))) break;
         st->elapsed_s = elapsed0 + (now_s() - t0);
-        lg.loss += loss, lg.n++, lg.flows += t->bt.B;
+        lg.loss += loss, lg.n++, lg.flows += st->batch;
         for (int k = 0; k < 4; k++) lg.parts[k] += parts[k];
 
         int last = st->step == st->steps;
@@ -738,10 +776,19 @@ typedef struct model_run {
     ns_model_loss_weights lw;
 } model_run;
 
+/* ns_model_acts_on_grad's callback: a final slice of the gradient starts its sum over the ranks. */
+static void start_sum(void *ctx, size_t off, size_t n)
+{
+    trainer *t = ctx;
+    if (!t->start_rc) t->start_rc = t->dist->start(t->grad, off, n, t->dist->ctx);
+}
+
 static int model_backward(trainer *t, float *loss, float parts[4])
 {
     model_run *mr = t->ctx;
     const batch *bt = &t->bt;
+    ns_model_acts_share(mr->acts, t->share_rows, t->share_flows);
+    ns_model_acts_on_grad(mr->acts, t->dist && t->dist->n_ranks > 1 && t->dist->start ? start_sum : NULL, t);
     ns_model_acts_continuation(mr->acts, bt->cont);
     ns_model_forward(NULL, mr->acts, &mr->tp, &mr->m.cfg, bt->x_t, bt->t, bt->prompt, bt->P, bt->len, bt->B, bt->T,
                      NULL);
@@ -796,12 +843,13 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
     t.backward = model_backward, t.save = model_save, t.ctx = &mr;
     t.ckpt_path = o->ckpt_path, t.val_model = m, t.progress = o->progress, t.log = o->log;
     t.stop = o->stop, t.stop_at_step = o->stop_at_step;
-    t.on_step = o->on_step, t.step_ctx = o->step_ctx;
+    t.on_step = o->on_step, t.step_ctx = o->step_ctx, t.dist = o->dist;
+    if (o->dist && o->dist->rank > 0) t.val_model = NULL; /* rank 0 reports it */
     if ((rc = trainer_alloc(&t, st->val_frac, st->balance))) goto done;
     if ((rc = ns_model_acts_new(&mr.acts, &m->cfg, st->batch, m->cfg.max_packets))) goto done;
     uint8_t *mask = malloc(m->n_params);
     if (mask) ns_model_decay_mask(&m->cfg, mask);
-    t.grad = malloc(m->n_params * sizeof(float));
+    t.grad = malloc((m->n_params + GRAD_EXTRA) * sizeof(float));
     t.runs = decay_runs(mask, m->n_params, &t.n_runs);
     if (!t.grad || !t.runs) {
         rc = ns_error(NS_ENOMEM, "out of memory for gradients");
@@ -905,6 +953,7 @@ static int lora_backward(trainer *t, float *loss, float parts[4])
     ns_lora_forward(&lr->m.p, &lr->w0p, &lr->m.cfg, a);
     for (uint32_t e = 0; e < a->n_emb; e++)
         memcpy(lr->m.p.prompt + (size_t)lr->emb_row[e] * d, a->p.emb + e * d, d * sizeof(float));
+    ns_model_acts_share(lr->acts, t->share_rows, t->share_flows);
     ns_model_acts_continuation(lr->acts, bt->cont);
     ns_model_forward(NULL, lr->acts, &lr->m.p, &lr->m.cfg, bt->x_t, bt->t, bt->prompt, bt->P, bt->len, bt->B, bt->T,
                      NULL);
@@ -950,13 +999,13 @@ int ns_finetune(const ns_modelfile *base, const ns_dataset *ds, const ns_finetun
     t.backward = lora_backward, t.save = lora_save, t.ctx = &lr;
     t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
     t.log = o->log;
-    t.on_step = o->on_step, t.step_ctx = o->step_ctx;
+    t.on_step = o->on_step, t.step_ctx = o->step_ctx, t.dist = o->dist;
     st.ckpt_every = 0; /* an adapter is written at the end, or on a stop */
     if ((rc = trainer_alloc(&t, 0, st.balance))) goto done;
     if ((rc = ns_model_acts_new(&lr.acts, &m->cfg, st.batch, m->cfg.max_packets))) goto done;
     lr.w0 = malloc(m->n_params * sizeof *lr.w0);
     lr.grad = malloc(m->n_params * sizeof *lr.grad);
-    t.grad = malloc(a->n_params * sizeof *t.grad);
+    t.grad = malloc((a->n_params + GRAD_EXTRA) * sizeof *t.grad);
     t.adam_m = calloc(a->n_params, sizeof *t.adam_m);
     t.adam_v = calloc(a->n_params, sizeof *t.adam_v);
     token_map = malloc(((size_t)ds->n_tokens + 1) * sizeof *token_map);
@@ -1045,8 +1094,9 @@ static int control_backward(trainer *t, float *loss, float parts[4])
     const batch *bt = &t->bt;
     const ns_model_config *c = &cr->base->cfg;
     for (int b = 0; b < bt->B; b++)
-        ns_control_features(cr->crow + t->ds->flows[t->chosen[b]].first, bt->len[b], bt->T,
+        ns_control_features(cr->crow + t->ds->flows[t->chosen[t->first + b]].first, bt->len[b], bt->T,
                             cr->feat + (size_t)b * bt->T * NS_CONTROL_FEATURES);
+    ns_model_acts_share(cr->acts, t->share_rows, t->share_flows);
     ns_controlnet_model_forward(NULL, cr->acts, cr->cacts, cr->base, &cr->ctl, bt->x_t, bt->t, bt->prompt, bt->P,
                                 bt->len, bt->B, bt->T, cr->feat, 1.0f);
     ns_model_acts_length_target(cr->acts, bt->len_class);
@@ -1090,9 +1140,9 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     t.w = cr.ctl.weights, t.n = n;
     t.backward = control_backward, t.save = control_save, t.ctx = &cr;
     t.ckpt_path = o->ckpt_path, t.progress = o->progress, t.stop = o->stop, t.stop_at_step = o->stop_at_step;
-    t.on_step = o->on_step, t.step_ctx = o->step_ctx;
+    t.on_step = o->on_step, t.step_ctx = o->step_ctx, t.dist = o->dist;
     t.log = o->log;
-    t.grad = calloc(n, sizeof(float)), t.adam_m = calloc(n, sizeof(float)), t.adam_v = calloc(n, sizeof(float));
+    t.grad = calloc(n + GRAD_EXTRA, sizeof(float)), t.adam_m = calloc(n, sizeof(float)), t.adam_v = calloc(n, sizeof(float));
     cr.feat = malloc((size_t)B * T * NS_CONTROL_FEATURES * sizeof(float));
     cr.crow = malloc((ds->n_packets + 1) * sizeof *cr.crow);
     uint8_t *mask = malloc(n);
@@ -1127,7 +1177,7 @@ int ns_train_control(const ns_modelfile *base, const ns_dataset *ds, const ns_tr
     if (!rc && !t.interrupted)
         rc = provenance_of(&cr.ctl.provenance, "train-control", NULL, c, &st, t.last_window, 0,
                            ns_train_data_sum(ds), o->provenance);
-    if (!rc && !t.interrupted) rc = ns_controlnet_save(&cr.ctl, out_path);
+    if (!rc && !t.interrupted && out_path) rc = ns_controlnet_save(&cr.ctl, out_path); /* NULL: a rank > 0 */
 
 done:
     free(t.grad), free(t.adam_m), free(t.adam_v), free(cr.feat), free(cr.crow);

@@ -173,6 +173,16 @@ typedef struct ns_dataset_opts {
      * the reading threads): `done` of `total` captures. NULL: none. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* Reading shared by n_ranks processes (the CLI's MPI; 0 or 1: alone):
+     * this one reads the captures f with f % n_ranks == rank (`progress`
+     * counts those), then `gather` (called on every rank, collectively) takes
+     * each rank's buf[len] to rank 0, concatenated in rank order (*all,
+     * *all_len malloc'd there; NULL, 0 elsewhere). Rank 0 writes the file of
+     * one process, byte for byte, and fills the stats; the others write
+     * nothing and return NS_OK. The ranks run the same build. */
+    int rank, n_ranks;
+    int (*gather)(void *ctx, const void *buf, size_t len, void **all, size_t *all_len);
+    void *gather_ctx;
 } ns_dataset_opts;
 
 typedef struct ns_dataset_stats {

@@ -164,6 +164,18 @@ void ns_model_acts_length_target(ns_model_acts *a, const int *len_class);
  * adds its `cont` vector to their condition (not to the length head's),
  * so that it can tell a continuation from a flow's first packets. */
 void ns_model_acts_continuation(ns_model_acts *a, const uint8_t *cont);
+/* Data-parallel training (train.h, ns_train_dist): the next losses' B flows
+ * are a share of a batch of `flows` flows with `rows` valid rows in all, and
+ * their means divide by those, so that the shares' losses and gradients add
+ * up to the whole batch's. 0, 0 (after ns_model_acts_new): the batch itself. */
+void ns_model_acts_share(ns_model_acts *a, size_t rows, int flows);
+/* Data-parallel training: during the next backward passes with grads,
+ * ready(ctx, off, n) each time grads' floats [off, off + n) (offsets in the
+ * parameter array) are final: the output and length heads, then each block
+ * from the last down, so that the caller can start summing them over the
+ * ranks while the pass goes on. The embeddings come last and are not
+ * reported. NULL (after ns_model_acts_new): none. */
+void ns_model_acts_on_grad(ns_model_acts *a, void (*ready)(void *ctx, size_t off, size_t n), void *ctx);
 
 /* One batch: B flows padded to T rows (T <= max_packets).
  *   x_t[B, T, in_dim]  noisy rows (padding rows: anything finite)

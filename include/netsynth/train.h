@@ -20,6 +20,31 @@ extern "C" {
 #include "netsynth/lora.h"
 #include "netsynth/modelfile.h"
 
+/* Data-parallel training over n_ranks processes (the CLI's MPI, cli/mpi.c;
+ * the library has no MPI of its own). Every rank draws the same global batch
+ * of st.batch flows from the same seed and takes its slice [B r / n,
+ * B (r + 1) / n), each flow with the random stream it has in one process;
+ * losses are means over the whole batch (ns_model_acts_share), so summing
+ * the ranks' gradients with `allreduce` gives the one-process gradient up to
+ * summation order, and every rank takes the same AdamW step. `allreduce`
+ * sums buf[n] over the ranks in place, the same result on every rank; it is
+ * called collectively once a step, on the gradient followed by the step's 5
+ * losses (the last floats of buf). A caller gives
+ * the paths to write (model, checkpoint) and progress/log to rank 0 only and
+ * keeps its stop flag the same on every rank (changed only inside allreduce),
+ * so that all ranks stop after the same step. NULL, or n_ranks 1: alone. */
+typedef struct ns_train_dist {
+    int rank, n_ranks;
+    int (*allreduce)(float *buf, size_t n, void *ctx);
+    /* NULL, or called during a model's backward pass (train; finetune and
+     * train-control do not) each time buf[off, off + n) of the gradient is
+     * final (ns_model_acts_on_grad), so that its sum can start while the pass
+     * goes on; `allreduce` then sums the rest of buf and waits for all. The
+     * same calls in the same order on every rank. */
+    int (*start)(float *buf, size_t off, size_t n, void *ctx);
+    void *ctx;
+} ns_train_dist;
+
 typedef struct ns_train_opts {
     const char *config;       /* "tiny", "small", "base" */
     int d, n_layer, n_head;   /* overrides when > 0 */
@@ -53,6 +78,7 @@ typedef struct ns_train_opts {
      * and that step's loss: a terminal's line redrawn in place */
     void (*on_step)(void *ctx, int64_t step, int64_t steps, float loss);
     void *step_ctx;
+    const ns_train_dist *dist; /* NULL: one process */
 } ns_train_opts;
 
 /* Defaults for everything (config "small"). */
@@ -104,6 +130,7 @@ typedef struct ns_train_control_opts {
     const char *provenance;   /* the caller's provenance lines, as ns_train_opts' */
     void (*on_step)(void *ctx, int64_t step, int64_t steps, float loss); /* as ns_train_opts' */
     void *step_ctx;
+    const ns_train_dist *dist; /* NULL: one process */
 } ns_train_control_opts;
 
 void ns_train_control_opts_init(ns_train_control_opts *o);
@@ -146,6 +173,7 @@ typedef struct ns_finetune_opts {
     const char *provenance;   /* the caller's provenance lines, as ns_train_opts' */
     void (*on_step)(void *ctx, int64_t step, int64_t steps, float loss); /* as ns_train_opts' */
     void *step_ctx;
+    const ns_train_dist *dist; /* NULL: one process */
 } ns_finetune_opts;
 
 /* Defaults: rank 4, alpha 4, 1500 steps, lr 2e-3, the rest as training's. */
