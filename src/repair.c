@@ -433,7 +433,8 @@ static void count_changes(ns_repair_stats *st, const field_cols *fc, const int8_
 int ns_repair_field_assigned(size_t f)
 {
     static const ns_nprint_field_id assigned[] = {NS_NPF_IPV4_SRC,  NS_NPF_IPV4_DST,  NS_NPF_IPV4_CKSUM,
-                                                  NS_NPF_TCP_CKSUM, NS_NPF_UDP_CKSUM, NS_NPF_ICMP_CKSUM};
+                                                  NS_NPF_IPV6_SRC,  NS_NPF_IPV6_DST,  NS_NPF_TCP_CKSUM,
+                                                  NS_NPF_UDP_CKSUM, NS_NPF_ICMP_CKSUM};
     for (size_t i = 0; i < sizeof assigned / sizeof assigned[0]; i++)
         if (f == (size_t)assigned[i]) return 1;
     return 0;

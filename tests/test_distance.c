@@ -247,7 +247,7 @@ static void test_memorisation(void **state)
     assert_float_equal(m.synth_copied, 1, 0);
     assert_float_equal(m.test_copied, 1, 0);
     assert_float_equal(m.synth_median, 0, 0);
-    assert_int_equal(m.values, 16 * 1088);
+    assert_int_equal(m.values, 16 * 1408);
     ns_memo_report_free(&m);
     /* The window flipped in both packets: 32 values from its twin, more from any other. */
     assert_int_equal(ns_memo_compare(&m, &t, &s, &f, 16, 2), NS_OK);

@@ -143,7 +143,7 @@ static void test_nprint_features_blank_and_pad(void **state)
     hand_make(&h, 6, 1, 0, 0);
     int np = 4;
     size_t dim = ns_features_nprint_dim(np);
-    assert_int_equal(dim, 4 * 1088);
+    assert_int_equal(dim, 4 * 1408);
     int8_t *x = malloc(6 * dim);
     uint64_t idx[2] = {5, 0};
     assert_int_equal(ns_features_nprint(&h.ds, idx, 2, np, x), NS_OK);

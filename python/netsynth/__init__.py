@@ -28,7 +28,7 @@ import numpy as np
 __all__ = ["NetsynthError", "Dataset", "Generated", "Model", "load_dataset", "evaluate", "load_eval",
            "netflow_names", "set_threads", "version", "library_path", "WIDTH", "NETFLOW_DIM"]
 
-WIDTH = 1088            # NS_NP_MODEL_WIDTH: values per nPrint row (IPv4, TCP, UDP, ICMP)
+WIDTH = 1408            # NS_NP_MODEL_WIDTH: values per nPrint row (IPv4, IPv6, TCP, UDP, ICMP)
 NETFLOW_DIM = 20        # NS_FEATURES_NETFLOW_DIM
 _MAX_LAYERS = 32        # NS_MODEL_MAX_LAYERS
 
@@ -60,7 +60,7 @@ P = ctypes.POINTER
 class DsFlow(ctypes.Structure):          # ns_ds_flow
     _fields_ = [("first", c_u64), ("start_ns", c_i64), ("n_packets", c_u32), ("seen", c_u32), ("file", c_u32),
                 ("client_ip", c_u32), ("server_ip", c_u32), ("client_port", c_u16), ("server_port", c_u16),
-                ("proto", c_u8), ("pad_", c_u8 * 7)]
+                ("proto", c_u8), ("ipv6", c_u8), ("pad_", c_u8 * 6)]
 
 
 class DsTotals(ctypes.Structure):        # ns_ds_totals
