@@ -862,7 +862,9 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
         s.app_id = query_id;
         if (v6) ipv6_fields(&s, r);
         else ipv4_fields(&s, r);
-        if (plan) planned_ipv4(&s, plan, dd, sent[dd], &rng);   /* IPv6 takes its TTL as hop limit */
+        /* The plan's TTLs and IP IDs are IPv4 hosts'; an IPv6 hop limit stays as generated (255 for
+         * neighbour discovery, 1 for MLD: what the class sends). */
+        if (plan && !v6) planned_ipv4(&s, plan, dd, sent[dd], &rng);
         sent[dd]++;
         int room = o->mtu - (v6 ? IP6_LEN : IP_LEN + s.n_ipopt), rst = 0;
         if (st) st->converted += !(v6 ? r->ip6 : r->ip) || r->shows != proto;

@@ -25,7 +25,7 @@
  *              becomes 64; protocol = the flow's; addresses from the plan;
  *              header checksum.
  *   IPv6       version 6; traffic class and hop limit as generated (hop
- *              limit 0 becomes 64); flow label: per direction the first
+ *              limit 0 becomes 64; a plan's TTLs are IPv4's); flow label: per direction the first
  *              generated one of that direction, kept for the whole flow
  *              (RFC 6437); payload length recomputed; next header the
  *              flow's transport (58 for ICMP); no extension headers;
