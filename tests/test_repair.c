@@ -764,6 +764,7 @@ static void test_stats_and_report(void **state)
     assert_non_null(strstr((char *)json, "\"field\": \"ipv4_src\", \"bits\": 96"));
     assert_non_null(strstr((char *)json, "\"assigned\": true"));
     assert_null(strstr((char *)json, "eth_"));   /* a layer the model does not learn */
+    assert_null(strstr((char *)json, "ipv6"));   /* IPv4 flows: their absent IPv6 layer is no generated bits */
     free(json);
     /* A tiny buffer is never overrun. */
     assert_true(ns_repair_summary(&st, 3, line, 10) > 10);
