@@ -5,7 +5,8 @@
  * every flow (IPv6 ones with their version flag and blanked addresses), a
  * tiny model trains on it, and `netsynth generate` writes each class: the
  * share of IPv6 flows per class is within 5 points of the real one, the
- * IPv6 packets lie in 2001:db8::/32 (or --ipv6-prefix), and tshark (skipped
+ * IPv6 packets lie in 2001:db8::/32 (or --ipv6-prefix, also where decode
+ * fills a generated CSV's blank addresses), and tshark (skipped
  * with a message when absent) finds no malformed packet, no bad checksum and
  * no expert error in them. */
 #include "testutil.h"
@@ -292,6 +293,26 @@ static void test_ipv6_end_to_end(void **state)
     }
     ns_capture_close(cap);
     assert_true(n6 > 0);
+    /* Generated CSV rows have blank addresses: decode gives IPv6 rows the plan's hosts in --ipv6-prefix. */
+    char csv[4096], back[4096];
+    snprintf(csv, sizeof csv, "%s/gen.csv", dir);
+    snprintf(back, sizeof back, "%s/back.pcap", dir);
+    assert_int_equal(tu_system("'%s' generate --model '%s' --threads 1 --prompt device=dual -n 20 --seed 5 -o '%s' -q", bin,
+                               model, csv), 0);
+    assert_int_equal(tu_system("'%s' decode -i '%s' -o '%s' --ipv6-prefix fd00:bb::/32 -q", bin, csv, back), 0);
+    assert_int_equal(ns_capture_open(&cap, back, NULL), NS_OK);
+    n6 = 0;
+    while (ns_capture_next(cap, &fr) == 1) {
+        ns_packet p;
+        assert_int_equal(ns_packet_parse(&p, ns_capture_linktype(cap), fr.data, fr.caplen), NS_SKIP_NONE);
+        if (p.ip_version != 6) continue;
+        static const uint8_t pre[4] = {0xfd, 0x00, 0x00, 0xbb};
+        assert_memory_equal(p.ip.data + 8, pre, 4), assert_memory_equal(p.ip.data + 24, pre, 4);
+        n6++;
+    }
+    ns_capture_close(cap);
+    assert_true(n6 > 0);
+
     assert_int_equal(tu_system("'%s' generate --model '%s' --prompt device=dual -n 2 --ipv6-prefix fd00::/97 -o '%s' "
                                "2>'%s/err'", bin, model, out, dir), 2);
     assert_int_equal(tu_system("grep -q -- '--ipv6-prefix: prefix /97 is longer than /96' '%s/err'", dir), 0);
