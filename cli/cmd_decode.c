@@ -52,12 +52,14 @@ static void usage(FILE *out)
           "  -q, --quiet       no note of skipped rows\n"
           "  --client-net NET  addresses of blank rows' clients (default 10.0.0.0/24)\n"
           "  --server-net NET  and servers (default 198.51.100.0/24)\n"
+          "  --ipv6-prefix P/L the net of blank IPv6 rows (default 2001:db8::/32)\n"
           "\n"
-          "Rows whose IPv4 addresses are blank (-1, as datasets, generate's CSV and\n"
+          "Rows whose IP addresses are blank (-1, as datasets, generate's CSV and\n"
           "rendered images have them) get addresses as generate gives them: the rows\n"
           "of one index value are a flow, its first row the client's; flow k (in order\n"
           "of appearance) has host k of the client net and host k / hosts of the\n"
-          "server net. Rows that are not packets (no IP header, lengths that do not\n"
+          "server net (IPv6 rows: those hosts' addresses as the last 32 bits of\n"
+          "--ipv6-prefix). Rows that are not packets (no IP header, lengths that do not\n"
           "add up) are skipped and reported; a CSV of no packet at all is an error.\n",
           out);
 }
@@ -81,11 +83,10 @@ static uint64_t bits_of(const int8_t *row, unsigned layers, ns_nprint_field_id f
 /* Whether the row is from the server: its source port is the client's
  * destination (the flow's first row is the client's, as generated flows
  * start), or it is an ICMP echo reply. */
-static int from_server(const int8_t *row, unsigned layers, uint64_t cport, int first)
+static int from_server(const int8_t *row, unsigned layers, uint64_t proto, int v6, uint64_t cport, int first)
 {
     int ok;
-    uint64_t proto = bits_of(row, layers, NS_NPF_IPV4_PROTO, &ok);
-    if (proto == NS_PROTO_ICMP) return bits_of(row, layers, NS_NPF_ICMP_TYPE, &ok) == 0 && ok;
+    if (proto == NS_PROTO_ICMP) return bits_of(row, layers, NS_NPF_ICMP_TYPE, &ok) == (v6 ? 129 : 0) && ok;
     ns_nprint_field_id sf = proto == NS_PROTO_TCP ? NS_NPF_TCP_SPRT : NS_NPF_UDP_SPORT;
     ns_nprint_field_id df = proto == NS_PROTO_TCP ? NS_NPF_TCP_DPRT : NS_NPF_UDP_DPORT;
     uint64_t sport = bits_of(row, layers, sf, &ok);
@@ -99,7 +100,8 @@ static int from_server(const int8_t *row, unsigned layers, uint64_t cport, int f
 static int fill_blank_addresses(ns_nprint_csv *csv, const ns_repair_opts *ro)
 {
     int src = ns_nprint_field_col(csv->layers, NS_NPF_IPV4_SRC), dst = ns_nprint_field_col(csv->layers, NS_NPF_IPV4_DST);
-    if (src < 0 || dst < 0 || !csv->rows) return NS_OK;
+    int src6 = ns_nprint_field_col(csv->layers, NS_NPF_IPV6_SRC), dst6 = ns_nprint_field_col(csv->layers, NS_NPF_IPV6_DST);
+    if (((src < 0 || dst < 0) && (src6 < 0 || dst6 < 0)) || !csv->rows) return NS_OK;
     size_t cap = 16;
     while (cap < 2 * csv->rows) cap *= 2;
     flow_slot *t = calloc(cap, sizeof *t);
@@ -107,11 +109,15 @@ static int fill_blank_addresses(ns_nprint_csv *csv, const ns_repair_opts *ro)
     uint64_t flows = 0;
     for (size_t i = 0; i < csv->rows; i++) {
         int8_t *row = csv->bits + i * (size_t)csv->width;
-        int v4;
-        /* Only an IPv4 header otherwise there (an IPv6 row has no IPv4 bits at all). */
-        if (ns_nprint_bits_present(row, src, 32) || ns_nprint_bits_present(row, dst, 32) ||
-            bits_of(row, csv->layers, NS_NPF_IPV4_VER, &v4) != 4 || !v4)
-            continue;
+        int v4, v6, ok;
+        /* Only an IP header otherwise there (an IPv6 row has no IPv4 bits at all, and the other way round). */
+        int is4 = src >= 0 && dst >= 0 && bits_of(row, csv->layers, NS_NPF_IPV4_VER, &v4) == 4 && v4 &&
+                  !ns_nprint_bits_present(row, src, 32) && !ns_nprint_bits_present(row, dst, 32);
+        int is6 = !is4 && src6 >= 0 && dst6 >= 0 && bits_of(row, csv->layers, NS_NPF_IPV6_VER, &v6) == 6 && v6 &&
+                  !ns_nprint_bits_present(row, src6, 128) && !ns_nprint_bits_present(row, dst6, 128);
+        if (!is4 && !is6) continue;
+        uint64_t proto = bits_of(row, csv->layers, is6 ? NS_NPF_IPV6_NH : NS_NPF_IPV4_PROTO, &ok);
+        if (is6 && proto == NS_PROTO_ICMPV6) proto = NS_PROTO_ICMP;
         const char *key = csv->index_text + csv->index_off[i];
         uint64_t h = 1469598103934665603ull;
         for (const char *p = key; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
@@ -119,14 +125,20 @@ static int fill_blank_addresses(ns_nprint_csv *csv, const ns_repair_opts *ro)
         while (t[j].row1 && strcmp(csv->index_text + csv->index_off[t[j].row1 - 1], key)) j = (j + 1) & (cap - 1);
         int first = !t[j].row1;
         if (first) {
-            int ok;
-            uint64_t proto = bits_of(row, csv->layers, NS_NPF_IPV4_PROTO, &ok);
             t[j].row1 = i + 1, t[j].k = flows++;
             t[j].cport = bits_of(row, csv->layers, proto == NS_PROTO_TCP ? NS_NPF_TCP_SPRT : NS_NPF_UDP_SPORT, &ok);
         }
         uint32_t client, server;
         ns_repair_flow_hosts(ro, t[j].k, &client, &server);
-        int back = from_server(row, csv->layers, t[j].cport, first);
+        int back = from_server(row, csv->layers, proto, is6, t[j].cport, first);
+        if (is6) {
+            uint8_t a[2][16];
+            ns_repair_host6(ro, back ? server : client, a[0]);
+            ns_repair_host6(ro, back ? client : server, a[1]);
+            for (int e = 0; e < 2; e++)
+                for (int b = 0; b < 16; b++) ns_nprint_bits_put(row, (e ? dst6 : src6) + 8 * b, 8, a[e][b]);
+            continue;
+        }
         ns_nprint_bits_put(row, src, 32, back ? server : client);
         ns_nprint_bits_put(row, dst, 32, back ? client : server);
     }
@@ -163,6 +175,7 @@ int cmd_decode(int argc, char **argv)
     static const struct option longopts[] = {
         {"client-net", required_argument, NULL, 'C'},
         {"server-net", required_argument, NULL, 'S'},
+        {"ipv6-prefix", required_argument, NULL, '6'},
         {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -197,6 +210,9 @@ int cmd_decode(int argc, char **argv)
             break;
         case 'S':
             if ((rc = ns_repair_parse_net(optarg, "--server-net", &ro.server_net, &ro.server_prefix))) return rc;
+            break;
+        case '6':
+            if ((rc = ns_repair_parse_net6(optarg, "--ipv6-prefix", ro.net6, &ro.prefix6))) return rc;
             break;
         case 'q': quiet = 1; break;
         case 'V': return cli_version();

@@ -101,9 +101,11 @@ static void usage(FILE *out)
             "                     default they are also held to the map exactly, as --fix holds values)\n"
             "  --client-net NET   client addresses (default 10.0.0.0/24)\n"
             "  --server-net NET   server addresses (default 198.51.100.0/24)\n"
+            "  --ipv6-prefix P/L  the net of IPv6 flows (default 2001:db8::/32, at most /96): each host\n"
+            "                     its IPv4 address as the last 32 bits (2001:db8::a00:1 for 10.0.0.1)\n"
             "  --start T          the first packet's time, seconds since 1970 (default 1700000000)\n"
             "  --payload KIND     payload bytes past the generated ones: zeros (default) or random\n"
-            "  --link KIND        ethernet (default; MACs from the addresses) or raw (IPv4)\n"
+            "  --link KIND        ethernet (default; MACs from the addresses) or raw (IP)\n"
             "  --per-flow         one pcap per flow (OUT-0.pcap, OUT-1.pcap, ...) instead of flows\n"
             "                     merged by time\n"
             "  --repair-report F  what repair changed, per field, as JSON\n"
@@ -328,7 +330,7 @@ static int merge_adapters(ns_modelfile *m, const char *const *lora, int n_lora)
 int cmd_generate(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_PROMPT, O_PERCLASS, O_LABEL, O_LIKE, O_SAMPLER, O_STEPS, O_FAST, O_ETA, O_GUIDANCE, O_GUIDED_STEPS, O_LENGTH_GUIDANCE, O_TIMING_GUIDANCE,
-           O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_START, O_PAYLOAD, O_LINK,
+           O_SEED, O_BATCH, O_THREADS, O_LENGTH, O_FIX, O_CLIENT_NET, O_SERVER_NET, O_IPV6_PREFIX, O_START, O_PAYLOAD, O_LINK,
            O_PER_FLOW, O_REPORT, O_LORA, O_CONTROLNET, O_CONTROL, O_CONTROL_SCALE, O_CONTROL_SOFT,
            O_DETERMINISTIC, O_DURATION, O_NO_TRACE, O_HELP };
     static const struct option opts[] = {
@@ -339,6 +341,7 @@ int cmd_generate(int argc, char **argv)
         {"batch", 1, 0, O_BATCH}, {"length", 1, 0, O_LENGTH}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, O_HELP},
         {"version", 0, 0, 'V'}, {"format", 1, 0, 'F'},
         {"fix", 1, 0, O_FIX}, {"client-net", 1, 0, O_CLIENT_NET}, {"server-net", 1, 0, O_SERVER_NET},
+        {"ipv6-prefix", 1, 0, O_IPV6_PREFIX},
         {"start", 1, 0, O_START}, {"payload", 1, 0, O_PAYLOAD}, {"link", 1, 0, O_LINK}, {"per-flow", 0, 0, O_PER_FLOW},
         {"repair-report", 1, 0, O_REPORT}, {"lora", 1, 0, O_LORA},
         {"controlnet", 1, 0, O_CONTROLNET}, {"control", 1, 0, O_CONTROL},
@@ -395,6 +398,7 @@ int cmd_generate(int argc, char **argv)
         case O_FIX: rc = ns_gen_fix_add(&fix, optarg); break;
         case O_CLIENT_NET: rc = ns_repair_parse_net(optarg, "--client-net", &po.repair.client_net, &po.repair.client_prefix); break;
         case O_SERVER_NET: rc = ns_repair_parse_net(optarg, "--server-net", &po.repair.server_net, &po.repair.server_prefix); break;
+        case O_IPV6_PREFIX: rc = ns_repair_parse_net6(optarg, "--ipv6-prefix", po.repair.net6, &po.repair.prefix6); break;
         case O_START: {
             char *end;
             double t = strtod(optarg, &end);

@@ -11,6 +11,10 @@
 #include "netsynth/image.h"
 #include "netsynth/nprint.h"
 
+/* nPrint's -4 -t -u -i rows, the model's before it learnt IPv6: still a width an image may have. */
+#define V4_LAYERS (NS_NP_IPV4 | NS_NP_TCP | NS_NP_UDP | NS_NP_ICMP)
+#define V4_WIDTH (NS_NP_BITS_IPV4 + NS_NP_BITS_TCP + NS_NP_BITS_UDP + NS_NP_BITS_ICMP)
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -19,8 +23,9 @@ static void usage(FILE *out)
             "Reads an image `netsynth render` drew (or any PNG in its colours, even a\n"
             "blurred one: each pixel snaps to the nearest of red 1, green 0, grey -1)\n"
             "and writes its rows as nPrint CSV. The columns are named after the layers\n"
-            "the width implies: %d = ipv4,tcp,udp,icmp,payload (a model row, the payload\n"
-            "as -p 64 names it); %d = ipv4,tcp,udp,icmp; %d = eth,ipv4,ipv6,tcp,udp,icmp;\n"
+            "the width implies: %d = ipv4,ipv6,tcp,udp,icmp,payload (a model row, the\n"
+            "payload as -p 64 names it); %d = ipv4,ipv6,tcp,udp,icmp; %d = ipv4,tcp,udp,icmp;\n"
+            "%d = eth,ipv4,ipv6,tcp,udp,icmp;\n"
             "any other width gets bit_0, bit_1, ... The first column is src_ip, read\n"
             "from the row's own address bits (0.0.0.0 where they are -1).\n"
             "\n"
@@ -33,7 +38,8 @@ static void usage(FILE *out)
             "  -q, --quiet    accepted as every verb does (unrender prints only errors)\n"
             "  -V, --version  print the version\n"
             "  -h, --help     this text\n",
-            NS_NP_MODEL_WIDTH, ns_nprint_width(NS_NP_MODEL_LAYERS & ~NS_NP_PAY), NS_NP_MAX_WIDTH, NS_IMAGE_MAX_SCALE);
+            NS_NP_MODEL_WIDTH, ns_nprint_width(NS_NP_MODEL_LAYERS & ~NS_NP_PAY), V4_WIDTH, NS_NP_MAX_WIDTH,
+            NS_IMAGE_MAX_SCALE);
 }
 
 static int parse_layers(const char *text, unsigned *layers)
@@ -146,10 +152,10 @@ int cmd_unrender(int argc, char **argv)
     if ((rc = ns_image_read(in, scale, &m, &rows, &cols))) return rc;
     if (layers && ns_nprint_width(layers) != cols)
         rc = ns_error(NS_EARG, "%s: the image is %d bits wide, --layers gives %d", in, cols, ns_nprint_width(layers));
-    unsigned headers = NS_NP_MODEL_LAYERS & ~NS_NP_PAY;   /* a model row without payload, as encode -4 -t -u -i */
+    unsigned headers = NS_NP_MODEL_LAYERS & ~NS_NP_PAY;   /* a model row without payload, as encode -4 -6 -t -u -i */
     if (!layers)
         layers = cols == NS_NP_MODEL_WIDTH ? NS_NP_MODEL_LAYERS : cols == ns_nprint_width(headers) ? headers
-               : cols == NS_NP_MAX_WIDTH ? NS_NP_ALL : 0;
+               : cols == NS_NP_MAX_WIDTH ? NS_NP_ALL : cols == V4_WIDTH ? V4_LAYERS : 0;
     ns_outfile of;
     if (!rc && !(rc = ns_outfile_open(&of, out))) {
         rc = layers ? write_named(of.fp, m, rows, layers) : write_generic(of.fp, m, rows, cols);

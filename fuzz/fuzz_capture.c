@@ -2,13 +2,16 @@
  * The input is a whole capture file (pcap or pcapng); every frame is decoded
  * with the file's link type and, to reach the other decoders, with each of
  * the link types netsynth knows; frames go through a flow table (times of
- * any size meet its arithmetic), and a cut capture's warning is formatted. */
+ * any size meet its arithmetic, IPv6 addresses its keys), decoded ones are
+ * encoded into model rows (IPv6 extension headers folded away) and rebuilt
+ * into packets, and a cut capture's warning is formatted. */
 #include <pcap/dlt.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "netsynth/capture.h"
 #include "netsynth/flow.h"
+#include "netsynth/nprint.h"
 #include "netsynth/packet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -30,6 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ns_skip_reason why = ns_packet_parse(&p, ns_capture_linktype(c), f.data, f.caplen);
         ns_skips_add(&skips, why);
         if (t) ns_flow_table_add(t, &p, why, f.ts_ns);
+        if (why == NS_SKIP_NONE) {
+            static int8_t row[NS_NP_MODEL_WIDTH];
+            static uint8_t pkt[NS_NP_MAX_PACKET];
+            size_t len;
+            ns_nprint_encode(&p, NS_NP_MODEL_LAYERS, row);
+            ns_nprint_row_to_packet(row, NS_NP_MODEL_LAYERS, 1, pkt, &len);
+        }
         for (size_t i = 0; i < sizeof linktypes / sizeof linktypes[0]; i++)
             ns_packet_parse(&p, linktypes[i], f.data, f.caplen);
     }

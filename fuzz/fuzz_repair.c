@@ -3,7 +3,7 @@
  * (link type, payload, flow number), the rest, cycled, the rows' ternary
  * values, directions and inter-arrival times. Whatever the rows say, every
  * packet repair writes must parse (packet.h) with consistent lengths and
- * valid checksums; anything else aborts. */
+ * valid checksums, IPv4 or IPv6 (pseudo-header); anything else aborts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +28,17 @@ static void check(const ns_repair_out *out, int linktype)
             abort();
         uint8_t vhl, proto;
         uint16_t total, sum;
+        if (p.ip_version == 6) { /* IPv6: its lengths, no extension header, pseudo-header checksums */
+            uint16_t plen;
+            if (!ns_get_be16(p.ip, 4, &plen) || !ns_get_u8(p.ip, 6, &proto) || p.ip.len != 40 ||
+                40u + plen != p.net.len || p.l4.data != p.ip.data + 40 || p.l4.len + p.payload.len != plen)
+                abort();
+            if (proto != 6 && proto != 17 && proto != 58) abort();
+            size_t field = proto == 6 ? 16 : proto == 17 ? 6 : 2;
+            if (!ns_get_be16(p.l4, field, &sum) || sum != ns_l4_checksum_ipv6(p.ip.data, proto, p.l4.data, plen)) abort();
+            if (i && r->ts_ns <= out->pkts[i - 1].ts_ns) abort();
+            continue;
+        }
         if (!ns_get_u8(p.ip, 0, &vhl) || !ns_get_be16(p.ip, 2, &total) || !ns_get_u8(p.ip, 9, &proto)) abort();
         if (vhl >> 4 != 4 || (size_t)(vhl & 15) * 4 != p.ip.len || total != p.net.len) abort();
         if (!ns_get_be16(p.ip, 10, &sum) || sum != ns_ipv4_header_checksum(p.ip.data, p.ip.len)) abort();

@@ -24,10 +24,19 @@ void ns_control_row_of(const int8_t *row, uint8_t dir, ns_control_row *out)
 {
     memset(out, 0, sizeof *out);
     out->dir = dir ? 1 : 0;
-    if (row[NS_NP_COL_IPV4_TL] < 0) return; /* no IPv4 header: nothing but the direction */
-    unsigned proto = (unsigned)ns_nprint_get(row, NS_NPF_IPV4_PROTO);
+    unsigned proto, len;
+    if (row[NS_NP_COL_IPV4_TL] >= 0) {
+        proto = (unsigned)ns_nprint_get(row, NS_NPF_IPV4_PROTO);
+        len = (unsigned)ns_nprint_get(row, NS_NPF_IPV4_TL);
+    } else if (row[NS_NP_COL_IPV6_LEN] >= 0) { /* IPv6: ICMPv6 is the map's ICMP, sizes from the header on */
+        proto = (unsigned)ns_nprint_get(row, NS_NPF_IPV6_NH);
+        proto = proto == NS_PROTO_ICMPV6 ? NS_PROTO_ICMP : proto == NS_PROTO_ICMP ? 0 : proto;
+        len = 40 + (unsigned)ns_nprint_get(row, NS_NPF_IPV6_LEN);
+    } else {
+        return; /* no IP header: nothing but the direction */
+    }
     out->proto = proto == 6 || proto == 17 || proto == 1 ? (uint8_t)proto : 0;
-    out->size = (uint8_t)ns_control_size_bucket((unsigned)ns_nprint_get(row, NS_NPF_IPV4_TL));
+    out->size = (uint8_t)ns_control_size_bucket(len);
     if (out->proto == 6 && row[NS_NP_COL_TCP_CWR] >= 0)
         out->flags = (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_CWR, NS_NP_BITS_TCP_FLAGS);
 }

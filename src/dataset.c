@@ -1,13 +1,13 @@
 /* dataset.c: the binary training file (see dataset.h).
  *
- * Byte layout, version 2, all integers little-endian:
+ * Byte layout, version 3, all integers little-endian:
  *
  *   0   char[8]  "NSYNDATA"
- *   8   u32      version (2; 1 has no totals section)
+ *   8   u32      version (3)
  *   12  u32      header bytes (128)
  *   16  u32      CRC-32 of the whole file, computed with these 4 bytes zero
  *   20  u32      width (values per row)        24  u32  max_packets
- *   28  u32      flags (NS_DS_*)               32  i64  idle_timeout_ns
+ *   28  u32      flags (NS_DS_*, NO_TOTALS)    32  i64  idle_timeout_ns
  *   40  u64      n_flows                       48  u64  n_packets
  *   56  u32      n_attrs   60 u32 n_tokens     64  u32  n_files
  *   68  u32      row_bytes ((width + 3) / 4)   72  u64  string bytes
@@ -18,15 +18,16 @@
  *   u32 token_off[n_tokens]         u32 file_off[n_files]
  *   char strings[string bytes]      (NUL-terminated strings; offsets index it)
  *   ns_ds_flow flows[n_flows]       (48 bytes each, as in dataset.h)
- *   ns_ds_totals totals[n_flows]    (40 bytes each; version 2 only)
+ *   ns_ds_totals totals[n_flows]    (40 bytes each; none with NO_TOTALS)
  *   i32 labels[n_flows * n_attrs]   i64 iat_ns[n_packets]
  *   u8 dir[n_packets]               u8 bits[n_packets * row_bytes]
  *
  * A row packs value 4j+k into bits 2k..2k+1 of byte j.
  *
- * Version 1 capped flows at NS_FLOW_MAX_PACKETS (64 by default) and knew
- * only how many packets each flow had in all (`seen`); version 2 keeps
- * whole flows and their totals, the same sections otherwise. */
+ * A file without totals (NO_TOTALS, what version 1 was) caps flows at
+ * NS_FLOW_MAX_PACKETS and knows only how many packets each flow had in all
+ * (`seen`). Versions 1 and 2 had rows of 1088 values without the IPv6
+ * layer: they are refused, naming the command that rebuilds them. */
 #include "netsynth/dataset.h"
 
 #include <arpa/inet.h>
@@ -65,6 +66,8 @@ _Static_assert(sizeof(ns_ds_totals) == 40, "totals record is 40 bytes");
 
 /* Limits that keep every size computation below far from overflow. */
 enum { MAX_ATTRS = 1 << 10, MAX_NAMES = 1 << 24 };
+/* A header flag of the file alone (never in ns_dataset.flags): no totals section. */
+enum { NO_TOTALS = 1u << 31 };
 #define MAX_PACKETS (UINT64_C(1) << 40)
 #define MAX_STRING_BYTES (UINT64_C(1) << 32)
 
@@ -83,7 +86,7 @@ static void compute_layout(const ds_header *h, layout *l)
     l->files = o, o = pad8(o + 4 * (uint64_t)h->n_files);
     l->strings = o, o = pad8(o + h->string_bytes);
     l->flows = o, o = pad8(o + sizeof(ns_ds_flow) * h->n_flows);
-    l->totals = o, o = pad8(o + (h->version >= 2 ? sizeof(ns_ds_totals) * h->n_flows : 0));
+    l->totals = o, o = pad8(o + (h->flags & NO_TOTALS ? 0 : sizeof(ns_ds_totals) * h->n_flows));
     l->labels = o, o = pad8(o + 4 * h->n_flows * h->n_attrs);
     l->iat = o, o = pad8(o + 8 * h->n_packets);
     l->dir = o, o = pad8(o + h->n_packets);
@@ -193,12 +196,12 @@ static int check_header(const ds_header *h, size_t len, const char *name)
     if (h->row_bytes != (h->width + 3) / 4)
         return ns_error(NS_ECORRUPT, "%s: row bytes %u, a row of %u values packs into %u", name, h->row_bytes,
                         h->width, (h->width + 3) / 4);
-    /* Version 1 files were cut to a model's window; version 2 keeps whole flows. */
-    uint32_t most = h->version == 1 ? NS_FLOW_MAX_PACKETS : NS_FLOW_MAX_KEPT;
+    /* Files without totals were cut to a model's window; with them they keep whole flows. */
+    uint32_t most = h->flags & NO_TOTALS ? NS_FLOW_MAX_PACKETS : NS_FLOW_MAX_KEPT;
     if (!h->max_packets || h->max_packets > most)
-        return ns_error(NS_ECORRUPT, "%s: bad packets per flow %u (a version %u file keeps 1 to %u)", name,
-                        h->max_packets, h->version, most);
-    if (h->flags & ~(uint32_t)(NS_DS_KEEP_ADDRESSES | NS_DS_PAYLOAD_MASK))
+        return ns_error(NS_ECORRUPT, "%s: bad packets per flow %u (a file %s totals keeps 1 to %u)", name,
+                        h->max_packets, h->flags & NO_TOTALS ? "without" : "with", most);
+    if (h->flags & ~(uint32_t)(NS_DS_KEEP_ADDRESSES | NS_DS_PAYLOAD_MASK | NO_TOTALS))
         return ns_error(NS_ECORRUPT, "%s: unknown flags 0x%x", name, h->flags);
     if ((h->flags & NS_DS_PAYLOAD_MASK) >> NS_DS_PAYLOAD_SHIFT > NS_DS_MAX_PAYLOAD)
         return ns_error(NS_ECORRUPT, "%s: keeps %u payload bytes, rows hold at most %d", name,
@@ -272,7 +275,8 @@ static int check_flows(const ns_dataset *ds, const char *name)
         else if (f->n_packets > ds->n_packets - next) bad = "runs past the last packet";
         else if (f->file >= ds->n_files) bad = "names a file out of range";
         else if (f->proto != 1 && f->proto != 6 && f->proto != 17) bad = "has a protocol other than TCP/UDP/ICMP";
-        for (int k = 0; k < 7 && !bad; k++)
+        else if (f->ipv6 > 1) bad = "has an IP version flag other than 0 or 1";
+        for (int k = 0; k < (int)sizeof f->pad_ && !bad; k++)
             if (f->pad_[k]) bad = "has non-zero padding";
         if (bad) return ns_error(NS_ECORRUPT, "%s: flow %" PRIu64 " %s", name, i, bad);
         next += f->n_packets;
@@ -371,9 +375,14 @@ int ns_dataset_parse(ns_dataset *ds, uint8_t *buf, size_t len, const char *name)
         goto fail;
     }
     memcpy(&h, buf, sizeof h);
-    if (h.version < 1 || h.version > NS_DATASET_VERSION) {
-        rc = ns_error(NS_EVERSION, "%s: dataset version %u, this build reads versions 1 to %d", name, h.version,
-                      NS_DATASET_VERSION);
+    if (h.version == 1 || h.version == 2) {
+        rc = ns_error(NS_EVERSION, "%s: dataset version %u (rows of 1088 values, IPv6 flows left out); this build "
+                      "reads version %d: rebuild it with `netsynth dataset`", name, h.version, NS_DATASET_VERSION);
+        goto fail;
+    }
+    if (h.version != NS_DATASET_VERSION) {
+        rc = ns_error(NS_EVERSION, "%s: dataset version %u, this build reads version %d (a newer netsynth wrote it?)",
+                      name, h.version, NS_DATASET_VERSION);
         goto fail;
     }
     if ((rc = check_header(&h, len, name))) goto fail;
@@ -386,13 +395,14 @@ int ns_dataset_parse(ns_dataset *ds, uint8_t *buf, size_t len, const char *name)
     layout l;
     compute_layout(&h, &l);
     ds->version = h.version;
-    ds->width = h.width, ds->row_bytes = h.row_bytes, ds->max_packets = h.max_packets, ds->flags = h.flags;
+    ds->width = h.width, ds->row_bytes = h.row_bytes, ds->max_packets = h.max_packets;
+    ds->flags = h.flags & ~(uint32_t)NO_TOTALS;
     ds->idle_timeout_ns = h.idle_timeout_ns;
     ds->n_flows = h.n_flows, ds->n_packets = h.n_packets;
     ds->n_attrs = h.n_attrs, ds->n_tokens = h.n_tokens, ds->n_files = h.n_files;
     ds->attr_first = (const uint32_t *)(buf + l.attr_first);
     ds->flows = (const ns_ds_flow *)(buf + l.flows);
-    ds->totals = h.version >= 2 ? (const ns_ds_totals *)(buf + l.totals) : NULL;
+    ds->totals = h.flags & NO_TOTALS ? NULL : (const ns_ds_totals *)(buf + l.totals);
     ds->labels = (const int32_t *)(buf + l.labels);
     ds->iat_ns = (const int64_t *)(buf + l.iat);
     ds->dir = buf + l.dir;
@@ -475,11 +485,12 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
         ds->n_packets > MAX_PACKETS)
         return ns_error(NS_ERANGE, "%s: too many attributes, tokens, files or packets", path);
 
-    uint32_t version = ds->totals ? NS_DATASET_VERSION : 1;
-    uint32_t most = version == 1 ? NS_FLOW_MAX_PACKETS : NS_FLOW_MAX_KEPT;
+    uint32_t most = ds->totals ? NS_FLOW_MAX_KEPT : NS_FLOW_MAX_PACKETS;
     if (!ds->max_packets || ds->max_packets > most)
-        return ns_error(NS_EARG, "%s: %u packets per flow: a version %u file keeps 1 to %u%s (not written)", path,
-                        ds->max_packets, version, most, version == 1 ? " (longer flows need totals)" : "");
+        return ns_error(NS_EARG, "%s: %u packets per flow: a file %s totals keeps 1 to %u%s (not written)", path,
+                        ds->max_packets, ds->totals ? "with" : "without", most,
+                        ds->totals ? "" : " (longer flows need totals)");
+    if (ds->flags & NO_TOTALS) return ns_error(NS_EARG, "%s: unknown flags 0x%x (not written)", path, ds->flags);
     static const uint32_t no_tokens = 0;
     ns_dataset d = *ds;
     if (!d.attr_first && !d.n_attrs) d.attr_first = &no_tokens;   /* an empty vocabulary */
@@ -524,9 +535,10 @@ int ns_dataset_write(const ns_dataset *ds, const char *path)
     ds_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, NS_DATASET_MAGIC, 8);
-    h.version = version;
+    h.version = NS_DATASET_VERSION;
     h.header_bytes = sizeof h;
-    h.width = ds->width, h.row_bytes = ds->row_bytes, h.max_packets = ds->max_packets, h.flags = ds->flags;
+    h.width = ds->width, h.row_bytes = ds->row_bytes, h.max_packets = ds->max_packets;
+    h.flags = ds->flags | (ds->totals ? 0 : NO_TOTALS);
     h.idle_timeout_ns = ds->idle_timeout_ns;
     h.n_flows = ds->n_flows, h.n_packets = ds->n_packets;
     h.n_attrs = ds->n_attrs, h.n_tokens = ds->n_tokens, h.n_files = ds->n_files;
@@ -863,13 +875,13 @@ static int add_attribute_values(builder *b, span *vals, size_t n, size_t *n_valu
     return NS_OK;
 }
 
-/* Whether a flow-table row is IPv4 TCP/UDP/ICMP (IPv6 and IGMP rows never
- * match a flow, so their values make no tokens). */
+/* Whether a flow-table row is TCP/UDP or ICMP over IPv4, ICMPv6 over IPv6
+ * (IGMP rows and the like never match a flow, so their values make no tokens). */
 static int can_be_flow(const builder *b, size_t r)
 {
     const char *proto = ns_labels_cell(&b->ftable, r, b->ftable_col[1]);
-    return (!strcmp(proto, "6") || !strcmp(proto, "17") || !strcmp(proto, "1")) &&
-           !strchr(ns_labels_cell(&b->ftable, r, b->ftable_col[2]), ':');
+    int v6 = strchr(ns_labels_cell(&b->ftable, r, b->ftable_col[2]), ':') != NULL;
+    return !strcmp(proto, "6") || !strcmp(proto, "17") || !strcmp(proto, v6 ? "58" : "1");
 }
 
 /* Tokens come from the whole tables, whatever --split selects, so a train and
@@ -991,13 +1003,15 @@ static int load_services(builder *b)
         for (int i = 0; i < 6; i++) cell[i] = ns_labels_cell(ft, r, col[i]);
         unsigned long proto, sport, dport;
         struct in_addr src, dst;
-        int bad = -1;
+        ns_flow_tuple t = {0};
+        int bad = -1, v6 = strchr(cell[2], ':') || strchr(cell[4], ':');
         if (parse_uint(cell[1], 255, &proto)) bad = 1;
         else if (parse_uint(cell[3], 65535, &sport)) bad = 3;
         else if (parse_uint(cell[5], 65535, &dport)) bad = 5;
-        else if (strchr(cell[2], ':') || strchr(cell[4], ':')) continue;   /* IPv6: never a flow here */
-        else if (inet_pton(AF_INET, cell[2], &src) != 1) bad = 2;
-        else if (inet_pton(AF_INET, cell[4], &dst) != 1) bad = 4;
+        else if (v6 && inet_pton(AF_INET6, cell[2], t.client_ip6) != 1) bad = 2;
+        else if (v6 && inet_pton(AF_INET6, cell[4], t.server_ip6) != 1) bad = 4;
+        else if (!v6 && inet_pton(AF_INET, cell[2], &src) != 1) bad = 2;
+        else if (!v6 && inet_pton(AF_INET, cell[4], &dst) != 1) bad = 4;
         if (bad >= 0) {
             rc = ns_error(NS_EFORMAT, "%s:%u: bad %s '%s'", fpath, ft->lines[r], ft->cols[col[bad]], cell[bad]);
             break;
@@ -1005,8 +1019,16 @@ static int load_services(builder *b)
         path_index probe = {cell[0], 0};
         const path_index *hit = bsearch(&probe, index, b->n_files, sizeof *index, path_cmp);
         int32_t token = token_of(b, b->n_attrs - 1, service_value(ns_labels_cell(ft, r, svc_col), b->o->full_service));
+        if (v6 && proto == NS_PROTO_ICMPV6) proto = NS_PROTO_ICMP;   /* the flow table's ICMP of an IPv6 flow */
+        else if (v6 && proto == NS_PROTO_ICMP) continue;
         if (!hit || token < 0 || (proto != 1 && proto != 6 && proto != 17)) continue;
-        ns_flow_tuple t = {ntohl(src.s_addr), ntohl(dst.s_addr), (uint16_t)sport, (uint16_t)dport, (uint8_t)proto};
+        if (v6) {
+            t.ipv6 = 1;
+            t.client_ip = ns_flow_ip6_digest(t.client_ip6), t.server_ip = ns_flow_ip6_digest(t.server_ip6);
+        } else {
+            t.client_ip = ntohl(src.s_addr), t.server_ip = ntohl(dst.s_addr);
+        }
+        t.client_port = (uint16_t)sport, t.server_port = (uint16_t)dport, t.proto = (uint8_t)proto;
         if (proto == 1) t.client_port = t.server_port = 0;
         svc_entry *e = &b->svc[b->n_svc++];
         e->file = hit->file;
@@ -1064,7 +1086,10 @@ static void file_out_free(file_out *o)
 }
 
 /* The address values blanked in a packed row (4 to a byte): whole bytes, back to back. */
-enum { ADDR_BITS = NS_NP_BITS_IPV4_SRC + NS_NP_BITS_IPV4_DST };
+enum { ADDR_BITS = NS_NP_BITS_IPV4_SRC + NS_NP_BITS_IPV4_DST, ADDR6_BITS = NS_NP_BITS_IPV6_SRC + NS_NP_BITS_IPV6_DST };
+_Static_assert(NS_NP_COL_IPV6_SRC % 4 == 0 && ADDR6_BITS % 4 == 0 &&
+               NS_NP_COL_IPV6_DST == NS_NP_COL_IPV6_SRC + NS_NP_BITS_IPV6_SRC,
+               "the IPv6 addresses are whole bytes of a packed row");
 _Static_assert(NS_NP_COL_IPV4_SRC % 4 == 0 && ADDR_BITS % 4 == 0 && NS_NP_COL_IPV4_DST == NS_NP_COL_IPV4_SRC + NS_NP_BITS_IPV4_SRC,
                "the IPv4 addresses are whole bytes of a packed row");
 /* Payload bytes past --payload N are blanked the same way: 8 values a payload byte, 2 packed bytes. */
@@ -1109,7 +1134,7 @@ static int process_file(const builder *b, uint32_t file, file_out *out)
         d->n_packets = f->n;
         d->seen = f->seen > UINT32_MAX ? UINT32_MAX : (uint32_t)f->seen;
         d->file = file;
-        d->client_ip = f->tuple.client_ip, d->server_ip = f->tuple.server_ip;
+        d->client_ip = f->tuple.client_ip, d->server_ip = f->tuple.server_ip, d->ipv6 = f->tuple.ipv6;
         d->client_port = f->tuple.client_port, d->server_port = f->tuple.server_port;
         d->proto = f->tuple.proto;
         ns_ds_totals *w = &out->totals[i];
@@ -1126,8 +1151,10 @@ static int process_file(const builder *b, uint32_t file, file_out *out)
         for (uint32_t j = 0; j < f->n; j++, k++) {
             uint8_t *packed = out->bits + k * rb;
             ns_dataset_pack_row(f->rows + (size_t)j * NS_NP_MODEL_WIDTH, NS_NP_MODEL_WIDTH, packed);
-            if (!o->keep_addresses)   /* source and destination, 4 values a byte */
+            if (!o->keep_addresses) { /* source and destination, 4 values a byte */
                 memset(packed + NS_NP_COL_IPV4_SRC / 4, 0xff, ADDR_BITS / 4);
+                memset(packed + NS_NP_COL_IPV6_SRC / 4, 0xff, ADDR6_BITS / 4);
+            }
             memset(packed + (NS_NP_COL_PAY + 8 * o->payload_bytes) / 4, 0xff,
                    (size_t)(NS_NP_BITS_PAY - 8 * o->payload_bytes) / 4);
         }

@@ -71,14 +71,14 @@ static const struct {
     const char *unit;
 } numeric_fields[] = {
     {NS_NPF_IPV4_HL, "words"}, {NS_NPF_IPV4_TL, "bytes"}, {NS_NPF_IPV4_TTL, "hops"},
-    {NS_NPF_TCP_DOFF, "words"}, {NS_NPF_TCP_WSIZE, "bytes"}, {NS_NPF_UDP_LEN, "bytes"},
+    {NS_NPF_IPV6_LEN, "bytes"}, {NS_NPF_IPV6_HL, "hops"}, {NS_NPF_TCP_DOFF, "words"}, {NS_NPF_TCP_WSIZE, "bytes"}, {NS_NPF_UDP_LEN, "bytes"},
 };
 
 /* Fields whose value is drawn afresh per flow (or per packet) by the sender's
  * stack or carries such values (TCP options: timestamps), so that two real
  * captures differ in them as much as real and synthetic do. */
 static const ns_nprint_field_id random_fields[] = {
-    NS_NPF_IPV4_ID, NS_NPF_IPV4_CKSUM, NS_NPF_TCP_SEQ,   NS_NPF_TCP_ACKN,   NS_NPF_TCP_CKSUM,
+    NS_NPF_IPV4_ID, NS_NPF_IPV4_CKSUM, NS_NPF_IPV6_FL,   NS_NPF_TCP_SEQ,   NS_NPF_TCP_ACKN,   NS_NPF_TCP_CKSUM,
     NS_NPF_TCP_OPT, NS_NPF_UDP_CKSUM,  NS_NPF_ICMP_CKSUM, NS_NPF_ICMP_ROH,
 };
 

@@ -15,8 +15,8 @@ static long field_value(const int8_t *row, ns_nprint_field_id f)
     return ns_nprint_has(row, f) ? (long)ns_nprint_get(row, f) : -1;
 }
 
-static const ns_nprint_field_id blanked[] = {NS_NPF_IPV4_SRC, NS_NPF_IPV4_DST,  NS_NPF_TCP_SPRT,
-                                             NS_NPF_TCP_DPRT, NS_NPF_UDP_SPORT, NS_NPF_UDP_DPORT};
+static const ns_nprint_field_id blanked[] = {NS_NPF_IPV4_SRC,  NS_NPF_IPV4_DST,  NS_NPF_IPV6_SRC, NS_NPF_IPV6_DST,
+                                             NS_NPF_TCP_SPRT,  NS_NPF_TCP_DPRT,  NS_NPF_UDP_SPORT, NS_NPF_UDP_DPORT};
 
 void ns_features_blank_row(int8_t *row)
 {
@@ -26,7 +26,7 @@ void ns_features_blank_row(int8_t *row)
 static int check(const ns_dataset *ds, const uint64_t *idx, size_t n, int n_packets)
 {
     if (ds->width != NS_NP_MODEL_WIDTH)
-        return ns_error(NS_EFORMAT, "features: dataset rows have %u values, expected %d (IPv4+TCP+UDP+ICMP)",
+        return ns_error(NS_EFORMAT, "features: dataset rows have %u values, expected %d (IPv4+IPv6+TCP+UDP+ICMP)",
                         ds->width, NS_NP_MODEL_WIDTH);
     if (n_packets < 1 || n_packets > NS_FLOW_MAX_PACKETS)
         return ns_error(NS_EARG, "features: %d packets per flow is outside [1, %d]", n_packets, NS_FLOW_MAX_PACKETS);
@@ -95,8 +95,16 @@ static void netflow_one(const ns_dataset *ds, const ns_ds_flow *f, const ns_ds_t
     for (uint32_t p = 0; p < k; p++) {
         uint64_t g = f->first + p;
         ns_dataset_row(ds, g, row);
-        if (field_value(row, NS_NPF_IPV4_VER) < 0) continue; /* no IPv4 header */
-        long tl = field_value(row, NS_NPF_IPV4_TL);
+        long tl, ip_proto;
+        if (field_value(row, NS_NPF_IPV4_VER) >= 0) {
+            tl = field_value(row, NS_NPF_IPV4_TL), ip_proto = field_value(row, NS_NPF_IPV4_PROTO);
+        } else if (field_value(row, NS_NPF_IPV6_VER) >= 0) { /* NetFlow counts IPv6 bytes from its header on too */
+            long plen = field_value(row, NS_NPF_IPV6_LEN);
+            tl = plen < 0 ? -1 : 40 + plen, ip_proto = field_value(row, NS_NPF_IPV6_NH);
+            if (ip_proto == NS_PROTO_ICMPV6) ip_proto = NS_PROTO_ICMP;   /* as the flow's proto says it */
+        } else {
+            continue; /* no IP header */
+        }
         double size = tl < 0 ? 0 : (double)tl;
         int bwd = ds->dir[g] != 0;
         out[NF_PKTS_FWD + bwd] += 1;
@@ -105,7 +113,7 @@ static void netflow_one(const ns_dataset *ds, const ns_ds_flow *f, const ns_ds_t
         s_sq += size * size;
         s_min = size < s_min ? size : s_min;
         s_max = size > s_max ? size : s_max;
-        if (proto < 0) proto = field_value(row, NS_NPF_IPV4_PROTO);
+        if (proto < 0) proto = ip_proto;
         for (int b = 0; b < 8; b++)
             if (ns_nprint_get(row, NS_NPF_TCP_CWR + b)) out[NF_FLAGS + b] = 1;
         if (present++ > 0) { /* the first packet's gap is no gap */

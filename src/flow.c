@@ -3,7 +3,9 @@
  * Open addressing with linear probing on the canonical 5-tuple (the smaller
  * address/port pair first), so both directions find the same slot. A slot
  * points at the newest flow of its 5-tuple; flows that timed out stay in the
- * flow array and simply lose their slot. */
+ * flow array and simply lose their slot. IPv6 keys are built from address
+ * digests, so a slot whose key matches is that flow's only when its
+ * addresses match too; probing goes on past one that does not. */
 #include "netsynth/flow.h"
 
 #include <stdlib.h>
@@ -31,7 +33,7 @@ struct ns_flow_table {
     int64_t last;      /* the flow the latest packet joined, -1: left out */
 };
 
-enum { TCP_SYN = 0x02, TCP_ACK = 0x10, ICMP_ECHO_REPLY = 0 };
+enum { TCP_SYN = 0x02, TCP_ACK = 0x10, ICMP_ECHO_REPLY = 0, ICMPV6_ECHO_REPLY = 129 };
 
 int ns_flow_table_new(ns_flow_table **out, int max_packets, int64_t idle_timeout_ns)
 {
@@ -75,7 +77,25 @@ void ns_flow_tuple_key(const ns_flow_tuple *t, uint64_t key[2])
     uint64_t dst = (uint64_t)t->server_ip << 16 | t->server_port;
     uint64_t lo = src < dst ? src : dst, hi = src < dst ? dst : src;
     key[0] = lo << 16 | hi >> 32;
-    key[1] = (hi & 0xffffffffu) << 8 | t->proto;
+    key[1] = (hi & 0xffffffffu) << 8 | t->proto | (uint64_t)(t->ipv6 != 0) << 40;
+}
+
+uint32_t ns_flow_ip6_digest(const uint8_t addr[16])
+{
+    uint64_t a = 0, b = 0;
+    for (int i = 0; i < 8; i++) a = a << 8 | addr[i], b = b << 8 | addr[8 + i];
+    uint64_t h = a * 0x9E3779B97F4A7C15u ^ (b + 0x632BE59BD9B4E019u);
+    h ^= h >> 31, h *= 0xBF58476D1CE4E5B9u, h ^= h >> 29, h *= 0x94D049BB133111EBu, h ^= h >> 32;
+    return (uint32_t)h;
+}
+
+/* Whether flow f is the packet's 5-tuple: for IPv6 the whole addresses, either way round. */
+static int same_flow(const ns_flow *f, const ns_flow_tuple *pt)
+{
+    const ns_flow_tuple *t = &f->tuple;
+    if (!pt->ipv6) return 1;   /* IPv4 keys are the 5-tuple itself */
+    return (!memcmp(t->client_ip6, pt->client_ip6, 16) && !memcmp(t->server_ip6, pt->server_ip6, 16)) ||
+           (!memcmp(t->client_ip6, pt->server_ip6, 16) && !memcmp(t->server_ip6, pt->client_ip6, 16));
 }
 
 static uint64_t hash_key(uint64_t a, uint64_t b)
@@ -84,13 +104,15 @@ static uint64_t hash_key(uint64_t a, uint64_t b)
     return h ^ h >> 29;
 }
 
-/* The slot holding (a, b), or the empty slot where it belongs. */
-static slot *find_slot(slot *slots, size_t n_slots, uint64_t a, uint64_t b)
+/* The slot holding the packet's 5-tuple pt (key a, b), or the empty slot
+ * where it belongs; pt NULL: the first empty slot for (a, b). */
+static slot *find_slot(const ns_flow_table *t, slot *slots, size_t n_slots, uint64_t a, uint64_t b,
+                       const ns_flow_tuple *pt)
 {
     size_t mask = n_slots - 1;
     for (size_t i = hash_key(a, b) & mask;; i = (i + 1) & mask) {
         slot *s = &slots[i];
-        if (!s->flow || (s->a == a && s->b == b)) return s;
+        if (!s->flow || (pt && s->a == a && s->b == b && same_flow(&t->flows[s->flow - 1], pt))) return s;
     }
 }
 
@@ -100,7 +122,7 @@ static int grow_slots(ns_flow_table *t)
     slot *fresh = calloc(n, sizeof *fresh);
     if (!fresh) return ns_error(NS_ENOMEM, "out of memory growing the flow table to %zu slots", n);
     for (size_t i = 0; i < t->n_slots; i++)
-        if (t->slots[i].flow) *find_slot(fresh, n, t->slots[i].a, t->slots[i].b) = t->slots[i];
+        if (t->slots[i].flow) *find_slot(t, fresh, n, t->slots[i].a, t->slots[i].b, NULL) = t->slots[i];
     free(t->slots);
     t->slots = fresh;
     t->n_slots = n;
@@ -150,14 +172,25 @@ static int keep_packet(ns_flow_table *t, ns_flow *f, const ns_packet *p, int64_t
  * flow packet at all. */
 static ns_skip_reason packet_tuple(const ns_packet *p, ns_flow_tuple *pt, int *reversed_roles)
 {
-    if (p->ip_version != 4) return NS_SKIP_NON_IP;
     memset(pt, 0, sizeof *pt);
     pt->proto = p->l4_proto;
-    if (!ns_get_be32(p->ip, 12, &pt->client_ip) || !ns_get_be32(p->ip, 16, &pt->server_ip))
+    if (p->ip_version == 6) {
+        if (!ns_bytes_has(p->ip, 8, 32)) return NS_SKIP_TRUNC_IPV6;
+        pt->ipv6 = 1;
+        memcpy(pt->client_ip6, p->ip.data + 8, 16);
+        memcpy(pt->server_ip6, p->ip.data + 24, 16);
+        pt->client_ip = ns_flow_ip6_digest(pt->client_ip6);
+        pt->server_ip = ns_flow_ip6_digest(pt->server_ip6);
+        if (p->l4_proto == NS_PROTO_ICMP) return NS_SKIP_OTHER_L4;   /* ICMP for IPv4 inside IPv6: no flow */
+        if (p->l4_proto == NS_PROTO_ICMPV6) pt->proto = NS_PROTO_ICMP;
+    } else if (p->ip_version != 4) {
+        return NS_SKIP_NON_IP;
+    } else if (!ns_get_be32(p->ip, 12, &pt->client_ip) || !ns_get_be32(p->ip, 16, &pt->server_ip)) {
         return NS_SKIP_TRUNC_IPV4;
+    }
     *reversed_roles = 0;
     uint8_t b = 0;
-    switch (p->l4_proto) {
+    switch (pt->proto) {
     case 6:
         if (!ns_get_be16(p->l4, 0, &pt->client_port) || !ns_get_be16(p->l4, 2, &pt->server_port) ||
             !ns_get_u8(p->l4, 13, &b))
@@ -170,7 +203,7 @@ static ns_skip_reason packet_tuple(const ns_packet *p, ns_flow_tuple *pt, int *r
         return NS_SKIP_NONE;
     case 1:
         if (!ns_get_u8(p->l4, 0, &b)) return NS_SKIP_TRUNC_ICMP;
-        *reversed_roles = b == ICMP_ECHO_REPLY;
+        *reversed_roles = b == (pt->ipv6 ? ICMPV6_ECHO_REPLY : ICMP_ECHO_REPLY);
         return NS_SKIP_NONE;
     default:
         return NS_SKIP_OTHER_L4;
@@ -183,10 +216,8 @@ int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parse
     t->last = -1;
     ns_flow_tuple pt;
     int reversed = 0;
-    /* Every IPv6 packet counts as "IPv6", unless its IPv6 header was bad. */
     ns_skip_reason why = parsed;
-    if (p->ip_version == 6 && why != NS_SKIP_TRUNC_IPV6 && why != NS_SKIP_BAD_IPV6) why = NS_SKIP_IPV6;
-    else if (why == NS_SKIP_NONE) why = packet_tuple(p, &pt, &reversed);
+    if (why == NS_SKIP_NONE) why = packet_tuple(p, &pt, &reversed);
     if (why != NS_SKIP_NONE) {
         ns_skips_add(&t->skips, why);
         return NS_OK;
@@ -200,7 +231,7 @@ int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parse
         int rc = grow_slots(t);
         if (rc) return rc;
     }
-    slot *s = find_slot(t->slots, t->n_slots, a, b);
+    slot *s = find_slot(t, t->slots, t->n_slots, a, b, &pt);
     ns_flow *f = s->flow ? &t->flows[s->flow - 1] : NULL;
     if (f && t->idle_ns && ts_ns - f->last_ns > t->idle_ns) f = NULL;   /* timed out */
     if (!f) {
@@ -208,6 +239,8 @@ int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parse
         if (reversed) {
             tuple.client_ip = pt.server_ip, tuple.server_ip = pt.client_ip;
             tuple.client_port = pt.server_port, tuple.server_port = pt.client_port;
+            memcpy(tuple.client_ip6, pt.server_ip6, 16);
+            memcpy(tuple.server_ip6, pt.client_ip6, 16);
         }
         uint32_t index = 0;
         int rc = new_flow(t, &tuple, ts_ns, &index);
@@ -221,11 +254,12 @@ int ns_flow_table_add(ns_flow_table *t, const ns_packet *p, ns_skip_reason parse
     int64_t iat = f->seen && ts_ns > f->last_ns ? ts_ns - f->last_ns : 0;
     if (ts_ns > f->last_ns) f->last_ns = ts_ns;
     f->seen++;
-    uint8_t dir = !(pt.client_ip == f->tuple.client_ip && pt.client_port == f->tuple.client_port);
+    uint8_t dir = !(pt.client_ip == f->tuple.client_ip && pt.client_port == f->tuple.client_port &&
+                    !memcmp(pt.client_ip6, f->tuple.client_ip6, 16));
     f->packets[dir]++;
     f->bytes[dir] += p->ip_total_len;
     uint8_t flags = 0;
-    if (pt.proto == 6 && ns_get_u8(p->l4, 13, &flags)) f->tcp_flags[dir] |= flags;
+    if (pt.proto == NS_PROTO_TCP && ns_get_u8(p->l4, 13, &flags)) f->tcp_flags[dir] |= flags;
     if (f->n >= (uint32_t)t->max_packets) return NS_OK;
     return keep_packet(t, f, p, iat, dir);
 }

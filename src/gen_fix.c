@@ -90,6 +90,10 @@ int ns_gen_fix_add(ns_gen_fix *f, const char *text)
         if (col < 0) return ns_error(NS_EARG, "--fix %s: no field '%s' in the model's rows (ipv4, tcp, udp, icmp)", text, name);
         size_t n;
         const ns_nprint_field *fd = &ns_nprint_fields(&n)[id];
+        /* A fix holds rows to IPv4 (its protocol and header present): an
+         * IPv6 field would ask for both headers at once. */
+        if (fd->layer == NS_NP_IPV6)
+            return ns_error(NS_EARG, "--fix %s: fixed rows are IPv4; ipv6 fields are the model's to choose", text);
         for (size_t i = 0; i < sizeof by_repair / sizeof by_repair[0]; i++)
             if (id == (int)by_repair[i])
                 return ns_error(NS_EARG, "--fix %s: repair sets %s itself (addresses from --client-net/--server-net, "

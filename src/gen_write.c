@@ -59,6 +59,7 @@ int ns_gen_write_dataset(const ns_gen_flows *g, const ns_modelfile *m, const cha
         const int8_t *row = g->rows + g->first[i] * W;
         int tcp = row[NS_NP_COL_TCP_SPRT] >= 0, udp = !tcp && row[NS_NP_COL_UDP_SPORT] >= 0;
         f->proto = tcp ? NS_PROTO_TCP : udp ? NS_PROTO_UDP : NS_PROTO_ICMP;
+        f->ipv6 = row[NS_NP_COL_IPV4_VER] < 0 && row[NS_NP_COL_IPV6_VER] >= 0;
         if (tcp || udp) {
             uint32_t sp = (uint32_t)ns_nprint_get(row, tcp ? NS_NPF_TCP_SPRT : NS_NPF_UDP_SPORT);
             uint32_t dp = (uint32_t)ns_nprint_get(row, tcp ? NS_NPF_TCP_DPRT : NS_NPF_UDP_DPORT);
@@ -90,7 +91,9 @@ void ns_gen_flow_totals(const ns_gen_flows *g, size_t i, uint8_t proto, ns_ds_to
         const int8_t *row = g->rows + k * W;
         int d = g->dir[k] != 0;
         /* Unrepaired rows: a length no IPv4 packet has counts as the nearest one. */
-        uint64_t tl = row[NS_NP_COL_IPV4_TL] >= 0 ? ns_nprint_get(row, NS_NPF_IPV4_TL) : 20;
+        uint64_t tl = row[NS_NP_COL_IPV4_TL] >= 0   ? ns_nprint_get(row, NS_NPF_IPV4_TL)
+                      : row[NS_NP_COL_IPV6_LEN] >= 0 ? 40 + ns_nprint_get(row, NS_NPF_IPV6_LEN)
+                                                     : 20;
         t->packets[d]++;
         t->bytes[d] += tl < 20 ? 20 : tl > 65535 ? 65535 : tl;
         if (proto == NS_PROTO_TCP && row[NS_NP_COL_TCP_CWR] >= 0)

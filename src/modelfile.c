@@ -1,6 +1,6 @@
 /* modelfile.c: the model file (see modelfile.h).
  *
- * Byte layout, version 2, little-endian (x86 and ARM both are, so floats and
+ * Byte layout, version 3, little-endian (x86 and ARM both are, so floats and
  * integers are written as they lie in memory):
  *
  *   0   char[8] "NSYNMODL"      8  u32 version      12 u32 flags (1: training state)
@@ -10,7 +10,7 @@
  *   72  u64     n_params
  *   80  u64     strings offset, strings length (attr names then tokens, each NUL-ended)
  *   96  u64     attr_first offset (u32[n_attrs + 1])
- *   104 u64     repr offset: i32 width, i32 n_bits, u16 cols[1088], i8 fixed[1088], f32 iat mean, std
+ *   104 u64     repr offset: i32 width, i32 n_bits, u16 cols[1920], i8 fixed[1920], f32 iat mean, std
  *   112 u64     combos offset: i32 ids[n_combos * n_attrs], u32 counts[n_combos]
  *   120 u64     weights offset: f32[n_params]
  *   128 u64     state offset (0 when none): 256-byte ns_train_state block (8-byte
@@ -28,13 +28,13 @@
  *   180 u32     zero
  *   184 u64     provenance offset, 192 u64 provenance length (both 0: none):
  *               the section of ns_prov_section_write (modelfile.h); readers
- *               before it ignore these bytes, so the version stays 2
+ *               before it ignore these bytes, so the version stayed 2
  *   200..239    zero
  *   240 i32     length bins past the window (config len_bins); zero in files
  *               before them, whose length head covers 1..max_packets alone
  *   244..255    zero
- * Version 1 is the same without the trace section (its bytes 152..167 are
- * zero): it loads, and generation keeps repair's fixed plan.
+ * Version 1 was this without the trace section, version 2 with rows of
+ * 1088 values (no IPv6 layer): both are refused, with what to do.
  * Sections start on 8-byte boundaries. */
 #include "netsynth/modelfile.h"
 
@@ -363,9 +363,13 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
         return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth model file", path);
     }
     uint32_t version = ns_load_le32(buf + 8), flags = ns_load_le32(buf + 12);
-    if (version < 1 || version > NS_MODEL_VERSION)
-        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads versions 1 to %d", path, version,
-                        NS_MODEL_VERSION);
+    if (version == 1 || version == 2)
+        return ns_error(NS_EVERSION, "%s: model file version %u (rows of 1088 values, no IPv6); this build reads "
+                        "version %d: rebuild the dataset with `netsynth dataset` and train again with `netsynth train`",
+                        path, version, NS_MODEL_VERSION);
+    if (version != NS_MODEL_VERSION)
+        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads version %d (a newer netsynth wrote it?)",
+                        path, version, NS_MODEL_VERSION);
     uint64_t fsize = ns_load_le64(buf + 136);
     if (fsize != size)
         return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: file is %zu bytes, its header says %llu%s",

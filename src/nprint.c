@@ -325,8 +325,19 @@ void ns_nprint_encode(const ns_packet *p, unsigned layers, int8_t *row)
         v.hdr[l3] = p->ip.data;
         v.len[l3] = p->ip.len > (size_t)layers_info[l3].bytes ? (size_t)layers_info[l3].bytes : p->ip.len;
     }
-    int l4 = p->l4_proto == NS_PROTO_TCP ? L_TCP : p->l4_proto == NS_PROTO_UDP ? L_UDP
-           : p->l4_proto == NS_PROTO_ICMP ? L_ICMP : -1;
+    uint8_t ip6[IPV6_LEN];
+    if (l3 == L_IPV6 && p->ip.len == IPV6_LEN && p->l4.len) {
+        /* Fold extension headers away (see nprint.h): the bytes between the
+         * fixed header and the transport header leave the payload length. */
+        size_t ext = (size_t)(p->l4.data - p->ip.data) - IPV6_LEN;
+        memcpy(ip6, p->ip.data, IPV6_LEN);
+        uint16_t plen = (uint16_t)(ip6[4] << 8 | ip6[5]);
+        if (ext && plen >= ext) plen = (uint16_t)(plen - ext);
+        ip6[4] = (uint8_t)(plen >> 8), ip6[5] = (uint8_t)plen, ip6[6] = p->l4_proto;
+        v.hdr[L_IPV6] = ip6;
+    }
+    int icmp = p->l4_proto == NS_PROTO_ICMP || (p->ip_version == 6 && p->l4_proto == NS_PROTO_ICMPV6);
+    int l4 = p->l4_proto == NS_PROTO_TCP ? L_TCP : p->l4_proto == NS_PROTO_UDP ? L_UDP : icmp ? L_ICMP : -1;
     if (l3 >= 0 && l4 >= 0 && p->l4.len) {
         v.hdr[l4] = p->l4.data;
         v.len[l4] = p->l4.len > (size_t)layers_info[l4].bytes ? (size_t)layers_info[l4].bytes : p->l4.len;
@@ -789,7 +800,8 @@ int ns_nprint_row_to_packet_ex(const int8_t *row, unsigned layers, const int8_t 
     }
 
     /* Transport: the header the IP protocol names, when the row has it. */
-    unsigned l4layer = proto == NS_PROTO_TCP ? NS_NP_TCP : proto == NS_PROTO_UDP ? NS_NP_UDP : proto == NS_PROTO_ICMP ? NS_NP_ICMP : 0;
+    unsigned l4layer = proto == NS_PROTO_TCP ? NS_NP_TCP : proto == NS_PROTO_UDP ? NS_NP_UDP
+                       : proto == NS_PROTO_ICMP || (v6 && proto == NS_PROTO_ICMPV6) ? NS_NP_ICMP : 0;
     const int8_t *bl4 = l4layer ? layer_bits(row, layers, l4layer) : NULL;
     size_t l4_hlen = 0;
     if (bl4) {

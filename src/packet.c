@@ -304,3 +304,14 @@ uint16_t ns_l4_checksum_ipv4(const uint8_t *ip, uint8_t proto, const uint8_t *l4
     /* UDP sends 0xffff for a computed zero: zero means "no checksum". */
     return (proto == NS_PROTO_UDP && c == 0) ? 0xffff : c;
 }
+
+uint16_t ns_l4_checksum_ipv6(const uint8_t *ip, uint8_t proto, const uint8_t *l4, size_t l4_len)
+{
+    size_t field = proto == NS_PROTO_TCP ? 16 : proto == NS_PROTO_UDP ? 6 : 2;
+    if (l4_len < field + 2) return 0;
+    uint32_t sum = ns_inet_sum(0, ip + 8, 32); /* source and destination addresses */
+    sum += (uint32_t)(l4_len >> 16) + (uint32_t)(l4_len & 0xffff) + proto;
+    uint16_t c = (uint16_t)~ns_inet_fold(sum_without_field(sum, l4, l4_len, field));
+    /* Over IPv6 a UDP checksum is mandatory: a computed zero goes as 0xffff. */
+    return (proto == NS_PROTO_UDP && c == 0) ? 0xffff : c;
+}

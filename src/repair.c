@@ -8,6 +8,7 @@
  * generated values that repair changed. */
 #include "netsynth/repair.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <pcap/dlt.h>
@@ -28,7 +29,10 @@ enum {
     /* Bits of the headers' fixed parts in a model row: what says a header is there. */
     IP_FIXED = NS_NP_COL_IPV4_OPT - NS_NP_COL_IPV4, TCP_FIXED = NS_NP_COL_TCP_OPT - NS_NP_COL_TCP,
     PAY_MAX = NS_NP_BITS_PAY / 8,                        /* payload bytes a row can carry */
-    ETH_LEN = 14, IP_LEN = 20, TCP_LEN = 20, UDP_LEN = 8, ICMP_LEN = 8,
+    /* IPv6's fields before its addresses, which datasets blank: what says an IPv6 header is there. */
+    IP6_FIXED = NS_NP_COL_IPV6_SRC - NS_NP_COL_IPV6,
+    ETH_LEN = 14, IP_LEN = 20, IP6_LEN = 40, TCP_LEN = 20, UDP_LEN = 8, ICMP_LEN = 8,
+    ICMP6_ECHO = 128, ICMP6_ECHO_REPLY = 129,
     F_FIN = 0x01, F_SYN = 0x02, F_RST = 0x04, F_PSH = 0x08, F_ACK = 0x10, F_URG = 0x20,
     CLIENT_PORT0 = 49152, CLIENT_PORTS = 16384,
     US = 1000,                                           /* ns per microsecond */
@@ -45,6 +49,9 @@ void ns_repair_opts_init(ns_repair_opts *o)
     o->linktype = NS_LINKTYPE_ETHERNET;
     o->mtu = 1500;
     o->seed = 1;
+    static const uint8_t doc6[4] = {0x20, 0x01, 0x0d, 0xb8};   /* 2001:db8::/32, RFC 3849 */
+    memcpy(o->net6, doc6, 4);
+    o->prefix6 = 32;
 }
 
 /* ---- the address plan -------------------------------------------------------- */
@@ -60,6 +67,33 @@ int ns_repair_parse_net(const char *text, const char *what, uint32_t *net, int *
     *net = (a << 24 | b << 16 | c << 8 | d) & mask;
     *prefix = (int)p;
     return NS_OK;
+}
+
+int ns_repair_parse_net6(const char *text, const char *what, uint8_t net[16], int *prefix)
+{
+    char addr[64];
+    const char *slash = strchr(text, '/');
+    unsigned p = 0;
+    char end;
+    size_t n = slash ? (size_t)(slash - text) : 0;
+    if (!slash || !n || n >= sizeof addr || sscanf(slash + 1, "%u%c", &p, &end) != 1 || p > 128)
+        return ns_error(NS_EARG, "%s: expected an IPv6 network such as 2001:db8::/32, got '%s'", what, text);
+    memcpy(addr, text, n);
+    addr[n] = 0;
+    if (inet_pton(AF_INET6, addr, net) != 1)
+        return ns_error(NS_EARG, "%s: expected an IPv6 network such as 2001:db8::/32, got '%s'", what, text);
+    if (p > 96)
+        return ns_error(NS_EARG, "%s: prefix /%u is longer than /96: the last 32 bits number the hosts", what, p);
+    for (unsigned i = 0; i < 128; i++)
+        if (i >= p) net[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+    *prefix = (int)p;
+    return NS_OK;
+}
+
+void ns_repair_host6(const ns_repair_opts *o, uint32_t ip, uint8_t out[16])
+{
+    memcpy(out, o->net6, 12);
+    out[12] = (uint8_t)(ip >> 24), out[13] = (uint8_t)(ip >> 16), out[14] = (uint8_t)(ip >> 8), out[15] = (uint8_t)ip;
 }
 
 /* Usable hosts of a net: all but the network and broadcast addresses, except in /31 and /32. */
@@ -81,6 +115,10 @@ int ns_repair_check_opts(const ns_repair_opts *o)
     uint32_t mask = p ? ~0u << (32 - p) : 0;
     if ((o->client_net & mask) == (o->server_net & mask))
         return ns_error(NS_EARG, "address plan: the client and server nets overlap");
+    if (o->prefix6 < 0 || o->prefix6 > 96)
+        return ns_error(NS_EARG, "address plan: the IPv6 prefix length must be 0..96, got %d", o->prefix6);
+    for (int i = 12; i < 16; i++)
+        if (o->net6[i]) return ns_error(NS_EARG, "address plan: the IPv6 net's last 32 bits must be zero");
     if (o->mtu < 68 || o->mtu > 65535) return ns_error(NS_EARG, "MTU %d: expected 68..65535", o->mtu);
     if (o->linktype != NS_LINKTYPE_ETHERNET && o->linktype != NS_LINKTYPE_RAW)
         return ns_error(NS_EARG, "link type %d: expected Ethernet or raw IP", o->linktype);
@@ -103,6 +141,9 @@ static int present_bytes(const int8_t *row, int col, int max, uint8_t *out)
 /* What one row generated. */
 typedef struct gen {
     int ip;                     /* the IPv4 fixed header is (mostly) there */
+    int ip6;                    /* the IPv6 header (but its blanked addresses) is, and more of it than of IPv4 */
+    uint8_t tc, nh;             /* IPv6 traffic class, next header */
+    uint32_t fl;                /* IPv6 flow label */
     int shows;                  /* the transport whose header is there: P_* or 0 */
     uint8_t tos, df, ttl, proto;
     uint16_t id, tl;
@@ -129,6 +170,20 @@ static void read_gen(const int8_t *row, gen *g)
     g->n_ipopt = present_bytes(row, NS_NP_COL_IPV4_OPT, NS_NP_BITS_IPV4_OPT / 8, g->ipopt);
     int ihl = (int)ns_nprint_get(row, NS_NPF_IPV4_HL);
     int ip_hlen = ihl >= 5 ? 4 * ihl : IP_LEN + g->n_ipopt;
+    double share4 = (double)ns_nprint_bits_present(row, NS_NP_COL_IPV4, IP_FIXED) / IP_FIXED;
+    double share6 = (double)ns_nprint_bits_present(row, NS_NP_COL_IPV6, IP6_FIXED) / IP6_FIXED;
+    if (share6 > 0.5 && share6 > share4) {   /* an IPv6 row: its fields stand in for IPv4's */
+        g->ip = 0, g->ip6 = 1;
+        g->tc = (uint8_t)ns_nprint_get(row, NS_NPF_IPV6_TC);
+        g->fl = (uint32_t)ns_nprint_get(row, NS_NPF_IPV6_FL);
+        g->nh = (uint8_t)ns_nprint_get(row, NS_NPF_IPV6_NH);
+        g->ttl = (uint8_t)ns_nprint_get(row, NS_NPF_IPV6_HL);
+        g->tl = (uint16_t)(IP6_LEN + ns_nprint_get(row, NS_NPF_IPV6_LEN) > 65535 ? 65535
+                                                                           : IP6_LEN + ns_nprint_get(row, NS_NPF_IPV6_LEN));
+        g->proto = g->nh == NS_PROTO_ICMPV6 ? NS_PROTO_ICMP : g->nh == NS_PROTO_ICMP ? 0 : g->nh;
+        g->tos = 0, g->id = 0, g->df = 0, g->n_ipopt = 0;
+        ip_hlen = IP6_LEN;
+    }
 
     /* The transport: the header most of whose bits are there; several, the IP protocol's or the fullest. */
     static const struct { int proto, col, bits; } l4[3] = {
@@ -140,7 +195,7 @@ static void read_gen(const int8_t *row, gen *g)
         double share = (double)ns_nprint_bits_present(row, l4[i].col, l4[i].bits) / l4[i].bits;
         if (share <= 0.5) continue;
         if (share > best) best = share, fullest = l4[i].proto;
-        if (g->ip && g->proto == l4[i].proto) named = l4[i].proto;
+        if ((g->ip || g->ip6) && g->proto == l4[i].proto) named = l4[i].proto;
     }
     g->shows = named ? named : fullest;
     int l4_hlen = 0;
@@ -165,7 +220,7 @@ static void read_gen(const int8_t *row, gen *g)
         g->roh = (uint32_t)ns_nprint_get(row, NS_NPF_ICMP_ROH);
         l4_hlen = ICMP_LEN;
     }
-    int payload = g->ip ? (int)g->tl - ip_hlen - l4_hlen : 0;
+    int payload = g->ip || g->ip6 ? (int)g->tl - ip_hlen - l4_hlen : 0;
     g->payload = payload > 0 ? payload : 0;
     g->n_pay = present_bytes(row, NS_NP_COL_PAY, PAY_MAX, g->pay);
     /* A length cut inside the generated bytes would cut the message they
@@ -403,6 +458,9 @@ static int app_valid(const app *a, const uint8_t *p, int len)
 /* One packet to write, every field decided. */
 typedef struct spec {
     uint32_t src, dst;
+    int v6;                  /* IPv6: src6, dst6, tos as traffic class, ttl as hop limit, fl */
+    uint8_t src6[16], dst6[16];
+    uint32_t fl;
     uint8_t tos, df, ttl, proto, flags, ns, type;
     uint16_t id, sport, dport, win, urp;
     uint32_t seq, ack, roh;
@@ -430,24 +488,34 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
     if (link) {
         put_mac(buf, s->dst);
         put_mac(buf + 6, s->src);
-        put16(buf + 12, 0x0800);
+        put16(buf + 12, s->v6 ? NS_ETHERTYPE_IPV6 : NS_ETHERTYPE_IPV4);
     }
     uint8_t *ip = buf + link;
-    size_t ihl = IP_LEN + (size_t)s->n_ipopt;
+    size_t ihl = s->v6 ? IP6_LEN : IP_LEN + (size_t)s->n_ipopt;
     size_t l4h = s->proto == NS_PROTO_TCP ? TCP_LEN + (size_t)s->n_tcpopt : s->proto == NS_PROTO_UDP ? UDP_LEN : ICMP_LEN;
     size_t total = ihl + l4h + (size_t)s->payload;
+    uint8_t nh = s->v6 && s->proto == NS_PROTO_ICMP ? NS_PROTO_ICMPV6 : s->proto;
     memset(ip, 0, ihl + l4h);
-    ip[0] = (uint8_t)(0x40 | ihl / 4);
-    ip[1] = s->tos;
-    put16(ip + 2, (uint32_t)total);
-    put16(ip + 4, s->id);
-    ip[6] = (uint8_t)(s->df << 6);
-    ip[8] = s->ttl;
-    ip[9] = s->proto;
-    put32(ip + 12, s->src);
-    put32(ip + 16, s->dst);
-    memcpy(ip + IP_LEN, s->ipopt, (size_t)s->n_ipopt);
-    put16(ip + 10, ns_ipv4_header_checksum(ip, ihl));
+    if (s->v6) {
+        put32(ip, 6u << 28 | (uint32_t)s->tos << 20 | (s->fl & 0xfffff));
+        put16(ip + 4, (uint32_t)(l4h + (size_t)s->payload));
+        ip[6] = nh;
+        ip[7] = s->ttl;
+        memcpy(ip + 8, s->src6, 16);
+        memcpy(ip + 24, s->dst6, 16);
+    } else {
+        ip[0] = (uint8_t)(0x40 | ihl / 4);
+        ip[1] = s->tos;
+        put16(ip + 2, (uint32_t)total);
+        put16(ip + 4, s->id);
+        ip[6] = (uint8_t)(s->df << 6);
+        ip[8] = s->ttl;
+        ip[9] = s->proto;
+        put32(ip + 12, s->src);
+        put32(ip + 16, s->dst);
+        memcpy(ip + IP_LEN, s->ipopt, (size_t)s->n_ipopt);
+        put16(ip + 10, ns_ipv4_header_checksum(ip, ihl));
+    }
 
     uint8_t *l4 = ip + ihl, *data = l4 + l4h;
     if (o->payload == NS_REPAIR_PAYLOAD_RANDOM) {
@@ -487,7 +555,8 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
         l4[0] = s->type;
         put32(l4 + 4, s->roh);
     }
-    uint16_t c = ns_l4_checksum_ipv4(ip, s->proto, l4, l4h + (size_t)s->payload);
+    uint16_t c = s->v6 ? ns_l4_checksum_ipv6(ip, nh, l4, l4h + (size_t)s->payload)
+                       : ns_l4_checksum_ipv4(ip, s->proto, l4, l4h + (size_t)s->payload);
     put16(l4 + (s->proto == NS_PROTO_TCP ? 16 : s->proto == NS_PROTO_UDP ? 6 : 2), c);
     return link + total;
 }
@@ -511,8 +580,15 @@ static void model_fields(field_cols *fc)
 
 static void count_changes(ns_repair_stats *st, const field_cols *fc, const int8_t *generated, const int8_t *written)
 {
+    /* The IPv6 layer counts only where the row or its packet has some of it:
+     * an IPv4 flow's 320 absent IPv6 values are no bits the model generated,
+     * and counting them would dilute the shares (an IPv4-only run reports as
+     * it did before IPv6 was learnt). */
+    int v6 = ns_nprint_bits_present(generated, NS_NP_COL_IPV6, NS_NP_BITS_IPV6) ||
+             ns_nprint_bits_present(written, NS_NP_COL_IPV6, NS_NP_BITS_IPV6);
     for (size_t i = 0; i < fc->n; i++) {
         if (fc->col[i] < 0) continue;
+        if (!v6 && fc->col[i] >= NS_NP_COL_IPV6 && fc->col[i] < NS_NP_COL_IPV6 + NS_NP_BITS_IPV6) continue;
         uint64_t diff = 0;
         for (int k = 0; k < fc->width[i]; k++) diff += generated[fc->col[i] + k] != written[fc->col[i] + k];
         st->bits[i] += (uint64_t)fc->width[i];
@@ -523,7 +599,8 @@ static void count_changes(ns_repair_stats *st, const field_cols *fc, const int8_
 int ns_repair_field_assigned(size_t f)
 {
     static const ns_nprint_field_id assigned[] = {NS_NPF_IPV4_SRC,  NS_NPF_IPV4_DST,  NS_NPF_IPV4_CKSUM,
-                                                  NS_NPF_TCP_CKSUM, NS_NPF_UDP_CKSUM, NS_NPF_ICMP_CKSUM};
+                                                  NS_NPF_IPV6_SRC,  NS_NPF_IPV6_DST,  NS_NPF_TCP_CKSUM,
+                                                  NS_NPF_UDP_CKSUM, NS_NPF_ICMP_CKSUM};
     for (size_t i = 0; i < sizeof assigned / sizeof assigned[0]; i++)
         if (f == (size_t)assigned[i]) return 1;
     return 0;
@@ -640,7 +717,8 @@ static uint8_t flow_transport(const gen *g, size_t n)
     static const uint8_t order[3] = {NS_PROTO_TCP, NS_PROTO_UDP, NS_PROTO_ICMP};
     size_t shows[3] = {0}, named[3] = {0};
     for (size_t i = 0; i < n; i++)
-        for (int t = 0; t < 3; t++) shows[t] += g[i].shows == order[t], named[t] += g[i].ip && g[i].proto == order[t];
+        for (int t = 0; t < 3; t++)
+            shows[t] += g[i].shows == order[t], named[t] += (g[i].ip || g[i].ip6) && g[i].proto == order[t];
     int best = 0, by_name = 0;
     for (int t = 1; t < 3; t++) best = shows[t] > shows[best] ? t : best, by_name = named[t] > named[by_name] ? t : by_name;
     if (shows[best]) return order[best];
@@ -752,6 +830,21 @@ static void ipv4_fields(spec *s, const gen *r)
     s->n_ipopt = ipv4_options(r->ipopt, r->n_ipopt, s->ipopt);
 }
 
+/* The IPv6 fields of row r into s (defaults when the row has no IPv6 header). */
+static void ipv6_fields(spec *s, const gen *r)
+{
+    s->ttl = r->ip6 && r->ttl ? r->ttl : 64;
+    s->tos = r->ip6 ? r->tc : 0;
+}
+
+/* IPv6 when more rows show its header than IPv4's. */
+static int flow_is_v6(const gen *g, size_t n)
+{
+    size_t v4 = 0, v6 = 0;
+    for (size_t i = 0; i < n; i++) v4 += g[i].ip != 0, v6 += g[i].ip6 != 0;
+    return v6 > v4;
+}
+
 /* What a plan says of the sender of a packet (direction d, its sent-th in the flow). */
 static void planned_ipv4(spec *s, const ns_repair_plan *p, int d, uint32_t sent, ns_rng *rng)
 {
@@ -794,7 +887,8 @@ static int count_packet(ns_repair_stats *st, const field_cols *fc, int linktype,
 
 /* What a part leaves for the next (ns_repair_cont): the flow's decisions and its state. */
 typedef struct flow_state {
-    uint8_t proto;
+    uint8_t proto, v6;
+    uint32_t label[2];   /* IPv6: a flow label per direction, kept for the flow (RFC 6437) */
     uint16_t sport, cport, query_id;
     uint32_t client, server, roh;
     uint32_t sent[2];
@@ -847,6 +941,13 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         fs->cport = plan ? plan->client_port : (uint16_t)(CLIENT_PORT0 + slot);
         fs->proto = flow_transport(g, n);
         fs->sport = fs->proto == NS_PROTO_ICMP ? 0 : server_port(g, d, n, fs->proto);
+        fs->v6 = (uint8_t)flow_is_v6(g, n);
+        for (int dd = 0; dd < 2; dd++)
+            for (size_t i = 0; i < n; i++)
+                if (g[i].ip6 && d[i] == dd) {
+                    fs->label[dd] = g[i].fl;
+                    break;
+                }
         tp->win[0] = tp->win[1] = 65535;
         tp->ts_ok = 1;
         for (size_t i = 0; fs->proto == NS_PROTO_TCP && i < n && !tp->handshake; i++)
@@ -871,6 +972,11 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
     uint16_t sport = fs->sport, cport = fs->cport;
     uint32_t client = fs->client, server = fs->server;
     int64_t start = fs->start, ts = fs->ts;
+    int v6 = fs->v6;
+    const uint32_t *label = fs->label;
+    uint8_t client6[16], server6[16];
+    ns_repair_host6(o, client, client6);
+    ns_repair_host6(o, server, server6);
     int rc = NS_OK;
     size_t i = 0;
     for (; i < n && !c->ended; i++) {
@@ -881,6 +987,12 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         spec s;
         memset(&s, 0, sizeof s);
         s.src = dd ? server : client, s.dst = dd ? client : server;
+        s.v6 = v6;
+        if (v6) {
+            memcpy(s.src6, dd ? server6 : client6, 16);
+            memcpy(s.dst6, dd ? client6 : server6, 16);
+            s.fl = label[dd];
+        }
         s.sport = dd ? sport : cport, s.dport = dd ? cport : sport;
         s.proto = proto;
         s.app = app_of(proto, sport), s.from_server = dd;
@@ -891,11 +1003,14 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         }
         s.app_id = fs->query_id;
         s.pay = r->pay, s.n_pay = r->n_pay;
-        ipv4_fields(&s, r);
-        if (plan) planned_ipv4(&s, plan, dd, fs->sent[dd], &fs->rng);
+        if (v6) ipv6_fields(&s, r);
+        else ipv4_fields(&s, r);
+        /* The plan's TTLs and IP IDs are IPv4 hosts'; an IPv6 hop limit stays as generated (255 for
+         * neighbour discovery, 1 for MLD: what the class sends). */
+        if (plan && !v6) planned_ipv4(&s, plan, dd, fs->sent[dd], &fs->rng);
         fs->sent[dd]++;
-        int room = o->mtu - IP_LEN - s.n_ipopt, rst = 0;
-        if (st) st->converted += !r->ip || r->shows != proto;
+        int room = o->mtu - (v6 ? IP6_LEN : IP_LEN + s.n_ipopt), rst = 0;
+        if (st) st->converted += !(v6 ? r->ip6 : r->ip) || r->shows != proto;
         if (proto == NS_PROTO_TCP) {
             uint32_t clock = 0;
             int clocked = plan && plan->ts_hz[dd] > 0;
@@ -905,8 +1020,9 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
             s.payload = app_len(s.app, r->payload);
             if (s.payload > room - UDP_LEN) s.payload = room - UDP_LEN;
             if (proto == NS_PROTO_ICMP) {
-                int echo = r->shows == NS_PROTO_ICMP && (r->type == 0 || r->type == 8);
-                s.type = echo ? r->type : dd ? 0 : 8;
+                uint8_t request = v6 ? ICMP6_ECHO : 8, reply = v6 ? ICMP6_ECHO_REPLY : 0;
+                int echo = r->shows == NS_PROTO_ICMP && (v6 ? r->ip6 : r->ip) && (r->type == request || r->type == reply);
+                s.type = echo ? r->type : dd ? reply : request;
                 fs->roh = s.roh = r->shows == NS_PROTO_ICMP ? r->roh : fs->roh;
             }
         }

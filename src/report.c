@@ -1248,6 +1248,8 @@ static int class_values(const ns_eval_side *s, int c, int packets, double **size
         for (uint32_t p = 0; p < f->n_packets && p < (uint32_t)packets; p++) {
             ns_dataset_row(s->ds, f->first + p, row);
             if (ns_nprint_has(row, NS_NPF_IPV4_TL)) (*size)[(*n_size)++] = (double)ns_nprint_get(row, NS_NPF_IPV4_TL);
+            else if (ns_nprint_has(row, NS_NPF_IPV6_LEN)) /* an IPv6 packet's size: 40 + its payload length */
+                (*size)[(*n_size)++] = 40.0 + (double)ns_nprint_get(row, NS_NPF_IPV6_LEN);
             if (p) (*iat)[(*n_iat)++] = (double)s->ds->iat_ns[f->first + p] * 1e-9;
         }
     }

@@ -161,9 +161,11 @@ static int packet_dir(const ns_packet *p, const ns_flow_tuple *t)
 {
     uint32_t src = 0;
     uint16_t sport = 0;
-    ns_get_be32(p->ip, 12, &src);
+    int v6 = t->ipv6 && ns_bytes_has(p->ip, 8, 16);   /* IPv6: the whole source address */
+    if (!v6) ns_get_be32(p->ip, 12, &src);
     if (t->proto == NS_PROTO_TCP || t->proto == NS_PROTO_UDP) ns_get_be16(p->l4, 0, &sport);
-    return !(src == t->client_ip && sport == t->client_port);
+    int from_client = v6 ? !memcmp(p->ip.data + 8, t->client_ip6, 16) : src == t->client_ip;
+    return !(from_client && sport == t->client_port);
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -279,8 +279,9 @@ static void count_flows(const char *path, long *tcp, long *udp, long *packets)
     while (ns_capture_next(c, &fr) == 1) {
         ns_packet p;
         assert_int_equal(ns_packet_parse(&p, ns_capture_linktype(c), fr.data, fr.caplen), NS_SKIP_NONE);
-        uint32_t src = 0, dst = 0;
-        assert_true(ns_get_be32(p.ip, 12, &src) && ns_get_be32(p.ip, 16, &dst));
+        uint32_t src = 0, dst = 0;   /* IPv6: the plan's host, its last 32 bits */
+        assert_true(ns_get_be32(p.ip, p.ip_version == 6 ? 20 : 12, &src) &&
+                    ns_get_be32(p.ip, p.ip_version == 6 ? 36 : 16, &dst));
         uint16_t sp = 0, dp = 0;
         if (p.l4_proto != 1) assert_true(ns_get_be16(p.l4, 0, &sp) && ns_get_be16(p.l4, 2, &dp));
         int up = src >> 24 == 10;
@@ -322,7 +323,7 @@ static void test_tshark_finds_nothing_wrong(void **state)
     SKIP_WITHOUT("tshark");
     const char *dir = tu_tmpdir();
     flows f;
-    make_flows(&f, 400, 7);
+    make_flows(&f, 400, 9);
     ns_repair_opts o;
     ns_repair_opts_init(&o);
     for (int variant = 0; variant < 3; variant++) {
@@ -542,7 +543,7 @@ static void test_replay_over_veth(void **state)
         "ip link set vb%d netns nsb%d; ip -n nsa%d link set va%d up; ip -n nsb%d link set vb%d up; "
         "for i in $(seq 50); do ip -n nsa%d link show va%d | grep -q 'state UP' && "
         "ip -n nsb%d link show vb%d | grep -q 'state UP' && break; sleep 0.1; done; "
-        "ip netns exec nsb%d tcpdump -i vb%d -n -U --immediate-mode -B 8192 -w '%s' ip & td=$!; "
+        "ip netns exec nsb%d tcpdump -i vb%d -n -U --immediate-mode -B 8192 -w '%s' 'ip or ip6 net 2001:db8::/32' & td=$!; "
         "for i in $(seq 50); do grep -q listening '%s' && break; sleep 0.1; done; sleep 0.3; "
         "ip netns exec nsa%d tcpreplay -i va%d --pps=4000 '%s'; sleep 1; kill -INT $td; wait $td",
         log, id, id, id, id, id, id, id, id, id, id, id, id, id, id, id, id, got, log, id, id, sent);

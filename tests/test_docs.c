@@ -600,7 +600,7 @@ static void test_inspect_model_and_checkpoint(void **state)
     char *out = netsynth(args);
     HAS_LINE(out, model, "netsynth model");
     HAS_LINE(out, "config tiny", "d 32", "2 layers", "2 heads", "MLP ratio 2");
-    HAS_LINE(out, "up to 4 packets", "of 1600 bits");
+    HAS_LINE(out, "up to 4 packets", "of 1920 bits");
     HAS_LINE(out, "parameters", "MB");
     HAS_LINE(out, "log-SNR shift 0");
     HAS_LINE(out, "training state: none");

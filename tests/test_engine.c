@@ -222,7 +222,7 @@ static void test_whole_flows_train_as_their_window(void **state)
         const char *path = tu_path(dir, i ? "cut.ds" : "whole.ds");
         assert_int_equal(ns_dataset_write(&ds[i], path), NS_OK);
         assert_int_equal(ns_dataset_load(&ds[i], path), NS_OK);
-        assert_int_equal(ds[i].version, 2);
+        assert_int_equal(ds[i].version, NS_DATASET_VERSION);
         ns_train_opts o;
         tiny_opts(&o, dir, 20);
         o.max_packets = 4;
@@ -352,13 +352,14 @@ static void test_flows_past_the_window(void **state)
     assert_true(packets >= 6 * 18);   /* repair may drop a row or two (after an RST) */
     assert_true(tcp > packets / 2);
     (void)checked_ts;
-    /* Longer than a version 1 file holds: the dataset written carries totals. */
+    /* Longer than a file without totals holds: the dataset written carries them. */
     const char *out = strdup(tu_path(dir, "long.ds"));
     assert_int_equal(tu_system("%s generate --model %s --prompt kind=web -n 2 --length 1030 --steps 2 --seed 3 -q "
                                "-o %s", bin, o.out_path, out), 0);
     ns_dataset g;
     assert_int_equal(ns_dataset_load(&g, out), NS_OK);
-    assert_int_equal(g.version, 2);
+    assert_int_equal(g.version, NS_DATASET_VERSION);
+    assert_non_null(g.totals);
     assert_int_equal(g.max_packets, 1030);
     for (int i = 0; i < 2; i++) {
         assert_int_equal(g.flows[i].n_packets, 1030);
@@ -531,6 +532,19 @@ static void test_model_file_round_trip_and_corruption(void **state)
         assert_non_null(strstr(ns_errmsg(), "bad.model"));
         buf[at] ^= 0x40;
     }
+    /* Versions 1 and 2 (rows of 1088 values, no IPv6) say what to do; a newer one is refused too. */
+    for (uint8_t v = 1; v <= 4; v++) {
+        if (v == 3) continue;
+        buf[8] = v;
+        assert_int_equal(tu_write_file(bad, buf, len), 0);
+        assert_int_equal(ns_modelfile_load(&m, bad), NS_EVERSION);
+        const char *msg = ns_errmsg();
+        assert_non_null(strstr(msg, "bad.model"));
+        if (v < 3 && (!strstr(msg, "rebuild the dataset with `netsynth dataset`") || !strstr(msg, "netsynth train")))
+            fail_msg("version %u: %s", v, msg);
+        if (v == 4) assert_non_null(strstr(msg, "version 4"));
+    }
+    buf[8] = 3;
     /* Truncated at every size class. */
     for (size_t cut = 0; cut < len; cut += len / 23 + 1) {
         assert_int_equal(tu_write_file(bad, buf, cut), 0);

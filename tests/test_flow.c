@@ -281,13 +281,102 @@ static void test_skips(void **state)
     n = make_ipv4(buf, 6, A, 1, B, 2, SYN);
     memset(&p, 0, sizeof p);
     assert_int_equal(ns_flow_table_add(t, &p, ns_packet_parse_ip(&p, buf, 30), 0), NS_OK);
-    flows(t, 0);
+    flows(t, 1);   /* the IPv6 UDP one */
     const ns_skips *s = ns_flow_table_skips(t);
     assert_int_equal(s->n[NS_SKIP_OTHER_L4], 1);
-    assert_int_equal(s->n[NS_SKIP_IPV6], 1);
+    assert_int_equal(s->n[NS_SKIP_IPV6], 0);
     assert_int_equal(s->n[NS_SKIP_NON_IP], 1);
     assert_int_equal(s->n[NS_SKIP_TRUNC_TCP], 1);
     assert_int_equal(ns_flow_table_packets(t), 4);
+    ns_flow_table_free(t);
+}
+
+/* An IPv6 packet from host a to host b (the last byte of 2001:db8::/64
+ * addresses): UDP, TCP (x = flags) or ICMPv6 (x = type),
+ * behind a hop-by-hop header when hbh; returns its length. */
+static size_t make_ipv6(uint8_t *b, uint8_t proto, uint8_t a, uint16_t sport, uint8_t bb, uint16_t dport, uint8_t x,
+                        int hbh)
+{
+    size_t l4 = proto == 6 ? 20 : 8, ext = hbh ? 8 : 0;
+    memset(b, 0, 40 + ext + l4);
+    b[0] = 0x60, b[7] = 64;
+    put16(b + 4, (uint16_t)(ext + l4));
+    b[6] = hbh ? 0 : proto;
+    b[8] = 0x20, b[9] = 0x01, b[10] = 0x0d, b[11] = 0xb8, b[23] = a;
+    b[24] = 0x20, b[25] = 0x01, b[26] = 0x0d, b[27] = 0xb8, b[39] = bb;
+    uint8_t *t = b + 40 + ext;
+    if (hbh) b[40] = proto, b[42] = 5, b[43] = 2;   /* router alert */
+    if (proto == 58) {
+        t[0] = x;
+    } else {
+        put16(t, sport), put16(t + 2, dport);
+        if (proto == 6) t[12] = 0x50, t[13] = x;
+        else put16(t + 4, 8);
+    }
+    return 40 + ext + l4;
+}
+
+static void add6(ns_flow_table *t, uint8_t proto, uint8_t a, uint16_t sport, uint8_t b, uint16_t dport, uint8_t x,
+                 int hbh, int64_t ts)
+{
+    uint8_t buf[96];
+    size_t n = make_ipv6(buf, proto, a, sport, b, dport, x, hbh);
+    ns_packet p;
+    memset(&p, 0, sizeof p);
+    ns_skip_reason why = ns_packet_parse_ip(&p, buf, n);
+    assert_int_equal(why, NS_SKIP_NONE);
+    assert_int_equal(ns_flow_table_add(t, &p, why, ts), NS_OK);
+}
+
+/* IPv6 flows: keyed by whole addresses both ways, apart from IPv4 flows,
+ * ICMPv6 in the icmp columns, an echo reply first making its receiver the
+ * client, and a hop-by-hop header folded out of the row. */
+static void test_ipv6_flows(void **state)
+{
+    (void)state;
+    ns_flow_table *t = table(64, 0);
+    add6(t, 17, 1, 5353, 2, 5353, 0, 0, 0);
+    add6(t, 17, 2, 5353, 1, 5353, 0, 0, 1);       /* the reply: same flow */
+    add6(t, 17, 3, 5353, 2, 5353, 0, 0, 2);       /* another host: another flow */
+    add(t, 17, 1, 5353, 2, 5353, 0, 3);           /* IPv4 0.0.0.1 -> 0.0.0.2: not the IPv6 flow */
+    add6(t, 58, 2, 0, 1, 0, 129, 0, 4);           /* echo reply first: client is host 1 */
+    add6(t, 58, 1, 0, 2, 0, 143, 1, 5);           /* MLD report behind hop-by-hop options */
+    add6(t, 6, 1, 40000, 2, 443, SYN, 0, 6);
+    const ns_flow *f = flows(t, 5);
+    assert_int_equal(f[0].n, 2);
+    assert_int_equal(f[0].dir[0], 0), assert_int_equal(f[0].dir[1], 1);
+    assert_true(f[0].tuple.ipv6);
+    assert_int_equal(f[0].tuple.client_ip6[15], 1), assert_int_equal(f[0].tuple.server_ip6[15], 2);
+    assert_int_equal(f[0].tuple.client_ip, ns_flow_ip6_digest(f[0].tuple.client_ip6));
+    assert_int_not_equal(f[0].tuple.client_ip, f[1].tuple.client_ip);
+    assert_int_equal(f[0].bytes[0], 48), assert_int_equal(f[0].bytes[1], 48);
+    assert_false(f[2].tuple.ipv6);
+    assert_int_equal(f[2].n, 1);
+
+    /* ICMPv6: proto 1 of the flow, the reply's receiver the client, the MLD report the same flow. */
+    assert_int_equal(f[3].tuple.proto, NS_PROTO_ICMP);
+    assert_int_equal(f[3].tuple.client_ip6[15], 1);
+    assert_int_equal(f[3].n, 2);
+    assert_int_equal(f[3].dir[0], 1), assert_int_equal(f[3].dir[1], 0);
+    const int8_t *row = f[3].rows + NS_NP_MODEL_WIDTH;  /* the MLD report */
+    assert_int_equal(ns_nprint_get(row, NS_NPF_IPV6_VER), 6);
+    assert_int_equal(ns_nprint_get(row, NS_NPF_IPV6_NH), 58);     /* hop-by-hop folded away */
+    assert_int_equal(ns_nprint_get(row, NS_NPF_IPV6_LEN), 8);     /* 16 less its 8 bytes */
+    assert_int_equal(ns_nprint_get(row, NS_NPF_ICMP_TYPE), 143);
+    assert_false(ns_nprint_has(row, NS_NPF_IPV4_VER));
+    assert_false(ns_nprint_has(row, NS_NPF_UDP_SPORT));
+    /* The row rebuilds into a valid packet: ICMPv6 with its pseudo-header checksum. */
+    uint8_t pkt[NS_NP_MAX_PACKET];
+    size_t len;
+    assert_int_equal(ns_nprint_row_to_packet(row, NS_NP_MODEL_LAYERS, 0, pkt, &len), NS_OK);
+    assert_int_equal(len, 48);
+    assert_int_equal(pkt[6], 58);
+    assert_int_equal(ns_l4_checksum_ipv6(pkt, 58, pkt + 40, 8), (uint16_t)(pkt[42] << 8 | pkt[43]));
+    assert_int_equal(ns_inet_fold(ns_inet_sum(ns_inet_sum(0, pkt + 8, 32) + 8 + 58, pkt + 40, 8)), 0xffff);
+
+    assert_int_equal(f[4].tuple.proto, NS_PROTO_TCP);
+    assert_int_equal(f[4].tuple.server_port, 443);
+    assert_int_equal(f[4].bytes[0], 60);
     ns_flow_table_free(t);
 }
 
@@ -311,7 +400,9 @@ static void test_many_flows(void **state)
 static void test_tuple_key_is_direction_free(void **state)
 {
     (void)state;
-    ns_flow_tuple x = {A, B, 1, 2, 6}, y = {B, A, 2, 1, 6}, z = {A, B, 2, 1, 6};
+    ns_flow_tuple x = {.client_ip = A, .server_ip = B, .client_port = 1, .server_port = 2, .proto = 6};
+    ns_flow_tuple y = {.client_ip = B, .server_ip = A, .client_port = 2, .server_port = 1, .proto = 6};
+    ns_flow_tuple z = {.client_ip = A, .server_ip = B, .client_port = 2, .server_port = 1, .proto = 6};
     uint64_t kx[2], ky[2], kz[2];
     ns_flow_tuple_key(&x, kx);
     ns_flow_tuple_key(&y, ky);
@@ -347,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_packet_cap),
         cmocka_unit_test(test_backwards_time_is_zero_gap),
         cmocka_unit_test(test_skips),
+        cmocka_unit_test(test_ipv6_flows),
         cmocka_unit_test(test_many_flows),
         cmocka_unit_test(test_tuple_key_is_direction_free),
         cmocka_unit_test(test_bad_arguments),

@@ -236,8 +236,9 @@ static void test_layout(void **state)
     (void)state;
     assert_int_equal(ns_nprint_width(NS_NP_MODEL_LAYERS), NS_NP_MODEL_WIDTH);
     assert_int_equal(ns_nprint_width(NS_NP_ALL), NS_NP_MAX_WIDTH);
-    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP), 480);
-    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_ICMP), 1024);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_IPV6), 480);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_TCP), 800);
+    assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_ICMP), 1344);
     assert_int_equal(ns_nprint_layer_offset(NS_NP_MODEL_LAYERS, NS_NP_ETH), -1);
     size_t nf;
     const ns_nprint_field *f = ns_nprint_fields(&nf);
@@ -253,28 +254,29 @@ static void test_layout(void **state)
     assert_int_equal(ns_nprint_width(NS_NP_ALL | NS_NP_PAY), NS_NP_MAX_WIDTH + NS_NP_BITS_PAY);
 }
 
-/* The model row's columns as nPrint 1.2.1 lays them out for -4 -t -u -i: the
+/* The model row's columns as nPrint 1.2.1 lays them out for -4 -6 -t -u -i: the
  * one place outside nprint.h where they are written as numbers, to pin the
  * table's derived constants. */
 static void test_model_columns(void **state)
 {
     (void)state;
-    assert_int_equal(NS_NP_MODEL_LAYERS, NS_NP_IPV4 | NS_NP_TCP | NS_NP_UDP | NS_NP_ICMP | NS_NP_PAY);
-    assert_int_equal(NS_NP_MODEL_WIDTH, 1088 + 512);
-    assert_int_equal(NS_NP_COL_PAY, 1088), assert_int_equal(NS_NP_BITS_PAY, 512);
-    assert_int_equal(NS_NP_COL_PAY_BIT, 1088);
+    assert_int_equal(NS_NP_MODEL_LAYERS, NS_NP_IPV4 | NS_NP_IPV6 | NS_NP_TCP | NS_NP_UDP | NS_NP_ICMP | NS_NP_PAY);
+    assert_int_equal(NS_NP_MODEL_WIDTH, 1408 + 512);
+    assert_int_equal(NS_NP_COL_PAY, 1408), assert_int_equal(NS_NP_BITS_PAY, 512);
+    assert_int_equal(NS_NP_COL_PAY_BIT, 1408);
     assert_int_equal(NS_NP_MAX_WIDTH, 1520);
-    assert_int_equal(NS_NP_COL_ETH, -1), assert_int_equal(NS_NP_COL_IPV6, -1);
-    assert_int_equal(NS_NP_COL_IPV4, 0), assert_int_equal(NS_NP_COL_TCP, 480);
-    assert_int_equal(NS_NP_COL_UDP, 960), assert_int_equal(NS_NP_COL_ICMP, 1024);
+    assert_int_equal(NS_NP_COL_ETH, -1), assert_int_equal(NS_NP_COL_IPV6, 480);
+    assert_int_equal(NS_NP_COL_IPV4, 0), assert_int_equal(NS_NP_COL_TCP, 800);
+    assert_int_equal(NS_NP_COL_UDP, 1280), assert_int_equal(NS_NP_COL_ICMP, 1344);
     assert_int_equal(NS_NP_BITS_TCP, 480), assert_int_equal(NS_NP_BITS_UDP, 64);
     assert_int_equal(NS_NP_COL_IPV4_TL, 16), assert_int_equal(NS_NP_COL_IPV4_PROTO, 72);
     assert_int_equal(NS_NP_COL_IPV4_SRC, 96), assert_int_equal(NS_NP_COL_IPV4_OPT, 160);
-    assert_int_equal(NS_NP_COL_TCP_DPRT, 496), assert_int_equal(NS_NP_COL_TCP_CWR, 584);
-    assert_int_equal(NS_NP_COL_TCP_OPT, 640), assert_int_equal(NS_NP_COL_UDP_DPORT, 976);
-    assert_int_equal(NS_NP_COL_ICMP_ROH, 1056), assert_int_equal(NS_NP_BITS_ICMP_ROH, 32);
+    assert_int_equal(NS_NP_COL_TCP_DPRT, 816), assert_int_equal(NS_NP_COL_TCP_CWR, 904);
+    assert_int_equal(NS_NP_COL_TCP_OPT, 960), assert_int_equal(NS_NP_COL_UDP_DPORT, 1296);
+    assert_int_equal(NS_NP_COL_ICMP_ROH, 1376), assert_int_equal(NS_NP_BITS_ICMP_ROH, 32);
     assert_int_equal(NS_NP_BITS_TCP_FLAGS, 8);
-    assert_int_equal(NS_NP_COL_ETH_DHOST, -1), assert_int_equal(NS_NP_COL_IPV6_SRC, -1);
+    assert_int_equal(NS_NP_COL_ETH_DHOST, -1), assert_int_equal(NS_NP_COL_IPV6_SRC, 544);
+    assert_int_equal(NS_NP_COL_IPV6_NH, 528), assert_int_equal(NS_NP_COL_IPV6_LEN, 512);
 
     /* Every field: its id, its name, its constants and the runtime lookups agree. */
     static const int cols[] = {
@@ -312,20 +314,20 @@ static void test_field_access(void **state)
     assert_int_equal(ns_nprint_get(row, NS_NPF_TCP_DPRT), 443);
     assert_true(ns_nprint_has(row, NS_NPF_TCP_DPRT));
     for (int c = 0; c < NS_NP_MODEL_WIDTH; c++)
-        if (c < 496 || c >= 512) assert_int_equal(row[c], -1);  /* only its 16 columns */
-    assert_int_equal(row[496 + 7], 1), assert_int_equal(row[496 + 8], 1), assert_int_equal(row[496], 0);
+        if (c < 816 || c >= 832) assert_int_equal(row[c], -1);  /* only its 16 columns */
+    assert_int_equal(row[816 + 7], 1), assert_int_equal(row[816 + 8], 1), assert_int_equal(row[816], 0);
 
-    row[500] = -1;   /* an absent bit where 443 (0x01bb) has a 0 */
+    row[820] = -1;   /* an absent bit where 443 (0x01bb) has a 0 */
     assert_false(ns_nprint_has(row, NS_NPF_TCP_DPRT));
     assert_int_equal(ns_nprint_get(row, NS_NPF_TCP_DPRT), 443);
-    row[504] = -1;   /* the 0x80 bit of 443 (0x01bb) */
+    row[824] = -1;   /* the 0x80 bit of 443 (0x01bb) */
     assert_int_equal(ns_nprint_get(row, NS_NPF_TCP_DPRT), 443 - 0x80);
 
     /* Values are cut to the field's width; a 1-bit flag. */
     ns_nprint_put(row, NS_NPF_IPV4_TTL, 0x1ff);
     assert_int_equal(ns_nprint_get(row, NS_NPF_IPV4_TTL), 0xff);
     ns_nprint_put(row, NS_NPF_TCP_SYN, 1);
-    assert_int_equal(row[480 + 110], 1);
+    assert_int_equal(row[800 + 110], 1);
     /* A field wider than 64 bits: its last 64, the rest 0. */
     ns_nprint_put(row, NS_NPF_TCP_OPT, 0x0102030405060708ull);
     assert_int_equal(ns_nprint_get(row, NS_NPF_TCP_OPT), 0x0102030405060708ull);
@@ -335,11 +337,14 @@ static void test_field_access(void **state)
 
     /* A field of a layer the model does not learn: nothing read or written. */
     memcpy(before, row, sizeof row);
-    ns_nprint_put(row, NS_NPF_IPV6_NH, 6);
     ns_nprint_put(row, NS_NPF_ETH_ETHERTYPE, 0x0800);
     assert_memory_equal(row, before, sizeof row);
-    assert_int_equal(ns_nprint_get(row, NS_NPF_IPV6_NH), 0);
-    assert_false(ns_nprint_has(row, NS_NPF_IPV6_NH));
+    assert_int_equal(ns_nprint_get(row, NS_NPF_ETH_ETHERTYPE), 0);
+    assert_false(ns_nprint_has(row, NS_NPF_ETH_ETHERTYPE));
+    /* IPv6 is learnt: its next header lies at 528. */
+    ns_nprint_put(row, NS_NPF_IPV6_NH, 58);
+    assert_int_equal(ns_nprint_get(row, NS_NPF_IPV6_NH), 58);
+    assert_int_equal(ns_nprint_bits_get(row, 528, 8), 58);
 
     /* Spans: what the field accessors are made of. */
     ns_nprint_bits_put(row, 10, 3, 5);

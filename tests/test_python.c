@@ -119,7 +119,7 @@ static void test_struct_layouts_agree(void **state)
     SZ(ns_ds_flow);
     F(ns_ds_flow, first), F(ns_ds_flow, start_ns), F(ns_ds_flow, n_packets), F(ns_ds_flow, seen);
     F(ns_ds_flow, file), F(ns_ds_flow, client_ip), F(ns_ds_flow, server_ip), F(ns_ds_flow, client_port);
-    F(ns_ds_flow, server_port), F(ns_ds_flow, proto), F(ns_ds_flow, pad_);
+    F(ns_ds_flow, server_port), F(ns_ds_flow, proto), F(ns_ds_flow, ipv6), F(ns_ds_flow, pad_);
     SZ(ns_ds_totals);
     F(ns_ds_totals, packets), F(ns_ds_totals, bytes), F(ns_ds_totals, end), F(ns_ds_totals, tcp_flags);
     F(ns_ds_totals, pad_);
@@ -189,7 +189,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_repair_opts, client_net), F(ns_repair_opts, server_net), F(ns_repair_opts, client_prefix);
     F(ns_repair_opts, server_prefix), F(ns_repair_opts, start_ns), F(ns_repair_opts, flow_gap_ns);
     F(ns_repair_opts, payload), F(ns_repair_opts, linktype), F(ns_repair_opts, mtu), F(ns_repair_opts, seed);
-    F(ns_repair_opts, plan), F(ns_repair_opts, n_plan);
+    F(ns_repair_opts, plan), F(ns_repair_opts, n_plan), F(ns_repair_opts, net6), F(ns_repair_opts, prefix6);
     SZ(ns_tmodel_capture);
     F(ns_tmodel_capture, first), F(ns_tmodel_capture, n), F(ns_tmodel_capture, key);
     SZ(ns_eval_inputs);

@@ -93,6 +93,19 @@ static void icmp_row(int8_t *row, int payload, int type, uint32_t roh)
     ns_nprint_put(row, NS_NPF_ICMP_ROH, roh);
 }
 
+/* The same row as IPv6: the IPv4 header turned into an IPv6 one (payload
+ * length, next header, ICMP as ICMPv6 58, hop limit 64, traffic class and
+ * flow label fl), addresses absent as datasets blank them. */
+static void to_ipv6(int8_t *row, uint32_t fl)
+{
+    uint64_t tl = ns_nprint_get(row, NS_NPF_IPV4_TL), proto = ns_nprint_get(row, NS_NPF_IPV4_PROTO);
+    uint64_t ihl = 4 * ns_nprint_get(row, NS_NPF_IPV4_HL);
+    memset(row + NS_NP_COL_IPV4, -1, NS_NP_BITS_IPV4);
+    ns_nprint_put(row, NS_NPF_IPV6_VER, 6), ns_nprint_put(row, NS_NPF_IPV6_TC, 0);
+    ns_nprint_put(row, NS_NPF_IPV6_FL, fl), ns_nprint_put(row, NS_NPF_IPV6_LEN, tl > ihl ? tl - ihl : 0);
+    ns_nprint_put(row, NS_NPF_IPV6_NH, proto == 1 ? 58 : proto), ns_nprint_put(row, NS_NPF_IPV6_HL, 64);
+}
+
 /* A flow under construction. */
 typedef struct tflow {
     size_t n;
@@ -122,6 +135,8 @@ typedef struct pk {
     size_t payload;
     unsigned opts;          /* 1 << kind of each TCP option */
     uint8_t ipopts;         /* IPv4 option bytes */
+    int v6;                 /* IPv6: src and dst are its addresses' last 32 bits */
+    uint32_t fl;            /* IPv6 flow label */
 } pk;
 
 static uint16_t be16(ns_bytes b, size_t off)
@@ -154,8 +169,56 @@ static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v
     int dlt = linktype == NS_LINKTYPE_ETHERNET ? DLT_EN10MB : DLT_RAW;
     assert_int_equal(ns_packet_parse(&v->p, dlt, out->bytes + r->off, r->len), NS_SKIP_NONE);
     const ns_packet *p = &v->p;
-    assert_int_equal(p->ip_version, 4);
     ns_bytes ip = p->ip, l4 = p->l4;
+    if (p->ip_version == 6) { /* 2001:db8:: + the host's 32 bits, no extension headers */
+        static const uint8_t doc[12] = {0x20, 0x01, 0x0d, 0xb8};
+        v->v6 = 1;
+        assert_int_equal(u8(ip, 0) >> 4, 6);
+        v->fl = be32(ip, 0) & 0xfffff;
+        assert_int_equal(40 + be16(ip, 4), p->net.len);
+        uint8_t nh = u8(ip, 6);
+        assert_true(nh == 6 || nh == 17 || nh == 58);
+        v->proto = nh == 58 ? 1 : nh, v->ttl = u8(ip, 7);
+        assert_true(v->ttl > 0);
+        assert_memory_equal(ip.data + 8, doc, 12), assert_memory_equal(ip.data + 24, doc, 12);
+        v->src = be32(ip, 20), v->dst = be32(ip, 36);
+        v->total = (uint16_t)p->net.len;
+        size_t l4_len = v->total - 40u;
+        assert_int_equal(l4.data, ip.data + 40);
+        assert_int_equal(ns_l4_checksum_ipv6(ip.data, nh, l4.data, l4_len), be16(l4, nh == 6 ? 16 : nh == 17 ? 6 : 2));
+        /* The pseudo-header sum with the checksum in place folds to all ones. */
+        uint32_t sum = ns_inet_sum(0, ip.data + 8, 32) + (uint32_t)l4_len + nh;
+        assert_int_equal(ns_inet_fold(ns_inet_sum(sum, l4.data, l4_len)), 0xffff);
+        v->payload = p->payload.len;
+        assert_int_equal(l4.len + v->payload, l4_len);
+        if (v->proto == 1) {
+            v->type = u8(l4, 0);
+            assert_true(v->type == 128 || v->type == 129);
+            assert_int_equal(u8(l4, 1), 0);
+        } else if (v->proto == 17) {
+            v->sport = be16(l4, 0), v->dport = be16(l4, 2);
+            assert_int_equal(be16(l4, 4), l4_len);
+            assert_int_not_equal(be16(l4, 6), 0);   /* mandatory over IPv6 */
+        } else {
+            v->sport = be16(l4, 0), v->dport = be16(l4, 2), v->seq = be32(l4, 4), v->ack = be32(l4, 8);
+            v->doff = u8(l4, 12) >> 4, v->flags = u8(l4, 13), v->win = be16(l4, 14), v->urp = be16(l4, 18);
+            assert_int_equal(v->doff * 4u, l4.len);
+            for (size_t k = 20; k < l4.len;) {
+                uint8_t kind = u8(l4, k);
+                if (kind == 0) break;
+                v->opts |= 1u << kind;
+                if (kind == 1) { k++; continue; }
+                if (kind == 8) v->tsval = be32(l4, k + 2), v->tsecr = be32(l4, k + 6);
+                k += u8(l4, k + 1);
+            }
+        }
+        if (linktype == NS_LINKTYPE_ETHERNET) {
+            assert_int_equal(be16(p->eth, 12), 0x86dd);
+            assert_int_equal(be32(p->eth, 2), v->dst), assert_int_equal(be32(p->eth, 8), v->src);
+        }
+        return;
+    }
+    assert_int_equal(p->ip_version, 4);
     size_t ihl = (size_t)(u8(ip, 0) & 15) * 4;
     assert_int_equal(u8(ip, 0) >> 4, 4);
     assert_int_equal(ihl, ip.len);
@@ -225,7 +288,8 @@ static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v
 
 /* Per direction, what a flow's packets must continue from. */
 typedef struct flow_check {
-    int n, proto, fin[2], seen[2], known[2], rst;
+    int n, proto, fin[2], seen[2], known[2], rst, v6, labelled[2];
+    uint32_t fl[2];
     uint32_t client, server, nxt[2], tsval[2];
     uint16_t cport, sport;
     int has_ts[2];
@@ -242,12 +306,18 @@ static void check_in_flow(flow_check *c, const pk *v, const ns_repair_opts *o)
         int back = (v->src & mask) != o->client_net;
         c->client = back ? v->dst : v->src, c->server = back ? v->src : v->dst;
         c->cport = back ? v->dport : v->sport, c->sport = back ? v->sport : v->dport;
+        c->v6 = v->v6;
     } else {
         assert_true(v->ts > c->last_ts);
     }
+    assert_int_equal(v->v6, c->v6);   /* one IP version per flow */
     c->last_ts = v->ts;
     assert_int_equal(v->proto, c->proto);
     int d = v->src == c->server;
+    if (v->v6) { /* one flow label per direction */
+        if (c->labelled[d]) assert_int_equal(v->fl, c->fl[d]);
+        c->fl[d] = v->fl, c->labelled[d] = 1;
+    }
     assert_int_equal(d ? v->dst : v->src, c->client);
     assert_int_equal(d ? v->src : v->dst, c->server);
     if (v->proto != 1) {
@@ -693,7 +763,8 @@ static void test_stats_and_report(void **state)
     assert_non_null(strstr((char *)json, "\"field\": \"ipv4_tl\", \"bits\": 48, \"changed\": 1"));
     assert_non_null(strstr((char *)json, "\"field\": \"ipv4_src\", \"bits\": 96"));
     assert_non_null(strstr((char *)json, "\"assigned\": true"));
-    assert_null(strstr((char *)json, "ipv6"));
+    assert_null(strstr((char *)json, "eth_"));   /* a layer the model does not learn */
+    assert_null(strstr((char *)json, "ipv6"));   /* IPv4 flows: their absent IPv6 layer is no generated bits */
     free(json);
     /* A tiny buffer is never overrun. */
     assert_true(ns_repair_summary(&st, 3, line, 10) > 10);
@@ -847,6 +918,77 @@ static void test_generated_payload(void **state)
 }
 
 /* Random ternary matrices: uniform, or valid rows with bits flipped. */
+/* IPv6 flows: the version the rows show, the plan's hosts in the IPv6 net
+ * (--ipv6-prefix), ICMPv6 echo for any other type, a flow label per
+ * direction, IPv4 rows in an IPv6 flow converted. */
+static void test_ipv6(void **state)
+{
+    (void)state;
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    uint8_t net[16];
+    int prefix;
+    assert_int_equal(ns_repair_parse_net6("fd00:1:2:3::ff/48", "--ipv6-prefix", net, &prefix), NS_OK);
+    assert_int_equal(prefix, 48);
+    static const uint8_t want[16] = {0xfd, 0, 0, 1, 0, 2};   /* fd00:1:2:: */
+    assert_memory_equal(net, want, 16);
+    static const char *bad[] = {"fd00::/97", "fd00::", "10.0.0.0/8", "fd00::/x", "fd00::/129", "/32", "fd00::/32x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(ns_repair_parse_net6(bad[i], "--ipv6-prefix", net, &prefix), NS_EARG);
+        assert_non_null(strstr(ns_errmsg(), "--ipv6-prefix"));
+    }
+    assert_int_equal(ns_repair_check_opts(&o), NS_OK);
+    o.prefix6 = 97;
+    assert_int_equal(ns_repair_check_opts(&o), NS_EARG);
+    o.prefix6 = 32;
+
+    /* A TCP flow: SYN, SYN-ACK, ACK with data; one IPv4 row among them. */
+    tflow f = {0};
+    tcp_row(add(&f, 0, 0), 0, 40000, 443, 100, 0, SYN), to_ipv6(f.rows, 7);
+    tcp_row(add(&f, 1, 1000), 0, 443, 40000, 900, 101, SYN | ACK), to_ipv6(f.rows + W, 9);
+    tcp_row(add(&f, 0, 1000), 10, 40000, 443, 101, 901, ACK | PSH), to_ipv6(f.rows + 2 * W, 8);
+    tcp_row(add(&f, 1, 1000), 0, 443, 40000, 901, 111, ACK);        /* IPv4: converted */
+    ns_repair_out out = {0};
+    ns_repair_stats st = {0};
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, &st), NS_OK);
+    assert_int_equal(out.n_pkts, 4);
+    check_all(&out, &o, 1);
+    pk v;
+    view(&out, 0, &v);
+    assert_true(v.v6), assert_int_equal(v.fl, 7), assert_int_equal(v.src, 0x0A000001);   /* 2001:db8::a00:1 */
+    assert_int_equal(v.dport, 443);
+    assert_int_equal(v.total, 60);
+    view(&out, 2, &v);
+    assert_int_equal(v.fl, 7), assert_int_equal(v.payload, 10);   /* the client's first label, kept */
+    view(&out, 3, &v);
+    assert_true(v.v6), assert_int_equal(v.fl, 9), assert_int_equal(v.ttl, 64);
+    assert_int_equal(st.converted, 1);
+    /* Field statistics count IPv6 fields; its addresses are repair's own. */
+    assert_true(st.bits[NS_NPF_IPV6_NH] > 0 && st.bits[NS_NPF_IPV6_LEN] > 0);
+    assert_true(ns_repair_field_assigned(NS_NPF_IPV6_SRC) && ns_repair_field_assigned(NS_NPF_IPV6_DST));
+
+    /* ICMPv6: neighbour solicitation becomes echo request, its reply echo reply; another prefix. */
+    ns_repair_out_clear(&out);
+    assert_int_equal(ns_repair_parse_net6("fd00:1::/64", "--ipv6-prefix", o.net6, &o.prefix6), NS_OK);
+    memset(&f, 0, sizeof f);
+    icmp_row(add(&f, 0, 0), 16, 135, 0), to_ipv6(f.rows, 0);
+    icmp_row(add(&f, 1, 5000), 16, 129, 0x00010001), to_ipv6(f.rows + W, 0);
+    icmp_row(add(&f, 0, 5000), 16, 8, 0x00010002), to_ipv6(f.rows + 2 * W, 0);   /* IPv4's echo type */
+    assert_int_equal(ns_repair_flow(&o, 3, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+    assert_int_equal(out.n_pkts, 3);
+    static const uint8_t types[3] = {128, 129, 128};
+    for (size_t i = 0; i < 3; i++) {
+        const uint8_t *ip = out.bytes + out.pkts[i].off + 14;
+        assert_int_equal(ip[0] >> 4, 6), assert_int_equal(ip[6], 58);
+        assert_int_equal(ip[40], types[i]);
+        assert_int_equal(ip[4] << 8 | ip[5], 8 + 16);
+        static const uint8_t pre[8] = {0xfd, 0, 0, 1};
+        assert_memory_equal(ip + 8, pre, 8), assert_memory_equal(ip + 24, pre, 8);
+        assert_int_equal(ns_l4_checksum_ipv6(ip, 58, ip + 40, 24), ip[42] << 8 | ip[43]);
+    }
+    ns_repair_out_free(&out);
+}
+
 static void test_random_matrices_come_out_compliant(void **state)
 {
     (void)state;
@@ -862,6 +1004,8 @@ static void test_random_matrices_come_out_compliant(void **state)
         f.n = 0;
         size_t n = 1 + ns_rng_below(&rng, 24);
         int mode = (int)(k % 4);   /* 0: uniform, 1-3: valid rows of TCP / UDP / ICMP with flips */
+        int v6 = k % 8 >= 4;       /* those rows as IPv6 every other time round */
+        uint32_t fl = (uint32_t)ns_rng_below(&rng, 1u << 20);
         double flip = ns_rng_double(&rng) * 0.2;
         for (size_t i = 0; i < n; i++) {
             int8_t *r = add(&f, (int)ns_rng_below(&rng, 2), (int64_t)ns_rng_below(&rng, 3000000));
@@ -882,6 +1026,7 @@ static void test_random_matrices_come_out_compliant(void **state)
             } else {
                 icmp_row(r, payload, (int)ns_rng_below(&rng, 20), (uint32_t)ns_rng_u64(&rng));
             }
+            if (v6) to_ipv6(r, ns_rng_below(&rng, 4) ? fl : (uint32_t)ns_rng_below(&rng, 1u << 20));
             for (int c = 0; c < W; c++)
                 if (ns_rng_double(&rng) < flip) r[c] = (int8_t)((int)ns_rng_below(&rng, 3) - 1);
         }
@@ -890,6 +1035,9 @@ static void test_random_matrices_come_out_compliant(void **state)
     }
     assert_int_equal(ns_repair_merge(&out), NS_OK);
     check_all(&out, &o, FLOWS);
+    size_t v6 = 0;
+    for (size_t i = 0; i < out.n_pkts; i++) v6 += out.bytes[out.pkts[i].off + 12] == 0x86;
+    assert_true(v6 > out.n_pkts / 5 && v6 < out.n_pkts * 3 / 5);   /* a quarter of the flows is IPv6 rows */
     assert_int_equal(st.flows, FLOWS);
     assert_int_equal(st.packets, out.n_pkts);
     assert_int_equal(st.packets + st.dropped, st.rows);
@@ -1083,6 +1231,7 @@ int main(void)
         cmocka_unit_test(test_application_payloads),
         cmocka_unit_test(test_generated_payload),
         cmocka_unit_test(test_random_matrices_come_out_compliant),
+        cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_fix_parsing),
         cmocka_unit_test(test_fix_holds_in_every_row_and_packet),
     };

@@ -66,6 +66,25 @@ static void tcp(cap *c, int64_t ts, uint32_t src, uint16_t sport, uint32_t dst, 
     assert_int_equal(ns_pcap_write(&c->w, ts, b, (uint32_t)len, (uint32_t)len), NS_OK);
 }
 
+/* The same over IPv6 (raw link): host `src`, `dst` are the last bytes of 2001:db8::/64 addresses. */
+static void tcp6(cap *c, int64_t ts, uint8_t src, uint16_t sport, uint8_t dst, uint16_t dport, uint8_t flags,
+                 int payload, uint32_t tsval)
+{
+    uint8_t b[256];
+    int len = 40 + 32 + payload;
+    memset(b, 0, sizeof b);
+    b[0] = 0x60, b[6] = 6, b[7] = 64;
+    put16(b + 4, (uint16_t)(32 + payload));
+    b[8] = b[24] = 0x20, b[9] = b[25] = 0x01, b[10] = b[26] = 0x0d, b[11] = b[27] = 0xb8;
+    b[23] = src, b[39] = dst;
+    uint8_t *t = b + 40;
+    put16(t, sport), put16(t + 2, dport);
+    t[12] = 8 << 4, t[13] = flags;
+    t[20] = 1, t[21] = 1, t[22] = 8, t[23] = 10;
+    put32(t + 24, tsval);
+    assert_int_equal(ns_pcap_write(&c->w, ts, b, (uint32_t)len, (uint32_t)len), NS_OK);
+}
+
 static void udp(cap *c, int64_t ts, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, int payload)
 {
     uint8_t b[256];
@@ -230,6 +249,37 @@ static void test_udp_only(void **state)
     assert_sample(&m.s[NS_TRACE_IAT], iat, 2);
     assert_sample(&m.s[NS_TRACE_GAP], gap, 1);
     assert_sample(&m.s[NS_TRACE_DURATION], dur, 2);
+    ns_trace_capture_free(&m);
+}
+
+/* An IPv6 connection: its directions come from its whole addresses, so the
+ * handshake RTT, the hosts and the clocks are measured as over IPv4 (before,
+ * every IPv6 packet read as the server's: no RTT, one clock for both sides). */
+static void test_ipv6(void **state)
+{
+    (void)state;
+    const char *path = tu_path(tu_tmpdir(), "v6.pcap");
+    cap c;
+    cap_open(&c, path);
+    tcp6(&c, 1000 * SEC, 1, 40000, 2, 443, SYN, 0, 5000);
+    tcp6(&c, 1000 * SEC + 10 * MS, 2, 443, 1, 40000, SYN | ACK, 0, 900000);
+    tcp6(&c, 1000 * SEC + 11 * MS, 1, 40000, 2, 443, ACK, 0, 5011);
+    tcp6(&c, 1000 * SEC + 20 * MS, 1, 40000, 2, 443, PSH | ACK, 100, 5020);
+    tcp6(&c, 1000 * SEC + 50 * MS, 2, 443, 1, 40000, ACK, 0, 900050);
+    cap_close(&c);
+    ns_trace_capture m;
+    measure(&m, path, 16);
+    assert_int_equal(m.packets, 5);
+    assert_int_equal(m.flows, 1);
+    assert_int_equal(m.client_hosts, 1);
+    assert_int_equal(m.server_hosts, 1);
+    static const double rtt[] = {0.010};
+    assert_sample(&m.s[NS_TRACE_RTT], rtt, 1);
+    assert_int_equal(m.tcp_packets, 5);
+    assert_int_equal(m.ts_packets, 5);
+    assert_int_equal(m.ts_backwards, 0);
+    assert_int_equal(m.ts_jumps, 0);
+    assert_int_equal(m.psh_empty, 0);
     ns_trace_capture_free(&m);
 }
 
@@ -432,6 +482,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_periodic_flows),      cmocka_unit_test(test_tsval_bounds),
         cmocka_unit_test(test_udp_only),            cmocka_unit_test(test_empty_and_one_packet),
+        cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_ks_and_median),       cmocka_unit_test(test_report),
         cmocka_unit_test(test_eval_command),
     };

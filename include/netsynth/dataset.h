@@ -8,10 +8,10 @@
  * attr_first[a] .. attr_first[a + 1] - 1, sorted by value. A loaded file is
  * one read into one buffer that the arrays point into.
  *
- * Whole flows (version 2): a flow keeps every packet up to max_packets
+ * Whole flows: a flow keeps every packet up to max_packets
  * (`dataset --packets`, by default and at most NS_FLOW_MAX_KEPT = 100,000),
  * and its totals say what the whole flow was, also past the kept packets:
- * packets and bytes (IPv4 total length) per direction, the TCP flags each
+ * packets and bytes (IP lengths) per direction, the TCP flags each
  * side sent and how it ended. The model reads a window of the first rows
  * (train --packets); the rest are there for what learns whole flows.
  *
@@ -19,13 +19,14 @@
  * ("NSYNDATA", version, dimensions, counts, CRC-32 of the whole file with the
  * CRC field zeroed), then 8-byte aligned sections: attribute name offsets,
  * attr_first, token offsets, file offsets, the string pool, flows, totals
- * (version 2), labels, iat_ns, dir, and the rows packed 2 bits per value,
+ * (when known), labels, iat_ns, dir, and the rows packed 2 bits per value,
  * each value's two's complement (00 = 0, 01 = 1, 11 = -1). Loading checks
  * all of it, down to every dimension a reader relies on: rows are
  * NS_NP_MODEL_WIDTH values, no flow longer than the file's max_packets
- * (at most NS_FLOW_MAX_KEPT; NS_FLOW_MAX_PACKETS in a version 1 file), and
- * totals that agree with the kept packets. Version 1 files (no totals)
- * still load, with totals NULL. */
+ * (at most NS_FLOW_MAX_KEPT; NS_FLOW_MAX_PACKETS in a file without totals),
+ * and totals that agree with the kept packets. Version 3 rows have the IPv6
+ * and payload layers (1920 values) and IPv6 flows; files of versions 1 and 2 (1088
+ * values, IPv4 only) are refused with a message to rebuild them. */
 #ifndef NETSYNTH_DATASET_H
 #define NETSYNTH_DATASET_H
 #ifdef __cplusplus
@@ -41,7 +42,7 @@ extern "C" {
 #include "netsynth/packet.h"
 
 #define NS_DATASET_MAGIC "NSYNDATA"
-#define NS_DATASET_VERSION 2   /* written when a dataset has totals; 1 otherwise */
+#define NS_DATASET_VERSION 3   /* the only version read and written */
 
 /* flags: IP address bits kept, not -1; bits 8..15: N of `dataset --payload N`,
  * the leading transport payload bytes each row keeps (its payload layer is -1
@@ -58,10 +59,11 @@ typedef struct ns_ds_flow {
     uint32_t n_packets;                 /* rows kept, 1..max_packets */
     uint32_t seen;                      /* packets seen in the capture (saturates) */
     uint32_t file;                      /* index into files */
-    uint32_t client_ip, server_ip;      /* host byte order */
+    uint32_t client_ip, server_ip;      /* host byte order; IPv6: ns_flow_ip6_digest of the address */
     uint16_t client_port, server_port;  /* 0 for ICMP */
-    uint8_t proto;                      /* 1, 6 or 17 */
-    uint8_t pad_[7];
+    uint8_t proto;                      /* 1, 6 or 17 (1: ICMPv6 in an IPv6 flow) */
+    uint8_t ipv6;                       /* 1: an IPv6 flow, 0: IPv4 */
+    uint8_t pad_[6];
 } ns_ds_flow;
 
 /* How a flow ended, judged on all its packets (the first that applies):
@@ -78,14 +80,14 @@ typedef enum ns_ds_end {
 
 typedef struct ns_ds_totals {
     uint64_t packets[2];   /* per direction (0 client->server); sum >= n_packets */
-    uint64_t bytes[2];     /* IPv4 total lengths, per direction */
+    uint64_t bytes[2];     /* IP lengths (IPv4 total, IPv6 40 + payload), per direction */
     uint8_t end;           /* ns_ds_end */
     uint8_t tcp_flags[2];  /* every TCP flag byte per direction ORed (0: not TCP) */
     uint8_t pad_[5];
 } ns_ds_totals;
 
 typedef struct ns_dataset {
-    uint32_t version;        /* of the file it was read from (writing: chosen by totals) */
+    uint32_t version;        /* of the file it was read from (NS_DATASET_VERSION) */
     uint32_t width;          /* values per row: NS_NP_MODEL_WIDTH */
     uint32_t row_bytes;      /* (width + 3) / 4 */
     uint32_t max_packets;    /* the --packets cap it was built with: no flow keeps more */
@@ -100,7 +102,7 @@ typedef struct ns_dataset {
     const char **files;      /* [n_files] capture paths as the label table gives them */
 
     const ns_ds_flow *flows; /* [n_flows] */
-    const ns_ds_totals *totals; /* [n_flows]; NULL: not known (a version 1 file) */
+    const ns_ds_totals *totals; /* [n_flows]; NULL: not known (a file without totals) */
     const int32_t *labels;   /* [n_flows * n_attrs] token id or -1 */
     const int64_t *iat_ns;   /* [n_packets] since the flow's previous packet */
     const uint8_t *dir;      /* [n_packets] 0 client->server, 1 server->client */
@@ -118,7 +120,7 @@ int ns_dataset_load(ns_dataset *ds, const char *path);
 int ns_dataset_parse(ns_dataset *ds, uint8_t *buf, size_t len, const char *name);
 void ns_dataset_free(ns_dataset *ds);
 /* Write ds (any arrays, e.g. filled by hand) to path through ns_outfile:
- * version 2 with its totals, version 1 when totals is NULL (then
+ * version 3, with its totals, or without when totals is NULL (then
  * max_packets is at most NS_FLOW_MAX_PACKETS). */
 int ns_dataset_write(const ns_dataset *ds, const char *path);
 

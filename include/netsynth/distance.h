@@ -106,7 +106,7 @@ ns_dist_value ns_dist_measures(const double *p, const double *q, const double *x
 
 typedef struct ns_memo_report {
     int packets;
-    size_t n_train, n_test, n_synth, values;  /* values per flow: packets x 1088 */
+    size_t n_train, n_test, n_synth, values;  /* values per flow: packets x 1920 */
     double synth_copied, test_copied;         /* share at distance 0 */
     double synth_median, synth_p5, test_median, test_p5;
     uint32_t *synth_nearest, *test_nearest;   /* [n_synth], [n_test] */

@@ -3,7 +3,7 @@
  * Two kinds, computed from a flow's first n_packets packets, so that real
  * and synthetic flows are seen through the same window (NetFlow features
  * also from the whole flow, as NetFlow sees it):
- * - nPrint: the rows back to back (n_packets * 1088 int8 values), rows past
+ * - nPrint: the rows back to back (n_packets * 1920 int8 values), rows past
  *   the flow's end all -1, and the IP address and port bits (ipv4_src,
  *   ipv4_dst, tcp_sprt, tcp_dprt, udp_sport, udp_dport) set to -1 so a
  *   classifier cannot key on them;

@@ -1,4 +1,4 @@
-/* flow.h: bidirectional IPv4 flows with an idle timeout, first N packets each.
+/* flow.h: bidirectional IPv4 and IPv6 flows with an idle timeout, first N packets each.
  *
  * A flow is one 5-tuple seen from both sides: TCP and UDP by addresses and
  * ports, ICMP by the two addresses alone (ports 0, as nDPI keys it, so flow
@@ -9,15 +9,18 @@
  * timeout after its flow's previous packet closes that flow and starts a new
  * one with the same 5-tuple.
  *
- * Per kept packet a flow holds its nPrint row (NS_NP_MODEL_LAYERS, 1088
+ * Per kept packet a flow holds its nPrint row (NS_NP_MODEL_LAYERS, 1920
  * values), the time since the flow's previous packet (0 for the first; a
  * timestamp that goes backwards counts as 0) and its direction. Packets past
  * the first max_packets are counted, not kept; every packet, kept or not,
- * counts in the flow's packets and bytes (IPv4 total length, as NetFlow
- * counts octets) per direction and ORs its TCP flags into its direction's.
- * IPv6, non-IP and packets that
- * did not decode are counted in the table's skips and left out. Tables are
- * independent: one per thread (or per capture) needs no locking. */
+ * counts in the flow's packets and bytes (IPv4 total length, IPv6 40 +
+ * payload length, as NetFlow counts octets) per direction and ORs its TCP
+ * flags into its direction's. IPv6 flows are keyed by their whole addresses;
+ * ICMPv6 is their ICMP (proto 1, as its header fills the icmp columns), an
+ * echo reply (129) seen first making its receiver the client. Non-IP and
+ * packets that did not decode are counted in the table's skips and left
+ * out. Tables are independent: one per thread (or per capture) needs no
+ * locking. */
 #ifndef NETSYNTH_FLOW_H
 #define NETSYNTH_FLOW_H
 #ifdef __cplusplus
@@ -46,13 +49,21 @@ extern "C" {
 #define NS_FLOW_DEFAULT_IDLE_NS (120 * INT64_C(1000000000))
 
 typedef struct ns_flow_tuple {
-    uint32_t client_ip, server_ip;      /* IPv4, host byte order */
+    uint32_t client_ip, server_ip;      /* IPv4, host byte order; IPv6: ns_flow_ip6_digest of the address */
     uint16_t client_port, server_port;  /* 0 for ICMP */
-    uint8_t proto;                      /* 1 ICMP, 6 TCP, 17 UDP */
+    uint8_t proto;                      /* 1 ICMP (ICMPv6 in an IPv6 flow), 6 TCP, 17 UDP */
+    uint8_t ipv6;                       /* 1: an IPv6 flow, its addresses below */
+    uint8_t client_ip6[16], server_ip6[16];  /* IPv6 addresses as on the wire; zero for IPv4 */
 } ns_flow_tuple;
 
-/* The same two words for both directions of a 5-tuple: for hashing and joins. */
+/* The same two words for both directions of a 5-tuple: for hashing and joins.
+ * An IPv6 tuple's words come from its address digests and differ from every
+ * IPv4 tuple's: two IPv6 flows share them only when the digests collide. */
 void ns_flow_tuple_key(const ns_flow_tuple *t, uint64_t key[2]);
+/* A 32-bit digest of an IPv6 address that stands for it where 32 bits are
+ * kept (ns_ds_flow, the trace model's hosts): distinct addresses of one
+ * capture share one with a chance of about n^2 / 2^33. */
+uint32_t ns_flow_ip6_digest(const uint8_t addr[16]);
 
 typedef struct ns_flow {
     ns_flow_tuple tuple;

@@ -29,7 +29,7 @@ extern "C" {
 #include "netsynth/tmodel.h"
 
 #define NS_MODEL_MAGIC "NSYNMODL"
-#define NS_MODEL_VERSION 2   /* 2 added the trace section; version 1 files still load, without it */
+#define NS_MODEL_VERSION 3   /* 2 added the trace section, 3 the IPv6 and payload layers (1920-value rows); 1 and 2 are refused */
 
 /* What a checkpoint remembers of training besides the weights. Options are
  * kept so that --resume needs no flags repeated. */

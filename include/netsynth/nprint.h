@@ -60,7 +60,7 @@ enum {
 #define NS_NP_LAYER_TABLE(X)  \
     X(ETH, "eth", 112, 0)     \
     X(IPV4, "ipv4", 480, 1)   \
-    X(IPV6, "ipv6", 320, 0)   \
+    X(IPV6, "ipv6", 320, 1)   \
     X(TCP, "tcp", 480, 1)     \
     X(UDP, "udp", 64, 1)      \
     X(ICMP, "icmp", 64, 1)    \
@@ -106,7 +106,7 @@ typedef enum ns_nprint_field_id {
     NS_NPF_COUNT
 } ns_nprint_field_id;
 
-/* What the model learns: the layers marked so (IPv4, TCP, UDP, ICMP, payload). */
+/* What the model learns: the layers marked so (IPv4, IPv6, TCP, UDP, ICMP, payload). */
 #define NS_NPI_IN_MODEL(id, name, bits, model) | ((model) ? (unsigned)NS_NP_##id : 0u)
 #define NS_NP_MODEL_LAYERS (0u NS_NP_LAYER_TABLE(NS_NPI_IN_MODEL))
 
@@ -123,7 +123,7 @@ enum {
     NS_NP_LAYER_TABLE(NS_NPI_COL)
 #undef NS_NPI_COL
 };
-/* A model row: 1600 values (1088 header bits, 512 payload bits). */
+/* A model row: 1920 values (1408 header bits, 512 payload bits). */
 #define NS_NP_MODEL_WIDTH ((int)NS_NPI_MODEL_END)
 /* The widest header row (NS_NP_ALL, every header layer): 1520 bits. */
 #define NS_NPI_ALL_BITS(id, name, bits, model) + ((NS_NP_##id & NS_NP_ALL) ? (bits) : 0)
@@ -181,7 +181,13 @@ int ns_nprint_bits_present(const int8_t *row, int col, int width);
 
 /* Encode a decoded packet's headers into row[ns_nprint_width(layers)]:
  * Ethernet from p->eth, IPv4 (with options) or IPv6 from p->ip, and TCP
- * (with options) / UDP / ICMP from p->l4; everything absent is -1. */
+ * (with options) / UDP / ICMP from p->l4; everything absent is -1.
+ * ICMPv6 fills the icmp columns (type, code, checksum, rest of header: the
+ * same 8-byte layout), its ipv6_nh saying 58. The row has no columns for
+ * IPv6 extension headers: a packet with some (an MLD report's hop-by-hop
+ * options) is encoded as if sent without them, ipv6_nh the upper-layer
+ * protocol and ipv6_len less their bytes, so that the row is a packet
+ * that row_to_packet can rebuild. */
 void ns_nprint_encode(const ns_packet *p, unsigned layers, int8_t *row);
 
 /* ---- frames -> CSV text, as `nprint -P file ...` writes it ---------------- */

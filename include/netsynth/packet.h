@@ -92,6 +92,10 @@ uint16_t ns_inet_fold(uint32_t sum);
  * field inside the bytes is treated as zero. */
 uint16_t ns_ipv4_header_checksum(const uint8_t *ip, size_t ihl_bytes);
 uint16_t ns_l4_checksum_ipv4(const uint8_t *ip, uint8_t proto, const uint8_t *l4, size_t l4_len);
+/* The same over IPv6 (RFC 8200 8.1: addresses, 32-bit length and next
+ * header in the pseudo-header) for TCP, UDP and ICMPv6; ip is the 40-byte
+ * fixed header, whose addresses it reads. */
+uint16_t ns_l4_checksum_ipv6(const uint8_t *ip, uint8_t proto, const uint8_t *l4, size_t l4_len);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

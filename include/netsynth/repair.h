@@ -5,12 +5,15 @@
  * (0 client->server, 1 server->client) and an inter-arrival time per row.
  * Length fields follow the data they describe, never the other way round:
  *
+ *   version    one per flow: IPv6 when more rows show an IPv6 header than
+ *              an IPv4 one, else IPv4 (the model chooses per flow, as each
+ *              class does).
  *   transport  one per flow: the one most rows show (ties: TCP, UDP, ICMP;
  *              none at all: UDP). Rows showing another transport, or none,
- *              or no IPv4 header, are converted (their header built from the
- *              flow's state and defaults), never dropped, so that a flow keeps
- *              its length and timing; each counts in `converted`.
- *   payload    generated total length - generated IPv4 header - generated
+ *              or not the flow's IP header, are converted (their header built
+ *              from the flow's state and defaults), never dropped, so that a
+ *              flow keeps its length and timing; each counts in `converted`.
+ *   payload    generated total length (IPv6: 40 + payload length) - generated IP header - generated
  *              transport header (by the row's own IHL and data offset, or the
  *              option bytes present when those are < 5), clamped to >= 0 and
  *              to what fits the MTU. An inconsistent total length (shorter
@@ -25,6 +28,13 @@
  *              bit, MF and fragment offset cleared (packets are whole); TTL 0
  *              becomes 64; protocol = the flow's; addresses from the plan;
  *              header checksum.
+ *   IPv6       version 6; traffic class and hop limit as generated (hop
+ *              limit 0 becomes 64; a plan's TTLs are IPv4's); flow label: per direction the first
+ *              generated one of that direction, kept for the whole flow
+ *              (RFC 6437); payload length recomputed; next header the
+ *              flow's transport (58 for ICMP); no extension headers;
+ *              addresses from the plan; TCP/UDP/ICMPv6 checksums over the
+ *              IPv6 pseudo-header.
  *   TCP        server port = the one most rows name (9 when none does),
  *              client port ephemeral; options kept: MSS, window scale (shift
  *              at most 14) and SACK-permitted on SYNs only, timestamps (TSval
@@ -61,6 +71,9 @@
  *   ICMP       echo request / reply kept (code 0); every other type becomes
  *              echo request (client) or reply (server): errors would need the
  *              packet they quote; rest-of-header as generated; checksum.
+ *              ICMPv6 the same with its echo types 128 / 129 (neighbour
+ *              discovery and MLD would need link-local addresses and
+ *              options they quote).
  *   plan       with o->plan (tmodel.h makes one from the trace model), flow
  *              k takes plan[k]: its start, client and server host, client
  *              port, and per direction the sender's TTL, IP ID behaviour and
@@ -77,7 +90,11 @@
  *              (k / Hc) mod Hs of the server net, client port 49152 +
  *              k / (Hc Hs) (Hc, Hs: usable hosts of each net), so the 5-tuples
  *              of up to Hc Hs 16384 flows are distinct (more is NS_ERANGE);
- *              Ethernet MACs are 02:00 followed by the IPv4 address. */
+ *              Ethernet MACs are 02:00 followed by the IPv4 address. An IPv6
+ *              flow takes the same hosts, each host's 32 IPv4 bits as the
+ *              last 32 of the IPv6 net (net6/prefix6, 2001:db8::/32 by
+ *              default: 10.0.0.1 is 2001:db8::a00:1), so that a plan's
+ *              hosts and distinct 5-tuples hold for both versions. */
 #ifndef NETSYNTH_REPAIR_H
 #define NETSYNTH_REPAIR_H
 #ifdef __cplusplus
@@ -122,14 +139,21 @@ typedef struct ns_repair_opts {
     uint64_t seed;                     /* random payload: stream k of it for flow k */
     const ns_repair_plan *plan;        /* NULL: the fixed plan; else flow k < n_plan takes plan[k] */
     size_t n_plan;
+    uint8_t net6[16];                  /* IPv6 flows' net (network byte order), e.g. 2001:db8:: */
+    int prefix6;                       /* its prefix length, 0..96 */
 } ns_repair_opts;
 
-/* 10.0.0.0/24 clients, 198.51.100.0/24 servers, zeros, Ethernet, MTU 1500,
- * 2023-11-14 22:13:20 UTC. */
+/* 10.0.0.0/24 clients, 198.51.100.0/24 servers, IPv6 in 2001:db8::/32,
+ * zeros, Ethernet, MTU 1500, 2023-11-14 22:13:20 UTC. */
 void ns_repair_opts_init(ns_repair_opts *o);
 /* "a.b.c.d/n" -> *net (host bits cleared) and *prefix; `what` names it in
  * the message (NS_EARG). */
 int ns_repair_parse_net(const char *text, const char *what, uint32_t *net, int *prefix);
+/* "2001:db8::/32" -> net[16] (bits past the prefix cleared) and *prefix,
+ * at most 96 (the last 32 bits number the hosts); NS_EARG naming `what`. */
+int ns_repair_parse_net6(const char *text, const char *what, uint8_t net[16], int *prefix);
+/* Host `ip` (an IPv4 plan address, host byte order) in the IPv6 net: out[16]. */
+void ns_repair_host6(const ns_repair_opts *o, uint32_t ip, uint8_t out[16]);
 /* NS_EARG when the nets overlap or have no usable host. */
 int ns_repair_check_opts(const ns_repair_opts *o);
 

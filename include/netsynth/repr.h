@@ -1,6 +1,6 @@
 /* repr.h: how a flow looks to the diffusion model, and back.
  *
- * Of the 1088 nPrint values of a row, only the columns that vary in the
+ * Of the 1920 nPrint values of a row, only the columns that vary in the
  * training data are modelled (about half: the rest, e.g. the IPv4 version or
  * the blanked addresses, are constants, kept here and put back on decode).
  * Each modelled value v in {-1, 0, 1} becomes two analog channels:

@@ -28,7 +28,7 @@ import numpy as np
 __all__ = ["NetsynthError", "Dataset", "Generated", "Model", "load_dataset", "evaluate", "load_eval",
            "netflow_names", "set_threads", "version", "library_path", "WIDTH", "NETFLOW_DIM"]
 
-WIDTH = 1600            # NS_NP_MODEL_WIDTH: values per nPrint row (IPv4, TCP, UDP, ICMP, 64 payload bytes)
+WIDTH = 1920            # NS_NP_MODEL_WIDTH: values per nPrint row (IPv4, IPv6, TCP, UDP, ICMP, 64 payload bytes)
 NETFLOW_DIM = 20        # NS_FEATURES_NETFLOW_DIM
 _MAX_LAYERS = 32        # NS_MODEL_MAX_LAYERS
 
@@ -60,7 +60,7 @@ P = ctypes.POINTER
 class DsFlow(ctypes.Structure):          # ns_ds_flow
     _fields_ = [("first", c_u64), ("start_ns", c_i64), ("n_packets", c_u32), ("seen", c_u32), ("file", c_u32),
                 ("client_ip", c_u32), ("server_ip", c_u32), ("client_port", c_u16), ("server_port", c_u16),
-                ("proto", c_u8), ("pad_", c_u8 * 7)]
+                ("proto", c_u8), ("ipv6", c_u8), ("pad_", c_u8 * 6)]
 
 
 class DsTotals(ctypes.Structure):        # ns_ds_totals
@@ -162,7 +162,8 @@ class RepairPlan(ctypes.Structure):      # ns_repair_plan
 class RepairOpts(ctypes.Structure):      # ns_repair_opts
     _fields_ = [("client_net", c_u32), ("server_net", c_u32), ("client_prefix", c_int), ("server_prefix", c_int),
                 ("start_ns", c_i64), ("flow_gap_ns", c_i64), ("payload", c_int), ("linktype", c_int),
-                ("mtu", c_int), ("seed", c_u64), ("plan", P(RepairPlan)), ("n_plan", c_size)]
+                ("mtu", c_int), ("seed", c_u64), ("plan", P(RepairPlan)), ("n_plan", c_size),
+                ("net6", c_u8 * 16), ("prefix6", c_int)]
 
 
 class TmodelCapture(ctypes.Structure):   # ns_tmodel_capture
