@@ -925,7 +925,29 @@ typedef struct flow_info {
     uint8_t proto;
     uint16_t sport;
     uint32_t sent[2];
+    /* Per side, what the model generated for its first packet (-1: none):
+     * the host that sends it starts from there, so that a class's TTLs, IP ID
+     * ranges and timestamp clocks (a device's uptime) stay the class's. */
+    int32_t ttl[2], id[2];
+    int has_ts[2];
+    uint32_t ts[2];
 } flow_info;
+
+static void generated_firsts(const int8_t *rows, const uint8_t *dir, uint32_t n, flow_info *fi)
+{
+    fi->ttl[0] = fi->ttl[1] = fi->id[0] = fi->id[1] = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
+        int d = dir[i] ? 1 : 0;
+        if (ns_nprint_has(row, NS_NPF_IPV4_ID)) {
+            uint16_t id = (uint16_t)ns_nprint_get(row, NS_NPF_IPV4_ID);
+            if (fi->ttl[d] < 0) fi->ttl[d] = (int32_t)ns_nprint_get(row, NS_NPF_IPV4_TTL);
+            if (fi->id[d] < 0 && id) fi->id[d] = id; /* zeros do not start a counter (see flow_features) */
+        }
+        uint32_t v;
+        if (!fi->has_ts[d] && ns_nprint_has(row, NS_NPF_TCP_SPRT) && row_tsval(row, &v)) fi->has_ts[d] = 1, fi->ts[d] = v;
+    }
+}
 
 /* One capture's flows. */
 static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t ci, const flow_info *info,
@@ -1021,14 +1043,21 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         phost *side[2] = {&cl[c], &sv[s]};
         for (int d = 0; d < 2; d++) {
             phost *x = side[d];
+            uint32_t clock = (uint32_t)(uint64_t)((double)t * 1e-9 * x->ts_hz);
+            if (!x->flows) { /* the host's first flow: its TTL and clocks start where the model put them */
+                if (fi->ttl[d] > 0) x->ttl = (uint8_t)fi->ttl[d];
+                if (fi->id[d] >= 0) x->ipid_next = (uint16_t)fi->id[d];
+                if (fi->has_ts[d]) x->ts_offset = fi->ts[d] - clock;
+            }
             p->ttl[d] = x->ttl;
             p->ipid[d] = x->ipid;
             if (x->ipid == NS_REPAIR_IPID_COUNTER) {
-                p->ipid_first[d] = x->ipid_runs_on ? x->ipid_next : (uint16_t)ns_rng_u64(&r);
+                p->ipid_first[d] = x->ipid_runs_on ? x->ipid_next
+                                   : fi->id[d] >= 0 ? (uint16_t)fi->id[d] : (uint16_t)ns_rng_u64(&r);
                 x->ipid_next = (uint16_t)(p->ipid_first[d] + fi->sent[d]);
             }
             p->ts_hz[d] = x->ts_hz;
-            p->ts_first[d] = x->ts_runs_on ? x->ts_offset + (uint32_t)(uint64_t)((double)t * 1e-9 * x->ts_hz) : (uint32_t)ns_rng_u64(&r);
+            p->ts_first[d] = x->ts_runs_on ? x->ts_offset + clock : fi->has_ts[d] ? fi->ts[d] : (uint32_t)ns_rng_u64(&r);
             x->flows++;
         }
         cl[c].last_server = s;
@@ -1062,6 +1091,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
             const uint8_t *dir = g->dir + g->first[k];
             rc = ns_repair_flow_service(rows, dir, g->len[k], &info[k].proto, &info[k].sport);
             for (uint32_t r = 0; r < g->len[k]; r++) info[k].sent[dir[r] ? 1 : 0]++;
+            generated_firsts(rows, dir, g->len[k], &info[k]);
         }
     uint32_t client_base = 0, server_base = 0;
     for (size_t i = 0; !rc && i < n_caps; i++)

@@ -249,6 +249,19 @@ static void test_plan_reproduces_the_beacon(void **state)
         assert_int_equal(plan[k].ttl[0], 64);
         assert_int_equal(plan[k].ttl[1], 50);
     }
+    /* The host's clocks start where the model put its first flow's (flows_like: the beacon's own rows, client
+     * TSval 5,000,000 and IP ID 7000 at first), so a class keeps its uptimes and ID ranges; they then run on. */
+    assert_int_equal(plan[0].ts_first[0], 5000000u);
+    assert_int_equal(plan[0].ipid_first[0], 7000);
+    /* Its TTL too: the client's first generated packet says 77, so every flow of that host has 77. */
+    for (size_t i = 0; i < LEN; i++)
+        if (!g.dir[i]) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_TTL, 77);
+    ns_repair_plan again[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, again), NS_OK);
+    for (int k = 0; k < N; k++) assert_int_equal(again[k].ttl[0], 77), assert_int_equal(again[k].ttl[1], 50);
+    for (size_t i = 0; i < LEN; i++)
+        if (!g.dir[i]) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_TTL, 64);
+
     /* Repair writes exactly that. */
     ro.plan = plan, ro.n_plan = N;
     ns_repair_out out = {0};

@@ -167,6 +167,7 @@ typedef struct ns_repair_stats {
     uint64_t dropped;        /* rows after an RST */
     uint64_t redirected;     /* handshake rows whose direction was turned */
     uint64_t bits[NS_REPAIR_MAX_FIELDS], changed[NS_REPAIR_MAX_FIELDS];
+    uint64_t rst_cleared;    /* RSTs with more than a packet or two after them, sent as ACKs */
 } ns_repair_stats;
 
 /* Whether repair always sets field f itself (addresses, checksums), so that
