@@ -462,7 +462,7 @@ int ns_gen_capture_round(void *ctx, const ns_gen_round *r)
     if (!r->index) {
         if (!(c->cont_ = calloc(r->n + 1, sizeof *c->cont_)))
             return ns_error(NS_ENOMEM, "%s: out of memory for %zu flows", c->out_.path, r->n);
-        for (size_t i = 0; i < r->n; i++) c->rows += r->whole[i];
+        for (size_t i = 0; i < r->n; i++) c->rows += r->whole[i], c->cont_[i].total = r->whole[i];
         if (c->plan && (rc = c->plan(c->plan_ctx, v, &c->ro_))) return rc;
     }
     int64_t before = INT64_MAX;

@@ -1025,7 +1025,8 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
             int clocked = plan && plan->ts_hz[dd] > 0;
             if (clocked) clock = plan->ts_first[dd] + (uint32_t)(uint64_t)((double)(ts - start) * 1e-9 * plan->ts_hz[dd]);
             uint64_t cleared = 0;
-            rst = tcp_segment(tp, r, at, dd, room, clocked ? &clock : NULL, n - i - 1, &cleared, &s);
+            size_t after = c->total > at ? (size_t)(c->total - at - 1) : n - i - 1;
+            rst = tcp_segment(tp, r, at, dd, room, clocked ? &clock : NULL, after, &cleared, &s);
             if (st) st->rst_cleared += cleared;
         } else {
             s.payload = app_len(s.app, r->payload);

@@ -61,7 +61,9 @@ static void repaired_equal(const ns_repair_out *a, const ns_repair_out *b)
 /* A flow cut into parts anywhere past its handshake is repaired as it is in
  * one part, byte for byte: sequence and acknowledgement numbers, TSvals,
  * times, IP IDs (a planned counter) and payload bytes run on across the
- * cuts; an RST in a middle part ends the flow for the parts after it. */
+ * cuts; an RST with more than two rows after it in the flow (its total, not
+ * its part) is taken for an ACK, and one nearer the end ends the flow for the
+ * parts after it. */
 static void test_repair_in_parts_equals_whole(void **state)
 {
     (void)state;
@@ -72,8 +74,8 @@ static void test_repair_in_parts_equals_whole(void **state)
     ns_repair_plan plan = {.start_ns = 1700000000000000000ll, .client = 3, .server = 5, .client_port = 40001,
                            .ttl = {64, 57}, .ipid = {NS_REPAIR_IPID_COUNTER, NS_REPAIR_IPID_RANDOM},
                            .ipid_first = {100, 0}, .ts_first = {5000, 90000}, .ts_hz = {1000, 250}};
-    for (int variant = 0; variant < 3; variant++) {
-        int rst = variant == 2 ? 17 : -1;
+    for (int variant = 0; variant < 4; variant++) {
+        int rst = variant == 2 ? 17 : variant == 3 ? N - 2 : -1, ends = variant == 3;
         for (int k = 0; k < N; k++) tcp_row(rows + (size_t)k * W, k, rst), dir[k] = k % 3 == 1, iat[k] = 1500000 + k * 7919;
         ns_repair_opts ro;
         ns_repair_opts_init(&ro);
@@ -82,12 +84,14 @@ static void test_repair_in_parts_equals_whole(void **state)
         ns_repair_out whole = {0};
         ns_repair_stats sw = {0};
         assert_int_equal(ns_repair_flow(&ro, 0, rows, dir, iat, N, &whole, &sw), NS_OK);
-        assert_true(whole.n_pkts == (rst < 0 ? (size_t)N : (size_t)rst + 1));
+        assert_true(whole.n_pkts == (ends ? (size_t)rst + 1 : (size_t)N));
+        assert_int_equal(sw.rst_cleared, variant == 2);
         for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
             ns_repair_out parts = {0};
             ns_repair_stats sp = {0};
             ns_repair_cont cont;
             memset(&cont, 0, sizeof cont);
+            cont.total = N; /* as streaming knows it */
             int at = 0;
             for (int j = 0; j < 5 && cuts[c][j]; j++) {
                 int n = cuts[c][j];
@@ -96,7 +100,7 @@ static void test_repair_in_parts_equals_whole(void **state)
                                  NS_OK);
                 at += n;
                 assert_int_equal(cont.rows, (uint64_t)at);
-                assert_int_equal(cont.ended, rst >= 0 && at > rst);
+                assert_int_equal(cont.ended, ends && at > rst);
             }
             assert_int_equal(at, N);
             repaired_equal(&whole, &parts);

@@ -219,6 +219,8 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
  * repairs it, byte for byte. */
 typedef struct ns_repair_cont {
     uint64_t rows;           /* rows given so far */
+    uint64_t total;          /* the flow's rows in all when known (streaming sets it), else 0: the
+                              * rows given so far are the flow (RST_TAIL in repair.c reads it) */
     int ended;               /* an RST ended the flow: later rows are dropped */
     int64_t ts_ns;           /* the time of its latest packet */
     uint64_t state_[24];     /* the rest: repair's own */
