@@ -471,6 +471,8 @@ int cmd_generate(int argc, char **argv)
     if (control_path && o.length) return ns_error(NS_EARG, "--length and --control do not go together: a map gives its flow's length");
     ns_modelfile m;
     if ((rc = ns_modelfile_load(&m, model_path))) return rc;
+    /* Flows repaired whole (directories, per-flow files, several ranks) as the streamed ones are. */
+    po.repair.window = m.cfg.max_packets;
     ns_controlnet ctl = {0};
     ns_control_maps maps = {0};
     /* A branch is checked against the base it was trained for, before the

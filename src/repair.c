@@ -912,7 +912,12 @@ int ns_repair_flow(const ns_repair_opts *o, uint64_t k, const int8_t *rows, cons
 {
     ns_repair_cont c;
     memset(&c, 0, sizeof c);
-    return ns_repair_flow_part(o, k, rows, dir, iat_ns, n, &c, out, st);
+    c.total = n;
+    size_t head = o->window > 0 && n > (size_t)o->window ? (size_t)o->window : n;
+    int rc = ns_repair_flow_part(o, k, rows, dir, iat_ns, head, &c, out, st);
+    if (!rc && head < n)
+        rc = ns_repair_flow_part(o, k, rows + head * W, dir + head, iat_ns + head, n - head, &c, out, st);
+    return rc;
 }
 
 int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows, const uint8_t *dir,

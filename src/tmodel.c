@@ -1089,9 +1089,11 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
         for (size_t k = caps[i].first; !rc && k < caps[i].first + caps[i].n; k++) {
             const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
             const uint8_t *dir = g->dir + g->first[k];
-            rc = ns_repair_flow_service(rows, dir, g->len[k], &info[k].proto, &info[k].sport);
-            for (uint32_t r = 0; r < g->len[k]; r++) info[k].sent[dir[r] ? 1 : 0]++;
-            generated_firsts(rows, dir, g->len[k], &info[k]);
+            /* What the streaming writer knows when it plans: the first window (ns_repair_opts.window). */
+            uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
+            rc = ns_repair_flow_service(rows, dir, len, &info[k].proto, &info[k].sport);
+            for (uint32_t r = 0; r < len; r++) info[k].sent[dir[r] ? 1 : 0]++;
+            generated_firsts(rows, dir, len, &info[k]);
         }
     uint32_t client_base = 0, server_base = 0;
     for (size_t i = 0; !rc && i < n_caps; i++)

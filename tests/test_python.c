@@ -190,6 +190,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_repair_opts, server_prefix), F(ns_repair_opts, start_ns), F(ns_repair_opts, flow_gap_ns);
     F(ns_repair_opts, payload), F(ns_repair_opts, linktype), F(ns_repair_opts, mtu), F(ns_repair_opts, seed);
     F(ns_repair_opts, plan), F(ns_repair_opts, n_plan), F(ns_repair_opts, net6), F(ns_repair_opts, prefix6);
+    F(ns_repair_opts, window);
     SZ(ns_tmodel_capture);
     F(ns_tmodel_capture, first), F(ns_tmodel_capture, n), F(ns_tmodel_capture, key);
     SZ(ns_eval_inputs);

@@ -141,6 +141,12 @@ typedef struct ns_repair_opts {
     size_t n_plan;
     uint8_t net6[16];                  /* IPv6 flows' net (network byte order), e.g. 2001:db8:: */
     int prefix6;                       /* its prefix length, 0..96 */
+    /* > 0: a flow longer than this is repaired, and planned, from its first
+     * `window` rows as the streaming writer sees them (ns_gen_capture: the
+     * model's window), then the rest: what a flow's transport, server port,
+     * handshake and trace plan come from. Set to the model's window, a flow
+     * repaired whole comes out as the same flow streamed. 0: from all rows. */
+    int window;
 } ns_repair_opts;
 
 /* 10.0.0.0/24 clients, 198.51.100.0/24 servers, IPv6 in 2001:db8::/32,

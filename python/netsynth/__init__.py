@@ -163,7 +163,7 @@ class RepairOpts(ctypes.Structure):      # ns_repair_opts
     _fields_ = [("client_net", c_u32), ("server_net", c_u32), ("client_prefix", c_int), ("server_prefix", c_int),
                 ("start_ns", c_i64), ("flow_gap_ns", c_i64), ("payload", c_int), ("linktype", c_int),
                 ("mtu", c_int), ("seed", c_u64), ("plan", P(RepairPlan)), ("n_plan", c_size),
-                ("net6", c_u8 * 16), ("prefix6", c_int)]
+                ("net6", c_u8 * 16), ("prefix6", c_int), ("window", c_int)]
 
 
 class TmodelCapture(ctypes.Structure):   # ns_tmodel_capture
