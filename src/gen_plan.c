@@ -200,6 +200,16 @@ int ns_gen_plan_like(ns_gen_plan *p, const ns_modelfile *m, const ns_dataset *ds
     return rc;
 }
 
+int ns_gen_flow_svc(const ns_gen_flows *g, size_t i, uint32_t *svc)
+{
+    uint8_t proto;
+    uint16_t port;
+    int rc = ns_repair_flow_service(g->rows + g->first[i] * NS_NP_MODEL_WIDTH, g->dir + g->first[i], g->len[i], &proto,
+                                    &port);
+    *svc = rc ? 0 : NS_GEN_SVC(proto, port);
+    return rc;
+}
+
 /* Append flow i of src to dst. */
 static int append_flow(ns_gen_flows *dst, const ns_gen_flows *src, size_t i)
 {
@@ -288,13 +298,7 @@ static int generate_matched(const ns_modelfile *m, const ns_gen_opts *o, const n
             }
             have = h;
         }
-        for (; !rc && n_have < cand.n_flows; n_have++) {
-            uint8_t proto;
-            uint16_t port;
-            rc = ns_repair_flow_service(cand.rows + cand.first[n_have] * NS_NP_MODEL_WIDTH, cand.dir + cand.first[n_have],
-                                        cand.len[n_have], &proto, &port);
-            have[n_have] = NS_GEN_SVC(proto, port);
-        }
+        for (; !rc && n_have < cand.n_flows; n_have++) rc = ns_gen_flow_svc(&cand, n_have, &have[n_have]);
         size_t short_total = 0;
         for (size_t k = 0; !rc && k < p->n; k++) {
             const ns_gen_request *q = &p->req[k];

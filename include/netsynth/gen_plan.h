@@ -36,8 +36,14 @@ typedef struct ns_gen_request {
                           * order; ns_generate_plan then picks generated flows to match */
 } ns_gen_request;
 
-/* A flow's service: its transport and server port (0 for ICMP). */
+/* A flow's service: its transport and server port (0 for ICMP). Matching
+ * sizes too (the log2 class of its packets) put a download's bulk flow
+ * first, as real, but drew more flows from the model's tails, whose timing
+ * is worse: iperf-udp's inter-arrival KS went from 0.054 to 0.103
+ * (BENCHMARK.md, Traces: the service mix). */
 #define NS_GEN_SVC(proto, port) ((uint32_t)(proto) << 16 | ((proto) == 1 ? 0u : (uint32_t)(port)))
+/* Generated flow i's NS_GEN_SVC (ns_repair_flow_service on its rows). */
+int ns_gen_flow_svc(const ns_gen_flows *g, size_t i, uint32_t *svc);
 
 typedef struct ns_gen_plan {
     uint32_t n_attrs;    /* the model's */
