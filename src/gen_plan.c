@@ -317,7 +317,8 @@ static int generate_matched(const ns_modelfile *m, const ns_gen_opts *o, const n
          * draws 2^(r+1) flows for each short one, all rounds together at most
          * NS_GEN_SVC_ROUNDS times the plan's flows. */
         size_t mult = (size_t)2 << round;
-        if (rc || !short_total || round == NS_GEN_SVC_ROUNDS || next_stream + mult * short_total > (NS_GEN_SVC_ROUNDS + 1) * total)
+        if (rc || !short_total || round == NS_GEN_SVC_ROUNDS ||
+            next_stream + mult * short_total > (NS_GEN_SVC_ROUNDS + 1) * total)
             break;
         free(more);
         if (!(more = malloc(mult * short_total * A * sizeof *more))) {

@@ -620,7 +620,8 @@ static void test_same_seed_same_flows(void **state)
     }
     assert_true(seen); /* the services differ, or the order proves nothing */
     plan.req[0].svc = malloc(FLOWS / 2 * sizeof *plan.req[0].svc);
-    for (int i = 0; i < FLOWS / 2; i++) plan.req[0].svc[i] = i < FLOWS / 2 - 1 ? svc[FLOWS / 2 - 1 - i] : NS_GEN_SVC(6, 9);
+    for (int i = 0; i < FLOWS / 2; i++)
+        plan.req[0].svc[i] = i < FLOWS / 2 - 1 ? svc[FLOWS / 2 - 1 - i] : NS_GEN_SVC(6, 9);
     assert_int_equal(ns_generate_plan(&m, &go, &plan, 0, &gp), NS_OK);
     assert_int_equal(gp.n_flows, FLOWS);
     for (int f = 0; f < FLOWS / 2 - 1; f++) {
