@@ -614,11 +614,37 @@ static void test_same_seed_same_flows(void **state)
     ns_gen_flows gp = {0}, gm = {0};
     int32_t each[FLOWS];
     for (int f = 0; f < FLOWS; f++) each[f] = f < FLOWS / 2 ? 0 : 1;
+    for (size_t k = 0; k < plan.n; k++) free(plan.req[k].svc), plan.req[k].svc = NULL; /* as it comes: below */
     assert_int_equal(ns_generate_plan(&m, &go, &plan, 0, &gp), NS_OK);
     assert_int_equal(ns_generate_many(&m, &go, each, FLOWS, 0, &gm), NS_OK);
     assert_int_equal(gp.n_flows, FLOWS);
     assert_int_equal(gp.n_rows, gm.n_rows);
     assert_memory_equal(gp.rows, gm.rows, gm.n_rows * W);
+    assert_memory_equal(gp.labels, each, sizeof each);
+    ns_gen_flows_free(&gp);
+    /* Services to match: the dns request asks for the services its flows
+     * came with, in reverse order, and last for one that no flow has; the
+     * web request asks for nothing. Each asked service comes out in place
+     * (from the first round or a later one), the unmatched slot takes a
+     * flow left over, and web's flows are ns_generate_many's. */
+    uint32_t svc[FLOWS], seen = 0;
+    for (int f = 0; f < FLOWS; f++) {
+        assert_int_equal(ns_gen_flow_svc(&gm, (size_t)f, &svc[f]), NS_OK);
+        seen |= f > 0 && f < FLOWS / 2 && svc[f] != svc[1];
+    }
+    assert_true(seen); /* the services differ, or the order proves nothing */
+    plan.req[0].svc = malloc(FLOWS / 2 * sizeof *plan.req[0].svc);
+    for (int i = 0; i < FLOWS / 2; i++)
+        plan.req[0].svc[i] = i < FLOWS / 2 - 1 ? svc[FLOWS / 2 - 1 - i] : NS_GEN_SVC(6, 9);
+    assert_int_equal(ns_generate_plan(&m, &go, &plan, 0, &gp), NS_OK);
+    assert_int_equal(gp.n_flows, FLOWS);
+    for (int f = 0; f < FLOWS / 2 - 1; f++) {
+        uint32_t got;
+        assert_int_equal(ns_gen_flow_svc(&gp, (size_t)f, &got), NS_OK);
+        assert_int_equal(got, plan.req[0].svc[f]);
+    }
+    assert_memory_equal(gp.rows + gp.first[FLOWS / 2] * W, gm.rows + gm.first[FLOWS / 2] * W,
+                        (gm.n_rows - gm.first[FLOWS / 2]) * W);
     assert_memory_equal(gp.labels, each, sizeof each);
     ns_gen_flows_free(&gp), ns_gen_flows_free(&gm);
     ns_gen_plan_free(&plan);

@@ -113,17 +113,29 @@ static void test_like_plan(void **state)
         assert_memory_equal(p.req[k].labels, want[k], sizeof want[k]); /* a like plan keeps its labels */
         assert_int_equal(p.req[k].n, n[k]);
         assert_string_equal(p.req[k].name, name[k]);
+        assert_null(p.req[k].svc); /* no flows: no services to match */
     }
     ns_gen_plan_free(&p);
     assert_null(p.req);
 
     /* With flows in captures: each request's captures, as many flows each, in file order. */
-    ns_ds_flow flows[5] = {{.file = 1}, {.file = 0}, {.file = 0}, {.file = 1}, {.file = 1}};
+    ns_ds_flow flows[5] = {{.file = 1, .start_ns = 9, .proto = 6, .server_port = 443},
+                           {.file = 0, .proto = 17, .server_port = 53},
+                           {.file = 0, .proto = 1, .server_port = 7},
+                           {.file = 1, .start_ns = 5, .proto = 17, .server_port = 123},
+                           {.file = 1, .start_ns = 2, .proto = 6, .server_port = 22}};
     ds.flows = flows, ds.n_files = 2;
     assert_int_equal(ns_gen_plan_like(&p, &m, &ds, "like.ds"), NS_OK);
     assert_int_equal(p.req[0].n_caps, 2);
     assert_int_equal(p.req[0].caps[0], 1), assert_int_equal(p.req[0].caps[1], 2); /* file 0 then file 1 */
     assert_int_equal(p.req[1].n_caps, 1), assert_int_equal(p.req[1].caps[0], 1);
+    /* The services to match: capture by capture, each in start order (flow 2; then 4 and 0). */
+    assert_non_null(p.req[0].svc);
+    assert_int_equal(p.req[0].svc[0], NS_GEN_SVC(1, 7)); /* ICMP: no port */
+    assert_int_equal(p.req[0].svc[0], 1u << 16);
+    assert_int_equal(p.req[0].svc[1], NS_GEN_SVC(6, 22)), assert_int_equal(p.req[0].svc[2], 6u << 16 | 443);
+    assert_int_equal(p.req[1].svc[0], NS_GEN_SVC(17, 53));
+    assert_int_equal(p.req[2].svc[0], NS_GEN_SVC(17, 123));
     ns_gen_plan_one_capture(&p);
     assert_int_equal(p.req[0].n_caps, 0);
     assert_null(p.req[0].caps);
@@ -165,6 +177,7 @@ static void test_per_class_plan(void **state)
         assert_memory_equal(p.req[k].labels, labels, sizeof labels);
         assert_int_equal(p.req[k].n, 7);
         assert_string_equal(p.req[k].name, name[k]);
+        assert_null(p.req[k].svc); /* no flows: no services to match */
     }
     ns_gen_plan_free(&p);
 

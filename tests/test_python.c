@@ -178,7 +178,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_gen_flows, iat_ns), F(ns_gen_flows, cap_flows_), F(ns_gen_flows, cap_rows_);
     SZ(ns_gen_request);
     F(ns_gen_request, ids), F(ns_gen_request, labels), F(ns_gen_request, n), F(ns_gen_request, n_caps);
-    F(ns_gen_request, caps), F(ns_gen_request, name);
+    F(ns_gen_request, caps), F(ns_gen_request, name), F(ns_gen_request, svc);
     SZ(ns_gen_plan);
     F(ns_gen_plan, n_attrs), F(ns_gen_plan, n), F(ns_gen_plan, req);
     SZ(ns_repair_plan);

@@ -31,7 +31,19 @@ typedef struct ns_gen_request {
     size_t *caps;
     char name[256];      /* the class as a file name: its values joined by '_', letters, digits
                           * and "-.+" kept, anything else '_' */
+    uint32_t *svc;       /* NULL, or [n] (--like): the service of each real flow it stands in
+                          * for, NS_GEN_SVC(proto, server port), capture by capture in start
+                          * order; ns_generate_plan then picks generated flows to match */
 } ns_gen_request;
+
+/* A flow's service: its transport and server port (0 for ICMP). Matching
+ * sizes too (the log2 class of its packets) put a download's bulk flow
+ * first, as real, but drew more flows from the model's tails, whose timing
+ * is worse: iperf-udp's inter-arrival KS went from 0.054 to 0.103
+ * (BENCHMARK.md, Traces: the service mix). */
+#define NS_GEN_SVC(proto, port) ((uint32_t)(proto) << 16 | ((proto) == 1 ? 0u : (uint32_t)(port)))
+/* Generated flow i's NS_GEN_SVC (ns_repair_flow_service on its rows). */
+int ns_gen_flow_svc(const ns_gen_flows *g, size_t i, uint32_t *svc);
 
 typedef struct ns_gen_plan {
     uint32_t n_attrs;    /* the model's */
@@ -64,7 +76,16 @@ void ns_gen_implied_labels(const ns_modelfile *m, const int32_t *ids, int32_t *l
 /* Generate every request's flows and append them to out, request k's after
  * request k-1's, each flow labelled with its request's labels: one call of
  * ns_generate_many, so flows of every class share batches. Flow i takes
- * stream stream0 + i. */
+ * stream stream0 + i. A request with svc gets, for each of its flows in
+ * turn, the first generated flow of its prompt with that service not taken
+ * yet: a prompt's mix of services is the model's, and guidance tilts it
+ * toward the class's most telling service (iperf-udp's UDP stream over its
+ * TCP control connection), so when the first flows leave services short,
+ * up to NS_GEN_SVC_ROUNDS more rounds generate 2, 4, 8 ... flows for each
+ * short one (streams stream0 + total on; all rounds at most
+ * NS_GEN_SVC_ROUNDS times the plan's flows); what no round matched takes
+ * the request's flows left over, in order. */
+#define NS_GEN_SVC_ROUNDS 4
 int ns_generate_plan(const ns_modelfile *m, const ns_gen_opts *o, const ns_gen_plan *p, uint64_t stream0,
                      ns_gen_flows *out);
 

@@ -146,7 +146,7 @@ class GenFlows(ctypes.Structure):        # ns_gen_flows
 
 class GenRequest(ctypes.Structure):      # ns_gen_request
     _fields_ = [("ids", P(c_i32)), ("labels", P(c_i32)), ("n", c_size), ("n_caps", c_size), ("caps", P(c_size)),
-                ("name", ctypes.c_char * 256)]
+                ("name", ctypes.c_char * 256), ("svc", P(c_u32))]
 
 
 class GenPlan(ctypes.Structure):         # ns_gen_plan
