@@ -245,7 +245,16 @@ static void gather_note(void)
  * (BENCHMARK.md, MPI, for gathering against writing parts). */
 static int generate_plan_shared(const ns_modelfile *m, const ns_gen_opts *o, const ns_gen_plan *p, ns_gen_flows *out)
 {
-    if (cli_mpi_size() <= 1) return ns_generate_plan(m, o, p, 0, out);
+    /* A plan that matches services (--like) draws rounds until each real
+     * flow's transport and port has its flow: one sampler sees them all, so
+     * rank 0 runs it alone and the others wait (still the one process's
+     * flows; sharing the rounds is not done yet). */
+    int matched = 0;
+    for (size_t k = 0; k < p->n; k++) matched |= p->req[k].svc != NULL;
+    if (cli_mpi_size() <= 1 || matched) {
+        out->n_attrs = m->n_attrs;
+        return cli_mpi_rank() ? NS_OK : ns_generate_plan(m, o, p, 0, out);
+    }
     size_t total = ns_gen_plan_flows(p), A = m->n_attrs ? m->n_attrs : 1, first, count;
     int32_t *ids = malloc(total * A * sizeof *ids + 1);
     if (!ids) return ns_error(NS_ENOMEM, "out of memory for %zu prompts", total);

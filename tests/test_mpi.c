@@ -397,6 +397,10 @@ static void test_generate_sharded(void **state)
     assert_int_equal(run(0, "generate --model gen.nsm --per-class 7 --seed 4 -j 1 -q -o dir1"), 0);
     assert_int_equal(run(2, "generate --model gen.nsm --per-class 7 --seed 4 -j 1 -q -o dir2"), 0);
     assert_int_equal(tu_system("diff -r '%s' '%s'", tu_path(dir, "dir1"), tu_path(dir, "dir2")), 0);
+    /* Like a dataset, each real flow's service matched: rank 0 draws the matched rounds. */
+    assert_int_equal(run(0, "generate --model gen.nsm --like train.ds --seed 4 -j 1 -q -o like1"), 0);
+    assert_int_equal(run(2, "generate --model gen.nsm --like train.ds --seed 4 -j 1 -q -o like2"), 0);
+    assert_int_equal(tu_system("diff -r '%s' '%s'", tu_path(dir, "like1"), tu_path(dir, "like2")), 0);
 }
 
 /* dataset spreads captures over ranks: the bytes of one process, and a
