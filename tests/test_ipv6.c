@@ -217,7 +217,8 @@ static void test_ipv6_end_to_end(void **state)
         assert_int_equal(tshark_errors(tu_path(dir, "bad.pcap"), &v6), 1);
     }
 
-    /* The dataset keeps every flow; the IPv6 ones say so, their addresses blank. */
+    /* The dataset keeps every flow; the IPv6 ones say so, their addresses blank (and its --help says so). */
+    assert_int_equal(tu_system("'%s' dataset --help | grep -q 'IPv4 and IPv6 TCP/UDP/ICMP flows'", bin), 0);
     ns_dataset_opts o;
     ns_dataset_opts_init(&o);
     char labels[4096], ds_path[4096];
