@@ -10,8 +10,9 @@
  * reshaped: header dimensions (row width, packets per flow, flags) taken from
  * the input's last bytes, the rows section resized to match, the file size
  * and checksum recomputed, so that a file consistent in everything but what
- * it claims reaches the checks behind the CRC. The seeds hold version 1
- * files and version 2 ones (whole flows: a totals section after the flows). */
+ * it claims reaches the checks behind the CRC. The seeds are version 3
+ * files with and without totals (whole flows: a totals section after the
+ * flows), with payload bytes or none, and IPv6 flows (ipv6.ds). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>

@@ -26,8 +26,9 @@
  *
  * A file without totals (NO_TOTALS, what version 1 was) caps flows at
  * NS_FLOW_MAX_PACKETS and knows only how many packets each flow had in all
- * (`seen`). Versions 1 and 2 had rows of 1088 values without the IPv6
- * layer: they are refused, naming the command that rebuilds them. */
+ * (`seen`). Versions 1 and 2 had rows of 1088 values (1600 with the
+ * payload layer) without the IPv6 layer: they are refused, naming the
+ * command that rebuilds them. */
 #include "netsynth/dataset.h"
 
 #include <arpa/inet.h>
@@ -376,8 +377,10 @@ int ns_dataset_parse(ns_dataset *ds, uint8_t *buf, size_t len, const char *name)
     }
     memcpy(&h, buf, sizeof h);
     if (h.version == 1 || h.version == 2) {
-        rc = ns_error(NS_EVERSION, "%s: dataset version %u (rows of 1088 values, IPv6 flows left out); this build "
-                      "reads version %d: rebuild it with `netsynth dataset`", name, h.version, NS_DATASET_VERSION);
+        /* Its own width: 1088, or 1600 with the payload layer between the merges. */
+        rc = ns_error(NS_EVERSION, "%s: dataset version %u (rows of %u values, IPv6 flows left out); this build "
+                      "reads version %d: rebuild it with `netsynth dataset`", name, h.version, h.width,
+                      NS_DATASET_VERSION);
         goto fail;
     }
     if (h.version != NS_DATASET_VERSION) {

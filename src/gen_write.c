@@ -416,6 +416,7 @@ static int flush_due(ns_gen_capture *c, int64_t before, int all)
 {
     ns_repair_out *p = &c->pend_;
     if (p->n_pkts > c->pending_max) c->pending_max = p->n_pkts;
+    if (!p->n_pkts) return NS_OK;   /* pkts may still be NULL, which qsort must not get */
     qsort(p->pkts, p->n_pkts, sizeof *p->pkts, by_time_flow);
     size_t i = 0;
     int rc = NS_OK;

@@ -34,7 +34,8 @@
  *               before them, whose length head covers 1..max_packets alone
  *   244..255    zero
  * Version 1 was this without the trace section, version 2 with rows of
- * 1088 values (no IPv6 layer): both are refused, with what to do.
+ * 1088 values (1600 with the payload layer; no IPv6 layer): both are
+ * refused, with what to do.
  * Sections start on 8-byte boundaries. */
 #include "netsynth/modelfile.h"
 
@@ -364,7 +365,7 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
     }
     uint32_t version = ns_load_le32(buf + 8), flags = ns_load_le32(buf + 12);
     if (version == 1 || version == 2)
-        return ns_error(NS_EVERSION, "%s: model file version %u (rows of 1088 values, no IPv6); this build reads "
+        return ns_error(NS_EVERSION, "%s: model file version %u (rows without the IPv6 layer); this build reads "
                         "version %d: rebuild the dataset with `netsynth dataset` and train again with `netsynth train`",
                         path, version, NS_MODEL_VERSION);
     if (version != NS_MODEL_VERSION)

@@ -683,6 +683,11 @@ static void test_rejects_damage(void **state)
         expect_rejected(bad, len, NS_EVERSION, "rebuild it with `netsynth dataset`");
         expect_rejected(bad, len, NS_EVERSION, v == 1 ? "dataset version 1" : "dataset version 2");
     }
+    /* A version 2 file written between the payload and IPv6 merges had rows of 1600 values: the message says its own. */
+    uint32_t w1600 = 1600;
+    memcpy(bad + 20, &w1600, 4);
+    fix_crc(bad, len);
+    expect_rejected(bad, len, NS_EVERSION, "(rows of 1600 values, IPv6 flows left out)");
     /* A file without totals was cut to a model's window: more is no such file. */
     memcpy(bad, good, len);
     uint32_t many = NS_FLOW_MAX_PACKETS + 1;

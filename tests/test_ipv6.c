@@ -4,7 +4,7 @@
  * ICMPv6 echo flows and some IPv4 ones, "v4" only IPv4. The dataset keeps
  * every flow (IPv6 ones with their version flag and blanked addresses), a
  * tiny model trains on it, and `netsynth generate` writes each class: the
- * share of IPv6 flows per class is within 5 points of the real one, the
+ * share of IPv6 flows per class is within 8 points of the real one, the
  * IPv6 packets lie in 2001:db8::/32 (or --ipv6-prefix, also where decode
  * fills a generated CSV's blank addresses), and tshark (skipped
  * with a message when absent) finds no malformed packet, no bad checksum and
@@ -217,7 +217,8 @@ static void test_ipv6_end_to_end(void **state)
         assert_int_equal(tshark_errors(tu_path(dir, "bad.pcap"), &v6), 1);
     }
 
-    /* The dataset keeps every flow; the IPv6 ones say so, their addresses blank. */
+    /* The dataset keeps every flow; the IPv6 ones say so, their addresses blank (and its --help says so). */
+    assert_int_equal(tu_system("'%s' dataset --help | grep -q 'IPv4 and IPv6 TCP/UDP/ICMP flows'", bin), 0);
     ns_dataset_opts o;
     ns_dataset_opts_init(&o);
     char labels[4096], ds_path[4096];
@@ -247,23 +248,30 @@ static void test_ipv6_end_to_end(void **state)
     assert_int_equal(real_v6[0], 24), assert_int_equal(real_v6[1], 0);
     assert_int_equal(icmp6, 8);
 
-    /* A tiny model, then each class generated. */
+    /* A tiny model, then each class generated. The share is the model's
+     * own (--guidance 1): guidance sharpens what tells the classes apart,
+     * and IPv6 is all that does here (guidance 2 gave dual 94% and 96% of
+     * 400 flows against 75% real, guidance 1 75% and 78%). At 1,500 steps the
+     * tiny model was short of the share either way (29% unguided, 36% guided
+     * with the payload layer in its rows; 55% and 78% without); 5,000 steps
+     * reach it. 200 flows a class: the share's sampling error is 3 points,
+     * and 8 points leave 2.5 of those. */
     char model[4096];
-    snprintf(model, sizeof model, "%s", tu_train_tiny(&ds, dir, 1500));
+    snprintf(model, sizeof model, "%s", tu_train_tiny(&ds, dir, 5000));
     ns_dataset_free(&ds);
     static const char *const cls[2] = {"dual", "v4"};
     for (int c = 0; c < 2; c++) {
         char out[4096];
         snprintf(out, sizeof out, "%s/gen-%s.pcap", dir, cls[c]);
-        assert_int_equal(tu_system("'%s' generate --model '%s' --threads 1 --prompt device=%s -n 80 --seed 3 "
-                                   "--no-trace -o '%s' -q", bin, model, cls[c], out), 0);
+        assert_int_equal(tu_system("'%s' generate --model '%s' --threads 1 --prompt device=%s -n 200 --seed 3 "
+                                   "--guidance 1 --no-trace -o '%s' -q", bin, model, cls[c], out), 0);
         size_t v6, all;
         share(out, &v6, &all);
-        assert_int_equal(all, 80);
+        assert_int_equal(all, 200);
         double real = (double)real_v6[c] / (double)real_n[c], gen = (double)v6 / (double)all;
         print_message("class %s: IPv6 flows real %.1f%%, generated %.1f%% (%zu of %zu)\n", cls[c], 100 * real, 100 * gen,
                       v6, all);
-        if (gen < real - 0.05 || gen > real + 0.05)
+        if (gen < real - 0.08 || gen > real + 0.08)
             fail_msg("class %s: %.1f%% IPv6 flows generated, %.1f%% real", cls[c], 100 * gen, 100 * real);
         if (tu_have_program("tshark")) {
             long seen;
