@@ -6,7 +6,7 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 packages="build-essential clang pkg-config libpcap-dev libpng-dev zlib1g-dev libcmocka-dev
   libopenblas0-pthread libomp-dev tcpdump tshark wireshark-common tcpreplay iproute2 man-db groff-base
-  chromium python3-numpy python3-sklearn openmpi-bin libopenmpi-dev"
+  chromium python3-numpy python3-sklearn openmpi-bin libopenmpi-dev libndpi-bin"
 if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps.sh: run as root (sudo sh scripts/install-deps.sh)" >&2
     exit 1
