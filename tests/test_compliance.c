@@ -205,25 +205,6 @@ static long conversations(const char *text, const char *title)
     return n;
 }
 
-static char *run_capture(const char *cmd)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t len = 0, cap = 1 << 16;
-    char *out = malloc(cap);
-    assert_non_null(out);
-    for (size_t got; (got = fread(out + len, 1, cap - len - 1, p)) > 0;) {
-        len += got;
-        if (cap - len < 2) {
-            out = realloc(out, cap *= 2);
-            assert_non_null(out);
-        }
-    }
-    out[len] = 0;
-    pclose(p);
-    return out;
-}
-
 static void tshark(const char *path, verdict *v)
 {
     memset(v, 0, sizeof *v);
@@ -231,7 +212,7 @@ static void tshark(const char *path, verdict *v)
     snprintf(cmd, sizeof cmd,
              "tshark -n -r '%s' -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE "
              "-z expert -q 2>&1", path);
-    char *out = run_capture(cmd);
+    char *out = tu_output(NULL, "%s", cmd);
     snprintf(v->text, sizeof v->text, "%s", out);
     v->errors = heading_count(out, "Errors (");
     v->warnings = heading_count(out, "Warns (");
@@ -254,7 +235,7 @@ static void tshark(const char *path, verdict *v)
     }
     free(out);
     snprintf(cmd, sizeof cmd, "tshark -n -r '%s' -q -z conv,tcp -z conv,udp -z io,stat,0 2>&1", path);
-    out = run_capture(cmd);
+    out = tu_output(NULL, "%s", cmd);
     v->tcp_convs = conversations(out, "TCP Conversations");
     v->udp_convs = conversations(out, "UDP Conversations");
     const char *frames = strstr(out, "| Frames");

@@ -28,39 +28,11 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-/* Everything a shell command writes to stdout, NUL-terminated; its exit
- * status in *status. */
-static char *capture(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *capture(int *status, const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t len = 0, cap = 4096;
-    char *out = malloc(cap);
-    assert_non_null(out);
-    for (size_t got; (got = fread(out + len, 1, cap - len - 1, p)) > 0;) {
-        len += got;
-        if (cap - len < 2) {
-            out = realloc(out, cap *= 2);
-            assert_non_null(out);
-        }
-    }
-    out[len] = '\0';
-    int st = pclose(p);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return out;
-}
-
 /* `netsynth ARGS`, which must succeed; its standard output. */
 static char *netsynth(const char *args)
 {
     int status;
-    char *out = capture(&status, "'%s' %s", tu_netsynth_bin(), args);
+    char *out = tu_output(&status, "'%s' %s", tu_netsynth_bin(), args);
     if (status != 0) fail_msg("netsynth %s: exit status %d", args, status);
     return out;
 }
@@ -356,7 +328,7 @@ static void test_man_page_renders_cleanly(void **state)
         skip();
     }
     int status;
-    char *out = capture(&status, "groff -man -Tutf8 -ww -z %s 2>&1", MAN_PAGE);
+    char *out = tu_output(&status, "groff -man -Tutf8 -ww -z %s 2>&1", MAN_PAGE);
     if (status != 0 || out[0]) fail_msg("groff -ww on %s (status %d):\n%s", MAN_PAGE, status, out);
     free(out);
 }

@@ -144,25 +144,6 @@ static void share(const char *path, size_t *v6, size_t *all)
     ns_flow_table_free(t);
 }
 
-static char *run(const char *cmd)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t len = 0, cap = 1 << 16;
-    char *out = malloc(cap);
-    assert_non_null(out);
-    for (size_t got; (got = fread(out + len, 1, cap - len - 1, p)) > 0;) {
-        len += got;
-        if (cap - len < 2) {
-            out = realloc(out, cap *= 2);
-            assert_non_null(out);
-        }
-    }
-    out[len] = 0;
-    pclose(p);
-    return out;
-}
-
 /* tshark with checksum validation (ICMPv6's is always on): the expert
  * errors it reports (malformed packets are errors) plus the bad checksums
  * (warnings, for ICMPv6), and the IPv6 packets it saw. */
@@ -172,7 +153,7 @@ static long tshark_errors(const char *path, long *ipv6_packets)
     snprintf(cmd, sizeof cmd,
              "tshark -n -r '%s' -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE "
              "-z expert -q 2>&1", path);
-    char *out = run(cmd);
+    char *out = tu_output(NULL, "%s", cmd);
     if (strstr(out, "tshark:")) fail_msg("%s: tshark did not run: %s", path, out);
     const char *e = strstr(out, "Errors (");
     long errors = e ? strtol(e + 8, NULL, 10) : 0;
@@ -185,7 +166,7 @@ static long tshark_errors(const char *path, long *ipv6_packets)
     if (errors) print_message("%s: tshark says\n%s\n", path, out);
     free(out);
     snprintf(cmd, sizeof cmd, "tshark -n -r '%s' -Y ipv6 2>/dev/null | wc -l", path);
-    out = run(cmd);
+    out = tu_output(NULL, "%s", cmd);
     *ipv6_packets = strtol(out, NULL, 10);
     free(out);
     return errors;

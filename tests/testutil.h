@@ -30,6 +30,10 @@ const char *tu_path(const char *dir, const char *name);
 int tu_write_file(const char *path, const void *data, size_t len);
 /* Run a shell command, return its exit status (-1 if it could not run). */
 int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Everything a shell command writes to stdout, NUL-terminated (free it); its
+ * exit status in *status unless status is NULL. Fails the test if the
+ * command cannot be started. */
+char *tu_output(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The netsynth binary under test ($NETSYNTH_BIN or build/netsynth). */
 const char *tu_netsynth_bin(void);
 /* Whether a program is on PATH. */
