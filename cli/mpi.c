@@ -307,33 +307,6 @@ int cli_mpi_gather_bytes(void *ctx, const void *buf, size_t len, void **all, siz
     return NS_OK;
 }
 
-/* g's arrays grown to hold `flows` flows and `rows` rows. */
-static int grow(ns_gen_flows *g, size_t flows, size_t rows)
-{
-    size_t A = g->n_attrs, W = NS_NP_MODEL_WIDTH;
-    if (flows > g->cap_flows_) {
-        uint32_t *len = realloc(g->len, flows * sizeof *len);
-        if (len) g->len = len;
-        size_t *first = realloc(g->first, flows * sizeof *first);
-        if (first) g->first = first;
-        int32_t *labels = realloc(g->labels, flows * (A ? A : 1) * sizeof *labels);
-        if (labels) g->labels = labels;
-        if (!len || !first || !labels) return ns_error(NS_ENOMEM, "out of memory for %zu gathered flows", flows);
-        g->cap_flows_ = flows;
-    }
-    if (rows > g->cap_rows_) {
-        int8_t *r = realloc(g->rows, rows * W);
-        if (r) g->rows = r;
-        uint8_t *dir = realloc(g->dir, rows);
-        if (dir) g->dir = dir;
-        int64_t *iat = realloc(g->iat_ns, rows * sizeof *iat);
-        if (iat) g->iat_ns = iat;
-        if (!r || !dir || !iat) return ns_error(NS_ENOMEM, "out of memory for %zu gathered rows", rows);
-        g->cap_rows_ = rows;
-    }
-    return NS_OK;
-}
-
 int cli_mpi_gather_flows(ns_gen_flows *g)
 {
     gather_s = wait_s = 0, gather_bytes = 0;
@@ -361,7 +334,7 @@ int cli_mpi_gather_flows(ns_gen_flows *g)
     } else {
         for (int r = 1; !rc && r < size; r++) {
             uint64_t n[2];
-            if ((rc = xfer(n, sizeof n, r, 0)) || (rc = grow(g, g->n_flows + n[0], g->n_rows + n[1]))) break;
+            if ((rc = xfer(n, sizeof n, r, 0)) || (rc = ns_gen_flows_reserve(g, n[0], n[1]))) break;
             size_t f0 = g->n_flows, r0 = g->n_rows;
             if (!rc) rc = xfer(g->len + f0, n[0] * sizeof *g->len, r, 0);
             if (!rc) rc = xfer(g->labels + f0 * A, n[0] * A * sizeof *g->labels, r, 0);

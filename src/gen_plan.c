@@ -214,29 +214,9 @@ int ns_gen_flow_svc(const ns_gen_flows *g, size_t i, uint32_t *svc)
 static int append_flow(ns_gen_flows *dst, const ns_gen_flows *src, size_t i)
 {
     size_t A = src->n_attrs ? src->n_attrs : 1, n = src->len[i];
-    if (dst->n_flows + 1 > dst->cap_flows_) {
-        size_t cap = (dst->n_flows + 1) * 2;
-        uint32_t *len = realloc(dst->len, cap * sizeof *len);
-        if (len) dst->len = len;
-        size_t *first = realloc(dst->first, cap * sizeof *first);
-        if (first) dst->first = first;
-        int32_t *labels = realloc(dst->labels, cap * A * sizeof *labels);
-        if (labels) dst->labels = labels;
-        if (!len || !first || !labels) return ns_error(NS_ENOMEM, "out of memory for generated flows");
-        dst->cap_flows_ = cap;
-    }
-    if (dst->n_rows + n > dst->cap_rows_) {
-        size_t cap = (dst->n_rows + n) * 2;
-        int8_t *r = realloc(dst->rows, cap * NS_NP_MODEL_WIDTH);
-        if (r) dst->rows = r;
-        uint8_t *d = realloc(dst->dir, cap);
-        if (d) dst->dir = d;
-        int64_t *t = realloc(dst->iat_ns, cap * sizeof *t);
-        if (t) dst->iat_ns = t;
-        if (!r || !d || !t) return ns_error(NS_ENOMEM, "out of memory for generated rows");
-        dst->cap_rows_ = cap;
-    }
     dst->n_attrs = src->n_attrs;
+    int rc = ns_gen_flows_reserve(dst, 1, n);
+    if (rc) return rc;
     size_t f = dst->n_flows++, r0 = dst->n_rows, s0 = src->first[i];
     dst->len[f] = (uint32_t)n, dst->first[f] = r0;
     memcpy(dst->labels + f * A, src->labels + i * A, A * sizeof *dst->labels);

@@ -42,8 +42,7 @@ void ns_gen_flows_free(ns_gen_flows *g)
     memset(g, 0, sizeof *g);
 }
 
-/* Room for `flows` more flows and `rows` more rows. */
-static int reserve(ns_gen_flows *g, size_t flows, size_t rows)
+int ns_gen_flows_reserve(ns_gen_flows *g, size_t flows, size_t rows)
 {
     if (g->n_flows + flows > g->cap_flows_) {
         size_t cap = (g->n_flows + flows) * 2;
@@ -575,7 +574,7 @@ int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_
         first_rows += (size_t)order[i].len;
         n_long += len > T;
     }
-    if ((rc = reserve(&buf, n, first_rows > n_long * T ? first_rows : n_long * T))) goto done;
+    if ((rc = ns_gen_flows_reserve(&buf, n, first_rows > n_long * T ? first_rows : n_long * T))) goto done;
     for (size_t i = 0, row = 0; i < n; i++) {
         buf.first[i] = vfirst[i] = row;
         vlen[i] = wlen[i] = (uint32_t)order[i].len;
@@ -650,7 +649,7 @@ static int collect_round(void *ctx, const ns_gen_round *r)
     if (!r->index) {
         c->rows = 0;
         for (size_t i = 0; i < r->n; i++) c->rows += r->whole[i];
-        int rc = reserve(out, r->n, c->rows);
+        int rc = ns_gen_flows_reserve(out, r->n, c->rows);
         if (rc) return rc;
         c->f0 = out->n_flows;
         for (size_t i = 0, row = out->n_rows; i < r->n; i++) {

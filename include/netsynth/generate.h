@@ -97,6 +97,8 @@ typedef struct ns_gen_flows {
 } ns_gen_flows;
 
 void ns_gen_flows_free(ns_gen_flows *g);
+/* Room in g for `flows` more flows and `rows` more rows (capacity doubles). */
+int ns_gen_flows_reserve(ns_gen_flows *g, size_t flows, size_t rows);
 
 /* Parse a prompt such as "device=HueBridge device_type=hub-gateway" (tokens
  * separated by spaces or commas) into ids[n_attrs] (-1 where the prompt says
