@@ -21,7 +21,7 @@ static void usage(FILE *out)
             "                     [--label ATTRS] [--packets N] [--trees N] [--seed S]\n"
             "                     [-j N] [--no-netflow] [--netflow-first] [--like]\n"
             "                     [--no-compliance] [-q]\n"
-            "                     [--no-trace] [--model FILE]\n"
+            "                     [--no-trace] [--model FILE] [--payload N]\n"
             "                     [--json FILE] [--html FILE] [--dump-features DIR]\n"
             "\n"
             "Judges synthetic flows by a random forest (first N packets as nPrint bits,\n"
@@ -70,6 +70,9 @@ static void usage(FILE *out)
             "                       let two rows of a capture table name the same capture\n"
             "                       (an error naming both rows otherwise)\n"
             "  --no-trace           do not measure the traces of capture tables\n"
+            "  --payload N          payload bytes kept of capture tables' packets, as\n"
+            "                       `dataset --payload N` (default the dataset's, 32):\n"
+            "                       give what the model was trained with\n"
             "  --model FILE         the model file that made SYNTH: its path and provenance\n"
             "                       (how it was trained, as `netsynth inspect` shows) head\n"
             "                       the report\n"
@@ -103,7 +106,7 @@ static void eval_progress(void *ctx, const char *stage, size_t done, size_t tota
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP, O_DUP, O_NOTRACE, O_MODEL, O_NFFIRST };
+    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP, O_DUP, O_NOTRACE, O_MODEL, O_NFFIRST, O_PAYLOAD };
     static const struct option longopts[] = {
         {"real", required_argument, NULL, O_REAL},       {"real-test", required_argument, NULL, O_TEST},
         {"synth", required_argument, NULL, O_SYNTH},     {"label", required_argument, NULL, O_LABEL},
@@ -111,6 +114,7 @@ int cmd_eval(int argc, char **argv)
         {"seed", required_argument, NULL, O_SEED},       {"threads", required_argument, NULL, 'j'},
         {"no-netflow", no_argument, NULL, O_NONF},       {"json", required_argument, NULL, O_JSON},
         {"netflow-first", no_argument, NULL, O_NFFIRST},
+        {"payload", required_argument, NULL, O_PAYLOAD},
         {"dump-features", required_argument, NULL, O_DUMP}, {"html", required_argument, NULL, O_HTML},
         {"like", no_argument, NULL, O_LIKE},             {"no-compliance", no_argument, NULL, O_NOCOMP},
         {"allow-duplicate-captures", no_argument, NULL, O_DUP},
@@ -122,7 +126,7 @@ int cmd_eval(int argc, char **argv)
     ns_eval_opts_init(&o);
     ns_eval_inputs in = {0};
     const char *json = NULL, *dump = NULL, *html = NULL, *model = NULL;
-    int like = 0, comp = 1, dup = 0, trace = 1, quiet = 0, nf_first = 0;
+    int like = 0, comp = 1, dup = 0, trace = 1, quiet = 0, nf_first = 0, payload = 0;
     long v;
     int c, rc;
     optind = 1;
@@ -150,6 +154,10 @@ int cmd_eval(int argc, char **argv)
             break;
         case O_NONF: o.netflow = 0; break;
         case O_NFFIRST: nf_first = 1; break;
+        case O_PAYLOAD:
+            if ((rc = cli_parse_long("--payload", optarg, 0, NS_DS_MAX_PAYLOAD, &v))) return rc;
+            payload = (int)NS_EVAL_PAYLOAD(v);
+            break;
         case O_JSON: json = optarg; break;
         case O_DUMP: dump = optarg; break;
         case O_HTML: html = optarg; break;
@@ -190,7 +198,7 @@ int cmd_eval(int argc, char **argv)
     rc = NS_OK;
     for (int i = 0; i < 3 && !rc; i++) {
         if (names[i])
-            rc = ns_eval_source_load(&src[i], names[i], o.labels, table_packets, (i < 2 ? NS_EVAL_SPLIT : 0) | dup);
+            rc = ns_eval_source_load(&src[i], names[i], o.labels, table_packets, (i < 2 ? NS_EVAL_SPLIT : 0) | dup | payload);
         for (size_t w = 0; w < src[i].n_warnings; w++) cli_warn("warning: %s", src[i].warnings[w]);
     }
     if (!rc) {

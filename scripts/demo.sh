@@ -6,6 +6,9 @@
 # DEMO_LABELS: comma-separated label columns (default: every column of the table but
 #   path and split: device,device_type for IoT Sentinel, app,rtt,loss for the lab corpus).
 # DEMO_STEPS: training steps (default 3000). DEMO_OUT: where results go (default demo-out).
+# DEMO_PAYLOAD: payload bytes kept per packet (dataset --payload). Default 0 for the lab
+#   corpus, which lab/capture.sh records with --snaplen 96 (headers, and of a packet's payload
+#   only what fits in 96 bytes: nothing whole to learn), else the dataset's default (32).
 set -eu
 bin=${NETSYNTH_BIN:-build/netsynth}
 data=${NETSYNTH_DATA:-lab/corpus}
@@ -22,17 +25,20 @@ if [ -z "$labels" ]; then
     echo "demo: $data/labels.tsv has no label columns (only path and split)" >&2
     exit 1
 fi
+payload=${DEMO_PAYLOAD:-}
+[ -z "$payload" ] && [ "$data" = lab/corpus ] && payload=0
+payload_opt=${payload:+--payload $payload}
 mkdir -p "$out"
 start=$(date +%s)
 echo "== 1/4 datasets from $data, labels $labels (first 16 packets of each flow)"
-"$bin" dataset --labels "$data/labels.tsv" --label "$labels" --split train --packets 16 -o "$out/train.ds"
-"$bin" dataset --labels "$data/labels.tsv" --label "$labels" --split test --packets 16 -o "$out/test.ds"
+"$bin" dataset --labels "$data/labels.tsv" --label "$labels" --split train --packets 16 $payload_opt -o "$out/train.ds"
+"$bin" dataset --labels "$data/labels.tsv" --label "$labels" --split test --packets 16 $payload_opt -o "$out/test.ds"
 echo "== 2/4 train a small model for $steps steps"
 "$bin" train --data "$out/train.ds" --config small --steps "$steps" --log-every 250 --eval-every 500 \
     --ckpt-every 0 -o "$out/model.nsm"
 echo "== 3/4 generate as many flows per class as the real training split has"
 "$bin" generate --model "$out/model.nsm" --like "$out/train.ds" -o "$out/synth" -q
 echo "== 4/4 evaluate the synthetic captures against the real ones (TSTR: train synthetic, test real)"
-"$bin" eval --real "$data/labels.tsv" --synth "$out/synth/labels.tsv" --label "$labels" --like --trees 50 \
+"$bin" eval --real "$data/labels.tsv" --synth "$out/synth/labels.tsv" --label "$labels" --like --trees 50 $payload_opt \
     --model "$out/model.nsm" --json "$out/report.json" --html "$out/report.html"
 echo "demo: done in $(( $(date +%s) - start )) s; synthetic captures in $out/synth/, report in $out/report.html"

@@ -719,6 +719,7 @@ static int build_from_table(ns_eval_source *s, ns_dataset *ds, const char *path,
     o.split = split;
     o.max_packets = max_packets;
     o.allow_duplicate_captures = (flags & NS_EVAL_ALLOW_DUPLICATES) != 0;
+    if ((unsigned)flags >> 8) o.payload_bytes = (int)(((unsigned)flags >> 8) - 1);
     o.warn = keep_warning;
     o.warn_ctx = s;
     ns_dataset_stats st;

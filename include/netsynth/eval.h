@@ -154,6 +154,10 @@ void ns_eval_json_members(const ns_eval_report *r, FILE *fp);
  * NS_EVAL_ALLOW_DUPLICATES (see ns_dataset_opts); a capture that ends in a
  * cut-short record is used up to the cut and leaves a message in warnings. */
 enum { NS_EVAL_SPLIT = 1, NS_EVAL_ALLOW_DUPLICATES = 2 };
+/* A table's captures read with `dataset --payload n` (0..NS_DS_MAX_PAYLOAD)
+ * bytes of payload; without it, the dataset's default. Both sides of a
+ * comparison should keep the same bytes, the ones the model was given. */
+#define NS_EVAL_PAYLOAD(n) ((((unsigned)(n) & 0x7fu) + 1u) << 8)
 typedef struct ns_eval_source {
     ns_dataset train, test;
     int has_test;          /* test holds the table's split "test" */
