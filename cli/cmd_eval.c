@@ -71,7 +71,7 @@ static void usage(FILE *out)
             "                       (an error naming both rows otherwise)\n"
             "  --no-trace           do not measure the traces of capture tables\n"
             "  --payload N          payload bytes kept of capture tables' packets, as\n"
-            "                       `dataset --payload N` (default the dataset's, 32):\n"
+            "                       `dataset --payload N` (default the dataset's: 0):\n"
             "                       give what the model was trained with\n"
             "  --model FILE         the model file that made SYNTH: its path and provenance\n"
             "                       (how it was trained, as `netsynth inspect` shows) head\n"

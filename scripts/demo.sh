@@ -6,9 +6,10 @@
 # DEMO_LABELS: comma-separated label columns (default: every column of the table but
 #   path and split: device,device_type for IoT Sentinel, app,rtt,loss for the lab corpus).
 # DEMO_STEPS: training steps (default 3000). DEMO_OUT: where results go (default demo-out).
-# DEMO_PAYLOAD: payload bytes kept per packet (dataset --payload). Default 0 for the lab
-#   corpus, which lab/capture.sh records with --snaplen 96 (headers, and of a packet's payload
-#   only what fits in 96 bytes: nothing whole to learn), else the dataset's default (32).
+# DEMO_PAYLOAD: payload bytes kept per packet (dataset --payload and eval --payload). Default
+#   0 for the lab corpus, which lab/capture.sh records with --snaplen 96 (headers, and of a
+#   packet's payload only what fits in 96 bytes: nothing whole to learn), else the dataset's
+#   default (0 too, headers only).
 set -eu
 bin=${NETSYNTH_BIN:-build/netsynth}
 data=${NETSYNTH_DATA:-lab/corpus}
