@@ -1068,7 +1068,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
 
 /* ---- merging ------------------------------------------------------------------------ */
 
-static int by_time(const void *a, const void *b)
+int ns_repair_pkt_cmp(const void *a, const void *b)
 {
     const ns_repair_pkt *x = a, *y = b;
     if (x->ts_ns != y->ts_ns) return x->ts_ns < y->ts_ns ? -1 : 1;
@@ -1079,7 +1079,7 @@ static int by_time(const void *a, const void *b)
 int ns_repair_merge(ns_repair_out *out)
 {
     if (!out->n_pkts) return NS_OK;
-    qsort(out->pkts, out->n_pkts, sizeof *out->pkts, by_time);
+    qsort(out->pkts, out->n_pkts, sizeof *out->pkts, ns_repair_pkt_cmp);
     for (size_t i = 1; i < out->n_pkts; i++)
         if (out->pkts[i].ts_ns <= out->pkts[i - 1].ts_ns) out->pkts[i].ts_ns = out->pkts[i - 1].ts_ns + US;
     return NS_OK;
