@@ -179,8 +179,8 @@ static void read_gen(const int8_t *row, gen *g)
         g->fl = (uint32_t)ns_nprint_get(row, NS_NPF_IPV6_FL);
         g->nh = (uint8_t)ns_nprint_get(row, NS_NPF_IPV6_NH);
         g->ttl = (uint8_t)ns_nprint_get(row, NS_NPF_IPV6_HL);
-        g->tl = (uint16_t)(IP6_LEN + ns_nprint_get(row, NS_NPF_IPV6_LEN) > 65535 ? 65535
-                                                                           : IP6_LEN + ns_nprint_get(row, NS_NPF_IPV6_LEN));
+        uint64_t tl = IP6_LEN + ns_nprint_get(row, NS_NPF_IPV6_LEN);
+        g->tl = (uint16_t)(tl > 65535 ? 65535 : tl);
         g->proto = g->nh == NS_PROTO_ICMPV6 ? NS_PROTO_ICMP : g->nh == NS_PROTO_ICMP ? 0 : g->nh;
         g->tos = 0, g->id = 0, g->df = 0, g->n_ipopt = 0;
         ip_hlen = IP6_LEN;
