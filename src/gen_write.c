@@ -398,16 +398,6 @@ int ns_gen_capture_open(ns_gen_capture *c, const ns_repair_opts *ro, int format,
     return NS_OK;
 }
 
-/* As ns_repair_merge orders packets: by time, then flow (a flow's own
- * packets never share a time, so that is a total order). */
-static int by_time_flow(const void *a, const void *b)
-{
-    const ns_repair_pkt *x = a, *y = b;
-    if (x->ts_ns != y->ts_ns) return x->ts_ns < y->ts_ns ? -1 : 1;
-    if (x->flow != y->flow) return x->flow < y->flow ? -1 : 1;
-    return x->off < y->off ? -1 : x->off > y->off;
-}
-
 /* Write the waiting packets earlier than `before` (all with `all`), in
  * order, the timestamps made strictly increasing as ns_repair_merge makes
  * them; the rest wait. Every packet still to come is later than `before`,
@@ -417,7 +407,7 @@ static int flush_due(ns_gen_capture *c, int64_t before, int all)
     ns_repair_out *p = &c->pend_;
     if (p->n_pkts > c->pending_max) c->pending_max = p->n_pkts;
     if (!p->n_pkts) return NS_OK;   /* pkts may still be NULL, which qsort must not get */
-    qsort(p->pkts, p->n_pkts, sizeof *p->pkts, by_time_flow);
+    qsort(p->pkts, p->n_pkts, sizeof *p->pkts, ns_repair_pkt_cmp);   /* as ns_repair_merge orders them */
     size_t i = 0;
     int rc = NS_OK;
     for (; i < p->n_pkts && (all || p->pkts[i].ts_ns < before); i++) {

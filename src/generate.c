@@ -392,20 +392,20 @@ static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, co
 }
 
 /* Denoise the B windows order[at..at+B) and decode them into out's rows:
- * flow i's window starts at its row start[i] (NULL: 0), and a window that
- * does not start its flow holds its first `hold` rows to the rows already
- * there (the end of the previous window). */
+ * flow i's window starts at its row out->first[i]; a continuation window
+ * (cont: one that does not start its flow) holds its first `hold` rows to
+ * the rows already there (the end of the previous window). */
 static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, const by_len *order, size_t at,
-                        size_t B, ns_rng *rngs, ns_gen_flows *out, size_t f0, const uint32_t *start, int hold)
+                        size_t B, ns_rng *rngs, ns_gen_flows *out, int cont, int hold)
 {
     denoise_ctx *c = &w->c;
     const ns_modelfile *m = c->m;
     int P = c->P, in = m->cfg.in_dim, od = m->cfg.out_dim, Tb = order[at + B - 1].len;
     float *x = c->x_in; /* the sampler's state */
-    c->B = (int)B, c->T = Tb, c->hold = start ? hold : 0;
-    ns_model_acts_continuation(c->acts, start ? c->cont : NULL);
+    c->B = (int)B, c->T = Tb, c->hold = cont ? hold : 0;
+    ns_model_acts_continuation(c->acts, cont ? c->cont : NULL);
     for (int b = 0; b < (int)B && c->hold; b++) {
-        size_t i = order[at + (size_t)b].index, row = out->first[f0 + i] + start[i];
+        size_t i = order[at + (size_t)b].index, row = out->first[i];
         for (int r = 0; r < hold; r++, row++)
             encode_row(&m->repr, out->rows + row * W, out->dir[row], out->iat_ns[row],
                        c->held + ((size_t)b * hold + r) * in);
@@ -435,21 +435,21 @@ static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, con
     /* Each flow's timing draws come from its own stream, after its noise:
      * the same flows whichever batch or thread it falls in. */
     for (int b = 0; b < (int)B; b++) {
-        size_t i = order[at + (size_t)b].index, row = out->first[f0 + i] + (start ? start[i] : 0) + (size_t)c->hold;
+        size_t i = order[at + (size_t)b].index, row = out->first[i] + (size_t)c->hold;
         for (int r = c->hold; r < c->len[b]; r++, row++) {
             const float *o_r = c->out + ((size_t)b * Tb + r) * od;
             ns_repr_decode_row(&m->repr, o_r, out->rows + row * W, &out->dir[row], &out->iat_ns[row], &rngs[i]);
             if (c->cl) gen_clamp_row(c->cl, o->fix, o_r, out->rows + row * W, out->dir[row]);
             if (c->hard) gen_hard_row(c->hard, &c->map[b][r], o_r, out->rows + row * W, &out->dir[row]);
         }
-        if (!start) out->iat_ns[out->first[f0 + i]] = 0; /* a flow's first packet has no predecessor */
+        if (!cont) out->iat_ns[out->first[i]] = 0; /* a flow's first packet has no predecessor */
     }
     return NS_OK;
 }
 
 /* The windows order[0..n) (sorted by length), in batches over the
  * workers (more are started when there are batches enough for them):
- * start and hold as in sample_batch. */
+ * cont and hold as in sample_batch. */
 typedef struct windows_run {
     const ns_modelfile *m;
     const ns_gen_opts *o;
@@ -461,11 +461,10 @@ typedef struct windows_run {
     size_t *batch_at;
     ns_rng *rngs;
     ns_gen_flows *out;
-    size_t f0;
     size_t done, total;   /* flows whose first window is sampled, for o->progress */
 } windows_run;
 
-static int run_windows(windows_run *wr, const by_len *order, size_t n, const uint32_t *start, int hold)
+static int run_windows(windows_run *wr, const by_len *order, size_t n, int cont, int hold)
 {
     const ns_gen_opts *o = wr->o;
     size_t *batch_at = wr->batch_at;
@@ -499,8 +498,8 @@ static int run_windows(windows_run *wr, const by_len *order, size_t n, const uin
         brc = rc;
         if (brc) continue;
         worker *w = &wr->workers[n_workers > 1 ? omp_get_thread_num() : 0];
-        brc = sample_batch(w, o, wr->ids, order, batch_at[k], batch_at[k + 1] - batch_at[k], wr->rngs, wr->out,
-                           wr->f0, start, hold);
+        brc = sample_batch(w, o, wr->ids, order, batch_at[k], batch_at[k + 1] - batch_at[k], wr->rngs, wr->out, cont,
+                           hold);
         if (brc) {
 #pragma omp critical(generate_error)
             if (!rc) {
@@ -509,7 +508,7 @@ static int run_windows(windows_run *wr, const by_len *order, size_t n, const uin
                 rc = brc;
             }
         }
-        if (!brc && o->progress && !start) {
+        if (!brc && o->progress && !cont) {
 #pragma omp critical(generate_progress)
             {
                 wr->done += batch_at[k + 1] - batch_at[k];
@@ -538,7 +537,7 @@ int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_
     int NL = ns_model_length_classes(cfg);
     float *logits = malloc(n * (size_t)NL * sizeof *logits);
     size_t *batch_at = malloc((n + 1) * sizeof *batch_at);
-    uint32_t *whole = malloc(n * sizeof *whole), *start = calloc(n, sizeof *start), *given = calloc(n, sizeof *given);
+    uint32_t *whole = malloc(n * sizeof *whole), *given = calloc(n, sizeof *given);
     uint32_t *vlen = calloc(n, sizeof *vlen), *wlen = calloc(n, sizeof *wlen);
     size_t *vfirst = calloc(n, sizeof *vfirst);
     int threads = omp_get_max_threads();
@@ -551,7 +550,7 @@ int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_
                       .n_workers = 1, .workers = workers, .batch_at = batch_at, .rngs = rngs, .out = &buf};
     int rc = NS_OK, packed = 0;
     if ((o->fix && o->fix->n && !cl) || (maps && o->control_hard && !hard) || !order || !rngs || !logits || !batch_at ||
-        !whole || !start || !given || !vlen || !wlen || !vfirst || !workers) {
+        !whole || !given || !vlen || !wlen || !vfirst || !workers) {
         rc = ns_error(NS_ENOMEM, "out of memory for sampling");
         goto done;
     }
@@ -585,7 +584,7 @@ int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_
     ns_gen_round round = {.n = n, .win = &view, .done = given, .whole = whole, .index = 0};
     qsort(order, n, sizeof *order, cmp_len);
     wr.total = n;
-    if ((rc = run_windows(&wr, order, n, NULL, 0))) goto done;
+    if ((rc = run_windows(&wr, order, n, 0, 0))) goto done;
     if ((rc = sink(ctx, &round))) goto done;
     for (size_t i = 0; i < n; i++) given[i] = vlen[i];
 
@@ -619,7 +618,7 @@ int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_
         if (!k) break;
         qsort(order, k, sizeof *order, cmp_len);
         round.index++;
-        if ((rc = run_windows(&wr, order, k, start, hold))) break;
+        if ((rc = run_windows(&wr, order, k, 1, hold))) break;
         if ((rc = sink(ctx, &round))) break;
         for (size_t i = 0; i < n; i++) given[i] += vlen[i];
     }
@@ -629,7 +628,7 @@ done:
     for (int t = 0; workers && t < threads; t++) worker_free(&workers[t]);
     free(workers);
     free(cl), free(hard);
-    free(order), free(rngs), free(logits), free(batch_at), free(whole), free(start), free(given), free(vlen), free(wlen), free(vfirst);
+    free(order), free(rngs), free(logits), free(batch_at), free(whole), free(given), free(vlen), free(wlen), free(vfirst);
     ns_gen_flows_free(&buf);
     return rc;
 }

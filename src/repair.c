@@ -179,8 +179,8 @@ static void read_gen(const int8_t *row, gen *g)
         g->fl = (uint32_t)ns_nprint_get(row, NS_NPF_IPV6_FL);
         g->nh = (uint8_t)ns_nprint_get(row, NS_NPF_IPV6_NH);
         g->ttl = (uint8_t)ns_nprint_get(row, NS_NPF_IPV6_HL);
-        g->tl = (uint16_t)(IP6_LEN + ns_nprint_get(row, NS_NPF_IPV6_LEN) > 65535 ? 65535
-                                                                           : IP6_LEN + ns_nprint_get(row, NS_NPF_IPV6_LEN));
+        uint64_t tl = IP6_LEN + ns_nprint_get(row, NS_NPF_IPV6_LEN);
+        g->tl = (uint16_t)(tl > 65535 ? 65535 : tl);
         g->proto = g->nh == NS_PROTO_ICMPV6 ? NS_PROTO_ICMP : g->nh == NS_PROTO_ICMP ? 0 : g->nh;
         g->tos = 0, g->id = 0, g->df = 0, g->n_ipopt = 0;
         ip_hlen = IP6_LEN;
@@ -1068,7 +1068,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
 
 /* ---- merging ------------------------------------------------------------------------ */
 
-static int by_time(const void *a, const void *b)
+int ns_repair_pkt_cmp(const void *a, const void *b)
 {
     const ns_repair_pkt *x = a, *y = b;
     if (x->ts_ns != y->ts_ns) return x->ts_ns < y->ts_ns ? -1 : 1;
@@ -1079,7 +1079,7 @@ static int by_time(const void *a, const void *b)
 int ns_repair_merge(ns_repair_out *out)
 {
     if (!out->n_pkts) return NS_OK;
-    qsort(out->pkts, out->n_pkts, sizeof *out->pkts, by_time);
+    qsort(out->pkts, out->n_pkts, sizeof *out->pkts, ns_repair_pkt_cmp);
     for (size_t i = 1; i < out->n_pkts; i++)
         if (out->pkts[i].ts_ns <= out->pkts[i - 1].ts_ns) out->pkts[i].ts_ns = out->pkts[i - 1].ts_ns + US;
     return NS_OK;

@@ -245,6 +245,8 @@ int ns_repair_flow_service(const int8_t *rows, const uint8_t *dir, size_t n, uin
 /* Order out's packets by time (ties: flow, then order of appending) and make
  * the timestamps strictly increasing. */
 int ns_repair_merge(ns_repair_out *out);
+/* ns_repair_merge's order as a qsort comparator of ns_repair_pkt. */
+int ns_repair_pkt_cmp(const void *a, const void *b);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus
