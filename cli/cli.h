@@ -47,6 +47,8 @@ void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total);
 /* The same for work known by stages: "eval: forests 2/4, 1m05s elapsed". */
 void cli_progress_stage(cli_progress *p, const char *stage, uint64_t done, uint64_t total);
 void cli_progress_end(cli_progress *p);
+/* Seconds on the monotonic clock (progress.c), for timing a verb's work. */
+double cli_now_s(void);
 
 /* train, finetune, train-control: `fp` takes the library's progress lines
  * (NULL with quiet; stderr off a terminal; on one, a stream that clears the

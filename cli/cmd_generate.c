@@ -221,13 +221,6 @@ static int stream_one(const ns_modelfile *m, const ns_gen_opts *o, const int32_t
     return rc;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Under mpirun: what gathering the ranks' flows to rank 0 took. */
 static void gather_note(void)
 {
@@ -280,7 +273,7 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     int rc = ns_gen_stage_check(dir, 1); /* before the work, not after */
     if (rc) return rc;
     ns_gen_flows all = {0};
-    double t0 = now_s();
+    double t0 = cli_now_s();
     uint64_t *written = calloc(plan->n + 1, sizeof *written), flows = 0, packets = 0;
     rc = written ? generate_plan_shared(m, o, plan, &all) : ns_error(NS_ENOMEM, "out of memory");
     if (o->progress_ctx) cli_progress_end(o->progress_ctx);
@@ -291,7 +284,7 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     if (!rc && !quiet) gather_note();
     if (!rc && !quiet)
         fprintf(stderr, "generated %zu flows (%zu packets) in %.1f s, %.0f flows/s\n", all.n_flows, all.n_rows,
-                now_s() - t0, (double)all.n_flows / (now_s() - t0));
+                cli_now_s() - t0, (double)all.n_flows / (cli_now_s() - t0));
     ns_repair_plan *trace = NULL;
     if (!rc && tm && !(rc = ns_tmodel_plan_requests(tm, m, plan, &all, &po->repair, o->seed, &trace)))
         po->repair.plan = trace, po->repair.n_plan = all.n_flows;
@@ -311,7 +304,7 @@ static int run_dir(const ns_modelfile *m, const char *model_path, const ns_gen_o
     if (rc) return rc;
     if (!quiet)
         fprintf(stderr, "wrote %llu flows, %llu packets in %zu captures to %s (+ labels.tsv, synthetic.ds) in %.1f s\n",
-                (unsigned long long)flows, (unsigned long long)packets, files, dir, now_s() - t0);
+                (unsigned long long)flows, (unsigned long long)packets, files, dir, cli_now_s() - t0);
     return report_repair(po, quiet);
 }
 
@@ -533,7 +526,7 @@ int cmd_generate(int argc, char **argv)
     if (!rc && tm) rc = ns_tmodel_key(&m, labels, key, sizeof key);
     size_t count = (size_t)n;
     if (!rc && duration_ns) rc = ns_tmodel_count(tm, key, duration_ns, o.seed, 0, 100000000, &count);
-    double t0 = now_s();
+    double t0 = cli_now_s();
     uint64_t written = 0;
     size_t n_flows = 0, n_rows = 0;
     ns_repair_plan *trace = NULL;
@@ -554,7 +547,7 @@ int cmd_generate(int argc, char **argv)
         if (!rc) rc = cli_mpi_gather_flows(&g);
         n_flows = g.n_flows, n_rows = g.n_rows;
     }
-    double secs = now_s() - t0;
+    double secs = cli_now_s() - t0;
     cli_progress_end(&prog);
     if (!rc && cli_mpi_rank()) count = 0, po.fmt = -1; /* rank 0 writes */
     if (!rc && !streamed && tm && (po.fmt == OUT_PCAP || po.fmt == OUT_PCAPNG)) {

@@ -12,7 +12,7 @@
 #include "cli.h"
 #include "netsynth/error.h"
 
-static double now_s(void)
+double cli_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -24,7 +24,7 @@ void cli_progress_start(cli_progress *p, const char *what, const char *unit, int
     p->what = what, p->unit = unit;
     p->on = !quiet;
     p->tty = isatty(STDERR_FILENO);
-    p->t0 = p->last = now_s();
+    p->t0 = p->last = cli_now_s();
     p->drawn = 0;
     p->note[0] = 0;
     const char *e = getenv("NETSYNTH_PROGRESS_S");
@@ -40,7 +40,7 @@ static void format_eta(char *buf, size_t size, double s)
 
 void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total)
 {
-    double t = now_s();
+    double t = cli_now_s();
     if (!p->on || done >= total || t - p->last < p->every) return;
     p->last = t;
     double rate = done / (t - p->t0 > 1e-9 ? t - p->t0 : 1e-9);
@@ -55,7 +55,7 @@ void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total)
 
 void cli_progress_stage(cli_progress *p, const char *stage, uint64_t done, uint64_t total)
 {
-    double t = now_s();
+    double t = cli_now_s();
     if (!p->on || t - p->last < p->every) return;
     p->last = t;
     char count[64] = "", el[32];

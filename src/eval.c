@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "netsynth/distance.h"
 #include "netsynth/error.h"
 #include "netsynth/features.h"
 #include "netsynth/flow.h"
@@ -880,20 +881,9 @@ int ns_eval_whole_flows(ns_eval_whole *w, int n_classes, const ns_eval_side *rea
         }
         free(tmp);
     }
-    for (size_t at = 0; at < K; at++) {
-        const double *a = hist + at * 2 * LOG2_BINS, *b = a + LOG2_BINS;
-        double na = (double)w[at].side[0].flows, nb = (double)w[at].side[1].flows, jsd = 0;
-        if (!na || !nb) {
-            w[at].jsd = NAN;
-            continue;
-        }
-        for (int k = 0; k < LOG2_BINS; k++) {
-            double p = a[k] / na, q = b[k] / nb, m = (p + q) / 2;
-            if (p > 0) jsd += 0.5 * p * log2(p / m);
-            if (q > 0) jsd += 0.5 * q * log2(q / m);
-        }
-        w[at].jsd = jsd;
-    }
+    /* each flow counts in one bin: a histogram sums to its side's flows (none: NaN) */
+    for (size_t at = 0; at < K; at++)
+        w[at].jsd = ns_dist_measures(hist + at * 2 * LOG2_BINS, hist + (at * 2 + 1) * LOG2_BINS, NULL, LOG2_BINS).jsd;
     free(len), free(hist), free(which);
     return NS_OK;
 }
