@@ -845,6 +845,7 @@ typedef struct phost {
     uint16_t ipid_next;
     uint32_t ts_offset;
     float ts_hz;
+    uint8_t v6;                /* its address is an IPv6 one */
 } phost;
 
 static void new_host(phost *h, uint32_t num, const chain *ch, int s, ns_rng *r)
@@ -874,25 +875,125 @@ static void new_host(phost *h, uint32_t num, const chain *ch, int s, ns_rng *r)
     h->ts_offset = (uint32_t)ns_rng_u64(r);
 }
 
-/* Another seen host of h[0..n) (n >= 1): the busiest with probability
- * busy / other, else one of the rest by flow count. */
-static int32_t other_host(const phost *h, uint32_t n, uint32_t busy, uint32_t other, ns_rng *r)
+/* Another seen host of h[0..n) of family v6 (an address is IPv4 or IPv6):
+ * the busiest with probability busy / other, else one of the rest by flow
+ * count; -1 when the family has none. */
+static int32_t other_host(const phost *h, uint32_t n, uint8_t v6, uint32_t busy, uint32_t other, ns_rng *r)
 {
-    uint32_t top = 0;
-    for (uint32_t i = 1; i < n; i++)
-        if (h[i].flows > h[top].flows) top = i;
-    if (n == 1 || ns_rng_double(r) * other < busy) return (int32_t)top;
+    int32_t top = -1;
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (h[i].v6 == v6 && (top < 0 || h[i].flows > h[top].flows)) top = (int32_t)i, seen++;
+        else seen += h[i].v6 == v6;
+    if (top < 0 || seen == 1 || ns_rng_double(r) * other < busy) return top;
     uint64_t sum = 0, u;
-    for (uint32_t i = 0; i < n; i++) sum += i == top ? 0 : h[i].flows;
-    if (!sum) return (int32_t)top;
+    for (uint32_t i = 0; i < n; i++) sum += (int32_t)i == top || h[i].v6 != v6 ? 0 : h[i].flows;
+    if (!sum) return top;
     u = ns_rng_below(r, sum);
     uint32_t i = 0;
     for (;; i++) {
-        uint64_t f = i == top ? 0 : h[i].flows;
+        uint64_t f = (int32_t)i == top || h[i].v6 != v6 ? 0 : h[i].flows;
         if (u < f) break;
         u -= f;
     }
     return (int32_t)i;
+}
+
+/* A seen client of family f other than `not1` and `not2` (-1: none), by flow count; -1 when there is none. */
+static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint32_t n, uint32_t f, int32_t not1,
+                               int32_t not2, ns_rng *r)
+{
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < n; i++) sum += fam[i] != f || (int32_t)i == not1 || (int32_t)i == not2 ? 0 : flows[i];
+    if (!sum) return -1;
+    uint64_t u = ns_rng_below(r, sum);
+    for (uint32_t i = 0;; i++) {
+        uint64_t w = fam[i] != f || (int32_t)i == not1 || (int32_t)i == not2 ? 0 : flows[i];
+        if (u < w) return (int32_t)i;
+        u -= w;
+    }
+}
+
+/* One draw of the clients of a capture's n flows (v6[j]: flow j is IPv6):
+ * seq[j] numbers them in order of first flow; returns how many. An address
+ * is IPv4 or IPv6, so each family's flows have clients of their own, drawn
+ * as one sequence each with the class's rows. Learning's rows are read as
+ * a main client and visitors. After a flow of the busiest client: a new
+ * one, the same, or another by flow count, as learned, except that the new
+ * share is set so that the class's new clients per flow (client_new /
+ * gaps) come out once visitors chain as learned: a flow after a new one
+ * counts in the other row, so that row's own new share is a chain's, and
+ * visitors come back. After any other client (a visitor): a new one as
+ * learned, else back to the busiest (learning's "previous" there is mostly
+ * a main client still tied with a visitor in a capture's first flows:
+ * taken literally, a visitor's flows went on and new ones came after it,
+ * 12 clients a capture where real had 4), or another by flow count. */
+static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *v6, ns_rng *r, uint32_t *seq,
+                            uint32_t *flows, uint32_t *fam)
+{
+    uint32_t n_cl = 0;
+    int32_t prev[2] = {-1, -1};
+    double all[3] = {0}, row_b[3] = {0}, row_v[3] = {0}, gaps = 0;
+    if (c) {
+        all[0] = c->client_new, all[1] = c->client_prev, all[2] = c->client_other;
+        for (int i = 0; i < 3; i++) row_b[i] = c->client_after_busy[i], row_v[i] = all[i] - row_b[i], gaps += all[i];
+        double nb = row_b[0] + row_b[1] + row_b[2], nv = row_v[0] + row_v[1] + row_v[2];
+        if (!(nb > 0)) memcpy(row_b, all, sizeof all);
+        if (!(nv > 0)) memcpy(row_v, all, sizeof all);
+        /* Per flow q new clients in all, a chain of 1 / (1 - chain) visitors per new after a main one. */
+        double q = gaps > 0 ? all[0] / gaps : 0, chained = nv > 0 ? row_v[0] / nv : 0, keep = row_b[1] + row_b[2];
+        if (nb > 0 && q < 1 && chained < 1 && keep > 0) {
+            double e = q * (1 - chained) / (1 - q);
+            if (e < 1) row_b[0] = e / (1 - e) * keep;
+        }
+        /* A visitor's "previous" and its other host that was the busiest go back to the busiest. */
+        double back = row_v[2] < c->client_busiest ? row_v[2] : c->client_busiest;
+        row_v[1] += back, row_v[2] -= back;
+    }
+    for (size_t j = 0; j < n; j++) {
+        uint32_t f = v6 && v6[j] ? 1 : 0;
+        int32_t k = -1, p = prev[f];
+        if (p >= 0 && c && gaps > 0) {
+            int32_t top = p;
+            for (uint32_t i = 0; i < n_cl; i++) /* ties: the first seen, as learning has it */
+                if (fam[i] == f && (flows[i] > flows[top] || (flows[i] == flows[top] && (int32_t)i < top))) top = (int32_t)i;
+            int busy = top == p;
+            int how = draw(r, busy ? row_b : row_v, 3);
+            if (how == 1) k = busy ? p : top;
+            else if (how == 2) {
+                k = client_by_flows(flows, fam, n_cl, f, p, busy ? -1 : top, r);
+                if (k < 0) k = busy ? p : top;
+            }
+        }
+        if (k < 0) k = (int32_t)n_cl, flows[n_cl] = 0, fam[n_cl++] = f;
+        flows[k]++;
+        seq[j] = (uint32_t)k, prev[f] = k;
+    }
+    return n_cl;
+}
+
+/* The clients of a capture's n flows (seq[n], numbered in order of first
+ * flow): as client_draw has them, with as many as the class has per flow
+ * (client_new / gaps over n - 1 flows, rounded at random): of up to 32
+ * draws (1 when n is large: the count then varies little), the first with
+ * that many, else the closest. One coin per flow gave captures of 2 and of
+ * 9 clients where the real ones of the class had 3 or 4. scratch[4 n]. */
+static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *v6, uint64_t seed, uint64_t capture,
+                            uint32_t *seq, uint32_t *scratch)
+{
+    ns_rng r;
+    ns_rng_seed(&r, seed ^ 0x636c69656e747321ull, 64 * capture);
+    uint64_t gaps = c ? (uint64_t)c->client_new + c->client_prev + c->client_other : 0;
+    double want = gaps && n > 1 ? (double)c->client_new / (double)gaps * (double)(n - 1) : 0;
+    uint32_t target = 1 + (uint32_t)want + (ns_rng_double(&r) < want - floor(want));
+    uint32_t best_miss = UINT32_MAX, tries = n <= 4096 ? 32 : 1, *best = scratch + n, *flows = scratch + 2 * n;
+    for (uint32_t t = 0; t < tries && best_miss; t++) {
+        ns_rng_seed(&r, seed ^ 0x636c69656e747321ull, 64 * capture + 1 + t);
+        uint32_t got = client_draw(c, n, v6, &r, scratch, flows, scratch + 3 * n);
+        uint32_t miss = got > target ? got - target : target - got;
+        if (miss < best_miss) best_miss = miss, memcpy(best, scratch, n * sizeof *best);
+    }
+    memcpy(seq, best, n * sizeof *seq);
 }
 
 /* 5-tuples in use: open addressing over a power-of-two table. */
@@ -952,7 +1053,8 @@ static void generated_firsts(const int8_t *rows, const uint8_t *dir, uint32_t n,
 /* One capture's flows. */
 static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t ci, const flow_info *info,
                         const ns_repair_opts *ro, uint64_t seed, uint32_t *client_base, uint32_t *server_base,
-                        tuples *used, phost *cl, phost *sv, ns_repair_plan *plan)
+                        tuples *used, phost *cl, phost *sv, const uint8_t *v6, uint32_t *scratch,
+                        ns_repair_plan *plan)
 {
     uint64_t hc = net_hosts(ro->client_prefix), hs = net_hosts(ro->server_prefix);
     chain ch;
@@ -962,8 +1064,8 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     ns_rng r;
     ns_rng_seed(&r, seed ^ 0x74726163656d6f64ull, 2 * ci + 1);
     const ns_tmodel_class *hcl = pick(&ch, has_hosts, 0), *pcl = pick(&ch, has_ports, 0);
-    uint32_t n_cl = 0, n_sv = 0;
-    int32_t prev = -1;
+    uint32_t n_cl = 0, n_sv = 0, *cseq = scratch;
+    client_sequence(hcl, cap->n, v6 + cap->first, seed, ci, cseq, scratch + cap->n);
     int64_t t = 0;
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
@@ -973,33 +1075,20 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         if (j) t += llround(next_gap(&a) * 1e9);
         p->start_ns = ro->start_ns + t;
 
-        /* The client: new, the previous flow's, or another seen (by its flows). */
-        int32_t c = -1, s = -1;
-        if (j && hcl) {
-            /* The row of the previous flow's client: the busiest so far, or another. */
-            const uint32_t all[3] = {hcl->client_new, hcl->client_prev, hcl->client_other};
-            int busy = 1;
-            for (uint32_t i = 0; i < n_cl; i++) /* ties: the first seen, as learning has it */
-                busy &= cl[i].flows < cl[prev].flows || (cl[i].flows == cl[prev].flows && i >= (uint32_t)prev);
-            double w[3], sum = 0;
-            for (int i = 0; i < 3; i++) sum += w[i] = busy ? hcl->client_after_busy[i] : all[i] - hcl->client_after_busy[i];
-            if (!(sum > 0))
-                for (int i = 0; i < 3; i++) w[i] = all[i];
-            int how = draw(&r, w, 3);
-            if (how == 1 || (how == 2 && n_cl == 1)) c = prev;
-            else if (how == 2) c = other_host(cl, n_cl, hcl->client_busiest, hcl->client_other, &r);
-        }
-        int new_client = c < 0;
-        if (new_client) c = (int32_t)n_cl, new_host(&cl[n_cl++], *client_base + (uint32_t)c, &ch, 0, &r);
+        /* The client: as drawn for the whole capture (client_sequence). */
+        int32_t c = (int32_t)cseq[j], s = -1;
+        if (c > (int32_t)n_cl) c = (int32_t)n_cl; /* cannot happen: numbered in order of first flow */
+        int new_client = c == (int32_t)n_cl;
+        if (new_client) new_host(&cl[n_cl++], *client_base + (uint32_t)c, &ch, 0, &r);
         /* The server: the one this client used last, another seen, or new. */
         if (j && hcl && n_sv) {
             double w[3] = {hcl->server_new, new_client ? 0 : hcl->server_same,
                            hcl->server_other + (new_client ? hcl->server_same : 0)};
             int how = draw(&r, w, 3);
             if (how == 1 && cl[c].last_server >= 0) s = cl[c].last_server;
-            else if (how >= 1) s = other_host(sv, n_sv, hcl->server_busiest, hcl->server_other, &r);
+            else if (how >= 1) s = other_host(sv, n_sv, v6[k], hcl->server_busiest, hcl->server_other, &r);
         }
-        if (s < 0) s = (int32_t)n_sv, new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r);
+        if (s < 0) s = (int32_t)n_sv, new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r), sv[s].v6 = v6[k];
 
         /* The client port: the first from the range, then steps as learned. A
          * range of fixed ports only with the server port it goes with. */
@@ -1061,7 +1150,6 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
             x->flows++;
         }
         cl[c].last_server = s;
-        prev = c;
     }
     *client_base += n_cl, *server_base += n_sv;
     return NS_OK;
@@ -1084,7 +1172,9 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     tuples used = {calloc(cap, sizeof(tuple)), cap - 1};
     flow_info *info = calloc(g->n_flows + 1, sizeof *info);
     phost *cl = malloc((most + 1) * sizeof *cl), *sv = malloc((most + 1) * sizeof *sv);
-    if (!used.t || !info || !cl || !sv) rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
+    uint32_t *scratch = malloc((5 * most + 1) * sizeof *scratch);
+    uint8_t *v6 = calloc(g->n_flows + 1, 1);
+    if (!used.t || !info || !cl || !sv || !scratch || !v6) rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
     for (size_t i = 0; !rc && i < n_caps; i++)
         for (size_t k = caps[i].first; !rc && k < caps[i].first + caps[i].n; k++) {
             const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
@@ -1094,11 +1184,18 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
             rc = ns_repair_flow_service(rows, dir, len, &info[k].proto, &info[k].sport);
             for (uint32_t r = 0; r < len; r++) info[k].sent[dir[r] ? 1 : 0]++;
             generated_firsts(rows, dir, len, &info[k]);
+            /* IPv6 when more rows show its header than IPv4's, as repair decides. */
+            size_t r4 = 0, r6 = 0;
+            for (uint32_t r = 0; r < len; r++)
+                r4 += ns_nprint_has(rows + (size_t)r * NS_NP_MODEL_WIDTH, NS_NPF_IPV4_VER),
+                r6 += ns_nprint_has(rows + (size_t)r * NS_NP_MODEL_WIDTH, NS_NPF_IPV6_VER);
+            v6[k] = r6 > r4;
         }
     uint32_t client_base = 0, server_base = 0;
     for (size_t i = 0; !rc && i < n_caps; i++)
-        rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, plan);
-    free(used.t), free(info), free(cl), free(sv);
+        rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, v6,
+                          scratch, plan);
+    free(used.t), free(info), free(cl), free(sv), free(scratch), free(v6);
     return rc;
 }
 
