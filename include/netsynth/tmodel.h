@@ -141,6 +141,8 @@ int ns_tmodel_key(const struct ns_modelfile *m, const int32_t *ids, char *buf, s
 typedef struct ns_tmodel_capture {
     size_t first, n;
     const char *key;
+    int64_t span_ns;   /* > 0: its flows start over this long, first to last (a like-for-like copy of a
+                        * real capture: its flow rate); 0: as the arrival process has them */
 } ns_tmodel_capture;
 
 /* How many flows of class key start before duration_ns in capture number
