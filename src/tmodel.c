@@ -837,7 +837,6 @@ int ns_tmodel_count(const ns_tmodel *tm, const char *key, int64_t duration_ns, u
 /* A host while a capture is planned: [0] as a client, [1] as a server. */
 typedef struct phost {
     uint32_t num, flows;
-    int32_t last_server;
     int has_port;
     uint16_t port;
     uint8_t ttl, ipid;
@@ -845,13 +844,12 @@ typedef struct phost {
     uint16_t ipid_next;
     uint32_t ts_offset;
     float ts_hz;
-    uint8_t v6;                /* its address is an IPv6 one */
 } phost;
 
 static void new_host(phost *h, uint32_t num, const chain *ch, int s, ns_rng *r)
 {
     memset(h, 0, sizeof *h);
-    h->num = num, h->last_server = -1;
+    h->num = num;
     const ns_tmodel_class *c;
     if ((c = pick(ch, has_ttl, s))) {
         double w[NS_TM_TTLS];
@@ -875,29 +873,8 @@ static void new_host(phost *h, uint32_t num, const chain *ch, int s, ns_rng *r)
     h->ts_offset = (uint32_t)ns_rng_u64(r);
 }
 
-/* Another seen host of h[0..n) of family v6 (an address is IPv4 or IPv6):
- * the busiest with probability busy / other, else one of the rest by flow
- * count; -1 when the family has none. */
-static int32_t other_host(const phost *h, uint32_t n, uint8_t v6, uint32_t busy, uint32_t other, ns_rng *r)
-{
-    int32_t top = -1;
-    uint32_t seen = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (h[i].v6 == v6 && (top < 0 || h[i].flows > h[top].flows)) top = (int32_t)i, seen++;
-        else seen += h[i].v6 == v6;
-    if (top < 0 || seen == 1 || ns_rng_double(r) * other < busy) return top;
-    uint64_t sum = 0, u;
-    for (uint32_t i = 0; i < n; i++) sum += (int32_t)i == top || h[i].v6 != v6 ? 0 : h[i].flows;
-    if (!sum) return top;
-    u = ns_rng_below(r, sum);
-    uint32_t i = 0;
-    for (;; i++) {
-        uint64_t f = (int32_t)i == top || h[i].v6 != v6 ? 0 : h[i].flows;
-        if (u < f) break;
-        u -= f;
-    }
-    return (int32_t)i;
-}
+/* What planning needs of a generated flow besides flow_info (a byte each). */
+enum { FLOW_V6 = 1, FLOW_ICMP = 2 };
 
 /* A seen client of family f other than `not1` and `not2` (-1: none), by flow count; -1 when there is none. */
 static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint32_t n, uint32_t f, int32_t not1,
@@ -914,7 +891,7 @@ static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
     }
 }
 
-/* One draw of the clients of a capture's n flows (v6[j]: flow j is IPv6):
+/* One draw of the clients of a capture's n flows (kind[j]: FLOW_* of flow j):
  * seq[j] numbers them in order of first flow; returns how many. An address
  * is IPv4 or IPv6, so each family's flows have clients of their own, drawn
  * as one sequence each with the class's rows. Learning's rows are read as
@@ -928,7 +905,7 @@ static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
  * a main client still tied with a visitor in a capture's first flows:
  * taken literally, a visitor's flows went on and new ones came after it,
  * 12 clients a capture where real had 4), or another by flow count. */
-static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *v6, ns_rng *r, uint32_t *seq,
+static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, ns_rng *r, uint32_t *seq,
                             uint32_t *flows, uint32_t *fam)
 {
     uint32_t n_cl = 0;
@@ -951,7 +928,7 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *v
         row_v[1] += back, row_v[2] -= back;
     }
     for (size_t j = 0; j < n; j++) {
-        uint32_t f = v6 && v6[j] ? 1 : 0;
+        uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0;
         int32_t k = -1, p = prev[f];
         if (p >= 0 && c && gaps > 0) {
             int32_t top = p;
@@ -978,7 +955,7 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *v
  * draws (1 when n is large: the count then varies little), the first with
  * that many, else the closest. One coin per flow gave captures of 2 and of
  * 9 clients where the real ones of the class had 3 or 4. scratch[4 n]. */
-static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *v6, uint64_t seed, uint64_t capture,
+static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *kind, uint64_t seed, uint64_t capture,
                             uint32_t *seq, uint32_t *scratch)
 {
     ns_rng r;
@@ -989,7 +966,7 @@ static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *v
     uint32_t best_miss = UINT32_MAX, tries = n <= 4096 ? 32 : 1, *best = scratch + n, *flows = scratch + 2 * n;
     for (uint32_t t = 0; t < tries && best_miss; t++) {
         ns_rng_seed(&r, seed ^ 0x636c69656e747321ull, 64 * capture + 1 + t);
-        uint32_t got = client_draw(c, n, v6, &r, scratch, flows, scratch + 3 * n);
+        uint32_t got = client_draw(c, n, kind, &r, scratch, flows, scratch + 3 * n);
         uint32_t miss = got > target ? got - target : target - got;
         if (miss < best_miss) best_miss = miss, memcpy(best, scratch, n * sizeof *best);
     }
@@ -1050,6 +1027,79 @@ static void generated_firsts(const int8_t *rows, const uint8_t *dir, uint32_t n,
     }
 }
 
+/* A seen server of family f: the busiest of the family with probability
+ * busy / other, else one of the rest by flow count; -1 when the family has none. */
+static int32_t server_by_flows(const uint32_t *flows, const uint32_t *fam, uint32_t n, uint32_t f, uint32_t busy,
+                               uint32_t other, ns_rng *r)
+{
+    int32_t top = -1;
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (fam[i] == f) seen++, top = top < 0 || flows[i] > flows[top] ? (int32_t)i : top;
+    if (top < 0 || seen == 1 || ns_rng_double(r) * other < busy) return top;
+    int32_t k = client_by_flows(flows, fam, n, f, top, -1, r);
+    return k < 0 ? top : k;
+}
+
+/* One draw of the servers of a capture's flows, given their clients
+ * (cseq, numbered in order of first flow): the one the client used last,
+ * another seen of its family (the busiest, or by flow count), or new, as
+ * learned; a new client's flow takes no "same". An ICMP flow has no port to
+ * keep its 5-tuple apart from an earlier one between the same hosts (the
+ * plan would move it to a fresh server address, a server more than drawn:
+ * 23 a capture where real had 17), so it takes another server of the
+ * client's family, else a new one. Returns how many. */
+static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind, ns_rng *r,
+                            uint32_t *seq, uint32_t *flows, uint32_t *fam, int32_t *last, uint32_t *icmp_with)
+{
+    uint32_t n_sv = 0, n_cl = 0;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0, cj = cseq[j];
+        int icmp = kind && (kind[j] & FLOW_ICMP);
+        int new_client = cj >= n_cl;
+        if (new_client) last[cj] = -1, n_cl = cj + 1;
+        int32_t s = -1;
+        if (j && c && n_sv) {
+            double w[3] = {c->server_new, new_client ? 0 : c->server_same,
+                           c->server_other + (new_client ? c->server_same : 0)};
+            int how = draw(r, w, 3);
+            if (how == 1 && last[cj] >= 0) s = last[cj];
+            else if (how >= 1) s = server_by_flows(flows, fam, n_sv, f, c->server_busiest, c->server_other, r);
+            if (s >= 0 && icmp && icmp_with[s] == cj + 1) {
+                s = client_by_flows(flows, fam, n_sv, f, s, -1, r);
+                if (s >= 0 && icmp_with[s] == cj + 1) s = -1;
+            }
+        }
+        if (s < 0) s = (int32_t)n_sv, flows[n_sv] = 0, fam[n_sv] = f, icmp_with[n_sv++] = 0;
+        if (icmp) icmp_with[s] = cj + 1;
+        flows[s]++;
+        seq[j] = (uint32_t)s, last[cj] = s;
+    }
+    return n_sv;
+}
+
+/* The servers of a capture's flows (seq[n]) as server_draw has them, with
+ * as many as the class has per flow (server_new / gaps over n - 1 flows),
+ * as client_sequence does for clients. scratch[6 n]. */
+static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
+                            uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
+{
+    ns_rng r;
+    ns_rng_seed(&r, seed ^ 0x7365727665727321ull, 64 * capture);
+    uint64_t gaps = c ? (uint64_t)c->server_new + c->server_same + c->server_other : 0;
+    double want = gaps && n > 1 ? (double)c->server_new / (double)gaps * (double)(n - 1) : 0;
+    uint32_t target = 1 + (uint32_t)want + (ns_rng_double(&r) < want - floor(want));
+    uint32_t best_miss = UINT32_MAX, tries = n <= 4096 ? 32 : 1, *best = scratch + n;
+    for (uint32_t t = 0; t < tries && best_miss; t++) {
+        ns_rng_seed(&r, seed ^ 0x7365727665727321ull, 64 * capture + 1 + t);
+        uint32_t got = server_draw(c, n, cseq, kind, &r, scratch, scratch + 2 * n, scratch + 3 * n,
+                                   (int32_t *)(scratch + 4 * n), scratch + 5 * n);
+        uint32_t miss = got > target ? got - target : target - got;
+        if (miss < best_miss) best_miss = miss, memcpy(best, scratch, n * sizeof *best);
+    }
+    memcpy(seq, best, n * sizeof *seq);
+}
+
 /* The flow starts of a capture, from its first (t[n]). Without a span, the
  * arrival process as ns_tmodel_count runs it. With one (a copy of a real
  * capture): of 8 draws, the one whose last start lies nearest the span (by
@@ -1082,7 +1132,7 @@ static void capture_starts(const ns_tmodel *tm, const ns_tmodel_capture *cap, ui
 /* One capture's flows. */
 static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t ci, const flow_info *info,
                         const ns_repair_opts *ro, uint64_t seed, uint32_t *client_base, uint32_t *server_base,
-                        tuples *used, phost *cl, phost *sv, const uint8_t *v6, uint32_t *scratch,
+                        tuples *used, phost *cl, phost *sv, const uint8_t *kind, uint32_t *scratch,
                         int64_t *starts, ns_repair_plan *plan)
 {
     uint64_t hc = net_hosts(ro->client_prefix), hs = net_hosts(ro->server_prefix);
@@ -1093,7 +1143,9 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     ns_rng_seed(&r, seed ^ 0x74726163656d6f64ull, 2 * ci + 1);
     const ns_tmodel_class *hcl = pick(&ch, has_hosts, 0), *pcl = pick(&ch, has_ports, 0);
     uint32_t n_cl = 0, n_sv = 0, *cseq = scratch;
-    client_sequence(hcl, cap->n, v6 + cap->first, seed, ci, cseq, scratch + cap->n);
+    client_sequence(hcl, cap->n, kind + cap->first, seed, ci, cseq, scratch + 2 * cap->n);
+    uint32_t *sseq = scratch + cap->n;
+    server_sequence(hcl, cap->n, cseq, kind + cap->first, seed, ci, sseq, scratch + 2 * cap->n);
     int64_t t = 0;
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
@@ -1106,17 +1158,11 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         /* The client: as drawn for the whole capture (client_sequence). */
         int32_t c = (int32_t)cseq[j], s = -1;
         if (c > (int32_t)n_cl) c = (int32_t)n_cl; /* cannot happen: numbered in order of first flow */
-        int new_client = c == (int32_t)n_cl;
-        if (new_client) new_host(&cl[n_cl++], *client_base + (uint32_t)c, &ch, 0, &r);
-        /* The server: the one this client used last, another seen, or new. */
-        if (j && hcl && n_sv) {
-            double w[3] = {hcl->server_new, new_client ? 0 : hcl->server_same,
-                           hcl->server_other + (new_client ? hcl->server_same : 0)};
-            int how = draw(&r, w, 3);
-            if (how == 1 && cl[c].last_server >= 0) s = cl[c].last_server;
-            else if (how >= 1) s = other_host(sv, n_sv, v6[k], hcl->server_busiest, hcl->server_other, &r);
-        }
-        if (s < 0) s = (int32_t)n_sv, new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r), sv[s].v6 = v6[k];
+        if (c == (int32_t)n_cl) new_host(&cl[n_cl++], *client_base + (uint32_t)c, &ch, 0, &r);
+        /* The server: as drawn for the whole capture (server_sequence). */
+        s = (int32_t)sseq[j];
+        if (s > (int32_t)n_sv) s = (int32_t)n_sv; /* cannot happen: numbered in order of first flow */
+        if (s == (int32_t)n_sv) new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r);
 
         /* The client port: the first from the range, then steps as learned. A
          * range of fixed ports only with the server port it goes with. */
@@ -1177,7 +1223,6 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
             p->ts_first[d] = x->ts_runs_on ? x->ts_offset + clock : fi->has_ts[d] ? fi->ts[d] : (uint32_t)ns_rng_u64(&r);
             x->flows++;
         }
-        cl[c].last_server = s;
     }
     *client_base += n_cl, *server_base += n_sv;
     return NS_OK;
@@ -1200,10 +1245,10 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     tuples used = {calloc(cap, sizeof(tuple)), cap - 1};
     flow_info *info = calloc(g->n_flows + 1, sizeof *info);
     phost *cl = malloc((most + 1) * sizeof *cl), *sv = malloc((most + 1) * sizeof *sv);
-    uint32_t *scratch = malloc((5 * most + 1) * sizeof *scratch);
+    uint32_t *scratch = malloc((8 * most + 1) * sizeof *scratch);
     int64_t *starts = malloc((2 * most + 1) * sizeof *starts);
-    uint8_t *v6 = calloc(g->n_flows + 1, 1);
-    if (!used.t || !info || !cl || !sv || !scratch || !v6 || !starts) rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
+    uint8_t *kind = calloc(g->n_flows + 1, 1);
+    if (!used.t || !info || !cl || !sv || !scratch || !kind || !starts) rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
     for (size_t i = 0; !rc && i < n_caps; i++)
         for (size_t k = caps[i].first; !rc && k < caps[i].first + caps[i].n; k++) {
             const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
@@ -1218,13 +1263,13 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
             for (uint32_t r = 0; r < len; r++)
                 r4 += ns_nprint_has(rows + (size_t)r * NS_NP_MODEL_WIDTH, NS_NPF_IPV4_VER),
                 r6 += ns_nprint_has(rows + (size_t)r * NS_NP_MODEL_WIDTH, NS_NPF_IPV6_VER);
-            v6[k] = r6 > r4;
+            kind[k] = (uint8_t)((r6 > r4 ? FLOW_V6 : 0) | (info[k].proto == NS_PROTO_ICMP ? FLOW_ICMP : 0));
         }
     uint32_t client_base = 0, server_base = 0;
     for (size_t i = 0; !rc && i < n_caps; i++)
-        rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, v6,
+        rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, kind,
                           scratch, starts, plan);
-    free(used.t), free(info), free(cl), free(sv), free(scratch), free(v6), free(starts);
+    free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts);
     return rc;
 }
 

@@ -441,6 +441,14 @@ static void test_visitors_come_once(void **state)
                        plan[i * N + m].client_port == plan[i * N + k].client_port;
             pairs += !seen;
         }
+        /* Servers: 4 new in 29 gaps, 1 + 4 / 29 x 59 = 9.1 a capture (a coin per flow gave 6 to 13). */
+        uint32_t servers = 0;
+        for (int k = 0; k < N; k++) {
+            int seen = 0;
+            for (int m = 0; m < k && !seen; m++) seen = plan[i * N + m].server == plan[i * N + k].server;
+            servers += !seen;
+        }
+        assert_true(servers >= 9 && servers <= 10);
         qsort(count, N, sizeof *count, cmp_u32);
         assert_true(n_hosts >= 5 && n_hosts <= 6);
         assert_int_equal(count[N - 2], 1);          /* visitors come once: median flows per client 1 */
