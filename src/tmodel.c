@@ -1104,8 +1104,10 @@ static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *
  * arrival process as ns_tmodel_count runs it. With one (a copy of a real
  * capture): of 8 draws, the one whose last start lies nearest the span (by
  * ratio), stretched onto it. The process alone left like-for-like copies
- * with the class's gaps but not its captures' lengths: flows per second
- * 0.06 where real had 0.17 (D-Link camera), 1.0 for 2.4 (Aria). */
+ * with the class's gaps but not its captures' lengths: with the training
+ * flows standing in for generated ones (bench/trace_plan.c), flows per
+ * second more than 20% off for 10 of the IoT corpus's 31 devices, none
+ * with the span. */
 static void capture_starts(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t seed, uint64_t ci, int64_t *t,
                            int64_t *draw_t)
 {
