@@ -459,6 +459,42 @@ static void test_visitors_come_once(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* An address is IPv4 or IPv6: a host's IPv6 flows (a device's ICMPv6, its
+ * link-local address) are another host's, as real captures show and as the
+ * measures count them. The plan once gave one host number both families'
+ * flows, which repair wrote as two addresses: a client more than planned. */
+static void test_families_have_their_own_hosts(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    enum { N = 12 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (int k = 0; k < N; k += 4) /* flows 0, 4, 8 IPv6 */
+        for (uint32_t i = 0; i < g.len[k]; i++) {
+            int8_t *row = g.rows + (g.first[k] + i) * W;
+            memset(row + NS_NP_COL_IPV4, -1, NS_NP_BITS_IPV4);
+            ns_nprint_put(row, NS_NPF_IPV6_VER, 6), ns_nprint_put(row, NS_NPF_IPV6_NH, 6);
+        }
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
+    ns_repair_plan plan[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 9, plan), NS_OK);
+    /* The beacon's one client and one server per family, never the same number for both. */
+    assert_true(plan[0].client != plan[1].client);
+    assert_true(plan[0].server != plan[1].server);
+    for (int k = 0; k < N; k++) {
+        int first = k % 4 ? 1 : 0; /* the first flow of its family */
+        assert_int_equal(plan[k].client, plan[first].client);
+        assert_int_equal(plan[k].server, plan[first].server);
+    }
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* A like-for-like copy of a real capture starts its flows over the real
  * one's span (first to last start), in the shape the arrival process draws:
  * the flow rate is the capture's. Without, 0.06 flows/s for a real 0.17. */
@@ -755,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_busy_host_and_one_off_hosts),
         cmocka_unit_test(test_visitors_come_once),
         cmocka_unit_test(test_copy_keeps_the_span),
+        cmocka_unit_test(test_families_have_their_own_hosts),
         cmocka_unit_test(test_fixed_plan_without_trace),
         cmocka_unit_test(test_model_file_section),
         cmocka_unit_test(test_bytes_refused_when_damaged),
