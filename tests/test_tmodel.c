@@ -421,7 +421,8 @@ static void test_visitors_come_once(void **state)
     /* Longer captures than learned (as --duration asks): the class's rate, not the first flows' pattern. */
     enum { CAPS = 6, N = 60 };
     ns_gen_flows g;
-    flows_like(&g, &ds, CAPS * N);
+    ns_dataset rows = beacon_dataset(); /* the packets the setup flows point into */
+    flows_like(&g, &rows, CAPS * N);
     ns_repair_opts ro;
     ns_repair_opts_init(&ro);
     ns_tmodel_capture caps[CAPS];
