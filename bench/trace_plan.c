@@ -11,6 +11,7 @@
  *   fpc max  flows per client host, median and most
  *   ports    distinct (client, port) of TCP and UDP flows / their clients
  *   span     first to last flow start, seconds
+ *   gap      gaps between consecutive flow starts, pooled over the captures, median
  *
  * usage: trace_plan MODEL.nsm DATA.ds [learn [SEED]]
  *   learn: the trace model learned from DATA.ds now, not the model file's
@@ -121,12 +122,14 @@ int main(int argc, char **argv)
     ns_repair_plan *plan;
     uint64_t seed = argc > 4 ? strtoull(argv[4], 0, 10) : 1;
     if (ns_tmodel_plan_requests(tm, &m, &p, &g, &ro, seed, &plan)) { fprintf(stderr, "%s\n", ns_errmsg()); return 1; }
-    printf("%-20s %5s | %7s %7s | %5s %5s | %5s %5s | %5s %5s | %5s %5s | %6s %6s | %7s %7s\n", "class", "capt", "rate", "synth", "cli", "syn", "srv", "syn", "fpc", "syn", "max", "syn", "ports", "syn", "span", "syn");
+    printf("%-20s %5s | %7s %7s | %5s %5s | %5s %5s | %5s %5s | %5s %5s | %6s %6s | %7s %7s | %7s %7s\n", "class", "capt", "rate", "synth", "cli", "syn", "srv", "syn", "fpc", "syn", "max", "syn", "ports", "syn", "span", "syn", "gap", "syn");
     size_t at = 0;
     fl *rf = malloc(F * sizeof *rf), *sf = malloc(F * sizeof *sf);
     for (size_t k = 0; k < p.n; k++) {
         size_t nc = p.req[k].n_caps ? p.req[k].n_caps : 1;
         double *v[2][7]; for (int s = 0; s < 2; s++) for (int j = 0; j < 7; j++) v[s][j] = malloc(nc * 8);
+        double *gap[2] = {malloc(p.req[k].n * 8 + 8), malloc(p.req[k].n * 8 + 8)};
+        size_t n_gap = 0;
         for (size_t c = 0; c < nc; c++) {
             size_t n = p.req[k].n_caps ? p.req[k].caps[c] : p.req[k].n;
             for (size_t i = 0; i < n; i++) {
@@ -137,12 +140,18 @@ int main(int argc, char **argv)
                 sf[i] = (fl){pp->start_ns, dur, pp->client * 2 + d->ipv6, pp->server * 2 + d->ipv6, pp->client_port, d->proto};
             }
             st a = measure(rf, n), b = measure(sf, n);
+            for (size_t i = 1; i < n; i++, n_gap++)
+                gap[0][n_gap] = (rf[i].start - rf[i - 1].start) * 1e-9, gap[1][n_gap] = (sf[i].start - sf[i - 1].start) * 1e-9;
             for (int s = 0; s < 2; s++) { st *y = s ? &b : &a; double q[7] = {y->rate, y->clients, y->servers, y->fpc, y->maxpc, y->ports, y->span}; for (int j = 0; j < 7; j++) v[s][j][c] = q[j]; }
             at += n;
         }
         printf("%-20.20s %5zu", p.req[k].name, nc);
         for (int j = 0; j < 7; j++) printf(" | %7.3g %7.3g", med(v[0][j], nc), med(v[1][j], nc));
-        printf("\n");
+        printf(" | %7.3g %7.3g\n", med(gap[0], n_gap), med(gap[1], n_gap));
+        for (int s = 0; s < 2; s++) {
+            free(gap[s]);
+            for (int j = 0; j < 7; j++) free(v[s][j]);
+        }
     }
     return 0;
 }
