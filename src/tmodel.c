@@ -909,7 +909,7 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *k
                             uint32_t *flows, uint32_t *fam)
 {
     uint32_t n_cl = 0;
-    int32_t prev[2] = {-1, -1};
+    int32_t prev[2] = {-1, -1}, top[2] = {-1, -1}; /* per family: the previous flow's client, the busiest */
     double all[3] = {0}, row_b[3] = {0}, row_v[3] = {0}, gaps = 0;
     if (c) {
         all[0] = c->client_new, all[1] = c->client_prev, all[2] = c->client_other;
@@ -931,19 +931,18 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *k
         uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0;
         int32_t k = -1, p = prev[f];
         if (p >= 0 && c && gaps > 0) {
-            int32_t top = p;
-            for (uint32_t i = 0; i < n_cl; i++) /* ties: the first seen, as learning has it */
-                if (fam[i] == f && (flows[i] > flows[top] || (flows[i] == flows[top] && (int32_t)i < top))) top = (int32_t)i;
-            int busy = top == p;
+            int busy = top[f] == p;
             int how = draw(r, busy ? row_b : row_v, 3);
-            if (how == 1) k = busy ? p : top;
+            if (how == 1) k = busy ? p : top[f];
             else if (how == 2) {
-                k = client_by_flows(flows, fam, n_cl, f, p, busy ? -1 : top, r);
-                if (k < 0) k = busy ? p : top;
+                k = client_by_flows(flows, fam, n_cl, f, p, busy ? -1 : top[f], r);
+                if (k < 0) k = busy ? p : top[f];
             }
         }
         if (k < 0) k = (int32_t)n_cl, flows[n_cl] = 0, fam[n_cl++] = f;
         flows[k]++;
+        /* Only k's count grew, so only k can become the busiest (ties: the first seen, as learning has it). */
+        if (top[f] < 0 || flows[k] > flows[top[f]] || (flows[k] == flows[top[f]] && k < top[f])) top[f] = k;
         seq[j] = (uint32_t)k, prev[f] = k;
     }
     return n_cl;
@@ -1250,7 +1249,8 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     uint32_t *scratch = malloc((8 * most + 1) * sizeof *scratch);
     int64_t *starts = malloc((2 * most + 1) * sizeof *starts);
     uint8_t *kind = calloc(g->n_flows + 1, 1);
-    if (!used.t || !info || !cl || !sv || !scratch || !kind || !starts) rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
+    if (!used.t || !info || !cl || !sv || !scratch || !kind || !starts)
+        rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
     for (size_t i = 0; !rc && i < n_caps; i++)
         for (size_t k = caps[i].first; !rc && k < caps[i].first + caps[i].n; k++) {
             const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
