@@ -14,7 +14,7 @@ static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (ui
  * the smallest valid message, and a shorter (non-empty) one grows to it.
  * Other ports get zeros (or random bytes): most dissectors take them, a few
  * (RIP, OpenVPN, SNMP, ...) would call them malformed. */
-enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP, APP_SSH, APP_A21 };
+enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP, APP_SSH, APP_A21, APP_TLS };
 struct app {
     uint8_t proto;
     uint16_t port, min;
@@ -28,6 +28,7 @@ static const app apps[] = {
     {NS_PROTO_UDP, 5683, 4, APP_COAP}, {NS_PROTO_UDP, 69, 4, APP_TFTP},
     {NS_PROTO_TCP, 22, 16, APP_SSH}, /* tshark calls a 1-byte "encrypted packet" malformed */
     {NS_PROTO_UDP, 23272, 9, APP_A21}, /* tshark reads this port (eQ-3 MAX!'s) as 3GPP2 A21 */
+    {NS_PROTO_TCP, 443, 0, APP_TLS},   {NS_PROTO_TCP, 8443, 0, APP_TLS}, /* no fill: records when the bytes start one */
 };
 
 const app *app_of(uint8_t proto, uint16_t server_port)
@@ -155,6 +156,281 @@ static int app_valid(const app *a, const uint8_t *p, int len)
     }
 }
 
+static void put24(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 16), put16(p + 1, v); }
+
+/* TLS. The model learns a record's first bytes (N of them); its lengths are
+ * bits like any other and rarely agree with the segment the packet length
+ * made, and what lies past N is fill. tshark then reassembles records across
+ * segments that never complete them ("Zero-length Handshake fragments",
+ * failed assertions) and nDPI, which wants a hello whose record and message
+ * lengths hold, sees none. So the records of a segment that starts with one
+ * are laid out to cover it exactly, as a checksum covers it: a record length
+ * stays when the learned bytes agree with it (the segment ends there, or a
+ * learned record header follows), another reaches to the segment's end; a
+ * record whose header lies in the fill is application data (opaque, as the
+ * fill is), and so is one whose handshake message cannot be made whole. */
+static int tls_type_ok(uint8_t t) { return t >= 20 && t <= 23; }
+
+/* Whether the learned bytes (known of them) of a record header are one. */
+static int tls_header_agrees(ns_bytes r, int known)
+{
+    uint8_t t, major, minor;
+    if (known >= 1 && (!ns_get_u8(r, 0, &t) || !tls_type_ok(t))) return 0;
+    if (known >= 2 && (!ns_get_u8(r, 1, &major) || major != 3)) return 0;
+    if (known >= 3 && (!ns_get_u8(r, 2, &minor) || minor > 4)) return 0;
+    return 1;
+}
+
+/* What a handshake message of type t needs to parse, past its own length:
+ * 1 its body as it is (opaque to tshark without keys, or zeros parse), 2 a
+ * hello, 3 a certificate list, 4 a TLS 1.2 session ticket, 5 an extension
+ * list; 0 for a type tshark knows but repair cannot make whole (the record
+ * becomes application data); -1 for a type tshark does not know (it shows an
+ * encrypted message: left as generated). */
+static int tls_hs_kind(uint8_t t)
+{
+    switch (t) {
+    case 0: case 12: case 14: case 16: case 20: return 1;
+    case 1: case 2: return 2;
+    case 11: return 3;
+    case 4: return 4;
+    case 8: return 5;
+    case 3: case 5: case 6: case 13: case 15: case 21: case 22: case 23: case 24: case 25: case 254: return 0;
+    default: return -1;
+    }
+}
+
+/* The body of a ClientHello (client) or ServerHello of n bytes, lb of them
+ * learned: version and random as generated, then each field the learned
+ * bytes give when it fits, else the smallest fill (no session id, one cipher
+ * suite, null compression), and the rest of the body as one padding
+ * extension (RFC 7685), zeros. Returns 0 when no hello fits in n bytes. */
+static int tls_hello(uint8_t *b, int n, int lb, int client)
+{
+    ns_bytes m = ns_bytes_make(b, (size_t)n);
+    if (n < 35 + (client ? 2 + 2 + 1 + 1 : 2 + 1)) return 0;
+    uint8_t u8;
+    uint16_t u16;
+    int sid = lb > 34 && ns_get_u8(m, 34, &u8) && u8 <= 32 ? u8 : -1; /* -1: fill */
+    int at = 35 + (sid > 0 ? sid : 0);
+    if (client) {
+        int suites = lb >= at + 2 && ns_get_be16(m, (size_t)at, &u16) && u16 >= 2 && !(u16 & 1) && at + 2 + u16 + 2 <= n ? u16 : -1;
+        if (suites < 0) {
+            if (at + 2 + 2 + 2 > n) return 0;
+            suites = 2, put16(b + at, 2), b[at + 2] = b[at + 3] = 0;
+        }
+        at += 2 + suites;
+        int comp = lb > at && ns_get_u8(m, (size_t)at, &u8) && u8 >= 1 && at + 1 + u8 <= n ? u8 : -1;
+        if (comp < 0) comp = 1, b[at] = 1, b[at + 1] = 0;
+        at += 1 + comp;
+    } else {
+        if (at + 3 > n) return 0;
+        if (lb <= at + 2) b[at + 2] = 0; /* null compression unless learned */
+        at += 3;
+    }
+    int rest = n - at;
+    if (rest == 1 || (rest >= 3 && rest <= 5)) { /* too short for an extension: a fill session id takes it */
+        if (sid >= 0) return 0;
+        memmove(b + 35 + rest, b + 35, (size_t)(at - 35)); /* all fill: nothing learned lies past byte 34 */
+        memset(b + 35, 0, (size_t)rest);
+        sid = rest, at += rest, rest = 0;
+        b[34] = (uint8_t)sid;
+    } else if (sid < 0) {
+        b[34] = 0;
+    }
+    if (rest >= 2) {
+        put16(b + at, (uint32_t)(rest - 2));
+        if (rest >= 6) put16(b + at + 2, 21), put16(b + at + 4, (uint32_t)(rest - 6)), memset(b + at + 6, 0, (size_t)(rest - 6));
+    }
+    return 1;
+}
+
+/* A handshake record's body of n bytes, lb learned: one message that fills
+ * it. Returns 0 when none fits (the record is then application data). */
+static int tls_handshake(uint8_t *b, int n, int lb)
+{
+    uint8_t t;
+    if (!ns_get_u8(ns_bytes_make(b, (size_t)n), 0, &t)) return 0;
+    int kind = tls_hs_kind(t);
+    if (kind < 0) return 1;
+    if (kind == 0 || n < 4) return 0;
+    put24(b + 1, (uint32_t)(n - 4));
+    switch (kind) {
+    case 2: return tls_hello(b + 4, n - 4, lb - 4, t == 1);
+    case 3: /* a certificate of fill would be malformed DER: an empty list, the fill past it */
+        if (n < 7) return 0;
+        put24(b + 4, 0);
+        break;
+    case 4: /* lifetime, then the ticket to the end */
+        if (n < 10) return 0;
+        put16(b + 8, (uint32_t)(n - 10));
+        break;
+    case 5: /* the extension list: one padding extension of fill */
+        if (n != 6 && n < 10) return 0;
+        put16(b + 4, (uint32_t)(n - 6));
+        if (n >= 10) put16(b + 6, 21), put16(b + 8, (uint32_t)(n - 10)), memset(b + 10, 0, (size_t)(n - 10));
+        break;
+    }
+    return 1;
+}
+
+/* The records of a segment of len bytes whose first learned bytes start one. */
+static void tls_frame(uint8_t *p, int len, int learned)
+{
+    if (learned < 2 || p[1] != 3) p[1] = 3; /* on a TLS port a record type is taken with any version */
+    if (learned < 3 || p[2] > 4) p[2] = 3;
+    uint8_t major = p[1], minor = p[2];
+    for (int at = 0; len - at >= 5;) {
+        uint8_t *r = p + at;
+        int known = learned - at, rest = len - at - 5;
+        if (!tls_header_agrees(ns_bytes_make(r, 5), known < 3 ? known : 3)) known = 0; /* not a header: fill */
+        if (known < 1) r[0] = 23;
+        if (known < 2) r[1] = major;
+        if (known < 3) r[2] = minor;
+        int n = -1;
+        uint16_t u16;
+        if (known >= 5 && ns_get_be16(ns_bytes_make(r, 5), 3, &u16)) n = u16;
+        if (r[0] == 20) n = 1; /* a change of cipher spec is one byte */
+        int next = at + 5 + n, left = len - next;
+        int keeps = n >= 1 && n <= rest &&
+                    (left == 0 || (left >= 6 && learned > next && tls_header_agrees(ns_bytes_make(p + next, (size_t)left), learned - next)));
+        if (r[0] == 20 && n <= rest && (left == 0 || left >= 6)) keeps = 1; /* what follows it is rewritten */
+        if (!keeps) n = rest;
+        put16(r + 3, (uint32_t)n);
+        if (r[0] == 20 && n >= 1) r[5] = 1;
+        if (r[0] == 22 && !tls_handshake(r + 5, n, learned - at - 5)) r[0] = 23;
+        at += 5 + n;
+    }
+}
+
+/* Whether a payload's learned start is a TLS record header. */
+static int tls_starts(const uint8_t *p, int learned)
+{
+    return learned >= 5 && tls_header_agrees(ns_bytes_make(p, (size_t)learned), 3);
+}
+
+/* HTTP (and SSDP, HTTP over UDP). The learned bytes start a request or
+ * status line and end N bytes in, mid-line; past them tshark read fill as
+ * header names ("Illegal characters found in header name", malformed) and
+ * nDPI found no " HTTP/1.x" to end the request line. So a message that starts
+ * with a method or "HTTP/1." keeps its learned lines as far as they are
+ * well formed, has the line the learned bytes stop in completed (the request
+ * line's version, a header line's end), and ends its header there: the rest
+ * of the segment is its body, of the fill, with the Content-Length that says
+ * so (a header of spaces when the rest is too short for one). */
+static const char *const http_methods[] = {"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ",
+                                           "CONNECT ", "NOTIFY ", "M-SEARCH ", "SUBSCRIBE ", "UNSUBSCRIBE "};
+enum { HTTP_HEAD_MAX = 160 }; /* learned bytes (at most a row's 64) and what completes their line */
+
+static int http_tchar(uint8_t c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c && strchr("!#$%&'*+-.^_`|~", c)); }
+static int http_vchar(uint8_t c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
+
+/* The length of the method and its space a learned start begins with, 0
+ * for a status line's "HTTP/1.", -1 for neither. */
+static int http_starts(const uint8_t *p, int learned)
+{
+    for (size_t i = 0; i < sizeof http_methods / sizeof http_methods[0]; i++) {
+        size_t n = strlen(http_methods[i]);
+        if ((size_t)learned >= n && !memcmp(p, http_methods[i], n)) return (int)n;
+    }
+    return learned >= 7 && !memcmp(p, "HTTP/1.", 7) ? 0 : -1;
+}
+
+static int http_put(uint8_t *h, int w, const char *text)
+{
+    size_t n = strlen(text);
+    if (w + (int)n > HTTP_HEAD_MAX) return HTTP_HEAD_MAX + 1;
+    memcpy(h + w, text, n);
+    return w + (int)n;
+}
+
+/* Whether the header line at h[ls, e) names a length of the body (Content-Length,
+ * Transfer-Encoding): the body is the fill's, so such a line is dropped. */
+static int http_names_length(const uint8_t *h, int ls, int e)
+{
+    static const char *const names[] = {"content-length:", "transfer-encoding:"};
+    for (int k = 0; k < 2; k++) {
+        int n = (int)strlen(names[k]), i = 0;
+        while (i < n && ls + i < e && (h[ls + i] | 0x20) == (names[k][i] | 0x20)) i++;
+        if (i == n) return 1;
+    }
+    return 0;
+}
+
+/* The head of the message at h[0, learned) made whole (start line and the
+ * header lines that are well formed, the last one completed); returns its
+ * length, without the empty line that ends it. */
+static int http_head(uint8_t *h, int learned, int method)
+{
+    int i, w;
+    if (method > 0) { /* request line: method, target, version */
+        for (i = method; i < learned && h[i] > 0x20 && h[i] < 0x7f; i++) {}
+        w = i;
+        if (w == method) w = http_put(h, w, "/");
+        static const char v[] = " HTTP/1.1";
+        int j = 0;
+        if (i < learned && h[i] == ' ')
+            while (j < 9 && i + j < learned && (h[i + j] == v[j] || (j == 8 && h[i + j] == '0'))) j++;
+        if (j < 9) return http_put(h, http_put(h, w + j, v + j), "\r\n"); /* completed: nothing learned after it is kept */
+        i = w = w + 9;
+    } else { /* status line: version, code, reason */
+        static const char v[] = "HTTP/1.1 200 ";
+        for (i = 7; i < 13 && i < learned; i++)
+            if (!(i == 7 ? h[i] == '0' || h[i] == '1' : i == 8 || i == 12 ? h[i] == ' ' : h[i] >= '0' && h[i] <= '9')) break;
+        if (i < 13) {
+            return http_put(h, http_put(h, i, v + i), "\r\n");
+        } else {
+            for (; i < learned && http_vchar(h[i]); i++) {}
+            w = i;
+        }
+    }
+    /* w: the start line's end, before its CRLF; i: where the learned bytes go on */
+    if (i + 1 < learned && h[i] == '\r' && h[i + 1] == '\n') {
+        i += 2;
+    } else {
+        return http_put(h, w, "\r\n");
+    }
+    for (int ls = i; ls < learned; ls = i) {
+        for (i = ls; i < learned && http_tchar(h[i]); i++) {}
+        if (i == learned) return i > ls ? http_put(h, i, ":\r\n") : ls;     /* a name cut by N */
+        if (h[i] != ':' || i == ls) return ls;                               /* not a header line: dropped */
+        for (i++; i < learned && http_vchar(h[i]); i++) {}
+        if (http_names_length(h, ls, i)) return ls;
+        if (i + 1 < learned && h[i] == '\r' && h[i + 1] == '\n') {
+            i += 2;
+            continue;
+        }
+        return http_put(h, i, "\r\n");                                       /* a value cut by N, or garbled */
+    }
+    return learned;
+}
+
+/* A message of len bytes whose learned start (learned bytes) is an HTTP
+ * start line; method as http_starts gives it. */
+static void http_frame(uint8_t *p, int len, int learned, int method)
+{
+    uint8_t h[HTTP_HEAD_MAX + 1];
+    int n = learned < HTTP_HEAD_MAX ? learned : HTTP_HEAD_MAX;
+    memcpy(h, p, (size_t)n);
+    int w = http_head(h, n, method);
+    int rest = len - w;
+    if (w > HTTP_HEAD_MAX || rest < 2 || (rest > 2 && rest < 6)) return; /* no whole head fits: left as generated */
+    memcpy(p, h, (size_t)w);
+    uint8_t *e = p + w;
+    if (rest == 2) {
+        memcpy(e, "\r\n", 2);
+    } else if (rest < 21) {
+        memcpy(e, "X:", 2), memset(e + 2, ' ', (size_t)(rest - 6)), memcpy(e + rest - 4, "\r\n\r\n", 4);
+    } else { /* "Content-Length: " K "\r\n\r\n", then K bytes: K's d digits (zero-padded) count too */
+        int d = 1;
+        for (long lim = 10; rest - 20 - d >= lim; lim *= 10) d++;
+        int k = rest - 20 - d;
+        memcpy(e, "Content-Length: ", 16);
+        for (int i = d - 1, v = k; i >= 0; i--, v /= 10) e[16 + i] = (uint8_t)('0' + v % 10);
+        memcpy(e + 16 + d, "\r\n\r\n", 4);
+    }
+}
+
 void app_write(const app *a, uint8_t *data, int len, int from_server, uint16_t id, const uint8_t *pay, int n_pay)
 {
     if (a && len >= a->min) app_fill(a, data, len, from_server, id);
@@ -164,7 +440,13 @@ void app_write(const app *a, uint8_t *data, int len, int from_server, uint16_t i
     uint8_t keep[NS_NP_BITS_PAY / 8];   /* the fill under the learned bytes (n_pay <= a row's bytes) */
     memcpy(keep, data, (size_t)learned);
     memcpy(data, pay, (size_t)learned);
-    if (!a) return;
+    if (!a || a->kind == APP_TLS) {
+        /* on a TLS port a record type is enough (tshark reads records there whatever follows) */
+        int method;
+        if (a ? tls_type_ok(data[0]) : tls_starts(data, learned)) tls_frame(data, len, learned);
+        else if (!a && (method = http_starts(data, learned)) >= 0) http_frame(data, len, learned, method);
+        return;
+    }
     app_restamp(a, data, len, learned, id);
     if (len >= a->min && !app_valid(a, data, len)) memcpy(data, keep, (size_t)learned);
 }
