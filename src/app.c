@@ -195,7 +195,7 @@ static int tls_hs_kind(uint8_t t)
     case 11: return 3;
     case 4: return 4;
     case 8: return 5;
-    case 3: case 5: case 6: case 13: case 15: case 21: case 22: case 23: case 24: case 25: case 254: return 0;
+    case 3: case 5: case 6: case 13: case 15: case 21: case 22: case 23: case 24: case 25: case 67: case 254: return 0;
     default: return -1;
     }
 }
@@ -290,12 +290,16 @@ static void tls_frame(uint8_t *p, int len, int learned)
         int n = -1;
         uint16_t u16;
         if (known >= 5 && ns_get_be16(ns_bytes_make(r, 5), 3, &u16)) n = u16;
-        if (r[0] == 20) n = 1; /* a change of cipher spec is one byte */
+        if (r[0] == 20) { /* a change of cipher spec is one byte; what follows it is another record */
+            n = 1;
+            if (rest != 1 && (rest < 1 || rest - 1 < 6)) r[0] = 23; /* no room for either: application data */
+        }
         int next = at + 5 + n, left = len - next;
         int keeps = n >= 1 && n <= rest &&
                     (left == 0 || (left >= 6 && learned > next && tls_header_agrees(ns_bytes_make(p + next, (size_t)left), learned - next)));
-        if (r[0] == 20 && n <= rest && (left == 0 || left >= 6)) keeps = 1; /* what follows it is rewritten */
+        if (r[0] == 20) keeps = 1;
         if (!keeps) n = rest;
+        if (n == 0) r[0] = 23; /* a 5-byte segment: only application data may be empty */
         put16(r + 3, (uint32_t)n);
         if (r[0] == 20 && n >= 1) r[5] = 1;
         if (r[0] == 22 && !tls_handshake(r + 5, n, learned - at - 5)) r[0] = 23;
@@ -443,7 +447,7 @@ void app_write(const app *a, uint8_t *data, int len, int from_server, uint16_t i
     if (!a || a->kind == APP_TLS) {
         /* on a TLS port a record type is enough (tshark reads records there whatever follows) */
         int method;
-        if (a ? tls_type_ok(data[0]) : tls_starts(data, learned)) tls_frame(data, len, learned);
+        if (len >= 5 && (a ? tls_type_ok(data[0]) : tls_starts(data, learned))) tls_frame(data, len, learned);
         else if (!a && (method = http_starts(data, learned)) >= 0) http_frame(data, len, learned, method);
         return;
     }

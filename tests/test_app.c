@@ -21,7 +21,7 @@
 #include "netsynth/nprint.h"
 #include "netsynth/packet.h"
 
-enum { MAXLEN = 1500 };
+enum { MAXLEN = 1500 + 8 };
 
 /* The bytes at p begin with the text (its NULs included, not its end). */
 #define STARTS(p, text) assert_memory_equal(p, text, sizeof text - 1)
@@ -29,11 +29,14 @@ enum { MAXLEN = 1500 };
 static unsigned be16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
 static unsigned be24(const uint8_t *p) { return (unsigned)p[0] << 16 | (unsigned)p[1] << 8 | p[2]; }
 
-/* app_write of learned bytes into a zero-filled payload of len bytes. */
+/* app_write of learned bytes into a zero-filled payload of len bytes (data
+ * has room for 8 more, which it must not touch). */
 static void write_payload(const app *a, uint8_t *data, int len, int from_server, const uint8_t *pay, int n_pay)
 {
     memset(data, 0, (size_t)len);
+    memset(data + len, 0xee, 8);
     app_write(a, data, len, from_server, 0x1234, pay, n_pay);
+    for (int i = 0; i < 8; i++) assert_int_equal(data[len + i], 0xee);
 }
 
 /* A hello body of n bytes parses whole, or the test fails. */
@@ -78,7 +81,7 @@ static int check_records(const uint8_t *p, int len, uint8_t *types)
         unsigned n = be16(p + at + 3);
         assert_true(n >= 1 && at + 5 + (int)n <= len);
         if (p[at] == 20) assert_int_equal(n, 1), assert_int_equal(p[at + 5], 1);
-        if (p[at] == 22 && p[at + 5] <= 24) {
+        if (p[at] == 22 && memchr("\x00\x01\x02\x04\x08\x0b\x0c\x0e\x10\x14", p[at + 5], 10)) { /* types repair completes */
             assert_int_equal(be24(p + at + 6) + 4, n);
             if (p[at + 5] == 1 || p[at + 5] == 2) check_hello(p + at + 9, n - 4, p[at + 5] == 1);
         }
@@ -251,6 +254,49 @@ static void test_http_heads(void **state)
     STARTS(p, "oUT /qoudu\0");
 }
 
+/* Random learned starts (record headers and HTTP lines with random bytes
+ * after them) in random segment sizes: whatever they say, a segment on a
+ * TLS port that starts with a record type comes out as records that tile
+ * it, and an HTTP start comes out with a whole head and a body its
+ * Content-Length counts, or as generated. */
+static void test_random_starts(void **state)
+{
+    (void)state;
+    const app *tls = app_of(NS_PROTO_TCP, 443);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    static const char *const heads[] = {"GET /", "POST /a HTTP/1.1\r\n", "HTTP/1.1 200 OK\r\n", "HTTP/1.", "M-SEARCH * HTTP/1.1\r\nHOST:",
+                                        "NOTIFY * HTTP/1.1\r\nCache-Control: max-age=", "GET /x HTTP/1.1\r\nContent-Length: 1\r\n\r\nab"};
+    for (int iter = 0; iter < 20000; iter++) {
+        uint8_t pay[64], p[MAXLEN], types[MAXLEN / 5 + 1];
+        for (int i = 0; i < 64; i++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, pay[i] = (uint8_t)(x >> 24);
+        int n_pay = 1 + (int)(x % 64), len = n_pay + (int)((x >> 8) % 1400);
+        if (iter % 2 == 0) { /* TLS: a record type, mostly a TLS version, sometimes a second header inside */
+            pay[0] = (uint8_t)(20 + (x >> 20) % 4), pay[1] = (x >> 22) % 8 ? 3 : pay[1], pay[2] = (uint8_t)((x >> 25) % 5);
+            if ((x >> 28) % 2) pay[3] = 0, pay[4] = (uint8_t)((x >> 30) % 40);
+            if ((x >> 36) % 2 && n_pay > 20) pay[5] = (uint8_t)((x >> 37) % 3), pay[6] = 0;
+            write_payload(tls, p, len, iter % 4 == 0, pay, n_pay);
+            if (len < 5) { /* no record fits: as generated */
+                assert_memory_equal(p, pay, (size_t)len);
+                continue;
+            }
+            int k = check_records(p, len, types);
+            assert_true(k >= 1);
+            continue;
+        }
+        const char *h = heads[(x >> 33) % (sizeof heads / sizeof heads[0])];
+        size_t hn = strlen(h) < (size_t)n_pay ? strlen(h) : (size_t)n_pay;
+        memcpy(pay, h, hn);
+        if ((x >> 40) % 2) /* printable after the start, as a learned line mostly is */
+            for (int i = (int)hn; i < 64; i++) pay[i] = (uint8_t)(32 + pay[i] % 95);
+        write_payload(NULL, p, len, 0, pay, n_pay);
+        const uint8_t *end = memmem(p, (size_t)len, "\r\n\r\n", 4);
+        if (!end || !memcmp(p, pay, (size_t)n_pay)) continue; /* left as generated (not a start, or no room) */
+        int head = (int)(end - p) + 4;
+        const char *cl = memmem(p, (size_t)head, "\r\nContent-Length: ", 18);
+        assert_int_equal(head + (cl ? atoi(cl + 18) : 0), len);
+    }
+}
+
 /* ----------------------------------------------------------------- tshark */
 
 static void put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
@@ -275,7 +321,7 @@ static void frame(cap *c, int port, int d, uint8_t flags, const uint8_t *pay, in
     put16(tcp, d ? (unsigned)port : 40000), put16(tcp + 2, d ? 40000 : (unsigned)port);
     put32(tcp + 4, c->seq[d]), put32(tcp + 8, flags & 0x10 ? c->seq[!d] : 0);
     tcp[12] = 0x50, tcp[13] = flags, put16(tcp + 14, 65535);
-    memcpy(tcp + 20, pay, (size_t)len);
+    if (len) memcpy(tcp + 20, pay, (size_t)len);
     c->seq[d] += (uint32_t)len + !!(flags & 0x02);
     uint8_t rec[16];
     uint32_t caplen = (uint32_t)(54 + len), t = (uint32_t)c->n++;
@@ -354,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_tls_records_tile),
         cmocka_unit_test(test_tls_handshake_messages),
         cmocka_unit_test(test_http_heads),
+        cmocka_unit_test(test_random_starts),
         cmocka_unit_test(test_tshark_reads_them_whole),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
