@@ -16,6 +16,12 @@
 #      the generated captures: malformed packets, bad checksums, expert errors,
 #      and the share of packets with transport payload whose application
 #      layer was dissected, beside the real test captures'.
+#   3. STAGES=like SYNTH=DIR: captures of `generate --like` (DIR/*.pcap) beside the
+#      real test captures, per service by server port (dpi_count.py ports): nDPI's
+#      share, tshark's malformed packets and expert errors by dissector and message
+#      (default preferences, checksums checked), and the share of packets with
+#      payload whose application messages tshark dissects, each segment read
+#      alone (tshark_count.py). Outputs in WORK/like-{real,synth}*.
 # ndpiReader -d (deep inspection only, no guess by port), one thread, nice.
 # Tables go to stdout and WORK/*.tsv.
 set -eu
@@ -30,7 +36,7 @@ STEPS=${STEPS:-1500}
 PACKETS=${PACKETS:-32}
 FLOWS=${FLOWS:-100}
 SERVICES=${SERVICES:-HTTP DNS TLS NTP DHCP SSDP MDNS}
-STAGES=${STAGES:-real model}   # real: the cut captures; model: train, generate, compare
+STAGES=${STAGES:-real model}   # real: the cut captures; model: train, generate, compare; like: SYNTH=DIR
 mkdir -p "$W"
 for t in ndpiReader tshark python3; do
     command -v $t >/dev/null || { echo "dpi.sh: needs $t" >&2; exit 1; }
@@ -148,4 +154,54 @@ if echo "$STAGES" | grep -q model; then
         tot "real test" >"$W/tshark-real.tsv"
     cat "$W/tshark-real.tsv"
     for s in $SERVICES; do tshark_counts "$W/gen-$s.pcap"; done | tot "generated" | tee "$W/tshark-gen.tsv"
+fi
+
+if echo "$STAGES" | grep -q like; then
+    SIDES="real"   # without SYNTH, the real side alone (it is kept in WORK for later runs)
+    [ -n "${SYNTH:-}" ] && { [ -d "$SYNTH" ] || { echo "dpi.sh: no directory SYNTH=$SYNTH" >&2; exit 1; }; SIDES="real synth"; }
+    TS='-o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -o ip.check_checksum:TRUE'
+    ERRF='-e frame.protocols -e _ws.malformed -e _ws.expert.severity -e _ws.expert.message -e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport'
+    APPF="$ERRF -e tcp.len -e udp.length -e http.request.method -e http.response.code -e tls.handshake.type -e tls.record.content_type"
+    # One capture: nDPI, tshark as a user opens it, tshark segment by segment.
+    look() {
+        ndpi "$1" "$2.ndpi"
+        tshark -r "$1" $TS -T fields -E occurrence=a -E aggregator=, $ERRF >"$2.err" 2>/dev/null || true
+        tshark -r "$1" -o tcp.desegment_tcp_streams:FALSE -T fields -E occurrence=a -E aggregator=, $APPF \
+            >"$2.app" 2>/dev/null || true
+        printf '%s\t%s\n' "$1" "$2.ndpi" >>"$3.ndpi.list"
+        printf '%s\t%s\t%s\n' "$1" "$2.err" "$2.app" >>"$3.tshark.list"
+    }
+    for side in $SIDES; do
+        L="$W/like-$side"
+        [ -f "$L.done" ] && [ "$side" = real ] && continue   # the real side once per WORK
+        rm -rf "$L" "$L.ndpi.list" "$L.tshark.list"
+        mkdir -p "$L"
+        if [ "$side" = real ]; then
+            while read -r p; do
+                mkdir -p "$L/$(dirname "$p")"
+                look "$S/$p" "$L/$p" "$L"
+            done <"$W/test.list"
+        else
+            for f in "$SYNTH"/*.pcap; do look "$f" "$L/$(basename "$f")" "$L"; done
+        fi
+        touch "$L.done"
+    done
+    echo "== nDPI per service (by server port): real test flows, generated flows (like-for-like)"
+    python3 "$ROOT/bench/dpi_count.py" real "$S/flow-services.tsv" "$W/like-real.ndpi.list" |
+        sed 's/^/label\t/' >"$W/like-ndpi-label.tsv"
+    for side in $SIDES; do
+        python3 "$ROOT/bench/dpi_count.py" ports "$W/like-$side.ndpi.list" >"$W/like-ndpi-$side.tsv"
+    done
+    printf 'service\treal flows (label)\trecognised\treal flows (port)\trecognised\tgenerated flows\trecognised\tratio (port)\n'
+    cut -f1 "$W/like-ndpi-real.tsv" "$W/like-ndpi-synth.tsv" | sort -u | while read -r s; do
+        l=$(awk -F'\t' -v s="$s" '$2 == s { printf "%d\t%.2f", $3, $3 ? $4 / $3 : 0 }' "$W/like-ndpi-label.tsv")
+        r=$(awk -F'\t' -v s="$s" '$1 == s { printf "%d\t%.2f", $2, $2 ? $3 / $2 : 0 }' "$W/like-ndpi-real.tsv")
+        g=$(awk -F'\t' -v s="$s" '$1 == s { printf "%d\t%.2f", $2, $2 ? $3 / $2 : 0 }' "$W/like-ndpi-synth.tsv")
+        printf '%s\t%s\t%s\t%s\n' "$s" "${l:-0	-}" "${r:-0	-}" "${g:-0	-}"
+    done | awk -F'\t' -v OFS='\t' '{ print $0, ($5 > 0 ? sprintf("%.2f", $7 / $5) : "-") }' | tee "$W/like-ndpi.tsv"
+    [ "$SIDES" = real ] && : >"$W/like-ndpi-synth.tsv"
+    for side in $SIDES; do
+        echo "== tshark, $side: totals; expert errors by dissector and message; application layer per service"
+        python3 "$ROOT/bench/tshark_count.py" "$W/like-$side" "$W/like-$side.tshark.list"
+    done
 fi
