@@ -159,49 +159,49 @@ fi
 if echo "$STAGES" | grep -q like; then
     SIDES="real"   # without SYNTH, the real side alone (it is kept in WORK for later runs)
     [ -n "${SYNTH:-}" ] && { [ -d "$SYNTH" ] || { echo "dpi.sh: no directory SYNTH=$SYNTH" >&2; exit 1; }; SIDES="real synth"; }
+    NAME=${NAME:-$(basename "${SYNTH:-real}")}   # the synthetic side's outputs: WORK/like-NAME*
     TS='-o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -o ip.check_checksum:TRUE'
     ERRF='-e frame.protocols -e _ws.malformed -e _ws.expert.severity -e _ws.expert.message -e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport'
     APPF="$ERRF -e tcp.len -e udp.length -e http.request.method -e http.response.code -e tls.handshake.type -e tls.record.content_type"
-    # One capture: nDPI, tshark as a user opens it, tshark segment by segment.
-    look() {
-        ndpi "$1" "$2.ndpi"
-        tshark -r "$1" $TS -T fields -E occurrence=a -E aggregator=, $ERRF >"$2.err" 2>/dev/null || true
-        tshark -r "$1" -o tcp.desegment_tcp_streams:FALSE -T fields -E occurrence=a -E aggregator=, $APPF \
-            >"$2.app" 2>/dev/null || true
-        printf '%s\t%s\n' "$1" "$2.ndpi" >>"$3.ndpi.list"
-        printf '%s\t%s\t%s\n' "$1" "$2.err" "$2.app" >>"$3.tshark.list"
-    }
     for side in $SIDES; do
-        L="$W/like-$side"
-        [ -f "$L.done" ] && [ "$side" = real ] && continue   # the real side once per WORK
-        rm -rf "$L" "$L.ndpi.list" "$L.tshark.list"
+        L="$W/like-$side" && [ "$side" = synth ] && L="$W/like-$NAME"
         mkdir -p "$L"
-        if [ "$side" = real ]; then
-            while read -r p; do
-                mkdir -p "$L/$(dirname "$p")"
-                look "$S/$p" "$L/$p" "$L"
-            done <"$W/test.list"
-        else
-            for f in "$SYNTH"/*.pcap; do look "$f" "$L/$(basename "$f")" "$L"; done
+        if [ "$side" = real ]; then sed "s|^|$S/|" "$W/test.list"; else ls "$SYNTH"/*.pcap; fi >"$L.captures"
+        # nDPI per capture (kept in WORK: a capture already read is not read again)
+        : >"$L.ndpi.list"
+        while read -r c; do
+            o="$L/$(echo "$c" | tr '/' '_').ndpi"
+            [ -s "$o" ] || ndpi "$c" "$o"
+            printf '%s\t%s\n' "$c" "$o" >>"$L.ndpi.list"
+        done <"$L.captures"
+        # tshark on the captures one after the other (mergecap -a, as eval's compliance reads them):
+        # as a user opens them, and each segment alone
+        if [ ! -s "$L.app" ]; then
+            xargs mergecap -a -F pcap -w "$L.pcap" <"$L.captures"
+            tshark -r "$L.pcap" -n $TS -T fields -E occurrence=a -E aggregator="|" $ERRF >"$L.err" 2>/dev/null || true
+            tshark -r "$L.pcap" -n -o tcp.desegment_tcp_streams:FALSE -T fields -E occurrence=a -E aggregator="|" $APPF \
+                >"$L.app" 2>/dev/null || true
+            rm -f "$L.pcap"
         fi
-        touch "$L.done"
+        printf 'all\t%s\t%s\n' "$L.err" "$L.app" >"$L.tshark.list"
     done
     echo "== nDPI per service (by server port): real test flows, generated flows (like-for-like)"
-    python3 "$ROOT/bench/dpi_count.py" real "$S/flow-services.tsv" "$W/like-real.ndpi.list" |
+    python3 "$ROOT/bench/dpi_count.py" real "$S/flow-services.tsv" \
+        "$(sed "s|^$S/||" "$W/like-real.ndpi.list" >"$W/like-real.ndpi.rel" && echo "$W/like-real.ndpi.rel")" |
         sed 's/^/label\t/' >"$W/like-ndpi-label.tsv"
-    for side in $SIDES; do
-        python3 "$ROOT/bench/dpi_count.py" ports "$W/like-$side.ndpi.list" >"$W/like-ndpi-$side.tsv"
-    done
+    python3 "$ROOT/bench/dpi_count.py" ports "$W/like-real.ndpi.list" >"$W/like-ndpi-real.tsv"
+    G="$W/like-ndpi-$NAME.tsv"
+    if [ "$SIDES" = real ]; then : >"$G"; else python3 "$ROOT/bench/dpi_count.py" ports "$W/like-$NAME.ndpi.list" >"$G"; fi
     printf 'service\treal flows (label)\trecognised\treal flows (port)\trecognised\tgenerated flows\trecognised\tratio (port)\n'
-    cut -f1 "$W/like-ndpi-real.tsv" "$W/like-ndpi-synth.tsv" | sort -u | while read -r s; do
+    cut -f1 "$W/like-ndpi-real.tsv" "$G" | sort -u | while read -r s; do
         l=$(awk -F'\t' -v s="$s" '$2 == s { printf "%d\t%.2f", $3, $3 ? $4 / $3 : 0 }' "$W/like-ndpi-label.tsv")
         r=$(awk -F'\t' -v s="$s" '$1 == s { printf "%d\t%.2f", $2, $2 ? $3 / $2 : 0 }' "$W/like-ndpi-real.tsv")
-        g=$(awk -F'\t' -v s="$s" '$1 == s { printf "%d\t%.2f", $2, $2 ? $3 / $2 : 0 }' "$W/like-ndpi-synth.tsv")
+        g=$(awk -F'\t' -v s="$s" '$1 == s { printf "%d\t%.2f", $2, $2 ? $3 / $2 : 0 }' "$G")
         printf '%s\t%s\t%s\t%s\n' "$s" "${l:-0	-}" "${r:-0	-}" "${g:-0	-}"
-    done | awk -F'\t' -v OFS='\t' '{ print $0, ($5 > 0 ? sprintf("%.2f", $7 / $5) : "-") }' | tee "$W/like-ndpi.tsv"
-    [ "$SIDES" = real ] && : >"$W/like-ndpi-synth.tsv"
+    done | awk -F'\t' -v OFS='\t' '{ print $0, ($5 > 0 && $7 != "-" ? sprintf("%.2f", $7 / $5) : "-") }' | tee "$W/like-ndpi-$NAME-table.tsv"
     for side in $SIDES; do
-        echo "== tshark, $side: totals; expert errors by dissector and message; application layer per service"
-        python3 "$ROOT/bench/tshark_count.py" "$W/like-$side" "$W/like-$side.tshark.list"
+        L="$W/like-$side" && [ "$side" = synth ] && L="$W/like-$NAME"
+        echo "== tshark, $(basename "$L"): totals; expert errors by dissector and message; application layer per service"
+        python3 "$ROOT/bench/tshark_count.py" "$L" "$L.tshark.list"
     done
 fi

@@ -3,7 +3,7 @@
 
   tshark_count.py OUT LIST     LIST: lines "capture<TAB>errors-file<TAB>app-file"
 
-errors-file: `tshark -T fields -e frame.protocols -e _ws.malformed -e _ws.expert.severity
+errors-file: `tshark -T fields -E occurrence=a -E aggregator="|" -e frame.protocols -e _ws.malformed -e _ws.expert.severity
 -e _ws.expert.message -e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport` with
 tshark's default preferences and checksums checked (what a user opening the capture sees);
 app-file: the same fields read with TCP reassembly off (each segment alone) plus tcp.len,
@@ -31,8 +31,8 @@ NUM = re.compile(r"0x[0-9a-fA-F]+|\d+")
 def service(c):
     for proto, a, b in (("tcp", c[4], c[5]), ("udp", c[6], c[7])):
         for p in (a, b):
-            if p and (proto, int(p.split(",")[0])) in PORTS:
-                return PORTS[(proto, int(p.split(",")[0]))]
+            if p and (proto, int(p.split("|")[0])) in PORTS:
+                return PORTS[(proto, int(p.split("|")[0]))]
     return None
 
 
@@ -62,7 +62,7 @@ def main():
                     protos = c[0].split(":")
                     last = [p for p in protos if not p.startswith("_ws")][-1] if protos[0] else "-"
                     mal += "_ws.malformed" in protos or c[1] != ""
-                    sev, msg = c[2].split(","), c[3].split(",")
+                    sev, msg = c[2].split("|"), c[3].split("|")
                     for s, m in zip(sev, msg + [""] * len(sev)):
                         if s == ERROR:
                             err += 1
@@ -70,7 +70,7 @@ def main():
             with open(app, errors="replace") as a:
                 for row in a:
                     c = row.rstrip("\n").split("\t") + [""] * 14
-                    tl, ul = c[8].split(",")[0], c[9].split(",")[0]
+                    tl, ul = c[8].split("|")[0], c[9].split("|")[0]
                     if not ((tl and int(tl) > 0) or (ul and int(ul) > 8)):
                         continue
                     svc = service(c)
@@ -78,7 +78,7 @@ def main():
                         continue
                     pay[svc] += 1
                     hit[svc] += dissected(svc, set(c[0].split(":")), c)
-                    if svc == "TLS" and set(c[12].split(",")) & {"1", "2"}:
+                    if svc == "TLS" and set(c[12].split("|")) & {"1", "2"}:
                         hello["TLS"] += 1
     with open(out + "-totals.tsv", "w") as f:
         print(f"captures\tpackets\tmalformed\texpert errors\n{caps}\t{n}\t{mal}\t{err}", file=f)
