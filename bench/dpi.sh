@@ -16,6 +16,12 @@
 #      the generated captures: malformed packets, bad checksums, expert errors,
 #      and the share of packets with transport payload whose application
 #      layer was dissected, beside the real test captures'.
+#   3. STAGES=like SYNTH=DIR: captures of `generate --like` (DIR/*.pcap) beside the
+#      real test captures, per service by server port (dpi_count.py ports): nDPI's
+#      share, tshark's malformed packets and expert errors by dissector and message
+#      (default preferences, checksums checked), and the share of packets with
+#      payload whose application messages tshark dissects, each segment read
+#      alone (tshark_count.py). Outputs in WORK/like-{real,synth}*.
 # ndpiReader -d (deep inspection only, no guess by port), one thread, nice.
 # Tables go to stdout and WORK/*.tsv.
 set -eu
@@ -30,7 +36,7 @@ STEPS=${STEPS:-1500}
 PACKETS=${PACKETS:-32}
 FLOWS=${FLOWS:-100}
 SERVICES=${SERVICES:-HTTP DNS TLS NTP DHCP SSDP MDNS}
-STAGES=${STAGES:-real model}   # real: the cut captures; model: train, generate, compare
+STAGES=${STAGES:-real model}   # real: the cut captures; model: train, generate, compare; like: SYNTH=DIR
 mkdir -p "$W"
 for t in ndpiReader tshark python3; do
     command -v $t >/dev/null || { echo "dpi.sh: needs $t" >&2; exit 1; }
@@ -148,4 +154,54 @@ if echo "$STAGES" | grep -q model; then
         tot "real test" >"$W/tshark-real.tsv"
     cat "$W/tshark-real.tsv"
     for s in $SERVICES; do tshark_counts "$W/gen-$s.pcap"; done | tot "generated" | tee "$W/tshark-gen.tsv"
+fi
+
+if echo "$STAGES" | grep -q like; then
+    SIDES="real"   # without SYNTH, the real side alone (it is kept in WORK for later runs)
+    [ -n "${SYNTH:-}" ] && { [ -d "$SYNTH" ] || { echo "dpi.sh: no directory SYNTH=$SYNTH" >&2; exit 1; }; SIDES="real synth"; }
+    NAME=${NAME:-$(basename "${SYNTH:-real}")}   # the synthetic side's outputs: WORK/like-NAME*
+    TS='-o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -o ip.check_checksum:TRUE'
+    ERRF='-e frame.protocols -e _ws.malformed -e _ws.expert.severity -e _ws.expert.message -e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport'
+    APPF="$ERRF -e tcp.len -e udp.length -e http.request.method -e http.response.code -e tls.handshake.type -e tls.record.content_type"
+    for side in $SIDES; do
+        L="$W/like-$side" && [ "$side" = synth ] && L="$W/like-$NAME"
+        mkdir -p "$L"
+        if [ "$side" = real ]; then sed "s|^|$S/|" "$W/test.list"; else ls "$SYNTH"/*.pcap; fi >"$L.captures"
+        # nDPI per capture (kept in WORK: a capture already read is not read again)
+        : >"$L.ndpi.list"
+        while read -r c; do
+            o="$L/$(echo "$c" | tr '/' '_').ndpi"
+            [ -s "$o" ] || ndpi "$c" "$o"
+            printf '%s\t%s\n' "$c" "$o" >>"$L.ndpi.list"
+        done <"$L.captures"
+        # tshark on the captures one after the other (mergecap -a, as eval's compliance reads them):
+        # as a user opens them, and each segment alone
+        if [ ! -s "$L.app" ]; then
+            xargs mergecap -a -F pcap -w "$L.pcap" <"$L.captures"
+            tshark -r "$L.pcap" -n $TS -T fields -E occurrence=a -E aggregator="|" $ERRF >"$L.err" 2>/dev/null || true
+            tshark -r "$L.pcap" -n -o tcp.desegment_tcp_streams:FALSE -T fields -E occurrence=a -E aggregator="|" $APPF \
+                >"$L.app" 2>/dev/null || true
+            rm -f "$L.pcap"
+        fi
+        printf 'all\t%s\t%s\n' "$L.err" "$L.app" >"$L.tshark.list"
+    done
+    echo "== nDPI per service (by server port): real test flows, generated flows (like-for-like)"
+    python3 "$ROOT/bench/dpi_count.py" real "$S/flow-services.tsv" \
+        "$(sed "s|^$S/||" "$W/like-real.ndpi.list" >"$W/like-real.ndpi.rel" && echo "$W/like-real.ndpi.rel")" |
+        sed 's/^/label\t/' >"$W/like-ndpi-label.tsv"
+    python3 "$ROOT/bench/dpi_count.py" ports "$W/like-real.ndpi.list" >"$W/like-ndpi-real.tsv"
+    G="$W/like-ndpi-$NAME.tsv"
+    if [ "$SIDES" = real ]; then : >"$G"; else python3 "$ROOT/bench/dpi_count.py" ports "$W/like-$NAME.ndpi.list" >"$G"; fi
+    printf 'service\treal flows (label)\trecognised\treal flows (port)\trecognised\tgenerated flows\trecognised\tratio (port)\n'
+    cut -f1 "$W/like-ndpi-real.tsv" "$G" | sort -u | while read -r s; do
+        l=$(awk -F'\t' -v s="$s" '$2 == s { printf "%d\t%.2f", $3, $3 ? $4 / $3 : 0 }' "$W/like-ndpi-label.tsv")
+        r=$(awk -F'\t' -v s="$s" '$1 == s { printf "%d\t%.2f", $2, $2 ? $3 / $2 : 0 }' "$W/like-ndpi-real.tsv")
+        g=$(awk -F'\t' -v s="$s" '$1 == s { printf "%d\t%.2f", $2, $2 ? $3 / $2 : 0 }' "$G")
+        printf '%s\t%s\t%s\t%s\n' "$s" "${l:-0	-}" "${r:-0	-}" "${g:-0	-}"
+    done | awk -F'\t' -v OFS='\t' '{ print $0, ($5 > 0 && $7 != "-" ? sprintf("%.2f", $7 / $5) : "-") }' | tee "$W/like-ndpi-$NAME-table.tsv"
+    for side in $SIDES; do
+        L="$W/like-$side" && [ "$side" = synth ] && L="$W/like-$NAME"
+        echo "== tshark, $(basename "$L"): totals; expert errors by dissector and message; application layer per service"
+        python3 "$ROOT/bench/tshark_count.py" "$L" "$L.tshark.list"
+    done
 fi

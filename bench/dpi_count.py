@@ -3,6 +3,7 @@
 
   dpi_count.py real FLOWS.tsv LIST    LIST: lines "pcap-path-as-in-FLOWS<TAB>ndpiReader-output"
   dpi_count.py synth LIST             LIST: lines "service<TAB>ndpiReader-output"
+  dpi_count.py ports LIST             LIST: lines "capture<TAB>ndpiReader-output"
 
 A flow counts as recognised when one of the names of the protocol nDPI gives
 it (`[proto: 7.220/HTTP.Cloudflare]`: HTTP, Cloudflare) is its service. Real
@@ -14,7 +15,11 @@ an output, prompted for that service. Prints "service<TAB>flows<TAB>recognised",
 and for synthetic flows two more columns: the flows on the service's usual
 server port (PORTS) and how many of those were recognised, which tells the
 bytes apart from the header bits (a flow on another port is the prompt's
-miss, not the payload's).
+miss, not the payload's). With "ports", every flow of the outputs has the
+service of its server port (SERVICE_PORTS; flows on no such port are left
+out): for `generate --like` captures, whose flows keep the transport and
+server port of the real flow they stand in for, and for real captures read
+the same way.
 """
 import collections
 import re
@@ -24,6 +29,10 @@ LINE = re.compile(r"^\s+\d+\s+(\S+)\s+(\S+?)(?::(\d+))?\s+(?:<->|->)\s+(\S+?)(?:
 PROTOS = {"TCP": "6", "UDP": "17", "ICMP": "1"}
 PORTS = {"HTTP": {"80"}, "DNS": {"53"}, "TLS": {"443"}, "NTP": {"123"}, "DHCP": {"67", "68"}, "SSDP": {"1900"},
          "MDNS": {"5353"}, "MQTT": {"1883"}}
+SERVICE_PORTS = {("6", "80"): "HTTP", ("6", "8080"): "HTTP", ("6", "443"): "TLS", ("6", "8443"): "TLS",
+                 ("6", "50443"): "TLS", ("17", "53"): "DNS", ("6", "53"): "DNS", ("17", "123"): "NTP",
+                 ("17", "67"): "DHCP", ("17", "68"): "DHCP", ("17", "1900"): "SSDP", ("17", "5353"): "MDNS",
+                 ("6", "1883"): "MQTT", ("17", "69"): "TFTP"}
 
 
 def ndpi_flows(path):
@@ -62,6 +71,19 @@ def main():
                     key = (c[ix["l4proto"]], c[ix["src_ip"]], c[ix["src_port"]], c[ix["dst_ip"]], c[ix["dst_port"]])
                     total[service] += 1
                     hit[service] += service in flows.get(key, ())
+    elif sys.argv[1] == "ports":
+        with open(sys.argv[2]) as f:
+            for line in f:
+                _, out = line.rstrip("\n").split("\t")
+                seen = set()
+                for key, names in ndpi_flows(out).items():
+                    canon = min(key, (key[0], key[3], key[4], key[1], key[2]))
+                    service = SERVICE_PORTS.get((key[0], key[4])) or SERVICE_PORTS.get((key[0], key[2]))
+                    if canon in seen or not service:
+                        continue
+                    seen.add(canon)
+                    total[service] += 1
+                    hit[service] += service in names
     else:
         with open(sys.argv[2]) as f:
             for line in f:

@@ -112,6 +112,14 @@ static int inspect_dataset(const char *path)
         printf("  %-6s %8" PRIu64 " %5.1f%%   %9" PRIu64 " %5.1f%%\n", protos[p].name, flows, pct(flows, ds.n_flows),
                packets, pct(packets, ds.n_packets));
     }
+    /* the IP version across them (ICMP above counts ICMPv6 too) */
+    for (int v6 = 0; v6 < 2; v6++) {
+        uint64_t flows = 0, packets = 0;
+        for (uint64_t i = 0; i < ds.n_flows; i++)
+            if (ds.flows[i].ipv6 == v6) flows++, packets += ds.flows[i].n_packets;
+        printf("  %-6s %8" PRIu64 " %5.1f%%   %9" PRIu64 " %5.1f%%\n", v6 ? "IPv6" : "IPv4", flows,
+               pct(flows, ds.n_flows), packets, pct(packets, ds.n_packets));
+    }
     uint64_t s2c = 0;
     for (uint64_t k = 0; k < ds.n_packets; k++) s2c += ds.dir[k];
     printf("\ndirection: client->server %" PRIu64 " (%.1f%%), server->client %" PRIu64 " (%.1f%%)\n",

@@ -229,6 +229,9 @@ static void test_ipv6_end_to_end(void **state)
     }
     assert_int_equal(real_v6[0], 24), assert_int_equal(real_v6[1], 0);
     assert_int_equal(icmp6, 8);
+    /* inspect counts them (it listed TCP, UDP and ICMP flows and no IP version) */
+    assert_int_equal(tu_system("'%s' inspect '%s' | grep -Eq '^  IPv6 +24 '", bin, ds_path), 0);
+    assert_int_equal(tu_system("'%s' inspect '%s' | grep -Eq '^  IPv4 +40 '", bin, ds_path), 0);
 
     /* A tiny model, then each class generated. The share is the model's
      * own (--guidance 1): guidance sharpens what tells the classes apart,

@@ -1,0 +1,430 @@
+/* test_app.c: application payloads (src/app.h), the bytes repair writes
+ * around the ones a model generated.
+ *
+ * TLS records and HTTP messages whose learned start disagrees with the
+ * segment (lengths that run past it, a line cut by N bytes, fill read as
+ * header names) are written through app_write and parsed back here: records
+ * tile the segment, handshake messages and hellos hold their lengths, the
+ * HTTP head ends and the Content-Length counts the rest, and the learned
+ * bytes that parse are kept. A capture of such segments goes through tshark
+ * (skipped with a message when absent): no malformed packet, no expert
+ * error, the messages dissected. */
+#define _GNU_SOURCE /* memmem */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/app.h"
+#include "netsynth/bytes.h"
+#include "netsynth/nprint.h"
+#include "netsynth/packet.h"
+
+enum { MAXLEN = 1500 + 8 };
+
+/* The bytes at p begin with the text (its NULs included, not its end). */
+#define STARTS(p, text) assert_memory_equal(p, text, sizeof text - 1)
+
+static unsigned be16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
+static unsigned be24(const uint8_t *p) { return (unsigned)p[0] << 16 | (unsigned)p[1] << 8 | p[2]; }
+
+/* app_write of learned bytes into a zero-filled payload of len bytes (data
+ * has room for 8 more, which it must not touch). */
+static void write_payload(const app *a, uint8_t *data, int len, int from_server, const uint8_t *pay, int n_pay)
+{
+    memset(data, 0, (size_t)len);
+    memset(data + len, 0xee, 8);
+    app_write(a, data, len, from_server, 0x1234, pay, n_pay);
+    for (int i = 0; i < 8; i++) assert_int_equal(data[len + i], 0xee);
+}
+
+/* A hello body of n bytes parses whole, or the test fails. */
+static void check_hello(const uint8_t *b, unsigned n, int client)
+{
+    unsigned at = 34;
+    assert_true(n > at);
+    unsigned sid = b[at];
+    assert_true(sid <= 32);
+    at += 1 + sid;
+    if (client) {
+        unsigned suites = be16(b + at);
+        assert_true(suites >= 2 && suites % 2 == 0);
+        at += 2 + suites;
+        assert_true(at < n);
+        unsigned comp = b[at];
+        assert_true(comp >= 1);
+        at += 1 + comp;
+    } else {
+        at += 3;
+    }
+    assert_true(at <= n);
+    if (at == n) return;
+    unsigned ext = be16(b + at);
+    at += 2;
+    assert_int_equal(at + ext, n);
+    while (at < n) {
+        assert_true(at + 4 <= n);
+        unsigned len = be16(b + at + 2);
+        at += 4 + len;
+        assert_true(at <= n);
+    }
+}
+
+/* The records of p[0, len) tile it; returns how many, their types in types[]. */
+static int check_records(const uint8_t *p, int len, uint8_t *types)
+{
+    int at = 0, k = 0;
+    while (at < len) {
+        assert_true(at + 5 <= len);
+        assert_true(p[at] >= 20 && p[at] <= 23), assert_int_equal(p[at + 1], 3), assert_true(p[at + 2] <= 4);
+        unsigned n = be16(p + at + 3);
+        assert_true(n >= 1 && at + 5 + (int)n <= len);
+        if (p[at] == 20) assert_int_equal(n, 1), assert_int_equal(p[at + 5], 1);
+        if (p[at] == 22 && memchr("\x00\x01\x02\x04\x08\x0b\x0c\x0e\x10\x14", p[at + 5], 10)) { /* types repair completes */
+            assert_int_equal(be24(p + at + 6) + 4, n);
+            if (p[at + 5] == 1 || p[at + 5] == 2) check_hello(p + at + 9, n - 4, p[at + 5] == 1);
+        }
+        types[k++] = p[at];
+        at += 5 + (int)n;
+    }
+    return k;
+}
+
+/* 32 learned bytes of a ClientHello whose lengths (0xde, 0xda) are another
+ * segment's: written into 120 bytes, one record of 115, a hello of 111 that
+ * parses, version and random as learned. */
+static void test_tls_client_hello_lengths(void **state)
+{
+    (void)state;
+    static const uint8_t learned[32] = {0x16, 0x03, 0x01, 0x00, 0xde, 0x01, 0x00, 0x00, 0xda, 0x03, 0x01,
+                                        0x57, 0xd1, 0x1f, 0xac, 0x75, 0x72, 0xc4, 0x96, 0x4f, 0x9f, 0xbe,
+                                        0x1c, 0x2a, 0x11, 0xc0, 0x17, 0x6c, 0x8b, 0x98, 0x41, 0xbf};
+    const app *tls = app_of(NS_PROTO_TCP, 443);
+    assert_non_null(tls);
+    uint8_t p[MAXLEN], types[64];
+    write_payload(tls, p, 120, 0, learned, 32);
+    assert_int_equal(check_records(p, 120, types), 1);
+    assert_int_equal(be16(p + 3), 115), assert_int_equal(be24(p + 6), 111);
+    assert_memory_equal(p + 9, learned + 9, 23); /* version and the learned random */
+    assert_int_equal(p[0], 0x16), assert_int_equal(p[5], 1);
+
+    /* The same start on any port (its bytes say TLS) */
+    write_payload(NULL, p, 300, 0, learned, 32);
+    assert_int_equal(check_records(p, 300, types), 1);
+    /* odd sizes: a padding extension cannot take 1, 3, 4 or 5 bytes, the session id takes them */
+    for (int len = 9 + 41; len < 9 + 41 + 12; len++) {
+        write_payload(tls, p, len, 0, learned, 32);
+        assert_int_equal(check_records(p, len, types), 1);
+        assert_int_equal(types[0], 22);
+    }
+    /* too short for any hello: application data, not a hello that runs past its record */
+    write_payload(tls, p, 40, 0, learned, 32);
+    assert_int_equal(check_records(p, 40, types), 1);
+    assert_int_equal(types[0], 23);
+}
+
+/* Lengths the bytes agree with stay; a record past the learned bytes is
+ * application data to the segment's end; a change of cipher spec is one byte. */
+static void test_tls_records_tile(void **state)
+{
+    (void)state;
+    const app *tls = app_of(NS_PROTO_TCP, 443);
+    uint8_t p[MAXLEN], types[64];
+    /* CCS, then an encrypted Finished of 40: both agree with a 51-byte segment */
+    static const uint8_t ccs[16] = {0x14, 0x03, 0x03, 0x00, 0x01, 0x01, 0x16, 0x03, 0x03, 0x00, 0x28, 0x9e, 0x11, 0x2f, 0x70, 0x05};
+    write_payload(tls, p, 51, 1, ccs, 16);
+    assert_int_equal(check_records(p, 51, types), 2);
+    assert_int_equal(be16(p + 9), 40), assert_memory_equal(p + 11, ccs + 11, 5);
+    /* the same in 80 bytes: the Finished (type 0x9e, no handshake type tshark knows) reaches the end */
+    write_payload(tls, p, 80, 1, ccs, 16);
+    assert_int_equal(check_records(p, 80, types), 2);
+    assert_int_equal(be16(p + 9), 69), assert_int_equal(p[11], 0x9e);
+    /* a CCS whose generated length is 0 (tshark: "Zero-length Change Cipher Spec"), version 2.1 on 443 */
+    static const uint8_t zero[8] = {0x14, 0x02, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00};
+    write_payload(tls, p, 40, 0, zero, 8);
+    assert_int_equal(check_records(p, 40, types), 2);
+    assert_int_equal(types[0], 20), assert_int_equal(types[1], 23), assert_int_equal(be16(p + 9), 29);
+    /* off a TLS port such bytes are not TLS: left as generated */
+    write_payload(NULL, p, 40, 0, zero, 8);
+    assert_memory_equal(p, zero, 8);
+    /* application data whose length is another segment's */
+    static const uint8_t data[8] = {0x17, 0x03, 0x03, 0x40, 0x00, 0xaa, 0xbb, 0xcc};
+    write_payload(tls, p, 1000, 0, data, 8);
+    assert_int_equal(check_records(p, 1000, types), 1), assert_int_equal(be16(p + 3), 995);
+    /* bytes that start no record on a TLS port (a continuation) stay as generated */
+    static const uint8_t cont[4] = {0x43, 0x6c, 0x61, 0x73};
+    write_payload(tls, p, 100, 1, cont, 4);
+    assert_memory_equal(p, cont, 4), assert_int_equal(p[4], 0);
+}
+
+/* Handshake messages the learned bytes start: lengths inside them follow the record. */
+static void test_tls_handshake_messages(void **state)
+{
+    (void)state;
+    const app *tls = app_of(NS_PROTO_TCP, 443);
+    uint8_t p[MAXLEN], types[64];
+    /* a ServerHello whose record length (0x51) nothing learned follows: it reaches to the end */
+    static const uint8_t sh[32] = {0x16, 0x03, 0x01, 0x00, 0x51, 0x02, 0x00, 0x00, 0x4d, 0x03, 0x01,
+                                   0x52, 0x89, 0x6c, 0x4d, 0xc2, 0xd6, 0xf0, 0x83, 0xaf, 0x57, 0x9f,
+                                   0x8b, 0xae, 0x3d, 0x62, 0x2c, 0x6f, 0x83, 0x4d, 0x9a, 0x5f};
+    write_payload(tls, p, 1380, 1, sh, 32);
+    assert_int_equal(check_records(p, 1380, types), 1);
+    assert_int_equal(be16(p + 3), 1375), assert_int_equal(types[0], 22);
+    /* a certificate message: an empty list (fill is no DER) */
+    static const uint8_t cert[12] = {0x16, 0x03, 0x03, 0x12, 0xbf, 0x0b, 0x00, 0x12, 0xbb, 0x00, 0x12, 0xb8};
+    write_payload(tls, p, 700, 1, cert, 12);
+    assert_int_equal(check_records(p, 700, types), 1);
+    assert_int_equal(be24(p + 9), 0);
+    /* a TLS 1.2 session ticket: the ticket runs to the end */
+    static const uint8_t nst[16] = {0x16, 0x03, 0x03, 0x00, 0x0f, 0x04, 0x00, 0x00, 0x0b, 0x40, 0x04, 0x30, 0x90, 0x6f, 0x77, 0xbc};
+    write_payload(tls, p, 60, 1, nst, 16);
+    assert_int_equal(check_records(p, 60, types), 1);
+    assert_int_equal(be16(p + 13), 60 - 5 - 4 - 6);
+    /* encrypted extensions: one padding extension */
+    static const uint8_t ee[12] = {0x16, 0x03, 0x03, 0x01, 0x40, 0x08, 0x00, 0x01, 0x3c, 0x59, 0x0d, 0xff};
+    write_payload(tls, p, 200, 1, ee, 12);
+    assert_int_equal(check_records(p, 200, types), 1);
+    assert_int_equal(be16(p + 9), 200 - 5 - 4 - 2), assert_int_equal(be16(p + 11), 21);
+    /* a type tshark knows but repair cannot make whole (certificate request): application data */
+    static const uint8_t cr[9] = {0x16, 0x03, 0x03, 0x00, 0x30, 0x0d, 0x00, 0x00, 0x2c};
+    write_payload(tls, p, 100, 1, cr, 9);
+    assert_int_equal(check_records(p, 100, types), 1), assert_int_equal(types[0], 23);
+}
+
+/* The HTTP head of a segment of len bytes written from learned text; its
+ * length (through the empty line) and the Content-Length it names (-1: none). */
+static int http_written(const app *a, uint8_t *p, int len, const char *learned, int *content_length)
+{
+    write_payload(a, p, len, 0, (const uint8_t *)learned, (int)strlen(learned));
+    const char *end = memmem(p, (size_t)len, "\r\n\r\n", 4);
+    assert_non_null(end);
+    int head = (int)(end - (const char *)p) + 4;
+    *content_length = -1;
+    const char *cl = memmem(p, (size_t)head, "\r\nContent-Length: ", 18);
+    if (cl) *content_length = atoi(cl + 18);
+    return head;
+}
+
+static void test_http_heads(void **state)
+{
+    (void)state;
+    uint8_t p[MAXLEN];
+    int cl, head;
+    /* a request line cut by N: its version completed, the rest of the segment a body */
+    head = http_written(NULL, p, 200, "GET /api/v1/device/status?id=12", &cl);
+    STARTS(p, "GET /api/v1/device/status?id=12 HTTP/1.1\r\nContent-Length: ");
+    assert_int_equal(head + cl, 200);
+    /* a version half learned is finished as it began */
+    head = http_written(NULL, p, 100, "POST /upload HTTP/1.0\r\nHost: 10.0", &cl);
+    STARTS(p, "POST /upload HTTP/1.0\r\nHost: 10.0\r\nContent-Length: ");
+    assert_int_equal(head + cl, 100);
+    head = http_written(NULL, p, 100, "GET /index.html HTTP/1", &cl);
+    STARTS(p, "GET /index.html HTTP/1.1\r\n");
+    /* a status line and a header cut in its value */
+    head = http_written(NULL, p, 307, "HTTP/1.1 200 OK\r\nContent-Type: t", &cl);
+    STARTS(p, "HTTP/1.1 200 OK\r\nContent-Type: t\r\nContent-Length: ");
+    assert_int_equal(head + cl, 307);
+    /* a garbled header name (fill or mixed bits): the line goes, the lines before it stay */
+    head = http_written(NULL, p, 300, "HTTP/1.1 200 OK\r\nCmfte\x01t-Type: t", &cl);
+    STARTS(p, "HTTP/1.1 200 OK\r\nContent-Length: ");
+    /* a status code cut by N */
+    head = http_written(NULL, p, 90, "HTTP/1.1 2", &cl);
+    STARTS(p, "HTTP/1.1 200 \r\nContent-Length: ");
+    assert_int_equal(head + cl, 90);
+    /* a learned Content-Length would name another body: dropped */
+    head = http_written(NULL, p, 120, "HTTP/1.0 200 OK\r\nContent-Length: 4096\r\n", &cl);
+    assert_int_equal(head + cl, 120);
+    /* the digits count: 31 bytes after the head leave 9 for the body, written "09" */
+    head = http_written(NULL, p, 26 + 31, "GET /index.html HTTP/1.1\r\n", &cl);
+    assert_int_equal(head + cl, 57), assert_non_null(memmem(p, 57, "Content-Length: 09\r\n", 20));
+    /* too short for a Content-Length: a header of spaces; exactly the empty line */
+    head = http_written(NULL, p, 26 + 10, "GET /index.html HTTP/1.1\r\n", &cl);
+    assert_int_equal(head, 36), assert_int_equal(cl, -1), assert_memory_equal(p + 26, "X:    \r\n\r\n", 10);
+    head = http_written(NULL, p, 28, "GET /index.html HTTP/1.1\r\n", &cl);
+    assert_int_equal(head, 28);
+    /* SSDP: HTTP over UDP, the same head */
+    head = http_written(NULL, p, 150, "M-SEARCH * HTTP/1.1\r\nHOST: 239.2", &cl);
+    STARTS(p, "M-SEARCH * HTTP/1.1\r\nHOST: 239.2\r\nContent-Length: ");
+    /* no room for the head's end (3 to 5 bytes): left as generated */
+    write_payload(NULL, p, 29, 0, (const uint8_t *)"GET /index.html HTTP/1.1\r\n", 26);
+    STARTS(p, "GET /index.html HTTP/1.1\r\n\0\0\0");
+    /* not a method: left as generated */
+    write_payload(NULL, p, 40, 0, (const uint8_t *)"oUT /qoudu", 10);
+    STARTS(p, "oUT /qoudu\0");
+}
+
+/* TFTP: a generated request whose strings run to the end without their
+ * NULs (malformed to tshark: 14 packets of the IoT run) gives way to the
+ * fill's message; one that parses stays. */
+static void test_tftp_requests(void **state)
+{
+    (void)state;
+    const app *tftp = app_of(NS_PROTO_UDP, 69);
+    assert_non_null(tftp);
+    uint8_t p[MAXLEN];
+    static const uint8_t garbled[20] = {0x00, 0x01, 0x0f, 0x10, 0x30, 0x20, 0x20, 0x70, 0x01, 0x02,
+                                        0x90, 0x08, 0x01, 0x29, 0x42, 0x20, 0x64, 0x20, 0x41, 0x42};
+    write_payload(tftp, p, 20, 0, garbled, 20);
+    STARTS(p, "\0\3\0\1"); /* DATA, block 1 */
+    static const char rrq[] = "\0\1firmware.bin\0octet\0blksize\0" "1428";
+    write_payload(tftp, p, 40, 0, (const uint8_t *)rrq, (int)sizeof rrq - 1);
+    STARTS(p, "\0\1firmware.bin\0octet\0blksize\0" "1428\0");
+    write_payload(tftp, p, 30, 0, (const uint8_t *)"\0\1firmware.bin\0octat\0", 23); /* no such mode */
+    STARTS(p, "\0\3\0\1");
+}
+
+/* Random learned starts (record headers and HTTP lines with random bytes
+ * after them) in random segment sizes: whatever they say, a segment on a
+ * TLS port that starts with a record type comes out as records that tile
+ * it, and an HTTP start comes out with a whole head and a body its
+ * Content-Length counts, or as generated. */
+static void test_random_starts(void **state)
+{
+    (void)state;
+    const app *tls = app_of(NS_PROTO_TCP, 443);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    static const char *const heads[] = {"GET /", "POST /a HTTP/1.1\r\n", "HTTP/1.1 200 OK\r\n", "HTTP/1.", "M-SEARCH * HTTP/1.1\r\nHOST:",
+                                        "NOTIFY * HTTP/1.1\r\nCache-Control: max-age=", "GET /x HTTP/1.1\r\nContent-Length: 1\r\n\r\nab"};
+    for (int iter = 0; iter < 20000; iter++) {
+        uint8_t pay[64], p[MAXLEN], types[MAXLEN / 5 + 1];
+        for (int i = 0; i < 64; i++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, pay[i] = (uint8_t)(x >> 24);
+        int n_pay = 1 + (int)(x % 64), len = n_pay + (int)((x >> 8) % 1400);
+        if (iter % 2 == 0) { /* TLS: a record type, mostly a TLS version, sometimes a second header inside */
+            pay[0] = (uint8_t)(20 + (x >> 20) % 4), pay[1] = (x >> 22) % 8 ? 3 : pay[1], pay[2] = (uint8_t)((x >> 25) % 5);
+            if ((x >> 28) % 2) pay[3] = 0, pay[4] = (uint8_t)((x >> 30) % 40);
+            if ((x >> 36) % 2 && n_pay > 20) pay[5] = (uint8_t)((x >> 37) % 3), pay[6] = 0;
+            write_payload(tls, p, len, iter % 4 == 0, pay, n_pay);
+            if (len < 5) { /* no record fits: as generated */
+                assert_memory_equal(p, pay, (size_t)len);
+                continue;
+            }
+            int k = check_records(p, len, types);
+            assert_true(k >= 1);
+            continue;
+        }
+        const char *h = heads[(x >> 33) % (sizeof heads / sizeof heads[0])];
+        size_t hn = strlen(h) < (size_t)n_pay ? strlen(h) : (size_t)n_pay;
+        memcpy(pay, h, hn);
+        if ((x >> 40) % 2) /* printable after the start, as a learned line mostly is */
+            for (int i = (int)hn; i < 64; i++) pay[i] = (uint8_t)(32 + pay[i] % 95);
+        write_payload(NULL, p, len, 0, pay, n_pay);
+        const uint8_t *end = memmem(p, (size_t)len, "\r\n\r\n", 4);
+        if (!end || !memcmp(p, pay, (size_t)n_pay)) continue; /* left as generated (not a start, or no room) */
+        int head = (int)(end - p) + 4;
+        const char *cl = memmem(p, (size_t)head, "\r\nContent-Length: ", 18);
+        assert_int_equal(head + (cl ? atoi(cl + 18) : 0), len);
+    }
+}
+
+/* ----------------------------------------------------------------- tshark */
+
+static void put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, v >> 16), put16(p + 2, v & 0xffff); }
+
+typedef struct {
+    FILE *f;
+    uint32_t seq[2];
+    int n;
+} cap;
+
+/* One Ethernet/IPv4/TCP frame of the flow 10.0.0.1:40000 <-> 198.51.100.1:port. */
+static void frame(cap *c, int port, int d, uint8_t flags, const uint8_t *pay, int len)
+{
+    uint8_t b[14 + 40 + MAXLEN] = {0};
+    uint8_t *ip = b + 14, *tcp = ip + 20;
+    b[0] = 2, b[5] = 2, b[6] = 2, b[11] = 1, b[12] = 8;
+    ip[0] = 0x45, put16(ip + 2, (unsigned)(40 + len)), ip[6] = 0x40, ip[8] = 64, ip[9] = 6;
+    uint32_t cli = 0x0a000001, srv = 0xc6336401;
+    put32(ip + 12, d ? srv : cli), put32(ip + 16, d ? cli : srv);
+    put16(ip + 10, ns_ipv4_header_checksum(ip, 20));
+    put16(tcp, d ? (unsigned)port : 40000), put16(tcp + 2, d ? 40000 : (unsigned)port);
+    put32(tcp + 4, c->seq[d]), put32(tcp + 8, flags & 0x10 ? c->seq[!d] : 0);
+    tcp[12] = 0x50, tcp[13] = flags, put16(tcp + 14, 65535);
+    if (len) memcpy(tcp + 20, pay, (size_t)len);
+    c->seq[d] += (uint32_t)len + !!(flags & 0x02);
+    uint8_t rec[16];
+    uint32_t caplen = (uint32_t)(54 + len), t = (uint32_t)c->n++;
+    memcpy(rec, (uint32_t[]){1000 + t, 0, caplen, caplen}, 16);
+    fwrite(rec, 1, 16, c->f), fwrite(b, 1, caplen, c->f);
+}
+
+/* Segments written by app_write from learned starts that made tshark report
+ * malformed packets and expert errors before repair framed them. */
+static void test_tshark_reads_them_whole(void **state)
+{
+    (void)state;
+    if (!tu_have_program("tshark")) {
+        print_message("SKIP %s: tshark is absent\n", __func__);
+        skip();
+    }
+    static const struct {
+        int port, d, len;
+        const char *learned;
+        int n;
+    } seg[] = {
+        {443, 0, 220, "\x16\x03\x01\x00\xde\x01\x00\x00\xda\x03\x01\x57\xd1\x1f\xac\x75\x72\xc4\x96\x4f\x9f\xbe\x1c\x2a\x11\xc0\x17\x6c\x8b\x98\x41\xbf", 32},
+        {443, 1, 1380, "\x16\x03\x01\x00\x51\x02\x00\x00\x4d\x03\x01\x52\x89\x6c\x4d\xc2\xd6\xf0\x83\xaf\x57\x9f\x8b\xae\x3d\x62\x2c\x6f\x83\x4d\x9a\x5f", 32},
+        {443, 1, 700, "\x16\x03\x03\x12\xbf\x0b\x00\x12\xbb\x00\x12\xb8\x00\x05\x30\x82", 16},
+        {443, 0, 326, "\x16\x03\x01\x01\x06\x10\x00\x01\x02\x01\x00\xb1\xbd\xb1\x27\xc9", 16},
+        {443, 0, 16, "\x14\x02\x01\x00\x00\x01\x00\x00\x00\x0b\x00\x11\x82\x6b\x71\x08", 16},
+        {443, 1, 60, "\x16\x03\x03\x00\x0f\x04\x00\x00\x0b\x40\x04\x30\x90\x6f\x77\xbc", 16},
+        {443, 1, 51, "\x14\x03\x03\x00\x01\x01\x16\x03\x03\x00\x28\x9e\x11\x2f\x70\x05", 16},
+        {443, 0, 1000, "\x17\x03\x03\x40\x00\xaa\xbb\xcc", 8},
+        {80, 0, 200, "GET /api/v1/device/status?id=12", 31},
+        {80, 1, 307, "HTTP/1.1 200 OK\r\nCmfte\x01t-Type: t", 32},
+        {80, 0, 180, "POST /upload HTTP/1.0\r\nHost: 10.0", 33},
+        {80, 1, 36, "HTTP/1.1 200 OK\r\nServer: x", 26},
+    };
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "app.pcap");
+    cap c = {fopen(path, "wb"), {1000, 5000}, 0};
+    assert_non_null(c.f);
+    uint8_t hdr[24];
+    memcpy(hdr, (uint32_t[]){0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1}, 24);
+    fwrite(hdr, 1, 24, c.f);
+    for (int port = 80; port; port = port == 80 ? 443 : 0) {
+        frame(&c, port, 0, 0x02, NULL, 0), frame(&c, port, 1, 0x12, NULL, 0), frame(&c, port, 0, 0x10, NULL, 0);
+        for (size_t i = 0; i < sizeof seg / sizeof seg[0]; i++) {
+            if (seg[i].port != port) continue;
+            uint8_t p[MAXLEN];
+            write_payload(app_of(NS_PROTO_TCP, (uint16_t)port), p, seg[i].len, seg[i].d, (const uint8_t *)seg[i].learned, seg[i].n);
+            frame(&c, port, seg[i].d, 0x18, p, seg[i].len);
+        }
+        c.seq[0] += 100000, c.seq[1] += 100000;
+    }
+    fclose(c.f);
+    int status;
+    char *out = tu_output(&status, "tshark -r '%s' -T fields -e _ws.malformed -e _ws.expert.severity 2>/dev/null | "
+                                   "awk -F'\\t' '$1 != \"\" { m++ } $2 ~ /8388608/ { e++ } END { print m + 0, e + 0 }'",
+                          path);
+    assert_int_equal(status, 0);
+    int malformed = -1, errors = -1;
+    assert_int_equal(sscanf(out, "%d %d", &malformed, &errors), 2);
+    if (malformed || errors) tu_system("tshark -r '%s' -q -z expert,error", path);
+    assert_int_equal(malformed, 0), assert_int_equal(errors, 0);
+    free(out);
+    /* and dissected: the four hellos and messages of TLS, the HTTP requests and responses */
+    out = tu_output(&status, "tshark -r '%s' -Y 'tls.handshake.type == 1 || tls.handshake.type == 2' 2>/dev/null | wc -l", path);
+    assert_int_equal(atoi(out), 2);
+    free(out);
+    out = tu_output(&status, "tshark -r '%s' -o tcp.desegment_tcp_streams:FALSE -Y 'http.request || http.response' 2>/dev/null | wc -l",
+                    path);
+    assert_int_equal(atoi(out), 4);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tls_client_hello_lengths),
+        cmocka_unit_test(test_tls_records_tile),
+        cmocka_unit_test(test_tls_handshake_messages),
+        cmocka_unit_test(test_http_heads),
+        cmocka_unit_test(test_tftp_requests),
+        cmocka_unit_test(test_random_starts),
+        cmocka_unit_test(test_tshark_reads_them_whole),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_cleanup();
+    return rc;
+}
