@@ -187,20 +187,6 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     return NS_OK;
 }
 
-/* A decoded row as the model's analog input (repr.h), as ns_repr_encode
- * would encode it from a dataset. */
-static void encode_row(const ns_repr *r, const int8_t *row, uint8_t dir, int64_t iat_ns, float *x)
-{
-    int K = r->n_bits;
-    for (int j = 0; j < K; j++) {
-        int v = row[r->cols[j]];
-        x[2 * j] = v >= 0 ? 1.0f : -1.0f;
-        x[2 * j + 1] = v == 1 ? 1.0f : v == 0 ? -1.0f : 0.0f;
-    }
-    x[2 * K] = (float)((log((double)iat_ns * 1e-9 + NS_REPR_IAT_FLOOR) - r->iat_mean) / r->iat_std);
-    x[2 * K + 1] = dir ? 1.0f : -1.0f;
-}
-
 /* Draw a length class 0..T-1 from logits[T] with u in [0, 1). */
 static int draw_length(const float *logits, int T, double u)
 {
@@ -407,8 +393,8 @@ static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, con
     for (int b = 0; b < (int)B && c->hold; b++) {
         size_t i = order[at + (size_t)b].index, row = out->first[i];
         for (int r = 0; r < hold; r++, row++)
-            encode_row(&m->repr, out->rows + row * W, out->dir[row], out->iat_ns[row],
-                       c->held + ((size_t)b * hold + r) * in);
+            ns_repr_encode_row(&m->repr, out->rows + row * W, out->dir[row], out->iat_ns[row],
+                               c->held + ((size_t)b * hold + r) * in);
     }
     for (int b = 0; b < (int)B; b++) {
         c->len[b] = c->len[B + (size_t)b] = order[at + (size_t)b].len;
