@@ -25,7 +25,7 @@ static void use(const ns_tmodel *tm)
     ns_repair_opts_init(&ro);
     ns_repair_plan plan[N];
     for (uint32_t c = 0; c < tm->n_classes && c < 4; c++) {
-        ns_tmodel_capture cap = {0, N, tm->classes[c].key};
+        ns_tmodel_capture cap = {0, N, tm->classes[c].key, c % 2 ? 30 * 1000000000LL : 0}; /* a --like copy: a span */
         size_t n;
         ns_tmodel_count(tm, cap.key, 60 * 1000000000LL, 1, 0, 1000, &n);
         if (ns_tmodel_plan(tm, &g, &cap, 1, &ro, 1, plan)) abort();

@@ -24,14 +24,17 @@ static void file_name_of(char *dst, size_t size, const char *value)
 void ns_gen_plan_free(ns_gen_plan *p)
 {
     for (size_t i = 0; p->req && i < p->n; i++)
-        free(p->req[i].ids), free(p->req[i].labels), free(p->req[i].caps), free(p->req[i].svc);
+        free(p->req[i].ids), free(p->req[i].labels), free(p->req[i].caps), free(p->req[i].svc), free(p->req[i].span_ns);
     free(p->req);
     memset(p, 0, sizeof *p);
 }
 
 void ns_gen_plan_one_capture(ns_gen_plan *p)
 {
-    for (size_t i = 0; i < p->n; i++) free(p->req[i].caps), p->req[i].caps = NULL, p->req[i].n_caps = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->req[i].caps), free(p->req[i].span_ns);
+        p->req[i].caps = NULL, p->req[i].span_ns = NULL, p->req[i].n_caps = 0;
+    }
 }
 
 /* A flow of ds in a like plan: its request, capture, start and service. */
@@ -51,8 +54,9 @@ static int by_combo_file_start(const void *x, const void *y)
 }
 
 /* Request c's captures: its combination's flows in each file of ds that has
- * some, in file order (combo: the combinations as ns_dataset_combos gave them);
- * and the services of those flows, capture by capture in start order. */
+ * some, in file order (combo: the combinations as ns_dataset_combos gave them),
+ * and the span of their starts; and the services of those flows, capture by
+ * capture in start order. */
 static int like_captures(ns_gen_plan *p, const ns_dataset *ds, const int32_t *combo, uint32_t n_combos)
 {
     size_t DA = ds->n_attrs, F = ds->n_files ? ds->n_files : 1;
@@ -76,11 +80,24 @@ static int like_captures(ns_gen_plan *p, const ns_dataset *ds, const int32_t *co
     int rc = NS_OK;
     for (uint32_t c = 0, at = 0; c < n_combos && c < p->n && !rc; c++) {
         ns_gen_request *q = &p->req[c];
-        if (!(q->caps = malloc(F * sizeof *q->caps)) || !(q->svc = malloc((q->n + 1) * sizeof *q->svc)))
+        if (!(q->caps = malloc(F * sizeof *q->caps)) || !(q->svc = malloc((q->n + 1) * sizeof *q->svc)) ||
+            !(q->span_ns = calloc(F, sizeof *q->span_ns)))
             rc = ns_error(NS_ENOMEM, "out of memory for a generation plan");
         for (size_t file = 0; !rc && file < F; file++)
             if (count[(size_t)c * F + file]) q->caps[q->n_caps++] = count[(size_t)c * F + file];
-        for (size_t i = 0; !rc && i < q->n; i++) q->svc[i] = at < n_lf && lf[at].combo == c ? lf[at++].svc : 0;
+        size_t cap = SIZE_MAX;
+        uint32_t file = UINT32_MAX;
+        int64_t first = 0;
+        for (size_t i = 0; !rc && i < q->n; i++) {
+            if (!(at < n_lf && lf[at].combo == c)) {
+                q->svc[i] = 0;
+                continue;
+            }
+            /* Captures come in file order, as their flows here. */
+            if (lf[at].file != file) file = lf[at].file, first = lf[at].start_ns, cap++;
+            if (cap < q->n_caps && lf[at].start_ns > first) q->span_ns[cap] = lf[at].start_ns - first;
+            q->svc[i] = lf[at++].svc;
+        }
     }
     free(count), free(lf);
     return rc;

@@ -837,7 +837,6 @@ int ns_tmodel_count(const ns_tmodel *tm, const char *key, int64_t duration_ns, u
 /* A host while a capture is planned: [0] as a client, [1] as a server. */
 typedef struct phost {
     uint32_t num, flows;
-    int32_t last_server;
     int has_port;
     uint16_t port;
     uint8_t ttl, ipid;
@@ -850,7 +849,7 @@ typedef struct phost {
 static void new_host(phost *h, uint32_t num, const chain *ch, int s, ns_rng *r)
 {
     memset(h, 0, sizeof *h);
-    h->num = num, h->last_server = -1;
+    h->num = num;
     const ns_tmodel_class *c;
     if ((c = pick(ch, has_ttl, s))) {
         double w[NS_TM_TTLS];
@@ -874,25 +873,103 @@ static void new_host(phost *h, uint32_t num, const chain *ch, int s, ns_rng *r)
     h->ts_offset = (uint32_t)ns_rng_u64(r);
 }
 
-/* Another seen host of h[0..n) (n >= 1): the busiest with probability
- * busy / other, else one of the rest by flow count. */
-static int32_t other_host(const phost *h, uint32_t n, uint32_t busy, uint32_t other, ns_rng *r)
+/* What planning needs of a generated flow besides flow_info (a byte each). */
+enum { FLOW_V6 = 1, FLOW_ICMP = 2 };
+
+/* A seen client of family f other than `not1` and `not2` (-1: none), by flow count; -1 when there is none. */
+static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint32_t n, uint32_t f, int32_t not1,
+                               int32_t not2, ns_rng *r)
 {
-    uint32_t top = 0;
-    for (uint32_t i = 1; i < n; i++)
-        if (h[i].flows > h[top].flows) top = i;
-    if (n == 1 || ns_rng_double(r) * other < busy) return (int32_t)top;
-    uint64_t sum = 0, u;
-    for (uint32_t i = 0; i < n; i++) sum += i == top ? 0 : h[i].flows;
-    if (!sum) return (int32_t)top;
-    u = ns_rng_below(r, sum);
-    uint32_t i = 0;
-    for (;; i++) {
-        uint64_t f = i == top ? 0 : h[i].flows;
-        if (u < f) break;
-        u -= f;
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < n; i++) sum += fam[i] != f || (int32_t)i == not1 || (int32_t)i == not2 ? 0 : flows[i];
+    if (!sum) return -1;
+    uint64_t u = ns_rng_below(r, sum);
+    for (uint32_t i = 0;; i++) {
+        uint64_t w = fam[i] != f || (int32_t)i == not1 || (int32_t)i == not2 ? 0 : flows[i];
+        if (u < w) return (int32_t)i;
+        u -= w;
     }
-    return (int32_t)i;
+}
+
+/* One draw of the clients of a capture's n flows (kind[j]: FLOW_* of flow j):
+ * seq[j] numbers them in order of first flow; returns how many. An address
+ * is IPv4 or IPv6, so each family's flows have clients of their own, drawn
+ * as one sequence each with the class's rows. Learning's rows are read as
+ * a main client and visitors. After a flow of the busiest client: a new
+ * one, the same, or another by flow count, as learned, except that the new
+ * share is set so that the class's new clients per flow (client_new /
+ * gaps) come out once visitors chain as learned: a flow after a new one
+ * counts in the other row, so that row's own new share is a chain's, and
+ * visitors come back. After any other client (a visitor): a new one as
+ * learned, else back to the busiest (learning's "previous" there is mostly
+ * a main client still tied with a visitor in a capture's first flows:
+ * taken literally, a visitor's flows went on and new ones came after it,
+ * 12 clients a capture where real had 4), or another by flow count. */
+static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, ns_rng *r, uint32_t *seq,
+                            uint32_t *flows, uint32_t *fam)
+{
+    uint32_t n_cl = 0;
+    int32_t prev[2] = {-1, -1}, top[2] = {-1, -1}; /* per family: the previous flow's client, the busiest */
+    double all[3] = {0}, row_b[3] = {0}, row_v[3] = {0}, gaps = 0;
+    if (c) {
+        all[0] = c->client_new, all[1] = c->client_prev, all[2] = c->client_other;
+        for (int i = 0; i < 3; i++) row_b[i] = c->client_after_busy[i], row_v[i] = all[i] - row_b[i], gaps += all[i];
+        double nb = row_b[0] + row_b[1] + row_b[2], nv = row_v[0] + row_v[1] + row_v[2];
+        if (!(nb > 0)) memcpy(row_b, all, sizeof all);
+        if (!(nv > 0)) memcpy(row_v, all, sizeof all);
+        /* Per flow q new clients in all, a chain of 1 / (1 - chain) visitors per new after a main one. */
+        double q = gaps > 0 ? all[0] / gaps : 0, chained = nv > 0 ? row_v[0] / nv : 0, keep = row_b[1] + row_b[2];
+        if (nb > 0 && q < 1 && chained < 1 && keep > 0) {
+            double e = q * (1 - chained) / (1 - q);
+            if (e < 1) row_b[0] = e / (1 - e) * keep;
+        }
+        /* A visitor's "previous" and its other host that was the busiest go back to the busiest. */
+        double back = row_v[2] < c->client_busiest ? row_v[2] : c->client_busiest;
+        row_v[1] += back, row_v[2] -= back;
+    }
+    for (size_t j = 0; j < n; j++) {
+        uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0;
+        int32_t k = -1, p = prev[f];
+        if (p >= 0 && c && gaps > 0) {
+            int busy = top[f] == p;
+            int how = draw(r, busy ? row_b : row_v, 3);
+            if (how == 1) k = busy ? p : top[f];
+            else if (how == 2) {
+                k = client_by_flows(flows, fam, n_cl, f, p, busy ? -1 : top[f], r);
+                if (k < 0) k = busy ? p : top[f];
+            }
+        }
+        if (k < 0) k = (int32_t)n_cl, flows[n_cl] = 0, fam[n_cl++] = f;
+        flows[k]++;
+        /* Only k's count grew, so only k can become the busiest (ties: the first seen, as learning has it). */
+        if (top[f] < 0 || flows[k] > flows[top[f]] || (flows[k] == flows[top[f]] && k < top[f])) top[f] = k;
+        seq[j] = (uint32_t)k, prev[f] = k;
+    }
+    return n_cl;
+}
+
+/* The clients of a capture's n flows (seq[n], numbered in order of first
+ * flow): as client_draw has them, with as many as the class has per flow
+ * (client_new / gaps over n - 1 flows, rounded at random): of up to 32
+ * draws (1 when n is large: the count then varies little), the first with
+ * that many, else the closest. One coin per flow gave captures of 2 and of
+ * 9 clients where the real ones of the class had 3 or 4. scratch[4 n]. */
+static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *kind, uint64_t seed, uint64_t capture,
+                            uint32_t *seq, uint32_t *scratch)
+{
+    ns_rng r;
+    ns_rng_seed(&r, seed ^ 0x636c69656e747321ull, 64 * capture);
+    uint64_t gaps = c ? (uint64_t)c->client_new + c->client_prev + c->client_other : 0;
+    double want = gaps && n > 1 ? (double)c->client_new / (double)gaps * (double)(n - 1) : 0;
+    uint32_t target = 1 + (uint32_t)want + (ns_rng_double(&r) < want - floor(want));
+    uint32_t best_miss = UINT32_MAX, tries = n <= 4096 ? 32 : 1, *best = scratch + n, *flows = scratch + 2 * n;
+    for (uint32_t t = 0; t < tries && best_miss; t++) {
+        ns_rng_seed(&r, seed ^ 0x636c69656e747321ull, 64 * capture + 1 + t);
+        uint32_t got = client_draw(c, n, kind, &r, scratch, flows, scratch + 3 * n);
+        uint32_t miss = got > target ? got - target : target - got;
+        if (miss < best_miss) best_miss = miss, memcpy(best, scratch, n * sizeof *best);
+    }
+    memcpy(seq, best, n * sizeof *seq);
 }
 
 /* 5-tuples in use: open addressing over a power-of-two table. */
@@ -949,57 +1026,144 @@ static void generated_firsts(const int8_t *rows, const uint8_t *dir, uint32_t n,
     }
 }
 
+/* A seen server of family f: the busiest of the family with probability
+ * busy / other, else one of the rest by flow count; -1 when the family has none. */
+static int32_t server_by_flows(const uint32_t *flows, const uint32_t *fam, uint32_t n, uint32_t f, uint32_t busy,
+                               uint32_t other, ns_rng *r)
+{
+    int32_t top = -1;
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (fam[i] == f) seen++, top = top < 0 || flows[i] > flows[top] ? (int32_t)i : top;
+    if (top < 0 || seen == 1 || ns_rng_double(r) * other < busy) return top;
+    int32_t k = client_by_flows(flows, fam, n, f, top, -1, r);
+    return k < 0 ? top : k;
+}
+
+/* One draw of the servers of a capture's flows, given their clients
+ * (cseq, numbered in order of first flow): the one the client used last,
+ * another seen of its family (the busiest, or by flow count), or new, as
+ * learned; a new client's flow takes no "same". An ICMP flow has no port to
+ * keep its 5-tuple apart from an earlier one between the same hosts (the
+ * plan would move it to a fresh server address, a server more than drawn:
+ * 23 a capture where real had 17), so it takes another server of the
+ * client's family, else a new one. Returns how many. */
+static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind, ns_rng *r,
+                            uint32_t *seq, uint32_t *flows, uint32_t *fam, int32_t *last, uint32_t *icmp_with)
+{
+    uint32_t n_sv = 0, n_cl = 0;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0, cj = cseq[j];
+        int icmp = kind && (kind[j] & FLOW_ICMP);
+        int new_client = cj >= n_cl;
+        if (new_client) last[cj] = -1, n_cl = cj + 1;
+        int32_t s = -1;
+        if (j && c && n_sv) {
+            double w[3] = {c->server_new, new_client ? 0 : c->server_same,
+                           c->server_other + (new_client ? c->server_same : 0)};
+            int how = draw(r, w, 3);
+            if (how == 1 && last[cj] >= 0) s = last[cj];
+            else if (how >= 1) s = server_by_flows(flows, fam, n_sv, f, c->server_busiest, c->server_other, r);
+            if (s >= 0 && icmp && icmp_with[s] == cj + 1) {
+                s = client_by_flows(flows, fam, n_sv, f, s, -1, r);
+                if (s >= 0 && icmp_with[s] == cj + 1) s = -1;
+            }
+        }
+        if (s < 0) s = (int32_t)n_sv, flows[n_sv] = 0, fam[n_sv] = f, icmp_with[n_sv++] = 0;
+        if (icmp) icmp_with[s] = cj + 1;
+        flows[s]++;
+        seq[j] = (uint32_t)s, last[cj] = s;
+    }
+    return n_sv;
+}
+
+/* The servers of a capture's flows (seq[n]) as server_draw has them, with
+ * as many as the class has per flow (server_new / gaps over n - 1 flows),
+ * as client_sequence does for clients. scratch[6 n]. */
+static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
+                            uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
+{
+    ns_rng r;
+    ns_rng_seed(&r, seed ^ 0x7365727665727321ull, 64 * capture);
+    uint64_t gaps = c ? (uint64_t)c->server_new + c->server_same + c->server_other : 0;
+    double want = gaps && n > 1 ? (double)c->server_new / (double)gaps * (double)(n - 1) : 0;
+    uint32_t target = 1 + (uint32_t)want + (ns_rng_double(&r) < want - floor(want));
+    uint32_t best_miss = UINT32_MAX, tries = n <= 4096 ? 32 : 1, *best = scratch + n;
+    for (uint32_t t = 0; t < tries && best_miss; t++) {
+        ns_rng_seed(&r, seed ^ 0x7365727665727321ull, 64 * capture + 1 + t);
+        uint32_t got = server_draw(c, n, cseq, kind, &r, scratch, scratch + 2 * n, scratch + 3 * n,
+                                   (int32_t *)(scratch + 4 * n), scratch + 5 * n);
+        uint32_t miss = got > target ? got - target : target - got;
+        if (miss < best_miss) best_miss = miss, memcpy(best, scratch, n * sizeof *best);
+    }
+    memcpy(seq, best, n * sizeof *seq);
+}
+
+/* The flow starts of a capture, from its first (t[n]). Without a span, the
+ * arrival process as ns_tmodel_count runs it. With one (a copy of a real
+ * capture): of 8 draws, the one whose last start lies nearest the span (by
+ * ratio), stretched onto it. The process alone left like-for-like copies
+ * with the class's gaps but not its captures' lengths: with the training
+ * flows standing in for generated ones (bench/trace_plan.c), flows per
+ * second more than 20% off for 10 of the IoT corpus's 31 devices, none
+ * with the span. */
+static void capture_starts(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t seed, uint64_t ci, int64_t *t,
+                           int64_t *draw_t)
+{
+    arrivals a;
+    arrivals_init(&a, tm, cap->key, seed, ci);
+    t[0] = 0;
+    for (size_t j = 1; j < cap->n; j++) t[j] = t[j - 1] + llround(next_gap(&a) * 1e9);
+    if (cap->span_ns <= 0 || cap->n < 2) return;
+    double best = fabs(log(((double)t[cap->n - 1] + 1) / (double)cap->span_ns));
+    for (uint64_t k = 1; k < 8; k++) {
+        arrivals_init(&a, tm, cap->key, seed, ci);
+        ns_rng_seed(&a.rng, seed ^ 0x7370616e73746172ull, 8 * ci + k);
+        draw_t[0] = 0;
+        for (size_t j = 1; j < cap->n; j++) draw_t[j] = draw_t[j - 1] + llround(next_gap(&a) * 1e9);
+        double miss = fabs(log(((double)draw_t[cap->n - 1] + 1) / (double)cap->span_ns));
+        if (miss < best) best = miss, memcpy(t, draw_t, cap->n * sizeof *t);
+    }
+    double total = (double)t[cap->n - 1];
+    for (size_t j = 1; j < cap->n; j++)
+        t[j] = total > 0 ? llround((double)t[j] / total * (double)cap->span_ns)
+                         : llround((double)j / (double)(cap->n - 1) * (double)cap->span_ns);
+}
+
 /* One capture's flows. */
 static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t ci, const flow_info *info,
                         const ns_repair_opts *ro, uint64_t seed, uint32_t *client_base, uint32_t *server_base,
-                        tuples *used, phost *cl, phost *sv, ns_repair_plan *plan)
+                        tuples *used, phost *cl, phost *sv, const uint8_t *kind, uint32_t *scratch,
+                        int64_t *starts, ns_repair_plan *plan)
 {
     uint64_t hc = net_hosts(ro->client_prefix), hs = net_hosts(ro->server_prefix);
     chain ch;
     chain_of(tm, cap->key, &ch);
-    arrivals a;
-    arrivals_init(&a, tm, cap->key, seed, ci);
+    capture_starts(tm, cap, seed, ci, starts, starts + cap->n);
     ns_rng r;
     ns_rng_seed(&r, seed ^ 0x74726163656d6f64ull, 2 * ci + 1);
     const ns_tmodel_class *hcl = pick(&ch, has_hosts, 0), *pcl = pick(&ch, has_ports, 0);
-    uint32_t n_cl = 0, n_sv = 0;
-    int32_t prev = -1;
+    uint32_t n_cl = 0, n_sv = 0, *cseq = scratch;
+    client_sequence(hcl, cap->n, kind + cap->first, seed, ci, cseq, scratch + 2 * cap->n);
+    uint32_t *sseq = scratch + cap->n;
+    server_sequence(hcl, cap->n, cseq, kind + cap->first, seed, ci, sseq, scratch + 2 * cap->n);
     int64_t t = 0;
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
         const flow_info *fi = &info[k];
         ns_repair_plan *p = &plan[k];
         memset(p, 0, sizeof *p);
-        if (j) t += llround(next_gap(&a) * 1e9);
+        t = starts[j];
         p->start_ns = ro->start_ns + t;
 
-        /* The client: new, the previous flow's, or another seen (by its flows). */
-        int32_t c = -1, s = -1;
-        if (j && hcl) {
-            /* The row of the previous flow's client: the busiest so far, or another. */
-            const uint32_t all[3] = {hcl->client_new, hcl->client_prev, hcl->client_other};
-            int busy = 1;
-            for (uint32_t i = 0; i < n_cl; i++) /* ties: the first seen, as learning has it */
-                busy &= cl[i].flows < cl[prev].flows || (cl[i].flows == cl[prev].flows && i >= (uint32_t)prev);
-            double w[3], sum = 0;
-            for (int i = 0; i < 3; i++) sum += w[i] = busy ? hcl->client_after_busy[i] : all[i] - hcl->client_after_busy[i];
-            if (!(sum > 0))
-                for (int i = 0; i < 3; i++) w[i] = all[i];
-            int how = draw(&r, w, 3);
-            if (how == 1 || (how == 2 && n_cl == 1)) c = prev;
-            else if (how == 2) c = other_host(cl, n_cl, hcl->client_busiest, hcl->client_other, &r);
-        }
-        int new_client = c < 0;
-        if (new_client) c = (int32_t)n_cl, new_host(&cl[n_cl++], *client_base + (uint32_t)c, &ch, 0, &r);
-        /* The server: the one this client used last, another seen, or new. */
-        if (j && hcl && n_sv) {
-            double w[3] = {hcl->server_new, new_client ? 0 : hcl->server_same,
-                           hcl->server_other + (new_client ? hcl->server_same : 0)};
-            int how = draw(&r, w, 3);
-            if (how == 1 && cl[c].last_server >= 0) s = cl[c].last_server;
-            else if (how >= 1) s = other_host(sv, n_sv, hcl->server_busiest, hcl->server_other, &r);
-        }
-        if (s < 0) s = (int32_t)n_sv, new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r);
+        /* The client: as drawn for the whole capture (client_sequence). */
+        int32_t c = (int32_t)cseq[j], s = -1;
+        if (c > (int32_t)n_cl) c = (int32_t)n_cl; /* cannot happen: numbered in order of first flow */
+        if (c == (int32_t)n_cl) new_host(&cl[n_cl++], *client_base + (uint32_t)c, &ch, 0, &r);
+        /* The server: as drawn for the whole capture (server_sequence). */
+        s = (int32_t)sseq[j];
+        if (s > (int32_t)n_sv) s = (int32_t)n_sv; /* cannot happen: numbered in order of first flow */
+        if (s == (int32_t)n_sv) new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r);
 
         /* The client port: the first from the range, then steps as learned. A
          * range of fixed ports only with the server port it goes with. */
@@ -1060,8 +1224,6 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
             p->ts_first[d] = x->ts_runs_on ? x->ts_offset + clock : fi->has_ts[d] ? fi->ts[d] : (uint32_t)ns_rng_u64(&r);
             x->flows++;
         }
-        cl[c].last_server = s;
-        prev = c;
     }
     *client_base += n_cl, *server_base += n_sv;
     return NS_OK;
@@ -1084,7 +1246,11 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     tuples used = {calloc(cap, sizeof(tuple)), cap - 1};
     flow_info *info = calloc(g->n_flows + 1, sizeof *info);
     phost *cl = malloc((most + 1) * sizeof *cl), *sv = malloc((most + 1) * sizeof *sv);
-    if (!used.t || !info || !cl || !sv) rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
+    uint32_t *scratch = malloc((8 * most + 1) * sizeof *scratch);
+    int64_t *starts = malloc((2 * most + 1) * sizeof *starts);
+    uint8_t *kind = calloc(g->n_flows + 1, 1);
+    if (!used.t || !info || !cl || !sv || !scratch || !kind || !starts)
+        rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
     for (size_t i = 0; !rc && i < n_caps; i++)
         for (size_t k = caps[i].first; !rc && k < caps[i].first + caps[i].n; k++) {
             const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
@@ -1094,11 +1260,18 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
             rc = ns_repair_flow_service(rows, dir, len, &info[k].proto, &info[k].sport);
             for (uint32_t r = 0; r < len; r++) info[k].sent[dir[r] ? 1 : 0]++;
             generated_firsts(rows, dir, len, &info[k]);
+            /* IPv6 when more rows show its header than IPv4's, as repair decides. */
+            size_t r4 = 0, r6 = 0;
+            for (uint32_t r = 0; r < len; r++)
+                r4 += ns_nprint_has(rows + (size_t)r * NS_NP_MODEL_WIDTH, NS_NPF_IPV4_VER),
+                r6 += ns_nprint_has(rows + (size_t)r * NS_NP_MODEL_WIDTH, NS_NPF_IPV6_VER);
+            kind[k] = (uint8_t)((r6 > r4 ? FLOW_V6 : 0) | (info[k].proto == NS_PROTO_ICMP ? FLOW_ICMP : 0));
         }
     uint32_t client_base = 0, server_base = 0;
     for (size_t i = 0; !rc && i < n_caps; i++)
-        rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, plan);
-    free(used.t), free(info), free(cl), free(sv);
+        rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, kind,
+                          scratch, starts, plan);
+    free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts);
     return rc;
 }
 
@@ -1123,7 +1296,8 @@ int ns_tmodel_plan_requests(const ns_tmodel *tm, const ns_modelfile *m, const ns
         }
         size_t sum = 0;
         for (size_t i = 0; i < (q->n_caps ? q->n_caps : 1); i++, c++) {
-            caps[c] = (ns_tmodel_capture){at, q->n_caps ? q->caps[i] : q->n, keys[k]};
+            caps[c] = (ns_tmodel_capture){at, q->n_caps ? q->caps[i] : q->n, keys[k],
+                                          q->n_caps && q->span_ns ? q->span_ns[i] : 0};
             at += caps[c].n, sum += caps[c].n;
         }
         if (sum != q->n) rc = ns_error(NS_EARG, "trace plan: request %s has %zu flows in captures of %zu", q->name, q->n, sum);

@@ -136,9 +136,14 @@ static void test_like_plan(void **state)
     assert_int_equal(p.req[0].svc[1], NS_GEN_SVC(6, 22)), assert_int_equal(p.req[0].svc[2], 6u << 16 | 443);
     assert_int_equal(p.req[1].svc[0], NS_GEN_SVC(17, 53));
     assert_int_equal(p.req[2].svc[0], NS_GEN_SVC(17, 123));
+    /* Each capture's first to last flow start, for the trace plan to spread its copy over. */
+    assert_non_null(p.req[0].span_ns);
+    assert_int_equal(p.req[0].span_ns[0], 0), assert_int_equal(p.req[0].span_ns[1], 9 - 2);
+    assert_int_equal(p.req[1].span_ns[0], 0);
     ns_gen_plan_one_capture(&p);
     assert_int_equal(p.req[0].n_caps, 0);
     assert_null(p.req[0].caps);
+    assert_null(p.req[0].span_ns);
     ns_gen_plan_free(&p);
     ds.flows = NULL, ds.n_files = 0;
 

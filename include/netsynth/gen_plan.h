@@ -34,6 +34,9 @@ typedef struct ns_gen_request {
     uint32_t *svc;       /* NULL, or [n] (--like): the service of each real flow it stands in
                           * for, NS_GEN_SVC(proto, server port), capture by capture in start
                           * order; ns_generate_plan then picks generated flows to match */
+    int64_t *span_ns;    /* NULL, or [n_caps] (--like): first to last flow start of the real
+                          * capture each stands in for; the trace plan spreads the capture's
+                          * flows over as long (tmodel.h) */
 } ns_gen_request;
 
 /* A flow's service: its transport and server port (0 for ICMP). Matching

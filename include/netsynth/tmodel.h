@@ -41,10 +41,15 @@
  * Generation: a capture of class K takes, per part of the model, the first
  * class with data for it among K itself, K's first token, and the empty key.
  * Its flows start per the arrival process (with the seed's stream for that
- * capture: a count for --duration and the plan then agree), hosts, ports
- * and host state are drawn per flow in start order; 5-tuples (client,
- * client port, server, server port, transport) are kept distinct over every
- * capture of one plan by moving the client port on.
+ * capture: a count for --duration and the plan then agree), or, given a
+ * span (a like-for-like copy of a real capture), the nearest of 8 draws
+ * stretched onto it. Its clients, then servers, are drawn for the whole
+ * capture: a main client and visitors (tmodel.c, client_draw), as many per
+ * flow as the class has (of up to 32 draws, the one nearest that count), an
+ * IPv4 and an IPv6 address never the same host; ports and host state are
+ * drawn per flow in start order; 5-tuples (client, client port, server,
+ * server port, transport) are kept distinct over every capture of one plan
+ * by moving the client port on.
  *
  * Bytes (little-endian; the blob that the model file keeps as its trace
  * section, see modelfile.c):
@@ -141,6 +146,8 @@ int ns_tmodel_key(const struct ns_modelfile *m, const int32_t *ids, char *buf, s
 typedef struct ns_tmodel_capture {
     size_t first, n;
     const char *key;
+    int64_t span_ns;   /* > 0: its flows start over this long, first to last (a like-for-like copy of a
+                        * real capture: its flow rate); 0: as the arrival process has them */
 } ns_tmodel_capture;
 
 /* How many flows of class key start before duration_ns in capture number
