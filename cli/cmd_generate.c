@@ -68,13 +68,13 @@ static void usage(FILE *out)
             "  -F, --format FMT   pcap, pcapng, csv or ds (default: from OUT's extension; a\n"
             "                     directory gets pcaps)\n"
             "  --sampler NAME     dpm++ (DPM-Solver++(2M), default) or ddim\n"
-            "  --steps K          denoising steps (default 8; twice the network passes with guidance)\n"
+            "  --steps K          denoising steps (default 8; a guided step takes two network passes)\n"
             "  --fast             the few-step mode: 4 steps of dpm++, guidance at the last 2\n"
-            "                     (6 network passes instead of the default's 16)\n"
+            "                     (6 network passes instead of the default's 10)\n"
             "  --eta X            ddim only: fresh noise per step, 0 (default) to 1\n"
             "  --guidance G       classifier-free guidance scale (default 2; 1 = none)\n"
-            "  --guided-steps K   guidance at the last K steps only (default: all); the\n"
-            "                     steps before take one network pass instead of two\n"
+            "  --guided-steps K   guidance at the last K steps only (default 2; 0: every step);\n"
+            "                     the steps before take one network pass instead of two\n"
             "  --timing-guidance G  guidance of the timing bins (default 1: each class's own\n"
             "                     inter-arrival times); models from before the bins use --guidance\n"
             "  --seed S           (default 1): the same seed gives the same flows on one CPU; the\n"
@@ -390,7 +390,7 @@ int cmd_generate(int argc, char **argv)
             o.sampler.kind = NS_SAMPLER_DPMPP_2M, o.sampler.steps = 4, o.guided_steps = 2;
             break;
         case O_ETA: o.sampler.eta = strtof(optarg, NULL); break;
-        case O_GUIDED_STEPS: rc = cli_parse_long("--guided-steps", optarg, 1, 1000, &v), o.guided_steps = (int)v; break;
+        case O_GUIDED_STEPS: rc = cli_parse_long("--guided-steps", optarg, 0, 1000, &v), o.guided_steps = (int)v; break;
         case O_GUIDANCE: rc = cli_parse_float("--guidance", optarg, 0, 50, &o.guidance); break;
         case O_LENGTH_GUIDANCE: rc = cli_parse_float("--length-guidance", optarg, 0, 50, &o.length_guidance); break;
         case O_TIMING_GUIDANCE: rc = cli_parse_float("--timing-guidance", optarg, 0, 50, &o.timing_guidance); break;

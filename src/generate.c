@@ -21,7 +21,10 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->sampler.steps = 8; /* as good as 20 on the IoT corpus (BENCHMARK.md, Fidelity) */
     o->sampler.eta = 0;
     o->guidance = 2.0f;
-    o->guided_steps = 0;
+    /* Guidance at every step made the IoT corpus's flows more typical than its
+     * captures, and the mix of their times with them: the last 2 keep what it
+     * gives the classifiers (BENCHMARK.md, Timing on the IoT corpus). */
+    o->guided_steps = 2;
     o->seed = 1;
     o->batch = 0;
     o->length = 0;
@@ -185,20 +188,6 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     for (int b = 0; b < B; b++) /* rows past a flow's end stay empty */
         memset(x0 + ((size_t)b * T + c->len[b]) * in, 0, (size_t)(T - c->len[b]) * in * sizeof(float));
     return NS_OK;
-}
-
-/* A decoded row as the model's analog input (repr.h), as ns_repr_encode
- * would encode it from a dataset. */
-static void encode_row(const ns_repr *r, const int8_t *row, uint8_t dir, int64_t iat_ns, float *x)
-{
-    int K = r->n_bits;
-    for (int j = 0; j < K; j++) {
-        int v = row[r->cols[j]];
-        x[2 * j] = v >= 0 ? 1.0f : -1.0f;
-        x[2 * j + 1] = v == 1 ? 1.0f : v == 0 ? -1.0f : 0.0f;
-    }
-    x[2 * K] = (float)((log((double)iat_ns * 1e-9 + NS_REPR_IAT_FLOOR) - r->iat_mean) / r->iat_std);
-    x[2 * K + 1] = dir ? 1.0f : -1.0f;
 }
 
 /* Draw a length class 0..T-1 from logits[T] with u in [0, 1). */
@@ -407,8 +396,8 @@ static int sample_batch(worker *w, const ns_gen_opts *o, const int32_t *ids, con
     for (int b = 0; b < (int)B && c->hold; b++) {
         size_t i = order[at + (size_t)b].index, row = out->first[i];
         for (int r = 0; r < hold; r++, row++)
-            encode_row(&m->repr, out->rows + row * W, out->dir[row], out->iat_ns[row],
-                       c->held + ((size_t)b * hold + r) * in);
+            ns_repr_encode_row(&m->repr, out->rows + row * W, out->dir[row], out->iat_ns[row],
+                               c->held + ((size_t)b * hold + r) * in);
     }
     for (int b = 0; b < (int)B; b++) {
         c->len[b] = c->len[B + (size_t)b] = order[at + (size_t)b].len;

@@ -67,6 +67,24 @@ static float bin_z(const ns_repr *r, double position)
     return (float)(r->bin_lo + position * (r->bin_hi - r->bin_lo) / r->timing_bins);
 }
 
+/* The standardised log inter-arrival time of the analog timing channel. */
+static float std_log_time(const ns_repr *r, int64_t iat_ns)
+{
+    return (float)((log((double)iat_ns * 1e-9 + NS_REPR_IAT_FLOOR) - r->iat_mean) / r->iat_std);
+}
+
+void ns_repr_encode_row(const ns_repr *r, const int8_t *row, uint8_t dir, int64_t iat_ns, float *x)
+{
+    int K = r->n_bits;
+    for (int j = 0; j < K; j++) {
+        int v = row[r->cols[j]];
+        x[2 * j] = v >= 0 ? 1.0f : -1.0f;
+        x[2 * j + 1] = v == 1 ? 1.0f : v == 0 ? -1.0f : 0.0f;
+    }
+    x[2 * K] = std_log_time(r, iat_ns);
+    x[2 * K + 1] = dir ? 1.0f : -1.0f;
+}
+
 int ns_repr_encode(const ns_repr *r, const ns_dataset *ds, uint64_t flow, int T, float *x0, uint8_t *cls,
                    uint8_t *dir, float *iat)
 {
@@ -84,22 +102,15 @@ int ns_repr_encode_window(const ns_repr *r, const ns_dataset *ds, uint64_t flow,
     for (int t = 0; t < n; t++) {
         uint64_t k = f->first + start + (uint64_t)t;
         ns_dataset_row(ds, k, row);
-        float z = (float)((log((double)ds->iat_ns[k] * 1e-9 + NS_REPR_IAT_FLOOR) - r->iat_mean) / r->iat_std);
         uint8_t d = ds->dir[k];
         if (cls)
             for (int j = 0; j < K; j++) cls[(size_t)t * K + j] = (uint8_t)(row[r->cols[j]] + 1);
         if (dir) dir[t] = d;
-        if (iat) iat[t] = r->timing_bins ? bin_position(r, z) : z;
-        if (x0) {
-            float *x = x0 + (size_t)t * in;
-            for (int j = 0; j < K; j++) {
-                int v = row[r->cols[j]];
-                x[2 * j] = v >= 0 ? 1.0f : -1.0f;
-                x[2 * j + 1] = v == 1 ? 1.0f : v == 0 ? -1.0f : 0.0f;
-            }
-            x[2 * K] = z;
-            x[2 * K + 1] = d ? 1.0f : -1.0f;
+        if (iat) {
+            float z = std_log_time(r, ds->iat_ns[k]);
+            iat[t] = r->timing_bins ? bin_position(r, z) : z;
         }
+        if (x0) ns_repr_encode_row(r, row, d, ds->iat_ns[k], x0 + (size_t)t * in);
     }
     return n;
 }

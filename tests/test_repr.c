@@ -86,6 +86,30 @@ static void test_bins_cover_the_data(void **state)
     assert_true(pos[0] == 0 && pos[N - 1] > 63.9f);
 }
 
+/* A row outside a dataset (generation's held rows) encodes as the dataset's
+ * rows do, bit for bit, for a window inside the flow too. */
+static void test_encode_row_is_the_dataset_encoding(void **state)
+{
+    (void)state;
+    toy t;
+    make_toy(&t);
+    ns_repr r;
+    assert_int_equal(ns_repr_fit(&r, &t.ds, 64), NS_OK);
+    int in = ns_repr_in_dim(&r);
+    float x0[N * 4], x[4];
+    assert_true(in <= 4);
+    int8_t row[W];
+    for (uint32_t start = 0; start < 3; start++) {
+        int n = ns_repr_encode_window(&r, &t.ds, 0, start, N, x0, NULL, NULL, NULL);
+        assert_int_equal(n, N - (int)start);
+        for (int k = 0; k < n; k++) {
+            ns_dataset_row(&t.ds, start + (uint64_t)k, row);
+            ns_repr_encode_row(&r, row, t.dir[start + k], t.iat[start + k], x);
+            assert_memory_equal(x, x0 + (size_t)k * in, (size_t)in * sizeof *x);
+        }
+    }
+}
+
 /* A repr of `bins` bins over z in [-2, 2] with one modelled value. */
 static ns_repr small_repr(int bins)
 {
@@ -197,6 +221,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bins_cover_the_data),
+        cmocka_unit_test(test_encode_row_is_the_dataset_encoding),
         cmocka_unit_test(test_guidance_stays_in_the_class_bins),
         cmocka_unit_test(test_decode_draws_within_the_bin),
     };

@@ -43,11 +43,15 @@
  *              and unknown or malformed options dropped (the flows written
  *              have no holes to report), data offset recomputed. When any row
  *              has SYN, the first three rows become SYN, SYN-ACK, ACK (client,
- *              server, client, without payload on the SYNs); later SYNs are
- *              cleared. Sequence numbers start at the generated ones (the
- *              SYN's, else each direction's first) and advance by payload, SYN
- *              and FIN; ACK is set on every segment but the first SYN and RSTs
- *              (which keep the generated one), and the acknowledgement is the
+ *              server, client, without payload on the SYNs), except that
+ *              SYNs the client repeats right after a first one (as
+ *              generated: SYN without ACK, from the client) stay SYNs, its
+ *              retransmissions with the first one's sequence number, and the
+ *              SYN-ACK and ACK follow the last; later SYNs are cleared.
+ *              Sequence numbers start at the generated ones (the SYN's, else
+ *              each direction's first) and advance by payload, SYN and FIN;
+ *              ACK is set on every segment but the SYNs and RSTs (which keep
+ *              the generated one), and the acknowledgement is the
  *              peer's next sequence number (0 without ACK). RST carries no
  *              data, no FIN nor PSH, and ends the flow (later rows are dropped,
  *              counted in `dropped`). After its FIN a direction sends only

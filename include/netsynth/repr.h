@@ -86,6 +86,11 @@ int ns_repr_encode(const ns_repr *r, const ns_dataset *ds, uint64_t flow, int T,
 int ns_repr_encode_window(const ns_repr *r, const ns_dataset *ds, uint64_t flow, uint32_t start, int T, float *x0,
                           uint8_t *cls, uint8_t *dir, float *iat);
 
+/* One nPrint row[width], its direction and inter-arrival time as the
+ * analog x[in_dim] that ns_repr_encode writes for a dataset's row (for rows
+ * held in place while sampling: generate's continuation windows). */
+void ns_repr_encode_row(const ns_repr *r, const int8_t *row, uint8_t dir, int64_t iat_ns, float *x);
+
 /* Network outputs out[rows, out_dim] -> the expected x0[rows, in_dim]. */
 void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows);
 /* The same from classifier-free guidance's two outputs in one pass:
