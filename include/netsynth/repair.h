@@ -174,6 +174,10 @@ typedef struct ns_repair_stats {
     uint64_t redirected;     /* handshake rows whose direction was turned */
     uint64_t bits[NS_REPAIR_MAX_FIELDS], changed[NS_REPAIR_MAX_FIELDS];
     uint64_t rst_cleared;    /* RSTs with more than a packet or two after them, sent as ACKs */
+    uint64_t fin_moved;      /* FINs before a flow's last rows, sent without FIN (the close comes at the end) */
+    uint64_t acks_turned;    /* empty ACKs acknowledging nothing new, sent by the peer (which had data to ACK) */
+    uint64_t acks_dropped;   /* empty ACKs acknowledging nothing new on either side: not written */
+    uint64_t close_added;    /* packets added after a flow's last row to complete its close (FIN, FIN-ACK, ACK, RST) */
 } ns_repair_stats;
 
 /* Whether repair always sets field f itself (addresses, checksums), so that
