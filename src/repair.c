@@ -872,6 +872,7 @@ typedef struct flow_state {
     uint32_t client, server, roh;
     uint32_t sent[2];
     int64_t start, ts, last_gap;
+    int64_t ts_out;      /* the time of its latest packet written */
     ns_rng rng;
     tcp_state t;
 } flow_state;
@@ -999,7 +1000,7 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
     uint8_t *frame = out->bytes + out->n_bytes;
     size_t len = write_packet(o, &s, &fs->rng, frame);
     ns_repair_pkt *p = &out->pkts[out->n_pkts++];
-    p->ts_ns = fs->ts, p->off = out->n_bytes, p->len = (uint32_t)len, p->flow = (uint32_t)e->k;
+    p->ts_ns = fs->ts_out = fs->ts, p->off = out->n_bytes, p->len = (uint32_t)len, p->flow = (uint32_t)e->k;
     out->n_bytes += len;
     if (st && bits && (rc = count_packet(st, &e->fc, o->linktype, frame, len, bits, e->written)))
         return ns_error(rc, "flow %" PRIu64 " row %" PRIu64 ": the repaired packet does not parse", e->k, at);
@@ -1157,7 +1158,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         if (rst) c->ended = 1;
         if (fs->proto == NS_PROTO_TCP && at + 1 == total && !c->ended && (rc = close_flow(&e, total))) break;
     }
-    c->ts_ns = fs->ts;
+    c->ts_ns = fs->ts_out;
     if (st && !rc) {
         st->redirected += redirected;
         st->dropped += n - i;
