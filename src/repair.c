@@ -305,9 +305,9 @@ static int put_options(unsigned o, uint16_t mss, uint8_t shift, uint32_t tsval, 
 
 /* A segment's TCP options into out: the generated ones that `allow` (O_*
  * bits) lets, NOPs kept, in their order, a timestamp's values tsval and
- * tsecr (the sender's clock, the peer's latest); then whatever of `want`
- * the row lacks. When that would pass 40 bytes the whole set is laid out
- * afresh (put_options). *had gets the O_* written. Padded with EOL. */
+ * tsecr (the sender's clock, the peer's latest); when the row lacks some of
+ * `want`, those and the ones kept laid out as Linux does (put_options).
+ * *had gets the O_* written. Padded with EOL. */
 static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, const gen_opts *dflt, uint32_t tsval,
                        uint32_t tsecr, uint8_t *out, unsigned *had)
 {
@@ -334,19 +334,13 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, 
         }
     }
     unsigned add = want & ~*had;
-    if (add) {
-        uint8_t extra[40];
-        int e = put_options(add, dflt->mss, dflt->shift, tsval, tsecr, extra);
-        if (k + e <= 40) {
-            memcpy(out + k, extra, (size_t)e), k += e;
-        } else {   /* NOPs fill the generated set: lay out the options kept and those added afresh */
-            gen_opts kept;
-            read_tcp_options(out, k, &kept);
-            gen_opts v = *dflt;
-            if (kept.has & O_MSS) v.mss = kept.mss;
-            if (kept.has & O_WS) v.shift = kept.shift;
-            k = put_options(*had | add, v.mss, v.shift, tsval, tsecr, out);
-        }
+    if (add) {   /* the options kept and those added laid out afresh: appended, NOPs would run on (tshark warns) */
+        gen_opts kept;
+        read_tcp_options(out, k, &kept);
+        gen_opts v = *dflt;
+        if (kept.has & O_MSS) v.mss = kept.mss;
+        if (kept.has & O_WS) v.shift = kept.shift;
+        k = put_options(*had | add, v.mss, v.shift, tsval, tsecr, out);
         *had |= add;
     }
     while (k % 4) out[k++] = 0;
@@ -535,9 +529,9 @@ int ns_repair_summary(const ns_repair_stats *st, int top, char *buf, size_t size
     append(buf, size, &at, "%s; %" PRIu64 " of %" PRIu64 " rows converted to their flow's transport, %" PRIu64
            " dropped after an RST, %" PRIu64 " RSTs before more than %d rows taken for ACKs; %" PRIu64
            " FINs moved to the flow's end, %" PRIu64 " packets added to close flows; empty ACKs of nothing new: %" PRIu64
-           " sent by the peer, %" PRIu64 " dropped", shown ? ")" : "",
+           " sent by the peer, %" PRIu64 " as its data, %" PRIu64 " dropped", shown ? ")" : "",
            st->converted, st->rows, st->dropped, st->rst_cleared, RST_TAIL, st->fin_moved, st->close_added,
-           st->acks_turned, st->acks_dropped);
+           st->acks_turned, st->acks_to_data, st->acks_dropped);
     return at;
 }
 
@@ -555,10 +549,10 @@ int ns_repair_write_report(const ns_repair_stats *st, const char *path)
             "{\n  \"flows\": %" PRIu64 ",\n  \"rows\": %" PRIu64 ",\n  \"packets\": %" PRIu64
             ",\n  \"converted_rows\": %" PRIu64 ",\n  \"dropped_rows\": %" PRIu64 ",\n  \"redirected_rows\": %" PRIu64
             ",\n  \"rst_cleared\": %" PRIu64 ",\n  \"fin_moved\": %" PRIu64 ",\n  \"close_added\": %" PRIu64
-            ",\n  \"acks_turned\": %" PRIu64 ",\n  \"acks_dropped\": %" PRIu64
+            ",\n  \"acks_turned\": %" PRIu64 ",\n  \"acks_to_data\": %" PRIu64 ",\n  \"acks_dropped\": %" PRIu64
             ",\n  \"bits\": %" PRIu64 ",\n  \"changed\": %" PRIu64 ",\n  \"share\": %.6f,\n  \"fields\": [",
             st->flows, st->rows, st->packets, st->converted, st->dropped, st->redirected, st->rst_cleared, st->fin_moved,
-            st->close_added, st->acks_turned, st->acks_dropped, bits, changed,
+            st->close_added, st->acks_turned, st->acks_to_data, st->acks_dropped, bits, changed,
             share(changed, bits));
     int first = 1;
     for (size_t i = 0; i < n; i++) {
@@ -674,6 +668,7 @@ typedef struct tcp_state {
     uint32_t sent[2];         /* segments written per direction */
     uint32_t lastack[2];      /* the acknowledgement number of each direction's latest segment */
     uint8_t intent;           /* F_FIN, F_RST: what the flow's generated rows so far show */
+    uint16_t last_len[2];     /* each direction's latest payload */
     uint8_t first_fin;        /* 1 + the direction of the flow's first FIN; 0: none yet */
 } tcp_state;
 
@@ -776,6 +771,7 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
     s->win = conv || (!g->win && !(fl & F_RST)) ? t->win[d] : g->win;  /* a zero window would stall the peer */
     if (s->win) t->win[d] = s->win;
     s->payload = payload;
+    if (payload) t->last_len[d] = (uint16_t)payload;
     t->nxt[d] += (uint32_t)payload + !!(fl & F_SYN) + !!(fl & F_FIN);
     if ((fl & F_FIN) && !t->fin[d]) {
         t->fin[d] = 1;
@@ -928,12 +924,19 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
         fl = seg_flags(tp, r, at, dd, step, in_tail, after, &tcp_payload, &rst_cleared, &fin_moved);
         if (st) st->rst_cleared += rst_cleared, st->fin_moved += fin_moved;
         if (!step && !(tp->handshake && at < 3) && redundant_ack(tp, fl, tcp_payload, dd)) {
-            /* The peer's ACK of data not acknowledged yet, when there is some
-             * (the model put the ACK on the wrong side); else nothing a stack
-             * would send: the row goes. */
+            /* An ACK says its sender got something. When the peer has data
+             * not acknowledged yet, it is the peer's ACK of it (the model put
+             * it on the wrong side); else it stands for the peer's segment
+             * the model left out, as long as the peer's latest: dropping
+             * them instead cost the IoT model's flows 12% of their packets
+             * (HueBridge: 0.98 of the real packet count to 0.83; 0.95 so).
+             * A peer that has closed sends none: the row goes. */
             if (!tp->sent[!dd] || tp->lastack[!dd] != tp->nxt[dd]) {
                 dd = !dd;
                 if (st) st->acks_turned++;
+            } else if (tp->last_len[!dd] && !tp->fin[!dd]) {
+                dd = !dd, tcp_payload = tp->last_len[dd], fl |= F_PSH;
+                if (st) st->acks_to_data++;
             } else {
                 if (st) {
                     st->acks_dropped++;

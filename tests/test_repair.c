@@ -661,19 +661,23 @@ static void test_empty_acks_of_nothing_new(void **state)
     ns_repair_stats st = {0};
     repair(&f, 0, &out, &st);
     check_default(&out, 1);   /* no empty ACK of nothing new */
-    /* Row 3 goes (neither side has anything to acknowledge); row 6 is the
-     * client's ACK of the answer; row 7, then the same, goes. */
-    assert_int_equal(st.acks_dropped, 2), assert_int_equal(st.acks_turned, 1);
-    assert_int_equal(out.n_pkts, 7);
+    /* Row 3 goes (neither side has anything to acknowledge, nor the server
+     * data to stand for); row 6 is the client's ACK of the answer; row 7,
+     * then the same, stands for the server's next segment, as long as its
+     * latest. */
+    assert_int_equal(st.acks_dropped, 1), assert_int_equal(st.acks_turned, 1), assert_int_equal(st.acks_to_data, 1);
+    assert_int_equal(out.n_pkts, 8);
     pk v;
     view(&out, 5, &v);
     assert_int_equal(v.src >> 24, 10), assert_int_equal(v.ack, 9 + 1 + 17), assert_int_equal(v.payload, 0);
     view(&out, 6, &v);
-    assert_int_equal(v.payload, 30);
+    assert_int_equal(v.src >> 24, 198), assert_int_equal(v.payload, 17), assert_int_equal(v.flags, ACK | PSH);
+    view(&out, 7, &v);
+    assert_int_equal(v.payload, 30), assert_int_equal(v.seq, 9 + 1 + 17 + 17);
     /* Time runs on past a dropped row: the last packet is where the rows put it. */
     view(&out, 0, &v);
     int64_t t0 = v.ts;
-    view(&out, 6, &v);
+    view(&out, 7, &v);
     assert_true(v.ts - t0 == 8 * 1000);
     ns_repair_out_free(&out);
 }
@@ -857,12 +861,12 @@ static void test_one_transport_per_flow(void **state)
     ns_repair_out out = {0};
     ns_repair_stats st = {0};
     repair(&f, 0, &out, &st);
-    /* Rows 2-4 are empty ACKs of nothing new: the first turns to the client,
-     * which has the 20 bytes to acknowledge; the next two, with nothing to
-     * acknowledge on either side, go. */
-    assert_int_equal(out.n_pkts, 5);
+    /* Rows 2 and 3 are empty ACKs of nothing new: the first turns to the
+     * client, which has the 20 bytes to acknowledge; the next, with nothing
+     * to acknowledge on either side, stands for the server's next 20. */
+    assert_int_equal(out.n_pkts, 7);
     assert_int_equal(st.converted, 3);
-    assert_int_equal(st.acks_turned, 1), assert_int_equal(st.acks_dropped, 2);
+    assert_int_equal(st.acks_turned, 1), assert_int_equal(st.acks_to_data, 1), assert_int_equal(st.acks_dropped, 0);
     check_default(&out, 1);
     pk v;
     view(&out, 1, &v);
@@ -873,7 +877,9 @@ static void test_one_transport_per_flow(void **state)
     view(&out, 2, &v);
     assert_int_equal(v.payload, 0), assert_int_equal(v.src >> 24, 10), assert_int_equal(v.flags, ACK);
     view(&out, 3, &v);
-    assert_int_equal(v.payload, 7), assert_int_equal(v.ttl, 64);
+    assert_int_equal(v.payload, 20), assert_int_equal(v.ttl, 64), assert_int_equal(v.src >> 24, 198);
+    view(&out, 4, &v);
+    assert_int_equal(v.payload, 0), assert_int_equal(v.src >> 24, 10);
     ns_repair_out_free(&out);
 
     /* Mostly UDP: UDP wins, the server port is the one most rows name. */

@@ -176,7 +176,8 @@ typedef struct ns_repair_stats {
     uint64_t rst_cleared;    /* RSTs with more than a packet or two after them, sent as ACKs */
     uint64_t fin_moved;      /* FINs before a flow's last rows, sent without FIN (the close comes at the end) */
     uint64_t acks_turned;    /* empty ACKs acknowledging nothing new, sent by the peer (which had data to ACK) */
-    uint64_t acks_dropped;   /* empty ACKs acknowledging nothing new on either side: not written */
+    uint64_t acks_to_data;   /* ... else sent as the peer's next data segment, as long as its latest */
+    uint64_t acks_dropped;   /* ... else (the peer sent no data, or closed) not written */
     uint64_t close_added;    /* packets added after a flow's last row to complete its close (FIN, FIN-ACK, ACK, RST) */
 } ns_repair_stats;
 
