@@ -669,6 +669,7 @@ typedef struct tcp_state {
     uint32_t lastack[2];      /* the acknowledgement number of each direction's latest segment */
     uint8_t intent;           /* F_FIN, F_RST: what the flow's generated rows so far show */
     uint16_t last_len[2];     /* each direction's latest payload */
+    int scaled;               /* most generated windows are under 1024: scaled ones (a window scale in use) */
     uint8_t first_fin;        /* 1 + the direction of the flow's first FIN; 0: none yet */
 } tcp_state;
 
@@ -749,6 +750,10 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
         unsigned syn = t->syn_opts & (O_WS | O_SACKOK | O_TS);
         allow = O_MSS | syn;
         want = go.has ? O_MSS : O_MSS | syn;
+        /* Windows of a few hundred after the handshake are scaled ones:
+         * read unscaled (a SYN-ACK row generated without its window scale),
+         * a 64-byte window fills at once (tshark: window full). */
+        if (t->scaled) want |= syn & O_WS;
     } else {
         allow = want = t->ts_ok ? O_TS : 0;   /* RFC 7323: on every segment once agreed, on none otherwise */
     }
@@ -1097,6 +1102,11 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
             tcp_rows++, with_ts += (go.has & O_TS) != 0;
         }
         tp->ts_ok = tp->handshake || 2 * with_ts > tcp_rows;
+        size_t small = 0, large = 0;
+        for (size_t i = 0; i < n; i++)
+            if (g[i].shows == NS_PROTO_TCP && !(g[i].flags & (F_SYN | F_RST)) && g[i].win)
+                small += g[i].win < 1024, large += g[i].win >= 1024;
+        tp->scaled = small > large;
         ns_rng_seed(&fs->rng, o->seed, k);
         for (int dd = 0; dd < 2; dd++) {
             int found;
