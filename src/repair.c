@@ -741,15 +741,18 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
     } else if (t->handshake && at == 1) {
         /* A SYN-ACK answers the SYN's options (RFC 7323: window scale and
          * timestamps only when the SYN had them) and always says its MSS:
-         * those of the SYN's the row generated (a server that declines window
-         * scaling, as the IoT corpus's HueBridge cloud does, is a class's
-         * trait), else, a row generated with none, all the SYN had, as most
-         * servers of every corpus answer. */
+         * those of the SYN's the row generated when it generated a SYN-ACK's
+         * set, its MSS and more (a server that declines window scaling, as
+         * the IoT corpus's HueBridge cloud does, is a class's trait), else
+         * all the SYN had, as most servers of every corpus answer (a lone
+         * timestamp or MSS is a later segment's set, or noise: the lab's
+         * servers answer every SYN in full). */
         gen_opts go;
         read_tcp_options(g->tcpopt, conv ? 0 : g->n_tcpopt, &go);
         unsigned syn = t->syn_opts & (O_WS | O_SACKOK | O_TS);
         allow = O_MSS | syn;
-        want = go.has ? O_MSS : O_MSS | syn;
+        int full = (go.has & O_MSS) && (go.has & (O_WS | O_SACKOK | O_TS));
+        want = full ? O_MSS : O_MSS | syn;
         /* Windows of a few hundred after the handshake are scaled ones:
          * read unscaled (a SYN-ACK row generated without its window scale),
          * a 64-byte window fills at once (tshark: window full). */

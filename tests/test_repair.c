@@ -578,14 +578,17 @@ static void test_syn_ack_options_and_timestamps(void **state)
     (void)state;
     static const uint8_t all[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 5, 0, 0, 0, 0, 1, 3, 3, 8};
     static const uint8_t ts_only[12] = {1, 1, 8, 10, 0x77, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t mss_ts[16] = {2, 4, 0x05, 0x64, 1, 1, 8, 10, 0x77, 0, 0, 0, 0, 0, 0, 0};
     static tflow f;
-    for (int kind = 0; kind < 3; kind++) {
-        /* 0: a SYN-ACK row with no options; 1: with a timestamp only; 2: the SYN without timestamps. */
+    for (int kind = 0; kind < 4; kind++) {
+        /* The SYN-ACK row with 0: no options; 1: its MSS and a timestamp (a server that declines window
+         * scaling and SACK); 2: a timestamp alone, the SYN without; 3: a timestamp alone (a later segment's). */
         f.n = 0;
         tcp_row(add(&f, 0, 0), 0, 50000, 443, 1, 0, SYN);
         tcp_options(f.rows, all, kind == 2 ? 4 : 20);
         tcp_row(add(&f, 1, 20000000), 0, 443, 50000, 9, 2, SYN | ACK);
-        if (kind) tcp_options(f.rows + W, ts_only, 12);
+        if (kind == 1) tcp_options(f.rows + W, mss_ts, 16);
+        if (kind >= 2) tcp_options(f.rows + W, ts_only, 12);
         for (int i = 0; i < 6; i++) {   /* data both ways; odd rows generated without a timestamp, TSvals jumping */
             int8_t *r = add(&f, i & 1, 5000000);
             tcp_row(r, 100, i & 1 ? 443 : 50000, i & 1 ? 50000 : 443, 2, 10, ACK | PSH);
@@ -599,8 +602,8 @@ static void test_syn_ack_options_and_timestamps(void **state)
         pk v[8];
         for (int i = 0; i < 8; i++) view(&out, (size_t)i, &v[i]);
         unsigned mss = 1u << 2, ws = 1u << 3, sack = 1u << 4, ts = 1u << 8;
-        if (kind == 0) assert_int_equal(v[1].opts & (mss | ws | sack | ts), mss | ws | sack | ts);  /* as the SYN */
-        if (kind == 1) assert_int_equal(v[1].opts & (mss | ws | sack | ts), mss | ts);  /* as generated, with its MSS */
+        if (kind == 0 || kind == 3) assert_int_equal(v[1].opts & (mss | ws | sack | ts), mss | ws | sack | ts);  /* as the SYN */
+        if (kind == 1) assert_int_equal(v[1].opts & (mss | ws | sack | ts), mss | ts);  /* as generated */
         if (kind == 2) assert_int_equal(v[1].opts & (mss | ws | sack | ts), mss);       /* RFC 7323: no TS unasked */
         for (int i = 2; i < 8; i++) {
             assert_int_equal((v[i].opts & ts) != 0, kind != 2);
@@ -614,11 +617,11 @@ static void test_syn_ack_options_and_timestamps(void **state)
         if (kind == 0) assert_int_equal(u8(v[1].p.l4, 20 + 19), 7);   /* the window scale it adds: Linux's 7 */
         ns_repair_out_free(&out);
     }
-    /* A SYN-ACK row generated with its MSS only, windows of 64 after it: scaled windows, so the SYN-ACK
+    /* A SYN-ACK row generated without window scale, windows of 64 after it: scaled windows, so the SYN-ACK
      * answers the SYN's window scale (the lab's dnsmasq flows: read unscaled, 64 bytes filled at once). */
     f.n = 0;
     tcp_row(add(&f, 0, 0), 0, 50000, 53, 1, 0, SYN), tcp_options(f.rows, all, 20);
-    tcp_row(add(&f, 1, 1000), 0, 53, 50000, 9, 2, SYN | ACK), tcp_options(f.rows + W, all, 4);
+    tcp_row(add(&f, 1, 1000), 0, 53, 50000, 9, 2, SYN | ACK), tcp_options(f.rows + W, mss_ts, 16);
     for (int i = 0; i < 4; i++) {
         int8_t *r = add(&f, i & 1, 1000);
         tcp_row(r, 40, i & 1 ? 53 : 50000, i & 1 ? 50000 : 53, 2, 10, ACK | PSH);
@@ -629,14 +632,14 @@ static void test_syn_ack_options_and_timestamps(void **state)
     check_default(&scaled, 1);
     pk sa;
     view(&scaled, 1, &sa);
-    assert_int_equal(sa.opts & (1u << 2 | 1u << 3 | 1u << 8), 1u << 2 | 1u << 3);
+    assert_int_equal(sa.opts & (1u << 2 | 1u << 3 | 1u << 8), 1u << 2 | 1u << 3 | 1u << 8);
     ns_repair_out_free(&scaled);
     tcp_row(f.rows + 2 * W, 40, 50000, 53, 2, 10, ACK | PSH);   /* windows of 29200: unscaled, the row's MSS alone */
     tcp_row(f.rows + 3 * W, 40, 53, 50000, 2, 10, ACK | PSH);
     tcp_row(f.rows + 4 * W, 40, 50000, 53, 2, 10, ACK | PSH);
     repair(&f, 0, &scaled, NULL);
     view(&scaled, 1, &sa);
-    assert_int_equal(sa.opts & (1u << 2 | 1u << 3 | 1u << 8), 1u << 2);
+    assert_int_equal(sa.opts & (1u << 2 | 1u << 3 | 1u << 8), 1u << 2 | 1u << 8);
     ns_repair_out_free(&scaled);
 
     /* A plan's clock sets the rate: 100 Hz from its first TSval. */

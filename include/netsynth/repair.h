@@ -43,9 +43,10 @@
  *              without MSS gets one (every stack's SYN says it: 1460, less
  *              what the MTU leaves). The SYN-ACK says its MSS too and answers
  *              the SYN's window scale, SACK-permitted and timestamps (RFC
- *              7323: never one the SYN lacked) with those its row generated,
- *              or, a row generated without options, all of them (window scale
- *              7, Linux's). Timestamps: after a handshake on every segment when
+ *              7323: never one the SYN lacked) with those its row generated
+ *              when it generated its MSS and more, else with all of them
+ *              (window scale 7, Linux's); a window scale too when the flow's
+ *              generated windows are scaled ones (most under 1024). Timestamps: after a handshake on every segment when
  *              both SYNs carried them, else on none; without a handshake on
  *              every segment when most rows generated one, else on none;
  *              TSval is the sender's clock (plan below; else 1 kHz from the
