@@ -1029,7 +1029,7 @@ static int close_flow(emitter *e, uint64_t total)
     if (tp->handshake && total < 3) return NS_OK;
     gen r;
     memset(&r, 0, sizeof r);
-    r.shows = NS_PROTO_TCP, r.ip = !fs->v6, r.ip6 = fs->v6, r.proto = NS_PROTO_TCP;
+    r.shows = NS_PROTO_TCP, r.proto = NS_PROTO_TCP;   /* no IP header generated: a converted row's defaults (DF, TTL 64) */
     int64_t gap = fs->last_gap < US ? US : fs->last_gap > 1000000000 ? 1000000000 : fs->last_gap;
     for (int guard = 0; guard < 3; guard++) {
         int step = STEP_NONE, dd = 0;

@@ -750,6 +750,8 @@ static void test_flow_closes_at_its_end(void **state)
     assert_int_equal(v[4].flags, FIN | ACK), assert_int_equal(v[4].src >> 24, 198);
     assert_int_equal(v[5].flags, ACK), assert_int_equal(v[5].src >> 24, 10);
     assert_true(v[5].ts > v[4].ts && v[4].ts > v[3].ts);
+    for (int i = 4; i < 6; i++) /* what a stack sends: DF, TTL 64 */
+        assert_int_equal(out.bytes[out.pkts[i].off + 14 + 6] & 0x40, 0x40), assert_int_equal(v[i].ttl, 64);
     /* A handshake that never completed is not closed. */
     f.n = 2;
     ns_repair_out_clear(&out);
