@@ -37,29 +37,56 @@
  *              IPv6 pseudo-header.
  *   TCP        server port = the one most rows name (9 when none does),
  *              client port ephemeral; options kept: MSS, window scale (shift
- *              at most 14) and SACK-permitted on SYNs only, timestamps (TSval
- *              never going back, TSecr echoing the peer's latest; after a
- *              handshake only when both SYNs carried them), NOP; SACK blocks
- *              and unknown or malformed options dropped (the flows written
- *              have no holes to report), data offset recomputed. When any row
- *              has SYN, the first three rows become SYN, SYN-ACK, ACK (client,
- *              server, client, without payload on the SYNs), except that
- *              SYNs the client repeats right after a first one (as
- *              generated: SYN without ACK, from the client) stay SYNs, its
- *              retransmissions with the first one's sequence number, and the
- *              SYN-ACK and ACK follow the last; later SYNs are cleared.
+ *              at most 14) and SACK-permitted on SYNs only, timestamps, NOP;
+ *              SACK blocks and unknown or malformed options dropped (the flows
+ *              written have no holes to report), data offset recomputed. A SYN
+ *              without MSS gets one (every stack's SYN says it: 1460, less
+ *              what the MTU leaves). The SYN-ACK says its MSS too and answers
+ *              the SYN's window scale, SACK-permitted and timestamps (RFC
+ *              7323: never one the SYN lacked) with those its row generated
+ *              when it generated its MSS and more, else with all of them
+ *              (window scale 7, Linux's); a window scale too when the flow's
+ *              generated windows are scaled ones (most under 1024). Timestamps: after a handshake on every segment when
+ *              both SYNs carried them, else on none; without a handshake on
+ *              every segment when most rows generated one, else on none;
+ *              TSval is the sender's clock (plan below; else 1 kHz from the
+ *              direction's first generated TSval), TSecr the peer's latest.
+ *              Options added are laid out as Linux does (MSS, SACK-permitted,
+ *              timestamps, NOP, window scale). When any row has SYN, the
+ *              first three rows become SYN, SYN-ACK, ACK (client, server,
+ *              client, without payload on the SYNs), except that SYNs the
+ *              client repeats right after a first one (as generated: SYN
+ *              without ACK, from the client) stay SYNs, its retransmissions
+ *              with the first one's sequence number, and the SYN-ACK and ACK
+ *              follow the last; later SYNs are cleared.
  *              Sequence numbers start at the generated ones (the SYN's, else
  *              each direction's first) and advance by payload, SYN and FIN;
- *              ACK is set on every segment but the SYNs and RSTs (which keep
- *              the generated one), and the acknowledgement is the
- *              peer's next sequence number (0 without ACK). RST carries no
- *              data, no FIN nor PSH, and ends the flow (later rows are dropped,
- *              counted in `dropped`). After its FIN a direction sends only
- *              empty ACKs. URG only with 0 < urgent pointer <= payload, else
- *              both cleared. Reserved bits cleared; window as generated,
- *              except that a converted row, and a zero window but on an RST
- *              (the peer could send nothing more), take the direction's last
- *              window (65535 at first).
+ *              ACK is set on every segment but the first SYN and RSTs (which
+ *              keep the generated one), and the acknowledgement is the peer's
+ *              next sequence number (0 without ACK). RST carries no data, no
+ *              FIN nor PSH, and ends the flow (later rows are dropped, counted
+ *              in `dropped`); one with more than RST_TAIL (2) rows after it is
+ *              cleared (`rst_cleared`). After its FIN a direction sends only
+ *              empty ACKs. An empty ACK (no SYN, FIN, RST) from a side that
+ *              has received nothing since its last ACK, a duplicate ACK or
+ *              window update to tshark, is sent by the peer when the peer has
+ *              data to acknowledge (`acks_turned`), else as the peer's next
+ *              segment, as long as its latest (`acks_to_data`), else dropped
+ *              (`acks_dropped`). Closing: a flow whose rows show a FIN or an
+ *              RST anywhere closes at its end. RST: its last row becomes an
+ *              RST (with ACK). FIN: its last three rows (after the handshake)
+ *              become the first FIN (the row's side), the peer's FIN-ACK and
+ *              the last ACK, a row turned to another side losing its payload;
+ *              a FIN before them is cleared (`fin_moved`); a flow too short
+ *              for them gets what the close still needs after its last row
+ *              (`close_added`), one whose handshake never completed nothing.
+ *              Streamed in windows (`window`), a FIN or RST first shown in the
+ *              last window closes the flow from its first row there. URG only
+ *              with 0 < urgent pointer <= payload, else both cleared. Reserved
+ *              bits cleared; window as generated, except that a converted
+ *              row, and a zero window but on an RST (the peer could send
+ *              nothing more), take the direction's last window (65535 at
+ *              first).
  *   UDP        ports as for TCP, length, checksum.
  *   bytes      the generated payload bytes first; past them zeros or random;
  *              for servers whose dissectors reject zeros (DNS, mDNS, LLMNR,
@@ -129,7 +156,7 @@ typedef struct ns_repair_plan {
     uint8_t ipid[2];           /* NS_REPAIR_IPID_* */
     uint16_t ipid_first[2];    /* NS_REPAIR_IPID_COUNTER: the first packet's */
     uint32_t ts_first[2];      /* TSval at start_ns */
-    float ts_hz[2];            /* TCP timestamp clock; 0: TSvals as generated, never going back */
+    float ts_hz[2];            /* TCP timestamp clock; 0: 1 kHz from the direction's first generated TSval */
 } ns_repair_plan;
 
 typedef struct ns_repair_opts {
@@ -178,6 +205,11 @@ typedef struct ns_repair_stats {
     uint64_t redirected;     /* handshake rows whose direction was turned */
     uint64_t bits[NS_REPAIR_MAX_FIELDS], changed[NS_REPAIR_MAX_FIELDS];
     uint64_t rst_cleared;    /* RSTs with more than a packet or two after them, sent as ACKs */
+    uint64_t fin_moved;      /* FINs before a flow's last rows, sent without FIN (the close comes at the end) */
+    uint64_t acks_turned;    /* empty ACKs acknowledging nothing new, sent by the peer (which had data to ACK) */
+    uint64_t acks_to_data;   /* ... else sent as the peer's next data segment, as long as its latest */
+    uint64_t acks_dropped;   /* ... else (the peer sent no data, or closed) not written */
+    uint64_t close_added;    /* packets added after a flow's last row to complete its close (FIN, FIN-ACK, ACK, RST) */
 } ns_repair_stats;
 
 /* Whether repair always sets field f itself (addresses, checksums), so that
