@@ -580,10 +580,7 @@ static void test_same_seed_same_flows(void **state)
     assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
     ns_gen_opts go;
     ns_gen_opts_init(&go);
-    /* Guidance at the last 2 steps by default, not at every step (BENCHMARK.md,
-     * Timing on the IoT corpus); every step here, compared below. */
-    assert_int_equal(go.guided_steps, 2);
-    go.guided_steps = 0;
+    assert_int_equal(go.guided_steps, 0);   /* guidance at every step by default (BENCHMARK.md) */
     int32_t ids[1];
     assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
     ns_gen_flows g1 = {0}, g2 = {0}, g3 = {0};

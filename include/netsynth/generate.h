@@ -48,8 +48,7 @@ typedef struct ns_gen_opts {
                              * `guidance`, as it always did */
     int guided_steps;       /* 0: guidance at every step; k > 0: at the last k only, the
                              * steps before run the conditional model alone (one network
-                             * pass instead of two); default 2 (BENCHMARK.md, Timing on the
-                             * IoT corpus) */
+                             * pass instead of two) */
     uint64_t seed;
     int batch;              /* flows denoised together (per thread); 0: by rows, see above */
     int length;             /* > 0: every flow has this many packets, past the window too
