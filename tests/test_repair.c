@@ -329,7 +329,7 @@ static void check_in_flow(flow_check *c, const pk *v, const ns_repair_opts *o)
     if (v->proto != 1) {
         assert_int_equal(d ? v->dport : v->sport, c->cport);
         assert_int_equal(d ? v->sport : v->dport, c->sport);
-        assert_true(c->cport >= 49152);
+        assert_true(c->cport >= 49152 || c->cport == ns_repair_client_port(v->proto, c->sport));   /* DHCP's 68 */
     }
     if (v->proto == 6) {
         if ((v->flags & SYN) && !(v->flags & ACK)) { /* SYNs open the flow: the first, then its retransmissions */
@@ -1040,6 +1040,36 @@ static void test_address_plan(void **state)
     ns_repair_out_free(&out);
 }
 
+/* Without a trace plan too: a client and server pair's first DHCP flow from
+ * 68 (what nDPI tells DHCP by), mDNS from 5353; the pair's later flows take
+ * the plan's ports from 49152 up, which keep 5-tuples distinct. */
+static void test_fixed_client_ports(void **state)
+{
+    (void)state;
+    static tflow f;
+    static const uint16_t server[3] = {67, 5353, 123}, first[3] = {68, 5353, 49152};
+    for (int s = 0; s < 3; s++) {
+        f.n = 0;
+        udp_row(add(&f, 0, 0), 300, 50001, server[s]);
+        udp_row(add(&f, 1, 1000), 300, server[s], 50001);
+        ns_repair_out out = {0};
+        enum { PAIRS = 254 * 254 };
+        repair(&f, 0, &out, NULL);
+        repair(&f, PAIRS, &out, NULL);   /* the same pair again */
+        assert_int_equal(ns_repair_merge(&out), NS_OK);
+        check_default(&out, PAIRS + 1);
+        pk v;
+        for (size_t i = 0; i < out.n_pkts; i++) {
+            view(&out, i, &v);
+            int back = v.src >> 24 != 10;
+            uint16_t cport = back ? v.dport : v.sport;
+            assert_int_equal(back ? v.sport : v.dport, server[s]);
+            assert_int_equal(cport, v.flow ? 49153 : first[s]);
+        }
+        ns_repair_out_free(&out);
+    }
+}
+
 static void test_raw_link_random_payload_and_mtu(void **state)
 {
     (void)state;
@@ -1575,6 +1605,7 @@ int main(void)
         cmocka_unit_test(test_one_transport_per_flow),
         cmocka_unit_test(test_icmp),
         cmocka_unit_test(test_address_plan),
+        cmocka_unit_test(test_fixed_client_ports),
         cmocka_unit_test(test_raw_link_random_payload_and_mtu),
         cmocka_unit_test(test_stats_and_report),
         cmocka_unit_test(test_application_payloads),
