@@ -24,7 +24,7 @@ struct app {
 static const app apps[] = {
     {NS_PROTO_UDP, 53, 12, APP_DNS},   {NS_PROTO_UDP, 5353, 12, APP_DNS}, {NS_PROTO_UDP, 5355, 12, APP_DNS}, {NS_PROTO_UDP, 137, 12, APP_DNS},
     {NS_PROTO_TCP, 53, 14, APP_DNS_TCP}, {NS_PROTO_TCP, 5353, 14, APP_DNS_TCP}, {NS_PROTO_TCP, 5355, 14, APP_DNS_TCP},
-    {NS_PROTO_UDP, 123, 48, APP_NTP},  {NS_PROTO_TCP, 123, 48, APP_NTP},  {NS_PROTO_UDP, 67, 244, APP_DHCP}, {NS_PROTO_UDP, 68, 244, APP_DHCP},
+    {NS_PROTO_UDP, 123, 48, APP_NTP},  {NS_PROTO_TCP, 123, 48, APP_NTP},  {NS_PROTO_UDP, 67, 300, APP_DHCP}, {NS_PROTO_UDP, 68, 300, APP_DHCP},
     {NS_PROTO_UDP, 5683, 4, APP_COAP}, {NS_PROTO_UDP, 69, 4, APP_TFTP},
     {NS_PROTO_TCP, 22, 16, APP_SSH}, /* tshark calls a 1-byte "encrypted packet" malformed */
     {NS_PROTO_UDP, 23272, 9, APP_A21}, /* tshark reads this port (eQ-3 MAX!'s) as 3GPP2 A21 */
@@ -79,7 +79,8 @@ static void app_fill(const app *a, uint8_t *p, int len, int from_server, uint16_
         memset(p, 0, 48), p[0] = from_server ? 0x24 : 0x23;                  /* version 4, client / server */
         break;
     case APP_DHCP:
-        memset(p, 0, 244);
+        /* BOOTP's least message, 300 bytes (RFC 1542): nDPI 4.2 takes none under 248 */
+        memset(p, 0, a->min);
         p[0] = from_server ? 2 : 1, p[1] = 1, p[2] = 6;                      /* reply / request, Ethernet */
         p[236] = 99, p[237] = 130, p[238] = 83, p[239] = 99;               /* magic cookie */
         p[240] = 53, p[241] = 1, p[242] = from_server ? 2 : 1, p[243] = 255; /* offer / discover, end */

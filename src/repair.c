@@ -36,6 +36,7 @@ enum {
     IP6_FIXED = NS_NP_COL_IPV6_SRC - NS_NP_COL_IPV6,
     ETH_LEN = 14, IP_LEN = 20, IP6_LEN = 40, TCP_LEN = 20, UDP_LEN = 8, ICMP_LEN = 8,
     ICMP6_ECHO = 128, ICMP6_ECHO_REPLY = 129,
+    ICMP6_RS = 133, ICMP6_RA = 134, ICMP6_NS = 135, ICMP6_NA = 136, ICMP6_MLD2_REPORT = 143,
     F_FIN = 0x01, F_SYN = 0x02, F_RST = 0x04, F_PSH = 0x08, F_ACK = 0x10, F_URG = 0x20,
     CLIENT_PORT0 = 49152, CLIENT_PORTS = 16384,
     US = 1000,                                           /* ns per microsecond */
@@ -375,6 +376,52 @@ static void put_mac(uint8_t *p, uint32_t ip)
     put32(p + 2, ip);
 }
 
+/* The bytes after its 8-byte header that an ICMPv6 message of this type
+ * needs (RFC 4861 neighbour discovery with the sender's link-layer address
+ * option, RFC 3810 MLDv2 report of one record); -1: a type repair cannot
+ * write whole, which becomes echo. */
+static int icmp6_body(uint8_t type)
+{
+    switch (type) {
+    case ICMP6_RS: return 8;                   /* source link-layer address */
+    case ICMP6_RA: return 8 + 8;               /* reachable time, retrans timer; source link-layer address */
+    case ICMP6_NS: case ICMP6_NA: return 16 + 8;   /* target; source / target link-layer address */
+    case ICMP6_MLD2_REPORT: return 20;         /* one record, no sources */
+    default: return -1;
+    }
+}
+
+/* Neighbour discovery's and MLD's fixed fields and options; the generated
+ * rest of header keeps what it may say (RA's hop limit, M/O flags and router
+ * lifetime; NA's R/S/O flags), reserved bits zero. */
+static void icmp6_write(const spec *s, uint8_t *l4, uint8_t *data)
+{
+    uint8_t *opt = data;
+    put32(l4 + 4, 0);
+    switch (s->type) {
+    case ICMP6_RS: break;
+    case ICMP6_RA:
+        l4[4] = (uint8_t)(s->roh >> 24), l4[5] = (uint8_t)(s->roh >> 16 & 0xc0), put16(l4 + 6, s->roh & 0xffff);
+        memset(data, 0, 8), opt = data + 8;   /* reachable time, retrans timer: unspecified */
+        break;
+    case ICMP6_NS: memcpy(data, s->dst6, 16), opt = data + 16; break;   /* whom the sender looks for */
+    case ICMP6_NA:
+        l4[4] = (uint8_t)(s->roh >> 24 & 0xe0);
+        memcpy(data, s->src6, 16), opt = data + 16;   /* the sender answers for itself */
+        break;
+    case ICMP6_MLD2_REPORT:
+        put16(l4 + 6, 1);
+        /* CHANGE_TO_EXCLUDE of no sources: joining the sender's solicited-node group ff02::1:ffXX:XXXX */
+        memset(data, 0, 20), data[0] = 4;
+        data[4] = 0xff, data[5] = 0x02, data[15] = 0x01, data[16] = 0xff;
+        memcpy(data + 17, s->src6 + 13, 3);
+        return;
+    default: return;
+    }
+    opt[0] = s->type == ICMP6_NA ? 2 : 1, opt[1] = 1;   /* target / source link-layer address, 8 bytes */
+    put_mac(opt + 2, s->src);
+}
+
 /* The frame for s into buf (room for ETH_LEN + 120 + the MTU); returns its length. */
 static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, uint8_t *buf)
 {
@@ -438,6 +485,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
     } else {
         l4[0] = s->type;
         put32(l4 + 4, s->roh);
+        if (s->v6 && icmp6_body(s->type) >= 0) icmp6_write(s, l4, data);
     }
     uint16_t c = s->v6 ? ns_l4_checksum_ipv6(ip, nh, l4, l4h + (size_t)s->payload)
                        : ns_l4_checksum_ipv4(ip, s->proto, l4, l4h + (size_t)s->payload);
@@ -848,6 +896,20 @@ static void planned_ipv4(spec *s, const ns_repair_plan *p, int d, uint32_t sent,
     }
 }
 
+/* Services whose clients send from a fixed port, as every flow of theirs in
+ * the IoT corpus does (flow-services.tsv: DHCP 68->67 502 flows and the
+ * server's 67->68 289, mDNS 5353->5353 312; none from another port). nDPI
+ * recognises DHCP only between 67 and 68. NTP (1,396 of 1,421 flows) and
+ * SSDP (243 of 324) clients mostly take ephemeral ports: not here. */
+uint16_t ns_repair_client_port(uint8_t proto, uint16_t server_port)
+{
+    static const struct { uint16_t server, client; } fixed[] = {{67, 68}, {68, 67}, {5353, 5353}};
+    if (proto != NS_PROTO_UDP) return 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (fixed[i].server == server_port) return fixed[i].client;
+    return 0;
+}
+
 int ns_repair_flow_service(const int8_t *rows, const uint8_t *dir, size_t n, uint8_t *proto, uint16_t *server)
 {
     gen *g = malloc((n ? n : 1) * sizeof *g);
@@ -1008,9 +1070,17 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
         if (s.payload > room - UDP_LEN) s.payload = room - UDP_LEN;
         if (proto == NS_PROTO_ICMP) {
             uint8_t request = v6 ? ICMP6_ECHO : 8, reply = v6 ? ICMP6_ECHO_REPLY : 0;
-            int echo = r->shows == NS_PROTO_ICMP && (v6 ? r->ip6 : r->ip) && (r->type == request || r->type == reply);
-            s.type = echo ? r->type : dd ? reply : request;
-            fs->roh = s.roh = r->shows == NS_PROTO_ICMP ? r->roh : fs->roh;
+            int mine = r->shows == NS_PROTO_ICMP && (v6 ? r->ip6 : r->ip);
+            int echo = mine && (r->type == request || r->type == reply);
+            /* IPv6's neighbour discovery and MLD, most of real IPv6 ICMP, as generated where it
+             * can be written whole: its own length, hop limit 255 (RFC 4861 drops others), MLD's 1. */
+            if (v6 && mine && icmp6_body(r->type) >= 0) {
+                s.type = r->type, s.roh = r->roh;
+                s.payload = icmp6_body(r->type), s.ttl = r->type == ICMP6_MLD2_REPORT ? 1 : 255;
+            } else {
+                s.type = echo ? r->type : dd ? reply : request;
+                fs->roh = s.roh = r->shows == NS_PROTO_ICMP ? r->roh : fs->roh;
+            }
         }
     }
     int rc = reserve(e->out, ETH_LEN + 120 + (size_t)o->mtu); /* headers may pass a tiny MTU */
@@ -1094,6 +1164,10 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         fs->cport = plan ? plan->client_port : (uint16_t)(CLIENT_PORT0 + slot);
         fs->proto = flow_transport(g, n);
         fs->sport = fs->proto == NS_PROTO_ICMP ? 0 : server_port(g, d, n, fs->proto);
+        /* The fixed plan's first flow of a client and server pair only: the
+         * others' ports from CLIENT_PORT0 up keep their 5-tuples distinct. */
+        if (!plan && !slot && ns_repair_client_port(fs->proto, fs->sport))
+            fs->cport = ns_repair_client_port(fs->proto, fs->sport);
         fs->v6 = (uint8_t)flow_is_v6(g, n);
         for (int dd = 0; dd < 2; dd++)
             for (size_t i = 0; i < n; i++)

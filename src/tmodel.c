@@ -1182,14 +1182,32 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                                                        : lo + ((uint32_t)h->port - lo + (uint32_t)step) % span;
         }
         if (fi->proto == NS_PROTO_ICMP) port = 0;
+        /* A service whose clients use a fixed port (DHCP's 68): that port, whatever the class's range. */
+        uint16_t fixed = ns_repair_client_port(fi->proto, fi->sport);
+        if (fixed) port = fixed;
         /* Distinct 5-tuples: the port moves on (ICMP, which has none: the server). */
         tuple key = {(uint32_t)(cl[c].num % hc), (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1};
         /* The port moves on within the range, then over every port above 1023; ICMP,
-         * which has none, and a client out of ports move to the next server address. */
+         * which has none, and a client out of ports move to the next server address.
+         * A fixed port, which DPI tells the service by, tries the other server
+         * addresses first (a client's second DHCP flow to the same server). */
         size_t slot = tuple_slot(used, &key), tries = 0, ports = fi->proto == NS_PROTO_ICMP ? 0 : span;
-        size_t any = fi->proto == NS_PROTO_ICMP ? 0 : 64512;
+        size_t any = fi->proto == NS_PROTO_ICMP ? 0 : 64512, servers = fixed ? hs : 0;
+        uint32_t server0 = key.server;
         while (used->t[slot].used) {
             tries++;
+            if (servers) {
+                if (tries < servers) {
+                    key.server = (uint32_t)((key.server + 1) % hs);
+                    slot = tuple_slot(used, &key);
+                    continue;
+                }
+                /* every server taken with the fixed port: an ephemeral one, as for any flow */
+                key.server = server0, key.cport = (uint16_t)(lo + (uint32_t)ns_rng_below(&r, span));
+                tries = 0, servers = 0;
+                slot = tuple_slot(used, &key);
+                continue;
+            }
             if (tries < ports) key.cport = (uint16_t)(lo + ((uint32_t)key.cport - lo + 1) % span);
             else if (tries < ports + any) key.cport = (uint16_t)(1024 + ((uint32_t)key.cport + 1 + 64512 - 1024) % 64512);
             else if (tries < ports + any + hs) key.server = (uint32_t)((key.server + 1) % hs);
@@ -1200,7 +1218,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         }
         used->t[slot] = key;
         port = key.cport;
-        if (fi->proto != NS_PROTO_ICMP) h->has_port = 1, h->port = (uint16_t)port;
+        if (fi->proto != NS_PROTO_ICMP && port != fixed) h->has_port = 1, h->port = (uint16_t)port;
         p->client = key.client, p->server = key.server, p->client_port = (uint16_t)port;
 
         /* Each side's TTL, IP IDs and timestamp clock, as its host does them. */

@@ -351,6 +351,27 @@ static void frame(cap *c, int port, int d, uint8_t flags, const uint8_t *pay, in
 
 /* Segments written by app_write from learned starts that made tshark report
  * malformed packets and expert errors before repair framed them. */
+/* A DHCP payload the model made short grows to BOOTP's least message, 300
+ * bytes, its options whole (message type, end) and zeros after: nDPI 4.2
+ * takes no DHCP message under 248 bytes (a 244-byte DISCOVER: unknown). */
+static void test_dhcp_least_message(void **state)
+{
+    (void)state;
+    static uint8_t data[MAXLEN];
+    for (int port = 67; port <= 68; port++) {
+        const app *a = app_of(NS_PROTO_UDP, (uint16_t)port);
+        assert_non_null(a);
+        assert_int_equal(app_len(a, 10), 300), assert_int_equal(app_len(a, 244), 300);
+        assert_int_equal(app_len(a, 342), 342), assert_int_equal(app_len(a, 0), 0);
+        write_payload(a, data, 300, port == 67, NULL, 0);
+        assert_int_equal(data[0], port == 67 ? 2 : 1);
+        static const uint8_t cookie[8] = {99, 130, 83, 99, 53, 1};
+        assert_memory_equal(data + 236, cookie, 6);
+        assert_int_equal(data[243], 255);
+        for (int i = 244; i < 300; i++) assert_int_equal(data[i], 0);
+    }
+}
+
 static void test_tshark_reads_them_whole(void **state)
 {
     (void)state;
@@ -422,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_http_heads),
         cmocka_unit_test(test_tftp_requests),
         cmocka_unit_test(test_random_starts),
+        cmocka_unit_test(test_dhcp_least_message),
         cmocka_unit_test(test_tshark_reads_them_whole),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

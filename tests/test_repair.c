@@ -160,6 +160,44 @@ static uint8_t u8(ns_bytes b, size_t off)
     return v;
 }
 
+/* An ICMPv6 message as a dissector wants it: echo, or neighbour discovery
+ * (hop limit 255, fixed fields, options of whole 8-byte units that fill the
+ * message, a link-layer address option of the sender's MAC) or an MLDv2
+ * report (hop limit 1, its records exactly). */
+static void check_icmp6(const pk *v, ns_bytes ip, size_t len)
+{
+    ns_bytes m = {ip.data + 40, len};
+    size_t opts = 0;
+    switch (v->type) {
+    case 128: case 129: return;
+    case 133: opts = 8; assert_int_equal(be32(m, 4), 0); break;
+    case 134: opts = 16; assert_int_equal(u8(m, 5) & 0x3f, 0); break;
+    case 135: case 136:
+        opts = 24;
+        assert_int_equal(be32(m, 4) & (v->type == 135 ? 0xffffffffu : 0x1fffffffu), 0);
+        /* the target: NS the address looked for (the receiver's), NA the sender's own */
+        assert_memory_equal(m.data + 8, ip.data + (v->type == 135 ? 24 : 8), 16);
+        break;
+    case 143: {
+        assert_int_equal(v->ttl, 1);
+        assert_int_equal(be16(m, 4), 0);
+        size_t at = 8;
+        for (uint16_t r = be16(m, 6); r; r--) at += 20 + 16u * be16(m, at + 2) + 4u * u8(m, at + 1);
+        assert_int_equal(at, len);
+        return;
+    }
+    default: fail_msg("ICMPv6 type %u written", v->type);
+    }
+    assert_int_equal(v->ttl, 255);
+    assert_true(len > opts);
+    while (opts < len) {
+        uint8_t type = u8(m, opts), units = u8(m, opts + 1);
+        assert_true(units > 0 && opts + 8u * units <= len);
+        if (type == 1 || type == 2) assert_int_equal(be32(m, opts + 4), v->src);   /* 02:00 + the host's 32 bits */
+        opts += 8u * units;
+    }
+}
+
 /* Parse packet i of out and check everything a single packet must be. */
 static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v)
 {
@@ -193,8 +231,8 @@ static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v
         assert_int_equal(l4.len + v->payload, l4_len);
         if (v->proto == 1) {
             v->type = u8(l4, 0);
-            assert_true(v->type == 128 || v->type == 129);
             assert_int_equal(u8(l4, 1), 0);
+            check_icmp6(v, ip, l4_len);
         } else if (v->proto == 17) {
             v->sport = be16(l4, 0), v->dport = be16(l4, 2);
             assert_int_equal(be16(l4, 4), l4_len);
@@ -329,7 +367,7 @@ static void check_in_flow(flow_check *c, const pk *v, const ns_repair_opts *o)
     if (v->proto != 1) {
         assert_int_equal(d ? v->dport : v->sport, c->cport);
         assert_int_equal(d ? v->sport : v->dport, c->sport);
-        assert_true(c->cport >= 49152);
+        assert_true(c->cport >= 49152 || c->cport == ns_repair_client_port(v->proto, c->sport));   /* DHCP's 68 */
     }
     if (v->proto == 6) {
         if ((v->flags & SYN) && !(v->flags & ACK)) { /* SYNs open the flow: the first, then its retransmissions */
@@ -1040,6 +1078,36 @@ static void test_address_plan(void **state)
     ns_repair_out_free(&out);
 }
 
+/* Without a trace plan too: a client and server pair's first DHCP flow from
+ * 68 (what nDPI tells DHCP by), mDNS from 5353; the pair's later flows take
+ * the plan's ports from 49152 up, which keep 5-tuples distinct. */
+static void test_fixed_client_ports(void **state)
+{
+    (void)state;
+    static tflow f;
+    static const uint16_t server[3] = {67, 5353, 123}, first[3] = {68, 5353, 49152};
+    for (int s = 0; s < 3; s++) {
+        f.n = 0;
+        udp_row(add(&f, 0, 0), 300, 50001, server[s]);
+        udp_row(add(&f, 1, 1000), 300, server[s], 50001);
+        ns_repair_out out = {0};
+        enum { PAIRS = 254 * 254 };
+        repair(&f, 0, &out, NULL);
+        repair(&f, PAIRS, &out, NULL);   /* the same pair again */
+        assert_int_equal(ns_repair_merge(&out), NS_OK);
+        check_default(&out, PAIRS + 1);
+        pk v;
+        for (size_t i = 0; i < out.n_pkts; i++) {
+            view(&out, i, &v);
+            int back = v.src >> 24 != 10;
+            uint16_t cport = back ? v.dport : v.sport;
+            assert_int_equal(back ? v.sport : v.dport, server[s]);
+            assert_int_equal(cport, v.flow ? 49153 : first[s]);
+        }
+        ns_repair_out_free(&out);
+    }
+}
+
 static void test_raw_link_random_payload_and_mtu(void **state)
 {
     (void)state;
@@ -1312,25 +1380,40 @@ static void test_ipv6(void **state)
     assert_true(st.bits[NS_NPF_IPV6_NH] > 0 && st.bits[NS_NPF_IPV6_LEN] > 0);
     assert_true(ns_repair_field_assigned(NS_NPF_IPV6_SRC) && ns_repair_field_assigned(NS_NPF_IPV6_DST));
 
-    /* ICMPv6: neighbour solicitation becomes echo request, its reply echo reply; another prefix. */
+    /* ICMPv6: neighbour discovery and MLDv2 reports as generated, whole (their
+     * own lengths, hop limits 255 and 1: check_icmp6); echo as generated;
+     * what repair cannot write whole (destination unreachable: no packet to
+     * quote) and IPv4's echo type become echo. Another prefix. */
     ns_repair_out_clear(&out);
     assert_int_equal(ns_repair_parse_net6("fd00:1::/64", "--ipv6-prefix", o.net6, &o.prefix6), NS_OK);
     memset(&f, 0, sizeof f);
-    icmp_row(add(&f, 0, 0), 16, 135, 0), to_ipv6(f.rows, 0);
-    icmp_row(add(&f, 1, 5000), 16, 129, 0x00010001), to_ipv6(f.rows + W, 0);
-    icmp_row(add(&f, 0, 5000), 16, 8, 0x00010002), to_ipv6(f.rows + 2 * W, 0);   /* IPv4's echo type */
+    static const struct { int dir, type; uint32_t roh; int want, len; } m[] = {
+        {0, 135, 0x12345678, 135, 32}, {1, 136, 0x60ffffff, 136, 32}, {0, 133, 0, 133, 16},
+        {1, 134, 0x40c80708, 134, 24}, {0, 143, 0x00000001, 143, 28}, {1, 129, 0x00010001, 129, 24},
+        {0, 8, 0x00010002, 128, 24}, {1, 1, 0, 129, 24}};
+    enum { NM = sizeof m / sizeof m[0] };
+    for (size_t i = 0; i < NM; i++) {
+        icmp_row(add(&f, m[i].dir, i ? 5000 : 0), 16, m[i].type, m[i].roh), to_ipv6(f.rows + i * W, 0);
+        ns_nprint_put(f.rows + i * W, NS_NPF_IPV6_HL, 64);   /* generated wrong: repair sets ND's and MLD's */
+    }
     assert_int_equal(ns_repair_flow(&o, 3, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
-    assert_int_equal(out.n_pkts, 3);
-    static const uint8_t types[3] = {128, 129, 128};
-    for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(out.n_pkts, NM);
+    for (size_t i = 0; i < NM; i++) {
         const uint8_t *ip = out.bytes + out.pkts[i].off + 14;
+        pk w = {.type = ip[40], .ttl = ip[7], .src = (uint32_t)ip[20] << 24 | ip[21] << 16 | ip[22] << 8 | ip[23]};
+        check_icmp6(&w, (ns_bytes){ip, 40u + (size_t)m[i].len}, (size_t)m[i].len);   /* check_packet wants 2001:db8 */
         assert_int_equal(ip[0] >> 4, 6), assert_int_equal(ip[6], 58);
-        assert_int_equal(ip[40], types[i]);
-        assert_int_equal(ip[4] << 8 | ip[5], 8 + 16);
+        assert_int_equal(ip[40], m[i].want);
+        assert_int_equal(ip[4] << 8 | ip[5], m[i].len);
         static const uint8_t pre[8] = {0xfd, 0, 0, 1};
         assert_memory_equal(ip + 8, pre, 8), assert_memory_equal(ip + 24, pre, 8);
-        assert_int_equal(ns_l4_checksum_ipv6(ip, 58, ip + 40, 24), ip[42] << 8 | ip[43]);
+        assert_int_equal(ns_l4_checksum_ipv6(ip, 58, ip + 40, (size_t)m[i].len), ip[42] << 8 | ip[43]);
+        assert_int_equal(ip[7], m[i].want == 143 ? 1 : m[i].want >= 133 ? 255 : 64);
     }
+    const uint8_t *na = out.bytes + out.pkts[1].off + 14 + 40;
+    assert_int_equal(na[4], 0x60);   /* NA's S and O flags as generated, reserved bits zero */
+    const uint8_t *ra = out.bytes + out.pkts[3].off + 14 + 40;
+    assert_int_equal(ra[4], 0x40), assert_int_equal(ra[5], 0xc0), assert_int_equal(ra[6] << 8 | ra[7], 0x0708);
     ns_repair_out_free(&out);
 }
 
@@ -1575,6 +1658,7 @@ int main(void)
         cmocka_unit_test(test_one_transport_per_flow),
         cmocka_unit_test(test_icmp),
         cmocka_unit_test(test_address_plan),
+        cmocka_unit_test(test_fixed_client_ports),
         cmocka_unit_test(test_raw_link_random_payload_and_mtu),
         cmocka_unit_test(test_stats_and_report),
         cmocka_unit_test(test_application_payloads),

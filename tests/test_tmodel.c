@@ -330,6 +330,70 @@ static void test_plan_is_deterministic_and_tuples_distinct(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* Flow k of g made a UDP flow from client port cp to server port sp (the server answers). */
+static void to_udp(ns_gen_flows *g, size_t k, uint16_t cp, uint16_t sp)
+{
+    for (size_t i = 0; i < LEN; i++) {
+        int8_t *row = g->rows + (k * LEN + i) * W;
+        int back = g->dir[k * LEN + i];
+        memset(row + NS_NP_COL_TCP, -1, NS_NP_BITS_TCP);
+        ns_nprint_put(row, NS_NPF_IPV4_PROTO, 17), ns_nprint_put(row, NS_NPF_IPV4_TL, 28 + 300);
+        ns_nprint_put(row, NS_NPF_UDP_SPORT, back ? sp : cp), ns_nprint_put(row, NS_NPF_UDP_DPORT, back ? cp : sp);
+        ns_nprint_put(row, NS_NPF_UDP_LEN, 8 + 300), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
+    }
+}
+
+/* DHCP's client port is 68 (nDPI tells DHCP only between 67 and 68), the
+ * server's answer flow 67, mDNS 5353, whatever port the model generated or
+ * the class's range: every real flow of theirs in the IoT corpus is so. A
+ * client's DHCP flows to one server stay distinct on the server address. */
+static void test_plan_fixed_client_ports(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    enum { N = 12 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t k = 0; k < 4; k++) to_udp(&g, k, (uint16_t)(50000 + k), 67);   /* the model's ephemeral port */
+    to_udp(&g, 4, 67, 68);
+    to_udp(&g, 5, 5353, 5353);
+    to_udp(&g, 6, 40123, 123);                                                   /* NTP: ephemeral, as real */
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
+    ns_repair_plan plan[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, plan), NS_OK);
+    for (int k = 0; k < 4; k++) assert_int_equal(plan[k].client_port, 68);
+    assert_int_equal(plan[4].client_port, 67);
+    assert_int_equal(plan[5].client_port, 5353);
+    assert_true(plan[6].client_port >= 32768 && plan[6].client_port <= 60999);
+    for (int k = 7; k < N; k++) assert_true(plan[k].client_port >= 32768 && plan[k].client_port <= 60999);
+    /* One client, one server learned: the DHCP flows differ in server address. */
+    for (int i = 1; i < 4; i++)
+        for (int j = 0; j < i; j++) assert_true(plan[i].server != plan[j].server || plan[i].client != plan[j].client);
+    /* What repair writes: the ports as planned. */
+    ns_repair_out out = {0};
+    ro.plan = plan, ro.n_plan = N;
+    for (size_t k = 0; k < 6; k++)
+        assert_int_equal(ns_repair_flow(&ro, k, g.rows + k * LEN * W, g.dir + k * LEN, g.iat_ns + k * LEN, LEN, &out,
+                                        NULL), NS_OK);
+    assert_int_equal(out.n_pkts, 6 * LEN);
+    for (size_t i = 0; i < out.n_pkts; i++) {
+        view v;
+        view_of(&v, out.bytes + out.pkts[i].off, out.pkts[i].len);
+        uint16_t sp = v.sport, dp = v.dport;
+        size_t k = out.pkts[i].flow;
+        int back = v.ip_src >> 24 != 10;
+        uint16_t want_c = k < 4 ? 68 : k == 4 ? 67 : 5353, want_s = k < 4 ? 67 : k == 4 ? 68 : 5353;
+        assert_int_equal(back ? dp : sp, want_c), assert_int_equal(back ? sp : dp, want_s);
+    }
+    ns_repair_out_free(&out);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -789,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_learns_the_beacon),
         cmocka_unit_test(test_plan_reproduces_the_beacon),
         cmocka_unit_test(test_plan_is_deterministic_and_tuples_distinct),
+        cmocka_unit_test(test_plan_fixed_client_ports),
         cmocka_unit_test(test_busy_host_and_one_off_hosts),
         cmocka_unit_test(test_visitors_come_once),
         cmocka_unit_test(test_copy_keeps_the_span),

@@ -278,6 +278,10 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
  * 5-tuples distinct. */
 int ns_repair_flow_service(const int8_t *rows, const uint8_t *dir, size_t n, uint8_t *proto, uint16_t *server_port);
 
+/* The port a client of this service sends from when it is not an ephemeral
+ * one (DHCP's 68, mDNS's 5353); 0: none. */
+uint16_t ns_repair_client_port(uint8_t proto, uint16_t server_port);
+
 /* Order out's packets by time (ties: flow, then order of appending) and make
  * the timestamps strictly increasing. */
 int ns_repair_merge(ns_repair_out *out);
