@@ -1083,7 +1083,7 @@ static void html_memo_compliance(FILE *fp, const ns_report *r)
 {
     const ns_memo_report *m = &r->memo;
     fprintf(fp, "<h2>Memorisation</h2><p>Hamming distance (values that differ, of %zu: first %d packets, "
-                "addresses and ports blanked) to the nearest of %zu real training flows.</p>"
+                "addresses, ports and checksums blanked) to the nearest of %zu real training flows.</p>"
                 "<table><tr><th class=l></th><th>flows</th><th>identical to a training flow</th><th>median</th>"
                 "<th>5th percentile</th></tr><tr><td class=l>synthetic</td><td>%zu</td><td>%.4f</td><td>%.0f</td>"
                 "<td>%.0f</td></tr>",

@@ -54,7 +54,8 @@ typedef struct hand_ds {
 
 /* n flows of 1..5 TCP packets; device d = i % 3 (type: d == 2), tokens in
  * `order` (0: device=a,b,c; 1: reversed ids, as another file could have).
- * signal: 0 the device sets the TTL; 1 only the address bits tell it. */
+ * signal: 0 the device sets the TTL; 1 only the address bits tell it; 2 only
+ * the checksum bits. */
 static void hand_make(hand_ds *h, size_t n, uint64_t seed, int order, int signal)
 {
     memset(h, 0, sizeof *h);
@@ -100,6 +101,10 @@ static void hand_make(hand_ds *h, size_t n, uint64_t seed, int order, int signal
             ns_nprint_put(row, NS_NPF_IPV4_DST, noise >> 32);
             ns_nprint_put(row, NS_NPF_TCP_SPRT, signal == 1 ? 1000u + (uint32_t)dev : noise & 0xffff);
             ns_nprint_put(row, NS_NPF_TCP_DPRT, 443);
+            if (signal == 2) { /* checksums as sums over per-class addresses */
+                ns_nprint_put(row, NS_NPF_IPV4_CKSUM, 0x1000u * (uint32_t)dev + (noise >> 60));
+                ns_nprint_put(row, NS_NPF_TCP_CKSUM, 0x2000u * (uint32_t)dev + (noise >> 59 & 7));
+            }
             ns_nprint_put(row, NS_NPF_TCP_SYN, p == 0);
             ns_nprint_put(row, NS_NPF_TCP_ACKF, p > 0);
             h->dir[np] = p & 1;
@@ -405,13 +410,14 @@ static void test_tstr_on_identical_sets_is_real(void **state)
 }
 
 /* When only the addresses and ports tell the classes apart, blanking them
- * leaves the forest at chance. */
-static void test_addresses_do_not_leak(void **state)
+ * leaves the forest at chance; so too when only the checksums do, which
+ * are sums over the addresses (session 6: they named the IoT corpus's
+ * devices, real-on-real 0.865 with them, 0.798 without). */
+static void addresses_do_not_leak(int signal)
 {
-    (void)state;
     hand_ds tr, te;
-    hand_make(&tr, 300, 5, 0, 1);
-    hand_make(&te, 300, 6, 0, 1);
+    hand_make(&tr, 300, 5, 0, signal);
+    hand_make(&te, 300, 6, 0, signal);
     ns_eval_inputs in = {&tr.ds, &te.ds, NULL, "train", "test", NULL};
     ns_eval_opts o;
     opts(&o);
@@ -421,10 +427,22 @@ static void test_addresses_do_not_leak(void **state)
     assert_int_equal(ns_eval(&r, &in, &o), NS_OK);
     assert_int_equal(r.n_results, 1);
     double acc = r.results[0].accuracy;
-    print_message("addresses only: accuracy %.3f (chance 0.33)\n", acc);
+    print_message("%s only: accuracy %.3f (chance 0.33)\n", signal == 1 ? "addresses" : "checksums", acc);
     assert_true(acc < 0.45);
     ns_eval_report_free(&r);
     hand_free(&tr), hand_free(&te);
+}
+
+static void test_addresses_do_not_leak(void **state)
+{
+    (void)state;
+    addresses_do_not_leak(1);
+}
+
+static void test_checksums_do_not_leak(void **state)
+{
+    (void)state;
+    addresses_do_not_leak(2);
 }
 
 /* With no test set, every fifth capture file is the test side; seeds repeat. */
@@ -537,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_whole_flow_measures),
         cmocka_unit_test(test_tstr_on_identical_sets_is_real),
         cmocka_unit_test(test_addresses_do_not_leak),
+        cmocka_unit_test(test_checksums_do_not_leak),
         cmocka_unit_test(test_split_by_file_and_seed),
         cmocka_unit_test(test_cli_on_corpus),
         cmocka_unit_test(test_cli_tables_equal_datasets),

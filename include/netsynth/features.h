@@ -36,7 +36,8 @@ extern "C" {
 size_t ns_features_nprint_dim(int n_packets);
 /* x[n * ns_features_nprint_dim(n_packets)] */
 int ns_features_nprint(const ns_dataset *ds, const uint64_t *idx, size_t n, int n_packets, int8_t *x);
-/* Set the address and port bits of one model-width row to -1. */
+/* Set the address, port and checksum bits of one model-width row to -1
+ * (checksums are sums over the addresses: they would name the hosts). */
 void ns_features_blank_row(int8_t *row);
 
 /* x[n * NS_FEATURES_NETFLOW_DIM]; n_packets 0: whole flows (above) */
