@@ -141,7 +141,6 @@ static int present_bytes(const int8_t *row, int col, int max, uint8_t *out)
     return n;
 }
 
-/* What one row generated. */
 /* Ablation switches (issue 16): NETSYNTH_REPAIR_OFF, a comma-separated list
  * of the rules below to skip, measures what each rule costs the written pcaps'
  * fidelity (BENCHMARK.md, "Where the pcaps lose fidelity (session 6)"). Unset
@@ -169,6 +168,7 @@ static unsigned repair_off(void)
     return mask;
 }
 
+/* What one row generated. */
 typedef struct gen {
     int ip;                     /* the IPv4 fixed header is (mostly) there */
     int ip6;                    /* the IPv6 header (but its blanked addresses) is, and more of it than of IPv4 */
