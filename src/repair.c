@@ -142,6 +142,33 @@ static int present_bytes(const int8_t *row, int col, int max, uint8_t *out)
     return n;
 }
 
+/* Ablation switches (issue 16): NETSYNTH_REPAIR_OFF, a comma-separated list
+ * of the rules below to skip, measures what each rule costs the written pcaps'
+ * fidelity (BENCHMARK.md, "Where the pcaps lose fidelity (session 6)"). Unset
+ * (users), repair is whole. Read once per flow, at its first part. */
+enum {
+    OFF_TTL = 1 << 0, OFF_IPID = 1 << 1, OFF_TSCLOCK = 1 << 2, OFF_SYNOPTS = 1 << 3, OFF_TSALL = 1 << 4,
+    OFF_TSVAL = 1 << 5, OFF_EMPTYACK = 1 << 6, OFF_CLOSE = 1 << 7, OFF_FIN = 1 << 8, OFF_RST = 1 << 9,
+    OFF_SEQ = 1 << 10, OFF_CSUM = 1 << 11
+};
+
+static unsigned repair_off(void)
+{
+    static const struct { const char *name; unsigned bit; } rules[] = {
+        {"ttl", OFF_TTL},   {"ipid", OFF_IPID},         {"tsclock", OFF_TSCLOCK}, {"synopts", OFF_SYNOPTS},
+        {"tsall", OFF_TSALL}, {"tsval", OFF_TSVAL},     {"emptyack", OFF_EMPTYACK}, {"close", OFF_CLOSE},
+        {"fin", OFF_FIN},   {"rst", OFF_RST},           {"seq", OFF_SEQ},         {"csum", OFF_CSUM}};
+    const char *v = getenv("NETSYNTH_REPAIR_OFF");
+    unsigned mask = 0;
+    for (const char *at = v; at && *at;) {
+        size_t n = strcspn(at, ",");
+        for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+            if (strlen(rules[i].name) == n && !strncmp(at, rules[i].name, n)) mask |= rules[i].bit;
+        at += n + (at[n] == ',');
+    }
+    return mask;
+}
+
 /* What one row generated. */
 typedef struct gen {
     int ip;                     /* the IPv4 fixed header is (mostly) there */
@@ -155,6 +182,7 @@ typedef struct gen {
     int n_ipopt, n_tcpopt;
     uint16_t sport, dport, win, urp;
     uint32_t seq, ack, roh;
+    uint16_t ipck, l4ck;        /* generated checksums */
     uint8_t flags, ns, type;
     int payload;                /* total length - generated headers, >= 0 */
     uint8_t pay[PAY_MAX];       /* the leading payload bytes the row generated */
@@ -171,6 +199,7 @@ static void read_gen(const int8_t *row, gen *g)
     g->df = (uint8_t)ns_nprint_get(row, NS_NPF_IPV4_DFBIT);
     g->ttl = (uint8_t)ns_nprint_get(row, NS_NPF_IPV4_TTL);
     g->proto = (uint8_t)ns_nprint_get(row, NS_NPF_IPV4_PROTO);
+    g->ipck = (uint16_t)ns_nprint_get(row, NS_NPF_IPV4_CKSUM);
     g->n_ipopt = present_bytes(row, NS_NP_COL_IPV4_OPT, NS_NP_BITS_IPV4_OPT / 8, g->ipopt);
     int ihl = (int)ns_nprint_get(row, NS_NPF_IPV4_HL);
     int ip_hlen = ihl >= 5 ? 4 * ihl : IP_LEN + g->n_ipopt;
@@ -212,16 +241,19 @@ static void read_gen(const int8_t *row, gen *g)
         g->flags = (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_CWR, NS_NP_BITS_TCP_FLAGS);
         g->win = (uint16_t)ns_nprint_get(row, NS_NPF_TCP_WSIZE);
         g->urp = (uint16_t)ns_nprint_get(row, NS_NPF_TCP_URP);
+        g->l4ck = (uint16_t)ns_nprint_get(row, NS_NPF_TCP_CKSUM);
         g->n_tcpopt = present_bytes(row, NS_NP_COL_TCP_OPT, NS_NP_BITS_TCP_OPT / 8, g->tcpopt);
         int doff = (int)ns_nprint_get(row, NS_NPF_TCP_DOFF);
         l4_hlen = doff >= 5 ? 4 * doff : TCP_LEN + g->n_tcpopt;
     } else if (g->shows == NS_PROTO_UDP) {
         g->sport = (uint16_t)ns_nprint_get(row, NS_NPF_UDP_SPORT);
         g->dport = (uint16_t)ns_nprint_get(row, NS_NPF_UDP_DPORT);
+        g->l4ck = (uint16_t)ns_nprint_get(row, NS_NPF_UDP_CKSUM);
         l4_hlen = UDP_LEN;
     } else if (g->shows == NS_PROTO_ICMP) {
         g->type = (uint8_t)ns_nprint_get(row, NS_NPF_ICMP_TYPE);
         g->roh = (uint32_t)ns_nprint_get(row, NS_NPF_ICMP_ROH);
+        g->l4ck = (uint16_t)ns_nprint_get(row, NS_NPF_ICMP_CKSUM);
         l4_hlen = ICMP_LEN;
     }
     int payload = g->ip || g->ip6 ? (int)g->tl - ip_hlen - l4_hlen : 0;
@@ -367,6 +399,8 @@ typedef struct spec {
     uint16_t app_id;         /* DNS transaction id */
     const uint8_t *pay;      /* the generated leading payload bytes */
     int n_pay;
+    int keep_ck;             /* ablation: the generated checksums ipck, l4ck instead of computed ones */
+    uint16_t ipck, l4ck;
 } spec;
 
 
@@ -455,7 +489,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
         put32(ip + 12, s->src);
         put32(ip + 16, s->dst);
         memcpy(ip + IP_LEN, s->ipopt, (size_t)s->n_ipopt);
-        put16(ip + 10, ns_ipv4_header_checksum(ip, ihl));
+        put16(ip + 10, s->keep_ck ? s->ipck : ns_ipv4_header_checksum(ip, ihl));
     }
 
     uint8_t *l4 = ip + ihl, *data = l4 + l4h;
@@ -489,6 +523,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
     }
     uint16_t c = s->v6 ? ns_l4_checksum_ipv6(ip, nh, l4, l4h + (size_t)s->payload)
                        : ns_l4_checksum_ipv4(ip, s->proto, l4, l4h + (size_t)s->payload);
+    if (s->keep_ck) c = s->l4ck;
     put16(l4 + (s->proto == NS_PROTO_TCP ? 16 : s->proto == NS_PROTO_UDP ? 6 : 2), c);
     return link + total;
 }
@@ -726,6 +761,7 @@ typedef struct tcp_state {
     int scaled;               /* most generated windows are under 1024: scaled ones (a window scale in use) */
     uint8_t first_fin;        /* 1 + the direction of the flow's first FIN; 0: none yet */
     uint8_t syns;             /* rows that are the client's SYN: the first and its retransmissions (255 at most) */
+    uint16_t off;             /* OFF_*: rules NETSYNTH_REPAIR_OFF skips */
 } tcp_state;
 
 /* A closing step the end of a flow forces on a row: the first FIN, the
@@ -765,8 +801,8 @@ static uint8_t seg_flags(const tcp_state *t, const gen *g, uint64_t at, int d, i
          * everything after it, which dropping those rows would believe. A FIN
          * before the flow's last rows is the same noise: a flow that closes
          * closes at its end (close_steps), where real flows do. */
-        if ((fl & F_RST) && rows_after > RST_TAIL) fl &= (uint8_t)~F_RST, ++*rst_cleared;
-        if ((fl & F_FIN) && !in_tail && !(fl & F_RST)) fl &= (uint8_t)~F_FIN, ++*fin_moved;
+        if ((fl & F_RST) && rows_after > RST_TAIL && !(t->off & OFF_RST)) fl &= (uint8_t)~F_RST, ++*rst_cleared;
+        if ((fl & F_FIN) && !in_tail && !(fl & F_RST) && !(t->off & OFF_FIN)) fl &= (uint8_t)~F_FIN, ++*fin_moved;
     }
     if (fl & F_RST) fl &= (uint8_t)~(F_FIN | F_PSH | F_URG), *payload = 0;
     else fl |= F_ACK;
@@ -793,6 +829,7 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
     unsigned allow, want = 0;
     if (t->handshake && at < t->syns) {
         allow = O_MSS | O_WS | O_SACKOK | O_TS, want = O_MSS;   /* every stack's SYN says its MSS */
+        if (t->off & OFF_SYNOPTS) want = 0;
         if (at) t->nxt[d]--; /* a retransmission: the first SYN's sequence number again */
     } else if (t->handshake && at == t->syns) {
         /* A SYN-ACK answers the SYN's options (RFC 7323: window scale and
@@ -813,8 +850,10 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
          * read unscaled (a SYN-ACK row generated without its window scale),
          * a 64-byte window fills at once (tshark: window full). */
         if (t->scaled) want |= syn & O_WS;
+        if (t->off & OFF_SYNOPTS) want = 0;
     } else {
         allow = want = t->ts_ok ? O_TS : 0;   /* RFC 7323: on every segment once agreed, on none otherwise */
+        if (t->off & OFF_TSALL) allow = O_TS, want = 0;
     }
     uint32_t tsecr = (fl & F_ACK) && t->has_ts[!d] ? t->tsval[!d] : 0;
     unsigned had = 0;
@@ -832,6 +871,7 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
     s->ns = conv ? 0 : g->ns;
     s->seq = t->nxt[d];
     s->ack = fl & F_ACK ? t->nxt[!d] : 0;
+    if ((t->off & OFF_SEQ) && !conv) s->seq = g->seq, s->ack = g->ack;
     s->win = conv || (!g->win && !(fl & F_RST)) ? t->win[d] : g->win;  /* a zero window would stall the peer */
     if (s->win) t->win[d] = s->win;
     s->payload = payload;
@@ -885,10 +925,10 @@ static int flow_is_v6(const gen *g, size_t n)
 }
 
 /* What a plan says of the sender of a packet (direction d, its sent-th in the flow). */
-static void planned_ipv4(spec *s, const ns_repair_plan *p, int d, uint32_t sent, ns_rng *rng)
+static void planned_ipv4(spec *s, const ns_repair_plan *p, int d, uint32_t sent, unsigned off, ns_rng *rng)
 {
-    if (p->ttl[d]) s->ttl = p->ttl[d];
-    switch (p->ipid[d]) {
+    if (p->ttl[d] && !(off & OFF_TTL)) s->ttl = p->ttl[d];
+    switch (off & OFF_IPID ? -1 : (int)p->ipid[d]) {
     case NS_REPAIR_IPID_ZERO: s->id = 0; break;
     case NS_REPAIR_IPID_COUNTER: s->id = (uint16_t)(p->ipid_first[d] + sent); break;
     case NS_REPAIR_IPID_RANDOM: s->id = (uint16_t)ns_rng_u64(rng); break;
@@ -1001,7 +1041,8 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
         size_t after = total > at ? (size_t)(total - at - 1) : 0;
         fl = seg_flags(tp, r, at, dd, step, in_tail, after, &tcp_payload, &rst_cleared, &fin_moved);
         if (st) st->rst_cleared += rst_cleared, st->fin_moved += fin_moved;
-        if (!step && !(tp->handshake && at < tp->syns + 2u) && redundant_ack(tp, fl, tcp_payload, dd)) {
+        if (!step && !(tp->handshake && at < tp->syns + 2u) && !(tp->off & OFF_EMPTYACK) &&
+            redundant_ack(tp, fl, tcp_payload, dd)) {
             /* An ACK says its sender got something. When the peer has data
              * not acknowledged yet, it is the peer's ACK of it (the model put
              * it on the wrong side); else it stands for the peer's segment
@@ -1046,11 +1087,12 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
     }
     s.app_id = fs->query_id;
     s.pay = r->pay, s.n_pay = r->n_pay;
+    s.keep_ck = bits && (tp->off & OFF_CSUM), s.ipck = r->ipck, s.l4ck = r->l4ck;
     if (v6) ipv6_fields(&s, r);
     else ipv4_fields(&s, r);
     /* The plan's TTLs and IP IDs are IPv4 hosts'; an IPv6 hop limit stays as generated (255 for
      * neighbour discovery, 1 for MLD: what the class sends). */
-    if (e->plan && !v6) planned_ipv4(&s, e->plan, dd, fs->sent[dd], &fs->rng);
+    if (e->plan && !v6) planned_ipv4(&s, e->plan, dd, fs->sent[dd], tp->off, &fs->rng);
     fs->sent[dd]++;
     int room = o->mtu - (v6 ? IP6_LEN : IP_LEN + s.n_ipopt);
     if (proto == NS_PROTO_TCP) {
@@ -1060,10 +1102,16 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
          * values' jumps. */
         const ns_repair_plan *plan = e->plan;
         double secs = (double)(fs->ts - fs->start) * 1e-9;
-        uint32_t tsval = plan && plan->ts_hz[dd] > 0 ? plan->ts_first[dd] + (uint32_t)(uint64_t)(secs * plan->ts_hz[dd])
-                                                      : tp->ts_base[dd] + (uint32_t)(uint64_t)(secs * 1000);
+        uint32_t tsval = plan && plan->ts_hz[dd] > 0 && !(tp->off & OFF_TSCLOCK)
+                             ? plan->ts_first[dd] + (uint32_t)(uint64_t)(secs * plan->ts_hz[dd])
+                             : tp->ts_base[dd] + (uint32_t)(uint64_t)(secs * 1000);
         gen_opts dflt = {0, (uint16_t)(room - TCP_LEN), 7, 0};   /* 7: Linux's scale for its default buffers */
         if (dflt.mss > 1460) dflt.mss = 1460;
+        if ((tp->off & OFF_TSVAL) && r->shows == NS_PROTO_TCP) {
+            gen_opts go;
+            read_tcp_options(r->tcpopt, r->n_tcpopt, &go);
+            if (go.has & O_TS) tsval = go.tsval;
+        }
         *rst = tcp_segment(tp, r, at, dd, fl, tcp_payload, room, tsval, &dflt, &s);
     } else {
         s.payload = app_len(s.app, r->payload);
@@ -1202,6 +1250,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
                 small += g[i].win < 1024, large += g[i].win >= 1024;
         tp->scaled = small > large;
         ns_rng_seed(&fs->rng, o->seed, k);
+        tp->off = (uint16_t)repair_off();
         for (int dd = 0; dd < 2; dd++) {
             int found;
             tp->ts_base[dd] = generated_tsval(g, d, n, dd, &found);
@@ -1240,7 +1289,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         }
         int step = STEP_NONE;
         gen forced;
-        if (fs->proto == NS_PROTO_TCP && at >= tail) {
+        if (fs->proto == NS_PROTO_TCP && at >= tail && !(tp->off & OFF_CLOSE)) {
             /* The end of a flow closes it as its rows ask: an RST as its last
              * packet, or a FIN exchange in its last rows (turned to the side
              * each step needs: a forced step keeps a row's payload only on
@@ -1263,7 +1312,9 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         int rst;
         if ((rc = emit(&e, r, rows + i * W, dd, at, total, step, &rst))) break;
         if (rst) c->ended = 1;
-        if (fs->proto == NS_PROTO_TCP && at + 1 == total && !c->ended && (rc = close_flow(&e, total))) break;
+        if (fs->proto == NS_PROTO_TCP && at + 1 == total && !c->ended && !(tp->off & OFF_CLOSE) &&
+            (rc = close_flow(&e, total)))
+            break;
     }
     c->ts_ns = fs->ts_out;
     if (st && !rc) {

@@ -612,6 +612,42 @@ static void test_tcp_handshake_and_sequence(void **state)
     ns_repair_out_free(&out);
 }
 
+/* NETSYNTH_REPAIR_OFF (the issue-16 ablation) skips the rules it names and
+ * only those: with "seq,csum" a segment keeps the generated sequence and
+ * acknowledgement numbers and checksums; a name it does not know, or none,
+ * leaves repair whole. */
+static void test_ablation_switches(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    tcp_row(add(&f, 0, 0), 0, 50000, 443, 111, 0, SYN);
+    tcp_row(add(&f, 1, 2000), 0, 443, 50000, 5000, 112, SYN | ACK);
+    tcp_row(add(&f, 0, 3000), 100, 50000, 443, 777, 888, ACK | PSH);
+    tcp_row(add(&f, 1, 4000), 10, 443, 50000, 999, 321, ACK | PSH);
+    const char *cases[] = {"seq,csum", "seqx,csu", NULL};
+    for (int c = 0; c < 3; c++) {
+        if (cases[c]) assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", cases[c], 1), 0);
+        else unsetenv("NETSYNTH_REPAIR_OFF");
+        ns_repair_out out = {0};
+        repair(&f, 0, &out, NULL);
+        unsetenv("NETSYNTH_REPAIR_OFF");
+        assert_true(out.n_pkts >= 4);
+        const uint8_t *ip = out.bytes + out.pkts[2].off + 14, *tcp = ip + 20;
+        uint32_t seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
+        uint32_t ack = (uint32_t)tcp[8] << 24 | (uint32_t)tcp[9] << 16 | (uint32_t)tcp[10] << 8 | tcp[11];
+        unsigned ipck = (unsigned)ip[10] << 8 | ip[11], tcpck = (unsigned)tcp[16] << 8 | tcp[17];
+        if (!c) {
+            assert_int_equal(seq, 777), assert_int_equal(ack, 888);
+            assert_int_equal(ipck, 0xdead), assert_int_equal(tcpck, 0xbeef);
+        } else {
+            check_default(&out, 1);   /* valid checksums, sequence numbers that follow */
+            assert_int_equal(seq, 112), assert_int_equal(ack, 5001);
+        }
+        ns_repair_out_free(&out);
+    }
+}
+
 /* SYNs the model repeats before an answer stay the client's retransmissions
  * (one sequence number), the answer comes after the last: made the SYN-ACK,
  * the second SYN put a 3 s timeout into the handshake (issue 14). */
@@ -1651,6 +1687,7 @@ int main(void)
         cmocka_unit_test(test_tcp_options),
         cmocka_unit_test(test_tcp_handshake_and_sequence),
         cmocka_unit_test(test_tcp_syn_retransmission),
+        cmocka_unit_test(test_ablation_switches),
         cmocka_unit_test(test_tcp_flags_and_rst),
         cmocka_unit_test(test_syn_ack_options_and_timestamps),
         cmocka_unit_test(test_empty_acks_of_nothing_new),
