@@ -122,6 +122,15 @@ static int8_t *add(tflow *f, int dir, int64_t iat_ns)
     return f->rows + W * f->n++;
 }
 
+/* Client port 50000's handshake with server port `port`, 1 us apart: SYN
+ * (seq 1), SYN-ACK (seq 9), ACK. */
+static void handshake(tflow *f, uint16_t port)
+{
+    tcp_row(add(f, 0, 0), 0, 50000, port, 1, 0, SYN);
+    tcp_row(add(f, 1, 1000), 0, port, 50000, 9, 2, SYN | ACK);
+    tcp_row(add(f, 0, 1000), 0, 50000, port, 2, 10, ACK);
+}
+
 /* -------------------------------------------------------------- checking */
 
 /* One repaired packet as parsed back. */
@@ -787,9 +796,7 @@ static void test_empty_acks_of_nothing_new(void **state)
     (void)state;
     static tflow f;
     f.n = 0;
-    tcp_row(add(&f, 0, 0), 0, 50000, 80, 1, 0, SYN);
-    tcp_row(add(&f, 1, 1000), 0, 80, 50000, 9, 2, SYN | ACK);
-    tcp_row(add(&f, 0, 1000), 0, 50000, 80, 2, 10, ACK);
+    handshake(&f, 80);
     tcp_row(add(&f, 0, 1000), 0, 50000, 80, 2, 10, ACK);          /* the same ACK again: a duplicate */
     tcp_row(add(&f, 0, 1000), 200, 50000, 80, 2, 10, ACK | PSH);  /* the request */
     tcp_row(add(&f, 1, 1000), 17, 80, 50000, 10, 202, ACK | PSH); /* the answer */
@@ -831,9 +838,7 @@ static void test_flow_closes_at_its_end(void **state)
     (void)state;
     static tflow f;
     f.n = 0;
-    tcp_row(add(&f, 0, 0), 0, 50000, 80, 1, 0, SYN);
-    tcp_row(add(&f, 1, 1000), 0, 80, 50000, 9, 2, SYN | ACK);
-    tcp_row(add(&f, 0, 1000), 0, 50000, 80, 2, 10, ACK);
+    handshake(&f, 80);
     tcp_row(add(&f, 0, 1000), 100, 50000, 80, 2, 10, ACK | PSH | FIN);   /* a FIN too early */
     for (int i = 0; i < 6; i++) tcp_row(add(&f, !(i & 1), 1000), 50, i & 1 ? 50000 : 80, i & 1 ? 80 : 50000, 1, 1, ACK | PSH);
     ns_repair_out out = {0};
@@ -962,9 +967,7 @@ static void test_tcp_flags_and_rst(void **state)
     /* An RST with more than two rows after it is noise in the flag, not the flow's end: the rows stay, the
      * RST becomes an ACK (real flows have 0.5% of their packets after an RST: one or two in flight). */
     f.n = 0;
-    tcp_row(add(&f, 0, 0), 0, 50000, 443, 1, 0, SYN);
-    tcp_row(add(&f, 1, 1000), 0, 443, 50000, 9, 2, SYN | ACK);
-    tcp_row(add(&f, 0, 1000), 0, 50000, 443, 2, 10, ACK);
+    handshake(&f, 443);
     tcp_row(add(&f, 1, 1000), 10, 443, 50000, 10, 2, RST | ACK);           /* three rows follow */
     for (int i = 0; i < 3; i++) tcp_row(add(&f, i & 1, 1000), 10, i & 1 ? 443 : 50000, i & 1 ? 50000 : 443, 2, 10, ACK | PSH);
     ns_repair_out out2 = {0};
