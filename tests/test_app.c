@@ -270,7 +270,8 @@ static void test_tftp_requests(void **state)
     static const char rrq[] = "\0\1firmware.bin\0octet\0blksize\0" "1428";
     write_payload(tftp, p, 40, 0, (const uint8_t *)rrq, (int)sizeof rrq - 1);
     STARTS(p, "\0\1firmware.bin\0octet\0blksize\0" "1428\0");
-    write_payload(tftp, p, 30, 0, (const uint8_t *)"\0\1firmware.bin\0octat\0", 23); /* no such mode */
+    static const char mode[] = "\0\1firmware.bin\0octat\0"; /* no such mode */
+    write_payload(tftp, p, 30, 0, (const uint8_t *)mode, (int)sizeof mode - 1);
     STARTS(p, "\0\3\0\1");
 }
 

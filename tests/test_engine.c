@@ -378,7 +378,7 @@ static void test_flows_past_the_window(void **state)
     }
     ns_dataset_free(&g);
     free((char *)out);
-    free((char *)pcap);
+    free((char *)pcap), free((char *)report);
     ns_modelfile_free(&m);
     ns_dataset_free(&ds);
 }
