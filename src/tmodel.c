@@ -948,6 +948,44 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *k
     return n_cl;
 }
 
+/* One draw of a capture's hosts into seq[n], returning how many (client_draw
+ * or server_draw over their share of the scratch). */
+typedef struct host_draw {
+    const ns_tmodel_class *c;
+    size_t n;
+    const uint8_t *kind;
+    const uint32_t *cseq;     /* servers: the flows' clients */
+    uint32_t *scratch;
+    uint32_t (*draw)(const struct host_draw *h, ns_rng *r, uint32_t *seq);
+} host_draw;
+
+/* seq[n]: of up to 32 draws of h (1 when n is large), the first with as
+ * many hosts as the class has per flow (fresh / gaps over n - 1 flows,
+ * rounded at random), else the closest; best[n] scratch. salt keeps the
+ * clients' and the servers' random streams apart. */
+static void host_sequence(const host_draw *h, uint64_t fresh, uint64_t gaps, uint64_t salt, uint64_t seed,
+                          uint64_t capture, uint32_t *seq, uint32_t *draw_seq, uint32_t *best)
+{
+    size_t n = h->n;
+    ns_rng r;
+    ns_rng_seed(&r, seed ^ salt, 64 * capture);
+    double want = gaps && n > 1 ? (double)fresh / (double)gaps * (double)(n - 1) : 0;
+    uint32_t target = 1 + (uint32_t)want + (ns_rng_double(&r) < want - floor(want));
+    uint32_t best_miss = UINT32_MAX, tries = n <= 4096 ? 32 : 1;
+    for (uint32_t t = 0; t < tries && best_miss; t++) {
+        ns_rng_seed(&r, seed ^ salt, 64 * capture + 1 + t);
+        uint32_t got = h->draw(h, &r, draw_seq);
+        uint32_t miss = got > target ? got - target : target - got;
+        if (miss < best_miss) best_miss = miss, memcpy(best, draw_seq, n * sizeof *best);
+    }
+    memcpy(seq, best, n * sizeof *seq);
+}
+
+static uint32_t clients_once(const host_draw *h, ns_rng *r, uint32_t *seq)
+{
+    return client_draw(h->c, h->n, h->kind, r, seq, h->scratch + 2 * h->n, h->scratch + 3 * h->n);
+}
+
 /* The clients of a capture's n flows (seq[n], numbered in order of first
  * flow): as client_draw has them, with as many as the class has per flow
  * (client_new / gaps over n - 1 flows, rounded at random): of up to 32
@@ -957,19 +995,9 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *k
 static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *kind, uint64_t seed, uint64_t capture,
                             uint32_t *seq, uint32_t *scratch)
 {
-    ns_rng r;
-    ns_rng_seed(&r, seed ^ 0x636c69656e747321ull, 64 * capture);
+    host_draw h = {c, n, kind, NULL, scratch, clients_once};
     uint64_t gaps = c ? (uint64_t)c->client_new + c->client_prev + c->client_other : 0;
-    double want = gaps && n > 1 ? (double)c->client_new / (double)gaps * (double)(n - 1) : 0;
-    uint32_t target = 1 + (uint32_t)want + (ns_rng_double(&r) < want - floor(want));
-    uint32_t best_miss = UINT32_MAX, tries = n <= 4096 ? 32 : 1, *best = scratch + n, *flows = scratch + 2 * n;
-    for (uint32_t t = 0; t < tries && best_miss; t++) {
-        ns_rng_seed(&r, seed ^ 0x636c69656e747321ull, 64 * capture + 1 + t);
-        uint32_t got = client_draw(c, n, kind, &r, scratch, flows, scratch + 3 * n);
-        uint32_t miss = got > target ? got - target : target - got;
-        if (miss < best_miss) best_miss = miss, memcpy(best, scratch, n * sizeof *best);
-    }
-    memcpy(seq, best, n * sizeof *seq);
+    host_sequence(&h, c ? c->client_new : 0, gaps, 0x636c69656e747321ull, seed, capture, seq, scratch, scratch + n);
 }
 
 /* 5-tuples in use: open addressing over a power-of-two table. */
@@ -1080,23 +1108,19 @@ static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *
 /* The servers of a capture's flows (seq[n]) as server_draw has them, with
  * as many as the class has per flow (server_new / gaps over n - 1 flows),
  * as client_sequence does for clients. scratch[6 n]. */
+static uint32_t servers_once(const host_draw *h, ns_rng *r, uint32_t *seq)
+{
+    uint32_t *sc = h->scratch;
+    size_t n = h->n;
+    return server_draw(h->c, n, h->cseq, h->kind, r, seq, sc + 2 * n, sc + 3 * n, (int32_t *)(sc + 4 * n), sc + 5 * n);
+}
+
 static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
                             uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
 {
-    ns_rng r;
-    ns_rng_seed(&r, seed ^ 0x7365727665727321ull, 64 * capture);
+    host_draw h = {c, n, kind, cseq, scratch, servers_once};
     uint64_t gaps = c ? (uint64_t)c->server_new + c->server_same + c->server_other : 0;
-    double want = gaps && n > 1 ? (double)c->server_new / (double)gaps * (double)(n - 1) : 0;
-    uint32_t target = 1 + (uint32_t)want + (ns_rng_double(&r) < want - floor(want));
-    uint32_t best_miss = UINT32_MAX, tries = n <= 4096 ? 32 : 1, *best = scratch + n;
-    for (uint32_t t = 0; t < tries && best_miss; t++) {
-        ns_rng_seed(&r, seed ^ 0x7365727665727321ull, 64 * capture + 1 + t);
-        uint32_t got = server_draw(c, n, cseq, kind, &r, scratch, scratch + 2 * n, scratch + 3 * n,
-                                   (int32_t *)(scratch + 4 * n), scratch + 5 * n);
-        uint32_t miss = got > target ? got - target : target - got;
-        if (miss < best_miss) best_miss = miss, memcpy(best, scratch, n * sizeof *best);
-    }
-    memcpy(seq, best, n * sizeof *seq);
+    host_sequence(&h, c ? c->server_new : 0, gaps, 0x7365727665727321ull, seed, capture, seq, scratch, scratch + n);
 }
 
 /* The flow starts of a capture, from its first (t[n]). Without a span, the
