@@ -924,13 +924,34 @@ static int flow_is_v6(const gen *g, size_t n)
     return v6 > v4;
 }
 
-/* What a plan says of the sender of a packet (direction d, its sent-th in the flow). */
-static void planned_ipv4(spec *s, const ns_repair_plan *p, int d, uint32_t sent, unsigned off, ns_rng *rng)
+/* A counter's state per direction: the latest ID written (once `started`) and the latest non-zero generated. */
+typedef struct id_state {
+    uint16_t out[2], gen[2];
+    uint8_t started[2];
+} id_state;
+
+/* The ID of a counter host's packet whose row generated `gid` (-1: no IPv4
+ * header to read): 0 stays 0, the first other is the plan's, the next ones
+ * step on as the generated ones do (a host's other connections step it
+ * more than once between a flow's packets, and the class shows how much). */
+static uint16_t counter_id(id_state *ids, const ns_repair_plan *p, int d, int32_t gid)
+{
+    if (gid == 0) return 0;
+    uint16_t step = gid > 0 && ids->gen[d] ? (uint16_t)(gid - ids->gen[d]) : 1;
+    if (!step || step > NS_REPAIR_IPID_STEP_MAX) step = 1;
+    if (gid > 0) ids->gen[d] = (uint16_t)gid;
+    ids->out[d] = ids->started[d] ? (uint16_t)(ids->out[d] + step) : p->ipid_first[d];
+    ids->started[d] = 1;
+    return ids->out[d];
+}
+
+/* What a plan says of the sender of a packet (direction d; gid as counter_id). */
+static void planned_ipv4(spec *s, const ns_repair_plan *p, int d, int32_t gid, id_state *ids, unsigned off, ns_rng *rng)
 {
     if (p->ttl[d] && !(off & OFF_TTL)) s->ttl = p->ttl[d];
     switch (off & OFF_IPID ? -1 : (int)p->ipid[d]) {
     case NS_REPAIR_IPID_ZERO: s->id = 0; break;
-    case NS_REPAIR_IPID_COUNTER: s->id = (uint16_t)(p->ipid_first[d] + sent); break;
+    case NS_REPAIR_IPID_COUNTER: s->id = counter_id(ids, p, d, gid); break;
     case NS_REPAIR_IPID_RANDOM: s->id = (uint16_t)ns_rng_u64(rng); break;
     default: break;
     }
@@ -989,6 +1010,7 @@ typedef struct flow_state {
     int64_t ts_out;      /* the time of its latest packet written */
     ns_rng rng;
     tcp_state t;
+    id_state ids;
 } flow_state;
 _Static_assert(sizeof(flow_state) <= sizeof(((ns_repair_cont *)0)->state_), "ns_repair_cont too small");
 
@@ -1092,7 +1114,7 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
     else ipv4_fields(&s, r);
     /* The plan's TTLs and IP IDs are IPv4 hosts'; an IPv6 hop limit stays as generated (255 for
      * neighbour discovery, 1 for MLD: what the class sends). */
-    if (e->plan && !v6) planned_ipv4(&s, e->plan, dd, fs->sent[dd], tp->off, &fs->rng);
+    if (e->plan && !v6) planned_ipv4(&s, e->plan, dd, bits && r->ip ? r->id : -1, &fs->ids, tp->off, &fs->rng);
     fs->sent[dd]++;
     int room = o->mtu - (v6 ? IP6_LEN : IP_LEN + s.n_ipopt);
     if (proto == NS_PROTO_TCP) {

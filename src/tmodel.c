@@ -1036,22 +1036,115 @@ typedef struct flow_info {
     int32_t ttl[2], id[2];
     int has_ts[2];
     uint32_t ts[2];
+    uint32_t id_steps[2]; /* the side's generated counter's advance over the flow (repair keeps its steps) */
 } flow_info;
 
 static void generated_firsts(const int8_t *rows, const uint8_t *dir, uint32_t n, flow_info *fi)
 {
     fi->ttl[0] = fi->ttl[1] = fi->id[0] = fi->id[1] = -1;
+    uint16_t last[2] = {0, 0};
     for (uint32_t i = 0; i < n; i++) {
         const int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
         int d = dir[i] ? 1 : 0;
         if (ns_nprint_has(row, NS_NPF_IPV4_ID)) {
             uint16_t id = (uint16_t)ns_nprint_get(row, NS_NPF_IPV4_ID);
             if (fi->ttl[d] < 0) fi->ttl[d] = (int32_t)ns_nprint_get(row, NS_NPF_IPV4_TTL);
+            if (id && fi->id[d] >= 0) {
+                uint16_t step = (uint16_t)(id - last[d]);
+                fi->id_steps[d] += step && step <= NS_REPAIR_IPID_STEP_MAX ? step : 1; /* as repair counts */
+            }
             if (fi->id[d] < 0 && id) fi->id[d] = id; /* zeros do not start a counter (see flow_features) */
+            if (id) last[d] = id;
         }
         uint32_t v;
         if (!fi->has_ts[d] && ns_nprint_has(row, NS_NPF_TCP_SPRT) && row_tsval(row, &v)) fi->has_ts[d] = 1, fi->ts[d] = v;
     }
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Scratch for the per-host votes of a capture of up to `most` flows. */
+typedef struct votes {
+    uint64_t *pairs;     /* [most] */
+    uint32_t *val;       /* [most] */
+    uint8_t *has;        /* [most] */
+    int32_t *ttl[2];     /* [most] per host of a side: its flows' commonest TTL, -1 none */
+    uint32_t *ts[2];     /* ... the median of its flows' TSval clock offsets */
+    uint8_t *has_ts[2];
+} votes;
+
+/* Per host of seq[n] (numbered in order of first flow), the value most of
+ * its flows' val[] say (ties: the smallest); -1 where none says one. */
+static void host_majority(const uint32_t *seq, const int32_t *val, size_t n, uint64_t *pairs, int32_t *out)
+{
+    size_t m = 0, hosts = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (seq[j] + 1 > hosts) hosts = seq[j] + 1;
+        if (val[j] >= 0) pairs[m++] = (uint64_t)seq[j] << 32 | (uint32_t)val[j];
+    }
+    for (size_t h = 0; h < hosts; h++) out[h] = -1;
+    qsort(pairs, m, sizeof *pairs, cmp_u64);
+    for (size_t i = 0, best = 0; i < m;) {
+        size_t e = i;
+        while (e < m && pairs[e] == pairs[i]) e++;
+        uint32_t h = (uint32_t)(pairs[i] >> 32);
+        if (!i || (uint32_t)(pairs[i - 1] >> 32) != h) best = 0;
+        if (e - i > best) best = e - i, out[h] = (int32_t)(uint32_t)pairs[i];
+        i = e;
+    }
+}
+
+/* Per host of seq[n], the median of its flows' val[] (those with has[j]),
+ * in wrapping 32-bit arithmetic (a clock, a counter shifted up): the median
+ * of each one's signed distance from the host's first. */
+static void host_median(const uint32_t *seq, const uint32_t *val, const uint8_t *has, size_t n, uint64_t *pairs,
+                        uint32_t *out, uint8_t *has_out)
+{
+    size_t m = 0, hosts = 0;
+    for (size_t j = 0; j < n; j++)
+        if (seq[j] + 1 > hosts) hosts = seq[j] + 1;
+    memset(has_out, 0, hosts);
+    for (size_t j = 0; j < n; j++) {
+        if (!has[j]) continue;
+        uint32_t h = seq[j];
+        if (!has_out[h]) has_out[h] = 1, out[h] = val[j];
+        pairs[m++] = (uint64_t)h << 32 | ((uint32_t)(val[j] - out[h]) ^ 0x80000000u); /* sorts as signed */
+    }
+    qsort(pairs, m, sizeof *pairs, cmp_u64);
+    for (size_t i = 0; i < m;) {
+        size_t e = i;
+        while (e < m && pairs[e] >> 32 == pairs[i] >> 32) e++;
+        out[pairs[i] >> 32] += (uint32_t)pairs[i + (e - i - 1) / 2] ^ 0x80000000u;
+        i = e;
+    }
+}
+
+/* What the flows of each host of a capture generated, side d (0 its
+ * clients, seq the client of each flow; 1 its servers): the TTL most of
+ * them say, and where its timestamp clock stands by the median of theirs
+ * (each flow's first generated TSval less the clock's ticks since the
+ * capture's start at rate hz). A host's TTL and clock start there, not at
+ * its first flow's values alone: one flow's odd TTL or uptime then moves
+ * none of the others. (The same median for an IP ID counter's start
+ * measured no better than its first flow's: BENCHMARK.md, "The trace plan
+ * keeps the rows' clocks".) */
+static void host_votes(const ns_tmodel_capture *cap, const flow_info *info, const uint32_t *seq, const int64_t *starts,
+                       int d, double hz, votes *v)
+{
+    size_t n = cap->n;
+    int32_t *ttl = (int32_t *)v->val;
+    for (size_t j = 0; j < n; j++) ttl[j] = info[cap->first + j].ttl[d] > 0 ? info[cap->first + j].ttl[d] : -1;
+    host_majority(seq, ttl, n, v->pairs, v->ttl[d]);
+    for (size_t j = 0; j < n; j++) {
+        const flow_info *fi = &info[cap->first + j];
+        v->has[j] = (uint8_t)fi->has_ts[d];
+        v->val[j] = fi->ts[d] - (uint32_t)(uint64_t)((double)starts[j] * 1e-9 * hz);
+    }
+    host_median(seq, v->val, v->has, n, v->pairs, v->ts[d], v->has_ts[d]);
 }
 
 /* A seen server of family f: the busiest of the family with probability
@@ -1123,6 +1216,32 @@ static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *
     host_sequence(&h, c ? c->server_new : 0, gaps, 0x7365727665727321ull, seed, capture, seq, scratch, scratch + n);
 }
 
+/* A drawn server (sseq[j], one seen before) whose TTL is not the one the
+ * flow's rows generated for its server is evidence that the flow belongs
+ * with another: the seen server of its family whose first flow said that
+ * TTL (the busiest of them) takes it. Which flows open a new server stays
+ * as drawn, so the class's server counts hold; ICMP flows, which the
+ * 5-tuple rule moves between servers, stay too. ttl, flows, fam: [n]. */
+static void servers_by_ttl(const ns_tmodel_capture *cap, const flow_info *info, const uint8_t *kind, uint32_t *sseq,
+                           int32_t *ttl, uint32_t *flows, uint8_t *fam)
+{
+    uint32_t n_sv = 0;
+    for (size_t j = 0; j < cap->n; j++) {
+        const flow_info *fi = &info[cap->first + j];
+        uint8_t f = kind[cap->first + j] & FLOW_V6;
+        uint32_t s = sseq[j];
+        if (s == n_sv) {
+            ttl[n_sv] = fi->ttl[1] > 0 ? fi->ttl[1] : -1, fam[n_sv] = f, flows[n_sv++] = 0;
+        } else if (!(kind[cap->first + j] & FLOW_ICMP) && fi->ttl[1] > 0 && ttl[s] != fi->ttl[1]) {
+            int32_t best = -1;
+            for (uint32_t q = 0; q < n_sv; q++)
+                if (ttl[q] == fi->ttl[1] && fam[q] == f && (best < 0 || flows[q] > flows[best])) best = (int32_t)q;
+            if (best >= 0) sseq[j] = s = (uint32_t)best;
+        }
+        flows[s]++;
+    }
+}
+
 /* The flow starts of a capture, from its first (t[n]). Without a span, the
  * arrival process as ns_tmodel_count runs it. With one (a copy of a real
  * capture): of 8 draws, the one whose last start lies nearest the span (by
@@ -1158,7 +1277,7 @@ static void capture_starts(const ns_tmodel *tm, const ns_tmodel_capture *cap, ui
 static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t ci, const flow_info *info,
                         const ns_repair_opts *ro, uint64_t seed, uint32_t *client_base, uint32_t *server_base,
                         tuples *used, phost *cl, phost *sv, const uint8_t *kind, uint32_t *scratch,
-                        int64_t *starts, ns_repair_plan *plan)
+                        int64_t *starts, votes *v, ns_repair_plan *plan)
 {
     uint64_t hc = net_hosts(ro->client_prefix), hs = net_hosts(ro->server_prefix);
     chain ch;
@@ -1171,6 +1290,12 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     client_sequence(hcl, cap->n, kind + cap->first, seed, ci, cseq, scratch + 2 * cap->n);
     uint32_t *sseq = scratch + cap->n;
     server_sequence(hcl, cap->n, cseq, kind + cap->first, seed, ci, sseq, scratch + 2 * cap->n);
+    servers_by_ttl(cap, info, kind, sseq, (int32_t *)(scratch + 2 * cap->n), scratch + 3 * cap->n,
+                   (uint8_t *)(scratch + 4 * cap->n));
+    for (int d = 0; d < 2; d++) {
+        const ns_tmodel_class *tc = pick(&ch, has_ts, d);
+        host_votes(cap, info, d ? sseq : cseq, starts, d, tc ? tc->ts_hz[d] : 1000.0, v);
+    }
     int64_t t = 0;
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
@@ -1247,20 +1372,23 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
 
         /* Each side's TTL, IP IDs and timestamp clock, as its host does them. */
         phost *side[2] = {&cl[c], &sv[s]};
+        uint32_t num[2] = {(uint32_t)c, (uint32_t)s};
         for (int d = 0; d < 2; d++) {
             phost *x = side[d];
-            uint32_t clock = (uint32_t)(uint64_t)((double)t * 1e-9 * x->ts_hz);
-            if (!x->flows) { /* the host's first flow: its TTL and clocks start where the model put them */
-                if (fi->ttl[d] > 0) x->ttl = (uint8_t)fi->ttl[d];
+            uint32_t hn = num[d];
+            if (!x->flows) { /* the host's first flow: its TTL and clocks start where most of its flows' rows put them */
+                if (v->ttl[d][hn] > 0) x->ttl = (uint8_t)v->ttl[d][hn];
                 if (fi->id[d] >= 0) x->ipid_next = (uint16_t)fi->id[d];
-                if (fi->has_ts[d]) x->ts_offset = fi->ts[d] - clock;
+                if (v->has_ts[d][hn]) x->ts_offset = v->ts[d][hn];
             }
+            uint32_t clock = (uint32_t)(uint64_t)((double)t * 1e-9 * x->ts_hz);
             p->ttl[d] = x->ttl;
-            p->ipid[d] = x->ipid;
+            /* A random host's IDs are the rows' own: random as generated, and what they say of the class kept. */
+            p->ipid[d] = x->ipid == NS_REPAIR_IPID_RANDOM ? NS_REPAIR_IPID_KEEP : x->ipid;
             if (x->ipid == NS_REPAIR_IPID_COUNTER) {
                 p->ipid_first[d] = x->ipid_runs_on ? x->ipid_next
                                    : fi->id[d] >= 0 ? (uint16_t)fi->id[d] : (uint16_t)ns_rng_u64(&r);
-                x->ipid_next = (uint16_t)(p->ipid_first[d] + fi->sent[d]);
+                x->ipid_next = (uint16_t)(p->ipid_first[d] + (fi->id[d] >= 0 ? fi->id_steps[d] + 1 : fi->sent[d]));
             }
             p->ts_hz[d] = x->ts_hz;
             p->ts_first[d] = x->ts_runs_on ? x->ts_offset + clock : fi->has_ts[d] ? fi->ts[d] : (uint32_t)ns_rng_u64(&r);
@@ -1291,7 +1419,13 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     uint32_t *scratch = malloc((8 * most + 1) * sizeof *scratch);
     int64_t *starts = malloc((2 * most + 1) * sizeof *starts);
     uint8_t *kind = calloc(g->n_flows + 1, 1);
-    if (!used.t || !info || !cl || !sv || !scratch || !kind || !starts)
+    votes v = {malloc((most + 1) * sizeof *v.pairs), malloc((most + 1) * sizeof *v.val), malloc(most + 1),
+               {malloc((most + 1) * sizeof(int32_t)), malloc((most + 1) * sizeof(int32_t))},
+               {malloc((most + 1) * sizeof(uint32_t)), malloc((most + 1) * sizeof(uint32_t))},
+               {malloc(most + 1), malloc(most + 1)}};
+    int vote_mem = v.pairs && v.val && v.has;
+    for (int d = 0; d < 2; d++) vote_mem = vote_mem && v.ttl[d] && v.ts[d] && v.has_ts[d];
+    if (!used.t || !info || !cl || !sv || !scratch || !kind || !starts || !vote_mem)
         rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
     for (size_t i = 0; !rc && i < n_caps; i++)
         for (size_t k = caps[i].first; !rc && k < caps[i].first + caps[i].n; k++) {
@@ -1312,8 +1446,10 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     uint32_t client_base = 0, server_base = 0;
     for (size_t i = 0; !rc && i < n_caps; i++)
         rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, kind,
-                          scratch, starts, plan);
+                          scratch, starts, &v, plan);
     free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts);
+    free(v.pairs), free(v.val), free(v.has);
+    for (int d = 0; d < 2; d++) free(v.ttl[d]), free(v.ts[d]), free(v.has_ts[d]);
     return rc;
 }
 

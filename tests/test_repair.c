@@ -788,6 +788,43 @@ static void test_syn_ack_options_and_timestamps(void **state)
     ns_repair_out_free(&out);
 }
 
+/* A counter host's IDs step on as its generated ones do (another
+ * connection of the host took the IDs between), from the plan's first; a
+ * generated 0 (Linux's SYN-ACK) stays 0, a step past 256 or backwards is
+ * read as noise and becomes 1. Before session 7 they went +1 a packet. */
+static void test_ipid_counter_keeps_generated_steps(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    handshake(&f, 443);
+    static const uint16_t gen[] = {500, 0, 501, 506, 4000, 3990, 3992};
+    static const uint16_t want_client[] = {1000, 1001, 1006, 1007, 1008, 1010};
+    tcp_row(add(&f, 0, 1000), 10, 50000, 443, 2, 10, ACK | PSH);
+    tcp_row(add(&f, 0, 1000), 10, 50000, 443, 12, 10, ACK | PSH);
+    tcp_row(add(&f, 0, 1000), 10, 50000, 443, 22, 10, ACK | PSH);
+    tcp_row(add(&f, 0, 1000), 10, 50000, 443, 32, 10, ACK | PSH);
+    for (size_t i = 0; i < f.n; i++) ns_nprint_put(f.rows + i * W, NS_NPF_IPV4_ID, gen[i]);
+    ns_repair_plan plan;
+    memset(&plan, 0, sizeof plan);
+    plan.start_ns = 1700000000LL * 1000000000LL, plan.client_port = 50001;
+    plan.ipid[0] = plan.ipid[1] = NS_REPAIR_IPID_COUNTER, plan.ipid_first[0] = 1000, plan.ipid_first[1] = 7;
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    o.plan = &plan, o.n_plan = 1;
+    ns_repair_out out = {0};
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+    assert_int_equal(out.n_pkts, f.n);
+    for (size_t i = 0, c = 0; i < out.n_pkts; i++) {
+        pk v;
+        view(&out, i, &v);
+        uint16_t id = be16(v.p.ip, 4);
+        if (v.src >> 24 == 198) assert_int_equal(id, 0);   /* the SYN-ACK generated 0 */
+        else assert_int_equal(id, want_client[c++]);
+    }
+    ns_repair_out_free(&out);
+}
+
 /* Session 6: tshark's sequence analysis flagged 27-38% of generated TCP
  * segments (real: 0.1-3.3%), nearly all duplicate ACKs and window updates:
  * empty ACKs from a side that had received nothing since its last one. */
@@ -1707,6 +1744,7 @@ int main(void)
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_fix_parsing),
         cmocka_unit_test(test_fix_holds_in_every_row_and_packet),
+        cmocka_unit_test(test_ipid_counter_keeps_generated_steps),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

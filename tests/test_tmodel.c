@@ -56,6 +56,12 @@ static void ts_row(int8_t *row, int payload, int flags, uint32_t tsval, uint32_t
     for (int i = 0; i < 12; i++) ns_nprint_bits_put(row, NS_NP_COL_TCP_OPT + 8 * i, 8, opt[i]);
 }
 
+/* The TSval of a ts_row. */
+static void put_tsval(int8_t *row, uint32_t tsval)
+{
+    for (int i = 0; i < 4; i++) ns_nprint_bits_put(row, NS_NP_COL_TCP_OPT + 8 * (4 + i), 8, (uint8_t)(tsval >> (24 - 8 * i)));
+}
+
 /* The beacon dataset (static arrays: one at a time). */
 static ns_dataset beacon_dataset(void)
 {
@@ -253,14 +259,25 @@ static void test_plan_reproduces_the_beacon(void **state)
      * TSval 5,000,000 and IP ID 7000 at first), so a class keeps its uptimes and ID ranges; they then run on. */
     assert_int_equal(plan[0].ts_first[0], 5000000u);
     assert_int_equal(plan[0].ipid_first[0], 7000);
-    /* Its TTL too: the client's first generated packet says 77, so every flow of that host has 77. */
-    for (size_t i = 0; i < LEN; i++)
-        if (!g.dir[i]) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_TTL, 77);
+    /* Its TTL: the one most of the host's flows generated. The first flow alone saying 77 moves none of the
+     * others (it used to set the host's TTL for all 30); 16 of 30 saying 77 make it the host's. */
     ns_repair_plan again[N];
-    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, again), NS_OK);
-    for (int k = 0; k < N; k++) assert_int_equal(again[k].ttl[0], 77), assert_int_equal(again[k].ttl[1], 50);
-    for (size_t i = 0; i < LEN; i++)
+    for (int most = 0; most < 2; most++) {
+        for (size_t i = 0; i < (most ? 16 : 1) * (size_t)LEN; i++)
+            if (!g.dir[i]) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_TTL, 77);
+        assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, again), NS_OK);
+        for (int k = 0; k < N; k++) assert_int_equal(again[k].ttl[0], most ? 77 : 64), assert_int_equal(again[k].ttl[1], 50);
+    }
+    for (size_t i = 0; i < 16 * (size_t)LEN; i++)
         if (!g.dir[i]) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_TTL, 64);
+    /* Its clock: where most of its flows' generated TSvals put it. The first flow's alone 77,000,000 ticks
+     * ahead (a stray uptime) leaves the host's clock with the other 29 (it used to carry all 30 flows). */
+    for (size_t i = 0; i < LEN; i++)
+        if (!g.dir[i]) put_tsval(g.rows + i * W, 82000000u + (uint32_t)i * 100);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, again), NS_OK);
+    for (int k = 0; k < N; k++) assert_int_equal(again[k].ts_first[0], 5000000u + 5000u * (uint32_t)k);
+    for (size_t i = 0; i < LEN; i++)
+        if (!g.dir[i]) put_tsval(g.rows + i * W, 5000000u + (uint32_t)i * 100);
 
     /* Repair writes exactly that. */
     ro.plan = plan, ro.n_plan = N;
@@ -283,6 +300,44 @@ static void test_plan_reproduces_the_beacon(void **state)
     assert_int_equal(ns_tmodel_count(&tm, "app=beacon", 60 * 1000000000LL, 7, 0, 5, &n), NS_OK);
     assert_int_equal(n, 5);
     ns_repair_out_free(&out);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
+/* A flow drawn to a seen server whose TTL its rows contradict goes to a
+ * seen server whose TTL they match: the server TTLs a flow generated say
+ * which of the capture's servers (which cloud service) it talks to. Which
+ * flows open a new server stays as drawn. */
+static void test_servers_follow_ttl(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    for (uint32_t i = 0; i < tm.n_classes; i++) /* a few servers, each flow to a seen one by flow count */
+        tm.classes[i].server_new = 2, tm.classes[i].server_same = 0, tm.classes[i].server_other = FLOWS - 3;
+    enum { N = 30 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t i = 0; i < N * LEN; i++) /* the first flow's server says TTL 50, every other flow's 60 */
+        if (g.dir[i]) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_TTL, i < LEN ? 50 : 60);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
+    ns_repair_plan plan[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 3, plan), NS_OK);
+    int other = 0;
+    uint32_t servers = 1;
+    for (int k = 1; k < N; k++) {
+        int seen = 0;
+        for (int m = 0; m < k && !seen; m++) seen = plan[m].server == plan[k].server;
+        servers += !seen;
+        if (plan[k].server != plan[0].server) other = 1;
+        else assert_false(other); /* once a server of TTL 60 is there, no flow of TTL 60 goes to the one of 50 */
+        if (other) assert_int_equal(plan[k].ttl[1], 60);
+    }
+    assert_true(other);
+    assert_true(servers >= 2 && servers <= 4);
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
 }
@@ -853,6 +908,7 @@ int main(void)
         cmocka_unit_test(test_learns_the_beacon),
         cmocka_unit_test(test_plan_reproduces_the_beacon),
         cmocka_unit_test(test_plan_is_deterministic_and_tuples_distinct),
+        cmocka_unit_test(test_servers_follow_ttl),
         cmocka_unit_test(test_plan_fixed_client_ports),
         cmocka_unit_test(test_busy_host_and_one_off_hosts),
         cmocka_unit_test(test_visitors_come_once),

@@ -142,10 +142,14 @@ enum { NS_REPAIR_PAYLOAD_ZEROS = 0, NS_REPAIR_PAYLOAD_RANDOM = 1 };
 enum {
     NS_REPAIR_IPID_KEEP = 0,   /* as generated */
     NS_REPAIR_IPID_ZERO,       /* always 0 */
-    NS_REPAIR_IPID_COUNTER,    /* ipid_first, then +1 per packet it sends in the flow */
+    NS_REPAIR_IPID_COUNTER,    /* ipid_first at its first packet whose generated ID is not 0, then on by
+                                * the generated step (1..NS_REPAIR_IPID_STEP_MAX, else 1); a generated 0
+                                * stays 0 (a Linux SYN-ACK's) */
     NS_REPAIR_IPID_RANDOM,     /* a random value per packet */
     NS_REPAIR_IPID_MODES
 };
+
+enum { NS_REPAIR_IPID_STEP_MAX = 256 };
 
 /* One flow's place in a trace. Index [0] is the client's packets, [1] the server's. */
 typedef struct ns_repair_plan {
@@ -265,7 +269,7 @@ typedef struct ns_repair_cont {
                               * rows given so far are the flow (RST_TAIL in repair.c reads it) */
     int ended;               /* an RST ended the flow: later rows are dropped */
     int64_t ts_ns;           /* the time of its latest packet */
-    uint64_t state_[24];     /* the rest: repair's own */
+    uint64_t state_[26];     /* the rest: repair's own */
 } ns_repair_cont;
 
 /* ns_repair_flow for the next n rows of flow k (c as above; the same o and

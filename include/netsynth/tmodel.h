@@ -49,7 +49,15 @@
  * IPv4 and an IPv6 address never the same host; ports and host state are
  * drawn per flow in start order; 5-tuples (client, client port, server,
  * server port, transport) are kept distinct over every capture of one plan
- * by moving the client port on.
+ * by moving the client port on. A flow drawn to a seen server whose first
+ * flow generated another server TTL than its own goes to a seen server of
+ * its family whose TTL its rows match, if any (which flows open a new
+ * server stays as drawn). A host's state starts where most of its flows'
+ * rows put it: the TTL most of them generated, its timestamp clock at the
+ * median of their generated first TSvals (less the clock's ticks since the
+ * capture's start); an IP ID counter where its first flow's generated IDs
+ * start, stepping as the rows step (repair.h, NS_REPAIR_IPID_COUNTER); a
+ * random host's IDs are the rows' own.
  *
  * Bytes (little-endian; the blob that the model file keeps as its trace
  * section, see modelfile.c):
