@@ -1098,9 +1098,9 @@ static void host_majority(const uint32_t *seq, const int32_t *val, size_t n, uin
     }
 }
 
-/* Per host of seq[n], the median of its flows' val[] (those with has[j]),
- * in wrapping 32-bit arithmetic (a clock, a counter shifted up): the median
- * of each one's signed distance from the host's first. */
+/* Per host of seq[n], the median of its flows' val[] (those with has[j])
+ * in wrapping 32-bit arithmetic, as clocks run: the host's first value
+ * plus the median of each one's signed distance from it. */
 static void host_median(const uint32_t *seq, const uint32_t *val, const uint8_t *has, size_t n, uint64_t *pairs,
                         uint32_t *out, uint8_t *has_out)
 {
@@ -1294,7 +1294,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                    (uint8_t *)(scratch + 4 * cap->n));
     for (int d = 0; d < 2; d++) {
         const ns_tmodel_class *tc = pick(&ch, has_ts, d);
-        host_votes(cap, info, d ? sseq : cseq, starts, d, tc ? tc->ts_hz[d] : 1000.0, v);
+        host_votes(cap, info, d ? sseq : cseq, starts, d, tc ? (double)(float)tc->ts_hz[d] : 1000.0, v); /* new_host's */
     }
     int64_t t = 0;
     for (size_t j = 0; j < cap->n; j++) {

@@ -158,7 +158,7 @@ typedef struct ns_repair_plan {
     uint16_t client_port;      /* ignored for ICMP */
     uint8_t ttl[2];            /* 0: as generated (0 becomes 64) */
     uint8_t ipid[2];           /* NS_REPAIR_IPID_* */
-    uint16_t ipid_first[2];    /* NS_REPAIR_IPID_COUNTER: the first packet's */
+    uint16_t ipid_first[2];    /* NS_REPAIR_IPID_COUNTER: the first packet's (that did not generate 0) */
     uint32_t ts_first[2];      /* TSval at start_ns */
     float ts_hz[2];            /* TCP timestamp clock; 0: 1 kHz from the direction's first generated TSval */
 } ns_repair_plan;
