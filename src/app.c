@@ -14,7 +14,7 @@ static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (ui
  * the smallest valid message, and a shorter (non-empty) one grows to it.
  * Other ports get zeros (or random bytes): most dissectors take them, a few
  * (RIP, OpenVPN, SNMP, ...) would call them malformed. */
-enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP, APP_SSH, APP_A21, APP_TLS, APP_HTTP, APP_TCP, APP_UDP };
+enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP, APP_SSH, APP_A21, APP_TLS, APP_HTTP, APP_TCP, APP_UDP, APP_OPAQUE };
 struct app {
     uint8_t proto;
     uint16_t port, min;
@@ -31,6 +31,11 @@ static const app apps[] = {
     /* no fill: records when the bytes start one. 50443: TP-Link's plugs (flow-services.tsv: TLS by server
      * port 443 1,454 flows, 8443 305, 50443 42, no other port over 8) */
     {NS_PROTO_TCP, 443, 0, APP_TLS},   {NS_PROTO_TCP, 8443, 0, APP_TLS}, {NS_PROTO_TCP, 50443, 0, APP_TLS},
+    /* ports whose tshark dissectors took the model's bytes there for a message and found it
+     * malformed (DICOM's association items, RADIUS's attributes: one packet each in the IoT run),
+     * where repair has no message to write: the fill (zeros, or random bytes) */
+    {NS_PROTO_TCP, 104, 0, APP_OPAQUE}, {NS_PROTO_UDP, 1645, 0, APP_OPAQUE}, {NS_PROTO_UDP, 1646, 0, APP_OPAQUE},
+    {NS_PROTO_UDP, 1812, 0, APP_OPAQUE}, {NS_PROTO_UDP, 1813, 0, APP_OPAQUE},
     /* tshark's HTTP ports (4.0, `tshark -G decodes`): it reads every segment there as HTTP */
     {NS_PROTO_TCP, 80, 0, APP_HTTP},   {NS_PROTO_TCP, 631, 0, APP_HTTP},  {NS_PROTO_TCP, 1900, 0, APP_HTTP},
     {NS_PROTO_TCP, 2710, 0, APP_HTTP}, {NS_PROTO_TCP, 2869, 0, APP_HTTP}, {NS_PROTO_TCP, 3128, 0, APP_HTTP},
@@ -239,7 +244,7 @@ static int tls_header_agrees(ns_bytes r, int known)
  * hello, 3 a certificate list, 4 a TLS 1.2 session ticket, 5 an extension
  * list; 0 for a type tshark knows but repair cannot make whole (the record
  * becomes application data); -1 for a type tshark does not know (it shows an
- * encrypted message: left as generated). */
+ * encrypted message: its body left as generated). */
 static int tls_hs_kind(uint8_t t)
 {
     switch (t) {
@@ -305,9 +310,9 @@ static int tls_handshake(uint8_t *b, int n, int lb)
     uint8_t t;
     if (!ns_get_u8(ns_bytes_make(b, (size_t)n), 0, &t)) return 0;
     int kind = tls_hs_kind(t);
-    if (kind < 0) return 1;
     if (kind == 0 || n < 4) return 0;
     put24(b + 1, (uint32_t)(n - 4));
+    if (kind < 0) return 1; /* its length too: one past the record opened a fragment tshark failed to join ("fh") */
     switch (kind) {
     case 2: return tls_hello(b + 4, n - 4, lb - 4, t == 1);
     case 3: /* a certificate of fill would be malformed DER: an empty list, the fill past it */
@@ -506,6 +511,24 @@ static int dns_looks(ns_bytes b)
 /* g_ascii_isprint, what tshark's HTTP asks of a segment's first byte. */
 static int http_printable(uint8_t c) { return c >= 0x20 && c < 0x7f; }
 
+/* Whether tshark's HTTP heuristic (TCP, any port) takes p[0, len) for HTTP
+ * and with it the rest of the flow: its first line, ended by CR or LF, starts
+ * with "HTTP/1." or ends with it and one more byte (garbled SSDP on TCP 9292
+ * in the IoT run: "NOT}~ * HTTP/1.1"). */
+static int http_heuristic(const uint8_t *p, int len)
+{
+    int n = 0;
+    while (n < len && p[n] != '\r' && p[n] != '\n') n++;
+    if (n == len || n == 8) return 0;
+    static const char v[] = "http/1.";
+    int head = 1, tail = n >= 8;
+    for (int i = 0; i < 7; i++) {
+        head = head && (p[i] | 0x20) == (uint8_t)v[i];
+        tail = tail && (p[n - 8 + i] | 0x20) == (uint8_t)v[i];
+    }
+    return head || tail;
+}
+
 /* The segment p[0, len) of a TLS stream at a record boundary, its learned
  * bytes lb; tls says the flow has had a record (1 + its minor version).
  * Returns the bytes of a record the segment opens and leaves open (a record
@@ -563,6 +586,8 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
         } else if (lb > 0 && (method = http_starts(data, learned)) >= 0) {
             http_frame(data, len, learned, method);
             f->http = 1;
+        } else if (lb > 0 && a->kind == APP_TCP && !f->http && http_heuristic(data, len)) {
+            f->http = 1; /* no message repair can frame (a garbled method), but tshark's from here on */
         } else if (lb > 0 && (a->kind == APP_HTTP || f->http) && http_printable(data[0])) {
             /* bytes that start no message in an HTTP stream (a body's, the model's mix): tshark reads a
              * segment starting with a printable byte as a head, gathering segments until a line ends,
@@ -573,6 +598,10 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
         return;
     }
     if (learned <= 0) return;
+    if (a->kind == APP_OPAQUE) {
+        memcpy(data, keep, (size_t)learned);
+        return;
+    }
     if (a->kind == APP_UDP) {
         int method = http_starts(data, learned);
         if (method >= 0) http_frame(data, len, learned, method);
