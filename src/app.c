@@ -529,36 +529,57 @@ static int http_heuristic(const uint8_t *p, int len)
     return head || tail;
 }
 
-/* The segment p[0, len) of a TLS stream at a record boundary, its learned
- * bytes lb; tls says the flow has had a record (1 + its minor version).
- * Returns the bytes of a record the segment opens and leaves open (a record
- * header alone in 5 bytes, sent so by some stacks), else 0. */
-static uint32_t tls_records(uint8_t *p, int len, int lb, int on_port, uint8_t *tls)
+/* The rest of an application-data header begun in earlier segments of
+ * direction d (f->tls_hdr[d] bytes of it), written at the start of p[0, len):
+ * tshark joins a segment shorter than a header to the next (a zero-filled
+ * 4-byte segment took 4 bytes of the next record with it: "Ignored Unknown
+ * Record"), so the header goes on here, its length covering this segment's
+ * rest. Returns the bytes it wrote; the record's body is f->tls_rem[d]. */
+static int tls_header_rest(app_flow *f, int d, uint8_t *p, int len)
 {
-    int starts = lb > 0 && (on_port || *tls ? tls_type_ok(p[0]) : tls_starts(p, lb));
+    int at = 0, n = -1;
+    for (int have = f->tls_hdr[d]; have < 5 && at < len; have++, at++) {
+        int rest = len - at - (5 - have); /* the bytes after the header here, once it is whole */
+        if (have == 3 && at + 1 < len) n = rest < 1 ? 1 : rest; /* both length bytes here */
+        else if (have == 4 && n < 0) n = rest < 1 ? 1 : rest <= 255 ? rest : rest - 255 >= 6 ? 255 : rest - 6;
+        p[at] = have == 0 ? 23 : have == 1 ? 3 : have == 2 ? (uint8_t)(f->tls - 1) : have == 3 ? (uint8_t)(n < 0 ? 0 : n >> 8) : (uint8_t)n;
+    }
+    f->tls_hdr[d] = (uint8_t)((f->tls_hdr[d] + at) % 5);
+    if (!f->tls_hdr[d]) f->tls_rem[d] = (uint32_t)n;
+    return at;
+}
+
+/* The segment p[0, len) of a TLS stream at a record boundary, its learned
+ * bytes lb, of direction d of the flow f. Leaves in f a record it opens and
+ * leaves open (a record header alone in 5 bytes, as some stacks send it; a
+ * header begun in a segment too short for it). */
+static void tls_records(app_flow *f, int d, uint8_t *p, int len, int lb, int on_port)
+{
+    int starts = lb > 0 && (on_port || f->tls ? tls_type_ok(p[0]) : tls_starts(p, lb));
     if (len >= 6 && starts) {
         tls_frame(p, len, lb);
-    } else if (len >= 6 && (*tls || (on_port && lb > 0))) {
+    } else if (len >= 6 && (f->tls || (on_port && lb > 0))) {
         /* the rest of a record the model began in an earlier segment (ciphertext; zeros where a
          * row had no bytes of its own), of a stream already TLS: application data to the end */
-        p[0] = 23, p[1] = 3, p[2] = *tls ? (uint8_t)(*tls - 1) : 3, put16(p + 3, (uint32_t)(len - 5));
-    } else if (len == 5 && (starts || *tls)) {
+        p[0] = 23, p[1] = 3, p[2] = f->tls ? (uint8_t)(f->tls - 1) : 3, put16(p + 3, (uint32_t)(len - 5));
+    } else if (len == 5 && (starts || f->tls)) {
         /* a header alone, its record in the next segments: application data (a 5-byte handshake
          * header would promise a message the next bytes do not make) of the learned length */
         uint16_t n = 0;
         if (!starts || lb < 5 || !ns_get_be16(ns_bytes_make(p, 5), 3, &n)) n = 0;
-        if (!starts || lb < 3 || p[2] > 4) p[2] = *tls ? (uint8_t)(*tls - 1) : 3;
+        if (!starts || lb < 3 || p[2] > 4) p[2] = f->tls ? (uint8_t)(f->tls - 1) : 3;
         p[0] = 23, p[1] = 3;
         if (n == 0) n = 1, put16(p + 3, 1); /* tshark calls an empty one malformed */
-        *tls = (uint8_t)(p[2] + 1);
-        return n;
+        f->tls = (uint8_t)(p[2] + 1), f->tls_rem[d] = n;
+        return;
+    } else if (len >= 1 && len < 5 && (starts || f->tls)) {
+        if (!f->tls) f->tls = 4; /* TLS 1.2 */
+        tls_header_rest(f, d, p, len);
+        return;
     } else {
-        /* 1 to 4 bytes: no header fits; a record type would open one the next segment cannot close */
-        if (len > 0 && *tls && tls_type_ok(p[0])) p[0] = 0;
-        return 0;
+        return; /* nothing learned, in a stream not TLS (yet) */
     }
-    if (!*tls) *tls = (uint8_t)(p[2] + 1);
-    return 0;
+    if (!f->tls) f->tls = (uint8_t)(p[2] + 1);
 }
 
 void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_server, uint16_t id, const uint8_t *pay, int n_pay)
@@ -572,17 +593,21 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
     memcpy(keep, data, (size_t)learned);
     memcpy(data, pay, (size_t)learned);
     if (a->kind == APP_TLS || a->kind == APP_HTTP || a->kind == APP_TCP) {
-        app_flow alone = {{0, 0}, 0, 0};
-        if (!f) f = &alone;
+        app_flow alone;
+        if (!f) memset(&alone, 0, sizeof alone), f = &alone;
         int d = !!from_server, at = 0;
+        if (f->tls_hdr[d]) { /* a header begun earlier, then its record's body */
+            at = tls_header_rest(f, d, data, len);
+            if (at == len) return;
+        }
         if (f->tls_rem[d]) { /* the open record's bytes come first */
-            at = f->tls_rem[d] < (uint32_t)len ? (int)f->tls_rem[d] : len;
-            f->tls_rem[d] -= (uint32_t)at;
+            int body = f->tls_rem[d] < (uint32_t)(len - at) ? (int)f->tls_rem[d] : len - at;
+            f->tls_rem[d] -= (uint32_t)body, at += body;
             if (at == len) return;
         }
         int lb = learned > at ? learned - at : 0, method;
         if (a->kind == APP_TLS || f->tls || (lb >= 5 && tls_starts(data + at, lb))) {
-            f->tls_rem[d] = tls_records(data + at, len - at, lb, a->kind == APP_TLS, &f->tls);
+            tls_records(f, d, data + at, len - at, lb, a->kind == APP_TLS);
         } else if (lb > 0 && (method = http_starts(data, learned)) >= 0) {
             http_frame(data, len, learned, method);
             f->http = 1;

@@ -304,8 +304,9 @@ static void test_random_starts(void **state)
             if ((x >> 28) % 2) pay[3] = 0, pay[4] = (uint8_t)((x >> 30) % 40);
             if ((x >> 36) % 2 && n_pay > 20) pay[5] = (uint8_t)((x >> 37) % 3), pay[6] = 0;
             write_payload(tls, p, len, iter % 4 == 0, pay, n_pay);
-            if (len < 5) { /* no record fits: as generated */
-                assert_memory_equal(p, pay, (size_t)len);
+            if (len <= 5) { /* no record fits: a header of application data begins, the next segment ends it */
+                assert_int_equal(p[0], 23);
+                if (len >= 2) assert_int_equal(p[1], 3);
                 continue;
             }
             int k = check_records(p, len, types);
