@@ -388,14 +388,14 @@ static int http_tchar(uint8_t c) { return (c >= '0' && c <= '9') || ((c | 0x20) 
 static int http_vchar(uint8_t c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
 
 /* The length of the method and its space a learned start begins with, 0
- * for a status line's "HTTP/1.", -1 for neither. */
+ * for a status line's "HTTP/" (its version is made 1.x), -1 for neither. */
 static int http_starts(const uint8_t *p, int learned)
 {
     for (size_t i = 0; i < sizeof http_methods / sizeof http_methods[0]; i++) {
         size_t n = strlen(http_methods[i]);
         if ((size_t)learned >= n && !memcmp(p, http_methods[i], n)) return (int)n;
     }
-    return learned >= 7 && !memcmp(p, "HTTP/1.", 7) ? 0 : -1;
+    return learned >= 7 && !memcmp(p, "HTTP/", 5) ? 0 : -1; /* its version made 1.x (tshark took "HTTP/1&1" for one) */
 }
 
 static int http_put(uint8_t *h, int w, const char *text)
@@ -474,6 +474,7 @@ static void http_frame(uint8_t *p, int len, int learned, int method)
     uint8_t h[HTTP_HEAD_MAX + 1];
     int n = learned < HTTP_HEAD_MAX ? learned : HTTP_HEAD_MAX;
     memcpy(h, p, (size_t)n);
+    if (!method) h[5] = '1', h[6] = '.';
     int w = http_head(h, n, method);
     int rest = len - w;
     if (w > HTTP_HEAD_MAX || rest < 2 || (rest > 2 && rest < 6)) return; /* no whole head fits: left as generated */
@@ -605,12 +606,19 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
             f->tls_rem[d] -= (uint32_t)body, at += body;
             if (at == len) return;
         }
-        int lb = learned > at ? learned - at : 0, method;
-        if (a->kind == APP_TLS || f->tls || (lb >= 5 && tls_starts(data + at, lb))) {
+        int lb = learned > at ? learned - at : 0, http_port = a->kind == APP_HTTP;
+        int method = lb > 0 && !at ? http_starts(data, learned) : -1;
+        /* on a TLS port, a flow the model began in plain HTTP (a status line on 443) stays HTTP
+         * until a record starts: tshark's HTTP heuristic reads it so */
+        if (!http_port && (f->tls || (lb >= 5 && tls_starts(data + at, lb)) || (a->kind == APP_TLS && method < 0 && !f->http))) {
             tls_records(f, d, data + at, len - at, lb, a->kind == APP_TLS);
-        } else if (lb > 0 && (method = http_starts(data, learned)) >= 0) {
+        } else if (method >= 0) {
             http_frame(data, len, learned, method);
             f->http = 1;
+        } else if (http_port && len >= 5 && tls_starts(data, learned)) {
+            /* tshark reads HTTP on its port whatever the bytes: a record framed alone, as before
+             * (its first byte is not printable), the flow's next messages still HTTP's */
+            tls_frame(data, len, learned);
         } else if (lb > 0 && a->kind == APP_TCP && !f->http && http_heuristic(data, len)) {
             f->http = 1; /* no message repair can frame (a garbled method), but tshark's from here on */
         } else if (lb > 0 && (a->kind == APP_HTTP || f->http) && http_printable(data[0])) {

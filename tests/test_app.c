@@ -416,6 +416,17 @@ static void test_http_stream(void **state)
     assert_memory_equal(p, notify, 32), assert_int_equal(f.http, 1);
     memset(p, 0, 100), app_write(other, &f, p, 100, 0, 1, (const uint8_t *)kache, 32);
     assert_false(p[0] >= 0x20 && p[0] < 0x7f);
+    /* a status line whose version is garbled ("HTTP/1&1", "HTTP/0.0": tshark took them for responses,
+     * then read the lines after them as headers): version 1.x, the head framed */
+    memset(&f, 0, sizeof f);
+    memset(p, 0, 857), app_write(http, &f, p, 857, 1, 1, (const uint8_t *)"HTTP/1&1 200 OJineEtmlaDioma", 28);
+    STARTS(p, "HTTP/1.1 200 OJineEtmlaDioma\r\nContent-Length: ");
+    /* plain HTTP on a TLS port (the model's mix, dissected by tshark's heuristic) stays HTTP, until a record */
+    const app *tls = app_of(NS_PROTO_TCP, 443);
+    memset(&f, 0, sizeof f);
+    memset(p, 0, 919), app_write(tls, &f, p, 919, 1, 1, (const uint8_t *)"HTTP/1.1 200 OK\r\nContent-Type: t", 32);
+    STARTS(p, "HTTP/1.1 200 OK\r\nContent-Type: t\r\nContent-Length: ");
+    assert_int_equal(f.tls, 0), assert_int_equal(f.http, 1);
     /* a message repair frames makes the flow HTTP too */
     memset(&f, 0, sizeof f);
     memset(p, 0, 200), app_write(other, &f, p, 200, 1, 1, (const uint8_t *)"HTTP/1.1 200 OK\r\nServer: x", 26);
