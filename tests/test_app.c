@@ -387,6 +387,45 @@ static void test_tls_stream(void **state)
     assert_int_equal(check_records(p, 36, types), 2), assert_int_equal(types[0], 20);
 }
 
+/* Random segments of one direction through one app_flow on a TLS port (record
+ * starts, ciphertext, rows with no bytes, segments of 1 to 5 bytes): the
+ * bytes written, joined as tshark joins them, are records end to end, each
+ * of a known type, a 3.x version and at least one byte, the last one
+ * possibly still open when the flow ends. */
+static void test_tls_stream_random(void **state)
+{
+    (void)state;
+    const app *tls = app_of(NS_PROTO_TCP, 443);
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    static uint8_t stream[400 * 1500];
+    for (int flow = 0; flow < 200; flow++) {
+        app_flow f;
+        memset(&f, 0, sizeof f);
+        size_t total = 0, begin = 0;
+        for (int k = 0; k < 200; k++) {
+            uint8_t pay[64];
+            for (int i = 0; i < 64; i++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, pay[i] = (uint8_t)(x >> 24);
+            int kind = (int)(x % 5), len = kind == 0 ? 1 + (int)((x >> 8) % 5) : 1 + (int)((x >> 8) % 1400);
+            int n_pay = kind == 1 ? 0 : 1 + (int)((x >> 20) % 64);
+            if (kind == 2 || kind == 0) pay[0] = (uint8_t)(20 + (x >> 30) % 4), pay[1] = 3, pay[2] = (uint8_t)((x >> 33) % 4);
+            if (n_pay > len) n_pay = len;
+            memset(stream + total, 0, (size_t)len);
+            int was = f.tls;
+            app_write(tls, &f, stream + total, len, 0, 1, pay, n_pay);
+            if (!was && f.tls) begin = total; /* rows of zeros before the first record keep their fill */
+            total += (size_t)len;
+        }
+        size_t at = begin;
+        while (at + 5 <= total) {
+            assert_true(stream[at] >= 20 && stream[at] <= 23), assert_int_equal(stream[at + 1], 3);
+            assert_true(stream[at + 2] <= 4);
+            unsigned n = be16(stream + at + 3);
+            assert_true(n >= 1);
+            at += 5 + n;
+        }
+    }
+}
+
 /* HTTP: a segment of a flow tshark reads as HTTP whose learned bytes start no
  * message but a printable byte is a head to tshark, which gathers segments
  * until a line ends and threw on them ("Kache-Control: no-ctore, no-cach":
@@ -666,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_random_starts),
         cmocka_unit_test(test_dhcp_least_message),
         cmocka_unit_test(test_tls_stream),
+        cmocka_unit_test(test_tls_stream_random),
         cmocka_unit_test(test_http_stream),
         cmocka_unit_test(test_udp_other_ports),
         cmocka_unit_test(test_tshark_reads_them_whole),
