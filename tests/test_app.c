@@ -251,6 +251,19 @@ static void test_http_heads(void **state)
     assert_int_equal(head, 36), assert_int_equal(cl, -1), assert_memory_equal(p + 26, "X:    \r\n\r\n", 10);
     head = http_written(NULL, p, 28, "GET /index.html HTTP/1.1\r\n", &cl);
     assert_int_equal(head, 28);
+    /* SSDP's start lines as the model garbles them (a method or version 2 bytes off) are SSDP's,
+     * whole: nDPI 4.2 reads SSDP only from "NOTIFY * HTTP/1.1" or "M-SEARCH * HTTP/1.1" exactly */
+    const app *ssdp = app_of(NS_PROTO_UDP, 1900);
+    head = http_written(ssdp, p, 200, "NOTIBY * HTTP/1.1\r\nHOST: 239.255.", &cl);
+    STARTS(p, "NOTIFY * HTTP/1.1\r\nHOST: 239.255.\r\nContent-Length: ");
+    head = http_written(ssdp, p, 150, "m-SEARCH * HTTP/q&1\r\nHOST: 2", &cl);
+    STARTS(p, "M-SEARCH * HTTP/1.1\r\nHOST: 2\r\nContent-Length: ");
+    assert_int_equal(head + cl, 150);
+    /* three bytes off, or not where a start line has them: as generated */
+    write_payload(ssdp, p, 100, 0, (const uint8_t *)"NOTABX * HTTP/1.1\r\n", 19);
+    STARTS(p, "NOTABX * HTTP/1.1\r\n\0");
+    write_payload(ssdp, p, 100, 0, (const uint8_t *)"\0\1/update.sh\0octet\0", 20);
+    STARTS(p, "\0\1/update.sh\0octet\0");
     /* SSDP: HTTP over UDP, the same head */
     head = http_written(NULL, p, 150, "M-SEARCH * HTTP/1.1\r\nHOST: 239.2", &cl);
     STARTS(p, "M-SEARCH * HTTP/1.1\r\nHOST: 239.2\r\nContent-Length: ");
