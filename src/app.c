@@ -620,8 +620,7 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
     int learned = n_pay < len ? n_pay : len;
     if (learned < 0) learned = 0;
     uint8_t keep[NS_NP_BITS_PAY / 8];   /* the fill under the learned bytes (n_pay <= a row's bytes) */
-    memcpy(keep, data, (size_t)learned);
-    memcpy(data, pay, (size_t)learned);
+    if (learned) memcpy(keep, data, (size_t)learned), memcpy(data, pay, (size_t)learned); /* pay may be NULL when none */
     if (a->kind == APP_TLS || a->kind == APP_HTTP || a->kind == APP_TCP) {
         app_flow alone;
         if (!f) memset(&alone, 0, sizeof alone), f = &alone;
