@@ -9,7 +9,7 @@ tshark's default preferences and checksums checked (what a user opening the capt
 app-file: the same fields read with TCP reassembly off (each segment alone) plus tcp.len,
 udp.length, http.request.method, http.response.code, tls.handshake.type, tls.record.content_type.
 Prints (and writes OUT-*.tsv):
-  - totals: packets, malformed, expert errors;
+  - totals: packets, malformed, expert errors, expert warnings;
   - expert errors by dissector (the frame's last protocol) and message, numbers folded to N
     (the 20 commonest printed);
   - per service (by its server port, PORTS below): packets with payload and the share in which
@@ -24,7 +24,7 @@ PORTS = {("tcp", 80): "HTTP", ("tcp", 8080): "HTTP", ("tcp", 443): "TLS", ("tcp"
          ("tcp", 50443): "TLS", ("udp", 53): "DNS", ("tcp", 53): "DNS", ("udp", 123): "NTP",
          ("udp", 67): "DHCP", ("udp", 68): "DHCP", ("udp", 1900): "SSDP", ("udp", 5353): "MDNS",
          ("tcp", 1883): "MQTT", ("udp", 69): "TFTP"}
-ERROR = "8388608"
+ERROR, WARNING = "8388608", "6291456"
 NUM = re.compile(r"0x[0-9a-fA-F]+|\d+")
 
 
@@ -47,7 +47,7 @@ def dissected(svc, protos, c):
 
 def main():
     out, lst = sys.argv[1], sys.argv[2]
-    n = mal = err = 0
+    n = mal = err = warn = 0
     by_msg = collections.Counter()
     pay, hit, hello = collections.Counter(), collections.Counter(), collections.Counter()
     caps = 0
@@ -64,6 +64,7 @@ def main():
                     mal += "_ws.malformed" in protos or c[1] != ""
                     sev, msg = c[2].split("|"), c[3].split("|")
                     for s, m in zip(sev, msg + [""] * len(sev)):
+                        warn += s == WARNING
                         if s == ERROR:
                             err += 1
                             by_msg[(last, NUM.sub("N", m))] += 1
@@ -81,7 +82,7 @@ def main():
                     if svc == "TLS" and set(c[12].split("|")) & {"1", "2"}:
                         hello["TLS"] += 1
     with open(out + "-totals.tsv", "w") as f:
-        print(f"captures\tpackets\tmalformed\texpert errors\n{caps}\t{n}\t{mal}\t{err}", file=f)
+        print(f"captures\tpackets\tmalformed\texpert errors\texpert warnings\n{caps}\t{n}\t{mal}\t{err}\t{warn}", file=f)
     with open(out + "-errors.tsv", "w") as f:
         for (proto, m), k in by_msg.most_common():
             print(f"{proto}\t{m}\t{k}", file=f)

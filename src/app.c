@@ -14,7 +14,7 @@ static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (ui
  * the smallest valid message, and a shorter (non-empty) one grows to it.
  * Other ports get zeros (or random bytes): most dissectors take them, a few
  * (RIP, OpenVPN, SNMP, ...) would call them malformed. */
-enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP, APP_SSH, APP_A21, APP_TLS };
+enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP, APP_SSH, APP_A21, APP_TLS, APP_HTTP, APP_TCP, APP_UDP, APP_OPAQUE, APP_SSDP };
 struct app {
     uint8_t proto;
     uint16_t port, min;
@@ -28,14 +28,29 @@ static const app apps[] = {
     {NS_PROTO_UDP, 5683, 4, APP_COAP}, {NS_PROTO_UDP, 69, 4, APP_TFTP},
     {NS_PROTO_TCP, 22, 16, APP_SSH}, /* tshark calls a 1-byte "encrypted packet" malformed */
     {NS_PROTO_UDP, 23272, 9, APP_A21}, /* tshark reads this port (eQ-3 MAX!'s) as 3GPP2 A21 */
-    {NS_PROTO_TCP, 443, 0, APP_TLS},   {NS_PROTO_TCP, 8443, 0, APP_TLS}, /* no fill: records when the bytes start one */
+    /* no fill: records when the bytes start one. 50443: TP-Link's plugs (flow-services.tsv: TLS by server
+     * port 443 1,454 flows, 8443 305, 50443 42, no other port over 8) */
+    {NS_PROTO_TCP, 443, 0, APP_TLS},   {NS_PROTO_TCP, 8443, 0, APP_TLS}, {NS_PROTO_TCP, 50443, 0, APP_TLS},
+    /* ports whose tshark dissectors took the model's bytes there for a message and found it
+     * malformed (DICOM's association items, RADIUS's attributes: one packet each in the IoT run),
+     * where repair has no message to write: the fill (zeros, or random bytes) */
+    {NS_PROTO_TCP, 104, 0, APP_OPAQUE}, {NS_PROTO_UDP, 1645, 0, APP_OPAQUE}, {NS_PROTO_UDP, 1646, 0, APP_OPAQUE},
+    {NS_PROTO_UDP, 1812, 0, APP_OPAQUE}, {NS_PROTO_UDP, 1813, 0, APP_OPAQUE},
+    {NS_PROTO_UDP, 1900, 0, APP_SSDP}, /* HTTP over UDP: a garbled start line is made SSDP's (ssdp_start) */
+    /* tshark's HTTP ports (4.0, `tshark -G decodes`): it reads every segment there as HTTP */
+    {NS_PROTO_TCP, 80, 0, APP_HTTP},   {NS_PROTO_TCP, 631, 0, APP_HTTP},  {NS_PROTO_TCP, 1900, 0, APP_HTTP},
+    {NS_PROTO_TCP, 2710, 0, APP_HTTP}, {NS_PROTO_TCP, 2869, 0, APP_HTTP}, {NS_PROTO_TCP, 3128, 0, APP_HTTP},
+    {NS_PROTO_TCP, 3132, 0, APP_HTTP}, {NS_PROTO_TCP, 3689, 0, APP_HTTP}, {NS_PROTO_TCP, 5985, 0, APP_HTTP},
+    {NS_PROTO_TCP, 8080, 0, APP_HTTP}, {NS_PROTO_TCP, 8088, 0, APP_HTTP}, {NS_PROTO_TCP, 11371, 0, APP_HTTP},
 };
+/* Any other port: framed by what its learned bytes start (a TLS record, an HTTP message, DNS). */
+static const app app_tcp = {NS_PROTO_TCP, 0, 0, APP_TCP}, app_udp = {NS_PROTO_UDP, 0, 0, APP_UDP};
 
 const app *app_of(uint8_t proto, uint16_t server_port)
 {
     for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++)
         if (apps[i].proto == proto && apps[i].port == server_port) return &apps[i];
-    return NULL;
+    return proto == NS_PROTO_TCP ? &app_tcp : proto == NS_PROTO_UDP ? &app_udp : NULL;
 }
 
 int app_len(const app *a, int len) { return a && len > 0 && len < a->min ? a->min : len; }
@@ -230,7 +245,7 @@ static int tls_header_agrees(ns_bytes r, int known)
  * hello, 3 a certificate list, 4 a TLS 1.2 session ticket, 5 an extension
  * list; 0 for a type tshark knows but repair cannot make whole (the record
  * becomes application data); -1 for a type tshark does not know (it shows an
- * encrypted message: left as generated). */
+ * encrypted message: its body left as generated). */
 static int tls_hs_kind(uint8_t t)
 {
     switch (t) {
@@ -296,9 +311,9 @@ static int tls_handshake(uint8_t *b, int n, int lb)
     uint8_t t;
     if (!ns_get_u8(ns_bytes_make(b, (size_t)n), 0, &t)) return 0;
     int kind = tls_hs_kind(t);
-    if (kind < 0) return 1;
     if (kind == 0 || n < 4) return 0;
     put24(b + 1, (uint32_t)(n - 4));
+    if (kind < 0) return 1; /* its length too: one past the record opened a fragment tshark failed to join ("fh") */
     switch (kind) {
     case 2: return tls_hello(b + 4, n - 4, lb - 4, t == 1);
     case 3: /* a certificate of fill would be malformed DER: an empty list, the fill past it */
@@ -374,14 +389,14 @@ static int http_tchar(uint8_t c) { return (c >= '0' && c <= '9') || ((c | 0x20) 
 static int http_vchar(uint8_t c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
 
 /* The length of the method and its space a learned start begins with, 0
- * for a status line's "HTTP/1.", -1 for neither. */
+ * for a status line's "HTTP/" (its version is made 1.x), -1 for neither. */
 static int http_starts(const uint8_t *p, int learned)
 {
     for (size_t i = 0; i < sizeof http_methods / sizeof http_methods[0]; i++) {
         size_t n = strlen(http_methods[i]);
         if ((size_t)learned >= n && !memcmp(p, http_methods[i], n)) return (int)n;
     }
-    return learned >= 7 && !memcmp(p, "HTTP/1.", 7) ? 0 : -1;
+    return learned >= 7 && !memcmp(p, "HTTP/", 5) ? 0 : -1; /* its version made 1.x (tshark took "HTTP/1&1" for one) */
 }
 
 static int http_put(uint8_t *h, int w, const char *text)
@@ -460,6 +475,7 @@ static void http_frame(uint8_t *p, int len, int learned, int method)
     uint8_t h[HTTP_HEAD_MAX + 1];
     int n = learned < HTTP_HEAD_MAX ? learned : HTTP_HEAD_MAX;
     memcpy(h, p, (size_t)n);
+    if (!method) h[5] = '1', h[6] = '.';
     int w = http_head(h, n, method);
     int rest = len - w;
     if (w > HTTP_HEAD_MAX || rest < 2 || (rest > 2 && rest < 6)) return; /* no whole head fits: left as generated */
@@ -479,20 +495,180 @@ static void http_frame(uint8_t *p, int len, int learned, int method)
     }
 }
 
-void app_write(const app *a, uint8_t *data, int len, int from_server, uint16_t id, const uint8_t *pay, int n_pay)
+/* How many of the n bytes at p differ from text (letters in any case). */
+static int differ(const uint8_t *p, const char *text, int n)
 {
-    if (a && len >= a->min) app_fill(a, data, len, from_server, id);
+    int d = 0;
+    for (int i = 0; i < n; i++) d += (p[i] | 0x20) != (uint8_t)(text[i] | 0x20);
+    return d;
+}
+
+/* SSDP's start lines, "NOTIFY * HTTP/1.1" and "M-SEARCH * HTTP/1.1", as the
+ * model garbles them ("NOTIBY * HTTP/1.1", "l=SEARCH * HTTP/1.1", "m-SEARCH *
+ * HTTP/q&1": 350 of 2,980 datagrams on UDP 1900 in the IoT run): a method and
+ * a version each at most 2 bytes off, at their places, are written whole, so
+ * that the head can be framed and nDPI (which wants the line exactly) reads
+ * SSDP. Returns the method's length with its space, or -1. */
+static int ssdp_start(uint8_t *p, int learned)
+{
+    static const char *const methods[] = {"NOTIFY", "M-SEARCH"};
+    for (int m = 0; m < 2; m++) {
+        int k = (int)strlen(methods[m]);
+        if (learned < k + 11 || p[k] != ' ' || p[k + 2] != ' ' || differ(p, methods[m], k) > 2 ||
+            differ(p + k + 3, "HTTP/1.1", 8) > 2)
+            continue;
+        memcpy(p, methods[m], (size_t)k), p[k + 1] = '*', memcpy(p + k + 3, "HTTP/1.1", 8);
+        return k + 1;
+    }
+    return -1;
+}
+
+/* tshark's DNS heuristic (UDP, any port): a header whose counts a message
+ * could have (a standard query of one question, or a response of at most
+ * one question and a few records). Generated bytes shaped so on a port that
+ * is not DNS's were malformed to it when the records ran past the datagram
+ * (28 packets of the IoT run, ports 17 to 39852). */
+static int dns_looks(ns_bytes b)
+{
+    uint16_t flags, c[4];
+    if (b.len <= 12 || !ns_get_be16(b, 2, &flags)) return 0;
+    for (int i = 0; i < 4; i++)
+        if (!ns_get_be16(b, 4 + 2 * (size_t)i, &c[i])) return 0;
+    if (flags >> 11 & 15 || c[0] > 1 || c[1] > 100 || c[2] > 10 || c[3] > 10 || c[0] + c[1] == 0) return 0;
+    return flags >> 15 || (c[0] == 1 && c[1] == 0);
+}
+
+/* g_ascii_isprint, what tshark's HTTP asks of a segment's first byte. */
+static int http_printable(uint8_t c) { return c >= 0x20 && c < 0x7f; }
+
+/* Whether tshark's HTTP heuristic (TCP, any port) takes p[0, len) for HTTP
+ * and with it the rest of the flow: its first line, ended by CR or LF, starts
+ * with "HTTP/1." or ends with it and one more byte (garbled SSDP on TCP 9292
+ * in the IoT run: "NOT}~ * HTTP/1.1"). */
+static int http_heuristic(const uint8_t *p, int len)
+{
+    int n = 0;
+    while (n < len && p[n] != '\r' && p[n] != '\n') n++;
+    if (n == len || n == 8) return 0;
+    static const char v[] = "http/1.";
+    int head = 1, tail = n >= 8;
+    for (int i = 0; i < 7; i++) {
+        head = head && (p[i] | 0x20) == (uint8_t)v[i];
+        tail = tail && (p[n - 8 + i] | 0x20) == (uint8_t)v[i];
+    }
+    return head || tail;
+}
+
+/* The rest of an application-data header begun in earlier segments of
+ * direction d (f->tls_hdr[d] bytes of it), written at the start of p[0, len):
+ * tshark joins a segment shorter than a header to the next (a zero-filled
+ * 4-byte segment took 4 bytes of the next record with it: "Ignored Unknown
+ * Record"), so the header goes on here, its length covering this segment's
+ * rest. Returns the bytes it wrote; the record's body is f->tls_rem[d]. */
+static int tls_header_rest(app_flow *f, int d, uint8_t *p, int len)
+{
+    int at = 0, n = -1;
+    for (int have = f->tls_hdr[d]; have < 5 && at < len; have++, at++) {
+        int rest = len - at - (5 - have); /* the bytes after the header here, once it is whole */
+        if (have == 3 && at + 1 < len) n = rest < 1 ? 1 : rest; /* both length bytes here */
+        else if (have == 4 && n < 0) n = rest < 1 ? 1 : rest <= 255 ? rest : rest - 255 >= 6 ? 255 : rest - 6;
+        p[at] = have == 0 ? 23 : have == 1 ? 3 : have == 2 ? (uint8_t)(f->tls - 1) : have == 3 ? (uint8_t)(n < 0 ? 0 : n >> 8) : (uint8_t)n;
+    }
+    f->tls_hdr[d] = (uint8_t)((f->tls_hdr[d] + at) % 5);
+    if (!f->tls_hdr[d]) f->tls_rem[d] = (uint32_t)n;
+    return at;
+}
+
+/* The segment p[0, len) of a TLS stream at a record boundary, its learned
+ * bytes lb, of direction d of the flow f. Leaves in f a record it opens and
+ * leaves open (a record header alone in 5 bytes, as some stacks send it; a
+ * header begun in a segment too short for it). */
+static void tls_records(app_flow *f, int d, uint8_t *p, int len, int lb, int on_port)
+{
+    int starts = lb > 0 && (on_port || f->tls ? tls_type_ok(p[0]) : tls_starts(p, lb));
+    if (len >= 6 && starts) {
+        tls_frame(p, len, lb);
+    } else if (len >= 6 && (f->tls || (on_port && lb > 0))) {
+        /* the rest of a record the model began in an earlier segment (ciphertext; zeros where a
+         * row had no bytes of its own), of a stream already TLS: application data to the end */
+        p[0] = 23, p[1] = 3, p[2] = f->tls ? (uint8_t)(f->tls - 1) : 3, put16(p + 3, (uint32_t)(len - 5));
+    } else if (len == 5 && (starts || f->tls)) {
+        /* a header alone, its record in the next segments: application data (a 5-byte handshake
+         * header would promise a message the next bytes do not make) of the learned length */
+        uint16_t n = 0;
+        if (!starts || lb < 5 || !ns_get_be16(ns_bytes_make(p, 5), 3, &n)) n = 0;
+        if (!starts || lb < 3 || p[2] > 4) p[2] = f->tls ? (uint8_t)(f->tls - 1) : 3;
+        p[0] = 23, p[1] = 3;
+        if (n == 0) n = 1, put16(p + 3, 1); /* tshark calls an empty one malformed */
+        f->tls = (uint8_t)(p[2] + 1), f->tls_rem[d] = n;
+        return;
+    } else if (len >= 1 && len < 5 && (starts || f->tls)) {
+        if (!f->tls) f->tls = 4; /* TLS 1.2 */
+        tls_header_rest(f, d, p, len);
+        return;
+    } else {
+        return; /* nothing learned, in a stream not TLS (yet) */
+    }
+    if (!f->tls) f->tls = (uint8_t)(p[2] + 1);
+}
+
+void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_server, uint16_t id, const uint8_t *pay, int n_pay)
+{
+    if (!a) a = &app_tcp; /* no port given: framed by what the bytes start, as on any TCP port */
+    if (len >= a->min) app_fill(a, data, len, from_server, id);
     /* The generated bytes win over the fill; what lies past them stays filled. */
     int learned = n_pay < len ? n_pay : len;
-    if (learned <= 0) return;
+    if (learned < 0) learned = 0;
     uint8_t keep[NS_NP_BITS_PAY / 8];   /* the fill under the learned bytes (n_pay <= a row's bytes) */
-    memcpy(keep, data, (size_t)learned);
-    memcpy(data, pay, (size_t)learned);
-    if (!a || a->kind == APP_TLS) {
-        /* on a TLS port a record type is enough (tshark reads records there whatever follows) */
-        int method;
-        if (len >= 5 && (a ? tls_type_ok(data[0]) : tls_starts(data, learned))) tls_frame(data, len, learned);
-        else if (!a && (method = http_starts(data, learned)) >= 0) http_frame(data, len, learned, method);
+    if (learned) memcpy(keep, data, (size_t)learned), memcpy(data, pay, (size_t)learned); /* pay may be NULL when none */
+    if (a->kind == APP_TLS || a->kind == APP_HTTP || a->kind == APP_TCP) {
+        app_flow alone;
+        if (!f) memset(&alone, 0, sizeof alone), f = &alone;
+        int d = !!from_server, at = 0;
+        if (f->tls_hdr[d]) { /* a header begun earlier, then its record's body */
+            at = tls_header_rest(f, d, data, len);
+            if (at == len) return;
+        }
+        if (f->tls_rem[d]) { /* the open record's bytes come first */
+            int body = f->tls_rem[d] < (uint32_t)(len - at) ? (int)f->tls_rem[d] : len - at;
+            f->tls_rem[d] -= (uint32_t)body, at += body;
+            if (at == len) return;
+        }
+        int lb = learned > at ? learned - at : 0, http_port = a->kind == APP_HTTP;
+        int method = lb > 0 && !at ? http_starts(data, learned) : -1;
+        /* on a TLS port, a flow the model began in plain HTTP (a status line on 443) stays HTTP
+         * until a record starts: tshark's HTTP heuristic reads it so */
+        if (!http_port && (f->tls || (lb >= 5 && tls_starts(data + at, lb)) || (a->kind == APP_TLS && method < 0 && !f->http))) {
+            tls_records(f, d, data + at, len - at, lb, a->kind == APP_TLS);
+        } else if (method >= 0) {
+            http_frame(data, len, learned, method);
+            f->http = 1;
+        } else if (http_port && len >= 5 && tls_starts(data, learned)) {
+            /* tshark reads HTTP on its port whatever the bytes: a record framed alone, as before
+             * (its first byte is not printable), the flow's next messages still HTTP's */
+            tls_frame(data, len, learned);
+        } else if (lb > 0 && a->kind == APP_TCP && !f->http && http_heuristic(data, len)) {
+            f->http = 1; /* no message repair can frame (a garbled method), but tshark's from here on */
+        } else if (lb > 0 && (a->kind == APP_HTTP || f->http) && http_printable(data[0])) {
+            /* bytes that start no message in an HTTP stream (a body's, the model's mix): tshark reads a
+             * segment starting with a printable byte as a head, gathering segments until a line ends,
+             * and threw on what it gathered (75 packets of the IoT run). A first byte that is not
+             * printable makes it a continuation, as a body's is when tshark knows its length. */
+            data[0] = http_printable(keep[0]) ? (uint8_t)(keep[0] | 0x80) : keep[0];
+        }
+        return;
+    }
+    if (learned <= 0) return;
+    if (a->kind == APP_OPAQUE) {
+        memcpy(data, keep, (size_t)learned);
+        return;
+    }
+    if (a->kind == APP_UDP || a->kind == APP_SSDP) {
+        int method = http_starts(data, learned);
+        if (method < 0 && a->kind == APP_SSDP) method = ssdp_start(data, learned);
+        if (method >= 0) http_frame(data, len, learned, method);
+        else if (dns_looks(ns_bytes_make(data, (size_t)len)) && !dns_ok(ns_bytes_make(data, (size_t)len)))
+            memcpy(data, keep, (size_t)learned); /* no message the fill could stand in for: the fill */
         return;
     }
     app_restamp(a, data, len, learned, id);

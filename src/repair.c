@@ -397,6 +397,7 @@ typedef struct spec {
     const app *app;          /* the server's application, when it needs a header */
     int from_server;
     uint16_t app_id;         /* DNS transaction id */
+    app_flow *app_st;        /* what the flow's earlier payloads leave for this one */
     const uint8_t *pay;      /* the generated leading payload bytes */
     int n_pay;
     int keep_ck;             /* ablation: the generated checksums ipck, l4ck instead of computed ones */
@@ -501,7 +502,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
     } else {
         memset(data, 0, (size_t)s->payload);
     }
-    app_write(s->app, data, s->payload, s->from_server, s->app_id, s->pay, s->n_pay);
+    app_write(s->app, s->app_st, data, s->payload, s->from_server, s->app_id, s->pay, s->n_pay);
     if (s->proto == NS_PROTO_TCP) {
         put16(l4, s->sport);
         put16(l4 + 2, s->dport);
@@ -1010,6 +1011,7 @@ typedef struct flow_state {
     int64_t ts_out;      /* the time of its latest packet written */
     ns_rng rng;
     tcp_state t;
+    app_flow app;
     id_state ids;
 } flow_state;
 _Static_assert(sizeof(flow_state) <= sizeof(((ns_repair_cont *)0)->state_), "ns_repair_cont too small");
@@ -1107,7 +1109,7 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
         h ^= h >> 31, h *= 0xbf58476d1ce4e5b9ull, h ^= h >> 29;
         fs->query_id = (uint16_t)(h | 1);
     }
-    s.app_id = fs->query_id;
+    s.app_id = fs->query_id, s.app_st = &fs->app;
     s.pay = r->pay, s.n_pay = r->n_pay;
     s.keep_ck = bits && (tp->off & OFF_CSUM), s.ipck = r->ipck, s.l4ck = r->l4ck;
     if (v6) ipv6_fields(&s, r);
