@@ -9,7 +9,8 @@
  *   u32 port_step[17], port_random; u16 port_lo, port_hi, port_server
  *   u32 ipid[2][3], ipid_runs_on[2][2]; f64 ts_hz[2]; u32 ts_runs_on[2][2]
  *   u8 ttl[2][4]; u32 ttl_count[2][4] (per side: ipid..ttl_count)
- *   u32 client_busiest, server_busiest, client_after_busy[3] */
+ *   u32 client_busiest, server_busiest, client_after_busy[3]
+ *   version 2: u32 close[3] */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -33,6 +34,8 @@ enum { HEADER = 32, ID_STEP_MAX = 256, IPID_RUN_MAX = 4096 };
 #define PERIOD_MIN_GAP_S 0.001
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                       const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan);
 
 void ns_tmodel_free(ns_tmodel *tm)
 {
@@ -239,6 +242,10 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
             a->server_port[f->server_port]++;
             if (f->client_port && f->client_port < a->port_min) a->port_min = f->client_port;
             if (f->client_port > a->port_max) a->port_max = f->client_port;
+        }
+        if (f->proto == NS_PROTO_TCP && ds->totals) {
+            uint8_t end = ds->totals[idx[j]].end;
+            c->close[end == NS_DS_END_RST ? NS_TM_CLOSE_RST : end == NS_DS_END_FIN ? NS_TM_CLOSE_FIN : NS_TM_CLOSE_OPEN]++;
         }
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
         if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
@@ -543,6 +550,8 @@ static double rf(cursor *c)
     }                                                                                                             \
     W(client_busiest) W(server_busiest);                                                                          \
     for (int i_ = 0; i_ < 3; i_++) W(client_after_busy[i_]);
+/* The fields version 2 added after them. */
+#define RECORD_FIELDS_V2(W) for (int i_ = 0; i_ < NS_TM_CLOSES; i_++) W(close[i_]);
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -551,19 +560,24 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
 #define PB(f) w8(cu, c->f);
 #define PD(f) wf(cu, c->f);
     RECORD_FIELDS(PW, PH, PB, PD)
+    RECORD_FIELDS_V2(PW)
 #undef PW
 #undef PH
 #undef PB
 #undef PD
 }
 
-static void get_record(cursor *cu, ns_tmodel_class *c)
+/* A record of `version`: a version 1 one has no closes (they stay 0, and its bytes there must be zeros). */
+static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
 {
 #define GW(f) c->f = r32(cu);
 #define GH(f) c->f = r16(cu);
 #define GB(f) c->f = r8(cu);
 #define GD(f) c->f = rf(cu);
     RECORD_FIELDS(GW, GH, GB, GD)
+    if (version >= 2) {
+        RECORD_FIELDS_V2(GW)
+    }
 #undef GW
 #undef GH
 #undef GB
@@ -625,6 +639,7 @@ static const char *class_problem(const ns_tmodel_class *c)
     for (int i = 0; i <= NS_TM_PORT_STEPS; i++) s += c->port_step[i];
     if (s > c->flows) return "more port steps than flows";
     if (c->port_lo > c->port_hi || (!c->port_lo && c->port_hi)) return "bad port range";
+    if ((uint64_t)c->close[0] + c->close[1] + c->close[2] > c->flows) return "more closes than flows";
     for (int h = 0; h < 2; h++) {
         s = 0;
         for (int i = 0; i < NS_TM_IPID_KINDS; i++) s += c->ipid[h][i];
@@ -648,9 +663,9 @@ static int parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *nam
         return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth trace model", name);
     uint32_t version = ns_load_le32(buf + 8), n = ns_load_le32(buf + 12), keys = ns_load_le32(buf + 24);
     uint64_t fsize = ns_load_le64(buf + 16);
-    if (version != NS_TMODEL_VERSION)
-        return ns_error(NS_EVERSION, "%s: trace model version %u, this build reads version %d", name, version,
-                        NS_TMODEL_VERSION);
+    if (version < 1 || version > NS_TMODEL_VERSION)
+        return ns_error(NS_EVERSION, "%s: trace model version %u, this build reads versions 1 to %d%s", name, version,
+                        NS_TMODEL_VERSION, version > NS_TMODEL_VERSION ? ": update netsynth to read it" : "");
     if (fsize != size)
         return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: trace model is %zu bytes, its header says %llu%s",
                         name, size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
@@ -681,7 +696,7 @@ static int parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *nam
     for (uint32_t c = 0; c < n; c++) {
         const uint8_t *rec = buf + align8(HEADER + (size_t)keys) + (size_t)c * NS_TMODEL_RECORD;
         cursor cu = {.q = rec};
-        get_record(&cu, &tm->classes[c]);
+        get_record(&cu, &tm->classes[c], version);
         for (const uint8_t *p = cu.q; p < rec + NS_TMODEL_RECORD; p++)
             if (*p) return ns_error(NS_ECORRUPT, "%s: trace model class '%s': unknown fields set", name, tm->classes[c].key);
         const char *why = class_problem(&tm->classes[c]);
@@ -1313,6 +1328,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     for (size_t i = 0; !rc && i < n_caps; i++)
         rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, kind,
                           scratch, starts, plan);
+    if (!rc) rc = plan_closes(tm, g, caps, n_caps, ro, seed, plan);
     free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts);
     return rc;
 }
@@ -1348,6 +1364,107 @@ int ns_tmodel_plan_requests(const ns_tmodel *tm, const ns_modelfile *m, const ns
     for (size_t k = 0; keys && k < p->n; k++) free(keys[k]);
     free(keys), free(caps);
     if (rc) free(*plan), *plan = NULL;
+    return rc;
+}
+
+/* ---- closes ---------------------------------------------------------------------------------- */
+
+static int has_close(const ns_tmodel_class *c, int s) { return (uint64_t)c->close[0] + c->close[1] + c->close[2] > 0; }
+
+/* What a flow's rows show of its close (as repair reads them, roughly: rows whose TCP flags are there). */
+enum { EV_FIN = 1, EV_RST = 2, EV_RST_END = 4, EV_STUCK = 8 };
+enum { EV_TAIL = 3 };   /* an RST in the last rows: repair's RST_TAIL and the RST itself */
+
+static unsigned close_evidence(const int8_t *rows, const uint8_t *dir, uint32_t n)
+{
+    unsigned ev = 0;
+    uint32_t syns = 0;
+    int handshake = 0, leading = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        const int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
+        int tcp = ns_nprint_has(row, NS_NPF_TCP_SPRT) &&
+                  ns_nprint_bits_present(row, NS_NP_COL_TCP_CWR, NS_NP_BITS_TCP_FLAGS) == NS_NP_BITS_TCP_FLAGS;
+        int fin = tcp && ns_nprint_get(row, NS_NPF_TCP_FIN), rst = tcp && ns_nprint_get(row, NS_NPF_TCP_RST);
+        int syn = tcp && ns_nprint_get(row, NS_NPF_TCP_SYN), ack = tcp && ns_nprint_get(row, NS_NPF_TCP_ACKF);
+        if (fin) ev |= EV_FIN;
+        if (rst) ev |= EV_RST | (i + EV_TAIL >= n ? EV_RST_END : 0);
+        handshake |= syn;
+        /* The client's first SYNs (and its retransmissions): repair makes the rows after them SYN-ACK, ACK. */
+        if (leading && syn && !ack && !dir[i]) syns++;
+        else leading = 0;
+    }
+    if (handshake && (syns ? syns : 1) + 2 > n) ev |= EV_STUCK; /* repair closes no flow whose handshake never completed */
+    return ev;
+}
+
+typedef struct close_cand {
+    uint64_t rank;   /* evidence first, then a random draw */
+    size_t k;
+    unsigned ev;     /* EV_* */
+} close_cand;
+
+static int by_rank(const void *x, const void *y)
+{
+    uint64_t a = ((const close_cand *)x)->rank, b = ((const close_cand *)y)->rank;
+    return a > b ? -1 : a < b;
+}
+
+/* Each TCP flow's close (plan[k].close): per class, RSTs and FINs in its
+ * shares (tmodel.h, "Generation"). Owed closes carry over to the class's
+ * next capture, so that a class's flows close in its shares even when
+ * each capture has few. */
+static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                       const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan)
+{
+    size_t most = 0;
+    for (size_t i = 0; i < n_caps; i++)
+        if (caps[i].n > most) most = caps[i].n;
+    double *owed = calloc(2 * (size_t)tm->n_classes + 1, sizeof *owed);
+    close_cand *cand = malloc((most + 1) * sizeof *cand);
+    int rc = owed && cand ? NS_OK : ns_error(NS_ENOMEM, "out of memory planning closes of %zu flows", most);
+    for (size_t i = 0; !rc && i < n_caps; i++) {
+        chain ch;
+        chain_of(tm, caps[i].key, &ch);
+        const ns_tmodel_class *c = pick(&ch, has_close, 0);
+        if (!c) continue; /* no closes learned: the rows decide (NS_REPAIR_CLOSE_ROWS) */
+        ns_rng r;
+        ns_rng_seed(&r, seed ^ 0x636c6f7365737373ull, i);
+        size_t n = 0, open = 0;
+        for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
+            const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
+            const uint8_t *dir = g->dir + g->first[k];
+            uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
+            uint8_t proto;
+            uint16_t sport;
+            if ((rc = ns_repair_flow_service(rows, dir, len, &proto, &sport))) break;
+            if (proto != NS_PROTO_TCP) continue;
+            plan[k].close = NS_REPAIR_CLOSE_OPEN;
+            cand[n] = (close_cand){0, k, close_evidence(rows, dir, len)};
+            open += !(cand[n++].ev & EV_STUCK);
+        }
+        if (rc) break;
+        if (!n) continue;
+        double total = (double)c->close[0] + c->close[1] + c->close[2], *o = owed + 2 * (size_t)(c - tm->classes);
+        o[0] += (double)n * c->close[NS_TM_CLOSE_RST] / total;
+        o[1] += (double)n * c->close[NS_TM_CLOSE_FIN] / total;
+        /* RSTs first, to the flows that show one at their end, then anywhere, then to those showing no FIN. */
+        for (int pass = 0; pass < 2; pass++) {
+            size_t want = o[pass] > 0 ? (size_t)llround(o[pass]) : 0;
+            if (want > open) want = open;
+            for (size_t j = 0; j < n; j++) {
+                unsigned e = cand[j].ev;
+                uint64_t score = e & EV_STUCK || plan[cand[j].k].close != NS_REPAIR_CLOSE_OPEN ? 0
+                                 : pass == 0 ? (e & EV_RST_END ? 4 : e & EV_RST ? 3 : e & EV_FIN ? 1 : 2)
+                                             : (e & EV_FIN ? 3 : e & EV_RST ? 1 : 2);
+                cand[j].rank = score << 56 | ns_rng_u64(&r) >> 8;
+            }
+            qsort(cand, n, sizeof *cand, by_rank);
+            for (size_t j = 0; j < want; j++)
+                plan[cand[j].k].close = pass == 0 ? NS_REPAIR_CLOSE_RST : NS_REPAIR_CLOSE_FIN;
+            open -= want, o[pass] -= (double)want;
+        }
+    }
+    free(owed), free(cand);
     return rc;
 }
 
