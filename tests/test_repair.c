@@ -928,6 +928,99 @@ static void test_flow_closes_at_its_end(void **state)
     ns_repair_out_free(&out);
 }
 
+/* A plan's close overrules the rows (issue 15: the class's shares of
+ * closes): a FIN exchange, an RST or neither, with valid TCP state, the
+ * FINs and RSTs the rows showed otherwise cleared and counted. */
+static void test_planned_close(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    handshake(&f, 80);
+    tcp_row(add(&f, 0, 1000), 100, 50000, 80, 2, 10, ACK | PSH | FIN);   /* a FIN mid-flow */
+    for (int i = 0; i < 6; i++)
+        tcp_row(add(&f, !(i & 1), 1000), 50, i & 1 ? 50000 : 80, i & 1 ? 80 : 50000, 1, 1, i == 2 ? RST : ACK | PSH);
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    ns_repair_plan plan = {.start_ns = o.start_ns, .client = 1, .server = 2, .client_port = 50001};
+    o.plan = &plan, o.n_plan = 1;
+    static const int closes[] = {NS_REPAIR_CLOSE_ROWS, NS_REPAIR_CLOSE_FIN, NS_REPAIR_CLOSE_RST, NS_REPAIR_CLOSE_OPEN};
+    ns_repair_out out = {0};
+    for (size_t t = 0; t < sizeof closes / sizeof closes[0]; t++) {
+        plan.close = (uint8_t)closes[t];
+        ns_repair_stats st = {0};
+        ns_repair_out_clear(&out);
+        assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, &st), NS_OK);
+        check_all(&out, &o, 1);
+        int fins[2] = {0, 0}, rsts = 0;
+        pk v;
+        for (size_t i = 0; i < out.n_pkts; i++) {
+            view(&out, i, &v);
+            fins[v.src >> 24 == 198] += !!(v.flags & FIN), rsts += !!(v.flags & RST);
+        }
+        view(&out, out.n_pkts - 1, &v);
+        switch (closes[t]) {
+        case NS_REPAIR_CLOSE_ROWS: /* the rows show an RST (too early): the fixed plan's rule ends the flow with one */
+        case NS_REPAIR_CLOSE_RST:
+            assert_int_equal(rsts, 1), assert_int_equal(v.flags, RST | ACK), assert_int_equal(st.rst_cleared, 1);
+            assert_int_equal(fins[0] + fins[1], 0), assert_int_equal(st.fin_moved, 1);
+            assert_int_equal(st.close_cleared, 0), assert_int_equal(out.n_pkts, f.n);
+            break;
+        case NS_REPAIR_CLOSE_FIN: /* the RST cleared, the FIN exchange in the last rows */
+            assert_int_equal(rsts, 0), assert_int_equal(fins[0], 1), assert_int_equal(fins[1], 1);
+            assert_int_equal(v.flags, ACK), assert_int_equal(v.payload, 0);
+            assert_int_equal(st.close_cleared, 1), assert_int_equal(out.n_pkts, f.n);
+            break;
+        case NS_REPAIR_CLOSE_OPEN: /* neither: the FIN and the RST cleared */
+            assert_int_equal(rsts, 0), assert_int_equal(fins[0] + fins[1], 0);
+            assert_int_equal(st.close_cleared, 2), assert_int_equal(st.fin_moved, 0);
+            assert_int_equal(out.n_pkts, f.n);
+            break;
+        }
+        assert_int_equal(st.dropped, 0);
+    }
+    /* A FIN asked of a flow too short for the exchange (and whose rows show none): added after it. */
+    f.n = 4;
+    tcp_row(f.rows + 3 * W, 100, 50000, 80, 2, 10, ACK | PSH);
+    plan.close = NS_REPAIR_CLOSE_FIN;
+    ns_repair_stats st = {0};
+    ns_repair_out_clear(&out);
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, &st), NS_OK);
+    check_all(&out, &o, 1);
+    assert_int_equal(out.n_pkts, 6), assert_int_equal(st.close_added, 2);
+    /* An RST asked of it: its last row. */
+    plan.close = NS_REPAIR_CLOSE_RST;
+    ns_repair_out_clear(&out);
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+    check_all(&out, &o, 1);
+    pk v;
+    view(&out, out.n_pkts - 1, &v);
+    assert_int_equal(out.n_pkts, 4), assert_int_equal(v.flags, RST | ACK);
+    /* Streamed in parts the same bytes as whole: the plan's close is known from the first row. */
+    f.n = 0;
+    handshake(&f, 80);
+    for (int i = 0; i < 7; i++) tcp_row(add(&f, i & 1, 1000), 30, i & 1 ? 80 : 50000, i & 1 ? 50000 : 80, 1, 1, ACK | PSH);
+    plan.close = NS_REPAIR_CLOSE_FIN;
+    o.window = 4;
+    ns_repair_out whole = {0}, parts = {0};
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &whole, NULL), NS_OK);
+    ns_repair_cont c;
+    memset(&c, 0, sizeof c);
+    c.total = f.n;
+    for (size_t at = 0; at < f.n; at += 4)
+        assert_int_equal(ns_repair_flow_part(&o, 0, f.rows + at * W, f.dir + at, f.iat + at, f.n - at < 4 ? f.n - at : 4,
+                                             &c, &parts, NULL), NS_OK);
+    assert_int_equal(whole.n_bytes, parts.n_bytes), assert_memory_equal(whole.bytes, parts.bytes, whole.n_bytes);
+    check_all(&whole, &o, 1);
+    view(&whole, whole.n_pkts - 1, &v);
+    assert_int_equal(v.flags, ACK), assert_int_equal(whole.n_pkts, f.n);
+    /* A close that is none of them: the plan is wrong. */
+    plan.close = NS_REPAIR_CLOSES;
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "close"));
+    ns_repair_out_free(&whole), ns_repair_out_free(&parts), ns_repair_out_free(&out);
+}
+
 static void test_tcp_flags_and_rst(void **state)
 {
     (void)state;
@@ -1695,6 +1788,7 @@ int main(void)
         cmocka_unit_test(test_syn_ack_options_and_timestamps),
         cmocka_unit_test(test_empty_acks_of_nothing_new),
         cmocka_unit_test(test_flow_closes_at_its_end),
+        cmocka_unit_test(test_planned_close),
         cmocka_unit_test(test_one_transport_per_flow),
         cmocka_unit_test(test_icmp),
         cmocka_unit_test(test_address_plan),

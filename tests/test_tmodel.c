@@ -756,6 +756,171 @@ static void test_bytes_refused_when_damaged(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* ---- closes (issue 15) ------------------------------------------------------------------------ */
+
+/* The beacon's flows with totals: flow f ended FIN (f % 10 < 5), RST (< 8) or neither. */
+static ns_dataset ended_dataset(void)
+{
+    static ns_ds_totals totals[FLOWS];
+    ns_dataset ds = beacon_dataset();
+    for (int f = 0; f < FLOWS; f++)
+        totals[f] = (ns_ds_totals){.packets = {3, 1}, .bytes = {256, 52},
+                                   .end = f % 10 < 5 ? NS_DS_END_FIN : f % 10 < 8 ? NS_DS_END_RST
+                                          : f % 2 ? NS_DS_END_IDLE : NS_DS_END_CAPTURE};
+    ds.totals = totals;
+    return ds;
+}
+
+static void test_learns_closes(void **state)
+{
+    (void)state;
+    ns_dataset ds = ended_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    for (int i = 0; i < 2; i++) {
+        const ns_tmodel_class *c = ns_tmodel_find(&tm, i ? "" : "app=beacon");
+        assert_int_equal(c->close[NS_TM_CLOSE_FIN], 10);
+        assert_int_equal(c->close[NS_TM_CLOSE_RST], 6);
+        assert_int_equal(c->close[NS_TM_CLOSE_OPEN], 4);
+    }
+    ns_tmodel_free(&tm);
+    /* Without totals nothing is known of the ends: no closes. */
+    ds = beacon_dataset();
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    for (uint32_t c = 0; c < tm.n_classes; c++)
+        assert_int_equal(tm.classes[c].close[0] + tm.classes[c].close[1] + tm.classes[c].close[2], 0);
+    ns_tmodel_free(&tm);
+}
+
+/* Sets TCP flags on row i of flow k (its other bits as generated). */
+static void set_flags(ns_gen_flows *g, size_t k, size_t i, int flags)
+{
+    ns_nprint_bits_put(g->rows + (g->first[k] + i) * W, NS_NP_COL_TCP_NS, 9, (uint64_t)flags);
+}
+
+static size_t count_close(const ns_repair_plan *p, size_t from, size_t n, int close)
+{
+    size_t c = 0;
+    for (size_t k = from; k < from + n; k++) c += p[k].close == close;
+    return c;
+}
+
+/* The plan closes a capture's TCP flows in the class's shares (FIN 50%, RST
+ * 30%, open 20%), the flows whose rows show a close first; a flow that
+ * cannot close (its SYN alone) stays open; a remainder carries on to the
+ * class's next capture. */
+static void test_plan_closes_follow_shares(void **state)
+{
+    (void)state;
+    ns_dataset ds = ended_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    enum { N = 40, FIN = 0x01, RST = 0x04 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t k = 0; k < 5; k++) set_flags(&g, k, LEN - 1, ACK | FIN);   /* 0..4 show a FIN */
+    set_flags(&g, 5, LEN - 1, ACK | RST), set_flags(&g, 6, LEN - 1, RST); /* 5, 6 an RST at the end */
+    set_flags(&g, 7, 2, RST);                                             /* 7 an RST mid-flow */
+    g.len[8] = 1;                                                         /* 8 the client's SYN alone */
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
+    ns_repair_plan plan[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 3, plan), NS_OK);
+    assert_int_equal(count_close(plan, 0, N, NS_REPAIR_CLOSE_FIN), 20);
+    assert_int_equal(count_close(plan, 0, N, NS_REPAIR_CLOSE_RST), 12);
+    assert_int_equal(count_close(plan, 0, N, NS_REPAIR_CLOSE_OPEN), 8);
+    for (size_t k = 0; k < 5; k++) assert_int_equal(plan[k].close, NS_REPAIR_CLOSE_FIN);
+    for (size_t k = 5; k < 8; k++) assert_int_equal(plan[k].close, NS_REPAIR_CLOSE_RST);
+    assert_int_equal(plan[8].close, NS_REPAIR_CLOSE_OPEN);
+    /* Another seed: other flows without evidence, the same counts and the same evidence kept. */
+    ns_repair_plan other[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 4, other), NS_OK);
+    assert_int_equal(count_close(other, 0, N, NS_REPAIR_CLOSE_FIN), 20);
+    for (size_t k = 0; k < 8; k++) assert_int_equal(other[k].close, plan[k].close);
+    int differ = 0;
+    for (size_t k = 9; k < N; k++) differ |= other[k].close != plan[k].close;
+    assert_true(differ);
+
+    /* Two captures of 5: 2.5 FINs owed each, 3 + 2 in all (1.5 RSTs: 2 + 1). */
+    ns_tmodel_capture two[2] = {{10, 5, "app=beacon", 0}, {20, 5, "app=beacon", 0}};
+    memset(plan, 0, sizeof plan);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, two, 2, &ro, 3, plan), NS_OK);
+    assert_int_equal(count_close(plan, 10, 5, NS_REPAIR_CLOSE_FIN), 3);
+    assert_int_equal(count_close(plan, 20, 5, NS_REPAIR_CLOSE_FIN), 2);
+    assert_int_equal(count_close(plan, 10, 5, NS_REPAIR_CLOSE_RST) + count_close(plan, 20, 5, NS_REPAIR_CLOSE_RST), 3);
+    /* A UDP flow has no close. */
+    to_udp(&g, 12, 40000, 53);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, two, 2, &ro, 3, plan), NS_OK);
+    assert_int_equal(plan[12].close, NS_REPAIR_CLOSE_ROWS);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
+/* Offset of `close` in a record: every version 1 field before it (tmodel.c, record layout). */
+enum { REC_CLOSE = 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES + 24 + 24 + 4 * (NS_TM_PORT_STEPS + 1) +
+                   4 + 6 + 2 * (4 * NS_TM_IPID_KINDS + 8 + 8 + 8 + 5 * NS_TM_TTLS) + 8 + 12 };
+
+/* A version 1 trace model (before closes) still loads, with no closes, and
+ * plans as before (the rows decide each close); a newer one is refused. */
+static void test_version1_blob(void **state)
+{
+    (void)state;
+    ns_dataset ds = ended_dataset();
+    ns_tmodel tm, v1;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_load_le32(buf + 8), NS_TMODEL_VERSION);
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    for (uint32_t c = 0; c < tm.n_classes; c++) { /* the closes are where the layout says */
+        const uint8_t *r = buf + rec0 + (size_t)c * NS_TMODEL_RECORD;
+        assert_int_equal(ns_load_le32(r + REC_CLOSE), tm.classes[c].close[0]);
+        assert_int_equal(ns_load_le32(r + REC_CLOSE + 8), tm.classes[c].close[2]);
+    }
+#define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
+    /* Version 1 with bytes where version 2 keeps closes: fields it never had. */
+    ns_store_le32(buf + 8, 1), FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
+    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_CLOSE, 0, 12);
+    FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_OK);
+    for (uint32_t c = 0; c < v1.n_classes; c++) {
+        assert_int_equal(v1.classes[c].close[0] + v1.classes[c].close[1] + v1.classes[c].close[2], 0);
+        assert_true(fabs(v1.classes[c].period_s - tm.classes[c].period_s) < 1e-12);
+    }
+    /* Its plan: the version 2 one's but for the closes, all left to the rows. */
+    enum { N = 12 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
+    ns_repair_plan a[N], b[N];
+    memset(a, 0, sizeof a), memset(b, 0, sizeof b);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 5, a), NS_OK);
+    assert_int_equal(ns_tmodel_plan(&v1, &g, &cap, 1, &ro, 5, b), NS_OK);
+    for (size_t k = 0; k < N; k++) {
+        assert_int_equal(b[k].close, NS_REPAIR_CLOSE_ROWS);
+        assert_int_not_equal(a[k].close, NS_REPAIR_CLOSE_ROWS);
+        a[k].close = NS_REPAIR_CLOSE_ROWS;
+    }
+    assert_memory_equal(a, b, sizeof a);
+    /* A version newer than this build's: refused, saying so. */
+    ns_store_le32(buf + 8, NS_TMODEL_VERSION + 1), FIXCRC();
+    ns_tmodel t3;
+    assert_int_equal(ns_tmodel_parse(&t3, buf, size, "new.nsm"), NS_EVERSION);
+    assert_non_null(strstr(ns_errmsg(), "new.nsm: trace model version 3"));
+    assert_non_null(strstr(ns_errmsg(), "update netsynth"));
+#undef FIXCRC
+    free(buf);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&v1);
+    ns_tmodel_free(&tm);
+}
+
 /* Flow starts of a pcap: the first packet of each client (address, port), in order. */
 static size_t flow_starts(const char *path, int64_t *start, size_t max)
 {
@@ -862,6 +1027,9 @@ int main(void)
         cmocka_unit_test(test_model_file_section),
         cmocka_unit_test(test_bytes_refused_when_damaged),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_learns_closes),
+        cmocka_unit_test(test_plan_closes_follow_shares),
+        cmocka_unit_test(test_version1_blob),
         cmocka_unit_test(test_generate_command),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
