@@ -1447,10 +1447,22 @@ static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
         double total = (double)c->close[0] + c->close[1] + c->close[2], *o = owed + 2 * (size_t)(c - tm->classes);
         o[0] += (double)n * c->close[NS_TM_CLOSE_RST] / total;
         o[1] += (double)n * c->close[NS_TM_CLOSE_FIN] / total;
+        /* Fewer flows that can close than closes owed (the model's unanswered SYNs outnumber the
+         * class's): each goes to the kind owed most for its share, so that over the class's
+         * captures the closes keep its mix of FIN and RST (one kind first starves the other). */
+        size_t want[2];
+        double share[2] = {c->close[NS_TM_CLOSE_RST] / total, c->close[NS_TM_CLOSE_FIN] / total};
+        for (int pass = 0; pass < 2; pass++) want[pass] = o[pass] > 0 ? (size_t)llround(o[pass]) : 0;
+        if (want[0] + want[1] > open) {
+            want[0] = want[1] = 0;
+            for (size_t j = 0; j < open; j++) {
+                double due[2];
+                for (int p = 0; p < 2; p++) due[p] = share[p] > 0 ? (o[p] - (double)want[p]) / share[p] : -HUGE_VAL;
+                want[due[1] > due[0]]++;
+            }
+        }
         /* RSTs first, to the flows that show one at their end, then anywhere, then to those showing no FIN. */
         for (int pass = 0; pass < 2; pass++) {
-            size_t want = o[pass] > 0 ? (size_t)llround(o[pass]) : 0;
-            if (want > open) want = open;
             for (size_t j = 0; j < n; j++) {
                 unsigned e = cand[j].ev;
                 uint64_t score = e & EV_STUCK || plan[cand[j].k].close != NS_REPAIR_CLOSE_OPEN ? 0
@@ -1459,9 +1471,9 @@ static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
                 cand[j].rank = score << 56 | ns_rng_u64(&r) >> 8;
             }
             qsort(cand, n, sizeof *cand, by_rank);
-            for (size_t j = 0; j < want; j++)
+            for (size_t j = 0; j < want[pass]; j++)
                 plan[cand[j].k].close = pass == 0 ? NS_REPAIR_CLOSE_RST : NS_REPAIR_CLOSE_FIN;
-            open -= want, o[pass] -= (double)want;
+            o[pass] -= (double)want[pass];
         }
     }
     free(owed), free(cand);

@@ -849,6 +849,13 @@ static void test_plan_closes_follow_shares(void **state)
     assert_int_equal(count_close(plan, 10, 5, NS_REPAIR_CLOSE_FIN), 3);
     assert_int_equal(count_close(plan, 20, 5, NS_REPAIR_CLOSE_FIN), 2);
     assert_int_equal(count_close(plan, 10, 5, NS_REPAIR_CLOSE_RST) + count_close(plan, 20, 5, NS_REPAIR_CLOSE_RST), 3);
+    /* Only 2 of 10 flows can close (8 SYNs alone): 3 RSTs and 5 FINs owed shrink alike, to 1 and 1. */
+    for (size_t k = 30; k < 38; k++) g.len[k] = 1;
+    ns_tmodel_capture few = {30, 10, "app=beacon", 0};
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &few, 1, &ro, 3, plan), NS_OK);
+    assert_int_equal(count_close(plan, 30, 10, NS_REPAIR_CLOSE_RST), 1);
+    assert_int_equal(count_close(plan, 30, 10, NS_REPAIR_CLOSE_FIN), 1);
+    assert_int_equal(plan[38].close + plan[39].close, NS_REPAIR_CLOSE_RST + NS_REPAIR_CLOSE_FIN);
     /* A UDP flow has no close. */
     to_udp(&g, 12, 40000, 53);
     assert_int_equal(ns_tmodel_plan(&tm, &g, two, 2, &ro, 3, plan), NS_OK);
