@@ -1116,6 +1116,8 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
                              ? plan->ts_first[dd] + (uint32_t)(uint64_t)(secs * plan->ts_hz[dd])
                              : tp->ts_base[dd] + (uint32_t)(uint64_t)(secs * 1000);
         gen_opts dflt = {0, (uint16_t)(room - TCP_LEN), 7, 0};   /* 7: Linux's scale for its default buffers */
+        if (plan && plan->synack_ws && plan->synack_ws <= 15 && tp->handshake && at == tp->syns)
+            dflt.shift = (uint8_t)(plan->synack_ws - 1);   /* the class's servers' scale (tmodel.h) */
         if (dflt.mss > 1460) dflt.mss = 1460;
         if ((tp->off & OFF_TSVAL) && r->shows == NS_PROTO_TCP) {
             gen_opts go;
@@ -1264,6 +1266,8 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         tp->scaled = small > large;
         ns_rng_seed(&fs->rng, o->seed, k);
         tp->off = (uint16_t)repair_off();
+        /* A SYN-ACK without a generated window says the class's (its server's first segment). */
+        if (plan && plan->synack_win && tp->handshake) tp->win[1] = plan->synack_win;
         /* A planned close is the flow's intent from its first row (streamed, too). */
         tp->planned = plan ? plan->close : NS_REPAIR_CLOSE_ROWS;
         tp->intent = tp->planned == NS_REPAIR_CLOSE_FIN ? F_FIN : tp->planned == NS_REPAIR_CLOSE_RST ? F_RST : 0;

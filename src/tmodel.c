@@ -10,7 +10,7 @@
  *   u32 ipid[2][3], ipid_runs_on[2][2]; f64 ts_hz[2]; u32 ts_runs_on[2][2]
  *   u8 ttl[2][4]; u32 ttl_count[2][4] (per side: ipid..ttl_count)
  *   u32 client_busiest, server_busiest, client_after_busy[3]
- *   version 2: u32 close[3] */
+ *   version 2: u32 close[3]; u16 synack_win; u8 synack_ws */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -133,6 +133,8 @@ typedef struct acc {
     uint64_t ttl[2][256];
     uint32_t port_min, port_max;
     uint32_t *server_port;  /* [65536] flows per server port: one array, cleared per class */
+    uint32_t *synack_win;   /* [65536] SYN-ACKs per window: the same */
+    uint32_t synack_ws[16]; /* SYN-ACKs per window scale shift (0..14) */
 } acc;
 
 static int push(double **v, size_t *n, size_t *cap, double x)
@@ -201,6 +203,52 @@ static int busiest(const lhost *h, size_t n, int32_t i)
     return 1;
 }
 
+/* The window and window scale of a flow's SYN-ACK (its server's first SYN with ACK), if it has one. */
+static void learn_synack(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
+{
+    int8_t row[NS_NP_MODEL_WIDTH];
+    for (uint32_t i = 0; i < f->n_packets && i < 8; i++) {
+        if (!ds->dir[f->first + i]) continue;
+        ns_dataset_row(ds, f->first + i, row);
+        if (!ns_nprint_has(row, NS_NPF_TCP_SYN) || !ns_nprint_get(row, NS_NPF_TCP_SYN) ||
+            !ns_nprint_has(row, NS_NPF_TCP_ACKF) || !ns_nprint_get(row, NS_NPF_TCP_ACKF))
+            continue;
+        if (ns_nprint_has(row, NS_NPF_TCP_WSIZE)) a->synack_win[ns_nprint_get(row, NS_NPF_TCP_WSIZE)]++;
+        /* The options, kind by kind, for window scale (3, length 3). */
+        for (int k = 0; k + 2 < 40 && ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT + 8 * k, 8) == 8;) {
+            uint8_t kind = (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT + 8 * k, 8), len;
+            if (kind == 0) break;
+            if (kind == 1) {
+                k++;
+                continue;
+            }
+            if (ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT + 8 * (k + 1), 8) != 8) break;
+            len = (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT + 8 * (k + 1), 8);
+            if (len < 2) break;
+            if (kind == 3 && len == 3 && ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT + 8 * (k + 2), 8) == 8) {
+                uint64_t shift = ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT + 8 * (k + 2), 8);
+                if (shift <= 14) a->synack_ws[shift]++;
+                break;
+            }
+            k += len;
+        }
+        return;
+    }
+}
+
+/* The commonest SYN-ACK window and scale (ties: the smallest). */
+static void finish_synack(acc *a)
+{
+    uint32_t best = 0;
+    for (uint32_t w = 1; w < 65536; w++)
+        if (a->synack_win[w] > a->synack_win[best]) best = w;
+    a->c->synack_win = a->synack_win[best] ? (uint16_t)best : 0;
+    int ws = -1;
+    for (int s = 0; s <= 14; s++)
+        if (a->synack_ws[s] && (ws < 0 || a->synack_ws[s] > a->synack_ws[ws])) ws = s;
+    a->c->synack_ws = (uint8_t)(ws + 1);
+}
+
 /* One capture's flows of the class, idx[0..m) in start order. */
 static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, size_t m, const side_feat *feat,
                           lhost *cl, lhost *sv)
@@ -247,6 +295,7 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
             uint8_t end = ds->totals[idx[j]].end;
             c->close[end == NS_DS_END_RST ? NS_TM_CLOSE_RST : end == NS_DS_END_FIN ? NS_TM_CLOSE_FIN : NS_TM_CLOSE_OPEN]++;
         }
+        if (f->proto == NS_PROTO_TCP) learn_synack(a, ds, f);
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
         if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
         h->flows++, h->last_server = si;
@@ -394,11 +443,12 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     int8_t *row = malloc(NS_NP_MODEL_WIDTH);
     lhost *cl = malloc((F + 1) * sizeof *cl), *sv = malloc((F + 1) * sizeof *sv);
     uint64_t *seq = malloc((F + 1) * sizeof *seq);
-    uint32_t *server_port = malloc(65536 * sizeof *server_port);
+    uint32_t *server_port = malloc(65536 * sizeof *server_port), *synack_win = malloc(65536 * sizeof *synack_win);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
-    if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port) {
+    if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
+        !synack_win) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -470,6 +520,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         a->port_min = 65536, a->port_max = 0;
         a->server_port = server_port;
         memset(server_port, 0, 65536 * sizeof *server_port);
+        a->synack_win = synack_win;
+        memset(synack_win, 0, 65536 * sizeof *synack_win);
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;
@@ -493,6 +545,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         for (int s = 0; s < 2; s++) a->c->ts_hz[s] = finish_rate(a->rate[s], a->n_rate[s]);
         finish_ports(a);
         finish_ttl(a);
+        finish_synack(a);
     }
 
 done:
@@ -500,7 +553,7 @@ done:
         free(accs[i].gap), free(accs[i].cont), free(accs[i].rate[0]), free(accs[i].rate[1]);
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
-    free(server_port);
+    free(server_port), free(synack_win);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }
@@ -551,7 +604,9 @@ static double rf(cursor *c)
     W(client_busiest) W(server_busiest);                                                                          \
     for (int i_ = 0; i_ < 3; i_++) W(client_after_busy[i_]);
 /* The fields version 2 added after them. */
-#define RECORD_FIELDS_V2(W) for (int i_ = 0; i_ < NS_TM_CLOSES; i_++) W(close[i_]);
+#define RECORD_FIELDS_V2(W, H, B)                                                                                 \
+    for (int i_ = 0; i_ < NS_TM_CLOSES; i_++) { W(close[i_]) }                                                    \
+    H(synack_win) B(synack_ws)
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -560,7 +615,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
 #define PB(f) w8(cu, c->f);
 #define PD(f) wf(cu, c->f);
     RECORD_FIELDS(PW, PH, PB, PD)
-    RECORD_FIELDS_V2(PW)
+    RECORD_FIELDS_V2(PW, PH, PB)
 #undef PW
 #undef PH
 #undef PB
@@ -576,7 +631,7 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
 #define GD(f) c->f = rf(cu);
     RECORD_FIELDS(GW, GH, GB, GD)
     if (version >= 2) {
-        RECORD_FIELDS_V2(GW)
+        RECORD_FIELDS_V2(GW, GH, GB)
     }
 #undef GW
 #undef GH
@@ -640,6 +695,7 @@ static const char *class_problem(const ns_tmodel_class *c)
     if (s > c->flows) return "more port steps than flows";
     if (c->port_lo > c->port_hi || (!c->port_lo && c->port_hi)) return "bad port range";
     if ((uint64_t)c->close[0] + c->close[1] + c->close[2] > c->flows) return "more closes than flows";
+    if (c->synack_ws > 15) return "SYN-ACK window scale over 14";
     for (int h = 0; h < 2; h++) {
         s = 0;
         for (int i = 0; i < NS_TM_IPID_KINDS; i++) s += c->ipid[h][i];
@@ -1370,6 +1426,8 @@ int ns_tmodel_plan_requests(const ns_tmodel *tm, const ns_modelfile *m, const ns
 /* ---- closes ---------------------------------------------------------------------------------- */
 
 static int has_close(const ns_tmodel_class *c, int s) { return (uint64_t)c->close[0] + c->close[1] + c->close[2] > 0; }
+static int has_synack_win(const ns_tmodel_class *c, int s) { return c->synack_win > 0; }
+static int has_synack_ws(const ns_tmodel_class *c, int s) { return c->synack_ws > 0; }
 
 /* What a flow's rows show of its close (as repair reads them, roughly: rows whose TCP flags are there). */
 enum { EV_FIN = 1, EV_RST = 2, EV_RST_END = 4, EV_STUCK = 8 };
@@ -1412,7 +1470,7 @@ static int by_rank(const void *x, const void *y)
 /* Each TCP flow's close (plan[k].close): per class, RSTs and FINs in its
  * shares (tmodel.h, "Generation"). Owed closes carry over to the class's
  * next capture, so that a class's flows close in its shares even when
- * each capture has few. */
+ * each capture has few. Also its SYN-ACK's defaults (synack_win, _ws). */
 static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
                        const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan)
 {
@@ -1425,7 +1483,10 @@ static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
     for (size_t i = 0; !rc && i < n_caps; i++) {
         chain ch;
         chain_of(tm, caps[i].key, &ch);
-        const ns_tmodel_class *c = pick(&ch, has_close, 0);
+        const ns_tmodel_class *c = pick(&ch, has_close, 0), *sw = pick(&ch, has_synack_win, 0),
+                              *ss = pick(&ch, has_synack_ws, 0);
+        for (size_t k = caps[i].first; (sw || ss) && k < caps[i].first + caps[i].n; k++)
+            plan[k].synack_win = sw ? sw->synack_win : 0, plan[k].synack_ws = ss ? ss->synack_ws : 0;
         if (!c) continue; /* no closes learned: the rows decide (NS_REPAIR_CLOSE_ROWS) */
         ns_rng r;
         ns_rng_seed(&r, seed ^ 0x636c6f7365737373ull, i);

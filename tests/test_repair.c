@@ -1014,6 +1014,34 @@ static void test_planned_close(void **state)
     check_all(&whole, &o, 1);
     view(&whole, whole.n_pkts - 1, &v);
     assert_int_equal(v.flags, ACK), assert_int_equal(whole.n_pkts, f.n);
+    /* A SYN-ACK row generated without a window or options: the plan's (the class's) window and scale, else
+     * 65535 and Linux's 7. */
+    static const uint8_t syn_opts[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 5, 0, 0, 0, 0, 1, 3, 3, 8};
+    f.n = 0;
+    handshake(&f, 80);
+    tcp_options(f.rows, syn_opts, 20);
+    ns_nprint_clear(f.rows + W, NS_NPF_TCP_WSIZE);
+    for (int i = 0; i < 3; i++) tcp_row(add(&f, i & 1, 1000), 30, i & 1 ? 80 : 50000, i & 1 ? 50000 : 80, 1, 1, ACK | PSH);
+    o.window = 0;
+    for (int planned = 0; planned < 2; planned++) {
+        plan.close = NS_REPAIR_CLOSE_OPEN;
+        plan.synack_ws = planned ? 11 : 0, plan.synack_win = planned ? 65160 : 0;
+        ns_repair_out_clear(&out);
+        assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+        check_all(&out, &o, 1);
+        view(&out, 1, &v);
+        assert_int_equal(v.flags, SYN | ACK);
+        assert_int_equal(v.win, planned ? 65160 : 65535);
+        int shift = -1;
+        for (size_t at = 20; at + 2 < v.p.l4.len;) {   /* the SYN-ACK's window scale option */
+            uint8_t kind = u8(v.p.l4, at), len = kind == 1 ? 1 : u8(v.p.l4, at + 1);
+            if (kind == 0 || len < 1) break;
+            if (kind == 3) shift = u8(v.p.l4, at + 2);
+            at += len;
+        }
+        assert_int_equal(shift, planned ? 10 : 7);
+    }
+    plan.synack_ws = 0, plan.synack_win = 0;
     /* A close that is none of them: the plan is wrong. */
     plan.close = NS_REPAIR_CLOSES;
     assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_EARG);

@@ -782,6 +782,8 @@ static void test_learns_closes(void **state)
         assert_int_equal(c->close[NS_TM_CLOSE_FIN], 10);
         assert_int_equal(c->close[NS_TM_CLOSE_RST], 6);
         assert_int_equal(c->close[NS_TM_CLOSE_OPEN], 4);
+        assert_int_equal(c->synack_win, 29200); /* the beacon's SYN-ACKs: window 29200, no window scale */
+        assert_int_equal(c->synack_ws, 0);
     }
     ns_tmodel_free(&tm);
     /* Without totals nothing is known of the ends: no closes. */
@@ -885,17 +887,19 @@ static void test_version1_blob(void **state)
         const uint8_t *r = buf + rec0 + (size_t)c * NS_TMODEL_RECORD;
         assert_int_equal(ns_load_le32(r + REC_CLOSE), tm.classes[c].close[0]);
         assert_int_equal(ns_load_le32(r + REC_CLOSE + 8), tm.classes[c].close[2]);
+        assert_int_equal(r[REC_CLOSE + 12] | r[REC_CLOSE + 13] << 8, tm.classes[c].synack_win);
     }
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
     /* Version 1 with bytes where version 2 keeps closes: fields it never had. */
     ns_store_le32(buf + 8, 1), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
-    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_CLOSE, 0, 12);
+    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_CLOSE, 0, 15);
     FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_OK);
     for (uint32_t c = 0; c < v1.n_classes; c++) {
         assert_int_equal(v1.classes[c].close[0] + v1.classes[c].close[1] + v1.classes[c].close[2], 0);
+        assert_int_equal(v1.classes[c].synack_win + v1.classes[c].synack_ws, 0);
         assert_true(fabs(v1.classes[c].period_s - tm.classes[c].period_s) < 1e-12);
     }
     /* Its plan: the version 2 one's but for the closes, all left to the rows. */
@@ -912,7 +916,8 @@ static void test_version1_blob(void **state)
     for (size_t k = 0; k < N; k++) {
         assert_int_equal(b[k].close, NS_REPAIR_CLOSE_ROWS);
         assert_int_not_equal(a[k].close, NS_REPAIR_CLOSE_ROWS);
-        a[k].close = NS_REPAIR_CLOSE_ROWS;
+        assert_int_equal(a[k].synack_win, 29200), assert_int_equal(b[k].synack_win, 0);
+        a[k].close = NS_REPAIR_CLOSE_ROWS, a[k].synack_win = 0;
     }
     assert_memory_equal(a, b, sizeof a);
     /* A version newer than this build's: refused, saying so. */

@@ -173,6 +173,8 @@ typedef struct ns_repair_plan {
     uint32_t ts_first[2];      /* TSval at start_ns */
     float ts_hz[2];            /* TCP timestamp clock; 0: 1 kHz from the direction's first generated TSval */
     uint8_t close;             /* NS_REPAIR_CLOSE_*: how a TCP flow ends */
+    uint8_t synack_ws;         /* 1 + the window scale shift a SYN-ACK adds (0: 7, Linux's) */
+    uint16_t synack_win;       /* the SYN-ACK's window where its row generated none (0: 65535) */
 } ns_repair_plan;
 
 typedef struct ns_repair_opts {

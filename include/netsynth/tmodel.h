@@ -20,7 +20,8 @@
  *              by flow count), or new.
  *   closes     TCP flows that ended with a FIN (and no RST), with an RST,
  *              or with neither (the dataset's ns_ds_end; none counted for
- *              a dataset without whole-flow totals).
+ *              a dataset without whole-flow totals); and the window and
+ *              window scale its servers' SYN-ACKs say, the commonest.
  *   ports      steps between a client's consecutive ports: same, +1..+16,
  *              or anything else (random), and the ephemeral range the first
  *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
@@ -60,7 +61,9 @@
  * FIN), then to those that show neither, chosen at random among equals;
  * flows that cannot close (the client's SYNs alone, unanswered) and the
  * rest stay open. A class without closes (a version 1 model) leaves it to
- * the rows (close 0: repair's own rule).
+ * the rows (close 0: repair's own rule). A TCP flow's SYN-ACK takes the
+ * class's window and scale where its row generated none (synack_win,
+ * synack_ws; 0: repair's own 65535 and 7).
  *
  * Bytes (little-endian; the blob that the model file keeps as its trace
  * section, see modelfile.c):
@@ -85,7 +88,7 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 2   /* 2: closes (close[]); version 1 files load without them */
+#define NS_TMODEL_VERSION 2   /* 2: closes and SYN-ACK defaults; version 1 files load without them */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -129,6 +132,8 @@ typedef struct ns_tmodel_class {
     /* version 2 */
     uint32_t close[NS_TM_CLOSES];              /* TCP flows by how they ended (NS_TM_CLOSE_*); all 0: the
                                                 * dataset kept no ends (or a version 1 file) */
+    uint16_t synack_win;                       /* the commonest window of its servers' SYN-ACKs; 0: none seen */
+    uint8_t synack_ws;                         /* 1 + their commonest window scale shift; 0: none seen */
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
