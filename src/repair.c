@@ -304,6 +304,7 @@ typedef struct gen_opts {
     uint16_t mss;
     uint8_t shift;
     uint32_t tsval;
+    uint16_t win;   /* defaults (dflt): a SYN-ACK's window, 0: none */
 } gen_opts;
 
 static void read_tcp_options(const uint8_t *in, int n, gen_opts *o)
@@ -883,6 +884,10 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
     s->ack = fl & F_ACK ? t->nxt[!d] : 0;
     if ((t->off & OFF_SEQ) && !conv) s->seq = g->seq, s->ack = g->ack;
     s->win = conv || (!g->win && !(fl & F_RST)) ? t->win[d] : g->win;  /* a zero window would stall the peer */
+    /* A SYN-ACK's window is never scaled (RFC 7323): one generated under 1024
+     * is a later segment's scaled one (no real IoT or lab SYN-ACK says less);
+     * it, or none, is the class's. */
+    if (t->handshake && at == t->syns && dflt->win && (conv || g->win < 1024)) s->win = dflt->win;
     if (s->win) t->win[d] = s->win;
     s->payload = payload;
     if (payload) t->last_len[d] = (uint16_t)payload;
@@ -1115,9 +1120,11 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
         uint32_t tsval = plan && plan->ts_hz[dd] > 0 && !(tp->off & OFF_TSCLOCK)
                              ? plan->ts_first[dd] + (uint32_t)(uint64_t)(secs * plan->ts_hz[dd])
                              : tp->ts_base[dd] + (uint32_t)(uint64_t)(secs * 1000);
-        gen_opts dflt = {0, (uint16_t)(room - TCP_LEN), 7, 0};   /* 7: Linux's scale for its default buffers */
-        if (plan && plan->synack_ws && plan->synack_ws <= 15 && tp->handshake && at == tp->syns)
-            dflt.shift = (uint8_t)(plan->synack_ws - 1);   /* the class's servers' scale (tmodel.h) */
+        gen_opts dflt = {0, (uint16_t)(room - TCP_LEN), 7, 0, 0};   /* 7: Linux's scale for its default buffers */
+        if (plan && tp->handshake && at == tp->syns) {   /* the class's servers' SYN-ACK (tmodel.h) */
+            if (plan->synack_ws && plan->synack_ws <= 15) dflt.shift = (uint8_t)(plan->synack_ws - 1);
+            dflt.win = plan->synack_win;
+        }
         if (dflt.mss > 1460) dflt.mss = 1460;
         if ((tp->off & OFF_TSVAL) && r->shows == NS_PROTO_TCP) {
             gen_opts go;
@@ -1266,8 +1273,6 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         tp->scaled = small > large;
         ns_rng_seed(&fs->rng, o->seed, k);
         tp->off = (uint16_t)repair_off();
-        /* A SYN-ACK without a generated window says the class's (its server's first segment). */
-        if (plan && plan->synack_win && tp->handshake) tp->win[1] = plan->synack_win;
         /* A planned close is the flow's intent from its first row (streamed, too). */
         tp->planned = plan ? plan->close : NS_REPAIR_CLOSE_ROWS;
         tp->intent = tp->planned == NS_REPAIR_CLOSE_FIN ? F_FIN : tp->planned == NS_REPAIR_CLOSE_RST ? F_RST : 0;

@@ -1014,8 +1014,8 @@ static void test_planned_close(void **state)
     check_all(&whole, &o, 1);
     view(&whole, whole.n_pkts - 1, &v);
     assert_int_equal(v.flags, ACK), assert_int_equal(whole.n_pkts, f.n);
-    /* A SYN-ACK row generated without a window or options: the plan's (the class's) window and scale, else
-     * 65535 and Linux's 7. */
+    /* A SYN-ACK row generated without a window (then with a scaled-looking one, 64) or options: the plan's
+     * (the class's) window and scale, else 65535 (64 as generated) and Linux's 7. */
     static const uint8_t syn_opts[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 5, 0, 0, 0, 0, 1, 3, 3, 8};
     f.n = 0;
     handshake(&f, 80);
@@ -1023,7 +1023,9 @@ static void test_planned_close(void **state)
     ns_nprint_clear(f.rows + W, NS_NPF_TCP_WSIZE);
     for (int i = 0; i < 3; i++) tcp_row(add(&f, i & 1, 1000), 30, i & 1 ? 80 : 50000, i & 1 ? 50000 : 80, 1, 1, ACK | PSH);
     o.window = 0;
-    for (int planned = 0; planned < 2; planned++) {
+    for (int t = 0; t < 4; t++) {
+        int planned = t & 1;
+        if (t == 2) ns_nprint_put(f.rows + W, NS_NPF_TCP_WSIZE, 64);
         plan.close = NS_REPAIR_CLOSE_OPEN;
         plan.synack_ws = planned ? 11 : 0, plan.synack_win = planned ? 65160 : 0;
         ns_repair_out_clear(&out);
@@ -1031,7 +1033,7 @@ static void test_planned_close(void **state)
         check_all(&out, &o, 1);
         view(&out, 1, &v);
         assert_int_equal(v.flags, SYN | ACK);
-        assert_int_equal(v.win, planned ? 65160 : 65535);
+        assert_int_equal(v.win, planned ? 65160 : t < 2 ? 65535 : 64);
         int shift = -1;
         for (size_t at = 20; at + 2 < v.p.l4.len;) {   /* the SYN-ACK's window scale option */
             uint8_t kind = u8(v.p.l4, at), len = kind == 1 ? 1 : u8(v.p.l4, at + 1);

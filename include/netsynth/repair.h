@@ -45,8 +45,11 @@
  *              the SYN's window scale, SACK-permitted and timestamps (RFC
  *              7323: never one the SYN lacked) with those its row generated
  *              when it generated its MSS and more, else with all of them
- *              (window scale 7, Linux's); a window scale too when the flow's
- *              generated windows are scaled ones (most under 1024). Timestamps: after a handshake on every segment when
+ *              (window scale 7, Linux's, or the plan's: its class's servers');
+ *              a window scale too when the flow's generated windows are scaled
+ *              ones (most under 1024). A SYN-ACK's window is never scaled: with
+ *              a plan's synack_win, one generated under 1024, or none, is that.
+ *              Timestamps: after a handshake on every segment when
  *              both SYNs carried them, else on none; without a handshake on
  *              every segment when most rows generated one, else on none;
  *              TSval is the sender's clock (plan below; else 1 kHz from the
