@@ -758,15 +758,18 @@ static void test_bytes_refused_when_damaged(void **state)
 
 /* ---- closes (issue 15) ------------------------------------------------------------------------ */
 
-/* The beacon's flows with totals: flow f ended FIN (f % 10 < 5), RST (< 8) or neither. */
+/* The beacon's flows with totals: flow f ended FIN (f % 10 < 5), RST (< 8) or neither (the capture's end). */
 static ns_dataset ended_dataset(void)
 {
     static ns_ds_totals totals[FLOWS];
     ns_dataset ds = beacon_dataset();
-    for (int f = 0; f < FLOWS; f++)
-        totals[f] = (ns_ds_totals){.packets = {3, 1}, .bytes = {256, 52},
-                                   .end = f % 10 < 5 ? NS_DS_END_FIN : f % 10 < 8 ? NS_DS_END_RST
-                                          : f % 2 ? NS_DS_END_IDLE : NS_DS_END_CAPTURE};
+    for (int f = 0; f < FLOWS; f++) {
+        int end = f % 10 < 5 ? NS_DS_END_FIN : f % 10 < 8 ? NS_DS_END_RST : NS_DS_END_CAPTURE;
+        totals[f] = (ns_ds_totals){.packets = {3, 1}, .bytes = {256, 52}, .end = (uint8_t)end,
+                                   .tcp_flags = {(uint8_t)(SYN | ACK | PSH | (end == NS_DS_END_FIN ? 0x01
+                                                                              : end == NS_DS_END_RST ? 0x04 : 0)),
+                                                 SYN | ACK}};
+    }
     ds.totals = totals;
     return ds;
 }
@@ -786,6 +789,18 @@ static void test_learns_closes(void **state)
         assert_int_equal(c->synack_ws, 0);
     }
     ns_tmodel_free(&tm);
+    /* Kept by train in the model file, and shown by inspect. */
+    const char *dir = tu_tmpdir();
+    const char *model = tu_train_tiny(&ds, dir, 2);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, model), NS_OK);
+    assert_int_equal(ns_tmodel_find(m.trace, "app=beacon")->close[NS_TM_CLOSE_RST], 6);
+    ns_modelfile_free(&m);
+    int status;
+    char *out = tu_output(&status, "'%s' inspect '%s'", tu_netsynth_bin(), model);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "TCP flows close: FIN 50.0%, RST 30.0%, neither 20.0%"));
+    free(out);
     /* Without totals nothing is known of the ends: no closes. */
     ds = beacon_dataset();
     assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
