@@ -60,7 +60,8 @@
  * the flows whose rows show one (an RST in the last rows, then anywhere; a
  * FIN), then to those that show neither, chosen at random among equals;
  * flows that cannot close (the client's SYNs alone, unanswered) and the
- * rest stay open. A class without closes (a version 1 model) leaves it to
+ * rest stay open (too few that can close: each goes to the kind owed most
+ * for its share). A class without closes (a version 1 model) leaves it to
  * the rows (close 0: repair's own rule). A TCP flow's SYN-ACK takes the
  * class's window and scale where its row generated none (synack_win,
  * synack_ws; 0: repair's own 65535 and 7).
