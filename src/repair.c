@@ -305,6 +305,7 @@ typedef struct gen_opts {
     uint8_t shift;
     uint32_t tsval;
     uint16_t win;   /* defaults (dflt): a SYN-ACK's window, 0: none */
+    uint8_t rst_bare; /* defaults (dflt): an RST goes without options */
 } gen_opts;
 
 static void read_tcp_options(const uint8_t *in, int n, gen_opts *o)
@@ -864,6 +865,7 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
         if (t->off & OFF_SYNOPTS) want = 0;
     } else {
         allow = want = t->ts_ok ? O_TS : 0;   /* RFC 7323: on every segment once agreed, on none otherwise */
+        if ((fl & F_RST) && dflt->rst_bare) allow = want = 0;   /* but RSTs, which it exempts (the plan's) */
         if (t->off & OFF_TSALL) allow = O_TS, want = 0;
     }
     uint32_t tsecr = (fl & F_ACK) && t->has_ts[!d] ? t->tsval[!d] : 0;
@@ -1120,7 +1122,8 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
         uint32_t tsval = plan && plan->ts_hz[dd] > 0 && !(tp->off & OFF_TSCLOCK)
                              ? plan->ts_first[dd] + (uint32_t)(uint64_t)(secs * plan->ts_hz[dd])
                              : tp->ts_base[dd] + (uint32_t)(uint64_t)(secs * 1000);
-        gen_opts dflt = {0, (uint16_t)(room - TCP_LEN), 7, 0, 0};   /* 7: Linux's scale for its default buffers */
+        gen_opts dflt = {0, (uint16_t)(room - TCP_LEN), 7, 0, 0, 0};   /* 7: Linux's scale for its default buffers */
+        dflt.rst_bare = plan && plan->rst_ts == 2;
         if (plan && tp->handshake && at == tp->syns) {   /* the class's servers' SYN-ACK (tmodel.h) */
             if (plan->synack_ws && plan->synack_ws <= 15) dflt.shift = (uint8_t)(plan->synack_ws - 1);
             dflt.win = plan->synack_win;

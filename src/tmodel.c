@@ -10,7 +10,7 @@
  *   u32 ipid[2][3], ipid_runs_on[2][2]; f64 ts_hz[2]; u32 ts_runs_on[2][2]
  *   u8 ttl[2][4]; u32 ttl_count[2][4] (per side: ipid..ttl_count)
  *   u32 client_busiest, server_busiest, client_after_busy[3]
- *   version 2: u32 close[3]; u16 synack_win; u8 synack_ws */
+ *   version 2: u32 close[3]; u16 synack_win; u8 synack_ws; u32 rst_ts[2] */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -203,16 +203,24 @@ static int busiest(const lhost *h, size_t n, int32_t i)
     return 1;
 }
 
-/* The window and window scale of a flow's SYN-ACK (its server's first SYN with ACK), if it has one. */
-static void learn_synack(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
+static int row_flag(const int8_t *row, ns_nprint_field_id f) { return ns_nprint_has(row, f) && ns_nprint_get(row, f); }
+
+/* The window and window scale of a flow's SYN-ACK (its server's first SYN
+ * with ACK), if it has one; and, when both SYNs carried timestamps, whether
+ * its RSTs do (RFC 7323 leaves them out of "every segment": stacks differ). */
+static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
 {
     int8_t row[NS_NP_MODEL_WIDTH];
-    for (uint32_t i = 0; i < f->n_packets && i < 8; i++) {
-        if (!ds->dir[f->first + i]) continue;
+    int syn_ts = 0, synack_ts = 0, synack = 0;
+    for (uint32_t i = 0; i < f->n_packets; i++) {
+        int d = ds->dir[f->first + i] ? 1 : 0;
         ns_dataset_row(ds, f->first + i, row);
-        if (!ns_nprint_has(row, NS_NPF_TCP_SYN) || !ns_nprint_get(row, NS_NPF_TCP_SYN) ||
-            !ns_nprint_has(row, NS_NPF_TCP_ACKF) || !ns_nprint_get(row, NS_NPF_TCP_ACKF))
-            continue;
+        uint32_t v;
+        int syn = row_flag(row, NS_NPF_TCP_SYN), ack = row_flag(row, NS_NPF_TCP_ACKF), ts = row_tsval(row, &v);
+        if (!d && syn && !ack) syn_ts = ts;
+        if (d && syn && ack && !synack) synack_ts = ts;
+        if (row_flag(row, NS_NPF_TCP_RST) && syn_ts && synack_ts) a->c->rst_ts[ts ? 0 : 1]++;
+        if (!d || !syn || !ack || synack++) continue;
         if (ns_nprint_has(row, NS_NPF_TCP_WSIZE)) a->synack_win[ns_nprint_get(row, NS_NPF_TCP_WSIZE)]++;
         /* The options, kind by kind, for window scale (3, length 3). */
         for (int k = 0; k + 2 < 40 && ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT + 8 * k, 8) == 8;) {
@@ -232,7 +240,6 @@ static void learn_synack(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
             }
             k += len;
         }
-        return;
     }
 }
 
@@ -295,7 +302,7 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
             uint8_t end = ds->totals[idx[j]].end;
             c->close[end == NS_DS_END_RST ? NS_TM_CLOSE_RST : end == NS_DS_END_FIN ? NS_TM_CLOSE_FIN : NS_TM_CLOSE_OPEN]++;
         }
-        if (f->proto == NS_PROTO_TCP) learn_synack(a, ds, f);
+        if (f->proto == NS_PROTO_TCP) learn_tcp(a, ds, f);
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
         if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
         h->flows++, h->last_server = si;
@@ -606,7 +613,7 @@ static double rf(cursor *c)
 /* The fields version 2 added after them. */
 #define RECORD_FIELDS_V2(W, H, B)                                                                                 \
     for (int i_ = 0; i_ < NS_TM_CLOSES; i_++) { W(close[i_]) }                                                    \
-    H(synack_win) B(synack_ws)
+    H(synack_win) B(synack_ws) W(rst_ts[0]) W(rst_ts[1])
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -1428,6 +1435,7 @@ int ns_tmodel_plan_requests(const ns_tmodel *tm, const ns_modelfile *m, const ns
 static int has_close(const ns_tmodel_class *c, int s) { return (uint64_t)c->close[0] + c->close[1] + c->close[2] > 0; }
 static int has_synack_win(const ns_tmodel_class *c, int s) { return c->synack_win > 0; }
 static int has_synack_ws(const ns_tmodel_class *c, int s) { return c->synack_ws > 0; }
+static int has_rst_ts(const ns_tmodel_class *c, int s) { return (uint64_t)c->rst_ts[0] + c->rst_ts[1] > 0; }
 
 /* What a flow's rows show of its close (as repair reads them, roughly: rows whose TCP flags are there). */
 enum { EV_FIN = 1, EV_RST = 2, EV_RST_END = 4, EV_STUCK = 8 };
@@ -1484,9 +1492,13 @@ static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
         chain ch;
         chain_of(tm, caps[i].key, &ch);
         const ns_tmodel_class *c = pick(&ch, has_close, 0), *sw = pick(&ch, has_synack_win, 0),
-                              *ss = pick(&ch, has_synack_ws, 0);
-        for (size_t k = caps[i].first; (sw || ss) && k < caps[i].first + caps[i].n; k++)
+                              *ss = pick(&ch, has_synack_ws, 0), *rt = pick(&ch, has_rst_ts, 0);
+        ns_rng rr;   /* a stream of its own: the closes' draws stay as they were */
+        ns_rng_seed(&rr, seed ^ 0x7273747473747321ull, i);
+        for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
             plan[k].synack_win = sw ? sw->synack_win : 0, plan[k].synack_ws = ss ? ss->synack_ws : 0;
+            if (rt) plan[k].rst_ts = ns_rng_double(&rr) * ((double)rt->rst_ts[0] + rt->rst_ts[1]) < rt->rst_ts[0] ? 1 : 2;
+        }
         if (!c) continue; /* no closes learned: the rows decide (NS_REPAIR_CLOSE_ROWS) */
         ns_rng r;
         ns_rng_seed(&r, seed ^ 0x636c6f7365737373ull, i);

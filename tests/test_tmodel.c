@@ -789,6 +789,31 @@ static void test_learns_closes(void **state)
         assert_int_equal(c->synack_ws, 0);
     }
     ns_tmodel_free(&tm);
+    /* RSTs in flows whose SYNs carried timestamps: whether they do too (three with, one without). */
+    int8_t row[W];
+    for (int f = 0; f < 4; f++) {
+        size_t k = (size_t)f * LEN + LEN - 1;
+        ns_dataset_row(&ds, k, row);
+        ns_nprint_bits_put(row, NS_NP_COL_TCP_NS, 9, 0x04 | ACK);
+        if (f == 3) memset(row + NS_NP_COL_TCP_OPT, -1, 12 * 8);
+        ns_dataset_pack_row(row, W, (uint8_t *)ds.bits + k * ds.row_bytes);
+    }
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    assert_int_equal(ns_tmodel_find(&tm, "app=beacon")->rst_ts[0], 3);
+    assert_int_equal(ns_tmodel_find(&tm, "app=beacon")->rst_ts[1], 1);
+    ns_gen_flows g;
+    flows_like(&g, &ds, 40);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, 40, "app=beacon", 0};
+    ns_repair_plan plan[40];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 3, plan), NS_OK);
+    int bare = 0;
+    for (int k = 0; k < 40; k++) assert_true(plan[k].rst_ts == 1 || plan[k].rst_ts == 2), bare += plan[k].rst_ts == 2;
+    assert_true(bare >= 3 && bare <= 20); /* a quarter of 40 drawn: 10 expected */
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+    ds = ended_dataset();
     /* Kept by train in the model file, and shown by inspect. */
     const char *dir = tu_tmpdir();
     const char *model = tu_train_tiny(&ds, dir, 2);
@@ -909,12 +934,12 @@ static void test_version1_blob(void **state)
     ns_store_le32(buf + 8, 1), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
-    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_CLOSE, 0, 15);
+    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_CLOSE, 0, 23);
     FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_OK);
     for (uint32_t c = 0; c < v1.n_classes; c++) {
         assert_int_equal(v1.classes[c].close[0] + v1.classes[c].close[1] + v1.classes[c].close[2], 0);
-        assert_int_equal(v1.classes[c].synack_win + v1.classes[c].synack_ws, 0);
+        assert_int_equal(v1.classes[c].synack_win + v1.classes[c].synack_ws + v1.classes[c].rst_ts[0], 0);
         assert_true(fabs(v1.classes[c].period_s - tm.classes[c].period_s) < 1e-12);
     }
     /* Its plan: the version 2 one's but for the closes, all left to the rows. */

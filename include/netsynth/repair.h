@@ -50,7 +50,8 @@
  *              ones (most under 1024). A SYN-ACK's window is never scaled: with
  *              a plan's synack_win, one generated under 1024, or none, is that.
  *              Timestamps: after a handshake on every segment when
- *              both SYNs carried them, else on none; without a handshake on
+ *              both SYNs carried them (but an RST the plan says goes
+ *              without: RFC 7323 exempts RSTs, and stacks differ), else on none; without a handshake on
  *              every segment when most rows generated one, else on none;
  *              TSval is the sender's clock (plan below; else 1 kHz from the
  *              direction's first generated TSval), TSecr the peer's latest.
@@ -178,6 +179,7 @@ typedef struct ns_repair_plan {
     uint8_t close;             /* NS_REPAIR_CLOSE_*: how a TCP flow ends */
     uint8_t synack_ws;         /* 1 + the window scale shift a SYN-ACK adds (0: 7, Linux's) */
     uint16_t synack_win;       /* the SYN-ACK's window where its row generated none (0: 65535) */
+    uint8_t rst_ts;            /* an RST once timestamps are agreed: 0 or 1 with one, 2 without */
 } ns_repair_plan;
 
 typedef struct ns_repair_opts {

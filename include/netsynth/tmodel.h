@@ -20,8 +20,10 @@
  *              by flow count), or new.
  *   closes     TCP flows that ended with a FIN (and no RST), with an RST,
  *              or with neither (the dataset's ns_ds_end; none counted for
- *              a dataset without whole-flow totals); and the window and
- *              window scale its servers' SYN-ACKs say, the commonest.
+ *              a dataset without whole-flow totals); the window and window
+ *              scale its servers' SYN-ACKs say, the commonest; and of the
+ *              RSTs in flows whose SYNs both carried timestamps, those
+ *              that carry one too.
  *   ports      steps between a client's consecutive ports: same, +1..+16,
  *              or anything else (random), and the ephemeral range the first
  *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
@@ -64,7 +66,8 @@
  * for its share). A class without closes (a version 1 model) leaves it to
  * the rows (close 0: repair's own rule). A TCP flow's SYN-ACK takes the
  * class's window and scale where its row generated none (synack_win,
- * synack_ws; 0: repair's own 65535 and 7).
+ * synack_ws; 0: repair's own 65535 and 7), and its RSTs carry timestamps
+ * (once agreed) as often as the class's do (rst_ts, drawn per flow).
  *
  * Bytes (little-endian; the blob that the model file keeps as its trace
  * section, see modelfile.c):
@@ -135,6 +138,8 @@ typedef struct ns_tmodel_class {
                                                 * dataset kept no ends (or a version 1 file) */
     uint16_t synack_win;                       /* the commonest window of its servers' SYN-ACKs; 0: none seen */
     uint8_t synack_ws;                         /* 1 + their commonest window scale shift; 0: none seen */
+    uint32_t rst_ts[2];                        /* RSTs of flows whose SYNs both carried timestamps: [0] with
+                                                * a timestamp, [1] without (RFC 7323 exempts RSTs) */
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
