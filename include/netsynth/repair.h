@@ -178,7 +178,8 @@ typedef struct ns_repair_plan {
     float ts_hz[2];            /* TCP timestamp clock; 0: 1 kHz from the direction's first generated TSval */
     uint8_t close;             /* NS_REPAIR_CLOSE_*: how a TCP flow ends */
     uint8_t synack_ws;         /* 1 + the window scale shift a SYN-ACK adds (0: 7, Linux's) */
-    uint16_t synack_win;       /* the SYN-ACK's window where its row generated none (0: 65535) */
+    uint16_t synack_win;       /* the SYN-ACK's window where its row generated none or one under 1024 (0: as
+                                * repair has it: 65535, a generated one kept) */
     uint8_t rst_ts;            /* an RST once timestamps are agreed: 0 or 1 with one, 2 without */
 } ns_repair_plan;
 

@@ -65,7 +65,8 @@
  * rest stay open (too few that can close: each goes to the kind owed most
  * for its share). A class without closes (a version 1 model) leaves it to
  * the rows (close 0: repair's own rule). A TCP flow's SYN-ACK takes the
- * class's window and scale where its row generated none (synack_win,
+ * class's window and scale where its row generated none (or a window
+ * under 1024, a later segment's scaled one: synack_win,
  * synack_ws; 0: repair's own 65535 and 7), and its RSTs carry timestamps
  * (once agreed) as often as the class's do (rst_ts, drawn per flow).
  *
@@ -92,7 +93,7 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 2   /* 2: closes and SYN-ACK defaults; version 1 files load without them */
+#define NS_TMODEL_VERSION 2   /* 2: closes, SYN-ACK defaults, RST timestamps; version 1 files load without them */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
