@@ -1,5 +1,7 @@
-/* rerepair MODEL LIKE.ds SYNTH.ds OUTDIR [REPORT.json]: the pcaps `generate --like` writes, from a saved
+/* rerepair [-l] MODEL LIKE.ds SYNTH.ds OUTDIR [REPORT.json]: the pcaps `generate --like` writes, from a saved
  * synthetic.ds (its generated rows), with the current repair: iterate on repair without sampling again.
+ * -l: the trace model learned again from LIKE.ds by this build (ns_tmodel_learn), instead of the model's:
+ * iterate on the trace model too (session 7: the closes a version 1 model lacks).
  * NETSYNTH_REPAIR_OFF skips repair rules (man netsynth, ENVIRONMENT); "trace" in it also skips the trace
  * model's plan (the fixed plan, as `generate --no-trace`). BENCHMARK.md, "Where the pcaps lose fidelity
  * (session 6)". Written by the session-6 TCP engineer; build from the repository root after `make`:
@@ -18,7 +20,9 @@
 
 int main(int argc, char **argv)
 {
-    if (argc < 5) return fprintf(stderr, "usage\n"), 2;
+    int relearn = argc > 1 && !strcmp(argv[1], "-l");
+    argc -= relearn, argv += relearn;
+    if (argc < 5) return fprintf(stderr, "usage: rerepair [-l] MODEL LIKE.ds SYNTH.ds OUTDIR [REPORT.json]\n"), 2;
     ns_modelfile m;
     ns_dataset like, syn;
     ns_gen_plan plan = {0};
@@ -26,6 +30,9 @@ int main(int argc, char **argv)
     if (!rc) rc = ns_dataset_load(&like, argv[2]);
     if (!rc) rc = ns_gen_plan_like(&plan, &m, &like, argv[2]);
     if (!rc) rc = ns_dataset_load(&syn, argv[3]);
+    ns_tmodel learned = {0};
+    const ns_tmodel *tm = m.trace;
+    if (!rc && relearn && !(rc = ns_tmodel_learn(&learned, &like))) tm = &learned;
     if (rc) return fprintf(stderr, "%s\n", ns_errmsg()), 1;
     size_t n = ns_gen_plan_flows(&plan);
     if (n != syn.n_flows) return fprintf(stderr, "plan %zu flows, synthetic %llu\n", n, (unsigned long long)syn.n_flows), 1;
@@ -48,7 +55,7 @@ int main(int argc, char **argv)
     uint64_t *written = calloc(plan.n + 1, sizeof *written);
     const char *offs = getenv("NETSYNTH_REPAIR_OFF");
     int notrace = offs && strstr(offs, "trace") != NULL;
-    if (!notrace) rc = ns_tmodel_plan_requests(m.trace, &m, &plan, &g, &ro, 1, &trace);
+    if (!notrace) rc = ns_tmodel_plan_requests(tm, &m, &plan, &g, &ro, 1, &trace);
     if (!rc && !notrace) ro.plan = trace, ro.n_plan = g.n_flows;
     if (!rc) rc = ns_gen_write_dir(&g, &m, &plan, argv[1], &ro, 0, argv[4], written, &st);
     if (rc) return fprintf(stderr, "%s\n", ns_errmsg()), 1;

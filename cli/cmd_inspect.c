@@ -218,10 +218,17 @@ static int inspect_model(const char *path)
         printf("timing: one regressed value (a model from before the timing bins)\n");
     }
     const ns_tmodel_class *every = m.trace ? ns_tmodel_find(m.trace, "") : NULL;
-    if (every)
+    if (every) {
         printf("trace model: %u classes, learned from %u captures and %u flows (hosts, ports, arrivals)\n",
                m.trace->n_classes, every->captures, every->flows);
-    else
+        uint64_t tcp = (uint64_t)every->close[0] + every->close[1] + every->close[2];
+        if (tcp)
+            printf("  TCP flows close: FIN %.1f%%, RST %.1f%%, neither %.1f%% (each class its own shares)\n",
+                   pct(every->close[NS_TM_CLOSE_FIN], tcp), pct(every->close[NS_TM_CLOSE_RST], tcp),
+                   pct(every->close[NS_TM_CLOSE_OPEN], tcp));
+        else
+            printf("  TCP closes: none learned (trace model version 1, or no whole-flow totals): as the rows ask\n");
+    } else
         printf("trace model: none (a version 1 file): generate lays flows out by the fixed plan\n");
     if (m.has_state) print_training_state(&m.st);
     else printf("training state: none (generate needs none; train --resume takes the .ckpt beside it)\n");

@@ -1,14 +1,15 @@
 /* fuzz_tmodel.c: libFuzzer target for the trace model's bytes (tmodel.h),
  * the model file's trace section. Its CRC stops most mutations early, so
  * each input is also tried with its CRC recomputed: that is what reaches the
- * size, name and count checks. A model that parses is also planned with,
- * which must not fail for any class it holds. */
+ * size, name and count checks. A model that parses is also planned with
+ * (TCP flows' closes too), which must not fail for any class it holds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "netsynth/fileio.h"
 #include "netsynth/generate.h"
+#include "netsynth/nprint.h"
 #include "netsynth/tmodel.h"
 
 static void use(const ns_tmodel *tm)
@@ -20,6 +21,13 @@ static void use(const ns_tmodel *tm)
     static size_t first[N];
     memset(rows, -1, sizeof rows);
     for (int i = 0; i < N; i++) len[i] = 1, first[i] = (size_t)i, dir[i] = 0;
+    /* Half the flows TCP (a SYN alone, a FIN, an RST, an ACK), so that their closes are planned too. */
+    static const uint8_t flags[4] = {0x02, 0x11, 0x04, 0x10};
+    for (int i = 0; i < 4; i++) {
+        int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
+        ns_nprint_put(row, NS_NPF_TCP_SPRT, 40000), ns_nprint_put(row, NS_NPF_TCP_DPRT, 443);
+        ns_nprint_bits_put(row, NS_NP_COL_TCP_CWR, NS_NP_BITS_TCP_FLAGS, flags[i]);
+    }
     ns_gen_flows g = {.n_flows = N, .n_rows = N, .len = len, .first = first, .rows = rows, .dir = dir};
     ns_repair_opts ro;
     ns_repair_opts_init(&ro);

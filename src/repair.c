@@ -304,6 +304,8 @@ typedef struct gen_opts {
     uint16_t mss;
     uint8_t shift;
     uint32_t tsval;
+    uint16_t win;   /* defaults (dflt): a SYN-ACK's window, 0: none */
+    uint8_t rst_bare; /* defaults (dflt): an RST goes without options */
 } gen_opts;
 
 static void read_tcp_options(const uint8_t *in, int n, gen_opts *o)
@@ -612,10 +614,11 @@ int ns_repair_summary(const ns_repair_stats *st, int top, char *buf, size_t size
     }
     append(buf, size, &at, "%s; %" PRIu64 " of %" PRIu64 " rows converted to their flow's transport, %" PRIu64
            " dropped after an RST, %" PRIu64 " RSTs before more than %d rows taken for ACKs; %" PRIu64
-           " FINs moved to the flow's end, %" PRIu64 " packets added to close flows; empty ACKs of nothing new: %" PRIu64
+           " FINs moved to the flow's end, %" PRIu64 " packets added to close flows, %" PRIu64
+           " FINs or RSTs cleared for the plan's close; empty ACKs of nothing new: %" PRIu64
            " sent by the peer, %" PRIu64 " as its data, %" PRIu64 " dropped", shown ? ")" : "",
            st->converted, st->rows, st->dropped, st->rst_cleared, RST_TAIL, st->fin_moved, st->close_added,
-           st->acks_turned, st->acks_to_data, st->acks_dropped);
+           st->close_cleared, st->acks_turned, st->acks_to_data, st->acks_dropped);
     return at;
 }
 
@@ -633,10 +636,10 @@ int ns_repair_write_report(const ns_repair_stats *st, const char *path)
             "{\n  \"flows\": %" PRIu64 ",\n  \"rows\": %" PRIu64 ",\n  \"packets\": %" PRIu64
             ",\n  \"converted_rows\": %" PRIu64 ",\n  \"dropped_rows\": %" PRIu64 ",\n  \"redirected_rows\": %" PRIu64
             ",\n  \"rst_cleared\": %" PRIu64 ",\n  \"fin_moved\": %" PRIu64 ",\n  \"close_added\": %" PRIu64
-            ",\n  \"acks_turned\": %" PRIu64 ",\n  \"acks_to_data\": %" PRIu64 ",\n  \"acks_dropped\": %" PRIu64
+            ",\n  \"close_cleared\": %" PRIu64 ",\n  \"acks_turned\": %" PRIu64 ",\n  \"acks_to_data\": %" PRIu64 ",\n  \"acks_dropped\": %" PRIu64
             ",\n  \"bits\": %" PRIu64 ",\n  \"changed\": %" PRIu64 ",\n  \"share\": %.6f,\n  \"fields\": [",
             st->flows, st->rows, st->packets, st->converted, st->dropped, st->redirected, st->rst_cleared, st->fin_moved,
-            st->close_added, st->acks_turned, st->acks_to_data, st->acks_dropped, bits, changed,
+            st->close_added, st->close_cleared, st->acks_turned, st->acks_to_data, st->acks_dropped, bits, changed,
             share(changed, bits));
     int first = 1;
     for (size_t i = 0; i < n; i++) {
@@ -757,7 +760,8 @@ typedef struct tcp_state {
     uint32_t ts_base[2];      /* each direction's TSval at the flow's start, when no plan clocks it */
     uint32_t sent[2];         /* segments written per direction */
     uint32_t lastack[2];      /* the acknowledgement number of each direction's latest segment */
-    uint8_t intent;           /* F_FIN, F_RST: what the flow's generated rows so far show */
+    uint8_t intent;           /* F_FIN, F_RST: what the flow's generated rows so far show, or the plan's close */
+    uint8_t planned;          /* the plan's close (NS_REPAIR_CLOSE_*); 0: the rows' intent decides */
     uint16_t last_len[2];     /* each direction's latest payload */
     int scaled;               /* most generated windows are under 1024: scaled ones (a window scale in use) */
     uint8_t first_fin;        /* 1 + the direction of the flow's first FIN; 0: none yet */
@@ -781,9 +785,11 @@ static int close_steps(const tcp_state *t)
 
 /* The flags of row `at` (direction d) and its payload, before the MTU and
  * URG have their say: the generated ones within what TCP allows there, or
- * the closing step's. *rst_cleared, *fin_moved count flags taken away. */
+ * the closing step's. *rst_cleared, *fin_moved, *close_cleared count flags
+ * taken away. */
 static uint8_t seg_flags(const tcp_state *t, const gen *g, uint64_t at, int d, int step, int in_tail,
-                         size_t rows_after, int *payload, uint64_t *rst_cleared, uint64_t *fin_moved)
+                         size_t rows_after, int *payload, uint64_t *rst_cleared, uint64_t *fin_moved,
+                         uint64_t *close_cleared)
 {
     uint8_t fl = g->shows != NS_PROTO_TCP ? 0 : g->flags;
     *payload = g->payload;
@@ -796,6 +802,12 @@ static uint8_t seg_flags(const tcp_state *t, const gen *g, uint64_t at, int d, i
         fl = (uint8_t)((fl & (F_PSH | F_URG)) | F_ACK | (step == STEP_ACK ? 0 : F_FIN));
         if (step == STEP_ACK) *payload = 0;
     } else {
+        /* A planned close is the class's share of closes (tmodel.h): a flag
+         * that would close the flow otherwise is the model's noise. */
+        if (t->planned && !(t->off & OFF_CLOSE)) {
+            uint8_t drop = t->planned == NS_REPAIR_CLOSE_RST ? 0 : t->planned == NS_REPAIR_CLOSE_FIN ? F_RST : F_RST | F_FIN;
+            if (fl & drop) fl &= (uint8_t)~drop, ++*close_cleared;
+        }
         /* An RST ends a flow: what follows it in real flows is a packet or two
          * already in flight (0.5% of the IoT corpus's packets). One the model puts
          * before many more rows is taken for noise in the flag rather than in
@@ -854,6 +866,7 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
         if (t->off & OFF_SYNOPTS) want = 0;
     } else {
         allow = want = t->ts_ok ? O_TS : 0;   /* RFC 7323: on every segment once agreed, on none otherwise */
+        if ((fl & F_RST) && dflt->rst_bare) allow = want = 0;   /* but RSTs, which it exempts (the plan's) */
         if (t->off & OFF_TSALL) allow = O_TS, want = 0;
     }
     uint32_t tsecr = (fl & F_ACK) && t->has_ts[!d] ? t->tsval[!d] : 0;
@@ -874,6 +887,10 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
     s->ack = fl & F_ACK ? t->nxt[!d] : 0;
     if ((t->off & OFF_SEQ) && !conv) s->seq = g->seq, s->ack = g->ack;
     s->win = conv || (!g->win && !(fl & F_RST)) ? t->win[d] : g->win;  /* a zero window would stall the peer */
+    /* A SYN-ACK's window is never scaled (RFC 7323): one generated under 1024
+     * is a later segment's scaled one (no real IoT or lab SYN-ACK says less);
+     * it, or none, is the class's. */
+    if (t->handshake && at == t->syns && dflt->win && (conv || g->win < 1024)) s->win = dflt->win;
     if (s->win) t->win[d] = s->win;
     s->payload = payload;
     if (payload) t->last_len[d] = (uint16_t)payload;
@@ -1060,11 +1077,11 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
     int tcp_payload = 0;
     if (st && bits) st->converted += !(v6 ? r->ip6 : r->ip) || r->shows != proto;
     if (proto == NS_PROTO_TCP) {
-        uint64_t rst_cleared = 0, fin_moved = 0;
+        uint64_t rst_cleared = 0, fin_moved = 0, close_cleared = 0;
         int in_tail = at + CLOSE_ROWS >= total;
         size_t after = total > at ? (size_t)(total - at - 1) : 0;
-        fl = seg_flags(tp, r, at, dd, step, in_tail, after, &tcp_payload, &rst_cleared, &fin_moved);
-        if (st) st->rst_cleared += rst_cleared, st->fin_moved += fin_moved;
+        fl = seg_flags(tp, r, at, dd, step, in_tail, after, &tcp_payload, &rst_cleared, &fin_moved, &close_cleared);
+        if (st) st->rst_cleared += rst_cleared, st->fin_moved += fin_moved, st->close_cleared += close_cleared;
         if (!step && !(tp->handshake && at < tp->syns + 2u) && !(tp->off & OFF_EMPTYACK) &&
             redundant_ack(tp, fl, tcp_payload, dd)) {
             /* An ACK says its sender got something. When the peer has data
@@ -1129,7 +1146,12 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
         uint32_t tsval = plan && plan->ts_hz[dd] > 0 && !(tp->off & OFF_TSCLOCK)
                              ? plan->ts_first[dd] + (uint32_t)(uint64_t)(secs * plan->ts_hz[dd])
                              : tp->ts_base[dd] + (uint32_t)(uint64_t)(secs * 1000);
-        gen_opts dflt = {0, (uint16_t)(room - TCP_LEN), 7, 0};   /* 7: Linux's scale for its default buffers */
+        gen_opts dflt = {0, (uint16_t)(room - TCP_LEN), 7, 0, 0, 0};   /* 7: Linux's scale for its default buffers */
+        dflt.rst_bare = plan && plan->rst_ts == 2;
+        if (plan && tp->handshake && at == tp->syns) {   /* the class's servers' SYN-ACK (tmodel.h) */
+            if (plan->synack_ws && plan->synack_ws <= 15) dflt.shift = (uint8_t)(plan->synack_ws - 1);
+            dflt.win = plan->synack_win;
+        }
         if (dflt.mss > 1460) dflt.mss = 1460;
         if ((tp->off & OFF_TSVAL) && r->shows == NS_PROTO_TCP) {
             gen_opts go;
@@ -1209,6 +1231,9 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
     const ns_repair_plan *plan = o->plan ? &o->plan[k] : NULL;
     if (o->plan && k >= o->n_plan)
         return ns_error(NS_ERANGE, "flow %" PRIu64 ": the trace plan has %zu flows only", k, o->n_plan);
+    if (plan && plan->close >= NS_REPAIR_CLOSES)
+        return ns_error(NS_EARG, "flow %" PRIu64 ": the trace plan's close %u is none of NS_REPAIR_CLOSE_*", k,
+                        (unsigned)plan->close);
     if (!plan && slot >= CLIENT_PORTS)
         return ns_error(NS_ERANGE, "flow %" PRIu64 ": the address plan has distinct 5-tuples for %" PRIu64
                         " flows only (widen --client-net or --server-net)", k, hc * hs * CLIENT_PORTS);
@@ -1275,6 +1300,9 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         tp->scaled = small > large;
         ns_rng_seed(&fs->rng, o->seed, k);
         tp->off = (uint16_t)repair_off();
+        /* A planned close is the flow's intent from its first row (streamed, too). */
+        tp->planned = plan ? plan->close : NS_REPAIR_CLOSE_ROWS;
+        tp->intent = tp->planned == NS_REPAIR_CLOSE_FIN ? F_FIN : tp->planned == NS_REPAIR_CLOSE_RST ? F_RST : 0;
         for (int dd = 0; dd < 2; dd++) {
             int found;
             tp->ts_base[dd] = generated_tsval(g, d, n, dd, &found);
@@ -1294,7 +1322,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         tp->nxt[0] = initial_seq(g, d, n, 0);
         tp->nxt[1] = initial_seq(g, d, n, 1);
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; !tp->planned && i < n; i++)
         if (g[i].shows == NS_PROTO_TCP) tp->intent |= g[i].flags & (F_FIN | F_RST);
     ns_repair_host6(o, fs->client, e.client6);
     ns_repair_host6(o, fs->server, e.server6);

@@ -9,7 +9,8 @@
  *   u32 port_step[17], port_random; u16 port_lo, port_hi, port_server
  *   u32 ipid[2][3], ipid_runs_on[2][2]; f64 ts_hz[2]; u32 ts_runs_on[2][2]
  *   u8 ttl[2][4]; u32 ttl_count[2][4] (per side: ipid..ttl_count)
- *   u32 client_busiest, server_busiest, client_after_busy[3] */
+ *   u32 client_busiest, server_busiest, client_after_busy[3]
+ *   version 2: u32 close[3]; u16 synack_win; u8 synack_ws; u32 rst_ts[2] */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -33,6 +34,8 @@ enum { HEADER = 32, ID_STEP_MAX = 256, IPID_RUN_MAX = 4096 };
 #define PERIOD_MIN_GAP_S 0.001
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                       const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan);
 
 void ns_tmodel_free(ns_tmodel *tm)
 {
@@ -130,6 +133,8 @@ typedef struct acc {
     uint64_t ttl[2][256];
     uint32_t port_min, port_max;
     uint32_t *server_port;  /* [65536] flows per server port: one array, cleared per class */
+    uint32_t *synack_win;   /* [65536] SYN-ACKs per window: the same */
+    uint32_t synack_ws[16]; /* SYN-ACKs per window scale shift (0..14) */
 } acc;
 
 static int push(double **v, size_t *n, size_t *cap, double x)
@@ -198,6 +203,59 @@ static int busiest(const lhost *h, size_t n, int32_t i)
     return 1;
 }
 
+static int row_flag(const int8_t *row, ns_nprint_field_id f) { return ns_nprint_has(row, f) && ns_nprint_get(row, f); }
+
+/* The window and window scale of a flow's SYN-ACK (its server's first SYN
+ * with ACK), if it has one; and, when both SYNs carried timestamps, whether
+ * its RSTs do (RFC 7323 leaves them out of "every segment": stacks differ). */
+static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
+{
+    int8_t row[NS_NP_MODEL_WIDTH];
+    int syn_ts = 0, synack_ts = 0, synack = 0;
+    for (uint32_t i = 0; i < f->n_packets; i++) {
+        int d = ds->dir[f->first + i] ? 1 : 0;
+        ns_dataset_row(ds, f->first + i, row);
+        uint32_t v;
+        int syn = row_flag(row, NS_NPF_TCP_SYN), ack = row_flag(row, NS_NPF_TCP_ACKF), ts = row_tsval(row, &v);
+        if (!d && syn && !ack) syn_ts = ts;
+        if (d && syn && ack && !synack) synack_ts = ts;
+        if (row_flag(row, NS_NPF_TCP_RST) && syn_ts && synack_ts) a->c->rst_ts[ts ? 0 : 1]++;
+        if (!d || !syn || !ack || synack++) continue;
+        if (ns_nprint_has(row, NS_NPF_TCP_WSIZE)) a->synack_win[ns_nprint_get(row, NS_NPF_TCP_WSIZE)]++;
+        /* The options, kind by kind, for window scale (3, length 3). */
+        for (int k = 0; k + 2 < 40 && ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT + 8 * k, 8) == 8;) {
+            uint8_t kind = (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT + 8 * k, 8), len;
+            if (kind == 0) break;
+            if (kind == 1) {
+                k++;
+                continue;
+            }
+            if (ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT + 8 * (k + 1), 8) != 8) break;
+            len = (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT + 8 * (k + 1), 8);
+            if (len < 2) break;
+            if (kind == 3 && len == 3 && ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT + 8 * (k + 2), 8) == 8) {
+                uint64_t shift = ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT + 8 * (k + 2), 8);
+                if (shift <= 14) a->synack_ws[shift]++;
+                break;
+            }
+            k += len;
+        }
+    }
+}
+
+/* The commonest SYN-ACK window and scale (ties: the smallest). */
+static void finish_synack(acc *a)
+{
+    uint32_t best = 0;
+    for (uint32_t w = 1; w < 65536; w++)
+        if (a->synack_win[w] > a->synack_win[best]) best = w;
+    a->c->synack_win = a->synack_win[best] ? (uint16_t)best : 0;
+    int ws = -1;
+    for (int s = 0; s <= 14; s++)
+        if (a->synack_ws[s] && (ws < 0 || a->synack_ws[s] > a->synack_ws[ws])) ws = s;
+    a->c->synack_ws = (uint8_t)(ws + 1);
+}
+
 /* One capture's flows of the class, idx[0..m) in start order. */
 static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, size_t m, const side_feat *feat,
                           lhost *cl, lhost *sv)
@@ -240,6 +298,11 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
             if (f->client_port && f->client_port < a->port_min) a->port_min = f->client_port;
             if (f->client_port > a->port_max) a->port_max = f->client_port;
         }
+        if (f->proto == NS_PROTO_TCP && ds->totals) {
+            uint8_t end = ds->totals[idx[j]].end;
+            c->close[end == NS_DS_END_RST ? NS_TM_CLOSE_RST : end == NS_DS_END_FIN ? NS_TM_CLOSE_FIN : NS_TM_CLOSE_OPEN]++;
+        }
+        if (f->proto == NS_PROTO_TCP) learn_tcp(a, ds, f);
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
         if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
         h->flows++, h->last_server = si;
@@ -387,11 +450,12 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     int8_t *row = malloc(NS_NP_MODEL_WIDTH);
     lhost *cl = malloc((F + 1) * sizeof *cl), *sv = malloc((F + 1) * sizeof *sv);
     uint64_t *seq = malloc((F + 1) * sizeof *seq);
-    uint32_t *server_port = malloc(65536 * sizeof *server_port);
+    uint32_t *server_port = malloc(65536 * sizeof *server_port), *synack_win = malloc(65536 * sizeof *synack_win);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
-    if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port) {
+    if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
+        !synack_win) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -463,6 +527,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         a->port_min = 65536, a->port_max = 0;
         a->server_port = server_port;
         memset(server_port, 0, 65536 * sizeof *server_port);
+        a->synack_win = synack_win;
+        memset(synack_win, 0, 65536 * sizeof *synack_win);
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;
@@ -486,6 +552,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         for (int s = 0; s < 2; s++) a->c->ts_hz[s] = finish_rate(a->rate[s], a->n_rate[s]);
         finish_ports(a);
         finish_ttl(a);
+        finish_synack(a);
     }
 
 done:
@@ -493,7 +560,7 @@ done:
         free(accs[i].gap), free(accs[i].cont), free(accs[i].rate[0]), free(accs[i].rate[1]);
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
-    free(server_port);
+    free(server_port), free(synack_win);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }
@@ -543,6 +610,10 @@ static double rf(cursor *c)
     }                                                                                                             \
     W(client_busiest) W(server_busiest);                                                                          \
     for (int i_ = 0; i_ < 3; i_++) W(client_after_busy[i_]);
+/* The fields version 2 added after them. */
+#define RECORD_FIELDS_V2(W, H, B)                                                                                 \
+    for (int i_ = 0; i_ < NS_TM_CLOSES; i_++) { W(close[i_]) }                                                    \
+    H(synack_win) B(synack_ws) W(rst_ts[0]) W(rst_ts[1])
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -551,19 +622,24 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
 #define PB(f) w8(cu, c->f);
 #define PD(f) wf(cu, c->f);
     RECORD_FIELDS(PW, PH, PB, PD)
+    RECORD_FIELDS_V2(PW, PH, PB)
 #undef PW
 #undef PH
 #undef PB
 #undef PD
 }
 
-static void get_record(cursor *cu, ns_tmodel_class *c)
+/* A record of `version`: a version 1 one has no closes (they stay 0, and its bytes there must be zeros). */
+static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
 {
 #define GW(f) c->f = r32(cu);
 #define GH(f) c->f = r16(cu);
 #define GB(f) c->f = r8(cu);
 #define GD(f) c->f = rf(cu);
     RECORD_FIELDS(GW, GH, GB, GD)
+    if (version >= 2) {
+        RECORD_FIELDS_V2(GW, GH, GB)
+    }
 #undef GW
 #undef GH
 #undef GB
@@ -625,6 +701,8 @@ static const char *class_problem(const ns_tmodel_class *c)
     for (int i = 0; i <= NS_TM_PORT_STEPS; i++) s += c->port_step[i];
     if (s > c->flows) return "more port steps than flows";
     if (c->port_lo > c->port_hi || (!c->port_lo && c->port_hi)) return "bad port range";
+    if ((uint64_t)c->close[0] + c->close[1] + c->close[2] > c->flows) return "more closes than flows";
+    if (c->synack_ws > 15) return "SYN-ACK window scale over 14";
     for (int h = 0; h < 2; h++) {
         s = 0;
         for (int i = 0; i < NS_TM_IPID_KINDS; i++) s += c->ipid[h][i];
@@ -648,9 +726,9 @@ static int parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *nam
         return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth trace model", name);
     uint32_t version = ns_load_le32(buf + 8), n = ns_load_le32(buf + 12), keys = ns_load_le32(buf + 24);
     uint64_t fsize = ns_load_le64(buf + 16);
-    if (version != NS_TMODEL_VERSION)
-        return ns_error(NS_EVERSION, "%s: trace model version %u, this build reads version %d", name, version,
-                        NS_TMODEL_VERSION);
+    if (version < 1 || version > NS_TMODEL_VERSION)
+        return ns_error(NS_EVERSION, "%s: trace model version %u, this build reads versions 1 to %d%s", name, version,
+                        NS_TMODEL_VERSION, version > NS_TMODEL_VERSION ? ": update netsynth to read it" : "");
     if (fsize != size)
         return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: trace model is %zu bytes, its header says %llu%s",
                         name, size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
@@ -681,7 +759,7 @@ static int parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *nam
     for (uint32_t c = 0; c < n; c++) {
         const uint8_t *rec = buf + align8(HEADER + (size_t)keys) + (size_t)c * NS_TMODEL_RECORD;
         cursor cu = {.q = rec};
-        get_record(&cu, &tm->classes[c]);
+        get_record(&cu, &tm->classes[c], version);
         for (const uint8_t *p = cu.q; p < rec + NS_TMODEL_RECORD; p++)
             if (*p) return ns_error(NS_ECORRUPT, "%s: trace model class '%s': unknown fields set", name, tm->classes[c].key);
         const char *why = class_problem(&tm->classes[c]);
@@ -1447,6 +1525,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     for (size_t i = 0; !rc && i < n_caps; i++)
         rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, kind,
                           scratch, starts, &v, plan);
+    if (!rc) rc = plan_closes(tm, g, caps, n_caps, ro, seed, plan);
     free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts);
     free(v.pairs), free(v.val), free(v.has);
     for (int d = 0; d < 2; d++) free(v.ttl[d]), free(v.ts[d]), free(v.has_ts[d]);
@@ -1484,6 +1563,129 @@ int ns_tmodel_plan_requests(const ns_tmodel *tm, const ns_modelfile *m, const ns
     for (size_t k = 0; keys && k < p->n; k++) free(keys[k]);
     free(keys), free(caps);
     if (rc) free(*plan), *plan = NULL;
+    return rc;
+}
+
+/* ---- closes ---------------------------------------------------------------------------------- */
+
+static int has_close(const ns_tmodel_class *c, int s) { return (uint64_t)c->close[0] + c->close[1] + c->close[2] > 0; }
+static int has_synack_win(const ns_tmodel_class *c, int s) { return c->synack_win > 0; }
+static int has_synack_ws(const ns_tmodel_class *c, int s) { return c->synack_ws > 0; }
+static int has_rst_ts(const ns_tmodel_class *c, int s) { return (uint64_t)c->rst_ts[0] + c->rst_ts[1] > 0; }
+
+/* What a flow's rows show of its close (as repair reads them, roughly: rows whose TCP flags are there). */
+enum { EV_FIN = 1, EV_RST = 2, EV_RST_END = 4, EV_STUCK = 8 };
+enum { EV_TAIL = 3 };   /* an RST in the last rows: repair's RST_TAIL and the RST itself */
+
+static unsigned close_evidence(const int8_t *rows, const uint8_t *dir, uint32_t n)
+{
+    unsigned ev = 0;
+    uint32_t syns = 0;
+    int handshake = 0, leading = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        const int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
+        int tcp = ns_nprint_has(row, NS_NPF_TCP_SPRT) &&
+                  ns_nprint_bits_present(row, NS_NP_COL_TCP_CWR, NS_NP_BITS_TCP_FLAGS) == NS_NP_BITS_TCP_FLAGS;
+        int fin = tcp && ns_nprint_get(row, NS_NPF_TCP_FIN), rst = tcp && ns_nprint_get(row, NS_NPF_TCP_RST);
+        int syn = tcp && ns_nprint_get(row, NS_NPF_TCP_SYN), ack = tcp && ns_nprint_get(row, NS_NPF_TCP_ACKF);
+        if (fin) ev |= EV_FIN;
+        if (rst) ev |= EV_RST | (i + EV_TAIL >= n ? EV_RST_END : 0);
+        handshake |= syn;
+        /* The client's first SYNs (and its retransmissions): repair makes the rows after them SYN-ACK, ACK. */
+        if (leading && syn && !ack && !dir[i]) syns++;
+        else leading = 0;
+    }
+    if (handshake && (syns ? syns : 1) + 2 > n) ev |= EV_STUCK; /* repair closes no flow whose handshake never completed */
+    return ev;
+}
+
+typedef struct close_cand {
+    uint64_t rank;   /* evidence first, then a random draw */
+    size_t k;
+    unsigned ev;     /* EV_* */
+} close_cand;
+
+static int by_rank(const void *x, const void *y)
+{
+    uint64_t a = ((const close_cand *)x)->rank, b = ((const close_cand *)y)->rank;
+    return a > b ? -1 : a < b;
+}
+
+/* Each TCP flow's close (plan[k].close): per class, RSTs and FINs in its
+ * shares (tmodel.h, "Generation"). Owed closes carry over to the class's
+ * next capture, so that a class's flows close in its shares even when
+ * each capture has few. Also its SYN-ACK's defaults (synack_win, _ws). */
+static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                       const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan)
+{
+    size_t most = 0;
+    for (size_t i = 0; i < n_caps; i++)
+        if (caps[i].n > most) most = caps[i].n;
+    double *owed = calloc(2 * (size_t)tm->n_classes + 1, sizeof *owed);
+    close_cand *cand = malloc((most + 1) * sizeof *cand);
+    int rc = owed && cand ? NS_OK : ns_error(NS_ENOMEM, "out of memory planning closes of %zu flows", most);
+    for (size_t i = 0; !rc && i < n_caps; i++) {
+        chain ch;
+        chain_of(tm, caps[i].key, &ch);
+        const ns_tmodel_class *c = pick(&ch, has_close, 0), *sw = pick(&ch, has_synack_win, 0),
+                              *ss = pick(&ch, has_synack_ws, 0), *rt = pick(&ch, has_rst_ts, 0);
+        ns_rng rr;   /* a stream of its own: the closes' draws stay as they were */
+        ns_rng_seed(&rr, seed ^ 0x7273747473747321ull, i);
+        for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
+            plan[k].synack_win = sw ? sw->synack_win : 0, plan[k].synack_ws = ss ? ss->synack_ws : 0;
+            if (rt) plan[k].rst_ts = ns_rng_double(&rr) * ((double)rt->rst_ts[0] + rt->rst_ts[1]) < rt->rst_ts[0] ? 1 : 2;
+        }
+        if (!c) continue; /* no closes learned: the rows decide (NS_REPAIR_CLOSE_ROWS) */
+        ns_rng r;
+        ns_rng_seed(&r, seed ^ 0x636c6f7365737373ull, i);
+        size_t n = 0, open = 0;
+        for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
+            const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
+            const uint8_t *dir = g->dir + g->first[k];
+            uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
+            uint8_t proto;
+            uint16_t sport;
+            if ((rc = ns_repair_flow_service(rows, dir, len, &proto, &sport))) break;
+            if (proto != NS_PROTO_TCP) continue;
+            plan[k].close = NS_REPAIR_CLOSE_OPEN;
+            cand[n] = (close_cand){0, k, close_evidence(rows, dir, len)};
+            open += !(cand[n++].ev & EV_STUCK);
+        }
+        if (rc) break;
+        if (!n) continue;
+        double total = (double)c->close[0] + c->close[1] + c->close[2], *o = owed + 2 * (size_t)(c - tm->classes);
+        o[0] += (double)n * c->close[NS_TM_CLOSE_RST] / total;
+        o[1] += (double)n * c->close[NS_TM_CLOSE_FIN] / total;
+        /* Fewer flows that can close than closes owed (the model's unanswered SYNs outnumber the
+         * class's): each goes to the kind owed most for its share, so that over the class's
+         * captures the closes keep its mix of FIN and RST (one kind first starves the other). */
+        size_t want[2];
+        double share[2] = {c->close[NS_TM_CLOSE_RST] / total, c->close[NS_TM_CLOSE_FIN] / total};
+        for (int pass = 0; pass < 2; pass++) want[pass] = o[pass] > 0 ? (size_t)llround(o[pass]) : 0;
+        if (want[0] + want[1] > open) {
+            want[0] = want[1] = 0;
+            for (size_t j = 0; j < open; j++) {
+                double due[2];
+                for (int p = 0; p < 2; p++) due[p] = share[p] > 0 ? (o[p] - (double)want[p]) / share[p] : -HUGE_VAL;
+                want[due[1] > due[0]]++;
+            }
+        }
+        /* RSTs first, to the flows that show one at their end, then anywhere, then to those showing no FIN. */
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t j = 0; j < n; j++) {
+                unsigned e = cand[j].ev;
+                uint64_t score = e & EV_STUCK || plan[cand[j].k].close != NS_REPAIR_CLOSE_OPEN ? 0
+                                 : pass == 0 ? (e & EV_RST_END ? 4 : e & EV_RST ? 3 : e & EV_FIN ? 1 : 2)
+                                             : (e & EV_FIN ? 3 : e & EV_RST ? 1 : 2);
+                cand[j].rank = score << 56 | ns_rng_u64(&r) >> 8;
+            }
+            qsort(cand, n, sizeof *cand, by_rank);
+            for (size_t j = 0; j < want[pass]; j++)
+                plan[cand[j].k].close = pass == 0 ? NS_REPAIR_CLOSE_RST : NS_REPAIR_CLOSE_FIN;
+            o[pass] -= (double)want[pass];
+        }
+    }
+    free(owed), free(cand);
     return rc;
 }
 

@@ -811,6 +811,223 @@ static void test_bytes_refused_when_damaged(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* ---- closes (issue 15) ------------------------------------------------------------------------ */
+
+/* The beacon's flows with totals: flow f ended FIN (f % 10 < 5), RST (< 8) or neither (the capture's end). */
+static ns_dataset ended_dataset(void)
+{
+    static ns_ds_totals totals[FLOWS];
+    ns_dataset ds = beacon_dataset();
+    for (int f = 0; f < FLOWS; f++) {
+        int end = f % 10 < 5 ? NS_DS_END_FIN : f % 10 < 8 ? NS_DS_END_RST : NS_DS_END_CAPTURE;
+        totals[f] = (ns_ds_totals){.packets = {3, 1}, .bytes = {256, 52}, .end = (uint8_t)end,
+                                   .tcp_flags = {(uint8_t)(SYN | ACK | PSH | (end == NS_DS_END_FIN ? 0x01
+                                                                              : end == NS_DS_END_RST ? 0x04 : 0)),
+                                                 SYN | ACK}};
+    }
+    ds.totals = totals;
+    return ds;
+}
+
+static void test_learns_closes(void **state)
+{
+    (void)state;
+    ns_dataset ds = ended_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    for (int i = 0; i < 2; i++) {
+        const ns_tmodel_class *c = ns_tmodel_find(&tm, i ? "" : "app=beacon");
+        assert_int_equal(c->close[NS_TM_CLOSE_FIN], 10);
+        assert_int_equal(c->close[NS_TM_CLOSE_RST], 6);
+        assert_int_equal(c->close[NS_TM_CLOSE_OPEN], 4);
+        assert_int_equal(c->synack_win, 29200); /* the beacon's SYN-ACKs: window 29200, no window scale */
+        assert_int_equal(c->synack_ws, 0);
+    }
+    ns_tmodel_free(&tm);
+    /* RSTs in flows whose SYNs carried timestamps: whether they do too (three with, one without). */
+    int8_t row[W];
+    for (int f = 0; f < 4; f++) {
+        size_t k = (size_t)f * LEN + LEN - 1;
+        ns_dataset_row(&ds, k, row);
+        ns_nprint_bits_put(row, NS_NP_COL_TCP_NS, 9, 0x04 | ACK);
+        if (f == 3) memset(row + NS_NP_COL_TCP_OPT, -1, 12 * 8);
+        ns_dataset_pack_row(row, W, (uint8_t *)ds.bits + k * ds.row_bytes);
+    }
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    assert_int_equal(ns_tmodel_find(&tm, "app=beacon")->rst_ts[0], 3);
+    assert_int_equal(ns_tmodel_find(&tm, "app=beacon")->rst_ts[1], 1);
+    ns_gen_flows g;
+    flows_like(&g, &ds, 40);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, 40, "app=beacon", 0};
+    ns_repair_plan plan[40];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 3, plan), NS_OK);
+    int bare = 0;
+    for (int k = 0; k < 40; k++) assert_true(plan[k].rst_ts == 1 || plan[k].rst_ts == 2), bare += plan[k].rst_ts == 2;
+    assert_true(bare >= 3 && bare <= 20); /* a quarter of 40 drawn: 10 expected */
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+    ds = ended_dataset();
+    /* Kept by train in the model file, and shown by inspect. */
+    const char *dir = tu_tmpdir();
+    const char *model = tu_train_tiny(&ds, dir, 2);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, model), NS_OK);
+    assert_int_equal(ns_tmodel_find(m.trace, "app=beacon")->close[NS_TM_CLOSE_RST], 6);
+    ns_modelfile_free(&m);
+    int status;
+    char *out = tu_output(&status, "'%s' inspect '%s'", tu_netsynth_bin(), model);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "TCP flows close: FIN 50.0%, RST 30.0%, neither 20.0%"));
+    free(out);
+    /* Without totals nothing is known of the ends: no closes. */
+    ds = beacon_dataset();
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    for (uint32_t c = 0; c < tm.n_classes; c++)
+        assert_int_equal(tm.classes[c].close[0] + tm.classes[c].close[1] + tm.classes[c].close[2], 0);
+    ns_tmodel_free(&tm);
+}
+
+/* Sets TCP flags on row i of flow k (its other bits as generated). */
+static void set_flags(ns_gen_flows *g, size_t k, size_t i, int flags)
+{
+    ns_nprint_bits_put(g->rows + (g->first[k] + i) * W, NS_NP_COL_TCP_NS, 9, (uint64_t)flags);
+}
+
+static size_t count_close(const ns_repair_plan *p, size_t from, size_t n, int close)
+{
+    size_t c = 0;
+    for (size_t k = from; k < from + n; k++) c += p[k].close == close;
+    return c;
+}
+
+/* The plan closes a capture's TCP flows in the class's shares (FIN 50%, RST
+ * 30%, open 20%), the flows whose rows show a close first; a flow that
+ * cannot close (its SYN alone) stays open; a remainder carries on to the
+ * class's next capture. */
+static void test_plan_closes_follow_shares(void **state)
+{
+    (void)state;
+    ns_dataset ds = ended_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    enum { N = 40, FIN = 0x01, RST = 0x04 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t k = 0; k < 5; k++) set_flags(&g, k, LEN - 1, ACK | FIN);   /* 0..4 show a FIN */
+    set_flags(&g, 5, LEN - 1, ACK | RST), set_flags(&g, 6, LEN - 1, RST); /* 5, 6 an RST at the end */
+    set_flags(&g, 7, 2, RST);                                             /* 7 an RST mid-flow */
+    g.len[8] = 1;                                                         /* 8 the client's SYN alone */
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
+    ns_repair_plan plan[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 3, plan), NS_OK);
+    assert_int_equal(count_close(plan, 0, N, NS_REPAIR_CLOSE_FIN), 20);
+    assert_int_equal(count_close(plan, 0, N, NS_REPAIR_CLOSE_RST), 12);
+    assert_int_equal(count_close(plan, 0, N, NS_REPAIR_CLOSE_OPEN), 8);
+    for (size_t k = 0; k < 5; k++) assert_int_equal(plan[k].close, NS_REPAIR_CLOSE_FIN);
+    for (size_t k = 5; k < 8; k++) assert_int_equal(plan[k].close, NS_REPAIR_CLOSE_RST);
+    assert_int_equal(plan[8].close, NS_REPAIR_CLOSE_OPEN);
+    /* Another seed: other flows without evidence, the same counts and the same evidence kept. */
+    ns_repair_plan other[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 4, other), NS_OK);
+    assert_int_equal(count_close(other, 0, N, NS_REPAIR_CLOSE_FIN), 20);
+    for (size_t k = 0; k < 8; k++) assert_int_equal(other[k].close, plan[k].close);
+    int differ = 0;
+    for (size_t k = 9; k < N; k++) differ |= other[k].close != plan[k].close;
+    assert_true(differ);
+
+    /* Two captures of 5: 2.5 FINs owed each, 3 + 2 in all (1.5 RSTs: 2 + 1). */
+    ns_tmodel_capture two[2] = {{10, 5, "app=beacon", 0}, {20, 5, "app=beacon", 0}};
+    memset(plan, 0, sizeof plan);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, two, 2, &ro, 3, plan), NS_OK);
+    assert_int_equal(count_close(plan, 10, 5, NS_REPAIR_CLOSE_FIN), 3);
+    assert_int_equal(count_close(plan, 20, 5, NS_REPAIR_CLOSE_FIN), 2);
+    assert_int_equal(count_close(plan, 10, 5, NS_REPAIR_CLOSE_RST) + count_close(plan, 20, 5, NS_REPAIR_CLOSE_RST), 3);
+    /* Only 2 of 10 flows can close (8 SYNs alone): 3 RSTs and 5 FINs owed shrink alike, to 1 and 1. */
+    for (size_t k = 30; k < 38; k++) g.len[k] = 1;
+    ns_tmodel_capture few = {30, 10, "app=beacon", 0};
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &few, 1, &ro, 3, plan), NS_OK);
+    assert_int_equal(count_close(plan, 30, 10, NS_REPAIR_CLOSE_RST), 1);
+    assert_int_equal(count_close(plan, 30, 10, NS_REPAIR_CLOSE_FIN), 1);
+    assert_int_equal(plan[38].close + plan[39].close, NS_REPAIR_CLOSE_RST + NS_REPAIR_CLOSE_FIN);
+    /* A UDP flow has no close. */
+    to_udp(&g, 12, 40000, 53);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, two, 2, &ro, 3, plan), NS_OK);
+    assert_int_equal(plan[12].close, NS_REPAIR_CLOSE_ROWS);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
+/* Offset of `close` in a record: every version 1 field before it (tmodel.c, record layout). */
+enum { REC_CLOSE = 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES + 24 + 24 + 4 * (NS_TM_PORT_STEPS + 1) +
+                   4 + 6 + 2 * (4 * NS_TM_IPID_KINDS + 8 + 8 + 8 + 5 * NS_TM_TTLS) + 8 + 12 };
+
+/* A version 1 trace model (before closes) still loads, with no closes, and
+ * plans as before (the rows decide each close); a newer one is refused. */
+static void test_version1_blob(void **state)
+{
+    (void)state;
+    ns_dataset ds = ended_dataset();
+    ns_tmodel tm, v1;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_load_le32(buf + 8), NS_TMODEL_VERSION);
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    for (uint32_t c = 0; c < tm.n_classes; c++) { /* the closes are where the layout says */
+        const uint8_t *r = buf + rec0 + (size_t)c * NS_TMODEL_RECORD;
+        assert_int_equal(ns_load_le32(r + REC_CLOSE), tm.classes[c].close[0]);
+        assert_int_equal(ns_load_le32(r + REC_CLOSE + 8), tm.classes[c].close[2]);
+        assert_int_equal(r[REC_CLOSE + 12] | r[REC_CLOSE + 13] << 8, tm.classes[c].synack_win);
+    }
+#define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
+    /* Version 1 with bytes where version 2 keeps closes: fields it never had. */
+    ns_store_le32(buf + 8, 1), FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
+    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_CLOSE, 0, 23);
+    FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_OK);
+    for (uint32_t c = 0; c < v1.n_classes; c++) {
+        assert_int_equal(v1.classes[c].close[0] + v1.classes[c].close[1] + v1.classes[c].close[2], 0);
+        assert_int_equal(v1.classes[c].synack_win + v1.classes[c].synack_ws + v1.classes[c].rst_ts[0], 0);
+        assert_true(fabs(v1.classes[c].period_s - tm.classes[c].period_s) < 1e-12);
+    }
+    /* Its plan: the version 2 one's but for the closes, all left to the rows. */
+    enum { N = 12 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
+    ns_repair_plan a[N], b[N];
+    memset(a, 0, sizeof a), memset(b, 0, sizeof b);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 5, a), NS_OK);
+    assert_int_equal(ns_tmodel_plan(&v1, &g, &cap, 1, &ro, 5, b), NS_OK);
+    for (size_t k = 0; k < N; k++) {
+        assert_int_equal(b[k].close, NS_REPAIR_CLOSE_ROWS);
+        assert_int_not_equal(a[k].close, NS_REPAIR_CLOSE_ROWS);
+        assert_int_equal(a[k].synack_win, 29200), assert_int_equal(b[k].synack_win, 0);
+        a[k].close = NS_REPAIR_CLOSE_ROWS, a[k].synack_win = 0;
+    }
+    assert_memory_equal(a, b, sizeof a);
+    /* A version newer than this build's: refused, saying so. */
+    ns_store_le32(buf + 8, NS_TMODEL_VERSION + 1), FIXCRC();
+    ns_tmodel t3;
+    assert_int_equal(ns_tmodel_parse(&t3, buf, size, "new.nsm"), NS_EVERSION);
+    assert_non_null(strstr(ns_errmsg(), "new.nsm: trace model version 3"));
+    assert_non_null(strstr(ns_errmsg(), "update netsynth"));
+#undef FIXCRC
+    free(buf);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&v1);
+    ns_tmodel_free(&tm);
+}
+
 /* Flow starts of a pcap: the first packet of each client (address, port), in order. */
 static size_t flow_starts(const char *path, int64_t *start, size_t max)
 {
@@ -918,6 +1135,9 @@ int main(void)
         cmocka_unit_test(test_model_file_section),
         cmocka_unit_test(test_bytes_refused_when_damaged),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_learns_closes),
+        cmocka_unit_test(test_plan_closes_follow_shares),
+        cmocka_unit_test(test_version1_blob),
         cmocka_unit_test(test_generate_command),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

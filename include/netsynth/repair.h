@@ -45,9 +45,13 @@
  *              the SYN's window scale, SACK-permitted and timestamps (RFC
  *              7323: never one the SYN lacked) with those its row generated
  *              when it generated its MSS and more, else with all of them
- *              (window scale 7, Linux's); a window scale too when the flow's
- *              generated windows are scaled ones (most under 1024). Timestamps: after a handshake on every segment when
- *              both SYNs carried them, else on none; without a handshake on
+ *              (window scale 7, Linux's, or the plan's: its class's servers');
+ *              a window scale too when the flow's generated windows are scaled
+ *              ones (most under 1024). A SYN-ACK's window is never scaled: with
+ *              a plan's synack_win, one generated under 1024, or none, is that.
+ *              Timestamps: after a handshake on every segment when
+ *              both SYNs carried them (but an RST the plan says goes
+ *              without: RFC 7323 exempts RSTs, and stacks differ), else on none; without a handshake on
  *              every segment when most rows generated one, else on none;
  *              TSval is the sender's clock (plan below; else 1 kHz from the
  *              direction's first generated TSval), TSecr the peer's latest.
@@ -81,7 +85,11 @@
  *              for them gets what the close still needs after its last row
  *              (`close_added`), one whose handshake never completed nothing.
  *              Streamed in windows (`window`), a FIN or RST first shown in the
- *              last window closes the flow from its first row there. URG only
+ *              last window closes the flow from its first row there. A plan's
+ *              close (plan.close, below) overrules the rows: FIN closes as
+ *              above, RST too, and OPEN writes neither; an RST the close does
+ *              not ask for is cleared, and so is any FIN of a flow kept open
+ *              (`close_cleared`). URG only
  *              with 0 < urgent pointer <= payload, else both cleared. Reserved
  *              bits cleared; window as generated, except that a converted
  *              row, and a zero window but on an RST (the peer could send
@@ -110,8 +118,10 @@
  *              port, and per direction the sender's TTL, IP ID behaviour and
  *              TCP timestamp clock (TSval = the flow's first + its clock's
  *              ticks since the flow started, so monotone at the host's rate;
- *              TSecr echoes the peer's latest). Keeping 5-tuples distinct is
- *              the planner's job. Without a plan, the fixed plan below.
+ *              TSecr echoes the peer's latest), and how a TCP flow closes
+ *              (FIN, RST, open; 0: as its rows show). Keeping 5-tuples
+ *              distinct is the planner's job. Without a plan, the fixed plan
+ *              below.
  *   PSH        cleared on segments without payload (no stack sends it).
  *   time       flow k starts at start_ns + k * flow_gap_ns; each packet follows
  *              by its inter-arrival time, at least 1 us; timestamps are whole
@@ -151,6 +161,15 @@ enum {
 
 enum { NS_REPAIR_IPID_STEP_MAX = 256 };
 
+/* How a planned TCP flow ends. */
+enum {
+    NS_REPAIR_CLOSE_ROWS = 0,  /* as its rows show: a FIN or RST anywhere closes it (the fixed plan's rule) */
+    NS_REPAIR_CLOSE_FIN,       /* a FIN exchange at its end */
+    NS_REPAIR_CLOSE_RST,       /* an RST as its last packet */
+    NS_REPAIR_CLOSE_OPEN,      /* neither: no FIN, no RST */
+    NS_REPAIR_CLOSES
+};
+
 /* One flow's place in a trace. Index [0] is the client's packets, [1] the server's. */
 typedef struct ns_repair_plan {
     int64_t start_ns;          /* the flow's first packet */
@@ -161,6 +180,11 @@ typedef struct ns_repair_plan {
     uint16_t ipid_first[2];    /* NS_REPAIR_IPID_COUNTER: the first packet's (that did not generate 0) */
     uint32_t ts_first[2];      /* TSval at start_ns */
     float ts_hz[2];            /* TCP timestamp clock; 0: 1 kHz from the direction's first generated TSval */
+    uint8_t close;             /* NS_REPAIR_CLOSE_*: how a TCP flow ends */
+    uint8_t synack_ws;         /* 1 + the window scale shift a SYN-ACK adds (0: 7, Linux's) */
+    uint16_t synack_win;       /* the SYN-ACK's window where its row generated none or one under 1024 (0: as
+                                * repair has it: 65535, a generated one kept) */
+    uint8_t rst_ts;            /* an RST once timestamps are agreed: 0 or 1 with one, 2 without */
 } ns_repair_plan;
 
 typedef struct ns_repair_opts {
@@ -214,6 +238,7 @@ typedef struct ns_repair_stats {
     uint64_t acks_to_data;   /* ... else sent as the peer's next data segment, as long as its latest */
     uint64_t acks_dropped;   /* ... else (the peer sent no data, or closed) not written */
     uint64_t close_added;    /* packets added after a flow's last row to complete its close (FIN, FIN-ACK, ACK, RST) */
+    uint64_t close_cleared;  /* FINs and RSTs cleared because the plan's close is another (or none) */
 } ns_repair_stats;
 
 /* Whether repair always sets field f itself (addresses, checksums), so that

@@ -18,6 +18,12 @@
  *              for flows after one of the busiest client; its server is
  *              the one its client used last, another seen (the busiest, or
  *              by flow count), or new.
+ *   closes     TCP flows that ended with a FIN (and no RST), with an RST,
+ *              or with neither (the dataset's ns_ds_end; none counted for
+ *              a dataset without whole-flow totals); the window and window
+ *              scale its servers' SYN-ACKs say, the commonest; and of the
+ *              RSTs in flows whose SYNs both carried timestamps, those
+ *              that carry one too.
  *   ports      steps between a client's consecutive ports: same, +1..+16,
  *              or anything else (random), and the ephemeral range the first
  *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
@@ -58,6 +64,20 @@
  * capture's start); an IP ID counter where its first flow's generated IDs
  * start, stepping as the rows step (repair.h, NS_REPAIR_IPID_COUNTER); a
  * random host's IDs are the rows' own.
+ * Each TCP flow is told how to close
+ * (ns_repair_plan.close): per class, over the captures of one plan in
+ * order, as many RSTs and FIN exchanges as the class's shares of its TCP
+ * flows make (the remainder carried to its next capture), given first to
+ * the flows whose rows show one (an RST in the last rows, then anywhere; a
+ * FIN), then to those that show neither, chosen at random among equals;
+ * flows that cannot close (the client's SYNs alone, unanswered) and the
+ * rest stay open (too few that can close: each goes to the kind owed most
+ * for its share). A class without closes (a version 1 model) leaves it to
+ * the rows (close 0: repair's own rule). A TCP flow's SYN-ACK takes the
+ * class's window and scale where its row generated none (or a window
+ * under 1024, a later segment's scaled one: synack_win,
+ * synack_ws; 0: repair's own 65535 and 7), and its RSTs carry timestamps
+ * (once agreed) as often as the class's do (rst_ts, drawn per flow).
  *
  * Bytes (little-endian; the blob that the model file keeps as its trace
  * section, see modelfile.c):
@@ -66,7 +86,9 @@
  *   32 keys: n_classes NUL-ended strings, then zero padding to 8 bytes
  *   then n_classes records of NS_TMODEL_RECORD bytes (tmodel.c lists the fields).
  * Parsing checks all of it: sizes, CRC, distinct keys with the empty one
- * present, counts that agree with each other, finite rates and shares. */
+ * present, counts that agree with each other, finite rates and shares.
+ * Version 1 records end before `close` (they read as zeros); a version
+ * newer than NS_TMODEL_VERSION is refused. */
 #ifndef NETSYNTH_TMODEL_H
 #define NETSYNTH_TMODEL_H
 #ifdef __cplusplus
@@ -80,7 +102,7 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 1
+#define NS_TMODEL_VERSION 2   /* 2: closes, SYN-ACK defaults, RST timestamps; version 1 files load without them */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -90,6 +112,8 @@ enum {
     NS_TM_TTLS = 4,
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
+/* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
+enum { NS_TM_CLOSE_FIN, NS_TM_CLOSE_RST, NS_TM_CLOSE_OPEN, NS_TM_CLOSES };
 
 typedef struct ns_tmodel_class {
     char *key;                                 /* "" for every flow */
@@ -119,6 +143,13 @@ typedef struct ns_tmodel_class {
                                                 * (most flows so far) was the one */
     uint32_t client_after_busy[3];             /* of client_new, _prev, _other: those after a flow
                                                 * of the busiest client */
+    /* version 2 */
+    uint32_t close[NS_TM_CLOSES];              /* TCP flows by how they ended (NS_TM_CLOSE_*); all 0: the
+                                                * dataset kept no ends (or a version 1 file) */
+    uint16_t synack_win;                       /* the commonest window of its servers' SYN-ACKs; 0: none seen */
+    uint8_t synack_ws;                         /* 1 + their commonest window scale shift; 0: none seen */
+    uint32_t rst_ts[2];                        /* RSTs of flows whose SYNs both carried timestamps: [0] with
+                                                * a timestamp, [1] without (RFC 7323 exempts RSTs) */
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
