@@ -1,7 +1,8 @@
-/* rerepair [-l] MODEL LIKE.ds SYNTH.ds OUTDIR [REPORT.json]: the pcaps `generate --like` writes, from a saved
+/* rerepair [-l] [-s SEED] MODEL LIKE.ds SYNTH.ds OUTDIR [REPORT.json]: the pcaps `generate --like` writes, from a saved
  * synthetic.ds (its generated rows), with the current repair: iterate on repair without sampling again.
  * -l: the trace model learned again from LIKE.ds by this build (ns_tmodel_learn), instead of the model's:
  * iterate on the trace model too (session 7: the closes a version 1 model lacks).
+ * -s SEED: the plan's seed, as `generate --seed SEED` gives it (default 1), for rows sampled with that seed.
  * NETSYNTH_REPAIR_OFF skips repair rules (man netsynth, ENVIRONMENT); "trace" in it also skips the trace
  * model's plan (the fixed plan, as `generate --no-trace`). BENCHMARK.md, "Where the pcaps lose fidelity
  * (session 6)". Written by the session-6 TCP engineer; build from the repository root after `make`:
@@ -20,9 +21,14 @@
 
 int main(int argc, char **argv)
 {
-    int relearn = argc > 1 && !strcmp(argv[1], "-l");
-    argc -= relearn, argv += relearn;
-    if (argc < 5) return fprintf(stderr, "usage: rerepair [-l] MODEL LIKE.ds SYNTH.ds OUTDIR [REPORT.json]\n"), 2;
+    int relearn = 0;
+    uint64_t seed = 1;
+    for (;;) {
+        if (argc > 1 && !strcmp(argv[1], "-l")) relearn = 1, argc--, argv++;
+        else if (argc > 2 && !strcmp(argv[1], "-s")) seed = strtoull(argv[2], NULL, 10), argc -= 2, argv += 2;
+        else break;
+    }
+    if (argc < 5) return fprintf(stderr, "usage: rerepair [-l] [-s SEED] MODEL LIKE.ds SYNTH.ds OUTDIR [REPORT.json]\n"), 2;
     ns_modelfile m;
     ns_dataset like, syn;
     ns_gen_plan plan = {0};
@@ -49,13 +55,14 @@ int main(int argc, char **argv)
     ns_repair_opts ro;
     ns_repair_opts_init(&ro);
     ro.window = m.cfg.max_packets;
+    ro.seed = seed;
     ns_repair_plan *trace = NULL;
     ns_repair_stats st;
     memset(&st, 0, sizeof st);
     uint64_t *written = calloc(plan.n + 1, sizeof *written);
     const char *offs = getenv("NETSYNTH_REPAIR_OFF");
     int notrace = offs && strstr(offs, "trace") != NULL;
-    if (!notrace) rc = ns_tmodel_plan_requests(tm, &m, &plan, &g, &ro, 1, &trace);
+    if (!notrace) rc = ns_tmodel_plan_requests(tm, &m, &plan, &g, &ro, seed, &trace);
     if (!rc && !notrace) ro.plan = trace, ro.n_plan = g.n_flows;
     if (!rc) rc = ns_gen_write_dir(&g, &m, &plan, argv[1], &ro, 0, argv[4], written, &st);
     if (rc) return fprintf(stderr, "%s\n", ns_errmsg()), 1;
