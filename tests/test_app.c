@@ -549,8 +549,75 @@ static void frame(cap *c, int port, int d, uint8_t flags, const uint8_t *pay, in
     fwrite(rec, 1, 16, c->f), fwrite(b, 1, caplen, c->f);
 }
 
-/* Segments written by app_write from learned starts that made tshark report
- * malformed packets and expert errors before repair framed them. */
+/* One segment of a test capture: its server port, direction (1: the
+ * server's), payload length and learned bytes. */
+typedef struct {
+    int port, d, len;
+    const char *learned;
+    int n;
+} seg;
+
+/* A capture `name` in a fresh directory: per port of ports[], a handshake,
+ * then that port's segments of s[] written by app_write, as repair writes a
+ * flow (one app_flow for the port's segments) when `stream`, else each
+ * segment alone. Returns its path. */
+static const char *segments_pcap(const char *name, const seg *s, size_t n, const int *ports, size_t n_ports, int stream)
+{
+    const char *path = tu_path(tu_tmpdir(), name);
+    cap c = {fopen(path, "wb"), {1000, 5000}, 0};
+    assert_non_null(c.f);
+    uint8_t hdr[24];
+    memcpy(hdr, (uint32_t[]){0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1}, 24);
+    fwrite(hdr, 1, 24, c.f);
+    for (size_t k = 0; k < n_ports; k++) {
+        int port = ports[k];
+        const app *a = app_of(NS_PROTO_TCP, (uint16_t)port);
+        app_flow f;
+        memset(&f, 0, sizeof f);
+        frame(&c, port, 0, 0x02, NULL, 0), frame(&c, port, 1, 0x12, NULL, 0), frame(&c, port, 0, 0x10, NULL, 0);
+        for (size_t i = 0; i < n; i++) {
+            if (s[i].port != port) continue;
+            uint8_t p[MAXLEN] = {0};
+            if (stream) app_write(a, &f, p, s[i].len, s[i].d, 1, (const uint8_t *)s[i].learned, s[i].n);
+            else write_payload(a, p, s[i].len, s[i].d, (const uint8_t *)s[i].learned, s[i].n);
+            frame(&c, port, s[i].d, 0x18, p, s[i].len);
+        }
+        c.seq[0] += 100000, c.seq[1] += 100000;
+    }
+    fclose(c.f);
+    return path;
+}
+
+/* tshark reads the capture at path with no malformed packet, no expert
+ * error, and no expert message matching the awk pattern warn; what it
+ * reports is printed first when it fails. */
+static void tshark_clean(const char *path, const char *warn)
+{
+    int status;
+    char *out = tu_output(&status, "tshark -r '%s' -T fields -e _ws.malformed -e _ws.expert.severity -e _ws.expert.message 2>/dev/null | "
+                                   "awk -F'\\t' '$1 != \"\" { m++ } $2 ~ /8388608/ { e++ } $3 ~ /%s/ { w++ } "
+                                   "END { print m + 0, e + 0, w + 0 }'",
+                          path, warn);
+    assert_int_equal(status, 0);
+    int malformed = -1, errors = -1, warnings = -1;
+    assert_int_equal(sscanf(out, "%d %d %d", &malformed, &errors, &warnings), 3);
+    free(out);
+    if (malformed || errors || warnings) tu_system("tshark -r '%s' -q -z expert,warn", path);
+    assert_int_equal(malformed, 0), assert_int_equal(errors, 0), assert_int_equal(warnings, 0);
+}
+
+/* The packets of the capture at path that tshark (with options opts) shows
+ * for the display filter. */
+static int tshark_count(const char *path, const char *opts, const char *filter)
+{
+    int status;
+    char *out = tu_output(&status, "tshark -r '%s' %s -Y '%s' 2>/dev/null | wc -l", path, opts, filter);
+    assert_int_equal(status, 0);
+    int n = atoi(out);
+    free(out);
+    return n;
+}
+
 /* A DHCP payload the model made short grows to BOOTP's least message, 300
  * bytes, its options whole (message type, end) and zeros after: nDPI 4.2
  * takes no DHCP message under 248 bytes (a 244-byte DISCOVER: unknown). */
@@ -572,6 +639,8 @@ static void test_dhcp_least_message(void **state)
     }
 }
 
+/* Segments written by app_write from learned starts that made tshark report
+ * malformed packets and expert errors before repair framed them. */
 static void test_tshark_reads_them_whole(void **state)
 {
     (void)state;
@@ -579,11 +648,7 @@ static void test_tshark_reads_them_whole(void **state)
         print_message("SKIP %s: tshark is absent\n", __func__);
         skip();
     }
-    static const struct {
-        int port, d, len;
-        const char *learned;
-        int n;
-    } seg[] = {
+    static const seg segs[] = {
         {443, 0, 220, "\x16\x03\x01\x00\xde\x01\x00\x00\xda\x03\x01\x57\xd1\x1f\xac\x75\x72\xc4\x96\x4f\x9f\xbe\x1c\x2a\x11\xc0\x17\x6c\x8b\x98\x41\xbf", 32},
         {443, 1, 1380, "\x16\x03\x01\x00\x51\x02\x00\x00\x4d\x03\x01\x52\x89\x6c\x4d\xc2\xd6\xf0\x83\xaf\x57\x9f\x8b\xae\x3d\x62\x2c\x6f\x83\x4d\x9a\x5f", 32},
         {443, 1, 700, "\x16\x03\x03\x12\xbf\x0b\x00\x12\xbb\x00\x12\xb8\x00\x05\x30\x82", 16},
@@ -597,41 +662,12 @@ static void test_tshark_reads_them_whole(void **state)
         {80, 0, 180, "POST /upload HTTP/1.0\r\nHost: 10.0", 33},
         {80, 1, 36, "HTTP/1.1 200 OK\r\nServer: x", 26},
     };
-    const char *dir = tu_tmpdir(), *path = tu_path(dir, "app.pcap");
-    cap c = {fopen(path, "wb"), {1000, 5000}, 0};
-    assert_non_null(c.f);
-    uint8_t hdr[24];
-    memcpy(hdr, (uint32_t[]){0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1}, 24);
-    fwrite(hdr, 1, 24, c.f);
-    for (int port = 80; port; port = port == 80 ? 443 : 0) {
-        frame(&c, port, 0, 0x02, NULL, 0), frame(&c, port, 1, 0x12, NULL, 0), frame(&c, port, 0, 0x10, NULL, 0);
-        for (size_t i = 0; i < sizeof seg / sizeof seg[0]; i++) {
-            if (seg[i].port != port) continue;
-            uint8_t p[MAXLEN];
-            write_payload(app_of(NS_PROTO_TCP, (uint16_t)port), p, seg[i].len, seg[i].d, (const uint8_t *)seg[i].learned, seg[i].n);
-            frame(&c, port, seg[i].d, 0x18, p, seg[i].len);
-        }
-        c.seq[0] += 100000, c.seq[1] += 100000;
-    }
-    fclose(c.f);
-    int status;
-    char *out = tu_output(&status, "tshark -r '%s' -T fields -e _ws.malformed -e _ws.expert.severity 2>/dev/null | "
-                                   "awk -F'\\t' '$1 != \"\" { m++ } $2 ~ /8388608/ { e++ } END { print m + 0, e + 0 }'",
-                          path);
-    assert_int_equal(status, 0);
-    int malformed = -1, errors = -1;
-    assert_int_equal(sscanf(out, "%d %d", &malformed, &errors), 2);
-    if (malformed || errors) tu_system("tshark -r '%s' -q -z expert,error", path);
-    assert_int_equal(malformed, 0), assert_int_equal(errors, 0);
-    free(out);
+    static const int ports[] = {80, 443};
+    const char *path = segments_pcap("app.pcap", segs, sizeof segs / sizeof segs[0], ports, 2, 0);
+    tshark_clean(path, "Ignored Unknown Record|header name");
     /* and dissected: the four hellos and messages of TLS, the HTTP requests and responses */
-    out = tu_output(&status, "tshark -r '%s' -Y 'tls.handshake.type == 1 || tls.handshake.type == 2' 2>/dev/null | wc -l", path);
-    assert_int_equal(atoi(out), 2);
-    free(out);
-    out = tu_output(&status, "tshark -r '%s' -o tcp.desegment_tcp_streams:FALSE -Y 'http.request || http.response' 2>/dev/null | wc -l",
-                    path);
-    assert_int_equal(atoi(out), 4);
-    free(out);
+    assert_int_equal(tshark_count(path, "", "tls.handshake.type == 1 || tls.handshake.type == 2"), 2);
+    assert_int_equal(tshark_count(path, "-o tcp.desegment_tcp_streams:FALSE", "http.request || http.response"), 4);
 }
 
 /* Flows through app_flow as repair writes them, segment after segment, from
@@ -645,11 +681,7 @@ static void test_tshark_reads_streams(void **state)
         print_message("SKIP %s: tshark is absent\n", __func__);
         skip();
     }
-    static const struct {
-        int port, d, len;
-        const char *learned;
-        int n;
-    } seg[] = {
+    static const seg segs[] = {
         {443, 0, 220, "\x16\x03\x01\x00\xde\x01\x00\x00\xda\x03\x01\x57\xd1\x1f\xac\x75\x72\xc4\x96\x4f\x9f\xbe\x1c\x2a\x11\xc0\x17\x6c\x8b\x98\x41\xbf", 32},
         {443, 1, 1380, "\x16\x03\x01\x00\x51\x02\x00\x00\x4d\x03\x01\x52\x89\x6c\x4d\xc2\xd6\xf0\x83\xaf\x57\x9f\x8b\xae\x3d\x62\x2c\x6f\x83\x4d\x9a\x5f", 32},
         {443, 1, 19, "\x16\x03\x01\x00\x0e\xff\x3c\x22\x00", 9},          /* a type tshark does not know, its length past the record */
@@ -670,41 +702,10 @@ static void test_tshark_reads_streams(void **state)
         {9292, 0, 96, "NOv}\x7f~sh http", 14},
         {9292, 0, 80, "\xde\xef\x74\x6f\x77\xff\x7f\xfe\x68\xfc", 10},
     };
-    const char *dir = tu_tmpdir(), *path = tu_path(dir, "streams.pcap");
-    cap c = {fopen(path, "wb"), {1000, 5000}, 0};
-    assert_non_null(c.f);
-    uint8_t hdr[24];
-    memcpy(hdr, (uint32_t[]){0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1}, 24);
-    fwrite(hdr, 1, 24, c.f);
     static const int ports[] = {443, 80, 9292};
-    for (size_t k = 0; k < 3; k++) {
-        int port = ports[k];
-        app_flow f;
-        memset(&f, 0, sizeof f);
-        frame(&c, port, 0, 0x02, NULL, 0), frame(&c, port, 1, 0x12, NULL, 0), frame(&c, port, 0, 0x10, NULL, 0);
-        for (size_t i = 0; i < sizeof seg / sizeof seg[0]; i++) {
-            if (seg[i].port != port) continue;
-            uint8_t p[MAXLEN] = {0};
-            app_write(app_of(NS_PROTO_TCP, (uint16_t)port), &f, p, seg[i].len, seg[i].d, 1, (const uint8_t *)seg[i].learned, seg[i].n);
-            frame(&c, port, seg[i].d, 0x18, p, seg[i].len);
-        }
-        c.seq[0] += 100000, c.seq[1] += 100000;
-    }
-    fclose(c.f);
-    int status;
-    char *out = tu_output(&status, "tshark -r '%s' -T fields -e _ws.malformed -e _ws.expert.severity -e _ws.expert.message 2>/dev/null | "
-                                   "awk -F'\\t' '$1 != \"\" { m++ } $2 ~ /8388608/ { e++ } $3 ~ /Ignored Unknown Record|header name/ { w++ } "
-                                   "END { print m + 0, e + 0, w + 0 }'",
-                          path);
-    assert_int_equal(status, 0);
-    int malformed = -1, errors = -1, warnings = -1;
-    assert_int_equal(sscanf(out, "%d %d %d", &malformed, &errors, &warnings), 3);
-    if (malformed || errors || warnings) tu_system("tshark -r '%s' -q -z expert,warn", path);
-    assert_int_equal(malformed, 0), assert_int_equal(errors, 0), assert_int_equal(warnings, 0);
-    free(out);
-    out = tu_output(&status, "tshark -r '%s' -Y 'tls.handshake.type == 1 || tls.handshake.type == 2' 2>/dev/null | wc -l", path);
-    assert_int_equal(atoi(out), 2);
-    free(out);
+    const char *path = segments_pcap("streams.pcap", segs, sizeof segs / sizeof segs[0], ports, 3, 1);
+    tshark_clean(path, "Ignored Unknown Record|header name");
+    assert_int_equal(tshark_count(path, "", "tls.handshake.type == 1 || tls.handshake.type == 2"), 2);
 }
 
 int main(void)
