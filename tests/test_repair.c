@@ -131,6 +131,24 @@ static void handshake(tflow *f, uint16_t port)
     tcp_row(add(f, 0, 1000), 0, 50000, port, 2, 10, ACK);
 }
 
+/* f repaired whole into *whole with o (o->window set), then in parts of
+ * o->window rows as generate streams it: the same bytes, or the test fails. */
+static void repair_streamed(const ns_repair_opts *o, const tflow *f, ns_repair_out *whole)
+{
+    ns_repair_out parts = {0};
+    assert_int_equal(ns_repair_flow(o, 0, f->rows, f->dir, f->iat, f->n, whole, NULL), NS_OK);
+    ns_repair_cont c;
+    memset(&c, 0, sizeof c);
+    c.total = f->n;
+    size_t w = (size_t)o->window;
+    for (size_t at = 0; at < f->n; at += w)
+        assert_int_equal(ns_repair_flow_part(o, 0, f->rows + at * W, f->dir + at, f->iat + at, f->n - at < w ? f->n - at : w,
+                                             &c, &parts, NULL), NS_OK);
+    assert_int_equal(whole->n_pkts, parts.n_pkts), assert_int_equal(whole->n_bytes, parts.n_bytes);
+    assert_memory_equal(whole->bytes, parts.bytes, whole->n_bytes);
+    ns_repair_out_free(&parts);
+}
+
 /* -------------------------------------------------------------- checking */
 
 /* One repaired packet as parsed back. */
@@ -946,24 +964,15 @@ static void test_flow_closes_at_its_end(void **state)
     ns_repair_opts o;
     ns_repair_opts_init(&o);
     o.window = 4;
-    ns_repair_out whole = {0}, parts = {0};
-    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &whole, NULL), NS_OK);
-    ns_repair_cont c;
-    memset(&c, 0, sizeof c);
-    c.total = f.n;
-    for (size_t at = 0; at < f.n; at += 4)
-        assert_int_equal(ns_repair_flow_part(&o, 0, f.rows + at * W, f.dir + at, f.iat + at, f.n - at < 4 ? f.n - at : 4, &c,
-                                             &parts, NULL), NS_OK);
-    assert_int_equal(whole.n_pkts, parts.n_pkts), assert_int_equal(whole.n_bytes, parts.n_bytes);
-    assert_memory_equal(whole.bytes, parts.bytes, whole.n_bytes);
+    ns_repair_out whole = {0};
+    repair_streamed(&o, &f, &whole);
     check_default(&whole, 1);
     assert_int_equal(whole.n_pkts, 11);
     view(&whole, 10, &v[0]);
     assert_int_equal(v[0].flags, ACK);
     view(&whole, 9, &v[0]);
     assert_true(v[0].flags & FIN);
-    ns_repair_out_free(&whole), ns_repair_out_free(&parts);
-    ns_repair_out_free(&out);
+    ns_repair_out_free(&whole), ns_repair_out_free(&out);
 }
 
 /* A plan's close overrules the rows (issue 15: the class's shares of
@@ -1040,15 +1049,8 @@ static void test_planned_close(void **state)
     for (int i = 0; i < 7; i++) tcp_row(add(&f, i & 1, 1000), 30, i & 1 ? 80 : 50000, i & 1 ? 50000 : 80, 1, 1, ACK | PSH);
     plan.close = NS_REPAIR_CLOSE_FIN;
     o.window = 4;
-    ns_repair_out whole = {0}, parts = {0};
-    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &whole, NULL), NS_OK);
-    ns_repair_cont c;
-    memset(&c, 0, sizeof c);
-    c.total = f.n;
-    for (size_t at = 0; at < f.n; at += 4)
-        assert_int_equal(ns_repair_flow_part(&o, 0, f.rows + at * W, f.dir + at, f.iat + at, f.n - at < 4 ? f.n - at : 4,
-                                             &c, &parts, NULL), NS_OK);
-    assert_int_equal(whole.n_bytes, parts.n_bytes), assert_memory_equal(whole.bytes, parts.bytes, whole.n_bytes);
+    ns_repair_out whole = {0};
+    repair_streamed(&o, &f, &whole);
     check_all(&whole, &o, 1);
     view(&whole, whole.n_pkts - 1, &v);
     assert_int_equal(v.flags, ACK), assert_int_equal(whole.n_pkts, f.n);
@@ -1105,7 +1107,7 @@ static void test_planned_close(void **state)
     plan.close = NS_REPAIR_CLOSES;
     assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_EARG);
     assert_non_null(strstr(ns_errmsg(), "close"));
-    ns_repair_out_free(&whole), ns_repair_out_free(&parts), ns_repair_out_free(&out);
+    ns_repair_out_free(&whole), ns_repair_out_free(&out);
 }
 
 static void test_tcp_flags_and_rst(void **state)
