@@ -29,7 +29,7 @@ static void usage(FILE *out)
             "  --d N, --layers N, --heads N   override the config's width, depth, heads\n"
             "  --packets N        the window: first N packets per flow modelled (default 64,\n"
             "                     or the dataset's cap when smaller)\n"
-            "  --steps N          optimizer steps (default 20000: about 37 minutes on 2 cores\n"
+            "  --steps N          optimizer steps (default 20000: about 28 minutes on 2 cores\n"
             "                     with the small config; fewer train faster and worse)\n"
             "  --batch B          flows per step (default 64)\n"
             "  --lr X             peak learning rate (default 1e-3)\n"

@@ -25,7 +25,7 @@ void ns_train_opts_init(ns_train_opts *o)
     o->config = "small";
     o->max_packets = 0; /* the dataset's */
     ns_train_state *s = &o->st;
-    s->steps = 20000; /* BENCHMARK.md "Fidelity at 20,000 steps": 0.07-0.10 more than 6,000 on the IoT pcaps, ~37 min on 2 cores */
+    s->steps = 20000; /* BENCHMARK.md "Fidelity at 20,000 steps": 0.07-0.10 more than 6,000 on the IoT pcaps, about 28 min on 2 cores */
     s->seed = 1;
     s->batch = 64;
     s->warmup = 200;
