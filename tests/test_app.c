@@ -689,10 +689,7 @@ static void test_dhcp_least_message(void **state)
 static void test_tshark_reads_them_whole(void **state)
 {
     (void)state;
-    if (!tu_have_program("tshark")) {
-        print_message("SKIP %s: tshark is absent\n", __func__);
-        skip();
-    }
+    TU_REQUIRE_PROGRAM("tshark");
     static const seg segs[] = {
         {443, 0, 220, "\x16\x03\x01\x00\xde\x01\x00\x00\xda\x03\x01\x57\xd1\x1f\xac\x75\x72\xc4\x96\x4f\x9f\xbe\x1c\x2a\x11\xc0\x17\x6c\x8b\x98\x41\xbf", 32},
         {443, 1, 1380, "\x16\x03\x01\x00\x51\x02\x00\x00\x4d\x03\x01\x52\x89\x6c\x4d\xc2\xd6\xf0\x83\xaf\x57\x9f\x8b\xae\x3d\x62\x2c\x6f\x83\x4d\x9a\x5f", 32},
@@ -722,10 +719,7 @@ static void test_tshark_reads_them_whole(void **state)
 static void test_tshark_reads_streams(void **state)
 {
     (void)state;
-    if (!tu_have_program("tshark")) {
-        print_message("SKIP %s: tshark is absent\n", __func__);
-        skip();
-    }
+    TU_REQUIRE_PROGRAM("tshark");
     static const seg segs[] = {
         {443, 0, 220, "\x16\x03\x01\x00\xde\x01\x00\x00\xda\x03\x01\x57\xd1\x1f\xac\x75\x72\xc4\x96\x4f\x9f\xbe\x1c\x2a\x11\xc0\x17\x6c\x8b\x98\x41\xbf", 32},
         {443, 1, 1380, "\x16\x03\x01\x00\x51\x02\x00\x00\x4d\x03\x01\x52\x89\x6c\x4d\xc2\xd6\xf0\x83\xaf\x57\x9f\x8b\xae\x3d\x62\x2c\x6f\x83\x4d\x9a\x5f", 32},

@@ -169,10 +169,7 @@ static void test_generate_formats(void **state)
 static void test_pcapng_read_by_tshark(void **state)
 {
     (void)state;
-    if (!tu_have_program("tshark")) {
-        print_message("SKIP %s: no tshark\n", __func__);
-        skip();
-    }
+    TU_REQUIRE_PROGRAM("tshark");
     assert_int_equal(run("generate --model m.nsm -n 5 --seed 4 -q --threads 1 -o t.pcap"), 0);
     assert_int_equal(run("generate --model m.nsm -n 5 --seed 4 -q --threads 1 -o t.pcapng"), 0);
     /* The same frames, times and dissection either way. */

@@ -101,6 +101,14 @@ static ns_dataset beacon_dataset(void)
     return ds;
 }
 
+/* The beacon dataset and the trace model learned from it into *tm. */
+static ns_dataset learned_beacons(ns_tmodel *tm)
+{
+    ns_dataset ds = beacon_dataset();
+    assert_int_equal(ns_tmodel_learn(tm, &ds), NS_OK);
+    return ds;
+}
+
 /* Generated flows standing in for the model's: the dataset's own rows, n flows. */
 static void flows_like(ns_gen_flows *g, const ns_dataset *ds, size_t n)
 {
@@ -121,9 +129,8 @@ static void flows_like(ns_gen_flows *g, const ns_dataset *ds, size_t n)
 static void test_learns_the_beacon(void **state)
 {
     (void)state;
-    ns_dataset ds = beacon_dataset();
     ns_tmodel tm;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    (void)learned_beacons(&tm);
     assert_int_equal(tm.n_classes, 2); /* app=beacon and every flow */
     const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
     assert_non_null(c);
@@ -228,9 +235,8 @@ static void check_packets(const ns_repair_out *out, const ns_repair_plan *plan, 
 static void test_plan_reproduces_the_beacon(void **state)
 {
     (void)state;
-    ns_dataset ds = beacon_dataset();
     ns_tmodel tm;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    ns_dataset ds = learned_beacons(&tm);
     enum { N = 30 };
     ns_gen_flows g;
     flows_like(&g, &ds, N);
@@ -311,9 +317,8 @@ static void test_plan_reproduces_the_beacon(void **state)
 static void test_servers_follow_ttl(void **state)
 {
     (void)state;
-    ns_dataset ds = beacon_dataset();
     ns_tmodel tm;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    ns_dataset ds = learned_beacons(&tm);
     for (uint32_t i = 0; i < tm.n_classes; i++) /* a few servers, each flow to a seen one by flow count */
         tm.classes[i].server_new = 2, tm.classes[i].server_same = 0, tm.classes[i].server_other = FLOWS - 3;
     enum { N = 30 };
@@ -345,9 +350,8 @@ static void test_servers_follow_ttl(void **state)
 static void test_plan_is_deterministic_and_tuples_distinct(void **state)
 {
     (void)state;
-    ns_dataset ds = beacon_dataset();
     ns_tmodel tm;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    ns_dataset ds = learned_beacons(&tm);
     enum { N = 40 };
     ns_gen_flows g;
     flows_like(&g, &ds, N);
@@ -405,9 +409,8 @@ static void to_udp(ns_gen_flows *g, size_t k, uint16_t cp, uint16_t sp)
 static void test_plan_fixed_client_ports(void **state)
 {
     (void)state;
-    ns_dataset ds = beacon_dataset();
     ns_tmodel tm;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    ns_dataset ds = learned_beacons(&tm);
     enum { N = 12 };
     ns_gen_flows g;
     flows_like(&g, &ds, N);
@@ -586,9 +589,8 @@ static void test_visitors_come_once(void **state)
 static void test_families_have_their_own_hosts(void **state)
 {
     (void)state;
-    ns_dataset ds = beacon_dataset();
     ns_tmodel tm;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    ns_dataset ds = learned_beacons(&tm);
     enum { N = 12 };
     ns_gen_flows g;
     flows_like(&g, &ds, N);
@@ -621,9 +623,8 @@ static void test_families_have_their_own_hosts(void **state)
 static void test_copy_keeps_the_span(void **state)
 {
     (void)state;
-    ns_dataset ds = beacon_dataset();
     ns_tmodel tm;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    ns_dataset ds = learned_beacons(&tm);
     enum { N = 11 };
     ns_gen_flows g;
     flows_like(&g, &ds, 2 * N);

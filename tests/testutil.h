@@ -38,6 +38,14 @@ char *tu_output(int *status, const char *fmt, ...) __attribute__((format(printf,
 const char *tu_netsynth_bin(void);
 /* Whether a program is on PATH. */
 int tu_have_program(const char *name);
+/* Skip the current test with a message when the program is not on PATH. */
+#define TU_REQUIRE_PROGRAM(name)                                                     \
+    do {                                                                             \
+        if (!tu_have_program(name)) {                                                \
+            print_message("SKIP %s: %s is absent\n", __func__, name);               \
+            skip();                                                                  \
+        }                                                                            \
+    } while (0)
 /* Write ds (arrays filled by the test) to dir/tiny.ds, train the "tiny"
  * model on it for `steps` steps (batch 8, lr 3e-3, one thread, no
  * validation) and return the model's path (a static buffer). */
