@@ -63,7 +63,9 @@ typedef struct side_feat {
 } side_feat;
 
 /* The TSval of a row's timestamp option, if it has one. */
-static int row_tsval(const int8_t *row, uint32_t *v)
+/* The value of TCP option `kind` of length `len` in a row's option bytes
+ * (those present, walked kind by kind): its len - 2 bytes into val. */
+static int row_option(const int8_t *row, uint8_t kind, uint8_t len, uint8_t *val)
 {
     uint8_t opt[40];
     int n = 0;
@@ -78,13 +80,21 @@ static int row_tsval(const int8_t *row, uint32_t *v)
             continue;
         }
         if (i + 1 >= n || opt[i + 1] < 2 || i + opt[i + 1] > n) break;
-        if (opt[i] == 8 && opt[i + 1] == 10) {
-            *v = (uint32_t)opt[i + 2] << 24 | (uint32_t)opt[i + 3] << 16 | (uint32_t)opt[i + 4] << 8 | opt[i + 5];
+        if (opt[i] == kind && opt[i + 1] == len) {
+            memcpy(val, opt + i + 2, (size_t)len - 2);
             return 1;
         }
         i += opt[i + 1];
     }
     return 0;
+}
+
+static int row_tsval(const int8_t *row, uint32_t *v)
+{
+    uint8_t ts[8];
+    if (!row_option(row, 8, 10, ts)) return 0;
+    *v = (uint32_t)ts[0] << 24 | (uint32_t)ts[1] << 16 | (uint32_t)ts[2] << 8 | ts[3];
+    return 1;
 }
 
 static void flow_features(const ns_dataset *ds, uint64_t f, int8_t *row, side_feat sf[2])
@@ -222,24 +232,8 @@ static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
         if (row_flag(row, NS_NPF_TCP_RST) && syn_ts && synack_ts) a->c->rst_ts[ts ? 0 : 1]++;
         if (!d || !syn || !ack || synack++) continue;
         if (ns_nprint_has(row, NS_NPF_TCP_WSIZE)) a->synack_win[ns_nprint_get(row, NS_NPF_TCP_WSIZE)]++;
-        /* The options, kind by kind, for window scale (3, length 3). */
-        for (int k = 0; k + 2 < 40 && ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT + 8 * k, 8) == 8;) {
-            uint8_t kind = (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT + 8 * k, 8), len;
-            if (kind == 0) break;
-            if (kind == 1) {
-                k++;
-                continue;
-            }
-            if (ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT + 8 * (k + 1), 8) != 8) break;
-            len = (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT + 8 * (k + 1), 8);
-            if (len < 2) break;
-            if (kind == 3 && len == 3 && ns_nprint_bits_present(row, NS_NP_COL_TCP_OPT + 8 * (k + 2), 8) == 8) {
-                uint64_t shift = ns_nprint_bits_get(row, NS_NP_COL_TCP_OPT + 8 * (k + 2), 8);
-                if (shift <= 14) a->synack_ws[shift]++;
-                break;
-            }
-            k += len;
-        }
+        uint8_t shift;
+        if (row_option(row, 3, 3, &shift) && shift <= 14) a->synack_ws[shift]++;   /* window scale */
     }
 }
 
