@@ -34,8 +34,9 @@ enum { HEADER = 32, ID_STEP_MAX = 256, IPID_RUN_MAX = 4096 };
 #define PERIOD_MIN_GAP_S 0.001
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+struct flow_info;
 static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
-                       const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan);
+                       const struct flow_info *info, const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan);
 
 void ns_tmodel_free(ns_tmodel *tm)
 {
@@ -1519,7 +1520,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     for (size_t i = 0; !rc && i < n_caps; i++)
         rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, kind,
                           scratch, starts, &v, plan);
-    if (!rc) rc = plan_closes(tm, g, caps, n_caps, ro, seed, plan);
+    if (!rc) rc = plan_closes(tm, g, caps, n_caps, info, ro, seed, plan);
     free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts);
     free(v.pairs), free(v.val), free(v.has);
     for (int d = 0; d < 2; d++) free(v.ttl[d]), free(v.ts[d]), free(v.has_ts[d]);
@@ -1610,7 +1611,7 @@ static int by_rank(const void *x, const void *y)
  * next capture, so that a class's flows close in its shares even when
  * each capture has few. Also its SYN-ACK's defaults (synack_win, _ws). */
 static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
-                       const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan)
+                       const flow_info *info, const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan)
 {
     size_t most = 0;
     for (size_t i = 0; i < n_caps; i++)
@@ -1637,15 +1638,11 @@ static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
             const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
             const uint8_t *dir = g->dir + g->first[k];
             uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
-            uint8_t proto;
-            uint16_t sport;
-            if ((rc = ns_repair_flow_service(rows, dir, len, &proto, &sport))) break;
-            if (proto != NS_PROTO_TCP) continue;
+            if (info[k].proto != NS_PROTO_TCP) continue;   /* the service ns_tmodel_plan read, as repair will */
             plan[k].close = NS_REPAIR_CLOSE_OPEN;
             cand[n] = (close_cand){0, k, close_evidence(rows, dir, len)};
             open += !(cand[n++].ev & EV_STUCK);
         }
-        if (rc) break;
         if (!n) continue;
         double total = (double)c->close[0] + c->close[1] + c->close[2], *o = owed + 2 * (size_t)(c - tm->classes);
         o[0] += (double)n * c->close[NS_TM_CLOSE_RST] / total;
