@@ -31,16 +31,11 @@ payload=${DEMO_PAYLOAD:-}
 payload_opt=${payload:+--payload $payload}
 mkdir -p "$out"
 start=$(date +%s)
-# Whole flows in the datasets, a window of 16 packets in the model (train --packets 16):
-# a flow longer than the window is generated window by window, and only a dataset that
-# kept the packets past the first 16 shows the model what a window inside a flow looks
-# like (kept to 16, every window it generated past the first came out as a flow's start:
-# a handshake RTT every 12 packets, BENCHMARK.md "Lab timing (session 8)").
-echo "== 1/4 datasets from $data, labels $labels (whole flows)"
-"$bin" dataset --labels "$data/labels.tsv" --label "$labels" --split train $payload_opt -o "$out/train.ds"
-"$bin" dataset --labels "$data/labels.tsv" --label "$labels" --split test $payload_opt -o "$out/test.ds"
+echo "== 1/4 datasets from $data, labels $labels (first 16 packets of each flow)"
+"$bin" dataset --labels "$data/labels.tsv" --label "$labels" --split train --packets 16 $payload_opt -o "$out/train.ds"
+"$bin" dataset --labels "$data/labels.tsv" --label "$labels" --split test --packets 16 $payload_opt -o "$out/test.ds"
 echo "== 2/4 train a small model for $steps steps"
-"$bin" train --data "$out/train.ds" --config small --packets 16 --steps "$steps" --log-every 250 --eval-every 500 \
+"$bin" train --data "$out/train.ds" --config small --steps "$steps" --log-every 250 --eval-every 500 \
     --ckpt-every 0 -o "$out/model.nsm"
 echo "== 3/4 generate as many flows per class as the real training split has"
 "$bin" generate --model "$out/model.nsm" --like "$out/train.ds" -o "$out/synth" -q

@@ -600,44 +600,6 @@ static void test_inspect_model_and_checkpoint(void **state)
     free(out);
 }
 
-/* make demo's commands, run by scripts/demo.sh with a stand-in binary that
- * records them: its datasets keep whole flows and its model a window of 16.
- * A dataset cut to 16 packets never showed the model a window inside a
- * longer flow, and each window it generated past the first began as a flow
- * does (a handshake RTT every 12 packets: the lab's rtt NetFlow TSTR 0.805). */
-static void test_demo_trains_on_whole_flows(void **state)
-{
-    (void)state;
-    const char *dir = tu_tmpdir();
-    char stub[4096], log[4096], out[4096];
-    snprintf(stub, sizeof stub, "%s", tu_path(dir, "netsynth-stub"));
-    snprintf(log, sizeof log, "%s", tu_path(dir, "demo-commands.txt"));
-    snprintf(out, sizeof out, "%s", tu_path(dir, "demo-out"));
-    char script[8192];
-    snprintf(script, sizeof script, "#!/bin/sh\necho \"$*\" >> '%s'\n", log);
-    assert_int_equal(tu_write_file(stub, script, strlen(script)), 0);
-    assert_int_equal(tu_system("chmod +x '%s'", stub), 0);
-    assert_int_equal(tu_system("NETSYNTH_BIN='%s' DEMO_OUT='%s' NETSYNTH_DATA=lab/corpus sh scripts/demo.sh >/dev/null",
-                               stub, out),
-                     0);
-    FILE *fp = fopen(log, "rb");
-    assert_non_null(fp);
-    char line[8192];
-    int datasets = 0, trains = 0;
-    while (fgets(line, sizeof line, fp)) {
-        if (!strncmp(line, "dataset ", 8)) {
-            datasets++;
-            if (strstr(line, "--packets")) fail_msg("demo.sh cuts its dataset's flows: %s", line);
-        } else if (!strncmp(line, "train ", 6)) {
-            trains++;
-            if (!strstr(line, " --packets 16 ")) fail_msg("demo.sh trains without a 16-packet window: %s", line);
-        }
-    }
-    fclose(fp);
-    assert_int_equal(datasets, 2);
-    assert_int_equal(trains, 1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,7 +612,6 @@ int main(void)
         cmocka_unit_test(test_every_verb_shares_the_conventions),
         cmocka_unit_test(test_readme_commands_use_real_options),
         cmocka_unit_test(test_inspect_model_and_checkpoint),
-        cmocka_unit_test(test_demo_trains_on_whole_flows),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();
