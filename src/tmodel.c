@@ -831,6 +831,14 @@ static int has_ts(const ns_tmodel_class *c, int s) { return c->ts_hz[s] > 0; }
 static int has_ts_runs(const ns_tmodel_class *c, int s) { return c->ts_runs_on[s][0] + c->ts_runs_on[s][1] > 0; }
 static int has_ttl(const ns_tmodel_class *c, int s) { return c->ttl_count[s][0] > 0; }
 
+/* Whether ttl is one of the TTLs c learned for side s's hosts. */
+static int class_ttl(const ns_tmodel_class *c, int s, int32_t ttl)
+{
+    for (int i = 0; c && i < NS_TM_TTLS; i++)
+        if (c->ttl_count[s][i] && c->ttl[s][i] == ttl) return 1;
+    return 0;
+}
+
 static const ns_tmodel_class *pick(const chain *ch, int (*has)(const ns_tmodel_class *, int), int s)
 {
     for (int i = 0; i < ch->n; i++)
@@ -1456,6 +1464,13 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
             }
             uint32_t clock = (uint32_t)(uint64_t)((double)t * 1e-9 * x->ts_hz);
             p->ttl[d] = x->ttl;
+            /* A client's TTL follows the flow more than the host: one device sends
+             * 64 to its cloud, 255 to mDNS, 4 to SSDP, 1 to IGMP (the IoT classes'
+             * UDP flows: real TTLs 64 / 255 half and half, the host's majority
+             * made 98% 64). A flow whose rows say one of the class's TTLs keeps
+             * it; odd ones (a bit off) take the host's. Servers keep theirs:
+             * servers_by_ttl already sends a flow to the server of its TTL. */
+            if (!d && fi->ttl[0] > 0 && class_ttl(pick(&ch, has_ttl, 0), 0, fi->ttl[0])) p->ttl[0] = (uint8_t)fi->ttl[0];
             /* A random host's IDs are the rows' own: random as generated, and what they say of the class kept. */
             p->ipid[d] = x->ipid == NS_REPAIR_IPID_RANDOM ? NS_REPAIR_IPID_KEEP : x->ipid;
             /* Zero IDs are a property of the flow more than of the host: one stack

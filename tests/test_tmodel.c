@@ -266,13 +266,15 @@ static void test_plan_reproduces_the_beacon(void **state)
     assert_int_equal(plan[0].ts_first[0], 5000000u);
     assert_int_equal(plan[0].ipid_first[0], 7000);
     /* Its TTL: the one most of the host's flows generated. The first flow alone saying 77 moves none of the
-     * others (it used to set the host's TTL for all 30); 16 of 30 saying 77 make it the host's. */
+     * others (it used to set the host's TTL for all 30); 16 of 30 saying 77 make it the host's, which those
+     * 16 take (77 is none of the class's TTLs); the 14 saying 64, the class's, keep theirs. */
     ns_repair_plan again[N];
     for (int most = 0; most < 2; most++) {
         for (size_t i = 0; i < (most ? 16 : 1) * (size_t)LEN; i++)
             if (!g.dir[i]) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_TTL, 77);
         assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, again), NS_OK);
-        for (int k = 0; k < N; k++) assert_int_equal(again[k].ttl[0], most ? 77 : 64), assert_int_equal(again[k].ttl[1], 50);
+        for (int k = 0; k < N; k++)
+            assert_int_equal(again[k].ttl[0], most && k < 16 ? 77 : 64), assert_int_equal(again[k].ttl[1], 50);
     }
     for (size_t i = 0; i < 16 * (size_t)LEN; i++)
         if (!g.dir[i]) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_TTL, 64);
@@ -338,6 +340,38 @@ static void test_zero_ids_follow_the_rows(void **state)
     c->ipid[0][NS_TM_IPID_ZERO] = FLOWS, c->ipid[0][NS_TM_IPID_COUNTER] = 0, c->ipid[0][NS_TM_IPID_RANDOM] = 0;
     assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, plan), NS_OK);
     for (int k = 0; k < N; k++) assert_int_equal(plan[k].ipid[0], k == 2 ? NS_REPAIR_IPID_ZERO : NS_REPAIR_IPID_KEEP);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
+/* A client's TTL follows its flow's rows where they say one of the class's
+ * client TTLs: one device sends 64 to its cloud and 255 to mDNS, 4 to
+ * SSDP (the IoT pcaps had 98% of a class's UDP client TTLs 64 where its
+ * real flows and the rows had half 255); a TTL none of the class's hosts
+ * sends takes the host's. */
+static void test_client_ttl_follows_the_flow(void **state)
+{
+    (void)state;
+    ns_tmodel tm;
+    ns_dataset ds = learned_beacons(&tm);
+    ns_tmodel_class *c = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->ttl[0][0], 64);
+    c->ttl[0][1] = 255, c->ttl_count[0][1] = 3; /* some of the class's clients' flows said 255 */
+    enum { N = 8 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t i = 0; i < N * LEN; i++) /* flow 2's client says 255, flow 5's 77 */
+        if (!g.dir[i] && (i / LEN == 2 || i / LEN == 5)) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_TTL, i / LEN == 2 ? 255 : 77);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
+    ns_repair_plan plan[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, plan), NS_OK);
+    for (int k = 0; k < N; k++) {
+        assert_int_equal(plan[k].client, plan[0].client); /* one host, two TTLs */
+        assert_int_equal(plan[k].ttl[0], k == 2 ? 255 : 64);
+        assert_int_equal(plan[k].ttl[1], 50);
+    }
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
 }
@@ -1158,6 +1192,7 @@ int main(void)
         cmocka_unit_test(test_learns_the_beacon),
         cmocka_unit_test(test_plan_reproduces_the_beacon),
         cmocka_unit_test(test_zero_ids_follow_the_rows),
+        cmocka_unit_test(test_client_ttl_follows_the_flow),
         cmocka_unit_test(test_plan_is_deterministic_and_tuples_distinct),
         cmocka_unit_test(test_servers_follow_ttl),
         cmocka_unit_test(test_plan_fixed_client_ports),
