@@ -808,20 +808,19 @@ static int close_next(const tcp_state *t, int *step, int *dd)
 }
 
 /* A FIN exchange on the flow's last rows as their sides go (d[0..n), rows
- * row0.. of a flow that ends with them): the last row is the closing side's
- * (its last ACK, or RST), the row before it the peer's FIN, and the closing
- * side's last row before that its first FIN, within CLOSE_SPAN rows of the
- * end and at or after row `lo` (past the handshake). What lies between
+ * row0.. of a flow that ends with them): the last row is the closing side
+ * a's (its last ACK, or RST), the row before it the peer's FIN, and a's
+ * last row before that its first FIN, within CLOSE_SPAN rows of the end and
+ * at or after row `lo` (past the handshake). What lies between
  * keeps its side: the peer's rows after the first FIN (its ACK of it, data
  * it still sends), the closing side's ACKs. Forcing the steps on the last
  * rows instead turned rows around: the IoT model's HueSwitch flows, 6
  * client and 5 server packets as real, came out 5 and 6. 0: the rows do not
  * fit. */
 enum { CLOSE_SPAN = 8 };
-static uint8_t rows_close(const uint8_t *d, size_t n, uint64_t row0, uint64_t lo)
+static uint8_t rows_close(const uint8_t *d, size_t n, uint64_t row0, uint64_t lo, int a)
 {
-    if (n < 3 || d[n - 2] == d[n - 1]) return 0;
-    int a = d[n - 1];
+    if (n < 3 || d[n - 1] != a || d[n - 2] == a) return 0;
     size_t i1 = n - 2;
     while (i1 > 0 && d[i1 - 1] != a) i1--;
     if (!i1 || n - (i1 - 1) > CLOSE_SPAN || row0 + i1 - 1 < lo) return 0;
@@ -1392,7 +1391,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
     /* A version 3 plan's FIN close (it gives a side) follows the rows where they fit. */
     if (fs->proto == NS_PROTO_TCP && tp->side && (tp->intent & F_FIN) && !(tp->off & OFF_CLOSE) && row0 + n == total &&
         !tp->fin[0] && !tp->fin[1])
-        tp->fin_back = rows_close(d, n, row0, tp->handshake ? tp->syns + 2u : 0);
+        tp->fin_back = rows_close(d, n, row0, tp->handshake ? tp->syns + 2u : 0, tp->side - 1);
     for (; i < n && !c->ended; i++) {
         const gen *r = &g[i];
         int dd = d[i];

@@ -1182,13 +1182,13 @@ static void test_close_sides_and_refusals(void **state)
         assert_int_equal(v.src >> 24 == 198, i != 1), assert_int_equal(v.flags & ~PSH, i == 2 ? ACK : ACK | FIN);
     }
     /* Rows that end as a server's close goes (its data, the client's two ACKs and its FIN, the server's
-     * ACK): followed, whatever the plan's side. The server's FIN rides on its data; the client's first
-     * ACK takes the data, the second the FIN; nothing turned or dropped. */
+     * ACK), the plan's side the server's: followed. The server's FIN rides on its data; the client's
+     * first ACK takes the data, the second the FIN; nothing turned or dropped. */
     f.n = 0;
     handshake(&f, 80);
     data_row(&f, 0, 100, ACK | PSH), data_row(&f, 1, 17, ACK | PSH), data_row(&f, 1, 600, ACK | PSH);
     data_row(&f, 0, 0, ACK), data_row(&f, 0, 0, ACK), data_row(&f, 0, 0, ACK), data_row(&f, 1, 0, ACK);
-    plan.close_side = 1, plan.close_shape = 0;
+    plan.close_side = 2, plan.close_shape = 0;
     memset(&st, 0, sizeof st);
     ns_repair_out_clear(&out);
     assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, &st), NS_OK);
@@ -1203,6 +1203,16 @@ static void test_close_sides_and_refusals(void **state)
     assert_int_equal(v.flags, ACK | FIN), assert_int_equal(v.src >> 24, 10);
     view(&out, 9, &v);
     assert_int_equal(v.flags, ACK), assert_int_equal(v.src >> 24, 198);
+    /* The plan's side the client's: the rows do not fit it, the client's FIN comes in the last rows. */
+    plan.close_side = 1;
+    ns_repair_out_clear(&out);
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+    check_all(&out, &o, 1);
+    for (size_t i = 0; i < out.n_pkts; i++) {
+        view(&out, i, &v);
+        if (v.flags & FIN) break;
+    }
+    assert_int_equal(v.src >> 24, 10);
     /* An RST close after FINs: the client's FIN, the server's, then the client's RST alone (no ACK). */
     f.n = 0;
     handshake(&f, 80);

@@ -94,7 +94,12 @@
  *              its close_shape ACKED has the peer ACK the first FIN before
  *              its FIN-ACK (four rows), FIN_RST ends an RST close with a FIN
  *              from each side and then the RST alone (no ACK) in place of the
- *              last ACK. REFUSED: the row after the client's SYNs is the
+ *              last ACK. With a close_side, a FIN close whose last rows go as
+ *              that side's close (its row last, the peer's before it, its own
+ *              within 8 rows of the end before that) takes those rows as they
+ *              are: the first FIN on that side's last row before the peer's,
+ *              the peer's rows between keeping their side (two peer rows in a
+ *              row: the first acknowledges the data, not yet the FIN). REFUSED: the row after the client's SYNs is the
  *              server's RST-ACK (sequence 0, acknowledging the SYN), the
  *              flow's last (one is added when no row is left). URG only
  *              with 0 < urgent pointer <= payload, else both cleared. Reserved
