@@ -100,6 +100,17 @@ void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows);
 void ns_repr_expect_guided(const ns_repr *r, float *x0, float *out, const float *cond, const float *uncond, float g,
                            float g_time, size_t rows);
 
+/* The readout of the sampler's last step: to each value's three logits in
+ * out[rows, out_dim] add the exact log-density of its own two channels of
+ * x_t[rows, in_dim] under each class's encoding e, log N(x_t; alpha e,
+ * sigma^2) (less the absent class's: a softmax does not see a shift). A
+ * row is one token of d values, fewer than its 2 K channels, so the network
+ * reads a value's own channels back only in part (a TLS ClientHello's
+ * first bit 0.82 right from a row at t = 0.05: BENCHMARK.md, "Payload
+ * starts (session 8)"); at the last step, where x_t is all but clean, its
+ * channels say what the trajectory decided. Timing and direction stay. */
+void ns_repr_readout(const ns_repr *r, float *out, const float *x_t, float alpha, float sigma, size_t rows);
+
 /* One output row -> an nPrint row[width] (argmax per value, constants put
  * back), its direction and inter-arrival time in nanoseconds. With timing
  * bins, rng draws the bin and the sub-bin from the row's probabilities and
