@@ -240,7 +240,8 @@ static void test_readout_reads_the_last_step(void **state)
     int64_t ns;
     ns_rng g;
     ns_rng_seed(&g, 3, 1);
-    const float ts[2][2] = {{0.999f, 0.045f}, {0.8f, 0.6f}}; /* alpha, sigma: the last step of 8, and a noisy one */
+    /* alpha, sigma: the default 8 steps' last (40 sigma), the least that reads (20 sigma) */
+    const float ts[2][2] = {{0.999f, 0.025f}, {0.9988f, 0.0499f}};
     for (int c = 0; c < 2; c++) {
         float al = ts[c][0], si = ts[c][1];
         for (int j = 0; j < K; j++) {
@@ -251,7 +252,7 @@ static void test_readout_reads_the_last_step(void **state)
         }
         for (int i = 3 * K; i < od; i++) prior[i] = out[i] = 0.25f * (float)(i - 3 * K);
         memcpy(out, prior, (size_t)od * sizeof *out);
-        ns_repr_readout(&r, out, x, al, si, 1);
+        assert_int_equal(ns_repr_readout(&r, out, x, al, si, 1), 1);
         for (int i = 3 * K; i < od; i++) assert_true(out[i] == prior[i]); /* timing and direction stay */
         for (int j = 0; j < K; j++) {
             /* The posterior: prior times N(x; alpha e, sigma^2), normalised. */
@@ -269,6 +270,11 @@ static void test_readout_reads_the_last_step(void **state)
             for (int j = 0; j < K; j++) assert_int_equal(row[NS_NP_COL_PAY + j], want[j]);
         }
     }
+    /* --fast's last step (log-SNR 2.4, alpha 3.3 sigma): x_t still holds
+     * undecided values, and nothing is read. */
+    memcpy(out, prior, (size_t)od * sizeof *out);
+    assert_int_equal(ns_repr_readout(&r, out, x, 0.957f, 0.289f, 1), 0);
+    assert_memory_equal(out, prior, (size_t)od * sizeof *out);
     free(x), free(out), free(prior);
 }
 
