@@ -154,7 +154,7 @@ static void app_restamp(const app *a, uint8_t *p, int len, int learned, uint16_t
 /* A DNS name at *at of msg (labels, or a pointer back into the message to
  * a name that parses: a generated answer's "c0 00", a pointer to the
  * header's first byte, 0x4c, no label, was malformed to tshark). */
-static int dns_name(ns_bytes msg, size_t *at)
+static int dns_name_in(ns_bytes msg, size_t *at, int depth)
 {
     for (int labels = 0; labels < 128; labels++) {
         uint8_t n;
@@ -164,8 +164,8 @@ static int dns_name(ns_bytes msg, size_t *at)
             uint8_t lo;
             if (!ns_get_u8(msg, *at + 1, &lo)) return 0;
             size_t to = (size_t)((n & 0x3f) << 8 | lo);
-            /* strictly backward, so that the pointers it follows end */
-            if (to >= *at || !dns_name(msg, &to)) return 0;
+            /* backward, and a few deep: a pointer into the labels before it loops back to itself */
+            if (to >= *at || depth >= 16 || !dns_name_in(msg, &to, depth + 1)) return 0;
             return *at += 2, 1;
         }
         if (n > 63 || !ns_bytes_has(msg, *at + 1, n)) return 0;
@@ -173,6 +173,8 @@ static int dns_name(ns_bytes msg, size_t *at)
     }
     return 0;
 }
+
+static int dns_name(ns_bytes msg, size_t *at) { return dns_name_in(msg, at, 0); }
 
 /* Whether a DNS message parses whole: its questions and records inside it,
  * names well formed, the fixed-size data of A and AAAA records right. */
