@@ -176,11 +176,6 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     /* Guidance and the expectation in one pass over the outputs. */
     ns_repr_expect_guided(&c->m->repr, x0, c->out, raw, guided ? raw + per : NULL, c->guidance, c->timing_guidance,
                           rows);
-    if (c->step == c->steps) { /* the last call, whose outputs are decoded: x_t's own channels (repr.h) */
-        float al, si;
-        ns_schedule_alpha_sigma(&c->m->sched, t, &al, &si);
-        ns_repr_readout(&c->m->repr, c->out, x_t, al, si, rows);
-    }
     if (c->cl)
         for (int b = 0; b < B; b++)
             for (int r = 0; r < c->len[b]; r++) gen_clamp_x0(c->cl, c->m->repr.n_bits, x0 + ((size_t)b * T + r) * in);

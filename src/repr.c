@@ -196,24 +196,6 @@ void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows)
     ns_repr_expect_guided(r, x0, (float *)out, out, NULL, 1.0f, 1.0f, rows);
 }
 
-int ns_repr_readout(const ns_repr *r, float *out, const float *x_t, float alpha, float sigma, size_t rows)
-{
-    if (!(alpha >= NS_REPR_READOUT_SNR * sigma)) return 0;
-    /* Encodings (p, v): absent (-1, 0), 0 (1, -1), 1 (1, 1); the log-density
-     * k1 e.x - k2 |e|^2 with k1 = alpha / sigma^2, k2 = alpha^2 / (2 sigma^2). */
-    int K = r->n_bits, in = ns_repr_in_dim(r), od = ns_repr_out_dim(r);
-    float k1 = alpha / (sigma * sigma), k2 = alpha * alpha / (2 * sigma * sigma);
-    for (size_t t = 0; t < rows; t++) {
-        const float *x = x_t + t * in;
-        float *o = out + t * od;
-        for (int j = 0; j < K; j++) {
-            o[3 * j + 1] += k1 * (2 * x[2 * j] - x[2 * j + 1]) - k2;
-            o[3 * j + 2] += k1 * (2 * x[2 * j] + x[2 * j + 1]) - k2;
-        }
-    }
-    return 1;
-}
-
 /* An index of softmax(l[n]): drawn with rng, or the most likely. */
 static int pick(const float *l, int n, ns_rng *rng)
 {

@@ -100,23 +100,6 @@ void ns_repr_expect(const ns_repr *r, float *x0, const float *out, size_t rows);
 void ns_repr_expect_guided(const ns_repr *r, float *x0, float *out, const float *cond, const float *uncond, float g,
                            float g_time, size_t rows);
 
-/* The readout of the sampler's last step: to each value's three logits in
- * out[rows, out_dim] add the exact log-density of its own two channels of
- * x_t[rows, in_dim] under each class's encoding e, log N(x_t; alpha e,
- * sigma^2) (less the absent class's: a softmax does not see a shift). A
- * row is one token of d values, fewer than its 2 K channels, so the network
- * reads a value's own channels back only in part (a TLS ClientHello's
- * first bit 0.82 right from a row at t = 0.05: BENCHMARK.md, "Payload
- * starts (session 8)"); at the last step, where x_t is all but clean, its
- * channels say what the trajectory decided. Only there: nothing is added
- * unless alpha >= NS_REPR_READOUT_SNR sigma (the default 8 steps end at
- * log-SNR 7.4, alpha = 40 sigma; --fast's 4 steps at 2.4, where x_t still
- * holds undecided values and the readout would decide them by the noise:
- * TLS ClientHello starts 0.12 -> 0.01). Timing and direction stay. Returns
- * whether it added. */
-#define NS_REPR_READOUT_SNR 20.0f
-int ns_repr_readout(const ns_repr *r, float *out, const float *x_t, float alpha, float sigma, size_t rows);
-
 /* One output row -> an nPrint row[width] (argmax per value, constants put
  * back), its direction and inter-arrival time in nanoseconds. With timing
  * bins, rng draws the bin and the sub-bin from the row's probabilities and
