@@ -147,6 +147,11 @@ int cmd_train(int argc, char **argv)
     if (rank) o.progress = NULL, log_path = NULL;
     ns_dataset ds;
     if ((rc = ns_dataset_load(&ds, data))) return rc;
+    if (!o.resume_path && !rank && ns_train_window_unseen(&ds, o.max_packets))
+        cli_warn("train: warning: %s keeps at most %u packets a flow, the model's window is %d, and some flows were "
+                 "longer: it will generate them whole but never sees a window inside a flow, so each window past "
+                 "the first comes out as a flow's start; build the dataset without --packets to keep whole flows",
+                 data, ds.max_packets, ns_train_window(&ds, o.max_packets));
     if ((rc = cli_log_open(log_path, o.resume_path != NULL, &o.log))) {
         ns_dataset_free(&ds);
         return rc;

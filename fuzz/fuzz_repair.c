@@ -1,7 +1,8 @@
 /* fuzz_repair.c: libFuzzer target for repair (repair.h). The input becomes a
- * flow: its first byte the number of rows (1-16), its second the options
- * (link type, payload, flow number), the rest, cycled, the rows' ternary
- * values, directions and inter-arrival times. Whatever the rows say, every
+ * flow: its first byte the number of rows (1-16) and a trace plan's close
+ * (none, or NS_REPAIR_CLOSE_*; its side and shape from the last byte), its
+ * second the options (link type, payload, flow number), the rest, cycled,
+ * the rows' ternary values, directions and inter-arrival times. Whatever the rows say, every
  * packet repair writes must parse (packet.h) with consistent lengths and
  * valid checksums, IPv4 or IPv6 (pseudo-header); anything else aborts. */
 #include <stdint.h>
@@ -64,6 +65,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ns_repair_opts_init(&o);
     o.linktype = data[1] & 1 ? NS_LINKTYPE_RAW : NS_LINKTYPE_ETHERNET;
     o.payload = data[1] >> 1 & 1;
+    static ns_repair_plan plan[64];
+    if (data[0] >> 4 & 1) {
+        for (int k = 0; k < 64; k++)
+            plan[k] = (ns_repair_plan){.start_ns = o.start_ns, .client = 1, .server = 2, .client_port = 50001,
+                                       .close = (uint8_t)((data[0] >> 5) % NS_REPAIR_CLOSES),
+                                       .close_side = (uint8_t)(v[m - 1] % 3), .close_shape = (uint8_t)(v[m - 1] >> 2 & 3),
+                                       .rst_ts = (uint8_t)(v[m - 1] >> 4 & 3)};
+        o.plan = plan, o.n_plan = 64;
+    }
     ns_repair_out out = {0};
     ns_repair_stats st = {0};
     if (ns_repair_flow(&o, data[1] >> 2, rows, dir, iat, n, &out, &st) != 0) abort();

@@ -35,6 +35,9 @@ echo "== 1/4 datasets from $data, labels $labels (first 16 packets of each flow)
 "$bin" dataset --labels "$data/labels.tsv" --label "$labels" --split train --packets 16 $payload_opt -o "$out/train.ds"
 "$bin" dataset --labels "$data/labels.tsv" --label "$labels" --split test --packets 16 $payload_opt -o "$out/test.ds"
 echo "== 2/4 train a small model for $steps steps"
+# train warns that the datasets keep 16 packets a flow: longer flows are generated whole
+# but each window past the first restarts. Whole-flow datasets would fix that and cost
+# the first 16 packets' fidelity at the demo's 3,000 steps (BENCHMARK.md "Lab timing (session 8)").
 "$bin" train --data "$out/train.ds" --config small --steps "$steps" --log-every 250 --eval-every 500 \
     --ckpt-every 0 -o "$out/model.nsm"
 echo "== 3/4 generate as many flows per class as the real training split has"

@@ -151,8 +151,10 @@ static void app_restamp(const app *a, uint8_t *p, int len, int learned, uint16_t
     }
 }
 
-/* A DNS name at *at of msg (labels, or a pointer back into the message). */
-static int dns_name(ns_bytes msg, size_t *at)
+/* A DNS name at *at of msg (labels, or a pointer back into the message to
+ * a name that parses: a generated answer's "c0 00", a pointer to the
+ * header's first byte, 0x4c, no label, was malformed to tshark). */
+static int dns_name_in(ns_bytes msg, size_t *at, int depth)
 {
     for (int labels = 0; labels < 128; labels++) {
         uint8_t n;
@@ -160,7 +162,10 @@ static int dns_name(ns_bytes msg, size_t *at)
         if (n == 0) return ++*at, 1;
         if ((n & 0xc0) == 0xc0) {
             uint8_t lo;
-            if (!ns_get_u8(msg, *at + 1, &lo) || (size_t)((n & 0x3f) << 8 | lo) >= *at) return 0;
+            if (!ns_get_u8(msg, *at + 1, &lo)) return 0;
+            size_t to = (size_t)((n & 0x3f) << 8 | lo);
+            /* backward, and a few deep: a pointer into the labels before it loops back to itself */
+            if (to >= *at || depth >= 16 || !dns_name_in(msg, &to, depth + 1)) return 0;
             return *at += 2, 1;
         }
         if (n > 63 || !ns_bytes_has(msg, *at + 1, n)) return 0;
@@ -168,6 +173,8 @@ static int dns_name(ns_bytes msg, size_t *at)
     }
     return 0;
 }
+
+static int dns_name(ns_bytes msg, size_t *at) { return dns_name_in(msg, at, 0); }
 
 /* Whether a DNS message parses whole: its questions and records inside it,
  * names well formed, the fixed-size data of A and AAAA records right. */
@@ -185,6 +192,14 @@ static int dns_ok(ns_bytes msg)
         if (!dns_name(msg, &at) || !ns_get_be16(msg, at, &type) || !ns_get_be16(msg, at + 8, &rdlen)) return 0;
         at += 10;
         if (!ns_bytes_has(msg, at, rdlen) || (type == 1 && rdlen != 4) || (type == 28 && rdlen != 16)) return 0;
+        /* data that holds a name (NS, MD, MF, CNAME, MB, MG, MR, PTR), or one after 2 bytes (MX) or 6
+         * (SRV): tshark reads it so (a generated mDNS answer of type MD whose data was no name was
+         * malformed) */
+        int name_at = type == 15 ? 2 : type == 33 ? 6 : (type >= 2 && type <= 5) || (type >= 7 && type <= 9) || type == 12 ? 0 : -1;
+        if (name_at >= 0 && rdlen > name_at) { /* (empty data tshark shows as such) */
+            size_t n_at = at + (size_t)name_at;
+            if (!dns_name(msg, &n_at) || n_at > at + rdlen) return 0;
+        }
         at += rdlen;
     }
     return 1;
@@ -573,6 +588,15 @@ static int dns_looks(ns_bytes b)
     return flags >> 15 || (c[0] == 1 && c[1] == 0);
 }
 
+/* Whether the first line of p[0, n) (to its CR or LF) holds a NUL: no start
+ * line nor header line, text to no one. */
+static int binary_line(const uint8_t *p, int n)
+{
+    for (int i = 0; i < n && p[i] != '\r' && p[i] != '\n'; i++)
+        if (!p[i]) return 1;
+    return 0;
+}
+
 /* g_ascii_isprint, what tshark's HTTP asks of a segment's first byte. */
 static int http_printable(uint8_t c) { return c >= 0x20 && c < 0x7f; }
 
@@ -709,6 +733,12 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
         if (method >= 0) http_frame(data, len, learned, method);
         else if (dns_looks(ns_bytes_make(data, (size_t)len)) && !dns_ok(ns_bytes_make(data, (size_t)len)))
             memcpy(data, keep, (size_t)learned); /* no message the fill could stand in for: the fill */
+        else if (a->kind == APP_SSDP && http_printable(data[0]) && binary_line(data, learned))
+            /* tshark reads every datagram on 1900 as HTTP: binary bytes that start with a printable one
+             * ("VB\x10L\0...:\n") were lines of a head to it, malformed ("Illegal characters found in
+             * header name", 2 datagrams of the IoT run); a first byte that is not printable makes them
+             * a continuation. Lines of text, garbled or not, stay as generated. */
+            data[0] = (uint8_t)(data[0] | 0x80);
         return;
     }
     app_restamp(a, data, len, learned, id);

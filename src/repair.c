@@ -762,6 +762,11 @@ typedef struct tcp_state {
     uint32_t lastack[2];      /* the acknowledgement number of each direction's latest segment */
     uint8_t intent;           /* F_FIN, F_RST: what the flow's generated rows so far show, or the plan's close */
     uint8_t planned;          /* the plan's close (NS_REPAIR_CLOSE_*); 0: the rows' intent decides */
+    uint8_t side;             /* the plan's close_side: 1 + the side that closes; 0: as the rows go */
+    uint8_t shape;            /* the plan's close_shape (NS_REPAIR_SHAPE_*) */
+    uint8_t fin_back;         /* rows_close's first FIN: this many rows before the flow's end (the peer's FIN
+                               * and the last ACK or RST: its last two); 0: not following the rows */
+    uint8_t ack_short;        /* this segment acknowledges the peer's data but not its FIN */
     uint16_t last_len[2];     /* each direction's latest payload */
     int scaled;               /* most generated windows are under 1024: scaled ones (a window scale in use) */
     uint8_t first_fin;        /* 1 + the direction of the flow's first FIN; 0: none yet */
@@ -772,15 +777,54 @@ typedef struct tcp_state {
 /* A closing step the end of a flow forces on a row: the first FIN, the
  * peer's FIN (acknowledging the first), the last ACK, or an RST. */
 enum { STEP_NONE, STEP_FIN1, STEP_FIN2, STEP_ACK, STEP_RST };
-enum { CLOSE_ROWS = 3 };   /* a FIN exchange's rows: FIN, FIN-ACK, ACK */
 
-/* Segments a FIN exchange still needs. */
-static int close_steps(const tcp_state *t)
+/* The rows a close takes at a flow's end: FIN, FIN-ACK, ACK; the ACKED shape's peer ACK before its FIN-ACK. */
+static uint64_t close_rows(const tcp_state *t) { return 3 + !!(t->shape & NS_REPAIR_SHAPE_ACKED); }
+
+/* The segments the flow's close still needs (0: none, or done), its next
+ * step and the side that sends it (*dd: the side when nothing decides it,
+ * the row's). A FIN exchange: the first FIN (the plan's side), the peer's
+ * ACK of it (ACKED shape), the peer's FIN-ACK, then the last ACK, or with
+ * FIN_RST the first side's RST in its place; an RST close: the RST. */
+static int close_next(const tcp_state *t, int *step, int *dd)
 {
-    if (!t->fin[0] && !t->fin[1]) return 3;
-    if (!t->fin[0] || !t->fin[1]) return 2;
-    int a = t->first_fin - 1;
-    return t->lastack[a] == t->nxt[!a] ? 0 : 1;
+    *step = STEP_NONE;
+    int fin_rst = (t->intent & F_RST) && (t->shape & NS_REPAIR_SHAPE_FIN_RST);
+    if ((t->intent & F_RST) && !fin_rst) {
+        if (t->side) *dd = t->side - 1;
+        return *step = STEP_RST, 1;
+    }
+    if (!(t->intent & F_FIN)) return 0;
+    int a = t->first_fin ? t->first_fin - 1 : t->side ? t->side - 1 : *dd, b = !a;
+    if (!t->fin[a]) return *step = STEP_FIN1, *dd = a, fin_rst ? 3 : (int)close_rows(t);
+    if (!t->fin[b]) {
+        if ((t->shape & NS_REPAIR_SHAPE_ACKED) && !fin_rst && t->lastack[b] != t->nxt[a])
+            return *step = STEP_ACK, *dd = b, 3;
+        return *step = STEP_FIN2, *dd = b, 2;
+    }
+    if (fin_rst) return *step = STEP_RST, *dd = a, 1;
+    if (t->lastack[a] != t->nxt[b]) return *step = STEP_ACK, *dd = a, 1;
+    return 0;
+}
+
+/* A FIN exchange on the flow's last rows as their sides go (d[0..n), rows
+ * row0.. of a flow that ends with them): the last row is the closing side
+ * a's (its last ACK, or RST), the row before it the peer's FIN, and a's
+ * last row before that its first FIN, within CLOSE_SPAN rows of the end and
+ * at or after row `lo` (past the handshake). What lies between
+ * keeps its side: the peer's rows after the first FIN (its ACK of it, data
+ * it still sends), the closing side's ACKs. Forcing the steps on the last
+ * rows instead turned rows around: the IoT model's HueSwitch flows, 6
+ * client and 5 server packets as real, came out 5 and 6. 0: the rows do not
+ * fit. */
+enum { CLOSE_SPAN = 8 };
+static uint8_t rows_close(const uint8_t *d, size_t n, uint64_t row0, uint64_t lo, int a)
+{
+    if (n < 3 || d[n - 1] != a || d[n - 2] == a) return 0;
+    size_t i1 = n - 2;
+    while (i1 > 0 && d[i1 - 1] != a) i1--;
+    if (!i1 || n - (i1 - 1) > CLOSE_SPAN || row0 + i1 - 1 < lo) return 0;
+    return (uint8_t)(n - (i1 - 1));
 }
 
 /* The flags of row `at` (direction d) and its payload, before the MTU and
@@ -794,10 +838,12 @@ static uint8_t seg_flags(const tcp_state *t, const gen *g, uint64_t at, int d, i
     uint8_t fl = g->shows != NS_PROTO_TCP ? 0 : g->flags;
     *payload = g->payload;
     if (t->handshake && at < t->syns) return *payload = 0, F_SYN;
-    if (t->handshake && at == t->syns) return *payload = 0, F_SYN | F_ACK;
+    if (t->handshake && at == t->syns)
+        return *payload = 0, t->planned == NS_REPAIR_CLOSE_REFUSED ? F_RST | F_ACK : F_SYN | F_ACK;
     fl &= (uint8_t)~F_SYN;
     if (step == STEP_RST) {
-        fl = F_RST | F_ACK;
+        /* After both FINs a stack has nothing to acknowledge with it (the IoT corpus's: RST alone). */
+        fl = (t->shape & NS_REPAIR_SHAPE_FIN_RST) && t->fin[0] && t->fin[1] ? F_RST : F_RST | F_ACK;
     } else if (step) {
         fl = (uint8_t)((fl & (F_PSH | F_URG)) | F_ACK | (step == STEP_ACK ? 0 : F_FIN));
         if (step == STEP_ACK) *payload = 0;
@@ -807,13 +853,15 @@ static uint8_t seg_flags(const tcp_state *t, const gen *g, uint64_t at, int d, i
         if (t->planned && !(t->off & OFF_CLOSE)) {
             uint8_t drop = t->planned == NS_REPAIR_CLOSE_RST ? 0 : t->planned == NS_REPAIR_CLOSE_FIN ? F_RST : F_RST | F_FIN;
             if (fl & drop) fl &= (uint8_t)~drop, ++*close_cleared;
+            /* The plan's side sends the first FIN. */
+            if ((fl & F_FIN) && t->side && !t->first_fin && d != t->side - 1) fl &= (uint8_t)~F_FIN, ++*close_cleared;
         }
         /* An RST ends a flow: what follows it in real flows is a packet or two
          * already in flight (0.5% of the IoT corpus's packets). One the model puts
          * before many more rows is taken for noise in the flag rather than in
          * everything after it, which dropping those rows would believe. A FIN
          * before the flow's last rows is the same noise: a flow that closes
-         * closes at its end (close_steps), where real flows do. */
+         * closes at its end (close_next), where real flows do. */
         if ((fl & F_RST) && rows_after > RST_TAIL && !(t->off & OFF_RST)) fl &= (uint8_t)~F_RST, ++*rst_cleared;
         if ((fl & F_FIN) && !in_tail && !(fl & F_RST) && !(t->off & OFF_FIN)) fl &= (uint8_t)~F_FIN, ++*fin_moved;
     }
@@ -844,6 +892,8 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
         allow = O_MSS | O_WS | O_SACKOK | O_TS, want = O_MSS;   /* every stack's SYN says its MSS */
         if (t->off & OFF_SYNOPTS) want = 0;
         if (at) t->nxt[d]--; /* a retransmission: the first SYN's sequence number again */
+    } else if (t->handshake && at == t->syns && (fl & F_RST)) {
+        allow = want = 0;   /* a refused SYN's answer: an RST-ACK, no options */
     } else if (t->handshake && at == t->syns) {
         /* A SYN-ACK answers the SYN's options (RFC 7323: window scale and
          * timestamps only when the SYN had them) and always says its MSS:
@@ -884,13 +934,15 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
     s->flags = fl;
     s->ns = conv ? 0 : g->ns;
     s->seq = t->nxt[d];
-    s->ack = fl & F_ACK ? t->nxt[!d] : 0;
+    s->ack = fl & F_ACK ? t->nxt[!d] - (t->ack_short && t->fin[!d]) : 0;
     if ((t->off & OFF_SEQ) && !conv) s->seq = g->seq, s->ack = g->ack;
+    if (t->handshake && at == t->syns && (fl & F_RST)) s->seq = 0;   /* RFC 793's answer to a SYN at a closed port */
     s->win = conv || (!g->win && !(fl & F_RST)) ? t->win[d] : g->win;  /* a zero window would stall the peer */
     /* A SYN-ACK's window is never scaled (RFC 7323): one generated under 1024
      * is a later segment's scaled one (no real IoT or lab SYN-ACK says less);
      * it, or none, is the class's. */
     if (t->handshake && at == t->syns && dflt->win && (conv || g->win < 1024)) s->win = dflt->win;
+    if (t->handshake && at == t->syns && (fl & F_RST)) s->win = 0;   /* a refusal's, as stacks send it */
     if (s->win) t->win[d] = s->win;
     s->payload = payload;
     if (payload) t->last_len[d] = (uint16_t)payload;
@@ -1078,7 +1130,7 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
     if (st && bits) st->converted += !(v6 ? r->ip6 : r->ip) || r->shows != proto;
     if (proto == NS_PROTO_TCP) {
         uint64_t rst_cleared = 0, fin_moved = 0, close_cleared = 0;
-        int in_tail = at + CLOSE_ROWS >= total;
+        int in_tail = !tp->fin_back && at + close_rows(tp) >= total;
         size_t after = total > at ? (size_t)(total - at - 1) : 0;
         fl = seg_flags(tp, r, at, dd, step, in_tail, after, &tcp_payload, &rst_cleared, &fin_moved, &close_cleared);
         if (st) st->rst_cleared += rst_cleared, st->fin_moved += fin_moved, st->close_cleared += close_cleared;
@@ -1198,27 +1250,24 @@ static int close_flow(emitter *e, uint64_t total)
 {
     flow_state *fs = e->fs;
     tcp_state *tp = &fs->t;
-    if (tp->handshake && total < tp->syns + 2u) return NS_OK;
     gen r;
     memset(&r, 0, sizeof r);
     r.shows = NS_PROTO_TCP, r.proto = NS_PROTO_TCP;   /* no IP header generated: a converted row's defaults (DF, TTL 64) */
     int64_t gap = fs->last_gap < US ? US : fs->last_gap > 1000000000 ? 1000000000 : fs->last_gap;
-    for (int guard = 0; guard < 3; guard++) {
-        int step = STEP_NONE, dd = 0;
-        if (tp->intent & F_RST) {
-            if (guard) break;
-            step = STEP_RST, dd = tp->sent[0] >= tp->sent[1] ? 0 : 1;
-        } else if (tp->intent & F_FIN) {
-            int need = close_steps(tp);
-            if (!need) break;
-            step = need == 3 ? STEP_FIN1 : need == 2 ? STEP_FIN2 : STEP_ACK;
-            dd = need == 3 ? 0 : need == 2 ? !tp->fin[1] : tp->first_fin - 1;
-        } else {
-            break;
-        }
+    if (tp->handshake && tp->planned == NS_REPAIR_CLOSE_REFUSED) {   /* SYNs alone: the server's answer */
+        if (total != tp->syns) return NS_OK;
+        fs->ts += gap;
+        int rst;
+        return emit(e, &r, NULL, 1, total, total + 1, STEP_NONE, &rst);
+    }
+    if (tp->handshake && total < tp->syns + 2u) return NS_OK;
+    for (int guard = 0; guard < 4; guard++) {
+        /* Nothing deciding the side: an RST from the side that sent more, a first FIN from the client. */
+        int step, dd = (tp->intent & F_RST) && tp->sent[0] < tp->sent[1] ? 1 : 0;
+        if (!close_next(tp, &step, &dd)) break;
         fs->ts += gap;
         int rst, rc = emit(e, &r, NULL, dd, total, total + 1, step, &rst);
-        if (rc) return rc;
+        if (rc || rst) return rc;
     }
     return NS_OK;
 }
@@ -1302,7 +1351,15 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         tp->off = (uint16_t)repair_off();
         /* A planned close is the flow's intent from its first row (streamed, too). */
         tp->planned = plan ? plan->close : NS_REPAIR_CLOSE_ROWS;
-        tp->intent = tp->planned == NS_REPAIR_CLOSE_FIN ? F_FIN : tp->planned == NS_REPAIR_CLOSE_RST ? F_RST : 0;
+        tp->side = plan && plan->close_side <= 2 ? plan->close_side : 0;
+        tp->shape = plan ? plan->close_shape & (tp->planned == NS_REPAIR_CLOSE_FIN   ? NS_REPAIR_SHAPE_ACKED
+                                                : tp->planned == NS_REPAIR_CLOSE_RST ? NS_REPAIR_SHAPE_FIN_RST
+                                                                                     : 0)
+                         : 0;
+        tp->intent = tp->planned == NS_REPAIR_CLOSE_FIN ? F_FIN
+                     : tp->planned == NS_REPAIR_CLOSE_RST || tp->planned == NS_REPAIR_CLOSE_REFUSED
+                         ? (uint8_t)(F_RST | (tp->shape & NS_REPAIR_SHAPE_FIN_RST ? F_FIN : 0))
+                         : 0;
         for (int dd = 0; dd < 2; dd++) {
             int found;
             tp->ts_base[dd] = generated_tsval(g, d, n, dd, &found);
@@ -1328,9 +1385,13 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
     ns_repair_host6(o, fs->server, e.server6);
     int rc = NS_OK;
     size_t i = 0;
-    /* The rows a close takes: the last CLOSE_ROWS, after the handshake. */
-    uint64_t tail = total > CLOSE_ROWS ? total - CLOSE_ROWS : 0;
+    /* The rows a close takes: the last close_rows(), after the handshake. */
+    uint64_t tail = total > close_rows(tp) ? total - close_rows(tp) : 0;
     if (tp->handshake && tail < tp->syns + 2u) tail = tp->syns + 2u;
+    /* A version 3 plan's FIN close (it gives a side) follows the rows where they fit. */
+    if (fs->proto == NS_PROTO_TCP && tp->side && (tp->intent & F_FIN) && !(tp->off & OFF_CLOSE) && row0 + n == total &&
+        !tp->fin[0] && !tp->fin[1])
+        tp->fin_back = rows_close(d, n, row0, tp->handshake ? tp->syns + 2u : 0, tp->side - 1);
     for (; i < n && !c->ended; i++) {
         const gen *r = &g[i];
         int dd = d[i];
@@ -1341,28 +1402,34 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         }
         int step = STEP_NONE;
         gen forced;
-        if (fs->proto == NS_PROTO_TCP && at >= tail && !(tp->off & OFF_CLOSE)) {
+        if (tp->fin_back) {
+            if (at + tp->fin_back == total) step = STEP_FIN1;
+            else if (at + 2 == total) step = STEP_FIN2;
+            else if (at + 1 == total) step = tp->intent & F_RST ? STEP_RST : STEP_ACK;
+        } else if (fs->proto == NS_PROTO_TCP && at >= tail && !(tp->off & OFF_CLOSE)) {
             /* The end of a flow closes it as its rows ask: an RST as its last
              * packet, or a FIN exchange in its last rows (turned to the side
              * each step needs: a forced step keeps a row's payload only on
              * the side that generated it). */
-            if ((tp->intent & F_RST) && at + 1 == total) {
-                step = STEP_RST;
-            } else if (!(tp->intent & F_RST) && (tp->intent & F_FIN)) {
-                int need = close_steps(tp);
-                if (need && (uint64_t)need >= total - at) {
-                    step = need == 3 ? STEP_FIN1 : need == 2 ? STEP_FIN2 : STEP_ACK;
-                    int want = need == 3 ? dd : need == 2 ? !tp->fin[1] : tp->first_fin - 1;
-                    if (want != dd) {
-                        forced = *r, forced.payload = 0, r = &forced;
-                        dd = want;
-                        if (st) st->redirected++;
-                    }
+            int next, want = dd, need = close_next(tp, &next, &want);
+            if (need && (uint64_t)need >= total - at) {
+                step = next;
+                if (want != dd) {
+                    forced = *r, forced.payload = 0, r = &forced;
+                    dd = want;
+                    if (st) st->redirected++;
                 }
             }
         }
+        /* The peer's two rows after a first FIN that carried data (the IoT corpus's HueSwitch ACKs
+         * its server's FIN twice): the first acknowledges the data, the second the FIN, so that
+         * neither is an ACK of nothing new (which would go, and the flow lose a packet). */
+        tp->ack_short = tp->fin_back && tp->first_fin && !step && dd != tp->first_fin - 1 && at + 3 < total &&
+                        i + 1 < n && d[i + 1] == dd && tp->lastack[dd] != tp->nxt[!dd] - 1 && !tp->fin[dd];
         int rst;
-        if ((rc = emit(&e, r, rows + i * W, dd, at, total, step, &rst))) break;
+        rc = emit(&e, r, rows + i * W, dd, at, total, step, &rst);
+        tp->ack_short = 0;
+        if (rc) break;
         if (rst) c->ended = 1;
         if (fs->proto == NS_PROTO_TCP && at + 1 == total && !c->ended && !(tp->off & OFF_CLOSE) &&
             (rc = close_flow(&e, total)))

@@ -10,7 +10,8 @@
  *   u32 ipid[2][3], ipid_runs_on[2][2]; f64 ts_hz[2]; u32 ts_runs_on[2][2]
  *   u8 ttl[2][4]; u32 ttl_count[2][4] (per side: ipid..ttl_count)
  *   u32 client_busiest, server_busiest, client_after_busy[3]
- *   version 2: u32 close[3]; u16 synack_win; u8 synack_ws; u32 rst_ts[2] */
+ *   version 2: u32 close[3]; u16 synack_win; u8 synack_ws; u32 rst_ts[2]
+ *   version 3: u32 fin_side[2], fin_acked[2], rst_side[2], rst_fin[2], refused */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -238,6 +239,36 @@ static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
     }
 }
 
+/* How a TCP flow that ended with a FIN or an RST (end, ns_ds_end) closed:
+ * who sent the first FIN and what its peer answered, who sent the RST, a
+ * FIN before it, a refusal. Only from rows kept whole: a cut flow's close
+ * is past them. */
+static void learn_close(ns_tmodel_class *c, const ns_dataset *ds, const ns_ds_flow *f, const ns_ds_totals *t)
+{
+    if (!t || t->packets[0] + t->packets[1] != f->n_packets || (t->end != NS_DS_END_FIN && t->end != NS_DS_END_RST))
+        return;
+    int8_t row[NS_NP_MODEL_WIDTH];
+    int fin = -1, answer = -1, rst = -1, syn = 0, synack = 0;
+    for (uint32_t i = 0; i < f->n_packets && rst < 0; i++) {
+        int d = ds->dir[f->first + i] ? 1 : 0;
+        ns_dataset_row(ds, f->first + i, row);
+        int is_syn = row_flag(row, NS_NPF_TCP_SYN), ack = row_flag(row, NS_NPF_TCP_ACKF);
+        if (!i) syn = !d && is_syn && !ack;
+        synack |= d && is_syn && ack;
+        if (row_flag(row, NS_NPF_TCP_RST)) rst = d;
+        if (fin >= 0 && answer < 0 && d != fin) answer = row_flag(row, NS_NPF_TCP_FIN) ? 0 : 1;
+        if (fin < 0 && row_flag(row, NS_NPF_TCP_FIN)) fin = d;
+    }
+    if (t->end == NS_DS_END_RST && rst >= 0) {
+        c->rst_side[rst]++;
+        c->rst_fin[fin >= 0 ? 0 : 1]++;
+        c->refused += syn && !synack && rst == 1;
+    } else if (t->end == NS_DS_END_FIN && fin >= 0) {
+        c->fin_side[fin]++;
+        if (answer >= 0) c->fin_acked[answer]++;
+    }
+}
+
 /* The commonest SYN-ACK window and scale (ties: the smallest). */
 static void finish_synack(acc *a)
 {
@@ -296,6 +327,7 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
         if (f->proto == NS_PROTO_TCP && ds->totals) {
             uint8_t end = ds->totals[idx[j]].end;
             c->close[end == NS_DS_END_RST ? NS_TM_CLOSE_RST : end == NS_DS_END_FIN ? NS_TM_CLOSE_FIN : NS_TM_CLOSE_OPEN]++;
+            learn_close(c, ds, f, &ds->totals[idx[j]]);
         }
         if (f->proto == NS_PROTO_TCP) learn_tcp(a, ds, f);
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
@@ -609,6 +641,10 @@ static double rf(cursor *c)
 #define RECORD_FIELDS_V2(W, H, B)                                                                                 \
     for (int i_ = 0; i_ < NS_TM_CLOSES; i_++) { W(close[i_]) }                                                    \
     H(synack_win) B(synack_ws) W(rst_ts[0]) W(rst_ts[1])
+/* And version 3's. */
+#define RECORD_FIELDS_V3(W)                                                                                       \
+    W(fin_side[0]) W(fin_side[1]) W(fin_acked[0]) W(fin_acked[1]) W(rst_side[0]) W(rst_side[1]) W(rst_fin[0])    \
+    W(rst_fin[1]) W(refused)
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -618,13 +654,15 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
 #define PD(f) wf(cu, c->f);
     RECORD_FIELDS(PW, PH, PB, PD)
     RECORD_FIELDS_V2(PW, PH, PB)
+    RECORD_FIELDS_V3(PW)
 #undef PW
 #undef PH
 #undef PB
 #undef PD
 }
 
-/* A record of `version`: a version 1 one has no closes (they stay 0, and its bytes there must be zeros). */
+/* A record of `version`: a version 1 one has no closes, a version 2 one no close sides and shapes (they
+ * stay 0, and its bytes there must be zeros). */
 static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
 {
 #define GW(f) c->f = r32(cu);
@@ -634,6 +672,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     RECORD_FIELDS(GW, GH, GB, GD)
     if (version >= 2) {
         RECORD_FIELDS_V2(GW, GH, GB)
+    }
+    if (version >= 3) {
+        RECORD_FIELDS_V3(GW)
     }
 #undef GW
 #undef GH
@@ -698,6 +739,12 @@ static const char *class_problem(const ns_tmodel_class *c)
     if (c->port_lo > c->port_hi || (!c->port_lo && c->port_hi)) return "bad port range";
     if ((uint64_t)c->close[0] + c->close[1] + c->close[2] > c->flows) return "more closes than flows";
     if (c->synack_ws > 15) return "SYN-ACK window scale over 14";
+    if ((uint64_t)c->fin_side[0] + c->fin_side[1] > c->close[NS_TM_CLOSE_FIN] ||
+        (uint64_t)c->fin_acked[0] + c->fin_acked[1] > (uint64_t)c->fin_side[0] + c->fin_side[1] ||
+        (uint64_t)c->rst_side[0] + c->rst_side[1] > c->close[NS_TM_CLOSE_RST] ||
+        (uint64_t)c->rst_fin[0] + c->rst_fin[1] != (uint64_t)c->rst_side[0] + c->rst_side[1] ||
+        c->refused > c->rst_side[1])
+        return "close sides and shapes do not add up to the closes";
     for (int h = 0; h < 2; h++) {
         s = 0;
         for (int i = 0; i < NS_TM_IPID_KINDS; i++) s += c->ipid[h][i];
@@ -1621,6 +1668,7 @@ typedef struct close_cand {
     uint64_t rank;   /* evidence first, then a random draw */
     size_t k;
     unsigned ev;     /* EV_* */
+    uint32_t len;    /* rows (those the plan reads) */
 } close_cand;
 
 static int by_rank(const void *x, const void *y)
@@ -1639,7 +1687,7 @@ static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
     size_t most = 0;
     for (size_t i = 0; i < n_caps; i++)
         if (caps[i].n > most) most = caps[i].n;
-    double *owed = calloc(2 * (size_t)tm->n_classes + 1, sizeof *owed);
+    double *owed = calloc(3 * (size_t)tm->n_classes + 1, sizeof *owed);
     close_cand *cand = malloc((most + 1) * sizeof *cand);
     int rc = owed && cand ? NS_OK : ns_error(NS_ENOMEM, "out of memory planning closes of %zu flows", most);
     for (size_t i = 0; !rc && i < n_caps; i++) {
@@ -1663,18 +1711,35 @@ static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
             uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
             if (info[k].proto != NS_PROTO_TCP) continue;   /* the service ns_tmodel_plan read, as repair will */
             plan[k].close = NS_REPAIR_CLOSE_OPEN;
-            cand[n] = (close_cand){0, k, close_evidence(rows, dir, len)};
+            cand[n] = (close_cand){0, k, close_evidence(rows, dir, len), len};
             open += !(cand[n++].ev & EV_STUCK);
         }
         if (!n) continue;
-        double total = (double)c->close[0] + c->close[1] + c->close[2], *o = owed + 2 * (size_t)(c - tm->classes);
+        double total = (double)c->close[0] + c->close[1] + c->close[2], *o = owed + 3 * (size_t)(c - tm->classes);
         o[0] += (double)n * c->close[NS_TM_CLOSE_RST] / total;
         o[1] += (double)n * c->close[NS_TM_CLOSE_FIN] / total;
+        if (c->refused) {
+            /* The refusals among the RSTs: to the flows showing the client's SYNs alone (nothing
+             * else is refused), then the shortest, whose rows after the SYN go unwritten. */
+            o[2] += (double)n * c->refused / total;
+            size_t w = o[2] > 0 ? (size_t)llround(o[2]) : 0;
+            if (w > n) w = n;
+            for (size_t j = 0; j < n; j++) {
+                uint64_t shorter = 0xffffffu - (cand[j].len < 0xffffffu ? cand[j].len : 0xffffffu);
+                cand[j].rank = (uint64_t)(cand[j].ev & EV_STUCK ? 2 : 1) << 56 | shorter << 32 | ns_rng_u64(&r) >> 32;
+            }
+            qsort(cand, n, sizeof *cand, by_rank);
+            for (size_t j = 0; j < w; j++) {
+                plan[cand[j].k].close = NS_REPAIR_CLOSE_REFUSED;
+                open -= !(cand[j].ev & EV_STUCK);
+            }
+            o[2] -= (double)w, o[0] -= (double)w;
+        }
         /* Fewer flows that can close than closes owed (the model's unanswered SYNs outnumber the
          * class's): each goes to the kind owed most for its share, so that over the class's
          * captures the closes keep its mix of FIN and RST (one kind first starves the other). */
         size_t want[2];
-        double share[2] = {c->close[NS_TM_CLOSE_RST] / total, c->close[NS_TM_CLOSE_FIN] / total};
+        double share[2] = {(c->close[NS_TM_CLOSE_RST] - c->refused) / total, c->close[NS_TM_CLOSE_FIN] / total};
         for (int pass = 0; pass < 2; pass++) want[pass] = o[pass] > 0 ? (size_t)llround(o[pass]) : 0;
         if (want[0] + want[1] > open) {
             want[0] = want[1] = 0;
@@ -1697,6 +1762,23 @@ static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
             for (size_t j = 0; j < want[pass]; j++)
                 plan[cand[j].k].close = pass == 0 ? NS_REPAIR_CLOSE_RST : NS_REPAIR_CLOSE_FIN;
             o[pass] -= (double)want[pass];
+        }
+        /* Each close's side and shape, drawn in the class's shares (a refusal has its own). */
+        ns_rng rs;
+        ns_rng_seed(&rs, seed ^ 0x736964657368617dull, i);
+        const double fs = (double)c->fin_side[0] + c->fin_side[1], fa = (double)c->fin_acked[0] + c->fin_acked[1];
+        const double rs0 = c->rst_side[0], rs1 = (double)c->rst_side[1] - c->refused;
+        const double rf0 = c->rst_fin[0], rf1 = (double)c->rst_fin[1] - c->refused;
+        for (size_t j = 0; j < n; j++) {
+            ns_repair_plan *p = &plan[cand[j].k];
+            double u = ns_rng_double(&rs), v = ns_rng_double(&rs);
+            if (p->close == NS_REPAIR_CLOSE_FIN && fs > 0) {
+                p->close_side = (uint8_t)(u * fs < c->fin_side[0] ? 1 : 2);
+                if (fa > 0 && v * fa < c->fin_acked[1]) p->close_shape = NS_REPAIR_SHAPE_ACKED;
+            } else if (p->close == NS_REPAIR_CLOSE_RST && rs0 + rs1 > 0) {
+                p->close_side = (uint8_t)(u * (rs0 + rs1) < rs0 ? 1 : 2);
+                if (rf0 + rf1 > 0 && v * (rf0 + rf1) < rf0) p->close_shape = NS_REPAIR_SHAPE_FIN_RST;
+            }
         }
     }
     free(owed), free(cand);

@@ -63,6 +63,25 @@ uint64_t ns_train_whole_length(const ns_dataset *ds, uint64_t i)
     return ds->flows[i].seen > ds->flows[i].n_packets ? ds->flows[i].seen : ds->flows[i].n_packets;
 }
 
+int ns_train_window(const ns_dataset *ds, int max_packets)
+{
+    /* A version 1 file was cut to the window; a whole-flow file keeps far
+     * more than a model's positions, and the window is its first
+     * NS_FLOW_DEFAULT_PACKETS rows unless asked otherwise. */
+    if (max_packets > 0) return max_packets < (int)ds->max_packets ? max_packets : (int)ds->max_packets;
+    return ds->version == 1 || ds->max_packets <= NS_FLOW_DEFAULT_PACKETS ? (int)ds->max_packets
+                                                                           : NS_FLOW_DEFAULT_PACKETS;
+}
+
+int ns_train_window_unseen(const ns_dataset *ds, int max_packets)
+{
+    uint32_t T = (uint32_t)ns_train_window(ds, max_packets);
+    if (ds->max_packets > T) return 0; /* flows kept past the window: windows inside them are trained */
+    for (uint64_t i = 0; i < ds->n_flows; i++)
+        if (ns_train_whole_length(ds, i) > T) return 1;
+    return 0;
+}
+
 enum { MAX_BUCKETS = 12 }; /* lengths 1, 2, 3-4, ..., 513-1024 */
 
 static int bucket_of(int len)
@@ -674,12 +693,7 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
     if (m->cfg.d % m->cfg.n_head || m->cfg.n_layer > NS_MODEL_MAX_LAYERS)
         return ns_error(NS_EARG, "width %d must be a multiple of the %d heads, at most %d layers", m->cfg.d,
                         m->cfg.n_head, NS_MODEL_MAX_LAYERS);
-    /* The window: a version 1 file was cut to it; a whole-flow file keeps
-     * far more than a model's positions, and the window is its first
-     * NS_FLOW_DEFAULT_PACKETS rows unless asked otherwise. */
-    int T = ds->version == 1 || ds->max_packets <= NS_FLOW_DEFAULT_PACKETS ? (int)ds->max_packets
-                                                                             : NS_FLOW_DEFAULT_PACKETS;
-    if (o->max_packets > 0) T = o->max_packets < (int)ds->max_packets ? o->max_packets : (int)ds->max_packets;
+    int T = ns_train_window(ds, o->max_packets);
     /* The columns and timing statistics from every row: windows are drawn
      * from anywhere in flows longer than the window (batch_fill), and when
      * every flow fits, every row is a window's. */

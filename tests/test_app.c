@@ -517,6 +517,49 @@ static void test_udp_other_ports(void **state)
     assert_null(app_of(NS_PROTO_ICMP, 0));
 }
 
+/* Generated DNS and SSDP bytes of the IoT run (session 8, the readout's
+ * rows) that tshark called malformed though they passed: a DNS answer whose
+ * name points into the header ("c0 00"), an mDNS answer of type MD whose
+ * data is no name, and SSDP datagrams of binary bytes starting with a
+ * printable one (read as head lines). The DNS ones give way to the fill,
+ * the SSDP ones become continuations; names that point to a question and
+ * name data that parse stay. Each failed before the fix. */
+static void test_dns_names_and_ssdp_binary(void **state)
+{
+    (void)state;
+    uint8_t p[MAXLEN];
+    const app *dns = app_of(NS_PROTO_UDP, 53), *mdns = app_of(NS_PROTO_UDP, 5353), *ssdp = app_of(NS_PROTO_UDP, 1900);
+    static const uint8_t to_header[32] = {0x4c, 0xdd, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00,
+                                          0x00, 0x03, 'a',  'p',  'i',  0x04, 'x',  'b',  'c',  's',  0x03,
+                                          'n',  'e',  't',  0x00, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x00};
+    write_payload(dns, p, 42, 1, to_header, 32);
+    assert_true(memcmp(p + 12, to_header + 12, 20) != 0); /* the fill's message */
+    uint8_t to_question[32];
+    memcpy(to_question, to_header, 32), to_question[31] = 0x0c;
+    write_payload(dns, p, 42, 1, to_question, 32);
+    assert_memory_equal(p + 2, to_question + 2, 30);
+    /* a pointer back into the labels before it, which lead to it again: no name, and no endless loop */
+    static const uint8_t cyc[18] = {0x00, 0x00, 0x81, 0x80, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                    0x01, 'a', 0xc0, 0x0c, 0x00, 0x01};
+    write_payload(dns, p, 40, 1, cyc, 18);
+    assert_true(memcmp(p + 12, cyc + 12, 6) != 0);
+    /* mDNS: an answer of type MD (3) whose 258 bytes of data are no name */
+    static const uint8_t md[32] = {0x04, 0x11, 0x84, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x52,
+                                   0x28, 0x09, 0x12, 0x11, 0x4c, 0x01, 0x02, 0x70, 0x41, 0x45, 0x6c, 0x11, 0x32, 0x25, 0x74, 0x45};
+    write_payload(mdns, p, 471, 1, md, 32);
+    assert_true(memcmp(p + 12, md + 12, 20) != 0);
+    /* a PTR whose data is a name stays */
+    static const uint8_t ptr[31] = {0x00, 0x00, 0x84, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 'a', 0x00, 0x00,
+                                    0x0c, 0x00, 0x01, 0x00, 0x00, 0x00, 0x78, 0x00, 0x05, 0x02, 'h', 'i', 0xc0, 0x0c};
+    write_payload(mdns, p, 30, 1, ptr, 30);
+    assert_memory_equal(p + 2, ptr + 2, 28);
+    static const uint8_t bin[30] = {0x56, 0x42, 0x10, 0x4c, 0x00, 0x9c, 0x00, 0x00, 0x6c, 0x00, 0x54, 0x60, 0x3a, 0x0a, 0x38,
+                                    0x1c, 0x19, 0x3e, 0x02, 0x6e, 0x47, 0x06, 0x10, 0x3b, 0x33, 0x32, 0x34, 0x31, 0x02, 0x00};
+    write_payload(ssdp, p, 30, 0, bin, 30);
+    assert_int_equal(p[0], 0x56 | 0x80);
+    assert_memory_equal(p + 1, bin + 1, 29);
+}
+
 /* A header-only DNS message (no learned bytes) is whole: questions whose
  * names of letters cover every byte past the header (tshark noted the
  * zeros after an empty header as "Extraneous data", 12,759 notes in the IoT
@@ -762,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_tls_stream_random),
         cmocka_unit_test(test_http_stream),
         cmocka_unit_test(test_udp_other_ports),
+        cmocka_unit_test(test_dns_names_and_ssdp_binary),
         cmocka_unit_test(test_tshark_reads_them_whole),
         cmocka_unit_test(test_tshark_reads_streams),
     };

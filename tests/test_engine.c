@@ -227,6 +227,11 @@ static void test_whole_flows_train_as_their_window(void **state)
         tiny_opts(&o, dir, 20);
         o.max_packets = 4;
         o.st.val_frac = 0.1f;
+        /* What `train` warns of: only the cut file hides the windows inside flows. */
+        assert_int_equal(ns_train_window(&ds[i], o.max_packets), 4);
+        assert_int_equal(ns_train_window_unseen(&ds[i], o.max_packets), i);
+        assert_int_equal(ns_train_window(&ds[i], 9), i ? 4 : 9); /* never past what the file kept */
+        assert_int_equal(ns_train_window_unseen(&ds[i], 9), i);
         ns_train_result res;
         assert_int_equal(ns_train(&ds[i], &o, &res), NS_OK);
         assert_int_equal(ns_modelfile_load(&m[i], o.out_path), NS_OK);

@@ -1032,6 +1032,131 @@ static void test_plan_closes_follow_shares(void **state)
 enum { REC_CLOSE = 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES + 24 + 24 + 4 * (NS_TM_PORT_STEPS + 1) +
                    4 + 6 + 2 * (4 * NS_TM_IPID_KINDS + 8 + 8 + 8 + 5 * NS_TM_TTLS) + 8 + 12 };
 
+/* Offset of `fin_side` (version 3's first field): version 2's closes, SYN-ACK window and scale, RST timestamps. */
+enum { REC_V3 = REC_CLOSE + 4 * NS_TM_CLOSES + 2 + 1 + 8, REC_V3_BYTES = 9 * 4 };
+
+/* The ended beacons with closes in their rows: FINs answered by an ACK first,
+ * by a FIN, a server's FIN; a refused SYN, a client's RST, one after a FIN;
+ * and an RST past the rows kept (a cut flow: not counted). */
+static ns_dataset shaped_dataset(void)
+{
+    enum { FIN = 0x01, RST = 0x04 };
+    static ns_ds_totals totals[FLOWS];
+    static uint8_t bits[FLOWS * LEN * ((W + 3) / 4)], dirs[FLOWS * LEN];
+    ns_dataset ds = ended_dataset();
+    memcpy(totals, ds.totals, sizeof totals), memcpy(bits, ds.bits, sizeof bits), memcpy(dirs, ds.dir, sizeof dirs);
+    static const struct { int f, row, dir, flags; } set[] = {
+        {0, 2, 0, ACK | FIN}, {0, 3, 1, ACK},        /* the client's FIN, the server's ACK first */
+        {1, 2, 0, ACK | FIN}, {1, 3, 1, ACK | FIN},  /* ... its FIN-ACK */
+        {2, 3, 1, ACK | FIN},                        /* the server's FIN */
+        {5, 1, 1, RST | ACK},                        /* refused: the SYN answered by the RST */
+        {6, 3, 0, RST | ACK},                        /* the client's RST */
+        {7, 2, 0, ACK | FIN}, {7, 3, 0, RST},        /* ... after its FIN */
+        {15, 3, 0, RST | ACK},                       /* cut: its totals say more packets than its rows */
+    };
+    int8_t row[W];
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
+        size_t k = (size_t)set[i].f * LEN + (size_t)set[i].row;
+        ns_dataset_row(&ds, k, row);
+        ns_nprint_bits_put(row, NS_NP_COL_TCP_NS, 9, (uint64_t)set[i].flags);
+        if (set[i].dir) put_tsval(row, 900000u + (uint32_t)(set[i].f * 5000 + set[i].row * 100));   /* the server's clock */
+        ns_dataset_pack_row(row, W, bits + k * ds.row_bytes);
+        dirs[k] = (uint8_t)set[i].dir;
+    }
+    totals[15].packets[0] = 5;
+    ds.totals = totals, ds.bits = bits, ds.dir = dirs;
+    return ds;
+}
+
+/* Who closes and how, learned from the rows whole flows kept; the plan draws
+ * each close's side and shape in those shares and gives the class's share of
+ * refusals to the flows showing the SYN alone first; a version 2 trace model
+ * (none of it) still loads and plans as before. */
+static void test_close_shapes(void **state)
+{
+    (void)state;
+    ns_dataset ds = shaped_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    for (int i = 0; i < 2; i++) {
+        const ns_tmodel_class *c = ns_tmodel_find(&tm, i ? "" : "app=beacon");
+        assert_int_equal(c->close[NS_TM_CLOSE_FIN], 10), assert_int_equal(c->close[NS_TM_CLOSE_RST], 6);
+        assert_int_equal(c->fin_side[0], 2), assert_int_equal(c->fin_side[1], 1);
+        assert_int_equal(c->fin_acked[0], 1), assert_int_equal(c->fin_acked[1], 1);
+        assert_int_equal(c->rst_side[0], 2), assert_int_equal(c->rst_side[1], 1);
+        assert_int_equal(c->rst_fin[0], 1), assert_int_equal(c->rst_fin[1], 2);
+        assert_int_equal(c->refused, 1);
+    }
+    /* 40 flows: 2 refusals owed (1 of the class's 20 flows), the SYN alone (flow 30) first, then the shortest. */
+    enum { N = 40 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    g.len[30] = 1, g.len[12] = 3;
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
+    ns_repair_plan plan[N];
+    memset(plan, 0, sizeof plan);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 3, plan), NS_OK);
+    assert_int_equal(count_close(plan, 0, N, NS_REPAIR_CLOSE_REFUSED), 2);
+    assert_int_equal(plan[30].close, NS_REPAIR_CLOSE_REFUSED), assert_int_equal(plan[12].close, NS_REPAIR_CLOSE_REFUSED);
+    assert_int_equal(count_close(plan, 0, N, NS_REPAIR_CLOSE_RST), 10);   /* 12 RSTs owed, 2 of them refusals */
+    assert_int_equal(count_close(plan, 0, N, NS_REPAIR_CLOSE_FIN), 20);
+    int sides[2] = {0, 0}, acked = 0, fin_rst = 0;
+    for (size_t k = 0; k < N; k++) {
+        if (plan[k].close == NS_REPAIR_CLOSE_FIN || plan[k].close == NS_REPAIR_CLOSE_RST) {
+            assert_true(plan[k].close_side == 1 || plan[k].close_side == 2);
+            sides[plan[k].close_side - 1]++;
+            acked += plan[k].close_shape == NS_REPAIR_SHAPE_ACKED;
+            fin_rst += plan[k].close_shape == NS_REPAIR_SHAPE_FIN_RST;
+            assert_int_equal(plan[k].close_shape & (plan[k].close == NS_REPAIR_CLOSE_FIN ? NS_REPAIR_SHAPE_FIN_RST
+                                                                                         : NS_REPAIR_SHAPE_ACKED), 0);
+        } else {
+            assert_int_equal(plan[k].close_side, 0), assert_int_equal(plan[k].close_shape, 0);
+        }
+    }
+    /* Client shares: FINs 2 of 3, RSTs (but the refusal) 2 of 2; ACKed first 1 of 2; RST after a FIN 1 of 2. */
+    assert_true(sides[0] > sides[1] && sides[1] > 0 && sides[1] < 14);
+    assert_true(acked > 2 && acked < 18), assert_true(fin_rst > 0 && fin_rst < 10);
+    /* As a version 2 file: those bytes must be zeros; zeroed, it loads without them and plans as before. */
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    const uint8_t *r = buf + rec0;
+    assert_int_equal(ns_load_le32(r + REC_V3), tm.classes[0].fin_side[0]);
+    assert_int_equal(ns_load_le32(r + REC_V3 + 32), tm.classes[0].refused);
+#define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
+    ns_store_le32(buf + 8, 2), FIXCRC();
+    ns_tmodel v2;
+    assert_int_equal(ns_tmodel_parse(&v2, buf, size, "old"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
+    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_V3, 0, REC_V3_BYTES);
+    FIXCRC();
+#undef FIXCRC
+    assert_int_equal(ns_tmodel_parse(&v2, buf, size, "old"), NS_OK);
+    const ns_tmodel_class *c2 = ns_tmodel_find(&v2, "app=beacon");
+    assert_int_equal(c2->close[NS_TM_CLOSE_RST], 6), assert_int_equal(c2->rst_ts[0] + c2->rst_ts[1], 3);
+    assert_int_equal(c2->fin_side[0] + c2->fin_acked[1] + c2->rst_side[0] + c2->rst_fin[0] + c2->refused, 0);
+    ns_repair_plan old[N];
+    memset(old, 0, sizeof old);
+    assert_int_equal(ns_tmodel_plan(&v2, &g, &cap, 1, &ro, 3, old), NS_OK);
+    assert_int_equal(count_close(old, 0, N, NS_REPAIR_CLOSE_REFUSED), 0);
+    assert_int_equal(count_close(old, 0, N, NS_REPAIR_CLOSE_RST), 12);
+    for (size_t k = 0; k < N; k++) assert_int_equal(old[k].close_side + old[k].close_shape, 0);
+    /* A class whose counts do not add up: refused. */
+    ns_tmodel_class *bad = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
+    bad->refused = 5;
+    free(buf);
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&v2, buf, size, "bad"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "close sides and shapes"));
+    free(buf);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&v2);
+    ns_tmodel_free(&tm);
+}
+
 /* A version 1 trace model (before closes) still loads, with no closes, and
  * plans as before (the rows decide each close); a newer one is refused. */
 static void test_version1_blob(void **state)
@@ -1056,7 +1181,7 @@ static void test_version1_blob(void **state)
     ns_store_le32(buf + 8, 1), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
-    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_CLOSE, 0, 23);
+    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_CLOSE, 0, REC_V3 - REC_CLOSE);
     FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_OK);
     for (uint32_t c = 0; c < v1.n_classes; c++) {
@@ -1086,7 +1211,9 @@ static void test_version1_blob(void **state)
     ns_store_le32(buf + 8, NS_TMODEL_VERSION + 1), FIXCRC();
     ns_tmodel t3;
     assert_int_equal(ns_tmodel_parse(&t3, buf, size, "new.nsm"), NS_EVERSION);
-    assert_non_null(strstr(ns_errmsg(), "new.nsm: trace model version 3"));
+    char want[64];
+    snprintf(want, sizeof want, "new.nsm: trace model version %d", NS_TMODEL_VERSION + 1);
+    assert_non_null(strstr(ns_errmsg(), want));
     assert_non_null(strstr(ns_errmsg(), "update netsynth"));
 #undef FIXCRC
     free(buf);
@@ -1207,6 +1334,7 @@ int main(void)
         cmocka_unit_test(test_learns_closes),
         cmocka_unit_test(test_plan_closes_follow_shares),
         cmocka_unit_test(test_version1_blob),
+        cmocka_unit_test(test_close_shapes),
         cmocka_unit_test(test_generate_command),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

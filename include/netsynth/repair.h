@@ -89,7 +89,19 @@
  *              close (plan.close, below) overrules the rows: FIN closes as
  *              above, RST too, and OPEN writes neither; an RST the close does
  *              not ask for is cleared, and so is any FIN of a flow kept open
- *              (`close_cleared`). URG only
+ *              (`close_cleared`). The plan's close_side sends the first FIN
+ *              (a FIN the peer generates before it is cleared) or the RST;
+ *              its close_shape ACKED has the peer ACK the first FIN before
+ *              its FIN-ACK (four rows), FIN_RST ends an RST close with a FIN
+ *              from each side and then the RST alone (no ACK) in place of the
+ *              last ACK. With a close_side, a FIN close whose last rows go as
+ *              that side's close (its row last, the peer's before it, its own
+ *              within 8 rows of the end before that) takes those rows as they
+ *              are: the first FIN on that side's last row before the peer's,
+ *              the peer's rows between keeping their side (two peer rows in a
+ *              row: the first acknowledges the data, not yet the FIN). REFUSED: the row after the client's SYNs is the
+ *              server's RST-ACK (sequence 0, acknowledging the SYN), the
+ *              flow's last (one is added when no row is left). URG only
  *              with 0 < urgent pointer <= payload, else both cleared. Reserved
  *              bits cleared; window as generated, except that a converted
  *              row, and a zero window but on an RST (the peer could send
@@ -167,7 +179,14 @@ enum {
     NS_REPAIR_CLOSE_FIN,       /* a FIN exchange at its end */
     NS_REPAIR_CLOSE_RST,       /* an RST as its last packet */
     NS_REPAIR_CLOSE_OPEN,      /* neither: no FIN, no RST */
+    NS_REPAIR_CLOSE_REFUSED,   /* refused: the client's SYN answered by the server's RST-ACK, nothing after */
     NS_REPAIR_CLOSES
+};
+
+/* How a planned FIN or RST close goes (ns_repair_plan.close_shape bits). */
+enum {
+    NS_REPAIR_SHAPE_ACKED = 1,    /* FIN: the peer ACKs the first FIN before sending its own (four segments) */
+    NS_REPAIR_SHAPE_FIN_RST = 2,  /* RST: after a FIN from each side, in place of the last ACK (an RST alone) */
 };
 
 /* One flow's place in a trace. Index [0] is the client's packets, [1] the server's. */
@@ -185,6 +204,8 @@ typedef struct ns_repair_plan {
     uint16_t synack_win;       /* the SYN-ACK's window where its row generated none or one under 1024 (0: as
                                 * repair has it: 65535, a generated one kept) */
     uint8_t rst_ts;            /* an RST once timestamps are agreed: 0 or 1 with one, 2 without */
+    uint8_t close_side;        /* 1 + the side that closes (sends the first FIN, or the RST); 0: as the rows */
+    uint8_t close_shape;       /* NS_REPAIR_SHAPE_* bits; 0: FIN, FIN-ACK, ACK, or an RST-ACK alone */
 } ns_repair_plan;
 
 typedef struct ns_repair_opts {

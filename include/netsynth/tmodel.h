@@ -23,7 +23,11 @@
  *              a dataset without whole-flow totals); the window and window
  *              scale its servers' SYN-ACKs say, the commonest; and of the
  *              RSTs in flows whose SYNs both carried timestamps, those
- *              that carry one too.
+ *              that carry one too. Of the closes whose rows the dataset
+ *              kept whole: the side that sent the first FIN, and whether
+ *              the peer ACKed it before its own FIN; the side that sent
+ *              the RST, whether a FIN came before it, and the refusals
+ *              (the client's SYN answered by the RST, no SYN-ACK).
  *   ports      steps between a client's consecutive ports: same, +1..+16,
  *              or anything else (random), and the ephemeral range the first
  *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
@@ -73,7 +77,12 @@
  * flows that cannot close (the client's SYNs alone, unanswered) and the
  * rest stay open (too few that can close: each goes to the kind owed most
  * for its share). A class without closes (a version 1 model) leaves it to
- * the rows (close 0: repair's own rule). A TCP flow's SYN-ACK takes the
+ * the rows (close 0: repair's own rule). Of a class's RSTs, its share of
+ * refusals goes first (NS_REPAIR_CLOSE_REFUSED: the flows showing the
+ * client's SYNs alone, then the shortest, so that the fewest rows go);
+ * each FIN or RST close's side and shape (close_side, close_shape: a
+ * FIN the peer ACKs first; an RST after FINs) are drawn per flow in the
+ * class's shares (version 2 models: 0, repair's own). A TCP flow's SYN-ACK takes the
  * class's window and scale where its row generated none (or a window
  * under 1024, a later segment's scaled one: synack_win,
  * synack_ws; 0: repair's own 65535 and 7), and its RSTs carry timestamps
@@ -87,8 +96,9 @@
  *   then n_classes records of NS_TMODEL_RECORD bytes (tmodel.c lists the fields).
  * Parsing checks all of it: sizes, CRC, distinct keys with the empty one
  * present, counts that agree with each other, finite rates and shares.
- * Version 1 records end before `close` (they read as zeros); a version
- * newer than NS_TMODEL_VERSION is refused. */
+ * Version 1 records end before `close`, version 2 ones before `fin_side`
+ * (what they lack reads as zeros); a version newer than NS_TMODEL_VERSION
+ * is refused. */
 #ifndef NETSYNTH_TMODEL_H
 #define NETSYNTH_TMODEL_H
 #ifdef __cplusplus
@@ -102,7 +112,8 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 2   /* 2: closes, SYN-ACK defaults, RST timestamps; version 1 files load without them */
+#define NS_TMODEL_VERSION 3   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+                               * refusals); older files load without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -150,6 +161,12 @@ typedef struct ns_tmodel_class {
     uint8_t synack_ws;                         /* 1 + their commonest window scale shift; 0: none seen */
     uint32_t rst_ts[2];                        /* RSTs of flows whose SYNs both carried timestamps: [0] with
                                                 * a timestamp, [1] without (RFC 7323 exempts RSTs) */
+    /* version 3: of the closes above, those whose rows were kept whole */
+    uint32_t fin_side[2];                      /* FIN closes by the side of the first FIN ([0] the client) */
+    uint32_t fin_acked[2];                     /* ... whose peer answered it [0] with its FIN, [1] with an ACK first */
+    uint32_t rst_side[2];                      /* RST closes by the side of the first RST */
+    uint32_t rst_fin[2];                       /* ... [0] after a FIN, [1] without one */
+    uint32_t refused;                          /* ... refused: the client's SYN answered by the RST, no SYN-ACK */
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {

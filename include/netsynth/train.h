@@ -104,6 +104,14 @@ int ns_train(const ns_dataset *ds, const ns_train_opts *o, ns_train_result *res)
  * cap in version 1 files too). With flows longer than the window the head
  * learns it in log2 bins past the window (model.h, len_bins). */
 uint64_t ns_train_whole_length(const ns_dataset *ds, uint64_t i);
+/* The window (packets per flow the model sees at once) of a training on ds
+ * with train's --packets (0: the default). */
+int ns_train_window(const ns_dataset *ds, int max_packets);
+/* 1 when that model will generate flows longer than its window (ds records
+ * longer ones) but ds keeps none past it, so training never shows it a
+ * window inside a flow and each window it generates past the first comes
+ * out as a flow's start (BENCHMARK.md, "Lab timing (session 8)"); else 0. */
+int ns_train_window_unseen(const ns_dataset *ds, int max_packets);
 
 /* What a checkpoint records of its dataset: 1 << 32 | CRC-32 of everything
  * training reads of it (flows' packet counts, labels, vocabulary, rows,
