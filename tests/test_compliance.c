@@ -34,14 +34,6 @@ enum {
     FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10,
 };
 
-#define SKIP_WITHOUT(prog)                                                             \
-    do {                                                                               \
-        if (!tu_have_program(prog)) {                                                  \
-            print_message("SKIP %s: %s is not installed\n", __func__, prog);           \
-            skip();                                                                    \
-        }                                                                              \
-    } while (0)
-
 /* ------------------------------------------------------------------ flows */
 
 /* Generated flows built by hand: rows appended one flow at a time. */
@@ -324,7 +316,7 @@ static void sequence_analysis(const char *path, long *tcp, long *flagged, char *
 static void test_tshark_finds_nothing_wrong(void **state)
 {
     (void)state;
-    SKIP_WITHOUT("tshark");
+    TU_REQUIRE_PROGRAM("tshark");
     const char *dir = tu_tmpdir();
     flows f;
     make_flows(&f, 400, 9);
@@ -529,9 +521,9 @@ static void test_replay_over_veth(void **state)
         print_message("SKIP %s: needs root (network namespaces)\n", __func__);
         skip();
     }
-    SKIP_WITHOUT("ip");
-    SKIP_WITHOUT("tcpreplay");
-    SKIP_WITHOUT("tcpdump");
+    TU_REQUIRE_PROGRAM("ip");
+    TU_REQUIRE_PROGRAM("tcpreplay");
+    TU_REQUIRE_PROGRAM("tcpdump");
     const char *dir = tu_tmpdir();
     flows f;
     make_flows(&f, 60, 11);

@@ -126,6 +126,15 @@ static void flows_like(ns_gen_flows *g, const ns_dataset *ds, size_t n)
     }
 }
 
+/* Plans the flows g as one capture of app=beacon (the default address plan). */
+static void plan_beacon(const ns_tmodel *tm, const ns_gen_flows *g, uint64_t seed, ns_repair_plan *plan)
+{
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, g->n_flows, "app=beacon", 0};
+    assert_int_equal(ns_tmodel_plan(tm, g, &cap, 1, &ro, seed, plan), NS_OK);
+}
+
 static void test_learns_the_beacon(void **state)
 {
     (void)state;
@@ -327,18 +336,15 @@ static void test_zero_ids_follow_the_rows(void **state)
     flows_like(&g, &ds, N);
     for (size_t i = 2 * LEN; i < 3 * LEN; i++) /* flow 2's client sends IDs 0 */
         if (!g.dir[i]) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_ID, 0);
-    ns_repair_opts ro;
-    ns_repair_opts_init(&ro);
-    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
     ns_repair_plan plan[N];
-    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, plan), NS_OK);
+    plan_beacon(&tm, &g, 7, plan);
     for (int k = 0; k < N; k++) assert_int_equal(plan[k].ipid[0], k == 2 ? NS_REPAIR_IPID_ZERO : NS_REPAIR_IPID_COUNTER);
     assert_int_equal(plan[3].ipid_first[0], (uint16_t)(plan[1].ipid_first[0] + 3)); /* flow 2 took no ID */
 
     /* The class's hosts all zero: only flow 2 does. */
     ns_tmodel_class *c = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
     c->ipid[0][NS_TM_IPID_ZERO] = FLOWS, c->ipid[0][NS_TM_IPID_COUNTER] = 0, c->ipid[0][NS_TM_IPID_RANDOM] = 0;
-    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, plan), NS_OK);
+    plan_beacon(&tm, &g, 7, plan);
     for (int k = 0; k < N; k++) assert_int_equal(plan[k].ipid[0], k == 2 ? NS_REPAIR_IPID_ZERO : NS_REPAIR_IPID_KEEP);
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
@@ -362,11 +368,8 @@ static void test_client_ttl_follows_the_flow(void **state)
     flows_like(&g, &ds, N);
     for (size_t i = 0; i < N * LEN; i++) /* flow 2's client says 255, flow 5's 77 */
         if (!g.dir[i] && (i / LEN == 2 || i / LEN == 5)) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_TTL, i / LEN == 2 ? 255 : 77);
-    ns_repair_opts ro;
-    ns_repair_opts_init(&ro);
-    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
     ns_repair_plan plan[N];
-    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 7, plan), NS_OK);
+    plan_beacon(&tm, &g, 7, plan);
     for (int k = 0; k < N; k++) {
         assert_int_equal(plan[k].client, plan[0].client); /* one host, two TTLs */
         assert_int_equal(plan[k].ttl[0], k == 2 ? 255 : 64);
@@ -392,11 +395,8 @@ static void test_servers_follow_ttl(void **state)
     flows_like(&g, &ds, N);
     for (size_t i = 0; i < N * LEN; i++) /* the first flow's server says TTL 50, every other flow's 60 */
         if (g.dir[i]) ns_nprint_put(g.rows + i * W, NS_NPF_IPV4_TTL, i < LEN ? 50 : 60);
-    ns_repair_opts ro;
-    ns_repair_opts_init(&ro);
-    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
     ns_repair_plan plan[N];
-    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 3, plan), NS_OK);
+    plan_beacon(&tm, &g, 3, plan);
     int other = 0;
     uint32_t servers = 1;
     for (int k = 1; k < N; k++) {
@@ -548,11 +548,8 @@ static void test_busy_host_and_one_off_hosts(void **state)
     enum { N = 41 };
     ns_gen_flows g;
     flows_like(&g, &ds, N);
-    ns_repair_opts ro;
-    ns_repair_opts_init(&ro);
-    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
     ns_repair_plan plan[N];
-    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 3, plan), NS_OK);
+    plan_beacon(&tm, &g, 3, plan);
     uint32_t count[N] = {0}, n_hosts = 0;
     for (int k = 0; k < N; k++) count[plan[k].client]++;
     for (int k = 0; k < N; k++) n_hosts += count[k] > 0;
@@ -666,11 +663,8 @@ static void test_families_have_their_own_hosts(void **state)
             memset(row + NS_NP_COL_IPV4, -1, NS_NP_BITS_IPV4);
             ns_nprint_put(row, NS_NPF_IPV6_VER, 6), ns_nprint_put(row, NS_NPF_IPV6_NH, 6);
         }
-    ns_repair_opts ro;
-    ns_repair_opts_init(&ro);
-    ns_tmodel_capture cap = {0, N, "app=beacon", 0};
     ns_repair_plan plan[N];
-    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 9, plan), NS_OK);
+    plan_beacon(&tm, &g, 9, plan);
     /* The beacon's one client and one server per family, never the same number for both. */
     assert_true(plan[0].client != plan[1].client);
     assert_true(plan[0].server != plan[1].server);
