@@ -218,17 +218,29 @@ static int busiest(const lhost *h, size_t n, int32_t i)
 static int row_flag(const int8_t *row, ns_nprint_field_id f) { return ns_nprint_has(row, f) && ns_nprint_get(row, f); }
 
 /* The window and window scale of a flow's SYN-ACK (its server's first SYN
- * with ACK), if it has one; and, when both SYNs carried timestamps, whether
- * its RSTs do (RFC 7323 leaves them out of "every segment": stacks differ). */
-static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
+ * with ACK), if it has one; when both SYNs carried timestamps, whether its
+ * RSTs do (RFC 7323 leaves them out of "every segment": stacks differ); and
+ * for a flow whose rows were kept whole and that ended with a FIN or an RST
+ * (t: its totals, NULL when the dataset has none), how it closed: who sent
+ * the first FIN and what its peer answered, who sent the RST, a FIN before
+ * it, a refusal (a cut flow's close is past its rows). One walk of the rows. */
+static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f, const ns_ds_totals *t)
 {
     int8_t row[NS_NP_MODEL_WIDTH];
     int syn_ts = 0, synack_ts = 0, synack = 0;
+    int fin = -1, answer = -1, rst = -1, opened = 0, answered = 0; /* up to the first RST */
     for (uint32_t i = 0; i < f->n_packets; i++) {
         int d = ds->dir[f->first + i] ? 1 : 0;
         ns_dataset_row(ds, f->first + i, row);
         uint32_t v;
         int syn = row_flag(row, NS_NPF_TCP_SYN), ack = row_flag(row, NS_NPF_TCP_ACKF), ts = row_tsval(row, &v);
+        if (rst < 0) {
+            if (!i) opened = !d && syn && !ack;
+            answered |= d && syn && ack;
+            if (row_flag(row, NS_NPF_TCP_RST)) rst = d;
+            if (fin >= 0 && answer < 0 && d != fin) answer = row_flag(row, NS_NPF_TCP_FIN) ? 0 : 1;
+            if (fin < 0 && row_flag(row, NS_NPF_TCP_FIN)) fin = d;
+        }
         if (!d && syn && !ack) syn_ts = ts;
         if (d && syn && ack && !synack) synack_ts = ts;
         if (row_flag(row, NS_NPF_TCP_RST) && syn_ts && synack_ts) a->c->rst_ts[ts ? 0 : 1]++;
@@ -237,32 +249,12 @@ static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
         uint8_t shift;
         if (row_option(row, 3, 3, &shift) && shift <= 14) a->synack_ws[shift]++;   /* window scale */
     }
-}
-
-/* How a TCP flow that ended with a FIN or an RST (end, ns_ds_end) closed:
- * who sent the first FIN and what its peer answered, who sent the RST, a
- * FIN before it, a refusal. Only from rows kept whole: a cut flow's close
- * is past them. */
-static void learn_close(ns_tmodel_class *c, const ns_dataset *ds, const ns_ds_flow *f, const ns_ds_totals *t)
-{
-    if (!t || t->packets[0] + t->packets[1] != f->n_packets || (t->end != NS_DS_END_FIN && t->end != NS_DS_END_RST))
-        return;
-    int8_t row[NS_NP_MODEL_WIDTH];
-    int fin = -1, answer = -1, rst = -1, syn = 0, synack = 0;
-    for (uint32_t i = 0; i < f->n_packets && rst < 0; i++) {
-        int d = ds->dir[f->first + i] ? 1 : 0;
-        ns_dataset_row(ds, f->first + i, row);
-        int is_syn = row_flag(row, NS_NPF_TCP_SYN), ack = row_flag(row, NS_NPF_TCP_ACKF);
-        if (!i) syn = !d && is_syn && !ack;
-        synack |= d && is_syn && ack;
-        if (row_flag(row, NS_NPF_TCP_RST)) rst = d;
-        if (fin >= 0 && answer < 0 && d != fin) answer = row_flag(row, NS_NPF_TCP_FIN) ? 0 : 1;
-        if (fin < 0 && row_flag(row, NS_NPF_TCP_FIN)) fin = d;
-    }
+    ns_tmodel_class *c = a->c;
+    if (!t || t->packets[0] + t->packets[1] != f->n_packets) return;
     if (t->end == NS_DS_END_RST && rst >= 0) {
         c->rst_side[rst]++;
         c->rst_fin[fin >= 0 ? 0 : 1]++;
-        c->refused += syn && !synack && rst == 1;
+        c->refused += opened && !answered && rst == 1;
     } else if (t->end == NS_DS_END_FIN && fin >= 0) {
         c->fin_side[fin]++;
         if (answer >= 0) c->fin_acked[answer]++;
@@ -327,9 +319,8 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
         if (f->proto == NS_PROTO_TCP && ds->totals) {
             uint8_t end = ds->totals[idx[j]].end;
             c->close[end == NS_DS_END_RST ? NS_TM_CLOSE_RST : end == NS_DS_END_FIN ? NS_TM_CLOSE_FIN : NS_TM_CLOSE_OPEN]++;
-            learn_close(c, ds, f, &ds->totals[idx[j]]);
         }
-        if (f->proto == NS_PROTO_TCP) learn_tcp(a, ds, f);
+        if (f->proto == NS_PROTO_TCP) learn_tcp(a, ds, f, ds->totals ? &ds->totals[idx[j]] : NULL);
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
         if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
         h->flows++, h->last_server = si;
