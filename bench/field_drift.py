@@ -32,7 +32,6 @@ Reads datasets through the Python module (python/netsynth; numpy:
 /usr/bin/python3 on the project machine).
 """
 import collections
-import ctypes
 import os
 import sys
 
@@ -41,41 +40,12 @@ sys.path.insert(0, os.path.join(HERE, "..", "python"))
 import numpy as np  # noqa: E402
 
 import netsynth as ns  # noqa: E402
+from field_values import PACKETS, model_fields, row_values as values  # noqa: E402
 
-PACKETS = 16
-MODEL_LAYERS = 2 | 4 | 8 | 16 | 32 | 64
 BLANKED = {"ipv4_src", "ipv4_dst", "ipv6_src", "ipv6_dst", "tcp_sprt", "tcp_dprt", "udp_sport", "udp_dport",
            "ipv4_cksum", "tcp_cksum", "udp_cksum", "icmp_cksum"}
 RANDOM = {"tcp_seq", "tcp_ackn"}
 MIN_ROWS = 20  # a group smaller than this in REAL or the compared set is noise
-
-
-class Field(ctypes.Structure):
-    _fields_ = [("name", ctypes.c_char_p), ("layer", ctypes.c_uint), ("bit", ctypes.c_int), ("width", ctypes.c_int)]
-
-
-def model_fields():
-    """[(name, first column in a model row, width)] of every header field in the model's rows."""
-    lib = ns._lib
-    lib.ns_nprint_fields.restype = ctypes.POINTER(Field)
-    lib.ns_nprint_fields.argtypes = [ctypes.POINTER(ctypes.c_size_t)]
-    lib.ns_nprint_field_col.argtypes = [ctypes.c_uint, ctypes.c_int]
-    n = ctypes.c_size_t()
-    table = lib.ns_nprint_fields(ctypes.byref(n))
-    out = []
-    for i in range(n.value):
-        name = table[i].name.decode()
-        col = lib.ns_nprint_field_col(MODEL_LAYERS, i)
-        if col >= 0 and name != "payload_bit":
-            out.append((name, col, table[i].width))
-    return out
-
-
-def values(bits, col, width):
-    """A field's values in rows (n, WIDTH) int8 (width <= 62): -1 where any bit is absent."""
-    b = bits[:, col:col + width].astype(np.int64)
-    weights = 1 << np.arange(width - 1, -1, -1, dtype=np.int64)
-    return np.where((b < 0).any(1), -1, (b * weights).sum(1))
 
 
 class Rows:

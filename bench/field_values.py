@@ -43,27 +43,33 @@ PACKETS = 16
 MODEL_LAYERS = 2 | 4 | 8 | 16 | 32 | 64
 
 
-def field_column(name):
-    """(first column in a model row, width) of the nPrint field `name`."""
+class Field(ctypes.Structure):   # ns_nprint_field
+    _fields_ = [("name", ctypes.c_char_p), ("layer", ctypes.c_uint), ("bit", ctypes.c_int), ("width", ctypes.c_int)]
+
+
+def model_fields():
+    """[(name, first column in a model row, width)] of every header field in the model's rows."""
     lib = ns._lib
-    lib.ns_nprint_field_find.argtypes = [ctypes.c_char_p]
-    lib.ns_nprint_field_col.argtypes = [ctypes.c_uint, ctypes.c_int]
-
-    class Field(ctypes.Structure):
-        _fields_ = [("name", ctypes.c_char_p), ("layer", ctypes.c_uint), ("bit", ctypes.c_int),
-                    ("width", ctypes.c_int)]
-
     lib.ns_nprint_fields.restype = ctypes.POINTER(Field)
     lib.ns_nprint_fields.argtypes = [ctypes.POINTER(ctypes.c_size_t)]
-    fid = lib.ns_nprint_field_find(name.encode())
-    if fid < 0:
-        sys.exit("field_values.py: unknown nPrint field '%s'" % name)
+    lib.ns_nprint_field_col.argtypes = [ctypes.c_uint, ctypes.c_int]
     n = ctypes.c_size_t()
-    width = lib.ns_nprint_fields(ctypes.byref(n))[fid].width
-    col = lib.ns_nprint_field_col(MODEL_LAYERS, fid)
-    if col < 0:
-        sys.exit("field_values.py: field '%s' is not in the model's rows" % name)
-    return col, width
+    table = lib.ns_nprint_fields(ctypes.byref(n))
+    out = []
+    for i in range(n.value):
+        name = table[i].name.decode()
+        col = lib.ns_nprint_field_col(MODEL_LAYERS, i)
+        if col >= 0 and name != "payload_bit":
+            out.append((name, col, table[i].width))
+    return out
+
+
+def field_column(name):
+    """(first column in a model row, width) of the nPrint field `name`."""
+    for field, col, width in model_fields():
+        if field == name:
+            return col, width
+    sys.exit("field_values.py: '%s' is no nPrint header field of the model's rows" % name)
 
 
 def row_values(bits, col, width):
