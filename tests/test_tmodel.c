@@ -1028,6 +1028,8 @@ enum { REC_CLOSE = 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES +
 
 /* Offset of `fin_side` (version 3's first field): version 2's closes, SYN-ACK window and scale, RST timestamps. */
 enum { REC_V3 = REC_CLOSE + 4 * NS_TM_CLOSES + 2 + 1 + 8, REC_V3_BYTES = 9 * 4 };
+/* Version 4's handshake gaps follow, to the end of what a record holds. */
+enum { REC_V4 = REC_V3 + REC_V3_BYTES, REC_END = REC_V4 + 2 * 2 * NS_TM_HS_BINS };
 
 /* The ended beacons with closes in their rows: FINs answered by an ACK first,
  * by a FIN, a server's FIN; a refused SYN, a client's RST, one after a FIN;
@@ -1125,7 +1127,7 @@ static void test_close_shapes(void **state)
     ns_tmodel v2;
     assert_int_equal(ns_tmodel_parse(&v2, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
-    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_V3, 0, REC_V3_BYTES);
+    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_V3, 0, REC_END - REC_V3);
     FIXCRC();
 #undef FIXCRC
     assert_int_equal(ns_tmodel_parse(&v2, buf, size, "old"), NS_OK);
@@ -1175,7 +1177,7 @@ static void test_version1_blob(void **state)
     ns_store_le32(buf + 8, 1), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
-    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_CLOSE, 0, REC_V3 - REC_CLOSE);
+    for (uint32_t c = 0; c < tm.n_classes; c++) memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_CLOSE, 0, REC_END - REC_CLOSE);
     FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_OK);
     for (uint32_t c = 0; c < v1.n_classes; c++) {
