@@ -941,6 +941,8 @@ static void test_learns_closes(void **state)
     char *out = tu_output(&status, "'%s' inspect '%s'", tu_netsynth_bin(), model);
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "TCP flows close: FIN 50.0%, RST 30.0%, neither 20.0%"));
+    /* The beacon's servers answer in 100 ms: its bin, 100-115 ms, at its middle. */
+    assert_non_null(strstr(out, "TCP handshakes: 20, SYN -> SYN-ACK median about 107 ms"));
     free(out);
     /* Without totals nothing is known of the ends: no closes. */
     ds = beacon_dataset();
