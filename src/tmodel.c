@@ -1837,9 +1837,10 @@ static uint32_t hs_draw(const uint16_t *h, ns_rng *r)
 /* Each TCP flow's handshake gaps (plan[k].hs_us): the rows' SYN-ACK and ACK
  * rows, found as repair finds them (after the client's leading SYNs, in the
  * rows it plans from), keep their gap where the class's captures had one in
- * its bin, else take one drawn from the class's. The model regresses a
- * gap; a handshake's is one RTT, which it blends between a class's servers
- * (IoT: WeMo's 100 ms came out 1-36 ms, an Edimax plug's 8 ms 11). */
+ * its bin, else take one drawn from the class's. The model draws each
+ * row's gap from its log-time bins without knowing the row is a handshake's
+ * answer, one RTT of the class's servers: IoT WeMoInsightSwitch's came out
+ * under 40 ms in 17 of 31 flows, where every real one takes 87-172 ms. */
 static void plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps,
                             size_t n_caps, const flow_info *info, const ns_repair_opts *ro, uint64_t seed,
                             ns_repair_plan *plan)
