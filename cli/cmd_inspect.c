@@ -155,8 +155,10 @@ static void print_training_state(const ns_train_state *st)
     printf("training: step %" PRId64 " of %" PRId64 ", batch %d, lr %g (warm-up %d), seed %" PRId64
            ", %s of training\n",
            st->step, st->steps, st->batch, st->lr, st->warmup, st->seed, took);
-    printf("  weight decay %g, clip %g, EMA %g, p-uncond %g, p-token-drop %g, balance %g, val-frac %g\n",
-           st->weight_decay, st->clip, st->ema_decay, st->p_uncond, st->p_token_drop, st->balance, st->val_frac);
+    printf("  weight decay %g, clip %g, EMA %g, p-uncond %g, p-token-drop %g, balance %g, val-frac %g, "
+           "continuation-share %g\n",
+           st->weight_decay, st->clip, st->ema_decay, st->p_uncond, st->p_token_drop, st->balance, st->val_frac,
+           st->cont_share);
 }
 
 /* Attribute a's values with the training flows of each, summed over the

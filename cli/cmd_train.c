@@ -40,6 +40,9 @@ static void usage(FILE *out)
             "  --p-uncond X       share of flows trained without prompt (default 0.1)\n"
             "  --p-token-drop X   share of prompt tokens dropped one by one (default 0.15)\n"
             "  --balance X        sample flows by (first label's count)^-X (default 0.5)\n"
+            "  --continuation-share X   of the draws of a flow longer than the window (a\n"
+            "                     dataset of whole flows), the share that trains a window\n"
+            "                     inside it rather than its first packets (default 0.5)\n"
             "  --logsnr-shift X   shift of the noise schedule's log-SNR (default 0)\n"
             "  --timing-bins N    bins of log inter-arrival time the timing head predicts\n"
             "                     (default 256); 0: one regressed value, as models before\n"
@@ -53,8 +56,10 @@ static void usage(FILE *out)
             "  --checkpoint PATH  where the checkpoint goes (default MODEL.ckpt)\n"
             "  --log-every N, --eval-every N, --ckpt-every N   (defaults 50, 500, 500)\n"
             "  --log FILE         JSON lines, one per progress line (step, steps, loss and its\n"
-            "                     parts bits/iat/dir/len, lr, flows_per_s, elapsed_s) and per\n"
-            "                     validation (step, val_loss), for plotting; with -q too\n"
+            "                     parts bits/iat/dir/len, lr, flows_per_s, elapsed_s, and\n"
+            "                     long_draws/inner_draws: draws of flows longer than the\n"
+            "                     window, and of them windows inside) and per validation\n"
+            "                     (step, val_loss), for plotting; with -q too\n"
             "  -q, --quiet        no progress lines nor summary\n"
             "  -V, --version      print the version\n"
             "  -h, --help         this text\n");
@@ -63,7 +68,7 @@ static void usage(FILE *out)
 int cmd_train(int argc, char **argv)
 {
     enum { O_DATA = 256, O_CONFIG, O_D, O_LAYERS, O_HEADS, O_PACKETS, O_STEPS, O_BATCH, O_LR, O_WARMUP, O_WD,
-           O_CLIP, O_EMA, O_PUNCOND, O_PDROP, O_BALANCE, O_SHIFT, O_BINS, O_VAL, O_SEED, O_THREADS, O_RESUME, O_CKPT,
+           O_CLIP, O_EMA, O_PUNCOND, O_PDROP, O_BALANCE, O_CONT, O_SHIFT, O_BINS, O_VAL, O_SEED, O_THREADS, O_RESUME, O_CKPT,
            O_LOG, O_EVAL, O_CKPTN, O_OTHER, O_HELP };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA}, {"config", 1, 0, O_CONFIG}, {"d", 1, 0, O_D}, {"layers", 1, 0, O_LAYERS},
@@ -71,6 +76,7 @@ int cmd_train(int argc, char **argv)
         {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR}, {"warmup", 1, 0, O_WARMUP},
         {"weight-decay", 1, 0, O_WD}, {"clip", 1, 0, O_CLIP}, {"ema", 1, 0, O_EMA},
         {"p-uncond", 1, 0, O_PUNCOND}, {"p-token-drop", 1, 0, O_PDROP}, {"balance", 1, 0, O_BALANCE},
+        {"continuation-share", 1, 0, O_CONT},
         {"logsnr-shift", 1, 0, O_SHIFT}, {"timing-bins", 1, 0, O_BINS}, {"val-frac", 1, 0, O_VAL}, {"seed", 1, 0, O_SEED},
         {"threads", 1, 0, 'j'}, {"resume", 1, 0, O_RESUME}, {"checkpoint", 1, 0, O_CKPT},
         {"resume-on-other-data", 0, 0, O_OTHER}, {"log-every", 1, 0, O_LOG}, {"eval-every", 1, 0, O_EVAL}, {"ckpt-every", 1, 0, O_CKPTN},
@@ -109,6 +115,7 @@ int cmd_train(int argc, char **argv)
         case O_PUNCOND: rc = cli_parse_float("--p-uncond", optarg, 0, 1, &o.st.p_uncond); break;
         case O_PDROP: rc = cli_parse_float("--p-token-drop", optarg, 0, 1, &o.st.p_token_drop); break;
         case O_BALANCE: rc = cli_parse_float("--balance", optarg, 0, 2, &o.st.balance); break;
+        case O_CONT: rc = cli_parse_float("--continuation-share", optarg, 0, 1, &o.st.cont_share); break;
         case O_SHIFT: rc = cli_parse_float("--logsnr-shift", optarg, -20, 20, &o.logsnr_shift); break;
         case O_BINS:
             rc = cli_parse_long("--timing-bins", optarg, 0, NS_MODEL_MAX_TIMING_BINS, &v), o.timing_bins = (int)v;

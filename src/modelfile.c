@@ -15,7 +15,9 @@
  *   120 u64     weights offset: f32[n_params]
  *   128 u64     state offset (0 when none): 256-byte ns_train_state block (8-byte
  *               slots in STATE_FIELDS order; slots past the last field are zero, so a
- *               field added at the end reads as 0 from older checkpoints), then
+ *               field added at the end reads as 0 from older checkpoints; the
+ *               continuation share, after them, is kept as 1 + share so that
+ *               its 0 means "not recorded": NS_TRAIN_CONT_SHARE), then
  *               f32 train weights, AdamW m, AdamW v, n_params each
  *   136 u64     file size        144 u32 CRC-32 of the file with these 4 bytes zero
  *   148 u32     zero
@@ -197,6 +199,8 @@ static void state_pack(const ns_train_state *s, uint8_t *out)
     }
     STATE_FIELDS(PUT)
 #undef PUT
+    double cont = 1.0 + (double)s->cont_share;
+    memcpy(out + at, &cont, 8);
 }
 
 static void state_unpack(ns_train_state *s, const uint8_t *in)
@@ -217,6 +221,10 @@ static void state_unpack(ns_train_state *s, const uint8_t *in)
     }
     STATE_FIELDS(GET)
 #undef GET
+    /* Checkpoints from before the option trained with half, and resume so. */
+    double cont;
+    memcpy(&cont, in + at, 8);
+    s->cont_share = cont == 0 ? NS_TRAIN_CONT_SHARE : (float)(cont - 1.0);
 }
 
 /* A checkpoint is internally consistent when its CRC matches, but its
@@ -252,6 +260,7 @@ int ns_train_state_check(const ns_train_state *s, const char *name)
              {"w_iat", s->w_iat, 0, 1e6, 0},
              {"w_dir", s->w_dir, 0, 1e6, 0},
              {"w_len", s->w_len, 0, 1e6, 0},
+             {"cont_share", s->cont_share, 0, 1, 0},
              {"elapsed_s", s->elapsed_s, 0, 1e12, 0}};
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (!isfinite(r[i].v) || r[i].v < r[i].lo || r[i].v > r[i].hi || (r[i].hi_open && r[i].v == r[i].hi))

@@ -44,6 +44,7 @@ void ns_train_opts_init(ns_train_opts *o)
     s->w_iat = 0.1f;
     s->w_dir = 0.2f;
     s->w_len = 0.05f;
+    s->cont_share = NS_TRAIN_CONT_SHARE;
     o->logsnr_shift = 0.0f;
     o->timing_bins = NS_REPR_TIMING_BINS;
 }
@@ -246,44 +247,54 @@ static void batch_free(batch *b)
     free(b->start), free(b->cont), free(b->prompt);
 }
 
+/* The window batch slot b0 + b of step `stream` trains of flow i: its first
+ * row (0: the flow's start) and its rows. A model that generates past its
+ * window (len_bins > 0) trains on windows from anywhere in a longer flow:
+ * cont_share of the draws take a window wholly inside it, marked as a
+ * continuation, the rest its start. Half of those inside: the window that
+ * ends the flow as generation draws it, shorter than the window when the
+ * flow ends inside it; full windows alone never show a flow ending (issue
+ * 15: generated flows past the window were never closed). Only a flow kept
+ * whole has its end to show. From a stream of their own, so the other draws
+ * stay as they were; at a share of 1/2 the draws are those of before the
+ * share was an option (the top bit of one number either way). */
+static uint32_t window_of(const ns_model_config *c, const ns_dataset *ds, uint64_t i, float cont_share, uint64_t seed,
+                          uint64_t stream, int slot, int *len)
+{
+    uint32_t n = ds->flows[i].n_packets, start = 0;
+    *len = n > (uint32_t)c->max_packets ? c->max_packets : (int)n;
+    if (!c->len_bins || n <= (uint32_t)c->max_packets) return 0;
+    ns_rng wr;
+    ns_rng_seed(&wr, seed, (stream * 65536 + (uint64_t)slot) | UINT64_C(1) << 63);
+    if (ns_rng_double(&wr) >= 1.0 - (double)cont_share) start = 1 + (uint32_t)ns_rng_below(&wr, n - (uint32_t)c->max_packets);
+    if (start && n == ns_train_whole_length(ds, i) && ns_rng_below(&wr, 2) == 0) {
+        uint32_t last = ns_model_last_window(c->max_packets, n);
+        start = n - last, *len = (int)last;
+    }
+    return start;
+}
+
 /* Fill the batch with flows[0..B): encodings, times, noise and prompts.
  * t_fixed >= 0 (validation) replaces the random times; drop = 0 keeps prompts.
  * token_map (NULL: the same ids) turns the dataset's token ids into the
  * model's, for a model whose vocabulary is not the dataset's (fine-tuning).
+ * windows = 0 (validation) takes every flow's start; else cont_share of the
+ * draws of longer flows take windows inside them (window_of).
  * flows[0] is flow b0 of the step's batch (a rank's share of it: train.h,
  * ns_train_dist), whose random streams it takes. */
 static void batch_fill(batch *bt, const ns_modelfile *m, const ns_dataset *ds, const uint64_t *flows, int B,
                        uint64_t seed, uint64_t stream, float p_uncond, float p_drop, const float *t_fixed,
-                       const int32_t *token_map, int windows, int b0)
+                       const int32_t *token_map, int windows, float cont_share, int b0)
 {
     const ns_model_config *c = &m->cfg;
     int T = 1, in = c->in_dim, K = c->n_bits, P = (int)ds->n_attrs;
     for (int b = 0; b < B; b++) {
         int len = (int)ds->flows[flows[b]].n_packets;
         if (len > c->max_packets) len = c->max_packets;
-        bt->len[b] = len;
         bt->len_class[b] = ns_model_length_class(c, ns_train_whole_length(ds, flows[b]));
-        /* A model that generates past its window (len_bins > 0) trains on
-         * windows from anywhere in a longer flow: half of the draws take
-         * the flow's start, the rest a window wholly inside it (the last
-         * ending at the flow's end), marked as a continuation. From a
-         * stream of their own, so the other draws stay as they were. */
-        uint32_t n = ds->flows[flows[b]].n_packets;
         bt->start[b] = 0;
-        if (windows && c->len_bins && !t_fixed && n > (uint32_t)c->max_packets) {
-            ns_rng wr;
-            ns_rng_seed(&wr, seed, (stream * 65536 + (uint64_t)(b0 + b)) | UINT64_C(1) << 63);
-            if (ns_rng_below(&wr, 2)) bt->start[b] = 1 + (uint32_t)ns_rng_below(&wr, n - (uint32_t)c->max_packets);
-            /* A third of those: the window that ends the flow as generation
-             * draws it, shorter than the window when the flow ends inside
-             * it; full windows alone never show a flow ending (issue 15:
-             * generated flows past the window were never closed). Only a
-             * flow kept whole has its end to show. */
-            if (bt->start[b] && n == ns_train_whole_length(ds, flows[b]) && ns_rng_below(&wr, 2) == 0) {
-                uint32_t last = ns_model_last_window(c->max_packets, n);
-                bt->start[b] = n - last, bt->len[b] = len = (int)last;
-            }
-        }
+        if (windows && !t_fixed) bt->start[b] = window_of(c, ds, flows[b], cont_share, seed, stream, b0 + b, &len);
+        bt->len[b] = len;
         bt->cont[b] = bt->start[b] > 0;
         if (len > T) T = len;
     }
@@ -336,7 +347,7 @@ int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_
         int n = count - at < (size_t)B ? (int)(count - at) : B;
         float t_fixed[64];
         for (int i = 0; i < n; i++) t_fixed[i] = (float)(((at + (size_t)i) * 0.618034) - floor((at + i) * 0.618034));
-        batch_fill(&bt, m, ds, flows + at, n, 0x5eed, at, 0, 0, t_fixed, NULL, 0, 0);
+        batch_fill(&bt, m, ds, flows + at, n, 0x5eed, at, 0, 0, t_fixed, NULL, 0, 0, 0);
         ns_model_acts_continuation(acts, NULL);
         ns_model_forward(NULL, acts, &m->p, &m->cfg, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, n, bt.T, NULL);
         ns_model_acts_length_target(acts, bt.len_class);
@@ -404,6 +415,7 @@ static void format_duration(char *buf, size_t size, double s)
 typedef struct loss_log {
     double loss, parts[4], t;
     int64_t n, flows;
+    int64_t long_draws, inner_draws; /* draws of flows longer than the window; of them, windows inside */
 } loss_log;
 
 /* Room after a gradient for the step's losses, all-reduced with it in one
@@ -451,6 +463,7 @@ struct trainer {
     int start_rc;                 /* the first failure of dist->start in this step's backward */
     /* results */
     int windows;                  /* windows from anywhere in long flows (train, finetune) */
+    int64_t long_draws, inner_draws; /* the step's, for the log (loss_log) */
     int interrupted, ckpt_failed;
     float last_loss, val_loss, first_window, last_window;
     double flops, run_s;
@@ -489,6 +502,16 @@ static int trainer_step(trainer *t, float *loss, float parts[4], float *lr)
     ns_rng r;
     ns_rng_seed(&r, (uint64_t)st->seed, (uint64_t)s + 1);
     sampler_draw(&t->smp, &r, st->batch, t->chosen);
+    /* Counted over the whole batch, not this rank's share, so that rank 0's
+     * log says what the step trained. */
+    t->long_draws = t->inner_draws = 0;
+    for (int b = 0; t->windows && t->enc->cfg.len_bins && b < st->batch; b++) {
+        if (t->ds->flows[t->chosen[b]].n_packets <= (uint32_t)t->enc->cfg.max_packets) continue;
+        int len;
+        t->long_draws++;
+        t->inner_draws += window_of(&t->enc->cfg, t->ds, t->chosen[b], st->cont_share, (uint64_t)st->seed,
+                                    (uint64_t)s + 1, b, &len) > 0;
+    }
     int ranks = t->dist ? t->dist->n_ranks : 1, first = 0, count = st->batch;
     if (ranks > 1) {
         int rank = t->dist->rank;
@@ -503,7 +526,7 @@ static int trainer_step(trainer *t, float *loss, float parts[4], float *lr)
     }
     t->first = first, t->start_rc = NS_OK;
     batch_fill(&t->bt, t->enc, t->ds, t->chosen + first, count, (uint64_t)st->seed, (uint64_t)s + 1, st->p_uncond,
-               st->p_token_drop, NULL, t->token_map, t->windows, first);
+               st->p_token_drop, NULL, t->token_map, t->windows, st->cont_share, first);
     int rc = t->backward(t, loss, parts);
     if (!rc) rc = t->start_rc;
     if (rc) return rc;
@@ -559,9 +582,11 @@ static void log_line(FILE *out, const ns_train_state *st, const loss_log *lg, fl
     double rate = lg->flows / (now_s() - lg->t), n = lg->n ? (double)lg->n : 1;
     fprintf(out,
             "{\"step\": %lld, \"steps\": %lld, \"loss\": %.9g, \"bits\": %.6g, \"iat\": %.6g, \"dir\": %.6g, "
-            "\"len\": %.6g, \"lr\": %.6g, \"flows_per_s\": %.1f, \"elapsed_s\": %.3f}\n",
+            "\"len\": %.6g, \"lr\": %.6g, \"flows_per_s\": %.1f, \"elapsed_s\": %.3f, \"long_draws\": %lld, "
+            "\"inner_draws\": %lld}\n",
             (long long)st->step, (long long)st->steps, lg->loss / n, lg->parts[0] / n, lg->parts[1] / n,
-            lg->parts[2] / n, lg->parts[3] / n, (double)lr, rate, st->elapsed_s);
+            lg->parts[2] / n, lg->parts[3] / n, (double)lr, rate, st->elapsed_s, (long long)lg->long_draws,
+            (long long)lg->inner_draws);
     fflush(out);
 }
 
@@ -584,6 +609,7 @@ static int trainer_run(trainer *t)
         if ((rc = trainer_step(t, &loss, parts, &lr))) break;
         st->elapsed_s = elapsed0 + (now_s() - t0);
         lg.loss += loss, lg.n++, lg.flows += st->batch;
+        lg.long_draws += t->long_draws, lg.inner_draws += t->inner_draws;
         for (int k = 0; k < 4; k++) lg.parts[k] += parts[k];
 
         int last = st->step == st->steps;
@@ -925,7 +951,7 @@ static void batches_of_base(ns_train_state *st, const ns_modelfile *base)
 {
     if (!base->has_state) return;
     st->p_uncond = base->st.p_uncond, st->p_token_drop = base->st.p_token_drop;
-    st->balance = base->st.balance;
+    st->balance = base->st.balance, st->cont_share = base->st.cont_share;
     st->w_iat = base->st.w_iat, st->w_dir = base->st.w_dir, st->w_len = base->st.w_len;
 }
 

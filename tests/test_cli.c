@@ -323,6 +323,36 @@ static void test_training_progress(void **state)
     }
 }
 
+/* --continuation-share: a value outside [0, 1] or not a number is refused
+ * naming the option; the checkpoint keeps the share given, inspect prints
+ * it, and --resume keeps it over one given again (with a warning). */
+static void test_continuation_share_option(void **state)
+{
+    (void)state;
+    char args[8192];
+    static const char *const bad[] = {"1.5", "-0.1", "half", ""};
+    for (int i = 0; i < 4; i++) {
+        snprintf(args, sizeof args, "train --data '%s' -o cs.nsm --config tiny --steps 4 --threads 1 -q "
+                 "--continuation-share '%s'", data, bad[i]);
+        assert_int_not_equal(run(args), 0);
+        char want[128];
+        snprintf(want, sizeof want, "--continuation-share: expected a number in [0, 1], got '%s'", bad[i]);
+        ERR_HAS(want);
+    }
+    snprintf(args, sizeof args, "train --data '%s' -o cs.nsm --config tiny --steps 8 --batch 4 --threads 1 -q "
+             "--continuation-share 0.25", data);
+    assert_int_equal(run(args), 0);
+    assert_int_equal(run("inspect cs.nsm.ckpt"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "continuation-share 0.25\n"));
+    snprintf(args, sizeof args, "train --data '%s' -o cs.nsm --resume cs.nsm.ckpt --steps 12 --threads 1 -q "
+             "--continuation-share 0.75", data);
+    assert_int_equal(run(args), 0);
+    ERR_HAS("--continuation-share is ignored with --resume");
+    assert_int_equal(run("inspect cs.nsm.ckpt"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "training: step 12 of 12"));
+    assert_non_null(strstr(text_of("out.txt"), "continuation-share 0.25\n"));
+}
+
 /* ------------------------------------------------------------------ decode */
 
 static void test_decode_binary_file(void **state)
@@ -608,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_decode_binary_file),
         cmocka_unit_test(test_provenance),
         cmocka_unit_test(test_training_progress),
+        cmocka_unit_test(test_continuation_share_option),
         cmocka_unit_test(test_eval_messages),
         cmocka_unit_test(test_eval_model),
         cmocka_unit_test(test_mismatched_data),

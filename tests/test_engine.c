@@ -267,6 +267,157 @@ static void test_whole_flows_train_as_their_window(void **state)
  * noise), the held rows stay as generated, and in the repaired pcap the
  * sequence and acknowledgement numbers and TSvals run on across the
  * boundaries as everywhere else. */
+/* Train the tiny model on ds with a 4-row window and continuation share
+ * `share` for 40 steps (stopped after stop_at when > 0, resumed from the
+ * checkpoint when resume), the JSON log appended to `log`; the draws of
+ * flows longer than the window and of windows inside them it logged. */
+static void train_share(const ns_dataset *ds, const char *dir, const char *name, float share, int64_t stop_at,
+                        int resume, int64_t draws[2])
+{
+    ns_train_opts o;
+    tiny_opts(&o, dir, 40);
+    char out[4096], ckpt[4096], log[4096];
+    snprintf(out, sizeof out, "%s.model", tu_path(dir, name));
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", tu_path(dir, name));
+    snprintf(log, sizeof log, "%s.log", tu_path(dir, name));
+    o.out_path = out, o.ckpt_path = ckpt, o.max_packets = 4, o.st.log_every = 5;
+    o.st.cont_share = share;
+    o.stop_at_step = stop_at;
+    if (resume) o.resume_path = ckpt;
+    FILE *fp = fopen(log, resume ? "a" : "w");
+    assert_non_null(fp);
+    o.log = fp;
+    ns_train_result res;
+    int rc = ns_train(ds, &o, &res);
+    fclose(fp);
+    if (rc) print_message("%s\n", ns_errmsg());
+    assert_int_equal(rc, NS_OK);
+    assert_int_equal(res.steps_done, stop_at > 0 ? stop_at : 40);
+    draws[0] = draws[1] = 0;
+    fp = fopen(log, "r");
+    assert_non_null(fp);
+    char line[1024];
+    while (fgets(line, sizeof line, fp)) {
+        const char *l = strstr(line, "\"long_draws\": "), *in = strstr(line, "\"inner_draws\": ");
+        if (!strstr(line, "\"loss\"")) continue;
+        assert_non_null(l);
+        assert_non_null(in);
+        draws[0] += atoll(l + 14), draws[1] += atoll(in + 15);
+    }
+    fclose(fp);
+}
+
+static float cont_norm(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.model", tu_path(dir, name));
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, path), NS_OK);
+    float norm = 0;
+    for (int k = 0; k < m.cfg.d; k++) norm += fabsf(m.p.cont[k]);
+    ns_modelfile_free(&m);
+    return norm;
+}
+
+static void assert_same_model(const char *dir, const char *a, const char *b, int same)
+{
+    char pa[4096], pb[4096];
+    snprintf(pa, sizeof pa, "%s.ckpt", tu_path(dir, a));
+    snprintf(pb, sizeof pb, "%s.ckpt", tu_path(dir, b));
+    /* raw weights and second moments: the elapsed time in the state block differs */
+    ns_modelfile ma, mb;
+    assert_int_equal(ns_modelfile_load(&ma, pa), NS_OK);
+    assert_int_equal(ns_modelfile_load(&mb, pb), NS_OK);
+    assert_int_equal(ma.n_params, mb.n_params);
+    int eq = !memcmp(ma.train_w, mb.train_w, ma.n_params * sizeof(float)) &&
+             !memcmp(ma.adam_v, mb.adam_v, ma.n_params * sizeof(float));
+    assert_int_equal(eq, same);
+    ns_modelfile_free(&ma), ns_modelfile_free(&mb);
+}
+
+static void patch_ckpt(const char *src, const char *dst, int slot, const void *v, int part, size_t index, float f);
+
+/* Issue 14: --continuation-share is the share of the draws of flows longer
+ * than the window that train a window inside them. 0 never draws one (the
+ * continuation vector stays exactly zero, as with a cut dataset), 1 always
+ * does, 0.25 about a quarter; the same seed and share train the same
+ * weights, another share others; a resumed run keeps its checkpoint's share
+ * whatever the options say, and equals the run never stopped; a share
+ * outside [0, 1] is refused, from options and from a checkpoint, and a
+ * checkpoint from before the share (its slot zero) trains with one half. */
+static void test_continuation_share(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    long_flows *l = malloc(sizeof *l);
+    ns_dataset ds;
+    make_long_flows(l, &ds, 100);
+    const char *path = tu_path(dir, "whole.ds");
+    assert_int_equal(ns_dataset_write(&ds, path), NS_OK);
+    assert_int_equal(ns_dataset_load(&ds, path), NS_OK);
+    int64_t d0[2], d1[2], dq[2], dq2[2], dh[2];
+    train_share(&ds, dir, "s0", 0, 0, 0, d0);
+    train_share(&ds, dir, "s1", 1, 0, 0, d1);
+    train_share(&ds, dir, "sq", 0.25f, 0, 0, dq);
+    train_share(&ds, dir, "sq2", 0.25f, 0, 0, dq2);
+    train_share(&ds, dir, "sh", 0.5f, 0, 0, dh);
+    print_message("long draws / inner: share 0 %lld/%lld, 1 %lld/%lld, 0.25 %lld/%lld, 0.5 %lld/%lld\n",
+                  (long long)d0[0], (long long)d0[1], (long long)d1[0], (long long)d1[1], (long long)dq[0],
+                  (long long)dq[1], (long long)dh[0], (long long)dh[1]);
+    /* 640 draws, flows of 5-9 packets are 5 of every 7 */
+    assert_true(d0[0] > 300 && d0[0] < 600);
+    assert_int_equal(d0[1], 0);
+    assert_int_equal(d1[1], d1[0]);
+    assert_int_equal(d0[0], d1[0]);   /* the share picks windows, not flows */
+    double q = (double)dq[1] / (double)dq[0], h = (double)dh[1] / (double)dh[0];
+    assert_true(q > 0.17 && q < 0.33);   /* about 4 sigma of 0.25 at 450 draws */
+    assert_true(h > 0.41 && h < 0.59);
+    assert_true(cont_norm(dir, "s0") == 0);
+    assert_true(cont_norm(dir, "sq") > 0);
+    assert_memory_equal(dq, dq2, sizeof dq);
+    assert_same_model(dir, "sq", "sq2", 1);
+    assert_same_model(dir, "sq", "sh", 0);
+    /* Stopped at 15 and resumed with options that say 0.5: the checkpoint's 0.25 holds. */
+    int64_t dr[2];
+    train_share(&ds, dir, "sr", 0.25f, 15, 0, dr);
+    train_share(&ds, dir, "sr", 0.5f, 0, 1, dr);
+    assert_memory_equal(dr, dq, sizeof dq);
+    assert_same_model(dir, "sq", "sr", 1);
+    ns_modelfile m;
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", tu_path(dir, "sr"));
+    assert_int_equal(ns_modelfile_load(&m, ckpt), NS_OK);
+    assert_true(m.st.cont_share == 0.25f);
+    ns_modelfile_free(&m);
+    /* Refused from the options ... */
+    ns_train_opts o;
+    tiny_opts(&o, dir, 5);
+    ns_train_result res;
+    const float bad[] = {-0.1f, 1.5f, NAN};
+    for (int i = 0; i < 3; i++) {
+        o.st.cont_share = bad[i];
+        assert_int_equal(ns_train(&ds, &o, &res), NS_EARG);
+        print_message("%s\n", ns_errmsg());
+        assert_non_null(strstr(ns_errmsg(), "training options: cont_share"));
+    }
+    /* ... and from a checkpoint (slot 22 keeps 1 + share); slot 0 is a file from before it. */
+    const char *bad_path = tu_path(dir, "bad.ckpt");
+    const double raw[] = {-0.5, 2.5, NAN};
+    for (int i = 0; i < 3; i++) {
+        patch_ckpt(ckpt, bad_path, 22, &raw[i], 0, 0, 0);
+        assert_int_equal(ns_modelfile_load(&m, bad_path), NS_ECORRUPT);
+        assert_non_null(strstr(ns_errmsg(), bad_path));
+        assert_non_null(strstr(ns_errmsg(), "cont_share"));
+    }
+    double zero = 0;
+    patch_ckpt(ckpt, bad_path, 22, &zero, 0, 0, 0);
+    assert_int_equal(ns_modelfile_load(&m, bad_path), NS_OK);
+    assert_true(m.st.cont_share == 0.5f);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
+    free(l);
+}
+
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
 static void test_flows_past_the_window(void **state)
@@ -1359,6 +1510,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_overfit_reproduces_flows),
         cmocka_unit_test(test_whole_flows_train_as_their_window),
+        cmocka_unit_test(test_continuation_share),
         cmocka_unit_test(test_flows_past_the_window),
         cmocka_unit_test(test_whole_length_head),
         cmocka_unit_test(test_resume_equals_uninterrupted),

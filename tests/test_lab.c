@@ -18,6 +18,7 @@
 #include "netsynth/error.h"
 #include "netsynth/labels.h"
 
+
 /* What lab/capture.sh makes by default: per service, the flows one capture
  * holds (each client connection, DNS query or NTP exchange is a flow; ICMP
  * is one flow per address pair) and the server port that names them. */
@@ -262,6 +263,57 @@ static void test_handshake_rtt(void **state)
     ns_dataset_free(&ds);
 }
 
+/* The commands `make demo` runs (scripts/demo.sh), through a stand-in
+ * program that records its arguments: by default datasets cut at 16
+ * packets (README, "make demo"); with DEMO_WHOLE=1 datasets of whole flows
+ * and a 16-packet window trained with train's continuation share, or
+ * DEMO_CONT_SHARE's; dataset and eval get the corpus's label columns. */
+static void test_demo_commands(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char stub[4096], calls[4096];
+    snprintf(stub, sizeof stub, "%s", tu_path(dir, "stub.sh"));
+    snprintf(calls, sizeof calls, "%s", tu_path(dir, "calls.txt"));
+    char text[8192];
+    snprintf(text, sizeof text, "#!/bin/sh\necho \"$*\" >> '%s'\n", calls);
+    assert_int_equal(tu_write_file(stub, text, strlen(text)), 0);
+    static const struct {
+        const char *env, *dataset, *train;
+    } cases[] = {
+        {"", "--split train --packets 16 --payload 0 -o", "--ckpt-every 0 -o"},
+        {"DEMO_WHOLE=0", "--split train --packets 16 --payload 0 -o", "--ckpt-every 0 -o"},
+        {"DEMO_WHOLE=1", "--split train --payload 0 -o", "--ckpt-every 0 --packets 16 -o"},
+        {"DEMO_WHOLE=1 DEMO_CONT_SHARE=0.3", "--split train --payload 0 -o", "--packets 16 --continuation-share 0.3 -o"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        remove(calls);
+        assert_int_equal(tu_system("chmod +x '%s' && %s NETSYNTH_BIN='%s' DEMO_OUT='%s' sh scripts/demo.sh >/dev/null",
+                                   stub, cases[i].env, stub, tu_path(dir, "out")),
+                         0);
+        FILE *fp = fopen(calls, "r");
+        assert_non_null(fp);
+        char line[4096];
+        int n = 0, seen_ds = 0, seen_train = 0;
+        while (fgets(line, sizeof line, fp)) {
+            n++;
+            if (!strncmp(line, "dataset ", 8) && strstr(line, "--split train")) {
+                if (!strstr(line, cases[i].dataset)) fail_msg("%s: dataset: %s", cases[i].env, line);
+                seen_ds = 1;
+            }
+            if (!strncmp(line, "train ", 6)) {
+                if (!strstr(line, cases[i].train)) fail_msg("%s: train: %s", cases[i].env, line);
+                seen_train = 1;
+            }
+            if ((!strncmp(line, "dataset ", 8) || !strncmp(line, "eval ", 5)) && !strstr(line, "app,rtt,loss"))
+                fail_msg("%s: no labels: %s", cases[i].env, line);
+        }
+        fclose(fp);
+        assert_int_equal(n, 5);   /* two datasets, train, generate, eval */
+        assert_true(seen_ds && seen_train);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_captures_readable),
         cmocka_unit_test(test_dataset_classes),
         cmocka_unit_test(test_handshake_rtt),
+        cmocka_unit_test(test_demo_commands),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

@@ -154,6 +154,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_train_state, weight_decay), F(ns_train_state, clip), F(ns_train_state, ema_decay);
     F(ns_train_state, p_uncond), F(ns_train_state, p_token_drop), F(ns_train_state, balance);
     F(ns_train_state, val_frac), F(ns_train_state, w_iat), F(ns_train_state, w_dir), F(ns_train_state, w_len);
+    F(ns_train_state, cont_share);
     F(ns_train_state, elapsed_s), F(ns_train_state, data_sum);
     SZ(ns_modelfile);
     F(ns_modelfile, cfg), F(ns_modelfile, sched), F(ns_modelfile, repr), F(ns_modelfile, n_attrs);

@@ -41,10 +41,17 @@ typedef struct ns_train_state {
     float lr, min_lr_frac, weight_decay, clip, ema_decay;
     float p_uncond, p_token_drop, balance, val_frac;
     float w_iat, w_dir, w_len;
+    /* Of the draws of a flow longer than the window (whole-flow datasets),
+     * the share that takes a window inside it rather than its first (train
+     * --continuation-share; NS_TRAIN_CONT_SHARE, the only share before it
+     * was an option, for checkpoints that do not record one). */
+    float cont_share;
     double elapsed_s;         /* training time so far, for the progress line */
     int64_t data_sum;         /* the dataset trained on: 1 << 32 | CRC-32 of what training
                                * reads of it (ns_train_data_sum); 0: not recorded (older files) */
 } ns_train_state;
+
+#define NS_TRAIN_CONT_SHARE 0.5f
 
 /* NS_OK when every field of s is one training can run with (counts in range,
  * step <= steps, rates finite and within their bounds); otherwise NS_ECORRUPT

@@ -107,7 +107,8 @@ class TrainState(ctypes.Structure):      # ns_train_state
     _fields_ = ([("step", c_i64), ("steps", c_i64), ("seed", c_i64)] +
                 [(n, c_i32) for n in ("batch", "warmup", "eval_every", "ckpt_every", "log_every")] +
                 [(n, c_float) for n in ("lr", "min_lr_frac", "weight_decay", "clip", "ema_decay", "p_uncond",
-                                        "p_token_drop", "balance", "val_frac", "w_iat", "w_dir", "w_len")] +
+                                        "p_token_drop", "balance", "val_frac", "w_iat", "w_dir", "w_len",
+                                        "cont_share")] +
                 [("elapsed_s", c_double), ("data_sum", c_i64)])
 
 
