@@ -661,7 +661,7 @@ double ns_model_step_flops(const ns_model_config *c, int B, int T)
     double G = ns_model_groups(c), N = (double)B * T;
     double per_token = (double)c->n_layer * 2 * T * G * c->d * G, per_flow = 0;
     for (int k = 0; k < n; k++) {
-        double mac = (double)m[k].rows * m[k].cols * (m[k].layer >= 0 ? G : 1);
+        double mac = (double)m[k].rows * m[k].cols * (m[k].layer >= 0 && (m[k].flags & NS_MODEL_MAT_TOKEN) ? G : 1);
         if (m[k].flags & NS_MODEL_MAT_TOKEN) per_token += mac;
         else per_flow += mac;
     }
