@@ -1,7 +1,9 @@
 /* model.c: the DiT denoiser over packets and its length head (see model.h).
  *
- * Forward, per batch of B flows of T rows (N = B*T tokens), what is kept for
- * the backward is named after the formula it holds:
+ * Forward, per batch of B flows of T rows (N = B*T rows, N G tokens with G
+ * tokens a row: in() writes [N, G d], which is [N G, d], the blocks run on
+ * T G tokens a flow and out() reads [N, G d] back), what is kept for the
+ * backward is named after the formula it holds:
  *   temb0 = sinusoid(1000 t)      th1 = t1(temb0)   tha = silu(th1)
  *   temb  = t2(tha)               yemb = sum of prompt embeddings
  *   c     = temb + yemb           sc = silu(c)
