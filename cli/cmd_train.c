@@ -27,6 +27,8 @@ static void usage(FILE *out)
             "  -o MODEL           the model file to write (required)\n"
             "  --config NAME      tiny, small or base (default small)\n"
             "  --d N, --layers N, --heads N   override the config's width, depth, heads\n"
+            "  --groups N         tokens per packet, 1 to 16 (default 1): the row's one input\n"
+            "                     map writes N tokens of width d, the blocks run on all of them\n"
             "  --packets N        the window: first N packets per flow modelled (default 64,\n"
             "                     or the dataset's cap when smaller)\n"
             "  --steps N          optimizer steps (default 20000: about 28 minutes on 2 cores\n"
@@ -67,12 +69,12 @@ static void usage(FILE *out)
 
 int cmd_train(int argc, char **argv)
 {
-    enum { O_DATA = 256, O_CONFIG, O_D, O_LAYERS, O_HEADS, O_PACKETS, O_STEPS, O_BATCH, O_LR, O_WARMUP, O_WD,
+    enum { O_DATA = 256, O_CONFIG, O_D, O_LAYERS, O_HEADS, O_GROUPS, O_PACKETS, O_STEPS, O_BATCH, O_LR, O_WARMUP, O_WD,
            O_CLIP, O_EMA, O_PUNCOND, O_PDROP, O_BALANCE, O_CONT, O_SHIFT, O_BINS, O_VAL, O_SEED, O_THREADS, O_RESUME, O_CKPT,
            O_LOG, O_EVAL, O_CKPTN, O_OTHER, O_HELP };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA}, {"config", 1, 0, O_CONFIG}, {"d", 1, 0, O_D}, {"layers", 1, 0, O_LAYERS},
-        {"heads", 1, 0, O_HEADS}, {"packets", 1, 0, O_PACKETS}, {"steps", 1, 0, O_STEPS},
+        {"heads", 1, 0, O_HEADS}, {"groups", 1, 0, O_GROUPS}, {"packets", 1, 0, O_PACKETS}, {"steps", 1, 0, O_STEPS},
         {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR}, {"warmup", 1, 0, O_WARMUP},
         {"weight-decay", 1, 0, O_WD}, {"clip", 1, 0, O_CLIP}, {"ema", 1, 0, O_EMA},
         {"p-uncond", 1, 0, O_PUNCOND}, {"p-token-drop", 1, 0, O_PDROP}, {"balance", 1, 0, O_BALANCE},
@@ -104,6 +106,7 @@ int cmd_train(int argc, char **argv)
         case O_D: rc = cli_parse_long("--d", optarg, 8, 4096, &v), o.d = (int)v; break;
         case O_LAYERS: rc = cli_parse_long("--layers", optarg, 1, 32, &v), o.n_layer = (int)v; break;
         case O_HEADS: rc = cli_parse_long("--heads", optarg, 1, 256, &v), o.n_head = (int)v; break;
+        case O_GROUPS: rc = cli_parse_long("--groups", optarg, 1, NS_MODEL_MAX_GROUPS, &v), o.groups = (int)v; break;
         case O_PACKETS: rc = cli_parse_long("--packets", optarg, 1, 1024, &v), o.max_packets = (int)v; break;
         case O_STEPS: rc = cli_parse_long("--steps", optarg, 1, 100000000, &v), o.st.steps = o.resume_steps = v; break;
         case O_BATCH: rc = cli_parse_long("--batch", optarg, 1, 4096, &v), o.st.batch = (int)v; break;

@@ -85,6 +85,12 @@ uint32_t ns_controlnet_base_crc(const ns_modelfile *base)
 int ns_controlnet_init(ns_controlnet *ctl, const ns_modelfile *base, int K)
 {
     memset(ctl, 0, sizeof *ctl);
+    /* The branch's input map and its residuals are one token a packet; a
+     * grouped base's would be G tokens (model.h), which the branch file
+     * cannot say. */
+    if (base->cfg.groups > 1)
+        return ns_error(NS_EARG, "the base model has %d tokens per packet: control branches are for models of one "
+                        "(train the base with --groups 1)", base->cfg.groups);
     if (K < 1 || K > base->cfg.n_layer)
         return ns_error(NS_EARG, "--blocks %d: the base has %d blocks (1 to %d)", K, base->cfg.n_layer,
                         base->cfg.n_layer);
@@ -120,7 +126,7 @@ int ns_controlnet_check_base(const ns_controlnet *ctl, const char *ctl_name, con
     int32_t a[9], b[9];
     config_ints(&ctl->cfg, a);
     config_ints(&base->cfg, b);
-    if (memcmp(a, b, sizeof a))
+    if (memcmp(a, b, sizeof a) || base->cfg.groups > 1)
         return ns_error(NS_EARG, "%s: a control branch for another model (d %d, %d layers, %d bits), not %s (d %d, %d "
                                  "layers, %d bits)",
                         ctl_name, ctl->cfg.d, ctl->cfg.n_layer, ctl->cfg.n_bits, base_name, base->cfg.d,
@@ -186,7 +192,7 @@ static int parse(ns_controlnet *ctl, const uint8_t *buf, size_t size, const char
         return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", path);
     int32_t v[9];
     memcpy(v, buf + 16, sizeof v);
-    ns_model_config c = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0};
+    ns_model_config c = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0, 1}; /* one token a packet */
     int64_t nt = (int64_t)c.out_dim - 3 * (int64_t)c.n_bits - 1; /* the base's timing outputs */
     c.timing_bins = nt > 1 && nt <= NS_MODEL_MAX_TIMING_BINS + NS_MODEL_TIMING_SUB ? (int32_t)(nt - NS_MODEL_TIMING_SUB) : 0;
     int32_t K = (int32_t)ns_load_le32(buf + 56), nf = (int32_t)ns_load_le32(buf + 60);

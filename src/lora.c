@@ -147,6 +147,9 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
     memset(a, 0, sizeof *a);
     if (rank < 1 || rank > MAX_RANK || !(alpha > 0))
         return ns_error(NS_EARG, "adapter rank must be 1..%d and alpha positive", MAX_RANK);
+    if (base->cfg.groups > 1) /* the adapter file keeps the one-token shapes (shape_of) */
+        return ns_error(NS_EARG, "the base model has %d tokens per packet: adapters are for models of one (train the "
+                        "base with --groups 1)", base->cfg.groups);
     /* The data's attributes by the base's index, its tokens by the base's id. */
     if (ds->n_attrs > MAX_ATTRS) return ns_error(NS_EARG, "the fine-tune data has too many attributes");
     int32_t amap[MAX_ATTRS + 1];

@@ -1,7 +1,9 @@
 /* model.c: the DiT denoiser over packets and its length head (see model.h).
  *
- * Forward, per batch of B flows of T rows (N = B*T tokens), what is kept for
- * the backward is named after the formula it holds:
+ * Forward, per batch of B flows of T rows (N = B*T rows, N G tokens with G
+ * tokens a row: in() writes [N, G d], which is [N G, d], the blocks run on
+ * T G tokens a flow and out() reads [N, G d] back), what is kept for the
+ * backward is named after the formula it holds:
  *   temb0 = sinusoid(1000 t)      th1 = t1(temb0)   tha = silu(th1)
  *   temb  = t2(tha)               yemb = sum of prompt embeddings
  *   c     = temb + yemb           sc = silu(c)
@@ -45,6 +47,7 @@ int ns_model_config_named(ns_model_config *c, const char *name)
         c->n_layer = named[i].n_layer;
         c->n_head = named[i].n_head;
         c->mlp_ratio = named[i].mlp_ratio;
+        c->groups = 1;
         return NS_OK;
     }
     return ns_error(NS_EARG, "unknown model config '%s' (known: tiny, small, base)", name);
@@ -57,7 +60,7 @@ int ns_model_config_valid(const ns_model_config *c)
            c->max_packets <= 1024 && c->n_bits >= 1 && c->n_bits <= NS_NP_MODEL_WIDTH && c->in_dim == 2 * c->n_bits + 2 &&
            (c->timing_bins == 0 || (c->timing_bins >= 2 && c->timing_bins <= NS_MODEL_MAX_TIMING_BINS)) &&
            c->out_dim == 3 * c->n_bits + 1 + ns_model_timing_outputs(c) && c->vocab >= 0 && c->len_bins >= 0 &&
-           c->len_bins <= NS_MODEL_MAX_LEN_BINS;
+           c->len_bins <= NS_MODEL_MAX_LEN_BINS && c->groups >= 1 && c->groups <= NS_MODEL_MAX_GROUPS;
 }
 
 void model_block_take(ns_model_params *p, int l, const ns_model_config *c, float *mem, size_t *at)
@@ -94,13 +97,13 @@ void model_block_decay(const ns_model_params *p, int l, const ns_model_config *c
 
 size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, float *mem)
 {
-    size_t d = (size_t)c->d, n = 0;
+    size_t d = (size_t)c->d, gd = (size_t)ns_model_groups(c) * d, n = 0;
     ns_model_params dummy;
     if (!p) p = &dummy;
 #define TAKE(ptr, count) NS_CARVE(ptr, mem, n, count)
-    TAKE(p->in_w, d * (size_t)c->in_dim);
-    TAKE(p->in_b, d);
-    TAKE(p->pos, (size_t)c->max_packets * d);
+    TAKE(p->in_w, gd * (size_t)c->in_dim);
+    TAKE(p->in_b, gd);
+    TAKE(p->pos, (size_t)c->max_packets * gd);
     TAKE(p->t1_w, d * d);
     TAKE(p->t1_b, d);
     TAKE(p->t2_w, d * d);
@@ -109,7 +112,7 @@ size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, floa
     for (int l = 0; l < c->n_layer; l++) model_block_take(p, l, c, mem, &n);
     TAKE(p->fada_w, 2 * d * d);
     TAKE(p->fada_b, 2 * d);
-    TAKE(p->out_w, (size_t)c->out_dim * d);
+    TAKE(p->out_w, (size_t)c->out_dim * gd);
     TAKE(p->out_b, (size_t)c->out_dim);
     TAKE(p->len1_w, d * d);
     TAKE(p->len1_b, d);
@@ -134,13 +137,13 @@ static void normal(float *w, size_t n, float sd, ns_rng *rng)
 
 void ns_model_params_init(const ns_model_params *p, const ns_model_config *c, uint64_t seed)
 {
-    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio;
+    size_t d = (size_t)c->d, h = d * (size_t)c->mlp_ratio, gd = (size_t)ns_model_groups(c) * d;
     size_t n = ns_model_params_layout(NULL, c, NULL);
     memset(p->in_w, 0, n * sizeof(float)); /* in_w is the start of the array */
     ns_rng rng;
     ns_rng_seed(&rng, seed, 0x1417);
-    xavier(p->in_w, d, (size_t)c->in_dim, &rng);
-    normal(p->pos, (size_t)c->max_packets * d, 0.02f, &rng);
+    xavier(p->in_w, gd, (size_t)c->in_dim, &rng);
+    normal(p->pos, (size_t)c->max_packets * gd, 0.02f, &rng);
     normal(p->t1_w, d * d, 0.02f, &rng);
     normal(p->t2_w, d * d, 0.02f, &rng);
     normal(p->prompt, (size_t)c->vocab * d, 0.02f, &rng);
@@ -161,10 +164,10 @@ int ns_model_matrices(const ns_model_config *c, ns_model_matrix *m)
     ns_model_params p;
     float *base = (float *)(uintptr_t)sizeof(float); /* fake non-NULL base: offsets only */
     ns_model_params_layout(&p, c, base);
-    int d = c->d, h = d * c->mlp_ratio, n = 0;
+    int d = c->d, h = d * c->mlp_ratio, gd = ns_model_groups(c) * d, n = 0;
     enum { DECAY = NS_MODEL_MAT_DECAY, LORA = NS_MODEL_MAT_LORA, TOKEN = NS_MODEL_MAT_TOKEN, LENGTH = NS_MODEL_MAT_LENGTH };
 #define MAT(ptr, r, k, l, f) m[n++] = (ns_model_matrix){(size_t)((ptr) - base), (r), (k), (l), (f)}
-    MAT(p.in_w, d, c->in_dim, -1, DECAY | TOKEN);
+    MAT(p.in_w, gd, c->in_dim, -1, DECAY | TOKEN);
     MAT(p.t1_w, d, d, -1, DECAY);
     MAT(p.t2_w, d, d, -1, DECAY);
     for (int l = 0; l < c->n_layer; l++) {
@@ -175,7 +178,7 @@ int ns_model_matrices(const ns_model_config *c, ns_model_matrix *m)
         MAT(p.fc2_w[l], d, h, l, DECAY | LORA | TOKEN);
     }
     MAT(p.fada_w, 2 * d, d, -1, DECAY);
-    MAT(p.out_w, c->out_dim, d, -1, DECAY | LORA | TOKEN);
+    MAT(p.out_w, c->out_dim, gd, -1, DECAY | LORA | TOKEN);
     MAT(p.len1_w, d, d, -1, DECAY | LENGTH);
     MAT(p.len2_w, ns_model_length_classes(c), d, -1, DECAY | LENGTH);
 #undef MAT
@@ -220,6 +223,7 @@ struct ns_model_acts {
     int max_b, max_t;
     int B, T, P;                 /* shape of the last forward */
     const int *prompt, *len;     /* of the last forward (caller-owned) */
+    int *len_tok;                /* [max_b] len * G: the tokens of each flow, which the blocks mask by */
     const int *len_class;        /* the length head's targets (NULL: len - 1) */
     const uint8_t *cont;         /* windows that do not start their flow (NULL: none) */
     size_t share_rows;           /* ns_model_acts_share: the global batch's valid rows (0: this batch's) */
@@ -229,7 +233,7 @@ struct ns_model_acts {
     const float *x_t;
     int share_input;             /* ns_model_acts_share_input */
     float *temb0, *th1, *tha, *temb, *yemb, *cvec, *sc;   /* [B, d] */
-    float **res;                 /* [n_layer + 1] of [N, d] */
+    float **res;                 /* [n_layer + 1] of [N G, d] (N = B T rows, G tokens each) */
     model_block_acts *layer;
     float *fmod, *lnf, *meanf, *rstdf, *mf, *out;         /* final */
     float *lh1, *lh, *llog, *lprob;                       /* length head */
@@ -253,12 +257,13 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
     if (!a) return ns_error(NS_ENOMEM, "out of memory for activations");
     a->c = *c;
     a->max_b = max_b, a->max_t = max_t;
-    size_t B = (size_t)max_b, N = B * (size_t)max_t, d = (size_t)c->d;
+    size_t B = (size_t)max_b, N = B * (size_t)max_t, d = (size_t)c->d, G = (size_t)ns_model_groups(c), NG = N * G;
     size_t L = (size_t)c->n_layer, K = (size_t)c->n_bits;
     size_t od = (size_t)c->out_dim, MT = (size_t)ns_model_length_classes(c);
     a->res = calloc(L + 1, sizeof *a->res);
     a->layer = calloc(L ? L : 1, sizeof *a->layer);
     a->row_loss = malloc(N * 3 * sizeof *a->row_loss + 1);
+    a->len_tok = malloc(B * sizeof *a->len_tok + 1);
     /* Two passes over the same list: count, then carve. */
     for (int pass = 0; pass < 2; pass++) {
         size_t n = 0;
@@ -266,17 +271,18 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
 #define A(ptr, count) NS_CARVE(ptr, m, n, count)
         A(a->temb0, B * d); A(a->th1, B * d); A(a->tha, B * d); A(a->temb, B * d); A(a->yemb, B * d);
         A(a->cvec, B * d); A(a->sc, B * d);
-        for (size_t l = 0; l <= L; l++) A(a->res[l], N * d);
-        for (size_t l = 0; l < L; l++) model_block_acts_carve(&a->layer[l], l ? NULL : &a->bs, m, &n, c, max_b, max_t);
-        A(a->fmod, B * 2 * d); A(a->lnf, N * d); A(a->meanf, N); A(a->rstdf, N); A(a->mf, N * d);
+        for (size_t l = 0; l <= L; l++) A(a->res[l], NG * d);
+        for (size_t l = 0; l < L; l++)
+            model_block_acts_carve(&a->layer[l], l ? NULL : &a->bs, m, &n, c, max_b, max_t * (int)G);
+        A(a->fmod, B * 2 * d); A(a->lnf, NG * d); A(a->meanf, NG); A(a->rstdf, NG); A(a->mf, NG * d);
         A(a->out, N * od);
         A(a->lh1, B * d); A(a->lh, B * d); A(a->llog, B * MT); A(a->lprob, B * MT);
         A(a->probs, N * K * 3); A(a->dout, N * od); A(a->dllog, B * MT);
-        A(a->d_res, N * d); A(a->d_res2, N * d);
+        A(a->d_res, NG * d); A(a->d_res2, NG * d);
         A(a->d_sc, B * d); A(a->d_c, B * d); A(a->d_y, B * d); A(a->d_t, B * d);
 #undef A
         if (!pass) {
-            a->mem = (!a->res || !a->layer || !a->row_loss) ? NULL : malloc(n * sizeof(float));
+            a->mem = (!a->res || !a->layer || !a->row_loss || !a->len_tok) ? NULL : malloc(n * sizeof(float));
             if (!a->mem) {
                 ns_model_acts_free(a);
                 return ns_error(NS_ENOMEM, "out of memory for activations (%zu MB)", n * sizeof(float) >> 20);
@@ -311,6 +317,7 @@ void ns_model_acts_free(ns_model_acts *a)
     if (!a) return;
     free(a->mem);
     free(a->row_loss);
+    free(a->len_tok);
     free(a->res);
     free(a->layer);
     free(a);
@@ -369,8 +376,9 @@ void model_block_forward(float *out, model_block_acts *y, const float *in, const
 void ns_model_embed(ns_model_acts *a, const ns_model_params *p, const ns_model_config *c, const float *x_t,
                     const float *t, const int *prompt, int P, const int *len, int B, int T)
 {
-    int d = c->d, N = B * T;
+    int d = c->d, N = B * T, G = ns_model_groups(c), gd = G * d;
     a->B = B, a->T = T, a->P = P, a->prompt = prompt, a->len = len, a->x_t = x_t;
+    for (int b = 0; b < B; b++) a->len_tok[b] = len[b] * G;
 
     float tt[B];
     for (int b = 0; b < B; b++) tt[b] = 1000.0f * t[b];
@@ -385,12 +393,13 @@ void ns_model_embed(ns_model_acts *a, const ns_model_params *p, const ns_model_c
     ns_silu_forward(a->sc, a->cvec, (size_t)B * d);
     length_forward(a, p, c, B);
 
+    /* x[N, G d] is the tokens x[N G, d]: row r's G tokens lie together. */
     float *x = a->res[0];
     int n_in = a->share_input && B % 2 == 0 ? N / 2 : N; /* the second half's rows equal the first's */
-    ns_linear_forward(x, x_t, p->in_w, p->in_b, n_in, c->in_dim, d);
-    if (n_in < N) memcpy(x + (size_t)n_in * d, x, (size_t)n_in * d * sizeof(float));
+    ns_linear_forward(x, x_t, p->in_w, p->in_b, n_in, c->in_dim, gd);
+    if (n_in < N) memcpy(x + (size_t)n_in * gd, x, (size_t)n_in * gd * sizeof(float));
     for (int b = 0; b < B; b++)
-        for (int r = 0; r < T; r++) add_inplace(x + ((size_t)b * T + r) * d, p->pos + (size_t)r * d, (size_t)d);
+        for (int r = 0; r < T; r++) add_inplace(x + ((size_t)b * T + r) * gd, p->pos + (size_t)r * gd, (size_t)gd);
 }
 
 const float *ns_model_tokens(const ns_model_acts *a) { return a->res[0]; }
@@ -399,16 +408,16 @@ const float *ns_model_condition(const ns_model_acts *a) { return a->sc; }
 void ns_model_run_blocks(float *out, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
                          const float *const *control)
 {
-    int d = c->d, B = a->B, T = a->T, N = B * T;
+    int d = c->d, B = a->B, T = a->T, N = B * T, G = ns_model_groups(c), TG = T * G, NG = N * G;
     for (int l = 0; l < c->n_layer; l++) {
         model_block_w w = model_block_of(p, l);
-        model_block_forward(a->res[l + 1], &a->layer[l], a->res[l], a->sc, &w, c, a->len, B, T);
-        if (control && control[l]) add_inplace(a->res[l + 1], control[l], (size_t)N * d);
+        model_block_forward(a->res[l + 1], &a->layer[l], a->res[l], a->sc, &w, c, a->len_tok, B, TG);
+        if (control && control[l]) add_inplace(a->res[l + 1], control[l], (size_t)NG * d);
     }
     ns_linear_forward(a->fmod, a->sc, p->fada_w, p->fada_b, B, d, 2 * d);
-    ns_layernorm_forward(a->lnf, a->meanf, a->rstdf, a->res[c->n_layer], NULL, NULL, N, d, 1e-6f);
-    ns_modulate_forward(a->mf, a->lnf, a->fmod, a->fmod + d, B, T, d, 2 * d);
-    ns_linear_forward(a->out, a->mf, p->out_w, p->out_b, N, d, c->out_dim);
+    ns_layernorm_forward(a->lnf, a->meanf, a->rstdf, a->res[c->n_layer], NULL, NULL, NG, d, 1e-6f);
+    ns_modulate_forward(a->mf, a->lnf, a->fmod, a->fmod + d, B, TG, d, 2 * d);
+    ns_linear_forward(a->out, a->mf, p->out_w, p->out_b, N, G * d, c->out_dim);
     if (out && out != a->out) memcpy(out, a->out, (size_t)N * c->out_dim * sizeof(float));
 }
 
@@ -573,8 +582,8 @@ int model_block_backward(float *din, float *d_sc, const model_block_w *g, const 
 int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
                       float *const *dcontrol)
 {
-    int B = a->B, T = a->T, d = c->d, N = B * T, L = c->n_layer;
-    size_t Nd = (size_t)N * d, Bd = (size_t)B * d;
+    int B = a->B, T = a->T, d = c->d, G = ns_model_groups(c), gd = G * d, N = B * T, TG = T * G, L = c->n_layer;
+    size_t Nd = (size_t)N * gd, Bd = (size_t)B * d; /* Nd: every token's floats */
     /* g NULL: only dcontrol is wanted (a frozen base under a control
      * branch), so no weight gradient is computed and the pass stops at the
      * lowest block that has a control residual. */
@@ -601,12 +610,12 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
     /* Output layer and final adaLN. */
     float *dres = a->d_res, *dnext = a->d_res2;
     memset(d_a, 0, Nd * sizeof(float));
-    ns_linear_backward(d_a, g->out_w, g->out_b, a->dout, a->mf, p->out_w, N, d, c->out_dim);
+    ns_linear_backward(d_a, g->out_w, g->out_b, a->dout, a->mf, p->out_w, N, gd, c->out_dim);
     memset(d_mod, 0, (size_t)B * 2 * d * sizeof(float));
     memset(d_b, 0, Nd * sizeof(float));
-    ns_modulate_backward(d_b, d_mod, d_mod + d, d_a, a->lnf, a->fmod + d, B, T, d, 2 * d);
+    ns_modulate_backward(d_b, d_mod, d_mod + d, d_a, a->lnf, a->fmod + d, B, TG, d, 2 * d);
     memset(dres, 0, Nd * sizeof(float));
-    ns_layernorm_backward(dres, NULL, NULL, d_b, a->res[L], NULL, a->meanf, a->rstdf, N, d);
+    ns_layernorm_backward(dres, NULL, NULL, d_b, a->res[L], NULL, a->meanf, a->rstdf, N * G, d);
     ns_linear_backward(a->d_sc, g->fada_w, g->fada_b, d_mod, a->sc, p->fada_w, B, d, 2 * d);
     if (g != &none) grad_ready(a, g, g->fada_w, g->len2_b + ns_model_length_classes(c));
 
@@ -615,7 +624,7 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
         if (l < lowest || (g == &none && l == lowest)) return NS_OK;
         model_block_w w = model_block_of(p, l), gw = model_block_of(g, l);
         int rc = model_block_backward(dnext, a->d_sc, &gw, &a->bs, dres, &a->layer[l], a->res[l], a->sc, &w, c,
-                                      a->len, B, T);
+                                      a->len_tok, B, TG);
         if (rc) return rc;
         if (g != &none) grad_ready(a, g, g->ada_w[l], l + 1 < L ? g->ada_w[l + 1] : g->fada_w);
         float *swap = dres;
@@ -626,8 +635,8 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
 
     /* Input embedding and positions. */
     for (int b = 0; b < B; b++)
-        for (int r = 0; r < T; r++) add_inplace(g->pos + (size_t)r * d, dres + ((size_t)b * T + r) * d, (size_t)d);
-    ns_linear_backward(NULL, g->in_w, g->in_b, dres, a->x_t, p->in_w, N, c->in_dim, d);
+        for (int r = 0; r < T; r++) add_inplace(g->pos + (size_t)r * gd, dres + ((size_t)b * T + r) * gd, (size_t)gd);
+    ns_linear_backward(NULL, g->in_w, g->in_b, dres, a->x_t, p->in_w, N, c->in_dim, gd);
 
     /* Condition: sc = silu(c), c = temb + yemb. */
     memset(a->d_c, 0, Bd * sizeof(float));
@@ -648,10 +657,13 @@ double ns_model_step_flops(const ns_model_config *c, int B, int T)
 {
     ns_model_matrix m[NS_MODEL_MAX_MATRICES];
     int n = ns_model_matrices(c, m);
-    /* Attention's two products (scores, weighted values) per block, then the weights'. */
-    double per_token = (double)c->n_layer * 2 * T * c->d, per_flow = 0, N = (double)B * T;
+    /* Attention's two products (scores, weighted values) per block, then the
+     * weights': per row, a block's run G times (once a token), the input and
+     * output maps once. */
+    double G = ns_model_groups(c), N = (double)B * T;
+    double per_token = (double)c->n_layer * 2 * T * G * c->d * G, per_flow = 0;
     for (int k = 0; k < n; k++) {
-        double mac = (double)m[k].rows * m[k].cols;
+        double mac = (double)m[k].rows * m[k].cols * (m[k].layer >= 0 && (m[k].flags & NS_MODEL_MAT_TOKEN) ? G : 1);
         if (m[k].flags & NS_MODEL_MAT_TOKEN) per_token += mac;
         else per_flow += mac;
     }

@@ -34,7 +34,12 @@
  *   200..239    zero
  *   240 i32     length bins past the window (config len_bins); zero in files
  *               before them, whose length head covers 1..max_packets alone
- *   244..255    zero
+ *   244 i32     version 4: tokens per packet (config groups, 2..16); zero in
+ *               version 3, which is every model of one token a packet: those
+ *               are still written as version 3, byte for byte as before, so
+ *               that older builds keep reading them, and they refuse a
+ *               grouped model by its version instead of misreading it
+ *   248..255    zero
  * Version 1 was this without the trace section, version 2 with rows of
  * 1088 values (1600 with the payload layer; no IPv6 layer): both are
  * refused, with what to do.
@@ -314,7 +319,7 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
     if (m->provenance) ns_prov_section_write(m->provenance, buf + off_prov);
     ns_store_le64(buf + 184, off_prov), ns_store_le64(buf + 192, prov_len);
     memcpy(buf, NS_MODEL_MAGIC, 8);
-    ns_store_le32(buf + 8, NS_MODEL_VERSION);
+    ns_store_le32(buf + 8, m->cfg.groups > 1 ? NS_MODEL_VERSION : 3);
     ns_store_le32(buf + 12, with_state ? 1 : 0);
     const int32_t cfg[9] = {m->cfg.d,      m->cfg.n_layer, m->cfg.n_head, m->cfg.mlp_ratio, m->cfg.max_packets,
                             m->cfg.in_dim, m->cfg.out_dim, m->cfg.n_bits, m->cfg.vocab};
@@ -322,6 +327,7 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
     memcpy(buf + 52, &m->sched.logsnr_shift, 4);
     ns_store_le32(buf + 168, (uint32_t)m->cfg.timing_bins);
     ns_store_le32(buf + 240, (uint32_t)m->cfg.len_bins);
+    if (m->cfg.groups > 1) ns_store_le32(buf + 244, (uint32_t)m->cfg.groups);
     memcpy(buf + 172, &m->repr.bin_lo, 4), memcpy(buf + 176, &m->repr.bin_hi, 4);
     ns_store_le32(buf + 56, m->n_attrs), ns_store_le32(buf + 60, m->n_tokens), ns_store_le32(buf + 64, m->n_combos);
     ns_store_le32(buf + 68, m->data_max_packets);
@@ -377,9 +383,9 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
         return ns_error(NS_EVERSION, "%s: model file version %u (rows without the IPv6 layer); this build reads "
                         "version %d: rebuild the dataset with `netsynth dataset` and train again with `netsynth train`",
                         path, version, NS_MODEL_VERSION);
-    if (version != NS_MODEL_VERSION)
-        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads version %d (a newer netsynth wrote it?)",
-                        path, version, NS_MODEL_VERSION);
+    if (version != 3 && version != NS_MODEL_VERSION)
+        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads versions 3 and %d (a newer netsynth "
+                        "wrote it?)", path, version, NS_MODEL_VERSION);
     uint64_t fsize = ns_load_le64(buf + 136);
     if (fsize != size)
         return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: file is %zu bytes, its header says %llu%s",
@@ -395,8 +401,9 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
     int32_t cfg[9];
     memcpy(cfg, buf + 16, sizeof cfg);
     ns_model_config c = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6], cfg[7], cfg[8],
-                         (int32_t)ns_load_le32(buf + 168), (int32_t)ns_load_le32(buf + 240)};
-    if (!ns_model_config_valid(&c))
+                         (int32_t)ns_load_le32(buf + 168), (int32_t)ns_load_le32(buf + 240),
+                         version >= 4 ? (int32_t)ns_load_le32(buf + 244) : 1};
+    if (!ns_model_config_valid(&c) || (version >= 4) != (c.groups > 1))
         return ns_error(NS_ECORRUPT, "%s: impossible model config in header", path);
     m->cfg = c;
     memcpy(&m->sched.logsnr_shift, buf + 52, 4);

@@ -716,9 +716,10 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
     if (o->d > 0) m->cfg.d = o->d;
     if (o->n_layer > 0) m->cfg.n_layer = o->n_layer;
     if (o->n_head > 0) m->cfg.n_head = o->n_head;
-    if (m->cfg.d % m->cfg.n_head || m->cfg.n_layer > NS_MODEL_MAX_LAYERS)
-        return ns_error(NS_EARG, "width %d must be a multiple of the %d heads, at most %d layers", m->cfg.d,
-                        m->cfg.n_head, NS_MODEL_MAX_LAYERS);
+    if (o->groups > 0) m->cfg.groups = o->groups;
+    if (m->cfg.d % m->cfg.n_head || m->cfg.n_layer > NS_MODEL_MAX_LAYERS || m->cfg.groups > NS_MODEL_MAX_GROUPS)
+        return ns_error(NS_EARG, "width %d must be a multiple of the %d heads, at most %d layers, %d tokens per packet "
+                        "at most %d", m->cfg.d, m->cfg.n_head, NS_MODEL_MAX_LAYERS, m->cfg.groups, NS_MODEL_MAX_GROUPS);
     int T = ns_train_window(ds, o->max_packets);
     /* The columns and timing statistics from every row: windows are drawn
      * from anywhere in flows longer than the window (batch_fill), and when
@@ -788,8 +789,8 @@ static int provenance_of(char **text, const char *kind, const char *config, cons
     else if (!rc && was) rc = ns_prov_add(text, "config", "%.*s", (int)strcspn(was + 8, "\n"), was + 8);
     free(old);
     if (!rc && c)
-        rc = ns_prov_add(text, "shape", "d=%d layers=%d heads=%d packets=%d bits=%d timing_bins=%d len_bins=%d",
-                         c->d, c->n_layer, c->n_head, c->max_packets, c->n_bits, c->timing_bins, c->len_bins);
+        rc = ns_prov_add(text, "shape", "d=%d layers=%d heads=%d groups=%d packets=%d bits=%d timing_bins=%d len_bins=%d",
+                         c->d, c->n_layer, c->n_head, c->groups, c->max_packets, c->n_bits, c->timing_bins, c->len_bins);
     if (!rc)
         rc = ns_prov_add(text, "steps", "%lld of %lld (batch %d, lr %g, seed %lld)", (long long)st->step,
                          (long long)st->steps, st->batch, (double)st->lr, (long long)st->seed);

@@ -353,6 +353,26 @@ static void test_continuation_share_option(void **state)
     assert_non_null(strstr(text_of("out.txt"), "continuation-share 0.25\n"));
 }
 
+/* Several tokens per packet: train --groups writes a model that inspect
+ * calls version 4 with its tokens per packet and that generate samples;
+ * out of range is refused by name. */
+static void test_train_groups(void **state)
+{
+    (void)state;
+    char args[8192];
+    snprintf(args, sizeof args, "train -q --data '%s' -o g2.nsm --config tiny --groups 2 --steps 5 --batch 4 --threads 1",
+             data);
+    assert_int_equal(run(args), 0);
+    assert_int_equal(run("inspect g2.nsm"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "g2.nsm: netsynth model, version 4"));
+    assert_non_null(strstr(text_of("out.txt"), "2 tokens per packet"));
+    assert_non_null(strstr(text_of("out.txt"), "groups=2"));
+    assert_int_equal(run("generate -q --model g2.nsm -n 2 --steps 2 -o g2.pcap"), 0);
+    snprintf(args, sizeof args, "train -q --data '%s' -o g17.nsm --config tiny --groups 17 --steps 5", data);
+    assert_int_equal(run(args), 2);
+    ERR_HAS("--groups");
+}
+
 /* ------------------------------------------------------------------ decode */
 
 static void test_decode_binary_file(void **state)
@@ -639,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_provenance),
         cmocka_unit_test(test_training_progress),
         cmocka_unit_test(test_continuation_share_option),
+        cmocka_unit_test(test_train_groups),
         cmocka_unit_test(test_eval_messages),
         cmocka_unit_test(test_eval_model),
         cmocka_unit_test(test_mismatched_data),

@@ -699,9 +699,11 @@ static void test_model_file_round_trip_and_corruption(void **state)
         assert_non_null(strstr(ns_errmsg(), "bad.model"));
         buf[at] ^= 0x40;
     }
-    /* Versions 1 and 2 (rows of 1088 or 1600 values, no IPv6) say what to do; a newer one is refused too. */
-    for (uint8_t v = 1; v <= 4; v++) {
-        if (v == 3) continue;
+    /* Versions 1 and 2 (rows of 1088 or 1600 values, no IPv6) say what to do; a newer one is refused too.
+     * A model of one token a packet is still written as version 3. */
+    assert_int_equal(buf[8], 3);
+    for (uint8_t v = 1; v <= 5; v++) {
+        if (v == 3 || v == 4) continue;
         buf[8] = v;
         assert_int_equal(tu_write_file(bad, buf, len), 0);
         assert_int_equal(ns_modelfile_load(&m, bad), NS_EVERSION);
@@ -710,7 +712,7 @@ static void test_model_file_round_trip_and_corruption(void **state)
         if (v < 3 && (!strstr(msg, "rebuild the dataset with `netsynth dataset`") || !strstr(msg, "netsynth train")))
             fail_msg("version %u: %s", v, msg);
         if (v < 3) assert_non_null(strstr(msg, "(rows without the IPv6 layer)"));   /* 1088 or 1600 values */
-        if (v == 4) assert_non_null(strstr(msg, "version 4"));
+        if (v == 5) assert_non_null(strstr(msg, "version 5"));
     }
     buf[8] = 3;
     /* Truncated at every size class. */
@@ -721,6 +723,73 @@ static void test_model_file_round_trip_and_corruption(void **state)
     /* A dataset is not a model, and says so. */
     assert_int_equal(ns_modelfile_load(&m, tu_path(dir, "tiny.ds")), NS_EFORMAT);
     assert_non_null(strstr(ns_errmsg(), "dataset"));
+    free(buf);
+    ns_dataset_free(&ds);
+}
+
+/* Several tokens per packet (issues 16, 17): a model of 2 tokens a row
+ * trains, saves as version 4 with its groups, loads, saves again byte for
+ * byte and generates flows; its header with an impossible groups count is
+ * refused; control branches and adapters, whose files keep one-token
+ * shapes, refuse it as a base. */
+static void test_grouped_model_file(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    assert_int_equal(ns_dataset_load(&ds, make_dataset(dir)), NS_OK);
+    tiny_opts(&o, dir, 30);
+    o.groups = 2;
+    ns_train_result res;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    assert_int_equal(m.cfg.groups, 2);
+    assert_int_equal(m.n_params, ns_model_params_layout(NULL, &m.cfg, NULL));
+    const char *again = tu_path(dir, "again.model");
+    assert_int_equal(ns_modelfile_save(&m, again, 0), NS_OK);
+    assert_int_equal(tu_system("cmp -s '%s' '%s'", o.out_path, again), 0);
+
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    go.sampler.steps = 4;
+    int32_t ids[1];
+    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    ns_gen_flows g = {0};
+    assert_int_equal(ns_generate(&m, &go, ids, 4, 0, &g), NS_OK);
+    assert_int_equal(g.n_flows, 4);
+    for (size_t f = 0; f < g.n_flows; f++) {
+        assert_true(g.len[f] >= 1);
+        assert_true(g.rows[g.first[f] * W + NS_NP_COL_IPV4] >= 0);
+    }
+    ns_gen_flows_free(&g);
+
+    ns_controlnet ctl;
+    assert_int_equal(ns_controlnet_init(&ctl, &m, 1), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "2 tokens per packet"));
+    ns_lora ad;
+    assert_int_equal(ns_lora_init(&ad, &m, &ds, 2, 1.0f, 1), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "2 tokens per packet"));
+    ns_modelfile_free(&m);
+
+    /* The header: version 4, groups at 244; groups 1 or 17 there (with a
+     * valid checksum) is an impossible config, not a misread. */
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(ns_read_file(o.out_path, &buf, &len), NS_OK);
+    assert_int_equal(ns_load_le32(buf + 8), 4);
+    assert_int_equal(ns_load_le32(buf + 244), 2);
+    const char *bad = tu_path(dir, "bad.model");
+    const uint32_t wrong[] = {1, 17};
+    for (int i = 0; i < 2; i++) {
+        ns_store_le32(buf + 244, wrong[i]);
+        ns_store_le32(buf + 144, 0);
+        ns_store_le32(buf + 144, ns_crc32(0, buf, len));
+        assert_int_equal(tu_write_file(bad, buf, len), 0);
+        assert_int_equal(ns_modelfile_load(&m, bad), NS_ECORRUPT);
+        assert_non_null(strstr(ns_errmsg(), "bad.model"));
+    }
     free(buf);
     ns_dataset_free(&ds);
 }
@@ -1515,6 +1584,7 @@ int main(void)
         cmocka_unit_test(test_whole_length_head),
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_model_file_round_trip_and_corruption),
+        cmocka_unit_test(test_grouped_model_file),
         cmocka_unit_test(test_same_seed_same_flows),
         cmocka_unit_test(test_lora_teaches_a_new_class),
         cmocka_unit_test(test_length_logits_of_a_held_out_pair),

@@ -35,12 +35,12 @@ static double loss_of(fixture *f)
 }
 
 /* bins > 0: the timing head is logits over that many bins, and iat[] holds
- * bin positions; 0: the regressed timing. */
-static void setup_bins(fixture *f, int bins)
+ * bin positions; 0: the regressed timing. groups: tokens per packet. */
+static void setup_grouped(fixture *f, int bins, int groups)
 {
     memset(f, 0, sizeof *f);
     assert_int_equal(ns_model_config_named(&f->c, "tiny"), 0);
-    f->c.d = 8, f->c.n_head = 2, f->c.n_layer = 2, f->c.mlp_ratio = 2;
+    f->c.d = 8, f->c.n_head = 2, f->c.n_layer = 2, f->c.mlp_ratio = 2, f->c.groups = groups;
     f->c.max_packets = T, f->c.n_bits = K, f->c.in_dim = 2 * K + 2, f->c.vocab = 4;
     f->c.timing_bins = bins, f->c.out_dim = 3 * K + 1 + (bins ? bins + NS_MODEL_TIMING_SUB : 1);
     assert_true(ns_model_config_valid(&f->c));
@@ -66,6 +66,7 @@ static void setup_bins(fixture *f, int bins)
     assert_int_equal(ns_model_acts_new(&f->a, &f->c, B, T), 0);
 }
 
+static void setup_bins(fixture *f, int bins) { setup_grouped(f, bins, 1); }
 static void setup(fixture *f) { setup_bins(f, 0); }
 
 static void teardown(fixture *f)
@@ -349,6 +350,163 @@ static void test_layout_and_decay_mask(void **state)
     free(mem);
 }
 
+/* Several tokens per packet (issues 16, 17): every tensor of a model of 3
+ * tokens a row against finite differences, then the control residuals,
+ * which are per token ([B, T G, d]). */
+static void test_grouped_backward(void **state)
+{
+    (void)state;
+    enum { G = 3 };
+    fixture f;
+    setup_grouped(&f, 4, G);
+    loss_of(&f);
+    assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL), 0);
+    size_t d = (size_t)f.c.d, h = d * (size_t)f.c.mlp_ratio, gd = G * d;
+    check_slice(&f, "in_w", f.p.in_w, f.g.in_w, gd * (size_t)f.c.in_dim);
+    check_slice(&f, "in_b", f.p.in_b, f.g.in_b, gd);
+    check_slice(&f, "pos", f.p.pos, f.g.pos, (size_t)T * gd);
+    check_slice(&f, "t1_w", f.p.t1_w, f.g.t1_w, d * d);
+    check_slice(&f, "t1_b", f.p.t1_b, f.g.t1_b, d);
+    check_slice(&f, "t2_w", f.p.t2_w, f.g.t2_w, d * d);
+    check_slice(&f, "t2_b", f.p.t2_b, f.g.t2_b, d);
+    check_slice(&f, "prompt", f.p.prompt, f.g.prompt, 4 * d);
+    for (int l = 0; l < f.c.n_layer; l++) {
+        check_slice(&f, "ada_w", f.p.ada_w[l], f.g.ada_w[l], 6 * d * d);
+        check_slice(&f, "ada_b", f.p.ada_b[l], f.g.ada_b[l], 6 * d);
+        check_slice(&f, "qkv_w", f.p.qkv_w[l], f.g.qkv_w[l], 3 * d * d);
+        check_slice(&f, "qkv_b", f.p.qkv_b[l], f.g.qkv_b[l], 3 * d);
+        check_slice(&f, "proj_w", f.p.proj_w[l], f.g.proj_w[l], d * d);
+        check_slice(&f, "proj_b", f.p.proj_b[l], f.g.proj_b[l], d);
+        check_slice(&f, "fc_w", f.p.fc_w[l], f.g.fc_w[l], h * d);
+        check_slice(&f, "fc_b", f.p.fc_b[l], f.g.fc_b[l], h);
+        check_slice(&f, "fc2_w", f.p.fc2_w[l], f.g.fc2_w[l], d * h);
+        check_slice(&f, "fc2_b", f.p.fc2_b[l], f.g.fc2_b[l], d);
+    }
+    check_slice(&f, "fada_w", f.p.fada_w, f.g.fada_w, 2 * d * d);
+    check_slice(&f, "fada_b", f.p.fada_b, f.g.fada_b, 2 * d);
+    check_slice(&f, "out_w", f.p.out_w, f.g.out_w, (size_t)f.c.out_dim * gd);
+    check_slice(&f, "out_b", f.p.out_b, f.g.out_b, (size_t)f.c.out_dim);
+    check_slice(&f, "len1_w", f.p.len1_w, f.g.len1_w, d * d);
+    check_slice(&f, "len1_b", f.p.len1_b, f.g.len1_b, d);
+    check_slice(&f, "len2_w", f.p.len2_w, f.g.len2_w, (size_t)T * d);
+    check_slice(&f, "len2_b", f.p.len2_b, f.g.len2_b, T);
+
+    size_t Nd = (size_t)B * T * gd;
+    for (int l = 0; l < 2; l++) {
+        f.control[l] = calloc(Nd, sizeof(float));
+        f.dcontrol[l] = calloc(Nd, sizeof(float));
+    }
+    loss_of(&f);
+    memset(f.gmem, 0, f.n * sizeof(float));
+    assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, f.dcontrol), 0);
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < Nd; i += 5) {
+            const float e = 1e-2f;
+            f.control[l][i] = e;
+            double lp = loss_of(&f);
+            f.control[l][i] = -e;
+            double lm = loss_of(&f);
+            f.control[l][i] = 0;
+            double num = (lp - lm) / (2 * e);
+            assert_true(fabs(num - f.dcontrol[l][i]) <= 0.05 * fmax(1e-2, fabs(num) + fabs(f.dcontrol[l][i])));
+        }
+    teardown(&f);
+}
+
+/* A grouped flow is len G tokens: its rows attend to every token of its
+ * valid rows (a change to its last row reaches its first row's logits) and
+ * to none past them (padding rows change nothing). Masking at len tokens,
+ * not len G, would cut row 0 off from the rows after it. */
+static void test_grouped_mask(void **state)
+{
+    (void)state;
+    fixture f;
+    setup_grouped(&f, 0, 4);
+    const int od = f.c.out_dim, in = f.c.in_dim;
+    float want[B * T * (3 * K + 2)], got[B * T * (3 * K + 2)];
+    ns_model_forward(want, f.a, &f.p, &f.c, f.x, f.t, f.prompt, P, f.len, B, T, NULL);
+    /* Flow 1 has 3 of T rows: its padding rows 3, 4, then its row 2. */
+    for (int r = 3; r < T; r++)
+        for (int i = 0; i < in; i++) f.x[((size_t)1 * T + r) * in + i] += 5.0f;
+    ns_model_forward(got, f.a, &f.p, &f.c, f.x, f.t, f.prompt, P, f.len, B, T, NULL);
+    for (int r = 0; r < 3; r++)
+        assert_memory_equal(want + ((size_t)1 * T + r) * od, got + ((size_t)1 * T + r) * od, (size_t)od * sizeof(float));
+    for (int i = 0; i < in; i++) f.x[((size_t)1 * T + 2) * in + i] += 1.0f;
+    ns_model_forward(got, f.a, &f.p, &f.c, f.x, f.t, f.prompt, P, f.len, B, T, NULL);
+    double moved = 0;
+    for (int k = 0; k < od; k++) moved += fabs(got[(size_t)1 * T * od + k] - want[(size_t)1 * T * od + k]);
+    assert_true(moved > 1e-3);
+    teardown(&f);
+}
+
+/* A grouped model: the layout (in_w, pos and out_w G times wider), the list
+ * of matrices that the decay mask, LoRA and the packed weights follow, the
+ * FLOP count written out by hand, guidance's shared input, and the config's
+ * range. groups 0 (a config built by hand) is one token a packet. */
+static void test_grouped_layout(void **state)
+{
+    (void)state;
+    ns_model_config c;
+    assert_int_equal(ns_model_config_named(&c, "small"), 0);
+    assert_int_equal(c.groups, 1);
+    c.max_packets = 16, c.n_bits = 100, c.in_dim = 2 * 100 + 2, c.out_dim = 3 * 100 + 2, c.vocab = 9;
+    size_t n1 = ns_model_params_layout(NULL, &c, NULL);
+    c.groups = 0;
+    assert_int_equal(ns_model_params_layout(NULL, &c, NULL), n1);
+    assert_false(ns_model_config_valid(&c));
+    c.groups = NS_MODEL_MAX_GROUPS + 1;
+    assert_false(ns_model_config_valid(&c));
+    c.groups = 4, c.d = 64, c.n_head = 4;
+    assert_true(ns_model_config_valid(&c));
+    size_t n = ns_model_params_layout(NULL, &c, NULL), d = 64, gd = 4 * d;
+    float *mem = calloc(n, sizeof(float));
+    ns_model_params p;
+    ns_model_params_layout(&p, &c, mem);
+    assert_true(p.in_b == p.in_w + gd * (size_t)c.in_dim);
+    assert_true(p.pos == p.in_b + gd);
+    assert_true(p.t1_w == p.pos + (size_t)c.max_packets * gd);
+    assert_true(p.out_b == p.out_w + (size_t)c.out_dim * gd);
+    assert_true(p.len2_b + c.max_packets == mem + n);
+    ns_model_matrix mat[NS_MODEL_MAX_MATRICES];
+    int k = ns_model_matrices(&c, mat);
+    assert_int_equal(mat[0].rows, (int)gd);
+    assert_int_equal(mat[0].cols, c.in_dim);
+    for (int i = 0; i < k; i++)
+        if (ns_model_matrix_of(&p, &mat[i]) == p.out_w) assert_int_equal(mat[i].cols, (int)gd);
+    uint8_t *mask = malloc(n);
+    ns_model_decay_mask(&c, mask);
+    size_t marked = 0, decayed = 0;
+    for (size_t i = 0; i < n; i++) marked += mask[i];
+    for (int i = 0; i < k; i++) decayed += (size_t)mat[i].rows * mat[i].cols;
+    assert_int_equal(marked, decayed);
+    assert_int_equal(mask[p.pos + gd * 3 - mem], 0);
+    /* Per row: the input and output maps once, each block's matrices and
+     * attention (over T G keys) once for each of its G tokens. */
+    double G = 4, h = (double)d * c.mlp_ratio, L = c.n_layer, rows = 10, flows = 3, dd = (double)d;
+    double per_row = c.in_dim * G * dd + G * L * (4 * dd * dd + 2 * h * dd + 2 * rows * G * dd) + G * dd * c.out_dim;
+    double per_flow = 2 * dd * dd + L * 6 * dd * dd + 2 * dd * dd + dd * dd + dd * c.max_packets;
+    assert_true(fabs(ns_model_step_flops(&c, (int)flows, (int)rows) - 6.0 * (flows * rows * per_row + flows * per_flow)) <
+                1e-6 * per_row);
+    free(mask);
+    free(mem);
+
+    /* Guidance's shared input on a grouped model: the second half's tokens
+     * are the first half's, all G of each row. */
+    fixture f;
+    setup_grouped(&f, 0, 2);
+    enum { ROW = T * (2 * K + 2), OUT = T * (3 * K + 2) };
+    float x[2 * ROW], t[2] = {0.4f, 0.4f}, want[2 * OUT], got[2 * OUT];
+    int prompt[2 * P] = {0, 2, -1, -1}, len[2] = {4, 4};
+    memcpy(x, f.x, sizeof(float) * ROW);
+    memcpy(x + ROW, f.x, sizeof(float) * ROW);
+    ns_model_forward(want, f.a, &f.p, &f.c, x, t, prompt, P, len, 2, T, NULL);
+    for (int i = 0; i < ROW; i++) x[ROW + i] = NAN;
+    ns_model_acts_share_input(f.a, 1);
+    ns_model_forward(got, f.a, &f.p, &f.c, x, t, prompt, P, len, 2, T, NULL);
+    assert_memory_equal(want, got, sizeof want);
+    teardown(&f);
+}
+
 /* Provenance text (issue 19): what ns_prov_add writes the reader takes;
  * what could disturb a terminal or is not UTF-8 is refused. */
 static void test_provenance_text(void **state)
@@ -401,6 +559,9 @@ int main(void)
         cmocka_unit_test(test_fresh_model_is_neutral),
         cmocka_unit_test(test_layout_and_decay_mask),
         cmocka_unit_test(test_shared_input),
+        cmocka_unit_test(test_grouped_backward),
+        cmocka_unit_test(test_grouped_mask),
+        cmocka_unit_test(test_grouped_layout),
         cmocka_unit_test(test_provenance_text),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,7 +133,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_model_config, d), F(ns_model_config, n_layer), F(ns_model_config, n_head), F(ns_model_config, mlp_ratio);
     F(ns_model_config, max_packets), F(ns_model_config, in_dim), F(ns_model_config, out_dim);
     F(ns_model_config, n_bits), F(ns_model_config, vocab), F(ns_model_config, timing_bins);
-    F(ns_model_config, len_bins);
+    F(ns_model_config, len_bins), F(ns_model_config, groups);
     SZ(ns_schedule);
     F(ns_schedule, logsnr_shift), F(ns_schedule, t_min), F(ns_schedule, t_max);
     SZ(ns_repr);

@@ -1,8 +1,8 @@
 /* model.h: the denoiser, a DiT over packets, and its length head.
  *
- * A flow of T packets is T tokens. Each token is the analog encoding of one
- * noisy row (repr.h: in_dim values), embedded by one linear map plus a
- * learned position. The condition is the diffusion time (sinusoid -> MLP)
+ * A flow of T packets is T G tokens (G = config groups, 1 by default): one
+ * linear map embeds the analog encoding of a noisy row (repr.h: in_dim
+ * values) as G tokens of width d, each with its own learned position. The condition is the diffusion time (sinusoid -> MLP)
  * plus the prompt (the sum of its attribute-token embeddings; an empty prompt
  * is the unconditional model that classifier-free guidance needs). Each block
  * is LN -> adaLN modulate -> multi-head attention (keys past the flow's
@@ -50,7 +50,17 @@ typedef struct ns_model_config {
                            * then NS_MODEL_TIMING_SUB logits of the position within the bin (repr.h) */
     int32_t len_bins;     /* length classes past the window: log2 bins (0: lengths 1..T only, as
                            * models whose training flows all fit the window, and older files) */
+    int32_t groups;       /* tokens per packet, 1..NS_MODEL_MAX_GROUPS (1: one token a packet, as
+                           * every file before them; 0 in a config built by hand reads as 1) */
 } ns_model_config;
+#define NS_MODEL_MAX_GROUPS 16
+
+/* Tokens per packet: the input map writes G tokens of width d for each row,
+ * each a different view of the whole row with its own position, so that the
+ * blocks have room to work out a row's values against each other (one token
+ * of d for a row of 1,282 channels could only hold class averages; session
+ * 8's readback). The output map reads a row's G tokens back into its logits. */
+static inline int ns_model_groups(const ns_model_config *c) { return c->groups > 1 ? c->groups : 1; }
 #define NS_MODEL_MAX_LEN_BINS 24
 
 /* The length head's classes: lengths 1..max_packets, then the log2 bins. */
@@ -99,8 +109,8 @@ int ns_model_config_valid(const ns_model_config *c);
  * [out, in] as nn.h's linear wants them. */
 #define NS_MODEL_MAX_LAYERS 32
 typedef struct ns_model_params {
-    float *in_w, *in_b;        /* [d, in_dim], [d] */
-    float *pos;                /* [max_packets, d] */
+    float *in_w, *in_b;        /* [G d, in_dim], [G d]: a row's G tokens (G = ns_model_groups) */
+    float *pos;                /* [max_packets, G d]: position and group of each token */
     float *t1_w, *t1_b;        /* [d, d], [d]: timestep MLP */
     float *t2_w, *t2_b;        /* [d, d], [d] */
     float *prompt;             /* [vocab, d] */
@@ -110,7 +120,7 @@ typedef struct ns_model_params {
     float *fc_w[NS_MODEL_MAX_LAYERS], *fc_b[NS_MODEL_MAX_LAYERS];     /* [h, d], [h] */
     float *fc2_w[NS_MODEL_MAX_LAYERS], *fc2_b[NS_MODEL_MAX_LAYERS];   /* [d, h], [d] */
     float *fada_w, *fada_b;    /* [2d, d], [2d]: final adaLN */
-    float *out_w, *out_b;      /* [out_dim, d], [out_dim] */
+    float *out_w, *out_b;      /* [out_dim, G d], [out_dim]: a row's G tokens back into its logits */
     float *len1_w, *len1_b;    /* [d, d], [d]: length head */
     float *len2_w, *len2_b;    /* [length classes, d], [length classes] */
     float *cont;               /* [d] (len_bins > 0 only, else [0]): added to the condition of a
@@ -182,8 +192,8 @@ void ns_model_acts_on_grad(ns_model_acts *a, void (*ready)(void *ctx, size_t off
  *   t[B]               diffusion time in [0, 1]
  *   prompt[B, P]       token ids, -1 pads (all -1: unconditional)
  *   len[B]             rows that belong to each flow, 1..T
- *   control            NULL, or n_layer pointers to [B, T, d] residuals added
- *                      after each block (NULL entries skip a block)
+ *   control            NULL, or n_layer pointers to [B, T G, d] residuals added
+ *                      after each block (NULL entries skip a block; G = ns_model_groups)
  * Writes out[B, T, out_dim], which stays valid inside acts until the next
  * forward. */
 void ns_model_forward(float *out, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
@@ -199,7 +209,7 @@ void ns_model_embed(ns_model_acts *a, const ns_model_params *p, const ns_model_c
                     const float *t, const int *prompt, int P, const int *len, int B, int T);
 void ns_model_run_blocks(float *out, ns_model_acts *a, const ns_model_params *p, const ns_model_config *c,
                          const float *const *control);
-/* After ns_model_embed: the tokens res[0][B, T, d] and the condition
+/* After ns_model_embed: the tokens res[0][B, T G, d] and the condition
  * silu(time + prompt)[B, d] that every block's adaLN reads. */
 const float *ns_model_tokens(const ns_model_acts *a);
 const float *ns_model_condition(const ns_model_acts *a);

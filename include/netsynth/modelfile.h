@@ -29,7 +29,8 @@ extern "C" {
 #include "netsynth/tmodel.h"
 
 #define NS_MODEL_MAGIC "NSYNMODL"
-#define NS_MODEL_VERSION 3   /* 2 added the trace section, 3 the IPv6 and payload layers (1920-value rows); 1 and 2 are refused */
+#define NS_MODEL_VERSION 4   /* 2 added the trace section, 3 the IPv6 and payload layers (1920-value rows), 4 tokens
+                              * per packet (config groups; a one-token model is still written as 3); 1 and 2 are refused */
 
 /* What a checkpoint remembers of training besides the weights. Options are
  * kept so that --resume needs no flags repeated. */

@@ -48,6 +48,7 @@ typedef struct ns_train_dist {
 typedef struct ns_train_opts {
     const char *config;       /* "tiny", "small", "base" */
     int d, n_layer, n_head;   /* overrides when > 0 */
+    int groups;               /* tokens per packet (model.h); 0: 1 */
     int max_packets;          /* rows per flow modelled, the window (<= the dataset's cap); 0: 64
                                * (NS_FLOW_DEFAULT_PACKETS) or the cap when smaller, a version 1
                                * dataset's cap */

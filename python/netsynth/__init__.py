@@ -79,7 +79,7 @@ class DatasetStruct(ctypes.Structure):   # ns_dataset
 
 class ModelConfig(ctypes.Structure):     # ns_model_config
     _fields_ = [(n, c_i32) for n in ("d", "n_layer", "n_head", "mlp_ratio", "max_packets", "in_dim", "out_dim",
-                                      "n_bits", "vocab", "timing_bins", "len_bins")]
+                                      "n_bits", "vocab", "timing_bins", "len_bins", "groups")]
 
 
 class Schedule(ctypes.Structure):        # ns_schedule
