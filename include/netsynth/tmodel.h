@@ -86,7 +86,23 @@
  * class's window and scale where its row generated none (or a window
  * under 1024, a later segment's scaled one: synack_win,
  * synack_ws; 0: repair's own 65535 and 7), and its RSTs carry timestamps
- * (once agreed) as often as the class's do (rst_ts, drawn per flow).
+ * (once agreed) as often as the class's do (rst_ts, drawn per flow), and
+ * its SYN-ACK answers a SYN's timestamp with one as often as the class's
+ * servers do (synack_ts; without one, the flow has none).
+ * Groups (version 4): an IPv4 UDP flow whose rows all go client to server,
+ * to a server port of the class's group table, goes to that group address
+ * (224.0.0.251 for mDNS, 239.255.255.250 for SSDP, 255.255.255.255 for
+ * DHCP) in the class's share of that port's flows, and from 0.0.0.0 in its
+ * share of those (DHCP before a lease): ns_repair_plan.group, client_zero.
+ * Real flows to a group have no answers in their 5-tuple (a responder
+ * answers from its own address: another flow), so a flow with rows both
+ * ways stays unicast. Such a flow shares its 5-tuple with an earlier one
+ * when it keeps a fixed client port (DHCP's 68, mDNS's 5353) and starts
+ * more than the flow idle timeout (flow.h) after that one's rows end, as
+ * real ones do; else its client port moves on, as for any flow.
+ * A TCP flow's client keeps its rows' TTL only if the class's TCP flows
+ * show it, else the host's TTL if they do, else their commonest (a class's
+ * SSDP TTL of 4 is a UDP one).
  *
  * Bytes (little-endian; the blob that the model file keeps as its trace
  * section, see modelfile.c):
@@ -97,7 +113,7 @@
  * Parsing checks all of it: sizes, CRC, distinct keys with the empty one
  * present, counts that agree with each other, finite rates and shares.
  * Version 1 records end before `close`, version 2 ones before `fin_side`
- * (what they lack reads as zeros); a version newer than NS_TMODEL_VERSION
+ * and version 3 ones before ttl_tcp (what they lack reads as zeros); a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
 #define NETSYNTH_TMODEL_H
@@ -112,8 +128,9 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 3   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
-                               * refusals); older files load without what they lack */
+#define NS_TMODEL_VERSION 4   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+                               * refusals); 4: group addresses, TCP TTLs, SYN-ACK timestamps; older files load
+                               * without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -121,6 +138,7 @@ enum {
     NS_TM_GAP_BINS = NS_TM_GAP_PER_DECADE * NS_TM_DECADES,
     NS_TM_PORT_STEPS = 16,                               /* +1 .. +16 counted one by one */
     NS_TM_TTLS = 4,
+    NS_TM_GROUPS = 8,                                    /* server ports with group destinations kept */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -167,6 +185,17 @@ typedef struct ns_tmodel_class {
     uint32_t rst_side[2];                      /* RST closes by the side of the first RST */
     uint32_t rst_fin[2];                       /* ... [0] after a FIN, [1] without one */
     uint32_t refused;                          /* ... refused: the client's SYN answered by the RST, no SYN-ACK */
+    /* version 4 */
+    uint8_t ttl_tcp[2][NS_TM_TTLS];            /* as ttl, of the class's TCP flows alone */
+    uint32_t ttl_tcp_count[2][NS_TM_TTLS];
+    uint32_t synack_ts[2];                     /* SYN-ACKs answering a SYN with a timestamp: [0] with one, [1]
+                                                * without (RFC 7323: then neither side sends them) */
+    /* IPv4 UDP flows to a group address (multicast, 255.255.255.255), the
+     * server ports with most of them first: group_flows of the port_flows
+     * to group_port went to group_addr, group_zero of them from 0.0.0.0 */
+    uint16_t group_port[NS_TM_GROUPS];
+    uint32_t group_addr[NS_TM_GROUPS];         /* host byte order; 0: no entry */
+    uint32_t group_flows[NS_TM_GROUPS], group_port_flows[NS_TM_GROUPS], group_zero[NS_TM_GROUPS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
