@@ -13,7 +13,8 @@
  *   version 2: u32 close[3]; u16 synack_win; u8 synack_ws; u32 rst_ts[2]
  *   version 3: u32 fin_side[2], fin_acked[2], rst_side[2], rst_fin[2], refused
  *   version 4: u8 ttl_tcp[2][4]; u32 ttl_tcp_count[2][4]; u32 synack_ts[2];
- *              per group entry (8): u16 group_port; u32 group_addr, group_flows, group_port_flows, group_zero */
+ *              per group entry (8): u16 group_port; u32 group_addr, group_flows, group_port_flows, group_zero;
+ *              u8 group_ttl */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -154,6 +155,7 @@ typedef struct acc {
     uint32_t *udp_port;     /* [65536] IPv4 UDP flows per server port: one array, cleared per class */
     struct { uint16_t port; uint32_t addr, flows, zero; } grp[64]; /* (server port, group) pairs seen */
     int n_grp;
+    uint32_t *grp_ttl;      /* [64][256] their clients' TTLs: one array, cleared per class */
 } acc;
 
 static int push(double **v, size_t *n, size_t *cap, double x)
@@ -227,8 +229,8 @@ static int row_flag(const int8_t *row, ns_nprint_field_id f) { return ns_nprint_
 /* A destination every host of a link hears: IPv4 multicast or the limited broadcast. */
 static int group_addr(uint32_t ip) { return ip >> 28 == 14 || ip == 0xffffffffu; }
 
-/* An IPv4 UDP flow's server port, and its group destination if it has one. */
-static void learn_group(acc *a, const ns_ds_flow *f)
+/* An IPv4 UDP flow's server port, and its group destination if it has one (ttl: its client's, -1 none). */
+static void learn_group(acc *a, const ns_ds_flow *f, int ttl)
 {
     if (f->ipv6 || f->proto != NS_PROTO_UDP) return;
     a->udp_port[f->server_port]++;
@@ -241,6 +243,7 @@ static void learn_group(acc *a, const ns_ds_flow *f)
     }
     a->grp[i].flows++;
     a->grp[i].zero += f->client_ip == 0;
+    if (ttl >= 0) a->grp_ttl[i * 256 + ttl]++;
 }
 
 /* The window and window scale of a flow's SYN-ACK (its server's first SYN
@@ -352,7 +355,7 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
             for (int s = 0; s < 2; s++)
                 if (feat[2 * idx[j] + s].ttl >= 0) a->ttl_tcp[s][feat[2 * idx[j] + s].ttl]++;
         }
-        learn_group(a, f);
+        learn_group(a, f, feat[2 * idx[j]].ttl);
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
         if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
         h->flows++, h->last_server = si;
@@ -473,6 +476,11 @@ static void finish_groups(acc *a)
         c->group_port[k] = a->grp[best].port, c->group_addr[k] = a->grp[best].addr;
         c->group_flows[k] = a->grp[best].flows, c->group_zero[k] = a->grp[best].zero;
         c->group_port_flows[k] = a->udp_port[a->grp[best].port];
+        const uint32_t *t = a->grp_ttl + best * 256;
+        int ttl = 0;
+        for (int v = 1; v < 256; v++)
+            if (t[v] > t[ttl]) ttl = v;
+        c->group_ttl[k] = t[ttl] ? (uint8_t)ttl : 0;
         for (int i = 0; i < a->n_grp; i++) /* a port's other groups: its flows go to the commonest */
             if (a->grp[i].port == a->grp[best].port) a->grp[i].flows = 0;
     }
@@ -521,12 +529,12 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     lhost *cl = malloc((F + 1) * sizeof *cl), *sv = malloc((F + 1) * sizeof *sv);
     uint64_t *seq = malloc((F + 1) * sizeof *seq);
     uint32_t *server_port = malloc(65536 * sizeof *server_port), *synack_win = malloc(65536 * sizeof *synack_win);
-    uint32_t *udp_port = malloc(65536 * sizeof *udp_port);
+    uint32_t *udp_port = malloc(65536 * sizeof *udp_port), *grp_ttl = malloc(64 * 256 * sizeof *grp_ttl);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win || !udp_port) {
+        !synack_win || !udp_port || !grp_ttl) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -602,6 +610,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         memset(synack_win, 0, 65536 * sizeof *synack_win);
         a->udp_port = udp_port;
         memset(udp_port, 0, 65536 * sizeof *udp_port);
+        a->grp_ttl = grp_ttl;
+        memset(grp_ttl, 0, 64 * 256 * sizeof *grp_ttl);
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;
@@ -635,7 +645,7 @@ done:
         free(accs[i].gap), free(accs[i].cont), free(accs[i].rate[0]), free(accs[i].rate[1]);
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
-    free(server_port), free(synack_win), free(udp_port);
+    free(server_port), free(synack_win), free(udp_port), free(grp_ttl);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }
@@ -700,6 +710,7 @@ static double rf(cursor *c)
     W(synack_ts[0]) W(synack_ts[1]);                                                                              \
     for (int i_ = 0; i_ < NS_TM_GROUPS; i_++) {                                                                   \
         H(group_port[i_]) W(group_addr[i_]) W(group_flows[i_]) W(group_port_flows[i_]) W(group_zero[i_])         \
+        B(group_ttl[i_])                                                                                          \
     }
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
@@ -826,7 +837,8 @@ static const char *class_problem(const ns_tmodel_class *c)
     for (int i = 0; i < NS_TM_GROUPS; i++) {
         /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
         if (c->group_addr[i] ? !group_addr(c->group_addr[i]) || !c->group_flows[i]
-                             : c->group_port[i] || c->group_flows[i] || c->group_port_flows[i] || c->group_zero[i])
+                             : c->group_port[i] || c->group_flows[i] || c->group_port_flows[i] || c->group_zero[i] ||
+                                   c->group_ttl[i])
             return "a group entry without a group address";
         if (c->group_zero[i] > c->group_flows[i] || c->group_flows[i] > c->group_port_flows[i] ||
             c->group_port_flows[i] > c->flows)
@@ -1546,12 +1558,13 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         /* A flow to a group address, as the class's flows to its server port go (tmodel.h, "Groups"). */
         uint32_t group = 0;
         int zero = 0;
+        uint8_t group_ttl = 0;
         const ns_tmodel_class *gc = pick(&ch, has_groups, 0);
         if (gc && fi->proto == NS_PROTO_UDP && !(kind[k] & FLOW_V6) && !fi->sent[1])
             for (int i = 0; i < NS_TM_GROUPS && gc->group_addr[i]; i++) {
                 if (gc->group_port[i] != fi->sport) continue;
                 if (ns_rng_double(&gr) * gc->group_port_flows[i] < gc->group_flows[i]) {
-                    group = gc->group_addr[i];
+                    group = gc->group_addr[i], group_ttl = gc->group_ttl[i];
                     zero = ns_rng_double(&gr) * gc->group_flows[i] < gc->group_zero[i];
                 }
                 break;
@@ -1628,6 +1641,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
              * mDNS's 255 is its UDP stack's (session 8: 66 TCP packets went out with 4). The
              * rows' own first, then the host's, then the commonest. */
             const ns_tmodel_class *tt = fi->proto == NS_PROTO_TCP ? pick(&ch, has_ttl_tcp, d) : NULL;
+            if (!d && group_ttl) p->ttl[0] = group_ttl; /* mDNS's 255 (RFC 6762), a device's SSDP 4 */
             if (tt && !class_ttl(tt, d, p->ttl[d], 1))
                 p->ttl[d] = fi->ttl[d] > 0 && class_ttl(tt, d, fi->ttl[d], 1)   ? (uint8_t)fi->ttl[d]
                             : class_ttl(tt, d, x->ttl, 1) ? x->ttl

@@ -93,7 +93,8 @@
  * to a server port of the class's group table, goes to that group address
  * (224.0.0.251 for mDNS, 239.255.255.250 for SSDP, 255.255.255.255 for
  * DHCP) in the class's share of that port's flows, and from 0.0.0.0 in its
- * share of those (DHCP before a lease): ns_repair_plan.group, client_zero.
+ * share of those (DHCP before a lease): ns_repair_plan.group, client_zero;
+ * its client's TTL is the one the class's flows to that group had most.
  * Real flows to a group have no answers in their 5-tuple (a responder
  * answers from its own address: another flow), so a flow with rows both
  * ways stays unicast. Such a flow shares its 5-tuple with an earlier one
@@ -192,10 +193,12 @@ typedef struct ns_tmodel_class {
                                                 * without (RFC 7323: then neither side sends them) */
     /* IPv4 UDP flows to a group address (multicast, 255.255.255.255), the
      * server ports with most of them first: group_flows of the port_flows
-     * to group_port went to group_addr, group_zero of them from 0.0.0.0 */
+     * to group_port went to group_addr, group_zero of them from 0.0.0.0,
+     * their clients' commonest TTL group_ttl (0: none seen) */
     uint16_t group_port[NS_TM_GROUPS];
     uint32_t group_addr[NS_TM_GROUPS];         /* host byte order; 0: no entry */
     uint32_t group_flows[NS_TM_GROUPS], group_port_flows[NS_TM_GROUPS], group_zero[NS_TM_GROUPS];
+    uint8_t group_ttl[NS_TM_GROUPS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
