@@ -1807,6 +1807,49 @@ static int by_rank(const void *x, const void *y)
     return a > b ? -1 : a < b;
 }
 
+/* What a flow's SYN-ACK row says of a timestamp: 2 none in a set of its own
+ * (its MSS and more: repair keeps such a set), 1 one, 0 nothing (no SYN-ACK
+ * row, or a set repair fills from the SYN's). */
+static int synack_evidence(const int8_t *rows, const uint8_t *dir, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
+        if (!dir[i] || !row_flag(row, NS_NPF_TCP_SYN) || !row_flag(row, NS_NPF_TCP_ACKF)) continue;
+        uint8_t v[8];
+        int ts = row_option(row, 8, 10, v), full = row_option(row, 2, 4, v) &&
+                                                   (ts || row_option(row, 3, 3, v) || row_option(row, 4, 2, v));
+        return full ? (ts ? 1 : 2) : 0;
+    }
+    return 0;
+}
+
+/* Each TCP flow's SYN-ACK timestamp (plan[k].synack_ts) in a capture: the
+ * class's share of SYN-ACKs without one, given first to the flows whose
+ * rows say none, then to those that say nothing, then to the rest, drawn
+ * at random among equals (the rows carry the server: one cloud answers
+ * without, another with). */
+static void plan_synack_ts(const ns_tmodel_class *st, const ns_gen_flows *g, const ns_tmodel_capture *cap,
+                           const flow_info *info, const ns_repair_opts *ro, ns_rng *r, ns_repair_plan *plan)
+{
+    size_t n[3] = {0, 0, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        double want = (double)(n[0] + n[1] + n[2]) * st->synack_ts[1] / ((double)st->synack_ts[0] + st->synack_ts[1]);
+        double p[3]; /* by synack_evidence, the chance of none: rows saying none first, then nothing, then one */
+        p[2] = want >= n[2] ? 1 : want / (double)n[2];
+        want -= (double)n[2];
+        p[0] = want <= 0 ? 0 : want >= n[0] ? 1 : want / (double)n[0];
+        want -= (double)n[0];
+        p[1] = want <= 0 ? 0 : want >= n[1] ? 1 : want / (double)n[1];
+        for (size_t k = cap->first; k < cap->first + cap->n; k++) {
+            if (info[k].proto != NS_PROTO_TCP) continue;
+            uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
+            int ev = synack_evidence(g->rows + g->first[k] * NS_NP_MODEL_WIDTH, g->dir + g->first[k], len);
+            if (!pass) n[ev]++;
+            else plan[k].synack_ts = ns_rng_double(r) < p[ev] ? 2 : 1;
+        }
+    }
+}
+
 /* Each TCP flow's close (plan[k].close): per class, RSTs and FINs in its
  * shares (tmodel.h, "Generation"). Owed closes carry over to the class's
  * next capture, so that a class's flows close in its shares even when
@@ -1832,8 +1875,8 @@ static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
             plan[k].synack_win = sw ? sw->synack_win : 0, plan[k].synack_ws = ss ? ss->synack_ws : 0;
             if (rt) plan[k].rst_ts = ns_rng_double(&rr) * ((double)rt->rst_ts[0] + rt->rst_ts[1]) < rt->rst_ts[0] ? 1 : 2;
-            if (st) plan[k].synack_ts = ns_rng_double(&sr) * ((double)st->synack_ts[0] + st->synack_ts[1]) < st->synack_ts[0] ? 1 : 2;
         }
+        if (st) plan_synack_ts(st, g, &caps[i], info, ro, &sr, plan);
         if (!c) continue; /* no closes learned: the rows decide (NS_REPAIR_CLOSE_ROWS) */
         ns_rng r;
         ns_rng_seed(&r, seed ^ 0x636c6f7365737373ull, i);

@@ -622,6 +622,15 @@ static void test_synack_ts_share(void **state)
     int without = 0;
     for (int k = 0; k < N; k++) without += plan[k].synack_ts == 2;
     assert_true(without > N / 2 && without < N * 9 / 10);
+    /* Rows that say none in a set of their own (MSS, window scale) take the share first. */
+    c->synack_ts[0] = 3, c->synack_ts[1] = 1;
+    for (size_t k = 0; k < N; k += 4) {
+        int8_t *sa = g.rows + (k * LEN + 1) * W;
+        static const uint8_t mss_ws[8] = {2, 4, 0x05, 0xb4, 3, 3, 7, 0};
+        for (int i = 0; i < 12; i++) ns_nprint_bits_put(sa, NS_NP_COL_TCP_OPT + 8 * i, 8, i < 8 ? mss_ws[i] : 0);
+    }
+    plan_beacon(&tm, &g, 7, plan);
+    for (size_t k = 0; k < N; k++) assert_int_equal(plan[k].synack_ts, k % 4 ? 1 : 2);
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
 }
