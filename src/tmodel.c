@@ -1706,7 +1706,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
             uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
             rc = ns_repair_flow_service(rows, dir, len, &info[k].proto, &info[k].sport);
             for (uint32_t r = 0; r < len; r++) info[k].sent[dir[r] ? 1 : 0]++;
-            for (uint32_t r = 1; r < g->len[k]; r++) info[k].dur_ns += g->iat_ns[g->first[k] + r];
+            for (uint32_t r = 1; g->iat_ns && r < g->len[k]; r++) info[k].dur_ns += g->iat_ns[g->first[k] + r];
             generated_firsts(rows, dir, len, &info[k]);
             /* IPv6 when more rows show its header than IPv4's, as repair decides. */
             size_t r4 = 0, r6 = 0;
