@@ -228,6 +228,16 @@ static int inspect_model(const char *path)
                    pct(every->close[NS_TM_CLOSE_OPEN], tcp));
         else
             printf("  TCP closes: none learned (trace model version 1, or no whole-flow totals): as the rows ask\n");
+        uint64_t hs = 0, half = 0;
+        for (int i = 0; i < NS_TM_HS_BINS; i++) hs += every->hs_gap[0][i];
+        int mid = 0;
+        for (; mid < NS_TM_HS_BINS && 2 * (half += every->hs_gap[0][mid]) < hs; mid++) {}
+        if (hs)   /* the median's bin, at its geometric middle */
+            printf("  TCP handshakes: %llu, SYN -> SYN-ACK median about %.3g ms (each class its own gaps; rows' "
+                   "gaps outside them are drawn from them)\n", (unsigned long long)hs,
+                   1e3 * pow(10, (mid + 0.5) / NS_TM_HS_PER_DECADE - 5));
+        else
+            printf("  TCP handshakes: no gaps learned (trace model version 3 or older): as the rows have them\n");
     } else
         printf("trace model: none (a version 1 file): generate lays flows out by the fixed plan\n");
     if (m.has_state) print_training_state(&m.st);

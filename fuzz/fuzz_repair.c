@@ -1,6 +1,7 @@
 /* fuzz_repair.c: libFuzzer target for repair (repair.h). The input becomes a
  * flow: its first byte the number of rows (1-16) and a trace plan's close
- * (none, or NS_REPAIR_CLOSE_*; its side and shape from the last byte), its
+ * (none, or NS_REPAIR_CLOSE_*; its side and shape from the last byte, its
+ * handshake gaps from the first and last), its
  * second the options (link type, payload, flow number), the rest, cycled,
  * the rows' ternary values, directions and inter-arrival times. Whatever the rows say, every
  * packet repair writes must parse (packet.h) with consistent lengths and
@@ -71,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             plan[k] = (ns_repair_plan){.start_ns = o.start_ns, .client = 1, .server = 2, .client_port = 50001,
                                        .close = (uint8_t)((data[0] >> 5) % NS_REPAIR_CLOSES),
                                        .close_side = (uint8_t)(v[m - 1] % 3), .close_shape = (uint8_t)(v[m - 1] >> 2 & 3),
-                                       .rst_ts = (uint8_t)(v[m - 1] >> 4 & 3)};
+                                       .rst_ts = (uint8_t)(v[m - 1] >> 4 & 3),
+                                       .hs_us = {(uint32_t)v[0] * 977u, (uint32_t)v[m - 1] >> 6}};
         o.plan = plan, o.n_plan = 64;
     }
     ns_repair_out out = {0};

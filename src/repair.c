@@ -1421,6 +1421,9 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         uint64_t at = row0 + i; /* the row's number in the flow */
         if (at) {
             int64_t gap = iat_ns[i] > US ? (iat_ns[i] + US - 1) / US * US : US;
+            /* The plan's handshake gaps (tmodel.h: where the rows' lie outside the class's) */
+            if (plan && tp->handshake && at >= tp->syns && at <= tp->syns + 1u && plan->hs_us[at - tp->syns])
+                gap = (int64_t)plan->hs_us[at - tp->syns] * US;
             fs->ts += gap, fs->last_gap = gap;
         }
         int step = STEP_NONE;

@@ -1163,6 +1163,8 @@ static void test_learns_closes(void **state)
     char *out = tu_output(&status, "'%s' inspect '%s'", tu_netsynth_bin(), model);
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "TCP flows close: FIN 50.0%, RST 30.0%, neither 20.0%"));
+    /* The beacon's servers answer in 100 ms: its bin, 100-115 ms, at its middle. */
+    assert_non_null(strstr(out, "TCP handshakes: 20, SYN -> SYN-ACK median about 107 ms"));
     free(out);
     /* Without totals nothing is known of the ends: no closes. */
     ds = beacon_dataset();
@@ -1244,12 +1246,67 @@ static void test_plan_closes_follow_shares(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* A handshake's gaps follow the class's: the beacon's servers answer in 100 ms and its clients ACK
+ * 100 ms later. Generated flows whose SYN-ACK came 1 ms after the SYN (a gap the class never had) take
+ * one drawn from the class's, as does a client's ACK 3 s late; those that generated 100 ms keep theirs
+ * (before, the rows' 1 ms and 3 s were written as they were). */
+static void test_handshake_gaps_follow_the_class(void **state)
+{
+    (void)state;
+    ns_tmodel tm;
+    ns_dataset ds = learned_beacons(&tm);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_non_null(c);
+    int bin = (int)floor((log10(IAT_NS * 1e-9) + 5) * NS_TM_HS_PER_DECADE + 1e-9);
+    for (int s = 0; s < 2; s++) {
+        uint32_t sum = 0;
+        for (int i = 0; i < NS_TM_HS_BINS; i++) sum += c->hs_gap[s][i];
+        assert_int_equal(sum, FLOWS), assert_int_equal(c->hs_gap[s][bin], FLOWS);
+    }
+    enum { N = 10 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t k = 0; k < 5; k++) g.iat_ns[g.first[k] + 1] = 1000000; /* SYN -> SYN-ACK 1 ms */
+    g.iat_ns[g.first[0] + 2] = 3000000000LL;                            /* SYN-ACK -> ACK 3 s */
+    ns_repair_plan plan[N], again[N];
+    plan_beacon(&tm, &g, 9, plan);
+    plan_beacon(&tm, &g, 9, again);
+    assert_memory_equal(plan, again, sizeof plan);
+    double lo = IAT_NS / 1000.0, hi = lo * pow(10, 1.0 / NS_TM_HS_PER_DECADE);
+    for (size_t k = 0; k < N; k++) {
+        if (k < 5) assert_true(plan[k].hs_us[0] >= lo && plan[k].hs_us[0] <= hi);
+        else assert_int_equal(plan[k].hs_us[0], 0);
+        if (!k) assert_true(plan[k].hs_us[1] >= lo && plan[k].hs_us[1] <= hi);
+        else assert_int_equal(plan[k].hs_us[1], 0);
+    }
+    /* Repair writes them: SYN, SYN-ACK, ACK, then the data 100 ms on as generated. */
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ro.plan = plan, ro.n_plan = N;
+    for (size_t k = 0; k < 6; k += 5) {
+        ns_repair_out out = {0};
+        assert_int_equal(ns_repair_flow(&ro, k, g.rows + g.first[k] * W, g.dir + g.first[k], g.iat_ns + g.first[k],
+                                        g.len[k], &out, NULL),
+                         NS_OK);
+        assert_int_equal(out.n_pkts, LEN);
+        int64_t syn_ack = out.pkts[1].ts_ns - out.pkts[0].ts_ns, ack = out.pkts[2].ts_ns - out.pkts[1].ts_ns;
+        assert_int_equal(syn_ack, k ? IAT_NS : (int64_t)plan[k].hs_us[0] * 1000);
+        assert_int_equal(ack, k ? IAT_NS : (int64_t)plan[k].hs_us[1] * 1000);
+        assert_int_equal(out.pkts[3].ts_ns - out.pkts[2].ts_ns, IAT_NS);
+        ns_repair_out_free(&out);
+    }
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* Offset of `close` in a record: every version 1 field before it (tmodel.c, record layout). */
 enum { REC_CLOSE = 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES + 24 + 24 + 4 * (NS_TM_PORT_STEPS + 1) +
                    4 + 6 + 2 * (4 * NS_TM_IPID_KINDS + 8 + 8 + 8 + 5 * NS_TM_TTLS) + 8 + 12 };
 
 /* Offset of `fin_side` (version 3's first field): version 2's closes, SYN-ACK window and scale, RST timestamps. */
 enum { REC_V3 = REC_CLOSE + 4 * NS_TM_CLOSES + 2 + 1 + 8, REC_V3_BYTES = 9 * 4 };
+/* Version 4's handshake gaps follow, to the end of what a record holds. */
+enum { REC_V4 = REC_V3 + REC_V3_BYTES, REC_END = REC_V4 + 2 * 2 * NS_TM_HS_BINS };
 
 /* The ended beacons with closes in their rows: FINs answered by an ACK first,
  * by a FIN, a server's FIN; a refused SYN, a client's RST, one after a FIN;
@@ -1603,6 +1660,7 @@ int main(void)
         cmocka_unit_test(test_plan_closes_follow_shares),
         cmocka_unit_test(test_version1_blob),
         cmocka_unit_test(test_close_shapes),
+        cmocka_unit_test(test_handshake_gaps_follow_the_class),
         cmocka_unit_test(test_generate_command),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -136,7 +136,8 @@
  *              below.
  *   PSH        cleared on segments without payload (no stack sends it).
  *   time       flow k starts at start_ns + k * flow_gap_ns; each packet follows
- *              by its inter-arrival time, at least 1 us; timestamps are whole
+ *              by its inter-arrival time, at least 1 us (a plan's hs_us
+ *              replace the handshake's SYN-ACK and ACK rows' own); timestamps are whole
  *              microseconds (pcap's). Merged flows (ns_repair_merge) are
  *              strictly increasing too: a tie moves 1 us later.
  *   addresses  flow k: client host k mod Hc of the client net, server host
@@ -206,6 +207,8 @@ typedef struct ns_repair_plan {
     uint8_t rst_ts;            /* an RST once timestamps are agreed: 0 or 1 with one, 2 without */
     uint8_t close_side;        /* 1 + the side that closes (sends the first FIN, or the RST); 0: as the rows */
     uint8_t close_shape;       /* NS_REPAIR_SHAPE_* bits; 0: FIN, FIN-ACK, ACK, or an RST-ACK alone */
+    uint32_t hs_us[2];         /* a TCP handshake's gaps, microseconds: [0] the client's last SYN to the SYN-ACK,
+                                * [1] the SYN-ACK to the client's ACK; 0: the rows' own */
     uint8_t synack_ts;         /* a SYN-ACK answering a SYN's timestamp: 0 as the row, 1 with one, 2 without */
     uint8_t client_zero;       /* 1: the client sends from 0.0.0.0 (DHCP before its lease; IPv4 only) */
     uint32_t group;            /* an IPv4 group address the client sends to in place of the server (host byte

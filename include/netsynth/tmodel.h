@@ -28,6 +28,9 @@
  *              the peer ACKed it before its own FIN; the side that sent
  *              the RST, whether a FIN came before it, and the refusals
  *              (the client's SYN answered by the RST, no SYN-ACK).
+ *   handshake  (version 4) of TCP flows that open with the client's SYNs and
+ *              the server's SYN-ACK: the gap from the last SYN to the SYN-ACK
+ *              and from it to the client's ACK, by log10 bin (1e-5 .. 10 s).
  *   ports      steps between a client's consecutive ports: same, +1..+16,
  *              or anything else (random), and the ephemeral range the first
  *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
@@ -89,6 +92,11 @@
  * (once agreed) as often as the class's do (rst_ts, drawn per flow), and
  * its SYN-ACK answers a SYN's timestamp with one as often as the class's
  * servers do (synack_ts; without one, the flow has none).
+ * A TCP flow's handshake gaps (its rows' gap before the SYN-ACK, and
+ * before the client's ACK) stay as generated where the class's captures
+ * had a gap in the same bin; one in a bin they never had is drawn from the
+ * class's (ns_repair_plan.hs_us, log-uniform within the bin: version 3
+ * models have none and leave every gap to the rows).
  * Groups (version 4): an IPv4 UDP flow whose rows all go client to server,
  * to a server port of the class's group table, goes to that group address
  * (224.0.0.251 for mDNS, 239.255.255.250 for SSDP, 255.255.255.255 for
@@ -113,8 +121,9 @@
  *   then n_classes records of NS_TMODEL_RECORD bytes (tmodel.c lists the fields).
  * Parsing checks all of it: sizes, CRC, distinct keys with the empty one
  * present, counts that agree with each other, finite rates and shares.
- * Version 1 records end before `close`, version 2 ones before `fin_side`
- * and version 3 ones before ttl_tcp (what they lack reads as zeros); a version newer than NS_TMODEL_VERSION
+ * Version 1 records end before `close`, version 2 ones before `fin_side`,
+ * version 3 ones before `hs_gap`
+ * (what they lack reads as zeros); a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
 #define NETSYNTH_TMODEL_H
@@ -130,8 +139,8 @@ extern "C" {
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
 #define NS_TMODEL_VERSION 4   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
-                               * refusals); 4: group addresses, TCP TTLs, SYN-ACK timestamps; older files load
-                               * without what they lack */
+                               * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
+                               * older files load without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -139,6 +148,8 @@ enum {
     NS_TM_GAP_BINS = NS_TM_GAP_PER_DECADE * NS_TM_DECADES,
     NS_TM_PORT_STEPS = 16,                               /* +1 .. +16 counted one by one */
     NS_TM_TTLS = 4,
+    NS_TM_HS_PER_DECADE = 16,                            /* a server's RTT is a tight mode: 1.15x bins */
+    NS_TM_HS_BINS = NS_TM_HS_PER_DECADE * 6,             /* 1e-5 s .. 10 s */
     NS_TM_GROUPS = 8,                                    /* server ports with group destinations kept */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
@@ -187,6 +198,9 @@ typedef struct ns_tmodel_class {
     uint32_t rst_fin[2];                       /* ... [0] after a FIN, [1] without one */
     uint32_t refused;                          /* ... refused: the client's SYN answered by the RST, no SYN-ACK */
     /* version 4 */
+    uint16_t hs_gap[2][NS_TM_HS_BINS];         /* handshakes by log10 bin of [0] the server's gap (last SYN to
+                                                * SYN-ACK), [1] the client's (SYN-ACK to its ACK); both halved
+                                                * whenever a count would pass 65535 */
     uint8_t ttl_tcp[2][NS_TM_TTLS];            /* as ttl, of the class's TCP flows alone */
     uint32_t ttl_tcp_count[2][NS_TM_TTLS];
     uint32_t synack_ts[2];                     /* SYN-ACKs answering a SYN with a timestamp: [0] with one, [1]
