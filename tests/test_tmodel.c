@@ -536,7 +536,7 @@ static void test_groups(void **state)
     ns_tmodel tm;
     ns_gen_flows g;
     enum { N = 200 };
-    group_dataset(&tm, &g, N, 3);
+    ns_dataset ds = group_dataset(&tm, &g, N, 3);
     const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
     assert_int_equal(c->group_port[0], 5353), assert_int_equal(c->group_addr[0], 0xE00000FBu);
     assert_int_equal(c->group_flows[0], 12), assert_int_equal(c->group_port_flows[0], 16);
@@ -573,6 +573,14 @@ static void test_groups(void **state)
         }
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
+    /* Kept by train in the model file, and shown by inspect. */
+    const char *model = tu_train_tiny(&ds, tu_tmpdir(), 2);
+    int status;
+    char *out = tu_output(&status, "'%s' inspect '%s'", tu_netsynth_bin(), model);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "UDP services to a group (of their flows; each class its own): 5353 -> 224.0.0.251 "
+                                "75%, 67 -> 255.255.255.255 100% (100% from 0.0.0.0)"));
+    free(out);
 }
 
 /* Flows to a group that start more than the idle timeout after an earlier
@@ -1165,6 +1173,7 @@ static void test_learns_closes(void **state)
     assert_non_null(strstr(out, "TCP flows close: FIN 50.0%, RST 30.0%, neither 20.0%"));
     /* The beacon's servers answer in 100 ms: its bin, 100-115 ms, at its middle. */
     assert_non_null(strstr(out, "TCP handshakes: 20, SYN -> SYN-ACK median about 107 ms"));
+    assert_non_null(strstr(out, "UDP services to a group: none learned"));
     free(out);
     /* Without totals nothing is known of the ends: no closes. */
     ds = beacon_dataset();
