@@ -242,6 +242,18 @@ static int inspect_model(const char *path)
                    1e3 * pow(10, (mid + 0.5) / NS_TM_HS_PER_DECADE - 5));
         else
             printf("  TCP handshakes: no gaps learned (trace model version 3 or older): as the rows have them\n");
+        if (every->group_addr[0]) {
+            printf("  UDP services to a group (of their flows; each class its own):");
+            for (int i = 0; i < NS_TM_GROUPS && every->group_addr[i]; i++) {
+                uint32_t a = every->group_addr[i];
+                printf("%s %u -> %u.%u.%u.%u %.0f%%", i ? "," : "", every->group_port[i], a >> 24, a >> 16 & 255,
+                       a >> 8 & 255, a & 255, pct(every->group_flows[i], every->group_port_flows[i]));
+                if (every->group_zero[i]) printf(" (%.0f%% from 0.0.0.0)", pct(every->group_zero[i], every->group_flows[i]));
+            }
+            printf("\n");
+        } else
+            printf("  UDP services to a group: none learned (trace model version 3 or older, or none in the dataset): "
+                   "every flow to a server\n");
     } else
         printf("trace model: none (a version 1 file): generate lays flows out by the fixed plan\n");
     if (m.has_state) print_training_state(&m.st);

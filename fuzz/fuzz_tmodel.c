@@ -2,7 +2,8 @@
  * the model file's trace section. Its CRC stops most mutations early, so
  * each input is also tried with its CRC recomputed: that is what reaches the
  * size, name and count checks. A model that parses is also planned with
- * (TCP flows' closes too), which must not fail for any class it holds. */
+ * (TCP flows' closes and UDP flows' groups too), which must not fail for
+ * any class it holds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,12 @@ static void use(const ns_tmodel *tm)
         int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
         ns_nprint_put(row, NS_NPF_TCP_SPRT, 40000), ns_nprint_put(row, NS_NPF_TCP_DPRT, 443);
         ns_nprint_bits_put(row, NS_NP_COL_TCP_CWR, NS_NP_BITS_TCP_FLAGS, flags[i]);
+    }
+    /* Two UDP flows to services that go to groups (mDNS, DHCP), one way: their groups are planned too. */
+    for (int i = 4; i < 6; i++) {
+        int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
+        ns_nprint_put(row, NS_NPF_UDP_SPORT, i == 4 ? 5353 : 68), ns_nprint_put(row, NS_NPF_UDP_DPORT, i == 4 ? 5353 : 67);
+        ns_nprint_put(row, NS_NPF_UDP_LEN, 40);
     }
     ns_gen_flows g = {.n_flows = N, .n_rows = N, .len = len, .first = first, .rows = rows, .dir = dir};
     ns_repair_opts ro;

@@ -306,6 +306,7 @@ typedef struct gen_opts {
     uint32_t tsval;
     uint16_t win;   /* defaults (dflt): a SYN-ACK's window, 0: none */
     uint8_t rst_bare; /* defaults (dflt): an RST goes without options */
+    uint8_t synack_ts; /* defaults (dflt): a SYN-ACK answers the SYN's timestamp, 0 as its row, 1 yes, 2 no */
 } gen_opts;
 
 static void read_tcp_options(const uint8_t *in, int n, gen_opts *o)
@@ -387,6 +388,7 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, 
 /* One packet to write, every field decided. */
 typedef struct spec {
     uint32_t src, dst;
+    uint32_t lsrc;           /* the sender's own address, for its MAC (src is 0.0.0.0 before a DHCP lease) */
     int v6;                  /* IPv6: src6, dst6, tos as traffic class, ttl as hop limit, fl */
     uint8_t src6[16], dst6[16];
     uint32_t fl;
@@ -409,6 +411,14 @@ typedef struct spec {
 
 static void put_mac(uint8_t *p, uint32_t ip)
 {
+    if (ip == 0xffffffffu) { /* the limited broadcast: every station */
+        memset(p, 0xff, 6);
+        return;
+    }
+    if (ip >> 28 == 14) { /* RFC 1112: a multicast group's MAC holds its low 23 bits */
+        p[0] = 0x01, p[1] = 0, p[2] = 0x5e, p[3] = (uint8_t)(ip >> 16 & 0x7f), p[4] = (uint8_t)(ip >> 8), p[5] = (uint8_t)ip;
+        return;
+    }
     p[0] = 0x02, p[1] = 0;
     put32(p + 2, ip);
 }
@@ -465,7 +475,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
     size_t link = o->linktype == NS_LINKTYPE_ETHERNET ? ETH_LEN : 0;
     if (link) {
         put_mac(buf, s->dst);
-        put_mac(buf + 6, s->src);
+        put_mac(buf + 6, s->lsrc);
         put16(buf + 12, s->v6 ? NS_ETHERTYPE_IPV6 : NS_ETHERTYPE_IPV4);
     }
     uint8_t *ip = buf + link;
@@ -913,6 +923,10 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
          * read unscaled (a SYN-ACK row generated without its window scale),
          * a 64-byte window fills at once (tshark: window full). */
         if (t->scaled) want |= syn & O_WS;
+        /* The class's servers' share of SYN-ACKs with a timestamp (the plan's): without one, RFC 7323 leaves
+         * the flow without them. */
+        if (dflt->synack_ts == 1) want |= syn & O_TS;
+        if (dflt->synack_ts == 2) allow &= ~(unsigned)O_TS, want &= ~(unsigned)O_TS;
         if (t->off & OFF_SYNOPTS) want = 0;
     } else {
         allow = want = t->ts_ok ? O_TS : 0;   /* RFC 7323: on every segment once agreed, on none otherwise */
@@ -1164,6 +1178,9 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
     spec s;
     memset(&s, 0, sizeof s);
     s.src = dd ? server : client, s.dst = dd ? client : server;
+    s.lsrc = s.src;
+    /* tmodel.h "Groups": the client's datagrams go to the group, from 0.0.0.0 before a DHCP lease */
+    if (e->plan && e->plan->group && !v6) s.dst = e->plan->group, s.src = e->plan->client_zero ? 0 : client;
     s.v6 = v6;
     if (v6) {
         memcpy(s.src6, dd ? e->server6 : e->client6, 16);
@@ -1198,11 +1215,12 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
         uint32_t tsval = plan && plan->ts_hz[dd] > 0 && !(tp->off & OFF_TSCLOCK)
                              ? plan->ts_first[dd] + (uint32_t)(uint64_t)(secs * plan->ts_hz[dd])
                              : tp->ts_base[dd] + (uint32_t)(uint64_t)(secs * 1000);
-        gen_opts dflt = {0, (uint16_t)(room - TCP_LEN), 7, 0, 0, 0};   /* 7: Linux's scale for its default buffers */
+        gen_opts dflt = {0, (uint16_t)(room - TCP_LEN), 7, 0, 0, 0, 0};   /* 7: Linux's scale for its default buffers */
         dflt.rst_bare = plan && plan->rst_ts == 2;
         if (plan && tp->handshake && at == tp->syns) {   /* the class's servers' SYN-ACK (tmodel.h) */
             if (plan->synack_ws && plan->synack_ws <= 15) dflt.shift = (uint8_t)(plan->synack_ws - 1);
             dflt.win = plan->synack_win;
+            dflt.synack_ts = plan->synack_ts;
         }
         if (dflt.mss > 1460) dflt.mss = 1460;
         if ((tp->off & OFF_TSVAL) && r->shows == NS_PROTO_TCP) {
@@ -1300,6 +1318,11 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         return ns_error(NS_ENOMEM, "out of memory repairing flow %" PRIu64, k);
     }
     for (size_t i = 0; i < n; i++) read_gen(rows + i * W, &g[i]), d[i] = dir[i] ? 1 : 0;
+    /* A flow to a group goes one way, as every real one does (an answer comes from the responder's own
+     * address: another flow); the plan saw the first window's rows go so, a later row the other way goes
+     * the client's way too, so that the flow reads back as one. */
+    for (size_t i = 0; plan && plan->group && i < n; i++)
+        if (d[i]) d[i] = 0, st ? (void)st->redirected++ : (void)0;
     if (st) model_fields(&e.fc), st->rows += n;
     tcp_state *tp = &fs->t;
     if (!row0) {

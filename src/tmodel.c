@@ -12,7 +12,9 @@
  *   u32 client_busiest, server_busiest, client_after_busy[3]
  *   version 2: u32 close[3]; u16 synack_win; u8 synack_ws; u32 rst_ts[2]
  *   version 3: u32 fin_side[2], fin_acked[2], rst_side[2], rst_fin[2], refused
- *   version 4: u16 hs_gap[2][96] */
+ *   version 4: u16 hs_gap[2][96]; u8 ttl_tcp[2][4]; u32 ttl_tcp_count[2][4]; u32 synack_ts[2];
+ *              per group entry (8): u16 group_port; u32 group_addr, group_flows, group_port_flows, group_zero;
+ *              u8 group_ttl */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -22,6 +24,7 @@
 #include "netsynth/dataset.h"
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
+#include "netsynth/flow.h"
 #include "netsynth/gen_plan.h"
 #include "netsynth/generate.h"
 #include "netsynth/modelfile.h"
@@ -151,6 +154,11 @@ typedef struct acc {
     uint32_t *server_port;  /* [65536] flows per server port: one array, cleared per class */
     uint32_t *synack_win;   /* [65536] SYN-ACKs per window: the same */
     uint32_t synack_ws[16]; /* SYN-ACKs per window scale shift (0..14) */
+    uint64_t ttl_tcp[2][256];
+    uint32_t *udp_port;     /* [65536] IPv4 UDP flows per server port: one array, cleared per class */
+    struct { uint16_t port; uint32_t addr, flows, zero; } grp[64]; /* (server port, group) pairs seen */
+    int n_grp;
+    uint32_t *grp_ttl;      /* [64][256] their clients' TTLs: one array, cleared per class */
 } acc;
 
 static int push(double **v, size_t *n, size_t *cap, double x)
@@ -221,6 +229,26 @@ static int busiest(const lhost *h, size_t n, int32_t i)
 
 static int row_flag(const int8_t *row, ns_nprint_field_id f) { return ns_nprint_has(row, f) && ns_nprint_get(row, f); }
 
+/* A destination every host of a link hears: IPv4 multicast or the limited broadcast. */
+static int group_addr(uint32_t ip) { return ip >> 28 == 14 || ip == 0xffffffffu; }
+
+/* An IPv4 UDP flow's server port, and its group destination if it has one (ttl: its client's, -1 none). */
+static void learn_group(acc *a, const ns_ds_flow *f, int ttl)
+{
+    if (f->ipv6 || f->proto != NS_PROTO_UDP) return;
+    a->udp_port[f->server_port]++;
+    if (!group_addr(f->server_ip)) return;
+    int i = 0;
+    while (i < a->n_grp && (a->grp[i].port != f->server_port || a->grp[i].addr != f->server_ip)) i++;
+    if (i == a->n_grp) {
+        if (i == (int)(sizeof a->grp / sizeof a->grp[0])) return; /* the corpus has a dozen pairs per class */
+        a->n_grp++, a->grp[i].port = f->server_port, a->grp[i].addr = f->server_ip;
+    }
+    a->grp[i].flows++;
+    a->grp[i].zero += f->client_ip == 0;
+    if (ttl >= 0) a->grp_ttl[i * 256 + ttl]++;
+}
+
 /* The log10 bin of a handshake gap (tmodel.h: NS_TM_HS_BINS from 1e-5 s; the ends take what lies beyond). */
 static int hs_bin(int64_t ns)
 {
@@ -272,6 +300,7 @@ static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f, const n
         if (d && syn && ack && !synack) synack_ts = ts;
         if (row_flag(row, NS_NPF_TCP_RST) && syn_ts && synack_ts) a->c->rst_ts[ts ? 0 : 1]++;
         if (!d || !syn || !ack || synack++) continue;
+        if (syn_ts) a->c->synack_ts[ts ? 0 : 1]++;
         if (ns_nprint_has(row, NS_NPF_TCP_WSIZE)) a->synack_win[ns_nprint_get(row, NS_NPF_TCP_WSIZE)]++;
         uint8_t shift;
         if (row_option(row, 3, 3, &shift) && shift <= 14) a->synack_ws[shift]++;   /* window scale */
@@ -347,7 +376,12 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
             uint8_t end = ds->totals[idx[j]].end;
             c->close[end == NS_DS_END_RST ? NS_TM_CLOSE_RST : end == NS_DS_END_FIN ? NS_TM_CLOSE_FIN : NS_TM_CLOSE_OPEN]++;
         }
-        if (f->proto == NS_PROTO_TCP) learn_tcp(a, ds, f, ds->totals ? &ds->totals[idx[j]] : NULL);
+        if (f->proto == NS_PROTO_TCP) {
+            learn_tcp(a, ds, f, ds->totals ? &ds->totals[idx[j]] : NULL);
+            for (int s = 0; s < 2; s++)
+                if (feat[2 * idx[j] + s].ttl >= 0) a->ttl_tcp[s][feat[2 * idx[j] + s].ttl]++;
+        }
+        learn_group(a, f, feat[2 * idx[j]].ttl);
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
         if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
         h->flows++, h->last_server = si;
@@ -439,18 +473,43 @@ static void finish_ports(acc *a)
     a->c->port_server = (uint16_t)best;
 }
 
-static void finish_ttl(acc *a)
+/* The NS_TM_TTLS commonest of counts[s][256] per side into ttl, count (commonest first; ties: the smallest). */
+static void finish_ttl(uint64_t counts[2][256], uint8_t ttl[2][NS_TM_TTLS], uint32_t count[2][NS_TM_TTLS])
 {
     for (int s = 0; s < 2; s++)
         for (int k = 0; k < NS_TM_TTLS; k++) {
             int best = -1;
             for (int v = 0; v < 256; v++)
-                if (a->ttl[s][v] && (best < 0 || a->ttl[s][v] > a->ttl[s][best])) best = v;
+                if (counts[s][v] && (best < 0 || counts[s][v] > counts[s][best])) best = v;
             if (best < 0) break;
-            a->c->ttl[s][k] = (uint8_t)best;
-            a->c->ttl_count[s][k] = a->ttl[s][best] > UINT32_MAX ? UINT32_MAX : (uint32_t)a->ttl[s][best];
-            a->ttl[s][best] = 0;
+            ttl[s][k] = (uint8_t)best;
+            count[s][k] = counts[s][best] > UINT32_MAX ? UINT32_MAX : (uint32_t)counts[s][best];
+            counts[s][best] = 0;
         }
+}
+
+/* The NS_TM_GROUPS (server port, group) pairs with most flows (ties: the lower port), one per port. */
+static void finish_groups(acc *a)
+{
+    ns_tmodel_class *c = a->c;
+    for (int k = 0; k < NS_TM_GROUPS; k++) {
+        int best = -1;
+        for (int i = 0; i < a->n_grp; i++)
+            if (a->grp[i].flows && (best < 0 || a->grp[i].flows > a->grp[best].flows ||
+                                    (a->grp[i].flows == a->grp[best].flows && a->grp[i].port < a->grp[best].port)))
+                best = i;
+        if (best < 0) break;
+        c->group_port[k] = a->grp[best].port, c->group_addr[k] = a->grp[best].addr;
+        c->group_flows[k] = a->grp[best].flows, c->group_zero[k] = a->grp[best].zero;
+        c->group_port_flows[k] = a->udp_port[a->grp[best].port];
+        const uint32_t *t = a->grp_ttl + best * 256;
+        int ttl = 0;
+        for (int v = 1; v < 256; v++)
+            if (t[v] > t[ttl]) ttl = v;
+        c->group_ttl[k] = t[ttl] ? (uint8_t)ttl : 0;
+        for (int i = 0; i < a->n_grp; i++) /* a port's other groups: its flows go to the commonest */
+            if (a->grp[i].port == a->grp[best].port) a->grp[i].flows = 0;
+    }
 }
 
 static __thread const ns_dataset *sort_ds; /* qsort has no context argument */
@@ -496,11 +555,12 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     lhost *cl = malloc((F + 1) * sizeof *cl), *sv = malloc((F + 1) * sizeof *sv);
     uint64_t *seq = malloc((F + 1) * sizeof *seq);
     uint32_t *server_port = malloc(65536 * sizeof *server_port), *synack_win = malloc(65536 * sizeof *synack_win);
+    uint32_t *udp_port = malloc(65536 * sizeof *udp_port), *grp_ttl = malloc(64 * 256 * sizeof *grp_ttl);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win) {
+        !synack_win || !udp_port || !grp_ttl) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -574,6 +634,10 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         memset(server_port, 0, 65536 * sizeof *server_port);
         a->synack_win = synack_win;
         memset(synack_win, 0, 65536 * sizeof *synack_win);
+        a->udp_port = udp_port;
+        memset(udp_port, 0, 65536 * sizeof *udp_port);
+        a->grp_ttl = grp_ttl;
+        memset(grp_ttl, 0, 64 * 256 * sizeof *grp_ttl);
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;
@@ -596,8 +660,10 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         if (!rc) rc = finish_gaps(a);
         for (int s = 0; s < 2; s++) a->c->ts_hz[s] = finish_rate(a->rate[s], a->n_rate[s]);
         finish_ports(a);
-        finish_ttl(a);
+        finish_ttl(a->ttl, a->c->ttl, a->c->ttl_count);
+        finish_ttl(a->ttl_tcp, a->c->ttl_tcp, a->c->ttl_tcp_count);
         finish_synack(a);
+        finish_groups(a);
     }
 
 done:
@@ -605,7 +671,7 @@ done:
         free(accs[i].gap), free(accs[i].cont), free(accs[i].rate[0]), free(accs[i].rate[1]);
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
-    free(server_port), free(synack_win);
+    free(server_port), free(synack_win), free(udp_port), free(grp_ttl);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }
@@ -664,9 +730,16 @@ static double rf(cursor *c)
     W(fin_side[0]) W(fin_side[1]) W(fin_acked[0]) W(fin_acked[1]) W(rst_side[0]) W(rst_side[1]) W(rst_fin[0])    \
     W(rst_fin[1]) W(refused)
 /* And version 4's. */
-#define RECORD_FIELDS_V4(H)                                                                                       \
+#define RECORD_FIELDS_V4(W, H, B)                                                                                 \
     for (int s_ = 0; s_ < 2; s_++)                                                                                \
-        for (int i_ = 0; i_ < NS_TM_HS_BINS; i_++) { H(hs_gap[s_][i_]) }
+        for (int i_ = 0; i_ < NS_TM_HS_BINS; i_++) { H(hs_gap[s_][i_]) }                                         \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int i_ = 0; i_ < NS_TM_TTLS; i_++) { B(ttl_tcp[s_][i_]) W(ttl_tcp_count[s_][i_]) }                  \
+    W(synack_ts[0]) W(synack_ts[1]);                                                                              \
+    for (int i_ = 0; i_ < NS_TM_GROUPS; i_++) {                                                                   \
+        H(group_port[i_]) W(group_addr[i_]) W(group_flows[i_]) W(group_port_flows[i_]) W(group_zero[i_])         \
+        B(group_ttl[i_])                                                                                          \
+    }
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -677,7 +750,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS(PW, PH, PB, PD)
     RECORD_FIELDS_V2(PW, PH, PB)
     RECORD_FIELDS_V3(PW)
-    RECORD_FIELDS_V4(PH)
+    RECORD_FIELDS_V4(PW, PH, PB)
 #undef PW
 #undef PH
 #undef PB
@@ -700,7 +773,7 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
         RECORD_FIELDS_V3(GW)
     }
     if (version >= 4) {
-        RECORD_FIELDS_V4(GH)
+        RECORD_FIELDS_V4(GW, GH, GB)
     }
 #undef GW
 #undef GH
@@ -786,7 +859,21 @@ static const char *class_problem(const ns_tmodel_class *c)
             s += c->ttl_count[h][i];
             if ((i && c->ttl_count[h][i] > c->ttl_count[h][i - 1]) || (!c->ttl_count[h][i] && c->ttl[h][i]))
                 return "TTLs out of order";
+            if ((i && c->ttl_tcp_count[h][i] > c->ttl_tcp_count[h][i - 1]) ||
+                (!c->ttl_tcp_count[h][i] && c->ttl_tcp[h][i]) || c->ttl_tcp_count[h][i] > c->ttl_count[h][0])
+                return "TCP TTLs out of order";
         }
+    }
+    if ((uint64_t)c->synack_ts[0] + c->synack_ts[1] > c->flows) return "more SYN-ACKs than flows";
+    for (int i = 0; i < NS_TM_GROUPS; i++) {
+        /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
+        if (c->group_addr[i] ? !group_addr(c->group_addr[i]) || !c->group_flows[i]
+                             : c->group_port[i] || c->group_flows[i] || c->group_port_flows[i] || c->group_zero[i] ||
+                                   c->group_ttl[i])
+            return "a group entry without a group address";
+        if (c->group_zero[i] > c->group_flows[i] || c->group_flows[i] > c->group_port_flows[i] ||
+            c->group_port_flows[i] > c->flows)
+            return "group counts do not add up to the flows";
     }
     return NULL;
 }
@@ -906,12 +993,15 @@ static int has_ipid_runs(const ns_tmodel_class *c, int s) { return c->ipid_runs_
 static int has_ts(const ns_tmodel_class *c, int s) { return c->ts_hz[s] > 0; }
 static int has_ts_runs(const ns_tmodel_class *c, int s) { return c->ts_runs_on[s][0] + c->ts_runs_on[s][1] > 0; }
 static int has_ttl(const ns_tmodel_class *c, int s) { return c->ttl_count[s][0] > 0; }
+static int has_ttl_tcp(const ns_tmodel_class *c, int s) { return c->ttl_tcp_count[s][0] > 0; }
+static int has_groups(const ns_tmodel_class *c, int s) { return c->group_addr[0] != 0; }
 
-/* Whether ttl is one of the TTLs c learned for side s's hosts. */
-static int class_ttl(const ns_tmodel_class *c, int s, int32_t ttl)
+/* Whether ttl is one of the TTLs c learned for side s's hosts (tcp: of its TCP flows). */
+static int class_ttl(const ns_tmodel_class *c, int s, int32_t ttl, int tcp)
 {
     for (int i = 0; c && i < NS_TM_TTLS; i++)
-        if (c->ttl_count[s][i] && c->ttl[s][i] == ttl) return 1;
+        if (tcp ? c->ttl_tcp_count[s][i] && c->ttl_tcp[s][i] == ttl : c->ttl_count[s][i] && c->ttl[s][i] == ttl)
+            return 1;
     return 0;
 }
 
@@ -1159,10 +1249,13 @@ static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *k
 
 /* 5-tuples in use: open addressing over a power-of-two table. */
 typedef struct tuple {
-    uint32_t client, server;
+    uint32_t client, server;   /* host numbers; a group flow's: GROUP_HOST - capture (client 0.0.0.0), its group */
     uint16_t cport, sport;
-    uint8_t proto, used;
+    uint8_t proto, used;       /* proto | GROUP_TUPLE for a flow to a group */
+    int64_t free_at;           /* a group flow's: when another may take the 5-tuple (its rows' end + idle) */
 } tuple;
+enum { GROUP_TUPLE = 0x80 };
+#define GROUP_HOST UINT32_MAX
 
 typedef struct tuples {
     tuple *t;
@@ -1194,6 +1287,7 @@ typedef struct flow_info {
     int has_ts[2];
     uint32_t ts[2];
     uint32_t id_steps[2]; /* the side's generated counter's advance over the flow (repair keeps its steps) */
+    int64_t dur_ns;       /* first row to last, as generated */
 } flow_info;
 
 static void generated_firsts(const int8_t *rows, const uint8_t *dir, uint32_t n, flow_info *fi)
@@ -1440,8 +1534,9 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     chain ch;
     chain_of(tm, cap->key, &ch);
     capture_starts(tm, cap, seed, ci, starts, starts + cap->n);
-    ns_rng r;
+    ns_rng r, gr; /* gr: the groups' draws, a stream of their own so that r's stay as they were */
     ns_rng_seed(&r, seed ^ 0x74726163656d6f64ull, 2 * ci + 1);
+    ns_rng_seed(&gr, seed ^ 0x67726f7570616464ull, ci);
     const ns_tmodel_class *hcl = pick(&ch, has_hosts, 0), *pcl = pick(&ch, has_ports, 0);
     uint32_t n_cl = 0, n_sv = 0, *cseq = scratch;
     client_sequence(hcl, cap->n, kind + cap->first, seed, ci, cseq, scratch + 2 * cap->n);
@@ -1491,16 +1586,40 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         /* A service whose clients use a fixed port (DHCP's 68): that port, whatever the class's range. */
         uint16_t fixed = ns_repair_client_port(fi->proto, fi->sport);
         if (fixed) port = fixed;
+        /* A flow to a group address, as the class's flows to its server port go (tmodel.h, "Groups"). */
+        uint32_t group = 0;
+        int zero = 0;
+        uint8_t group_ttl = 0;
+        const ns_tmodel_class *gc = pick(&ch, has_groups, 0);
+        if (gc && fi->proto == NS_PROTO_UDP && !(kind[k] & FLOW_V6) && !fi->sent[1])
+            for (int i = 0; i < NS_TM_GROUPS && gc->group_addr[i]; i++) {
+                if (gc->group_port[i] != fi->sport) continue;
+                if (ns_rng_double(&gr) * gc->group_port_flows[i] < gc->group_flows[i]) {
+                    group = gc->group_addr[i], group_ttl = gc->group_ttl[i];
+                    zero = ns_rng_double(&gr) * gc->group_flows[i] < gc->group_zero[i];
+                }
+                break;
+            }
         /* Distinct 5-tuples: the port moves on (ICMP, which has none: the server). */
-        tuple key = {(uint32_t)(cl[c].num % hc), (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1};
+        tuple key = {(uint32_t)(cl[c].num % hc), (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1, 0};
+        /* 0.0.0.0 is every capture's (each its own pcap), not one host's */
+        if (group) key.server = group, key.proto |= GROUP_TUPLE, key.client = zero ? GROUP_HOST - (uint32_t)ci : key.client;
         /* The port moves on within the range, then over every port above 1023; ICMP,
          * which has none, and a client out of ports move to the next server address.
          * A fixed port, which DPI tells the service by, tries the other server
          * addresses first (a client's second DHCP flow to the same server). */
         size_t slot = tuple_slot(used, &key), tries = 0, ports = fi->proto == NS_PROTO_ICMP ? 0 : span;
-        size_t any = fi->proto == NS_PROTO_ICMP ? 0 : 64512, servers = fixed ? hs : 0;
+        size_t any = fi->proto == NS_PROTO_ICMP ? 0 : 64512, servers = fixed && !group ? hs : 0;
         uint32_t server0 = key.server;
-        while (used->t[slot].used) {
+        /* A group flow with its fixed port takes the 5-tuple of an earlier one that has ended: read back, they are
+         * two flows, as the real ones that share it are. */
+        int64_t begin = ro->start_ns + t, end = begin + fi->dur_ns + NS_FLOW_DEFAULT_IDLE_NS + 1000000000;
+        while (used->t[slot].used && !(group && fixed && key.cport == fixed && used->t[slot].free_at < begin)) {
+            if (zero) { /* 0.0.0.0 busy: a client with a lease broadcasts from its own address (DHCP's rebinding) */
+                zero = 0, key.client = (uint32_t)(cl[c].num % hc);
+                slot = tuple_slot(used, &key);
+                continue;
+            }
             tries++;
             if (servers) {
                 if (tries < servers) {
@@ -1516,16 +1635,18 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
             }
             if (tries < ports) key.cport = (uint16_t)(lo + ((uint32_t)key.cport - lo + 1) % span);
             else if (tries < ports + any) key.cport = (uint16_t)(1024 + ((uint32_t)key.cport + 1 + 64512 - 1024) % 64512);
-            else if (tries < ports + any + hs) key.server = (uint32_t)((key.server + 1) % hs);
+            else if (tries < ports + any + hs && !group) key.server = (uint32_t)((key.server + 1) % hs);
             else
                 return ns_error(NS_ERANGE, "trace plan: no distinct 5-tuple left for flow %zu (widen --client-net "
                                            "or --server-net)", k);
             slot = tuple_slot(used, &key);
         }
+        key.free_at = end;
         used->t[slot] = key;
         port = key.cport;
         if (fi->proto != NS_PROTO_ICMP && port != fixed) h->has_port = 1, h->port = (uint16_t)port;
-        p->client = key.client, p->server = key.server, p->client_port = (uint16_t)port;
+        p->client = group ? (uint32_t)(cl[c].num % hc) : key.client, p->server = group ? (uint32_t)(sv[s].num % hs) : key.server;
+        p->client_port = (uint16_t)port, p->group = group, p->client_zero = (uint8_t)zero;
 
         /* Each side's TTL, IP IDs and timestamp clock, as its host does them. */
         phost *side[2] = {&cl[c], &sv[s]};
@@ -1546,7 +1667,16 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
              * made 98% 64). A flow whose rows say one of the class's TTLs keeps
              * it; odd ones (a bit off) take the host's. Servers keep theirs:
              * servers_by_ttl already sends a flow to the server of its TTL. */
-            if (!d && fi->ttl[0] > 0 && class_ttl(pick(&ch, has_ttl, 0), 0, fi->ttl[0])) p->ttl[0] = (uint8_t)fi->ttl[0];
+            if (!d && fi->ttl[0] > 0 && class_ttl(pick(&ch, has_ttl, 0), 0, fi->ttl[0], 0)) p->ttl[0] = (uint8_t)fi->ttl[0];
+            /* A TCP flow's TTL is one the class's TCP flows show: a device's SSDP TTL of 4 or
+             * mDNS's 255 is its UDP stack's (session 8: 66 TCP packets went out with 4). The
+             * rows' own first, then the host's, then the commonest. */
+            const ns_tmodel_class *tt = fi->proto == NS_PROTO_TCP ? pick(&ch, has_ttl_tcp, d) : NULL;
+            if (!d && group_ttl) p->ttl[0] = group_ttl; /* mDNS's 255 (RFC 6762), a device's SSDP 4 */
+            if (tt && !class_ttl(tt, d, p->ttl[d], 1))
+                p->ttl[d] = fi->ttl[d] > 0 && class_ttl(tt, d, fi->ttl[d], 1)   ? (uint8_t)fi->ttl[d]
+                            : class_ttl(tt, d, x->ttl, 1) ? x->ttl
+                                                            : tt->ttl_tcp[d][0];
             /* A random host's IDs are the rows' own: random as generated, and what they say of the class kept. */
             p->ipid[d] = x->ipid == NS_REPAIR_IPID_RANDOM ? NS_REPAIR_IPID_KEEP : x->ipid;
             /* Zero IDs are a property of the flow more than of the host: one stack
@@ -1607,6 +1737,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
             uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
             rc = ns_repair_flow_service(rows, dir, len, &info[k].proto, &info[k].sport);
             for (uint32_t r = 0; r < len; r++) info[k].sent[dir[r] ? 1 : 0]++;
+            for (uint32_t r = 1; g->iat_ns && r < g->len[k]; r++) info[k].dur_ns += g->iat_ns[g->first[k] + r];
             generated_firsts(rows, dir, len, &info[k]);
             /* IPv6 when more rows show its header than IPv4's, as repair decides. */
             size_t r4 = 0, r6 = 0;
@@ -1667,6 +1798,7 @@ static int has_close(const ns_tmodel_class *c, int s) { return (uint64_t)c->clos
 static int has_synack_win(const ns_tmodel_class *c, int s) { return c->synack_win > 0; }
 static int has_synack_ws(const ns_tmodel_class *c, int s) { return c->synack_ws > 0; }
 static int has_rst_ts(const ns_tmodel_class *c, int s) { return (uint64_t)c->rst_ts[0] + c->rst_ts[1] > 0; }
+static int has_synack_ts(const ns_tmodel_class *c, int s) { return (uint64_t)c->synack_ts[0] + c->synack_ts[1] > 0; }
 
 /* What a flow's rows show of its close (as repair reads them, roughly: rows whose TCP flags are there). */
 enum { EV_FIN = 1, EV_RST = 2, EV_RST_END = 4, EV_STUCK = 8 };
@@ -1707,6 +1839,49 @@ static int by_rank(const void *x, const void *y)
     return a > b ? -1 : a < b;
 }
 
+/* What a flow's SYN-ACK row says of a timestamp: 2 none in a set of its own
+ * (its MSS and more: repair keeps such a set), 1 one, 0 nothing (no SYN-ACK
+ * row, or a set repair fills from the SYN's). */
+static int synack_evidence(const int8_t *rows, const uint8_t *dir, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
+        if (!dir[i] || !row_flag(row, NS_NPF_TCP_SYN) || !row_flag(row, NS_NPF_TCP_ACKF)) continue;
+        uint8_t v[8];
+        int ts = row_option(row, 8, 10, v), full = row_option(row, 2, 4, v) &&
+                                                   (ts || row_option(row, 3, 3, v) || row_option(row, 4, 2, v));
+        return full ? (ts ? 1 : 2) : 0;
+    }
+    return 0;
+}
+
+/* Each TCP flow's SYN-ACK timestamp (plan[k].synack_ts) in a capture: the
+ * class's share of SYN-ACKs without one, given first to the flows whose
+ * rows say none, then to those that say nothing, then to the rest, drawn
+ * at random among equals (the rows carry the server: one cloud answers
+ * without, another with). */
+static void plan_synack_ts(const ns_tmodel_class *st, const ns_gen_flows *g, const ns_tmodel_capture *cap,
+                           const flow_info *info, const ns_repair_opts *ro, ns_rng *r, ns_repair_plan *plan)
+{
+    size_t n[3] = {0, 0, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        double want = (double)(n[0] + n[1] + n[2]) * st->synack_ts[1] / ((double)st->synack_ts[0] + st->synack_ts[1]);
+        double p[3]; /* by synack_evidence, the chance of none: rows saying none first, then nothing, then one */
+        p[2] = want >= n[2] ? 1 : want / (double)n[2];
+        want -= (double)n[2];
+        p[0] = want <= 0 ? 0 : want >= n[0] ? 1 : want / (double)n[0];
+        want -= (double)n[0];
+        p[1] = want <= 0 ? 0 : want >= n[1] ? 1 : want / (double)n[1];
+        for (size_t k = cap->first; k < cap->first + cap->n; k++) {
+            if (info[k].proto != NS_PROTO_TCP) continue;
+            uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
+            int ev = synack_evidence(g->rows + g->first[k] * NS_NP_MODEL_WIDTH, g->dir + g->first[k], len);
+            if (!pass) n[ev]++;
+            else plan[k].synack_ts = ns_rng_double(r) < p[ev] ? 2 : 1;
+        }
+    }
+}
+
 /* Each TCP flow's close (plan[k].close): per class, RSTs and FINs in its
  * shares (tmodel.h, "Generation"). Owed closes carry over to the class's
  * next capture, so that a class's flows close in its shares even when
@@ -1725,12 +1900,15 @@ static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
         chain_of(tm, caps[i].key, &ch);
         const ns_tmodel_class *c = pick(&ch, has_close, 0), *sw = pick(&ch, has_synack_win, 0),
                               *ss = pick(&ch, has_synack_ws, 0), *rt = pick(&ch, has_rst_ts, 0);
-        ns_rng rr;   /* a stream of its own: the closes' draws stay as they were */
+        const ns_tmodel_class *st = pick(&ch, has_synack_ts, 0);
+        ns_rng rr, sr;   /* streams of their own: the closes' draws stay as they were */
         ns_rng_seed(&rr, seed ^ 0x7273747473747321ull, i);
+        ns_rng_seed(&sr, seed ^ 0x73796e61636b7473ull, i);
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
             plan[k].synack_win = sw ? sw->synack_win : 0, plan[k].synack_ws = ss ? ss->synack_ws : 0;
             if (rt) plan[k].rst_ts = ns_rng_double(&rr) * ((double)rt->rst_ts[0] + rt->rst_ts[1]) < rt->rst_ts[0] ? 1 : 2;
         }
+        if (st) plan_synack_ts(st, g, &caps[i], info, ro, &sr, plan);
         if (!c) continue; /* no closes learned: the rows decide (NS_REPAIR_CLOSE_ROWS) */
         ns_rng r;
         ns_rng_seed(&r, seed ^ 0x636c6f7365737373ull, i);

@@ -345,10 +345,10 @@ static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v
         assert_true(v->type == 0 || v->type == 8);
         assert_int_equal(u8(l4, 1), 0);
     }
-    if (linktype == NS_LINKTYPE_ETHERNET) { /* MACs 02:00 + the address */
+    if (linktype == NS_LINKTYPE_ETHERNET && v->dst >> 28 != 14 && v->dst != 0xffffffffu) /* MACs 02:00 + the address */
         assert_int_equal(be16(p->eth, 0), 0x0200), assert_int_equal(be32(p->eth, 2), v->dst);
+    if (linktype == NS_LINKTYPE_ETHERNET && v->src) /* (from 0.0.0.0: the host's own, test_group_destinations) */
         assert_int_equal(be16(p->eth, 6), 0x0200), assert_int_equal(be32(p->eth, 8), v->src);
-    }
 }
 
 /* Per direction, what a flow's packets must continue from. */
@@ -1456,6 +1456,88 @@ static void test_fixed_client_ports(void **state)
     }
 }
 
+/* A plan's group flow (tmodel.h, "Groups"): the client's datagrams go to
+ * the group, with its MAC (RFC 1112: 01:00:5e and the low 23 bits; the
+ * broadcast's ff:ff:ff:ff:ff:ff), from 0.0.0.0 when the plan says so (the
+ * client's own MAC still); a row the other way goes the client's way too,
+ * so that the flow reads back as one (as real ones have no answers). */
+static void test_group_destinations(void **state)
+{
+    (void)state;
+    static tflow f;
+    static const uint32_t group[2] = {0xE00000FBu, 0xFFFFFFFFu};
+    static const uint8_t mac[2][6] = {{0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+    for (int g = 0; g < 2; g++) {
+        uint16_t sp = g ? 67 : 5353, cp = g ? 68 : 5353;
+        f.n = 0;
+        udp_row(add(&f, 0, 0), 100, cp, sp);
+        udp_row(add(&f, 1, 1000), 100, sp, cp);
+        udp_row(add(&f, 0, 1000), 100, cp, sp);
+        ns_repair_plan plan;
+        memset(&plan, 0, sizeof plan);
+        plan.start_ns = 1700000000LL * 1000000000LL, plan.client = 5, plan.server = 9, plan.client_port = cp;
+        plan.ttl[0] = 255, plan.group = group[g], plan.client_zero = (uint8_t)g;
+        ns_repair_opts o;
+        ns_repair_opts_init(&o);
+        o.plan = &plan, o.n_plan = 1;
+        ns_repair_out out = {0};
+        ns_repair_stats st;
+        memset(&st, 0, sizeof st);
+        assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, &st), NS_OK);
+        assert_int_equal(out.n_pkts, 3);
+        assert_int_equal(st.redirected, 1);
+        for (size_t i = 0; i < 3; i++) {
+            pk v;
+            view(&out, i, &v);
+            assert_int_equal(v.dst, group[g]), assert_int_equal(v.src, g ? 0 : 0x0A000006u); /* host 5 of 10.0.0.0/24 */
+            assert_int_equal(v.sport, cp), assert_int_equal(v.dport, sp), assert_int_equal(v.ttl, 255);
+            assert_memory_equal(v.p.eth.data, mac[g], 6);
+            const uint8_t own[6] = {0x02, 0x00, 0x0a, 0x00, 0x00, 0x06}; /* the client's, also from 0.0.0.0 */
+            assert_memory_equal(v.p.eth.data + 6, own, 6);
+        }
+        ns_repair_out_free(&out);
+    }
+}
+
+/* A plan's SYN-ACK timestamp (the class's servers' share): 2, none, and then
+ * none on any segment (RFC 7323); 1, one, even where the SYN-ACK row
+ * generated none of its own (session 8: D-LinkSwitch's servers answer 36%
+ * of SYNs without, the pcaps 0%). */
+static void test_planned_synack_timestamp(void **state)
+{
+    (void)state;
+    static const uint8_t all[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 5, 0, 0, 0, 0, 1, 3, 3, 8};
+    static const uint8_t mss_ws[8] = {2, 4, 0x05, 0xb4, 3, 3, 7, 1};
+    static tflow f;
+    for (int want = 1; want <= 2; want++) {
+        f.n = 0;
+        tcp_row(add(&f, 0, 0), 0, 50000, 443, 1, 0, SYN), tcp_options(f.rows, all, 20);
+        tcp_row(add(&f, 1, 1000), 0, 443, 50000, 9, 2, SYN | ACK), tcp_options(f.rows + W, want == 1 ? mss_ws : all, want == 1 ? 8 : 20);
+        for (int i = 0; i < 4; i++) {
+            int8_t *r = add(&f, i & 1, 1000);
+            tcp_row(r, 40, i & 1 ? 443 : 50000, i & 1 ? 50000 : 443, 2, 10, ACK | PSH);
+            uint8_t ts[12] = {1, 1, 8, 10, 0, 0, 1, 2, 0, 0, 0, 0};
+            tcp_options(r, ts, 12);
+        }
+        ns_repair_plan plan;
+        memset(&plan, 0, sizeof plan);
+        plan.start_ns = 1700000000LL * 1000000000LL, plan.client_port = 50001, plan.synack_ts = (uint8_t)want;
+        ns_repair_opts o;
+        ns_repair_opts_init(&o);
+        o.plan = &plan, o.n_plan = 1;
+        ns_repair_out out = {0};
+        assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+        check_all(&out, &o, 1);
+        assert_int_equal(out.n_pkts, 6);
+        for (size_t i = 0; i < 6; i++) {
+            pk v;
+            view(&out, i, &v);
+            assert_int_equal((v.opts & 1u << 8) != 0, i == 0 || want == 1);
+        }
+        ns_repair_out_free(&out);
+    }
+}
+
 static void test_raw_link_random_payload_and_mtu(void **state)
 {
     (void)state;
@@ -2010,6 +2092,8 @@ int main(void)
         cmocka_unit_test(test_icmp),
         cmocka_unit_test(test_address_plan),
         cmocka_unit_test(test_fixed_client_ports),
+        cmocka_unit_test(test_group_destinations),
+        cmocka_unit_test(test_planned_synack_timestamp),
         cmocka_unit_test(test_raw_link_random_payload_and_mtu),
         cmocka_unit_test(test_stats_and_report),
         cmocka_unit_test(test_application_payloads),

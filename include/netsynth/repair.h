@@ -209,6 +209,10 @@ typedef struct ns_repair_plan {
     uint8_t close_shape;       /* NS_REPAIR_SHAPE_* bits; 0: FIN, FIN-ACK, ACK, or an RST-ACK alone */
     uint32_t hs_us[2];         /* a TCP handshake's gaps, microseconds: [0] the client's last SYN to the SYN-ACK,
                                 * [1] the SYN-ACK to the client's ACK; 0: the rows' own */
+    uint8_t synack_ts;         /* a SYN-ACK answering a SYN's timestamp: 0 as the row, 1 with one, 2 without */
+    uint8_t client_zero;       /* 1: the client sends from 0.0.0.0 (DHCP before its lease; IPv4 only) */
+    uint32_t group;            /* an IPv4 group address the client sends to in place of the server (host byte
+                                * order: multicast, 255.255.255.255); 0: the server */
 } ns_repair_plan;
 
 typedef struct ns_repair_opts {

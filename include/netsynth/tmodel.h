@@ -89,12 +89,29 @@
  * class's window and scale where its row generated none (or a window
  * under 1024, a later segment's scaled one: synack_win,
  * synack_ws; 0: repair's own 65535 and 7), and its RSTs carry timestamps
- * (once agreed) as often as the class's do (rst_ts, drawn per flow).
+ * (once agreed) as often as the class's do (rst_ts, drawn per flow), and
+ * its SYN-ACK answers a SYN's timestamp with one as often as the class's
+ * servers do (synack_ts; without one, the flow has none).
  * A TCP flow's handshake gaps (its rows' gap before the SYN-ACK, and
  * before the client's ACK) stay as generated where the class's captures
  * had a gap in the same bin; one in a bin they never had is drawn from the
  * class's (ns_repair_plan.hs_us, log-uniform within the bin: version 3
  * models have none and leave every gap to the rows).
+ * Groups (version 4): an IPv4 UDP flow whose rows all go client to server,
+ * to a server port of the class's group table, goes to that group address
+ * (224.0.0.251 for mDNS, 239.255.255.250 for SSDP, 255.255.255.255 for
+ * DHCP) in the class's share of that port's flows, and from 0.0.0.0 in its
+ * share of those (DHCP before a lease): ns_repair_plan.group, client_zero;
+ * its client's TTL is the one the class's flows to that group had most.
+ * Real flows to a group have no answers in their 5-tuple (a responder
+ * answers from its own address: another flow), so a flow with rows both
+ * ways stays unicast. Such a flow shares its 5-tuple with an earlier one
+ * when it keeps a fixed client port (DHCP's 68, mDNS's 5353) and starts
+ * more than the flow idle timeout (flow.h) after that one's rows end, as
+ * real ones do; else its client port moves on, as for any flow.
+ * A TCP flow's client keeps its rows' TTL only if the class's TCP flows
+ * show it, else the host's TTL if they do, else their commonest (a class's
+ * SSDP TTL of 4 is a UDP one).
  *
  * Bytes (little-endian; the blob that the model file keeps as its trace
  * section, see modelfile.c):
@@ -122,7 +139,8 @@ extern "C" {
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
 #define NS_TMODEL_VERSION 4   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
-                               * refusals); 4: handshake gaps; older files load without what they lack */
+                               * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
+                               * older files load without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -132,6 +150,7 @@ enum {
     NS_TM_TTLS = 4,
     NS_TM_HS_PER_DECADE = 16,                            /* a server's RTT is a tight mode: 1.15x bins */
     NS_TM_HS_BINS = NS_TM_HS_PER_DECADE * 6,             /* 1e-5 s .. 10 s */
+    NS_TM_GROUPS = 8,                                    /* server ports with group destinations kept */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -182,6 +201,18 @@ typedef struct ns_tmodel_class {
     uint16_t hs_gap[2][NS_TM_HS_BINS];         /* handshakes by log10 bin of [0] the server's gap (last SYN to
                                                 * SYN-ACK), [1] the client's (SYN-ACK to its ACK); both halved
                                                 * whenever a count would pass 65535 */
+    uint8_t ttl_tcp[2][NS_TM_TTLS];            /* as ttl, of the class's TCP flows alone */
+    uint32_t ttl_tcp_count[2][NS_TM_TTLS];
+    uint32_t synack_ts[2];                     /* SYN-ACKs answering a SYN with a timestamp: [0] with one, [1]
+                                                * without (RFC 7323: then neither side sends them) */
+    /* IPv4 UDP flows to a group address (multicast, 255.255.255.255), the
+     * server ports with most of them first: group_flows of the port_flows
+     * to group_port went to group_addr, group_zero of them from 0.0.0.0,
+     * their clients' commonest TTL group_ttl (0: none seen) */
+    uint16_t group_port[NS_TM_GROUPS];
+    uint32_t group_addr[NS_TM_GROUPS];         /* host byte order; 0: no entry */
+    uint32_t group_flows[NS_TM_GROUPS], group_port_flows[NS_TM_GROUPS], group_zero[NS_TM_GROUPS];
+    uint8_t group_ttl[NS_TM_GROUPS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {

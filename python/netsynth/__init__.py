@@ -159,7 +159,8 @@ class RepairPlan(ctypes.Structure):      # ns_repair_plan
                 ("ttl", c_u8 * 2), ("ipid", c_u8 * 2), ("ipid_first", c_u16 * 2), ("ts_first", c_u32 * 2),
                 ("ts_hz", c_float * 2), ("close", c_u8),
                 ("synack_ws", c_u8), ("synack_win", c_u16), ("rst_ts", c_u8),
-                ("close_side", c_u8), ("close_shape", c_u8), ("hs_us", c_u32 * 2)]
+                ("close_side", c_u8), ("close_shape", c_u8), ("hs_us", c_u32 * 2), ("synack_ts", c_u8),
+                ("client_zero", c_u8), ("group", c_u32)]
 
 
 class RepairOpts(ctypes.Structure):      # ns_repair_opts
