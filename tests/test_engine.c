@@ -210,6 +210,15 @@ static void make_long_flows(long_flows *l, ns_dataset *ds, uint32_t cap)
                        .totals = l->totals, .labels = l->labels, .iat_ns = l->iat, .dir = l->dir, .bits = l->bits};
 }
 
+/* make_long_flows, written to dir/name and loaded back as train reads it. */
+static void long_flows_file(long_flows *l, ns_dataset *ds, uint32_t cap, const char *dir, const char *name)
+{
+    make_long_flows(l, ds, cap);
+    const char *path = tu_path(dir, name);
+    assert_int_equal(ns_dataset_write(ds, path), NS_OK);
+    assert_int_equal(ns_dataset_load(ds, path), NS_OK);
+}
+
 static void test_whole_flows_train_as_their_window(void **state)
 {
     (void)state;
@@ -218,10 +227,7 @@ static void test_whole_flows_train_as_their_window(void **state)
     ns_dataset ds[2];
     ns_modelfile m[2];
     for (int i = 0; i < 2; i++) {
-        make_long_flows(l, &ds[i], i ? 4 : 100);   /* whole, then cut to the window */
-        const char *path = tu_path(dir, i ? "cut.ds" : "whole.ds");
-        assert_int_equal(ns_dataset_write(&ds[i], path), NS_OK);
-        assert_int_equal(ns_dataset_load(&ds[i], path), NS_OK);
+        long_flows_file(l, &ds[i], i ? 4 : 100, dir, i ? "cut.ds" : "whole.ds");   /* whole, then cut to the window */
         assert_int_equal(ds[i].version, NS_DATASET_VERSION);
         ns_train_opts o;
         tiny_opts(&o, dir, 20);
@@ -351,10 +357,7 @@ static void test_continuation_share(void **state)
     const char *dir = tu_tmpdir();
     long_flows *l = malloc(sizeof *l);
     ns_dataset ds;
-    make_long_flows(l, &ds, 100);
-    const char *path = tu_path(dir, "whole.ds");
-    assert_int_equal(ns_dataset_write(&ds, path), NS_OK);
-    assert_int_equal(ns_dataset_load(&ds, path), NS_OK);
+    long_flows_file(l, &ds, 100, dir, "whole.ds");
     int64_t d0[2], d1[2], dq[2], dq2[2], dh[2];
     train_share(&ds, dir, "s0", 0, 0, 0, d0);
     train_share(&ds, dir, "s1", 1, 0, 0, d1);
@@ -550,10 +553,7 @@ static void test_whole_length_head(void **state)
     const char *dir = tu_tmpdir();
     long_flows *l = malloc(sizeof *l);
     ns_dataset ds;
-    make_long_flows(l, &ds, 100);
-    const char *path = tu_path(dir, "whole.ds");
-    assert_int_equal(ns_dataset_write(&ds, path), NS_OK);
-    assert_int_equal(ns_dataset_load(&ds, path), NS_OK);
+    long_flows_file(l, &ds, 100, dir, "whole.ds");
     ns_train_opts o;
     tiny_opts(&o, dir, 300);
     o.max_packets = 2;

@@ -230,6 +230,23 @@ static void test_timing_bins_backward(void **state)
     teardown(&f);
 }
 
+/* Each control residual's gradient (f->dcontrol, from the last backward)
+ * against central differences of the loss, every stride-th float. */
+static void check_control_grads(fixture *f, size_t Nd, size_t stride)
+{
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < Nd; i += stride) {
+            const float h = 1e-2f;
+            f->control[l][i] = h;
+            double lp = loss_of(f);
+            f->control[l][i] = -h;
+            double lm = loss_of(f);
+            f->control[l][i] = 0;
+            double num = (lp - lm) / (2 * h);
+            assert_true(fabs(num - f->dcontrol[l][i]) <= 0.05 * fmax(1e-2, fabs(num) + fabs(f->dcontrol[l][i])));
+        }
+}
+
 static void test_control_gradient(void **state)
 {
     (void)state;
@@ -246,17 +263,7 @@ static void test_control_gradient(void **state)
     f.control[0][3] = 0.5f;
     assert_true(fabs(loss_of(&f) - base) > 1e-6);
     f.control[0][3] = 0;
-    for (int l = 0; l < 2; l++)
-        for (size_t i = 0; i < Nd; i += 7) {
-            const float h = 1e-2f;
-            f.control[l][i] = h;
-            double lp = loss_of(&f);
-            f.control[l][i] = -h;
-            double lm = loss_of(&f);
-            f.control[l][i] = 0;
-            double num = (lp - lm) / (2 * h);
-            assert_true(fabs(num - f.dcontrol[l][i]) <= 0.05 * fmax(1e-2, fabs(num) + fabs(f.dcontrol[l][i])));
-        }
+    check_control_grads(&f, Nd, 7);
     teardown(&f);
 }
 
@@ -399,17 +406,7 @@ static void test_grouped_backward(void **state)
     loss_of(&f);
     memset(f.gmem, 0, f.n * sizeof(float));
     assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, f.dcontrol), 0);
-    for (int l = 0; l < 2; l++)
-        for (size_t i = 0; i < Nd; i += 5) {
-            const float e = 1e-2f;
-            f.control[l][i] = e;
-            double lp = loss_of(&f);
-            f.control[l][i] = -e;
-            double lm = loss_of(&f);
-            f.control[l][i] = 0;
-            double num = (lp - lm) / (2 * e);
-            assert_true(fabs(num - f.dcontrol[l][i]) <= 0.05 * fmax(1e-2, fabs(num) + fabs(f.dcontrol[l][i])));
-        }
+    check_control_grads(&f, Nd, 5);
     teardown(&f);
 }
 
