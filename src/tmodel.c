@@ -1804,17 +1804,26 @@ static int has_synack_ts(const ns_tmodel_class *c, int s) { return (uint64_t)c->
 enum { EV_FIN = 1, EV_RST = 2, EV_RST_END = 4, EV_STUCK = 8 };
 enum { EV_TAIL = 3 };   /* an RST in the last rows: repair's RST_TAIL and the RST itself */
 
+/* The TCP flags of a row whose TCP flags are all there (as repair reads
+ * them), else none: FL_* bits. */
+enum { FL_FIN = 1, FL_RST = 2, FL_SYN = 4, FL_ACK = 8 };
+static unsigned flags_as_repair_reads(const int8_t *row)
+{
+    if (!ns_nprint_has(row, NS_NPF_TCP_SPRT) ||
+        ns_nprint_bits_present(row, NS_NP_COL_TCP_CWR, NS_NP_BITS_TCP_FLAGS) != NS_NP_BITS_TCP_FLAGS)
+        return 0;
+    return (ns_nprint_get(row, NS_NPF_TCP_FIN) ? FL_FIN : 0) | (ns_nprint_get(row, NS_NPF_TCP_RST) ? FL_RST : 0) |
+           (ns_nprint_get(row, NS_NPF_TCP_SYN) ? FL_SYN : 0) | (ns_nprint_get(row, NS_NPF_TCP_ACKF) ? FL_ACK : 0);
+}
+
 static unsigned close_evidence(const int8_t *rows, const uint8_t *dir, uint32_t n)
 {
     unsigned ev = 0;
     uint32_t syns = 0;
     int handshake = 0, leading = 1;
     for (uint32_t i = 0; i < n; i++) {
-        const int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
-        int tcp = ns_nprint_has(row, NS_NPF_TCP_SPRT) &&
-                  ns_nprint_bits_present(row, NS_NP_COL_TCP_CWR, NS_NP_BITS_TCP_FLAGS) == NS_NP_BITS_TCP_FLAGS;
-        int fin = tcp && ns_nprint_get(row, NS_NPF_TCP_FIN), rst = tcp && ns_nprint_get(row, NS_NPF_TCP_RST);
-        int syn = tcp && ns_nprint_get(row, NS_NPF_TCP_SYN), ack = tcp && ns_nprint_get(row, NS_NPF_TCP_ACKF);
+        unsigned f = flags_as_repair_reads(rows + (size_t)i * NS_NP_MODEL_WIDTH);
+        int fin = !!(f & FL_FIN), rst = !!(f & FL_RST), syn = !!(f & FL_SYN), ack = !!(f & FL_ACK);
         if (fin) ev |= EV_FIN;
         if (rst) ev |= EV_RST | (i + EV_TAIL >= n ? EV_RST_END : 0);
         handshake |= syn;
@@ -2038,10 +2047,8 @@ static void plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns
             uint32_t syns = 0;
             int handshake = 0, leading = 1;
             for (uint32_t j = 0; j < len; j++) {
-                const int8_t *row = rows + (size_t)j * NS_NP_MODEL_WIDTH;
-                int tcp = ns_nprint_has(row, NS_NPF_TCP_SPRT) &&
-                          ns_nprint_bits_present(row, NS_NP_COL_TCP_CWR, NS_NP_BITS_TCP_FLAGS) == NS_NP_BITS_TCP_FLAGS;
-                int syn = tcp && ns_nprint_get(row, NS_NPF_TCP_SYN), ack = tcp && ns_nprint_get(row, NS_NPF_TCP_ACKF);
+                unsigned f = flags_as_repair_reads(rows + (size_t)j * NS_NP_MODEL_WIDTH);
+                int syn = !!(f & FL_SYN), ack = !!(f & FL_ACK);
                 handshake |= syn;
                 if (leading && syn && !ack && !dir[j]) syns++;
                 else leading = 0;
