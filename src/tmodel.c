@@ -230,14 +230,14 @@ static int busiest(const lhost *h, size_t n, int32_t i)
 static int row_flag(const int8_t *row, ns_nprint_field_id f) { return ns_nprint_has(row, f) && ns_nprint_get(row, f); }
 
 /* A destination every host of a link hears: IPv4 multicast or the limited broadcast. */
-static int group_addr(uint32_t ip) { return ip >> 28 == 14 || ip == 0xffffffffu; }
+static int is_group_addr(uint32_t ip) { return ip >> 28 == 14 || ip == 0xffffffffu; }
 
 /* An IPv4 UDP flow's server port, and its group destination if it has one (ttl: its client's, -1 none). */
 static void learn_group(acc *a, const ns_ds_flow *f, int ttl)
 {
     if (f->ipv6 || f->proto != NS_PROTO_UDP) return;
     a->udp_port[f->server_port]++;
-    if (!group_addr(f->server_ip)) return;
+    if (!is_group_addr(f->server_ip)) return;
     int i = 0;
     while (i < a->n_grp && (a->grp[i].port != f->server_port || a->grp[i].addr != f->server_ip)) i++;
     if (i == a->n_grp) {
@@ -867,7 +867,7 @@ static const char *class_problem(const ns_tmodel_class *c)
     if ((uint64_t)c->synack_ts[0] + c->synack_ts[1] > c->flows) return "more SYN-ACKs than flows";
     for (int i = 0; i < NS_TM_GROUPS; i++) {
         /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
-        if (c->group_addr[i] ? !group_addr(c->group_addr[i]) || !c->group_flows[i]
+        if (c->group_addr[i] ? !is_group_addr(c->group_addr[i]) || !c->group_flows[i]
                              : c->group_port[i] || c->group_flows[i] || c->group_port_flows[i] || c->group_zero[i] ||
                                    c->group_ttl[i])
             return "a group entry without a group address";
