@@ -164,7 +164,7 @@ static uint8_t *host_name(uint8_t *q, int n, uint64_t *h, const char *tail)
 
 /* Questions that cover a header-only DNS message's bytes past its header
  * (msg, len bytes, the header's counts zero): k of them, type A class IN,
- * each name host_name's, at most 255 bytes, so that tshark dissects the
+ * each name host_name's, at most 255 bytes (36 for mDNS), so that tshark dissects the
  * whole message instead of noting "Extraneous data" after an empty header
  * (122 notes in one IoT capture). Fewer than 5 bytes past the header stay
  * zeros, and the last of 6. Returns the end of the questions. */
@@ -172,7 +172,9 @@ static int dns_questions(uint8_t *msg, int len, uint64_t h, const char *tail)
 {
     int rest = len - 12;
     if (rest < 5) return 12;
-    int k = (rest + 258) / 259;   /* a question takes 5 (the root's) to 259 bytes */
+    /* a question takes 5 (the root's) to 259 bytes; mDNS asks many at once, of short names */
+    int most = strcmp(tail, "local") ? 259 : 40;
+    int k = (rest + most - 1) / most;
     msg[4] = (uint8_t)(k >> 8), msg[5] = (uint8_t)k;
     uint8_t *q = msg + 12;
     for (int i = 0; i < k; i++) {
