@@ -20,7 +20,6 @@ static uint64_t mix(uint64_t h)
     return h ^ h >> 31;
 }
 
-
 /* BOOTP's transaction id: one per exchange, a client's Discover and Request and the server's
  * Offer and ACK alike (RFC 2131 4.1); a generated flow is one exchange. Never 0. */
 static uint32_t dhcp_xid(const app_flow *f) { return (uint32_t)(mix(f->seed ^ 0xd4c9) >> 32) | 1; }
@@ -127,6 +126,10 @@ static void app_fill(const app *a, app_flow *f, uint8_t *p, int len, int from_se
         memset(p, 0, a->min);
         p[0] = from_server ? 2 : 1, p[1] = 1, p[2] = 6;                      /* reply / request, Ethernet */
         put32(p + 4, dhcp_xid(f));
+        if (f->client) { /* the client's hardware address (its frames' MAC); the server offers it its address */
+            p[28] = 0x02, p[29] = 0, put32(p + 30, f->client);
+            if (from_server) put32(p + 16, f->client);
+        }
         p[236] = 99, p[237] = 130, p[238] = 83, p[239] = 99;               /* magic cookie */
         p[240] = 53, p[241] = 1, p[242] = dhcp_type(f, from_server), p[243] = 255;
         break;
@@ -164,9 +167,9 @@ static uint8_t *host_name(uint8_t *q, int n, uint64_t *h, const char *tail)
 
 /* Questions that cover a header-only DNS message's bytes past its header
  * (msg, len bytes, the header's counts zero): k of them, type A class IN,
- * each name host_name's, at most 255 bytes (36 for mDNS), so that tshark dissects the
- * whole message instead of noting "Extraneous data" after an empty header
- * (122 notes in one IoT capture). Fewer than 5 bytes past the header stay
+ * each name host_name's, at most 255 bytes (36 for mDNS), so that tshark
+ * dissects the whole message instead of noting "Extraneous data" after an
+ * empty header (122 notes in one IoT capture). Fewer than 5 bytes past the header stay
  * zeros, and the last of 6. Returns the end of the questions. */
 static int dns_questions(uint8_t *msg, int len, uint64_t h, const char *tail)
 {

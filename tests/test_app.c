@@ -703,8 +703,9 @@ static void test_mdns_id_zero(void **state)
 /* DHCP: one random transaction id per exchange (flow), the same in the
  * client's Discover and Request and the server's Offer and ACK (RFC 2131
  * 4.1), never 0, another flow another; the messages go Discover, Offer,
- * Request, ACK. Before, every message had xid 0 and was a Discover or an
- * Offer. */
+ * Request, ACK; the client's hardware address is its frames' MAC, and the
+ * server offers it its address. Before, every message had xid 0 and was a
+ * Discover or an Offer, from hardware address 00:00:00:00:00:00. */
 static void test_dhcp_exchange(void **state)
 {
     (void)state;
@@ -712,7 +713,7 @@ static void test_dhcp_exchange(void **state)
     uint32_t xid[2] = {0};
     for (int flow = 0; flow < 2; flow++) {
         app_flow f;
-        memset(&f, 0, sizeof f), f.seed = 1000 + (uint32_t)flow;
+        memset(&f, 0, sizeof f), f.seed = 1000 + (uint32_t)flow, f.client = 0x0A000005u + (uint32_t)flow;
         static const int from[5] = {0, 0, 1, 0, 1}, type[5] = {1, 1, 2, 3, 5};   /* a Discover resent */
         for (int m = 0; m < 5; m++) {
             static uint8_t p[300];
@@ -723,6 +724,10 @@ static void test_dhcp_exchange(void **state)
             if (m) assert_int_equal(x, xid[flow]);
             xid[flow] = x;
             assert_int_equal(p[240], 53), assert_int_equal(p[242], type[m]);
+            const uint8_t mac[6] = {0x02, 0, 10, 0, 0, (uint8_t)(5 + flow)}, yi[4] = {10, 0, 0, (uint8_t)(5 + flow)};
+            assert_memory_equal(p + 28, mac, 6);
+            if (from[m]) assert_memory_equal(p + 16, yi, 4);
+            else assert_int_equal(p[16] | p[17] | p[18] | p[19], 0);
         }
         /* over learned bytes too: the exchange's id */
         static uint8_t p[300];
