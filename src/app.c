@@ -8,6 +8,30 @@
 #include "netsynth/packet.h"
 
 static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, v >> 16), put16(p + 2, v); }
+
+/* splitmix64's finaliser: fill decisions seeded per flow (and query), never drawn from the writer's rng,
+ * so that a flow's bytes do not depend on which flows were written before it. */
+static uint64_t mix(uint64_t h)
+{
+    h += 0x9e3779b97f4a7c15ull;
+    h = (h ^ h >> 30) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ h >> 27) * 0x94d049bb133111ebull;
+    return h ^ h >> 31;
+}
+
+/* BOOTP's transaction id: one per exchange, a client's Discover and Request and the server's
+ * Offer and ACK alike (RFC 2131 4.1); a generated flow is one exchange. Never 0. */
+static uint32_t dhcp_xid(const app_flow *f) { return (uint32_t)(mix(f->seed ^ 0xd4c9) >> 32) | 1; }
+
+/* The message a DHCP packet is (option 53): the client's Discover, its Request once the server has
+ * offered; the server's Offer to a Discover, its ACK to a Request. */
+static uint8_t dhcp_type(app_flow *f, int from_server)
+{
+    uint8_t t = from_server ? (f->dhcp_type == 3 || f->dhcp_type == 5 ? 5 : 2)
+                            : (f->dhcp_type == 2 || f->dhcp_type == 3 || f->dhcp_type == 5 ? 3 : 1);
+    return f->dhcp_type = t;
+}
 
 /* Servers whose dissectors reject a payload of zeros (a DNS message needs its
  * header, NTP 48 bytes, DHCP its magic cookie): their payload starts with
@@ -46,6 +70,9 @@ static const app apps[] = {
 /* Any other port: framed by what its learned bytes start (a TLS record, an HTTP message, DNS). */
 static const app app_tcp = {NS_PROTO_TCP, 0, 0, APP_TCP}, app_udp = {NS_PROTO_UDP, 0, 0, APP_UDP};
 
+/* RFC 6762 18.1: multicast DNS queries and responses carry id 0 (the corpus's do). */
+static uint16_t dns_id(const app *a, uint16_t id) { return a->port == 5353 ? 0 : id; }
+
 const app *app_of(uint8_t proto, uint16_t server_port)
 {
     for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++)
@@ -58,12 +85,13 @@ int app_len(const app *a, int len) { return a && len > 0 && len < a->min ? a->mi
 /* The application's header over the first bytes of a payload of len >= a->min.
  * id is the DNS transaction id (a fresh one per query, the query's in its
  * answer): with one id for every message tshark took each for a retransmission. */
-static void app_fill(const app *a, uint8_t *p, int len, int from_server, uint16_t id)
+static void app_fill(const app *a, app_flow *f, uint8_t *p, int len, int from_server, uint16_t id)
 {
     switch (a->kind) {
     case APP_DNS:
         memset(p, 0, 12), p[2] = from_server ? 0x80 : 0;                    /* QR; no records */
-        p[0] = (uint8_t)(id >> 8), p[1] = (uint8_t)id;
+        if (from_server && a->port == 5353) p[2] = 0x84;                    /* mDNS answers are authoritative */
+        put16(p, dns_id(a, id));
         break;
     case APP_COAP:
         p[0] = 0x40, p[1] = from_server ? 0x45 : 0x01, p[2] = p[3] = 0;      /* 2.05 Content / GET */
@@ -97,54 +125,143 @@ static void app_fill(const app *a, uint8_t *p, int len, int from_server, uint16_
         /* BOOTP's least message, 300 bytes (RFC 1542): nDPI 4.2 takes none under 248 */
         memset(p, 0, a->min);
         p[0] = from_server ? 2 : 1, p[1] = 1, p[2] = 6;                      /* reply / request, Ethernet */
+        put32(p + 4, dhcp_xid(f));
+        if (f->client) { /* the client's hardware address (its frames' MAC); the server offers it its address */
+            p[28] = 0x02, p[29] = 0, put32(p + 30, f->client);
+            if (from_server) put32(p + 16, f->client);
+        }
         p[236] = 99, p[237] = 130, p[238] = 83, p[239] = 99;               /* magic cookie */
-        p[240] = 53, p[241] = 1, p[242] = from_server ? 2 : 1, p[243] = 255; /* offer / discover, end */
+        p[240] = 53, p[241] = 1, p[242] = dhcp_type(f, from_server), p[243] = 255;
         break;
     }
 }
 
+/* A name of exactly n bytes (1, the root, or 3 to 255) at q: labels of 3
+ * to 12 letters and digits (a letter first, a hyphen now and then inside),
+ * drawn from *h, as host names look, then `tail` (a label: "example", a
+ * name no one owns, RFC 2606; "local" for mDNS) where it fits. Returns the
+ * end. */
+static uint8_t *host_name(uint8_t *q, int n, uint64_t *h, const char *tail)
+{
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyz", digits[] = "0123456789";
+    int left = n - 1, t = (int)strlen(tail) + 1;
+    int use_tail = left == t || left >= t + 2;   /* never leave 1 byte: no label fits it */
+    for (left -= use_tail ? t : 0; left > 0;) {
+        *h = mix(*h);
+        int label = 3 + (int)(*h % 10);
+        if (label > left - 1) label = left - 1;
+        if (label > 63) label = 63;
+        if (left - 1 - label == 1) label--;
+        *q++ = (uint8_t)label;
+        for (int c = 0; c < label; c++) {
+            uint64_t r = mix(*h + (uint64_t)c + 1);
+            int digit = c && r % 5 == 0, hyphen = c && c + 1 < label && r % 17 == 1 && q[-1] != '-';
+            *q++ = (uint8_t)(hyphen ? '-' : digit ? digits[r >> 8 & 7] : letters[(r >> 16) % 26]);
+        }
+        left -= 1 + label;
+    }
+    if (use_tail) *q++ = (uint8_t)(t - 1), memcpy(q, tail, (size_t)t - 1), q += t - 1;
+    *q++ = 0;
+    return q;
+}
+
 /* Questions that cover a header-only DNS message's bytes past its header
  * (msg, len bytes, the header's counts zero): k of them, type A class IN,
- * each name labels of letters under "example." where it fits (a name no
- * one owns), at most 255 bytes, so that
- * tshark dissects the whole message instead of noting "Extraneous data"
- * after an empty header (122 notes in one IoT capture). A response then
- * answers none of them (NODATA). Fewer than 5 bytes past the header stay
- * zeros, and the last of 6. */
-static void dns_questions(uint8_t *msg, int len)
+ * each name host_name's, at most 255 bytes (36 for mDNS), so that tshark
+ * dissects the whole message instead of noting "Extraneous data" after an
+ * empty header (122 notes in one IoT capture). Fewer than 5 bytes past the header stay
+ * zeros, and the last of 6. Returns the end of the questions. */
+static int dns_questions(uint8_t *msg, int len, uint64_t h, const char *tail)
 {
     int rest = len - 12;
-    if (rest < 5) return;
-    int k = (rest + 258) / 259;   /* a question takes 5 (the root's) to 259 bytes */
+    if (rest < 5) return 12;
+    /* a question takes 5 (the root's) to 259 bytes; mDNS asks many at once, of short names */
+    int most = strcmp(tail, "local") ? 259 : 40;
+    int k = (rest + most - 1) / most;
     msg[4] = (uint8_t)(k >> 8), msg[5] = (uint8_t)k;
     uint8_t *q = msg + 12;
     for (int i = 0; i < k; i++) {
         int size = rest / (k - i);
         if (size == 6) size = 5;   /* no name is 2 bytes long (one label needs 3): its last byte stays zero */
-        int name = size - 4;
         rest -= size;
-        /* the labels before the root's 0, under the reserved "example" (RFC 2606) where it fits */
-        int left = name - 1, tail = left == 8 || left >= 10 ? 8 : 0;
-        for (left -= tail; left > 0;) {
-            int label = left - 1 < 63 ? left - 1 : 63;
-            if (left - 1 - label == 1) label--;   /* never leave 1 byte: no label fits it */
-            *q++ = (uint8_t)label;
-            for (int c = 0; c < label; c++) *q++ = (uint8_t)('a' + c % 26);
-            left -= 1 + label;
-        }
-        if (tail) memcpy(q, "\7example", 8), q += 8;
-        *q++ = 0;
+        q = host_name(q, size - 4, &h, tail);
         q[0] = 0, q[1] = 1, q[2] = 0, q[3] = 1, q += 4;   /* A, IN */
     }
+    return (int)(q - msg);
+}
+
+/* The records that cover the rest bytes of a header-only response at msg +
+ * at, past its query's questions: A records of documentation addresses
+ * (RFC 5737) for the first question's name, after a CNAME whose own name
+ * takes what is not a multiple of an A record's 16 bytes (3 to 34 bytes;
+ * alone when the rest holds no A record after it);
+ * 11 bytes an EDNS OPT record. Returns 0 for a rest no records cover (1 to
+ * 10, 12 to 14 bytes). */
+static int dns_answers(uint8_t *msg, int at, int rest, uint64_t h, const char *tail)
+{
+    if (rest == 11) { /* the root's OPT: 1,232-byte UDP payload (DNS flag day 2020), no options */
+        uint8_t *r = msg + at;
+        memset(r, 0, 11), r[2] = 41, put16(r + 3, 1232);
+        msg[11] = 1;
+        return 1;
+    }
+    if (rest && rest < 15) return 0;
+    int cname = 0, owner = 12;   /* the first question's name */
+    if (rest % 16) {
+        cname = (rest - 12) % 16;
+        if (cname < 3) cname += 16;
+        if (cname < 20 && cname + 16 <= rest - 12 - 16) cname += 16;   /* room left for an A record */
+    }
+    int n = 0;
+    uint32_t ttl = 60 + (uint32_t)(mix(h ^ 0x77) % 3540);
+    uint8_t *r = msg + at;
+    if (cname) {
+        put16(r, 0xc000u | 12), put16(r + 2, 5), put16(r + 4, 1), put32(r + 6, ttl), put16(r + 10, (uint32_t)cname);
+        owner = (int)(r + 12 - msg);
+        r = host_name(r + 12, cname, &h, tail), n++;
+    }
+    for (; r < msg + at + rest; n++, r += 16) {
+        h = mix(h);
+        static const uint8_t nets[3][3] = {{192, 0, 2}, {198, 51, 100}, {203, 0, 113}};
+        const uint8_t *net = nets[h % 3];
+        put16(r, 0xc000u | (uint32_t)owner), put16(r + 2, 1), put16(r + 4, 1), put32(r + 6, ttl), put16(r + 10, 4);
+        memcpy(r + 12, net, 3), r[15] = (uint8_t)(1 + (h >> 8) % 254);
+    }
+    put16(msg + 6, (uint32_t)n);
+    return 1;
+}
+
+/* A header-only DNS message (len bytes at msg, its header written): a
+ * query's questions; a response repeats its query's (the flow's latest,
+ * whose id it carries, when it has room for them) and answers it in the
+ * bytes past them, else has questions of its own. Names seeded by the flow
+ * and the query's id, so that the response writes the query's again. */
+static void dns_message(const app *a, app_flow *f, uint8_t *msg, int len, int from_server, uint16_t id)
+{
+    const char *tail = a->port == 5353 ? "local" : "example";
+    uint64_t seed = mix(f->seed ^ (uint64_t)id << 20);
+    if (!from_server) {
+        dns_questions(msg, len, seed, tail);
+        f->dns_qlen = (uint16_t)len;
+        return;
+    }
+    if (f->dns_qlen && f->dns_qlen <= len) {
+        int at = dns_questions(msg, f->dns_qlen, seed, tail);
+        if (at == f->dns_qlen && dns_answers(msg, at, len - at, seed, tail)) return;
+        memset(msg + 4, 0, (size_t)len - 4);   /* no records fit: questions of its own, as before */
+    }
+    dns_questions(msg, len, mix(seed ^ 1), tail);
 }
 
 /* Over generated bytes, the fields that tie a message to its packet and its
  * flow, as checksums do: DNS over TCP's length prefix (the segment's
  * length), a DNS transaction id (the query's in its answer). */
-static void app_restamp(const app *a, uint8_t *p, int len, int learned, uint16_t id)
+static void app_restamp(const app *a, const app_flow *f, uint8_t *p, int len, int learned, uint16_t id)
 {
     if (a->kind == APP_DNS && learned >= 2) {
-        p[0] = (uint8_t)(id >> 8), p[1] = (uint8_t)id;
+        put16(p, dns_id(a, id));
+    } else if (a->kind == APP_DHCP && learned >= 8) {
+        put32(p + 4, dhcp_xid(f));
     } else if (a->kind == APP_DNS_TCP && learned >= 2) {
         put16(p, (uint32_t)(len - 2));
         if (learned >= 4) p[2] = (uint8_t)(id >> 8), p[3] = (uint8_t)id;
@@ -674,20 +791,20 @@ static void tls_records(app_flow *f, int d, uint8_t *p, int len, int lb, int on_
 void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_server, uint16_t id, const uint8_t *pay, int n_pay)
 {
     if (!a) a = &app_tcp; /* no port given: framed by what the bytes start, as on any TCP port */
-    if (len >= a->min) app_fill(a, data, len, from_server, id);
+    app_flow alone;
+    if (!f) memset(&alone, 0, sizeof alone), f = &alone;
+    if (len >= a->min) app_fill(a, f, data, len, from_server, id);
     /* The generated bytes win over the fill; what lies past them stays filled. */
     int learned = n_pay < len ? n_pay : len;
     if (learned < 0) learned = 0;
     /* Names only under no learned bytes: a learned message's own questions must parse over zeros as before. */
     if (!learned && len >= a->min && a->port != 137) {   /* NetBIOS names are not labels of letters */
-        if (a->kind == APP_DNS) dns_questions(data, len);
-        else if (a->kind == APP_DNS_TCP) dns_questions(data + 2, len - 2);
+        if (a->kind == APP_DNS) dns_message(a, f, data, len, from_server, id);
+        else if (a->kind == APP_DNS_TCP) dns_message(a, f, data + 2, len - 2, from_server, id);
     }
     uint8_t keep[NS_NP_BITS_PAY / 8];   /* the fill under the learned bytes (n_pay <= a row's bytes) */
     if (learned) memcpy(keep, data, (size_t)learned), memcpy(data, pay, (size_t)learned); /* pay may be NULL when none */
     if (a->kind == APP_TLS || a->kind == APP_HTTP || a->kind == APP_TCP) {
-        app_flow alone;
-        if (!f) memset(&alone, 0, sizeof alone), f = &alone;
         int d = !!from_server, at = 0;
         if (f->tls_hdr[d]) { /* a header begun earlier, then its record's body */
             at = tls_header_rest(f, d, data, len);
@@ -741,6 +858,6 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
             data[0] = (uint8_t)(data[0] | 0x80);
         return;
     }
-    app_restamp(a, data, len, learned, id);
+    app_restamp(a, f, data, len, learned, id);
     if (len >= a->min && !app_valid(a, data, len)) memcpy(data, keep, (size_t)learned);
 }

@@ -17,9 +17,13 @@ typedef struct app app;
  * "Ignored Unknown Record"); once it carries an HTTP message, a segment
  * that starts none is read as one if its first byte is printable. */
 typedef struct app_flow {
+    uint32_t seed;         /* the flow's own (set by the caller, after zeroing): DHCP's xid, fill names */
+    uint32_t client;       /* the client's IPv4 address, its MAC 02:00 + these bits (the caller's; 0: none) */
     uint32_t tls_rem[2];   /* per direction (from_server): bytes of an open record still to come */
     uint8_t tls_hdr[2];    /* bytes of a record header begun in segments too short for it (1 to 4) */
     uint8_t tls, http;     /* the flow has written a TLS record (1 + its minor version), an HTTP message */
+    uint16_t dns_qlen;     /* the latest header-only DNS query's length (0: none); its answers carry its id */
+    uint8_t dhcp_type;     /* the DHCP message type the flow wrote last (0: none yet) */
 } app_flow;
 
 /* The application a server port speaks over proto (NS_PROTO_*): a message

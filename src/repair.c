@@ -391,6 +391,8 @@ typedef struct spec {
     uint32_t lsrc;           /* the sender's own address, for its MAC (src is 0.0.0.0 before a DHCP lease) */
     int v6;                  /* IPv6: src6, dst6, tos as traffic class, ttl as hop limit, fl */
     uint8_t src6[16], dst6[16];
+    uint8_t target6[16];     /* neighbour discovery's target address */
+    int dad;                 /* a neighbour solicitation of duplicate address detection: no link-layer option */
     uint32_t fl;
     uint8_t tos, df, ttl, proto, flags, ns, type;
     uint16_t id, sport, dport, win, urp;
@@ -423,6 +425,63 @@ static void put_mac(uint8_t *p, uint32_t ip)
     put32(p + 2, ip);
 }
 
+/* A host's link-local address, fe80:: and the modified EUI-64 interface id
+ * of its MAC (put_mac's 02:00 + 32 bits, the universal/local bit flipped), as
+ * a device configures it by itself (RFC 4291 2.5.1, RFC 4862). */
+static void link_local(uint32_t ip, uint8_t out[16])
+{
+    uint8_t mac[6];
+    put_mac(mac, ip);
+    memset(out, 0, 16);
+    out[0] = 0xfe, out[1] = 0x80;
+    out[8] = mac[0] ^ 0x02, out[9] = mac[1], out[10] = mac[2], out[11] = 0xff, out[12] = 0xfe;
+    memcpy(out + 13, mac + 3, 3);
+}
+
+/* The solicited-node multicast group of an address: ff02::1:ff and its last 24 bits (RFC 4291 2.7.1). */
+static void solicited_node(const uint8_t a[16], uint8_t out[16])
+{
+    static const uint8_t pre[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
+    memcpy(out, pre, 13);
+    memcpy(out + 13, a + 13, 3);
+}
+
+/* Neighbour discovery and MLD are link-local exchanges: the generated flow's
+ * plan addresses (two documentation hosts) would never carry them. The
+ * sender writes from its link-local address to the groups RFC 4861 and
+ * RFC 3810 name: a router solicitation to all routers (ff02::2), an
+ * advertisement to all nodes (ff02::1), a solicitation to the target's
+ * solicited-node group, an MLDv2 report to all MLDv2 routers (ff02::16), a
+ * solicited advertisement back to the soliciting neighbour. A solicitation
+ * whose generated length leaves no room for the link-layer option is
+ * duplicate address detection (the corpus's devices send those at start):
+ * from :: for its own tentative address. s->src6 / dst6 hold the plan's
+ * (global) addresses on entry. */
+static void nd_addresses(spec *s)
+{
+    static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 0x01}, all_routers[16] = {0xff, 0x02, [15] = 0x02},
+                         mld_routers[16] = {0xff, 0x02, [15] = 0x16};
+    uint8_t own[16], peer[16];
+    link_local(s->lsrc, own);
+    link_local(s->dst, peer);
+    switch (s->type) {
+    case ICMP6_RS: memcpy(s->dst6, all_routers, 16); break;
+    case ICMP6_RA: memcpy(s->dst6, all_nodes, 16); break;
+    case ICMP6_NS:
+        if (s->dad) memcpy(s->target6, own, 16), memset(own, 0, 16);
+        else memcpy(s->target6, s->dst6, 16);   /* the neighbour's address it resolves */
+        solicited_node(s->target6, s->dst6);
+        break;
+    case ICMP6_NA:   /* answering for its own address; solicited (S) to the asker, else to all nodes */
+        memcpy(s->target6, s->src6, 16);
+        memcpy(s->dst6, s->roh & 0x40000000u ? peer : all_nodes, 16);
+        break;
+    case ICMP6_MLD2_REPORT: memcpy(s->dst6, mld_routers, 16); break;
+    default: return;
+    }
+    memcpy(s->src6, own, 16);
+}
+
 /* The bytes after its 8-byte header that an ICMPv6 message of this type
  * needs (RFC 4861 neighbour discovery with the sender's link-layer address
  * option, RFC 3810 MLDv2 report of one record); -1: a type repair cannot
@@ -451,17 +510,19 @@ static void icmp6_write(const spec *s, uint8_t *l4, uint8_t *data)
         l4[4] = (uint8_t)(s->roh >> 24), l4[5] = (uint8_t)(s->roh >> 16 & 0xc0), put16(l4 + 6, s->roh & 0xffff);
         memset(data, 0, 8), opt = data + 8;   /* reachable time, retrans timer: unspecified */
         break;
-    case ICMP6_NS: memcpy(data, s->dst6, 16), opt = data + 16; break;   /* whom the sender looks for */
+    case ICMP6_NS:
+        memcpy(data, s->target6, 16), opt = data + 16;
+        if (s->dad) return;   /* RFC 4861 4.3: no source link-layer address from :: */
+        break;
     case ICMP6_NA:
         l4[4] = (uint8_t)(s->roh >> 24 & 0xe0);
-        memcpy(data, s->src6, 16), opt = data + 16;   /* the sender answers for itself */
+        memcpy(data, s->target6, 16), opt = data + 16;
         break;
     case ICMP6_MLD2_REPORT:
         put16(l4 + 6, 1);
         /* CHANGE_TO_EXCLUDE of no sources: joining the sender's solicited-node group ff02::1:ffXX:XXXX */
         memset(data, 0, 20), data[0] = 4;
-        data[4] = 0xff, data[5] = 0x02, data[15] = 0x01, data[16] = 0xff;
-        memcpy(data + 17, s->src6 + 13, 3);
+        solicited_node(s->src6, data + 4);
         return;
     default: return;
     }
@@ -475,6 +536,10 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
     size_t link = o->linktype == NS_LINKTYPE_ETHERNET ? ETH_LEN : 0;
     if (link) {
         put_mac(buf, s->dst);
+        if (s->v6 && s->dst6[0] == 0xff) {   /* RFC 2464 7: 33:33 and the group's last 32 bits */
+            buf[0] = buf[1] = 0x33;
+            memcpy(buf + 2, s->dst6 + 12, 4);
+        }
         put_mac(buf + 6, s->lsrc);
         put16(buf + 12, s->v6 ? NS_ETHERTYPE_IPV6 : NS_ETHERTYPE_IPV4);
     }
@@ -1241,6 +1306,9 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
             if (v6 && mine && icmp6_body(r->type) >= 0) {
                 s.type = r->type, s.roh = r->roh;
                 s.payload = icmp6_body(r->type), s.ttl = r->type == ICMP6_MLD2_REPORT ? 1 : 255;
+                s.dad = s.type == ICMP6_NS && r->payload < s.payload;
+                if (s.dad) s.payload -= 8;
+                nd_addresses(&s);
             } else {
                 s.type = echo ? r->type : dd ? reply : request;
                 fs->roh = s.roh = r->shows == NS_PROTO_ICMP ? r->roh : fs->roh;
@@ -1330,6 +1398,8 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         memset(fs, 0, sizeof *fs);
         fs->client = host(o->client_net, o->client_prefix, plan ? plan->client % hc : k % hc);
         fs->server = host(o->server_net, o->server_prefix, plan ? plan->server % hs : k / hc % hs);
+        fs->app.seed = (uint32_t)(((k + 1) * 0x9e3779b97f4a7c15ull ^ (o->seed + 1) * 0xc2b2ae3d27d4eb4full) >> 32);
+        fs->app.client = fs->client;
         fs->cport = plan ? plan->client_port : (uint16_t)(CLIENT_PORT0 + slot);
         fs->proto = flow_transport(g, n);
         fs->sport = fs->proto == NS_PROTO_ICMP ? 0 : server_port(g, d, n, fs->proto);

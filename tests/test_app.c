@@ -561,11 +561,13 @@ static void test_dns_names_and_ssdp_binary(void **state)
 }
 
 /* A header-only DNS message (no learned bytes) is whole: questions whose
- * names of letters cover every byte past the header (tshark noted the
- * zeros after an empty header as "Extraneous data", 12,759 notes in the IoT
- * run), over UDP and TCP; NetBIOS's port keeps its zeros (its names are
- * encoded otherwise); fewer than 5 bytes past the header stay zeros, and
- * the last of 6 (no name is 2 bytes long). */
+ * names cover every byte past the header (tshark noted the zeros after an
+ * empty header as "Extraneous data", 12,759 notes in the IoT run), over UDP
+ * and TCP; NetBIOS's port keeps its zeros (its names are encoded
+ * otherwise); fewer than 5 bytes past the header stay zeros, and the last
+ * of 6 (no name is 2 bytes long). The names look like host names: labels
+ * of 1 to 12 letters, digits and inner hyphens, a letter first, never the
+ * alphabet's run that gave them away before. */
 static void test_dns_questions_fill_the_message(void **state)
 {
     (void)state;
@@ -584,8 +586,11 @@ static void test_dns_questions_fill_the_message(void **state)
             for (int k = 0; k < q; k++) {
                 int start = at;
                 while (m[at]) {
-                    assert_true(m[at] <= 63);
-                    for (int c = 1; c <= m[at]; c++) assert_true(m[at + c] >= 'a' && m[at + c] <= 'z');
+                    assert_true(m[at] <= 12);
+                    assert_true(m[at + 1] >= 'a' && m[at + 1] <= 'z');
+                    for (int c = 1; c <= m[at]; c++)
+                        assert_true((m[at + c] >= 'a' && m[at + c] <= 'z') || (m[at + c] >= '0' && m[at + c] <= '9') ||
+                                    (m[at + c] == '-' && c > 1 && c < m[at]));
                     at += 1 + m[at];
                     assert_true(at < n);
                 }
@@ -596,6 +601,7 @@ static void test_dns_questions_fill_the_message(void **state)
             }
             assert_int_equal(at, n - (n == 18)); /* 6 bytes past the header: the root's 5, then a zero */
             if (n >= 44) assert_non_null(memmem(m + 12, (size_t)n - 12, "\7example", 9)); /* a name no one owns */
+            assert_null(memmem(m + 12, (size_t)n - 12, "abcdef", 6));
         }
     }
     uint8_t data[MAXLEN];
@@ -603,6 +609,134 @@ static void test_dns_questions_fill_the_message(void **state)
     for (int i = 4; i < 16; i++) assert_int_equal(data[i], 0);
     write_payload(app_of(NS_PROTO_UDP, 137), data, 50, 0, NULL, 0);
     for (int i = 4; i < 50; i++) assert_int_equal(data[i], 0);
+}
+
+/* The first question's name at m + 12 of a message: its end. */
+static int question_end(const uint8_t *m, int n)
+{
+    int at = 12;
+    while (at < n && m[at]) at += 1 + m[at];
+    return at + 1 + 4;
+}
+
+/* A header-only DNS response repeats its query's question (the flow's
+ * latest query, whose id it carries) and answers it in the bytes past it,
+ * every length as the rows decide: A records of documentation addresses,
+ * a CNAME first for what is not a multiple of 16 bytes, 11 bytes an EDNS
+ * OPT; a response shorter than its query, or a rest no record covers,
+ * asks its own question. Before, a response's names were its own fill,
+ * not its query's (session 8's note). */
+static void test_dns_response_repeats_query(void **state)
+{
+    (void)state;
+    const app *dns = app_of(NS_PROTO_UDP, 53);
+    static const struct { int q, r, echo, an, ar; } c[] = {
+        {40, 40, 1, 0, 0}, {40, 56, 1, 1, 0}, {40, 51, 1, 0, 1}, {40, 88, 1, 3, 0}, {40, 77, 1, 2, 0},
+        {33, 300, 1, 15, 0}, {60, 45, 0, 0, 0}, {40, 45, 0, 0, 0}, {40, 53, 0, 0, 0}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        app_flow f;
+        memset(&f, 0, sizeof f), f.seed = 77 + (uint32_t)i;
+        uint8_t q[MAXLEN], r[MAXLEN];
+        memset(q, 0, sizeof q), memset(r, 0, sizeof r);
+        app_write(dns, &f, q, c[i].q, 0, 0x5a5a, NULL, 0);
+        app_write(dns, &f, r, c[i].r, 1, 0x5a5a, NULL, 0);
+        assert_int_equal(be16(r), 0x5a5a), assert_int_equal(r[2] & 0x80, 0x80);
+        int qend = question_end(q, c[i].q);
+        assert_int_equal(qend, c[i].q);
+        if (!c[i].echo) { /* its own question, covering it all */
+            assert_int_equal(be16(r + 6) | be16(r + 10), 0);
+            assert_true(be16(r + 4) >= 1);
+            continue;
+        }
+        assert_int_equal(be16(r + 4), be16(q + 4));
+        assert_memory_equal(r + 12, q + 12, (size_t)qend - 12);
+        assert_int_equal(be16(r + 6), c[i].an), assert_int_equal(be16(r + 10), c[i].ar);
+        int at = qend, a_records = 0;
+        for (int k = 0; k < c[i].an + c[i].ar; k++) { /* the records cover the rest exactly */
+            int name = at;
+            if (r[at] == 0) at++;   /* the root: OPT */
+            else assert_int_equal(r[at] & 0xc0, 0xc0), at += 2;
+            unsigned type = be16(r + at), rdlen = be16(r + at + 8);
+            at += 10;
+            if (type == 1) {
+                assert_int_equal(rdlen, 4), a_records++;
+                assert_true((r[at] == 192 && r[at + 1] == 0 && r[at + 2] == 2) || (r[at] == 198 && r[at + 1] == 51) ||
+                            (r[at] == 203 && r[at + 1] == 0 && r[at + 2] == 113));
+            } else if (type == 5) {
+                assert_int_equal(be16(r + name), 0xc00c);   /* the question's name is the alias */
+                assert_int_equal(question_end(r + at - 12, (int)rdlen + 12) - 12 - 4, rdlen);
+            } else {
+                assert_int_equal(type, 41), assert_int_equal(rdlen, 0);
+            }
+            at += (int)rdlen;
+        }
+        assert_int_equal(at, c[i].r);
+        if (c[i].an) assert_true(a_records >= 1);
+    }
+    /* The response alone (no query written before it): its own question. */
+    app_flow f = {0};
+    uint8_t r[64] = {0};
+    app_write(dns, &f, r, 40, 1, 7, NULL, 0);
+    assert_int_equal(question_end(r, 40), 40);
+}
+
+/* mDNS messages carry id 0 (RFC 6762 18.1; the corpus's do), a response
+ * its authoritative flag, whatever id the flow gave them, and over learned
+ * bytes too; unicast DNS keeps the id. Before, 0x1234 was written. */
+static void test_mdns_id_zero(void **state)
+{
+    (void)state;
+    uint8_t p[MAXLEN];
+    const app *mdns = app_of(NS_PROTO_UDP, 5353);
+    write_payload(mdns, p, 40, 0, NULL, 0);
+    assert_int_equal(be16(p), 0), assert_int_equal(p[2], 0);
+    write_payload(mdns, p, 40, 1, NULL, 0);
+    assert_int_equal(be16(p), 0), assert_int_equal(p[2], 0x84);
+    assert_non_null(memmem(p + 12, 28, "\5local", 7));
+    static const uint8_t learned[12] = {0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    write_payload(mdns, p, 12, 0, learned, 12);
+    assert_int_equal(be16(p), 0);
+    write_payload(app_of(NS_PROTO_UDP, 53), p, 40, 0, NULL, 0);
+    assert_int_equal(be16(p), 0x1234);
+}
+
+/* DHCP: one random transaction id per exchange (flow), the same in the
+ * client's Discover and Request and the server's Offer and ACK (RFC 2131
+ * 4.1), never 0, another flow another; the messages go Discover, Offer,
+ * Request, ACK; the client's hardware address is its frames' MAC, and the
+ * server offers it its address. Before, every message had xid 0 and was a
+ * Discover or an Offer, from hardware address 00:00:00:00:00:00. */
+static void test_dhcp_exchange(void **state)
+{
+    (void)state;
+    const app *srv = app_of(NS_PROTO_UDP, 67);
+    uint32_t xid[2] = {0};
+    for (int flow = 0; flow < 2; flow++) {
+        app_flow f;
+        memset(&f, 0, sizeof f), f.seed = 1000 + (uint32_t)flow, f.client = 0x0A000005u + (uint32_t)flow;
+        static const int from[5] = {0, 0, 1, 0, 1}, type[5] = {1, 1, 2, 3, 5};   /* a Discover resent */
+        for (int m = 0; m < 5; m++) {
+            static uint8_t p[300];
+            memset(p, 0, sizeof p);
+            app_write(srv, &f, p, 300, from[m], (uint16_t)m, NULL, 0);
+            uint32_t x = (uint32_t)p[4] << 24 | (uint32_t)be24(p + 5);
+            assert_int_not_equal(x, 0);
+            if (m) assert_int_equal(x, xid[flow]);
+            xid[flow] = x;
+            assert_int_equal(p[240], 53), assert_int_equal(p[242], type[m]);
+            const uint8_t mac[6] = {0x02, 0, 10, 0, 0, (uint8_t)(5 + flow)}, yi[4] = {10, 0, 0, (uint8_t)(5 + flow)};
+            assert_memory_equal(p + 28, mac, 6);
+            if (from[m]) assert_memory_equal(p + 16, yi, 4);
+            else assert_int_equal(p[16] | p[17] | p[18] | p[19], 0);
+        }
+        /* over learned bytes too: the exchange's id */
+        static uint8_t p[300];
+        static const uint8_t learned[8] = {1, 1, 6, 0, 0, 0, 0, 0};
+        memset(p, 0, sizeof p);
+        app_write(srv, &f, p, 300, 0, 9, learned, 8);
+        assert_int_equal((uint32_t)p[4] << 24 | (uint32_t)be24(p + 5), xid[flow]);
+    }
+    assert_int_not_equal(xid[0], xid[1]);
 }
 
 /* ----------------------------------------------------------------- tshark */
@@ -801,6 +935,9 @@ int main(void)
         cmocka_unit_test(test_random_starts),
         cmocka_unit_test(test_dns_questions_fill_the_message),
         cmocka_unit_test(test_dhcp_least_message),
+        cmocka_unit_test(test_dns_response_repeats_query),
+        cmocka_unit_test(test_mdns_id_zero),
+        cmocka_unit_test(test_dhcp_exchange),
         cmocka_unit_test(test_tls_stream),
         cmocka_unit_test(test_tls_stream_random),
         cmocka_unit_test(test_http_stream),

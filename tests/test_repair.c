@@ -163,6 +163,7 @@ typedef struct pk {
     unsigned opts;          /* 1 << kind of each TCP option */
     uint8_t ipopts;         /* IPv4 option bytes */
     int v6;                 /* IPv6: src and dst are its addresses' last 32 bits */
+    int nd;                 /* neighbour discovery or MLD: src is the sender's MAC's 32 bits (0: unknown), dst 0 */
     uint32_t fl;            /* IPv6 flow label */
 } pk;
 
@@ -187,34 +188,67 @@ static uint8_t u8(ns_bytes b, size_t off)
     return v;
 }
 
+static int is_group(const uint8_t *a, uint8_t last) { static const uint8_t g[15] = {0xff, 0x02}; return !memcmp(a, g, 15) && a[15] == last; }
+
+/* The link-local address of the host whose MAC is 02:00 + these 32 bits: fe80:: and the modified EUI-64. */
+static void link_local_of(uint32_t host, uint8_t out[16])
+{
+    static const uint8_t pre[13] = {0xfe, 0x80, [10] = 0, [11] = 0xff, [12] = 0xfe};
+    memcpy(out, pre, 13), out[10] = (uint8_t)(host >> 24);
+    out[13] = (uint8_t)(host >> 16), out[14] = (uint8_t)(host >> 8), out[15] = (uint8_t)host;
+}
+
 /* An ICMPv6 message as a dissector wants it: echo, or neighbour discovery
  * (hop limit 255, fixed fields, options of whole 8-byte units that fill the
  * message, a link-layer address option of the sender's MAC) or an MLDv2
- * report (hop limit 1, its records exactly). */
-static void check_icmp6(const pk *v, ns_bytes ip, size_t len)
+ * report (hop limit 1, its records exactly), written between the addresses
+ * the protocols use (RFC 4861, RFC 3810): the sender's link-local address
+ * (:: for duplicate address detection, which carries no option) to
+ * ff02::2, ff02::1, the target's solicited-node group, ff02::16; the
+ * Ethernet destination 33:33 + the group's last 32 bits (eth NULL: raw IP).
+ * v->src: the sender's 32 host bits (its MAC's). */
+static void check_icmp6(const pk *v, ns_bytes ip, size_t len, const uint8_t *eth)
 {
     ns_bytes m = {ip.data + 40, len};
+    const uint8_t *src = ip.data + 8, *dst = ip.data + 24;
+    uint8_t ll[16], zero[16] = {0};
+    link_local_of(v->src, ll);
     size_t opts = 0;
     switch (v->type) {
     case 128: case 129: return;
-    case 133: opts = 8; assert_int_equal(be32(m, 4), 0); break;
-    case 134: opts = 16; assert_int_equal(u8(m, 5) & 0x3f, 0); break;
-    case 135: case 136:
+    case 133: opts = 8; assert_int_equal(be32(m, 4), 0); assert_true(is_group(dst, 2)); break;
+    case 134: opts = 16; assert_int_equal(u8(m, 5) & 0x3f, 0); assert_true(is_group(dst, 1)); break;
+    case 135: case 136: {
         opts = 24;
         assert_int_equal(be32(m, 4) & (v->type == 135 ? 0xffffffffu : 0x1fffffffu), 0);
-        /* the target: NS the address looked for (the receiver's), NA the sender's own */
-        assert_memory_equal(m.data + 8, ip.data + (v->type == 135 ? 24 : 8), 16);
+        if (v->type == 135) { /* to the target's solicited-node group ff02::1:ffXX:XXXX */
+            static const uint8_t sn[13] = {0xff, 0x02, [11] = 0x01, [12] = 0xff};
+            assert_memory_equal(dst, sn, 13), assert_memory_equal(dst + 13, m.data + 8 + 13, 3);
+            if (!memcmp(src, zero, 16)) { /* DAD: its own tentative address, no option */
+                assert_int_equal(len, 24);
+                assert_memory_equal(m.data + 8, ll, 16);
+                return;
+            }
+        } else { /* solicited: back to the asker's link-local address; else all nodes */
+            if (u8(m, 4) & 0x40) assert_true(dst[0] == 0xfe && dst[1] == 0x80);
+            else assert_true(is_group(dst, 1));
+        }
         break;
+    }
     case 143: {
         assert_int_equal(v->ttl, 1);
         assert_int_equal(be16(m, 4), 0);
+        assert_true(is_group(dst, 0x16));
         size_t at = 8;
         for (uint16_t r = be16(m, 6); r; r--) at += 20 + 16u * be16(m, at + 2) + 4u * u8(m, at + 1);
         assert_int_equal(at, len);
+        assert_memory_equal(src, ll, 16);
         return;
     }
     default: fail_msg("ICMPv6 type %u written", v->type);
     }
+    assert_memory_equal(src, ll, 16);
+    if (eth && dst[0] == 0xff) assert_true(eth[0] == 0x33 && eth[1] == 0x33 && !memcmp(eth + 2, dst + 12, 4));
     assert_int_equal(v->ttl, 255);
     assert_true(len > opts);
     while (opts < len) {
@@ -245,8 +279,15 @@ static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v
         assert_true(nh == 6 || nh == 17 || nh == 58);
         v->proto = nh == 58 ? 1 : nh, v->ttl = u8(ip, 7);
         assert_true(v->ttl > 0);
-        assert_memory_equal(ip.data + 8, doc, 12), assert_memory_equal(ip.data + 24, doc, 12);
-        v->src = be32(ip, 20), v->dst = be32(ip, 36);
+        uint8_t t6 = nh == 58 ? u8(l4, 0) : 0;
+        v->nd = (t6 >= 133 && t6 <= 136) || t6 == 143;
+        if (v->nd) { /* link-local and group addresses (check_icmp6); the sender by its MAC or interface id */
+            v->src = linktype == NS_LINKTYPE_ETHERNET ? be32(p->eth, 8)
+                     : u8(ip, 8) == 0xfe ? (uint32_t)u8(ip, 18) << 24 | (be32(ip, 20) & 0xffffff) : 0;
+        } else {
+            assert_memory_equal(ip.data + 8, doc, 12), assert_memory_equal(ip.data + 24, doc, 12);
+            v->src = be32(ip, 20), v->dst = be32(ip, 36);
+        }
         v->total = (uint16_t)p->net.len;
         size_t l4_len = v->total - 40u;
         assert_int_equal(l4.data, ip.data + 40);
@@ -259,7 +300,7 @@ static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v
         if (v->proto == 1) {
             v->type = u8(l4, 0);
             assert_int_equal(u8(l4, 1), 0);
-            check_icmp6(v, ip, l4_len);
+            if (v->src) check_icmp6(v, ip, l4_len, linktype == NS_LINKTYPE_ETHERNET ? p->eth.data : NULL);
         } else if (v->proto == 17) {
             v->sport = be16(l4, 0), v->dport = be16(l4, 2);
             assert_int_equal(be16(l4, 4), l4_len);
@@ -279,7 +320,8 @@ static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v
         }
         if (linktype == NS_LINKTYPE_ETHERNET) {
             assert_int_equal(be16(p->eth, 12), 0x86dd);
-            assert_int_equal(be32(p->eth, 2), v->dst), assert_int_equal(be32(p->eth, 8), v->src);
+            if (!v->nd) assert_int_equal(be32(p->eth, 2), v->dst);
+            assert_int_equal(be32(p->eth, 8), v->src);
         }
         return;
     }
@@ -354,6 +396,7 @@ static void check_packet(const ns_repair_out *out, size_t i, int linktype, pk *v
 /* Per direction, what a flow's packets must continue from. */
 typedef struct flow_check {
     int n, proto, fin[2], seen[2], known[2], rst, v6, labelled[2];
+    int n_nd;                /* of n, neighbour discovery and MLD packets (pk.nd) */
     int syns;               /* the client's SYNs so far, retransmissions included */
     uint32_t fl[2];
     uint32_t client, server, nxt[2], tsval[2];
@@ -370,7 +413,8 @@ typedef struct flow_check {
 static void check_in_flow(flow_check *c, const pk *v, const ns_repair_opts *o)
 {
     assert_false(c->rst); /* nothing after RST */
-    if (!c->n) {
+    if (c->n) assert_true(v->ts > c->last_ts);
+    if (c->n == c->n_nd && !v->nd) {
         c->proto = v->proto;
         uint32_t mask = o->client_prefix ? ~0u << (32 - o->client_prefix) : 0;
         int back = (v->src & mask) != o->client_net;
@@ -378,12 +422,16 @@ static void check_in_flow(flow_check *c, const pk *v, const ns_repair_opts *o)
         c->cport = back ? v->dport : v->sport, c->sport = back ? v->sport : v->dport;
         c->v6 = v->v6;
         c->ts_rule = -1;
-    } else {
-        assert_true(v->ts > c->last_ts);
     }
+    if (!c->n) c->proto = v->proto, c->v6 = v->v6;
     assert_int_equal(v->v6, c->v6);   /* one IP version per flow */
     c->last_ts = v->ts;
     assert_int_equal(v->proto, c->proto);
+    if (v->nd) { /* between link-local and group addresses: the sender is one of the flow's hosts */
+        if (v->src && c->n_nd < c->n) assert_true(v->src == c->client || v->src == c->server);
+        c->n_nd++, c->n++;
+        return;
+    }
     int d = v->src == c->server;
     if (v->v6) { /* one flow label per direction */
         if (c->labelled[d]) assert_int_equal(v->fl, c->fl[d]);
@@ -1817,33 +1865,52 @@ static void test_ipv6(void **state)
     ns_repair_out_clear(&out);
     assert_int_equal(ns_repair_parse_net6("fd00:1::/64", "--ipv6-prefix", o.net6, &o.prefix6), NS_OK);
     memset(&f, 0, sizeof f);
-    static const struct { int dir, type; uint32_t roh; int want, len; } m[] = {
-        {0, 135, 0x12345678, 135, 32}, {1, 136, 0x60ffffff, 136, 32}, {0, 133, 0, 133, 16},
-        {1, 134, 0x40c80708, 134, 24}, {0, 143, 0x00000001, 143, 28}, {1, 129, 0x00010001, 129, 24},
-        {0, 8, 0x00010002, 128, 24}, {1, 1, 0, 129, 24}};
+    static const struct { int dir, type, pay; uint32_t roh; int want, len; } m[] = {
+        {0, 135, 24, 0x12345678, 135, 32}, {1, 136, 16, 0x60ffffff, 136, 32}, {0, 133, 16, 0, 133, 16},
+        {1, 134, 16, 0x40c80708, 134, 24}, {0, 143, 16, 0x00000001, 143, 28}, {1, 129, 16, 0x00010001, 129, 24},
+        {0, 8, 16, 0x00010002, 128, 24}, {1, 1, 16, 0, 129, 24},
+        {0, 135, 16, 0, 135, 24},   /* no room for the option: duplicate address detection */
+        {1, 136, 16, 0x20000000, 136, 32}};   /* unsolicited: to all nodes */
     enum { NM = sizeof m / sizeof m[0] };
     for (size_t i = 0; i < NM; i++) {
-        icmp_row(add(&f, m[i].dir, i ? 5000 : 0), 16, m[i].type, m[i].roh), to_ipv6(f.rows + i * W, 0);
+        icmp_row(add(&f, m[i].dir, i ? 5000 : 0), m[i].pay, m[i].type, m[i].roh), to_ipv6(f.rows + i * W, 0);
         ns_nprint_put(f.rows + i * W, NS_NPF_IPV6_HL, 64);   /* generated wrong: repair sets ND's and MLD's */
     }
     assert_int_equal(ns_repair_flow(&o, 3, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
     assert_int_equal(out.n_pkts, NM);
+    static const uint8_t pre[8] = {0xfd, 0, 0, 1};
+    uint32_t host[2] = {0};
     for (size_t i = 0; i < NM; i++) {
-        const uint8_t *ip = out.bytes + out.pkts[i].off + 14;
-        pk w = {.type = ip[40], .ttl = ip[7], .src = (uint32_t)ip[20] << 24 | ip[21] << 16 | ip[22] << 8 | ip[23]};
-        check_icmp6(&w, (ns_bytes){ip, 40u + (size_t)m[i].len}, (size_t)m[i].len);   /* check_packet wants 2001:db8 */
+        const uint8_t *eth = out.bytes + out.pkts[i].off, *ip = eth + 14;
+        pk w = {.type = ip[40], .ttl = ip[7], .src = (uint32_t)eth[8] << 24 | eth[9] << 16 | eth[10] << 8 | eth[11]};
+        if (host[m[i].dir]) assert_int_equal(w.src, host[m[i].dir]);   /* one MAC per side */
+        host[m[i].dir] = w.src;
+        check_icmp6(&w, (ns_bytes){ip, 40u + (size_t)m[i].len}, (size_t)m[i].len, eth);
         assert_int_equal(ip[0] >> 4, 6), assert_int_equal(ip[6], 58);
         assert_int_equal(ip[40], m[i].want);
         assert_int_equal(ip[4] << 8 | ip[5], m[i].len);
-        static const uint8_t pre[8] = {0xfd, 0, 0, 1};
-        assert_memory_equal(ip + 8, pre, 8), assert_memory_equal(ip + 24, pre, 8);
+        if (m[i].want == 128 || m[i].want == 129) /* echo stays between the plan's hosts */
+            assert_memory_equal(ip + 8, pre, 8), assert_memory_equal(ip + 24, pre, 8);
+        else /* neighbour discovery and MLD never use them */
+            assert_memory_not_equal(ip + 8, pre, 4), assert_memory_not_equal(ip + 24, pre, 4);
         assert_int_equal(ns_l4_checksum_ipv6(ip, 58, ip + 40, (size_t)m[i].len), ip[42] << 8 | ip[43]);
         assert_int_equal(ip[7], m[i].want == 143 ? 1 : m[i].want >= 133 ? 255 : 64);
     }
-    const uint8_t *na = out.bytes + out.pkts[1].off + 14 + 40;
-    assert_int_equal(na[4], 0x60);   /* NA's S and O flags as generated, reserved bits zero */
+    static const uint8_t ll[8] = {0xfe, 0x80}, unspec[16] = {0};
+    const uint8_t *ns = out.bytes + out.pkts[0].off + 14;
+    assert_memory_equal(ns + 8, ll, 8);
+    assert_memory_equal(ns + 48, pre, 8), assert_memory_equal(ns + 61, ns + 37, 3);   /* looks for the server */
+    const uint8_t *na = out.bytes + out.pkts[1].off + 14;
+    assert_int_equal(na[44], 0x60);   /* NA's S and O flags as generated, reserved bits zero */
+    assert_memory_equal(na + 24, ll, 8), assert_memory_equal(na + 24, ns + 8, 16);   /* solicited: to the asker */
+    assert_memory_equal(na + 48, pre, 8);   /* the target it answers for: its own (global) address */
     const uint8_t *ra = out.bytes + out.pkts[3].off + 14 + 40;
     assert_int_equal(ra[4], 0x40), assert_int_equal(ra[5], 0xc0), assert_int_equal(ra[6] << 8 | ra[7], 0x0708);
+    const uint8_t *dad = out.bytes + out.pkts[8].off + 14;
+    assert_memory_equal(dad + 8, unspec, 16);
+    assert_memory_equal(dad + 48, ns + 8, 16);   /* its own tentative link-local address */
+    const uint8_t *mld = out.bytes + out.pkts[4].off + 14 + 40;   /* joins its solicited-node group */
+    assert_int_equal(mld[12], 0xff), assert_int_equal(mld[24], 0xff), assert_memory_equal(mld + 25, ns + 8 + 13, 3);
     ns_repair_out_free(&out);
 }
 
