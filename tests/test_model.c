@@ -84,6 +84,41 @@ static void check_slice(fixture *f, const char *name, float *param, float *grad,
     tu_check_gradient(name, param, grad, count, loss_ctx, f);
 }
 
+/* Every tensor of f's model against finite differences (after a forward
+ * and backward): G d wide where a row's G tokens meet the row. */
+static void check_every_tensor(fixture *f)
+{
+    size_t d = (size_t)f->c.d, h = d * (size_t)f->c.mlp_ratio, gd = (size_t)ns_model_groups(&f->c) * d;
+    check_slice(f, "in_w", f->p.in_w, f->g.in_w, gd * (size_t)f->c.in_dim);
+    check_slice(f, "in_b", f->p.in_b, f->g.in_b, gd);
+    check_slice(f, "pos", f->p.pos, f->g.pos, (size_t)T * gd);
+    check_slice(f, "t1_w", f->p.t1_w, f->g.t1_w, d * d);
+    check_slice(f, "t1_b", f->p.t1_b, f->g.t1_b, d);
+    check_slice(f, "t2_w", f->p.t2_w, f->g.t2_w, d * d);
+    check_slice(f, "t2_b", f->p.t2_b, f->g.t2_b, d);
+    check_slice(f, "prompt", f->p.prompt, f->g.prompt, 4 * d);
+    for (int l = 0; l < f->c.n_layer; l++) {
+        check_slice(f, "ada_w", f->p.ada_w[l], f->g.ada_w[l], 6 * d * d);
+        check_slice(f, "ada_b", f->p.ada_b[l], f->g.ada_b[l], 6 * d);
+        check_slice(f, "qkv_w", f->p.qkv_w[l], f->g.qkv_w[l], 3 * d * d);
+        check_slice(f, "qkv_b", f->p.qkv_b[l], f->g.qkv_b[l], 3 * d);
+        check_slice(f, "proj_w", f->p.proj_w[l], f->g.proj_w[l], d * d);
+        check_slice(f, "proj_b", f->p.proj_b[l], f->g.proj_b[l], d);
+        check_slice(f, "fc_w", f->p.fc_w[l], f->g.fc_w[l], h * d);
+        check_slice(f, "fc_b", f->p.fc_b[l], f->g.fc_b[l], h);
+        check_slice(f, "fc2_w", f->p.fc2_w[l], f->g.fc2_w[l], d * h);
+        check_slice(f, "fc2_b", f->p.fc2_b[l], f->g.fc2_b[l], d);
+    }
+    check_slice(f, "fada_w", f->p.fada_w, f->g.fada_w, 2 * d * d);
+    check_slice(f, "fada_b", f->p.fada_b, f->g.fada_b, 2 * d);
+    check_slice(f, "out_w", f->p.out_w, f->g.out_w, (size_t)f->c.out_dim * gd);
+    check_slice(f, "out_b", f->p.out_b, f->g.out_b, (size_t)f->c.out_dim);
+    check_slice(f, "len1_w", f->p.len1_w, f->g.len1_w, d * d);
+    check_slice(f, "len1_b", f->p.len1_b, f->g.len1_b, d);
+    check_slice(f, "len2_w", f->p.len2_w, f->g.len2_w, (size_t)T * d);
+    check_slice(f, "len2_b", f->p.len2_b, f->g.len2_b, T);
+}
+
 static void test_backward_matches_finite_differences(void **state)
 {
     (void)state;
@@ -91,26 +126,7 @@ static void test_backward_matches_finite_differences(void **state)
     setup(&f);
     loss_of(&f);
     assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL), 0);
-    size_t d = (size_t)f.c.d, h = d * (size_t)f.c.mlp_ratio;
-    check_slice(&f, "in_w", f.p.in_w, f.g.in_w, d * (size_t)f.c.in_dim);
-    check_slice(&f, "in_b", f.p.in_b, f.g.in_b, d);
-    check_slice(&f, "pos", f.p.pos, f.g.pos, (size_t)T * d);
-    check_slice(&f, "t1_w", f.p.t1_w, f.g.t1_w, d * d);
-    check_slice(&f, "t2_b", f.p.t2_b, f.g.t2_b, d);
-    check_slice(&f, "prompt", f.p.prompt, f.g.prompt, 4 * d);
-    for (int l = 0; l < f.c.n_layer; l++) {
-        check_slice(&f, "ada_w", f.p.ada_w[l], f.g.ada_w[l], 6 * d * d);
-        check_slice(&f, "ada_b", f.p.ada_b[l], f.g.ada_b[l], 6 * d);
-        check_slice(&f, "qkv_w", f.p.qkv_w[l], f.g.qkv_w[l], 3 * d * d);
-        check_slice(&f, "proj_w", f.p.proj_w[l], f.g.proj_w[l], d * d);
-        check_slice(&f, "fc_w", f.p.fc_w[l], f.g.fc_w[l], h * d);
-        check_slice(&f, "fc2_b", f.p.fc2_b[l], f.g.fc2_b[l], d);
-    }
-    check_slice(&f, "fada_w", f.p.fada_w, f.g.fada_w, 2 * d * d);
-    check_slice(&f, "out_w", f.p.out_w, f.g.out_w, (size_t)f.c.out_dim * d);
-    check_slice(&f, "out_b", f.p.out_b, f.g.out_b, (size_t)f.c.out_dim);
-    check_slice(&f, "len1_w", f.p.len1_w, f.g.len1_w, d * d);
-    check_slice(&f, "len2_b", f.p.len2_b, f.g.len2_b, T);
+    check_every_tensor(&f);
     teardown(&f);
 }
 
@@ -368,35 +384,8 @@ static void test_grouped_backward(void **state)
     setup_grouped(&f, 4, G);
     loss_of(&f);
     assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL), 0);
-    size_t d = (size_t)f.c.d, h = d * (size_t)f.c.mlp_ratio, gd = G * d;
-    check_slice(&f, "in_w", f.p.in_w, f.g.in_w, gd * (size_t)f.c.in_dim);
-    check_slice(&f, "in_b", f.p.in_b, f.g.in_b, gd);
-    check_slice(&f, "pos", f.p.pos, f.g.pos, (size_t)T * gd);
-    check_slice(&f, "t1_w", f.p.t1_w, f.g.t1_w, d * d);
-    check_slice(&f, "t1_b", f.p.t1_b, f.g.t1_b, d);
-    check_slice(&f, "t2_w", f.p.t2_w, f.g.t2_w, d * d);
-    check_slice(&f, "t2_b", f.p.t2_b, f.g.t2_b, d);
-    check_slice(&f, "prompt", f.p.prompt, f.g.prompt, 4 * d);
-    for (int l = 0; l < f.c.n_layer; l++) {
-        check_slice(&f, "ada_w", f.p.ada_w[l], f.g.ada_w[l], 6 * d * d);
-        check_slice(&f, "ada_b", f.p.ada_b[l], f.g.ada_b[l], 6 * d);
-        check_slice(&f, "qkv_w", f.p.qkv_w[l], f.g.qkv_w[l], 3 * d * d);
-        check_slice(&f, "qkv_b", f.p.qkv_b[l], f.g.qkv_b[l], 3 * d);
-        check_slice(&f, "proj_w", f.p.proj_w[l], f.g.proj_w[l], d * d);
-        check_slice(&f, "proj_b", f.p.proj_b[l], f.g.proj_b[l], d);
-        check_slice(&f, "fc_w", f.p.fc_w[l], f.g.fc_w[l], h * d);
-        check_slice(&f, "fc_b", f.p.fc_b[l], f.g.fc_b[l], h);
-        check_slice(&f, "fc2_w", f.p.fc2_w[l], f.g.fc2_w[l], d * h);
-        check_slice(&f, "fc2_b", f.p.fc2_b[l], f.g.fc2_b[l], d);
-    }
-    check_slice(&f, "fada_w", f.p.fada_w, f.g.fada_w, 2 * d * d);
-    check_slice(&f, "fada_b", f.p.fada_b, f.g.fada_b, 2 * d);
-    check_slice(&f, "out_w", f.p.out_w, f.g.out_w, (size_t)f.c.out_dim * gd);
-    check_slice(&f, "out_b", f.p.out_b, f.g.out_b, (size_t)f.c.out_dim);
-    check_slice(&f, "len1_w", f.p.len1_w, f.g.len1_w, d * d);
-    check_slice(&f, "len1_b", f.p.len1_b, f.g.len1_b, d);
-    check_slice(&f, "len2_w", f.p.len2_w, f.g.len2_w, (size_t)T * d);
-    check_slice(&f, "len2_b", f.p.len2_b, f.g.len2_b, T);
+    size_t d = (size_t)f.c.d, gd = G * d;
+    check_every_tensor(&f);
 
     size_t Nd = (size_t)B * T * gd;
     for (int l = 0; l < 2; l++) {
