@@ -304,32 +304,38 @@ static void test_fresh_model_is_neutral(void **state)
     teardown(&f);
 }
 
-/* Guidance's shared input: a forward of 2 flows whose x_t rows are equal
- * gives the same outputs with the input projection computed once, without
- * reading the second flow's rows. */
+/* Guidance's shared input on f's model: a forward of 2 flows whose x_t rows
+ * are equal gives the same outputs with the input projection computed once,
+ * without reading the second flow's rows. */
+static void check_shared_input(fixture *f)
+{
+    enum { ROW = T * (2 * K + 2), OUT = T * (3 * K + 2) };
+    float x[2 * ROW], t[2] = {0.4f, 0.4f}, want[2 * OUT], got[2 * OUT];
+    int prompt[2 * P] = {0, 2, -1, -1}, len[2] = {4, 4};
+    memcpy(x, f->x, sizeof(float) * ROW);
+    memcpy(x + ROW, f->x, sizeof(float) * ROW);
+    ns_model_forward(want, f->a, &f->p, &f->c, x, t, prompt, P, len, 2, T, NULL);
+    for (int i = 0; i < ROW; i++) x[ROW + i] = NAN; /* not read */
+    ns_model_acts_share_input(f->a, 1);
+    ns_model_forward(got, f->a, &f->p, &f->c, x, t, prompt, P, len, 2, T, NULL);
+    ns_model_acts_share_input(f->a, 0);
+    assert_memory_equal(want, got, sizeof want);
+}
+
+/* Guidance's shared input on a one-token model. */
 static void test_shared_input(void **state)
 {
     (void)state;
     fixture f;
     setup(&f);
-    enum { ROW = T * (2 * K + 2), OUT = T * (3 * K + 2) };
-    float x[2 * ROW], t[2] = {0.4f, 0.4f}, want[2 * OUT], got[2 * OUT];
-    int prompt[2 * P] = {0, 2, -1, -1}, len[2] = {4, 4};
-    memcpy(x, f.x, sizeof(float) * ROW);
-    memcpy(x + ROW, f.x, sizeof(float) * ROW);
-    ns_model_forward(want, f.a, &f.p, &f.c, x, t, prompt, P, len, 2, T, NULL);
-    for (int i = 0; i < ROW; i++) x[ROW + i] = NAN; /* not read */
-    ns_model_acts_share_input(f.a, 1);
-    ns_model_forward(got, f.a, &f.p, &f.c, x, t, prompt, P, len, 2, T, NULL);
-    ns_model_acts_share_input(f.a, 0);
-    assert_memory_equal(want, got, sizeof want);
+    check_shared_input(&f);
     teardown(&f);
 }
 
 static void test_layout_and_decay_mask(void **state)
 {
     (void)state;
-    ns_model_config c;
+    ns_model_config c = {0};
     assert_int_equal(ns_model_config_named(&c, "base"), 0);
     assert_int_equal(ns_model_config_named(&c, "huge"), -6);
     c.max_packets = 64, c.n_bits = 544, c.in_dim = 2 * 544 + 2, c.out_dim = 3 * 544 + 2, c.vocab = 40;
@@ -432,7 +438,7 @@ static void test_grouped_mask(void **state)
 static void test_grouped_layout(void **state)
 {
     (void)state;
-    ns_model_config c;
+    ns_model_config c = {0}; /* the fields config_named leaves (timing_bins, len_bins) are 0 */
     assert_int_equal(ns_model_config_named(&c, "small"), 0);
     assert_int_equal(c.groups, 1);
     c.max_packets = 16, c.n_bits = 100, c.in_dim = 2 * 100 + 2, c.out_dim = 3 * 100 + 2, c.vocab = 9;
@@ -480,16 +486,7 @@ static void test_grouped_layout(void **state)
      * are the first half's, all G of each row. */
     fixture f;
     setup_grouped(&f, 0, 2);
-    enum { ROW = T * (2 * K + 2), OUT = T * (3 * K + 2) };
-    float x[2 * ROW], t[2] = {0.4f, 0.4f}, want[2 * OUT], got[2 * OUT];
-    int prompt[2 * P] = {0, 2, -1, -1}, len[2] = {4, 4};
-    memcpy(x, f.x, sizeof(float) * ROW);
-    memcpy(x + ROW, f.x, sizeof(float) * ROW);
-    ns_model_forward(want, f.a, &f.p, &f.c, x, t, prompt, P, len, 2, T, NULL);
-    for (int i = 0; i < ROW; i++) x[ROW + i] = NAN;
-    ns_model_acts_share_input(f.a, 1);
-    ns_model_forward(got, f.a, &f.p, &f.c, x, t, prompt, P, len, 2, T, NULL);
-    assert_memory_equal(want, got, sizeof want);
+    check_shared_input(&f);
     teardown(&f);
 }
 
