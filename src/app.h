@@ -22,6 +22,7 @@ typedef struct app_flow {
     uint32_t tls_rem[2];   /* per direction (from_server): bytes of an open record still to come */
     uint8_t tls_hdr[2];    /* bytes of a record header begun in segments too short for it (1 to 4) */
     uint8_t tls, http;     /* the flow has written a TLS record (1 + its minor version), an HTTP message */
+    uint8_t began[2];      /* per direction (from_server): a segment of learned bytes written, the first its stream's start */
     uint16_t dns_qlen;     /* the latest header-only DNS query's length (0: none); its answers carry its id */
     uint8_t dhcp_type;     /* the DHCP message type the flow wrote last (0: none yet) */
 } app_flow;
