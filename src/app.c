@@ -541,17 +541,20 @@ static int tls_starts(const uint8_t *p, int learned)
 
 /* Near misses. The model writes a protocol's constants bit by bit, each bit
  * the majority of the messages a row may be (0x16 handshake and 0x17
- * application data give 0x14 to 0x17; BENCHMARK.md, "Payload starts
- * (session 8)"), so a message start comes out a few bits off the one valid
- * there. Where a stream admits one message only (its first record in each
- * direction is a hello; a request starts with a method) a constant at most
- * one bit in NEAR_BITS off the valid value nearest it (2 bits of "GET ", 4
- * of a hello's 6 constant bytes, 12 of "M-SEARCH * HTTP/1.1"; chosen on the
- * IoT run: BENCHMARK.md, "Payload structure for DPI (session 10)") becomes
- * that value, as a checksum is recomputed. Bytes farther from every valid
- * start stay as generated: repair writes no message from nothing (random
- * bytes land that near a 4-byte constant once in 8 million). */
-enum { NEAR_BITS = 12 };
+ * application data give 0x14 to 0x17, "GET " and "POST " give "CER\0";
+ * BENCHMARK.md, "Payload starts (session 8)"), so a message start comes out
+ * a few bits off the one valid there. Where a stream admits one message
+ * only (its first record in each direction is a hello; a request starts
+ * with a method, an SSDP datagram with its start line) a constant near the
+ * valid value nearest it becomes that value, as a checksum is recomputed:
+ * a hello's 48 constant bits at most 1 in NEAR_TLS off (3; 4 would make
+ * hellos of real application data records whose bytes are zeros), a text
+ * at most 1 in NEAR_TEXT (4 bits of "GET ", 19 of "M-SEARCH * HTTP/1.1").
+ * Chosen on the IoT run: BENCHMARK.md, "Payload structure for DPI (session
+ * 10)". Bytes farther from every valid start stay as generated: repair
+ * writes no message from nothing (random bytes land within 4 bits of a
+ * 4-byte constant once in 100,000). */
+enum { NEAR_TLS = 16, NEAR_TEXT = 8 };
 
 static int bits_off(uint8_t a, uint8_t b)
 {
@@ -572,22 +575,27 @@ static uint8_t tls_minor_near(uint8_t m, const uint8_t pref[4], int *off)
 }
 
 /* The first record of a direction of a TLS stream, learned bytes p[0,
- * learned) of a segment of len: a ClientHello (client) or ServerHello whose
- * constants (content type 22, record version 3.x, handshake type 1 or 2,
- * the hello's version 3.x when learned) at most one bit in NEAR_BITS off are
- * made exact; lengths are tls_frame's. Only where the hello fits the
- * segment (tls_hello's least), else the record is application data anyway.
- * Returns the bits changed (0: none). */
+ * learned) of a segment of len: a hello whose constants (content type 22,
+ * record version 3.x, handshake type 1 or 2, the hello's version 3.x when
+ * learned) are at most one bit in NEAR_TLS off is made exact; lengths are
+ * tls_frame's. The hello is the direction's (a ClientHello from the client)
+ * unless the bytes are nearer the other's: a real ClientHello from the side
+ * repair calls the server stays one. Only where the hello fits the segment
+ * (tls_hello's least), else the record is application data anyway. Returns
+ * the bits changed (0: none). */
 static int tls_hello_near(uint8_t *p, int len, int learned, int client)
 {
     static const uint8_t pref[2][4] = {{1, 3, 2, 0}, {3, 1, 2, 0}}; /* records: 3.1 before a ClientHello, 3.3 a ServerHello */
-    if (learned < 6 || len < 9 + (client ? 41 : 38)) return 0;
+    uint8_t type = client ? 1 : 2, other = client ? 2 : 1;
+    if (learned < 6) return 0;
+    if (bits_off(p[5], other) < bits_off(p[5], type)) type = other;
+    if (len < 9 + (type == 1 ? 41 : 38)) return 0;
     int off, o;
-    uint8_t minor = tls_minor_near(p[2], pref[!client], &off), hminor = 0;
-    off += bits_off(p[0], 22) + bits_off(p[1], 3) + bits_off(p[5], client ? 1 : 2);
+    uint8_t minor = tls_minor_near(p[2], pref[type == 2], &off), hminor = 0;
+    off += bits_off(p[0], 22) + bits_off(p[1], 3) + bits_off(p[5], type);
     if (learned > 10) hminor = tls_minor_near(p[10], pref[1], &o), off += o + bits_off(p[9], 3);
-    if (off == 0 || off > (learned > 10 ? 48 : 32) / NEAR_BITS) return 0;
-    p[0] = 22, p[1] = 3, p[2] = minor, p[5] = client ? 1 : 2;
+    if (off == 0 || off > (learned > 10 ? 48 : 32) / NEAR_TLS) return 0;
+    p[0] = 22, p[1] = 3, p[2] = minor, p[5] = type;
     if (learned > 10) p[9] = 3, p[10] = hminor;
     return off;
 }
@@ -609,7 +617,7 @@ static int http_tchar(uint8_t c) { return (c >= '0' && c <= '9') || ((c | 0x20) 
 static int http_vchar(uint8_t c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
 
 /* Which of the n texts p[0, learned) starts near (at most one bit in
- * NEAR_BITS off; the nearest, the first on ties), or -1; a near one is
+ * NEAR_TEXT off; the nearest, the first on ties), or -1; a near one is
  * written whole. */
 static int near_text(uint8_t *p, int learned, const char *const *texts, int n)
 {
@@ -618,7 +626,7 @@ static int near_text(uint8_t *p, int learned, const char *const *texts, int n)
         int k = (int)strlen(texts[t]), o = 0;
         if (learned < k) continue;
         for (int i = 0; i < k; i++) o += bits_off(p[i], (uint8_t)texts[t][i]);
-        if (o <= 8 * k / NEAR_BITS && (best < 0 || o < off)) best = t, off = o;
+        if (o <= 8 * k / NEAR_TEXT && (best < 0 || o < off)) best = t, off = o;
     }
     if (best >= 0 && off > 0) memcpy(p, texts[best], strlen(texts[best]));
     return best;
@@ -734,7 +742,7 @@ static void http_frame(uint8_t *p, int len, int learned, int method)
 /* SSDP's start lines as the model garbles them ("NOTIBY * HTTP/1.1",
  * "M-SEARCH . HTTP/1.1", "m-SEARCH * HTTP/q&1"): every datagram on UDP 1900
  * starts with one, and nDPI 4.2 reads SSDP only from a request line exact;
- * one near it (one bit in NEAR_BITS) is written whole, so that the head
+ * one near it (one bit in NEAR_TEXT) is written whole, so that the head
  * can be framed. */
 static void ssdp_start(uint8_t *p, int learned)
 {
