@@ -251,17 +251,19 @@ static void test_http_heads(void **state)
     assert_int_equal(head, 36), assert_int_equal(cl, -1), assert_memory_equal(p + 26, "X:    \r\n\r\n", 10);
     head = http_written(NULL, p, 28, "GET /index.html HTTP/1.1\r\n", &cl);
     assert_int_equal(head, 28);
-    /* SSDP's start lines as the model garbles them (a method or version 2 bytes off) are SSDP's,
-     * whole: nDPI 4.2 reads SSDP only from "NOTIFY * HTTP/1.1" or "M-SEARCH * HTTP/1.1" exactly */
+    /* SSDP's start lines as the model garbles them (at most one bit in 8 off) are SSDP's, whole:
+     * nDPI 4.2 reads SSDP only from "NOTIFY * HTTP/1.1" or "M-SEARCH * HTTP/1.1" exactly */
     const app *ssdp = app_of(NS_PROTO_UDP, 1900);
     head = http_written(ssdp, p, 200, "NOTIBY * HTTP/1.1\r\nHOST: 239.255.", &cl);
     STARTS(p, "NOTIFY * HTTP/1.1\r\nHOST: 239.255.\r\nContent-Length: ");
     head = http_written(ssdp, p, 150, "m-SEARCH * HTTP/q&1\r\nHOST: 2", &cl);
     STARTS(p, "M-SEARCH * HTTP/1.1\r\nHOST: 2\r\nContent-Length: ");
     assert_int_equal(head + cl, 150);
-    /* three bytes off, or not where a start line has them: as generated */
-    write_payload(ssdp, p, 100, 0, (const uint8_t *)"NOTABX * HTTP/1.1\r\n", 19);
-    STARTS(p, "NOTABX * HTTP/1.1\r\n\0");
+    /* "NOTABX" is 3 bits off "NOTIFY" (of the line's 17 allowed); 27 bits off: as generated */
+    head = http_written(ssdp, p, 100, "NOTABX * HTTP/1.1\r\n", &cl);
+    STARTS(p, "NOTIFY * HTTP/1.1\r\nContent-Length: ");
+    write_payload(ssdp, p, 100, 0, (const uint8_t *)"M-\x7f\x7f\x7f\x7f\x7f\x7f * HTTP/1.1\r\n", 21);
+    STARTS(p, "M-\x7f\x7f\x7f\x7f\x7f\x7f * HTTP/1.1\r\n\0");
     write_payload(ssdp, p, 100, 0, (const uint8_t *)"\0\1/update.sh\0octet\0", 20);
     STARTS(p, "\0\1/update.sh\0octet\0");
     /* SSDP: HTTP over UDP, the same head */
@@ -483,6 +485,92 @@ static void test_http_stream(void **state)
     memset(&f, 0, sizeof f);
     memset(p, 0, 200), app_write(other, &f, p, 200, 1, 1, (const uint8_t *)"HTTP/1.1 200 OK\r\nServer: x", 26);
     assert_int_equal(f.http, 1);
+}
+
+/* Near misses (issue 17): the model writes a message's constants as per-bit
+ * blends of the messages a row may be (0x14 for a handshake's 0x16, a
+ * handshake type 3 for a ClientHello's 1). A flow's first record in each
+ * direction on a TLS port is its hello: one at most 3 of its 48 constant
+ * bits off is written as the hello, its lengths the segment's and its
+ * learned random kept; one farther off (application data: its ciphertext
+ * is no hello's; a real one of zero bytes, 4 bits off) stays as generated,
+ * and so does a later record, however near, and a real ClientHello from
+ * the side repair calls the server. HTTP's first request or status line
+ * and SSDP's start lines likewise (one bit in 8 of their bytes). */
+static void test_near_misses(void **state)
+{
+    (void)state;
+    const app *tls = app_of(NS_PROTO_TCP, 443), *http = app_of(NS_PROTO_TCP, 80), *ssdp = app_of(NS_PROTO_UDP, 1900);
+    uint8_t p[MAXLEN], types[64];
+    app_flow f;
+    memset(&f, 0, sizeof f);
+    /* 0x14 (change cipher spec) for 0x16, handshake type 3 for 1, hello version 3.7: 1 + 1 + 1 bits off */
+    static const uint8_t near_ch[32] = {0x14, 0x03, 0x01, 0x00, 0xde, 0x03, 0x00, 0x00, 0xda, 0x03, 0x07,
+                                        0x57, 0xd1, 0x1f, 0xac, 0x75, 0x72, 0xc4, 0x96, 0x4f, 0x9f, 0xbe,
+                                        0x1c, 0x2a, 0x11, 0xc0, 0x17, 0x6c, 0x8b, 0x98, 0x41, 0xbf};
+    memset(p, 0, 300), app_write(tls, &f, p, 300, 0, 1, near_ch, 32);
+    assert_int_equal(check_records(p, 300, types), 1), assert_int_equal(types[0], 22);
+    STARTS(p, "\x16\x03\x01\x01\x27\x01\x00\x01\x23\x03\x03"); /* record 295, hello 291, 3.3 */
+    assert_memory_equal(p + 11, near_ch + 11, 21);                    /* the learned random */
+    /* the flow's next client record, as near: application data (its type 0x17, 1 bit off 0x16), kept */
+    uint8_t later[32];
+    memcpy(later, near_ch, 32), later[0] = 0x17, later[5] = 0x01;
+    memset(p, 0, 300), app_write(tls, &f, p, 300, 0, 1, later, 32);
+    assert_int_equal(check_records(p, 300, types), 1), assert_int_equal(types[0], 23);
+    assert_memory_equal(p + 5, later + 5, 27);
+    /* the server's first record: a ServerHello 2 bits off (type 0x17, handshake type 6) */
+    uint8_t near_sh[32];
+    memcpy(near_sh, near_ch, 32), near_sh[0] = 0x17, near_sh[2] = 0x03, near_sh[5] = 0x06, near_sh[10] = 0x03;
+    memset(p, 0, 90), app_write(tls, &f, p, 90, 1, 1, near_sh, 32);
+    assert_int_equal(check_records(p, 90, types), 1), assert_int_equal(types[0], 22), assert_int_equal(p[5], 2);
+    /* farther: application data whose ciphertext bytes are 5 bits off the hello's: stays so */
+    uint8_t far[32];
+    memcpy(far, near_ch, 32), far[0] = 0x17, far[5] = 0x1f;
+    memset(&f, 0, sizeof f);
+    memset(p, 0, 300), app_write(tls, &f, p, 300, 0, 1, far, 32);
+    assert_int_equal(check_records(p, 300, types), 1), assert_int_equal(types[0], 23);
+    assert_memory_equal(p + 5, far + 5, 27);
+    /* a real record of application data whose bytes are zeros (IoT train split): 4 bits off, kept */
+    static const uint8_t zeros[11] = {0x17, 0x03, 0x03, 0x03, 0xbf, 0, 0, 0, 0, 0, 0};
+    memset(&f, 0, sizeof f);
+    memset(p, 0, 964), app_write(tls, &f, p, 964, 0, 1, zeros, 11);
+    assert_int_equal(check_records(p, 964, types), 1), assert_int_equal(types[0], 23);
+    assert_memory_equal(p, zeros, 11);
+    /* a real ClientHello from the side repair calls the server (2 bits off a ServerHello): a ClientHello */
+    static const uint8_t ch[11] = {0x16, 0x03, 0x01, 0x00, 0xd2, 0x01, 0x00, 0x00, 0xce, 0x03, 0x01};
+    memset(&f, 0, sizeof f);
+    memset(p, 0, 215), app_write(tls, &f, p, 215, 1, 1, ch, 11);
+    assert_int_equal(check_records(p, 215, types), 1), assert_memory_equal(p, ch, 11);
+    /* a segment written alone is no stream's start: as before (0x14 is a change of cipher spec) */
+    write_payload(tls, p, 300, 0, near_ch, 32);
+    assert_int_equal(p[0], 0x14);
+    /* too short for a hello: left to the framing (application data) */
+    memset(&f, 0, sizeof f);
+    memset(p, 0, 45), app_write(tls, &f, p, 45, 0, 1, near_ch, 32);
+    assert_int_equal(check_records(p, 45, types), 2), assert_int_equal(types[0], 20);
+
+    /* HTTP: the client's first bytes a bit off "POST " (U for T), the server's "HTTQ/1." */
+    memset(&f, 0, sizeof f);
+    memset(p, 0, 300), app_write(http, &f, p, 300, 0, 1, (const uint8_t *)"POSU /api/v1/status HTTP/1.1\r\nHo", 32);
+    STARTS(p, "POST /api/v1/status HTTP/1.1\r\nHo:\r\nContent-Length: ");
+    memset(p, 0, 300), app_write(http, &f, p, 300, 1, 1, (const uint8_t *)"HTTQ/1.1 200 OK\r\n", 17);
+    STARTS(p, "HTTP/1.1 200 OK\r\nContent-Length: ");
+    /* the next request as near: the stream's start is behind it (its first byte made no head's) */
+    memset(p, 0, 300), app_write(http, &f, p, 300, 0, 1, (const uint8_t *)"POSU /api/v1/status HTTP/1.1\r\nHo", 32);
+    assert_false(p[0] >= 0x20 && p[0] < 0x7f), assert_memory_equal(p + 1, "OSU /api", 8);
+    /* "GEV!" is 2 bits off "GET " (of 4 allowed), "CFV!" 5: kept */
+    memset(&f, 0, sizeof f);
+    memset(p, 0, 300), app_write(http, &f, p, 300, 0, 1, (const uint8_t *)"GEV!/index.html HTTP/1.1\r\n", 26);
+    STARTS(p, "GET /index.html HTTP/1.1\r\n");
+    memset(&f, 0, sizeof f);
+    memset(p, 0, 300), app_write(http, &f, p, 300, 0, 1, (const uint8_t *)"CFV!/index.html HTTP/1.1\r\n", 26);
+    assert_false(p[0] >= 0x20 && p[0] < 0x7f), assert_memory_equal(p + 1, "FV!/index", 9);
+
+    /* SSDP: a target 1 bit off ('.' for '*'), every datagram */
+    for (int i = 0; i < 2; i++) {
+        memset(p, 0, 150), app_write(ssdp, &f, p, 150, 0, 1, (const uint8_t *)"M-SEARCH . HTTP/1.1\r\nHOST: 239.2", 32);
+        STARTS(p, "M-SEARCH * HTTP/1.1\r\nHOST: 239.2\r\nContent-Length: ");
+    }
 }
 
 /* UDP on a port that is not DNS's: tshark's DNS heuristic takes bytes shaped
@@ -942,6 +1030,7 @@ int main(void)
         cmocka_unit_test(test_tls_stream_random),
         cmocka_unit_test(test_http_stream),
         cmocka_unit_test(test_udp_other_ports),
+        cmocka_unit_test(test_near_misses),
         cmocka_unit_test(test_dns_names_and_ssdp_binary),
         cmocka_unit_test(test_tshark_reads_them_whole),
         cmocka_unit_test(test_tshark_reads_streams),
