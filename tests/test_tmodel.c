@@ -1453,7 +1453,7 @@ static void test_version3_blob(void **state)
     uint8_t *buf;
     size_t size;
     assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    assert_int_equal(ns_load_le32(buf + 8), 4);
+    assert_int_equal(ns_load_le32(buf + 8), NS_TMODEL_VERSION);
     size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
     ns_store_le32(buf + 8, 3), FIXCRC();
