@@ -1531,9 +1531,11 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         uint64_t at = row0 + i; /* the row's number in the flow */
         if (at) {
             int64_t iat = iat_ns[i];
-            /* The plan's turn and same-side gaps (tmodel.h, version 5), after the handshake */
-            const uint16_t(*map)[NS_REPAIR_TURN_Q] = plan ? plan->turn_map[fs->last_dir == dd ? 1 : 0] : NULL;
-            if (map && map[0][NS_REPAIR_TURN_Q - 1] && !(tp->handshake && at <= tp->syns + 1u))
+            /* The plan's turn and same-side gaps (repair.h: turn_map), after the handshake */
+            int same = fs->last_dir == dd;
+            const uint16_t(*map)[NS_REPAIR_TURN_Q] = plan ? plan->turn_map[same] : NULL;
+            if (map && map[0][NS_REPAIR_TURN_Q - 1] && !(tp->handshake && at <= tp->syns + 1u) &&
+                (!same || at < NS_REPAIR_TURN_ROWS))
                 iat = turn_mapped(map[0], map[1], iat, turn_point(o, k, at));
             int64_t gap = iat > US ? (iat + US - 1) / US * US : US;
             /* The plan's handshake gaps (tmodel.h: where the rows' lie outside the class's) */

@@ -194,7 +194,7 @@ enum {
 /* A gap's quantile map (ns_repair_plan.turn_map): knots at the quantiles
  * i / (NS_REPAIR_TURN_Q - 1), each gap as NS_REPAIR_TURN_CODE x log10 of
  * its nanoseconds (0.06% steps, 1 ns .. 115 days). */
-enum { NS_REPAIR_TURN_Q = 32, NS_REPAIR_TURN_CODE = 4096 };
+enum { NS_REPAIR_TURN_Q = 32, NS_REPAIR_TURN_CODE = 4096, NS_REPAIR_TURN_ROWS = 16 };
 
 /* A gap in nanoseconds as a turn code, and back. */
 uint16_t ns_repair_turn_code(int64_t ns);
@@ -224,9 +224,11 @@ typedef struct ns_repair_plan {
     uint32_t group;            /* an IPv4 group address the client sends to in place of the server (host byte
                                 * order: multicast, 255.255.255.255); 0: the server */
     /* The gap before each row after the handshake, [0] of a turn (a row from the other side than the row
-     * before), [1] of one from the same side: a gap at the generated quantiles [][0] (turn codes, knots of
-     * NS_REPAIR_TURN_Q) goes to the one at the same quantile of [][1], linearly between knots (on knots
-     * that tie, at a point between them fixed by the flow and row). All [][0] zero: the rows' own. */
+     * before: every one), [1] of one from the same side (of the first NS_REPAIR_TURN_ROWS rows: where they
+     * were learned; a bulk transfer's later bursts are not an opening's): a gap at the generated quantiles
+     * [][0] (turn codes, knots of NS_REPAIR_TURN_Q) goes to the one at the same quantile of [][1], linearly
+     * between knots (on knots that tie, at a point between them fixed by the flow and row). All [][0]
+     * zero: the rows' own. */
     uint16_t turn_map[2][2][NS_REPAIR_TURN_Q];
 } ns_repair_plan;
 

@@ -160,7 +160,7 @@ enum {
     NS_TM_HS_PER_DECADE = 16,                            /* a server's RTT is a tight mode: 1.15x bins */
     NS_TM_HS_BINS = NS_TM_HS_PER_DECADE * 6,             /* 1e-5 s .. 10 s */
     NS_TM_GROUPS = 8,                                    /* server ports with group destinations kept */
-    NS_TM_TURN_ROWS = 16,                                /* turns are counted in a flow's first rows (eval's) */
+    NS_TM_TURN_ROWS = NS_REPAIR_TURN_ROWS,               /* turns are counted in a flow's first rows (eval's) */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
