@@ -31,6 +31,9 @@
  *   handshake  (version 4) of TCP flows that open with the client's SYNs and
  *              the server's SYN-ACK: the gap from the last SYN to the SYN-ACK
  *              and from it to the client's ACK, by log10 bin (1e-5 .. 10 s).
+ *   turns      (version 5) the gaps before the rows of each flow's first 16
+ *              after its handshake, turns (a row from the other side than
+ *              the row before) and same-side rows apart: 32 quantiles each.
  *   ports      steps between a client's consecutive ports: same, +1..+16,
  *              or anything else (random), and the ephemeral range the first
  *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
@@ -100,7 +103,9 @@
  * Turns (version 5): the gaps before a flow's rows after its handshake,
  * turns and same-side rows apart, go through a quantile map per class
  * (ns_repair_plan.turn_map): the quantiles of the gaps of that kind the
- * plan's flows of the class generated onto the class's real ones. The
+ * plan's flows of the class generated (in their first 16 rows) onto the
+ * class's real ones; repair maps every turn and the same-side gaps of the
+ * first 16 rows. The
  * timing head draws each row's gap from bins of a few percent without
  * knowing it answers the other side; in a lab rtt class every answer takes
  * one RTT, and NetFlow's duration and inter-arrival statistics read it.
