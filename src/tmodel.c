@@ -2143,7 +2143,8 @@ static int cmp_u32(const void *x, const void *y)
 }
 
 /* Each flow's quantile maps of turn and same-side gaps (plan[k].turn_map):
- * per class (the first of the capture's chain with TURN_MIN of that kind),
+ * per class (the first of the capture's chain with TURN_MIN of that kind,
+ * as below),
  * the quantiles of those gaps of its flows in every capture of the plan
  * (their first NS_TM_TURN_ROWS rows of what the planner sees, as learned)
  * onto the class's. Flows to a group go one way and keep their gaps. */
@@ -2163,9 +2164,17 @@ static int plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmode
     for (size_t i = 0; i < n_caps; i++) {
         chain ch;
         chain_of(tm, caps[i].key, &ch);
+        /* A coarser class only for a kind the capture's own shows in a quarter of its gaps or more (a
+         * small class's answers: the lab's ntp classes have 4 to 8 flows); a kind it shows less is the
+         * model's mistake there, and a coarser class's gaps of that kind are another class's (the lab's
+         * 10 ms ping has no same-side gaps, its 200 ms ping many: requests and answers cross). Never
+         * the empty key's but for a capture of that key: it pools every service. */
+        const ns_tmodel_class *own = ch.n ? ch.c[0] : NULL;
         for (int s = 0; s < 2; s++) {
             const ns_tmodel_class *c = pick(&ch, has_turns, s);
-            cls[2 * i + (size_t)s] = c ? (int32_t)(c - tm->classes) : -1;
+            if (c && c != own && (!own || 4.0 * own->turn_n[s] < (double)own->turn_n[0] + own->turn_n[1]))
+                c = NULL;
+            cls[2 * i + (size_t)s] = c && (*c->key || !*caps[i].key) ? (int32_t)(c - tm->classes) : -1;
         }
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
             if (plan[k].group) continue;
