@@ -1381,7 +1381,8 @@ static int64_t turn_mapped(const uint16_t *from, const uint16_t *to, int64_t ns,
     int xc = ns_repair_turn_code(ns), lo = 0, hi = Q - 1;
     while (lo < Q && from[lo] < xc) lo++;
     while (hi >= 0 && from[hi] > xc) hi--;
-    if (lo == Q) return ns_repair_turn_ns(to[Q - 1] + (x - from[Q - 1]));   /* beyond the ends: shifted */
+    /* Beyond the ends: shifted, but no further up than the class's largest or the gap itself says */
+    if (lo == Q) return ns_repair_turn_ns(fmin(to[Q - 1] + (x - from[Q - 1]), fmax(to[Q - 1], x)));
     if (hi < 0) return ns_repair_turn_ns(to[0] + (x - from[0]));
     if (lo <= hi) p = lo + u * (hi - lo);
     else p = hi + fmin(1, fmax(0, (x - from[hi]) / (from[lo] - from[hi])));
