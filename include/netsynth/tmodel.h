@@ -109,7 +109,10 @@
  * timing head draws each row's gap from bins of a few percent without
  * knowing it answers the other side; in a lab rtt class every answer takes
  * one RTT, and NetFlow's duration and inter-arrival statistics read it.
- * A class whose flows generated fewer than 16 gaps of a kind (or a version
+ * A capture takes its class's map, a coarser class's (its first label's)
+ * only for a kind its class shows in a quarter of its gaps or more, the
+ * empty key's only for a capture of that key (it pools every service). A
+ * class whose flows generated fewer than 16 gaps of a kind (or a version
  * 4 model) leaves them to the rows; group flows too (they go one way).
  * Groups (version 4): an IPv4 UDP flow whose rows all go client to server,
  * to a server port of the class's group table, goes to that group address
