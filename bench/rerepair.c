@@ -1,8 +1,10 @@
-/* rerepair [-l] [-s SEED] MODEL LIKE.ds SYNTH.ds OUTDIR [REPORT.json]: the pcaps `generate --like` writes, from a saved
+/* rerepair [-l] [-s SEED] [-T MASK] MODEL LIKE.ds SYNTH.ds OUTDIR [REPORT.json]: the pcaps `generate --like` writes, from a saved
  * synthetic.ds (its generated rows), with the current repair: iterate on repair without sampling again.
  * -l: the trace model learned again from LIKE.ds by this build (ns_tmodel_learn), instead of the model's:
  * iterate on the trace model too (session 7: the closes a version 1 model lacks).
  * -s SEED: the plan's seed, as `generate --seed SEED` gives it (default 1), for rows sampled with that seed.
+ * -T MASK: the plan's turn maps (trace model version 5) left out, for ablations: 1 turns', 2 same-side
+ * gaps', 3 both (a version 4 model's plan).
  * NETSYNTH_REPAIR_OFF skips repair rules (man netsynth, ENVIRONMENT); "trace" in it also skips the trace
  * model's plan (the fixed plan, as `generate --no-trace`). BENCHMARK.md, "Where the pcaps lose fidelity
  * (session 6)". Written by the session-6 TCP engineer; build from the repository root after `make`:
@@ -23,12 +25,14 @@ int main(int argc, char **argv)
 {
     int relearn = 0;
     uint64_t seed = 1;
+    int no_turns = 0;
     for (;;) {
         if (argc > 1 && !strcmp(argv[1], "-l")) relearn = 1, argc--, argv++;
+        else if (argc > 2 && !strcmp(argv[1], "-T")) no_turns = atoi(argv[2]), argc -= 2, argv += 2;
         else if (argc > 2 && !strcmp(argv[1], "-s")) seed = strtoull(argv[2], NULL, 10), argc -= 2, argv += 2;
         else break;
     }
-    if (argc < 5) return fprintf(stderr, "usage: rerepair [-l] [-s SEED] MODEL LIKE.ds SYNTH.ds OUTDIR [REPORT.json]\n"), 2;
+    if (argc < 5) return fprintf(stderr, "usage: rerepair [-l] [-s SEED] [-T MASK] MODEL LIKE.ds SYNTH.ds OUTDIR [REPORT.json]\n"), 2;
     ns_modelfile m;
     ns_dataset like, syn;
     ns_gen_plan plan = {0};
@@ -63,6 +67,9 @@ int main(int argc, char **argv)
     const char *offs = getenv("NETSYNTH_REPAIR_OFF");
     int notrace = offs && strstr(offs, "trace") != NULL;
     if (!notrace) rc = ns_tmodel_plan_requests(tm, &m, &plan, &g, &ro, seed, &trace);
+    for (size_t k = 0; !rc && !notrace && k < g.n_flows; k++)
+        for (int kind = 0; kind < 2; kind++)
+            if (no_turns >> kind & 1) memset(trace[k].turn_map[kind], 0, sizeof trace[k].turn_map[kind]);
     if (!rc && !notrace) ro.plan = trace, ro.n_plan = g.n_flows;
     if (!rc) rc = ns_gen_write_dir(&g, &m, &plan, argv[1], &ro, 0, argv[4], written, &st);
     if (rc) return fprintf(stderr, "%s\n", ns_errmsg()), 1;

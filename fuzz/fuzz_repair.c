@@ -1,7 +1,7 @@
 /* fuzz_repair.c: libFuzzer target for repair (repair.h). The input becomes a
  * flow: its first byte the number of rows (1-16) and a trace plan's close
  * (none, or NS_REPAIR_CLOSE_*; its side and shape from the last byte, its
- * handshake gaps from the first and last), its
+ * handshake gaps from the first and last; turn maps from the rest), its
  * second the options (link type, payload, flow number), the rest, cycled,
  * the rows' ternary values, directions and inter-arrival times. Whatever the rows say, every
  * packet repair writes must parse (packet.h) with consistent lengths and
@@ -74,6 +74,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                        .close_side = (uint8_t)(v[m - 1] % 3), .close_shape = (uint8_t)(v[m - 1] >> 2 & 3),
                                        .rst_ts = (uint8_t)(v[m - 1] >> 4 & 3),
                                        .hs_us = {(uint32_t)v[0] * 977u, (uint32_t)v[m - 1] >> 6}};
+        /* Turn maps from the bytes, in any order (repair must not trust them to be sorted). */
+        for (int k = 0; data[0] >> 3 & 1 && k < 64; k++)
+            for (int q = 0; q < NS_REPAIR_TURN_Q; q++)
+                for (int s = 0; s < 2; s++)
+                    plan[k].turn_map[s][0][q] = (uint16_t)(v[(size_t)(q * 3 + s) % m] * 256u),
+                    plan[k].turn_map[s][1][q] = (uint16_t)(v[(size_t)(q * 5 + s) % m] * 200u);
         o.plan = plan, o.n_plan = 64;
     }
     ns_repair_out out = {0};

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <pcap/dlt.h>
 #include <stdio.h>
@@ -1150,7 +1151,7 @@ static int count_packet(ns_repair_stats *st, const field_cols *fc, int linktype,
 
 /* What a part leaves for the next (ns_repair_cont): the flow's decisions and its state. */
 typedef struct flow_state {
-    uint8_t proto, v6;
+    uint8_t proto, v6, last_dir;   /* last_dir: the side of the latest row (a turn is a row from the other) */
     uint32_t label[2];   /* IPv6: a flow label per direction, kept for the flow (RFC 6437) */
     uint16_t sport, cport, query_id;
     uint32_t client, server, roh;
@@ -1358,6 +1359,46 @@ static int close_flow(emitter *e, uint64_t total)
     return NS_OK;
 }
 
+uint16_t ns_repair_turn_code(int64_t ns)
+{
+    double c = ns > 1 ? log10((double)ns) * NS_REPAIR_TURN_CODE : 0;
+    return c >= 65535 ? 65535 : (uint16_t)lround(c);
+}
+
+int64_t ns_repair_turn_ns(double code)
+{
+    double ns = pow(10, code / NS_REPAIR_TURN_CODE);
+    return ns < 1 ? 1 : ns > 1e16 ? (int64_t)1e16 : (int64_t)llround(ns);
+}
+
+/* A gap through a plan's quantile map from -> to (repair.h, ns_repair_plan.turn_map). Knots that tie
+ * (the timing head gives many gaps one value) span quantiles: the gap takes the point u of that span, so
+ * that one generated value spreads over the real ones there instead of piling onto one. */
+static int64_t turn_mapped(const uint16_t *from, const uint16_t *to, int64_t ns, double u)
+{
+    enum { Q = NS_REPAIR_TURN_Q };
+    double x = log10(ns > 1 ? (double)ns : 1) * NS_REPAIR_TURN_CODE, p;
+    int xc = ns_repair_turn_code(ns), lo = 0, hi = Q - 1;
+    while (lo < Q && from[lo] < xc) lo++;
+    while (hi >= 0 && from[hi] > xc) hi--;
+    /* Beyond the ends: shifted, but no further up than the class's largest or the gap itself says */
+    if (lo == Q) return ns_repair_turn_ns(fmin(to[Q - 1] + (x - from[Q - 1]), fmax(to[Q - 1], x)));
+    if (hi < 0) return ns_repair_turn_ns(to[0] + (x - from[0]));
+    if (lo <= hi) p = lo + u * (hi - lo);
+    else p = hi + fmin(1, fmax(0, (x - from[hi]) / (from[lo] - from[hi])));
+    int j = p >= Q - 1 ? Q - 2 : (int)p;
+    return ns_repair_turn_ns(to[j] + (p - j) * (to[j + 1] - to[j]));
+}
+
+/* The point in [0, 1) of a tie's span for row `at` of flow k: a hash, so that the flow's random streams
+ * stay as they were. */
+static double turn_point(const ns_repair_opts *o, uint64_t k, uint64_t at)
+{
+    uint64_t z = (o->seed ^ 0x7475726e73ull) + k * 0x9e3779b97f4a7c15ull + at * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull, z = (z ^ (z >> 27)) * 0x94d049bb133111ebull, z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53;
+}
+
 int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows, const uint8_t *dir,
                         const int64_t *iat_ns, size_t n, ns_repair_cont *c, ns_repair_out *out, ns_repair_stats *st)
 {
@@ -1490,7 +1531,14 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         int dd = d[i];
         uint64_t at = row0 + i; /* the row's number in the flow */
         if (at) {
-            int64_t gap = iat_ns[i] > US ? (iat_ns[i] + US - 1) / US * US : US;
+            int64_t iat = iat_ns[i];
+            /* The plan's turn and same-side gaps (repair.h: turn_map), after the handshake */
+            int same = fs->last_dir == dd;
+            const uint16_t(*map)[NS_REPAIR_TURN_Q] = plan ? plan->turn_map[same] : NULL;
+            if (map && map[0][NS_REPAIR_TURN_Q - 1] && !(tp->handshake && at <= tp->syns + 1u) &&
+                (!same || at < NS_REPAIR_TURN_ROWS))
+                iat = turn_mapped(map[0], map[1], iat, turn_point(o, k, at));
+            int64_t gap = iat > US ? (iat + US - 1) / US * US : US;
             /* The plan's handshake gaps (tmodel.h: where the rows' lie outside the class's) */
             if (plan && tp->handshake && at >= tp->syns && at <= tp->syns + 1u && plan->hs_us[at - tp->syns])
                 gap = (int64_t)plan->hs_us[at - tp->syns] * US;
@@ -1525,6 +1573,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         int rst;
         rc = emit(&e, r, rows + i * W, dd, at, total, step, &rst);
         tp->ack_short = 0;
+        fs->last_dir = (uint8_t)dd;
         if (rc) break;
         if (rst) c->ended = 1;
         if (fs->proto == NS_PROTO_TCP && at + 1 == total && !c->ended && !(tp->off & OFF_CLOSE) &&

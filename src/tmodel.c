@@ -14,7 +14,8 @@
  *   version 3: u32 fin_side[2], fin_acked[2], rst_side[2], rst_fin[2], refused
  *   version 4: u16 hs_gap[2][96]; u8 ttl_tcp[2][4]; u32 ttl_tcp_count[2][4]; u32 synack_ts[2];
  *              per group entry (8): u16 group_port; u32 group_addr, group_flows, group_port_flows, group_zero;
- *              u8 group_ttl */
+ *              u8 group_ttl
+ *   version 5: u32 turn_n[2]; u16 turn_q[2][32] */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -45,6 +46,9 @@ static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
 static void plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps,
                             size_t n_caps, const struct flow_info *info, const ns_repair_opts *ro, uint64_t seed,
                             ns_repair_plan *plan);
+static uint32_t turns_from(const int8_t *rows, const uint8_t *dir, uint32_t n, uint32_t *syns);
+static int plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                      const ns_repair_opts *ro, ns_repair_plan *plan);
 
 void ns_tmodel_free(ns_tmodel *tm)
 {
@@ -159,7 +163,10 @@ typedef struct acc {
     struct { uint16_t port; uint32_t addr, flows, zero; } grp[64]; /* (server port, group) pairs seen */
     int n_grp;
     uint32_t *grp_ttl;      /* [64][256] their clients' TTLs: one array, cleared per class */
+    uint32_t *turn_hist;    /* [2][TURN_BINS] turn and same-side gaps by turn code >> TURN_SHIFT: the same */
+    int8_t *turn_rows;      /* [NS_TM_TURN_ROWS] rows of one flow */
 } acc;
+enum { TURN_SHIFT = 4, TURN_BINS = 65536 >> TURN_SHIFT, TURN_MIN = 16 /* gaps for a quantile map */ };
 
 static int push(double **v, size_t *n, size_t *cap, double x)
 {
@@ -265,6 +272,37 @@ static void hs_count(ns_tmodel_class *c, int s, int64_t ns)
         for (int j = 0; j < 2; j++)
             for (int i = 0; i < NS_TM_HS_BINS; i++) c->hs_gap[j][i] /= 2;
     (*h)++;
+}
+
+/* The gaps before a flow's rows after its handshake (as repair finds it: turns_from), of its first
+ * NS_TM_TURN_ROWS, counted by kind: a turn, or a row from the side of the row before. */
+static void learn_turns(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
+{
+    uint32_t n = f->n_packets < NS_TM_TURN_ROWS ? f->n_packets : NS_TM_TURN_ROWS, syns;
+    const uint8_t *dir = ds->dir + f->first;
+    for (uint32_t j = 0; j < n; j++) ns_dataset_row(ds, f->first + j, a->turn_rows + (size_t)j * NS_NP_MODEL_WIDTH);
+    for (uint32_t j = turns_from(a->turn_rows, dir, n, &syns); j < n; j++)
+        a->turn_hist[(!dir[j] == !dir[j - 1]) * TURN_BINS + (ns_repair_turn_code(ds->iat_ns[f->first + j]) >> TURN_SHIFT)]++;
+}
+
+/* The class's quantiles of each kind of gap (tmodel.h, turn_q), within a histogram bin by rank. */
+static void finish_turns(acc *a)
+{
+    for (int s = 0; s < 2; s++) {
+        const uint32_t *h = a->turn_hist + s * TURN_BINS;
+        uint64_t n = 0;
+        for (int b = 0; b < TURN_BINS; b++) n += h[b];
+        a->c->turn_n[s] = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+        if (!n) continue;
+        uint64_t below = 0;
+        int b = 0;
+        for (int q = 0; q < NS_REPAIR_TURN_Q; q++) {
+            double rank = (double)q * (double)(n - 1) / (NS_REPAIR_TURN_Q - 1);
+            while (below + h[b] <= rank) below += h[b++];
+            double code = ((double)b + (rank - (double)below) / h[b]) * (1 << TURN_SHIFT);
+            a->c->turn_q[s][q] = code >= 65535 ? 65535 : (uint16_t)code;
+        }
+    }
 }
 
 /* The window and window scale of a flow's SYN-ACK (its server's first SYN
@@ -382,6 +420,7 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
                 if (feat[2 * idx[j] + s].ttl >= 0) a->ttl_tcp[s][feat[2 * idx[j] + s].ttl]++;
         }
         learn_group(a, f, feat[2 * idx[j]].ttl);
+        learn_turns(a, ds, f);
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
         if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
         h->flows++, h->last_server = si;
@@ -556,11 +595,13 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     uint64_t *seq = malloc((F + 1) * sizeof *seq);
     uint32_t *server_port = malloc(65536 * sizeof *server_port), *synack_win = malloc(65536 * sizeof *synack_win);
     uint32_t *udp_port = malloc(65536 * sizeof *udp_port), *grp_ttl = malloc(64 * 256 * sizeof *grp_ttl);
+    uint32_t *turn_hist = malloc(2 * TURN_BINS * sizeof *turn_hist);
+    int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win || !udp_port || !grp_ttl) {
+        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -638,6 +679,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         memset(udp_port, 0, 65536 * sizeof *udp_port);
         a->grp_ttl = grp_ttl;
         memset(grp_ttl, 0, 64 * 256 * sizeof *grp_ttl);
+        a->turn_hist = turn_hist, a->turn_rows = turn_rows;
+        memset(turn_hist, 0, 2 * TURN_BINS * sizeof *turn_hist);
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;
@@ -664,6 +707,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         finish_ttl(a->ttl_tcp, a->c->ttl_tcp, a->c->ttl_tcp_count);
         finish_synack(a);
         finish_groups(a);
+        finish_turns(a);
     }
 
 done:
@@ -671,7 +715,7 @@ done:
         free(accs[i].gap), free(accs[i].cont), free(accs[i].rate[0]), free(accs[i].rate[1]);
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
-    free(server_port), free(synack_win), free(udp_port), free(grp_ttl);
+    free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }
@@ -741,6 +785,12 @@ static double rf(cursor *c)
         B(group_ttl[i_])                                                                                          \
     }
 
+/* And version 5's. */
+#define RECORD_FIELDS_V5(W, H)                                                                                    \
+    W(turn_n[0]) W(turn_n[1]);                                                                                    \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int i_ = 0; i_ < NS_REPAIR_TURN_Q; i_++) { H(turn_q[s_][i_]) }
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -751,6 +801,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V2(PW, PH, PB)
     RECORD_FIELDS_V3(PW)
     RECORD_FIELDS_V4(PW, PH, PB)
+    RECORD_FIELDS_V5(PW, PH)
 #undef PW
 #undef PH
 #undef PB
@@ -774,6 +825,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 4) {
         RECORD_FIELDS_V4(GW, GH, GB)
+    }
+    if (version >= 5) {
+        RECORD_FIELDS_V5(GW, GH)
     }
 #undef GW
 #undef GH
@@ -875,6 +929,10 @@ static const char *class_problem(const ns_tmodel_class *c)
             c->group_port_flows[i] > c->flows)
             return "group counts do not add up to the flows";
     }
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < NS_REPAIR_TURN_Q; i++)
+            if (c->turn_n[k] ? i && c->turn_q[k][i] < c->turn_q[k][i - 1] : c->turn_q[k][i] != 0)
+                return "turn quantiles out of order";
     return NULL;
 }
 
@@ -1752,6 +1810,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
                           scratch, starts, &v, plan);
     if (!rc) rc = plan_closes(tm, g, caps, n_caps, info, ro, seed, plan);
     if (!rc) plan_handshakes(tm, g, caps, n_caps, info, ro, seed, plan);
+    if (!rc) rc = plan_turns(tm, g, caps, n_caps, ro, plan);
     free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts);
     free(v.pairs), free(v.val), free(v.has);
     for (int d = 0; d < 2; d++) free(v.ttl[d]), free(v.ts[d]), free(v.has_ts[d]);
@@ -2044,23 +2103,120 @@ static void plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns
             const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
             const uint8_t *dir = g->dir + g->first[k];
             uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
-            uint32_t syns = 0;
-            int handshake = 0, leading = 1;
-            for (uint32_t j = 0; j < len; j++) {
-                unsigned f = flags_as_repair_reads(rows + (size_t)j * NS_NP_MODEL_WIDTH);
-                int syn = !!(f & FL_SYN), ack = !!(f & FL_ACK);
-                handshake |= syn;
-                if (leading && syn && !ack && !dir[j]) syns++;
-                else leading = 0;
-            }
-            if (!handshake) continue;
-            if (!syns) syns = 1;
+            uint32_t syns;
+            if (turns_from(rows, dir, len, &syns) == 1) continue;
             for (int s = 0; s < 2; s++)
                 if (c[s] && syns + (uint32_t)s < len &&
                     !c[s]->hs_gap[s][hs_bin(g->iat_ns[g->first[k] + syns + (uint32_t)s])])
                     plan[k].hs_us[s] = hs_draw(c[s]->hs_gap[s], &r);
         }
     }
+}
+
+/* ---- turns ---------------------------------------------------------------------------------- */
+
+/* The first row whose gap is a turn or a same-side gap: after the handshake
+ * where the rows have one (a SYN anywhere, as repair decides: the client's
+ * leading SYNs, *syns of them (at least 1), the answer and the ACK), else
+ * row 1. */
+static uint32_t turns_from(const int8_t *rows, const uint8_t *dir, uint32_t n, uint32_t *syns)
+{
+    int handshake = 0, leading = 1;
+    *syns = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        unsigned f = flags_as_repair_reads(rows + (size_t)j * NS_NP_MODEL_WIDTH);
+        int syn = !!(f & FL_SYN), ack = !!(f & FL_ACK);
+        handshake |= syn;
+        if (leading && syn && !ack && !dir[j]) ++*syns;
+        else leading = 0;
+    }
+    if (!*syns) *syns = 1;
+    return handshake ? *syns + 2 : 1;
+}
+
+static int has_turns(const ns_tmodel_class *c, int s) { return c->turn_n[s] >= TURN_MIN; }
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Each flow's quantile maps of turn and same-side gaps (plan[k].turn_map):
+ * per class (the first of the capture's chain with TURN_MIN of that kind,
+ * as below),
+ * the quantiles of those gaps of its flows in every capture of the plan
+ * (their first NS_TM_TURN_ROWS rows of what the planner sees, as learned)
+ * onto the class's. Flows to a group go one way and keep their gaps. */
+static int plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                      const ns_repair_opts *ro, ns_repair_plan *plan)
+{
+    enum { Q = NS_REPAIR_TURN_Q };
+    size_t rows = 0, n = 0;
+    for (size_t i = 0; i < n_caps; i++) rows += caps[i].n * NS_TM_TURN_ROWS;
+    int32_t *cls = malloc((2 * n_caps + 1) * sizeof *cls);
+    uint32_t *v = malloc((rows + 1) * sizeof *v);   /* (class, kind) << 16 | turn code, sorted */
+    uint16_t *knots = calloc((size_t)tm->n_classes * 2 * Q + 1, sizeof *knots);
+    if (!cls || !v || !knots) {
+        free(cls), free(v), free(knots);
+        return ns_error(NS_ENOMEM, "out of memory planning the turns of %zu captures", n_caps);
+    }
+    for (size_t i = 0; i < n_caps; i++) {
+        chain ch;
+        chain_of(tm, caps[i].key, &ch);
+        /* A coarser class only for a kind the capture's own shows in a quarter of its gaps or more (a
+         * small class's answers: the lab's ntp classes have 4 to 8 flows); a kind it shows less is the
+         * model's mistake there, and a coarser class's gaps of that kind are another class's (the lab's
+         * 10 ms ping has no same-side gaps, its 200 ms ping many: requests and answers cross). Never
+         * the empty key's but for a capture of that key: it pools every service. */
+        const ns_tmodel_class *own = ch.n ? ch.c[0] : NULL;
+        for (int s = 0; s < 2; s++) {
+            const ns_tmodel_class *c = pick(&ch, has_turns, s);
+            if (c && c != own && (!own || 4.0 * own->turn_n[s] < (double)own->turn_n[0] + own->turn_n[1]))
+                c = NULL;
+            cls[2 * i + (size_t)s] = c && (*c->key || !*caps[i].key) ? (int32_t)(c - tm->classes) : -1;
+        }
+        for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
+            if (plan[k].group) continue;
+            const int8_t *r = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
+            const uint8_t *dir = g->dir + g->first[k];
+            uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k], syns;
+            if (len > NS_TM_TURN_ROWS) len = NS_TM_TURN_ROWS;
+            for (uint32_t j = turns_from(r, dir, len, &syns); j < len; j++) {
+                int s = !dir[j] == !dir[j - 1];
+                if (cls[2 * i + (size_t)s] >= 0)
+                    v[n++] = (uint32_t)(2 * cls[2 * i + (size_t)s] + s) << 16 |
+                             ns_repair_turn_code(g->iat_ns[g->first[k] + j]);
+            }
+        }
+    }
+    qsort(v, n, sizeof *v, cmp_u32);
+    for (size_t a = 0, b; a < n; a = b) {
+        for (b = a; b < n && v[b] >> 16 == v[a] >> 16; b++) {}
+        if (b - a < TURN_MIN) continue;   /* too few to say where a gap lies among them */
+        uint16_t *kn = knots + (size_t)(v[a] >> 16) * Q;
+        for (int q = 0; q < Q; q++) {
+            double t = (double)q * (double)(b - a - 1) / (Q - 1);
+            size_t j = (size_t)t;
+            double lo = v[a + j] & 0xffff, hi = j + 1 < b - a ? v[a + j + 1] & 0xffff : lo;
+            kn[q] = (uint16_t)lround(lo + (t - (double)j) * (hi - lo));
+        }
+        if (!kn[Q - 1]) kn[Q - 1] = 1;   /* a map is one whose top knot is set (repair.h) */
+    }
+    for (size_t i = 0; i < n_caps; i++)
+        for (int s = 0; s < 2; s++) {
+            if (cls[2 * i + (size_t)s] < 0) continue;
+            const uint16_t *kn = knots + (size_t)(2 * cls[2 * i + (size_t)s] + s) * Q;
+            if (!kn[Q - 1]) continue;
+            for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
+                if (plan[k].group) continue;
+                memcpy(plan[k].turn_map[s][0], kn, sizeof plan[k].turn_map[s][0]);
+                memcpy(plan[k].turn_map[s][1], tm->classes[cls[2 * i + (size_t)s]].turn_q[s],
+                       sizeof plan[k].turn_map[s][1]);
+            }
+        }
+    free(cls), free(v), free(knots);
+    return NS_OK;
 }
 
 /* ---- durations ------------------------------------------------------------------------------ */

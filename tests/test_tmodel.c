@@ -1315,7 +1315,116 @@ enum { REC_CLOSE = 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES +
 /* Offset of `fin_side` (version 3's first field): version 2's closes, SYN-ACK window and scale, RST timestamps. */
 enum { REC_V3 = REC_CLOSE + 4 * NS_TM_CLOSES + 2 + 1 + 8, REC_V3_BYTES = 9 * 4 };
 /* Version 4's handshake gaps follow, to the end of what a record holds. */
-enum { REC_V4 = REC_V3 + REC_V3_BYTES, REC_END = REC_V4 + 2 * 2 * NS_TM_HS_BINS };
+enum { REC_V4 = REC_V3 + REC_V3_BYTES };
+/* Version 5's turns follow version 4's handshake gaps, TCP TTLs, SYN-ACK timestamps and groups. */
+enum { REC_V5 = REC_V4 + 2 * 2 * NS_TM_HS_BINS + 2 * NS_TM_TTLS * 5 + 8 + NS_TM_GROUPS * (2 + 4 * 4 + 1) };
+
+/* The UDP beacon as request and answer: the server answers 40 ms after the
+ * client's request, the client asks again 300 ms after the answer (every
+ * gap after the first a turn but the last, 100 ms on from the client). */
+static ns_dataset turns_dataset(void)
+{
+    static int64_t iat[FLOWS * LEN];
+    ns_dataset ds = beacon_dataset_of(1);
+    memcpy(iat, ds.iat_ns, sizeof iat);
+    for (int f = 0; f < FLOWS; f++) iat[f * LEN + 1] = 40000000, iat[f * LEN + 2] = 300000000;
+    ds.iat_ns = iat;
+    return ds;
+}
+
+/* Turns follow the class (version 5): a trace model learned where every
+ * answer takes 40 ms plans the model's too-fast answers (5-14 ms) at 40 ms
+ * and the requests after them at 300 ms, in rank order of the generated
+ * gaps; repair writes them. A kind with too few generated gaps keeps its
+ * own (the same-side gaps here: 10 of them). */
+static void test_turn_gaps_follow_the_class(void **state)
+{
+    (void)state;
+    ns_dataset ds = turns_dataset();
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_non_null(c);
+    assert_int_equal(c->turn_n[0], 2 * FLOWS), assert_int_equal(c->turn_n[1], FLOWS);
+    int c40 = ns_repair_turn_code(40000000), c300 = ns_repair_turn_code(300000000);
+    for (int q = 0; q < NS_REPAIR_TURN_Q; q++) /* within a histogram bin (16 codes: 0.9%) */
+        assert_true(abs((int)c->turn_q[0][q] - (q < NS_REPAIR_TURN_Q / 2 ? c40 : c300)) <= 16);
+    enum { N = 10 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t k = 0; k < N; k++)
+        g.iat_ns[g.first[k] + 1] = 5000000 + (int64_t)k * 1000000, g.iat_ns[g.first[k] + 2] = 150000000;
+    ns_repair_plan plan[N];
+    memset(plan, 0, sizeof plan);
+    plan_beacon(&tm, &g, 3, plan);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ro.plan = plan, ro.n_plan = N;
+    for (size_t k = 0; k < N; k++) {
+        assert_int_not_equal(plan[k].turn_map[0][0][NS_REPAIR_TURN_Q - 1], 0);
+        assert_int_equal(plan[k].turn_map[1][0][NS_REPAIR_TURN_Q - 1], 0);
+        ns_repair_out out = {0};
+        assert_int_equal(ns_repair_flow(&ro, k, g.rows + g.first[k] * W, g.dir + g.first[k], g.iat_ns + g.first[k],
+                                        g.len[k], &out, NULL),
+                         NS_OK);
+        assert_int_equal(out.n_pkts, LEN);
+        double answer = (double)(out.pkts[1].ts_ns - out.pkts[0].ts_ns), again = (double)(out.pkts[2].ts_ns - out.pkts[1].ts_ns);
+        assert_true(fabs(answer / 40e6 - 1) < 0.01), assert_true(fabs(again / 300e6 - 1) < 0.01);
+        assert_int_equal(out.pkts[3].ts_ns - out.pkts[2].ts_ns, IAT_NS);
+        ns_repair_out_free(&out);
+    }
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
+/* A version 4 trace model (before turns) loads without them, one with bytes
+ * there is refused, and it plans as version 5 does without the turn maps. */
+static void test_version4_blob(void **state)
+{
+    (void)state;
+    ns_dataset ds = turns_dataset();
+    ns_tmodel tm, v4;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    const uint8_t *r = buf + rec0 + (size_t)(ns_tmodel_find(&tm, "app=beacon") - tm.classes) * NS_TMODEL_RECORD;
+    assert_int_equal(ns_load_le32(r + REC_V5), 2 * FLOWS); /* the turns are where the layout says */
+#define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
+    ns_store_le32(buf + 8, 4), FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v4, buf, size, "old"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
+    for (uint32_t c = 0; c < tm.n_classes; c++)
+        memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_V5, 0, NS_TMODEL_RECORD - REC_V5);
+    FIXCRC();
+#undef FIXCRC
+    assert_int_equal(ns_tmodel_parse(&v4, buf, size, "old"), NS_OK);
+    for (uint32_t c = 0; c < v4.n_classes; c++) assert_int_equal(v4.classes[c].turn_n[0] + v4.classes[c].turn_n[1], 0);
+    enum { N = 20 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    ns_repair_plan a[N], b[N];
+    memset(a, 0, sizeof a), memset(b, 0, sizeof b);
+    plan_beacon(&tm, &g, 4, a);
+    plan_beacon(&v4, &g, 4, b);
+    for (size_t k = 0; k < N; k++) {
+        assert_int_not_equal(a[k].turn_map[0][0][NS_REPAIR_TURN_Q - 1], 0);
+        assert_int_not_equal(a[k].turn_map[1][0][NS_REPAIR_TURN_Q - 1], 0);
+        memset(a[k].turn_map, 0, sizeof a[k].turn_map);
+    }
+    assert_memory_equal(a, b, sizeof a);
+    /* Out of order quantiles are refused. */
+    ns_tmodel_class *bad = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
+    bad->turn_q[0][3] = (uint16_t)(bad->turn_q[0][2] - 1);
+    free(buf);
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&v4, buf, size, "bad.nsm"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "bad.nsm: trace model class 'app=beacon': turn quantiles out of order"));
+    free(buf);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
 
 /* The ended beacons with closes in their rows: FINs answered by an ACK first,
  * by a FIN, a server's FIN; a refused SYN, a client's RST, one after a FIN;
@@ -1453,7 +1562,7 @@ static void test_version3_blob(void **state)
     uint8_t *buf;
     size_t size;
     assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    assert_int_equal(ns_load_le32(buf + 8), 4);
+    assert_int_equal(ns_load_le32(buf + 8), NS_TMODEL_VERSION);
     size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
     ns_store_le32(buf + 8, 3), FIXCRC();
@@ -1670,6 +1779,8 @@ int main(void)
         cmocka_unit_test(test_version1_blob),
         cmocka_unit_test(test_close_shapes),
         cmocka_unit_test(test_handshake_gaps_follow_the_class),
+        cmocka_unit_test(test_turn_gaps_follow_the_class),
+        cmocka_unit_test(test_version4_blob),
         cmocka_unit_test(test_generate_command),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -137,7 +137,8 @@
  *   PSH        cleared on segments without payload (no stack sends it).
  *   time       flow k starts at start_ns + k * flow_gap_ns; each packet follows
  *              by its inter-arrival time, at least 1 us (a plan's hs_us
- *              replace the handshake's SYN-ACK and ACK rows' own); timestamps are whole
+ *              replace the handshake's SYN-ACK and ACK rows' own; a plan's turn_map
+ *              maps the later rows' own); timestamps are whole
  *              microseconds (pcap's). Merged flows (ns_repair_merge) are
  *              strictly increasing too: a tie moves 1 us later.
  *   addresses  flow k: client host k mod Hc of the client net, server host
@@ -190,6 +191,15 @@ enum {
     NS_REPAIR_SHAPE_FIN_RST = 2,  /* RST: after a FIN from each side, in place of the last ACK (an RST alone) */
 };
 
+/* A gap's quantile map (ns_repair_plan.turn_map): knots at the quantiles
+ * i / (NS_REPAIR_TURN_Q - 1), each gap as NS_REPAIR_TURN_CODE x log10 of
+ * its nanoseconds (0.06% steps, 1 ns .. 115 days). */
+enum { NS_REPAIR_TURN_Q = 32, NS_REPAIR_TURN_CODE = 4096, NS_REPAIR_TURN_ROWS = 16 };
+
+/* A gap in nanoseconds as a turn code, and back. */
+uint16_t ns_repair_turn_code(int64_t ns);
+int64_t ns_repair_turn_ns(double code);
+
 /* One flow's place in a trace. Index [0] is the client's packets, [1] the server's. */
 typedef struct ns_repair_plan {
     int64_t start_ns;          /* the flow's first packet */
@@ -213,6 +223,13 @@ typedef struct ns_repair_plan {
     uint8_t client_zero;       /* 1: the client sends from 0.0.0.0 (DHCP before its lease; IPv4 only) */
     uint32_t group;            /* an IPv4 group address the client sends to in place of the server (host byte
                                 * order: multicast, 255.255.255.255); 0: the server */
+    /* The gap before each row after the handshake, [0] of a turn (a row from the other side than the row
+     * before: every one), [1] of one from the same side (of the first NS_REPAIR_TURN_ROWS rows: where they
+     * were learned; a bulk transfer's later bursts are not an opening's): a gap at the generated quantiles
+     * [][0] (turn codes, knots of NS_REPAIR_TURN_Q) goes to the one at the same quantile of [][1], linearly
+     * between knots (on knots that tie, at a point between them fixed by the flow and row). All [][0]
+     * zero: the rows' own. */
+    uint16_t turn_map[2][2][NS_REPAIR_TURN_Q];
 } ns_repair_plan;
 
 typedef struct ns_repair_opts {

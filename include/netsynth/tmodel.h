@@ -31,6 +31,9 @@
  *   handshake  (version 4) of TCP flows that open with the client's SYNs and
  *              the server's SYN-ACK: the gap from the last SYN to the SYN-ACK
  *              and from it to the client's ACK, by log10 bin (1e-5 .. 10 s).
+ *   turns      (version 5) the gaps before the rows of each flow's first 16
+ *              after its handshake, turns (a row from the other side than
+ *              the row before) and same-side rows apart: 32 quantiles each.
  *   ports      steps between a client's consecutive ports: same, +1..+16,
  *              or anything else (random), and the ephemeral range the first
  *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
@@ -97,6 +100,20 @@
  * had a gap in the same bin; one in a bin they never had is drawn from the
  * class's (ns_repair_plan.hs_us, log-uniform within the bin: version 3
  * models have none and leave every gap to the rows).
+ * Turns (version 5): the gaps before a flow's rows after its handshake,
+ * turns and same-side rows apart, go through a quantile map per class
+ * (ns_repair_plan.turn_map): the quantiles of the gaps of that kind the
+ * plan's flows of the class generated (in their first 16 rows) onto the
+ * class's real ones; repair maps every turn and the same-side gaps of the
+ * first 16 rows. The
+ * timing head draws each row's gap from bins of a few percent without
+ * knowing it answers the other side; in a lab rtt class every answer takes
+ * one RTT, and NetFlow's duration and inter-arrival statistics read it.
+ * A capture takes its class's map, a coarser class's (its first label's)
+ * only for a kind its class shows in a quarter of its gaps or more, the
+ * empty key's only for a capture of that key (it pools every service). A
+ * class whose flows generated fewer than 16 gaps of a kind (or a version
+ * 4 model) leaves them to the rows; group flows too (they go one way).
  * Groups (version 4): an IPv4 UDP flow whose rows all go client to server,
  * to a server port of the class's group table, goes to that group address
  * (224.0.0.251 for mDNS, 239.255.255.250 for SSDP, 255.255.255.255 for
@@ -122,7 +139,7 @@
  * Parsing checks all of it: sizes, CRC, distinct keys with the empty one
  * present, counts that agree with each other, finite rates and shares.
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
- * version 3 ones before `hs_gap`
+ * version 3 ones before `hs_gap`, version 4 ones before `turn_n`
  * (what they lack reads as zeros); a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
@@ -138,9 +155,9 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 4   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 5   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
-                               * older files load without what they lack */
+                               * 5: turn and same-side gaps; older files load without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -151,6 +168,7 @@ enum {
     NS_TM_HS_PER_DECADE = 16,                            /* a server's RTT is a tight mode: 1.15x bins */
     NS_TM_HS_BINS = NS_TM_HS_PER_DECADE * 6,             /* 1e-5 s .. 10 s */
     NS_TM_GROUPS = 8,                                    /* server ports with group destinations kept */
+    NS_TM_TURN_ROWS = NS_REPAIR_TURN_ROWS,               /* turns are counted in a flow's first rows (eval's) */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -213,6 +231,13 @@ typedef struct ns_tmodel_class {
     uint32_t group_addr[NS_TM_GROUPS];         /* host byte order; 0: no entry */
     uint32_t group_flows[NS_TM_GROUPS], group_port_flows[NS_TM_GROUPS], group_zero[NS_TM_GROUPS];
     uint8_t group_ttl[NS_TM_GROUPS];
+    /* version 5: the gaps before each row after the handshake, of a flow's
+     * first NS_TM_TURN_ROWS, by kind: [0] turns (a row from the other side
+     * than the row before: an answer, one RTT of the class's paths), [1]
+     * rows from the same side (bursts, idle timers) */
+    uint32_t turn_n[2];                        /* gaps seen; 0: none (or an older file) */
+    uint16_t turn_q[2][NS_REPAIR_TURN_Q];      /* their quantiles i / (NS_REPAIR_TURN_Q - 1), as
+                                                * NS_REPAIR_TURN_CODE log10 ns (ns_repair_turn_code) */
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {

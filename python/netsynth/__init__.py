@@ -160,7 +160,7 @@ class RepairPlan(ctypes.Structure):      # ns_repair_plan
                 ("ts_hz", c_float * 2), ("close", c_u8),
                 ("synack_ws", c_u8), ("synack_win", c_u16), ("rst_ts", c_u8),
                 ("close_side", c_u8), ("close_shape", c_u8), ("hs_us", c_u32 * 2), ("synack_ts", c_u8),
-                ("client_zero", c_u8), ("group", c_u32)]
+                ("client_zero", c_u8), ("group", c_u32), ("turn_map", c_u16 * (2 * 2 * 32))]
 
 
 class RepairOpts(ctypes.Structure):      # ns_repair_opts
@@ -521,6 +521,7 @@ class Generated(_Flows):
         ro = RepairOpts()
         _repair_opts_init(ctypes.byref(ro))
         ro.seed = self.seed
+        ro.window = self.model._m.cfg.max_packets   # as generate plans and repairs: from each flow's first window
         plan = None
         if self.model._m.trace and len(self):
             if self._plan is not None:
