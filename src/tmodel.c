@@ -15,7 +15,10 @@
  *   version 4: u16 hs_gap[2][96]; u8 ttl_tcp[2][4]; u32 ttl_tcp_count[2][4]; u32 synack_ts[2];
  *              per group entry (8): u16 group_port; u32 group_addr, group_flows, group_port_flows, group_zero;
  *              u8 group_ttl
- *   version 5: u32 turn_n[2]; u16 turn_q[2][32] */
+ *   version 5: u32 turn_n[2]; u16 turn_q[2][32];
+ *              per turn port entry (8): u16 turn_port; u32 turn_port_n[2]; u16 turn_port_q[2][32];
+ *              then per turn port entry (8): u16 hs_port_gap[2][96]
+ *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -40,6 +43,9 @@ enum { HEADER = 32, ID_STEP_MAX = 256, IPID_RUN_MAX = 4096 };
 #define PERIOD_MIN_GAP_S 0.001
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+/* A record's bytes in a file of `version` (version 5 made room for the turn ports). */
+static size_t record_bytes(uint32_t version) { return version >= 5 ? NS_TMODEL_RECORD : NS_TMODEL_RECORD_V4; }
+
 struct flow_info;
 static int plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
                        const struct flow_info *info, const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan);
@@ -48,7 +54,7 @@ static void plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns
                             ns_repair_plan *plan);
 static uint32_t turns_from(const int8_t *rows, const uint8_t *dir, uint32_t n, uint32_t *syns);
 static int plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
-                      const ns_repair_opts *ro, ns_repair_plan *plan);
+                      const struct flow_info *info, const ns_repair_opts *ro, ns_repair_plan *plan);
 
 void ns_tmodel_free(ns_tmodel *tm)
 {
@@ -165,8 +171,16 @@ typedef struct acc {
     uint32_t *grp_ttl;      /* [64][256] their clients' TTLs: one array, cleared per class */
     uint32_t *turn_hist;    /* [2][TURN_BINS] turn and same-side gaps by turn code >> TURN_SHIFT: the same */
     int8_t *turn_rows;      /* [NS_TM_TURN_ROWS] rows of one flow */
+    uint64_t *tport;        /* server port << 32 | kind << 16 | turn code of each turn and same-side gap */
+    size_t n_tport, cap_tport;
+    uint64_t *hport;        /* server port << 32 | side << 16 | handshake bin of each handshake gap */
+    size_t n_hport, cap_hport;
+    int hport_lost;         /* out of memory for hport: no port keeps handshakes */
 } acc;
 enum { TURN_SHIFT = 4, TURN_BINS = 65536 >> TURN_SHIFT, TURN_MIN = 16 /* gaps for a quantile map */ };
+/* The real gaps of a kind a server port needs for a map of its own (else its class's): measured 8 to 64 on
+ * the IoT 20k model (BENCHMARK.md, "Turn maps per server port (session 10)"); handshakes likewise. */
+enum { TURN_PORT_MIN = 16, HS_PORT_MIN = 8 };
 
 static int push(double **v, size_t *n, size_t *cap, double x)
 {
@@ -274,15 +288,44 @@ static void hs_count(ns_tmodel_class *c, int s, int64_t ns)
     (*h)++;
 }
 
+/* A growing list of u64 (learning's per-port gaps); 0 or NS_ENOMEM (the caller names what it learned). */
+static int push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 1024;
+        uint64_t *t = realloc(*v, c * sizeof *t);
+        if (!t) return NS_ENOMEM;
+        *v = t, *cap = c;
+    }
+    (*v)[(*n)++] = x;
+    return NS_OK;
+}
+
+/* A handshake gap of side s of flow f: the class's, and its server port's (kept if the port has a turn
+ * map of its own: finish_turn_ports). A list that cannot grow loses the port's count, not the class's. */
+static void hs_note(acc *a, const ns_ds_flow *f, int s, int64_t ns)
+{
+    hs_count(a->c, s, ns);
+    if (push_u64(&a->hport, &a->n_hport, &a->cap_hport, (uint64_t)f->server_port << 32 | (uint64_t)s << 16 |
+                                                            (uint64_t)hs_bin(ns)))
+        a->hport_lost = 1;
+}
+
 /* The gaps before a flow's rows after its handshake (as repair finds it: turns_from), of its first
  * NS_TM_TURN_ROWS, counted by kind: a turn, or a row from the side of the row before. */
-static void learn_turns(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
+static int learn_turns(acc *a, const ns_dataset *ds, const ns_ds_flow *f)
 {
     uint32_t n = f->n_packets < NS_TM_TURN_ROWS ? f->n_packets : NS_TM_TURN_ROWS, syns;
     const uint8_t *dir = ds->dir + f->first;
     for (uint32_t j = 0; j < n; j++) ns_dataset_row(ds, f->first + j, a->turn_rows + (size_t)j * NS_NP_MODEL_WIDTH);
-    for (uint32_t j = turns_from(a->turn_rows, dir, n, &syns); j < n; j++)
-        a->turn_hist[(!dir[j] == !dir[j - 1]) * TURN_BINS + (ns_repair_turn_code(ds->iat_ns[f->first + j]) >> TURN_SHIFT)]++;
+    for (uint32_t j = turns_from(a->turn_rows, dir, n, &syns); j < n; j++) {
+        int s = !dir[j] == !dir[j - 1];
+        uint16_t code = ns_repair_turn_code(ds->iat_ns[f->first + j]);
+        a->turn_hist[s * TURN_BINS + (code >> TURN_SHIFT)]++;
+        if (push_u64(&a->tport, &a->n_tport, &a->cap_tport, (uint64_t)f->server_port << 32 | (uint64_t)s << 16 | code))
+            return ns_error(NS_ENOMEM, "out of memory learning turn gaps");
+    }
+    return NS_OK;
 }
 
 /* The class's quantiles of each kind of gap (tmodel.h, turn_q), within a histogram bin by rank. */
@@ -305,6 +348,60 @@ static void finish_turns(acc *a)
     }
 }
 
+static int cmp_u64(const void *x, const void *y);
+
+/* Quantiles (tmodel.h, turn_q) of the sorted turn codes v[0 .. n) (the low 16 bits), linearly between ranks. */
+static void quantiles_of(const uint64_t *v, size_t n, uint16_t *q)
+{
+    for (int i = 0; i < NS_REPAIR_TURN_Q; i++) {
+        double t = (double)i * (double)(n - 1) / (NS_REPAIR_TURN_Q - 1);
+        size_t j = (size_t)t;
+        double lo = (double)(v[j] & 0xffff), hi = j + 1 < n ? (double)(v[j + 1] & 0xffff) : lo;
+        q[i] = (uint16_t)lround(lo + (t - (double)j) * (hi - lo));
+    }
+}
+
+/* The class's server ports with most turn and same-side gaps, each kind's quantiles (tmodel.h, turn_port). */
+static void finish_turn_ports(acc *a)
+{
+    ns_tmodel_class *c = a->c;
+    qsort(a->tport, a->n_tport, sizeof *a->tport, cmp_u64);
+    for (int k = 0; k < NS_TM_TURN_PORTS; k++) {
+        size_t best = 0, best_n = 0;
+        for (size_t i = 0, j; i < a->n_tport; i = j) {
+            for (j = i; j < a->n_tport && a->tport[j] >> 32 == a->tport[i] >> 32; j++) {}
+            int taken = 0;
+            for (int e = 0; e < k; e++) taken |= c->turn_port[e] == (uint16_t)(a->tport[i] >> 32);
+            if (!taken && j - i > best_n) best = i, best_n = j - i;  /* ties: the lower port */
+        }
+        if (!best_n) break;
+        c->turn_port[k] = (uint16_t)(a->tport[best] >> 32);
+        for (size_t i = best; i < best + best_n;) { /* kind 0's codes, then kind 1's: sorted within each */
+            size_t j = i;
+            int s = (int)(a->tport[i] >> 16 & 1);
+            while (j < best + best_n && (int)(a->tport[j] >> 16 & 1) == s) j++;
+            c->turn_port_n[k][s] = j - i > UINT32_MAX ? UINT32_MAX : (uint32_t)(j - i);
+            quantiles_of(a->tport + i, j - i, c->turn_port_q[k][s]);
+            i = j;
+        }
+    }
+    free(a->tport), a->tport = NULL, a->n_tport = a->cap_tport = 0;
+    for (size_t i = 0; i < a->n_hport && !a->hport_lost; i++) {
+        int p = 0;
+        while (p < NS_TM_TURN_PORTS && ((uint64_t)c->turn_port_n[p][0] + c->turn_port_n[p][1] == 0 ||
+                                        c->turn_port[p] != (uint16_t)(a->hport[i] >> 32)))
+            p++;
+        if (p == NS_TM_TURN_PORTS) continue;
+        uint16_t(*h)[NS_TM_HS_BINS] = c->hs_port_gap[p];
+        uint16_t *b = &h[a->hport[i] >> 16 & 1][a->hport[i] & 0xffff];
+        if (*b == UINT16_MAX) /* as hs_count: the shares stay */
+            for (int j = 0; j < 2; j++)
+                for (int k = 0; k < NS_TM_HS_BINS; k++) h[j][k] /= 2;
+        (*b)++;
+    }
+    free(a->hport), a->hport = NULL, a->n_hport = a->cap_hport = 0;
+}
+
 /* The window and window scale of a flow's SYN-ACK (its server's first SYN
  * with ACK), if it has one; when both SYNs carried timestamps, whether its
  * RSTs do (RFC 7323 leaves them out of "every segment": stacks differ); and
@@ -325,8 +422,8 @@ static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f, const n
         uint32_t v;
         int syn = row_flag(row, NS_NPF_TCP_SYN), ack = row_flag(row, NS_NPF_TCP_ACKF), ts = row_tsval(row, &v);
         if (i == lead && !d && syn && !ack) lead++;
-        else if (lead && i == lead && d && syn && ack) hs_count(a->c, 0, ds->iat_ns[f->first + i]), hs = 1;
-        else if (hs && i == lead + 1 && !d && ack && !syn) hs_count(a->c, 1, ds->iat_ns[f->first + i]);
+        else if (lead && i == lead && d && syn && ack) hs_note(a, f, 0, ds->iat_ns[f->first + i]), hs = 1;
+        else if (hs && i == lead + 1 && !d && ack && !syn) hs_note(a, f, 1, ds->iat_ns[f->first + i]);
         if (rst < 0) {
             if (!i) opened = !d && syn && !ack;
             answered |= d && syn && ack;
@@ -420,7 +517,7 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
                 if (feat[2 * idx[j] + s].ttl >= 0) a->ttl_tcp[s][feat[2 * idx[j] + s].ttl]++;
         }
         learn_group(a, f, feat[2 * idx[j]].ttl);
-        learn_turns(a, ds, f);
+        if (!rc) rc = learn_turns(a, ds, f);
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
         if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
         h->flows++, h->last_server = si;
@@ -708,11 +805,13 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         finish_synack(a);
         finish_groups(a);
         finish_turns(a);
+        finish_turn_ports(a);
     }
 
 done:
     for (size_t i = 0; accs && i < tm->n_classes; i++)
-        free(accs[i].gap), free(accs[i].cont), free(accs[i].rate[0]), free(accs[i].rate[1]);
+        free(accs[i].gap), free(accs[i].cont), free(accs[i].rate[0]), free(accs[i].rate[1]), free(accs[i].tport),
+        free(accs[i].hport);
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
     free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows);
@@ -789,7 +888,15 @@ static double rf(cursor *c)
 #define RECORD_FIELDS_V5(W, H)                                                                                    \
     W(turn_n[0]) W(turn_n[1]);                                                                                    \
     for (int s_ = 0; s_ < 2; s_++)                                                                                \
-        for (int i_ = 0; i_ < NS_REPAIR_TURN_Q; i_++) { H(turn_q[s_][i_]) }
+        for (int i_ = 0; i_ < NS_REPAIR_TURN_Q; i_++) { H(turn_q[s_][i_]) }                                     \
+    for (int p_ = 0; p_ < NS_TM_TURN_PORTS; p_++) {                                                              \
+        H(turn_port[p_]) W(turn_port_n[p_][0]) W(turn_port_n[p_][1]);                                            \
+        for (int s_ = 0; s_ < 2; s_++)                                                                            \
+            for (int i_ = 0; i_ < NS_REPAIR_TURN_Q; i_++) { H(turn_port_q[p_][s_][i_]) }                         \
+    }                                                                                                             \
+    for (int p_ = 0; p_ < NS_TM_TURN_PORTS; p_++)                                                                \
+        for (int s_ = 0; s_ < 2; s_++)                                                                            \
+            for (int i_ = 0; i_ < NS_TM_HS_BINS; i_++) { H(hs_port_gap[p_][s_][i_]) }
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -839,7 +946,7 @@ int ns_tmodel_encode(const ns_tmodel *tm, uint8_t **out, size_t *out_size)
 {
     size_t keys = 0;
     for (uint32_t c = 0; c < tm->n_classes; c++) keys += strlen(tm->classes[c].key) + 1;
-    size_t off = align8(HEADER + keys), size = off + (size_t)tm->n_classes * NS_TMODEL_RECORD;
+    size_t off = align8(HEADER + keys), size = off + (size_t)tm->n_classes * record_bytes(NS_TMODEL_VERSION);
     uint8_t *buf = calloc(1, size);
     if (!buf) return ns_error(NS_ENOMEM, "out of memory for the trace model (%zu bytes)", size);
     memcpy(buf, NS_TMODEL_MAGIC, 8);
@@ -850,7 +957,7 @@ int ns_tmodel_encode(const ns_tmodel *tm, uint8_t **out, size_t *out_size)
     char *k = (char *)buf + HEADER;
     for (uint32_t c = 0; c < tm->n_classes; c++) k = stpcpy(k, tm->classes[c].key) + 1;
     for (uint32_t c = 0; c < tm->n_classes; c++) {
-        cursor cu = {.p = buf + off + (size_t)c * NS_TMODEL_RECORD};
+        cursor cu = {.p = buf + off + (size_t)c * record_bytes(NS_TMODEL_VERSION)};
         put_record(&cu, &tm->classes[c]);
     }
     ns_store_le32(buf + 28, ns_crc32(0, buf, size));
@@ -933,6 +1040,25 @@ static const char *class_problem(const ns_tmodel_class *c)
         for (int i = 0; i < NS_REPAIR_TURN_Q; i++)
             if (c->turn_n[k] ? i && c->turn_q[k][i] < c->turn_q[k][i - 1] : c->turn_q[k][i] != 0)
                 return "turn quantiles out of order";
+    for (int p = 0; p < NS_TM_TURN_PORTS; p++) {
+        uint64_t n = (uint64_t)c->turn_port_n[p][0] + c->turn_port_n[p][1];
+        if (!n && c->turn_port[p]) return "a turn port entry without gaps";
+        if (n > (uint64_t)c->turn_n[0] + c->turn_n[1] || c->turn_port_n[p][0] > c->turn_n[0] ||
+            c->turn_port_n[p][1] > c->turn_n[1])
+            return "more turn gaps of a port than of its class";
+        for (int e = 0; n && e < p; e++)
+            if (c->turn_port[e] == c->turn_port[p] || !((uint64_t)c->turn_port_n[e][0] + c->turn_port_n[e][1]))
+                return "turn port entries repeat a port or follow an empty one";
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < NS_REPAIR_TURN_Q; i++)
+                if (c->turn_port_n[p][k] ? i && c->turn_port_q[p][k][i] < c->turn_port_q[p][k][i - 1]
+                                         : c->turn_port_q[p][k][i] != 0)
+                    return "turn port quantiles out of order";
+        uint64_t h[2] = {0, 0};
+        for (int i = 0; i < NS_TM_HS_BINS; i++) h[0] += c->hs_port_gap[p][0][i], h[1] += c->hs_port_gap[p][1][i];
+        if ((!n && h[0] + h[1]) || h[0] > c->flows || h[1] > c->flows)
+            return "handshake gaps of a turn port do not add up";
+    }
     return NULL;
 }
 
@@ -954,7 +1080,8 @@ static int parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *nam
     if (ns_crc32(ns_crc32(0, head, HEADER), buf + HEADER, size - HEADER) != ns_load_le32(buf + 28))
         return ns_error(NS_ECORRUPT, "%s: trace model checksum mismatch: it is corrupted", name);
     if (!n || n > (1u << 20) || keys > size - HEADER ||
-        (size - align8(HEADER + (size_t)keys)) != (uint64_t)n * NS_TMODEL_RECORD || size < align8(HEADER + (size_t)keys))
+        (size - align8(HEADER + (size_t)keys)) != (uint64_t)n * record_bytes(version) ||
+        size < align8(HEADER + (size_t)keys))
         return ns_error(NS_ECORRUPT, "%s: trace model sizes do not match its %u classes", name, n);
     if (!(tm->classes = calloc(n, sizeof *tm->classes))) return ns_error(NS_ENOMEM, "out of memory");
     tm->n_classes = n;
@@ -973,10 +1100,10 @@ static int parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *nam
         if (*p) return ns_error(NS_ECORRUPT, "%s: trace model has bytes after its class names", name);
     if (!ns_tmodel_find(tm, "")) return ns_error(NS_ECORRUPT, "%s: trace model lacks its class of every flow", name);
     for (uint32_t c = 0; c < n; c++) {
-        const uint8_t *rec = buf + align8(HEADER + (size_t)keys) + (size_t)c * NS_TMODEL_RECORD;
+        const uint8_t *rec = buf + align8(HEADER + (size_t)keys) + (size_t)c * record_bytes(version);
         cursor cu = {.q = rec};
         get_record(&cu, &tm->classes[c], version);
-        for (const uint8_t *p = cu.q; p < rec + NS_TMODEL_RECORD; p++)
+        for (const uint8_t *p = cu.q; p < rec + record_bytes(version); p++)
             if (*p) return ns_error(NS_ECORRUPT, "%s: trace model class '%s': unknown fields set", name, tm->classes[c].key);
         const char *why = class_problem(&tm->classes[c]);
         if (why) return ns_error(NS_ECORRUPT, "%s: trace model class '%s': %s", name, tm->classes[c].key, why);
@@ -1810,7 +1937,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
                           scratch, starts, &v, plan);
     if (!rc) rc = plan_closes(tm, g, caps, n_caps, info, ro, seed, plan);
     if (!rc) plan_handshakes(tm, g, caps, n_caps, info, ro, seed, plan);
-    if (!rc) rc = plan_turns(tm, g, caps, n_caps, ro, plan);
+    if (!rc) rc = plan_turns(tm, g, caps, n_caps, info, ro, plan);
     free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts);
     free(v.pairs), free(v.val), free(v.has);
     for (int d = 0; d < 2; d++) free(v.ttl[d]), free(v.ts[d]), free(v.has_ts[d]);
@@ -2080,6 +2207,19 @@ static uint32_t hs_draw(const uint16_t *h, ns_rng *r)
     return us < 1 ? 1 : us > 4e9 ? 4000000000u : (uint32_t)llround(us);
 }
 
+/* The handshake gaps of side s of class c's flows to server port `port`: its turn port entry's with
+ * HS_PORT_MIN of them, else the class's. */
+static const uint16_t *hs_of_port(const ns_tmodel_class *c, int s, uint16_t port)
+{
+    for (int p = 0; p < NS_TM_TURN_PORTS && (uint64_t)c->turn_port_n[p][0] + c->turn_port_n[p][1]; p++) {
+        if (c->turn_port[p] != port) continue;
+        uint64_t n = 0;
+        for (int i = 0; i < NS_TM_HS_BINS; i++) n += c->hs_port_gap[p][s][i];
+        return n >= HS_PORT_MIN ? c->hs_port_gap[p][s] : c->hs_gap[s];
+    }
+    return c->hs_gap[s];
+}
+
 /* Each TCP flow's handshake gaps (plan[k].hs_us): the rows' SYN-ACK and ACK
  * rows, found as repair finds them (after the client's leading SYNs, in the
  * rows it plans from), keep their gap where the class's captures had one in
@@ -2105,10 +2245,11 @@ static void plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns
             uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
             uint32_t syns;
             if (turns_from(rows, dir, len, &syns) == 1) continue;
-            for (int s = 0; s < 2; s++)
-                if (c[s] && syns + (uint32_t)s < len &&
-                    !c[s]->hs_gap[s][hs_bin(g->iat_ns[g->first[k] + syns + (uint32_t)s])])
-                    plan[k].hs_us[s] = hs_draw(c[s]->hs_gap[s], &r);
+            for (int s = 0; s < 2; s++) {
+                if (!c[s] || syns + (uint32_t)s >= len) continue;
+                const uint16_t *h = hs_of_port(c[s], s, info[k].sport);
+                if (!h[hs_bin(g->iat_ns[g->first[k] + syns + (uint32_t)s])]) plan[k].hs_us[s] = hs_draw(h, &r);
+            }
         }
     }
 }
@@ -2136,31 +2277,40 @@ static uint32_t turns_from(const int8_t *rows, const uint8_t *dir, uint32_t n, u
 
 static int has_turns(const ns_tmodel_class *c, int s) { return c->turn_n[s] >= TURN_MIN; }
 
-static int cmp_u32(const void *x, const void *y)
+/* The entry of server port `port` in class c's turn ports with TURN_PORT_MIN gaps of kind s, or -1. */
+static int turn_port_of(const ns_tmodel_class *c, int s, uint16_t port)
 {
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return a < b ? -1 : a > b;
+    for (int p = 0; p < NS_TM_TURN_PORTS && (uint64_t)c->turn_port_n[p][0] + c->turn_port_n[p][1]; p++)
+        if (c->turn_port[p] == port) return c->turn_port_n[p][s] >= TURN_PORT_MIN ? p : -1;
+    return -1;
 }
 
 /* Each flow's quantile maps of turn and same-side gaps (plan[k].turn_map):
  * per class (the first of the capture's chain with TURN_MIN of that kind,
- * as below),
- * the quantiles of those gaps of its flows in every capture of the plan
- * (their first NS_TM_TURN_ROWS rows of what the planner sees, as learned)
- * onto the class's. Flows to a group go one way and keep their gaps. */
+ * as below), the quantiles of those gaps of its flows in every capture of
+ * the plan (their first NS_TM_TURN_ROWS rows of what the planner sees, as
+ * learned) onto the class's; a flow to a server port the class keeps gaps
+ * of (turn_port, TURN_PORT_MIN of them) maps through that port's gaps
+ * when the plan's flows of the class to that port made TURN_MIN, as an
+ * IoT device's DNS, cloud and hub answer in their own times and the
+ * model's mix of them is not the real one. Flows to a group go one way
+ * and keep their gaps. */
 static int plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
-                      const ns_repair_opts *ro, ns_repair_plan *plan)
+                      const flow_info *info, const ns_repair_opts *ro, ns_repair_plan *plan)
 {
-    enum { Q = NS_REPAIR_TURN_Q };
+    enum { Q = NS_REPAIR_TURN_Q, P = NS_TM_TURN_PORTS };
     size_t rows = 0, n = 0;
     for (size_t i = 0; i < n_caps; i++) rows += caps[i].n * NS_TM_TURN_ROWS;
     int32_t *cls = malloc((2 * n_caps + 1) * sizeof *cls);
-    uint32_t *v = malloc((rows + 1) * sizeof *v);   /* (class, kind) << 16 | turn code, sorted */
-    uint16_t *knots = calloc((size_t)tm->n_classes * 2 * Q + 1, sizeof *knots);
+    /* (class, kind, 0 or 1 + the port's entry) << 16 | turn code, sorted: each gap counts for its class,
+     * and for its port where it has one */
+    uint64_t *v = malloc((2 * rows + 1) * sizeof *v);
+    uint16_t *knots = calloc((size_t)tm->n_classes * 2 * (P + 1) * Q + 1, sizeof *knots);
     if (!cls || !v || !knots) {
         free(cls), free(v), free(knots);
         return ns_error(NS_ENOMEM, "out of memory planning the turns of %zu captures", n_caps);
     }
+#define TURN_KEY(c, s, p) (((uint64_t)(c) * 2 + (uint64_t)(s)) * (P + 1) + (uint64_t)((p) + 1))
     for (size_t i = 0; i < n_caps; i++) {
         chain ch;
         chain_of(tm, caps[i].key, &ch);
@@ -2184,37 +2334,40 @@ static int plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmode
             if (len > NS_TM_TURN_ROWS) len = NS_TM_TURN_ROWS;
             for (uint32_t j = turns_from(r, dir, len, &syns); j < len; j++) {
                 int s = !dir[j] == !dir[j - 1];
-                if (cls[2 * i + (size_t)s] >= 0)
-                    v[n++] = (uint32_t)(2 * cls[2 * i + (size_t)s] + s) << 16 |
-                             ns_repair_turn_code(g->iat_ns[g->first[k] + j]);
+                int32_t c = cls[2 * i + (size_t)s];
+                if (c < 0) continue;
+                uint16_t code = ns_repair_turn_code(g->iat_ns[g->first[k] + j]);
+                v[n++] = TURN_KEY(c, s, -1) << 16 | code;
+                int p = turn_port_of(&tm->classes[c], s, info[k].sport);
+                if (p >= 0) v[n++] = TURN_KEY(c, s, p) << 16 | code;
             }
         }
     }
-    qsort(v, n, sizeof *v, cmp_u32);
+    qsort(v, n, sizeof *v, cmp_u64);
     for (size_t a = 0, b; a < n; a = b) {
         for (b = a; b < n && v[b] >> 16 == v[a] >> 16; b++) {}
         if (b - a < TURN_MIN) continue;   /* too few to say where a gap lies among them */
         uint16_t *kn = knots + (size_t)(v[a] >> 16) * Q;
-        for (int q = 0; q < Q; q++) {
-            double t = (double)q * (double)(b - a - 1) / (Q - 1);
-            size_t j = (size_t)t;
-            double lo = v[a + j] & 0xffff, hi = j + 1 < b - a ? v[a + j + 1] & 0xffff : lo;
-            kn[q] = (uint16_t)lround(lo + (t - (double)j) * (hi - lo));
-        }
+        quantiles_of(v + a, b - a, kn);
         if (!kn[Q - 1]) kn[Q - 1] = 1;   /* a map is one whose top knot is set (repair.h) */
     }
     for (size_t i = 0; i < n_caps; i++)
         for (int s = 0; s < 2; s++) {
-            if (cls[2 * i + (size_t)s] < 0) continue;
-            const uint16_t *kn = knots + (size_t)(2 * cls[2 * i + (size_t)s] + s) * Q;
-            if (!kn[Q - 1]) continue;
+            int32_t c = cls[2 * i + (size_t)s];
+            if (c < 0) continue;
+            const ns_tmodel_class *tc = &tm->classes[c];
             for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
                 if (plan[k].group) continue;
+                int p = turn_port_of(tc, s, info[k].sport);
+                const uint16_t *kn = p >= 0 ? knots + TURN_KEY(c, s, p) * Q : NULL;
+                if (!kn || !kn[Q - 1]) p = -1, kn = knots + TURN_KEY(c, s, -1) * Q;
+                if (!kn[Q - 1]) continue;
                 memcpy(plan[k].turn_map[s][0], kn, sizeof plan[k].turn_map[s][0]);
-                memcpy(plan[k].turn_map[s][1], tm->classes[cls[2 * i + (size_t)s]].turn_q[s],
+                memcpy(plan[k].turn_map[s][1], p >= 0 ? tc->turn_port_q[p][s] : tc->turn_q[s],
                        sizeof plan[k].turn_map[s][1]);
             }
         }
+#undef TURN_KEY
     free(cls), free(v), free(knots);
     return NS_OK;
 }

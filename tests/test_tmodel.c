@@ -1319,6 +1319,22 @@ enum { REC_V4 = REC_V3 + REC_V3_BYTES };
 /* Version 5's turns follow version 4's handshake gaps, TCP TTLs, SYN-ACK timestamps and groups. */
 enum { REC_V5 = REC_V4 + 2 * 2 * NS_TM_HS_BINS + 2 * NS_TM_TTLS * 5 + 8 + NS_TM_GROUPS * (2 + 4 * 4 + 1) };
 
+/* A current blob of n classes re-laid with records of an older version's size (NS_TMODEL_RECORD_V4: each
+ * record's first bytes, which hold every field before version 5's turn ports); the CRC is the caller's. */
+static void relay_v4(uint8_t **buf, size_t *size, uint32_t n)
+{
+    size_t rec0 = *size - (size_t)n * NS_TMODEL_RECORD, out = rec0 + (size_t)n * NS_TMODEL_RECORD_V4;
+    uint8_t *b = malloc(out);
+    assert_non_null(b);
+    memcpy(b, *buf, rec0);
+    for (uint32_t c = 0; c < n; c++)
+        memcpy(b + rec0 + (size_t)c * NS_TMODEL_RECORD_V4, *buf + rec0 + (size_t)c * NS_TMODEL_RECORD,
+               NS_TMODEL_RECORD_V4);
+    ns_store_le64(b + 16, out);
+    free(*buf);
+    *buf = b, *size = out;
+}
+
 /* The UDP beacon as request and answer: the server answers 40 ms after the
  * client's request, the client asks again 300 ms after the answer (every
  * gap after the first a turn but the last, 100 ms on from the client). */
@@ -1377,6 +1393,157 @@ static void test_turn_gaps_follow_the_class(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* A class whose flows go to two server ports (DNS-like 5353 answering in
+ * 2 ms, a cloud's 443 in 40 ms; every request again 300 ms after its
+ * answer): each port keeps its own turn gaps (turn_port), and the plan maps
+ * each port's generated answers onto its own, even where the model's
+ * answers rank the other way round (443's 5-9 ms, 5353's 10-14 ms: the
+ * class's one map would give 443 the 2 ms and 5353 the 40 ms). */
+static void test_turn_gaps_follow_the_port(void **state)
+{
+    (void)state;
+    enum { NF = 160 };
+    static const char *attr_names[] = {"app"};
+    static const uint32_t attr_first[] = {0, 1};
+    static const char *tokens[] = {"app=beacon"};
+    static const char *files[] = {"two.pcap"};
+    static ns_ds_flow flows[NF];
+    static int32_t labels[NF];
+    static int64_t iat[NF * LEN];
+    static uint8_t dirs[NF * LEN], bits[NF * LEN * ((W + 3) / 4)];
+    int8_t row[W];
+    for (int f = 0; f < NF; f++) {
+        uint16_t sp = f % 2 ? 5353 : 443, cp = (uint16_t)(40000 + f);
+        flows[f] = (ns_ds_flow){.first = (uint64_t)f * LEN, .start_ns = 1600000000000000000LL + f * PERIOD_NS,
+                                .n_packets = LEN, .seen = LEN, .client_ip = 0x0A000002, .server_ip = 0xC0A80001,
+                                .client_port = cp, .server_port = sp, .proto = 17};
+        for (int k = 0; k < LEN; k++) {
+            if (k == 1) udp_row(row, 40, (uint16_t)(30000 + 4 * f + k), 50, sp, cp);
+            else udp_row(row, 100, (uint16_t)(7000 + 4 * f + k), 64, cp, sp);
+            ns_dataset_pack_row(row, W, bits + (size_t)(f * LEN + k) * ((W + 3) / 4));
+            iat[f * LEN + k] = k == 0 ? 0 : k == 1 ? (f % 2 ? 2000000 : 40000000) : k == 2 ? 300000000 : IAT_NS;
+            dirs[f * LEN + k] = k == 1;
+        }
+    }
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = LEN, .n_flows = NF, .n_packets = NF * LEN,
+                     .n_attrs = 1, .n_tokens = 1, .n_files = 1, .attr_names = attr_names, .attr_first = attr_first,
+                     .tokens = tokens, .files = files, .flows = flows, .labels = labels, .iat_ns = iat,
+                     .dir = dirs, .bits = bits};
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_non_null(c);
+    assert_int_equal(c->turn_port[0], 443), assert_int_equal(c->turn_port[1], 5353); /* ties: the lower port */
+    assert_int_equal(c->turn_port_n[0][0], NF), assert_int_equal(c->turn_port_n[1][1], NF / 2);
+    assert_int_equal(c->turn_port_n[2][0] + c->turn_port_n[2][1], 0);
+    assert_int_equal(c->turn_port_q[1][0][0], ns_repair_turn_code(2000000));
+    assert_int_equal(c->turn_port_q[0][0][0], ns_repair_turn_code(40000000));
+    /* It survives its bytes. */
+    uint8_t *buf;
+    size_t size;
+    ns_tmodel back;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&back, buf, size, "two.nsm"), NS_OK);
+    const ns_tmodel_class *b = ns_tmodel_find(&back, "app=beacon");
+    assert_memory_equal(b->turn_port_q, c->turn_port_q, sizeof c->turn_port_q);
+    ns_tmodel_free(&back);
+    /* A port twice is refused. */
+    ns_tmodel_class *bad = (ns_tmodel_class *)c;
+    bad->turn_port[1] = 443;
+    free(buf);
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&back, buf, size, "bad.nsm"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "bad.nsm: trace model class 'app=beacon': turn port entries repeat"));
+    bad->turn_port[1] = 5353;
+    free(buf);
+
+    enum { N = 80 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t k = 0; k < N; k++)
+        g.iat_ns[g.first[k] + 1] = (k % 2 ? 10000000 : 5000000) + (int64_t)(k / 2 % 5) * 1000000,
+        g.iat_ns[g.first[k] + 2] = 150000000;
+    ns_repair_plan plan[N];
+    memset(plan, 0, sizeof plan);
+    plan_beacon(&tm, &g, 3, plan);
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ro.plan = plan, ro.n_plan = N;
+    for (size_t k = 0; k < N; k++) {
+        ns_repair_out out = {0};
+        assert_int_equal(ns_repair_flow(&ro, k, g.rows + g.first[k] * W, g.dir + g.first[k], g.iat_ns + g.first[k],
+                                        g.len[k], &out, NULL),
+                         NS_OK);
+        assert_int_equal(out.n_pkts, LEN);
+        double answer = (double)(out.pkts[1].ts_ns - out.pkts[0].ts_ns), again = (double)(out.pkts[2].ts_ns - out.pkts[1].ts_ns);
+        assert_true(fabs(answer / (k % 2 ? 2e6 : 40e6) - 1) < 0.01);
+        assert_true(fabs(again / 300e6 - 1) < 0.01);
+        ns_repair_out_free(&out);
+    }
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
+/* Handshakes follow the port too: a class whose flows to 443 answer the SYN
+ * in 40 ms and to 8767 in 1.4 ms (Edimax's cloud and its local port) plans
+ * a generated 1.4 ms SYN-ACK to 443 in 443's bin and a 40 ms one to 8767
+ * in 8767's, where the class's bins (both) would keep each as generated. */
+static void test_handshakes_follow_the_port(void **state)
+{
+    (void)state;
+    enum { NF = 80 };
+    static const char *attr_names[] = {"app"};
+    static const uint32_t attr_first[] = {0, 1};
+    static const char *tokens[] = {"app=beacon"};
+    static const char *files[] = {"hs.pcap"};
+    static ns_ds_flow flows[NF];
+    static int32_t labels[NF];
+    static int64_t iat[NF * LEN];
+    static uint8_t dirs[NF * LEN], bits[NF * LEN * ((W + 3) / 4)];
+    int8_t row[W];
+    for (int f = 0; f < NF; f++) {
+        uint16_t sp = f % 2 ? 8767 : 443, cp = (uint16_t)(40000 + f);
+        flows[f] = (ns_ds_flow){.first = (uint64_t)f * LEN, .start_ns = 1600000000000000000LL + f * PERIOD_NS,
+                                .n_packets = LEN, .seen = LEN, .client_ip = 0x0A000002, .server_ip = 0xC0A80001,
+                                .client_port = cp, .server_port = sp, .proto = 6};
+        for (int k = 0; k < LEN; k++) {
+            uint32_t t = (uint32_t)(f * 5000 + k * 100);
+            int flags = k == 0 ? SYN : k == 1 ? SYN | ACK : k == 2 ? ACK : ACK | PSH;
+            if (k == 1) ts_row(row, 0, flags, 900000u + t, 5000000u + t, (uint16_t)(30000 + f), 50, sp, cp);
+            else ts_row(row, k == 3 ? 100 : 0, flags, 5000000u + t, 900000u + t, (uint16_t)(7000 + 4 * f + k), 64, cp, sp);
+            ns_dataset_pack_row(row, W, bits + (size_t)(f * LEN + k) * ((W + 3) / 4));
+            iat[f * LEN + k] = k == 0 ? 0 : k == 1 ? (f % 2 ? 1400000 : 40000000) : IAT_NS;
+            dirs[f * LEN + k] = k == 1;
+        }
+    }
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = LEN, .n_flows = NF, .n_packets = NF * LEN,
+                     .n_attrs = 1, .n_tokens = 1, .n_files = 1, .attr_names = attr_names, .attr_first = attr_first,
+                     .tokens = tokens, .files = files, .flows = flows, .labels = labels, .iat_ns = iat,
+                     .dir = dirs, .bits = bits};
+    ns_tmodel tm;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_non_null(c);
+    assert_int_equal(c->turn_port[0], 443), assert_int_equal(c->turn_port[1], 8767);
+    uint32_t n443 = 0, n8767 = 0;
+    for (int i = 0; i < NS_TM_HS_BINS; i++) n443 += c->hs_port_gap[0][0][i], n8767 += c->hs_port_gap[1][0][i];
+    assert_int_equal(n443, NF / 2), assert_int_equal(n8767, NF / 2);
+    enum { N = 40 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t k = 0; k < N; k++) g.iat_ns[g.first[k] + 1] = k % 2 ? 40000000 : 1400000;
+    ns_repair_plan plan[N];
+    memset(plan, 0, sizeof plan);
+    plan_beacon(&tm, &g, 3, plan);
+    for (size_t k = 0; k < N; k++) {
+        double want = k % 2 ? 1400 : 40000, us = plan[k].hs_us[0];
+        assert_true(us > want / 1.2 && us < want * 1.2);
+        assert_int_equal(plan[k].hs_us[1], 0); /* the ACK's 100 ms: a bin both ports had */
+    }
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* A version 4 trace model (before turns) loads without them, one with bytes
  * there is refused, and it plans as version 5 does without the turn maps. */
 static void test_version4_blob(void **state)
@@ -1392,11 +1559,15 @@ static void test_version4_blob(void **state)
     const uint8_t *r = buf + rec0 + (size_t)(ns_tmodel_find(&tm, "app=beacon") - tm.classes) * NS_TMODEL_RECORD;
     assert_int_equal(ns_load_le32(r + REC_V5), 2 * FLOWS); /* the turns are where the layout says */
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
-    ns_store_le32(buf + 8, 4), FIXCRC();
+    ns_store_le32(buf + 8, 4), FIXCRC(); /* records of version 5's size: not a version 4 file */
+    assert_int_equal(ns_tmodel_parse(&v4, buf, size, "old"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "sizes do not match"));
+    relay_v4(&buf, &size, tm.n_classes);
+    FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v4, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
     for (uint32_t c = 0; c < tm.n_classes; c++)
-        memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_V5, 0, NS_TMODEL_RECORD - REC_V5);
+        memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD_V4 + REC_V5, 0, NS_TMODEL_RECORD_V4 - REC_V5);
     FIXCRC();
 #undef FIXCRC
     assert_int_equal(ns_tmodel_parse(&v4, buf, size, "old"), NS_OK);
@@ -1518,12 +1689,13 @@ static void test_close_shapes(void **state)
     assert_int_equal(ns_load_le32(r + REC_V3), tm.classes[0].fin_side[0]);
     assert_int_equal(ns_load_le32(r + REC_V3 + 32), tm.classes[0].refused);
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
+    relay_v4(&buf, &size, tm.n_classes);
     ns_store_le32(buf + 8, 2), FIXCRC();
     ns_tmodel v2;
     assert_int_equal(ns_tmodel_parse(&v2, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
     for (uint32_t c = 0; c < tm.n_classes; c++) /* version 3's fields and version 4's after them */
-        memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_V3, 0, NS_TMODEL_RECORD - REC_V3);
+        memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD_V4 + REC_V3, 0, NS_TMODEL_RECORD_V4 - REC_V3);
     FIXCRC();
 #undef FIXCRC
     assert_int_equal(ns_tmodel_parse(&v2, buf, size, "old"), NS_OK);
@@ -1565,12 +1737,13 @@ static void test_version3_blob(void **state)
     assert_int_equal(ns_load_le32(buf + 8), NS_TMODEL_VERSION);
     size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
+    relay_v4(&buf, &size, tm.n_classes);
     ns_store_le32(buf + 8, 3), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v3, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
     for (uint32_t c = 0; c < tm.n_classes; c++)
-        memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_V3 + REC_V3_BYTES, 0,
-               NS_TMODEL_RECORD - REC_V3 - REC_V3_BYTES);
+        memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD_V4 + REC_V3 + REC_V3_BYTES, 0,
+               NS_TMODEL_RECORD_V4 - REC_V3 - REC_V3_BYTES);
     FIXCRC();
 #undef FIXCRC
     assert_int_equal(ns_tmodel_parse(&v3, buf, size, "old"), NS_OK);
@@ -1613,11 +1786,12 @@ static void test_version1_blob(void **state)
     }
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
     /* Version 1 with bytes where version 2 keeps closes: fields it never had. */
+    relay_v4(&buf, &size, tm.n_classes);
     ns_store_le32(buf + 8, 1), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
     for (uint32_t c = 0; c < tm.n_classes; c++)
-        memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD + REC_CLOSE, 0, NS_TMODEL_RECORD - REC_CLOSE);
+        memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD_V4 + REC_CLOSE, 0, NS_TMODEL_RECORD_V4 - REC_CLOSE);
     FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v1, buf, size, "old"), NS_OK);
     for (uint32_t c = 0; c < v1.n_classes; c++) {
@@ -1780,6 +1954,8 @@ int main(void)
         cmocka_unit_test(test_close_shapes),
         cmocka_unit_test(test_handshake_gaps_follow_the_class),
         cmocka_unit_test(test_turn_gaps_follow_the_class),
+        cmocka_unit_test(test_turn_gaps_follow_the_port),
+        cmocka_unit_test(test_handshakes_follow_the_port),
         cmocka_unit_test(test_version4_blob),
         cmocka_unit_test(test_generate_command),
     };

@@ -33,7 +33,9 @@
  *              and from it to the client's ACK, by log10 bin (1e-5 .. 10 s).
  *   turns      (version 5) the gaps before the rows of each flow's first 16
  *              after its handshake, turns (a row from the other side than
- *              the row before) and same-side rows apart: 32 quantiles each.
+ *              the row before) and same-side rows apart: 32 quantiles each;
+ *              the same per server port for the 8 ports with most such
+ *              gaps, and those ports' handshake gaps (as above).
  *   ports      steps between a client's consecutive ports: same, +1..+16,
  *              or anything else (random), and the ephemeral range the first
  *              ports fall in (Linux 32768-60999, IANA 49152-65535, BSD
@@ -109,6 +111,13 @@
  * timing head draws each row's gap from bins of a few percent without
  * knowing it answers the other side; in a lab rtt class every answer takes
  * one RTT, and NetFlow's duration and inter-arrival statistics read it.
+ * A flow to a server port of the class's turn ports with 16 real gaps of
+ * a kind takes that port's map instead (the quantiles of the plan's gaps
+ * of the class's flows to that port, when they made 16, onto the port's),
+ * and that port's handshake gaps where it had 8 handshakes: an IoT
+ * device's DNS, cloud and hub answer in their own times, and where the
+ * model's mix of them differs from the real one a class's one map moves
+ * one service's gaps onto another's.
  * A capture takes its class's map, a coarser class's (its first label's)
  * only for a kind its class shows in a quarter of its gaps or more, the
  * empty key's only for a capture of that key (it pools every service). A
@@ -135,12 +144,14 @@
  *   0  char[8] "NSYNTRCE"   8 u32 version   12 u32 n_classes
  *   16 u64 size of the blob  24 u32 keys length  28 u32 CRC-32 of the blob with these 4 bytes zero
  *   32 keys: n_classes NUL-ended strings, then zero padding to 8 bytes
- *   then n_classes records of NS_TMODEL_RECORD bytes (tmodel.c lists the fields).
+ *   then n_classes records of NS_TMODEL_RECORD bytes (NS_TMODEL_RECORD_V4 before version 5; tmodel.c lists
+ *   the fields).
  * Parsing checks all of it: sizes, CRC, distinct keys with the empty one
  * present, counts that agree with each other, finite rates and shares.
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`
- * (what they lack reads as zeros); a version newer than NS_TMODEL_VERSION
+ * (what they lack reads as zeros), and records of versions 1 to 4 are
+ * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
 #define NETSYNTH_TMODEL_H
@@ -157,7 +168,8 @@ extern "C" {
 #define NS_TMODEL_MAGIC "NSYNTRCE"
 #define NS_TMODEL_VERSION 5   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
-                               * 5: turn and same-side gaps; older files load without what they lack */
+                               * 5: turn and same-side gaps, per class and server port, and those ports'
+                               * handshake gaps; older files load without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -169,6 +181,7 @@ enum {
     NS_TM_HS_BINS = NS_TM_HS_PER_DECADE * 6,             /* 1e-5 s .. 10 s */
     NS_TM_GROUPS = 8,                                    /* server ports with group destinations kept */
     NS_TM_TURN_ROWS = NS_REPAIR_TURN_ROWS,               /* turns are counted in a flow's first rows (eval's) */
+    NS_TM_TURN_PORTS = 8,                                /* server ports with turn maps of their own kept */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -238,6 +251,12 @@ typedef struct ns_tmodel_class {
     uint32_t turn_n[2];                        /* gaps seen; 0: none (or an older file) */
     uint16_t turn_q[2][NS_REPAIR_TURN_Q];      /* their quantiles i / (NS_REPAIR_TURN_Q - 1), as
                                                 * NS_REPAIR_TURN_CODE log10 ns (ns_repair_turn_code) */
+    /* the same per server port, the ports with most gaps (both kinds) first: an IoT device's DNS,
+     * cloud and hub answer in 1, 20 and 200 ms; an entry with no gaps is none */
+    uint16_t turn_port[NS_TM_TURN_PORTS];
+    uint32_t turn_port_n[NS_TM_TURN_PORTS][2];
+    uint16_t turn_port_q[NS_TM_TURN_PORTS][2][NS_REPAIR_TURN_Q];
+    uint16_t hs_port_gap[NS_TM_TURN_PORTS][2][NS_TM_HS_BINS]; /* as hs_gap, of the flows to turn_port[] */
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
@@ -245,7 +264,8 @@ typedef struct ns_tmodel {
     ns_tmodel_class *classes;
 } ns_tmodel;
 
-#define NS_TMODEL_RECORD 2048
+#define NS_TMODEL_RECORD 8192      /* version 5; versions 1 to 4: NS_TMODEL_RECORD_V4 */
+#define NS_TMODEL_RECORD_V4 2048
 
 struct ns_dataset;
 struct ns_modelfile;
