@@ -159,6 +159,7 @@ static void print_training_state(const ns_train_state *st)
            "continuation-share %g\n",
            st->weight_decay, st->clip, st->ema_decay, st->p_uncond, st->p_token_drop, st->balance, st->val_frac,
            st->cont_share);
+    if (st->self_cond > 0) printf("  self-cond %g\n", st->self_cond);
 }
 
 /* Attribute a's values with the training flows of each, summed over the
