@@ -8,10 +8,15 @@
  * the cross-entropy of the network's logits per header value and per
  * payload value (and per payload value that is present), and the payload's
  * share of the bits loss. A network that read each value's own channels
- * back would approach 0 as t -> 0; one token of d values per row cannot. */
+ * back would approach 0 as t -> 0; one token of d values per row cannot.
+ * A self-conditioned model (train --self-cond) is read both ways: without
+ * an estimate of x_0 ("sc 0", sampling's first step) and with the estimate
+ * its own first pass at the same t makes ("sc 1", as it trains and as the
+ * validation loss judges it). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "netsynth/dataset.h"
 #include "netsynth/diffusion.h"
 #include "netsynth/error.h"
@@ -33,6 +38,7 @@ int main(int argc, char **argv)
     const ns_repr *r = &m.repr; const ns_model_config *c = &m.cfg;
     int K = r->n_bits, in = ns_repr_in_dim(r), od = ns_repr_out_dim(r), T = c->max_packets, B = 96, P = ds.n_attrs;
     ns_model_acts *a; if (ns_model_acts_new(&a, c, B, T)) return 1;
+    float *est = calloc((size_t)B * T * in, 4);
     float *x0 = calloc((size_t)B * T * in, 4), *xt = calloc((size_t)B * T * in, 4), *tt = calloc(B, 4);
     uint8_t *cls = calloc((size_t)B * T * K, 1); int *len = calloc(B, sizeof(int)), *pr = calloc((size_t)B * P, sizeof(int));
     ns_rng g; ns_rng_seed(&g, 5, 5);
@@ -47,7 +53,15 @@ int main(int argc, char **argv)
     for (int ti = 0; ti < 6; ti++) {
         float al, si; ns_schedule_alpha_sigma(&m.sched, ts[ti], &al, &si);
         for (int b = 0; b < B; b++) { tt[b] = ts[ti]; ns_diffusion_noise(xt + (size_t)b * T * in, NULL, x0 + (size_t)b * T * in, (size_t)T * in, al, si, &g); }
+      for (int pass = 0; pass <= c->self_cond; pass++) {
+        ns_model_acts_self_cond(a, NULL);
         ns_model_forward(NULL, a, &m.p, c, xt, tt, pr, P, len, B, T, NULL);
+        if (pass) { /* the estimate from the pass without one, rows past a flow's end zero */
+            ns_repr_expect(r, est, ns_model_output(a), (size_t)B * T);
+            for (int b = 0; b < B; b++) memset(est + ((size_t)b * T + len[b]) * in, 0, (size_t)(T - len[b]) * in * 4);
+            ns_model_acts_self_cond(a, est);
+            ns_model_forward(NULL, a, &m.p, c, xt, tt, pr, P, len, B, T, NULL);
+        }
         const float *out = ns_model_output(a);
         double lp = 0, lh = 0, lpp = 0; long np = 0, nh = 0, npp = 0;
         for (int b = 0; b < B; b++) for (int t = 0; t < len[b]; t++) {
@@ -58,8 +72,10 @@ int main(int argc, char **argv)
                 if (r->cols[j] >= NS_NP_COL_PAY) { lp += ce, np++; if (cl[j]) lpp += ce, npp++; } else lh += ce, nh++;
             }
         }
+        if (c->self_cond) printf("sc %d  ", pass);
         printf("t=%.2f  header %.4f/value  payload %.4f/value (present ones %.4f)  payload share of the bits loss %.2f\n",
-               ts[ti], lh / nh, lp / np, npp ? lpp / npp : 0, lp / (lp + lh));
+               ts[ti], lh / nh, np ? lp / np : 0, npp ? lpp / npp : 0, lp + lh > 0 ? lp / (lp + lh) : 0);
+      }
     }
     return 0;
 }

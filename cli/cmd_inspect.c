@@ -159,6 +159,7 @@ static void print_training_state(const ns_train_state *st)
            "continuation-share %g\n",
            st->weight_decay, st->clip, st->ema_decay, st->p_uncond, st->p_token_drop, st->balance, st->val_frac,
            st->cont_share);
+    if (st->self_cond > 0) printf("  self-cond %g\n", st->self_cond);
 }
 
 /* Attribute a's values with the training flows of each, summed over the
@@ -201,10 +202,11 @@ static int inspect_model(const char *path)
     if (rc) return rc;
     const ns_model_config *c = &m.cfg;
     const char *named = config_name(c);
-    printf("%s: netsynth model%s, version %d\n", path, m.has_state ? " checkpoint" : "", c->groups > 1 ? NS_MODEL_VERSION : 3);
+    printf("%s: netsynth model%s, version %d\n", path, m.has_state ? " checkpoint" : "", ns_modelfile_version(c));
     printf("network: config %s (d %d, %d layers, %d heads, MLP ratio %d", named ? named : "custom", c->d,
            c->n_layer, c->n_head, c->mlp_ratio);
     if (c->groups > 1) printf(", %d tokens per packet", c->groups);
+    if (c->self_cond) printf(", self-conditioned");
     printf(")\n");
     printf("flows: up to %d packets (the dataset kept up to %u), %d of %d bits per packet modelled, payload "
            "bytes %d\n", c->max_packets, m.data_max_packets, c->n_bits, m.repr.width, ns_repr_payload_bytes(&m.repr));

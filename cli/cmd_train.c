@@ -45,6 +45,10 @@ static void usage(FILE *out)
             "  --continuation-share X   of the draws of a flow longer than the window (a\n"
             "                     dataset of whole flows), the share that trains a window\n"
             "                     inside it rather than its first packets (default 0.5)\n"
+            "  --self-cond P      self-conditioning: the network also reads its own estimate\n"
+            "                     of the clean rows, which sampling passes from step to step;\n"
+            "                     P of the flows of each step first run without one to make\n"
+            "                     it (about 1 + P/3 times the time a step; default 0: none)\n"
             "  --logsnr-shift X   shift of the noise schedule's log-SNR (default 0)\n"
             "  --timing-bins N    bins of log inter-arrival time the timing head predicts\n"
             "                     (default 256); 0: one regressed value, as models before\n"
@@ -70,7 +74,7 @@ static void usage(FILE *out)
 int cmd_train(int argc, char **argv)
 {
     enum { O_DATA = 256, O_CONFIG, O_D, O_LAYERS, O_HEADS, O_GROUPS, O_PACKETS, O_STEPS, O_BATCH, O_LR, O_WARMUP, O_WD,
-           O_CLIP, O_EMA, O_PUNCOND, O_PDROP, O_BALANCE, O_CONT, O_SHIFT, O_BINS, O_VAL, O_SEED, O_THREADS, O_RESUME, O_CKPT,
+           O_CLIP, O_EMA, O_PUNCOND, O_PDROP, O_BALANCE, O_CONT, O_SELFCOND, O_SHIFT, O_BINS, O_VAL, O_SEED, O_THREADS, O_RESUME, O_CKPT,
            O_LOG, O_EVAL, O_CKPTN, O_OTHER, O_HELP };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA}, {"config", 1, 0, O_CONFIG}, {"d", 1, 0, O_D}, {"layers", 1, 0, O_LAYERS},
@@ -78,7 +82,7 @@ int cmd_train(int argc, char **argv)
         {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR}, {"warmup", 1, 0, O_WARMUP},
         {"weight-decay", 1, 0, O_WD}, {"clip", 1, 0, O_CLIP}, {"ema", 1, 0, O_EMA},
         {"p-uncond", 1, 0, O_PUNCOND}, {"p-token-drop", 1, 0, O_PDROP}, {"balance", 1, 0, O_BALANCE},
-        {"continuation-share", 1, 0, O_CONT},
+        {"continuation-share", 1, 0, O_CONT}, {"self-cond", 1, 0, O_SELFCOND},
         {"logsnr-shift", 1, 0, O_SHIFT}, {"timing-bins", 1, 0, O_BINS}, {"val-frac", 1, 0, O_VAL}, {"seed", 1, 0, O_SEED},
         {"threads", 1, 0, 'j'}, {"resume", 1, 0, O_RESUME}, {"checkpoint", 1, 0, O_CKPT},
         {"resume-on-other-data", 0, 0, O_OTHER}, {"log-every", 1, 0, O_LOG}, {"eval-every", 1, 0, O_EVAL}, {"ckpt-every", 1, 0, O_CKPTN},
@@ -119,6 +123,7 @@ int cmd_train(int argc, char **argv)
         case O_PDROP: rc = cli_parse_float("--p-token-drop", optarg, 0, 1, &o.st.p_token_drop); break;
         case O_BALANCE: rc = cli_parse_float("--balance", optarg, 0, 2, &o.st.balance); break;
         case O_CONT: rc = cli_parse_float("--continuation-share", optarg, 0, 1, &o.st.cont_share); break;
+        case O_SELFCOND: rc = cli_parse_float("--self-cond", optarg, 0, 1, &o.st.self_cond); break;
         case O_SHIFT: rc = cli_parse_float("--logsnr-shift", optarg, -20, 20, &o.logsnr_shift); break;
         case O_BINS:
             rc = cli_parse_long("--timing-bins", optarg, 0, NS_MODEL_MAX_TIMING_BINS, &v), o.timing_bins = (int)v;

@@ -91,6 +91,9 @@ int ns_controlnet_init(ns_controlnet *ctl, const ns_modelfile *base, int K)
     if (base->cfg.groups > 1)
         return ns_error(NS_EARG, "the base model has %d tokens per packet: control branches are for models of one "
                         "(train the base with --groups 1)", base->cfg.groups);
+    if (base->cfg.self_cond) /* the branch's forward would have to pass the estimate along */
+        return ns_error(NS_EARG, "the base model is self-conditioned: control branches are for models without it "
+                        "(train the base with --self-cond 0)");
     if (K < 1 || K > base->cfg.n_layer)
         return ns_error(NS_EARG, "--blocks %d: the base has %d blocks (1 to %d)", K, base->cfg.n_layer,
                         base->cfg.n_layer);
@@ -192,7 +195,7 @@ static int parse(ns_controlnet *ctl, const uint8_t *buf, size_t size, const char
         return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", path);
     int32_t v[9];
     memcpy(v, buf + 16, sizeof v);
-    ns_model_config c = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0, 1}; /* one token a packet */
+    ns_model_config c = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0, 1, 0}; /* one token a packet, no self-conditioning */
     int64_t nt = (int64_t)c.out_dim - 3 * (int64_t)c.n_bits - 1; /* the base's timing outputs */
     c.timing_bins = nt > 1 && nt <= NS_MODEL_MAX_TIMING_BINS + NS_MODEL_TIMING_SUB ? (int32_t)(nt - NS_MODEL_TIMING_SUB) : 0;
     int32_t K = (int32_t)ns_load_le32(buf + 56), nf = (int32_t)ns_load_le32(buf + 60);

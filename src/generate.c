@@ -147,6 +147,8 @@ typedef struct denoise_ctx {
     int hold;                     /* a continuation window: its first `hold` rows are known, */
     float *held;                  /* [B, hold, in] their encodings (inpainted at every step) */
     uint8_t *cont;                /* [2B] all 1: told to the model (it trained on such windows) */
+    float *sc;                    /* [B, T, in] a self-conditioned model's estimate of x_0 from the call
+                                   * before (after clamps and holds), both halves' (NULL: not one) */
 } denoise_ctx;
 
 /* The sampler's network: x_t -> guided outputs -> expected x_0. */
@@ -157,7 +159,7 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
     /* Unguided steps (before the last guided_steps) run the conditional half alone. */
     int guided = c->guided && (c->guided_steps <= 0 || c->step >= c->steps - c->guided_steps);
     c->step++;
-    int B = c->B, T = c->T, in = cfg->in_dim, BB = guided ? 2 * B : B;
+    int B = c->B, T = c->T, in = cfg->in_dim, BB = guided ? 2 * B : B, first = c->step == 1;
     size_t rows = (size_t)B * T, per = rows * (size_t)cfg->out_dim;
     /* The sampler's state lives in x_in (see sample_batch); the unconditional
      * half's rows are the same, and the forward takes them from the first
@@ -169,6 +171,8 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
         ns_controlnet_model_forward(NULL, c->acts, c->cacts, c->m, c->ctl, c->x_in, c->t, c->prompt, c->P, c->len, BB,
                                     T, c->feat, c->scale);
     } else {
+        /* The first call has no estimate yet: zeros, as training's flows without one. */
+        if (c->sc) ns_model_acts_self_cond(c->acts, first ? NULL : c->sc);
         ns_model_acts_share_input(c->acts, guided);
         ns_model_forward(NULL, c->acts, &c->m->p, cfg, c->x_in, c->t, c->prompt, c->P, c->len, BB, T, NULL);
     }
@@ -187,6 +191,7 @@ static int denoise(void *vctx, float *x0, const float *x_t, double t, size_t n)
             memcpy(x0 + (size_t)b * T * in, c->held + (size_t)b * c->hold * in, (size_t)c->hold * in * sizeof(float));
     for (int b = 0; b < B; b++) /* rows past a flow's end stay empty */
         memset(x0 + ((size_t)b * T + c->len[b]) * in, 0, (size_t)(T - c->len[b]) * in * sizeof(float));
+    if (c->sc) memcpy(c->sc, x0, n * sizeof(float));
     return NS_OK;
 }
 
@@ -339,6 +344,7 @@ static void worker_free(worker *w)
     ns_controlnet_acts_free(w->c.cacts);
     free(w->c.feat), free(w->c.map);
     free(w->c.prompt), free(w->c.len), free(w->c.t), free(w->c.x_in), free(w->c.out), free(w->c.held), free(w->c.cont), free(w->scratch);
+    free(w->c.sc);
     memset(w, 0, sizeof *w);
 }
 
@@ -369,8 +375,9 @@ static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, co
     c->cont = malloc((size_t)2 * Bmax);
     if (c->cont) memset(c->cont, 1, (size_t)2 * Bmax);
     w->scratch = malloc(3 * N * in * sizeof(float));
+    if (cfg->self_cond) c->sc = malloc(N * in * sizeof(float));
     if (!c->prompt || !c->len || !c->t || !c->x_in || !c->out || !c->held || !c->cont || !w->scratch ||
-        (ctl && (!c->feat || !c->map))) {
+        (ctl && (!c->feat || !c->map)) || (cfg->self_cond && !c->sc)) {
         worker_free(w);
         return ns_error(NS_ENOMEM, "out of memory for sampling");
     }

@@ -150,6 +150,9 @@ int ns_lora_init(ns_lora *a, const ns_modelfile *base, const ns_dataset *ds, int
     if (base->cfg.groups > 1) /* the adapter file keeps the one-token shapes (shape_of) */
         return ns_error(NS_EARG, "the base model has %d tokens per packet: adapters are for models of one (train the "
                         "base with --groups 1)", base->cfg.groups);
+    if (base->cfg.self_cond) /* its fine-tuning would have to train the estimate's pass too */
+        return ns_error(NS_EARG, "the base model is self-conditioned: adapters are for models without it (train the "
+                        "base with --self-cond 0)");
     /* The data's attributes by the base's index, its tokens by the base's id. */
     if (ds->n_attrs > MAX_ATTRS) return ns_error(NS_EARG, "the fine-tune data has too many attributes");
     int32_t amap[MAX_ATTRS + 1];

@@ -60,7 +60,8 @@ int ns_model_config_valid(const ns_model_config *c)
            c->max_packets <= 1024 && c->n_bits >= 1 && c->n_bits <= NS_NP_MODEL_WIDTH && c->in_dim == 2 * c->n_bits + 2 &&
            (c->timing_bins == 0 || (c->timing_bins >= 2 && c->timing_bins <= NS_MODEL_MAX_TIMING_BINS)) &&
            c->out_dim == 3 * c->n_bits + 1 + ns_model_timing_outputs(c) && c->vocab >= 0 && c->len_bins >= 0 &&
-           c->len_bins <= NS_MODEL_MAX_LEN_BINS && c->groups >= 1 && c->groups <= NS_MODEL_MAX_GROUPS;
+           c->len_bins <= NS_MODEL_MAX_LEN_BINS && c->groups >= 1 && c->groups <= NS_MODEL_MAX_GROUPS &&
+           (c->self_cond == 0 || c->self_cond == 1);
 }
 
 void model_block_take(ns_model_params *p, int l, const ns_model_config *c, float *mem, size_t *at)
@@ -119,6 +120,8 @@ size_t ns_model_params_layout(ns_model_params *p, const ns_model_config *c, floa
     TAKE(p->len2_w, (size_t)ns_model_length_classes(c) * d);
     TAKE(p->len2_b, (size_t)ns_model_length_classes(c));
     TAKE(p->cont, c->len_bins ? d : 0);
+    /* Last, so that a model without it has the layout of before. */
+    TAKE(p->sc_w, c->self_cond ? gd * (size_t)c->in_dim : 0);
 #undef TAKE
     return n;
 }
@@ -156,7 +159,10 @@ void ns_model_params_init(const ns_model_params *p, const ns_model_config *c, ui
     }
     /* fada and out stay 0: the fresh model predicts x_0 = "all classes equal". */
     xavier(p->len1_w, d, d, &rng);
-    /* len2 stays 0: a uniform length distribution to start from. */
+    /* len2 stays 0: a uniform length distribution to start from. sc_w
+     * stays 0 too: the model starts as the one without self-conditioning,
+     * and the init draws nothing more, so that the other weights start as
+     * that model's do. */
 }
 
 int ns_model_matrices(const ns_model_config *c, ns_model_matrix *m)
@@ -181,6 +187,7 @@ int ns_model_matrices(const ns_model_config *c, ns_model_matrix *m)
     MAT(p.out_w, c->out_dim, gd, -1, DECAY | LORA | TOKEN);
     MAT(p.len1_w, d, d, -1, DECAY | LENGTH);
     MAT(p.len2_w, ns_model_length_classes(c), d, -1, DECAY | LENGTH);
+    if (c->self_cond) MAT(p.sc_w, gd, c->in_dim, -1, DECAY | TOKEN);
 #undef MAT
     return n;
 }
@@ -231,6 +238,7 @@ struct ns_model_acts {
     void (*on_grad)(void *ctx, size_t off, size_t n); /* ns_model_acts_on_grad */
     void *on_grad_ctx;
     const float *x_t;
+    const float *x_sc;           /* ns_model_acts_self_cond (NULL: zeros) */
     int share_input;             /* ns_model_acts_share_input */
     float *temb0, *th1, *tha, *temb, *yemb, *cvec, *sc;   /* [B, d] */
     float **res;                 /* [n_layer + 1] of [N G, d] (N = B T rows, G tokens each) */
@@ -244,6 +252,7 @@ struct ns_model_acts {
     /* backward scratch (the blocks' own, then the rest) */
     model_block_scratch bs;
     float *d_res, *d_res2, *d_sc, *d_c, *d_y, *d_t;
+    float *scp;                  /* [N, G d] sc_w x0_sc (self_cond only) */
     float *mem;
 };
 
@@ -280,6 +289,7 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
         A(a->probs, N * K * 3); A(a->dout, N * od); A(a->dllog, B * MT);
         A(a->d_res, NG * d); A(a->d_res2, NG * d);
         A(a->d_sc, B * d); A(a->d_c, B * d); A(a->d_y, B * d); A(a->d_t, B * d);
+        A(a->scp, c->self_cond ? NG * d : 0);
 #undef A
         if (!pass) {
             a->mem = (!a->res || !a->layer || !a->row_loss || !a->len_tok) ? NULL : malloc(n * sizeof(float));
@@ -298,6 +308,8 @@ void ns_model_acts_share_input(ns_model_acts *a, int on) { a->share_input = on; 
 void ns_model_acts_length_target(ns_model_acts *a, const int *len_class) { a->len_class = len_class; }
 
 void ns_model_acts_continuation(ns_model_acts *a, const uint8_t *cont) { a->cont = cont; }
+
+void ns_model_acts_self_cond(ns_model_acts *a, const float *x0_sc) { a->x_sc = x0_sc; }
 
 void ns_model_acts_share(ns_model_acts *a, size_t rows, int flows) { a->share_rows = rows, a->share_flows = flows; }
 
@@ -397,6 +409,10 @@ void ns_model_embed(ns_model_acts *a, const ns_model_params *p, const ns_model_c
     float *x = a->res[0];
     int n_in = a->share_input && B % 2 == 0 ? N / 2 : N; /* the second half's rows equal the first's */
     ns_linear_forward(x, x_t, p->in_w, p->in_b, n_in, c->in_dim, gd);
+    if (c->self_cond && a->x_sc) { /* an estimate of zeros adds nothing */
+        ns_linear_forward(a->scp, a->x_sc, p->sc_w, NULL, n_in, c->in_dim, gd);
+        add_inplace(x, a->scp, (size_t)n_in * gd);
+    }
     if (n_in < N) memcpy(x + (size_t)n_in * gd, x, (size_t)n_in * gd * sizeof(float));
     for (int b = 0; b < B; b++)
         for (int r = 0; r < T; r++) add_inplace(x + ((size_t)b * T + r) * gd, p->pos + (size_t)r * gd, (size_t)gd);
@@ -637,6 +653,8 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
     for (int b = 0; b < B; b++)
         for (int r = 0; r < T; r++) add_inplace(g->pos + (size_t)r * gd, dres + ((size_t)b * T + r) * gd, (size_t)gd);
     ns_linear_backward(NULL, g->in_w, g->in_b, dres, a->x_t, p->in_w, N, c->in_dim, gd);
+    /* x0_sc is an input, not a function of the weights (stop-gradient). */
+    if (c->self_cond && a->x_sc) ns_linear_backward(NULL, g->sc_w, NULL, dres, a->x_sc, p->sc_w, N, c->in_dim, gd);
 
     /* Condition: sc = silu(c), c = temb + yemb. */
     memset(a->d_c, 0, Bd * sizeof(float));

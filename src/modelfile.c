@@ -17,7 +17,8 @@
  *               slots in STATE_FIELDS order; slots past the last field are zero, so a
  *               field added at the end reads as 0 from older checkpoints; the
  *               continuation share, after them, is kept as 1 + share so that
- *               its 0 means "not recorded": NS_TRAIN_CONT_SHARE), then
+ *               its 0 means "not recorded": NS_TRAIN_CONT_SHARE; then the
+ *               self-conditioning share, 0 in files before it), then
  *               f32 train weights, AdamW m, AdamW v, n_params each
  *   136 u64     file size        144 u32 CRC-32 of the file with these 4 bytes zero
  *   148 u32     zero
@@ -39,7 +40,11 @@
  *               are still written as version 3, byte for byte as before, so
  *               that older builds keep reading them, and they refuse a
  *               grouped model by its version instead of misreading it
- *   248..255    zero
+ *   248 i32     version 5: 1, the model is self-conditioned (config self_cond:
+ *               sc_w after the other weights); version 5 keeps groups at 244
+ *               for any count, 1 included. Models without it are written as
+ *               version 3 or 4 as before (ns_modelfile_version)
+ *   252..255    zero
  * Version 1 was this without the trace section, version 2 with rows of
  * 1088 values (1600 with the payload layer; no IPv6 layer): both are
  * refused, with what to do.
@@ -204,8 +209,9 @@ static void state_pack(const ns_train_state *s, uint8_t *out)
     }
     STATE_FIELDS(PUT)
 #undef PUT
-    double cont = 1.0 + (double)s->cont_share;
+    double cont = 1.0 + (double)s->cont_share, sc = (double)s->self_cond;
     memcpy(out + at, &cont, 8);
+    memcpy(out + at + 8, &sc, 8);
 }
 
 static void state_unpack(ns_train_state *s, const uint8_t *in)
@@ -230,6 +236,9 @@ static void state_unpack(ns_train_state *s, const uint8_t *in)
     double cont;
     memcpy(&cont, in + at, 8);
     s->cont_share = cont == 0 ? NS_TRAIN_CONT_SHARE : (float)(cont - 1.0);
+    double sc;
+    memcpy(&sc, in + at + 8, 8);
+    s->self_cond = (float)sc;
 }
 
 /* A checkpoint is internally consistent when its CRC matches, but its
@@ -266,6 +275,7 @@ int ns_train_state_check(const ns_train_state *s, const char *name)
              {"w_dir", s->w_dir, 0, 1e6, 0},
              {"w_len", s->w_len, 0, 1e6, 0},
              {"cont_share", s->cont_share, 0, 1, 0},
+             {"self_cond", s->self_cond, 0, 1, 0},
              {"elapsed_s", s->elapsed_s, 0, 1e12, 0}};
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (!isfinite(r[i].v) || r[i].v < r[i].lo || r[i].v > r[i].hi || (r[i].hi_open && r[i].v == r[i].hi))
@@ -319,7 +329,8 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
     if (m->provenance) ns_prov_section_write(m->provenance, buf + off_prov);
     ns_store_le64(buf + 184, off_prov), ns_store_le64(buf + 192, prov_len);
     memcpy(buf, NS_MODEL_MAGIC, 8);
-    ns_store_le32(buf + 8, m->cfg.groups > 1 ? NS_MODEL_VERSION : 3);
+    int version = ns_modelfile_version(&m->cfg);
+    ns_store_le32(buf + 8, (uint32_t)version);
     ns_store_le32(buf + 12, with_state ? 1 : 0);
     const int32_t cfg[9] = {m->cfg.d,      m->cfg.n_layer, m->cfg.n_head, m->cfg.mlp_ratio, m->cfg.max_packets,
                             m->cfg.in_dim, m->cfg.out_dim, m->cfg.n_bits, m->cfg.vocab};
@@ -327,7 +338,8 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
     memcpy(buf + 52, &m->sched.logsnr_shift, 4);
     ns_store_le32(buf + 168, (uint32_t)m->cfg.timing_bins);
     ns_store_le32(buf + 240, (uint32_t)m->cfg.len_bins);
-    if (m->cfg.groups > 1) ns_store_le32(buf + 244, (uint32_t)m->cfg.groups);
+    if (version >= 4) ns_store_le32(buf + 244, (uint32_t)m->cfg.groups);
+    if (version >= 5) ns_store_le32(buf + 248, (uint32_t)m->cfg.self_cond);
     memcpy(buf + 172, &m->repr.bin_lo, 4), memcpy(buf + 176, &m->repr.bin_hi, 4);
     ns_store_le32(buf + 56, m->n_attrs), ns_store_le32(buf + 60, m->n_tokens), ns_store_le32(buf + 64, m->n_combos);
     ns_store_le32(buf + 68, m->data_max_packets);
@@ -383,8 +395,8 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
         return ns_error(NS_EVERSION, "%s: model file version %u (rows without the IPv6 layer); this build reads "
                         "version %d: rebuild the dataset with `netsynth dataset` and train again with `netsynth train`",
                         path, version, NS_MODEL_VERSION);
-    if (version != 3 && version != NS_MODEL_VERSION)
-        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads versions 3 and %d (a newer netsynth "
+    if (version < 3 || version > NS_MODEL_VERSION)
+        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads versions 3 to %d (a newer netsynth "
                         "wrote it?)", path, version, NS_MODEL_VERSION);
     uint64_t fsize = ns_load_le64(buf + 136);
     if (fsize != size)
@@ -402,8 +414,9 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
     memcpy(cfg, buf + 16, sizeof cfg);
     ns_model_config c = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6], cfg[7], cfg[8],
                          (int32_t)ns_load_le32(buf + 168), (int32_t)ns_load_le32(buf + 240),
-                         version >= 4 ? (int32_t)ns_load_le32(buf + 244) : 1};
-    if (!ns_model_config_valid(&c) || (version >= 4) != (c.groups > 1))
+                         version >= 4 ? (int32_t)ns_load_le32(buf + 244) : 1,
+                         version >= 5 ? (int32_t)ns_load_le32(buf + 248) : 0};
+    if (!ns_model_config_valid(&c) || ns_modelfile_version(&c) != (int)version)
         return ns_error(NS_ECORRUPT, "%s: impossible model config in header", path);
     m->cfg = c;
     memcpy(&m->sched.logsnr_shift, buf + 52, 4);

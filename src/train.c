@@ -219,6 +219,11 @@ typedef struct batch {
     int *len_class;    /* the length head's targets: each flow's whole length */
     uint32_t *start;   /* each flow's window: its first row */
     uint8_t *cont;     /* start > 0: the window does not start its flow */
+    /* Self-conditioning (config self_cond only, else NULL): */
+    float *x_sc;       /* [B, T, in] the estimate of x_0 the training pass reads (zeros: none) */
+    float *g_x_t, *g_t, *g_x0; /* the flows of the first pass, gathered: their x_t, times, estimate */
+    int *g_prompt, *g_len, *g_pick;
+    uint8_t *g_cont, *pick;  /* pick[b]: flow b self-conditions this step */
 } batch;
 
 static int batch_alloc(batch *b, const ns_model_config *c, int B, int P)
@@ -238,6 +243,20 @@ static int batch_alloc(batch *b, const ns_model_config *c, int B, int P)
     if (!b->x0 || !b->x_t || !b->t || !b->iat || !b->cls || !b->dir || !b->len || !b->len_class || !b->start || !b->cont ||
         !b->prompt)
         return ns_error(NS_ENOMEM, "out of memory for a batch");
+    if (c->self_cond) {
+        b->x_sc = calloc(N * c->in_dim, sizeof(float));
+        b->g_x_t = calloc(N * c->in_dim, sizeof(float));
+        b->g_x0 = calloc(N * c->in_dim, sizeof(float));
+        b->g_t = calloc(B, sizeof(float));
+        b->g_prompt = calloc((size_t)B * (P ? P : 1), sizeof(int));
+        b->g_len = calloc(B, sizeof(int));
+        b->g_pick = calloc(B, sizeof(int));
+        b->g_cont = calloc(B, 1);
+        b->pick = calloc(B, 1);
+        if (!b->x_sc || !b->g_x_t || !b->g_x0 || !b->g_t || !b->g_prompt || !b->g_len || !b->g_pick || !b->g_cont ||
+            !b->pick)
+            return ns_error(NS_ENOMEM, "out of memory for a batch");
+    }
     return NS_OK;
 }
 
@@ -245,6 +264,54 @@ static void batch_free(batch *b)
 {
     free(b->x0), free(b->x_t), free(b->t), free(b->iat), free(b->cls), free(b->dir), free(b->len), free(b->len_class);
     free(b->start), free(b->cont), free(b->prompt);
+    free(b->x_sc), free(b->g_x_t), free(b->g_x0), free(b->g_t), free(b->g_prompt), free(b->g_len), free(b->g_pick);
+    free(b->g_cont), free(b->pick);
+}
+
+/* Self-conditioning's first pass (model.h, ns_model_acts_self_cond): the
+ * batch's flows for which pick(flow) holds run once without an estimate
+ * (gathered into a batch of their own, so that the pass costs what they
+ * do), and their expected x_0 becomes bt->x_sc's rows; the other flows' rows
+ * and rows past a flow's end stay zero, as the sampler keeps them. Nothing
+ * of this pass is kept for the backward: the caller's forward overwrites
+ * acts, and no gradient flows into the estimate (stop-gradient). Leaves
+ * acts reading bt->x_sc and bt->cont. */
+static void self_cond_pass(batch *bt, ns_model_acts *acts, const ns_modelfile *m, const ns_model_params *p,
+                           const uint8_t *pick)
+{
+    const ns_model_config *c = &m->cfg;
+    int B = bt->B, T = bt->T, P = bt->P, in = c->in_dim, n = 0;
+    size_t per = (size_t)T * in;
+    memset(bt->x_sc, 0, (size_t)B * per * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        if (pick && !pick[b]) continue;
+        memcpy(bt->g_x_t + n * per, bt->x_t + b * per, per * sizeof(float));
+        bt->g_t[n] = bt->t[b], bt->g_len[n] = bt->len[b], bt->g_cont[n] = bt->cont[b];
+        memcpy(bt->g_prompt + (size_t)n * P, bt->prompt + (size_t)b * P, (size_t)P * sizeof(int));
+        bt->g_pick[n++] = b;
+    }
+    if (n) {
+        ns_model_acts_self_cond(acts, NULL);
+        ns_model_acts_continuation(acts, bt->g_cont);
+        ns_model_forward(NULL, acts, p, c, bt->g_x_t, bt->g_t, bt->g_prompt, P, bt->g_len, n, T, NULL);
+        ns_repr_expect(&m->repr, bt->g_x0, ns_model_output(acts), (size_t)n * T);
+        for (int k = 0; k < n; k++)
+            memcpy(bt->x_sc + bt->g_pick[k] * per, bt->g_x0 + k * per, (size_t)bt->g_len[k] * in * sizeof(float));
+    }
+    ns_model_acts_self_cond(acts, bt->x_sc);
+    ns_model_acts_continuation(acts, bt->cont);
+}
+
+/* Which flows of a training batch self-condition: each with probability
+ * share, from a stream of its own (slot b0 + b of step `stream`), so that
+ * the batch's other draws are those of a model without it. */
+static void self_cond_pick(uint8_t *pick, int B, float share, uint64_t seed, uint64_t stream, int b0)
+{
+    for (int b = 0; b < B; b++) {
+        ns_rng r;
+        ns_rng_seed(&r, seed, (stream * 65536 + (uint64_t)(b0 + b)) | UINT64_C(1) << 62);
+        pick[b] = ns_rng_double(&r) < (double)share;
+    }
 }
 
 /* The window batch slot b0 + b of step `stream` trains of flow i: its first
@@ -349,6 +416,8 @@ int ns_train_validate(const ns_modelfile *m, const ns_dataset *ds, const uint64_
         for (int i = 0; i < n; i++) t_fixed[i] = (float)(((at + (size_t)i) * 0.618034) - floor((at + i) * 0.618034));
         batch_fill(&bt, m, ds, flows + at, n, 0x5eed, at, 0, 0, t_fixed, NULL, 0, 0, 0);
         ns_model_acts_continuation(acts, NULL);
+        /* A self-conditioned model is judged as it samples: with its own estimate, every flow. */
+        if (m->cfg.self_cond) self_cond_pass(&bt, acts, m, &m->p, NULL);
         ns_model_forward(NULL, acts, &m->p, &m->cfg, bt.x_t, bt.t, bt.prompt, bt.P, bt.len, n, bt.T, NULL);
         ns_model_acts_length_target(acts, bt.len_class);
         sum += (double)ns_model_loss(acts, &m->cfg, bt.cls, bt.iat, bt.dir, weights_of(&m->st, &w), NULL) * n;
@@ -717,6 +786,7 @@ static int setup_model(ns_modelfile *m, const ns_dataset *ds, const ns_train_opt
     if (o->n_layer > 0) m->cfg.n_layer = o->n_layer;
     if (o->n_head > 0) m->cfg.n_head = o->n_head;
     if (o->groups > 0) m->cfg.groups = o->groups;
+    m->cfg.self_cond = o->st.self_cond > 0;
     if (m->cfg.d % m->cfg.n_head || m->cfg.n_layer > NS_MODEL_MAX_LAYERS || m->cfg.groups > NS_MODEL_MAX_GROUPS)
         return ns_error(NS_EARG, "width %d must be a multiple of the %d heads, at most %d layers, %d tokens per packet "
                         "at most %d", m->cfg.d, m->cfg.n_head, NS_MODEL_MAX_LAYERS, m->cfg.groups, NS_MODEL_MAX_GROUPS);
@@ -794,6 +864,7 @@ static int provenance_of(char **text, const char *kind, const char *config, cons
     if (!rc)
         rc = ns_prov_add(text, "steps", "%lld of %lld (batch %d, lr %g, seed %lld)", (long long)st->step,
                          (long long)st->steps, st->batch, (double)st->lr, (long long)st->seed);
+    if (!rc && st->self_cond > 0) rc = ns_prov_add(text, "self_cond", "%g", (double)st->self_cond);
     if (!rc) rc = ns_prov_add(text, "train_loss", "%.6g", (double)loss);
     if (!rc && val_loss > 0) rc = ns_prov_add(text, "val_loss", "%.6g", (double)val_loss);
     if (!rc) rc = ns_prov_add(text, "data_checksum", "%08x", (unsigned)data_sum);
@@ -827,10 +898,14 @@ static void start_sum(void *ctx, size_t off, size_t n)
 static int model_backward(trainer *t, float *loss, float parts[4])
 {
     model_run *mr = t->ctx;
-    const batch *bt = &t->bt;
+    batch *bt = &t->bt;
     ns_model_acts_share(mr->acts, t->share_rows, t->share_flows);
     ns_model_acts_on_grad(mr->acts, t->dist && t->dist->n_ranks > 1 && t->dist->start ? start_sum : NULL, t);
     ns_model_acts_continuation(mr->acts, bt->cont);
+    if (mr->m.cfg.self_cond) {
+        self_cond_pick(bt->pick, bt->B, t->st->self_cond, (uint64_t)t->st->seed, (uint64_t)t->st->step + 1, t->first);
+        self_cond_pass(bt, mr->acts, &mr->m, &mr->tp, bt->pick);
+    }
     ns_model_forward(NULL, mr->acts, &mr->tp, &mr->m.cfg, bt->x_t, bt->t, bt->prompt, bt->P, bt->len, bt->B, bt->T,
                      NULL);
     ns_model_acts_length_target(mr->acts, bt->len_class);

@@ -651,6 +651,33 @@ static void test_deterministic_bytes(void **state)
     assert_int_equal(tu_system("%s", args), 0);
 }
 
+/* Self-conditioning: train --self-cond writes a model that inspect calls
+ * version 5 and self-conditioned, with its share in the checkpoint and
+ * the provenance, and that generate samples; out of range is refused by
+ * name, and --resume says it keeps the checkpoint's share. */
+static void test_train_self_cond(void **state)
+{
+    (void)state;
+    char args[8192];
+    snprintf(args, sizeof args, "train -q --data '%s' -o sc.nsm --config tiny --self-cond 0.5 --steps 5 --batch 4 "
+             "--threads 1", data);
+    assert_int_equal(run(args), 0);
+    assert_int_equal(run("inspect sc.nsm"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "sc.nsm: netsynth model, version 5"));
+    assert_non_null(strstr(text_of("out.txt"), "self-conditioned"));
+    assert_non_null(strstr(text_of("out.txt"), "self_cond=0.5"));
+    assert_int_equal(run("inspect sc.nsm.ckpt"), 0);
+    assert_non_null(strstr(text_of("out.txt"), "self-cond 0.5\n"));
+    assert_int_equal(run("generate -q --model sc.nsm -n 2 --steps 2 -o sc.pcap"), 0);
+    snprintf(args, sizeof args, "train -q --data '%s' -o sc.nsm --resume sc.nsm.ckpt --self-cond 0.1 --steps 6 "
+             "--threads 1", data);
+    assert_int_equal(run(args), 0);
+    ERR_HAS("--self-cond is ignored with --resume");
+    snprintf(args, sizeof args, "train -q --data '%s' -o sc2.nsm --config tiny --self-cond 1.5 --steps 5", data);
+    assert_int_equal(run(args), 2);
+    ERR_HAS("--self-cond");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -666,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_full_disk),
         cmocka_unit_test(test_directory_output),
         cmocka_unit_test(test_deterministic_bytes),
+        cmocka_unit_test(test_train_self_cond),
     };
     int rc = cmocka_run_group_tests(tests, setup, release_disk);
     tu_cleanup();

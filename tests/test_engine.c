@@ -700,10 +700,19 @@ static void test_model_file_round_trip_and_corruption(void **state)
         buf[at] ^= 0x40;
     }
     /* Versions 1 and 2 (rows of 1088 or 1600 values, no IPv6) say what to do; a newer one is refused too.
-     * A model of one token a packet is still written as version 3. */
+     * A model of one token a packet is still written as version 3; as 4 or 5 it is an impossible config. */
     assert_int_equal(buf[8], 3);
-    for (uint8_t v = 1; v <= 5; v++) {
-        if (v == 3 || v == 4) continue;
+    for (uint8_t v = 1; v <= 6; v++) {
+        if (v == 4 || v == 5) { /* with a valid checksum: the header's config is refused */
+            buf[8] = v;
+            ns_store_le32(buf + 144, 0);
+            ns_store_le32(buf + 144, ns_crc32(0, buf, len));
+            assert_int_equal(tu_write_file(bad, buf, len), 0);
+            assert_int_equal(ns_modelfile_load(&m, bad), NS_ECORRUPT);
+            assert_non_null(strstr(ns_errmsg(), "impossible model config"));
+            continue;
+        }
+        if (v == 3) continue;
         buf[8] = v;
         assert_int_equal(tu_write_file(bad, buf, len), 0);
         assert_int_equal(ns_modelfile_load(&m, bad), NS_EVERSION);
@@ -712,9 +721,11 @@ static void test_model_file_round_trip_and_corruption(void **state)
         if (v < 3 && (!strstr(msg, "rebuild the dataset with `netsynth dataset`") || !strstr(msg, "netsynth train")))
             fail_msg("version %u: %s", v, msg);
         if (v < 3) assert_non_null(strstr(msg, "(rows without the IPv6 layer)"));   /* 1088 or 1600 values */
-        if (v == 5) assert_non_null(strstr(msg, "version 5"));
+        if (v == 6) assert_non_null(strstr(msg, "version 6"));
     }
     buf[8] = 3;
+    ns_store_le32(buf + 144, 0);
+    ns_store_le32(buf + 144, ns_crc32(0, buf, len));
     /* Truncated at every size class. */
     for (size_t cut = 0; cut < len; cut += len / 23 + 1) {
         assert_int_equal(tu_write_file(bad, buf, cut), 0);
@@ -784,6 +795,113 @@ static void test_grouped_model_file(void **state)
     const uint32_t wrong[] = {1, 17};
     for (int i = 0; i < 2; i++) {
         ns_store_le32(buf + 244, wrong[i]);
+        ns_store_le32(buf + 144, 0);
+        ns_store_le32(buf + 144, ns_crc32(0, buf, len));
+        assert_int_equal(tu_write_file(bad, buf, len), 0);
+        assert_int_equal(ns_modelfile_load(&m, bad), NS_ECORRUPT);
+        assert_non_null(strstr(ns_errmsg(), "bad.model"));
+    }
+    free(buf);
+    ns_dataset_free(&ds);
+}
+
+/* Self-conditioning (issue 16, train --self-cond). A share so small that
+ * no flow draws it trains sc_w with zero gradients, so every other weight
+ * must come out exactly as without self-conditioning: its draws, init and
+ * layout leave the rest alone (the weights of P = 0 are those of before).
+ * A share of 1/2 trains, saves as version 5 with the flag at 248 and its
+ * share in the checkpoint, loads, saves again byte for byte, resumes,
+ * generates the same flows for the same seed (and other flows than the
+ * same weights without the estimate); a header with the flag 0 or 2 is
+ * refused; control branches and adapters refuse it as a base. */
+static void test_self_cond_model(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    assert_int_equal(ns_dataset_load(&ds, make_dataset(dir)), NS_OK);
+    ns_train_result res;
+    ns_modelfile plain, m;
+    tiny_opts(&o, dir, 30);
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    assert_int_equal(ns_modelfile_load(&plain, o.ckpt_path), NS_OK);
+    tiny_opts(&o, dir, 30);
+    o.st.self_cond = 1e-12f;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    assert_int_equal(ns_modelfile_load(&m, o.ckpt_path), NS_OK);
+    assert_int_equal(m.cfg.self_cond, 1);
+    size_t n0 = plain.n_params, nsc = (size_t)m.cfg.in_dim * m.cfg.d;
+    assert_int_equal(m.n_params, n0 + nsc);
+    assert_memory_equal(plain.weights, m.weights, n0 * sizeof(float));
+    assert_memory_equal(plain.train_w, m.train_w, n0 * sizeof(float));
+    for (size_t i = 0; i < nsc; i++) assert_true(m.p.sc_w[i] == 0);
+    ns_modelfile_free(&m);
+    ns_modelfile_free(&plain);
+
+    tiny_opts(&o, dir, 30);
+    o.st.self_cond = 0.5f;
+    o.st.val_frac = 0.1f, o.st.eval_every = 30;
+    assert_int_equal(ns_train(&ds, &o, &res), NS_OK);
+    assert_true(isfinite(res.val_loss) && res.val_loss > 0);
+    assert_int_equal(ns_modelfile_load(&m, o.ckpt_path), NS_OK);
+    assert_true(m.st.self_cond == 0.5f);
+    double moved = 0;
+    for (size_t i = 0; i < nsc; i++) moved += fabs(m.p.sc_w[i]);
+    assert_true(moved > 0);
+    ns_modelfile_free(&m);
+    /* Resumed for 10 more steps it keeps its share (the checkpoint's). */
+    ns_train_opts r;
+    tiny_opts(&r, dir, 40);
+    r.resume_path = o.ckpt_path, r.resume_steps = 40;
+    r.out_path = tu_path(dir, "resumed.model"), r.ckpt_path = tu_path(dir, "resumed.ckpt");
+    assert_int_equal(ns_train(&ds, &r, &res), NS_OK);
+    assert_int_equal(ns_modelfile_load(&m, r.ckpt_path), NS_OK);
+    assert_true(m.st.self_cond == 0.5f && m.cfg.self_cond == 1 && m.st.step == 40);
+    ns_modelfile_free(&m);
+
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    const char *again = tu_path(dir, "again.model");
+    assert_int_equal(ns_modelfile_save(&m, again, 0), NS_OK);
+    assert_int_equal(tu_system("cmp -s '%s' '%s'", o.out_path, again), 0);
+    ns_gen_opts go;
+    ns_gen_opts_init(&go);
+    go.sampler.steps = 4;
+    int32_t ids[1];
+    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    ns_gen_flows g1 = {0}, g2 = {0}, g3 = {0};
+    assert_int_equal(ns_generate(&m, &go, ids, 6, 0, &g1), NS_OK);
+    assert_int_equal(ns_generate(&m, &go, ids, 6, 0, &g2), NS_OK);
+    assert_int_equal(g1.n_rows, g2.n_rows);
+    assert_memory_equal(g1.rows, g2.rows, g1.n_rows * W);
+    assert_memory_equal(g1.iat_ns, g2.iat_ns, g1.n_rows * sizeof *g1.iat_ns);
+    /* The same weights without the estimate sample other rows: it is read. */
+    m.cfg.self_cond = 0;
+    assert_int_equal(ns_generate(&m, &go, ids, 6, 0, &g3), NS_OK);
+    m.cfg.self_cond = 1;
+    assert_true(g3.n_rows != g1.n_rows || memcmp(g1.rows, g3.rows, g1.n_rows * W) != 0);
+    ns_gen_flows_free(&g1), ns_gen_flows_free(&g2), ns_gen_flows_free(&g3);
+
+    ns_controlnet ctl;
+    assert_int_equal(ns_controlnet_init(&ctl, &m, 1), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "self-conditioned"));
+    ns_lora ad;
+    assert_int_equal(ns_lora_init(&ad, &m, &ds, 2, 1.0f, 1), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), "self-conditioned"));
+    ns_modelfile_free(&m);
+
+    /* The header: version 5, groups 1 at 244, the flag at 248; 0 or 2
+     * there (with a valid checksum) is an impossible config. */
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(ns_read_file(o.out_path, &buf, &len), NS_OK);
+    assert_int_equal(ns_load_le32(buf + 8), 5);
+    assert_int_equal(ns_load_le32(buf + 244), 1);
+    assert_int_equal(ns_load_le32(buf + 248), 1);
+    const char *bad = tu_path(dir, "bad.model");
+    const uint32_t wrong[] = {0, 2};
+    for (int i = 0; i < 2; i++) {
+        ns_store_le32(buf + 248, wrong[i]);
         ns_store_le32(buf + 144, 0);
         ns_store_le32(buf + 144, ns_crc32(0, buf, len));
         assert_int_equal(tu_write_file(bad, buf, len), 0);
@@ -1597,6 +1715,7 @@ int main(void)
         cmocka_unit_test(test_stop_writes_partial_work_only),
         cmocka_unit_test(test_signals_stop_the_cli),
         cmocka_unit_test(test_control_hyper_parameters_from_options_and_base),
+        cmocka_unit_test(test_self_cond_model),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

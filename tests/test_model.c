@@ -20,6 +20,7 @@ typedef struct fixture {
     size_t n;
     ns_model_acts *a;
     float x[B * T * (2 * K + 2)], t[B], iat[B * T];
+    float xsc[B * T * (2 * K + 2)]; /* the estimate of x_0 a self-conditioned model reads */
     int prompt[B * P], len[B];
     uint8_t cls[B * T * K], dir[B * T];
     float *control[2], *dcontrol[2];
@@ -35,12 +36,14 @@ static double loss_of(fixture *f)
 }
 
 /* bins > 0: the timing head is logits over that many bins, and iat[] holds
- * bin positions; 0: the regressed timing. groups: tokens per packet. */
-static void setup_grouped(fixture *f, int bins, int groups)
+ * bin positions; 0: the regressed timing. groups: tokens per packet.
+ * self_cond: the model reads f->xsc (random rows) as its estimate. */
+static void setup_model(fixture *f, int bins, int groups, int self_cond)
 {
     memset(f, 0, sizeof *f);
     assert_int_equal(ns_model_config_named(&f->c, "tiny"), 0);
     f->c.d = 8, f->c.n_head = 2, f->c.n_layer = 2, f->c.mlp_ratio = 2, f->c.groups = groups;
+    f->c.self_cond = self_cond;
     f->c.max_packets = T, f->c.n_bits = K, f->c.in_dim = 2 * K + 2, f->c.vocab = 4;
     f->c.timing_bins = bins, f->c.out_dim = 3 * K + 1 + (bins ? bins + NS_MODEL_TIMING_SUB : 1);
     assert_true(ns_model_config_valid(&f->c));
@@ -64,7 +67,13 @@ static void setup_grouped(fixture *f, int bins, int groups)
     if (bins)
         for (int i = 0; i < B * T; i++) f->iat[i] = (float)ns_rng_below(&r, (uint64_t)bins) + ns_rng_float(&r);
     assert_int_equal(ns_model_acts_new(&f->a, &f->c, B, T), 0);
+    if (self_cond) {
+        for (size_t i = 0; i < sizeof f->xsc / sizeof f->xsc[0]; i++) f->xsc[i] = 2 * ns_rng_float(&r) - 1;
+        ns_model_acts_self_cond(f->a, f->xsc);
+    }
 }
+
+static void setup_grouped(fixture *f, int bins, int groups) { setup_model(f, bins, groups, 0); }
 
 static void setup_bins(fixture *f, int bins) { setup_grouped(f, bins, 1); }
 static void setup(fixture *f) { setup_bins(f, 0); }
@@ -117,6 +126,7 @@ static void check_every_tensor(fixture *f)
     check_slice(f, "len1_b", f->p.len1_b, f->g.len1_b, d);
     check_slice(f, "len2_w", f->p.len2_w, f->g.len2_w, (size_t)T * d);
     check_slice(f, "len2_b", f->p.len2_b, f->g.len2_b, T);
+    if (f->c.self_cond) check_slice(f, "sc_w", f->p.sc_w, f->g.sc_w, gd * (size_t)f->c.in_dim);
 }
 
 static void test_backward_matches_finite_differences(void **state)
@@ -490,6 +500,70 @@ static void test_grouped_layout(void **state)
     teardown(&f);
 }
 
+/* Self-conditioning (issue 16): sc_w's gradient and every other tensor's
+ * against finite differences, on one token a packet and on 2, with the
+ * estimate read as an input (no gradient into it); the layout (sc_w last,
+ * decayed, one more matrix, none without self_cond); the estimate reaches
+ * the outputs, NULL is an estimate of zeros, and guidance's shared input
+ * takes the first half's estimate for both halves. */
+static void test_self_cond(void **state)
+{
+    (void)state;
+    for (int groups = 1; groups <= 2; groups++) {
+        fixture f;
+        setup_model(&f, 4, groups, 1);
+        size_t gd = (size_t)groups * f.c.d, in = (size_t)f.c.in_dim;
+        assert_true(ns_model_config_valid(&f.c));
+        assert_true(f.p.sc_w + gd * in == f.mem + f.n);
+        loss_of(&f);
+        assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL), 0);
+        check_every_tensor(&f);
+
+        /* The estimate moves the outputs; NULL and zeros give the same. */
+        enum { OUT = B * T * (3 * K + 1 + 4 + NS_MODEL_TIMING_SUB) };
+        float with[OUT], none[OUT], zeros[OUT];
+        ns_model_forward(with, f.a, &f.p, &f.c, f.x, f.t, f.prompt, P, f.len, B, T, NULL);
+        ns_model_acts_self_cond(f.a, NULL);
+        ns_model_forward(none, f.a, &f.p, &f.c, f.x, f.t, f.prompt, P, f.len, B, T, NULL);
+        float z[sizeof f.xsc / sizeof f.xsc[0]] = {0};
+        ns_model_acts_self_cond(f.a, z);
+        ns_model_forward(zeros, f.a, &f.p, &f.c, f.x, f.t, f.prompt, P, f.len, B, T, NULL);
+        assert_memory_equal(none, zeros, sizeof none);
+        assert_true(memcmp(with, none, sizeof with) != 0);
+
+        /* Shared input: flow 1's estimate is not read, flow 0's stands for it. */
+        enum { ROW = T * (2 * K + 2), ROWOUT = T * (3 * K + 1 + 4 + NS_MODEL_TIMING_SUB) };
+        float x[2 * ROW], sc[2 * ROW], t[2] = {0.4f, 0.4f}, want[2 * ROWOUT], got[2 * ROWOUT];
+        int prompt[2 * P] = {0, 2, -1, -1}, len[2] = {4, 4};
+        memcpy(x, f.x, sizeof(float) * ROW), memcpy(x + ROW, f.x, sizeof(float) * ROW);
+        memcpy(sc, f.xsc, sizeof(float) * ROW), memcpy(sc + ROW, f.xsc, sizeof(float) * ROW);
+        ns_model_acts_self_cond(f.a, sc);
+        ns_model_forward(want, f.a, &f.p, &f.c, x, t, prompt, P, len, 2, T, NULL);
+        for (int i = 0; i < ROW; i++) x[ROW + i] = sc[ROW + i] = NAN;
+        ns_model_acts_share_input(f.a, 1);
+        ns_model_forward(got, f.a, &f.p, &f.c, x, t, prompt, P, len, 2, T, NULL);
+        assert_memory_equal(want, got, sizeof want);
+
+        /* sc_w is a decayed matrix, last in the list; without self_cond it is gone. */
+        uint8_t *mask = malloc(f.n);
+        ns_model_decay_mask(&f.c, mask);
+        assert_int_equal(mask[f.p.sc_w - f.mem], 1);
+        ns_model_matrix mat[NS_MODEL_MAX_MATRICES];
+        int k = ns_model_matrices(&f.c, mat);
+        assert_ptr_equal(ns_model_matrix_of(&f.p, &mat[k - 1]), f.p.sc_w);
+        assert_int_equal(mat[k - 1].rows, (int)gd);
+        assert_true(mat[k - 1].flags & NS_MODEL_MAT_TOKEN);
+        ns_model_config c0 = f.c;
+        c0.self_cond = 0;
+        assert_int_equal(ns_model_params_layout(NULL, &c0, NULL), f.n - gd * in);
+        assert_int_equal(ns_model_matrices(&c0, mat), k - 1);
+        c0.self_cond = 2;
+        assert_false(ns_model_config_valid(&c0));
+        free(mask);
+        teardown(&f);
+    }
+}
+
 /* Provenance text (issue 19): what ns_prov_add writes the reader takes;
  * what could disturb a terminal or is not UTF-8 is refused. */
 static void test_provenance_text(void **state)
@@ -546,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_grouped_mask),
         cmocka_unit_test(test_grouped_layout),
         cmocka_unit_test(test_provenance_text),
+        cmocka_unit_test(test_self_cond),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

@@ -133,7 +133,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_model_config, d), F(ns_model_config, n_layer), F(ns_model_config, n_head), F(ns_model_config, mlp_ratio);
     F(ns_model_config, max_packets), F(ns_model_config, in_dim), F(ns_model_config, out_dim);
     F(ns_model_config, n_bits), F(ns_model_config, vocab), F(ns_model_config, timing_bins);
-    F(ns_model_config, len_bins), F(ns_model_config, groups);
+    F(ns_model_config, len_bins), F(ns_model_config, groups), F(ns_model_config, self_cond);
     SZ(ns_schedule);
     F(ns_schedule, logsnr_shift), F(ns_schedule, t_min), F(ns_schedule, t_max);
     SZ(ns_repr);
@@ -146,7 +146,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_model_params, proj_w), F(ns_model_params, proj_b), F(ns_model_params, fc_w), F(ns_model_params, fc_b);
     F(ns_model_params, fc2_w), F(ns_model_params, fc2_b), F(ns_model_params, fada_w), F(ns_model_params, fada_b);
     F(ns_model_params, out_w), F(ns_model_params, out_b), F(ns_model_params, len1_w), F(ns_model_params, len1_b);
-    F(ns_model_params, len2_w), F(ns_model_params, len2_b), F(ns_model_params, cont);
+    F(ns_model_params, len2_w), F(ns_model_params, len2_b), F(ns_model_params, cont), F(ns_model_params, sc_w);
     SZ(ns_train_state);
     F(ns_train_state, step), F(ns_train_state, steps), F(ns_train_state, seed), F(ns_train_state, batch);
     F(ns_train_state, warmup), F(ns_train_state, eval_every), F(ns_train_state, ckpt_every);
@@ -155,7 +155,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_train_state, p_uncond), F(ns_train_state, p_token_drop), F(ns_train_state, balance);
     F(ns_train_state, val_frac), F(ns_train_state, w_iat), F(ns_train_state, w_dir), F(ns_train_state, w_len);
     F(ns_train_state, cont_share);
-    F(ns_train_state, elapsed_s), F(ns_train_state, data_sum);
+    F(ns_train_state, elapsed_s), F(ns_train_state, data_sum), F(ns_train_state, self_cond);
     SZ(ns_modelfile);
     F(ns_modelfile, cfg), F(ns_modelfile, sched), F(ns_modelfile, repr), F(ns_modelfile, n_attrs);
     F(ns_modelfile, n_tokens), F(ns_modelfile, attr_names), F(ns_modelfile, attr_first), F(ns_modelfile, tokens);

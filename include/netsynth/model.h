@@ -52,6 +52,9 @@ typedef struct ns_model_config {
                            * models whose training flows all fit the window, and older files) */
     int32_t groups;       /* tokens per packet, 1..NS_MODEL_MAX_GROUPS (1: one token a packet, as
                            * every file before them; 0 in a config built by hand reads as 1) */
+    int32_t self_cond;    /* 1: self-conditioned (ns_model_acts_self_cond): the input map also reads
+                           * the network's own previous estimate of x_0 through sc_w; 0: not, as
+                           * every file before it */
 } ns_model_config;
 #define NS_MODEL_MAX_GROUPS 16
 
@@ -125,6 +128,8 @@ typedef struct ns_model_params {
     float *len2_w, *len2_b;    /* [length classes, d], [length classes] */
     float *cont;               /* [d] (len_bins > 0 only, else [0]): added to the condition of a
                                 * window that does not start its flow (ns_model_acts_continuation) */
+    float *sc_w;               /* [G d, in_dim] (self_cond only, else [0]): the estimate of x_0 into
+                                * the row's G tokens, beside in_w (ns_model_acts_self_cond) */
 } ns_model_params;
 
 /* Point p's slices into mem (NULL: just count); returns the float count. */
@@ -174,6 +179,17 @@ void ns_model_acts_length_target(ns_model_acts *a, const int *len_class);
  * adds its `cont` vector to their condition (not to the length head's),
  * so that it can tell a continuation from a flow's first packets. */
 void ns_model_acts_continuation(ns_model_acts *a, const uint8_t *cont);
+/* Self-conditioning (Chen, Zhang, Hinton 2022, "Analog Bits", Sec. 3.2): a
+ * model with self_cond also reads x0_sc[B, T, in_dim], an estimate of the
+ * clean rows in the input layout (ns_repr_expect's), through sc_w: the
+ * input map is in_w x_t + sc_w x0_sc + in_b, as if [x_t, x0_sc] were one
+ * input. The sampler passes its previous step's estimate, so that each step
+ * can keep to one coherent value rather than average the class's anew; NULL
+ * (after ns_model_acts_new) is an estimate of zeros, the first step's.
+ * Caller-owned; no gradient flows into it. Ignored by a model without
+ * self_cond. With ns_model_acts_share_input the second half's is taken to
+ * equal the first's, as its x_t is. */
+void ns_model_acts_self_cond(ns_model_acts *a, const float *x0_sc);
 /* Data-parallel training (train.h, ns_train_dist): the next losses' B flows
  * are a share of a batch of `flows` flows with `rows` valid rows in all, and
  * their means divide by those, so that the shares' losses and gradients add

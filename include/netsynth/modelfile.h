@@ -29,8 +29,16 @@ extern "C" {
 #include "netsynth/tmodel.h"
 
 #define NS_MODEL_MAGIC "NSYNMODL"
-#define NS_MODEL_VERSION 4   /* 2 added the trace section, 3 the IPv6 and payload layers (1920-value rows), 4 tokens
-                              * per packet (config groups; a one-token model is still written as 3); 1 and 2 are refused */
+#define NS_MODEL_VERSION 5   /* 2 added the trace section, 3 the IPv6 and payload layers (1920-value rows), 4 tokens
+                              * per packet (config groups), 5 self-conditioning (config self_cond); a model is
+                              * written with the oldest version that can say it (ns_modelfile_version); 1 and 2
+                              * are refused */
+
+/* The version a model of config c is written as: 3 for one token a packet,
+ * 4 for several, 5 when self-conditioned, so that the files of models
+ * without the newer fields stay byte for byte what older builds wrote and
+ * read, and older builds refuse the newer ones by their version. */
+static inline int ns_modelfile_version(const ns_model_config *c) { return c->self_cond ? 5 : c->groups > 1 ? 4 : 3; }
 
 /* What a checkpoint remembers of training besides the weights. Options are
  * kept so that --resume needs no flags repeated. */
@@ -50,6 +58,11 @@ typedef struct ns_train_state {
     double elapsed_s;         /* training time so far, for the progress line */
     int64_t data_sum;         /* the dataset trained on: 1 << 32 | CRC-32 of what training
                                * reads of it (ns_train_data_sum); 0: not recorded (older files) */
+    /* Self-conditioning (train --self-cond): the share of flows whose step
+     * first runs the network without an estimate of x_0 and then trains it
+     * with that estimate (model.h, ns_model_acts_self_cond); 0: none, the
+     * model has no sc_w (config self_cond 0), as every file before it. */
+    float self_cond;
 } ns_train_state;
 
 #define NS_TRAIN_CONT_SHARE 0.5f

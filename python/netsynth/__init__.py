@@ -79,7 +79,7 @@ class DatasetStruct(ctypes.Structure):   # ns_dataset
 
 class ModelConfig(ctypes.Structure):     # ns_model_config
     _fields_ = [(n, c_i32) for n in ("d", "n_layer", "n_head", "mlp_ratio", "max_packets", "in_dim", "out_dim",
-                                      "n_bits", "vocab", "timing_bins", "len_bins", "groups")]
+                                      "n_bits", "vocab", "timing_bins", "len_bins", "groups", "self_cond")]
 
 
 class Schedule(ctypes.Structure):        # ns_schedule
@@ -100,7 +100,7 @@ class ModelParams(ctypes.Structure):     # ns_model_params: named slices of the 
                 [(n, _pf * _MAX_LAYERS) for n in ("ada_w", "ada_b", "qkv_w", "qkv_b", "proj_w", "proj_b",
                                                   "fc_w", "fc_b", "fc2_w", "fc2_b")] +
                 [(n, _pf) for n in ("fada_w", "fada_b", "out_w", "out_b", "len1_w", "len1_b", "len2_w",
-                                    "len2_b", "cont")])
+                                    "len2_b", "cont", "sc_w")])
 
 
 class TrainState(ctypes.Structure):      # ns_train_state
@@ -109,7 +109,7 @@ class TrainState(ctypes.Structure):      # ns_train_state
                 [(n, c_float) for n in ("lr", "min_lr_frac", "weight_decay", "clip", "ema_decay", "p_uncond",
                                         "p_token_drop", "balance", "val_frac", "w_iat", "w_dir", "w_len",
                                         "cont_share")] +
-                [("elapsed_s", c_double), ("data_sum", c_i64)])
+                [("elapsed_s", c_double), ("data_sum", c_i64), ("self_cond", c_float)])
 
 
 class ModelFile(ctypes.Structure):       # ns_modelfile
