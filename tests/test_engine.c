@@ -738,6 +738,42 @@ static void test_model_file_round_trip_and_corruption(void **state)
     ns_dataset_free(&ds);
 }
 
+/* A control branch and an adapter, whose files keep a plain model's
+ * shapes, refuse m as a base, saying why. */
+static void refuses_branches(ns_modelfile *m, const ns_dataset *ds, const char *why)
+{
+    ns_controlnet ctl;
+    assert_int_equal(ns_controlnet_init(&ctl, m, 1), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), why));
+    ns_lora ad;
+    assert_int_equal(ns_lora_init(&ad, m, ds, 2, 1.0f, 1), NS_EARG);
+    assert_non_null(strstr(ns_errmsg(), why));
+}
+
+/* The model file at path is `version` with `value` at byte `at`; each of
+ * wrong[2] (unless NULL) written there with a valid checksum is an
+ * impossible config, refused naming the file, not a misread. */
+static void header_refuses(const char *path, const char *dir, uint32_t version, size_t at, uint32_t value,
+                           const uint32_t wrong[2])
+{
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(ns_read_file(path, &buf, &len), NS_OK);
+    assert_int_equal(ns_load_le32(buf + 8), version);
+    assert_int_equal(ns_load_le32(buf + at), value);
+    const char *bad = tu_path(dir, "bad.model");
+    for (int i = 0; wrong && i < 2; i++) {
+        ns_modelfile m;
+        ns_store_le32(buf + at, wrong[i]);
+        ns_store_le32(buf + 144, 0);
+        ns_store_le32(buf + 144, ns_crc32(0, buf, len));
+        assert_int_equal(tu_write_file(bad, buf, len), 0);
+        assert_int_equal(ns_modelfile_load(&m, bad), NS_ECORRUPT);
+        assert_non_null(strstr(ns_errmsg(), "bad.model"));
+    }
+    free(buf);
+}
+
 /* Several tokens per packet (issues 16, 17): a model of 2 tokens a row
  * trains, saves as version 4 with its groups, loads, saves again byte for
  * byte and generates flows; its header with an impossible groups count is
@@ -776,32 +812,13 @@ static void test_grouped_model_file(void **state)
     }
     ns_gen_flows_free(&g);
 
-    ns_controlnet ctl;
-    assert_int_equal(ns_controlnet_init(&ctl, &m, 1), NS_EARG);
-    assert_non_null(strstr(ns_errmsg(), "2 tokens per packet"));
-    ns_lora ad;
-    assert_int_equal(ns_lora_init(&ad, &m, &ds, 2, 1.0f, 1), NS_EARG);
-    assert_non_null(strstr(ns_errmsg(), "2 tokens per packet"));
+    refuses_branches(&m, &ds, "2 tokens per packet");
     ns_modelfile_free(&m);
 
     /* The header: version 4, groups at 244; groups 1 or 17 there (with a
      * valid checksum) is an impossible config, not a misread. */
-    uint8_t *buf;
-    size_t len;
-    assert_int_equal(ns_read_file(o.out_path, &buf, &len), NS_OK);
-    assert_int_equal(ns_load_le32(buf + 8), 4);
-    assert_int_equal(ns_load_le32(buf + 244), 2);
-    const char *bad = tu_path(dir, "bad.model");
     const uint32_t wrong[] = {1, 17};
-    for (int i = 0; i < 2; i++) {
-        ns_store_le32(buf + 244, wrong[i]);
-        ns_store_le32(buf + 144, 0);
-        ns_store_le32(buf + 144, ns_crc32(0, buf, len));
-        assert_int_equal(tu_write_file(bad, buf, len), 0);
-        assert_int_equal(ns_modelfile_load(&m, bad), NS_ECORRUPT);
-        assert_non_null(strstr(ns_errmsg(), "bad.model"));
-    }
-    free(buf);
+    header_refuses(o.out_path, dir, 4, 244, 2, wrong);
     ns_dataset_free(&ds);
 }
 
@@ -882,33 +899,14 @@ static void test_self_cond_model(void **state)
     assert_true(g3.n_rows != g1.n_rows || memcmp(g1.rows, g3.rows, g1.n_rows * W) != 0);
     ns_gen_flows_free(&g1), ns_gen_flows_free(&g2), ns_gen_flows_free(&g3);
 
-    ns_controlnet ctl;
-    assert_int_equal(ns_controlnet_init(&ctl, &m, 1), NS_EARG);
-    assert_non_null(strstr(ns_errmsg(), "self-conditioned"));
-    ns_lora ad;
-    assert_int_equal(ns_lora_init(&ad, &m, &ds, 2, 1.0f, 1), NS_EARG);
-    assert_non_null(strstr(ns_errmsg(), "self-conditioned"));
+    refuses_branches(&m, &ds, "self-conditioned");
     ns_modelfile_free(&m);
 
     /* The header: version 5, groups 1 at 244, the flag at 248; 0 or 2
      * there (with a valid checksum) is an impossible config. */
-    uint8_t *buf;
-    size_t len;
-    assert_int_equal(ns_read_file(o.out_path, &buf, &len), NS_OK);
-    assert_int_equal(ns_load_le32(buf + 8), 5);
-    assert_int_equal(ns_load_le32(buf + 244), 1);
-    assert_int_equal(ns_load_le32(buf + 248), 1);
-    const char *bad = tu_path(dir, "bad.model");
     const uint32_t wrong[] = {0, 2};
-    for (int i = 0; i < 2; i++) {
-        ns_store_le32(buf + 248, wrong[i]);
-        ns_store_le32(buf + 144, 0);
-        ns_store_le32(buf + 144, ns_crc32(0, buf, len));
-        assert_int_equal(tu_write_file(bad, buf, len), 0);
-        assert_int_equal(ns_modelfile_load(&m, bad), NS_ECORRUPT);
-        assert_non_null(strstr(ns_errmsg(), "bad.model"));
-    }
-    free(buf);
+    header_refuses(o.out_path, dir, 5, 244, 1, NULL);
+    header_refuses(o.out_path, dir, 5, 248, 1, wrong);
     ns_dataset_free(&ds);
 }
 
