@@ -77,25 +77,31 @@ static void udp_row(int8_t *row, int payload, uint16_t id, int ttl, uint16_t sp,
     ns_nprint_put(row, NS_NPF_UDP_LEN, (uint64_t)(8 + payload)), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
 }
 
-/* The beacon dataset (static arrays: one at a time); udp: its flows are UDP
+/* The beacon dataset (static arrays: one at a time) of nf flows: the even
+ * ones to server port 443, the odd ones to odd_port; udp: its flows are UDP
  * (the same hosts, IDs, TTLs and times), for what a class's TCP flows would
- * override (their TTLs). */
-static ns_dataset beacon_dataset_of(int udp)
+ * override (their TTLs). The server answers answer_ns[f % 2] after the
+ * client's first packet, the third packet follows again_ns later, the rest
+ * IAT_NS apart. */
+enum { BEACON_MAX = 160 };
+static ns_dataset beacon_dataset_ports(int udp, int nf, uint16_t odd_port, const int64_t answer_ns[2], int64_t again_ns)
 {
     static const char *attr_names[] = {"app"};
     static const uint32_t attr_first[] = {0, 1};
     static const char *tokens[] = {"app=beacon"};
     static const char *files[] = {"beacon.pcap"};
-    static ns_ds_flow flows[FLOWS];
-    static int32_t labels[FLOWS];
-    static int64_t iat[FLOWS * LEN];
-    static uint8_t dirs[FLOWS * LEN], bits[FLOWS * LEN * ((W + 3) / 4)];
+    static ns_ds_flow flows[BEACON_MAX];
+    static int32_t labels[BEACON_MAX];
+    static int64_t iat[BEACON_MAX * LEN];
+    static uint8_t dirs[BEACON_MAX * LEN], bits[BEACON_MAX * LEN * ((W + 3) / 4)];
+    assert_true(nf <= BEACON_MAX);
     int8_t row[W];
     uint16_t cid = 7000, sid = 30000;
-    for (int f = 0; f < FLOWS; f++) {
+    for (int f = 0; f < nf; f++) {
+        uint16_t sp = f % 2 ? odd_port : 443, cp = (uint16_t)(40000 + f);
         flows[f] = (ns_ds_flow){.first = (uint64_t)f * LEN, .start_ns = 1600000000000000000LL + f * PERIOD_NS,
                                 .n_packets = LEN, .seen = LEN, .file = 0, .client_ip = 0x0A000002,
-                                .server_ip = 0xC0A80001, .client_port = (uint16_t)(40000 + f), .server_port = 443,
+                                .server_ip = 0xC0A80001, .client_port = cp, .server_port = sp,
                                 .proto = (uint8_t)(udp ? 17 : 6)};
         labels[f] = 0;
         for (int k = 0; k < LEN; k++) {
@@ -103,21 +109,26 @@ static ns_dataset beacon_dataset_of(int udp)
             int64_t t_ms = (int64_t)f * 5000 + k * 100; /* the client's clock: 1 tick a millisecond, one clock */
             uint32_t cts = 5000000u + (uint32_t)t_ms, sts = 900000u + (uint32_t)t_ms;
             int flags = k == 0 ? SYN : k == 1 ? SYN | ACK : k == 2 ? ACK : ACK | PSH;
-            uint16_t cp = (uint16_t)(40000 + f);
-            if (udp && back) udp_row(row, 40, sid++, 50, 443, cp);
-            else if (udp) udp_row(row, 100, cid++, 64, cp, 443);
-            else if (back) ts_row(row, 0, flags, sts, cts, sid++, 50, 443, cp);
-            else ts_row(row, k == 3 ? 100 : 0, flags, cts, sts, cid++, 64, cp, 443);
+            if (udp && back) udp_row(row, 40, sid++, 50, sp, cp);
+            else if (udp) udp_row(row, 100, cid++, 64, cp, sp);
+            else if (back) ts_row(row, 0, flags, sts, cts, sid++, 50, sp, cp);
+            else ts_row(row, k == 3 ? 100 : 0, flags, cts, sts, cid++, 64, cp, sp);
             ns_dataset_pack_row(row, W, bits + (size_t)(f * LEN + k) * ((W + 3) / 4));
-            iat[f * LEN + k] = k ? IAT_NS : 0;
+            iat[f * LEN + k] = k == 0 ? 0 : k == 1 ? answer_ns[f % 2] : k == 2 ? again_ns : IAT_NS;
             dirs[f * LEN + k] = (uint8_t)back;
         }
     }
-    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = LEN, .n_flows = FLOWS,
-                     .n_packets = FLOWS * LEN, .n_attrs = 1, .n_tokens = 1, .n_files = 1,
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = LEN, .n_flows = (uint64_t)nf,
+                     .n_packets = (uint64_t)nf * LEN, .n_attrs = 1, .n_tokens = 1, .n_files = 1,
                      .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files,
                      .flows = flows, .labels = labels, .iat_ns = iat, .dir = dirs, .bits = bits};
     return ds;
+}
+
+static ns_dataset beacon_dataset_of(int udp)
+{
+    static const int64_t every[2] = {IAT_NS, IAT_NS};
+    return beacon_dataset_ports(udp, FLOWS, 443, every, IAT_NS);
 }
 
 static ns_dataset beacon_dataset(void) { return beacon_dataset_of(0); }
@@ -1340,12 +1351,8 @@ static void relay_v4(uint8_t **buf, size_t *size, uint32_t n)
  * gap after the first a turn but the last, 100 ms on from the client). */
 static ns_dataset turns_dataset(void)
 {
-    static int64_t iat[FLOWS * LEN];
-    ns_dataset ds = beacon_dataset_of(1);
-    memcpy(iat, ds.iat_ns, sizeof iat);
-    for (int f = 0; f < FLOWS; f++) iat[f * LEN + 1] = 40000000, iat[f * LEN + 2] = 300000000;
-    ds.iat_ns = iat;
-    return ds;
+    static const int64_t answers[2] = {40000000, 40000000};
+    return beacon_dataset_ports(1, FLOWS, 443, answers, 300000000);
 }
 
 /* Turns follow the class (version 5): a trace model learned where every
@@ -1403,32 +1410,8 @@ static void test_turn_gaps_follow_the_port(void **state)
 {
     (void)state;
     enum { NF = 160 };
-    static const char *attr_names[] = {"app"};
-    static const uint32_t attr_first[] = {0, 1};
-    static const char *tokens[] = {"app=beacon"};
-    static const char *files[] = {"two.pcap"};
-    static ns_ds_flow flows[NF];
-    static int32_t labels[NF];
-    static int64_t iat[NF * LEN];
-    static uint8_t dirs[NF * LEN], bits[NF * LEN * ((W + 3) / 4)];
-    int8_t row[W];
-    for (int f = 0; f < NF; f++) {
-        uint16_t sp = f % 2 ? 5353 : 443, cp = (uint16_t)(40000 + f);
-        flows[f] = (ns_ds_flow){.first = (uint64_t)f * LEN, .start_ns = 1600000000000000000LL + f * PERIOD_NS,
-                                .n_packets = LEN, .seen = LEN, .client_ip = 0x0A000002, .server_ip = 0xC0A80001,
-                                .client_port = cp, .server_port = sp, .proto = 17};
-        for (int k = 0; k < LEN; k++) {
-            if (k == 1) udp_row(row, 40, (uint16_t)(30000 + 4 * f + k), 50, sp, cp);
-            else udp_row(row, 100, (uint16_t)(7000 + 4 * f + k), 64, cp, sp);
-            ns_dataset_pack_row(row, W, bits + (size_t)(f * LEN + k) * ((W + 3) / 4));
-            iat[f * LEN + k] = k == 0 ? 0 : k == 1 ? (f % 2 ? 2000000 : 40000000) : k == 2 ? 300000000 : IAT_NS;
-            dirs[f * LEN + k] = k == 1;
-        }
-    }
-    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = LEN, .n_flows = NF, .n_packets = NF * LEN,
-                     .n_attrs = 1, .n_tokens = 1, .n_files = 1, .attr_names = attr_names, .attr_first = attr_first,
-                     .tokens = tokens, .files = files, .flows = flows, .labels = labels, .iat_ns = iat,
-                     .dir = dirs, .bits = bits};
+    static const int64_t answers[2] = {40000000, 2000000};
+    ns_dataset ds = beacon_dataset_ports(1, NF, 5353, answers, 300000000);
     ns_tmodel tm;
     assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
     const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
@@ -1492,34 +1475,8 @@ static void test_handshakes_follow_the_port(void **state)
 {
     (void)state;
     enum { NF = 80 };
-    static const char *attr_names[] = {"app"};
-    static const uint32_t attr_first[] = {0, 1};
-    static const char *tokens[] = {"app=beacon"};
-    static const char *files[] = {"hs.pcap"};
-    static ns_ds_flow flows[NF];
-    static int32_t labels[NF];
-    static int64_t iat[NF * LEN];
-    static uint8_t dirs[NF * LEN], bits[NF * LEN * ((W + 3) / 4)];
-    int8_t row[W];
-    for (int f = 0; f < NF; f++) {
-        uint16_t sp = f % 2 ? 8767 : 443, cp = (uint16_t)(40000 + f);
-        flows[f] = (ns_ds_flow){.first = (uint64_t)f * LEN, .start_ns = 1600000000000000000LL + f * PERIOD_NS,
-                                .n_packets = LEN, .seen = LEN, .client_ip = 0x0A000002, .server_ip = 0xC0A80001,
-                                .client_port = cp, .server_port = sp, .proto = 6};
-        for (int k = 0; k < LEN; k++) {
-            uint32_t t = (uint32_t)(f * 5000 + k * 100);
-            int flags = k == 0 ? SYN : k == 1 ? SYN | ACK : k == 2 ? ACK : ACK | PSH;
-            if (k == 1) ts_row(row, 0, flags, 900000u + t, 5000000u + t, (uint16_t)(30000 + f), 50, sp, cp);
-            else ts_row(row, k == 3 ? 100 : 0, flags, 5000000u + t, 900000u + t, (uint16_t)(7000 + 4 * f + k), 64, cp, sp);
-            ns_dataset_pack_row(row, W, bits + (size_t)(f * LEN + k) * ((W + 3) / 4));
-            iat[f * LEN + k] = k == 0 ? 0 : k == 1 ? (f % 2 ? 1400000 : 40000000) : IAT_NS;
-            dirs[f * LEN + k] = k == 1;
-        }
-    }
-    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = LEN, .n_flows = NF, .n_packets = NF * LEN,
-                     .n_attrs = 1, .n_tokens = 1, .n_files = 1, .attr_names = attr_names, .attr_first = attr_first,
-                     .tokens = tokens, .files = files, .flows = flows, .labels = labels, .iat_ns = iat,
-                     .dir = dirs, .bits = bits};
+    static const int64_t answers[2] = {40000000, 1400000};
+    ns_dataset ds = beacon_dataset_ports(0, NF, 8767, answers, IAT_NS);
     ns_tmodel tm;
     assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
     const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
