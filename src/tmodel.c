@@ -365,7 +365,7 @@ static void quantiles_of(const uint64_t *v, size_t n, uint16_t *q)
 static void finish_turn_ports(acc *a)
 {
     ns_tmodel_class *c = a->c;
-    qsort(a->tport, a->n_tport, sizeof *a->tport, cmp_u64);
+    if (a->n_tport) qsort(a->tport, a->n_tport, sizeof *a->tport, cmp_u64); /* NULL when the class has none */
     for (int k = 0; k < NS_TM_TURN_PORTS; k++) {
         size_t best = 0, best_n = 0;
         for (size_t i = 0, j; i < a->n_tport; i = j) {

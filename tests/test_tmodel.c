@@ -1671,6 +1671,7 @@ static void test_close_shapes(void **state)
     ns_tmodel_class *bad = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
     bad->refused = 5;
     free(buf);
+    ns_tmodel_free(&v2);
     assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
     assert_int_equal(ns_tmodel_parse(&v2, buf, size, "bad"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "close sides and shapes"));
