@@ -423,6 +423,22 @@ static void test_continuation_share(void **state)
 
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
+/* Generation options of 4 sampler steps and the prompt kind=web of m. */
+static void web_prompt(const ns_modelfile *m, ns_gen_opts *go, int32_t ids[1])
+{
+    ns_gen_opts_init(go);
+    go->sampler.steps = 4;
+    assert_int_equal(ns_gen_parse_prompt(m, "kind=web", ids), NS_OK);
+}
+
+/* m, loaded from path, saves again byte for byte (as a checkpoint: ckpt). */
+static void saves_as_loaded(const ns_modelfile *m, const char *path, const char *dir, int ckpt)
+{
+    const char *again = tu_path(dir, ckpt ? "again.ckpt" : "again.model");
+    assert_int_equal(ns_modelfile_save(m, again, ckpt), NS_OK);
+    assert_int_equal(tu_system("cmp -s '%s' '%s'", path, again), 0);
+}
+
 static void test_flows_past_the_window(void **state)
 {
     (void)state;
@@ -434,10 +450,8 @@ static void test_flows_past_the_window(void **state)
     assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
     assert_int_equal(m.cfg.max_packets, 8);
     ns_gen_opts go;
-    ns_gen_opts_init(&go);
-    go.sampler.steps = 4;
     int32_t ids[1];
-    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    web_prompt(&m, &go, ids);
     ns_gen_flows g8 = {0}, g20 = {0};
     go.length = 8;
     assert_int_equal(ns_generate(&m, &go, ids, 6, 0, &g8), NS_OK);
@@ -681,9 +695,7 @@ static void test_model_file_round_trip_and_corruption(void **state)
     assert_int_equal(m.n_combos, 2);
     assert_int_equal(m.combo_count[0] + m.combo_count[1], FLOWS);
     /* Save again: byte-identical file. */
-    const char *again = tu_path(dir, "again.ckpt");
-    assert_int_equal(ns_modelfile_save(&m, again, 1), NS_OK);
-    assert_int_equal(tu_system("cmp -s '%s' '%s'", o.ckpt_path, again), 0);
+    saves_as_loaded(&m, o.ckpt_path, dir, 1);
     ns_modelfile_free(&m);
 
     uint8_t *buf;
@@ -794,15 +806,11 @@ static void test_grouped_model_file(void **state)
     assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
     assert_int_equal(m.cfg.groups, 2);
     assert_int_equal(m.n_params, ns_model_params_layout(NULL, &m.cfg, NULL));
-    const char *again = tu_path(dir, "again.model");
-    assert_int_equal(ns_modelfile_save(&m, again, 0), NS_OK);
-    assert_int_equal(tu_system("cmp -s '%s' '%s'", o.out_path, again), 0);
+    saves_as_loaded(&m, o.out_path, dir, 0);
 
     ns_gen_opts go;
-    ns_gen_opts_init(&go);
-    go.sampler.steps = 4;
     int32_t ids[1];
-    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    web_prompt(&m, &go, ids);
     ns_gen_flows g = {0};
     assert_int_equal(ns_generate(&m, &go, ids, 4, 0, &g), NS_OK);
     assert_int_equal(g.n_flows, 4);
@@ -878,14 +886,10 @@ static void test_self_cond_model(void **state)
     ns_modelfile_free(&m);
 
     assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
-    const char *again = tu_path(dir, "again.model");
-    assert_int_equal(ns_modelfile_save(&m, again, 0), NS_OK);
-    assert_int_equal(tu_system("cmp -s '%s' '%s'", o.out_path, again), 0);
+    saves_as_loaded(&m, o.out_path, dir, 0);
     ns_gen_opts go;
-    ns_gen_opts_init(&go);
-    go.sampler.steps = 4;
     int32_t ids[1];
-    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    web_prompt(&m, &go, ids);
     ns_gen_flows g1 = {0}, g2 = {0}, g3 = {0};
     assert_int_equal(ns_generate(&m, &go, ids, 6, 0, &g1), NS_OK);
     assert_int_equal(ns_generate(&m, &go, ids, 6, 0, &g2), NS_OK);

@@ -1266,6 +1266,38 @@ static void test_plan_closes_follow_shares(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* The plan of g's flows under tm (seed as plan_beacon's) into plan[n], and
+ * repair options that write them so. */
+static void planned_opts(ns_repair_opts *ro, const ns_tmodel *tm, const ns_gen_flows *g, uint64_t seed,
+                         ns_repair_plan *plan, size_t n)
+{
+    memset(plan, 0, n * sizeof *plan);
+    plan_beacon(tm, g, seed, plan);
+    ns_repair_opts_init(ro);
+    ro->plan = plan, ro->n_plan = n;
+}
+
+/* Flow k of g written by repair under ro: its LEN packets' gaps. */
+static void repaired_gaps(const ns_repair_opts *ro, const ns_gen_flows *g, size_t k, int64_t gap[LEN - 1])
+{
+    ns_repair_out out = {0};
+    assert_int_equal(ns_repair_flow(ro, k, g->rows + g->first[k] * W, g->dir + g->first[k], g->iat_ns + g->first[k],
+                                    g->len[k], &out, NULL),
+                     NS_OK);
+    assert_int_equal(out.n_pkts, LEN);
+    for (int i = 0; i < LEN - 1; i++) gap[i] = out.pkts[i + 1].ts_ns - out.pkts[i].ts_ns;
+    ns_repair_out_free(&out);
+}
+
+/* The trace model learned from ds into *tm, and its class app=beacon. */
+static const ns_tmodel_class *learned_class(ns_tmodel *tm, const ns_dataset *ds)
+{
+    assert_int_equal(ns_tmodel_learn(tm, ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(tm, "app=beacon");
+    assert_non_null(c);
+    return c;
+}
+
 /* A handshake's gaps follow the class's: the beacon's servers answer in 100 ms and its clients ACK
  * 100 ms later. Generated flows whose SYN-ACK came 1 ms after the SYN (a gap the class never had) take
  * one drawn from the class's, as does a client's ACK 3 s late; those that generated 100 ms keep theirs
@@ -1304,16 +1336,11 @@ static void test_handshake_gaps_follow_the_class(void **state)
     ns_repair_opts_init(&ro);
     ro.plan = plan, ro.n_plan = N;
     for (size_t k = 0; k < 6; k += 5) {
-        ns_repair_out out = {0};
-        assert_int_equal(ns_repair_flow(&ro, k, g.rows + g.first[k] * W, g.dir + g.first[k], g.iat_ns + g.first[k],
-                                        g.len[k], &out, NULL),
-                         NS_OK);
-        assert_int_equal(out.n_pkts, LEN);
-        int64_t syn_ack = out.pkts[1].ts_ns - out.pkts[0].ts_ns, ack = out.pkts[2].ts_ns - out.pkts[1].ts_ns;
-        assert_int_equal(syn_ack, k ? IAT_NS : (int64_t)plan[k].hs_us[0] * 1000);
-        assert_int_equal(ack, k ? IAT_NS : (int64_t)plan[k].hs_us[1] * 1000);
-        assert_int_equal(out.pkts[3].ts_ns - out.pkts[2].ts_ns, IAT_NS);
-        ns_repair_out_free(&out);
+        int64_t gap[LEN - 1]; /* SYN -> SYN-ACK, -> ACK, -> data */
+        repaired_gaps(&ro, &g, k, gap);
+        assert_int_equal(gap[0], k ? IAT_NS : (int64_t)plan[k].hs_us[0] * 1000);
+        assert_int_equal(gap[1], k ? IAT_NS : (int64_t)plan[k].hs_us[1] * 1000);
+        assert_int_equal(gap[2], IAT_NS);
     }
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
@@ -1355,18 +1382,6 @@ static ns_dataset turns_dataset(void)
     return beacon_dataset_ports(1, FLOWS, 443, answers, 300000000);
 }
 
-/* Flow k of g written by repair under ro: its LEN packets' gaps. */
-static void repaired_gaps(const ns_repair_opts *ro, const ns_gen_flows *g, size_t k, int64_t gap[LEN - 1])
-{
-    ns_repair_out out = {0};
-    assert_int_equal(ns_repair_flow(ro, k, g->rows + g->first[k] * W, g->dir + g->first[k], g->iat_ns + g->first[k],
-                                    g->len[k], &out, NULL),
-                     NS_OK);
-    assert_int_equal(out.n_pkts, LEN);
-    for (int i = 0; i < LEN - 1; i++) gap[i] = out.pkts[i + 1].ts_ns - out.pkts[i].ts_ns;
-    ns_repair_out_free(&out);
-}
-
 /* Turns follow the class (version 5): a trace model learned where every
  * answer takes 40 ms plans the model's too-fast answers (5-14 ms) at 40 ms
  * and the requests after them at 300 ms, in rank order of the generated
@@ -1377,9 +1392,7 @@ static void test_turn_gaps_follow_the_class(void **state)
     (void)state;
     ns_dataset ds = turns_dataset();
     ns_tmodel tm;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
-    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
-    assert_non_null(c);
+    const ns_tmodel_class *c = learned_class(&tm, &ds);
     assert_int_equal(c->turn_n[0], 2 * FLOWS), assert_int_equal(c->turn_n[1], FLOWS);
     int c40 = ns_repair_turn_code(40000000), c300 = ns_repair_turn_code(300000000);
     for (int q = 0; q < NS_REPAIR_TURN_Q; q++) /* within a histogram bin (16 codes: 0.9%) */
@@ -1390,11 +1403,8 @@ static void test_turn_gaps_follow_the_class(void **state)
     for (size_t k = 0; k < N; k++)
         g.iat_ns[g.first[k] + 1] = 5000000 + (int64_t)k * 1000000, g.iat_ns[g.first[k] + 2] = 150000000;
     ns_repair_plan plan[N];
-    memset(plan, 0, sizeof plan);
-    plan_beacon(&tm, &g, 3, plan);
     ns_repair_opts ro;
-    ns_repair_opts_init(&ro);
-    ro.plan = plan, ro.n_plan = N;
+    planned_opts(&ro, &tm, &g, 3, plan, N);
     for (size_t k = 0; k < N; k++) {
         assert_int_not_equal(plan[k].turn_map[0][0][NS_REPAIR_TURN_Q - 1], 0);
         assert_int_equal(plan[k].turn_map[1][0][NS_REPAIR_TURN_Q - 1], 0);
@@ -1420,9 +1430,7 @@ static void test_turn_gaps_follow_the_port(void **state)
     static const int64_t answers[2] = {40000000, 2000000};
     ns_dataset ds = beacon_dataset_ports(1, NF, 5353, answers, 300000000);
     ns_tmodel tm;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
-    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
-    assert_non_null(c);
+    const ns_tmodel_class *c = learned_class(&tm, &ds);
     assert_int_equal(c->turn_port[0], 443), assert_int_equal(c->turn_port[1], 5353); /* ties: the lower port */
     assert_int_equal(c->turn_port_n[0][0], NF), assert_int_equal(c->turn_port_n[1][1], NF / 2);
     assert_int_equal(c->turn_port_n[2][0] + c->turn_port_n[2][1], 0);
@@ -1454,11 +1462,8 @@ static void test_turn_gaps_follow_the_port(void **state)
         g.iat_ns[g.first[k] + 1] = (k % 2 ? 10000000 : 5000000) + (int64_t)(k / 2 % 5) * 1000000,
         g.iat_ns[g.first[k] + 2] = 150000000;
     ns_repair_plan plan[N];
-    memset(plan, 0, sizeof plan);
-    plan_beacon(&tm, &g, 3, plan);
     ns_repair_opts ro;
-    ns_repair_opts_init(&ro);
-    ro.plan = plan, ro.n_plan = N;
+    planned_opts(&ro, &tm, &g, 3, plan, N);
     for (size_t k = 0; k < N; k++) {
         int64_t gap[LEN - 1];
         repaired_gaps(&ro, &g, k, gap);
@@ -1480,9 +1485,7 @@ static void test_handshakes_follow_the_port(void **state)
     static const int64_t answers[2] = {40000000, 1400000};
     ns_dataset ds = beacon_dataset_ports(0, NF, 8767, answers, IAT_NS);
     ns_tmodel tm;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
-    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
-    assert_non_null(c);
+    const ns_tmodel_class *c = learned_class(&tm, &ds);
     assert_int_equal(c->turn_port[0], 443), assert_int_equal(c->turn_port[1], 8767);
     uint32_t n443 = 0, n8767 = 0;
     for (int i = 0; i < NS_TM_HS_BINS; i++) n443 += c->hs_port_gap[0][0][i], n8767 += c->hs_port_gap[1][0][i];
