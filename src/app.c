@@ -6,19 +6,14 @@
 #include "netsynth/bytes.h"
 #include "netsynth/nprint.h"
 #include "netsynth/packet.h"
+#include "netsynth/rng.h"
 
 static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
 static void put32(uint8_t *p, uint32_t v) { put16(p, v >> 16), put16(p + 2, v); }
 
-/* splitmix64's finaliser: fill decisions seeded per flow (and query), never drawn from the writer's rng,
+/* One splitmix64 step: fill decisions seeded per flow (and query), never drawn from the writer's rng,
  * so that a flow's bytes do not depend on which flows were written before it. */
-static uint64_t mix(uint64_t h)
-{
-    h += 0x9e3779b97f4a7c15ull;
-    h = (h ^ h >> 30) * 0xbf58476d1ce4e5b9ull;
-    h = (h ^ h >> 27) * 0x94d049bb133111ebull;
-    return h ^ h >> 31;
-}
+static uint64_t mix(uint64_t h) { return ns_rng_mix(h + 0x9e3779b97f4a7c15ull); }
 
 /* BOOTP's transaction id: one per exchange, a client's Discover and Request and the server's
  * Offer and ACK alike (RFC 2131 4.1); a generated flow is one exchange. Never 0. */

@@ -1437,8 +1437,7 @@ static int64_t turn_mapped(const uint16_t *from, const uint16_t *to, int64_t ns,
  * stay as they were. */
 static double turn_point(const ns_repair_opts *o, uint64_t k, uint64_t at)
 {
-    uint64_t z = (o->seed ^ 0x7475726e73ull) + k * 0x9e3779b97f4a7c15ull + at * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull, z = (z ^ (z >> 27)) * 0x94d049bb133111ebull, z ^= z >> 31;
+    uint64_t z = ns_rng_mix((o->seed ^ 0x7475726e73ull) + k * 0x9e3779b97f4a7c15ull + at * 0xbf58476d1ce4e5b9ull);
     return (double)(z >> 11) * 0x1.0p-53;
 }
 

@@ -15,6 +15,10 @@ typedef struct ns_rng {
     uint64_t s[4];
 } ns_rng;
 
+/* splitmix64's finaliser, a bijective mix of 64 bits: for choices seeded
+ * by what they are about (a flow, a row) rather than drawn from a stream,
+ * so that they do not depend on what was drawn before. */
+uint64_t ns_rng_mix(uint64_t z);
 /* Independent stream `stream` of generator `seed`. */
 void ns_rng_seed(ns_rng *r, uint64_t seed, uint64_t stream);
 uint64_t ns_rng_u64(ns_rng *r);
