@@ -1336,9 +1336,15 @@ static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
  * learned, else back to the busiest (learning's "previous" there is mostly
  * a main client still tied with a visitor in a capture's first flows:
  * taken literally, a visitor's flows went on and new ones came after it,
- * 12 clients a capture where real had 4), or another by flow count. */
-static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, ns_rng *r, uint32_t *seq,
-                            uint32_t *flows, uint32_t *fam)
+ * 12 clients a capture where real had 4), or another by flow count.
+ * A flow whose service an earlier flow of the capture had (pin[j] < j: that
+ * flow) goes from that flow's client: a real device asks its DNS, NTP, cloud
+ * servers from one address (captures of the IoT corpus whose flows to one
+ * server port came from two clients: DNS 1 of 317, NTP 0 of 259), where a
+ * visitor drawn per flow made 2 of every 5 generated captures ask their NTP
+ * servers from two (BENCHMARK.md, "What a person sees (session 11)"). */
+static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin, ns_rng *r,
+                            uint32_t *seq, uint32_t *flows, uint32_t *fam)
 {
     uint32_t n_cl = 0;
     int32_t prev[2] = {-1, -1}, top[2] = {-1, -1}; /* per family: the previous flow's client, the busiest */
@@ -1361,8 +1367,8 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *k
     }
     for (size_t j = 0; j < n; j++) {
         uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0;
-        int32_t k = -1, p = prev[f];
-        if (p >= 0 && c && gaps > 0) {
+        int32_t k = pin && pin[j] < j ? (int32_t)seq[pin[j]] : -1, p = prev[f];
+        if (k < 0 && p >= 0 && c && gaps > 0) {
             int busy = top[f] == p;
             int how = draw(r, busy ? row_b : row_v, 3);
             if (how == 1) k = busy ? p : top[f];
@@ -1387,6 +1393,7 @@ typedef struct host_draw {
     size_t n;
     const uint8_t *kind;
     const uint32_t *cseq;     /* servers: the flows' clients */
+    const uint32_t *pin;      /* clients: the capture's first flow of each flow's service (client_draw) */
     uint32_t *scratch;
     uint32_t (*draw)(const struct host_draw *h, ns_rng *r, uint32_t *seq);
 } host_draw;
@@ -1415,7 +1422,7 @@ static void host_sequence(const host_draw *h, uint64_t fresh, uint64_t gaps, uin
 
 static uint32_t clients_once(const host_draw *h, ns_rng *r, uint32_t *seq)
 {
-    return client_draw(h->c, h->n, h->kind, r, seq, h->scratch + 2 * h->n, h->scratch + 3 * h->n);
+    return client_draw(h->c, h->n, h->kind, h->pin, r, seq, h->scratch + 2 * h->n, h->scratch + 3 * h->n);
 }
 
 /* The clients of a capture's n flows (seq[n], numbered in order of first
@@ -1424,10 +1431,10 @@ static uint32_t clients_once(const host_draw *h, ns_rng *r, uint32_t *seq)
  * draws (1 when n is large: the count then varies little), the first with
  * that many, else the closest. One coin per flow gave captures of 2 and of
  * 9 clients where the real ones of the class had 3 or 4. scratch[4 n]. */
-static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *kind, uint64_t seed, uint64_t capture,
-                            uint32_t *seq, uint32_t *scratch)
+static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin,
+                            uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
 {
-    host_draw h = {c, n, kind, NULL, scratch, clients_once};
+    host_draw h = {c, n, kind, NULL, pin, scratch, clients_once};
     uint64_t gaps = c ? (uint64_t)c->client_new + c->client_prev + c->client_other : 0;
     host_sequence(&h, c ? c->client_new : 0, gaps, 0x636c69656e747321ull, seed, capture, seq, scratch, scratch + n);
 }
@@ -1647,7 +1654,7 @@ static uint32_t servers_once(const host_draw *h, ns_rng *r, uint32_t *seq)
 static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
                             uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
 {
-    host_draw h = {c, n, kind, cseq, scratch, servers_once};
+    host_draw h = {c, n, kind, cseq, NULL, scratch, servers_once};
     uint64_t gaps = c ? (uint64_t)c->server_new + c->server_same + c->server_other : 0;
     host_sequence(&h, c ? c->server_new : 0, gaps, 0x7365727665727321ull, seed, capture, seq, scratch, scratch + n);
 }
@@ -1709,6 +1716,32 @@ static void capture_starts(const ns_tmodel *tm, const ns_tmodel_capture *cap, ui
                          : llround((double)j / (double)(cap->n - 1) * (double)cap->span_ns);
 }
 
+/* pin[j]: the first of a capture's flows whose service (family, transport,
+ * server port) flow j's is, j itself for the first; ICMP flows each their
+ * own (real captures ping and discover neighbours from several addresses).
+ * table: open addressing, size (a power of two) at least 2 n. */
+static uint32_t service_key(const flow_info *fi, uint8_t kind)
+{
+    return (uint32_t)(kind & FLOW_V6) << 24 | (uint32_t)fi->proto << 16 | fi->sport;
+}
+
+static void service_pins(const ns_tmodel_capture *cap, const flow_info *info, const uint8_t *kind, uint32_t *pin,
+                         uint32_t *table, size_t size)
+{
+    memset(table, 0, size * sizeof *table);
+    for (size_t j = 0; j < cap->n; j++) {
+        size_t k = cap->first + j;
+        pin[j] = (uint32_t)j;
+        if (kind[k] & FLOW_ICMP) continue;
+        uint32_t key = service_key(&info[k], kind[k]);
+        size_t i = (size_t)(ns_rng_mix(key) & (size - 1));
+        while (table[i] && key != service_key(&info[cap->first + table[i] - 1], kind[cap->first + table[i] - 1]))
+            i = (i + 1) & (size - 1);
+        if (table[i]) pin[j] = table[i] - 1;
+        else table[i] = (uint32_t)j + 1;
+    }
+}
+
 /* One capture's flows. */
 static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t ci, const flow_info *info,
                         const ns_repair_opts *ro, uint64_t seed, uint32_t *client_base, uint32_t *server_base,
@@ -1724,7 +1757,11 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     ns_rng_seed(&gr, seed ^ 0x67726f7570616464ull, ci);
     const ns_tmodel_class *hcl = pick(&ch, has_hosts, 0), *pcl = pick(&ch, has_ports, 0);
     uint32_t n_cl = 0, n_sv = 0, *cseq = scratch;
-    client_sequence(hcl, cap->n, kind + cap->first, seed, ci, cseq, scratch + 2 * cap->n);
+    uint32_t *pin = scratch + 8 * cap->n;
+    size_t pins = 16;
+    while (pins < 2 * cap->n) pins *= 2;
+    service_pins(cap, info, kind, pin, scratch + 9 * cap->n, pins);
+    client_sequence(hcl, cap->n, kind + cap->first, pin, seed, ci, cseq, scratch + 2 * cap->n);
     uint32_t *sseq = scratch + cap->n;
     server_sequence(hcl, cap->n, cseq, kind + cap->first, seed, ci, sseq, scratch + 2 * cap->n);
     servers_by_ttl(cap, info, kind, sseq, (int32_t *)(scratch + 2 * cap->n), scratch + 3 * cap->n,
@@ -1903,7 +1940,8 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     tuples used = {calloc(cap, sizeof(tuple)), cap - 1};
     flow_info *info = calloc(g->n_flows + 1, sizeof *info);
     phost *cl = malloc((most + 1) * sizeof *cl), *sv = malloc((most + 1) * sizeof *sv);
-    uint32_t *scratch = malloc((8 * most + 1) * sizeof *scratch);
+    /* plan_capture's: 8 n, then service_pins' n and its table (a power of two >= 2 n: < 4 n + 16) */
+    uint32_t *scratch = malloc((13 * most + 16) * sizeof *scratch);
     int64_t *starts = malloc((2 * most + 1) * sizeof *starts);
     uint8_t *kind = calloc(g->n_flows + 1, 1);
     votes v = {malloc((most + 1) * sizeof *v.pairs), malloc((most + 1) * sizeof *v.val), malloc(most + 1),

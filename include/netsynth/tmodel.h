@@ -63,8 +63,10 @@
  * span (a like-for-like copy of a real capture), the nearest of 8 draws
  * stretched onto it. Its clients, then servers, are drawn for the whole
  * capture: a main client and visitors (tmodel.c, client_draw), as many per
- * flow as the class has (of up to 32 draws, the one nearest that count), an
- * IPv4 and an IPv6 address never the same host; ports and host state are
+ * flow as the class has (of up to 32 draws, the one nearest that count), a
+ * flow to a service (family, transport, server port) an earlier flow of the
+ * capture had from that flow's client (ICMP's excepted), an IPv4 and an IPv6
+ * address never the same host; ports and host state are
  * drawn per flow in start order; 5-tuples (client, client port, server,
  * server port, transport) are kept distinct over every capture of one plan
  * by moving the client port on. A flow drawn to a seen server whose first
