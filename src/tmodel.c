@@ -18,6 +18,7 @@
  *   version 5: u32 turn_n[2]; u16 turn_q[2][32];
  *              per turn port entry (8): u16 turn_port; u32 turn_port_n[2]; u16 turn_port_q[2][32];
  *              then per turn port entry (8): u16 hs_port_gap[2][96]
+ *   version 6: u32 svc_multi, svc_one
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
@@ -465,6 +466,36 @@ static void finish_synack(acc *a)
     a->c->synack_ws = (uint8_t)(ws + 1);
 }
 
+/* A flow's service: family, transport, server port. */
+static uint32_t ds_service(const ns_ds_flow *f)
+{
+    return (uint32_t)(f->ipv6 != 0) << 24 | (uint32_t)f->proto << 16 | f->server_port;
+}
+
+/* The services of one capture's flows of the class (idx[0..m)) with two
+ * flows or more, and those whose flows all came from one client. */
+static int learn_services(ns_tmodel_class *c, const ns_dataset *ds, const uint64_t *idx, size_t m)
+{
+    typedef struct { uint32_t key, client, n; uint8_t used, multi; } svc;
+    size_t size = 16;
+    while (size < 2 * m) size *= 2;
+    svc *t = calloc(size, sizeof *t);
+    if (!t) return ns_error(NS_ENOMEM, "out of memory learning the trace model");
+    for (size_t j = 0; j < m; j++) {
+        const ns_ds_flow *f = &ds->flows[idx[j]];
+        if (f->proto == NS_PROTO_ICMP) continue;
+        uint32_t key = ds_service(f);
+        size_t i = (size_t)(ns_rng_mix(key) & (size - 1));
+        while (t[i].used && t[i].key != key) i = (i + 1) & (size - 1);
+        if (!t[i].used) t[i] = (svc){key, f->client_ip, 0, 1, 0};
+        t[i].n++, t[i].multi |= t[i].client != f->client_ip;
+    }
+    for (size_t i = 0; i < size; i++)
+        if (t[i].n >= 2) c->svc_multi++, c->svc_one += !t[i].multi;
+    free(t);
+    return NS_OK;
+}
+
 /* One capture's flows of the class, idx[0..m) in start order. */
 static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, size_t m, const side_feat *feat,
                           lhost *cl, lhost *sv)
@@ -473,6 +504,7 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
     size_t n_cl = 0, n_sv = 0;
     int32_t prev_client = -1;
     int rc = NS_OK;
+    if ((rc = learn_services(c, ds, idx, m))) return rc;
     c->captures++;
     c->flows += (uint32_t)m;
     for (size_t j = 0; j < m && !rc; j++) {
@@ -898,6 +930,9 @@ static double rf(cursor *c)
         for (int s_ = 0; s_ < 2; s_++)                                                                            \
             for (int i_ = 0; i_ < NS_TM_HS_BINS; i_++) { H(hs_port_gap[p_][s_][i_]) }
 
+/* And version 6's. */
+#define RECORD_FIELDS_V6(W) W(svc_multi) W(svc_one)
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -909,6 +944,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V3(PW)
     RECORD_FIELDS_V4(PW, PH, PB)
     RECORD_FIELDS_V5(PW, PH)
+    RECORD_FIELDS_V6(PW)
 #undef PW
 #undef PH
 #undef PB
@@ -935,6 +971,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 5) {
         RECORD_FIELDS_V5(GW, GH)
+    }
+    if (version >= 6) {
+        RECORD_FIELDS_V6(GW)
     }
 #undef GW
 #undef GH
@@ -993,6 +1032,7 @@ static const char *class_problem(const ns_tmodel_class *c)
         c->client_after_busy[0] > c->client_new || c->client_after_busy[1] > c->client_prev ||
         c->client_after_busy[2] > c->client_other)
         return "more busiest hosts than other hosts";
+    if (c->svc_one > c->svc_multi || c->svc_multi > c->flows / 2) return "more one-client services than services";
     s = c->port_random;
     for (int i = 0; i <= NS_TM_PORT_STEPS; i++) s += c->port_step[i];
     if (s > c->flows) return "more port steps than flows";
@@ -1180,6 +1220,7 @@ static int has_ts_runs(const ns_tmodel_class *c, int s) { return c->ts_runs_on[s
 static int has_ttl(const ns_tmodel_class *c, int s) { return c->ttl_count[s][0] > 0; }
 static int has_ttl_tcp(const ns_tmodel_class *c, int s) { return c->ttl_tcp_count[s][0] > 0; }
 static int has_groups(const ns_tmodel_class *c, int s) { return c->group_addr[0] != 0; }
+static int has_services(const ns_tmodel_class *c, int s) { return c->svc_multi > 0; }
 
 /* Whether ttl is one of the TTLs c learned for side s's hosts (tcp: of its TCP flows). */
 static int class_ttl(const ns_tmodel_class *c, int s, int32_t ttl, int tcp)
@@ -1337,8 +1378,8 @@ static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
  * a main client still tied with a visitor in a capture's first flows:
  * taken literally, a visitor's flows went on and new ones came after it,
  * 12 clients a capture where real had 4), or another by flow count.
- * A flow whose service an earlier flow of the capture had (pin[j] < j: that
- * flow) goes from that flow's client: a real device asks its DNS, NTP, cloud
+ * A flow pinned to an earlier one of its service (pin[j] < j: service_pins)
+ * goes from that flow's client: a real device asks its DNS, NTP, cloud
  * servers from one address (captures of the IoT corpus whose flows to one
  * server port came from two clients: DNS 1 of 317, NTP 0 of 259), where a
  * visitor drawn per flow made 2 of every 5 generated captures ask their NTP
@@ -1716,29 +1757,38 @@ static void capture_starts(const ns_tmodel *tm, const ns_tmodel_capture *cap, ui
                          : llround((double)j / (double)(cap->n - 1) * (double)cap->span_ns);
 }
 
-/* pin[j]: the first of a capture's flows whose service (family, transport,
- * server port) flow j's is, j itself for the first; ICMP flows each their
- * own (real captures ping and discover neighbours from several addresses).
- * table: open addressing, size (a power of two) at least 2 n. */
 static uint32_t service_key(const flow_info *fi, uint8_t kind)
 {
     return (uint32_t)(kind & FLOW_V6) << 24 | (uint32_t)fi->proto << 16 | fi->sport;
 }
 
-static void service_pins(const ns_tmodel_capture *cap, const flow_info *info, const uint8_t *kind, uint32_t *pin,
-                         uint32_t *table, size_t size)
+/* pin[j]: the first of a capture's flows whose service (family, transport,
+ * server port) flow j's is, when that service goes from one client (a coin
+ * per service, the class's share svc_one / svc_multi; none without it, as in
+ * files before version 6); j itself otherwise. ICMP flows stay their own:
+ * real captures ping and discover neighbours from several addresses.
+ * table: open addressing, size (a power of two) at least 2 n. */
+static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap, const flow_info *info,
+                         const uint8_t *kind, uint64_t seed, uint64_t ci, uint32_t *pin, uint32_t *table, size_t size)
 {
+    enum { ONE = 0x80000000u };
+    ns_rng r;
+    ns_rng_seed(&r, seed ^ 0x7365727669636573ull, ci);
+    double share = c && c->svc_multi ? (double)c->svc_one / c->svc_multi : 0;
     memset(table, 0, size * sizeof *table);
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
         pin[j] = (uint32_t)j;
-        if (kind[k] & FLOW_ICMP) continue;
+        if ((kind[k] & FLOW_ICMP) || !(share > 0)) continue;
         uint32_t key = service_key(&info[k], kind[k]);
         size_t i = (size_t)(ns_rng_mix(key) & (size - 1));
-        while (table[i] && key != service_key(&info[cap->first + table[i] - 1], kind[cap->first + table[i] - 1]))
+        while (table[i]) {
+            size_t first = cap->first + (table[i] & ~ONE) - 1;
+            if (key == service_key(&info[first], kind[first])) break;
             i = (i + 1) & (size - 1);
-        if (table[i]) pin[j] = table[i] - 1;
-        else table[i] = (uint32_t)j + 1;
+        }
+        if (!table[i]) table[i] = ((uint32_t)j + 1) | (ns_rng_double(&r) < share ? ONE : 0);
+        else if (table[i] & ONE) pin[j] = (table[i] & ~ONE) - 1;
     }
 }
 
@@ -1760,7 +1810,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     uint32_t *pin = scratch + 8 * cap->n;
     size_t pins = 16;
     while (pins < 2 * cap->n) pins *= 2;
-    service_pins(cap, info, kind, pin, scratch + 9 * cap->n, pins);
+    service_pins(pick(&ch, has_services, 0), cap, info, kind, seed, ci, pin, scratch + 9 * cap->n, pins);
     client_sequence(hcl, cap->n, kind + cap->first, pin, seed, ci, cseq, scratch + 2 * cap->n);
     uint32_t *sseq = scratch + cap->n;
     server_sequence(hcl, cap->n, cseq, kind + cap->first, seed, ci, sseq, scratch + 2 * cap->n);

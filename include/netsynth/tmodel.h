@@ -63,10 +63,10 @@
  * span (a like-for-like copy of a real capture), the nearest of 8 draws
  * stretched onto it. Its clients, then servers, are drawn for the whole
  * capture: a main client and visitors (tmodel.c, client_draw), as many per
- * flow as the class has (of up to 32 draws, the one nearest that count), a
- * flow to a service (family, transport, server port) an earlier flow of the
- * capture had from that flow's client (ICMP's excepted), an IPv4 and an IPv6
- * address never the same host; ports and host state are
+ * flow as the class has (of up to 32 draws, the one nearest that count),
+ * each service (family, transport, server port; ICMP's apart) from one
+ * client in the class's share of them (version 6: svc_one / svc_multi; none
+ * in older files), an IPv4 and an IPv6 address never the same host; ports and host state are
  * drawn per flow in start order; 5-tuples (client, client port, server,
  * server port, transport) are kept distinct over every capture of one plan
  * by moving the client port on. A flow drawn to a seen server whose first
@@ -151,8 +151,8 @@
  * Parsing checks all of it: sizes, CRC, distinct keys with the empty one
  * present, counts that agree with each other, finite rates and shares.
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
- * version 3 ones before `hs_gap`, version 4 ones before `turn_n`
- * (what they lack reads as zeros), and records of versions 1 to 4 are
+ * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
+ * version 5 ones before `svc_multi` (what they lack reads as zeros), and records of versions 1 to 4 are
  * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
@@ -168,10 +168,11 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 5   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 6   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
-                               * handshake gaps; older files load without what they lack */
+                               * handshake gaps; 6: services asked from one client; older files load
+                               * without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -259,6 +260,10 @@ typedef struct ns_tmodel_class {
     uint32_t turn_port_n[NS_TM_TURN_PORTS][2];
     uint16_t turn_port_q[NS_TM_TURN_PORTS][2][NS_REPAIR_TURN_Q];
     uint16_t hs_port_gap[NS_TM_TURN_PORTS][2][NS_TM_HS_BINS]; /* as hs_gap, of the flows to turn_port[] */
+    /* version 6: a capture's services (family, transport, server port; ICMP's apart) with two flows or
+     * more, and of them those whose flows all came from one client (a device asks its DNS, NTP, cloud
+     * from one address; phones reach its web server from several) */
+    uint32_t svc_multi, svc_one;
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
@@ -266,7 +271,7 @@ typedef struct ns_tmodel {
     ns_tmodel_class *classes;
 } ns_tmodel;
 
-#define NS_TMODEL_RECORD 8192      /* version 5; versions 1 to 4: NS_TMODEL_RECORD_V4 */
+#define NS_TMODEL_RECORD 8192      /* versions 5 and 6; versions 1 to 4: NS_TMODEL_RECORD_V4 */
 #define NS_TMODEL_RECORD_V4 2048
 
 struct ns_dataset;
