@@ -160,6 +160,77 @@ static uint8_t *host_name(uint8_t *q, int n, uint64_t *h, const char *tail)
     return q;
 }
 
+/* DNS-SD service types (RFC 6763) from IANA's Service Name registry, as
+ * real devices browse for them: an mDNS query asks PTR for
+ * `_name._tcp.local` (the IoT corpus's: `_hap`, `_http`, `_dhnap`, ...;
+ * names of the captures' own are not used). */
+static const char *const mdns_types[] = {"_http", "_hap", "_homekit", "_airplay", "_raop", "_ipp", "_printer",
+                                         "_googlecast", "_spotify-connect", "_device-info", "_daap", "_smb",
+                                         "_companion-link", "_mqtt", "_ssh", "_https"};
+enum { MDNS_TYPES = (int)(sizeof mdns_types / sizeof mdns_types[0]) };
+
+/* A DNS-SD instance label of n bytes (1 to 63) at q, as people name
+ * devices: a capitalised word, then a space and hex digits when it has room
+ * ("Hue 2476FF"). */
+static uint8_t *instance_label(uint8_t *q, int n, uint64_t h)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    *q++ = (uint8_t)n;
+    int word = n >= 8 ? n - 7 : n;
+    for (int c = 0; c < n; c++) {
+        uint64_t r = mix(h + (uint64_t)c);
+        q[c] = (uint8_t)(c < word ? (c ? 'a' : 'A') + (int)(r % 26) : c == word ? ' ' : hex[r % 16]);
+    }
+    return q + n;
+}
+
+/* A header-only mDNS query's questions over len bytes (12 of header):
+ * PTR for a service type (its whole name first, then others that point at
+ * its `_tcp.local`), and where bytes are left that no type fits, ANY for
+ * instances of the first type (`Name 3F2A9C._hap._tcp.local`, 8 to 70
+ * bytes each: a probe's question), so that the questions cover the message
+ * exactly. 0 when the message has no room for a type's question (the
+ * caller asks host names, as for unicast DNS). */
+static int mdns_questions(uint8_t *msg, int len, uint64_t h)
+{
+    int rest = len - 12, i0 = -1, full = 0;
+    h = mix(h ^ 0x6d646e73);
+    /* the first type whose question leaves 0 bytes, an instance label's (2 to 8 with its length byte), or 8+ */
+    for (int i = 0; i < MDNS_TYPES && i0 < 0; i++) {
+        int t = (int)((h + (uint64_t)i) % MDNS_TYPES);
+        full = 1 + (int)strlen(mdns_types[t]) + 12 + 4; /* label, _tcp, local, root; type and class */
+        if (rest >= full && rest - full != 1) i0 = t;
+    }
+    if (i0 < 0) return 0;
+    const char *t0 = mdns_types[i0];
+    int l0 = (int)strlen(t0), inst = rest - full > 0 && rest - full < 8 ? rest - full - 1 : 0, type_at = 12;
+    uint8_t *q = msg + 12;
+    if (inst) q = instance_label(q, inst, h), type_at += 1 + inst;
+    *q++ = (uint8_t)l0, memcpy(q, t0, (size_t)l0), q += l0;
+    int tcp_at = (int)(q - msg);
+    memcpy(q, "\4_tcp\5local", 12), q += 12;
+    put16(q, inst ? 255 : 12), put16(q + 2, 1), q += 4;
+    int k = 1;
+    for (int left = len - (int)(q - msg); left > 0; k++) {
+        h = mix(h);
+        const char *t = mdns_types[h % MDNS_TYPES];
+        int lt = (int)strlen(t), ptr = 1 + lt + 2 + 4;
+        if (t != t0 && (left == ptr || left - ptr >= 8)) { /* another type, its _tcp.local a pointer */
+            *q++ = (uint8_t)lt, memcpy(q, t, (size_t)lt), q += lt;
+            put16(q, 0xc000u | (uint32_t)tcp_at), put16(q + 2, 12), put16(q + 4, 1);
+            q += 6, left -= ptr;
+            continue;
+        }
+        /* an instance of the first type; what it leaves is 0 or 8+ bytes */
+        int n = left - 7 <= 63 ? left - 7 : left - 15 <= 63 ? left - 15 : 63;
+        q = instance_label(q, n, h);
+        put16(q, 0xc000u | (uint32_t)type_at), put16(q + 2, 255), put16(q + 4, 1);
+        q += 6, left -= n + 7;
+    }
+    put16(msg + 4, (uint32_t)k);
+    return (int)(q - msg);
+}
+
 /* Questions that cover a header-only DNS message's bytes past its header
  * (msg, len bytes, the header's counts zero): k of them, type A class IN,
  * each name host_name's, at most 255 bytes (36 for mDNS), so that tshark
@@ -170,6 +241,8 @@ static int dns_questions(uint8_t *msg, int len, uint64_t h, const char *tail)
 {
     int rest = len - 12;
     if (rest < 5) return 12;
+    int at = strcmp(tail, "local") ? 0 : mdns_questions(msg, len, h);
+    if (at) return at;
     /* a question takes 5 (the root's) to 259 bytes; mDNS asks many at once, of short names */
     int most = strcmp(tail, "local") ? 259 : 40;
     int k = (rest + most - 1) / most;

@@ -788,6 +788,80 @@ static void test_mdns_id_zero(void **state)
     assert_int_equal(be16(p), 0x1234);
 }
 
+/* A name at m[at] (labels, then the root or a pointer back), written as
+ * text into out ("_hap._tcp.local"); returns where it ends. */
+static int name_text(const uint8_t *m, int n, int at, char *out)
+{
+    int end = -1;
+    out[0] = 0;
+    for (int hops = 0; hops < 8; hops++) {
+        while (at < n && m[at] && (m[at] & 0xc0) == 0) {
+            strncat(out, (const char *)m + at + 1, (size_t)m[at]), strcat(out, ".");
+            at += 1 + m[at];
+        }
+        assert_true(at < n);
+        if (!m[at]) return end < 0 ? at + 1 : end;
+        if (end < 0) end = at + 2;
+        int to = (m[at] & 0x3f) << 8 | m[at + 1];
+        assert_true(to < at);   /* pointers go back */
+        at = to;
+    }
+    fail();
+    return 0;
+}
+
+/* Header-only mDNS queries ask what real devices ask: PTR for DNS-SD
+ * service types (`_hap._tcp.local`, from IANA's registry), ANY for
+ * instances of one (`Hue 2476FF._hap._tcp.local`), names compressed as
+ * real responders write them, every length the rows' and the questions
+ * covering it. Before, A questions for random host names under `.local`
+ * (session 10's side-by-side: `wske.aet5wx.kguy6mapz.vhzm.local`). */
+static void test_mdns_asks_services(void **state)
+{
+    (void)state;
+    const app *mdns = app_of(NS_PROTO_UDP, 5353);
+    int ptr = 0, any = 0;
+    for (int len = 12 + 21; len <= 700; len += len < 120 ? 1 : 37) {
+        app_flow f;
+        memset(&f, 0, sizeof f), f.seed = (uint32_t)len * 2654435761u;
+        uint8_t m[MAXLEN];
+        memset(m, 0, sizeof m);
+        app_write(mdns, &f, m, len, 0, 9, NULL, 0);
+        assert_int_equal(be16(m), 0), assert_int_equal(m[2], 0);
+        assert_int_equal(be16(m + 6) | be16(m + 8) | be16(m + 10), 0);
+        int q = (int)be16(m + 4), at = 12;
+        assert_true(q >= 1);
+        for (int k = 0; k < q; k++) {
+            char name[1024];
+            at = name_text(m, len, at, name);
+            unsigned type = be16(m + at), cls = be16(m + at + 2);
+            at += 4;
+            assert_true(at <= len);
+            assert_int_equal(cls, 1);
+            size_t nl = strlen(name);
+            assert_true(nl > 12 && !strcmp(name + nl - 12, "._tcp.local."));
+            if (type == 12) { /* a service type: one label, "_" and a registry name */
+                ptr++;
+                assert_int_equal(name[0], '_');
+                assert_null(strchr(name, ' '));
+                assert_true(strchr(name, '.') == name + nl - 12);
+            } else { /* an instance: a label of its own before a type */
+                assert_int_equal(type, 255);
+                any++;
+                assert_true(name[0] != '_');
+                assert_int_equal(*(strchr(name, '.') + 1), '_');
+            }
+        }
+        assert_int_equal(at, len);
+        assert_null(memmem(m + 12, (size_t)len - 12, "\7example", 8));
+    }
+    assert_true(ptr > 3 * any / 2);   /* mostly browsing, some probes */
+    /* Too short for a type's question: host names as before, under .local. */
+    uint8_t m[MAXLEN];
+    write_payload(mdns, m, 30, 0, NULL, 0);
+    assert_non_null(memmem(m + 12, 18, "\5local", 7));
+}
+
 /* DHCP: one random transaction id per exchange (flow), the same in the
  * client's Discover and Request and the server's Offer and ACK (RFC 2131
  * 4.1), never 0, another flow another; the messages go Discover, Offer,
@@ -1025,6 +1099,7 @@ int main(void)
         cmocka_unit_test(test_dhcp_least_message),
         cmocka_unit_test(test_dns_response_repeats_query),
         cmocka_unit_test(test_mdns_id_zero),
+        cmocka_unit_test(test_mdns_asks_services),
         cmocka_unit_test(test_dhcp_exchange),
         cmocka_unit_test(test_tls_stream),
         cmocka_unit_test(test_tls_stream_random),
