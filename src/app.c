@@ -168,67 +168,121 @@ static const char *const mdns_types[] = {"_http", "_hap", "_homekit", "_airplay"
                                          "_googlecast", "_spotify-connect", "_device-info", "_daap", "_smb",
                                          "_companion-link", "_mqtt", "_ssh", "_https"};
 enum { MDNS_TYPES = (int)(sizeof mdns_types / sizeof mdns_types[0]) };
+_Static_assert(MDNS_TYPES == 16, "mdns_questions steps through the types by 5, a number prime to 16");
 
-/* A DNS-SD instance label of n bytes (1 to 63) at q, as people name
- * devices: a capitalised word, then a space and hex digits when it has room
- * ("Hue 2476FF"). */
+/* A DNS-SD instance label of n bytes (1 to 63) at q, as devices name
+ * themselves: words, then a space and hex digits of its address
+ * ("Bridge 2476FF", "Living Room Plug 3F2A"). */
 static uint8_t *instance_label(uint8_t *q, int n, uint64_t h)
 {
     static const char hex[] = "0123456789ABCDEF";
-    *q++ = (uint8_t)n;
-    int word = n >= 8 ? n - 7 : n;
-    for (int c = 0; c < n; c++) {
-        uint64_t r = mix(h + (uint64_t)c);
-        q[c] = (uint8_t)(c < word ? (c ? 'a' : 'A') + (int)(r % 26) : c == word ? ' ' : hex[r % 16]);
+    static const char *const words[] = {"Bridge", "Camera", "Plug", "Sensor", "Switch", "Light", "Hub",
+                                        "Speaker", "Living Room", "Kitchen", "Office", "Hall", "Smart", "Home"};
+    enum { WORDS = (int)(sizeof words / sizeof words[0]) };
+    char s[64];
+    int at = 0;
+    int used = 0;
+    h = mix(h ^ 0x696e7374);
+    for (int tries = 0; tries < 3; tries++) { /* up to three words, each once */
+        h = mix(h);
+        int wi = (int)(h % WORDS);
+        while (used >> wi & 1) wi = (wi + 1) % WORDS;
+        const char *w = words[wi];
+        int l = (int)strlen(w), sep = at > 0;
+        if (at + sep + l + 3 > n || (tries && n - at < 12)) break; /* room left for " " and hex digits */
+        used |= 1 << wi;
+        if (sep) s[at++] = ' ';
+        memcpy(s + at, w, (size_t)l), at += l;
     }
+    if (at && at < n) {
+        char c = n - at >= 2 ? ' ' : hex[h >> 8 & 15];
+        s[at++] = c;
+    }
+    for (int c = 0; at < n; c++) s[at++] = hex[mix(h + (uint64_t)c) % 16];
+    *q++ = (uint8_t)n, memcpy(q, s, (size_t)n);
     return q + n;
 }
 
-/* A header-only mDNS query's questions over len bytes (12 of header):
- * PTR for a service type (its whole name first, then others that point at
- * its `_tcp.local`), and where bytes are left that no type fits, ANY for
- * instances of the first type (`Name 3F2A9C._hap._tcp.local`, 8 to 70
- * bytes each: a probe's question), so that the questions cover the message
- * exactly. 0 when the message has no room for a type's question (the
- * caller asks host names, as for unicast DNS). */
-static int mdns_questions(uint8_t *msg, int len, uint64_t h)
+/* PTR records of DNS-SD instances over rest bytes at q (0 or 16 and more),
+ * each 16 to 39 bytes: the owner a pointer to one of the types' names at
+ * type_at[nt] (in turn), the data an instance label and a pointer to it.
+ * Returns how many. */
+static int mdns_ptrs(uint8_t *q, int rest, const int *type_at, int nt, uint64_t h)
 {
-    int rest = len - 12, i0 = -1, full = 0;
-    h = mix(h ^ 0x6d646e73);
-    /* the first type whose question leaves 0 bytes, an instance label's (2 to 8 with its length byte), or 8+ */
-    for (int i = 0; i < MDNS_TYPES && i0 < 0; i++) {
-        int t = (int)((h + (uint64_t)i) % MDNS_TYPES);
-        full = 1 + (int)strlen(mdns_types[t]) + 12 + 4; /* label, _tcp, local, root; type and class */
-        if (rest >= full && rest - full != 1) i0 = t;
-    }
-    if (i0 < 0) return 0;
-    const char *t0 = mdns_types[i0];
-    int l0 = (int)strlen(t0), inst = rest - full > 0 && rest - full < 8 ? rest - full - 1 : 0, type_at = 12;
-    uint8_t *q = msg + 12;
-    if (inst) q = instance_label(q, inst, h), type_at += 1 + inst;
-    *q++ = (uint8_t)l0, memcpy(q, t0, (size_t)l0), q += l0;
-    int tcp_at = (int)(q - msg);
-    memcpy(q, "\4_tcp\5local", 12), q += 12;
-    put16(q, inst ? 255 : 12), put16(q + 2, 1), q += 4;
-    int k = 1;
-    for (int left = len - (int)(q - msg); left > 0; k++) {
+    int k = 0;
+    for (; rest > 0; k++) {
+        int n = rest <= 39 ? rest - 15 : rest <= 55 ? rest - 31 : 24, to = type_at[k % nt];
         h = mix(h);
-        const char *t = mdns_types[h % MDNS_TYPES];
-        int lt = (int)strlen(t), ptr = 1 + lt + 2 + 4;
-        if (t != t0 && (left == ptr || left - ptr >= 8)) { /* another type, its _tcp.local a pointer */
-            *q++ = (uint8_t)lt, memcpy(q, t, (size_t)lt), q += lt;
-            put16(q, 0xc000u | (uint32_t)tcp_at), put16(q + 2, 12), put16(q + 4, 1);
-            q += 6, left -= ptr;
-            continue;
-        }
-        /* an instance of the first type; what it leaves is 0 or 8+ bytes */
-        int n = left - 7 <= 63 ? left - 7 : left - 15 <= 63 ? left - 15 : 63;
-        q = instance_label(q, n, h);
-        put16(q, 0xc000u | (uint32_t)type_at), put16(q + 2, 255), put16(q + 4, 1);
-        q += 6, left -= n + 7;
+        put16(q, 0xc000u | (uint32_t)to), put16(q + 2, 12), put16(q + 4, 1);
+        put32(q + 6, 4500), put16(q + 10, (uint32_t)(n + 3)); /* 75 minutes: RFC 6762 10's for such records */
+        q = instance_label(q + 12, n, h);
+        put16(q, 0xc000u | (uint32_t)to), q += 2;
+        rest -= 15 + n;
     }
-    put16(msg + 4, (uint32_t)k);
-    return (int)(q - msg);
+    return k;
+}
+
+/* A header-only mDNS message over len bytes (12 of header) as devices send
+ * them (RFC 6762, 6763): a query asks PTR for one to three DNS-SD service
+ * types (`_hap._tcp.local`, the first name whole, the others pointing at its
+ * `_tcp.local`; a first question that must take 2 to 15 bytes more asks ANY
+ * for an instance, as a probe does) and lists the instances it knows
+ * (known-answer PTR records, 16 to 39 bytes each) in the bytes left; a
+ * response answers PTR records of instances of a type. 0 when len has no
+ * room for them (the caller asks host names, as for unicast DNS). */
+static int mdns_message(uint8_t *msg, int len, uint64_t h, int response)
+{
+    int rest = len - 12;
+    h = mix(h ^ 0x6d646e73);
+    for (int c = 0; c < MDNS_TYPES; c++) {
+        int i0 = (int)((h + (uint64_t)c) % MDNS_TYPES), l0 = (int)strlen(mdns_types[i0]), name0 = 1 + l0 + 12;
+        int ex[2], e = response ? 0 : (int)(h >> 20 & 0xffff) % 3, qlen = response ? 0 : name0 + 4, inst = 0;
+        for (int j = 0; j < e; j++) {
+            ex[j] = (i0 + (j + 1) * 5) % MDNS_TYPES; /* distinct: 5 is prime to the 16 types */
+            qlen += 1 + (int)strlen(mdns_types[ex[j]]) + 6;
+        }
+        if (response) {
+            int r = rest - (name0 + 10 + 3); /* the first record's instance label (1 to 24 bytes), the others' */
+            if (r < 1) continue;
+            inst = r <= 24 ? r : r <= 40 ? r - 16 : 24;
+        } else {
+            while (e > 0 && (rest - qlen < 0 || (rest - qlen > 0 && rest - qlen < 16)))
+                e--, qlen -= 1 + (int)strlen(mdns_types[ex[e]]) + 6;
+            int r = rest - qlen;
+            if (r < 0 || r == 1) continue;
+            if (r > 0 && r < 16) inst = r - 1, qlen = rest; /* ANY for an instance, as a probe asks */
+        }
+        uint8_t *q = msg + 12;
+        int type_at[3], nt = 0;
+        if (!response && inst) q = instance_label(q, inst, h);
+        if (response) { /* the first answer's owner, the type, whole */
+            type_at[nt++] = 12;
+        } else {
+            type_at[nt++] = (int)(q - msg);
+        }
+        *q++ = (uint8_t)l0, memcpy(q, mdns_types[i0], (size_t)l0), q += l0;
+        int tcp_at = (int)(q - msg);
+        memcpy(q, "\4_tcp\5local", 12), q += 12;
+        if (response) {
+            put16(q, 12), put16(q + 2, 1), put32(q + 4, 4500), put16(q + 8, (uint32_t)(inst + 3));
+            q = instance_label(q + 10, inst, h);
+            put16(q, 0xc000u | 12), q += 2;
+            put16(msg + 6, (uint32_t)(1 + mdns_ptrs(q, len - (int)(q - msg), type_at, nt, h)));
+            return len;
+        }
+        put16(q, inst ? 255 : 12), put16(q + 2, 1), q += 4;
+        for (int j = 0; j < e; j++) {
+            const char *t = mdns_types[ex[j]];
+            int lt = (int)strlen(t);
+            type_at[nt++] = (int)(q - msg);
+            *q++ = (uint8_t)lt, memcpy(q, t, (size_t)lt), q += lt;
+            put16(q, 0xc000u | (uint32_t)tcp_at), put16(q + 2, 12), put16(q + 4, 1), q += 6;
+        }
+        put16(msg + 4, (uint32_t)(1 + e));
+        put16(msg + 6, (uint32_t)mdns_ptrs(q, len - (int)(q - msg), type_at, nt, h));
+        return len;
+    }
+    return 0;
 }
 
 /* Questions that cover a header-only DNS message's bytes past its header
@@ -241,8 +295,6 @@ static int dns_questions(uint8_t *msg, int len, uint64_t h, const char *tail)
 {
     int rest = len - 12;
     if (rest < 5) return 12;
-    int at = strcmp(tail, "local") ? 0 : mdns_questions(msg, len, h);
-    if (at) return at;
     /* a question takes 5 (the root's) to 259 bytes; mDNS asks many at once, of short names */
     int most = strcmp(tail, "local") ? 259 : 40;
     int k = (rest + most - 1) / most;
@@ -308,6 +360,7 @@ static void dns_message(const app *a, app_flow *f, uint8_t *msg, int len, int fr
 {
     const char *tail = a->port == 5353 ? "local" : "example";
     uint64_t seed = mix(f->seed ^ (uint64_t)id << 20);
+    if (a->port == 5353 && mdns_message(msg, len, seed ^ (from_server ? 0x72 : 0), from_server)) return;
     if (!from_server) {
         dns_questions(msg, len, seed, tail);
         f->dns_qlen = (uint16_t)len;

@@ -1863,12 +1863,16 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         int zero = 0;
         uint8_t group_ttl = 0;
         const ns_tmodel_class *gc = pick(&ch, has_groups, 0);
-        if (gc && fi->proto == NS_PROTO_UDP && !(kind[k] & FLOW_V6) && !fi->sent[1])
+        /* An IPv6 flow goes to the group's IPv6 counterpart where it has one (mDNS's ff02::fb), as the
+         * class's IPv4 flows to the port go (the dataset keeps no IPv6 address to learn from). */
+        int v6 = (kind[k] & FLOW_V6) != 0;
+        if (gc && fi->proto == NS_PROTO_UDP && !fi->sent[1])
             for (int i = 0; i < NS_TM_GROUPS && gc->group_addr[i]; i++) {
                 if (gc->group_port[i] != fi->sport) continue;
+                if (v6 && !ns_repair_group6(gc->group_addr[i], NULL)) break;
                 if (ns_rng_double(&gr) * gc->group_port_flows[i] < gc->group_flows[i]) {
                     group = gc->group_addr[i], group_ttl = gc->group_ttl[i];
-                    zero = ns_rng_double(&gr) * gc->group_flows[i] < gc->group_zero[i];
+                    zero = !v6 && ns_rng_double(&gr) * gc->group_flows[i] < gc->group_zero[i];
                 }
                 break;
             }
