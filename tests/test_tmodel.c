@@ -594,6 +594,68 @@ static void test_groups(void **state)
     free(out);
 }
 
+/* An IPv6 flow to a service whose class's IPv4 flows go to a group goes to
+ * the group's IPv6 counterpart, as real devices send mDNS to ff02::fb from
+ * their link-local address with hop limit 255 (RFC 6762 11); a group with
+ * none (the limited broadcast) leaves it unicast. Before, IPv6 mDNS went
+ * between the plan's two documentation hosts (2001:db8::). */
+static void test_groups_ipv6(void **state)
+{
+    (void)state;
+    ns_tmodel tm;
+    ns_gen_flows g;
+    enum { N = 64 };
+    ns_dataset ds = group_dataset(&tm, &g, N, 3);
+    (void)ds;
+    for (size_t k = 0; k < N; k++) /* every flow IPv6, hop limit 64 */
+        for (uint32_t i = 0; i < g.len[k]; i++) {
+            int8_t *row = g.rows + (g.first[k] + i) * W;
+            memset(row + NS_NP_COL_IPV4, -1, NS_NP_BITS_IPV4);
+            ns_nprint_put(row, NS_NPF_IPV6_VER, 6), ns_nprint_put(row, NS_NPF_IPV6_NH, 17);
+            ns_nprint_put(row, NS_NPF_IPV6_HL, 64), ns_nprint_put(row, NS_NPF_IPV6_LEN, 8 + 300);
+        }
+    ns_repair_plan plan[N];
+    ns_repair_opts ro;
+    plan_beacon(&tm, &g, 5, plan);
+    ns_repair_opts_init(&ro);
+    ro.plan = plan, ro.n_plan = N;
+    size_t mdns = 0, to_group = 0;
+    for (size_t k = 0; k < N; k++) {
+        assert_int_equal(plan[k].client_zero, 0);
+        if (k == 3 || k % FLOWS >= 16) { /* rows both ways; DHCP's broadcast has no IPv6 counterpart */
+            assert_int_equal(plan[k].group, 0);
+            continue;
+        }
+        mdns++;
+        if (!plan[k].group) continue;
+        to_group++;
+        assert_int_equal(plan[k].group, 0xE00000FBu);
+        ns_repair_out out = {0};
+        assert_int_equal(ns_repair_flow(&ro, k, g.rows + g.first[k] * W, g.dir + g.first[k], g.iat_ns + g.first[k],
+                                        g.len[k], &out, NULL),
+                         NS_OK);
+        assert_true(out.n_pkts >= 1);
+        for (size_t i = 0; i < out.n_pkts; i++) {
+            const uint8_t *f = out.bytes + out.pkts[i].off;
+            static const uint8_t mac[6] = {0x33, 0x33, 0, 0, 0, 0xfb}, group[16] = {0xff, 0x02, [15] = 0xfb};
+            assert_memory_equal(f, mac, 6);
+            assert_int_equal(f[12] << 8 | f[13], 0x86dd);
+            assert_int_equal(f[14 + 7], 255);                 /* hop limit */
+            assert_int_equal(f[14 + 8], 0xfe), assert_int_equal(f[14 + 9], 0x80); /* from fe80:: */
+            assert_memory_equal(f + 14 + 24, group, 16);
+            /* from the plan's client port (the fixture's class keeps 68 to 5353 for it: moved on, not fixed) */
+            assert_int_equal(f[54] << 8 | f[55], plan[k].client_port), assert_int_equal(f[56] << 8 | f[57], 5353);
+        }
+        ns_repair_out_free(&out);
+    }
+    assert_true(to_group > mdns / 2 && to_group < mdns);
+    uint8_t v6[16];
+    assert_int_equal(ns_repair_group6(0xEFFFFFFAu, v6), 1), assert_int_equal(v6[15], 0x0c);
+    assert_int_equal(ns_repair_group6(0xFFFFFFFFu, v6), 0);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* Flows to a group that start more than the idle timeout after an earlier
  * one share its 5-tuple, as real DHCP and mDNS flows do (read back, they
  * are as many flows); the client port moves on only for ones that could
@@ -1953,6 +2015,7 @@ int main(void)
         cmocka_unit_test(test_host_ttl_by_majority),
         cmocka_unit_test(test_tcp_ttl_is_a_tcp_one),
         cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_groups_ipv6),
         cmocka_unit_test(test_group_tuples_shared_after_idle),
         cmocka_unit_test(test_synack_ts_share),
         cmocka_unit_test(test_version3_blob),
