@@ -18,7 +18,7 @@
  *   version 5: u32 turn_n[2]; u16 turn_q[2][32];
  *              per turn port entry (8): u16 turn_port; u32 turn_port_n[2]; u16 turn_port_q[2][32];
  *              then per turn port entry (8): u16 hs_port_gap[2][96]
- *   version 6: u32 svc_multi, svc_one
+ *   version 6: u32 svc_multi, svc_one; per service port entry (8): u16 svc_port; u32 svc_port_multi, svc_port_one
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
@@ -167,6 +167,7 @@ typedef struct acc {
     uint32_t synack_ws[16]; /* SYN-ACKs per window scale shift (0..14) */
     uint64_t ttl_tcp[2][256];
     uint32_t *udp_port;     /* [65536] IPv4 UDP flows per server port: one array, cleared per class */
+    uint32_t *svc_port;     /* [65536][2] services with two flows or more per server port, and from one client */
     struct { uint16_t port; uint32_t addr, flows, zero; } grp[64]; /* (server port, group) pairs seen */
     int n_grp;
     uint32_t *grp_ttl;      /* [64][256] their clients' TTLs: one array, cleared per class */
@@ -182,6 +183,8 @@ enum { TURN_SHIFT = 4, TURN_BINS = 65536 >> TURN_SHIFT, TURN_MIN = 16 /* gaps fo
 /* The real gaps of a kind a server port needs for a map of its own (else its class's): measured 8 to 64 on
  * the IoT 20k model (BENCHMARK.md, "Turn maps per server port (session 10)"); handshakes likewise. */
 enum { TURN_PORT_MIN = 16, HS_PORT_MIN = 8 };
+/* The services with two flows or more a server port needs for a one-client share of its own (else its class's). */
+enum { SVC_PORT_MIN = 4 };
 
 static int push(double **v, size_t *n, size_t *cap, double x)
 {
@@ -474,9 +477,10 @@ static uint32_t ds_service(const ns_ds_flow *f)
 
 /* The services of one capture's flows of the class (idx[0..m)) with two
  * flows or more, and those whose flows all came from one client. */
-static int learn_services(ns_tmodel_class *c, const ns_dataset *ds, const uint64_t *idx, size_t m)
+static int learn_services(acc *a, const ns_dataset *ds, const uint64_t *idx, size_t m)
 {
-    typedef struct { uint32_t key, client, n; uint8_t used, multi; } svc;
+    ns_tmodel_class *c = a->c;
+    typedef struct { uint32_t key, client, n; uint16_t port; uint8_t used, multi; } svc;
     size_t size = 16;
     while (size < 2 * m) size *= 2;
     svc *t = calloc(size, sizeof *t);
@@ -487,11 +491,14 @@ static int learn_services(ns_tmodel_class *c, const ns_dataset *ds, const uint64
         uint32_t key = ds_service(f);
         size_t i = (size_t)(ns_rng_mix(key) & (size - 1));
         while (t[i].used && t[i].key != key) i = (i + 1) & (size - 1);
-        if (!t[i].used) t[i] = (svc){key, f->client_ip, 0, 1, 0};
+        if (!t[i].used) t[i] = (svc){key, f->client_ip, 0, f->server_port, 1, 0};
         t[i].n++, t[i].multi |= t[i].client != f->client_ip;
     }
     for (size_t i = 0; i < size; i++)
-        if (t[i].n >= 2) c->svc_multi++, c->svc_one += !t[i].multi;
+        if (t[i].n >= 2) {
+            c->svc_multi++, c->svc_one += !t[i].multi;
+            a->svc_port[2 * t[i].port]++, a->svc_port[2 * t[i].port + 1] += !t[i].multi;
+        }
     free(t);
     return NS_OK;
 }
@@ -504,7 +511,7 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
     size_t n_cl = 0, n_sv = 0;
     int32_t prev_client = -1;
     int rc = NS_OK;
-    if ((rc = learn_services(c, ds, idx, m))) return rc;
+    if ((rc = learn_services(a, ds, idx, m))) return rc;
     c->captures++;
     c->flows += (uint32_t)m;
     for (size_t j = 0; j < m && !rc; j++) {
@@ -656,6 +663,21 @@ static void finish_ttl(uint64_t counts[2][256], uint8_t ttl[2][NS_TM_TTLS], uint
         }
 }
 
+/* The NS_TM_SVC_PORTS server ports with most services of two flows or more (ties: the lower port). */
+static void finish_services(acc *a)
+{
+    ns_tmodel_class *c = a->c;
+    for (int k = 0; k < NS_TM_SVC_PORTS; k++) {
+        uint32_t best = 0; /* 0: none (port 0 is no service's) */
+        for (uint32_t p = 1; p < 65536; p++)
+            if (a->svc_port[2 * p] > (best ? a->svc_port[2 * best] : 0)) best = p;
+        if (!best) break;
+        c->svc_port[k] = (uint16_t)best, c->svc_port_multi[k] = a->svc_port[2 * best];
+        c->svc_port_one[k] = a->svc_port[2 * best + 1];
+        a->svc_port[2 * best] = 0;
+    }
+}
+
 /* The NS_TM_GROUPS (server port, group) pairs with most flows (ties: the lower port), one per port. */
 static void finish_groups(acc *a)
 {
@@ -724,13 +746,14 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     uint64_t *seq = malloc((F + 1) * sizeof *seq);
     uint32_t *server_port = malloc(65536 * sizeof *server_port), *synack_win = malloc(65536 * sizeof *synack_win);
     uint32_t *udp_port = malloc(65536 * sizeof *udp_port), *grp_ttl = malloc(64 * 256 * sizeof *grp_ttl);
+    uint32_t *svc_port = malloc(2 * 65536 * sizeof *svc_port);
     uint32_t *turn_hist = malloc(2 * TURN_BINS * sizeof *turn_hist);
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows) {
+        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -806,6 +829,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         memset(synack_win, 0, 65536 * sizeof *synack_win);
         a->udp_port = udp_port;
         memset(udp_port, 0, 65536 * sizeof *udp_port);
+        a->svc_port = svc_port;
+        memset(svc_port, 0, 2 * 65536 * sizeof *svc_port);
         a->grp_ttl = grp_ttl;
         memset(grp_ttl, 0, 64 * 256 * sizeof *grp_ttl);
         a->turn_hist = turn_hist, a->turn_rows = turn_rows;
@@ -838,6 +863,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         finish_groups(a);
         finish_turns(a);
         finish_turn_ports(a);
+        finish_services(a);
     }
 
 done:
@@ -846,7 +872,7 @@ done:
         free(accs[i].hport);
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
-    free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows);
+    free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows), free(svc_port);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }
@@ -931,7 +957,9 @@ static double rf(cursor *c)
             for (int i_ = 0; i_ < NS_TM_HS_BINS; i_++) { H(hs_port_gap[p_][s_][i_]) }
 
 /* And version 6's. */
-#define RECORD_FIELDS_V6(W) W(svc_multi) W(svc_one)
+#define RECORD_FIELDS_V6(W, H)                                                                                    \
+    W(svc_multi) W(svc_one);                                                                                      \
+    for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { H(svc_port[p_]) W(svc_port_multi[p_]) W(svc_port_one[p_]) }
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -944,7 +972,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V3(PW)
     RECORD_FIELDS_V4(PW, PH, PB)
     RECORD_FIELDS_V5(PW, PH)
-    RECORD_FIELDS_V6(PW)
+    RECORD_FIELDS_V6(PW, PH)
 #undef PW
 #undef PH
 #undef PB
@@ -973,7 +1001,7 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
         RECORD_FIELDS_V5(GW, GH)
     }
     if (version >= 6) {
-        RECORD_FIELDS_V6(GW)
+        RECORD_FIELDS_V6(GW, GH)
     }
 #undef GW
 #undef GH
@@ -1033,6 +1061,13 @@ static const char *class_problem(const ns_tmodel_class *c)
         c->client_after_busy[2] > c->client_other)
         return "more busiest hosts than other hosts";
     if (c->svc_one > c->svc_multi || c->svc_multi > c->flows / 2) return "more one-client services than services";
+    s = 0;
+    for (int i = 0; i < NS_TM_SVC_PORTS; i++) {
+        if (c->svc_port_one[i] > c->svc_port_multi[i] || (!c->svc_port[i] && c->svc_port_multi[i]))
+            return "bad service port entry";
+        s += c->svc_port_multi[i];
+    }
+    if (s > c->svc_multi) return "more services by port than services";
     s = c->port_random;
     for (int i = 0; i <= NS_TM_PORT_STEPS; i++) s += c->port_step[i];
     if (s > c->flows) return "more port steps than flows";
@@ -1764,8 +1799,9 @@ static uint32_t service_key(const flow_info *fi, uint8_t kind)
 
 /* pin[j]: the first of a capture's flows whose service (family, transport,
  * server port) flow j's is, when that service goes from one client (a coin
- * per service, the class's share svc_one / svc_multi; none without it, as in
- * files before version 6); j itself otherwise. ICMP flows stay their own:
+ * per service: its server port's share where the class keeps one of
+ * SVC_PORT_MIN services or more, else the class's svc_one / svc_multi; none
+ * without them, as in files before version 6); j itself otherwise. ICMP flows stay their own:
  * real captures ping and discover neighbours from several addresses.
  * table: open addressing, size (a power of two) at least 2 n. */
 static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap, const flow_info *info,
@@ -1775,11 +1811,14 @@ static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap,
     ns_rng r;
     ns_rng_seed(&r, seed ^ 0x7365727669636573ull, ci);
     double share = c && c->svc_multi ? (double)c->svc_one / c->svc_multi : 0;
+    double port_share[NS_TM_SVC_PORTS];
+    for (int i = 0; i < NS_TM_SVC_PORTS; i++)
+        port_share[i] = c && c->svc_port_multi[i] >= SVC_PORT_MIN ? (double)c->svc_port_one[i] / c->svc_port_multi[i] : -1;
     memset(table, 0, size * sizeof *table);
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
         pin[j] = (uint32_t)j;
-        if ((kind[k] & FLOW_ICMP) || !(share > 0)) continue;
+        if ((kind[k] & FLOW_ICMP) || !c || !c->svc_multi) continue;
         uint32_t key = service_key(&info[k], kind[k]);
         size_t i = (size_t)(ns_rng_mix(key) & (size - 1));
         while (table[i]) {
@@ -1787,7 +1826,12 @@ static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap,
             if (key == service_key(&info[first], kind[first])) break;
             i = (i + 1) & (size - 1);
         }
-        if (!table[i]) table[i] = ((uint32_t)j + 1) | (ns_rng_double(&r) < share ? ONE : 0);
+        if (!table[i]) {
+            double p = share;
+            for (int e = 0; e < NS_TM_SVC_PORTS && c->svc_port[e]; e++)
+                if (c->svc_port[e] == info[k].sport && port_share[e] >= 0) p = port_share[e];
+            table[i] = ((uint32_t)j + 1) | (ns_rng_double(&r) < p ? ONE : 0);
+        }
         else if (table[i] & ONE) pin[j] = (table[i] & ~ONE) - 1;
     }
 }

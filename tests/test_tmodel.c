@@ -998,6 +998,24 @@ static void test_services_keep_their_client(void **state)
     int moved = 0;
     for (int k = 1; k < N; k++) moved += plan[k].client != plan[0].client;
     assert_true(moved >= N / 4);
+    /* Per server port: the device's 443 from one client, phones' 80 from several (a visitor each flow): the
+     * class's share is a half, 443's whole, so the generated flows (443) keep one client in every capture. */
+    for (int cp = 0; cp < SETUP_CAPS; cp++)
+        for (int j = 0; j < SETUP_FLOWS; j++)
+            flows[cp * SETUP_FLOWS + j].server_port = (uint16_t)(j % 2 ? 80 : 443);
+    ns_tmodel_free(&tm);
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->svc_multi, 2 * SETUP_CAPS), assert_int_equal(c->svc_one, SETUP_CAPS);
+    int e443 = c->svc_port[0] == 443 ? 0 : 1;
+    assert_int_equal(c->svc_port[e443], 443), assert_int_equal(c->svc_port[1 - e443], 80);
+    assert_int_equal(c->svc_port_one[e443], SETUP_CAPS), assert_int_equal(c->svc_port_one[1 - e443], 0);
+    enum { MANY = 12 };
+    ns_tmodel_capture many[MANY];
+    for (int i = 0; i < MANY; i++) many[i] = (ns_tmodel_capture){(size_t)i * (CAPS * N / MANY), CAPS * N / MANY, "app=beacon", 0};
+    assert_int_equal(ns_tmodel_plan(&tm, &g, many, MANY, &ro, 5, plan), NS_OK);
+    for (int i = 0; i < MANY; i++)
+        for (size_t k = 1; k < many[i].n; k++) assert_int_equal(plan[many[i].first + k].client, plan[many[i].first].client);
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
 }
