@@ -1693,6 +1693,46 @@ static void test_version4_blob(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* Version 6 added the one-client shares of services after version 5's
+ * fields, in records of the same size: a version 5 file loads with none (its
+ * plans draw every flow's client as before) once those bytes are zero, and
+ * is refused while they are not; a newer version is refused by name. */
+enum { REC_V6 = REC_V5 + 8 + 2 * NS_REPAIR_TURN_Q * 2 +
+                NS_TM_TURN_PORTS * (2 + 8 + 2 * NS_REPAIR_TURN_Q * 2) + NS_TM_TURN_PORTS * 2 * NS_TM_HS_BINS * 2 };
+
+static void test_version5_blob(void **state)
+{
+    (void)state;
+    ns_dataset ds = turns_dataset();
+    ns_tmodel tm, v5;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->svc_multi, 1), assert_int_equal(c->svc_one, 1); /* one capture, one service, one client */
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    const uint8_t *r = buf + rec0 + (size_t)(c - tm.classes) * NS_TMODEL_RECORD;
+    assert_int_equal(ns_load_le32(r + REC_V6), 1), assert_int_equal(ns_load_le32(r + REC_V6 + 4), 1);
+#define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
+    ns_store_le32(buf + 8, NS_TMODEL_VERSION + 1), FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v5, buf, size, "new.nsm"), NS_EVERSION);
+    assert_non_null(strstr(ns_errmsg(), "new.nsm: trace model version 7, this build reads versions 1 to 6: update netsynth"));
+    ns_store_le32(buf + 8, 5), FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v5, buf, size, "old"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
+    for (uint32_t k = 0; k < tm.n_classes; k++)
+        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD + REC_V6, 0, NS_TMODEL_RECORD - REC_V6);
+    FIXCRC();
+#undef FIXCRC
+    assert_int_equal(ns_tmodel_parse(&v5, buf, size, "old"), NS_OK);
+    for (uint32_t k = 0; k < v5.n_classes; k++) assert_int_equal(v5.classes[k].svc_multi + v5.classes[k].svc_port[0], 0);
+    assert_int_equal(ns_tmodel_find(&v5, "app=beacon")->turn_n[0], ns_tmodel_find(&tm, "app=beacon")->turn_n[0]);
+    free(buf);
+    ns_tmodel_free(&v5);
+    ns_tmodel_free(&tm);
+}
+
 /* The ended beacons with closes in their rows: FINs answered by an ACK first,
  * by a FIN, a server's FIN; a refused SYN, a client's RST, one after a FIN;
  * and an RST past the rows kept (a cut flow: not counted). */
@@ -2056,6 +2096,7 @@ int main(void)
         cmocka_unit_test(test_turn_gaps_follow_the_port),
         cmocka_unit_test(test_handshakes_follow_the_port),
         cmocka_unit_test(test_version4_blob),
+        cmocka_unit_test(test_version5_blob),
         cmocka_unit_test(test_generate_command),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
