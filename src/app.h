@@ -25,6 +25,7 @@ typedef struct app_flow {
     uint8_t began[2];      /* per direction (from_server): a segment of learned bytes written, the first its stream's start */
     uint16_t dns_qlen;     /* the latest header-only DNS query's length (0: none); its answers carry its id */
     uint8_t dhcp_type;     /* the DHCP message type the flow wrote last (0: none yet) */
+    uint8_t mdns_n;        /* header-only mDNS messages the client wrote (probes first, then announcements) */
 } app_flow;
 
 /* The application a server port speaks over proto (NS_PROTO_*): a message

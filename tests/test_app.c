@@ -810,70 +810,77 @@ static int name_text(const uint8_t *m, int n, int at, char *out)
     return 0;
 }
 
-/* Header-only mDNS messages say what real devices say: a query asks PTR
- * for DNS-SD service types (`_hap._tcp.local`, from IANA's registry; ANY
- * for an instance of one where a probe's few bytes are needed) and lists
- * the instances it knows (PTR records), a response answers PTR records of
- * instances (`Bridge 2476FF._hap._tcp.local`), names compressed as real
- * responders write them, every length the rows' and the records covering
- * it. Before, A questions for random host names under `.local` (session
- * 10's side-by-side: `wske.aet5wx.kguy6mapz.vhzm.local`). */
+/* Header-only mDNS messages say what devices say (RFC 6762 8, RFC 6763):
+ * a flow's first three probe for a DNS-SD instance (`Bridge
+ * 2476FF._hap._tcp.local`, the type from IANA's registry), asking ANY with
+ * the records it claims (SRV to a host under `local.`, TXT) as authority;
+ * later ones announce them (PTR from the type to the instance, SRV, TXT),
+ * names compressed, every length the rows' and the records covering it.
+ * Before, A questions for random host names under `.local` (session 10's
+ * side-by-side: `wske.aet5wx.kguy6mapz.vhzm.local`), where the corpus's
+ * devices probe (ANY) and announce (59% of their mDNS are responses). */
 static void test_mdns_asks_services(void **state)
 {
     (void)state;
     const app *mdns = app_of(NS_PROTO_UDP, 5353);
-    int ptr = 0, any = 0, known = 0;
-    for (int resp = 0; resp < 2; resp++)
-        for (int len = 12 + 21; len <= 700; len += len < 120 ? 1 : 37) {
-            app_flow f;
-            memset(&f, 0, sizeof f), f.seed = (uint32_t)len * 2654435761u;
+    int probes = 0, announced = 0, short_ones = 0;
+    for (int len = 12 + 21; len <= 700; len += len < 160 ? 1 : 37) {
+        app_flow f;
+        memset(&f, 0, sizeof f), f.seed = (uint32_t)len * 2654435761u;
+        for (int i = 0; i < 5; i++) {
             uint8_t m[MAXLEN];
             memset(m, 0, sizeof m);
-            app_write(mdns, &f, m, len, resp, 9, NULL, 0);
-            assert_int_equal(be16(m), 0), assert_int_equal(m[2], resp ? 0x84 : 0);
-            assert_int_equal(be16(m + 8) | be16(m + 10), 0);
-            int q = (int)be16(m + 4), an = (int)be16(m + 6), at = 12;
-            if (resp && q) { /* too short for a record: host names as before */
-                assert_true(len < 12 + 40);
+            app_write(mdns, &f, m, len, 0, 9, NULL, 0);
+            int q = (int)be16(m + 4), an = (int)be16(m + 6), ns = (int)be16(m + 8), at = 12;
+            assert_int_equal(be16(m), 0), assert_int_equal(be16(m + 10), 0);
+            if (q && be16(m + question_end(m, len) - 4) == 1) { /* too short for a probe: host names (A) */
+                assert_true(len < 12 + 2 + 29 + 4 + 13), assert_int_equal(an + ns, 0);
+                short_ones++;
                 continue;
             }
-            assert_true(resp ? an >= 1 : q >= 1);
-            for (int k = 0; k < q + an; k++) {
+            char inst[1024] = "";
+            for (int k = 0; k < q + an + ns; k++) {
                 char name[1024];
                 at = name_text(m, len, at, name);
                 unsigned type = be16(m + at), cls = be16(m + at + 2);
-                at += 4;
-                assert_true(at <= len);
-                assert_int_equal(cls, 1);
                 size_t nl = strlen(name);
+                at += 4;
+                assert_int_equal(cls, 1);
                 assert_true(nl > 12 && !strcmp(name + nl - 12, "._tcp.local."));
-                if (k >= q) { /* a PTR record: a type, an instance of it */
-                    assert_int_equal(type, 12);
-                    assert_int_equal(name[0], '_');
-                    unsigned rdlen = be16(m + at + 4);
-                    at += 6;
-                    char inst[1024];
-                    assert_int_equal(name_text(m, len, at, inst), at + (int)rdlen);
-                    assert_true(inst[0] != '_' && !strcmp(strchr(inst, '.') + 1, name));
-                    at += (int)rdlen, known++;
-                } else if (type == 12) { /* a service type: one label, "_" and a registry name */
-                    ptr++;
-                    assert_int_equal(name[0], '_');
-                    assert_null(strchr(name, ' '));
-                    assert_true(strchr(name, '.') == name + nl - 12);
-                } else { /* an instance: a label of its own before a type */
-                    assert_int_equal(type, 255);
-                    any++;
-                    assert_true(name[0] != '_');
-                    assert_int_equal(*(strchr(name, '.') + 1), '_');
+                if (k < q) { /* a probe's question: ANY for the instance */
+                    assert_true(i < 3), assert_int_equal(m[2], 0);
+                    assert_int_equal(type, 255), assert_true(name[0] != '_');
+                    strcpy(inst, name), probes++;
+                    continue;
                 }
+                unsigned rdlen = be16(m + at + 4);
+                at += 6;
+                assert_true(at + (int)rdlen <= len);
+                if (type == 12) { /* announced: the type, its instance */
+                    assert_true(i >= 3), assert_int_equal(m[2], 0x84);
+                    assert_int_equal(name[0], '_'), assert_true(strchr(name, '.') == name + nl - 12);
+                    assert_int_equal(name_text(m, len, at, inst), at + (int)rdlen);
+                    assert_true(!strcmp(strchr(inst, '.') + 1, name));
+                    announced++;
+                } else {
+                    assert_string_equal(name, inst); /* SRV and TXT are the instance's */
+                    if (type == 33) {
+                        char host[1024];
+                        assert_int_equal(name_text(m, len, at + 6, host), at + (int)rdlen);
+                        assert_true(!strcmp(host + strlen(host) - 7, ".local.") && !strchr(host, ' '));
+                    } else {
+                        assert_int_equal(type, 16);
+                        for (int c = at; c < at + (int)rdlen; c += 1 + m[c]) assert_true(c + 1 + m[c] <= at + (int)rdlen);
+                    }
+                }
+                at += (int)rdlen;
             }
             assert_int_equal(at, len);
             assert_null(memmem(m + 12, (size_t)len - 12, "\7example", 8));
         }
-    assert_true(ptr > 3 * any / 2);   /* mostly browsing, some probes */
-    assert_true(known > ptr);
-    /* Too short for a type's question: host names as before, under .local. */
+    }
+    assert_true(probes > 100 && announced > 100 && short_ones < probes / 4);
+    /* Too short for a probe: host names as before, under .local. */
     uint8_t m[MAXLEN];
     write_payload(mdns, m, 30, 0, NULL, 0);
     assert_non_null(memmem(m + 12, 18, "\5local", 7));
