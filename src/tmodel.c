@@ -18,7 +18,8 @@
  *   version 5: u32 turn_n[2]; u16 turn_q[2][32];
  *              per turn port entry (8): u16 turn_port; u32 turn_port_n[2]; u16 turn_port_q[2][32];
  *              then per turn port entry (8): u16 hs_port_gap[2][96]
- *   version 6: u32 svc_multi, svc_one; per service port entry (8): u16 svc_port; u32 svc_port_multi, svc_port_one
+ *   version 6: u32 svc_multi, svc_one, svc_one_server;
+ *              per service port entry (8): u16 svc_port; u32 svc_port_multi, svc_port_one, svc_port_one_server
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
@@ -167,7 +168,7 @@ typedef struct acc {
     uint32_t synack_ws[16]; /* SYN-ACKs per window scale shift (0..14) */
     uint64_t ttl_tcp[2][256];
     uint32_t *udp_port;     /* [65536] IPv4 UDP flows per server port: one array, cleared per class */
-    uint32_t *svc_port;     /* [65536][2] services with two flows or more per server port, and from one client */
+    uint32_t *svc_port;     /* [65536][3] services with two flows or more per server port, from one client, to one server */
     struct { uint16_t port; uint32_t addr, flows, zero; } grp[64]; /* (server port, group) pairs seen */
     int n_grp;
     uint32_t *grp_ttl;      /* [64][256] their clients' TTLs: one array, cleared per class */
@@ -480,7 +481,7 @@ static uint32_t ds_service(const ns_ds_flow *f)
 static int learn_services(acc *a, const ns_dataset *ds, const uint64_t *idx, size_t m)
 {
     ns_tmodel_class *c = a->c;
-    typedef struct { uint32_t key, client, n; uint16_t port; uint8_t used, multi; } svc;
+    typedef struct { uint32_t key, client, server, n; uint16_t port; uint8_t used, multi, servers; } svc;
     size_t size = 16;
     while (size < 2 * m) size *= 2;
     svc *t = calloc(size, sizeof *t);
@@ -491,13 +492,14 @@ static int learn_services(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
         uint32_t key = ds_service(f);
         size_t i = (size_t)(ns_rng_mix(key) & (size - 1));
         while (t[i].used && t[i].key != key) i = (i + 1) & (size - 1);
-        if (!t[i].used) t[i] = (svc){key, f->client_ip, 0, f->server_port, 1, 0};
-        t[i].n++, t[i].multi |= t[i].client != f->client_ip;
+        if (!t[i].used) t[i] = (svc){key, f->client_ip, f->server_ip, 0, f->server_port, 1, 0, 0};
+        t[i].n++, t[i].multi |= t[i].client != f->client_ip, t[i].servers |= t[i].server != f->server_ip;
     }
     for (size_t i = 0; i < size; i++)
         if (t[i].n >= 2) {
-            c->svc_multi++, c->svc_one += !t[i].multi;
-            a->svc_port[2 * t[i].port]++, a->svc_port[2 * t[i].port + 1] += !t[i].multi;
+            c->svc_multi++, c->svc_one += !t[i].multi, c->svc_one_server += !t[i].servers;
+            uint32_t *sp = a->svc_port + 3 * t[i].port;
+            sp[0]++, sp[1] += !t[i].multi, sp[2] += !t[i].servers;
         }
     free(t);
     return NS_OK;
@@ -670,11 +672,11 @@ static void finish_services(acc *a)
     for (int k = 0; k < NS_TM_SVC_PORTS; k++) {
         uint32_t best = 0; /* 0: none (port 0 is no service's) */
         for (uint32_t p = 1; p < 65536; p++)
-            if (a->svc_port[2 * p] > (best ? a->svc_port[2 * best] : 0)) best = p;
+            if (a->svc_port[3 * p] > (best ? a->svc_port[3 * best] : 0)) best = p;
         if (!best) break;
-        c->svc_port[k] = (uint16_t)best, c->svc_port_multi[k] = a->svc_port[2 * best];
-        c->svc_port_one[k] = a->svc_port[2 * best + 1];
-        a->svc_port[2 * best] = 0;
+        c->svc_port[k] = (uint16_t)best, c->svc_port_multi[k] = a->svc_port[3 * best];
+        c->svc_port_one[k] = a->svc_port[3 * best + 1], c->svc_port_one_server[k] = a->svc_port[3 * best + 2];
+        a->svc_port[3 * best] = 0;
     }
 }
 
@@ -746,7 +748,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     uint64_t *seq = malloc((F + 1) * sizeof *seq);
     uint32_t *server_port = malloc(65536 * sizeof *server_port), *synack_win = malloc(65536 * sizeof *synack_win);
     uint32_t *udp_port = malloc(65536 * sizeof *udp_port), *grp_ttl = malloc(64 * 256 * sizeof *grp_ttl);
-    uint32_t *svc_port = malloc(2 * 65536 * sizeof *svc_port);
+    uint32_t *svc_port = malloc(3 * 65536 * sizeof *svc_port);
     uint32_t *turn_hist = malloc(2 * TURN_BINS * sizeof *turn_hist);
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
     cdef *defs = NULL;
@@ -830,7 +832,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         a->udp_port = udp_port;
         memset(udp_port, 0, 65536 * sizeof *udp_port);
         a->svc_port = svc_port;
-        memset(svc_port, 0, 2 * 65536 * sizeof *svc_port);
+        memset(svc_port, 0, 3 * 65536 * sizeof *svc_port);
         a->grp_ttl = grp_ttl;
         memset(grp_ttl, 0, 64 * 256 * sizeof *grp_ttl);
         a->turn_hist = turn_hist, a->turn_rows = turn_rows;
@@ -958,8 +960,10 @@ static double rf(cursor *c)
 
 /* And version 6's. */
 #define RECORD_FIELDS_V6(W, H)                                                                                    \
-    W(svc_multi) W(svc_one);                                                                                      \
-    for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { H(svc_port[p_]) W(svc_port_multi[p_]) W(svc_port_one[p_]) }
+    W(svc_multi) W(svc_one) W(svc_one_server);                                                                   \
+    for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) {                                                                \
+        H(svc_port[p_]) W(svc_port_multi[p_]) W(svc_port_one[p_]) W(svc_port_one_server[p_])                     \
+    }
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -1060,10 +1064,12 @@ static const char *class_problem(const ns_tmodel_class *c)
         c->client_after_busy[0] > c->client_new || c->client_after_busy[1] > c->client_prev ||
         c->client_after_busy[2] > c->client_other)
         return "more busiest hosts than other hosts";
-    if (c->svc_one > c->svc_multi || c->svc_multi > c->flows / 2) return "more one-client services than services";
+    if (c->svc_one > c->svc_multi || c->svc_one_server > c->svc_multi || c->svc_multi > c->flows / 2)
+        return "more one-client services than services";
     s = 0;
     for (int i = 0; i < NS_TM_SVC_PORTS; i++) {
-        if (c->svc_port_one[i] > c->svc_port_multi[i] || (!c->svc_port[i] && c->svc_port_multi[i]))
+        if (c->svc_port_one[i] > c->svc_port_multi[i] || c->svc_port_one_server[i] > c->svc_port_multi[i] ||
+            (!c->svc_port[i] && c->svc_port_multi[i]))
             return "bad service port entry";
         s += c->svc_port_multi[i];
     }
@@ -1687,9 +1693,13 @@ static int32_t server_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
  * keep its 5-tuple apart from an earlier one between the same hosts (the
  * plan would move it to a fresh server address, a server more than drawn:
  * 23 a capture where real had 17), so it takes another server of the
- * client's family, else a new one. Returns how many. */
-static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind, ns_rng *r,
-                            uint32_t *seq, uint32_t *flows, uint32_t *fam, int32_t *last, uint32_t *icmp_with)
+ * client's family, else a new one. A flow pinned to an earlier one of its
+ * service (spin[j] < j: service_pins) goes to that flow's server: a device
+ * asks one resolver (IoT captures with DNS to two: 20 of 317), where drawn
+ * per flow the generated ones asked a median of 3. Returns how many. */
+static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
+                            const uint32_t *spin, ns_rng *r, uint32_t *seq, uint32_t *flows, uint32_t *fam, int32_t *last,
+                            uint32_t *icmp_with)
 {
     uint32_t n_sv = 0, n_cl = 0;
     for (size_t j = 0; j < n; j++) {
@@ -1697,8 +1707,8 @@ static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *
         int icmp = kind && (kind[j] & FLOW_ICMP);
         int new_client = cj >= n_cl;
         if (new_client) last[cj] = -1, n_cl = cj + 1;
-        int32_t s = -1;
-        if (j && c && n_sv) {
+        int32_t s = spin && spin[j] < j ? (int32_t)seq[spin[j]] : -1; /* a service that keeps one server */
+        if (s < 0 && j && c && n_sv) {
             double w[3] = {c->server_new, new_client ? 0 : c->server_same,
                            c->server_other + (new_client ? c->server_same : 0)};
             int how = draw(r, w, 3);
@@ -1724,13 +1734,14 @@ static uint32_t servers_once(const host_draw *h, ns_rng *r, uint32_t *seq)
 {
     uint32_t *sc = h->scratch;
     size_t n = h->n;
-    return server_draw(h->c, n, h->cseq, h->kind, r, seq, sc + 2 * n, sc + 3 * n, (int32_t *)(sc + 4 * n), sc + 5 * n);
+    return server_draw(h->c, n, h->cseq, h->kind, h->pin, r, seq, sc + 2 * n, sc + 3 * n, (int32_t *)(sc + 4 * n),
+                       sc + 5 * n);
 }
 
 static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
-                            uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
+                            const uint32_t *spin, uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
 {
-    host_draw h = {c, n, kind, cseq, NULL, scratch, servers_once};
+    host_draw h = {c, n, kind, cseq, spin, scratch, servers_once};
     uint64_t gaps = c ? (uint64_t)c->server_new + c->server_same + c->server_other : 0;
     host_sequence(&h, c ? c->server_new : 0, gaps, 0x7365727665727321ull, seed, capture, seq, scratch, scratch + n);
 }
@@ -1741,14 +1752,18 @@ static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *
  * TTL (the busiest of them) takes it. Which flows open a new server stays
  * as drawn, so the class's server counts hold; ICMP flows, which the
  * 5-tuple rule moves between servers, stay too. ttl, flows, fam: [n]. */
-static void servers_by_ttl(const ns_tmodel_capture *cap, const flow_info *info, const uint8_t *kind, uint32_t *sseq,
-                           int32_t *ttl, uint32_t *flows, uint8_t *fam)
+static void servers_by_ttl(const ns_tmodel_capture *cap, const flow_info *info, const uint8_t *kind, const uint32_t *spin,
+                           uint32_t *sseq, int32_t *ttl, uint32_t *flows, uint8_t *fam)
 {
     uint32_t n_sv = 0;
     for (size_t j = 0; j < cap->n; j++) {
         const flow_info *fi = &info[cap->first + j];
         uint8_t f = kind[cap->first + j] & FLOW_V6;
         uint32_t s = sseq[j];
+        if (spin[j] < j) { /* a pinned service's flow follows its first, moved or not */
+            flows[s = sseq[j] = sseq[spin[j]]]++;
+            continue;
+        }
         if (s == n_sv) {
             ttl[n_sv] = fi->ttl[1] > 0 ? fi->ttl[1] : -1, fam[n_sv] = f, flows[n_sv++] = 0;
         } else if (!(kind[cap->first + j] & FLOW_ICMP) && fi->ttl[1] > 0 && ttl[s] != fi->ttl[1]) {
@@ -1801,38 +1816,46 @@ static uint32_t service_key(const flow_info *fi, uint8_t kind)
  * server port) flow j's is, when that service goes from one client (a coin
  * per service: its server port's share where the class keeps one of
  * SVC_PORT_MIN services or more, else the class's svc_one / svc_multi; none
- * without them, as in files before version 6); j itself otherwise. ICMP flows stay their own:
+ * without them, as in files before version 6); j itself otherwise. spin[j]
+ * the same for the service going to one server (svc_one_server's shares). ICMP flows stay their own:
  * real captures ping and discover neighbours from several addresses.
  * table: open addressing, size (a power of two) at least 2 n. */
 static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap, const flow_info *info,
-                         const uint8_t *kind, uint64_t seed, uint64_t ci, uint32_t *pin, uint32_t *table, size_t size)
+                         const uint8_t *kind, uint64_t seed, uint64_t ci, uint32_t *pin, uint32_t *spin,
+                         uint32_t *table, size_t size)
 {
-    enum { ONE = 0x80000000u };
-    ns_rng r;
+    enum { ONE = 0x80000000u, ONE_SERVER = 0x40000000u, FLOW = 0x3fffffffu };
+    ns_rng r, rs; /* the clients' coins, the servers' */
     ns_rng_seed(&r, seed ^ 0x7365727669636573ull, ci);
-    double share = c && c->svc_multi ? (double)c->svc_one / c->svc_multi : 0;
-    double port_share[NS_TM_SVC_PORTS];
-    for (int i = 0; i < NS_TM_SVC_PORTS; i++)
-        port_share[i] = c && c->svc_port_multi[i] >= SVC_PORT_MIN ? (double)c->svc_port_one[i] / c->svc_port_multi[i] : -1;
+    ns_rng_seed(&rs, seed ^ 0x7376637365727673ull, ci);
+    double share[2] = {0, 0}, port_share[NS_TM_SVC_PORTS][2];
+    if (c && c->svc_multi) share[0] = (double)c->svc_one / c->svc_multi, share[1] = (double)c->svc_one_server / c->svc_multi;
+    for (int i = 0; i < NS_TM_SVC_PORTS; i++) {
+        int own = c && c->svc_port_multi[i] >= SVC_PORT_MIN;
+        port_share[i][0] = own ? (double)c->svc_port_one[i] / c->svc_port_multi[i] : -1;
+        port_share[i][1] = own ? (double)c->svc_port_one_server[i] / c->svc_port_multi[i] : -1;
+    }
     memset(table, 0, size * sizeof *table);
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
-        pin[j] = (uint32_t)j;
+        pin[j] = spin[j] = (uint32_t)j;
         if ((kind[k] & FLOW_ICMP) || !c || !c->svc_multi) continue;
         uint32_t key = service_key(&info[k], kind[k]);
         size_t i = (size_t)(ns_rng_mix(key) & (size - 1));
         while (table[i]) {
-            size_t first = cap->first + (table[i] & ~ONE) - 1;
+            size_t first = cap->first + (table[i] & FLOW) - 1;
             if (key == service_key(&info[first], kind[first])) break;
             i = (i + 1) & (size - 1);
         }
         if (!table[i]) {
-            double p = share;
+            double p[2] = {share[0], share[1]};
             for (int e = 0; e < NS_TM_SVC_PORTS && c->svc_port[e]; e++)
-                if (c->svc_port[e] == info[k].sport && port_share[e] >= 0) p = port_share[e];
-            table[i] = ((uint32_t)j + 1) | (ns_rng_double(&r) < p ? ONE : 0);
+                if (c->svc_port[e] == info[k].sport && port_share[e][0] >= 0) p[0] = port_share[e][0], p[1] = port_share[e][1];
+            table[i] = ((uint32_t)j + 1) | (ns_rng_double(&r) < p[0] ? ONE : 0) | (ns_rng_double(&rs) < p[1] ? ONE_SERVER : 0);
+            continue;
         }
-        else if (table[i] & ONE) pin[j] = (table[i] & ~ONE) - 1;
+        if (table[i] & ONE) pin[j] = (table[i] & FLOW) - 1;
+        if (table[i] & ONE_SERVER) spin[j] = (table[i] & FLOW) - 1;
     }
 }
 
@@ -1851,14 +1874,14 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     ns_rng_seed(&gr, seed ^ 0x67726f7570616464ull, ci);
     const ns_tmodel_class *hcl = pick(&ch, has_hosts, 0), *pcl = pick(&ch, has_ports, 0);
     uint32_t n_cl = 0, n_sv = 0, *cseq = scratch;
-    uint32_t *pin = scratch + 8 * cap->n;
+    uint32_t *pin = scratch + 8 * cap->n, *spin = scratch + 9 * cap->n;
     size_t pins = 16;
     while (pins < 2 * cap->n) pins *= 2;
-    service_pins(pick(&ch, has_services, 0), cap, info, kind, seed, ci, pin, scratch + 9 * cap->n, pins);
+    service_pins(pick(&ch, has_services, 0), cap, info, kind, seed, ci, pin, spin, scratch + 10 * cap->n, pins);
     client_sequence(hcl, cap->n, kind + cap->first, pin, seed, ci, cseq, scratch + 2 * cap->n);
     uint32_t *sseq = scratch + cap->n;
-    server_sequence(hcl, cap->n, cseq, kind + cap->first, seed, ci, sseq, scratch + 2 * cap->n);
-    servers_by_ttl(cap, info, kind, sseq, (int32_t *)(scratch + 2 * cap->n), scratch + 3 * cap->n,
+    server_sequence(hcl, cap->n, cseq, kind + cap->first, spin, seed, ci, sseq, scratch + 2 * cap->n);
+    servers_by_ttl(cap, info, kind, spin, sseq, (int32_t *)(scratch + 2 * cap->n), scratch + 3 * cap->n,
                    (uint8_t *)(scratch + 4 * cap->n));
     for (int d = 0; d < 2; d++) {
         const ns_tmodel_class *tc = pick(&ch, has_ts, d);
@@ -2038,8 +2061,8 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     tuples used = {calloc(cap, sizeof(tuple)), cap - 1};
     flow_info *info = calloc(g->n_flows + 1, sizeof *info);
     phost *cl = malloc((most + 1) * sizeof *cl), *sv = malloc((most + 1) * sizeof *sv);
-    /* plan_capture's: 8 n, then service_pins' n and its table (a power of two >= 2 n: < 4 n + 16) */
-    uint32_t *scratch = malloc((13 * most + 16) * sizeof *scratch);
+    /* plan_capture's: 8 n, then service_pins' 2 n and its table (a power of two >= 2 n: < 4 n + 16) */
+    uint32_t *scratch = malloc((14 * most + 16) * sizeof *scratch);
     int64_t *starts = malloc((2 * most + 1) * sizeof *starts);
     uint8_t *kind = calloc(g->n_flows + 1, 1);
     votes v = {malloc((most + 1) * sizeof *v.pairs), malloc((most + 1) * sizeof *v.val), malloc(most + 1),

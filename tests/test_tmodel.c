@@ -424,8 +424,11 @@ static void test_servers_follow_ttl(void **state)
     (void)state;
     ns_tmodel tm;
     ns_dataset ds = learned_udp_beacons(&tm);
-    for (uint32_t i = 0; i < tm.n_classes; i++) /* a few servers, each flow to a seen one by flow count */
+    for (uint32_t i = 0; i < tm.n_classes; i++) { /* a few servers, each flow to a seen one by flow count */
         tm.classes[i].server_new = 2, tm.classes[i].server_same = 0, tm.classes[i].server_other = FLOWS - 3;
+        tm.classes[i].svc_one_server = 0; /* (the beacon's one service kept no one server) */
+        memset(tm.classes[i].svc_port_one_server, 0, sizeof tm.classes[i].svc_port_one_server);
+    }
     enum { N = 30 };
     ns_gen_flows g;
     flows_like(&g, &ds, N);
@@ -987,6 +990,20 @@ static void test_services_keep_their_client(void **state)
     assert_int_equal(ns_tmodel_plan(&tm, &g, caps, CAPS, &ro, 5, plan), NS_OK);
     for (int i = 0; i < CAPS; i++)
         for (int k = 1; k < N; k++) assert_int_equal(plan[i * N + k].client, plan[i * N].client);
+    /* Servers: the fixture's 443 went to 5 of them in turn, so the service keeps none; to one (a resolver),
+     * every generated flow of a capture goes to its first flow's server. */
+    assert_int_equal(c->svc_one_server, 0);
+    int servers = 0;
+    for (int k = 1; k < N; k++) servers += plan[k].server != plan[0].server;
+    assert_true(servers > 0);
+    for (int f = 0; f < SETUP_CAPS * SETUP_FLOWS; f++) flows[f].server_ip = f % 2 ? 0xC0A80009u + (uint32_t)f : 0xC0A80001u;
+    ns_tmodel_free(&tm);
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->svc_one_server, SETUP_CAPS), assert_true(c->server_new >= SETUP_CAPS * (SETUP_FLOWS / 2 - 1));
+    assert_int_equal(ns_tmodel_plan(&tm, &g, caps, CAPS, &ro, 5, plan), NS_OK);
+    for (int i = 0; i < CAPS; i++)
+        for (int k = 1; k < N; k++) assert_int_equal(plan[i * N + k].server, plan[i * N].server);
     /* The same services each from several clients in the training captures: drawn per flow, as before. */
     for (int f = 0; f < SETUP_CAPS * SETUP_FLOWS; f++) flows[f].server_port = 123;
     ns_tmodel_free(&tm);

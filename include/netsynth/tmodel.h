@@ -65,9 +65,9 @@
  * capture: a main client and visitors (tmodel.c, client_draw), as many per
  * flow as the class has (of up to 32 draws, the one nearest that count),
  * each service (family, transport, server port; ICMP's apart) from one
- * client in the class's share of them (version 6: its server port's share
- * where it has 4 services or more, else svc_one / svc_multi; none in older
- * files), an IPv4 and an IPv6 address never the same host; ports and host state are
+ * client, and to one server, in the class's shares of them (version 6: its
+ * server port's shares where it has 4 services or more, else the class's;
+ * none in older files), an IPv4 and an IPv6 address never the same host; ports and host state are
  * drawn per flow in start order; 5-tuples (client, client port, server,
  * server port, transport) are kept distinct over every capture of one plan
  * by moving the client port on. A flow drawn to a seen server whose first
@@ -266,10 +266,12 @@ typedef struct ns_tmodel_class {
      * more, and of them those whose flows all came from one client (a device asks its DNS, NTP, cloud
      * from one address; phones reach its web server from several) */
     uint32_t svc_multi, svc_one;
+    uint32_t svc_one_server;                   /* of svc_multi, those whose flows all went to one server */
     /* the same per server port, the ports with most such services first (0: no entry): a device asks its
-     * DNS and NTP from one address, where phones come to its web server from several */
+     * DNS and NTP from one address, where phones come to its web server from several; it asks one
+     * resolver, where its NTP client spreads over a pool */
     uint16_t svc_port[NS_TM_SVC_PORTS];
-    uint32_t svc_port_multi[NS_TM_SVC_PORTS], svc_port_one[NS_TM_SVC_PORTS];
+    uint32_t svc_port_multi[NS_TM_SVC_PORTS], svc_port_one[NS_TM_SVC_PORTS], svc_port_one_server[NS_TM_SVC_PORTS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
