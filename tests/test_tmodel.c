@@ -594,6 +594,9 @@ static void test_groups(void **state)
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "UDP services to a group (of their flows; each class its own): 5353 -> 224.0.0.251 "
                                 "75%, 67 -> 255.255.255.255 100% (100% from 0.0.0.0)"));
+    /* version 6's services (one capture: mDNS and DHCP each from one client; DHCP to one address, mDNS to the
+     * group and a unicast server) */
+    assert_non_null(strstr(out, "services (a capture's flows to one server port): 100% from one client, 50% to one server"));
     free(out);
 }
 
