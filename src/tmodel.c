@@ -1695,7 +1695,7 @@ static int32_t server_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
  * 23 a capture where real had 17), so it takes another server of the
  * client's family, else a new one. A flow pinned to an earlier one of its
  * service (spin[j] < j: service_pins) goes to that flow's server: a device
- * asks one resolver (IoT captures with DNS to two: 20 of 317), where drawn
+ * asks one resolver (IoT captures with DNS to two: 17 of 317), where drawn
  * per flow the generated ones asked a median of 3. Returns how many. */
 static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
                             const uint32_t *spin, ns_rng *r, uint32_t *seq, uint32_t *flows, uint32_t *fam, int32_t *last,
