@@ -2383,7 +2383,9 @@ static int turn_port_of(const ns_tmodel_class *c, int s, uint16_t port)
  * when the plan's flows of the class to that port made TURN_MIN, as an
  * IoT device's DNS, cloud and hub answer in their own times and the
  * model's mix of them is not the real one. Flows to a group go one way
- * and keep their gaps. */
+ * (repair sends a later row the other way the client's way), so every gap
+ * of theirs is a same-side one: an IoT camera's SSDP bursts and mDNS
+ * repeats kept the rows' gaps until session 11, a third of its gaps. */
 static int plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
                       const flow_info *info, const ns_repair_opts *ro, ns_repair_plan *plan)
 {
@@ -2416,13 +2418,12 @@ static int plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmode
             cls[2 * i + (size_t)s] = c && (*c->key || !*caps[i].key) ? (int32_t)(c - tm->classes) : -1;
         }
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
-            if (plan[k].group) continue;
             const int8_t *r = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
             const uint8_t *dir = g->dir + g->first[k];
             uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k], syns;
             if (len > NS_TM_TURN_ROWS) len = NS_TM_TURN_ROWS;
             for (uint32_t j = turns_from(r, dir, len, &syns); j < len; j++) {
-                int s = !dir[j] == !dir[j - 1];
+                int s = plan[k].group || !dir[j] == !dir[j - 1]; /* repair sends a group flow's rows one way */
                 int32_t c = cls[2 * i + (size_t)s];
                 if (c < 0) continue;
                 uint16_t code = ns_repair_turn_code(g->iat_ns[g->first[k] + j]);
@@ -2446,7 +2447,7 @@ static int plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmode
             if (c < 0) continue;
             const ns_tmodel_class *tc = &tm->classes[c];
             for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
-                if (plan[k].group) continue;
+                if (plan[k].group && !s) continue;
                 int p = turn_port_of(tc, s, info[k].sport);
                 const uint16_t *kn = p >= 0 ? knots + TURN_KEY(c, s, p) * Q : NULL;
                 if (!kn || !kn[Q - 1]) p = -1, kn = knots + TURN_KEY(c, s, -1) * Q;

@@ -1474,6 +1474,37 @@ static void test_turn_gaps_follow_the_port(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* Flows to a group take their port's same-side gaps too (repair sends every row of one the client's
+ * way, so the plan counts them all as same-side): the beacon's mDNS and DHCP flows repeat every 100 ms
+ * and the model's rows say 5-14 ms (flow 3's rows go both ways: no group for it, and its turns, which
+ * the class never had, keep theirs). Before, a flow to a group kept its rows' gaps: IoT cameras' SSDP and mDNS bursts, a third of their
+ * gaps (BENCHMARK.md, "Inter-arrival KS by port (session 11)"). */
+static void test_group_gaps_follow_the_port(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    ns_tmodel tm;
+    ns_gen_flows g;
+    ns_dataset ds = group_dataset(&tm, &g, N, 3);
+    (void)ds;
+    for (size_t k = 0; k < N; k++)
+        for (int j = 1; j < LEN; j++) g.iat_ns[g.first[k] + (size_t)j] = 5000000 + (int64_t)(k % 10) * 1000000;
+    ns_repair_plan plan[N];
+    ns_repair_opts ro;
+    planned_opts(&ro, &tm, &g, 3, plan, N);
+    size_t groups = 0;
+    for (size_t k = 0; k < N; k++) {
+        int64_t gap[LEN - 1];
+        repaired_gaps(&ro, &g, k, gap);
+        groups += plan[k].group != 0;
+        for (int j = 0; j < LEN - 1; j++)
+            if (k != 3) assert_true(fabs(gap[j] / (double)IAT_NS - 1) < 0.01);
+    }
+    assert_true(groups >= N / 2);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* Handshakes follow the port too: a class whose flows to 443 answer the SYN
  * in 40 ms and to 8767 in 1.4 ms (Edimax's cloud and its local port) plans
  * a generated 1.4 ms SYN-ACK to 443 in 443's bin and a 40 ms one to 8767
@@ -1990,6 +2021,7 @@ int main(void)
         cmocka_unit_test(test_handshakes_follow_the_port),
         cmocka_unit_test(test_handshakes_follow_the_shares),
         cmocka_unit_test(test_handshakes_stand_in),
+        cmocka_unit_test(test_group_gaps_follow_the_port),
         cmocka_unit_test(test_version4_blob),
         cmocka_unit_test(test_generate_command),
     };
