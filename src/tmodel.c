@@ -2197,10 +2197,9 @@ static int has_hs(const ns_tmodel_class *c, int s)
     return 0;
 }
 
-/* A gap from the class's bins h, log-uniform within the bin drawn: microseconds, at least 1. */
-static uint32_t hs_draw(const double *w, ns_rng *r)
+/* A gap in handshake bin b, log-uniform within it: microseconds, at least 1. */
+static uint32_t hs_draw(int b, ns_rng *r)
 {
-    int b = draw(r, w, NS_TM_HS_BINS);
     double us = pow(10, (b + ns_rng_double(r)) / NS_TM_HS_PER_DECADE + 1);
     return us < 1 ? 1 : us > 4e9 ? 4000000000u : (uint32_t)llround(us);
 }
@@ -2255,19 +2254,22 @@ static int hs_find(const ns_tmodel *tm, const ns_tmodel_class *const c[2], const
 /* Each TCP flow's handshake gaps (plan[k].hs_us): the rows' SYN-ACK and ACK
  * rows, found as repair finds them (after the client's leading SYNs, in the
  * rows it plans from), keep their gap in the share the class's (its port's)
- * captures show that bin, and the rest take one drawn where the generated
- * flows fall short of it. The model draws each row's gap from its log-time
- * bins without knowing the row is a handshake's answer, one RTT of the
- * class's servers: IoT WeMoInsightSwitch's came out under 40 ms in 17 of 31
- * flows, where every real one takes 87-172 ms. Keeping every gap in a bin
- * the class had (session 10) kept the model's shares of the modes: the IoT
+ * captures show that bin, and the rest take one where the generated flows
+ * fall short of it. The model draws each row's gap from its log-time bins
+ * without knowing the row is a handshake's answer, one RTT of the class's
+ * servers: IoT WeMoInsightSwitch's came out under 40 ms in 17 of 31 flows,
+ * where every real one takes 87-172 ms. Keeping every gap in a bin the
+ * class had (session 10) kept the model's shares of the modes: the IoT
  * Edimax plugs' port 80 answers in 1.5 or 8 ms about half and half, and the
  * generated flows put 27% in the first (BENCHMARK.md, "Handshakes in the
- * class's shares (session 11)"). Over each group of the plan's flows (class,
- * side, and port where the port has bins, else the class's), a gap in bin b
- * stays with probability min(1, target share of b / generated share of b);
- * the rest draw from the target's excess over the generated shares, so that
- * the group's bins come out the target's. A port's target is its bins; the
+ * class's shares (session 11)"). Over each group of the plan's flows
+ * (class, side, and port where the port has bins, else the class's), the
+ * gaps in bin b keep floor(n_b x min(1, target share / generated share)) of
+ * theirs, every 1/keep-th in plan order; the others, in plan order, take
+ * the bins of the target's excess over the generated shares at evenly
+ * spaced points of its distribution, so that the group's bins come out the
+ * target's to a flow (drawn at random, a class whose median lies between two
+ * modes moved by a mode at seeds 2 and 3). A port's target is its bins; the
  * flows to other ports stand in for the class's flows the model gave a port
  * of no real flow (a port number a few bits off: Edimax's 10000 written as
  * 10031, 10047), so theirs is what the class's bins hold beyond what its
@@ -2277,13 +2279,16 @@ static int plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_
                            ns_repair_plan *plan)
 {
     enum { SLOTS = NS_TM_TURN_PORTS + 1, B = NS_TM_HS_BINS };
-    size_t n_groups = (size_t)tm->n_classes * 2 * SLOTS;
-    uint32_t *gen = calloc(n_groups ? n_groups * B : 1, sizeof *gen);
-    double *want = calloc(n_groups ? n_groups * B : 1, sizeof *want);
+    size_t n_groups = (size_t)tm->n_classes * 2 * SLOTS, cells = n_groups ? n_groups * B : 1;
+    uint32_t *gen = calloc(cells, sizeof *gen), *seen = calloc(cells, sizeof *seen);
+    uint32_t *redrawn = calloc(n_groups ? n_groups : 1, sizeof *redrawn);
+    double *want = calloc(cells, sizeof *want), *keep = calloc(cells, sizeof *keep);
+    double *excess = calloc(cells, sizeof *excess), *n_redraw = calloc(n_groups ? n_groups : 1, sizeof *n_redraw);
     const uint16_t **bins = calloc(n_groups ? n_groups : 1, sizeof *bins);
-    if (!gen || !want || !bins) {
-        free(gen), free(want), free(bins);
-        return ns_error(NS_ENOMEM, "out of memory planning the handshakes of %zu captures", n_caps);
+    int rc = NS_OK;
+    if (!gen || !seen || !redrawn || !want || !keep || !excess || !n_redraw || !bins) {
+        rc = ns_error(NS_ENOMEM, "out of memory planning the handshakes of %zu captures", n_caps);
+        goto out;
     }
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n_caps; i++) {
@@ -2298,18 +2303,24 @@ static int plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_
                 if (!hs_find(tm, c, g, &info[k], ro, k, hr)) continue;
                 for (int s = 0; s < 2; s++) {
                     if (!hr[s].h) continue;
-                    const uint32_t *q = gen + (size_t)hr[s].group * B;
-                    const double *t = want + (size_t)hr[s].group * B;
+                    size_t gi = hr[s].group, cell = gi * B + (size_t)hr[s].bin;
                     if (!pass) {
-                        gen[(size_t)hr[s].group * B + (size_t)hr[s].bin]++, bins[hr[s].group] = hr[s].h;
+                        gen[cell]++, bins[gi] = hr[s].h;
                         continue;
                     }
-                    double made = 0, w[B];
-                    for (int b = 0; b < B; b++) made += q[b];
-                    double keep = t[hr[s].bin] * made / q[hr[s].bin];
-                    if (keep >= 1 || (keep > 0 && ns_rng_double(&r) < keep)) continue;
-                    for (int b = 0; b < B; b++) w[b] = fmax(0, t[b] - q[b] / made);
-                    plan[k].hs_us[s] = hs_draw(w, &r);
+                    double x = keep[cell], c0 = seen[cell]++;
+                    if (floor((c0 + 1) * x) > floor(c0 * x)) continue;
+                    /* The next evenly spaced point of the excess's distribution. */
+                    double u = (redrawn[gi]++ + 0.5) / n_redraw[gi], cum = 0;
+                    const double *w = excess + gi * B;
+                    int b = B - 1;
+                    for (int j = 0; j < B; j++)
+                        if (w[j] > 0 && u < (cum += w[j])) {
+                            b = j;
+                            break;
+                        }
+                    while (b > 0 && !(w[b] > 0)) b--;
+                    plan[k].hs_us[s] = hs_draw(b, &r);
                 }
             }
         }
@@ -2327,20 +2338,36 @@ static int plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_
                 for (int b = 0; b < B; b++) real += h[b];
                 for (int b = 0; b < B; b++) t[b] = h[b] / real;
             }
-            if (!n[0]) continue;
-            const uint16_t *h = bins[cs * SLOTS];
-            double real = 0, *t = want + cs * SLOTS * B;
-            for (int b = 0; b < B; b++) real += h[b];
-            for (int b = 0; b < B; b++) {
-                rest[b] = n_all * h[b] / real;
-                for (size_t p = 1; p < SLOTS; p++) rest[b] -= n[p] * want[(cs * SLOTS + p) * B + (size_t)b];
-                rest[b] = fmax(0, rest[b]), sum += rest[b];
+            if (n[0]) {
+                const uint16_t *h = bins[cs * SLOTS];
+                double real = 0, *t = want + cs * SLOTS * B;
+                for (int b = 0; b < B; b++) real += h[b];
+                for (int b = 0; b < B; b++) {
+                    rest[b] = n_all * h[b] / real;
+                    for (size_t p = 1; p < SLOTS; p++) rest[b] -= n[p] * want[(cs * SLOTS + p) * B + (size_t)b];
+                    rest[b] = fmax(0, rest[b]), sum += rest[b];
+                }
+                for (int b = 0; b < B; b++) t[b] = sum > 0 ? rest[b] / sum : h[b] / real;
             }
-            for (int b = 0; b < B; b++) t[b] = sum > 0 ? rest[b] / sum : h[b] / real;
+            /* What each bin keeps, and the excess the others are drawn from (a distribution). */
+            for (size_t p = 0; p < SLOTS; p++) {
+                size_t gi = cs * SLOTS + p;
+                if (!n[p]) continue;
+                const uint32_t *q = gen + gi * B;
+                const double *t = want + gi * B;
+                double *x = keep + gi * B, *w = excess + gi * B, w_sum = 0;
+                for (int b = 0; b < B; b++) {
+                    x[b] = q[b] ? fmin(1, t[b] * n[p] / q[b]) : 0;
+                    n_redraw[gi] += q[b] - floor(q[b] * x[b]);
+                    w[b] = fmax(0, t[b] - q[b] / n[p]), w_sum += w[b];
+                }
+                for (int b = 0; b < B; b++) w[b] = w_sum > 0 ? w[b] / w_sum : t[b];
+            }
         }
     }
-    free(gen), free(want), free(bins);
-    return NS_OK;
+out:
+    free(gen), free(seen), free(redrawn), free(want), free(keep), free(excess), free(n_redraw), free(bins);
+    return rc;
 }
 
 /* ---- turns ---------------------------------------------------------------------------------- */

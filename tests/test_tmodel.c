@@ -1567,7 +1567,7 @@ static void test_handshakes_follow_the_shares(void **state)
     plan_beacon(&tm, &g, 3, plan);
     int fast = synacks_near(&g, plan, 0, N, 1.4e6), slow = synacks_near(&g, plan, 0, N, 40e6);
     assert_int_equal(fast + slow, N);
-    assert_in_range(fast, 14, 26);
+    assert_int_equal(fast, N / 2); /* to a flow: the kept and the redrawn are counted, not drawn */
     for (size_t k = 0; k < N; k++) /* only slow answers were too many: the fast ones stay as generated */
         if (k % 5 == 0) assert_int_equal(plan[k].hs_us[0], 0);
     ns_gen_flows_free(&g);

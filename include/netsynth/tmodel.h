@@ -100,8 +100,9 @@
  * A TCP flow's handshake gaps (its rows' gap before the SYN-ACK, and
  * before the client's ACK) stay as generated in the share the class's
  * captures show their bin (over the plan's flows of the class, side and
- * bins: min(1, real share / generated share)); the rest are drawn where
- * the generated shares fall short of the real ones (ns_repair_plan.hs_us,
+ * bins: floor(n x min(1, real share / generated share)) of a bin's n); the
+ * rest take the bins where the generated shares fall short of the real
+ * ones, at evenly spaced points of that excess (ns_repair_plan.hs_us,
  * log-uniform within the bin: version 3 models have none and leave every
  * gap to the rows). Flows to a port of no bins of its own aim at what the
  * class's bins hold beyond its ports' flows (they stand in for flows the
