@@ -101,10 +101,15 @@
  * its SYN-ACK answers a SYN's timestamp with one as often as the class's
  * servers do (synack_ts; without one, the flow has none).
  * A TCP flow's handshake gaps (its rows' gap before the SYN-ACK, and
- * before the client's ACK) stay as generated where the class's captures
- * had a gap in the same bin; one in a bin they never had is drawn from the
- * class's (ns_repair_plan.hs_us, log-uniform within the bin: version 3
- * models have none and leave every gap to the rows).
+ * before the client's ACK) stay as generated in the share the class's
+ * captures show their bin (over the plan's flows of the class, side and
+ * bins: floor(n x min(1, real share / generated share)) of a bin's n); the
+ * rest take the bins where the generated shares fall short of the real
+ * ones, at evenly spaced points of that excess (ns_repair_plan.hs_us,
+ * log-uniform within the bin: version 3 models have none and leave every
+ * gap to the rows). Flows to a port of no bins of its own aim at what the
+ * class's bins hold beyond its ports' flows (they stand in for flows the
+ * model gave a port a few bits off a real one).
  * Turns (version 5): the gaps before a flow's rows after its handshake,
  * turns and same-side rows apart, go through a quantile map per class
  * (ns_repair_plan.turn_map): the quantiles of the gaps of that kind the
@@ -125,7 +130,8 @@
  * only for a kind its class shows in a quarter of its gaps or more, the
  * empty key's only for a capture of that key (it pools every service). A
  * class whose flows generated fewer than 16 gaps of a kind (or a version
- * 4 model) leaves them to the rows; group flows too (they go one way).
+ * 4 model) leaves them to the rows. A flow to a group goes one way: its
+ * gaps are all same-side ones.
  * Groups (version 4): an IPv4 UDP flow whose rows all go client to server,
  * to a server port of the class's group table, goes to that group address
  * (224.0.0.251 for mDNS, 239.255.255.250 for SSDP, 255.255.255.255 for
