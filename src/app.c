@@ -160,15 +160,14 @@ static uint8_t *host_name(uint8_t *q, int n, uint64_t *h, const char *tail)
     return q;
 }
 
-/* DNS-SD service types (RFC 6763) from IANA's Service Name registry, as
- * real devices browse for them: an mDNS query asks PTR for
- * `_name._tcp.local` (the IoT corpus's: `_hap`, `_http`, `_dhnap`, ...;
- * names of the captures' own are not used). */
+/* DNS-SD service types (RFC 6763) from IANA's Service Name registry, the
+ * kinds a device's instance is of (`_name._tcp.local`; the IoT corpus's
+ * devices announce `_hap`, `_http`, `_dhnap`, ...: names of the captures'
+ * own are not used). */
 static const char *const mdns_types[] = {"_http", "_hap", "_homekit", "_airplay", "_raop", "_ipp", "_printer",
                                          "_googlecast", "_spotify-connect", "_device-info", "_daap", "_smb",
                                          "_companion-link", "_mqtt", "_ssh", "_https"};
 enum { MDNS_TYPES = (int)(sizeof mdns_types / sizeof mdns_types[0]) };
-_Static_assert(MDNS_TYPES == 16, "mdns_questions steps through the types by 5, a number prime to 16");
 
 /* A DNS-SD instance label of n bytes (1 to 63) at q, as devices name
  * themselves: words, then a space and hex digits of its address

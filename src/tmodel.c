@@ -477,7 +477,8 @@ static uint32_t ds_service(const ns_ds_flow *f)
 }
 
 /* The services of one capture's flows of the class (idx[0..m)) with two
- * flows or more, and those whose flows all came from one client. */
+ * flows or more, those whose flows all came from one client and those whose
+ * flows all went to one server, per class and per server port. */
 static int learn_services(acc *a, const ns_dataset *ds, const uint64_t *idx, size_t m)
 {
     ns_tmodel_class *c = a->c;
@@ -1475,7 +1476,7 @@ typedef struct host_draw {
     size_t n;
     const uint8_t *kind;
     const uint32_t *cseq;     /* servers: the flows' clients */
-    const uint32_t *pin;      /* clients: the capture's first flow of each flow's service (client_draw) */
+    const uint32_t *pin;      /* the flow each flow's client (clients) or server (servers) follows: service_pins */
     uint32_t *scratch;
     uint32_t (*draw)(const struct host_draw *h, ns_rng *r, uint32_t *seq);
 } host_draw;
@@ -1817,8 +1818,9 @@ static uint32_t service_key(const flow_info *fi, uint8_t kind)
  * per service: its server port's share where the class keeps one of
  * SVC_PORT_MIN services or more, else the class's svc_one / svc_multi; none
  * without them, as in files before version 6); j itself otherwise. spin[j]
- * the same for the service going to one server (svc_one_server's shares). ICMP flows stay their own:
- * real captures ping and discover neighbours from several addresses.
+ * the same for the service going to one server (svc_one_server's shares).
+ * ICMP flows stay their own: real captures ping and discover neighbours
+ * from several addresses.
  * table: open addressing, size (a power of two) at least 2 n. */
 static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap, const flow_info *info,
                          const uint8_t *kind, uint64_t seed, uint64_t ci, uint32_t *pin, uint32_t *spin,
