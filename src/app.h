@@ -23,6 +23,8 @@ typedef struct app_flow {
     uint8_t tls_hdr[2];    /* bytes of a record header begun in segments too short for it (1 to 4) */
     uint8_t tls, http;     /* the flow has written a TLS record (1 + its minor version), an HTTP message */
     uint8_t began[2];      /* per direction (from_server): a segment of learned bytes written, the first its stream's start */
+    uint8_t opened;        /* the flow opens with TCP's three-way handshake (the caller's: repair writes its SYNs) */
+    uint8_t data[2];       /* per direction: a segment of payload written, learned bytes or fill */
     uint16_t dns_qlen;     /* the latest header-only DNS query's length (0: none); its answers carry its id */
     uint8_t dhcp_type;     /* the DHCP message type the flow wrote last (0: none yet) */
 } app_flow;

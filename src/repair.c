@@ -1506,6 +1506,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
          * the last. Made a SYN-ACK, a retransmission put the timeout in the
          * handshake's RTT (1 s or 3 s for a 100 ms one: issue 14). */
         tp->syns = tp->handshake;
+        fs->app.opened = tp->handshake != 0;   /* each direction's first data is its protocol's opening (app.c) */
         while (tp->handshake && client_syn(&g[0], d[0]) && tp->syns < n && tp->syns < 255 &&
                client_syn(&g[tp->syns], d[tp->syns]))
             tp->syns++;

@@ -1866,6 +1866,42 @@ static void test_generated_payload(void **state)
     ns_repair_out_free(&out);
 }
 
+/* A TLS flow's first client data 7 bits off a ClientHello (issue 17): with
+ * the handshake in its rows, repair tells app.c the flow opened
+ * (app_flow.opened), and the record comes out a ClientHello; the same rows
+ * without their SYNs (a flow captured mid-way) keep it as generated, an
+ * application data record. */
+static void test_opened_flow_hello(void **state)
+{
+    (void)state;
+    static tflow f;
+    static const uint8_t far_ch[32] = {0x17, 0x07, 0x01, 0x00, 0xde, 0x0b, 0x00, 0x00, 0xda, 0x13, 0x0f,
+                                       0x57, 0xd1, 0x1f, 0xac, 0x75, 0x72, 0xc4, 0x96, 0x4f, 0x9f, 0xbe,
+                                       0x1c, 0x2a, 0x11, 0xc0, 0x17, 0x6c, 0x8b, 0x98, 0x41, 0xbf};
+    for (int syn = 0; syn < 2; syn++) {
+        f.n = 0;
+        if (syn) handshake(&f, 443);
+        int8_t *r = add(&f, 0, 1000);
+        tcp_row(r, 240, 50000, 443, 2, 10, ACK | PSH);
+        put_payload(r, far_ch, 32);
+        tcp_row(add(&f, 1, 1000), 0, 443, 50000, 10, 242, ACK);
+        ns_repair_out out = {0};
+        repair(&f, 0, &out, NULL);
+        check_default(&out, 1);
+        pk v;
+        view(&out, syn ? 3 : 0, &v);
+        assert_int_equal(v.payload, 240);
+        const uint8_t *b = v.p.payload.data;
+        if (syn) {
+            assert_int_equal(b[0], 22), assert_int_equal(b[5], 1), assert_int_equal(b[9], 3);
+            assert_memory_equal(b + 11, far_ch + 11, 21);
+        } else {
+            assert_int_equal(b[0], 23), assert_memory_equal(b + 5, far_ch + 5, 27);
+        }
+        ns_repair_out_free(&out);
+    }
+}
+
 /* Random ternary matrices: uniform, or valid rows with bits flipped. */
 /* IPv6 flows: the version the rows show, the plan's hosts in the IPv6 net
  * (--ipv6-prefix), ICMPv6 echo for any other type, a flow label per
@@ -2224,6 +2260,7 @@ int main(void)
         cmocka_unit_test(test_stats_and_report),
         cmocka_unit_test(test_application_payloads),
         cmocka_unit_test(test_generated_payload),
+        cmocka_unit_test(test_opened_flow_hello),
         cmocka_unit_test(test_random_matrices_come_out_compliant),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_fix_parsing),
