@@ -1305,6 +1305,7 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
         fs->query_id = (uint16_t)(h | 1);
     }
     s.app_id = fs->query_id, s.app_st = &fs->app;
+    fs->app.methods = e->plan ? e->plan->methods : NULL;   /* the class's methods (app.c, near_method) */
     s.pay = r->pay, s.n_pay = r->n_pay;
     s.keep_ck = bits && (tp->off & OFF_CSUM), s.ipck = r->ipck, s.l4ck = r->l4ck;
     if (v6) ipv6_fields(&s, r);

@@ -642,6 +642,35 @@ static void test_opened_flows(void **state)
     assert_memory_equal(p, "\xb8\xbaV!/index", 10);
 }
 
+/* A garbled method near several goes to the likeliest given the class's
+ * first requests (app_flow.methods, the trace model's), not to the nearest
+ * alone: "@ET " is 2 bits off "PUT " and 3 off "GET "; a class whose first
+ * requests were GET 547, PUT 16 (the IoT corpus's HueBridge) gets "GET ",
+ * one that sent PUT mostly "PUT ", and without counts (a header-only
+ * model's) the nearest, "PUT ", as before. A method out of reach stays out
+ * of reach however common. */
+static void test_method_prior(void **state)
+{
+    (void)state;
+    const app *http = app_of(NS_PROTO_TCP, 80);
+    uint8_t p[MAXLEN];
+    app_flow f;
+    static const uint16_t hue[NS_REPAIR_METHODS] = {547, 884, 16}, puts[NS_REPAIR_METHODS] = {40, 0, 500},
+                          none[NS_REPAIR_METHODS] = {0};
+    const uint16_t *prior[] = {hue, puts, none, NULL};
+    const char *want[] = {"GET /a HTTP/1.1\r\n", "PUT /a HTTP/1.1\r\n", "PUT /a HTTP/1.1\r\n", "PUT /a HTTP/1.1\r\n"};
+    for (int i = 0; i < 4; i++) {
+        memset(&f, 0, sizeof f), f.methods = prior[i];
+        memset(p, 0, 300), app_write(http, &f, p, 300, 0, 1, (const uint8_t *)"@ET /a HTTP/1.1\r\n", 17);
+        assert_memory_equal(p, want[i], strlen(want[i]));
+    }
+    /* "CFV!" is 5 bits off "GET " (an opened flow's reach: 8), 9 and more off any other: GET, whatever the prior */
+    static const uint16_t posts[NS_REPAIR_METHODS] = {1, 5000};
+    memset(&f, 0, sizeof f), f.methods = posts, f.opened = 1;
+    memset(p, 0, 300), app_write(http, &f, p, 300, 0, 1, (const uint8_t *)"CFV!/index.html HTTP/1.1\r\n", 26);
+    STARTS(p, "GET /index.html");
+}
+
 /* UDP on a port that is not DNS's: tshark's DNS heuristic takes bytes shaped
  * like a DNS header (a response of one question and one answer) and found the
  * records running past the datagram (28 packets of the IoT run, ports 17 to
@@ -1101,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_udp_other_ports),
         cmocka_unit_test(test_near_misses),
         cmocka_unit_test(test_opened_flows),
+        cmocka_unit_test(test_method_prior),
         cmocka_unit_test(test_dns_names_and_ssdp_binary),
         cmocka_unit_test(test_tshark_reads_them_whole),
         cmocka_unit_test(test_tshark_reads_streams),
