@@ -76,6 +76,8 @@ const app *app_of(uint8_t proto, uint16_t server_port)
     return proto == NS_PROTO_TCP ? &app_tcp : proto == NS_PROTO_UDP ? &app_udp : NULL;
 }
 
+int app_client_first(const app *a) { return a && (a->kind == APP_TLS || a->kind == APP_HTTP); }
+
 int app_len(const app *a, int len) { return a && len > 0 && len < a->min ? a->min : len; }
 
 /* The application's header over the first bytes of a payload of len >= a->min.

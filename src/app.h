@@ -48,6 +48,10 @@ int app_len(const app *a, int len);
  * query's in its answer). a may be NULL; f (the flow's state across its
  * packets, written in order) may be NULL: each segment is then framed
  * alone, and starts no stream. */
+/* Whether a's client speaks first (TLS's ClientHello, HTTP's request):
+ * repair puts a flow's first client data before its server's (repair.c,
+ * client_first). */
+int app_client_first(const app *a);
 /* The HTTP method (its index in ns_repair_plan.methods' order) that p[0, n)
  * starts with, and its space; -1 for none. */
 int app_method(const uint8_t *p, int n);
