@@ -169,7 +169,8 @@ extern "C" {
 #define NS_TMODEL_VERSION 6   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
-                               * handshake gaps; 6: first HTTP requests' methods; older files load without what they lack */
+                               * handshake gaps; 6: first HTTP requests' methods; older files load
+                               * without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
