@@ -1027,6 +1027,54 @@ static void test_model_file_section(void **state)
 }
 
 /* Bytes: a round trip, then every kind of damage refused with its own message. */
+/* The trace model learns per class the methods of its flows' first requests
+ * (version 6: the client's first learned payload bytes, here 3 of 4 flows
+ * POST, the rest GET), keeps them through its bytes, and the plan hands them
+ * to each flow (ns_repair_plan.methods), the prior repair makes a garbled
+ * method exact with (test_app's test_method_prior). A header-only dataset
+ * learns none. */
+static void test_learns_first_methods(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    ns_tmodel tm, back;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_non_null(c);
+    for (int m = 0; m < NS_REPAIR_METHODS; m++) assert_int_equal(c->method[m], 0);
+    ns_tmodel_free(&tm);
+    int8_t row[W];
+    for (uint64_t f = 0; f < ds.n_flows; f++) {
+        uint64_t k = f * LEN + 3;   /* the client's first payload */
+        ns_dataset_row(&ds, k, row);
+        const char *req = f % 4 ? "POST /x HTTP/1.1" : "GET /x HTTP/1.1";
+        for (size_t i = 0; i < strlen(req); i++) ns_nprint_bits_put(row, NS_NP_COL_PAY + 8 * (int)i, 8, (uint8_t)req[i]);
+        ns_dataset_pack_row(row, W, (uint8_t *)ds.bits + k * ds.row_bytes);
+    }
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->method[0], FLOWS / 4), assert_int_equal(c->method[1], FLOWS - FLOWS / 4);
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&back, buf, size, "t"), NS_OK);
+    const ns_tmodel_class *b = ns_tmodel_find(&back, "app=beacon");
+    assert_memory_equal(b->method, c->method, sizeof c->method);
+    ns_gen_flows g;
+    flows_like(&g, &ds, FLOWS);
+    ns_repair_plan plan[FLOWS];
+    memset(plan, 0, sizeof plan);
+    plan_beacon(&back, &g, 1, plan);
+    for (int k = 0; k < FLOWS; k++) {
+        assert_int_equal(plan[k].methods[0], FLOWS / 4), assert_int_equal(plan[k].methods[1], FLOWS - FLOWS / 4);
+        assert_int_equal(plan[k].methods[2], 0);
+    }
+    ns_gen_flows_free(&g);
+    free(buf);
+    ns_tmodel_free(&back), ns_tmodel_free(&tm);
+    beacon_dataset();   /* the static rows as they were, for the tests after */
+}
+
 static void test_bytes_refused_when_damaged(void **state)
 {
     (void)state;
@@ -2010,6 +2058,7 @@ int main(void)
         cmocka_unit_test(test_fixed_plan_without_trace),
         cmocka_unit_test(test_model_file_section),
         cmocka_unit_test(test_bytes_refused_when_damaged),
+        cmocka_unit_test(test_learns_first_methods),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_learns_closes),
         cmocka_unit_test(test_plan_closes_follow_shares),

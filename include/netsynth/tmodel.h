@@ -155,8 +155,8 @@
  * Parsing checks all of it: sizes, CRC, distinct keys with the empty one
  * present, counts that agree with each other, finite rates and shares.
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
- * version 3 ones before `hs_gap`, version 4 ones before `turn_n`
- * (what they lack reads as zeros), and records of versions 1 to 4 are
+ * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
+ * version 5 ones before `method` (what they lack reads as zeros), and records of versions 1 to 4 are
  * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
@@ -172,10 +172,11 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 5   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 6   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
-                               * handshake gaps; older files load without what they lack */
+                               * handshake gaps; 6: first HTTP requests' methods; older files load
+                               * without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -263,6 +264,10 @@ typedef struct ns_tmodel_class {
     uint32_t turn_port_n[NS_TM_TURN_PORTS][2];
     uint16_t turn_port_q[NS_TM_TURN_PORTS][2][NS_REPAIR_TURN_Q];
     uint16_t hs_port_gap[NS_TM_TURN_PORTS][2][NS_TM_HS_BINS]; /* as hs_gap, of the flows to turn_port[] */
+    /* version 6: the class's TCP flows whose client's first learned payload bytes start an HTTP method,
+     * per method (ns_repair_plan.methods' order): the prior repair makes a garbled one exact with (app.c);
+     * all 0 in a header-only dataset's model */
+    uint32_t method[NS_REPAIR_METHODS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
@@ -270,7 +275,7 @@ typedef struct ns_tmodel {
     ns_tmodel_class *classes;
 } ns_tmodel;
 
-#define NS_TMODEL_RECORD 8192      /* version 5; versions 1 to 4: NS_TMODEL_RECORD_V4 */
+#define NS_TMODEL_RECORD 8192      /* versions 5 and 6; versions 1 to 4: NS_TMODEL_RECORD_V4 */
 #define NS_TMODEL_RECORD_V4 2048
 
 struct ns_dataset;
