@@ -261,7 +261,7 @@ static int inspect_model(const char *path)
                    "(each class and port its own shares)\n", pct(every->svc_one, every->svc_multi),
                    pct(every->svc_one_server, every->svc_multi));
         else
-            printf("  services: none learned (trace model version 5 or older): each flow's hosts drawn alone\n");
+            printf("  services: none learned (trace model version 6 or older): each flow's hosts drawn alone\n");
     } else
         printf("trace model: none (a version 1 file): generate lays flows out by the fixed plan\n");
     if (m.has_state) print_training_state(&m.st);

@@ -1,6 +1,7 @@
 /* app.c: application payloads for repair (see app.h). */
 #include "app.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "netsynth/bytes.h"
@@ -74,6 +75,8 @@ const app *app_of(uint8_t proto, uint16_t server_port)
         if (apps[i].proto == proto && apps[i].port == server_port) return &apps[i];
     return proto == NS_PROTO_TCP ? &app_tcp : proto == NS_PROTO_UDP ? &app_udp : NULL;
 }
+
+int app_client_first(const app *a) { return a && (a->kind == APP_TLS || a->kind == APP_HTTP); }
 
 int app_len(const app *a, int len) { return a && len > 0 && len < a->min ? a->min : len; }
 
@@ -676,8 +679,18 @@ static int tls_starts(const uint8_t *p, int learned)
  * Chosen on the IoT run: BENCHMARK.md, "Payload structure for DPI (session
  * 10)". Bytes farther from every valid start stay as generated: repair
  * writes no message from nothing (random bytes land within 4 bits of a
- * 4-byte constant once in 100,000). */
-enum { NEAR_TLS = 16, NEAR_TEXT = 8 };
+ * 4-byte constant once in 100,000).
+ * A flow that opens with TCP's three-way handshake says more: its client's
+ * first data can only be the protocol's opening (on a TLS port a
+ * ClientHello, on an HTTP port a request) and its server's first data the
+ * answer's (a ServerHello, a status line). On the IoT corpus's training
+ * rows this holds for every flow with a SYN (1,036 ClientHellos, 46 of
+ * them SSLv2's, 1,082 ServerHellos; 4,606 requests and 4,603 status lines,
+ * none from the server first), and the application data that 4 bits would
+ * have made hellos all lie in flows captured mid-way, without one. There a
+ * hello's constants may be one bit in NEAR_TLS_OPENED off, a text one in
+ * NEAR_TEXT_OPENED (BENCHMARK.md, "Whole messages for DPI (session 11)"). */
+enum { NEAR_TLS = 16, NEAR_TEXT = 8, NEAR_TLS_OPENED = 3, NEAR_TEXT_OPENED = 4 };
 
 static int bits_off(uint8_t a, uint8_t b)
 {
@@ -697,27 +710,38 @@ static uint8_t tls_minor_near(uint8_t m, const uint8_t pref[4], int *off)
     return pref[best];
 }
 
+/* Whether p[0, learned) starts an SSLv2 ClientHello (a 2-byte record
+ * header, message type 1, version SSL 2 or 3.x): how older stacks open TLS
+ * (46 of the IoT training split's ClientHellos), 9+ bits off a TLS hello's
+ * constants but a hello all the same. */
+static int sslv2_hello(const uint8_t *p, int learned)
+{
+    return learned >= 5 && (p[0] & 0x80) && p[2] == 1 && ((p[3] == 3 && p[4] <= 3) || (p[3] == 0 && p[4] == 2));
+}
+
 /* The first record of a direction of a TLS stream, learned bytes p[0,
  * learned) of a segment of len: a hello whose constants (content type 22,
  * record version 3.x, handshake type 1 or 2, the hello's version 3.x when
- * learned) are at most one bit in NEAR_TLS off is made exact; lengths are
- * tls_frame's. The hello is the direction's (a ClientHello from the client)
- * unless the bytes are nearer the other's: a real ClientHello from the side
- * repair calls the server stays one. Only where the hello fits the segment
- * (tls_hello's least), else the record is application data anyway. Returns
- * the bits changed (0: none). */
-static int tls_hello_near(uint8_t *p, int len, int learned, int client)
+ * learned) are at most one bit in NEAR_TLS off (NEAR_TLS_OPENED where the
+ * flow opened with a handshake and this is the direction's first data:
+ * opened) is made exact; lengths are tls_frame's. The hello is the
+ * direction's (a ClientHello from the client) unless the bytes are nearer
+ * the other's and no handshake says who the client is: a real ClientHello
+ * from the side repair calls the server stays one. Only where the hello
+ * fits the segment (tls_hello's least), else the record is application
+ * data anyway. Returns the bits changed (0: none). */
+static int tls_hello_near(uint8_t *p, int len, int learned, int client, int opened)
 {
     static const uint8_t pref[2][4] = {{1, 3, 2, 0}, {3, 1, 2, 0}}; /* records: 3.1 before a ClientHello, 3.3 a ServerHello */
     uint8_t type = client ? 1 : 2, other = client ? 2 : 1;
-    if (learned < 6) return 0;
-    if (bits_off(p[5], other) < bits_off(p[5], type)) type = other;
+    if (learned < 6 || sslv2_hello(p, learned)) return 0;
+    if (!opened && bits_off(p[5], other) < bits_off(p[5], type)) type = other;
     if (len < 9 + (type == 1 ? 41 : 38)) return 0;
     int off, o;
     uint8_t minor = tls_minor_near(p[2], pref[type == 2], &off), hminor = 0;
     off += bits_off(p[0], 22) + bits_off(p[1], 3) + bits_off(p[5], type);
     if (learned > 10) hminor = tls_minor_near(p[10], pref[1], &o), off += o + bits_off(p[9], 3);
-    if (off == 0 || off > (learned > 10 ? 48 : 32) / NEAR_TLS) return 0;
+    if (off == 0 || off > (learned > 10 ? 48 : 32) / (opened ? NEAR_TLS_OPENED : NEAR_TLS)) return 0;
     p[0] = 22, p[1] = 3, p[2] = minor, p[5] = type;
     if (learned > 10) p[9] = 3, p[10] = hminor;
     return off;
@@ -735,24 +759,62 @@ static int tls_hello_near(uint8_t *p, int len, int learned, int client)
 static const char *const http_methods[] = {"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ",
                                            "CONNECT ", "NOTIFY ", "M-SEARCH ", "SUBSCRIBE ", "UNSUBSCRIBE "};
 enum { HTTP_HEAD_MAX = 160 }; /* learned bytes (at most a row's 64) and what completes their line */
+_Static_assert(sizeof http_methods / sizeof http_methods[0] == NS_REPAIR_METHODS, "ns_repair_plan.methods: one per method");
 
 static int http_tchar(uint8_t c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c && strchr("!#$%&'*+-.^_`|~", c)); }
 static int http_vchar(uint8_t c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
 
-/* Which of the n texts p[0, learned) starts near (at most one bit in
- * NEAR_TEXT off; the nearest, the first on ties), or -1; a near one is
- * written whole. */
-static int near_text(uint8_t *p, int learned, const char *const *texts, int n)
+/* Which of the n texts p[0, learned) starts near (at most one bit in den
+ * off: NEAR_TEXT, NEAR_TEXT_OPENED; the nearest, the first on ties), or -1;
+ * a near one is written whole. */
+static int near_text(uint8_t *p, int learned, const char *const *texts, int n, int den)
 {
     int best = -1, off = 0;
     for (int t = 0; t < n; t++) {
         int k = (int)strlen(texts[t]), o = 0;
         if (learned < k) continue;
         for (int i = 0; i < k; i++) o += bits_off(p[i], (uint8_t)texts[t][i]);
-        if (o <= 8 * k / NEAR_TEXT && (best < 0 || o < off)) best = t, off = o;
+        if (o <= 8 * k / den && (best < 0 || o < off)) best = t, off = o;
     }
     if (best >= 0 && off > 0) memcpy(p, texts[best], strlen(texts[best]));
     return best;
+}
+
+/* A garbled method near several (a blend of "GET " and "POST " is 2 to 4
+ * bits off the 4-byte "PUT "): the likeliest of those within reach (one
+ * bit in den) given the class's first requests (prior, NS_REPAIR_METHODS
+ * counts), each bit off as likely as one in 8 (the near-miss rule's
+ * own): a method one bit farther needs 7 times the requests. Nearest
+ * alone, "PUT " took 8% of the IoT run's first requests (real 1.7%;
+ * BENCHMARK.md, "Whole messages for DPI (session 11)"). Without a prior
+ * (a header-only model's, a trace model before version 6), near_text's
+ * nearest. Returns the method's index, or -1. */
+static int near_method(uint8_t *p, int learned, const uint16_t *prior, int den)
+{
+    int n = (int)(sizeof http_methods / sizeof http_methods[0]), have = 0;
+    for (int t = 0; prior && t < n; t++) have |= prior[t] > 0;
+    if (!have) return near_text(p, learned, http_methods, n, den);
+    int best = -1, off = 0;
+    double score = 0;
+    for (int t = 0; t < n; t++) {
+        int k = (int)strlen(http_methods[t]), o = 0;
+        if (learned < k) continue;
+        for (int i = 0; i < k; i++) o += bits_off(p[i], (uint8_t)http_methods[t][i]);
+        if (o > 8 * k / den) continue;
+        double sc = log(prior[t] + 0.5) - o * log(7.0);
+        if (best < 0 || sc > score) best = t, score = sc, off = o;
+    }
+    if (best >= 0 && off > 0) memcpy(p, http_methods[best], strlen(http_methods[best]));
+    return best;
+}
+
+int app_method(const uint8_t *p, int n)
+{
+    for (int t = 0; t < NS_REPAIR_METHODS; t++) {
+        size_t k = strlen(http_methods[t]);
+        if ((size_t)n >= k && !memcmp(p, http_methods[t], k)) return t;
+    }
+    return -1;
 }
 
 /* The length of the method and its space a learned start begins with, 0
@@ -870,7 +932,7 @@ static void http_frame(uint8_t *p, int len, int learned, int method)
 static void ssdp_start(uint8_t *p, int learned)
 {
     static const char *const lines[] = {"M-SEARCH * HTTP/1.1", "NOTIFY * HTTP/1.1"};
-    near_text(p, learned, lines, 2);
+    near_text(p, learned, lines, 2, NEAR_TEXT);
 }
 
 /* tshark's DNS heuristic (UDP, any port): a header whose counts a message
@@ -991,7 +1053,10 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
         int d = !!from_server, at = 0;
         /* a flow's first learned bytes in a direction (a segment written alone has no stream to start) */
         int stream_start = f != &alone && learned > 0 && !f->began[d];
+        /* ... and its first data after a handshake: the protocol's opening ("Near misses") */
+        int opening = stream_start && f->opened && !f->data[d];
         if (learned > 0) f->began[d] = 1;
+        if (len > 0) f->data[d] = 1;
         if (f->tls_hdr[d]) { /* a header begun earlier, then its record's body */
             at = tls_header_rest(f, d, data, len);
             if (at == len) return;
@@ -1005,12 +1070,13 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
         /* the direction's first bytes start its stream: a hello, a request line, a status line */
         if (stream_start && !at && http_port) {
             static const char *const status[] = {"HTTP/1."};
-            if (from_server) near_text(data, learned, status, 1);
-            else near_text(data, learned, http_methods, (int)(sizeof http_methods / sizeof http_methods[0]));
+            int den = opening ? NEAR_TEXT_OPENED : NEAR_TEXT;
+            if (from_server) near_text(data, learned, status, 1, den);
+            else near_method(data, learned, f->methods, den);
         }
         int method = lb > 0 && !at ? http_starts(data, learned) : -1;
         if (stream_start && !at && method < 0 && !http_port && (a->kind == APP_TLS || tls_starts(data, lb)))
-            tls_hello_near(data, len, lb, !from_server);
+            tls_hello_near(data, len, lb, !from_server, opening && a->kind == APP_TLS);
         /* on a TLS port, a flow the model began in plain HTTP (a status line on 443) stays HTTP
          * until a record starts: tshark's HTTP heuristic reads it so */
         if (!http_port && (f->tls || (lb >= 5 && tls_starts(data + at, lb)) || (a->kind == APP_TLS && method < 0 && !f->http))) {

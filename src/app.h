@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "netsynth/repair.h"
+
 typedef struct app app;
 
 /* What a flow's earlier packets leave for its next (zeroed at its start):
@@ -23,6 +25,9 @@ typedef struct app_flow {
     uint8_t tls_hdr[2];    /* bytes of a record header begun in segments too short for it (1 to 4) */
     uint8_t tls, http;     /* the flow has written a TLS record (1 + its minor version), an HTTP message */
     uint8_t began[2];      /* per direction (from_server): a segment of learned bytes written, the first its stream's start */
+    uint8_t opened;        /* the flow opens with TCP's three-way handshake (the caller's: repair writes its SYNs) */
+    uint8_t data[2];       /* per direction: a segment of payload written, learned bytes or fill */
+    const uint16_t *methods; /* the class's first requests per method (ns_repair_plan.methods; NULL: none) */
     uint16_t dns_qlen;     /* the latest header-only DNS query's length (0: none); its answers carry its id */
     uint8_t dhcp_type;     /* the DHCP message type the flow wrote last (0: none yet) */
     uint8_t mdns_n;        /* header-only mDNS messages the client wrote (probes first, then announcements) */
@@ -44,6 +49,13 @@ int app_len(const app *a, int len);
  * query's in its answer). a may be NULL; f (the flow's state across its
  * packets, written in order) may be NULL: each segment is then framed
  * alone, and starts no stream. */
+/* Whether a's client speaks first (TLS's ClientHello, HTTP's request):
+ * repair puts a flow's first client data before its server's (repair.c,
+ * client_first). */
+int app_client_first(const app *a);
+/* The HTTP method (its index in ns_repair_plan.methods' order) that p[0, n)
+ * starts with, and its space; -1 for none. */
+int app_method(const uint8_t *p, int n);
 void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_server, uint16_t id, const uint8_t *pay, int n_pay);
 
 #endif

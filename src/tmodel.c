@@ -18,7 +18,8 @@
  *   version 5: u32 turn_n[2]; u16 turn_q[2][32];
  *              per turn port entry (8): u16 turn_port; u32 turn_port_n[2]; u16 turn_port_q[2][32];
  *              then per turn port entry (8): u16 hs_port_gap[2][96]
- *   version 6: u32 svc_multi, svc_one, svc_one_server;
+ *   version 6: u32 method[12]
+ *   version 7: u32 svc_multi, svc_one, svc_one_server;
  *              per service port entry (8): u16 svc_port; u32 svc_port_multi, svc_port_one, svc_port_one_server
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
@@ -38,6 +39,8 @@
 #include "netsynth/packet.h"
 #include "netsynth/rng.h"
 
+#include "app.h"
+
 enum { HEADER = 32, ID_STEP_MAX = 256, IPID_RUN_MAX = 4096 };
 #define TIMED_MIN_S 0.05   /* a flow's timestamps give its clock when they span this long */
 #define PERIOD_WIDTH 1.1   /* a period's gaps lie within [g, 1.1 g] */
@@ -55,6 +58,7 @@ static int plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_
                            size_t n_caps, const struct flow_info *info, const ns_repair_opts *ro, uint64_t seed,
                            ns_repair_plan *plan);
 static uint32_t turns_from(const int8_t *rows, const uint8_t *dir, uint32_t n, uint32_t *syns);
+static void plan_methods(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, ns_repair_plan *plan);
 static int plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
                       const struct flow_info *info, const ns_repair_opts *ro, ns_repair_plan *plan);
 
@@ -407,6 +411,25 @@ static void finish_turn_ports(acc *a)
     free(a->hport), a->hport = NULL, a->n_hport = a->cap_hport = 0;
 }
 
+/* The client's first learned payload bytes (row, its first with any): the
+ * HTTP method they start, counted in c->method. Returns whether the row had
+ * learned bytes (the flow's first request is then behind it). */
+static int learn_method(ns_tmodel_class *c, const int8_t *row)
+{
+    uint8_t b[16];
+    int n = 0;
+    for (; n < (int)sizeof b && n < NS_NP_BITS_PAY / 8; n++) {
+        int col = NS_NP_COL_PAY + 8 * n, whole = 1;
+        for (int j = 0; j < 8; j++) whole &= row[col + j] >= 0;
+        if (!whole) break;
+        b[n] = (uint8_t)ns_nprint_bits_get(row, col, 8);
+    }
+    if (!n) return 0;
+    int m = app_method(b, n);
+    if (m >= 0) c->method[m]++;
+    return 1;
+}
+
 /* The window and window scale of a flow's SYN-ACK (its server's first SYN
  * with ACK), if it has one; when both SYNs carried timestamps, whether its
  * RSTs do (RFC 7323 leaves them out of "every segment": stacks differ); and
@@ -420,10 +443,11 @@ static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f, const n
     int syn_ts = 0, synack_ts = 0, synack = 0;
     int fin = -1, answer = -1, rst = -1, opened = 0, answered = 0; /* up to the first RST */
     uint32_t lead = 0;   /* the client's leading SYNs: the handshake's answer is the row after them */
-    int hs = 0;
+    int hs = 0, asked = 0;
     for (uint32_t i = 0; i < f->n_packets; i++) {
         int d = ds->dir[f->first + i] ? 1 : 0;
         ns_dataset_row(ds, f->first + i, row);
+        if (!d && !asked) asked = learn_method(a->c, row);
         uint32_t v;
         int syn = row_flag(row, NS_NPF_TCP_SYN), ack = row_flag(row, NS_NPF_TCP_ACKF), ts = row_tsval(row, &v);
         if (i == lead && !d && syn && !ack) lead++;
@@ -960,7 +984,11 @@ static double rf(cursor *c)
             for (int i_ = 0; i_ < NS_TM_HS_BINS; i_++) { H(hs_port_gap[p_][s_][i_]) }
 
 /* And version 6's. */
-#define RECORD_FIELDS_V6(W, H)                                                                                    \
+#define RECORD_FIELDS_V6(W)                                                                                       \
+    for (int i_ = 0; i_ < NS_REPAIR_METHODS; i_++) { W(method[i_]) }
+
+/* And version 7's. */
+#define RECORD_FIELDS_V7(W, H)                                                                                    \
     W(svc_multi) W(svc_one) W(svc_one_server);                                                                   \
     for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) {                                                                \
         H(svc_port[p_]) W(svc_port_multi[p_]) W(svc_port_one[p_]) W(svc_port_one_server[p_])                     \
@@ -977,7 +1005,8 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V3(PW)
     RECORD_FIELDS_V4(PW, PH, PB)
     RECORD_FIELDS_V5(PW, PH)
-    RECORD_FIELDS_V6(PW, PH)
+    RECORD_FIELDS_V6(PW)
+    RECORD_FIELDS_V7(PW, PH)
 #undef PW
 #undef PH
 #undef PB
@@ -1006,7 +1035,10 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
         RECORD_FIELDS_V5(GW, GH)
     }
     if (version >= 6) {
-        RECORD_FIELDS_V6(GW, GH)
+        RECORD_FIELDS_V6(GW)
+    }
+    if (version >= 7) {
+        RECORD_FIELDS_V7(GW, GH)
     }
 #undef GW
 #undef GH
@@ -1080,6 +1112,9 @@ static const char *class_problem(const ns_tmodel_class *c)
     if (s > c->flows) return "more port steps than flows";
     if (c->port_lo > c->port_hi || (!c->port_lo && c->port_hi)) return "bad port range";
     if ((uint64_t)c->close[0] + c->close[1] + c->close[2] > c->flows) return "more closes than flows";
+    s = 0;
+    for (int i = 0; i < NS_REPAIR_METHODS; i++) s += c->method[i];
+    if (s > c->flows) return "more first requests than flows";
     if (c->synack_ws > 15) return "SYN-ACK window scale over 14";
     if ((uint64_t)c->fin_side[0] + c->fin_side[1] > c->close[NS_TM_CLOSE_FIN] ||
         (uint64_t)c->fin_acked[0] + c->fin_acked[1] > (uint64_t)c->fin_side[0] + c->fin_side[1] ||
@@ -1817,7 +1852,7 @@ static uint32_t service_key(const flow_info *fi, uint8_t kind)
  * server port) flow j's is, when that service goes from one client (a coin
  * per service: its server port's share where the class keeps one of
  * SVC_PORT_MIN services or more, else the class's svc_one / svc_multi; none
- * without them, as in files before version 6); j itself otherwise. spin[j]
+ * without them, as in files before version 7); j itself otherwise. spin[j]
  * the same for the service going to one server (svc_one_server's shares).
  * ICMP flows stay their own: real captures ping and discover neighbours
  * from several addresses.
@@ -2099,6 +2134,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     if (!rc) rc = plan_closes(tm, g, caps, n_caps, info, ro, seed, plan);
     if (!rc) rc = plan_handshakes(tm, g, caps, n_caps, info, ro, seed, plan);
     if (!rc) rc = plan_turns(tm, g, caps, n_caps, info, ro, plan);
+    if (!rc) plan_methods(tm, caps, n_caps, plan);
     free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts);
     free(v.pairs), free(v.val), free(v.has);
     for (int d = 0; d < 2; d++) free(v.ttl[d]), free(v.ts[d]), free(v.has_ts[d]);
@@ -2143,6 +2179,29 @@ int ns_tmodel_plan_requests(const ns_tmodel *tm, const ns_modelfile *m, const ns
 
 static int has_close(const ns_tmodel_class *c, int s) { return (uint64_t)c->close[0] + c->close[1] + c->close[2] > 0; }
 static int has_synack_win(const ns_tmodel_class *c, int s) { return c->synack_win > 0; }
+static int has_methods(const ns_tmodel_class *c, int s)
+{
+    for (int i = 0; i < NS_REPAIR_METHODS; i++)
+        if (c->method[i]) return 1;
+    return 0;
+}
+
+/* Each flow's prior of HTTP methods (plan[k].methods): its class's first requests', scaled to 16 bits. */
+static void plan_methods(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, ns_repair_plan *plan)
+{
+    for (size_t i = 0; i < n_caps; i++) {
+        chain ch;
+        chain_of(tm, caps[i].key, &ch);
+        const ns_tmodel_class *c = pick(&ch, has_methods, 0);
+        if (!c) continue;
+        uint32_t most = 0;
+        for (int m = 0; m < NS_REPAIR_METHODS; m++) most = c->method[m] > most ? c->method[m] : most;
+        uint16_t w[NS_REPAIR_METHODS];
+        for (int m = 0; m < NS_REPAIR_METHODS; m++)
+            w[m] = (uint16_t)(most <= 65535 ? c->method[m] : (uint64_t)c->method[m] * 65535 / most);
+        for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) memcpy(plan[k].methods, w, sizeof w);
+    }
+}
 static int has_synack_ws(const ns_tmodel_class *c, int s) { return c->synack_ws > 0; }
 static int has_rst_ts(const ns_tmodel_class *c, int s) { return (uint64_t)c->rst_ts[0] + c->rst_ts[1] > 0; }
 static int has_synack_ts(const ns_tmodel_class *c, int s) { return (uint64_t)c->synack_ts[0] + c->synack_ts[1] > 0; }

@@ -573,6 +573,104 @@ static void test_near_misses(void **state)
     }
 }
 
+/* A flow that opens with TCP's handshake (app_flow.opened, repair's): the
+ * client's first data on a TLS port can only be a ClientHello and the
+ * server's a ServerHello, on an HTTP port a request and a status line (the
+ * IoT training rows: every flow with a SYN). There a start up to one bit in
+ * NEAR_TLS_OPENED (hello) or NEAR_TEXT_OPENED (text) off is made exact, the
+ * hello's type the direction's; the same bytes in a flow captured mid-way,
+ * or after a segment of fill, stay as generated, and an SSLv2 ClientHello
+ * is a hello already. */
+static void test_opened_flows(void **state)
+{
+    (void)state;
+    const app *tls = app_of(NS_PROTO_TCP, 443), *http = app_of(NS_PROTO_TCP, 80);
+    uint8_t p[MAXLEN], types[64];
+    app_flow f;
+    /* 7 of 48 bits off: 0x17 (1), major 7 (1), handshake type 0x0b (2), hello version 0x13 (1) . 0x0f (2) */
+    static const uint8_t far_ch[32] = {0x17, 0x07, 0x01, 0x00, 0xde, 0x0b, 0x00, 0x00, 0xda, 0x13, 0x0f,
+                                       0x57, 0xd1, 0x1f, 0xac, 0x75, 0x72, 0xc4, 0x96, 0x4f, 0x9f, 0xbe,
+                                       0x1c, 0x2a, 0x11, 0xc0, 0x17, 0x6c, 0x8b, 0x98, 0x41, 0xbf};
+    for (int opened = 0; opened < 2; opened++) {
+        memset(&f, 0, sizeof f), f.opened = (uint8_t)opened;
+        memset(p, 0, 300), app_write(tls, &f, p, 300, 0, 1, far_ch, 32);
+        assert_int_equal(check_records(p, 300, types), 1);
+        if (opened) {
+            assert_int_equal(types[0], 22), STARTS(p, "\x16\x03\x01\x01\x27\x01\x00\x01\x23\x03\x03");
+            assert_memory_equal(p + 11, far_ch + 11, 21); /* the learned random */
+        } else {
+            assert_int_equal(types[0], 23), assert_memory_equal(p + 5, far_ch + 5, 27);
+        }
+        /* the server's first record, nearer a ClientHello's type (1) than a ServerHello's: a ServerHello */
+        uint8_t far_sh[32];
+        memcpy(far_sh, far_ch, 32), far_sh[5] = 0x01;
+        memset(p, 0, 90), app_write(tls, &f, p, 90, 1, 1, far_sh, 32);
+        assert_int_equal(check_records(p, 90, types), 1);
+        assert_int_equal(types[0], opened ? 22 : 23);
+        if (opened) assert_int_equal(p[5], 2);
+    }
+    /* after a segment of fill (no learned bytes) the learned one is not the direction's first data */
+    memset(&f, 0, sizeof f), f.opened = 1;
+    memset(p, 0, 100), app_write(tls, &f, p, 100, 0, 1, NULL, 0);
+    memset(p, 0, 300), app_write(tls, &f, p, 300, 0, 1, far_ch, 32);
+    assert_int_equal(check_records(p, 300, types), 1), assert_int_equal(types[0], 23);
+    /* farther than 16 bits (all of the hello's constants as 0x00 or 0xff): application data */
+    uint8_t farther[32];
+    memcpy(farther, far_ch, 32), farther[0] = 0xe9, farther[1] = 0xfc, farther[5] = 0xfe;
+    memset(&f, 0, sizeof f), f.opened = 1;
+    memset(p, 0, 300), app_write(tls, &f, p, 300, 0, 1, farther, 32);
+    assert_int_equal(check_records(p, 300, types), 1), assert_int_equal(types[0], 23);
+    /* an SSLv2 ClientHello (the IoT training split's: 14 bits off a TLS hello) is no near miss */
+    static const uint8_t v2[16] = {0x80, 0x7d, 0x01, 0x03, 0x01, 0x00, 0x54, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x39, 0x00, 0x00};
+    memset(&f, 0, sizeof f), f.opened = 1;
+    memset(p, 0, 127), app_write(tls, &f, p, 127, 0, 1, v2, 16);
+    assert_int_not_equal(p[0], 22);
+
+    /* HTTP: "CFV!" (5 bits off "GET ") and "JVQQ-0," (8 off "HTTP/1.") are an opened flow's request and status */
+    for (int opened = 0; opened < 2; opened++) {
+        memset(&f, 0, sizeof f), f.opened = (uint8_t)opened;
+        memset(p, 0, 300), app_write(http, &f, p, 300, 0, 1, (const uint8_t *)"CFV!/index.html HTTP/1.1\r\n", 26);
+        if (opened) STARTS(p, "GET /index.html HTTP/1.1\r\n");
+        else assert_false(p[0] >= 0x20 && p[0] < 0x7f), assert_memory_equal(p + 1, "FV!/index", 9);
+        memset(p, 0, 300), app_write(http, &f, p, 300, 1, 1, (const uint8_t *)"JVQQ-0,1 200 OK\r\n", 17);
+        if (opened) STARTS(p, "HTTP/1.1 200 OK\r\n");
+        else assert_memory_equal(p + 1, "VQQ-0,1", 7);
+    }
+    /* 14 bits off "PUT ", the nearest method (an opened flow allows 8): kept */
+    memset(&f, 0, sizeof f), f.opened = 1;
+    memset(p, 0, 300), app_write(http, &f, p, 300, 0, 1, (const uint8_t *)"\xb8\xbaV!/index.html HTTP/1.1\r\n", 26);
+    assert_memory_equal(p, "\xb8\xbaV!/index", 10);
+}
+
+/* A garbled method near several goes to the likeliest given the class's
+ * first requests (app_flow.methods, the trace model's), not to the nearest
+ * alone: "@ET " is 2 bits off "PUT " and 3 off "GET "; a class whose first
+ * requests were GET 547, PUT 16 (the IoT corpus's HueBridge) gets "GET ",
+ * one that sent PUT mostly "PUT ", and without counts (a header-only
+ * model's) the nearest, "PUT ", as before. A method out of reach stays out
+ * of reach however common. */
+static void test_method_prior(void **state)
+{
+    (void)state;
+    const app *http = app_of(NS_PROTO_TCP, 80);
+    uint8_t p[MAXLEN];
+    app_flow f;
+    static const uint16_t hue[NS_REPAIR_METHODS] = {547, 884, 16}, puts[NS_REPAIR_METHODS] = {40, 0, 500},
+                          none[NS_REPAIR_METHODS] = {0};
+    const uint16_t *prior[] = {hue, puts, none, NULL};
+    const char *want[] = {"GET /a HTTP/1.1\r\n", "PUT /a HTTP/1.1\r\n", "PUT /a HTTP/1.1\r\n", "PUT /a HTTP/1.1\r\n"};
+    for (int i = 0; i < 4; i++) {
+        memset(&f, 0, sizeof f), f.methods = prior[i];
+        memset(p, 0, 300), app_write(http, &f, p, 300, 0, 1, (const uint8_t *)"@ET /a HTTP/1.1\r\n", 17);
+        assert_memory_equal(p, want[i], strlen(want[i]));
+    }
+    /* "CFV!" is 5 bits off "GET " (an opened flow's reach: 8), 9 and more off any other: GET, whatever the prior */
+    static const uint16_t posts[NS_REPAIR_METHODS] = {1, 5000};
+    memset(&f, 0, sizeof f), f.methods = posts, f.opened = 1;
+    memset(p, 0, 300), app_write(http, &f, p, 300, 0, 1, (const uint8_t *)"CFV!/index.html HTTP/1.1\r\n", 26);
+    STARTS(p, "GET /index.html");
+}
+
 /* UDP on a port that is not DNS's: tshark's DNS heuristic takes bytes shaped
  * like a DNS header (a response of one question and one answer) and found the
  * records running past the datagram (28 packets of the IoT run, ports 17 to
@@ -1130,6 +1228,8 @@ int main(void)
         cmocka_unit_test(test_http_stream),
         cmocka_unit_test(test_udp_other_ports),
         cmocka_unit_test(test_near_misses),
+        cmocka_unit_test(test_opened_flows),
+        cmocka_unit_test(test_method_prior),
         cmocka_unit_test(test_dns_names_and_ssdp_binary),
         cmocka_unit_test(test_tshark_reads_them_whole),
         cmocka_unit_test(test_tshark_reads_streams),

@@ -1381,10 +1381,10 @@ static void test_tcp_flags_and_rst(void **state)
 
     /* An RST with more than two rows after it is noise in the flag, not the flow's end: the rows stay, the
      * RST becomes an ACK (real flows have 0.5% of their packets after an RST: one or two in flight). */
-    f.n = 0;
-    handshake(&f, 443);
-    tcp_row(add(&f, 1, 1000), 10, 443, 50000, 10, 2, RST | ACK);           /* three rows follow */
-    for (int i = 0; i < 3; i++) tcp_row(add(&f, i & 1, 1000), 10, i & 1 ? 443 : 50000, i & 1 ? 50000 : 443, 2, 10, ACK | PSH);
+    f.n = 0;   /* (not on a TLS or HTTP port, where the client's data would go first: client_first) */
+    handshake(&f, 5000);
+    tcp_row(add(&f, 1, 1000), 10, 5000, 50000, 10, 2, RST | ACK);          /* three rows follow */
+    for (int i = 0; i < 3; i++) tcp_row(add(&f, i & 1, 1000), 10, i & 1 ? 5000 : 50000, i & 1 ? 50000 : 5000, 2, 10, ACK | PSH);
     ns_repair_out out2 = {0};
     ns_repair_stats st2 = {0};
     repair(&f, 0, &out2, &st2);
@@ -1866,6 +1866,82 @@ static void test_generated_payload(void **state)
     ns_repair_out_free(&out);
 }
 
+/* A TLS flow's first client data 7 bits off a ClientHello (issue 17): with
+ * the handshake in its rows, repair tells app.c the flow opened
+ * (app_flow.opened), and the record comes out a ClientHello; the same rows
+ * without their SYNs (a flow captured mid-way) keep it as generated, an
+ * application data record. */
+static void test_opened_flow_hello(void **state)
+{
+    (void)state;
+    static tflow f;
+    static const uint8_t far_ch[32] = {0x17, 0x07, 0x01, 0x00, 0xde, 0x0b, 0x00, 0x00, 0xda, 0x13, 0x0f,
+                                       0x57, 0xd1, 0x1f, 0xac, 0x75, 0x72, 0xc4, 0x96, 0x4f, 0x9f, 0xbe,
+                                       0x1c, 0x2a, 0x11, 0xc0, 0x17, 0x6c, 0x8b, 0x98, 0x41, 0xbf};
+    for (int syn = 0; syn < 2; syn++) {
+        f.n = 0;
+        if (syn) handshake(&f, 443);
+        int8_t *r = add(&f, 0, 1000);
+        tcp_row(r, 240, 50000, 443, 2, 10, ACK | PSH);
+        put_payload(r, far_ch, 32);
+        tcp_row(add(&f, 1, 1000), 0, 443, 50000, 10, 242, ACK);
+        ns_repair_out out = {0};
+        repair(&f, 0, &out, NULL);
+        check_default(&out, 1);
+        pk v;
+        view(&out, syn ? 3 : 0, &v);
+        assert_int_equal(v.payload, 240);
+        const uint8_t *b = v.p.payload.data;
+        if (syn) {
+            assert_int_equal(b[0], 22), assert_int_equal(b[5], 1), assert_int_equal(b[9], 3);
+            assert_memory_equal(b + 11, far_ch + 11, 21);
+        } else {
+            assert_int_equal(b[0], 23), assert_memory_equal(b + 5, far_ch + 5, 27);
+        }
+        ns_repair_out_free(&out);
+    }
+}
+
+/* A TLS or HTTP client speaks first (the IoT training rows: every flow with
+ * a handshake on those ports): rows that put the server's status line
+ * before the request it answers are written request first, the rows
+ * between in their order and the gaps in their places; the same rows
+ * without a handshake (captured mid-way), or on another port (a server
+ * that greets), stay as they are, and so does a flow whose client sends
+ * nothing. */
+static void test_client_speaks_first(void **state)
+{
+    (void)state;
+    static tflow f;
+    static const char get[] = "GET /index.html HTTP/1.1\r\n";
+    for (int kase = 0; kase < 4; kase++) {
+        uint16_t port = kase == 2 ? 5000 : 80;
+        f.n = 0;
+        if (kase != 1) handshake(&f, port);
+        int8_t *r = add(&f, 1, 5000);
+        tcp_row(r, 17, port, 50000, 10, 2, ACK | PSH);
+        put_payload(r, "HTTP/1.1 200 OK\r\n", 17);
+        tcp_row(add(&f, 1, 6000), 0, port, 50000, 27, 2, ACK);
+        r = add(&f, 0, 7000);
+        tcp_row(r, kase == 3 ? 0 : 40, 50000, port, 2, 27, ACK | PSH);
+        if (kase != 3) put_payload(r, get, (int)sizeof get - 1);
+        ns_repair_out out = {0};
+        repair(&f, 0, &out, NULL);
+        check_default(&out, 1);
+        size_t at = kase == 1 ? 0 : 3;
+        pk v[3];
+        for (int i = 0; i < 3; i++) view(&out, at + (size_t)i, &v[i]);
+        if (kase == 0) {
+            assert_int_equal(v[0].dport, 80), assert_int_equal(v[0].payload, 40), assert_memory_equal(v[0].p.payload.data, "GET /index", 10);
+            assert_int_equal(v[1].sport, 80), assert_memory_equal(v[1].p.payload.data, "HTTP/1.1 200 OK", 15);
+            assert_int_equal(v[1].ts - v[0].ts, 6000), assert_int_equal(v[2].ts - v[1].ts, 7000);
+        } else {
+            assert_int_equal(v[0].sport, port), assert_memory_equal(v[0].p.payload.data, "HTTP/1.1 200 OK", 15);
+        }
+        ns_repair_out_free(&out);
+    }
+}
+
 /* Random ternary matrices: uniform, or valid rows with bits flipped. */
 /* IPv6 flows: the version the rows show, the plan's hosts in the IPv6 net
  * (--ipv6-prefix), ICMPv6 echo for any other type, a flow label per
@@ -2224,6 +2300,8 @@ int main(void)
         cmocka_unit_test(test_stats_and_report),
         cmocka_unit_test(test_application_payloads),
         cmocka_unit_test(test_generated_payload),
+        cmocka_unit_test(test_opened_flow_hello),
+        cmocka_unit_test(test_client_speaks_first),
         cmocka_unit_test(test_random_matrices_come_out_compliant),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_fix_parsing),

@@ -594,7 +594,7 @@ static void test_groups(void **state)
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "UDP services to a group (of their flows; each class its own): 5353 -> 224.0.0.251 "
                                 "75%, 67 -> 255.255.255.255 100% (100% from 0.0.0.0)"));
-    /* version 6's services (one capture: mDNS and DHCP each from one client; DHCP to one address, mDNS to the
+    /* version 7's services (one capture: mDNS and DHCP each from one client; DHCP to one address, mDNS to the
      * group and a unicast server) */
     assert_non_null(strstr(out, "services (a capture's flows to one server port): 100% from one client, 50% to one server"));
     free(out);
@@ -1181,6 +1181,54 @@ static void test_model_file_section(void **state)
 }
 
 /* Bytes: a round trip, then every kind of damage refused with its own message. */
+/* The trace model learns per class the methods of its flows' first requests
+ * (version 6: the client's first learned payload bytes, here 3 of 4 flows
+ * POST, the rest GET), keeps them through its bytes, and the plan hands them
+ * to each flow (ns_repair_plan.methods), the prior repair makes a garbled
+ * method exact with (test_app's test_method_prior). A header-only dataset
+ * learns none. */
+static void test_learns_first_methods(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    ns_tmodel tm, back;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_non_null(c);
+    for (int m = 0; m < NS_REPAIR_METHODS; m++) assert_int_equal(c->method[m], 0);
+    ns_tmodel_free(&tm);
+    int8_t row[W];
+    for (uint64_t f = 0; f < ds.n_flows; f++) {
+        uint64_t k = f * LEN + 3;   /* the client's first payload */
+        ns_dataset_row(&ds, k, row);
+        const char *req = f % 4 ? "POST /x HTTP/1.1" : "GET /x HTTP/1.1";
+        for (size_t i = 0; i < strlen(req); i++) ns_nprint_bits_put(row, NS_NP_COL_PAY + 8 * (int)i, 8, (uint8_t)req[i]);
+        ns_dataset_pack_row(row, W, (uint8_t *)ds.bits + k * ds.row_bytes);
+    }
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->method[0], FLOWS / 4), assert_int_equal(c->method[1], FLOWS - FLOWS / 4);
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&back, buf, size, "t"), NS_OK);
+    const ns_tmodel_class *b = ns_tmodel_find(&back, "app=beacon");
+    assert_memory_equal(b->method, c->method, sizeof c->method);
+    ns_gen_flows g;
+    flows_like(&g, &ds, FLOWS);
+    ns_repair_plan plan[FLOWS];
+    memset(plan, 0, sizeof plan);
+    plan_beacon(&back, &g, 1, plan);
+    for (int k = 0; k < FLOWS; k++) {
+        assert_int_equal(plan[k].methods[0], FLOWS / 4), assert_int_equal(plan[k].methods[1], FLOWS - FLOWS / 4);
+        assert_int_equal(plan[k].methods[2], 0);
+    }
+    ns_gen_flows_free(&g);
+    free(buf);
+    ns_tmodel_free(&back), ns_tmodel_free(&tm);
+    beacon_dataset();   /* the static rows as they were, for the tests after */
+}
+
 static void test_bytes_refused_when_damaged(void **state)
 {
     (void)state;
@@ -1813,18 +1861,20 @@ static void test_version4_blob(void **state)
     ns_tmodel_free(&tm);
 }
 
-/* Version 6 added the one-client shares of services after version 5's
- * fields, in records of the same size: a version 5 file loads with none (its
- * plans draw every flow's client as before) once those bytes are zero, and
- * is refused while they are not; a newer version is refused by name. */
+/* Version 7 added the one-client and one-server shares of services after
+ * version 6's fields, in records of the same size: a version 6 file loads
+ * with none (its plans draw every flow's hosts as before) once those bytes
+ * are zero, and is refused while they are not; a newer version is refused
+ * by name. */
 enum { REC_V6 = REC_V5 + 8 + 2 * NS_REPAIR_TURN_Q * 2 +
-                NS_TM_TURN_PORTS * (2 + 8 + 2 * NS_REPAIR_TURN_Q * 2) + NS_TM_TURN_PORTS * 2 * NS_TM_HS_BINS * 2 };
+                NS_TM_TURN_PORTS * (2 + 8 + 2 * NS_REPAIR_TURN_Q * 2) + NS_TM_TURN_PORTS * 2 * NS_TM_HS_BINS * 2,
+       REC_V7 = REC_V6 + 4 * NS_REPAIR_METHODS };
 
-static void test_version5_blob(void **state)
+static void test_version6_blob(void **state)
 {
     (void)state;
     ns_dataset ds = turns_dataset();
-    ns_tmodel tm, v5;
+    ns_tmodel tm, v6;
     assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
     const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
     assert_int_equal(c->svc_multi, 1), assert_int_equal(c->svc_one, 1); /* one capture, one service, one client */
@@ -1833,23 +1883,23 @@ static void test_version5_blob(void **state)
     assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
     size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
     const uint8_t *r = buf + rec0 + (size_t)(c - tm.classes) * NS_TMODEL_RECORD;
-    assert_int_equal(ns_load_le32(r + REC_V6), 1), assert_int_equal(ns_load_le32(r + REC_V6 + 4), 1);
+    assert_int_equal(ns_load_le32(r + REC_V7), 1), assert_int_equal(ns_load_le32(r + REC_V7 + 4), 1);
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
     ns_store_le32(buf + 8, NS_TMODEL_VERSION + 1), FIXCRC();
-    assert_int_equal(ns_tmodel_parse(&v5, buf, size, "new.nsm"), NS_EVERSION);
-    assert_non_null(strstr(ns_errmsg(), "new.nsm: trace model version 7, this build reads versions 1 to 6: update netsynth"));
-    ns_store_le32(buf + 8, 5), FIXCRC();
-    assert_int_equal(ns_tmodel_parse(&v5, buf, size, "old"), NS_ECORRUPT);
+    assert_int_equal(ns_tmodel_parse(&v6, buf, size, "new.nsm"), NS_EVERSION);
+    assert_non_null(strstr(ns_errmsg(), "new.nsm: trace model version 8, this build reads versions 1 to 7: update netsynth"));
+    ns_store_le32(buf + 8, 6), FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v6, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
     for (uint32_t k = 0; k < tm.n_classes; k++)
-        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD + REC_V6, 0, NS_TMODEL_RECORD - REC_V6);
+        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD + REC_V7, 0, NS_TMODEL_RECORD - REC_V7);
     FIXCRC();
 #undef FIXCRC
-    assert_int_equal(ns_tmodel_parse(&v5, buf, size, "old"), NS_OK);
-    for (uint32_t k = 0; k < v5.n_classes; k++) assert_int_equal(v5.classes[k].svc_multi + v5.classes[k].svc_port[0], 0);
-    assert_int_equal(ns_tmodel_find(&v5, "app=beacon")->turn_n[0], ns_tmodel_find(&tm, "app=beacon")->turn_n[0]);
+    assert_int_equal(ns_tmodel_parse(&v6, buf, size, "old"), NS_OK);
+    for (uint32_t k = 0; k < v6.n_classes; k++) assert_int_equal(v6.classes[k].svc_multi + v6.classes[k].svc_port[0], 0);
+    assert_int_equal(ns_tmodel_find(&v6, "app=beacon")->turn_n[0], ns_tmodel_find(&tm, "app=beacon")->turn_n[0]);
     free(buf);
-    ns_tmodel_free(&v5);
+    ns_tmodel_free(&v6);
     ns_tmodel_free(&tm);
 }
 
@@ -2206,6 +2256,7 @@ int main(void)
         cmocka_unit_test(test_fixed_plan_without_trace),
         cmocka_unit_test(test_model_file_section),
         cmocka_unit_test(test_bytes_refused_when_damaged),
+        cmocka_unit_test(test_learns_first_methods),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_learns_closes),
         cmocka_unit_test(test_plan_closes_follow_shares),
@@ -2219,7 +2270,7 @@ int main(void)
         cmocka_unit_test(test_handshakes_stand_in),
         cmocka_unit_test(test_group_gaps_follow_the_port),
         cmocka_unit_test(test_version4_blob),
-        cmocka_unit_test(test_version5_blob),
+        cmocka_unit_test(test_version6_blob),
         cmocka_unit_test(test_generate_command),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

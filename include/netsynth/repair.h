@@ -201,6 +201,8 @@ uint16_t ns_repair_turn_code(int64_t ns);
 int64_t ns_repair_turn_ns(double code);
 
 /* One flow's place in a trace. Index [0] is the client's packets, [1] the server's. */
+enum { NS_REPAIR_METHODS = 12 };   /* ns_repair_plan.methods */
+
 typedef struct ns_repair_plan {
     int64_t start_ns;          /* the flow's first packet */
     uint32_t client, server;   /* host numbers in the client and server nets (modulo their sizes) */
@@ -231,6 +233,10 @@ typedef struct ns_repair_plan {
      * between knots (on knots that tie, at a point between them fixed by the flow and row). All [][0]
      * zero: the rows' own. */
     uint16_t turn_map[2][2][NS_REPAIR_TURN_Q];
+    /* The class's first HTTP requests per method (NS_REPAIR_METHODS, app.c's order: GET, POST, PUT, HEAD,
+     * DELETE, OPTIONS, PATCH, CONNECT, NOTIFY, M-SEARCH, SUBSCRIBE, UNSUBSCRIBE), scaled to fit: the prior a
+     * garbled method is made exact with (docs/payload.md, "Near misses"). All 0: none learned, the nearest. */
+    uint16_t methods[NS_REPAIR_METHODS];
 } ns_repair_plan;
 
 typedef struct ns_repair_opts {
@@ -340,7 +346,7 @@ typedef struct ns_repair_cont {
                               * rows given so far are the flow (RST_TAIL in repair.c reads it) */
     int ended;               /* an RST ended the flow: later rows are dropped */
     int64_t ts_ns;           /* the time of its latest packet */
-    uint64_t state_[36];     /* the rest: repair's own */
+    uint64_t state_[38];     /* the rest: repair's own */
 } ns_repair_cont;
 
 /* ns_repair_flow for the next n rows of flow k (c as above; the same o and

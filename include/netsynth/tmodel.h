@@ -65,7 +65,7 @@
  * capture: a main client and visitors (tmodel.c, client_draw), as many per
  * flow as the class has (of up to 32 draws, the one nearest that count),
  * each service (family, transport, server port; ICMP's apart) from one
- * client, and to one server, in the class's shares of them (version 6: its
+ * client, and to one server, in the class's shares of them (version 7: its
  * server port's shares where it has 4 services or more, else the class's;
  * none in older files), an IPv4 and an IPv6 address never the same host; ports and host state are
  * drawn per flow in start order; 5-tuples (client, client port, server,
@@ -159,7 +159,8 @@
  * present, counts that agree with each other, finite rates and shares.
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
- * version 5 ones before `svc_multi` (what they lack reads as zeros), and records of versions 1 to 4 are
+ * version 5 ones before `method`, version 6 ones before `svc_multi` (what
+ * they lack reads as zeros), and records of versions 1 to 4 are
  * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
@@ -175,11 +176,11 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 6   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 7   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
-                               * handshake gaps; 6: services asked from one client; older files load
-                               * without what they lack */
+                               * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
+                               * one client, to one server; older files load without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -268,7 +269,11 @@ typedef struct ns_tmodel_class {
     uint32_t turn_port_n[NS_TM_TURN_PORTS][2];
     uint16_t turn_port_q[NS_TM_TURN_PORTS][2][NS_REPAIR_TURN_Q];
     uint16_t hs_port_gap[NS_TM_TURN_PORTS][2][NS_TM_HS_BINS]; /* as hs_gap, of the flows to turn_port[] */
-    /* version 6: a capture's services (family, transport, server port; ICMP's apart) with two flows or
+    /* version 6: the class's TCP flows whose client's first learned payload bytes start an HTTP method,
+     * per method (ns_repair_plan.methods' order): the prior repair makes a garbled one exact with (app.c);
+     * all 0 in a header-only dataset's model */
+    uint32_t method[NS_REPAIR_METHODS];
+    /* version 7: a capture's services (family, transport, server port; ICMP's apart) with two flows or
      * more, and of them those whose flows all came from one client (a device asks its DNS, NTP, cloud
      * from one address; phones reach its web server from several) */
     uint32_t svc_multi, svc_one;
