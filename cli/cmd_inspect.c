@@ -256,6 +256,12 @@ static int inspect_model(const char *path)
         } else
             printf("  UDP services to a group: none learned (trace model version 3 or older, or none in the dataset): "
                    "every flow to a server\n");
+        if (every->svc_multi)
+            printf("  services (a capture's flows to one server port): %.0f%% from one client, %.0f%% to one server "
+                   "(each class and port its own shares)\n", pct(every->svc_one, every->svc_multi),
+                   pct(every->svc_one_server, every->svc_multi));
+        else
+            printf("  services: none learned (trace model version 6 or older): each flow's hosts drawn alone\n");
     } else
         printf("trace model: none (a version 1 file): generate lays flows out by the fixed plan\n");
     if (m.has_state) print_training_state(&m.st);

@@ -163,6 +163,133 @@ static uint8_t *host_name(uint8_t *q, int n, uint64_t *h, const char *tail)
     return q;
 }
 
+/* DNS-SD service types (RFC 6763) from IANA's Service Name registry, the
+ * kinds a device's instance is of (`_name._tcp.local`; the IoT corpus's
+ * devices announce `_hap`, `_http`, `_dhnap`, ...: names of the captures'
+ * own are not used). */
+static const char *const mdns_types[] = {"_http", "_hap", "_homekit", "_airplay", "_raop", "_ipp", "_printer",
+                                         "_googlecast", "_spotify-connect", "_device-info", "_daap", "_smb",
+                                         "_companion-link", "_mqtt", "_ssh", "_https"};
+enum { MDNS_TYPES = (int)(sizeof mdns_types / sizeof mdns_types[0]) };
+
+/* A DNS-SD instance label of n bytes (1 to 63) at q, as devices name
+ * themselves: words, then a space and hex digits of its address
+ * ("Bridge 2476FF", "Living Room Plug 3F2A"). */
+static uint8_t *instance_label(uint8_t *q, int n, uint64_t h)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    static const char *const words[] = {"Bridge", "Camera", "Plug", "Sensor", "Switch", "Light", "Hub",
+                                        "Speaker", "Living Room", "Kitchen", "Office", "Hall", "Smart", "Home"};
+    enum { WORDS = (int)(sizeof words / sizeof words[0]) };
+    char s[64];
+    int at = 0;
+    int used = 0;
+    h = mix(h ^ 0x696e7374);
+    for (int tries = 0; tries < 3; tries++) { /* up to three words, each once */
+        h = mix(h);
+        int wi = (int)(h % WORDS), sep = at > 0, fits = 0;
+        for (int k = 0; k < WORDS && !fits; k++, wi = (wi + 1) % WORDS) /* the first that fits, unused */
+            fits = !(used >> wi & 1) && at + sep + (int)strlen(words[wi]) + 3 <= n;
+        wi = (wi + WORDS - 1) % WORDS;
+        if (!fits || (tries && n - at < 12)) break; /* room left for " " and hex digits */
+        const char *w = words[wi];
+        int l = (int)strlen(w);
+        used |= 1 << wi;
+        if (sep) s[at++] = ' ';
+        memcpy(s + at, w, (size_t)l), at += l;
+    }
+    if (at && at < n) {
+        char c = n - at >= 2 ? ' ' : hex[h >> 8 & 15];
+        s[at++] = c;
+    }
+    for (int c = 0; at < n; c++) s[at++] = hex[mix(h + (uint64_t)c) % 16];
+    *q++ = (uint8_t)n, memcpy(q, s, (size_t)n);
+    return q + n;
+}
+
+/* A TXT record's data of exactly n bytes (1 or more) at q: DNS-SD's
+ * key=value strings (RFC 6763 6) with hex values, an empty string for a
+ * single byte. */
+static uint8_t *txt_strings(uint8_t *q, int n, uint64_t h)
+{
+    static const char hex[] = "0123456789abcdef";
+    static const char *const keys[] = {"txtvers=", "id=", "md=", "pv=", "sf=", "ci=", "s#=", "c#=", "ff=", "sh="};
+    for (int k = 0; n > 0; k++) {
+        int len = n - 1 <= 40 ? n - 1 : 3 + (int)(mix(h + (uint64_t)k) % 24);
+        const char *key = keys[k % 10];
+        int kl = (int)strlen(key) < len ? (int)strlen(key) : 0;
+        *q++ = (uint8_t)len, memcpy(q, key, (size_t)kl);
+        for (int c = kl; c < len; c++) q[c] = (uint8_t)hex[mix(h ^ (uint64_t)(k << 8 | c)) % 16];
+        q += len, n -= 1 + len;
+    }
+    return q;
+}
+
+/* A header-only mDNS message over len bytes (12 of header) as devices send
+ * them (RFC 6762 8, RFC 6763): a device probes for its DNS-SD instance
+ * (`Bridge 2476FF._hap._tcp.local`, the service type from IANA's
+ * registry) three times, asking ANY for it with the records it claims in
+ * the authority section (SRV to its host name under `local.`, TXT), then
+ * announces them in responses (PTR from the type, SRV, TXT); the TXT
+ * record's key=value strings, else the instance label, take the bytes the
+ * rows give. mdns_n: the flow's mDNS messages before this one. 0 when len
+ * has no room for it (the caller asks host names, as for unicast DNS). */
+static int mdns_message(uint8_t *msg, int len, uint64_t h, int mdns_n)
+{
+    int announce = mdns_n >= 3;
+    h = mix(h ^ 0x6d646e73);
+    const char *t = mdns_types[h % MDNS_TYPES];
+    int lt = (int)strlen(t), tname = 1 + lt + 12;
+    /* the first part: a question for the instance, or a PTR record from the type to it (n = 1) */
+    int first = announce ? tname + 10 + 2 + 2 : 2 + tname + 4, srv = 2 + 10 + 6 + 1 + 10 + 2, txt = 2 + 10 + 1;
+    int r = len - 12 - first, n = 1, with_srv = r >= srv + txt, with_txt = r >= txt;
+    if (r < 0) return 0;
+    r -= (with_srv ? srv : 0) + (with_txt ? txt : 0);
+    if (!with_txt) { /* the instance label takes the rest, up to 24 bytes */
+        if (r > 23) return 0;
+        n += r, r = 0;
+    } else { /* an instance label of 6 to 19 bytes where the TXT strings leave room */
+        int more = 5 + (int)((h >> 32) % 14);
+        if (more > r) more = r;
+        n += more, r -= more;
+    }
+    uint8_t *q = msg + 12;
+    int type_at, inst_at, local_at;
+    memset(msg + 2, 0, 10);
+    if (announce) {
+        msg[2] = 0x84; /* a response, authoritative */
+        type_at = 12;
+        *q++ = (uint8_t)lt, memcpy(q, t, (size_t)lt), q += lt;
+        local_at = (int)(q - msg) + 5;
+        memcpy(q, "\4_tcp\5local", 12), q += 12;
+        put16(q, 12), put16(q + 2, 1), put32(q + 4, 4500), put16(q + 8, (uint32_t)(1 + n + 2)), q += 10;
+        inst_at = (int)(q - msg);
+        q = instance_label(q, n, h);
+        put16(q, 0xc000u | (uint32_t)type_at), q += 2;
+        put16(msg + 6, (uint32_t)(1 + with_srv + with_txt));
+    } else {
+        inst_at = 12;
+        q = instance_label(q, n, h);
+        *q++ = (uint8_t)lt, memcpy(q, t, (size_t)lt), q += lt;
+        local_at = (int)(q - msg) + 5;
+        memcpy(q, "\4_tcp\5local", 12), q += 12;
+        put16(q, 255), put16(q + 2, 1), q += 4; /* ANY, IN */
+        put16(msg + 4, 1), put16(msg + 8, (uint32_t)(with_srv + with_txt));
+    }
+    if (with_srv) { /* priority, weight, the service's port; the host: a word and hex under local. */
+        put16(q, 0xc000u | (uint32_t)inst_at), put16(q + 2, 33), put16(q + 4, 1), put32(q + 6, 120);
+        put16(q + 10, 6 + 11 + 2), put16(q + 12, 0), put16(q + 14, 0), put16(q + 16, 80 + (uint32_t)(h >> 40) % 8000);
+        q = instance_label(q + 18, 10, h ^ 0x686f7374);
+        for (uint8_t *c = q - 10; c < q; c++) if (*c == ' ') *c = '-';
+        put16(q, 0xc000u | (uint32_t)local_at), q += 2;
+    }
+    if (with_txt) {
+        put16(q, 0xc000u | (uint32_t)inst_at), put16(q + 2, 16), put16(q + 4, 1), put32(q + 6, 4500);
+        put16(q + 10, (uint32_t)(r + 1)), q = txt_strings(q + 12, r + 1, h);
+    }
+    return (int)(q - msg);
+}
+
 /* Questions that cover a header-only DNS message's bytes past its header
  * (msg, len bytes, the header's counts zero): k of them, type A class IN,
  * each name host_name's, at most 255 bytes (36 for mDNS), so that tshark
@@ -238,6 +365,7 @@ static void dns_message(const app *a, app_flow *f, uint8_t *msg, int len, int fr
 {
     const char *tail = a->port == 5353 ? "local" : "example";
     uint64_t seed = mix(f->seed ^ (uint64_t)id << 20);
+    if (a->port == 5353 && mdns_message(msg, len, mix(f->seed ^ 0x6d6473), from_server ? 3 : f->mdns_n++)) return;
     if (!from_server) {
         dns_questions(msg, len, seed, tail);
         f->dns_qlen = (uint16_t)len;

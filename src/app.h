@@ -30,6 +30,7 @@ typedef struct app_flow {
     const uint16_t *methods; /* the class's first requests per method (ns_repair_plan.methods; NULL: none) */
     uint16_t dns_qlen;     /* the latest header-only DNS query's length (0: none); its answers carry its id */
     uint8_t dhcp_type;     /* the DHCP message type the flow wrote last (0: none yet) */
+    uint8_t mdns_n;        /* header-only mDNS messages the client wrote (probes first, then announcements) */
 } app_flow;
 
 /* The application a server port speaks over proto (NS_PROTO_*): a message

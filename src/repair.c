@@ -1165,6 +1165,21 @@ uint16_t ns_repair_client_port(uint8_t proto, uint16_t server_port)
     return 0;
 }
 
+int ns_repair_group6(uint32_t group, uint8_t out[16])
+{
+    static const struct { uint32_t v4; uint8_t v6[16]; } groups[] = {
+        {0xe00000fbu, {0xff, 0x02, [15] = 0xfb}},                       /* mDNS, RFC 6762 3 */
+        {0xeffffffau, {0xff, 0x02, [15] = 0x0c}},                       /* SSDP, UPnP Device Architecture 1.1 */
+        {0xe00000fcu, {0xff, 0x02, [13] = 0x01, [15] = 0x03}},          /* LLMNR, RFC 4795 2 */
+    };
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+        if (groups[i].v4 == group) {
+            if (out) memcpy(out, groups[i].v6, 16);
+            return 1;
+        }
+    return 0;
+}
+
 int ns_repair_flow_service(const int8_t *rows, const uint8_t *dir, size_t n, uint8_t *proto, uint16_t *server)
 {
     gen *g = malloc((n ? n : 1) * sizeof *g);
@@ -1296,6 +1311,8 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
         memcpy(s.src6, dd ? e->server6 : e->client6, 16);
         memcpy(s.dst6, dd ? e->client6 : e->server6, 16);
         s.fl = fs->label[dd];
+        /* a group's IPv6 counterpart, from the link-local address its scope (ff02::) asks for */
+        if (e->plan && e->plan->group && !dd && ns_repair_group6(e->plan->group, s.dst6)) link_local(client, s.src6);
     }
     s.sport = dd ? sport : cport, s.dport = dd ? cport : sport;
     s.proto = proto;
@@ -1314,6 +1331,10 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
     /* The plan's TTLs and IP IDs are IPv4 hosts'; an IPv6 hop limit stays as generated (255 for
      * neighbour discovery, 1 for MLD: what the class sends). */
     if (e->plan && !v6) planned_ipv4(&s, e->plan, dd, bits && r->ip ? r->id : -1, &fs->ids, tp->off, &fs->rng);
+    /* except to a group: the service's own (mDNS's 255, RFC 6762 11; the class's IPv4 flows to it say it) */
+    if (e->plan && v6 && e->plan->group && !dd && e->plan->ttl[0] && !(tp->off & OFF_TTL) &&
+        ns_repair_group6(e->plan->group, NULL))
+        s.ttl = e->plan->ttl[0];
     fs->sent[dd]++;
     int room = o->mtu - (v6 ? IP6_LEN : IP_LEN + s.n_ipopt);
     if (proto == NS_PROTO_TCP) {

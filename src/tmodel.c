@@ -19,6 +19,8 @@
  *              per turn port entry (8): u16 turn_port; u32 turn_port_n[2]; u16 turn_port_q[2][32];
  *              then per turn port entry (8): u16 hs_port_gap[2][96]
  *   version 6: u32 method[12]
+ *   version 7: u32 svc_multi, svc_one, svc_one_server;
+ *              per service port entry (8): u16 svc_port; u32 svc_port_multi, svc_port_one, svc_port_one_server
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
@@ -170,6 +172,7 @@ typedef struct acc {
     uint32_t synack_ws[16]; /* SYN-ACKs per window scale shift (0..14) */
     uint64_t ttl_tcp[2][256];
     uint32_t *udp_port;     /* [65536] IPv4 UDP flows per server port: one array, cleared per class */
+    uint32_t *svc_port;     /* [65536][3] services with two flows or more per server port, from one client, to one server */
     struct { uint16_t port; uint32_t addr, flows, zero; } grp[64]; /* (server port, group) pairs seen */
     int n_grp;
     uint32_t *grp_ttl;      /* [64][256] their clients' TTLs: one array, cleared per class */
@@ -185,6 +188,8 @@ enum { TURN_SHIFT = 4, TURN_BINS = 65536 >> TURN_SHIFT, TURN_MIN = 16 /* gaps fo
 /* The real gaps of a kind a server port needs for a map of its own (else its class's): measured 8 to 64 on
  * the IoT 20k model (BENCHMARK.md, "Turn maps per server port (session 10)"); handshakes likewise. */
 enum { TURN_PORT_MIN = 16, HS_PORT_MIN = 8 };
+/* The services with two flows or more a server port needs for a one-client share of its own (else its class's). */
+enum { SVC_PORT_MIN = 4 };
 
 static int push(double **v, size_t *n, size_t *cap, double x)
 {
@@ -489,6 +494,42 @@ static void finish_synack(acc *a)
     a->c->synack_ws = (uint8_t)(ws + 1);
 }
 
+/* A flow's service: family, transport, server port. */
+static uint32_t ds_service(const ns_ds_flow *f)
+{
+    return (uint32_t)(f->ipv6 != 0) << 24 | (uint32_t)f->proto << 16 | f->server_port;
+}
+
+/* The services of one capture's flows of the class (idx[0..m)) with two
+ * flows or more, those whose flows all came from one client and those whose
+ * flows all went to one server, per class and per server port. */
+static int learn_services(acc *a, const ns_dataset *ds, const uint64_t *idx, size_t m)
+{
+    ns_tmodel_class *c = a->c;
+    typedef struct { uint32_t key, client, server, n; uint16_t port; uint8_t used, multi, servers; } svc;
+    size_t size = 16;
+    while (size < 2 * m) size *= 2;
+    svc *t = calloc(size, sizeof *t);
+    if (!t) return ns_error(NS_ENOMEM, "out of memory learning the trace model");
+    for (size_t j = 0; j < m; j++) {
+        const ns_ds_flow *f = &ds->flows[idx[j]];
+        if (f->proto == NS_PROTO_ICMP) continue;
+        uint32_t key = ds_service(f);
+        size_t i = (size_t)(ns_rng_mix(key) & (size - 1));
+        while (t[i].used && t[i].key != key) i = (i + 1) & (size - 1);
+        if (!t[i].used) t[i] = (svc){key, f->client_ip, f->server_ip, 0, f->server_port, 1, 0, 0};
+        t[i].n++, t[i].multi |= t[i].client != f->client_ip, t[i].servers |= t[i].server != f->server_ip;
+    }
+    for (size_t i = 0; i < size; i++)
+        if (t[i].n >= 2) {
+            c->svc_multi++, c->svc_one += !t[i].multi, c->svc_one_server += !t[i].servers;
+            uint32_t *sp = a->svc_port + 3 * t[i].port;
+            sp[0]++, sp[1] += !t[i].multi, sp[2] += !t[i].servers;
+        }
+    free(t);
+    return NS_OK;
+}
+
 /* One capture's flows of the class, idx[0..m) in start order. */
 static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, size_t m, const side_feat *feat,
                           lhost *cl, lhost *sv)
@@ -497,6 +538,7 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
     size_t n_cl = 0, n_sv = 0;
     int32_t prev_client = -1;
     int rc = NS_OK;
+    if ((rc = learn_services(a, ds, idx, m))) return rc;
     c->captures++;
     c->flows += (uint32_t)m;
     for (size_t j = 0; j < m && !rc; j++) {
@@ -648,6 +690,21 @@ static void finish_ttl(uint64_t counts[2][256], uint8_t ttl[2][NS_TM_TTLS], uint
         }
 }
 
+/* The NS_TM_SVC_PORTS server ports with most services of two flows or more (ties: the lower port). */
+static void finish_services(acc *a)
+{
+    ns_tmodel_class *c = a->c;
+    for (int k = 0; k < NS_TM_SVC_PORTS; k++) {
+        uint32_t best = 0; /* 0: none (port 0 is no service's) */
+        for (uint32_t p = 1; p < 65536; p++)
+            if (a->svc_port[3 * p] > (best ? a->svc_port[3 * best] : 0)) best = p;
+        if (!best) break;
+        c->svc_port[k] = (uint16_t)best, c->svc_port_multi[k] = a->svc_port[3 * best];
+        c->svc_port_one[k] = a->svc_port[3 * best + 1], c->svc_port_one_server[k] = a->svc_port[3 * best + 2];
+        a->svc_port[3 * best] = 0;
+    }
+}
+
 /* The NS_TM_GROUPS (server port, group) pairs with most flows (ties: the lower port), one per port. */
 static void finish_groups(acc *a)
 {
@@ -716,13 +773,14 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     uint64_t *seq = malloc((F + 1) * sizeof *seq);
     uint32_t *server_port = malloc(65536 * sizeof *server_port), *synack_win = malloc(65536 * sizeof *synack_win);
     uint32_t *udp_port = malloc(65536 * sizeof *udp_port), *grp_ttl = malloc(64 * 256 * sizeof *grp_ttl);
+    uint32_t *svc_port = malloc(3 * 65536 * sizeof *svc_port);
     uint32_t *turn_hist = malloc(2 * TURN_BINS * sizeof *turn_hist);
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows) {
+        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -798,6 +856,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         memset(synack_win, 0, 65536 * sizeof *synack_win);
         a->udp_port = udp_port;
         memset(udp_port, 0, 65536 * sizeof *udp_port);
+        a->svc_port = svc_port;
+        memset(svc_port, 0, 3 * 65536 * sizeof *svc_port);
         a->grp_ttl = grp_ttl;
         memset(grp_ttl, 0, 64 * 256 * sizeof *grp_ttl);
         a->turn_hist = turn_hist, a->turn_rows = turn_rows;
@@ -830,6 +890,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         finish_groups(a);
         finish_turns(a);
         finish_turn_ports(a);
+        finish_services(a);
     }
 
 done:
@@ -838,7 +899,7 @@ done:
         free(accs[i].hport);
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
-    free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows);
+    free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows), free(svc_port);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }
@@ -926,6 +987,13 @@ static double rf(cursor *c)
 #define RECORD_FIELDS_V6(W)                                                                                       \
     for (int i_ = 0; i_ < NS_REPAIR_METHODS; i_++) { W(method[i_]) }
 
+/* And version 7's. */
+#define RECORD_FIELDS_V7(W, H)                                                                                    \
+    W(svc_multi) W(svc_one) W(svc_one_server);                                                                   \
+    for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) {                                                                \
+        H(svc_port[p_]) W(svc_port_multi[p_]) W(svc_port_one[p_]) W(svc_port_one_server[p_])                     \
+    }
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -938,6 +1006,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V4(PW, PH, PB)
     RECORD_FIELDS_V5(PW, PH)
     RECORD_FIELDS_V6(PW)
+    RECORD_FIELDS_V7(PW, PH)
 #undef PW
 #undef PH
 #undef PB
@@ -967,6 +1036,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 6) {
         RECORD_FIELDS_V6(GW)
+    }
+    if (version >= 7) {
+        RECORD_FIELDS_V7(GW, GH)
     }
 #undef GW
 #undef GH
@@ -1025,6 +1097,16 @@ static const char *class_problem(const ns_tmodel_class *c)
         c->client_after_busy[0] > c->client_new || c->client_after_busy[1] > c->client_prev ||
         c->client_after_busy[2] > c->client_other)
         return "more busiest hosts than other hosts";
+    if (c->svc_one > c->svc_multi || c->svc_one_server > c->svc_multi || c->svc_multi > c->flows / 2)
+        return "more one-client services than services";
+    s = 0;
+    for (int i = 0; i < NS_TM_SVC_PORTS; i++) {
+        if (c->svc_port_one[i] > c->svc_port_multi[i] || c->svc_port_one_server[i] > c->svc_port_multi[i] ||
+            (!c->svc_port[i] && c->svc_port_multi[i]))
+            return "bad service port entry";
+        s += c->svc_port_multi[i];
+    }
+    if (s > c->svc_multi) return "more services by port than services";
     s = c->port_random;
     for (int i = 0; i <= NS_TM_PORT_STEPS; i++) s += c->port_step[i];
     if (s > c->flows) return "more port steps than flows";
@@ -1215,6 +1297,7 @@ static int has_ts_runs(const ns_tmodel_class *c, int s) { return c->ts_runs_on[s
 static int has_ttl(const ns_tmodel_class *c, int s) { return c->ttl_count[s][0] > 0; }
 static int has_ttl_tcp(const ns_tmodel_class *c, int s) { return c->ttl_tcp_count[s][0] > 0; }
 static int has_groups(const ns_tmodel_class *c, int s) { return c->group_addr[0] != 0; }
+static int has_services(const ns_tmodel_class *c, int s) { return c->svc_multi > 0; }
 
 /* Whether ttl is one of the TTLs c learned for side s's hosts (tcp: of its TCP flows). */
 static int class_ttl(const ns_tmodel_class *c, int s, int32_t ttl, int tcp)
@@ -1371,9 +1454,15 @@ static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
  * learned, else back to the busiest (learning's "previous" there is mostly
  * a main client still tied with a visitor in a capture's first flows:
  * taken literally, a visitor's flows went on and new ones came after it,
- * 12 clients a capture where real had 4), or another by flow count. */
-static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, ns_rng *r, uint32_t *seq,
-                            uint32_t *flows, uint32_t *fam)
+ * 12 clients a capture where real had 4), or another by flow count.
+ * A flow pinned to an earlier one of its service (pin[j] < j: service_pins)
+ * goes from that flow's client: a real device asks its DNS, NTP, cloud
+ * servers from one address (captures of the IoT corpus whose flows to one
+ * server port came from two clients: DNS 1 of 317, NTP 0 of 259), where a
+ * visitor drawn per flow made 2 of every 5 generated captures ask their NTP
+ * servers from two (BENCHMARK.md, "What a person sees (session 11)"). */
+static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin, ns_rng *r,
+                            uint32_t *seq, uint32_t *flows, uint32_t *fam)
 {
     uint32_t n_cl = 0;
     int32_t prev[2] = {-1, -1}, top[2] = {-1, -1}; /* per family: the previous flow's client, the busiest */
@@ -1396,8 +1485,8 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *k
     }
     for (size_t j = 0; j < n; j++) {
         uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0;
-        int32_t k = -1, p = prev[f];
-        if (p >= 0 && c && gaps > 0) {
+        int32_t k = pin && pin[j] < j ? (int32_t)seq[pin[j]] : -1, p = prev[f];
+        if (k < 0 && p >= 0 && c && gaps > 0) {
             int busy = top[f] == p;
             int how = draw(r, busy ? row_b : row_v, 3);
             if (how == 1) k = busy ? p : top[f];
@@ -1422,6 +1511,7 @@ typedef struct host_draw {
     size_t n;
     const uint8_t *kind;
     const uint32_t *cseq;     /* servers: the flows' clients */
+    const uint32_t *pin;      /* the flow each flow's client (clients) or server (servers) follows: service_pins */
     uint32_t *scratch;
     uint32_t (*draw)(const struct host_draw *h, ns_rng *r, uint32_t *seq);
 } host_draw;
@@ -1450,7 +1540,7 @@ static void host_sequence(const host_draw *h, uint64_t fresh, uint64_t gaps, uin
 
 static uint32_t clients_once(const host_draw *h, ns_rng *r, uint32_t *seq)
 {
-    return client_draw(h->c, h->n, h->kind, r, seq, h->scratch + 2 * h->n, h->scratch + 3 * h->n);
+    return client_draw(h->c, h->n, h->kind, h->pin, r, seq, h->scratch + 2 * h->n, h->scratch + 3 * h->n);
 }
 
 /* The clients of a capture's n flows (seq[n], numbered in order of first
@@ -1459,10 +1549,10 @@ static uint32_t clients_once(const host_draw *h, ns_rng *r, uint32_t *seq)
  * draws (1 when n is large: the count then varies little), the first with
  * that many, else the closest. One coin per flow gave captures of 2 and of
  * 9 clients where the real ones of the class had 3 or 4. scratch[4 n]. */
-static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *kind, uint64_t seed, uint64_t capture,
-                            uint32_t *seq, uint32_t *scratch)
+static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin,
+                            uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
 {
-    host_draw h = {c, n, kind, NULL, scratch, clients_once};
+    host_draw h = {c, n, kind, NULL, pin, scratch, clients_once};
     uint64_t gaps = c ? (uint64_t)c->client_new + c->client_prev + c->client_other : 0;
     host_sequence(&h, c ? c->client_new : 0, gaps, 0x636c69656e747321ull, seed, capture, seq, scratch, scratch + n);
 }
@@ -1639,9 +1729,13 @@ static int32_t server_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
  * keep its 5-tuple apart from an earlier one between the same hosts (the
  * plan would move it to a fresh server address, a server more than drawn:
  * 23 a capture where real had 17), so it takes another server of the
- * client's family, else a new one. Returns how many. */
-static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind, ns_rng *r,
-                            uint32_t *seq, uint32_t *flows, uint32_t *fam, int32_t *last, uint32_t *icmp_with)
+ * client's family, else a new one. A flow pinned to an earlier one of its
+ * service (spin[j] < j: service_pins) goes to that flow's server: a device
+ * asks one resolver (IoT captures with DNS to two: 17 of 317), where drawn
+ * per flow the generated ones asked a median of 3. Returns how many. */
+static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
+                            const uint32_t *spin, ns_rng *r, uint32_t *seq, uint32_t *flows, uint32_t *fam, int32_t *last,
+                            uint32_t *icmp_with)
 {
     uint32_t n_sv = 0, n_cl = 0;
     for (size_t j = 0; j < n; j++) {
@@ -1649,8 +1743,8 @@ static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *
         int icmp = kind && (kind[j] & FLOW_ICMP);
         int new_client = cj >= n_cl;
         if (new_client) last[cj] = -1, n_cl = cj + 1;
-        int32_t s = -1;
-        if (j && c && n_sv) {
+        int32_t s = spin && spin[j] < j ? (int32_t)seq[spin[j]] : -1; /* a service that keeps one server */
+        if (s < 0 && j && c && n_sv) {
             double w[3] = {c->server_new, new_client ? 0 : c->server_same,
                            c->server_other + (new_client ? c->server_same : 0)};
             int how = draw(r, w, 3);
@@ -1676,13 +1770,14 @@ static uint32_t servers_once(const host_draw *h, ns_rng *r, uint32_t *seq)
 {
     uint32_t *sc = h->scratch;
     size_t n = h->n;
-    return server_draw(h->c, n, h->cseq, h->kind, r, seq, sc + 2 * n, sc + 3 * n, (int32_t *)(sc + 4 * n), sc + 5 * n);
+    return server_draw(h->c, n, h->cseq, h->kind, h->pin, r, seq, sc + 2 * n, sc + 3 * n, (int32_t *)(sc + 4 * n),
+                       sc + 5 * n);
 }
 
 static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
-                            uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
+                            const uint32_t *spin, uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
 {
-    host_draw h = {c, n, kind, cseq, scratch, servers_once};
+    host_draw h = {c, n, kind, cseq, spin, scratch, servers_once};
     uint64_t gaps = c ? (uint64_t)c->server_new + c->server_same + c->server_other : 0;
     host_sequence(&h, c ? c->server_new : 0, gaps, 0x7365727665727321ull, seed, capture, seq, scratch, scratch + n);
 }
@@ -1693,14 +1788,18 @@ static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *
  * TTL (the busiest of them) takes it. Which flows open a new server stays
  * as drawn, so the class's server counts hold; ICMP flows, which the
  * 5-tuple rule moves between servers, stay too. ttl, flows, fam: [n]. */
-static void servers_by_ttl(const ns_tmodel_capture *cap, const flow_info *info, const uint8_t *kind, uint32_t *sseq,
-                           int32_t *ttl, uint32_t *flows, uint8_t *fam)
+static void servers_by_ttl(const ns_tmodel_capture *cap, const flow_info *info, const uint8_t *kind, const uint32_t *spin,
+                           uint32_t *sseq, int32_t *ttl, uint32_t *flows, uint8_t *fam)
 {
     uint32_t n_sv = 0;
     for (size_t j = 0; j < cap->n; j++) {
         const flow_info *fi = &info[cap->first + j];
         uint8_t f = kind[cap->first + j] & FLOW_V6;
         uint32_t s = sseq[j];
+        if (spin[j] < j) { /* a pinned service's flow follows its first, moved or not */
+            flows[s = sseq[j] = sseq[spin[j]]]++;
+            continue;
+        }
         if (s == n_sv) {
             ttl[n_sv] = fi->ttl[1] > 0 ? fi->ttl[1] : -1, fam[n_sv] = f, flows[n_sv++] = 0;
         } else if (!(kind[cap->first + j] & FLOW_ICMP) && fi->ttl[1] > 0 && ttl[s] != fi->ttl[1]) {
@@ -1744,6 +1843,59 @@ static void capture_starts(const ns_tmodel *tm, const ns_tmodel_capture *cap, ui
                          : llround((double)j / (double)(cap->n - 1) * (double)cap->span_ns);
 }
 
+static uint32_t service_key(const flow_info *fi, uint8_t kind)
+{
+    return (uint32_t)(kind & FLOW_V6) << 24 | (uint32_t)fi->proto << 16 | fi->sport;
+}
+
+/* pin[j]: the first of a capture's flows whose service (family, transport,
+ * server port) flow j's is, when that service goes from one client (a coin
+ * per service: its server port's share where the class keeps one of
+ * SVC_PORT_MIN services or more, else the class's svc_one / svc_multi; none
+ * without them, as in files before version 7); j itself otherwise. spin[j]
+ * the same for the service going to one server (svc_one_server's shares).
+ * ICMP flows stay their own: real captures ping and discover neighbours
+ * from several addresses.
+ * table: open addressing, size (a power of two) at least 2 n. */
+static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap, const flow_info *info,
+                         const uint8_t *kind, uint64_t seed, uint64_t ci, uint32_t *pin, uint32_t *spin,
+                         uint32_t *table, size_t size)
+{
+    enum { ONE = 0x80000000u, ONE_SERVER = 0x40000000u, FLOW = 0x3fffffffu };
+    ns_rng r, rs; /* the clients' coins, the servers' */
+    ns_rng_seed(&r, seed ^ 0x7365727669636573ull, ci);
+    ns_rng_seed(&rs, seed ^ 0x7376637365727673ull, ci);
+    double share[2] = {0, 0}, port_share[NS_TM_SVC_PORTS][2];
+    if (c && c->svc_multi) share[0] = (double)c->svc_one / c->svc_multi, share[1] = (double)c->svc_one_server / c->svc_multi;
+    for (int i = 0; i < NS_TM_SVC_PORTS; i++) {
+        int own = c && c->svc_port_multi[i] >= SVC_PORT_MIN;
+        port_share[i][0] = own ? (double)c->svc_port_one[i] / c->svc_port_multi[i] : -1;
+        port_share[i][1] = own ? (double)c->svc_port_one_server[i] / c->svc_port_multi[i] : -1;
+    }
+    memset(table, 0, size * sizeof *table);
+    for (size_t j = 0; j < cap->n; j++) {
+        size_t k = cap->first + j;
+        pin[j] = spin[j] = (uint32_t)j;
+        if ((kind[k] & FLOW_ICMP) || !c || !c->svc_multi) continue;
+        uint32_t key = service_key(&info[k], kind[k]);
+        size_t i = (size_t)(ns_rng_mix(key) & (size - 1));
+        while (table[i]) {
+            size_t first = cap->first + (table[i] & FLOW) - 1;
+            if (key == service_key(&info[first], kind[first])) break;
+            i = (i + 1) & (size - 1);
+        }
+        if (!table[i]) {
+            double p[2] = {share[0], share[1]};
+            for (int e = 0; e < NS_TM_SVC_PORTS && c->svc_port[e]; e++)
+                if (c->svc_port[e] == info[k].sport && port_share[e][0] >= 0) p[0] = port_share[e][0], p[1] = port_share[e][1];
+            table[i] = ((uint32_t)j + 1) | (ns_rng_double(&r) < p[0] ? ONE : 0) | (ns_rng_double(&rs) < p[1] ? ONE_SERVER : 0);
+            continue;
+        }
+        if (table[i] & ONE) pin[j] = (table[i] & FLOW) - 1;
+        if (table[i] & ONE_SERVER) spin[j] = (table[i] & FLOW) - 1;
+    }
+}
+
 /* One capture's flows. */
 static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t ci, const flow_info *info,
                         const ns_repair_opts *ro, uint64_t seed, uint32_t *client_base, uint32_t *server_base,
@@ -1759,10 +1911,14 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     ns_rng_seed(&gr, seed ^ 0x67726f7570616464ull, ci);
     const ns_tmodel_class *hcl = pick(&ch, has_hosts, 0), *pcl = pick(&ch, has_ports, 0);
     uint32_t n_cl = 0, n_sv = 0, *cseq = scratch;
-    client_sequence(hcl, cap->n, kind + cap->first, seed, ci, cseq, scratch + 2 * cap->n);
+    uint32_t *pin = scratch + 8 * cap->n, *spin = scratch + 9 * cap->n;
+    size_t pins = 16;
+    while (pins < 2 * cap->n) pins *= 2;
+    service_pins(pick(&ch, has_services, 0), cap, info, kind, seed, ci, pin, spin, scratch + 10 * cap->n, pins);
+    client_sequence(hcl, cap->n, kind + cap->first, pin, seed, ci, cseq, scratch + 2 * cap->n);
     uint32_t *sseq = scratch + cap->n;
-    server_sequence(hcl, cap->n, cseq, kind + cap->first, seed, ci, sseq, scratch + 2 * cap->n);
-    servers_by_ttl(cap, info, kind, sseq, (int32_t *)(scratch + 2 * cap->n), scratch + 3 * cap->n,
+    server_sequence(hcl, cap->n, cseq, kind + cap->first, spin, seed, ci, sseq, scratch + 2 * cap->n);
+    servers_by_ttl(cap, info, kind, spin, sseq, (int32_t *)(scratch + 2 * cap->n), scratch + 3 * cap->n,
                    (uint8_t *)(scratch + 4 * cap->n));
     for (int d = 0; d < 2; d++) {
         const ns_tmodel_class *tc = pick(&ch, has_ts, d);
@@ -1811,12 +1967,16 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         int zero = 0;
         uint8_t group_ttl = 0;
         const ns_tmodel_class *gc = pick(&ch, has_groups, 0);
-        if (gc && fi->proto == NS_PROTO_UDP && !(kind[k] & FLOW_V6) && !fi->sent[1])
+        /* An IPv6 flow goes to the group's IPv6 counterpart where it has one (mDNS's ff02::fb), as the
+         * class's IPv4 flows to the port go (the dataset keeps no IPv6 address to learn from). */
+        int v6 = (kind[k] & FLOW_V6) != 0;
+        if (gc && fi->proto == NS_PROTO_UDP && !fi->sent[1])
             for (int i = 0; i < NS_TM_GROUPS && gc->group_addr[i]; i++) {
                 if (gc->group_port[i] != fi->sport) continue;
+                if (v6 && !ns_repair_group6(gc->group_addr[i], NULL)) break;
                 if (ns_rng_double(&gr) * gc->group_port_flows[i] < gc->group_flows[i]) {
                     group = gc->group_addr[i], group_ttl = gc->group_ttl[i];
-                    zero = ns_rng_double(&gr) * gc->group_flows[i] < gc->group_zero[i];
+                    zero = !v6 && ns_rng_double(&gr) * gc->group_flows[i] < gc->group_zero[i];
                 }
                 break;
             }
@@ -1938,7 +2098,8 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     tuples used = {calloc(cap, sizeof(tuple)), cap - 1};
     flow_info *info = calloc(g->n_flows + 1, sizeof *info);
     phost *cl = malloc((most + 1) * sizeof *cl), *sv = malloc((most + 1) * sizeof *sv);
-    uint32_t *scratch = malloc((8 * most + 1) * sizeof *scratch);
+    /* plan_capture's: 8 n, then service_pins' 2 n and its table (a power of two >= 2 n: < 4 n + 16) */
+    uint32_t *scratch = malloc((14 * most + 16) * sizeof *scratch);
     int64_t *starts = malloc((2 * most + 1) * sizeof *starts);
     uint8_t *kind = calloc(g->n_flows + 1, 1);
     votes v = {malloc((most + 1) * sizeof *v.pairs), malloc((most + 1) * sizeof *v.val), malloc(most + 1),

@@ -886,6 +886,104 @@ static void test_mdns_id_zero(void **state)
     assert_int_equal(be16(p), 0x1234);
 }
 
+/* A name at m[at] (labels, then the root or a pointer back), written as
+ * text into out ("_hap._tcp.local"); returns where it ends. */
+static int name_text(const uint8_t *m, int n, int at, char *out)
+{
+    int end = -1;
+    out[0] = 0;
+    for (int hops = 0; hops < 8; hops++) {
+        while (at < n && m[at] && (m[at] & 0xc0) == 0) {
+            strncat(out, (const char *)m + at + 1, (size_t)m[at]), strcat(out, ".");
+            at += 1 + m[at];
+        }
+        assert_true(at < n);
+        if (!m[at]) return end < 0 ? at + 1 : end;
+        if (end < 0) end = at + 2;
+        int to = (m[at] & 0x3f) << 8 | m[at + 1];
+        assert_true(to < at);   /* pointers go back */
+        at = to;
+    }
+    fail();
+    return 0;
+}
+
+/* Header-only mDNS messages say what devices say (RFC 6762 8, RFC 6763):
+ * a flow's first three probe for a DNS-SD instance (`Bridge
+ * 2476FF._hap._tcp.local`, the type from IANA's registry), asking ANY with
+ * the records it claims (SRV to a host under `local.`, TXT) as authority;
+ * later ones announce them (PTR from the type to the instance, SRV, TXT),
+ * names compressed, every length the rows' and the records covering it.
+ * Before, A questions for random host names under `.local` (session 10's
+ * side-by-side: `wske.aet5wx.kguy6mapz.vhzm.local`), where the corpus's
+ * devices probe (ANY) and announce (59% of their mDNS are responses). */
+static void test_mdns_asks_services(void **state)
+{
+    (void)state;
+    const app *mdns = app_of(NS_PROTO_UDP, 5353);
+    int probes = 0, announced = 0, short_ones = 0;
+    for (int len = 12 + 21; len <= 700; len += len < 160 ? 1 : 37) {
+        app_flow f;
+        memset(&f, 0, sizeof f), f.seed = (uint32_t)len * 2654435761u;
+        for (int i = 0; i < 5; i++) {
+            uint8_t m[MAXLEN];
+            memset(m, 0, sizeof m);
+            app_write(mdns, &f, m, len, 0, 9, NULL, 0);
+            int q = (int)be16(m + 4), an = (int)be16(m + 6), ns = (int)be16(m + 8), at = 12;
+            assert_int_equal(be16(m), 0), assert_int_equal(be16(m + 10), 0);
+            if (q && be16(m + question_end(m, len) - 4) == 1) { /* too short for a probe: host names (A) */
+                assert_true(len < 12 + 2 + 29 + 4 + 13), assert_int_equal(an + ns, 0);
+                short_ones++;
+                continue;
+            }
+            char inst[1024] = "";
+            for (int k = 0; k < q + an + ns; k++) {
+                char name[1024];
+                at = name_text(m, len, at, name);
+                unsigned type = be16(m + at), cls = be16(m + at + 2);
+                size_t nl = strlen(name);
+                at += 4;
+                assert_int_equal(cls, 1);
+                assert_true(nl > 12 && !strcmp(name + nl - 12, "._tcp.local."));
+                if (k < q) { /* a probe's question: ANY for the instance */
+                    assert_true(i < 3), assert_int_equal(m[2], 0);
+                    assert_int_equal(type, 255), assert_true(name[0] != '_');
+                    strcpy(inst, name), probes++;
+                    continue;
+                }
+                unsigned rdlen = be16(m + at + 4);
+                at += 6;
+                assert_true(at + (int)rdlen <= len);
+                if (type == 12) { /* announced: the type, its instance */
+                    assert_true(i >= 3), assert_int_equal(m[2], 0x84);
+                    assert_int_equal(name[0], '_'), assert_true(strchr(name, '.') == name + nl - 12);
+                    assert_int_equal(name_text(m, len, at, inst), at + (int)rdlen);
+                    assert_true(!strcmp(strchr(inst, '.') + 1, name));
+                    announced++;
+                } else {
+                    assert_string_equal(name, inst); /* SRV and TXT are the instance's */
+                    if (type == 33) {
+                        char host[1024];
+                        assert_int_equal(name_text(m, len, at + 6, host), at + (int)rdlen);
+                        assert_true(!strcmp(host + strlen(host) - 7, ".local.") && !strchr(host, ' '));
+                    } else {
+                        assert_int_equal(type, 16);
+                        for (int c = at; c < at + (int)rdlen; c += 1 + m[c]) assert_true(c + 1 + m[c] <= at + (int)rdlen);
+                    }
+                }
+                at += (int)rdlen;
+            }
+            assert_int_equal(at, len);
+            assert_null(memmem(m + 12, (size_t)len - 12, "\7example", 8));
+        }
+    }
+    assert_true(probes > 100 && announced > 100 && short_ones < probes / 4);
+    /* Too short for a probe: host names as before, under .local. */
+    uint8_t m[MAXLEN];
+    write_payload(mdns, m, 30, 0, NULL, 0);
+    assert_non_null(memmem(m + 12, 18, "\5local", 7));
+}
+
 /* DHCP: one random transaction id per exchange (flow), the same in the
  * client's Discover and Request and the server's Offer and ACK (RFC 2131
  * 4.1), never 0, another flow another; the messages go Discover, Offer,
@@ -1123,6 +1221,7 @@ int main(void)
         cmocka_unit_test(test_dhcp_least_message),
         cmocka_unit_test(test_dns_response_repeats_query),
         cmocka_unit_test(test_mdns_id_zero),
+        cmocka_unit_test(test_mdns_asks_services),
         cmocka_unit_test(test_dhcp_exchange),
         cmocka_unit_test(test_tls_stream),
         cmocka_unit_test(test_tls_stream_random),

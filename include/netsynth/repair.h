@@ -224,7 +224,8 @@ typedef struct ns_repair_plan {
     uint8_t synack_ts;         /* a SYN-ACK answering a SYN's timestamp: 0 as the row, 1 with one, 2 without */
     uint8_t client_zero;       /* 1: the client sends from 0.0.0.0 (DHCP before its lease; IPv4 only) */
     uint32_t group;            /* an IPv4 group address the client sends to in place of the server (host byte
-                                * order: multicast, 255.255.255.255); 0: the server */
+                                * order: multicast, 255.255.255.255; on an IPv6 flow its IPv6 counterpart,
+                                * ns_repair_group6); 0: the server */
     /* The gap before each row after the handshake, [0] of a turn (a row from the other side than the row
      * before: every one), [1] of one from the same side (of the first NS_REPAIR_TURN_ROWS rows: where they
      * were learned; a bulk transfer's later bursts are not an opening's): a gap at the generated quantiles
@@ -361,6 +362,13 @@ int ns_repair_flow_service(const int8_t *rows, const uint8_t *dir, size_t n, uin
 /* The port a client of this service sends from when it is not an ephemeral
  * one (DHCP's 68, mDNS's 5353); 0: none. */
 uint16_t ns_repair_client_port(uint8_t proto, uint16_t server_port);
+
+/* The IPv6 group of the same service as an IPv4 group address (host byte
+ * order: mDNS's 224.0.0.251 is ff02::fb, SSDP's 239.255.255.250 ff02::c,
+ * LLMNR's 224.0.0.252 ff02::1:3) into out (may be NULL); 0 when it has
+ * none. A plan's group (ns_repair_plan.group) on an IPv6 flow names it so:
+ * the client sends there from its link-local address. */
+int ns_repair_group6(uint32_t group, uint8_t out[16]);
 
 /* Order out's packets by time (ties: flow, then order of appending) and make
  * the timestamps strictly increasing. */

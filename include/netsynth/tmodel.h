@@ -63,8 +63,11 @@
  * span (a like-for-like copy of a real capture), the nearest of 8 draws
  * stretched onto it. Its clients, then servers, are drawn for the whole
  * capture: a main client and visitors (tmodel.c, client_draw), as many per
- * flow as the class has (of up to 32 draws, the one nearest that count), an
- * IPv4 and an IPv6 address never the same host; ports and host state are
+ * flow as the class has (of up to 32 draws, the one nearest that count),
+ * each service (family, transport, server port; ICMP's apart) from one
+ * client, and to one server, in the class's shares of them (version 7: its
+ * server port's shares where it has 4 services or more, else the class's;
+ * none in older files), an IPv4 and an IPv6 address never the same host; ports and host state are
  * drawn per flow in start order; 5-tuples (client, client port, server,
  * server port, transport) are kept distinct over every capture of one plan
  * by moving the client port on. A flow drawn to a seen server whose first
@@ -156,7 +159,8 @@
  * present, counts that agree with each other, finite rates and shares.
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
- * version 5 ones before `method` (what they lack reads as zeros), and records of versions 1 to 4 are
+ * version 5 ones before `method`, version 6 ones before `svc_multi` (what
+ * they lack reads as zeros), and records of versions 1 to 4 are
  * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
@@ -172,11 +176,11 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 6   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 7   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
-                               * handshake gaps; 6: first HTTP requests' methods; older files load
-                               * without what they lack */
+                               * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
+                               * one client, to one server; older files load without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -189,6 +193,7 @@ enum {
     NS_TM_GROUPS = 8,                                    /* server ports with group destinations kept */
     NS_TM_TURN_ROWS = NS_REPAIR_TURN_ROWS,               /* turns are counted in a flow's first rows (eval's) */
     NS_TM_TURN_PORTS = 8,                                /* server ports with turn maps of their own kept */
+    NS_TM_SVC_PORTS = 8,                                 /* server ports with a one-client share of their own */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -268,6 +273,16 @@ typedef struct ns_tmodel_class {
      * per method (ns_repair_plan.methods' order): the prior repair makes a garbled one exact with (app.c);
      * all 0 in a header-only dataset's model */
     uint32_t method[NS_REPAIR_METHODS];
+    /* version 7: a capture's services (family, transport, server port; ICMP's apart) with two flows or
+     * more, and of them those whose flows all came from one client (a device asks its DNS, NTP, cloud
+     * from one address; phones reach its web server from several) */
+    uint32_t svc_multi, svc_one;
+    uint32_t svc_one_server;                   /* of svc_multi, those whose flows all went to one server */
+    /* the same per server port, the ports with most such services first (0: no entry): a device asks its
+     * DNS and NTP from one address, where phones come to its web server from several; it asks one
+     * resolver, where its NTP client spreads over a pool */
+    uint16_t svc_port[NS_TM_SVC_PORTS];
+    uint32_t svc_port_multi[NS_TM_SVC_PORTS], svc_port_one[NS_TM_SVC_PORTS], svc_port_one_server[NS_TM_SVC_PORTS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
