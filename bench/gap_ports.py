@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np  # noqa: E402
 
 import netsynth  # noqa: E402
+from timing_parts import ks  # noqa: E402
 
 WINDOW = 16
 SYN, ACK = 910, 907
@@ -40,14 +41,6 @@ def gaps(path, label, cls):
                 kind = "first" if k == 1 else "same"
             out.setdefault((port, kind), []).append(g)
     return out
-
-
-def ks(a, b):
-    if not len(a) or not len(b):
-        return float("nan")
-    a, b = np.sort(a), np.sort(b)
-    x = np.concatenate([a, b])
-    return float(np.max(np.abs(np.searchsorted(a, x, "right") / len(a) - np.searchsorted(b, x, "right") / len(b))))
 
 
 def main():

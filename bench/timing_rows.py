@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np  # noqa: E402
 
 import netsynth  # noqa: E402
+from timing_parts import ks  # noqa: E402
 
 WINDOW = 16
 # The TCP flag columns of a model row (nprint.h: NS_NP_COL_TCP_SYN, _ACKF).
@@ -68,13 +69,6 @@ def pooled(paths, label):
     for c in out.values():
         c["iat"] = np.sort(np.asarray(c["iat"], float))
     return out
-
-
-def ks(a, b):
-    if not len(a) or not len(b):
-        return float("nan")
-    x = np.concatenate([a, b])
-    return float(np.max(np.abs(np.searchsorted(a, x, "right") / len(a) - np.searchsorted(b, x, "right") / len(b))))
 
 
 def ms(v):
