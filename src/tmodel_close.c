@@ -125,7 +125,7 @@ static void plan_synack_ts(const ns_tmodel_class *st, const ns_gen_flows *g, con
         p[1] = want <= 0 ? 0 : want >= n[1] ? 1 : want / (double)n[1];
         for (size_t k = cap->first; k < cap->first + cap->n; k++) {
             if (info[k].proto != NS_PROTO_TCP) continue;
-            uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
+            uint32_t len = tm_planned_rows(g, ro, k);
             int ev = synack_evidence(g->rows + g->first[k] * NS_NP_MODEL_WIDTH, g->dir + g->first[k], len);
             if (!pass) n[ev]++;
             else plan[k].synack_ts = ns_rng_double(r) < p[ev] ? 2 : 1;
@@ -167,7 +167,7 @@ int tm_plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
             const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
             const uint8_t *dir = g->dir + g->first[k];
-            uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
+            uint32_t len = tm_planned_rows(g, ro, k);
             if (info[k].proto != NS_PROTO_TCP) continue;   /* the service ns_tmodel_plan read, as repair will */
             plan[k].close = NS_REPAIR_CLOSE_OPEN;
             cand[n] = (close_cand){0, k, close_evidence(rows, dir, len), len};

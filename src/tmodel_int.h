@@ -65,6 +65,10 @@ typedef struct tm_flow_info {
     int64_t dur_ns;       /* first row to last, as generated */
 } tm_flow_info;
 
+/* The rows of generated flow k the plan reads: what the streaming writer knows when it plans, the
+ * first window (ns_repair_opts.window). */
+uint32_t tm_planned_rows(const ns_gen_flows *g, const ns_repair_opts *ro, size_t k);
+
 /* The plan's parts after its hosts and ports (ns_tmodel_plan calls them in this order): each TCP
  * flow's close and SYN-ACK (tmodel_close.c), its handshake gaps, every flow's turn maps
  * (tmodel_timing.c), and each flow's prior of HTTP methods (tmodel_close.c). */

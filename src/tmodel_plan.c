@@ -812,6 +812,11 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     return NS_OK;
 }
 
+uint32_t tm_planned_rows(const ns_gen_flows *g, const ns_repair_opts *ro, size_t k)
+{
+    return ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
+}
+
 int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
                    const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan)
 {
@@ -845,8 +850,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
         for (size_t k = caps[i].first; !rc && k < caps[i].first + caps[i].n; k++) {
             const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
             const uint8_t *dir = g->dir + g->first[k];
-            /* What the streaming writer knows when it plans: the first window (ns_repair_opts.window). */
-            uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
+            uint32_t len = tm_planned_rows(g, ro, k);
             rc = ns_repair_flow_service(rows, dir, len, &info[k].proto, &info[k].sport);
             for (uint32_t r = 0; r < len; r++) info[k].sent[dir[r] ? 1 : 0]++;
             for (uint32_t r = 1; g->iat_ns && r < g->len[k]; r++) info[k].dur_ns += g->iat_ns[g->first[k] + r];

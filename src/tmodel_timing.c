@@ -66,7 +66,7 @@ static int hs_find(const ns_tmodel *tm, const ns_tmodel_class *const c[2], const
     if (fi->proto != NS_PROTO_TCP) return 0;
     const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
     const uint8_t *dir = g->dir + g->first[k];
-    uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
+    uint32_t len = tm_planned_rows(g, ro, k);
     uint32_t syns;
     if (tm_turns_from(rows, dir, len, &syns) == 1) return 0;
     int any = 0;
@@ -278,7 +278,7 @@ int tm_plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_ca
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
             const int8_t *r = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
             const uint8_t *dir = g->dir + g->first[k];
-            uint32_t len = ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k], syns;
+            uint32_t len = tm_planned_rows(g, ro, k), syns;
             if (len > NS_TM_TURN_ROWS) len = NS_TM_TURN_ROWS;
             for (uint32_t j = tm_turns_from(r, dir, len, &syns); j < len; j++) {
                 int s = plan[k].group || !dir[j] == !dir[j - 1]; /* repair sends a group flow's rows one way */
