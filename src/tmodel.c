@@ -272,14 +272,14 @@ int tm_hs_bin(int64_t ns)
     return b < 0 ? 0 : b;
 }
 
-/* One more handshake gap of side s; the class's counts halve first where one would pass 65535 (the shares stay). */
-static void hs_count(ns_tmodel_class *c, int s, int64_t ns)
+/* One more handshake gap of side s in bin b of h (a class's or a port's); the counts halve first where one
+ * would pass 65535 (the shares stay). */
+static void hs_count(uint16_t h[2][NS_TM_HS_BINS], int s, int b)
 {
-    uint16_t *h = &c->hs_gap[s][tm_hs_bin(ns)];
-    if (*h == UINT16_MAX)
+    if (h[s][b] == UINT16_MAX)
         for (int j = 0; j < 2; j++)
-            for (int i = 0; i < NS_TM_HS_BINS; i++) c->hs_gap[j][i] /= 2;
-    (*h)++;
+            for (int i = 0; i < NS_TM_HS_BINS; i++) h[j][i] /= 2;
+    h[s][b]++;
 }
 
 /* A growing list of u64 (learning's per-port gaps); 0 or NS_ENOMEM (the caller names what it learned). */
@@ -299,7 +299,7 @@ static int push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
  * map of its own: finish_turn_ports). A list that cannot grow loses the port's count, not the class's. */
 static void hs_note(acc *a, const ns_ds_flow *f, int s, int64_t ns)
 {
-    hs_count(a->c, s, ns);
+    hs_count(a->c->hs_gap, s, tm_hs_bin(ns));
     if (push_u64(&a->hport, &a->n_hport, &a->cap_hport, (uint64_t)f->server_port << 32 | (uint64_t)s << 16 |
                                                             (uint64_t)tm_hs_bin(ns)))
         a->hport_lost = 1;
@@ -390,12 +390,7 @@ static void finish_turn_ports(acc *a)
                                         c->turn_port[p] != (uint16_t)(a->hport[i] >> 32)))
             p++;
         if (p == NS_TM_TURN_PORTS) continue;
-        uint16_t(*h)[NS_TM_HS_BINS] = c->hs_port_gap[p];
-        uint16_t *b = &h[a->hport[i] >> 16 & 1][a->hport[i] & 0xffff];
-        if (*b == UINT16_MAX) /* as hs_count: the shares stay */
-            for (int j = 0; j < 2; j++)
-                for (int k = 0; k < NS_TM_HS_BINS; k++) h[j][k] /= 2;
-        (*b)++;
+        hs_count(c->hs_port_gap[p], (int)(a->hport[i] >> 16 & 1), (int)(a->hport[i] & 0xffff));
     }
     free(a->hport), a->hport = NULL, a->n_hport = a->cap_hport = 0;
 }
