@@ -1548,7 +1548,7 @@ static void test_handshake_gaps_follow_the_class(void **state)
     ns_tmodel_free(&tm);
 }
 
-/* Offset of `close` in a record: every version 1 field before it (tmodel.c, record layout). */
+/* Offset of `close` in a record: every version 1 field before it (tmodel_file.c, record layout). */
 enum { REC_CLOSE = 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES + 24 + 24 + 4 * (NS_TM_PORT_STEPS + 1) +
                    4 + 6 + 2 * (4 * NS_TM_IPID_KINDS + 8 + 8 + 8 + 5 * NS_TM_TTLS) + 8 + 12 };
 

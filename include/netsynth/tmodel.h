@@ -6,7 +6,8 @@
  * A class is a set of label tokens: every label combination of the training
  * flows ("app=web rtt=10ms loss=0%", tokens in attribute order), every single
  * token ("app=web"), and the empty key (every flow). A capture's flows of one
- * class, in start order, are one sequence; per class the model counts:
+ * class, in start order, are one sequence; per class the model counts
+ * (tmodel.c learns it):
  *   arrivals   gaps between consecutive flow starts: a log10 histogram (8
  *              bins a decade, 1 us to 1e6 s), the decade of a gap given the
  *              previous gap's (a Markov chain: bursts, idle periods), and a
@@ -56,13 +57,13 @@
  * No address is kept: hosts are numbers within a capture; the plan maps
  * them onto repair's client and server nets.
  *
- * Generation: a capture of class K takes, per part of the model, the first
+ * Generation (tmodel_plan.c): a capture of class K takes, per part of the model, the first
  * class with data for it among K itself, K's first token, and the empty key.
  * Its flows start per the arrival process (with the seed's stream for that
  * capture: a count for --duration and the plan then agree), or, given a
  * span (a like-for-like copy of a real capture), the nearest of 8 draws
  * stretched onto it. Its clients, then servers, are drawn for the whole
- * capture: a main client and visitors (tmodel.c, client_draw), as many per
+ * capture: a main client and visitors (tmodel_plan.c, client_draw), as many per
  * flow as the class has (of up to 32 draws, the one nearest that count),
  * each service (family, transport, server port; ICMP's apart) from one
  * client, and to one server, in the class's shares of them (version 7: its
@@ -79,7 +80,7 @@
  * capture's start); an IP ID counter where its first flow's generated IDs
  * start, stepping as the rows step (repair.h, NS_REPAIR_IPID_COUNTER); a
  * random host's IDs are the rows' own.
- * Each TCP flow is told how to close
+ * Each TCP flow is told how to close (tmodel_close.c)
  * (ns_repair_plan.close): per class, over the captures of one plan in
  * order, as many RSTs and FIN exchanges as the class's shares of its TCP
  * flows make (the remainder carried to its next capture), given first to
@@ -100,7 +101,7 @@
  * (once agreed) as often as the class's do (rst_ts, drawn per flow), and
  * its SYN-ACK answers a SYN's timestamp with one as often as the class's
  * servers do (synack_ts; without one, the flow has none).
- * A TCP flow's handshake gaps (its rows' gap before the SYN-ACK, and
+ * A TCP flow's handshake gaps (tmodel_timing.c: its rows' gap before the SYN-ACK, and
  * before the client's ACK) stay as generated in the share the class's
  * captures show their bin (over the plan's flows of the class, side and
  * bins: floor(n x min(1, real share / generated share)) of a bin's n); the
@@ -110,7 +111,7 @@
  * gap to the rows). Flows to a port of no bins of its own aim at what the
  * class's bins hold beyond its ports' flows (they stand in for flows the
  * model gave a port a few bits off a real one).
- * Turns (version 5): the gaps before a flow's rows after its handshake,
+ * Turns (version 5, tmodel_timing.c): the gaps before a flow's rows after its handshake,
  * turns and same-side rows apart, go through a quantile map per class
  * (ns_repair_plan.turn_map): the quantiles of the gaps of that kind the
  * plan's flows of the class generated (in their first 16 rows) onto the
@@ -148,12 +149,12 @@
  * show it, else the host's TTL if they do, else their commonest (a class's
  * SSDP TTL of 4 is a UDP one).
  *
- * Bytes (little-endian; the blob that the model file keeps as its trace
- * section, see modelfile.c):
+ * Bytes (tmodel_file.c; little-endian; the blob that the model file keeps as
+ * its trace section, see modelfile.c):
  *   0  char[8] "NSYNTRCE"   8 u32 version   12 u32 n_classes
  *   16 u64 size of the blob  24 u32 keys length  28 u32 CRC-32 of the blob with these 4 bytes zero
  *   32 keys: n_classes NUL-ended strings, then zero padding to 8 bytes
- *   then n_classes records of NS_TMODEL_RECORD bytes (NS_TMODEL_RECORD_V4 before version 5; tmodel.c lists
+ *   then n_classes records of NS_TMODEL_RECORD bytes (NS_TMODEL_RECORD_V4 before version 5; tmodel_file.c lists
  *   the fields).
  * Parsing checks all of it: sizes, CRC, distinct keys with the empty one
  * present, counts that agree with each other, finite rates and shares.

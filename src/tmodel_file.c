@@ -1,0 +1,371 @@
+/* tmodel_file.c: the trace model's bytes (tmodel.h, "File format"): encoding,
+ * parsing and checking a file of any version.
+ *
+ * Record layout (NS_TMODEL_RECORD bytes per class, little-endian, the rest
+ * zero), in this order:
+ *   u32 captures, flows, gaps, gap_bin[96], gap_next[12][12]
+ *   f64 period_s, period_jitter, period_share
+ *   u32 client_new, client_prev, client_other, server_new, server_same, server_other
+ *   u32 port_step[17], port_random; u16 port_lo, port_hi, port_server
+ *   u32 ipid[2][3], ipid_runs_on[2][2]; f64 ts_hz[2]; u32 ts_runs_on[2][2]
+ *   u8 ttl[2][4]; u32 ttl_count[2][4] (per side: ipid..ttl_count)
+ *   u32 client_busiest, server_busiest, client_after_busy[3]
+ *   version 2: u32 close[3]; u16 synack_win; u8 synack_ws; u32 rst_ts[2]
+ *   version 3: u32 fin_side[2], fin_acked[2], rst_side[2], rst_fin[2], refused
+ *   version 4: u16 hs_gap[2][96]; u8 ttl_tcp[2][4]; u32 ttl_tcp_count[2][4]; u32 synack_ts[2];
+ *              per group entry (8): u16 group_port; u32 group_addr, group_flows, group_port_flows, group_zero;
+ *              u8 group_ttl
+ *   version 5: u32 turn_n[2]; u16 turn_q[2][32];
+ *              per turn port entry (8): u16 turn_port; u32 turn_port_n[2]; u16 turn_port_q[2][32];
+ *              then per turn port entry (8): u16 hs_port_gap[2][96]
+ *   version 6: u32 method[12]
+ *   version 7: u32 svc_multi, svc_one, svc_one_server;
+ *              per service port entry (8): u16 svc_port; u32 svc_port_multi, svc_port_one, svc_port_one_server
+ *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
+#include "netsynth/tmodel.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/error.h"
+#include "netsynth/fileio.h"
+#include "netsynth/packet.h"
+
+#include "tmodel_int.h"
+
+enum { HEADER = 32 };
+
+static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+/* A record's bytes in a file of `version` (version 5 made room for the turn ports). */
+static size_t record_bytes(uint32_t version) { return version >= 5 ? NS_TMODEL_RECORD : NS_TMODEL_RECORD_V4; }
+
+typedef struct cursor {
+    uint8_t *p;
+    const uint8_t *q;
+} cursor;
+
+static void w32(cursor *c, uint32_t v) { ns_store_le32(c->p, v), c->p += 4; }
+static void w16(cursor *c, uint16_t v) { c->p[0] = (uint8_t)v, c->p[1] = (uint8_t)(v >> 8), c->p += 2; }
+static void w8(cursor *c, uint8_t v) { *c->p++ = v; }
+static void wf(cursor *c, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    ns_store_le64(c->p, u), c->p += 8;
+}
+static uint32_t r32(cursor *c) { uint32_t v = ns_load_le32(c->q); c->q += 4; return v; }
+static uint16_t r16(cursor *c) { uint16_t v = (uint16_t)(c->q[0] | c->q[1] << 8); c->q += 2; return v; }
+static uint8_t r8(cursor *c) { return *c->q++; }
+static double rf(cursor *c)
+{
+    uint64_t u = ns_load_le64(c->q);
+    double v;
+    memcpy(&v, &u, 8);
+    c->q += 8;
+    return v;
+}
+
+/* Every field in record order, through the macros W (u32), H (u16), B (u8), D (f64). */
+#define RECORD_FIELDS(W, H, B, D)                                                                                 \
+    W(captures) W(flows) W(gaps);                                                                                 \
+    for (int i_ = 0; i_ < NS_TM_GAP_BINS; i_++) W(gap_bin[i_]);                                                   \
+    for (int i_ = 0; i_ < NS_TM_DECADES; i_++)                                                                    \
+        for (int j_ = 0; j_ < NS_TM_DECADES; j_++) W(gap_next[i_][j_]);                                           \
+    D(period_s) D(period_jitter) D(period_share);                                                                 \
+    W(client_new) W(client_prev) W(client_other) W(server_new) W(server_same) W(server_other);                    \
+    for (int i_ = 0; i_ <= NS_TM_PORT_STEPS; i_++) W(port_step[i_]);                                              \
+    W(port_random) H(port_lo) H(port_hi) H(port_server);                                                          \
+    for (int s_ = 0; s_ < 2; s_++) {                                                                              \
+        for (int i_ = 0; i_ < NS_TM_IPID_KINDS; i_++) W(ipid[s_][i_]);                                            \
+        W(ipid_runs_on[s_][0]) W(ipid_runs_on[s_][1]) D(ts_hz[s_]) W(ts_runs_on[s_][0]) W(ts_runs_on[s_][1]);     \
+        for (int i_ = 0; i_ < NS_TM_TTLS; i_++) { B(ttl[s_][i_]) W(ttl_count[s_][i_]) }                          \
+    }                                                                                                             \
+    W(client_busiest) W(server_busiest);                                                                          \
+    for (int i_ = 0; i_ < 3; i_++) W(client_after_busy[i_]);
+/* The fields version 2 added after them. */
+#define RECORD_FIELDS_V2(W, H, B)                                                                                 \
+    for (int i_ = 0; i_ < NS_TM_CLOSES; i_++) { W(close[i_]) }                                                    \
+    H(synack_win) B(synack_ws) W(rst_ts[0]) W(rst_ts[1])
+/* And version 3's. */
+#define RECORD_FIELDS_V3(W)                                                                                       \
+    W(fin_side[0]) W(fin_side[1]) W(fin_acked[0]) W(fin_acked[1]) W(rst_side[0]) W(rst_side[1]) W(rst_fin[0])    \
+    W(rst_fin[1]) W(refused)
+/* And version 4's. */
+#define RECORD_FIELDS_V4(W, H, B)                                                                                 \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int i_ = 0; i_ < NS_TM_HS_BINS; i_++) { H(hs_gap[s_][i_]) }                                         \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int i_ = 0; i_ < NS_TM_TTLS; i_++) { B(ttl_tcp[s_][i_]) W(ttl_tcp_count[s_][i_]) }                  \
+    W(synack_ts[0]) W(synack_ts[1]);                                                                              \
+    for (int i_ = 0; i_ < NS_TM_GROUPS; i_++) {                                                                   \
+        H(group_port[i_]) W(group_addr[i_]) W(group_flows[i_]) W(group_port_flows[i_]) W(group_zero[i_])         \
+        B(group_ttl[i_])                                                                                          \
+    }
+
+/* And version 5's. */
+#define RECORD_FIELDS_V5(W, H)                                                                                    \
+    W(turn_n[0]) W(turn_n[1]);                                                                                    \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int i_ = 0; i_ < NS_REPAIR_TURN_Q; i_++) { H(turn_q[s_][i_]) }                                     \
+    for (int p_ = 0; p_ < NS_TM_TURN_PORTS; p_++) {                                                              \
+        H(turn_port[p_]) W(turn_port_n[p_][0]) W(turn_port_n[p_][1]);                                            \
+        for (int s_ = 0; s_ < 2; s_++)                                                                            \
+            for (int i_ = 0; i_ < NS_REPAIR_TURN_Q; i_++) { H(turn_port_q[p_][s_][i_]) }                         \
+    }                                                                                                             \
+    for (int p_ = 0; p_ < NS_TM_TURN_PORTS; p_++)                                                                \
+        for (int s_ = 0; s_ < 2; s_++)                                                                            \
+            for (int i_ = 0; i_ < NS_TM_HS_BINS; i_++) { H(hs_port_gap[p_][s_][i_]) }
+
+/* And version 6's. */
+#define RECORD_FIELDS_V6(W)                                                                                       \
+    for (int i_ = 0; i_ < NS_REPAIR_METHODS; i_++) { W(method[i_]) }
+
+/* And version 7's. */
+#define RECORD_FIELDS_V7(W, H)                                                                                    \
+    W(svc_multi) W(svc_one) W(svc_one_server);                                                                   \
+    for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) {                                                                \
+        H(svc_port[p_]) W(svc_port_multi[p_]) W(svc_port_one[p_]) W(svc_port_one_server[p_])                     \
+    }
+
+static void put_record(cursor *cu, const ns_tmodel_class *c)
+{
+#define PW(f) w32(cu, c->f);
+#define PH(f) w16(cu, c->f);
+#define PB(f) w8(cu, c->f);
+#define PD(f) wf(cu, c->f);
+    RECORD_FIELDS(PW, PH, PB, PD)
+    RECORD_FIELDS_V2(PW, PH, PB)
+    RECORD_FIELDS_V3(PW)
+    RECORD_FIELDS_V4(PW, PH, PB)
+    RECORD_FIELDS_V5(PW, PH)
+    RECORD_FIELDS_V6(PW)
+    RECORD_FIELDS_V7(PW, PH)
+#undef PW
+#undef PH
+#undef PB
+#undef PD
+}
+
+/* A record of `version`: a version 1 one has no closes, a version 2 one no close sides and shapes (they
+ * stay 0, and its bytes there must be zeros). */
+static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
+{
+#define GW(f) c->f = r32(cu);
+#define GH(f) c->f = r16(cu);
+#define GB(f) c->f = r8(cu);
+#define GD(f) c->f = rf(cu);
+    RECORD_FIELDS(GW, GH, GB, GD)
+    if (version >= 2) {
+        RECORD_FIELDS_V2(GW, GH, GB)
+    }
+    if (version >= 3) {
+        RECORD_FIELDS_V3(GW)
+    }
+    if (version >= 4) {
+        RECORD_FIELDS_V4(GW, GH, GB)
+    }
+    if (version >= 5) {
+        RECORD_FIELDS_V5(GW, GH)
+    }
+    if (version >= 6) {
+        RECORD_FIELDS_V6(GW)
+    }
+    if (version >= 7) {
+        RECORD_FIELDS_V7(GW, GH)
+    }
+#undef GW
+#undef GH
+#undef GB
+#undef GD
+}
+
+int ns_tmodel_encode(const ns_tmodel *tm, uint8_t **out, size_t *out_size)
+{
+    size_t keys = 0;
+    for (uint32_t c = 0; c < tm->n_classes; c++) keys += strlen(tm->classes[c].key) + 1;
+    size_t off = align8(HEADER + keys), size = off + (size_t)tm->n_classes * record_bytes(NS_TMODEL_VERSION);
+    uint8_t *buf = calloc(1, size);
+    if (!buf) return ns_error(NS_ENOMEM, "out of memory for the trace model (%zu bytes)", size);
+    memcpy(buf, NS_TMODEL_MAGIC, 8);
+    ns_store_le32(buf + 8, NS_TMODEL_VERSION);
+    ns_store_le32(buf + 12, tm->n_classes);
+    ns_store_le64(buf + 16, size);
+    ns_store_le32(buf + 24, (uint32_t)keys);
+    char *k = (char *)buf + HEADER;
+    for (uint32_t c = 0; c < tm->n_classes; c++) k = stpcpy(k, tm->classes[c].key) + 1;
+    for (uint32_t c = 0; c < tm->n_classes; c++) {
+        cursor cu = {.p = buf + off + (size_t)c * record_bytes(NS_TMODEL_VERSION)};
+        put_record(&cu, &tm->classes[c]);
+    }
+    ns_store_le32(buf + 28, ns_crc32(0, buf, size));
+    *out = buf, *out_size = size;
+    return NS_OK;
+}
+
+static int fin(double v, double lo, double hi) { return isfinite(v) && v >= lo && v <= hi; }
+
+/* What a class's counts must say of each other; NULL when they agree. */
+static const char *class_problem(const ns_tmodel_class *c)
+{
+    uint64_t s = 0;
+    if (c->flows < c->captures) return "fewer flows than captures";
+    if (c->gaps != c->flows - c->captures) return "gap count is not flows - captures";
+    for (int i = 0; i < NS_TM_GAP_BINS; i++) s += c->gap_bin[i];
+    if (s > c->gaps) return "more binned gaps than gaps";
+    for (int j = 0; j < NS_TM_DECADES; j++) { /* transitions into a decade are gaps in it */
+        uint64_t into = 0, in = 0;
+        for (int i = 0; i < NS_TM_DECADES; i++) into += c->gap_next[i][j];
+        for (int i = 0; i < NS_TM_GAP_PER_DECADE; i++) in += c->gap_bin[j * NS_TM_GAP_PER_DECADE + i];
+        if (into > in) return "more gap transitions than gaps";
+    }
+    if (!fin(c->period_s, 0, 1e7) || !fin(c->period_jitter, 0, 10) || !fin(c->period_share, 0, 1) ||
+        (c->period_s == 0 && c->period_share != 0))
+        return "bad period";
+    /* Each gap is binned or periodic. */
+    if (fabs((double)s + c->period_share * c->gaps - c->gaps) > 0.5) return "binned and periodic gaps do not add up";
+    if ((uint64_t)c->client_new + c->client_prev + c->client_other != c->gaps ||
+        (uint64_t)c->server_new + c->server_same + c->server_other != c->gaps)
+        return "host counts do not add up to the flows";
+    if (c->client_busiest > c->client_other || c->server_busiest > c->server_other ||
+        c->client_after_busy[0] > c->client_new || c->client_after_busy[1] > c->client_prev ||
+        c->client_after_busy[2] > c->client_other)
+        return "more busiest hosts than other hosts";
+    if (c->svc_one > c->svc_multi || c->svc_one_server > c->svc_multi || c->svc_multi > c->flows / 2)
+        return "more one-client services than services";
+    s = 0;
+    for (int i = 0; i < NS_TM_SVC_PORTS; i++) {
+        if (c->svc_port_one[i] > c->svc_port_multi[i] || c->svc_port_one_server[i] > c->svc_port_multi[i] ||
+            (!c->svc_port[i] && c->svc_port_multi[i]))
+            return "bad service port entry";
+        s += c->svc_port_multi[i];
+    }
+    if (s > c->svc_multi) return "more services by port than services";
+    s = c->port_random;
+    for (int i = 0; i <= NS_TM_PORT_STEPS; i++) s += c->port_step[i];
+    if (s > c->flows) return "more port steps than flows";
+    if (c->port_lo > c->port_hi || (!c->port_lo && c->port_hi)) return "bad port range";
+    if ((uint64_t)c->close[0] + c->close[1] + c->close[2] > c->flows) return "more closes than flows";
+    s = 0;
+    for (int i = 0; i < NS_REPAIR_METHODS; i++) s += c->method[i];
+    if (s > c->flows) return "more first requests than flows";
+    if (c->synack_ws > 15) return "SYN-ACK window scale over 14";
+    if ((uint64_t)c->fin_side[0] + c->fin_side[1] > c->close[NS_TM_CLOSE_FIN] ||
+        (uint64_t)c->fin_acked[0] + c->fin_acked[1] > (uint64_t)c->fin_side[0] + c->fin_side[1] ||
+        (uint64_t)c->rst_side[0] + c->rst_side[1] > c->close[NS_TM_CLOSE_RST] ||
+        (uint64_t)c->rst_fin[0] + c->rst_fin[1] != (uint64_t)c->rst_side[0] + c->rst_side[1] ||
+        c->refused > c->rst_side[1])
+        return "close sides and shapes do not add up to the closes";
+    uint64_t hs[2] = {0, 0};
+    for (int i = 0; i < NS_TM_HS_BINS; i++) hs[0] += c->hs_gap[0][i], hs[1] += c->hs_gap[1][i];
+    if (hs[0] > c->flows || hs[1] > c->flows) return "more handshake gaps than flows";
+    for (int h = 0; h < 2; h++) {
+        s = 0;
+        for (int i = 0; i < NS_TM_IPID_KINDS; i++) s += c->ipid[h][i];
+        if (s > c->flows || (uint64_t)c->ipid_runs_on[h][0] + c->ipid_runs_on[h][1] > c->flows ||
+            (uint64_t)c->ts_runs_on[h][0] + c->ts_runs_on[h][1] > c->flows)
+            return "more host observations than flows";
+        if (!fin(c->ts_hz[h], 0, 1e7)) return "bad timestamp clock";
+        s = 0;
+        for (int i = 0; i < NS_TM_TTLS; i++) {
+            s += c->ttl_count[h][i];
+            if ((i && c->ttl_count[h][i] > c->ttl_count[h][i - 1]) || (!c->ttl_count[h][i] && c->ttl[h][i]))
+                return "TTLs out of order";
+            if ((i && c->ttl_tcp_count[h][i] > c->ttl_tcp_count[h][i - 1]) ||
+                (!c->ttl_tcp_count[h][i] && c->ttl_tcp[h][i]) || c->ttl_tcp_count[h][i] > c->ttl_count[h][0])
+                return "TCP TTLs out of order";
+        }
+    }
+    if ((uint64_t)c->synack_ts[0] + c->synack_ts[1] > c->flows) return "more SYN-ACKs than flows";
+    for (int i = 0; i < NS_TM_GROUPS; i++) {
+        /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
+        if (c->group_addr[i] ? !tm_is_group_addr(c->group_addr[i]) || !c->group_flows[i]
+                             : c->group_port[i] || c->group_flows[i] || c->group_port_flows[i] || c->group_zero[i] ||
+                                   c->group_ttl[i])
+            return "a group entry without a group address";
+        if (c->group_zero[i] > c->group_flows[i] || c->group_flows[i] > c->group_port_flows[i] ||
+            c->group_port_flows[i] > c->flows)
+            return "group counts do not add up to the flows";
+    }
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < NS_REPAIR_TURN_Q; i++)
+            if (c->turn_n[k] ? i && c->turn_q[k][i] < c->turn_q[k][i - 1] : c->turn_q[k][i] != 0)
+                return "turn quantiles out of order";
+    for (int p = 0; p < NS_TM_TURN_PORTS; p++) {
+        uint64_t n = (uint64_t)c->turn_port_n[p][0] + c->turn_port_n[p][1];
+        if (!n && c->turn_port[p]) return "a turn port entry without gaps";
+        if (n > (uint64_t)c->turn_n[0] + c->turn_n[1] || c->turn_port_n[p][0] > c->turn_n[0] ||
+            c->turn_port_n[p][1] > c->turn_n[1])
+            return "more turn gaps of a port than of its class";
+        for (int e = 0; n && e < p; e++)
+            if (c->turn_port[e] == c->turn_port[p] || !((uint64_t)c->turn_port_n[e][0] + c->turn_port_n[e][1]))
+                return "turn port entries repeat a port or follow an empty one";
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < NS_REPAIR_TURN_Q; i++)
+                if (c->turn_port_n[p][k] ? i && c->turn_port_q[p][k][i] < c->turn_port_q[p][k][i - 1]
+                                         : c->turn_port_q[p][k][i] != 0)
+                    return "turn port quantiles out of order";
+        uint64_t h[2] = {0, 0};
+        for (int i = 0; i < NS_TM_HS_BINS; i++) h[0] += c->hs_port_gap[p][0][i], h[1] += c->hs_port_gap[p][1][i];
+        if ((!n && h[0] + h[1]) || h[0] > c->flows || h[1] > c->flows)
+            return "handshake gaps of a turn port do not add up";
+    }
+    return NULL;
+}
+
+static int parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *name)
+{
+    if (size < HEADER || memcmp(buf, NS_TMODEL_MAGIC, 8))
+        return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth trace model", name);
+    uint32_t version = ns_load_le32(buf + 8), n = ns_load_le32(buf + 12), keys = ns_load_le32(buf + 24);
+    uint64_t fsize = ns_load_le64(buf + 16);
+    if (version < 1 || version > NS_TMODEL_VERSION)
+        return ns_error(NS_EVERSION, "%s: trace model version %u, this build reads versions 1 to %d%s", name, version,
+                        NS_TMODEL_VERSION, version > NS_TMODEL_VERSION ? ": update netsynth to read it" : "");
+    if (fsize != size)
+        return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: trace model is %zu bytes, its header says %llu%s",
+                        name, size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
+    uint8_t head[HEADER];
+    memcpy(head, buf, HEADER);
+    ns_store_le32(head + 28, 0);
+    if (ns_crc32(ns_crc32(0, head, HEADER), buf + HEADER, size - HEADER) != ns_load_le32(buf + 28))
+        return ns_error(NS_ECORRUPT, "%s: trace model checksum mismatch: it is corrupted", name);
+    if (!n || n > (1u << 20) || keys > size - HEADER ||
+        (size - align8(HEADER + (size_t)keys)) != (uint64_t)n * record_bytes(version) ||
+        size < align8(HEADER + (size_t)keys))
+        return ns_error(NS_ECORRUPT, "%s: trace model sizes do not match its %u classes", name, n);
+    if (!(tm->classes = calloc(n, sizeof *tm->classes))) return ns_error(NS_ENOMEM, "out of memory");
+    tm->n_classes = n;
+    const char *k = (const char *)buf + HEADER, *end = k + keys;
+    for (uint32_t c = 0; c < n; c++) {
+        const char *z = memchr(k, 0, (size_t)(end - k));
+        if (!z) return ns_error(NS_ECORRUPT, "%s: trace model class names are cut short", name);
+        if (!(tm->classes[c].key = malloc((size_t)(z - k) + 1))) return ns_error(NS_ENOMEM, "out of memory");
+        memcpy(tm->classes[c].key, k, (size_t)(z - k) + 1);
+        for (uint32_t d = 0; d < c; d++)
+            if (!strcmp(tm->classes[d].key, tm->classes[c].key))
+                return ns_error(NS_ECORRUPT, "%s: trace model class '%s' is there twice", name, tm->classes[c].key);
+        k = z + 1;
+    }
+    for (const uint8_t *p = (const uint8_t *)k; p < buf + align8(HEADER + (size_t)keys); p++)
+        if (*p) return ns_error(NS_ECORRUPT, "%s: trace model has bytes after its class names", name);
+    if (!ns_tmodel_find(tm, "")) return ns_error(NS_ECORRUPT, "%s: trace model lacks its class of every flow", name);
+    for (uint32_t c = 0; c < n; c++) {
+        const uint8_t *rec = buf + align8(HEADER + (size_t)keys) + (size_t)c * record_bytes(version);
+        cursor cu = {.q = rec};
+        get_record(&cu, &tm->classes[c], version);
+        for (const uint8_t *p = cu.q; p < rec + record_bytes(version); p++)
+            if (*p) return ns_error(NS_ECORRUPT, "%s: trace model class '%s': unknown fields set", name, tm->classes[c].key);
+        const char *why = class_problem(&tm->classes[c]);
+        if (why) return ns_error(NS_ECORRUPT, "%s: trace model class '%s': %s", name, tm->classes[c].key, why);
+    }
+    return NS_OK;
+}
+
+int ns_tmodel_parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *name)
+{
+    memset(tm, 0, sizeof *tm);
+    int rc = parse(tm, buf, size, name);
+    if (rc) ns_tmodel_free(tm);
+    return rc;
+}

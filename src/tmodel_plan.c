@@ -1,0 +1,911 @@
+/* tmodel_plan.c: planning traces with the trace model (tmodel.h,
+ * "Generation"): each capture's flow starts, its clients and servers, their
+ * ports, TTLs, IP ID counters and timestamp clocks, and the 5-tuples that
+ * keep flows apart; then each flow's close (tmodel_close.c) and its
+ * handshake and turn gaps (tmodel_timing.c). */
+#include "netsynth/tmodel.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsynth/error.h"
+#include "netsynth/flow.h"
+#include "netsynth/gen_plan.h"
+#include "netsynth/generate.h"
+#include "netsynth/modelfile.h"
+#include "netsynth/nprint.h"
+#include "netsynth/packet.h"
+#include "netsynth/rng.h"
+
+#include "tmodel_int.h"
+
+/* The services with two flows or more a server port needs for a one-client share of its own (else its class's). */
+enum { SVC_PORT_MIN = 4 };
+
+void tm_chain_of(const ns_tmodel *tm, const char *key, tm_chain *ch)
+{
+    ch->n = 0;
+    const ns_tmodel_class *c = ns_tmodel_find(tm, key);
+    if (c && *key) ch->c[ch->n++] = c;
+    const char *sp = strchr(key, ' ');
+    if (sp) {
+        char first[512];
+        size_t len = (size_t)(sp - key) < sizeof first - 1 ? (size_t)(sp - key) : sizeof first - 1;
+        memcpy(first, key, len), first[len] = 0;
+        if ((c = ns_tmodel_find(tm, first))) ch->c[ch->n++] = c;
+    }
+    if ((c = ns_tmodel_find(tm, ""))) ch->c[ch->n++] = c;
+}
+
+static int has_gaps(const ns_tmodel_class *c, int s) { return c->gaps > 0; }
+static int has_hosts(const ns_tmodel_class *c, int s) { return c->gaps > 0; }
+static int has_ports(const ns_tmodel_class *c, int s) { return c->port_hi > 0; }
+static int has_ipid(const ns_tmodel_class *c, int s) { return c->ipid[s][0] + c->ipid[s][1] + c->ipid[s][2] > 0; }
+static int has_ipid_runs(const ns_tmodel_class *c, int s) { return c->ipid_runs_on[s][0] + c->ipid_runs_on[s][1] > 0; }
+static int has_ts(const ns_tmodel_class *c, int s) { return c->ts_hz[s] > 0; }
+static int has_ts_runs(const ns_tmodel_class *c, int s) { return c->ts_runs_on[s][0] + c->ts_runs_on[s][1] > 0; }
+static int has_ttl(const ns_tmodel_class *c, int s) { return c->ttl_count[s][0] > 0; }
+static int has_ttl_tcp(const ns_tmodel_class *c, int s) { return c->ttl_tcp_count[s][0] > 0; }
+static int has_groups(const ns_tmodel_class *c, int s) { return c->group_addr[0] != 0; }
+static int has_services(const ns_tmodel_class *c, int s) { return c->svc_multi > 0; }
+
+/* Whether ttl is one of the TTLs c learned for side s's hosts (tcp: of its TCP flows). */
+static int class_ttl(const ns_tmodel_class *c, int s, int32_t ttl, int tcp)
+{
+    for (int i = 0; c && i < NS_TM_TTLS; i++)
+        if (tcp ? c->ttl_tcp_count[s][i] && c->ttl_tcp[s][i] == ttl : c->ttl_count[s][i] && c->ttl[s][i] == ttl)
+            return 1;
+    return 0;
+}
+
+const ns_tmodel_class *tm_pick(const tm_chain *ch, int (*has)(const ns_tmodel_class *, int), int s)
+{
+    for (int i = 0; i < ch->n; i++)
+        if (has(ch->c[i], s)) return ch->c[i];
+    return NULL;
+}
+
+/* An index drawn with probability w[i] / sum; -1 when every weight is 0. */
+static int draw(ns_rng *r, const double *w, int n)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += w[i];
+    if (!(sum > 0)) return -1;
+    double u = ns_rng_double(r) * sum;
+    for (int i = 0; i < n; i++) {
+        if (u < w[i]) return i;
+        u -= w[i];
+    }
+    for (int i = n; i-- > 0;)
+        if (w[i] > 0) return i;
+    return -1;
+}
+
+typedef struct arrivals {
+    const ns_tmodel_class *c;  /* NULL: the fixed plan's gap */
+    ns_rng rng;
+    int prev;                  /* decade of the previous non-periodic gap, -1 none */
+} arrivals;
+
+static void arrivals_init(arrivals *a, const ns_tmodel *tm, const char *key, uint64_t seed, uint64_t capture)
+{
+    tm_chain ch;
+    tm_chain_of(tm, key, &ch);
+    a->c = tm_pick(&ch, has_gaps, 0);
+    a->prev = -1;
+    ns_rng_seed(&a->rng, seed ^ 0x74726163656d6f64ull, 2 * capture);
+}
+
+static double next_gap(arrivals *a)
+{
+    const ns_tmodel_class *c = a->c;
+    if (!c) return 0.01; /* no class ever had two flows in a capture: the fixed plan's 10 ms */
+    double marg[NS_TM_DECADES] = {0}, w[NS_TM_DECADES], total = 0;
+    for (int b = 0; b < NS_TM_GAP_BINS; b++) marg[b / NS_TM_GAP_PER_DECADE] += c->gap_bin[b], total += c->gap_bin[b];
+    if (total == 0 && !(c->period_s > 0)) return 0.01;
+    if (c->period_s > 0 && (total == 0 || ns_rng_double(&a->rng) < c->period_share)) {
+        double g = c->period_s * (1 + c->period_jitter * ns_rng_normal(&a->rng));
+        a->prev = -1;
+        return g > 1e-6 ? g : 1e-6;
+    }
+    /* The chain's row, with the marginal as one pseudo-count spread over it. */
+    double row = 0;
+    for (int d = 0; a->prev >= 0 && d < NS_TM_DECADES; d++) row += c->gap_next[a->prev][d];
+    for (int d = 0; d < NS_TM_DECADES; d++) w[d] = (row > 0 ? c->gap_next[a->prev][d] : 0) + marg[d] / total;
+    int d = draw(&a->rng, w, NS_TM_DECADES);
+    if (d < 0) return 0.01; /* cannot happen for a parsed model (class_problem): no weight anywhere */
+    double wb[NS_TM_GAP_PER_DECADE];
+    for (int i = 0; i < NS_TM_GAP_PER_DECADE; i++) wb[i] = c->gap_bin[d * NS_TM_GAP_PER_DECADE + i];
+    int in = draw(&a->rng, wb, NS_TM_GAP_PER_DECADE);
+    int b = d * NS_TM_GAP_PER_DECADE + (in < 0 ? NS_TM_GAP_PER_DECADE / 2 : in);
+    a->prev = d;
+    return pow(10, ((double)b + ns_rng_double(&a->rng)) / NS_TM_GAP_PER_DECADE - 6);
+}
+
+int ns_tmodel_count(const ns_tmodel *tm, const char *key, int64_t duration_ns, uint64_t seed, uint64_t capture,
+                    size_t max, size_t *n)
+{
+    arrivals a;
+    arrivals_init(&a, tm, key, seed, capture);
+    int64_t t = 0; /* whole nanoseconds, as the plan adds them up */
+    size_t k = 1;
+    while (k < max && (t += llround(next_gap(&a) * 1e9)) < duration_ns) k++;
+    *n = k;
+    return NS_OK;
+}
+
+/* A host while a capture is planned: [0] as a client, [1] as a server. */
+typedef struct phost {
+    uint32_t num, flows;
+    int has_port;
+    uint16_t port;
+    uint8_t ttl, ipid;
+    int ipid_runs_on, ts_runs_on;
+    uint16_t ipid_next;
+    uint32_t ts_offset;
+    float ts_hz;
+} phost;
+
+static void new_host(phost *h, uint32_t num, const tm_chain *ch, int s, ns_rng *r)
+{
+    memset(h, 0, sizeof *h);
+    h->num = num;
+    const ns_tmodel_class *c;
+    if ((c = tm_pick(ch, has_ttl, s))) {
+        double w[NS_TM_TTLS];
+        for (int i = 0; i < NS_TM_TTLS; i++) w[i] = c->ttl_count[s][i];
+        h->ttl = c->ttl[s][draw(r, w, NS_TM_TTLS)];
+    }
+    h->ipid = NS_REPAIR_IPID_KEEP;
+    if ((c = tm_pick(ch, has_ipid, s))) {
+        double w[NS_TM_IPID_KINDS];
+        for (int i = 0; i < NS_TM_IPID_KINDS; i++) w[i] = c->ipid[s][i];
+        static const uint8_t mode[NS_TM_IPID_KINDS] = {NS_REPAIR_IPID_ZERO, NS_REPAIR_IPID_COUNTER, NS_REPAIR_IPID_RANDOM};
+        h->ipid = mode[draw(r, w, NS_TM_IPID_KINDS)];
+    }
+    if ((c = tm_pick(ch, has_ipid_runs, s)))
+        h->ipid_runs_on = ns_rng_double(r) * (c->ipid_runs_on[s][0] + c->ipid_runs_on[s][1]) < c->ipid_runs_on[s][0];
+    h->ipid_next = (uint16_t)ns_rng_u64(r);
+    /* Without a timed flow the usual 1 kHz (Linux, the BSDs): a clock, never the generated jumps. */
+    h->ts_hz = (c = tm_pick(ch, has_ts, s)) ? (float)c->ts_hz[s] : 1000.0f;
+    if ((c = tm_pick(ch, has_ts_runs, s)))
+        h->ts_runs_on = ns_rng_double(r) * (c->ts_runs_on[s][0] + c->ts_runs_on[s][1]) < c->ts_runs_on[s][0];
+    h->ts_offset = (uint32_t)ns_rng_u64(r);
+}
+
+/* What planning needs of a generated flow besides tm_flow_info (a byte each). */
+enum { FLOW_V6 = 1, FLOW_ICMP = 2 };
+
+/* A seen client of family f other than `not1` and `not2` (-1: none), by flow count; -1 when there is none. */
+static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint32_t n, uint32_t f, int32_t not1,
+                               int32_t not2, ns_rng *r)
+{
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < n; i++) sum += fam[i] != f || (int32_t)i == not1 || (int32_t)i == not2 ? 0 : flows[i];
+    if (!sum) return -1;
+    uint64_t u = ns_rng_below(r, sum);
+    for (uint32_t i = 0;; i++) {
+        uint64_t w = fam[i] != f || (int32_t)i == not1 || (int32_t)i == not2 ? 0 : flows[i];
+        if (u < w) return (int32_t)i;
+        u -= w;
+    }
+}
+
+/* One draw of the clients of a capture's n flows (kind[j]: FLOW_* of flow j):
+ * seq[j] numbers them in order of first flow; returns how many. An address
+ * is IPv4 or IPv6, so each family's flows have clients of their own, drawn
+ * as one sequence each with the class's rows. Learning's rows are read as
+ * a main client and visitors. After a flow of the busiest client: a new
+ * one, the same, or another by flow count, as learned, except that the new
+ * share is set so that the class's new clients per flow (client_new /
+ * gaps) come out once visitors chain as learned: a flow after a new one
+ * counts in the other row, so that row's own new share is a chain's, and
+ * visitors come back. After any other client (a visitor): a new one as
+ * learned, else back to the busiest (learning's "previous" there is mostly
+ * a main client still tied with a visitor in a capture's first flows:
+ * taken literally, a visitor's flows went on and new ones came after it,
+ * 12 clients a capture where real had 4), or another by flow count.
+ * A flow pinned to an earlier one of its service (pin[j] < j: service_pins)
+ * goes from that flow's client: a real device asks its DNS, NTP, cloud
+ * servers from one address (captures of the IoT corpus whose flows to one
+ * server port came from two clients: DNS 1 of 317, NTP 0 of 259), where a
+ * visitor drawn per flow made 2 of every 5 generated captures ask their NTP
+ * servers from two (BENCHMARK.md, "What a person sees (session 11)"). */
+static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin, ns_rng *r,
+                            uint32_t *seq, uint32_t *flows, uint32_t *fam)
+{
+    uint32_t n_cl = 0;
+    int32_t prev[2] = {-1, -1}, top[2] = {-1, -1}; /* per family: the previous flow's client, the busiest */
+    double all[3] = {0}, row_b[3] = {0}, row_v[3] = {0}, gaps = 0;
+    if (c) {
+        all[0] = c->client_new, all[1] = c->client_prev, all[2] = c->client_other;
+        for (int i = 0; i < 3; i++) row_b[i] = c->client_after_busy[i], row_v[i] = all[i] - row_b[i], gaps += all[i];
+        double nb = row_b[0] + row_b[1] + row_b[2], nv = row_v[0] + row_v[1] + row_v[2];
+        if (!(nb > 0)) memcpy(row_b, all, sizeof all);
+        if (!(nv > 0)) memcpy(row_v, all, sizeof all);
+        /* Per flow q new clients in all, a chain of 1 / (1 - chain) visitors per new after a main one. */
+        double q = gaps > 0 ? all[0] / gaps : 0, chained = nv > 0 ? row_v[0] / nv : 0, keep = row_b[1] + row_b[2];
+        if (nb > 0 && q < 1 && chained < 1 && keep > 0) {
+            double e = q * (1 - chained) / (1 - q);
+            if (e < 1) row_b[0] = e / (1 - e) * keep;
+        }
+        /* A visitor's "previous" and its other host that was the busiest go back to the busiest. */
+        double back = row_v[2] < c->client_busiest ? row_v[2] : c->client_busiest;
+        row_v[1] += back, row_v[2] -= back;
+    }
+    for (size_t j = 0; j < n; j++) {
+        uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0;
+        int32_t k = pin && pin[j] < j ? (int32_t)seq[pin[j]] : -1, p = prev[f];
+        if (k < 0 && p >= 0 && c && gaps > 0) {
+            int busy = top[f] == p;
+            int how = draw(r, busy ? row_b : row_v, 3);
+            if (how == 1) k = busy ? p : top[f];
+            else if (how == 2) {
+                k = client_by_flows(flows, fam, n_cl, f, p, busy ? -1 : top[f], r);
+                if (k < 0) k = busy ? p : top[f];
+            }
+        }
+        if (k < 0) k = (int32_t)n_cl, flows[n_cl] = 0, fam[n_cl++] = f;
+        flows[k]++;
+        /* Only k's count grew, so only k can become the busiest (ties: the first seen, as learning has it). */
+        if (top[f] < 0 || flows[k] > flows[top[f]] || (flows[k] == flows[top[f]] && k < top[f])) top[f] = k;
+        seq[j] = (uint32_t)k, prev[f] = k;
+    }
+    return n_cl;
+}
+
+/* One draw of a capture's hosts into seq[n], returning how many (client_draw
+ * or server_draw over their share of the scratch). */
+typedef struct host_draw {
+    const ns_tmodel_class *c;
+    size_t n;
+    const uint8_t *kind;
+    const uint32_t *cseq;     /* servers: the flows' clients */
+    const uint32_t *pin;      /* the flow each flow's client (clients) or server (servers) follows: service_pins */
+    uint32_t *scratch;
+    uint32_t (*draw)(const struct host_draw *h, ns_rng *r, uint32_t *seq);
+} host_draw;
+
+/* seq[n]: of up to 32 draws of h (1 when n is large), the first with as
+ * many hosts as the class has per flow (fresh / gaps over n - 1 flows,
+ * rounded at random), else the closest; best[n] scratch. salt keeps the
+ * clients' and the servers' random streams apart. */
+static void host_sequence(const host_draw *h, uint64_t fresh, uint64_t gaps, uint64_t salt, uint64_t seed,
+                          uint64_t capture, uint32_t *seq, uint32_t *draw_seq, uint32_t *best)
+{
+    size_t n = h->n;
+    ns_rng r;
+    ns_rng_seed(&r, seed ^ salt, 64 * capture);
+    double want = gaps && n > 1 ? (double)fresh / (double)gaps * (double)(n - 1) : 0;
+    uint32_t target = 1 + (uint32_t)want + (ns_rng_double(&r) < want - floor(want));
+    uint32_t best_miss = UINT32_MAX, tries = n <= 4096 ? 32 : 1;
+    for (uint32_t t = 0; t < tries && best_miss; t++) {
+        ns_rng_seed(&r, seed ^ salt, 64 * capture + 1 + t);
+        uint32_t got = h->draw(h, &r, draw_seq);
+        uint32_t miss = got > target ? got - target : target - got;
+        if (miss < best_miss) best_miss = miss, memcpy(best, draw_seq, n * sizeof *best);
+    }
+    memcpy(seq, best, n * sizeof *seq);
+}
+
+static uint32_t clients_once(const host_draw *h, ns_rng *r, uint32_t *seq)
+{
+    return client_draw(h->c, h->n, h->kind, h->pin, r, seq, h->scratch + 2 * h->n, h->scratch + 3 * h->n);
+}
+
+/* The clients of a capture's n flows (seq[n], numbered in order of first
+ * flow): as client_draw has them, with as many as the class has per flow
+ * (client_new / gaps over n - 1 flows, rounded at random): of up to 32
+ * draws (1 when n is large: the count then varies little), the first with
+ * that many, else the closest. One coin per flow gave captures of 2 and of
+ * 9 clients where the real ones of the class had 3 or 4. scratch[4 n]. */
+static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin,
+                            uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
+{
+    host_draw h = {c, n, kind, NULL, pin, scratch, clients_once};
+    uint64_t gaps = c ? (uint64_t)c->client_new + c->client_prev + c->client_other : 0;
+    host_sequence(&h, c ? c->client_new : 0, gaps, 0x636c69656e747321ull, seed, capture, seq, scratch, scratch + n);
+}
+
+/* 5-tuples in use: open addressing over a power-of-two table. */
+typedef struct tuple {
+    uint32_t client, server;   /* host numbers; a group flow's: GROUP_HOST - capture (client 0.0.0.0), its group */
+    uint16_t cport, sport;
+    uint8_t proto, used;       /* proto | GROUP_TUPLE for a flow to a group */
+    int64_t free_at;           /* a group flow's: when another may take the 5-tuple (its rows' end + idle) */
+} tuple;
+enum { GROUP_TUPLE = 0x80 };
+#define GROUP_HOST UINT32_MAX
+
+typedef struct tuples {
+    tuple *t;
+    size_t mask;
+} tuples;
+
+static size_t tuple_slot(const tuples *ts, const tuple *k)
+{
+    uint64_t h = (uint64_t)k->client * 0x9e3779b97f4a7c15ull ^ (uint64_t)k->server * 0xc2b2ae3d27d4eb4full ^
+                 ((uint64_t)k->cport << 24 | (uint64_t)k->sport << 8 | k->proto) * 0x165667b19e3779f9ull;
+    h ^= h >> 29;
+    size_t i = (size_t)h & ts->mask;
+    while (ts->t[i].used && (ts->t[i].client != k->client || ts->t[i].server != k->server ||
+                             ts->t[i].cport != k->cport || ts->t[i].sport != k->sport || ts->t[i].proto != k->proto))
+        i = (i + 1) & ts->mask;
+    return i;
+}
+
+static uint64_t net_hosts(int prefix) { return prefix >= 31 ? 1ull << (32 - prefix) : (1ull << (32 - prefix)) - 2; }
+
+static void generated_firsts(const int8_t *rows, const uint8_t *dir, uint32_t n, tm_flow_info *fi)
+{
+    fi->ttl[0] = fi->ttl[1] = fi->id[0] = fi->id[1] = -1;
+    uint16_t last[2] = {0, 0};
+    for (uint32_t i = 0; i < n; i++) {
+        const int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
+        int d = dir[i] ? 1 : 0;
+        if (ns_nprint_has(row, NS_NPF_IPV4_ID)) {
+            uint16_t id = (uint16_t)ns_nprint_get(row, NS_NPF_IPV4_ID);
+            if (fi->ttl[d] < 0) fi->ttl[d] = (int32_t)ns_nprint_get(row, NS_NPF_IPV4_TTL);
+            if (id && fi->id[d] >= 0) {
+                uint16_t step = (uint16_t)(id - last[d]);
+                fi->id_steps[d] += step && step <= NS_REPAIR_IPID_STEP_MAX ? step : 1; /* as repair counts */
+            }
+            if (fi->id[d] < 0 && id) fi->id[d] = id; /* zeros do not start a counter (see flow_features) */
+            if (id) last[d] = id;
+        }
+        uint32_t v;
+        if (!fi->has_ts[d] && ns_nprint_has(row, NS_NPF_TCP_SPRT) && tm_row_tsval(row, &v)) fi->has_ts[d] = 1, fi->ts[d] = v;
+    }
+}
+
+/* Scratch for the per-host votes of a capture of up to `most` flows. */
+typedef struct votes {
+    uint64_t *pairs;     /* [most] */
+    uint32_t *val;       /* [most] */
+    uint8_t *has;        /* [most] */
+    int32_t *ttl[2];     /* [most] per host of a side: its flows' commonest TTL, -1 none */
+    uint32_t *ts[2];     /* ... the median of its flows' TSval clock offsets */
+    uint8_t *has_ts[2];
+} votes;
+
+/* Per host of seq[n] (numbered in order of first flow), the value most of
+ * its flows' val[] say (ties: the smallest); -1 where none says one. */
+static void host_majority(const uint32_t *seq, const int32_t *val, size_t n, uint64_t *pairs, int32_t *out)
+{
+    size_t m = 0, hosts = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (seq[j] + 1 > hosts) hosts = seq[j] + 1;
+        if (val[j] >= 0) pairs[m++] = (uint64_t)seq[j] << 32 | (uint32_t)val[j];
+    }
+    for (size_t h = 0; h < hosts; h++) out[h] = -1;
+    qsort(pairs, m, sizeof *pairs, tm_cmp_u64);
+    for (size_t i = 0, best = 0; i < m;) {
+        size_t e = i;
+        while (e < m && pairs[e] == pairs[i]) e++;
+        uint32_t h = (uint32_t)(pairs[i] >> 32);
+        if (!i || (uint32_t)(pairs[i - 1] >> 32) != h) best = 0;
+        if (e - i > best) best = e - i, out[h] = (int32_t)(uint32_t)pairs[i];
+        i = e;
+    }
+}
+
+/* Per host of seq[n], the median of its flows' val[] (those with has[j])
+ * in wrapping 32-bit arithmetic, as clocks run: the host's first value
+ * plus the median of each one's signed distance from it. */
+static void host_median(const uint32_t *seq, const uint32_t *val, const uint8_t *has, size_t n, uint64_t *pairs,
+                        uint32_t *out, uint8_t *has_out)
+{
+    size_t m = 0, hosts = 0;
+    for (size_t j = 0; j < n; j++)
+        if (seq[j] + 1 > hosts) hosts = seq[j] + 1;
+    memset(has_out, 0, hosts);
+    for (size_t j = 0; j < n; j++) {
+        if (!has[j]) continue;
+        uint32_t h = seq[j];
+        if (!has_out[h]) has_out[h] = 1, out[h] = val[j];
+        pairs[m++] = (uint64_t)h << 32 | ((uint32_t)(val[j] - out[h]) ^ 0x80000000u); /* sorts as signed */
+    }
+    qsort(pairs, m, sizeof *pairs, tm_cmp_u64);
+    for (size_t i = 0; i < m;) {
+        size_t e = i;
+        while (e < m && pairs[e] >> 32 == pairs[i] >> 32) e++;
+        out[pairs[i] >> 32] += (uint32_t)pairs[i + (e - i - 1) / 2] ^ 0x80000000u;
+        i = e;
+    }
+}
+
+/* What the flows of each host of a capture generated, side d (0 its
+ * clients, seq the client of each flow; 1 its servers): the TTL most of
+ * them say, and where its timestamp clock stands by the median of theirs
+ * (each flow's first generated TSval less the clock's ticks since the
+ * capture's start at rate hz). A host's TTL and clock start there, not at
+ * its first flow's values alone: one flow's odd TTL or uptime then moves
+ * none of the others. (The same median for an IP ID counter's start
+ * measured no better than its first flow's: BENCHMARK.md, "The trace plan
+ * keeps the rows' clocks".) */
+static void host_votes(const ns_tmodel_capture *cap, const tm_flow_info *info, const uint32_t *seq, const int64_t *starts,
+                       int d, double hz, votes *v)
+{
+    size_t n = cap->n;
+    int32_t *ttl = (int32_t *)v->val;
+    for (size_t j = 0; j < n; j++) ttl[j] = info[cap->first + j].ttl[d] > 0 ? info[cap->first + j].ttl[d] : -1;
+    host_majority(seq, ttl, n, v->pairs, v->ttl[d]);
+    for (size_t j = 0; j < n; j++) {
+        const tm_flow_info *fi = &info[cap->first + j];
+        v->has[j] = (uint8_t)fi->has_ts[d];
+        v->val[j] = fi->ts[d] - (uint32_t)(uint64_t)((double)starts[j] * 1e-9 * hz);
+    }
+    host_median(seq, v->val, v->has, n, v->pairs, v->ts[d], v->has_ts[d]);
+}
+
+/* A seen server of family f: the busiest of the family with probability
+ * busy / other, else one of the rest by flow count; -1 when the family has none. */
+static int32_t server_by_flows(const uint32_t *flows, const uint32_t *fam, uint32_t n, uint32_t f, uint32_t busy,
+                               uint32_t other, ns_rng *r)
+{
+    int32_t top = -1;
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (fam[i] == f) seen++, top = top < 0 || flows[i] > flows[top] ? (int32_t)i : top;
+    if (top < 0 || seen == 1 || ns_rng_double(r) * other < busy) return top;
+    int32_t k = client_by_flows(flows, fam, n, f, top, -1, r);
+    return k < 0 ? top : k;
+}
+
+/* One draw of the servers of a capture's flows, given their clients
+ * (cseq, numbered in order of first flow): the one the client used last,
+ * another seen of its family (the busiest, or by flow count), or new, as
+ * learned; a new client's flow takes no "same". An ICMP flow has no port to
+ * keep its 5-tuple apart from an earlier one between the same hosts (the
+ * plan would move it to a fresh server address, a server more than drawn:
+ * 23 a capture where real had 17), so it takes another server of the
+ * client's family, else a new one. A flow pinned to an earlier one of its
+ * service (spin[j] < j: service_pins) goes to that flow's server: a device
+ * asks one resolver (IoT captures with DNS to two: 17 of 317), where drawn
+ * per flow the generated ones asked a median of 3. Returns how many. */
+static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
+                            const uint32_t *spin, ns_rng *r, uint32_t *seq, uint32_t *flows, uint32_t *fam, int32_t *last,
+                            uint32_t *icmp_with)
+{
+    uint32_t n_sv = 0, n_cl = 0;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0, cj = cseq[j];
+        int icmp = kind && (kind[j] & FLOW_ICMP);
+        int new_client = cj >= n_cl;
+        if (new_client) last[cj] = -1, n_cl = cj + 1;
+        int32_t s = spin && spin[j] < j ? (int32_t)seq[spin[j]] : -1; /* a service that keeps one server */
+        if (s < 0 && j && c && n_sv) {
+            double w[3] = {c->server_new, new_client ? 0 : c->server_same,
+                           c->server_other + (new_client ? c->server_same : 0)};
+            int how = draw(r, w, 3);
+            if (how == 1 && last[cj] >= 0) s = last[cj];
+            else if (how >= 1) s = server_by_flows(flows, fam, n_sv, f, c->server_busiest, c->server_other, r);
+            if (s >= 0 && icmp && icmp_with[s] == cj + 1) {
+                s = client_by_flows(flows, fam, n_sv, f, s, -1, r);
+                if (s >= 0 && icmp_with[s] == cj + 1) s = -1;
+            }
+        }
+        if (s < 0) s = (int32_t)n_sv, flows[n_sv] = 0, fam[n_sv] = f, icmp_with[n_sv++] = 0;
+        if (icmp) icmp_with[s] = cj + 1;
+        flows[s]++;
+        seq[j] = (uint32_t)s, last[cj] = s;
+    }
+    return n_sv;
+}
+
+/* The servers of a capture's flows (seq[n]) as server_draw has them, with
+ * as many as the class has per flow (server_new / gaps over n - 1 flows),
+ * as client_sequence does for clients. scratch[6 n]. */
+static uint32_t servers_once(const host_draw *h, ns_rng *r, uint32_t *seq)
+{
+    uint32_t *sc = h->scratch;
+    size_t n = h->n;
+    return server_draw(h->c, n, h->cseq, h->kind, h->pin, r, seq, sc + 2 * n, sc + 3 * n, (int32_t *)(sc + 4 * n),
+                       sc + 5 * n);
+}
+
+static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
+                            const uint32_t *spin, uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
+{
+    host_draw h = {c, n, kind, cseq, spin, scratch, servers_once};
+    uint64_t gaps = c ? (uint64_t)c->server_new + c->server_same + c->server_other : 0;
+    host_sequence(&h, c ? c->server_new : 0, gaps, 0x7365727665727321ull, seed, capture, seq, scratch, scratch + n);
+}
+
+/* A drawn server (sseq[j], one seen before) whose TTL is not the one the
+ * flow's rows generated for its server is evidence that the flow belongs
+ * with another: the seen server of its family whose first flow said that
+ * TTL (the busiest of them) takes it. Which flows open a new server stays
+ * as drawn, so the class's server counts hold; ICMP flows, which the
+ * 5-tuple rule moves between servers, stay too. ttl, flows, fam: [n]. */
+static void servers_by_ttl(const ns_tmodel_capture *cap, const tm_flow_info *info, const uint8_t *kind, const uint32_t *spin,
+                           uint32_t *sseq, int32_t *ttl, uint32_t *flows, uint8_t *fam)
+{
+    uint32_t n_sv = 0;
+    for (size_t j = 0; j < cap->n; j++) {
+        const tm_flow_info *fi = &info[cap->first + j];
+        uint8_t f = kind[cap->first + j] & FLOW_V6;
+        uint32_t s = sseq[j];
+        if (spin[j] < j) { /* a pinned service's flow follows its first, moved or not */
+            flows[s = sseq[j] = sseq[spin[j]]]++;
+            continue;
+        }
+        if (s == n_sv) {
+            ttl[n_sv] = fi->ttl[1] > 0 ? fi->ttl[1] : -1, fam[n_sv] = f, flows[n_sv++] = 0;
+        } else if (!(kind[cap->first + j] & FLOW_ICMP) && fi->ttl[1] > 0 && ttl[s] != fi->ttl[1]) {
+            int32_t best = -1;
+            for (uint32_t q = 0; q < n_sv; q++)
+                if (ttl[q] == fi->ttl[1] && fam[q] == f && (best < 0 || flows[q] > flows[best])) best = (int32_t)q;
+            if (best >= 0) sseq[j] = s = (uint32_t)best;
+        }
+        flows[s]++;
+    }
+}
+
+/* The flow starts of a capture, from its first (t[n]). Without a span, the
+ * arrival process as ns_tmodel_count runs it. With one (a copy of a real
+ * capture): of 8 draws, the one whose last start lies nearest the span (by
+ * ratio), stretched onto it. The process alone left like-for-like copies
+ * with the class's gaps but not its captures' lengths: with the training
+ * flows standing in for generated ones (bench/trace_plan.c), flows per
+ * second more than 20% off for 10 of the IoT corpus's 31 devices, none
+ * with the span. */
+static void capture_starts(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t seed, uint64_t ci, int64_t *t,
+                           int64_t *draw_t)
+{
+    arrivals a;
+    arrivals_init(&a, tm, cap->key, seed, ci);
+    t[0] = 0;
+    for (size_t j = 1; j < cap->n; j++) t[j] = t[j - 1] + llround(next_gap(&a) * 1e9);
+    if (cap->span_ns <= 0 || cap->n < 2) return;
+    double best = fabs(log(((double)t[cap->n - 1] + 1) / (double)cap->span_ns));
+    for (uint64_t k = 1; k < 8; k++) {
+        arrivals_init(&a, tm, cap->key, seed, ci);
+        ns_rng_seed(&a.rng, seed ^ 0x7370616e73746172ull, 8 * ci + k);
+        draw_t[0] = 0;
+        for (size_t j = 1; j < cap->n; j++) draw_t[j] = draw_t[j - 1] + llround(next_gap(&a) * 1e9);
+        double miss = fabs(log(((double)draw_t[cap->n - 1] + 1) / (double)cap->span_ns));
+        if (miss < best) best = miss, memcpy(t, draw_t, cap->n * sizeof *t);
+    }
+    double total = (double)t[cap->n - 1];
+    for (size_t j = 1; j < cap->n; j++)
+        t[j] = total > 0 ? llround((double)t[j] / total * (double)cap->span_ns)
+                         : llround((double)j / (double)(cap->n - 1) * (double)cap->span_ns);
+}
+
+static uint32_t service_key(const tm_flow_info *fi, uint8_t kind)
+{
+    return (uint32_t)(kind & FLOW_V6) << 24 | (uint32_t)fi->proto << 16 | fi->sport;
+}
+
+/* pin[j]: the first of a capture's flows whose service (family, transport,
+ * server port) flow j's is, when that service goes from one client (a coin
+ * per service: its server port's share where the class keeps one of
+ * SVC_PORT_MIN services or more, else the class's svc_one / svc_multi; none
+ * without them, as in files before version 7); j itself otherwise. spin[j]
+ * the same for the service going to one server (svc_one_server's shares).
+ * ICMP flows stay their own: real captures ping and discover neighbours
+ * from several addresses.
+ * table: open addressing, size (a power of two) at least 2 n. */
+static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap, const tm_flow_info *info,
+                         const uint8_t *kind, uint64_t seed, uint64_t ci, uint32_t *pin, uint32_t *spin,
+                         uint32_t *table, size_t size)
+{
+    enum { ONE = 0x80000000u, ONE_SERVER = 0x40000000u, FLOW = 0x3fffffffu };
+    ns_rng r, rs; /* the clients' coins, the servers' */
+    ns_rng_seed(&r, seed ^ 0x7365727669636573ull, ci);
+    ns_rng_seed(&rs, seed ^ 0x7376637365727673ull, ci);
+    double share[2] = {0, 0}, port_share[NS_TM_SVC_PORTS][2];
+    if (c && c->svc_multi) share[0] = (double)c->svc_one / c->svc_multi, share[1] = (double)c->svc_one_server / c->svc_multi;
+    for (int i = 0; i < NS_TM_SVC_PORTS; i++) {
+        int own = c && c->svc_port_multi[i] >= SVC_PORT_MIN;
+        port_share[i][0] = own ? (double)c->svc_port_one[i] / c->svc_port_multi[i] : -1;
+        port_share[i][1] = own ? (double)c->svc_port_one_server[i] / c->svc_port_multi[i] : -1;
+    }
+    memset(table, 0, size * sizeof *table);
+    for (size_t j = 0; j < cap->n; j++) {
+        size_t k = cap->first + j;
+        pin[j] = spin[j] = (uint32_t)j;
+        if ((kind[k] & FLOW_ICMP) || !c || !c->svc_multi) continue;
+        uint32_t key = service_key(&info[k], kind[k]);
+        size_t i = (size_t)(ns_rng_mix(key) & (size - 1));
+        while (table[i]) {
+            size_t first = cap->first + (table[i] & FLOW) - 1;
+            if (key == service_key(&info[first], kind[first])) break;
+            i = (i + 1) & (size - 1);
+        }
+        if (!table[i]) {
+            double p[2] = {share[0], share[1]};
+            for (int e = 0; e < NS_TM_SVC_PORTS && c->svc_port[e]; e++)
+                if (c->svc_port[e] == info[k].sport && port_share[e][0] >= 0) p[0] = port_share[e][0], p[1] = port_share[e][1];
+            table[i] = ((uint32_t)j + 1) | (ns_rng_double(&r) < p[0] ? ONE : 0) | (ns_rng_double(&rs) < p[1] ? ONE_SERVER : 0);
+            continue;
+        }
+        if (table[i] & ONE) pin[j] = (table[i] & FLOW) - 1;
+        if (table[i] & ONE_SERVER) spin[j] = (table[i] & FLOW) - 1;
+    }
+}
+
+/* One capture's flows. */
+static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t ci, const tm_flow_info *info,
+                        const ns_repair_opts *ro, uint64_t seed, uint32_t *client_base, uint32_t *server_base,
+                        tuples *used, phost *cl, phost *sv, const uint8_t *kind, uint32_t *scratch,
+                        int64_t *starts, votes *v, ns_repair_plan *plan)
+{
+    uint64_t hc = net_hosts(ro->client_prefix), hs = net_hosts(ro->server_prefix);
+    tm_chain ch;
+    tm_chain_of(tm, cap->key, &ch);
+    capture_starts(tm, cap, seed, ci, starts, starts + cap->n);
+    ns_rng r, gr; /* gr: the groups' draws, a stream of their own so that r's stay as they were */
+    ns_rng_seed(&r, seed ^ 0x74726163656d6f64ull, 2 * ci + 1);
+    ns_rng_seed(&gr, seed ^ 0x67726f7570616464ull, ci);
+    const ns_tmodel_class *hcl = tm_pick(&ch, has_hosts, 0), *pcl = tm_pick(&ch, has_ports, 0);
+    uint32_t n_cl = 0, n_sv = 0, *cseq = scratch;
+    uint32_t *pin = scratch + 8 * cap->n, *spin = scratch + 9 * cap->n;
+    size_t pins = 16;
+    while (pins < 2 * cap->n) pins *= 2;
+    service_pins(tm_pick(&ch, has_services, 0), cap, info, kind, seed, ci, pin, spin, scratch + 10 * cap->n, pins);
+    client_sequence(hcl, cap->n, kind + cap->first, pin, seed, ci, cseq, scratch + 2 * cap->n);
+    uint32_t *sseq = scratch + cap->n;
+    server_sequence(hcl, cap->n, cseq, kind + cap->first, spin, seed, ci, sseq, scratch + 2 * cap->n);
+    servers_by_ttl(cap, info, kind, spin, sseq, (int32_t *)(scratch + 2 * cap->n), scratch + 3 * cap->n,
+                   (uint8_t *)(scratch + 4 * cap->n));
+    for (int d = 0; d < 2; d++) {
+        const ns_tmodel_class *tc = tm_pick(&ch, has_ts, d);
+        host_votes(cap, info, d ? sseq : cseq, starts, d, tc ? (double)(float)tc->ts_hz[d] : 1000.0, v); /* new_host's */
+    }
+    int64_t t = 0;
+    for (size_t j = 0; j < cap->n; j++) {
+        size_t k = cap->first + j;
+        const tm_flow_info *fi = &info[k];
+        ns_repair_plan *p = &plan[k];
+        memset(p, 0, sizeof *p);
+        t = starts[j];
+        p->start_ns = ro->start_ns + t;
+
+        /* The client: as drawn for the whole capture (client_sequence). */
+        int32_t c = (int32_t)cseq[j], s = -1;
+        if (c > (int32_t)n_cl) c = (int32_t)n_cl; /* cannot happen: numbered in order of first flow */
+        if (c == (int32_t)n_cl) new_host(&cl[n_cl++], *client_base + (uint32_t)c, &ch, 0, &r);
+        /* The server: as drawn for the whole capture (server_sequence). */
+        s = (int32_t)sseq[j];
+        if (s > (int32_t)n_sv) s = (int32_t)n_sv; /* cannot happen: numbered in order of first flow */
+        if (s == (int32_t)n_sv) new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r);
+
+        /* The client port: the first from the range, then steps as learned. A
+         * range of fixed ports only with the server port it goes with. */
+        uint16_t lo = pcl ? pcl->port_lo : 32768, hi = pcl ? pcl->port_hi : 60999;
+        if (pcl && pcl->port_server && fi->sport != pcl->port_server) lo = 32768, hi = 60999;
+        phost *h = &cl[c];
+        uint32_t span = (uint32_t)hi - lo + 1, port;
+        if (!h->has_port || !pcl) {
+            port = lo + (uint32_t)ns_rng_below(&r, span);
+        } else {
+            double w[NS_TM_PORT_STEPS + 2];
+            for (int i = 0; i <= NS_TM_PORT_STEPS; i++) w[i] = pcl->port_step[i];
+            w[NS_TM_PORT_STEPS + 1] = pcl->port_random;
+            int step = draw(&r, w, NS_TM_PORT_STEPS + 2);
+            port = step < 0 || step > NS_TM_PORT_STEPS ? lo + (uint32_t)ns_rng_below(&r, span)
+                                                       : lo + ((uint32_t)h->port - lo + (uint32_t)step) % span;
+        }
+        if (fi->proto == NS_PROTO_ICMP) port = 0;
+        /* A service whose clients use a fixed port (DHCP's 68): that port, whatever the class's range. */
+        uint16_t fixed = ns_repair_client_port(fi->proto, fi->sport);
+        if (fixed) port = fixed;
+        /* A flow to a group address, as the class's flows to its server port go (tmodel.h, "Groups"). */
+        uint32_t group = 0;
+        int zero = 0;
+        uint8_t group_ttl = 0;
+        const ns_tmodel_class *gc = tm_pick(&ch, has_groups, 0);
+        /* An IPv6 flow goes to the group's IPv6 counterpart where it has one (mDNS's ff02::fb), as the
+         * class's IPv4 flows to the port go (the dataset keeps no IPv6 address to learn from). */
+        int v6 = (kind[k] & FLOW_V6) != 0;
+        if (gc && fi->proto == NS_PROTO_UDP && !fi->sent[1])
+            for (int i = 0; i < NS_TM_GROUPS && gc->group_addr[i]; i++) {
+                if (gc->group_port[i] != fi->sport) continue;
+                if (v6 && !ns_repair_group6(gc->group_addr[i], NULL)) break;
+                if (ns_rng_double(&gr) * gc->group_port_flows[i] < gc->group_flows[i]) {
+                    group = gc->group_addr[i], group_ttl = gc->group_ttl[i];
+                    zero = !v6 && ns_rng_double(&gr) * gc->group_flows[i] < gc->group_zero[i];
+                }
+                break;
+            }
+        /* Distinct 5-tuples: the port moves on (ICMP, which has none: the server). */
+        tuple key = {(uint32_t)(cl[c].num % hc), (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1, 0};
+        /* 0.0.0.0 is every capture's (each its own pcap), not one host's */
+        if (group) key.server = group, key.proto |= GROUP_TUPLE, key.client = zero ? GROUP_HOST - (uint32_t)ci : key.client;
+        /* The port moves on within the range, then over every port above 1023; ICMP,
+         * which has none, and a client out of ports move to the next server address.
+         * A fixed port, which DPI tells the service by, tries the other server
+         * addresses first (a client's second DHCP flow to the same server). */
+        size_t slot = tuple_slot(used, &key), tries = 0, ports = fi->proto == NS_PROTO_ICMP ? 0 : span;
+        size_t any = fi->proto == NS_PROTO_ICMP ? 0 : 64512, servers = fixed && !group ? hs : 0;
+        uint32_t server0 = key.server;
+        /* A group flow with its fixed port takes the 5-tuple of an earlier one that has ended: read back, they are
+         * two flows, as the real ones that share it are. */
+        int64_t begin = ro->start_ns + t, end = begin + fi->dur_ns + NS_FLOW_DEFAULT_IDLE_NS + 1000000000;
+        while (used->t[slot].used && !(group && fixed && key.cport == fixed && used->t[slot].free_at < begin)) {
+            if (zero) { /* 0.0.0.0 busy: a client with a lease broadcasts from its own address (DHCP's rebinding) */
+                zero = 0, key.client = (uint32_t)(cl[c].num % hc);
+                slot = tuple_slot(used, &key);
+                continue;
+            }
+            tries++;
+            if (servers) {
+                if (tries < servers) {
+                    key.server = (uint32_t)((key.server + 1) % hs);
+                    slot = tuple_slot(used, &key);
+                    continue;
+                }
+                /* every server taken with the fixed port: an ephemeral one, as for any flow */
+                key.server = server0, key.cport = (uint16_t)(lo + (uint32_t)ns_rng_below(&r, span));
+                tries = 0, servers = 0;
+                slot = tuple_slot(used, &key);
+                continue;
+            }
+            if (tries < ports) key.cport = (uint16_t)(lo + ((uint32_t)key.cport - lo + 1) % span);
+            else if (tries < ports + any) key.cport = (uint16_t)(1024 + ((uint32_t)key.cport + 1 + 64512 - 1024) % 64512);
+            else if (tries < ports + any + hs && !group) key.server = (uint32_t)((key.server + 1) % hs);
+            else
+                return ns_error(NS_ERANGE, "trace plan: no distinct 5-tuple left for flow %zu (widen --client-net "
+                                           "or --server-net)", k);
+            slot = tuple_slot(used, &key);
+        }
+        key.free_at = end;
+        used->t[slot] = key;
+        port = key.cport;
+        if (fi->proto != NS_PROTO_ICMP && port != fixed) h->has_port = 1, h->port = (uint16_t)port;
+        p->client = group ? (uint32_t)(cl[c].num % hc) : key.client, p->server = group ? (uint32_t)(sv[s].num % hs) : key.server;
+        p->client_port = (uint16_t)port, p->group = group, p->client_zero = (uint8_t)zero;
+
+        /* Each side's TTL, IP IDs and timestamp clock, as its host does them. */
+        phost *side[2] = {&cl[c], &sv[s]};
+        uint32_t num[2] = {(uint32_t)c, (uint32_t)s};
+        for (int d = 0; d < 2; d++) {
+            phost *x = side[d];
+            uint32_t hn = num[d];
+            if (!x->flows) { /* the host's first flow: its TTL and clocks start where most of its flows' rows put them */
+                if (v->ttl[d][hn] > 0) x->ttl = (uint8_t)v->ttl[d][hn];
+                if (fi->id[d] >= 0) x->ipid_next = (uint16_t)fi->id[d];
+                if (v->has_ts[d][hn]) x->ts_offset = v->ts[d][hn];
+            }
+            uint32_t clock = (uint32_t)(uint64_t)((double)t * 1e-9 * x->ts_hz);
+            p->ttl[d] = x->ttl;
+            /* A client's TTL follows the flow more than the host: one device sends
+             * 64 to its cloud, 255 to mDNS, 4 to SSDP, 1 to IGMP (the IoT classes'
+             * UDP flows: real TTLs 64 / 255 half and half, the host's majority
+             * made 98% 64). A flow whose rows say one of the class's TTLs keeps
+             * it; odd ones (a bit off) take the host's. Servers keep theirs:
+             * servers_by_ttl already sends a flow to the server of its TTL. */
+            if (!d && fi->ttl[0] > 0 && class_ttl(tm_pick(&ch, has_ttl, 0), 0, fi->ttl[0], 0)) p->ttl[0] = (uint8_t)fi->ttl[0];
+            /* A TCP flow's TTL is one the class's TCP flows show: a device's SSDP TTL of 4 or
+             * mDNS's 255 is its UDP stack's (session 8: 66 TCP packets went out with 4). The
+             * rows' own first, then the host's, then the commonest. */
+            const ns_tmodel_class *tt = fi->proto == NS_PROTO_TCP ? tm_pick(&ch, has_ttl_tcp, d) : NULL;
+            if (!d && group_ttl) p->ttl[0] = group_ttl; /* mDNS's 255 (RFC 6762), a device's SSDP 4 */
+            if (tt && !class_ttl(tt, d, p->ttl[d], 1))
+                p->ttl[d] = fi->ttl[d] > 0 && class_ttl(tt, d, fi->ttl[d], 1)   ? (uint8_t)fi->ttl[d]
+                            : class_ttl(tt, d, x->ttl, 1) ? x->ttl
+                                                            : tt->ttl_tcp[d][0];
+            /* A random host's IDs are the rows' own: random as generated, and what they say of the class kept. */
+            p->ipid[d] = x->ipid == NS_REPAIR_IPID_RANDOM ? NS_REPAIR_IPID_KEEP : x->ipid;
+            /* Zero IDs are a property of the flow more than of the host: one stack
+             * zeroes its DF UDP datagrams and counts its TCP segments (no real IoT
+             * class has a SYN with ID 0; up to 83% of a class's UDP flows have
+             * zeros). The rows tell which a flow is: all zero on this side, zeros;
+             * any ID, not zeros (BENCHMARK.md "Zero IP IDs by flow (session 8)"). */
+            int rows_zero = fi->ttl[d] >= 0 && fi->id[d] < 0;
+            if (rows_zero) p->ipid[d] = NS_REPAIR_IPID_ZERO;
+            else if (p->ipid[d] == NS_REPAIR_IPID_ZERO) p->ipid[d] = NS_REPAIR_IPID_KEEP;
+            if (p->ipid[d] == NS_REPAIR_IPID_COUNTER) { /* a flow of zeros leaves the counter where it was */
+                p->ipid_first[d] = x->ipid_runs_on ? x->ipid_next
+                                   : fi->id[d] >= 0 ? (uint16_t)fi->id[d] : (uint16_t)ns_rng_u64(&r);
+                x->ipid_next = (uint16_t)(p->ipid_first[d] + (fi->id[d] >= 0 ? fi->id_steps[d] + 1 : fi->sent[d]));
+            }
+            p->ts_hz[d] = x->ts_hz;
+            p->ts_first[d] = x->ts_runs_on ? x->ts_offset + clock : fi->has_ts[d] ? fi->ts[d] : (uint32_t)ns_rng_u64(&r);
+            x->flows++;
+        }
+    }
+    *client_base += n_cl, *server_base += n_sv;
+    return NS_OK;
+}
+
+uint32_t tm_planned_rows(const ns_gen_flows *g, const ns_repair_opts *ro, size_t k)
+{
+    return ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
+}
+
+int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                   const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan)
+{
+    int rc = ns_repair_check_opts(ro);
+    if (rc) return rc;
+    size_t total = 0, most = 0;
+    for (size_t i = 0; i < n_caps; i++) {
+        if (caps[i].first > g->n_flows || caps[i].n > g->n_flows - caps[i].first)
+            return ns_error(NS_EARG, "trace plan: capture %zu lies outside the %zu flows", i, g->n_flows);
+        total += caps[i].n;
+        if (caps[i].n > most) most = caps[i].n;
+    }
+    size_t cap = 16;
+    while (cap < 2 * total + 16) cap *= 2;
+    tuples used = {calloc(cap, sizeof(tuple)), cap - 1};
+    tm_flow_info *info = calloc(g->n_flows + 1, sizeof *info);
+    phost *cl = malloc((most + 1) * sizeof *cl), *sv = malloc((most + 1) * sizeof *sv);
+    /* plan_capture's: 8 n, then service_pins' 2 n and its table (a power of two >= 2 n: < 4 n + 16) */
+    uint32_t *scratch = malloc((14 * most + 16) * sizeof *scratch);
+    int64_t *starts = malloc((2 * most + 1) * sizeof *starts);
+    uint8_t *kind = calloc(g->n_flows + 1, 1);
+    votes v = {malloc((most + 1) * sizeof *v.pairs), malloc((most + 1) * sizeof *v.val), malloc(most + 1),
+               {malloc((most + 1) * sizeof(int32_t)), malloc((most + 1) * sizeof(int32_t))},
+               {malloc((most + 1) * sizeof(uint32_t)), malloc((most + 1) * sizeof(uint32_t))},
+               {malloc(most + 1), malloc(most + 1)}};
+    int vote_mem = v.pairs && v.val && v.has;
+    for (int d = 0; d < 2; d++) vote_mem = vote_mem && v.ttl[d] && v.ts[d] && v.has_ts[d];
+    if (!used.t || !info || !cl || !sv || !scratch || !kind || !starts || !vote_mem)
+        rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
+    for (size_t i = 0; !rc && i < n_caps; i++)
+        for (size_t k = caps[i].first; !rc && k < caps[i].first + caps[i].n; k++) {
+            const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
+            const uint8_t *dir = g->dir + g->first[k];
+            uint32_t len = tm_planned_rows(g, ro, k);
+            rc = ns_repair_flow_service(rows, dir, len, &info[k].proto, &info[k].sport);
+            for (uint32_t r = 0; r < len; r++) info[k].sent[dir[r] ? 1 : 0]++;
+            for (uint32_t r = 1; g->iat_ns && r < g->len[k]; r++) info[k].dur_ns += g->iat_ns[g->first[k] + r];
+            generated_firsts(rows, dir, len, &info[k]);
+            /* IPv6 when more rows show its header than IPv4's, as repair decides. */
+            size_t r4 = 0, r6 = 0;
+            for (uint32_t r = 0; r < len; r++)
+                r4 += ns_nprint_has(rows + (size_t)r * NS_NP_MODEL_WIDTH, NS_NPF_IPV4_VER),
+                r6 += ns_nprint_has(rows + (size_t)r * NS_NP_MODEL_WIDTH, NS_NPF_IPV6_VER);
+            kind[k] = (uint8_t)((r6 > r4 ? FLOW_V6 : 0) | (info[k].proto == NS_PROTO_ICMP ? FLOW_ICMP : 0));
+        }
+    uint32_t client_base = 0, server_base = 0;
+    for (size_t i = 0; !rc && i < n_caps; i++)
+        rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, kind,
+                          scratch, starts, &v, plan);
+    if (!rc) rc = tm_plan_closes(tm, g, caps, n_caps, info, ro, seed, plan);
+    if (!rc) rc = tm_plan_handshakes(tm, g, caps, n_caps, info, ro, seed, plan);
+    if (!rc) rc = tm_plan_turns(tm, g, caps, n_caps, info, ro, plan);
+    if (!rc) tm_plan_methods(tm, caps, n_caps, plan);
+    free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts);
+    free(v.pairs), free(v.val), free(v.has);
+    for (int d = 0; d < 2; d++) free(v.ttl[d]), free(v.ts[d]), free(v.has_ts[d]);
+    return rc;
+}
+
+int ns_tmodel_plan_requests(const ns_tmodel *tm, const ns_modelfile *m, const ns_gen_plan *p, const ns_gen_flows *g,
+                            const ns_repair_opts *ro, uint64_t seed, ns_repair_plan **plan)
+{
+    size_t n_caps = 0, flows = 0;
+    for (size_t k = 0; k < p->n; k++) n_caps += p->req[k].n_caps ? p->req[k].n_caps : 1, flows += p->req[k].n;
+    if (flows != g->n_flows)
+        return ns_error(NS_EARG, "trace plan: %zu flows generated for a plan of %zu", g->n_flows, flows);
+    ns_tmodel_capture *caps = calloc(n_caps + 1, sizeof *caps);
+    char **keys = calloc(p->n + 1, sizeof *keys);
+    *plan = calloc(g->n_flows + 1, sizeof **plan);
+    int rc = caps && keys && *plan ? NS_OK : ns_error(NS_ENOMEM, "out of memory planning %zu flows", flows);
+    size_t c = 0, at = 0;
+    for (size_t k = 0; !rc && k < p->n; k++) {
+        const ns_gen_request *q = &p->req[k];
+        char key[4096];
+        if ((rc = ns_tmodel_key(m, q->labels, key, sizeof key)) || !(keys[k] = strdup(key))) {
+            if (!rc) rc = ns_error(NS_ENOMEM, "out of memory");
+            break;
+        }
+        size_t sum = 0;
+        for (size_t i = 0; i < (q->n_caps ? q->n_caps : 1); i++, c++) {
+            caps[c] = (ns_tmodel_capture){at, q->n_caps ? q->caps[i] : q->n, keys[k],
+                                          q->n_caps && q->span_ns ? q->span_ns[i] : 0};
+            at += caps[c].n, sum += caps[c].n;
+        }
+        if (sum != q->n) rc = ns_error(NS_EARG, "trace plan: request %s has %zu flows in captures of %zu", q->name, q->n, sum);
+    }
+    if (!rc) rc = ns_tmodel_plan(tm, g, caps, n_caps, ro, seed, *plan);
+    for (size_t k = 0; keys && k < p->n; k++) free(keys[k]);
+    free(keys), free(caps);
+    if (rc) free(*plan), *plan = NULL;
+    return rc;
+}
