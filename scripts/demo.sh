@@ -12,9 +12,10 @@
 #   packets (README, "make demo"; BENCHMARK.md "Whole-flow demo: the continuation share
 #   (session 9)" measures both).
 # DEMO_PAYLOAD: payload bytes kept per packet (dataset --payload and eval --payload). Default
-#   0 for the lab corpus, which lab/capture.sh records with --snaplen 96 (headers, and of a
-#   packet's payload only what fits in 96 bytes: nothing whole to learn), else the dataset's
-#   default (0 too, headers only).
+#   32 for the lab corpus, which lab/capture.sh records with headers and at least 64 payload
+#   bytes (BENCHMARK.md "The lab corpus with payload (session 11)" measures 0 and 32), else
+#   the dataset's default (0, headers only). The report's application-layer table (nDPI and
+#   tshark per class, when installed) shows what the content learned is worth.
 set -eu
 bin=${NETSYNTH_BIN:-build/netsynth}
 data=${NETSYNTH_DATA:-lab/corpus}
@@ -32,7 +33,7 @@ if [ -z "$labels" ]; then
     exit 1
 fi
 payload=${DEMO_PAYLOAD:-}
-[ -z "$payload" ] && [ "$data" = lab/corpus ] && payload=0
+[ -z "$payload" ] && [ "$data" = lab/corpus ] && payload=32
 payload_opt=${payload:+--payload $payload}
 whole=${DEMO_WHOLE:-0}
 cont=${DEMO_CONT_SHARE:-}
