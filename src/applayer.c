@@ -243,24 +243,27 @@ static void ndpi_tally(app_run *r)
     }
 }
 
-/* One packet of tshark's fields "protocols<TAB>tcp.len<TAB>udp.length": 1 with
- * transport payload, *layer its last dissected layer past TCP or UDP ("" none:
- * data only, or malformed). */
+/* One packet of tshark's fields "protocols, tcp.len, udp.length, http.request,
+ * http.response": 1 with transport payload, *layer the first layer past TCP or
+ * UDP that tshark dissected it as ("" none: data only, or malformed). tshark
+ * reads every segment on an HTTP port as HTTP, a body's too: there only a
+ * request or a status line counts. */
 static int packet_layer(char *line, const char **layer)
 {
-    char *f[3] = {line, NULL, NULL};
-    for (int i = 1; i < 3 && f[i - 1]; i++) {
+    char *f[5] = {line};
+    for (int i = 1; i < 5 && f[i - 1]; i++) {
         char *t = strchr(f[i - 1], '\t');
         if (t) *t = 0, f[i] = t + 1;
     }
-    if (!f[2]) return 0;
-    f[2][strcspn(f[2], ",\r\n")] = 0;
+    if (!f[4]) return 0;
+    f[4][strcspn(f[4], "\r\n")] = 0;
     long tl = strtol(f[1], NULL, 10), ul = strtol(f[2], NULL, 10);
     if (tl <= 0 && ul <= 8) return 0;
     /* the chain up to the first transport; an ICMP error quoting a datagram is not payload */
-    char *proto = f[0], *last = NULL;
+    char *app = NULL;
     int transport = 0, malformed = 0;
-    for (char *s = strtok(proto, ":"); s; s = strtok(NULL, ":")) {
+    char *save = NULL;
+    for (char *s = strtok_r(f[0], ":", &save); s; s = strtok_r(NULL, ":", &save)) {
         if (!strncmp(s, "_ws.", 4)) {
             malformed |= !strcmp(s, "_ws.malformed");
             continue;
@@ -270,10 +273,11 @@ static int packet_layer(char *line, const char **layer)
             transport = !strcmp(s, "tcp") || !strcmp(s, "udp");
             continue;
         }
-        last = s;
+        if (!app) app = s;
     }
     if (!transport) return 0;
-    *layer = !malformed && last && strcmp(last, "data") ? last : "";
+    int message = app && strcmp(app, "data") && (strcmp(app, "http") || *f[3] || *f[4]);
+    *layer = !malformed && message ? app : "";
     return 1;
 }
 
@@ -296,7 +300,7 @@ static int tshark_side(app_run *r, const char *file, int side, int cls)
     if (!quoted(q, sizeof q, file)) return ns_error(NS_ERANGE, "%s: path too long", file);
     snprintf(cmd, sizeof cmd,
              "tshark -r %s -n -o tcp.desegment_tcp_streams:FALSE -T fields -e frame.protocols -e tcp.len"
-             " -e udp.length 2>/dev/null", q);
+             " -e udp.length -e http.request -e http.response 2>/dev/null", q);
     FILE *p = popen(cmd, "r");
     if (!p) return ns_error(NS_EIO, "cannot run tshark: %s", strerror(errno));
     ns_applayer_class *c = &r->a->cls[cls];

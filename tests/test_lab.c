@@ -281,10 +281,10 @@ static void test_demo_commands(void **state)
     static const struct {
         const char *env, *dataset, *train;
     } cases[] = {
-        {"", "--split train --packets 16 --payload 32 -o", "--ckpt-every 0 -o"},
-        {"DEMO_WHOLE=0", "--split train --packets 16 --payload 32 -o", "--ckpt-every 0 -o"},
-        {"DEMO_WHOLE=1", "--split train --payload 32 -o", "--ckpt-every 0 --packets 16 -o"},
-        {"DEMO_WHOLE=1 DEMO_CONT_SHARE=0.3", "--split train --payload 32 -o", "--packets 16 --continuation-share 0.3 -o"},
+        {"", "--split train --packets 16 --payload 0 -o", "--ckpt-every 0 -o"},
+        {"DEMO_WHOLE=0", "--split train --packets 16 --payload 0 -o", "--ckpt-every 0 -o"},
+        {"DEMO_WHOLE=1", "--split train --payload 0 -o", "--ckpt-every 0 --packets 16 -o"},
+        {"DEMO_WHOLE=1 DEMO_CONT_SHARE=0.3", "--split train --payload 0 -o", "--packets 16 --continuation-share 0.3 -o"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         remove(calls);
