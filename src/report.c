@@ -1464,7 +1464,7 @@ static void html_applayer(FILE *fp, const ns_report *r)
     fputs("<p>Per class, real test captures against synthetic ones. nDPI (<code>ndpiReader -d</code>, deep inspection"
           " only): the share of flows it gives the protocol it names most often for the class's real test flows."
           " tshark (each segment read alone): the share of packets with transport payload whose application layer"
-          " it dissects. Packets a snapshot length cut are zero-filled first.",
+          " it dissects (on HTTP a request or a status line). Packets a snapshot length cut are zero-filled first.",
           fp);
     if (!a->has_ndpi) fputs(" ndpiReader is not installed: no nDPI columns.", fp);
     if (!a->has_tshark) fputs(" tshark is not installed: no tshark columns.", fp);

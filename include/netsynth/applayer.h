@@ -8,9 +8,10 @@
  *     counts when any name of its protocol is that one: "TLS.Google" is TLS);
  *   - tshark with TCP reassembly off (each segment read alone), over the
  *     class's captures of a side: packets with transport payload, and those
- *     whose application layer it dissects (a protocol past TCP or UDP other
- *     than "data", the packet not malformed); the class's protocol is the
- *     commonest such layer of its real test packets.
+ *     whose application layer it dissects (the first layer past TCP or UDP
+ *     is not "data", the packet is not malformed, and on HTTP, where tshark
+ *     reads every segment as HTTP, it is a request or a status line); the
+ *     class's protocol is the commonest such layer of its real test packets.
  * Packets a snapshot length cut are zero-filled to their length on the wire
  * first (in copies under $TMPDIR): ndpiReader skips cut packets, and the
  * zeros make the real side what a model of the captured bytes could give at
