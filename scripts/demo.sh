@@ -15,8 +15,8 @@
 #   0, headers only, also for the lab corpus, which lab/capture.sh records with headers and
 #   at least 64 payload bytes: DEMO_PAYLOAD=32 learns and writes content, which the report's
 #   application-layer table (nDPI and tshark per class, when installed) shows, but costs the
-#   header classifiers at the demo's 3,000 steps (BENCHMARK.md "The lab corpus with payload
-#   (session 11)": app nPrint TSTR 0.835 -> 0.763 over three forest seeds).
+#   header nPrint classifier at the demo's 3,000 steps (BENCHMARK.md "The lab corpus with
+#   payload (session 11)": app nPrint TSTR 0.862 -> 0.763 over three forest seeds).
 set -eu
 bin=${NETSYNTH_BIN:-build/netsynth}
 data=${NETSYNTH_DATA:-lab/corpus}

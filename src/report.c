@@ -432,11 +432,11 @@ static void print_applayer(const ns_report *r, FILE *fp)
     fprintf(fp, "\napplication layer per %s, real test vs synthetic (%.1f s): nDPI, flows and the share it gives the"
                 " class's protocol%s; tshark, packets with payload and the share it dissects%s\n",
             a->label, r->applayer_s, a->has_ndpi ? "" : " (ndpiReader absent)", a->has_tshark ? "" : " (tshark absent)");
-    fprintf(fp, "  %-20s %-10s %7s %6s %7s %6s  %-10s %7s %6s %7s %6s\n", a->label, "nDPI", "real", "share", "synth",
+    fprintf(fp, "  %-20s %-16s %7s %6s %7s %6s  %-10s %7s %6s %7s %6s\n", a->label, "nDPI", "real", "share", "synth",
             "share", "tshark", "real", "share", "synth", "share");
     for (size_t i = 0; i < a->n_classes; i++) {
         const ns_applayer_class *c = &a->cls[i];
-        fprintf(fp, "  %-20s %-10s %7llu %6.2f %7llu %6.2f  %-10s %7llu %6.2f %7llu %6.2f\n", c->value,
+        fprintf(fp, "  %-20s %-16s %7llu %6.2f %7llu %6.2f  %-10s %7llu %6.2f %7llu %6.2f\n", c->value,
                 c->ndpi[0] ? c->ndpi : "-", (unsigned long long)c->flows[0], share(c->recognised[0], c->flows[0]),
                 (unsigned long long)c->flows[1], share(c->recognised[1], c->flows[1]),
                 c->dissector[0] ? c->dissector : "-", (unsigned long long)c->payload[0],
