@@ -20,7 +20,7 @@ static void usage(FILE *out)
             "usage: netsynth eval --real REAL [--real-test TEST] [--synth SYNTH]\n"
             "                     [--label ATTRS] [--packets N] [--trees N] [--seed S]\n"
             "                     [-j N] [--no-netflow] [--netflow-first] [--like]\n"
-            "                     [--no-compliance] [-q]\n"
+            "                     [--no-compliance] [--no-applayer] [-q]\n"
             "                     [--no-trace] [--model FILE] [--payload N]\n"
             "                     [--json FILE] [--html FILE] [--dump-features DIR]\n"
             "\n"
@@ -38,7 +38,10 @@ static void usage(FILE *out)
             "one, longest run of bytes shared with one, against the real test flows'),\n"
             "coverage (flows per class) and, when REAL and SYNTH\n"
             "are capture tables, compliance (tshark's malformed packets, bad checksums,\n"
-            "expert errors and warnings). When REAL is a capture table, the traces too:\n"
+            "expert errors and warnings) and the application layer per class of the\n"
+            "first label, real test vs synthetic: the share of flows nDPI gives the\n"
+            "class's protocol, and of packets with payload whose application layer\n"
+            "tshark dissects. When REAL is a capture table, the traces too:\n"
             "per class and side (real train, real test, synthetic: those given as tables),\n"
             "flow starts per second, client and server hosts, flows and ports per client\n"
             "host, TCP handshake RTT, inter-arrival times within flows (KS distance against\n"
@@ -66,6 +69,7 @@ static void usage(FILE *out)
             "  --like               SYNTH was generated --like REAL: coverage compares with\n"
             "                       REAL's flows per class as the request\n"
             "  --no-compliance      do not run tshark on capture tables\n"
+            "  --no-applayer        do not run nDPI and tshark per class (application layer)\n"
             "  --allow-duplicate-captures\n"
             "                       let two rows of a capture table name the same capture\n"
             "                       (an error naming both rows otherwise)\n"
@@ -106,7 +110,7 @@ static void eval_progress(void *ctx, const char *stage, size_t done, size_t tota
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP, O_DUP, O_NOTRACE, O_MODEL, O_NFFIRST, O_PAYLOAD };
+    enum { O_REAL = 256, O_TEST, O_SYNTH, O_LABEL, O_PACKETS, O_TREES, O_SEED, O_THREADS, O_NONF, O_JSON, O_DUMP, O_HTML, O_LIKE, O_NOCOMP, O_DUP, O_NOTRACE, O_MODEL, O_NFFIRST, O_PAYLOAD, O_NOAPP };
     static const struct option longopts[] = {
         {"real", required_argument, NULL, O_REAL},       {"real-test", required_argument, NULL, O_TEST},
         {"synth", required_argument, NULL, O_SYNTH},     {"label", required_argument, NULL, O_LABEL},
@@ -117,6 +121,7 @@ int cmd_eval(int argc, char **argv)
         {"payload", required_argument, NULL, O_PAYLOAD},
         {"dump-features", required_argument, NULL, O_DUMP}, {"html", required_argument, NULL, O_HTML},
         {"like", no_argument, NULL, O_LIKE},             {"no-compliance", no_argument, NULL, O_NOCOMP},
+        {"no-applayer", no_argument, NULL, O_NOAPP},
         {"allow-duplicate-captures", no_argument, NULL, O_DUP},
         {"no-trace", no_argument, NULL, O_NOTRACE},     {"model", required_argument, NULL, O_MODEL},
         {"help", no_argument, NULL, 'h'},               {"quiet", no_argument, NULL, 'q'},
@@ -126,7 +131,7 @@ int cmd_eval(int argc, char **argv)
     ns_eval_opts_init(&o);
     ns_eval_inputs in = {0};
     const char *json = NULL, *dump = NULL, *html = NULL, *model = NULL;
-    int like = 0, comp = 1, dup = 0, trace = 1, quiet = 0, nf_first = 0, payload = 0;
+    int like = 0, comp = 1, app = 1, dup = 0, trace = 1, quiet = 0, nf_first = 0, payload = 0;
     long v;
     int c, rc;
     optind = 1;
@@ -163,6 +168,7 @@ int cmd_eval(int argc, char **argv)
         case O_HTML: html = optarg; break;
         case O_LIKE: like = 1; break;
         case O_NOCOMP: comp = 0; break;
+        case O_NOAPP: app = 0; break;
         case O_DUP: dup = NS_EVAL_ALLOW_DUPLICATES; break;
         case O_NOTRACE: trace = 0; break;
         case O_MODEL: model = optarg; break;
@@ -218,7 +224,7 @@ int cmd_eval(int argc, char **argv)
             if (!rc) rc = ns_eval_dump_features(&in, &o, dump);
         } else {
             char *command = cli_command_line(argc, argv);
-            ns_report_inputs ri = {.eval = in, .like = like, .compliance = comp, .command = command, .trace = trace,
+            ns_report_inputs ri = {.eval = in, .like = like, .compliance = comp, .applayer = app, .command = command, .trace = trace,
                                   .model_path = model, .model_provenance = provenance};
             /* the traces read the same rows of the same tables as the datasets above */
             if (src[0].is_table) ri.trace_src[NS_EVAL_TRAIN] = (ns_trace_source){names[0], src[0].has_test ? "train" : NULL};

@@ -20,7 +20,7 @@ reps=5
 services="web download https ssh dns ntp ping iperf-tcp iperf-udp mqtt"
 rtts="10ms 50ms 200ms"
 losses="0% 1%"
-snaplen=96
+snaplen=160
 rate_bps=20000000
 seed=6
 install=1
@@ -35,7 +35,8 @@ usage: sudo lab/capture.sh [options]
   --services LIST  space-separated, from: $services
   --rtts LIST      round-trip times, e.g. "10ms 50ms 200ms" (default "$rtts")
   --losses LIST    loss per direction, e.g. "0% 1%" (default "$losses")
-  --snaplen N      bytes kept per packet (default $snaplen: every header, no payload; 0: all)
+  --snaplen N      bytes kept per packet (default $snaplen: every header and the first 64
+                   payload bytes, what `dataset --payload` can keep; 96: headers only; 0: all)
   --rate BPS       link rate in bit/s, each direction (default $rate_bps)
   --seed N         seed of the link's loss and jitter draws (default $seed)
   --quick          reduced run for checks: --reps 5 --rtts 50ms --losses "0% 1%"
@@ -407,6 +408,12 @@ for svc in $services; do
         done
     done
 done
+# Headers take at most 94 bytes here: Ethernet 14, IPv4 20 (the lab sends no IP options),
+# TCP 60 with every option; what the snapshot keeps past them is payload.
+if [ "$snaplen" -eq 0 ]; then kept="whole packets"
+elif [ "$snaplen" -le 94 ]; then kept="headers only"
+else kept="headers and at least the first $((snaplen - 94)) payload bytes"
+fi
 cat >"$tmp_out/README.md" <<EOF
 # netsynth lab corpus
 
@@ -416,7 +423,7 @@ network namespaces joined by a shaped link, captured with tcpdump at the client.
 - services: $services
 - rtt: $rtts; loss (per direction): $losses; link rate $rate_bps bit/s; jitter 10% of the one-way delay
 - $reps captures per (service, rtt, loss); every fifth capture of a service, in run order, is \`test\`
-- snapshot length $snaplen bytes (headers only); link seed $seed
+- snapshot length $snaplen bytes ($kept); link seed $seed
 - \`labels.tsv\`: \`path app rtt loss split\` (\`app\` is the service), paths relative to this folder
 EOF
 rm -rf "$out"

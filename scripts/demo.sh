@@ -12,9 +12,11 @@
 #   packets (README, "make demo"; BENCHMARK.md "Whole-flow demo: the continuation share
 #   (session 9)" measures both).
 # DEMO_PAYLOAD: payload bytes kept per packet (dataset --payload and eval --payload). Default
-#   0 for the lab corpus, which lab/capture.sh records with --snaplen 96 (headers, and of a
-#   packet's payload only what fits in 96 bytes: nothing whole to learn), else the dataset's
-#   default (0 too, headers only).
+#   0, headers only, also for the lab corpus, which lab/capture.sh records with headers and
+#   at least 64 payload bytes: DEMO_PAYLOAD=32 learns and writes content, which the report's
+#   application-layer table (nDPI and tshark per class, when installed) shows, but costs the
+#   header nPrint classifier at the demo's 3,000 steps (BENCHMARK.md "The lab corpus with
+#   payload (session 11)": app nPrint TSTR 0.862 -> 0.763 over three forest seeds).
 set -eu
 bin=${NETSYNTH_BIN:-build/netsynth}
 data=${NETSYNTH_DATA:-lab/corpus}

@@ -226,6 +226,25 @@ static void compliance(ns_report *r)
     else r->has_compliance = 1;
 }
 
+static void applayer(ns_report *r, const ns_eval_opts *o)
+{
+    const ns_report_inputs *in = &r->in;
+    const char *why = NULL;
+    if (!in->applayer) why = "not asked for";
+    else if (!in->trace_src[NS_EVAL_TEST].table || !in->trace_src[NS_EVAL_SYNTH].table)
+        why = "needs the real test captures and the synthetic ones as tables (labels.tsv)";
+    else if (!have_program("ndpiReader") && !have_program("tshark")) why = "neither ndpiReader nor tshark is installed";
+    if (why) {
+        snprintf(r->applayer_note, sizeof r->applayer_note, "application layer skipped: %s", why);
+        return;
+    }
+    double t0 = omp_get_wtime();
+    int rc = ns_applayer_run(&r->applayer, &in->trace_src[NS_EVAL_TEST], &in->trace_src[NS_EVAL_SYNTH], o->labels);
+    r->applayer_s = omp_get_wtime() - t0;
+    if (rc) snprintf(r->applayer_note, sizeof r->applayer_note, "application layer skipped: %s", ns_errmsg());
+    else r->has_applayer = 1;
+}
+
 static int trace(ns_report *r, const ns_eval_opts *o)
 {
     const ns_report_inputs *in = &r->in;
@@ -280,6 +299,9 @@ int ns_report_run(ns_report *r, const ns_report_inputs *in, const ns_eval_opts *
         if (!rc && o->progress && in->compliance && in->real_captures && in->synth_captures)
             o->progress(o->progress_ctx, "compliance", 0, 1);
         compliance(r);
+        if (!rc && o->progress && in->applayer && in->trace_src[NS_EVAL_TEST].table && in->trace_src[NS_EVAL_SYNTH].table)
+            o->progress(o->progress_ctx, "application layer", 0, 1);
+        if (!rc) applayer(r, o);
     }
     if (rc) ns_report_free(r);
     return rc;
@@ -398,6 +420,34 @@ static void print_whole(const ns_report *r, FILE *fp)
     }
 }
 
+static double share(uint64_t part, uint64_t all) { return all ? (double)part / (double)all : 0; }
+
+static void print_applayer(const ns_report *r, FILE *fp)
+{
+    if (!r->has_applayer) {
+        fprintf(fp, "\n%s\n", r->applayer_note);
+        return;
+    }
+    const ns_applayer *a = &r->applayer;
+    fprintf(fp, "\napplication layer per %s, real test vs synthetic (%.1f s): nDPI, flows and the share it gives the"
+                " class's protocol%s; tshark, packets with payload and the share it dissects%s\n",
+            a->label, r->applayer_s, a->has_ndpi ? "" : " (ndpiReader absent)", a->has_tshark ? "" : " (tshark absent)");
+    fprintf(fp, "  %-20s %-16s %7s %6s %7s %6s  %-10s %7s %6s %7s %6s\n", a->label, "nDPI", "real", "share", "synth",
+            "share", "tshark", "real", "share", "synth", "share");
+    for (size_t i = 0; i < a->n_classes; i++) {
+        const ns_applayer_class *c = &a->cls[i];
+        fprintf(fp, "  %-20s %-16s %7llu %6.2f %7llu %6.2f  %-10s %7llu %6.2f %7llu %6.2f\n", c->value,
+                c->ndpi[0] ? c->ndpi : "-", (unsigned long long)c->flows[0], share(c->recognised[0], c->flows[0]),
+                (unsigned long long)c->flows[1], share(c->recognised[1], c->flows[1]),
+                c->dissector[0] ? c->dissector : "-", (unsigned long long)c->payload[0],
+                share(c->dissected[0], c->payload[0]), (unsigned long long)c->payload[1],
+                share(c->dissected[1], c->payload[1]));
+    }
+    if (a->classes_left_out)
+        fprintf(fp, "  (%llu captures of classes past the first %d left out)\n", (unsigned long long)a->classes_left_out,
+                NS_APPLAYER_CLASSES);
+}
+
 void ns_report_print(const ns_report *r, FILE *fp)
 {
     if (r->in.model_path) print_model(r, fp);
@@ -488,6 +538,7 @@ void ns_report_print(const ns_report *r, FILE *fp)
     } else {
         fprintf(fp, "\n%s\n", r->compliance_note);
     }
+    print_applayer(r, fp);
 }
 
 /* ---- JSON ---------------------------------------------------------------------------- */
@@ -642,6 +693,34 @@ static void json_rest(const ns_report *r, FILE *fp)
             fputs("]}", fp);
         }
         fputc('}', fp);
+    }
+    fputs(",\n  \"applayer\": ", fp);
+    if (!r->has_applayer) {
+        fputs("{\"note\": ", fp);
+        ns_json_string(fp, r->applayer_note);
+        fputc('}', fp);
+    } else {
+        const ns_applayer *a = &r->applayer;
+        fputs("{\"label\": ", fp);
+        ns_json_string(fp, a->label);
+        fprintf(fp, ", \"ndpi\": %s, \"tshark\": %s, \"seconds\": %.3f, \"captures_left_out\": %llu, \"classes\": [",
+                a->has_ndpi ? "true" : "false", a->has_tshark ? "true" : "false", r->applayer_s,
+                (unsigned long long)a->classes_left_out);
+        for (size_t i = 0; i < a->n_classes; i++) {
+            const ns_applayer_class *c = &a->cls[i];
+            fputs(i ? ",\n    {\"class\": " : "\n    {\"class\": ", fp);
+            ns_json_string(fp, c->value);
+            fputs(", \"ndpi_protocol\": ", fp), ns_json_string(fp, c->ndpi);
+            fputs(", \"tshark_protocol\": ", fp), ns_json_string(fp, c->dissector);
+            for (int side = 0; side < 2; side++)
+                fprintf(fp, ", \"%s\": {\"captures\": %llu, \"flows\": %llu, \"recognised\": %llu,"
+                            " \"payload_packets\": %llu, \"dissected\": %llu}",
+                        side ? "synthetic" : "real_test", (unsigned long long)c->captures[side],
+                        (unsigned long long)c->flows[side], (unsigned long long)c->recognised[side],
+                        (unsigned long long)c->payload[side], (unsigned long long)c->dissected[side]);
+            fputc('}', fp);
+        }
+        fputs("]}", fp);
     }
     fprintf(fp, ",\n  \"seconds_by_part\": {\"classifier\": %.3f, \"distances\": %.3f, \"memorisation\": %.3f,"
                 " \"compliance\": %.3f, \"trace\": %.3f}",
@@ -1364,6 +1443,57 @@ static void html_model(FILE *fp, const ns_report *r)
     fputs("</table>\n", fp);
 }
 
+static void html_share(FILE *fp, uint64_t part, uint64_t all)
+{
+    char t[16];
+    snprintf(t, sizeof t, all ? "%.2f" : "-", share(part, all));
+    html_shaded(fp, share(part, all), t);
+}
+
+/* Beside the classifier table: what DPI and a dissector make of each class's content. */
+static void html_applayer(FILE *fp, const ns_report *r)
+{
+    fputs("<h2>Application layer</h2>\n", fp);
+    if (!r->has_applayer) {
+        fputs("<p>", fp);
+        ns_html_text(fp, r->applayer_note);
+        fputs("</p>\n", fp);
+        return;
+    }
+    const ns_applayer *a = &r->applayer;
+    fputs("<p>Per class, real test captures against synthetic ones. nDPI (<code>ndpiReader -d</code>, deep inspection"
+          " only): the share of flows it gives the protocol it names most often for the class's real test flows."
+          " tshark (each segment read alone): the share of packets with transport payload whose application layer"
+          " it dissects (on HTTP a request or a status line). Packets a snapshot length cut are zero-filled first.",
+          fp);
+    if (!a->has_ndpi) fputs(" ndpiReader is not installed: no nDPI columns.", fp);
+    if (!a->has_tshark) fputs(" tshark is not installed: no tshark columns.", fp);
+    fputs("</p>\n<table><tr><th class=l>", fp);
+    ns_html_text(fp, a->label);
+    fputs("</th><th class=l>nDPI</th><th>real flows</th><th>real</th><th>synthetic flows</th><th>synthetic</th>"
+          "<th class=l>tshark</th><th>real packets</th><th>real</th><th>synthetic packets</th><th>synthetic</th></tr>\n",
+          fp);
+    for (size_t i = 0; i < a->n_classes; i++) {
+        const ns_applayer_class *c = &a->cls[i];
+        fputs("<tr><td class=l>", fp);
+        ns_html_text(fp, c->value);
+        fputs("</td><td class=l>", fp);
+        ns_html_text(fp, c->ndpi[0] ? c->ndpi : "-");
+        fprintf(fp, "</td><td>%llu</td>", (unsigned long long)c->flows[0]);
+        html_share(fp, c->recognised[0], c->flows[0]);
+        fprintf(fp, "<td>%llu</td>", (unsigned long long)c->flows[1]);
+        html_share(fp, c->recognised[1], c->flows[1]);
+        fputs("<td class=l>", fp);
+        ns_html_text(fp, c->dissector[0] ? c->dissector : "-");
+        fprintf(fp, "</td><td>%llu</td>", (unsigned long long)c->payload[0]);
+        html_share(fp, c->dissected[0], c->payload[0]);
+        fprintf(fp, "<td>%llu</td>", (unsigned long long)c->payload[1]);
+        html_share(fp, c->dissected[1], c->payload[1]);
+        fputs("</tr>\n", fp);
+    }
+    fputs("</table>\n", fp);
+}
+
 int ns_report_write_html(const ns_report *r, const char *path)
 {
     char tmp[4096];
@@ -1382,6 +1512,7 @@ int ns_report_write_html(const ns_report *r, const char *path)
     }
     if (r->in.model_path) html_model(fp, r);
     html_table2(fp, r);
+    if (r->has_synth) html_applayer(fp, r);
     ns_trace_html(r->has_trace ? &r->trace : NULL, r->trace_note, fp);
     if (r->has_synth) {
         html_memo_compliance(fp, r);

@@ -69,7 +69,7 @@ static const char norm_awk[] =
     "    sub(/, length [0-9]+: /, \": \", s)\n"
     "    gsub(/, bad cksum [0-9a-f]+ \\(->[0-9a-f]+\\)!/, \"\", s)\n"
     "    gsub(/cksum 0x[0-9a-f]+ \\((correct|incorrect[^)]*)\\)/, \"cksum\", s)\n"
-    /* A capture snapped short (the lab corpus keeps 96 bytes) has no checksum
+    /* A capture snapped short (the lab corpus keeps 160 bytes) has no checksum
      * tcpdump can verify, so it prints none: drop the token on both sides. */
     "    gsub(/ cksum,/, \"\", s)\n"
     "    gsub(/\\[(udp sum ok|bad udp cksum[^]]*|no cksum)\\] /, \"\", s)\n"

@@ -151,6 +151,7 @@ static void test_identical_report(void **state)
                                    " assert d[\"memorisation\"][\"synthetic\"][\"identical\"] == 1;"
                                    " assert d[\"coverage\"][\"levels\"][0][\"classes\"][0][\"requested\"] == 100;"
                                    " assert all(f[\"all\"][\"tv\"] == 0 for f in d[\"distances\"][\"fields\"]);"
+                                   " assert d[\"applayer\"][\"note\"] == \"application layer skipped: not asked for\";"
                                    " assert d[\"levels\"][0][\"label\"] == \"device\"' %s",
                                    tu_path(dir, "r.json")),
                          0);
@@ -160,6 +161,7 @@ static void test_identical_report(void **state)
     char *caps[1] = {(char *)"x.pcap"};
     in.real_captures = in.synth_captures = caps;
     in.n_real_captures = in.n_synth_captures = 1;
+    in.applayer = 1;   /* asked for, but the sides are not tables: a note */
     const char *path = getenv("PATH");
     char *saved = path ? strdup(path) : NULL;
     setenv("PATH", tu_tmpdir(), 1);
@@ -170,6 +172,8 @@ static void test_identical_report(void **state)
     assert_int_equal(rc, NS_OK);
     assert_false(r.has_compliance);
     assert_string_equal(r.compliance_note, "compliance skipped: tshark or mergecap is not installed");
+    assert_false(r.has_applayer);
+    assert_non_null(strstr(r.applayer_note, "application layer skipped: needs the real test captures"));
     ns_report_free(&r);
     drop(&tr), drop(&te), drop(&sy);
 }

@@ -15,6 +15,8 @@
  * script, no network). With REAL as a capture
  * table, the traces too (trace.h: flow starts, hosts, ports, handshake RTT,
  * inter-arrival times, TCP timestamps, per class, each side that is a table).
+ * With the real test captures and SYNTH as tables, the application layer per
+ * class of the first label (applayer.h: nDPI's and tshark's shares).
  * Given the model file that made SYNTH, its provenance heads the report. */
 #ifndef NETSYNTH_REPORT_H
 #define NETSYNTH_REPORT_H
@@ -26,6 +28,7 @@ extern "C" {
 #include <stdint.h>
 #include <stdio.h>
 
+#include "netsynth/applayer.h"
 #include "netsynth/distance.h"
 #include "netsynth/eval.h"
 #include "netsynth/trace.h"
@@ -60,6 +63,8 @@ typedef struct ns_report_inputs {
     size_t n_real_captures, n_synth_captures;
     int like;              /* SYNTH was generated --like REAL */
     int compliance;        /* run tshark when both sides are tables */
+    int applayer;          /* run nDPI and tshark per class (applayer.h) when the real test
+                            * side (trace_src[NS_EVAL_TEST]) and SYNTH are tables */
     const char *command;   /* what produced the report, shown in it */
     int trace;             /* measure the traces (trace.h) of the sides given as tables */
     ns_trace_source trace_src[NS_EVAL_SIDES];
@@ -81,6 +86,10 @@ typedef struct ns_report {
     int has_compliance;
     ns_compliance comp_real, comp_synth;
     char compliance_note[256];        /* why there is none */
+    int has_applayer;
+    ns_applayer applayer;
+    char applayer_note[256];          /* why there is none */
+    double applayer_s;
     int has_trace;
     ns_trace_report trace;
     char trace_note[256];             /* why there is none */
