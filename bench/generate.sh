@@ -1,7 +1,8 @@
 #!/bin/sh
 # generate.sh: generation speed of 64-packet flows, default sampler and --fast,
-# with the default (small) model, in one invocation.
+# with the default (medium) model, in one invocation.
 # usage: sh bench/generate.sh [FLOWS]   (BUILD=dir; MODEL=file to use a trained model;
+#        CONFIG=name to train that config instead of the default, e.g. CONFIG=small;
 #        BASE=path/to/another/netsynth to time it too, alternating with this build,
 #        and print the ratio; ROUNDS=n runs of each, the median reported)
 # Bars (engine issue): >= 50 flows/s default, >= 200 flows/s fast.
@@ -26,7 +27,8 @@ if [ -z "$model" ]; then
     fi
     "$BUILD/netsynth" dataset --labels "$data/labels.tsv" --label device,device_type --split train \
         -o "$tmp/train.ds" 2>/dev/null
-    "$BUILD/netsynth" train --data "$tmp/train.ds" --steps 5 --eval-every 0 --ckpt-every 0 -q -o "$tmp/m.nsm"
+    "$BUILD/netsynth" train --data "$tmp/train.ds" --steps 5 --eval-every 0 --ckpt-every 0 -q \
+        ${CONFIG:+--config "$CONFIG"} -o "$tmp/m.nsm"
     model="$tmp/m.nsm"
 fi
 echo "machine: $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); model $model"

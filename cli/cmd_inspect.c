@@ -131,7 +131,7 @@ static int inspect_dataset(const char *path)
 /* The named config (model.h) with c's architecture, or NULL. */
 static const char *config_name(const ns_model_config *c)
 {
-    static const char *const names[] = {"tiny", "small", "base"};
+    static const char *const names[] = {"tiny", "small", "medium", "base"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         ns_model_config k = {0};
         ns_model_config_named(&k, names[i]);

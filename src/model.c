@@ -39,6 +39,7 @@ int ns_model_config_named(ns_model_config *c, const char *name)
     } named[] = {
         {"tiny", 32, 2, 2, 2},
         {"small", 128, 4, 4, 4},
+        {"medium", 192, 4, 6, 4},
         {"base", 256, 6, 8, 4},
     };
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
@@ -50,7 +51,7 @@ int ns_model_config_named(ns_model_config *c, const char *name)
         c->groups = 1;
         return NS_OK;
     }
-    return ns_error(NS_EARG, "unknown model config '%s' (known: tiny, small, base)", name);
+    return ns_error(NS_EARG, "unknown model config '%s' (known: tiny, small, medium, base)", name);
 }
 
 int ns_model_config_valid(const ns_model_config *c)

@@ -100,7 +100,7 @@ static inline int ns_model_timing_outputs(const ns_model_config *c)
     return c->timing_bins ? c->timing_bins + NS_MODEL_TIMING_SUB : 1;
 }
 
-/* Named configs: "tiny" (tests), "small", "base" (the default). Sets the
+/* Named configs: "tiny" (tests), "small", "medium" (train's default), "base". Sets the
  * architecture fields only; the data fields come from the dataset. */
 int ns_model_config_named(ns_model_config *c, const char *name);
 

@@ -46,7 +46,7 @@ typedef struct ns_train_dist {
 } ns_train_dist;
 
 typedef struct ns_train_opts {
-    const char *config;       /* "tiny", "small", "base" */
+    const char *config;       /* "tiny", "small", "medium", "base" */
     int d, n_layer, n_head;   /* overrides when > 0 */
     int groups;               /* tokens per packet (model.h); 0: 1 */
     int max_packets;          /* rows per flow modelled, the window (<= the dataset's cap); 0: 64
@@ -82,7 +82,7 @@ typedef struct ns_train_opts {
     const ns_train_dist *dist; /* NULL: one process */
 } ns_train_opts;
 
-/* Defaults for everything (config "small"). */
+/* Defaults for everything (config "medium"). */
 void ns_train_opts_init(ns_train_opts *o);
 
 /* A stopped run (*stop, stop_at_step) writes its checkpoint only, never the
