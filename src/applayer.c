@@ -10,6 +10,7 @@
 
 #include "netsynth/capture.h"
 #include "netsynth/error.h"
+#include "netsynth/fileio.h"
 #include "netsynth/labels.h"
 
 /* Longer frames than any link here carries; a longer wire length is kept as captured. */
@@ -32,20 +33,6 @@ typedef struct app_run {
     struct app_layer { char name[32]; int cls; uint64_t n; } layers[256];
     size_t n_layers;
 } app_run;
-
-static int have_program(const char *prog)
-{
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char buf[4096];
-    for (const char *p = path; *p;) {
-        size_t len = strcspn(p, ":");
-        snprintf(buf, sizeof buf, "%.*s/%s", (int)len, p, prog);
-        if (len && access(buf, X_OK) == 0) return 1;
-        p += len + (p[len] == ':');
-    }
-    return 0;
-}
 
 /* The class of value, added when new; -1 past NS_APPLAYER_CLASSES. */
 static int class_of(ns_applayer *a, const char *value)
@@ -339,8 +326,8 @@ int ns_applayer_run(ns_applayer *a, const ns_trace_source *real, const ns_trace_
     memset(a, 0, sizeof *a);
     size_t llen = strcspn(labels, ",");
     snprintf(a->label, sizeof a->label, "%.*s", (int)llen, labels);
-    a->has_ndpi = have_program("ndpiReader");
-    a->has_tshark = have_program("tshark");
+    a->has_ndpi = ns_program_found("ndpiReader");
+    a->has_tshark = ns_program_found("tshark");
     if (!a->has_ndpi && !a->has_tshark) return ns_error(NS_EIO, "application layer: neither ndpiReader nor tshark is installed");
     app_run r = {.a = a};
     int rc = read_side(&r, real, a->label, NS_APPLAYER_REAL);

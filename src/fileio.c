@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -283,4 +284,18 @@ uint32_t ns_crc32(uint32_t crc, const void *data, size_t len)
         len -= chunk;
     }
     return crc;
+}
+
+int ns_program_found(const char *prog)
+{
+    const char *path = getenv("PATH");
+    if (!path) return 0;
+    char buf[4096];
+    for (const char *p = path; *p;) {
+        size_t len = strcspn(p, ":");
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)len, p, prog);
+        if (len && access(buf, X_OK) == 0) return 1;
+        p += len + (p[len] == ':');
+    }
+    return 0;
 }

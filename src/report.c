@@ -165,20 +165,6 @@ int ns_compliance_tshark(ns_compliance *c, char *const *captures, size_t n, cons
     return NS_OK;
 }
 
-static int have_program(const char *prog)
-{
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char buf[4096];
-    for (const char *p = path; *p;) {
-        size_t len = strcspn(p, ":");
-        snprintf(buf, sizeof buf, "%.*s/%s", (int)len, p, prog);
-        if (len && access(buf, X_OK) == 0) return 1;
-        p += len + (p[len] == ':');
-    }
-    return 0;
-}
-
 /* ---- gathering ------------------------------------------------------------------------ */
 
 /* A side's flows with their classes of the first label level. */
@@ -213,7 +199,7 @@ static void compliance(ns_report *r)
     const char *why = NULL;
     if (!in->compliance) why = "not asked for";
     else if (!in->real_captures || !in->synth_captures) why = "needs capture tables on both sides (dataset files given)";
-    else if (!have_program("tshark") || !have_program("mergecap")) why = "tshark or mergecap is not installed";
+    else if (!ns_program_found("tshark") || !ns_program_found("mergecap")) why = "tshark or mergecap is not installed";
     if (why) {
         snprintf(r->compliance_note, sizeof r->compliance_note, "compliance skipped: %s", why);
         return;
@@ -233,7 +219,7 @@ static void applayer(ns_report *r, const ns_eval_opts *o)
     if (!in->applayer) why = "not asked for";
     else if (!in->trace_src[NS_EVAL_TEST].table || !in->trace_src[NS_EVAL_SYNTH].table)
         why = "needs the real test captures and the synthetic ones as tables (labels.tsv)";
-    else if (!have_program("ndpiReader") && !have_program("tshark")) why = "neither ndpiReader nor tshark is installed";
+    else if (!ns_program_found("ndpiReader") && !ns_program_found("tshark")) why = "neither ndpiReader nor tshark is installed";
     if (why) {
         snprintf(r->applayer_note, sizeof r->applayer_note, "application layer skipped: %s", why);
         return;

@@ -61,6 +61,11 @@ int ns_read_weights(float *w, const uint8_t *src, size_t n, const char *name);
 int ns_read_file(const char *path, uint8_t **data, size_t *len);
 int ns_read_file_max(const char *path, size_t max, uint8_t **data, size_t *len);
 
+/* Whether an executable named prog lies in a folder of $PATH (the tools eval
+ * runs, such as tshark and ndpiReader, are optional: their tables are skipped,
+ * saying why, where one is absent). */
+int ns_program_found(const char *prog);
+
 /* Fields of netsynth's file headers, which are little-endian (as the
  * machines this runs on: a big-endian port would swap here). */
 static inline void ns_store_le32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
