@@ -1849,6 +1849,7 @@ static void test_version4_blob(void **state)
         memset(a[k].turn_map, 0, sizeof a[k].turn_map);
     }
     assert_memory_equal(a, b, sizeof a);
+    ns_tmodel_free(&v4);
     /* Out of order quantiles are refused. */
     ns_tmodel_class *bad = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
     bad->turn_q[0][3] = (uint16_t)(bad->turn_q[0][2] - 1);
