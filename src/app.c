@@ -1087,16 +1087,16 @@ static void mqtt_body(uint8_t *p, int r, int type, int qos)
 }
 
 /* The segment p[0, len) of an MQTT stream, its first learned bytes learned. */
-static void mqtt_segment(uint8_t *p, int len, int learned, int from_server)
+static void mqtt_segment(uint8_t *p, int len, int from_server)
 {
     for (int at = 0; len - at >= 2;) {
         int rest = len - at, used = 0;
         int r = mqtt_varint(p + at + 1, rest - 1, &used);
         int type = p[at] >> 4, end = r < 0 ? -1 : at + 1 + used + r;
         if (type == 3 && (p[at] & 6) == 6) p[at] &= (uint8_t)~4;   /* QoS 3 does not exist: 1 */
-        /* the learned length holds when the packet ends in this segment, on learned bytes or
-         * at the segment's end, leaving no lone byte, and it is long enough for its type */
-        int keep = r >= 0 && end <= len && (end == len || (end < learned && len - end >= 2)) && r >= mqtt_min(type, p[at] & 15);
+        /* the learned length holds when the packet ends in this segment leaving no lone byte and
+         * is long enough for its type (the fill after it, zeros, is packets of length 0 as before) */
+        int keep = r >= 0 && end <= len && len - end != 1 && r >= mqtt_min(type, p[at] & 15);
         if (!keep) {
             used = rest - 2 <= 127 ? 1 : 2, r = rest - 1 - used;
             if (r < mqtt_min(type, p[at] & 15)) { /* too short for its type: a packet that fits */
@@ -1134,7 +1134,7 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
         /* a stream's segments from its first learned bytes on (header-only rows stay as they were) */
         int d = !!from_server;
         if (learned > 0) f->began[d] = 1;
-        if (f->began[d]) mqtt_segment(data, len, learned, from_server);
+        if (f->began[d]) mqtt_segment(data, len, from_server);
         return;
     }
     if (a->kind == APP_TLS || a->kind == APP_HTTP || a->kind == APP_TCP) {

@@ -1253,7 +1253,8 @@ static void test_mqtt_packets_hold(void **state)
     (void)state;
     const app *m = app_of(NS_PROTO_TCP, 1883);
     uint8_t d[256 + 8];
-    /* real (lab/corpus/pcaps/mqtt): CONNECT of 21 bytes, PUBLISH QoS 1 of 66 (32 learned) */
+    /* real (lab/corpus/pcaps/mqtt): CONNECT of 21 bytes, PUBLISH QoS 1 of 66 (32 learned), and
+     * two PUBLISHes in one segment of 132 (a training row: the second's bytes past the 32 are fill) */
     static const uint8_t conn[] = {0x10, 19, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 7, 's', 'e', 'n', 's', 'o', 'r', '1'};
     static const uint8_t pub[32] = {0x32, 64, 0, 16, 'l', 'a', 'b', '/', 's', '1', '/', 't', 'e', 'l', 'e', 'm', 'e', 't', 'r', 'y', 0, 1, '{', '"', 's', 'e', 'n', 's', 'o', 'r', '"', ':'};
     write_payload(m, d, 21, 0, conn, 21);
@@ -1261,11 +1262,14 @@ static void test_mqtt_packets_hold(void **state)
     write_payload(m, d, 66, 0, pub, 32);
     assert_memory_equal(d, pub, 32);
     check_mqtt(d, 66);
+    write_payload(m, d, 132, 0, pub, 32);
+    assert_memory_equal(d, pub, 32);
+    for (int i = 32; i < 132; i++) assert_int_equal(d[i], 0);
     /* the demo's: CONNECT of remaining length 17 and name length 20 in 21 bytes */
     static const uint8_t bad_conn[] = {0x10, 17, 0, 20, 'L', 'Q', 'T', 0x14, 0, 2, 0, 60, 0, 9, 'a'};
     write_payload(m, d, 21, 0, bad_conn, sizeof bad_conn);
     check_mqtt(d, 21);
-    assert_int_equal(d[1], 19);
+    assert_int_equal(be16(d + 2), 4); /* its length 17 holds (a packet of length 0 after it) */
     /* PUBLISH QoS 1, topic length 0x2e in 48: the topic's text (16) is its length */
     uint8_t bad_pub[32];
     memcpy(bad_pub, pub, 32), bad_pub[1] = 48, bad_pub[3] = 0x2e;
