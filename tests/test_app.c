@@ -1293,6 +1293,26 @@ static void test_mqtt_packets_hold(void **state)
     /* long segments: a two-byte remaining length */
     write_payload(m, d, 200, 0, pub, 32);
     check_mqtt(d, 200);
+    /* a stream's opening: a type byte a bit off CONNECT's is one covering its segment (the demo's
+     * CONNECT of 17 in 21 bytes, then a stray PINGREQ), the server's 4 bytes a CONNACK */
+    app_flow f;
+    memset(&f, 0, sizeof f);
+    uint8_t near_conn[sizeof bad_conn];
+    memcpy(near_conn, bad_conn, sizeof bad_conn), near_conn[0] = 0x00;
+    memset(d, 0, 21);
+    app_write(m, &f, d, 21, 0, 0, near_conn, sizeof near_conn);
+    check_mqtt(d, 21);
+    assert_int_equal(d[0], 0x10);
+    assert_int_equal(d[1], 19);
+    static const uint8_t near_ack[] = {0x21, 2, 0, 0};
+    memset(d, 0, 4);
+    app_write(m, &f, d, 4, 1, 0, near_ack, 4);
+    assert_int_equal(d[0], 0x20);
+    check_mqtt(d, 4);
+    /* later segments keep a learned length that holds */
+    memset(d, 0, 21);
+    app_write(m, &f, d, 21, 0, 0, bad_conn, sizeof bad_conn);
+    assert_int_equal(d[1], 17);
     /* no learned bytes: the fill as it was */
     write_payload(m, d, 8, 0, NULL, 0);
     for (int i = 0; i < 8; i++) assert_int_equal(d[i], 0);
