@@ -1208,6 +1208,116 @@ static void test_tshark_reads_streams(void **state)
     assert_int_equal(tshark_count(path, "", "tls.handshake.type == 1 || tls.handshake.type == 2"), 2);
 }
 
+/* The MQTT packets in p[0, len) tile it: each remaining length ends on the
+ * next packet or the segment's end, fixed flag bits as 3.1.1 has them, and
+ * a CONNECT, PUBLISH or SUBSCRIBE body's lengths inside its packet. */
+static void check_mqtt(const uint8_t *p, int len)
+{
+    int at = 0;
+    while (at < len) {
+        assert_true(len - at >= 2);
+        int type = p[at] >> 4, flags = p[at] & 15, r = 0, i = 1;
+        for (; i <= 4; i++) {
+            r |= (p[at + i] & 0x7f) << (7 * (i - 1));
+            if (!(p[at + i] & 0x80)) break;
+        }
+        const uint8_t *b = p + at + 1 + i;
+        assert_true(at + 1 + i + r <= len);
+        if (type == 6 || type == 8 || type == 10) assert_int_equal(flags, 2);
+        else if (type == 3) assert_true((flags & 6) != 6);
+        else assert_int_equal(flags, 0);
+        if (type == 1) {
+            assert_true(r >= 12);
+            STARTS(b, "\0\4MQTT\4");
+            assert_int_equal(b[7] & 0xc5, 0);
+            assert_int_equal(be16(b + 10), (unsigned)(r - 12));
+        } else if (type == 3) {
+            assert_true((int)be16(b) + 2 + (flags & 6 ? 2 : 0) <= r);
+        } else if (type == 8) {
+            assert_int_equal(be16(b + 2), (unsigned)(r - 5));
+            assert_true(b[r - 1] <= 2);
+        } else if (type == 2 || type == 4 || type == 5 || type == 6 || type == 7 || type == 11) {
+            assert_true(r >= 2);
+        }
+        at += 1 + i + r;
+    }
+    assert_int_equal(at, len);
+}
+
+/* The lab p32 demo's MQTT (tshark: 61 malformed packets before): a CONNECT
+ * whose name length ran past it, a PUBLISH whose topic length did, two
+ * PUBACKs the second of length 0. A real CONNECT and PUBLISH stay as learned;
+ * a segment of no learned bytes (a header-only row) stays as filled. */
+static void test_mqtt_packets_hold(void **state)
+{
+    (void)state;
+    const app *m = app_of(NS_PROTO_TCP, 1883);
+    uint8_t d[256 + 8];
+    /* real (lab/corpus/pcaps/mqtt): CONNECT of 21 bytes, PUBLISH QoS 1 of 66 (32 learned), and
+     * two PUBLISHes in one segment of 132 (a training row: the second's bytes past the 32 are fill) */
+    static const uint8_t conn[] = {0x10, 19, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 7, 's', 'e', 'n', 's', 'o', 'r', '1'};
+    static const uint8_t pub[32] = {0x32, 64, 0, 16, 'l', 'a', 'b', '/', 's', '1', '/', 't', 'e', 'l', 'e', 'm', 'e', 't', 'r', 'y', 0, 1, '{', '"', 's', 'e', 'n', 's', 'o', 'r', '"', ':'};
+    write_payload(m, d, 21, 0, conn, 21);
+    assert_memory_equal(d, conn, 21);
+    write_payload(m, d, 66, 0, pub, 32);
+    assert_memory_equal(d, pub, 32);
+    check_mqtt(d, 66);
+    write_payload(m, d, 132, 0, pub, 32);
+    assert_memory_equal(d, pub, 32);
+    for (int i = 32; i < 132; i++) assert_int_equal(d[i], 0);
+    /* the demo's: CONNECT of remaining length 17 and name length 20 in 21 bytes */
+    static const uint8_t bad_conn[] = {0x10, 17, 0, 20, 'L', 'Q', 'T', 0x14, 0, 2, 0, 60, 0, 9, 'a'};
+    write_payload(m, d, 21, 0, bad_conn, sizeof bad_conn);
+    check_mqtt(d, 21);
+    assert_int_equal(be16(d + 2), 4); /* its length 17 holds (a packet of length 0 after it) */
+    /* PUBLISH QoS 1, topic length 0x2e in 48: the topic's text (16) is its length */
+    uint8_t bad_pub[32];
+    memcpy(bad_pub, pub, 32), bad_pub[1] = 48, bad_pub[3] = 0x2e;
+    write_payload(m, d, 50, 0, bad_pub, 32);
+    check_mqtt(d, 50);
+    assert_int_equal(be16(d + 2), 16);
+    /* PUBACK of 3, then PUBACK of 0; QoS 3; SUBSCRIBE with flags 0 and a filter past it */
+    static const uint8_t acks[] = {0x40, 0x40, 0, 0, 0, 0, 0, 0};
+    write_payload(m, d, 8, 1, acks, 8);
+    check_mqtt(d, 8);
+    static const uint8_t q3[] = {0x36, 1, 0, 0};
+    write_payload(m, d, 4, 0, q3, 4);
+    check_mqtt(d, 4);
+    static const uint8_t sub[] = {0x80, 12, 0, 1, 0, 40, 'l', 'a', 'b', '/', '#', 7};
+    write_payload(m, d, 14, 0, sub, sizeof sub);
+    check_mqtt(d, 14);
+    /* two whole learned packets in one segment stay two */
+    static const uint8_t two[] = {0x40, 2, 0, 1, 0x40, 2, 0, 2};
+    write_payload(m, d, 8, 1, two, 8);
+    assert_memory_equal(d, two, 8);
+    /* long segments: a two-byte remaining length */
+    write_payload(m, d, 200, 0, pub, 32);
+    check_mqtt(d, 200);
+    /* a stream's opening: a type byte a bit off CONNECT's is one covering its segment (the demo's
+     * CONNECT of 17 in 21 bytes, then a stray PINGREQ), the server's 4 bytes a CONNACK */
+    app_flow f;
+    memset(&f, 0, sizeof f);
+    uint8_t near_conn[sizeof bad_conn];
+    memcpy(near_conn, bad_conn, sizeof bad_conn), near_conn[0] = 0x00;
+    memset(d, 0, 21);
+    app_write(m, &f, d, 21, 0, 0, near_conn, sizeof near_conn);
+    check_mqtt(d, 21);
+    assert_int_equal(d[0], 0x10);
+    assert_int_equal(d[1], 19);
+    static const uint8_t near_ack[] = {0x21, 2, 0, 0};
+    memset(d, 0, 4);
+    app_write(m, &f, d, 4, 1, 0, near_ack, 4);
+    assert_int_equal(d[0], 0x20);
+    check_mqtt(d, 4);
+    /* later segments keep a learned length that holds */
+    memset(d, 0, 21);
+    app_write(m, &f, d, 21, 0, 0, bad_conn, sizeof bad_conn);
+    assert_int_equal(d[1], 17);
+    /* no learned bytes: the fill as it was */
+    write_payload(m, d, 8, 0, NULL, 0);
+    for (int i = 0; i < 8; i++) assert_int_equal(d[i], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1233,6 +1343,7 @@ int main(void)
         cmocka_unit_test(test_dns_names_and_ssdp_binary),
         cmocka_unit_test(test_tshark_reads_them_whole),
         cmocka_unit_test(test_tshark_reads_streams),
+        cmocka_unit_test(test_mqtt_packets_hold),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();
