@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np  # noqa: E402
 
 import netsynth  # noqa: E402
+from timing_rows import handshake_gap  # noqa: E402
 
-SYN, ACK = 910, 907
 
 
 def hs_bin(s):
@@ -38,18 +38,10 @@ def gaps(path, label, cls):
     for i in (np.arange(len(d)) if cls is None else np.nonzero(lab == cls)[0]):
         if d.flows["proto"][i] != 6:
             continue
-        f, n = int(d.first[i]), int(d.lengths[i])
-        iat = d.iat_ns[f:f + n] / 1e9
-        t, syn = 0.0, None
-        for k in range(n):
-            t += iat[k] if k else 0.0
-            s, a, back = bits[f + k, SYN] == 1, bits[f + k, ACK] == 1, d.dir[f + k] == 1
-            if s and not a and not back:
-                syn = t
-            elif s and a and back and syn is not None:
-                key = int(d.flows["server_port"][i]) if cls is not None else (lab[i], int(d.flows["server_port"][i]))
-                out.setdefault(key, []).append(t - syn)
-                break
+        gap = handshake_gap(d, bits, int(d.first[i]), int(d.lengths[i]))
+        if gap is not None:
+            key = int(d.flows["server_port"][i]) if cls is not None else (lab[i], int(d.flows["server_port"][i]))
+            out.setdefault(key, []).append(gap)
     return out
 
 

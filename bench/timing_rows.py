@@ -46,16 +46,24 @@ def measure(path, label):
         c["flows"] += 1
         iat = d.iat_ns[f:f + n] / 1e9
         c["iat"].extend(iat[1:min(n, WINDOW)])
-        t, syn = 0.0, None
-        for k in range(n):
-            t += iat[k] if k else 0.0
-            s, a, back = bits[f + k, SYN] == 1, bits[f + k, ACK] == 1, d.dir[f + k] == 1
-            if s and not a and not back:
-                syn = t
-            elif s and a and back and syn is not None:
-                c["rtt"].append(t - syn)
-                break
+        rtt = handshake_gap(d, bits, f, n)
+        if rtt is not None:
+            c["rtt"].append(rtt)
     return out
+
+
+def handshake_gap(d, bits, f, n):
+    """Seconds from the client's last SYN to the server's SYN-ACK in the flow of rows f..f+n of d, or None."""
+    iat = d.iat_ns[f:f + n] / 1e9
+    t, syn = 0.0, None
+    for k in range(n):
+        t += iat[k] if k else 0.0
+        s, a, back = bits[f + k, SYN] == 1, bits[f + k, ACK] == 1, d.dir[f + k] == 1
+        if s and not a and not back:
+            syn = t
+        elif s and a and back and syn is not None:
+            return t - syn
+    return None
 
 
 def pooled(paths, label):
