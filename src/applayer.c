@@ -133,31 +133,11 @@ static int pad_copy(const char *path, FILE *one, FILE *merged, int *merged_type,
     return rc;
 }
 
-/* "'s'" for a shell command, into out (size n); 0 when it does not fit. */
-static int quoted(char *out, size_t n, const char *s)
-{
-    size_t k = 0;
-    if (n < 3) return 0;
-    out[k++] = '\'';
-    for (; *s; s++) {
-        if (*s == '\'') {
-            if (k + 5 >= n) return 0;
-            memcpy(out + k, "'\\''", 4), k += 4;
-        } else {
-            if (k + 2 >= n) return 0;
-            out[k++] = *s;
-        }
-    }
-    out[k++] = '\'';
-    out[k] = 0;
-    return 1;
-}
-
 /* ndpiReader's flows of one capture: lines "\t1\tTCP a:p <-> b:p [proto: 7.220/HTTP.Cloudflare][...". */
 static int ndpi_flows(app_run *r, const char *file, const char *name, int side, int cls)
 {
     char q[4200], cmd[4400];
-    if (!quoted(q, sizeof q, file)) return ns_error(NS_ERANGE, "%s: path too long", name);
+    if (!ns_shell_quote(q, sizeof q, file)) return ns_error(NS_ERANGE, "%s: path too long", name);
     snprintf(cmd, sizeof cmd, "ndpiReader -i %s -d -v 2 -n 1 2>&1", q);
     FILE *p = popen(cmd, "r");
     if (!p) return ns_error(NS_EIO, "%s: cannot run ndpiReader: %s", name, strerror(errno));
@@ -284,7 +264,7 @@ static void layer_count(app_run *r, int cls, const char *name)
 static int tshark_side(app_run *r, const char *file, int side, int cls)
 {
     char q[4200], cmd[4600];
-    if (!quoted(q, sizeof q, file)) return ns_error(NS_ERANGE, "%s: path too long", file);
+    if (!ns_shell_quote(q, sizeof q, file)) return ns_error(NS_ERANGE, "%s: path too long", file);
     snprintf(cmd, sizeof cmd,
              "tshark -r %s -n -o tcp.desegment_tcp_streams:FALSE -T fields -e frame.protocols -e tcp.len"
              " -e udp.length -e http.request -e http.response 2>/dev/null", q);

@@ -299,3 +299,22 @@ int ns_program_found(const char *prog)
     }
     return 0;
 }
+
+size_t ns_shell_quote(char *out, size_t n, const char *s)
+{
+    size_t k = 0;
+    if (n < 3) return 0;
+    out[k++] = '\'';
+    for (; *s; s++) {
+        if (*s == '\'') {
+            if (k + 5 >= n) return 0;
+            memcpy(out + k, "'\\''", 4), k += 4;
+        } else {
+            if (k + 2 >= n) return 0;
+            out[k++] = *s;
+        }
+    }
+    out[k++] = '\'';
+    out[k] = 0;
+    return k;
+}

@@ -30,18 +30,9 @@ static int quote_into(char **cmd, size_t *len, size_t *cap, const char *s)
         *cmd = n, *cap = c;
     }
     (*cmd)[(*len)++] = ' ';
-    (*cmd)[(*len)++] = '\'';
-    for (; *s; s++) {
-        if (*s == '\'') {
-            memcpy(*cmd + *len, "'\\''", 4);
-            *len += 4;
-        } else {
-            (*cmd)[(*len)++] = *s;
-        }
-    }
-    (*cmd)[(*len)++] = '\'';
-    (*cmd)[*len] = '\0';
-    return 1;
+    size_t q = ns_shell_quote(*cmd + *len, *cap - *len, s);
+    *len += q;
+    return q != 0;
 }
 
 /* Add n packets of one expert message (a line of an Errors or Warns

@@ -66,6 +66,11 @@ int ns_read_file_max(const char *path, size_t max, uint8_t **data, size_t *len);
  * saying why, where one is absent). */
 int ns_program_found(const char *prog);
 
+/* s in single quotes for /bin/sh (each ' as '\''), NUL-terminated in out[n]:
+ * the length written, or 0 where it does not fit (at most 4 strlen(s) + 3
+ * bytes are needed). */
+size_t ns_shell_quote(char *out, size_t n, const char *s);
+
 /* Fields of netsynth's file headers, which are little-endian (as the
  * machines this runs on: a big-endian port would swap here). */
 static inline void ns_store_le32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
