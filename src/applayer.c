@@ -249,11 +249,12 @@ static void ndpi_tally(app_run *r)
     }
 }
 
-/* One packet of tshark's fields "frame number, protocols, tcp.len, udp.length,
- * http.request, http.response": 1 with transport payload, *frame its number, *layer the first layer past TCP or
- * UDP that tshark dissected it as ("" none: data only, or malformed). tshark
- * reads every segment on an HTTP port as HTTP, a body's too: there only a
- * request or a status line counts. */
+/* One packet of tshark's fields "frame number, protocols, tcp.len,
+ * udp.length, http.request, http.response": 1 with transport payload,
+ * *frame its number, *layer the first layer past TCP or UDP that tshark
+ * dissected it as ("" none: data only, or malformed). tshark reads every
+ * segment on an HTTP port as HTTP, a body's too: there only a request or a
+ * status line counts. */
 static int packet_layer(char *line, size_t *frame, const char **layer)
 {
     char *end;
