@@ -16,7 +16,6 @@ import collections
 import glob
 import os
 import re
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -30,26 +29,9 @@ SSDP_LINES = [b"M-SEARCH * HTTP/1.1", b"NOTIFY * HTTP/1.1", b"HTTP/1.1 200 OK"]
 
 def tcp(path):
     """(src, sport, dst, dport, flags, payload) of each IPv4/IPv6 TCP packet of an Ethernet pcap."""
-    with open(path, "rb") as f:
-        data = f.read()
-    e = "<" if struct.unpack("<I", data[:4])[0] in (0xa1b2c3d4, 0xa1b23c4d) else ">"
-    at = 24
-    while at + 16 <= len(data):
-        incl = struct.unpack(e + "I", data[at + 8:at + 12])[0]
-        p = data[at + 16:at + 16 + incl]
-        at += 16 + incl
-        off, et = 14, struct.unpack(">H", p[12:14])[0]
-        if et == 0x0800 and p[off + 9] == 6:
-            src, dst = p[off + 12:off + 16], p[off + 16:off + 20]
-            l4, end = off + (p[off] & 15) * 4, off + struct.unpack(">H", p[off + 2:off + 4])[0]
-        elif et == 0x86dd and p[off + 6] == 6:
-            src, dst = p[off + 8:off + 24], p[off + 24:off + 40]
-            l4 = off + 40
-            end = l4 + struct.unpack(">H", p[off + 4:off + 6])[0]
-        else:
-            continue
-        sp, dp = struct.unpack(">HH", p[l4:l4 + 4])
-        yield src, sp, dst, dp, p[l4 + 13], p[l4 + (p[l4 + 12] >> 4) * 4:end]
+    for proto, src, sp, dst, dp, fl, pay in dpi_misses.segments(path):
+        if proto == 6:
+            yield src, sp, dst, dp, fl, pay
 
 
 def flows(path, ports):

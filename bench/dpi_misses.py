@@ -27,8 +27,9 @@ import dpi_count  # noqa: E402
 SERVICES = {k: v for k, v in dpi_count.SERVICE_PORTS.items() if v in ("TLS", "HTTP", "SSDP")}
 
 
-def packets(path):
-    """(proto, src, sport, dst, dport, payload) of each IPv4/IPv6 TCP or UDP packet of an Ethernet pcap."""
+def segments(path):
+    """(proto, src, sport, dst, dport, TCP flags or None, payload) of each IPv4/IPv6 TCP or UDP packet of an
+    Ethernet pcap, addresses as bytes: the one pcap reader of the dpi_* scripts."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 24:
@@ -46,11 +47,11 @@ def packets(path):
             off, et = 18, struct.unpack(">H", pkt[16:18])[0]
         if et == 0x0800:
             proto = pkt[off + 9]
-            src, dst = str(ipaddress.IPv4Address(pkt[off + 12:off + 16])), str(ipaddress.IPv4Address(pkt[off + 16:off + 20]))
+            src, dst = pkt[off + 12:off + 16], pkt[off + 16:off + 20]
             l4, end = off + (pkt[off] & 15) * 4, off + struct.unpack(">H", pkt[off + 2:off + 4])[0]
         elif et == 0x86dd:
             proto = pkt[off + 6]
-            src, dst = str(ipaddress.IPv6Address(pkt[off + 8:off + 24])), str(ipaddress.IPv6Address(pkt[off + 24:off + 40]))
+            src, dst = pkt[off + 8:off + 24], pkt[off + 24:off + 40]
             l4 = off + 40
             end = l4 + struct.unpack(">H", pkt[off + 4:off + 6])[0]
         else:
@@ -58,7 +59,17 @@ def packets(path):
         if proto not in (6, 17):
             continue
         sp, dp = struct.unpack(">HH", pkt[l4:l4 + 4])
-        pay = pkt[l4 + (pkt[l4 + 12] >> 4) * 4:end] if proto == 6 else pkt[l4 + 8:end]
+        if proto == 6:
+            yield proto, src, sp, dst, dp, pkt[l4 + 13], pkt[l4 + (pkt[l4 + 12] >> 4) * 4:end]
+        else:
+            yield proto, src, sp, dst, dp, None, pkt[l4 + 8:end]
+
+
+def packets(path):
+    """(proto, src, sport, dst, dport, payload) of each IPv4/IPv6 TCP or UDP packet of an Ethernet pcap, as strings
+    (nDPI's flow keys: dpi_count.ndpi_flows)."""
+    for proto, src, sp, dst, dp, _, pay in segments(path):
+        src, dst = (str(ipaddress.ip_address(bytes(a))) for a in (src, dst))
         yield str(proto), src, str(sp), dst, str(dp), pay
 
 

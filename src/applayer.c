@@ -21,11 +21,27 @@ typedef struct app_row {
     int side, cls;
 } app_row;
 
+/* A side's captures zero-filled into one file for tshark, one such file for each
+ * link type met (a pcap holds one): a tshark run per side, not per class, as
+ * each run costs tshark's start. cls[i] is the class of frame i + 1. */
+typedef struct app_merged {
+    char path[4200];
+    FILE *fp;
+    ns_pcap_writer w;
+    int type;
+    uint8_t *cls;
+    size_t n, cap;
+} app_merged;
+
+#define APP_MERGED 4 /* link types of one side; captures of more are left out of tshark's counts */
+
 typedef struct app_run {
     ns_applayer *a;
     app_row *rows;
     size_t n_rows, cap_rows;
     char tmp[4096];
+    app_merged merged[2][APP_MERGED];
+    int n_merged[2];
     /* nDPI's flows: protocol names ("TLS.Google") with side and class */
     struct app_flow { char name[48]; int side, cls; } *flows;
     size_t n_flows, cap_flows;
@@ -98,24 +114,36 @@ static int linktype_of(int dlt)
     return dlt;
 }
 
-/* Copy path to one (a file of its own) and append it to merged (when its link
- * type is *merged_type, or sets it when -1), every packet zero-filled to its
- * wire length. */
-static int pad_copy(const char *path, FILE *one, FILE *merged, int *merged_type, uint8_t *buf)
+/* The side's file for link type lt, opened when new; NULL past APP_MERGED. */
+static app_merged *merged_for(app_run *r, int side, int lt, int *rc)
+{
+    for (int i = 0; i < r->n_merged[side]; i++)
+        if (r->merged[side][i].type == lt) return &r->merged[side][i];
+    if (r->n_merged[side] == APP_MERGED) return NULL;
+    app_merged *m = &r->merged[side][r->n_merged[side]];
+    snprintf(m->path, sizeof m->path, "%s/s%dt%d.pcap", r->tmp, side, r->n_merged[side]);
+    if (!(m->fp = fopen(m->path, "wb"))) {
+        *rc = ns_error(NS_EIO, "%s: cannot create: %s", m->path, strerror(errno));
+        return NULL;
+    }
+    r->n_merged[side]++;
+    m->type = lt;
+    *rc = ns_pcap_writer_begin(&m->w, m->fp, lt, 1);
+    return *rc ? NULL : m;
+}
+
+/* Copy path to one (a file of its own) and, when tshark runs, append it to
+ * its side's file of its link type as frames of class cls, every packet
+ * zero-filled to its wire length. */
+static int pad_copy(app_run *r, const char *path, FILE *one, int side, int cls, uint8_t *buf)
 {
     ns_capture *c;
     int rc = ns_capture_open(&c, path, NULL);
     if (rc) return rc;
     int lt = linktype_of(ns_capture_linktype(c));
-    ns_pcap_writer w1, wm;
+    ns_pcap_writer w1;
     rc = ns_pcap_writer_begin(&w1, one, lt, 1);
-    int to_merged = merged && (*merged_type < 0 || *merged_type == lt);
-    if (!rc && to_merged && *merged_type < 0) {
-        rc = ns_pcap_writer_begin(&wm, merged, lt, 1);
-        *merged_type = lt;
-    } else if (to_merged) {
-        wm = (ns_pcap_writer){merged, 1, 0};
-    }
+    app_merged *m = !rc && r->a->has_tshark ? merged_for(r, side, lt, &rc) : NULL;
     ns_frame f;
     int got;
     while (!rc && (got = ns_capture_next(c, &f)) == 1) {
@@ -125,7 +153,18 @@ static int pad_copy(const char *path, FILE *one, FILE *merged, int *merged_type,
         memcpy(buf, f.data, keep);
         memset(buf + keep, 0, len - keep);
         rc = ns_pcap_write(&w1, f.ts_ns, buf, len, len);
-        if (!rc && to_merged) rc = ns_pcap_write(&wm, f.ts_ns, buf, len, len);
+        if (rc || !m) continue;
+        if (m->n == m->cap) {
+            size_t cap = m->cap ? 2 * m->cap : 4096;
+            uint8_t *n = realloc(m->cls, cap);
+            if (!n) {
+                rc = ns_error(NS_ENOMEM, "%s: out of memory", path);
+                break;
+            }
+            m->cls = n, m->cap = cap;
+        }
+        m->cls[m->n++] = (uint8_t)cls;
+        rc = ns_pcap_write(&m->w, f.ts_ns, buf, len, len);
     }
     if (!rc && got < 0) rc = got;
     ns_capture_close(c);
@@ -210,14 +249,18 @@ static void ndpi_tally(app_run *r)
     }
 }
 
-/* One packet of tshark's fields "protocols, tcp.len, udp.length, http.request,
- * http.response": 1 with transport payload, *layer the first layer past TCP or
- * UDP that tshark dissected it as ("" none: data only, or malformed). tshark
- * reads every segment on an HTTP port as HTTP, a body's too: there only a
- * request or a status line counts. */
-static int packet_layer(char *line, const char **layer)
+/* One packet of tshark's fields "frame number, protocols, tcp.len,
+ * udp.length, http.request, http.response": 1 with transport payload,
+ * *frame its number, *layer the first layer past TCP or UDP that tshark
+ * dissected it as ("" none: data only, or malformed). tshark reads every
+ * segment on an HTTP port as HTTP, a body's too: there only a request or a
+ * status line counts. */
+static int packet_layer(char *line, size_t *frame, const char **layer)
 {
-    char *f[5] = {line};
+    char *end;
+    *frame = (size_t)strtoull(line, &end, 10);
+    if (*end != '\t') return 0;
+    char *f[5] = {end + 1};
     for (int i = 1; i < 5 && f[i - 1]; i++) {
         char *t = strchr(f[i - 1], '\t');
         if (t) *t = 0, f[i] = t + 1;
@@ -261,20 +304,22 @@ static void layer_count(app_run *r, int cls, const char *name)
     l->cls = cls, l->n = 1;
 }
 
-static int tshark_side(app_run *r, const char *file, int side, int cls)
+static int tshark_side(app_run *r, const app_merged *m, int side)
 {
     char q[4200], cmd[4600];
-    if (!ns_shell_quote(q, sizeof q, file)) return ns_error(NS_ERANGE, "%s: path too long", file);
+    if (!ns_shell_quote(q, sizeof q, m->path)) return ns_error(NS_ERANGE, "%s: path too long", m->path);
     snprintf(cmd, sizeof cmd,
-             "tshark -r %s -n -o tcp.desegment_tcp_streams:FALSE -T fields -e frame.protocols -e tcp.len"
-             " -e udp.length -e http.request -e http.response 2>/dev/null", q);
+             "tshark -r %s -n -o tcp.desegment_tcp_streams:FALSE -T fields -e frame.number -e frame.protocols"
+             " -e tcp.len -e udp.length -e http.request -e http.response 2>/dev/null", q);
     FILE *p = popen(cmd, "r");
     if (!p) return ns_error(NS_EIO, "cannot run tshark: %s", strerror(errno));
-    ns_applayer_class *c = &r->a->cls[cls];
     char line[8192];
     const char *layer;
+    size_t frame;
     while (fgets(line, sizeof line, p)) {
-        if (!packet_layer(line, &layer)) continue;
+        if (!packet_layer(line, &frame, &layer) || frame < 1 || frame > m->n) continue;
+        int cls = m->cls[frame - 1];
+        ns_applayer_class *c = &r->a->cls[cls];
         c->payload[side]++;
         if (!*layer) continue;
         c->dissected[side]++;
@@ -282,8 +327,8 @@ static int tshark_side(app_run *r, const char *file, int side, int cls)
     }
     int st = pclose(p);
     if (st != 0)
-        return ns_error(NS_EIO, "tshark over the %s captures of %s=%s failed (exit status %d)",
-                        side ? "synthetic" : "real test", r->a->label, c->value, st);
+        return ns_error(NS_EIO, "tshark over the %s captures of %s failed (exit status %d)",
+                        side ? "synthetic" : "real test", r->a->label, st);
     return NS_OK;
 }
 
@@ -293,11 +338,8 @@ static void remove_tmp(app_run *r)
     char f[4200];
     snprintf(f, sizeof f, "%s/one.pcap", r->tmp);
     unlink(f);
-    for (size_t c = 0; c < r->a->n_classes; c++)
-        for (int s = 0; s < 2; s++) {
-            snprintf(f, sizeof f, "%s/s%dc%zu.pcap", r->tmp, s, c);
-            unlink(f);
-        }
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < r->n_merged[s]; i++) unlink(r->merged[s][i].path);
     rmdir(r->tmp);
 }
 
@@ -322,14 +364,10 @@ int ns_applayer_run(ns_applayer *a, const ns_trace_source *real, const ns_trace_
             r.tmp[0] = 0;
         }
     }
-    char one[4200], merged[4200];
+    char one[4200];
     snprintf(one, sizeof one, "%s/one.pcap", r.tmp);
     for (size_t c = 0; !rc && c < a->n_classes; c++)
-        for (int s = 0; !rc && s < 2; s++) {
-            snprintf(merged, sizeof merged, "%s/s%dc%zu.pcap", r.tmp, s, c);
-            FILE *fm = a->has_tshark ? fopen(merged, "wb") : NULL;
-            if (a->has_tshark && !fm) rc = ns_error(NS_EIO, "%s: cannot create: %s", merged, strerror(errno));
-            int merged_type = -1;
+        for (int s = 0; !rc && s < 2; s++)
             for (size_t i = 0; !rc && i < r.n_rows; i++) {
                 if (r.rows[i].side != s || r.rows[i].cls != (int)c) continue;
                 FILE *f1 = fopen(one, "wb");
@@ -337,12 +375,15 @@ int ns_applayer_run(ns_applayer *a, const ns_trace_source *real, const ns_trace_
                     rc = ns_error(NS_EIO, "%s: cannot create: %s", one, strerror(errno));
                     break;
                 }
-                rc = pad_copy(r.rows[i].path, f1, fm, &merged_type, buf);
+                rc = pad_copy(&r, r.rows[i].path, f1, s, (int)c, buf);
                 if (fclose(f1) && !rc) rc = ns_error(NS_EIO, "%s: cannot write: %s", one, strerror(errno));
                 if (!rc && a->has_ndpi) rc = ndpi_flows(&r, one, r.rows[i].path, s, (int)c);
             }
-            if (fm && fclose(fm) && !rc) rc = ns_error(NS_EIO, "%s: cannot write: %s", merged, strerror(errno));
-            if (!rc && a->has_tshark && merged_type >= 0) rc = tshark_side(&r, merged, s, (int)c);
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < r.n_merged[s]; i++) {
+            app_merged *m = &r.merged[s][i];
+            if (fclose(m->fp) && !rc) rc = ns_error(NS_EIO, "%s: cannot write: %s", m->path, strerror(errno));
+            if (!rc) rc = tshark_side(&r, m, s);
         }
     if (!rc) {
         ndpi_tally(&r);
@@ -357,6 +398,8 @@ int ns_applayer_run(ns_applayer *a, const ns_trace_source *real, const ns_trace_
     for (size_t i = 0; i < r.n_rows; i++) free(r.rows[i].path);
     free(r.rows);
     free(r.flows);
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < r.n_merged[s]; i++) free(r.merged[s][i].cls);
     free(buf);
     return rc;
 }

@@ -28,9 +28,13 @@
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
 #include "netsynth/nn.h"
+#include "filehead.h"
 #include "model_block.h"
 
 enum { HEADER = 128, F = NS_CONTROL_FEATURES };
+
+static const ns_filehead head = {NS_CONTROL_MAGIC, "control branch file", "netsynth train-control makes one", HEADER,
+                                 80, 88, 1, NS_CONTROL_VERSION, NULL};
 
 /* ---- parameters ---------------------------------------------------------- */
 
@@ -154,8 +158,6 @@ int ns_controlnet_save(const ns_controlnet *ctl, const char *path)
     }
     uint8_t *buf = calloc(1, size);
     if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory", path);
-    memcpy(buf, NS_CONTROL_MAGIC, 8);
-    ns_store_le32(buf + 8, ctl->provenance ? NS_CONTROL_VERSION : 1);
     if (ctl->provenance) ns_prov_section_write(ctl->provenance, buf + off_prov);
     ns_store_le64(buf + 96, off_prov), ns_store_le64(buf + 104, prov_len);
     int32_t cfg[9];
@@ -163,9 +165,9 @@ int ns_controlnet_save(const ns_controlnet *ctl, const char *path)
     memcpy(buf + 16, cfg, sizeof cfg);
     ns_store_le32(buf + 52, ctl->base_crc);
     ns_store_le32(buf + 56, (uint32_t)ctl->n_blocks), ns_store_le32(buf + 60, F);
-    ns_store_le64(buf + 64, ctl->n_params), ns_store_le64(buf + 72, HEADER), ns_store_le64(buf + 80, size);
+    ns_store_le64(buf + 64, ctl->n_params), ns_store_le64(buf + 72, HEADER);
     memcpy(buf + HEADER, ctl->weights, ctl->n_params * 4);
-    ns_store_le32(buf + 88, ns_crc32(0, buf, size));
+    ns_filehead_seal(&head, buf, size, ctl->provenance ? NS_CONTROL_VERSION : 1);
     int rc = ns_write_file(path, buf, size);
     free(buf);
     return rc;
@@ -173,26 +175,9 @@ int ns_controlnet_save(const ns_controlnet *ctl, const char *path)
 
 static int parse(ns_controlnet *ctl, const uint8_t *buf, size_t size, const char *path)
 {
-    if (size < HEADER || memcmp(buf, NS_CONTROL_MAGIC, 8)) {
-        if (size >= 8 && !memcmp(buf, NS_MODEL_MAGIC, 8))
-            return ns_error(NS_EFORMAT, "%s: is a model file, not a control branch (netsynth train-control makes one)",
-                            path);
-        return ns_error(size < HEADER && (size < 8 || !memcmp(buf, NS_CONTROL_MAGIC, 8)) ? NS_ETRUNC : NS_EFORMAT,
-                        "%s: not a netsynth control branch file", path);
-    }
-    uint32_t version = ns_load_le32(buf + 8);
-    if (version < 1 || version > NS_CONTROL_VERSION)
-        return ns_error(NS_EVERSION, "%s: control file version %u, this build reads versions 1 to %d", path, version,
-                        NS_CONTROL_VERSION);
-    uint64_t fsize = ns_load_le64(buf + 80);
-    if (fsize != size)
-        return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: file is %zu bytes, its header says %llu%s", path,
-                        size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
-    uint8_t head[HEADER];
-    memcpy(head, buf, HEADER);
-    ns_store_le32(head + 88, 0);
-    if (ns_crc32(ns_crc32(0, head, HEADER), buf + HEADER, size - HEADER) != ns_load_le32(buf + 88))
-        return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", path);
+    uint32_t version;
+    int rc = ns_filehead_check(&head, buf, size, path, &version);
+    if (rc) return rc;
     int32_t v[9];
     memcpy(v, buf + 16, sizeof v);
     ns_model_config c = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0, 1, 0}; /* one token a packet, no self-conditioning */
@@ -212,10 +197,10 @@ static int parse(ns_controlnet *ctl, const uint8_t *buf, size_t size, const char
     if (off_prov || prov_len) {
         if (version < 2 || !prov_len || off_prov % 8 || prov_len != size - off_prov)
             return ns_error(NS_ECORRUPT, "%s: the provenance section lies outside the file", path);
-        int rc = ns_prov_section_parse(buf + off_prov, prov_len, path, &ctl->provenance);
+        rc = ns_prov_section_parse(buf + off_prov, prov_len, path, &ctl->provenance);
         if (rc) return rc;
     }
-    int rc = alloc(ctl, &c, K);
+    rc = alloc(ctl, &c, K);
     if (rc) return rc;
     ctl->base_crc = ns_load_le32(buf + 52);
     return ns_read_weights(ctl->weights, buf + HEADER, n, path);

@@ -9,9 +9,13 @@
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
 #include "netsynth/rng.h"
+#include "filehead.h"
 #include "model_block.h"
 
 enum { HEADER = 128, MAX_RANK = 256, MAX_ATTRS = 64, MAX_TOKENS = 1 << 20 };
+
+static const ns_filehead head = {NS_LORA_MAGIC, "adapter file", "netsynth finetune makes those", HEADER, 104, 112,
+                                 NS_LORA_VERSION, NS_LORA_VERSION, NULL};
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
@@ -379,8 +383,6 @@ int ns_lora_save(const ns_lora *a, const char *path)
     if (!buf) return ns_error(NS_ENOMEM, "%s: out of memory", path);
     if (a->provenance) ns_prov_section_write(a->provenance, buf + off_prov);
     ns_store_le32(buf + 116, (uint32_t)off_prov), ns_store_le32(buf + 120, (uint32_t)prov_len);
-    memcpy(buf, NS_LORA_MAGIC, 8);
-    ns_store_le32(buf + 8, NS_LORA_VERSION);
     const int32_t shape[5] = {a->rank, a->d, a->n_layer, a->mlp_ratio, a->out_dim};
     memcpy(buf + 12, shape, sizeof shape);
     memcpy(buf + 52, &a->alpha, 4);
@@ -388,7 +390,7 @@ int ns_lora_save(const ns_lora *a, const char *path)
     ns_store_le32(buf + 36, a->n_attrs), ns_store_le32(buf + 40, a->n_tokens), ns_store_le32(buf + 44, a->n_emb);
     ns_store_le32(buf + 48, a->n_combos);
     ns_store_le64(buf + 56, a->n_params), ns_store_le64(buf + 64, off_strings), ns_store_le64(buf + 72, strings_len);
-    ns_store_le64(buf + 80, off_flags), ns_store_le64(buf + 88, off_combos), ns_store_le64(buf + 96, off_weights), ns_store_le64(buf + 104, size);
+    ns_store_le64(buf + 80, off_flags), ns_store_le64(buf + 88, off_combos), ns_store_le64(buf + 96, off_weights);
     char *s = (char *)buf + off_strings;
     for (uint32_t i = 0; i < a->n_attrs; i++) s = stpcpy(s, a->attr_names[i]) + 1;
     for (uint32_t i = 0; i < a->n_tokens; i++) s = stpcpy(s, a->tokens[i]) + 1;
@@ -396,7 +398,7 @@ int ns_lora_save(const ns_lora *a, const char *path)
     memcpy(buf + off_combos, a->combo_tok, (size_t)a->n_combos * A * 4);
     memcpy(buf + off_combos + (size_t)a->n_combos * A * 4, a->combo_count, (size_t)a->n_combos * 4);
     memcpy(buf + off_weights, a->w, a->n_params * 4);
-    ns_store_le32(buf + 112, ns_crc32(0, buf, size));
+    ns_filehead_seal(&head, buf, size, NS_LORA_VERSION);
     int rc = ns_write_file(path, buf, size);
     free(buf);
     return rc;
@@ -409,23 +411,9 @@ static int section_ok(uint64_t off, uint64_t len, uint64_t size)
 
 static int parse(ns_lora *a, const uint8_t *buf, size_t size, const char *name)
 {
-    if (size < HEADER || memcmp(buf, NS_LORA_MAGIC, 8)) {
-        if (size >= 8 && !memcmp(buf, "NSYNMODL", 8))
-            return ns_error(NS_EFORMAT, "%s: is a model file, not an adapter (netsynth finetune makes those)", name);
-        return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth adapter file", name);
-    }
-    if (ns_load_le32(buf + 8) != NS_LORA_VERSION)
-        return ns_error(NS_EVERSION, "%s: adapter file version %u, this build reads version %d", name,
-                        ns_load_le32(buf + 8), NS_LORA_VERSION);
-    uint64_t fsize = ns_load_le64(buf + 104);
-    if (fsize != size)
-        return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: file is %zu bytes, its header says %llu%s",
-                        name, size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
-    uint8_t head[HEADER];
-    memcpy(head, buf, HEADER);
-    ns_store_le32(head + 112, 0);
-    if (ns_crc32(ns_crc32(0, head, HEADER), buf + HEADER, size - HEADER) != ns_load_le32(buf + 112))
-        return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", name);
+    uint32_t version;
+    int rc = ns_filehead_check(&head, buf, size, name, &version);
+    if (rc) return rc;
 
     int32_t shape[5];
     memcpy(shape, buf + 12, sizeof shape);
@@ -450,7 +438,7 @@ static int parse(ns_lora *a, const uint8_t *buf, size_t size, const char *name)
     uint32_t off_prov = ns_load_le32(buf + 116), prov_len = ns_load_le32(buf + 120);
     if ((off_prov || prov_len) && (!prov_len || !section_ok(off_prov, prov_len, size)))
         return ns_error(NS_ECORRUPT, "%s: the provenance section lies outside the file", name);
-    int rc = prov_len ? ns_prov_section_parse(buf + off_prov, prov_len, name, &a->provenance) : NS_OK;
+    rc = prov_len ? ns_prov_section_parse(buf + off_prov, prov_len, name, &a->provenance) : NS_OK;
     if (rc) return rc;
     if ((rc = alloc_arrays(a))) return rc;
 

@@ -59,7 +59,14 @@
 #include "netsynth/error.h"
 #include "netsynth/fileio.h"
 
+#include "filehead.h"
+
 enum { HEADER = 256, STATE_BLOCK = 256, REPR_BYTES = 4 + 4 + 2 * NS_NP_MODEL_WIDTH + NS_NP_MODEL_WIDTH + 8 };
+
+static const ns_filehead head = {NS_MODEL_MAGIC, "model file", "netsynth train makes those", HEADER, 136, 144, 3,
+                                 NS_MODEL_VERSION,
+                                 "rebuild the dataset with `netsynth dataset` and train again with `netsynth train` "
+                                 "(rows without the IPv6 layer)"};
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
@@ -328,9 +335,7 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
     ns_store_le64(buf + 152, off_trace), ns_store_le64(buf + 160, trace_len);
     if (m->provenance) ns_prov_section_write(m->provenance, buf + off_prov);
     ns_store_le64(buf + 184, off_prov), ns_store_le64(buf + 192, prov_len);
-    memcpy(buf, NS_MODEL_MAGIC, 8);
     int version = ns_modelfile_version(&m->cfg);
-    ns_store_le32(buf + 8, (uint32_t)version);
     ns_store_le32(buf + 12, with_state ? 1 : 0);
     const int32_t cfg[9] = {m->cfg.d,      m->cfg.n_layer, m->cfg.n_head, m->cfg.mlp_ratio, m->cfg.max_packets,
                             m->cfg.in_dim, m->cfg.out_dim, m->cfg.n_bits, m->cfg.vocab};
@@ -346,7 +351,7 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
     ns_store_le64(buf + 72, n);
     ns_store_le64(buf + 80, off_strings), ns_store_le64(buf + 88, strings_len), ns_store_le64(buf + 96, off_first);
     ns_store_le64(buf + 104, off_repr), ns_store_le64(buf + 112, off_combos), ns_store_le64(buf + 120, off_weights);
-    ns_store_le64(buf + 128, off_state), ns_store_le64(buf + 136, size);
+    ns_store_le64(buf + 128, off_state);
 
     uint8_t *s = buf + off_strings;
     for (uint32_t a = 0; a < m->n_attrs; a++) s = (uint8_t *)stpcpy((char *)s, m->attr_names[a]) + 1;
@@ -367,7 +372,7 @@ int ns_modelfile_save(const ns_modelfile *m, const char *path, int with_state)
         memcpy(buf + off_state + STATE_BLOCK + n * 4, m->adam_m, n * 4);
         memcpy(buf + off_state + STATE_BLOCK + 2 * n * 4, m->adam_v, n * 4);
     }
-    ns_store_le32(buf + 144, ns_crc32(0, buf, size));
+    ns_filehead_seal(&head, buf, size, (uint32_t)version);
 
     int rc = ns_write_file(path, buf, size);
     free(buf);
@@ -385,30 +390,10 @@ static int section_ok(uint64_t off, uint64_t len, uint64_t size)
 
 static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *path)
 {
-    if (size < HEADER || memcmp(buf, NS_MODEL_MAGIC, 8)) {
-        if (size >= 8 && !memcmp(buf, "NSYNDATA", 8))
-            return ns_error(NS_EFORMAT, "%s: is a dataset file, not a model (train one with netsynth train)", path);
-        return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth model file", path);
-    }
-    uint32_t version = ns_load_le32(buf + 8), flags = ns_load_le32(buf + 12);
-    if (version == 1 || version == 2)
-        return ns_error(NS_EVERSION, "%s: model file version %u (rows without the IPv6 layer); this build reads "
-                        "version %d: rebuild the dataset with `netsynth dataset` and train again with `netsynth train`",
-                        path, version, NS_MODEL_VERSION);
-    if (version < 3 || version > NS_MODEL_VERSION)
-        return ns_error(NS_EVERSION, "%s: model file version %u, this build reads versions 3 to %d (a newer netsynth "
-                        "wrote it?)", path, version, NS_MODEL_VERSION);
-    uint64_t fsize = ns_load_le64(buf + 136);
-    if (fsize != size)
-        return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: file is %zu bytes, its header says %llu%s",
-                        path, size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
-    uint8_t *copy = malloc(HEADER);
-    if (!copy) return ns_error(NS_ENOMEM, "out of memory");
-    memcpy(copy, buf, HEADER);
-    ns_store_le32(copy + 144, 0);
-    uint32_t crc = ns_crc32(ns_crc32(0, copy, HEADER), buf + HEADER, size - HEADER);
-    free(copy);
-    if (crc != ns_load_le32(buf + 144)) return ns_error(NS_ECORRUPT, "%s: checksum mismatch: the file is corrupted", path);
+    uint32_t version;
+    int rc = ns_filehead_check(&head, buf, size, path, &version);
+    if (rc) return rc;
+    uint32_t flags = ns_load_le32(buf + 12);
 
     int32_t cfg[9];
     memcpy(cfg, buf + 16, sizeof cfg);
@@ -443,7 +428,7 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
         return ns_error(NS_ECORRUPT, "%s: the trace section lies outside the file", path);
     if (trace_len) {
         if (!(m->trace = calloc(1, sizeof *m->trace))) return ns_error(NS_ENOMEM, "out of memory");
-        int rc = ns_tmodel_parse(m->trace, buf + off_trace, trace_len, path);
+        rc = ns_tmodel_parse(m->trace, buf + off_trace, trace_len, path);
         if (rc) {
             free(m->trace), m->trace = NULL;
             return rc;
@@ -454,7 +439,7 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
     if ((off_prov || prov_len) && (!prov_len || !section_ok(off_prov, prov_len, size)))
         return ns_error(NS_ECORRUPT, "%s: the provenance section lies outside the file", path);
     if (prov_len) {
-        int rc = ns_prov_section_parse(buf + off_prov, prov_len, path, &m->provenance);
+        rc = ns_prov_section_parse(buf + off_prov, prov_len, path, &m->provenance);
         if (rc) return rc;
     }
 
@@ -511,7 +496,7 @@ static int parse(ns_modelfile *m, const uint8_t *buf, size_t size, const char *p
             return ns_error(NS_ECORRUPT, "%s: bad label combination", path);
     }
 
-    int rc = ns_modelfile_alloc(m, (int)(flags & 1));
+    rc = ns_modelfile_alloc(m, (int)(flags & 1));
     if (rc) return rc;
     if ((rc = ns_read_weights(m->weights, buf + off_weights, n, path))) return rc;
     if (flags & 1) {

@@ -1139,9 +1139,17 @@ static uint16_t counter_id(id_state *ids, const ns_repair_plan *p, int d, int32_
     return ids->out[d];
 }
 
-/* What a plan says of the sender of a packet (direction d; gid as counter_id). */
-static void planned_ipv4(spec *s, const ns_repair_plan *p, int d, int32_t gid, id_state *ids, unsigned off, ns_rng *rng)
+/* What a plan says of the sender of a packet (direction d; gid as counter_id): an IPv4 host's TTL and
+ * IP ID. The plan's TTLs are IPv4 hosts', so an IPv6 hop limit stays as generated (255 for neighbour
+ * discovery, 1 for MLD: what the class sends) but a client's to a group: the service's own (mDNS's 255,
+ * RFC 6762 11; the class's IPv4 flows to it say it). */
+static void planned_ip(spec *s, const ns_repair_plan *p, int v6, int d, int32_t gid, id_state *ids, unsigned off,
+                       ns_rng *rng)
 {
+    if (v6) {
+        if (p->group && !d && p->ttl[0] && !(off & OFF_TTL) && ns_repair_group6(p->group, NULL)) s->ttl = p->ttl[0];
+        return;
+    }
     if (p->ttl[d] && !(off & OFF_TTL)) s->ttl = p->ttl[d];
     switch (off & OFF_IPID ? -1 : (int)p->ipid[d]) {
     case NS_REPAIR_IPID_ZERO: s->id = 0; break;
@@ -1328,13 +1336,7 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
     s.keep_ck = bits && (tp->off & OFF_CSUM), s.ipck = r->ipck, s.l4ck = r->l4ck;
     if (v6) ipv6_fields(&s, r);
     else ipv4_fields(&s, r);
-    /* The plan's TTLs and IP IDs are IPv4 hosts'; an IPv6 hop limit stays as generated (255 for
-     * neighbour discovery, 1 for MLD: what the class sends). */
-    if (e->plan && !v6) planned_ipv4(&s, e->plan, dd, bits && r->ip ? r->id : -1, &fs->ids, tp->off, &fs->rng);
-    /* except to a group: the service's own (mDNS's 255, RFC 6762 11; the class's IPv4 flows to it say it) */
-    if (e->plan && v6 && e->plan->group && !dd && e->plan->ttl[0] && !(tp->off & OFF_TTL) &&
-        ns_repair_group6(e->plan->group, NULL))
-        s.ttl = e->plan->ttl[0];
+    if (e->plan) planned_ip(&s, e->plan, v6, dd, bits && r->ip ? r->id : -1, &fs->ids, tp->off, &fs->rng);
     fs->sent[dd]++;
     int room = o->mtu - (v6 ? IP6_LEN : IP_LEN + s.n_ipopt);
     if (proto == NS_PROTO_TCP) {

@@ -1420,8 +1420,10 @@ static void html_model(FILE *fp, const ns_report *r)
     fputs("</table>\n", fp);
 }
 
-static void html_share(FILE *fp, uint64_t part, uint64_t all)
+/* A count's cell, then the shaded share of it that part is. */
+static void html_count_share(FILE *fp, uint64_t part, uint64_t all)
 {
+    fprintf(fp, "<td>%llu</td>", (unsigned long long)all);
     char t[16];
     snprintf(t, sizeof t, all ? "%.2f" : "-", share(part, all));
     html_shaded(fp, share(part, all), t);
@@ -1456,16 +1458,12 @@ static void html_applayer(FILE *fp, const ns_report *r)
         ns_html_text(fp, c->value);
         fputs("</td><td class=l>", fp);
         ns_html_text(fp, c->ndpi[0] ? c->ndpi : "-");
-        fprintf(fp, "</td><td>%llu</td>", (unsigned long long)c->flows[0]);
-        html_share(fp, c->recognised[0], c->flows[0]);
-        fprintf(fp, "<td>%llu</td>", (unsigned long long)c->flows[1]);
-        html_share(fp, c->recognised[1], c->flows[1]);
+        fputs("</td>", fp);
+        for (int s = 0; s < 2; s++) html_count_share(fp, c->recognised[s], c->flows[s]);
         fputs("<td class=l>", fp);
         ns_html_text(fp, c->dissector[0] ? c->dissector : "-");
-        fprintf(fp, "</td><td>%llu</td>", (unsigned long long)c->payload[0]);
-        html_share(fp, c->dissected[0], c->payload[0]);
-        fprintf(fp, "<td>%llu</td>", (unsigned long long)c->payload[1]);
-        html_share(fp, c->dissected[1], c->payload[1]);
+        fputs("</td>", fp);
+        for (int s = 0; s < 2; s++) html_count_share(fp, c->dissected[s], c->payload[s]);
         fputs("</tr>\n", fp);
     }
     fputs("</table>\n", fp);

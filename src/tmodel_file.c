@@ -32,9 +32,13 @@
 #include "netsynth/fileio.h"
 #include "netsynth/packet.h"
 
+#include "filehead.h"
 #include "tmodel_int.h"
 
 enum { HEADER = 32 };
+
+static const ns_filehead head = {NS_TMODEL_MAGIC, "trace model", "netsynth train keeps one in the model file", HEADER,
+                                 16, 28, 1, NS_TMODEL_VERSION, NULL};
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 /* A record's bytes in a file of `version` (version 5 made room for the turn ports). */
@@ -187,10 +191,7 @@ int ns_tmodel_encode(const ns_tmodel *tm, uint8_t **out, size_t *out_size)
     size_t off = align8(HEADER + keys), size = off + (size_t)tm->n_classes * record_bytes(NS_TMODEL_VERSION);
     uint8_t *buf = calloc(1, size);
     if (!buf) return ns_error(NS_ENOMEM, "out of memory for the trace model (%zu bytes)", size);
-    memcpy(buf, NS_TMODEL_MAGIC, 8);
-    ns_store_le32(buf + 8, NS_TMODEL_VERSION);
     ns_store_le32(buf + 12, tm->n_classes);
-    ns_store_le64(buf + 16, size);
     ns_store_le32(buf + 24, (uint32_t)keys);
     char *k = (char *)buf + HEADER;
     for (uint32_t c = 0; c < tm->n_classes; c++) k = stpcpy(k, tm->classes[c].key) + 1;
@@ -198,7 +199,7 @@ int ns_tmodel_encode(const ns_tmodel *tm, uint8_t **out, size_t *out_size)
         cursor cu = {.p = buf + off + (size_t)c * record_bytes(NS_TMODEL_VERSION)};
         put_record(&cu, &tm->classes[c]);
     }
-    ns_store_le32(buf + 28, ns_crc32(0, buf, size));
+    ns_filehead_seal(&head, buf, size, NS_TMODEL_VERSION);
     *out = buf, *out_size = size;
     return NS_OK;
 }
@@ -315,21 +316,10 @@ static const char *class_problem(const ns_tmodel_class *c)
 
 static int parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *name)
 {
-    if (size < HEADER || memcmp(buf, NS_TMODEL_MAGIC, 8))
-        return ns_error(size < 8 ? NS_ETRUNC : NS_EFORMAT, "%s: not a netsynth trace model", name);
-    uint32_t version = ns_load_le32(buf + 8), n = ns_load_le32(buf + 12), keys = ns_load_le32(buf + 24);
-    uint64_t fsize = ns_load_le64(buf + 16);
-    if (version < 1 || version > NS_TMODEL_VERSION)
-        return ns_error(NS_EVERSION, "%s: trace model version %u, this build reads versions 1 to %d%s", name, version,
-                        NS_TMODEL_VERSION, version > NS_TMODEL_VERSION ? ": update netsynth to read it" : "");
-    if (fsize != size)
-        return ns_error(fsize > size ? NS_ETRUNC : NS_ECORRUPT, "%s: trace model is %zu bytes, its header says %llu%s",
-                        name, size, (unsigned long long)fsize, fsize > size ? " (truncated)" : "");
-    uint8_t head[HEADER];
-    memcpy(head, buf, HEADER);
-    ns_store_le32(head + 28, 0);
-    if (ns_crc32(ns_crc32(0, head, HEADER), buf + HEADER, size - HEADER) != ns_load_le32(buf + 28))
-        return ns_error(NS_ECORRUPT, "%s: trace model checksum mismatch: it is corrupted", name);
+    uint32_t version;
+    int rc = ns_filehead_check(&head, buf, size, name, &version);
+    if (rc) return rc;
+    uint32_t n = ns_load_le32(buf + 12), keys = ns_load_le32(buf + 24);
     if (!n || n > (1u << 20) || keys > size - HEADER ||
         (size - align8(HEADER + (size_t)keys)) != (uint64_t)n * record_bytes(version) ||
         size < align8(HEADER + (size_t)keys))

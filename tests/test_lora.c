@@ -261,10 +261,18 @@ static void test_file_round_trip_and_damage(void **state)
         buf[i] ^= 0x20;
     }
     assert_int_equal(ns_lora_parse(&b, buf, size - 4, "x.lora"), NS_ETRUNC);
-    assert_non_null(strstr(ns_errmsg(), "x.lora: file is"));
+    assert_non_null(strstr(ns_errmsg(), "x.lora: adapter file is"));
     buf[200 % size] ^= 1;
     assert_int_equal(ns_lora_parse(&b, buf, size, "x.lora"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "checksum mismatch"));
+    buf[200 % size] ^= 1;
+    /* Cut inside its header, an adapter is truncated, not a file of another kind (filehead.c). */
+    assert_int_equal(ns_lora_parse(&b, buf, 64, "x.lora"), NS_ETRUNC);
+    assert_non_null(strstr(ns_errmsg(), "x.lora: adapter file is 64 bytes, shorter than its 128-byte header"));
+    /* An adapter given for a model is named as what it is. */
+    ns_modelfile not_model;
+    assert_int_equal(ns_modelfile_parse(&not_model, buf, size, "x.lora"), NS_EFORMAT);
+    assert_non_null(strstr(ns_errmsg(), "x.lora: is an adapter file, not a model file (netsynth train makes those)"));
     free(buf);
     /* A model is not an adapter. */
     const char *model = strdup(tu_path(dir, "m.nsm"));
