@@ -692,11 +692,11 @@ static int tls_starts(const uint8_t *p, int learned)
  * hello's constants may be one bit in NEAR_TLS_OPENED off, a text one in
  * NEAR_TEXT_OPENED (BENCHMARK.md, "Whole messages for DPI (session 11)"),
  * and on an HTTP port a start farther from every text still becomes one
- * (AT_ANY: the class's likeliest method, or "HTTP/1."): 532 of the
- * payload model's first requests were more than one bit in 4 off and nDPI
- * read none of them (BENCHMARK.md, "HTTP and SSDP for DPI (session 12)").
- * A hello's binary constants keep their reach: past it lie the
- * application data records of flows whose hello the model left out. */
+ * (AT_ANY: the class's likeliest method, or "HTTP/1."): 532 of nDPI's
+ * missed HTTP flows in session 11's run started more than one bit in 4 off
+ * (BENCHMARK.md, "HTTP and SSDP for DPI (session 12)"). A hello keeps its
+ * reach: past it the starts are other records, and 48 random bits would
+ * too often be a hello. */
 enum { NEAR_TLS = 16, NEAR_TEXT = 8, NEAR_TLS_OPENED = 3, NEAR_TEXT_OPENED = 4, AT_ANY = 0 };
 
 static int bits_off(uint8_t a, uint8_t b)
