@@ -11,7 +11,9 @@ packets, addresses and ports blanked) is trained on REAL.ds and on each DS
 (the model's rows before repair, the dataset of the written pcaps, ...) and
 predicts TEST.ds's flows. Each test flow gets its service from SERVICES.tsv
 (the corpus's flow-services.tsv: nDPI's protocol per bidirectional 5-tuple
-and capture; ports name the service where nDPI gave none). The table lists
+and capture; transport and server port name the service where the table has
+no row, e.g. icmp/0: on the IoT corpus those are ICMPv6 flows, which datasets
+keep as ICMP). The table lists
 the (class, service) groups where the last DS loses most test flows that the
 real-trained forest gets right (real right - DS right), each DS's count,
 and the class the last DS reads those flows as most often.
