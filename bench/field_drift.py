@@ -3,7 +3,8 @@
 from the class's real values (BENCHMARK.md, "Fields the plan moves
 (session 8)").
 
-usage: field_drift.py [--label L] [--pos] [--top N] [--field F] REAL.ds ROWS.ds PCAPS.ds [TEST.ds]
+usage: field_drift.py [--label L] [--pos] [--port] [--group PREFIX] [--top N] [--field F]
+                      REAL.ds ROWS.ds PCAPS.ds [TEST.ds]
 
 For every nPrint header field of the first 16 rows of each flow, the rows
 are grouped by the flow's class (label L, default device), transport (tcp,
@@ -24,6 +25,13 @@ flow's previous row in the same direction (0, 1, 2..255, more,
 backwards), and F.zero, whether the field is 0. Addresses, ports and
 checksums are skipped (the features blank them), tcp_seq and tcp_ackn
 read only as .zero (per-flow random by nature).
+
+--port adds the flow's server port to the groups (the destination port of
+its first client row: D-LinkHomeHub|udp|53|c2s), and --group PREFIX keeps
+only the groups whose name starts with PREFIX (a class, or a class and
+service: "D-LinkSwitch|tcp|443|"), so that the ranking says which fields of
+one class's service the rows or the pcaps get wrong (BENCHMARK.md, "Where the
+medium default's pcaps lose (session 12)").
 
 --field F prints F's groups with the largest PCAPS distance and their
 commonest values in REAL, ROWS and PCAPS.
@@ -51,11 +59,13 @@ MIN_ROWS = 20  # a group smaller than this in REAL or the compared set is noise
 class Rows:
     """The first PACKETS rows of a dataset's flows with their groups."""
 
-    def __init__(self, path, label, pos, fields):
+    def __init__(self, path, label, pos, fields, port=False):
         ds = ns.load_dataset(path)
         flow = ds.flow_of_packet()
         at = np.arange(len(flow)) - ds.first[flow]
         keep = at < PACKETS
+        if port:
+            server = server_ports(ds, flow, fields)
         self.bits, flow, at = ds.bits[keep], flow[keep], at[keep]
         self.flow, self.dir = flow, ds.dir[keep].astype(np.int64)
         col = {name: (c, w) for name, c, w in fields}
@@ -65,11 +75,23 @@ class Rows:
             transport[(self.bits[:, c:c + w] >= 0).all(1) & (transport == 3)] = k
         classes = ds.label(label)[flow]
         keys = np.char.add(np.char.add(classes, "|"), np.array(["tcp", "udp", "icmp", "other"])[transport])
+        if port:
+            keys = np.char.add(np.char.add(keys, "|"), server[flow].astype(str))
         keys = np.char.add(np.char.add(keys, "|"), np.array(["c2s", "s2c"])[self.dir])
         if pos:
             keys = np.char.add(np.char.add(keys, "|"), np.array(["p0", "p1", "p2", "p3+"])[np.minimum(at, 3)])
         self.keys = keys
         self.n = len(flow)
+
+
+def server_ports(ds, flow, fields):
+    """Each flow's server port: the TCP or UDP destination port of its first client row, else -1."""
+    col = {name: (c, w) for name, c, w in fields}
+    port = np.maximum(values(ds.bits, *col["tcp_dprt"]), values(ds.bits, *col["udp_dport"]))
+    out = np.full(len(ds), -1, np.int64)
+    client = np.where((ds.dir == 0) & (port >= 0))[0][::-1]   # the first row of each flow wins
+    out[flow[client]] = port[client]
+    return out
 
 
 def derived(rows, fields):
@@ -121,7 +143,7 @@ def distance(real, other):
     for g, q in other.items():
         p = real.get(g)
         nq = sum(q.values())
-        if p is None or sum(p.values()) < MIN_ROWS or nq < MIN_ROWS:
+        if g == "" or p is None or sum(p.values()) < MIN_ROWS or nq < MIN_ROWS:
             continue
         per[g] = tv(p, q)
         total += per[g] * nq
@@ -130,12 +152,16 @@ def distance(real, other):
 
 
 def main(argv):
-    label, pos, top, show = "device", False, 40, None
+    label, pos, top, show, port, group = "device", False, 40, None, False, None
     while argv and argv[0].startswith("--"):
         if argv[0] == "--label" and len(argv) > 1:
             label, argv = argv[1], argv[2:]
         elif argv[0] == "--pos":
             pos, argv = True, argv[1:]
+        elif argv[0] == "--port":
+            port, argv = True, argv[1:]
+        elif argv[0] == "--group" and len(argv) > 1:
+            group, argv = argv[1], argv[2:]
         elif argv[0] == "--top" and len(argv) > 1:
             top, argv = int(argv[1]), argv[2:]
         elif argv[0] == "--field" and len(argv) > 1:
@@ -145,7 +171,10 @@ def main(argv):
     if len(argv) not in (3, 4):
         sys.exit(__doc__)
     fields = model_fields()
-    sets = [Rows(p, label, pos, fields) for p in argv]
+    sets = [Rows(p, label, pos, fields, port) for p in argv]
+    if group:
+        for x in sets:
+            x.keys = np.where(np.char.startswith(x.keys, group), x.keys, "")
     vals = [derived(s, fields) for s in sets]
     names = ["rows", "pcaps", "test"][:len(argv) - 1]
     result = []
