@@ -1557,7 +1557,10 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         memset(fs, 0, sizeof *fs);
         fs->client = host(o->client_net, o->client_prefix, plan ? plan->client % hc : k % hc);
         fs->server = host(o->server_net, o->server_prefix, plan ? plan->server % hs : k / hc % hs);
-        if (plan && plan->gateway && !(repair_off() & OFF_GATEWAY)) fs->server = ns_repair_gateway(o);
+        if (plan && plan->gateway && !(repair_off() & OFF_GATEWAY)) {
+            fs->server = ns_repair_gateway(o);
+            fs->app.gw_prefix = (uint8_t)(o->client_prefix + 1);
+        }
         fs->app.seed = (uint32_t)(((k + 1) * 0x9e3779b97f4a7c15ull ^ (o->seed + 1) * 0xc2b2ae3d27d4eb4full) >> 32);
         fs->app.client = fs->client;
         fs->cport = plan ? plan->client_port : (uint16_t)(CLIENT_PORT0 + slot);
