@@ -145,6 +145,19 @@
  * when it keeps a fixed client port (DHCP's 68, mDNS's 5353) and starts
  * more than the flow idle timeout (flow.h) after that one's rows end, as
  * real ones do; else its client port moves on, as for any flow.
+ * Gateway and link (version 8): per class, the IPv4 UDP flows to a unicast
+ * DNS (53) and DHCP (67) server, and those to a server on the client's /24
+ * (every corpus capture that asks DNS asks its DHCP server, the router). The
+ * plan keeps the client net's last host for the gateway (no client takes
+ * it); a capture sends its DNS flows there in the class's share (one draw a
+ * capture), its DHCP ones as its own share says, else as its DNS
+ * (ns_repair_plan.gateway). It tells repair the frames a client's stack puts
+ * on the link (ns_repair_plan.link, repair_link.c): ARP for the gateway before
+ * its first unicast IPv4 flow and, to the gateway's MAC, before one starting
+ * a minute after its last (a stale entry); an IGMPv3 join before its first
+ * flow to each multicast group; flows to servers off the subnet go through
+ * the gateway's MAC. The dataset keeps no ARP or IGMP (no IP flow): the rate
+ * is the stack's rule, not learned. Older models plan none of it.
  * A TCP flow's client keeps its rows' TTL only if the class's TCP flows
  * show it, else the host's TTL if they do, else their commonest (a class's
  * SSDP TTL of 4 is a UDP one).
