@@ -93,6 +93,15 @@ int repair_link_frames(const ns_repair_opts *o, const ns_repair_plan *plan, uint
         f[n].ts_ns = ask + 20000 + (int64_t)(h >> 12 & 0xff) * 1000;
         f[n].len = arp(f[n].b, 2, gw, client, 0), n++;
     }
+    /* A router probes a stale entry with a unicast request while it has packets for the host (Linux's
+     * neighbour PROBE state); the corpus's routers ask each device every minute or two. */
+    if ((plan->link & NS_REPAIR_LINK_ASKED) && eth && !no_arp) {
+        uint32_t gw = ns_repair_gateway(o);
+        int64_t ask = first_ns - 400000 - (int64_t)(h >> 44 & 0x1ff) * 1000;
+        f[n].ts_ns = ask, f[n].len = arp(f[n].b, 1, gw, client, 1), n++;
+        f[n].ts_ns = ask + 30000 + (int64_t)(h >> 53 & 0xff) * 1000;
+        f[n].len = arp(f[n].b, 2, client, gw, 0), n++;
+    }
     /* An unsolicited report goes out when the socket joins, then once more within
      * the unsolicited report interval (1 s, robustness 2). */
     if ((plan->link & NS_REPAIR_LINK_IGMP) && plan->group >> 28 == 14 && !plan->client_zero && !no_igmp) {

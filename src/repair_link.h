@@ -8,7 +8,7 @@
 
 #include "netsynth/repair.h"
 
-enum { LINK_FRAME_MAX = 64, LINK_FRAMES_MAX = 4 };
+enum { LINK_FRAME_MAX = 64, LINK_FRAMES_MAX = 6 };
 
 /* One frame to add: its time and bytes. */
 typedef struct link_frame {

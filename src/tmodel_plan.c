@@ -151,8 +151,9 @@ typedef struct phost {
     uint16_t ipid_next;
     uint32_t ts_offset;
     float ts_hz;
-    /* its link (version 8): when it last resolved its gateway (-1: never), the groups it joined */
-    int64_t arp_at;
+    /* its link (version 8): when it last resolved its gateway, and when the gateway last learned it (-1:
+     * never), the groups it joined */
+    int64_t arp_at, known_at;
     uint32_t joined[LINK_GROUPS];
 } phost;
 
@@ -160,7 +161,7 @@ static void new_host(phost *h, uint32_t num, const tm_chain *ch, int s, ns_rng *
 {
     memset(h, 0, sizeof *h);
     h->num = num;
-    h->arp_at = -1;
+    h->arp_at = h->known_at = -1;
     const ns_tmodel_class *c;
     if ((c = tm_pick(ch, has_ttl, s))) {
         double w[NS_TM_TTLS];
@@ -796,8 +797,14 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                 while (i < LINK_GROUPS && lc->joined[i] && lc->joined[i] != group) i++;
                 if (i < LINK_GROUPS && !lc->joined[i]) lc->joined[i] = group, p->link |= NS_REPAIR_LINK_IGMP;
             } else if (!group) { /* unicast: through the gateway, or to it */
-                if (lc->arp_at < 0 || t - lc->arp_at > ARP_STALE_NS)
-                    p->link |= NS_REPAIR_LINK_ARP | (lc->arp_at < 0 ? 0 : NS_REPAIR_LINK_REFRESH), lc->arp_at = t;
+                if (lc->arp_at < 0 || t - lc->arp_at > ARP_STALE_NS) /* its request teaches the gateway too */
+                    p->link |= NS_REPAIR_LINK_ARP | (lc->arp_at < 0 ? 0 : NS_REPAIR_LINK_REFRESH),
+                        lc->arp_at = lc->known_at = t;
+                else if (fi->sent[1] && t - lc->known_at > ARP_STALE_NS) /* the gateway has packets for it */
+                    p->link |= NS_REPAIR_LINK_ASKED, lc->known_at = t;
+                /* TCP's answers confirm the client's entry (Linux's dst_confirm), which then stays fresh; a router
+                 * forwarding them has no such confirmation of its own */
+                if (fi->proto == NS_PROTO_TCP && fi->sent[1]) lc->arp_at = t;
                 if (!gateway) p->link |= NS_REPAIR_LINK_ROUTED;
             }
         }

@@ -762,7 +762,8 @@ static void test_link_frames(void **state)
     plan[0] = (ns_repair_plan){.start_ns = 1000000000, .client = 4, .server = 7, .client_port = 40000, .gateway = 1,
                                .link = NS_REPAIR_LINK_ARP};
     plan[1] = (ns_repair_plan){.start_ns = 70000000000, .client = 4, .server = 9, .client_port = 40001,
-                               .link = NS_REPAIR_LINK_ARP | NS_REPAIR_LINK_REFRESH | NS_REPAIR_LINK_ROUTED};
+                               .link = NS_REPAIR_LINK_ARP | NS_REPAIR_LINK_REFRESH | NS_REPAIR_LINK_ROUTED |
+                                       NS_REPAIR_LINK_ASKED};
     plan[2] = (ns_repair_plan){.start_ns = 2000000000, .client = 4, .server = 3, .client_port = 5353,
                                .group = 0xE00000FBu, .link = NS_REPAIR_LINK_IGMP};
     static const uint8_t gw_mac[6] = {2, 0, 10, 0, 0, 254}, client_mac[6] = {2, 0, 10, 0, 0, 5};
@@ -777,19 +778,20 @@ static void test_link_frames(void **state)
             assert_int_equal(ns_repair_flow(&o, k, f[k].rows, f[k].dir, f[k].iat, f[k].n, &out, NULL), NS_OK);
         unsetenv("NETSYNTH_REPAIR_OFF");
         assert_int_equal(ns_repair_merge(&out), NS_OK);
-        size_t arp = 0, igmp = 0, ip = 0;
+        size_t arp = 0, igmp = 0, ip = 0, asked = 0;
         for (size_t i = 0; i < out.n_pkts; i++) {
             const uint8_t *b = out.bytes + out.pkts[i].off;
             uint32_t flow = out.pkts[i].flow;
             if (rb16(b + 12) == 0x0806) { /* ARP: the client asks for the gateway, the gateway answers */
                 const uint8_t *a = b + 14;
-                int reply = rb16(a + 6) == 2;
+                int reply = rb16(a + 6) == 2, gw_asks = rb32(a + 14) == 0x0A0000FEu ? !reply : reply;
                 assert_int_equal(out.pkts[i].len, reply ? 60 : 42);
-                assert_int_equal(rb32(a + 14), reply ? 0x0A0000FEu : 0x0A000005u);
-                assert_int_equal(rb32(a + 24), reply ? 0x0A000005u : 0x0A0000FEu);
-                assert_memory_equal(a + 8, reply ? gw_mac : client_mac, 6);
+                assert_int_equal(rb32(a + 14), reply != gw_asks ? 0x0A0000FEu : 0x0A000005u);
+                assert_int_equal(rb32(a + 24), reply != gw_asks ? 0x0A000005u : 0x0A0000FEu);
+                assert_memory_equal(a + 8, reply != gw_asks ? gw_mac : client_mac, 6);
                 if (!reply && flow == 0) for (int j = 0; j < 6; j++) assert_int_equal(b[j], 0xff);
-                if (!reply && flow == 1) assert_memory_equal(b, gw_mac, 6); /* a stale entry's probe */
+                if (!reply && flow == 1) assert_memory_equal(b, gw_asks ? client_mac : gw_mac, 6); /* stale entries' probes */
+                asked += gw_asks;
                 assert_true(out.pkts[i].ts_ns < plan[flow].start_ns);
                 arp++;
                 continue;
@@ -812,7 +814,7 @@ static void test_link_frames(void **state)
             if (flow == 1) assert_int_equal(memcmp(from_server ? b + 6 : b, gw_mac, 6) == 0, !off); /* routed */
         }
         assert_int_equal(ip, 6);
-        assert_int_equal(arp, off ? 0 : 4), assert_int_equal(igmp, off ? 0 : 2);
+        assert_int_equal(arp, off ? 0 : 6), assert_int_equal(igmp, off ? 0 : 2), assert_int_equal(asked, off ? 0 : 2);
         if (!off && tu_have_program("tshark")) {
             const char *path = tu_path(tu_tmpdir(), "link.pcap");
             FILE *fp = fopen(path, "wb");
@@ -829,7 +831,7 @@ static void test_link_frames(void **state)
                                            "$2 ~ /8388608/ { e++ } $3 != \"\" { a++ } $4 != \"\" { g++ } "
                                            "END { print m + 0, e + 0, a + 0, g + 0 }'", path);
             assert_int_equal(status, 0);
-            assert_string_equal(txt, "0 0 4 2\n");
+            assert_string_equal(txt, "0 0 6 2\n");
             free(txt);
         }
         ns_repair_out_free(&out);

@@ -620,18 +620,21 @@ static void test_gateway_and_link(void **state)
     ns_tmodel tm;
     ns_gen_flows g;
     enum { N = 200 };
-    ns_dataset ds = beacon_dataset_of(1);
+    ns_dataset ds = beacon_dataset(); /* TCP to 443, answered */
     ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
     int8_t row[W];
-    for (int f = 0; f < FLOWS; f++) {
-        int dns = f >= 12;
+    for (int f = 0; f < 8; f++) { /* 0..3 mDNS to its group, 4..7 DNS; 8..19 the beacon's TCP, answered */
+        int dns = f >= 4;
         fl[f].server_port = dns ? 53 : 5353, fl[f].client_port = dns ? 40000 : 5353;
-        fl[f].server_ip = dns ? (f < 15 ? 0xC0A80001u : 0x08080808u) : 0xE00000FBu;
-        fl[f].client_ip = 0xC0A80014u;
+        fl[f].server_ip = dns ? (f < 7 ? 0xC0A80001u : 0x08080808u) : 0xE00000FBu;
+        fl[f].client_ip = 0xC0A80014u, fl[f].proto = NS_PROTO_UDP;
         for (int k = 0; k < LEN; k++) {
             size_t i = (size_t)f * LEN + k;
             ns_dataset_row(&ds, i, row);
+            memset(row + NS_NP_COL_TCP, -1, NS_NP_BITS_TCP);
+            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 17);
             ns_nprint_put(row, NS_NPF_UDP_SPORT, fl[f].client_port), ns_nprint_put(row, NS_NPF_UDP_DPORT, fl[f].server_port);
+            ns_nprint_put(row, NS_NPF_UDP_LEN, 40), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
             ((uint8_t *)ds.dir)[i] = 0;
             ns_dataset_pack_row(row, W, (uint8_t *)ds.bits + i * ((W + 3) / 4));
         }
@@ -639,42 +642,39 @@ static void test_gateway_and_link(void **state)
     assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
     assert_int_equal(tm.version, NS_TMODEL_VERSION);
     const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
-    assert_int_equal(c->gw_port_flows[0], 8), assert_int_equal(c->gw_flows[0], 3); /* 12..19, on-link 12..14 */
+    assert_int_equal(c->gw_port_flows[0], 4), assert_int_equal(c->gw_flows[0], 3); /* 4..7, on-link 4..6 */
     assert_int_equal(c->gw_port_flows[1], 0);
     flows_like(&g, &ds, N);
     ns_repair_plan plan[N];
-    /* seeds until one whose capture draws the gateway (a share of 3/8) */
+    /* seeds until one whose capture draws the gateway (a share of 3/4) */
     uint64_t seed = 1;
     for (;; seed++) {
         plan_beacon(&tm, &g, seed, plan);
-        size_t k = 12;
-        if (plan[k].gateway) break;
+        if (plan[4].gateway) break;
         assert_true(seed < 20);
     }
-    size_t igmp = 0, arp = 0, refresh = 0, routed = 0;
-    int64_t last_arp = -1;
+    size_t igmp = 0, arp = 0, refresh = 0, asked = 0, first_unicast = N;
     for (size_t k = 0; k < N; k++) {
-        int dns = k % FLOWS >= 12;
-        assert_int_equal(plan[k].gateway, dns); /* one capture: all its DNS flows, or none */
-        if (!dns) {
-            assert_int_equal(plan[k].group, 0xE00000FBu);
-            assert_int_equal(plan[k].link & ~NS_REPAIR_LINK_IGMP, 0);
-            igmp += (plan[k].link & NS_REPAIR_LINK_IGMP) != 0;
+        int kind = k % FLOWS < 4 ? 0 : k % FLOWS < 8 ? 1 : 2; /* mDNS, DNS, TCP */
+        uint8_t l = plan[k].link;
+        assert_int_equal(plan[k].gateway, kind == 1); /* one capture: all its DNS flows, or none */
+        if (!kind) {
+            assert_int_equal(plan[k].group, 0xE00000FBu), assert_int_equal(l & ~NS_REPAIR_LINK_IGMP, 0);
+            igmp += (l & NS_REPAIR_LINK_IGMP) != 0;
             continue;
         }
-        assert_int_equal(plan[k].link & (NS_REPAIR_LINK_IGMP | NS_REPAIR_LINK_ROUTED), 0); /* the gateway is on-link */
-        if (plan[k].link & NS_REPAIR_LINK_ARP) {
-            arp++, refresh += (plan[k].link & NS_REPAIR_LINK_REFRESH) != 0;
-            assert_int_equal((plan[k].link & NS_REPAIR_LINK_REFRESH) != 0, last_arp >= 0);
-            assert_true(last_arp < 0 || plan[k].start_ns - last_arp > 60000000000ll);
-            last_arp = plan[k].start_ns;
-        } else {
-            assert_true(plan[k].start_ns - last_arp <= 60000000000ll);
-        }
+        if (first_unicast == N) first_unicast = k;
+        assert_int_equal((l & NS_REPAIR_LINK_ROUTED) != 0, kind == 2); /* the gateway is on-link */
+        assert_int_equal(l & NS_REPAIR_LINK_IGMP, 0);
+        assert_false((l & NS_REPAIR_LINK_ARP) && (l & NS_REPAIR_LINK_ASKED)); /* its request taught the gateway */
+        arp += (l & NS_REPAIR_LINK_ARP) != 0, refresh += (l & NS_REPAIR_LINK_REFRESH) != 0;
+        asked += (l & NS_REPAIR_LINK_ASKED) != 0;
+        if (l & NS_REPAIR_LINK_ASKED) assert_int_equal(kind, 2); /* answered: the DNS rows go one way */
     }
     assert_int_equal(igmp, 1); /* one client, one group */
-    assert_true(arp >= 10 && refresh == arp - 1);
-    (void)routed;
+    assert_true(plan[first_unicast].link & NS_REPAIR_LINK_ARP);
+    assert_false(plan[first_unicast].link & NS_REPAIR_LINK_REFRESH);
+    assert_true(arp >= 2 && refresh >= 1 && refresh < arp && asked >= 5); /* the first of each client: a broadcast */
     /* a version 7 model: as before */
     tm.version = 7;
     plan_beacon(&tm, &g, seed, plan);

@@ -251,6 +251,8 @@ enum {
     NS_REPAIR_LINK_IGMP = 2,   /* an IGMPv3 membership report joining the flow's IPv4 group (RFC 3376) */
     NS_REPAIR_LINK_REFRESH = 4, /* that request goes to the gateway's MAC: the client's entry has grown stale */
     NS_REPAIR_LINK_ROUTED = 8, /* the server is off the client's subnet: its frames go through the gateway's MAC */
+    NS_REPAIR_LINK_ASKED = 16, /* the gateway asks for the client (to its MAC: the router's entry has grown stale)
+                                * and the client answers */
 };
 
 
