@@ -652,7 +652,6 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
      * capture asks DNS, and DHCP, of it in its class's share of such captures (each a stream of its own, so
      * that the other draws stay as they were). */
     int link = tm->version >= 8;
-    uint64_t hcl_n = link && hc > 1 ? hc - 1 : hc;
     int gw_on[2] = {0, 0};
     const ns_tmodel_class *gwc = link ? tm_pick(&ch, has_gateway, 0) : NULL;
     if (gwc) {
@@ -674,6 +673,12 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     while (pins < 2 * cap->n) pins *= 2;
     service_pins(tm_pick(&ch, has_services, 0), cap, info, kind, seed, ci, pin, spin, scratch + 10 * cap->n, pins);
     client_sequence(hcl, cap->n, kind + cap->first, pin, seed, ci, cseq, scratch + 2 * cap->n);
+    /* Its client that would take the gateway's number takes the first number after its clients' instead
+     * (the captures' others keep theirs: their addresses, and the checksums over them, stay as they were). */
+    uint64_t gw_num = link && hc > 1 ? hc - 1 : UINT64_MAX, spare = *client_base;
+    for (size_t j = 0; j < cap->n; j++)
+        if (*client_base + cseq[j] + 1 > spare) spare = *client_base + cseq[j] + 1;
+    if (spare % hc == gw_num) spare++;
     uint32_t *sseq = scratch + cap->n;
     server_sequence(hcl, cap->n, cseq, kind + cap->first, spin, seed, ci, sseq, scratch + 2 * cap->n);
     servers_by_ttl(cap, info, kind, spin, sseq, (int32_t *)(scratch + 2 * cap->n), scratch + 3 * cap->n,
@@ -739,7 +744,8 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                 break;
             }
         /* Distinct 5-tuples: the port moves on (ICMP, which has none: the server). */
-        tuple key = {(uint32_t)(cl[c].num % hcl_n), (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1, 0};
+        uint32_t cnum = (uint32_t)(cl[c].num % hc == gw_num ? spare % hc : cl[c].num % hc);
+        tuple key = {cnum, (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1, 0};
         int gateway = !group && !v6 && fi->proto == NS_PROTO_UDP && (fi->sport == 53 ? gw_on[0] : fi->sport == 67 && gw_on[1]);
         if (gateway) key.server = 0, key.proto |= GATEWAY_TUPLE;
         /* 0.0.0.0 is every capture's (each its own pcap), not one host's */
@@ -757,7 +763,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         while (used->t[slot].used &&
                !((group || gateway) && fixed && key.cport == fixed && used->t[slot].free_at < begin)) {
             if (zero) { /* 0.0.0.0 busy: a client with a lease broadcasts from its own address (DHCP's rebinding) */
-                zero = 0, key.client = (uint32_t)(cl[c].num % hcl_n);
+                zero = 0, key.client = cnum;
                 slot = tuple_slot(used, &key);
                 continue;
             }
@@ -786,7 +792,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         used->t[slot] = key;
         port = key.cport;
         if (fi->proto != NS_PROTO_ICMP && port != fixed) h->has_port = 1, h->port = (uint16_t)port;
-        p->client = group ? (uint32_t)(cl[c].num % hcl_n) : key.client;
+        p->client = group ? cnum : key.client;
         p->server = group || gateway ? (uint32_t)(sv[s].num % hs) : key.server;
         p->client_port = (uint16_t)port, p->group = group, p->client_zero = (uint8_t)zero;
         p->gateway = (uint8_t)gateway;

@@ -675,6 +675,21 @@ static void test_gateway_and_link(void **state)
     assert_true(plan[first_unicast].link & NS_REPAIR_LINK_ARP);
     assert_false(plan[first_unicast].link & NS_REPAIR_LINK_REFRESH);
     assert_true(arp >= 2 && refresh >= 1 && refresh < arp && asked >= 5); /* the first of each client: a broadcast */
+    /* No client takes the gateway's address, whatever the captures' numbering (a /29: hosts 0..5, the gateway
+     * 5; the client numbers run on over the captures); version 7 lets them (as before) */
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ro.client_prefix = 29;
+    ns_tmodel_capture caps[8];
+    for (int i = 0; i < 8; i++) caps[i] = (ns_tmodel_capture){(size_t)i * 25, 25, "app=beacon", 0};
+    for (int v = 8; v >= 7; v--) {
+        tm.version = (uint32_t)v;
+        assert_int_equal(ns_tmodel_plan(&tm, &g, caps, 8, &ro, seed, plan), NS_OK);
+        size_t at_gw = 0;
+        for (size_t k = 0; k < N; k++) at_gw += plan[k].client % 6 == 5;
+        if (v == 8) assert_int_equal(at_gw, 0);
+        else assert_int_not_equal(at_gw, 0);
+    }
     /* a version 7 model: as before */
     tm.version = 7;
     plan_beacon(&tm, &g, seed, plan);
