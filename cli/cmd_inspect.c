@@ -262,6 +262,15 @@ static int inspect_model(const char *path)
                    pct(every->svc_one_server, every->svc_multi));
         else
             printf("  services: none learned (trace model version 6 or older): each flow's hosts drawn alone\n");
+        if (m.trace->version < 8)
+            printf("  gateway: none learned (trace model version 7 or older): DNS and DHCP servers of the server net, "
+                   "no ARP or IGMP frames\n");
+        else if (every->gw_port_flows[0] + every->gw_port_flows[1])
+            printf("  gateway (the client net's last host, which ARP resolves): DNS %.0f%%, DHCP %.0f%% of unicast "
+                   "flows (each class its own shares)\n", pct(every->gw_flows[0], every->gw_port_flows[0]),
+                   pct(every->gw_flows[1], every->gw_port_flows[1]));
+        else
+            printf("  gateway: no unicast DNS or DHCP flow in the dataset (ARP and IGMP frames still planned)\n");
     } else
         printf("trace model: none (a version 1 file): generate lays flows out by the fixed plan\n");
     if (m.has_state) print_training_state(&m.st);

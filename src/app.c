@@ -130,7 +130,17 @@ static void app_fill(const app *a, app_flow *f, uint8_t *p, int len, int from_se
             if (from_server) put32(p + 16, f->client);
         }
         p[236] = 99, p[237] = 130, p[238] = 83, p[239] = 99;               /* magic cookie */
-        p[240] = 53, p[241] = 1, p[242] = dhcp_type(f, from_server), p[243] = 255;
+        p[240] = 53, p[241] = 1, p[242] = dhcp_type(f, from_server);
+        int at = 243;
+        if (f->gw_prefix > 0 && f->gw_prefix < 32 && f->client) { /* the gateway leases: it names itself server,
+                                                                   * router and resolver */
+            uint32_t mask = f->gw_prefix > 1 ? ~0u << (33 - f->gw_prefix) : 0, gw = (f->client | ~mask) - 1;
+            uint32_t opt[5][2] = {{54, gw}, {51, 86400}, {1, mask}, {3, gw}, {6, gw}};
+            int n = from_server ? 5 : p[242] == 3 ? 1 : 0;   /* a Request names the server it answers */
+            if (p[242] == 3) p[at] = 50, p[at + 1] = 4, put32(p + at + 2, f->client), at += 6;
+            for (int i = 0; i < n; i++) p[at] = (uint8_t)opt[i][0], p[at + 1] = 4, put32(p + at + 2, opt[i][1]), at += 6;
+        }
+        p[at] = 255;
         break;
     }
 }

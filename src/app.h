@@ -30,6 +30,8 @@ typedef struct app_flow {
     const uint16_t *methods; /* the class's first requests per method (ns_repair_plan.methods; NULL: none) */
     uint16_t dns_qlen;     /* the latest header-only DNS query's length (0: none); its answers carry its id */
     uint8_t dhcp_type;     /* the DHCP message type the flow wrote last (0: none yet) */
+    uint8_t gw_prefix;     /* 1 + the client net's prefix when the DHCP server is its gateway, the net's last host
+                            * (ns_repair_gateway; the options say so); 0: none */
     uint8_t mdns_n;        /* header-only mDNS messages the client wrote (probes first, then announcements) */
 } app_flow;
 

@@ -26,6 +26,7 @@
 #include "netsynth/rng.h"
 
 #include "app.h"
+#include "repair_link.h"
 
 enum {
     W = NS_NP_MODEL_WIDTH,
@@ -150,7 +151,8 @@ static int present_bytes(const int8_t *row, int col, int max, uint8_t *out)
 enum {
     OFF_TTL = 1 << 0, OFF_IPID = 1 << 1, OFF_TSCLOCK = 1 << 2, OFF_SYNOPTS = 1 << 3, OFF_TSALL = 1 << 4,
     OFF_TSVAL = 1 << 5, OFF_EMPTYACK = 1 << 6, OFF_CLOSE = 1 << 7, OFF_FIN = 1 << 8, OFF_RST = 1 << 9,
-    OFF_SEQ = 1 << 10, OFF_CSUM = 1 << 11, OFF_ORDER = 1 << 12, OFF_ICMPERR = 1 << 13
+    OFF_SEQ = 1 << 10, OFF_CSUM = 1 << 11, OFF_ORDER = 1 << 12, OFF_ICMPERR = 1 << 13, OFF_ARP = 1 << 14,
+    OFF_IGMP = 1 << 15, OFF_GATEWAY = 1 << 16
 };
 
 static unsigned repair_off(void)
@@ -159,7 +161,8 @@ static unsigned repair_off(void)
         {"ttl", OFF_TTL},   {"ipid", OFF_IPID},         {"tsclock", OFF_TSCLOCK}, {"synopts", OFF_SYNOPTS},
         {"tsall", OFF_TSALL}, {"tsval", OFF_TSVAL},     {"emptyack", OFF_EMPTYACK}, {"close", OFF_CLOSE},
         {"fin", OFF_FIN},   {"rst", OFF_RST},           {"seq", OFF_SEQ},         {"csum", OFF_CSUM},
-        {"order", OFF_ORDER}, {"icmperr", OFF_ICMPERR}};
+        {"order", OFF_ORDER}, {"icmperr", OFF_ICMPERR}, {"arp", OFF_ARP},         {"igmp", OFF_IGMP},
+        {"gateway", OFF_GATEWAY}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     unsigned mask = 0;
     for (const char *at = v; at && *at;) {
@@ -392,6 +395,7 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, 
 typedef struct spec {
     uint32_t src, dst;
     uint32_t lsrc;           /* the sender's own address, for its MAC (src is 0.0.0.0 before a DHCP lease) */
+    uint32_t ldst;           /* the receiver's MAC's address when not dst's (a routed flow's gateway); 0: dst's */
     int v6;                  /* IPv6: src6, dst6, tos as traffic class, ttl as hop limit, fl */
     uint8_t src6[16], dst6[16];
     uint8_t target6[16];     /* neighbour discovery's target address */
@@ -569,7 +573,7 @@ static size_t write_packet(const ns_repair_opts *o, const spec *s, ns_rng *rng, 
 {
     size_t link = o->linktype == NS_LINKTYPE_ETHERNET ? ETH_LEN : 0;
     if (link) {
-        put_mac(buf, s->dst);
+        put_mac(buf, s->ldst ? s->ldst : s->dst);
         if (s->v6 && s->dst6[0] == 0xff) {   /* RFC 2464 7: 33:33 and the group's last 32 bits */
             buf[0] = buf[1] = 0x33;
             memcpy(buf + 2, s->dst6 + 12, 4);
@@ -1348,6 +1352,9 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
     s.lsrc = s.src;
     /* tmodel.h "Groups": the client's datagrams go to the group, from 0.0.0.0 before a DHCP lease */
     if (e->plan && e->plan->group && !v6) s.dst = e->plan->group, s.src = e->plan->client_zero ? 0 : client;
+    /* Off its subnet a client's frames go to its gateway's MAC and come back from it (repair_link.c) */
+    if (e->plan && (e->plan->link & NS_REPAIR_LINK_ROUTED) && !v6 && !(fs->t.off & (OFF_ARP | OFF_GATEWAY)))
+        *(dd ? &s.lsrc : &s.ldst) = ns_repair_gateway(o);
     s.v6 = v6;
     if (v6) {
         memcpy(s.src6, dd ? e->server6 : e->client6, 16);
@@ -1435,6 +1442,27 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
     if (st && bits && (rc = count_packet(st, &e->fc, o->linktype, frame, len, bits, e->written)))
         return ns_error(rc, "flow %" PRIu64 " row %" PRIu64 ": the repaired packet does not parse", e->k, at);
     if (st && !bits) st->packets++, st->close_added++;
+    return NS_OK;
+}
+
+/* The plan's link frames of a flow (repair_link.c), at its first part: they
+ * count as no row and change none (a dataset never reads them back). */
+static int link_frames(emitter *e)
+{
+    link_frame f[LINK_FRAMES_MAX];
+    const flow_state *fs = e->fs;
+    uint64_t mix = (e->k + 1) * 0x9e3779b97f4a7c15ull ^ (e->o->seed + 1) * 0xd6e8feb86659fd93ull;
+    int n = repair_link_frames(e->o, e->plan, fs->client, fs->ts, mix, (fs->t.off & OFF_ARP) != 0,
+                               (fs->t.off & OFF_IGMP) != 0, f);
+    for (int i = 0; i < n; i++) {
+        int rc = reserve(e->out, f[i].len);
+        if (rc) return rc;
+        ns_repair_out *out = e->out;
+        memcpy(out->bytes + out->n_bytes, f[i].b, f[i].len);
+        ns_repair_pkt *p = &out->pkts[out->n_pkts++];
+        p->ts_ns = f[i].ts_ns / US * US, p->off = out->n_bytes, p->len = f[i].len, p->flow = (uint32_t)e->k;
+        out->n_bytes += f[i].len;
+    }
     return NS_OK;
 }
 
@@ -1572,6 +1600,10 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         memset(fs, 0, sizeof *fs);
         fs->client = host(o->client_net, o->client_prefix, plan ? plan->client % hc : k % hc);
         fs->server = host(o->server_net, o->server_prefix, plan ? plan->server % hs : k / hc % hs);
+        if (plan && plan->gateway && !(repair_off() & OFF_GATEWAY)) {
+            fs->server = ns_repair_gateway(o);
+            fs->app.gw_prefix = (uint8_t)(o->client_prefix + 1);
+        }
         fs->app.seed = (uint32_t)(((k + 1) * 0x9e3779b97f4a7c15ull ^ (o->seed + 1) * 0xc2b2ae3d27d4eb4full) >> 32);
         fs->app.client = fs->client;
         fs->cport = plan ? plan->client_port : (uint16_t)(CLIENT_PORT0 + slot);
@@ -1654,6 +1686,10 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
     ns_repair_host6(o, fs->client, e.client6);
     ns_repair_host6(o, fs->server, e.server6);
     int rc = NS_OK;
+    if (!row0 && plan && plan->link && (rc = link_frames(&e))) {
+        free(g), free(d), free(ord), free(e.written);
+        return rc;
+    }
     size_t i = 0;
     /* The rows a close takes: the last close_rows(), after the handshake. */
     uint64_t tail = total > close_rows(tp) ? total - close_rows(tp) : 0;

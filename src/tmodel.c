@@ -44,7 +44,7 @@ int ns_tmodel_copy(ns_tmodel *dst, const ns_tmodel *src)
 {
     memset(dst, 0, sizeof *dst);
     if (!(dst->classes = calloc(src->n_classes + 1, sizeof *dst->classes))) return ns_error(NS_ENOMEM, "out of memory");
-    dst->n_classes = src->n_classes;
+    dst->n_classes = src->n_classes, dst->version = src->version;
     for (uint32_t c = 0; c < src->n_classes; c++) {
         dst->classes[c] = src->classes[c];
         if (!(dst->classes[c].key = strdup(src->classes[c].key))) {
@@ -498,6 +498,11 @@ static int learn_services(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
     for (size_t j = 0; j < m; j++) {
         const ns_ds_flow *f = &ds->flows[idx[j]];
         if (f->proto == NS_PROTO_ICMP) continue;
+        /* A home router answers DHCP and DNS from its address on the device's subnet (the corpus's
+         * 10.10.10.1); a device configured with a public resolver asks that one. */
+        int gw = f->server_port == 53 ? 0 : f->server_port == 67 ? 1 : -1;
+        if (gw >= 0 && !f->ipv6 && f->proto == NS_PROTO_UDP && f->client_ip && !tm_is_group_addr(f->server_ip))
+            c->gw_port_flows[gw]++, c->gw_flows[gw] += (f->client_ip ^ f->server_ip) >> 8 == 0;
         uint32_t key = ds_service(f);
         size_t i = (size_t)(ns_rng_mix(key) & (size - 1));
         while (t[i].used && t[i].key != key) i = (i + 1) & (size - 1);
@@ -829,6 +834,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         goto done;
     }
     tm->n_classes = (uint32_t)n_def;
+    tm->version = NS_TMODEL_VERSION;
 
     for (size_t i = 0; i < n_def && !rc; i++) {
         acc *a = &accs[i];

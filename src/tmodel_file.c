@@ -21,6 +21,7 @@
  *   version 6: u32 method[12]
  *   version 7: u32 svc_multi, svc_one, svc_one_server;
  *              per service port entry (8): u16 svc_port; u32 svc_port_multi, svc_port_one, svc_port_one_server
+ *   version 8: u32 gw_port_flows[2], gw_flows[2]
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
@@ -132,6 +133,9 @@ static double rf(cursor *c)
         H(svc_port[p_]) W(svc_port_multi[p_]) W(svc_port_one[p_]) W(svc_port_one_server[p_])                     \
     }
 
+/* And version 8's. */
+#define RECORD_FIELDS_V8(W) W(gw_port_flows[0]) W(gw_port_flows[1]) W(gw_flows[0]) W(gw_flows[1])
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -145,6 +149,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V5(PW, PH)
     RECORD_FIELDS_V6(PW)
     RECORD_FIELDS_V7(PW, PH)
+    RECORD_FIELDS_V8(PW)
 #undef PW
 #undef PH
 #undef PB
@@ -177,6 +182,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 7) {
         RECORD_FIELDS_V7(GW, GH)
+    }
+    if (version >= 8) {
+        RECORD_FIELDS_V8(GW)
     }
 #undef GW
 #undef GH
@@ -242,6 +250,9 @@ static const char *class_problem(const ns_tmodel_class *c)
         s += c->svc_port_multi[i];
     }
     if (s > c->svc_multi) return "more services by port than services";
+    for (int i = 0; i < 2; i++)
+        if (c->gw_flows[i] > c->gw_port_flows[i] || c->gw_port_flows[i] > c->flows)
+            return "more gateway flows than flows to its port";
     s = c->port_random;
     for (int i = 0; i <= NS_TM_PORT_STEPS; i++) s += c->port_step[i];
     if (s > c->flows) return "more port steps than flows";
@@ -325,7 +336,7 @@ static int parse(ns_tmodel *tm, const uint8_t *buf, size_t size, const char *nam
         size < align8(HEADER + (size_t)keys))
         return ns_error(NS_ECORRUPT, "%s: trace model sizes do not match its %u classes", name, n);
     if (!(tm->classes = calloc(n, sizeof *tm->classes))) return ns_error(NS_ENOMEM, "out of memory");
-    tm->n_classes = n;
+    tm->n_classes = n, tm->version = version;
     const char *k = (const char *)buf + HEADER, *end = k + keys;
     for (uint32_t c = 0; c < n; c++) {
         const char *z = memchr(k, 0, (size_t)(end - k));

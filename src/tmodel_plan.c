@@ -49,6 +49,7 @@ static int has_ttl(const ns_tmodel_class *c, int s) { return c->ttl_count[s][0] 
 static int has_ttl_tcp(const ns_tmodel_class *c, int s) { return c->ttl_tcp_count[s][0] > 0; }
 static int has_groups(const ns_tmodel_class *c, int s) { return c->group_addr[0] != 0; }
 static int has_services(const ns_tmodel_class *c, int s) { return c->svc_multi > 0; }
+static int has_gateway(const ns_tmodel_class *c, int s) { return c->gw_port_flows[0] + c->gw_port_flows[1] > 0; }
 
 /* Whether ttl is one of the TTLs c learned for side s's hosts (tcp: of its TCP flows). */
 static int class_ttl(const ns_tmodel_class *c, int s, int32_t ttl, int tcp)
@@ -136,6 +137,11 @@ int ns_tmodel_count(const ns_tmodel *tm, const char *key, int64_t duration_ns, u
 }
 
 /* A host while a capture is planned: [0] as a client, [1] as a server. */
+enum { LINK_GROUPS = 8 };
+/* A client's gateway entry goes stale and is probed again after this long
+ * (Linux: base_reachable_time 30 s, stale after 15-45 s, probed on use). */
+#define ARP_STALE_NS 60000000000ll
+
 typedef struct phost {
     uint32_t num, flows;
     int has_port;
@@ -145,12 +151,17 @@ typedef struct phost {
     uint16_t ipid_next;
     uint32_t ts_offset;
     float ts_hz;
+    /* its link (version 8): when it last resolved its gateway, and when the gateway last learned it (-1:
+     * never), the groups it joined */
+    int64_t arp_at, known_at;
+    uint32_t joined[LINK_GROUPS];
 } phost;
 
 static void new_host(phost *h, uint32_t num, const tm_chain *ch, int s, ns_rng *r)
 {
     memset(h, 0, sizeof *h);
     h->num = num;
+    h->arp_at = h->known_at = -1;
     const ns_tmodel_class *c;
     if ((c = tm_pick(ch, has_ttl, s))) {
         double w[NS_TM_TTLS];
@@ -315,7 +326,7 @@ typedef struct tuple {
     uint8_t proto, used;       /* proto | GROUP_TUPLE for a flow to a group */
     int64_t free_at;           /* a group flow's: when another may take the 5-tuple (its rows' end + idle) */
 } tuple;
-enum { GROUP_TUPLE = 0x80 };
+enum { GROUP_TUPLE = 0x80, GATEWAY_TUPLE = 0x40 };   /* proto | GATEWAY_TUPLE: to the client net's gateway */
 #define GROUP_HOST UINT32_MAX
 
 typedef struct tuples {
@@ -637,6 +648,21 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     tm_chain ch;
     tm_chain_of(tm, cap->key, &ch);
     capture_starts(tm, cap, seed, ci, starts, starts + cap->n);
+    /* Version 8: the client net's last host is its gateway (ns_repair_gateway), which no client takes; a
+     * capture asks DNS, and DHCP, of it in its class's share of such captures (each a stream of its own, so
+     * that the other draws stay as they were). */
+    int link = tm->version >= 8;
+    int gw_on[2] = {0, 0};
+    const ns_tmodel_class *gwc = link ? tm_pick(&ch, has_gateway, 0) : NULL;
+    if (gwc) {
+        ns_rng lr;
+        ns_rng_seed(&lr, seed ^ 0x676174657761796cull, ci);
+        for (int i = 0; i < 2; i++)
+            gw_on[i] = ns_rng_double(&lr) * gwc->gw_port_flows[i] < gwc->gw_flows[i];
+        /* DHCP goes to 255.255.255.255 before a lease, so few classes show a unicast one: where they show
+         * none, the router that resolves is the one that leased (a home gateway is both) */
+        if (!gwc->gw_port_flows[1]) gw_on[1] = gw_on[0];
+    }
     ns_rng r, gr; /* gr: the groups' draws, a stream of their own so that r's stay as they were */
     ns_rng_seed(&r, seed ^ 0x74726163656d6f64ull, 2 * ci + 1);
     ns_rng_seed(&gr, seed ^ 0x67726f7570616464ull, ci);
@@ -647,6 +673,12 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     while (pins < 2 * cap->n) pins *= 2;
     service_pins(tm_pick(&ch, has_services, 0), cap, info, kind, seed, ci, pin, spin, scratch + 10 * cap->n, pins);
     client_sequence(hcl, cap->n, kind + cap->first, pin, seed, ci, cseq, scratch + 2 * cap->n);
+    /* Its client that would take the gateway's number takes the first number after its clients' instead
+     * (the captures' others keep theirs: their addresses, and the checksums over them, stay as they were). */
+    uint64_t gw_num = link && hc > 1 ? hc - 1 : UINT64_MAX, spare = *client_base;
+    for (size_t j = 0; j < cap->n; j++)
+        if (*client_base + cseq[j] + 1 > spare) spare = *client_base + cseq[j] + 1;
+    if (spare % hc == gw_num) spare++;
     uint32_t *sseq = scratch + cap->n;
     server_sequence(hcl, cap->n, cseq, kind + cap->first, spin, seed, ci, sseq, scratch + 2 * cap->n);
     servers_by_ttl(cap, info, kind, spin, sseq, (int32_t *)(scratch + 2 * cap->n), scratch + 3 * cap->n,
@@ -712,7 +744,10 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                 break;
             }
         /* Distinct 5-tuples: the port moves on (ICMP, which has none: the server). */
-        tuple key = {(uint32_t)(cl[c].num % hc), (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1, 0};
+        uint32_t cnum = (uint32_t)(cl[c].num % hc == gw_num ? spare % hc : cl[c].num % hc);
+        tuple key = {cnum, (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1, 0};
+        int gateway = !group && !v6 && fi->proto == NS_PROTO_UDP && (fi->sport == 53 ? gw_on[0] : fi->sport == 67 && gw_on[1]);
+        if (gateway) key.server = 0, key.proto |= GATEWAY_TUPLE;
         /* 0.0.0.0 is every capture's (each its own pcap), not one host's */
         if (group) key.server = group, key.proto |= GROUP_TUPLE, key.client = zero ? GROUP_HOST - (uint32_t)ci : key.client;
         /* The port moves on within the range, then over every port above 1023; ICMP,
@@ -725,9 +760,10 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         /* A group flow with its fixed port takes the 5-tuple of an earlier one that has ended: read back, they are
          * two flows, as the real ones that share it are. */
         int64_t begin = ro->start_ns + t, end = begin + fi->dur_ns + NS_FLOW_DEFAULT_IDLE_NS + 1000000000;
-        while (used->t[slot].used && !(group && fixed && key.cport == fixed && used->t[slot].free_at < begin)) {
+        while (used->t[slot].used &&
+               !((group || gateway) && fixed && key.cport == fixed && used->t[slot].free_at < begin)) {
             if (zero) { /* 0.0.0.0 busy: a client with a lease broadcasts from its own address (DHCP's rebinding) */
-                zero = 0, key.client = (uint32_t)(cl[c].num % hc);
+                zero = 0, key.client = cnum;
                 slot = tuple_slot(used, &key);
                 continue;
             }
@@ -746,7 +782,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
             }
             if (tries < ports) key.cport = (uint16_t)(lo + ((uint32_t)key.cport - lo + 1) % span);
             else if (tries < ports + any) key.cport = (uint16_t)(1024 + ((uint32_t)key.cport + 1 + 64512 - 1024) % 64512);
-            else if (tries < ports + any + hs && !group) key.server = (uint32_t)((key.server + 1) % hs);
+            else if (tries < ports + any + hs && !group && !gateway) key.server = (uint32_t)((key.server + 1) % hs);
             else
                 return ns_error(NS_ERANGE, "trace plan: no distinct 5-tuple left for flow %zu (widen --client-net "
                                            "or --server-net)", k);
@@ -756,8 +792,28 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         used->t[slot] = key;
         port = key.cport;
         if (fi->proto != NS_PROTO_ICMP && port != fixed) h->has_port = 1, h->port = (uint16_t)port;
-        p->client = group ? (uint32_t)(cl[c].num % hc) : key.client, p->server = group ? (uint32_t)(sv[s].num % hs) : key.server;
+        p->client = group ? cnum : key.client;
+        p->server = group || gateway ? (uint32_t)(sv[s].num % hs) : key.server;
         p->client_port = (uint16_t)port, p->group = group, p->client_zero = (uint8_t)zero;
+        p->gateway = (uint8_t)gateway;
+        if (link && !v6 && !zero) { /* what its stack sends on the link first (repair_link.c) */
+            phost *lc = &cl[c];
+            if (group >> 28 == 14) { /* a multicast group: joined once (IGMP), no next hop to resolve */
+                int i = 0;
+                while (i < LINK_GROUPS && lc->joined[i] && lc->joined[i] != group) i++;
+                if (i < LINK_GROUPS && !lc->joined[i]) lc->joined[i] = group, p->link |= NS_REPAIR_LINK_IGMP;
+            } else if (!group) { /* unicast: through the gateway, or to it */
+                if (lc->arp_at < 0 || t - lc->arp_at > ARP_STALE_NS) /* its request teaches the gateway too */
+                    p->link |= NS_REPAIR_LINK_ARP | (lc->arp_at < 0 ? 0 : NS_REPAIR_LINK_REFRESH),
+                        lc->arp_at = lc->known_at = t;
+                else if (fi->sent[1] && t - lc->known_at > ARP_STALE_NS) /* the gateway has packets for it */
+                    p->link |= NS_REPAIR_LINK_ASKED, lc->known_at = t;
+                /* TCP's answers confirm the client's entry (Linux's dst_confirm), which then stays fresh; a router
+                 * forwarding them has no such confirmation of its own */
+                if (fi->proto == NS_PROTO_TCP && fi->sent[1]) lc->arp_at = t;
+                if (!gateway) p->link |= NS_REPAIR_LINK_ROUTED;
+            }
+        }
 
         /* Each side's TTL, IP IDs and timestamp clock, as its host does them. */
         phost *side[2] = {&cl[c], &sv[s]};

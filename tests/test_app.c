@@ -1082,6 +1082,32 @@ static void test_dhcp_exchange(void **state)
     assert_int_not_equal(xid[0], xid[1]);
 }
 
+/* A DHCP server that is the client net's gateway (the plan's, trace model
+ * version 8) says so as a home router does: server identifier, router and
+ * DNS server its address (10.0.0.254 of 10.0.0.0/24), the net's mask, a
+ * lease time; the Request names the address it asks for and that server.
+ * Before: option 53 alone, no router or resolver for a person to match. */
+static void test_dhcp_gateway_options(void **state)
+{
+    (void)state;
+    const app *srv = app_of(NS_PROTO_UDP, 67);
+    app_flow f;
+    memset(&f, 0, sizeof f), f.seed = 7, f.client = 0x0A000005u, f.gw_prefix = 25;
+    static const int from[4] = {0, 1, 0, 1};
+    static const uint8_t offer[] = {53, 1, 2, 54, 4, 10, 0, 0, 254, 51, 4, 0, 1, 0x51, 0x80, 1, 4, 255, 255, 255, 0,
+                                    3, 4, 10, 0, 0, 254, 6, 4, 10, 0, 0, 254, 255};
+    static const uint8_t request[] = {53, 1, 3, 50, 4, 10, 0, 0, 5, 54, 4, 10, 0, 0, 254, 255};
+    for (int m = 0; m < 4; m++) {
+        static uint8_t p[300];
+        memset(p, 0, sizeof p);
+        app_write(srv, &f, p, 300, from[m], (uint16_t)m, NULL, 0);
+        if (m == 0) assert_int_equal(p[240], 53), assert_int_equal(p[242], 1), assert_int_equal(p[243], 255);
+        if (m == 1) assert_memory_equal(p + 240, offer, sizeof offer);
+        if (m == 2) assert_memory_equal(p + 240, request, sizeof request);
+        if (m == 3) assert_int_equal(p[242], 5), assert_memory_equal(p + 243, offer + 3, sizeof offer - 3);
+    }
+}
+
 /* ----------------------------------------------------------------- tshark */
 
 static void put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
@@ -1392,6 +1418,7 @@ int main(void)
         cmocka_unit_test(test_mdns_id_zero),
         cmocka_unit_test(test_mdns_asks_services),
         cmocka_unit_test(test_dhcp_exchange),
+        cmocka_unit_test(test_dhcp_gateway_options),
         cmocka_unit_test(test_tls_stream),
         cmocka_unit_test(test_tls_stream_random),
         cmocka_unit_test(test_http_stream),

@@ -483,9 +483,11 @@ static void test_flows_past_the_window(void **state)
     struct { uint32_t a, b; uint16_t pa, pb; int have[2]; uint32_t nxt[2], ts[2]; int has_ts[2]; } fl[8];
     int n_fl = 0;
     while (ns_capture_next(c, &fr) == 1) {
-        packets++;
         ns_packet p;
-        assert_int_equal(ns_packet_parse(&p, ns_capture_linktype(c), fr.data, fr.caplen), NS_SKIP_NONE);
+        ns_skip_reason why = ns_packet_parse(&p, ns_capture_linktype(c), fr.data, fr.caplen);
+        assert_true(why == NS_SKIP_NONE || why == NS_SKIP_NON_IP || why == NS_SKIP_OTHER_L4);
+        if (why != NS_SKIP_NONE || p.l4_proto == 2) continue; /* the link's ARP and IGMP (repair_link.c): no row's */
+        packets++;
         if (p.l4_proto != 6) continue;
         tcp++;
         const uint8_t *ip = p.ip.data, *t = p.l4.data;

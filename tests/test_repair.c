@@ -745,6 +745,111 @@ static void test_ablation_switches(void **state)
     }
 }
 
+static unsigned rb16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
+static uint32_t rb32(const uint8_t *p) { return (uint32_t)rb16(p) << 16 | rb16(p + 2); }
+static unsigned sum16(const uint8_t *p, size_t n)
+{
+    uint32_t s = 0;
+    for (size_t i = 0; i + 1 < n; i += 2) s += (uint32_t)p[i] << 8 | p[i + 1];
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return s;
+}
+
+/* The plan's link (repair_link.c): a DNS flow to the client net's gateway
+ * after an ARP exchange for it, a routed flow whose frames go through the
+ * gateway's MAC after a refresh (unicast) request, an mDNS flow after two
+ * IGMPv3 joins of 224.0.0.251; valid to tshark; NETSYNTH_REPAIR_OFF's arp,
+ * igmp, gateway take them out. Before: a DNS server of the server net, IP
+ * frames only, each server's own MAC. */
+static void test_link_frames(void **state)
+{
+    (void)state;
+    static tflow f[3];
+    for (int i = 0; i < 3; i++) f[i].n = 0;
+    udp_row(add(&f[0], 0, 0), 30, 40000, 53), udp_row(add(&f[0], 1, 20000000), 60, 53, 40000);
+    udp_row(add(&f[1], 0, 0), 100, 40001, 8883), udp_row(add(&f[1], 1, 30000000), 80, 8883, 40001);
+    udp_row(add(&f[2], 0, 0), 40, 5353, 5353), udp_row(add(&f[2], 0, 1000000000), 40, 5353, 5353);
+    ns_repair_plan plan[3];
+    memset(plan, 0, sizeof plan);
+    plan[0] = (ns_repair_plan){.start_ns = 1000000000, .client = 4, .server = 7, .client_port = 40000, .gateway = 1,
+                               .link = NS_REPAIR_LINK_ARP};
+    plan[1] = (ns_repair_plan){.start_ns = 70000000000, .client = 4, .server = 9, .client_port = 40001,
+                               .link = NS_REPAIR_LINK_ARP | NS_REPAIR_LINK_REFRESH | NS_REPAIR_LINK_ROUTED |
+                                       NS_REPAIR_LINK_ASKED};
+    plan[2] = (ns_repair_plan){.start_ns = 2000000000, .client = 4, .server = 3, .client_port = 5353,
+                               .group = 0xE00000FBu, .link = NS_REPAIR_LINK_IGMP};
+    static const uint8_t gw_mac[6] = {2, 0, 10, 0, 0, 254}, client_mac[6] = {2, 0, 10, 0, 0, 5};
+    for (int off = 0; off < 2; off++) {
+        if (off) assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "arp,igmp,gateway", 1), 0);
+        ns_repair_opts o;
+        ns_repair_opts_init(&o);
+        assert_int_equal(ns_repair_gateway(&o), 0x0A0000FEu);
+        o.plan = plan, o.n_plan = 3;
+        ns_repair_out out = {0};
+        for (uint64_t k = 0; k < 3; k++)
+            assert_int_equal(ns_repair_flow(&o, k, f[k].rows, f[k].dir, f[k].iat, f[k].n, &out, NULL), NS_OK);
+        unsetenv("NETSYNTH_REPAIR_OFF");
+        assert_int_equal(ns_repair_merge(&out), NS_OK);
+        size_t arp = 0, igmp = 0, ip = 0, asked = 0;
+        for (size_t i = 0; i < out.n_pkts; i++) {
+            const uint8_t *b = out.bytes + out.pkts[i].off;
+            uint32_t flow = out.pkts[i].flow;
+            if (rb16(b + 12) == 0x0806) { /* ARP: the client asks for the gateway, the gateway answers */
+                const uint8_t *a = b + 14;
+                int reply = rb16(a + 6) == 2, gw_asks = rb32(a + 14) == 0x0A0000FEu ? !reply : reply;
+                assert_int_equal(out.pkts[i].len, reply ? 60 : 42);
+                assert_int_equal(rb32(a + 14), reply != gw_asks ? 0x0A0000FEu : 0x0A000005u);
+                assert_int_equal(rb32(a + 24), reply != gw_asks ? 0x0A000005u : 0x0A0000FEu);
+                assert_memory_equal(a + 8, reply != gw_asks ? gw_mac : client_mac, 6);
+                if (!reply && flow == 0) for (int j = 0; j < 6; j++) assert_int_equal(b[j], 0xff);
+                if (!reply && flow == 1) assert_memory_equal(b, gw_asks ? client_mac : gw_mac, 6); /* stale entries' probes */
+                asked += gw_asks;
+                assert_true(out.pkts[i].ts_ns < plan[flow].start_ns);
+                arp++;
+                continue;
+            }
+            const uint8_t *h = b + 14;
+            assert_int_equal(rb16(b + 12), 0x0800);
+            assert_int_equal(sum16(h, (size_t)(h[0] & 15) * 4), 0xffff);
+            if (h[9] == 2) { /* IGMPv3 report: 224.0.0.22, TTL 1, router alert, joining the group */
+                assert_int_equal(flow, 2), assert_int_equal(rb32(h + 16), 0xE0000016u), assert_int_equal(h[8], 1);
+                assert_int_equal(h[0], 0x46), assert_int_equal(h[20], 0x94);
+                const uint8_t *g = h + 24;
+                assert_int_equal(g[0], 0x22), assert_int_equal(sum16(g, 16), 0xffff), assert_int_equal(rb32(g + 12), 0xE00000FBu);
+                igmp++;
+                continue;
+            }
+            ip++;
+            int from_server = h[12] != 10 || rb32(h + 12) == 0x0A0000FEu;
+            uint32_t server = rb32(from_server ? h + 12 : h + 16);
+            if (flow == 0) assert_int_equal(server == 0x0A0000FEu, !off);
+            if (flow == 1) assert_int_equal(memcmp(from_server ? b + 6 : b, gw_mac, 6) == 0, !off); /* routed */
+        }
+        assert_int_equal(ip, 6);
+        assert_int_equal(arp, off ? 0 : 6), assert_int_equal(igmp, off ? 0 : 2), assert_int_equal(asked, off ? 0 : 2);
+        if (!off && tu_have_program("tshark")) {
+            const char *path = tu_path(tu_tmpdir(), "link.pcap");
+            FILE *fp = fopen(path, "wb");
+            assert_non_null(fp);
+            ns_pcap_writer w;
+            assert_int_equal(ns_pcap_writer_begin(&w, fp, NS_LINKTYPE_ETHERNET, 0), NS_OK);
+            for (size_t i = 0; i < out.n_pkts; i++)
+                assert_int_equal(ns_pcap_write(&w, out.pkts[i].ts_ns, out.bytes + out.pkts[i].off, out.pkts[i].len,
+                                               out.pkts[i].len), NS_OK);
+            fclose(fp);
+            int status;
+            char *txt = tu_output(&status, "tshark -r '%s' -T fields -e _ws.malformed -e _ws.expert.severity "
+                                           "-e arp.opcode -e igmp.type 2>/dev/null | awk -F'\\t' '$1 != \"\" { m++ } "
+                                           "$2 ~ /8388608/ { e++ } $3 != \"\" { a++ } $4 != \"\" { g++ } "
+                                           "END { print m + 0, e + 0, a + 0, g + 0 }'", path);
+            assert_int_equal(status, 0);
+            assert_string_equal(txt, "0 0 6 2\n");
+            free(txt);
+        }
+        ns_repair_out_free(&out);
+    }
+}
+
 /* SYNs the model repeats before an answer stay the client's retransmissions
  * (one sequence number), the answer comes after the last: made the SYN-ACK,
  * the second SYN put a 3 s timeout into the handshake (issue 14). */
@@ -2340,6 +2445,7 @@ int main(void)
         cmocka_unit_test(test_tcp_handshake_and_sequence),
         cmocka_unit_test(test_tcp_syn_retransmission),
         cmocka_unit_test(test_ablation_switches),
+        cmocka_unit_test(test_link_frames),
         cmocka_unit_test(test_tcp_flags_and_rst),
         cmocka_unit_test(test_close_sides_and_refusals),
         cmocka_unit_test(test_syn_ack_options_and_timestamps),

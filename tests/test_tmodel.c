@@ -175,6 +175,12 @@ static void plan_beacon(const ns_tmodel *tm, const ns_gen_flows *g, uint64_t see
     assert_int_equal(ns_tmodel_plan(tm, g, &cap, 1, &ro, seed, plan), NS_OK);
 }
 
+/* The plan's link frames (ARP, IGMP: test_gateway_and_link) left out, for tests that count a flow's packets. */
+static void no_link(ns_repair_plan *plan, size_t n)
+{
+    for (size_t k = 0; k < n; k++) plan[k].link = 0;
+}
+
 static void test_learns_the_beacon(void **state)
 {
     (void)state;
@@ -333,6 +339,7 @@ static void test_plan_reproduces_the_beacon(void **state)
         if (!g.dir[i]) put_tsval(g.rows + i * W, 5000000u + (uint32_t)i * 100);
 
     /* Repair writes exactly that. */
+    no_link(plan, N);
     ro.plan = plan, ro.n_plan = N;
     ns_repair_out out = {0};
     for (size_t k = 0; k < N; k++)
@@ -600,6 +607,97 @@ static void test_groups(void **state)
     free(out);
 }
 
+/* Version 8: a class whose DNS resolver is on the device's subnet (a home
+ * router, the corpus's 10.10.10.1) asks DNS, and DHCP, of the client net's
+ * gateway; a client's first flow to a group joins it (IGMP), its first
+ * unicast one resolves the gateway (ARP, to every station), again once its
+ * entry is stale (to the gateway's MAC), and frames to a server off the
+ * subnet go through the gateway. A version 7 model plans none of it (before:
+ * the fields were not there, every DNS server a host of the server net). */
+static void test_gateway_and_link(void **state)
+{
+    (void)state;
+    ns_tmodel tm;
+    ns_gen_flows g;
+    enum { N = 200 };
+    ns_dataset ds = beacon_dataset(); /* TCP to 443, answered */
+    ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
+    int8_t row[W];
+    for (int f = 0; f < 8; f++) { /* 0..3 mDNS to its group, 4..7 DNS; 8..19 the beacon's TCP, answered */
+        int dns = f >= 4;
+        fl[f].server_port = dns ? 53 : 5353, fl[f].client_port = dns ? 40000 : 5353;
+        fl[f].server_ip = dns ? (f < 7 ? 0xC0A80001u : 0x08080808u) : 0xE00000FBu;
+        fl[f].client_ip = 0xC0A80014u, fl[f].proto = NS_PROTO_UDP;
+        for (int k = 0; k < LEN; k++) {
+            size_t i = (size_t)f * LEN + k;
+            ns_dataset_row(&ds, i, row);
+            memset(row + NS_NP_COL_TCP, -1, NS_NP_BITS_TCP);
+            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 17);
+            ns_nprint_put(row, NS_NPF_UDP_SPORT, fl[f].client_port), ns_nprint_put(row, NS_NPF_UDP_DPORT, fl[f].server_port);
+            ns_nprint_put(row, NS_NPF_UDP_LEN, 40), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
+            ((uint8_t *)ds.dir)[i] = 0;
+            ns_dataset_pack_row(row, W, (uint8_t *)ds.bits + i * ((W + 3) / 4));
+        }
+    }
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    assert_int_equal(tm.version, NS_TMODEL_VERSION);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->gw_port_flows[0], 4), assert_int_equal(c->gw_flows[0], 3); /* 4..7, on-link 4..6 */
+    assert_int_equal(c->gw_port_flows[1], 0);
+    flows_like(&g, &ds, N);
+    ns_repair_plan plan[N];
+    /* seeds until one whose capture draws the gateway (a share of 3/4) */
+    uint64_t seed = 1;
+    for (;; seed++) {
+        plan_beacon(&tm, &g, seed, plan);
+        if (plan[4].gateway) break;
+        assert_true(seed < 20);
+    }
+    size_t igmp = 0, arp = 0, refresh = 0, asked = 0, first_unicast = N;
+    for (size_t k = 0; k < N; k++) {
+        int kind = k % FLOWS < 4 ? 0 : k % FLOWS < 8 ? 1 : 2; /* mDNS, DNS, TCP */
+        uint8_t l = plan[k].link;
+        assert_int_equal(plan[k].gateway, kind == 1); /* one capture: all its DNS flows, or none */
+        if (!kind) {
+            assert_int_equal(plan[k].group, 0xE00000FBu), assert_int_equal(l & ~NS_REPAIR_LINK_IGMP, 0);
+            igmp += (l & NS_REPAIR_LINK_IGMP) != 0;
+            continue;
+        }
+        if (first_unicast == N) first_unicast = k;
+        assert_int_equal((l & NS_REPAIR_LINK_ROUTED) != 0, kind == 2); /* the gateway is on-link */
+        assert_int_equal(l & NS_REPAIR_LINK_IGMP, 0);
+        assert_false((l & NS_REPAIR_LINK_ARP) && (l & NS_REPAIR_LINK_ASKED)); /* its request taught the gateway */
+        arp += (l & NS_REPAIR_LINK_ARP) != 0, refresh += (l & NS_REPAIR_LINK_REFRESH) != 0;
+        asked += (l & NS_REPAIR_LINK_ASKED) != 0;
+        if (l & NS_REPAIR_LINK_ASKED) assert_int_equal(kind, 2); /* answered: the DNS rows go one way */
+    }
+    assert_int_equal(igmp, 1); /* one client, one group */
+    assert_true(plan[first_unicast].link & NS_REPAIR_LINK_ARP);
+    assert_false(plan[first_unicast].link & NS_REPAIR_LINK_REFRESH);
+    assert_true(arp >= 2 && refresh >= 1 && refresh < arp && asked >= 5); /* the first of each client: a broadcast */
+    /* No client takes the gateway's address, whatever the captures' numbering (a /29: hosts 0..5, the gateway
+     * 5; the client numbers run on over the captures); version 7 lets them (as before) */
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ro.client_prefix = 29;
+    ns_tmodel_capture caps[8];
+    for (int i = 0; i < 8; i++) caps[i] = (ns_tmodel_capture){(size_t)i * 25, 25, "app=beacon", 0};
+    for (int v = 8; v >= 7; v--) {
+        tm.version = (uint32_t)v;
+        assert_int_equal(ns_tmodel_plan(&tm, &g, caps, 8, &ro, seed, plan), NS_OK);
+        size_t at_gw = 0;
+        for (size_t k = 0; k < N; k++) at_gw += plan[k].client % 6 == 5;
+        if (v == 8) assert_int_equal(at_gw, 0);
+        else assert_int_not_equal(at_gw, 0);
+    }
+    /* a version 7 model: as before */
+    tm.version = 7;
+    plan_beacon(&tm, &g, seed, plan);
+    for (size_t k = 0; k < N; k++) assert_int_equal(plan[k].gateway + plan[k].link, 0);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* An IPv6 flow to a service whose class's IPv4 flows go to a group goes to
  * the group's IPv6 counterpart, as real devices send mDNS to ff02::fb from
  * their link-local address with hop limit 255 (RFC 6762 11); a group with
@@ -807,6 +905,7 @@ static void test_plan_fixed_client_ports(void **state)
     for (int i = 1; i < 4; i++)
         for (int j = 0; j < i; j++) assert_true(plan[i].server != plan[j].server || plan[i].client != plan[j].client);
     /* What repair writes: the ports as planned. */
+    no_link(plan, N);
     ns_repair_out out = {0};
     ro.plan = plan, ro.n_plan = N;
     for (size_t k = 0; k < 6; k++)
@@ -1475,20 +1574,28 @@ static void planned_opts(ns_repair_opts *ro, const ns_tmodel *tm, const ns_gen_f
 {
     memset(plan, 0, n * sizeof *plan);
     plan_beacon(tm, g, seed, plan);
+    no_link(plan, n);
     ns_repair_opts_init(ro);
     ro->plan = plan, ro->n_plan = n;
 }
 
 /* Flow k of g written by repair under ro: its LEN packets' gaps. */
-static void repaired_gaps(const ns_repair_opts *ro, const ns_gen_flows *g, size_t k, int64_t gap[LEN - 1])
+static void repaired_gaps(const ns_repair_opts *ro0, const ns_gen_flows *g, size_t k, int64_t gap[LEN - 1])
 {
     ns_repair_out out = {0};
+    ns_repair_opts o = *ro0, *ro = &o;
+    ns_repair_plan *plan = malloc(ro0->n_plan * sizeof *plan);
+    assert_non_null(plan);
+    memcpy(plan, ro0->plan, ro0->n_plan * sizeof *plan);
+    no_link(plan, ro0->n_plan);
+    o.plan = plan;
     assert_int_equal(ns_repair_flow(ro, k, g->rows + g->first[k] * W, g->dir + g->first[k], g->iat_ns + g->first[k],
                                     g->len[k], &out, NULL),
                      NS_OK);
     assert_int_equal(out.n_pkts, LEN);
     for (int i = 0; i < LEN - 1; i++) gap[i] = out.pkts[i + 1].ts_ns - out.pkts[i].ts_ns;
     ns_repair_out_free(&out);
+    free(plan);
 }
 
 /* The trace model learned from ds into *tm, and its class app=beacon. */
@@ -1847,6 +1954,7 @@ static void test_version4_blob(void **state)
         assert_int_not_equal(a[k].turn_map[0][0][NS_REPAIR_TURN_Q - 1], 0);
         assert_int_not_equal(a[k].turn_map[1][0][NS_REPAIR_TURN_Q - 1], 0);
         memset(a[k].turn_map, 0, sizeof a[k].turn_map);
+        a[k].link = 0; /* version 8's */
     }
     assert_memory_equal(a, b, sizeof a);
     ns_tmodel_free(&v4);
@@ -1888,7 +1996,7 @@ static void test_version6_blob(void **state)
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
     ns_store_le32(buf + 8, NS_TMODEL_VERSION + 1), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v6, buf, size, "new.nsm"), NS_EVERSION);
-    assert_non_null(strstr(ns_errmsg(), "new.nsm: trace model version 8, this build reads versions 1 to 7: update netsynth"));
+    assert_non_null(strstr(ns_errmsg(), "new.nsm: trace model version 9, this build reads versions 1 to 8: update netsynth"));
     ns_store_le32(buf + 8, 6), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v6, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
@@ -2124,6 +2232,7 @@ static void test_version1_blob(void **state)
         assert_int_equal(a[k].synack_win, 29200), assert_int_equal(b[k].synack_win, 0);
         assert_int_equal(a[k].synack_ts, 1), assert_int_equal(b[k].synack_ts, 0);
         a[k].close = NS_REPAIR_CLOSE_ROWS, a[k].synack_win = 0, a[k].synack_ts = 0;
+        a[k].link = 0; /* version 8's */
     }
     assert_memory_equal(a, b, sizeof a);
     /* A version newer than this build's: refused, saying so. */
@@ -2150,6 +2259,9 @@ static size_t flow_starts(const char *path, int64_t *start, size_t max)
     uint64_t seen[512];
     size_t n = 0;
     while (ns_capture_next(c, &fr) == 1) {
+        ns_packet p;
+        if (ns_packet_parse(&p, DLT_EN10MB, fr.data, fr.caplen) != NS_SKIP_NONE || p.l4_proto == 2)
+            continue; /* the link's frames: ARP, IGMP */
         view v;
         view_of(&v, fr.data, fr.caplen);
         int to_server = (v.ip_src >> 24) == 10; /* the client net, 10.0.0.0/24 */
@@ -2245,6 +2357,7 @@ int main(void)
         cmocka_unit_test(test_tcp_ttl_is_a_tcp_one),
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_groups_ipv6),
+        cmocka_unit_test(test_gateway_and_link),
         cmocka_unit_test(test_group_tuples_shared_after_idle),
         cmocka_unit_test(test_synack_ts_share),
         cmocka_unit_test(test_version3_blob),

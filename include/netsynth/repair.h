@@ -237,7 +237,24 @@ typedef struct ns_repair_plan {
      * DELETE, OPTIONS, PATCH, CONNECT, NOTIFY, M-SEARCH, SUBSCRIBE, UNSUBSCRIBE), scaled to fit: the prior a
      * garbled method is made exact with (docs/payload.md, "Near misses"). All 0: none learned, the nearest. */
     uint16_t methods[NS_REPAIR_METHODS];
+    /* The link a flow's client sits on (repair_link.c): gateway 1 puts the server at the client net's gateway
+     * (its last usable host: the home router that is DHCP server and DNS resolver) in place of the server
+     * net; link (NS_REPAIR_LINK_* bits) adds the frames a host's stack sends before the flow's first packet. */
+    uint8_t gateway;
+    uint8_t link;
 } ns_repair_plan;
+
+/* ns_repair_plan.link: frames before a flow's first packet, from its client (never in a dataset: they are no
+ * IP flow, or IGMP, which no flow keeps). */
+enum {
+    NS_REPAIR_LINK_ARP = 1,    /* an ARP request for the gateway (the on-link next hop) and the gateway's reply */
+    NS_REPAIR_LINK_IGMP = 2,   /* an IGMPv3 membership report joining the flow's IPv4 group (RFC 3376) */
+    NS_REPAIR_LINK_REFRESH = 4, /* that request goes to the gateway's MAC: the client's entry has grown stale */
+    NS_REPAIR_LINK_ROUTED = 8, /* the server is off the client's subnet: its frames go through the gateway's MAC */
+    NS_REPAIR_LINK_ASKED = 16, /* the gateway asks for the client (to its MAC: the router's entry has grown stale)
+                                * and the client answers */
+};
+
 
 typedef struct ns_repair_opts {
     uint32_t client_net, server_net;   /* host byte order, e.g. 0x0A000000 */
@@ -273,6 +290,8 @@ int ns_repair_parse_net6(const char *text, const char *what, uint8_t net[16], in
 void ns_repair_host6(const ns_repair_opts *o, uint32_t ip, uint8_t out[16]);
 /* NS_EARG when the nets overlap or have no usable host. */
 int ns_repair_check_opts(const ns_repair_opts *o);
+/* The client net's gateway (host byte order): its last usable host, 10.0.0.254 of 10.0.0.0/24. */
+uint32_t ns_repair_gateway(const ns_repair_opts *o);
 
 /* How much repair changed, per nPrint field (ns_nprint_fields() order):
  * bits[f] generated values of field f seen, changed[f] of them that differ

@@ -145,6 +145,19 @@
  * when it keeps a fixed client port (DHCP's 68, mDNS's 5353) and starts
  * more than the flow idle timeout (flow.h) after that one's rows end, as
  * real ones do; else its client port moves on, as for any flow.
+ * Gateway and link (version 8): per class, the IPv4 UDP flows to a unicast
+ * DNS (53) and DHCP (67) server, and those to a server on the client's /24
+ * (every corpus capture that asks DNS asks its DHCP server, the router). The
+ * plan keeps the client net's last host for the gateway (no client takes
+ * it); a capture sends its DNS flows there in the class's share (one draw a
+ * capture), its DHCP ones as its own share says, else as its DNS
+ * (ns_repair_plan.gateway). It tells repair the frames a client's stack puts
+ * on the link (ns_repair_plan.link, repair_link.c): ARP for the gateway before
+ * its first unicast IPv4 flow and, to the gateway's MAC, before one starting
+ * a minute after its last (a stale entry); an IGMPv3 join before its first
+ * flow to each multicast group; flows to servers off the subnet go through
+ * the gateway's MAC. The dataset keeps no ARP or IGMP (no IP flow): the rate
+ * is the stack's rule, not learned. Older models plan none of it.
  * A TCP flow's client keeps its rows' TTL only if the class's TCP flows
  * show it, else the host's TTL if they do, else their commonest (a class's
  * SSDP TTL of 4 is a UDP one).
@@ -160,7 +173,7 @@
  * present, counts that agree with each other, finite rates and shares.
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
- * version 5 ones before `method`, version 6 ones before `svc_multi` (what
+ * version 5 ones before `method`, version 6 ones before `svc_multi`, version 7 ones before `gw_port_flows` (what
  * they lack reads as zeros), and records of versions 1 to 4 are
  * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
  * is refused. */
@@ -177,11 +190,12 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 7   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 8   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
                                * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
-                               * one client, to one server; older files load without what they lack */
+                               * one client, to one server; 8: DNS and DHCP servers on the client's
+                               * subnet (the gateway); older files load without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -284,14 +298,19 @@ typedef struct ns_tmodel_class {
      * resolver, where its NTP client spreads over a pool */
     uint16_t svc_port[NS_TM_SVC_PORTS];
     uint32_t svc_port_multi[NS_TM_SVC_PORTS], svc_port_one[NS_TM_SVC_PORTS], svc_port_one_server[NS_TM_SVC_PORTS];
+    /* version 8: IPv4 UDP flows to a unicast server at [0] DNS's port 53, [1] DHCP's 67, and of them those to a
+     * server on the client's /24 (a home router: DHCP server, DNS resolver and gateway in one) */
+    uint32_t gw_port_flows[2], gw_flows[2];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
     uint32_t n_classes;
+    uint32_t version;                          /* the file's (a learned one: NS_TMODEL_VERSION); the link
+                                                * frames (ARP, IGMP) are planned from version 8 on */
     ns_tmodel_class *classes;
 } ns_tmodel;
 
-#define NS_TMODEL_RECORD 8192      /* versions 5 and 6; versions 1 to 4: NS_TMODEL_RECORD_V4 */
+#define NS_TMODEL_RECORD 8192      /* versions 5 to 8; versions 1 to 4: NS_TMODEL_RECORD_V4 */
 #define NS_TMODEL_RECORD_V4 2048
 
 struct ns_dataset;
