@@ -21,6 +21,7 @@
  *   version 6: u32 method[12]
  *   version 7: u32 svc_multi, svc_one, svc_one_server;
  *              per service port entry (8): u16 svc_port; u32 svc_port_multi, svc_port_one, svc_port_one_server
+ *   version 8: per side (2): u16 len_val[64]; u32 len_count[64]; u32 len_all
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
@@ -128,6 +129,14 @@ static double rf(cursor *c)
         H(svc_port[p_]) W(svc_port_multi[p_]) W(svc_port_one[p_]) W(svc_port_one_server[p_])                     \
     }
 
+/* And version 8's. */
+#define RECORD_FIELDS_V8(W, H)                                                                                    \
+    for (int s_ = 0; s_ < 2; s_++) {                                                                              \
+        for (int i_ = 0; i_ < NS_TM_LENS; i_++) { H(len_val[s_][i_]) }                                            \
+        for (int i_ = 0; i_ < NS_TM_LENS; i_++) { W(len_count[s_][i_]) }                                          \
+        W(len_all[s_])                                                                                            \
+    }
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -141,6 +150,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V5(PW, PH)
     RECORD_FIELDS_V6(PW)
     RECORD_FIELDS_V7(PW, PH)
+    RECORD_FIELDS_V8(PW, PH)
 #undef PW
 #undef PH
 #undef PB
@@ -173,6 +183,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 7) {
         RECORD_FIELDS_V7(GW, GH)
+    }
+    if (version >= 8) {
+        RECORD_FIELDS_V8(GW, GH)
     }
 #undef GW
 #undef GH
@@ -277,6 +290,17 @@ static const char *class_problem(const ns_tmodel_class *c)
         }
     }
     if ((uint64_t)c->synack_ts[0] + c->synack_ts[1] > c->flows) return "more SYN-ACKs than flows";
+    for (int h = 0; h < 2; h++) {
+        /* repair moves lengths to these: a 0 inside or one shorter than any IP header would write nonsense */
+        s = 0;
+        for (int i = 0; i < NS_TM_LENS; i++) {
+            s += c->len_count[h][i];
+            if ((i && c->len_count[h][i] > c->len_count[h][i - 1]) || !c->len_count[h][i] != !c->len_val[h][i] ||
+                (c->len_val[h][i] && c->len_val[h][i] < 20))
+                return "IP lengths out of order";
+        }
+        if (s > c->len_all[h]) return "more IP lengths kept than packets";
+    }
     for (int i = 0; i < NS_TM_GROUPS; i++) {
         /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
         if (c->group_addr[i] ? !tm_is_group_addr(c->group_addr[i]) || !c->group_flows[i]

@@ -202,6 +202,7 @@ int64_t ns_repair_turn_ns(double code);
 
 /* One flow's place in a trace. Index [0] is the client's packets, [1] the server's. */
 enum { NS_REPAIR_METHODS = 12 };   /* ns_repair_plan.methods */
+enum { NS_REPAIR_LENS = 64 };      /* ns_repair_plan.lens */
 
 typedef struct ns_repair_plan {
     int64_t start_ns;          /* the flow's first packet */
@@ -237,6 +238,10 @@ typedef struct ns_repair_plan {
      * DELETE, OPTIONS, PATCH, CONNECT, NOTIFY, M-SEARCH, SUBSCRIBE, UNSUBSCRIBE), scaled to fit: the prior a
      * garbled method is made exact with (docs/payload.md, "Near misses"). All 0: none learned, the nearest. */
     uint16_t methods[NS_REPAIR_METHODS];
+    /* Per side, the IP total lengths (IPv6: 40 + payload length) the class's packets have, its commonest
+     * first, 0 ending them: a generated length that is none of them becomes the nearest by Hamming distance
+     * (the commoner on ties) before the payload is taken from it. All 0: the rows' own. */
+    uint16_t lens[2][NS_REPAIR_LENS];
 } ns_repair_plan;
 
 typedef struct ns_repair_opts {

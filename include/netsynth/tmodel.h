@@ -160,8 +160,8 @@
  * present, counts that agree with each other, finite rates and shares.
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
- * version 5 ones before `method`, version 6 ones before `svc_multi` (what
- * they lack reads as zeros), and records of versions 1 to 4 are
+ * version 5 ones before `method`, version 6 ones before `svc_multi`,
+ * version 7 ones before `len_val` (what they lack reads as zeros), and records of versions 1 to 4 are
  * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
@@ -177,11 +177,12 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 7   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 8   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
                                * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
-                               * one client, to one server; older files load without what they lack */
+                               * one client, to one server; 8: IP lengths per side; older files load
+                               * without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -195,6 +196,7 @@ enum {
     NS_TM_TURN_ROWS = NS_REPAIR_TURN_ROWS,               /* turns are counted in a flow's first rows (eval's) */
     NS_TM_TURN_PORTS = 8,                                /* server ports with turn maps of their own kept */
     NS_TM_SVC_PORTS = 8,                                 /* server ports with a one-client share of their own */
+    NS_TM_LENS = NS_REPAIR_LENS,                         /* IP total lengths kept per side */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -284,6 +286,13 @@ typedef struct ns_tmodel_class {
      * resolver, where its NTP client spreads over a pool */
     uint16_t svc_port[NS_TM_SVC_PORTS];
     uint32_t svc_port_multi[NS_TM_SVC_PORTS], svc_port_one[NS_TM_SVC_PORTS], svc_port_one_server[NS_TM_SVC_PORTS];
+    /* version 8: the IP total lengths (IPv6: 40 + payload length) of the class's packets, per side, the
+     * NS_TM_LENS commonest first (ties: the shorter), len_count of each (0 ends them), len_all of every packet
+     * of the side: a device's stack sends few lengths, and repair moves a generated one the class never
+     * sent to the nearest of these (ns_repair_plan.lens) */
+    uint16_t len_val[2][NS_TM_LENS];
+    uint32_t len_count[2][NS_TM_LENS];
+    uint32_t len_all[2];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
@@ -291,7 +300,7 @@ typedef struct ns_tmodel {
     ns_tmodel_class *classes;
 } ns_tmodel;
 
-#define NS_TMODEL_RECORD 8192      /* versions 5 and 6; versions 1 to 4: NS_TMODEL_RECORD_V4 */
+#define NS_TMODEL_RECORD 8192      /* versions 5 to 8; versions 1 to 4: NS_TMODEL_RECORD_V4 */
 #define NS_TMODEL_RECORD_V4 2048
 
 struct ns_dataset;
