@@ -191,9 +191,9 @@ typedef struct gen {
     int n_pay;
 } gen;
 
-/* The model writes a length bit by bit, so a blend of two of the class's
- * lengths can come out as neither (HueSwitch's client sends 254 and 126,
- * the rows also 190): such a length becomes the nearest the class sent
+/* The model writes a length bit by bit, so a length can come out a bit
+ * off, as none the class sends (HueSwitch's client sends a 252-254 byte
+ * record, the rows also 190 and 126): such a length becomes the nearest the class sent
  * (lens, commonest first: ties go to the commoner), which is what NetFlow's
  * bytes and packet sizes per flow read (BENCHMARK.md, "Whole flows on the
  * medium model (session 12)"). */
@@ -207,6 +207,8 @@ static uint16_t class_length(const uint16_t *lens, uint16_t tl)
     }
     return lens[0] ? lens[best] : tl;
 }
+
+int ns_repair_len_kind(uint8_t proto) { return proto == NS_PROTO_TCP ? 0 : proto == NS_PROTO_UDP ? 1 : 2; }
 
 /* lens: the class's lengths for the row's side (ns_repair_plan.lens), NULL: the row's own. */
 static void read_gen(const int8_t *row, gen *g, const uint16_t *lens)
@@ -1536,9 +1538,13 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         free(g), free(d), free(ord), free(e.written);
         return ns_error(NS_ENOMEM, "out of memory repairing flow %" PRIu64, k);
     }
-    int lens = plan && !(repair_off() & OFF_LENS);
-    for (size_t i = 0; i < n; i++)
-        d[i] = dir[i] ? 1 : 0, ord[i] = i, read_gen(rows + i * W, &g[i], lens ? plan->lens[d[i]] : NULL);
+    for (size_t i = 0; i < n; i++) read_gen(rows + i * W, &g[i], NULL), d[i] = dir[i] ? 1 : 0, ord[i] = i;
+    /* The class's lengths for the flow's transport (a later part's: the first part's), read again with them. */
+    if (plan && !(repair_off() & OFF_LENS)) {
+        int t = ns_repair_len_kind(row0 ? fs->proto : flow_transport(g, n));
+        for (size_t i = 0; i < n; i++)
+            if (plan->lens[d[i]][t][0]) read_gen(rows + i * W, &g[i], plan->lens[d[i]][t]);
+    }
     /* A flow to a group goes one way, as every real one does (an answer comes from the responder's own
      * address: another flow); the plan saw the first window's rows go so, a later row the other way goes
      * the client's way too, so that the flow reads back as one. */

@@ -173,7 +173,8 @@ typedef struct acc {
     uint64_t *hport;        /* server port << 32 | side << 16 | handshake bin of each handshake gap */
     size_t n_hport, cap_hport;
     int hport_lost;         /* out of memory for hport: no port keeps handshakes */
-    uint32_t *lens;         /* [2][65536] packets per side and IP total length: one array, cleared per class */
+    uint32_t *lens;         /* [2][3][65536] packets per side, transport and IP total length: one array, cleared
+                             * per class */
 } acc;
 enum { TURN_SHIFT = 4, TURN_BINS = 65536 >> TURN_SHIFT };
 
@@ -466,10 +467,12 @@ static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f, const n
     }
 }
 
-/* Flow f's packets by side and IP total length (IPv6: 40 + payload length), as NetFlow counts its bytes. */
+/* Flow f's packets by side, transport and IP total length (IPv6: 40 + payload length), as NetFlow counts its
+ * bytes. */
 static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
 {
     const ns_ds_flow *fl = &ds->flows[f];
+    int t = ns_repair_len_kind(fl->proto);
     for (uint32_t i = 0; i < fl->n_packets; i++) {
         uint64_t k = fl->first + i;
         ns_dataset_row(ds, k, row);
@@ -482,26 +485,29 @@ static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
             continue;
         if (tl < 20 || tl > 65535) continue;
         int d = ds->dir[k] ? 1 : 0;
-        a->c->len_all[d] += a->c->len_all[d] < UINT32_MAX;
-        a->lens[(size_t)d * 65536 + tl] += a->lens[(size_t)d * 65536 + tl] < UINT32_MAX;
+        uint32_t *h = a->lens + ((size_t)d * NS_TM_LEN_KINDS + (size_t)t) * 65536 + tl;
+        a->c->len_all[d][t] += a->c->len_all[d][t] < UINT32_MAX;
+        *h += *h < UINT32_MAX;
     }
 }
 
-/* The NS_TM_LENS commonest lengths per side, commonest first (ties: the shorter). */
+/* The NS_TM_LENS commonest lengths per side and transport, commonest first (ties: the shorter). */
 static void finish_lengths(acc *a)
 {
     ns_tmodel_class *c = a->c;
-    for (int s = 0; s < 2; s++) {
-        const uint32_t *h = a->lens + (size_t)s * 65536;
-        int n = 0;
-        for (uint32_t v = 20; v < 65536; v++) {
-            if (!h[v] || (n == NS_TM_LENS && h[v] <= c->len_count[s][n - 1])) continue;
-            int at = n < NS_TM_LENS ? n++ : NS_TM_LENS - 1;
-            for (; at > 0 && c->len_count[s][at - 1] < h[v]; at--)
-                c->len_count[s][at] = c->len_count[s][at - 1], c->len_val[s][at] = c->len_val[s][at - 1];
-            c->len_count[s][at] = h[v], c->len_val[s][at] = (uint16_t)v;
+    for (int s = 0; s < 2; s++)
+        for (int t = 0; t < NS_TM_LEN_KINDS; t++) {
+            const uint32_t *h = a->lens + ((size_t)s * NS_TM_LEN_KINDS + (size_t)t) * 65536;
+            uint32_t *cnt = c->len_count[s][t];
+            uint16_t *val = c->len_val[s][t];
+            int n = 0;
+            for (uint32_t v = 20; v < 65536; v++) {
+                if (!h[v] || (n == NS_TM_LENS && h[v] <= cnt[n - 1])) continue;
+                int at = n < NS_TM_LENS ? n++ : NS_TM_LENS - 1;
+                for (; at > 0 && cnt[at - 1] < h[v]; at--) cnt[at] = cnt[at - 1], val[at] = val[at - 1];
+                cnt[at] = h[v], val[at] = (uint16_t)v;
+            }
         }
-    }
 }
 
 /* The commonest SYN-ACK window and scale (ties: the smallest). */
@@ -799,7 +805,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     uint32_t *svc_port = malloc(3 * 65536 * sizeof *svc_port);
     uint32_t *turn_hist = malloc(2 * TURN_BINS * sizeof *turn_hist);
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
-    uint32_t *lens = malloc(2 * 65536 * sizeof *lens);
+    uint32_t *lens = malloc(2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
@@ -887,7 +893,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         a->turn_hist = turn_hist, a->turn_rows = turn_rows;
         memset(turn_hist, 0, 2 * TURN_BINS * sizeof *turn_hist);
         a->lens = lens;
-        memset(lens, 0, 2 * 65536 * sizeof *lens);
+        memset(lens, 0, 2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;

@@ -41,7 +41,12 @@ void tm_plan_methods(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t 
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) memcpy(plan[k].methods, w, sizeof w);
     }
 }
-static int has_lens(const ns_tmodel_class *c, int s) { return c->len_val[s][0] != 0; }
+static int has_lens(const ns_tmodel_class *c, int s)
+{
+    for (int t = 0; t < NS_TM_LEN_KINDS; t++)
+        if (c->len_val[s][t][0]) return 1;
+    return 0;
+}
 
 /* Each flow's IP lengths per side (plan[k].lens): its class's commonest (none before version 8). */
 void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, ns_repair_plan *plan)

@@ -181,7 +181,7 @@ extern "C" {
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
                                * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
-                               * one client, to one server; 8: IP lengths per side; older files load
+                               * one client, to one server; 8: IP lengths per side and transport; older files load
                                * without what they lack */
 
 enum {
@@ -196,7 +196,8 @@ enum {
     NS_TM_TURN_ROWS = NS_REPAIR_TURN_ROWS,               /* turns are counted in a flow's first rows (eval's) */
     NS_TM_TURN_PORTS = 8,                                /* server ports with turn maps of their own kept */
     NS_TM_SVC_PORTS = 8,                                 /* server ports with a one-client share of their own */
-    NS_TM_LENS = NS_REPAIR_LENS,                         /* IP total lengths kept per side */
+    NS_TM_LENS = NS_REPAIR_LENS,                         /* IP total lengths kept per side and transport */
+    NS_TM_LEN_KINDS = NS_REPAIR_LEN_KINDS,               /* transports: TCP, UDP, the rest */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -286,13 +287,13 @@ typedef struct ns_tmodel_class {
      * resolver, where its NTP client spreads over a pool */
     uint16_t svc_port[NS_TM_SVC_PORTS];
     uint32_t svc_port_multi[NS_TM_SVC_PORTS], svc_port_one[NS_TM_SVC_PORTS], svc_port_one_server[NS_TM_SVC_PORTS];
-    /* version 8: the IP total lengths (IPv6: 40 + payload length) of the class's packets, per side, the
-     * NS_TM_LENS commonest first (ties: the shorter), len_count of each (0 ends them), len_all of every packet
-     * of the side: a device's stack sends few lengths, and repair moves a generated one the class never
-     * sent to the nearest of these (ns_repair_plan.lens) */
-    uint16_t len_val[2][NS_TM_LENS];
-    uint32_t len_count[2][NS_TM_LENS];
-    uint32_t len_all[2];
+    /* version 8: the IP total lengths (IPv6: 40 + payload length) of the class's packets, per side and
+     * flow transport ([0] TCP, [1] UDP, [2] the rest), the NS_TM_LENS commonest first (ties: the shorter),
+     * len_count of each (0 ends them), len_all of every such packet: a device's stack sends few lengths, and
+     * repair moves a generated one the class never sent to the nearest of these (ns_repair_plan.lens) */
+    uint16_t len_val[2][NS_TM_LEN_KINDS][NS_TM_LENS];
+    uint32_t len_count[2][NS_TM_LEN_KINDS][NS_TM_LENS];
+    uint32_t len_all[2][NS_TM_LEN_KINDS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
