@@ -210,7 +210,7 @@ static uint16_t class_length(const uint16_t *lens, uint16_t tl)
 
 int ns_repair_len_kind(uint8_t proto) { return proto == NS_PROTO_TCP ? 0 : proto == NS_PROTO_UDP ? 1 : 2; }
 
-/* lens: the class's lengths for the row's side (ns_repair_plan.lens), NULL: the row's own. */
+/* lens: the class's lengths for the row's side and the flow's transport (ns_repair_plan.lens), NULL: the row's own. */
 static void read_gen(const int8_t *row, gen *g, const uint16_t *lens)
 {
     memset(g, 0, sizeof *g);

@@ -41,6 +41,7 @@ void tm_plan_methods(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t 
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) memcpy(plan[k].methods, w, sizeof w);
     }
 }
+
 static int has_lens(const ns_tmodel_class *c, int s)
 {
     for (int t = 0; t < NS_TM_LEN_KINDS; t++)
@@ -48,7 +49,7 @@ static int has_lens(const ns_tmodel_class *c, int s)
     return 0;
 }
 
-/* Each flow's IP lengths per side (plan[k].lens): its class's commonest (none before version 8). */
+/* Each flow's IP lengths per side and transport (plan[k].lens): its class's commonest (none before version 8). */
 void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, ns_repair_plan *plan)
 {
     for (size_t i = 0; i < n_caps; i++) {
