@@ -80,6 +80,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 for (int s = 0; s < 2; s++)
                     plan[k].turn_map[s][0][q] = (uint16_t)(v[(size_t)(q * 3 + s) % m] * 256u),
                     plan[k].turn_map[s][1][q] = (uint16_t)(v[(size_t)(q * 5 + s) % m] * 200u);
+        /* The class's lengths from the bytes, any values (repair must not trust them to be IP lengths). */
+        for (int k = 0; data[0] >> 2 & 1 && k < 64; k++)
+            for (int s = 0; s < 2; s++)
+                for (int t = 0; t < NS_REPAIR_LEN_KINDS; t++)
+                    for (int i = 0; i < NS_REPAIR_LENS; i++)
+                        plan[k].lens[s][t][i] = (uint16_t)(v[(size_t)(i * 7 + s * 3 + t) % m] * 257u);
         o.plan = plan, o.n_plan = 64;
     }
     ns_repair_out out = {0};

@@ -173,6 +173,8 @@ typedef struct acc {
     uint64_t *hport;        /* server port << 32 | side << 16 | handshake bin of each handshake gap */
     size_t n_hport, cap_hport;
     int hport_lost;         /* out of memory for hport: no port keeps handshakes */
+    uint32_t *lens;         /* [2][3][65536] packets per side, transport and IP total length: one array, cleared
+                             * per class */
 } acc;
 enum { TURN_SHIFT = 4, TURN_BINS = 65536 >> TURN_SHIFT };
 
@@ -463,6 +465,49 @@ static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f, const n
         c->fin_side[fin]++;
         if (answer >= 0) c->fin_acked[answer]++;
     }
+}
+
+/* Flow f's packets by side, transport and IP total length (IPv6: 40 + payload length), as NetFlow counts its
+ * bytes. */
+static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
+{
+    const ns_ds_flow *fl = &ds->flows[f];
+    int t = ns_repair_len_kind(fl->proto);
+    for (uint32_t i = 0; i < fl->n_packets; i++) {
+        uint64_t k = fl->first + i;
+        ns_dataset_row(ds, k, row);
+        uint64_t tl;
+        if (ns_nprint_has(row, NS_NPF_IPV4_VER) && ns_nprint_has(row, NS_NPF_IPV4_TL))
+            tl = ns_nprint_get(row, NS_NPF_IPV4_TL);
+        else if (ns_nprint_has(row, NS_NPF_IPV6_VER) && ns_nprint_has(row, NS_NPF_IPV6_LEN))
+            tl = 40 + ns_nprint_get(row, NS_NPF_IPV6_LEN);
+        else
+            continue;
+        if (tl < 20 || tl > 65535) continue;
+        int d = ds->dir[k] ? 1 : 0;
+        uint32_t *h = a->lens + ((size_t)d * NS_TM_LEN_KINDS + (size_t)t) * 65536 + tl;
+        a->c->len_all[d][t] += a->c->len_all[d][t] < UINT32_MAX;
+        *h += *h < UINT32_MAX;
+    }
+}
+
+/* The NS_TM_LENS commonest lengths per side and transport, commonest first (ties: the shorter). */
+static void finish_lengths(acc *a)
+{
+    ns_tmodel_class *c = a->c;
+    for (int s = 0; s < 2; s++)
+        for (int t = 0; t < NS_TM_LEN_KINDS; t++) {
+            const uint32_t *h = a->lens + ((size_t)s * NS_TM_LEN_KINDS + (size_t)t) * 65536;
+            uint32_t *cnt = c->len_count[s][t];
+            uint16_t *val = c->len_val[s][t];
+            int n = 0;
+            for (uint32_t v = 20; v < 65536; v++) {
+                if (!h[v] || (n == NS_TM_LENS && h[v] <= cnt[n - 1])) continue;
+                int at = n < NS_TM_LENS ? n++ : NS_TM_LENS - 1;
+                for (; at > 0 && cnt[at - 1] < h[v]; at--) cnt[at] = cnt[at - 1], val[at] = val[at - 1];
+                cnt[at] = h[v], val[at] = (uint16_t)v;
+            }
+        }
 }
 
 /* The commonest SYN-ACK window and scale (ties: the smallest). */
@@ -765,11 +810,12 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     uint32_t *svc_port = malloc(3 * 65536 * sizeof *svc_port);
     uint32_t *turn_hist = malloc(2 * TURN_BINS * sizeof *turn_hist);
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
+    uint32_t *lens = malloc(2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port) {
+        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -852,6 +898,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         memset(grp_ttl, 0, 64 * 256 * sizeof *grp_ttl);
         a->turn_hist = turn_hist, a->turn_rows = turn_rows;
         memset(turn_hist, 0, 2 * TURN_BINS * sizeof *turn_hist);
+        a->lens = lens;
+        memset(lens, 0, 2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;
@@ -869,7 +917,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
                 rc = learn_sequence(a, ds, seq, m, feat, cl, sv);
                 m = 0;
             }
-            if (in) seq[m++] = f;
+            if (in) seq[m++] = f, learn_lengths(a, ds, f, row);
         }
         if (!rc) rc = finish_gaps(a);
         for (int s = 0; s < 2; s++) a->c->ts_hz[s] = finish_rate(a->rate[s], a->n_rate[s]);
@@ -881,6 +929,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         finish_turns(a);
         finish_turn_ports(a);
         finish_services(a);
+        finish_lengths(a);
     }
 
 done:
@@ -890,6 +939,7 @@ done:
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
     free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows), free(svc_port);
+    free(lens);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* tmodel_close.c: the plan's closes (tmodel.h, "Generation"): how each TCP
  * flow ends, in its class's shares of FINs, RSTs and refusals, with its
- * SYN-ACK's window, scale and timestamp; and each flow's prior of HTTP
- * methods. */
+ * SYN-ACK's window, scale and timestamp; each flow's prior of HTTP
+ * methods, and its class's IP lengths. */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -39,6 +39,28 @@ void tm_plan_methods(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t 
         for (int m = 0; m < NS_REPAIR_METHODS; m++)
             w[m] = (uint16_t)(most <= 65535 ? c->method[m] : (uint64_t)c->method[m] * 65535 / most);
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) memcpy(plan[k].methods, w, sizeof w);
+    }
+}
+
+static int has_lens(const ns_tmodel_class *c, int s)
+{
+    for (int t = 0; t < NS_TM_LEN_KINDS; t++)
+        if (c->len_val[s][t][0]) return 1;
+    return 0;
+}
+
+/* Each flow's IP lengths per side and transport (plan[k].lens): its class's commonest (none before version 9). */
+void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, ns_repair_plan *plan)
+{
+    for (size_t i = 0; i < n_caps; i++) {
+        tm_chain ch;
+        tm_chain_of(tm, caps[i].key, &ch);
+        for (int s = 0; s < 2; s++) {
+            const ns_tmodel_class *c = tm_pick(&ch, has_lens, s);
+            if (!c) continue;
+            for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++)
+                memcpy(plan[k].lens[s], c->len_val[s], sizeof plan[k].lens[s]);
+        }
     }
 }
 static int has_synack_ws(const ns_tmodel_class *c, int s) { return c->synack_ws > 0; }

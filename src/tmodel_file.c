@@ -22,6 +22,7 @@
  *   version 7: u32 svc_multi, svc_one, svc_one_server;
  *              per service port entry (8): u16 svc_port; u32 svc_port_multi, svc_port_one, svc_port_one_server
  *   version 8: u32 gw_port_flows[2], gw_flows[2]
+ *   version 9: per side (2) and transport (3): u16 len_val[32]; u32 len_count[32]; u32 len_all
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
@@ -136,6 +137,15 @@ static double rf(cursor *c)
 /* And version 8's. */
 #define RECORD_FIELDS_V8(W) W(gw_port_flows[0]) W(gw_port_flows[1]) W(gw_flows[0]) W(gw_flows[1])
 
+/* And version 9's. */
+#define RECORD_FIELDS_V9(W, H)                                                                                    \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int t_ = 0; t_ < NS_TM_LEN_KINDS; t_++) {                                                            \
+            for (int i_ = 0; i_ < NS_TM_LENS; i_++) { H(len_val[s_][t_][i_]) }                                    \
+            for (int i_ = 0; i_ < NS_TM_LENS; i_++) { W(len_count[s_][t_][i_]) }                                  \
+            W(len_all[s_][t_])                                                                                    \
+        }
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -150,6 +160,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V6(PW)
     RECORD_FIELDS_V7(PW, PH)
     RECORD_FIELDS_V8(PW)
+    RECORD_FIELDS_V9(PW, PH)
 #undef PW
 #undef PH
 #undef PB
@@ -185,6 +196,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 8) {
         RECORD_FIELDS_V8(GW)
+    }
+    if (version >= 9) {
+        RECORD_FIELDS_V9(GW, GH)
     }
 #undef GW
 #undef GH
@@ -289,6 +303,18 @@ static const char *class_problem(const ns_tmodel_class *c)
         }
     }
     if ((uint64_t)c->synack_ts[0] + c->synack_ts[1] > c->flows) return "more SYN-ACKs than flows";
+    for (int h = 0; h < 2; h++)
+        for (int t = 0; t < NS_TM_LEN_KINDS; t++) {
+            /* repair moves lengths to these: a 0 inside or one shorter than any IP header would write nonsense */
+            const uint32_t *n = c->len_count[h][t];
+            const uint16_t *v = c->len_val[h][t];
+            s = 0;
+            for (int i = 0; i < NS_TM_LENS; i++) {
+                s += n[i];
+                if ((i && n[i] > n[i - 1]) || !n[i] != !v[i] || (v[i] && v[i] < 20)) return "IP lengths out of order";
+            }
+            if (s > c->len_all[h][t]) return "more IP lengths kept than packets";
+        }
     for (int i = 0; i < NS_TM_GROUPS; i++) {
         /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
         if (c->group_addr[i] ? !tm_is_group_addr(c->group_addr[i]) || !c->group_flows[i]

@@ -1356,7 +1356,7 @@ static void test_bytes_refused_when_damaged(void **state)
         const char *msg;
     } cases[] = {
         {"truncated", NS_ETRUNC, "truncated"},       {"magic", NS_EFORMAT, "not a netsynth trace model"},
-        {"version", NS_EVERSION, "version 9"},       {"flipped", NS_ECORRUPT, "checksum"},
+        {"version", NS_EVERSION, "version 99"},      {"flipped", NS_ECORRUPT, "checksum"},
         {"counts", NS_ECORRUPT, "host counts"},      {"period", NS_ECORRUPT, "bad period"},
         {"no empty", NS_ECORRUPT, "class of every flow"}, {"classes", NS_ECORRUPT, "sizes"},
         {"tail", NS_ECORRUPT, "unknown fields"},     {"short", NS_ETRUNC, "not a netsynth"},
@@ -1370,7 +1370,7 @@ static void test_bytes_refused_when_damaged(void **state)
         switch (i) {
         case 0: n = size - 1; break;
         case 1: b[0] = 'X'; break;
-        case 2: ns_store_le32(b + 8, 9), FIXCRC(); break;
+        case 2: ns_store_le32(b + 8, 99), FIXCRC(); break;
         case 3: b[rec + 20] ^= 4; break;
         case 4: ns_store_le32(b + rec + 12 + 4 * NS_TM_GAP_BINS + 4 * NS_TM_DECADES * NS_TM_DECADES + 24, 99), FIXCRC(); break;
         case 5: {
@@ -1955,6 +1955,8 @@ static void test_version4_blob(void **state)
         assert_int_not_equal(a[k].turn_map[1][0][NS_REPAIR_TURN_Q - 1], 0);
         memset(a[k].turn_map, 0, sizeof a[k].turn_map);
         a[k].link = 0; /* version 8's */
+        assert_true(a[k].lens[0][0][0] || a[k].lens[0][1][0]), assert_int_equal(b[k].lens[0][1][0], 0);
+        memset(a[k].lens, 0, sizeof a[k].lens);
     }
     assert_memory_equal(a, b, sizeof a);
     ns_tmodel_free(&v4);
@@ -1977,7 +1979,9 @@ static void test_version4_blob(void **state)
  * by name. */
 enum { REC_V6 = REC_V5 + 8 + 2 * NS_REPAIR_TURN_Q * 2 +
                 NS_TM_TURN_PORTS * (2 + 8 + 2 * NS_REPAIR_TURN_Q * 2) + NS_TM_TURN_PORTS * 2 * NS_TM_HS_BINS * 2,
-       REC_V7 = REC_V6 + 4 * NS_REPAIR_METHODS };
+       REC_V7 = REC_V6 + 4 * NS_REPAIR_METHODS,
+       REC_V8 = REC_V7 + 12 + NS_TM_SVC_PORTS * 14,
+       REC_V9 = REC_V8 + 16 };
 
 static void test_version6_blob(void **state)
 {
@@ -1996,7 +2000,10 @@ static void test_version6_blob(void **state)
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
     ns_store_le32(buf + 8, NS_TMODEL_VERSION + 1), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v6, buf, size, "new.nsm"), NS_EVERSION);
-    assert_non_null(strstr(ns_errmsg(), "new.nsm: trace model version 9, this build reads versions 1 to 8: update netsynth"));
+    char want[96];
+    snprintf(want, sizeof want, "new.nsm: trace model version %d, this build reads versions 1 to %d: update netsynth",
+             NS_TMODEL_VERSION + 1, NS_TMODEL_VERSION);
+    assert_non_null(strstr(ns_errmsg(), want));
     ns_store_le32(buf + 8, 6), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v6, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
@@ -2009,6 +2016,101 @@ static void test_version6_blob(void **state)
     assert_int_equal(ns_tmodel_find(&v6, "app=beacon")->turn_n[0], ns_tmodel_find(&tm, "app=beacon")->turn_n[0]);
     free(buf);
     ns_tmodel_free(&v6);
+    ns_tmodel_free(&tm);
+}
+
+/* The client's data packets of flows k of g written with plan: their payload lengths into pay[]. */
+static void written_payloads(const ns_gen_flows *g, ns_repair_plan *plan, size_t n, size_t *pay)
+{
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ro.plan = plan, ro.n_plan = n;
+    ns_repair_out out = {0};
+    for (size_t k = 0; k < n; k++)
+        assert_int_equal(ns_repair_flow(&ro, k, g->rows + g->first[k] * W, g->dir + g->first[k],
+                                        g->iat_ns + g->first[k], g->len[k], &out, NULL),
+                         NS_OK);
+    assert_int_equal(ns_repair_merge(&out), NS_OK);
+    for (size_t i = 0; i < out.n_pkts; i++) {
+        view pk;
+        view_of(&pk, out.bytes + out.pkts[i].off, out.pkts[i].len);
+        if (pk.payload_len) pay[out.pkts[i].flow] = pk.payload_len;
+    }
+    ns_repair_out_free(&out);
+}
+
+/* Version 8: the IP lengths each side of a class sends, commonest first
+ * (the beacon's client: 52 twice a flow, 152 once; its server 52). A
+ * generated length the class never sent (152 with bit 6 flipped: 216, and
+ * with bits 0 and 1: 155) is written as the nearest of them by Hamming
+ * distance, 152, whose payload is 100 bytes; one the class sent stays. Not
+ * with NETSYNTH_REPAIR_OFF=lens, nor from a version 7 trace model (no
+ * lengths), whose flows keep the rows' lengths as before. */
+static void test_lengths_follow_the_class(void **state)
+{
+    (void)state;
+    ns_tmodel tm, v7;
+    ns_dataset ds = learned_beacons(&tm);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->len_val[0][0][0], 52), assert_int_equal(c->len_count[0][0][0], 2 * FLOWS);
+    assert_int_equal(c->len_val[0][0][1], 152), assert_int_equal(c->len_count[0][0][1], FLOWS);
+    assert_int_equal(c->len_val[0][0][2], 0), assert_int_equal(c->len_count[0][0][2], 0);
+    assert_int_equal(c->len_val[1][0][0], 52), assert_int_equal(c->len_count[1][0][0], FLOWS);
+    assert_int_equal(c->len_val[1][0][1], 0);
+    assert_int_equal(c->len_all[0][0], 3 * FLOWS), assert_int_equal(c->len_all[1][0], FLOWS);
+    assert_int_equal(c->len_val[0][1][0], 0), assert_int_equal(c->len_all[0][1], 0);   /* no UDP flows */
+    enum { N = 3 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    ns_nprint_put(g.rows + (g.first[1] + 3) * W, NS_NPF_IPV4_TL, 152 ^ 64);
+    ns_nprint_put(g.rows + (g.first[2] + 3) * W, NS_NPF_IPV4_TL, 152 ^ 3);
+    ns_repair_plan plan[N];
+    plan_beacon(&tm, &g, 1, plan);
+    no_link(plan, N);
+    for (int k = 0; k < N; k++) assert_int_equal(plan[k].lens[0][0][1], 152), assert_int_equal(plan[k].lens[1][0][1], 0);
+    size_t pay[N] = {0};
+    written_payloads(&g, plan, N, pay);
+    for (int k = 0; k < N; k++) assert_int_equal(pay[k], 100);
+    assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "lens", 1), 0);
+    written_payloads(&g, plan, N, pay);
+    unsetenv("NETSYNTH_REPAIR_OFF");
+    assert_int_equal(pay[0], 100), assert_int_equal(pay[1], 164), assert_int_equal(pay[2], 103);
+
+    /* The bytes keep them; a version 8 file has none, and its plan none. */
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&v7, buf, size, "t"), NS_OK);
+    const ns_tmodel_class *b = ns_tmodel_find(&v7, "app=beacon");
+    assert_memory_equal(b->len_val, c->len_val, sizeof c->len_val);
+    assert_memory_equal(b->len_count, c->len_count, sizeof c->len_count);
+    assert_memory_equal(b->len_all, c->len_all, sizeof c->len_all);
+    ns_tmodel_free(&v7);
+#define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    ns_store_le32(buf + 8, 8), FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v7, buf, size, "old"), NS_ECORRUPT);   /* version 9's bytes in an 8 */
+    for (uint32_t k = 0; k < tm.n_classes; k++)
+        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD + REC_V9, 0, NS_TMODEL_RECORD - REC_V9);
+    FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v7, buf, size, "old"), NS_OK);
+    assert_int_equal(ns_tmodel_find(&v7, "app=beacon")->len_val[0][0][0], 0);
+    plan_beacon(&v7, &g, 1, plan);
+    no_link(plan, N);
+    for (int k = 0; k < N; k++) assert_int_equal(plan[k].lens[0][0][0], 0);
+    written_payloads(&g, plan, N, pay);
+    assert_int_equal(pay[0], 100), assert_int_equal(pay[1], 164), assert_int_equal(pay[2], 103);
+    /* Lengths out of order are refused (repair's ties go to the first). */
+    free(buf);
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    uint8_t *r = buf + rec0 + (size_t)(c - tm.classes) * NS_TMODEL_RECORD + REC_V9;
+    ns_store_le32(r + 2 * NS_TM_LENS + 4, 3 * FLOWS), FIXCRC();   /* the client's TCP counts: the second first */
+    assert_int_equal(ns_tmodel_parse(&v7, buf, size, "bad.nsm"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "IP lengths out of order"));
+#undef FIXCRC
+    free(buf);
+    ns_tmodel_free(&v7);
+    ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
 }
 
@@ -2233,6 +2335,8 @@ static void test_version1_blob(void **state)
         assert_int_equal(a[k].synack_ts, 1), assert_int_equal(b[k].synack_ts, 0);
         a[k].close = NS_REPAIR_CLOSE_ROWS, a[k].synack_win = 0, a[k].synack_ts = 0;
         a[k].link = 0; /* version 8's */
+        assert_int_equal(a[k].lens[0][0][0], 52), assert_int_equal(b[k].lens[0][0][0], 0);
+        memset(a[k].lens, 0, sizeof a[k].lens);
     }
     assert_memory_equal(a, b, sizeof a);
     /* A version newer than this build's: refused, saying so. */
@@ -2385,6 +2489,7 @@ int main(void)
         cmocka_unit_test(test_group_gaps_follow_the_port),
         cmocka_unit_test(test_version4_blob),
         cmocka_unit_test(test_version6_blob),
+        cmocka_unit_test(test_lengths_follow_the_class),
         cmocka_unit_test(test_generate_command),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -202,6 +202,7 @@ int64_t ns_repair_turn_ns(double code);
 
 /* One flow's place in a trace. Index [0] is the client's packets, [1] the server's. */
 enum { NS_REPAIR_METHODS = 12 };   /* ns_repair_plan.methods */
+enum { NS_REPAIR_LENS = 32, NS_REPAIR_LEN_KINDS = 3 };   /* ns_repair_plan.lens: per side and transport */
 
 typedef struct ns_repair_plan {
     int64_t start_ns;          /* the flow's first packet */
@@ -242,6 +243,11 @@ typedef struct ns_repair_plan {
      * net; link (NS_REPAIR_LINK_* bits) adds the frames a host's stack sends before the flow's first packet. */
     uint8_t gateway;
     uint8_t link;
+    /* Per side and the flow's transport ([0] TCP, [1] UDP, [2] the rest), the IP total lengths (IPv6: 40 +
+     * payload length) the class's packets have, its commonest first, 0 ending them: a generated length that
+     * is none of them becomes the nearest by Hamming distance (the commoner on ties) before the payload is
+     * taken from it. All 0: the rows' own. */
+    uint16_t lens[2][NS_REPAIR_LEN_KINDS][NS_REPAIR_LENS];
 } ns_repair_plan;
 
 /* ns_repair_plan.link: frames before a flow's first packet, from its client (never in a dataset: they are no
@@ -381,6 +387,9 @@ int ns_repair_flow_service(const int8_t *rows, const uint8_t *dir, size_t n, uin
 /* The port a client of this service sends from when it is not an ephemeral
  * one (DHCP's 68, mDNS's 5353); 0: none. */
 uint16_t ns_repair_client_port(uint8_t proto, uint16_t server_port);
+
+/* The index of ns_repair_plan.lens for a flow's transport (IP protocol): 0 TCP, 1 UDP, 2 the rest. */
+int ns_repair_len_kind(uint8_t proto);
 
 /* The IPv6 group of the same service as an IPv4 group address (host byte
  * order: mDNS's 224.0.0.251 is ff02::fb, SSDP's 239.255.255.250 ff02::c,

@@ -173,8 +173,8 @@
  * present, counts that agree with each other, finite rates and shares.
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
- * version 5 ones before `method`, version 6 ones before `svc_multi`, version 7 ones before `gw_port_flows` (what
- * they lack reads as zeros), and records of versions 1 to 4 are
+ * version 5 ones before `method`, version 6 ones before `svc_multi`, version 7 ones before `gw_port_flows`,
+ * version 8 ones before `len_val` (what they lack reads as zeros), and records of versions 1 to 4 are
  * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
@@ -190,12 +190,13 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 8   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 9   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
                                * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
                                * one client, to one server; 8: DNS and DHCP servers on the client's
-                               * subnet (the gateway); older files load without what they lack */
+                               * subnet (the gateway); 9: IP lengths per side and transport; older files
+                               * load without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -209,6 +210,8 @@ enum {
     NS_TM_TURN_ROWS = NS_REPAIR_TURN_ROWS,               /* turns are counted in a flow's first rows (eval's) */
     NS_TM_TURN_PORTS = 8,                                /* server ports with turn maps of their own kept */
     NS_TM_SVC_PORTS = 8,                                 /* server ports with a one-client share of their own */
+    NS_TM_LENS = NS_REPAIR_LENS,                         /* IP total lengths kept per side and transport */
+    NS_TM_LEN_KINDS = NS_REPAIR_LEN_KINDS,               /* transports: TCP, UDP, the rest */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -301,6 +304,13 @@ typedef struct ns_tmodel_class {
     /* version 8: IPv4 UDP flows to a unicast server at [0] DNS's port 53, [1] DHCP's 67, and of them those to a
      * server on the client's /24 (a home router: DHCP server, DNS resolver and gateway in one) */
     uint32_t gw_port_flows[2], gw_flows[2];
+    /* version 9: the IP total lengths (IPv6: 40 + payload length) of the class's packets, per side and
+     * flow transport ([0] TCP, [1] UDP, [2] the rest), the NS_TM_LENS commonest first (ties: the shorter),
+     * len_count of each (0 ends them), len_all of every such packet: a device's stack sends few lengths, and
+     * repair moves a generated one the class never sent to the nearest of these (ns_repair_plan.lens) */
+    uint16_t len_val[2][NS_TM_LEN_KINDS][NS_TM_LENS];
+    uint32_t len_count[2][NS_TM_LEN_KINDS][NS_TM_LENS];
+    uint32_t len_all[2][NS_TM_LEN_KINDS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
