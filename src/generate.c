@@ -382,6 +382,7 @@ static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, co
         return ns_error(NS_ENOMEM, "out of memory for sampling");
     }
     int rc = ns_model_acts_new(&c->acts, cfg, 2 * Bmax, cfg->max_packets);
+    if (!rc) ns_model_acts_inference(c->acts, 1); /* no backward follows: keep the working set small */
     if (!rc && ctl) rc = ns_controlnet_acts_new(&c->cacts, cfg, o->controlnet->n_blocks, 2 * Bmax, cfg->max_packets);
     if (rc) worker_free(w);
     return rc;
