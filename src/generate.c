@@ -20,7 +20,7 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->sampler.kind = NS_SAMPLER_DPMPP_2M;
     o->sampler.steps = 8; /* as good as 20 on the IoT corpus (BENCHMARK.md, Fidelity) */
     o->sampler.eta = 0;
-    o->guidance = 2.0f;
+    o->guidance = NS_GEN_GUIDANCE_MODEL;
     /* Every step: guiding the last 2 only gave closer times on an undertrained
      * model but a lower TRTS, and on a 20,000-step one no closer times
      * (BENCHMARK.md, Guidance at the last steps, 20,000 steps). */
@@ -38,6 +38,8 @@ void ns_gen_opts_init(ns_gen_opts *o)
     o->progress = NULL;
     o->progress_ctx = NULL;
 }
+
+float ns_gen_guidance_default(const ns_model_config *c) { return c->d >= 192 ? 1.5f : 2.0f; }
 
 void ns_gen_flows_free(ns_gen_flows *g)
 {
@@ -382,6 +384,7 @@ static int worker_new(worker *w, const ns_modelfile *m, const ns_gen_opts *o, co
         return ns_error(NS_ENOMEM, "out of memory for sampling");
     }
     int rc = ns_model_acts_new(&c->acts, cfg, 2 * Bmax, cfg->max_packets);
+    if (!rc) ns_model_acts_inference(c->acts, 1); /* no backward follows: keep the working set small */
     if (!rc && ctl) rc = ns_controlnet_acts_new(&c->cacts, cfg, o->controlnet->n_blocks, 2 * Bmax, cfg->max_packets);
     if (rc) worker_free(w);
     return rc;
@@ -522,6 +525,11 @@ int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_
     const ns_model_config *cfg = &m->cfg;
     int T = cfg->max_packets, Bmax = o->batch > 0 ? o->batch : 64;
     if (!n) return NS_OK;
+    ns_gen_opts model_o;
+    if (o->guidance < 0) {
+        model_o = *o, model_o.guidance = ns_gen_guidance_default(cfg);
+        o = &model_o;
+    }
 
     gen_clamp *cl = o->fix && o->fix->n ? malloc(sizeof *cl) : NULL;
     if (cl) gen_clamp_init(cl, o->fix, &m->repr);

@@ -241,6 +241,8 @@ struct ns_model_acts {
     const float *x_t;
     const float *x_sc;           /* ns_model_acts_self_cond (NULL: zeros) */
     int share_input;             /* ns_model_acts_share_input */
+    int inference;               /* ns_model_acts_inference */
+    int kept;                    /* the last forward kept its activations (a backward may follow) */
     float *temb0, *th1, *tha, *temb, *yemb, *cvec, *sc;   /* [B, d] */
     float **res;                 /* [n_layer + 1] of [N G, d] (N = B T rows, G tokens each) */
     model_block_acts *layer;
@@ -305,6 +307,8 @@ int ns_model_acts_new(ns_model_acts **out, const ns_model_config *c, int max_b, 
 }
 
 void ns_model_acts_share_input(ns_model_acts *a, int on) { a->share_input = on; }
+
+void ns_model_acts_inference(ns_model_acts *a, int on) { a->inference = on; }
 
 void ns_model_acts_length_target(ns_model_acts *a, const int *len_class) { a->len_class = len_class; }
 
@@ -426,9 +430,20 @@ void ns_model_run_blocks(float *out, ns_model_acts *a, const ns_model_params *p,
                          const float *const *control)
 {
     int d = c->d, B = a->B, T = a->T, N = B * T, G = ns_model_groups(c), TG = T * G, NG = N * G;
+    /* Sampling keeps no block's activations: block 0's buffers serve all,
+     * so that a pass's working set stays near the core (BENCHMARK.md, The
+     * medium model's sampler, session 12). Every value is computed as in
+     * training's forward, element by element, so the bits are the same. */
+    model_block_acts once = a->layer[0];
+    if (a->inference) {
+        once.m1 = once.ln1, once.m2 = once.ln2, once.ge = once.fc;
+        if (ns_attention_fused(TG, d / c->n_head)) once.att = NULL;
+    }
+    a->kept = !a->inference;
     for (int l = 0; l < c->n_layer; l++) {
         model_block_w w = model_block_of(p, l);
-        model_block_forward(a->res[l + 1], &a->layer[l], a->res[l], a->sc, &w, c, a->len_tok, B, TG);
+        model_block_forward(a->res[l + 1], a->inference ? &once : &a->layer[l], a->res[l], a->sc, &w, c, a->len_tok,
+                            B, TG);
         if (control && control[l]) add_inplace(a->res[l + 1], control[l], (size_t)NG * d);
     }
     ns_linear_forward(a->fmod, a->sc, p->fada_w, p->fada_b, B, d, 2 * d);
@@ -601,6 +616,9 @@ int ns_model_backward(ns_model_params *g, ns_model_acts *a, const ns_model_param
 {
     int B = a->B, T = a->T, d = c->d, G = ns_model_groups(c), gd = G * d, N = B * T, TG = T * G, L = c->n_layer;
     size_t Nd = (size_t)N * gd, Bd = (size_t)B * d; /* Nd: every token's floats */
+    if (!a->kept)
+        return ns_error(NS_EARG, "model: a backward needs the activations of a forward that kept them "
+                                 "(not ns_model_acts_inference's)");
     /* g NULL: only dcontrol is wanted (a frozen base under a control
      * branch), so no weight gradient is computed and the pass stops at the
      * lowest block that has a control residual. */

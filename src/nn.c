@@ -138,7 +138,8 @@ void ns_layernorm_backward(float *dinp, float *dweight, float *dbias, const floa
 
 #define GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
 
-NS_CLONES static void gelu_fwd(float *restrict out, const float *restrict inp, size_t n)
+/* No restrict: sampling runs it in place (ns_model_acts_inference). */
+NS_CLONES static void gelu_fwd(float *out, const float *inp, size_t n)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
@@ -225,8 +226,8 @@ void ns_silu_backward(float *dinp, const float *dout, const float *inp, size_t n
 
 /* ---- adaLN modulate and gate ---------------------------------------------- */
 
-NS_CLONES static void modulate_row(float *restrict o, const float *restrict x, const float *sh, const float *sc,
-                                   int C)
+/* No restrict: sampling modulates in place (ns_model_acts_inference). */
+NS_CLONES static void modulate_row(float *o, const float *x, const float *sh, const float *sc, int C)
 {
 #pragma omp simd
     for (int i = 0; i < C; i++) o[i] = x[i] * (1.0f + sc[i]) + sh[i];

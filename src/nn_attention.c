@@ -176,11 +176,11 @@ __attribute__((target("avx512f"))) static void attend_direct(float *o, float *a,
             r2 = _mm512_fmadd_ps(a1, k2, r2), r3 = _mm512_fmadd_ps(a1, k3, r3);
         }
         softmax64(p[0], s0, s1, s2, s3, valid);
-        memcpy(a + (size_t)t * T, p[0], (size_t)T * sizeof(float)); /* zeros past L */
+        if (a) memcpy(a + (size_t)t * T, p[0], (size_t)T * sizeof(float)); /* zeros past L */
         float *o0 = o + (size_t)t * C, *o1 = NULL;
         if (two) {
             softmax64(p[1], r0, r1, r2, r3, valid);
-            memcpy(a + (size_t)(t + 1) * T, p[1], (size_t)T * sizeof(float));
+            if (a) memcpy(a + (size_t)(t + 1) * T, p[1], (size_t)T * sizeof(float));
             o1 = o0 + C;
         }
         switch (hs / 16) {
@@ -192,6 +192,16 @@ __attribute__((target("avx512f"))) static void attend_direct(float *o, float *a,
     }
 }
 #endif
+
+bool ns_attention_fused(int T, int hs)
+{
+#ifdef HAVE_DIRECT
+    return direct_ok(T, hs);
+#else
+    (void)T, (void)hs;
+    return false;
+#endif
+}
 
 void ns_attention_forward(float *out, float *att, const float *qkv, const int *len, int B, int T,
                           int C, int NH)
@@ -206,10 +216,10 @@ void ns_attention_forward(float *out, float *att, const float *qkv, const int *l
         for (int h = 0; h < NH; h++) {
             int L = keys_of(len, b, T);
             const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
-            float *a = att + ((size_t)b * NH + h) * T * T;
+            float *a = att ? att + ((size_t)b * NH + h) * T * T : NULL;
             float *o = out + (size_t)b * T * C + (size_t)h * hs;
             if (L == 0) {
-                memset(a, 0, (size_t)T * T * sizeof *a);
+                if (a) memset(a, 0, (size_t)T * T * sizeof *a);
                 for (int t = 0; t < T; t++) memset(o + (size_t)t * C, 0, (size_t)hs * sizeof *o);
                 continue;
             }

@@ -916,6 +916,42 @@ static void test_self_cond_model(void **state)
     ns_dataset_free(&ds);
 }
 
+/* The guidance scale that ns_gen_opts_init leaves is the model's: 2 below
+ * a width of 192 (small, this tiny one: the same flows as --guidance 2),
+ * 1.5 from the medium default on (BENCHMARK.md, "The medium model's
+ * sampler (session 12)"). */
+static void test_default_guidance_is_the_models(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ns_dataset ds;
+    ns_train_opts o;
+    train_tiny(dir, 30, &ds, &o);
+    ns_modelfile m;
+    assert_int_equal(ns_modelfile_load(&m, o.out_path), NS_OK);
+    ns_gen_opts go, two;
+    ns_gen_opts_init(&go);
+    assert_true(go.guidance == NS_GEN_GUIDANCE_MODEL);
+    two = go, two.guidance = 2.0f;
+    int32_t ids[1];
+    assert_int_equal(ns_gen_parse_prompt(&m, "kind=web", ids), NS_OK);
+    ns_gen_flows g1 = {0}, g2 = {0};
+    assert_int_equal(ns_generate(&m, &go, ids, 12, 0, &g1), NS_OK);
+    assert_int_equal(ns_generate(&m, &two, ids, 12, 0, &g2), NS_OK);
+    assert_int_equal(g1.n_rows, g2.n_rows);
+    assert_memory_equal(g1.rows, g2.rows, g1.n_rows * W);
+    ns_model_config c;
+    const char *names[] = {"tiny", "small", "medium", "base"};
+    const float want[] = {2.0f, 2.0f, 1.5f, 1.5f};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(ns_model_config_named(&c, names[i]), NS_OK);
+        assert_true(ns_gen_guidance_default(&c) == want[i]);
+    }
+    ns_gen_flows_free(&g1), ns_gen_flows_free(&g2);
+    ns_modelfile_free(&m);
+    ns_dataset_free(&ds);
+}
+
 static void test_same_seed_same_flows(void **state)
 {
     (void)state;
@@ -1708,6 +1744,7 @@ int main(void)
         cmocka_unit_test(test_model_file_round_trip_and_corruption),
         cmocka_unit_test(test_grouped_model_file),
         cmocka_unit_test(test_same_seed_same_flows),
+        cmocka_unit_test(test_default_guidance_is_the_models),
         cmocka_unit_test(test_lora_teaches_a_new_class),
         cmocka_unit_test(test_length_logits_of_a_held_out_pair),
         cmocka_unit_test(test_checkpoint_state_is_validated),

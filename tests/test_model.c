@@ -38,11 +38,11 @@ static double loss_of(fixture *f)
 /* bins > 0: the timing head is logits over that many bins, and iat[] holds
  * bin positions; 0: the regressed timing. groups: tokens per packet.
  * self_cond: the model reads f->xsc (random rows) as its estimate. */
-static void setup_model(fixture *f, int bins, int groups, int self_cond)
+static void setup_sized(fixture *f, int bins, int groups, int self_cond, int d)
 {
     memset(f, 0, sizeof *f);
     assert_int_equal(ns_model_config_named(&f->c, "tiny"), 0);
-    f->c.d = 8, f->c.n_head = 2, f->c.n_layer = 2, f->c.mlp_ratio = 2, f->c.groups = groups;
+    f->c.d = d, f->c.n_head = 2, f->c.n_layer = 2, f->c.mlp_ratio = 2, f->c.groups = groups;
     f->c.self_cond = self_cond;
     f->c.max_packets = T, f->c.n_bits = K, f->c.in_dim = 2 * K + 2, f->c.vocab = 4;
     f->c.timing_bins = bins, f->c.out_dim = 3 * K + 1 + (bins ? bins + NS_MODEL_TIMING_SUB : 1);
@@ -73,6 +73,7 @@ static void setup_model(fixture *f, int bins, int groups, int self_cond)
     }
 }
 
+static void setup_model(fixture *f, int bins, int groups, int self_cond) { setup_sized(f, bins, groups, self_cond, 8); }
 static void setup_grouped(fixture *f, int bins, int groups) { setup_model(f, bins, groups, 0); }
 
 static void setup_bins(fixture *f, int bins) { setup_grouped(f, bins, 1); }
@@ -564,6 +565,36 @@ static void test_self_cond(void **state)
     }
 }
 
+/* Sampling's forward (ns_model_acts_inference) shares one block's buffers
+ * over the blocks and keeps no attention probabilities: the same output
+ * bits as training's forward, for heads of 4 channels (the BLAS attention)
+ * and of 16 (the fused kernel, where the CPU has one), one and two tokens a
+ * packet; and a backward after it is refused, not run on overwritten
+ * activations. */
+static void test_inference_forward(void **state)
+{
+    (void)state;
+    enum { OUT = B * T * (3 * K + 1 + 4 + NS_MODEL_TIMING_SUB) };
+    for (int d = 8; d <= 32; d += 24)
+        for (int groups = 1; groups <= 2; groups++) {
+            fixture f;
+            setup_sized(&f, 4, groups, 1, d);
+            float want[OUT], got[OUT], again[OUT];
+            ns_model_forward(want, f.a, &f.p, &f.c, f.x, f.t, f.prompt, P, f.len, B, T, NULL);
+            ns_model_acts_inference(f.a, 1);
+            ns_model_forward(got, f.a, &f.p, &f.c, f.x, f.t, f.prompt, P, f.len, B, T, NULL);
+            assert_memory_equal(want, got, sizeof want);
+            ns_model_loss(f.a, &f.c, f.cls, f.iat, f.dir, &W, NULL);
+            assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL), NS_EARG);
+            ns_model_acts_inference(f.a, 0);
+            ns_model_forward(again, f.a, &f.p, &f.c, f.x, f.t, f.prompt, P, f.len, B, T, NULL);
+            assert_memory_equal(want, again, sizeof want);
+            ns_model_loss(f.a, &f.c, f.cls, f.iat, f.dir, &W, NULL);
+            assert_int_equal(ns_model_backward(&f.g, f.a, &f.p, &f.c, NULL), 0);
+            teardown(&f);
+        }
+}
+
 /* Provenance text (issue 19): what ns_prov_add writes the reader takes;
  * what could disturb a terminal or is not UTF-8 is refused. */
 static void test_provenance_text(void **state)
@@ -621,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_grouped_layout),
         cmocka_unit_test(test_provenance_text),
         cmocka_unit_test(test_self_cond),
+        cmocka_unit_test(test_inference_forward),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

@@ -42,7 +42,8 @@ extern "C" {
 
 typedef struct ns_gen_opts {
     ns_sampler sampler;     /* kind and steps */
-    float guidance;         /* 1: conditional only; > 1 pushes toward the prompt */
+    float guidance;         /* 1: conditional only; > 1 pushes toward the prompt;
+                             * NS_GEN_GUIDANCE_MODEL (the default): ns_gen_guidance_default's */
     float timing_guidance;  /* the same for the timing bins (repr.h), on their logits; default 1. A
                              * model with a regressed timing (before the bins) guides it with
                              * `guidance`, as it always did */
@@ -72,6 +73,14 @@ typedef struct ns_gen_opts {
 } ns_gen_opts;
 
 void ns_gen_opts_init(ns_gen_opts *o);
+
+/* guidance: the model's default scale, decided when sampling starts. */
+#define NS_GEN_GUIDANCE_MODEL (-1.0f)
+/* The guidance scale a model samples with unless told: 1.5 for a width of
+ * 192 or more (the medium default, where it met issue 16's type bar over
+ * three seeds; base), 2 below (small: the demo's, tuned in session 4).
+ * BENCHMARK.md, "The medium model's sampler (session 12)". */
+float ns_gen_guidance_default(const ns_model_config *c);
 
 /* The logits[n][max_packets] that lengths are drawn from (softmax; entry
  * k is length k + 1) for the prompts ids[n][n_attrs]: the length head's,

@@ -202,6 +202,13 @@ void ns_model_acts_share(ns_model_acts *a, size_t rows, int flows);
  * ranks while the pass goes on. The embeddings come last and are not
  * reported. NULL (after ns_model_acts_new): none. */
 void ns_model_acts_on_grad(ns_model_acts *a, void (*ready)(void *ctx, size_t off, size_t n), void *ctx);
+/* Sampling: with `on`, the next forwards keep nothing for a backward (one
+ * block's activations serve every block, attention probabilities are not
+ * stored, GELU and the adaLN modulation work in place), so that a pass
+ * touches a fraction of the memory; the outputs are the same bits.
+ * ns_model_backward after such a forward is an error. Off after
+ * ns_model_acts_new. */
+void ns_model_acts_inference(ns_model_acts *a, int on);
 
 /* One batch: B flows padded to T rows (T <= max_packets).
  *   x_t[B, T, in_dim]  noisy rows (padding rows: anything finite)

@@ -16,6 +16,7 @@ extern "C" {
 #endif
 #pragma GCC visibility push(default)
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,12 +42,18 @@ void ns_layernorm_backward(float *dinp, float *dweight, float *dbias, const floa
  * past len are computed all the same (they attend to the valid keys).
  * A sequence with len 0 has no key to attend to: its rows of out and att
  * are 0 and nothing flows back through them.
- * att[B,NH,T,T]: softmax probabilities (0 at masked keys), kept for backward.
+ * att[B,NH,T,T]: softmax probabilities (0 at masked keys), kept for backward;
+ * NULL (a forward only: sampling) keeps none, allowed only where
+ * ns_attention_fused(T, C/NH) says the fused kernel runs, which needs no
+ * T x T scratch (elsewhere att is that scratch).
  * out[B,T,C]: heads side by side. Scores are scaled by 1/sqrt(C/NH).
  * The backward needs T*T floats of scratch per thread, which it allocates:
  * it returns NS_OK or NS_ENOMEM. */
 void ns_attention_forward(float *out, float *att, const float *qkv, const int *len, int B, int T,
                           int C, int NH);
+/* Whether the forward runs the fused kernel for sequences of T tokens and
+ * heads of hs channels on this CPU (AVX-512, T <= 64, hs 16..64 by 16). */
+bool ns_attention_fused(int T, int hs);
 int ns_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                            const int *len, int B, int T, int C, int NH);
 
