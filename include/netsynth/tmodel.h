@@ -326,7 +326,7 @@ typedef struct ns_tmodel {
     ns_tmodel_class *classes;
 } ns_tmodel;
 
-#define NS_TMODEL_RECORD 8192      /* versions 5 to 8; versions 1 to 4: NS_TMODEL_RECORD_V4 */
+#define NS_TMODEL_RECORD 8192      /* versions 5 on; versions 1 to 4: NS_TMODEL_RECORD_V4 */
 #define NS_TMODEL_RECORD_V4 2048
 
 struct ns_dataset;
