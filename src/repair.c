@@ -152,7 +152,8 @@ enum {
     OFF_TTL = 1 << 0, OFF_IPID = 1 << 1, OFF_TSCLOCK = 1 << 2, OFF_SYNOPTS = 1 << 3, OFF_TSALL = 1 << 4,
     OFF_TSVAL = 1 << 5, OFF_EMPTYACK = 1 << 6, OFF_CLOSE = 1 << 7, OFF_FIN = 1 << 8, OFF_RST = 1 << 9,
     OFF_SEQ = 1 << 10, OFF_CSUM = 1 << 11, OFF_ORDER = 1 << 12, OFF_ICMPERR = 1 << 13, OFF_ARP = 1 << 14,
-    OFF_IGMP = 1 << 15, OFF_GATEWAY = 1 << 16, OFF_LENS = 1 << 17
+    OFF_IGMP = 1 << 15, OFF_GATEWAY = 1 << 16, OFF_LENS = 1 << 17,
+    OFF_PORTS = 1 << 18
 };
 
 static unsigned repair_off(void)
@@ -162,7 +163,7 @@ static unsigned repair_off(void)
         {"tsall", OFF_TSALL}, {"tsval", OFF_TSVAL},     {"emptyack", OFF_EMPTYACK}, {"close", OFF_CLOSE},
         {"fin", OFF_FIN},   {"rst", OFF_RST},           {"seq", OFF_SEQ},         {"csum", OFF_CSUM},
         {"order", OFF_ORDER}, {"icmperr", OFF_ICMPERR}, {"arp", OFF_ARP},         {"igmp", OFF_IGMP},
-        {"gateway", OFF_GATEWAY}, {"lens", OFF_LENS}};
+        {"gateway", OFF_GATEWAY}, {"lens", OFF_LENS}, {"ports", OFF_PORTS}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     unsigned mask = 0;
     for (const char *at = v; at && *at;) {
@@ -209,6 +210,17 @@ static uint16_t class_length(const uint16_t *lens, uint16_t tl)
         if (h < dist) best = i, dist = h;
     }
     return lens[0] ? lens[best] : tl;
+}
+
+uint16_t ns_repair_class_port(const uint16_t *ports, uint16_t port)
+{
+    int best = -1, bh = NS_REPAIR_PORT_BITS + 1;
+    for (int i = 0; i < NS_REPAIR_PORTS && ports[i]; i++) {
+        if (ports[i] == port) return port;
+        int h = __builtin_popcount((unsigned)(ports[i] ^ port));
+        if (h < bh) bh = h, best = i;
+    }
+    return best >= 0 ? ports[best] : port;
 }
 
 int ns_repair_len_kind(uint8_t proto) { return proto == NS_PROTO_TCP ? 0 : proto == NS_PROTO_UDP ? 1 : 2; }
@@ -1636,6 +1648,8 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         fs->cport = plan ? plan->client_port : (uint16_t)(CLIENT_PORT0 + slot);
         fs->proto = flow_transport(g, n);
         fs->sport = fs->proto == NS_PROTO_ICMP ? 0 : server_port(g, d, n, fs->proto);
+        if (plan && plan->server_port && fs->proto != NS_PROTO_ICMP && !(repair_off() & OFF_PORTS))
+            fs->sport = plan->server_port;
         /* The fixed plan's first flow of a client and server pair only: the
          * others' ports from CLIENT_PORT0 up keep their 5-tuples distinct. */
         if (!plan && !slot && ns_repair_client_port(fs->proto, fs->sport))

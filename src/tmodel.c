@@ -175,6 +175,7 @@ typedef struct acc {
     int hport_lost;         /* out of memory for hport: no port keeps handshakes */
     uint32_t *lens;         /* [2][3][65536] packets per side, transport and IP total length: one array, cleared
                              * per class */
+    uint32_t *ports;        /* [2][65536] flows per transport (TCP, UDP) and server port, cleared per class */
 } acc;
 enum { TURN_SHIFT = 4, TURN_BINS = 65536 >> TURN_SHIFT };
 
@@ -488,6 +489,31 @@ static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
         uint32_t *h = a->lens + ((size_t)d * NS_TM_LEN_KINDS + (size_t)t) * 65536 + tl;
         a->c->len_all[d][t] += a->c->len_all[d][t] < UINT32_MAX;
         *h += *h < UINT32_MAX;
+    }
+}
+
+/* Flow f's server port per transport: TCP and UDP only (ICMP has none). */
+static void learn_port(acc *a, const ns_ds_flow *fl)
+{
+    if (fl->proto != NS_PROTO_TCP && fl->proto != NS_PROTO_UDP) return;
+    uint32_t *h = a->ports + (size_t)(fl->proto == NS_PROTO_UDP) * 65536 + fl->server_port;
+    *h += *h < UINT32_MAX;
+}
+
+/* The NS_TM_PORTS commonest server ports per transport, commonest first (ties: the lower). */
+static void finish_server_ports(acc *a)
+{
+    for (int t = 0; t < 2; t++) {
+        const uint32_t *h = a->ports + (size_t)t * 65536;
+        uint32_t *cnt = a->c->port_count[t];
+        uint16_t *val = a->c->port_val[t];
+        int n = 0;
+        for (uint32_t v = 1; v < 65536; v++) {
+            if (!h[v] || (n == NS_TM_PORTS && h[v] <= cnt[n - 1])) continue;
+            int at = n < NS_TM_PORTS ? n++ : NS_TM_PORTS - 1;
+            for (; at > 0 && cnt[at - 1] < h[v]; at--) cnt[at] = cnt[at - 1], val[at] = val[at - 1];
+            cnt[at] = h[v], val[at] = (uint16_t)v;
+        }
     }
 }
 
@@ -811,11 +837,12 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     uint32_t *turn_hist = malloc(2 * TURN_BINS * sizeof *turn_hist);
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
     uint32_t *lens = malloc(2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
+    uint32_t *ports = malloc(2 * 65536 * sizeof *ports);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens) {
+        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !ports) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -900,6 +927,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         memset(turn_hist, 0, 2 * TURN_BINS * sizeof *turn_hist);
         a->lens = lens;
         memset(lens, 0, 2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
+        a->ports = ports;
+        memset(ports, 0, 2 * 65536 * sizeof *ports);
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;
@@ -917,7 +946,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
                 rc = learn_sequence(a, ds, seq, m, feat, cl, sv);
                 m = 0;
             }
-            if (in) seq[m++] = f, learn_lengths(a, ds, f, row);
+            if (in) seq[m++] = f, learn_lengths(a, ds, f, row), learn_port(a, &ds->flows[f]);
         }
         if (!rc) rc = finish_gaps(a);
         for (int s = 0; s < 2; s++) a->c->ts_hz[s] = finish_rate(a->rate[s], a->n_rate[s]);
@@ -930,6 +959,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         finish_turn_ports(a);
         finish_services(a);
         finish_lengths(a);
+        finish_server_ports(a);
     }
 
 done:
@@ -939,7 +969,7 @@ done:
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
     free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows), free(svc_port);
-    free(lens);
+    free(lens), free(ports);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }

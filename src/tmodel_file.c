@@ -23,6 +23,7 @@
  *              per service port entry (8): u16 svc_port; u32 svc_port_multi, svc_port_one, svc_port_one_server
  *   version 8: u32 gw_port_flows[2], gw_flows[2]
  *   version 9: per side (2) and transport (3): u16 len_val[32]; u32 len_count[32]; u32 len_all
+ *   version 10: per transport (2: TCP, UDP): u16 port_val[32]; u32 port_count[32]
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
@@ -146,6 +147,13 @@ static double rf(cursor *c)
             W(len_all[s_][t_])                                                                                    \
         }
 
+/* And version 10's. */
+#define RECORD_FIELDS_V10(W, H)                                                                                   \
+    for (int t_ = 0; t_ < 2; t_++) {                                                                              \
+        for (int i_ = 0; i_ < NS_TM_PORTS; i_++) { H(port_val[t_][i_]) }                                          \
+        for (int i_ = 0; i_ < NS_TM_PORTS; i_++) { W(port_count[t_][i_]) }                                        \
+    }
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -161,6 +169,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V7(PW, PH)
     RECORD_FIELDS_V8(PW)
     RECORD_FIELDS_V9(PW, PH)
+    RECORD_FIELDS_V10(PW, PH)
 #undef PW
 #undef PH
 #undef PB
@@ -199,6 +208,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 9) {
         RECORD_FIELDS_V9(GW, GH)
+    }
+    if (version >= 10) {
+        RECORD_FIELDS_V10(GW, GH)
     }
 #undef GW
 #undef GH
@@ -315,6 +327,16 @@ static const char *class_problem(const ns_tmodel_class *c)
             }
             if (s > c->len_all[h][t]) return "more IP lengths kept than packets";
         }
+    for (int t = 0; t < 2; t++) {
+        /* the plan moves ports to these: port 0 would write a flow no stack sends */
+        const uint32_t *n = c->port_count[t];
+        s = 0;
+        for (int i = 0; i < NS_TM_PORTS; i++) {
+            s += n[i];
+            if ((i && n[i] > n[i - 1]) || !n[i] != !c->port_val[t][i]) return "server ports out of order";
+        }
+        if (s > c->flows) return "more server ports kept than flows";
+    }
     for (int i = 0; i < NS_TM_GROUPS; i++) {
         /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
         if (c->group_addr[i] ? !tm_is_group_addr(c->group_addr[i]) || !c->group_flows[i]

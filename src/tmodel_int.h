@@ -53,7 +53,8 @@ const ns_tmodel_class *tm_pick(const tm_chain *ch, int (*has)(const ns_tmodel_cl
 /* What the plan reads of a generated flow's rows (ns_tmodel_plan). */
 typedef struct tm_flow_info {
     uint8_t proto;
-    uint16_t sport;
+    uint16_t sport;            /* as the plan writes it (ns_repair_class_port) */
+    uint16_t rows_sport;       /* as the rows have it */
     uint32_t sent[2];
     /* Per side, what the model generated for its first packet (-1: none):
      * the host that sends it starts from there, so that a class's TTLs, IP ID

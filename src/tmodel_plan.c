@@ -868,6 +868,8 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     return NS_OK;
 }
 
+static int has_server_ports(const ns_tmodel_class *c, int t) { return c->port_val[t][0] != 0; }
+
 uint32_t tm_planned_rows(const ns_gen_flows *g, const ns_repair_opts *ro, size_t k)
 {
     return ro->window > 0 && g->len[k] > (uint32_t)ro->window ? (uint32_t)ro->window : g->len[k];
@@ -902,12 +904,21 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     for (int d = 0; d < 2; d++) vote_mem = vote_mem && v.ttl[d] && v.ts[d] && v.has_ts[d];
     if (!used.t || !info || !cl || !sv || !scratch || !kind || !starts || !vote_mem)
         rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
-    for (size_t i = 0; !rc && i < n_caps; i++)
+    for (size_t i = 0; !rc && i < n_caps; i++) {
+        tm_chain ch;
+        tm_chain_of(tm, caps[i].key, &ch);
+        const ns_tmodel_class *pc[2] = {tm_pick(&ch, has_server_ports, 0), tm_pick(&ch, has_server_ports, 1)};
         for (size_t k = caps[i].first; !rc && k < caps[i].first + caps[i].n; k++) {
             const int8_t *rows = g->rows + g->first[k] * NS_NP_MODEL_WIDTH;
             const uint8_t *dir = g->dir + g->first[k];
             uint32_t len = tm_planned_rows(g, ro, k);
             rc = ns_repair_flow_service(rows, dir, len, &info[k].proto, &info[k].sport);
+            /* Before anything is planned by the port (turn maps, groups, services): the port the flow is
+             * written with. */
+            int t = info[k].proto == NS_PROTO_UDP;
+            info[k].rows_sport = info[k].sport;
+            if (!rc && (info[k].proto == NS_PROTO_TCP || t) && pc[t])
+                info[k].sport = ns_repair_class_port(pc[t]->port_val[t], info[k].sport);
             for (uint32_t r = 0; r < len; r++) info[k].sent[dir[r] ? 1 : 0]++;
             for (uint32_t r = 1; g->iat_ns && r < g->len[k]; r++) info[k].dur_ns += g->iat_ns[g->first[k] + r];
             generated_firsts(rows, dir, len, &info[k]);
@@ -918,10 +929,14 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
                 r6 += ns_nprint_has(rows + (size_t)r * NS_NP_MODEL_WIDTH, NS_NPF_IPV6_VER);
             kind[k] = (uint8_t)((r6 > r4 ? FLOW_V6 : 0) | (info[k].proto == NS_PROTO_ICMP ? FLOW_ICMP : 0));
         }
+    }
     uint32_t client_base = 0, server_base = 0;
     for (size_t i = 0; !rc && i < n_caps; i++)
         rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, kind,
                           scratch, starts, &v, plan);
+    for (size_t i = 0; !rc && i < n_caps; i++)
+        for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++)
+            if (info[k].sport != info[k].rows_sport) plan[k].server_port = info[k].sport;
     if (!rc) rc = tm_plan_closes(tm, g, caps, n_caps, info, ro, seed, plan);
     if (!rc) rc = tm_plan_handshakes(tm, g, caps, n_caps, info, ro, seed, plan);
     if (!rc) rc = tm_plan_turns(tm, g, caps, n_caps, info, ro, plan);

@@ -190,13 +190,13 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 9   /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 10  /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
                                * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
                                * one client, to one server; 8: DNS and DHCP servers on the client's
-                               * subnet (the gateway); 9: IP lengths per side and transport; older files
-                               * load without what they lack */
+                               * subnet (the gateway); 9: IP lengths per side and transport; 10: server
+                               * ports per transport; older files load without what they lack */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -211,7 +211,8 @@ enum {
     NS_TM_TURN_PORTS = 8,                                /* server ports with turn maps of their own kept */
     NS_TM_SVC_PORTS = 8,                                 /* server ports with a one-client share of their own */
     NS_TM_LENS = NS_REPAIR_LENS,                         /* IP total lengths kept per side and transport */
-    NS_TM_LEN_KINDS = NS_REPAIR_LEN_KINDS,               /* transports: TCP, UDP, the rest */
+    NS_TM_LEN_KINDS = NS_REPAIR_LEN_KINDS,
+    NS_TM_PORTS = NS_REPAIR_PORTS,                       /* server ports kept per transport (TCP, UDP) */               /* transports: TCP, UDP, the rest */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -311,6 +312,11 @@ typedef struct ns_tmodel_class {
     uint16_t len_val[2][NS_TM_LEN_KINDS][NS_TM_LENS];
     uint32_t len_count[2][NS_TM_LEN_KINDS][NS_TM_LENS];
     uint32_t len_all[2][NS_TM_LEN_KINDS];
+    /* version 10: the server ports of the class's flows per transport ([0] TCP, [1] UDP), the NS_TM_PORTS
+     * commonest first (ties: the lower), port_count of each (0 ends them): the plan moves a generated port a
+     * bit or two off these to the nearest (ns_repair_class_port) */
+    uint16_t port_val[2][NS_TM_PORTS];
+    uint32_t port_count[2][NS_TM_PORTS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
@@ -320,7 +326,7 @@ typedef struct ns_tmodel {
     ns_tmodel_class *classes;
 } ns_tmodel;
 
-#define NS_TMODEL_RECORD 8192      /* versions 5 to 8; versions 1 to 4: NS_TMODEL_RECORD_V4 */
+#define NS_TMODEL_RECORD 8192      /* versions 5 on; versions 1 to 4: NS_TMODEL_RECORD_V4 */
 #define NS_TMODEL_RECORD_V4 2048
 
 struct ns_dataset;
