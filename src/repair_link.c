@@ -20,14 +20,7 @@ static void put32(uint8_t *p, uint32_t v) { put16(p, v >> 16), put16(p + 2, v); 
 /* repair.c's MAC of a unicast host: 02:00 (locally administered) and its IPv4 address. */
 static void host_mac(uint8_t *p, uint32_t ip) { p[0] = 0x02, p[1] = 0, put32(p + 2, ip); }
 
-static uint16_t csum(const uint8_t *p, size_t n)
-{
-    uint32_t s = 0;
-    for (size_t i = 0; i + 1 < n; i += 2) s += (uint32_t)p[i] << 8 | p[i + 1];
-    if (n & 1) s += (uint32_t)p[n - 1] << 8;
-    while (s >> 16) s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)~s;
-}
+static uint16_t csum(const uint8_t *p, size_t n) { return (uint16_t)~ns_inet_fold(ns_inet_sum(0, p, n)); }
 
 uint32_t ns_repair_gateway(const ns_repair_opts *o)
 {
