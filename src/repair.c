@@ -201,26 +201,24 @@ typedef struct gen {
  * (lens, commonest first: ties go to the commoner), which is what NetFlow's
  * bytes and packet sizes per flow read (BENCHMARK.md, "Whole flows on the
  * medium model (session 12)"). */
-static uint16_t class_length(const uint16_t *lens, uint16_t tl)
+/* The value of vals (n at most, commonest first, 0 ending them) nearest v by Hamming distance, the commoner on
+ * ties, if within max_bits; v itself when it is one of them or none is that near. */
+static uint16_t nearest_value(const uint16_t *vals, int n, uint16_t v, int max_bits)
 {
-    int best = 0, dist = 17;
-    for (int i = 0; i < NS_REPAIR_LENS && lens[i]; i++) {
-        if (lens[i] == tl) return tl;
-        int h = __builtin_popcount((unsigned)(lens[i] ^ tl));
+    int best = -1, dist = max_bits + 1;
+    for (int i = 0; i < n && vals[i]; i++) {
+        if (vals[i] == v) return v;
+        int h = __builtin_popcount((unsigned)(vals[i] ^ v));
         if (h < dist) best = i, dist = h;
     }
-    return lens[0] ? lens[best] : tl;
+    return best >= 0 ? vals[best] : v;
 }
+
+static uint16_t class_length(const uint16_t *lens, uint16_t tl) { return nearest_value(lens, NS_REPAIR_LENS, tl, 16); }
 
 uint16_t ns_repair_class_port(const uint16_t *ports, uint16_t port)
 {
-    int best = -1, bh = NS_REPAIR_PORT_BITS + 1;
-    for (int i = 0; i < NS_REPAIR_PORTS && ports[i]; i++) {
-        if (ports[i] == port) return port;
-        int h = __builtin_popcount((unsigned)(ports[i] ^ port));
-        if (h < bh) bh = h, best = i;
-    }
-    return best >= 0 ? ports[best] : port;
+    return nearest_value(ports, NS_REPAIR_PORTS, port, NS_REPAIR_PORT_BITS);
 }
 
 int ns_repair_len_kind(uint8_t proto) { return proto == NS_PROTO_TCP ? 0 : proto == NS_PROTO_UDP ? 1 : 2; }
