@@ -500,40 +500,33 @@ static void learn_port(acc *a, const ns_ds_flow *fl)
     *h += *h < UINT32_MAX;
 }
 
+/* The k commonest values of histogram h (65536 counts) from `from` on into val/cnt, commonest first (ties:
+ * the lower value). */
+static void commonest(const uint32_t *h, uint32_t from, int k, uint16_t *val, uint32_t *cnt)
+{
+    int n = 0;
+    for (uint32_t v = from; v < 65536; v++) {
+        if (!h[v] || (n == k && h[v] <= cnt[n - 1])) continue;
+        int at = n < k ? n++ : k - 1;
+        for (; at > 0 && cnt[at - 1] < h[v]; at--) cnt[at] = cnt[at - 1], val[at] = val[at - 1];
+        cnt[at] = h[v], val[at] = (uint16_t)v;
+    }
+}
+
 /* The NS_TM_PORTS commonest server ports per transport, commonest first (ties: the lower). */
 static void finish_server_ports(acc *a)
 {
-    for (int t = 0; t < 2; t++) {
-        const uint32_t *h = a->ports + (size_t)t * 65536;
-        uint32_t *cnt = a->c->port_count[t];
-        uint16_t *val = a->c->port_val[t];
-        int n = 0;
-        for (uint32_t v = 1; v < 65536; v++) {
-            if (!h[v] || (n == NS_TM_PORTS && h[v] <= cnt[n - 1])) continue;
-            int at = n < NS_TM_PORTS ? n++ : NS_TM_PORTS - 1;
-            for (; at > 0 && cnt[at - 1] < h[v]; at--) cnt[at] = cnt[at - 1], val[at] = val[at - 1];
-            cnt[at] = h[v], val[at] = (uint16_t)v;
-        }
-    }
+    for (int t = 0; t < 2; t++)
+        commonest(a->ports + (size_t)t * 65536, 1, NS_TM_PORTS, a->c->port_val[t], a->c->port_count[t]);
 }
 
 /* The NS_TM_LENS commonest lengths per side and transport, commonest first (ties: the shorter). */
 static void finish_lengths(acc *a)
 {
-    ns_tmodel_class *c = a->c;
     for (int s = 0; s < 2; s++)
-        for (int t = 0; t < NS_TM_LEN_KINDS; t++) {
-            const uint32_t *h = a->lens + ((size_t)s * NS_TM_LEN_KINDS + (size_t)t) * 65536;
-            uint32_t *cnt = c->len_count[s][t];
-            uint16_t *val = c->len_val[s][t];
-            int n = 0;
-            for (uint32_t v = 20; v < 65536; v++) {
-                if (!h[v] || (n == NS_TM_LENS && h[v] <= cnt[n - 1])) continue;
-                int at = n < NS_TM_LENS ? n++ : NS_TM_LENS - 1;
-                for (; at > 0 && cnt[at - 1] < h[v]; at--) cnt[at] = cnt[at - 1], val[at] = val[at - 1];
-                cnt[at] = h[v], val[at] = (uint16_t)v;
-            }
-        }
+        for (int t = 0; t < NS_TM_LEN_KINDS; t++)
+            commonest(a->lens + ((size_t)s * NS_TM_LEN_KINDS + (size_t)t) * 65536, 20, NS_TM_LENS,
+                      a->c->len_val[s][t], a->c->len_count[s][t]);
 }
 
 /* The commonest SYN-ACK window and scale (ties: the smallest). */
