@@ -698,6 +698,83 @@ static void test_gateway_and_link(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* Flows to the gateway and to groups, and the gateway's DHCP answers (version 11): a capture of one device
+ * that asks the gateway for a lease (from 0.0.0.0 to the broadcast; the gateway answers from its port 67 to
+ * the device's 68), mDNS to its group, DNS to the gateway (one flow to a public resolver), then TCP to one
+ * cloud server (the server chain: "the one its client used last" for most flows). Those flows' hosts are
+ * fixed: none of the chain's servers is one a gateway or group flow was drawn, and the answers go from the
+ * gateway to the device. Before (version 10) the gateway's DNS flows took a server of the chain, which the
+ * next TCP flows took as the one used last while the gateway answered DNS: one host more; the answers went
+ * between a client and a server host of their own (BENCHMARK.md, "Hosts and ports per capture (session 13)"). */
+static void test_fixed_hosts_out_of_the_chain(void **state)
+{
+    (void)state;
+    ns_tmodel tm;
+    ns_gen_flows g;
+    enum { N = 200 };
+    ns_dataset ds = beacon_dataset(); /* TCP to 443, answered */
+    ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
+    int8_t row[W];
+    for (int f = 0; f < FLOWS; f++) fl[f].client_ip = 0xC0A80014u, fl[f].server_ip = 0x5DB8D822u;
+    for (int f = 0; f < 8; f++) { /* 0 DHCP from 0.0.0.0, 1 its answer, 2..3 mDNS, 4..7 DNS; 8..19 TCP */
+        static const uint16_t sport[8] = {67, 68, 5353, 5353, 53, 53, 53, 53}, cport[8] = {68, 67, 5353, 5353, 40001, 40002, 40003, 40004};
+        static const uint32_t server[8] = {0xFFFFFFFFu, 0xC0A80014u, 0xE00000FBu, 0xE00000FBu,
+                                           0xC0A80001u, 0xC0A80001u, 0xC0A80001u, 0x08080808u};
+        fl[f].server_port = sport[f], fl[f].client_port = cport[f], fl[f].server_ip = server[f];
+        fl[f].client_ip = f == 0 ? 0 : f == 1 ? 0xC0A80001u : 0xC0A80014u, fl[f].proto = NS_PROTO_UDP;
+        for (int k = 0; k < LEN; k++) {
+            size_t i = (size_t)f * LEN + k;
+            ns_dataset_row(&ds, i, row);
+            memset(row + NS_NP_COL_TCP, -1, NS_NP_BITS_TCP);
+            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 17);
+            ns_nprint_put(row, NS_NPF_UDP_SPORT, cport[f]), ns_nprint_put(row, NS_NPF_UDP_DPORT, sport[f]);
+            ns_nprint_put(row, NS_NPF_UDP_LEN, 40), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
+            ((uint8_t *)ds.dir)[i] = 0;
+            ns_dataset_pack_row(row, W, (uint8_t *)ds.bits + i * ((W + 3) / 4));
+        }
+    }
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    assert_int_equal(tm.version, NS_TMODEL_VERSION);
+    flows_like(&g, &ds, N);
+    ns_repair_plan plan[N];
+    uint64_t seed = 1;
+    for (;; seed++) { /* a capture that asks the gateway (a share of 3/4) */
+        plan_beacon(&tm, &g, seed, plan);
+        if (plan[4].gateway) break;
+        assert_true(seed < 20);
+    }
+    for (int v = 11; v >= 10; v--) {
+        tm.version = (uint32_t)v;
+        plan_beacon(&tm, &g, seed, plan);
+        uint8_t fixed[1024] = {0}, chain[1024] = {0};
+        uint32_t per[1024] = {0}, device = 0;
+        for (size_t k = 0; k < N; k++) {
+            int f = (int)(k % FLOWS);
+            assert_true(plan[k].server < 1024 && plan[k].client < 1024);
+            int fix = f < 2 || plan[k].group || plan[k].gateway;
+            (fix ? fixed : chain)[plan[k].server] = 1;
+            if (f >= 2) per[plan[k].client]++;
+            if (per[plan[k].client] > per[device]) device = plan[k].client;
+            if (f == 0) assert_int_equal(plan[k].group, 0xFFFFFFFFu);
+            if (f == 1) assert_int_equal(plan[k].gateway, v == 11 ? NS_REPAIR_GATEWAY_ANSWERS : 0);
+            if (f >= 4 && f < 7) assert_int_equal(plan[k].gateway, NS_REPAIR_GATEWAY_SERVER);
+        }
+        size_t both = 0;
+        for (int h = 0; h < 1024; h++) both += fixed[h] && chain[h];
+        if (v == 11) {
+            assert_int_equal(both, 0);
+            for (size_t k = 0; k < N; k += FLOWS) { /* the answers' device; the lease's, once 0.0.0.0 is taken */
+                assert_int_equal(plan[k + 1].client, device);
+                if (!plan[k].client_zero) assert_int_equal(plan[k].client, device);
+            }
+        } else {
+            assert_int_not_equal(both, 0);
+        }
+    }
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* An IPv6 flow to a service whose class's IPv4 flows go to a group goes to
  * the group's IPv6 counterpart, as real devices send mDNS to ff02::fb from
  * their link-local address with hop limit 255 (RFC 6762 11); a group with
@@ -2569,6 +2646,7 @@ int main(void)
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_groups_ipv6),
         cmocka_unit_test(test_gateway_and_link),
+        cmocka_unit_test(test_fixed_hosts_out_of_the_chain),
         cmocka_unit_test(test_group_tuples_shared_after_idle),
         cmocka_unit_test(test_synack_ts_share),
         cmocka_unit_test(test_version3_blob),

@@ -190,13 +190,14 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 10  /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 11  /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
                                * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
                                * one client, to one server; 8: DNS and DHCP servers on the client's
                                * subnet (the gateway); 9: IP lengths per side and transport; 10: server
-                               * ports per transport; older files load without what they lack */
+                               * ports per transport; 11: gateway and group flows out of the server chain;
+                               * older files load without what they lack (and plan as before) */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
