@@ -50,6 +50,7 @@ static int has_ttl_tcp(const ns_tmodel_class *c, int s) { return c->ttl_tcp_coun
 static int has_groups(const ns_tmodel_class *c, int s) { return c->group_addr[0] != 0; }
 static int has_services(const ns_tmodel_class *c, int s) { return c->svc_multi > 0; }
 static int has_gateway(const ns_tmodel_class *c, int s) { return c->gw_port_flows[0] + c->gw_port_flows[1] > 0; }
+static int has_cports(const ns_tmodel_class *c, int s) { return c->cport_high + c->cport_count[0] > 0; }
 
 /* Whether ttl is one of the TTLs c learned for side s's hosts (tcp: of its TCP flows). */
 static int class_ttl(const ns_tmodel_class *c, int s, int32_t ttl, int tcp)
@@ -81,6 +82,34 @@ static int draw(ns_rng *r, const double *w, int n)
     for (int i = n; i-- > 0;)
         if (w[i] > 0) return i;
     return -1;
+}
+
+/* The range a client port of class c lies in, for moving it on: under NS_TM_CPORT_HIGH, 1024 up to there (a
+ * stack that counts from a low base, as WeMo's from 3073); above, the usual range the class's ports fit
+ * (Linux 32768-60999, IANA 49152-65535), else all of them. */
+static void cport_range(const ns_tmodel_class *c, uint16_t port, uint16_t *lo, uint16_t *hi)
+{
+    if (port < NS_TM_CPORT_HIGH) *lo = 1024, *hi = NS_TM_CPORT_HIGH - 1;
+    else if (c->cport_high && c->cport_high_hi <= 60999) *lo = NS_TM_CPORT_HIGH, *hi = 60999;
+    else if (c->cport_high && c->cport_high_lo >= 49152) *lo = 49152, *hi = 65535;
+    else *lo = NS_TM_CPORT_HIGH, *hi = 65535;
+}
+
+/* A fresh client port of class c (version 11: has_cports), as its stacks chose theirs: one of its low ports
+ * by count, or (as often as the class's ports were high) one of the range its high ones fit (cport_range).
+ * Drawn over 1024-65535 (the old plan's "ports seen" range for a class whose DHCP client used 68), 1 port in
+ * 3 fell under 32768 where a WeMo's all lie at 3073-3085, and some on ports dissectors claim (4880 HiSLIP,
+ * 14394 LBT-RM: BENCHMARK.md, "Server ports the class never used (session 12)"). */
+static uint32_t class_cport(const ns_tmodel_class *c, ns_rng *r)
+{
+    double w[NS_TM_CPORTS + 1];
+    for (int i = 0; i < NS_TM_CPORTS; i++) w[i] = c->cport_count[i];
+    w[NS_TM_CPORTS] = c->cport_high;
+    int i = draw(r, w, NS_TM_CPORTS + 1);
+    if (i >= 0 && i < NS_TM_CPORTS) return c->cport_val[i];
+    uint16_t lo, hi;
+    cport_range(c, NS_TM_CPORT_HIGH, &lo, &hi);
+    return lo + (uint32_t)ns_rng_below(r, (uint32_t)hi - lo + 1);
 }
 
 typedef struct arrivals {
@@ -717,6 +746,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     ns_rng_seed(&r, seed ^ 0x74726163656d6f64ull, 2 * ci + 1);
     ns_rng_seed(&gr, seed ^ 0x67726f7570616464ull, ci);
     const ns_tmodel_class *hcl = tm_pick(&ch, has_hosts, 0), *pcl = tm_pick(&ch, has_ports, 0);
+    const ns_tmodel_class *ccl = tm->version >= 11 ? tm_pick(&ch, has_cports, 0) : NULL;
     uint32_t n_cl = 0, n_sv = 0, *cseq = scratch;
     uint32_t *pin = scratch + 8 * cap->n, *spin = scratch + 9 * cap->n;
     size_t pins = 16;
@@ -798,20 +828,28 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         if (s == (int32_t)n_sv) new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r);
 
         /* The client port: the first from the range, then steps as learned. A
-         * range of fixed ports only with the server port it goes with. */
+         * range of fixed ports only with the server port it goes with. Version 11:
+         * a fresh port as the class's stacks chose theirs (class_cport), and its
+         * range the one it lies in. */
         uint16_t lo = pcl ? pcl->port_lo : 32768, hi = pcl ? pcl->port_hi : 60999;
         if (pcl && pcl->port_server && fi->sport != pcl->port_server) lo = 32768, hi = 60999;
         phost *h = &cl[c];
         uint32_t span = (uint32_t)hi - lo + 1, port;
-        if (!h->has_port || !pcl) {
-            port = lo + (uint32_t)ns_rng_below(&r, span);
-        } else {
+        int step = -1;
+        if (h->has_port && pcl) {
             double w[NS_TM_PORT_STEPS + 2];
             for (int i = 0; i <= NS_TM_PORT_STEPS; i++) w[i] = pcl->port_step[i];
             w[NS_TM_PORT_STEPS + 1] = pcl->port_random;
-            int step = draw(&r, w, NS_TM_PORT_STEPS + 2);
-            port = step < 0 || step > NS_TM_PORT_STEPS ? lo + (uint32_t)ns_rng_below(&r, span)
-                                                       : lo + ((uint32_t)h->port - lo + (uint32_t)step) % span;
+            step = draw(&r, w, NS_TM_PORT_STEPS + 2);
+            if (step > NS_TM_PORT_STEPS) step = -1;
+        }
+        if (ccl) {
+            port = step >= 0 && (uint32_t)h->port + (uint32_t)step <= 65535 ? (uint32_t)h->port + (uint32_t)step
+                                                                          : class_cport(ccl, &r);
+            cport_range(ccl, (uint16_t)port, &lo, &hi);
+            span = (uint32_t)hi - lo + 1;
+        } else {
+            port = step < 0 ? lo + (uint32_t)ns_rng_below(&r, span) : lo + ((uint32_t)h->port - lo + (uint32_t)step) % span;
         }
         if (fi->proto == NS_PROTO_ICMP) port = 0;
         /* A service whose clients use a fixed port (DHCP's 68): that port, whatever the class's range. */

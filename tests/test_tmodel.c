@@ -175,6 +175,16 @@ static void plan_beacon(const ns_tmodel *tm, const ns_gen_flows *g, uint64_t see
     assert_int_equal(ns_tmodel_plan(tm, g, &cap, 1, &ro, seed, plan), NS_OK);
 }
 
+/* A model's client ports (version 11) left out: its plan's ports as a version 10 model's (the learned range). */
+static void no_client_ports(ns_tmodel *tm)
+{
+    for (uint32_t c = 0; c < tm->n_classes; c++) {
+        ns_tmodel_class *k = &tm->classes[c];
+        memset(k->cport_val, 0, sizeof k->cport_val), memset(k->cport_count, 0, sizeof k->cport_count);
+        k->cport_high = k->cport_high_lo = k->cport_high_hi = 0;
+    }
+}
+
 /* The plan's link frames (ARP, IGMP: test_gateway_and_link) left out, for tests that count a flow's packets. */
 static void no_link(ns_repair_plan *plan, size_t n)
 {
@@ -775,6 +785,79 @@ static void test_fixed_hosts_out_of_the_chain(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* Client ports as the class's stacks chose them (version 11): a device whose DHCP client uses 68, whose one
+ * service's client counts from a low base (3074..3090, as WeMo's 3073..) and whose others take Linux's
+ * 32768-60999. Version 10 read the ports seen, 68 up to the highest, as the class's range and drew its first
+ * ports over all of it, where dissectors claim many (4880 HiSLIP, 14394 LBT-RM); now a fresh port is one of
+ * the class's low ones or one of the range its high ones fit. */
+static void test_client_ports_as_the_stack(void **state)
+{
+    (void)state;
+    ns_tmodel tm;
+    ns_gen_flows g;
+    enum { N = 200 };
+    ns_dataset ds = beacon_dataset();
+    ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
+    int8_t row[W];
+    for (int f = 0; f < FLOWS; f++) {
+        if (f % 4 == 1) fl[f].client_port = (uint16_t)(3073 + f);
+        if (f % 4) continue;
+        fl[f].server_port = 67, fl[f].client_port = 68, fl[f].proto = NS_PROTO_UDP; /* DHCP, to the gateway */
+        for (int k = 0; k < LEN; k++) {
+            size_t i = (size_t)f * LEN + k;
+            ns_dataset_row(&ds, i, row);
+            memset(row + NS_NP_COL_TCP, -1, NS_NP_BITS_TCP);
+            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 17);
+            ns_nprint_put(row, NS_NPF_UDP_SPORT, 68), ns_nprint_put(row, NS_NPF_UDP_DPORT, 67);
+            ns_nprint_put(row, NS_NPF_UDP_LEN, 40), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
+            ((uint8_t *)ds.dir)[i] = 0;
+            ns_dataset_pack_row(row, W, (uint8_t *)ds.bits + i * ((W + 3) / 4));
+        }
+    }
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->port_lo, 68); /* the ports seen: not a usual range */
+    assert_int_equal(c->cport_val[0], 3074), assert_int_equal(c->cport_count[0], 1);
+    assert_int_equal(c->cport_val[4], 3090), assert_int_equal(c->cport_count[5], 0);
+    assert_int_equal(c->cport_high, 10);
+    assert_int_equal(c->cport_high_lo, 40002), assert_int_equal(c->cport_high_hi, 40019);
+    flows_like(&g, &ds, N);
+    ns_repair_plan plan[N];
+    for (int v = 11; v >= 10; v--) {
+        tm.version = (uint32_t)v;
+        plan_beacon(&tm, &g, 1, plan);
+        size_t low = 0, high = 0, other = 0;
+        for (size_t k = 0; k < N; k++) {
+            uint16_t p = plan[k].client_port;
+            if (k % 4 == 0) {
+                assert_int_equal(p, 68);
+                continue;
+            }
+            if (p >= 3074 && p <= 3200) low++;
+            else if (p >= 32768 && p <= 60999) high++;
+            else other++;
+        }
+        if (v == 11) assert_int_equal(other, 0), assert_true(low > 0 && high > 0);
+        else assert_int_not_equal(other, 0);
+    }
+    /* The counts and ranges must agree with each other to parse */
+    uint8_t *buf;
+    size_t size;
+    ns_tmodel back;
+    tm.version = NS_TMODEL_VERSION;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&back, buf, size, "m"), NS_OK);
+    assert_int_equal(ns_tmodel_find(&back, "app=beacon")->cport_high_hi, 40019);
+    ns_tmodel_free(&back);
+    free(buf);
+    for (uint32_t i = 0; i < tm.n_classes; i++) tm.classes[i].cport_high_lo = 1024;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&back, buf, size, "m"), NS_ECORRUPT);
+    free(buf);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* An IPv6 flow to a service whose class's IPv4 flows go to a group goes to
  * the group's IPv6 counterpart, as real devices send mDNS to ff02::fb from
  * their link-local address with hop limit 255 (RFC 6762 11); a group with
@@ -918,7 +1001,9 @@ static void test_plan_is_deterministic_and_tuples_distinct(void **state)
     /* Each capture its own hosts: the second (an unknown class: the every-flow class) starts after the first's. */
     assert_true(a[N / 2].client != a[0].client);
 
-    /* Ports that always stay the same (an NTP client's 123) still give distinct 5-tuples. */
+    /* Ports that always stay the same (an NTP client's 123) still give distinct 5-tuples (the learned range
+     * of a model before version 11). */
+    no_client_ports(&tm);
     tm.classes[0].port_step[1] = 0, tm.classes[0].port_step[0] = FLOWS - 1;
     tm.classes[0].port_lo = tm.classes[0].port_hi = 123;
     ns_tmodel_capture one = {0, N, "app=beacon", 0};
@@ -2025,6 +2110,7 @@ static void test_version4_blob(void **state)
     flows_like(&g, &ds, N);
     ns_repair_plan a[N], b[N];
     memset(a, 0, sizeof a), memset(b, 0, sizeof b);
+    no_client_ports(&tm); /* version 11's */
     plan_beacon(&tm, &g, 4, a);
     plan_beacon(&v4, &g, 4, b);
     for (size_t k = 0; k < N; k++) {
@@ -2510,6 +2596,7 @@ static void test_version1_blob(void **state)
     ns_tmodel_capture cap = {0, N, "app=beacon", 0};
     ns_repair_plan a[N], b[N];
     memset(a, 0, sizeof a), memset(b, 0, sizeof b);
+    no_client_ports(&tm); /* version 11's */
     assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 5, a), NS_OK);
     assert_int_equal(ns_tmodel_plan(&v1, &g, &cap, 1, &ro, 5, b), NS_OK);
     for (size_t k = 0; k < N; k++) {
@@ -2647,6 +2734,7 @@ int main(void)
         cmocka_unit_test(test_groups_ipv6),
         cmocka_unit_test(test_gateway_and_link),
         cmocka_unit_test(test_fixed_hosts_out_of_the_chain),
+        cmocka_unit_test(test_client_ports_as_the_stack),
         cmocka_unit_test(test_group_tuples_shared_after_idle),
         cmocka_unit_test(test_synack_ts_share),
         cmocka_unit_test(test_version3_blob),

@@ -196,8 +196,9 @@ extern "C" {
                                * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
                                * one client, to one server; 8: DNS and DHCP servers on the client's
                                * subnet (the gateway); 9: IP lengths per side and transport; 10: server
-                               * ports per transport; 11: gateway and group flows out of the server chain;
-                               * older files load without what they lack (and plan as before) */
+                               * ports per transport; 11: the gateway, groups and 0.0.0.0 out of the host
+                               * chains, and client ports as the class's stacks chose them; older files load
+                               * without what they lack (and plan as before) */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -213,7 +214,9 @@ enum {
     NS_TM_SVC_PORTS = 8,                                 /* server ports with a one-client share of their own */
     NS_TM_LENS = NS_REPAIR_LENS,                         /* IP total lengths kept per side and transport */
     NS_TM_LEN_KINDS = NS_REPAIR_LEN_KINDS,
-    NS_TM_PORTS = NS_REPAIR_PORTS,                       /* server ports kept per transport (TCP, UDP) */               /* transports: TCP, UDP, the rest */
+    NS_TM_PORTS = NS_REPAIR_PORTS,                       /* server ports kept per transport (TCP, UDP) */
+    NS_TM_CPORTS = 32,                                   /* client ports under NS_TM_CPORT_HIGH kept */
+    NS_TM_CPORT_HIGH = 32768,                            /* Linux's and IANA's ephemeral ranges start here */               /* transports: TCP, UDP, the rest */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -318,6 +321,15 @@ typedef struct ns_tmodel_class {
      * bit or two off these to the nearest (ns_repair_class_port) */
     uint16_t port_val[2][NS_TM_PORTS];
     uint32_t port_count[2][NS_TM_PORTS];
+    /* version 11: the client ports the class's stacks chose (TCP and UDP flows; not under 1024, not the server
+     * port's own, as mDNS's 5353 to 5353): of those under NS_TM_CPORT_HIGH, the NS_TM_CPORTS commonest first
+     * (ties: the lower; cport_count 0 ends them); cport_high of the rest, from cport_high_lo to cport_high_hi.
+     * A host's first port (and a port after a jump) comes from these, so that a port a dissector claims
+     * comes up no more than in the class's captures (WeMo's 3073.., then Linux's 32768..60999) */
+    uint16_t cport_val[NS_TM_CPORTS];
+    uint32_t cport_count[NS_TM_CPORTS];
+    uint32_t cport_high;
+    uint16_t cport_high_lo, cport_high_hi;
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
