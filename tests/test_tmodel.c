@@ -624,6 +624,33 @@ static void test_groups(void **state)
  * entry is stale (to the gateway's MAC), and frames to a server off the
  * subnet go through the gateway. A version 7 model plans none of it (before:
  * the fields were not there, every DNS server a host of the server net). */
+/* The trace model learned from ds (this build's version) and n flows standing in for generated ones. */
+static void learn_and_stand_in(ns_tmodel *tm, ns_gen_flows *g, const ns_dataset *ds, size_t n)
+{
+    assert_int_equal(ns_tmodel_learn(tm, ds), NS_OK);
+    assert_int_equal(tm->version, NS_TMODEL_VERSION);
+    flows_like(g, ds, n);
+}
+
+/* Flow f of a beacon dataset made a UDP one from cport to sport, its rows all client to server (a query or
+ * an announcement with no answer in its 5-tuple). */
+static void one_way_udp(ns_dataset *ds, int f, uint16_t cport, uint16_t sport)
+{
+    ns_ds_flow *fl = (ns_ds_flow *)ds->flows;
+    int8_t row[W];
+    fl[f].client_port = cport, fl[f].server_port = sport, fl[f].proto = NS_PROTO_UDP;
+    for (int k = 0; k < LEN; k++) {
+        size_t i = (size_t)f * LEN + k;
+        ns_dataset_row(ds, i, row);
+        memset(row + NS_NP_COL_TCP, -1, NS_NP_BITS_TCP);
+        ns_nprint_put(row, NS_NPF_IPV4_PROTO, 17);
+        ns_nprint_put(row, NS_NPF_UDP_SPORT, cport), ns_nprint_put(row, NS_NPF_UDP_DPORT, sport);
+        ns_nprint_put(row, NS_NPF_UDP_LEN, 40), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
+        ((uint8_t *)ds->dir)[i] = 0;
+        ns_dataset_pack_row(row, W, (uint8_t *)ds->bits + i * ((W + 3) / 4));
+    }
+}
+
 static void test_gateway_and_link(void **state)
 {
     (void)state;
@@ -632,22 +659,11 @@ static void test_gateway_and_link(void **state)
     enum { N = 200 };
     ns_dataset ds = beacon_dataset(); /* TCP to 443, answered */
     ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
-    int8_t row[W];
     for (int f = 0; f < 8; f++) { /* 0..3 mDNS to its group, 4..7 DNS; 8..19 the beacon's TCP, answered */
         int dns = f >= 4;
-        fl[f].server_port = dns ? 53 : 5353, fl[f].client_port = dns ? 40000 : 5353;
+        one_way_udp(&ds, f, dns ? 40000 : 5353, dns ? 53 : 5353);
         fl[f].server_ip = dns ? (f < 7 ? 0xC0A80001u : 0x08080808u) : 0xE00000FBu;
-        fl[f].client_ip = 0xC0A80014u, fl[f].proto = NS_PROTO_UDP;
-        for (int k = 0; k < LEN; k++) {
-            size_t i = (size_t)f * LEN + k;
-            ns_dataset_row(&ds, i, row);
-            memset(row + NS_NP_COL_TCP, -1, NS_NP_BITS_TCP);
-            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 17);
-            ns_nprint_put(row, NS_NPF_UDP_SPORT, fl[f].client_port), ns_nprint_put(row, NS_NPF_UDP_DPORT, fl[f].server_port);
-            ns_nprint_put(row, NS_NPF_UDP_LEN, 40), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
-            ((uint8_t *)ds.dir)[i] = 0;
-            ns_dataset_pack_row(row, W, (uint8_t *)ds.bits + i * ((W + 3) / 4));
-        }
+        fl[f].client_ip = 0xC0A80014u;
     }
     assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
     assert_int_equal(tm.version, NS_TMODEL_VERSION);
@@ -719,33 +735,20 @@ static void test_gateway_and_link(void **state)
 static void test_fixed_hosts_out_of_the_chain(void **state)
 {
     (void)state;
-    ns_tmodel tm;
-    ns_gen_flows g;
     enum { N = 200 };
     ns_dataset ds = beacon_dataset(); /* TCP to 443, answered */
+    ns_tmodel tm;
+    ns_gen_flows g;
     ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
-    int8_t row[W];
     for (int f = 0; f < FLOWS; f++) fl[f].client_ip = 0xC0A80014u, fl[f].server_ip = 0x5DB8D822u;
     for (int f = 0; f < 8; f++) { /* 0 DHCP from 0.0.0.0, 1 its answer, 2..3 mDNS, 4..7 DNS; 8..19 TCP */
         static const uint16_t sport[8] = {67, 68, 5353, 5353, 53, 53, 53, 53}, cport[8] = {68, 67, 5353, 5353, 40001, 40002, 40003, 40004};
         static const uint32_t server[8] = {0xFFFFFFFFu, 0xC0A80014u, 0xE00000FBu, 0xE00000FBu,
                                            0xC0A80001u, 0xC0A80001u, 0xC0A80001u, 0x08080808u};
-        fl[f].server_port = sport[f], fl[f].client_port = cport[f], fl[f].server_ip = server[f];
-        fl[f].client_ip = f == 0 ? 0 : f == 1 ? 0xC0A80001u : 0xC0A80014u, fl[f].proto = NS_PROTO_UDP;
-        for (int k = 0; k < LEN; k++) {
-            size_t i = (size_t)f * LEN + k;
-            ns_dataset_row(&ds, i, row);
-            memset(row + NS_NP_COL_TCP, -1, NS_NP_BITS_TCP);
-            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 17);
-            ns_nprint_put(row, NS_NPF_UDP_SPORT, cport[f]), ns_nprint_put(row, NS_NPF_UDP_DPORT, sport[f]);
-            ns_nprint_put(row, NS_NPF_UDP_LEN, 40), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
-            ((uint8_t *)ds.dir)[i] = 0;
-            ns_dataset_pack_row(row, W, (uint8_t *)ds.bits + i * ((W + 3) / 4));
-        }
+        one_way_udp(&ds, f, cport[f], sport[f]);
+        fl[f].server_ip = server[f], fl[f].client_ip = f == 0 ? 0 : f == 1 ? 0xC0A80001u : 0xC0A80014u;
     }
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
-    assert_int_equal(tm.version, NS_TMODEL_VERSION);
-    flows_like(&g, &ds, N);
+    learn_and_stand_in(&tm, &g, &ds, N);
     ns_repair_plan plan[N];
     uint64_t seed = 1;
     for (;; seed++) { /* a capture that asks the gateway (a share of 3/4) */
@@ -793,35 +796,21 @@ static void test_fixed_hosts_out_of_the_chain(void **state)
 static void test_client_ports_as_the_stack(void **state)
 {
     (void)state;
+    ns_dataset ds = beacon_dataset();
+    for (int f = 0; f < FLOWS; f++) {
+        if (f % 4 == 1) ((ns_ds_flow *)ds.flows)[f].client_port = (uint16_t)(3073 + f);
+        if (f % 4 == 0) one_way_udp(&ds, f, 68, 67); /* DHCP, to the gateway */
+    }
+    enum { N = 200 };
     ns_tmodel tm;
     ns_gen_flows g;
-    enum { N = 200 };
-    ns_dataset ds = beacon_dataset();
-    ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
-    int8_t row[W];
-    for (int f = 0; f < FLOWS; f++) {
-        if (f % 4 == 1) fl[f].client_port = (uint16_t)(3073 + f);
-        if (f % 4) continue;
-        fl[f].server_port = 67, fl[f].client_port = 68, fl[f].proto = NS_PROTO_UDP; /* DHCP, to the gateway */
-        for (int k = 0; k < LEN; k++) {
-            size_t i = (size_t)f * LEN + k;
-            ns_dataset_row(&ds, i, row);
-            memset(row + NS_NP_COL_TCP, -1, NS_NP_BITS_TCP);
-            ns_nprint_put(row, NS_NPF_IPV4_PROTO, 17);
-            ns_nprint_put(row, NS_NPF_UDP_SPORT, 68), ns_nprint_put(row, NS_NPF_UDP_DPORT, 67);
-            ns_nprint_put(row, NS_NPF_UDP_LEN, 40), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
-            ((uint8_t *)ds.dir)[i] = 0;
-            ns_dataset_pack_row(row, W, (uint8_t *)ds.bits + i * ((W + 3) / 4));
-        }
-    }
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    learn_and_stand_in(&tm, &g, &ds, N);
     const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
     assert_int_equal(c->port_lo, 68); /* the ports seen: not a usual range */
     assert_int_equal(c->cport_val[0], 3074), assert_int_equal(c->cport_count[0], 1);
     assert_int_equal(c->cport_val[4], 3090), assert_int_equal(c->cport_count[5], 0);
     assert_int_equal(c->cport_high, 10);
     assert_int_equal(c->cport_high_lo, 40002), assert_int_equal(c->cport_high_hi, 40019);
-    flows_like(&g, &ds, N);
     ns_repair_plan plan[N];
     for (int v = 11; v >= 10; v--) {
         tm.version = (uint32_t)v;
