@@ -382,8 +382,7 @@ typedef struct tuple {
     uint8_t proto, used;       /* proto | GROUP_TUPLE for a flow to a group */
     int64_t free_at;           /* a group flow's: when another may take the 5-tuple (its rows' end + idle) */
 } tuple;
-enum { GROUP_TUPLE = 0x80, GATEWAY_TUPLE = 0x40, ANSWER_TUPLE = 0x20 }; /* proto | GATEWAY_TUPLE: to the client net's
-                                                                         * gateway; | ANSWER_TUPLE: from it */
+enum { GROUP_TUPLE = 0x80, GATEWAY_TUPLE = 0x40 };   /* proto | GATEWAY_TUPLE: to the client net's gateway */
 #define GROUP_HOST UINT32_MAX
 
 typedef struct tuples {
@@ -873,7 +872,12 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         tuple key = {cnum, (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1, 0};
         int gateway = answers || (!group && !v6 && fi->proto == NS_PROTO_UDP &&
                                   (fi->sport == 53 ? gw_on[0] : fi->sport == 67 && gw_on[1]));
-        if (gateway) key.server = 0, key.proto |= GATEWAY_TUPLE | (answers ? ANSWER_TUPLE : 0);
+        if (gateway) key.server = 0, key.proto |= GATEWAY_TUPLE;
+        /* The answers' 5-tuple is the device's own to the gateway (68 to 67): within the flow idle timeout of
+         * another (its request, earlier answers) it reads back as one flow with it, as a real capture's DHCP
+         * exchanges with its router do; the gateway's flows keep their hosts whatever the table says */
+        int64_t begin = ro->start_ns + t, end = begin + fi->dur_ns + NS_FLOW_DEFAULT_IDLE_NS + 1000000000;
+        if (answers) key.cport = fi->sport, key.sport = (uint16_t)port;
         /* 0.0.0.0 is every capture's (each its own pcap), not one host's */
         if (group) key.server = group, key.proto |= GROUP_TUPLE, key.client = zero ? GROUP_HOST - (uint32_t)ci : key.client;
         /* The port moves on within the range, then over every port above 1023; ICMP,
@@ -885,9 +889,8 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         uint32_t server0 = key.server;
         /* A group flow with its fixed port takes the 5-tuple of an earlier one that has ended: read back, they are
          * two flows, as the real ones that share it are. */
-        int64_t begin = ro->start_ns + t, end = begin + fi->dur_ns + NS_FLOW_DEFAULT_IDLE_NS + 1000000000;
         while (used->t[slot].used &&
-               !((group || gateway) && fixed && key.cport == fixed && used->t[slot].free_at < begin)) {
+               !((group || gateway) && fixed && (key.cport == fixed || answers) && used->t[slot].free_at < begin)) {
             if (zero) { /* 0.0.0.0 busy: a client with a lease broadcasts from its own address (DHCP's rebinding) */
                 zero = 0, key.client = cnum;
                 slot = tuple_slot(used, &key);
@@ -916,7 +919,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         }
         key.free_at = end;
         used->t[slot] = key;
-        port = key.cport;
+        port = answers ? key.sport : key.cport; /* the answers' tuple is the device's own */
         if (fi->proto != NS_PROTO_ICMP && port != fixed) h->has_port = 1, h->port = (uint16_t)port;
         p->client = group ? cnum : key.client;
         p->server = group || gateway ? (uint32_t)(sv[s].num % hs) : key.server;
