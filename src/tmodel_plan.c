@@ -225,7 +225,7 @@ enum { FIXED_GATEWAY = 1, FIXED_DEVICE = 2, FIXED_ZERO = 3, FIXED_MAX = 2 * (NS_
 
 /* The host of fixed key (fixed[j]) of family f among those seen (fx_key, fx_fam, fx_sv[n_fx]), -1 when it is a
  * new one. */
-static int32_t fixed_server(const uint32_t *fx_key, const uint32_t *fx_fam, const uint32_t *fx_sv, uint32_t n_fx,
+static int32_t fixed_host(const uint32_t *fx_key, const uint32_t *fx_fam, const uint32_t *fx_sv, uint32_t n_fx,
                             uint32_t key, uint32_t f)
 {
     for (uint32_t i = 0; i < n_fx; i++)
@@ -296,7 +296,7 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *k
     for (size_t j = 0; j < n; j++) {
         uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0;
         if (fixed && fixed[j]) {
-            int32_t x = fixed_server(fx_key, fx_fam, fx_cl, n_fx, fixed[j], f);
+            int32_t x = fixed_host(fx_key, fx_fam, fx_cl, n_fx, fixed[j], f);
             if (x < 0 && n_fx < FIXED_MAX) fx_key[n_fx] = fixed[j], fx_fam[n_fx] = f, fx_cl[n_fx++] = n_cl;
             if (x < 0) x = (int32_t)n_cl, flows[n_cl] = 0, fam[n_cl++] = FAM_FIXED;
             flows[x]++, seq[j] = (uint32_t)x;
@@ -550,7 +550,7 @@ static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *
         int new_client = cj >= n_cl;
         if (new_client) last[cj] = -1, n_cl = cj + 1;
         if (fixed && fixed[j]) {
-            int32_t s = fixed_server(fx_key, fx_fam, fx_sv, n_fx, fixed[j], f);
+            int32_t s = fixed_host(fx_key, fx_fam, fx_sv, n_fx, fixed[j], f);
             if (s < 0 && n_fx < FIXED_MAX) fx_key[n_fx] = fixed[j], fx_fam[n_fx] = f, fx_sv[n_fx++] = n_sv;
             if (s < 0) s = (int32_t)n_sv, flows[n_sv] = 0, fam[n_sv] = FAM_FIXED, icmp_with[n_sv++] = 0;
             flows[s]++, seq[j] = (uint32_t)s;
