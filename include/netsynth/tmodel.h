@@ -43,7 +43,8 @@
  *              1024-5000, else 1024-65535; else the ports seen, such as
  *              DHCP's 68, kept for the server port most of the class's
  *              flows have: other flows take 32768-60999, since a client
- *              port of a known service would make dissectors misread them).
+ *              port of a known service would make dissectors misread them);
+ *              version 11: the client ports its stacks chose (cport_val).
  *   per host   (client and server apart) the IP ID of a flow's packets from
  *              it: all zero, a counter (steps of 0..256 between its non-zero
  *              IDs: a Linux SYN-ACK has ID 0), or random; whether
@@ -158,6 +159,11 @@
  * flow to each multicast group; flows to servers off the subnet go through
  * the gateway's MAC. The dataset keeps no ARP or IGMP (no IP flow): the rate
  * is the stack's rule, not learned. Older models plan none of it.
+ * Version 11: a flow to the gateway or a group, a DHCP server's answer (to
+ * port 68: from the gateway, to the capture's busiest IPv4 client) and a
+ * flow from 0.0.0.0 have fixed hosts, new at their first flow and never
+ * drawn by the host chains (tmodel_plan.c, server_draw); a host's fresh
+ * client port is one of its class's (class_cport).
  * A TCP flow's client keeps its rows' TTL only if the class's TCP flows
  * show it, else the host's TTL if they do, else their commonest (a class's
  * SSDP TTL of 4 is a UDP one).
@@ -174,7 +180,8 @@
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
  * version 5 ones before `method`, version 6 ones before `svc_multi`, version 7 ones before `gw_port_flows`,
- * version 8 ones before `len_val` (what they lack reads as zeros), and records of versions 1 to 4 are
+ * version 8 ones before `len_val`, version 9 ones before `port_val`, version 10 ones before `cport_val` (what
+ * they lack reads as zeros), and records of versions 1 to 4 are
  * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
