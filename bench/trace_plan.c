@@ -11,6 +11,7 @@
  *   fpc max  flows per client host, median and most
  *   ports    distinct (client, port) of TCP and UDP flows / their clients
  *   span     first to last flow start, seconds
+ *   hosts    distinct addresses, clients and servers together (the plan's gateway, groups and 0.0.0.0 each one)
  *   gap      gaps between consecutive flow starts, pooled over the captures, median
  *
  * usage: trace_plan MODEL.nsm DATA.ds [learn [SEED]]
@@ -30,8 +31,8 @@
 #include "netsynth/repair.h"
 #include "netsynth/tmodel.h"
 
-typedef struct fl { int64_t start, dur; uint32_t cl, sv; uint16_t cport; uint8_t proto; } fl;
-typedef struct st { double rate, clients, servers, fpc, maxpc, ports, span; } st;
+typedef struct fl { int64_t start, dur; uint64_t cl, sv; uint16_t cport; uint8_t proto; } fl;
+typedef struct st { double rate, clients, servers, fpc, maxpc, ports, span, hosts; } st;
 
 static int cmpd(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
 static double med(double *v, size_t n) { if (!n) return NAN; qsort(v, n, sizeof *v, cmpd); return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2; }
@@ -52,6 +53,12 @@ static st measure(const fl *f, size_t n)
     for (size_t i = 0; i < n; i++) k[i] = f[i].sv;
     qsort(k, n, 8, cmpu);
     for (size_t i = 0; i < n; i++) s.servers += !i || k[i] != k[i - 1];
+    /* hosts: every address, clients and servers together (the gateway, groups and 0.0.0.0 among them) */
+    uint64_t *all = malloc(2 * n * 8);
+    for (size_t i = 0; i < n; i++) all[2 * i] = f[i].cl, all[2 * i + 1] = f[i].sv;
+    qsort(all, 2 * n, 8, cmpu);
+    for (size_t i = 0; i < 2 * n; i++) s.hosts += !i || all[i] != all[i - 1];
+    free(all);
     for (size_t i = 0; i < n; i++) k[i] = f[i].cl;
     qsort(k, n, 8, cmpu);
     size_t h = 0;
@@ -122,12 +129,12 @@ int main(int argc, char **argv)
     ns_repair_plan *plan;
     uint64_t seed = argc > 4 ? strtoull(argv[4], 0, 10) : 1;
     if (ns_tmodel_plan_requests(tm, &m, &p, &g, &ro, seed, &plan)) { fprintf(stderr, "%s\n", ns_errmsg()); return 1; }
-    printf("%-20s %5s | %7s %7s | %5s %5s | %5s %5s | %5s %5s | %5s %5s | %6s %6s | %7s %7s | %7s %7s\n", "class", "capt", "rate", "synth", "cli", "syn", "srv", "syn", "fpc", "syn", "max", "syn", "ports", "syn", "span", "syn", "gap", "syn");
+    printf("%-20s %5s | %7s %7s | %5s %5s | %5s %5s | %5s %5s | %5s %5s | %6s %6s | %7s %7s | %5s %5s | %7s %7s\n", "class", "capt", "rate", "synth", "cli", "syn", "srv", "syn", "fpc", "syn", "max", "syn", "ports", "syn", "span", "syn", "hosts", "syn", "gap", "syn");
     size_t at = 0;
     fl *rf = malloc(F * sizeof *rf), *sf = malloc(F * sizeof *sf);
     for (size_t k = 0; k < p.n; k++) {
         size_t nc = p.req[k].n_caps ? p.req[k].n_caps : 1;
-        double *v[2][7]; for (int s = 0; s < 2; s++) for (int j = 0; j < 7; j++) v[s][j] = malloc(nc * 8);
+        double *v[2][8]; for (int s = 0; s < 2; s++) for (int j = 0; j < 8; j++) v[s][j] = malloc(nc * 8);
         double *gap[2] = {malloc(p.req[k].n * 8 + 8), malloc(p.req[k].n * 8 + 8)};
         size_t n_gap = 0;
         for (size_t c = 0; c < nc; c++) {
@@ -135,22 +142,29 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < n; i++) {
                 const ns_ds_flow *d = &ds.flows[ord[at + i]];
                 int64_t dur = 0; for (uint32_t q = 1; q < d->n_packets; q++) dur += ds.iat_ns[d->first + q];
-                rf[i] = (fl){d->start_ns, dur, d->client_ip, d->server_ip, d->client_port, d->proto};
+                /* an address: family in bit 32; the plan's hosts are numbers of the client net (tag 0), the server
+                 * net (1), the gateway (2), a group (3), 0.0.0.0 (4), kept apart above bit 33 */
+                rf[i] = (fl){d->start_ns, dur, (uint64_t)d->ipv6 << 32 | d->client_ip, (uint64_t)d->ipv6 << 32 | d->server_ip,
+                             d->client_port, d->proto};
                 const ns_repair_plan *pp = &plan[at + i];
-                sf[i] = (fl){pp->start_ns, dur, pp->client * 2 + d->ipv6, pp->server * 2 + d->ipv6, pp->client_port, d->proto};
+                uint64_t v6 = (uint64_t)d->ipv6 << 32;
+                uint64_t cl = pp->client_zero ? 4ull << 33 : v6 | pp->client;
+                uint64_t sv = pp->gateway ? 2ull << 33 : pp->group ? 3ull << 33 | v6 | pp->group : 1ull << 33 | v6 | pp->server;
+                if (pp->gateway == NS_REPAIR_GATEWAY_ANSWERS) sv = cl, cl = 2ull << 33; /* the gateway's, to the client */
+                sf[i] = (fl){pp->start_ns, dur, cl, sv, pp->client_port, d->proto};
             }
             st a = measure(rf, n), b = measure(sf, n);
             for (size_t i = 1; i < n; i++, n_gap++)
                 gap[0][n_gap] = (rf[i].start - rf[i - 1].start) * 1e-9, gap[1][n_gap] = (sf[i].start - sf[i - 1].start) * 1e-9;
-            for (int s = 0; s < 2; s++) { st *y = s ? &b : &a; double q[7] = {y->rate, y->clients, y->servers, y->fpc, y->maxpc, y->ports, y->span}; for (int j = 0; j < 7; j++) v[s][j][c] = q[j]; }
+            for (int s = 0; s < 2; s++) { st *y = s ? &b : &a; double q[8] = {y->rate, y->clients, y->servers, y->fpc, y->maxpc, y->ports, y->span, y->hosts}; for (int j = 0; j < 8; j++) v[s][j][c] = q[j]; }
             at += n;
         }
         printf("%-20.20s %5zu", p.req[k].name, nc);
-        for (int j = 0; j < 7; j++) printf(" | %7.3g %7.3g", med(v[0][j], nc), med(v[1][j], nc));
+        for (int j = 0; j < 8; j++) printf(" | %7.3g %7.3g", med(v[0][j], nc), med(v[1][j], nc));
         printf(" | %7.3g %7.3g\n", med(gap[0], n_gap), med(gap[1], n_gap));
         for (int s = 0; s < 2; s++) {
             free(gap[s]);
-            for (int j = 0; j < 7; j++) free(v[s][j]);
+            for (int j = 0; j < 8; j++) free(v[s][j]);
         }
     }
     return 0;

@@ -1396,7 +1396,8 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
     }
     s.sport = dd ? sport : cport, s.dport = dd ? cport : sport;
     s.proto = proto;
-    s.app = app_of(proto, sport), s.from_server = dd;
+    /* DHCP's server is the side on port 67 (RFC 2131), the flow's client where the flow goes to port 68 */
+    s.app = app_of(proto, sport), s.from_server = proto == NS_PROTO_UDP && sport == 68 ? !dd : dd;
     if (!dd || !at) { /* a fresh id: a 64-bit mix of flow and row, never 0 */
         uint64_t h = (e->k + 1) * 0x9e3779b97f4a7c15ull ^ (at + 1) * 0xc2b2ae3d27d4eb4full;
         h ^= h >> 31, h *= 0xbf58476d1ce4e5b9ull, h ^= h >> 29;
@@ -1637,12 +1638,15 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         memset(fs, 0, sizeof *fs);
         fs->client = host(o->client_net, o->client_prefix, plan ? plan->client % hc : k % hc);
         fs->server = host(o->server_net, o->server_prefix, plan ? plan->server % hs : k / hc % hs);
+        int answers = 0; /* the gateway's own flow to the client host (a DHCP server's answers) */
         if (plan && plan->gateway && !(repair_off() & OFF_GATEWAY)) {
-            fs->server = ns_repair_gateway(o);
+            answers = plan->gateway == NS_REPAIR_GATEWAY_ANSWERS;
+            if (answers) fs->server = fs->client, fs->client = ns_repair_gateway(o);
+            else fs->server = ns_repair_gateway(o);
             fs->app.gw_prefix = (uint8_t)(o->client_prefix + 1);
         }
         fs->app.seed = (uint32_t)(((k + 1) * 0x9e3779b97f4a7c15ull ^ (o->seed + 1) * 0xc2b2ae3d27d4eb4full) >> 32);
-        fs->app.client = fs->client;
+        fs->app.client = answers ? fs->server : fs->client; /* the device a DHCP message is about */
         fs->cport = plan ? plan->client_port : (uint16_t)(CLIENT_PORT0 + slot);
         fs->proto = flow_transport(g, n);
         fs->sport = fs->proto == NS_PROTO_ICMP ? 0 : server_port(g, d, n, fs->proto);

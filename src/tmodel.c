@@ -176,6 +176,8 @@ typedef struct acc {
     uint32_t *lens;         /* [2][3][65536] packets per side, transport and IP total length: one array, cleared
                              * per class */
     uint32_t *ports;        /* [2][65536] flows per transport (TCP, UDP) and server port, cleared per class */
+    uint32_t *cports;       /* [65536] flows per ephemeral client port (learn_port), cleared per class */
+    uint32_t chigh_lo, chigh_hi; /* the least and most of those from NS_TM_CPORT_HIGH on */
 } acc;
 enum { TURN_SHIFT = 4, TURN_BINS = 65536 >> TURN_SHIFT };
 
@@ -498,6 +500,18 @@ static void learn_port(acc *a, const ns_ds_flow *fl)
     if (fl->proto != NS_PROTO_TCP && fl->proto != NS_PROTO_UDP) return;
     uint32_t *h = a->ports + (size_t)(fl->proto == NS_PROTO_UDP) * 65536 + fl->server_port;
     *h += *h < UINT32_MAX;
+    /* Its client port where the stack chose it (version 11): not a privileged one (DHCP's 68, NTP's 123, a
+     * DHCP server's 67 answering), not the service's own (mDNS's and SSDP's 5353 to 5353, 1900 to 1900) */
+    uint16_t cp = fl->client_port;
+    if (cp < 1024 || cp == fl->server_port || cp == ns_repair_client_port(fl->proto, fl->server_port)) return;
+    if (cp < NS_TM_CPORT_HIGH) {
+        h = a->cports + cp;
+        *h += *h < UINT32_MAX;
+        return;
+    }
+    a->c->cport_high += a->c->cport_high < UINT32_MAX;
+    if (cp < a->chigh_lo) a->chigh_lo = cp;
+    if (cp > a->chigh_hi) a->chigh_hi = cp;
 }
 
 /* The k commonest values of histogram h (65536 counts) from `from` on into val/cnt, commonest first (ties:
@@ -513,11 +527,14 @@ static void commonest(const uint32_t *h, uint32_t from, int k, uint16_t *val, ui
     }
 }
 
-/* The NS_TM_PORTS commonest server ports per transport, commonest first (ties: the lower). */
+/* The NS_TM_PORTS commonest server ports per transport, commonest first (ties: the lower); of the client
+ * ports, the NS_TM_CPORTS commonest under NS_TM_CPORT_HIGH, and how many from there on and their range. */
 static void finish_server_ports(acc *a)
 {
     for (int t = 0; t < 2; t++)
         commonest(a->ports + (size_t)t * 65536, 1, NS_TM_PORTS, a->c->port_val[t], a->c->port_count[t]);
+    commonest(a->cports, 1024, NS_TM_CPORTS, a->c->cport_val, a->c->cport_count); /* none from HIGH on */
+    if (a->c->cport_high) a->c->cport_high_lo = (uint16_t)a->chigh_lo, a->c->cport_high_hi = (uint16_t)a->chigh_hi;
 }
 
 /* The NS_TM_LENS commonest lengths per side and transport, commonest first (ties: the shorter). */
@@ -830,12 +847,12 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     uint32_t *turn_hist = malloc(2 * TURN_BINS * sizeof *turn_hist);
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
     uint32_t *lens = malloc(2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
-    uint32_t *ports = malloc(2 * 65536 * sizeof *ports);
+    uint32_t *ports = malloc(2 * 65536 * sizeof *ports), *cports = malloc(65536 * sizeof *cports);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !ports) {
+        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !ports || !cports) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -922,6 +939,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         memset(lens, 0, 2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
         a->ports = ports;
         memset(ports, 0, 2 * 65536 * sizeof *ports);
+        a->cports = cports, a->chigh_lo = 65536, a->chigh_hi = 0;
+        memset(cports, 0, 65536 * sizeof *cports);
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;
@@ -962,7 +981,7 @@ done:
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
     free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows), free(svc_port);
-    free(lens), free(ports);
+    free(lens), free(ports), free(cports);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }

@@ -24,6 +24,7 @@
  *   version 8: u32 gw_port_flows[2], gw_flows[2]
  *   version 9: per side (2) and transport (3): u16 len_val[32]; u32 len_count[32]; u32 len_all
  *   version 10: per transport (2: TCP, UDP): u16 port_val[32]; u32 port_count[32]
+ *   version 11: u16 cport_val[32]; u32 cport_count[32]; u32 cport_high; u16 cport_high_lo, cport_high_hi
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
@@ -147,6 +148,12 @@ static double rf(cursor *c)
             W(len_all[s_][t_])                                                                                    \
         }
 
+/* And version 11's. */
+#define RECORD_FIELDS_V11(W, H)                                                                                   \
+    for (int i_ = 0; i_ < NS_TM_CPORTS; i_++) { H(cport_val[i_]) }                                                \
+    for (int i_ = 0; i_ < NS_TM_CPORTS; i_++) { W(cport_count[i_]) }                                              \
+    W(cport_high) H(cport_high_lo) H(cport_high_hi)
+
 /* And version 10's. */
 #define RECORD_FIELDS_V10(W, H)                                                                                   \
     for (int t_ = 0; t_ < 2; t_++) {                                                                              \
@@ -170,6 +177,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V8(PW)
     RECORD_FIELDS_V9(PW, PH)
     RECORD_FIELDS_V10(PW, PH)
+    RECORD_FIELDS_V11(PW, PH)
 #undef PW
 #undef PH
 #undef PB
@@ -211,6 +219,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 10) {
         RECORD_FIELDS_V10(GW, GH)
+    }
+    if (version >= 11) {
+        RECORD_FIELDS_V11(GW, GH)
     }
 #undef GW
 #undef GH
@@ -337,6 +348,19 @@ static const char *class_problem(const ns_tmodel_class *c)
         }
         if (s > c->flows) return "more server ports kept than flows";
     }
+    /* the plan draws a client's ports from these: none a privileged or a high one, counts that add up */
+    s = c->cport_high;
+    for (int i = 0; i < NS_TM_CPORTS; i++) {
+        const uint32_t *n = c->cport_count;
+        s += n[i];
+        if ((i && n[i] > n[i - 1]) || !n[i] != !c->cport_val[i] ||
+            (n[i] && (c->cport_val[i] < 1024 || c->cport_val[i] >= NS_TM_CPORT_HIGH)))
+            return "client ports out of order or out of their range";
+    }
+    if (s > c->flows) return "more client ports kept than flows";
+    if (c->cport_high ? c->cport_high_lo < NS_TM_CPORT_HIGH || c->cport_high_lo > c->cport_high_hi
+                      : c->cport_high_lo || c->cport_high_hi)
+        return "client ports' high range out of order";
     for (int i = 0; i < NS_TM_GROUPS; i++) {
         /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
         if (c->group_addr[i] ? !tm_is_group_addr(c->group_addr[i]) || !c->group_flows[i]

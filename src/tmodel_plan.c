@@ -50,6 +50,7 @@ static int has_ttl_tcp(const ns_tmodel_class *c, int s) { return c->ttl_tcp_coun
 static int has_groups(const ns_tmodel_class *c, int s) { return c->group_addr[0] != 0; }
 static int has_services(const ns_tmodel_class *c, int s) { return c->svc_multi > 0; }
 static int has_gateway(const ns_tmodel_class *c, int s) { return c->gw_port_flows[0] + c->gw_port_flows[1] > 0; }
+static int has_cports(const ns_tmodel_class *c, int s) { return c->cport_high + c->cport_count[0] > 0; }
 
 /* Whether ttl is one of the TTLs c learned for side s's hosts (tcp: of its TCP flows). */
 static int class_ttl(const ns_tmodel_class *c, int s, int32_t ttl, int tcp)
@@ -81,6 +82,34 @@ static int draw(ns_rng *r, const double *w, int n)
     for (int i = n; i-- > 0;)
         if (w[i] > 0) return i;
     return -1;
+}
+
+/* The range a client port of class c lies in, for moving it on: under NS_TM_CPORT_HIGH, 1024 up to there (a
+ * stack that counts from a low base, as WeMo's from 3073); above, the usual range the class's ports fit
+ * (Linux 32768-60999, IANA 49152-65535), else all of them. */
+static void cport_range(const ns_tmodel_class *c, uint16_t port, uint16_t *lo, uint16_t *hi)
+{
+    if (port < NS_TM_CPORT_HIGH) *lo = 1024, *hi = NS_TM_CPORT_HIGH - 1;
+    else if (c->cport_high && c->cport_high_hi <= 60999) *lo = NS_TM_CPORT_HIGH, *hi = 60999;
+    else if (c->cport_high && c->cport_high_lo >= 49152) *lo = 49152, *hi = 65535;
+    else *lo = NS_TM_CPORT_HIGH, *hi = 65535;
+}
+
+/* A fresh client port of class c (version 11: has_cports), as its stacks chose theirs: one of its low ports
+ * by count, or (as often as the class's ports were high) one of the range its high ones fit (cport_range).
+ * Drawn over 1024-65535 (the old plan's "ports seen" range for a class whose DHCP client used 68), 1 port in
+ * 3 fell under 32768 where a WeMo's all lie at 3073-3085, and some on ports dissectors claim (4880 HiSLIP,
+ * 14394 LBT-RM: BENCHMARK.md, "Server ports the class never used (session 12)"). */
+static uint32_t class_cport(const ns_tmodel_class *c, ns_rng *r)
+{
+    double w[NS_TM_CPORTS + 1];
+    for (int i = 0; i < NS_TM_CPORTS; i++) w[i] = c->cport_count[i];
+    w[NS_TM_CPORTS] = c->cport_high;
+    int i = draw(r, w, NS_TM_CPORTS + 1);
+    if (i >= 0 && i < NS_TM_CPORTS) return c->cport_val[i];
+    uint16_t lo, hi;
+    cport_range(c, NS_TM_CPORT_HIGH, &lo, &hi);
+    return lo + (uint32_t)ns_rng_below(r, (uint32_t)hi - lo + 1);
 }
 
 typedef struct arrivals {
@@ -188,6 +217,22 @@ static void new_host(phost *h, uint32_t num, const tm_chain *ch, int s, ns_rng *
 /* What planning needs of a generated flow besides tm_flow_info (a byte each). */
 enum { FLOW_V6 = 1, FLOW_ICMP = 2 };
 
+/* A host the plan fixes whatever the host chains say (version 11): as a server, the gateway (DNS and DHCP in
+ * the capture's share), a group address, or the device its DHCP answers go to; as a client, the gateway
+ * those answers come from, or 0.0.0.0 (DHCP before a lease). A fixed host's family is FAM_FIXED in the
+ * chains' counts: no flow of the chain draws it. */
+enum { FIXED_GATEWAY = 1, FIXED_DEVICE = 2, FIXED_ZERO = 3, FIXED_MAX = 2 * (NS_TM_GROUPS + 2), FAM_FIXED = 2 };
+
+/* The host of fixed key (fixed[j]) of family f among those seen (fx_key, fx_fam, fx_sv[n_fx]), -1 when it is a
+ * new one. */
+static int32_t fixed_host(const uint32_t *fx_key, const uint32_t *fx_fam, const uint32_t *fx_sv, uint32_t n_fx,
+                            uint32_t key, uint32_t f)
+{
+    for (uint32_t i = 0; i < n_fx; i++)
+        if (fx_key[i] == key && fx_fam[i] == f) return (int32_t)fx_sv[i];
+    return -1;
+}
+
 /* A seen client of family f other than `not1` and `not2` (-1: none), by flow count; -1 when there is none. */
 static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint32_t n, uint32_t f, int32_t not1,
                                int32_t not2, ns_rng *r)
@@ -222,11 +267,14 @@ static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
  * servers from one address (captures of the IoT corpus whose flows to one
  * server port came from two clients: DNS 1 of 317, NTP 0 of 259), where a
  * visitor drawn per flow made 2 of every 5 generated captures ask their NTP
- * servers from two (BENCHMARK.md, "What a person sees (session 11)"). */
-static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin, ns_rng *r,
-                            uint32_t *seq, uint32_t *flows, uint32_t *fam)
+ * servers from two (BENCHMARK.md, "What a person sees (session 11)").
+ * A flow from a fixed host (fixed[j], NULL for none: the gateway's DHCP
+ * answers) takes that host, new at its first flow, out of the chain, as
+ * server_draw does for servers. */
+static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin,
+                            const uint32_t *fixed, ns_rng *r, uint32_t *seq, uint32_t *flows, uint32_t *fam)
 {
-    uint32_t n_cl = 0;
+    uint32_t n_cl = 0, n_fx = 0, fx_key[FIXED_MAX], fx_fam[FIXED_MAX], fx_cl[FIXED_MAX];
     int32_t prev[2] = {-1, -1}, top[2] = {-1, -1}; /* per family: the previous flow's client, the busiest */
     double all[3] = {0}, row_b[3] = {0}, row_v[3] = {0}, gaps = 0;
     if (c) {
@@ -247,6 +295,13 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *k
     }
     for (size_t j = 0; j < n; j++) {
         uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0;
+        if (fixed && fixed[j]) {
+            int32_t x = fixed_host(fx_key, fx_fam, fx_cl, n_fx, fixed[j], f);
+            if (x < 0 && n_fx < FIXED_MAX) fx_key[n_fx] = fixed[j], fx_fam[n_fx] = f, fx_cl[n_fx++] = n_cl;
+            if (x < 0) x = (int32_t)n_cl, flows[n_cl] = 0, fam[n_cl++] = FAM_FIXED;
+            flows[x]++, seq[j] = (uint32_t)x;
+            continue;
+        }
         int32_t k = pin && pin[j] < j ? (int32_t)seq[pin[j]] : -1, p = prev[f];
         if (k < 0 && p >= 0 && c && gaps > 0) {
             int busy = top[f] == p;
@@ -274,6 +329,7 @@ typedef struct host_draw {
     const uint8_t *kind;
     const uint32_t *cseq;     /* servers: the flows' clients */
     const uint32_t *pin;      /* the flow each flow's client (clients) or server (servers) follows: service_pins */
+    const uint32_t *fixed;    /* each flow's fixed host (client_draw, server_draw), NULL: none */
     uint32_t *scratch;
     uint32_t (*draw)(const struct host_draw *h, ns_rng *r, uint32_t *seq);
 } host_draw;
@@ -302,7 +358,7 @@ static void host_sequence(const host_draw *h, uint64_t fresh, uint64_t gaps, uin
 
 static uint32_t clients_once(const host_draw *h, ns_rng *r, uint32_t *seq)
 {
-    return client_draw(h->c, h->n, h->kind, h->pin, r, seq, h->scratch + 2 * h->n, h->scratch + 3 * h->n);
+    return client_draw(h->c, h->n, h->kind, h->pin, h->fixed, r, seq, h->scratch + 2 * h->n, h->scratch + 3 * h->n);
 }
 
 /* The clients of a capture's n flows (seq[n], numbered in order of first
@@ -312,9 +368,9 @@ static uint32_t clients_once(const host_draw *h, ns_rng *r, uint32_t *seq)
  * that many, else the closest. One coin per flow gave captures of 2 and of
  * 9 clients where the real ones of the class had 3 or 4. scratch[4 n]. */
 static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin,
-                            uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
+                            const uint32_t *fixed, uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
 {
-    host_draw h = {c, n, kind, NULL, pin, scratch, clients_once};
+    host_draw h = {c, n, kind, NULL, pin, fixed, scratch, clients_once};
     uint64_t gaps = c ? (uint64_t)c->client_new + c->client_prev + c->client_other : 0;
     host_sequence(&h, c ? c->client_new : 0, gaps, 0x636c69656e747321ull, seed, capture, seq, scratch, scratch + n);
 }
@@ -474,17 +530,32 @@ static int32_t server_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
  * client's family, else a new one. A flow pinned to an earlier one of its
  * service (spin[j] < j: service_pins) goes to that flow's server: a device
  * asks one resolver (IoT captures with DNS to two: 17 of 317), where drawn
- * per flow the generated ones asked a median of 3. Returns how many. */
+ * per flow the generated ones asked a median of 3.
+ * A flow to a fixed destination (fixed[j], NULL for none: the gateway, a
+ * group) takes that destination's server, new at its first flow (it is one
+ * of the hosts the class counts), and stays out of the chain: no other flow
+ * takes it as the one its client used last or as a seen one. Drawn in the
+ * chain, the gateway's DNS flow had a server of the chain, which the next
+ * flows (NTP, HTTPS) took as "last used" while the gateway answered DNS: one
+ * host more a capture (BENCHMARK.md, "What a person sees (session 12)").
+ * Returns how many servers (fixed ones among them). */
 static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
-                            const uint32_t *spin, ns_rng *r, uint32_t *seq, uint32_t *flows, uint32_t *fam, int32_t *last,
-                            uint32_t *icmp_with)
+                            const uint32_t *spin, const uint32_t *fixed, ns_rng *r, uint32_t *seq, uint32_t *flows,
+                            uint32_t *fam, int32_t *last, uint32_t *icmp_with)
 {
-    uint32_t n_sv = 0, n_cl = 0;
+    uint32_t n_sv = 0, n_cl = 0, n_fx = 0, fx_key[FIXED_MAX], fx_fam[FIXED_MAX], fx_sv[FIXED_MAX];
     for (size_t j = 0; j < n; j++) {
         uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0, cj = cseq[j];
         int icmp = kind && (kind[j] & FLOW_ICMP);
         int new_client = cj >= n_cl;
         if (new_client) last[cj] = -1, n_cl = cj + 1;
+        if (fixed && fixed[j]) {
+            int32_t s = fixed_host(fx_key, fx_fam, fx_sv, n_fx, fixed[j], f);
+            if (s < 0 && n_fx < FIXED_MAX) fx_key[n_fx] = fixed[j], fx_fam[n_fx] = f, fx_sv[n_fx++] = n_sv;
+            if (s < 0) s = (int32_t)n_sv, flows[n_sv] = 0, fam[n_sv] = FAM_FIXED, icmp_with[n_sv++] = 0;
+            flows[s]++, seq[j] = (uint32_t)s;
+            continue;
+        }
         int32_t s = spin && spin[j] < j ? (int32_t)seq[spin[j]] : -1; /* a service that keeps one server */
         if (s < 0 && j && c && n_sv) {
             double w[3] = {c->server_new, new_client ? 0 : c->server_same,
@@ -512,14 +583,15 @@ static uint32_t servers_once(const host_draw *h, ns_rng *r, uint32_t *seq)
 {
     uint32_t *sc = h->scratch;
     size_t n = h->n;
-    return server_draw(h->c, n, h->cseq, h->kind, h->pin, r, seq, sc + 2 * n, sc + 3 * n, (int32_t *)(sc + 4 * n),
-                       sc + 5 * n);
+    return server_draw(h->c, n, h->cseq, h->kind, h->pin, h->fixed, r, seq, sc + 2 * n, sc + 3 * n,
+                       (int32_t *)(sc + 4 * n), sc + 5 * n);
 }
 
 static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *cseq, const uint8_t *kind,
-                            const uint32_t *spin, uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
+                            const uint32_t *spin, const uint32_t *fixed, uint64_t seed, uint64_t capture, uint32_t *seq,
+                            uint32_t *scratch)
 {
-    host_draw h = {c, n, kind, cseq, spin, scratch, servers_once};
+    host_draw h = {c, n, kind, cseq, spin, fixed, scratch, servers_once};
     uint64_t gaps = c ? (uint64_t)c->server_new + c->server_same + c->server_other : 0;
     host_sequence(&h, c ? c->server_new : 0, gaps, 0x7365727665727321ull, seed, capture, seq, scratch, scratch + n);
 }
@@ -529,15 +601,21 @@ static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *
  * with another: the seen server of its family whose first flow said that
  * TTL (the busiest of them) takes it. Which flows open a new server stays
  * as drawn, so the class's server counts hold; ICMP flows, which the
- * 5-tuple rule moves between servers, stay too. ttl, flows, fam: [n]. */
+ * 5-tuple rule moves between servers, stay too, as do flows to a fixed
+ * destination (fixed: server_draw's). ttl, flows, fam: [n]. */
 static void servers_by_ttl(const ns_tmodel_capture *cap, const tm_flow_info *info, const uint8_t *kind, const uint32_t *spin,
-                           uint32_t *sseq, int32_t *ttl, uint32_t *flows, uint8_t *fam)
+                           const uint32_t *fixed, uint32_t *sseq, int32_t *ttl, uint32_t *flows, uint8_t *fam)
 {
     uint32_t n_sv = 0;
     for (size_t j = 0; j < cap->n; j++) {
         const tm_flow_info *fi = &info[cap->first + j];
         uint8_t f = kind[cap->first + j] & FLOW_V6;
         uint32_t s = sseq[j];
+        if (fixed && fixed[j]) { /* a fixed destination's flows stay, and no other flow takes it */
+            if (s == n_sv) ttl[n_sv] = -1, fam[n_sv] = FAM_FIXED, flows[n_sv++] = 0;
+            flows[s]++;
+            continue;
+        }
         if (spin[j] < j) { /* a pinned service's flow follows its first, moved or not */
             flows[s = sseq[j] = sseq[spin[j]]]++;
             continue;
@@ -667,12 +745,55 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     ns_rng_seed(&r, seed ^ 0x74726163656d6f64ull, 2 * ci + 1);
     ns_rng_seed(&gr, seed ^ 0x67726f7570616464ull, ci);
     const ns_tmodel_class *hcl = tm_pick(&ch, has_hosts, 0), *pcl = tm_pick(&ch, has_ports, 0);
+    const ns_tmodel_class *ccl = tm->version >= 11 ? tm_pick(&ch, has_cports, 0) : NULL;
     uint32_t n_cl = 0, n_sv = 0, *cseq = scratch;
     uint32_t *pin = scratch + 8 * cap->n, *spin = scratch + 9 * cap->n;
     size_t pins = 16;
     while (pins < 2 * cap->n) pins *= 2;
     service_pins(tm_pick(&ch, has_services, 0), cap, info, kind, seed, ci, pin, spin, scratch + 10 * cap->n, pins);
-    client_sequence(hcl, cap->n, kind + cap->first, pin, seed, ci, cseq, scratch + 2 * cap->n);
+    /* Each flow's group (tmodel.h, "Groups"; gr's draws in flow order, as ever) and whether it goes to the
+     * gateway: dest[j], that destination (0: the server chain's; version 11 keeps them out of it). */
+    uint32_t *dest = scratch + 14 * cap->n + 16, *groups = dest + cap->n, *src = groups + cap->n;
+    uint8_t *gzero = (uint8_t *)(src + cap->n), *gttl = gzero + cap->n;
+    const ns_tmodel_class *gc = tm_pick(&ch, has_groups, 0);
+    for (size_t j = 0; j < cap->n; j++) {
+        const tm_flow_info *fi = &info[cap->first + j];
+        /* An IPv6 flow goes to the group's IPv6 counterpart where it has one (mDNS's ff02::fb), as the
+         * class's IPv4 flows to the port go (the dataset keeps no IPv6 address to learn from). */
+        int v6 = (kind[cap->first + j] & FLOW_V6) != 0;
+        groups[j] = 0, gzero[j] = gttl[j] = 0;
+        if (gc && fi->proto == NS_PROTO_UDP && !fi->sent[1])
+            for (int i = 0; i < NS_TM_GROUPS && gc->group_addr[i]; i++) {
+                if (gc->group_port[i] != fi->sport) continue;
+                if (v6 && !ns_repair_group6(gc->group_addr[i], NULL)) break;
+                if (ns_rng_double(&gr) * gc->group_port_flows[i] < gc->group_flows[i]) {
+                    groups[j] = gc->group_addr[i], gttl[j] = gc->group_ttl[i];
+                    gzero[j] = !v6 && ns_rng_double(&gr) * gc->group_flows[i] < gc->group_zero[i];
+                }
+                break;
+            }
+        int gateway = !groups[j] && !v6 && fi->proto == NS_PROTO_UDP &&
+                      (fi->sport == 53 ? gw_on[0] : fi->sport == 67 && gw_on[1]);
+        /* a DHCP server's answers (to port 68) come from the gateway that leases, to the device */
+        int answers = !groups[j] && !v6 && fi->proto == NS_PROTO_UDP && fi->sport == 68 && gw_on[1];
+        int fix = tm->version >= 11;
+        dest[j] = !fix ? 0 : groups[j] ? groups[j] : gateway ? FIXED_GATEWAY : answers ? FIXED_DEVICE : 0;
+        src[j] = !fix ? 0 : answers ? FIXED_GATEWAY : gzero[j] ? FIXED_ZERO : 0;
+    }
+    /* A service's flow pinned to one of another destination (a group's flow and the same port's unicast
+     * one) keeps to its own */
+    for (size_t j = 0; j < cap->n; j++) {
+        if (dest[j] != dest[spin[j]]) spin[j] = (uint32_t)j;
+        if (src[j] != src[pin[j]]) pin[j] = (uint32_t)j;
+    }
+    client_sequence(hcl, cap->n, kind + cap->first, pin, src, seed, ci, cseq, scratch + 2 * cap->n);
+    /* The device the gateway's answers go to: the capture's IPv4 client with most flows (the first of them) */
+    uint32_t device = UINT32_MAX, *per = scratch + 2 * cap->n;
+    memset(per, 0, cap->n * sizeof *per);
+    for (size_t j = 0; j < cap->n; j++)
+        if (!src[j] && !(kind[cap->first + j] & FLOW_V6)) per[cseq[j]]++;
+    for (uint32_t h = 0; h < cap->n; h++)
+        if (per[h] && (device == UINT32_MAX || per[h] > per[device])) device = h;
     /* Its client that would take the gateway's number takes the first number after its clients' instead
      * (the captures' others keep theirs: their addresses, and the checksums over them, stay as they were). */
     uint64_t gw_num = link && hc > 1 ? hc - 1 : UINT64_MAX, spare = *client_base;
@@ -680,8 +801,8 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         if (*client_base + cseq[j] + 1 > spare) spare = *client_base + cseq[j] + 1;
     if (spare % hc == gw_num) spare++;
     uint32_t *sseq = scratch + cap->n;
-    server_sequence(hcl, cap->n, cseq, kind + cap->first, spin, seed, ci, sseq, scratch + 2 * cap->n);
-    servers_by_ttl(cap, info, kind, spin, sseq, (int32_t *)(scratch + 2 * cap->n), scratch + 3 * cap->n,
+    server_sequence(hcl, cap->n, cseq, kind + cap->first, spin, dest, seed, ci, sseq, scratch + 2 * cap->n);
+    servers_by_ttl(cap, info, kind, spin, dest, sseq, (int32_t *)(scratch + 2 * cap->n), scratch + 3 * cap->n,
                    (uint8_t *)(scratch + 4 * cap->n));
     for (int d = 0; d < 2; d++) {
         const ns_tmodel_class *tc = tm_pick(&ch, has_ts, d);
@@ -706,48 +827,57 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         if (s == (int32_t)n_sv) new_host(&sv[n_sv++], *server_base + (uint32_t)s, &ch, 1, &r);
 
         /* The client port: the first from the range, then steps as learned. A
-         * range of fixed ports only with the server port it goes with. */
+         * range of fixed ports only with the server port it goes with. Version 11:
+         * a fresh port as the class's stacks chose theirs (class_cport), and its
+         * range the one it lies in. */
         uint16_t lo = pcl ? pcl->port_lo : 32768, hi = pcl ? pcl->port_hi : 60999;
         if (pcl && pcl->port_server && fi->sport != pcl->port_server) lo = 32768, hi = 60999;
         phost *h = &cl[c];
         uint32_t span = (uint32_t)hi - lo + 1, port;
-        if (!h->has_port || !pcl) {
-            port = lo + (uint32_t)ns_rng_below(&r, span);
-        } else {
+        int step = -1;
+        if (h->has_port && pcl) {
             double w[NS_TM_PORT_STEPS + 2];
             for (int i = 0; i <= NS_TM_PORT_STEPS; i++) w[i] = pcl->port_step[i];
             w[NS_TM_PORT_STEPS + 1] = pcl->port_random;
-            int step = draw(&r, w, NS_TM_PORT_STEPS + 2);
-            port = step < 0 || step > NS_TM_PORT_STEPS ? lo + (uint32_t)ns_rng_below(&r, span)
-                                                       : lo + ((uint32_t)h->port - lo + (uint32_t)step) % span;
+            step = draw(&r, w, NS_TM_PORT_STEPS + 2);
+            if (step > NS_TM_PORT_STEPS) step = -1;
+        }
+        if (ccl) {
+            port = step >= 0 && (uint32_t)h->port + (uint32_t)step <= 65535 ? (uint32_t)h->port + (uint32_t)step
+                                                                          : class_cport(ccl, &r);
+            cport_range(ccl, (uint16_t)port, &lo, &hi);
+            span = (uint32_t)hi - lo + 1;
+        } else {
+            port = step < 0 ? lo + (uint32_t)ns_rng_below(&r, span) : lo + ((uint32_t)h->port - lo + (uint32_t)step) % span;
         }
         if (fi->proto == NS_PROTO_ICMP) port = 0;
         /* A service whose clients use a fixed port (DHCP's 68): that port, whatever the class's range. */
         uint16_t fixed = ns_repair_client_port(fi->proto, fi->sport);
         if (fixed) port = fixed;
-        /* A flow to a group address, as the class's flows to its server port go (tmodel.h, "Groups"). */
-        uint32_t group = 0;
-        int zero = 0;
-        uint8_t group_ttl = 0;
-        const ns_tmodel_class *gc = tm_pick(&ch, has_groups, 0);
-        /* An IPv6 flow goes to the group's IPv6 counterpart where it has one (mDNS's ff02::fb), as the
-         * class's IPv4 flows to the port go (the dataset keeps no IPv6 address to learn from). */
+        /* A flow to a group address, as the class's flows to its server port go (drawn above). */
+        uint32_t group = groups[j];
+        int zero = gzero[j];
+        uint8_t group_ttl = gttl[j];
         int v6 = (kind[k] & FLOW_V6) != 0;
-        if (gc && fi->proto == NS_PROTO_UDP && !fi->sent[1])
-            for (int i = 0; i < NS_TM_GROUPS && gc->group_addr[i]; i++) {
-                if (gc->group_port[i] != fi->sport) continue;
-                if (v6 && !ns_repair_group6(gc->group_addr[i], NULL)) break;
-                if (ns_rng_double(&gr) * gc->group_port_flows[i] < gc->group_flows[i]) {
-                    group = gc->group_addr[i], group_ttl = gc->group_ttl[i];
-                    zero = !v6 && ns_rng_double(&gr) * gc->group_flows[i] < gc->group_zero[i];
-                }
-                break;
-            }
         /* Distinct 5-tuples: the port moves on (ICMP, which has none: the server). */
         uint32_t cnum = (uint32_t)(cl[c].num % hc == gw_num ? spare % hc : cl[c].num % hc);
+        /* A fixed client (version 11) is written as the gateway or 0.0.0.0, never as its own number: the
+         * device stands in where a number is needed (the answers' server; a DHCP client's MAC, and its
+         * address once 0.0.0.0 is taken) */
+        int answers = src[j] == FIXED_GATEWAY;
+        if (src[j]) {
+            uint64_t dn = *client_base + (device == UINT32_MAX ? (uint32_t)c : device);
+            cnum = (uint32_t)(dn % hc == gw_num ? spare % hc : dn % hc);
+        }
         tuple key = {cnum, (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1, 0};
-        int gateway = !group && !v6 && fi->proto == NS_PROTO_UDP && (fi->sport == 53 ? gw_on[0] : fi->sport == 67 && gw_on[1]);
+        int gateway = answers || (!group && !v6 && fi->proto == NS_PROTO_UDP &&
+                                  (fi->sport == 53 ? gw_on[0] : fi->sport == 67 && gw_on[1]));
         if (gateway) key.server = 0, key.proto |= GATEWAY_TUPLE;
+        /* The answers' 5-tuple is the device's own to the gateway (68 to 67): within the flow idle timeout of
+         * another (its request, earlier answers) it reads back as one flow with it, as a real capture's DHCP
+         * exchanges with its router do; the gateway's flows keep their hosts whatever the table says */
+        int64_t begin = ro->start_ns + t, end = begin + fi->dur_ns + NS_FLOW_DEFAULT_IDLE_NS + 1000000000;
+        if (answers) key.cport = fi->sport, key.sport = (uint16_t)port;
         /* 0.0.0.0 is every capture's (each its own pcap), not one host's */
         if (group) key.server = group, key.proto |= GROUP_TUPLE, key.client = zero ? GROUP_HOST - (uint32_t)ci : key.client;
         /* The port moves on within the range, then over every port above 1023; ICMP,
@@ -759,9 +889,8 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         uint32_t server0 = key.server;
         /* A group flow with its fixed port takes the 5-tuple of an earlier one that has ended: read back, they are
          * two flows, as the real ones that share it are. */
-        int64_t begin = ro->start_ns + t, end = begin + fi->dur_ns + NS_FLOW_DEFAULT_IDLE_NS + 1000000000;
         while (used->t[slot].used &&
-               !((group || gateway) && fixed && key.cport == fixed && used->t[slot].free_at < begin)) {
+               !((group || gateway) && fixed && (key.cport == fixed || answers) && used->t[slot].free_at < begin)) {
             if (zero) { /* 0.0.0.0 busy: a client with a lease broadcasts from its own address (DHCP's rebinding) */
                 zero = 0, key.client = cnum;
                 slot = tuple_slot(used, &key);
@@ -790,13 +919,13 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         }
         key.free_at = end;
         used->t[slot] = key;
-        port = key.cport;
+        port = answers ? key.sport : key.cport; /* the answers' tuple is the device's own */
         if (fi->proto != NS_PROTO_ICMP && port != fixed) h->has_port = 1, h->port = (uint16_t)port;
         p->client = group ? cnum : key.client;
         p->server = group || gateway ? (uint32_t)(sv[s].num % hs) : key.server;
         p->client_port = (uint16_t)port, p->group = group, p->client_zero = (uint8_t)zero;
-        p->gateway = (uint8_t)gateway;
-        if (link && !v6 && !zero) { /* what its stack sends on the link first (repair_link.c) */
+        p->gateway = answers ? NS_REPAIR_GATEWAY_ANSWERS : gateway ? NS_REPAIR_GATEWAY_SERVER : 0;
+        if (link && !v6 && !zero && !answers) { /* what its stack sends on the link first (repair_link.c) */
             phost *lc = &cl[c];
             if (group >> 28 == 14) { /* a multicast group: joined once (IGMP), no next hop to resolve */
                 int i = 0;
@@ -892,8 +1021,9 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     tuples used = {calloc(cap, sizeof(tuple)), cap - 1};
     tm_flow_info *info = calloc(g->n_flows + 1, sizeof *info);
     phost *cl = malloc((most + 1) * sizeof *cl), *sv = malloc((most + 1) * sizeof *sv);
-    /* plan_capture's: 8 n, then service_pins' 2 n and its table (a power of two >= 2 n: < 4 n + 16) */
-    uint32_t *scratch = malloc((14 * most + 16) * sizeof *scratch);
+    /* plan_capture's: 8 n, then service_pins' 2 n and its table (a power of two >= 2 n: < 4 n + 16), then the
+     * fixed servers, groups, fixed clients, and the groups' 0.0.0.0 and TTL bytes (4 n) */
+    uint32_t *scratch = malloc((18 * most + 16) * sizeof *scratch);
     int64_t *starts = malloc((2 * most + 1) * sizeof *starts);
     uint8_t *kind = calloc(g->n_flows + 1, 1);
     votes v = {malloc((most + 1) * sizeof *v.pairs), malloc((most + 1) * sizeof *v.val), malloc(most + 1),

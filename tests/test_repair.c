@@ -761,6 +761,50 @@ static unsigned sum16(const uint8_t *p, size_t n)
  * IGMPv3 joins of 224.0.0.251; valid to tshark; NETSYNTH_REPAIR_OFF's arp,
  * igmp, gateway take them out. Before: a DNS server of the server net, IP
  * frames only, each server's own MAC. */
+/* A DHCP server's answers planned as the gateway's own flow (NS_REPAIR_GATEWAY_ANSWERS, trace model version 11):
+ * from the gateway's 67 to the client host's 68, as replies (BOOTP op 2, an Offer naming the gateway its server
+ * and offering the client its address), the way a home router answers a device. Before, the flow went from the
+ * client host to a server host of the server net, and its messages were requests (op 1) from port 67. With
+ * NETSYNTH_REPAIR_OFF=gateway it goes between the planned hosts, still replies from the port-67 side. */
+static void test_dhcp_answers_from_the_gateway(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    udp_row(add(&f, 0, 0), 300, 67, 68), udp_row(add(&f, 0, 500000000), 300, 67, 68);
+    ns_repair_plan plan = {.start_ns = 1000000000, .client = 4, .server = 7, .client_port = 67,
+                           .gateway = NS_REPAIR_GATEWAY_ANSWERS};
+    for (int off = 0; off < 2; off++) {
+        if (off) assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "gateway", 1), 0);
+        ns_repair_opts o;
+        ns_repair_opts_init(&o);
+        o.plan = &plan, o.n_plan = 1;
+        ns_repair_out out = {0};
+        assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+        unsetenv("NETSYNTH_REPAIR_OFF");
+        assert_int_equal(ns_repair_merge(&out), NS_OK);
+        size_t dhcp = 0;
+        for (size_t i = 0; i < out.n_pkts; i++) {
+            const uint8_t *b = out.bytes + out.pkts[i].off;
+            if (rb16(b + 12) != 0x0800) continue;
+            const uint8_t *h = b + 14, *u = h + (h[0] & 15) * 4, *m = u + 8;
+            assert_int_equal(h[9], 17);
+            assert_int_equal(rb16(u), 67), assert_int_equal(rb16(u + 2), 68);
+            assert_int_equal(rb32(h + 12), off ? 0x0A000005u : 0x0A0000FEu); /* the gateway; off: the client host */
+            if (!off) assert_int_equal(rb32(h + 16), 0x0A000005u);               /* to the client host */
+            assert_int_equal(m[0], 2);                                           /* a reply */
+            if (!off) {
+                assert_int_equal(rb32(m + 16), 0x0A000005u);                     /* yiaddr: the device's */
+                assert_int_equal(m[240], 53), assert_int_equal(m[242], 2);       /* an Offer */
+                assert_int_equal(m[243], 54), assert_int_equal(rb32(m + 245), 0x0A0000FEu); /* its server */
+            }
+            dhcp++;
+        }
+        assert_int_equal(dhcp, 2);
+        ns_repair_out_free(&out);
+    }
+}
+
 static void test_link_frames(void **state)
 {
     (void)state;
@@ -2446,6 +2490,7 @@ int main(void)
         cmocka_unit_test(test_tcp_syn_retransmission),
         cmocka_unit_test(test_ablation_switches),
         cmocka_unit_test(test_link_frames),
+        cmocka_unit_test(test_dhcp_answers_from_the_gateway),
         cmocka_unit_test(test_tcp_flags_and_rst),
         cmocka_unit_test(test_close_sides_and_refusals),
         cmocka_unit_test(test_syn_ack_options_and_timestamps),

@@ -239,9 +239,11 @@ typedef struct ns_repair_plan {
      * DELETE, OPTIONS, PATCH, CONNECT, NOTIFY, M-SEARCH, SUBSCRIBE, UNSUBSCRIBE), scaled to fit: the prior a
      * garbled method is made exact with (docs/payload.md, "Near misses"). All 0: none learned, the nearest. */
     uint16_t methods[NS_REPAIR_METHODS];
-    /* The link a flow's client sits on (repair_link.c): gateway 1 puts the server at the client net's gateway
-     * (its last usable host: the home router that is DHCP server and DNS resolver) in place of the server
-     * net; link (NS_REPAIR_LINK_* bits) adds the frames a host's stack sends before the flow's first packet. */
+    /* The link a flow's client sits on (repair_link.c): gateway NS_REPAIR_GATEWAY_SERVER puts the server at
+     * the client net's gateway (its last usable host: the home router that is DHCP server and DNS resolver)
+     * in place of the server net; NS_REPAIR_GATEWAY_ANSWERS makes the gateway the flow's client and client
+     * host `client` its server (a DHCP server's answers, from its port 67 to the device's 68); link
+     * (NS_REPAIR_LINK_* bits) adds the frames a host's stack sends before the flow's first packet. */
     uint8_t gateway;
     uint8_t link;
     /* Per side and the flow's transport ([0] TCP, [1] UDP, [2] the rest), the IP total lengths (IPv6: 40 +
@@ -253,6 +255,9 @@ typedef struct ns_repair_plan {
      * rows' own. */
     uint16_t server_port;
 } ns_repair_plan;
+
+/* ns_repair_plan.gateway: 0 none. */
+enum { NS_REPAIR_GATEWAY_SERVER = 1, NS_REPAIR_GATEWAY_ANSWERS = 2 };
 
 /* ns_repair_plan.link: frames before a flow's first packet, from its client (never in a dataset: they are no
  * IP flow, or IGMP, which no flow keeps). */

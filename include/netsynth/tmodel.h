@@ -43,7 +43,8 @@
  *              1024-5000, else 1024-65535; else the ports seen, such as
  *              DHCP's 68, kept for the server port most of the class's
  *              flows have: other flows take 32768-60999, since a client
- *              port of a known service would make dissectors misread them).
+ *              port of a known service would make dissectors misread them);
+ *              version 11: the client ports its stacks chose (cport_val).
  *   per host   (client and server apart) the IP ID of a flow's packets from
  *              it: all zero, a counter (steps of 0..256 between its non-zero
  *              IDs: a Linux SYN-ACK has ID 0), or random; whether
@@ -158,6 +159,11 @@
  * flow to each multicast group; flows to servers off the subnet go through
  * the gateway's MAC. The dataset keeps no ARP or IGMP (no IP flow): the rate
  * is the stack's rule, not learned. Older models plan none of it.
+ * Version 11: a flow to the gateway or a group, a DHCP server's answer (to
+ * port 68: from the gateway, to the capture's busiest IPv4 client) and a
+ * flow from 0.0.0.0 have fixed hosts, new at their first flow and never
+ * drawn by the host chains (tmodel_plan.c, server_draw); a host's fresh
+ * client port is one of its class's (class_cport).
  * A TCP flow's client keeps its rows' TTL only if the class's TCP flows
  * show it, else the host's TTL if they do, else their commonest (a class's
  * SSDP TTL of 4 is a UDP one).
@@ -174,7 +180,8 @@
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
  * version 5 ones before `method`, version 6 ones before `svc_multi`, version 7 ones before `gw_port_flows`,
- * version 8 ones before `len_val` (what they lack reads as zeros), and records of versions 1 to 4 are
+ * version 8 ones before `len_val`, version 9 ones before `port_val`, version 10 ones before `cport_val` (what
+ * they lack reads as zeros), and records of versions 1 to 4 are
  * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
@@ -190,13 +197,15 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 10  /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 11  /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
                                * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
                                * one client, to one server; 8: DNS and DHCP servers on the client's
                                * subnet (the gateway); 9: IP lengths per side and transport; 10: server
-                               * ports per transport; older files load without what they lack */
+                               * ports per transport; 11: the gateway, groups and 0.0.0.0 out of the host
+                               * chains, and client ports as the class's stacks chose them; older files load
+                               * without what they lack (and plan as before) */
 
 enum {
     NS_TM_GAP_PER_DECADE = 8,
@@ -212,7 +221,9 @@ enum {
     NS_TM_SVC_PORTS = 8,                                 /* server ports with a one-client share of their own */
     NS_TM_LENS = NS_REPAIR_LENS,                         /* IP total lengths kept per side and transport */
     NS_TM_LEN_KINDS = NS_REPAIR_LEN_KINDS,
-    NS_TM_PORTS = NS_REPAIR_PORTS,                       /* server ports kept per transport (TCP, UDP) */               /* transports: TCP, UDP, the rest */
+    NS_TM_PORTS = NS_REPAIR_PORTS,                       /* server ports kept per transport (TCP, UDP) */
+    NS_TM_CPORTS = 32,                                   /* client ports under NS_TM_CPORT_HIGH kept */
+    NS_TM_CPORT_HIGH = 32768,                            /* Linux's and IANA's ephemeral ranges start here */               /* transports: TCP, UDP, the rest */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -317,6 +328,15 @@ typedef struct ns_tmodel_class {
      * bit or two off these to the nearest (ns_repair_class_port) */
     uint16_t port_val[2][NS_TM_PORTS];
     uint32_t port_count[2][NS_TM_PORTS];
+    /* version 11: the client ports the class's stacks chose (TCP and UDP flows; not under 1024, not the server
+     * port's own, as mDNS's 5353 to 5353): of those under NS_TM_CPORT_HIGH, the NS_TM_CPORTS commonest first
+     * (ties: the lower; cport_count 0 ends them); cport_high of the rest, from cport_high_lo to cport_high_hi.
+     * A host's first port (and a port after a jump) comes from these, so that a port a dissector claims
+     * comes up no more than in the class's captures (WeMo's 3073.., then Linux's 32768..60999) */
+    uint16_t cport_val[NS_TM_CPORTS];
+    uint32_t cport_count[NS_TM_CPORTS];
+    uint32_t cport_high;
+    uint16_t cport_high_lo, cport_high_hi;
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
