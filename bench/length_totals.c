@@ -1,11 +1,12 @@
-/* length_totals MODEL LIKE.ds [REPS]: issue 15's per-class totals as the length head alone decides them, without
+/* length_totals [-e] MODEL LIKE.ds [REPS]: issue 15's per-class totals as the length head alone decides them, without
  * denoising a row. Per class of LIKE.ds (the --like plan's requests): the real total packets, the head's expected
  * total over real (the head's bias: n flows times its mean length, a bin past the window at its log-uniform mean),
  * and over REPS draws (default 2000) of the class's n lengths, independent or stratified as generate draws them
  * (src/generate.c, stratify: u = (pi(j) + U) / n), the share whose total lies within 10% of real and of the head's
  * expectation, and the spread (sd) of total / expected. Separates the head's bias (issue 15 (b): what the model
  * learned) from sampling variance ((a): what drawing does). BENCHMARK.md, "Whole-flow totals per class (session
- * 13)". Build from the repository root after `make`:
+ * 13)". -e: each class's own flows' distribution over the model's length classes in place of the head
+ * (a perfect head: what drawing alone does). Build from the repository root after `make`:
  *   cc -std=c11 -O2 -fopenmp -Iinclude bench/length_totals.c build/libnetsynth.a -o build/length_totals \
  *      -lpcap -lpng -lz -ldl -lm */
 #include <math.h>
@@ -36,8 +37,10 @@ static int class_of(const double *cdf, int NL, double u)
 
 int main(int argc, char **argv)
 {
+    int empirical = argc > 1 && !strcmp(argv[1], "-e");
+    if (empirical) argc--, argv++;
     if (argc < 3) {
-        fprintf(stderr, "usage: length_totals MODEL LIKE.ds [REPS]\n");
+        fprintf(stderr, "usage: length_totals [-e] MODEL LIKE.ds [REPS]\n");
         return 2;
     }
     int reps = argc > 3 ? atoi(argv[3]) : 2000;
@@ -52,15 +55,18 @@ int main(int argc, char **argv)
     size_t A = ds.n_attrs, n_c = 0;
     int32_t *combo = malloc((p.n + 1) * A * sizeof *combo);
     double *real = calloc(p.n + 1, sizeof *real);
+    int T = m.cfg.max_packets, NL = ns_model_length_classes(&m.cfg);
+    double *count = calloc((p.n + 1) * (size_t)NL, sizeof *count); /* -e: flows per class and length class */
     for (uint64_t f = 0; f < ds.n_flows; f++) {
         size_t c = 0;
         while (c < n_c && memcmp(combo + c * A, ds.labels + f * A, A * sizeof *combo)) c++;
         if (c == n_c) memcpy(combo + n_c++ * A, ds.labels + f * A, A * sizeof *combo);
-        real[c] += ds.totals ? (double)(ds.totals[f].packets[0] + ds.totals[f].packets[1]) : ds.flows[f].n_packets;
+        uint64_t len = ds.totals ? ds.totals[f].packets[0] + ds.totals[f].packets[1] : ds.flows[f].n_packets;
+        real[c] += (double)len;
+        count[c * NL + ns_model_length_class(&m.cfg, len)]++;
     }
     ns_gen_opts o;
     ns_gen_opts_init(&o);
-    int T = m.cfg.max_packets, NL = ns_model_length_classes(&m.cfg);
     float *logits = malloc((size_t)NL * sizeof *logits);
     double *cdf = malloc((size_t)NL * sizeof *cdf), *u = NULL;
     printf("%-32s %5s %8s %6s | %6s %6s %6s | %6s %6s %6s\n", "class", "flows", "real", "head", "iid10", "iidH",
@@ -72,6 +78,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "length_totals: %s\n", ns_errmsg());
             return 1;
         }
+        if (empirical)
+            for (int c = 0; c < NL; c++) logits[c] = count[k * NL + c] ? (float)log(count[k * NL + c]) : -INFINITY;
         double mx = logits[0], s = 0, mean = 0;
         for (int c = 1; c < NL; c++) mx = fmax(mx, logits[c]);
         for (int c = 0; c < NL; c++) s += exp(logits[c] - mx);
@@ -105,7 +113,7 @@ int main(int argc, char **argv)
                sqrt(ss[1] / reps));
     }
     printf("classes expected within 10%% of real: independent %.1f, stratified %.1f of %zu\n", met[0], met[1], p.n);
-    free(combo), free(real), free(logits), free(cdf), free(u);
+    free(combo), free(real), free(count), free(logits), free(cdf), free(u);
     ns_gen_plan_free(&p);
     ns_dataset_free(&ds);
     ns_modelfile_free(&m);
