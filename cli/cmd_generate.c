@@ -85,7 +85,8 @@ static void usage(FILE *out)
             "                     (slower; also NETSYNTH_DETERMINISTIC=1)\n"
             "  --batch B          flows denoised together, per thread (default: as many as\n"
             "                     make 256 packets, at most 64)\n"
-            "  --length N         every flow N packets long (default: as the model's length head draws);\n"
+            "  --length N         every flow N packets long (default: as the model's length head draws,\n"
+            "                     a prompt's flows stratified: docs/model.md);\n"
             "                     past the model's window, generated window by window; a single\n"
             "                     pcap/pcapng is written as it is generated, in memory bounded\n"
             "                     by the window, not the flow\n"
@@ -255,7 +256,7 @@ static int generate_plan_shared(const ns_modelfile *m, const ns_gen_opts *o, con
     if (!ids) return ns_error(NS_ENOMEM, "out of memory for %zu prompts", total);
     for (size_t k = 0, at = 0; k < p->n; k++)
         for (size_t f = 0; f < p->req[k].n; f++, at++) memcpy(ids + at * A, p->req[k].ids, m->n_attrs * sizeof *ids);
-    cli_mpi_share(total, &first, &count);
+    cli_mpi_share(total, NS_GEN_STRATA, &first, &count);
     out->n_attrs = m->n_attrs;
     int rc = count ? ns_generate_many(m, o, ids + first * A, count, first, out) : NS_OK;
     free(ids);
@@ -543,7 +544,7 @@ int cmd_generate(int argc, char **argv)
         trace = th.plan, n_flows = count;
     } else if (!rc) {
         size_t first = 0, share = count;
-        cli_mpi_share(count, &first, &share);
+        cli_mpi_share(count, NS_GEN_STRATA, &first, &share);
         g.n_attrs = m.n_attrs;
         if (share) rc = ns_generate(&m, &o, ids, share, first, &g);
         if (!rc) rc = cli_mpi_gather_flows(&g);

@@ -374,9 +374,10 @@ void cli_mpi_gather_cost(double *wait, double *seconds, uint64_t *bytes) { *wait
 
 #endif
 
-void cli_mpi_share(size_t n, size_t *first, size_t *count)
+void cli_mpi_share(size_t n, size_t align, size_t *first, size_t *count)
 {
-    int r = cli_mpi_rank(), s = cli_mpi_size();
-    *first = n * (size_t)r / (size_t)s;
-    *count = n * (size_t)(r + 1) / (size_t)s - *first;
+    size_t r = (size_t)cli_mpi_rank(), s = (size_t)cli_mpi_size(), blocks = (n + align - 1) / align;
+    size_t a = blocks * r / s * align, b = blocks * (r + 1) / s * align;
+    *first = a < n ? a : n;
+    *count = (b < n ? b : n) - *first;
 }

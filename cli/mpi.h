@@ -36,8 +36,10 @@ const ns_train_dist *cli_mpi_train_begin(volatile int *stop);
  * cost: bytes per step, its share of a step, its mean time. */
 void cli_mpi_train_end(const char *verb, int quiet);
 
-/* The share [*first, *first + *count) of n items that this rank takes. */
-void cli_mpi_share(size_t n, size_t *first, size_t *count);
+/* The share [*first, *first + *count) of n items that this rank takes,
+ * its ends at multiples of `align` (or n): generation's length strata
+ * (NS_GEN_STRATA) then stay whole within one rank. */
+void cli_mpi_share(size_t n, size_t align, size_t *first, size_t *count);
 /* Every rank's flows appended in rank order to rank 0's g (others' g are
  * emptied): the flows of one process, in its order. */
 int cli_mpi_gather_flows(ns_gen_flows *g);

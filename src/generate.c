@@ -223,6 +223,68 @@ static int length_of_class(const ns_model_config *c, int k, ns_rng *rng)
     return len < NS_FLOW_MAX_KEPT ? (int)len : NS_FLOW_MAX_KEPT;
 }
 
+/* One flow of a stratum group: its prompt and its index in the call. */
+typedef struct by_prompt {
+    const int32_t *q;
+    int P;
+    size_t index;
+} by_prompt;
+
+static int cmp_prompt(const void *a, const void *b)
+{
+    const by_prompt *x = a, *y = b;
+    int c = memcmp(x->q, y->q, (size_t)x->P * sizeof *x->q);
+    if (c) return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Stratified (systematic) length draws: u[i] becomes (pi(j) + U) / g for
+ * the g flows of one prompt whose streams lie in one block of
+ * NS_GEN_STRATA (j the flow's place among them, pi a random permutation, U
+ * one uniform: both from the group's own stream). Each u stays uniform, so
+ * each flow's length is still the length head's draw, but the group's
+ * lengths fill the head's distribution quantile by quantile: its histogram
+ * and its total follow the distribution instead of scattering around it
+ * (variance reduction: a class whose total rests on a few long flows gets
+ * them in proportion, not 0 or 2 where it expects 1). Blocks are of the
+ * global streams stream0 + i, so a share of a run that starts at a
+ * multiple of NS_GEN_STRATA draws what the whole run does (generate under
+ * mpirun). The flows' own streams are not touched. */
+static int stratify(double *u, const int32_t *ids, int P, size_t n, uint64_t stream0, uint64_t seed)
+{
+    by_prompt *g = malloc((n + 1) * sizeof *g);
+    size_t *perm = malloc((n + 1) * sizeof *perm);
+    if (!g || !perm) {
+        free(g), free(perm);
+        return ns_error(NS_ENOMEM, "out of memory for %zu length draws", n);
+    }
+    for (size_t a = 0; a < n;) {
+        uint64_t block = (stream0 + a) / NS_GEN_STRATA;
+        size_t b = a;
+        while (b < n && (stream0 + b) / NS_GEN_STRATA == block) b++;
+        for (size_t i = a; i < b; i++) g[i - a] = (by_prompt){ids + i * (size_t)P, P, i};
+        qsort(g, b - a, sizeof *g, cmp_prompt);
+        for (size_t s = 0; s < b - a;) {
+            size_t e = s + 1;
+            while (e < b - a && !memcmp(g[s].q, g[e].q, (size_t)P * sizeof *g[s].q)) e++;
+            size_t k = e - s;
+            ns_rng r;
+            ns_rng_seed(&r, seed ^ 0x7374726174613135ull, stream0 + g[s].index);
+            double U = ns_rng_double(&r);
+            for (size_t j = 0; j < k; j++) perm[j] = j;
+            for (size_t j = k; j > 1; j--) { /* Fisher-Yates */
+                size_t t = (size_t)ns_rng_below(&r, j), x = perm[j - 1];
+                perm[j - 1] = perm[t], perm[t] = x;
+            }
+            for (size_t j = 0; j < k; j++) u[g[s + j].index] = ((double)perm[j] + U) / (double)k;
+            s = e;
+        }
+        a = b;
+    }
+    free(g), free(perm);
+    return NS_OK;
+}
+
 /* The longest prefix q[0..k) of a prompt's attributes that some training
  * combination has (an unset attribute matches any): P for a trained one. */
 static int trained_prefix(const ns_modelfile *m, const int32_t *q, int P)
@@ -544,6 +606,7 @@ int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_
     uint32_t *whole = malloc(n * sizeof *whole), *given = calloc(n, sizeof *given);
     uint32_t *vlen = calloc(n, sizeof *vlen), *wlen = calloc(n, sizeof *wlen);
     size_t *vfirst = calloc(n, sizeof *vfirst);
+    double *u = malloc(n * sizeof *u);
     int threads = omp_get_max_threads();
     worker *workers = calloc((size_t)threads, sizeof *workers);
     /* One round's rows (sample_batch's out), flow i's window at buf.first[i]:
@@ -554,7 +617,7 @@ int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_
                       .n_workers = 1, .workers = workers, .batch_at = batch_at, .rngs = rngs, .out = &buf};
     int rc = NS_OK, packed = 0;
     if ((o->fix && o->fix->n && !cl) || (maps && o->control_hard && !hard) || !order || !rngs || !logits || !batch_at ||
-        !whole || !given || !vlen || !wlen || !vfirst || !workers) {
+        !whole || !given || !vlen || !wlen || !vfirst || !u || !workers) {
         rc = ns_error(NS_ENOMEM, "out of memory for sampling");
         goto done;
     }
@@ -563,12 +626,15 @@ int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_
     packed = 1;
 
     length_logits(logits, workers[0].c.acts, workers[0].c.prompt, 2 * Bmax, m, o, ids, n);
-    size_t first_rows = 0, n_long = 0;
     for (size_t i = 0; i < n; i++) {
         ns_rng_seed(&rngs[i], o->seed, stream0 + i);
-        double u = ns_rng_double(&rngs[i]); /* drawn always, so --length leaves the noise as it was */
+        u[i] = ns_rng_double(&rngs[i]); /* drawn always, so --length leaves the noise as it was */
+    }
+    if ((rc = stratify(u, ids, (int)m->n_attrs, n, stream0, o->seed))) goto done;
+    size_t first_rows = 0, n_long = 0;
+    for (size_t i = 0; i < n; i++) {
         /* A length past the window (--length) is generated window by window. */
-        int len = o->length > 0 ? o->length : length_of_class(cfg, draw_length(logits + i * NL, NL, u), &rngs[i]);
+        int len = o->length > 0 ? o->length : length_of_class(cfg, draw_length(logits + i * NL, NL, u[i]), &rngs[i]);
         if (maps) /* the map decides the length */
             len = (int)maps->len[i % maps->n_maps] < T ? (int)maps->len[i % maps->n_maps] : T;
         whole[i] = (uint32_t)len;
@@ -633,6 +699,7 @@ done:
     free(workers);
     free(cl), free(hard);
     free(order), free(rngs), free(logits), free(batch_at), free(whole), free(given), free(vlen), free(wlen), free(vfirst);
+    free(u);
     ns_gen_flows_free(&buf);
     return rc;
 }

@@ -595,6 +595,36 @@ static void test_whole_length_head(void **state)
     print_message("%d of 40 flows past the 2-row window\n", past);
     assert_true(past >= 36);
     ns_gen_flows_free(&g);
+    /* The flows of one prompt draw their lengths stratified (NS_GEN_STRATA):
+     * each length class k gets floor or ceil of n p_k of them, where
+     * independent draws scatter around n p_k (with 40 flows over 5 classes,
+     * some class by 2 or more nearly always). Over two blocks of streams
+     * (starting 30 before a block's end), each block's flows so. */
+    int NL = ns_model_length_classes(&m.cfg);
+    assert_int_equal(NL, 5);
+    float logits[5];
+    assert_int_equal(ns_gen_length_logits(logits, &m, &go, ids, 1), NS_OK);
+    double p[5], s = 0;
+    for (int k = 0; k < NL; k++) s += p[k] = exp(logits[k]);
+    enum { N = 40, TAIL = 30 }; /* the second run: TAIL flows in one block, N - TAIL in the next */
+    for (int run = 0; run < 2; run++) {
+        ns_gen_flows gs = {0};
+        uint64_t stream0 = run ? NS_GEN_STRATA - TAIL : 0;
+        go.seed = 7;
+        assert_int_equal(ns_generate(&m, &go, ids, N, stream0, &gs), NS_OK);
+        for (size_t at = 0; at < N;) {
+            size_t n = run ? (at ? N - TAIL : TAIL) : N, count[5] = {0};
+            for (size_t f = at; f < at + n; f++) count[ns_model_length_class(&m.cfg, gs.len[f])]++;
+            for (int k = 0; k < NL; k++) {
+                double want = (double)n * p[k] / s;
+                print_message("stream0 %d flows %zu..%zu class %d: %zu, expected %.2f\n", (int)stream0, at, at + n,
+                              k, count[k], want);
+                assert_true(fabs((double)count[k] - want) < 1.0 + 1e-6);
+            }
+            at += n;
+        }
+        ns_gen_flows_free(&gs);
+    }
     ns_modelfile_free(&m);
     ns_dataset_free(&ds);
     free(l);

@@ -4,7 +4,8 @@
  * the flows out: gen_write.h.)
  *
  * Per flow: its length is drawn from the model's length head for the
- * prompt (optionally guided, as the rows are); then its rows are denoised from Gaussian noise with classifier-free
+ * prompt (optionally guided, as the rows are; the flows of one prompt
+ * stratified together, NS_GEN_STRATA); then its rows are denoised from Gaussian noise with classifier-free
  * guidance (guided = uncond + g (cond - uncond), on the network's outputs),
  * and each value is the argmax of the last step's guided class probabilities.
  * Flows are batched by length so that little is padded. A flow longer than
@@ -27,6 +28,15 @@ extern "C" {
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Flows of one prompt whose streams lie in one block of NS_GEN_STRATA
+ * streams (stream0 + i in [b NS_GEN_STRATA, (b + 1) NS_GEN_STRATA)) draw
+ * their lengths by stratified (systematic) sampling of the length head's
+ * distribution: each flow's draw is still the head's, the block's set of
+ * lengths follows the distribution quantile by quantile (docs/model.md,
+ * "The length is decided first"). A share of a call that starts at a
+ * multiple of it draws the lengths the whole call does. */
+#define NS_GEN_STRATA 1024
 
 #include "netsynth/control.h"
 #include "netsynth/controlnet.h"
