@@ -2121,6 +2121,37 @@ static void test_lengths_follow_the_class(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* The class's nearest length may be a bare ACK's: 180 (52 with bit 7 set) is 1 bit off 52 and 3 off
+ * 152. A row of no learned bytes takes 52 and carries nothing, as before; one whose learned bytes start a
+ * request keeps a length with payload, the nearest of those the class sent (152: 100 bytes) rather than
+ * losing its request (BENCHMARK.md, "Lengths that hold the message (session 13)"). Not with
+ * NETSYNTH_REPAIR_OFF=lensdata. */
+static void test_lengths_keep_learned_bytes(void **state)
+{
+    (void)state;
+    ns_tmodel tm;
+    ns_dataset ds = learned_beacons(&tm);
+    enum { N = 2 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t k = 0; k < N; k++) ns_nprint_put(g.rows + (g.first[k] + 3) * W, NS_NPF_IPV4_TL, 180);
+    int8_t *row = g.rows + (g.first[1] + 3) * W;
+    for (int i = 0; i < 16; i++) ns_nprint_bits_put(row, NS_NP_COL_PAY + 8 * i, 8, (uint8_t)("GET / HTTP/1.1\r\n"[i]));
+    ns_repair_plan plan[N];
+    plan_beacon(&tm, &g, 1, plan);
+    no_link(plan, N);
+    size_t pay[N] = {0};
+    written_payloads(&g, plan, N, pay);
+    assert_int_equal(pay[0], 0), assert_int_equal(pay[1], 100);
+    assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "lensdata", 1), 0);
+    pay[0] = pay[1] = 0;
+    written_payloads(&g, plan, N, pay);
+    unsetenv("NETSYNTH_REPAIR_OFF");
+    assert_int_equal(pay[0], 0), assert_int_equal(pay[1], 0);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* Flows k of g written with plan: the server port each flow's first packet (the client's SYN) goes to. */
 static void written_server_ports(const ns_gen_flows *g, ns_repair_plan *plan, size_t n, uint16_t *port)
 {
@@ -2597,6 +2628,7 @@ int main(void)
         cmocka_unit_test(test_version4_blob),
         cmocka_unit_test(test_version6_blob),
         cmocka_unit_test(test_lengths_follow_the_class),
+        cmocka_unit_test(test_lengths_keep_learned_bytes),
         cmocka_unit_test(test_server_ports_follow_the_class),
         cmocka_unit_test(test_generate_command),
     };
