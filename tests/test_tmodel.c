@@ -2032,15 +2032,16 @@ static void write_planned(const ns_gen_flows *g, ns_repair_plan *plan, size_t n,
     assert_int_equal(ns_repair_merge(out), NS_OK);
 }
 
-/* The client's data packets of flows k of g written with plan: their payload lengths into pay[]. */
-static void written_payloads(const ns_gen_flows *g, ns_repair_plan *plan, size_t n, size_t *pay)
+/* Flows k of g written with plan: how many data packets each has (data[]) and their payload bytes (bytes[]). */
+static void written_data(const ns_gen_flows *g, ns_repair_plan *plan, size_t n, size_t *data, size_t *bytes)
 {
     ns_repair_out out = {0};
     write_planned(g, plan, n, &out);
+    for (size_t k = 0; k < n; k++) data[k] = bytes[k] = 0;
     for (size_t i = 0; i < out.n_pkts; i++) {
         view pk;
         view_of(&pk, out.bytes + out.pkts[i].off, out.pkts[i].len);
-        if (pk.payload_len) pay[out.pkts[i].flow] = pk.payload_len;
+        data[out.pkts[i].flow] += pk.payload_len > 0, bytes[out.pkts[i].flow] += pk.payload_len;
     }
     ns_repair_out_free(&out);
 }
@@ -2074,11 +2075,11 @@ static void test_lengths_follow_the_class(void **state)
     plan_beacon(&tm, &g, 1, plan);
     no_link(plan, N);
     for (int k = 0; k < N; k++) assert_int_equal(plan[k].lens[0][0][1], 152), assert_int_equal(plan[k].lens[1][0][1], 0);
-    size_t pay[N] = {0};
-    written_payloads(&g, plan, N, pay);
+    size_t data[N], pay[N];
+    written_data(&g, plan, N, data, pay);
     for (int k = 0; k < N; k++) assert_int_equal(pay[k], 100);
     assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "lens", 1), 0);
-    written_payloads(&g, plan, N, pay);
+    written_data(&g, plan, N, data, pay);
     unsetenv("NETSYNTH_REPAIR_OFF");
     assert_int_equal(pay[0], 100), assert_int_equal(pay[1], 164), assert_int_equal(pay[2], 103);
 
@@ -2104,7 +2105,7 @@ static void test_lengths_follow_the_class(void **state)
     plan_beacon(&v7, &g, 1, plan);
     no_link(plan, N);
     for (int k = 0; k < N; k++) assert_int_equal(plan[k].lens[0][0][0], 0);
-    written_payloads(&g, plan, N, pay);
+    written_data(&g, plan, N, data, pay);
     assert_int_equal(pay[0], 100), assert_int_equal(pay[1], 164), assert_int_equal(pay[2], 103);
     ns_tmodel_free(&v7);
     /* Lengths out of order are refused (repair's ties go to the first). */
@@ -2119,20 +2120,6 @@ static void test_lengths_follow_the_class(void **state)
     ns_tmodel_free(&v7);
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
-}
-
-/* Flows k of g written with plan: how many data packets each has (data[]) and their payload bytes (bytes[]). */
-static void written_data(const ns_gen_flows *g, ns_repair_plan *plan, size_t n, size_t *data, size_t *bytes)
-{
-    ns_repair_out out = {0};
-    write_planned(g, plan, n, &out);
-    for (size_t k = 0; k < n; k++) data[k] = bytes[k] = 0;
-    for (size_t i = 0; i < out.n_pkts; i++) {
-        view pk;
-        view_of(&pk, out.bytes + out.pkts[i].off, out.pkts[i].len);
-        data[out.pkts[i].flow] += pk.payload_len > 0, bytes[out.pkts[i].flow] += pk.payload_len;
-    }
-    ns_repair_out_free(&out);
 }
 
 /* The class's nearest length keeps whether the row carries payload. 180 (52 with bit 7 set) is 1 bit off
