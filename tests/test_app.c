@@ -572,8 +572,8 @@ static void test_near_misses(void **state)
 /* A flow that opens with TCP's handshake (app_flow.opened, repair's): the
  * client's first data on a TLS port can only be a ClientHello and the
  * server's a ServerHello, on an HTTP port a request and a status line (the
- * IoT training rows: every flow with a SYN). There a start up to one bit in
- * NEAR_TLS_OPENED (hello) or NEAR_TEXT_OPENED (text) off is made exact, the
+ * IoT training rows: every flow with a SYN). There a hello start at any
+ * distance (session 13) or a text up to one bit in NEAR_TEXT_OPENED off is made exact, the
  * hello's type the direction's; the same bytes in a flow captured mid-way,
  * or after a segment of fill, stay as generated, and an SSLv2 ClientHello
  * is a hello already. */
@@ -610,12 +610,19 @@ static void test_opened_flows(void **state)
     memset(p, 0, 100), app_write(tls, &f, p, 100, 0, 1, NULL, 0);
     memset(p, 0, 300), app_write(tls, &f, p, 300, 0, 1, far_ch, 32);
     assert_int_equal(check_records(p, 300, types), 1), assert_int_equal(types[0], 23);
-    /* farther than 16 bits (all of the hello's constants as 0x00 or 0xff): application data */
-    uint8_t farther[32];
+    /* farther than 16 bits (all of the hello's constants as 0x00 or 0xff), and an application-data record
+     * exact (0x17 0x03 0x03, a resumed session's start, 15 bits off): an opened flow's ClientHello all the
+     * same, its learned random kept (session 13; before, application data); captured mid-way, as generated */
+    uint8_t farther[32], appdata[32];
     memcpy(farther, far_ch, 32), farther[0] = 0xe9, farther[1] = 0xfc, farther[5] = 0xfe;
-    memset(&f, 0, sizeof f), f.opened = 1;
-    memset(p, 0, 300), app_write(tls, &f, p, 300, 0, 1, farther, 32);
-    assert_int_equal(check_records(p, 300, types), 1), assert_int_equal(types[0], 23);
+    memcpy(appdata, far_ch, 32), appdata[0] = 0x17, appdata[1] = 3, appdata[2] = 3, appdata[5] = 0xff;
+    for (int opened = 0; opened < 2; opened++)
+        for (int k = 0; k < 2; k++) {
+            memset(&f, 0, sizeof f), f.opened = (uint8_t)opened;
+            memset(p, 0, 300), app_write(tls, &f, p, 300, 0, 1, k ? appdata : farther, 32);
+            assert_int_equal(check_records(p, 300, types), 1), assert_int_equal(types[0], opened ? 22 : 23);
+            if (opened) assert_int_equal(p[5], 1), assert_memory_equal(p + 11, far_ch + 11, 21);
+        }
     /* an SSLv2 ClientHello (the IoT training split's: 14 bits off a TLS hello) is no near miss */
     static const uint8_t v2[16] = {0x80, 0x7d, 0x01, 0x03, 0x01, 0x00, 0x54, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x39, 0x00, 0x00};
     memset(&f, 0, sizeof f), f.opened = 1;
