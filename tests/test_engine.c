@@ -1449,7 +1449,7 @@ static void test_non_finite_loss_stops_training(void **state)
     ns_dataset_free(&ds);
 }
 
-/* --resume without --steps: the checkpoint's total (the CLI's default 20000
+/* --resume without --steps: the checkpoint's total (the CLI's default 27000
  * for a fresh run must not stretch the schedule), so the result equals the
  * run never interrupted. */
 static void test_resume_keeps_the_checkpoints_steps(void **state)
@@ -1473,7 +1473,7 @@ static void test_resume_keeps_the_checkpoints_steps(void **state)
     assert_true(res.interrupted);
     b.stop_at_step = 0;
     b.resume_path = b_ckpt;
-    b.st.steps = 20000; /* what `train` without --steps would pass */
+    b.st.steps = 27000; /* what `train` without --steps would pass */
     assert_int_equal(ns_train(&ds, &b, &res), NS_OK);
     assert_int_equal(res.steps_done, 30);
     uint8_t *x, *y;
