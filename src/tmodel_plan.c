@@ -223,14 +223,23 @@ enum { FLOW_V6 = 1, FLOW_ICMP = 2 };
  * chains' counts: no flow of the chain draws it. */
 enum { FIXED_GATEWAY = 1, FIXED_DEVICE = 2, FIXED_ZERO = 3, FIXED_MAX = 2 * (NS_TM_GROUPS + 2), FAM_FIXED = 2 };
 
-/* The host of fixed key (fixed[j]) of family f among those seen (fx_key, fx_fam, fx_sv[n_fx]), -1 when it is a
- * new one. */
-static int32_t fixed_host(const uint32_t *fx_key, const uint32_t *fx_fam, const uint32_t *fx_sv, uint32_t n_fx,
-                            uint32_t key, uint32_t f)
+/* The fixed hosts a draw has met: key (fixed[j]) and family, and the host each took. */
+typedef struct fixed_seen {
+    uint32_t n, key[FIXED_MAX], fam[FIXED_MAX], host[FIXED_MAX];
+} fixed_seen;
+
+/* The host of fixed key `key` of family f: the one it took at its first flow, else a new host (*n_hosts,
+ * with no flows yet and family FAM_FIXED, so that the chains never draw it). Shared by client_draw and
+ * server_draw. */
+static uint32_t fixed_host(fixed_seen *fx, uint32_t key, uint32_t f, uint32_t *n_hosts, uint32_t *flows,
+                           uint32_t *fam)
 {
-    for (uint32_t i = 0; i < n_fx; i++)
-        if (fx_key[i] == key && fx_fam[i] == f) return (int32_t)fx_sv[i];
-    return -1;
+    for (uint32_t i = 0; i < fx->n; i++)
+        if (fx->key[i] == key && fx->fam[i] == f) return fx->host[i];
+    uint32_t h = (*n_hosts)++;
+    if (fx->n < FIXED_MAX) fx->key[fx->n] = key, fx->fam[fx->n] = f, fx->host[fx->n++] = h;
+    flows[h] = 0, fam[h] = FAM_FIXED;
+    return h;
 }
 
 /* A seen client of family f other than `not1` and `not2` (-1: none), by flow count; -1 when there is none. */
@@ -274,7 +283,8 @@ static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
 static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin,
                             const uint32_t *fixed, ns_rng *r, uint32_t *seq, uint32_t *flows, uint32_t *fam)
 {
-    uint32_t n_cl = 0, n_fx = 0, fx_key[FIXED_MAX], fx_fam[FIXED_MAX], fx_cl[FIXED_MAX];
+    uint32_t n_cl = 0;
+    fixed_seen fx = {0};
     int32_t prev[2] = {-1, -1}, top[2] = {-1, -1}; /* per family: the previous flow's client, the busiest */
     double all[3] = {0}, row_b[3] = {0}, row_v[3] = {0}, gaps = 0;
     if (c) {
@@ -296,10 +306,8 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *k
     for (size_t j = 0; j < n; j++) {
         uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0;
         if (fixed && fixed[j]) {
-            int32_t x = fixed_host(fx_key, fx_fam, fx_cl, n_fx, fixed[j], f);
-            if (x < 0 && n_fx < FIXED_MAX) fx_key[n_fx] = fixed[j], fx_fam[n_fx] = f, fx_cl[n_fx++] = n_cl;
-            if (x < 0) x = (int32_t)n_cl, flows[n_cl] = 0, fam[n_cl++] = FAM_FIXED;
-            flows[x]++, seq[j] = (uint32_t)x;
+            uint32_t x = fixed_host(&fx, fixed[j], f, &n_cl, flows, fam);
+            flows[x]++, seq[j] = x;
             continue;
         }
         int32_t k = pin && pin[j] < j ? (int32_t)seq[pin[j]] : -1, p = prev[f];
@@ -543,17 +551,17 @@ static uint32_t server_draw(const ns_tmodel_class *c, size_t n, const uint32_t *
                             const uint32_t *spin, const uint32_t *fixed, ns_rng *r, uint32_t *seq, uint32_t *flows,
                             uint32_t *fam, int32_t *last, uint32_t *icmp_with)
 {
-    uint32_t n_sv = 0, n_cl = 0, n_fx = 0, fx_key[FIXED_MAX], fx_fam[FIXED_MAX], fx_sv[FIXED_MAX];
+    uint32_t n_sv = 0, n_cl = 0;
+    fixed_seen fx = {0};
     for (size_t j = 0; j < n; j++) {
         uint32_t f = kind && (kind[j] & FLOW_V6) ? 1 : 0, cj = cseq[j];
         int icmp = kind && (kind[j] & FLOW_ICMP);
         int new_client = cj >= n_cl;
         if (new_client) last[cj] = -1, n_cl = cj + 1;
         if (fixed && fixed[j]) {
-            int32_t s = fixed_host(fx_key, fx_fam, fx_sv, n_fx, fixed[j], f);
-            if (s < 0 && n_fx < FIXED_MAX) fx_key[n_fx] = fixed[j], fx_fam[n_fx] = f, fx_sv[n_fx++] = n_sv;
-            if (s < 0) s = (int32_t)n_sv, flows[n_sv] = 0, fam[n_sv] = FAM_FIXED, icmp_with[n_sv++] = 0;
-            flows[s]++, seq[j] = (uint32_t)s;
+            uint32_t seen = n_sv, s = fixed_host(&fx, fixed[j], f, &n_sv, flows, fam);
+            if (n_sv > seen) icmp_with[s] = 0;
+            flows[s]++, seq[j] = s;
             continue;
         }
         int32_t s = spin && spin[j] < j ? (int32_t)seq[spin[j]] : -1; /* a service that keeps one server */
