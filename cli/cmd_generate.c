@@ -198,7 +198,7 @@ typedef struct trace_hook {
 static int plan_trace(void *ctx, const ns_gen_flows *first, ns_repair_opts *ro)
 {
     trace_hook *h = ctx;
-    ns_tmodel_capture cap = {0, first->n_flows, h->key, 0};
+    ns_tmodel_capture cap = {0, first->n_flows, h->key, 0, 0};
     if (!(h->plan = calloc(first->n_flows + 1, sizeof *h->plan))) return ns_error(NS_ENOMEM, "out of memory");
     int rc = ns_tmodel_plan(h->tm, first, &cap, 1, ro, h->seed, h->plan);
     if (!rc) ro->plan = h->plan, ro->n_plan = first->n_flows;
@@ -554,7 +554,7 @@ int cmd_generate(int argc, char **argv)
     cli_progress_end(&prog);
     if (!rc && cli_mpi_rank()) count = 0, po.fmt = -1; /* rank 0 writes */
     if (!rc && !streamed && tm && (po.fmt == OUT_PCAP || po.fmt == OUT_PCAPNG)) {
-        ns_tmodel_capture cap = {0, g.n_flows, key, 0};
+        ns_tmodel_capture cap = {0, g.n_flows, key, 0, 0};
         if (!(trace = calloc(g.n_flows + 1, sizeof *trace))) rc = ns_error(NS_ENOMEM, "out of memory");
         else if (!(rc = ns_tmodel_plan(tm, &g, &cap, 1, &po.repair, o.seed, trace)))
             po.repair.plan = trace, po.repair.n_plan = g.n_flows;

@@ -379,6 +379,9 @@ typedef struct ns_tmodel_capture {
     const char *key;
     int64_t span_ns;   /* > 0: its flows start over this long, first to last (a like-for-like copy of a
                         * real capture: its flow rate); 0: as the arrival process has them */
+    int64_t end_ns;    /* > 0 (version 12, with span_ns): its last packet this long after its first start,
+                        * as the real capture's: the starts stretched or shrunk so that the flows, as
+                        * long as generated, end then (where no flow alone is longer) */
 } ns_tmodel_capture;
 
 /* How many flows of class key start before duration_ns in capture number

@@ -147,7 +147,8 @@ class GenFlows(ctypes.Structure):        # ns_gen_flows
 
 class GenRequest(ctypes.Structure):      # ns_gen_request
     _fields_ = [("ids", P(c_i32)), ("labels", P(c_i32)), ("n", c_size), ("n_caps", c_size), ("caps", P(c_size)),
-                ("name", ctypes.c_char * 256), ("svc", P(c_u32)), ("span_ns", P(c_i64))]
+                ("name", ctypes.c_char * 256), ("svc", P(c_u32)), ("span_ns", P(c_i64)),
+                ("end_ns", P(c_i64))]
 
 
 class GenPlan(ctypes.Structure):         # ns_gen_plan
@@ -173,7 +174,7 @@ class RepairOpts(ctypes.Structure):      # ns_repair_opts
 
 
 class TmodelCapture(ctypes.Structure):   # ns_tmodel_capture
-    _fields_ = [("first", c_size), ("n", c_size), ("key", ctypes.c_char_p), ("span_ns", c_i64)]
+    _fields_ = [("first", c_size), ("n", c_size), ("key", ctypes.c_char_p), ("span_ns", c_i64), ("end_ns", c_i64)]
 
 
 class EvalInputs(ctypes.Structure):      # ns_eval_inputs
