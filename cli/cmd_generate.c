@@ -47,7 +47,7 @@ static void usage(FILE *out)
             "flow starts, client and server hosts, client ports, TTLs, IP IDs and TCP timestamp\n"
             "clocks as the class's captures have them; --like writes one pcap per capture of\n"
             "DATASET it stands in for (NAME-i.pcap when a class has several), its flows starting\n"
-            "over as long as that capture's did.\n"
+            "over as long as that capture's did and (a version 12 trace model) ending when it did.\n"
             "\n"
             "  --model M          the model file (netsynth train)\n"
             "  --lora ADAPTER     merge an adapter of M (netsynth finetune) that teaches it new\n"
