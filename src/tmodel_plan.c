@@ -641,8 +641,8 @@ static void servers_by_ttl(const ns_tmodel_capture *cap, const tm_flow_info *inf
 }
 
 /* The last start that puts the capture's last packet at cap->end_ns: each
- * flow j ends at its start (t[j] / total of it) plus its generated
- * duration, the latest of them rising with the last start; bisected over
+ * flow j ends at its start (t[j] / total of it) plus its duration as
+ * written, the latest of them rising with the last start; bisected over
  * [0, end] (no flow starts after the capture's end). span when a flow
  * alone outlasts the capture, or when the flows end by then anyway. */
 static double span_to_end(const ns_tmodel_capture *cap, const tm_flow_info *info, const int64_t *t, double total,
@@ -650,13 +650,13 @@ static double span_to_end(const ns_tmodel_capture *cap, const tm_flow_info *info
 {
     double end = (double)cap->end_ns, longest = 0;
     for (size_t j = 0; j < cap->n; j++)
-        if ((double)info[cap->first + j].dur_ns > longest) longest = (double)info[cap->first + j].dur_ns;
+        if ((double)info[cap->first + j].written_ns > longest) longest = (double)info[cap->first + j].written_ns;
     if (longest >= end) return span;
     double lo = 0, hi = end;
     for (int it = 0; it < 60; it++) {
         double mid = (lo + hi) / 2, last = 0;
         for (size_t j = 0; j < cap->n; j++) {
-            double e = (double)t[j] / total * mid + (double)info[cap->first + j].dur_ns;
+            double e = (double)t[j] / total * mid + (double)info[cap->first + j].written_ns;
             if (e > last) last = e;
         }
         if (last < end) lo = mid;
@@ -674,7 +674,7 @@ static double span_to_end(const ns_tmodel_capture *cap, const tm_flow_info *info
  * second more than 20% off for 10 of the IoT corpus's 31 devices, none
  * with the span.
  * Version 12, with the real capture's end: stretched instead so that the
- * flows, as long as generated (info's dur_ns), end when the real ones did.
+ * flows, as long as written (info's written_ns), end when the real ones did.
  * A capture's rate is its flows over first packet to last, and its end is
  * most often a long flow's (MAXGateway's 40-packet TCP flow runs from 3.4 s
  * to 44 s): generated ones shorter or longer than the flows they stand in
@@ -1103,6 +1103,16 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
             kind[k] = (uint8_t)((r6 > r4 ? FLOW_V6 : 0) | (info[k].proto == NS_PROTO_ICMP ? FLOW_ICMP : 0));
         }
     }
+    /* Version 12 ends a copy's flows when the real capture ended (capture_starts), by how long they are as
+     * written: a refused connection's rows after its SYN go unwritten (MAXGateway's 74 s of SYNs became a
+     * SYN and an RST). The closes read no start: planned here for that, then again below, the same. */
+    if (!rc && tm->version >= 12) rc = tm_plan_closes(tm, g, caps, n_caps, info, ro, seed, plan);
+    for (size_t i = 0; !rc && tm->version >= 12 && i < n_caps; i++)
+        for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
+            uint32_t len = tm_planned_rows(g, ro, k);
+            int refused = info[k].proto == NS_PROTO_TCP && plan[k].close == NS_REPAIR_CLOSE_REFUSED;
+            for (uint32_t r = 1; g->iat_ns && !refused && r < len; r++) info[k].written_ns += g->iat_ns[g->first[k] + r];
+        }
     uint32_t client_base = 0, server_base = 0;
     for (size_t i = 0; !rc && i < n_caps; i++)
         rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, kind,

@@ -2530,6 +2530,19 @@ static void test_close_shapes(void **state)
     /* Client shares: FINs 2 of 3, RSTs (but the refusal) 2 of 2; ACKed first 1 of 2; RST after a FIN 1 of 2. */
     assert_true(sides[0] > sides[1] && sides[1] > 0 && sides[1] < 14);
     assert_true(acked > 2 && acked < 18), assert_true(fin_rst > 0 && fin_rst < 10);
+    /* Version 12 ends a copy of a capture by its flows as written (test_copy_ends_with_the_capture): flow 12's
+     * 3 rows over 200 s, refused, are a SYN and an RST; counted as generated, it alone outlasted the 60 s
+     * capture and the copy kept the span of starts (30 s). */
+    int64_t kept[3];
+    memcpy(kept, g.iat_ns + g.first[12], sizeof kept);
+    for (uint32_t r = 1; r < 3; r++) g.iat_ns[g.first[12] + r] = 100 * 1000000000LL;
+    ns_tmodel_capture copy = {0, N, "app=beacon", 30 * 1000000000LL, 60 * 1000000000LL};
+    ns_repair_plan ends[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &copy, 1, &ro, 3, ends), NS_OK);
+    assert_int_equal(ends[12].close, NS_REPAIR_CLOSE_REFUSED);
+    assert_int_equal(count_close(ends, 0, N, NS_REPAIR_CLOSE_REFUSED), 2); /* the closes as without a span */
+    assert_true(ends[N - 1].start_ns - ends[0].start_ns > 31 * 1000000000LL);
+    memcpy(g.iat_ns + g.first[12], kept, sizeof kept);
     /* As a version 2 file: those bytes must be zeros; zeroed, it loads without them and plans as before. */
     uint8_t *buf;
     size_t size;
