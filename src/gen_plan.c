@@ -76,6 +76,7 @@ static int like_captures(ns_gen_plan *p, const ns_dataset *ds, const int32_t *co
         const ns_ds_flow *d = &ds->flows[f];
         int64_t end = d->start_ns;
         for (uint32_t r = 1; ds->iat_ns && r < d->n_packets; r++) end += ds->iat_ns[d->first + r];
+        if (d->seen > d->n_packets || !ds->iat_ns) end = INT64_MIN; /* cut at --packets: its end unknown */
         if (c < n_combos)
             lf[n_lf++] = (like_flow){c, d->file, NS_GEN_SVC(d->proto, d->server_port), d->start_ns, end, f};
     }
@@ -99,9 +100,14 @@ static int like_captures(ns_gen_plan *p, const ns_dataset *ds, const int32_t *co
             /* Captures come in file order, as their flows here. */
             if (lf[at].file != file) file = lf[at].file, first = lf[at].start_ns, cap++;
             if (cap < q->n_caps && lf[at].start_ns > first) q->span_ns[cap] = lf[at].start_ns - first;
-            if (cap < q->n_caps && lf[at].end_ns - first > q->end_ns[cap]) q->end_ns[cap] = lf[at].end_ns - first;
+            /* a capture with a flow cut short has no end to keep (-1 until the loop's end, then 0) */
+            if (cap < q->n_caps && q->end_ns[cap] >= 0)
+                q->end_ns[cap] = lf[at].end_ns == INT64_MIN ? -1
+                                 : lf[at].end_ns - first > q->end_ns[cap] ? lf[at].end_ns - first : q->end_ns[cap];
             q->svc[i] = lf[at++].svc;
         }
+        for (size_t k = 0; !rc && k < q->n_caps; k++)
+            if (q->end_ns[k] < 0) q->end_ns[k] = 0;
     }
     free(count), free(lf);
     return rc;

@@ -144,6 +144,11 @@ static void test_like_plan(void **state)
     /* And to its last packet kept, for the trace plan to end its copy there (version 12). */
     assert_non_null(p.req[0].end_ns);
     assert_int_equal(p.req[0].end_ns[0], 0), assert_int_equal(p.req[0].end_ns[1], 2 + 20 - 2);
+    /* A flow cut short (dataset --packets): its capture's end unknown, 0. */
+    ns_gen_plan_free(&p);
+    flows[0].n_packets = 1, flows[0].seen = 30;
+    assert_int_equal(ns_gen_plan_like(&p, &m, &ds, "like.ds"), NS_OK);
+    assert_int_equal(p.req[0].span_ns[1], 9 - 2), assert_int_equal(p.req[0].end_ns[1], 0);
     ns_gen_plan_one_capture(&p);
     assert_int_equal(p.req[0].n_caps, 0);
     assert_null(p.req[0].caps);

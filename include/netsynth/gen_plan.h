@@ -38,8 +38,9 @@ typedef struct ns_gen_request {
                           * capture each stands in for; the trace plan spreads the capture's
                           * flows over as long (tmodel.h) */
     int64_t *end_ns;     /* NULL, or [n_caps] (--like): first flow start to the last packet of the
-                          * real capture's flows (as the dataset kept them); a version 12 trace
-                          * model ends the capture's flows by then where they fit (tmodel.h) */
+                          * real capture's flows, 0 where the dataset cut one short (--packets); a
+                          * version 12 trace model ends the capture's flows by then where they
+                          * fit (tmodel.h) */
 } ns_gen_request;
 
 /* A flow's service: its transport and server port (0 for ICMP). Matching
