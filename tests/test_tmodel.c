@@ -1353,10 +1353,10 @@ static void test_copy_keeps_the_span(void **state)
 
 /* Version 12: a copy of a real capture whose last packet came 10 s after
  * its last flow ended ends when it did: the starts stretched so that the
- * last flow, as long as generated, ends there (a capture's rate is its flows
+ * last flow, as long as written, ends there (a capture's rate is its flows
  * over first packet to last: the span of starts alone left 11 of the IoT
  * corpus's 31 classes more than 20% off). Version 11 keeps the span of
- * starts; a flow longer than the capture keeps it too. */
+ * starts; a flow longer than the capture keeps it too, and is cut. */
 static void test_copy_ends_with_the_capture(void **state)
 {
     (void)state;
@@ -1381,12 +1381,20 @@ static void test_copy_ends_with_the_capture(void **state)
     assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 5, plan), NS_OK);
     assert_true(llabs(plan[N - 1].start_ns - plan[0].start_ns - 40 * 1000000000LL) < 1000000);
     assert_true(llabs(plan[1].start_ns - plan[0].start_ns - 4 * 1000000000LL) < 1000000); /* the shape kept */
+    for (size_t k = 0; k < N; k++) assert_int_equal(plan[k].cut_ns, 0); /* every flow ends in time: no cut */
     tm.version = 11;
     assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 5, plan), NS_OK);
     assert_int_equal(plan[N - 1].start_ns - plan[0].start_ns, 30 * 1000000000LL);
-    tm.version = 12, cap.end_ns = dur / 2; /* a flow longer than the capture: the span of starts */
+    /* A flow longer than the capture: the span of starts, and the copy stops a tenth of the capture (at least
+     * 1 s) after the real one's end, cutting the flows still running. */
+    cap.end_ns = dur / 2;
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 5, plan), NS_OK);
+    assert_int_equal(plan[0].cut_ns, 0); /* version 11: none */
+    tm.version = 12;
     assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 5, plan), NS_OK);
     assert_int_equal(plan[N - 1].start_ns - plan[0].start_ns, 30 * 1000000000LL);
+    int64_t slack = cap.end_ns / 10 > 1000000000 ? cap.end_ns / 10 : 1000000000;
+    for (size_t k = 0; k < N; k++) assert_int_equal(plan[k].cut_ns, ro.start_ns + cap.end_ns + slack);
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
 }
