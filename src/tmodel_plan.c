@@ -1129,13 +1129,17 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     }
     /* Version 12 ends a copy's flows when the real capture ended (capture_starts), by how long they are as
      * written: a refused connection's rows after its SYN go unwritten (MAXGateway's 74 s of SYNs became a
-     * SYN and an RST). The closes read no start: planned here for that, then again below, the same. */
-    if (!rc && tm->version >= 12) rc = tm_plan_closes(tm, g, caps, n_caps, info, ro, seed, plan);
-    for (size_t i = 0; !rc && tm->version >= 12 && i < n_caps; i++)
+     * SYN and an RST). The closes read no start: planned here for that, then again below, the same. A copy
+     * (end_ns) is planned once every row is generated, so its flows' whole rows count, not only the first
+     * window the streaming writer plans with (Lightify's flows of 256 packets and more last 50-70 s, their
+     * first 16 rows a few). */
+    int ends = 0;
+    for (size_t i = 0; i < n_caps; i++) ends |= caps[i].end_ns > 0 && caps[i].span_ns > 0;
+    if (!rc && ends && tm->version >= 12) rc = tm_plan_closes(tm, g, caps, n_caps, info, ro, seed, plan);
+    for (size_t i = 0; !rc && ends && tm->version >= 12 && i < n_caps; i++)
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
-            uint32_t len = tm_planned_rows(g, ro, k);
             int refused = info[k].proto == NS_PROTO_TCP && plan[k].close == NS_REPAIR_CLOSE_REFUSED;
-            for (uint32_t r = 1; g->iat_ns && !refused && r < len; r++) info[k].written_ns += g->iat_ns[g->first[k] + r];
+            for (uint32_t r = 1; g->iat_ns && !refused && r < g->len[k]; r++) info[k].written_ns += g->iat_ns[g->first[k] + r];
         }
     uint32_t client_base = 0, server_base = 0;
     for (size_t i = 0; !rc && i < n_caps; i++)
