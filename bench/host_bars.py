@@ -6,6 +6,12 @@ client and server hosts per capture (and their sum), flows per client host
 side by side, and how many classes have the synthetic median within 20% of
 real's (train: a like-for-like copy's own captures; test: the issue's check).
 
+With --packets 16 (eval's default) in place of 1, the issue's other bars too:
+handshake RTT median within 10% of real, KS of log inter-arrival times
+against real train at most 0.10, TCP timestamps going backwards or jumping
+in no packet, PSH without payload no more (as a share of TCP packets) than
+real (BENCHMARK.md, "Arrivals and capture spans (session 14)").
+
 usage: /usr/bin/python3 bench/host_bars.py R.json [LABEL]
 R.json: netsynth eval --real LABELS.tsv (a table with a split column) --synth
 DIR/labels.tsv --label device --no-netflow --trees 1 --packets 1
@@ -55,6 +61,52 @@ def main():
     print(f"classes within 20% (of {n}; * misses train):")
     for k, name in BARS:
         print(f"  {name:6s} of train {met[k][0]:3d}   of test {met[k][1]:3d}")
+    timing(lv)
+
+
+def timing(lv):
+    """The bars inside flows; skipped when eval kept 1 packet a flow (no inter-arrival times)."""
+    rows = [c for c in lv["classes"] if c.get("train") and c.get("synth") and c["synth"].get("captures")]
+    if not any(c.get("ks_iat_synth") is not None for c in rows):
+        return
+    f = lambda v, d=3: "-" if v is None else f"{v:.{d}g}"
+    print()
+    print("class".ljust(20), f"{'RTT ms train test synth':>24s} {'KS test synth':>14s} {'TS bad':>7s}"
+          f" {'PSH0 train test synth':>24s}")
+    met = {"rtt": [0, 0], "ks": [0, 0], "ts": [0, 0], "psh": [0, 0]}
+    for c in rows:
+        tr, te, sy = c["train"], c.get("test") or {}, c["synth"]
+        rt = [x.get("rtt_s", {}).get("median") for x in (tr, te, sy)]
+        rt = [None if v is None else v * 1e3 for v in rt]
+        cells = []
+        if rt[0] is not None:
+            ok = rt[2] is not None and abs(rt[2] / rt[0] - 1) <= 0.1
+            met["rtt"][0] += 1
+            met["rtt"][1] += ok
+            cells.append(f"{f(rt[0]):>7s} {f(rt[1]):>7s} {f(rt[2]) + ('' if ok else '*'):>8s}")
+        else:
+            cells.append(f"{'-':>24s}")
+        ks, kt = c.get("ks_iat_synth"), c.get("ks_iat_test")
+        if ks is not None:
+            met["ks"][0] += 1
+            met["ks"][1] += ks <= 0.10
+        cells.append(f"{f(kt, 2):>6s} {f(ks, 2) + ('' if ks is None or ks <= 0.10 else '*'):>7s}")
+        bad = sy.get("ts_backwards", 0) + sy.get("ts_jumps", 0) if sy.get("ts_packets") else None
+        if bad is not None:
+            met["ts"][0] += 1
+            met["ts"][1] += bad == 0
+        cells.append(f"{'-' if bad is None else str(bad) + ('' if bad == 0 else '*'):>7s}")
+        ps = [x.get("psh_empty_share") for x in (tr, te, sy)]
+        if ps[0] is not None and ps[2] is not None:
+            ok = ps[2] <= ps[0]
+            met["psh"][0] += 1
+            met["psh"][1] += ok
+            cells.append(f"{f(ps[0], 2):>7s} {f(ps[1], 2):>7s} {f(ps[2], 2) + ('' if ok else '*'):>8s}")
+        print(c["class"][:20].ljust(20), " ".join(cells))
+    print("classes meeting the bar (of those it applies to; * misses):")
+    for k, what in (("rtt", "handshake RTT median within 10% of train"), ("ks", "KS of inter-arrival times <= 0.10"),
+                    ("ts", "no TSval backwards or jumping"), ("psh", "PSH without payload <= train's share")):
+        print(f"  {what:42s} {met[k][1]:3d} of {met[k][0]}")
 
 
 main()

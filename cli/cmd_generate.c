@@ -47,7 +47,7 @@ static void usage(FILE *out)
             "flow starts, client and server hosts, client ports, TTLs, IP IDs and TCP timestamp\n"
             "clocks as the class's captures have them; --like writes one pcap per capture of\n"
             "DATASET it stands in for (NAME-i.pcap when a class has several), its flows starting\n"
-            "over as long as that capture's did.\n"
+            "over as long as that capture's did and (a version 12 trace model) ending when it did.\n"
             "\n"
             "  --model M          the model file (netsynth train)\n"
             "  --lora ADAPTER     merge an adapter of M (netsynth finetune) that teaches it new\n"
@@ -198,7 +198,7 @@ typedef struct trace_hook {
 static int plan_trace(void *ctx, const ns_gen_flows *first, ns_repair_opts *ro)
 {
     trace_hook *h = ctx;
-    ns_tmodel_capture cap = {0, first->n_flows, h->key, 0};
+    ns_tmodel_capture cap = {0, first->n_flows, h->key, 0, 0};
     if (!(h->plan = calloc(first->n_flows + 1, sizeof *h->plan))) return ns_error(NS_ENOMEM, "out of memory");
     int rc = ns_tmodel_plan(h->tm, first, &cap, 1, ro, h->seed, h->plan);
     if (!rc) ro->plan = h->plan, ro->n_plan = first->n_flows;
@@ -554,7 +554,7 @@ int cmd_generate(int argc, char **argv)
     cli_progress_end(&prog);
     if (!rc && cli_mpi_rank()) count = 0, po.fmt = -1; /* rank 0 writes */
     if (!rc && !streamed && tm && (po.fmt == OUT_PCAP || po.fmt == OUT_PCAPNG)) {
-        ns_tmodel_capture cap = {0, g.n_flows, key, 0};
+        ns_tmodel_capture cap = {0, g.n_flows, key, 0, 0};
         if (!(trace = calloc(g.n_flows + 1, sizeof *trace))) rc = ns_error(NS_ENOMEM, "out of memory");
         else if (!(rc = ns_tmodel_plan(tm, &g, &cap, 1, &po.repair, o.seed, trace)))
             po.repair.plan = trace, po.repair.n_plan = g.n_flows;

@@ -24,7 +24,8 @@ static void file_name_of(char *dst, size_t size, const char *value)
 void ns_gen_plan_free(ns_gen_plan *p)
 {
     for (size_t i = 0; p->req && i < p->n; i++)
-        free(p->req[i].ids), free(p->req[i].labels), free(p->req[i].caps), free(p->req[i].svc), free(p->req[i].span_ns);
+        free(p->req[i].ids), free(p->req[i].labels), free(p->req[i].caps), free(p->req[i].svc), free(p->req[i].span_ns),
+            free(p->req[i].end_ns);
     free(p->req);
     memset(p, 0, sizeof *p);
 }
@@ -32,15 +33,15 @@ void ns_gen_plan_free(ns_gen_plan *p)
 void ns_gen_plan_one_capture(ns_gen_plan *p)
 {
     for (size_t i = 0; i < p->n; i++) {
-        free(p->req[i].caps), free(p->req[i].span_ns);
-        p->req[i].caps = NULL, p->req[i].span_ns = NULL, p->req[i].n_caps = 0;
+        free(p->req[i].caps), free(p->req[i].span_ns), free(p->req[i].end_ns);
+        p->req[i].caps = NULL, p->req[i].span_ns = NULL, p->req[i].end_ns = NULL, p->req[i].n_caps = 0;
     }
 }
 
-/* A flow of ds in a like plan: its request, capture, start and service. */
+/* A flow of ds in a like plan: its request, capture, start, last packet kept and service. */
 typedef struct like_flow {
     uint32_t combo, file, svc;
-    int64_t start_ns;
+    int64_t start_ns, end_ns;
     uint64_t flow;
 } like_flow;
 
@@ -73,15 +74,18 @@ static int like_captures(ns_gen_plan *p, const ns_dataset *ds, const int32_t *co
         while (c < n_combos && memcmp(combo + (size_t)c * DA, ds->labels + f * DA, DA * sizeof *combo)) c++;
         if (c < n_combos && ds->flows[f].file < F) count[(size_t)c * F + ds->flows[f].file]++;
         const ns_ds_flow *d = &ds->flows[f];
+        int64_t end = d->start_ns;
+        for (uint32_t r = 1; ds->iat_ns && r < d->n_packets; r++) end += ds->iat_ns[d->first + r];
+        if (d->seen > d->n_packets || !ds->iat_ns) end = INT64_MIN; /* cut at --packets: its end unknown */
         if (c < n_combos)
-            lf[n_lf++] = (like_flow){c, d->file, NS_GEN_SVC(d->proto, d->server_port), d->start_ns, f};
+            lf[n_lf++] = (like_flow){c, d->file, NS_GEN_SVC(d->proto, d->server_port), d->start_ns, end, f};
     }
     qsort(lf, n_lf, sizeof *lf, by_combo_file_start);
     int rc = NS_OK;
     for (uint32_t c = 0, at = 0; c < n_combos && c < p->n && !rc; c++) {
         ns_gen_request *q = &p->req[c];
         if (!(q->caps = malloc(F * sizeof *q->caps)) || !(q->svc = malloc((q->n + 1) * sizeof *q->svc)) ||
-            !(q->span_ns = calloc(F, sizeof *q->span_ns)))
+            !(q->span_ns = calloc(F, sizeof *q->span_ns)) || !(q->end_ns = calloc(F, sizeof *q->end_ns)))
             rc = ns_error(NS_ENOMEM, "out of memory for a generation plan");
         for (size_t file = 0; !rc && file < F; file++)
             if (count[(size_t)c * F + file]) q->caps[q->n_caps++] = count[(size_t)c * F + file];
@@ -96,8 +100,14 @@ static int like_captures(ns_gen_plan *p, const ns_dataset *ds, const int32_t *co
             /* Captures come in file order, as their flows here. */
             if (lf[at].file != file) file = lf[at].file, first = lf[at].start_ns, cap++;
             if (cap < q->n_caps && lf[at].start_ns > first) q->span_ns[cap] = lf[at].start_ns - first;
+            /* a capture with a flow cut short has no end to keep (-1 until the loop's end, then 0) */
+            if (cap < q->n_caps && q->end_ns[cap] >= 0)
+                q->end_ns[cap] = lf[at].end_ns == INT64_MIN ? -1
+                                 : lf[at].end_ns - first > q->end_ns[cap] ? lf[at].end_ns - first : q->end_ns[cap];
             q->svc[i] = lf[at++].svc;
         }
+        for (size_t k = 0; !rc && k < q->n_caps; k++)
+            if (q->end_ns[k] < 0) q->end_ns[k] = 0;
     }
     free(count), free(lf);
     return rc;

@@ -153,7 +153,8 @@ enum {
     OFF_TSVAL = 1 << 5, OFF_EMPTYACK = 1 << 6, OFF_CLOSE = 1 << 7, OFF_FIN = 1 << 8, OFF_RST = 1 << 9,
     OFF_SEQ = 1 << 10, OFF_CSUM = 1 << 11, OFF_ORDER = 1 << 12, OFF_ICMPERR = 1 << 13, OFF_ARP = 1 << 14,
     OFF_IGMP = 1 << 15, OFF_GATEWAY = 1 << 16, OFF_LENS = 1 << 17,
-    OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19, OFF_BER = 1 << 20, OFF_DGRAMHEAD = 1 << 21, OFF_HELLOVER = 1 << 22
+    OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19, OFF_BER = 1 << 20, OFF_DGRAMHEAD = 1 << 21, OFF_HELLOVER = 1 << 22,
+    OFF_CUT = 1 << 23
 };
 
 static unsigned repair_off(void)
@@ -164,7 +165,8 @@ static unsigned repair_off(void)
         {"fin", OFF_FIN},   {"rst", OFF_RST},           {"seq", OFF_SEQ},         {"csum", OFF_CSUM},
         {"order", OFF_ORDER}, {"icmperr", OFF_ICMPERR}, {"arp", OFF_ARP},         {"igmp", OFF_IGMP},
         {"gateway", OFF_GATEWAY}, {"lens", OFF_LENS}, {"ports", OFF_PORTS},
-        {"lensdata", OFF_LENSDATA}, {"ber", OFF_BER}, {"dgramhead", OFF_DGRAMHEAD}, {"hellover", OFF_HELLOVER}};
+        {"lensdata", OFF_LENSDATA}, {"ber", OFF_BER}, {"dgramhead", OFF_DGRAMHEAD}, {"hellover", OFF_HELLOVER},
+        {"cut", OFF_CUT}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     unsigned mask = 0;
     for (const char *at = v; at && *at;) {
@@ -783,6 +785,7 @@ int ns_repair_summary(const ns_repair_stats *st, int top, char *buf, size_t size
            " sent by the peer, %" PRIu64 " as its data, %" PRIu64 " dropped", shown ? ")" : "",
            st->converted, st->rows, st->dropped, st->rst_cleared, RST_TAIL, st->fin_moved, st->close_added,
            st->close_cleared, st->acks_turned, st->acks_to_data, st->acks_dropped);
+    if (st->cut) append(buf, size, &at, "; %" PRIu64 " packets past their capture's end not written", st->cut);
     return at;
 }
 
@@ -800,10 +803,10 @@ int ns_repair_write_report(const ns_repair_stats *st, const char *path)
             "{\n  \"flows\": %" PRIu64 ",\n  \"rows\": %" PRIu64 ",\n  \"packets\": %" PRIu64
             ",\n  \"converted_rows\": %" PRIu64 ",\n  \"dropped_rows\": %" PRIu64 ",\n  \"redirected_rows\": %" PRIu64
             ",\n  \"rst_cleared\": %" PRIu64 ",\n  \"fin_moved\": %" PRIu64 ",\n  \"close_added\": %" PRIu64
-            ",\n  \"close_cleared\": %" PRIu64 ",\n  \"acks_turned\": %" PRIu64 ",\n  \"acks_to_data\": %" PRIu64 ",\n  \"acks_dropped\": %" PRIu64
+            ",\n  \"close_cleared\": %" PRIu64 ",\n  \"acks_turned\": %" PRIu64 ",\n  \"acks_to_data\": %" PRIu64 ",\n  \"acks_dropped\": %" PRIu64 ",\n  \"cut\": %" PRIu64
             ",\n  \"bits\": %" PRIu64 ",\n  \"changed\": %" PRIu64 ",\n  \"share\": %.6f,\n  \"fields\": [",
             st->flows, st->rows, st->packets, st->converted, st->dropped, st->redirected, st->rst_cleared, st->fin_moved,
-            st->close_added, st->close_cleared, st->acks_turned, st->acks_to_data, st->acks_dropped, bits, changed,
+            st->close_added, st->close_cleared, st->acks_turned, st->acks_to_data, st->acks_dropped, st->cut, bits, changed,
             share(changed, bits));
     int first = 1;
     for (size_t i = 0; i < n; i++) {
@@ -1480,6 +1483,12 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
                 fs->roh = s.roh = r->shows == NS_PROTO_ICMP ? r->roh : fs->roh;
             }
         }
+    }
+    /* Past the capture's end (the plan's cut): built, so that the flow's state runs on as ever, not written
+     * (repair_off() itself: OFF_CUT lies past tp->off's 16 bits) */
+    if (e->plan && e->plan->cut_ns > 0 && fs->ts > e->plan->cut_ns && !(repair_off() & OFF_CUT)) {
+        if (st) st->cut++;
+        return NS_OK;
     }
     int rc = reserve(e->out, ETH_LEN + 120 + (size_t)o->mtu); /* headers may pass a tiny MTU */
     if (rc) return rc;

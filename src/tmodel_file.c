@@ -25,6 +25,7 @@
  *   version 9: per side (2) and transport (3): u16 len_val[32]; u32 len_count[32]; u32 len_all
  *   version 10: per transport (2: TCP, UDP): u16 port_val[32]; u32 port_count[32]
  *   version 11: u16 cport_val[32]; u32 cport_count[32]; u32 cport_high; u16 cport_high_lo, cport_high_hi
+ *   version 12: nothing new (a plan change: tmodel.h)
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 

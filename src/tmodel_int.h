@@ -64,6 +64,8 @@ typedef struct tm_flow_info {
     uint32_t ts[2];
     uint32_t id_steps[2]; /* the side's generated counter's advance over the flow (repair keeps its steps) */
     int64_t dur_ns;       /* first row to last, as generated */
+    int64_t written_ns;   /* version 12, a copy's flows: first row to last of those written (every row; 0 for a
+                           * refused connection, its SYN answered by an RST and nothing after) */
 } tm_flow_info;
 
 /* The rows of generated flow k the plan reads: what the streaming writer knows when it plans, the

@@ -123,8 +123,9 @@ static void test_like_plan(void **state)
                            {.file = 0, .proto = 17, .server_port = 53},
                            {.file = 0, .proto = 1, .server_port = 7},
                            {.file = 1, .start_ns = 5, .proto = 17, .server_port = 123},
-                           {.file = 1, .start_ns = 2, .proto = 6, .server_port = 22}};
-    ds.flows = flows, ds.n_files = 2;
+                           {.file = 1, .start_ns = 2, .n_packets = 2, .proto = 6, .server_port = 22}};
+    const int64_t iat[2] = {0, 20}; /* flow 4's second packet 20 ns after its first: after flow 0's start */
+    ds.flows = flows, ds.n_files = 2, ds.iat_ns = iat;
     assert_int_equal(ns_gen_plan_like(&p, &m, &ds, "like.ds"), NS_OK);
     assert_int_equal(p.req[0].n_caps, 2);
     assert_int_equal(p.req[0].caps[0], 1), assert_int_equal(p.req[0].caps[1], 2); /* file 0 then file 1 */
@@ -140,10 +141,18 @@ static void test_like_plan(void **state)
     assert_non_null(p.req[0].span_ns);
     assert_int_equal(p.req[0].span_ns[0], 0), assert_int_equal(p.req[0].span_ns[1], 9 - 2);
     assert_int_equal(p.req[1].span_ns[0], 0);
+    /* And to its last packet kept, for the trace plan to end its copy there (version 12). */
+    assert_non_null(p.req[0].end_ns);
+    assert_int_equal(p.req[0].end_ns[0], 0), assert_int_equal(p.req[0].end_ns[1], 2 + 20 - 2);
+    /* A flow cut short (dataset --packets): its capture's end unknown, 0. */
+    ns_gen_plan_free(&p);
+    flows[0].n_packets = 1, flows[0].seen = 30;
+    assert_int_equal(ns_gen_plan_like(&p, &m, &ds, "like.ds"), NS_OK);
+    assert_int_equal(p.req[0].span_ns[1], 9 - 2), assert_int_equal(p.req[0].end_ns[1], 0);
     ns_gen_plan_one_capture(&p);
     assert_int_equal(p.req[0].n_caps, 0);
     assert_null(p.req[0].caps);
-    assert_null(p.req[0].span_ns);
+    assert_null(p.req[0].span_ns), assert_null(p.req[0].end_ns);
     ns_gen_plan_free(&p);
     ds.flows = NULL, ds.n_files = 0;
 

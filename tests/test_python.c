@@ -179,7 +179,8 @@ static void test_struct_layouts_agree(void **state)
     F(ns_gen_flows, iat_ns), F(ns_gen_flows, cap_flows_), F(ns_gen_flows, cap_rows_);
     SZ(ns_gen_request);
     F(ns_gen_request, ids), F(ns_gen_request, labels), F(ns_gen_request, n), F(ns_gen_request, n_caps);
-    F(ns_gen_request, caps), F(ns_gen_request, name), F(ns_gen_request, svc), F(ns_gen_request, span_ns);
+    F(ns_gen_request, caps), F(ns_gen_request, name), F(ns_gen_request, svc), F(ns_gen_request, span_ns),
+        F(ns_gen_request, end_ns);
     SZ(ns_gen_plan);
     F(ns_gen_plan, n_attrs), F(ns_gen_plan, n), F(ns_gen_plan, req);
     SZ(ns_repair_plan);
@@ -190,7 +191,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_repair_plan, close_side), F(ns_repair_plan, close_shape), F(ns_repair_plan, hs_us);
     F(ns_repair_plan, synack_ts), F(ns_repair_plan, client_zero), F(ns_repair_plan, group), F(ns_repair_plan, turn_map),
         F(ns_repair_plan, methods), F(ns_repair_plan, gateway), F(ns_repair_plan, link),
-        F(ns_repair_plan, lens), F(ns_repair_plan, server_port);
+        F(ns_repair_plan, lens), F(ns_repair_plan, server_port), F(ns_repair_plan, cut_ns);
     SZ(ns_repair_opts);
     F(ns_repair_opts, client_net), F(ns_repair_opts, server_net), F(ns_repair_opts, client_prefix);
     F(ns_repair_opts, server_prefix), F(ns_repair_opts, start_ns), F(ns_repair_opts, flow_gap_ns);
@@ -199,7 +200,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_repair_opts, window);
     SZ(ns_tmodel_capture);
     F(ns_tmodel_capture, first), F(ns_tmodel_capture, n), F(ns_tmodel_capture, key);
-    F(ns_tmodel_capture, span_ns);
+    F(ns_tmodel_capture, span_ns), F(ns_tmodel_capture, end_ns);
     SZ(ns_eval_inputs);
     F(ns_eval_inputs, real), F(ns_eval_inputs, real_test), F(ns_eval_inputs, synth), F(ns_eval_inputs, real_name);
     F(ns_eval_inputs, real_test_name), F(ns_eval_inputs, synth_name);

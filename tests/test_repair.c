@@ -1243,6 +1243,48 @@ static void test_flow_closes_at_its_end(void **state)
     ns_repair_out_free(&whole), ns_repair_out_free(&out);
 }
 
+/* A plan's cut (a copy of a real capture that stops where the real
+ * recording did, trace model version 12): the flow's packets later than it
+ * are not written, counted; the earlier ones are the same bytes as
+ * without; NETSYNTH_REPAIR_OFF=cut writes them all. */
+static void test_capture_cut(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    handshake(&f, 80);
+    for (int i = 0; i < 6; i++) /* a request and its answer each second */
+        tcp_row(add(&f, i & 1, i & 1 ? 20000000 : 980000000), 100, i & 1 ? 80 : 50000, i & 1 ? 50000 : 80, 1, 1,
+                ACK | PSH);
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    ns_repair_plan plan = {.start_ns = o.start_ns, .client = 1, .server = 2, .client_port = 50001,
+                           .close = NS_REPAIR_CLOSE_OPEN};
+    o.plan = &plan, o.n_plan = 1;
+    ns_repair_out whole = {0}, out = {0};
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &whole, NULL), NS_OK);
+    assert_int_equal(whole.n_pkts, f.n);
+    plan.cut_ns = o.start_ns + 2500000000LL; /* after the second exchange */
+    ns_repair_stats st = {0};
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, &st), NS_OK);
+    check_all(&out, &o, 1);
+    assert_int_equal(out.n_pkts, 3 + 4), assert_int_equal(st.cut, 2), assert_int_equal(st.packets, 7);
+    for (size_t i = 0; i < out.n_pkts; i++) {
+        assert_true(out.pkts[i].ts_ns <= plan.cut_ns);
+        assert_int_equal(out.pkts[i].len, whole.pkts[i].len);
+        assert_memory_equal(out.bytes + out.pkts[i].off, whole.bytes + whole.pkts[i].off, out.pkts[i].len);
+    }
+    char line[2048];
+    ns_repair_summary(&st, 3, line, sizeof line);
+    assert_non_null(strstr(line, "2 packets past their capture's end not written"));
+    assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "cut", 1), 0);
+    ns_repair_out_clear(&out);
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+    unsetenv("NETSYNTH_REPAIR_OFF");
+    assert_int_equal(out.n_pkts, f.n);
+    ns_repair_out_free(&out), ns_repair_out_free(&whole);
+}
+
 /* A plan's close overrules the rows (issue 15: the class's shares of
  * closes): a FIN exchange, an RST or neither, with valid TCP state, the
  * FINs and RSTs the rows showed otherwise cleared and counted. */
@@ -2498,6 +2540,7 @@ int main(void)
         cmocka_unit_test(test_empty_ack_runs_acknowledge_segment_by_segment),
         cmocka_unit_test(test_flow_closes_at_its_end),
         cmocka_unit_test(test_planned_close),
+        cmocka_unit_test(test_capture_cut),
         cmocka_unit_test(test_one_transport_per_flow),
         cmocka_unit_test(test_icmp),
         cmocka_unit_test(test_icmp_errors),

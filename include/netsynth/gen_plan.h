@@ -37,6 +37,10 @@ typedef struct ns_gen_request {
     int64_t *span_ns;    /* NULL, or [n_caps] (--like): first to last flow start of the real
                           * capture each stands in for; the trace plan spreads the capture's
                           * flows over as long (tmodel.h) */
+    int64_t *end_ns;     /* NULL, or [n_caps] (--like): first flow start to the last packet of the
+                          * real capture's flows, 0 where the dataset cut one short (--packets); a
+                          * version 12 trace model ends the capture's flows by then where they
+                          * fit (tmodel.h) */
 } ns_gen_request;
 
 /* A flow's service: its transport and server port (0 for ICMP). Matching

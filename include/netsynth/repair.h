@@ -254,6 +254,9 @@ typedef struct ns_repair_plan {
     /* The server port the flow is written with (ns_repair_class_port of the rows' own and its class's); 0: the
      * rows' own. */
     uint16_t server_port;
+    /* > 0: no packet of the flow later than this is written: the capture it is in ends there, as a real
+     * recording stops and cuts the flows still running (a like-for-like copy's, trace model version 12). */
+    int64_t cut_ns;
 } ns_repair_plan;
 
 /* ns_repair_plan.gateway: 0 none. */
@@ -325,6 +328,7 @@ typedef struct ns_repair_stats {
     uint64_t acks_dropped;   /* ... else (the peer sent no data, or closed) not written */
     uint64_t close_added;    /* packets added after a flow's last row to complete its close (FIN, FIN-ACK, ACK, RST) */
     uint64_t close_cleared;  /* FINs and RSTs cleared because the plan's close is another (or none) */
+    uint64_t cut;            /* packets past the capture's end (ns_repair_plan.cut_ns) not written */
 } ns_repair_stats;
 
 /* Whether repair always sets field f itself (addresses, checksums), so that

@@ -197,14 +197,16 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 11  /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 12  /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
                                * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
                                * one client, to one server; 8: DNS and DHCP servers on the client's
                                * subnet (the gateway); 9: IP lengths per side and transport; 10: server
                                * ports per transport; 11: the gateway, groups and 0.0.0.0 out of the host
-                               * chains, and client ports as the class's stacks chose them; older files load
+                               * chains, and client ports as the class's stacks chose them; 12: no new
+                               * fields, a like-for-like capture's flows end where the real one's did
+                               * (tmodel_plan.c, capture_starts); older files load
                                * without what they lack (and plan as before) */
 
 enum {
@@ -377,6 +379,9 @@ typedef struct ns_tmodel_capture {
     const char *key;
     int64_t span_ns;   /* > 0: its flows start over this long, first to last (a like-for-like copy of a
                         * real capture: its flow rate); 0: as the arrival process has them */
+    int64_t end_ns;    /* > 0 (version 12, with span_ns): its last packet this long after its first start,
+                        * as the real capture's: the starts stretched or shrunk so that the flows, as
+                        * long as generated, end then (where no flow alone is longer) */
 } ns_tmodel_capture;
 
 /* How many flows of class key start before duration_ns in capture number

@@ -147,7 +147,8 @@ class GenFlows(ctypes.Structure):        # ns_gen_flows
 
 class GenRequest(ctypes.Structure):      # ns_gen_request
     _fields_ = [("ids", P(c_i32)), ("labels", P(c_i32)), ("n", c_size), ("n_caps", c_size), ("caps", P(c_size)),
-                ("name", ctypes.c_char * 256), ("svc", P(c_u32)), ("span_ns", P(c_i64))]
+                ("name", ctypes.c_char * 256), ("svc", P(c_u32)), ("span_ns", P(c_i64)),
+                ("end_ns", P(c_i64))]
 
 
 class GenPlan(ctypes.Structure):         # ns_gen_plan
@@ -162,7 +163,7 @@ class RepairPlan(ctypes.Structure):      # ns_repair_plan
                 ("close_side", c_u8), ("close_shape", c_u8), ("hs_us", c_u32 * 2), ("synack_ts", c_u8),
                 ("client_zero", c_u8), ("group", c_u32), ("turn_map", c_u16 * (2 * 2 * 32)),
                 ("methods", c_u16 * 12), ("gateway", c_u8), ("link", c_u8),
-                ("lens", c_u16 * (2 * 3 * 32)), ("server_port", c_u16)]
+                ("lens", c_u16 * (2 * 3 * 32)), ("server_port", c_u16), ("cut_ns", c_i64)]
 
 
 class RepairOpts(ctypes.Structure):      # ns_repair_opts
@@ -173,7 +174,7 @@ class RepairOpts(ctypes.Structure):      # ns_repair_opts
 
 
 class TmodelCapture(ctypes.Structure):   # ns_tmodel_capture
-    _fields_ = [("first", c_size), ("n", c_size), ("key", ctypes.c_char_p), ("span_ns", c_i64)]
+    _fields_ = [("first", c_size), ("n", c_size), ("key", ctypes.c_char_p), ("span_ns", c_i64), ("end_ns", c_i64)]
 
 
 class EvalInputs(ctypes.Structure):      # ns_eval_inputs
