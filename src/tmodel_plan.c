@@ -52,6 +52,16 @@ static int has_services(const ns_tmodel_class *c, int s) { return c->svc_multi >
 static int has_gateway(const ns_tmodel_class *c, int s) { return c->gw_port_flows[0] + c->gw_port_flows[1] > 0; }
 static int has_cports(const ns_tmodel_class *c, int s) { return c->cport_high + c->cport_count[0] > 0; }
 
+/* Whether a unicast IPv4 flow goes to the client net's gateway, by its server port, where the capture asks
+ * DNS (gw_on[0]) and DHCP (gw_on[1]) of it. Version 12: DNS over TCP too, as a resolver answers on both
+ * transports (RFC 7766); before, the class's TCP DNS flow went to a server of the chain beside the gateway
+ * that answered its UDP ones, one host more a capture (make demo's dns class: 2 servers, the lab's 1). */
+static int gateway_flow(const tm_flow_info *fi, const int gw_on[2], unsigned version)
+{
+    if (fi->proto == NS_PROTO_UDP) return fi->sport == 53 ? gw_on[0] : fi->sport == 67 && gw_on[1];
+    return version >= 12 && fi->proto == NS_PROTO_TCP && fi->sport == 53 && gw_on[0];
+}
+
 /* Whether ttl is one of the TTLs c learned for side s's hosts (tcp: of its TCP flows). */
 static int class_ttl(const ns_tmodel_class *c, int s, int32_t ttl, int tcp)
 {
@@ -838,8 +848,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                 }
                 break;
             }
-        int gateway = !groups[j] && !v6 && fi->proto == NS_PROTO_UDP &&
-                      (fi->sport == 53 ? gw_on[0] : fi->sport == 67 && gw_on[1]);
+        int gateway = !groups[j] && !v6 && gateway_flow(fi, gw_on, tm->version);
         /* a DHCP server's answers (to port 68) come from the gateway that leases, to the device */
         int answers = !groups[j] && !v6 && fi->proto == NS_PROTO_UDP && fi->sport == 68 && gw_on[1];
         int fix = tm->version >= 11;
@@ -937,8 +946,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
             cnum = (uint32_t)(dn % hc == gw_num ? spare % hc : dn % hc);
         }
         tuple key = {cnum, (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1, 0};
-        int gateway = answers || (!group && !v6 && fi->proto == NS_PROTO_UDP &&
-                                  (fi->sport == 53 ? gw_on[0] : fi->sport == 67 && gw_on[1]));
+        int gateway = answers || (!group && !v6 && gateway_flow(fi, gw_on, tm->version));
         if (gateway) key.server = 0, key.proto |= GATEWAY_TUPLE;
         /* The answers' 5-tuple is the device's own to the gateway (68 to 67): within the flow idle timeout of
          * another (its request, earlier answers) it reads back as one flow with it, as a real capture's DHCP
