@@ -34,7 +34,7 @@ static uint8_t dhcp_type(app_flow *f, int from_server)
  * the smallest valid message, and a shorter (non-empty) one grows to it.
  * Other ports get zeros (or random bytes): most dissectors take them, a few
  * (RIP, OpenVPN, SNMP, ...) would call them malformed. */
-enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP, APP_SSH, APP_A21, APP_TLS, APP_HTTP, APP_TCP, APP_UDP, APP_OPAQUE, APP_SSDP, APP_MQTT };
+enum { APP_DNS, APP_DNS_TCP, APP_NTP, APP_DHCP, APP_COAP, APP_TFTP, APP_SSH, APP_A21, APP_TLS, APP_HTTP, APP_TCP, APP_UDP, APP_OPAQUE, APP_SSDP, APP_MQTT, APP_BER };
 struct app {
     uint8_t proto;
     uint16_t port, min;
@@ -56,6 +56,7 @@ static const app apps[] = {
      * where repair has no message to write: the fill (zeros, or random bytes) */
     {NS_PROTO_TCP, 104, 0, APP_OPAQUE}, {NS_PROTO_UDP, 1645, 0, APP_OPAQUE}, {NS_PROTO_UDP, 1646, 0, APP_OPAQUE},
     {NS_PROTO_UDP, 1812, 0, APP_OPAQUE}, {NS_PROTO_UDP, 1813, 0, APP_OPAQUE},
+    {NS_PROTO_TCP, 210, 0, APP_BER}, /* Z39.50 (BER PDUs): its dissector threw on learned bytes and on zeros alike */
     {NS_PROTO_TCP, 1883, 0, APP_MQTT}, /* tshark reads the port as MQTT: packets framed by mqtt_segment */
     {NS_PROTO_UDP, 1900, 0, APP_SSDP}, /* HTTP over UDP: a start line a few bits off is made SSDP's (ssdp_start) */
     /* tshark's HTTP ports (4.0, `tshark -G decodes`): it reads every segment there as HTTP */
@@ -563,15 +564,41 @@ static int tls_hs_kind(uint8_t t)
     }
 }
 
+static int bits_off(uint8_t a, uint8_t b)
+{
+    int n = 0;
+    for (unsigned x = (unsigned)(a ^ b); x; x &= x - 1) n++;
+    return n;
+}
+
+/* The version minor (of the n in pref: 3.0 to 3.3) nearest m in bits, in
+ * the order of pref on ties (the commonest first); its distance in *off. */
+static uint8_t tls_minor_near(uint8_t m, const uint8_t *pref, int n, int *off)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (bits_off(m, pref[i]) < bits_off(m, pref[best])) best = i;
+    *off = bits_off(m, pref[best]);
+    return pref[best];
+}
+
 /* The body of a ClientHello (client) or ServerHello of n bytes, lb of them
- * learned: version and random as generated, then each field the learned
+ * learned: random as generated, version TLS 1.0 to 1.2 (the nearest to the
+ * generated one, ver: else as generated), then each field the learned
  * bytes give when it fits, else the smallest fill (no session id, one cipher
  * suite, null compression), and the rest of the body as one padding
- * extension (RFC 7685), zeros. Returns 0 when no hello fits in n bytes. */
-static int tls_hello(uint8_t *b, int n, int lb, int client)
+ * extension (RFC 7685), zeros. Returns 0 when no hello fits in n bytes.
+ * Every hello of the IoT corpus's real test captures says 3.1 or 3.3
+ * (ClientHellos and ServerHellos 174 and 92 each); the payload model's
+ * said 3.0, 0.0, 1.0, 0x4100 in half of them (BENCHMARK.md, "tshark's bars
+ * (session 14)"): bit by bit, a version the stacks no longer speak. */
+static int tls_hello(uint8_t *b, int n, int lb, int client, int ver)
 {
+    static const uint8_t pref[3] = {1, 3, 2}; /* on ties the commoner first, on both sides */
     ns_bytes m = ns_bytes_make(b, (size_t)n);
     if (n < 35 + (client ? 2 + 2 + 1 + 1 : 2 + 1)) return 0;
+    int o;
+    if (ver) b[0] = 3, b[1] = tls_minor_near(b[1], pref, 3, &o);
     uint8_t u8;
     uint16_t u16;
     int sid = lb > 34 && ns_get_u8(m, 34, &u8) && u8 <= 32 ? u8 : -1; /* -1: fill */
@@ -610,7 +637,7 @@ static int tls_hello(uint8_t *b, int n, int lb, int client)
 
 /* A handshake record's body of n bytes, lb learned: one message that fills
  * it. Returns 0 when none fits (the record is then application data). */
-static int tls_handshake(uint8_t *b, int n, int lb)
+static int tls_handshake(uint8_t *b, int n, int lb, int ver)
 {
     uint8_t t;
     if (!ns_get_u8(ns_bytes_make(b, (size_t)n), 0, &t)) return 0;
@@ -619,7 +646,7 @@ static int tls_handshake(uint8_t *b, int n, int lb)
     put24(b + 1, (uint32_t)(n - 4));
     if (kind < 0) return 1; /* its length too: one past the record opened a fragment tshark failed to join ("fh") */
     switch (kind) {
-    case 2: return tls_hello(b + 4, n - 4, lb - 4, t == 1);
+    case 2: return tls_hello(b + 4, n - 4, lb - 4, t == 1, ver);
     case 3: /* a certificate of fill would be malformed DER: an empty list, the fill past it */
         if (n < 7) return 0;
         put24(b + 4, 0);
@@ -637,8 +664,9 @@ static int tls_handshake(uint8_t *b, int n, int lb)
     return 1;
 }
 
-/* The records of a segment of len bytes whose first learned bytes start one. */
-static void tls_frame(uint8_t *p, int len, int learned)
+/* The records of a segment of len bytes whose first learned bytes start one;
+ * ver: hellos' versions made TLS's (tls_hello). */
+static void tls_frame(uint8_t *p, int len, int learned, int ver)
 {
     if (learned < 2 || p[1] != 3) p[1] = 3; /* on a TLS port a record type is taken with any version */
     if (learned < 3 || p[2] > 4) p[2] = 3;
@@ -665,7 +693,7 @@ static void tls_frame(uint8_t *p, int len, int learned)
         if (n == 0) r[0] = 23; /* a 5-byte segment: only application data may be empty */
         put16(r + 3, (uint32_t)n);
         if (r[0] == 20 && n >= 1) r[5] = 1;
-        if (r[0] == 22 && !tls_handshake(r + 5, n, learned - at - 5)) r[0] = 23;
+        if (r[0] == 22 && !tls_handshake(r + 5, n, learned - at - 5, ver)) r[0] = 23;
         at += 5 + n;
     }
 }
@@ -714,24 +742,6 @@ static int tls_starts(const uint8_t *p, int learned)
  * other records, and 48 random bits would too often be a hello. */
 enum { NEAR_TLS = 16, NEAR_TEXT = 8, NEAR_TEXT_OPENED = 4, AT_ANY = 0 };
 
-static int bits_off(uint8_t a, uint8_t b)
-{
-    int n = 0;
-    for (unsigned x = (unsigned)(a ^ b); x; x &= x - 1) n++;
-    return n;
-}
-
-/* The version minor (3.0 to 3.3) nearest m in bits, in the order of pref on
- * ties (the commonest first); its distance in *off. */
-static uint8_t tls_minor_near(uint8_t m, const uint8_t pref[4], int *off)
-{
-    int best = 0;
-    for (int i = 1; i < 4; i++)
-        if (bits_off(m, pref[i]) < bits_off(m, pref[best])) best = i;
-    *off = bits_off(m, pref[best]);
-    return pref[best];
-}
-
 /* Whether p[0, learned) starts an SSLv2 ClientHello (a 2-byte record
  * header, message type 1, version SSL 2 or 3.x): how older stacks open TLS
  * (46 of the IoT training split's ClientHellos), 9+ bits off a TLS hello's
@@ -760,9 +770,9 @@ static int tls_hello_near(uint8_t *p, int len, int learned, int client, int open
     if (!opened && bits_off(p[5], other) < bits_off(p[5], type)) type = other;
     if (len < 9 + (type == 1 ? 41 : 38)) return 0;
     int off, o;
-    uint8_t minor = tls_minor_near(p[2], pref[type == 2], &off), hminor = 0;
+    uint8_t minor = tls_minor_near(p[2], pref[type == 2], 4, &off), hminor = 0;
     off += bits_off(p[0], 22) + bits_off(p[1], 3) + bits_off(p[5], type);
-    if (learned > 10) hminor = tls_minor_near(p[10], pref[1], &o), off += o + bits_off(p[9], 3);
+    if (learned > 10) hminor = tls_minor_near(p[10], pref[1], 4, &o), off += o + bits_off(p[9], 3);
     if (off == 0 || (!opened && off > (learned > 10 ? 48 : 32) / NEAR_TLS)) return 0;
     p[0] = 22, p[1] = 3, p[2] = minor, p[5] = type;
     if (learned > 10) p[9] = 3, p[10] = hminor;
@@ -920,9 +930,33 @@ static int http_head(uint8_t *h, int learned, int method)
     return learned;
 }
 
+/* A datagram of len bytes too short for the whole head h[0, w) and a body
+ * with its length: the datagram's end bounds the message, so the head keeps
+ * its whole lines that fit with room for the empty line (the start line at
+ * least, cut if it must be), ends there, and the bytes after it are its
+ * body. Left as generated, a head with no room for its end threw in tshark
+ * (3 SSDP datagrams of 22-23 bytes, "NOTIFY * HTTP/1.1\r\x0b...", in the
+ * payload model's run: BENCHMARK.md, "tshark's bars (session 14)"); a head
+ * cut at the end of its last line, or in the empty line, it reads whole. */
+static void http_datagram(uint8_t *p, int len, const uint8_t *h, int w)
+{
+    int start = 0, k = w;
+    while (start + 1 < w && !(h[start] == '\r' && h[start + 1] == '\n')) start++;
+    start += 2; /* the start line and its CRLF */
+    while (k > start && k + 2 > len) { /* the previous line's end */
+        k -= 2;
+        while (k > start && !(h[k - 2] == '\r' && h[k - 1] == '\n')) k--;
+    }
+    if (k > len) k = len; /* the start line alone does not fit: cut */
+    memcpy(p, h, (size_t)k);
+    if (len - k >= 1) p[k] = '\r';
+    if (len - k >= 2) p[k + 1] = '\n';
+}
+
 /* A message of len bytes whose learned start (learned bytes) is an HTTP
- * start line; method as http_starts gives it. */
-static void http_frame(uint8_t *p, int len, int learned, int method)
+ * start line; method as http_starts gives it; dgram: a datagram's (the
+ * message ends with it), else a segment of a stream. */
+static void http_frame(uint8_t *p, int len, int learned, int method, int dgram)
 {
     uint8_t h[HTTP_HEAD_MAX + 1];
     int n = learned < HTTP_HEAD_MAX ? learned : HTTP_HEAD_MAX;
@@ -930,7 +964,10 @@ static void http_frame(uint8_t *p, int len, int learned, int method)
     if (!method) h[5] = '1', h[6] = '.';
     int w = http_head(h, n, method);
     int rest = len - w;
-    if (w > HTTP_HEAD_MAX || rest < 2 || (rest > 2 && rest < 6)) return; /* no whole head fits: left as generated */
+    if (w > HTTP_HEAD_MAX || rest < 2 || (rest > 2 && rest < 6)) { /* no whole head fits */
+        if (w <= HTTP_HEAD_MAX && dgram) http_datagram(p, len, h, w);
+        return; /* a stream's segment: left as generated */
+    }
     memcpy(p, h, (size_t)w);
     uint8_t *e = p + w;
     if (rest == 2) {
@@ -1044,7 +1081,7 @@ static void tls_records(app_flow *f, int d, uint8_t *p, int len, int lb, int on_
 {
     int starts = lb > 0 && (on_port || f->tls ? tls_type_ok(p[0]) : tls_starts(p, lb));
     if (len >= 6 && starts) {
-        tls_frame(p, len, lb);
+        tls_frame(p, len, lb, !(f->off & APP_OFF_HELLOVER));
     } else if (len >= 6 && (f->tls || (on_port && lb > 0))) {
         /* the rest of a record the model began in an earlier segment (ciphertext; zeros where a
          * row had no bytes of its own), of a stream already TLS: application data to the end */
@@ -1067,6 +1104,29 @@ static void tls_records(app_flow *f, int d, uint8_t *p, int len, int lb, int on_
         return; /* nothing learned, in a stream not TLS (yet) */
     }
     if (!f->tls) f->tls = (uint8_t)(p[2] + 1);
+}
+
+/* Z39.50 on TCP 210: no IoT class speaks it, but a generated server port
+ * can come out there (a WeMoSwitch flow of the payload model's run), and
+ * tshark's dissector, which reads BER PDUs of at least 8 bytes (identifier
+ * and length), threw on the learned bytes and on zeros alike (8 malformed
+ * segments; BENCHMARK.md, "tshark's bars (session 14)"). So each segment is
+ * one BER element that covers it (a SEQUENCE, learned bytes kept past its
+ * header), which the dissector takes for a PDU it does not know and shows
+ * as such; a segment under 8 bytes, which tshark joins to the next, is the
+ * element's identifier begun (0xff, a tag continued: the next segment's
+ * 0x30 ends it), so the joined bytes are still one element. */
+static void ber_segment(uint8_t *p, int len)
+{
+    if (len < 8) {
+        memset(p, 0xff, (size_t)(len > 0 ? len : 0));
+    } else if (len - 2 < 128) {
+        p[0] = 0x30, p[1] = (uint8_t)(len - 2);
+    } else if (len - 3 < 256) {
+        p[0] = 0x30, p[1] = 0x81, p[2] = (uint8_t)(len - 3);
+    } else {
+        p[0] = 0x30, p[1] = 0x82, put16(p + 2, (uint32_t)(len - 4));
+    }
 }
 
 /* MQTT (3.1.1, the lab corpus's broker): every segment of a stream written
@@ -1171,6 +1231,10 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
     }
     uint8_t keep[NS_NP_BITS_PAY / 8];   /* the fill under the learned bytes (n_pay <= a row's bytes) */
     if (learned) memcpy(keep, data, (size_t)learned), memcpy(data, pay, (size_t)learned); /* pay may be NULL when none */
+    if (a->kind == APP_BER) { /* every segment, learned or fill */
+        if (!(f->off & APP_OFF_BER)) ber_segment(data, len);
+        return;
+    }
     if (a->kind == APP_MQTT) {
         /* a stream's segments from its first learned bytes on (header-only rows stay as they were) */
         int d = !!from_server;
@@ -1216,12 +1280,12 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
         if (!http_port && (f->tls || (lb >= 5 && tls_starts(data + at, lb)) || (a->kind == APP_TLS && method < 0 && !f->http))) {
             tls_records(f, d, data + at, len - at, lb, a->kind == APP_TLS);
         } else if (method >= 0) {
-            http_frame(data, len, learned, method);
+            http_frame(data, len, learned, method, 0);
             f->http = 1;
         } else if (http_port && len >= 5 && tls_starts(data, learned)) {
             /* tshark reads HTTP on its port whatever the bytes: a record framed alone, as before
              * (its first byte is not printable), the flow's next messages still HTTP's */
-            tls_frame(data, len, learned);
+            tls_frame(data, len, learned, !(f->off & APP_OFF_HELLOVER));
         } else if (lb > 0 && a->kind == APP_TCP && !f->http && http_heuristic(data, len)) {
             f->http = 1; /* no message repair can frame (a garbled method), but tshark's from here on */
         } else if (lb > 0 && (a->kind == APP_HTTP || f->http) && http_printable(data[0])) {
@@ -1241,7 +1305,7 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
     if (a->kind == APP_UDP || a->kind == APP_SSDP) {
         if (a->kind == APP_SSDP) ssdp_start(data, learned, from_server);
         int method = http_starts(data, learned);
-        if (method >= 0) http_frame(data, len, learned, method);
+        if (method >= 0) http_frame(data, len, learned, method, !(f->off & APP_OFF_DGRAMHEAD));
         else if (dns_looks(ns_bytes_make(data, (size_t)len)) && !dns_ok(ns_bytes_make(data, (size_t)len)))
             memcpy(data, keep, (size_t)learned); /* no message the fill could stand in for: the fill */
         else if (a->kind == APP_SSDP && http_printable(data[0]) && binary_line(data, learned))

@@ -33,7 +33,15 @@ typedef struct app_flow {
     uint8_t gw_prefix;     /* 1 + the client net's prefix when the DHCP server is its gateway, the net's last host
                             * (ns_repair_gateway; the options say so); 0: none */
     uint8_t mdns_n;        /* header-only mDNS messages the client wrote (probes first, then announcements) */
+    uint8_t off;           /* APP_OFF_*: rules the caller's NETSYNTH_REPAIR_OFF skips (0: all on) */
 } app_flow;
+
+/* app.c's rules that NETSYNTH_REPAIR_OFF can take back (repair.c maps its names to these). */
+enum {
+    APP_OFF_BER = 1,       /* "ber": TCP 210's segments left as generated, not BER elements that tile them */
+    APP_OFF_DGRAMHEAD = 2, /* "dgramhead": a datagram too short for its HTTP head left as generated */
+    APP_OFF_HELLOVER = 4   /* "hellover": a hello's version left as generated, not TLS 1.0 to 1.2 */
+};
 
 /* The application a server port speaks over proto (NS_PROTO_*): a message
  * header to fill, or a stream tshark reads as one (TLS, HTTP), or for the

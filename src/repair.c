@@ -153,7 +153,7 @@ enum {
     OFF_TSVAL = 1 << 5, OFF_EMPTYACK = 1 << 6, OFF_CLOSE = 1 << 7, OFF_FIN = 1 << 8, OFF_RST = 1 << 9,
     OFF_SEQ = 1 << 10, OFF_CSUM = 1 << 11, OFF_ORDER = 1 << 12, OFF_ICMPERR = 1 << 13, OFF_ARP = 1 << 14,
     OFF_IGMP = 1 << 15, OFF_GATEWAY = 1 << 16, OFF_LENS = 1 << 17,
-    OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19
+    OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19, OFF_BER = 1 << 20, OFF_DGRAMHEAD = 1 << 21, OFF_HELLOVER = 1 << 22
 };
 
 static unsigned repair_off(void)
@@ -164,7 +164,7 @@ static unsigned repair_off(void)
         {"fin", OFF_FIN},   {"rst", OFF_RST},           {"seq", OFF_SEQ},         {"csum", OFF_CSUM},
         {"order", OFF_ORDER}, {"icmperr", OFF_ICMPERR}, {"arp", OFF_ARP},         {"igmp", OFF_IGMP},
         {"gateway", OFF_GATEWAY}, {"lens", OFF_LENS}, {"ports", OFF_PORTS},
-        {"lensdata", OFF_LENSDATA}};
+        {"lensdata", OFF_LENSDATA}, {"ber", OFF_BER}, {"dgramhead", OFF_DGRAMHEAD}, {"hellover", OFF_HELLOVER}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     unsigned mask = 0;
     for (const char *at = v; at && *at;) {
@@ -1665,6 +1665,9 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         }
         fs->app.seed = (uint32_t)(((k + 1) * 0x9e3779b97f4a7c15ull ^ (o->seed + 1) * 0xc2b2ae3d27d4eb4full) >> 32);
         fs->app.client = answers ? fs->server : fs->client; /* the device a DHCP message is about */
+        unsigned off = repair_off(); /* app.c's own rules, by the same names */
+        fs->app.off = (uint8_t)((off & OFF_BER ? APP_OFF_BER : 0) | (off & OFF_DGRAMHEAD ? APP_OFF_DGRAMHEAD : 0) |
+                                (off & OFF_HELLOVER ? APP_OFF_HELLOVER : 0));
         fs->cport = plan ? plan->client_port : (uint16_t)(CLIENT_PORT0 + slot);
         fs->proto = flow_transport(g, n);
         fs->sport = fs->proto == NS_PROTO_ICMP ? 0 : server_port(g, d, n, fs->proto);
