@@ -11,6 +11,7 @@
 #include "netsynth/error.h"
 #include "netsynth/nprint.h"
 #include "netsynth/rng.h"
+#include "netsynth/tmodel.h"
 #include "gen_clamp.h"
 
 enum { W = NS_NP_MODEL_WIDTH };
@@ -211,15 +212,26 @@ static int draw_length(const float *logits, int T, double u)
     return T - 1;
 }
 
-/* The length of class k (ns_model_length_class): k + 1 within the window;
- * past it, bin j = k - T holds (T 2^j, T 2^(j+1)], and the length is drawn
- * log-uniformly within it from rng (only then: flows within the window draw
- * what they always did). At most NS_FLOW_MAX_KEPT. */
-static int length_of_class(const ns_model_config *c, int k, ns_rng *rng)
+/* The length of class k (ns_model_length_class) for a flow of prompt ids:
+ * k + 1 within the window; past it, bin j = k - T holds (T 2^j, T 2^(j+1)],
+ * and the length is drawn within it from rng (only then: flows within the
+ * window draw what they always did), through the quantiles of the prompt's
+ * class's real flows in that bin where the trace model (version 12) has them,
+ * else log-uniformly. The head says which bin; where in a bin a class's long
+ * flows lie is the class's (Lightify's 15 flows of 256-512 packets lie at
+ * 278-297, D-LinkSiren's high in theirs), and the log-uniform draw put the
+ * total packets of such classes 10-30% off (BENCHMARK.md, "Bytes per class
+ * (session 14)"). At most NS_FLOW_MAX_KEPT. */
+static int length_of_class(const ns_modelfile *m, const int32_t *ids, int k, ns_rng *rng)
 {
-    int T = c->max_packets;
+    int T = m->cfg.max_packets;
     if (k < T) return k + 1;
-    double lo = (double)T * (double)(1u << (k - T)), len = floor(lo * exp2(ns_rng_double(rng))) + 1;
+    double lo = (double)T * (double)(1u << (k - T)), u = ns_rng_double(rng), len = floor(lo * exp2(u)) + 1;
+    char key[512];
+    uint32_t l;
+    if (m->trace && !ns_tmodel_key(m, ids, key, sizeof key) &&
+        ns_tmodel_length_in(m->trace, key, (uint64_t)lo, 2 * (uint64_t)lo, u, &l))
+        len = l;
     return len < NS_FLOW_MAX_KEPT ? (int)len : NS_FLOW_MAX_KEPT;
 }
 
@@ -634,7 +646,8 @@ int ns_generate_stream(const ns_modelfile *m, const ns_gen_opts *o, const int32_
     size_t first_rows = 0, n_long = 0;
     for (size_t i = 0; i < n; i++) {
         /* A length past the window (--length) is generated window by window. */
-        int len = o->length > 0 ? o->length : length_of_class(cfg, draw_length(logits + i * NL, NL, u[i]), &rngs[i]);
+        int len = o->length > 0 ? o->length : length_of_class(m, ids + i * m->n_attrs, draw_length(logits + i * NL, NL, u[i]),
+                                                                 &rngs[i]);
         if (maps) /* the map decides the length */
             len = (int)maps->len[i % maps->n_maps] < T ? (int)maps->len[i % maps->n_maps] : T;
         whole[i] = (uint32_t)len;

@@ -16,6 +16,7 @@
 #include "netsynth/nprint.h"
 #include "netsynth/packet.h"
 #include "netsynth/rng.h"
+#include "netsynth/train.h"
 
 #include "app.h"
 #include "tmodel_int.h"
@@ -178,6 +179,8 @@ typedef struct acc {
     uint32_t *ports;        /* [2][65536] flows per transport (TCP, UDP) and server port, cleared per class */
     uint32_t *cports;       /* [65536] flows per ephemeral client port (learn_port), cleared per class */
     uint32_t chigh_lo, chigh_hi; /* the least and most of those from NS_TM_CPORT_HIGH on */
+    uint64_t *flen;         /* the class's flows' whole lengths (one array, refilled per class) */
+    size_t n_flen;
 } acc;
 enum { TURN_SHIFT = 4, TURN_BINS = 65536 >> TURN_SHIFT };
 
@@ -537,6 +540,36 @@ static void finish_server_ports(acc *a)
     if (a->c->cport_high) a->c->cport_high_lo = (uint16_t)a->chigh_lo, a->c->cport_high_hi = (uint16_t)a->chigh_hi;
 }
 
+/* The class's flows per log2 bin of whole length and the quantiles of the lengths within each bin (tmodel.h,
+ * flen_q): the length head says which bin, these where in it. */
+static void finish_flow_lengths(acc *a)
+{
+    uint64_t *v = a->flen;
+    size_t n = a->n_flen;
+    qsort(v, n, sizeof *v, tm_cmp_u64);
+    for (size_t i = 0; i < n;) {
+        if (v[i] < 2) { /* a flow of one packet lies in no bin */
+            i++;
+            continue;
+        }
+        int b = 0;
+        while (v[i] > 2ull << b) b++;
+        size_t e = i;
+        while (e < n && v[e] <= 2ull << b) e++;
+        if (b < NS_TM_FLEN_BINS) {
+            a->c->flen_n[b] = (uint32_t)(e - i);
+            for (int q = 0; q < NS_TM_FLEN_Q; q++) {
+                double r = (double)(e - i - 1) * q / (NS_TM_FLEN_Q - 1);
+                size_t lo = (size_t)r;
+                double x = lo + 1 < e - i ? (double)v[i + lo] + (r - lo) * (double)(v[i + lo + 1] - v[i + lo])
+                                          : (double)v[i + lo];
+                a->c->flen_q[b][q] = (uint32_t)llround(x);
+            }
+        }
+        i = e;
+    }
+}
+
 /* The NS_TM_LENS commonest lengths per side and transport, commonest first (ties: the shorter). */
 static void finish_lengths(acc *a)
 {
@@ -848,11 +881,12 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
     uint32_t *lens = malloc(2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
     uint32_t *ports = malloc(2 * 65536 * sizeof *ports), *cports = malloc(65536 * sizeof *cports);
+    uint64_t *flen = malloc((F + 1) * sizeof *flen);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !ports || !cports) {
+        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !ports || !cports || !flen) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -941,6 +975,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         memset(ports, 0, 2 * 65536 * sizeof *ports);
         a->cports = cports, a->chigh_lo = 65536, a->chigh_hi = 0;
         memset(cports, 0, 65536 * sizeof *cports);
+        a->flen = flen, a->n_flen = 0;
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;
@@ -958,7 +993,10 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
                 rc = learn_sequence(a, ds, seq, m, feat, cl, sv);
                 m = 0;
             }
-            if (in) seq[m++] = f, learn_lengths(a, ds, f, row), learn_port(a, &ds->flows[f]);
+            if (in) {
+                seq[m++] = f, learn_lengths(a, ds, f, row), learn_port(a, &ds->flows[f]);
+                flen[a->n_flen++] = ns_train_whole_length(ds, f);
+            }
         }
         if (!rc) rc = finish_gaps(a);
         for (int s = 0; s < 2; s++) a->c->ts_hz[s] = finish_rate(a->rate[s], a->n_rate[s]);
@@ -972,6 +1010,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         finish_services(a);
         finish_lengths(a);
         finish_server_ports(a);
+        finish_flow_lengths(a);
+        a->flen = NULL;
     }
 
 done:
@@ -981,7 +1021,7 @@ done:
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
     free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows), free(svc_port);
-    free(lens), free(ports), free(cports);
+    free(lens), free(ports), free(cports), free(flen);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }

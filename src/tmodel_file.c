@@ -25,8 +25,10 @@
  *   version 9: per side (2) and transport (3): u16 len_val[32]; u32 len_count[32]; u32 len_all
  *   version 10: per transport (2: TCP, UDP): u16 port_val[32]; u32 port_count[32]
  *   version 11: u16 cport_val[32]; u32 cport_count[32]; u32 cport_high; u16 cport_high_lo, cport_high_hi
- *   version 12: nothing new (a plan change: tmodel.h)
- *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
+ *   version 12: per length bin (17): u32 flen_n; then per length bin (17): u32 flen_q[9] (and plan
+ *              changes: tmodel.h)
+ *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
+ *              NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -46,8 +48,11 @@ static const ns_filehead head = {NS_TMODEL_MAGIC, "trace model", "netsynth train
                                  16, 28, 1, NS_TMODEL_VERSION, NULL};
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
-/* A record's bytes in a file of `version` (version 5 made room for the turn ports). */
-static size_t record_bytes(uint32_t version) { return version >= 5 ? NS_TMODEL_RECORD : NS_TMODEL_RECORD_V4; }
+/* A record's bytes in a file of `version` (version 5 made room for the turn ports, 12 for the flow lengths). */
+static size_t record_bytes(uint32_t version)
+{
+    return version >= 12 ? NS_TMODEL_RECORD : version >= 5 ? NS_TMODEL_RECORD_V11 : NS_TMODEL_RECORD_V4;
+}
 
 typedef struct cursor {
     uint8_t *p;
@@ -162,6 +167,12 @@ static double rf(cursor *c)
         for (int i_ = 0; i_ < NS_TM_PORTS; i_++) { W(port_count[t_][i_]) }                                        \
     }
 
+/* And version 12's. */
+#define RECORD_FIELDS_V12(W)                                                                                      \
+    for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++) { W(flen_n[b_]) }                                                \
+    for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++)                                                                  \
+        for (int i_ = 0; i_ < NS_TM_FLEN_Q; i_++) { W(flen_q[b_][i_]) }
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -179,6 +190,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V9(PW, PH)
     RECORD_FIELDS_V10(PW, PH)
     RECORD_FIELDS_V11(PW, PH)
+    RECORD_FIELDS_V12(PW)
 #undef PW
 #undef PH
 #undef PB
@@ -223,6 +235,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 11) {
         RECORD_FIELDS_V11(GW, GH)
+    }
+    if (version >= 12) {
+        RECORD_FIELDS_V12(GW)
     }
 #undef GW
 #undef GH
@@ -362,6 +377,16 @@ static const char *class_problem(const ns_tmodel_class *c)
     if (c->cport_high ? c->cport_high_lo < NS_TM_CPORT_HIGH || c->cport_high_lo > c->cport_high_hi
                       : c->cport_high_lo || c->cport_high_hi)
         return "client ports' high range out of order";
+    /* generation draws lengths from these: each within its bin, in order, none in a bin without flows */
+    s = 0;
+    for (int b = 0; b < NS_TM_FLEN_BINS; b++) {
+        const uint32_t *q = c->flen_q[b];
+        s += c->flen_n[b];
+        for (int i = 0; i < NS_TM_FLEN_Q; i++)
+            if (c->flen_n[b] ? q[i] <= 1u << b || (uint64_t)q[i] > 2ull << b || (i && q[i] < q[i - 1]) : q[i] != 0)
+                return "flow length quantiles out of their bin or out of order";
+    }
+    if (s > c->flows) return "more flow lengths than flows";
     for (int i = 0; i < NS_TM_GROUPS; i++) {
         /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
         if (c->group_addr[i] ? !tm_is_group_addr(c->group_addr[i]) || !c->group_flows[i]

@@ -1908,21 +1908,21 @@ enum { REC_V4 = REC_V3 + REC_V3_BYTES };
 /* Version 5's turns follow version 4's handshake gaps, TCP TTLs, SYN-ACK timestamps and groups. */
 enum { REC_V5 = REC_V4 + 2 * 2 * NS_TM_HS_BINS + 2 * NS_TM_TTLS * 5 + 8 + NS_TM_GROUPS * (2 + 4 * 4 + 1) };
 
-/* A current blob of n classes re-laid with records of an older version's size (NS_TMODEL_RECORD_V4: each
- * record's first bytes, which hold every field before version 5's turn ports); the CRC is the caller's. */
-static void relay_v4(uint8_t **buf, size_t *size, uint32_t n)
+/* A current blob of n classes re-laid with records of an older version's size (each record's first `rec`
+ * bytes: NS_TMODEL_RECORD_V11 holds every field before version 12's flow lengths, NS_TMODEL_RECORD_V4 every
+ * field before version 5's turn ports); the CRC is the caller's. */
+static void relay(uint8_t **buf, size_t *size, uint32_t n, size_t rec)
 {
-    size_t rec0 = *size - (size_t)n * NS_TMODEL_RECORD, out = rec0 + (size_t)n * NS_TMODEL_RECORD_V4;
+    size_t rec0 = *size - (size_t)n * NS_TMODEL_RECORD, out = rec0 + (size_t)n * rec;
     uint8_t *b = malloc(out);
     assert_non_null(b);
     memcpy(b, *buf, rec0);
-    for (uint32_t c = 0; c < n; c++)
-        memcpy(b + rec0 + (size_t)c * NS_TMODEL_RECORD_V4, *buf + rec0 + (size_t)c * NS_TMODEL_RECORD,
-               NS_TMODEL_RECORD_V4);
+    for (uint32_t c = 0; c < n; c++) memcpy(b + rec0 + (size_t)c * rec, *buf + rec0 + (size_t)c * NS_TMODEL_RECORD, rec);
     ns_store_le64(b + 16, out);
     free(*buf);
     *buf = b, *size = out;
 }
+static void relay_v4(uint8_t **buf, size_t *size, uint32_t n) { relay(buf, size, n, NS_TMODEL_RECORD_V4); }
 
 /* The UDP beacon as request and answer: the server answers 40 ms after the
  * client's request, the client asks again 300 ms after the answer (every
@@ -2248,10 +2248,14 @@ static void test_version6_blob(void **state)
              NS_TMODEL_VERSION + 1, NS_TMODEL_VERSION);
     assert_non_null(strstr(ns_errmsg(), want));
     ns_store_le32(buf + 8, 6), FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v6, buf, size, "old"), NS_ECORRUPT);   /* records of version 12's size */
+    assert_non_null(strstr(ns_errmsg(), "sizes do not match"));
+    relay(&buf, &size, tm.n_classes, NS_TMODEL_RECORD_V11), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v6, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "unknown fields"));
+    rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD_V11;
     for (uint32_t k = 0; k < tm.n_classes; k++)
-        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD + REC_V7, 0, NS_TMODEL_RECORD - REC_V7);
+        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD_V11 + REC_V7, 0, NS_TMODEL_RECORD_V11 - REC_V7);
     FIXCRC();
 #undef FIXCRC
     assert_int_equal(ns_tmodel_parse(&v6, buf, size, "old"), NS_OK);
@@ -2259,6 +2263,68 @@ static void test_version6_blob(void **state)
     assert_int_equal(ns_tmodel_find(&v6, "app=beacon")->turn_n[0], ns_tmodel_find(&tm, "app=beacon")->turn_n[0]);
     free(buf);
     ns_tmodel_free(&v6);
+    ns_tmodel_free(&tm);
+}
+
+/* Version 12: the class's whole flow lengths per log2 bin, and a length drawn within a bin from their
+ * quantiles. The beacons seen as 280..299 packets long (their first LEN kept) lie low in (256, 512], where a
+ * log-uniform draw expects 369: every draw in that bin now lies in 280..299 with their mean; a bin with no
+ * flows, a bin that is not the trace model's (a window of no power of two) and a version 11 file draw none,
+ * and the caller draws log-uniformly as before. */
+static void test_flow_lengths_follow_the_class(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset();
+    for (int f = 0; f < FLOWS; f++) ((ns_ds_flow *)ds.flows)[f].seen = 280 + (uint32_t)(f * 7 % FLOWS); /* static */
+    ns_tmodel tm, v11;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->flen_n[8], FLOWS);
+    assert_int_equal(c->flen_q[8][0], 280), assert_int_equal(c->flen_q[8][NS_TM_FLEN_Q / 2], 290);
+    assert_int_equal(c->flen_q[8][NS_TM_FLEN_Q - 1], 299);
+    for (int b = 0; b < NS_TM_FLEN_BINS; b++) assert_int_equal(c->flen_n[b], b == 8 ? FLOWS : 0);
+    double sum = 0;
+    enum { DRAWS = 1000 };
+    for (int i = 0; i < DRAWS; i++) {
+        uint32_t l = 0;
+        assert_int_equal(ns_tmodel_length_in(&tm, "app=beacon", 256, 512, (i + 0.5) / DRAWS, &l), 1);
+        assert_true(l >= 280 && l <= 299);
+        sum += l;
+    }
+    print_message("mean drawn length %.2f (the flows' 289.5)\n", sum / DRAWS);
+    assert_true(fabs(sum / DRAWS - 289.5) < 1.0);
+    uint32_t l = 0;
+    assert_int_equal(ns_tmodel_length_in(&tm, "app=beacon", 128, 256, 0.5, &l), 0);   /* no flows there */
+    assert_int_equal(ns_tmodel_length_in(&tm, "app=beacon", 200, 400, 0.5, &l), 0);   /* not a log2 bin */
+    assert_int_equal(ns_tmodel_length_in(&tm, "app=other", 256, 512, 0.5, &l), 1);    /* the empty key's */
+    /* The file keeps them; a version 11 file has none. */
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&v11, buf, size, "t"), NS_OK);
+    assert_memory_equal(ns_tmodel_find(&v11, "app=beacon")->flen_q, c->flen_q, sizeof c->flen_q);
+    ns_tmodel_free(&v11);
+#define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    enum { REC_V12 = REC_V9 + 2 * NS_TM_LEN_KINDS * (NS_TM_LENS * 6 + 4) + 2 * NS_TM_PORTS * 6 + NS_TM_CPORTS * 6 + 8 };
+    assert_true(REC_V12 <= NS_TMODEL_RECORD_V11);   /* version 11's fields fit its records */
+    uint8_t *r = buf + rec0 + (size_t)(c - tm.classes) * NS_TMODEL_RECORD + REC_V12;
+    ns_store_le32(r + 4 * NS_TM_FLEN_BINS + (8 * NS_TM_FLEN_Q + 1) * 4, 250), FIXCRC();   /* under its bin */
+    assert_int_equal(ns_tmodel_parse(&v11, buf, size, "bad.nsm"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "flow length quantiles"));
+    free(buf);
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    relay(&buf, &size, tm.n_classes, NS_TMODEL_RECORD_V11);
+    rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD_V11;
+    for (uint32_t k = 0; k < tm.n_classes; k++)   /* what version 12 added */
+        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD_V11 + REC_V12, 0, NS_TMODEL_RECORD_V11 - REC_V12);
+    ns_store_le32(buf + 8, 11), FIXCRC();
+#undef FIXCRC
+    assert_int_equal(ns_tmodel_parse(&v11, buf, size, "old"), NS_OK);
+    assert_int_equal(ns_tmodel_find(&v11, "app=beacon")->flen_n[8], 0);
+    assert_int_equal(ns_tmodel_length_in(&v11, "app=beacon", 256, 512, 0.5, &l), 0);
+    free(buf);
+    ns_tmodel_free(&v11);
     ns_tmodel_free(&tm);
 }
 
@@ -2337,11 +2403,12 @@ static void test_lengths_follow_the_class(void **state)
     assert_memory_equal(b->len_all, c->len_all, sizeof c->len_all);
     ns_tmodel_free(&v7);
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
-    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    relay(&buf, &size, tm.n_classes, NS_TMODEL_RECORD_V11);
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD_V11;
     ns_store_le32(buf + 8, 8), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v7, buf, size, "old"), NS_ECORRUPT);   /* version 9's bytes in an 8 */
     for (uint32_t k = 0; k < tm.n_classes; k++)
-        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD + REC_V9, 0, NS_TMODEL_RECORD - REC_V9);
+        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD_V11 + REC_V9, 0, NS_TMODEL_RECORD_V11 - REC_V9);
     FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v7, buf, size, "old"), NS_OK);
     assert_int_equal(ns_tmodel_find(&v7, "app=beacon")->len_val[0][0][0], 0);
@@ -2354,6 +2421,7 @@ static void test_lengths_follow_the_class(void **state)
     /* Lengths out of order are refused (repair's ties go to the first). */
     free(buf);
     assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
     uint8_t *r = buf + rec0 + (size_t)(c - tm.classes) * NS_TMODEL_RECORD + REC_V9;
     ns_store_le32(r + 2 * NS_TM_LENS + 4, 3 * FLOWS), FIXCRC();   /* the client's TCP counts: the second first */
     assert_int_equal(ns_tmodel_parse(&v7, buf, size, "bad.nsm"), NS_ECORRUPT);
@@ -2471,11 +2539,12 @@ static void test_server_ports_follow_the_class(void **state)
     ns_tmodel_free(&v9);
     enum { REC_V10 = REC_V9 + 2 * NS_TM_LEN_KINDS * (NS_TM_LENS * 6 + 4) };
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
-    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    relay(&buf, &size, tm.n_classes, NS_TMODEL_RECORD_V11);
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD_V11;
     ns_store_le32(buf + 8, 9), FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v9, buf, size, "old"), NS_ECORRUPT);   /* version 10's bytes in a 9 */
     for (uint32_t k = 0; k < tm.n_classes; k++)
-        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD + REC_V10, 0, NS_TMODEL_RECORD - REC_V10);
+        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD_V11 + REC_V10, 0, NS_TMODEL_RECORD_V11 - REC_V10);
     FIXCRC();
     assert_int_equal(ns_tmodel_parse(&v9, buf, size, "old"), NS_OK);
     assert_int_equal(ns_tmodel_find(&v9, "app=beacon")->port_val[0][0], 0);
@@ -2487,6 +2556,7 @@ static void test_server_ports_follow_the_class(void **state)
     /* Ports out of order are refused (the plan's ties go to the first). */
     free(buf);
     assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
     uint8_t *r = buf + rec0 + (size_t)(c - tm.classes) * NS_TMODEL_RECORD + REC_V10;
     ns_store_le32(r + 2 * NS_TM_PORTS + 4, FLOWS), FIXCRC();   /* TCP's counts: the second above the first */
     assert_int_equal(ns_tmodel_parse(&v9, buf, size, "bad.nsm"), NS_ECORRUPT);
@@ -2894,6 +2964,7 @@ int main(void)
         cmocka_unit_test(test_lengths_follow_the_class),
         cmocka_unit_test(test_lengths_keep_learned_bytes),
         cmocka_unit_test(test_server_ports_follow_the_class),
+        cmocka_unit_test(test_flow_lengths_follow_the_class),
         cmocka_unit_test(test_generate_command),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,6 +45,14 @@
  *              flows have: other flows take 32768-60999, since a client
  *              port of a known service would make dissectors misread them);
  *              version 11: the client ports its stacks chose (cport_val).
+ *   lengths    (version 12) the flows' whole lengths in packets (the dataset's
+ *              totals), by log2 bin (2^b, 2^(b+1)]: how many, and 9 quantiles
+ *              of the lengths within each bin. Generation draws a length past
+ *              the model's window within the bin the length head chose from
+ *              these (ns_tmodel_length_in), not log-uniformly: a class's long
+ *              flows sit where its real ones do in the bin (Lightify's 15
+ *              flows of 256+ packets at 278-297, which the log-uniform draw
+ *              put at 369 on average).
  *   per host   (client and server apart) the IP ID of a flow's packets from
  *              it: all zero, a counter (steps of 0..256 between its non-zero
  *              IDs: a Linux SYN-ACK has ID 0), or random; whether
@@ -180,9 +188,9 @@
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
  * version 5 ones before `method`, version 6 ones before `svc_multi`, version 7 ones before `gw_port_flows`,
- * version 8 ones before `len_val`, version 9 ones before `port_val`, version 10 ones before `cport_val` (what
- * they lack reads as zeros), and records of versions 1 to 4 are
- * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
+ * version 8 ones before `len_val`, version 9 ones before `port_val`, version 10 ones before `cport_val`,
+ * version 11 ones before `flen_n` (what they lack reads as zeros), records of versions 1 to 4 are
+ * NS_TMODEL_RECORD_V4 bytes and those of versions 5 to 11 NS_TMODEL_RECORD_V11; a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
 #define NETSYNTH_TMODEL_H
@@ -204,9 +212,10 @@ extern "C" {
                                * one client, to one server; 8: DNS and DHCP servers on the client's
                                * subnet (the gateway); 9: IP lengths per side and transport; 10: server
                                * ports per transport; 11: the gateway, groups and 0.0.0.0 out of the host
-                               * chains, and client ports as the class's stacks chose them; 12: no new
-                               * fields, a like-for-like capture's flows end where the real one's did
-                               * (tmodel_plan.c, capture_starts); older files load
+                               * chains, and client ports as the class's stacks chose them; 12: whole flow
+                               * lengths per log2 bin (quantiles within it), and in the plan a like-for-like
+                               * capture's flows end where the real one's did (tmodel_plan.c,
+                               * capture_starts) and TCP DNS goes where UDP DNS does; older files load
                                * without what they lack (and plan as before) */
 
 enum {
@@ -225,7 +234,9 @@ enum {
     NS_TM_LEN_KINDS = NS_REPAIR_LEN_KINDS,
     NS_TM_PORTS = NS_REPAIR_PORTS,                       /* server ports kept per transport (TCP, UDP) */
     NS_TM_CPORTS = 32,                                   /* client ports under NS_TM_CPORT_HIGH kept */
-    NS_TM_CPORT_HIGH = 32768,                            /* Linux's and IANA's ephemeral ranges start here */               /* transports: TCP, UDP, the rest */
+    NS_TM_CPORT_HIGH = 32768,                            /* Linux's and IANA's ephemeral ranges start here */
+    NS_TM_FLEN_BINS = 17,                                /* flow lengths (2^b, 2^(b+1)], b < 17: past NS_FLOW_MAX_KEPT */
+    NS_TM_FLEN_Q = 9,                                    /* quantiles of the lengths within a bin, min to max */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -339,6 +350,12 @@ typedef struct ns_tmodel_class {
     uint32_t cport_count[NS_TM_CPORTS];
     uint32_t cport_high;
     uint16_t cport_high_lo, cport_high_hi;
+    /* version 12: the class's flows by whole length (packets, the dataset's totals; the packets kept in a dataset
+     * without them) in log2 bins (2^b, 2^(b+1)] (flows of 1 packet in none), and the quantiles i / (NS_TM_FLEN_Q
+     * - 1) of the lengths in each bin with flows (linearly between ranks, rounded): where in its bins a class's
+     * long flows lie, which the length head (log2 bins past the window) does not say */
+    uint32_t flen_n[NS_TM_FLEN_BINS];
+    uint32_t flen_q[NS_TM_FLEN_BINS][NS_TM_FLEN_Q];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
@@ -348,8 +365,9 @@ typedef struct ns_tmodel {
     ns_tmodel_class *classes;
 } ns_tmodel;
 
-#define NS_TMODEL_RECORD 8192      /* versions 5 on; versions 1 to 4: NS_TMODEL_RECORD_V4 */
-#define NS_TMODEL_RECORD_V4 2048
+#define NS_TMODEL_RECORD 12288     /* versions 12 on */
+#define NS_TMODEL_RECORD_V11 8192  /* versions 5 to 11 */
+#define NS_TMODEL_RECORD_V4 2048   /* versions 1 to 4 */
 
 struct ns_dataset;
 struct ns_modelfile;
@@ -401,6 +419,12 @@ int ns_tmodel_plan(const ns_tmodel *tm, const struct ns_gen_flows *g, const ns_t
 int ns_tmodel_plan_requests(const ns_tmodel *tm, const struct ns_modelfile *m, const struct ns_gen_plan *p,
                             const struct ns_gen_flows *g, const ns_repair_opts *ro, uint64_t seed,
                             ns_repair_plan **plan);
+
+/* A whole flow length in (lo, hi] for a class of key (its first label's, the empty key's: the first with flows
+ * in that bin), from u in [0, 1) through the class's quantiles of its flows in the bin: 1 and *len when (lo, hi]
+ * is one of the trace model's log2 bins (2^b, 2^(b+1)] and a class of the chain has flows in it, else 0 (an older
+ * file, a window that is no power of two: the caller draws as before). */
+int ns_tmodel_length_in(const ns_tmodel *tm, const char *key, uint64_t lo, uint64_t hi, double u, uint32_t *len);
 
 /* "10m", "90s", "1.5h", "500ms", "2d" (a bare number is seconds) -> *ns, in
  * (0, 30 days]; anything else is NS_EARG naming `what`. */
