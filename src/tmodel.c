@@ -181,6 +181,9 @@ typedef struct acc {
     uint32_t chigh_lo, chigh_hi; /* the least and most of those from NS_TM_CPORT_HIGH on */
     uint64_t *flen;         /* the class's flows' whole lengths (one array, refilled per class) */
     size_t n_flen;
+    uint64_t *pairs;        /* its UDP exchanges: server port << 32 | question's length << 16 | answer's (the same;
+                             * three slots a flow: finish_pairs counts them past its flows' own) */
+    size_t n_pairs;
 } acc;
 enum { TURN_SHIFT = 4, TURN_BINS = 65536 >> TURN_SHIFT };
 
@@ -479,6 +482,7 @@ static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
 {
     const ns_ds_flow *fl = &ds->flows[f];
     int t = ns_repair_len_kind(fl->proto);
+    uint64_t first[2] = {0, 0}; /* the lengths of rows 0 and 1 */
     for (uint32_t i = 0; i < fl->n_packets; i++) {
         uint64_t k = fl->first + i;
         ns_dataset_row(ds, k, row);
@@ -494,7 +498,11 @@ static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
         uint32_t *h = a->lens + ((size_t)d * NS_TM_LEN_KINDS + (size_t)t) * 65536 + tl;
         a->c->len_all[d][t] += a->c->len_all[d][t] < UINT32_MAX;
         *h += *h < UINT32_MAX;
+        if (i < 2 && d == (int)i) first[i] = tl;
     }
+    /* a question and its answer: the client's row, then the server's */
+    if (fl->proto == NS_PROTO_UDP && first[0] >= 28 && first[1] >= 28)
+        a->pairs[a->n_pairs++] = (uint64_t)fl->server_port << 32 | first[0] << 16 | first[1];
 }
 
 /* Flow f's server port per transport: TCP and UDP only (ICMP has none). */
@@ -567,6 +575,35 @@ static void finish_flow_lengths(acc *a)
             }
         }
         i = e;
+    }
+}
+
+static int cmp_run(const void *x, const void *y)
+{
+    const uint64_t *a = x, *b = y; /* {count, key}: the larger count first, then the smaller key */
+    return a[0] != b[0] ? (a[0] < b[0] ? 1 : -1) : (a[1] > b[1]) - (a[1] < b[1]);
+}
+
+/* The class's NS_TM_PAIRS commonest UDP exchanges (tmodel.h, pair_len): a->pairs sorted, and its runs
+ * ({count, key}) counted into the slots past them. */
+static void finish_pairs(acc *a)
+{
+    uint64_t *v = a->pairs;
+    size_t n = a->n_pairs, runs = 0;
+    qsort(v, n, sizeof *v, tm_cmp_u64);
+    uint64_t *run = v + n;
+    for (size_t i = 0; i < n;) {
+        size_t e = i;
+        while (e < n && v[e] == v[i]) e++;
+        run[2 * runs] = e - i, run[2 * runs + 1] = v[i], runs++;
+        i = e;
+    }
+    qsort(run, runs, 2 * sizeof *run, cmp_run);
+    for (size_t i = 0; i < runs && i < NS_TM_PAIRS; i++) {
+        uint64_t key = run[2 * i + 1];
+        a->c->pair_port[i] = (uint16_t)(key >> 32);
+        a->c->pair_len[i][0] = (uint16_t)(key >> 16), a->c->pair_len[i][1] = (uint16_t)key;
+        a->c->pair_count[i] = (uint32_t)(run[2 * i] < UINT32_MAX ? run[2 * i] : UINT32_MAX);
     }
 }
 
@@ -881,12 +918,12 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
     uint32_t *lens = malloc(2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
     uint32_t *ports = malloc(2 * 65536 * sizeof *ports), *cports = malloc(65536 * sizeof *cports);
-    uint64_t *flen = malloc((F + 1) * sizeof *flen);
+    uint64_t *flen = malloc((F + 1) * sizeof *flen), *pairs = malloc(3 * (F + 1) * sizeof *pairs);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !ports || !cports || !flen) {
+        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !ports || !cports || !flen || !pairs) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -976,6 +1013,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         a->cports = cports, a->chigh_lo = 65536, a->chigh_hi = 0;
         memset(cports, 0, 65536 * sizeof *cports);
         a->flen = flen, a->n_flen = 0;
+        a->pairs = pairs, a->n_pairs = 0;
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
             uint64_t f = j < F ? order[j] : 0;
@@ -1011,7 +1049,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         finish_lengths(a);
         finish_server_ports(a);
         finish_flow_lengths(a);
-        a->flen = NULL;
+        finish_pairs(a);
+        a->flen = NULL, a->pairs = NULL;
     }
 
 done:
@@ -1021,7 +1060,7 @@ done:
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
     free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows), free(svc_port);
-    free(lens), free(ports), free(cports), free(flen);
+    free(lens), free(ports), free(cports), free(flen), free(pairs);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }

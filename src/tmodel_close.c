@@ -42,6 +42,7 @@ void tm_plan_methods(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t 
     }
 }
 
+static int has_pairs(const ns_tmodel_class *c, int s) { return c->pair_count[0] > 0; }
 static int has_lens(const ns_tmodel_class *c, int s)
 {
     for (int t = 0; t < NS_TM_LEN_KINDS; t++)
@@ -49,8 +50,10 @@ static int has_lens(const ns_tmodel_class *c, int s)
     return 0;
 }
 
-/* Each flow's IP lengths per side and transport (plan[k].lens): its class's commonest (none before version 9). */
-void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, ns_repair_plan *plan)
+/* Each flow's IP lengths per side and transport (plan[k].lens): its class's commonest (none before version 9);
+ * and a UDP flow's exchanges on its server port (plan[k].pairs; none before version 12). */
+void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, const tm_flow_info *info,
+                  ns_repair_plan *plan)
 {
     for (size_t i = 0; i < n_caps; i++) {
         tm_chain ch;
@@ -60,6 +63,14 @@ void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_c
             if (!c) continue;
             for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++)
                 memcpy(plan[k].lens[s], c->len_val[s], sizeof plan[k].lens[s]);
+        }
+        /* a UDP flow's exchanges: its class's on the port it is written with (version 12) */
+        const ns_tmodel_class *c = tm_pick(&ch, has_pairs, 0);
+        for (size_t k = caps[i].first; c && k < caps[i].first + caps[i].n; k++) {
+            if (info[k].proto != NS_PROTO_UDP) continue;
+            for (int j = 0, m = 0; j < NS_TM_PAIRS && c->pair_count[j] && m < NS_REPAIR_PAIRS; j++)
+                if (c->pair_port[j] == info[k].sport)
+                    plan[k].pairs[m][0] = c->pair_len[j][0], plan[k].pairs[m][1] = c->pair_len[j][1], m++;
         }
     }
 }

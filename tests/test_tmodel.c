@@ -2200,6 +2200,7 @@ static void test_version4_blob(void **state)
         a[k].link = 0; /* version 8's */
         assert_true(a[k].lens[0][0][0] || a[k].lens[0][1][0]), assert_int_equal(b[k].lens[0][1][0], 0);
         memset(a[k].lens, 0, sizeof a[k].lens);
+        memset(a[k].pairs, 0, sizeof a[k].pairs); /* version 12's */
     }
     assert_memory_equal(a, b, sizeof a);
     ns_tmodel_free(&v4);
@@ -2462,6 +2463,65 @@ static void test_lengths_keep_learned_bytes(void **state)
     written_data(&g, plan, N, data, bytes);
     unsetenv("NETSYNTH_REPAIR_OFF");
     assert_int_equal(data[0], 0), assert_int_equal(data[1], 0), assert_int_equal(data[2], 2);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
+/* Row r of a UDP flow's rows (a dataset's packed ones, or NULL and a generated flow's row) given IP total
+ * length tl (and its UDP length). */
+static void put_udp_length(ns_dataset *ds, size_t i, int8_t *grow, uint16_t tl)
+{
+    int8_t row[W], *r = grow ? grow : row;
+    if (!grow) ns_dataset_row(ds, i, row);
+    ns_nprint_put(r, NS_NPF_IPV4_TL, tl), ns_nprint_put(r, NS_NPF_UDP_LEN, (uint64_t)(tl - 20));
+    if (!grow) ns_dataset_pack_row(row, W, (uint8_t *)ds->bits + i * ((W + 3) / 4));
+}
+
+/* Version 12: a UDP flow that opens with a question and its answer writes an exchange its class has. The
+ * beacon's UDP flows to 443 ask 128 bytes answered in 68, or 71 answered in 169, or 68 answered in 100; a
+ * generated flow that asks 68 and is answered in 169 (each length one the class sends on its side: the
+ * lengths rule keeps both) writes the nearest exchange, 71 and 169 (2 bits off; 68 and 100: 5). Not with
+ * NETSYNTH_REPAIR_OFF=pairs (before: 68 and 169). */
+static void test_exchanges_the_class_has(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    static const int64_t every[2] = {IAT_NS, IAT_NS};
+    static const uint16_t ask[2] = {71, 68}, answer[2] = {169, 100};
+    ns_dataset ds = beacon_dataset_ports(1, FLOWS, 443, every, IAT_NS);
+    for (int f = 0; f < FLOWS; f += 2)
+        put_udp_length(&ds, (size_t)f * LEN, NULL, ask[f / 2 % 2]),
+            put_udp_length(&ds, (size_t)f * LEN + 1, NULL, answer[f / 2 % 2]);
+    ns_tmodel tm;
+    ns_gen_flows g;
+    learn_and_stand_in(&tm, &g, &ds, N);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    static const uint16_t want[3][3] = {{443, 128, 68}, {443, 68, 100}, {443, 71, 169}}; /* ties: the smaller */
+    static const uint32_t count[3] = {FLOWS / 2, FLOWS / 4, FLOWS / 4};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(c->pair_count[i], count[i]), assert_int_equal(c->pair_port[i], want[i][0]);
+        assert_int_equal(c->pair_len[i][0], want[i][1]), assert_int_equal(c->pair_len[i][1], want[i][2]);
+    }
+    assert_int_equal(c->pair_count[3], 0);
+    put_udp_length(NULL, 0, g.rows + g.first[0] * W, 68), put_udp_length(NULL, 0, g.rows + (g.first[0] + 1) * W, 169);
+    ns_repair_plan plan[N];
+    plan_beacon(&tm, &g, 1, plan);
+    no_link(plan, N);
+    for (int off = 0; off < 2; off++) {
+        if (off) assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "pairs", 1), 0);
+        ns_repair_out out = {0};
+        write_planned(&g, plan, N, &out);
+        unsetenv("NETSYNTH_REPAIR_OFF");
+        uint16_t tl[2] = {0, 0};
+        for (size_t i = 0, m = 0; i < out.n_pkts && m < 2; i++) {
+            ns_packet p;
+            if (out.pkts[i].flow) continue;
+            assert_int_equal(ns_packet_parse(&p, DLT_EN10MB, out.bytes + out.pkts[i].off, out.pkts[i].len), NS_SKIP_NONE);
+            assert_true(ns_get_be16(p.ip, 2, &tl[m++]));
+        }
+        assert_int_equal(tl[0], off ? 68 : 71), assert_int_equal(tl[1], 169);
+        ns_repair_out_free(&out);
+    }
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
 }
@@ -2963,6 +3023,7 @@ int main(void)
         cmocka_unit_test(test_version6_blob),
         cmocka_unit_test(test_lengths_follow_the_class),
         cmocka_unit_test(test_lengths_keep_learned_bytes),
+        cmocka_unit_test(test_exchanges_the_class_has),
         cmocka_unit_test(test_server_ports_follow_the_class),
         cmocka_unit_test(test_flow_lengths_follow_the_class),
         cmocka_unit_test(test_generate_command),

@@ -203,6 +203,7 @@ int64_t ns_repair_turn_ns(double code);
 /* One flow's place in a trace. Index [0] is the client's packets, [1] the server's. */
 enum { NS_REPAIR_METHODS = 12 };   /* ns_repair_plan.methods */
 enum { NS_REPAIR_LENS = 32, NS_REPAIR_LEN_KINDS = 3 };   /* ns_repair_plan.lens: per side and transport */
+enum { NS_REPAIR_PAIRS = 16 };                           /* ns_repair_plan.pairs */
 enum { NS_REPAIR_PORTS = 32 };   /* ns_tmodel_class.port_val: server ports kept per transport */
 
 typedef struct ns_repair_plan {
@@ -257,6 +258,11 @@ typedef struct ns_repair_plan {
     /* > 0: no packet of the flow later than this is written: the capture it is in ends there, as a real
      * recording stops and cuts the flows still running (a like-for-like copy's, trace model version 12). */
     int64_t cut_ns;
+    /* A UDP flow's exchanges on its server port as its class's flows have them (trace model version 12): the
+     * IP total lengths of a question and of its answer, the commonest first, {0, 0} ending them. A flow whose
+     * first row is a question and second its answer takes the nearest pair by Hamming distance over both
+     * lengths. All 0: each length on its own (lens). */
+    uint16_t pairs[NS_REPAIR_PAIRS][2];
 } ns_repair_plan;
 
 /* ns_repair_plan.gateway: 0 none. */

@@ -237,6 +237,7 @@ enum {
     NS_TM_CPORT_HIGH = 32768,                            /* Linux's and IANA's ephemeral ranges start here */
     NS_TM_FLEN_BINS = 17,                                /* flow lengths (2^b, 2^(b+1)], b < 17: past NS_FLOW_MAX_KEPT */
     NS_TM_FLEN_Q = 9,                                    /* quantiles of the lengths within a bin, min to max */
+    NS_TM_PAIRS = 64,                                    /* UDP exchanges (a request's length and its answer's) kept */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -356,6 +357,13 @@ typedef struct ns_tmodel_class {
      * long flows lie, which the length head (log2 bins past the window) does not say */
     uint32_t flen_n[NS_TM_FLEN_BINS];
     uint32_t flen_q[NS_TM_FLEN_BINS][NS_TM_FLEN_Q];
+    /* version 12: the class's UDP exchanges, flows whose first row is the client's and whose second is the
+     * server's answer: server port and the two IP total lengths (IPv6: 40 + payload length), the NS_TM_PAIRS
+     * commonest, with their counts (commonest first, 0 ending them; ties: the smaller port and lengths). A
+     * question fixes its answer's length (a DNS name and its records): lengths snapped one by one to the
+     * class's (lens) pair a question with another one's answer (repair.c, exchange_lengths) */
+    uint16_t pair_port[NS_TM_PAIRS], pair_len[NS_TM_PAIRS][2];
+    uint32_t pair_count[NS_TM_PAIRS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
