@@ -153,7 +153,8 @@ enum {
     OFF_TSVAL = 1 << 5, OFF_EMPTYACK = 1 << 6, OFF_CLOSE = 1 << 7, OFF_FIN = 1 << 8, OFF_RST = 1 << 9,
     OFF_SEQ = 1 << 10, OFF_CSUM = 1 << 11, OFF_ORDER = 1 << 12, OFF_ICMPERR = 1 << 13, OFF_ARP = 1 << 14,
     OFF_IGMP = 1 << 15, OFF_GATEWAY = 1 << 16, OFF_LENS = 1 << 17,
-    OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19, OFF_BER = 1 << 20, OFF_DGRAMHEAD = 1 << 21, OFF_HELLOVER = 1 << 22
+    OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19, OFF_BER = 1 << 20, OFF_DGRAMHEAD = 1 << 21, OFF_HELLOVER = 1 << 22,
+    OFF_NDSENDER = 1 << 23
 };
 
 static unsigned repair_off(void)
@@ -164,7 +165,8 @@ static unsigned repair_off(void)
         {"fin", OFF_FIN},   {"rst", OFF_RST},           {"seq", OFF_SEQ},         {"csum", OFF_CSUM},
         {"order", OFF_ORDER}, {"icmperr", OFF_ICMPERR}, {"arp", OFF_ARP},         {"igmp", OFF_IGMP},
         {"gateway", OFF_GATEWAY}, {"lens", OFF_LENS}, {"ports", OFF_PORTS},
-        {"lensdata", OFF_LENSDATA}, {"ber", OFF_BER}, {"dgramhead", OFF_DGRAMHEAD}, {"hellover", OFF_HELLOVER}};
+        {"lensdata", OFF_LENSDATA}, {"ber", OFF_BER}, {"dgramhead", OFF_DGRAMHEAD}, {"hellover", OFF_HELLOVER},
+        {"ndsender", OFF_NDSENDER}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     unsigned mask = 0;
     for (const char *at = v; at && *at;) {
@@ -175,6 +177,8 @@ static unsigned repair_off(void)
     }
     return mask;
 }
+
+int ns_repair_nd_sender_off(void) { return (repair_off() & OFF_NDSENDER) != 0; }
 
 /* What one row generated. */
 typedef struct gen {

@@ -64,6 +64,7 @@ typedef struct tm_flow_info {
     uint32_t ts[2];
     uint32_t id_steps[2]; /* the side's generated counter's advance over the flow (repair keeps its steps) */
     int64_t dur_ns;       /* first row to last, as generated */
+    uint8_t nd_type;      /* an IPv6 flow's first ICMPv6 type of neighbour discovery or MLD (133-136, 143); 0 none */
 } tm_flow_info;
 
 /* The rows of generated flow k the plan reads: what the streaming writer knows when it plans, the
