@@ -2222,7 +2222,9 @@ static void test_ipv6(void **state)
         {1, 134, 16, 0x40c80708, 134, 24}, {0, 143, 16, 0x00000001, 143, 28}, {1, 129, 16, 0x00010001, 129, 24},
         {0, 8, 16, 0x00010002, 128, 24}, {1, 1, 16, 0, 129, 24},
         {0, 135, 16, 0, 135, 24},   /* no room for the option: duplicate address detection */
-        {1, 136, 16, 0x20000000, 136, 32}};   /* unsolicited: to all nodes */
+        {1, 136, 16, 0x20000000, 136, 32},    /* unsolicited: to all nodes */
+        {0, 143, 40, 0x00000002, 143, 48},    /* a report of two records (session 14; before: one, 28) */
+        {0, 143, 30, 0x00000002, 143, 28}};   /* no whole number of records: one */
     enum { NM = sizeof m / sizeof m[0] };
     for (size_t i = 0; i < NM; i++) {
         icmp_row(add(&f, m[i].dir, i ? 5000 : 0), m[i].pay, m[i].type, m[i].roh), to_ipv6(f.rows + i * W, 0);
