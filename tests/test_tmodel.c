@@ -2339,6 +2339,16 @@ static void test_lengths_follow_the_class(void **state)
     written_data(&g, plan, N, data, pay);
     unsetenv("NETSYNTH_REPAIR_OFF");
     assert_int_equal(pay[0], 100), assert_int_equal(pay[1], 164), assert_int_equal(pay[2], 103);
+    /* A length as near to 52 as to 152 by bits (148: two each) goes to the numerically nearer, 152 (session 14;
+     * before, and with NETSYNTH_REPAIR_OFF=lentie, the commoner: 52, its payload gone). */
+    ns_nprint_put(g.rows + (g.first[0] + 3) * W, NS_NPF_IPV4_TL, 148);
+    written_data(&g, plan, N, data, pay);
+    assert_int_equal(pay[0], 100);
+    assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "lentie", 1), 0);
+    written_data(&g, plan, N, data, pay);
+    unsetenv("NETSYNTH_REPAIR_OFF");
+    assert_int_equal(pay[0], 0);
+    ns_nprint_put(g.rows + (g.first[0] + 3) * W, NS_NPF_IPV4_TL, 152);
 
     /* The bytes keep them; a version 8 file has none, and its plan none. */
     uint8_t *buf;
