@@ -154,8 +154,8 @@ enum {
     OFF_SEQ = 1 << 10, OFF_CSUM = 1 << 11, OFF_ORDER = 1 << 12, OFF_ICMPERR = 1 << 13, OFF_ARP = 1 << 14,
     OFF_IGMP = 1 << 15, OFF_GATEWAY = 1 << 16, OFF_LENS = 1 << 17,
     OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19, OFF_BER = 1 << 20, OFF_DGRAMHEAD = 1 << 21, OFF_HELLOVER = 1 << 22,
-    OFF_NDSENDER = 1 << 23, OFF_NOPS = 1 << 24, OFF_TSDRAW = 1 << 25, OFF_MLDRECS = 1 << 26,
-    OFF_LENTIE = 1 << 27
+    OFF_NDSENDER = 1 << 23, OFF_NOPS = 1 << 24, OFF_MLDRECS = 1 << 25,
+    OFF_LENTIE = 1 << 26
 };
 
 static unsigned repair_off(void)
@@ -167,7 +167,7 @@ static unsigned repair_off(void)
         {"order", OFF_ORDER}, {"icmperr", OFF_ICMPERR}, {"arp", OFF_ARP},         {"igmp", OFF_IGMP},
         {"gateway", OFF_GATEWAY}, {"lens", OFF_LENS}, {"ports", OFF_PORTS},
         {"lensdata", OFF_LENSDATA}, {"ber", OFF_BER}, {"dgramhead", OFF_DGRAMHEAD}, {"hellover", OFF_HELLOVER},
-        {"ndsender", OFF_NDSENDER}, {"nops", OFF_NOPS}, {"tsdraw", OFF_TSDRAW},
+        {"ndsender", OFF_NDSENDER}, {"nops", OFF_NOPS},
         {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     unsigned mask = 0;
@@ -180,11 +180,7 @@ static unsigned repair_off(void)
     return mask;
 }
 
-int ns_repair_plan_rule_off(int rule)
-{
-    unsigned off = repair_off();
-    return rule == NS_REPAIR_RULE_NDSENDER ? (off & OFF_NDSENDER) != 0 : rule == NS_REPAIR_RULE_TSDRAW ? (off & OFF_TSDRAW) != 0 : 0;
-}
+int ns_repair_nd_sender_off(void) { return (repair_off() & OFF_NDSENDER) != 0; }
 
 /* What one row generated. */
 typedef struct gen {

@@ -550,47 +550,17 @@ static void host_median(const uint32_t *seq, const uint32_t *val, const uint8_t 
     }
 }
 
-/* Per host of seq[n], the val[] of one of its flows (those with has[j]),
- * drawn evenly by a hash of (seed, capture, side, host): the host's value is
- * then a flow's as generated, so that over a class's captures the hosts'
- * values are spread as its flows' are. A median of the capture's flows
- * gives the mode more than its share: the rows' TSval high bytes were
- * spread over a class's flows as real ones are over its captures (HueBridge
- * TCP 80 clients: 255 48%, 4 19%, 0 14%; real 46 / 17 / 22%), the median
- * put 255 on 76% of the pcaps' (BENCHMARK.md, "What the pcaps lose against
- * the rows (session 14)"). pairs[n] scratch. */
-static void host_draw_value(const uint32_t *seq, const uint32_t *val, const uint8_t *has, size_t n, uint64_t key,
-                            uint32_t *pairs, uint32_t *out, uint8_t *has_out)
-{
-    size_t hosts = 0;
-    for (size_t j = 0; j < n; j++)
-        if (seq[j] + 1 > hosts) hosts = seq[j] + 1;
-    memset(has_out, 0, hosts);
-    uint32_t *count = pairs; /* flows with a value per host, then the one drawn */
-    memset(count, 0, hosts * sizeof *count);
-    for (size_t j = 0; j < n; j++) count[seq[j]] += has[j];
-    for (size_t h = 0; h < hosts; h++) {
-        if (!count[h]) continue;
-        uint64_t x = key ^ (h + 1) * 0x9e3779b97f4a7c15ull;
-        x ^= x >> 31, x *= 0xbf58476d1ce4e5b9ull, x ^= x >> 29, x *= 0x94d049bb133111ebull, x ^= x >> 32;
-        count[h] = (uint32_t)(x % count[h]) + 1; /* the count[h]-th flow of the host with a value */
-    }
-    for (size_t j = 0; j < n; j++)
-        if (has[j] && count[seq[j]] && !--count[seq[j]]) has_out[seq[j]] = 1, out[seq[j]] = val[j];
-}
-
 /* What the flows of each host of a capture generated, side d (0 its
  * clients, seq the client of each flow; 1 its servers): the TTL most of
- * them say, and where its timestamp clock stands by one flow's, drawn
- * (host_draw_value; the median of theirs under NETSYNTH_REPAIR_OFF=tsdraw:
- * each flow's first generated TSval less the clock's ticks since the
+ * them say, and where its timestamp clock stands by the median of theirs
+ * (each flow's first generated TSval less the clock's ticks since the
  * capture's start at rate hz). A host's TTL and clock start there, not at
  * its first flow's values alone: one flow's odd TTL or uptime then moves
  * none of the others. (The same median for an IP ID counter's start
  * measured no better than its first flow's: BENCHMARK.md, "The trace plan
  * keeps the rows' clocks".) */
 static void host_votes(const ns_tmodel_capture *cap, const tm_flow_info *info, const uint32_t *seq, const int64_t *starts,
-                       int d, double hz, uint64_t key, votes *v)
+                       int d, double hz, votes *v)
 {
     size_t n = cap->n;
     int32_t *ttl = (int32_t *)v->val;
@@ -601,8 +571,7 @@ static void host_votes(const ns_tmodel_capture *cap, const tm_flow_info *info, c
         v->has[j] = (uint8_t)fi->has_ts[d];
         v->val[j] = fi->ts[d] - (uint32_t)(uint64_t)((double)starts[j] * 1e-9 * hz);
     }
-    if (ns_repair_plan_rule_off(NS_REPAIR_RULE_TSDRAW)) host_median(seq, v->val, v->has, n, v->pairs, v->ts[d], v->has_ts[d]);
-    else host_draw_value(seq, v->val, v->has, n, key ^ (uint64_t)d << 62, (uint32_t *)v->pairs, v->ts[d], v->has_ts[d]);
+    host_median(seq, v->val, v->has, n, v->pairs, v->ts[d], v->has_ts[d]);
 }
 
 /* A seen server of family f: the busiest of the family with probability
@@ -905,12 +874,11 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                    (uint8_t *)(scratch + 4 * cap->n));
     for (int d = 0; d < 2; d++) {
         const ns_tmodel_class *tc = tm_pick(&ch, has_ts, d);
-        host_votes(cap, info, d ? sseq : cseq, starts, d, tc ? (double)(float)tc->ts_hz[d] : 1000.0,
-                   seed ^ 0x7473647261770000ull ^ ci * 0xc2b2ae3d27d4eb4full, v); /* new_host's */
+        host_votes(cap, info, d ? sseq : cseq, starts, d, tc ? (double)(float)tc->ts_hz[d] : 1000.0, v); /* new_host's */
     }
     int64_t t = 0;
     nd_sends nds = {.n = 0};
-    int nd_off = ns_repair_plan_rule_off(NS_REPAIR_RULE_NDSENDER);
+    int nd_off = ns_repair_nd_sender_off();
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
         const tm_flow_info *fi = &info[k];

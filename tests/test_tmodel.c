@@ -996,51 +996,6 @@ static void test_nd_flows_keep_apart(void **state)
     ns_tmodel_free(&tm);
 }
 
-/* A host's timestamp clock is one of its flows' generated clocks, drawn:
- * over a class's captures the hosts' clocks are then spread as its flows'
- * are. Fails before session 14, where the median of the capture's flows
- * gave the commoner uptime more than its share (HueBridge's TCP 80 clients:
- * TSval high byte 255 on 76% of the pcaps' rows, 48% of the rows', 46% of
- * real); NETSYNTH_REPAIR_OFF=tsdraw gives the median back. */
-static void test_host_clock_drawn(void **state)
-{
-    (void)state;
-    ns_tmodel tm;
-    ns_dataset ds = learned_beacons(&tm);
-    enum { CAPS = 200, PER = 5, N = CAPS * PER };
-    ns_gen_flows g;
-    flows_like(&g, &ds, N);
-    uint64_t x = 12345;
-    for (size_t k = 0; k < N; k++) { /* a quarter of the flows' clients up 4 * 2^24 ticks, the rest at 255 * 2^24 */
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        uint32_t base = (x >> 33) % 4 ? 0xFF000000u : 0x04000000u;
-        for (uint32_t i = 0; i < g.len[k]; i++)
-            if (!g.dir[g.first[k] + i]) put_tsval(g.rows + (g.first[k] + i) * W, base + 100 * i);
-    }
-    ns_tmodel_capture caps[CAPS];
-    for (size_t c = 0; c < CAPS; c++) caps[c] = (ns_tmodel_capture){c * PER, PER, "app=beacon", 0};
-    ns_repair_opts ro;
-    ns_repair_opts_init(&ro);
-    static ns_repair_plan plan[N], old[N];
-    assert_int_equal(ns_tmodel_plan(&tm, &g, caps, CAPS, &ro, 3, plan), NS_OK);
-    setenv("NETSYNTH_REPAIR_OFF", "tsdraw", 1);
-    assert_int_equal(ns_tmodel_plan(&tm, &g, caps, CAPS, &ro, 3, old), NS_OK);
-    unsetenv("NETSYNTH_REPAIR_OFF");
-    size_t up4 = 0, up4_old = 0;
-    for (size_t c = 0; c < CAPS; c++) {
-        const ns_repair_plan *p = &plan[c * PER], *o = &old[c * PER];
-        uint32_t hi = (p->ts_first[0] + 0x800000u) >> 24; /* the clock less its ticks since the capture began */
-        assert_true(hi == 4 || hi == 255);
-        up4 += hi == 4, up4_old += (o->ts_first[0] + 0x800000u) >> 24 == 4;
-        for (size_t j = 1; j < PER; j++) /* one clock a host: its flows' TSvals run on from the first's */
-            assert_true((uint32_t)(p[j].ts_first[0] - p->ts_first[0]) < 0x01000000u);
-    }
-    assert_true(up4 > CAPS * 18 / 100 && up4 < CAPS * 32 / 100); /* the flows' 25% */
-    assert_true(up4_old < CAPS * 15 / 100);                        /* the median's: the mode gains */
-    ns_gen_flows_free(&g);
-    ns_tmodel_free(&tm);
-}
-
 /* A class's servers answer a SYN's timestamp in their share (D-LinkSwitch's
  * 36% without: session 8's pcaps had every SYN-ACK with one). */
 static void test_synack_ts_share(void **state)
@@ -2875,7 +2830,6 @@ int main(void)
         cmocka_unit_test(test_client_ports_as_the_stack),
         cmocka_unit_test(test_group_tuples_shared_after_idle),
         cmocka_unit_test(test_nd_flows_keep_apart),
-        cmocka_unit_test(test_host_clock_drawn),
         cmocka_unit_test(test_synack_ts_share),
         cmocka_unit_test(test_version3_blob),
         cmocka_unit_test(test_plan_fixed_client_ports),

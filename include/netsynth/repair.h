@@ -397,14 +397,10 @@ int ns_repair_flow_service(const int8_t *rows, const uint8_t *dir, size_t n, uin
  * one (DHCP's 68, mDNS's 5353); 0: none. */
 uint16_t ns_repair_client_port(uint8_t proto, uint16_t server_port);
 
-/* The trace plan's rules NETSYNTH_REPAIR_OFF can take back (session 14, tmodel_plan.c):
- * NS_REPAIR_RULE_NDSENDER ("ndsender"): every neighbour discovery and MLD flow from its client
- * (nd_sender); NS_REPAIR_RULE_TSDRAW ("tsdraw"): each host's timestamp clock where the median of its
- * flows' generated TSvals puts it, not one flow's drawn (host_votes). */
-enum { NS_REPAIR_RULE_NDSENDER = 1, NS_REPAIR_RULE_TSDRAW = 2 };
-
-/* 1 when NETSYNTH_REPAIR_OFF names the plan's rule (NS_REPAIR_RULE_*). */
-int ns_repair_plan_rule_off(int rule);
+/* 1 when NETSYNTH_REPAIR_OFF holds "ndsender": the trace plan sends every
+ * neighbour discovery and MLD flow from its client, as before session 14
+ * (tmodel_plan.c, nd_sender). */
+int ns_repair_nd_sender_off(void);
 
 /* The index of ns_repair_plan.lens for a flow's transport (IP protocol): 0 TCP, 1 UDP, 2 the rest. */
 int ns_repair_len_kind(uint8_t proto);
