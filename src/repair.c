@@ -154,7 +154,8 @@ enum {
     OFF_SEQ = 1 << 10, OFF_CSUM = 1 << 11, OFF_ORDER = 1 << 12, OFF_ICMPERR = 1 << 13, OFF_ARP = 1 << 14,
     OFF_IGMP = 1 << 15, OFF_GATEWAY = 1 << 16, OFF_LENS = 1 << 17,
     OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19, OFF_BER = 1 << 20, OFF_DGRAMHEAD = 1 << 21, OFF_HELLOVER = 1 << 22,
-    OFF_CUT = 1 << 23, OFF_PAIRS = 1 << 24
+    OFF_CUT = 1 << 23, OFF_PAIRS = 1 << 24,
+    OFF_NDSENDER = 1 << 25, OFF_NOPS = 1 << 26, OFF_MLDRECS = 1 << 27, OFF_LENTIE = 1 << 28
 };
 
 static unsigned repair_off(void)
@@ -166,7 +167,8 @@ static unsigned repair_off(void)
         {"order", OFF_ORDER}, {"icmperr", OFF_ICMPERR}, {"arp", OFF_ARP},         {"igmp", OFF_IGMP},
         {"gateway", OFF_GATEWAY}, {"lens", OFF_LENS}, {"ports", OFF_PORTS},
         {"lensdata", OFF_LENSDATA}, {"ber", OFF_BER}, {"dgramhead", OFF_DGRAMHEAD}, {"hellover", OFF_HELLOVER},
-        {"cut", OFF_CUT}, {"pairs", OFF_PAIRS}};
+        {"cut", OFF_CUT}, {"pairs", OFF_PAIRS}, {"ndsender", OFF_NDSENDER}, {"nops", OFF_NOPS},
+        {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     unsigned mask = 0;
     for (const char *at = v; at && *at;) {
@@ -177,6 +179,8 @@ static unsigned repair_off(void)
     }
     return mask;
 }
+
+int ns_repair_nd_sender_off(void) { return (repair_off() & OFF_NDSENDER) != 0; }
 
 /* What one row generated. */
 typedef struct gen {
@@ -205,31 +209,37 @@ typedef struct gen {
  * bytes and packet sizes per flow read (BENCHMARK.md, "Whole flows on the
  * medium model (session 12)"). */
 /* The value of vals (n at most, commonest first, 0 ending them) nearest v by Hamming distance, the commoner on
- * ties, if within max_bits; v itself when it is one of them or none is that near. */
-static uint16_t nearest_value(const uint16_t *vals, int n, uint16_t v, int max_bits)
+ * ties (numeric: the numerically nearer first), if within max_bits; v itself when it is one of them or none is that
+ * near. */
+static uint16_t nearest_value(const uint16_t *vals, int n, uint16_t v, int max_bits, int numeric)
 {
     int best = -1, dist = max_bits + 1;
     for (int i = 0; i < n && vals[i]; i++) {
         if (vals[i] == v) return v;
         int h = __builtin_popcount((unsigned)(vals[i] ^ v));
-        if (h < dist) best = i, dist = h;
+        if (h < dist || (numeric && h == dist && abs((int)vals[i] - v) < abs((int)vals[best] - v))) best = i, dist = h;
     }
     return best >= 0 ? vals[best] : v;
 }
 
-/* The class's length nearest tl among those longer than floor (0: any). */
+/* The class's length nearest tl among those longer than floor (0: any). Of
+ * lengths as near by bits, the numerically nearer: a DNS query of 41 bytes
+ * (IP 61) is one bit from 40 and one (the 256s) from a 297-byte SSDP datagram,
+ * the class's commoner UDP length, and went to that (D-LinkSiren's DNS
+ * queries 297 bytes in 8% of m27 seed 1's pcaps, none real);
+ * NETSYNTH_REPAIR_OFF=lentie: the commoner, as before session 14. */
 static uint16_t class_length(const uint16_t *lens, uint16_t tl, int floor)
 {
     uint16_t over[NS_REPAIR_LENS];
     int n = 0;
     for (int i = 0; i < NS_REPAIR_LENS && lens[i]; i++)
         if (lens[i] > floor) over[n++] = lens[i];
-    return nearest_value(over, n, tl, 16);
+    return nearest_value(over, n, tl, 16, !(repair_off() & OFF_LENTIE));
 }
 
 uint16_t ns_repair_class_port(const uint16_t *ports, uint16_t port)
 {
-    return nearest_value(ports, NS_REPAIR_PORTS, port, NS_REPAIR_PORT_BITS);
+    return nearest_value(ports, NS_REPAIR_PORTS, port, NS_REPAIR_PORT_BITS, 0);
 }
 
 int ns_repair_len_kind(uint8_t proto) { return proto == NS_PROTO_TCP ? 0 : proto == NS_PROTO_UDP ? 1 : 2; }
@@ -417,9 +427,14 @@ static int put_options(unsigned o, uint16_t mss, uint8_t shift, uint32_t tsval, 
  * bits) lets, NOPs kept, in their order, a timestamp's values tsval and
  * tsecr (the sender's clock, the peer's latest); when the row lacks some of
  * `want`, those and the ones kept laid out as Linux does (put_options).
- * *had gets the O_* written. Padded with EOL. */
+ * *had gets the O_* written. Padded with EOL. NOPs that no kept option
+ * follows go with the option they aligned (trailing_nops 0: kept): a row's
+ * NOP NOP timestamp on a flow whose handshake agreed none was written as
+ * NOP NOP EOL EOL, a 24-byte header no stack sends (10% of D-LinkSensor's
+ * TCP 443 segments after the handshake in m27 seed 1's pcaps; real: 20 or
+ * 32 bytes). */
 static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, const gen_opts *dflt, uint32_t tsval,
-                       uint32_t tsecr, uint8_t *out, unsigned *had)
+                       uint32_t tsecr, int trailing_nops, uint8_t *out, unsigned *had)
 {
     static const struct { uint8_t kind, len; unsigned bit; } known[] = {
         {2, 4, O_MSS}, {3, 3, O_WS}, {4, 2, O_SACKOK}, {8, 10, O_TS}};
@@ -453,6 +468,7 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, 
         k = put_options(*had | add, v.mss, v.shift, tsval, tsecr, out);
         *had |= add;
     }
+    while (!trailing_nops && k > 0 && out[k - 1] == 1) k--;
     while (k % 4) out[k++] = 0;
     return k;
 }
@@ -588,6 +604,20 @@ static void icmp_quote(const spec *s, uint8_t *q, int n)
     put16(q + IP_LEN + 4, (uint32_t)(n - IP_LEN));   /* checksum 0: none (RFC 768) */
 }
 
+enum { MLD_RECORD = 20, MLD_RECORDS = 4 };   /* an MLDv2 record of no sources (RFC 3810 5.2.4); at most written */
+
+/* The records of an MLDv2 report whose generated body is `generated` bytes:
+ * as many as fill it where that is a whole number of records of no sources
+ * (2 to MLD_RECORDS), else one. The corpus's devices report one record,
+ * then two (WeMoInsightSwitch: 28, 48, 48 bytes; session 13 wrote 28
+ * every time, and the forests read those flows as D-LinkHomeHub's).
+ * NETSYNTH_REPAIR_OFF=mldrecs: one. */
+static int mld_records(int generated, unsigned off)
+{
+    if ((off & OFF_MLDRECS) || generated < 2 * MLD_RECORD || generated % MLD_RECORD) return 1;
+    return generated / MLD_RECORD < MLD_RECORDS ? generated / MLD_RECORD : MLD_RECORDS;
+}
+
 /* The bytes after its 8-byte header that an ICMPv6 message of this type
  * needs (RFC 4861 neighbour discovery with the sender's link-layer address
  * option, RFC 3810 MLDv2 report of one record); -1: a type repair cannot
@@ -624,12 +654,21 @@ static void icmp6_write(const spec *s, uint8_t *l4, uint8_t *data)
         l4[4] = (uint8_t)(s->roh >> 24 & 0xe0);
         memcpy(data, s->target6, 16), opt = data + 16;
         break;
-    case ICMP6_MLD2_REPORT:
-        put16(l4 + 6, 1);
-        /* CHANGE_TO_EXCLUDE of no sources: joining the sender's solicited-node group ff02::1:ffXX:XXXX */
-        memset(data, 0, 20), data[0] = 4;
+    case ICMP6_MLD2_REPORT: {
+        /* CHANGE_TO_EXCLUDE of no sources: joining the sender's solicited-node group ff02::1:ffXX:XXXX, then
+         * (a report of more records: mld_records) all routers, mDNS and LLMNR, as the corpus's devices join */
+        static const uint8_t more[3][16] = {{0xff, 0x02, [15] = 0x02}, {0xff, 0x02, [15] = 0xfb},
+                                            {0xff, 0x02, [13] = 0x01, [15] = 0x03}};
+        int n = s->payload / MLD_RECORD;
+        put16(l4 + 6, (uint16_t)n);
+        memset(data, 0, (size_t)n * MLD_RECORD);
+        for (int i = 0; i < n; i++) {
+            data[i * MLD_RECORD] = 4;
+            if (i) memcpy(data + i * MLD_RECORD + 4, more[(i - 1) % 3], 16);
+        }
         solicited_node(s->src6, data + 4);
         return;
+    }
     default: return;
     }
     opt[0] = s->type == ICMP6_NA ? 2 : 1, opt[1] = 1;   /* target / source link-layer address, 8 bytes */
@@ -962,7 +1001,7 @@ typedef struct tcp_state {
     int scaled;               /* most generated windows are under 1024: scaled ones (a window scale in use) */
     uint8_t first_fin;        /* 1 + the direction of the flow's first FIN; 0: none yet */
     uint8_t syns;             /* rows that are the client's SYN: the first and its retransmissions (255 at most) */
-    uint16_t off;             /* OFF_*: rules NETSYNTH_REPAIR_OFF skips */
+    uint32_t off;             /* OFF_*: rules NETSYNTH_REPAIR_OFF skips */
 } tcp_state;
 
 /* A closing step the end of a flow forces on a row: the first FIN, the
@@ -1146,7 +1185,8 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
     }
     uint32_t tsecr = (fl & F_ACK) && t->has_ts[!d] ? t->tsval[!d] : 0;
     unsigned had = 0;
-    s->n_tcpopt = tcp_options(g->tcpopt, conv ? 0 : g->n_tcpopt, allow, want, dflt, tsval, tsecr, s->tcpopt, &had);
+    s->n_tcpopt = tcp_options(g->tcpopt, conv ? 0 : g->n_tcpopt, allow, want, dflt, tsval, tsecr,
+                              (t->off & OFF_NOPS) != 0, s->tcpopt, &had);
     if (had & O_TS) t->has_ts[d] = 1, t->tsval[d] = tsval;
     if (t->handshake && at == 0) t->syn_opts = had;
     if (t->handshake && at == t->syns) t->ts_ok = (t->syn_opts & had & O_TS) != 0;
@@ -1486,6 +1526,7 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
             if (v6 && mine && icmp6_body(r->type) >= 0) {
                 s.type = r->type, s.roh = r->roh;
                 s.payload = icmp6_body(r->type), s.ttl = r->type == ICMP6_MLD2_REPORT ? 1 : 255;
+                if (r->type == ICMP6_MLD2_REPORT) s.payload = MLD_RECORD * mld_records(r->payload, tp->off);
                 s.dad = s.type == ICMP6_NS && r->payload < s.payload;
                 if (s.dad) s.payload -= 8;
                 nd_addresses(&s);
@@ -1501,9 +1542,8 @@ static int emit(emitter *e, const gen *r, const int8_t *bits, int dd, uint64_t a
             }
         }
     }
-    /* Past the capture's end (the plan's cut): built, so that the flow's state runs on as ever, not written
-     * (repair_off() itself: OFF_CUT lies past tp->off's 16 bits) */
-    if (e->plan && e->plan->cut_ns > 0 && fs->ts > e->plan->cut_ns && !(repair_off() & OFF_CUT)) {
+    /* Past the capture's end (the plan's cut): built, so that the flow's state runs on as ever, not written */
+    if (e->plan && e->plan->cut_ns > 0 && fs->ts > e->plan->cut_ns && !(fs->t.off & OFF_CUT)) {
         if (st) st->cut++;
         return NS_OK;
     }
@@ -1747,7 +1787,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
                 small += g[i].win < 1024, large += g[i].win >= 1024;
         tp->scaled = small > large;
         ns_rng_seed(&fs->rng, o->seed, k);
-        tp->off = (uint16_t)repair_off();
+        tp->off = repair_off();
         /* A planned close is the flow's intent from its first row (streamed, too). */
         tp->planned = plan ? plan->close : NS_REPAIR_CLOSE_ROWS;
         tp->side = plan && plan->close_side <= 2 ? plan->close_side : 0;

@@ -66,6 +66,7 @@ typedef struct tm_flow_info {
     int64_t dur_ns;       /* first row to last, as generated */
     int64_t written_ns;   /* version 12, a copy's flows: first row to last of those written (every row; 0 for a
                            * refused connection, its SYN answered by an RST and nothing after) */
+    uint8_t nd_type;      /* an IPv6 flow's first ICMPv6 type of neighbour discovery or MLD (133-136, 143); 0 none */
 } tm_flow_info;
 
 /* The rows of generated flow k the plan reads: what the streaming writer knows when it plans, the

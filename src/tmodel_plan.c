@@ -465,6 +465,66 @@ static void generated_firsts(const int8_t *rows, const uint8_t *dir, uint32_t n,
     }
 }
 
+/* The ICMPv6 type of the flow's first client row, where it is neighbour
+ * discovery or MLD (133-136, 143): repair writes those from the sender's
+ * link-local address to the group the type names (repair.c, nd_addresses),
+ * whatever the plan's server. 0 for any other flow. */
+static uint8_t nd_type(const int8_t *rows, const uint8_t *dir, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const int8_t *row = rows + (size_t)i * NS_NP_MODEL_WIDTH;
+        if (dir[i] || !ns_nprint_has(row, NS_NPF_IPV6_VER) || !ns_nprint_has(row, NS_NPF_ICMP_TYPE)) continue;
+        int t = (int)ns_nprint_get(row, NS_NPF_ICMP_TYPE);
+        return (uint8_t)((t >= 133 && t <= 136) || t == 143 ? t : 0);
+    }
+    return 0;
+}
+
+/* A capture's neighbour discovery senders: who sent which type until when
+ * (nd_sender). */
+enum { ND_SENDS = 64 };
+typedef struct nd_sends {
+    uint32_t host[ND_SENDS];
+    uint8_t type[ND_SENDS];
+    int64_t free_at[ND_SENDS];
+    size_t n;
+} nd_sends;
+
+/* The client host an IPv6 neighbour discovery or MLD flow of type `type` is
+ * sent from, starting at `begin` and read back as one flow until `end`: its
+ * client cnum, unless an earlier flow of the capture sends that type from it
+ * within the idle timeout. Repair writes both from the host's link-local
+ * address to the type's group, one 5-tuple that reads back as one flow of
+ * 7-12 packets where the class's real ones have at most 6 (D-LinkHomeHub's
+ * 109 generated ICMP flows were 67 in its pcaps, HueBridge's 99 were 72).
+ * Real captures have each such flow from its own sender (the device, and the
+ * phone that sets it up on the same link), so the later one goes out from
+ * the next host after the capture's clients (spare and on, skipping the
+ * gateway's number), as many as it takes; NETSYNTH_REPAIR_OFF=ndsender keeps
+ * the client. */
+static uint32_t nd_sender(nd_sends *ns, uint8_t type, uint32_t cnum, uint64_t spare, uint64_t hc, uint64_t gw_num,
+                          int64_t begin, int64_t end)
+{
+    uint32_t host = cnum;
+    for (uint64_t next = spare, tries = 0;; tries++) {
+        size_t i = 0;
+        while (i < ns->n && !(ns->host[i] == host && ns->type[i] == type && ns->free_at[i] >= begin)) i++;
+        if (i == ns->n || tries >= ND_SENDS) break;
+        if (next % hc == gw_num) next++;
+        host = (uint32_t)(next++ % hc);
+    }
+    size_t i = 0; /* the slot of this host and type, else a free one, else the one that frees first */
+    while (i < ns->n && !(ns->host[i] == host && ns->type[i] == type)) i++;
+    if (i == ns->n && ns->n < ND_SENDS) ns->n++;
+    if (i == ND_SENDS) {
+        i = 0;
+        for (size_t q = 1; q < ND_SENDS; q++)
+            if (ns->free_at[q] < ns->free_at[i]) i = q;
+    }
+    ns->host[i] = host, ns->type[i] = type, ns->free_at[i] = end;
+    return host;
+}
+
 /* Scratch for the per-host votes of a capture of up to `most` flows. */
 typedef struct votes {
     uint64_t *pairs;     /* [most] */
@@ -905,6 +965,8 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         host_votes(cap, info, d ? sseq : cseq, starts, d, tc ? (double)(float)tc->ts_hz[d] : 1000.0, v); /* new_host's */
     }
     int64_t t = 0;
+    nd_sends nds = {.n = 0};
+    int nd_off = ns_repair_nd_sender_off();
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
         const tm_flow_info *fi = &info[k];
@@ -966,13 +1028,15 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
             uint64_t dn = *client_base + (device == UINT32_MAX ? (uint32_t)c : device);
             cnum = (uint32_t)(dn % hc == gw_num ? spare % hc : dn % hc);
         }
+        int64_t begin = ro->start_ns + t, end = begin + fi->dur_ns + NS_FLOW_DEFAULT_IDLE_NS + 1000000000;
+        if (v6 && fi->nd_type && !src[j] && !group && !nd_off)
+            cnum = nd_sender(&nds, fi->nd_type, cnum, spare, hc, gw_num, begin, end);
         tuple key = {cnum, (uint32_t)(sv[s].num % hs), (uint16_t)port, fi->sport, fi->proto, 1, 0};
         int gateway = answers || (!group && !v6 && gateway_flow(fi, gw_on, tm->version));
         if (gateway) key.server = 0, key.proto |= GATEWAY_TUPLE;
         /* The answers' 5-tuple is the device's own to the gateway (68 to 67): within the flow idle timeout of
          * another (its request, earlier answers) it reads back as one flow with it, as a real capture's DHCP
          * exchanges with its router do; the gateway's flows keep their hosts whatever the table says */
-        int64_t begin = ro->start_ns + t, end = begin + fi->dur_ns + NS_FLOW_DEFAULT_IDLE_NS + 1000000000;
         if (answers) key.cport = fi->sport, key.sport = (uint16_t)port;
         /* 0.0.0.0 is every capture's (each its own pcap), not one host's */
         if (group) key.server = group, key.proto |= GROUP_TUPLE, key.client = zero ? GROUP_HOST - (uint32_t)ci : key.client;
@@ -1148,6 +1212,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
             for (uint32_t r = 0; r < len; r++) info[k].sent[dir[r] ? 1 : 0]++;
             for (uint32_t r = 1; g->iat_ns && r < g->len[k]; r++) info[k].dur_ns += g->iat_ns[g->first[k] + r];
             generated_firsts(rows, dir, len, &info[k]);
+            info[k].nd_type = nd_type(rows, dir, len);
             /* IPv6 when more rows show its header than IPv4's, as repair decides. */
             size_t r4 = 0, r6 = 0;
             for (uint32_t r = 0; r < len; r++)

@@ -977,6 +977,66 @@ static void test_group_tuples_shared_after_idle(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* IPv6 neighbour discovery flows of one type close in time go out from
+ * different hosts: repair writes each from its sender's link-local address
+ * to the type's group, so two from one client would read back as one flow
+ * (D-LinkHomeHub's 109 generated ICMP flows were 67 in its pcaps, with
+ * 7-12 packets where its real ones have at most 6). Fails before session
+ * 14: every flow from the capture's one client; NETSYNTH_REPAIR_OFF=ndsender
+ * gives that back. */
+static void test_nd_flows_keep_apart(void **state)
+{
+    (void)state;
+    ns_tmodel tm;
+    ns_dataset ds = learned_udp_beacons(&tm);
+    (void)ds;
+    enum { N = 6 };
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t k = 0; k < N; k++) /* router solicitations, 4 s apart, from the client */
+        for (uint32_t i = 0; i < g.len[k]; i++) {
+            int8_t *row = g.rows + (g.first[k] + i) * W;
+            memset(row, -1, W);
+            ns_nprint_put(row, NS_NPF_IPV6_VER, 6), ns_nprint_put(row, NS_NPF_IPV6_NH, 58);
+            ns_nprint_put(row, NS_NPF_IPV6_HL, 255), ns_nprint_put(row, NS_NPF_IPV6_LEN, 16);
+            ns_nprint_put(row, NS_NPF_ICMP_TYPE, k == N - 1 ? 143 : 133), ns_nprint_put(row, NS_NPF_ICMP_CODE, 0);
+            ns_nprint_put(row, NS_NPF_ICMP_CKSUM, 0), ns_nprint_put(row, NS_NPF_ICMP_ROH, 0);
+            g.dir[g.first[k] + i] = 0, g.iat_ns[g.first[k] + i] = i ? 4000000000LL : 0;
+        }
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, N, "app=beacon", 60 * 1000000000LL, 0}; /* all within the idle timeout */
+    ns_repair_plan plan[N], old[N];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 5, plan), NS_OK);
+    setenv("NETSYNTH_REPAIR_OFF", "ndsender", 1);
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 5, old), NS_OK);
+    unsetenv("NETSYNTH_REPAIR_OFF");
+    for (size_t k = 0; k < N; k++) {
+        assert_int_equal(old[k].client, old[0].client); /* before: one sender */
+        for (size_t q = 0; q < k && k < N - 1; q++) assert_int_not_equal(plan[k].client, plan[q].client);
+    }
+    assert_int_equal(plan[N - 1].client, plan[0].client); /* another type: its own group, the client free */
+    /* Written, the solicitations come from as many link-local addresses. */
+    ro.plan = plan, ro.n_plan = N;
+    uint8_t src[2][16];
+    for (size_t k = 0; k < 2; k++) {
+        ns_repair_out out = {0};
+        assert_int_equal(ns_repair_flow(&ro, k, g.rows + g.first[k] * W, g.dir + g.first[k], g.iat_ns + g.first[k],
+                                        g.len[k], &out, NULL),
+                         NS_OK);
+        assert_true(out.n_pkts >= 1);
+        const uint8_t *f = out.bytes + out.pkts[0].off;
+        assert_int_equal(f[12] << 8 | f[13], 0x86dd);
+        assert_int_equal(f[14 + 40], 133);
+        assert_int_equal(f[14 + 8], 0xfe), assert_int_equal(f[14 + 9], 0x80);
+        memcpy(src[k], f + 14 + 8, 16);
+        ns_repair_out_free(&out);
+    }
+    assert_memory_not_equal(src[0], src[1], 16);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* A class's servers answer a SYN's timestamp in their share (D-LinkSwitch's
  * 36% without: session 8's pcaps had every SYN-ACK with one). */
 static void test_synack_ts_share(void **state)
@@ -2392,6 +2452,16 @@ static void test_lengths_follow_the_class(void **state)
     written_data(&g, plan, N, data, pay);
     unsetenv("NETSYNTH_REPAIR_OFF");
     assert_int_equal(pay[0], 100), assert_int_equal(pay[1], 164), assert_int_equal(pay[2], 103);
+    /* A length as near to 52 as to 152 by bits (148: two each) goes to the numerically nearer, 152 (session 14;
+     * before, and with NETSYNTH_REPAIR_OFF=lentie, the commoner: 52, its payload gone). */
+    ns_nprint_put(g.rows + (g.first[0] + 3) * W, NS_NPF_IPV4_TL, 148);
+    written_data(&g, plan, N, data, pay);
+    assert_int_equal(pay[0], 100);
+    assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "lentie", 1), 0);
+    written_data(&g, plan, N, data, pay);
+    unsetenv("NETSYNTH_REPAIR_OFF");
+    assert_int_equal(pay[0], 0);
+    ns_nprint_put(g.rows + (g.first[0] + 3) * W, NS_NPF_IPV4_TL, 152);
 
     /* The bytes keep them; a version 8 file has none, and its plan none. */
     uint8_t *buf;
@@ -2994,6 +3064,7 @@ int main(void)
         cmocka_unit_test(test_dns_over_tcp_to_the_gateway),
         cmocka_unit_test(test_client_ports_as_the_stack),
         cmocka_unit_test(test_group_tuples_shared_after_idle),
+        cmocka_unit_test(test_nd_flows_keep_apart),
         cmocka_unit_test(test_synack_ts_share),
         cmocka_unit_test(test_version3_blob),
         cmocka_unit_test(test_plan_fixed_client_ports),

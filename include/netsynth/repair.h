@@ -407,6 +407,11 @@ int ns_repair_flow_service(const int8_t *rows, const uint8_t *dir, size_t n, uin
  * one (DHCP's 68, mDNS's 5353); 0: none. */
 uint16_t ns_repair_client_port(uint8_t proto, uint16_t server_port);
 
+/* 1 when NETSYNTH_REPAIR_OFF holds "ndsender": the trace plan sends every
+ * neighbour discovery and MLD flow from its client, as before session 14
+ * (tmodel_plan.c, nd_sender). */
+int ns_repair_nd_sender_off(void);
+
 /* The index of ns_repair_plan.lens for a flow's transport (IP protocol): 0 TCP, 1 UDP, 2 the rest. */
 int ns_repair_len_kind(uint8_t proto);
 
