@@ -244,16 +244,19 @@ uint16_t ns_repair_class_port(const uint16_t *ports, uint16_t port)
 
 int ns_repair_len_kind(uint8_t proto) { return proto == NS_PROTO_TCP ? 0 : proto == NS_PROTO_UDP ? 1 : 2; }
 
-/* The exchange of pairs (ns_repair_plan.pairs) nearest a question's and its answer's lengths by Hamming distance
- * over both (the commoner on ties); NULL when they are one already or there is none. Lengths snapped one by
+/* The exchange of the plan's pairs (ns_repair_plan.pairs) of a flow's first two rows' sides (dir: bit 0 the
+ * first's is the server's, bit 1 the second's) nearest their lengths q and a by Hamming distance over both (the
+ * commoner on ties); NULL when they are one already or there is none of those sides. Lengths snapped one by
  * one (lens) make exchanges the class never has: the medium model's D-LinkHomeHub asks DNS in 43 bytes
  * answered in 141 (14% of its real flows), 40 in 72 (20%), and its rows wrote 40 answered in 141 and 47 in
  * 141, a question with another's answer, which the forests read as another D-Link device's (BENCHMARK.md,
  * "Exchanges the class has (session 14)"). */
-static const uint16_t *exchange_lengths(const uint16_t (*pairs)[2], uint16_t q, uint16_t a)
+static const uint16_t *exchange_lengths(const ns_repair_plan *plan, unsigned dir, uint16_t q, uint16_t a)
 {
+    const uint16_t(*pairs)[2] = plan->pairs;
     int best = -1, dist = 33;
     for (int i = 0; i < NS_REPAIR_PAIRS && pairs[i][0]; i++) {
+        if (plan->pair_dir[i] != dir) continue;
         int h = __builtin_popcount((unsigned)(pairs[i][0] ^ q)) + __builtin_popcount((unsigned)(pairs[i][1] ^ a));
         if (!h) return NULL;
         if (h < dist) best = i, dist = h;
@@ -1709,10 +1712,10 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         int t = ns_repair_len_kind(row0 ? fs->proto : flow_transport(g, n)), hold = !(repair_off() & OFF_LENSDATA);
         for (size_t i = 0; i < n; i++)
             if (plan->lens[d[i]][t][0]) read_gen(rows + i * W, &g[i], plan->lens[d[i]][t], hold);
-        /* A UDP flow that opens with a question and its answer: the class's nearest exchange, both lengths */
-        const uint16_t *x = !row0 && n >= 2 && !d[0] && d[1] && g[0].shows == NS_PROTO_UDP &&
-                                    g[1].shows == NS_PROTO_UDP && !(repair_off() & OFF_PAIRS)
-                                ? exchange_lengths(plan->pairs, g[0].tl, g[1].tl)
+        /* A UDP flow's first two rows: the class's nearest exchange of their sides, both lengths */
+        const uint16_t *x = !row0 && n >= 2 && g[0].shows == NS_PROTO_UDP && g[1].shows == NS_PROTO_UDP &&
+                                    !(repair_off() & OFF_PAIRS)
+                                ? exchange_lengths(plan, d[0] | (unsigned)d[1] << 1, g[0].tl, g[1].tl)
                                 : NULL;
         for (int i = 0; x && i < 2; i++) {
             uint16_t one[NS_REPAIR_LENS] = {x[i]};

@@ -181,7 +181,7 @@ typedef struct acc {
     uint32_t chigh_lo, chigh_hi; /* the least and most of those from NS_TM_CPORT_HIGH on */
     uint64_t *flen;         /* the class's flows' whole lengths (one array, refilled per class) */
     size_t n_flen;
-    uint64_t *pairs;        /* its UDP exchanges: server port << 32 | question's length << 16 | answer's (the same;
+    uint64_t *pairs;        /* its UDP exchanges: sides << 48 | server port << 32 | first row's length << 16 | second's (the same;
                              * three slots a flow: finish_pairs counts them past its flows' own) */
     size_t n_pairs;
 } acc;
@@ -482,7 +482,7 @@ static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
 {
     const ns_ds_flow *fl = &ds->flows[f];
     int t = ns_repair_len_kind(fl->proto);
-    uint64_t first[2] = {0, 0}; /* the lengths of rows 0 and 1 */
+    uint64_t first[2] = {0, 0}, sides = 0; /* the lengths of rows 0 and 1, and their sides (tmodel.h, pair_dir) */
     for (uint32_t i = 0; i < fl->n_packets; i++) {
         uint64_t k = fl->first + i;
         ns_dataset_row(ds, k, row);
@@ -498,11 +498,10 @@ static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
         uint32_t *h = a->lens + ((size_t)d * NS_TM_LEN_KINDS + (size_t)t) * 65536 + tl;
         a->c->len_all[d][t] += a->c->len_all[d][t] < UINT32_MAX;
         *h += *h < UINT32_MAX;
-        if (i < 2 && d == (int)i) first[i] = tl;
+        if (i < 2) first[i] = tl, sides |= (uint64_t)d << i;
     }
-    /* a question and its answer: the client's row, then the server's */
     if (fl->proto == NS_PROTO_UDP && first[0] >= 28 && first[1] >= 28)
-        a->pairs[a->n_pairs++] = (uint64_t)fl->server_port << 32 | first[0] << 16 | first[1];
+        a->pairs[a->n_pairs++] = sides << 48 | (uint64_t)fl->server_port << 32 | first[0] << 16 | first[1];
 }
 
 /* Flow f's server port per transport: TCP and UDP only (ICMP has none). */
@@ -601,7 +600,7 @@ static void finish_pairs(acc *a)
     qsort(run, runs, 2 * sizeof *run, cmp_run);
     for (size_t i = 0; i < runs && i < NS_TM_PAIRS; i++) {
         uint64_t key = run[2 * i + 1];
-        a->c->pair_port[i] = (uint16_t)(key >> 32);
+        a->c->pair_port[i] = (uint16_t)(key >> 32), a->c->pair_dir[i] = (uint8_t)(key >> 48);
         a->c->pair_len[i][0] = (uint16_t)(key >> 16), a->c->pair_len[i][1] = (uint16_t)key;
         a->c->pair_count[i] = (uint32_t)(run[2 * i] < UINT32_MAX ? run[2 * i] : UINT32_MAX);
     }

@@ -69,8 +69,10 @@ void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_c
         for (size_t k = caps[i].first; c && k < caps[i].first + caps[i].n; k++) {
             if (info[k].proto != NS_PROTO_UDP) continue;
             for (int j = 0, m = 0; j < NS_TM_PAIRS && c->pair_count[j] && m < NS_REPAIR_PAIRS; j++)
-                if (c->pair_port[j] == info[k].sport)
-                    plan[k].pairs[m][0] = c->pair_len[j][0], plan[k].pairs[m][1] = c->pair_len[j][1], m++;
+                if (c->pair_port[j] == info[k].sport) {
+                    plan[k].pairs[m][0] = c->pair_len[j][0], plan[k].pairs[m][1] = c->pair_len[j][1];
+                    plan[k].pair_dir[m++] = c->pair_dir[j];
+                }
         }
     }
 }

@@ -26,7 +26,8 @@
  *   version 10: per transport (2: TCP, UDP): u16 port_val[32]; u32 port_count[32]
  *   version 11: u16 cport_val[32]; u32 cport_count[32]; u32 cport_high; u16 cport_high_lo, cport_high_hi
  *   version 12: per length bin (17): u32 flen_n; then per length bin (17): u32 flen_q[9];
- *              per UDP exchange (64): u16 pair_port, pair_len[2]; then per exchange (64): u32 pair_count
+ *              per UDP exchange (64): u16 pair_port, pair_len[2]; then per exchange (64): u32 pair_count;
+ *              then per exchange (64): u8 pair_dir
  *              (and plan changes: tmodel.h)
  *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
  *              NS_TMODEL_RECORD_V4) */
@@ -169,12 +170,13 @@ static double rf(cursor *c)
     }
 
 /* And version 12's. */
-#define RECORD_FIELDS_V12(W, H)                                                                                   \
+#define RECORD_FIELDS_V12(W, H, B)                                                                                   \
     for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++) { W(flen_n[b_]) }                                                \
     for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++)                                                                  \
         for (int i_ = 0; i_ < NS_TM_FLEN_Q; i_++) { W(flen_q[b_][i_]) }                                           \
     for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { H(pair_port[i_]) H(pair_len[i_][0]) H(pair_len[i_][1]) }          \
-    for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { W(pair_count[i_]) }
+    for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { W(pair_count[i_]) }                                                \
+    for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { B(pair_dir[i_]) }
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -193,7 +195,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V9(PW, PH)
     RECORD_FIELDS_V10(PW, PH)
     RECORD_FIELDS_V11(PW, PH)
-    RECORD_FIELDS_V12(PW, PH)
+    RECORD_FIELDS_V12(PW, PH, PB)
 #undef PW
 #undef PH
 #undef PB
@@ -240,7 +242,7 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
         RECORD_FIELDS_V11(GW, GH)
     }
     if (version >= 12) {
-        RECORD_FIELDS_V12(GW, GH)
+        RECORD_FIELDS_V12(GW, GH, GB)
     }
 #undef GW
 #undef GH
@@ -395,8 +397,9 @@ static const char *class_problem(const ns_tmodel_class *c)
     for (int i = 0; i < NS_TM_PAIRS; i++) {
         const uint32_t *n = c->pair_count;
         s += n[i];
-        if ((i && n[i] > n[i - 1]) || (n[i] ? c->pair_len[i][0] < 28 || c->pair_len[i][1] < 28
-                                             : c->pair_port[i] || c->pair_len[i][0] || c->pair_len[i][1]))
+        if ((i && n[i] > n[i - 1]) || c->pair_dir[i] > 3 ||
+            (n[i] ? c->pair_len[i][0] < 28 || c->pair_len[i][1] < 28
+                  : c->pair_port[i] || c->pair_len[i][0] || c->pair_len[i][1] || c->pair_dir[i]))
             return "UDP exchanges out of order or shorter than their headers";
     }
     if (s > c->flows) return "more UDP exchanges than flows";

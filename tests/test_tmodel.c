@@ -2260,7 +2260,7 @@ static void test_version4_blob(void **state)
         a[k].link = 0; /* version 8's */
         assert_true(a[k].lens[0][0][0] || a[k].lens[0][1][0]), assert_int_equal(b[k].lens[0][1][0], 0);
         memset(a[k].lens, 0, sizeof a[k].lens);
-        memset(a[k].pairs, 0, sizeof a[k].pairs); /* version 12's */
+        memset(a[k].pairs, 0, sizeof a[k].pairs), memset(a[k].pair_dir, 0, sizeof a[k].pair_dir); /* version 12's */
     }
     assert_memory_equal(a, b, sizeof a);
     ns_tmodel_free(&v4);
@@ -2571,6 +2571,7 @@ static void test_exchanges_the_class_has(void **state)
     for (int i = 0; i < 3; i++) {
         assert_int_equal(c->pair_count[i], count[i]), assert_int_equal(c->pair_port[i], want[i][0]);
         assert_int_equal(c->pair_len[i][0], want[i][1]), assert_int_equal(c->pair_len[i][1], want[i][2]);
+        assert_int_equal(c->pair_dir[i], 2); /* the client's row, then the server's */
     }
     assert_int_equal(c->pair_count[3], 0);
     put_udp_length(NULL, 0, g.rows + g.first[0] * W, 68), put_udp_length(NULL, 0, g.rows + (g.first[0] + 1) * W, 169);

@@ -259,10 +259,12 @@ typedef struct ns_repair_plan {
      * recording stops and cuts the flows still running (a like-for-like copy's, trace model version 12). */
     int64_t cut_ns;
     /* A UDP flow's exchanges on its server port as its class's flows have them (trace model version 12): the
-     * IP total lengths of a question and of its answer, the commonest first, {0, 0} ending them. A flow whose
-     * first row is a question and second its answer takes the nearest pair by Hamming distance over both
-     * lengths. All 0: each length on its own (lens). */
+     * IP total lengths of the first two rows (a question and its answer, or two messages of one side) and
+     * their sides (pair_dir: bit 0 the first row's is the server's, bit 1 the second's), the commonest first,
+     * {0, 0} ending them. A flow takes the nearest pair of its first two rows' sides by Hamming distance over
+     * both lengths. All 0: each length on its own (lens). */
     uint16_t pairs[NS_REPAIR_PAIRS][2];
+    uint8_t pair_dir[NS_REPAIR_PAIRS];
 } ns_repair_plan;
 
 /* ns_repair_plan.gateway: 0 none. */

@@ -357,12 +357,14 @@ typedef struct ns_tmodel_class {
      * long flows lie, which the length head (log2 bins past the window) does not say */
     uint32_t flen_n[NS_TM_FLEN_BINS];
     uint32_t flen_q[NS_TM_FLEN_BINS][NS_TM_FLEN_Q];
-    /* version 12: the class's UDP exchanges, flows whose first row is the client's and whose second is the
-     * server's answer: server port and the two IP total lengths (IPv6: 40 + payload length), the NS_TM_PAIRS
-     * commonest, with their counts (commonest first, 0 ending them; ties: the smaller port and lengths). A
-     * question fixes its answer's length (a DNS name and its records): lengths snapped one by one to the
-     * class's (lens) pair a question with another one's answer (repair.c, exchange_lengths) */
+    /* version 12: the class's UDP exchanges, the first two rows of its UDP flows of two rows or more: server
+     * port, their sides (bit 0: the first row's is the server's, bit 1: the second's) and their IP total
+     * lengths (IPv6: 40 + payload length), the NS_TM_PAIRS commonest, with their counts (commonest first, 0
+     * ending them; ties: the smaller port, sides and lengths). A question fixes its answer's length (a DNS
+     * name and its records), a client's first message its next (a DHCP discover its request): lengths snapped
+     * one by one to the class's (lens) pair a question with another one's answer (repair.c, exchange_lengths) */
     uint16_t pair_port[NS_TM_PAIRS], pair_len[NS_TM_PAIRS][2];
+    uint8_t pair_dir[NS_TM_PAIRS];
     uint32_t pair_count[NS_TM_PAIRS];
 } ns_tmodel_class;
 
