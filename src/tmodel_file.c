@@ -25,7 +25,7 @@
  *   version 9: per side (2) and transport (3): u16 len_val[32]; u32 len_count[32]; u32 len_all
  *   version 10: per transport (2: TCP, UDP): u16 port_val[32]; u32 port_count[32]
  *   version 11: u16 cport_val[32]; u32 cport_count[32]; u32 cport_high; u16 cport_high_lo, cport_high_hi
- *   version 12: nothing new (a plan change: tmodel.h)
+ *   version 12: u32 svc_one_main; u32 svc_port_one_main[8]
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
@@ -162,6 +162,11 @@ static double rf(cursor *c)
         for (int i_ = 0; i_ < NS_TM_PORTS; i_++) { W(port_count[t_][i_]) }                                        \
     }
 
+/* And version 12's. */
+#define RECORD_FIELDS_V12(W)                                                                                      \
+    W(svc_one_main);                                                                                              \
+    for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { W(svc_port_one_main[p_]) }
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -179,6 +184,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V9(PW, PH)
     RECORD_FIELDS_V10(PW, PH)
     RECORD_FIELDS_V11(PW, PH)
+    RECORD_FIELDS_V12(PW)
 #undef PW
 #undef PH
 #undef PB
@@ -223,6 +229,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 11) {
         RECORD_FIELDS_V11(GW, GH)
+    }
+    if (version >= 12) {
+        RECORD_FIELDS_V12(GW)
     }
 #undef GW
 #undef GH
@@ -285,8 +294,10 @@ static const char *class_problem(const ns_tmodel_class *c)
         if (c->svc_port_one[i] > c->svc_port_multi[i] || c->svc_port_one_server[i] > c->svc_port_multi[i] ||
             (!c->svc_port[i] && c->svc_port_multi[i]))
             return "bad service port entry";
+        if (c->svc_port_one_main[i] > c->svc_port_one[i]) return "bad service port entry";
         s += c->svc_port_multi[i];
     }
+    if (c->svc_one_main > c->svc_one) return "more one-client services of the busiest client than one-client services";
     if (s > c->svc_multi) return "more services by port than services";
     for (int i = 0; i < 2; i++)
         if (c->gw_flows[i] > c->gw_port_flows[i] || c->gw_port_flows[i] > c->flows)

@@ -339,6 +339,11 @@ typedef struct ns_tmodel_class {
     uint32_t cport_count[NS_TM_CPORTS];
     uint32_t cport_high;
     uint16_t cport_high_lo, cport_high_hi;
+    /* version 12: of svc_one (and per port of svc_port_one), the services whose one client was the capture's
+     * busiest of its family: a device asks its DNS, NTP and cloud from its own address, while the other
+     * clients of a capture are mostly one-flow guises of it (0.0.0.0's DHCP, a stale address's mDNS query) */
+    uint32_t svc_one_main;
+    uint32_t svc_port_one_main[NS_TM_SVC_PORTS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
