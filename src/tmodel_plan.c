@@ -217,6 +217,9 @@ static void new_host(phost *h, uint32_t num, const tm_chain *ch, int s, ns_rng *
 /* What planning needs of a generated flow besides tm_flow_info (a byte each). */
 enum { FLOW_V6 = 1, FLOW_ICMP = 2 };
 
+/* A service's first flow (version 12, service_pins' lead[]): from the capture's main client, from another one. */
+enum { LEAD_NONE, LEAD_MAIN, LEAD_OTHER };
+
 /* A host the plan fixes whatever the host chains say (version 11): as a server, the gateway (DNS and DHCP in
  * the capture's share), a group address, or the device its DHCP answers go to; as a client, the gateway
  * those answers come from, or 0.0.0.0 (DHCP before a lease). A fixed host's family is FAM_FIXED in the
@@ -312,7 +315,11 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *k
             continue;
         }
         int32_t k = pin && pin[j] < j ? (int32_t)seq[pin[j]] : -1, p = prev[f];
-        if (k < 0 && lead && lead[j]) k = top[f]; /* -1 before the family's first client: a new one */
+        if (k < 0 && lead && lead[j] == LEAD_MAIN) k = top[f]; /* -1 before the family's first client: a new one */
+        if (k < 0 && lead && lead[j] == LEAD_OTHER && top[f] >= 0) { /* another seen one, else a new one */
+            k = client_by_flows(flows, fam, n_cl, f, top[f], -1, r);
+            if (k < 0) k = (int32_t)n_cl, flows[n_cl] = 0, fam[n_cl++] = f;
+        }
         if (k < 0 && p >= 0 && c && gaps > 0) {
             int busy = top[f] == p;
             int how = draw(r, busy ? row_b : row_v, 3);
@@ -760,6 +767,7 @@ static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap,
     double share[3] = {0, 0, 0}, port_share[NS_TM_SVC_PORTS][3];
     if (c && c->svc_multi) share[0] = (double)c->svc_one / c->svc_multi, share[1] = (double)c->svc_one_server / c->svc_multi;
     if (c && c->svc_one) share[2] = (double)c->svc_one_main / c->svc_one;
+    int known = c && c->svc_one_main > 0; /* 0 in files before version 12: their clients as drawn then */
     for (int i = 0; i < NS_TM_SVC_PORTS; i++) {
         int own = c && c->svc_port_multi[i] >= SVC_PORT_MIN;
         port_share[i][0] = own ? (double)c->svc_port_one[i] / c->svc_port_multi[i] : -1;
@@ -785,10 +793,11 @@ static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap,
                 if (c->svc_port[e] == info[k].sport && port_share[e][0] >= 0)
                     p[0] = port_share[e][0], p[1] = port_share[e][1], p[2] = port_share[e][2];
             table[i] = ((uint32_t)j + 1) | (ns_rng_double(&r) < p[0] ? ONE : 0) | (ns_rng_double(&rs) < p[1] ? ONE_SERVER : 0);
-            if (p[2] > 0 && ns_rng_double(&rm) < p[2]) table[i] |= MAIN;
+            if (known && ns_rng_double(&rm) < p[2]) table[i] |= MAIN;
             continue;
         }
-        if (table[i] & ONE) pin[j] = (table[i] & FLOW) - 1, lead[pin[j]] = (table[i] & MAIN) != 0;
+        if ((table[i] & ONE) && known) lead[(table[i] & FLOW) - 1] = table[i] & MAIN ? LEAD_MAIN : LEAD_OTHER;
+        if (table[i] & ONE) pin[j] = (table[i] & FLOW) - 1;
         if (table[i] & ONE_SERVER) spin[j] = (table[i] & FLOW) - 1;
     }
 }
