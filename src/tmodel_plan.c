@@ -282,7 +282,13 @@ static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
  * servers from two (BENCHMARK.md, "What a person sees (session 11)").
  * A flow from a fixed host (fixed[j], NULL for none: the gateway's DHCP
  * answers) takes that host, new at its first flow, out of the chain, as
- * server_draw does for servers. */
+ * server_draw does for servers.
+ * Version 12: the first flow of such a service (lead[j], service_pins)
+ * goes from the capture's busiest client so far (LEAD_MAIN) or from
+ * another (LEAD_OTHER: one seen by flow count, else a new one), as the
+ * class's services went; drawn in the chain, a visitor drawn there took
+ * the whole service (BENCHMARK.md, "Clients that ask and one-flow guises
+ * (session 14)"). */
 static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin,
                             const uint8_t *lead, const uint32_t *fixed, ns_rng *r, uint32_t *seq, uint32_t *flows,
                             uint32_t *fam)
@@ -751,6 +757,10 @@ static uint32_t service_key(const tm_flow_info *fi, uint8_t kind)
  * SVC_PORT_MIN services or more, else the class's svc_one / svc_multi; none
  * without them, as in files before version 7); j itself otherwise. spin[j]
  * the same for the service going to one server (svc_one_server's shares).
+ * lead[f] (version 12): for the first flow f of a one-client service that
+ * has more flows, LEAD_MAIN when it goes from the capture's main client (a
+ * coin of its own stream in svc_one_main's shares), else LEAD_OTHER;
+ * LEAD_NONE elsewhere and for a class without the counts (older files).
  * ICMP flows stay their own: real captures ping and discover neighbours
  * from several addresses.
  * table: open addressing, size (a power of two) at least 2 n. */

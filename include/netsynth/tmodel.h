@@ -18,7 +18,11 @@
  *              the busiest so far; else drawn by flow count), counted apart
  *              for flows after one of the busiest client; its server is
  *              the one its client used last, another seen (the busiest, or
- *              by flow count), or new.
+ *              by flow count), or new. Of a capture's services (family,
+ *              transport, server port) with two flows or more: those from
+ *              one client, to one server (version 7), and of the first
+ *              those from the capture's busiest client of its family
+ *              (version 12), per class and per server port.
  *   closes     TCP flows that ended with a FIN (and no RST), with an RST,
  *              or with neither (the dataset's ns_ds_end; none counted for
  *              a dataset without whole-flow totals); the window and window
@@ -164,6 +168,13 @@
  * flow from 0.0.0.0 have fixed hosts, new at their first flow and never
  * drawn by the host chains (tmodel_plan.c, server_draw); a host's fresh
  * client port is one of its class's (class_cport).
+ * Version 12: a one-client service's first flow goes from the capture's
+ * busiest client so far (its family's) in the class's share of such
+ * services from the busiest (its server port's where it has its own
+ * shares), else from another seen client, else a new one (service_pins,
+ * client_draw): the chains' visitors are then the flows of no such
+ * service, as a real capture's other clients are one-flow guises of the
+ * device.
  * A TCP flow's client keeps its rows' TTL only if the class's TCP flows
  * show it, else the host's TTL if they do, else their commonest (a class's
  * SSDP TTL of 4 is a UDP one).
@@ -180,7 +191,7 @@
  * Version 1 records end before `close`, version 2 ones before `fin_side`,
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
  * version 5 ones before `method`, version 6 ones before `svc_multi`, version 7 ones before `gw_port_flows`,
- * version 8 ones before `len_val`, version 9 ones before `port_val`, version 10 ones before `cport_val` (what
+ * version 8 ones before `len_val`, version 9 ones before `port_val`, version 10 ones before `cport_val`, version 11 ones before `svc_one_main` (what
  * they lack reads as zeros), and records of versions 1 to 4 are
  * NS_TMODEL_RECORD_V4 bytes; a version newer than NS_TMODEL_VERSION
  * is refused. */
@@ -204,9 +215,11 @@ extern "C" {
                                * one client, to one server; 8: DNS and DHCP servers on the client's
                                * subnet (the gateway); 9: IP lengths per side and transport; 10: server
                                * ports per transport; 11: the gateway, groups and 0.0.0.0 out of the host
-                               * chains, and client ports as the class's stacks chose them; 12: no new
-                               * fields, a like-for-like capture's flows end where the real one's did
-                               * (tmodel_plan.c, capture_starts); older files load
+                               * chains, and client ports as the class's stacks chose them; 12: a
+                               * like-for-like capture's flows end where the real one's did
+                               * (tmodel_plan.c, capture_starts), and a one-client service's first flow
+                               * from the capture's main client in the class's share (svc_one_main,
+                               * svc_port_one_main; service_pins); older files load
                                * without what they lack (and plan as before) */
 
 enum {
