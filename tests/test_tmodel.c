@@ -802,60 +802,6 @@ static void test_fixed_hosts_out_of_the_chain(void **state)
     ns_tmodel_free(&tm);
 }
 
-/* A capture's services from its main client (version 12): a device asks its cloud (TCP 443, 10 flows) and
- * NTP (5 flows) from its own address, while 5 other addresses send one mDNS query each (one-flow guises of
- * the device: a stale address, a link-local one). Learned: both one-client services from the capture's
- * busiest client. Planned: every 443 and NTP flow from the one client with most flows, in every capture;
- * with the fields zeroed (a file before version 12), a service's first flow drew a client of the chain,
- * which in some captures was a visitor that then took the whole service (BENCHMARK.md, "Clients that ask
- * and one-flow guises (session 14)"). */
-static void test_services_from_the_main_client(void **state)
-{
-    (void)state;
-    ns_dataset ds = beacon_dataset(); /* TCP to 443 from 10.0.0.2, answered */
-    ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
-    for (int f = 0; f < FLOWS; f++) {
-        if (f % 4 == 1) one_way_udp(&ds, f, (uint16_t)(40000 + f), 123);
-        if (f % 4 == 3) { /* one flow each, to a service of its own */
-            static const uint16_t port[5] = {5353, 1900, 5355, 137, 3702};
-            one_way_udp(&ds, f, port[f / 4], port[f / 4]), fl[f].client_ip = 0x0A000064u + (uint32_t)f;
-        }
-    }
-    enum { N = 100 };
-    ns_tmodel tm;
-    ns_gen_flows g;
-    learn_and_stand_in(&tm, &g, &ds, N);
-    ns_tmodel_class *c = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
-    assert_int_equal(c->svc_multi, 2), assert_int_equal(c->svc_one, 2), assert_int_equal(c->svc_one_main, 2);
-    for (int i = 0; i < NS_TM_SVC_PORTS; i++)
-        if (c->svc_port[i] == 443 || c->svc_port[i] == 123) assert_int_equal(c->svc_port_one_main[i], 1);
-        else assert_int_equal(c->svc_port_one_main[i], 0);
-    ns_repair_plan plan[N];
-    size_t split[2] = {0, 0};
-    for (int v = 0; v < 2; v++) {
-        if (v) no_main_client(&tm); /* a file before version 12: no such fields */
-        for (uint64_t seed = 1; seed <= 16; seed++) {
-            plan_beacon(&tm, &g, seed, plan);
-            uint32_t per[N] = {0}, top = 0, asks = UINT32_MAX;
-            for (size_t k = 0; k < N; k++) {
-                assert_true(plan[k].client < N);
-                if (++per[plan[k].client] > per[top]) top = plan[k].client;
-            }
-            int one = 1;
-            for (size_t k = 0; k < N; k++) {
-                if (k % 4 == 3) continue;
-                if (asks == UINT32_MAX) asks = plan[k].client;
-                one &= plan[k].client == asks;
-            }
-            split[v] += !(one && asks == top);
-        }
-    }
-    assert_int_equal(split[0], 0);
-    assert_true(split[1] > 0);
-    ns_gen_flows_free(&g);
-    ns_tmodel_free(&tm);
-}
-
 /* Client ports as the class's stacks chose them (version 11): a device whose DHCP client uses 68, whose one
  * service's client counts from a low base (3074..3090, as WeMo's 3073..) and whose others take Linux's
  * 32768-60999. Version 10 read the ports seen, 68 up to the highest, as the class's range and drew its first
@@ -2661,6 +2607,84 @@ static void test_close_shapes(void **state)
     ns_gen_flows_free(&g);
     ns_tmodel_free(&v2);
     ns_tmodel_free(&tm);
+}
+
+/* A capture's services from its main client (version 12): a device asks its cloud (TCP 443, 10 flows) and
+ * NTP (5 flows) from its own address, while 5 other addresses send one mDNS query each (one-flow guises of
+ * the device: a stale address, a link-local one). Learned: both one-client services from the capture's
+ * busiest client. Planned: every 443 and NTP flow from the one client with most flows, in every capture;
+ * with the fields zeroed (a file before version 12), a service's first flow drew a client of the chain,
+ * which in some captures was a visitor that then took the whole service (BENCHMARK.md, "Clients that ask
+ * and one-flow guises (session 14)"). */
+static void test_services_from_the_main_client(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset(); /* TCP to 443 from 10.0.0.2, answered */
+    ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
+    for (int f = 0; f < FLOWS; f++) {
+        if (f % 4 == 1) one_way_udp(&ds, f, (uint16_t)(40000 + f), 123);
+        if (f % 4 == 3) { /* one flow each, to a service of its own */
+            static const uint16_t port[5] = {5353, 1900, 5355, 137, 3702};
+            one_way_udp(&ds, f, port[f / 4], port[f / 4]), fl[f].client_ip = 0x0A000064u + (uint32_t)f;
+        }
+    }
+    enum { N = 100 };
+    ns_tmodel tm;
+    ns_gen_flows g;
+    learn_and_stand_in(&tm, &g, &ds, N);
+    ns_tmodel_class *c = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->svc_multi, 2), assert_int_equal(c->svc_one, 2), assert_int_equal(c->svc_one_main, 2);
+    for (int i = 0; i < NS_TM_SVC_PORTS; i++)
+        if (c->svc_port[i] == 443 || c->svc_port[i] == 123) assert_int_equal(c->svc_port_one_main[i], 1);
+        else assert_int_equal(c->svc_port_one_main[i], 0);
+    ns_repair_plan plan[N];
+    size_t split[2] = {0, 0};
+    for (int v = 0; v < 2; v++) {
+        if (v) no_main_client(&tm); /* a file before version 12: no such fields */
+        for (uint64_t seed = 1; seed <= 16; seed++) {
+            plan_beacon(&tm, &g, seed, plan);
+            uint32_t per[N] = {0}, top = 0, asks = UINT32_MAX;
+            for (size_t k = 0; k < N; k++) {
+                assert_true(plan[k].client < N);
+                if (++per[plan[k].client] > per[top]) top = plan[k].client;
+            }
+            int one = 1;
+            for (size_t k = 0; k < N; k++) {
+                if (k % 4 == 3) continue;
+                if (asks == UINT32_MAX) asks = plan[k].client;
+                one &= plan[k].client == asks;
+            }
+            split[v] += !(one && asks == top);
+        }
+    }
+    assert_int_equal(split[0], 0);
+    assert_true(split[1] > 0);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+
+    /* The bytes keep the counts; a version 11 file has none (its records end before them: zeros). */
+    ns_tmodel again, v11;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&again, buf, size, "t"), NS_OK);
+    c = (ns_tmodel_class *)ns_tmodel_find(&again, "app=beacon");
+    assert_int_equal(c->svc_one_main, 2);
+    ns_tmodel_free(&again);
+    enum { REC_V12 = REC_V9 + 2 * NS_TM_LEN_KINDS * (NS_TM_LENS * 6 + 4) + 2 * NS_TM_PORTS * 6 + NS_TM_CPORTS * 6 + 8 };
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    for (uint32_t k = 0; k < tm.n_classes; k++)
+        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD + REC_V12, 0, NS_TMODEL_RECORD - REC_V12);
+    ns_store_le32(buf + 8, 11);
+    ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size));
+    assert_int_equal(ns_tmodel_parse(&v11, buf, size, "t"), NS_OK);
+    c = (ns_tmodel_class *)ns_tmodel_find(&v11, "app=beacon");
+    assert_int_equal(c->svc_one_main, 0), assert_int_equal(c->svc_one, 2);
+    assert_int_equal(c->cport_high, ns_tmodel_find(&tm, "app=beacon")->cport_high); /* version 11's last field */
+    ns_tmodel_free(&v11);
+    ns_tmodel_free(&tm);
+    free(buf);
 }
 
 /* Version 4's fields lie after version 3's: a version 3 file loads without
