@@ -161,7 +161,8 @@ typedef struct acc {
     uint32_t *synack_win;   /* [65536] SYN-ACKs per window: the same */
     uint32_t synack_ws[16]; /* SYN-ACKs per window scale shift (0..14) */
     uint64_t ttl_tcp[2][256];
-    uint32_t *udp_port;     /* [65536] IPv4 UDP flows per server port: one array, cleared per class */
+    uint32_t *udp_port;     /* [2][65536] IPv4 UDP flows per server port, [1] those whose rows all went client to
+                             * server: one array, cleared per class */
     uint32_t *svc_port;     /* [65536][4] services with two flows or more per server port, from one client, to one
                              * server, from the capture's busiest client (version 12) */
     struct { uint16_t port; uint32_t addr, flows, zero; } grp[64]; /* (server port, group) pairs seen */
@@ -254,10 +255,10 @@ int tm_row_flag(const int8_t *row, ns_nprint_field_id f) { return ns_nprint_has(
 int tm_is_group_addr(uint32_t ip) { return ip >> 28 == 14 || ip == 0xffffffffu; }
 
 /* An IPv4 UDP flow's server port, and its group destination if it has one (ttl: its client's, -1 none). */
-static void learn_group(acc *a, const ns_ds_flow *f, int ttl)
+static void learn_group(acc *a, const ns_ds_flow *f, int ttl, int oneway)
 {
     if (f->ipv6 || f->proto != NS_PROTO_UDP) return;
-    a->udp_port[f->server_port]++;
+    a->udp_port[f->server_port]++, a->udp_port[65536 + f->server_port] += oneway != 0;
     if (!tm_is_group_addr(f->server_ip)) return;
     int i = 0;
     while (i < a->n_grp && (a->grp[i].port != f->server_port || a->grp[i].addr != f->server_ip)) i++;
@@ -673,7 +674,9 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
             for (int s = 0; s < 2; s++)
                 if (feat[2 * idx[j] + s].ttl >= 0) a->ttl_tcp[s][feat[2 * idx[j] + s].ttl]++;
         }
-        learn_group(a, f, feat[2 * idx[j]].ttl);
+        int oneway = 1;
+        for (uint32_t r = 0; ds->dir && r < f->n_packets; r++) oneway &= !ds->dir[f->first + r];
+        learn_group(a, f, feat[2 * idx[j]].ttl, oneway);
         if (!rc) rc = learn_turns(a, ds, f);
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
         if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
@@ -819,6 +822,22 @@ static void finish_groups(acc *a)
         for (int i = 0; i < a->n_grp; i++) /* a port's other groups: its flows go to the commonest */
             if (a->grp[i].port == a->grp[best].port) a->grp[i].flows = 0;
     }
+    /* Version 12: the one-way flows to the ports of no entry, and those of them to the commonest group address
+     * of what is left (a vendor's discovery broadcast to a port of its own each capture: EdimaxCam's 2336,
+     * 51140) */
+    uint32_t of = 0, addr = 0, flows = 0;
+    for (uint32_t p = 0; p < 65536; p++) {
+        int kept = 0;
+        for (int k = 0; k < NS_TM_GROUPS && c->group_addr[k]; k++) kept |= c->group_port[k] == p;
+        if (!kept) of += a->udp_port[65536 + p];
+    }
+    for (int i = 0; i < a->n_grp; i++) {
+        uint32_t n = 0;
+        for (int j = 0; j < a->n_grp; j++) n += a->grp[j].addr == a->grp[i].addr ? a->grp[j].flows : 0;
+        if (n > flows || (n == flows && n && a->grp[i].addr < addr)) flows = n, addr = a->grp[i].addr;
+    }
+    c->group_other_port_flows = of, c->group_other_flows = flows < of ? flows : of;
+    c->group_other_addr = c->group_other_flows ? addr : 0;
 }
 
 static __thread const ns_dataset *sort_ds; /* qsort has no context argument */
@@ -864,7 +883,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     lhost *cl = malloc((F + 1) * sizeof *cl), *sv = malloc((F + 1) * sizeof *sv);
     uint64_t *seq = malloc((F + 1) * sizeof *seq);
     uint32_t *server_port = malloc(65536 * sizeof *server_port), *synack_win = malloc(65536 * sizeof *synack_win);
-    uint32_t *udp_port = malloc(65536 * sizeof *udp_port), *grp_ttl = malloc(64 * 256 * sizeof *grp_ttl);
+    uint32_t *udp_port = malloc(2 * 65536 * sizeof *udp_port), *grp_ttl = malloc(64 * 256 * sizeof *grp_ttl);
     uint32_t *svc_port = malloc(4 * 65536 * sizeof *svc_port);
     uint32_t *turn_hist = malloc(2 * TURN_BINS * sizeof *turn_hist);
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
@@ -950,7 +969,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         a->synack_win = synack_win;
         memset(synack_win, 0, 65536 * sizeof *synack_win);
         a->udp_port = udp_port;
-        memset(udp_port, 0, 65536 * sizeof *udp_port);
+        memset(udp_port, 0, 2 * 65536 * sizeof *udp_port);
         a->svc_port = svc_port;
         memset(svc_port, 0, 4 * 65536 * sizeof *svc_port);
         a->grp_ttl = grp_ttl;

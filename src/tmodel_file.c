@@ -25,7 +25,8 @@
  *   version 9: per side (2) and transport (3): u16 len_val[32]; u32 len_count[32]; u32 len_all
  *   version 10: per transport (2: TCP, UDP): u16 port_val[32]; u32 port_count[32]
  *   version 11: u16 cport_val[32]; u32 cport_count[32]; u32 cport_high; u16 cport_high_lo, cport_high_hi
- *   version 12: u32 svc_one_main; u32 svc_port_one_main[8]
+ *   version 12: u32 svc_one_main; u32 svc_port_one_main[8]; u32 group_other_addr, group_other_flows,
+ *              group_other_port_flows
  *              (records of NS_TMODEL_RECORD bytes; older versions' are NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
 
@@ -165,7 +166,8 @@ static double rf(cursor *c)
 /* And version 12's. */
 #define RECORD_FIELDS_V12(W)                                                                                      \
     W(svc_one_main);                                                                                              \
-    for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { W(svc_port_one_main[p_]) }
+    for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { W(svc_port_one_main[p_]) }                                    \
+    W(group_other_addr) W(group_other_flows) W(group_other_port_flows)
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -298,6 +300,9 @@ static const char *class_problem(const ns_tmodel_class *c)
         s += c->svc_port_multi[i];
     }
     if (c->svc_one_main > c->svc_one) return "more one-client services of the busiest client than one-client services";
+    if (c->group_other_flows > c->group_other_port_flows || c->group_other_port_flows > c->flows ||
+        (c->group_other_flows && !tm_is_group_addr(c->group_other_addr)) || (!c->group_other_flows && c->group_other_addr))
+        return "bad other-port group counts";
     if (s > c->svc_multi) return "more services by port than services";
     for (int i = 0; i < 2; i++)
         if (c->gw_flows[i] > c->gw_port_flows[i] || c->gw_port_flows[i] > c->flows)

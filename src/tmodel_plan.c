@@ -51,6 +51,7 @@ static int has_groups(const ns_tmodel_class *c, int s) { return c->group_addr[0]
 static int has_services(const ns_tmodel_class *c, int s) { return c->svc_multi > 0; }
 static int has_gateway(const ns_tmodel_class *c, int s) { return c->gw_port_flows[0] + c->gw_port_flows[1] > 0; }
 static int has_cports(const ns_tmodel_class *c, int s) { return c->cport_high + c->cport_count[0] > 0; }
+static int has_other_groups(const ns_tmodel_class *c, int s) { return c->group_other_port_flows > 0; }
 
 /* Whether ttl is one of the TTLs c learned for side s's hosts (tcp: of its TCP flows). */
 static int class_ttl(const ns_tmodel_class *c, int s, int32_t ttl, int tcp)
@@ -855,16 +856,20 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
      * gateway: dest[j], that destination (0: the server chain's; version 11 keeps them out of it). */
     uint32_t *dest = scratch + 14 * cap->n + 16, *groups = dest + cap->n, *src = groups + cap->n;
     uint8_t *gzero = (uint8_t *)(src + cap->n), *gttl = gzero + cap->n;
-    const ns_tmodel_class *gc = tm_pick(&ch, has_groups, 0);
+    const ns_tmodel_class *gc = tm_pick(&ch, has_groups, 0), *oc = tm_pick(&ch, has_other_groups, 0);
+    ns_rng og;
+    ns_rng_seed(&og, seed ^ 0x6f74686572677270ull, ci);
     for (size_t j = 0; j < cap->n; j++) {
         const tm_flow_info *fi = &info[cap->first + j];
         /* An IPv6 flow goes to the group's IPv6 counterpart where it has one (mDNS's ff02::fb), as the
          * class's IPv4 flows to the port go (the dataset keeps no IPv6 address to learn from). */
         int v6 = (kind[cap->first + j] & FLOW_V6) != 0;
         groups[j] = 0, gzero[j] = gttl[j] = 0;
+        int entry = 0;
         if (gc && fi->proto == NS_PROTO_UDP && !fi->sent[1])
             for (int i = 0; i < NS_TM_GROUPS && gc->group_addr[i]; i++) {
                 if (gc->group_port[i] != fi->sport) continue;
+                entry = 1;
                 if (v6 && !ns_repair_group6(gc->group_addr[i], NULL)) break;
                 if (ns_rng_double(&gr) * gc->group_port_flows[i] < gc->group_flows[i]) {
                     groups[j] = gc->group_addr[i], gttl[j] = gc->group_ttl[i];
@@ -872,6 +877,13 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                 }
                 break;
             }
+        /* Version 12: a one-way IPv4 flow to a port of no entry goes to the group the class's such flows went to
+         * in their share (a stream of its own: gr's draws stay as they were). A discovery broadcast to a port
+         * of its own each capture went to a unicast server of its own: a server host more (EdimaxCam's 4
+         * against real's 3). */
+        if (oc && !entry && !v6 && fi->proto == NS_PROTO_UDP && !fi->sent[1] && !ns_repair_client_port(fi->proto, fi->sport) &&
+            ns_rng_double(&og) * oc->group_other_port_flows < oc->group_other_flows)
+            groups[j] = oc->group_other_addr;
         int gateway = !groups[j] && !v6 && fi->proto == NS_PROTO_UDP &&
                       (fi->sport == 53 ? gw_on[0] : fi->sport == 67 && gw_on[1]);
         /* a DHCP server's answers (to port 68) come from the gateway that leases, to the device */

@@ -357,6 +357,10 @@ typedef struct ns_tmodel_class {
      * clients of a capture are mostly one-flow guises of it (0.0.0.0's DHCP, a stale address's mDNS query) */
     uint32_t svc_one_main;
     uint32_t svc_port_one_main[NS_TM_SVC_PORTS];
+    /* version 12: the IPv4 UDP flows whose rows all went client to server, to a server port of no group entry
+     * (group_other_port_flows), and of them those to a group address, the commonest (group_other_addr; 0:
+     * none): a vendor's discovery broadcast to a port of its own each capture */
+    uint32_t group_other_addr, group_other_flows, group_other_port_flows;
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
