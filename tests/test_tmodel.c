@@ -2681,10 +2681,43 @@ static void test_services_from_the_main_client(void **state)
     assert_int_equal(ns_tmodel_parse(&v11, buf, size, "t"), NS_OK);
     c = (ns_tmodel_class *)ns_tmodel_find(&v11, "app=beacon");
     assert_int_equal(c->svc_one_main, 0), assert_int_equal(c->svc_one, 2);
+    assert_int_equal(c->group_other_port_flows, 0), assert_int_equal(c->group_other_addr, 0);
     assert_int_equal(c->cport_high, ns_tmodel_find(&tm, "app=beacon")->cport_high); /* version 11's last field */
     ns_tmodel_free(&v11);
     ns_tmodel_free(&tm);
     free(buf);
+}
+
+/* A discovery broadcast to a port of its own each time (version 12): 10 one-way UDP flows to 255.255.255.255,
+ * each to another port; the group table keeps 8 ports, so 2 flows go to ports of no entry. Learned: 2 of the 2
+ * one-way flows to such ports went to the broadcast address; planned, every one of them goes there. With the
+ * fields zeroed (a file before version 12) they went to a unicast server of their own each (EdimaxCam's copies:
+ * a server host more than real's 3). */
+static void test_broadcast_to_other_ports(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset(); /* TCP to 443, answered */
+    ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
+    for (int f = 1; f < FLOWS; f += 2) one_way_udp(&ds, f, (uint16_t)(50000 + f), (uint16_t)(2000 + f)), fl[f].server_ip = 0xFFFFFFFFu;
+    enum { N = FLOWS };
+    ns_tmodel tm;
+    ns_gen_flows g;
+    learn_and_stand_in(&tm, &g, &ds, N);
+    ns_tmodel_class *c = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->group_port[NS_TM_GROUPS - 1], 2015); /* the lowest 8 ports: 2001 .. 2015 */
+    assert_int_equal(c->group_other_port_flows, 2), assert_int_equal(c->group_other_flows, 2);
+    assert_int_equal(c->group_other_addr, 0xFFFFFFFFu);
+    ns_repair_plan plan[N];
+    for (int v = 0; v < 2; v++) {
+        for (uint32_t k = 0; v && k < tm.n_classes; k++) /* before version 12: none (nor the empty key's) */
+            tm.classes[k].group_other_addr = tm.classes[k].group_other_flows = tm.classes[k].group_other_port_flows = 0;
+        plan_beacon(&tm, &g, 1, plan);
+        for (size_t k = 0; k < N; k++)
+            if (k % 2 == 1) assert_int_equal(plan[k].group, k < 17 || !v ? 0xFFFFFFFFu : 0);
+            else assert_int_equal(plan[k].group, 0);
+    }
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
 }
 
 /* Version 4's fields lie after version 3's: a version 3 file loads without
@@ -2913,6 +2946,7 @@ int main(void)
         cmocka_unit_test(test_gateway_and_link),
         cmocka_unit_test(test_fixed_hosts_out_of_the_chain),
         cmocka_unit_test(test_services_from_the_main_client),
+        cmocka_unit_test(test_broadcast_to_other_ports),
         cmocka_unit_test(test_client_ports_as_the_stack),
         cmocka_unit_test(test_group_tuples_shared_after_idle),
         cmocka_unit_test(test_synack_ts_share),

@@ -144,6 +144,9 @@
  * DHCP) in the class's share of that port's flows, and from 0.0.0.0 in its
  * share of those (DHCP before a lease): ns_repair_plan.group, client_zero;
  * its client's TTL is the one the class's flows to that group had most.
+ * Version 12: such a flow to a port of no entry goes to the group address
+ * the class's one-way flows to such ports went to most, in their share
+ * (group_other_*: a vendor's discovery broadcast to a port of its own).
  * Real flows to a group have no answers in their 5-tuple (a responder
  * answers from its own address: another flow), so a flow with rows both
  * ways stays unicast. Such a flow shares its 5-tuple with an earlier one
@@ -219,7 +222,9 @@ extern "C" {
                                * like-for-like capture's flows end where the real one's did
                                * (tmodel_plan.c, capture_starts), and a one-client service's first flow
                                * from the capture's main client in the class's share (svc_one_main,
-                               * svc_port_one_main; service_pins); older files load
+                               * svc_port_one_main; service_pins), and a one-way flow to a port of no
+                               * group entry to the group its class's went to (group_other_*); older
+                               * files load
                                * without what they lack (and plan as before) */
 
 enum {
