@@ -149,6 +149,14 @@ static ns_dataset learned_udp_beacons(ns_tmodel *tm)
     return ds;
 }
 
+/* The trace model learned from ds into *tm, its bytes (*buf, malloc'd, *size), and those parsed into *back. */
+static void learn_encode_parse(ns_tmodel *tm, const ns_dataset *ds, uint8_t **buf, size_t *size, ns_tmodel *back)
+{
+    assert_int_equal(ns_tmodel_learn(tm, ds), NS_OK);
+    assert_int_equal(ns_tmodel_encode(tm, buf, size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(back, *buf, *size, "t"), NS_OK);
+}
+
 /* Generated flows standing in for the model's: the dataset's own rows, n flows. */
 static void flows_like(ns_gen_flows *g, const ns_dataset *ds, size_t n)
 {
@@ -1548,11 +1556,9 @@ static void test_bytes_refused_when_damaged(void **state)
     (void)state;
     ns_dataset ds = beacon_dataset();
     ns_tmodel tm, back;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
     uint8_t *buf;
     size_t size;
-    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(&back, buf, size, "t"), NS_OK);
+    learn_encode_parse(&tm, &ds, &buf, &size, &back);
     assert_int_equal(back.n_classes, tm.n_classes);
     for (uint32_t c = 0; c < tm.n_classes; c++) {
         assert_string_equal(back.classes[c].key, tm.classes[c].key);
@@ -2664,11 +2670,9 @@ static void test_services_from_the_main_client(void **state)
 
     /* The bytes keep the counts; a version 11 file has none (its records end before them: zeros). */
     ns_tmodel again, v11;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
     uint8_t *buf;
     size_t size;
-    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(&again, buf, size, "t"), NS_OK);
+    learn_encode_parse(&tm, &ds, &buf, &size, &again);
     c = (ns_tmodel_class *)ns_tmodel_find(&again, "app=beacon");
     assert_int_equal(c->svc_one_main, 2);
     ns_tmodel_free(&again);
