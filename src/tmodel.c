@@ -162,8 +162,10 @@ typedef struct acc {
     uint32_t *synack_win;   /* [65536] SYN-ACKs per window: the same */
     uint32_t synack_ws[16]; /* SYN-ACKs per window scale shift (0..14) */
     uint64_t ttl_tcp[2][256];
-    uint32_t *udp_port;     /* [65536] IPv4 UDP flows per server port: one array, cleared per class */
-    uint32_t *svc_port;     /* [65536][3] services with two flows or more per server port, from one client, to one server */
+    uint32_t *udp_port;     /* [2][65536] IPv4 UDP flows per server port, [1] those whose rows all went client to
+                             * server: one array, cleared per class */
+    uint32_t *svc_port;     /* [65536][4] services with two flows or more per server port, from one client, to one
+                             * server, from the capture's busiest client (version 12) */
     struct { uint16_t port; uint32_t addr, flows, zero; } grp[64]; /* (server port, group) pairs seen */
     int n_grp;
     uint32_t *grp_ttl;      /* [64][256] their clients' TTLs: one array, cleared per class */
@@ -259,10 +261,10 @@ int tm_row_flag(const int8_t *row, ns_nprint_field_id f) { return ns_nprint_has(
 int tm_is_group_addr(uint32_t ip) { return ip >> 28 == 14 || ip == 0xffffffffu; }
 
 /* An IPv4 UDP flow's server port, and its group destination if it has one (ttl: its client's, -1 none). */
-static void learn_group(acc *a, const ns_ds_flow *f, int ttl)
+static void learn_group(acc *a, const ns_ds_flow *f, int ttl, int oneway)
 {
     if (f->ipv6 || f->proto != NS_PROTO_UDP) return;
-    a->udp_port[f->server_port]++;
+    a->udp_port[f->server_port]++, a->udp_port[65536 + f->server_port] += oneway != 0;
     if (!tm_is_group_addr(f->server_ip)) return;
     int i = 0;
     while (i < a->n_grp && (a->grp[i].port != f->server_port || a->grp[i].addr != f->server_ip)) i++;
@@ -659,13 +661,33 @@ static int learn_services(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
         if (!t[i].used) t[i] = (svc){key, f->client_ip, f->server_ip, 0, f->server_port, 1, 0, 0};
         t[i].n++, t[i].multi |= t[i].client != f->client_ip, t[i].servers |= t[i].server != f->server_ip;
     }
+    /* Version 12: each family's busiest client (most of the capture's flows of the class; ties: the first
+     * seen), a client table over the same slots (a capture has no more clients than flows). */
+    typedef struct { uint32_t ip, n, first; uint8_t used, v6; } cli;
+    cli *h = calloc(size, sizeof *h);
+    if (!h) return free(t), ns_error(NS_ENOMEM, "out of memory learning the trace model");
+    for (size_t j = 0; j < m; j++) {
+        const ns_ds_flow *f = &ds->flows[idx[j]];
+        uint8_t v6 = f->ipv6 != 0;
+        size_t i = (size_t)(ns_rng_mix((uint64_t)v6 << 32 | f->client_ip) & (size - 1));
+        while (h[i].used && (h[i].ip != f->client_ip || h[i].v6 != v6)) i = (i + 1) & (size - 1);
+        if (!h[i].used) h[i] = (cli){f->client_ip, 0, (uint32_t)j, 1, v6};
+        h[i].n++;
+    }
+    int32_t top[2] = {-1, -1};
+    for (size_t i = 0; i < size; i++) {
+        int32_t *b = &top[h[i].v6];
+        if (h[i].used && (*b < 0 || h[i].n > h[*b].n || (h[i].n == h[*b].n && h[i].first < h[*b].first)))
+            *b = (int32_t)i;
+    }
     for (size_t i = 0; i < size; i++)
         if (t[i].n >= 2) {
-            c->svc_multi++, c->svc_one += !t[i].multi, c->svc_one_server += !t[i].servers;
-            uint32_t *sp = a->svc_port + 3 * t[i].port;
-            sp[0]++, sp[1] += !t[i].multi, sp[2] += !t[i].servers;
+            int v6 = (t[i].key >> 24) & 1, main = !t[i].multi && top[v6] >= 0 && h[top[v6]].ip == t[i].client;
+            c->svc_multi++, c->svc_one += !t[i].multi, c->svc_one_server += !t[i].servers, c->svc_one_main += main;
+            uint32_t *sp = a->svc_port + 4 * t[i].port;
+            sp[0]++, sp[1] += !t[i].multi, sp[2] += !t[i].servers, sp[3] += main;
         }
-    free(t);
+    free(t), free(h);
     return NS_OK;
 }
 
@@ -721,7 +743,9 @@ static int learn_sequence(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
             for (int s = 0; s < 2; s++)
                 if (feat[2 * idx[j] + s].ttl >= 0) a->ttl_tcp[s][feat[2 * idx[j] + s].ttl]++;
         }
-        learn_group(a, f, feat[2 * idx[j]].ttl);
+        int oneway = 1;
+        for (uint32_t r = 0; ds->dir && r < f->n_packets; r++) oneway &= !ds->dir[f->first + r];
+        learn_group(a, f, feat[2 * idx[j]].ttl, oneway);
         if (!rc) rc = learn_turns(a, ds, f);
         if (!rc) rc = host_side(a, 0, h, &feat[2 * idx[j]]);
         if (!rc) rc = host_side(a, 1, &sv[si], &feat[2 * idx[j] + 1]);
@@ -836,11 +860,12 @@ static void finish_services(acc *a)
     for (int k = 0; k < NS_TM_SVC_PORTS; k++) {
         uint32_t best = 0; /* 0: none (port 0 is no service's) */
         for (uint32_t p = 1; p < 65536; p++)
-            if (a->svc_port[3 * p] > (best ? a->svc_port[3 * best] : 0)) best = p;
+            if (a->svc_port[4 * p] > (best ? a->svc_port[4 * best] : 0)) best = p;
         if (!best) break;
-        c->svc_port[k] = (uint16_t)best, c->svc_port_multi[k] = a->svc_port[3 * best];
-        c->svc_port_one[k] = a->svc_port[3 * best + 1], c->svc_port_one_server[k] = a->svc_port[3 * best + 2];
-        a->svc_port[3 * best] = 0;
+        c->svc_port[k] = (uint16_t)best, c->svc_port_multi[k] = a->svc_port[4 * best];
+        c->svc_port_one[k] = a->svc_port[4 * best + 1], c->svc_port_one_server[k] = a->svc_port[4 * best + 2];
+        c->svc_port_one_main[k] = a->svc_port[4 * best + 3];
+        a->svc_port[4 * best] = 0;
     }
 }
 
@@ -866,6 +891,22 @@ static void finish_groups(acc *a)
         for (int i = 0; i < a->n_grp; i++) /* a port's other groups: its flows go to the commonest */
             if (a->grp[i].port == a->grp[best].port) a->grp[i].flows = 0;
     }
+    /* Version 12: the one-way flows to the ports of no entry, and those of them to the commonest group address
+     * of what is left (a vendor's discovery broadcast to a port of its own each capture: EdimaxCam's 2336,
+     * 51140) */
+    uint32_t of = 0, addr = 0, flows = 0;
+    for (uint32_t p = 0; p < 65536; p++) {
+        int kept = 0;
+        for (int k = 0; k < NS_TM_GROUPS && c->group_addr[k]; k++) kept |= c->group_port[k] == p;
+        if (!kept) of += a->udp_port[65536 + p];
+    }
+    for (int i = 0; i < a->n_grp; i++) {
+        uint32_t n = 0;
+        for (int j = 0; j < a->n_grp; j++) n += a->grp[j].addr == a->grp[i].addr ? a->grp[j].flows : 0;
+        if (n > flows || (n == flows && n && a->grp[i].addr < addr)) flows = n, addr = a->grp[i].addr;
+    }
+    c->group_other_port_flows = of, c->group_other_flows = flows < of ? flows : of;
+    c->group_other_addr = c->group_other_flows ? addr : 0;
 }
 
 static __thread const ns_dataset *sort_ds; /* qsort has no context argument */
@@ -911,8 +952,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     lhost *cl = malloc((F + 1) * sizeof *cl), *sv = malloc((F + 1) * sizeof *sv);
     uint64_t *seq = malloc((F + 1) * sizeof *seq);
     uint32_t *server_port = malloc(65536 * sizeof *server_port), *synack_win = malloc(65536 * sizeof *synack_win);
-    uint32_t *udp_port = malloc(65536 * sizeof *udp_port), *grp_ttl = malloc(64 * 256 * sizeof *grp_ttl);
-    uint32_t *svc_port = malloc(3 * 65536 * sizeof *svc_port);
+    uint32_t *udp_port = malloc(2 * 65536 * sizeof *udp_port), *grp_ttl = malloc(64 * 256 * sizeof *grp_ttl);
+    uint32_t *svc_port = malloc(4 * 65536 * sizeof *svc_port);
     uint32_t *turn_hist = malloc(2 * TURN_BINS * sizeof *turn_hist);
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
     uint32_t *lens = malloc(2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
@@ -998,9 +1039,9 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         a->synack_win = synack_win;
         memset(synack_win, 0, 65536 * sizeof *synack_win);
         a->udp_port = udp_port;
-        memset(udp_port, 0, 65536 * sizeof *udp_port);
+        memset(udp_port, 0, 2 * 65536 * sizeof *udp_port);
         a->svc_port = svc_port;
-        memset(svc_port, 0, 3 * 65536 * sizeof *svc_port);
+        memset(svc_port, 0, 4 * 65536 * sizeof *svc_port);
         a->grp_ttl = grp_ttl;
         memset(grp_ttl, 0, 64 * 256 * sizeof *grp_ttl);
         a->turn_hist = turn_hist, a->turn_rows = turn_rows;

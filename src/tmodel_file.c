@@ -27,7 +27,8 @@
  *   version 11: u16 cport_val[32]; u32 cport_count[32]; u32 cport_high; u16 cport_high_lo, cport_high_hi
  *   version 12: per length bin (17): u32 flen_n; then per length bin (17): u32 flen_q[9];
  *              per UDP exchange (64): u16 pair_port, pair_len[2]; then per exchange (64): u32 pair_count;
- *              then per exchange (64): u8 pair_dir
+ *              then per exchange (64): u8 pair_dir; u32 svc_one_main; u32 svc_port_one_main[8];
+ *              u32 group_other_addr, group_other_flows, group_other_port_flows
  *              (and plan changes: tmodel.h)
  *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
  *              NS_TMODEL_RECORD_V4) */
@@ -176,7 +177,10 @@ static double rf(cursor *c)
         for (int i_ = 0; i_ < NS_TM_FLEN_Q; i_++) { W(flen_q[b_][i_]) }                                           \
     for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { H(pair_port[i_]) H(pair_len[i_][0]) H(pair_len[i_][1]) }          \
     for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { W(pair_count[i_]) }                                                \
-    for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { B(pair_dir[i_]) }
+    for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { B(pair_dir[i_]) }                                                \
+    W(svc_one_main)                                                                                               \
+    for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { W(svc_port_one_main[p_]) }                                    \
+    W(group_other_addr) W(group_other_flows) W(group_other_port_flows)
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -305,8 +309,13 @@ static const char *class_problem(const ns_tmodel_class *c)
         if (c->svc_port_one[i] > c->svc_port_multi[i] || c->svc_port_one_server[i] > c->svc_port_multi[i] ||
             (!c->svc_port[i] && c->svc_port_multi[i]))
             return "bad service port entry";
+        if (c->svc_port_one_main[i] > c->svc_port_one[i]) return "bad service port entry";
         s += c->svc_port_multi[i];
     }
+    if (c->svc_one_main > c->svc_one) return "more one-client services of the busiest client than one-client services";
+    if (c->group_other_flows > c->group_other_port_flows || c->group_other_port_flows > c->flows ||
+        (c->group_other_flows && !tm_is_group_addr(c->group_other_addr)) || (!c->group_other_flows && c->group_other_addr))
+        return "bad other-port group counts";
     if (s > c->svc_multi) return "more services by port than services";
     for (int i = 0; i < 2; i++)
         if (c->gw_flows[i] > c->gw_port_flows[i] || c->gw_port_flows[i] > c->flows)

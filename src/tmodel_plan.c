@@ -51,6 +51,7 @@ static int has_groups(const ns_tmodel_class *c, int s) { return c->group_addr[0]
 static int has_services(const ns_tmodel_class *c, int s) { return c->svc_multi > 0; }
 static int has_gateway(const ns_tmodel_class *c, int s) { return c->gw_port_flows[0] + c->gw_port_flows[1] > 0; }
 static int has_cports(const ns_tmodel_class *c, int s) { return c->cport_high + c->cport_count[0] > 0; }
+static int has_other_groups(const ns_tmodel_class *c, int s) { return c->group_other_port_flows > 0; }
 
 /* Whether a unicast IPv4 flow goes to the client net's gateway, by its server port, where the capture asks
  * DNS (gw_on[0]) and DHCP (gw_on[1]) of it. Version 12: DNS over TCP too, as a resolver answers on both
@@ -248,6 +249,9 @@ static void new_host(phost *h, uint32_t num, const tm_chain *ch, int s, ns_rng *
 /* What planning needs of a generated flow besides tm_flow_info (a byte each). */
 enum { FLOW_V6 = 1, FLOW_ICMP = 2 };
 
+/* A service's first flow (version 12, service_pins' lead[]): from the capture's main client, from another one. */
+enum { LEAD_NONE, LEAD_MAIN, LEAD_OTHER };
+
 /* A host the plan fixes whatever the host chains say (version 11): as a server, the gateway (DNS and DHCP in
  * the capture's share), a group address, or the device its DHCP answers go to; as a client, the gateway
  * those answers come from, or 0.0.0.0 (DHCP before a lease). A fixed host's family is FAM_FIXED in the
@@ -310,9 +314,16 @@ static int32_t client_by_flows(const uint32_t *flows, const uint32_t *fam, uint3
  * servers from two (BENCHMARK.md, "What a person sees (session 11)").
  * A flow from a fixed host (fixed[j], NULL for none: the gateway's DHCP
  * answers) takes that host, new at its first flow, out of the chain, as
- * server_draw does for servers. */
+ * server_draw does for servers.
+ * Version 12: the first flow of such a service (lead[j], service_pins)
+ * goes from the capture's busiest client so far (LEAD_MAIN) or from
+ * another (LEAD_OTHER: one seen by flow count, else a new one), as the
+ * class's services went; drawn in the chain, a visitor drawn there took
+ * the whole service (BENCHMARK.md, "Clients that ask and one-flow guises
+ * (session 14)"). */
 static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin,
-                            const uint32_t *fixed, ns_rng *r, uint32_t *seq, uint32_t *flows, uint32_t *fam)
+                            const uint8_t *lead, const uint32_t *fixed, ns_rng *r, uint32_t *seq, uint32_t *flows,
+                            uint32_t *fam)
 {
     uint32_t n_cl = 0;
     fixed_seen fx = {0};
@@ -342,6 +353,11 @@ static uint32_t client_draw(const ns_tmodel_class *c, size_t n, const uint8_t *k
             continue;
         }
         int32_t k = pin && pin[j] < j ? (int32_t)seq[pin[j]] : -1, p = prev[f];
+        if (k < 0 && lead && lead[j] == LEAD_MAIN) k = top[f]; /* -1 before the family's first client: a new one */
+        if (k < 0 && lead && lead[j] == LEAD_OTHER && top[f] >= 0) { /* another seen one, else a new one */
+            k = client_by_flows(flows, fam, n_cl, f, top[f], -1, r);
+            if (k < 0) k = (int32_t)n_cl, flows[n_cl] = 0, fam[n_cl++] = f;
+        }
         if (k < 0 && p >= 0 && c && gaps > 0) {
             int busy = top[f] == p;
             int how = draw(r, busy ? row_b : row_v, 3);
@@ -368,6 +384,7 @@ typedef struct host_draw {
     const uint8_t *kind;
     const uint32_t *cseq;     /* servers: the flows' clients */
     const uint32_t *pin;      /* the flow each flow's client (clients) or server (servers) follows: service_pins */
+    const uint8_t *lead;      /* clients: the flows whose service's client is the capture's main one (service_pins) */
     const uint32_t *fixed;    /* each flow's fixed host (client_draw, server_draw), NULL: none */
     uint32_t *scratch;
     uint32_t (*draw)(const struct host_draw *h, ns_rng *r, uint32_t *seq);
@@ -397,7 +414,8 @@ static void host_sequence(const host_draw *h, uint64_t fresh, uint64_t gaps, uin
 
 static uint32_t clients_once(const host_draw *h, ns_rng *r, uint32_t *seq)
 {
-    return client_draw(h->c, h->n, h->kind, h->pin, h->fixed, r, seq, h->scratch + 2 * h->n, h->scratch + 3 * h->n);
+    return client_draw(h->c, h->n, h->kind, h->pin, h->lead, h->fixed, r, seq, h->scratch + 2 * h->n,
+                       h->scratch + 3 * h->n);
 }
 
 /* The clients of a capture's n flows (seq[n], numbered in order of first
@@ -407,9 +425,10 @@ static uint32_t clients_once(const host_draw *h, ns_rng *r, uint32_t *seq)
  * that many, else the closest. One coin per flow gave captures of 2 and of
  * 9 clients where the real ones of the class had 3 or 4. scratch[4 n]. */
 static void client_sequence(const ns_tmodel_class *c, size_t n, const uint8_t *kind, const uint32_t *pin,
-                            const uint32_t *fixed, uint64_t seed, uint64_t capture, uint32_t *seq, uint32_t *scratch)
+                            const uint8_t *lead, const uint32_t *fixed, uint64_t seed, uint64_t capture, uint32_t *seq,
+                            uint32_t *scratch)
 {
-    host_draw h = {c, n, kind, NULL, pin, fixed, scratch, clients_once};
+    host_draw h = {c, n, kind, NULL, pin, lead, fixed, scratch, clients_once};
     uint64_t gaps = c ? (uint64_t)c->client_new + c->client_prev + c->client_other : 0;
     host_sequence(&h, c ? c->client_new : 0, gaps, 0x636c69656e747321ull, seed, capture, seq, scratch, scratch + n);
 }
@@ -690,7 +709,7 @@ static void server_sequence(const ns_tmodel_class *c, size_t n, const uint32_t *
                             const uint32_t *spin, const uint32_t *fixed, uint64_t seed, uint64_t capture, uint32_t *seq,
                             uint32_t *scratch)
 {
-    host_draw h = {c, n, kind, cseq, spin, fixed, scratch, servers_once};
+    host_draw h = {c, n, kind, cseq, spin, NULL, fixed, scratch, servers_once};
     uint64_t gaps = c ? (uint64_t)c->server_new + c->server_same + c->server_other : 0;
     host_sequence(&h, c ? c->server_new : 0, gaps, 0x7365727665727321ull, seed, capture, seq, scratch, scratch + n);
 }
@@ -830,25 +849,35 @@ static uint32_t service_key(const tm_flow_info *fi, uint8_t kind)
  * SVC_PORT_MIN services or more, else the class's svc_one / svc_multi; none
  * without them, as in files before version 7); j itself otherwise. spin[j]
  * the same for the service going to one server (svc_one_server's shares).
+ * lead[f] (version 12): for the first flow f of a one-client service that
+ * has more flows, LEAD_MAIN when it goes from the capture's main client (a
+ * coin of its own stream in svc_one_main's shares), else LEAD_OTHER;
+ * LEAD_NONE elsewhere and for a class without the counts (older files).
  * ICMP flows stay their own: real captures ping and discover neighbours
  * from several addresses.
  * table: open addressing, size (a power of two) at least 2 n. */
 static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap, const tm_flow_info *info,
                          const uint8_t *kind, uint64_t seed, uint64_t ci, uint32_t *pin, uint32_t *spin,
-                         uint32_t *table, size_t size)
+                         uint8_t *lead, uint32_t *table, size_t size)
 {
-    enum { ONE = 0x80000000u, ONE_SERVER = 0x40000000u, FLOW = 0x3fffffffu };
-    ns_rng r, rs; /* the clients' coins, the servers' */
+    enum { ONE = 0x80000000u, ONE_SERVER = 0x40000000u, MAIN = 0x20000000u, FLOW = 0x1fffffffu };
+    ns_rng r, rs, rm; /* the clients' coins, the servers', the main client's (a stream of its own: the others
+                       * stay as they were) */
     ns_rng_seed(&r, seed ^ 0x7365727669636573ull, ci);
     ns_rng_seed(&rs, seed ^ 0x7376637365727673ull, ci);
-    double share[2] = {0, 0}, port_share[NS_TM_SVC_PORTS][2];
+    ns_rng_seed(&rm, seed ^ 0x7376636d61696e73ull, ci);
+    double share[3] = {0, 0, 0}, port_share[NS_TM_SVC_PORTS][3];
     if (c && c->svc_multi) share[0] = (double)c->svc_one / c->svc_multi, share[1] = (double)c->svc_one_server / c->svc_multi;
+    if (c && c->svc_one) share[2] = (double)c->svc_one_main / c->svc_one;
+    int known = c && c->svc_one_main > 0; /* 0 in files before version 12: their clients as drawn then */
     for (int i = 0; i < NS_TM_SVC_PORTS; i++) {
         int own = c && c->svc_port_multi[i] >= SVC_PORT_MIN;
         port_share[i][0] = own ? (double)c->svc_port_one[i] / c->svc_port_multi[i] : -1;
         port_share[i][1] = own ? (double)c->svc_port_one_server[i] / c->svc_port_multi[i] : -1;
+        port_share[i][2] = own && c->svc_port_one[i] ? (double)c->svc_port_one_main[i] / c->svc_port_one[i] : share[2];
     }
     memset(table, 0, size * sizeof *table);
+    memset(lead, 0, cap->n);
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
         pin[j] = spin[j] = (uint32_t)j;
@@ -861,12 +890,15 @@ static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap,
             i = (i + 1) & (size - 1);
         }
         if (!table[i]) {
-            double p[2] = {share[0], share[1]};
+            double p[3] = {share[0], share[1], share[2]};
             for (int e = 0; e < NS_TM_SVC_PORTS && c->svc_port[e]; e++)
-                if (c->svc_port[e] == info[k].sport && port_share[e][0] >= 0) p[0] = port_share[e][0], p[1] = port_share[e][1];
+                if (c->svc_port[e] == info[k].sport && port_share[e][0] >= 0)
+                    p[0] = port_share[e][0], p[1] = port_share[e][1], p[2] = port_share[e][2];
             table[i] = ((uint32_t)j + 1) | (ns_rng_double(&r) < p[0] ? ONE : 0) | (ns_rng_double(&rs) < p[1] ? ONE_SERVER : 0);
+            if (known && ns_rng_double(&rm) < p[2]) table[i] |= MAIN;
             continue;
         }
+        if ((table[i] & ONE) && known) lead[(table[i] & FLOW) - 1] = table[i] & MAIN ? LEAD_MAIN : LEAD_OTHER;
         if (table[i] & ONE) pin[j] = (table[i] & FLOW) - 1;
         if (table[i] & ONE_SERVER) spin[j] = (table[i] & FLOW) - 1;
     }
@@ -907,21 +939,28 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     uint32_t *pin = scratch + 8 * cap->n, *spin = scratch + 9 * cap->n;
     size_t pins = 16;
     while (pins < 2 * cap->n) pins *= 2;
-    service_pins(tm_pick(&ch, has_services, 0), cap, info, kind, seed, ci, pin, spin, scratch + 10 * cap->n, pins);
+    /* (the bytes after the groups' 0.0.0.0 and TTL bytes below: the services' leads) */
+    uint8_t *lead = (uint8_t *)(scratch + 17 * cap->n + 16) + 2 * cap->n;
+    service_pins(tm_pick(&ch, has_services, 0), cap, info, kind, seed, ci, pin, spin, lead, scratch + 10 * cap->n,
+                 pins);
     /* Each flow's group (tmodel.h, "Groups"; gr's draws in flow order, as ever) and whether it goes to the
      * gateway: dest[j], that destination (0: the server chain's; version 11 keeps them out of it). */
     uint32_t *dest = scratch + 14 * cap->n + 16, *groups = dest + cap->n, *src = groups + cap->n;
     uint8_t *gzero = (uint8_t *)(src + cap->n), *gttl = gzero + cap->n;
-    const ns_tmodel_class *gc = tm_pick(&ch, has_groups, 0);
+    const ns_tmodel_class *gc = tm_pick(&ch, has_groups, 0), *oc = tm_pick(&ch, has_other_groups, 0);
+    ns_rng og;
+    ns_rng_seed(&og, seed ^ 0x6f74686572677270ull, ci);
     for (size_t j = 0; j < cap->n; j++) {
         const tm_flow_info *fi = &info[cap->first + j];
         /* An IPv6 flow goes to the group's IPv6 counterpart where it has one (mDNS's ff02::fb), as the
          * class's IPv4 flows to the port go (the dataset keeps no IPv6 address to learn from). */
         int v6 = (kind[cap->first + j] & FLOW_V6) != 0;
         groups[j] = 0, gzero[j] = gttl[j] = 0;
+        int entry = 0;
         if (gc && fi->proto == NS_PROTO_UDP && !fi->sent[1])
             for (int i = 0; i < NS_TM_GROUPS && gc->group_addr[i]; i++) {
                 if (gc->group_port[i] != fi->sport) continue;
+                entry = 1;
                 if (v6 && !ns_repair_group6(gc->group_addr[i], NULL)) break;
                 if (ns_rng_double(&gr) * gc->group_port_flows[i] < gc->group_flows[i]) {
                     groups[j] = gc->group_addr[i], gttl[j] = gc->group_ttl[i];
@@ -929,6 +968,13 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                 }
                 break;
             }
+        /* Version 12: a one-way IPv4 flow to a port of no entry goes to the group the class's such flows went to
+         * in their share (a stream of its own: gr's draws stay as they were). A discovery broadcast to a port
+         * of its own each capture went to a unicast server of its own: a server host more (EdimaxCam's 4
+         * against real's 3). */
+        if (oc && !entry && !v6 && fi->proto == NS_PROTO_UDP && !fi->sent[1] && !ns_repair_client_port(fi->proto, fi->sport) &&
+            ns_rng_double(&og) * oc->group_other_port_flows < oc->group_other_flows)
+            groups[j] = oc->group_other_addr;
         int gateway = !groups[j] && !v6 && gateway_flow(fi, gw_on, tm->version);
         /* a DHCP server's answers (to port 68) come from the gateway that leases, to the device */
         int answers = !groups[j] && !v6 && fi->proto == NS_PROTO_UDP && fi->sport == 68 && gw_on[1];
@@ -942,7 +988,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         if (dest[j] != dest[spin[j]]) spin[j] = (uint32_t)j;
         if (src[j] != src[pin[j]]) pin[j] = (uint32_t)j;
     }
-    client_sequence(hcl, cap->n, kind + cap->first, pin, src, seed, ci, cseq, scratch + 2 * cap->n);
+    client_sequence(hcl, cap->n, kind + cap->first, pin, lead, src, seed, ci, cseq, scratch + 2 * cap->n);
     /* The device the gateway's answers go to: the capture's IPv4 client with most flows (the first of them) */
     uint32_t device = UINT32_MAX, *per = scratch + 2 * cap->n;
     memset(per, 0, cap->n * sizeof *per);

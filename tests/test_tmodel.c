@@ -149,6 +149,14 @@ static ns_dataset learned_udp_beacons(ns_tmodel *tm)
     return ds;
 }
 
+/* The trace model learned from ds into *tm, its bytes (*buf, malloc'd, *size), and those parsed into *back. */
+static void learn_encode_parse(ns_tmodel *tm, const ns_dataset *ds, uint8_t **buf, size_t *size, ns_tmodel *back)
+{
+    assert_int_equal(ns_tmodel_learn(tm, ds), NS_OK);
+    assert_int_equal(ns_tmodel_encode(tm, buf, size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(back, *buf, *size, "t"), NS_OK);
+}
+
 /* Generated flows standing in for the model's: the dataset's own rows, n flows. */
 static void flows_like(ns_gen_flows *g, const ns_dataset *ds, size_t n)
 {
@@ -182,6 +190,16 @@ static void no_client_ports(ns_tmodel *tm)
         ns_tmodel_class *k = &tm->classes[c];
         memset(k->cport_val, 0, sizeof k->cport_val), memset(k->cport_count, 0, sizeof k->cport_count);
         k->cport_high = k->cport_high_lo = k->cport_high_hi = 0;
+    }
+}
+
+/* A model's services from the main client (version 12) left out: its clients drawn as a version 11 model's. */
+static void no_main_client(ns_tmodel *tm)
+{
+    for (uint32_t c = 0; c < tm->n_classes; c++) {
+        ns_tmodel_class *k = &tm->classes[c];
+        k->svc_one_main = 0;
+        memset(k->svc_port_one_main, 0, sizeof k->svc_port_one_main);
     }
 }
 
@@ -670,6 +688,10 @@ static void test_gateway_and_link(void **state)
     const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
     assert_int_equal(c->gw_port_flows[0], 4), assert_int_equal(c->gw_flows[0], 3); /* 4..7, on-link 4..6 */
     assert_int_equal(c->gw_port_flows[1], 0);
+    /* two clients (the DNS one, the TCP one) as drawn before version 12: the TCP service's first flow from
+     * the capture's main client so far would put every flow on one client, whose TCP answers keep its entry
+     * fresh (no refresh to test) */
+    no_main_client(&tm);
     flows_like(&g, &ds, N);
     ns_repair_plan plan[N];
     /* seeds until one whose capture draws the gateway (a share of 3/4) */
@@ -1635,11 +1657,9 @@ static void test_bytes_refused_when_damaged(void **state)
     (void)state;
     ns_dataset ds = beacon_dataset();
     ns_tmodel tm, back;
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
     uint8_t *buf;
     size_t size;
-    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(&back, buf, size, "t"), NS_OK);
+    learn_encode_parse(&tm, &ds, &buf, &size, &back);
     assert_int_equal(back.n_classes, tm.n_classes);
     for (uint32_t c = 0; c < tm.n_classes; c++) {
         assert_string_equal(back.classes[c].key, tm.classes[c].key);
@@ -2837,6 +2857,116 @@ static void test_close_shapes(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* A capture's services from its main client (version 12): a device asks its cloud (TCP 443, 10 flows) and
+ * NTP (5 flows) from its own address, while 5 other addresses send one mDNS query each (one-flow guises of
+ * the device: a stale address, a link-local one). Learned: both one-client services from the capture's
+ * busiest client. Planned: every 443 and NTP flow from the one client with most flows, in every capture;
+ * with the fields zeroed (a file before version 12), a service's first flow drew a client of the chain,
+ * which in some captures was a visitor that then took the whole service (BENCHMARK.md, "Clients that ask
+ * and one-flow guises (session 14)"). */
+static void test_services_from_the_main_client(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset(); /* TCP to 443 from 10.0.0.2, answered */
+    ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
+    for (int f = 0; f < FLOWS; f++) {
+        if (f % 4 == 1) one_way_udp(&ds, f, (uint16_t)(40000 + f), 123);
+        if (f % 4 == 3) { /* one flow each, to a service of its own */
+            static const uint16_t port[5] = {5353, 1900, 5355, 137, 3702};
+            one_way_udp(&ds, f, port[f / 4], port[f / 4]), fl[f].client_ip = 0x0A000064u + (uint32_t)f;
+        }
+    }
+    enum { N = 100 };
+    ns_tmodel tm;
+    ns_gen_flows g;
+    learn_and_stand_in(&tm, &g, &ds, N);
+    ns_tmodel_class *c = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->svc_multi, 2), assert_int_equal(c->svc_one, 2), assert_int_equal(c->svc_one_main, 2);
+    for (int i = 0; i < NS_TM_SVC_PORTS; i++)
+        if (c->svc_port[i] == 443 || c->svc_port[i] == 123) assert_int_equal(c->svc_port_one_main[i], 1);
+        else assert_int_equal(c->svc_port_one_main[i], 0);
+    ns_repair_plan plan[N];
+    size_t split[2] = {0, 0};
+    for (int v = 0; v < 2; v++) {
+        if (v) no_main_client(&tm); /* a file before version 12: no such fields */
+        for (uint64_t seed = 1; seed <= 16; seed++) {
+            plan_beacon(&tm, &g, seed, plan);
+            uint32_t per[N] = {0}, top = 0, asks = UINT32_MAX;
+            for (size_t k = 0; k < N; k++) {
+                assert_true(plan[k].client < N);
+                if (++per[plan[k].client] > per[top]) top = plan[k].client;
+            }
+            int one = 1;
+            for (size_t k = 0; k < N; k++) {
+                if (k % 4 == 3) continue;
+                if (asks == UINT32_MAX) asks = plan[k].client;
+                one &= plan[k].client == asks;
+            }
+            split[v] += !(one && asks == top);
+        }
+    }
+    assert_int_equal(split[0], 0);
+    assert_true(split[1] > 0);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+
+    /* The bytes keep the counts; a version 11 file has none (its records end before them: zeros). */
+    ns_tmodel again, v11;
+    uint8_t *buf;
+    size_t size;
+    learn_encode_parse(&tm, &ds, &buf, &size, &again);
+    c = (ns_tmodel_class *)ns_tmodel_find(&again, "app=beacon");
+    assert_int_equal(c->svc_one_main, 2);
+    ns_tmodel_free(&again);
+    enum { REC_V12 = REC_V9 + 2 * NS_TM_LEN_KINDS * (NS_TM_LENS * 6 + 4) + 2 * NS_TM_PORTS * 6 + NS_TM_CPORTS * 6 + 8 };
+    relay(&buf, &size, tm.n_classes, NS_TMODEL_RECORD_V11); /* version 11's records */
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD_V11;
+    for (uint32_t k = 0; k < tm.n_classes; k++)
+        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD_V11 + REC_V12, 0, NS_TMODEL_RECORD_V11 - REC_V12);
+    ns_store_le32(buf + 8, 11);
+    ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size));
+    assert_int_equal(ns_tmodel_parse(&v11, buf, size, "t"), NS_OK);
+    c = (ns_tmodel_class *)ns_tmodel_find(&v11, "app=beacon");
+    assert_int_equal(c->svc_one_main, 0), assert_int_equal(c->svc_one, 2);
+    assert_int_equal(c->group_other_port_flows, 0), assert_int_equal(c->group_other_addr, 0);
+    assert_int_equal(c->cport_high, ns_tmodel_find(&tm, "app=beacon")->cport_high); /* version 11's last field */
+    ns_tmodel_free(&v11);
+    ns_tmodel_free(&tm);
+    free(buf);
+}
+
+/* A discovery broadcast to a port of its own each time (version 12): 10 one-way UDP flows to 255.255.255.255,
+ * each to another port; the group table keeps 8 ports, so 2 flows go to ports of no entry. Learned: 2 of the 2
+ * one-way flows to such ports went to the broadcast address; planned, every one of them goes there. With the
+ * fields zeroed (a file before version 12) they went to a unicast server of their own each (EdimaxCam's copies:
+ * a server host more than real's 3). */
+static void test_broadcast_to_other_ports(void **state)
+{
+    (void)state;
+    ns_dataset ds = beacon_dataset(); /* TCP to 443, answered */
+    ns_ds_flow *fl = (ns_ds_flow *)ds.flows;
+    for (int f = 1; f < FLOWS; f += 2) one_way_udp(&ds, f, (uint16_t)(50000 + f), (uint16_t)(2000 + f)), fl[f].server_ip = 0xFFFFFFFFu;
+    enum { N = FLOWS };
+    ns_tmodel tm;
+    ns_gen_flows g;
+    learn_and_stand_in(&tm, &g, &ds, N);
+    ns_tmodel_class *c = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->group_port[NS_TM_GROUPS - 1], 2015); /* the lowest 8 ports: 2001 .. 2015 */
+    assert_int_equal(c->group_other_port_flows, 2), assert_int_equal(c->group_other_flows, 2);
+    assert_int_equal(c->group_other_addr, 0xFFFFFFFFu);
+    ns_repair_plan plan[N];
+    for (int v = 0; v < 2; v++) {
+        for (uint32_t k = 0; v && k < tm.n_classes; k++) /* before version 12: none (nor the empty key's) */
+            tm.classes[k].group_other_addr = tm.classes[k].group_other_flows = tm.classes[k].group_other_port_flows = 0;
+        plan_beacon(&tm, &g, 1, plan);
+        for (size_t k = 0; k < N; k++)
+            if (k % 2 == 1) assert_int_equal(plan[k].group, k < 17 || !v ? 0xFFFFFFFFu : 0);
+            else assert_int_equal(plan[k].group, 0);
+    }
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* Version 4's fields lie after version 3's: a version 3 file loads without
  * them (and plans no groups), one with bytes there is refused, and so is a
  * group entry whose address is unicast (repair would send flows to it). */
@@ -3063,6 +3193,8 @@ int main(void)
         cmocka_unit_test(test_gateway_and_link),
         cmocka_unit_test(test_fixed_hosts_out_of_the_chain),
         cmocka_unit_test(test_dns_over_tcp_to_the_gateway),
+        cmocka_unit_test(test_services_from_the_main_client),
+        cmocka_unit_test(test_broadcast_to_other_ports),
         cmocka_unit_test(test_client_ports_as_the_stack),
         cmocka_unit_test(test_group_tuples_shared_after_idle),
         cmocka_unit_test(test_nd_flows_keep_apart),

@@ -18,7 +18,11 @@
  *              the busiest so far; else drawn by flow count), counted apart
  *              for flows after one of the busiest client; its server is
  *              the one its client used last, another seen (the busiest, or
- *              by flow count), or new.
+ *              by flow count), or new. Of a capture's services (family,
+ *              transport, server port) with two flows or more: those from
+ *              one client, to one server (version 7), and of the first
+ *              those from the capture's busiest client of its family
+ *              (version 12), per class and per server port.
  *   closes     TCP flows that ended with a FIN (and no RST), with an RST,
  *              or with neither (the dataset's ns_ds_end; none counted for
  *              a dataset without whole-flow totals); the window and window
@@ -148,6 +152,9 @@
  * DHCP) in the class's share of that port's flows, and from 0.0.0.0 in its
  * share of those (DHCP before a lease): ns_repair_plan.group, client_zero;
  * its client's TTL is the one the class's flows to that group had most.
+ * Version 12: such a flow to a port of no entry goes to the group address
+ * the class's one-way flows to such ports went to most, in their share
+ * (group_other_*: a vendor's discovery broadcast to a port of its own).
  * Real flows to a group have no answers in their 5-tuple (a responder
  * answers from its own address: another flow), so a flow with rows both
  * ways stays unicast. Such a flow shares its 5-tuple with an earlier one
@@ -172,6 +179,13 @@
  * flow from 0.0.0.0 have fixed hosts, new at their first flow and never
  * drawn by the host chains (tmodel_plan.c, server_draw); a host's fresh
  * client port is one of its class's (class_cport).
+ * Version 12: a one-client service's first flow goes from the capture's
+ * busiest client so far (its family's) in the class's share of such
+ * services from the busiest (its server port's where it has its own
+ * shares), else from another seen client, else a new one (service_pins,
+ * client_draw): the chains' visitors are then the flows of no such
+ * service, as a real capture's other clients are one-flow guises of the
+ * device.
  * A TCP flow's client keeps its rows' TTL only if the class's TCP flows
  * show it, else the host's TTL if they do, else their commonest (a class's
  * SSDP TTL of 4 is a UDP one).
@@ -215,7 +229,11 @@ extern "C" {
                                * chains, and client ports as the class's stacks chose them; 12: whole flow
                                * lengths per log2 bin (quantiles within it), and in the plan a like-for-like
                                * capture's flows end where the real one's did (tmodel_plan.c,
-                               * capture_starts) and TCP DNS goes where UDP DNS does; older files load
+                               * capture_starts), TCP DNS goes where UDP DNS does, and a one-client service's first flow from
+                               * the capture's main client in the class's share (svc_one_main,
+                               * svc_port_one_main; service_pins), and a one-way flow to a port of no
+                               * group entry to the group its class's went to (group_other_*); older
+                               * files load
                                * without what they lack (and plan as before) */
 
 enum {
@@ -366,6 +384,15 @@ typedef struct ns_tmodel_class {
     uint16_t pair_port[NS_TM_PAIRS], pair_len[NS_TM_PAIRS][2];
     uint8_t pair_dir[NS_TM_PAIRS];
     uint32_t pair_count[NS_TM_PAIRS];
+    /* version 12: of svc_one (and per port of svc_port_one), the services whose one client was the capture's
+     * busiest of its family: a device asks its DNS, NTP and cloud from its own address, while the other
+     * clients of a capture are mostly one-flow guises of it (0.0.0.0's DHCP, a stale address's mDNS query) */
+    uint32_t svc_one_main;
+    uint32_t svc_port_one_main[NS_TM_SVC_PORTS];
+    /* version 12: the IPv4 UDP flows whose rows all went client to server, to a server port of no group entry
+     * (group_other_port_flows), and of them those to a group address, the commonest (group_other_addr; 0:
+     * none): a vendor's discovery broadcast to a port of its own each capture */
+    uint32_t group_other_addr, group_other_flows, group_other_port_flows;
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
