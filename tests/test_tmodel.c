@@ -183,6 +183,16 @@ static void plan_beacon(const ns_tmodel *tm, const ns_gen_flows *g, uint64_t see
     assert_int_equal(ns_tmodel_plan(tm, g, &cap, 1, &ro, seed, plan), NS_OK);
 }
 
+/* The first seed whose beacon capture (plan_beacon) asks DNS of the gateway (its flow 4 to it), planned into plan. */
+static uint64_t gateway_seed(const ns_tmodel *tm, const ns_gen_flows *g, ns_repair_plan *plan)
+{
+    for (uint64_t seed = 1;; seed++) {
+        plan_beacon(tm, g, seed, plan);
+        if (plan[4].gateway) return seed;
+        assert_true(seed < 20);
+    }
+}
+
 /* A model's client ports (version 11) left out: its plan's ports as a version 10 model's (the learned range). */
 static void no_client_ports(ns_tmodel *tm)
 {
@@ -694,13 +704,7 @@ static void test_gateway_and_link(void **state)
     no_main_client(&tm);
     flows_like(&g, &ds, N);
     ns_repair_plan plan[N];
-    /* seeds until one whose capture draws the gateway (a share of 3/4) */
-    uint64_t seed = 1;
-    for (;; seed++) {
-        plan_beacon(&tm, &g, seed, plan);
-        if (plan[4].gateway) break;
-        assert_true(seed < 20);
-    }
+    uint64_t seed = gateway_seed(&tm, &g, plan); /* a capture that draws the gateway (a share of 3/4) */
     size_t igmp = 0, arp = 0, refresh = 0, asked = 0, first_unicast = N;
     for (size_t k = 0; k < N; k++) {
         int kind = k % FLOWS < 4 ? 0 : k % FLOWS < 8 ? 1 : 2; /* mDNS, DNS, TCP */
@@ -772,12 +776,7 @@ static void test_fixed_hosts_out_of_the_chain(void **state)
     }
     learn_and_stand_in(&tm, &g, &ds, N);
     ns_repair_plan plan[N];
-    uint64_t seed = 1;
-    for (;; seed++) { /* a capture that asks the gateway (a share of 3/4) */
-        plan_beacon(&tm, &g, seed, plan);
-        if (plan[4].gateway) break;
-        assert_true(seed < 20);
-    }
+    uint64_t seed = gateway_seed(&tm, &g, plan); /* a capture that asks the gateway (a share of 3/4) */
     for (int v = 11; v >= 10; v--) {
         tm.version = (uint32_t)v;
         plan_beacon(&tm, &g, seed, plan);
@@ -828,12 +827,7 @@ static void test_dns_over_tcp_to_the_gateway(void **state)
     for (int f = 4; f < 8; f++) one_way_udp(&ds, f, (uint16_t)(40000 + f), 53);
     learn_and_stand_in(&tm, &g, &ds, N);
     ns_repair_plan plan[N];
-    uint64_t seed = 1;
-    for (;; seed++) { /* a capture that asks the gateway */
-        plan_beacon(&tm, &g, seed, plan);
-        if (plan[4].gateway) break;
-        assert_true(seed < 20);
-    }
+    uint64_t seed = gateway_seed(&tm, &g, plan); /* a capture that asks the gateway */
     for (int v = 12; v >= 11; v--) {
         tm.version = (uint32_t)v;
         plan_beacon(&tm, &g, seed, plan);
