@@ -26,8 +26,8 @@
  *   version 10: per transport (2: TCP, UDP): u16 port_val[32]; u32 port_count[32]
  *   version 11: u16 cport_val[32]; u32 cport_count[32]; u32 cport_high; u16 cport_high_lo, cport_high_hi
  *   version 12: per length bin (17): u32 flen_n; then per length bin (17): u32 flen_q[9];
- *              per UDP exchange (64): u16 pair_port, pair_len[2]; then per exchange (64): u32 pair_count;
- *              then per exchange (64): u8 pair_dir; u32 svc_one_main; u32 svc_port_one_main[8];
+ *              per UDP exchange (128): u16 pair_port, pair_len[2]; then per exchange (128): u32 pair_count;
+ *              then per exchange (128): u8 pair_dir; u32 svc_one_main; u32 svc_port_one_main[8];
  *              u32 group_other_addr, group_other_flows, group_other_port_flows
  *              (and plan changes: tmodel.h)
  *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
@@ -258,16 +258,21 @@ int ns_tmodel_encode(const ns_tmodel *tm, uint8_t **out, size_t *out_size)
 {
     size_t keys = 0;
     for (uint32_t c = 0; c < tm->n_classes; c++) keys += strlen(tm->classes[c].key) + 1;
-    size_t off = align8(HEADER + keys), size = off + (size_t)tm->n_classes * record_bytes(NS_TMODEL_VERSION);
-    uint8_t *buf = calloc(1, size);
+    size_t rec = record_bytes(NS_TMODEL_VERSION), off = align8(HEADER + keys), size = off + (size_t)tm->n_classes * rec;
+    uint8_t *buf = calloc(1, size + rec); /* a record's slack: a record that outgrew its size is refused, not written */
     if (!buf) return ns_error(NS_ENOMEM, "out of memory for the trace model (%zu bytes)", size);
     ns_store_le32(buf + 12, tm->n_classes);
     ns_store_le32(buf + 24, (uint32_t)keys);
     char *k = (char *)buf + HEADER;
     for (uint32_t c = 0; c < tm->n_classes; c++) k = stpcpy(k, tm->classes[c].key) + 1;
     for (uint32_t c = 0; c < tm->n_classes; c++) {
-        cursor cu = {.p = buf + off + (size_t)c * record_bytes(NS_TMODEL_VERSION)};
+        cursor cu = {.p = buf + off + (size_t)c * rec};
         put_record(&cu, &tm->classes[c]);
+        size_t used = (size_t)(cu.p - (buf + off + (size_t)c * rec));
+        if (used > rec) {
+            free(buf);
+            return ns_error(NS_ERANGE, "trace model: a class's fields take %zu bytes, more than a record's %zu", used, rec);
+        }
     }
     ns_filehead_seal(&head, buf, size, NS_TMODEL_VERSION);
     *out = buf, *out_size = size;

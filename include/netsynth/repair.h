@@ -203,7 +203,7 @@ int64_t ns_repair_turn_ns(double code);
 /* One flow's place in a trace. Index [0] is the client's packets, [1] the server's. */
 enum { NS_REPAIR_METHODS = 12 };   /* ns_repair_plan.methods */
 enum { NS_REPAIR_LENS = 32, NS_REPAIR_LEN_KINDS = 3 };   /* ns_repair_plan.lens: per side and transport */
-enum { NS_REPAIR_PAIRS = 16 };                           /* ns_repair_plan.pairs */
+enum { NS_REPAIR_PAIRS = 64 };                           /* ns_repair_plan.pairs */
 enum { NS_REPAIR_PORTS = 32 };   /* ns_tmodel_class.port_val: server ports kept per transport */
 
 typedef struct ns_repair_plan {

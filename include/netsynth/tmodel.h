@@ -255,7 +255,7 @@ enum {
     NS_TM_CPORT_HIGH = 32768,                            /* Linux's and IANA's ephemeral ranges start here */
     NS_TM_FLEN_BINS = 17,                                /* flow lengths (2^b, 2^(b+1)], b < 17: past NS_FLOW_MAX_KEPT */
     NS_TM_FLEN_Q = 9,                                    /* quantiles of the lengths within a bin, min to max */
-    NS_TM_PAIRS = 64,                                    /* UDP exchanges (a request's length and its answer's) kept */
+    NS_TM_PAIRS = 128,                                   /* UDP exchanges (the first two rows' lengths) kept */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
