@@ -1717,9 +1717,10 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
                                     !(repair_off() & OFF_PAIRS)
                                 ? exchange_lengths(plan, d[0] | (unsigned)d[1] << 1, g[0].tl, g[1].tl)
                                 : NULL;
-        for (int i = 0; x && i < 2; i++) {
+        for (int i = 0; x && i < 2; i++) { /* a length that would drop the row's learned bytes: as before */
             uint16_t one[NS_REPAIR_LENS] = {x[i]};
             read_gen(rows + (size_t)i * W, &g[i], one, hold);
+            if (g[i].tl != x[i]) read_gen(rows + (size_t)i * W, &g[i], plan->lens[d[i]][t], hold);
         }
     }
     /* A flow to a group goes one way, as every real one does (an answer comes from the responder's own
