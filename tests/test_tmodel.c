@@ -2698,6 +2698,7 @@ static void test_server_ports_follow_the_class(void **state)
     for (int k = 0; k < N; k++) assert_int_equal(plan[k].server_port, 0);
     written_server_ports(&g, plan, N, port);
     assert_int_equal(port[1], 80 ^ 130), assert_int_equal(port[2], 443 ^ 2);
+    ns_tmodel_free(&v9);
     /* Ports out of order are refused (the plan's ties go to the first). */
     free(buf);
     assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
@@ -2708,7 +2709,6 @@ static void test_server_ports_follow_the_class(void **state)
     assert_non_null(strstr(ns_errmsg(), "server ports out of order"));
 #undef FIXCRC
     free(buf);
-    ns_tmodel_free(&v9);
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
 }
