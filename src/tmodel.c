@@ -647,18 +647,9 @@ static int learn_services(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
     while (size < 2 * m) size *= 2;
     svc *t = calloc(size, sizeof *t);
     if (!t) return ns_error(NS_ENOMEM, "out of memory learning the trace model");
-    /* Version 13: whether the capture's IPv4 flows to a group from the service's own port (mDNS's 5353 to 5353)
-     * came from two addresses or more (group_guise_caps) */
-    uint32_t guise_first = 0;
-    int guise_seen = 0, guise = 0;
     for (size_t j = 0; j < m; j++) {
         const ns_ds_flow *f = &ds->flows[idx[j]];
         if (f->proto == NS_PROTO_ICMP) continue;
-        if (!f->ipv6 && f->proto == NS_PROTO_UDP && f->client_port == f->server_port && tm_is_group_addr(f->server_ip) &&
-            ns_repair_client_port(f->proto, f->server_port) == f->server_port) {
-            guise |= guise_seen && f->client_ip != guise_first;
-            if (!guise_seen) guise_seen = 1, guise_first = f->client_ip;
-        }
         /* A home router answers DHCP and DNS from its address on the device's subnet (the corpus's
          * 10.10.10.1); a device configured with a public resolver asks that one. */
         int gw = f->server_port == 53 ? 0 : f->server_port == 67 ? 1 : -1;
@@ -696,7 +687,6 @@ static int learn_services(acc *a, const ns_dataset *ds, const uint64_t *idx, siz
             uint32_t *sp = a->svc_port + 4 * t[i].port;
             sp[0]++, sp[1] += !t[i].multi, sp[2] += !t[i].servers, sp[3] += main;
         }
-    c->group_guise_caps += (uint32_t)guise;
     free(t), free(h);
     return NS_OK;
 }

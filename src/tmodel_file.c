@@ -30,8 +30,7 @@
  *              then per exchange (128): u8 pair_dir; u32 svc_one_main; u32 svc_port_one_main[8];
  *              u32 group_other_addr, group_other_flows, group_other_port_flows
  *              (and plan changes: tmodel.h)
- *   version 13: u32 group_guise_caps (and plan changes: client ports off the ports served or claimed,
- *              tmodel_plan.c cport_fit)
+ *   version 13: no field (a plan change: client ports off the ports served or claimed, tmodel_plan.c cport_fit)
  *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
  *              NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
@@ -184,9 +183,6 @@ static double rf(cursor *c)
     for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { W(svc_port_one_main[p_]) }                                    \
     W(group_other_addr) W(group_other_flows) W(group_other_port_flows)
 
-/* And version 13's. */
-#define RECORD_FIELDS_V13(W) W(group_guise_caps)
-
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -205,7 +201,6 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V10(PW, PH)
     RECORD_FIELDS_V11(PW, PH)
     RECORD_FIELDS_V12(PW, PH, PB)
-    RECORD_FIELDS_V13(PW)
 #undef PW
 #undef PH
 #undef PB
@@ -253,9 +248,6 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 12) {
         RECORD_FIELDS_V12(GW, GH, GB)
-    }
-    if (version >= 13) {
-        RECORD_FIELDS_V13(GW)
     }
 #undef GW
 #undef GH
@@ -330,7 +322,6 @@ static const char *class_problem(const ns_tmodel_class *c)
     if (c->group_other_flows > c->group_other_port_flows || c->group_other_port_flows > c->flows ||
         (c->group_other_flows && !tm_is_group_addr(c->group_other_addr)) || (!c->group_other_flows && c->group_other_addr))
         return "bad other-port group counts";
-    if (c->group_guise_caps > c->captures) return "more captures with group guises than captures";
     if (s > c->svc_multi) return "more services by port than services";
     for (int i = 0; i < 2; i++)
         if (c->gw_flows[i] > c->gw_port_flows[i] || c->gw_port_flows[i] > c->flows)

@@ -519,7 +519,7 @@ static uint8_t nd_type(const int8_t *rows, const uint8_t *dir, uint32_t n)
 
 /* A capture's neighbour discovery senders: who sent which type until when
  * (nd_sender). */
-enum { ND_SENDS = 64, GUISES = 2 /* addresses a busy group tuple tries (plan_capture) */ };
+enum { ND_SENDS = 64 };
 typedef struct nd_sends {
     uint32_t host[ND_SENDS];
     uint8_t type[ND_SENDS];
@@ -1030,10 +1030,6 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
     }
     int64_t t = 0;
     nd_sends nds = {.n = 0};
-    ns_rng gu; /* a stream of its own: the other draws stay as they were */
-    ns_rng_seed(&gu, seed ^ 0x6775697365736f6eull, ci);
-    int guise_on = tm->version >= 13 && hcl && hcl->captures &&
-                   ns_rng_double(&gu) * hcl->captures < hcl->group_guise_caps;
     int nd_off = ns_repair_nd_sender_off();
     for (size_t j = 0; j < cap->n; j++) {
         size_t k = cap->first + j;
@@ -1115,30 +1111,13 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
          * addresses first (a client's second DHCP flow to the same server). */
         size_t slot = tuple_slot(used, &key), tries = 0, ports = fi->proto == NS_PROTO_ICMP ? 0 : span;
         size_t any = fi->proto == NS_PROTO_ICMP ? 0 : 64512, servers = fixed && !group ? hs : 0;
-        uint32_t server0 = key.server, cnum0 = cnum;
-        /* Version 13: in the class's share of captures (group_guise_caps, a coin per capture), a group flow from
-         * its service's own port (mDNS's 5353 to 5353) whose 5-tuple is busy goes from another address of the
-         * link with that port (the hosts after the capture's clients, spare and on, as nd_sender's), not from
-         * another port. Every IPv4 mDNS flow of the IoT train split is from 5353, a capture's second sender most
-         * often a stale address of the device (D-LinkWaterSensor's 192.168.0.60 in 11 of 16 captures); moved to
-         * an ephemeral port, 64 of seed 1's 219 were not, and the device's extra port with no third address
-         * made 16.5 client ports per client on D-LinkWaterSensor against real's 11.3. */
-        int guise = guise_on && group && fixed && fixed == fi->sport;
-        uint64_t guise_next = spare;
-        unsigned guises = 0;
+        uint32_t server0 = key.server;
         /* A group flow with its fixed port takes the 5-tuple of an earlier one that has ended: read back, they are
          * two flows, as the real ones that share it are. */
         while (used->t[slot].used &&
                !((group || gateway) && fixed && (key.cport == fixed || answers) && used->t[slot].free_at < begin)) {
             if (zero) { /* 0.0.0.0 busy: a client with a lease broadcasts from its own address (DHCP's rebinding) */
                 zero = 0, key.client = cnum;
-                slot = tuple_slot(used, &key);
-                continue;
-            }
-            if (guise && guises <= GUISES) {
-                if (guise_next % hc == gw_num) guise_next++;
-                cnum = guises++ < GUISES ? (uint32_t)(guise_next++ % hc) : cnum0; /* none free: the client's own */
-                key.client = cnum;
                 slot = tuple_slot(used, &key);
                 continue;
             }

@@ -3001,65 +3001,6 @@ static void test_broadcast_to_other_ports(void **state)
     ns_tmodel_free(&tm);
 }
 
-/* Version 13: a capture whose mDNS queries (5353 to 5353, to the group) came from two addresses (a D-Link
- * device's lease and its stale 192.168.0.60) is counted (group_guise_caps), and in that share of captures a
- * planned mDNS flow whose 5-tuple is busy goes from another address with 5353, where before (the field 0, as
- * a version 12 file reads it) it went from the same client's ephemeral port, which no real IPv4 mDNS flow of
- * the IoT train split does. */
-static void test_group_guises(void **state)
-{
-    (void)state;
-    ns_tmodel tm;
-    ns_gen_flows g;
-    enum { N = 20 };
-    ns_dataset ds = group_dataset(&tm, &g, N, 3);
-    ns_tmodel_free(&tm);
-    ((ns_ds_flow *)ds.flows)[1].client_ip = 0xC0A8003Cu; /* the stale 192.168.0.60 */
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
-    ns_tmodel_class *c = (ns_tmodel_class *)ns_tmodel_find(&tm, "app=beacon");
-    assert_int_equal(c->captures, 1), assert_int_equal(c->group_guise_caps, 1);
-    uint8_t *buf;
-    size_t size;
-    ns_tmodel back;
-    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(&back, buf, size, "m"), NS_OK);
-    assert_int_equal(ns_tmodel_find(&back, "app=beacon")->group_guise_caps, 1);
-    ns_tmodel_free(&back);
-    /* the field lies past version 12's: a version 12 file with it set is refused, one without reads it as 0 */
-    ns_store_le32(buf + 8, 12), ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size));
-    assert_int_equal(ns_tmodel_parse(&back, buf, size, "old"), NS_ECORRUPT);
-    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
-    free(buf);
-    for (uint32_t k = 0; k < tm.n_classes; k++) tm.classes[k].group_guise_caps = 0;
-    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    ns_store_le32(buf + 8, 12), ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size));
-    assert_int_equal(ns_tmodel_parse(&back, buf, size, "old"), NS_OK);
-    assert_int_equal(back.version, 12), assert_int_equal(ns_tmodel_find(&back, "app=beacon")->group_guise_caps, 0);
-    ns_tmodel_free(&back);
-    free(buf);
-    ns_tmodel_free(&tm);
-    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
-    ns_repair_plan plan[N], before[N];
-    plan_beacon(&tm, &g, 1, plan);
-    for (uint32_t k = 0; k < tm.n_classes; k++) tm.classes[k].group_guise_caps = 0;
-    plan_beacon(&tm, &g, 1, before);
-    size_t mdns = 0, guises = 0, moved = 0;
-    for (size_t k = 0; k < N; k++) {
-        assert_int_equal(plan[k].group, before[k].group), assert_int_equal(plan[k].start_ns, before[k].start_ns);
-        if (plan[k].group != 0xE00000FBu) continue;
-        mdns++;
-        moved += before[k].client_port != 5353;
-        if (plan[k].client == before[k].client) continue;
-        /* from another address, with the service's port, where before from the same one's other port */
-        assert_int_equal(plan[k].client_port, 5353), assert_int_not_equal(before[k].client_port, 5353);
-        guises++;
-    }
-    /* flows 5 s apart, the idle timeout between them: each busy; two guises take one each, the rest move on */
-    assert_true(mdns >= 8), assert_int_equal(guises, 2), assert_true(moved > guises);
-    ns_gen_flows_free(&g);
-    ns_tmodel_free(&tm);
-}
-
 /* Version 4's fields lie after version 3's: a version 3 file loads without
  * them (and plans no groups), one with bytes there is refused, and so is a
  * group entry whose address is unicast (repair would send flows to it). */
@@ -3290,7 +3231,6 @@ int main(void)
         cmocka_unit_test(test_broadcast_to_other_ports),
         cmocka_unit_test(test_client_ports_as_the_stack),
         cmocka_unit_test(test_client_ports_off_services),
-        cmocka_unit_test(test_group_guises),
         cmocka_unit_test(test_group_tuples_shared_after_idle),
         cmocka_unit_test(test_nd_flows_keep_apart),
         cmocka_unit_test(test_synack_ts_share),

@@ -234,9 +234,7 @@ extern "C" {
                                * svc_port_one_main; service_pins), and a one-way flow to a port of no
                                * group entry to the group its class's went to (group_other_*); 13: in the
                                * plan, no client port one the model's classes serve on or a dissector
-                               * claims (tmodel_ports.c), and a group flow from its service's own port
-                               * whose 5-tuple is busy from another address in the class's share of
-                               * captures (group_guise_caps); older files load
+                               * claims (tmodel_ports.c); older files load
                                * without what they lack (and plan as before) */
 
 enum {
@@ -396,10 +394,6 @@ typedef struct ns_tmodel_class {
      * (group_other_port_flows), and of them those to a group address, the commonest (group_other_addr; 0:
      * none): a vendor's discovery broadcast to a port of its own each capture */
     uint32_t group_other_addr, group_other_flows, group_other_port_flows;
-    /* version 13: of `captures`, those whose IPv4 flows to a group from the service's own port (mDNS's 5353 to
-     * 5353) came from two addresses or more: a D-Link device's stale 192.168.0.60 asks beside its lease (11 of
-     * D-LinkWaterSensor's 16 train captures, 1 of D-LinkHomeHub's 16) */
-    uint32_t group_guise_caps;
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
