@@ -30,6 +30,7 @@
  *              then per exchange (128): u8 pair_dir; u32 svc_one_main; u32 svc_port_one_main[8];
  *              u32 group_other_addr, group_other_flows, group_other_port_flows
  *              (and plan changes: tmodel.h)
+ *   version 13: no field (a plan change: client ports off the ports served or claimed, tmodel_plan.c cport_fit)
  *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
  *              NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"

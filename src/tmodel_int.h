@@ -40,6 +40,10 @@ int tm_cmp_u64(const void *x, const void *y);
 /* Quantiles (tmodel.h, turn_q) of the sorted turn codes v[0 .. n) (the low 16 bits), linearly between ranks. */
 void tm_quantiles_of(const uint64_t *v, size_t n, uint16_t *q);
 
+/* Whether a dissector of Wireshark claims TCP or UDP port `port` (from 1024 on; tmodel_ports.c): the plan's
+ * client ports keep off them from version 13 on. */
+int tm_port_claimed(uint8_t proto, uint16_t port);
+
 /* The classes a capture draws from, most specific first; the empty key last. */
 typedef struct tm_chain {
     const ns_tmodel_class *c[3];

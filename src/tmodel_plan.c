@@ -144,6 +144,24 @@ static uint32_t class_cport(const ns_tmodel_class *c, ns_rng *r)
     return lo + (uint32_t)ns_rng_below(r, (uint32_t)hi - lo + 1);
 }
 
+/* Version 13: a client port that would read as a service moves on to the next that would not, within lo..hi (the
+ * range it lies in), as a stack's counter passes a port in use: one a class of the model serves on over that
+ * transport (served: a bit per transport and port, from the classes' server ports; NULL before version 13), or
+ * one a dissector of Wireshark claims (tm_port_claimed). Drawn from the class's own, a WeMo's counter ran from
+ * 3073 over 3671 (KNXnet/IP's) to 8443, and tshark read the TLS flow as malformed KNXnet/IP; an Edimax plug's
+ * real 4880 (HiSLIP's), to 80 in real, went to 8767. No coin is drawn: the plan's other draws stay as they were. */
+static uint32_t cport_fit(const uint8_t *served, uint8_t proto, uint32_t port, uint16_t lo, uint16_t hi)
+{
+    if (!served || (proto != NS_PROTO_TCP && proto != NS_PROTO_UDP) || port < lo || port > hi) return port;
+    size_t t = proto == NS_PROTO_UDP;
+    uint32_t p = port;
+    for (uint32_t i = 0; i <= (uint32_t)hi - lo; i++, p = p == hi ? lo : p + 1) {
+        size_t b = t * 65536 + p;
+        if (!(served[b >> 3] >> (b & 7) & 1) && !tm_port_claimed(proto, (uint16_t)p)) return p;
+    }
+    return port;
+}
+
 typedef struct arrivals {
     const ns_tmodel_class *c;  /* NULL: the fixed plan's gap */
     ns_rng rng;
@@ -908,7 +926,7 @@ static void service_pins(const ns_tmodel_class *c, const ns_tmodel_capture *cap,
 static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint64_t ci, const tm_flow_info *info,
                         const ns_repair_opts *ro, uint64_t seed, uint32_t *client_base, uint32_t *server_base,
                         tuples *used, phost *cl, phost *sv, const uint8_t *kind, uint32_t *scratch,
-                        int64_t *starts, votes *v, ns_repair_plan *plan)
+                        int64_t *starts, votes *v, const uint8_t *served, ns_repair_plan *plan)
 {
     uint64_t hc = net_hosts(ro->client_prefix), hs = net_hosts(ro->server_prefix);
     tm_chain ch;
@@ -1055,6 +1073,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         } else {
             port = step < 0 ? lo + (uint32_t)ns_rng_below(&r, span) : lo + ((uint32_t)h->port - lo + (uint32_t)step) % span;
         }
+        port = cport_fit(served, fi->proto, port, lo, hi);
         if (fi->proto == NS_PROTO_ICMP) port = 0;
         /* A service whose clients use a fixed port (DHCP's 68): that port, whatever the class's range. */
         uint16_t fixed = ns_repair_client_port(fi->proto, fi->sport);
@@ -1110,13 +1129,17 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
                     continue;
                 }
                 /* every server taken with the fixed port: an ephemeral one, as for any flow */
-                key.server = server0, key.cport = (uint16_t)(lo + (uint32_t)ns_rng_below(&r, span));
+                key.server = server0;
+                key.cport = (uint16_t)cport_fit(served, fi->proto, lo + (uint32_t)ns_rng_below(&r, span), lo, hi);
                 tries = 0, servers = 0;
                 slot = tuple_slot(used, &key);
                 continue;
             }
-            if (tries < ports) key.cport = (uint16_t)(lo + ((uint32_t)key.cport - lo + 1) % span);
-            else if (tries < ports + any) key.cport = (uint16_t)(1024 + ((uint32_t)key.cport + 1 + 64512 - 1024) % 64512);
+            if (tries < ports)
+                key.cport = (uint16_t)cport_fit(served, fi->proto, lo + ((uint32_t)key.cport - lo + 1) % span, lo, hi);
+            else if (tries < ports + any)
+                key.cport = (uint16_t)cport_fit(served, fi->proto, 1024 + ((uint32_t)key.cport + 1 + 64512 - 1024) % 64512,
+                                                1024, 65535);
             else if (tries < ports + any + hs && !group && !gateway) key.server = (uint32_t)((key.server + 1) % hs);
             else
                 return ns_error(NS_ERANGE, "trace plan: no distinct 5-tuple left for flow %zu (widen --client-net "
@@ -1232,13 +1255,21 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     uint32_t *scratch = malloc((18 * most + 16) * sizeof *scratch);
     int64_t *starts = malloc((2 * most + 1) * sizeof *starts);
     uint8_t *kind = calloc(g->n_flows + 1, 1);
+    /* Version 13: the ports the model's classes serve on, a bit per transport and port (cport_fit) */
+    uint8_t *served = tm->version >= 13 ? calloc(2 * 65536 / 8, 1) : NULL;
+    for (uint32_t i = 0; served && i < tm->n_classes; i++)
+        for (size_t t = 0; t < 2; t++)
+            for (int e = 0; e < NS_TM_PORTS && tm->classes[i].port_val[t][e]; e++) {
+                size_t b = t * 65536 + tm->classes[i].port_val[t][e];
+                served[b >> 3] |= (uint8_t)(1u << (b & 7));
+            }
     votes v = {malloc((most + 1) * sizeof *v.pairs), malloc((most + 1) * sizeof *v.val), malloc(most + 1),
                {malloc((most + 1) * sizeof(int32_t)), malloc((most + 1) * sizeof(int32_t))},
                {malloc((most + 1) * sizeof(uint32_t)), malloc((most + 1) * sizeof(uint32_t))},
                {malloc(most + 1), malloc(most + 1)}};
     int vote_mem = v.pairs && v.val && v.has;
     for (int d = 0; d < 2; d++) vote_mem = vote_mem && v.ttl[d] && v.ts[d] && v.has_ts[d];
-    if (!used.t || !info || !cl || !sv || !scratch || !kind || !starts || !vote_mem)
+    if (!used.t || !info || !cl || !sv || !scratch || !kind || !starts || !vote_mem || (tm->version >= 13 && !served))
         rc = ns_error(NS_ENOMEM, "out of memory planning %zu flows", total);
     for (size_t i = 0; !rc && i < n_caps; i++) {
         tm_chain ch;
@@ -1284,7 +1315,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     uint32_t client_base = 0, server_base = 0;
     for (size_t i = 0; !rc && i < n_caps; i++)
         rc = plan_capture(tm, &caps[i], i, info, ro, seed, &client_base, &server_base, &used, cl, sv, kind,
-                          scratch, starts, &v, plan);
+                          scratch, starts, &v, served, plan);
     for (size_t i = 0; !rc && i < n_caps; i++)
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++)
             if (info[k].sport != info[k].rows_sport) plan[k].server_port = info[k].sport;
@@ -1293,7 +1324,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     if (!rc) rc = tm_plan_turns(tm, g, caps, n_caps, info, ro, plan);
     if (!rc) tm_plan_methods(tm, caps, n_caps, plan);
     if (!rc) tm_plan_lens(tm, caps, n_caps, info, plan);
-    free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts);
+    free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts), free(served);
     free(v.pairs), free(v.val), free(v.has);
     for (int d = 0; d < 2; d++) free(v.ttl[d]), free(v.ts[d]), free(v.has_ts[d]);
     return rc;

@@ -904,6 +904,46 @@ static void test_client_ports_as_the_stack(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* Version 13: a client port that would read as a service is passed over as a stack's counter passes one in use.
+ * A class whose stack counts from 3660 by one (as WeMo's from 3073, which ran over 3671 to 8443: tshark read the
+ * TLS as malformed KNXnet/IP) and serves on 3700: no planned client port is 3671 (KNXnet/IP's), 3689 (DAAP's),
+ * 3724 (Blizzard's) or 3700 (served), where a version 12 plan, the same but for this, takes them; the other
+ * ports are the version 12 plan's. */
+static void test_client_ports_off_services(void **state)
+{
+    (void)state;
+    static const int64_t every[2] = {IAT_NS, IAT_NS};
+    ns_dataset ds = beacon_dataset_ports(0, FLOWS, 3700, every, IAT_NS);
+    for (int f = 0; f < FLOWS; f++) ((ns_ds_flow *)ds.flows)[f].client_port = (uint16_t)(3660 + f);
+    enum { N = 150 };
+    ns_tmodel tm;
+    ns_gen_flows g;
+    learn_and_stand_in(&tm, &g, &ds, N);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->cport_val[0], 3660), assert_int_equal(c->cport_high, 0);
+    assert_int_equal(c->port_val[0][0], 443), assert_int_equal(c->port_val[0][1], 3700);
+    static const uint16_t reads[] = {3671, 3689, 3724, 3700};
+    ns_repair_plan plan[N], before[N];
+    size_t hits[2] = {0, 0}, moved = 0;
+    for (uint32_t v = 12; v <= 13; v++) {
+        tm.version = v;
+        plan_beacon(&tm, &g, 3, v == 12 ? before : plan);
+        for (size_t k = 0; k < N; k++)
+            for (size_t i = 0; i < sizeof reads / sizeof *reads; i++)
+                hits[v - 12] += (v == 12 ? before : plan)[k].client_port == reads[i];
+    }
+    assert_true(hits[0] >= 3), assert_int_equal(hits[1], 0);
+    for (size_t k = 0; k < N; k++) {
+        uint16_t a = before[k].client_port, b = plan[k].client_port;
+        assert_true(b >= 3660 && b < 32768); /* still the stack's low range */
+        moved += a != b;
+        assert_int_equal(plan[k].client, before[k].client), assert_int_equal(plan[k].start_ns, before[k].start_ns);
+    }
+    assert_true(moved > 0);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* An IPv6 flow to a service whose class's IPv4 flows go to a group goes to
  * the group's IPv6 counterpart, as real devices send mDNS to ff02::fb from
  * their link-local address with hop limit 255 (RFC 6762 11); a group with
@@ -1495,7 +1535,7 @@ static void test_copy_ends_with_the_capture(void **state)
     ns_repair_opts_init(&ro);
     ns_tmodel_capture cap = {0, N, "app=beacon", 30 * 1000000000LL, 40 * 1000000000LL + dur};
     ns_repair_plan plan[N];
-    assert_int_equal(tm.version, 12);
+    assert_int_equal(tm.version, NS_TMODEL_VERSION);
     assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 5, plan), NS_OK);
     assert_int_equal(plan[N - 1].start_ns - plan[0].start_ns, 40 * 1000000000LL);
     assert_int_equal(plan[1].start_ns - plan[0].start_ns, 13 * 1000000000LL);
@@ -3190,6 +3230,7 @@ int main(void)
         cmocka_unit_test(test_services_from_the_main_client),
         cmocka_unit_test(test_broadcast_to_other_ports),
         cmocka_unit_test(test_client_ports_as_the_stack),
+        cmocka_unit_test(test_client_ports_off_services),
         cmocka_unit_test(test_group_tuples_shared_after_idle),
         cmocka_unit_test(test_nd_flows_keep_apart),
         cmocka_unit_test(test_synack_ts_share),

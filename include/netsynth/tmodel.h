@@ -219,7 +219,7 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 12  /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 13  /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
                                * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
@@ -232,8 +232,9 @@ extern "C" {
                                * capture_starts), TCP DNS goes where UDP DNS does, and a one-client service's first flow from
                                * the capture's main client in the class's share (svc_one_main,
                                * svc_port_one_main; service_pins), and a one-way flow to a port of no
-                               * group entry to the group its class's went to (group_other_*); older
-                               * files load
+                               * group entry to the group its class's went to (group_other_*); 13: in the
+                               * plan, no client port one the model's classes serve on or a dissector
+                               * claims (tmodel_ports.c); older files load
                                * without what they lack (and plan as before) */
 
 enum {
