@@ -1152,6 +1152,33 @@ static int tls_header_rest(app_flow *f, int d, uint8_t *p, int len)
     return at;
 }
 
+/* A TLS client's data after the two hellos, in a flow that opened with
+ * TCP's handshake: on the IoT corpus's training captures the first record
+ * there is a ClientKeyExchange (895 flows) or, resuming a session, a
+ * ChangeCipherSpec (187), never anything else (`tls2.py`, BENCHMARK.md,
+ * "The asked-for service (session 15)"); the payload model wrote
+ * application data there in 661 of 1,475 such flows (a second ClientHello
+ * in 90), so tshark found no key exchange and the flows' handshakes ended
+ * at the hellos. A record that is no ChangeCipherSpec becomes a handshake
+ * record of one ClientKeyExchange (content type 22, message type 16, nearer
+ * application data's 23 than ChangeCipherSpec's 20 is); its body, opaque
+ * to tshark without the keys, is the learned bytes as generated (or the
+ * fill, where the row has none: its own hello's length again, mostly), and
+ * tls_frame frames the lengths (a segment too short for the message makes
+ * it application data again). */
+static int key_exchange(const app_flow *f, uint8_t *p, int len, int lb)
+{
+    if (lb > 0) { /* the learned record, tls_records frames it */
+        p[0] = 22;
+        if (len > 5) p[5] = 16;
+        return 0;
+    }
+    if (len < 10) return 0; /* no message fits: application data of the fill, as before */
+    p[0] = 22, p[1] = 3, p[2] = (uint8_t)(f->tls ? f->tls - 1 : 3), put16(p + 3, (uint32_t)(len - 5)), p[5] = 16;
+    tls_frame(p, len, 6, !(f->off & APP_OFF_HELLOVER)); /* the header and type written count as learned */
+    return 1;
+}
+
 /* The segment p[0, len) of a TLS stream at a record boundary, its learned
  * bytes lb, of direction d of the flow f. Leaves in f a record it opens and
  * leaves open (a record header alone in 5 bytes, as some stacks send it; a
@@ -1361,7 +1388,13 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
         /* on a TLS port, a flow the model began in plain HTTP (a status line on 443) stays HTTP
          * until a record starts: tshark's HTTP heuristic reads it so */
         if (!http_port && (f->tls || (lb >= 5 && tls_starts(data + at, lb)) || (a->kind == APP_TLS && method < 0 && !f->http))) {
+            if (a->kind == APP_TLS && f->opened && !from_server && len > 0 && !stream_start && (f->flight & 7) == 3) {
+                f->flight |= 4; /* the client's first data after both hellos */
+                if (!at && (!lb || data[0] != 20) && !(f->off & APP_OFF_KEYX) && key_exchange(f, data, len, lb)) return;
+            }
             tls_records(f, d, data + at, len - at, lb, a->kind == APP_TLS);
+            if (a->kind == APP_TLS && f != &alone && stream_start && !at && len > 5 && data[0] == 22 && data[5] == 1 + d)
+                f->flight |= (uint8_t)(1 + d); /* the direction's hello */
         } else if (method >= 0) {
             http_frame(f != &alone ? f : NULL, d, data, len, learned, method, 0);
             f->http = 1;

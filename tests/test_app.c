@@ -1417,6 +1417,46 @@ static void test_heads_span_segments(void **state)
     assert_int_equal(tshark_count(path, "", "http.response"), 2);
 }
 
+/* A TLS client's first data after both hellos, in a flow that opened with
+ * TCP's handshake: a ClientKeyExchange (on the training captures, 895
+ * flows) or a ChangeCipherSpec (187), never application data, which the
+ * payload model wrote in 661 flows. A record that is no ChangeCipherSpec
+ * becomes a ClientKeyExchange, learned body kept (or of the fill); data
+ * before the server's hello, later data, a ChangeCipherSpec, a flow
+ * without the handshake, and the switch keyx keep application data. */
+static void test_client_key_exchange(void **state)
+{
+    (void)state;
+    const app *tls = app_of(NS_PROTO_TCP, 443);
+    static const uint8_t ch[] = "\x16\x03\x01\x00\xde\x01\x00\x00\xda\x03\x03\x57\xd1\x1f\xac\x75";
+    static const uint8_t sh[] = "\x16\x03\x03\x00\x51\x02\x00\x00\x4d\x03\x03\x52\x89\x6c\x4d\xc2";
+    static const uint8_t ad[] = "\x17\x03\x03\x00\x40\xa7\x3c\x11\x90";
+    static const uint8_t ccs[] = "\x14\x03\x03\x00\x01\x01\x16\x03\x03";
+    for (int v = 0; v < 5; v++) { /* opened; the switch; no handshake; a ChangeCipherSpec; the fill */
+        app_flow f;
+        memset(&f, 0, sizeof f);
+        f.opened = v != 2, f.off = v == 1 ? APP_OFF_KEYX : 0;
+        uint8_t p[MAXLEN], types[16];
+        memset(p, 0, 220), app_write(tls, &f, p, 220, 0, 1, ch, 16);
+        assert_int_equal(p[5], 1);
+        memset(p, 0, 69), app_write(tls, &f, p, 69, 0, 1, ad, 9); /* before the server's hello: kept */
+        assert_int_equal(p[0], 23);
+        memset(p, 0, 90), app_write(tls, &f, p, 90, 1, 1, sh, 16);
+        assert_int_equal(p[5], 2);
+        memset(p, 0, 69), app_write(tls, &f, p, 69, 0, 1, v == 3 ? ccs : v == 4 ? NULL : ad, v == 3 ? 9 : v == 4 ? 0 : 9);
+        int k = check_records(p, 69, types);
+        if (v == 0 || v == 4) {
+            assert_int_equal(k, 1), assert_int_equal(types[0], 22), assert_int_equal(p[5], 16);
+            assert_int_equal(be24(p + 6), 60);
+            assert_int_equal(p[2], v == 0 ? 3 : 1); /* learned, or the flow's first record's */
+        } else {
+            assert_int_equal(types[0], v == 3 ? 20 : 23);
+        }
+        memset(p, 0, 69), app_write(tls, &f, p, 69, 0, 1, ad, 9); /* the next: as before */
+        assert_int_equal(p[0], 23);
+    }
+}
+
 /* TCP 210 (Z39.50, BER PDUs of at least 8 bytes to tshark): the segments of
  * the payload model's WeMoSwitch flow there, whose learned bytes and zeros
  * tshark called malformed (8 packets), are each one BER element covering the
@@ -1604,6 +1644,7 @@ int main(void)
         cmocka_unit_test(test_short_datagram_heads),
         cmocka_unit_test(test_z3950_segments),
         cmocka_unit_test(test_heads_span_segments),
+        cmocka_unit_test(test_client_key_exchange),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();
