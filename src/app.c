@@ -1,7 +1,6 @@
 /* app.c: application payloads for repair (see app.h). */
 #include "app.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <string.h>
 
@@ -796,6 +795,7 @@ _Static_assert(sizeof http_methods / sizeof http_methods[0] == NS_REPAIR_METHODS
 
 static int http_tchar(uint8_t c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c && strchr("!#$%&'*+-.^_`|~", c)); }
 static int http_vchar(uint8_t c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
+static int http_namechar(uint8_t c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '-'; }
 
 /* Which of the n texts p[0, learned) starts near (at most one bit in den
  * off: NEAR_TEXT, NEAR_TEXT_OPENED; 0 where the stream admits nothing else,
@@ -883,11 +883,11 @@ static int http_names_length(const uint8_t *h, int ls, int e)
     return 0;
 }
 
+static int http_lines(uint8_t *h, int i, int learned, int plain);
+
 /* The head of the message at h[0, learned) made whole (start line and the
  * header lines that are well formed, the last one completed); returns its
  * length, without the empty line that ends it. */
-static int http_lines(uint8_t *h, int i, int learned, int plain);
-
 static int http_head(uint8_t *h, int learned, int method)
 {
     int i, w;
@@ -930,7 +930,7 @@ static int http_head(uint8_t *h, int learned, int method)
 static int http_lines(uint8_t *h, int i, int learned, int plain)
 {
     for (int ls = i; ls < learned; ls = i) {
-        for (i = ls; i < learned && (plain ? isalnum(h[i]) || h[i] == '-' : http_tchar(h[i])); i++) {}
+        for (i = ls; i < learned && (plain ? http_namechar(h[i]) : http_tchar(h[i])); i++) {}
         if (i == learned) return i > ls ? http_put(h, i, ":\r\n") : ls;     /* a name cut by N */
         if (h[i] != ':' || i == ls) return ls;                               /* not a header line: dropped */
         for (i++; i < learned && http_vchar(h[i]); i++) {}
@@ -986,6 +986,10 @@ static void http_end(uint8_t *e, int rest)
     }
 }
 
+/* The lines whose ends a segment can leave for the next: a request line
+ * completed after its method, a status line, a header line. */
+static const char *const head_tail[] = {"/ HTTP/1.1\r\n", "HTTP/1.1 200 \r\n", ":\r\n"};
+
 /* Heads longer than their segment. A response's status line often comes
  * alone ("HTTP/1.1 200 OK\r\n", 17 bytes: the real first segment of the
  * HueBridge classes' responses), a request's "POST " alone in 5 bytes, and
@@ -1000,8 +1004,6 @@ static void http_end(uint8_t *e, int rest)
  * flow keeps the rest of that line for the next segment (head_rest).
  * Returns 0 where that rest is no end of a line repair completes
  * (head_tail; the segment is then left as generated). */
-static const char *const head_tail[] = {"/ HTTP/1.1\r\n", "HTTP/1.1 200 \r\n", ":\r\n"};
-
 static int http_open(app_flow *f, int d, uint8_t *p, int len, const uint8_t *h, int w)
 {
     static const char *const pad[] = {"", "X", "X:", "X: ", "X:  ", "X:   "};
