@@ -27,6 +27,10 @@ typedef struct app_flow {
     uint8_t began[2];      /* per direction (from_server): a segment of learned bytes written, the first its stream's start */
     uint8_t opened;        /* the flow opens with TCP's three-way handshake (the caller's: repair writes its SYNs) */
     uint8_t data[2];       /* per direction: a segment of payload written, learned bytes or fill */
+    uint8_t head[2];       /* per direction: an HTTP head a segment began and did not end (1 + the bytes of the
+                            * line it ended in still to come, the end of the text head_tail[line[d]]: app.c) */
+    uint8_t line[2];
+    uint8_t flight;        /* a TLS flow's hellos written (1: the client's, 2: the server's), 4: the client's data after both */
     const uint16_t *methods; /* the class's first requests per method (ns_repair_plan.methods; NULL: none) */
     uint16_t dns_qlen;     /* the latest header-only DNS query's length (0: none); its answers carry its id */
     uint8_t dhcp_type;     /* the DHCP message type the flow wrote last (0: none yet) */
@@ -40,7 +44,9 @@ typedef struct app_flow {
 enum {
     APP_OFF_BER = 1,       /* "ber": TCP 210's segments left as generated, not BER elements that tile them */
     APP_OFF_DGRAMHEAD = 2, /* "dgramhead": a datagram too short for its HTTP head left as generated */
-    APP_OFF_HELLOVER = 4   /* "hellover": a hello's version left as generated, not TLS 1.0 to 1.2 */
+    APP_OFF_HELLOVER = 4,  /* "hellover": a hello's version left as generated, not TLS 1.0 to 1.2 */
+    APP_OFF_HEADCONT = 8,  /* "headcont": a segment too short for its HTTP head left as generated, not continued */
+    APP_OFF_KEYX = 16      /* "keyx": an opened TLS flow's client's data after the hellos left as generated */
 };
 
 /* The application a server port speaks over proto (NS_PROTO_*): a message

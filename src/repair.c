@@ -155,7 +155,8 @@ enum {
     OFF_IGMP = 1 << 15, OFF_GATEWAY = 1 << 16, OFF_LENS = 1 << 17,
     OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19, OFF_BER = 1 << 20, OFF_DGRAMHEAD = 1 << 21, OFF_HELLOVER = 1 << 22,
     OFF_CUT = 1 << 23, OFF_PAIRS = 1 << 24,
-    OFF_NDSENDER = 1 << 25, OFF_NOPS = 1 << 26, OFF_MLDRECS = 1 << 27, OFF_LENTIE = 1 << 28
+    OFF_NDSENDER = 1 << 25, OFF_NOPS = 1 << 26, OFF_MLDRECS = 1 << 27, OFF_LENTIE = 1 << 28,
+    OFF_HEADCONT = 1 << 29, OFF_KEYX = 1u << 30
 };
 
 static unsigned repair_off(void)
@@ -168,7 +169,7 @@ static unsigned repair_off(void)
         {"gateway", OFF_GATEWAY}, {"lens", OFF_LENS}, {"ports", OFF_PORTS},
         {"lensdata", OFF_LENSDATA}, {"ber", OFF_BER}, {"dgramhead", OFF_DGRAMHEAD}, {"hellover", OFF_HELLOVER},
         {"cut", OFF_CUT}, {"pairs", OFF_PAIRS}, {"ndsender", OFF_NDSENDER}, {"nops", OFF_NOPS},
-        {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}};
+        {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}, {"headcont", OFF_HEADCONT}, {"keyx", OFF_KEYX}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     unsigned mask = 0;
     for (const char *at = v; at && *at;) {
@@ -1752,7 +1753,9 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         fs->app.seed = (uint32_t)(((k + 1) * 0x9e3779b97f4a7c15ull ^ (o->seed + 1) * 0xc2b2ae3d27d4eb4full) >> 32);
         fs->app.client = answers ? fs->server : fs->client; /* the device a DHCP message is about */
         fs->app.off = (uint8_t)((off & OFF_BER ? APP_OFF_BER : 0) | (off & OFF_DGRAMHEAD ? APP_OFF_DGRAMHEAD : 0) |
-                                (off & OFF_HELLOVER ? APP_OFF_HELLOVER : 0)); /* app.c's rules */
+                                (off & OFF_HELLOVER ? APP_OFF_HELLOVER : 0) |
+                                (off & OFF_HEADCONT ? APP_OFF_HEADCONT : 0) |
+                                (off & OFF_KEYX ? APP_OFF_KEYX : 0)); /* app.c's rules */
         fs->cport = plan ? plan->client_port : (uint16_t)(CLIENT_PORT0 + slot);
         fs->proto = flow_transport(g, n);
         fs->sport = fs->proto == NS_PROTO_ICMP ? 0 : server_port(g, d, n, fs->proto);
