@@ -147,21 +147,43 @@ static int present_bytes(const int8_t *row, int col, int max, uint8_t *out)
 /* Ablation switches (issue 16): NETSYNTH_REPAIR_OFF, a comma-separated list
  * of the rules below to skip, measures what each rule costs the written pcaps'
  * fidelity (BENCHMARK.md, "Where the pcaps lose fidelity (session 6)"). Unset
- * (users), repair is whole. Read once per flow, at its first part. */
-enum {
-    OFF_TTL = 1 << 0, OFF_IPID = 1 << 1, OFF_TSCLOCK = 1 << 2, OFF_SYNOPTS = 1 << 3, OFF_TSALL = 1 << 4,
-    OFF_TSVAL = 1 << 5, OFF_EMPTYACK = 1 << 6, OFF_CLOSE = 1 << 7, OFF_FIN = 1 << 8, OFF_RST = 1 << 9,
-    OFF_SEQ = 1 << 10, OFF_CSUM = 1 << 11, OFF_ORDER = 1 << 12, OFF_ICMPERR = 1 << 13, OFF_ARP = 1 << 14,
-    OFF_IGMP = 1 << 15, OFF_GATEWAY = 1 << 16, OFF_LENS = 1 << 17,
-    OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19, OFF_BER = 1 << 20, OFF_DGRAMHEAD = 1 << 21, OFF_HELLOVER = 1 << 22,
-    OFF_CUT = 1 << 23, OFF_PAIRS = 1 << 24,
-    OFF_NDSENDER = 1 << 25, OFF_NOPS = 1 << 26, OFF_MLDRECS = 1 << 27, OFF_LENTIE = 1 << 28,
-    OFF_HEADCONT = 1 << 29, OFF_KEYX = 1u << 30
-};
+ * (users), repair is whole. Read once per flow, at its first part. A mask of 64
+ * bits: the rules outgrew 32 in session 15. */
+#define OFF_TTL        (UINT64_C(1) << 0)
+#define OFF_IPID       (UINT64_C(1) << 1)
+#define OFF_TSCLOCK    (UINT64_C(1) << 2)
+#define OFF_SYNOPTS    (UINT64_C(1) << 3)
+#define OFF_TSALL      (UINT64_C(1) << 4)
+#define OFF_TSVAL      (UINT64_C(1) << 5)
+#define OFF_EMPTYACK   (UINT64_C(1) << 6)
+#define OFF_CLOSE      (UINT64_C(1) << 7)
+#define OFF_FIN        (UINT64_C(1) << 8)
+#define OFF_RST        (UINT64_C(1) << 9)
+#define OFF_SEQ        (UINT64_C(1) << 10)
+#define OFF_CSUM       (UINT64_C(1) << 11)
+#define OFF_ORDER      (UINT64_C(1) << 12)
+#define OFF_ICMPERR    (UINT64_C(1) << 13)
+#define OFF_ARP        (UINT64_C(1) << 14)
+#define OFF_IGMP       (UINT64_C(1) << 15)
+#define OFF_GATEWAY    (UINT64_C(1) << 16)
+#define OFF_LENS       (UINT64_C(1) << 17)
+#define OFF_PORTS      (UINT64_C(1) << 18)
+#define OFF_LENSDATA   (UINT64_C(1) << 19)
+#define OFF_BER        (UINT64_C(1) << 20)
+#define OFF_DGRAMHEAD  (UINT64_C(1) << 21)
+#define OFF_HELLOVER   (UINT64_C(1) << 22)
+#define OFF_CUT        (UINT64_C(1) << 23)
+#define OFF_PAIRS      (UINT64_C(1) << 24)
+#define OFF_NDSENDER   (UINT64_C(1) << 25)
+#define OFF_NOPS       (UINT64_C(1) << 26)
+#define OFF_MLDRECS    (UINT64_C(1) << 27)
+#define OFF_LENTIE     (UINT64_C(1) << 28)
+#define OFF_HEADCONT   (UINT64_C(1) << 29)
+#define OFF_KEYX       (UINT64_C(1) << 30)
 
-static unsigned repair_off(void)
+static uint64_t repair_off(void)
 {
-    static const struct { const char *name; unsigned bit; } rules[] = {
+    static const struct { const char *name; uint64_t bit; } rules[] = {
         {"ttl", OFF_TTL},   {"ipid", OFF_IPID},         {"tsclock", OFF_TSCLOCK}, {"synopts", OFF_SYNOPTS},
         {"tsall", OFF_TSALL}, {"tsval", OFF_TSVAL},     {"emptyack", OFF_EMPTYACK}, {"close", OFF_CLOSE},
         {"fin", OFF_FIN},   {"rst", OFF_RST},           {"seq", OFF_SEQ},         {"csum", OFF_CSUM},
@@ -171,7 +193,7 @@ static unsigned repair_off(void)
         {"cut", OFF_CUT}, {"pairs", OFF_PAIRS}, {"ndsender", OFF_NDSENDER}, {"nops", OFF_NOPS},
         {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}, {"headcont", OFF_HEADCONT}, {"keyx", OFF_KEYX}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
-    unsigned mask = 0;
+    uint64_t mask = 0;
     for (const char *at = v; at && *at;) {
         size_t n = strcspn(at, ",");
         for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
@@ -621,7 +643,7 @@ enum { MLD_RECORD = 20, MLD_RECORDS = 4 };   /* an MLDv2 record of no sources (R
  * then two (WeMoInsightSwitch: 28, 48, 48 bytes; session 13 wrote 28
  * every time, and the forests read those flows as D-LinkHomeHub's).
  * NETSYNTH_REPAIR_OFF=mldrecs: one. */
-static int mld_records(int generated, unsigned off)
+static int mld_records(int generated, uint64_t off)
 {
     if ((off & OFF_MLDRECS) || generated < 2 * MLD_RECORD || generated % MLD_RECORD) return 1;
     return generated / MLD_RECORD < MLD_RECORDS ? generated / MLD_RECORD : MLD_RECORDS;
@@ -1010,7 +1032,7 @@ typedef struct tcp_state {
     int scaled;               /* most generated windows are under 1024: scaled ones (a window scale in use) */
     uint8_t first_fin;        /* 1 + the direction of the flow's first FIN; 0: none yet */
     uint8_t syns;             /* rows that are the client's SYN: the first and its retransmissions (255 at most) */
-    uint32_t off;             /* OFF_*: rules NETSYNTH_REPAIR_OFF skips */
+    uint64_t off;             /* OFF_*: rules NETSYNTH_REPAIR_OFF skips */
 } tcp_state;
 
 /* A closing step the end of a flow forces on a row: the first FIN, the
@@ -1299,7 +1321,7 @@ static uint16_t counter_id(id_state *ids, const ns_repair_plan *p, int d, int32_
  * IP ID. The plan's TTLs are IPv4 hosts', so an IPv6 hop limit stays as generated (255 for neighbour
  * discovery, 1 for MLD: what the class sends) but a client's to a group: the service's own (mDNS's 255,
  * RFC 6762 11; the class's IPv4 flows to it say it). */
-static void planned_ip(spec *s, const ns_repair_plan *p, int v6, int d, int32_t gid, id_state *ids, unsigned off,
+static void planned_ip(spec *s, const ns_repair_plan *p, int v6, int d, int32_t gid, id_state *ids, uint64_t off,
                        ns_rng *rng)
 {
     if (v6) {
@@ -1713,7 +1735,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         return ns_error(NS_ENOMEM, "out of memory repairing flow %" PRIu64, k);
     }
     for (size_t i = 0; i < n; i++) read_gen(rows + i * W, &g[i], NULL, 0), d[i] = dir[i] ? 1 : 0, ord[i] = i;
-    unsigned off = repair_off(); /* once a part: it reads the environment */
+    uint64_t off = repair_off(); /* once a part: it reads the environment */
     /* The class's lengths for the flow's transport (a later part's: the first part's), read again with them. */
     if (plan && !(off & OFF_LENS)) {
         int t = ns_repair_len_kind(row0 ? fs->proto : flow_transport(g, n));

@@ -392,7 +392,7 @@ typedef struct ns_repair_cont {
                               * rows given so far are the flow (RST_TAIL in repair.c reads it) */
     int ended;               /* an RST ended the flow: later rows are dropped */
     int64_t ts_ns;           /* the time of its latest packet */
-    uint64_t state_[38];     /* the rest: repair's own */
+    uint64_t state_[40];     /* the rest: repair's own */
 } ns_repair_cont;
 
 /* ns_repair_flow for the next n rows of flow k (c as above; the same o and
