@@ -1495,7 +1495,7 @@ static void test_copy_ends_with_the_capture(void **state)
     ns_repair_opts_init(&ro);
     ns_tmodel_capture cap = {0, N, "app=beacon", 30 * 1000000000LL, 40 * 1000000000LL + dur};
     ns_repair_plan plan[N];
-    assert_int_equal(tm.version, 12);
+    assert_int_equal(tm.version, NS_TMODEL_VERSION);
     assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 5, plan), NS_OK);
     assert_int_equal(plan[N - 1].start_ns - plan[0].start_ns, 40 * 1000000000LL);
     assert_int_equal(plan[1].start_ns - plan[0].start_ns, 13 * 1000000000LL);
@@ -2551,6 +2551,103 @@ static void test_lengths_keep_learned_bytes(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* Row i of a dataset (its packed rows) given IP total length tl. */
+static void put_ds_length(ns_dataset *ds, size_t i, uint16_t tl)
+{
+    int8_t row[W];
+    ns_dataset_row(ds, i, row);
+    ns_nprint_put(row, NS_NPF_IPV4_TL, tl);
+    ns_dataset_pack_row(row, W, (uint8_t *)ds->bits + i * ((W + 3) / 4));
+}
+
+/* Where version 13's fields start in a record (after version 12's). */
+enum { REC_V13 = REC_V9 + 2 * NS_TM_LEN_KINDS * (NS_TM_LENS * 6 + 4) + 2 * NS_TM_PORTS * 6 + NS_TM_CPORTS * 6 + 8 +
+                 4 * NS_TM_FLEN_BINS * (1 + NS_TM_FLEN_Q) + NS_TM_PAIRS * 11 + 4 + 4 * NS_TM_SVC_PORTS + 12 };
+
+/* Version 13: a class's TCP data sizes. The beacon's client sends one segment of data a flow, in its first 16
+ * rows: here 40, 60, 80 or 100 bytes (5 flows each), and its server none. Generated flows whose data segments
+ * all carry 300 bytes (a size the class never had) are written with the class's sizes, spread over them (the
+ * generated knots all tie: each row takes its point of the span), their bare ACKs bare; a row whose learned
+ * bytes start a message keeps its length. NETSYNTH_REPAIR_OFF=paymap, and a version 12 file (no sizes), leave
+ * the sizes to the lengths rule as before (and with it off too, to the rows: 300). */
+static void test_data_sizes_follow_the_class(void **state)
+{
+    (void)state;
+    enum { Q = NS_TM_PAY_Q, N = FLOWS };
+    ns_dataset ds = beacon_dataset();
+    for (int f = 0; f < FLOWS; f++) put_ds_length(&ds, (size_t)f * LEN + 3, (uint16_t)(52 + 40 + 20 * (f % 4)));
+    ns_tmodel tm, v12;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->pay_n[0][0], FLOWS), assert_int_equal(c->pay_n[0][1], 0);
+    assert_int_equal(c->pay_n[1][0], 0), assert_int_equal(c->pay_n[1][1], 0);
+    for (int q = 0; q < Q; q++) /* the size at rank (q + 1/2) / Q of 5 x 40, 5 x 60, 5 x 80, 5 x 100 */
+        assert_int_equal(c->pay_q[0][0][q], 40 + 20 * (int)((q + 0.5) * FLOWS / Q / 5));
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t k = 0; k < N; k++) ns_nprint_put(g.rows + (g.first[k] + 3) * W, NS_NPF_IPV4_TL, 52 + 300);
+    ns_repair_plan plan[N];
+    plan_beacon(&tm, &g, 1, plan);
+    no_link(plan, N);
+    assert_int_equal(plan[0].pay_map[0][0][0][0], 300), assert_int_equal(plan[0].pay_map[0][0][0][Q - 1], 300);
+    assert_memory_equal(plan[0].pay_map[0][0][1], c->pay_q[0][0], sizeof c->pay_q[0][0]);
+    assert_int_equal(plan[0].pay_map[1][0][0][Q - 1], 0), assert_int_equal(plan[0].pay_map[0][1][0][Q - 1], 0);
+    size_t data[N], bytes[N], seen[4] = {0}, sum = 0;
+    written_data(&g, plan, N, data, bytes);
+    for (size_t k = 0; k < N; k++) {
+        assert_int_equal(data[k], 1); /* the ACK after the handshake stays bare */
+        assert_true(bytes[k] >= 40 && bytes[k] <= 100 && bytes[k] % 20 == 0);
+        seen[(bytes[k] - 40) / 20]++, sum += bytes[k];
+    }
+    print_message("sizes written: 40 x %zu, 60 x %zu, 80 x %zu, 100 x %zu\n", seen[0], seen[1], seen[2], seen[3]);
+    for (int i = 0; i < 4; i++) assert_true(seen[i] > 0);
+    size_t off[N];
+    assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "paymap", 1), 0);
+    written_data(&g, plan, N, data, off);
+    assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "paymap,lens", 1), 0);
+    written_data(&g, plan, N, data, bytes);
+    unsetenv("NETSYNTH_REPAIR_OFF");
+    for (size_t k = 0; k < N; k++) assert_int_equal(off[k], off[0]), assert_int_equal(bytes[k], 300); /* one length */
+    /* A row whose learned bytes start a request keeps its length (here through the lengths rule, as before). */
+    int8_t *row = g.rows + (g.first[0] + 3) * W;
+    for (int i = 0; i < 16; i++) ns_nprint_bits_put(row, NS_NP_COL_PAY + 8 * i, 8, (uint8_t)("GET / HTTP/1.1\r\n"[i]));
+    written_data(&g, plan, N, data, bytes);
+    assert_int_equal(bytes[0], off[0]);
+
+    /* The bytes keep them; a version 12 file has none (its bytes there must be zeros), and plans none. */
+    uint8_t *buf;
+    size_t size;
+    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(&v12, buf, size, "t"), NS_OK);
+    assert_memory_equal(ns_tmodel_find(&v12, "app=beacon")->pay_q, c->pay_q, sizeof c->pay_q);
+    ns_tmodel_free(&v12);
+#define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    uint8_t *r = buf + rec0 + (size_t)(c - tm.classes) * NS_TMODEL_RECORD + REC_V13;
+    assert_int_equal(ns_load_le32(r), FLOWS); /* pay_n[0][0]: the layout's */
+    r[16 + 2] = 10, r[16 + 3] = 0, FIXCRC(); /* pay_q[0][0][1] under [0] */
+    assert_int_equal(ns_tmodel_parse(&v12, buf, size, "bad.nsm"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "TCP data size quantiles"));
+    r[16 + 2] = (uint8_t)c->pay_q[0][0][1], r[16 + 3] = (uint8_t)(c->pay_q[0][0][1] >> 8);
+    ns_store_le32(buf + 8, 12), FIXCRC();
+    assert_int_equal(ns_tmodel_parse(&v12, buf, size, "old"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
+    for (uint32_t k = 0; k < tm.n_classes; k++)
+        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD + REC_V13, 0, NS_TMODEL_RECORD - REC_V13);
+    FIXCRC();
+#undef FIXCRC
+    assert_int_equal(ns_tmodel_parse(&v12, buf, size, "old"), NS_OK);
+    plan_beacon(&v12, &g, 1, plan);
+    no_link(plan, N);
+    for (size_t k = 0; k < N; k++) assert_int_equal(plan[k].pay_map[0][0][0][Q - 1], 0);
+    written_data(&g, plan, N, data, bytes);
+    for (size_t k = 0; k < N; k++) assert_int_equal(bytes[k], off[k]);
+    free(buf);
+    ns_tmodel_free(&v12);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* Row r of a UDP flow's rows (a dataset's packed ones, or NULL and a generated flow's row) given IP total
  * length tl (and its UDP length). */
 static void put_udp_length(ns_dataset *ds, size_t i, int8_t *grow, uint16_t tl)
@@ -3060,6 +3157,7 @@ static void test_version1_blob(void **state)
         a[k].link = 0; /* version 8's */
         assert_int_equal(a[k].lens[0][0][0], 52), assert_int_equal(b[k].lens[0][0][0], 0);
         memset(a[k].lens, 0, sizeof a[k].lens);
+        memset(a[k].pay_map, 0, sizeof a[k].pay_map); /* version 13's */
     }
     assert_memory_equal(a, b, sizeof a);
     /* A version newer than this build's: refused, saying so. */
@@ -3221,6 +3319,7 @@ int main(void)
         cmocka_unit_test(test_version6_blob),
         cmocka_unit_test(test_lengths_follow_the_class),
         cmocka_unit_test(test_lengths_keep_learned_bytes),
+        cmocka_unit_test(test_data_sizes_follow_the_class),
         cmocka_unit_test(test_exchanges_the_class_has),
         cmocka_unit_test(test_server_ports_follow_the_class),
         cmocka_unit_test(test_flow_lengths_follow_the_class),
