@@ -149,12 +149,20 @@ static ns_dataset learned_udp_beacons(ns_tmodel *tm)
     return ds;
 }
 
+/* tm's bytes (*buf, malloc'd, *size) parsed into *back: its class of key. */
+static const ns_tmodel_class *encode_parse(const ns_tmodel *tm, const char *key, uint8_t **buf, size_t *size,
+                                           ns_tmodel *back)
+{
+    assert_int_equal(ns_tmodel_encode(tm, buf, size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(back, *buf, *size, "t"), NS_OK);
+    return ns_tmodel_find(back, key);
+}
+
 /* The trace model learned from ds into *tm, its bytes (*buf, malloc'd, *size), and those parsed into *back. */
 static void learn_encode_parse(ns_tmodel *tm, const ns_dataset *ds, uint8_t **buf, size_t *size, ns_tmodel *back)
 {
     assert_int_equal(ns_tmodel_learn(tm, ds), NS_OK);
-    assert_int_equal(ns_tmodel_encode(tm, buf, size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(back, *buf, *size, "t"), NS_OK);
+    (void)encode_parse(tm, "", buf, size, back);
 }
 
 /* Generated flows standing in for the model's: the dataset's own rows, n flows. */
@@ -2375,9 +2383,7 @@ static void test_flow_lengths_follow_the_class(void **state)
     /* The file keeps them; a version 11 file has none. */
     uint8_t *buf;
     size_t size;
-    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(&v11, buf, size, "t"), NS_OK);
-    assert_memory_equal(ns_tmodel_find(&v11, "app=beacon")->flen_q, c->flen_q, sizeof c->flen_q);
+    assert_memory_equal(encode_parse(&tm, "app=beacon", &buf, &size, &v11)->flen_q, c->flen_q, sizeof c->flen_q);
     ns_tmodel_free(&v11);
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
     size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
@@ -2617,9 +2623,7 @@ static void test_data_sizes_follow_the_class(void **state)
     /* The bytes keep them; a version 12 file has none (its bytes there must be zeros), and plans none. */
     uint8_t *buf;
     size_t size;
-    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(&v12, buf, size, "t"), NS_OK);
-    assert_memory_equal(ns_tmodel_find(&v12, "app=beacon")->pay_q, c->pay_q, sizeof c->pay_q);
+    assert_memory_equal(encode_parse(&tm, "app=beacon", &buf, &size, &v12)->pay_q, c->pay_q, sizeof c->pay_q);
     ns_tmodel_free(&v12);
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
     size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
