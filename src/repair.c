@@ -156,7 +156,7 @@ enum {
     OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19, OFF_BER = 1 << 20, OFF_DGRAMHEAD = 1 << 21, OFF_HELLOVER = 1 << 22,
     OFF_CUT = 1 << 23, OFF_PAIRS = 1 << 24,
     OFF_NDSENDER = 1 << 25, OFF_NOPS = 1 << 26, OFF_MLDRECS = 1 << 27, OFF_LENTIE = 1 << 28, OFF_PAYMAP = 1u << 29,
-    OFF_PAYHEAD = 1u << 30
+    OFF_PAYHEAD = 1u << 30, OFF_PAYBARE = 1u << 31
 };
 
 static unsigned repair_off(void)
@@ -169,7 +169,8 @@ static unsigned repair_off(void)
         {"gateway", OFF_GATEWAY}, {"lens", OFF_LENS}, {"ports", OFF_PORTS},
         {"lensdata", OFF_LENSDATA}, {"ber", OFF_BER}, {"dgramhead", OFF_DGRAMHEAD}, {"hellover", OFF_HELLOVER},
         {"cut", OFF_CUT}, {"pairs", OFF_PAIRS}, {"ndsender", OFF_NDSENDER}, {"nops", OFF_NOPS},
-        {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}, {"paymap", OFF_PAYMAP}, {"payhead", OFF_PAYHEAD}};
+        {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}, {"paymap", OFF_PAYMAP}, {"payhead", OFF_PAYHEAD},
+        {"paybare", OFF_PAYBARE}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     unsigned mask = 0;
     for (const char *at = v; at && *at;) {
@@ -277,6 +278,7 @@ typedef struct len_rule {
     unsigned how;
     const uint16_t (*pay)[NS_REPAIR_PAY_Q];
     double u;
+    int bare; /* with pay: a segment with data goes bare (pay_bare) */
 } len_rule;
 
 /* A data size through a plan's map from -> to (repair.h, ns_repair_plan.pay_map): the knot of `to` at the
@@ -380,7 +382,7 @@ static void read_gen(const int8_t *row, gen *g, const len_rule *lr)
      * bare ACK stays bare, a SYN and a row with learned bytes (a message) keep theirs. */
     if (lr && lr->pay && lr->pay[0][NS_REPAIR_PAY_Q - 1] && (g->ip || g->ip6) && g->shows == NS_PROTO_TCP &&
         !(g->flags & F_SYN) && !g->n_pay && g->tl > hdr) {
-        int pay = pay_mapped(lr->pay[0], lr->pay[1], g->tl - hdr, lr->u);
+        int pay = lr->bare ? 0 : pay_mapped(lr->pay[0], lr->pay[1], g->tl - hdr, lr->u);
         g->tl = (uint16_t)(hdr + pay > 65535 ? 65535 : hdr + pay);
     } else if ((g->ip || g->ip6) && lr && lr->lens)
         g->tl = class_length(lr->lens, g->tl, (lr->how & LEN_HOLD) && g->n_pay > 0 && g->tl > hdr ? hdr : 0,
@@ -1696,6 +1698,7 @@ static int64_t turn_mapped(const uint16_t *from, const uint16_t *to, int64_t ns,
 
 #define SALT_TURN 0x7475726e73ull  /* "turns" */
 #define SALT_PAY 0x7061796d6170ull /* "paymap" */
+#define SALT_BARE 0x7061796261ull   /* "payba" */
 
 /* The point in [0, 1) of a tie's span for row `at` of flow k, a map's own (salt: SALT_*): a hash, so that
  * the flow's random streams stay as they were. */
@@ -1765,13 +1768,15 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         int t = ns_repair_len_kind(row0 ? fs->proto : flow_transport(g, n));
         unsigned how = (off & OFF_LENSDATA ? 0 : LEN_HOLD) | (off & OFF_LENTIE ? 0 : LEN_NUMERIC);
         for (size_t i = 0; i < n; i++) {
-            len_rule lr = {off & OFF_LENS || !plan->lens[d[i]][t][0] ? NULL : plan->lens[d[i]][t], how, NULL, 0};
+            len_rule lr = {off & OFF_LENS || !plan->lens[d[i]][t][0] ? NULL : plan->lens[d[i]][t], how, NULL, 0, 0};
             /* A TCP segment's data size through its class's map of its side and place (pay_map) */
             uint64_t at = row0 + i;
             int part = at < NS_REPAIR_TURN_ROWS ? 0 : at < NS_REPAIR_PAY_ROWS ? 1 : -1;
             if (t == 0 && part >= 0 && !(off & OFF_PAYMAP) && !(part == 0 && (off & OFF_PAYHEAD)) &&
                 plan->pay_map[d[i]][part][0][NS_REPAIR_PAY_Q - 1])
-                lr.pay = plan->pay_map[d[i]][part], lr.u = row_point(o, k, at, SALT_PAY);
+                lr.pay = plan->pay_map[d[i]][part], lr.u = row_point(o, k, at, SALT_PAY),
+                lr.bare = !(off & OFF_PAYBARE) && i && d[i - 1] != d[i] && g[i - 1].payload > 0 &&
+                          row_point(o, k, at, SALT_BARE) * 65535 < plan->pay_bare[d[i]][part];
             if (lr.lens || lr.pay) read_gen(rows + i * W, &g[i], &lr);
         }
     }
@@ -1785,7 +1790,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
                                 : NULL;
         for (int i = 0; x && i < 2; i++) { /* a length that would drop the row's learned bytes: as before */
             uint16_t one[NS_REPAIR_LENS] = {x[i]};
-            len_rule lr = {one, how, NULL, 0};
+            len_rule lr = {one, how, NULL, 0, 0};
             read_gen(rows + (size_t)i * W, &g[i], &lr);
             if (g[i].tl != x[i]) lr.lens = plan->lens[d[i]][t], read_gen(rows + (size_t)i * W, &g[i], &lr);
         }

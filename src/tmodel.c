@@ -505,7 +505,7 @@ static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
         if (i < 2) first[i] = tl, sides |= (uint64_t)d << i;
         /* a TCP segment's data size at its place (version 13), as repair reads it */
         int pay = t == 0 && i < NS_TM_PAY_ROWS ? ns_repair_row_payload(row, NULL) : -1;
-        if (pay > 0) {
+        if (pay >= 0) { /* 0: a bare segment, counted in pay_all alone */
             uint32_t *p = a->pay + ((size_t)d * 2 + (i >= NS_TM_TURN_ROWS)) * 65536 + (size_t)pay;
             *p += *p < UINT32_MAX;
         }
@@ -633,10 +633,11 @@ static void finish_pay(acc *a)
         for (int p = 0; p < 2; p++) {
             const uint32_t *h = a->pay + ((size_t)s * 2 + (size_t)p) * 65536;
             uint64_t n = 0, below = 0;
-            for (uint32_t v = 0; v < 65536; v++) n += h[v];
+            for (uint32_t v = 1; v < 65536; v++) n += h[v];
+            a->c->pay_all[s][p] = n + h[0] > UINT32_MAX ? UINT32_MAX : (uint32_t)(n + h[0]);
             if (!n) continue;
             a->c->pay_n[s][p] = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-            uint32_t v = 0;
+            uint32_t v = 1;
             for (int q = 0; q < NS_TM_PAY_Q; q++) {
                 uint64_t rank = (uint64_t)(((double)q + 0.5) * (double)n / NS_TM_PAY_Q);
                 while (below + h[v] <= rank) below += h[v++];

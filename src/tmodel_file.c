@@ -30,7 +30,8 @@
  *              then per exchange (128): u8 pair_dir; u32 svc_one_main; u32 svc_port_one_main[8];
  *              u32 group_other_addr, group_other_flows, group_other_port_flows
  *              (and plan changes: tmodel.h)
- *   version 13: per side (2) and place (2): u32 pay_n; then per side and place: u16 pay_q[32]
+ *   version 13: per side (2) and place (2): u32 pay_n; then per side and place: u16 pay_q[32];
+ *              then per side and place: u32 pay_all
  *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
  *              NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
@@ -189,7 +190,9 @@ static double rf(cursor *c)
         for (int p_ = 0; p_ < 2; p_++) { W(pay_n[s_][p_]) }                                                       \
     for (int s_ = 0; s_ < 2; s_++)                                                                                \
         for (int p_ = 0; p_ < 2; p_++)                                                                            \
-            for (int i_ = 0; i_ < NS_TM_PAY_Q; i_++) { H(pay_q[s_][p_][i_]) }
+            for (int i_ = 0; i_ < NS_TM_PAY_Q; i_++) { H(pay_q[s_][p_][i_]) }                                     \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int p_ = 0; p_ < 2; p_++) { W(pay_all[s_][p_]) }
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -435,7 +438,7 @@ static const char *class_problem(const ns_tmodel_class *c)
         for (int p = 0; p < 2; p++)
             for (int i = 0; i < NS_TM_PAY_Q; i++) {
                 const uint16_t *q = c->pay_q[h][p];
-                if (c->pay_n[h][p] ? q[i] > 65495 || (i && q[i] < q[i - 1]) : q[i] != 0)
+                if ((c->pay_n[h][p] ? q[i] > 65495 || (i && q[i] < q[i - 1]) : q[i] != 0) || c->pay_n[h][p] > c->pay_all[h][p])
                     return "TCP data size quantiles out of order or out of their range";
             }
     for (int i = 0; i < NS_TM_GROUPS; i++) {

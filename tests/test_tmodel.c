@@ -2587,6 +2587,7 @@ static void test_data_sizes_follow_the_class(void **state)
     const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
     assert_int_equal(c->pay_n[0][0], FLOWS), assert_int_equal(c->pay_n[0][1], 0);
     assert_int_equal(c->pay_n[1][0], 0), assert_int_equal(c->pay_n[1][1], 0);
+    assert_int_equal(c->pay_all[0][0], 2 * FLOWS), assert_int_equal(c->pay_all[1][0], 0); /* the ACK too; no SYN */
     for (int q = 0; q < Q; q++) /* the size at rank (q + 1/2) / Q of 5 x 40, 5 x 60, 5 x 80, 5 x 100 */
         assert_int_equal(c->pay_q[0][0][q], 40 + 20 * (int)((q + 0.5) * FLOWS / Q / 5));
     ns_gen_flows g;
@@ -2598,6 +2599,7 @@ static void test_data_sizes_follow_the_class(void **state)
     assert_int_equal(plan[0].pay_map[0][0][0][0], 300), assert_int_equal(plan[0].pay_map[0][0][0][Q - 1], 300);
     assert_memory_equal(plan[0].pay_map[0][0][1], c->pay_q[0][0], sizeof c->pay_q[0][0]);
     assert_int_equal(plan[0].pay_map[1][0][0][Q - 1], 0), assert_int_equal(plan[0].pay_map[0][1][0][Q - 1], 0);
+    assert_int_equal(plan[0].pay_bare[0][0], 0); /* the rows carry data as often as the class's segments */
     size_t data[N], bytes[N], seen[4] = {0}, sum = 0;
     written_data(&g, plan, N, data, bytes);
     for (size_t k = 0; k < N; k++) {

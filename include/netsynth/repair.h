@@ -276,6 +276,10 @@ typedef struct ns_repair_plan {
      * same quantile [][][1] (one of its real sizes: knots that tie span quantiles, and a size takes the point of
      * that span fixed by the flow and row); a bare ACK stays bare, later rows keep theirs. [][][0] all 0: none. */
     uint16_t pay_map[2][2][2][NS_REPAIR_PAY_Q];
+    /* Per side and place (as pay_map), the share (of 65535) of its data segments right after the peer's data
+     * that go bare (an ACK of that data), where the rows carry data more often than the class's segments
+     * there: 0 none. */
+    uint16_t pay_bare[2][2];
 } ns_repair_plan;
 
 /* ns_repair_plan.gateway: 0 none. */

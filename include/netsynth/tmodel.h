@@ -161,7 +161,10 @@
  * or more; ns_repair_row_payload, as repair reads them) go with the
  * class's (the first class of the chain with 16 of its own there): repair
  * gives such a segment the class's size at its generated one's quantile
- * (ns_repair_plan.pay_map). A bare ACK stays bare, a SYN and a row with
+ * (ns_repair_plan.pay_map). Where the class's rows there carry data more
+ * often than its real segments (pay_n of pay_all), that excess of its data
+ * segments right after the peer's data go bare instead (pay_bare: ACKs of
+ * that data). Else a bare ACK stays bare, a SYN and a row with
  * learned payload bytes (a message) keep their lengths, and the rows past
  * the first 64 keep theirs (the plan sees a flow's first window only).
  * Groups (version 4): an IPv4 UDP flow whose rows all go client to server,
@@ -421,6 +424,8 @@ typedef struct ns_tmodel_class {
      * (ns_repair_plan.pay_map), as a class's segments are its stack's and its messages' sizes */
     uint32_t pay_n[2][2];
     uint16_t pay_q[2][2][NS_TM_PAY_Q];
+    uint32_t pay_all[2][2];                    /* ... and its TCP segments there that are no SYN, bare ones too:
+                                                * the share of them with data (ns_repair_plan.pay_bare) */
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
