@@ -141,7 +141,7 @@ int tm_plan_pay(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capt
             const uint16_t *kn = c >= 0 ? knots + ((size_t)c * 4 + (size_t)sp) * Q : NULL;
             if (!kn || !kn[Q - 1]) continue;
             /* Where the rows carry data more often than the class's segments there (D-LinkDoorSensor's client:
-             * 57% of its first 16 rows' segments, 36% real), a data segment right after the peer's data goes
+             * 56% of its first 16 rows' segments, 36% real), a data segment right after the peer's data goes
              * bare in the share that takes the excess away: an ACK of that data, as a real one would be (not an
              * ACK of nothing new, which repair would turn into the peer's data or drop). */
             const ns_tmodel_class *tc = &tm->classes[c];

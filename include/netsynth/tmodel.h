@@ -64,7 +64,7 @@
  *              onto them (ns_repair_plan.pay_map, below), so that what a
  *              class's flows carry is its own: the rows' sizes are the
  *              model's, which pools every class's (TP-LinkPlugHS110's
- *              server segments 630 bytes of IP in its first 16 rows, 311
+ *              server segments 630 bytes of IP in its first 16 rows, 289
  *              in the medium model's pcaps).
  *   per host   (client and server apart) the IP ID of a flow's packets from
  *              it: all zero, a counter (steps of 0..256 between its non-zero
