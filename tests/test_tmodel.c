@@ -2006,6 +2006,24 @@ static void relay(uint8_t **buf, size_t *size, uint32_t n, size_t rec)
 }
 static void relay_v4(uint8_t **buf, size_t *size, uint32_t n) { relay(buf, size, n, NS_TMODEL_RECORD_V4); }
 
+/* Byte `at` of class c's record in tm's bytes buf[size] (records of NS_TMODEL_RECORD bytes). */
+static uint8_t *record_of(uint8_t *buf, size_t size, const ns_tmodel *tm, const ns_tmodel_class *c, size_t at)
+{
+    return buf + size - (size_t)tm->n_classes * NS_TMODEL_RECORD + (size_t)(c - tm->classes) * NS_TMODEL_RECORD + at;
+}
+
+/* A file whose version says fewer fields than its n records of rec bytes (from rec0) hold: refused while the bytes
+ * from `from` on are set, parsed into *old once they are zeros (its CRC fixed each time). */
+static void loads_once_zeroed(uint8_t *buf, size_t size, size_t rec0, uint32_t n, size_t rec, size_t from, ns_tmodel *old)
+{
+    ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size));
+    assert_int_equal(ns_tmodel_parse(old, buf, size, "old"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
+    for (uint32_t c = 0; c < n; c++) memset(buf + rec0 + (size_t)c * rec + from, 0, rec - from);
+    ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size));
+    assert_int_equal(ns_tmodel_parse(old, buf, size, "old"), NS_OK);
+}
+
 /* The UDP beacon as request and answer: the server answers 40 ms after the
  * client's request, the client asks again 300 ms after the answer (every
  * gap after the first a turn but the last, 100 ms on from the client). */
@@ -2258,14 +2276,8 @@ static void test_version4_blob(void **state)
     assert_int_equal(ns_tmodel_parse(&v4, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "sizes do not match"));
     relay_v4(&buf, &size, tm.n_classes);
-    FIXCRC();
-    assert_int_equal(ns_tmodel_parse(&v4, buf, size, "old"), NS_ECORRUPT);
-    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
-    for (uint32_t c = 0; c < tm.n_classes; c++)
-        memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD_V4 + REC_V5, 0, NS_TMODEL_RECORD_V4 - REC_V5);
-    FIXCRC();
 #undef FIXCRC
-    assert_int_equal(ns_tmodel_parse(&v4, buf, size, "old"), NS_OK);
+    loads_once_zeroed(buf, size, rec0, tm.n_classes, NS_TMODEL_RECORD_V4, REC_V5, &v4);
     for (uint32_t c = 0; c < v4.n_classes; c++) assert_int_equal(v4.classes[c].turn_n[0] + v4.classes[c].turn_n[1], 0);
     enum { N = 20 };
     ns_gen_flows g;
@@ -2628,21 +2640,16 @@ static void test_data_sizes_follow_the_class(void **state)
     assert_memory_equal(encode_parse(&tm, "app=beacon", &buf, &size, &v12)->pay_q, c->pay_q, sizeof c->pay_q);
     ns_tmodel_free(&v12);
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
-    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
-    uint8_t *r = buf + rec0 + (size_t)(c - tm.classes) * NS_TMODEL_RECORD + REC_V13;
+    uint8_t *r = record_of(buf, size, &tm, c, REC_V13);
     assert_int_equal(ns_load_le32(r), FLOWS); /* pay_n[0][0]: the layout's */
     r[16 + 2] = 10, r[16 + 3] = 0, FIXCRC(); /* pay_q[0][0][1] under [0] */
     assert_int_equal(ns_tmodel_parse(&v12, buf, size, "bad.nsm"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "TCP data size quantiles"));
     r[16 + 2] = (uint8_t)c->pay_q[0][0][1], r[16 + 3] = (uint8_t)(c->pay_q[0][0][1] >> 8);
-    ns_store_le32(buf + 8, 12), FIXCRC();
-    assert_int_equal(ns_tmodel_parse(&v12, buf, size, "old"), NS_ECORRUPT);
-    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
-    for (uint32_t k = 0; k < tm.n_classes; k++)
-        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD + REC_V13, 0, NS_TMODEL_RECORD - REC_V13);
-    FIXCRC();
+    ns_store_le32(buf + 8, 12);
 #undef FIXCRC
-    assert_int_equal(ns_tmodel_parse(&v12, buf, size, "old"), NS_OK);
+    loads_once_zeroed(buf, size, size - (size_t)tm.n_classes * NS_TMODEL_RECORD, tm.n_classes, NS_TMODEL_RECORD, REC_V13,
+                      &v12);
     plan_beacon(&v12, &g, 1, plan);
     no_link(plan, N);
     for (size_t k = 0; k < N; k++) assert_int_equal(plan[k].pay_map[0][0][0][Q - 1], 0);
