@@ -178,6 +178,8 @@ typedef struct acc {
     int hport_lost;         /* out of memory for hport: no port keeps handshakes */
     uint32_t *lens;         /* [2][3][65536] packets per side, transport and IP total length: one array, cleared
                              * per class */
+    uint32_t *pay;          /* [2][2][65536] TCP data segments per side, place and payload bytes (version 13): the
+                             * same */
     uint32_t *ports;        /* [2][65536] flows per transport (TCP, UDP) and server port, cleared per class */
     uint32_t *cports;       /* [65536] flows per ephemeral client port (learn_port), cleared per class */
     uint32_t chigh_lo, chigh_hi; /* the least and most of those from NS_TM_CPORT_HIGH on */
@@ -501,6 +503,12 @@ static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
         a->c->len_all[d][t] += a->c->len_all[d][t] < UINT32_MAX;
         *h += *h < UINT32_MAX;
         if (i < 2) first[i] = tl, sides |= (uint64_t)d << i;
+        /* a TCP segment's data size at its place (version 13), as repair reads it */
+        int pay = t == 0 && i < NS_TM_PAY_ROWS ? ns_repair_row_payload(row, NULL) : -1;
+        if (pay >= 0) { /* 0: a bare segment, counted in pay_all alone */
+            uint32_t *p = a->pay + ((size_t)d * 2 + (i >= NS_TM_TURN_ROWS)) * 65536 + (size_t)pay;
+            *p += *p < UINT32_MAX;
+        }
     }
     if (fl->proto == NS_PROTO_UDP && first[0] >= 28 && first[1] >= 28)
         a->pairs[a->n_pairs++] = sides << 48 | (uint64_t)fl->server_port << 32 | first[0] << 16 | first[1];
@@ -615,6 +623,27 @@ static void finish_lengths(acc *a)
         for (int t = 0; t < NS_TM_LEN_KINDS; t++)
             commonest(a->lens + ((size_t)s * NS_TM_LEN_KINDS + (size_t)t) * 65536, 20, NS_TM_LENS,
                       a->c->len_val[s][t], a->c->len_count[s][t]);
+}
+
+/* The quantiles (i + 1/2) / NS_TM_PAY_Q of the TCP data sizes per side and place (tmodel.h, pay_q): the size
+ * at each one's rank, so that each is a size the class's segments had. */
+static void finish_pay(acc *a)
+{
+    for (int s = 0; s < 2; s++)
+        for (int p = 0; p < 2; p++) {
+            const uint32_t *h = a->pay + ((size_t)s * 2 + (size_t)p) * 65536;
+            uint64_t n = 0, below = 0;
+            for (uint32_t v = 1; v < 65536; v++) n += h[v];
+            a->c->pay_all[s][p] = n + h[0] > UINT32_MAX ? UINT32_MAX : (uint32_t)(n + h[0]);
+            if (!n) continue;
+            a->c->pay_n[s][p] = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+            uint32_t v = 1;
+            for (int q = 0; q < NS_TM_PAY_Q; q++) {
+                uint64_t rank = (uint64_t)(((double)q + 0.5) * (double)n / NS_TM_PAY_Q);
+                while (below + h[v] <= rank) below += h[v++];
+                a->c->pay_q[s][p][q] = (uint16_t)(v > 65495 ? 65495 : v);
+            }
+        }
 }
 
 /* The commonest SYN-ACK window and scale (ties: the smallest). */
@@ -956,14 +985,14 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     uint32_t *svc_port = malloc(4 * 65536 * sizeof *svc_port);
     uint32_t *turn_hist = malloc(2 * TURN_BINS * sizeof *turn_hist);
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
-    uint32_t *lens = malloc(2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
+    uint32_t *lens = malloc(2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens), *pay = malloc(4 * 65536 * sizeof *pay);
     uint32_t *ports = malloc(2 * 65536 * sizeof *ports), *cports = malloc(65536 * sizeof *cports);
     uint64_t *flen = malloc((F + 1) * sizeof *flen), *pairs = malloc(3 * (F + 1) * sizeof *pairs);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !ports || !cports || !flen || !pairs) {
+        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !pay || !ports || !cports || !flen || !pairs) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -1048,6 +1077,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         memset(turn_hist, 0, 2 * TURN_BINS * sizeof *turn_hist);
         a->lens = lens;
         memset(lens, 0, 2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens);
+        a->pay = pay;
+        memset(pay, 0, 4 * 65536 * sizeof *pay);
         a->ports = ports;
         memset(ports, 0, 2 * 65536 * sizeof *ports);
         a->cports = cports, a->chigh_lo = 65536, a->chigh_hi = 0;
@@ -1087,6 +1118,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         finish_turn_ports(a);
         finish_services(a);
         finish_lengths(a);
+        finish_pay(a);
         finish_server_ports(a);
         finish_flow_lengths(a);
         finish_pairs(a);
@@ -1100,7 +1132,7 @@ done:
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
     free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows), free(svc_port);
-    free(lens), free(ports), free(cports), free(flen), free(pairs);
+    free(lens), free(pay), free(ports), free(cports), free(flen), free(pairs);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* tmodel_close.c: the plan's closes (tmodel.h, "Generation"): how each TCP
  * flow ends, in its class's shares of FINs, RSTs and refusals, with its
  * SYN-ACK's window, scale and timestamp; each flow's prior of HTTP
- * methods, and its class's IP lengths. */
+ * methods, and its class's IP lengths and TCP data sizes. */
 #include "netsynth/tmodel.h"
 
 #include <math.h>
@@ -76,6 +76,91 @@ void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_c
         }
     }
 }
+enum { PAY_MIN = 16 }; /* data segments for a map of sizes, the class's and the plan's */
+/* sp: side << 1 | place (tmodel.h, pay_n) */
+static int has_pay(const ns_tmodel_class *c, int sp) { return c->pay_n[sp >> 1][sp & 1] >= PAY_MIN; }
+
+/* Each TCP flow's map of data sizes per side and place (plan[k].pay_map; version 13): the quantiles of the
+ * sizes the plan's rows of a class generated there (as repair reads them: ns_repair_row_payload, of a flow's
+ * first window) onto the class's. A class's segments are its stack's and its messages' sizes, the rows' the
+ * model's, which pools every class's (BENCHMARK.md, "Bytes per class (session 14)"). */
+int tm_plan_pay(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                const tm_flow_info *info, const ns_repair_opts *ro, ns_repair_plan *plan)
+{
+    enum { Q = NS_TM_PAY_Q };
+    if (tm->version < 13) return NS_OK;
+    size_t rows = 0, n = 0;
+    for (size_t i = 0; i < n_caps; i++)
+        for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
+            uint32_t len = tm_planned_rows(g, ro, k);
+            rows += info[k].proto == NS_PROTO_TCP ? (len < NS_TM_PAY_ROWS ? len : NS_TM_PAY_ROWS) : 0;
+        }
+    int32_t *cls = malloc((4 * n_caps + 1) * sizeof *cls);
+    uint64_t *v = malloc((rows + 1) * sizeof *v); /* (class, side, place) << 16 | size, sorted */
+    uint16_t *knots = calloc((size_t)tm->n_classes * 4 * Q + 1, sizeof *knots);
+    uint64_t *seg = calloc((size_t)tm->n_classes * 4 * 3 + 1, sizeof *seg); /* segments, with data, after the peer's data */
+    if (!cls || !v || !knots || !seg) {
+        free(cls), free(v), free(knots), free(seg);
+        return ns_error(NS_ENOMEM, "out of memory planning the data sizes of %zu captures", n_caps);
+    }
+    for (size_t i = 0; i < n_caps; i++) {
+        tm_chain ch;
+        tm_chain_of(tm, caps[i].key, &ch);
+        for (int sp = 0; sp < 4; sp++) {
+            const ns_tmodel_class *c = tm_pick(&ch, has_pay, sp);
+            /* never the empty key's but for a capture of that key: it pools every class's sizes */
+            cls[4 * i + (size_t)sp] = c && (*c->key || !*caps[i].key) ? (int32_t)(c - tm->classes) : -1;
+        }
+        for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
+            if (info[k].proto != NS_PROTO_TCP) continue;
+            uint32_t len = tm_planned_rows(g, ro, k);
+            int prev = -1; /* the size of the row before, -1 none */
+            for (uint32_t j = 0; j < len && j < NS_TM_PAY_ROWS; j++) {
+                int learned, size = ns_repair_row_payload(g->rows + (g->first[k] + j) * NS_NP_MODEL_WIDTH, &learned);
+                int sp = (g->dir[g->first[k] + j] ? 2 : 0) + (j >= NS_TM_TURN_ROWS);
+                int32_t c = cls[4 * i + (size_t)sp];
+                int after = j && prev > 0 && g->dir[g->first[k] + j - 1] != g->dir[g->first[k] + j];
+                prev = size;
+                if (size < 0 || learned || c < 0) continue;
+                uint64_t *sg = seg + ((size_t)c * 4 + (size_t)sp) * 3;
+                sg[0]++, sg[1] += size > 0, sg[2] += size > 0 && after;
+                if (size > 0) v[n++] = ((uint64_t)c * 4 + (uint64_t)sp) << 16 | (uint64_t)size;
+            }
+        }
+    }
+    qsort(v, n, sizeof *v, tm_cmp_u64);
+    for (size_t a = 0, b; a < n; a = b) {
+        for (b = a; b < n && v[b] >> 16 == v[a] >> 16; b++) {}
+        if (b - a < PAY_MIN) continue; /* too few to say where a size lies among them */
+        uint16_t *kn = knots + (size_t)(v[a] >> 16) * Q;
+        for (int q = 0; q < Q; q++) kn[q] = (uint16_t)v[a + (size_t)(((double)q + 0.5) * (double)(b - a) / Q)];
+    }
+    for (size_t i = 0; i < n_caps; i++)
+        for (int sp = 0; sp < 4; sp++) {
+            int32_t c = cls[4 * i + (size_t)sp];
+            const uint16_t *kn = c >= 0 ? knots + ((size_t)c * 4 + (size_t)sp) * Q : NULL;
+            if (!kn || !kn[Q - 1]) continue;
+            /* Where the rows carry data more often than the class's segments there (D-LinkDoorSensor's client:
+             * 56% of its first 16 rows' segments, 36% real), a data segment right after the peer's data goes
+             * bare in the share that takes the excess away: an ACK of that data, as a real one would be (not an
+             * ACK of nothing new, which repair would turn into the peer's data or drop). */
+            const ns_tmodel_class *tc = &tm->classes[c];
+            const uint64_t *sg = seg + ((size_t)c * 4 + (size_t)sp) * 3;
+            double real = (double)tc->pay_n[sp >> 1][sp & 1] / tc->pay_all[sp >> 1][sp & 1];
+            double own = (double)sg[1] / (double)sg[0], go = sg[2] ? (1 - real / own) * (double)sg[1] / (double)sg[2] : 0;
+            uint16_t bare = go > 0 ? (uint16_t)(go >= 1 ? 65535 : go * 65535) : 0;
+            for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
+                if (info[k].proto != NS_PROTO_TCP) continue;
+                plan[k].pay_bare[sp >> 1][sp & 1] = bare;
+                memcpy(plan[k].pay_map[sp >> 1][sp & 1][0], kn, sizeof plan[k].pay_map[0][0][0]);
+                memcpy(plan[k].pay_map[sp >> 1][sp & 1][1], tm->classes[c].pay_q[sp >> 1][sp & 1],
+                       sizeof plan[k].pay_map[0][0][1]);
+            }
+        }
+    free(cls), free(v), free(knots), free(seg);
+    return NS_OK;
+}
+
 static int has_synack_ws(const ns_tmodel_class *c, int s) { return c->synack_ws > 0; }
 static int has_rst_ts(const ns_tmodel_class *c, int s) { return (uint64_t)c->rst_ts[0] + c->rst_ts[1] > 0; }
 static int has_synack_ts(const ns_tmodel_class *c, int s) { return (uint64_t)c->synack_ts[0] + c->synack_ts[1] > 0; }

@@ -30,7 +30,9 @@
  *              then per exchange (128): u8 pair_dir; u32 svc_one_main; u32 svc_port_one_main[8];
  *              u32 group_other_addr, group_other_flows, group_other_port_flows
  *              (and plan changes: tmodel.h)
- *   version 13: no field (a plan change: client ports off the ports served or claimed, tmodel_plan.c cport_fit)
+ *   version 13: per side (2) and place (2): u32 pay_n; then per side and place: u16 pay_q[32];
+ *              then per side and place: u32 pay_all (and a plan change: client ports off the ports
+ *              served or claimed, tmodel_plan.c cport_fit)
  *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
  *              NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
@@ -183,6 +185,16 @@ static double rf(cursor *c)
     for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { W(svc_port_one_main[p_]) }                                    \
     W(group_other_addr) W(group_other_flows) W(group_other_port_flows)
 
+/* And version 13's. */
+#define RECORD_FIELDS_V13(W, H)                                                                                   \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int p_ = 0; p_ < 2; p_++) { W(pay_n[s_][p_]) }                                                       \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int p_ = 0; p_ < 2; p_++)                                                                            \
+            for (int i_ = 0; i_ < NS_TM_PAY_Q; i_++) { H(pay_q[s_][p_][i_]) }                                     \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int p_ = 0; p_ < 2; p_++) { W(pay_all[s_][p_]) }
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -201,6 +213,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V10(PW, PH)
     RECORD_FIELDS_V11(PW, PH)
     RECORD_FIELDS_V12(PW, PH, PB)
+    RECORD_FIELDS_V13(PW, PH)
 #undef PW
 #undef PH
 #undef PB
@@ -248,6 +261,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 12) {
         RECORD_FIELDS_V12(GW, GH, GB)
+    }
+    if (version >= 13) {
+        RECORD_FIELDS_V13(GW, GH)
     }
 #undef GW
 #undef GH
@@ -418,6 +434,14 @@ static const char *class_problem(const ns_tmodel_class *c)
             return "UDP exchanges out of order or shorter than their headers";
     }
     if (s > c->flows) return "more UDP exchanges than flows";
+    /* repair gives segments these sizes: in order, none past an IP packet's */
+    for (int h = 0; h < 2; h++)
+        for (int p = 0; p < 2; p++)
+            for (int i = 0; i < NS_TM_PAY_Q; i++) {
+                const uint16_t *q = c->pay_q[h][p];
+                if ((c->pay_n[h][p] ? q[i] > 65495 || (i && q[i] < q[i - 1]) : q[i] != 0) || c->pay_n[h][p] > c->pay_all[h][p])
+                    return "TCP data size quantiles out of order or out of their range";
+            }
     for (int i = 0; i < NS_TM_GROUPS; i++) {
         /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
         if (c->group_addr[i] ? !tm_is_group_addr(c->group_addr[i]) || !c->group_flows[i]

@@ -79,7 +79,7 @@ uint32_t tm_planned_rows(const ns_gen_flows *g, const ns_repair_opts *ro, size_t
 
 /* The plan's parts after its hosts and ports (ns_tmodel_plan calls them in this order): each TCP
  * flow's close and SYN-ACK (tmodel_close.c), its handshake gaps, every flow's turn maps
- * (tmodel_timing.c), and each flow's prior of HTTP methods (tmodel_close.c). */
+ * (tmodel_timing.c), and each flow's prior of HTTP methods, IP lengths and TCP data sizes (tmodel_close.c). */
 int tm_plan_closes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
                    const tm_flow_info *info, const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan);
 int tm_plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
@@ -89,5 +89,7 @@ int tm_plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_ca
 void tm_plan_methods(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, ns_repair_plan *plan);
 void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, const tm_flow_info *info,
                   ns_repair_plan *plan);
+int tm_plan_pay(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                const tm_flow_info *info, const ns_repair_opts *ro, ns_repair_plan *plan);
 
 #endif

@@ -1324,6 +1324,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     if (!rc) rc = tm_plan_turns(tm, g, caps, n_caps, info, ro, plan);
     if (!rc) tm_plan_methods(tm, caps, n_caps, plan);
     if (!rc) tm_plan_lens(tm, caps, n_caps, info, plan);
+    if (!rc) rc = tm_plan_pay(tm, g, caps, n_caps, info, ro, plan);
     free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts), free(served);
     free(v.pairs), free(v.val), free(v.has);
     for (int d = 0; d < 2; d++) free(v.ttl[d]), free(v.ts[d]), free(v.has_ts[d]);

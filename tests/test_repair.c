@@ -1286,6 +1286,45 @@ static void test_capture_cut(void **state)
     ns_repair_out_free(&out), ns_repair_out_free(&whole);
 }
 
+/* A plan's data sizes (trace model version 13): the client's segments with data in the first 16 rows take
+ * the class's size at their generated size's quantile (here every 100 becomes 300), and with pay_bare the
+ * share of them right after the server's data goes bare, an ACK of that data (here all: rows 5 and 7; row 3
+ * follows the client's own ACK and keeps its data). The server's (no map) keep theirs; the bare ACKs are
+ * written (they acknowledge new data). NETSYNTH_REPAIR_OFF=paybare keeps their data, paymap their sizes. */
+static void test_data_sizes_of_the_plan(void **state)
+{
+    (void)state;
+    static tflow f;
+    f.n = 0;
+    handshake(&f, 80);
+    for (int i = 0; i < 5; i++)
+        tcp_row(add(&f, i & 1, 1000), i & 1 ? 200 : 100, i & 1 ? 80 : 50000, i & 1 ? 50000 : 80, 1, 1, ACK | PSH);
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    ns_repair_plan plan = {.start_ns = o.start_ns, .client = 1, .server = 2, .client_port = 50001,
+                           .close = NS_REPAIR_CLOSE_OPEN};
+    for (int q = 0; q < NS_REPAIR_PAY_Q; q++) plan.pay_map[0][0][0][q] = 100, plan.pay_map[0][0][1][q] = 300;
+    o.plan = &plan, o.n_plan = 1;
+    static const size_t want[3][8] = {{0, 0, 0, 300, 200, 300, 200, 300},   /* the map */
+                                      {0, 0, 0, 300, 200, 0, 200, 0},       /* and pay_bare */
+                                      {0, 0, 0, 100, 200, 100, 200, 100}};  /* paymap off */
+    for (int run = 0; run < 4; run++) {
+        plan.pay_bare[0][0] = run ? 65535 : 0;
+        if (run >= 2) assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", run == 2 ? "paybare" : "paymap", 1), 0);
+        ns_repair_out out = {0};
+        assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+        unsetenv("NETSYNTH_REPAIR_OFF");
+        check_all(&out, &o, 1);
+        assert_int_equal(out.n_pkts, f.n);
+        for (size_t i = 0; i < out.n_pkts; i++) {
+            pk v;
+            view(&out, i, &v);
+            assert_int_equal(v.payload, want[run == 2 ? 0 : run == 3 ? 2 : run][i]);
+        }
+        ns_repair_out_free(&out);
+    }
+}
+
 /* A plan's close overrules the rows (issue 15: the class's shares of
  * closes): a FIN exchange, an RST or neither, with valid TCP state, the
  * FINs and RSTs the rows showed otherwise cleared and counted. */
@@ -2555,6 +2594,7 @@ int main(void)
         cmocka_unit_test(test_flow_closes_at_its_end),
         cmocka_unit_test(test_planned_close),
         cmocka_unit_test(test_capture_cut),
+        cmocka_unit_test(test_data_sizes_of_the_plan),
         cmocka_unit_test(test_one_transport_per_flow),
         cmocka_unit_test(test_icmp),
         cmocka_unit_test(test_icmp_errors),

@@ -149,12 +149,20 @@ static ns_dataset learned_udp_beacons(ns_tmodel *tm)
     return ds;
 }
 
+/* tm's bytes (*buf, malloc'd, *size) parsed into *back: its class of key. */
+static const ns_tmodel_class *encode_parse(const ns_tmodel *tm, const char *key, uint8_t **buf, size_t *size,
+                                           ns_tmodel *back)
+{
+    assert_int_equal(ns_tmodel_encode(tm, buf, size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(back, *buf, *size, "t"), NS_OK);
+    return ns_tmodel_find(back, key);
+}
+
 /* The trace model learned from ds into *tm, its bytes (*buf, malloc'd, *size), and those parsed into *back. */
 static void learn_encode_parse(ns_tmodel *tm, const ns_dataset *ds, uint8_t **buf, size_t *size, ns_tmodel *back)
 {
     assert_int_equal(ns_tmodel_learn(tm, ds), NS_OK);
-    assert_int_equal(ns_tmodel_encode(tm, buf, size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(back, *buf, *size, "t"), NS_OK);
+    (void)encode_parse(tm, "", buf, size, back);
 }
 
 /* Generated flows standing in for the model's: the dataset's own rows, n flows. */
@@ -2038,6 +2046,24 @@ static void relay(uint8_t **buf, size_t *size, uint32_t n, size_t rec)
 }
 static void relay_v4(uint8_t **buf, size_t *size, uint32_t n) { relay(buf, size, n, NS_TMODEL_RECORD_V4); }
 
+/* Byte `at` of class c's record in tm's bytes buf[size] (records of NS_TMODEL_RECORD bytes). */
+static uint8_t *record_of(uint8_t *buf, size_t size, const ns_tmodel *tm, const ns_tmodel_class *c, size_t at)
+{
+    return buf + size - (size_t)tm->n_classes * NS_TMODEL_RECORD + (size_t)(c - tm->classes) * NS_TMODEL_RECORD + at;
+}
+
+/* A file whose version says fewer fields than its n records of rec bytes (from rec0) hold: refused while the bytes
+ * from `from` on are set, parsed into *old once they are zeros (its CRC fixed each time). */
+static void loads_once_zeroed(uint8_t *buf, size_t size, size_t rec0, uint32_t n, size_t rec, size_t from, ns_tmodel *old)
+{
+    ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size));
+    assert_int_equal(ns_tmodel_parse(old, buf, size, "old"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
+    for (uint32_t c = 0; c < n; c++) memset(buf + rec0 + (size_t)c * rec + from, 0, rec - from);
+    ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size));
+    assert_int_equal(ns_tmodel_parse(old, buf, size, "old"), NS_OK);
+}
+
 /* The UDP beacon as request and answer: the server answers 40 ms after the
  * client's request, the client asks again 300 ms after the answer (every
  * gap after the first a turn but the last, 100 ms on from the client). */
@@ -2290,14 +2316,8 @@ static void test_version4_blob(void **state)
     assert_int_equal(ns_tmodel_parse(&v4, buf, size, "old"), NS_ECORRUPT);
     assert_non_null(strstr(ns_errmsg(), "sizes do not match"));
     relay_v4(&buf, &size, tm.n_classes);
-    FIXCRC();
-    assert_int_equal(ns_tmodel_parse(&v4, buf, size, "old"), NS_ECORRUPT);
-    assert_non_null(strstr(ns_errmsg(), "unknown fields"));
-    for (uint32_t c = 0; c < tm.n_classes; c++)
-        memset(buf + rec0 + (size_t)c * NS_TMODEL_RECORD_V4 + REC_V5, 0, NS_TMODEL_RECORD_V4 - REC_V5);
-    FIXCRC();
 #undef FIXCRC
-    assert_int_equal(ns_tmodel_parse(&v4, buf, size, "old"), NS_OK);
+    loads_once_zeroed(buf, size, rec0, tm.n_classes, NS_TMODEL_RECORD_V4, REC_V5, &v4);
     for (uint32_t c = 0; c < v4.n_classes; c++) assert_int_equal(v4.classes[c].turn_n[0] + v4.classes[c].turn_n[1], 0);
     enum { N = 20 };
     ns_gen_flows g;
@@ -2415,9 +2435,7 @@ static void test_flow_lengths_follow_the_class(void **state)
     /* The file keeps them; a version 11 file has none. */
     uint8_t *buf;
     size_t size;
-    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(&v11, buf, size, "t"), NS_OK);
-    assert_memory_equal(ns_tmodel_find(&v11, "app=beacon")->flen_q, c->flen_q, sizeof c->flen_q);
+    assert_memory_equal(encode_parse(&tm, "app=beacon", &buf, &size, &v11)->flen_q, c->flen_q, sizeof c->flen_q);
     ns_tmodel_free(&v11);
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
     size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
@@ -2587,6 +2605,98 @@ static void test_lengths_keep_learned_bytes(void **state)
     written_data(&g, plan, N, data, bytes);
     unsetenv("NETSYNTH_REPAIR_OFF");
     assert_int_equal(data[0], 0), assert_int_equal(data[1], 0), assert_int_equal(data[2], 2);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
+/* Row i of a dataset (its packed rows) given IP total length tl. */
+static void put_ds_length(ns_dataset *ds, size_t i, uint16_t tl)
+{
+    int8_t row[W];
+    ns_dataset_row(ds, i, row);
+    ns_nprint_put(row, NS_NPF_IPV4_TL, tl);
+    ns_dataset_pack_row(row, W, (uint8_t *)ds->bits + i * ((W + 3) / 4));
+}
+
+/* Where version 13's fields start in a record (after version 12's). */
+enum { REC_V13 = REC_V9 + 2 * NS_TM_LEN_KINDS * (NS_TM_LENS * 6 + 4) + 2 * NS_TM_PORTS * 6 + NS_TM_CPORTS * 6 + 8 +
+                 4 * NS_TM_FLEN_BINS * (1 + NS_TM_FLEN_Q) + NS_TM_PAIRS * 11 + 4 + 4 * NS_TM_SVC_PORTS + 12 };
+
+/* Version 13: a class's TCP data sizes. The beacon's client sends one segment of data a flow, in its first 16
+ * rows: here 40, 60, 80 or 100 bytes (5 flows each), and its server none. Generated flows whose data segments
+ * all carry 300 bytes (a size the class never had) are written with the class's sizes, spread over them (the
+ * generated knots all tie: each row takes its point of the span), their bare ACKs bare; a row whose learned
+ * bytes start a message keeps its length. NETSYNTH_REPAIR_OFF=paymap, and a version 12 file (no sizes), leave
+ * the sizes to the lengths rule as before (and with it off too, to the rows: 300). */
+static void test_data_sizes_follow_the_class(void **state)
+{
+    (void)state;
+    enum { Q = NS_TM_PAY_Q, N = FLOWS };
+    ns_dataset ds = beacon_dataset();
+    for (int f = 0; f < FLOWS; f++) put_ds_length(&ds, (size_t)f * LEN + 3, (uint16_t)(52 + 40 + 20 * (f % 4)));
+    ns_tmodel tm, v12;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->pay_n[0][0], FLOWS), assert_int_equal(c->pay_n[0][1], 0);
+    assert_int_equal(c->pay_n[1][0], 0), assert_int_equal(c->pay_n[1][1], 0);
+    assert_int_equal(c->pay_all[0][0], 2 * FLOWS), assert_int_equal(c->pay_all[1][0], 0); /* the ACK too; no SYN */
+    for (int q = 0; q < Q; q++) /* the size at rank (q + 1/2) / Q of 5 x 40, 5 x 60, 5 x 80, 5 x 100 */
+        assert_int_equal(c->pay_q[0][0][q], 40 + 20 * (int)((q + 0.5) * FLOWS / Q / 5));
+    ns_gen_flows g;
+    flows_like(&g, &ds, N);
+    for (size_t k = 0; k < N; k++) ns_nprint_put(g.rows + (g.first[k] + 3) * W, NS_NPF_IPV4_TL, 52 + 300);
+    ns_repair_plan plan[N];
+    plan_beacon(&tm, &g, 1, plan);
+    no_link(plan, N);
+    assert_int_equal(plan[0].pay_map[0][0][0][0], 300), assert_int_equal(plan[0].pay_map[0][0][0][Q - 1], 300);
+    assert_memory_equal(plan[0].pay_map[0][0][1], c->pay_q[0][0], sizeof c->pay_q[0][0]);
+    assert_int_equal(plan[0].pay_map[1][0][0][Q - 1], 0), assert_int_equal(plan[0].pay_map[0][1][0][Q - 1], 0);
+    assert_int_equal(plan[0].pay_bare[0][0], 0); /* the rows carry data as often as the class's segments */
+    size_t data[N], bytes[N], seen[4] = {0}, sum = 0;
+    written_data(&g, plan, N, data, bytes);
+    for (size_t k = 0; k < N; k++) {
+        assert_int_equal(data[k], 1); /* the ACK after the handshake stays bare */
+        assert_true(bytes[k] >= 40 && bytes[k] <= 100 && bytes[k] % 20 == 0);
+        seen[(bytes[k] - 40) / 20]++, sum += bytes[k];
+    }
+    print_message("sizes written: 40 x %zu, 60 x %zu, 80 x %zu, 100 x %zu\n", seen[0], seen[1], seen[2], seen[3]);
+    for (int i = 0; i < 4; i++) assert_true(seen[i] > 0);
+    size_t off[N];
+    assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "paymap", 1), 0);
+    written_data(&g, plan, N, data, off);
+    assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "paymap,lens", 1), 0);
+    written_data(&g, plan, N, data, bytes);
+    unsetenv("NETSYNTH_REPAIR_OFF");
+    for (size_t k = 0; k < N; k++) assert_int_equal(off[k], off[0]), assert_int_equal(bytes[k], 300); /* one length */
+    /* A row whose learned bytes start a request keeps its length (here through the lengths rule, as before). */
+    int8_t *row = g.rows + (g.first[0] + 3) * W;
+    for (int i = 0; i < 16; i++) ns_nprint_bits_put(row, NS_NP_COL_PAY + 8 * i, 8, (uint8_t)("GET / HTTP/1.1\r\n"[i]));
+    written_data(&g, plan, N, data, bytes);
+    assert_int_equal(bytes[0], off[0]);
+
+    /* The bytes keep them; a version 12 file has none (its bytes there must be zeros), and plans none. */
+    uint8_t *buf;
+    size_t size;
+    assert_memory_equal(encode_parse(&tm, "app=beacon", &buf, &size, &v12)->pay_q, c->pay_q, sizeof c->pay_q);
+    ns_tmodel_free(&v12);
+#define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
+    uint8_t *r = record_of(buf, size, &tm, c, REC_V13);
+    assert_int_equal(ns_load_le32(r), FLOWS); /* pay_n[0][0]: the layout's */
+    r[16 + 2] = 10, r[16 + 3] = 0, FIXCRC(); /* pay_q[0][0][1] under [0] */
+    assert_int_equal(ns_tmodel_parse(&v12, buf, size, "bad.nsm"), NS_ECORRUPT);
+    assert_non_null(strstr(ns_errmsg(), "TCP data size quantiles"));
+    r[16 + 2] = (uint8_t)c->pay_q[0][0][1], r[16 + 3] = (uint8_t)(c->pay_q[0][0][1] >> 8);
+    ns_store_le32(buf + 8, 12);
+#undef FIXCRC
+    loads_once_zeroed(buf, size, size - (size_t)tm.n_classes * NS_TMODEL_RECORD, tm.n_classes, NS_TMODEL_RECORD, REC_V13,
+                      &v12);
+    plan_beacon(&v12, &g, 1, plan);
+    no_link(plan, N);
+    for (size_t k = 0; k < N; k++) assert_int_equal(plan[k].pay_map[0][0][0][Q - 1], 0);
+    written_data(&g, plan, N, data, bytes);
+    for (size_t k = 0; k < N; k++) assert_int_equal(bytes[k], off[k]);
+    free(buf);
+    ns_tmodel_free(&v12);
     ns_gen_flows_free(&g);
     ns_tmodel_free(&tm);
 }
@@ -3100,6 +3210,7 @@ static void test_version1_blob(void **state)
         a[k].link = 0; /* version 8's */
         assert_int_equal(a[k].lens[0][0][0], 52), assert_int_equal(b[k].lens[0][0][0], 0);
         memset(a[k].lens, 0, sizeof a[k].lens);
+        memset(a[k].pay_map, 0, sizeof a[k].pay_map); /* version 13's */
     }
     assert_memory_equal(a, b, sizeof a);
     /* A version newer than this build's: refused, saying so. */
@@ -3262,6 +3373,7 @@ int main(void)
         cmocka_unit_test(test_version6_blob),
         cmocka_unit_test(test_lengths_follow_the_class),
         cmocka_unit_test(test_lengths_keep_learned_bytes),
+        cmocka_unit_test(test_data_sizes_follow_the_class),
         cmocka_unit_test(test_exchanges_the_class_has),
         cmocka_unit_test(test_server_ports_follow_the_class),
         cmocka_unit_test(test_flow_lengths_follow_the_class),

@@ -205,6 +205,10 @@ enum { NS_REPAIR_METHODS = 12 };   /* ns_repair_plan.methods */
 enum { NS_REPAIR_LENS = 32, NS_REPAIR_LEN_KINDS = 3 };   /* ns_repair_plan.lens: per side and transport */
 enum { NS_REPAIR_PAIRS = 64 };                           /* ns_repair_plan.pairs */
 enum { NS_REPAIR_PORTS = 32 };   /* ns_tmodel_class.port_val: server ports kept per transport */
+/* ns_repair_plan.pay_map: knots per map, and the rows it covers: [0] a TCP flow's first NS_REPAIR_TURN_ROWS
+ * (what nPrint's forests read), [1] the rest of its first NS_REPAIR_PAY_ROWS (the model's default window: what
+ * the plan sees of every flow) */
+enum { NS_REPAIR_PAY_Q = 32, NS_REPAIR_PAY_ROWS = 64 };
 
 typedef struct ns_repair_plan {
     int64_t start_ns;          /* the flow's first packet */
@@ -265,6 +269,17 @@ typedef struct ns_repair_plan {
      * both lengths. All 0: each length on its own (lens). */
     uint16_t pairs[NS_REPAIR_PAIRS][2];
     uint8_t pair_dir[NS_REPAIR_PAIRS];
+    /* A TCP flow's data sizes as its class's (trace model version 13): per side and rows ([0] the first
+     * NS_REPAIR_TURN_ROWS, [1] the rest of the first NS_REPAIR_PAY_ROWS), the payload bytes of a segment that
+     * carries data (ns_repair_row_payload: not a SYN, no learned payload bytes) at the generated quantiles
+     * [][][0] (knots at (i + 1/2) / NS_REPAIR_PAY_Q of the plan's rows of the class) become the class's at the
+     * same quantile [][][1] (one of its real sizes: knots that tie span quantiles, and a size takes the point of
+     * that span fixed by the flow and row); a bare ACK stays bare, later rows keep theirs. [][][0] all 0: none. */
+    uint16_t pay_map[2][2][2][NS_REPAIR_PAY_Q];
+    /* Per side and place (as pay_map), the share (of 65535) of its data segments right after the peer's data
+     * that go bare (an ACK of that data), where the rows carry data more often than the class's segments
+     * there: 0 none. */
+    uint16_t pay_bare[2][2];
 } ns_repair_plan;
 
 /* ns_repair_plan.gateway: 0 none. */
@@ -413,6 +428,12 @@ uint16_t ns_repair_client_port(uint8_t proto, uint16_t server_port);
  * neighbour discovery and MLD flow from its client, as before session 14
  * (tmodel_plan.c, nd_sender). */
 int ns_repair_nd_sender_off(void);
+
+/* The payload bytes repair gives a row that it reads as an IP TCP segment, not a SYN (the total length past its
+ * IP and TCP headers; 0 a bare one), else -1; *learned (may be NULL): whether the row carries leading payload
+ * bytes (a payload model's message, whose length the row holds). What pay_map maps, and what the trace model
+ * learns it from. */
+int ns_repair_row_payload(const int8_t *row, int *learned);
 
 /* The index of ns_repair_plan.lens for a flow's transport (IP protocol): 0 TCP, 1 UDP, 2 the rest. */
 int ns_repair_len_kind(uint8_t proto);

@@ -57,6 +57,15 @@
  *              flows sit where its real ones do in the bin (Lightify's 15
  *              flows of 256+ packets at 278-297, which the log-uniform draw
  *              put at 369 on average).
+ *   data sizes (version 13) the payload bytes of the class's TCP segments
+ *              that carry data, per side, in a flow's first 16 rows and in
+ *              the rest of its first 64: 32 quantiles each (sizes the
+ *              class's segments had). The plan maps the rows' data sizes
+ *              onto them (ns_repair_plan.pay_map, below), so that what a
+ *              class's flows carry is its own: the rows' sizes are the
+ *              model's, which pools every class's (TP-LinkPlugHS110's
+ *              server segments 630 bytes of IP in its first 16 rows, 289
+ *              in the medium model's pcaps).
  *   per host   (client and server apart) the IP ID of a flow's packets from
  *              it: all zero, a counter (steps of 0..256 between its non-zero
  *              IDs: a Linux SYN-ACK has ID 0), or random; whether
@@ -146,6 +155,18 @@
  * class whose flows generated fewer than 16 gaps of a kind (or a version
  * 4 model) leaves them to the rows. A flow to a group goes one way: its
  * gaps are all same-side ones.
+ * Data sizes (version 13, tmodel_close.c): per class, side and place (a TCP
+ * flow's first 16 rows, the rest of its first 64), the quantiles of the
+ * data sizes the plan's flows of the class generated there (of 16 segments
+ * or more; ns_repair_row_payload, as repair reads them) go with the
+ * class's (the first class of the chain with 16 of its own there): repair
+ * gives such a segment the class's size at its generated one's quantile
+ * (ns_repair_plan.pay_map). Where the class's rows there carry data more
+ * often than its real segments (pay_n of pay_all), that excess of its data
+ * segments right after the peer's data go bare instead (pay_bare: ACKs of
+ * that data). Else a bare ACK stays bare, a SYN and a row with
+ * learned payload bytes (a message) keep their lengths, and the rows past
+ * the first 64 keep theirs (the plan sees a flow's first window only).
  * Groups (version 4): an IPv4 UDP flow whose rows all go client to server,
  * to a server port of the class's group table, goes to that group address
  * (224.0.0.251 for mDNS, 239.255.255.250 for SSDP, 255.255.255.255 for
@@ -203,9 +224,9 @@
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
  * version 5 ones before `method`, version 6 ones before `svc_multi`, version 7 ones before `gw_port_flows`,
  * version 8 ones before `len_val`, version 9 ones before `port_val`, version 10 ones before `cport_val`,
- * version 11 ones before `flen_n` (what they lack reads as zeros), records of versions 1 to 4 are
- * NS_TMODEL_RECORD_V4 bytes and those of versions 5 to 11 NS_TMODEL_RECORD_V11; a version newer than NS_TMODEL_VERSION
- * is refused. */
+ * version 11 ones before `flen_n`, version 12 ones before `pay_n` (what they lack reads as zeros), records of
+ * versions 1 to 4 are NS_TMODEL_RECORD_V4 bytes and those of versions 5 to 11 NS_TMODEL_RECORD_V11; a version newer
+ * than NS_TMODEL_VERSION is refused. */
 #ifndef NETSYNTH_TMODEL_H
 #define NETSYNTH_TMODEL_H
 #ifdef __cplusplus
@@ -234,7 +255,9 @@ extern "C" {
                                * svc_port_one_main; service_pins), and a one-way flow to a port of no
                                * group entry to the group its class's went to (group_other_*); 13: in the
                                * plan, no client port one the model's classes serve on or a dissector
-                               * claims (tmodel_ports.c); older files load
+                               * claims (tmodel_ports.c), and TCP data sizes per
+                               * side and place (pay_n, pay_q, pay_all: the plan's pay_map, pay_bare);
+                               * older files load
                                * without what they lack (and plan as before) */
 
 enum {
@@ -257,6 +280,8 @@ enum {
     NS_TM_FLEN_BINS = 17,                                /* flow lengths (2^b, 2^(b+1)], b < 17: past NS_FLOW_MAX_KEPT */
     NS_TM_FLEN_Q = 9,                                    /* quantiles of the lengths within a bin, min to max */
     NS_TM_PAIRS = 128,                                   /* UDP exchanges (the first two rows' lengths) kept */
+    NS_TM_PAY_Q = NS_REPAIR_PAY_Q,                       /* quantiles of TCP data sizes per side and place */
+    NS_TM_PAY_ROWS = NS_REPAIR_PAY_ROWS,                 /* the rows of a flow they are learned from */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -394,6 +419,15 @@ typedef struct ns_tmodel_class {
      * (group_other_port_flows), and of them those to a group address, the commonest (group_other_addr; 0:
      * none): a vendor's discovery broadcast to a port of its own each capture */
     uint32_t group_other_addr, group_other_flows, group_other_port_flows;
+    /* version 13: the payload bytes of the class's TCP segments that carry data (not a SYN: repair's reading,
+     * ns_repair_row_payload) per side and place in the flow ([0] its first NS_TM_TURN_ROWS rows, [1] the rest of
+     * its first NS_TM_PAY_ROWS): how many (pay_n), and their quantiles (i + 1/2) / NS_TM_PAY_Q, each a size one of
+     * them had (the rank's own, not between two): what the plan maps the rows' data sizes onto
+     * (ns_repair_plan.pay_map), as a class's segments are its stack's and its messages' sizes */
+    uint32_t pay_n[2][2];
+    uint16_t pay_q[2][2][NS_TM_PAY_Q];
+    uint32_t pay_all[2][2];                    /* ... and its TCP segments there that are no SYN, bare ones too:
+                                                * the share of them with data (ns_repair_plan.pay_bare) */
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {
