@@ -155,7 +155,8 @@ enum {
     OFF_IGMP = 1 << 15, OFF_GATEWAY = 1 << 16, OFF_LENS = 1 << 17,
     OFF_PORTS = 1 << 18, OFF_LENSDATA = 1 << 19, OFF_BER = 1 << 20, OFF_DGRAMHEAD = 1 << 21, OFF_HELLOVER = 1 << 22,
     OFF_CUT = 1 << 23, OFF_PAIRS = 1 << 24,
-    OFF_NDSENDER = 1 << 25, OFF_NOPS = 1 << 26, OFF_MLDRECS = 1 << 27, OFF_LENTIE = 1 << 28
+    OFF_NDSENDER = 1 << 25, OFF_NOPS = 1 << 26, OFF_MLDRECS = 1 << 27, OFF_LENTIE = 1 << 28,
+    OFF_TAIL = 1 << 29
 };
 
 static unsigned repair_off(void)
@@ -168,7 +169,7 @@ static unsigned repair_off(void)
         {"gateway", OFF_GATEWAY}, {"lens", OFF_LENS}, {"ports", OFF_PORTS},
         {"lensdata", OFF_LENSDATA}, {"ber", OFF_BER}, {"dgramhead", OFF_DGRAMHEAD}, {"hellover", OFF_HELLOVER},
         {"cut", OFF_CUT}, {"pairs", OFF_PAIRS}, {"ndsender", OFF_NDSENDER}, {"nops", OFF_NOPS},
-        {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}};
+        {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}, {"tail", OFF_TAIL}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     unsigned mask = 0;
     for (const char *at = v; at && *at;) {
@@ -1859,8 +1860,10 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
             /* The plan's turn and same-side gaps (repair.h: turn_map), after the handshake */
             int same = fs->last_dir == dd;
             const uint16_t(*map)[NS_REPAIR_TURN_Q] = plan ? plan->turn_map[same] : NULL;
-            if (map && map[0][NS_REPAIR_TURN_Q - 1] && !(tp->handshake && at <= tp->syns + 1u) &&
-                (!same || at < NS_REPAIR_TURN_ROWS))
+            if (plan && plan->tail_scale > 0 && at >= NS_REPAIR_TURN_ROWS && !(tp->off & OFF_TAIL))
+                iat = (int64_t)llround((double)iat * plan->tail_scale);   /* the class's span past the window */
+            else if (map && map[0][NS_REPAIR_TURN_Q - 1] && !(tp->handshake && at <= tp->syns + 1u) &&
+                     (!same || at < NS_REPAIR_TURN_ROWS))
                 iat = turn_mapped(map[0], map[1], iat, turn_point(o, k, at));
             int64_t gap = iat > US ? (iat + US - 1) / US * US : US;
             /* The plan's handshake gaps (tmodel.h: where the rows' lie outside the class's) */

@@ -30,7 +30,8 @@
  *              then per exchange (128): u8 pair_dir; u32 svc_one_main; u32 svc_port_one_main[8];
  *              u32 group_other_addr, group_other_flows, group_other_port_flows
  *              (and plan changes: tmodel.h)
- *   version 13: no field (a plan change: client ports off the ports served or claimed, tmodel_plan.c cport_fit)
+ *   version 13: per length bin (17): u32 tail_n; then per length bin (17): u32 tail_q[9]
+ *              (and a plan change: client ports off the ports served or claimed, tmodel_plan.c cport_fit)
  *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
  *              NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
@@ -183,6 +184,12 @@ static double rf(cursor *c)
     for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { W(svc_port_one_main[p_]) }                                    \
     W(group_other_addr) W(group_other_flows) W(group_other_port_flows)
 
+/* And version 13's. */
+#define RECORD_FIELDS_V13(W)                                                                                      \
+    for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++) { W(tail_n[b_]) }                                                \
+    for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++)                                                                  \
+        for (int i_ = 0; i_ < NS_TM_FLEN_Q; i_++) { W(tail_q[b_][i_]) }
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -201,6 +208,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V10(PW, PH)
     RECORD_FIELDS_V11(PW, PH)
     RECORD_FIELDS_V12(PW, PH, PB)
+    RECORD_FIELDS_V13(PW)
 #undef PW
 #undef PH
 #undef PB
@@ -248,6 +256,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 12) {
         RECORD_FIELDS_V12(GW, GH, GB)
+    }
+    if (version >= 13) {
+        RECORD_FIELDS_V13(GW)
     }
 #undef GW
 #undef GH
@@ -407,6 +418,15 @@ static const char *class_problem(const ns_tmodel_class *c)
                 return "flow length quantiles out of their bin or out of order";
     }
     if (s > c->flows) return "more flow lengths than flows";
+    /* the plan gives generated flows these spans in order: none in a bin without flows */
+    s = 0;
+    for (int b = 0; b < NS_TM_FLEN_BINS; b++) {
+        s += c->tail_n[b];
+        if (c->tail_n[b] > c->flen_n[b]) return "more flow spans than flow lengths in a bin";
+        for (int i = 0; i < NS_TM_FLEN_Q; i++)
+            if (c->tail_n[b] ? i && c->tail_q[b][i] < c->tail_q[b][i - 1] : c->tail_q[b][i] != 0)
+                return "flow span quantiles out of order";
+    }
     /* repair writes these lengths: each holds its IP and UDP headers */
     s = 0;
     for (int i = 0; i < NS_TM_PAIRS; i++) {

@@ -86,6 +86,8 @@ int tm_plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
                        const tm_flow_info *info, const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan);
 int tm_plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
                   const tm_flow_info *info, const ns_repair_opts *ro, ns_repair_plan *plan);
+int tm_plan_tails(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                  const ns_repair_opts *ro, ns_repair_plan *plan);
 void tm_plan_methods(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, ns_repair_plan *plan);
 void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, const tm_flow_info *info,
                   ns_repair_plan *plan);

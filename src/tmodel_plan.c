@@ -1322,6 +1322,7 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     if (!rc) rc = tm_plan_closes(tm, g, caps, n_caps, info, ro, seed, plan);
     if (!rc) rc = tm_plan_handshakes(tm, g, caps, n_caps, info, ro, seed, plan);
     if (!rc) rc = tm_plan_turns(tm, g, caps, n_caps, info, ro, plan);
+    if (!rc) rc = tm_plan_tails(tm, g, caps, n_caps, ro, plan);
     if (!rc) tm_plan_methods(tm, caps, n_caps, plan);
     if (!rc) tm_plan_lens(tm, caps, n_caps, info, plan);
     free(used.t), free(info), free(cl), free(sv), free(scratch), free(kind), free(starts), free(served);

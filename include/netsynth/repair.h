@@ -265,6 +265,10 @@ typedef struct ns_repair_plan {
      * both lengths. All 0: each length on its own (lens). */
     uint16_t pairs[NS_REPAIR_PAIRS][2];
     uint8_t pair_dir[NS_REPAIR_PAIRS];
+    /* > 0: the gaps before the rows from NS_REPAIR_TURN_ROWS on are the rows' own times this (no turn map), so
+     * that the flow runs past its first rows as long as its class's flows of its length did (trace model
+     * version 13, tail_q: a model trained on flows cut at 16 packets learned no gap past them). 0: as before */
+    float tail_scale;
 } ns_repair_plan;
 
 /* ns_repair_plan.gateway: 0 none. */
