@@ -77,6 +77,18 @@ static void udp_row(int8_t *row, int payload, uint16_t id, int ttl, uint16_t sp,
     ns_nprint_put(row, NS_NPF_UDP_LEN, (uint64_t)(8 + payload)), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
 }
 
+/* A dataset of the beacon's vocabulary (one attribute, app=beacon, one capture) and no flows yet. */
+static ns_dataset beacon_vocabulary(void)
+{
+    static const char *attr_names[] = {"app"};
+    static const uint32_t attr_first[] = {0, 1};
+    static const char *tokens[] = {"app=beacon"};
+    static const char *files[] = {"beacon.pcap"};
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .n_attrs = 1, .n_tokens = 1, .n_files = 1,
+                     .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files};
+    return ds;
+}
+
 /* The beacon dataset (static arrays: one at a time) of nf flows: the even
  * ones to server port 443, the odd ones to odd_port; udp: its flows are UDP
  * (the same hosts, IDs, TTLs and times), for what a class's TCP flows would
@@ -86,10 +98,6 @@ static void udp_row(int8_t *row, int payload, uint16_t id, int ttl, uint16_t sp,
 enum { BEACON_MAX = 160 };
 static ns_dataset beacon_dataset_ports(int udp, int nf, uint16_t odd_port, const int64_t answer_ns[2], int64_t again_ns)
 {
-    static const char *attr_names[] = {"app"};
-    static const uint32_t attr_first[] = {0, 1};
-    static const char *tokens[] = {"app=beacon"};
-    static const char *files[] = {"beacon.pcap"};
     static ns_ds_flow flows[BEACON_MAX];
     static int32_t labels[BEACON_MAX];
     static int64_t iat[BEACON_MAX * LEN];
@@ -118,10 +126,9 @@ static ns_dataset beacon_dataset_ports(int udp, int nf, uint16_t odd_port, const
             dirs[f * LEN + k] = (uint8_t)back;
         }
     }
-    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = LEN, .n_flows = (uint64_t)nf,
-                     .n_packets = (uint64_t)nf * LEN, .n_attrs = 1, .n_tokens = 1, .n_files = 1,
-                     .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files,
-                     .flows = flows, .labels = labels, .iat_ns = iat, .dir = dirs, .bits = bits};
+    ns_dataset ds = beacon_vocabulary();
+    ds.max_packets = LEN, ds.n_flows = (uint64_t)nf, ds.n_packets = (uint64_t)nf * LEN;
+    ds.flows = flows, ds.labels = labels, ds.iat_ns = iat, ds.dir = dirs, ds.bits = bits;
     return ds;
 }
 
@@ -2475,40 +2482,37 @@ static void written_data(const ns_gen_flows *g, ns_repair_plan *plan, size_t n, 
 enum { TAIL_FLOWS = 20, TAIL_KEPT = 40 };
 static ns_dataset tail_dataset(int kept, uint32_t seen, const uint32_t *span_us)
 {
-    static const char *attr_names[] = {"app"};
-    static const uint32_t attr_first[] = {0, 1};
-    static const char *tokens[] = {"app=beacon"};
-    static const char *files[] = {"beacon.pcap"};
-    static ns_ds_flow flows[TAIL_FLOWS];
-    static ns_ds_totals totals[TAIL_FLOWS];
-    static int32_t labels[TAIL_FLOWS];
-    static int64_t iat[TAIL_FLOWS * TAIL_KEPT];
-    static uint8_t dirs[TAIL_FLOWS * TAIL_KEPT], bits[TAIL_FLOWS * TAIL_KEPT * ((W + 3) / 4)];
+    static struct {
+        ns_ds_flow flows[TAIL_FLOWS];
+        ns_ds_totals totals[TAIL_FLOWS];
+        int32_t labels[TAIL_FLOWS];
+        int64_t iat[TAIL_FLOWS * TAIL_KEPT];
+        uint8_t dir[TAIL_FLOWS * TAIL_KEPT], bits[TAIL_FLOWS * TAIL_KEPT * ((W + 3) / 4)];
+    } t;
     assert_true(kept <= TAIL_KEPT);
     int8_t row[W];
     for (int f = 0; f < TAIL_FLOWS; f++) {
         uint16_t cp = (uint16_t)(40000 + f);
-        flows[f] = (ns_ds_flow){.first = (uint64_t)f * (uint64_t)kept, .start_ns = 1600000000000000000LL + f * PERIOD_NS,
+        t.flows[f] = (ns_ds_flow){.first = (uint64_t)f * (uint64_t)kept, .start_ns = 1600000000000000000LL + f * PERIOD_NS,
                                 .n_packets = (uint32_t)kept, .seen = seen, .client_ip = 0x0A000002,
                                 .server_ip = 0xC0A80001, .client_port = cp, .server_port = 443, .proto = 6};
-        totals[f] = (ns_ds_totals){.packets = {seen - 1, 1}, .bytes = {40 * (uint64_t)seen, 40}, .end = NS_DS_END_CAPTURE,
+        t.totals[f] = (ns_ds_totals){.packets = {seen - 1, 1}, .bytes = {40 * (uint64_t)seen, 40}, .end = NS_DS_END_CAPTURE,
                                    .tcp_flags = {SYN | ACK | PSH, SYN | ACK}, .span_us = span_us ? span_us[f] : 0};
-        labels[f] = 0;
+        t.labels[f] = 0;
         for (int k = 0; k < kept; k++) {
             int back = k == 1, flags = k == 0 ? SYN : k == 1 ? SYN | ACK : k == 2 ? ACK : ACK | PSH;
             uint32_t ts = 5000000u + (uint32_t)(f * 5000 + k * 10);
             ts_row(row, k >= 3 ? 100 : 0, flags, ts, ts, (uint16_t)(7000 + k), back ? 50 : 64, back ? 443 : cp,
                    back ? cp : 443);
-            ns_dataset_pack_row(row, W, bits + (size_t)(f * kept + k) * ((W + 3) / 4));
-            iat[f * kept + k] = k ? IAT_NS : 0;
-            dirs[f * kept + k] = (uint8_t)back;
+            ns_dataset_pack_row(row, W, t.bits + (size_t)(f * kept + k) * ((W + 3) / 4));
+            t.iat[f * kept + k] = k ? IAT_NS : 0;
+            t.dir[f * kept + k] = (uint8_t)back;
         }
     }
-    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = (uint32_t)kept, .n_flows = TAIL_FLOWS,
-                     .n_packets = (uint64_t)TAIL_FLOWS * (uint64_t)kept, .n_attrs = 1, .n_tokens = 1, .n_files = 1,
-                     .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files,
-                     .flows = flows, .totals = span_us ? totals : NULL, .labels = labels, .iat_ns = iat, .dir = dirs,
-                     .bits = bits};
+    ns_dataset ds = beacon_vocabulary();
+    ds.max_packets = (uint32_t)kept, ds.n_flows = TAIL_FLOWS, ds.n_packets = (uint64_t)TAIL_FLOWS * (uint64_t)kept;
+    ds.flows = t.flows, ds.totals = span_us ? t.totals : NULL, ds.labels = t.labels, ds.iat_ns = t.iat, ds.dir = t.dir;
+    ds.bits = t.bits;
     return ds;
 }
 
