@@ -330,7 +330,7 @@ static int tm_cmp_u64x3(const void *x, const void *y)
     return 0;
 }
 
-/* Each long flow's tail_scale (repair.h): per class (the first of the capture's chain with spans in the
+/* Each long flow's tail_scale (repair.h; into info[k], which the plan copies): per class (the first of the capture's chain with spans in the
  * flow's length bin, tmodel.h tail_q) and bin, the plan's flows of the bin ranked by how long their rows run
  * past the first NS_TM_TURN_ROWS (their own gaps there), and the flow at rank r of m given the class's span
  * at quantile (r + 1/2) / m: counted, not drawn, so that the bin's spans come out the class's while the
@@ -339,7 +339,7 @@ static int tm_cmp_u64x3(const void *x, const void *y)
  * cut at 16 packets, `make demo`'s) its rows there ran 0.4 to 2.5 times as long as the lab's (iperf: a test
  * of 1 s at every RTT), and the NetFlow forest read the RTT classes from those durations. */
 int tm_plan_tails(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
-                  const ns_repair_opts *ro, ns_repair_plan *plan)
+                  const ns_repair_opts *ro, tm_flow_info *info)
 {
     enum { W = NS_TM_TURN_ROWS, Q = NS_TM_FLEN_Q };
     size_t n = 0;
@@ -373,7 +373,7 @@ int tm_plan_tails(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_ca
             double x = ((double)(j - a) + 0.5) / (double)(e - a) * (Q - 1);
             int lo = x < Q - 1 ? (int)x : Q - 2;
             double us = q[lo] + (x - lo) * ((double)q[lo + 1] - q[lo]);
-            if (v[j][1] > 0) plan[v[j][2]].tail_scale = (float)(us * 1e3 / (double)v[j][1]);
+            if (v[j][1] > 0) info[v[j][2]].tail_scale = (float)(us * 1e3 / (double)v[j][1]);
         }
     }
     free(v);
