@@ -2584,6 +2584,15 @@ static void test_flow_tails_follow_the_class(void **state)
         assert_true(fabs(raw_ms * 1000 * plan[k].tail_scale - want_us) < 1);
     }
     assert_true(plan[4].tail_scale == 0);
+    /* A copy (version 12's capture ends) counts them: its flows now run 2.5-2.7 s, past a capture that ended
+     * 2 s after its first start, and the copy is cut (their rows alone ran 1.5-1.6 s: no cut before). */
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, G, "app=beacon", 1000000000LL, 2000000000LL};
+    ns_repair_plan copy[G];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 1, copy), NS_OK);
+    assert_true(copy[0].cut_ns > 0);
+    assert_true(copy[0].tail_scale == plan[0].tail_scale);
     /* Repair writes them so; without the rule, the rows' own. */
     int64_t span_with[G], span_without[G];
     for (int off = 0; off < 2; off++) {
