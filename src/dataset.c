@@ -325,8 +325,8 @@ static int check_totals(const ns_dataset *ds, const char *name)
                  (w->end == NS_DS_END_FIN) != ((flags & (TCP_FIN | TCP_RST)) == TCP_FIN))
             bad = "ends otherwise than its TCP flags say";
         else if (w->end == NS_DS_END_IDLE && !ds->idle_timeout_ns) bad = "ends idle with no idle timeout";
-        for (int k = 0; k < 5 && !bad; k++)
-            if (w->pad_[k]) bad = "has non-zero padding in its totals";
+        if (!bad && w->span_us && w->packets[0] + w->packets[1] < 2) bad = "has a span but one packet";
+        if (!bad && w->pad_[0]) bad = "has non-zero padding in its totals";
         if (bad) return ns_error(NS_ECORRUPT, "%s: flow %" PRIu64 " %s", name, i, bad);
     }
     return NS_OK;
@@ -646,6 +646,13 @@ void ns_dataset_opts_init(ns_dataset_opts *o)
     o->max_packets = NS_FLOW_MAX_KEPT;
     o->idle_timeout_ns = NS_FLOW_DEFAULT_IDLE_NS;
     o->payload_bytes = NS_DS_DEFAULT_PAYLOAD;
+}
+
+uint32_t ns_ds_span_us(int64_t span_ns, uint64_t packets)
+{
+    if (packets < 2) return 0;
+    int64_t us = span_ns / 1000;
+    return us < 1 ? 1 : us >= (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
 int ns_dataset_payload(const ns_dataset *ds) { return (int)((ds->flags & NS_DS_PAYLOAD_MASK) >> NS_DS_PAYLOAD_SHIFT); }
@@ -1143,6 +1150,7 @@ static int process_file(const builder *b, uint32_t file, file_out *out)
         ns_ds_totals *w = &out->totals[i];
         for (int s = 0; s < 2; s++)
             w->packets[s] = f->packets[s], w->bytes[s] = f->bytes[s], w->tcp_flags[s] = f->tcp_flags[s];
+        w->span_us = ns_ds_span_us(f->last_ns - f->first_ns, f->seen);
         uint8_t flags = f->tcp_flags[0] | f->tcp_flags[1];
         w->end = flags & TCP_RST ? NS_DS_END_RST
                  : flags & TCP_FIN ? NS_DS_END_FIN

@@ -87,7 +87,9 @@ done:
 void ns_gen_flow_totals(const ns_gen_flows *g, size_t i, uint8_t proto, ns_ds_totals *t)
 {
     memset(t, 0, sizeof *t);
+    int64_t span = 0;
     for (size_t k = g->first[i]; k < g->first[i] + g->len[i]; k++) {
+        if (k > g->first[i] && g->iat_ns && g->iat_ns[k] > 0) span += g->iat_ns[k];
         const int8_t *row = g->rows + k * W;
         int d = g->dir[k] != 0;
         /* Unrepaired rows: a length no IPv4 packet has counts as the nearest one. */
@@ -99,6 +101,7 @@ void ns_gen_flow_totals(const ns_gen_flows *g, size_t i, uint8_t proto, ns_ds_to
         if (proto == NS_PROTO_TCP && row[NS_NP_COL_TCP_CWR] >= 0)
             t->tcp_flags[d] |= (uint8_t)ns_nprint_bits_get(row, NS_NP_COL_TCP_CWR, 8);
     }
+    t->span_us = ns_ds_span_us(span, g->len[i]);
     uint8_t flags = t->tcp_flags[0] | t->tcp_flags[1];
     t->end = flags & 0x04 ? NS_DS_END_RST : flags & 0x01 ? NS_DS_END_FIN : NS_DS_END_CAPTURE;
 }

@@ -183,6 +183,7 @@ static int present_bytes(const int8_t *row, int col, int max, uint8_t *out)
 #define OFF_PAYMAP     (UINT64_C(1) << 31)
 #define OFF_PAYHEAD    (UINT64_C(1) << 32)
 #define OFF_PAYBARE    (UINT64_C(1) << 33)
+#define OFF_TAIL       (UINT64_C(1) << 34)
 
 static uint64_t repair_off(void)
 {
@@ -195,7 +196,8 @@ static uint64_t repair_off(void)
         {"lensdata", OFF_LENSDATA}, {"ber", OFF_BER}, {"dgramhead", OFF_DGRAMHEAD}, {"hellover", OFF_HELLOVER},
         {"cut", OFF_CUT}, {"pairs", OFF_PAIRS}, {"ndsender", OFF_NDSENDER}, {"nops", OFF_NOPS},
         {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}, {"headcont", OFF_HEADCONT}, {"keyx", OFF_KEYX},
-        {"paymap", OFF_PAYMAP}, {"payhead", OFF_PAYHEAD}, {"paybare", OFF_PAYBARE}};
+        {"paymap", OFF_PAYMAP}, {"payhead", OFF_PAYHEAD}, {"paybare", OFF_PAYBARE},
+        {"tail", OFF_TAIL}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     uint64_t mask = 0;
     for (const char *at = v; at && *at;) {
@@ -1951,8 +1953,10 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
             /* The plan's turn and same-side gaps (repair.h: turn_map), after the handshake */
             int same = fs->last_dir == dd;
             const uint16_t(*map)[NS_REPAIR_TURN_Q] = plan ? plan->turn_map[same] : NULL;
-            if (map && map[0][NS_REPAIR_TURN_Q - 1] && !(tp->handshake && at <= tp->syns + 1u) &&
-                (!same || at < NS_REPAIR_TURN_ROWS))
+            if (plan && plan->tail_scale > 0 && at >= NS_REPAIR_TURN_ROWS && !(tp->off & OFF_TAIL))
+                iat = (int64_t)llround((double)iat * plan->tail_scale);   /* the class's span past the window */
+            else if (map && map[0][NS_REPAIR_TURN_Q - 1] && !(tp->handshake && at <= tp->syns + 1u) &&
+                     (!same || at < NS_REPAIR_TURN_ROWS))
                 iat = turn_mapped(map[0], map[1], iat, row_point(o, k, at, SALT_TURN));
             int64_t gap = iat > US ? (iat + US - 1) / US * US : US;
             /* The plan's handshake gaps (tmodel.h: where the rows' lie outside the class's) */

@@ -185,6 +185,8 @@ typedef struct acc {
     uint32_t chigh_lo, chigh_hi; /* the least and most of those from NS_TM_CPORT_HIGH on */
     uint64_t *flen;         /* the class's flows' whole lengths (one array, refilled per class) */
     size_t n_flen;
+    uint64_t *ftail;        /* its long flows' length bin << 40 | span past the window, us (tail_us; the same) */
+    size_t n_ftail;
     uint64_t *pairs;        /* its UDP exchanges: sides << 48 | server port << 32 | first row's length << 16 | second's (the same;
                              * three slots a flow: finish_pairs counts them past its flows' own) */
     size_t n_pairs;
@@ -584,6 +586,47 @@ static void finish_flow_lengths(acc *a)
             }
         }
         i = e;
+    }
+}
+
+/* How long flow f of ds ran from its NS_TM_TURN_ROWS-th packet to its last, microseconds (at most UINT32_MAX):
+ * from its rows where it kept them all, else from its totals' span (a dataset cut at --packets) less its
+ * first rows' gaps; -1 for a flow no longer than that or one whose span is not known. */
+static int64_t tail_us(const ns_dataset *ds, uint64_t f)
+{
+    const ns_ds_flow *d = &ds->flows[f];
+    uint64_t whole = ns_train_whole_length(ds, f);
+    if (whole <= NS_TM_TURN_ROWS || !ds->iat_ns || d->n_packets < NS_TM_TURN_ROWS) return -1;
+    int64_t head = 0, tail = 0;
+    for (uint32_t r = 1; r < d->n_packets; r++) *(r < NS_TM_TURN_ROWS ? &head : &tail) += ds->iat_ns[d->first + r];
+    if (d->n_packets < whole) {
+        uint32_t span = ds->totals ? ds->totals[f].span_us : 0;
+        if (!span) return -1;
+        tail = (int64_t)span * 1000 - head;
+    }
+    tail = tail > 0 ? tail / 1000 : 0;
+    return tail < (int64_t)UINT32_MAX ? tail : (int64_t)UINT32_MAX;
+}
+
+/* The class's long flows per log2 bin of whole length and the quantiles of their spans past the window
+ * (tmodel.h, tail_q). */
+static void finish_flow_tails(acc *a)
+{
+    uint64_t *v = a->ftail;
+    size_t n = a->n_ftail;
+    qsort(v, n, sizeof *v, tm_cmp_u64);
+    for (size_t i = 0, e; i < n; i = e) {
+        int b = (int)(v[i] >> 40);
+        for (e = i; e < n && v[e] >> 40 == v[i] >> 40; e++) {}
+        if (b >= NS_TM_FLEN_BINS) continue;
+        a->c->tail_n[b] = (uint32_t)(e - i);
+        for (int q = 0; q < NS_TM_FLEN_Q; q++) {
+            double r = (double)(e - i - 1) * q / (NS_TM_FLEN_Q - 1), lo_v, hi_v;
+            size_t lo = (size_t)r;
+            lo_v = (double)(v[i + lo] & 0xffffffffu);
+            hi_v = lo + 1 < e - i ? (double)(v[i + lo + 1] & 0xffffffffu) : lo_v;
+            a->c->tail_q[b][q] = (uint32_t)llround(lo_v + (r - lo) * (hi_v - lo_v));
+        }
     }
 }
 
@@ -988,11 +1031,13 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     uint32_t *lens = malloc(2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens), *pay = malloc(4 * 65536 * sizeof *pay);
     uint32_t *ports = malloc(2 * 65536 * sizeof *ports), *cports = malloc(65536 * sizeof *cports);
     uint64_t *flen = malloc((F + 1) * sizeof *flen), *pairs = malloc(3 * (F + 1) * sizeof *pairs);
+    uint64_t *ftail = malloc((F + 1) * sizeof *ftail);
     cdef *defs = NULL;
     acc *accs = NULL;
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
-        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !pay || !ports || !cports || !flen || !pairs) {
+        !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !pay || !ports || !cports || !flen || !pairs ||
+        !ftail) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -1084,6 +1129,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         a->cports = cports, a->chigh_lo = 65536, a->chigh_hi = 0;
         memset(cports, 0, 65536 * sizeof *cports);
         a->flen = flen, a->n_flen = 0;
+        a->ftail = ftail, a->n_ftail = 0;
         a->pairs = pairs, a->n_pairs = 0;
         size_t m = 0;
         for (size_t j = 0; j <= F && !rc; j++) {
@@ -1105,6 +1151,13 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
             if (in) {
                 seq[m++] = f, learn_lengths(a, ds, f, row), learn_port(a, &ds->flows[f]);
                 flen[a->n_flen++] = ns_train_whole_length(ds, f);
+                int64_t tail = tail_us(ds, f);
+                if (tail >= 0) {
+                    uint64_t whole = ns_train_whole_length(ds, f);
+                    int b = 0;
+                    while (whole > 2ull << b) b++;   /* its bin in flen_n: (2^b, 2^(b+1)] */
+                    ftail[a->n_ftail++] = (uint64_t)b << 40 | (uint64_t)tail;
+                }
             }
         }
         if (!rc) rc = finish_gaps(a);
@@ -1121,8 +1174,9 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         finish_pay(a);
         finish_server_ports(a);
         finish_flow_lengths(a);
+        finish_flow_tails(a);
         finish_pairs(a);
-        a->flen = NULL, a->pairs = NULL;
+        a->flen = NULL, a->pairs = NULL, a->ftail = NULL;
     }
 
 done:
@@ -1132,7 +1186,7 @@ done:
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
     free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows), free(svc_port);
-    free(lens), free(pay), free(ports), free(cports), free(flen), free(pairs);
+    free(lens), free(pay), free(ports), free(cports), free(flen), free(pairs), free(ftail);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }

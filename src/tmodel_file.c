@@ -31,8 +31,9 @@
  *              u32 group_other_addr, group_other_flows, group_other_port_flows
  *              (and plan changes: tmodel.h)
  *   version 13: per side (2) and place (2): u32 pay_n; then per side and place: u16 pay_q[32];
- *              then per side and place: u32 pay_all (and a plan change: client ports off the ports
- *              served or claimed, tmodel_plan.c cport_fit)
+ *              then per side and place: u32 pay_all; then per length bin (17): u32 tail_n; then per
+ *              length bin (17): u32 tail_q[9] (and a plan change: client ports off the ports served or
+ *              claimed, tmodel_plan.c cport_fit)
  *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
  *              NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
@@ -193,7 +194,10 @@ static double rf(cursor *c)
         for (int p_ = 0; p_ < 2; p_++)                                                                            \
             for (int i_ = 0; i_ < NS_TM_PAY_Q; i_++) { H(pay_q[s_][p_][i_]) }                                     \
     for (int s_ = 0; s_ < 2; s_++)                                                                                \
-        for (int p_ = 0; p_ < 2; p_++) { W(pay_all[s_][p_]) }
+        for (int p_ = 0; p_ < 2; p_++) { W(pay_all[s_][p_]) }                                                     \
+    for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++) { W(tail_n[b_]) }                                                \
+    for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++)                                                                  \
+        for (int i_ = 0; i_ < NS_TM_FLEN_Q; i_++) { W(tail_q[b_][i_]) }
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -423,6 +427,15 @@ static const char *class_problem(const ns_tmodel_class *c)
                 return "flow length quantiles out of their bin or out of order";
     }
     if (s > c->flows) return "more flow lengths than flows";
+    /* the plan gives generated flows these spans in order: none in a bin without flows */
+    s = 0;
+    for (int b = 0; b < NS_TM_FLEN_BINS; b++) {
+        s += c->tail_n[b];
+        if (c->tail_n[b] > c->flen_n[b]) return "more flow spans than flow lengths in a bin";
+        for (int i = 0; i < NS_TM_FLEN_Q; i++)
+            if (c->tail_n[b] ? i && c->tail_q[b][i] < c->tail_q[b][i - 1] : c->tail_q[b][i] != 0)
+                return "flow span quantiles out of order";
+    }
     /* repair writes these lengths: each holds its IP and UDP headers */
     s = 0;
     for (int i = 0; i < NS_TM_PAIRS; i++) {

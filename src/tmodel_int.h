@@ -71,6 +71,7 @@ typedef struct tm_flow_info {
     int64_t written_ns;   /* version 12, a copy's flows: first row to last of those written (every row; 0 for a
                            * refused connection, its SYN answered by an RST and nothing after) */
     uint8_t nd_type;      /* an IPv6 flow's first ICMPv6 type of neighbour discovery or MLD (133-136, 143); 0 none */
+    float tail_scale;     /* version 13: ns_repair_plan.tail_scale (tm_plan_tails), planned before the starts */
 } tm_flow_info;
 
 /* The rows of generated flow k the plan reads: what the streaming writer knows when it plans, the
@@ -86,6 +87,8 @@ int tm_plan_handshakes(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmod
                        const tm_flow_info *info, const ns_repair_opts *ro, uint64_t seed, ns_repair_plan *plan);
 int tm_plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
                   const tm_flow_info *info, const ns_repair_opts *ro, ns_repair_plan *plan);
+int tm_plan_tails(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                  const ns_repair_opts *ro, tm_flow_info *info);
 void tm_plan_methods(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, ns_repair_plan *plan);
 void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, const tm_flow_info *info,
                   ns_repair_plan *plan);

@@ -1038,6 +1038,7 @@ static int plan_capture(const ns_tmodel *tm, const ns_tmodel_capture *cap, uint6
         memset(p, 0, sizeof *p);
         t = starts[j];
         p->start_ns = ro->start_ns + t;
+        p->tail_scale = fi->tail_scale;
         p->cut_ns = cut_ns;
 
         /* The client: as drawn for the whole capture (client_sequence). */
@@ -1307,10 +1308,17 @@ int ns_tmodel_plan(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_c
     int ends = 0;
     for (size_t i = 0; i < n_caps; i++) ends |= caps[i].end_ns > 0 && caps[i].span_ns > 0;
     if (!rc && ends && tm->version >= 12) rc = tm_plan_closes(tm, g, caps, n_caps, info, ro, seed, plan);
+    /* Version 13: the spans past the window first, so that a copy's flows end where they will be written. */
+    if (!rc) rc = tm_plan_tails(tm, g, caps, n_caps, ro, info);
     for (size_t i = 0; !rc && ends && tm->version >= 12 && i < n_caps; i++)
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
             int refused = info[k].proto == NS_PROTO_TCP && plan[k].close == NS_REPAIR_CLOSE_REFUSED;
-            for (uint32_t r = 1; g->iat_ns && !refused && r < g->len[k]; r++) info[k].written_ns += g->iat_ns[g->first[k] + r];
+            for (uint32_t r = 1; g->iat_ns && !refused && r < g->len[k]; r++) {
+                int64_t iat = g->iat_ns[g->first[k] + r];
+                info[k].written_ns += r >= NS_TM_TURN_ROWS && info[k].tail_scale > 0
+                                          ? (int64_t)llround((double)iat * info[k].tail_scale)
+                                          : iat;
+            }
         }
     uint32_t client_base = 0, server_base = 0;
     for (size_t i = 0; !rc && i < n_caps; i++)

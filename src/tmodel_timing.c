@@ -319,3 +319,63 @@ int tm_plan_turns(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_ca
     free(cls), free(v), free(knots);
     return NS_OK;
 }
+
+static int has_tail_bin(const ns_tmodel_class *c, int b) { return c->tail_n[b] > 0; }
+
+static int tm_cmp_u64x3(const void *x, const void *y)
+{
+    const uint64_t *a = x, *b = y;
+    for (int i = 0; i < 3; i++)
+        if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+    return 0;
+}
+
+/* Each long flow's tail_scale (repair.h; into info[k], which the plan copies): per class (the first of the capture's chain with spans in the
+ * flow's length bin, tmodel.h tail_q) and bin, the plan's flows of the bin ranked by how long their rows run
+ * past the first NS_TM_TURN_ROWS (their own gaps there), and the flow at rank r of m given the class's span
+ * at quantile (r + 1/2) / m: counted, not drawn, so that the bin's spans come out the class's while the
+ * flows the model made slower stay the slower. A flow whose rows the planner does not see whole (the
+ * streaming writer's first window) keeps its gaps. Where the model learned no gap past its window (a dataset
+ * cut at 16 packets, `make demo`'s) its rows there ran 0.4 to 2.5 times as long as the lab's (iperf: a test
+ * of 1 s at every RTT), and the NetFlow forest read the RTT classes from those durations. */
+int tm_plan_tails(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
+                  const ns_repair_opts *ro, tm_flow_info *info)
+{
+    enum { W = NS_TM_TURN_ROWS, Q = NS_TM_FLEN_Q };
+    size_t n = 0;
+    for (size_t i = 0; i < n_caps; i++) n += caps[i].n;
+    /* per flow: {(class, bin) key, tail in us, flow}, sorted */
+    uint64_t(*v)[3] = malloc((n + 1) * sizeof *v);
+    if (!v) return ns_error(NS_ENOMEM, "out of memory planning the spans of %zu flows", n);
+    size_t m = 0;
+    for (size_t i = 0; i < n_caps; i++) {
+        tm_chain ch;
+        tm_chain_of(tm, caps[i].key, &ch);
+        for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
+            uint32_t len = g->len[k];
+            if (len <= W || tm_planned_rows(g, ro, k) < W || !g->iat_ns) continue;
+            int b = 0;
+            while ((uint64_t)len > 2ull << b) b++;
+            const ns_tmodel_class *c = b < NS_TM_FLEN_BINS ? tm_pick(&ch, has_tail_bin, b) : NULL;
+            if (!c || (!*c->key && *caps[i].key)) continue;   /* the empty key's pools every class */
+            int64_t tail = 0;
+            for (uint32_t r = W; r < len; r++) tail += g->iat_ns[g->first[k] + r] > 0 ? g->iat_ns[g->first[k] + r] : 0;
+            v[m][0] = (uint64_t)(c - tm->classes) * NS_TM_FLEN_BINS + (uint64_t)b;
+            v[m][1] = (uint64_t)tail, v[m][2] = k, m++;
+        }
+    }
+    qsort(v, m, sizeof *v, tm_cmp_u64x3);
+    for (size_t a = 0, e; a < m; a = e) {
+        for (e = a; e < m && v[e][0] == v[a][0]; e++) {}
+        const ns_tmodel_class *c = &tm->classes[v[a][0] / NS_TM_FLEN_BINS];
+        const uint32_t *q = c->tail_q[v[a][0] % NS_TM_FLEN_BINS];
+        for (size_t j = a; j < e; j++) {
+            double x = ((double)(j - a) + 0.5) / (double)(e - a) * (Q - 1);
+            int lo = x < Q - 1 ? (int)x : Q - 2;
+            double us = q[lo] + (x - lo) * ((double)q[lo + 1] - q[lo]);
+            if (v[j][1] > 0) info[v[j][2]].tail_scale = (float)(us * 1e3 / (double)v[j][1]);
+        }
+    }
+    free(v);
+    return NS_OK;
+}

@@ -250,6 +250,7 @@ static void test_build_from_captures(void **state)
     assert_int_equal(w->tcp_flags[0], 0x12);
     assert_int_equal(w->tcp_flags[1], 0x12);
     assert_int_equal(w->end, NS_DS_END_CAPTURE);
+    assert_int_equal(w->span_us, (ds.iat_ns[1] + ds.iat_ns[2]) / 1000);   /* its first packet to its last */
     assert_int_equal(ds.totals[1].bytes[1], 28);   /* the DNS answer */
     assert_int_equal(ds.totals[1].tcp_flags[0], 0);
     /* Flow 1: DNS; flow 2: ICMP in b.pcap; flow 3: NTP with no service. */
@@ -315,6 +316,7 @@ static void test_build_from_captures(void **state)
     assert_int_equal(ds.flows[0].seen, 3);
     assert_int_equal(ds.totals[0].packets[0] + ds.totals[0].packets[1], 3);   /* whole past the cap */
     assert_int_equal(ds.totals[0].bytes[0], 80);
+    assert_true(ds.totals[0].span_us >= 2000);   /* what its one kept row no longer says */
     ns_dataset_free(&ds);
     o.flows_path = flows_path;
     free_opts(&o);
@@ -834,9 +836,10 @@ static void make_whole(whole *w)
     static const uint32_t seen[3] = {2, 1, 7};
     for (int i = 0; i < 3; i++) h->flows[i].seen = seen[i];
     memset(w->totals, 0, sizeof w->totals);
-    w->totals[0] = (ns_ds_totals){.packets = {1, 1}, .bytes = {40, 60}, .end = NS_DS_END_FIN, .tcp_flags = {0x02, 0x13}};
+    w->totals[0] = (ns_ds_totals){.packets = {1, 1}, .bytes = {40, 60}, .end = NS_DS_END_FIN, .tcp_flags = {0x02, 0x13},
+                                  .span_us = 12};
     w->totals[1] = (ns_ds_totals){.packets = {1, 0}, .bytes = {40, 0}, .end = NS_DS_END_RST, .tcp_flags = {0x04, 0}};
-    w->totals[2] = (ns_ds_totals){.packets = {3, 4}, .bytes = {300, 800}, .end = NS_DS_END_IDLE};
+    w->totals[2] = (ns_ds_totals){.packets = {3, 4}, .bytes = {300, 800}, .end = NS_DS_END_IDLE, .span_us = 5000000};
     h->ds.totals = w->totals;
 }
 
@@ -909,7 +912,8 @@ static void test_whole_rejects_inconsistent_totals(void **state)
     EXPECT(w.totals[2].end = NS_DS_END_FIN, "flow 2 ends otherwise than its TCP flags say");
     EXPECT(w.totals[0].tcp_flags[0] |= 0x04, "flow 0 ends otherwise than its TCP flags say");
     EXPECT(w.h.ds.idle_timeout_ns = 0, "flow 2 ends idle with no idle timeout");
-    EXPECT(w.totals[1].pad_[4] = 1, "flow 1 has non-zero padding in its totals");
+    EXPECT(w.totals[1].pad_[0] = 1, "flow 1 has non-zero padding in its totals");
+    EXPECT(w.totals[1].span_us = 1, "flow 1 has a span but one packet");
     EXPECT(w.h.ds.max_packets = NS_FLOW_MAX_KEPT + 1, "a file with totals keeps 1 to 100000");
 #undef EXPECT
     assert_int_equal(tu_system("test ! -e '%s'", path), 0);

@@ -122,7 +122,7 @@ static void test_struct_layouts_agree(void **state)
     F(ns_ds_flow, server_port), F(ns_ds_flow, proto), F(ns_ds_flow, ipv6), F(ns_ds_flow, pad_);
     SZ(ns_ds_totals);
     F(ns_ds_totals, packets), F(ns_ds_totals, bytes), F(ns_ds_totals, end), F(ns_ds_totals, tcp_flags);
-    F(ns_ds_totals, pad_);
+    F(ns_ds_totals, pad_), F(ns_ds_totals, span_us);
     SZ(ns_dataset);
     F(ns_dataset, version), F(ns_dataset, width), F(ns_dataset, row_bytes), F(ns_dataset, max_packets), F(ns_dataset, flags);
     F(ns_dataset, idle_timeout_ns), F(ns_dataset, n_flows), F(ns_dataset, n_packets), F(ns_dataset, n_attrs);
@@ -192,7 +192,8 @@ static void test_struct_layouts_agree(void **state)
     F(ns_repair_plan, synack_ts), F(ns_repair_plan, client_zero), F(ns_repair_plan, group), F(ns_repair_plan, turn_map),
         F(ns_repair_plan, methods), F(ns_repair_plan, gateway), F(ns_repair_plan, link),
         F(ns_repair_plan, lens), F(ns_repair_plan, server_port), F(ns_repair_plan, cut_ns),
-        F(ns_repair_plan, pairs), F(ns_repair_plan, pair_dir), F(ns_repair_plan, pay_map), F(ns_repair_plan, pay_bare);
+        F(ns_repair_plan, pairs), F(ns_repair_plan, pair_dir), F(ns_repair_plan, pay_map), F(ns_repair_plan, pay_bare),
+        F(ns_repair_plan, tail_scale);
     SZ(ns_repair_opts);
     F(ns_repair_opts, client_net), F(ns_repair_opts, server_net), F(ns_repair_opts, client_prefix);
     F(ns_repair_opts, server_prefix), F(ns_repair_opts, start_ns), F(ns_repair_opts, flow_gap_ns);

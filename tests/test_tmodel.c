@@ -77,6 +77,18 @@ static void udp_row(int8_t *row, int payload, uint16_t id, int ttl, uint16_t sp,
     ns_nprint_put(row, NS_NPF_UDP_LEN, (uint64_t)(8 + payload)), ns_nprint_put(row, NS_NPF_UDP_CKSUM, 0);
 }
 
+/* A dataset of the beacon's vocabulary (one attribute, app=beacon, one capture) and no flows yet. */
+static ns_dataset beacon_vocabulary(void)
+{
+    static const char *attr_names[] = {"app"};
+    static const uint32_t attr_first[] = {0, 1};
+    static const char *tokens[] = {"app=beacon"};
+    static const char *files[] = {"beacon.pcap"};
+    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .n_attrs = 1, .n_tokens = 1, .n_files = 1,
+                     .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files};
+    return ds;
+}
+
 /* The beacon dataset (static arrays: one at a time) of nf flows: the even
  * ones to server port 443, the odd ones to odd_port; udp: its flows are UDP
  * (the same hosts, IDs, TTLs and times), for what a class's TCP flows would
@@ -86,10 +98,6 @@ static void udp_row(int8_t *row, int payload, uint16_t id, int ttl, uint16_t sp,
 enum { BEACON_MAX = 160 };
 static ns_dataset beacon_dataset_ports(int udp, int nf, uint16_t odd_port, const int64_t answer_ns[2], int64_t again_ns)
 {
-    static const char *attr_names[] = {"app"};
-    static const uint32_t attr_first[] = {0, 1};
-    static const char *tokens[] = {"app=beacon"};
-    static const char *files[] = {"beacon.pcap"};
     static ns_ds_flow flows[BEACON_MAX];
     static int32_t labels[BEACON_MAX];
     static int64_t iat[BEACON_MAX * LEN];
@@ -118,10 +126,9 @@ static ns_dataset beacon_dataset_ports(int udp, int nf, uint16_t odd_port, const
             dirs[f * LEN + k] = (uint8_t)back;
         }
     }
-    ns_dataset ds = {.width = W, .row_bytes = (W + 3) / 4, .max_packets = LEN, .n_flows = (uint64_t)nf,
-                     .n_packets = (uint64_t)nf * LEN, .n_attrs = 1, .n_tokens = 1, .n_files = 1,
-                     .attr_names = attr_names, .attr_first = attr_first, .tokens = tokens, .files = files,
-                     .flows = flows, .labels = labels, .iat_ns = iat, .dir = dirs, .bits = bits};
+    ns_dataset ds = beacon_vocabulary();
+    ds.max_packets = LEN, ds.n_flows = (uint64_t)nf, ds.n_packets = (uint64_t)nf * LEN;
+    ds.flows = flows, ds.labels = labels, ds.iat_ns = iat, ds.dir = dirs, ds.bits = bits;
     return ds;
 }
 
@@ -2488,6 +2495,149 @@ static void written_data(const ns_gen_flows *g, ns_repair_plan *plan, size_t n, 
     ns_repair_out_free(&out);
 }
 
+/* Long flows for the spans past the window (version 13): nf flows of `kept` rows each (a SYN, its SYN-ACK, an
+ * ACK, then the client's data, IAT_NS apart), seen `seen` packets long, of span_us[f] (NULL: no totals). */
+enum { TAIL_FLOWS = 20, TAIL_KEPT = 40 };
+static ns_dataset tail_dataset(int kept, uint32_t seen, const uint32_t *span_us)
+{
+    static struct {
+        ns_ds_flow flows[TAIL_FLOWS];
+        ns_ds_totals totals[TAIL_FLOWS];
+        int32_t labels[TAIL_FLOWS];
+        int64_t iat[TAIL_FLOWS * TAIL_KEPT];
+        uint8_t dir[TAIL_FLOWS * TAIL_KEPT], bits[TAIL_FLOWS * TAIL_KEPT * ((W + 3) / 4)];
+    } t;
+    assert_true(kept <= TAIL_KEPT);
+    int8_t row[W];
+    for (int f = 0; f < TAIL_FLOWS; f++) {
+        uint16_t cp = (uint16_t)(40000 + f);
+        t.flows[f] = (ns_ds_flow){.first = (uint64_t)f * (uint64_t)kept, .start_ns = 1600000000000000000LL + f * PERIOD_NS,
+                                .n_packets = (uint32_t)kept, .seen = seen, .client_ip = 0x0A000002,
+                                .server_ip = 0xC0A80001, .client_port = cp, .server_port = 443, .proto = 6};
+        t.totals[f] = (ns_ds_totals){.packets = {seen - 1, 1}, .bytes = {40 * (uint64_t)seen, 40}, .end = NS_DS_END_CAPTURE,
+                                   .tcp_flags = {SYN | ACK | PSH, SYN | ACK}, .span_us = span_us ? span_us[f] : 0};
+        t.labels[f] = 0;
+        for (int k = 0; k < kept; k++) {
+            int back = k == 1, flags = k == 0 ? SYN : k == 1 ? SYN | ACK : k == 2 ? ACK : ACK | PSH;
+            uint32_t ts = 5000000u + (uint32_t)(f * 5000 + k * 10);
+            ts_row(row, k >= 3 ? 100 : 0, flags, ts, ts, (uint16_t)(7000 + k), back ? 50 : 64, back ? 443 : cp,
+                   back ? cp : 443);
+            ns_dataset_pack_row(row, W, t.bits + (size_t)(f * kept + k) * ((W + 3) / 4));
+            t.iat[f * kept + k] = k ? IAT_NS : 0;
+            t.dir[f * kept + k] = (uint8_t)back;
+        }
+    }
+    ns_dataset ds = beacon_vocabulary();
+    ds.max_packets = (uint32_t)kept, ds.n_flows = TAIL_FLOWS, ds.n_packets = (uint64_t)TAIL_FLOWS * (uint64_t)kept;
+    ds.flows = t.flows, ds.totals = span_us ? t.totals : NULL, ds.labels = t.labels, ds.iat_ns = t.iat, ds.dir = t.dir;
+    ds.bits = t.bits;
+    return ds;
+}
+
+/* Version 13: how long a class's long flows run past their first NS_TM_TURN_ROWS packets, per length bin, from
+ * a dataset cut at 16 packets (the lab's `make demo`: its rows end there, its totals' span does not) and from
+ * whole rows; a cut dataset without spans (written before them) learns none. The plan gives the generated
+ * flows of the bin those spans in the order their own rows ran (the slowest the longest), and repair scales
+ * their gaps past the window to them; NETSYNTH_REPAIR_OFF=tail writes the rows' gaps. Fails before: the model
+ * learned no span, and the rows' gaps past the window were written as generated (lab iperf: 0.4 to 2.5 times
+ * the real flows' 1 s). */
+static void test_flow_tails_follow_the_class(void **state)
+{
+    (void)state;
+    uint32_t span[TAIL_FLOWS];
+    int64_t head_us = (NS_TM_TURN_ROWS - 1) * IAT_NS / 1000;
+    for (int f = 0; f < TAIL_FLOWS; f++) span[f] = (uint32_t)(head_us + 1000000 + f * 10000); /* 1 s + 10 ms f */
+    ns_dataset ds = tail_dataset(NS_TM_TURN_ROWS, 40, span);
+    ns_tmodel tm, back;
+    assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    for (int b = 0; b < NS_TM_FLEN_BINS; b++) assert_int_equal(c->tail_n[b], b == 5 ? TAIL_FLOWS : 0); /* (32, 64] */
+    assert_int_equal(c->tail_q[5][0], 1000000), assert_int_equal(c->tail_q[5][NS_TM_FLEN_Q - 1], 1190000);
+    assert_int_equal(c->tail_q[5][NS_TM_FLEN_Q / 2], 1095000);
+    /* The file keeps them. */
+    uint8_t *buf;
+    size_t size;
+    learn_encode_parse(&tm, &ds, &buf, &size, &back);
+    assert_memory_equal(ns_tmodel_find(&back, "app=beacon")->tail_q, c->tail_q, sizeof c->tail_q);
+    free(buf);
+    ns_tmodel_free(&back);
+    /* Whole rows say it themselves: 40 rows, 24 gaps past the window. */
+    ns_dataset whole = tail_dataset(TAIL_KEPT, TAIL_KEPT, NULL);
+    assert_int_equal(ns_tmodel_learn(&back, &whole), NS_OK);
+    assert_int_equal(ns_tmodel_find(&back, "app=beacon")->tail_n[5], TAIL_FLOWS);
+    assert_int_equal(ns_tmodel_find(&back, "app=beacon")->tail_q[5][0], (TAIL_KEPT - NS_TM_TURN_ROWS) * IAT_NS / 1000);
+    ns_tmodel_free(&back);
+    /* A cut dataset without spans: none. */
+    ns_dataset cut = tail_dataset(NS_TM_TURN_ROWS, 40, NULL);
+    assert_int_equal(ns_tmodel_learn(&back, &cut), NS_OK);
+    assert_int_equal(ns_tmodel_find(&back, "app=beacon")->tail_n[5], 0);
+    ns_tmodel_free(&back);
+
+    /* Four generated flows of 40 rows whose gaps past the window are 1 to 4 ms: spans of 24 to 96 ms, given the
+     * class's at the quantiles 1/8, 3/8, 5/8, 7/8 in that order; a flow of 16 rows keeps its gaps. */
+    enum { G = 5 };
+    ns_dataset gen = tail_dataset(TAIL_KEPT, TAIL_KEPT, NULL);
+    ns_gen_flows g;
+    memset(&g, 0, sizeof g);
+    g.n_attrs = 1, g.n_flows = G, g.n_rows = G * TAIL_KEPT;
+    g.len = calloc(G, sizeof *g.len), g.first = calloc(G, sizeof *g.first), g.labels = calloc(G, sizeof *g.labels);
+    g.rows = malloc((size_t)G * TAIL_KEPT * W), g.dir = malloc(G * TAIL_KEPT);
+    g.iat_ns = malloc(G * TAIL_KEPT * sizeof *g.iat_ns);
+    assert_non_null(g.rows), assert_non_null(g.iat_ns);
+    for (size_t k = 0; k < G; k++) {
+        g.len[k] = k < 4 ? TAIL_KEPT : NS_TM_TURN_ROWS, g.first[k] = k * TAIL_KEPT;
+        ns_dataset_flow_matrix(&gen, k, g.rows + k * TAIL_KEPT * W);
+        memcpy(g.dir + k * TAIL_KEPT, gen.dir + k * TAIL_KEPT, TAIL_KEPT);
+        for (int r = 0; r < TAIL_KEPT; r++)
+            g.iat_ns[k * TAIL_KEPT + (size_t)r] = !r ? 0 : r < NS_TM_TURN_ROWS ? IAT_NS : (int64_t)(3 - k % 4 + 1) * 1000000;
+    }
+    ns_repair_plan plan[G];
+    memset(plan, 0, sizeof plan);
+    plan_beacon(&tm, &g, 1, plan);
+    const double at[4] = {7, 5, 3, 1};   /* flow k's quantile, in knots: flow 0 ran slowest (4 ms gaps) */
+    for (int k = 0; k < 4; k++) {
+        double raw_ms = (double)(TAIL_KEPT - NS_TM_TURN_ROWS) * (3 - k + 1);
+        double want_us = c->tail_q[5][(int)at[k]];
+        print_message("flow %d: rows past the window %.0f ms, planned %.1f ms\n", k, raw_ms, raw_ms * plan[k].tail_scale);
+        assert_true(fabs(raw_ms * 1000 * plan[k].tail_scale - want_us) < 1);
+    }
+    assert_true(plan[4].tail_scale == 0);
+    /* A copy (version 12's capture ends) counts them: its flows now run 2.5-2.7 s, past a capture that ended
+     * 2 s after its first start, and the copy is cut (their rows alone ran 1.5-1.6 s: no cut before). */
+    ns_repair_opts ro;
+    ns_repair_opts_init(&ro);
+    ns_tmodel_capture cap = {0, G, "app=beacon", 1000000000LL, 2000000000LL};
+    ns_repair_plan copy[G];
+    assert_int_equal(ns_tmodel_plan(&tm, &g, &cap, 1, &ro, 1, copy), NS_OK);
+    assert_true(copy[0].cut_ns > 0);
+    assert_true(copy[0].tail_scale == plan[0].tail_scale);
+    /* Repair writes them so; without the rule, the rows' own. */
+    int64_t span_with[G], span_without[G];
+    for (int off = 0; off < 2; off++) {
+        if (off) assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "tail", 1), 0);
+        ns_repair_out out = {0};
+        write_planned(&g, plan, G, &out);
+        int64_t lo[G], hi[G];
+        for (int k = 0; k < G; k++) lo[k] = INT64_MAX, hi[k] = INT64_MIN;
+        for (size_t i = 0; i < out.n_pkts; i++) {
+            uint32_t k = out.pkts[i].flow;
+            lo[k] = out.pkts[i].ts_ns < lo[k] ? out.pkts[i].ts_ns : lo[k];
+            hi[k] = out.pkts[i].ts_ns > hi[k] ? out.pkts[i].ts_ns : hi[k];
+        }
+        for (int k = 0; k < G; k++) (off ? span_without : span_with)[k] = hi[k] - lo[k];
+        ns_repair_out_free(&out);
+        unsetenv("NETSYNTH_REPAIR_OFF");
+    }
+    for (int k = 0; k < 4; k++) {
+        double raw_ns = (double)(TAIL_KEPT - NS_TM_TURN_ROWS) * (3 - k + 1) * 1e6;
+        double moved = (double)(span_with[k] - span_without[k]), want = raw_ns * plan[k].tail_scale - raw_ns;
+        assert_true(fabs(moved - want) < (TAIL_KEPT - NS_TM_TURN_ROWS) * 1000.0);   /* a microsecond a gap */
+    }
+    assert_int_equal(span_with[4], span_without[4]);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* Version 9: the IP lengths each side of a class sends, commonest first
  * (the beacon's client: 52 twice a flow, 152 once; its server 52). A
  * generated length the class never sent (152 with bit 6 flipped: 216, and
@@ -3377,6 +3527,7 @@ int main(void)
         cmocka_unit_test(test_exchanges_the_class_has),
         cmocka_unit_test(test_server_ports_follow_the_class),
         cmocka_unit_test(test_flow_lengths_follow_the_class),
+        cmocka_unit_test(test_flow_tails_follow_the_class),
         cmocka_unit_test(test_generate_command),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

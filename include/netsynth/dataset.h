@@ -86,7 +86,10 @@ typedef struct ns_ds_totals {
     uint64_t bytes[2];     /* IP lengths (IPv4 total, IPv6 40 + payload), per direction */
     uint8_t end;           /* ns_ds_end */
     uint8_t tcp_flags[2];  /* every TCP flag byte per direction ORed (0: not TCP) */
-    uint8_t pad_[5];
+    uint8_t pad_[1];
+    uint32_t span_us;      /* its first packet to its last, microseconds (at least 1 with two packets or more,
+                            * UINT32_MAX past 71 minutes); 0: one packet, or not known (a file written before
+                            * session 15): what a flow cut at --packets lasted, which its rows no longer say */
 } ns_ds_totals;
 
 typedef struct ns_dataset {
@@ -116,6 +119,8 @@ typedef struct ns_dataset {
 
 /* N of `dataset --payload N` (from flags): payload bytes its rows keep. */
 int ns_dataset_payload(const ns_dataset *ds);
+/* ns_ds_totals.span_us of a flow of `packets` packets whose first and last lie span_ns apart. */
+uint32_t ns_ds_span_us(int64_t span_ns, uint64_t packets);
 
 /* Read and validate a dataset file. */
 int ns_dataset_load(ns_dataset *ds, const char *path);

@@ -280,6 +280,10 @@ typedef struct ns_repair_plan {
      * that go bare (an ACK of that data), where the rows carry data more often than the class's segments
      * there: 0 none. */
     uint16_t pay_bare[2][2];
+    /* > 0: the gaps before the rows from NS_REPAIR_TURN_ROWS on are the rows' own times this (no turn map), so
+     * that the flow runs past its first rows as long as its class's flows of its length did (trace model
+     * version 13, tail_q: a model trained on flows cut at 16 packets learned no gap past them). 0: as before */
+    float tail_scale;
 } ns_repair_plan;
 
 /* ns_repair_plan.gateway: 0 none. */

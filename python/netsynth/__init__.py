@@ -65,7 +65,7 @@ class DsFlow(ctypes.Structure):          # ns_ds_flow
 
 class DsTotals(ctypes.Structure):        # ns_ds_totals
     _fields_ = [("packets", c_u64 * 2), ("bytes", c_u64 * 2), ("end", c_u8), ("tcp_flags", c_u8 * 2),
-                ("pad_", c_u8 * 5)]
+                ("pad_", c_u8 * 1), ("span_us", c_u32)]
 
 
 class DatasetStruct(ctypes.Structure):   # ns_dataset
@@ -165,7 +165,8 @@ class RepairPlan(ctypes.Structure):      # ns_repair_plan
                 ("methods", c_u16 * 12), ("gateway", c_u8), ("link", c_u8),
                 ("lens", c_u16 * (2 * 3 * 32)), ("server_port", c_u16), ("cut_ns", c_i64),
                 ("pairs", c_u16 * (64 * 2)), ("pair_dir", c_u8 * 64), ("pay_map", c_u16 * (2 * 2 * 2 * 32)),
-                ("pay_bare", c_u16 * (2 * 2))]
+                ("pay_bare", c_u16 * (2 * 2)),
+                ("tail_scale", c_float)]
 
 
 class RepairOpts(ctypes.Structure):      # ns_repair_opts
