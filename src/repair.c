@@ -440,19 +440,21 @@ static int put_options(unsigned o, uint16_t mss, uint8_t shift, uint32_t tsval, 
  * NOP NOP timestamp on a flow whose handshake agreed none was written as
  * NOP NOP EOL EOL, a 24-byte header no stack sends (10% of D-LinkSensor's
  * TCP 443 segments after the handshake in m27 seed 1's pcaps; real: 20 or
- * 32 bytes). */
+ * 32 bytes). The NOPs are those the copy wrote after its last option, not
+ * the bytes of value 1 at the end: a window scale of shift 1 (the D-Link
+ * devices' SYNs, 01 03 03 01) ends in one, and went out as shift 0. */
 static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, const gen_opts *dflt, uint32_t tsval,
                        uint32_t tsecr, int trailing_nops, uint8_t *out, unsigned *had)
 {
     static const struct { uint8_t kind, len; unsigned bit; } known[] = {
         {2, 4, O_MSS}, {3, 3, O_WS}, {4, 2, O_SACKOK}, {8, 10, O_TS}};
     ns_bytes b = ns_bytes_make(in, (size_t)n), opt;
-    int k = 0;
+    int k = 0, tail = 0; /* tail: the NOPs after the last option written */
     uint8_t kind;
     *had = 0;
     for (size_t i = 0; next_option(b, &i, &kind, &opt);) {
         if (kind == 1) {
-            out[k++] = kind;
+            out[k++] = kind, tail++;
             continue;
         }
         uint8_t len = (uint8_t)opt.len;
@@ -463,7 +465,7 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, 
             if (known[j].bit == O_WS && out[k + 2] > 14) out[k + 2] = 14;
             if (known[j].bit == O_TS) put32(out + k + 2, tsval), put32(out + k + 6, tsecr);
             *had |= known[j].bit;
-            k += len;
+            k += len, tail = 0;
         }
     }
     unsigned add = want & ~*had;
@@ -473,10 +475,10 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, 
         gen_opts v = *dflt;
         if (kept.has & O_MSS) v.mss = kept.mss;
         if (kept.has & O_WS) v.shift = kept.shift;
-        k = put_options(*had | add, v.mss, v.shift, tsval, tsecr, out);
+        k = put_options(*had | add, v.mss, v.shift, tsval, tsecr, out), tail = 0; /* it ends in an option */
         *had |= add;
     }
-    while (!trailing_nops && k > 0 && out[k - 1] == 1) k--;
+    if (!trailing_nops) k -= tail;
     while (k % 4) out[k++] = 0;
     return k;
 }

@@ -1904,6 +1904,49 @@ static void test_planned_synack_timestamp(void **state)
     }
 }
 
+/* A window scale of shift 1 ends a SYN's options in a byte of value 1, a NOP's kind: the D-Link devices' SYNs (02 04
+ * 05 b4 04 02 08 0a TSval TSecr 01 03 03 01) went out with shift 0, the trailing-NOP rule (nops, session 14)
+ * taking the shift for a NOP; in m27 seed 1's pcaps every D-LinkSiren SYN to port 443 had 0, its rows and the
+ * real ones 1. A TSecr ending in 1 lost its last byte the same way. */
+static void test_window_scale_of_one(void **state)
+{
+    (void)state;
+    static const uint8_t syn[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0xff, 0xff, 0xd8, 0x2a, 0, 0, 0, 0, 1, 3, 3, 1};
+    static const uint8_t synack[20] = {2, 4, 0x05, 0x64, 4, 2, 8, 10, 0x1a, 0x17, 0xbb, 0x6e, 0xff, 0xff, 0xd8, 0x2a,
+                                       1, 3, 3, 8};
+    static tflow f;
+    f.n = 0;
+    tcp_row(add(&f, 0, 0), 0, 50000, 443, 1, 0, SYN), tcp_options(f.rows, syn, 20);
+    tcp_row(add(&f, 1, 1000), 0, 443, 50000, 9, 2, SYN | ACK), tcp_options(f.rows + W, synack, 20);
+    for (int i = 0; i < 2; i++) {
+        int8_t *r = add(&f, i & 1, 1000);
+        tcp_row(r, 40, i & 1 ? 443 : 50000, i & 1 ? 50000 : 443, 2, 10, ACK | PSH);
+        uint8_t ts[12] = {1, 1, 8, 10, 0, 0, 1, 2, 0, 0, 0, 1};
+        tcp_options(r, ts, 12);
+    }
+    ns_repair_plan plan;
+    memset(&plan, 0, sizeof plan);
+    plan.start_ns = 1700000000LL * 1000000000LL, plan.client_port = 50001;
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    o.plan = &plan, o.n_plan = 1;
+    ns_repair_out out = {0};
+    assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+    check_all(&out, &o, 1);
+    assert_int_equal(out.n_pkts, 4);
+    for (size_t i = 0; i < 4; i++) {
+        pk v;
+        view(&out, i, &v);
+        assert_int_equal(v.doff, i < 2 ? 10 : 8);
+        assert_true(v.opts & 1u << 8);
+        if (i < 2) {   /* the window scale as generated: NOP, kind 3, length 3, shift 1 and 8 */
+            const uint8_t ws[4] = {1, 3, 3, i ? 8 : 1};
+            assert_memory_equal(v.p.l4.data + 20 + 16, ws, 4);
+        }
+    }
+    ns_repair_out_free(&out);
+}
+
 static void test_raw_link_random_payload_and_mtu(void **state)
 {
     (void)state;
@@ -2562,6 +2605,7 @@ int main(void)
         cmocka_unit_test(test_fixed_client_ports),
         cmocka_unit_test(test_group_destinations),
         cmocka_unit_test(test_planned_synack_timestamp),
+        cmocka_unit_test(test_window_scale_of_one),
         cmocka_unit_test(test_raw_link_random_payload_and_mtu),
         cmocka_unit_test(test_stats_and_report),
         cmocka_unit_test(test_application_payloads),
