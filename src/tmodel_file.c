@@ -30,6 +30,7 @@
  *              then per exchange (128): u8 pair_dir; u32 svc_one_main; u32 svc_port_one_main[8];
  *              u32 group_other_addr, group_other_flows, group_other_port_flows
  *              (and plan changes: tmodel.h)
+ *   version 13: per side (2): u16 win_val[32]; then per side: u32 win_count[32]
  *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
  *              NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
@@ -182,6 +183,13 @@ static double rf(cursor *c)
     for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { W(svc_port_one_main[p_]) }                                    \
     W(group_other_addr) W(group_other_flows) W(group_other_port_flows)
 
+/* And version 13's. */
+#define RECORD_FIELDS_V13(W, H)                                                                                   \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int i_ = 0; i_ < NS_TM_WINS; i_++) { H(win_val[s_][i_]) }                                            \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int i_ = 0; i_ < NS_TM_WINS; i_++) { W(win_count[s_][i_]) }
+
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
 #define PW(f) w32(cu, c->f);
@@ -200,6 +208,7 @@ static void put_record(cursor *cu, const ns_tmodel_class *c)
     RECORD_FIELDS_V10(PW, PH)
     RECORD_FIELDS_V11(PW, PH)
     RECORD_FIELDS_V12(PW, PH, PB)
+    RECORD_FIELDS_V13(PW, PH)
 #undef PW
 #undef PH
 #undef PB
@@ -247,6 +256,9 @@ static void get_record(cursor *cu, ns_tmodel_class *c, uint32_t version)
     }
     if (version >= 12) {
         RECORD_FIELDS_V12(GW, GH, GB)
+    }
+    if (version >= 13) {
+        RECORD_FIELDS_V13(GW, GH)
     }
 #undef GW
 #undef GH
@@ -417,6 +429,13 @@ static const char *class_problem(const ns_tmodel_class *c)
             return "UDP exchanges out of order or shorter than their headers";
     }
     if (s > c->flows) return "more UDP exchanges than flows";
+    /* repair writes these windows: commonest first, none 0 (a stalled peer), none after the list ends */
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < NS_TM_WINS; i++) {
+            const uint32_t *n = c->win_count[d];
+            if ((i && n[i] > n[i - 1]) || (n[i] ? !c->win_val[d][i] : c->win_val[d][i] != 0))
+                return "TCP windows out of order or 0";
+        }
     for (int i = 0; i < NS_TM_GROUPS; i++) {
         /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
         if (c->group_addr[i] ? !tm_is_group_addr(c->group_addr[i]) || !c->group_flows[i]

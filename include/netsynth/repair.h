@@ -204,6 +204,7 @@ int64_t ns_repair_turn_ns(double code);
 enum { NS_REPAIR_METHODS = 12 };   /* ns_repair_plan.methods */
 enum { NS_REPAIR_LENS = 32, NS_REPAIR_LEN_KINDS = 3 };   /* ns_repair_plan.lens: per side and transport */
 enum { NS_REPAIR_PAIRS = 64 };                           /* ns_repair_plan.pairs */
+enum { NS_REPAIR_WINS = 32 };                            /* ns_repair_plan.wins: per side */
 enum { NS_REPAIR_PORTS = 32 };   /* ns_tmodel_class.port_val: server ports kept per transport */
 
 typedef struct ns_repair_plan {
@@ -265,6 +266,10 @@ typedef struct ns_repair_plan {
      * both lengths. All 0: each length on its own (lens). */
     uint16_t pairs[NS_REPAIR_PAIRS][2];
     uint8_t pair_dir[NS_REPAIR_PAIRS];
+    /* Per side, the TCP windows the class's segments advertise (trace model version 13), its commonest first, 0
+     * ending them: a generated window (not 0) that is none of them becomes the nearest by Hamming distance (of
+     * windows as near, the numerically nearer, then the commoner). All 0: the rows' own. */
+    uint16_t wins[2][NS_REPAIR_WINS];
 } ns_repair_plan;
 
 /* ns_repair_plan.gateway: 0 none. */

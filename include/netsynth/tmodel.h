@@ -57,6 +57,13 @@
  *              flows sit where its real ones do in the bin (Lightify's 15
  *              flows of 256+ packets at 278-297, which the log-uniform draw
  *              put at 369 on average).
+ *   windows    (version 13) the TCP windows the class's segments advertise,
+ *              per side, the 32 commonest: a device's stack advertises few
+ *              (D-LinkSiren's clients 8976, 2920, 5680, 7024 or 8360 in
+ *              four of five segments, its servers 62, 390 or 75), and the
+ *              model, which writes a window bit by bit, writes 7032 for
+ *              7024 and 388 for 390; repair moves such a window to the
+ *              class's nearest (ns_repair_plan.wins).
  *   per host   (client and server apart) the IP ID of a flow's packets from
  *              it: all zero, a counter (steps of 0..256 between its non-zero
  *              IDs: a Linux SYN-ACK has ID 0), or random; whether
@@ -203,8 +210,8 @@
  * version 3 ones before `hs_gap`, version 4 ones before `turn_n`,
  * version 5 ones before `method`, version 6 ones before `svc_multi`, version 7 ones before `gw_port_flows`,
  * version 8 ones before `len_val`, version 9 ones before `port_val`, version 10 ones before `cport_val`,
- * version 11 ones before `flen_n` (what they lack reads as zeros), records of versions 1 to 4 are
- * NS_TMODEL_RECORD_V4 bytes and those of versions 5 to 11 NS_TMODEL_RECORD_V11; a version newer than NS_TMODEL_VERSION
+ * version 11 ones before `flen_n`, version 12 ones before `win_val` (what they lack reads as zeros), records of
+ * versions 1 to 4 are NS_TMODEL_RECORD_V4 bytes and those of versions 5 to 11 NS_TMODEL_RECORD_V11; a version newer than NS_TMODEL_VERSION
  * is refused. */
 #ifndef NETSYNTH_TMODEL_H
 #define NETSYNTH_TMODEL_H
@@ -219,7 +226,7 @@ extern "C" {
 #include "netsynth/repair.h"
 
 #define NS_TMODEL_MAGIC "NSYNTRCE"
-#define NS_TMODEL_VERSION 12  /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
+#define NS_TMODEL_VERSION 13  /* 2: closes, SYN-ACK defaults, RST timestamps; 3: how they close (sides, shapes,
                                * refusals); 4: handshake gaps, group addresses, TCP TTLs, SYN-ACK timestamps;
                                * 5: turn and same-side gaps, per class and server port, and those ports'
                                * handshake gaps; 6: first HTTP requests' methods; 7: services asked from
@@ -232,7 +239,8 @@ extern "C" {
                                * capture_starts), TCP DNS goes where UDP DNS does, and a one-client service's first flow from
                                * the capture's main client in the class's share (svc_one_main,
                                * svc_port_one_main; service_pins), and a one-way flow to a port of no
-                               * group entry to the group its class's went to (group_other_*); older
+                               * group entry to the group its class's went to (group_other_*); 13: TCP
+                               * windows per side (win_val: the plan's wins); older
                                * files load
                                * without what they lack (and plan as before) */
 
@@ -256,6 +264,7 @@ enum {
     NS_TM_FLEN_BINS = 17,                                /* flow lengths (2^b, 2^(b+1)], b < 17: past NS_FLOW_MAX_KEPT */
     NS_TM_FLEN_Q = 9,                                    /* quantiles of the lengths within a bin, min to max */
     NS_TM_PAIRS = 128,                                   /* UDP exchanges (the first two rows' lengths) kept */
+    NS_TM_WINS = NS_REPAIR_WINS,                         /* TCP windows kept per side */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -393,6 +402,10 @@ typedef struct ns_tmodel_class {
      * (group_other_port_flows), and of them those to a group address, the commonest (group_other_addr; 0:
      * none): a vendor's discovery broadcast to a port of its own each capture */
     uint32_t group_other_addr, group_other_flows, group_other_port_flows;
+    /* version 13: per side, the TCP windows (not 0) of the class's segments, the NS_TM_WINS commonest (win_val,
+     * commonest first, ties the smaller; 0 ends them) and their counts (win_count): the plan's wins */
+    uint16_t win_val[2][NS_TM_WINS];
+    uint32_t win_count[2][NS_TM_WINS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {

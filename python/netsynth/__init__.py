@@ -164,7 +164,7 @@ class RepairPlan(ctypes.Structure):      # ns_repair_plan
                 ("client_zero", c_u8), ("group", c_u32), ("turn_map", c_u16 * (2 * 2 * 32)),
                 ("methods", c_u16 * 12), ("gateway", c_u8), ("link", c_u8),
                 ("lens", c_u16 * (2 * 3 * 32)), ("server_port", c_u16), ("cut_ns", c_i64),
-                ("pairs", c_u16 * (64 * 2)), ("pair_dir", c_u8 * 64)]
+                ("pairs", c_u16 * (64 * 2)), ("pair_dir", c_u8 * 64), ("wins", c_u16 * (2 * 32))]
 
 
 class RepairOpts(ctypes.Structure):      # ns_repair_opts
