@@ -149,12 +149,19 @@ static ns_dataset learned_udp_beacons(ns_tmodel *tm)
     return ds;
 }
 
+/* tm's bytes (*buf, malloc'd, *size) parsed into *back; its app=beacon class. */
+static const ns_tmodel_class *encode_parse(const ns_tmodel *tm, uint8_t **buf, size_t *size, ns_tmodel *back)
+{
+    assert_int_equal(ns_tmodel_encode(tm, buf, size), NS_OK);
+    assert_int_equal(ns_tmodel_parse(back, *buf, *size, "t"), NS_OK);
+    return ns_tmodel_find(back, "app=beacon");
+}
+
 /* The trace model learned from ds into *tm, its bytes (*buf, malloc'd, *size), and those parsed into *back. */
 static void learn_encode_parse(ns_tmodel *tm, const ns_dataset *ds, uint8_t **buf, size_t *size, ns_tmodel *back)
 {
     assert_int_equal(ns_tmodel_learn(tm, ds), NS_OK);
-    assert_int_equal(ns_tmodel_encode(tm, buf, size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(back, *buf, *size, "t"), NS_OK);
+    (void)encode_parse(tm, buf, size, back);
 }
 
 /* Generated flows standing in for the model's: the dataset's own rows, n flows. */
@@ -2375,9 +2382,7 @@ static void test_flow_lengths_follow_the_class(void **state)
     /* The file keeps them; a version 11 file has none. */
     uint8_t *buf;
     size_t size;
-    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(&v11, buf, size, "t"), NS_OK);
-    assert_memory_equal(ns_tmodel_find(&v11, "app=beacon")->flen_q, c->flen_q, sizeof c->flen_q);
+    assert_memory_equal(encode_parse(&tm, &buf, &size, &v11)->flen_q, c->flen_q, sizeof c->flen_q);
     ns_tmodel_free(&v11);
 #define FIXCRC() (ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size)))
     size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
@@ -2645,9 +2650,7 @@ static void test_windows_the_class_has(void **state)
     /* The file keeps them where the layout says; a version 12 file's records end before them and plan none. */
     uint8_t *buf;
     size_t size;
-    assert_int_equal(ns_tmodel_encode(&tm, &buf, &size), NS_OK);
-    assert_int_equal(ns_tmodel_parse(&v12, buf, size, "t"), NS_OK);
-    assert_memory_equal(ns_tmodel_find(&v12, "app=beacon")->win_val, c->win_val, sizeof c->win_val);
+    assert_memory_equal(encode_parse(&tm, &buf, &size, &v12)->win_val, c->win_val, sizeof c->win_val);
     ns_tmodel_free(&v12);
     enum { REC_V12 = REC_V9 + 2 * NS_TM_LEN_KINDS * (NS_TM_LENS * 6 + 4) + 2 * NS_TM_PORTS * 6 + NS_TM_CPORTS * 6 + 8,
            REC_V13 = REC_V12 + 4 * NS_TM_FLEN_BINS * (1 + NS_TM_FLEN_Q) + NS_TM_PAIRS * (6 + 4 + 1) + 4 +
