@@ -184,6 +184,8 @@ static int present_bytes(const int8_t *row, int col, int max, uint8_t *out)
 #define OFF_PAYHEAD    (UINT64_C(1) << 32)
 #define OFF_PAYBARE    (UINT64_C(1) << 33)
 #define OFF_TAIL       (UINT64_C(1) << 34)
+#define OFF_WINS       (UINT64_C(1) << 35)
+#define OFF_SYNTS      (UINT64_C(1) << 36)
 
 static uint64_t repair_off(void)
 {
@@ -197,7 +199,7 @@ static uint64_t repair_off(void)
         {"cut", OFF_CUT}, {"pairs", OFF_PAIRS}, {"ndsender", OFF_NDSENDER}, {"nops", OFF_NOPS},
         {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}, {"headcont", OFF_HEADCONT}, {"keyx", OFF_KEYX},
         {"paymap", OFF_PAYMAP}, {"payhead", OFF_PAYHEAD}, {"paybare", OFF_PAYBARE},
-        {"tail", OFF_TAIL}};
+        {"tail", OFF_TAIL}, {"wins", OFF_WINS}, {"synts", OFF_SYNTS}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     uint64_t mask = 0;
     for (const char *at = v; at && *at;) {
@@ -505,19 +507,21 @@ static int put_options(unsigned o, uint16_t mss, uint8_t shift, uint32_t tsval, 
  * NOP NOP timestamp on a flow whose handshake agreed none was written as
  * NOP NOP EOL EOL, a 24-byte header no stack sends (10% of D-LinkSensor's
  * TCP 443 segments after the handshake in m27 seed 1's pcaps; real: 20 or
- * 32 bytes). */
+ * 32 bytes). The NOPs are those the copy wrote after its last option, not
+ * the bytes of value 1 at the end: a window scale of shift 1 (the D-Link
+ * devices' SYNs, 01 03 03 01) ends in one, and went out as shift 0. */
 static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, const gen_opts *dflt, uint32_t tsval,
                        uint32_t tsecr, int trailing_nops, uint8_t *out, unsigned *had)
 {
     static const struct { uint8_t kind, len; unsigned bit; } known[] = {
         {2, 4, O_MSS}, {3, 3, O_WS}, {4, 2, O_SACKOK}, {8, 10, O_TS}};
     ns_bytes b = ns_bytes_make(in, (size_t)n), opt;
-    int k = 0;
+    int k = 0, tail = 0; /* tail: the NOPs after the last option written */
     uint8_t kind;
     *had = 0;
     for (size_t i = 0; next_option(b, &i, &kind, &opt);) {
         if (kind == 1) {
-            out[k++] = kind;
+            out[k++] = kind, tail++;
             continue;
         }
         uint8_t len = (uint8_t)opt.len;
@@ -528,7 +532,7 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, 
             if (known[j].bit == O_WS && out[k + 2] > 14) out[k + 2] = 14;
             if (known[j].bit == O_TS) put32(out + k + 2, tsval), put32(out + k + 6, tsecr);
             *had |= known[j].bit;
-            k += len;
+            k += len, tail = 0;
         }
     }
     unsigned add = want & ~*had;
@@ -538,10 +542,10 @@ static int tcp_options(const uint8_t *in, int n, unsigned allow, unsigned want, 
         gen_opts v = *dflt;
         if (kept.has & O_MSS) v.mss = kept.mss;
         if (kept.has & O_WS) v.shift = kept.shift;
-        k = put_options(*had | add, v.mss, v.shift, tsval, tsecr, out);
+        k = put_options(*had | add, v.mss, v.shift, tsval, tsecr, out), tail = 0; /* it ends in an option */
         *had |= add;
     }
-    while (!trailing_nops && k > 0 && out[k - 1] == 1) k--;
+    if (!trailing_nops) k -= tail;
     while (k % 4) out[k++] = 0;
     return k;
 }
@@ -1074,6 +1078,7 @@ typedef struct tcp_state {
     int scaled;               /* most generated windows are under 1024: scaled ones (a window scale in use) */
     uint8_t first_fin;        /* 1 + the direction of the flow's first FIN; 0: none yet */
     uint8_t syns;             /* rows that are the client's SYN: the first and its retransmissions (255 at most) */
+    uint8_t ts_rows;          /* most of the flow's generated TCP rows carry a timestamp */
     uint64_t off;             /* OFF_*: rules NETSYNTH_REPAIR_OFF skips */
 } tcp_state;
 
@@ -1223,6 +1228,11 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
     unsigned allow, want = 0;
     if (t->handshake && at < t->syns) {
         allow = O_MSS | O_WS | O_SACKOK | O_TS, want = O_MSS;   /* every stack's SYN says its MSS */
+        /* and offers timestamps when the flow's rows carry them: a SYN row whose options came out garbled
+         * (02 04 05 b4 then a malformed option: MSS alone) left every later segment without them (RFC 7323),
+         * 17 of WeMoInsightSwitch's 80 answered TCP flows in m27 seed 1's pcaps, whose real segments all
+         * carry one (NETSYNTH_REPAIR_OFF=synts: MSS alone) */
+        if (t->ts_rows && !(t->off & OFF_SYNTS)) want |= O_TS;
         if (t->off & OFF_SYNOPTS) want = 0;
         if (at) t->nxt[d]--; /* a retransmission: the first SYN's sequence number again */
     } else if (t->handshake && at == t->syns && (fl & F_RST)) {
@@ -1242,6 +1252,7 @@ static int tcp_segment(tcp_state *t, const gen *g, uint64_t at, int d, uint8_t f
         allow = O_MSS | syn;
         int full = (go.has & O_MSS) && (go.has & (O_WS | O_SACKOK | O_TS));
         want = full ? O_MSS : O_MSS | syn;
+        if (t->ts_rows && !(t->off & OFF_SYNTS)) want |= syn & O_TS;   /* the same: its rows carry them */
         /* Windows of a few hundred after the handshake are scaled ones:
          * read unscaled (a SYN-ACK row generated without its window scale),
          * a 64-byte window fills at once (tshark: window full). */
@@ -1822,6 +1833,15 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
             if (g[i].tl != x[i]) lr.lens = plan->lens[d[i]][t], read_gen(rows + (size_t)i * W, &g[i], &lr);
         }
     }
+    /* A TCP window the class's stack never advertised on the row's side: the nearest it did (wins). The model
+     * writes a window bit by bit, as a length: 7032 and 388 for D-LinkSiren's 7024 and 390, a quarter of the
+     * medium model's TCP windows none the class has, where a class's stacks advertise a few (32 windows are
+     * 93-100% of each class's and side's segments in the IoT corpus's train split); the forests read the
+     * window's bits (BENCHMARK.md, "Windows the class has (session 15)"). A zero window stays (repair's
+     * stall rule reads it). */
+    for (size_t i = 0; plan && !(off & OFF_WINS) && i < n; i++)
+        if (g[i].shows == NS_PROTO_TCP && g[i].win && plan->wins[d[i]][0])
+            g[i].win = nearest_value(plan->wins[d[i]], NS_REPAIR_WINS, g[i].win, 16, 1);
     /* A flow to a group goes one way, as every real one does (an answer comes from the responder's own
      * address: another flow); the plan saw the first window's rows go so, a later row the other way goes
      * the client's way too, so that the flow reads back as one. */
@@ -1885,6 +1905,7 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
             tcp_rows++, with_ts += (go.has & O_TS) != 0;
         }
         tp->ts_ok = tp->handshake || 2 * with_ts > tcp_rows;
+        tp->ts_rows = 2 * with_ts > tcp_rows;
         size_t small = 0, large = 0;
         for (size_t i = 0; i < n; i++)
             if (g[i].shows == NS_PROTO_TCP && !(g[i].flags & (F_SYN | F_RST)) && g[i].win)

@@ -181,6 +181,7 @@ typedef struct acc {
     uint32_t *pay;          /* [2][2][65536] TCP data segments per side, place and payload bytes (version 13): the
                              * same */
     uint32_t *ports;        /* [2][65536] flows per transport (TCP, UDP) and server port, cleared per class */
+    uint32_t *wins;         /* [2][65536] TCP segments per side and window: the same */
     uint32_t *cports;       /* [65536] flows per ephemeral client port (learn_port), cleared per class */
     uint32_t chigh_lo, chigh_hi; /* the least and most of those from NS_TM_CPORT_HIGH on */
     uint64_t *flen;         /* the class's flows' whole lengths (one array, refilled per class) */
@@ -483,7 +484,7 @@ static void learn_tcp(acc *a, const ns_dataset *ds, const ns_ds_flow *f, const n
 }
 
 /* Flow f's packets by side, transport and IP total length (IPv6: 40 + payload length), as NetFlow counts its
- * bytes. */
+ * bytes; its first two rows' lengths (a UDP exchange); its TCP segments by side and window. */
 static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
 {
     const ns_ds_flow *fl = &ds->flows[f];
@@ -510,6 +511,10 @@ static void learn_lengths(acc *a, const ns_dataset *ds, uint64_t f, int8_t *row)
         if (pay >= 0) { /* 0: a bare segment, counted in pay_all alone */
             uint32_t *p = a->pay + ((size_t)d * 2 + (i >= NS_TM_TURN_ROWS)) * 65536 + (size_t)pay;
             *p += *p < UINT32_MAX;
+        }
+        if (fl->proto == NS_PROTO_TCP && ns_nprint_has(row, NS_NPF_TCP_WSIZE)) {
+            uint32_t *w = a->wins + (size_t)d * 65536 + ns_nprint_get(row, NS_NPF_TCP_WSIZE);
+            *w += *w < UINT32_MAX;
         }
     }
     if (fl->proto == NS_PROTO_UDP && first[0] >= 28 && first[1] >= 28)
@@ -659,13 +664,15 @@ static void finish_pairs(acc *a)
     }
 }
 
-/* The NS_TM_LENS commonest lengths per side and transport, commonest first (ties: the shorter). */
+/* The NS_TM_LENS commonest lengths per side and transport, commonest first (ties: the shorter); the NS_TM_WINS
+ * commonest TCP windows but 0 per side (the same). */
 static void finish_lengths(acc *a)
 {
     for (int s = 0; s < 2; s++)
         for (int t = 0; t < NS_TM_LEN_KINDS; t++)
             commonest(a->lens + ((size_t)s * NS_TM_LEN_KINDS + (size_t)t) * 65536, 20, NS_TM_LENS,
                       a->c->len_val[s][t], a->c->len_count[s][t]);
+    for (int s = 0; s < 2; s++) commonest(a->wins + (size_t)s * 65536, 1, NS_TM_WINS, a->c->win_val[s], a->c->win_count[s]);
 }
 
 /* The quantiles (i + 1/2) / NS_TM_PAY_Q of the TCP data sizes per side and place (tmodel.h, pay_q): the size
@@ -1030,6 +1037,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     int8_t *turn_rows = malloc((size_t)NS_TM_TURN_ROWS * NS_NP_MODEL_WIDTH);
     uint32_t *lens = malloc(2 * NS_TM_LEN_KINDS * 65536 * sizeof *lens), *pay = malloc(4 * 65536 * sizeof *pay);
     uint32_t *ports = malloc(2 * 65536 * sizeof *ports), *cports = malloc(65536 * sizeof *cports);
+    uint32_t *wins = malloc(2 * 65536 * sizeof *wins);
     uint64_t *flen = malloc((F + 1) * sizeof *flen), *pairs = malloc(3 * (F + 1) * sizeof *pairs);
     uint64_t *ftail = malloc((F + 1) * sizeof *ftail);
     cdef *defs = NULL;
@@ -1037,7 +1045,7 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
     int rc = NS_OK;
     if (!order || !combo || !combo_first || !feat || !token_used || !row || !cl || !sv || !seq || !server_port ||
         !synack_win || !udp_port || !grp_ttl || !turn_hist || !turn_rows || !svc_port || !lens || !pay || !ports || !cports || !flen || !pairs ||
-        !ftail) {
+        !ftail || !wins) {
         rc = ns_error(NS_ENOMEM, "out of memory learning the trace model of %zu flows", F);
         goto done;
     }
@@ -1126,6 +1134,8 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
         memset(pay, 0, 4 * 65536 * sizeof *pay);
         a->ports = ports;
         memset(ports, 0, 2 * 65536 * sizeof *ports);
+        a->wins = wins;
+        memset(wins, 0, 2 * 65536 * sizeof *wins);
         a->cports = cports, a->chigh_lo = 65536, a->chigh_hi = 0;
         memset(cports, 0, 65536 * sizeof *cports);
         a->flen = flen, a->n_flen = 0;
@@ -1186,7 +1196,7 @@ done:
     free(accs), free(defs);
     free(order), free(combo), free(combo_first), free(feat), free(token_used), free(row), free(cl), free(sv), free(seq);
     free(server_port), free(synack_win), free(udp_port), free(grp_ttl), free(turn_hist), free(turn_rows), free(svc_port);
-    free(lens), free(pay), free(ports), free(cports), free(flen), free(pairs), free(ftail);
+    free(lens), free(pay), free(ports), free(cports), free(flen), free(pairs), free(ftail), free(wins);
     if (rc) ns_tmodel_free(tm);
     return rc;
 }

@@ -43,6 +43,7 @@ void tm_plan_methods(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t 
 }
 
 static int has_pairs(const ns_tmodel_class *c, int s) { return c->pair_count[0] > 0; }
+static int has_wins(const ns_tmodel_class *c, int s) { return c->win_val[s][0] > 0; }
 static int has_lens(const ns_tmodel_class *c, int s)
 {
     for (int t = 0; t < NS_TM_LEN_KINDS; t++)
@@ -51,7 +52,8 @@ static int has_lens(const ns_tmodel_class *c, int s)
 }
 
 /* Each flow's IP lengths per side and transport (plan[k].lens): its class's commonest (none before version 9);
- * and a UDP flow's exchanges on its server port (plan[k].pairs; none before version 12). */
+ * a UDP flow's exchanges on its server port (plan[k].pairs; none before version 12); a TCP flow's windows per
+ * side (plan[k].wins; none before version 13). */
 void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_caps, const tm_flow_info *info,
                   ns_repair_plan *plan)
 {
@@ -63,6 +65,9 @@ void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_c
             if (!c) continue;
             for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++)
                 memcpy(plan[k].lens[s], c->len_val[s], sizeof plan[k].lens[s]);
+            c = tm_pick(&ch, has_wins, s);
+            for (size_t k = caps[i].first; c && k < caps[i].first + caps[i].n; k++)
+                if (info[k].proto == NS_PROTO_TCP) memcpy(plan[k].wins[s], c->win_val[s], sizeof plan[k].wins[s]);
         }
         /* a UDP flow's exchanges: its class's on the port it is written with (version 12) */
         const ns_tmodel_class *c = tm_pick(&ch, has_pairs, 0);

@@ -33,7 +33,8 @@
  *   version 13: per side (2) and place (2): u32 pay_n; then per side and place: u16 pay_q[32];
  *              then per side and place: u32 pay_all; then per length bin (17): u32 tail_n; then per
  *              length bin (17): u32 tail_q[9] (and a plan change: client ports off the ports served or
- *              claimed, tmodel_plan.c cport_fit)
+ *              claimed, tmodel_plan.c cport_fit); then per side (2): u16 win_val[32]; then per side:
+ *              u32 win_count[32]
  *              (records of NS_TMODEL_RECORD bytes; versions 5 to 11 NS_TMODEL_RECORD_V11, older ones
  *              NS_TMODEL_RECORD_V4) */
 #include "netsynth/tmodel.h"
@@ -114,9 +115,9 @@ static double rf(cursor *c)
     W(rst_fin[1]) W(refused)
 /* And version 4's. */
 #define RECORD_FIELDS_V4(W, H, B)                                                                                 \
-    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                    \
         for (int i_ = 0; i_ < NS_TM_HS_BINS; i_++) { H(hs_gap[s_][i_]) }                                         \
-    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                    \
         for (int i_ = 0; i_ < NS_TM_TTLS; i_++) { B(ttl_tcp[s_][i_]) W(ttl_tcp_count[s_][i_]) }                  \
     W(synack_ts[0]) W(synack_ts[1]);                                                                              \
     for (int i_ = 0; i_ < NS_TM_GROUPS; i_++) {                                                                   \
@@ -127,15 +128,15 @@ static double rf(cursor *c)
 /* And version 5's. */
 #define RECORD_FIELDS_V5(W, H)                                                                                    \
     W(turn_n[0]) W(turn_n[1]);                                                                                    \
-    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                    \
         for (int i_ = 0; i_ < NS_REPAIR_TURN_Q; i_++) { H(turn_q[s_][i_]) }                                     \
     for (int p_ = 0; p_ < NS_TM_TURN_PORTS; p_++) {                                                              \
         H(turn_port[p_]) W(turn_port_n[p_][0]) W(turn_port_n[p_][1]);                                            \
-        for (int s_ = 0; s_ < 2; s_++)                                                                            \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                    \
             for (int i_ = 0; i_ < NS_REPAIR_TURN_Q; i_++) { H(turn_port_q[p_][s_][i_]) }                         \
     }                                                                                                             \
     for (int p_ = 0; p_ < NS_TM_TURN_PORTS; p_++)                                                                \
-        for (int s_ = 0; s_ < 2; s_++)                                                                            \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                    \
             for (int i_ = 0; i_ < NS_TM_HS_BINS; i_++) { H(hs_port_gap[p_][s_][i_]) }
 
 /* And version 6's. */
@@ -154,7 +155,7 @@ static double rf(cursor *c)
 
 /* And version 9's. */
 #define RECORD_FIELDS_V9(W, H)                                                                                    \
-    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                    \
         for (int t_ = 0; t_ < NS_TM_LEN_KINDS; t_++) {                                                            \
             for (int i_ = 0; i_ < NS_TM_LENS; i_++) { H(len_val[s_][t_][i_]) }                                    \
             for (int i_ = 0; i_ < NS_TM_LENS; i_++) { W(len_count[s_][t_][i_]) }                                  \
@@ -179,11 +180,11 @@ static double rf(cursor *c)
     for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++) { W(flen_n[b_]) }                                                \
     for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++)                                                                  \
         for (int i_ = 0; i_ < NS_TM_FLEN_Q; i_++) { W(flen_q[b_][i_]) }                                           \
-    for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { H(pair_port[i_]) H(pair_len[i_][0]) H(pair_len[i_][1]) }          \
+    for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { H(pair_port[i_]) H(pair_len[i_][0]) H(pair_len[i_][1]) }           \
     for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { W(pair_count[i_]) }                                                \
-    for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { B(pair_dir[i_]) }                                                \
+    for (int i_ = 0; i_ < NS_TM_PAIRS; i_++) { B(pair_dir[i_]) }                                                  \
     W(svc_one_main)                                                                                               \
-    for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { W(svc_port_one_main[p_]) }                                    \
+    for (int p_ = 0; p_ < NS_TM_SVC_PORTS; p_++) { W(svc_port_one_main[p_]) }                                     \
     W(group_other_addr) W(group_other_flows) W(group_other_port_flows)
 
 /* And version 13's. */
@@ -197,7 +198,11 @@ static double rf(cursor *c)
         for (int p_ = 0; p_ < 2; p_++) { W(pay_all[s_][p_]) }                                                     \
     for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++) { W(tail_n[b_]) }                                                \
     for (int b_ = 0; b_ < NS_TM_FLEN_BINS; b_++)                                                                  \
-        for (int i_ = 0; i_ < NS_TM_FLEN_Q; i_++) { W(tail_q[b_][i_]) }
+        for (int i_ = 0; i_ < NS_TM_FLEN_Q; i_++) { W(tail_q[b_][i_]) }                                           \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int i_ = 0; i_ < NS_TM_WINS; i_++) { H(win_val[s_][i_]) }                                            \
+    for (int s_ = 0; s_ < 2; s_++)                                                                                \
+        for (int i_ = 0; i_ < NS_TM_WINS; i_++) { W(win_count[s_][i_]) }
 
 static void put_record(cursor *cu, const ns_tmodel_class *c)
 {
@@ -455,6 +460,13 @@ static const char *class_problem(const ns_tmodel_class *c)
                 if ((c->pay_n[h][p] ? q[i] > 65495 || (i && q[i] < q[i - 1]) : q[i] != 0) || c->pay_n[h][p] > c->pay_all[h][p])
                     return "TCP data size quantiles out of order or out of their range";
             }
+    /* repair writes these windows: commonest first, none 0 (a stalled peer), none after the list ends */
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < NS_TM_WINS; i++) {
+            const uint32_t *n = c->win_count[d];
+            if ((i && n[i] > n[i - 1]) || (n[i] ? !c->win_val[d][i] : c->win_val[d][i] != 0))
+                return "TCP windows out of order or 0";
+        }
     for (int i = 0; i < NS_TM_GROUPS; i++) {
         /* repair writes these addresses: a unicast one here would send flows to a host of the corpus */
         if (c->group_addr[i] ? !tm_is_group_addr(c->group_addr[i]) || !c->group_flows[i]

@@ -193,7 +193,7 @@ static void test_struct_layouts_agree(void **state)
         F(ns_repair_plan, methods), F(ns_repair_plan, gateway), F(ns_repair_plan, link),
         F(ns_repair_plan, lens), F(ns_repair_plan, server_port), F(ns_repair_plan, cut_ns),
         F(ns_repair_plan, pairs), F(ns_repair_plan, pair_dir), F(ns_repair_plan, pay_map), F(ns_repair_plan, pay_bare),
-        F(ns_repair_plan, tail_scale);
+        F(ns_repair_plan, tail_scale), F(ns_repair_plan, wins);
     SZ(ns_repair_opts);
     F(ns_repair_opts, client_net), F(ns_repair_opts, server_net), F(ns_repair_opts, client_prefix);
     F(ns_repair_opts, server_prefix), F(ns_repair_opts, start_ns), F(ns_repair_opts, flow_gap_ns);

@@ -1893,6 +1893,34 @@ static void test_group_destinations(void **state)
     }
 }
 
+/* A TLS handshake of f: the client's SYN with options syn (20 bytes), the SYN-ACK with synack (n bytes), then
+ * `data` segments of 40 bytes each way in turn, each with NOP NOP and a timestamp whose TSecr ends in tsecr_end. */
+static void handshake_rows(tflow *f, const uint8_t *syn, const uint8_t *synack, int n, int data, uint8_t tsecr_end)
+{
+    f->n = 0;
+    tcp_row(add(f, 0, 0), 0, 50000, 443, 1, 0, SYN), tcp_options(f->rows, syn, 20);
+    tcp_row(add(f, 1, 1000), 0, 443, 50000, 9, 2, SYN | ACK), tcp_options(f->rows + W, synack, n);
+    for (int i = 0; i < data; i++) {
+        int8_t *r = add(f, i & 1, 1000);
+        tcp_row(r, 40, i & 1 ? 443 : 50000, i & 1 ? 50000 : 443, 2, 10, ACK | PSH);
+        uint8_t ts[12] = {1, 1, 8, 10, 0, 0, 1, 2, 0, 0, 0, tsecr_end};
+        tcp_options(r, ts, 12);
+    }
+}
+
+/* f repaired as flow 0 of a plan of the SYN-ACK timestamp synack_ts and nothing else (checked: check_all). */
+static void repair_planned(const tflow *f, uint8_t synack_ts, ns_repair_out *out, int check)
+{
+    ns_repair_plan plan;
+    memset(&plan, 0, sizeof plan);
+    plan.start_ns = 1700000000LL * 1000000000LL, plan.client_port = 50001, plan.synack_ts = synack_ts;
+    ns_repair_opts o;
+    ns_repair_opts_init(&o);
+    o.plan = &plan, o.n_plan = 1;
+    assert_int_equal(ns_repair_flow(&o, 0, f->rows, f->dir, f->iat, f->n, out, NULL), NS_OK);
+    if (check) check_all(out, &o, 1);
+}
+
 /* A plan's SYN-ACK timestamp (the class's servers' share): 2, none, and then
  * none on any segment (RFC 7323); 1, one, even where the SYN-ACK row
  * generated none of its own (session 8: D-LinkSwitch's servers answer 36%
@@ -1904,24 +1932,9 @@ static void test_planned_synack_timestamp(void **state)
     static const uint8_t mss_ws[8] = {2, 4, 0x05, 0xb4, 3, 3, 7, 1};
     static tflow f;
     for (int want = 1; want <= 2; want++) {
-        f.n = 0;
-        tcp_row(add(&f, 0, 0), 0, 50000, 443, 1, 0, SYN), tcp_options(f.rows, all, 20);
-        tcp_row(add(&f, 1, 1000), 0, 443, 50000, 9, 2, SYN | ACK), tcp_options(f.rows + W, want == 1 ? mss_ws : all, want == 1 ? 8 : 20);
-        for (int i = 0; i < 4; i++) {
-            int8_t *r = add(&f, i & 1, 1000);
-            tcp_row(r, 40, i & 1 ? 443 : 50000, i & 1 ? 50000 : 443, 2, 10, ACK | PSH);
-            uint8_t ts[12] = {1, 1, 8, 10, 0, 0, 1, 2, 0, 0, 0, 0};
-            tcp_options(r, ts, 12);
-        }
-        ns_repair_plan plan;
-        memset(&plan, 0, sizeof plan);
-        plan.start_ns = 1700000000LL * 1000000000LL, plan.client_port = 50001, plan.synack_ts = (uint8_t)want;
-        ns_repair_opts o;
-        ns_repair_opts_init(&o);
-        o.plan = &plan, o.n_plan = 1;
+        handshake_rows(&f, all, want == 1 ? mss_ws : all, want == 1 ? 8 : 20, 4, 0);
         ns_repair_out out = {0};
-        assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
-        check_all(&out, &o, 1);
+        repair_planned(&f, (uint8_t)want, &out, 1);
         assert_int_equal(out.n_pkts, 6);
         for (size_t i = 0; i < 6; i++) {
             pk v;
@@ -1934,11 +1947,66 @@ static void test_planned_synack_timestamp(void **state)
         ns_repair_out_free(&out);
         /* NETSYNTH_REPAIR_OFF=nops keeps them: NOP NOP and EOL padding, 24 bytes */
         setenv("NETSYNTH_REPAIR_OFF", "nops", 1);
-        assert_int_equal(ns_repair_flow(&o, 0, f.rows, f.dir, f.iat, f.n, &out, NULL), NS_OK);
+        repair_planned(&f, (uint8_t)want, &out, 0);
         unsetenv("NETSYNTH_REPAIR_OFF");
         pk v;
         view(&out, 2, &v);
         assert_int_equal(v.doff, want == 2 ? 6 : 8);
+        ns_repair_out_free(&out);
+    }
+}
+
+/* A window scale of shift 1 ends a SYN's options in a byte of value 1, a NOP's kind: the D-Link devices' SYNs (02 04
+ * 05 b4 04 02 08 0a TSval TSecr 01 03 03 01) went out with shift 0, the trailing-NOP rule (nops, session 14)
+ * taking the shift for a NOP; in m27 seed 1's pcaps every D-LinkSiren SYN to port 443 had 0, its rows and the
+ * real ones 1. A TSecr ending in 1 lost its last byte the same way. */
+static void test_window_scale_of_one(void **state)
+{
+    (void)state;
+    static const uint8_t syn[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0xff, 0xff, 0xd8, 0x2a, 0, 0, 0, 0, 1, 3, 3, 1};
+    static const uint8_t synack[20] = {2, 4, 0x05, 0x64, 4, 2, 8, 10, 0x1a, 0x17, 0xbb, 0x6e, 0xff, 0xff, 0xd8, 0x2a,
+                                       1, 3, 3, 8};
+    static tflow f;
+    handshake_rows(&f, syn, synack, 20, 2, 1);
+    ns_repair_out out = {0};
+    repair_planned(&f, 0, &out, 1);
+    assert_int_equal(out.n_pkts, 4);
+    for (size_t i = 0; i < 4; i++) {
+        pk v;
+        view(&out, i, &v);
+        assert_int_equal(v.doff, i < 2 ? 10 : 8);
+        assert_true(v.opts & 1u << 8);
+        if (i < 2) {   /* the window scale as generated: NOP, kind 3, length 3, shift 1 and 8 */
+            const uint8_t ws[4] = {1, 3, 3, i ? 8 : 1};
+            assert_memory_equal(v.p.l4.data + 20 + 16, ws, 4);
+        }
+    }
+    ns_repair_out_free(&out);
+}
+
+/* A SYN row whose options came out garbled (MSS, then a SACK-permitted of length 0: the rest goes) offers the
+ * timestamps its flow's rows carry, and the flow keeps them (RFC 7323: only where both SYNs had them): 17 of
+ * WeMoInsightSwitch's 80 answered TCP flows in m27 seed 1's pcaps went without, every segment a 20-byte header,
+ * where its real segments all carry one. NETSYNTH_REPAIR_OFF=synts: MSS alone, and no timestamps (before). */
+static void test_syn_offers_the_rows_timestamps(void **state)
+{
+    (void)state;
+    static const uint8_t syn[20] = {2, 4, 0x05, 0xb4, 4, 0, 8, 10, 0, 0, 0, 5, 0, 0, 0, 0, 1, 3, 3, 1};
+    static const uint8_t synack[20] = {2, 4, 0x05, 0x64, 4, 2, 8, 10, 0, 0, 0, 9, 0, 0, 0, 5, 1, 3, 3, 8};
+    static tflow f;
+    handshake_rows(&f, syn, synack, 20, 4, 0);
+    for (int off = 0; off < 2; off++) {
+        if (off) setenv("NETSYNTH_REPAIR_OFF", "synts", 1);
+        ns_repair_out out = {0};
+        repair_planned(&f, 0, &out, 1);
+        unsetenv("NETSYNTH_REPAIR_OFF");
+        assert_int_equal(out.n_pkts, 6);
+        for (size_t i = 0; i < 6; i++) {
+            pk v;
+            view(&out, i, &v);
+            assert_int_equal((v.opts & 1u << 8) != 0, !off);
+            if (i >= 2) assert_int_equal(v.doff, off ? 5 : 8);
+        }
         ns_repair_out_free(&out);
     }
 }
@@ -2602,6 +2670,8 @@ int main(void)
         cmocka_unit_test(test_fixed_client_ports),
         cmocka_unit_test(test_group_destinations),
         cmocka_unit_test(test_planned_synack_timestamp),
+        cmocka_unit_test(test_window_scale_of_one),
+        cmocka_unit_test(test_syn_offers_the_rows_timestamps),
         cmocka_unit_test(test_raw_link_random_payload_and_mtu),
         cmocka_unit_test(test_stats_and_report),
         cmocka_unit_test(test_application_payloads),

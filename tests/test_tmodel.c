@@ -2911,6 +2911,77 @@ static void test_exchanges_the_class_has(void **state)
     ns_tmodel_free(&tm);
 }
 
+/* Row i of ds (grow NULL), or the generated row grow, given TCP window win. */
+static void put_window(ns_dataset *ds, size_t i, int8_t *grow, uint16_t win)
+{
+    int8_t row[W], *r = grow ? grow : row;
+    if (!grow) ns_dataset_row(ds, i, row);
+    ns_nprint_put(r, NS_NPF_TCP_WSIZE, win);
+    if (!grow) ns_dataset_pack_row(row, W, (uint8_t *)ds->bits + i * ((W + 3) / 4));
+}
+
+/* Version 13: a class's TCP windows per side, commonest first. The beacon's clients advertise 8976 in three of
+ * four flows and 2920 in the rest, its server 390; a generated client window one bit off the class's (8984) is
+ * written as the nearest, 8976, as a device's stack advertises few windows and the model writes them bit by
+ * bit (D-LinkSiren's 7024 as 7032). Not with NETSYNTH_REPAIR_OFF=wins, nor from a version 12 file, which has
+ * none (before: 8984). */
+static void test_windows_the_class_has(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    ns_dataset ds = beacon_dataset();
+    for (int f = 0; f < FLOWS; f++)
+        for (int k = 0; k < LEN; k++)
+            put_window(&ds, (size_t)(f * LEN + k), NULL, k == 1 ? 390 : f % 4 == 3 ? 2920 : 8976);
+    ns_tmodel tm, v12;
+    ns_gen_flows g;
+    learn_and_stand_in(&tm, &g, &ds, N);
+    const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
+    assert_int_equal(c->win_val[0][0], 8976), assert_int_equal(c->win_count[0][0], 3 * (LEN - 1) * FLOWS / 4);
+    assert_int_equal(c->win_val[0][1], 2920), assert_int_equal(c->win_count[0][1], (LEN - 1) * FLOWS / 4);
+    assert_int_equal(c->win_val[0][2], 0), assert_int_equal(c->win_count[0][2], 0);
+    assert_int_equal(c->win_val[1][0], 390), assert_int_equal(c->win_val[1][1], 0);
+    put_window(NULL, 0, g.rows + (g.first[0] + 3) * W, 8984);
+    /* The file keeps them where the layout says; a version 12 file's records end before them and plan none. */
+    uint8_t *buf;
+    size_t size;
+    assert_memory_equal(encode_parse(&tm, "app=beacon", &buf, &size, &v12)->win_val, c->win_val, sizeof c->win_val);
+    ns_tmodel_free(&v12);
+    /* version 13's windows come after its data sizes and flow tails */
+    enum { REC_WINS = REC_V13 + 4 * 4 + 2 * 2 * NS_TM_PAY_Q * 2 + 4 * 4 + 4 * NS_TM_FLEN_BINS * (1 + NS_TM_FLEN_Q) };
+    size_t rec0 = size - (size_t)tm.n_classes * NS_TMODEL_RECORD;
+    const uint8_t *r = buf + rec0 + (size_t)(c - tm.classes) * NS_TMODEL_RECORD;
+    assert_int_equal(r[REC_WINS] | r[REC_WINS + 1] << 8, 8976), assert_int_equal(r[REC_WINS + 2 * NS_TM_WINS] | r[REC_WINS + 2 * NS_TM_WINS + 1] << 8, 390);
+    for (uint32_t k = 0; k < tm.n_classes; k++)
+        memset(buf + rec0 + (size_t)k * NS_TMODEL_RECORD + REC_V13, 0, NS_TMODEL_RECORD - REC_V13);
+    ns_store_le32(buf + 8, 12), ns_store_le32(buf + 28, 0), ns_store_le32(buf + 28, ns_crc32(0, buf, size));
+    assert_int_equal(ns_tmodel_parse(&v12, buf, size, "old"), NS_OK);
+    free(buf);
+    ns_repair_plan plan[N];
+    for (int run = 0; run < 3; run++) {   /* this build's model; with NETSYNTH_REPAIR_OFF=wins; the version 12 file */
+        plan_beacon(run == 2 ? &v12 : &tm, &g, 1, plan);
+        no_link(plan, N);
+        assert_int_equal(plan[0].wins[0][0], run == 2 ? 0 : 8976), assert_int_equal(plan[0].wins[1][0], run == 2 ? 0 : 390);
+        if (run == 1) assert_int_equal(setenv("NETSYNTH_REPAIR_OFF", "wins", 1), 0);
+        ns_repair_out out = {0};
+        write_planned(&g, plan, N, &out);
+        unsetenv("NETSYNTH_REPAIR_OFF");
+        uint16_t win[LEN] = {0};
+        for (size_t i = 0, m = 0; i < out.n_pkts && m < LEN; i++) {
+            ns_packet p;
+            if (out.pkts[i].flow) continue;
+            assert_int_equal(ns_packet_parse(&p, DLT_EN10MB, out.bytes + out.pkts[i].off, out.pkts[i].len), NS_SKIP_NONE);
+            assert_true(ns_get_be16(p.l4, 14, &win[m++]));
+        }
+        assert_int_equal(win[0], 8976), assert_int_equal(win[1], 390), assert_int_equal(win[2], 8976);
+        assert_int_equal(win[3], run ? 8984 : 8976);
+        ns_repair_out_free(&out);
+    }
+    ns_tmodel_free(&v12);
+    ns_gen_flows_free(&g);
+    ns_tmodel_free(&tm);
+}
+
 /* Flows k of g written with plan: the server port each flow's first packet (the client's SYN) goes to. */
 static void written_server_ports(const ns_gen_flows *g, ns_repair_plan *plan, size_t n, uint16_t *port)
 {
@@ -3361,6 +3432,8 @@ static void test_version1_blob(void **state)
         assert_int_equal(a[k].lens[0][0][0], 52), assert_int_equal(b[k].lens[0][0][0], 0);
         memset(a[k].lens, 0, sizeof a[k].lens);
         memset(a[k].pay_map, 0, sizeof a[k].pay_map); /* version 13's */
+        assert_int_equal(a[k].wins[0][0], 29200), assert_int_equal(b[k].wins[0][0], 0);
+        memset(a[k].wins, 0, sizeof a[k].wins); /* version 13's */
     }
     assert_memory_equal(a, b, sizeof a);
     /* A version newer than this build's: refused, saying so. */
@@ -3525,6 +3598,7 @@ int main(void)
         cmocka_unit_test(test_lengths_keep_learned_bytes),
         cmocka_unit_test(test_data_sizes_follow_the_class),
         cmocka_unit_test(test_exchanges_the_class_has),
+        cmocka_unit_test(test_windows_the_class_has),
         cmocka_unit_test(test_server_ports_follow_the_class),
         cmocka_unit_test(test_flow_lengths_follow_the_class),
         cmocka_unit_test(test_flow_tails_follow_the_class),

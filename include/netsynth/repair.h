@@ -204,6 +204,7 @@ int64_t ns_repair_turn_ns(double code);
 enum { NS_REPAIR_METHODS = 12 };   /* ns_repair_plan.methods */
 enum { NS_REPAIR_LENS = 32, NS_REPAIR_LEN_KINDS = 3 };   /* ns_repair_plan.lens: per side and transport */
 enum { NS_REPAIR_PAIRS = 64 };                           /* ns_repair_plan.pairs */
+enum { NS_REPAIR_WINS = 32 };                            /* ns_repair_plan.wins: per side */
 enum { NS_REPAIR_PORTS = 32 };   /* ns_tmodel_class.port_val: server ports kept per transport */
 /* ns_repair_plan.pay_map: knots per map, and the rows it covers: [0] a TCP flow's first NS_REPAIR_TURN_ROWS
  * (what nPrint's forests read), [1] the rest of its first NS_REPAIR_PAY_ROWS (the model's default window: what
@@ -284,6 +285,10 @@ typedef struct ns_repair_plan {
      * that the flow runs past its first rows as long as its class's flows of its length did (trace model
      * version 13, tail_q: a model trained on flows cut at 16 packets learned no gap past them). 0: as before */
     float tail_scale;
+    /* Per side, the TCP windows the class's segments advertise (trace model version 13), its commonest first, 0
+     * ending them: a generated window (not 0) that is none of them becomes the nearest by Hamming distance (of
+     * windows as near, the numerically nearer, then the commoner). All 0: the rows' own. */
+    uint16_t wins[2][NS_REPAIR_WINS];
 } ns_repair_plan;
 
 /* ns_repair_plan.gateway: 0 none. */

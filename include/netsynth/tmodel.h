@@ -66,6 +66,13 @@
  *              model's, which pools every class's (TP-LinkPlugHS110's
  *              server segments 630 bytes of IP in its first 16 rows, 289
  *              in the medium model's pcaps).
+ *   windows    (version 13) the TCP windows the class's segments advertise,
+ *              per side, the 32 commonest: a device's stack advertises few
+ *              (D-LinkSiren's clients 8976, 2920, 5680, 7024 or 8360 in
+ *              four of five segments, its servers 62, 390 or 75), and the
+ *              model, which writes a window bit by bit, writes 7032 for
+ *              7024 and 388 for 390; repair moves such a window to the
+ *              class's nearest (ns_repair_plan.wins).
  *   per host   (client and server apart) the IP ID of a flow's packets from
  *              it: all zero, a counter (steps of 0..256 between its non-zero
  *              IDs: a Linux SYN-ACK has ID 0), or random; whether
@@ -259,7 +266,8 @@ extern "C" {
                                * side and place (pay_n, pay_q, pay_all: the plan's pay_map, pay_bare),
                                * and per length bin the time long flows run past
                                * their first NS_TM_TURN_ROWS packets (tail_n, tail_q), which the plan
-                               * gives the generated flows of the bin in their order (tm_plan_tails); older
+                               * gives the generated flows of the bin in their order (tm_plan_tails), and TCP
+                               * windows per side (win_val: the plan's wins); older
                                * files load
                                * without what they lack (and plan as before) */
 
@@ -285,6 +293,7 @@ enum {
     NS_TM_PAIRS = 128,                                   /* UDP exchanges (the first two rows' lengths) kept */
     NS_TM_PAY_Q = NS_REPAIR_PAY_Q,                       /* quantiles of TCP data sizes per side and place */
     NS_TM_PAY_ROWS = NS_REPAIR_PAY_ROWS,                 /* the rows of a flow they are learned from */
+    NS_TM_WINS = NS_REPAIR_WINS,                         /* TCP windows kept per side */
 };
 enum { NS_TM_IPID_ZERO, NS_TM_IPID_COUNTER, NS_TM_IPID_RANDOM, NS_TM_IPID_KINDS };
 /* How a TCP flow ended (dataset.h's ns_ds_end): a FIN and no RST, an RST, neither (idle, capture end). */
@@ -439,6 +448,10 @@ typedef struct ns_tmodel_class {
      * them, and the model's rows there came out 0.4 to 2.5 times the real flows' durations (lab iperf) */
     uint32_t tail_n[NS_TM_FLEN_BINS];
     uint32_t tail_q[NS_TM_FLEN_BINS][NS_TM_FLEN_Q];
+    /* version 13: per side, the TCP windows (not 0) of the class's segments, the NS_TM_WINS commonest (win_val,
+     * commonest first, ties the smaller; 0 ends them) and their counts (win_count): the plan's wins */
+    uint16_t win_val[2][NS_TM_WINS];
+    uint32_t win_count[2][NS_TM_WINS];
 } ns_tmodel_class;
 
 typedef struct ns_tmodel {

@@ -166,7 +166,7 @@ class RepairPlan(ctypes.Structure):      # ns_repair_plan
                 ("lens", c_u16 * (2 * 3 * 32)), ("server_port", c_u16), ("cut_ns", c_i64),
                 ("pairs", c_u16 * (64 * 2)), ("pair_dir", c_u8 * 64), ("pay_map", c_u16 * (2 * 2 * 2 * 32)),
                 ("pay_bare", c_u16 * (2 * 2)),
-                ("tail_scale", c_float)]
+                ("tail_scale", c_float), ("wins", c_u16 * (2 * 32))]
 
 
 class RepairOpts(ctypes.Structure):      # ns_repair_opts
