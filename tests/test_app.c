@@ -82,7 +82,11 @@ static int check_records(const uint8_t *p, int len, uint8_t *types)
         assert_true(n >= 1 && at + 5 + (int)n <= len);
         if (p[at] == 20) assert_int_equal(n, 1), assert_int_equal(p[at + 5], 1);
         if (p[at] == 22 && memchr("\x00\x01\x02\x04\x08\x0b\x0c\x0e\x10\x14", p[at + 5], 10)) { /* types repair completes */
-            assert_int_equal(be24(p + at + 6) + 4, n);
+            unsigned m = be24(p + at + 6) + 4;
+            if (p[at + 5] == 0x0c && m + 4 == n) /* a ServerKeyExchange, then a ServerHelloDone */
+                assert_int_equal(p[at + 5 + m], 0x0e), assert_int_equal(be24(p + at + 6 + m), 0);
+            else
+                assert_int_equal(m, n);
             if (p[at + 5] == 1 || p[at + 5] == 2) check_hello(p + at + 9, n - 4, p[at + 5] == 1);
         }
         types[k++] = p[at];
@@ -1457,6 +1461,50 @@ static void test_client_key_exchange(void **state)
     }
 }
 
+/* A TLS server's data after its hello, before the client's next data, in a
+ * flow that opened with TCP's handshake: the learned application data (or
+ * the fill) becomes its flight, a Certificate record of an empty list first,
+ * then a ServerKeyExchange ending in a ServerHelloDone. A learned alert, the
+ * switch, a flow without the handshake and the server's data after the
+ * client's key exchange keep application data. Fails before srvflight:
+ * 0x17 != 0x16. */
+static void test_server_flight(void **state)
+{
+    (void)state;
+    const app *tls = app_of(NS_PROTO_TCP, 443);
+    static const uint8_t ch[] = "\x16\x03\x01\x00\xde\x01\x00\x00\xda\x03\x03\x57\xd1\x1f\xac\x75";
+    static const uint8_t sh[] = "\x16\x03\x03\x00\x51\x02\x00\x00\x4d\x03\x03\x52\x89\x6c\x4d\xc2";
+    static const uint8_t ad[] = "\x17\x03\x03\x00\x40\xa7\x3c\x11\x90";
+    static const uint8_t alert[] = "\x15\x03\x03\x00\x02\x02\x28";
+    for (int v = 0; v < 5; v++) { /* opened; the switch; no handshake; an alert; the fill */
+        app_flow f;
+        memset(&f, 0, sizeof f);
+        f.opened = v != 2, f.off = v == 1 ? APP_OFF_SRVFLIGHT : 0;
+        uint8_t p[MAXLEN], types[16];
+        const uint8_t *pay = v == 3 ? alert : v == 4 ? NULL : ad;
+        int n_pay = v == 3 ? 7 : v == 4 ? 0 : 9;
+        memset(p, 0, 220), app_write(tls, &f, p, 220, 0, 1, ch, 16);
+        memset(p, 0, 90), app_write(tls, &f, p, 90, 1, 1, sh, 16);
+        assert_int_equal(p[5], 2);
+        for (int k = 0; k < 2; k++) {
+            int len = k ? 200 : 300;
+            memset(p, 0, (size_t)len), app_write(tls, &f, p, len, 1, 1, pay, n_pay);
+            int r = check_records(p, len, types);
+            if (v == 0 || v == 4) {
+                assert_int_equal(r, 1), assert_int_equal(types[0], 22), assert_int_equal(p[5], k ? 12 : 11);
+                if (k) assert_int_equal(be24(p + 6), len - 5 - 8), assert_int_equal(p[len - 4], 14);
+                else assert_int_equal(be24(p + 6), len - 9), assert_int_equal(be24(p + 9), 0);
+            } else {
+                assert_int_equal(types[0], v == 3 ? 21 : 23);
+            }
+        }
+        memset(p, 0, 69), app_write(tls, &f, p, 69, 0, 1, ad, 9); /* the client's key exchange */
+        assert_int_equal(p[0], v == 2 ? 23 : 22);
+        memset(p, 0, 69), app_write(tls, &f, p, 69, 1, 1, ad, 9); /* the server's data after it: as before */
+        assert_int_equal(p[0], 23);
+    }
+}
+
 /* TCP 210 (Z39.50, BER PDUs of at least 8 bytes to tshark): the segments of
  * the payload model's WeMoSwitch flow there, whose learned bytes and zeros
  * tshark called malformed (8 packets), are each one BER element covering the
@@ -1645,6 +1693,7 @@ int main(void)
         cmocka_unit_test(test_z3950_segments),
         cmocka_unit_test(test_heads_span_segments),
         cmocka_unit_test(test_client_key_exchange),
+        cmocka_unit_test(test_server_flight),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();
