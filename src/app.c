@@ -1186,18 +1186,18 @@ static void tls_records(app_flow *f, int d, uint8_t *p, int len, int lb, int on_
 /* A TLS server's data at a record boundary after its hello and before the
  * client's data after both hellos, in a flow that opened with TCP's
  * handshake: on the IoT corpus's training captures its records there are
- * the server's flight (`tls4.py`, BENCHMARK.md, "The server's flight
- * (session 15)": segments starting a Certificate 222, a ServerKeyExchange
- * 221, a ServerHelloDone 223, and 2,021 continuing the hello's or the
- * certificate's record; a ChangeCipherSpec, resuming, 24; application data
- * and alerts never), the payload model wrote application data there in 791
- * records and alerts (0x15, a bit from 0x17) in 52, so tshark found no
- * handshake past the hellos. A record the learned bytes make neither a
- * handshake nor a ChangeCipherSpec becomes a handshake record (content
- * type 22): the first the server sends after its hello a Certificate
- * (message type 11; tls_handshake makes its list empty, the learned body
- * past it), the later ones a
- * ServerKeyExchange (12, its body opaque without the keys) that ends in a
+ * the server's flight (bench/tls_flight.py, BENCHMARK.md, "The server's
+ * flight (session 15)": segments starting a Certificate 222, a
+ * ServerKeyExchange 221, a ServerHelloDone 223, and 1,929 continuing the
+ * hello's or the certificate's record; a ChangeCipherSpec, resuming, 24;
+ * application data and alerts never), the payload model wrote application
+ * data there in 619 records and alerts (0x15, a bit from 0x17) in 43, so
+ * tshark found no handshake past the hellos. A record the learned bytes
+ * make neither a handshake nor a ChangeCipherSpec becomes a handshake
+ * record (content type 22): the first the server sends after its hello a
+ * Certificate (message type 11; tls_handshake makes its list empty, the
+ * learned body past it), the later ones a ServerKeyExchange (12, its body
+ * opaque without the keys) that ends in a
  * ServerHelloDone where the record is the segment's and holds both, as the
  * real servers' last segment of the flight does. Of the fill where the row
  * has no learned bytes; tls_frame frames the lengths (a record too short
