@@ -1181,6 +1181,52 @@ static int key_exchange(const app_flow *f, uint8_t *p, int len, int lb)
     return 1;
 }
 
+static void tls_records(app_flow *f, int d, uint8_t *p, int len, int lb, int on_port);
+
+/* A TLS server's data at a record boundary after its hello and before the
+ * client's data after both hellos, in a flow that opened with TCP's
+ * handshake: on the IoT corpus's training captures its records there are
+ * the server's flight (bench/tls_flight.py, BENCHMARK.md, "The server's
+ * flight (session 15)": segments starting a Certificate 222, a
+ * ServerKeyExchange 221, a ServerHelloDone 223, and 1,929 continuing the
+ * hello's or the certificate's record; a ChangeCipherSpec, resuming, 24;
+ * application data and alerts never), the payload model wrote application
+ * data there in 619 records and alerts (0x15, a bit from 0x17) in 43, so
+ * tshark found no handshake past the hellos. A record the learned bytes
+ * make neither a handshake nor a ChangeCipherSpec becomes a handshake
+ * record (content type 22): the first the server sends after its hello a
+ * Certificate (message type 11; tls_handshake makes its list empty, the
+ * learned body past it), the later ones a ServerKeyExchange (12, its body
+ * opaque without the keys) that ends in a
+ * ServerHelloDone where the record is the segment's and holds both, as the
+ * real servers' last segment of the flight does. Of the fill where the row
+ * has no learned bytes; tls_frame frames the lengths (a record too short
+ * for its message is application data again). Returns whether it wrote
+ * the segment's records. */
+static int server_flight(app_flow *f, int d, uint8_t *p, int len, int lb)
+{
+    int later = f->flight & 8;
+    f->flight |= 8;
+    if (lb > 0 && (p[0] == 20 || p[0] == 22)) return 0; /* the learned record: tls_records frames it */
+    if (!lb && len < 10) return 0; /* no message fits: application data of the fill, as before */
+    uint8_t type = later ? 12 : 11;
+    if (lb > 0) {
+        p[0] = 22;
+        if (len > 5) p[5] = type;
+        tls_records(f, d, p, len, lb, 1);
+    } else {
+        p[0] = 22, p[1] = 3, p[2] = (uint8_t)(f->tls ? f->tls - 1 : 3), put16(p + 3, (uint32_t)(len - 5)), p[5] = type;
+        tls_frame(p, len, 6, !(f->off & APP_OFF_HELLOVER)); /* the header and type written count as learned */
+        if (!f->tls) f->tls = (uint8_t)(p[2] + 1);
+    }
+    uint16_t n;
+    if (type == 12 && len >= 5 + 8 && p[0] == 22 && p[5] == 12 && ns_get_be16(ns_bytes_make(p, 5), 3, &n) && n == len - 5) {
+        put24(p + 6, (uint32_t)(n - 8)); /* the key exchange, then a ServerHelloDone of no body */
+        p[len - 4] = 14, put24(p + len - 3, 0);
+    }
+    return 1;
+}
+
 /* The segment p[0, len) of a TLS stream at a record boundary, its learned
  * bytes lb, of direction d of the flow f. Leaves in f a record it opens and
  * leaves open (a record header alone in 5 bytes, as some stacks send it; a
@@ -1394,6 +1440,9 @@ void app_write(const app *a, app_flow *f, uint8_t *data, int len, int from_serve
                 f->flight |= 4; /* the client's first data after both hellos */
                 if (!at && (!lb || data[0] != 20) && !(f->off & APP_OFF_KEYX) && key_exchange(f, data, len, lb)) return;
             }
+            if (a->kind == APP_TLS && f->opened && from_server && len > at && !stream_start && (f->flight & 7) == 3 &&
+                !(f->off & APP_OFF_SRVFLIGHT) && server_flight(f, d, data + at, len - at, lb))
+                return;
             tls_records(f, d, data + at, len - at, lb, a->kind == APP_TLS);
             if (a->kind == APP_TLS && f != &alone && stream_start && !at && len > 5 && data[0] == 22 && data[5] == 1 + d)
                 f->flight |= (uint8_t)(1 + d); /* the direction's hello */

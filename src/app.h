@@ -30,7 +30,8 @@ typedef struct app_flow {
     uint8_t head[2];       /* per direction: an HTTP head a segment began and did not end (1 + the bytes of the
                             * line it ended in still to come, the end of the text head_tail[line[d]]: app.c) */
     uint8_t line[2];
-    uint8_t flight;        /* a TLS flow's hellos written (1: the client's, 2: the server's), 4: the client's data after both */
+    uint8_t flight;        /* a TLS flow's hellos written (1: the client's, 2: the server's), 4: the client's data after both,
+                            * 8: the server's first record after its hello */
     const uint16_t *methods; /* the class's first requests per method (ns_repair_plan.methods; NULL: none) */
     uint16_t dns_qlen;     /* the latest header-only DNS query's length (0: none); its answers carry its id */
     uint8_t dhcp_type;     /* the DHCP message type the flow wrote last (0: none yet) */
@@ -46,7 +47,8 @@ enum {
     APP_OFF_DGRAMHEAD = 2, /* "dgramhead": a datagram too short for its HTTP head left as generated */
     APP_OFF_HELLOVER = 4,  /* "hellover": a hello's version left as generated, not TLS 1.0 to 1.2 */
     APP_OFF_HEADCONT = 8,  /* "headcont": a segment too short for its HTTP head left as generated, not continued */
-    APP_OFF_KEYX = 16      /* "keyx": an opened TLS flow's client's data after the hellos left as generated */
+    APP_OFF_KEYX = 16,     /* "keyx": an opened TLS flow's client's data after the hellos left as generated */
+    APP_OFF_SRVFLIGHT = 32 /* "srvflight": its server's data after its hello, before the client's, left as generated */
 };
 
 /* The application a server port speaks over proto (NS_PROTO_*): a message

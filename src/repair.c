@@ -186,6 +186,7 @@ static int present_bytes(const int8_t *row, int col, int max, uint8_t *out)
 #define OFF_TAIL       (UINT64_C(1) << 34)
 #define OFF_WINS       (UINT64_C(1) << 35)
 #define OFF_SYNTS      (UINT64_C(1) << 36)
+#define OFF_SRVFLIGHT  (UINT64_C(1) << 37)
 
 static uint64_t repair_off(void)
 {
@@ -199,7 +200,7 @@ static uint64_t repair_off(void)
         {"cut", OFF_CUT}, {"pairs", OFF_PAIRS}, {"ndsender", OFF_NDSENDER}, {"nops", OFF_NOPS},
         {"mldrecs", OFF_MLDRECS}, {"lentie", OFF_LENTIE}, {"headcont", OFF_HEADCONT}, {"keyx", OFF_KEYX},
         {"paymap", OFF_PAYMAP}, {"payhead", OFF_PAYHEAD}, {"paybare", OFF_PAYBARE},
-        {"tail", OFF_TAIL}, {"wins", OFF_WINS}, {"synts", OFF_SYNTS}};
+        {"tail", OFF_TAIL}, {"wins", OFF_WINS}, {"synts", OFF_SYNTS}, {"srvflight", OFF_SRVFLIGHT}};
     const char *v = getenv("NETSYNTH_REPAIR_OFF");
     uint64_t mask = 0;
     for (const char *at = v; at && *at;) {
@@ -1866,7 +1867,8 @@ int ns_repair_flow_part(const ns_repair_opts *o, uint64_t k, const int8_t *rows,
         fs->app.off = (uint8_t)((off & OFF_BER ? APP_OFF_BER : 0) | (off & OFF_DGRAMHEAD ? APP_OFF_DGRAMHEAD : 0) |
                                 (off & OFF_HELLOVER ? APP_OFF_HELLOVER : 0) |
                                 (off & OFF_HEADCONT ? APP_OFF_HEADCONT : 0) |
-                                (off & OFF_KEYX ? APP_OFF_KEYX : 0)); /* app.c's rules */
+                                (off & OFF_KEYX ? APP_OFF_KEYX : 0) |
+                                (off & OFF_SRVFLIGHT ? APP_OFF_SRVFLIGHT : 0)); /* app.c's rules */
         fs->cport = plan ? plan->client_port : (uint16_t)(CLIENT_PORT0 + slot);
         fs->proto = flow_transport(g, n);
         fs->sport = fs->proto == NS_PROTO_ICMP ? 0 : server_port(g, d, n, fs->proto);

@@ -82,7 +82,11 @@ static int check_records(const uint8_t *p, int len, uint8_t *types)
         assert_true(n >= 1 && at + 5 + (int)n <= len);
         if (p[at] == 20) assert_int_equal(n, 1), assert_int_equal(p[at + 5], 1);
         if (p[at] == 22 && memchr("\x00\x01\x02\x04\x08\x0b\x0c\x0e\x10\x14", p[at + 5], 10)) { /* types repair completes */
-            assert_int_equal(be24(p + at + 6) + 4, n);
+            unsigned m = be24(p + at + 6) + 4;
+            if (p[at + 5] == 0x0c && m + 4 == n) /* a ServerKeyExchange, then a ServerHelloDone */
+                assert_int_equal(p[at + 5 + m], 0x0e), assert_int_equal(be24(p + at + 6 + m), 0);
+            else
+                assert_int_equal(m, n);
             if (p[at + 5] == 1 || p[at + 5] == 2) check_hello(p + at + 9, n - 4, p[at + 5] == 1);
         }
         types[k++] = p[at];
@@ -1172,6 +1176,7 @@ static const char *segments_pcap(const char *name, const seg *s, size_t n, const
         const app *a = app_of(NS_PROTO_TCP, (uint16_t)port);
         app_flow f;
         memset(&f, 0, sizeof f);
+        f.opened = 1; /* as repair says of a flow it opens with the handshake */
         frame(&c, port, 0, 0x02, NULL, 0), frame(&c, port, 1, 0x12, NULL, 0), frame(&c, port, 0, 0x10, NULL, 0);
         for (size_t i = 0; i < n; i++) {
             if (s[i].port != port) continue;
@@ -1417,6 +1422,21 @@ static void test_heads_span_segments(void **state)
     assert_int_equal(tshark_count(path, "", "http.response"), 2);
 }
 
+/* A TLS flow's first learned bytes: the client's hello, the server's, and an
+ * application-data record, each of another segment's lengths. */
+static const uint8_t tls_ch[] = "\x16\x03\x01\x00\xde\x01\x00\x00\xda\x03\x03\x57\xd1\x1f\xac\x75";
+static const uint8_t tls_sh[] = "\x16\x03\x03\x00\x51\x02\x00\x00\x4d\x03\x03\x52\x89\x6c\x4d\xc2";
+static const uint8_t tls_ad[] = "\x17\x03\x03\x00\x40\xa7\x3c\x11\x90";
+
+/* A TLS flow's state: opened with TCP's handshake or not, off its rules off. */
+static app_flow tls_flow(int opened, uint8_t off)
+{
+    app_flow f;
+    memset(&f, 0, sizeof f);
+    f.opened = (uint8_t)opened, f.off = off;
+    return f;
+}
+
 /* A TLS client's first data after both hellos, in a flow that opened with
  * TCP's handshake: a ClientKeyExchange (on the training captures, 895
  * flows) or a ChangeCipherSpec (187), never application data, which the
@@ -1428,22 +1448,17 @@ static void test_client_key_exchange(void **state)
 {
     (void)state;
     const app *tls = app_of(NS_PROTO_TCP, 443);
-    static const uint8_t ch[] = "\x16\x03\x01\x00\xde\x01\x00\x00\xda\x03\x03\x57\xd1\x1f\xac\x75";
-    static const uint8_t sh[] = "\x16\x03\x03\x00\x51\x02\x00\x00\x4d\x03\x03\x52\x89\x6c\x4d\xc2";
-    static const uint8_t ad[] = "\x17\x03\x03\x00\x40\xa7\x3c\x11\x90";
     static const uint8_t ccs[] = "\x14\x03\x03\x00\x01\x01\x16\x03\x03";
     for (int v = 0; v < 5; v++) { /* opened; the switch; no handshake; a ChangeCipherSpec; the fill */
-        app_flow f;
-        memset(&f, 0, sizeof f);
-        f.opened = v != 2, f.off = v == 1 ? APP_OFF_KEYX : 0;
+        app_flow f = tls_flow(v != 2, v == 1 ? APP_OFF_KEYX : 0);
         uint8_t p[MAXLEN], types[16];
-        memset(p, 0, 220), app_write(tls, &f, p, 220, 0, 1, ch, 16);
+        memset(p, 0, 220), app_write(tls, &f, p, 220, 0, 1, tls_ch, 16);
         assert_int_equal(p[5], 1);
-        memset(p, 0, 69), app_write(tls, &f, p, 69, 0, 1, ad, 9); /* before the server's hello: kept */
+        memset(p, 0, 69), app_write(tls, &f, p, 69, 0, 1, tls_ad, 9); /* before the server's hello: kept */
         assert_int_equal(p[0], 23);
-        memset(p, 0, 90), app_write(tls, &f, p, 90, 1, 1, sh, 16);
+        memset(p, 0, 90), app_write(tls, &f, p, 90, 1, 1, tls_sh, 16);
         assert_int_equal(p[5], 2);
-        memset(p, 0, 69), app_write(tls, &f, p, 69, 0, 1, v == 3 ? ccs : v == 4 ? NULL : ad, v == 3 ? 9 : v == 4 ? 0 : 9);
+        memset(p, 0, 69), app_write(tls, &f, p, 69, 0, 1, v == 3 ? ccs : v == 4 ? NULL : tls_ad, v == 3 ? 9 : v == 4 ? 0 : 9);
         int k = check_records(p, 69, types);
         if (v == 0 || v == 4) {
             assert_int_equal(k, 1), assert_int_equal(types[0], 22), assert_int_equal(p[5], 16);
@@ -1452,8 +1467,64 @@ static void test_client_key_exchange(void **state)
         } else {
             assert_int_equal(types[0], v == 3 ? 20 : 23);
         }
-        memset(p, 0, 69), app_write(tls, &f, p, 69, 0, 1, ad, 9); /* the next: as before */
+        memset(p, 0, 69), app_write(tls, &f, p, 69, 0, 1, tls_ad, 9); /* the next: as before */
         assert_int_equal(p[0], 23);
+    }
+}
+
+/* A TLS server's data after its hello, before the client's next data, in a
+ * flow that opened with TCP's handshake: the learned application data or
+ * alert (or the fill) becomes its flight, a Certificate record of an empty
+ * list first, then a ServerKeyExchange ending in a ServerHelloDone. A learned
+ * ChangeCipherSpec stays one; the switch, a flow without the handshake and
+ * the server's data after the client's key exchange keep application data.
+ * Fails before srvflight: 0x17 != 0x16. */
+static void test_server_flight(void **state)
+{
+    (void)state;
+    const app *tls = app_of(NS_PROTO_TCP, 443);
+    static const uint8_t alert[] = "\x15\x03\x03\x00\x02\x02\x28";
+    static const uint8_t ccs[] = "\x14\x03\x03\x00\x01\x01";
+    for (int v = 0; v < 6; v++) { /* opened; the switch; no handshake; a ChangeCipherSpec; the fill; an alert */
+        app_flow f = tls_flow(v != 2, v == 1 ? APP_OFF_SRVFLIGHT : 0);
+        uint8_t p[MAXLEN], types[16];
+        const uint8_t *pay = v == 3 ? ccs : v == 4 ? NULL : v == 5 ? alert : tls_ad;
+        int n_pay = v == 3 ? 6 : v == 4 ? 0 : v == 5 ? 7 : 9;
+        memset(p, 0, 220), app_write(tls, &f, p, 220, 0, 1, tls_ch, 16);
+        memset(p, 0, 90), app_write(tls, &f, p, 90, 1, 1, tls_sh, 16);
+        assert_int_equal(p[5], 2);
+        for (int k = 0; k < 2; k++) {
+            int len = k ? 200 : 300;
+            memset(p, 0, (size_t)len), app_write(tls, &f, p, len, 1, 1, pay, n_pay);
+            int r = check_records(p, len, types);
+            if (v == 0 || v >= 4) {
+                assert_int_equal(r, 1), assert_int_equal(types[0], 22), assert_int_equal(p[5], k ? 12 : 11);
+                if (k) assert_int_equal(be24(p + 6), len - 5 - 8), assert_int_equal(p[len - 4], 14);
+                else assert_int_equal(be24(p + 6), len - 9), assert_int_equal(be24(p + 9), 0);
+            } else {
+                assert_int_equal(types[0], v == 3 ? 20 : 23);
+            }
+        }
+        memset(p, 0, 69), app_write(tls, &f, p, 69, 0, 1, tls_ad, 9); /* the client's key exchange */
+        assert_int_equal(p[0], v == 2 ? 23 : 22);
+        memset(p, 0, 69), app_write(tls, &f, p, 69, 1, 1, tls_ad, 9); /* the server's data after it: as before */
+        assert_int_equal(p[0], 23);
+    }
+    /* tshark reads the flight, the client's key exchange after it, and nothing malformed */
+    TU_REQUIRE_PROGRAM("tshark");
+    const seg segs[] = {
+        {443, 0, 220, (const char *)tls_ch, 16}, {443, 1, 90, (const char *)tls_sh, 16},
+        {443, 1, 300, (const char *)tls_ad, 9},  {443, 1, 200, "", 0},
+        {443, 0, 69, (const char *)tls_ad, 9},   {443, 1, 69, (const char *)tls_ad, 9},
+    };
+    static const int ports[] = {443};
+    const char *path = segments_pcap("flight.pcap", segs, sizeof segs / sizeof segs[0], ports, 1, 1);
+    tshark_clean(path, "TLS");
+    static const char *const types[] = {"11", "12", "14", "16"};
+    for (int k = 0; k < 4; k++) {
+        char filter[40];
+        snprintf(filter, sizeof filter, "tls.handshake.type == %s", types[k]);
+        assert_int_equal(tshark_count(path, "", filter), 1);
     }
 }
 
@@ -1645,6 +1716,7 @@ int main(void)
         cmocka_unit_test(test_z3950_segments),
         cmocka_unit_test(test_heads_span_segments),
         cmocka_unit_test(test_client_key_exchange),
+        cmocka_unit_test(test_server_flight),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();
