@@ -1154,6 +1154,13 @@ static int tls_header_rest(app_flow *f, int d, uint8_t *p, int len)
     return at;
 }
 
+/* Over the fill, p[0, len) (len >= 10) one handshake record of message type `type` in the flow's version. */
+static void fill_handshake(const app_flow *f, uint8_t *p, int len, uint8_t type)
+{
+    p[0] = 22, p[1] = 3, p[2] = (uint8_t)(f->tls ? f->tls - 1 : 3), put16(p + 3, (uint32_t)(len - 5)), p[5] = type;
+    tls_frame(p, len, 6, !(f->off & APP_OFF_HELLOVER)); /* the header and type written count as learned */
+}
+
 /* A TLS client's data after the two hellos, in a flow that opened with
  * TCP's handshake: on the IoT corpus's training captures the first record
  * there is a ClientKeyExchange (895 flows) or, resuming a session, a
@@ -1176,8 +1183,7 @@ static int key_exchange(const app_flow *f, uint8_t *p, int len, int lb)
         return 0;
     }
     if (len < 10) return 0; /* no message fits: application data of the fill, as before */
-    p[0] = 22, p[1] = 3, p[2] = (uint8_t)(f->tls ? f->tls - 1 : 3), put16(p + 3, (uint32_t)(len - 5)), p[5] = 16;
-    tls_frame(p, len, 6, !(f->off & APP_OFF_HELLOVER)); /* the header and type written count as learned */
+    fill_handshake(f, p, len, 16);
     return 1;
 }
 
@@ -1215,8 +1221,7 @@ static int server_flight(app_flow *f, int d, uint8_t *p, int len, int lb)
         if (len > 5) p[5] = type;
         tls_records(f, d, p, len, lb, 1);
     } else {
-        p[0] = 22, p[1] = 3, p[2] = (uint8_t)(f->tls ? f->tls - 1 : 3), put16(p + 3, (uint32_t)(len - 5)), p[5] = type;
-        tls_frame(p, len, 6, !(f->off & APP_OFF_HELLOVER)); /* the header and type written count as learned */
+        fill_handshake(f, p, len, type);
         if (!f->tls) f->tls = (uint8_t)(p[2] + 1);
     }
     uint16_t n;

@@ -367,14 +367,26 @@ int tm_cmp_u64(const void *x, const void *y)
 }
 
 /* Quantiles (tmodel.h, turn_q) of the sorted turn codes v[0 .. n) (the low 16 bits), linearly between ranks. */
+/* Knot i of `knots` of the sorted values v[0 .. n) (their bits in mask): the value at rank i (n - 1) / (knots - 1),
+ * linearly between ranks. */
+static double rank_value(const uint64_t *v, size_t n, uint64_t mask, int i, int knots)
+{
+    double t = (double)i * (double)(n - 1) / (knots - 1);
+    size_t j = (size_t)t;
+    double lo = (double)(v[j] & mask), hi = j + 1 < n ? (double)(v[j + 1] & mask) : lo;
+    return lo + (t - (double)j) * (hi - lo);
+}
+
 void tm_quantiles_of(const uint64_t *v, size_t n, uint16_t *q)
 {
-    for (int i = 0; i < NS_REPAIR_TURN_Q; i++) {
-        double t = (double)i * (double)(n - 1) / (NS_REPAIR_TURN_Q - 1);
-        size_t j = (size_t)t;
-        double lo = (double)(v[j] & 0xffff), hi = j + 1 < n ? (double)(v[j + 1] & 0xffff) : lo;
-        q[i] = (uint16_t)lround(lo + (t - (double)j) * (hi - lo));
-    }
+    for (int i = 0; i < NS_REPAIR_TURN_Q; i++) q[i] = (uint16_t)lround(rank_value(v, n, 0xffff, i, NS_REPAIR_TURN_Q));
+}
+
+int tm_length_bin(uint64_t len)
+{
+    int b = 0;
+    while (len > 2ull << b) b++;
+    return b;
 }
 
 /* The class's server ports with most turn and same-side gaps, each kind's quantiles (tmodel.h, turn_port). */
@@ -576,31 +588,24 @@ static void finish_flow_lengths(acc *a)
             i++;
             continue;
         }
-        int b = 0;
-        while (v[i] > 2ull << b) b++;
+        int b = tm_length_bin(v[i]);
         size_t e = i;
         while (e < n && v[e] <= 2ull << b) e++;
         if (b < NS_TM_FLEN_BINS) {
             a->c->flen_n[b] = (uint32_t)(e - i);
-            for (int q = 0; q < NS_TM_FLEN_Q; q++) {
-                double r = (double)(e - i - 1) * q / (NS_TM_FLEN_Q - 1);
-                size_t lo = (size_t)r;
-                double x = lo + 1 < e - i ? (double)v[i + lo] + (r - lo) * (double)(v[i + lo + 1] - v[i + lo])
-                                          : (double)v[i + lo];
-                a->c->flen_q[b][q] = (uint32_t)llround(x);
-            }
+            for (int q = 0; q < NS_TM_FLEN_Q; q++)
+                a->c->flen_q[b][q] = (uint32_t)llround(rank_value(v + i, e - i, UINT64_MAX, q, NS_TM_FLEN_Q));
         }
         i = e;
     }
 }
 
-/* How long flow f of ds ran from its NS_TM_TURN_ROWS-th packet to its last, microseconds (at most UINT32_MAX):
+/* How long flow f of ds (whole packets long) ran from its NS_TM_TURN_ROWS-th packet to its last, microseconds (at most UINT32_MAX):
  * from its rows where it kept them all, else from its totals' span (a dataset cut at --packets) less its
  * first rows' gaps; -1 for a flow no longer than that or one whose span is not known. */
-static int64_t tail_us(const ns_dataset *ds, uint64_t f)
+static int64_t tail_us(const ns_dataset *ds, uint64_t f, uint64_t whole)
 {
     const ns_ds_flow *d = &ds->flows[f];
-    uint64_t whole = ns_train_whole_length(ds, f);
     if (whole <= NS_TM_TURN_ROWS || !ds->iat_ns || d->n_packets < NS_TM_TURN_ROWS) return -1;
     int64_t head = 0, tail = 0;
     for (uint32_t r = 1; r < d->n_packets; r++) *(r < NS_TM_TURN_ROWS ? &head : &tail) += ds->iat_ns[d->first + r];
@@ -625,13 +630,8 @@ static void finish_flow_tails(acc *a)
         for (e = i; e < n && v[e] >> 40 == v[i] >> 40; e++) {}
         if (b >= NS_TM_FLEN_BINS) continue;
         a->c->tail_n[b] = (uint32_t)(e - i);
-        for (int q = 0; q < NS_TM_FLEN_Q; q++) {
-            double r = (double)(e - i - 1) * q / (NS_TM_FLEN_Q - 1), lo_v, hi_v;
-            size_t lo = (size_t)r;
-            lo_v = (double)(v[i + lo] & 0xffffffffu);
-            hi_v = lo + 1 < e - i ? (double)(v[i + lo + 1] & 0xffffffffu) : lo_v;
-            a->c->tail_q[b][q] = (uint32_t)llround(lo_v + (r - lo) * (hi_v - lo_v));
-        }
+        for (int q = 0; q < NS_TM_FLEN_Q; q++)
+            a->c->tail_q[b][q] = (uint32_t)llround(rank_value(v + i, e - i, 0xffffffffu, q, NS_TM_FLEN_Q));
     }
 }
 
@@ -1160,14 +1160,10 @@ int ns_tmodel_learn(ns_tmodel *tm, const ns_dataset *ds)
             }
             if (in) {
                 seq[m++] = f, learn_lengths(a, ds, f, row), learn_port(a, &ds->flows[f]);
-                flen[a->n_flen++] = ns_train_whole_length(ds, f);
-                int64_t tail = tail_us(ds, f);
-                if (tail >= 0) {
-                    uint64_t whole = ns_train_whole_length(ds, f);
-                    int b = 0;
-                    while (whole > 2ull << b) b++;   /* its bin in flen_n: (2^b, 2^(b+1)] */
-                    ftail[a->n_ftail++] = (uint64_t)b << 40 | (uint64_t)tail;
-                }
+                uint64_t whole = ns_train_whole_length(ds, f);
+                int64_t tail = tail_us(ds, f, whole);
+                flen[a->n_flen++] = whole;
+                if (tail >= 0) ftail[a->n_ftail++] = (uint64_t)tm_length_bin(whole) << 40 | (uint64_t)tail;
             }
         }
         if (!rc) rc = finish_gaps(a);

@@ -81,6 +81,7 @@ void tm_plan_lens(const ns_tmodel *tm, const ns_tmodel_capture *caps, size_t n_c
         }
     }
 }
+
 enum { PAY_MIN = 16 }; /* data segments for a map of sizes, the class's and the plan's */
 /* sp: side << 1 | place (tmodel.h, pay_n) */
 static int has_pay(const ns_tmodel_class *c, int sp) { return c->pay_n[sp >> 1][sp & 1] >= PAY_MIN; }

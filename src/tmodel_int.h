@@ -37,6 +37,10 @@ int tm_is_group_addr(uint32_t ip);
 int tm_hs_bin(int64_t ns);
 /* qsort's order of uint64_t. */
 int tm_cmp_u64(const void *x, const void *y);
+/* The log2 bin (2^b, 2^(b+1)] of a flow of len >= 2 packets (tmodel.h: flen_n's and tail_n's b). */
+int tm_length_bin(uint64_t len);
+/* A quantile function of NS_TM_FLEN_Q knots q (flen_q's, tail_q's) at u in [0, 1], linear between them. */
+double tm_knots_at(const uint32_t *q, double u);
 /* Quantiles (tmodel.h, turn_q) of the sorted turn codes v[0 .. n) (the low 16 bits), linearly between ranks. */
 void tm_quantiles_of(const uint64_t *v, size_t n, uint16_t *q);
 

@@ -81,6 +81,13 @@ const ns_tmodel_class *tm_pick(const tm_chain *ch, int (*has)(const ns_tmodel_cl
 
 static int has_flen_bin(const ns_tmodel_class *c, int b) { return c->flen_n[b] > 0; }
 
+double tm_knots_at(const uint32_t *q, double u)
+{
+    double x = u * (NS_TM_FLEN_Q - 1);
+    int i = x < NS_TM_FLEN_Q - 1 ? (int)x : NS_TM_FLEN_Q - 2;
+    return q[i] + (x - i) * ((double)q[i + 1] - q[i]);
+}
+
 int ns_tmodel_length_in(const ns_tmodel *tm, const char *key, uint64_t lo, uint64_t hi, double u, uint32_t *len)
 {
     int b = 0;
@@ -90,12 +97,7 @@ int ns_tmodel_length_in(const ns_tmodel *tm, const char *key, uint64_t lo, uint6
     tm_chain_of(tm, key, &ch);
     const ns_tmodel_class *c = tm_pick(&ch, has_flen_bin, b);
     if (!c) return 0;
-    /* The quantile function, linear between the knots: u's place among the class's lengths in the bin. */
-    const uint32_t *q = c->flen_q[b];
-    double x = u * (NS_TM_FLEN_Q - 1);
-    int i = x < NS_TM_FLEN_Q - 1 ? (int)x : NS_TM_FLEN_Q - 2;
-    double v = q[i] + (x - i) * ((double)q[i + 1] - q[i]);
-    uint64_t l = (uint64_t)llround(v);
+    uint64_t l = (uint64_t)llround(tm_knots_at(c->flen_q[b], u)); /* u's place among the class's lengths there */
     *len = (uint32_t)(l <= lo ? lo + 1 : l > hi ? hi : l);
     return 1;
 }

@@ -341,7 +341,7 @@ static int tm_cmp_u64x3(const void *x, const void *y)
 int tm_plan_tails(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_capture *caps, size_t n_caps,
                   const ns_repair_opts *ro, tm_flow_info *info)
 {
-    enum { W = NS_TM_TURN_ROWS, Q = NS_TM_FLEN_Q };
+    enum { W = NS_TM_TURN_ROWS };
     size_t n = 0;
     for (size_t i = 0; i < n_caps; i++) n += caps[i].n;
     /* per flow: {(class, bin) key, tail in us, flow}, sorted */
@@ -354,8 +354,7 @@ int tm_plan_tails(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_ca
         for (size_t k = caps[i].first; k < caps[i].first + caps[i].n; k++) {
             uint32_t len = g->len[k];
             if (len <= W || tm_planned_rows(g, ro, k) < W || !g->iat_ns) continue;
-            int b = 0;
-            while ((uint64_t)len > 2ull << b) b++;
+            int b = tm_length_bin(len);
             const ns_tmodel_class *c = b < NS_TM_FLEN_BINS ? tm_pick(&ch, has_tail_bin, b) : NULL;
             if (!c || (!*c->key && *caps[i].key)) continue;   /* the empty key's pools every class */
             int64_t tail = 0;
@@ -370,9 +369,7 @@ int tm_plan_tails(const ns_tmodel *tm, const ns_gen_flows *g, const ns_tmodel_ca
         const ns_tmodel_class *c = &tm->classes[v[a][0] / NS_TM_FLEN_BINS];
         const uint32_t *q = c->tail_q[v[a][0] % NS_TM_FLEN_BINS];
         for (size_t j = a; j < e; j++) {
-            double x = ((double)(j - a) + 0.5) / (double)(e - a) * (Q - 1);
-            int lo = x < Q - 1 ? (int)x : Q - 2;
-            double us = q[lo] + (x - lo) * ((double)q[lo + 1] - q[lo]);
+            double us = tm_knots_at(q, ((double)(j - a) + 0.5) / (double)(e - a));
             if (v[j][1] > 0) info[v[j][2]].tail_scale = (float)(us * 1e3 / (double)v[j][1]);
         }
     }

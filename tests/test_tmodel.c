@@ -2758,13 +2758,13 @@ static void test_lengths_keep_learned_bytes(void **state)
     ns_tmodel_free(&tm);
 }
 
-/* Row i of a dataset (its packed rows) given IP total length tl. */
-static void put_ds_length(ns_dataset *ds, size_t i, uint16_t tl)
+/* Row i of a dataset (its packed rows; grow NULL), or the generated row grow, given field f the value v. */
+static void put_field(ns_dataset *ds, size_t i, int8_t *grow, ns_nprint_field_id f, uint64_t v)
 {
-    int8_t row[W];
-    ns_dataset_row(ds, i, row);
-    ns_nprint_put(row, NS_NPF_IPV4_TL, tl);
-    ns_dataset_pack_row(row, W, (uint8_t *)ds->bits + i * ((W + 3) / 4));
+    int8_t row[W], *r = grow ? grow : row;
+    if (!grow) ns_dataset_row(ds, i, row);
+    ns_nprint_put(r, f, v);
+    if (!grow) ns_dataset_pack_row(row, W, (uint8_t *)ds->bits + i * ((W + 3) / 4));
 }
 
 /* Where version 13's fields start in a record (after version 12's). */
@@ -2782,7 +2782,7 @@ static void test_data_sizes_follow_the_class(void **state)
     (void)state;
     enum { Q = NS_TM_PAY_Q, N = FLOWS };
     ns_dataset ds = beacon_dataset();
-    for (int f = 0; f < FLOWS; f++) put_ds_length(&ds, (size_t)f * LEN + 3, (uint16_t)(52 + 40 + 20 * (f % 4)));
+    for (int f = 0; f < FLOWS; f++) put_field(&ds, (size_t)f * LEN + 3, NULL, NS_NPF_IPV4_TL, 52 + 40 + 20 * (f % 4));
     ns_tmodel tm, v12;
     assert_int_equal(ns_tmodel_learn(&tm, &ds), NS_OK);
     const ns_tmodel_class *c = ns_tmodel_find(&tm, "app=beacon");
@@ -2854,10 +2854,7 @@ static void test_data_sizes_follow_the_class(void **state)
  * length tl (and its UDP length). */
 static void put_udp_length(ns_dataset *ds, size_t i, int8_t *grow, uint16_t tl)
 {
-    int8_t row[W], *r = grow ? grow : row;
-    if (!grow) ns_dataset_row(ds, i, row);
-    ns_nprint_put(r, NS_NPF_IPV4_TL, tl), ns_nprint_put(r, NS_NPF_UDP_LEN, (uint64_t)(tl - 20));
-    if (!grow) ns_dataset_pack_row(row, W, (uint8_t *)ds->bits + i * ((W + 3) / 4));
+    put_field(ds, i, grow, NS_NPF_IPV4_TL, tl), put_field(ds, i, grow, NS_NPF_UDP_LEN, (uint64_t)(tl - 20));
 }
 
 /* Version 12: a UDP flow that opens with a question and its answer writes an exchange its class has. The
@@ -2910,15 +2907,6 @@ static void test_exchanges_the_class_has(void **state)
     ns_tmodel_free(&tm);
 }
 
-/* Row i of ds (grow NULL), or the generated row grow, given TCP window win. */
-static void put_window(ns_dataset *ds, size_t i, int8_t *grow, uint16_t win)
-{
-    int8_t row[W], *r = grow ? grow : row;
-    if (!grow) ns_dataset_row(ds, i, row);
-    ns_nprint_put(r, NS_NPF_TCP_WSIZE, win);
-    if (!grow) ns_dataset_pack_row(row, W, (uint8_t *)ds->bits + i * ((W + 3) / 4));
-}
-
 /* Version 13: a class's TCP windows per side, commonest first. The beacon's clients advertise 8976 in three of
  * four flows and 2920 in the rest, its server 390; a generated client window one bit off the class's (8984) is
  * written as the nearest, 8976, as a device's stack advertises few windows and the model writes them bit by
@@ -2931,7 +2919,7 @@ static void test_windows_the_class_has(void **state)
     ns_dataset ds = beacon_dataset();
     for (int f = 0; f < FLOWS; f++)
         for (int k = 0; k < LEN; k++)
-            put_window(&ds, (size_t)(f * LEN + k), NULL, k == 1 ? 390 : f % 4 == 3 ? 2920 : 8976);
+            put_field(&ds, (size_t)(f * LEN + k), NULL, NS_NPF_TCP_WSIZE, k == 1 ? 390 : f % 4 == 3 ? 2920 : 8976);
     ns_tmodel tm, v12;
     ns_gen_flows g;
     learn_and_stand_in(&tm, &g, &ds, N);
@@ -2940,7 +2928,7 @@ static void test_windows_the_class_has(void **state)
     assert_int_equal(c->win_val[0][1], 2920), assert_int_equal(c->win_count[0][1], (LEN - 1) * FLOWS / 4);
     assert_int_equal(c->win_val[0][2], 0), assert_int_equal(c->win_count[0][2], 0);
     assert_int_equal(c->win_val[1][0], 390), assert_int_equal(c->win_val[1][1], 0);
-    put_window(NULL, 0, g.rows + (g.first[0] + 3) * W, 8984);
+    put_field(NULL, 0, g.rows + (g.first[0] + 3) * W, NS_NPF_TCP_WSIZE, 8984);
     /* The file keeps them where the layout says; a version 12 file's records end before them and plan none. */
     uint8_t *buf;
     size_t size;
